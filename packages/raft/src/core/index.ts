@@ -1,0 +1,2 @@
+// The deterministic protocol core: no clocks, timers, sockets or unseeded randomness.
+export {}
