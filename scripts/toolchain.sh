@@ -10,6 +10,8 @@
 #   `packageManager` (corepack is not used).
 # A second run finds both in place and only checks versions: it is quick and
 # downloads nothing.
+# Strict mode while bootstrapping; the caller's shell options are restored at the end.
+_shoal_saved_opts="$(set +o)"
 set -euo pipefail
 
 SHOAL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -91,3 +93,5 @@ shoal_ensure_deps() {
 shoal_ensure_node
 shoal_ensure_pnpm
 export PATH="$SHOAL_ROOT/node_modules/.bin:$PATH"
+eval "$_shoal_saved_opts"
+unset _shoal_saved_opts
