@@ -9,7 +9,7 @@ import type { DatabaseState } from './internal/database-state.ts'
 import type { IndexState } from './internal/index-state.ts'
 import { externalIdKey } from './internal/primary-key.ts'
 import { filterDocuments, project, search } from './internal/search.ts'
-import { count, stringList } from './internal/search-params.ts'
+import { stringList } from './internal/search-params.ts'
 import type {
   Doc,
   DocumentId,
