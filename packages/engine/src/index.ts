@@ -35,6 +35,7 @@ export type {
   VectorIndexConfig,
   VectorIndexFactory,
 } from './internal/ports.ts'
+export { open } from './open.ts'
 export type {
   Distance,
   Doc,
