@@ -13,7 +13,10 @@ import type { OpenOptions } from './types.ts'
  */
 export async function open(dir: string, options: OpenOptions = {}): Promise<Engine> {
   await mkdir(dir, { recursive: true })
-  const log = await WalCommandLog.open(path.join(dir, 'wal'), { sync: options.sync ?? 'always' })
+  const log = await WalCommandLog.open(path.join(dir, 'wal'), {
+    sync: options.sync ?? 'always',
+    segmentBytes: options.walSegmentBytes,
+  })
   return Engine.start(dir, options, {
     log,
     components: { text: bm25TextIndexes, vector: exactVectorIndexes },
