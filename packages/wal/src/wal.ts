@@ -54,8 +54,8 @@ export class Wal {
   #writeOffset: number
   #nextIndex: number
   #lastIndex: number
-  #pending: EncodeBuffer = encodeBuffer(64 * 1024)
-  #spare: EncodeBuffer = encodeBuffer(64 * 1024)
+  #pending: EncodeBuffer = encodeBuffer(4096)
+  #spare: EncodeBuffer = encodeBuffer(4096)
   #pendingBytes = 0
   #pendingFirstIndex = 0
   #resolves: Resolve[] = []
@@ -214,13 +214,14 @@ export class Wal {
         throw new WalIndexError(`compactBefore(${index}) is beyond lastIndex + 1 = ${this.#lastIndex + 1}`)
       }
       await this.#guardIo(async () => {
-        let removed = 0
+        // Oldest first, each removal made durable before the next: unsynced
+        // directory changes may persist in any order, and a crash must leave
+        // a contiguous log.
         while (this.#segments.length > 1 && this.#segments[1]!.firstIndex <= index) {
           await this.#options.fs.remove(this.#segments[0]!.path)
           this.#segments.shift()
-          removed++
+          await this.#options.fs.syncDir(this.#dir)
         }
-        if (removed > 0) await this.#options.fs.syncDir(this.#dir)
       })
     })
   }
@@ -435,12 +436,14 @@ export class Wal {
     while (keep > 0 && this.#segments[keep]!.firstIndex > index) keep--
     const target = this.#segments[keep]!
     const cut = await this.#locate(keep, index + 1)
-    // Later segments go first, newest first: a crash in between leaves a prefix of the log.
+    // Later segments go first, newest first, each removal synced: a crash in between leaves a prefix of the log.
     const removed = this.#segments.splice(keep + 1)
     if (removed.length > 0) {
       await this.#active.close()
-      for (const segment of removed.reverse()) await fs.remove(segment.path)
-      await fs.syncDir(this.#dir)
+      for (const segment of removed.reverse()) {
+        await fs.remove(segment.path)
+        await fs.syncDir(this.#dir)
+      }
       this.#active = await fs.openWrite(target.path, { create: false })
     }
     await this.#active.truncate(cut)
