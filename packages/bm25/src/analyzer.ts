@@ -41,12 +41,13 @@ const MAX_TOKEN_LENGTH = 64
 const ASCII = /^[\p{ASCII}]*$/u
 const ASCII_WORD = /[a-z0-9]+/g
 // Letters, digits and their combining marks form words; a pictograph (emoji) is a word on its own.
-const WORD = /[\p{L}\p{N}\p{M}]+|\p{Extended_Pictographic}/gu
+const WORD = /[\p{L}\p{N}][\p{L}\p{N}\p{M}]*|\p{Extended_Pictographic}/gu
 // Scripts written without spaces between words: a run of these goes through Intl.Segmenter.
 const NO_SPACE_SCRIPT =
   /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u
 const LATIN_WORD = /^[a-z]+$/
-const DIACRITICS = /[\u0300-\u036f]/g
+// Combining diacritical marks, and emoji variation selectors.
+const DIACRITICS = /[\u0300-\u036f\ufe0e\ufe0f]/g
 
 /** Unicode compatibility normalisation, diacritics folded (é → e, й → и), lower case. */
 export function normalizeText(text: string): string {

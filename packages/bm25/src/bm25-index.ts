@@ -290,6 +290,11 @@ export class Bm25Index {
     return this.#run(active, Math.min(k, this.#liveCount), docCount, stats, options.filter)
   }
 
+  /** Encodes pending writes into WASM memory now, instead of at the next search (e.g. after a bulk load). */
+  flush(): void {
+    this.#sync()
+  }
+
   /** Rebuilds postings without removed documents, returning their space. Runs by itself when half are removed. */
   compact(): void {
     const F = this.fieldNames.length
