@@ -8,38 +8,32 @@ const EF_CONSTRUCTION = 200
 const SHOAL = '@shoal/hnsw'
 
 /** @shoal/hnsw behind the benchmark's library surface; vectors go in through `addBatch`. */
-async function shoal(seed: number): Promise<AnnLibrary & { index(): HnswIndex }> {
-  let index: HnswIndex | undefined
-  let dims = 0
-  const make = async (dimensions: number) =>
-    HnswIndex.create({ dimensions, metric: 'cosine', M, efConstruction: EF_CONSTRUCTION, seed })
-  let pending: HnswIndex | undefined
+async function shoal(seed: number, dimensions: number): Promise<AnnLibrary & { index: HnswIndex }> {
+  const index = await HnswIndex.create({
+    dimensions,
+    metric: 'cosine',
+    M,
+    efConstruction: EF_CONSTRUCTION,
+    seed,
+  })
   return {
     name: SHOAL,
-    async prime(dimensions: number) {
-      dims = dimensions
-      pending = await make(dimensions)
-    },
-    build(vectors, count, dimensions) {
-      if (pending === undefined || dims !== dimensions) throw new Error('prime() the index first')
-      index = pending
+    index,
+    build(vectors, count) {
       index.addBatch(
         Uint32Array.from({ length: count }, (_, i) => i),
         vectors.subarray(0, count * dimensions),
       )
     },
     setEf: (ef) => {
-      index!.efSearch = ef
+      index.efSearch = ef
     },
-    prepare: (queries, count, dimensions) =>
+    prepare: (queries, count) =>
       Array.from({ length: count }, (_, q) => queries.slice(q * dimensions, (q + 1) * dimensions)),
-    search: (query, k) => index!.search(query as Float32Array, k).ids,
-    bytesPerVector: () => index!.memoryBytes / index!.size,
-    dispose() {
-      index = undefined
-    },
-    index: () => index!,
-  } as AnnLibrary & { index(): HnswIndex; prime(dimensions: number): Promise<void> }
+    search: (query, k) => index.search(query as Float32Array, k).ids,
+    bytesPerVector: () => index.memoryBytes / index.size,
+    dispose() {},
+  }
 }
 
 interface Point {
@@ -55,10 +49,7 @@ function bestQpsAtRecall(curve: Point[], target: number): number | undefined {
 }
 
 async function runDataset(ctx: SuiteContext, ds: Dataset, efs: number[]): Promise<void> {
-  const ours = (await shoal(ctx.seed)) as Awaited<ReturnType<typeof shoal>> & {
-    prime(dimensions: number): Promise<void>
-  }
-  await ours.prime(ds.dimensions)
+  const ours = await shoal(ctx.seed, ds.dimensions)
   const libs: AnnLibrary[] = [
     ours,
     hnswlibNode(M, EF_CONSTRUCTION, ctx.seed),
@@ -97,7 +88,7 @@ async function runDataset(ctx: SuiteContext, ds: Dataset, efs: number[]): Promis
   ctx.record({
     name: `${ds.name}/serialized-bytes-per-vector/${SHOAL}`,
     metric: 'size',
-    value: ours.index().serialize().length / ds.count,
+    value: ours.index.serialize().length / ds.count,
     unit: 'B',
   })
 
@@ -161,7 +152,7 @@ async function runDataset(ctx: SuiteContext, ds: Dataset, efs: number[]): Promis
 
   // The batch entry point: all queries in one call per 256, at the smallest ef reaching recall 0.95.
   const ef95 = curves.get(SHOAL)!.find((p) => p.recall >= 0.95)?.ef ?? efs[efs.length - 1]!
-  const index = ours.index()
+  const index = ours.index
   await ctx.measure(
     `${ds.name}/search-batch/${SHOAL}/ef-${ef95}`,
     () => index.searchBatch(ds.queries, 10, { efSearch: ef95 }),
