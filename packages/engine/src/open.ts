@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { Engine } from './engine.ts'
 import { bm25TextIndexes } from './internal/bm25-text-index.ts'
-import { exactVectorIndexes } from './internal/exact-vector-index.ts'
+import { hnswVectorIndexes } from './internal/hnsw-vector-index.ts'
 import { WalCommandLog } from './internal/wal-command-log.ts'
 import type { OpenOptions } from './types.ts'
 
@@ -19,6 +19,6 @@ export async function open(dir: string, options: OpenOptions = {}): Promise<Engi
   })
   return Engine.start(dir, options, {
     log,
-    components: { text: bm25TextIndexes, vector: exactVectorIndexes },
+    components: { text: bm25TextIndexes, vector: hnswVectorIndexes },
   })
 }
