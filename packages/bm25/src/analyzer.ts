@@ -34,6 +34,10 @@ export interface Analyzer {
   queryTokens(text: string): QueryToken[]
   /** Whether `term` (already normalised) is a stop word of this analyzer. */
   isStopword(term: string): boolean
+  /** Normalised words of `text` before stop words and stemming; `tokens` = `words` then `term`. */
+  words(text: string): string[]
+  /** The index term of one normalised word, or undefined for a stop word. */
+  term(word: string): string | undefined
 }
 
 /** Longest token kept; longer runs (hashes, base64) are cut to this many UTF-16 units. */
@@ -115,6 +119,8 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
       return out
     },
     isStopword: (term) => stopwords.has(term),
+    words,
+    term: (word) => (stopwords.has(word) ? undefined : stem(word)),
   }
 }
 
