@@ -35,8 +35,16 @@ function layout(config: TextIndexConfig): FieldLayout {
   return { fields, target }
 }
 
-function analyzerFor(config: TextIndexConfig): Analyzer {
-  return createAnalyzer(config.stopWords.length > 0 ? { stopwords: [...config.stopWords] } : {})
+/**
+ * English segmentation and folding without stemming, as Meilisearch analyses
+ * text (prefix and typo matching cover word variants); the index's stop words.
+ */
+export function analyzerFor(config: TextIndexConfig): Analyzer {
+  return createAnalyzer({
+    locale: 'en',
+    stemming: false,
+    ...(config.stopWords.length > 0 ? { stopwords: [...config.stopWords] } : {}),
+  })
 }
 
 class Bm25TextIndex implements TextIndex {
@@ -69,9 +77,21 @@ class Bm25TextIndex implements TextIndex {
   search(query: string, k: number, options: TextSearchOptions): TextHits {
     return this.#index.search(query, k, {
       prefix: options.prefix,
-      typos: options.typos,
+      typos: options.typos === 'auto' && this.#allWordsIndexed(query) ? 0 : options.typos,
       ...(options.allowed === undefined ? {} : { filter: options.allowed }),
     })
+  }
+
+  /**
+   * Typo policy: a query whose every word is an indexed term as typed is not
+   * expanded with typo variants (exact matches outrank them anyway, and the
+   * expansion scans the term dictionary); a query with an unknown word is.
+   */
+  #allWordsIndexed(query: string): boolean {
+    const terms = this.#index.analyzer.queryTokens(query).map((token) => token.term)
+    if (terms.length === 0) return true
+    const { docFrequencies } = this.#index.stats(terms)
+    return terms.every((term) => (docFrequencies[term] ?? 0) > 0)
   }
 
   tokens(query: string): string[] {

@@ -79,15 +79,11 @@ function rank(
   allowed: Bitset | undefined,
   needAll: boolean,
 ): Ranked {
-  const keyword =
-    request.q.trim() !== '' && request.semanticRatio < 1 && state.text.tokens(request.q).length > 0
+  const keyword = request.q.trim() !== '' && request.semanticRatio < 1
   const semantic = request.vector !== undefined && request.semanticRatio > 0
   const candidates = allowed ?? state.live
   const candidateCount = allowed === undefined ? state.size : allowed.count()
   if (!keyword && !semantic) {
-    // With a query that has no searchable term (only stop words), nothing matches.
-    if (request.q.trim() !== '' && request.vector === undefined)
-      return { ids: [], scores: undefined, total: 0 }
     const ids = candidates.toArray()
     return { ids, scores: undefined, total: ids.length }
   }
