@@ -32,7 +32,7 @@ export default defineSuite({
   description:
     '@shoal/engine on Debian packages + generated vectors: ingestion, keyword/filtered/vector/hybrid q/s and MRR vs Orama, MiniSearch, bare bm25/hnsw',
   async run(ctx) {
-    const docs = loadDebianCorpus({ limit: ctx.smoke ? 2000 : Number.MAX_SAFE_INTEGER })
+    const docs = loadDebianCorpus({ limit: ctx.smoke ? 1000 : Number.MAX_SAFE_INTEGER })
     const queries = knownItemQueries(docs, ctx.seed, ctx.smoke ? 50 : 1000)
     const docVectors = docs.map((d) => embed(d.summary, d.name.replace(/[-.+_]/g, ' ')))
     const queryVectors = queries.map((q) => embed(q.query))
