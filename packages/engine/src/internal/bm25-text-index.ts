@@ -94,6 +94,13 @@ class Bm25TextIndex implements TextIndex {
     return terms.every((term) => (docFrequencies[term] ?? 0) > 0)
   }
 
+  matchEstimate(query: string): number {
+    const terms = this.#index.analyzer.queryTokens(query).map((token) => token.term)
+    if (terms.length === 0) return 0
+    const { docFrequencies } = this.#index.stats(terms)
+    return Math.max(0, ...terms.map((term) => docFrequencies[term] ?? 0))
+  }
+
   tokens(query: string): string[] {
     return this.#index.analyzer.tokens(query)
   }

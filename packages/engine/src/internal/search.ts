@@ -108,7 +108,18 @@ function keywordRank(
   const hits = keywordHits(state, request, allowedIds, window)
   const best = hits.scores.length > 0 ? hits.scores[0]! : 1
   const scores = Float64Array.from(hits.scores, (s) => (best > 0 ? s / best : 0))
-  const total = hits.ids.length < window ? hits.ids.length : Math.max(hits.ids.length, candidateCount)
+  // A full window means more matches than were ranked: estimate them from the
+  // most frequent query term's document frequency, scaled to the candidates.
+  const total =
+    hits.ids.length < window
+      ? hits.ids.length
+      : Math.max(
+          hits.ids.length,
+          Math.min(
+            candidateCount,
+            Math.round((state.text.matchEstimate(request.q) * candidateCount) / Math.max(1, state.size)),
+          ),
+        )
   return { ids: hits.ids, scores, total }
 }
 
