@@ -17,6 +17,7 @@ import {
   loadDebianCorpus,
 } from '../../../bench/corpus/debian.ts'
 import { type Engine, open } from '../src/index.ts'
+import { HNSW_PARAMETERS } from '../src/internal/hnsw-vector-index.ts'
 import { DIMENSIONS, embed } from './vectors.ts'
 
 /**
@@ -343,7 +344,12 @@ async function buildBare(docs: readonly DebianPackage[], vectors: readonly Float
   })
   for (const d of docs) bm25.add(d.id, { name: nameText(d), summary: d.summary, description: d.description })
   bm25.search('kernel', 10)
-  const hnsw = await HnswIndex.create({ dimensions: DIMENSIONS, metric: 'cosine', seed: 0x5ea1 })
+  const hnsw = await HnswIndex.create({
+    dimensions: DIMENSIONS,
+    metric: 'cosine',
+    seed: 0x5ea1,
+    ...HNSW_PARAMETERS,
+  })
   const flat = new Float32Array(docs.length * DIMENSIONS)
   vectors.forEach((v, i) => {
     flat.set(v, i * DIMENSIONS)

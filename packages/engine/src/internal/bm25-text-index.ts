@@ -50,6 +50,7 @@ export function analyzerFor(config: TextIndexConfig): Analyzer {
 class Bm25TextIndex implements TextIndex {
   readonly #index: Bm25Index
   readonly #layout: FieldLayout
+  #lastQuery: { query: string; frequencies: number[] } | undefined
 
   constructor(index: Bm25Index, fieldLayout: FieldLayout) {
     this.#index = index
@@ -68,10 +69,12 @@ class Bm25TextIndex implements TextIndex {
     }
     // A document without searchable text still counts in the collection (BM25 N).
     this.#index.add(id, any ? doc : {})
+    this.#lastQuery = undefined
   }
 
   remove(id: number): void {
     this.#index.remove(id)
+    this.#lastQuery = undefined
   }
 
   search(query: string, k: number, options: TextSearchOptions): TextHits {
@@ -88,17 +91,22 @@ class Bm25TextIndex implements TextIndex {
    * expansion scans the term dictionary); a query with an unknown word is.
    */
   #allWordsIndexed(query: string): boolean {
-    const terms = this.#index.analyzer.queryTokens(query).map((token) => token.term)
-    if (terms.length === 0) return true
-    const { docFrequencies } = this.#index.stats(terms)
-    return terms.every((term) => (docFrequencies[term] ?? 0) > 0)
+    const frequencies = this.#frequencies(query)
+    return frequencies.every((df) => df > 0)
   }
 
   matchEstimate(query: string): number {
+    return Math.max(0, ...this.#frequencies(query))
+  }
+
+  /** Document frequency of each query term; the last query's answer is kept (search asks twice). */
+  #frequencies(query: string): number[] {
+    if (this.#lastQuery?.query === query) return this.#lastQuery.frequencies
     const terms = this.#index.analyzer.queryTokens(query).map((token) => token.term)
-    if (terms.length === 0) return 0
     const { docFrequencies } = this.#index.stats(terms)
-    return Math.max(0, ...terms.map((term) => docFrequencies[term] ?? 0))
+    const frequencies = terms.map((term) => docFrequencies[term] ?? 0)
+    this.#lastQuery = { query, frequencies }
+    return frequencies
   }
 
   tokens(query: string): string[] {
