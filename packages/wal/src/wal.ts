@@ -39,6 +39,11 @@ export interface ReadOptions {
   reuseBuffers?: boolean
 }
 
+/** Whether the active segment is opened with O_DSYNC: each write is then durable on return. */
+function writeThrough(options: ResolvedWalOptions): boolean {
+  return options.sync === 'always' && options.syncMethod === 'dsync'
+}
+
 type Resolve = (index: number) => void
 type Reject = (error: unknown) => void
 
@@ -107,7 +112,7 @@ export class Wal {
     const resolved = resolveOptions(options)
     const recovered = await recover(dir, resolved)
     const last = recovered.segments[recovered.segments.length - 1]!
-    const active = await resolved.fs.openWrite(last.path, { create: false })
+    const active = await resolved.fs.openWrite(last.path, { create: false, dsync: writeThrough(resolved) })
     return new Wal(
       dir,
       resolved,
@@ -329,7 +334,8 @@ export class Wal {
         await this.#rollover(firstIndex)
       }
       await this.#active.write(batch.bytes, 0, bytes, this.#writeOffset)
-      if (this.#options.sync === 'always') await this.#active.sync()
+      // With O_DSYNC the write itself returned only once durable.
+      if (this.#options.sync === 'always' && !writeThrough(this.#options)) await this.#active.sync()
     } catch (error) {
       this.#fail(error)
       for (const reject of rejects) reject(this.#failed)
@@ -372,7 +378,10 @@ export class Wal {
     // The full segment is synced before its successor exists, even with sync 'none'.
     if (this.#options.sync !== 'always') await this.#active.sync()
     const segment = await createSegment(this.#dir, firstIndex, this.#options)
-    const next = await this.#options.fs.openWrite(segment.path, { create: false })
+    const next = await this.#options.fs.openWrite(segment.path, {
+      create: false,
+      dsync: writeThrough(this.#options),
+    })
     const previous = this.#active
     this.#segments.push(segment)
     this.#active = next
@@ -452,7 +461,7 @@ export class Wal {
         await fs.remove(segment.path)
         await fs.syncDir(this.#dir)
       }
-      this.#active = await fs.openWrite(target.path, { create: false })
+      this.#active = await fs.openWrite(target.path, { create: false, dsync: writeThrough(this.#options) })
     }
     await this.#active.truncate(cut)
     if (this.#options.preallocate) await this.#active.truncate(Math.max(this.#options.segmentBytes, cut))

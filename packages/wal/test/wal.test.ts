@@ -117,6 +117,16 @@ describe('Wal on the real filesystem', () => {
     await reopened.close()
   })
 
+  it('writes through O_DSYNC with syncMethod dsync', async () => {
+    const wal = await Wal.open(dir, { syncMethod: 'dsync', segmentBytes: 1024 })
+    const indexes = await Promise.all(Array.from({ length: 64 }, (_, i) => wal.append(payloadFor(i + 1))))
+    expect(indexes.at(-1)).toBe(64)
+    await wal.close()
+    const reopened = await Wal.open(dir, { syncMethod: 'dsync', segmentBytes: 1024 })
+    expect((await readAll(reopened)).map((r) => r.index)).toEqual(indexes)
+    await reopened.close()
+  })
+
   it('keeps data with preallocated segments', async () => {
     const wal = await Wal.open(dir, { segmentBytes: 4096, preallocate: true })
     for (let i = 1; i <= 100; i++) await wal.append(payloadFor(i))
