@@ -24,7 +24,9 @@ async function runAndKill(dir: string, rng: Rng): Promise<Map<number, [number, n
   let buffered = ''
   let stderr = ''
   const killAfterAcks = rng.range(1, 3000)
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)))
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on('exit', (_code, signal) => resolve(signal)),
+  )
   let killing = false
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString()
