@@ -177,6 +177,40 @@ describe('group commit', () => {
   })
 })
 
+describe('reads during appends', () => {
+  it('see a consistent prefix up to the lastIndex of the moment they start', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 600, readChunkBytes: 64 })
+    const written = new Map<number, Uint8Array>()
+    let done = false
+    const writers = Array.from({ length: 16 }, async (_, writer) => {
+      for (let i = 0; i < 25; i++) {
+        const payload = payloadFor(writer * 1000 + i)
+        written.set(await wal.append(payload), payload)
+      }
+    })
+    const finished = Promise.all(writers).then(() => {
+      done = true
+    })
+    let reads = 0
+    while (!done) {
+      const last = wal.lastIndex
+      const records = await readAll(wal, 1)
+      expect(records.length).toBeGreaterThanOrEqual(last)
+      for (const [i, record] of records.entries()) {
+        expect(record.index).toBe(i + 1)
+        expect(record.payload).toEqual(written.get(record.index))
+      }
+      reads++
+      // A read of nothing completes in microtasks alone; let I/O callbacks run.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await finished
+    expect(reads).toBeGreaterThan(1)
+    expect(wal.segmentNames.length).toBeGreaterThan(2)
+    await wal.close()
+  })
+})
+
 describe('bad calls throw typed errors and change nothing', () => {
   it('rejects oversized payloads, non-bytes, out-of-range truncation and compaction, and calls after close', async () => {
     const fs = new SimFileSystem()
