@@ -20,6 +20,11 @@ export interface Bm25IndexOptions {
   k1?: number
   /** Length normalisation, 0 (none) to 1 (full). @defaultValue 0.75 */
   b?: number
+  /**
+   * BM25+ (Lv & Zhai 2011): added to the tf factor of every term a document contains, so that
+   * matching one more query word always counts. 0 is classic BM25. @defaultValue 0
+   */
+  delta?: number
   /** @defaultValue createAnalyzer() — English, stemming, no stop words */
   analyzer?: Analyzer
   /** `add` of an id already present replaces that document, or throws Bm25DuplicateIdError. @defaultValue 'replace' */
@@ -64,6 +69,7 @@ export class Bm25Index {
   readonly fieldNames: readonly string[]
   readonly k1: number
   readonly b: number
+  readonly delta: number
   readonly #boosts: number[]
   readonly #fieldIndex: Map<string, number>
   readonly #onDuplicate: 'replace' | 'error'
@@ -113,6 +119,9 @@ export class Bm25Index {
     this.b = options.b ?? 0.75
     if (!Number.isFinite(this.k1) || this.k1 < 0) throw new Bm25ConfigError('k1 must be a number >= 0')
     if (!Number.isFinite(this.b) || this.b < 0 || this.b > 1) throw new Bm25ConfigError('b must be in [0, 1]')
+    this.delta = options.delta ?? 0
+    if (!Number.isFinite(this.delta) || this.delta < 0)
+      throw new Bm25ConfigError('delta must be a number >= 0')
     this.#onDuplicate = options.onDuplicate ?? 'replace'
     if (this.#onDuplicate !== 'replace' && this.#onDuplicate !== 'error') {
       throw new Bm25ConfigError(`onDuplicate must be 'replace' or 'error'`)
@@ -141,7 +150,13 @@ export class Bm25Index {
       fields[name] = { boost: image.boosts[i]! }
     })
     const index = new Bm25Index(
-      { fields, k1: image.k1, b: image.b, analyzer: analyzer ?? createAnalyzer(image.analyzer) },
+      {
+        fields,
+        k1: image.k1,
+        b: image.b,
+        delta: image.delta,
+        analyzer: analyzer ?? createAnalyzer(image.analyzer),
+      },
       await instantiate(),
     )
     index.#load(image)
@@ -355,6 +370,7 @@ export class Bm25Index {
       boosts: this.#boosts,
       k1: this.k1,
       b: this.b,
+      delta: this.delta,
       analyzer: { locale: this.analyzer.locale, stemming: this.analyzer.stemming },
       ext: this.#ext,
       lens: this.#lens,
@@ -526,7 +542,7 @@ export class Bm25Index {
     const n = active.length
     const region = this.#docsRegion
     const arena = new ScratchArena(region.end)
-    const params = arena.take(32 + 16 * F)
+    const params = arena.take(40 + 16 * F)
     const cursors = arena.take(CURSOR_BYTES * n)
     const order = arena.take(4 * n)
     const heap = arena.take(16 * k)
@@ -536,7 +552,6 @@ export class Bm25Index {
     const buffers = active.map(({ id }) => ({
       bounds: arena.take(8 * Math.ceil(this.#postDocs[id]!.length / 128)),
       docs: arena.take(4 * 128),
-      tfs: arena.take(128 * F),
     }))
     const allowBytes = Math.ceil(this.#ext.length / 8) + 8
     const allow = filter === undefined ? region.live : arena.take(allowBytes)
@@ -550,11 +565,12 @@ export class Bm25Index {
     view.setUint32(params + 12, allow, true)
     view.setFloat64(params + 16, this.k1, true)
     view.setFloat64(params + 24, this.b, true)
+    view.setFloat64(params + 32, this.delta, true)
     const avgLens = this.fieldNames.map((name, f) => {
       const total = stats?.fieldLengths[name] ?? this.#fieldTotals[f]!
       const avg = docCount > 0 ? total / docCount : 0
-      view.setFloat64(params + 32 + 16 * f, this.#boosts[f]!, true)
-      view.setFloat64(params + 40 + 16 * f, avg, true)
+      view.setFloat64(params + 40 + 16 * f, this.#boosts[f]!, true)
+      view.setFloat64(params + 48 + 16 * f, avg, true)
       return avg
     })
     active.forEach(({ id, weight }, i) => {
@@ -566,7 +582,6 @@ export class Bm25Index {
       view.setFloat64(c + 32, weight, true)
       view.setUint32(c + 48, buffers[i]!.bounds, true)
       view.setUint32(c + 52, buffers[i]!.docs, true)
-      view.setUint32(c + 56, buffers[i]!.tfs, true)
       view.setFloat32(c + 60, this.#boundMultiplier(id, avgLens), true)
     })
     const found = this.#wasm.search(params, n, k, cursors, order, heap, factors, outIds, outScores)

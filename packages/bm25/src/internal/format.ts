@@ -6,7 +6,7 @@ import { Bm25CorruptionError } from '../errors.ts'
  *
  *   magic "SHBM" | version u32 = 1 | bodyBytes u32 | body | crc32(body) u32
  *   body:
- *     headerBytes u32 | header (UTF-8 JSON: fields, boosts, k1, b, analyzer {locale, stemming})
+ *     headerBytes u32 | header (UTF-8 JSON: fields, boosts, k1, b, delta, analyzer {locale, stemming})
  *     docCount u32 | external id u32 x docCount | field length u32 x docCount x F
  *     termCount u32 | per term: termBytes u16 | UTF-8 term | postings u32 |
  *       LEB128 doc delta x postings | tf u8 x postings x F
@@ -19,6 +19,7 @@ export interface IndexImage {
   boosts: number[]
   k1: number
   b: number
+  delta: number
   analyzer: { locale: string; stemming: boolean }
   ext: number[]
   lens: number[]
@@ -71,8 +72,8 @@ export function encodeIndex(image: IndexImage): Uint8Array {
   const F = image.fields.length
   const text = new TextEncoder()
   const body = new Writer()
-  const { fields, boosts, k1, b, analyzer } = image
-  const header = text.encode(JSON.stringify({ fields, boosts, k1, b, analyzer }))
+  const { fields, boosts, k1, b, delta, analyzer } = image
+  const header = text.encode(JSON.stringify({ fields, boosts, k1, b, delta, analyzer }))
   body.u32(header.length)
   body.raw(header)
   body.u32(image.ext.length)
@@ -158,7 +159,7 @@ export function decodeIndex(bytes: Uint8Array): IndexImage {
   const text = new TextDecoder()
   const header = JSON.parse(text.decode(body.raw(body.u32()))) as Pick<
     IndexImage,
-    'fields' | 'boosts' | 'k1' | 'b' | 'analyzer'
+    'fields' | 'boosts' | 'k1' | 'b' | 'delta' | 'analyzer'
   >
   const F = header.fields.length
   const docCount = body.u32()

@@ -20,7 +20,7 @@ export interface BoundContext {
 /** Upper bound of the encoded size, for reserving memory before `encodePostings`. */
 export function maxEncodedBytes(count: number, fieldCount: number): number {
   const blocks = Math.ceil(count / BLOCK_SIZE)
-  return blocks * blockStrideWords(fieldCount) * 4 + count * (5 + 1 + fieldCount) + 4
+  return blocks * blockStrideWords(fieldCount) * 4 + count * (5 + fieldCount) + 4
 }
 
 /**
@@ -62,29 +62,22 @@ export function encodePostings(
         delta >>>= 7
       }
       out[pos++] = delta
-      let maskAt = -1
-      if (fieldCount > 1) {
-        maskAt = pos++
-        out[maskAt] = 0
-      }
+    }
+    for (let i = start; i < end; i++) {
+      const doc = docs[i]!
       let x = 0
       for (let f = 0; f < fieldCount; f++) {
         const tf = tfs[i * fieldCount + f]!
+        out[pos++] = tf
         if (tf === 0) continue
         const len = lens[doc * fieldCount + f]!
         const avg = avgLens[f]!
         x += (boosts[f]! * tf) / (avg > 0 ? 1 - b + (b * len) / avg : 1)
-        if (fieldCount === 1) out[pos++] = tf
-        else {
-          out[maskAt] = out[maskAt]! | (1 << f)
-          out[pos++] = tf
-        }
         const maxAt = entry + 12 + fieldCount * 4 + f
         if (tf > out[maxAt]!) out[maxAt] = tf
         if (len < view.getUint32(entry + 12 + f * 4, true)) view.setUint32(entry + 12 + f * 4, len, true)
       }
       if (x > maxX) maxX = x
-      if (fieldCount === 1 && tfs[i]! === 0) out[pos++] = 0
     }
     view.setUint32(entry, previous, true)
     // Rounded up so that the f32 stays an upper bound of the double.
