@@ -52,6 +52,31 @@ export interface SearchResult {
 
 export type DocumentFields = Record<string, string | string[]>
 
+/** One matched term of `explain()`. */
+export interface ExplainedTerm {
+  term: string
+  kind: ExpandedTerm['kind']
+  weight: number
+  idf: number
+  fields: Array<{ field: string; tf: number; length: number; avgLength: number; boost: number }>
+  /** Σ_f boost·tf/(1 − b + b·len/avgLen). */
+  x: number
+  tfFactor: number
+  contribution: number
+}
+
+/** The score of one document for one query, taken apart. */
+export interface Explanation {
+  id: number
+  score: number
+  formula: string
+  k1: number
+  b: number
+  delta: number
+  docCount: number
+  terms: ExplainedTerm[]
+}
+
 const MAX_FIELDS = 8
 const MAX_TF = 255
 const ARENA_START = 1024
@@ -309,6 +334,70 @@ export class Bm25Index {
       return { ids: new Uint32Array(0), scores: new Float32Array(0) }
     this.#sync()
     return this.#run(active, Math.min(k, this.#liveCount), docCount, stats, options.filter)
+  }
+
+  /**
+   * How document `id` scores for `query`: every matched term with its idf, field frequencies,
+   * lengths and contribution, the constants, and the formula. `score` equals what `search`
+   * returns for the document (before rounding to f32); undefined when `id` is not indexed.
+   */
+  explain(query: string, id: number, options: Omit<SearchOptions, 'filter'> = {}): Explanation | undefined {
+    const internal = this.#internalOf.get(id)
+    if (internal === undefined) return undefined
+    const F = this.fieldNames.length
+    const stats = options.stats
+    const docCount = stats?.docCount ?? this.#liveCount
+    const avgLens = this.fieldNames.map((name, f) => {
+      const total = stats?.fieldLengths[name] ?? this.#fieldTotals[f]!
+      return docCount > 0 ? total / docCount : 0
+    })
+    const df = (term: string): number => {
+      const local = this.#dictionary.id(term)
+      return stats?.docFrequencies[term] ?? (local === undefined ? 0 : this.#df[local]!)
+    }
+    const terms: ExplainedTerm[] = []
+    let score = 0
+    for (const t of this.expandQuery(query, options)) {
+      const termId = this.#dictionary.id(t.term)
+      if (termId === undefined) continue
+      const at = binarySearch(this.#postDocs[termId]!, internal)
+      if (at < 0) continue
+      let termIdf = idf(docCount, df(t.term))
+      if (t.idfCap !== undefined) termIdf = Math.min(termIdf, idf(docCount, df(t.idfCap)))
+      let x = 0
+      const fields = this.fieldNames.map((field, f) => {
+        const tf = this.#postTfs[termId]![at * F + f]!
+        const length = this.#lens[internal * F + f]!
+        const avg = avgLens[f]!
+        const norm = avg > 0 ? 1 - this.b + (this.b * length) / avg : 1
+        if (tf > 0) x += (this.#boosts[f]! * tf) / norm
+        return { field, tf, length, avgLength: avg, boost: this.#boosts[f]! }
+      })
+      const tfFactor = (x * (this.k1 + 1)) / (x + this.k1) + this.delta
+      const contribution = t.weight * termIdf * tfFactor
+      score += contribution
+      terms.push({
+        term: t.term,
+        kind: t.kind,
+        weight: t.weight,
+        idf: termIdf,
+        fields,
+        x,
+        tfFactor,
+        contribution,
+      })
+    }
+    return {
+      id,
+      score,
+      formula:
+        'score = Σ_t weight·idf·(x(k1+1)/(x+k1) + delta), x = Σ_f boost·tf/(1 − b + b·len/avgLen), idf = ln(1 + (N − df + 0.5)/(df + 0.5))',
+      k1: this.k1,
+      b: this.b,
+      delta: this.delta,
+      docCount,
+      terms,
+    }
   }
 
   /** Encodes pending writes into WASM memory now, instead of at the next search (e.g. after a bulk load). */
@@ -620,6 +709,19 @@ export class Bm25Index {
     }
     for (const [id, d] of this.#internalOf) if (filter(id)) bits[d >> 3]! |= 1 << (d & 7)
   }
+}
+
+function binarySearch(sorted: readonly number[], value: number): number {
+  let lo = 0
+  let hi = sorted.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const v = sorted[mid]!
+    if (v === value) return mid
+    if (v < value) lo = mid + 1
+    else hi = mid - 1
+  }
+  return -1
 }
 
 function checkId(id: number): void {
