@@ -83,6 +83,8 @@ const ARENA_START = 1024
 const CURSOR_BYTES = 64
 const MAX_ID = 0xffffffff
 const WORD_CACHE_SIZE = 500_000
+const EMPTY_DOCS = new Uint32Array(0)
+const EMPTY_TFS = new Uint8Array(0)
 
 /**
  * A BM25F full-text index over documents with u32 ids. Analysis and the term dictionary live in
@@ -103,8 +105,10 @@ export class Bm25Index {
   readonly #dictionary = new TermDictionary()
   readonly #wordCache = new Map<string, number>()
   // Per term id: postings (internal doc numbers ascending, tfs F per posting), live doc frequency.
-  #postDocs: number[][] = []
-  #postTfs: number[][] = []
+  // Typed arrays with spare capacity; #postCount says how many postings are used.
+  #postDocs: Uint32Array[] = []
+  #postTfs: Uint8Array[] = []
+  #postCount: number[] = []
   #df: number[] = []
   // Per internal doc: external id, live flag, field lengths (F each), distinct term ids.
   #ext: number[] = []
@@ -232,9 +236,12 @@ export class Bm25Index {
       this.#fieldTotals[f]! += length
     }
     for (const termId of terms) {
-      this.#postDocs[termId]!.push(internal)
+      const n = this.#postCount[termId]!
+      if (n === this.#postDocs[termId]!.length) this.#growPostings(termId, n * 2 + 2)
+      this.#postDocs[termId]![n] = internal
       const tfs = this.#postTfs[termId]!
-      for (let f = 0; f < F; f++) tfs.push(this.#tfScratch[termId * MAX_FIELDS + f]!)
+      for (let f = 0; f < F; f++) tfs[n * F + f] = this.#tfScratch[termId * MAX_FIELDS + f]!
+      this.#postCount[termId] = n + 1
       this.#df[termId]!++
       this.#markDirty(termId)
     }
@@ -325,7 +332,7 @@ export class Bm25Index {
     const active: Array<{ id: number; weight: number }> = []
     for (const t of terms) {
       const id = this.#dictionary.id(t.term)
-      if (id === undefined || this.#postDocs[id]!.length === 0) continue
+      if (id === undefined || this.#postCount[id]! === 0) continue
       let termIdf = idf(docCount, df(t.term))
       if (t.idfCap !== undefined) termIdf = Math.min(termIdf, idf(docCount, df(t.idfCap)))
       if (termIdf > 0 && t.weight > 0) active.push({ id, weight: t.weight * termIdf })
@@ -360,7 +367,7 @@ export class Bm25Index {
     for (const t of this.expandQuery(query, options)) {
       const termId = this.#dictionary.id(t.term)
       if (termId === undefined) continue
-      const at = binarySearch(this.#postDocs[termId]!, internal)
+      const at = binarySearch(this.#postDocs[termId]!, this.#postCount[termId]!, internal)
       if (at < 0) continue
       let termIdf = idf(docCount, df(t.term))
       if (t.idfCap !== undefined) termIdf = Math.min(termIdf, idf(docCount, df(t.idfCap)))
@@ -423,16 +430,16 @@ export class Bm25Index {
     for (let t = 0; t < this.#postDocs.length; t++) {
       const docs = this.#postDocs[t]!
       const tfs = this.#postTfs[t]!
-      const keptDocs: number[] = []
-      const keptTfs: number[] = []
-      for (let i = 0; i < docs.length; i++) {
+      let kept = 0
+      // In place: the kept postings move towards the front, in order.
+      for (let i = 0; i < this.#postCount[t]!; i++) {
         const to = renumber[docs[i]!]!
         if (to < 0) continue
-        keptDocs.push(to)
-        for (let f = 0; f < F; f++) keptTfs.push(tfs[i * F + f]!)
+        docs[kept] = to
+        for (let f = 0; f < F; f++) tfs[kept * F + f] = tfs[i * F + f]!
+        kept++
       }
-      this.#postDocs[t] = keptDocs
-      this.#postTfs[t] = keptTfs
+      this.#postCount[t] = kept
     }
     this.#ext = ext
     this.#lens = lens
@@ -445,14 +452,16 @@ export class Bm25Index {
   /** The index as bytes (format in internal/format.ts); removed documents are left out. */
   serialize(): Uint8Array {
     if (this.#liveCount < this.#ext.length) this.compact()
+    const F = this.fieldNames.length
     const terms: string[] = []
-    const docs: number[][] = []
-    const tfs: number[][] = []
+    const docs: Uint32Array[] = []
+    const tfs: Uint8Array[] = []
     this.#dictionary.forEach((term, id) => {
-      if (this.#postDocs[id]!.length === 0) return
+      const count = this.#postCount[id]!
+      if (count === 0) return
       terms.push(term)
-      docs.push(this.#postDocs[id]!)
-      tfs.push(this.#postTfs[id]!)
+      docs.push(this.#postDocs[id]!.subarray(0, count))
+      tfs.push(this.#postTfs[id]!.subarray(0, count * F))
     })
     return encodeIndex({
       fields: [...this.fieldNames],
@@ -477,6 +486,7 @@ export class Bm25Index {
       this.#reserveTerm(id)
       this.#postDocs[id] = image.docs[i]!
       this.#postTfs[id] = image.tfs[i]!
+      this.#postCount[id] = image.docs[i]!.length
       this.#df[id] = image.docs[i]!.length
       for (const d of image.docs[i]!) docTerms[d]!.push(id)
     })
@@ -531,10 +541,21 @@ export class Bm25Index {
     return termId
   }
 
+  #growPostings(termId: number, capacity: number): void {
+    const F = this.fieldNames.length
+    const docs = new Uint32Array(capacity)
+    docs.set(this.#postDocs[termId]!)
+    const tfs = new Uint8Array(capacity * F)
+    tfs.set(this.#postTfs[termId]!)
+    this.#postDocs[termId] = docs
+    this.#postTfs[termId] = tfs
+  }
+
   #reserveTerm(termId: number): void {
     while (this.#postDocs.length <= termId) {
-      this.#postDocs.push([])
-      this.#postTfs.push([])
+      this.#postDocs.push(EMPTY_DOCS)
+      this.#postTfs.push(EMPTY_TFS)
+      this.#postCount.push(0)
       this.#df.push(0)
       this.#encodedAt.push(0)
       this.#encodedBytes.push(0)
@@ -559,7 +580,7 @@ export class Bm25Index {
     this.#garbageBytes = 0
     for (let t = 0; t < this.#postDocs.length; t++) {
       this.#encodedBytes[t] = 0
-      if (this.#postDocs[t]!.length > 0) this.#markDirty(t)
+      if (this.#postCount[t]! > 0) this.#markDirty(t)
     }
     this.#docsDirty = true
   }
@@ -572,7 +593,7 @@ export class Bm25Index {
       const F = this.fieldNames.length
       const memory = this.#wasm.memory
       let need = this.#arenaEnd
-      for (const t of this.#dirtyTerms) need += maxEncodedBytes(this.#postDocs[t]!.length, F)
+      for (const t of this.#dirtyTerms) need += maxEncodedBytes(this.#postCount[t]!, F)
       ensureMemory(memory, need)
       const bytes = new Uint8Array(memory.buffer)
       const view = new DataView(memory.buffer)
@@ -587,6 +608,7 @@ export class Bm25Index {
           at,
           this.#postDocs[t]!,
           this.#postTfs[t]!,
+          this.#postCount[t]!,
           this.#lens,
           F,
           bound,
@@ -639,7 +661,7 @@ export class Bm25Index {
     const outIds = arena.take(4 * k)
     const outScores = arena.take(4 * k)
     const buffers = active.map(({ id }) => ({
-      bounds: arena.take(8 * Math.ceil(this.#postDocs[id]!.length / 128)),
+      bounds: arena.take(8 * Math.ceil(this.#postCount[id]! / 128)),
       docs: arena.take(4 * 128),
     }))
     const allowBytes = Math.ceil(this.#ext.length / 8) + 8
@@ -664,7 +686,7 @@ export class Bm25Index {
     })
     active.forEach(({ id, weight }, i) => {
       const c = cursors + i * CURSOR_BYTES
-      const count = this.#postDocs[id]!.length
+      const count = this.#postCount[id]!
       view.setUint32(c, this.#encodedAt[id]!, true)
       view.setUint32(c + 4, count, true)
       view.setUint32(c + 8, Math.ceil(count / 128), true)
@@ -711,9 +733,9 @@ export class Bm25Index {
   }
 }
 
-function binarySearch(sorted: readonly number[], value: number): number {
+function binarySearch(sorted: Uint32Array, count: number, value: number): number {
   let lo = 0
-  let hi = sorted.length - 1
+  let hi = count - 1
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1
     const v = sorted[mid]!

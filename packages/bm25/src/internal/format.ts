@@ -24,8 +24,8 @@ export interface IndexImage {
   ext: number[]
   lens: number[]
   terms: string[]
-  docs: number[][]
-  tfs: number[][]
+  docs: Uint32Array[]
+  tfs: Uint8Array[]
 }
 
 const MAGIC = 0x4d424853 // "SHBM" read as little-endian u32
@@ -91,8 +91,7 @@ export function encodeIndex(image: IndexImage): Uint8Array {
       body.varint(doc - previous)
       previous = doc
     }
-    body.reserve(docs.length * F)
-    for (const tf of image.tfs[i]!) body.bytes[body.pos++] = tf
+    body.raw(image.tfs[i]!)
   })
   const content = body.bytes.subarray(0, body.pos)
   const out = new Writer()
@@ -170,20 +169,20 @@ export function decodeIndex(bytes: Uint8Array): IndexImage {
   for (let i = 0; i < docCount * F; i++) lens.push(body.u32())
   const termCount = body.u32()
   const terms: string[] = []
-  const docs: number[][] = []
-  const tfs: number[][] = []
+  const docs: Uint32Array[] = []
+  const tfs: Uint8Array[] = []
   for (let t = 0; t < termCount; t++) {
     terms.push(text.decode(body.raw(body.u16())))
     const count = body.u32()
-    const termDocs: number[] = []
+    const termDocs = new Uint32Array(count)
     let doc = 0
     for (let i = 0; i < count; i++) {
       doc += body.varint()
       if (doc >= docCount) throw new Bm25CorruptionError(`posting names document ${doc} of ${docCount}`)
-      termDocs.push(doc)
+      termDocs[i] = doc
     }
     docs.push(termDocs)
-    tfs.push(Array.from(body.raw(count * F)))
+    tfs.push(body.raw(count * F).slice())
   }
   if (body.pos !== content.length) throw new Bm25CorruptionError('serialized index body has trailing bytes')
   return { ...header, ext, lens, terms, docs, tfs }
