@@ -29,7 +29,7 @@ export interface Bm25IndexOptions {
   analyzer?: Analyzer
   /** `add` of an id already present replaces that document, or throws Bm25DuplicateIdError. @defaultValue 'replace' */
   onDuplicate?: 'replace' | 'error'
-  /** Most terms one prefix or typo expansion adds to a query. @defaultValue 50 */
+  /** Most terms one prefix or typo expansion adds to a query (the most frequent). @defaultValue 10 */
   maxExpansions?: number
 }
 
@@ -155,7 +155,7 @@ export class Bm25Index {
     if (this.#onDuplicate !== 'replace' && this.#onDuplicate !== 'error') {
       throw new Bm25ConfigError(`onDuplicate must be 'replace' or 'error'`)
     }
-    this.#maxExpansions = options.maxExpansions ?? 50
+    this.#maxExpansions = options.maxExpansions ?? 10
     if (!Number.isInteger(this.#maxExpansions) || this.#maxExpansions < 0) {
       throw new Bm25ConfigError('maxExpansions must be an integer >= 0')
     }
