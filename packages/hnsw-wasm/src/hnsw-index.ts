@@ -377,7 +377,7 @@ export class HnswIndex {
     return results
   }
 
-  /** The live node slots a filter allows. */
+  /** The live node slots a filter allows, each once, ascending. */
   #allowedNodes(filter: SearchFilter): Uint32Array {
     const out: number[] = []
     if (typeof filter === 'function') {
@@ -390,7 +390,12 @@ export class HnswIndex {
     } else {
       throw new InvalidArgumentError('filter must be a Uint32Array or array of ids, or a predicate')
     }
-    return Uint32Array.from(out)
+    const sorted = Uint32Array.from(out).sort()
+    let unique = 0
+    for (let i = 0; i < sorted.length; i++) {
+      if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[unique++] = sorted[i]!
+    }
+    return sorted.subarray(0, unique)
   }
 
   #setAllowed(nodes: Uint32Array, value: boolean): void {
