@@ -68,8 +68,8 @@ export function expandQuery(
     const budget = typoBudget(options.typos, word.surface)
     if (budget > 0) {
       const found: Array<{ id: number; edits: number }> = []
-      dictionary.forEach((term, id) => {
-        if (id === exactId || Math.abs(term.length - word.term.length) > budget) return
+      dictionary.forEachOfLength(word.term.length - budget, word.term.length + budget, (term, id) => {
+        if (id === exactId) return
         const edits = boundedEditDistance(word.term, term, budget)
         if (edits <= budget && docFrequency(id) > 0) found.push({ id, edits })
       })
