@@ -14,7 +14,7 @@ export interface ExpandedTerm {
   idfCap?: string
 }
 
-/** Weight of a term matched through the prefix of the last query word. */
+/** Default weight of a term matched through the prefix of the last query word. */
 export const PREFIX_WEIGHT = 0.5
 /** Weight of a term matched with one or two typos. */
 export const TYPO_WEIGHTS: readonly number[] = [1, 0.4, 0.2]
@@ -42,7 +42,7 @@ export function expandQuery(
   analyzer: Analyzer,
   dictionary: TermDictionary,
   docFrequency: (id: number) => number,
-  options: { prefix: boolean; typos: TypoTolerance; maxExpansions: number },
+  options: { prefix: boolean; typos: TypoTolerance; maxExpansions: number; prefixWeight: number },
 ): ExpandedTerm[] {
   const words = analyzer.queryTokens(query)
   const chosen = new Map<string, ExpandedTerm>()
@@ -62,7 +62,7 @@ export function expandQuery(
         options.maxExpansions,
       )
       for (const id of ids) {
-        put({ term: dictionary.term(id), weight: PREFIX_WEIGHT, kind: 'prefix', ...cap })
+        put({ term: dictionary.term(id), weight: options.prefixWeight, kind: 'prefix', ...cap })
       }
     }
     const budget = typoBudget(options.typos, word.surface)
