@@ -15,7 +15,7 @@ export interface ExpandedTerm {
 }
 
 /** Default weight of a term matched through the prefix of the last query word. */
-export const PREFIX_WEIGHT = 0.5
+export const PREFIX_WEIGHT = 0.3
 /** Weight of a term matched with one or two typos. */
 export const TYPO_WEIGHTS: readonly number[] = [1, 0.4, 0.2]
 
