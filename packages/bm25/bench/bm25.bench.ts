@@ -34,7 +34,7 @@ export default defineSuite({
   async run(ctx) {
     const corpusFile = debianCorpusPaths().find((p) => loadable(p))
     if (corpusFile === undefined) throw new Error('Debian corpus not found; see bench/corpus/debian.ts')
-    const limit = ctx.smoke ? 3000 : Number.MAX_SAFE_INTEGER
+    const limit = ctx.smoke ? 2000 : Number.MAX_SAFE_INTEGER
     const docs = loadDebianCorpus({ file: corpusFile, limit })
     const queries = knownItemQueries(docs, ctx.seed, ctx.smoke ? 100 : 1000)
     ctx.log(`${docs.length} documents, ${queries.length} known-item queries (seed ${ctx.seed})`)
