@@ -16,7 +16,7 @@
 import type { Doc } from '../types.ts'
 import type { Bitset } from './bitset.ts'
 import { isPlainObject, walkDocument } from './document-path.ts'
-import { isCovered } from './settings.ts'
+import { coveredBy, isCovered } from './settings.ts'
 
 export class FieldValues {
   readonly exists: number[] = []
@@ -130,7 +130,7 @@ export class FieldIndexes {
   /** Indexes `doc` under `id`; ids must be added in increasing order. */
   add(id: number, doc: Doc): void {
     if (this.#attributes.length === 0) return
-    walkDocument(doc, (path, value) => {
+    const visit = (path: string, value: unknown) => {
       if (!isCovered(path, this.#attributes)) return
       let values = this.#paths.get(path)
       if (values === undefined) {
@@ -138,7 +138,20 @@ export class FieldIndexes {
         this.#paths.set(path, values)
       }
       values.add(id, value)
-    })
+    }
+    // Only top-level attributes that are, or lead to, a filterable path are walked
+    // (large unfiltered values such as `_vectors` are skipped whole).
+    for (const key of Object.keys(doc)) {
+      if (this.#reaches(key)) walkDocument({ [key]: doc[key] }, visit)
+    }
+  }
+
+  #reaches(key: string): boolean {
+    for (const attribute of this.#attributes) {
+      if (coveredBy(key, attribute) || (attribute.startsWith(key) && attribute[key.length] === '.'))
+        return true
+    }
+    return false
   }
 
   /** The values at `path`, or undefined when no document has it. */
