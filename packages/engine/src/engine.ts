@@ -122,6 +122,14 @@ export class Engine {
         `no valid snapshot reaches the log: the newest valid snapshot covers commands up to ${snapshotIndex}, the log starts at ${log.firstIndex}`,
       )
     }
+    if (log.lastIndex < snapshotIndex) {
+      // New commands would get indexes the snapshot already covers and be skipped on replay.
+      await log.close()
+      throw new CommandLogCorruptionError(
+        log.lastIndex + 1,
+        `the log ends at ${log.lastIndex}, before the snapshot's index ${snapshotIndex}`,
+      )
+    }
     state ??= new DatabaseState(deps.components)
     let replayed = 0
     let failed = 0

@@ -1,8 +1,15 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Rng, testSeed } from '@shoal/testkit/rng'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Command, type Engine, type EngineEvent, open, SnapshotCorruptionError } from '../src/index.ts'
+import {
+  type Command,
+  CommandLogCorruptionError,
+  type Engine,
+  type EngineEvent,
+  open,
+  SnapshotCorruptionError,
+} from '../src/index.ts'
 import { removeDir, tempDir } from './helpers.ts'
 
 const SEED = testSeed(7)
@@ -200,6 +207,17 @@ describe('snapshots', () => {
     const error = await open(dir, { sync: 'none' }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(SnapshotCorruptionError)
     expect(error).toMatchObject({ code: 'internal', httpStatus: 500 })
+  })
+
+  it('a log that ends before the newest snapshot is refused (new commands would be skipped on replay)', async () => {
+    const dir = await freshDir()
+    const engine = await open(dir, { sync: 'none', snapshotEvery: 0 })
+    await engine.createIndex('docs', { primaryKey: 'id' })
+    await fill(engine, 0, 2)
+    await engine.snapshot()
+    await engine.close()
+    await rm(path.join(dir, 'wal'), { recursive: true, force: true })
+    await expect(open(dir, { sync: 'none' })).rejects.toThrow(CommandLogCorruptionError)
   })
 
   it('a streamed snapshot installs elsewhere; a damaged stream is refused and changes nothing', async () => {
