@@ -29,6 +29,7 @@ export {
   WAN,
 } from './core/index.ts'
 export { MalformedMessageError, SwimError, TransportError } from './errors.ts'
+export { type DropReason, type OpenResult, PacketSeal, type PacketSealOptions } from './packet.ts'
 export {
   Simulation,
   type SimulationListener,
@@ -36,3 +37,6 @@ export {
   type SimulationStats,
   type SlowMemberModel,
 } from './sim/simulation.ts'
+export { type SwimListener, SwimNode, type SwimNodeOptions } from './swim-node.ts'
+export { emptyStats, type Transport, type TransportStats } from './transport.ts'
+export { UdpTransport, type UdpTransportOptions } from './udp-transport.ts'
