@@ -38,19 +38,15 @@ describe(`SWIM simulation (seed ${SEED})`, () => {
     expect(at).toBeDefined()
   })
 
-  for (const [size, loss] of [
-    [100, 0],
-    [100, 0.05],
-    [1000, 0.05],
-  ] as const) {
-    it(`marks a killed member dead at every member of ${size} within the bound (loss ${loss * 100}%)`, () => {
+  for (const loss of [0, 0.05]) {
+    it(`marks a killed member dead at every member of 100 within the bound (loss ${loss * 100}%)`, () => {
       const sim = new Simulation({ seed: SEED, lossRate: loss })
-      const ids = sim.addFormedCluster(size)
+      const ids = sim.addFormedCluster(100)
       sim.runFor(5_000)
-      const victim = ids[Math.floor(size / 2)] as string
+      const victim = ids[50] as string
       const killedAt = sim.nowMs
       sim.kill(victim)
-      const bound = detectionBoundMs(sim.config, size)
+      const bound = detectionBoundMs(sim.config, 100)
       const at = sim.runUntilTrue(
         () => ids.every((id) => id === victim || sim.stateOf(id, victim) === 'dead'),
         bound + 10_000,
@@ -58,10 +54,30 @@ describe(`SWIM simulation (seed ${SEED})`, () => {
       )
       expect(at).toBeDefined()
       expect((at as number) - killedAt).toBeLessThanOrEqual(bound)
-      // Everyone else agrees on the rest of the membership too (suspicions at 5% loss get refuted).
       expect(sim.runUntilTrue(() => converged(sim), 30_000, 500)).toBeDefined()
     })
   }
+
+  it('1000 members at 5% loss: no live member declared dead, a killed one dead everywhere within the bound, then agreement', () => {
+    const sim = new Simulation({ seed: SEED, lossRate: 0.05 })
+    const ids = sim.addFormedCluster(1000)
+    const falseDeaths = countFalseDeaths(sim)
+    sim.runFor(30_000)
+    expect(falseDeaths.total).toBe(0)
+    const victim = ids[500] as string
+    const killedAt = sim.nowMs
+    sim.kill(victim)
+    const bound = detectionBoundMs(sim.config, 1000)
+    const at = sim.runUntilTrue(
+      () => ids.every((id) => id === victim || sim.stateOf(id, victim) === 'dead'),
+      bound + 10_000,
+      100,
+    )
+    expect(at).toBeDefined()
+    expect((at as number) - killedAt).toBeLessThanOrEqual(bound)
+    expect(sim.runUntilTrue(() => converged(sim), 30_000, 1_000)).toBeDefined()
+    expect(falseDeaths.total).toBe(0)
+  }, 180_000)
 
   it('never declares a live member dead over 10 minutes at 5% loss with Lifeguard (100 members)', () => {
     const sim = new Simulation({ seed: SEED, lossRate: 0.05 })
@@ -70,14 +86,6 @@ describe(`SWIM simulation (seed ${SEED})`, () => {
     sim.runFor(600_000)
     expect(falseDeaths.total).toBe(0)
     expect(converged(sim)).toBe(true)
-  })
-
-  it('never declares a live member dead over 1 minute at 5% loss with Lifeguard (1000 members)', () => {
-    const sim = new Simulation({ seed: SEED, lossRate: 0.05 })
-    sim.addFormedCluster(1000)
-    const falseDeaths = countFalseDeaths(sim)
-    sim.runFor(60_000)
-    expect(falseDeaths.total).toBe(0)
   })
 
   it('heals a partition: both sides declare each other dead, then converge after the network heals', () => {
