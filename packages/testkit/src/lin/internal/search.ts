@@ -104,8 +104,12 @@ export function searchPartition<State, Input, Output>(
       // A call entry: try to linearize `op` now.
       const operation = operations[op]!
       const result = model.step(state, operation.input, operation.output)
-      if (result.ok) {
-        const nextId = intern(result.state)
+      const nextId = result.ok ? intern(result.state) : -1
+      // A pending operation that would leave the state as it is gains nothing
+      // from being placed here: leaving it out (for later, or never) covers
+      // every continuation that placing it would.
+      const useful = nextId >= 0 && (nextId !== stateId || returnEntry[op]! >= 0)
+      if (result.ok && useful) {
         memo.set(op)
         if (memo.add(nextId)) {
           stackOps.push(op)
