@@ -1,11 +1,11 @@
 /**
  * xxHash64 (Yann Collet's XXH64, as specified in xxHash's `doc/xxhash_spec.md`)
  * on unsigned 32-bit halves, without BigInt: every 64-bit value is a pair
- * (high, low) of unsigned 32-bit numbers, so the hot path stays in small
- * integers and doubles that V8 keeps unboxed.
+ * (high, low) of unsigned 32-bit numbers held in locals.
  *
- * The functions below pass results through the module registers `rh`/`rl`
- * instead of allocating; each reads its arguments before writing them.
+ * Each helper returns one half, so V8 inlines them and keeps every value in a
+ * register: nothing is allocated per hash (returning pairs, or writing module
+ * variables, boxes values above 2^30 into heap numbers).
  */
 
 const P1H = 0x9e3779b1
@@ -20,51 +20,65 @@ const P5H = 0x27d4eb2f
 const P5L = 0x165667c5
 const TWO_32 = 4294967296
 
-let rh = 0
-let rl = 0
-
-/** (ah, al) × (bh, bl) mod 2^64 into (rh, rl). */
-function mul(ah: number, al: number, bh: number, bl: number): void {
-  // al × bl exactly, from 16-bit pieces (every partial product fits in a double).
-  const a0 = al & 0xffff
-  const a1 = al >>> 16
-  const b0 = bl & 0xffff
-  const b1 = bl >>> 16
-  const mid = a0 * b1 + a1 * b0
-  const midLow = mid % 65536
-  const low = a0 * b0 + midLow * 65536
-  const lo = low >>> 0
-  const carry = (low - lo) / TWO_32
-  const high = a1 * b1 + (mid - midLow) / 65536 + carry
-  // The cross terms only reach the high word, so their low 32 bits suffice.
-  rh = (high + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0
-  rl = lo
+/** High 32 bits of the 64-bit product of two unsigned 32-bit numbers. */
+function mulHigh32(a: number, b: number): number {
+  const a0 = a & 0xffff
+  const a1 = a >>> 16
+  const b0 = b & 0xffff
+  const b1 = b >>> 16
+  const cross = a1 * b0 + ((a0 * b0) >>> 16)
+  const mid = (cross % 65536) + a0 * b1
+  return (a1 * b1 + Math.floor(cross / 65536) + Math.floor(mid / 65536)) >>> 0
 }
 
-/** (ah, al) + (bh, bl) mod 2^64 into (rh, rl). */
-function add(ah: number, al: number, bh: number, bl: number): void {
-  const low = al + bl
-  rl = low >>> 0
-  rh = (ah + bh + (low >= TWO_32 ? 1 : 0)) >>> 0
+/** High half of (ah, al) × (bh, bl) mod 2^64. */
+function mulHi(ah: number, al: number, bh: number, bl: number): number {
+  return (mulHigh32(al, bl) + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0
 }
 
-/** Rotates (h, l) left by 0 < r < 32 bits into (rh, rl). */
-function rotl(h: number, l: number, r: number): void {
-  rh = ((h << r) | (l >>> (32 - r))) >>> 0
-  rl = ((l << r) | (h >>> (32 - r))) >>> 0
+/** Low half of a product: only the low halves take part. */
+function mulLo(al: number, bl: number): number {
+  return Math.imul(al, bl) >>> 0
 }
 
-/** XXH64 round: acc = rotl(acc + input × P2, 31) × P1. */
-function round(accH: number, accL: number, inH: number, inL: number): void {
-  mul(inH, inL, P2H, P2L)
-  add(accH, accL, rh, rl)
-  rotl(rh, rl, 31)
-  mul(rh, rl, P1H, P1L)
+/** High half of (ah, al) + (bh, bl) mod 2^64. */
+function addHi(ah: number, al: number, bh: number, bl: number): number {
+  return (ah + bh + (al + bl >= TWO_32 ? 1 : 0)) >>> 0
+}
+
+function addLo(al: number, bl: number): number {
+  return (al + bl) >>> 0
+}
+
+/** High half of (h, l) rotated left by 0 < r < 32. */
+function rotlHi(h: number, l: number, r: number): number {
+  return ((h << r) | (l >>> (32 - r))) >>> 0
+}
+
+function rotlLo(h: number, l: number, r: number): number {
+  return ((l << r) | (h >>> (32 - r))) >>> 0
 }
 
 function read32(bytes: Uint8Array, i: number): number {
   return (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) >>> 0
 }
+
+/** One accumulator lane of the 32-byte stripe loop; `lanes` holds (high, low) × 4. */
+function roundLane(lanes: Uint32Array, lane: number, inH: number, inL: number): void {
+  // acc = rotl(acc + input × P2, 31) × P1
+  const th = mulHi(inH, inL, P2H, P2L)
+  const tl = mulLo(inL, P2L)
+  const accH = lanes[lane]!
+  const accL = lanes[lane + 1]!
+  const sh = addHi(accH, accL, th, tl)
+  const sl = addLo(accL, tl)
+  const rh = rotlHi(sh, sl, 31)
+  const rl = rotlLo(sh, sl, 31)
+  lanes[lane] = mulHi(rh, rl, P1H, P1L)
+  lanes[lane + 1] = mulLo(rl, P1L)
+}
+
+const lanes = new Uint32Array(8)
 
 /**
  * XXH64 of `bytes[0, length)` with the 64-bit seed (seedHigh, seedLow);
@@ -81,100 +95,109 @@ export function xxh64(
   let hh: number
   let hl: number
   if (length >= 32) {
-    add(seedHigh, seedLow, P1H, P1L)
-    add(rh, rl, P2H, P2L)
-    let v1h = rh
-    let v1l = rl
-    add(seedHigh, seedLow, P2H, P2L)
-    let v2h = rh
-    let v2l = rl
-    let v3h = seedHigh
-    let v3l = seedLow
-    // seed - P1 = seed + (2^64 - P1)
-    add(seedHigh, seedLow, ~P1H >>> 0, ((~P1L >>> 0) + 1) >>> 0)
-    let v4h = rh
-    let v4l = rl
-    const limit = length - 32
-    while (i <= limit) {
-      round(v1h, v1l, read32(bytes, i + 4), read32(bytes, i))
-      v1h = rh
-      v1l = rl
-      round(v2h, v2l, read32(bytes, i + 12), read32(bytes, i + 8))
-      v2h = rh
-      v2l = rl
-      round(v3h, v3l, read32(bytes, i + 20), read32(bytes, i + 16))
-      v3h = rh
-      v3l = rl
-      round(v4h, v4l, read32(bytes, i + 28), read32(bytes, i + 24))
-      v4h = rh
-      v4l = rl
-      i += 32
+    const s1h = addHi(seedHigh, seedLow, P1H, P1L)
+    const s1l = addLo(seedLow, P1L)
+    lanes[0] = addHi(s1h, s1l, P2H, P2L)
+    lanes[1] = addLo(s1l, P2L)
+    lanes[2] = addHi(seedHigh, seedLow, P2H, P2L)
+    lanes[3] = addLo(seedLow, P2L)
+    lanes[4] = seedHigh
+    lanes[5] = seedLow
+    // seed − P1 = seed + (2^64 − P1)
+    const negH = ~P1H >>> 0
+    const negL = ((~P1L >>> 0) + 1) >>> 0
+    lanes[6] = addHi(seedHigh, seedLow, negH, negL)
+    lanes[7] = addLo(seedLow, negL)
+    for (; i + 32 <= length; i += 32) {
+      roundLane(lanes, 0, read32(bytes, i + 4), read32(bytes, i))
+      roundLane(lanes, 2, read32(bytes, i + 12), read32(bytes, i + 8))
+      roundLane(lanes, 4, read32(bytes, i + 20), read32(bytes, i + 16))
+      roundLane(lanes, 6, read32(bytes, i + 28), read32(bytes, i + 24))
     }
-    rotl(v1h, v1l, 1)
-    hh = rh
-    hl = rl
-    rotl(v2h, v2l, 7)
-    add(hh, hl, rh, rl)
-    hh = rh
-    hl = rl
-    rotl(v3h, v3l, 12)
-    add(hh, hl, rh, rl)
-    hh = rh
-    hl = rl
-    rotl(v4h, v4l, 18)
-    add(hh, hl, rh, rl)
-    hh = rh
-    hl = rl
-    const lanes = [v1h, v1l, v2h, v2l, v3h, v3l, v4h, v4l]
+    hh = 0
+    hl = 0
+    const rotations = [1, 7, 12, 18]
+    for (let lane = 0; lane < 4; lane++) {
+      const vh = lanes[2 * lane]!
+      const vl = lanes[2 * lane + 1]!
+      const r = rotations[lane]!
+      const rh = rotlHi(vh, vl, r)
+      const rl = rotlLo(vh, vl, r)
+      const nh = addHi(hh, hl, rh, rl)
+      hl = addLo(hl, rl)
+      hh = nh
+    }
     for (let lane = 0; lane < 8; lane += 2) {
       // mergeRound: acc = (acc ^ round(0, v)) × P1 + P4
-      round(0, 0, lanes[lane]!, lanes[lane + 1]!)
-      mul((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, P1H, P1L)
-      add(rh, rl, P4H, P4L)
-      hh = rh
-      hl = rl
+      const vh = lanes[lane]!
+      const vl = lanes[lane + 1]!
+      lanes[lane] = 0
+      lanes[lane + 1] = 0
+      roundLane(lanes, lane, vh, vl)
+      const xh = (hh ^ lanes[lane]!) >>> 0
+      const xl = (hl ^ lanes[lane + 1]!) >>> 0
+      const mh = mulHi(xh, xl, P1H, P1L)
+      const ml = mulLo(xl, P1L)
+      hh = addHi(mh, ml, P4H, P4L)
+      hl = addLo(ml, P4L)
     }
   } else {
-    add(seedHigh, seedLow, P5H, P5L)
-    hh = rh
-    hl = rl
+    hh = addHi(seedHigh, seedLow, P5H, P5L)
+    hl = addLo(seedLow, P5L)
   }
-  add(hh, hl, 0, length >>> 0)
-  hh = rh
-  hl = rl
-  while (i + 8 <= length) {
-    round(0, 0, read32(bytes, i + 4), read32(bytes, i))
-    rotl((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 27)
-    mul(rh, rl, P1H, P1L)
-    add(rh, rl, P4H, P4L)
-    hh = rh
-    hl = rl
-    i += 8
+  const lh = addHi(hh, hl, 0, length >>> 0)
+  hl = addLo(hl, length >>> 0)
+  hh = lh
+  for (; i + 8 <= length; i += 8) {
+    // k = round(0, lane) = rotl(lane × P2, 31) × P1; h = rotl(h ^ k, 27) × P1 + P4
+    const inH = read32(bytes, i + 4)
+    const inL = read32(bytes, i)
+    const th = mulHi(inH, inL, P2H, P2L)
+    const tl = mulLo(inL, P2L)
+    const uh = rotlHi(th, tl, 31)
+    const ul = rotlLo(th, tl, 31)
+    const kh = mulHi(uh, ul, P1H, P1L)
+    const kl = mulLo(ul, P1L)
+    const xh = (hh ^ kh) >>> 0
+    const xl = (hl ^ kl) >>> 0
+    const rh = rotlHi(xh, xl, 27)
+    const rl = rotlLo(xh, xl, 27)
+    const mh = mulHi(rh, rl, P1H, P1L)
+    const ml = mulLo(rl, P1L)
+    hh = addHi(mh, ml, P4H, P4L)
+    hl = addLo(ml, P4L)
   }
   if (i + 4 <= length) {
-    mul(0, read32(bytes, i), P1H, P1L)
-    rotl((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 23)
-    mul(rh, rl, P2H, P2L)
-    add(rh, rl, P3H, P3L)
-    hh = rh
-    hl = rl
+    // h = rotl(h ^ (lane32 × P1), 23) × P2 + P3
+    const w = read32(bytes, i)
+    const xh = (hh ^ mulHi(0, w, P1H, P1L)) >>> 0
+    const xl = (hl ^ mulLo(w, P1L)) >>> 0
+    const rh = rotlHi(xh, xl, 23)
+    const rl = rotlLo(xh, xl, 23)
+    const mh = mulHi(rh, rl, P2H, P2L)
+    const ml = mulLo(rl, P2L)
+    hh = addHi(mh, ml, P3H, P3L)
+    hl = addLo(ml, P3L)
     i += 4
   }
-  while (i < length) {
-    mul(0, bytes[i]!, P5H, P5L)
-    rotl((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 11)
-    mul(rh, rl, P1H, P1L)
-    hh = rh
-    hl = rl
-    i += 1
+  for (; i < length; i++) {
+    // h = rotl(h ^ (byte × P5), 11) × P1
+    const b = bytes[i]!
+    const xh = (hh ^ mulHi(0, b, P5H, P5L)) >>> 0
+    const xl = (hl ^ mulLo(b, P5L)) >>> 0
+    const rh = rotlHi(xh, xl, 11)
+    const rl = rotlLo(xh, xl, 11)
+    hh = mulHi(rh, rl, P1H, P1L)
+    hl = mulLo(rl, P1L)
   }
-  // Avalanche.
+  // Avalanche: h ^= h >> 33; h *= P2; h ^= h >> 29; h *= P3; h ^= h >> 32.
   hl = (hl ^ (hh >>> 1)) >>> 0
-  mul(hh, hl, P2H, P2L)
-  hh = rh
-  hl = (rl ^ ((rl >>> 29) | (rh << 3))) >>> 0
-  hh = (hh ^ (hh >>> 29)) >>> 0
-  mul(hh, hl, P3H, P3L)
-  out[0] = rh
-  out[1] = (rl ^ rh) >>> 0
+  let ah = mulHi(hh, hl, P2H, P2L)
+  let al = mulLo(hl, P2L)
+  al = (al ^ ((al >>> 29) | (ah << 3))) >>> 0
+  ah = (ah ^ (ah >>> 29)) >>> 0
+  const fh = mulHi(ah, al, P3H, P3L)
+  const fl = mulLo(al, P3L)
+  out[0] = fh
+  out[1] = (fl ^ fh) >>> 0
 }
