@@ -35,9 +35,20 @@ export {
   type VoteResponse,
 } from './core/index.ts'
 export {
+  NotLeaderError,
+  ProposalDroppedError,
+  RaftError,
+  type RaftErrorCode,
+  RaftRejectedError,
+  RaftStoppedError,
+  RaftStorageCorruptionError,
+} from './errors.ts'
+export { RaftNode, type RaftNodeOptions, type RequestOptions, type StateMachine, seededRng } from './node.ts'
+export {
   initialState,
   MemoryRaftStorage,
   type PersistBatch,
   type RaftStorage,
   type StoredState,
 } from './storage.ts'
+export { MemoryNetwork, type MessageHandler, type Transport } from './transport.ts'
