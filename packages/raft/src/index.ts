@@ -52,3 +52,4 @@ export {
   type StoredState,
 } from './storage.ts'
 export { MemoryNetwork, type MessageHandler, type Transport } from './transport.ts'
+export { WalRaftStorage, type WalRaftStorageOptions } from './wal-storage.ts'
