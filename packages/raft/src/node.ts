@@ -1,5 +1,6 @@
 import {
   type ConfChange,
+  type HardState,
   type Message,
   type NodeId,
   type NormalEntry,
@@ -93,6 +94,8 @@ export class RaftNode {
   #failure: Error | null = null
   #sinceSnapshot = 0
   #idle: Array<() => void> = []
+  #savedHard: HardState = { term: 0, vote: null, commit: 0 }
+  #latestHard: HardState = { term: 0, vote: null, commit: 0 }
 
   constructor(options: RaftNodeOptions) {
     this.#options = options
@@ -105,6 +108,8 @@ export class RaftNode {
     const stored = await this.#options.storage.load()
     const rng = this.#options.rng ?? seededRng(`${this.id}:${Date.now()}:${process.pid}`)
     this.#core = new RaftCore({ config: this.#config, rng, ...stored })
+    this.#savedHard = stored.hardState
+    this.#latestHard = stored.hardState
     this.#options.stateMachine.restore(stored.snapshot.data)
     const tickMs = this.#options.tickMs ?? 100
     if (tickMs > 0) {
@@ -293,12 +298,7 @@ export class RaftNode {
 
   /** Persist, then send, then apply, then advance (see `Ready`). */
   async #handleReady(core: RaftCore, rd: Ready): Promise<void> {
-    if (rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null)
-      await this.#options.storage.save({
-        hardState: rd.hardState,
-        entries: rd.entries,
-        snapshot: rd.snapshot,
-      })
+    await this.#persist(rd)
     this.#send(rd.messages)
     const sm = this.#options.stateMachine
     if (rd.snapshot !== null) {
@@ -326,6 +326,22 @@ export class RaftNode {
     this.#releaseReads(core.log.applied)
     if (rd.softState !== null) this.#onSoftState(rd.softState)
     if (this.#sinceSnapshot >= (this.#options.snapshotEntries ?? 10_000)) await this.#takeSnapshot(core)
+  }
+
+  /**
+   * Stores what the Ready asks for. A change of the commit index alone is not
+   * worth an fsync (etcd does the same): a restarted member relearns it from
+   * the leader, so it rides along with the next write that must be durable.
+   */
+  async #persist(rd: Ready): Promise<void> {
+    if (rd.hardState !== null) this.#latestHard = rd.hardState
+    const saved = this.#savedHard
+    const latest = this.#latestHard
+    const voteOrTermChanged = latest.term !== saved.term || latest.vote !== saved.vote
+    if (rd.entries.length === 0 && rd.snapshot === null && !voteOrTermChanged) return
+    const hardState = latest.commit === saved.commit && !voteOrTermChanged ? null : latest
+    await this.#options.storage.save({ hardState, entries: rd.entries, snapshot: rd.snapshot })
+    if (hardState !== null) this.#savedHard = hardState
   }
 
   #send(messages: readonly Message[]): void {
