@@ -113,7 +113,7 @@ export function renderApiMarkdown(spec: Record<string, unknown>): string {
   const lines = [
     `# ${info.title}`,
     '',
-    '<!-- Generated from the route table by `node packages/server/scripts/render-api-docs.ts`; do not edit by hand. -->',
+    '<!-- Generated from the route table by `node packages/server/scripts/render-api-docs.ts` (then `pnpm format`); do not edit by hand. -->',
     '',
     info.description,
     '',
