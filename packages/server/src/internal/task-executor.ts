@@ -40,9 +40,8 @@ export async function runTask(
       return { deletedDocuments: before }
     }
     case 'addDocuments': {
-      await ensureIndex(engine, uid, op.primaryKey)
       const docs = await loadDocuments(op.payloadFile)
-      await writeDocuments(engine, uid, op, docs)
+      await withIndex(engine, uid, op.primaryKey, () => writeDocuments(engine, uid, op, docs))
       return { receivedDocuments: op.documentCount, indexedDocuments: docs.length }
     }
     case 'deleteDocuments': {
@@ -58,8 +57,9 @@ export async function runTask(
       return { deletedDocuments: result.deletedDocuments ?? 0 }
     }
     case 'updateSettings':
-      await ensureIndex(engine, uid, undefined)
-      await engine.index(uid).updateSettings(op.settings as Partial<Settings>)
+      await withIndex(engine, uid, undefined, () =>
+        engine.index(uid).updateSettings(op.settings as Partial<Settings>),
+      )
       return { ...op.settings }
     case 'resetSettings':
       await engine.index(uid).resetSettings()
@@ -86,8 +86,7 @@ export async function runDocumentBatch(
     all.push(...(await loadDocuments(task.operation.payloadFile)))
   }
   try {
-    await ensureIndex(engine, uid, first.primaryKey)
-    await writeDocuments(engine, uid, first, all)
+    await withIndex(engine, uid, first.primaryKey, () => writeDocuments(engine, uid, first, all))
     return true
   } catch {
     return false
@@ -119,9 +118,25 @@ async function writeDocuments(
   else await index.updateDocuments(docs, opts)
 }
 
-async function ensureIndex(engine: EnginePort, uid: string, primaryKey: string | undefined): Promise<void> {
-  if (engine.hasIndex(uid)) return
-  await engine.createIndex(uid, primaryKey !== undefined ? { primaryKey } : {})
+/**
+ * Runs a write on an index, creating the index first when it is missing (as
+ * Meilisearch does for document additions and settings). When the write
+ * fails, an index created for it is deleted again: a failed task leaves no trace.
+ */
+async function withIndex(
+  engine: EnginePort,
+  uid: string,
+  primaryKey: string | undefined,
+  write: () => Promise<unknown>,
+): Promise<void> {
+  const created = !engine.hasIndex(uid)
+  if (created) await engine.createIndex(uid, primaryKey !== undefined ? { primaryKey } : {})
+  try {
+    await write()
+  } catch (error) {
+    if (created) await engine.deleteIndex(uid)
+    throw error
+  }
 }
 
 function codeOf(error: unknown): string | undefined {
