@@ -77,6 +77,11 @@ async function loadSample(
 ): Promise<void> {
   const client = new NodeClient(server.url, config.masterKey)
   const docs = JSON.parse(await readFile(SAMPLE_FILE, 'utf8')) as unknown[]
+  const existing = server.engine.stats().indexes[SAMPLE_INDEX]?.numberOfDocuments ?? 0
+  if (existing >= docs.length) {
+    out(`Index \`${SAMPLE_INDEX}\` already holds the sample (${existing} documents).\n`)
+    return
+  }
   const settings = {
     searchableAttributes: ['package', 'summary', 'description'],
     filterableAttributes: ['section'],
