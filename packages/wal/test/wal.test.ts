@@ -1,0 +1,169 @@
+import { readdir } from 'node:fs/promises'
+import { SimFileSystem } from '@shoal/testkit/fs'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  Wal,
+  WalArgumentError,
+  WalClosedError,
+  WalConfigError,
+  WalIndexError,
+  WalPayloadTooLargeError,
+} from '../src/index.ts'
+import { payloadFor, readAll, tempDir } from './helpers.ts'
+
+let dir: string
+let cleanup: () => Promise<void>
+beforeEach(async () => {
+  ;({ dir, cleanup } = await tempDir())
+})
+afterEach(async () => {
+  await cleanup()
+})
+
+describe('Wal on the real filesystem', () => {
+  it('gives indexes from 1 in call order and reads them back after reopening', async () => {
+    const wal = await Wal.open(dir)
+    expect(wal.firstIndex).toBe(1)
+    expect(wal.lastIndex).toBe(0)
+    const indexes = await Promise.all(Array.from({ length: 100 }, (_, i) => wal.append(payloadFor(i + 1))))
+    expect(indexes).toEqual(Array.from({ length: 100 }, (_, i) => i + 1))
+    expect(await wal.appendBatch([payloadFor(101), payloadFor(102)])).toBe(102)
+    await wal.close()
+    const reopened = await Wal.open(dir)
+    expect(reopened.lastIndex).toBe(102)
+    expect(reopened.recovery.tornTail).toBeUndefined()
+    const records = await readAll(reopened)
+    expect(records.map((r) => r.index)).toEqual(Array.from({ length: 102 }, (_, i) => i + 1))
+    for (const record of records) expect(record.payload).toEqual(payloadFor(record.index))
+    await reopened.close()
+  })
+
+  it('reads a sub-range and caps `to` at lastIndex', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 1024 })
+    for (let i = 1; i <= 300; i++) await wal.append(payloadFor(i))
+    const got: number[] = []
+    for await (const record of wal.read(130, 1000)) got.push(record.index)
+    expect(got).toEqual(Array.from({ length: 171 }, (_, i) => 130 + i))
+    const some: number[] = []
+    for await (const batch of wal.readBatches(5, 9)) some.push(...batch.map((r) => r.index))
+    expect(some).toEqual([5, 6, 7, 8, 9])
+    await wal.close()
+  })
+
+  it('rolls over into many segments and compacts whole segments before an index', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 512 })
+    for (let i = 1; i <= 400; i++) await wal.append(payloadFor(i))
+    const segments = wal.segmentNames
+    expect(segments.length).toBeGreaterThan(10)
+    expect((await readdir(dir)).filter((n) => n.endsWith('.wal')).sort()).toEqual(segments)
+    await wal.compactBefore(200)
+    expect(wal.firstIndex).toBeLessThanOrEqual(200)
+    expect(wal.firstIndex).toBeGreaterThan(150)
+    expect(wal.segmentNames.length).toBeLessThan(segments.length)
+    expect(() => wal.read(1)).toThrow(WalIndexError)
+    const first = wal.firstIndex
+    await wal.close()
+    const reopened = await Wal.open(dir, { segmentBytes: 512 })
+    expect(reopened.firstIndex).toBe(first)
+    const records = await readAll(reopened)
+    expect(records.map((r) => r.index)).toEqual(Array.from({ length: 401 - first }, (_, i) => first + i))
+    for (const record of records) expect(record.payload).toEqual(payloadFor(record.index))
+    await reopened.close()
+  })
+
+  it('truncates a suffix across segments and continues appending after it', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 512 })
+    for (let i = 1; i <= 200; i++) await wal.append(payloadFor(i))
+    await wal.truncateAfter(57)
+    expect(wal.lastIndex).toBe(57)
+    expect(await wal.append(payloadFor(1000))).toBe(58)
+    await wal.close()
+    const reopened = await Wal.open(dir, { segmentBytes: 512 })
+    const records = await readAll(reopened)
+    expect(records.map((r) => r.index)).toEqual(Array.from({ length: 58 }, (_, i) => i + 1))
+    expect(records[57]!.payload).toEqual(payloadFor(1000))
+    await reopened.truncateAfter(0)
+    expect(reopened.lastIndex).toBe(0)
+    expect(await readAll(reopened)).toEqual([])
+    await reopened.close()
+  })
+
+  it('keeps data with preallocated segments', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 4096, preallocate: true })
+    for (let i = 1; i <= 100; i++) await wal.append(payloadFor(i))
+    await wal.truncateAfter(90)
+    await wal.append(payloadFor(91))
+    await wal.close()
+    const reopened = await Wal.open(dir, { segmentBytes: 4096, preallocate: true })
+    expect(reopened.lastIndex).toBe(91)
+    expect(reopened.recovery.tornTail).toBeUndefined()
+    expect((await readAll(reopened)).map((r) => r.index)).toHaveLength(91)
+    await reopened.close()
+  })
+})
+
+describe('group commit', () => {
+  it('coalesces appends made while a sync is in flight into one write and one sync', async () => {
+    const fs = new SimFileSystem()
+    const wal = await Wal.open('/wal', { fs })
+    let syncs = 0
+    fs.onOperation = (operation) => {
+      if (operation === 'sync') syncs++
+    }
+    const indexes = await Promise.all(Array.from({ length: 256 }, (_, i) => wal.append(payloadFor(i + 1))))
+    expect(indexes).toEqual(Array.from({ length: 256 }, (_, i) => i + 1))
+    expect(syncs).toBeLessThanOrEqual(2)
+    await wal.close()
+  })
+
+  it('resolves every append only after the sync that covers it', async () => {
+    const fs = new SimFileSystem()
+    const wal = await Wal.open('/wal', { fs })
+    const resolvedBeforeSync: number[] = []
+    const acked = new Set<number>()
+    fs.onOperation = (operation) => {
+      if (operation === 'sync') resolvedBeforeSync.push(acked.size)
+    }
+    const all = Array.from({ length: 50 }, (_, i) =>
+      wal.append(payloadFor(i)).then((index) => {
+        acked.add(index)
+        // Every acknowledged record is in the durable image.
+      }),
+    )
+    await Promise.all(all)
+    const durable = await Wal.open('/wal', { fs: fs.durableImage() })
+    expect(durable.lastIndex).toBe(50)
+    expect(resolvedBeforeSync[0]).toBe(0)
+    await wal.close()
+  })
+})
+
+describe('bad calls throw typed errors and change nothing', () => {
+  it('rejects oversized payloads, non-bytes, out-of-range truncation and compaction, and calls after close', async () => {
+    const fs = new SimFileSystem()
+    const wal = await Wal.open('/wal', { fs, maxPayloadBytes: 100 })
+    await wal.appendBatch([payloadFor(1), payloadFor(2), payloadFor(3)])
+    await expect(wal.append(new Uint8Array(101))).rejects.toBeInstanceOf(WalPayloadTooLargeError)
+    await expect(wal.appendBatch([payloadFor(4), new Uint8Array(101)])).rejects.toBeInstanceOf(
+      WalPayloadTooLargeError,
+    )
+    await expect(wal.append('text' as unknown as Uint8Array)).rejects.toBeInstanceOf(WalArgumentError)
+    await expect(wal.truncateAfter(4)).rejects.toBeInstanceOf(WalIndexError)
+    await expect(wal.truncateAfter(-1)).rejects.toBeInstanceOf(WalIndexError)
+    await expect(wal.compactBefore(5)).rejects.toBeInstanceOf(WalIndexError)
+    expect(wal.lastIndex).toBe(3)
+    expect((await readAll(wal)).map((r) => r.index)).toEqual([1, 2, 3])
+    await wal.close()
+    await expect(wal.append(payloadFor(4))).rejects.toBeInstanceOf(WalClosedError)
+    await expect(wal.truncateAfter(1)).rejects.toBeInstanceOf(WalClosedError)
+    expect(() => wal.read(1)).toThrow(WalClosedError)
+    const reopened = await Wal.open('/wal', { fs })
+    expect((await readAll(reopened)).map((r) => r.index)).toEqual([1, 2, 3])
+    await reopened.close()
+  })
+
+  it('rejects invalid options with WalConfigError', async () => {
+    await expect(Wal.open(dir, { segmentBytes: 3 })).rejects.toBeInstanceOf(WalConfigError)
+    await expect(Wal.open(dir, { maxPayloadBytes: -1 })).rejects.toBeInstanceOf(WalConfigError)
+  })
+})
