@@ -53,8 +53,8 @@ export class TaskLogCorruptionError extends Error {
   readonly path: string
   readonly offsetBytes: number
 
-  constructor(path: string, offsetBytes: number, reason: string) {
-    super(`task log ${path} is corrupt at byte ${offsetBytes}: ${reason}`)
+  constructor(path: string, offsetBytes: number, reason: string, options?: { cause?: unknown }) {
+    super(`task log ${path} is corrupt at byte ${offsetBytes}: ${reason}`, options)
     this.path = path
     this.offsetBytes = offsetBytes
   }

@@ -30,7 +30,7 @@ export class ServerMetrics {
     })
     this.taskLogFsyncSeconds = new Histogram({
       name: 'shoal_task_log_fsync_duration_seconds',
-      help: 'Latency of one fsync of the task log (one group commit)',
+      help: 'Time for a task-log append to become durable (write + fdatasync, group-committed)',
       buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers,
     })

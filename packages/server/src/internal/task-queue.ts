@@ -66,7 +66,7 @@ export interface TaskPage {
   next: number | null
 }
 
-const LOG_FILE = 'tasks.log'
+const LOG_DIR = 'log'
 const PAYLOAD_DIR = 'payloads'
 
 export class TaskQueue {
@@ -104,17 +104,12 @@ export class TaskQueue {
     options: TaskQueueOptions = {},
   ): Promise<TaskQueue> {
     await mkdir(path.join(directory, PAYLOAD_DIR), { recursive: true })
-    const logPath = path.join(directory, LOG_FILE)
-    let opened = await TaskLog.open<StoredTask>(logPath, optionsForLog(options))
+    const opened = await TaskLog.open<StoredTask>(path.join(directory, LOG_DIR), optionsForLog(options))
     const latest = new Map<number, StoredTask>()
     for (const record of opened.records) latest.set(record.uid, record)
-    if (opened.records.length > 1000 && opened.records.length > 2 * latest.size) {
-      await opened.log.close()
-      await TaskLog.rewrite(
-        logPath,
-        [...latest.values()].sort((a, b) => a.uid - b.uid),
-      )
-      opened = await TaskLog.open<StoredTask>(logPath, optionsForLog(options))
+    // Most records are superseded snapshots (each task writes three): keep the log small.
+    if (opened.records.length > 10_000 && opened.records.length > 2 * latest.size) {
+      await opened.log.compact([...latest.values()].sort((a, b) => a.uid - b.uid))
     }
     const queue = new TaskQueue(directory, engine, opened.log, options)
     await queue.recover(latest)
