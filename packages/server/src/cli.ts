@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
+import { open } from '@shoal/engine'
 import { dumpTo, restoreFrom } from './internal/cli-dump.ts'
 import { describeSummary, importFile } from './internal/cli-import.ts'
 import { configFromCli, type OpenEngine, startNode } from './internal/cli-start.ts'
-import type { EnginePort } from './internal/engine-port.ts'
 import { ConfigError } from './internal/errors.ts'
 import { NodeClient } from './internal/http-client.ts'
 import { packageVersion } from './internal/server.ts'
@@ -40,11 +40,7 @@ function clientFrom(values: { url?: string | undefined; 'api-key'?: string | und
 const out = (text: string) => process.stdout.write(text)
 const err = (text: string) => process.stderr.write(text)
 
-async function openEngine(directory: string, options: { sync: 'always' | 'none' }): Promise<EnginePort> {
-  const specifier = '@shoal/engine'
-  const engine = (await import(specifier)) as { open: OpenEngine }
-  return engine.open(directory, options)
-}
+const openEngine: OpenEngine = (directory, options) => open(directory, options)
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv

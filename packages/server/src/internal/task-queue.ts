@@ -250,6 +250,9 @@ export class TaskQueue {
   }
 
   private async loop(): Promise<void> {
+    // Yield first: `kick` assigns `running` after this call returns, and the
+    // `finally` below must not run before that assignment.
+    await Promise.resolve()
     try {
       while (!this.stopping && this.waiting.length > 0) {
         const batch = this.nextBatch()
