@@ -73,9 +73,9 @@ describe('example KV as three real processes', () => {
     for (let i = 0; i < keys.length; i += 64) {
       const slice = keys.slice(i, i + 64)
       const values = await Promise.all(slice.map((k) => client.get(k)))
-      slice.forEach((k, j) => expect(values[j], k).toBe(acknowledged.get(k)))
+      for (const [j, k] of slice.entries()) expect(values[j], k).toBe(acknowledged.get(k))
       const local = await Promise.all(slice.map((k) => client.direct(cluster!.address(victim), 'local', k)))
-      slice.forEach((k, j) => expect(local[j], `${k} on ${victim}`).toBe(acknowledged.get(k)))
+      for (const [j, k] of slice.entries()) expect(local[j], `${k} on ${victim}`).toBe(acknowledged.get(k))
     }
     client.close()
   }, 90_000)
