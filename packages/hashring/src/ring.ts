@@ -88,10 +88,10 @@ export class HashRing {
     return this.#nodes.has(id)
   }
 
-  /** The nodes, ordered by id. The caller owns the array. */
+  /** The nodes, ordered by id. The caller owns the array and its copies of the nodes. */
   nodes(): NodeSpec[] {
     this.#build()
-    return this.#order.map((node) => node.spec)
+    return this.#order.map((node) => ({ ...node.spec }))
   }
 
   /** The node that owns `key`; throws `ERR_EMPTY_RING` when there is none. */

@@ -47,8 +47,25 @@ describe('hash64 (XXH64)', () => {
     if (seed === 0n) expect(hash64(input)).toBe(hash)
   })
 
-  it('hashes strings as UTF-8 (fixed vectors checked in)', () => {
-    expect(hash64('')).toBe(0xef46db3751d8e999n)
+  // Fixed string vectors, produced by an independent XXH64 (the reference C code compiled to WASM).
+  const STRING_VECTORS: Array<[key: string, hash: bigint]> = [
+    ['', 0xef46db3751d8e999n],
+    ['a', 0xd24ec4f1a98c6e5bn],
+    ['abc', 0x44bc2cf5ad770999n],
+    ['user:42', 0xdc1fea7da8d2d1c2n],
+    ['Nobody inspects the spammish repetition', 0xfbcea83c8a378bf1n],
+    ['é', 0x17d757dfb8b46f78n],
+    ['日本語', 0x7179a19f3719f5e1n],
+    ['😀 emoji', 0x30f89d299e102631n],
+    ['docs/0', 0xd4b53e55b243fcafn],
+    ['x'.repeat(100), 0x92f0de5a88a3c094n],
+  ]
+
+  it.each(STRING_VECTORS)('hashes %j as UTF-8 to its fixed vector', (key, hash) => {
+    expect(hash64(key)).toBe(hash)
+  })
+
+  it('hashes strings as UTF-8, as the reference does', () => {
     const encoder = new TextEncoder()
     for (const key of ['a', 'abc', 'user:42', 'é', '日本語', '😀 emoji', 'x'.repeat(100)]) {
       expect(hash64(key)).toBe(xxh64Reference(encoder.encode(key)))

@@ -145,3 +145,20 @@ describe('HashRing.lookupN', () => {
     )
   })
 })
+
+describe('HashRing.nodes', () => {
+  it('lists the nodes by id as copies the caller may change', () => {
+    const ring = ringOf([
+      { id: 'b', weight: 2 },
+      { id: 'a', zone: 'z' },
+    ])
+    const listed = ring.nodes()
+    expect(listed).toEqual([
+      { id: 'a', zone: 'z', weight: 1 },
+      { id: 'b', weight: 2 },
+    ])
+    listed[0]!.id = 'changed'
+    expect(ring.nodes()[0]!.id).toBe('a')
+    expect(ring.has('a')).toBe(true)
+  })
+})

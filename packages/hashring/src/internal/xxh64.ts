@@ -20,15 +20,13 @@ const P5H = 0x27d4eb2f
 const P5L = 0x165667c5
 const TWO_32 = 4294967296
 
-/** High 32 bits of the 64-bit product of two unsigned 32-bit numbers. */
+/**
+ * High 32 bits of the 64-bit product of two unsigned 32-bit numbers: a × b =
+ * a × b₁ × 2^16 + a × b₀ with b = b₁ × 2^16 + b₀; both partial products are
+ * below 2^48, so exact in a double, and so is their sum after shifting.
+ */
 function mulHigh32(a: number, b: number): number {
-  const a0 = a & 0xffff
-  const a1 = a >>> 16
-  const b0 = b & 0xffff
-  const b1 = b >>> 16
-  const cross = a1 * b0 + ((a0 * b0) >>> 16)
-  const mid = (cross % 65536) + a0 * b1
-  return (a1 * b1 + Math.floor(cross / 65536) + Math.floor(mid / 65536)) >>> 0
+  return Math.floor((a * (b >>> 16) + Math.floor((a * (b & 0xffff)) / 65536)) / 65536)
 }
 
 /** High half of (ah, al) × (bh, bl) mod 2^64. */
