@@ -43,7 +43,9 @@ const self = peers.find((p) => p.id === id) as PeerAddress
 /** The replicated map. Commands: msgpack [op, key, value, expected]. */
 class KvMachine implements StateMachine {
   values = new Map<string, string>()
+  /** Snapshots received from a leader (not the one loaded at start). */
   snapshotsInstalled = 0
+  started = false
   apply(entry: NormalEntry): unknown {
     const [op, key, value, expected] = packr.unpack(entry.data) as [string, string, string, string | null]
     if (op === 'put') {
@@ -59,7 +61,7 @@ class KvMachine implements StateMachine {
   }
   restore(data: Uint8Array): void {
     this.values = new Map(data.byteLength === 0 ? [] : (packr.unpack(data) as Array<[string, string]>))
-    if (data.byteLength > 0) this.snapshotsInstalled++
+    if (this.started) this.snapshotsInstalled++
   }
 }
 
@@ -154,6 +156,7 @@ const clientServer = net.createServer((socket) => {
 })
 
 await node.start()
+machine.started = true
 await new Promise<void>((resolve) => raftServer.listen(self.raftPort, self.host, resolve))
 await new Promise<void>((resolve) => clientServer.listen(self.clientPort, self.host, resolve))
 process.stdout.write(`ready ${id}\n`)
