@@ -3,6 +3,7 @@ import { Rng } from '@shoal/testkit/rng'
 import {
   type ConfChange,
   type NodeId,
+  type RaftConfig,
   RaftCore,
   type Ready,
   resolveRaftConfig,
@@ -26,6 +27,8 @@ export interface SimOptions {
   compactEvery: number
   /** Run the invariants after every step (off only to measure the checker's cost). */
   checkEveryStep: boolean
+  /** Core settings to vary (pre-vote, check-quorum, flow control). */
+  raft: Partial<Omit<RaftConfig, 'id'>>
 }
 
 const TICK_UNITS = 4
@@ -412,6 +415,7 @@ export function defaultSimOptions(seed: number, overrides: Partial<SimOptions> =
     keys: 2,
     compactEvery: 20,
     checkEveryStep: true,
+    raft: {},
     ...overrides,
   }
 }
