@@ -123,7 +123,7 @@ export default defineSuite({
   description: 'Raft: example KV (3 processes, WAL fsync always) vs etcd 3.4 (3 members) on loopback',
   async run(ctx) {
     const durationMs = ctx.smoke ? 400 : 5000
-    const failoverRuns = ctx.smoke ? 1 : 5
+    const failoverRuns = ctx.smoke ? 1 : 9
     const systems: System[] = []
     try {
       systems.push(await shoalSystem())

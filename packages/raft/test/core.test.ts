@@ -180,6 +180,19 @@ describe('RaftCore', () => {
     expect(appendsToB.length).toBe(2)
   })
 
+  it('limits entry bytes in flight per follower (flow control)', () => {
+    const net = new Net(['a', 'b', 'c'], { maxInflightBytes: 100, maxMessageBytes: 1 })
+    net.elect('a')
+    net.cut.add('b')
+    net.cut.add('c')
+    net.log.length = 0
+    for (let i = 0; i < 10; i++) net.core('a').propose(new Uint8Array(40))
+    net.drain()
+    // Each append carries one 56-byte entry; the second fills the 100-byte window.
+    const appendsToB = net.log.filter((m) => m.type === 'append' && m.to === 'b' && m.entries.length > 0)
+    expect(appendsToB.length).toBe(2)
+  })
+
   it('confirms ReadIndex with a heartbeat round, or at once from the lease when enabled', () => {
     const safe = new Net(['a', 'b', 'c'])
     safe.elect('a')

@@ -1,5 +1,5 @@
 import type { RaftConfig, RaftRng } from './config.ts'
-import { invariant, RaftLog } from './log.ts'
+import { entryBytes, invariant, RaftLog } from './log.ts'
 import { Progress } from './progress.ts'
 import { majority, quorumIndex, voteOutcome } from './quorum.ts'
 import type {
@@ -745,10 +745,9 @@ export class RaftCore {
         this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
       return
     }
-    const wasPaused = pr.isPaused(this.#config.maxInflightMessages)
+    const wasPaused = this.#paused(pr)
     if (!pr.maybeUpdate(m.index)) {
-      if (wasPaused && !pr.isPaused(this.#config.maxInflightMessages))
-        this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
+      if (wasPaused && !this.#paused(pr)) this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
       return
     }
     if (pr.state === 'probe') pr.becomeReplicate()
@@ -838,7 +837,7 @@ export class RaftCore {
 
   /** One append (or the start of a snapshot) to `to`; returns true when another may follow. */
   #sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
-    if (pr.isPaused(this.#config.maxInflightMessages)) return false
+    if (this.#paused(pr)) return false
     const prevIndex = pr.next - 1
     const prevTerm = this.log.term(prevIndex)
     const entries = this.log.slice(pr.next, this.log.lastIndex(), this.#config.maxMessageBytes)
@@ -860,8 +859,14 @@ export class RaftCore {
       commit,
     })
     const last = entries[entries.length - 1]
-    pr.sentEntries(last === undefined ? prevIndex : last.index, entries.length)
+    let bytes = 0
+    for (const entry of entries) bytes += entryBytes(entry)
+    pr.sentEntries(last === undefined ? prevIndex : last.index, entries.length, bytes)
     return pr.state === 'replicate' && entries.length > 0 && pr.next <= this.log.lastIndex()
+  }
+
+  #paused(pr: Progress): boolean {
+    return pr.isPaused(this.#config.maxInflightMessages, this.#config.maxInflightBytes)
   }
 
   #sendSnapshotChunk(to: NodeId, pr: Progress): void {
