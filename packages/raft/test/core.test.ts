@@ -203,6 +203,7 @@ describe('RaftCore', () => {
     safe.core('a').advance(rd)
     const lease = new Net(['a', 'b', 'c'], { leaseReads: true })
     lease.elect('a')
+    lease.tick(2)
     lease.core('a').readIndex('r1')
     expect(lease.core('a').ready().readStates).toEqual([
       { index: lease.core('a').log.committed, context: 'r1' },

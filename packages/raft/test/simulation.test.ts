@@ -71,6 +71,19 @@ describe('deterministic simulation (Raft Figure 3 invariants after every step)',
     if (!single) expect(operations).toBeGreaterThan(1000)
   })
 
+  it('lease reads (CheckQuorum lease, equal tick rates) give linearizable histories', {
+    timeout: 120_000,
+  }, () => {
+    let reads = 0
+    for (const seed of seeds(100, 400_000)) {
+      const cluster = runSeed(defaultSimOptions(seed, { clients: 4, raft: { leaseReads: true } }))
+      reads += cluster.stats.readsServed
+      const result = checkLinearizability(kvModel(), cluster.history.history(), { timeoutMs: 10_000 })
+      expect(result.verdict, `seed ${seed}`).toBe('linearizable')
+    }
+    if (!single) expect(reads).toBeGreaterThan(200)
+  })
+
   it('replays a seed exactly', () => {
     const a = runSeed(defaultSimOptions(base))
     const b = runSeed(defaultSimOptions(base))

@@ -14,6 +14,8 @@ export class Progress {
   probeSent = false
   /** Set by any message from the follower; cleared by the CheckQuorum sweep. */
   recentActive = false
+  /** The leader's tick count when the follower was last heard from. */
+  lastActiveTick = Number.NEGATIVE_INFINITY
   isLearner: boolean
   /** Last index of each in-flight append, oldest first, and its entry bytes. */
   inflight: number[] = []

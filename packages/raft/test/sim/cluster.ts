@@ -315,9 +315,12 @@ export class SimCluster {
   }
 
   #clientActions(): void {
-    if (!this.#faultsOn) return
-    const leader = this.leader()
-    if (leader === null || !this.rng.chance(0.15)) return
+    if (!this.#faultsOn || !this.rng.chance(0.15)) return
+    // Any member that believes it leads may be asked, including a deposed one
+    // cut off from the rest: that is where stale reads would come from.
+    const leaders = [...this.nodes.values()].filter((n) => n.core?.role === 'leader')
+    if (leaders.length === 0) return
+    const leader = this.rng.pick(leaders)
     const client = this.clients.find((c) => !c.busy)
     if (client === undefined) return
     const core = leader.core as RaftCore
