@@ -210,6 +210,24 @@ describe('RaftCore', () => {
     ])
   })
 
+  it('a deposed leader cut off from the quorum confirms no read, with or without the lease', () => {
+    for (const leaseReads of [false, true]) {
+      const net = new Net(['a', 'b', 'c'], { leaseReads })
+      net.elect('a')
+      net.cut.add('a')
+      // Past half an election timeout without hearing from anyone, the lease is gone too.
+      for (let i = 0; i < 6; i++) net.core('a').tick()
+      net.drain()
+      expect(net.core('a').role).toBe('leader')
+      net.core('a').readIndex('stale')
+      net.drain()
+      net.core('a').tick()
+      const rd = net.core('a').ready()
+      expect(rd.readStates).toEqual([])
+      net.core('a').advance(rd)
+    }
+  })
+
   it('transfers leadership with TimeoutNow and refuses proposals meanwhile', () => {
     const net = new Net(['a', 'b', 'c'])
     net.elect('a')
