@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { noop } from 'cockatiel'
 import { Etcd3 } from 'etcd3'
 import { freePort } from '../examples/kv/cluster.ts'
 
@@ -14,6 +15,7 @@ process.on('exit', () => {
 })
 
 interface EtcdMember {
+  args: string[]
   name: string
   clientPort: number
   peerPort: number
@@ -44,31 +46,26 @@ export class EtcdCluster {
         clientPort: await freePort(),
         peerPort: await freePort(),
         child: null,
+        args: [],
       })
     const initial = cluster.members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',')
     for (const m of cluster.members) {
-      const child = spawn(
-        ETCD_BINARY,
-        [
-          ...['--name', m.name, '--data-dir', path.join(cluster.root, m.name)],
-          ...['--listen-client-urls', `http://127.0.0.1:${m.clientPort}`],
-          ...['--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`],
-          ...['--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`],
-          ...['--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`],
-          ...['--initial-cluster', initial, '--initial-cluster-state', 'new'],
-          ...[
-            '--heartbeat-interval',
-            String(options.heartbeatMs),
-            '--election-timeout',
-            String(options.electionMs),
-          ],
-          ...['--log-level', 'error'],
+      m.args = [
+        ...['--name', m.name, '--data-dir', path.join(cluster.root, m.name)],
+        ...['--listen-client-urls', `http://127.0.0.1:${m.clientPort}`],
+        ...['--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`],
+        ...['--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`],
+        ...['--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`],
+        ...['--initial-cluster', initial, '--initial-cluster-state', 'new'],
+        ...[
+          '--heartbeat-interval',
+          String(options.heartbeatMs),
+          '--election-timeout',
+          String(options.electionMs),
         ],
-        { stdio: ['ignore', 'ignore', 'ignore'] },
-      )
-      live.add(child)
-      child.once('exit', () => live.delete(child))
-      m.child = child
+        ...['--log-level', 'error'],
+      ]
+      cluster.#spawn(m)
     }
     const client = cluster.client()
     try {
@@ -88,14 +85,33 @@ export class EtcdCluster {
     return cluster
   }
 
+  #spawn(m: EtcdMember): void {
+    const child = spawn(ETCD_BINARY, m.args, { stdio: ['ignore', 'ignore', 'ignore'] })
+    live.add(child)
+    child.once('exit', () => live.delete(child))
+    m.child = child
+  }
+
+  /** Restarts a killed member on its data directory. */
+  restart(name: string): void {
+    const member = this.members.find((m) => m.name === name)
+    if (member !== undefined && member.child === null) this.#spawn(member)
+  }
+
   endpoints(except?: string): string[] {
     return this.members
       .filter((m) => m.name !== except && m.child !== null)
       .map((m) => `http://127.0.0.1:${m.clientPort}`)
   }
 
-  client(except?: string): Etcd3 {
-    return new Etcd3({ hosts: this.endpoints(except) })
+  /**
+   * A client of the live members. `direct` turns off the client's retries and
+   * circuit breaker (which holds a host off for 5 s after three failures), so
+   * a failover is timed by the servers, not by client back-off.
+   */
+  client(except?: string, options: { direct?: boolean } = {}): Etcd3 {
+    const faultHandling = options.direct ? { faultHandling: { host: () => noop, global: noop } } : {}
+    return new Etcd3({ hosts: this.endpoints(except), ...faultHandling })
   }
 
   /** The member that leads, by asking each member's status. */

@@ -43,6 +43,14 @@ export {
   RaftStoppedError,
   RaftStorageCorruptionError,
 } from './errors.ts'
+export {
+  type AddGroupOptions,
+  type GroupMessage,
+  type HostTransport,
+  MemoryHostNetwork,
+  RaftHost,
+  type RaftHostOptions,
+} from './host.ts'
 export { RaftNode, type RaftNodeOptions, type RequestOptions, type StateMachine, seededRng } from './node.ts'
 export {
   initialState,

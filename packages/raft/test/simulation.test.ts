@@ -29,7 +29,9 @@ function sum(total: Stats, add: Stats): void {
 }
 
 describe('deterministic simulation (Raft Figure 3 invariants after every step)', () => {
-  it('3 voters with crashes, partitions, loss, duplication, membership changes and transfers stay safe and converge', () => {
+  it('3 voters with crashes, partitions, loss, duplication, membership changes and transfers stay safe and converge', {
+    timeout: 120_000,
+  }, () => {
     const total: Stats = {
       crashes: 0,
       snapshotsInstalled: 0,
@@ -38,17 +40,26 @@ describe('deterministic simulation (Raft Figure 3 invariants after every step)',
       writesAcknowledged: 0,
       readsServed: 0,
     }
-    for (const seed of seeds(700)) sum(total, runSeed(defaultSimOptions(seed)).stats)
+    for (const seed of seeds(600)) sum(total, runSeed(defaultSimOptions(seed)).stats)
     if (single) return
     // The faults must really have happened, or the test proves nothing.
     for (const [key, value] of Object.entries(total)) expect(value, key).toBeGreaterThan(20)
   })
 
-  it('5 voters stay safe and converge', () => {
-    for (const seed of seeds(300, 100_000)) runSeed(defaultSimOptions(seed, { voters: 5 }))
+  it('5 voters stay safe and converge', { timeout: 120_000 }, () => {
+    for (const seed of seeds(250, 100_000)) runSeed(defaultSimOptions(seed, { voters: 5 }))
   })
 
-  it('client histories (puts, compare-and-sets, ReadIndex reads) under faults are linearizable', () => {
+  it('without pre-vote and check-quorum, with a one-message window and tiny messages, stays safe', {
+    timeout: 120_000,
+  }, () => {
+    const raft = { preVote: false, checkQuorum: false, maxInflightMessages: 1, maxMessageBytes: 1 }
+    for (const seed of seeds(150, 300_000)) runSeed(defaultSimOptions(seed, { raft }))
+  })
+
+  it('client histories (puts, compare-and-sets, ReadIndex reads) under faults are linearizable', {
+    timeout: 120_000,
+  }, () => {
     let operations = 0
     for (const seed of seeds(150, 200_000)) {
       const cluster = runSeed(defaultSimOptions(seed, { clients: 4, keys: 2 }))
@@ -58,6 +69,19 @@ describe('deterministic simulation (Raft Figure 3 invariants after every step)',
       expect(result.verdict, `seed ${seed}`).toBe('linearizable')
     }
     if (!single) expect(operations).toBeGreaterThan(1000)
+  })
+
+  it('lease reads (CheckQuorum lease, equal tick rates) give linearizable histories', {
+    timeout: 120_000,
+  }, () => {
+    let reads = 0
+    for (const seed of seeds(100, 400_000)) {
+      const cluster = runSeed(defaultSimOptions(seed, { clients: 4, raft: { leaseReads: true } }))
+      reads += cluster.stats.readsServed
+      const result = checkLinearizability(kvModel(), cluster.history.history(), { timeoutMs: 10_000 })
+      expect(result.verdict, `seed ${seed}`).toBe('linearizable')
+    }
+    if (!single) expect(reads).toBeGreaterThan(200)
   })
 
   it('replays a seed exactly', () => {

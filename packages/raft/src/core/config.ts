@@ -34,6 +34,8 @@ export interface RaftConfig {
   maxMessageBytes: number
   /** Maximum append messages in flight to one follower (flow control). @defaultValue 256 */
   maxInflightMessages: number
+  /** Maximum entry bytes in flight to one follower (flow control). @defaultValue 32 MiB */
+  maxInflightBytes: number
   /** Snapshot bytes per snapshot message. @defaultValue 1 MiB */
   snapshotChunkBytes: number
 }
@@ -46,6 +48,7 @@ export const DEFAULT_RAFT_CONFIG: Readonly<Omit<RaftConfig, 'id'>> = Object.free
   leaseReads: false,
   maxMessageBytes: 1024 * 1024,
   maxInflightMessages: 256,
+  maxInflightBytes: 32 * 1024 * 1024,
   snapshotChunkBytes: 1024 * 1024,
 })
 
@@ -63,6 +66,7 @@ export function resolveRaftConfig(partial: Partial<RaftConfig> & { id: NodeId })
     'heartbeatTicks',
     'maxMessageBytes',
     'maxInflightMessages',
+    'maxInflightBytes',
     'snapshotChunkBytes',
   ]
   for (const key of positive) {

@@ -14,9 +14,13 @@ export class Progress {
   probeSent = false
   /** Set by any message from the follower; cleared by the CheckQuorum sweep. */
   recentActive = false
+  /** The leader's tick count when the follower was last heard from. */
+  lastActiveTick = Number.NEGATIVE_INFINITY
   isLearner: boolean
-  /** Last index of each in-flight append, oldest first. */
+  /** Last index of each in-flight append, oldest first, and its entry bytes. */
   inflight: number[] = []
+  inflightSizes: number[] = []
+  inflightBytes = 0
   /** The snapshot being streamed, and how many of its bytes the follower acknowledged. */
   pendingSnapshot = 0
   snapshotOffset = 0
@@ -33,7 +37,7 @@ export class Progress {
     else this.next = this.match + 1
     this.state = 'probe'
     this.probeSent = false
-    this.inflight = []
+    this.#clearInflight()
     this.pendingSnapshot = 0
   }
 
@@ -41,7 +45,7 @@ export class Progress {
     this.state = 'replicate'
     this.next = this.match + 1
     this.probeSent = false
-    this.inflight = []
+    this.#clearInflight()
     this.pendingSnapshot = 0
   }
 
@@ -50,7 +54,7 @@ export class Progress {
     this.pendingSnapshot = index
     this.snapshotOffset = 0
     this.snapshotIdleTicks = 0
-    this.inflight = []
+    this.#clearInflight()
   }
 
   /** Records an acknowledged index; returns true when it moved forward. */
@@ -62,7 +66,7 @@ export class Progress {
       this.probeSent = false
     }
     this.next = Math.max(this.next, index + 1)
-    while (this.inflight.length > 0 && (this.inflight[0] as number) <= index) this.inflight.shift()
+    while (this.inflight.length > 0 && (this.inflight[0] as number) <= index) this.freeFirst()
     return updated
   }
 
@@ -83,23 +87,38 @@ export class Progress {
     return true
   }
 
-  isPaused(maxInflight: number): boolean {
+  /** Forgets the oldest in-flight append (acknowledged, or presumed lost). */
+  freeFirst(): void {
+    this.inflight.shift()
+    this.inflightBytes -= this.inflightSizes.shift() ?? 0
+  }
+
+  #clearInflight(): void {
+    this.inflight = []
+    this.inflightSizes = []
+    this.inflightBytes = 0
+  }
+
+  /** Replicate state pauses when either the message or the byte window is full. */
+  isPaused(maxInflight: number, maxInflightBytes = Number.POSITIVE_INFINITY): boolean {
     switch (this.state) {
       case 'probe':
         return this.probeSent
       case 'replicate':
-        return this.inflight.length >= maxInflight
+        return this.inflight.length >= maxInflight || this.inflightBytes >= maxInflightBytes
       case 'snapshot':
         return true
     }
   }
 
   /** Called after an append carrying entries up to `last` was sent. */
-  sentEntries(last: number, count: number): void {
+  sentEntries(last: number, count: number, bytes = 0): void {
     if (this.state === 'replicate') {
       if (count > 0) {
         this.next = last + 1
         this.inflight.push(last)
+        this.inflightSizes.push(bytes)
+        this.inflightBytes += bytes
       }
     } else if (this.state === 'probe') {
       this.probeSent = true

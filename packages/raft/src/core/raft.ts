@@ -1,5 +1,5 @@
 import type { RaftConfig, RaftRng } from './config.ts'
-import { invariant, RaftLog } from './log.ts'
+import { entryBytes, invariant, RaftLog } from './log.ts'
 import { Progress } from './progress.ts'
 import { majority, quorumIndex, voteOutcome } from './quorum.ts'
 import type {
@@ -95,6 +95,8 @@ export class RaftCore {
   #progress = new Map<NodeId, Progress>()
   #votes = new Map<NodeId, boolean>()
   #electionElapsed = 0
+  /** Ticks since this member started: the local clock of the lease. */
+  #ticks = 0
   #heartbeatElapsed = 0
   #randomizedElectionTicks = 0
   #pendingConfIndex = 0
@@ -150,6 +152,7 @@ export class RaftCore {
   /** Advances logical time by one tick. */
   tick(): void {
     this.#assertNoReady()
+    this.#ticks++
     if (this.#role === 'leader') this.#tickLeader()
     else this.#tickElection()
   }
@@ -722,6 +725,7 @@ export class RaftCore {
     const pr = this.#progress.get(m.from)
     if (pr === undefined) return
     pr.recentActive = true
+    pr.lastActiveTick = this.#ticks
     switch (m.type) {
       case 'appendResponse':
         this.#handleAppendResponse(m, pr)
@@ -745,10 +749,9 @@ export class RaftCore {
         this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
       return
     }
-    const wasPaused = pr.isPaused(this.#config.maxInflightMessages)
+    const wasPaused = this.#paused(pr)
     if (!pr.maybeUpdate(m.index)) {
-      if (wasPaused && !pr.isPaused(this.#config.maxInflightMessages))
-        this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
+      if (wasPaused && !this.#paused(pr)) this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
       return
     }
     if (pr.state === 'probe') pr.becomeReplicate()
@@ -789,12 +792,29 @@ export class RaftCore {
   }
 
   #startRead(context: string): void {
-    if (this.#config.leaseReads || this.#voters.size === 1) {
+    if (this.#voters.size === 1 || (this.#config.leaseReads && this.#leaseValid())) {
       this.#readStates.push({ index: this.log.committed, context })
       return
     }
     this.#pendingReads.push({ context, index: this.log.committed, acks: new Set([this.id]) })
     this.#readHeartbeatDue = true
+  }
+
+  /**
+   * The leader lease holds while a quorum heard from us within half an election
+   * timeout: a follower that heard from the leader votes for nobody else for a
+   * full election timeout (CheckQuorum), so the other half covers message delay
+   * and clock drift between members. Outside the lease, reads take the
+   * heartbeat round.
+   */
+  #leaseValid(): boolean {
+    const horizon = this.#ticks - Math.floor(this.#config.electionTicks / 2)
+    let fresh = 0
+    for (const id of this.#voters) {
+      if (id === this.id) fresh++
+      else if ((this.#progress.get(id)?.lastActiveTick ?? Number.NEGATIVE_INFINITY) >= horizon) fresh++
+    }
+    return fresh >= majority(this.#voters.size)
   }
 
   #broadcastHeartbeat(): void {
@@ -838,7 +858,7 @@ export class RaftCore {
 
   /** One append (or the start of a snapshot) to `to`; returns true when another may follow. */
   #sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
-    if (pr.isPaused(this.#config.maxInflightMessages)) return false
+    if (this.#paused(pr)) return false
     const prevIndex = pr.next - 1
     const prevTerm = this.log.term(prevIndex)
     const entries = this.log.slice(pr.next, this.log.lastIndex(), this.#config.maxMessageBytes)
@@ -860,8 +880,14 @@ export class RaftCore {
       commit,
     })
     const last = entries[entries.length - 1]
-    pr.sentEntries(last === undefined ? prevIndex : last.index, entries.length)
+    let bytes = 0
+    for (const entry of entries) bytes += entryBytes(entry)
+    pr.sentEntries(last === undefined ? prevIndex : last.index, entries.length, bytes)
     return pr.state === 'replicate' && entries.length > 0 && pr.next <= this.log.lastIndex()
+  }
+
+  #paused(pr: Progress): boolean {
+    return pr.isPaused(this.#config.maxInflightMessages, this.#config.maxInflightBytes)
   }
 
   #sendSnapshotChunk(to: NodeId, pr: Progress): void {

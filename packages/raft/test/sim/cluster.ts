@@ -3,6 +3,7 @@ import { Rng } from '@shoal/testkit/rng'
 import {
   type ConfChange,
   type NodeId,
+  type RaftConfig,
   RaftCore,
   type Ready,
   resolveRaftConfig,
@@ -26,6 +27,8 @@ export interface SimOptions {
   compactEvery: number
   /** Run the invariants after every step (off only to measure the checker's cost). */
   checkEveryStep: boolean
+  /** Core settings to vary (pre-vote, check-quorum, flow control). */
+  raft: Partial<Omit<RaftConfig, 'id'>>
 }
 
 const TICK_UNITS = 4
@@ -312,9 +315,12 @@ export class SimCluster {
   }
 
   #clientActions(): void {
-    if (!this.#faultsOn) return
-    const leader = this.leader()
-    if (leader === null || !this.rng.chance(0.15)) return
+    if (!this.#faultsOn || !this.rng.chance(0.15)) return
+    // Any member that believes it leads may be asked, including a deposed one
+    // cut off from the rest: that is where stale reads would come from.
+    const leaders = [...this.nodes.values()].filter((n) => n.core?.role === 'leader')
+    if (leaders.length === 0) return
+    const leader = this.rng.pick(leaders)
     const client = this.clients.find((c) => !c.busy)
     if (client === undefined) return
     const core = leader.core as RaftCore
@@ -412,6 +418,7 @@ export function defaultSimOptions(seed: number, overrides: Partial<SimOptions> =
     keys: 2,
     compactEvery: 20,
     checkEveryStep: true,
+    raft: {},
     ...overrides,
   }
 }
