@@ -5,7 +5,10 @@ import type { EnginePort } from './engine-port.ts'
 import { NodeClient } from './http-client.ts'
 import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
 
-export type OpenEngine = (directory: string, options: { sync: 'always' | 'none' }) => Promise<EnginePort>
+export type OpenEngine = (
+  directory: string,
+  options: { sync: 'always' | 'none'; onEvent: (event: { type: string }) => void },
+) => Promise<EnginePort>
 
 export const SAMPLE_INDEX = 'packages'
 export const SAMPLE_FILE = fileURLToPath(new URL('../../data/sample-packages.json', import.meta.url))
@@ -31,7 +34,10 @@ export async function startNode(
   options: { loadSample: boolean; out: (text: string) => void },
 ): Promise<ShoalServer> {
   const logger = createLogger(config.logLevel)
-  const engine = await openEngine(dataPaths(config.dataDir).engine, { sync: config.sync })
+  const engine = await openEngine(dataPaths(config.dataDir).engine, {
+    sync: config.sync,
+    onEvent: (event) => logger.info({ engineEvent: event }, `engine: ${event.type}`),
+  })
   const server = await createServer({ config, engine, logger })
   const auth = config.masterKey === undefined ? '' : ` -H 'Authorization: Bearer <master key>'`
   options.out(

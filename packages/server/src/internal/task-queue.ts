@@ -78,6 +78,7 @@ export class TaskQueue {
   private nextBatchUid = 0
   private running: Promise<void> | null = null
   private stopping = false
+  private started = false
   private processingUids: number[] = []
   private idleWaiters: (() => void)[] = []
 
@@ -139,8 +140,9 @@ export class TaskQueue {
     }
   }
 
-  /** Starts the processing loop (tasks recovered from the log run first). */
+  /** Starts the processing loop (tasks recovered from the log run first); before it, tasks only queue up. */
   start(): void {
+    this.started = true
     this.kick()
   }
 
@@ -246,7 +248,7 @@ export class TaskQueue {
   }
 
   private kick(): void {
-    if (this.running === null && !this.stopping) this.running = this.loop()
+    if (this.started && this.running === null && !this.stopping) this.running = this.loop()
   }
 
   private async loop(): Promise<void> {
