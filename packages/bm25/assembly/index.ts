@@ -5,8 +5,12 @@
 // Nothing here allocates; every structure is addressed by pointer.
 //
 // Encoded postings of one term (4-byte aligned), F = number of fields:
-//   block table, nBlocks entries of (2 + F + ceil(F/4)) u32 words:
-//     lastDoc u32 | dataOffset u32 (from the term's start) | minLen[F] u32 | maxTf[F] u8, padded
+//   block table, nBlocks entries of (3 + F + ceil(F/4)) u32 words:
+//     lastDoc u32 | dataOffset u32 (from the term's start) | maxX f32 | minLen[F] u32 |
+//     maxTf[F] u8, padded
+//   maxX is the block's largest x = sum_f boost_f tf_f / (1 - b + b len_f / avgLen_f), computed
+//   with the average lengths at encoding time; the cursor's `mult` (+60, f32) rescales it to the
+//   query's statistics so that it stays an upper bound (see the wrapper's boundMultiplier).
 //   block data: per posting, LEB128 doc delta (first posting of a block: from the previous
 //     block's lastDoc, or from 0 in the first block), then for F = 1 one tf byte, for F > 1 a
 //     field mask byte followed by one tf byte per set bit (tf saturates at 255).
@@ -16,7 +20,7 @@
 //   per field: boost f64, avgLen f64.
 // Cursor (64 bytes) per query term, filled by the wrapper at +0 postings u32, +4 nPostings u32,
 //   +8 nBlocks u32, +32 weight f64 (query weight x idf), +48 boundsPtr (f64 per block),
-//   +52 docsBuf (u32 x 128), +56 tfsBuf (u8 x 128 x F); the rest is state kept here.
+//   +52 docsBuf (u32 x 128), +56 tfsBuf (u8 x 128 x F), +60 mult f32; the rest is state kept here.
 
 const END: u32 = 0xffffffff
 const BLOCK: u32 = 128
@@ -33,6 +37,7 @@ const C_UB: u32 = 40
 const C_BOUNDS: u32 = 48
 const C_DOCS: u32 = 52
 const C_TFS: u32 = 56
+const C_MULT: u32 = 60
 const CURSOR: u32 = 64
 
 let F: u32 = 1
@@ -68,14 +73,16 @@ function blockBound(c: u32, block: u32): f64 {
   const entry = load<u32>(c + C_POST) + block * stride * 4
   let x: f64 = 0.0
   for (let f: u32 = 0; f < F; f++) {
-    const maxTf = <f64>load<u8>(entry + 8 + F * 4 + f)
+    const maxTf = <f64>load<u8>(entry + 12 + F * 4 + f)
     if (maxTf == 0.0) continue
-    const minLen = <f64>load<u32>(entry + 8 + f * 4)
+    const minLen = <f64>load<u32>(entry + 12 + f * 4)
     const boost = load<f64>(fieldsPtr + f * 16)
     const avg = load<f64>(fieldsPtr + f * 16 + 8)
     const norm = avg > 0.0 ? 1.0 - b + (b * minLen) / avg : 1.0
     x += (boost * maxTf) / norm
   }
+  const tight = <f64>load<f32>(entry + 8) * <f64>load<f32>(c + C_MULT)
+  if (tight < x) x = tight
   return load<f64>(c + C_WEIGHT) * saturate(x)
 }
 
@@ -292,7 +299,7 @@ export function search(
   k1 = load<f64>(params + 16)
   b = load<f64>(params + 24)
   fieldsPtr = params + 32
-  stride = 2 + F + ((F + 3) >> 2)
+  stride = 3 + F + ((F + 3) >> 2)
   cursorsPtr = cursors
   orderPtr = order
   heapPtr = heap

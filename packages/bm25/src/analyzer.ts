@@ -34,6 +34,10 @@ export interface Analyzer {
   queryTokens(text: string): QueryToken[]
   /** Whether `term` (already normalised) is a stop word of this analyzer. */
   isStopword(term: string): boolean
+  /** Normalised words of `text` before stop words and stemming; `tokens` = `words` then `term`. */
+  words(text: string): string[]
+  /** The index term of one normalised word, or undefined for a stop word. */
+  term(word: string): string | undefined
 }
 
 /** Longest token kept; longer runs (hashes, base64) are cut to this many UTF-16 units. */
@@ -41,12 +45,13 @@ const MAX_TOKEN_LENGTH = 64
 const ASCII = /^[\p{ASCII}]*$/u
 const ASCII_WORD = /[a-z0-9]+/g
 // Letters, digits and their combining marks form words; a pictograph (emoji) is a word on its own.
-const WORD = /[\p{L}\p{N}\p{M}]+|\p{Extended_Pictographic}/gu
+const WORD = /[\p{L}\p{N}][\p{L}\p{N}\p{M}]*|\p{Extended_Pictographic}/gu
 // Scripts written without spaces between words: a run of these goes through Intl.Segmenter.
 const NO_SPACE_SCRIPT =
   /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u
 const LATIN_WORD = /^[a-z]+$/
-const DIACRITICS = /[\u0300-\u036f]/g
+// Combining diacritical marks, and emoji variation selectors.
+const DIACRITICS = /[\u0300-\u036f\ufe0e\ufe0f]/g
 
 /** Unicode compatibility normalisation, diacritics folded (é → e, й → и), lower case. */
 export function normalizeText(text: string): string {
@@ -114,6 +119,8 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
       return out
     },
     isStopword: (term) => stopwords.has(term),
+    words,
+    term: (word) => (stopwords.has(word) ? undefined : stem(word)),
   }
 }
 

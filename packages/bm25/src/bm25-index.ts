@@ -52,6 +52,7 @@ const MAX_TF = 255
 const ARENA_START = 1024
 const CURSOR_BYTES = 64
 const MAX_ID = 0xffffffff
+const WORD_CACHE_SIZE = 500_000
 
 /**
  * A BM25F full-text index over documents with u32 ids. Analysis and the term dictionary live in
@@ -69,6 +70,7 @@ export class Bm25Index {
   readonly #maxExpansions: number
   readonly #wasm: Bm25Exports
   readonly #dictionary = new TermDictionary()
+  readonly #wordCache = new Map<string, number>()
   // Per term id: postings (internal doc numbers ascending, tfs F per posting), live doc frequency.
   #postDocs: number[][] = []
   #postTfs: number[][] = []
@@ -84,9 +86,13 @@ export class Bm25Index {
   // Encoded postings in linear memory: per term its offset and size, and the arena's extent.
   #encodedAt: number[] = []
   #encodedBytes: number[] = []
+  // Per term, F average field lengths its block bounds were computed with.
+  #encodedAvg: number[] = []
   #arenaEnd = ARENA_START
   #garbageBytes = 0
-  readonly #dirtyTerms = new Set<number>()
+  // Terms whose postings changed since they were last encoded: a flag per term and their list.
+  #dirtyFlag = new Uint8Array(1024)
+  #dirtyTerms: number[] = []
   #docsDirty = true
   #docsRegion = { ext: 0, lens: 0, live: 0, end: 0 }
   // Scratch for counting term frequencies of one document.
@@ -169,13 +175,13 @@ export class Bm25Index {
     for (let f = 0; f < F; f++) {
       let length = 0
       for (const text of texts[f]!) {
-        for (const token of this.analyzer.tokens(text)) {
-          const termId = this.#dictionary.intern(token)
-          this.#reserveTerm(termId)
+        for (const word of this.analyzer.words(text)) {
+          const termId = this.#termOfWord(word)
+          if (termId < 0) continue
           if (this.#stamp[termId] !== internal) {
             this.#stamp[termId] = internal
             terms.push(termId)
-            this.#tfScratch.fill(0, termId * MAX_FIELDS, termId * MAX_FIELDS + F)
+            for (let g = 0; g < F; g++) this.#tfScratch[termId * MAX_FIELDS + g] = 0
           }
           const slot = termId * MAX_FIELDS + f
           if (this.#tfScratch[slot]! < MAX_TF) this.#tfScratch[slot]!++
@@ -190,7 +196,7 @@ export class Bm25Index {
       const tfs = this.#postTfs[termId]!
       for (let f = 0; f < F; f++) tfs.push(this.#tfScratch[termId * MAX_FIELDS + f]!)
       this.#df[termId]!++
-      this.#dirtyTerms.add(termId)
+      this.#markDirty(termId)
     }
     this.#ext.push(id)
     this.#live.push(1)
@@ -288,6 +294,11 @@ export class Bm25Index {
       return { ids: new Uint32Array(0), scores: new Float32Array(0) }
     this.#sync()
     return this.#run(active, Math.min(k, this.#liveCount), docCount, stats, options.filter)
+  }
+
+  /** Encodes pending writes into WASM memory now, instead of at the next search (e.g. after a bulk load). */
+  flush(): void {
+    this.#sync()
   }
 
   /** Rebuilds postings without removed documents, returning their space. Runs by itself when half are removed. */
@@ -391,6 +402,30 @@ export class Bm25Index {
     return texts
   }
 
+  #clearDirty(): void {
+    for (const t of this.#dirtyTerms) this.#dirtyFlag[t] = 0
+    this.#dirtyTerms = []
+  }
+
+  #markDirty(termId: number): void {
+    if (this.#dirtyFlag[termId] === 1) return
+    this.#dirtyFlag[termId] = 1
+    this.#dirtyTerms.push(termId)
+  }
+
+  // Word → term id (-1 for a stop word), cached: stemming and the dictionary are looked up once per word.
+  #termOfWord(word: string): number {
+    let termId = this.#wordCache.get(word)
+    if (termId === undefined) {
+      const term = this.analyzer.term(word)
+      termId = term === undefined ? -1 : this.#dictionary.intern(term)
+      if (termId >= 0) this.#reserveTerm(termId)
+      if (this.#wordCache.size >= WORD_CACHE_SIZE) this.#wordCache.clear()
+      this.#wordCache.set(word, termId)
+    }
+    return termId
+  }
+
   #reserveTerm(termId: number): void {
     while (this.#postDocs.length <= termId) {
       this.#postDocs.push([])
@@ -398,6 +433,7 @@ export class Bm25Index {
       this.#df.push(0)
       this.#encodedAt.push(0)
       this.#encodedBytes.push(0)
+      for (let f = 0; f < this.fieldNames.length; f++) this.#encodedAvg.push(0)
     }
     if (termId >= this.#stamp.length) {
       const stamp = new Int32Array(this.#stamp.length * 2).fill(-1)
@@ -406,16 +442,19 @@ export class Bm25Index {
       const tf = new Uint16Array(stamp.length * MAX_FIELDS)
       tf.set(this.#tfScratch)
       this.#tfScratch = tf
+      const dirty = new Uint8Array(stamp.length)
+      dirty.set(this.#dirtyFlag)
+      this.#dirtyFlag = dirty
     }
   }
 
   #reencodeAll(): void {
-    this.#dirtyTerms.clear()
+    this.#clearDirty()
     this.#arenaEnd = ARENA_START
     this.#garbageBytes = 0
     for (let t = 0; t < this.#postDocs.length; t++) {
       this.#encodedBytes[t] = 0
-      if (this.#postDocs[t]!.length > 0) this.#dirtyTerms.add(t)
+      if (this.#postDocs[t]!.length > 0) this.#markDirty(t)
     }
     this.#docsDirty = true
   }
@@ -424,7 +463,7 @@ export class Bm25Index {
   #sync(): void {
     if (this.#ext.length >= 64 && this.#liveCount * 2 < this.#ext.length) this.compact()
     if (this.#garbageBytes > 1 << 20 && this.#garbageBytes > this.#arenaEnd / 2) this.#reencodeAll()
-    if (this.#dirtyTerms.size > 0) {
+    if (this.#dirtyTerms.length > 0) {
       const F = this.fieldNames.length
       const memory = this.#wasm.memory
       let need = this.#arenaEnd
@@ -432,15 +471,27 @@ export class Bm25Index {
       ensureMemory(memory, need)
       const bytes = new Uint8Array(memory.buffer)
       const view = new DataView(memory.buffer)
+      const avgLens = this.#fieldTotals.map((total) => (this.#liveCount > 0 ? total / this.#liveCount : 0))
+      const bound = { boosts: this.#boosts, b: this.b, avgLens }
       for (const t of this.#dirtyTerms) {
         this.#garbageBytes += this.#encodedBytes[t]!
         const at = this.#arenaEnd
-        const end = encodePostings(bytes, view, at, this.#postDocs[t]!, this.#postTfs[t]!, this.#lens, F)
+        const end = encodePostings(
+          bytes,
+          view,
+          at,
+          this.#postDocs[t]!,
+          this.#postTfs[t]!,
+          this.#lens,
+          F,
+          bound,
+        )
+        for (let f = 0; f < F; f++) this.#encodedAvg[t * F + f] = avgLens[f]!
         this.#encodedAt[t] = at
         this.#encodedBytes[t] = end - at
         this.#arenaEnd = end
       }
-      this.#dirtyTerms.clear()
+      this.#clearDirty()
       this.#docsDirty = true
     }
     if (this.#docsDirty) this.#writeDocs()
@@ -499,10 +550,12 @@ export class Bm25Index {
     view.setUint32(params + 12, allow, true)
     view.setFloat64(params + 16, this.k1, true)
     view.setFloat64(params + 24, this.b, true)
-    this.fieldNames.forEach((name, f) => {
+    const avgLens = this.fieldNames.map((name, f) => {
       const total = stats?.fieldLengths[name] ?? this.#fieldTotals[f]!
+      const avg = docCount > 0 ? total / docCount : 0
       view.setFloat64(params + 32 + 16 * f, this.#boosts[f]!, true)
-      view.setFloat64(params + 40 + 16 * f, docCount > 0 ? total / docCount : 0, true)
+      view.setFloat64(params + 40 + 16 * f, avg, true)
+      return avg
     })
     active.forEach(({ id, weight }, i) => {
       const c = cursors + i * CURSOR_BYTES
@@ -514,12 +567,31 @@ export class Bm25Index {
       view.setUint32(c + 48, buffers[i]!.bounds, true)
       view.setUint32(c + 52, buffers[i]!.docs, true)
       view.setUint32(c + 56, buffers[i]!.tfs, true)
+      view.setFloat32(c + 60, this.#boundMultiplier(id, avgLens), true)
     })
     const found = this.#wasm.search(params, n, k, cursors, order, heap, factors, outIds, outScores)
     return {
       ids: new Uint32Array(buffer.slice(outIds, outIds + 4 * found)),
       scores: new Float32Array(buffer.slice(outScores, outScores + 4 * found)),
     }
+  }
+
+  /**
+   * Factor that keeps a block's stored max x an upper bound under the query's average lengths:
+   * with r = avgEncoded / avgQuery, the length norm 1 − b + b·len/avg scales by at least
+   * min(1, r), so x grows by at most max over fields of max(1, 1/r).
+   */
+  #boundMultiplier(termId: number, avgLens: readonly number[]): number {
+    const F = this.fieldNames.length
+    let multiplier = 1
+    for (let f = 0; f < F; f++) {
+      const encoded = this.#encodedAvg[termId * F + f]!
+      const query = avgLens[f]!
+      if (encoded === 0) continue
+      if (query === 0) return 3e38
+      multiplier = Math.max(multiplier, query / encoded)
+    }
+    return multiplier * (1 + 1e-6)
   }
 
   #writeFilter(bits: Uint8Array, filter: Uint32Array | ((id: number) => boolean)): void {

@@ -75,6 +75,7 @@ export class Engine {
     this.#options = {
       sync: options.sync ?? 'always',
       snapshotEvery: options.snapshotEvery ?? 10_000,
+      walSegmentBytes: options.walSegmentBytes ?? 64 * 1024 * 1024,
       onEvent: options.onEvent,
     }
     this.#log = deps.log

@@ -128,4 +128,6 @@ export interface OpenOptions {
   /** Commands between automatic snapshots; 0 disables them. @defaultValue 10_000 */
   snapshotEvery?: number
   onEvent?: (event: EngineEvent) => void
+  /** Size of one WAL segment file; compaction after a snapshot drops whole segments. @defaultValue 64 MiB */
+  walSegmentBytes?: number
 }

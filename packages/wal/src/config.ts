@@ -72,8 +72,8 @@ export function resolveOptions(options: WalOptions = {}): ResolvedWalOptions {
   if (!Number.isSafeInteger(maxPayloadBytes) || maxPayloadBytes < 0 || maxPayloadBytes > MAX_PAYLOAD_LIMIT) {
     throw new WalConfigError(`maxPayloadBytes must be an integer in [0, 2^31 - 1], got ${maxPayloadBytes}`)
   }
-  if (!Number.isSafeInteger(readChunkBytes) || readChunkBytes < 4096) {
-    throw new WalConfigError(`readChunkBytes must be an integer >= 4096, got ${readChunkBytes}`)
+  if (!Number.isSafeInteger(readChunkBytes) || readChunkBytes < 64) {
+    throw new WalConfigError(`readChunkBytes must be an integer >= 64, got ${readChunkBytes}`)
   }
   if (resolved.sync !== 'always' && resolved.sync !== 'none') {
     throw new WalConfigError(`sync must be 'always' or 'none', got ${String(resolved.sync)}`)

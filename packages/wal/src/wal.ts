@@ -33,6 +33,12 @@ async function* flatten(batches: AsyncGenerator<WalRecord[]>): AsyncGenerator<Wa
   for await (const batch of batches) yield* batch
 }
 
+/** Options of `readBatches`. */
+export interface ReadOptions {
+  /** Recycle read memory; each batch's payload views are then valid only until the next batch is requested. @defaultValue false */
+  reuseBuffers?: boolean
+}
+
 type Resolve = (index: number) => void
 type Reject = (error: unknown) => void
 
@@ -174,10 +180,12 @@ export class Wal {
 
   /**
    * Like `read`, but yields arrays of records, one per read chunk: the fast
-   * way to replay a log. Payloads are views into read buffers owned by the
-   * caller from then on; nothing reuses them.
+   * way to replay a log. Payloads are views into read buffers that nothing
+   * else writes to, unless `reuseBuffers` is set: then the views are valid
+   * only until the next batch is requested (the read memory is recycled,
+   * which saves allocating and faulting in fresh memory for every chunk).
    */
-  readBatches(from: number, to?: number): AsyncGenerator<WalRecord[]> {
+  readBatches(from: number, to?: number, options: ReadOptions = {}): AsyncGenerator<WalRecord[]> {
     const refusal = this.#refusal()
     if (refusal !== undefined) throw refusal
     if (!Number.isSafeInteger(from)) throw new WalArgumentError(`from must be an integer, got ${from}`)
@@ -187,7 +195,7 @@ export class Wal {
       throw new WalIndexError(`index ${from} is before firstIndex ${this.firstIndex} (compacted)`)
     }
     const last = Math.min(to ?? this.#lastIndex, this.#lastIndex)
-    return this.#readRange(from, last)
+    return this.#readRange(from, last, options.reuseBuffers ?? false)
   }
 
   /** Drops every record after `index` (Raft log conflicts). `index` must be in [firstIndex - 1, lastIndex]. */
@@ -477,6 +485,7 @@ export class Wal {
           verify: !segment.verified,
           maxPayloadBytes: this.#options.maxPayloadBytes,
           chunkBytes: 64 * 1024,
+          reuseBuffers: true,
           from: Number.POSITIVE_INFINITY,
           to: index - 1,
           collect: false,
@@ -506,7 +515,7 @@ export class Wal {
     return { offset: samples[k]!, index: segment.firstIndex + k * SAMPLE_EVERY }
   }
 
-  async *#readRange(from: number, to: number): AsyncGenerator<WalRecord[]> {
+  async *#readRange(from: number, to: number, reuseBuffers: boolean): AsyncGenerator<WalRecord[]> {
     const segments = this.#segments.slice()
     for (let i = 0; i < segments.length && from <= to; i++) {
       const segment = segments[i]!
@@ -514,7 +523,7 @@ export class Wal {
       if (segmentLast < from) continue
       if (segment.firstIndex > to) break
       const complete = i + 1 < segments.length && to >= segmentLast
-      yield* this.#readSegment(segment, from, Math.min(to, segmentLast), complete)
+      yield* this.#readSegment(segment, from, Math.min(to, segmentLast), complete, reuseBuffers)
       from = segmentLast + 1
     }
   }
@@ -525,6 +534,7 @@ export class Wal {
     from: number,
     to: number,
     complete: boolean,
+    reuseBuffers: boolean,
   ): AsyncGenerator<WalRecord[]> {
     const file = await this.#options.fs.openRead(segment.path)
     try {
@@ -547,6 +557,7 @@ export class Wal {
           verify: !segment.verified,
           maxPayloadBytes: this.#options.maxPayloadBytes,
           chunkBytes: this.#options.readChunkBytes,
+          reuseBuffers,
           from,
           to,
           collect: true,

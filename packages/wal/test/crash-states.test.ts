@@ -32,7 +32,12 @@ function payload(rng: Rng, index: number): Uint8Array {
 async function runWorkload(seed: number, imagesPerBoundary: number) {
   const rng = new Rng(seed)
   const fs = new SimFileSystem({ sectorBytes: 16 })
-  const options = { fs, segmentBytes: 512, preallocate: rng.chance(0.5) }
+  const options = {
+    fs,
+    segmentBytes: 512,
+    preallocate: rng.chance(0.5),
+    readChunkBytes: rng.pick([64, 96, 8192]),
+  }
   const wal = await Wal.open('/wal', options)
   const written = new Map<number, Uint8Array[]>()
   const states: CrashState[] = []

@@ -2,7 +2,7 @@ import { readFile, truncate, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { SimFileSystem } from '@shoal/testkit/fs'
 import { describe, expect, it } from 'vitest'
-import { Wal, WalCorruptionError } from '../src/index.ts'
+import { dumpWal, Wal, WalCorruptionError } from '../src/index.ts'
 import { payloadFor, readAll, tempDir } from './helpers.ts'
 
 const SEGMENT_HEADER_BYTES = 32
@@ -33,7 +33,8 @@ describe('torn tail', () => {
     const from = offsets[count - 4]!
     for (let cut = from; cut < bytes.length; cut++) {
       fs.poke(segment, bytes.subarray(0, cut))
-      const wal = await Wal.open('/wal', { fs })
+      // Small read chunks put chunk boundaries inside headers and payloads too.
+      const wal = await Wal.open('/wal', { fs, readChunkBytes: 64 + (cut % 40) })
       const whole = offsets.filter((o, i) => i > 0 && o <= cut).length
       expect(wal.lastIndex, `cut at ${cut}`).toBe(whole)
       const records = await readAll(wal)
@@ -80,6 +81,27 @@ describe('torn tail', () => {
     } finally {
       await cleanup()
     }
+  })
+})
+
+describe('dumpWal', () => {
+  it('reports each segment and where its valid data stops, changing nothing', async () => {
+    const { fs, segment, bytes, offsets } = await build(6)
+    const flipped = bytes.slice()
+    flipped[offsets[3]! + 20]! ^= 1
+    fs.poke(segment, flipped)
+    const dump = await dumpWal('/wal', { fs })
+    expect(dump).toEqual([
+      {
+        name: segment.slice('/wal/'.length),
+        firstIndex: 1,
+        fileBytes: bytes.length,
+        records: 3,
+        dataEnd: offsets[3],
+        stop: { offset: offsets[3], index: 4, reason: 'checksum mismatch' },
+      },
+    ])
+    expect(fs.peek(segment)).toEqual(flipped)
   })
 })
 

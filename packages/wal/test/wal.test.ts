@@ -50,6 +50,35 @@ describe('Wal on the real filesystem', () => {
     await wal.close()
   })
 
+  it('hands out payload views that stay valid after later chunks are read', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 2048, readChunkBytes: 64 })
+    await wal.appendBatch(Array.from({ length: 200 }, (_, i) => payloadFor(i + 1)))
+    const views: Uint8Array[] = []
+    for await (const batch of wal.readBatches(1)) for (const record of batch) views.push(record.payload)
+    expect(views).toHaveLength(200)
+    for (const [i, view] of views.entries()) expect(view).toEqual(payloadFor(i + 1))
+    await wal.close()
+  })
+
+  it('recycles read memory with reuseBuffers, each batch intact while it is current', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 4096, readChunkBytes: 100 })
+    await wal.appendBatch(Array.from({ length: 300 }, (_, i) => payloadFor(i + 1)))
+    await wal.close()
+    for (const verify of ['full', 'tail'] as const) {
+      const reopened = await Wal.open(dir, { segmentBytes: 4096, readChunkBytes: 100, verify })
+      let next = 1
+      for await (const batch of reopened.readBatches(1, undefined, { reuseBuffers: true })) {
+        for (const record of batch) {
+          expect(record.index).toBe(next)
+          expect(record.payload).toEqual(payloadFor(next))
+          next++
+        }
+      }
+      expect(next).toBe(301)
+      await reopened.close()
+    }
+  })
+
   it('rolls over into many segments and compacts whole segments before an index', async () => {
     const wal = await Wal.open(dir, { segmentBytes: 512 })
     for (let i = 1; i <= 400; i++) await wal.append(payloadFor(i))

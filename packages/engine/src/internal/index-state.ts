@@ -35,6 +35,7 @@ export interface Components {
 export const VECTOR_SEED = 0x5ea1
 
 const VECTORS_FIELD = '_vectors'
+const FLOAT32_MAX = 3.4028234663852886e38
 
 /** The search cores a command needs created before it can be committed. */
 export interface Needs {
@@ -304,9 +305,19 @@ export class IndexState {
     for (const [name, vector] of Object.entries(vectors)) {
       const embedder = this.#settings.embedders[name]
       if (embedder === undefined || vector === null) continue
-      if (!Array.isArray(vector) || vector.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+      if (
+        !Array.isArray(vector) ||
+        vector.some((x) => typeof x !== 'number' || !(Math.abs(x) <= FLOAT32_MAX))
+      ) {
         throw new InvalidDocumentError(
-          `Document at position ${position}: \`_vectors.${name}\` must be an array of finite numbers.`,
+          `Document at position ${position}: \`_vectors.${name}\` must be an array of finite 32-bit floats.`,
+          'invalid_document_fields',
+          position,
+        )
+      }
+      if ((embedder.distance ?? 'cosine') === 'cosine' && vector.every((x) => x === 0)) {
+        throw new InvalidDocumentError(
+          `Document at position ${position}: \`_vectors.${name}\` is a zero vector, which has no direction under cosine distance.`,
           'invalid_document_fields',
           position,
         )

@@ -159,6 +159,18 @@ function checkVector(
         `Invalid vector dimensions: expected ${spec.dimensions}, found ${vector.length}.`,
       )
     }
+    if (vector?.some((x) => !Number.isFinite(x))) {
+      throw new InvalidSearchError(
+        'vector',
+        'Invalid value at `.vector`: every component must be a finite 32-bit float.',
+      )
+    }
+    if (vector !== undefined && (spec.distance ?? 'cosine') === 'cosine' && vector.every((x) => x === 0)) {
+      throw new InvalidSearchError(
+        'vector',
+        'Invalid value at `.vector`: a zero vector has no direction under cosine distance.',
+      )
+    }
   }
   return { embedder, semanticRatio, vector }
 }

@@ -12,8 +12,16 @@ export class WalCommandLog implements CommandLog {
     this.#wal = wal
   }
 
-  static async open(dir: string, options: { sync: 'always' | 'none' }): Promise<WalCommandLog> {
-    return new WalCommandLog(await Wal.open(dir, { sync: options.sync, maxPayloadBytes: MAX_COMMAND_BYTES }))
+  static async open(
+    dir: string,
+    options: { sync: 'always' | 'none'; segmentBytes?: number | undefined },
+  ): Promise<WalCommandLog> {
+    const wal = await Wal.open(dir, {
+      sync: options.sync,
+      maxPayloadBytes: MAX_COMMAND_BYTES,
+      ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
+    })
+    return new WalCommandLog(wal)
   }
 
   get firstIndex(): number {

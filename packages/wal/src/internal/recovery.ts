@@ -138,6 +138,8 @@ export async function scanWhole(
       verify: true,
       maxPayloadBytes: options.maxPayloadBytes,
       chunkBytes: options.readChunkBytes,
+      // Nothing is collected, so no view outlives its chunk.
+      reuseBuffers: true,
       from: Number.POSITIVE_INFINITY,
       to: Number.POSITIVE_INFINITY,
       collect: false,

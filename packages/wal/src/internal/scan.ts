@@ -48,107 +48,224 @@ export interface ScanOptions {
   from: number
   to: number
   collect: boolean
+  /**
+   * Recycle chunk memory: yielded payload views are valid only until the
+   * next batch is requested. Records are always yielded before the scan
+   * moves to another chunk, so no pending view outlives its chunk.
+   */
+  reuseBuffers: boolean
+}
+
+/** Memory for a chunk. Not zero-filled: every byte handed out below a chunk's `length` comes from the file. */
+function allocate(size: number): Uint8Array {
+  const raw = Buffer.allocUnsafeSlow(size)
+  return new Uint8Array(raw.buffer, raw.byteOffset, size)
+}
+
+/** A chunk of a segment file read into memory. */
+interface Chunk {
+  bytes: Uint8Array
+  view: DataView
+  /** File offset of bytes[0]. */
+  start: number
+  length: number
+}
+
+/**
+ * Reads a byte range of a file in large sequential chunks, always one chunk
+ * ahead, so that the read of the next chunk overlaps the parsing (and
+ * checksumming) of the current one. Chunks are never reused: views into them
+ * stay valid for as long as anyone holds them.
+ */
+class ChunkReader {
+  readonly #file: WalFile
+  readonly #end: number
+  readonly #chunkBytes: number
+  readonly #reuse: boolean
+  #nextStart: number
+  #ahead: Promise<Chunk | undefined> | undefined
+  #current: Chunk | undefined
+  #spare: Uint8Array | undefined
+
+  constructor(file: WalFile, start: number, end: number, chunkBytes: number, reuse: boolean) {
+    this.#file = file
+    this.#end = end
+    this.#chunkBytes = chunkBytes
+    this.#nextStart = start
+    this.#reuse = reuse
+  }
+
+  /**
+   * The next chunk, or undefined at the end of the range. With `reuse`, the
+   * previous chunk's memory becomes the buffer of the next read-ahead: the
+   * caller must be done with every view into it.
+   */
+  async next(): Promise<Chunk | undefined> {
+    const chunk = await (this.#ahead ?? this.#read())
+    if (this.#reuse && this.#current !== undefined) this.#spare = this.#current.bytes
+    this.#current = chunk
+    this.#ahead = chunk === undefined || chunk.start + chunk.length >= this.#end ? undefined : this.#read()
+    return chunk
+  }
+
+  async #read(): Promise<Chunk | undefined> {
+    const start = this.#nextStart
+    const size = Math.min(this.#chunkBytes, this.#end - start)
+    if (size <= 0) return undefined
+    this.#nextStart = start + size
+    const bytes = this.#spare !== undefined && this.#spare.length >= size ? this.#spare : allocate(size)
+    this.#spare = undefined
+    const length = await this.#file.read(bytes, 0, size, start)
+    if (length < size) this.#nextStart = this.#end
+    if (length === 0) return undefined
+    return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, length), start, length }
+  }
+
+  /** Waits for a read ahead still in flight (before the file is closed). */
+  async settle(): Promise<void> {
+    await this.#ahead?.catch(() => undefined)
+  }
 }
 
 /**
  * Walks the frames of one segment in large sequential chunks, parsing them in
  * place: yielded payloads are views into the chunk, which is never reused, so
- * they stay valid after the next chunk is read. Each frame's CRC is computed
+ * they stay valid after the next chunk is read. A frame that straddles two
+ * chunks is assembled into a buffer of its own. Each frame's CRC is computed
  * once, only when `verify` is set.
  */
 export async function* scanSegment(options: ScanOptions, state: ScanState): AsyncGenerator<WalRecord[]> {
-  const { file, end, verify, maxPayloadBytes, segmentFirstIndex, from, to, collect } = options
-  let buffer = new Uint8Array(0)
-  let view = new DataView(buffer.buffer)
-  let bufferStart = options.offset
-  let bufferLength = 0
+  const { verify, maxPayloadBytes, segmentFirstIndex, from, to, collect } = options
+  const chunkBytes = Math.max(options.chunkBytes, 64)
+  const reader = new ChunkReader(options.file, options.offset, options.end, chunkBytes, options.reuseBuffers)
+  const header = new Uint8Array(FRAME_HEADER_BYTES)
+  const headerView = new DataView(header.buffer)
+  let chunk = await reader.next()
   let records: WalRecord[] = []
   state.offset = options.offset
   state.nextIndex = options.index
   state.stop = undefined
 
-  // Makes at least `need` bytes from state.offset available, reading a new
-  // chunk; returns false when the segment's data ends first.
-  const fill = async (need: number): Promise<boolean> => {
-    const have = bufferStart + bufferLength - state.offset
-    if (have >= need) return true
-    const available = end - state.offset
-    if (have >= available) return false
-    const size = Math.min(Math.max(need, options.chunkBytes), available)
-    const next = new Uint8Array(size)
-    if (have > 0) next.set(buffer.subarray(state.offset - bufferStart, bufferLength), 0)
-    const got = await file.read(next, have, size - have, state.offset + have)
-    buffer = next
-    view = new DataView(next.buffer, next.byteOffset, next.byteLength)
-    bufferStart = state.offset
-    bufferLength = have + got
-    return bufferLength >= need
+  // Copies `count` bytes of the file from `position` on into `target` at
+  // `into`, moving forward through chunks (position never goes back to an
+  // earlier chunk); false when the data ends first, `copied` tells how much.
+  let copied = 0
+  const gather = async (
+    target: Uint8Array,
+    into: number,
+    position: number,
+    count: number,
+  ): Promise<boolean> => {
+    copied = 0
+    while (copied < count) {
+      if (chunk === undefined) return false
+      const rel = position - chunk.start
+      if (rel >= chunk.length) {
+        chunk = await reader.next()
+        continue
+      }
+      const take = Math.min(count - copied, chunk.length - rel)
+      target.set(chunk.bytes.subarray(rel, rel + take), into + copied)
+      copied += take
+      position += take
+    }
+    return true
   }
 
-  for (;;) {
-    if (state.offset >= end) {
-      state.stop = { kind: 'end' }
-      break
-    }
-    if (bufferStart + bufferLength - state.offset < FRAME_HEADER_BYTES) {
-      if (records.length > 0) {
-        yield records
-        records = []
+  try {
+    for (;;) {
+      if (state.offset >= options.end || chunk === undefined) {
+        state.stop = { kind: 'end' }
+        break
       }
-      if (!(await fill(FRAME_HEADER_BYTES))) {
-        state.stop = isZero(buffer, state.offset - bufferStart, bufferLength)
-          ? { kind: 'zero' }
-          : { kind: 'bad', reason: 'truncated frame header' }
+      const rel = state.offset - chunk.start
+      if (rel >= chunk.length) {
+        if (records.length > 0) {
+          yield records
+          records = []
+        }
+        chunk = await reader.next()
+        continue
+      }
+      let bytes = chunk.bytes
+      let view = chunk.view
+      let at = rel
+      if (rel + FRAME_HEADER_BYTES > chunk.length) {
+        if (records.length > 0) {
+          yield records
+          records = []
+        }
+        // The header straddles chunks (or the data ends inside it).
+        if (!(await gather(header, 0, state.offset, FRAME_HEADER_BYTES))) {
+          state.stop = isZero(header, 0, copied)
+            ? { kind: 'zero' }
+            : { kind: 'bad', reason: 'truncated frame header' }
+          break
+        }
+        bytes = header
+        view = headerView
+        at = 0
+      }
+      const crc = view.getUint32(at, true)
+      const lengthFlags = view.getUint32(at + 4, true)
+      const index = readIndex(view, at + 8)
+      if (crc === 0 && lengthFlags === 0 && index === 0) {
+        state.stop = { kind: 'zero' }
+        break
+      }
+      const length = (lengthFlags & MAX_PAYLOAD_LIMIT) >>> 0
+      if (length > maxPayloadBytes) {
+        state.stop = { kind: 'bad', reason: `frame length ${length} exceeds maxPayloadBytes` }
+        break
+      }
+      if (index !== state.nextIndex) {
+        state.stop = { kind: 'bad', reason: `frame carries index ${index}` }
+        break
+      }
+      const frameBytes = FRAME_HEADER_BYTES + length
+      if (bytes !== chunk.bytes || rel + frameBytes > chunk.length) {
+        // The frame straddles chunks: assemble it on its own.
+        if (records.length > 0) {
+          yield records
+          records = []
+        }
+        const own = new Uint8Array(frameBytes)
+        let complete: boolean
+        if (bytes === header) {
+          // The header was gathered already; the payload follows it.
+          own.set(header)
+          complete = await gather(own, FRAME_HEADER_BYTES, state.offset + FRAME_HEADER_BYTES, length)
+        } else {
+          complete = await gather(own, 0, state.offset, frameBytes)
+        }
+        if (!complete) {
+          state.stop = { kind: 'bad', reason: 'truncated frame' }
+          break
+        }
+        bytes = own
+        at = 0
+      }
+      if (verify && crc32(bytes.subarray(at + 4, at + frameBytes)) !== crc) {
+        state.stop = { kind: 'bad', reason: 'checksum mismatch' }
+        break
+      }
+      if (state.samples !== undefined && (index - segmentFirstIndex) % SAMPLE_EVERY === 0) {
+        state.samples.push(state.offset)
+      }
+      if (collect && index >= from) {
+        records.push({ index, payload: bytes.subarray(at + FRAME_HEADER_BYTES, at + frameBytes) })
+      }
+      state.offset += frameBytes
+      state.nextIndex = index + 1
+      if (index >= to) {
+        state.stop = { kind: 'limit' }
         break
       }
     }
-    let at = state.offset - bufferStart
-    const crc = view.getUint32(at, true)
-    const lengthFlags = view.getUint32(at + 4, true)
-    const index = readIndex(view, at + 8)
-    if (crc === 0 && lengthFlags === 0 && index === 0) {
-      state.stop = { kind: 'zero' }
-      break
-    }
-    const length = (lengthFlags & MAX_PAYLOAD_LIMIT) >>> 0
-    if (length > maxPayloadBytes) {
-      state.stop = { kind: 'bad', reason: `frame length ${length} exceeds maxPayloadBytes` }
-      break
-    }
-    if (index !== state.nextIndex) {
-      state.stop = { kind: 'bad', reason: `frame carries index ${index}` }
-      break
-    }
-    const frameBytes = FRAME_HEADER_BYTES + length
-    if (at + frameBytes > bufferLength) {
-      if (records.length > 0) {
-        yield records
-        records = []
-      }
-      if (!(await fill(frameBytes))) {
-        state.stop = { kind: 'bad', reason: 'truncated frame' }
-        break
-      }
-      at = 0
-    }
-    if (verify && crc32(buffer.subarray(at + 4, at + frameBytes)) !== crc) {
-      state.stop = { kind: 'bad', reason: 'checksum mismatch' }
-      break
-    }
-    if (state.samples !== undefined && (index - segmentFirstIndex) % SAMPLE_EVERY === 0) {
-      state.samples.push(state.offset)
-    }
-    if (collect && index >= from) {
-      records.push({ index, payload: buffer.subarray(at + FRAME_HEADER_BYTES, at + frameBytes) })
-    }
-    state.offset += frameBytes
-    state.nextIndex = index + 1
-    if (index >= to) {
-      state.stop = { kind: 'limit' }
-      break
-    }
+    if (records.length > 0) yield records
+  } finally {
+    await reader.settle()
   }
-  if (records.length > 0) yield records
 }
 
 function isZero(bytes: Uint8Array, from: number, to: number): boolean {

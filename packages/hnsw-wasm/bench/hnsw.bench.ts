@@ -1,0 +1,183 @@
+import { defineSuite, type SuiteContext } from '@shoal/bench'
+import { HnswIndex } from '../src/index.ts'
+import { type Dataset, loadDataset, recallAt10 } from './dataset.ts'
+import { type AnnLibrary, hnswlibNode, hnswlibWasm } from './peers.ts'
+
+const M = 16
+const EF_CONSTRUCTION = 200
+const SHOAL = '@shoal/hnsw'
+
+/** @shoal/hnsw behind the benchmark's library surface; vectors go in through `addBatch`. */
+async function shoal(seed: number, dimensions: number): Promise<AnnLibrary & { index: HnswIndex }> {
+  const index = await HnswIndex.create({
+    dimensions,
+    metric: 'cosine',
+    M,
+    efConstruction: EF_CONSTRUCTION,
+    seed,
+  })
+  return {
+    name: SHOAL,
+    index,
+    build(vectors, count) {
+      index.addBatch(
+        Uint32Array.from({ length: count }, (_, i) => i),
+        vectors.subarray(0, count * dimensions),
+      )
+    },
+    setEf: (ef) => {
+      index.efSearch = ef
+    },
+    prepare: (queries, count) =>
+      Array.from({ length: count }, (_, q) => queries.slice(q * dimensions, (q + 1) * dimensions)),
+    search: (query, k) => index.search(query as Float32Array, k).ids,
+    bytesPerVector: () => index.memoryBytes / index.size,
+    dispose() {},
+  }
+}
+
+interface Point {
+  ef: number
+  recall: number
+  qps: number
+}
+
+function bestQpsAtRecall(curve: Point[], target: number): number | undefined {
+  let best: number | undefined
+  for (const p of curve) if (p.recall >= target && (best === undefined || p.qps > best)) best = p.qps
+  return best
+}
+
+async function runDataset(ctx: SuiteContext, ds: Dataset, efs: number[]): Promise<void> {
+  const ours = await shoal(ctx.seed, ds.dimensions)
+  const libs: AnnLibrary[] = [
+    ours,
+    hnswlibNode(M, EF_CONSTRUCTION, ctx.seed),
+    await hnswlibWasm(M, EF_CONSTRUCTION, ctx.seed),
+  ]
+  const peerOf = (lib: AnnLibrary) => (lib.name === SHOAL ? {} : { peer: lib.name })
+
+  const buildRate = new Map<string, number>()
+  for (const lib of libs) {
+    const started = performance.now()
+    lib.build(ds.vectors, ds.count, ds.dimensions)
+    const rate = ds.count / ((performance.now() - started) / 1000)
+    buildRate.set(lib.name, rate)
+    ctx.record({
+      name: `${ds.name}/build/${lib.name}`,
+      metric: 'build',
+      value: rate,
+      unit: 'vectors/s',
+      ...peerOf(lib),
+    })
+    ctx.log(`${ds.name}: ${lib.name} builds ${Math.round(rate).toLocaleString('en')} vectors/s`)
+    const bytes = lib.bytesPerVector()
+    if (Number.isFinite(bytes)) {
+      ctx.record({
+        name: `${ds.name}/bytes-per-vector/${lib.name}`,
+        metric: 'memory',
+        value: bytes,
+        unit: 'B',
+        ...peerOf(lib),
+      })
+    }
+  }
+  for (const peer of ['hnswlib-node', 'hnswlib-wasm']) {
+    ctx.ratio(`${ds.name}/build-ratio-vs-${peer}`, buildRate.get(SHOAL)!, buildRate.get(peer)!, peer)
+  }
+  ctx.record({
+    name: `${ds.name}/serialized-bytes-per-vector/${SHOAL}`,
+    metric: 'size',
+    value: ours.index.serialize().length / ds.count,
+    unit: 'B',
+  })
+
+  const curves = new Map<string, Point[]>(libs.map((lib) => [lib.name, []]))
+  const prepared = new Map(
+    libs.map((lib) => [lib.name, lib.prepare(ds.queries, ds.queryCount, ds.dimensions)]),
+  )
+  for (const ef of efs) {
+    for (const lib of libs) {
+      lib.setEf(ef)
+      const queries = prepared.get(lib.name)!
+      const found = queries.map((q) => lib.search(q, 10))
+      const recall = recallAt10(found, ds.truth)
+      ctx.record({
+        name: `${ds.name}/recall/${lib.name}/ef-${ef}`,
+        metric: 'recall@10',
+        value: recall,
+        unit: 'ratio',
+        ...peerOf(lib),
+      })
+      const m = await ctx.measure(
+        `${ds.name}/search/${lib.name}/ef-${ef}`,
+        () => {
+          for (const q of queries) lib.search(q, 10)
+        },
+        { opsPerCall: queries.length, iterations: ctx.smoke ? 2 : 5, ...peerOf(lib) },
+      )
+      curves.get(lib.name)!.push({ ef, recall, qps: m.opsPerSecond })
+      ctx.log(`${ds.name}: ${lib.name} ef ${ef}: recall@10 ${recall.toFixed(4)}`)
+    }
+  }
+
+  for (const target of [0.95, 0.99]) {
+    const best = new Map<string, number>()
+    for (const lib of libs) {
+      const qps = bestQpsAtRecall(curves.get(lib.name)!, target)
+      if (qps === undefined) {
+        ctx.log(`${ds.name}: ${lib.name} does not reach recall@10 ${target} in this sweep`)
+        continue
+      }
+      best.set(lib.name, qps)
+      ctx.record({
+        name: `${ds.name}/qps-at-recall-${target}/${lib.name}`,
+        metric: 'queries/s',
+        value: qps,
+        unit: 'queries/s',
+        ...peerOf(lib),
+      })
+    }
+    for (const peer of ['hnswlib-node', 'hnswlib-wasm']) {
+      if (best.has(SHOAL) && best.has(peer)) {
+        ctx.ratio(
+          `${ds.name}/qps-at-recall-${target}-ratio-vs-${peer}`,
+          best.get(SHOAL)!,
+          best.get(peer)!,
+          peer,
+        )
+      }
+    }
+  }
+
+  // The batch entry point: all queries in one call per 256, at the smallest ef reaching recall 0.95.
+  const ef95 = curves.get(SHOAL)!.find((p) => p.recall >= 0.95)?.ef ?? efs[efs.length - 1]!
+  const index = ours.index
+  await ctx.measure(
+    `${ds.name}/search-batch/${SHOAL}/ef-${ef95}`,
+    () => index.searchBatch(ds.queries, 10, { efSearch: ef95 }),
+    {
+      opsPerCall: ds.queryCount,
+      iterations: ctx.smoke ? 2 : 5,
+    },
+  )
+  for (const lib of libs) lib.dispose()
+}
+
+export default defineSuite({
+  description:
+    'HNSW, single thread, cosine on normalised clustered vectors, M 16, efConstruction 200: @shoal/hnsw (AssemblyScript WASM + SIMD) vs hnswlib-node (native) and hnswlib-wasm (emscripten); build rate, efSearch sweep (recall@10, queries/s), queries/s at recall 0.95 and 0.99, bytes per vector',
+  async run(ctx) {
+    const sets = ctx.smoke
+      ? [{ count: 3_000, dimensions: 128, queries: 100 }]
+      : [
+          { count: 100_000, dimensions: 128, queries: 500 },
+          { count: 20_000, dimensions: 384, queries: 300 },
+        ]
+    const efs = ctx.smoke ? [16, 64] : [10, 16, 24, 32, 48, 64, 96, 128, 256]
+    for (const set of sets) {
+      const ds = await loadDataset(ctx.seed, set.count, set.dimensions, set.queries, ctx.log)
+      await runDataset(ctx, ds, efs)
+    }
+  },
+})
