@@ -126,6 +126,13 @@ describe('shoal CLI', () => {
     expect((await fetch(`${target.url}/indexes/x`)).status).toBe(404)
   })
 
+  it('refuses to start a second node on a data folder in use', async () => {
+    const second = await run(['start', '--data-dir', path.join(dir, 'source'), '--http-addr', '127.0.0.1:0'])
+    expect(second.code).toBe(64)
+    expect(second.stderr).toMatch(/is in use by process \d+/)
+    expect((await fetch(`${source.url}/health`)).status).toBe(200)
+  })
+
   it('prints its version and refuses a public address without a master key', async () => {
     expect((await run(['version'])).stdout).toMatch(/^shoal \d+\.\d+\.\d+/)
     const refused = await run(['start', '--data-dir', path.join(dir, 'never'), '--http-addr', '0.0.0.0:0'])
