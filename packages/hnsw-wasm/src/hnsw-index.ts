@@ -97,7 +97,13 @@ export class HnswIndex {
   /** Rebuilds an index from `serialize()` output; throws `CorruptIndexError` on damaged bytes. */
   static async deserialize(bytes: Uint8Array): Promise<HnswIndex> {
     const snapshot = decodeIndex(bytes)
-    const index = new HnswIndex(resolveOptions(snapshot.options), await instantiate())
+    let options: ResolvedHnswOptions
+    try {
+      options = resolveOptions(snapshot.options)
+    } catch (error) {
+      throw new CorruptIndexError(`options out of range: ${(error as Error).message}`)
+    }
+    const index = new HnswIndex(options, await instantiate())
     index.#restore(snapshot)
     return index
   }
@@ -112,9 +118,14 @@ export class HnswIndex {
     return this.#wasm.deletedNodes()
   }
 
-  /** Bytes of WASM linear memory the index's layout occupies (vectors, links, scratch). */
+  /** Bytes of WASM linear memory the index's layout occupies (vectors, links, scratch, spare capacity). */
   get memoryBytes(): number {
     return this.#wasm.layoutEndBytes()
+  }
+
+  /** `memoryBytes` per live vector (0 when empty). */
+  get memoryBytesPerVector(): number {
+    return this.size === 0 ? 0 : this.memoryBytes / this.size
   }
 
   /** Default candidate list size of searches. */
@@ -179,6 +190,8 @@ export class HnswIndex {
   /**
    * Removes an id: its node becomes a tombstone that still routes searches
    * but is never returned. The id may be added again later (as a new node).
+   * When tombstones reach `compactionThreshold` of all nodes, the graph is
+   * compacted before `remove` returns.
    */
   remove(id: number): void {
     checkId(id)
@@ -186,6 +199,13 @@ export class HnswIndex {
     if (node === undefined) throw new UnknownIdError(id)
     this.#wasm.markDeleted(node)
     this.#nodes.delete(id)
+    const deleted = this.#wasm.deletedNodes()
+    if (
+      deleted >= this.#options.compactionThreshold * this.#wasm.nodes() &&
+      this.#options.compactionThreshold < 1
+    ) {
+      this.compact()
+    }
   }
 
   /**
@@ -357,7 +377,7 @@ export class HnswIndex {
     return results
   }
 
-  /** The live node slots a filter allows. */
+  /** The live node slots a filter allows, each once, ascending. */
   #allowedNodes(filter: SearchFilter): Uint32Array {
     const out: number[] = []
     if (typeof filter === 'function') {
@@ -370,7 +390,12 @@ export class HnswIndex {
     } else {
       throw new InvalidArgumentError('filter must be a Uint32Array or array of ids, or a predicate')
     }
-    return Uint32Array.from(out)
+    const sorted = Uint32Array.from(out).sort()
+    let unique = 0
+    for (let i = 0; i < sorted.length; i++) {
+      if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[unique++] = sorted[i]!
+    }
+    return sorted.subarray(0, unique)
   }
 
   #setAllowed(nodes: Uint32Array, value: boolean): void {

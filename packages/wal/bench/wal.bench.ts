@@ -83,6 +83,16 @@ async function measureAppends(ctx: SuiteContext, dir: string, size: number, conc
     options,
   )
   await wal.close()
+  if (concurrency === 256) {
+    // The same through O_DSYNC writes (syncMethod 'dsync'), for comparison.
+    const dsync = await Wal.open(path.join(dir, `wal-dsync-${label}`), { syncMethod: 'dsync' })
+    await ctx.measure(
+      `shoal-append-${label}-dsync`,
+      round((p) => dsync.append(p), payload, concurrency, perAppender),
+      options,
+    )
+    await dsync.close()
+  }
 
   const db = new ClassicLevel<Uint8Array, Uint8Array>(path.join(dir, `leveldb-${label}`), {
     keyEncoding: 'view',

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs'
 import { type FileHandle, mkdir, open, readdir, rename, unlink } from 'node:fs/promises'
-import type { FileSystem, WalFile } from './file-system.ts'
+import type { FileSystem, OpenWriteOptions, WalFile } from './file-system.ts'
 
 class NodeWalFile implements WalFile {
   readonly #handle: FileHandle
@@ -48,8 +48,9 @@ export class NodeFileSystem implements FileSystem {
   async openRead(path: string): Promise<WalFile> {
     return new NodeWalFile(await open(path, constants.O_RDONLY))
   }
-  async openWrite(path: string, options: { create: boolean }): Promise<WalFile> {
-    const flags = options.create ? constants.O_RDWR | constants.O_CREAT | constants.O_EXCL : constants.O_RDWR
+  async openWrite(path: string, options: OpenWriteOptions): Promise<WalFile> {
+    let flags = options.create ? constants.O_RDWR | constants.O_CREAT | constants.O_EXCL : constants.O_RDWR
+    if (options.dsync === true) flags |= constants.O_DSYNC
     return new NodeWalFile(await open(path, flags, 0o644))
   }
   rename(from: string, to: string): Promise<void> {

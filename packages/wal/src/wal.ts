@@ -2,7 +2,6 @@ import { type ResolvedWalOptions, resolveOptions, type WalOptions } from './conf
 import {
   WalArgumentError,
   WalClosedError,
-  WalCorruptionError,
   WalError,
   WalFailedError,
   WalIndexError,
@@ -15,8 +14,9 @@ import {
   MAX_PAYLOAD_LIMIT,
   SEGMENT_HEADER_BYTES,
 } from './internal/format.ts'
+import { locate, readRange } from './internal/reader.ts'
 import { type RecoverySummary, recover } from './internal/recovery.ts'
-import { SAMPLE_EVERY, type ScanState, scanSegment, type WalRecord } from './internal/scan.ts'
+import { SAMPLE_EVERY, type WalRecord } from './internal/scan.ts'
 import { createSegment, type Segment } from './internal/segment.ts'
 
 interface EncodeBuffer {
@@ -37,6 +37,11 @@ async function* flatten(batches: AsyncGenerator<WalRecord[]>): AsyncGenerator<Wa
 export interface ReadOptions {
   /** Recycle read memory; each batch's payload views are then valid only until the next batch is requested. @defaultValue false */
   reuseBuffers?: boolean
+}
+
+/** Whether the active segment is opened with O_DSYNC: each write is then durable on return. */
+function writeThrough(options: ResolvedWalOptions): boolean {
+  return options.sync === 'always' && options.syncMethod === 'dsync'
 }
 
 type Resolve = (index: number) => void
@@ -107,7 +112,7 @@ export class Wal {
     const resolved = resolveOptions(options)
     const recovered = await recover(dir, resolved)
     const last = recovered.segments[recovered.segments.length - 1]!
-    const active = await resolved.fs.openWrite(last.path, { create: false })
+    const active = await resolved.fs.openWrite(last.path, { create: false, dsync: writeThrough(resolved) })
     return new Wal(
       dir,
       resolved,
@@ -195,7 +200,7 @@ export class Wal {
       throw new WalIndexError(`index ${from} is before firstIndex ${this.firstIndex} (compacted)`)
     }
     const last = Math.min(to ?? this.#lastIndex, this.#lastIndex)
-    return this.#readRange(from, last, options.reuseBuffers ?? false)
+    return readRange(this.#options, this.#segments.slice(), from, last, options.reuseBuffers ?? false)
   }
 
   /** Drops every record after `index` (Raft log conflicts). `index` must be in [firstIndex - 1, lastIndex]. */
@@ -329,7 +334,8 @@ export class Wal {
         await this.#rollover(firstIndex)
       }
       await this.#active.write(batch.bytes, 0, bytes, this.#writeOffset)
-      if (this.#options.sync === 'always') await this.#active.sync()
+      // With O_DSYNC the write itself returned only once durable.
+      if (this.#options.sync === 'always' && !writeThrough(this.#options)) await this.#active.sync()
     } catch (error) {
       this.#fail(error)
       for (const reject of rejects) reject(this.#failed)
@@ -372,7 +378,10 @@ export class Wal {
     // The full segment is synced before its successor exists, even with sync 'none'.
     if (this.#options.sync !== 'always') await this.#active.sync()
     const segment = await createSegment(this.#dir, firstIndex, this.#options)
-    const next = await this.#options.fs.openWrite(segment.path, { create: false })
+    const next = await this.#options.fs.openWrite(segment.path, {
+      create: false,
+      dsync: writeThrough(this.#options),
+    })
     const previous = this.#active
     this.#segments.push(segment)
     this.#active = next
@@ -443,7 +452,7 @@ export class Wal {
     let keep = this.#segments.length - 1
     while (keep > 0 && this.#segments[keep]!.firstIndex > index) keep--
     const target = this.#segments[keep]!
-    const cut = await this.#locate(keep, index + 1)
+    const cut = await locate(this.#options, target, index + 1)
     // Later segments go first, newest first, each removal synced: a crash in between leaves a prefix of the log.
     const removed = this.#segments.splice(keep + 1)
     if (removed.length > 0) {
@@ -452,7 +461,7 @@ export class Wal {
         await fs.remove(segment.path)
         await fs.syncDir(this.#dir)
       }
-      this.#active = await fs.openWrite(target.path, { create: false })
+      this.#active = await fs.openWrite(target.path, { create: false, dsync: writeThrough(this.#options) })
     }
     await this.#active.truncate(cut)
     if (this.#options.preallocate) await this.#active.truncate(Math.max(this.#options.segmentBytes, cut))
@@ -465,117 +474,5 @@ export class Wal {
     this.#writeOffset = cut
     this.#lastIndex = index
     this.#nextIndex = index + 1
-  }
-
-  /** Byte offset of the frame carrying `index` in segment `position` (its data end when `index` is one past its last). */
-  async #locate(position: number, index: number): Promise<number> {
-    const segment = this.#segments[position]!
-    if (index === segment.firstIndex) return SEGMENT_HEADER_BYTES
-    const file = await this.#options.fs.openRead(segment.path)
-    try {
-      const start = this.#startFor(segment, index - 1)
-      const state: ScanState = { offset: 0, nextIndex: 0, samples: undefined, stop: undefined }
-      const scan = scanSegment(
-        {
-          file,
-          offset: start.offset,
-          index: start.index,
-          segmentFirstIndex: segment.firstIndex,
-          end: segment.dataEnd ?? (await file.size()),
-          verify: !segment.verified,
-          maxPayloadBytes: this.#options.maxPayloadBytes,
-          chunkBytes: 64 * 1024,
-          reuseBuffers: true,
-          from: Number.POSITIVE_INFINITY,
-          to: index - 1,
-          collect: false,
-        },
-        state,
-      )
-      for await (const _ of scan) {
-        // Only the final position matters.
-      }
-      if (state.nextIndex !== index) {
-        const reason = state.stop?.kind === 'bad' ? state.stop.reason : `record ${state.nextIndex} is missing`
-        throw new WalCorruptionError(segment.name, state.offset, state.nextIndex, reason)
-      }
-      return state.offset
-    } finally {
-      await file.close()
-    }
-  }
-
-  /** Where a scan for `index` can start: the nearest sampled frame at or before it. */
-  #startFor(segment: Segment, index: number): { offset: number; index: number } {
-    const samples = segment.samples
-    if (samples === undefined || samples.length === 0 || index <= segment.firstIndex) {
-      return { offset: SEGMENT_HEADER_BYTES, index: segment.firstIndex }
-    }
-    const k = Math.min(Math.floor((index - segment.firstIndex) / SAMPLE_EVERY), samples.length - 1)
-    return { offset: samples[k]!, index: segment.firstIndex + k * SAMPLE_EVERY }
-  }
-
-  async *#readRange(from: number, to: number, reuseBuffers: boolean): AsyncGenerator<WalRecord[]> {
-    const segments = this.#segments.slice()
-    for (let i = 0; i < segments.length && from <= to; i++) {
-      const segment = segments[i]!
-      const segmentLast = i + 1 < segments.length ? segments[i + 1]!.firstIndex - 1 : to
-      if (segmentLast < from) continue
-      if (segment.firstIndex > to) break
-      const complete = i + 1 < segments.length && to >= segmentLast
-      yield* this.#readSegment(segment, from, Math.min(to, segmentLast), complete, reuseBuffers)
-      from = segmentLast + 1
-    }
-  }
-
-  /** Reads `from..to` of one segment; a `complete` read of a whole segment also verifies and samples it once. */
-  async *#readSegment(
-    segment: Segment,
-    from: number,
-    to: number,
-    complete: boolean,
-    reuseBuffers: boolean,
-  ): AsyncGenerator<WalRecord[]> {
-    const file = await this.#options.fs.openRead(segment.path)
-    try {
-      const start = this.#startFor(segment, from)
-      const wholePass = start.index === segment.firstIndex && segment.samples === undefined
-      const state: ScanState = {
-        offset: 0,
-        nextIndex: 0,
-        samples: wholePass ? [] : undefined,
-        stop: undefined,
-      }
-      yield* scanSegment(
-        {
-          file,
-          offset: start.offset,
-          index: start.index,
-          segmentFirstIndex: segment.firstIndex,
-          // The durable end at the time this read starts; later writes are past `to` anyway.
-          end: segment.dataEnd ?? (await file.size()),
-          verify: !segment.verified,
-          maxPayloadBytes: this.#options.maxPayloadBytes,
-          chunkBytes: this.#options.readChunkBytes,
-          reuseBuffers,
-          from,
-          to,
-          collect: true,
-        },
-        state,
-      )
-      if (state.nextIndex <= to) {
-        const reason =
-          state.stop?.kind === 'bad' ? state.stop.reason : `segment ends before record ${state.nextIndex}`
-        throw new WalCorruptionError(segment.name, state.offset, state.nextIndex, reason)
-      }
-      if (wholePass && complete) {
-        segment.samples = state.samples
-        segment.verified = true
-        segment.dataEnd = state.offset
-      }
-    } finally {
-      await file.close()
-    }
   }
 }

@@ -37,6 +37,7 @@ async function runWorkload(seed: number, imagesPerBoundary: number) {
     segmentBytes: 512,
     preallocate: rng.chance(0.5),
     readChunkBytes: rng.pick([64, 96, 8192]),
+    syncMethod: rng.pick(['fdatasync', 'dsync'] as const),
   }
   const wal = await Wal.open('/wal', options)
   const written = new Map<number, Uint8Array[]>()

@@ -60,6 +60,21 @@ describe('fault injection', () => {
     })
   }
 
+  it('stops on a failed O_DSYNC write (syncMethod dsync) and acknowledges nothing it covered', async () => {
+    const fs = new SimFileSystem()
+    const wal = await Wal.open('/wal', { fs, syncMethod: 'dsync' })
+    await wal.append(payloadFor(0))
+    fs.fail({ operation: 'sync', code: 'EIO', after: 2 })
+    const { acked, rejected } = await appendUntilFailure(wal)
+    expect(rejected.length).toBe(8)
+    for (const error of rejected) expect(error).toBeInstanceOf(WalFailedError)
+    expect(wal.lastIndex).toBe(Math.max(1, ...acked))
+    const after = await Wal.open('/wal', { fs: fs.durableImage() })
+    expect(after.lastIndex).toBe(wal.lastIndex)
+    await after.close()
+    await wal.close()
+  })
+
   it('never acknowledges a record whose sync failed, even if its bytes reached the file', async () => {
     const fs = new SimFileSystem()
     const wal = await Wal.open('/wal', { fs })

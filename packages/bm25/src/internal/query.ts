@@ -56,9 +56,12 @@ export function expandQuery(
     const cap = exactLive ? { idfCap: word.term } : {}
     if (exactLive) put({ term: word.term, weight: 1, kind: 'exact' })
     if (options.prefix && i === words.length - 1 && !analyzer.isStopword(word.surface)) {
-      const ids = dictionary.withPrefix(word.surface).filter((id) => id !== exactId && docFrequency(id) > 0)
-      ids.sort((x, y) => docFrequency(y) - docFrequency(x) || x - y)
-      for (const id of ids.slice(0, options.maxExpansions)) {
+      const ids = mostFrequent(
+        dictionary.withPrefix(word.surface).filter((id) => id !== exactId),
+        docFrequency,
+        options.maxExpansions,
+      )
+      for (const id of ids) {
         put({ term: dictionary.term(id), weight: PREFIX_WEIGHT, kind: 'prefix', ...cap })
       }
     }
@@ -77,4 +80,19 @@ export function expandQuery(
     }
   })
   return [...chosen.values()]
+}
+
+/** The `limit` ids of highest document frequency (ties: lower id first), without sorting them all. */
+function mostFrequent(ids: readonly number[], docFrequency: (id: number) => number, limit: number): number[] {
+  const top: Array<{ id: number; df: number }> = []
+  for (const id of ids) {
+    const df = docFrequency(id)
+    if (df === 0) continue
+    if (top.length === limit && (limit === 0 || top[limit - 1]!.df >= df)) continue
+    let at = top.length
+    while (at > 0 && top[at - 1]!.df < df) at--
+    top.splice(at, 0, { id, df })
+    if (top.length > limit) top.pop()
+  }
+  return top.map((entry) => entry.id)
 }

@@ -77,13 +77,15 @@ export class SimFile {
   readonly #inode: Inode
   readonly #path: string
   readonly #writable: boolean
+  readonly #dsync: boolean
   #closed = false
 
-  constructor(fs: SimFileSystem, inode: Inode, path: string, writable: boolean) {
+  constructor(fs: SimFileSystem, inode: Inode, path: string, writable: boolean, dsync = false) {
     this.#fs = fs
     this.#inode = inode
     this.#path = path
     this.#writable = writable
+    this.#dsync = dsync
   }
 
   async size(): Promise<number> {
@@ -106,6 +108,14 @@ export class SimFile {
     if (position + length > inode.size) inode.setSize(position + length)
     inode.data.set(bytes, position)
     inode.pending.push({ kind: 'write', position, bytes })
+    if (this.#dsync) {
+      // The implied sync is a boundary of its own, where the write is still
+      // pending (so a crash there may tear it) and where a 'sync' fault fails
+      // the write. Once it returns the write is durable.
+      this.#fs.beforeOperation('sync', this.#path)
+      inode.durable = inode.content().slice()
+      inode.pending = []
+    }
   }
 
   async sync(): Promise<void> {
@@ -197,7 +207,8 @@ export class SimFileSystem {
     return new SimFile(this, inode, path, false)
   }
 
-  async openWrite(path: string, options: { create: boolean }): Promise<SimFile> {
+  /** `dsync: true`: every write is durable when it resolves (O_DSYNC). */
+  async openWrite(path: string, options: { create: boolean; dsync?: boolean }): Promise<SimFile> {
     const existing = this.#names.get(path)
     if (options.create) {
       if (existing !== undefined) throw errno('EEXIST', `${path} exists`)
@@ -205,10 +216,10 @@ export class SimFileSystem {
       this.beforeOperation('create', path)
       const inode = new Inode(new Uint8Array(0))
       this.#names.set(path, inode)
-      return new SimFile(this, inode, path, true)
+      return new SimFile(this, inode, path, true, options.dsync === true)
     }
     if (existing === undefined) throw errno('ENOENT', `no file ${path}`)
-    return new SimFile(this, existing, path, true)
+    return new SimFile(this, existing, path, true, options.dsync === true)
   }
 
   async rename(from: string, to: string): Promise<void> {
