@@ -89,6 +89,18 @@ describe('operating a shoal process', () => {
     expect((await fetch(`${server.url}/metrics`)).status).toBe(401)
   })
 
+  it('answers CORS preflights so that browsers can search with a search key', async () => {
+    const preflight = await fetch(`${server.url}/indexes/movies/search`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*')
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST')
+    const health = await fetch(`${server.url}/health`, { headers: { origin: 'https://shop.example' } })
+    expect(health.headers.get('access-control-allow-origin')).toBe('*')
+  })
+
   it('serves its OpenAPI description without a key', async () => {
     const spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
       openapi: string
