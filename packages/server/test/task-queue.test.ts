@@ -112,4 +112,29 @@ describe('task queue with the engine', () => {
     expect(engine.index('x').getDocument(7)).toEqual({ id: 7 })
     expect(queue.list({ limit: 1 }).results[0]?.uid).toBe(pending.taskUid)
   })
+
+  it('cancels enqueued tasks before they run and deletes finished ones for good', async () => {
+    const keep = await queue.enqueue(addition('a', [{ id: 1 }]))
+    const drop = await queue.enqueue(addition('b', [{ id: 2 }]))
+    const cancel = await queue.control('cancel', { indexUids: ['b'] }, '?indexUids=b')
+    expect(queue.get(cancel.taskUid)?.details).toMatchObject({ matchedTasks: 1, canceledTasks: 1 })
+    queue.start()
+    await queue.waitIdle()
+    expect(queue.get(keep.taskUid)?.status).toBe('succeeded')
+    expect(queue.get(drop.taskUid)).toMatchObject({ status: 'canceled', canceledBy: cancel.taskUid })
+    expect(engine.hasIndex('b')).toBe(false)
+    const deletion = await queue.control(
+      'delete',
+      { statuses: ['succeeded', 'canceled'] },
+      '?statuses=succeeded,canceled',
+    )
+    expect(queue.get(deletion.taskUid)?.details).toMatchObject({ deletedTasks: 3 })
+    expect(queue.get(keep.taskUid)).toBeUndefined()
+    await queue.close()
+    queue = await TaskQueue.open(path.join(dir, 'tasks'), engine, { sync: false })
+    expect(queue.get(keep.taskUid)).toBeUndefined()
+    expect(queue.list({ limit: 10 }).results.map((t) => t.uid)).toEqual([deletion.taskUid])
+    const next = await queue.enqueue(addition('a', [{ id: 3 }]))
+    expect(next.taskUid).toBe(deletion.taskUid + 1)
+  })
 })
