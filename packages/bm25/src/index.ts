@@ -1,2 +1,22 @@
-// @shoal/bm25: Text analyzers and a WASM inverted index with BM25 top-k. The public API is re-exported here by name.
-export {}
+// @shoal/bm25: text analyzers and a WASM inverted index with BM25F top-k.
+export type { Analyzer, AnalyzerOptions, QueryToken } from './analyzer.ts'
+export { createAnalyzer, normalizeText } from './analyzer.ts'
+export type {
+  Bm25IndexOptions,
+  DocumentFields,
+  FieldOptions,
+  SearchOptions,
+  SearchResult,
+} from './bm25-index.ts'
+export { Bm25Index } from './bm25-index.ts'
+export {
+  Bm25ConfigError,
+  Bm25CorruptionError,
+  Bm25DuplicateIdError,
+  Bm25Error,
+  Bm25InputError,
+} from './errors.ts'
+export type { ExpandedTerm, TypoTolerance } from './internal/query.ts'
+export { PREFIX_WEIGHT, TYPO_WEIGHTS, typoBudget } from './internal/query.ts'
+export type { CollectionStats } from './stats.ts'
+export { idf, mergeStats } from './stats.ts'

@@ -1,0 +1,766 @@
+import { type Analyzer, createAnalyzer } from './analyzer.ts'
+import { Bm25ConfigError, Bm25DuplicateIdError, Bm25InputError } from './errors.ts'
+import { TermDictionary } from './internal/dictionary.ts'
+import { decodeIndex, encodeIndex, type IndexImage } from './internal/format.ts'
+import { align8, ScratchArena } from './internal/memory-layout.ts'
+import { encodePostings, maxEncodedBytes } from './internal/postings.ts'
+import {
+  checkTypos,
+  type ExpandedTerm,
+  expandQuery,
+  PREFIX_WEIGHT,
+  type TypoTolerance,
+} from './internal/query.ts'
+import { type Bm25Exports, ensureMemory, instantiate } from './internal/wasm.ts'
+import { type CollectionStats, idf } from './stats.ts'
+
+export interface FieldOptions {
+  /** Multiplies the field's term frequencies (BM25F). @defaultValue 1 */
+  boost?: number
+}
+
+export interface Bm25IndexOptions {
+  /** The searchable fields, at most 8; documents may hold only these. */
+  fields: Record<string, FieldOptions>
+  /** Term-frequency saturation. @defaultValue 1.2 */
+  k1?: number
+  /** Length normalisation, 0 (none) to 1 (full). @defaultValue 0.75 */
+  b?: number
+  /**
+   * BM25+ (Lv & Zhai 2011): added to the tf factor of every term a document contains, so that
+   * matching one more query word always counts. 0 is classic BM25. @defaultValue 0
+   */
+  delta?: number
+  /** @defaultValue createAnalyzer() — English, stemming, no stop words */
+  analyzer?: Analyzer
+  /** `add` of an id already present replaces that document, or throws Bm25DuplicateIdError. @defaultValue 'replace' */
+  onDuplicate?: 'replace' | 'error'
+  /** Weight of a term reached as a completion of the last query word (0 to 1). @defaultValue 0.3 */
+  prefixWeight?: number
+  /** Most terms one prefix or typo expansion adds to a query (the most frequent). @defaultValue 10 */
+  maxExpansions?: number
+}
+
+export interface SearchOptions {
+  /** The last query word also matches as a prefix (search as you type). @defaultValue true */
+  prefix?: boolean
+  /** Words also match indexed terms within this many edits. @defaultValue 0 */
+  typos?: TypoTolerance
+  /** Only these document ids (any order), or the ids the predicate accepts, can be returned. */
+  filter?: Uint32Array | ((id: number) => boolean)
+  /** Collection-wide statistics to score with instead of this index's own (distributed IDF). */
+  stats?: CollectionStats
+}
+
+/** Best first; `ids[i]` scored `scores[i]`. Equal scores are ordered by ascending id. */
+export interface SearchResult {
+  ids: Uint32Array
+  scores: Float32Array
+}
+
+export type DocumentFields = Record<string, string | string[]>
+
+/** One matched term of `explain()`. */
+export interface ExplainedTerm {
+  term: string
+  kind: ExpandedTerm['kind']
+  weight: number
+  idf: number
+  fields: Array<{ field: string; tf: number; length: number; avgLength: number; boost: number }>
+  /** Σ_f boost·tf/(1 − b + b·len/avgLen). */
+  x: number
+  tfFactor: number
+  contribution: number
+}
+
+/** The score of one document for one query, taken apart. */
+export interface Explanation {
+  id: number
+  score: number
+  formula: string
+  k1: number
+  b: number
+  delta: number
+  docCount: number
+  terms: ExplainedTerm[]
+}
+
+const MAX_FIELDS = 8
+const MAX_TF = 255
+const ARENA_START = 1024
+const CURSOR_BYTES = 64
+const MAX_ID = 0xffffffff
+const WORD_CACHE_SIZE = 500_000
+const EMPTY_DOCS = new Uint32Array(0)
+const EMPTY_TFS = new Uint8Array(0)
+
+/**
+ * A BM25F full-text index over documents with u32 ids. Analysis and the term dictionary live in
+ * TypeScript; postings are block-compressed into WebAssembly memory, where Block-Max WAND
+ * returns the exact top-k. Writes apply at once; the next search re-encodes what they touched.
+ */
+export class Bm25Index {
+  readonly analyzer: Analyzer
+  readonly fieldNames: readonly string[]
+  readonly k1: number
+  readonly b: number
+  readonly delta: number
+  readonly #boosts: number[]
+  readonly #fieldIndex: Map<string, number>
+  readonly #onDuplicate: 'replace' | 'error'
+  readonly #maxExpansions: number
+  readonly #prefixWeight: number
+  readonly #wasm: Bm25Exports
+  readonly #dictionary = new TermDictionary()
+  readonly #wordCache = new Map<string, number>()
+  // Per term id: postings (internal doc numbers ascending, tfs F per posting), live doc frequency.
+  // Typed arrays with spare capacity; #postCount says how many postings are used.
+  #postDocs: Uint32Array[] = []
+  #postTfs: Uint8Array[] = []
+  #postCount: number[] = []
+  #df: number[] = []
+  // Per internal doc: external id, live flag, field lengths (F each), distinct term ids.
+  #ext: number[] = []
+  #live: number[] = []
+  #lens: number[] = []
+  #docTerms: Array<Uint32Array | undefined> = []
+  readonly #internalOf = new Map<number, number>()
+  #liveCount = 0
+  #fieldTotals: number[]
+  // Encoded postings in linear memory: per term its offset and size, and the arena's extent.
+  #encodedAt: number[] = []
+  #encodedBytes: number[] = []
+  // Per term, F average field lengths its block bounds were computed with.
+  #encodedAvg: number[] = []
+  #arenaEnd = ARENA_START
+  #garbageBytes = 0
+  // Terms whose postings changed since they were last encoded: a flag per term and their list.
+  #dirtyFlag = new Uint8Array(1024)
+  #dirtyTerms: number[] = []
+  #docsDirty = true
+  #docsRegion = { ext: 0, lens: 0, live: 0, end: 0 }
+  // Scratch for counting term frequencies of one document.
+  #stamp: Int32Array = new Int32Array(1024).fill(-1)
+  #tfScratch: Uint16Array = new Uint16Array(1024 * 8)
+
+  private constructor(options: Bm25IndexOptions, wasm: Bm25Exports) {
+    const names = Object.keys(options.fields ?? {})
+    if (names.length === 0 || names.length > MAX_FIELDS) {
+      throw new Bm25ConfigError(`an index needs 1 to ${MAX_FIELDS} fields, got ${names.length}`)
+    }
+    this.#boosts = names.map((name) => {
+      const boost = options.fields[name]?.boost ?? 1
+      if (!Number.isFinite(boost) || boost <= 0) throw new Bm25ConfigError(`field ${name}: boost must be > 0`)
+      return boost
+    })
+    this.k1 = options.k1 ?? 1.2
+    this.b = options.b ?? 0.75
+    if (!Number.isFinite(this.k1) || this.k1 < 0) throw new Bm25ConfigError('k1 must be a number >= 0')
+    if (!Number.isFinite(this.b) || this.b < 0 || this.b > 1) throw new Bm25ConfigError('b must be in [0, 1]')
+    this.delta = options.delta ?? 0
+    if (!Number.isFinite(this.delta) || this.delta < 0)
+      throw new Bm25ConfigError('delta must be a number >= 0')
+    this.#onDuplicate = options.onDuplicate ?? 'replace'
+    if (this.#onDuplicate !== 'replace' && this.#onDuplicate !== 'error') {
+      throw new Bm25ConfigError(`onDuplicate must be 'replace' or 'error'`)
+    }
+    this.#maxExpansions = options.maxExpansions ?? 10
+    if (!Number.isInteger(this.#maxExpansions) || this.#maxExpansions < 0) {
+      throw new Bm25ConfigError('maxExpansions must be an integer >= 0')
+    }
+    this.#prefixWeight = options.prefixWeight ?? PREFIX_WEIGHT
+    if (!(this.#prefixWeight >= 0 && this.#prefixWeight <= 1))
+      throw new Bm25ConfigError('prefixWeight must be in [0, 1]')
+    this.analyzer = options.analyzer ?? createAnalyzer()
+    this.fieldNames = Object.freeze(names)
+    this.#fieldIndex = new Map(names.map((name, i) => [name, i]))
+    this.#fieldTotals = names.map(() => 0)
+    this.#wasm = wasm
+  }
+
+  /** A new empty index. Throws Bm25ConfigError on a bad configuration. */
+  static async create(options: Bm25IndexOptions): Promise<Bm25Index> {
+    return new Bm25Index(options, await instantiate())
+  }
+
+  /** An index from `serialize()` bytes. Throws Bm25CorruptionError on damaged bytes. */
+  static async deserialize(bytes: Uint8Array, analyzer?: Analyzer): Promise<Bm25Index> {
+    const image = decodeIndex(bytes)
+    const fields: Record<string, FieldOptions> = {}
+    image.fields.forEach((name, i) => {
+      fields[name] = { boost: image.boosts[i]! }
+    })
+    const index = new Bm25Index(
+      {
+        fields,
+        k1: image.k1,
+        b: image.b,
+        delta: image.delta,
+        analyzer: analyzer ?? createAnalyzer(image.analyzer),
+      },
+      await instantiate(),
+    )
+    index.#load(image)
+    return index
+  }
+
+  /** Number of live documents. */
+  get size(): number {
+    return this.#liveCount
+  }
+
+  has(id: number): boolean {
+    return this.#internalOf.has(id)
+  }
+
+  /**
+   * Indexes `doc` under `id` (an integer in [0, 2^32)). Fields must be configured ones holding a
+   * string or an array of strings. An existing id is replaced (or rejected, see `onDuplicate`).
+   * Throws Bm25InputError and leaves the index unchanged on bad input.
+   */
+  add(id: number, doc: DocumentFields): void {
+    checkId(id)
+    const texts = this.#checkDocument(doc)
+    if (this.#internalOf.has(id)) {
+      if (this.#onDuplicate === 'error') throw new Bm25DuplicateIdError(id)
+      this.remove(id)
+    }
+    const F = this.fieldNames.length
+    const internal = this.#ext.length
+    const terms: number[] = []
+    for (let f = 0; f < F; f++) {
+      let length = 0
+      for (const text of texts[f]!) {
+        for (const word of this.analyzer.words(text)) {
+          const termId = this.#termOfWord(word)
+          if (termId < 0) continue
+          if (this.#stamp[termId] !== internal) {
+            this.#stamp[termId] = internal
+            terms.push(termId)
+            for (let g = 0; g < F; g++) this.#tfScratch[termId * MAX_FIELDS + g] = 0
+          }
+          const slot = termId * MAX_FIELDS + f
+          if (this.#tfScratch[slot]! < MAX_TF) this.#tfScratch[slot]!++
+          length++
+        }
+      }
+      this.#lens.push(length)
+      this.#fieldTotals[f]! += length
+    }
+    for (const termId of terms) {
+      const n = this.#postCount[termId]!
+      if (n === this.#postDocs[termId]!.length) this.#growPostings(termId, n * 2 + 2)
+      this.#postDocs[termId]![n] = internal
+      const tfs = this.#postTfs[termId]!
+      for (let f = 0; f < F; f++) tfs[n * F + f] = this.#tfScratch[termId * MAX_FIELDS + f]!
+      this.#postCount[termId] = n + 1
+      this.#df[termId]!++
+      this.#markDirty(termId)
+    }
+    this.#ext.push(id)
+    this.#live.push(1)
+    this.#docTerms.push(Uint32Array.from(terms))
+    this.#internalOf.set(id, internal)
+    this.#liveCount++
+    this.#docsDirty = true
+  }
+
+  /** Removes document `id`; returns false when it was not indexed. Takes effect at once. */
+  remove(id: number): boolean {
+    const internal = this.#internalOf.get(id)
+    if (internal === undefined) return false
+    const F = this.fieldNames.length
+    this.#internalOf.delete(id)
+    this.#live[internal] = 0
+    for (const termId of this.#docTerms[internal]!) this.#df[termId]!--
+    this.#docTerms[internal] = undefined
+    for (let f = 0; f < F; f++) this.#fieldTotals[f]! -= this.#lens[internal * F + f]!
+    this.#liveCount--
+    this.#docsDirty = true
+    return true
+  }
+
+  /**
+   * Statistics of this index for distributed IDF: document count, field lengths and the
+   * document frequency of `terms` (analysed index terms, e.g. from `expandQuery`), or of every
+   * term when omitted.
+   */
+  stats(terms?: readonly string[]): CollectionStats {
+    const fieldLengths: Record<string, number> = {}
+    this.fieldNames.forEach((name, f) => {
+      fieldLengths[name] = this.#fieldTotals[f]!
+    })
+    const docFrequencies: Record<string, number> = {}
+    if (terms === undefined) {
+      this.#dictionary.forEach((term, id) => {
+        if (this.#df[id]! > 0) docFrequencies[term] = this.#df[id]!
+      })
+    } else {
+      for (const term of terms) {
+        const id = this.#dictionary.id(term)
+        docFrequencies[term] = id === undefined ? 0 : this.#df[id]!
+      }
+    }
+    return { docCount: this.#liveCount, fieldLengths, docFrequencies }
+  }
+
+  /** The weighted index terms `search(query, k, options)` would look up in this index. */
+  expandQuery(query: string, options: Pick<SearchOptions, 'prefix' | 'typos'> = {}): ExpandedTerm[] {
+    if (typeof query !== 'string') throw new Bm25InputError('query must be a string')
+    return expandQuery(query, this.analyzer, this.#dictionary, (id) => this.#df[id] ?? 0, {
+      prefix: options.prefix ?? true,
+      typos: checkTypos(options.typos),
+      maxExpansions: this.#maxExpansions,
+      prefixWeight: this.#prefixWeight,
+    })
+  }
+
+  /**
+   * The `k` best documents for `query` by BM25F: score = Σ_terms weight · idf · x(k1+1)/(x+k1)
+   * with x = Σ_fields boost · tf / (1 − b + b · len / avgLen). Exact top-k (no approximation).
+   */
+  search(query: string, k: number, options: SearchOptions = {}): SearchResult {
+    if (!Number.isInteger(k) || k <= 0) throw new Bm25InputError(`k must be a positive integer, got ${k}`)
+    if (options.filter !== undefined && !(options.filter instanceof Uint32Array)) {
+      if (typeof options.filter !== 'function')
+        throw new Bm25InputError('filter must be a Uint32Array or function')
+    }
+    const terms = this.expandQuery(query, options)
+    return this.searchTerms(terms, k, options)
+  }
+
+  /** Scores exactly the given weighted terms (as from `expandQuery`); `search` without analysis. */
+  searchTerms(
+    terms: readonly ExpandedTerm[],
+    k: number,
+    options: Pick<SearchOptions, 'filter' | 'stats'> = {},
+  ): SearchResult {
+    if (!Number.isInteger(k) || k <= 0) throw new Bm25InputError(`k must be a positive integer, got ${k}`)
+    const stats = options.stats
+    const docCount = stats?.docCount ?? this.#liveCount
+    const df = (term: string): number => {
+      const local = this.#dictionary.id(term)
+      return stats?.docFrequencies[term] ?? (local === undefined ? 0 : this.#df[local]!)
+    }
+    const active: Array<{ id: number; weight: number }> = []
+    for (const t of terms) {
+      const id = this.#dictionary.id(t.term)
+      if (id === undefined || this.#postCount[id]! === 0) continue
+      let termIdf = idf(docCount, df(t.term))
+      if (t.idfCap !== undefined) termIdf = Math.min(termIdf, idf(docCount, df(t.idfCap)))
+      if (termIdf > 0 && t.weight > 0) active.push({ id, weight: t.weight * termIdf })
+    }
+    if (active.length === 0 || this.#liveCount === 0)
+      return { ids: new Uint32Array(0), scores: new Float32Array(0) }
+    this.#sync()
+    return this.#run(active, Math.min(k, this.#liveCount), docCount, stats, options.filter)
+  }
+
+  /**
+   * How document `id` scores for `query`: every matched term with its idf, field frequencies,
+   * lengths and contribution, the constants, and the formula. `score` equals what `search`
+   * returns for the document (before rounding to f32); undefined when `id` is not indexed.
+   */
+  explain(query: string, id: number, options: Omit<SearchOptions, 'filter'> = {}): Explanation | undefined {
+    const internal = this.#internalOf.get(id)
+    if (internal === undefined) return undefined
+    const F = this.fieldNames.length
+    const stats = options.stats
+    const docCount = stats?.docCount ?? this.#liveCount
+    const avgLens = this.fieldNames.map((name, f) => {
+      const total = stats?.fieldLengths[name] ?? this.#fieldTotals[f]!
+      return docCount > 0 ? total / docCount : 0
+    })
+    const df = (term: string): number => {
+      const local = this.#dictionary.id(term)
+      return stats?.docFrequencies[term] ?? (local === undefined ? 0 : this.#df[local]!)
+    }
+    const terms: ExplainedTerm[] = []
+    let score = 0
+    for (const t of this.expandQuery(query, options)) {
+      const termId = this.#dictionary.id(t.term)
+      if (termId === undefined) continue
+      const at = binarySearch(this.#postDocs[termId]!, this.#postCount[termId]!, internal)
+      if (at < 0) continue
+      let termIdf = idf(docCount, df(t.term))
+      if (t.idfCap !== undefined) termIdf = Math.min(termIdf, idf(docCount, df(t.idfCap)))
+      let x = 0
+      const fields = this.fieldNames.map((field, f) => {
+        const tf = this.#postTfs[termId]![at * F + f]!
+        const length = this.#lens[internal * F + f]!
+        const avg = avgLens[f]!
+        const norm = avg > 0 ? 1 - this.b + (this.b * length) / avg : 1
+        if (tf > 0) x += (this.#boosts[f]! * tf) / norm
+        return { field, tf, length, avgLength: avg, boost: this.#boosts[f]! }
+      })
+      const tfFactor = (x * (this.k1 + 1)) / (x + this.k1) + this.delta
+      const contribution = t.weight * termIdf * tfFactor
+      score += contribution
+      terms.push({
+        term: t.term,
+        kind: t.kind,
+        weight: t.weight,
+        idf: termIdf,
+        fields,
+        x,
+        tfFactor,
+        contribution,
+      })
+    }
+    return {
+      id,
+      score,
+      formula:
+        'score = Σ_t weight·idf·(x(k1+1)/(x+k1) + delta), x = Σ_f boost·tf/(1 − b + b·len/avgLen), idf = ln(1 + (N − df + 0.5)/(df + 0.5))',
+      k1: this.k1,
+      b: this.b,
+      delta: this.delta,
+      docCount,
+      terms,
+    }
+  }
+
+  /** Encodes pending writes into WASM memory now, instead of at the next search (e.g. after a bulk load). */
+  flush(): void {
+    this.#sync()
+  }
+
+  /** Rebuilds postings without removed documents, returning their space. Runs by itself when half are removed. */
+  compact(): void {
+    const F = this.fieldNames.length
+    const renumber = new Int32Array(this.#ext.length).fill(-1)
+    const ext: number[] = []
+    const lens: number[] = []
+    const docTerms: Array<Uint32Array | undefined> = []
+    for (let d = 0; d < this.#ext.length; d++) {
+      if (this.#live[d] !== 1) continue
+      renumber[d] = ext.length
+      this.#internalOf.set(this.#ext[d]!, ext.length)
+      ext.push(this.#ext[d]!)
+      docTerms.push(this.#docTerms[d])
+      for (let f = 0; f < F; f++) lens.push(this.#lens[d * F + f]!)
+    }
+    for (let t = 0; t < this.#postDocs.length; t++) {
+      const docs = this.#postDocs[t]!
+      const tfs = this.#postTfs[t]!
+      let kept = 0
+      // In place: the kept postings move towards the front, in order.
+      for (let i = 0; i < this.#postCount[t]!; i++) {
+        const to = renumber[docs[i]!]!
+        if (to < 0) continue
+        docs[kept] = to
+        for (let f = 0; f < F; f++) tfs[kept * F + f] = tfs[i * F + f]!
+        kept++
+      }
+      this.#postCount[t] = kept
+    }
+    this.#ext = ext
+    this.#lens = lens
+    this.#live = ext.map(() => 1)
+    this.#docTerms = docTerms
+    this.#stamp.fill(-1)
+    this.#reencodeAll()
+  }
+
+  /** The index as bytes (format in internal/format.ts); removed documents are left out. */
+  serialize(): Uint8Array {
+    if (this.#liveCount < this.#ext.length) this.compact()
+    const F = this.fieldNames.length
+    const terms: string[] = []
+    const docs: Uint32Array[] = []
+    const tfs: Uint8Array[] = []
+    this.#dictionary.forEach((term, id) => {
+      const count = this.#postCount[id]!
+      if (count === 0) return
+      terms.push(term)
+      docs.push(this.#postDocs[id]!.subarray(0, count))
+      tfs.push(this.#postTfs[id]!.subarray(0, count * F))
+    })
+    return encodeIndex({
+      fields: [...this.fieldNames],
+      boosts: this.#boosts,
+      k1: this.k1,
+      b: this.b,
+      delta: this.delta,
+      analyzer: { locale: this.analyzer.locale, stemming: this.analyzer.stemming },
+      ext: this.#ext,
+      lens: this.#lens,
+      terms,
+      docs,
+      tfs,
+    })
+  }
+
+  #load(image: IndexImage): void {
+    const F = this.fieldNames.length
+    const docTerms: number[][] = image.ext.map(() => [])
+    image.terms.forEach((term, i) => {
+      const id = this.#dictionary.intern(term)
+      this.#reserveTerm(id)
+      this.#postDocs[id] = image.docs[i]!
+      this.#postTfs[id] = image.tfs[i]!
+      this.#postCount[id] = image.docs[i]!.length
+      this.#df[id] = image.docs[i]!.length
+      for (const d of image.docs[i]!) docTerms[d]!.push(id)
+    })
+    this.#ext = image.ext
+    this.#lens = image.lens
+    this.#live = image.ext.map(() => 1)
+    this.#docTerms = docTerms.map((list) => Uint32Array.from(list))
+    image.ext.forEach((id, d) => {
+      this.#internalOf.set(id, d)
+      for (let f = 0; f < F; f++) this.#fieldTotals[f]! += image.lens[d * F + f]!
+    })
+    this.#liveCount = image.ext.length
+    this.#reencodeAll()
+  }
+
+  #checkDocument(doc: DocumentFields): string[][] {
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+      throw new Bm25InputError('a document must be an object of field → string | string[]')
+    }
+    const texts: string[][] = this.fieldNames.map(() => [])
+    for (const [name, value] of Object.entries(doc)) {
+      const f = this.#fieldIndex.get(name)
+      if (f === undefined) throw new Bm25InputError(`unknown field ${JSON.stringify(name)}`)
+      if (typeof value === 'string') texts[f]!.push(value)
+      else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) texts[f]!.push(...value)
+      else throw new Bm25InputError(`field ${JSON.stringify(name)} must be a string or an array of strings`)
+    }
+    return texts
+  }
+
+  #clearDirty(): void {
+    for (const t of this.#dirtyTerms) this.#dirtyFlag[t] = 0
+    this.#dirtyTerms = []
+  }
+
+  #markDirty(termId: number): void {
+    if (this.#dirtyFlag[termId] === 1) return
+    this.#dirtyFlag[termId] = 1
+    this.#dirtyTerms.push(termId)
+  }
+
+  // Word → term id (-1 for a stop word), cached: stemming and the dictionary are looked up once per word.
+  #termOfWord(word: string): number {
+    let termId = this.#wordCache.get(word)
+    if (termId === undefined) {
+      const term = this.analyzer.term(word)
+      termId = term === undefined ? -1 : this.#dictionary.intern(term)
+      if (termId >= 0) this.#reserveTerm(termId)
+      if (this.#wordCache.size >= WORD_CACHE_SIZE) this.#wordCache.clear()
+      this.#wordCache.set(word, termId)
+    }
+    return termId
+  }
+
+  #growPostings(termId: number, capacity: number): void {
+    const F = this.fieldNames.length
+    const docs = new Uint32Array(capacity)
+    docs.set(this.#postDocs[termId]!)
+    const tfs = new Uint8Array(capacity * F)
+    tfs.set(this.#postTfs[termId]!)
+    this.#postDocs[termId] = docs
+    this.#postTfs[termId] = tfs
+  }
+
+  #reserveTerm(termId: number): void {
+    while (this.#postDocs.length <= termId) {
+      this.#postDocs.push(EMPTY_DOCS)
+      this.#postTfs.push(EMPTY_TFS)
+      this.#postCount.push(0)
+      this.#df.push(0)
+      this.#encodedAt.push(0)
+      this.#encodedBytes.push(0)
+      for (let f = 0; f < this.fieldNames.length; f++) this.#encodedAvg.push(0)
+    }
+    if (termId >= this.#stamp.length) {
+      const stamp = new Int32Array(this.#stamp.length * 2).fill(-1)
+      stamp.set(this.#stamp)
+      this.#stamp = stamp
+      const tf = new Uint16Array(stamp.length * MAX_FIELDS)
+      tf.set(this.#tfScratch)
+      this.#tfScratch = tf
+      const dirty = new Uint8Array(stamp.length)
+      dirty.set(this.#dirtyFlag)
+      this.#dirtyFlag = dirty
+    }
+  }
+
+  #reencodeAll(): void {
+    this.#clearDirty()
+    this.#arenaEnd = ARENA_START
+    this.#garbageBytes = 0
+    for (let t = 0; t < this.#postDocs.length; t++) {
+      this.#encodedBytes[t] = 0
+      if (this.#postCount[t]! > 0) this.#markDirty(t)
+    }
+    this.#docsDirty = true
+  }
+
+  // Brings linear memory up to date with the TypeScript-side postings and documents.
+  #sync(): void {
+    if (this.#ext.length >= 64 && this.#liveCount * 2 < this.#ext.length) this.compact()
+    if (this.#garbageBytes > 1 << 20 && this.#garbageBytes > this.#arenaEnd / 2) this.#reencodeAll()
+    if (this.#dirtyTerms.length > 0) {
+      const F = this.fieldNames.length
+      const memory = this.#wasm.memory
+      let need = this.#arenaEnd
+      for (const t of this.#dirtyTerms) need += maxEncodedBytes(this.#postCount[t]!, F)
+      ensureMemory(memory, need)
+      const bytes = new Uint8Array(memory.buffer)
+      const view = new DataView(memory.buffer)
+      const avgLens = this.#fieldTotals.map((total) => (this.#liveCount > 0 ? total / this.#liveCount : 0))
+      const bound = { boosts: this.#boosts, b: this.b, avgLens }
+      for (const t of this.#dirtyTerms) {
+        this.#garbageBytes += this.#encodedBytes[t]!
+        const at = this.#arenaEnd
+        const end = encodePostings(
+          bytes,
+          view,
+          at,
+          this.#postDocs[t]!,
+          this.#postTfs[t]!,
+          this.#postCount[t]!,
+          this.#lens,
+          F,
+          bound,
+        )
+        for (let f = 0; f < F; f++) this.#encodedAvg[t * F + f] = avgLens[f]!
+        this.#encodedAt[t] = at
+        this.#encodedBytes[t] = end - at
+        this.#arenaEnd = end
+      }
+      this.#clearDirty()
+      this.#docsDirty = true
+    }
+    if (this.#docsDirty) this.#writeDocs()
+  }
+
+  #writeDocs(): void {
+    const F = this.fieldNames.length
+    const n = this.#ext.length
+    const ext = align8(this.#arenaEnd)
+    const lens = align8(ext + n * 4)
+    const live = align8(lens + n * F * 4)
+    const end = align8(live + Math.ceil(n / 8) + 8)
+    ensureMemory(this.#wasm.memory, end)
+    const buffer = this.#wasm.memory.buffer
+    new Uint32Array(buffer, ext, n).set(this.#ext)
+    new Uint32Array(buffer, lens, n * F).set(this.#lens)
+    const bits = new Uint8Array(buffer, live, end - live)
+    bits.fill(0)
+    for (let d = 0; d < n; d++) if (this.#live[d] === 1) bits[d >> 3]! |= 1 << (d & 7)
+    this.#docsRegion = { ext, lens, live, end }
+    this.#docsDirty = false
+  }
+
+  #run(
+    active: Array<{ id: number; weight: number }>,
+    k: number,
+    docCount: number,
+    stats: CollectionStats | undefined,
+    filter: SearchOptions['filter'],
+  ): SearchResult {
+    const F = this.fieldNames.length
+    const n = active.length
+    const region = this.#docsRegion
+    const arena = new ScratchArena(region.end)
+    const params = arena.take(40 + 16 * F)
+    const cursors = arena.take(CURSOR_BYTES * n)
+    const order = arena.take(4 * n)
+    const heap = arena.take(16 * k)
+    const factors = arena.take(8 * F)
+    const outIds = arena.take(4 * k)
+    const outScores = arena.take(4 * k)
+    const buffers = active.map(({ id }) => ({
+      bounds: arena.take(8 * Math.ceil(this.#postCount[id]! / 128)),
+      docs: arena.take(4 * 128),
+    }))
+    const allowBytes = Math.ceil(this.#ext.length / 8) + 8
+    const allow = filter === undefined ? region.live : arena.take(allowBytes)
+    arena.commit(this.#wasm.memory)
+    const buffer = this.#wasm.memory.buffer
+    const view = new DataView(buffer)
+    if (filter !== undefined) this.#writeFilter(new Uint8Array(buffer, allow, allowBytes), filter)
+    view.setUint32(params, F, true)
+    view.setUint32(params + 4, region.lens, true)
+    view.setUint32(params + 8, region.ext, true)
+    view.setUint32(params + 12, allow, true)
+    view.setFloat64(params + 16, this.k1, true)
+    view.setFloat64(params + 24, this.b, true)
+    view.setFloat64(params + 32, this.delta, true)
+    const avgLens = this.fieldNames.map((name, f) => {
+      const total = stats?.fieldLengths[name] ?? this.#fieldTotals[f]!
+      const avg = docCount > 0 ? total / docCount : 0
+      view.setFloat64(params + 40 + 16 * f, this.#boosts[f]!, true)
+      view.setFloat64(params + 48 + 16 * f, avg, true)
+      return avg
+    })
+    active.forEach(({ id, weight }, i) => {
+      const c = cursors + i * CURSOR_BYTES
+      const count = this.#postCount[id]!
+      view.setUint32(c, this.#encodedAt[id]!, true)
+      view.setUint32(c + 4, count, true)
+      view.setUint32(c + 8, Math.ceil(count / 128), true)
+      view.setFloat64(c + 32, weight, true)
+      view.setUint32(c + 48, buffers[i]!.bounds, true)
+      view.setUint32(c + 52, buffers[i]!.docs, true)
+      view.setFloat32(c + 60, this.#boundMultiplier(id, avgLens), true)
+    })
+    const found = this.#wasm.search(params, n, k, cursors, order, heap, factors, outIds, outScores)
+    return {
+      ids: new Uint32Array(buffer.slice(outIds, outIds + 4 * found)),
+      scores: new Float32Array(buffer.slice(outScores, outScores + 4 * found)),
+    }
+  }
+
+  /**
+   * Factor that keeps a block's stored max x an upper bound under the query's average lengths:
+   * with r = avgEncoded / avgQuery, the length norm 1 − b + b·len/avg scales by at least
+   * min(1, r), so x grows by at most max over fields of max(1, 1/r).
+   */
+  #boundMultiplier(termId: number, avgLens: readonly number[]): number {
+    const F = this.fieldNames.length
+    let multiplier = 1
+    for (let f = 0; f < F; f++) {
+      const encoded = this.#encodedAvg[termId * F + f]!
+      const query = avgLens[f]!
+      if (encoded === 0) continue
+      if (query === 0) return 3e38
+      multiplier = Math.max(multiplier, query / encoded)
+    }
+    return multiplier * (1 + 1e-6)
+  }
+
+  #writeFilter(bits: Uint8Array, filter: Uint32Array | ((id: number) => boolean)): void {
+    bits.fill(0)
+    if (filter instanceof Uint32Array) {
+      for (const id of filter) {
+        const d = this.#internalOf.get(id)
+        if (d !== undefined) bits[d >> 3]! |= 1 << (d & 7)
+      }
+      return
+    }
+    for (const [id, d] of this.#internalOf) if (filter(id)) bits[d >> 3]! |= 1 << (d & 7)
+  }
+}
+
+function binarySearch(sorted: Uint32Array, count: number, value: number): number {
+  let lo = 0
+  let hi = count - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const v = sorted[mid]!
+    if (v === value) return mid
+    if (v < value) lo = mid + 1
+    else hi = mid - 1
+  }
+  return -1
+}
+
+function checkId(id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id > MAX_ID) {
+    throw new Bm25InputError(`document id must be an integer in [0, 2^32), got ${id}`)
+  }
+}

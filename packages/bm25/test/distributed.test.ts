@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest'
+import { Bm25Index, type CollectionStats, mergeStats } from '../src/index.ts'
+import { wordSource } from './helpers.ts'
+
+function seeded(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+    return state / 2 ** 32
+  }
+}
+
+const fields = { title: { boost: 2 }, body: {} }
+
+describe('distributed IDF (issue: 4 shards searched with merged stats equal one index)', () => {
+  it('scores every document as the unsharded index does, so merged shard results equal its results', async () => {
+    const random = seeded(7)
+    const word = wordSource(random, 300)
+    const text = (n: number) => Array.from({ length: n }, word).join(' ')
+    const whole = await Bm25Index.create({ fields })
+    const shards = await Promise.all([0, 1, 2, 3].map(() => Bm25Index.create({ fields })))
+    for (let id = 0; id < 2000; id++) {
+      const doc = { title: text(1 + Math.floor(random() * 4)), body: text(Math.floor(random() * 30)) }
+      whole.add(id, doc)
+      shards[id % 4]!.add(id, doc)
+    }
+    for (let q = 0; q < 40; q++) {
+      const query = text(1 + Math.floor(random() * 3))
+      const k = 10
+      // Coordinator: gather every shard's query terms, then their statistics, and merge.
+      const terms = new Set<string>()
+      for (const shard of shards)
+        for (const t of shard.expandQuery(query, { prefix: false })) terms.add(t.term)
+      const stats: CollectionStats = mergeStats(shards.map((shard) => shard.stats([...terms])))
+      const merged = shards
+        .flatMap((shard) => {
+          const r = shard.search(query, k, { prefix: false, stats })
+          return [...r.ids].map((id, i) => ({ id, score: r.scores[i]! }))
+        })
+        .sort((a, b) => b.score - a.score || a.id - b.id)
+        .slice(0, k)
+      const expected = whole.search(query, k, { prefix: false })
+      expect(merged.map((r) => r.id)).toEqual([...expected.ids])
+      merged.forEach((r, i) => {
+        expect(r.score).toBeCloseTo(expected.scores[i]!, 5)
+      })
+    }
+  })
+
+  it('stats report document count, per-field total length and document frequencies', async () => {
+    const index = await Bm25Index.create({ fields })
+    index.add(1, { title: 'red fox', body: 'a red red fox runs' })
+    index.add(2, { title: 'blue', body: 'sky' })
+    const stats = index.stats()
+    expect(stats.docCount).toBe(2)
+    expect(stats.fieldLengths).toEqual({ title: 3, body: 6 })
+    expect(stats.docFrequencies.red).toBe(1)
+    expect(index.stats(['fox', 'missing']).docFrequencies).toEqual({ fox: 1, missing: 0 })
+    const merged = mergeStats([stats, stats])
+    expect(merged.docCount).toBe(4)
+    expect(merged.fieldLengths.body).toBe(12)
+    expect(merged.docFrequencies.sky).toBe(2)
+  })
+})

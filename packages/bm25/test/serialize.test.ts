@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest'
+import { Bm25CorruptionError, Bm25Index, createAnalyzer } from '../src/index.ts'
+
+async function sample(): Promise<Bm25Index> {
+  const index = await Bm25Index.create({
+    fields: { name: { boost: 3 }, description: {} },
+    k1: 1.5,
+    b: 0.6,
+    delta: 0.25,
+    analyzer: createAnalyzer({ stopwords: true }),
+  })
+  for (let id = 0; id < 500; id++) {
+    index.add(id * 7, {
+      name: `package${id % 50} tool`,
+      description: `a library for ${id % 3 === 0 ? 'networking' : 'graphics'} with café number ${id}`,
+    })
+  }
+  for (let id = 0; id < 100; id++) index.remove(id * 7 * 3)
+  return index
+}
+
+const queries = ['networking library', 'graphics', 'cafe tool', 'package1', 'numb']
+
+describe('serialization', () => {
+  it('round-trips: the copy answers every query exactly like the original', async () => {
+    const index = await sample()
+    const before = queries.map((q) => index.search(q, 20))
+    const bytes = index.serialize()
+    const copy = await Bm25Index.deserialize(bytes, createAnalyzer({ stopwords: true }))
+    expect(copy.size).toBe(index.size)
+    expect(copy.k1).toBe(1.5)
+    expect(copy.b).toBe(0.6)
+    expect(copy.delta).toBe(0.25)
+    expect(copy.fieldNames).toEqual(['name', 'description'])
+    expect(queries.map((q) => copy.search(q, 20))).toEqual(before)
+    expect(copy.stats()).toEqual(index.stats())
+    // The copy keeps working as a live index.
+    copy.add(1, { name: 'zebra' })
+    expect([...copy.search('zebra', 5).ids]).toEqual([1])
+    expect(copy.serialize()).not.toEqual(bytes)
+  })
+
+  it('detects a flipped bit, truncation, a wrong magic and an unknown version', async () => {
+    const bytes = (await sample()).serialize()
+    const flipped = bytes.slice()
+    flipped[bytes.length >> 1]! ^= 0x10
+    await expect(Bm25Index.deserialize(flipped)).rejects.toThrow(Bm25CorruptionError)
+    await expect(Bm25Index.deserialize(bytes.subarray(0, bytes.length - 3))).rejects.toThrow(
+      Bm25CorruptionError,
+    )
+    const magic = bytes.slice()
+    magic[0] = 0
+    await expect(Bm25Index.deserialize(magic)).rejects.toThrow(/not a serialized BM25 index/)
+    const version = bytes.slice()
+    version[4] = 9
+    await expect(Bm25Index.deserialize(version)).rejects.toThrow(/version 9/)
+    await expect(Bm25Index.deserialize(new Uint8Array(3))).rejects.toThrow(Bm25CorruptionError)
+  })
+})

@@ -1,0 +1,380 @@
+import { readdirSync, statSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import {
+  CommandLogCorruptionError,
+  EngineClosedError,
+  InvalidDocumentError,
+  ShoalError,
+  SnapshotCorruptionError,
+} from './errors.ts'
+import { Index, type IndexHost } from './index-handle.ts'
+import {
+  type ApplyResult,
+  type Command,
+  decodeCommand,
+  decodeValue,
+  encodeCommand,
+  encodeValue,
+} from './internal/commands.ts'
+import { type DatabaseImage, DatabaseState } from './internal/database-state.ts'
+import type { Components } from './internal/index-state.ts'
+import type { CommandLog } from './internal/ports.ts'
+import { frameSnapshot, SnapshotStore, unframeSnapshot } from './internal/snapshot-file.ts'
+import type { EngineEvent, IndexInfo, IndexStats, OpenOptions, SettingsUpdate } from './types.ts'
+
+/** What `Engine.start` is built from: the log (already open) and the search cores. */
+export interface EngineDependencies {
+  log: CommandLog
+  components: Components
+}
+
+interface Pending {
+  payload: Uint8Array
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+}
+
+const EXPORT_CHUNK_BYTES = 1 << 20
+
+/**
+ * The embedded database. Every mutation is a command: validated against the
+ * current state (a bad one is rejected with a typed error and never logged),
+ * encoded once, appended to the command log — writes that arrive while an
+ * append is in flight go together into the next `appendBatch`, one fsync for
+ * all — and applied in log order once durable. Reads see every write that has
+ * resolved.
+ */
+export class Engine {
+  readonly dir: string
+  readonly #options: Required<Omit<OpenOptions, 'onEvent'>> & Pick<OpenOptions, 'onEvent'>
+  readonly #log: CommandLog
+  readonly #snapshots: SnapshotStore
+  readonly #components: Components
+  #state: DatabaseState
+  #appliedIndex: number
+  #queue: Pending[] = []
+  #chain: Promise<unknown> = Promise.resolve()
+  #flushing: Promise<void> | undefined
+  #snapshotting: Promise<{ index: number; bytes: number }> | undefined
+  #sinceSnapshot = 0
+  #failure: Error | undefined
+  #closed = false
+  readonly #handles = new Map<string, Index>()
+  readonly #host: IndexHost
+
+  private constructor(
+    dir: string,
+    options: OpenOptions,
+    deps: EngineDependencies,
+    snapshots: SnapshotStore,
+    state: DatabaseState,
+    appliedIndex: number,
+  ) {
+    this.dir = dir
+    this.#options = {
+      sync: options.sync ?? 'always',
+      snapshotEvery: options.snapshotEvery ?? 10_000,
+      walSegmentBytes: options.walSegmentBytes ?? 64 * 1024 * 1024,
+      onEvent: options.onEvent,
+    }
+    this.#log = deps.log
+    this.#components = deps.components
+    this.#snapshots = snapshots
+    this.#state = state
+    this.#appliedIndex = appliedIndex
+    this.#host = {
+      state: () => this.#state,
+      submit: (command) => this.#submit(command),
+      now: () => new Date().toISOString(),
+    }
+  }
+
+  /**
+   * Recovery: load the newest valid snapshot (a corrupt one is reported and
+   * the one before it is tried), then replay the log after it. Throws
+   * SnapshotCorruptionError when no valid snapshot is left and the log no
+   * longer reaches back far enough to rebuild the state.
+   */
+  static async start(dir: string, options: OpenOptions, deps: EngineDependencies): Promise<Engine> {
+    const started = performance.now()
+    await mkdir(dir, { recursive: true })
+    const snapshots = new SnapshotStore(path.join(dir, 'snapshots'))
+    await snapshots.init()
+    let state: DatabaseState | undefined
+    let snapshotIndex = 0
+    for (const candidate of await snapshots.list()) {
+      try {
+        const frame = await snapshots.read(candidate.file)
+        state = await DatabaseState.fromImage(deps.components, decodeValue(frame.body) as DatabaseImage)
+        snapshotIndex = frame.index
+        break
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error)
+        options.onEvent?.({ type: 'snapshot-rejected', file: candidate.file, reason })
+      }
+    }
+    const log = deps.log
+    if (snapshotIndex + 1 < log.firstIndex) {
+      await log.close()
+      throw new SnapshotCorruptionError(
+        dir,
+        `no valid snapshot reaches the log: the newest valid snapshot covers commands up to ${snapshotIndex}, the log starts at ${log.firstIndex}`,
+      )
+    }
+    state ??= new DatabaseState(deps.components)
+    let replayed = 0
+    let failed = 0
+    let applied = snapshotIndex
+    for await (const { index, payload } of log.read(snapshotIndex + 1)) {
+      let command: Command
+      try {
+        command = decodeCommand(payload)
+      } catch (error) {
+        await log.close()
+        throw new CommandLogCorruptionError(index, error instanceof Error ? error.message : String(error))
+      }
+      const result = await state.apply(command)
+      if (!result.ok) failed++
+      replayed++
+      applied = index
+    }
+    const engine = new Engine(dir, options, deps, snapshots, state, applied)
+    engine.#sinceSnapshot = replayed
+    options.onEvent?.({
+      type: 'recovered',
+      snapshotIndex,
+      replayedCommands: replayed,
+      failedCommands: failed,
+      durationMs: performance.now() - started,
+    })
+    return engine
+  }
+
+  // Indexes.
+
+  async createIndex(
+    uid: string,
+    opts: { primaryKey?: string; settings?: SettingsUpdate } = {},
+  ): Promise<IndexInfo> {
+    if (opts.primaryKey !== undefined && (typeof opts.primaryKey !== 'string' || opts.primaryKey === '')) {
+      throw new InvalidDocumentError('`primaryKey` must be a non-empty string.', 'invalid_index_primary_key')
+    }
+    return (await this.#submit({
+      type: 'createIndex',
+      uid,
+      primaryKey: opts.primaryKey ?? null,
+      settings: opts.settings ?? null,
+      at: this.#host.now(),
+    })) as IndexInfo
+  }
+
+  listIndexes(): IndexInfo[] {
+    return this.#state.uids().map((uid) => this.#state.index(uid).info)
+  }
+
+  getIndex(uid: string): IndexInfo {
+    return this.#state.index(uid).info
+  }
+
+  hasIndex(uid: string): boolean {
+    return this.#state.has(uid)
+  }
+
+  async updateIndex(uid: string, opts: { primaryKey: string }): Promise<IndexInfo> {
+    return (await this.#submit({
+      type: 'updateIndex',
+      uid,
+      primaryKey: opts.primaryKey,
+      at: this.#host.now(),
+    })) as IndexInfo
+  }
+
+  async deleteIndex(uid: string): Promise<void> {
+    await this.#submit({ type: 'deleteIndex', uid, at: this.#host.now() })
+    this.#handles.delete(uid)
+  }
+
+  /** A handle on an existing index; throws IndexNotFoundError. */
+  index(uid: string): Index {
+    this.#state.index(uid)
+    let handle = this.#handles.get(uid)
+    if (handle === undefined) {
+      handle = new Index(this.#host, uid)
+      this.#handles.set(uid, handle)
+    }
+    return handle
+  }
+
+  stats(): { databaseSize: number; indexes: Record<string, IndexStats> } {
+    const indexes: Record<string, IndexStats> = {}
+    for (const uid of this.#state.uids()) indexes[uid] = this.#state.index(uid).stats()
+    return { databaseSize: folderBytes(this.dir), indexes }
+  }
+
+  /**
+   * Applies one command to the state without logging it: the deterministic
+   * state-machine step for a caller that owns a replicated log (Raft). A
+   * command that fails validation leaves the state unchanged and returns its
+   * error.
+   */
+  async apply(command: Command): Promise<ApplyResult> {
+    return this.#serially(() => this.#state.apply(command))
+  }
+
+  /** Runs state changes one at a time, in call order. */
+  #serially<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(change)
+    this.#chain = run.catch(() => {})
+    return run
+  }
+
+  // Writes.
+
+  async #submit(command: Command): Promise<unknown> {
+    this.#checkWritable()
+    this.#state.check(command)
+    const payload = encodeCommand(command)
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ payload, resolve, reject })
+      this.#flushing ??= this.#flush()
+    })
+  }
+
+  #checkWritable(): void {
+    if (this.#closed) throw new EngineClosedError()
+    if (this.#failure !== undefined) {
+      throw new EngineClosedError(`The database refuses writes after a log failure: ${this.#failure.message}`)
+    }
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue
+      this.#queue = []
+      let last: number
+      try {
+        last = await this.#log.appendBatch(batch.map((item) => item.payload))
+      } catch (error) {
+        // A failed append is never retried: what reached the disk is unknown.
+        this.#failure = error instanceof Error ? error : new Error(String(error))
+        const failure = new EngineClosedError(`The command log failed: ${this.#failure.message}`)
+        for (const item of [...batch, ...this.#queue]) item.reject(failure)
+        this.#queue = []
+        break
+      }
+      const first = last - batch.length + 1
+      await this.#serially(async () => {
+        let index = first
+        for (const item of batch) {
+          const result = await this.#state.apply(decodeCommand(item.payload))
+          this.#appliedIndex = index++
+          if (result.ok) item.resolve(result.value)
+          else item.reject(result.error)
+        }
+      })
+      this.#sinceSnapshot += batch.length
+      const every = this.#options.snapshotEvery
+      if (every > 0 && this.#sinceSnapshot >= every && this.#snapshotting === undefined) {
+        this.#startSnapshot().catch(() => {})
+      }
+    }
+    this.#flushing = undefined
+  }
+
+  // Snapshots.
+
+  /** Writes a snapshot of the current state now. */
+  async snapshot(): Promise<{ index: number; bytes: number }> {
+    this.#checkWritable()
+    await this.#flushing
+    while (this.#snapshotting !== undefined) await this.#snapshotting.catch(() => {})
+    return this.#startSnapshot()
+  }
+
+  #startSnapshot(): Promise<{ index: number; bytes: number }> {
+    // The image is taken synchronously, so it is exactly the state at #appliedIndex.
+    const index = this.#appliedIndex
+    const framed = frameSnapshot(index, encodeValue(this.#state.image()))
+    this.#sinceSnapshot = 0
+    const run = this.#writeSnapshot(index, framed).finally(() => {
+      this.#snapshotting = undefined
+    })
+    this.#snapshotting = run
+    return run
+  }
+
+  async #writeSnapshot(index: number, framed: Uint8Array): Promise<{ index: number; bytes: number }> {
+    const file = await this.#snapshots.write(index, framed)
+    // Keep two snapshots, and the log from the older one on, so that a
+    // corrupt newest snapshot falls back to the previous one plus replay.
+    const oldestKept = await this.#snapshots.prune(2)
+    if (oldestKept !== undefined && oldestKept > 0) await this.#log.compactBefore(oldestKept + 1)
+    this.#emit({ type: 'snapshot-written', index, bytes: framed.byteLength, file })
+    return { index, bytes: framed.byteLength }
+  }
+
+  /** Streams a snapshot of the current state (framed and checksummed) in chunks. */
+  async *exportSnapshot(): AsyncIterable<Uint8Array> {
+    const framed = frameSnapshot(this.#appliedIndex, encodeValue(this.#state.image()))
+    for (let at = 0; at < framed.byteLength; at += EXPORT_CHUNK_BYTES) {
+      yield framed.subarray(at, Math.min(framed.byteLength, at + EXPORT_CHUNK_BYTES))
+    }
+  }
+
+  /**
+   * Replaces the whole state with a streamed snapshot (from `exportSnapshot`
+   * of this or another database). The snapshot is verified before anything
+   * changes, then made durable locally as covering the whole local log.
+   */
+  async installSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    this.#checkWritable()
+    const parts: Uint8Array[] = []
+    for await (const chunk of chunks) parts.push(chunk)
+    const frame = unframeSnapshot(Buffer.concat(parts), 'installed snapshot')
+    let next: DatabaseState
+    try {
+      next = await DatabaseState.fromImage(this.#components, decodeValue(frame.body) as DatabaseImage)
+    } catch (error) {
+      if (error instanceof ShoalError) throw error
+      throw new SnapshotCorruptionError(
+        'installed snapshot',
+        error instanceof Error ? error.message : String(error),
+      )
+    }
+    await this.#flushing
+    while (this.#snapshotting !== undefined) await this.#snapshotting.catch(() => {})
+    await this.#serially(async () => {
+      const index = this.#log.lastIndex
+      const framed = frameSnapshot(index, frame.body)
+      await this.#snapshots.write(index, framed)
+      this.#state = next
+      this.#appliedIndex = index
+      this.#handles.clear()
+      this.#sinceSnapshot = 0
+      this.#emit({ type: 'snapshot-installed', index, bytes: framed.byteLength })
+    })
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.#flushing
+    while (this.#snapshotting !== undefined) await this.#snapshotting.catch(() => {})
+    this.#closed = true
+    await this.#log.close()
+  }
+
+  #emit(event: EngineEvent): void {
+    this.#options.onEvent?.(event)
+  }
+}
+
+function folderBytes(dir: string): number {
+  let total = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name)
+    if (entry.isDirectory()) total += folderBytes(full)
+    else if (entry.isFile()) total += statSync(full).size
+  }
+  return total
+}

@@ -1,0 +1,179 @@
+import {
+  DocumentNotFoundError,
+  InvalidDocumentError,
+  InvalidDocumentsQueryError,
+  InvalidFilterError,
+} from './errors.ts'
+import type { Command } from './internal/commands.ts'
+import type { DatabaseState } from './internal/database-state.ts'
+import type { IndexState } from './internal/index-state.ts'
+import { externalIdKey } from './internal/primary-key.ts'
+import { filterDocuments, project, search } from './internal/search.ts'
+import { stringList } from './internal/search-params.ts'
+import type {
+  Doc,
+  DocumentId,
+  DocumentsPage,
+  Filter,
+  GetDocumentsParams,
+  SearchParams,
+  SearchResult,
+  Settings,
+  SettingsUpdate,
+  WriteResult,
+} from './types.ts'
+
+/** What an index handle needs from its database. */
+export interface IndexHost {
+  state(): DatabaseState
+  /** Validates, logs durably, applies; resolves with the command's result. */
+  submit(command: Command): Promise<unknown>
+  now(): string
+}
+
+/**
+ * A handle on one index. Reads are synchronous and see every write that has
+ * resolved; writes resolve once durable in the log and applied, and reject
+ * with a typed error (nothing applied) when the batch is invalid.
+ */
+export class Index {
+  readonly uid: string
+  readonly #host: IndexHost
+
+  constructor(host: IndexHost, uid: string) {
+    this.#host = host
+    this.uid = uid
+  }
+
+  #state(): IndexState {
+    return this.#host.state().index(this.uid)
+  }
+
+  async addDocuments(docs: object[], opts: { primaryKey?: string } = {}): Promise<WriteResult> {
+    return this.#put(docs, false, opts.primaryKey)
+  }
+
+  async updateDocuments(docs: object[], opts: { primaryKey?: string } = {}): Promise<WriteResult> {
+    return this.#put(docs, true, opts.primaryKey)
+  }
+
+  async #put(docs: object[], merge: boolean, primaryKey: string | undefined): Promise<WriteResult> {
+    if (!Array.isArray(docs)) {
+      throw new InvalidDocumentError('The documents must be an array of objects.', 'invalid_document_fields')
+    }
+    if (primaryKey !== undefined && (typeof primaryKey !== 'string' || primaryKey === '')) {
+      throw new InvalidDocumentError('`primaryKey` must be a non-empty string.', 'invalid_index_primary_key')
+    }
+    return (await this.#host.submit({
+      type: 'addDocuments',
+      uid: this.uid,
+      documents: docs as Doc[],
+      primaryKey: primaryKey ?? null,
+      merge,
+      at: this.#host.now(),
+    })) as WriteResult
+  }
+
+  getDocument(id: DocumentId, opts: { fields?: string[]; retrieveVectors?: boolean } = {}): Doc {
+    const state = this.#state()
+    const key = externalIdKey(id)
+    const internal = key === undefined ? undefined : state.idOf(key)
+    if (internal === undefined) throw new DocumentNotFoundError(id)
+    const fields = stringList(opts.fields, 'fields')
+    return project(state, state.docAt(internal)!, fields, opts.retrieveVectors === true)
+  }
+
+  getDocuments(opts: GetDocumentsParams = {}): DocumentsPage {
+    const state = this.#state()
+    const offset = documentsCount(opts.offset, 0, 'offset')
+    const limit = documentsCount(opts.limit, 20, 'limit')
+    const fields = stringList(opts.fields, 'fields')
+    let matched: ReturnType<typeof filterDocuments>
+    try {
+      matched = filterDocuments(state, opts.filter)
+    } catch (error) {
+      throw error instanceof InvalidFilterError ? error.withCode('invalid_document_filter') : error
+    }
+    const ids = (matched ?? state.live).toArray()
+    const results: Doc[] = []
+    for (let i = offset; i < Math.min(ids.length, offset + limit); i++) {
+      results.push(project(state, state.docAt(ids[i]!)!, fields, opts.retrieveVectors === true))
+    }
+    return { results, offset, limit, total: ids.length }
+  }
+
+  async deleteDocument(id: DocumentId): Promise<WriteResult> {
+    return this.deleteDocuments([id])
+  }
+
+  async deleteDocuments(ids: DocumentId[]): Promise<WriteResult> {
+    if (!Array.isArray(ids)) {
+      throw new InvalidDocumentError('The document ids must be an array.', 'invalid_document_id')
+    }
+    return (await this.#host.submit({
+      type: 'deleteDocuments',
+      uid: this.uid,
+      ids,
+      at: this.#host.now(),
+    })) as WriteResult
+  }
+
+  async deleteDocumentsByFilter(filter: Filter): Promise<WriteResult> {
+    return (await this.#host.submit({
+      type: 'deleteDocumentsByFilter',
+      uid: this.uid,
+      filter,
+      at: this.#host.now(),
+    })) as WriteResult
+  }
+
+  async deleteAllDocuments(): Promise<WriteResult> {
+    return (await this.#host.submit({
+      type: 'deleteAllDocuments',
+      uid: this.uid,
+      at: this.#host.now(),
+    })) as WriteResult
+  }
+
+  getSettings(): Settings {
+    return structuredClone(this.#state().settings)
+  }
+
+  async updateSettings(partial: SettingsUpdate): Promise<Settings> {
+    const settings = (await this.#host.submit({
+      type: 'updateSettings',
+      uid: this.uid,
+      settings: partial,
+      at: this.#host.now(),
+    })) as Settings
+    return structuredClone(settings)
+  }
+
+  async resetSettings(): Promise<Settings> {
+    const reset: SettingsUpdate = {
+      searchableAttributes: null,
+      filterableAttributes: null,
+      sortableAttributes: null,
+      displayedAttributes: null,
+      stopWords: null,
+      typoTolerance: null,
+      embedders: null,
+    }
+    return this.updateSettings(reset)
+  }
+
+  search(params: SearchParams = {}): SearchResult {
+    return search(this.#state(), params)
+  }
+}
+
+function documentsCount(value: unknown, fallback: number, name: string): number {
+  if (value === undefined || value === null) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidDocumentsQueryError(
+      name,
+      `Invalid value at \`.${name}\`: expected a non-negative integer.`,
+    )
+  }
+  return value
+}

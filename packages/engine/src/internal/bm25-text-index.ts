@@ -1,0 +1,130 @@
+/**
+ * The text port on `@shoal/bm25`. An engine field is one BM25F field with
+ * its boost; `@shoal/bm25` holds at most 8 fields, so from the 8th
+ * searchable attribute on the attributes share one last field (boost 1).
+ */
+
+import { type Analyzer, Bm25Index, createAnalyzer, type DocumentFields } from '@shoal/bm25'
+import type { TextHits, TextIndex, TextIndexConfig, TextIndexFactory, TextSearchOptions } from './ports.ts'
+
+const MAX_FIELDS = 8
+/** The field used when an index has no searchable attribute yet (no document holds it). */
+const EMPTY_FIELD = '_'
+const REST_FIELD = '_rest'
+
+interface FieldLayout {
+  /** bm25 field name → boost */
+  fields: Record<string, { boost: number }>
+  /** engine field → bm25 field */
+  target: Map<string, string>
+}
+
+function layout(config: TextIndexConfig): FieldLayout {
+  const fields: Record<string, { boost: number }> = {}
+  const target = new Map<string, string>()
+  if (config.fields.length === 0) fields[EMPTY_FIELD] = { boost: 1 }
+  config.fields.forEach((field, i) => {
+    if (config.fields.length <= MAX_FIELDS || i < MAX_FIELDS - 1) {
+      fields[field.name] = { boost: field.boost }
+      target.set(field.name, field.name)
+    } else {
+      fields[REST_FIELD] = { boost: 1 }
+      target.set(field.name, REST_FIELD)
+    }
+  })
+  return { fields, target }
+}
+
+/**
+ * English segmentation and folding without stemming, as Meilisearch analyses
+ * text (prefix and typo matching cover word variants); the index's stop words.
+ */
+export function analyzerFor(config: TextIndexConfig): Analyzer {
+  return createAnalyzer({
+    locale: 'en',
+    stemming: false,
+    ...(config.stopWords.length > 0 ? { stopwords: [...config.stopWords] } : {}),
+  })
+}
+
+class Bm25TextIndex implements TextIndex {
+  readonly #index: Bm25Index
+  readonly #layout: FieldLayout
+  #lastQuery: { query: string; frequencies: number[] } | undefined
+
+  constructor(index: Bm25Index, fieldLayout: FieldLayout) {
+    this.#index = index
+    this.#layout = fieldLayout
+  }
+
+  add(id: number, fields: Record<string, string[]>): void {
+    const doc: DocumentFields = {}
+    let any = false
+    for (const name of Object.keys(fields)) {
+      const target = this.#layout.target.get(name)
+      if (target === undefined) continue
+      const existing = doc[target]
+      doc[target] = existing === undefined ? fields[name]! : [...(existing as string[]), ...fields[name]!]
+      any = true
+    }
+    // A document without searchable text still counts in the collection (BM25 N).
+    this.#index.add(id, any ? doc : {})
+    this.#lastQuery = undefined
+  }
+
+  remove(id: number): void {
+    this.#index.remove(id)
+    this.#lastQuery = undefined
+  }
+
+  search(query: string, k: number, options: TextSearchOptions): TextHits {
+    return this.#index.search(query, k, {
+      prefix: options.prefix,
+      typos: options.typos === 'auto' && this.#allWordsIndexed(query) ? 0 : options.typos,
+      ...(options.allowed === undefined ? {} : { filter: options.allowed }),
+    })
+  }
+
+  /**
+   * Typo policy: a query whose every word is an indexed term as typed is not
+   * expanded with typo variants (exact matches outrank them anyway, and the
+   * expansion scans the term dictionary); a query with an unknown word is.
+   */
+  #allWordsIndexed(query: string): boolean {
+    const frequencies = this.#frequencies(query)
+    return frequencies.every((df) => df > 0)
+  }
+
+  matchEstimate(query: string): number {
+    return Math.max(0, ...this.#frequencies(query))
+  }
+
+  /** Document frequency of each query term; the last query's answer is kept (search asks twice). */
+  #frequencies(query: string): number[] {
+    if (this.#lastQuery?.query === query) return this.#lastQuery.frequencies
+    const terms = this.#index.analyzer.queryTokens(query).map((token) => token.term)
+    const { docFrequencies } = this.#index.stats(terms)
+    const frequencies = terms.map((term) => docFrequencies[term] ?? 0)
+    this.#lastQuery = { query, frequencies }
+    return frequencies
+  }
+
+  tokens(query: string): string[] {
+    return this.#index.analyzer.tokens(query)
+  }
+
+  serialize(): Uint8Array {
+    return this.#index.serialize()
+  }
+}
+
+export const bm25TextIndexes: TextIndexFactory = {
+  async create(config) {
+    const fieldLayout = layout(config)
+    const index = await Bm25Index.create({ fields: fieldLayout.fields, analyzer: analyzerFor(config) })
+    return new Bm25TextIndex(index, fieldLayout)
+  },
+  async deserialize(bytes, config) {
+    return new Bm25TextIndex(await Bm25Index.deserialize(bytes, analyzerFor(config)), layout(config))
+  },
+}

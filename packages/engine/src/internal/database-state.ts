@@ -1,0 +1,260 @@
+/**
+ * The database as a deterministic state machine: `apply(command)` maps the
+ * state and a command to the next state and a result. The same sequence of
+ * commands gives the same state (and byte-identical snapshot images) on any
+ * replica. A command that fails validation changes nothing and returns its
+ * typed error as a value; the failure is itself deterministic, so replay
+ * reproduces it.
+ */
+
+import {
+  IndexAlreadyExistsError,
+  IndexNotFoundError,
+  InvalidDocumentError,
+  InvalidFilterError,
+  InvalidIndexUidError,
+  ShoalError,
+} from '../errors.ts'
+import type { IndexInfo, Settings, WriteResult } from '../types.ts'
+import type { ApplyResult, Command } from './commands.ts'
+import {
+  type Components,
+  createFresh,
+  type Fresh,
+  type IndexImage,
+  IndexState,
+  type Needs,
+  newIndexNeeds,
+} from './index-state.ts'
+import { externalIdKey } from './primary-key.ts'
+import { filterDocuments } from './search.ts'
+import { defaultSettings, mergeSettings } from './settings.ts'
+
+/** A validated command: what it needs created, and the synchronous change. */
+interface Step {
+  needs: Needs
+  commit(fresh: Fresh): IndexInfo | WriteResult | Settings | null
+}
+
+export interface DatabaseImage {
+  format: 1
+  indexes: IndexImage[]
+}
+
+const UID_PATTERN = /^[A-Za-z0-9_-]{1,400}$/
+
+export class DatabaseState {
+  readonly #components: Components
+  readonly #indexes = new Map<string, IndexState>()
+
+  constructor(components: Components) {
+    this.#components = components
+  }
+
+  /** The index, or IndexNotFoundError. */
+  index(uid: string): IndexState {
+    const index = this.#indexes.get(uid)
+    if (index === undefined) throw new IndexNotFoundError(uid)
+    return index
+  }
+
+  has(uid: string): boolean {
+    return this.#indexes.has(uid)
+  }
+
+  /** Index uids in sorted order. */
+  uids(): string[] {
+    return [...this.#indexes.keys()].sort()
+  }
+
+  /**
+   * Applies one command: validate and plan (no change), create the search
+   * cores it needs (asynchronous), then commit (synchronous, cannot fail on
+   * input). Callers apply one command at a time, in log order.
+   */
+  async apply(command: Command): Promise<ApplyResult> {
+    let step: Step
+    try {
+      step = this.#plan(command)
+    } catch (error) {
+      if (error instanceof ShoalError) return { ok: false, error }
+      throw error
+    }
+    const fresh = await createFresh(this.#components, step.needs)
+    return { ok: true, value: step.commit(fresh) }
+  }
+
+  /** Throws the error `apply(command)` would return, changing nothing. */
+  check(command: Command): void {
+    this.#plan(command)
+  }
+
+  #plan(command: Command): Step {
+    const none: Needs = { vectors: [] }
+    switch (command.type) {
+      case 'createIndex': {
+        if (typeof command.uid !== 'string' || !UID_PATTERN.test(command.uid))
+          throw new InvalidIndexUidError(command.uid)
+        if (this.#indexes.has(command.uid)) throw new IndexAlreadyExistsError(command.uid)
+        if (
+          command.primaryKey !== null &&
+          (typeof command.primaryKey !== 'string' || command.primaryKey === '')
+        ) {
+          throw new InvalidDocumentError(
+            '`primaryKey` must be a non-empty string.',
+            'invalid_index_primary_key',
+          )
+        }
+        const settings =
+          command.settings === null ? defaultSettings() : mergeSettings(defaultSettings(), command.settings)
+        return {
+          needs: newIndexNeeds(settings),
+          commit: (fresh) => {
+            const info = {
+              uid: command.uid,
+              primaryKey: command.primaryKey,
+              createdAt: command.at,
+              updatedAt: command.at,
+            }
+            const index = new IndexState(info, settings, fresh)
+            this.#indexes.set(command.uid, index)
+            return index.info
+          },
+        }
+      }
+      case 'updateIndex': {
+        const index = this.index(command.uid)
+        if (typeof command.primaryKey !== 'string' || command.primaryKey === '') {
+          throw new InvalidDocumentError(
+            '`primaryKey` must be a non-empty string.',
+            'invalid_index_primary_key',
+          )
+        }
+        if (index.size > 0 && command.primaryKey !== index.primaryKey) {
+          throw new InvalidDocumentError(
+            `Index \`${command.uid}\` already has a primary key: \`${index.primaryKey}\`.`,
+            'index_primary_key_already_exists',
+          )
+        }
+        return {
+          needs: none,
+          commit: () => {
+            index.primaryKey = command.primaryKey
+            index.updatedAt = command.at
+            return index.info
+          },
+        }
+      }
+      case 'deleteIndex': {
+        this.index(command.uid)
+        return {
+          needs: none,
+          commit: () => {
+            this.#indexes.delete(command.uid)
+            return null
+          },
+        }
+      }
+      case 'addDocuments': {
+        const index = this.index(command.uid)
+        const plan = index.planPut(command.documents, command.merge, command.primaryKey)
+        return {
+          needs: index.putNeeds(plan),
+          commit: (fresh) => {
+            index.commitPut(plan, fresh)
+            index.updatedAt = command.at
+            return { indexedDocuments: command.documents.length, primaryKey: plan.primaryKey }
+          },
+        }
+      }
+      case 'deleteDocuments': {
+        const index = this.index(command.uid)
+        if (!Array.isArray(command.ids)) {
+          throw new InvalidDocumentError('The document ids must be an array.', 'invalid_document_id')
+        }
+        const keys = command.ids.map((id) => {
+          const key = externalIdKey(id)
+          if (key === undefined) {
+            throw new InvalidDocumentError(
+              `Document identifier \`${JSON.stringify(id)}\` is invalid.`,
+              'invalid_document_id',
+            )
+          }
+          return key
+        })
+        return {
+          needs: none,
+          commit: () => {
+            index.updatedAt = command.at
+            return { deletedDocuments: index.deleteKeys(keys) }
+          },
+        }
+      }
+      case 'deleteDocumentsByFilter': {
+        const index = this.index(command.uid)
+        let matched: ReturnType<typeof filterDocuments>
+        try {
+          matched = filterDocuments(index, command.filter)
+        } catch (error) {
+          throw error instanceof InvalidFilterError ? error.withCode('invalid_document_filter') : error
+        }
+        if (matched === undefined) {
+          throw new InvalidFilterError(
+            'A filter is required to delete documents by filter.',
+            undefined,
+            'invalid_document_filter',
+          )
+        }
+        const ids = matched.toArray()
+        return {
+          needs: none,
+          commit: () => {
+            index.updatedAt = command.at
+            return { deletedDocuments: index.deleteIds(ids) }
+          },
+        }
+      }
+      case 'deleteAllDocuments': {
+        const index = this.index(command.uid)
+        return {
+          needs: index.deleteAllNeeds(),
+          commit: (fresh) => {
+            index.updatedAt = command.at
+            return { deletedDocuments: index.deleteAll(fresh) }
+          },
+        }
+      }
+      case 'updateSettings': {
+        const index = this.index(command.uid)
+        const plan = index.planSettings(mergeSettings(index.settings, command.settings))
+        return {
+          needs: index.settingsNeeds(plan),
+          commit: (fresh) => {
+            index.commitSettings(plan, fresh)
+            index.updatedAt = command.at
+            return plan.next
+          },
+        }
+      }
+      default:
+        throw new InvalidDocumentError(
+          `Unknown command type \`${String((command as { type: unknown }).type)}\`.`,
+          'bad_request',
+        )
+    }
+  }
+
+  image(): DatabaseImage {
+    return { format: 1, indexes: this.uids().map((uid) => this.#indexes.get(uid)!.image()) }
+  }
+
+  static async fromImage(components: Components, image: DatabaseImage): Promise<DatabaseState> {
+    if (image === null || typeof image !== 'object' || image.format !== 1 || !Array.isArray(image.indexes)) {
+      throw new TypeError('not a database image')
+    }
+    const state = new DatabaseState(components)
+    for (const index of image.indexes)
+      state.#indexes.set(index.uid, await IndexState.fromImage(components, index))
+    return state
+  }
+}

@@ -1,0 +1,628 @@
+/**
+ * One index's state: documents keyed by primary key, each under an internal
+ * u32 id that only grows (a replaced or updated document gets a new id, so
+ * the text and vector cores never see an id reused), the live-id bitset, the
+ * field indexes for filters and facets, the text index over searchable
+ * attributes and one vector index per embedder.
+ *
+ * Every mutation validates first and changes nothing when it throws, so a
+ * batch is atomic. Mutations are deterministic functions of the state and
+ * their arguments: that is what makes `apply` replayable.
+ */
+
+import { InvalidDocumentError, InvalidSettingsError } from '../errors.ts'
+import type { Doc, IndexInfo, IndexStats, Settings } from '../types.ts'
+import { Bitset } from './bitset.ts'
+import { isPlainObject, valuesAt } from './document-path.ts'
+import { FieldIndexes } from './field-index.ts'
+import type {
+  TextField,
+  TextIndex,
+  TextIndexConfig,
+  TextIndexFactory,
+  VectorIndex,
+  VectorIndexConfig,
+  VectorIndexFactory,
+} from './ports.ts'
+import { documentKey, inferPrimaryKey } from './primary-key.ts'
+
+export interface Components {
+  text: TextIndexFactory
+  vector: VectorIndexFactory
+}
+
+/** The seed of every vector index, so replicas build identical graphs. */
+export const VECTOR_SEED = 0x5ea1
+
+const VECTORS_FIELD = '_vectors'
+const FLOAT32_MAX = 3.4028234663852886e38
+
+/** The search cores a command needs created before it can be committed. */
+export interface Needs {
+  text?: TextIndexConfig
+  vectors: [string, VectorIndexConfig][]
+}
+
+/** Freshly created, empty search cores, as asked for by `Needs`. */
+export interface Fresh {
+  text?: TextIndex
+  vectors: Map<string, VectorIndex>
+}
+
+export async function createFresh(components: Components, needs: Needs): Promise<Fresh> {
+  const vectors = new Map<string, VectorIndex>()
+  for (const [name, config] of needs.vectors) vectors.set(name, await components.vector.create(config))
+  const fresh: Fresh = { vectors }
+  if (needs.text !== undefined) fresh.text = await components.text.create(needs.text)
+  return fresh
+}
+
+function vectorConfigs(settings: Settings, names: readonly string[]): [string, VectorIndexConfig][] {
+  return names.map((name) => {
+    const embedder = settings.embedders[name]!
+    return [
+      name,
+      { dimensions: embedder.dimensions, distance: embedder.distance ?? 'cosine', seed: VECTOR_SEED },
+    ]
+  })
+}
+
+/** Text fields for `settings` before any document is seen. */
+function explicitTextFields(settings: Settings): string[] {
+  return settings.searchableAttributes.includes('*') ? [] : [...settings.searchableAttributes]
+}
+
+/** The text index configuration for `fields` under `settings`. */
+function textConfig(settings: Settings, fields: readonly string[]): TextIndexConfig {
+  const explicit = !settings.searchableAttributes.includes('*')
+  const n = fields.length
+  // Meilisearch ranks matches in earlier searchable attributes higher; with
+  // an explicit list the BM25F boost falls linearly from 3 (first) to 1 (last).
+  const textFields: TextField[] = fields.map((name, i) => ({
+    name,
+    boost: explicit && n > 1 ? 1 + (2 * (n - 1 - i)) / (n - 1) : 1,
+  }))
+  return { fields: textFields, stopWords: settings.stopWords }
+}
+
+/** What a new index with `settings` needs. */
+export function newIndexNeeds(settings: Settings): Needs {
+  return {
+    text: textConfig(settings, explicitTextFields(settings)),
+    vectors: vectorConfigs(settings, Object.keys(settings.embedders)),
+  }
+}
+
+export interface SettingsPlan {
+  next: Settings
+  changedEmbedders: string[]
+  /** The text fields after the change, when the text index must be rebuilt. */
+  textFields: string[] | undefined
+  rebuildFields: boolean
+}
+
+/** An index as stored in a snapshot. */
+export interface IndexImage {
+  uid: string
+  primaryKey: string | null
+  createdAt: string
+  updatedAt: string
+  settings: Settings
+  nextId: number
+  textFields: string[]
+  ids: number[]
+  docs: Doc[]
+  text: Uint8Array | null
+  vectors: [string, Uint8Array][]
+}
+
+export interface PutPlan {
+  primaryKey: string
+  finals: Map<string, Doc>
+  /** The text fields after the batch, when it brings new ones (the text index is rebuilt). */
+  textFields: string[] | undefined
+}
+
+export class IndexState {
+  readonly uid: string
+  primaryKey: string | null
+  readonly createdAt: string
+  updatedAt: string
+  #settings: Settings
+  readonly #keyToId = new Map<string, number>()
+  #docs: (Doc | undefined)[] = []
+  #keys: (string | undefined)[] = []
+  #live = new Bitset(1024)
+  #liveCount = 0
+  #deadInFields = 0
+  #nextId = 0
+  #fields: FieldIndexes
+  readonly #fieldDistribution = new Map<string, number>()
+  #textFields: string[] = []
+  #text: TextIndex
+  #vectors = new Map<string, VectorIndex>()
+
+  constructor(
+    info: { uid: string; primaryKey: string | null; createdAt: string; updatedAt: string },
+    settings: Settings,
+    fresh: Fresh,
+  ) {
+    this.uid = info.uid
+    this.primaryKey = info.primaryKey
+    this.createdAt = info.createdAt
+    this.updatedAt = info.updatedAt
+    this.#settings = settings
+    this.#fields = new FieldIndexes(settings.filterableAttributes)
+    this.#textFields = explicitTextFields(settings)
+    this.#text = fresh.text!
+    this.#vectors = fresh.vectors
+  }
+
+  get settings(): Settings {
+    return this.#settings
+  }
+
+  get info(): IndexInfo {
+    return {
+      uid: this.uid,
+      primaryKey: this.primaryKey,
+      createdAt: this.createdAt,
+      updatedAt: this.updatedAt,
+    }
+  }
+
+  get size(): number {
+    return this.#liveCount
+  }
+
+  get live(): Bitset {
+    return this.#live
+  }
+
+  get fields(): FieldIndexes {
+    return this.#fields
+  }
+
+  get text(): TextIndex {
+    return this.#text
+  }
+
+  vectorIndex(embedder: string): VectorIndex | undefined {
+    return this.#vectors.get(embedder)
+  }
+
+  /** The stored document under internal `id`, or undefined when deleted. The caller must not mutate it. */
+  docAt(id: number): Doc | undefined {
+    return this.#docs[id]
+  }
+
+  idOf(key: string): number | undefined {
+    return this.#keyToId.get(key)
+  }
+
+  stats(): IndexStats {
+    const fieldDistribution: Record<string, number> = {}
+    for (const key of [...this.#fieldDistribution.keys()].sort())
+      fieldDistribution[key] = this.#fieldDistribution.get(key)!
+    return { numberOfDocuments: this.#liveCount, isIndexing: false, fieldDistribution }
+  }
+
+  /**
+   * Validates a batch and works out the final documents (merged with stored
+   * ones when `merge`), changing nothing. The last occurrence of a key wins.
+   */
+  planPut(docs: readonly unknown[], merge: boolean, primaryKeyOption: string | null): PutPlan {
+    if (!Array.isArray(docs)) {
+      throw new InvalidDocumentError('The documents must be an array of objects.', 'invalid_document_fields')
+    }
+    const primaryKey = this.#resolvePrimaryKey(docs, primaryKeyOption)
+    const finals = new Map<string, Doc>()
+    docs.forEach((doc, position) => {
+      if (!isPlainObject(doc)) {
+        throw new InvalidDocumentError(
+          `Document at position ${position} is not a JSON object: \`${JSON.stringify(doc)}\`.`,
+          'invalid_document_fields',
+          position,
+        )
+      }
+      const key = documentKey(doc, primaryKey, position)
+      this.#checkVectors(doc, position)
+      let final: Doc = doc
+      if (merge) {
+        const base = finals.get(key) ?? this.#storedByKey(key)
+        if (base !== undefined) final = { ...base, ...doc }
+      }
+      finals.delete(key)
+      finals.set(key, final)
+    })
+    return { primaryKey, finals, textFields: this.#discoverTextFields(this.#textFields, finals.values()) }
+  }
+
+  putNeeds(plan: PutPlan): Needs {
+    return plan.textFields === undefined
+      ? { vectors: [] }
+      : { text: textConfig(this.#settings, plan.textFields), vectors: [] }
+  }
+
+  commitPut(plan: PutPlan, fresh: Fresh): void {
+    this.primaryKey = plan.primaryKey
+    if (plan.textFields !== undefined) {
+      this.#textFields = plan.textFields
+      this.#rebuildText(fresh.text!)
+    }
+    const pendingVectors = new Map<string, { ids: number[]; values: number[][] }>()
+    for (const [key, doc] of plan.finals) {
+      const old = this.#keyToId.get(key)
+      if (old !== undefined) this.#remove(old)
+      const id = this.#insert(key, doc)
+      const vectors = doc[VECTORS_FIELD]
+      if (!isPlainObject(vectors)) continue
+      for (const name of this.#vectors.keys()) {
+        const vector = vectors[name]
+        if (!Array.isArray(vector)) continue
+        let pending = pendingVectors.get(name)
+        if (pending === undefined) {
+          pending = { ids: [], values: [] }
+          pendingVectors.set(name, pending)
+        }
+        pending.ids.push(id)
+        pending.values.push(vector as number[])
+      }
+    }
+    for (const [name, pending] of pendingVectors) this.#addVectors(name, pending.ids, pending.values)
+    this.#maybeCompactFields()
+  }
+
+  #resolvePrimaryKey(docs: readonly unknown[], option: string | null): string {
+    if (this.primaryKey !== null) {
+      if (option !== null && option !== this.primaryKey) {
+        throw new InvalidDocumentError(
+          `Index \`${this.uid}\` already has a primary key: \`${this.primaryKey}\`.`,
+          'index_primary_key_already_exists',
+        )
+      }
+      return this.primaryKey
+    }
+    if (option !== null) return option
+    return inferPrimaryKey(docs.filter(isPlainObject).slice(0, 1))
+  }
+
+  #storedByKey(key: string): Doc | undefined {
+    const id = this.#keyToId.get(key)
+    return id === undefined ? undefined : this.#docs[id]
+  }
+
+  #checkVectors(doc: Doc, position: number): void {
+    const vectors = doc[VECTORS_FIELD]
+    if (vectors === undefined || vectors === null) return
+    if (!isPlainObject(vectors)) {
+      throw new InvalidDocumentError(
+        `Document at position ${position}: \`_vectors\` must be an object mapping embedder names to vectors.`,
+        'invalid_document_fields',
+        position,
+      )
+    }
+    for (const [name, vector] of Object.entries(vectors)) {
+      const embedder = this.#settings.embedders[name]
+      if (embedder === undefined || vector === null) continue
+      if (
+        !Array.isArray(vector) ||
+        vector.some((x) => typeof x !== 'number' || !(Math.abs(x) <= FLOAT32_MAX))
+      ) {
+        throw new InvalidDocumentError(
+          `Document at position ${position}: \`_vectors.${name}\` must be an array of finite 32-bit floats.`,
+          'invalid_document_fields',
+          position,
+        )
+      }
+      if ((embedder.distance ?? 'cosine') === 'cosine' && vector.every((x) => x === 0)) {
+        throw new InvalidDocumentError(
+          `Document at position ${position}: \`_vectors.${name}\` is a zero vector, which has no direction under cosine distance.`,
+          'invalid_document_fields',
+          position,
+        )
+      }
+      if (vector.length !== embedder.dimensions) {
+        throw new InvalidDocumentError(
+          `Document at position ${position}: \`_vectors.${name}\` has ${vector.length} dimensions, but embedder \`${name}\` expects ${embedder.dimensions}.`,
+          'invalid_vector_dimensions',
+          position,
+        )
+      }
+    }
+  }
+
+  #insert(key: string, doc: Doc): number {
+    const id = this.#nextId++
+    if (id >= this.#live.capacity) this.#growLive(id)
+    this.#keyToId.set(key, id)
+    this.#docs[id] = doc
+    this.#keys[id] = key
+    this.#live.add(id)
+    this.#liveCount++
+    for (const field of Object.keys(doc)) {
+      this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + 1)
+    }
+    this.#fields.add(id, doc)
+    this.#text.add(id, this.#textOf(doc))
+    return id
+  }
+
+  #remove(id: number): void {
+    const doc = this.#docs[id]
+    if (doc === undefined) return
+    this.#keyToId.delete(this.#keys[id]!)
+    this.#docs[id] = undefined
+    this.#keys[id] = undefined
+    this.#live.delete(id)
+    this.#liveCount--
+    this.#deadInFields++
+    for (const field of Object.keys(doc)) {
+      const left = (this.#fieldDistribution.get(field) ?? 1) - 1
+      if (left === 0) this.#fieldDistribution.delete(field)
+      else this.#fieldDistribution.set(field, left)
+    }
+    this.#text.remove(id)
+    const vectors = doc[VECTORS_FIELD]
+    if (isPlainObject(vectors)) {
+      for (const [name, index] of this.#vectors) if (Array.isArray(vectors[name])) index.remove(id)
+    }
+  }
+
+  #growLive(id: number): void {
+    const grown = new Bitset(Math.max(id + 1, this.#live.capacity * 2))
+    grown.words.set(this.#live.words)
+    this.#live = grown
+  }
+
+  #addVectors(name: string, ids: number[], values: number[][]): void {
+    const index = this.#vectors.get(name)!
+    const dimensions = this.#settings.embedders[name]!.dimensions
+    const flat = new Float32Array(ids.length * dimensions)
+    values.forEach((vector, i) => {
+      flat.set(vector, i * dimensions)
+    })
+    index.addBatch(Uint32Array.from(ids), flat)
+  }
+
+  /** Deletes the documents with these keys; returns how many existed. */
+  deleteKeys(keys: readonly string[]): number {
+    let deleted = 0
+    for (const key of keys) {
+      const id = this.#keyToId.get(key)
+      if (id === undefined) continue
+      this.#remove(id)
+      deleted++
+    }
+    this.#maybeCompactFields()
+    return deleted
+  }
+
+  deleteIds(ids: ArrayLike<number>): number {
+    let deleted = 0
+    for (let i = 0; i < ids.length; i++) {
+      if (this.#docs[ids[i]!] === undefined) continue
+      this.#remove(ids[i]!)
+      deleted++
+    }
+    this.#maybeCompactFields()
+    return deleted
+  }
+
+  deleteAllNeeds(): Needs {
+    return newIndexNeeds(this.#settings)
+  }
+
+  deleteAll(fresh: Fresh): number {
+    const deleted = this.#liveCount
+    this.#keyToId.clear()
+    this.#docs = []
+    this.#keys = []
+    this.#live = new Bitset(1024)
+    this.#liveCount = 0
+    this.#deadInFields = 0
+    this.#fieldDistribution.clear()
+    this.#fields = new FieldIndexes(this.#settings.filterableAttributes)
+    this.#textFields = explicitTextFields(this.#settings)
+    this.#text = fresh.text!
+    this.#vectors = fresh.vectors
+    return deleted
+  }
+
+  /** Validates `next` against the stored documents and works out what it rebuilds, changing nothing. */
+  planSettings(next: Settings): SettingsPlan {
+    const previous = this.#settings
+    const changedEmbedders = Object.keys(next.embedders).filter(
+      (name) => JSON.stringify(next.embedders[name]) !== JSON.stringify(previous.embedders[name]),
+    )
+    for (const name of changedEmbedders) this.#checkEmbedderFits(name, next.embedders[name]!.dimensions)
+    const textChanged =
+      JSON.stringify(previous.searchableAttributes) !== JSON.stringify(next.searchableAttributes) ||
+      JSON.stringify(previous.stopWords) !== JSON.stringify(next.stopWords)
+    let textFields: string[] | undefined
+    if (textChanged) {
+      const explicit = explicitTextFields(next)
+      textFields = next.searchableAttributes.includes('*')
+        ? (this.#discoverTextFields(explicit, this.#liveDocs()) ?? explicit)
+        : explicit
+    }
+    const rebuildFields =
+      JSON.stringify(previous.filterableAttributes) !== JSON.stringify(next.filterableAttributes)
+    return { next, changedEmbedders, textFields, rebuildFields }
+  }
+
+  settingsNeeds(plan: SettingsPlan): Needs {
+    const vectors = vectorConfigs(plan.next, plan.changedEmbedders)
+    return plan.textFields === undefined
+      ? { vectors }
+      : { text: textConfig(plan.next, plan.textFields), vectors }
+  }
+
+  commitSettings(plan: SettingsPlan, fresh: Fresh): void {
+    this.#settings = plan.next
+    if (plan.rebuildFields) this.#rebuildFields()
+    if (plan.textFields !== undefined) {
+      this.#textFields = plan.textFields
+      this.#rebuildText(fresh.text!)
+    }
+    const vectors = new Map<string, VectorIndex>()
+    for (const name of Object.keys(plan.next.embedders)) {
+      const kept = this.#vectors.get(name)
+      if (kept !== undefined && !plan.changedEmbedders.includes(name)) vectors.set(name, kept)
+    }
+    this.#vectors = vectors
+    for (const name of plan.changedEmbedders) this.#rebuildVectors(name, fresh.vectors.get(name)!)
+  }
+
+  #checkEmbedderFits(name: string, dimensions: number): void {
+    for (const doc of this.#liveDocs()) {
+      const vectors = doc[VECTORS_FIELD]
+      const vector = isPlainObject(vectors) ? vectors[name] : undefined
+      if (Array.isArray(vector) && vector.length !== dimensions) {
+        throw new InvalidSettingsError(
+          'embedders',
+          `Embedder \`${name}\` would have ${dimensions} dimensions, but a stored document has a vector of ${vector.length}.`,
+        )
+      }
+    }
+  }
+
+  *#liveDocs(): Generator<Doc> {
+    for (let id = 0; id < this.#nextId; id++) {
+      const doc = this.#docs[id]
+      if (doc !== undefined) yield doc
+    }
+  }
+
+  #rebuildFields(): void {
+    this.#fields = new FieldIndexes(this.#settings.filterableAttributes)
+    for (let id = 0; id < this.#nextId; id++) {
+      const doc = this.#docs[id]
+      if (doc !== undefined) this.#fields.add(id, doc)
+    }
+    this.#deadInFields = 0
+  }
+
+  #maybeCompactFields(): void {
+    if (this.#deadInFields > 4096 && this.#deadInFields > this.#liveCount) this.#rebuildFields()
+  }
+
+  #rebuildText(text: TextIndex): void {
+    this.#text = text
+    for (let id = 0; id < this.#nextId; id++) {
+      const doc = this.#docs[id]
+      if (doc !== undefined) this.#text.add(id, this.#textOf(doc))
+    }
+  }
+
+  #rebuildVectors(name: string, index: VectorIndex): void {
+    this.#vectors.set(name, index)
+    const ids: number[] = []
+    const values: number[][] = []
+    for (let id = 0; id < this.#nextId; id++) {
+      const vectors = this.#docs[id]?.[VECTORS_FIELD]
+      const vector = isPlainObject(vectors) ? vectors[name] : undefined
+      if (!Array.isArray(vector)) continue
+      ids.push(id)
+      values.push(vector as number[])
+    }
+    if (ids.length > 0) this.#addVectors(name, ids, values)
+  }
+
+  // Text: with `searchableAttributes: ['*']` the fields are the top-level
+  // attributes in order of first appearance; a batch that brings a new one
+  // rebuilds the text index once (rare: documents of an index share a shape).
+
+  /** `fields` plus the new top-level attributes of `docs`, or undefined when there are none. */
+  #discoverTextFields(fields: string[], docs: Iterable<Doc>): string[] | undefined {
+    if (!this.#settings.searchableAttributes.includes('*')) return undefined
+    const known = new Set(fields)
+    const added: string[] = []
+    for (const doc of docs) {
+      for (const key of Object.keys(doc)) {
+        if (key === VECTORS_FIELD || known.has(key)) continue
+        known.add(key)
+        added.push(key)
+      }
+    }
+    return added.length === 0 ? undefined : [...fields, ...added]
+  }
+
+  #textOf(doc: Doc): Record<string, string[]> {
+    const out: Record<string, string[]> = {}
+    for (const field of this.#textFields) {
+      const texts: string[] = []
+      for (const value of valuesAt(doc, field)) collectText(value, texts)
+      if (texts.length > 0) out[field] = texts
+    }
+    return out
+  }
+
+  // Snapshots.
+
+  image(): IndexImage {
+    const ids: number[] = []
+    const docs: Doc[] = []
+    for (let id = 0; id < this.#nextId; id++) {
+      const doc = this.#docs[id]
+      if (doc === undefined) continue
+      ids.push(id)
+      docs.push(doc)
+    }
+    const vectors: [string, Uint8Array][] = []
+    for (const name of [...this.#vectors.keys()].sort())
+      vectors.push([name, this.#vectors.get(name)!.serialize()])
+    return {
+      uid: this.uid,
+      primaryKey: this.primaryKey,
+      createdAt: this.createdAt,
+      updatedAt: this.updatedAt,
+      settings: this.#settings,
+      nextId: this.#nextId,
+      textFields: this.#textFields,
+      ids,
+      docs,
+      text: this.#text.serialize(),
+      vectors,
+    }
+  }
+
+  static async fromImage(components: Components, image: IndexImage): Promise<IndexState> {
+    const config = textConfig(image.settings, image.textFields)
+    const text =
+      image.text === null
+        ? await components.text.create(config)
+        : await components.text.deserialize(image.text, config)
+    const vectors = new Map<string, VectorIndex>()
+    for (const [name, bytes] of image.vectors) {
+      const [, vectorConfig] = vectorConfigs(image.settings, [name])[0]!
+      vectors.set(name, await components.vector.deserialize(bytes, vectorConfig))
+    }
+    const state = new IndexState(image, image.settings, { text, vectors })
+    state.#textFields = image.textFields
+    state.#nextId = image.nextId
+    state.#growLive(image.nextId)
+    image.ids.forEach((id, i) => {
+      const doc = image.docs[i]!
+      const key = documentKey(doc, image.primaryKey!, i)
+      state.#keyToId.set(key, id)
+      state.#docs[id] = doc
+      state.#keys[id] = key
+      state.#live.add(id)
+      state.#liveCount++
+      for (const field of Object.keys(doc)) {
+        state.#fieldDistribution.set(field, (state.#fieldDistribution.get(field) ?? 0) + 1)
+      }
+      state.#fields.add(id, doc)
+    })
+    if (image.text === null) state.#rebuildText(text)
+    return state
+  }
+}
+
+function collectText(value: unknown, out: string[]): void {
+  if (typeof value === 'string') out.push(value)
+  else if (typeof value === 'number' || typeof value === 'boolean') out.push(String(value))
+  else if (Array.isArray(value)) for (const item of value) collectText(item, out)
+  else if (isPlainObject(value)) for (const key of Object.keys(value)) collectText(value[key], out)
+}

@@ -1,0 +1,97 @@
+/**
+ * The engine's ports to its search cores and its log. The engine owns
+ * documents, ids and settings; a text index and a vector index only ever see
+ * internal u32 document ids. Each port is small so the cores can be swapped
+ * (and tested) independently.
+ */
+
+import type { Distance } from '../types.ts'
+
+/** A searchable attribute as a full-text field; earlier attributes weigh more. */
+export interface TextField {
+  name: string
+  boost: number
+}
+
+export interface TextIndexConfig {
+  fields: TextField[]
+  stopWords: readonly string[]
+}
+
+export interface TextSearchOptions {
+  /** Only these internal ids may be returned (sorted ascending). */
+  allowed?: Uint32Array
+  /** Typo budget per term: 0 disables typo tolerance. */
+  typos: 0 | 'auto'
+  /** The last query term also matches as a prefix. */
+  prefix: boolean
+}
+
+export interface TextHits {
+  ids: Uint32Array
+  /** Higher is better. */
+  scores: Float32Array
+}
+
+/** A BM25 index over internal ids. Documents are added once; a changed document is removed and re-added under a new id. */
+export interface TextIndex {
+  /** `fields` maps each configured field name to its text values. */
+  add(id: number, fields: Record<string, string[]>): void
+  remove(id: number): void
+  search(query: string, k: number, options: TextSearchOptions): TextHits
+  /** The analysed tokens of `query` (empty when it has no searchable term). */
+  tokens(query: string): string[]
+  /** A cheap estimate of how many documents match `query` (the largest document frequency of its terms). */
+  matchEstimate(query: string): number
+  serialize(): Uint8Array
+}
+
+/**
+ * Makes text indexes. Creation is asynchronous (a WASM instance per index),
+ * so `apply` creates what a command needs before it changes any state.
+ */
+export interface TextIndexFactory {
+  create(config: TextIndexConfig): Promise<TextIndex>
+  deserialize(bytes: Uint8Array, config: TextIndexConfig): Promise<TextIndex>
+}
+
+export interface VectorIndexConfig {
+  dimensions: number
+  distance: Distance
+  seed: number
+}
+
+export interface VectorHits {
+  ids: Uint32Array
+  /** Lower is closer (cosine distance, squared l2, or negated dot product). */
+  distances: Float32Array
+}
+
+/** A k-nearest-neighbour index over internal ids. */
+export interface VectorIndex {
+  /** `vectors` holds `ids.length` vectors of `dimensions` floats back to back. */
+  addBatch(ids: Uint32Array, vectors: Float32Array): void
+  remove(id: number): void
+  search(query: Float32Array, k: number, allowed?: Uint32Array): VectorHits
+  serialize(): Uint8Array
+}
+
+/** Makes vector indexes; asynchronous like `TextIndexFactory`. */
+export interface VectorIndexFactory {
+  create(config: VectorIndexConfig): Promise<VectorIndex>
+  deserialize(bytes: Uint8Array, config: VectorIndexConfig): Promise<VectorIndex>
+}
+
+/**
+ * The durable command log. Indexes start at 1 and are contiguous; a batch is
+ * durable when `appendBatch` resolves; `compactBefore(i)` may keep more than
+ * asked (it drops whole segments only).
+ */
+export interface CommandLog {
+  readonly firstIndex: number
+  readonly lastIndex: number
+  appendBatch(payloads: Uint8Array[]): Promise<number>
+  read(fromIndex: number): AsyncIterable<{ index: number; payload: Uint8Array }>
+  compactBefore(index: number): Promise<void>
+  close(): Promise<void>
+}

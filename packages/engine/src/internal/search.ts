@@ -1,0 +1,307 @@
+/**
+ * Search over one index: filter → candidates → ranking (placeholder order,
+ * BM25, kNN or their fusion) → sort → page → facets → projection.
+ *
+ * Hybrid fusion is a normalised score blend: the keyword score is divided by
+ * the best keyword score of the query, the semantic score is the similarity
+ * mapped to [0, 1] (cosine: (1 + cos) / 2; l2: 1 / (1 + d); dot: logistic),
+ * and `score = (1 − semanticRatio) · keyword + semanticRatio · semantic`,
+ * where a document missing from one list scores 0 on that side. That
+ * `_rankingScore` is what `showRankingScore` returns.
+ */
+
+import type { Doc, SearchParams, SearchResult } from '../types.ts'
+import { Bitset } from './bitset.ts'
+import { pickFields, valuesAt } from './document-path.ts'
+import { evaluateFilter } from './filter/evaluate.ts'
+import { parseFilter } from './filter/parse.ts'
+import type { IndexState } from './index-state.ts'
+import { type CheckedSearch, checkSearch, type SortRule } from './search-params.ts'
+
+const MAX_VALUES_PER_FACET = 100
+
+interface Ranked {
+  ids: ArrayLike<number>
+  scores: ArrayLike<number> | undefined
+  total: number
+  semanticIds?: Set<number>
+}
+
+export function search(state: IndexState, params: SearchParams | undefined): SearchResult {
+  const started = performance.now()
+  const request = checkSearch(params, state.settings)
+  const allowed = filterDocuments(state, request.filter)
+  const needAll = request.sort.length > 0 || request.facets !== undefined
+  const ranked = rank(state, request, allowed, needAll)
+  let order = ranked.ids
+  let scores = ranked.scores
+  if (request.sort.length > 0) ({ order, scores } = sortRanked(state, ranked, request.sort))
+  const end = Math.min(order.length, request.offset + request.limit)
+  const hits: Doc[] = []
+  let semanticHitCount = 0
+  for (let i = request.offset; i < end; i++) {
+    const id = order[i]!
+    const hit = project(state, state.docAt(id)!, request.attributesToRetrieve, request.retrieveVectors)
+    if (request.showRankingScore) hit._rankingScore = scores === undefined ? 1 : roundScore(scores[i]!)
+    if (ranked.semanticIds?.has(id)) semanticHitCount++
+    hits.push(hit)
+  }
+  const result: SearchResult = {
+    hits,
+    query: request.q,
+    processingTimeMs: 0,
+    limit: request.limit,
+    offset: request.offset,
+    estimatedTotalHits: ranked.total,
+  }
+  if (request.facets !== undefined) {
+    result.facetDistribution = facetDistribution(state, request.facets, ranked, allowed)
+  }
+  if (ranked.semanticIds !== undefined) result.semanticHitCount = semanticHitCount
+  result.processingTimeMs = Math.round(performance.now() - started)
+  return result
+}
+
+/** The live documents matching `filter` (all live documents when there is none). */
+export function filterDocuments(state: IndexState, filter: CheckedSearch['filter']): Bitset | undefined {
+  const node = parseFilter(filter)
+  if (node === undefined) return undefined
+  return evaluateFilter(node, {
+    live: state.live,
+    fields: state.fields,
+    filterable: state.settings.filterableAttributes,
+  })
+}
+
+function rank(
+  state: IndexState,
+  request: CheckedSearch,
+  allowed: Bitset | undefined,
+  needAll: boolean,
+): Ranked {
+  const keyword = request.q.trim() !== '' && request.semanticRatio < 1
+  const semantic = request.vector !== undefined && request.semanticRatio > 0
+  const candidates = allowed ?? state.live
+  const candidateCount = allowed === undefined ? state.size : allowed.count()
+  if (!keyword && !semantic) {
+    const ids = candidates.toArray()
+    return { ids, scores: undefined, total: ids.length }
+  }
+  const window = needAll ? candidateCount : request.offset + request.limit
+  const allowedIds = allowed?.toArray()
+  if (window === 0) return { ids: [], scores: [], total: 0 }
+  if (keyword && !semantic) return keywordRank(state, request, allowedIds, window, candidateCount)
+  if (semantic && !keyword) {
+    const hits = semanticRank(state, request, allowedIds, window)
+    return { ids: hits.ids, scores: hits.scores, total: hits.ids.length, semanticIds: new Set(hits.ids) }
+  }
+  return hybridRank(state, request, allowedIds, window, candidateCount)
+}
+
+function keywordRank(
+  state: IndexState,
+  request: CheckedSearch,
+  allowedIds: Uint32Array | undefined,
+  window: number,
+  candidateCount: number,
+): Ranked {
+  const hits = keywordHits(state, request, allowedIds, window)
+  const best = hits.scores.length > 0 ? hits.scores[0]! : 1
+  const scores = Float64Array.from(hits.scores, (s) => (best > 0 ? s / best : 0))
+  // A full window means more matches than were ranked: estimate them from the
+  // most frequent query term's document frequency, scaled to the candidates.
+  const total =
+    hits.ids.length < window
+      ? hits.ids.length
+      : Math.max(
+          hits.ids.length,
+          Math.min(
+            candidateCount,
+            Math.round((state.text.matchEstimate(request.q) * candidateCount) / Math.max(1, state.size)),
+          ),
+        )
+  return { ids: hits.ids, scores, total }
+}
+
+function keywordHits(
+  state: IndexState,
+  request: CheckedSearch,
+  allowedIds: Uint32Array | undefined,
+  window: number,
+) {
+  const typos = state.settings.typoTolerance.enabled ? 'auto' : 0
+  return state.text.search(request.q, window, {
+    ...(allowedIds === undefined ? {} : { allowed: allowedIds }),
+    typos,
+    prefix: true,
+  })
+}
+
+function semanticRank(
+  state: IndexState,
+  request: CheckedSearch,
+  allowedIds: Uint32Array | undefined,
+  window: number,
+): { ids: Uint32Array; scores: Float64Array } {
+  const embedder = request.embedder!
+  const index = state.vectorIndex(embedder)!
+  const distance = state.settings.embedders[embedder]!.distance ?? 'cosine'
+  const hits = index.search(request.vector!, window, allowedIds)
+  const scores = Float64Array.from(hits.distances, (d) => similarity(distance, d))
+  return { ids: hits.ids, scores }
+}
+
+function similarity(distance: string, d: number): number {
+  if (distance === 'cosine') return Math.min(1, Math.max(0, 1 - d / 2))
+  if (distance === 'l2') return 1 / (1 + Math.sqrt(Math.max(0, d)))
+  return 1 / (1 + Math.exp(d))
+}
+
+function hybridRank(
+  state: IndexState,
+  request: CheckedSearch,
+  allowedIds: Uint32Array | undefined,
+  window: number,
+  candidateCount: number,
+): Ranked {
+  const depth = Math.max(window, 20)
+  const keyword = keywordRank(state, request, allowedIds, depth, candidateCount)
+  const semantic = semanticRank(state, request, allowedIds, depth)
+  const ratio = request.semanticRatio
+  const fused = new Map<number, number>()
+  for (let i = 0; i < keyword.ids.length; i++) fused.set(keyword.ids[i]!, (1 - ratio) * keyword.scores![i]!)
+  for (let i = 0; i < semantic.ids.length; i++) {
+    const id = semantic.ids[i]!
+    fused.set(id, (fused.get(id) ?? 0) + ratio * semantic.scores[i]!)
+  }
+  const keywordIds = new Set<number>(Array.from(keyword.ids))
+  const semanticIds = new Set<number>()
+  for (const id of semantic.ids) if (!keywordIds.has(id)) semanticIds.add(id)
+  const ordered = [...fused.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])
+  const cut = ordered.slice(0, window)
+  return {
+    ids: cut.map((e) => e[0]),
+    scores: cut.map((e) => e[1]),
+    total: Math.max(keyword.total, fused.size),
+    semanticIds,
+  }
+}
+
+type SortKey = { rank: 0 | 1 | 2; n: number; s: string }
+
+function sortKey(doc: Doc, rule: SortRule): SortKey {
+  let best: SortKey = { rank: 2, n: 0, s: '' }
+  for (const value of valuesAt(doc, rule.attribute)) {
+    let key: SortKey | undefined
+    if (typeof value === 'number' && Number.isFinite(value)) key = { rank: 0, n: value, s: '' }
+    else if (typeof value === 'string') key = { rank: 1, n: 0, s: value.toLowerCase() }
+    else if (typeof value === 'boolean') key = { rank: 1, n: 0, s: value ? 'true' : 'false' }
+    if (key === undefined) continue
+    // Ascending takes an array's smallest value, descending its largest.
+    const better = rule.descending
+      ? compareKeys(key, best) > 0 || best.rank === 2
+      : compareKeys(key, best) < 0
+    if (better) best = key
+  }
+  return best
+}
+
+function compareKeys(a: SortKey, b: SortKey): number {
+  if (a.rank !== b.rank) return a.rank - b.rank
+  if (a.rank === 0) return a.n - b.n
+  return a.s < b.s ? -1 : a.s > b.s ? 1 : 0
+}
+
+function sortRanked(
+  state: IndexState,
+  ranked: Ranked,
+  rules: SortRule[],
+): { order: number[]; scores: number[] | undefined } {
+  const rows = Array.from(ranked.ids, (id, position) => ({
+    id,
+    position,
+    keys: rules.map((rule) => sortKey(state.docAt(id)!, rule)),
+  }))
+  rows.sort((a, b) => {
+    for (let r = 0; r < rules.length; r++) {
+      const ka = a.keys[r]!
+      const kb = b.keys[r]!
+      // Documents without a sortable value come last in both directions.
+      if (ka.rank === 2 || kb.rank === 2) {
+        if (ka.rank !== kb.rank) return ka.rank === 2 ? 1 : -1
+        continue
+      }
+      const c = compareKeys(ka, kb)
+      if (c !== 0) return rules[r]!.descending ? -c : c
+    }
+    return a.position - b.position
+  })
+  const scores = ranked.scores
+  return {
+    order: rows.map((row) => row.id),
+    scores: scores === undefined ? undefined : rows.map((row) => scores[row.position]!),
+  }
+}
+
+function facetDistribution(
+  state: IndexState,
+  facets: string[],
+  ranked: Ranked,
+  allowed: Bitset | undefined,
+): Record<string, Record<string, number>> {
+  let matched: Bitset
+  if (ranked.scores === undefined) matched = allowed ?? state.live
+  else {
+    matched = new Bitset(state.live.capacity)
+    for (let i = 0; i < ranked.ids.length; i++) matched.add(ranked.ids[i]!)
+  }
+  const out: Record<string, Record<string, number>> = {}
+  for (const facet of facets) {
+    const field = state.fields.get(facet)
+    const numbers: [number, number][] = []
+    const strings: [string, number][] = []
+    if (field !== undefined) {
+      for (const [value, ids] of field.numbers) {
+        const c = matched.countOf(ids)
+        if (c > 0) numbers.push([value, c])
+      }
+      for (const [key, ids] of field.strings) {
+        const c = matched.countOf(ids)
+        if (c > 0) strings.push([field.spelling.get(key)!, c])
+      }
+    }
+    numbers.sort((a, b) => a[0] - b[0])
+    strings.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    const values: Record<string, number> = {}
+    let shown = 0
+    for (const [value, c] of numbers) {
+      if (shown++ >= MAX_VALUES_PER_FACET) break
+      values[String(value)] = (values[String(value)] ?? 0) + c
+    }
+    for (const [value, c] of strings) {
+      if (shown++ >= MAX_VALUES_PER_FACET) break
+      values[value] = (values[value] ?? 0) + c
+    }
+    out[facet] = values
+  }
+  return out
+}
+
+/** The hit as returned: displayed attributes ∩ attributesToRetrieve, `_vectors` only on request. */
+export function project(
+  state: IndexState,
+  doc: Doc,
+  attributesToRetrieve: string[] | undefined,
+  retrieveVectors: boolean,
+): Doc {
+  const displayed = state.settings.displayedAttributes
+  let fields: string[] | undefined
+  if (displayed.includes('*')) fields = attributesToRetrieve
+  else if (attributesToRetrieve === undefined || attributesToRetrieve.includes('*')) fields = displayed
+  else fields = attributesToRetrieve.filter((f) => displayed.some((d) => f === d || f.startsWith(`${d}.`)))
+  return pickFields(doc, fields, retrieveVectors ? undefined : '_vectors')
+}
+
+function roundScore(score: number): number {
+  return Math.round(score * 1e6) / 1e6
+}

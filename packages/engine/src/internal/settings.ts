@@ -1,0 +1,155 @@
+import { InvalidSettingsError } from '../errors.ts'
+import type { EmbedderSettings, Settings, SettingsUpdate } from '../types.ts'
+
+/** Meilisearch's defaults. */
+export function defaultSettings(): Settings {
+  return {
+    searchableAttributes: ['*'],
+    filterableAttributes: [],
+    sortableAttributes: [],
+    displayedAttributes: ['*'],
+    stopWords: [],
+    typoTolerance: { enabled: true, minWordSizeForTypos: { oneTypo: 5, twoTypos: 9 } },
+    embedders: {},
+  }
+}
+
+const SETTING_NAMES: ReadonlySet<string> = new Set(Object.keys(defaultSettings()))
+
+/**
+ * `current` with `update` applied: a `null` value resets that setting. The
+ * result is validated and built with a fixed key order, so two replicas that
+ * apply the same update hold byte-identical settings.
+ */
+export function mergeSettings(current: Settings, update: unknown): Settings {
+  if (update === null || typeof update !== 'object' || Array.isArray(update)) {
+    throw new InvalidSettingsError('settings', 'Settings must be an object.')
+  }
+  const patch = update as Record<string, unknown>
+  for (const key of Object.keys(patch)) {
+    if (!SETTING_NAMES.has(key)) {
+      throw new InvalidSettingsError(
+        key,
+        `Unknown setting \`${key}\`: expected one of ${[...SETTING_NAMES].map((n) => `\`${n}\``).join(', ')}.`,
+      )
+    }
+  }
+  const defaults = defaultSettings()
+  const pick = <K extends keyof Settings>(key: K): unknown =>
+    !(key in patch) || patch[key] === undefined
+      ? current[key]
+      : patch[key] === null
+        ? defaults[key]
+        : patch[key]
+  return {
+    searchableAttributes: attributeList('searchableAttributes', pick('searchableAttributes'), true),
+    filterableAttributes: attributeList('filterableAttributes', pick('filterableAttributes'), false),
+    sortableAttributes: attributeList('sortableAttributes', pick('sortableAttributes'), false),
+    displayedAttributes: attributeList('displayedAttributes', pick('displayedAttributes'), true),
+    stopWords: stopWords(pick('stopWords')),
+    typoTolerance: typoTolerance(current.typoTolerance, patch.typoTolerance, defaults.typoTolerance),
+    embedders: embedders(pick('embedders')),
+  }
+}
+
+function attributeList(name: string, value: unknown, keepOrder: boolean): string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.length === 0)) {
+    throw new InvalidSettingsError(name, `\`${name}\` must be an array of non-empty strings.`)
+  }
+  const unique = [...new Set(value as string[])]
+  if (unique.includes('*') && unique.length > 1 && keepOrder) return ['*']
+  return keepOrder ? unique : unique.sort()
+}
+
+function stopWords(value: unknown): string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    throw new InvalidSettingsError('stopWords', '`stopWords` must be an array of strings.')
+  }
+  return [...new Set((value as string[]).map((w) => w.toLowerCase()))].sort()
+}
+
+function typoTolerance(
+  current: Settings['typoTolerance'],
+  value: unknown,
+  defaults: Settings['typoTolerance'],
+): Settings['typoTolerance'] {
+  if (value === undefined) return structuredClone(current)
+  if (value === null) return defaults
+  const fail = (why: string) => new InvalidSettingsError('typoTolerance', `\`typoTolerance\` ${why}.`)
+  if (typeof value !== 'object' || Array.isArray(value)) throw fail('must be an object')
+  const patch = value as Record<string, unknown>
+  for (const key of Object.keys(patch)) {
+    if (key !== 'enabled' && key !== 'minWordSizeForTypos') throw fail(`has an unknown field \`${key}\``)
+  }
+  const enabled = patch.enabled === undefined || patch.enabled === null ? current.enabled : patch.enabled
+  if (typeof enabled !== 'boolean') throw fail('`enabled` must be a boolean')
+  const sizes = patch.minWordSizeForTypos
+  let oneTypo = current.minWordSizeForTypos.oneTypo
+  let twoTypos = current.minWordSizeForTypos.twoTypos
+  if (sizes !== undefined && sizes !== null) {
+    if (typeof sizes !== 'object' || Array.isArray(sizes))
+      throw fail('`minWordSizeForTypos` must be an object')
+    const s = sizes as Record<string, unknown>
+    if (s.oneTypo !== undefined) oneTypo = s.oneTypo === null ? 5 : (s.oneTypo as number)
+    if (s.twoTypos !== undefined) twoTypos = s.twoTypos === null ? 9 : (s.twoTypos as number)
+  } else if (sizes === null) {
+    oneTypo = 5
+    twoTypos = 9
+  }
+  for (const n of [oneTypo, twoTypos]) {
+    if (!Number.isInteger(n) || n < 0 || n > 255) throw fail('word sizes must be integers in 0..255')
+  }
+  if (oneTypo > twoTypos) {
+    throw fail('`minWordSizeForTypos.oneTypo` must be less than or equal to `minWordSizeForTypos.twoTypos`')
+  }
+  return { enabled, minWordSizeForTypos: { oneTypo, twoTypos } }
+}
+
+const MAX_DIMENSIONS = 4096
+
+function embedders(value: unknown): Record<string, EmbedderSettings> {
+  const fail = (why: string) => new InvalidSettingsError('embedders', `\`embedders\` ${why}.`)
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw fail('must be an object')
+  const out: Record<string, EmbedderSettings> = {}
+  for (const name of Object.keys(value).sort()) {
+    const e = (value as Record<string, unknown>)[name]
+    if (!/^[A-Za-z0-9_-]{1,100}$/.test(name)) throw fail(`name \`${name}\` is not valid`)
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) throw fail(`\`${name}\` must be an object`)
+    const spec = e as Record<string, unknown>
+    for (const key of Object.keys(spec)) {
+      if (key !== 'source' && key !== 'dimensions' && key !== 'distance') {
+        throw fail(`\`${name}\` has an unknown field \`${key}\``)
+      }
+    }
+    if (spec.source !== 'userProvided') throw fail(`\`${name}.source\` must be \`userProvided\``)
+    const dimensions = spec.dimensions
+    if (typeof dimensions !== 'number' || !Number.isInteger(dimensions) || dimensions < 1) {
+      throw fail(`\`${name}.dimensions\` must be a positive integer`)
+    }
+    if (dimensions > MAX_DIMENSIONS) throw fail(`\`${name}.dimensions\` must be at most ${MAX_DIMENSIONS}`)
+    const distance = spec.distance ?? 'cosine'
+    if (distance !== 'cosine' && distance !== 'l2' && distance !== 'dot') {
+      throw fail(`\`${name}.distance\` must be one of \`cosine\`, \`l2\`, \`dot\``)
+    }
+    out[name] = { source: 'userProvided', dimensions, distance }
+  }
+  return out
+}
+
+export function cloneSettings(settings: Settings): Settings {
+  return structuredClone(settings)
+}
+
+/** Whether `path` is `attribute` or lies under it (`a.b` under `a`); `*` covers everything. */
+export function coveredBy(path: string, attribute: string): boolean {
+  return (
+    attribute === '*' || path === attribute || (path.startsWith(attribute) && path[attribute.length] === '.')
+  )
+}
+
+export function isCovered(path: string, attributes: readonly string[]): boolean {
+  for (const attribute of attributes) if (coveredBy(path, attribute)) return true
+  return false
+}
+
+export type { SettingsUpdate }

@@ -1,0 +1,133 @@
+/** Public types of `@shoal/engine` (Meilisearch names and shapes). */
+
+/** A stored JSON document. */
+export type Doc = Record<string, unknown>
+
+export type DocumentId = string | number
+
+export type Distance = 'cosine' | 'l2' | 'dot'
+
+export interface EmbedderSettings {
+  source: 'userProvided'
+  dimensions: number
+  /** @defaultValue 'cosine' */
+  distance?: Distance
+}
+
+export interface TypoToleranceSettings {
+  enabled: boolean
+  minWordSizeForTypos: { oneTypo: number; twoTypos: number }
+}
+
+export interface Settings {
+  searchableAttributes: string[]
+  filterableAttributes: string[]
+  sortableAttributes: string[]
+  displayedAttributes: string[]
+  stopWords: string[]
+  typoTolerance: TypoToleranceSettings
+  embedders: Record<string, EmbedderSettings>
+}
+
+/** A settings update: every field optional, `null` resets that setting to its default. */
+export type SettingsUpdate = {
+  [K in keyof Settings]?: (K extends 'typoTolerance' ? Partial<TypoToleranceSettings> : Settings[K]) | null
+}
+
+export interface IndexInfo {
+  uid: string
+  primaryKey: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+export interface IndexStats {
+  numberOfDocuments: number
+  isIndexing: false
+  fieldDistribution: Record<string, number>
+}
+
+export interface WriteResult {
+  indexedDocuments?: number
+  deletedDocuments?: number
+  primaryKey?: string
+}
+
+/** A filter: an expression string, or an array whose items are ANDed (an inner array is ORed). */
+export type Filter = string | (string | string[])[]
+
+export interface HybridParams {
+  embedder: string
+  /** 0 = keyword only, 1 = vector only. @defaultValue 0.5 */
+  semanticRatio?: number
+}
+
+export interface SearchParams {
+  q?: string
+  vector?: number[]
+  hybrid?: HybridParams
+  filter?: Filter
+  facets?: string[]
+  sort?: string[]
+  /** @defaultValue 0 */
+  offset?: number
+  /** @defaultValue 20 */
+  limit?: number
+  attributesToRetrieve?: string[]
+  showRankingScore?: boolean
+  /** Include `_vectors` in hits. @defaultValue false */
+  retrieveVectors?: boolean
+}
+
+export interface SearchResult {
+  hits: Doc[]
+  query: string
+  processingTimeMs: number
+  limit: number
+  offset: number
+  estimatedTotalHits: number
+  facetDistribution?: Record<string, Record<string, number>>
+  semanticHitCount?: number
+}
+
+export interface GetDocumentsParams {
+  /** @defaultValue 0 */
+  offset?: number
+  /** @defaultValue 20 */
+  limit?: number
+  fields?: string[]
+  filter?: Filter
+  /** Include `_vectors`. @defaultValue false */
+  retrieveVectors?: boolean
+}
+
+export interface DocumentsPage {
+  results: Doc[]
+  offset: number
+  limit: number
+  total: number
+}
+
+/** Something the database reports for logs: recovery, snapshots, fallbacks. */
+export type EngineEvent =
+  | {
+      type: 'recovered'
+      snapshotIndex: number
+      replayedCommands: number
+      failedCommands: number
+      durationMs: number
+    }
+  | { type: 'snapshot-written'; index: number; bytes: number; file: string }
+  | { type: 'snapshot-rejected'; file: string; reason: string }
+  | { type: 'snapshot-installed'; index: number; bytes: number }
+  | { type: 'command-failed'; index: number; code: string; message: string }
+
+export interface OpenOptions {
+  /** WAL fsync policy. @defaultValue 'always' */
+  sync?: 'always' | 'none'
+  /** Commands between automatic snapshots; 0 disables them. @defaultValue 10_000 */
+  snapshotEvery?: number
+  onEvent?: (event: EngineEvent) => void
+  /** Size of one WAL segment file; compaction after a snapshot drops whole segments. @defaultValue 64 MiB */
+  walSegmentBytes?: number
+}

@@ -1,0 +1,186 @@
+/**
+ * Plain-TypeScript search cores for tests: an exhaustive BM25 text index and
+ * a brute-force vector index behind the engine's ports. They make tests of
+ * filters, facets, sort and pagination independent of the WASM cores, and
+ * serve as oracles where exact rankings matter.
+ */
+import type {
+  Components,
+  TextHits,
+  TextIndex,
+  TextIndexConfig,
+  TextSearchOptions,
+  VectorHits,
+  VectorIndex,
+  VectorIndexConfig,
+} from '../../src/index.ts'
+
+export function referenceTokens(text: string, stopWords: readonly string[] = []): string[] {
+  const stop = new Set(stopWords)
+  return text
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((t) => t !== '' && !stop.has(t))
+}
+
+export class ReferenceTextIndex implements TextIndex {
+  readonly config: TextIndexConfig
+  readonly docs = new Map<number, Map<string, string[]>>()
+
+  constructor(config: TextIndexConfig) {
+    this.config = config
+  }
+
+  add(id: number, fields: Record<string, string[]>): void {
+    if (this.docs.has(id)) throw new Error(`duplicate id ${id}`)
+    const analysed = new Map<string, string[]>()
+    for (const field of this.config.fields) {
+      const values = fields[field.name]
+      if (values !== undefined)
+        analysed.set(
+          field.name,
+          values.flatMap((v) => referenceTokens(v, this.config.stopWords)),
+        )
+    }
+    this.docs.set(id, analysed)
+  }
+
+  remove(id: number): void {
+    this.docs.delete(id)
+  }
+
+  matchEstimate(query: string): number {
+    const terms = this.tokens(query)
+    let best = 0
+    for (const term of terms) {
+      let df = 0
+      for (const doc of this.docs.values())
+        if ([...doc.values()].some((tokens) => tokens.includes(term))) df++
+      best = Math.max(best, df)
+    }
+    return best
+  }
+
+  tokens(query: string): string[] {
+    return referenceTokens(query, this.config.stopWords)
+  }
+
+  search(query: string, k: number, options: TextSearchOptions): TextHits {
+    const terms = this.tokens(query)
+    const allowed = options.allowed === undefined ? undefined : new Set(options.allowed)
+    const n = this.docs.size
+    const avg = new Map<string, number>()
+    for (const field of this.config.fields) {
+      let total = 0
+      for (const doc of this.docs.values()) total += doc.get(field.name)?.length ?? 0
+      avg.set(field.name, n === 0 ? 1 : total / n || 1)
+    }
+    const matches = (token: string, term: string, last: boolean) =>
+      token === term || (last && options.prefix && token.startsWith(term))
+    const scored: [number, number][] = []
+    for (const [id, doc] of this.docs) {
+      if (allowed !== undefined && !allowed.has(id)) continue
+      let score = 0
+      terms.forEach((term, i) => {
+        const last = i === terms.length - 1
+        let df = 0
+        for (const other of this.docs.values()) {
+          if ([...other.values()].some((tokens) => tokens.some((t) => matches(t, term, last)))) df++
+        }
+        const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for (const field of this.config.fields) {
+          const tokens = doc.get(field.name) ?? []
+          const tf = tokens.filter((t) => matches(t, term, last)).length
+          if (tf === 0) continue
+          const norm = 1 - 0.75 + (0.75 * tokens.length) / avg.get(field.name)!
+          score += (idf * field.boost * tf * 2.2) / (tf + 1.2 * norm)
+        }
+      })
+      if (score > 0) scored.push([id, score])
+    }
+    scored.sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    const top = scored.slice(0, k)
+    return { ids: Uint32Array.from(top, (e) => e[0]), scores: Float32Array.from(top, (e) => e[1]) }
+  }
+
+  serialize(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify([...this.docs].map(([id, doc]) => [id, [...doc]])))
+  }
+
+  static fromBytes(bytes: Uint8Array, config: TextIndexConfig): ReferenceTextIndex {
+    const index = new ReferenceTextIndex(config)
+    const entries = JSON.parse(new TextDecoder().decode(bytes)) as [number, [string, string[]][]][]
+    for (const [id, doc] of entries) index.docs.set(id, new Map(doc))
+    return index
+  }
+}
+
+export class ReferenceVectorIndex implements VectorIndex {
+  readonly config: VectorIndexConfig
+  readonly vectors = new Map<number, Float32Array>()
+
+  constructor(config: VectorIndexConfig) {
+    this.config = config
+  }
+
+  addBatch(ids: Uint32Array, vectors: Float32Array): void {
+    const d = this.config.dimensions
+    ids.forEach((id, i) => {
+      this.vectors.set(id, vectors.slice(i * d, (i + 1) * d))
+    })
+  }
+
+  remove(id: number): void {
+    this.vectors.delete(id)
+  }
+
+  distance(a: Float32Array, b: Float32Array): number {
+    let dot = 0
+    let na = 0
+    let nb = 0
+    let l2 = 0
+    for (let i = 0; i < a.length; i++) {
+      dot += a[i]! * b[i]!
+      na += a[i]! * a[i]!
+      nb += b[i]! * b[i]!
+      l2 += (a[i]! - b[i]!) ** 2
+    }
+    if (this.config.distance === 'l2') return l2
+    if (this.config.distance === 'dot') return 1 - dot
+    return 1 - dot / (Math.sqrt(na * nb) || 1)
+  }
+
+  search(query: Float32Array, k: number, allowed?: Uint32Array): VectorHits {
+    const allow = allowed === undefined ? undefined : new Set(allowed)
+    const scored: [number, number][] = []
+    for (const [id, vector] of this.vectors) {
+      if (allow === undefined || allow.has(id)) scored.push([id, this.distance(query, vector)])
+    }
+    scored.sort((a, b) => a[1] - b[1] || a[0] - b[0])
+    const top = scored.slice(0, k)
+    return { ids: Uint32Array.from(top, (e) => e[0]), distances: Float32Array.from(top, (e) => e[1]) }
+  }
+
+  serialize(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify([...this.vectors].map(([id, v]) => [id, [...v]])))
+  }
+}
+
+export const referenceComponents: Components = {
+  text: {
+    create: async (config) => new ReferenceTextIndex(config),
+    deserialize: async (bytes, config) => ReferenceTextIndex.fromBytes(bytes, config),
+  },
+  vector: {
+    create: async (config) => new ReferenceVectorIndex(config),
+    deserialize: async (bytes, config) => {
+      const index = new ReferenceVectorIndex(config)
+      for (const [id, v] of JSON.parse(new TextDecoder().decode(bytes)) as [number, number[]][]) {
+        index.vectors.set(id, Float32Array.from(v))
+      }
+      return index
+    },
+  },
+}

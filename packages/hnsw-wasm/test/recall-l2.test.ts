@@ -1,0 +1,8 @@
+import { describe, it } from 'vitest'
+import { expectDefaultRecall } from './reference/recall-case.ts'
+
+describe('recall at default settings', () => {
+  it('reaches recall@10 >= 0.95 on 20k x 128 clustered vectors under l2', async () => {
+    await expectDefaultRecall('l2')
+  })
+})

@@ -1,0 +1,238 @@
+import { mkdtemp, open, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { defineSuite, type SuiteContext } from '@shoal/bench'
+import { ClassicLevel } from 'classic-level'
+import { Wal } from '../src/index.ts'
+
+/**
+ * Durable appends and replay. Shoal's WAL next to the stores a user would
+ * pick instead, in the same run: LevelDB (classic-level) with `{ sync: true }`
+ * puts, and plain `fs` append + fdatasync per record. The disk's own ceiling
+ * (4 KiB write+fdatasync rate, sequential write+fdatasync bandwidth) is
+ * measured first, in the same run, so the ratios are against this disk now.
+ */
+const MiB = 1024 * 1024
+
+type Appender = (payload: Uint8Array, key: number) => Promise<unknown>
+
+/** One measured call: `concurrency` appenders each append `perAppender` records one after another. */
+function round(append: Appender, payload: Uint8Array, concurrency: number, perAppender: number) {
+  let key = 0
+  return () =>
+    Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let i = 0; i < perAppender; i++) await append(payload, key++)
+      }),
+    )
+}
+
+async function measureRawDisk(ctx: SuiteContext, dir: string) {
+  const file = await open(path.join(dir, 'raw'), 'w')
+  try {
+    const page = Buffer.alloc(4096, 7)
+    let position = 0
+    const small = await ctx.measure(
+      'raw-4KiB-write-fdatasync',
+      async () => {
+        await file.write(page, 0, page.length, position)
+        await file.datasync()
+        position = (position + page.length) % (64 * MiB)
+      },
+      { peer: 'disk' },
+    )
+    const chunk = Buffer.alloc((ctx.smoke ? 1 : 8) * MiB, 7)
+    position = 0
+    const big = await ctx.measure(
+      'raw-seq-write-fdatasync',
+      async () => {
+        await file.write(chunk, 0, chunk.length, position)
+        await file.datasync()
+        position = (position + chunk.length) % (256 * MiB)
+      },
+      { peer: 'disk', timeMs: ctx.smoke ? 100 : 2000 },
+    )
+    const seqMBps = (big.opsPerSecond * chunk.length) / 1e6
+    ctx.record({
+      name: 'raw-seq-write-fdatasync',
+      metric: 'throughput',
+      value: seqMBps,
+      unit: 'MB/s',
+      peer: 'disk',
+    })
+    ctx.log(
+      `disk: ${Math.round(small.opsPerSecond)} 4KiB write+fdatasync/s, ${seqMBps.toFixed(0)} MB/s sequential`,
+    )
+    return { seqMBps }
+  } finally {
+    await file.close()
+  }
+}
+
+async function measureAppends(ctx: SuiteContext, dir: string, size: number, concurrency: number) {
+  const payload = new Uint8Array(size).fill(0x5a)
+  const perAppender = ctx.smoke ? 2 : concurrency === 1 ? 16 : 8
+  const ops = concurrency * perAppender
+  const label = `${size === 4096 ? '4KiB' : `${size}B`}-${concurrency}`
+  const options = { opsPerCall: ops, timeMs: ctx.smoke ? 100 : 1500 }
+
+  const wal = await Wal.open(path.join(dir, `wal-${label}`))
+  const ours = await ctx.measure(
+    `shoal-append-${label}`,
+    round((p) => wal.append(p), payload, concurrency, perAppender),
+    options,
+  )
+  await wal.close()
+  if (concurrency === 256) {
+    // The same through O_DSYNC writes (syncMethod 'dsync'), for comparison.
+    const dsync = await Wal.open(path.join(dir, `wal-dsync-${label}`), { syncMethod: 'dsync' })
+    await ctx.measure(
+      `shoal-append-${label}-dsync`,
+      round((p) => dsync.append(p), payload, concurrency, perAppender),
+      options,
+    )
+    await dsync.close()
+  }
+
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(path.join(dir, `leveldb-${label}`), {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+  })
+  await db.open()
+  const keyBytes = new Uint8Array(8)
+  const keyView = new DataView(keyBytes.buffer)
+  const level = await ctx.measure(
+    `leveldb-put-${label}`,
+    round(
+      (p, key) => {
+        keyView.setFloat64(0, key)
+        return db.put(keyBytes.slice(), p, { sync: true })
+      },
+      payload,
+      concurrency,
+      perAppender,
+    ),
+    { ...options, peer: 'classic-level' },
+  )
+  await db.close()
+
+  const file = await open(path.join(dir, `fs-${label}`), 'a')
+  const plain = await ctx.measure(
+    `fs-append-fdatasync-${label}`,
+    round(
+      async (p) => {
+        await file.write(p)
+        await file.datasync()
+      },
+      payload,
+      concurrency,
+      perAppender,
+    ),
+    { ...options, peer: 'fs' },
+  )
+  await file.close()
+
+  for (const [name, figure, peer] of [
+    [`shoal-append-${label}`, ours, undefined],
+    [`leveldb-put-${label}`, level, 'classic-level'],
+    [`fs-append-fdatasync-${label}`, plain, 'fs'],
+  ] as const) {
+    const mbps = (figure.opsPerSecond * size) / 1e6
+    ctx.record({
+      name,
+      metric: 'throughput',
+      value: mbps,
+      unit: 'MB/s',
+      ...(peer === undefined ? {} : { peer }),
+    })
+  }
+  ctx.ratio(`append-${label}-ratio-vs-leveldb`, ours.opsPerSecond, level.opsPerSecond, 'classic-level')
+  ctx.ratio(`append-${label}-ratio-vs-fs`, ours.opsPerSecond, plain.opsPerSecond, 'fs')
+  return { opsPerSecond: ours.opsPerSecond, mbps: (ours.opsPerSecond * size) / 1e6 }
+}
+
+/** Writes `totalBytes` of `size`-byte records, then times reopen + reading everything back, several times. */
+async function measureReplay(ctx: SuiteContext, dir: string, size: number, totalBytes: number) {
+  const walDir = path.join(dir, `replay-${size}`)
+  const writer = await Wal.open(walDir, { sync: 'none' })
+  const payload = new Uint8Array(size).fill(0x33)
+  const perBatch = Math.max(1, Math.floor((8 * MiB) / size))
+  const records = Math.floor(totalBytes / size)
+  for (let written = 0; written < records; written += perBatch) {
+    await writer.appendBatch(Array.from({ length: Math.min(perBatch, records - written) }, () => payload))
+  }
+  await writer.close()
+  const label = size === 4096 ? '4KiB' : `${size}B`
+  let fullMedian = 0
+  for (const verify of ['full', 'tail'] as const) {
+    const rates: number[] = []
+    for (let run = 0; run < (ctx.smoke ? 1 : 5); run++) {
+      const started = performance.now()
+      const wal = await Wal.open(walDir, { verify })
+      let count = 0
+      let bytes = 0
+      // Replay the way a state machine does: consume each batch before asking for the next.
+      for await (const batch of wal.readBatches(wal.firstIndex, undefined, { reuseBuffers: true })) {
+        count += batch.length
+        for (const record of batch) bytes += record.payload.length
+      }
+      const seconds = (performance.now() - started) / 1000
+      await wal.close()
+      if (count !== records) throw new Error(`replay read ${count} records, expected ${records}`)
+      rates.push(bytes / 1e9 / seconds)
+    }
+    rates.sort((a, b) => a - b)
+    const median = rates[Math.floor(rates.length / 2)]!
+    const name = verify === 'full' ? `replay-${label}-GBps` : `replay-${label}-tail-verify-GBps`
+    ctx.record({ name, metric: 'throughput', value: median, unit: 'GB/s' })
+    ctx.log(
+      `${name}: ${median.toFixed(2)} GB/s (median of ${rates.length}, ${(totalBytes / MiB).toFixed(0)} MiB)`,
+    )
+    if (verify === 'full') fullMedian = median
+  }
+  await rm(walDir, { recursive: true, force: true })
+  return fullMedian
+}
+
+export default defineSuite({
+  description:
+    'WAL durable appends (1/16/256 appenders, 256 B and 4 KiB) and replay vs classic-level sync puts and fs append+fdatasync, with the raw disk ceiling',
+  async run(ctx) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'shoal-wal-bench-'))
+    try {
+      const { seqMBps } = await measureRawDisk(ctx, dir)
+      const results = new Map<string, { opsPerSecond: number; mbps: number }>()
+      for (const size of [256, 4096]) {
+        for (const concurrency of [1, 16, 256]) {
+          results.set(`${size}-${concurrency}`, await measureAppends(ctx, dir, size, concurrency))
+        }
+      }
+      const small = results.get('256-256')!
+      ctx.record({
+        name: 'append-256B-256-durable',
+        metric: 'throughput',
+        value: small.opsPerSecond,
+        unit: 'appends/s',
+      })
+      const large = results.get('4096-256')!
+      const fraction = large.mbps / seqMBps
+      ctx.record({
+        name: 'append-4KiB-fraction-of-seq-bw',
+        metric: 'ratio',
+        value: fraction,
+        unit: 'x',
+        peer: 'disk',
+        ratio: fraction,
+      })
+      ctx.log(
+        `4 KiB x 256 appenders: ${large.mbps.toFixed(0)} MB/s = ${(fraction * 100).toFixed(0)}% of sequential`,
+      )
+      const replay = await measureReplay(ctx, dir, 4096, ctx.smoke ? 4 * MiB : 1024 * MiB)
+      // The headline figure: 4 KiB records, default options (every checksum verified once).
+      ctx.record({ name: 'replay-GBps', metric: 'throughput', value: replay, unit: 'GB/s' })
+      await measureReplay(ctx, dir, 256, ctx.smoke ? 2 * MiB : 256 * MiB)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  },
+})

@@ -1,0 +1,478 @@
+import { type ResolvedWalOptions, resolveOptions, type WalOptions } from './config.ts'
+import {
+  WalArgumentError,
+  WalClosedError,
+  WalError,
+  WalFailedError,
+  WalIndexError,
+  WalPayloadTooLargeError,
+} from './errors.ts'
+import type { WalFile } from './file-system.ts'
+import {
+  encodeFrame,
+  FRAME_HEADER_BYTES,
+  MAX_PAYLOAD_LIMIT,
+  SEGMENT_HEADER_BYTES,
+} from './internal/format.ts'
+import { locate, readRange } from './internal/reader.ts'
+import { type RecoverySummary, recover } from './internal/recovery.ts'
+import { SAMPLE_EVERY, type WalRecord } from './internal/scan.ts'
+import { createSegment, type Segment } from './internal/segment.ts'
+
+interface EncodeBuffer {
+  bytes: Uint8Array
+  view: DataView
+}
+
+function encodeBuffer(bytes: number): EncodeBuffer {
+  const buffer = new Uint8Array(bytes)
+  return { bytes: buffer, view: new DataView(buffer.buffer) }
+}
+
+async function* flatten(batches: AsyncGenerator<WalRecord[]>): AsyncGenerator<WalRecord> {
+  for await (const batch of batches) yield* batch
+}
+
+/** Options of `readBatches`. */
+export interface ReadOptions {
+  /** Recycle read memory; each batch's payload views are then valid only until the next batch is requested. @defaultValue false */
+  reuseBuffers?: boolean
+}
+
+/** Whether the active segment is opened with O_DSYNC: each write is then durable on return. */
+function writeThrough(options: ResolvedWalOptions): boolean {
+  return options.sync === 'always' && options.syncMethod === 'dsync'
+}
+
+type Resolve = (index: number) => void
+type Reject = (error: unknown) => void
+
+/**
+ * A segmented, checksummed write-ahead log. Records get consecutive indexes
+ * starting at 1; an append resolves only once its record is durable.
+ *
+ * Group commit: one write+fdatasync is in flight at a time. Appends made
+ * meanwhile are encoded into one buffer and go out together in the next
+ * single write+fdatasync; each caller resolves after the sync that covers
+ * its record. Index order is call order.
+ */
+export class Wal {
+  readonly #dir: string
+  readonly #options: ResolvedWalOptions
+  readonly #segments: Segment[]
+  #active: WalFile
+  /** Where the next write goes in the active segment; equal to the durable end when nothing is in flight. */
+  #writeOffset: number
+  #nextIndex: number
+  #lastIndex: number
+  #pending: EncodeBuffer = encodeBuffer(4096)
+  #spare: EncodeBuffer = encodeBuffer(4096)
+  #pendingBytes = 0
+  #pendingFirstIndex = 0
+  #resolves: Resolve[] = []
+  #rejects: Reject[] = []
+  #results: number[] = []
+  #spareResolves: Resolve[] = []
+  #spareRejects: Reject[] = []
+  #spareResults: number[] = []
+  #flushing = false
+  #scheduled = false
+  #drainWaiters: Array<() => void> = []
+  #exclusive: Promise<void> | undefined
+  #failed: WalFailedError | undefined
+  #closed = false
+  /** What open found and repaired. */
+  readonly recovery: RecoverySummary
+
+  private constructor(
+    dir: string,
+    options: ResolvedWalOptions,
+    segments: Segment[],
+    active: WalFile,
+    lastIndex: number,
+    writeOffset: number,
+    recovery: RecoverySummary,
+  ) {
+    this.#dir = dir
+    this.#options = options
+    this.#segments = segments
+    this.#active = active
+    this.#lastIndex = lastIndex
+    this.#nextIndex = lastIndex + 1
+    this.#writeOffset = writeOffset
+    this.recovery = recovery
+  }
+
+  /**
+   * Opens (creating when missing) the WAL in `dir` and recovers it: a torn
+   * tail is cut and reported in `recovery`; corruption elsewhere throws
+   * `WalCorruptionError` unless `repair` is set.
+   */
+  static async open(dir: string, options: WalOptions = {}): Promise<Wal> {
+    const resolved = resolveOptions(options)
+    const recovered = await recover(dir, resolved)
+    const last = recovered.segments[recovered.segments.length - 1]!
+    const active = await resolved.fs.openWrite(last.path, { create: false, dsync: writeThrough(resolved) })
+    return new Wal(
+      dir,
+      resolved,
+      recovered.segments,
+      active,
+      recovered.lastIndex,
+      recovered.writeOffset,
+      recovered.summary,
+    )
+  }
+
+  /** Index of the first record still stored (after compaction). */
+  get firstIndex(): number {
+    return this.#segments[0]!.firstIndex
+  }
+
+  /** Index of the last durable record; `firstIndex - 1` when the log is empty. */
+  get lastIndex(): number {
+    return this.#lastIndex
+  }
+
+  /** File names of the segments, oldest first. */
+  get segmentNames(): string[] {
+    return this.#segments.map((s) => s.name)
+  }
+
+  /** Appends one record; resolves with its index once it is durable. */
+  append(payload: Uint8Array): Promise<number> {
+    const error = this.#refusal() ?? this.#checkPayload(payload)
+    if (error !== undefined) return Promise.reject(error)
+    if (this.#exclusive !== undefined) return this.#exclusive.then(() => this.append(payload))
+    const index = this.#nextIndex++
+    this.#encode(index, payload)
+    const promise = new Promise<number>(this.#capture)
+    this.#results.push(index)
+    this.#schedule()
+    return promise
+  }
+
+  /**
+   * Appends records as one durable unit (one write, one sync); resolves with
+   * the last one's index. An empty batch resolves with `lastIndex` at once.
+   */
+  appendBatch(payloads: readonly Uint8Array[]): Promise<number> {
+    let error = this.#refusal()
+    if (error === undefined && !Array.isArray(payloads))
+      error = new WalArgumentError('payloads must be an array')
+    for (let i = 0; error === undefined && i < payloads.length; i++) error = this.#checkPayload(payloads[i])
+    if (error !== undefined) return Promise.reject(error)
+    if (this.#exclusive !== undefined) return this.#exclusive.then(() => this.appendBatch(payloads))
+    if (payloads.length === 0) return Promise.resolve(this.#nextIndex - 1)
+    let index = 0
+    for (const payload of payloads) {
+      index = this.#nextIndex++
+      this.#encode(index, payload)
+    }
+    const promise = new Promise<number>(this.#capture)
+    this.#results.push(index)
+    this.#schedule()
+    return promise
+  }
+
+  /**
+   * Streams records `from..to` (inclusive; `to` defaults to the current
+   * `lastIndex` and is capped by it) in order.
+   */
+  read(from: number, to?: number): AsyncGenerator<WalRecord> {
+    return flatten(this.readBatches(from, to))
+  }
+
+  /**
+   * Like `read`, but yields arrays of records, one per read chunk: the fast
+   * way to replay a log. Payloads are views into read buffers that nothing
+   * else writes to, unless `reuseBuffers` is set: then the views are valid
+   * only until the next batch is requested (the read memory is recycled,
+   * which saves allocating and faulting in fresh memory for every chunk).
+   */
+  readBatches(from: number, to?: number, options: ReadOptions = {}): AsyncGenerator<WalRecord[]> {
+    const refusal = this.#refusal()
+    if (refusal !== undefined) throw refusal
+    if (!Number.isSafeInteger(from)) throw new WalArgumentError(`from must be an integer, got ${from}`)
+    if (to !== undefined && !Number.isSafeInteger(to))
+      throw new WalArgumentError(`to must be an integer, got ${to}`)
+    if (from < this.firstIndex) {
+      throw new WalIndexError(`index ${from} is before firstIndex ${this.firstIndex} (compacted)`)
+    }
+    const last = Math.min(to ?? this.#lastIndex, this.#lastIndex)
+    return readRange(this.#options, this.#segments.slice(), from, last, options.reuseBuffers ?? false)
+  }
+
+  /** Drops every record after `index` (Raft log conflicts). `index` must be in [firstIndex - 1, lastIndex]. */
+  truncateAfter(index: number): Promise<void> {
+    return this.#exclusively(async () => {
+      if (!Number.isSafeInteger(index) || index < this.firstIndex - 1 || index > this.#lastIndex) {
+        throw new WalIndexError(
+          `truncateAfter(${index}) is outside [firstIndex - 1, lastIndex] = [${this.firstIndex - 1}, ${this.#lastIndex}]`,
+        )
+      }
+      if (index === this.#lastIndex) return
+      await this.#guardIo(() => this.#truncate(index))
+    })
+  }
+
+  /**
+   * Removes whole segments whose records all come before `index` (after a
+   * snapshot). The segment holding `index` stays, so `firstIndex` may stay
+   * below `index`. `index` may be at most `lastIndex + 1`.
+   */
+  compactBefore(index: number): Promise<void> {
+    return this.#exclusively(async () => {
+      if (!Number.isSafeInteger(index) || index > this.#lastIndex + 1) {
+        throw new WalIndexError(`compactBefore(${index}) is beyond lastIndex + 1 = ${this.#lastIndex + 1}`)
+      }
+      await this.#guardIo(async () => {
+        // Oldest first, each removal made durable before the next: unsynced
+        // directory changes may persist in any order, and a crash must leave
+        // a contiguous log.
+        while (this.#segments.length > 1 && this.#segments[1]!.firstIndex <= index) {
+          await this.#options.fs.remove(this.#segments[0]!.path)
+          this.#segments.shift()
+          await this.#options.fs.syncDir(this.#dir)
+        }
+      })
+    })
+  }
+
+  /** Waits for appends in flight, then closes. Later calls throw `WalClosedError`. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    if (this.#exclusive !== undefined) await this.#exclusive.catch(() => undefined)
+    await this.#drain()
+    this.#closed = true
+    await this.#active.close()
+  }
+
+  readonly #capture = (resolve: Resolve, reject: Reject): void => {
+    this.#resolves.push(resolve)
+    this.#rejects.push(reject)
+  }
+
+  #refusal(): WalError | undefined {
+    if (this.#closed) return new WalClosedError()
+    if (this.#failed !== undefined) return this.#failed
+    return undefined
+  }
+
+  #checkPayload(payload: unknown): WalError | undefined {
+    if (!(payload instanceof Uint8Array)) return new WalArgumentError('a payload must be a Uint8Array')
+    if (payload.length > this.#options.maxPayloadBytes) {
+      return new WalPayloadTooLargeError(payload.length, this.#options.maxPayloadBytes)
+    }
+    return undefined
+  }
+
+  #encode(index: number, payload: Uint8Array): void {
+    const need = this.#pendingBytes + FRAME_HEADER_BYTES + payload.length
+    if (need > this.#pending.bytes.length) {
+      const grown = encodeBuffer(Math.max(need, this.#pending.bytes.length * 2))
+      grown.bytes.set(this.#pending.bytes.subarray(0, this.#pendingBytes))
+      this.#pending = grown
+    }
+    const first = this.#pendingBytes === 0
+    if (first) this.#pendingFirstIndex = index
+    this.#pendingBytes = encodeFrame(
+      this.#pending.bytes,
+      this.#pending.view,
+      this.#pendingBytes,
+      index,
+      payload,
+      first,
+    )
+  }
+
+  #schedule(): void {
+    if (this.#flushing || this.#scheduled) return
+    this.#scheduled = true
+    // A microtask, so that appends made in the same turn share the first write.
+    queueMicrotask(this.#runFlush)
+  }
+
+  readonly #runFlush = (): void => {
+    this.#scheduled = false
+    void this.#flush()
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true
+    try {
+      while (this.#pendingBytes > 0 && this.#failed === undefined) await this.#flushOnce()
+    } finally {
+      this.#flushing = false
+      if (this.#pendingBytes === 0 || this.#failed !== undefined) {
+        const waiters = this.#drainWaiters
+        this.#drainWaiters = []
+        for (const wake of waiters) wake()
+      }
+    }
+  }
+
+  /** One write (+ fdatasync) of everything encoded so far. */
+  async #flushOnce(): Promise<void> {
+    const batch = this.#pending
+    const bytes = this.#pendingBytes
+    const firstIndex = this.#pendingFirstIndex
+    const resolves = this.#resolves
+    const rejects = this.#rejects
+    const results = this.#results
+    this.#pending = this.#spare
+    this.#spare = batch
+    this.#pendingBytes = 0
+    this.#resolves = this.#spareResolves
+    this.#rejects = this.#spareRejects
+    this.#results = this.#spareResults
+    try {
+      if (
+        this.#writeOffset > SEGMENT_HEADER_BYTES &&
+        this.#writeOffset + bytes > this.#options.segmentBytes
+      ) {
+        await this.#rollover(firstIndex)
+      }
+      await this.#active.write(batch.bytes, 0, bytes, this.#writeOffset)
+      // With O_DSYNC the write itself returned only once durable.
+      if (this.#options.sync === 'always' && !writeThrough(this.#options)) await this.#active.sync()
+    } catch (error) {
+      this.#fail(error)
+      for (const reject of rejects) reject(this.#failed)
+      resolves.length = 0
+      rejects.length = 0
+      results.length = 0
+      this.#spareResolves = resolves
+      this.#spareRejects = rejects
+      this.#spareResults = results
+      return
+    }
+    this.#sample(batch, bytes, firstIndex)
+    this.#writeOffset += bytes
+    this.#activeSegment().dataEnd = this.#writeOffset
+    this.#lastIndex = results[results.length - 1]!
+    for (let i = 0; i < resolves.length; i++) resolves[i]!(results[i]!)
+    resolves.length = 0
+    rejects.length = 0
+    results.length = 0
+    this.#spareResolves = resolves
+    this.#spareRejects = rejects
+    this.#spareResults = results
+  }
+
+  /** Records the offsets of sampled frames in a just-written batch. */
+  #sample(batch: EncodeBuffer, bytes: number, firstIndex: number): void {
+    const segment = this.#activeSegment()
+    const samples = segment.samples
+    if (samples === undefined) return
+    let offset = 0
+    let index = firstIndex
+    while (offset < bytes) {
+      if ((index - segment.firstIndex) % SAMPLE_EVERY === 0) samples.push(this.#writeOffset + offset)
+      offset += FRAME_HEADER_BYTES + ((batch.view.getUint32(offset + 4, true) & MAX_PAYLOAD_LIMIT) >>> 0)
+      index++
+    }
+  }
+
+  async #rollover(firstIndex: number): Promise<void> {
+    // The full segment is synced before its successor exists, even with sync 'none'.
+    if (this.#options.sync !== 'always') await this.#active.sync()
+    const segment = await createSegment(this.#dir, firstIndex, this.#options)
+    const next = await this.#options.fs.openWrite(segment.path, {
+      create: false,
+      dsync: writeThrough(this.#options),
+    })
+    const previous = this.#active
+    this.#segments.push(segment)
+    this.#active = next
+    this.#writeOffset = SEGMENT_HEADER_BYTES
+    await previous.close()
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failed === undefined) {
+      const message = error instanceof Error ? error.message : String(error)
+      this.#failed = new WalFailedError(
+        `WAL write or sync failed; the WAL refuses further writes: ${message}`,
+        {
+          cause: error,
+        },
+      )
+    }
+    for (const reject of this.#rejects) reject(this.#failed)
+    this.#resolves.length = 0
+    this.#rejects.length = 0
+    this.#results.length = 0
+    this.#pendingBytes = 0
+  }
+
+  #drain(): Promise<void> {
+    if (!this.#flushing && !this.#scheduled && this.#pendingBytes === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#drainWaiters.push(resolve))
+  }
+
+  async #exclusively(operation: () => Promise<void>): Promise<void> {
+    const refusal = this.#refusal()
+    if (refusal !== undefined) throw refusal
+    const previous = this.#exclusive
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    this.#exclusive = gate
+    try {
+      if (previous !== undefined) await previous
+      await this.#drain()
+      const again = this.#refusal()
+      if (again !== undefined) throw again
+      await operation()
+    } finally {
+      if (this.#exclusive === gate) this.#exclusive = undefined
+      release()
+    }
+  }
+
+  async #guardIo(operation: () => Promise<void>): Promise<void> {
+    try {
+      await operation()
+    } catch (error) {
+      if (!(error instanceof WalError)) this.#fail(error)
+      throw error instanceof WalError ? error : this.#failed
+    }
+  }
+
+  #activeSegment(): Segment {
+    return this.#segments[this.#segments.length - 1]!
+  }
+
+  async #truncate(index: number): Promise<void> {
+    const { fs } = this.#options
+    // The segment that keeps `index` as its last record: when index + 1 starts
+    // a segment, that segment goes and its predecessor stays whole.
+    let keep = this.#segments.length - 1
+    while (keep > 0 && this.#segments[keep]!.firstIndex > index) keep--
+    const target = this.#segments[keep]!
+    const cut = await locate(this.#options, target, index + 1)
+    // Later segments go first, newest first, each removal synced: a crash in between leaves a prefix of the log.
+    const removed = this.#segments.splice(keep + 1)
+    if (removed.length > 0) {
+      await this.#active.close()
+      for (const segment of removed.reverse()) {
+        await fs.remove(segment.path)
+        await fs.syncDir(this.#dir)
+      }
+      this.#active = await fs.openWrite(target.path, { create: false, dsync: writeThrough(this.#options) })
+    }
+    await this.#active.truncate(cut)
+    if (this.#options.preallocate) await this.#active.truncate(Math.max(this.#options.segmentBytes, cut))
+    await this.#active.sync()
+    target.dataEnd = cut
+    if (target.samples !== undefined) {
+      const keepSamples = Math.ceil((index + 1 - target.firstIndex) / SAMPLE_EVERY)
+      target.samples.length = Math.min(target.samples.length, keepSamples)
+    }
+    this.#writeOffset = cut
+    this.#lastIndex = index
+    this.#nextIndex = index + 1
+  }
+}

@@ -1,0 +1,260 @@
+import { readdir } from 'node:fs/promises'
+import { SimFileSystem } from '@shoal/testkit/fs'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  Wal,
+  WalArgumentError,
+  WalClosedError,
+  WalConfigError,
+  WalIndexError,
+  WalPayloadTooLargeError,
+} from '../src/index.ts'
+import { payloadFor, readAll, tempDir } from './helpers.ts'
+
+let dir: string
+let cleanup: () => Promise<void>
+beforeEach(async () => {
+  ;({ dir, cleanup } = await tempDir())
+})
+afterEach(async () => {
+  await cleanup()
+})
+
+describe('Wal on the real filesystem', () => {
+  it('gives indexes from 1 in call order and reads them back after reopening', async () => {
+    const wal = await Wal.open(dir)
+    expect(wal.firstIndex).toBe(1)
+    expect(wal.lastIndex).toBe(0)
+    const indexes = await Promise.all(Array.from({ length: 100 }, (_, i) => wal.append(payloadFor(i + 1))))
+    expect(indexes).toEqual(Array.from({ length: 100 }, (_, i) => i + 1))
+    expect(await wal.appendBatch([payloadFor(101), payloadFor(102)])).toBe(102)
+    await wal.close()
+    const reopened = await Wal.open(dir)
+    expect(reopened.lastIndex).toBe(102)
+    expect(reopened.recovery.tornTail).toBeUndefined()
+    const records = await readAll(reopened)
+    expect(records.map((r) => r.index)).toEqual(Array.from({ length: 102 }, (_, i) => i + 1))
+    for (const record of records) expect(record.payload).toEqual(payloadFor(record.index))
+    await reopened.close()
+  })
+
+  it('reads a sub-range and caps `to` at lastIndex', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 1024 })
+    for (let i = 1; i <= 300; i++) await wal.append(payloadFor(i))
+    const got: number[] = []
+    for await (const record of wal.read(130, 1000)) got.push(record.index)
+    expect(got).toEqual(Array.from({ length: 171 }, (_, i) => 130 + i))
+    const some: number[] = []
+    for await (const batch of wal.readBatches(5, 9)) some.push(...batch.map((r) => r.index))
+    expect(some).toEqual([5, 6, 7, 8, 9])
+    await wal.close()
+  })
+
+  it('hands out payload views that stay valid after later chunks are read', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 2048, readChunkBytes: 64 })
+    await wal.appendBatch(Array.from({ length: 200 }, (_, i) => payloadFor(i + 1)))
+    const views: Uint8Array[] = []
+    for await (const batch of wal.readBatches(1)) for (const record of batch) views.push(record.payload)
+    expect(views).toHaveLength(200)
+    for (const [i, view] of views.entries()) expect(view).toEqual(payloadFor(i + 1))
+    await wal.close()
+  })
+
+  it('recycles read memory with reuseBuffers, each batch intact while it is current', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 4096, readChunkBytes: 100 })
+    await wal.appendBatch(Array.from({ length: 300 }, (_, i) => payloadFor(i + 1)))
+    await wal.close()
+    for (const verify of ['full', 'tail'] as const) {
+      const reopened = await Wal.open(dir, { segmentBytes: 4096, readChunkBytes: 100, verify })
+      let next = 1
+      for await (const batch of reopened.readBatches(1, undefined, { reuseBuffers: true })) {
+        for (const record of batch) {
+          expect(record.index).toBe(next)
+          expect(record.payload).toEqual(payloadFor(next))
+          next++
+        }
+      }
+      expect(next).toBe(301)
+      await reopened.close()
+    }
+  })
+
+  it('rolls over into many segments and compacts whole segments before an index', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 512 })
+    for (let i = 1; i <= 400; i++) await wal.append(payloadFor(i))
+    const segments = wal.segmentNames
+    expect(segments.length).toBeGreaterThan(10)
+    expect((await readdir(dir)).filter((n) => n.endsWith('.wal')).sort()).toEqual(segments)
+    await wal.compactBefore(200)
+    expect(wal.firstIndex).toBeLessThanOrEqual(200)
+    expect(wal.firstIndex).toBeGreaterThan(150)
+    expect(wal.segmentNames.length).toBeLessThan(segments.length)
+    expect(() => wal.read(1)).toThrow(WalIndexError)
+    const first = wal.firstIndex
+    await wal.close()
+    const reopened = await Wal.open(dir, { segmentBytes: 512 })
+    expect(reopened.firstIndex).toBe(first)
+    const records = await readAll(reopened)
+    expect(records.map((r) => r.index)).toEqual(Array.from({ length: 401 - first }, (_, i) => first + i))
+    for (const record of records) expect(record.payload).toEqual(payloadFor(record.index))
+    await reopened.close()
+  })
+
+  it('truncates a suffix across segments and continues appending after it', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 512 })
+    for (let i = 1; i <= 200; i++) await wal.append(payloadFor(i))
+    await wal.truncateAfter(57)
+    expect(wal.lastIndex).toBe(57)
+    expect(await wal.append(payloadFor(1000))).toBe(58)
+    await wal.close()
+    const reopened = await Wal.open(dir, { segmentBytes: 512 })
+    const records = await readAll(reopened)
+    expect(records.map((r) => r.index)).toEqual(Array.from({ length: 58 }, (_, i) => i + 1))
+    expect(records[57]!.payload).toEqual(payloadFor(1000))
+    await reopened.truncateAfter(0)
+    expect(reopened.lastIndex).toBe(0)
+    expect(await readAll(reopened)).toEqual([])
+    await reopened.close()
+  })
+
+  it('writes through O_DSYNC with syncMethod dsync', async () => {
+    const wal = await Wal.open(dir, { syncMethod: 'dsync', segmentBytes: 1024 })
+    const indexes = await Promise.all(Array.from({ length: 64 }, (_, i) => wal.append(payloadFor(i + 1))))
+    expect(indexes.at(-1)).toBe(64)
+    await wal.close()
+    const reopened = await Wal.open(dir, { syncMethod: 'dsync', segmentBytes: 1024 })
+    expect((await readAll(reopened)).map((r) => r.index)).toEqual(indexes)
+    await reopened.close()
+  })
+
+  it('keeps data with preallocated segments', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 4096, preallocate: true })
+    for (let i = 1; i <= 100; i++) await wal.append(payloadFor(i))
+    await wal.truncateAfter(90)
+    await wal.append(payloadFor(91))
+    await wal.close()
+    const reopened = await Wal.open(dir, { segmentBytes: 4096, preallocate: true })
+    expect(reopened.lastIndex).toBe(91)
+    expect(reopened.recovery.tornTail).toBeUndefined()
+    expect((await readAll(reopened)).map((r) => r.index)).toHaveLength(91)
+    await reopened.close()
+  })
+})
+
+describe('group commit', () => {
+  it('coalesces appends made while a sync is in flight into one write and one sync', async () => {
+    const fs = new SimFileSystem()
+    const wal = await Wal.open('/wal', { fs })
+    let syncs = 0
+    fs.onOperation = (operation) => {
+      if (operation === 'sync') syncs++
+    }
+    const indexes = await Promise.all(Array.from({ length: 256 }, (_, i) => wal.append(payloadFor(i + 1))))
+    expect(indexes).toEqual(Array.from({ length: 256 }, (_, i) => i + 1))
+    expect(syncs).toBeLessThanOrEqual(2)
+    await wal.close()
+  })
+
+  it('queues appends made while a sync is in flight into exactly one next write and sync', async () => {
+    const fs = new SimFileSystem()
+    const wal = await Wal.open('/wal', { fs })
+    const operations: string[] = []
+    const late: Array<Promise<number>> = []
+    fs.onOperation = (operation) => {
+      operations.push(operation)
+      // While the first sync is in flight, 100 more appends arrive.
+      if (operation === 'sync' && late.length === 0) {
+        for (let i = 0; i < 100; i++) late.push(wal.append(payloadFor(i + 2)))
+      }
+    }
+    const first = await wal.append(payloadFor(1))
+    expect(first).toBe(1)
+    expect(await Promise.all(late)).toEqual(Array.from({ length: 100 }, (_, i) => i + 2))
+    expect(operations).toEqual(['write', 'sync', 'write', 'sync'])
+    await wal.close()
+  })
+
+  it('resolves every append only after the sync that covers it', async () => {
+    const fs = new SimFileSystem()
+    const wal = await Wal.open('/wal', { fs, segmentBytes: 512 })
+    // At the moment each append resolves, take what a crash would keep for sure.
+    const images: Array<{ index: number; image: SimFileSystem }> = []
+    const writers = Array.from({ length: 8 }, async (_, writer) => {
+      for (let i = 0; i < 10; i++) {
+        const index = await wal.append(payloadFor(writer * 100 + i))
+        images.push({ index, image: fs.durableImage() })
+      }
+    })
+    await Promise.all(writers)
+    for (const { index, image } of images) {
+      const durable = await Wal.open('/wal', { fs: image, segmentBytes: 512 })
+      expect(durable.lastIndex).toBeGreaterThanOrEqual(index)
+      await durable.close()
+    }
+    await wal.close()
+  })
+})
+
+describe('reads during appends', () => {
+  it('see a consistent prefix up to the lastIndex of the moment they start', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 600, readChunkBytes: 64 })
+    const written = new Map<number, Uint8Array>()
+    let done = false
+    const writers = Array.from({ length: 16 }, async (_, writer) => {
+      for (let i = 0; i < 25; i++) {
+        const payload = payloadFor(writer * 1000 + i)
+        written.set(await wal.append(payload), payload)
+      }
+    })
+    const finished = Promise.all(writers).then(() => {
+      done = true
+    })
+    let reads = 0
+    while (!done) {
+      const last = wal.lastIndex
+      const records = await readAll(wal, 1)
+      expect(records.length).toBeGreaterThanOrEqual(last)
+      for (const [i, record] of records.entries()) {
+        expect(record.index).toBe(i + 1)
+        expect(record.payload).toEqual(written.get(record.index))
+      }
+      reads++
+      // A read of nothing completes in microtasks alone; let I/O callbacks run.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await finished
+    expect(reads).toBeGreaterThan(1)
+    expect(wal.segmentNames.length).toBeGreaterThan(2)
+    await wal.close()
+  })
+})
+
+describe('bad calls throw typed errors and change nothing', () => {
+  it('rejects oversized payloads, non-bytes, out-of-range truncation and compaction, and calls after close', async () => {
+    const fs = new SimFileSystem()
+    const wal = await Wal.open('/wal', { fs, maxPayloadBytes: 100 })
+    await wal.appendBatch([payloadFor(1), payloadFor(2), payloadFor(3)])
+    await expect(wal.append(new Uint8Array(101))).rejects.toBeInstanceOf(WalPayloadTooLargeError)
+    await expect(wal.appendBatch([payloadFor(4), new Uint8Array(101)])).rejects.toBeInstanceOf(
+      WalPayloadTooLargeError,
+    )
+    await expect(wal.append('text' as unknown as Uint8Array)).rejects.toBeInstanceOf(WalArgumentError)
+    await expect(wal.truncateAfter(4)).rejects.toBeInstanceOf(WalIndexError)
+    await expect(wal.truncateAfter(-1)).rejects.toBeInstanceOf(WalIndexError)
+    await expect(wal.compactBefore(5)).rejects.toBeInstanceOf(WalIndexError)
+    expect(wal.lastIndex).toBe(3)
+    expect((await readAll(wal)).map((r) => r.index)).toEqual([1, 2, 3])
+    await wal.close()
+    await expect(wal.append(payloadFor(4))).rejects.toBeInstanceOf(WalClosedError)
+    await expect(wal.truncateAfter(1)).rejects.toBeInstanceOf(WalClosedError)
+    expect(() => wal.read(1)).toThrow(WalClosedError)
+    const reopened = await Wal.open('/wal', { fs })
+    expect((await readAll(reopened)).map((r) => r.index)).toEqual([1, 2, 3])
+    await reopened.close()
+  })
+
+  it('rejects invalid options with WalConfigError', async () => {
+    await expect(Wal.open(dir, { segmentBytes: 3 })).rejects.toBeInstanceOf(WalConfigError)
+    await expect(Wal.open(dir, { maxPayloadBytes: -1 })).rejects.toBeInstanceOf(WalConfigError)
+  })
+})
