@@ -27,6 +27,39 @@ function round(append: Appender, payload: Uint8Array, concurrency: number, perAp
     )
 }
 
+/**
+ * Sequential write+fdatasync bandwidth in MB/s: writes of 1 MiB and of 8 MiB, each followed by
+ * fdatasync; the higher figure is the ceiling (a shared virtual disk does not always favour the
+ * larger writes).
+ */
+async function measureSequential(ctx: SuiteContext, dir: string, name: string): Promise<number> {
+  const file = await open(path.join(dir, 'raw-seq'), 'w')
+  try {
+    let best = 0
+    for (const mib of ctx.smoke ? [1] : [1, 8]) {
+      const chunk = Buffer.alloc(mib * MiB, 7)
+      let position = 0
+      const task = `${name}-${mib}MiB`
+      const measured = await ctx.measure(
+        task,
+        async () => {
+          await file.write(chunk, 0, chunk.length, position)
+          await file.datasync()
+          position = (position + chunk.length) % (256 * MiB)
+        },
+        { peer: 'disk', timeMs: ctx.smoke ? 100 : 2000 },
+      )
+      const mbps = (measured.opsPerSecond * chunk.length) / 1e6
+      ctx.record({ name: task, metric: 'throughput', value: mbps, unit: 'MB/s', peer: 'disk' })
+      best = Math.max(best, mbps)
+    }
+    ctx.record({ name, metric: 'throughput', value: best, unit: 'MB/s', peer: 'disk' })
+    return best
+  } finally {
+    await file.close()
+  }
+}
+
 async function measureRawDisk(ctx: SuiteContext, dir: string) {
   const file = await open(path.join(dir, 'raw'), 'w')
   try {
@@ -41,25 +74,7 @@ async function measureRawDisk(ctx: SuiteContext, dir: string) {
       },
       { peer: 'disk' },
     )
-    const chunk = Buffer.alloc((ctx.smoke ? 1 : 8) * MiB, 7)
-    position = 0
-    const big = await ctx.measure(
-      'raw-seq-write-fdatasync',
-      async () => {
-        await file.write(chunk, 0, chunk.length, position)
-        await file.datasync()
-        position = (position + chunk.length) % (256 * MiB)
-      },
-      { peer: 'disk', timeMs: ctx.smoke ? 100 : 2000 },
-    )
-    const seqMBps = (big.opsPerSecond * chunk.length) / 1e6
-    ctx.record({
-      name: 'raw-seq-write-fdatasync',
-      metric: 'throughput',
-      value: seqMBps,
-      unit: 'MB/s',
-      peer: 'disk',
-    })
+    const seqMBps = await measureSequential(ctx, dir, 'raw-seq-write-fdatasync')
     ctx.log(
       `disk: ${Math.round(small.opsPerSecond)} 4KiB write+fdatasync/s, ${seqMBps.toFixed(0)} MB/s sequential`,
     )
@@ -202,8 +217,14 @@ export default defineSuite({
     try {
       const { seqMBps } = await measureRawDisk(ctx, dir)
       const results = new Map<string, { opsPerSecond: number; mbps: number }>()
+      let seqLateMBps = 0
       for (const size of [256, 4096]) {
         for (const concurrency of [1, 16, 256]) {
+          if (size === 4096 && concurrency === 256) {
+            // The disk is shared and its bandwidth drifts: measure it again right before the
+            // large appends, and compare against the higher of the two figures.
+            seqLateMBps = await measureSequential(ctx, dir, 'raw-seq-write-fdatasync-again')
+          }
           results.set(`${size}-${concurrency}`, await measureAppends(ctx, dir, size, concurrency))
         }
       }
@@ -215,7 +236,8 @@ export default defineSuite({
         unit: 'appends/s',
       })
       const large = results.get('4096-256')!
-      const fraction = large.mbps / seqMBps
+      const ceilingMBps = Math.max(seqMBps, seqLateMBps)
+      const fraction = large.mbps / ceilingMBps
       ctx.record({
         name: 'append-4KiB-fraction-of-seq-bw',
         metric: 'ratio',
