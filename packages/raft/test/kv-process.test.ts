@@ -45,11 +45,11 @@ describe('example KV as three real processes', () => {
         }
       }
     })
-    await until(() => acknowledged.size > 200, 15_000, 'writes before the kill')
+    await until(() => acknowledged.size > 200, 40_000, 'writes before the kill')
     const victim = await cluster.leader()
     await cluster.kill(victim, 'SIGKILL')
     const atKill = acknowledged.size
-    await until(() => acknowledged.size > atKill + 400, 20_000, 'writes through a new leader')
+    await until(() => acknowledged.size > atKill + 400, 40_000, 'writes through a new leader')
     const successor = await cluster.leader()
     expect(successor).not.toBe(victim)
     writing = false
