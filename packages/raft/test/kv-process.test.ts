@@ -62,7 +62,7 @@ describe('example KV as three real processes', () => {
         const [lead, back] = await Promise.all([status(successor), status(victim)])
         return back.appliedIndex >= lead.commitIndex
       },
-      20_000,
+      40_000,
       'the restarted member to catch up',
     )
     expect((await status(victim)).snapshotsInstalled).toBeGreaterThan(0)
@@ -78,5 +78,5 @@ describe('example KV as three real processes', () => {
       for (const [j, k] of slice.entries()) expect(local[j], `${k} on ${victim}`).toBe(acknowledged.get(k))
     }
     client.close()
-  }, 90_000)
+  }, 150_000)
 })
