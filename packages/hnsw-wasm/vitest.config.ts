@@ -1,3 +1,5 @@
 import { shoalProject } from '../../vitest.shared.ts'
 
-export default shoalProject('hnsw')
+// The recall tests build 20k x 128 graphs, which takes tens of seconds on a
+// loaded two-core machine.
+export default shoalProject('hnsw', { testTimeoutMs: 120_000 })

@@ -11,16 +11,18 @@
 //   maxX is the block's largest x = sum_f boost_f tf_f / (1 - b + b len_f / avgLen_f), computed
 //   with the average lengths at encoding time; the cursor's `mult` (+60, f32) rescales it to the
 //   query's statistics so that it stays an upper bound (see the wrapper's boundMultiplier).
-//   block data: per posting, LEB128 doc delta (first posting of a block: from the previous
-//     block's lastDoc, or from 0 in the first block), then for F = 1 one tf byte, for F > 1 a
-//     field mask byte followed by one tf byte per set bit (tf saturates at 255).
+//   block data: LEB128 doc delta per posting (first posting of a block: from the previous
+//     block's lastDoc, or from 0 in the first block), then F tf bytes per posting (tf
+//     saturates at 255), read in place without decoding.
 //   Blocks hold 128 postings; the last holds the rest. minLen/maxTf bound the block's scores.
 //
 // Parameters at `params`: F u32 | lensPtr u32 | extPtr u32 | allowPtr u32 | k1 f64 | b f64 |
+//   delta f64 (BM25+ lower bound of a matching term's tf factor, 0 for classic BM25) |
 //   per field: boost f64, avgLen f64.
 // Cursor (64 bytes) per query term, filled by the wrapper at +0 postings u32, +4 nPostings u32,
 //   +8 nBlocks u32, +32 weight f64 (query weight x idf), +48 boundsPtr (f64 per block),
-//   +52 docsBuf (u32 x 128), +56 tfsBuf (u8 x 128 x F), +60 mult f32; the rest is state kept here.
+//   +52 docsBuf (u32 x 128), +60 mult f32; the rest is state kept here (+56: the decoded
+//   block's tf bytes).
 
 const END: u32 = 0xffffffff
 const BLOCK: u32 = 128
@@ -46,6 +48,7 @@ let extPtr: u32 = 0
 let allowPtr: u32 = 0
 let k1: f64 = 1.2
 let b: f64 = 0.75
+let delta: f64 = 0.0
 let fieldsPtr: u32 = 0
 let stride: u32 = 0
 let readPos: u32 = 0
@@ -65,8 +68,9 @@ let factorPtr: u32 = 0
   }
 }
 
+// The tf factor of a term present in the document (x > 0).
 @inline function saturate(x: f64): f64 {
-  return (x * (k1 + 1.0)) / (x + k1)
+  return (x * (k1 + 1.0)) / (x + k1) + delta
 }
 
 function blockBound(c: u32, block: u32): f64 {
@@ -93,28 +97,12 @@ function decodeBlock(c: u32, block: u32): void {
   const count = block == load<u32>(c + C_NBLOCKS) - 1 ? n - block * BLOCK : BLOCK
   let doc: u32 = block == 0 ? 0 : load<u32>(entry - stride * 4)
   const docs = load<u32>(c + C_DOCS)
-  const tfs = load<u32>(c + C_TFS)
   readPos = post + load<u32>(entry + 4)
   for (let i: u32 = 0; i < count; i++) {
     doc += readVarint()
     store<u32>(docs + i * 4, doc)
-    const row = tfs + i * F
-    if (F == 1) {
-      store<u8>(row, load<u8>(readPos))
-      readPos++
-    } else {
-      const mask = <u32>load<u8>(readPos)
-      readPos++
-      for (let f: u32 = 0; f < F; f++) {
-        if ((mask >> f) & 1) {
-          store<u8>(row + f, load<u8>(readPos))
-          readPos++
-        } else {
-          store<u8>(row + f, 0)
-        }
-      }
-    }
   }
+  store<u32>(c + C_TFS, readPos)
   store<u32>(c + C_DECODED, block)
   store<u32>(c + C_COUNT, count)
   store<u32>(c + C_POS, 0)
@@ -154,7 +142,8 @@ function docFactors(doc: u32): void {
     const boost = load<f64>(fieldsPtr + f * 16)
     const avg = load<f64>(fieldsPtr + f * 16 + 8)
     const norm = avg > 0.0 ? 1.0 - b + (b * len) / avg : 1.0
-    store<f64>(factorPtr + f * 8, boost / norm)
+    // An empty field (norm 0 when b = 1) holds no term: its factor must not turn 0 x tf into NaN.
+    store<f64>(factorPtr + f * 8, norm > 0.0 ? boost / norm : 0.0)
   }
 }
 
@@ -298,7 +287,8 @@ export function search(
   allowPtr = load<u32>(params + 12)
   k1 = load<f64>(params + 16)
   b = load<f64>(params + 24)
-  fieldsPtr = params + 32
+  delta = load<f64>(params + 32)
+  fieldsPtr = params + 40
   stride = 3 + F + ((F + 3) >> 2)
   cursorsPtr = cursors
   orderPtr = order

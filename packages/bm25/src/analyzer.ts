@@ -81,12 +81,15 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
   }
 
   const words = (text: string): string[] => {
+    if (ASCII.test(text)) {
+      const found = text.toLowerCase().match(ASCII_WORD)
+      if (found === null) return []
+      for (let i = 0; i < found.length; i++)
+        if (found[i]!.length > MAX_TOKEN_LENGTH) found[i] = cut(found[i]!)
+      return found
+    }
     const normalized = normalizeText(text)
     const out: string[] = []
-    if (ASCII.test(normalized)) {
-      for (const match of normalized.matchAll(ASCII_WORD)) out.push(cut(match[0]))
-      return out
-    }
     for (const match of normalized.matchAll(WORD)) {
       const run = match[0]
       if (!NO_SPACE_SCRIPT.test(run)) {

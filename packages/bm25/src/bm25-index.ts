@@ -4,7 +4,13 @@ import { TermDictionary } from './internal/dictionary.ts'
 import { decodeIndex, encodeIndex, type IndexImage } from './internal/format.ts'
 import { align8, ScratchArena } from './internal/memory-layout.ts'
 import { encodePostings, maxEncodedBytes } from './internal/postings.ts'
-import { checkTypos, type ExpandedTerm, expandQuery, type TypoTolerance } from './internal/query.ts'
+import {
+  checkTypos,
+  type ExpandedTerm,
+  expandQuery,
+  PREFIX_WEIGHT,
+  type TypoTolerance,
+} from './internal/query.ts'
 import { type Bm25Exports, ensureMemory, instantiate } from './internal/wasm.ts'
 import { type CollectionStats, idf } from './stats.ts'
 
@@ -20,11 +26,18 @@ export interface Bm25IndexOptions {
   k1?: number
   /** Length normalisation, 0 (none) to 1 (full). @defaultValue 0.75 */
   b?: number
+  /**
+   * BM25+ (Lv & Zhai 2011): added to the tf factor of every term a document contains, so that
+   * matching one more query word always counts. 0 is classic BM25. @defaultValue 0
+   */
+  delta?: number
   /** @defaultValue createAnalyzer() — English, stemming, no stop words */
   analyzer?: Analyzer
   /** `add` of an id already present replaces that document, or throws Bm25DuplicateIdError. @defaultValue 'replace' */
   onDuplicate?: 'replace' | 'error'
-  /** Most terms one prefix or typo expansion adds to a query. @defaultValue 50 */
+  /** Weight of a term reached as a completion of the last query word (0 to 1). @defaultValue 0.3 */
+  prefixWeight?: number
+  /** Most terms one prefix or typo expansion adds to a query (the most frequent). @defaultValue 10 */
   maxExpansions?: number
 }
 
@@ -47,12 +60,39 @@ export interface SearchResult {
 
 export type DocumentFields = Record<string, string | string[]>
 
+/** One matched term of `explain()`. */
+export interface ExplainedTerm {
+  term: string
+  kind: ExpandedTerm['kind']
+  weight: number
+  idf: number
+  fields: Array<{ field: string; tf: number; length: number; avgLength: number; boost: number }>
+  /** Σ_f boost·tf/(1 − b + b·len/avgLen). */
+  x: number
+  tfFactor: number
+  contribution: number
+}
+
+/** The score of one document for one query, taken apart. */
+export interface Explanation {
+  id: number
+  score: number
+  formula: string
+  k1: number
+  b: number
+  delta: number
+  docCount: number
+  terms: ExplainedTerm[]
+}
+
 const MAX_FIELDS = 8
 const MAX_TF = 255
 const ARENA_START = 1024
 const CURSOR_BYTES = 64
 const MAX_ID = 0xffffffff
 const WORD_CACHE_SIZE = 500_000
+const EMPTY_DOCS = new Uint32Array(0)
+const EMPTY_TFS = new Uint8Array(0)
 
 /**
  * A BM25F full-text index over documents with u32 ids. Analysis and the term dictionary live in
@@ -64,16 +104,20 @@ export class Bm25Index {
   readonly fieldNames: readonly string[]
   readonly k1: number
   readonly b: number
+  readonly delta: number
   readonly #boosts: number[]
   readonly #fieldIndex: Map<string, number>
   readonly #onDuplicate: 'replace' | 'error'
   readonly #maxExpansions: number
+  readonly #prefixWeight: number
   readonly #wasm: Bm25Exports
   readonly #dictionary = new TermDictionary()
   readonly #wordCache = new Map<string, number>()
   // Per term id: postings (internal doc numbers ascending, tfs F per posting), live doc frequency.
-  #postDocs: number[][] = []
-  #postTfs: number[][] = []
+  // Typed arrays with spare capacity; #postCount says how many postings are used.
+  #postDocs: Uint32Array[] = []
+  #postTfs: Uint8Array[] = []
+  #postCount: number[] = []
   #df: number[] = []
   // Per internal doc: external id, live flag, field lengths (F each), distinct term ids.
   #ext: number[] = []
@@ -113,14 +157,20 @@ export class Bm25Index {
     this.b = options.b ?? 0.75
     if (!Number.isFinite(this.k1) || this.k1 < 0) throw new Bm25ConfigError('k1 must be a number >= 0')
     if (!Number.isFinite(this.b) || this.b < 0 || this.b > 1) throw new Bm25ConfigError('b must be in [0, 1]')
+    this.delta = options.delta ?? 0
+    if (!Number.isFinite(this.delta) || this.delta < 0)
+      throw new Bm25ConfigError('delta must be a number >= 0')
     this.#onDuplicate = options.onDuplicate ?? 'replace'
     if (this.#onDuplicate !== 'replace' && this.#onDuplicate !== 'error') {
       throw new Bm25ConfigError(`onDuplicate must be 'replace' or 'error'`)
     }
-    this.#maxExpansions = options.maxExpansions ?? 50
+    this.#maxExpansions = options.maxExpansions ?? 10
     if (!Number.isInteger(this.#maxExpansions) || this.#maxExpansions < 0) {
       throw new Bm25ConfigError('maxExpansions must be an integer >= 0')
     }
+    this.#prefixWeight = options.prefixWeight ?? PREFIX_WEIGHT
+    if (!(this.#prefixWeight >= 0 && this.#prefixWeight <= 1))
+      throw new Bm25ConfigError('prefixWeight must be in [0, 1]')
     this.analyzer = options.analyzer ?? createAnalyzer()
     this.fieldNames = Object.freeze(names)
     this.#fieldIndex = new Map(names.map((name, i) => [name, i]))
@@ -141,7 +191,13 @@ export class Bm25Index {
       fields[name] = { boost: image.boosts[i]! }
     })
     const index = new Bm25Index(
-      { fields, k1: image.k1, b: image.b, analyzer: analyzer ?? createAnalyzer(image.analyzer) },
+      {
+        fields,
+        k1: image.k1,
+        b: image.b,
+        delta: image.delta,
+        analyzer: analyzer ?? createAnalyzer(image.analyzer),
+      },
       await instantiate(),
     )
     index.#load(image)
@@ -192,9 +248,12 @@ export class Bm25Index {
       this.#fieldTotals[f]! += length
     }
     for (const termId of terms) {
-      this.#postDocs[termId]!.push(internal)
+      const n = this.#postCount[termId]!
+      if (n === this.#postDocs[termId]!.length) this.#growPostings(termId, n * 2 + 2)
+      this.#postDocs[termId]![n] = internal
       const tfs = this.#postTfs[termId]!
-      for (let f = 0; f < F; f++) tfs.push(this.#tfScratch[termId * MAX_FIELDS + f]!)
+      for (let f = 0; f < F; f++) tfs[n * F + f] = this.#tfScratch[termId * MAX_FIELDS + f]!
+      this.#postCount[termId] = n + 1
       this.#df[termId]!++
       this.#markDirty(termId)
     }
@@ -252,6 +311,7 @@ export class Bm25Index {
       prefix: options.prefix ?? true,
       typos: checkTypos(options.typos),
       maxExpansions: this.#maxExpansions,
+      prefixWeight: this.#prefixWeight,
     })
   }
 
@@ -285,7 +345,7 @@ export class Bm25Index {
     const active: Array<{ id: number; weight: number }> = []
     for (const t of terms) {
       const id = this.#dictionary.id(t.term)
-      if (id === undefined || this.#postDocs[id]!.length === 0) continue
+      if (id === undefined || this.#postCount[id]! === 0) continue
       let termIdf = idf(docCount, df(t.term))
       if (t.idfCap !== undefined) termIdf = Math.min(termIdf, idf(docCount, df(t.idfCap)))
       if (termIdf > 0 && t.weight > 0) active.push({ id, weight: t.weight * termIdf })
@@ -294,6 +354,70 @@ export class Bm25Index {
       return { ids: new Uint32Array(0), scores: new Float32Array(0) }
     this.#sync()
     return this.#run(active, Math.min(k, this.#liveCount), docCount, stats, options.filter)
+  }
+
+  /**
+   * How document `id` scores for `query`: every matched term with its idf, field frequencies,
+   * lengths and contribution, the constants, and the formula. `score` equals what `search`
+   * returns for the document (before rounding to f32); undefined when `id` is not indexed.
+   */
+  explain(query: string, id: number, options: Omit<SearchOptions, 'filter'> = {}): Explanation | undefined {
+    const internal = this.#internalOf.get(id)
+    if (internal === undefined) return undefined
+    const F = this.fieldNames.length
+    const stats = options.stats
+    const docCount = stats?.docCount ?? this.#liveCount
+    const avgLens = this.fieldNames.map((name, f) => {
+      const total = stats?.fieldLengths[name] ?? this.#fieldTotals[f]!
+      return docCount > 0 ? total / docCount : 0
+    })
+    const df = (term: string): number => {
+      const local = this.#dictionary.id(term)
+      return stats?.docFrequencies[term] ?? (local === undefined ? 0 : this.#df[local]!)
+    }
+    const terms: ExplainedTerm[] = []
+    let score = 0
+    for (const t of this.expandQuery(query, options)) {
+      const termId = this.#dictionary.id(t.term)
+      if (termId === undefined) continue
+      const at = binarySearch(this.#postDocs[termId]!, this.#postCount[termId]!, internal)
+      if (at < 0) continue
+      let termIdf = idf(docCount, df(t.term))
+      if (t.idfCap !== undefined) termIdf = Math.min(termIdf, idf(docCount, df(t.idfCap)))
+      let x = 0
+      const fields = this.fieldNames.map((field, f) => {
+        const tf = this.#postTfs[termId]![at * F + f]!
+        const length = this.#lens[internal * F + f]!
+        const avg = avgLens[f]!
+        const norm = avg > 0 ? 1 - this.b + (this.b * length) / avg : 1
+        if (tf > 0) x += (this.#boosts[f]! * tf) / norm
+        return { field, tf, length, avgLength: avg, boost: this.#boosts[f]! }
+      })
+      const tfFactor = (x * (this.k1 + 1)) / (x + this.k1) + this.delta
+      const contribution = t.weight * termIdf * tfFactor
+      score += contribution
+      terms.push({
+        term: t.term,
+        kind: t.kind,
+        weight: t.weight,
+        idf: termIdf,
+        fields,
+        x,
+        tfFactor,
+        contribution,
+      })
+    }
+    return {
+      id,
+      score,
+      formula:
+        'score = Σ_t weight·idf·(x(k1+1)/(x+k1) + delta), x = Σ_f boost·tf/(1 − b + b·len/avgLen), idf = ln(1 + (N − df + 0.5)/(df + 0.5))',
+      k1: this.k1,
+      b: this.b,
+      delta: this.delta,
+      docCount,
+      terms,
+    }
   }
 
   /** Encodes pending writes into WASM memory now, instead of at the next search (e.g. after a bulk load). */
@@ -319,16 +443,16 @@ export class Bm25Index {
     for (let t = 0; t < this.#postDocs.length; t++) {
       const docs = this.#postDocs[t]!
       const tfs = this.#postTfs[t]!
-      const keptDocs: number[] = []
-      const keptTfs: number[] = []
-      for (let i = 0; i < docs.length; i++) {
+      let kept = 0
+      // In place: the kept postings move towards the front, in order.
+      for (let i = 0; i < this.#postCount[t]!; i++) {
         const to = renumber[docs[i]!]!
         if (to < 0) continue
-        keptDocs.push(to)
-        for (let f = 0; f < F; f++) keptTfs.push(tfs[i * F + f]!)
+        docs[kept] = to
+        for (let f = 0; f < F; f++) tfs[kept * F + f] = tfs[i * F + f]!
+        kept++
       }
-      this.#postDocs[t] = keptDocs
-      this.#postTfs[t] = keptTfs
+      this.#postCount[t] = kept
     }
     this.#ext = ext
     this.#lens = lens
@@ -341,20 +465,23 @@ export class Bm25Index {
   /** The index as bytes (format in internal/format.ts); removed documents are left out. */
   serialize(): Uint8Array {
     if (this.#liveCount < this.#ext.length) this.compact()
+    const F = this.fieldNames.length
     const terms: string[] = []
-    const docs: number[][] = []
-    const tfs: number[][] = []
+    const docs: Uint32Array[] = []
+    const tfs: Uint8Array[] = []
     this.#dictionary.forEach((term, id) => {
-      if (this.#postDocs[id]!.length === 0) return
+      const count = this.#postCount[id]!
+      if (count === 0) return
       terms.push(term)
-      docs.push(this.#postDocs[id]!)
-      tfs.push(this.#postTfs[id]!)
+      docs.push(this.#postDocs[id]!.subarray(0, count))
+      tfs.push(this.#postTfs[id]!.subarray(0, count * F))
     })
     return encodeIndex({
       fields: [...this.fieldNames],
       boosts: this.#boosts,
       k1: this.k1,
       b: this.b,
+      delta: this.delta,
       analyzer: { locale: this.analyzer.locale, stemming: this.analyzer.stemming },
       ext: this.#ext,
       lens: this.#lens,
@@ -372,6 +499,7 @@ export class Bm25Index {
       this.#reserveTerm(id)
       this.#postDocs[id] = image.docs[i]!
       this.#postTfs[id] = image.tfs[i]!
+      this.#postCount[id] = image.docs[i]!.length
       this.#df[id] = image.docs[i]!.length
       for (const d of image.docs[i]!) docTerms[d]!.push(id)
     })
@@ -426,10 +554,21 @@ export class Bm25Index {
     return termId
   }
 
+  #growPostings(termId: number, capacity: number): void {
+    const F = this.fieldNames.length
+    const docs = new Uint32Array(capacity)
+    docs.set(this.#postDocs[termId]!)
+    const tfs = new Uint8Array(capacity * F)
+    tfs.set(this.#postTfs[termId]!)
+    this.#postDocs[termId] = docs
+    this.#postTfs[termId] = tfs
+  }
+
   #reserveTerm(termId: number): void {
     while (this.#postDocs.length <= termId) {
-      this.#postDocs.push([])
-      this.#postTfs.push([])
+      this.#postDocs.push(EMPTY_DOCS)
+      this.#postTfs.push(EMPTY_TFS)
+      this.#postCount.push(0)
       this.#df.push(0)
       this.#encodedAt.push(0)
       this.#encodedBytes.push(0)
@@ -454,7 +593,7 @@ export class Bm25Index {
     this.#garbageBytes = 0
     for (let t = 0; t < this.#postDocs.length; t++) {
       this.#encodedBytes[t] = 0
-      if (this.#postDocs[t]!.length > 0) this.#markDirty(t)
+      if (this.#postCount[t]! > 0) this.#markDirty(t)
     }
     this.#docsDirty = true
   }
@@ -467,7 +606,7 @@ export class Bm25Index {
       const F = this.fieldNames.length
       const memory = this.#wasm.memory
       let need = this.#arenaEnd
-      for (const t of this.#dirtyTerms) need += maxEncodedBytes(this.#postDocs[t]!.length, F)
+      for (const t of this.#dirtyTerms) need += maxEncodedBytes(this.#postCount[t]!, F)
       ensureMemory(memory, need)
       const bytes = new Uint8Array(memory.buffer)
       const view = new DataView(memory.buffer)
@@ -482,6 +621,7 @@ export class Bm25Index {
           at,
           this.#postDocs[t]!,
           this.#postTfs[t]!,
+          this.#postCount[t]!,
           this.#lens,
           F,
           bound,
@@ -526,7 +666,7 @@ export class Bm25Index {
     const n = active.length
     const region = this.#docsRegion
     const arena = new ScratchArena(region.end)
-    const params = arena.take(32 + 16 * F)
+    const params = arena.take(40 + 16 * F)
     const cursors = arena.take(CURSOR_BYTES * n)
     const order = arena.take(4 * n)
     const heap = arena.take(16 * k)
@@ -534,9 +674,8 @@ export class Bm25Index {
     const outIds = arena.take(4 * k)
     const outScores = arena.take(4 * k)
     const buffers = active.map(({ id }) => ({
-      bounds: arena.take(8 * Math.ceil(this.#postDocs[id]!.length / 128)),
+      bounds: arena.take(8 * Math.ceil(this.#postCount[id]! / 128)),
       docs: arena.take(4 * 128),
-      tfs: arena.take(128 * F),
     }))
     const allowBytes = Math.ceil(this.#ext.length / 8) + 8
     const allow = filter === undefined ? region.live : arena.take(allowBytes)
@@ -550,23 +689,23 @@ export class Bm25Index {
     view.setUint32(params + 12, allow, true)
     view.setFloat64(params + 16, this.k1, true)
     view.setFloat64(params + 24, this.b, true)
+    view.setFloat64(params + 32, this.delta, true)
     const avgLens = this.fieldNames.map((name, f) => {
       const total = stats?.fieldLengths[name] ?? this.#fieldTotals[f]!
       const avg = docCount > 0 ? total / docCount : 0
-      view.setFloat64(params + 32 + 16 * f, this.#boosts[f]!, true)
-      view.setFloat64(params + 40 + 16 * f, avg, true)
+      view.setFloat64(params + 40 + 16 * f, this.#boosts[f]!, true)
+      view.setFloat64(params + 48 + 16 * f, avg, true)
       return avg
     })
     active.forEach(({ id, weight }, i) => {
       const c = cursors + i * CURSOR_BYTES
-      const count = this.#postDocs[id]!.length
+      const count = this.#postCount[id]!
       view.setUint32(c, this.#encodedAt[id]!, true)
       view.setUint32(c + 4, count, true)
       view.setUint32(c + 8, Math.ceil(count / 128), true)
       view.setFloat64(c + 32, weight, true)
       view.setUint32(c + 48, buffers[i]!.bounds, true)
       view.setUint32(c + 52, buffers[i]!.docs, true)
-      view.setUint32(c + 56, buffers[i]!.tfs, true)
       view.setFloat32(c + 60, this.#boundMultiplier(id, avgLens), true)
     })
     const found = this.#wasm.search(params, n, k, cursors, order, heap, factors, outIds, outScores)
@@ -605,6 +744,19 @@ export class Bm25Index {
     }
     for (const [id, d] of this.#internalOf) if (filter(id)) bits[d >> 3]! |= 1 << (d & 7)
   }
+}
+
+function binarySearch(sorted: Uint32Array, count: number, value: number): number {
+  let lo = 0
+  let hi = count - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const v = sorted[mid]!
+    if (v === value) return mid
+    if (v < value) lo = mid + 1
+    else hi = mid - 1
+  }
+  return -1
 }
 
 function checkId(id: number): void {

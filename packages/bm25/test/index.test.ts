@@ -130,6 +130,19 @@ describe('Bm25Index', () => {
     expect(index.stats().fieldLengths.tags).toBe(5)
   })
 
+  it('explains a score: the sum of the listed term contributions, equal to the search score', async () => {
+    const index = await packageIndex()
+    const { ids, scores } = index.search('web server', 3)
+    const explanation = index.explain('web server', ids[0]!)!
+    expect(explanation.score).toBeCloseTo(scores[0]!, 5)
+    expect(explanation.terms.map((t) => t.term).sort()).toEqual(['server', 'web'])
+    const sum = explanation.terms.reduce((total, t) => total + t.contribution, 0)
+    expect(sum).toBeCloseTo(explanation.score, 10)
+    expect(explanation.k1).toBe(1.2)
+    expect(explanation.formula).toContain('k1')
+    expect(index.explain('web', 999)).toBeUndefined()
+  })
+
   it('reclaims the space of removed documents by compaction and still answers the same', async () => {
     const index = await packageIndex()
     for (let id = 100; id < 400; id++) index.add(id, { summary: `filler server number${id}` })

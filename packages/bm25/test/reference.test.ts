@@ -16,7 +16,7 @@ function mulberry(a: number): () => number {
 }
 
 describe('WASM top-k against the exhaustive TypeScript reference (issue: same ids, scores within 1e-4)', () => {
-  it(`matches on random corpora, queries, removals and filters (seed ${seed})`, async () => {
+  it(`matches on random corpora, parameters (k1, b, BM25+ delta), queries, removals and filters (seed ${seed})`, async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 0, max: 2 ** 31 - 1 }),
@@ -28,13 +28,19 @@ describe('WASM top-k against the exhaustive TypeScript reference (issue: same id
           const text = (n: number) => Array.from({ length: n }, word).join(' ')
           const analyzer = createAnalyzer({ locale: 'none' })
           const fields = { title: { boost: 2.5 }, body: {} }
-          const index = await Bm25Index.create({ fields, analyzer, k1: 1.2, b: 0.75 })
+          const k1 = [0.9, 1.2, 2][Math.floor(random() * 3)]!
+          const b = [0.3, 0.75, 1][Math.floor(random() * 3)]!
+          const delta = random() < 0.5 ? 0 : 0.7
+          const index = await Bm25Index.create({ fields, analyzer, k1, b, delta })
           const reference = new ReferenceBm25(
             [
               { name: 'title', boost: 2.5 },
               { name: 'body', boost: 1 },
             ],
             analyzer,
+            k1,
+            b,
+            delta,
           )
           for (let i = 0; i < docCount; i++) {
             const id = Math.floor(random() * docCount * 3)

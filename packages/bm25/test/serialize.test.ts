@@ -6,6 +6,7 @@ async function sample(): Promise<Bm25Index> {
     fields: { name: { boost: 3 }, description: {} },
     k1: 1.5,
     b: 0.6,
+    delta: 0.25,
     analyzer: createAnalyzer({ stopwords: true }),
   })
   for (let id = 0; id < 500; id++) {
@@ -29,6 +30,7 @@ describe('serialization', () => {
     expect(copy.size).toBe(index.size)
     expect(copy.k1).toBe(1.5)
     expect(copy.b).toBe(0.6)
+    expect(copy.delta).toBe(0.25)
     expect(copy.fieldNames).toEqual(['name', 'description'])
     expect(queries.map((q) => copy.search(q, 20))).toEqual(before)
     expect(copy.stats()).toEqual(index.stats())

@@ -3,7 +3,10 @@ import { createRequire } from 'node:module'
 /** One library under test, behind the same small surface. */
 export interface AnnLibrary {
   name: string
-  build(vectors: Float32Array, count: number, dimensions: number): void
+  /** Makes an empty index for `count` vectors. */
+  init(count: number, dimensions: number): void
+  /** Inserts vectors [from, to) of `vectors`, labelled by position. */
+  add(vectors: Float32Array, from: number, to: number): void
   setEf(ef: number): void
   /** Prepares queries in the library's own input form (outside the timed loop). */
   prepare(queries: Float32Array, count: number, dimensions: number): unknown[]
@@ -41,14 +44,18 @@ export function hnswlibNode(m: number, efConstruction: number, seed: number): An
   }
   let index: HnswlibNodeIndex | undefined
   let size = 0
+  let dims = 0
   return {
     name: 'hnswlib-node',
-    build(vectors, count, dimensions) {
+    init(count, dimensions) {
+      dims = dimensions
       index = new HierarchicalNSW('cosine', dimensions)
       index.initIndex(count, m, efConstruction, seed)
-      for (let i = 0; i < count; i++)
-        index.addPoint(Array.from(vectors.subarray(i * dimensions, (i + 1) * dimensions)), i)
-      size = count
+    },
+    add(vectors, from, to) {
+      for (let i = from; i < to; i++)
+        index!.addPoint(Array.from(vectors.subarray(i * dims, (i + 1) * dims)), i)
+      size = Math.max(size, to)
     },
     setEf: (ef) => index!.setEf(ef),
     prepare: (queries, count, dimensions) =>
@@ -86,13 +93,16 @@ export async function hnswlibWasm(m: number, efConstruction: number, seed: numbe
   const factory = ((await import(specifier)) as { default: () => Promise<HnswlibWasmModule> }).default
   const lib = await factory()
   let index: HnswlibWasmIndex | undefined
+  let dims = 0
   return {
     name: 'hnswlib-wasm',
-    build(vectors, count, dimensions) {
+    init(count, dimensions) {
+      dims = dimensions
       index = new lib.HierarchicalNSW('cosine', dimensions, '')
       index.initIndex(count, m, efConstruction, seed)
-      for (let i = 0; i < count; i++)
-        index.addPoint(vectors.subarray(i * dimensions, (i + 1) * dimensions), i, false)
+    },
+    add(vectors, from, to) {
+      for (let i = from; i < to; i++) index!.addPoint(vectors.subarray(i * dims, (i + 1) * dims), i, false)
     },
     setEf: (ef) => index!.setEfSearch(ef),
     prepare: (queries, count, dimensions) =>

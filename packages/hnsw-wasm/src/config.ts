@@ -20,6 +20,12 @@ export interface HnswOptions {
   efSearch?: number
   /** Seed of the level generator; equal seeds and insertion orders give equal graphs. @defaultValue 42 */
   seed?: number
+  /**
+   * Share of tombstoned nodes (deleted / all nodes) at which `remove`
+   * compacts the graph by itself; 1 leaves compaction to the caller.
+   * @defaultValue 0.5
+   */
+  compactionThreshold?: number
 }
 
 export interface ResolvedHnswOptions {
@@ -29,9 +35,16 @@ export interface ResolvedHnswOptions {
   readonly efConstruction: number
   readonly efSearch: number
   readonly seed: number
+  readonly compactionThreshold: number
 }
 
-export const DEFAULT_OPTIONS = Object.freeze({ M: 16, efConstruction: 200, efSearch: 64, seed: 42 })
+export const DEFAULT_OPTIONS = Object.freeze({
+  M: 16,
+  efConstruction: 200,
+  efSearch: 64,
+  seed: 42,
+  compactionThreshold: 0.5,
+})
 
 /** Upper bound of efSearch and efConstruction. */
 export const MAX_EF = 65_536
@@ -39,6 +52,13 @@ export const MAX_EF = 65_536
 function integerIn(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new HnswConfigError(`${name} must be an integer in [${min}, ${max}], got ${value}`)
+  }
+  return value
+}
+
+function ratioIn(name: string, value: number): number {
+  if (typeof value !== 'number' || !(value > 0 && value <= 1)) {
+    throw new HnswConfigError(`${name} must be a number in (0, 1], got ${value}`)
   }
   return value
 }
@@ -61,5 +81,9 @@ export function resolveOptions(options: HnswOptions): ResolvedHnswOptions {
     ),
     efSearch: integerIn('efSearch', options.efSearch ?? DEFAULT_OPTIONS.efSearch, 1, MAX_EF),
     seed: integerIn('seed', options.seed ?? DEFAULT_OPTIONS.seed, 0, Number.MAX_SAFE_INTEGER),
+    compactionThreshold: ratioIn(
+      'compactionThreshold',
+      options.compactionThreshold ?? DEFAULT_OPTIONS.compactionThreshold,
+    ),
   })
 }

@@ -70,4 +70,21 @@ describe('deletes', () => {
     index.add(5, query(data, 0))
     expect(Array.from(index.search(query(data, 0), 5).ids)).toEqual([5])
   })
+
+  it('compacts by itself once tombstones reach compactionThreshold of all nodes', async () => {
+    const data = fixture(34, 1_000, 16, 20)
+    const index = await buildIndex(data, { metric: 'l2', compactionThreshold: 0.25 })
+    for (let i = 0; i < 249; i++) index.remove(data.ids[i]!)
+    expect(index.deletedCount).toBe(249)
+    index.remove(data.ids[249]!)
+    expect(index.deletedCount).toBe(0)
+    expect(index.size).toBe(750)
+    const live = (id: number) => id >= data.ids[250]!
+    const truth = groundTruth(data, 'l2', 10, live)
+    const found = index.searchBatch(data.queries, 10).map((r) => r.ids)
+    expect(recall(found, truth)).toBeGreaterThanOrEqual(0.95)
+    const restored = await HnswIndex.deserialize(index.serialize())
+    restored.remove(data.ids[250]!)
+    expect(restored.deletedCount).toBe(1)
+  })
 })

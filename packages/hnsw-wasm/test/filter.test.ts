@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import type { HnswIndex } from '../src/index.ts'
+import { type HnswIndex, InvalidArgumentError } from '../src/index.ts'
 import { recall } from './reference/brute-force.ts'
 import { buildIndex, type Fixture, fixture, groundTruth, query } from './reference/fixture.ts'
 
@@ -56,5 +56,16 @@ describe('filtered search', () => {
     const few = index.search(query(data, 1), 10, { filter: [data.ids[0]!, data.ids[1]!, 999_999_999] })
     expect(Array.from(few.ids).sort((a, b) => a - b)).toEqual([data.ids[0], data.ids[1]])
     expect(index.search(query(data, 1), 10, { filter: new Uint32Array(0) }).ids.length).toBe(0)
+  })
+
+  it('counts an id listed twice in the filter once', () => {
+    const id = data.ids[5]!
+    expect(Array.from(index.search(query(data, 2), 10, { filter: [id, id, id] }).ids)).toEqual([id])
+  })
+
+  it('rejects a filter that is neither an id list nor a predicate', () => {
+    expect(() => index.search(query(data, 2), 10, { filter: 'x' as unknown as number[] })).toThrow(
+      InvalidArgumentError,
+    )
   })
 })

@@ -58,9 +58,9 @@ describe('serialization', () => {
   it('rejects a snapshot whose checksum is valid but whose links point outside the graph', async () => {
     const index = await buildIndex(fixture(43, 100, 8, 1), { metric: 'l2' })
     const bytes = index.serialize()
-    // First level-0 slot of node 0: header 56 + 100 vectors x 32 bytes + count word.
+    // First level-0 slot of node 0: header 60 + 100 vectors x 32 bytes + count word.
     const view = new DataView(bytes.buffer)
-    view.setUint32(56 + 100 * 32 + 4, 5_000, true)
+    view.setUint32(60 + 100 * 32 + 4, 5_000, true)
     const { crc32 } = await import('node:zlib')
     view.setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true)
     await expect(HnswIndex.deserialize(bytes)).rejects.toThrow(/structure/)

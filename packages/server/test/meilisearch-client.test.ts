@@ -213,6 +213,20 @@ describe('meilisearch client against a shoal process', () => {
     })
   })
 
+  it('cancels and deletes tasks', async () => {
+    const canceled = await client.tasks.cancelTasks({ statuses: ['enqueued'] }).waitTask()
+    expect(canceled.type).toBe('taskCancelation')
+    expect(canceled.status).toBe('succeeded')
+    const deleted = await client.tasks.deleteTasks({ types: ['documentDeletion'] }).waitTask()
+    expect(deleted.details?.deletedTasks).toBe(3)
+    const left = await client.tasks.getTasks({ types: ['documentDeletion'] })
+    expect(left.results).toEqual([])
+    expect(await apiError(client.tasks.deleteTasks({}))).toEqual({
+      code: 'missing_task_filters',
+      httpStatus: 400,
+    })
+  })
+
   it('deletes an index', async () => {
     expect((await client.deleteIndex('movies').waitTask()).status).toBe('succeeded')
     expect(await apiError(client.getIndex('movies'))).toEqual({ code: 'index_not_found', httpStatus: 404 })

@@ -29,6 +29,7 @@ export {
   WAN,
 } from './core/index.ts'
 export { MalformedMessageError, SwimError, TransportError } from './errors.ts'
+export { MemoryNetwork, type MemoryNetworkOptions } from './memory-network.ts'
 export { type DropReason, type OpenResult, PacketSeal, type PacketSealOptions } from './packet.ts'
 export {
   Simulation,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { BroadcastQueue } from '../src/core/index.ts'
+import { encodeMessages } from '../src/codec.ts'
+import { BroadcastQueue, estimateUpdateBytes, type Update } from '../src/core/index.ts'
 
 describe('broadcast queue', () => {
   it('retransmits each update retransmitMult × ceil(log10(n + 1)) times, then drops it', () => {
@@ -38,5 +39,34 @@ describe('broadcast queue', () => {
     const first = queue.take(200, 100)
     expect(first.length).toBeGreaterThan(0)
     expect(first.length).toBeLessThan(50)
+  })
+})
+
+describe('update size estimate', () => {
+  it('is never below what the wire codec encodes', () => {
+    const updates: Update[] = [
+      {
+        kind: 'alive',
+        id: 'node-0123',
+        incarnation: 12_345,
+        address: '10.0.12.34:7946',
+        meta: { zone: 'eu-1a' },
+      },
+      { kind: 'suspect', id: 'node-0123', incarnation: 70_000, from: 'node-0456' },
+      { kind: 'dead', id: 'n1', incarnation: 1, from: 'n1' },
+      {
+        kind: 'alive',
+        id: 'nöde-é',
+        incarnation: 5_000_000_000,
+        address: 'x'.repeat(300),
+        meta: { ['k'.repeat(33)]: '😀' },
+      },
+    ]
+    const empty = encodeMessages([{ type: 'gossip', from: 'x', updates: [] }]).byteLength
+    for (const update of updates) {
+      const actual = encodeMessages([{ type: 'gossip', from: 'x', updates: [update] }]).byteLength - empty
+      expect(estimateUpdateBytes(update)).toBeGreaterThanOrEqual(actual)
+      expect(estimateUpdateBytes(update)).toBeLessThanOrEqual(actual + 16)
+    }
   })
 })

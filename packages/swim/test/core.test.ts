@@ -176,7 +176,8 @@ describe('SwimCore', () => {
 
   // Lifeguard §IV-A: a member that misses acks (it may be the slow one) stretches its own timeouts.
   it('raises its local health score when its probes go unanswered, and lowers it on timely acks', () => {
-    const cores = ['a', 'b', 'c'].map((id) => core(id))
+    // Five members: suspicions start at the 24 s maximum, so nobody is declared dead during the outage.
+    const cores = ['a', 'b', 'c', 'd', 'e'].map((id) => core(id))
     formed(cores)
     const [a] = cores as [SwimCore]
     // Everything a sends is lost: a sees no acks and no nacks.

@@ -16,9 +16,10 @@ describe('suspicion maths', () => {
     expect(suspicionMinTimeoutMs(4, 0, 1000)).toBe(4_000)
   })
 
-  it('expects mult − 2 confirmations, capped by the members that could give them', () => {
+  it('expects mult − 2 confirmations, or none when too few members could give them', () => {
     expect(expectedConfirmations(4, 1000)).toBe(2)
-    expect(expectedConfirmations(4, 3)).toBe(1)
+    expect(expectedConfirmations(4, 4)).toBe(2)
+    expect(expectedConfirmations(4, 3)).toBe(0)
     expect(expectedConfirmations(4, 2)).toBe(0)
   })
 

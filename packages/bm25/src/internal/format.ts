@@ -6,7 +6,7 @@ import { Bm25CorruptionError } from '../errors.ts'
  *
  *   magic "SHBM" | version u32 = 1 | bodyBytes u32 | body | crc32(body) u32
  *   body:
- *     headerBytes u32 | header (UTF-8 JSON: fields, boosts, k1, b, analyzer {locale, stemming})
+ *     headerBytes u32 | header (UTF-8 JSON: fields, boosts, k1, b, delta, analyzer {locale, stemming})
  *     docCount u32 | external id u32 x docCount | field length u32 x docCount x F
  *     termCount u32 | per term: termBytes u16 | UTF-8 term | postings u32 |
  *       LEB128 doc delta x postings | tf u8 x postings x F
@@ -19,12 +19,13 @@ export interface IndexImage {
   boosts: number[]
   k1: number
   b: number
+  delta: number
   analyzer: { locale: string; stemming: boolean }
   ext: number[]
   lens: number[]
   terms: string[]
-  docs: number[][]
-  tfs: number[][]
+  docs: Uint32Array[]
+  tfs: Uint8Array[]
 }
 
 const MAGIC = 0x4d424853 // "SHBM" read as little-endian u32
@@ -71,8 +72,8 @@ export function encodeIndex(image: IndexImage): Uint8Array {
   const F = image.fields.length
   const text = new TextEncoder()
   const body = new Writer()
-  const { fields, boosts, k1, b, analyzer } = image
-  const header = text.encode(JSON.stringify({ fields, boosts, k1, b, analyzer }))
+  const { fields, boosts, k1, b, delta, analyzer } = image
+  const header = text.encode(JSON.stringify({ fields, boosts, k1, b, delta, analyzer }))
   body.u32(header.length)
   body.raw(header)
   body.u32(image.ext.length)
@@ -90,8 +91,7 @@ export function encodeIndex(image: IndexImage): Uint8Array {
       body.varint(doc - previous)
       previous = doc
     }
-    body.reserve(docs.length * F)
-    for (const tf of image.tfs[i]!) body.bytes[body.pos++] = tf
+    body.raw(image.tfs[i]!)
   })
   const content = body.bytes.subarray(0, body.pos)
   const out = new Writer()
@@ -158,7 +158,7 @@ export function decodeIndex(bytes: Uint8Array): IndexImage {
   const text = new TextDecoder()
   const header = JSON.parse(text.decode(body.raw(body.u32()))) as Pick<
     IndexImage,
-    'fields' | 'boosts' | 'k1' | 'b' | 'analyzer'
+    'fields' | 'boosts' | 'k1' | 'b' | 'delta' | 'analyzer'
   >
   const F = header.fields.length
   const docCount = body.u32()
@@ -169,20 +169,20 @@ export function decodeIndex(bytes: Uint8Array): IndexImage {
   for (let i = 0; i < docCount * F; i++) lens.push(body.u32())
   const termCount = body.u32()
   const terms: string[] = []
-  const docs: number[][] = []
-  const tfs: number[][] = []
+  const docs: Uint32Array[] = []
+  const tfs: Uint8Array[] = []
   for (let t = 0; t < termCount; t++) {
     terms.push(text.decode(body.raw(body.u16())))
     const count = body.u32()
-    const termDocs: number[] = []
+    const termDocs = new Uint32Array(count)
     let doc = 0
     for (let i = 0; i < count; i++) {
       doc += body.varint()
       if (doc >= docCount) throw new Bm25CorruptionError(`posting names document ${doc} of ${docCount}`)
-      termDocs.push(doc)
+      termDocs[i] = doc
     }
     docs.push(termDocs)
-    tfs.push(Array.from(body.raw(count * F)))
+    tfs.push(body.raw(count * F).slice())
   }
   if (body.pos !== content.length) throw new Bm25CorruptionError('serialized index body has trailing bytes')
   return { ...header, ext, lens, terms, docs, tfs }

@@ -20,7 +20,7 @@ export interface BoundContext {
 /** Upper bound of the encoded size, for reserving memory before `encodePostings`. */
 export function maxEncodedBytes(count: number, fieldCount: number): number {
   const blocks = Math.ceil(count / BLOCK_SIZE)
-  return blocks * blockStrideWords(fieldCount) * 4 + count * (5 + 1 + fieldCount) + 4
+  return blocks * blockStrideWords(fieldCount) * 4 + count * (5 + fieldCount) + 4
 }
 
 /**
@@ -31,27 +31,27 @@ export function encodePostings(
   out: Uint8Array,
   view: DataView,
   at: number,
-  docs: readonly number[],
-  tfs: readonly number[],
+  docs: Uint32Array,
+  tfs: Uint8Array,
+  count: number,
   lens: readonly number[],
   fieldCount: number,
   bound: BoundContext,
 ): number {
   const { boosts, b, avgLens } = bound
-  const count = docs.length
   const blocks = Math.ceil(count / BLOCK_SIZE)
   const stride = blockStrideWords(fieldCount) * 4
   let pos = at + blocks * stride
   let previous = 0
+  const minLen = new Array<number>(fieldCount)
+  const maxTf = new Array<number>(fieldCount)
   for (let block = 0; block < blocks; block++) {
     const entry = at + block * stride
     const start = block * BLOCK_SIZE
     const end = Math.min(count, start + BLOCK_SIZE)
     view.setUint32(entry + 4, pos - at, true)
-    for (let f = 0; f < fieldCount; f++) {
-      view.setUint32(entry + 12 + f * 4, 0xffffffff, true)
-      out[entry + 12 + fieldCount * 4 + f] = 0
-    }
+    minLen.fill(0xffffffff)
+    maxTf.fill(0)
     let maxX = 0
     for (let i = start; i < end; i++) {
       const doc = docs[i]!
@@ -62,33 +62,29 @@ export function encodePostings(
         delta >>>= 7
       }
       out[pos++] = delta
-      let maskAt = -1
-      if (fieldCount > 1) {
-        maskAt = pos++
-        out[maskAt] = 0
-      }
+    }
+    for (let i = start; i < end; i++) {
+      const doc = docs[i]!
       let x = 0
       for (let f = 0; f < fieldCount; f++) {
         const tf = tfs[i * fieldCount + f]!
+        out[pos++] = tf
         if (tf === 0) continue
         const len = lens[doc * fieldCount + f]!
         const avg = avgLens[f]!
         x += (boosts[f]! * tf) / (avg > 0 ? 1 - b + (b * len) / avg : 1)
-        if (fieldCount === 1) out[pos++] = tf
-        else {
-          out[maskAt] = out[maskAt]! | (1 << f)
-          out[pos++] = tf
-        }
-        const maxAt = entry + 12 + fieldCount * 4 + f
-        if (tf > out[maxAt]!) out[maxAt] = tf
-        if (len < view.getUint32(entry + 12 + f * 4, true)) view.setUint32(entry + 12 + f * 4, len, true)
+        if (tf > maxTf[f]!) maxTf[f] = tf
+        if (len < minLen[f]!) minLen[f] = len
       }
       if (x > maxX) maxX = x
-      if (fieldCount === 1 && tfs[i]! === 0) out[pos++] = 0
     }
     view.setUint32(entry, previous, true)
     // Rounded up so that the f32 stays an upper bound of the double.
     view.setFloat32(entry + 8, maxX * (1 + 1e-6), true)
+    for (let f = 0; f < fieldCount; f++) {
+      view.setUint32(entry + 12 + f * 4, minLen[f]!, true)
+      out[entry + 12 + fieldCount * 4 + f] = maxTf[f]!
+    }
   }
   return (pos + 3) & ~3
 }

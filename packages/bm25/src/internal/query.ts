@@ -14,8 +14,8 @@ export interface ExpandedTerm {
   idfCap?: string
 }
 
-/** Weight of a term matched through the prefix of the last query word. */
-export const PREFIX_WEIGHT = 0.5
+/** Default weight of a term matched through the prefix of the last query word. */
+export const PREFIX_WEIGHT = 0.3
 /** Weight of a term matched with one or two typos. */
 export const TYPO_WEIGHTS: readonly number[] = [1, 0.4, 0.2]
 
@@ -42,7 +42,7 @@ export function expandQuery(
   analyzer: Analyzer,
   dictionary: TermDictionary,
   docFrequency: (id: number) => number,
-  options: { prefix: boolean; typos: TypoTolerance; maxExpansions: number },
+  options: { prefix: boolean; typos: TypoTolerance; maxExpansions: number; prefixWeight: number },
 ): ExpandedTerm[] {
   const words = analyzer.queryTokens(query)
   const chosen = new Map<string, ExpandedTerm>()
@@ -56,17 +56,20 @@ export function expandQuery(
     const cap = exactLive ? { idfCap: word.term } : {}
     if (exactLive) put({ term: word.term, weight: 1, kind: 'exact' })
     if (options.prefix && i === words.length - 1 && !analyzer.isStopword(word.surface)) {
-      const ids = dictionary.withPrefix(word.surface).filter((id) => id !== exactId && docFrequency(id) > 0)
-      ids.sort((x, y) => docFrequency(y) - docFrequency(x) || x - y)
-      for (const id of ids.slice(0, options.maxExpansions)) {
-        put({ term: dictionary.term(id), weight: PREFIX_WEIGHT, kind: 'prefix', ...cap })
+      const ids = mostFrequent(
+        dictionary.withPrefix(word.surface).filter((id) => id !== exactId),
+        docFrequency,
+        options.maxExpansions,
+      )
+      for (const id of ids) {
+        put({ term: dictionary.term(id), weight: options.prefixWeight, kind: 'prefix', ...cap })
       }
     }
     const budget = typoBudget(options.typos, word.surface)
     if (budget > 0) {
       const found: Array<{ id: number; edits: number }> = []
-      dictionary.forEach((term, id) => {
-        if (id === exactId || Math.abs(term.length - word.term.length) > budget) return
+      dictionary.forEachOfLength(word.term.length - budget, word.term.length + budget, (term, id) => {
+        if (id === exactId) return
         const edits = boundedEditDistance(word.term, term, budget)
         if (edits <= budget && docFrequency(id) > 0) found.push({ id, edits })
       })
@@ -77,4 +80,19 @@ export function expandQuery(
     }
   })
   return [...chosen.values()]
+}
+
+/** The `limit` ids of highest document frequency (ties: lower id first), without sorting them all. */
+function mostFrequent(ids: readonly number[], docFrequency: (id: number) => number, limit: number): number[] {
+  const top: Array<{ id: number; df: number }> = []
+  for (const id of ids) {
+    const df = docFrequency(id)
+    if (df === 0) continue
+    if (top.length === limit && (limit === 0 || top[limit - 1]!.df >= df)) continue
+    let at = top.length
+    while (at > 0 && top[at - 1]!.df < df) at--
+    top.splice(at, 0, { id, df })
+    if (top.length > limit) top.pop()
+  }
+  return top.map((entry) => entry.id)
 }

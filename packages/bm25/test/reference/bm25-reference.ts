@@ -12,12 +12,20 @@ export class ReferenceBm25 {
   readonly analyzer: Analyzer
   readonly k1: number
   readonly b: number
+  readonly delta: number
 
-  constructor(fields: Array<{ name: string; boost: number }>, analyzer: Analyzer, k1 = 1.2, b = 0.75) {
+  constructor(
+    fields: Array<{ name: string; boost: number }>,
+    analyzer: Analyzer,
+    k1 = 1.2,
+    b = 0.75,
+    delta = 0,
+  ) {
     this.fields = fields
     this.analyzer = analyzer
     this.k1 = k1
     this.b = b
+    this.delta = delta
   }
 
   add(id: number, doc: DocumentFields): void {
@@ -85,7 +93,7 @@ export class ReferenceBm25 {
       if (x === 0) continue
       let termIdf = this.idf(stats, t.term)
       if (t.idfCap !== undefined) termIdf = Math.min(termIdf, this.idf(stats, t.idfCap))
-      total += t.weight * termIdf * ((x * (this.k1 + 1)) / (x + this.k1))
+      total += t.weight * termIdf * ((x * (this.k1 + 1)) / (x + this.k1) + this.delta)
     }
     return total
   }

@@ -35,13 +35,22 @@ function layout(config: TextIndexConfig): FieldLayout {
   return { fields, target }
 }
 
-function analyzerFor(config: TextIndexConfig): Analyzer {
-  return createAnalyzer(config.stopWords.length > 0 ? { stopwords: [...config.stopWords] } : {})
+/**
+ * English segmentation and folding without stemming, as Meilisearch analyses
+ * text (prefix and typo matching cover word variants); the index's stop words.
+ */
+export function analyzerFor(config: TextIndexConfig): Analyzer {
+  return createAnalyzer({
+    locale: 'en',
+    stemming: false,
+    ...(config.stopWords.length > 0 ? { stopwords: [...config.stopWords] } : {}),
+  })
 }
 
 class Bm25TextIndex implements TextIndex {
   readonly #index: Bm25Index
   readonly #layout: FieldLayout
+  #lastQuery: { query: string; frequencies: number[] } | undefined
 
   constructor(index: Bm25Index, fieldLayout: FieldLayout) {
     this.#index = index
@@ -60,18 +69,44 @@ class Bm25TextIndex implements TextIndex {
     }
     // A document without searchable text still counts in the collection (BM25 N).
     this.#index.add(id, any ? doc : {})
+    this.#lastQuery = undefined
   }
 
   remove(id: number): void {
     this.#index.remove(id)
+    this.#lastQuery = undefined
   }
 
   search(query: string, k: number, options: TextSearchOptions): TextHits {
     return this.#index.search(query, k, {
       prefix: options.prefix,
-      typos: options.typos,
+      typos: options.typos === 'auto' && this.#allWordsIndexed(query) ? 0 : options.typos,
       ...(options.allowed === undefined ? {} : { filter: options.allowed }),
     })
+  }
+
+  /**
+   * Typo policy: a query whose every word is an indexed term as typed is not
+   * expanded with typo variants (exact matches outrank them anyway, and the
+   * expansion scans the term dictionary); a query with an unknown word is.
+   */
+  #allWordsIndexed(query: string): boolean {
+    const frequencies = this.#frequencies(query)
+    return frequencies.every((df) => df > 0)
+  }
+
+  matchEstimate(query: string): number {
+    return Math.max(0, ...this.#frequencies(query))
+  }
+
+  /** Document frequency of each query term; the last query's answer is kept (search asks twice). */
+  #frequencies(query: string): number[] {
+    if (this.#lastQuery?.query === query) return this.#lastQuery.frequencies
+    const terms = this.#index.analyzer.queryTokens(query).map((token) => token.term)
+    const { docFrequencies } = this.#index.stats(terms)
+    const frequencies = terms.map((term) => docFrequencies[term] ?? 0)
+    this.#lastQuery = { query, frequencies }
+    return frequencies
   }
 
   tokens(query: string): string[] {

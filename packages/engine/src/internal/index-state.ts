@@ -77,10 +77,10 @@ function textConfig(settings: Settings, fields: readonly string[]): TextIndexCon
   const explicit = !settings.searchableAttributes.includes('*')
   const n = fields.length
   // Meilisearch ranks matches in earlier searchable attributes higher; with
-  // an explicit list the first attribute weighs 2 and the last 1.
+  // an explicit list the BM25F boost falls linearly from 3 (first) to 1 (last).
   const textFields: TextField[] = fields.map((name, i) => ({
     name,
-    boost: explicit && n > 1 ? 1 + (n - 1 - i) / (n - 1) : 1,
+    boost: explicit && n > 1 ? 1 + (2 * (n - 1 - i)) / (n - 1) : 1,
   }))
   return { fields: textFields, stopWords: settings.stopWords }
 }

@@ -41,6 +41,8 @@ export interface TextIndex {
   search(query: string, k: number, options: TextSearchOptions): TextHits
   /** The analysed tokens of `query` (empty when it has no searchable term). */
   tokens(query: string): string[]
+  /** A cheap estimate of how many documents match `query` (the largest document frequency of its terms). */
+  matchEstimate(query: string): number
   serialize(): Uint8Array
 }
 

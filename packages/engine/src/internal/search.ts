@@ -79,15 +79,11 @@ function rank(
   allowed: Bitset | undefined,
   needAll: boolean,
 ): Ranked {
-  const keyword =
-    request.q.trim() !== '' && request.semanticRatio < 1 && state.text.tokens(request.q).length > 0
+  const keyword = request.q.trim() !== '' && request.semanticRatio < 1
   const semantic = request.vector !== undefined && request.semanticRatio > 0
   const candidates = allowed ?? state.live
   const candidateCount = allowed === undefined ? state.size : allowed.count()
   if (!keyword && !semantic) {
-    // With a query that has no searchable term (only stop words), nothing matches.
-    if (request.q.trim() !== '' && request.vector === undefined)
-      return { ids: [], scores: undefined, total: 0 }
     const ids = candidates.toArray()
     return { ids, scores: undefined, total: ids.length }
   }
@@ -112,7 +108,18 @@ function keywordRank(
   const hits = keywordHits(state, request, allowedIds, window)
   const best = hits.scores.length > 0 ? hits.scores[0]! : 1
   const scores = Float64Array.from(hits.scores, (s) => (best > 0 ? s / best : 0))
-  const total = hits.ids.length < window ? hits.ids.length : Math.max(hits.ids.length, candidateCount)
+  // A full window means more matches than were ranked: estimate them from the
+  // most frequent query term's document frequency, scaled to the candidates.
+  const total =
+    hits.ids.length < window
+      ? hits.ids.length
+      : Math.max(
+          hits.ids.length,
+          Math.min(
+            candidateCount,
+            Math.round((state.text.matchEstimate(request.q) * candidateCount) / Math.max(1, state.size)),
+          ),
+        )
   return { ids: hits.ids, scores, total }
 }
 

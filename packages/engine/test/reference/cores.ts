@@ -51,6 +51,18 @@ export class ReferenceTextIndex implements TextIndex {
     this.docs.delete(id)
   }
 
+  matchEstimate(query: string): number {
+    const terms = this.tokens(query)
+    let best = 0
+    for (const term of terms) {
+      let df = 0
+      for (const doc of this.docs.values())
+        if ([...doc.values()].some((tokens) => tokens.includes(term))) df++
+      best = Math.max(best, df)
+    }
+    return best
+  }
+
   tokens(query: string): string[] {
     return referenceTokens(query, this.config.stopWords)
   }

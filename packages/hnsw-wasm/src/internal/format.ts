@@ -22,7 +22,8 @@ import { CorruptIndexError } from '../errors.ts'
  *      40     4  upper-link bytes
  *      44     8  level generator state (low word, high word)
  *      52     4  padded vector bytes (dimensions x 4 rounded up to 16)
- *      56        vectors        nodes x padded vector bytes (f32; unit length under cosine)
+ *      56     4  compaction threshold (f32)
+ *      60        vectors        nodes x padded vector bytes (f32; unit length under cosine)
  *                level-0 links  nodes x (1 + 2M) x u32 (count, then slots)
  *                labels         nodes x u32 (the caller's ids)
  *                levels         nodes x i32
@@ -38,7 +39,7 @@ import { CorruptIndexError } from '../errors.ts'
  */
 export const MAGIC = 0x57_4e_48_53 // "SHNW" read as a little-endian u32
 export const FORMAT_VERSION = 1
-const HEADER_BYTES = 56
+const HEADER_BYTES = 60
 const METRICS: readonly Metric[] = ['l2', 'dot', 'cosine']
 
 export interface Snapshot {
@@ -49,6 +50,7 @@ export interface Snapshot {
     efConstruction: number
     efSearch: number
     seed: number
+    compactionThreshold: number
   }
   nodes: number
   entry: number
@@ -91,6 +93,7 @@ export function encodeIndex(s: Snapshot): Uint8Array {
   view.setUint32(44, s.rngLow, true)
   view.setUint32(48, s.rngHigh, true)
   view.setUint32(52, s.paddedVectorBytes, true)
+  view.setFloat32(56, s.options.compactionThreshold, true)
   let offset = HEADER_BYTES
   for (const section of [s.vectors, s.links0, s.labels, s.levels, s.upperOffsets, s.flags, s.upper]) {
     bytes.set(section, offset)
@@ -145,6 +148,7 @@ export function decodeIndex(bytes: Uint8Array): Snapshot {
       efConstruction: view.getUint32(16, true),
       efSearch: view.getUint32(20, true),
       seed: 0,
+      compactionThreshold: view.getFloat32(56, true),
     },
     nodes,
     entry: view.getInt32(28, true),

@@ -24,6 +24,8 @@ export const ACTIONS = [
   'indexes.delete',
   'tasks.*',
   'tasks.get',
+  'tasks.cancel',
+  'tasks.delete',
   'settings.*',
   'settings.get',
   'settings.update',

@@ -82,6 +82,10 @@ export function buildApp(services: Services, logger: Logger) {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    // Browsers may call the API from any origin (search keys are meant for frontends);
+    // what a caller may do is decided by its key, not by its origin.
+    reply.header('access-control-allow-origin', '*')
+    reply.header('access-control-expose-headers', 'x-request-id, retry-after')
     const spec = specs.get(`${request.method} ${request.routeOptions.url}`)
     if (spec === undefined || spec.action === null) return
     const token = bearerToken(request)
@@ -137,6 +141,19 @@ export function buildApp(services: Services, logger: Logger) {
       type: 'invalid_request',
       link: errorLink('not_found'),
     })
+  })
+
+  app.route({
+    method: 'OPTIONS',
+    url: '/*',
+    handler: async (_request, reply) => {
+      reply
+        .code(204)
+        .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS')
+        .header('access-control-allow-headers', '*')
+        .header('access-control-max-age', '86400')
+        .send()
+    },
   })
 
   for (const spec of routes) {

@@ -1,11 +1,15 @@
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { readTomlConfig, resolveConfig, type ServerConfig } from './config.ts'
+import { lockDataDir } from './data-dir-lock.ts'
 import type { EnginePort } from './engine-port.ts'
 import { NodeClient } from './http-client.ts'
 import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
 
-export type OpenEngine = (directory: string, options: { sync: 'always' | 'none' }) => Promise<EnginePort>
+export type OpenEngine = (
+  directory: string,
+  options: { sync: 'always' | 'none'; onEvent: (event: { type: string }) => void },
+) => Promise<EnginePort>
 
 export const SAMPLE_INDEX = 'packages'
 export const SAMPLE_FILE = fileURLToPath(new URL('../../data/sample-packages.json', import.meta.url))
@@ -31,7 +35,11 @@ export async function startNode(
   options: { loadSample: boolean; out: (text: string) => void },
 ): Promise<ShoalServer> {
   const logger = createLogger(config.logLevel)
-  const engine = await openEngine(dataPaths(config.dataDir).engine, { sync: config.sync })
+  const unlock = await lockDataDir(config.dataDir)
+  const engine = await openEngine(dataPaths(config.dataDir).engine, {
+    sync: config.sync,
+    onEvent: (event) => logger.info({ engineEvent: event }, `engine: ${event.type}`),
+  })
   const server = await createServer({ config, engine, logger })
   const auth = config.masterKey === undefined ? '' : ` -H 'Authorization: Bearer <master key>'`
   options.out(
@@ -44,13 +52,16 @@ export async function startNode(
     if (stopping) process.exit(130)
     stopping = true
     logger.info({ signal }, 'shutting down: finishing in-flight requests and the running task batch')
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed')
-        process.exit(1)
-      },
-    )
+    server
+      .close()
+      .then(unlock)
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed')
+          process.exit(1)
+        },
+      )
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))

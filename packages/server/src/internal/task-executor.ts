@@ -64,6 +64,8 @@ export async function runTask(
     case 'resetSettings':
       await engine.index(uid).resetSettings()
       return {}
+    case 'taskControl':
+      return {}
   }
 }
 

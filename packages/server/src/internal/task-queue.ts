@@ -78,6 +78,7 @@ export class TaskQueue {
   private nextBatchUid = 0
   private running: Promise<void> | null = null
   private stopping = false
+  private started = false
   private processingUids: number[] = []
   private idleWaiters: (() => void)[] = []
 
@@ -119,6 +120,8 @@ export class TaskQueue {
   private async recover(latest: Map<number, StoredTask>): Promise<void> {
     const live = new Set<string>()
     for (const task of [...latest.values()].sort((a, b) => a.uid - b.uid)) {
+      this.nextUid = Math.max(this.nextUid, task.uid + 1)
+      if (task.deleted === true) continue
       if (task.status === 'processing') {
         this.recoveredUids.add(task.uid)
         task.status = 'enqueued'
@@ -139,8 +142,9 @@ export class TaskQueue {
     }
   }
 
-  /** Starts the processing loop (tasks recovered from the log run first). */
+  /** Starts the processing loop (tasks recovered from the log run first); before it, tasks only queue up. */
   start(): void {
+    this.started = true
     this.kick()
   }
 
@@ -180,6 +184,62 @@ export class TaskQueue {
     return toSummary(task)
   }
 
+  /**
+   * `POST /tasks/cancel` and `DELETE /tasks`: cancels the enqueued tasks, or
+   * deletes the finished tasks, that match `filter`, at once, and records that
+   * as a succeeded task of its own. A running batch is neither canceled nor deleted.
+   */
+  async control(kind: 'cancel' | 'delete', filter: TaskFilter, originalFilter: string): Promise<TaskSummary> {
+    const uid = this.nextUid++
+    const now = new Date().toISOString()
+    const matched = this.matching(filter)
+    const affected: StoredTask[] = []
+    for (const task of matched) {
+      if (kind === 'cancel' && task.status === 'enqueued') {
+        Object.assign(task, {
+          status: 'canceled',
+          canceledBy: uid,
+          finishedAt: now,
+          duration: isoDuration(0),
+        })
+        affected.push(task)
+      } else if (kind === 'delete' && ['succeeded', 'failed', 'canceled'].includes(task.status)) {
+        affected.push({ ...task, deleted: true })
+      }
+    }
+    const task: StoredTask = {
+      uid,
+      batchUid: null,
+      indexUid: null,
+      status: 'succeeded',
+      type: kind === 'cancel' ? 'taskCancelation' : 'taskDeletion',
+      canceledBy: null,
+      details: {
+        matchedTasks: matched.length,
+        [kind === 'cancel' ? 'canceledTasks' : 'deletedTasks']: affected.length,
+        originalFilter,
+      },
+      error: null,
+      duration: isoDuration(0),
+      enqueuedAt: now,
+      startedAt: now,
+      finishedAt: now,
+      operation: { kind: 'taskControl' },
+    }
+    const gone = new Set(affected.map((t) => t.uid))
+    if (kind === 'cancel') this.waiting = this.waiting.filter((u) => !gone.has(u))
+    else for (const u of gone) this.tasks.delete(u)
+    await this.log.append([...affected.map((t) => ({ ...t })), task])
+    this.tasks.set(uid, task)
+    for (const t of affected) {
+      if (kind === 'cancel' && t.operation.kind === 'addDocuments') {
+        await removeFile(path.join(this.payloadDir(), t.operation.payloadFile))
+      }
+    }
+    if (this.depth() === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
+    return toSummary(task)
+  }
+
   get(uid: number): Task | undefined {
     const task = this.tasks.get(uid)
     return task === undefined ? undefined : toPublicTask(task)
@@ -187,13 +247,7 @@ export class TaskQueue {
 
   list(filter: TaskFilter): TaskPage {
     const limit = filter.limit ?? 20
-    const matches = [...this.tasks.values()].filter(
-      (t) =>
-        (filter.uids === undefined || filter.uids.includes(t.uid)) &&
-        (filter.statuses === undefined || filter.statuses.includes(t.status)) &&
-        (filter.types === undefined || filter.types.includes(t.type)) &&
-        (filter.indexUids === undefined || (t.indexUid !== null && filter.indexUids.includes(t.indexUid))),
-    )
+    const matches = this.matching(filter)
     matches.sort((a, b) => (filter.reverse === true ? a.uid - b.uid : b.uid - a.uid))
     const from = filter.from
     const startAt =
@@ -209,6 +263,16 @@ export class TaskQueue {
       from: page[0]?.uid ?? null,
       next: after?.uid ?? null,
     }
+  }
+
+  private matching(filter: TaskFilter): StoredTask[] {
+    return [...this.tasks.values()].filter(
+      (t) =>
+        (filter.uids === undefined || filter.uids.includes(t.uid)) &&
+        (filter.statuses === undefined || filter.statuses.includes(t.status)) &&
+        (filter.types === undefined || filter.types.includes(t.type)) &&
+        (filter.indexUids === undefined || (t.indexUid !== null && filter.indexUids.includes(t.indexUid))),
+    )
   }
 
   /** Enqueued plus processing tasks. */
@@ -246,7 +310,7 @@ export class TaskQueue {
   }
 
   private kick(): void {
-    if (this.running === null && !this.stopping) this.running = this.loop()
+    if (this.started && this.running === null && !this.stopping) this.running = this.loop()
   }
 
   private async loop(): Promise<void> {

@@ -9,6 +9,8 @@ export type TaskType =
   | 'documentAdditionOrUpdate'
   | 'documentDeletion'
   | 'settingsUpdate'
+  | 'taskCancelation'
+  | 'taskDeletion'
 
 export const TASK_TYPES: readonly TaskType[] = [
   'indexCreation',
@@ -17,6 +19,8 @@ export const TASK_TYPES: readonly TaskType[] = [
   'documentAdditionOrUpdate',
   'documentDeletion',
   'settingsUpdate',
+  'taskCancelation',
+  'taskDeletion',
 ]
 
 export type TaskStatus = 'enqueued' | 'processing' | 'succeeded' | 'failed' | 'canceled'
@@ -47,6 +51,8 @@ export type Operation =
   | { kind: 'deleteAll' }
   | { kind: 'updateSettings'; settings: { [K in keyof Settings]?: Settings[K] | null } }
   | { kind: 'resetSettings' }
+  /** Task cancelation and deletion act on the queue itself, at once, and are recorded as done. */
+  | { kind: 'taskControl' }
 
 /** A task as `GET /tasks/{uid}` returns it. */
 export interface Task {
@@ -67,6 +73,8 @@ export interface Task {
 /** What the task log stores: the public task plus what is needed to run it. */
 export interface StoredTask extends Task {
   operation: Operation
+  /** A tombstone: the task was deleted (`DELETE /tasks`); kept so that its uid is never reused. */
+  deleted?: true
 }
 
 /** The 202 answer to a write: `{ taskUid, indexUid, status, type, enqueuedAt }`. */
@@ -79,7 +87,7 @@ export interface TaskSummary {
 }
 
 export function toPublicTask(task: StoredTask): Task {
-  const { operation: _operation, ...rest } = task
+  const { operation: _operation, deleted: _deleted, ...rest } = task
   return rest
 }
 

@@ -108,14 +108,47 @@ interface QueuedUpdate {
   replaced: boolean
 }
 
-/** A conservative estimate of an update's encoded size (msgpack: ~1 byte of framing per field). */
+/**
+ * An upper estimate of an update's size as the wire codec encodes it (a
+ * msgpack map with these field names), so piggybacked updates fit the packet
+ * budget; checked against the codec in the tests.
+ */
 export function estimateUpdateBytes(update: Update): number {
-  let bytes = 24 + update.id.length
+  // Field names count as short strings too: kind, id, incarnation (+ address, meta | from).
+  let bytes =
+    1 + 6 + stringBytes(update.kind) + 4 + stringBytes(update.id) + 13 + uintBytes(update.incarnation)
   if (update.kind === 'alive') {
-    bytes += update.address.length
-    for (const [key, value] of Object.entries(update.meta)) bytes += key.length + value.length + 4
+    bytes += 9 + stringBytes(update.address) + 6
+    const entries = Object.entries(update.meta)
+    bytes += entries.length < 16 ? 1 : 3
+    for (const [key, value] of entries) bytes += stringBytes(key) + stringBytes(value)
   } else {
-    bytes += update.from.length
+    bytes += 6 + stringBytes(update.from)
   }
   return bytes
+}
+
+/** msgpack str: UTF-8 bytes plus its header, counted as str8's 2 bytes for short strings (msgpackr often uses it). */
+function stringBytes(text: string): number {
+  let length = 0
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) length += 1
+    else if (code < 0x800) length += 2
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      length += 4
+      i += 1
+    } else length += 3
+  }
+  const header = length < 256 ? 2 : length < 65_536 ? 3 : 5
+  return header + length
+}
+
+/** msgpack uint. */
+function uintBytes(value: number): number {
+  if (value < 128) return 1
+  if (value < 256) return 2
+  if (value < 65_536) return 3
+  if (value <= 0xffffffff) return 5
+  return 9
 }

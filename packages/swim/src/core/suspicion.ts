@@ -15,9 +15,14 @@ export function suspicionMinTimeoutMs(
   return Math.floor(suspicionMult * scale * probeIntervalMs)
 }
 
-/** Confirmations expected before the timeout reaches the minimum: `mult − 2`, at most `n − 2`. */
+/**
+ * Confirmations expected before the timeout reaches the minimum: `mult − 2`,
+ * or none when fewer members than that could give them (memberlist: `n − 2 < k`
+ * means k = 0; the 2 are this member and the suspect).
+ */
 export function expectedConfirmations(suspicionMult: number, clusterSize: number): number {
-  return Math.max(0, Math.min(suspicionMult - 2, clusterSize - 2))
+  const k = Math.max(0, suspicionMult - 2)
+  return clusterSize - 2 < k ? 0 : k
 }
 
 /**

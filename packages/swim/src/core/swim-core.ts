@@ -108,8 +108,8 @@ export class SwimCore {
     // Spread the first probe and gossip over one interval so members started together do not beat in step.
     this.#nextProbeAtMs = now + randomInt(this.#random, this.config.probeIntervalMs)
     this.#nextGossipAtMs = now + randomInt(this.#random, this.config.gossipIntervalMs)
-    this.#nextPushPullAtMs = this.#scheduleEvery(now, this.config.pushPullIntervalMs, true)
-    this.#nextReconnectAtMs = this.#scheduleEvery(now, this.config.reconnectIntervalMs, true)
+    this.#nextPushPullAtMs = this.#staggered(now, this.config.pushPullIntervalMs)
+    this.#nextReconnectAtMs = this.#staggered(now, this.config.reconnectIntervalMs)
     this.#nextReapAtMs = now + 60_000
   }
 
@@ -188,9 +188,16 @@ export class SwimCore {
       if (record.id === this.id || this.#members.has(record.id)) continue
       const state: MemberState = record.state === 'suspect' ? 'alive' : record.state
       const entry: MemberEntry = { ...record, state: 'alive', stateChangedAtMs: nowMs, suspicion: undefined }
-      this.#addMember(entry)
+      this.#addMember(entry, false)
       this.#setState(entry, state, nowMs)
     }
+    this.#probeOrder = shuffleInPlace(
+      this.#random,
+      this.#others.map((m) => m.id),
+    )
+    this.#probeCursor = 0
+    // The cluster just grew: spread this member's syncs over the size-scaled interval.
+    this.#nextPushPullAtMs = this.#staggered(nowMs, this.config.pushPullIntervalMs)
   }
 
   /** Announces a graceful leave; the driver keeps ticking a little so it spreads, then stops. */
@@ -240,6 +247,13 @@ export class SwimCore {
       this.#nextReapAtMs = nowMs + 60_000
       this.#reap(nowMs)
     }
+  }
+
+  /** The first run of a periodic task: a random point within one (size-scaled) interval. */
+  #staggered(nowMs: number, intervalMs: number): number {
+    const next = this.#scheduleEvery(nowMs, intervalMs, true)
+    if (!Number.isFinite(next)) return next
+    return nowMs + Math.floor(this.#random.next() * (next - nowMs))
   }
 
   #scheduleEvery(nowMs: number, intervalMs: number, scaleBySize: boolean): number {
@@ -382,7 +396,8 @@ export class SwimCore {
   }
 
   #reconnect(): void {
-    if (this.#self.state === 'left') return
+    // Everyone alive or suspect: nobody to reconnect to (the common case; skip the scan).
+    if (this.#self.state === 'left' || this.#liveCount === this.#others.length + 1) return
     const dead = this.#others.filter((m) => m.state === 'dead')
     if (dead.length === 0) return
     const target = dead[randomInt(this.#random, dead.length)] as MemberEntry
@@ -646,11 +661,12 @@ export class SwimCore {
     }
   }
 
-  #addMember(entry: MemberEntry): void {
+  #addMember(entry: MemberEntry, probeSoon = true): void {
     this.#members.set(entry.id, entry)
     this.#othersIndex.set(entry.id, this.#others.length)
     this.#others.push(entry)
     this.#liveCount += 1
+    if (!probeSoon) return
     // Insert at a random point of the probe order so a newcomer is probed within one round.
     const at = randomInt(this.#random, this.#probeOrder.length + 1)
     this.#probeOrder.splice(at, 0, entry.id)
