@@ -131,6 +131,9 @@ export default defineSuite({
       else if (ctx.smoke) ctx.log('etcd is not installed (/usr/bin/etcd); skipping the peer in smoke mode')
       else throw new Error('the full benchmark needs etcd (/usr/bin/etcd; scripts/install-peers.sh)')
 
+      // Warm-up (JIT, connections, first WAL segments), not recorded.
+      for (const system of systems)
+        await runLoad(16, ctx.smoke ? 200 : 2000, (w, s) => system.put(`warm-${w}`, value256(s)))
       const results = new Map<string, LoadResult>()
       for (const clients of [1, 16, 64]) {
         for (const system of systems) {

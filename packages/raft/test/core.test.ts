@@ -245,6 +245,32 @@ describe('RaftCore', () => {
     expect(net.core('b').role).toBe('leader')
   })
 
+  it('promotes a learner to voter only once it has caught up', () => {
+    const net = new Net(['a', 'b', 'c'])
+    net.elect('a')
+    net.cores.set(
+      'd',
+      new RaftCore({
+        config: resolveRaftConfig({ id: 'd' }),
+        rng: new Rng(1),
+        ...MemoryRaftStorage.bootstrap({ voters: [], learners: [] }).loadSync(),
+      }),
+    )
+    net.cut.add('d')
+    expect(net.core('a').proposeConfChange({ type: 'addLearner', node: 'd' }).ok).toBe(true)
+    net.settle()
+    expect(net.core('a').confState().learners).toEqual(['d'])
+    expect(net.core('a').proposeConfChange({ type: 'addVoter', node: 'd' })).toMatchObject({
+      ok: false,
+      reason: 'learnerBehind',
+    })
+    net.cut.delete('d')
+    net.tick(3)
+    expect(net.core('a').proposeConfChange({ type: 'addVoter', node: 'd' }).ok).toBe(true)
+    net.settle()
+    expect(net.core('d').confState().voters).toEqual(['a', 'b', 'c', 'd'])
+  })
+
   it('allows one membership change at a time', () => {
     const net = new Net(['a', 'b', 'c'])
     net.elect('a')

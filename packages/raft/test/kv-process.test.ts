@@ -45,11 +45,11 @@ describe('example KV as three real processes', () => {
         }
       }
     })
-    await until(() => acknowledged.size > 200, 15_000, 'writes before the kill')
+    await until(() => acknowledged.size > 200, 40_000, 'writes before the kill')
     const victim = await cluster.leader()
     await cluster.kill(victim, 'SIGKILL')
     const atKill = acknowledged.size
-    await until(() => acknowledged.size > atKill + 400, 20_000, 'writes through a new leader')
+    await until(() => acknowledged.size > atKill + 400, 40_000, 'writes through a new leader')
     const successor = await cluster.leader()
     expect(successor).not.toBe(victim)
     writing = false
@@ -62,7 +62,7 @@ describe('example KV as three real processes', () => {
         const [lead, back] = await Promise.all([status(successor), status(victim)])
         return back.appliedIndex >= lead.commitIndex
       },
-      20_000,
+      40_000,
       'the restarted member to catch up',
     )
     expect((await status(victim)).snapshotsInstalled).toBeGreaterThan(0)
@@ -78,5 +78,5 @@ describe('example KV as three real processes', () => {
       for (const [j, k] of slice.entries()) expect(local[j], `${k} on ${victim}`).toBe(acknowledged.get(k))
     }
     client.close()
-  }, 90_000)
+  }, 150_000)
 })

@@ -93,6 +93,21 @@ describe('RaftNode driver', () => {
     await eventually(() => again.machine.values.get('x') === '2')
   })
 
+  it('stops with RaftStoppedError (cause attached) when storage fails, and acknowledges nothing after', async () => {
+    cluster = await TestCluster.start(['a'])
+    const member = [...cluster.members.values()][0]!
+    await cluster.leader()
+    await member.node.propose(put('x', '1'))
+    const failure = new Error('EIO: disk gone')
+    member.storage.save = async () => {
+      throw failure
+    }
+    const error = await member.node.propose(put('x', '2')).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'RAFT_STOPPED', cause: failure })
+    expect(member.machine.values.get('x')).toBe('1')
+    await expect(member.node.read()).rejects.toMatchObject({ code: 'RAFT_STOPPED' })
+  })
+
   it('fails requests after stop with RaftStoppedError and honours AbortSignal', async () => {
     cluster = await TestCluster.start(['a'])
     const leader = await cluster.leader()

@@ -35,6 +35,7 @@ describe('deterministic simulation (Raft Figure 3 invariants after every step)',
     const total: Stats = {
       crashes: 0,
       snapshotsInstalled: 0,
+      laterSnapshotChunks: 0,
       confChangesApplied: 0,
       transfers: 0,
       writesAcknowledged: 0,

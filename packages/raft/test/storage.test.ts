@@ -8,7 +8,7 @@ import {
   RaftStorageCorruptionError,
   WalRaftStorage,
 } from '../src/index.ts'
-import { storageCompliance } from './storage-compliance.ts'
+import { storageCompliance } from '../src/testing/index.ts'
 
 const dirs: string[] = []
 async function freshDir(): Promise<string> {
@@ -22,6 +22,7 @@ afterAll(async () => {
 
 describe('MemoryRaftStorage compliance', () => {
   storageCompliance(
+    { it, expect },
     async (conf) => MemoryRaftStorage.bootstrap(conf),
     async (storage) => new MemoryRaftStorage((storage as MemoryRaftStorage).loadSync()),
   )
@@ -29,6 +30,7 @@ describe('MemoryRaftStorage compliance', () => {
 
 describe('WalRaftStorage compliance', () => {
   storageCompliance(
+    { it, expect },
     async (conf) => new WalRaftStorage(await freshDir(), { bootstrap: conf }),
     async (storage: RaftStorage) => {
       await storage.close()

@@ -193,6 +193,11 @@ export class RaftCore {
       return { ok: false, reason: 'confChangePending', leader: this.#leader }
     if (!this.#validConfChange(change))
       return { ok: false, reason: 'invalidConfChange', leader: this.#leader }
+    // A learner becomes a voter only once it holds every committed entry, so the
+    // promotion cannot leave the new quorum waiting on a member that is still catching up.
+    const learner = this.#learners.has(change.node) ? this.#progress.get(change.node) : undefined
+    if (change.type === 'addVoter' && learner !== undefined && learner.match < this.log.committed)
+      return { ok: false, reason: 'learnerBehind', leader: this.#leader }
     const index = this.log.lastIndex() + 1
     this.#appendAsLeader([{ kind: 'conf', term: this.#term, index, change }])
     this.#pendingConfIndex = index

@@ -182,6 +182,11 @@ export type ProposeResult =
   | { readonly ok: true; readonly index: number; readonly term: number }
   | {
       readonly ok: false
-      readonly reason: 'notLeader' | 'transferring' | 'confChangePending' | 'invalidConfChange'
+      readonly reason:
+        | 'notLeader'
+        | 'transferring'
+        | 'confChangePending'
+        | 'invalidConfChange'
+        | 'learnerBehind'
       readonly leader: NodeId | null
     }

@@ -79,6 +79,8 @@ export class SimCluster {
   readonly stats = {
     crashes: 0,
     snapshotsInstalled: 0,
+    /** Snapshot messages after a snapshot's first chunk. */
+    laterSnapshotChunks: 0,
     confChangesApplied: 0,
     transfers: 0,
     writesAcknowledged: 0,
@@ -123,10 +125,13 @@ export class SimCluster {
   #start(node: SimNode): void {
     const stored = node.storage.loadSync()
     const config = resolveRaftConfig({
-      id: node.id,
       electionTicks: 8,
       heartbeatTicks: 1,
       maxInflightMessages: 8,
+      // Small chunks, so snapshots travel in many messages that get lost, duplicated and reordered.
+      snapshotChunkBytes: 64,
+      ...this.options.raft,
+      id: node.id,
     })
     node.core = new RaftCore({ config, rng: this.rng.fork(), ...stored, entries: stored.entries })
     node.sm = new KvStateMachine()
@@ -224,7 +229,10 @@ export class SimCluster {
         this.#crash(node, 'after persist')
         return
       }
-      for (const message of rd.messages) this.net.send(message, this.now)
+      for (const message of rd.messages) {
+        if (message.type === 'snapshot' && message.offset > 0) this.stats.laterSnapshotChunks++
+        this.net.send(message, this.now)
+      }
       this.#apply(node, rd)
       core.advance(rd)
       this.#afterAdvance(node, core, rd)

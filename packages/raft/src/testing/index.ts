@@ -1,5 +1,11 @@
-import { expect, it } from 'vitest'
-import type { ConfState, Entry, RaftStorage, Snapshot } from '../src/index.ts'
+// Compliance suites for the ports of @shoal/raft, to run against any implementation.
+import type { ConfState, Entry, RaftStorage, Snapshot } from '../index.ts'
+
+/** The test functions the suite runs on (vitest's or jest's `it` and `expect` fit). */
+export interface ComplianceHarness {
+  it(name: string, fn: () => Promise<void>): void
+  expect(actual: unknown): { toEqual(expected: unknown): void; toBe(expected: unknown): void }
+}
 
 const normal = (index: number, term: number, text: string): Entry => ({
   kind: 'normal',
@@ -21,9 +27,11 @@ const texts = (entries: readonly Entry[]): string[] =>
  * `reopen()` simulates a restart of the same store.
  */
 export function storageCompliance(
+  harness: ComplianceHarness,
   open: (conf: ConfState) => Promise<RaftStorage>,
   reopen: (storage: RaftStorage) => Promise<RaftStorage>,
 ): void {
+  const { it, expect } = harness
   const conf = { voters: ['a', 'b', 'c'], learners: [] }
 
   it('starts a founding member with the membership as committed entries at term 1', async () => {
