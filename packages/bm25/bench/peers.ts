@@ -10,7 +10,7 @@ import MiniSearch from 'minisearch'
 import type { DebianPackage } from '../../../bench/corpus/debian.ts'
 
 /** Field weights every engine that has them gets, and the text of each field. */
-export const BOOSTS = { name: 3, summary: 1.5, description: 1 }
+export const BOOSTS = { name: 2, summary: 8, description: 1 }
 
 /** The name field: the package name and its dash/dot-separated parts, so 'python3-numpy' matches 'numpy'. */
 export function nameText(doc: DebianPackage): string {

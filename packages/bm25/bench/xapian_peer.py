@@ -45,11 +45,11 @@ def main():
         for doc in docs:
             xdoc = xapian.Document()
             generator.set_document(xdoc)
-            # Field weights as in Shoal's index: name x3, summary x1.5 (rounded to 2), description x1.
+            # Field weights as every engine gets them (peers.ts BOOSTS): name 2, summary 8, description 1.
             name = re.sub(r"[-.+_]", " ", doc["package"]) + " " + doc["package"]
-            generator.index_text(name, 3)
+            generator.index_text(name, 2)
             generator.increase_termpos()
-            generator.index_text(doc["summary"], 2)
+            generator.index_text(doc["summary"], 8)
             generator.increase_termpos()
             generator.index_text(doc["description"])
             db.replace_document(doc["id"] + 1, xdoc)

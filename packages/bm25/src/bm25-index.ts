@@ -4,7 +4,13 @@ import { TermDictionary } from './internal/dictionary.ts'
 import { decodeIndex, encodeIndex, type IndexImage } from './internal/format.ts'
 import { align8, ScratchArena } from './internal/memory-layout.ts'
 import { encodePostings, maxEncodedBytes } from './internal/postings.ts'
-import { checkTypos, type ExpandedTerm, expandQuery, type TypoTolerance } from './internal/query.ts'
+import {
+  checkTypos,
+  type ExpandedTerm,
+  expandQuery,
+  PREFIX_WEIGHT,
+  type TypoTolerance,
+} from './internal/query.ts'
 import { type Bm25Exports, ensureMemory, instantiate } from './internal/wasm.ts'
 import { type CollectionStats, idf } from './stats.ts'
 
@@ -29,6 +35,8 @@ export interface Bm25IndexOptions {
   analyzer?: Analyzer
   /** `add` of an id already present replaces that document, or throws Bm25DuplicateIdError. @defaultValue 'replace' */
   onDuplicate?: 'replace' | 'error'
+  /** Weight of a term reached as a completion of the last query word (0 to 1). @defaultValue 0.3 */
+  prefixWeight?: number
   /** Most terms one prefix or typo expansion adds to a query (the most frequent). @defaultValue 10 */
   maxExpansions?: number
 }
@@ -101,6 +109,7 @@ export class Bm25Index {
   readonly #fieldIndex: Map<string, number>
   readonly #onDuplicate: 'replace' | 'error'
   readonly #maxExpansions: number
+  readonly #prefixWeight: number
   readonly #wasm: Bm25Exports
   readonly #dictionary = new TermDictionary()
   readonly #wordCache = new Map<string, number>()
@@ -159,6 +168,9 @@ export class Bm25Index {
     if (!Number.isInteger(this.#maxExpansions) || this.#maxExpansions < 0) {
       throw new Bm25ConfigError('maxExpansions must be an integer >= 0')
     }
+    this.#prefixWeight = options.prefixWeight ?? PREFIX_WEIGHT
+    if (!(this.#prefixWeight >= 0 && this.#prefixWeight <= 1))
+      throw new Bm25ConfigError('prefixWeight must be in [0, 1]')
     this.analyzer = options.analyzer ?? createAnalyzer()
     this.fieldNames = Object.freeze(names)
     this.#fieldIndex = new Map(names.map((name, i) => [name, i]))
@@ -299,6 +311,7 @@ export class Bm25Index {
       prefix: options.prefix ?? true,
       typos: checkTypos(options.typos),
       maxExpansions: this.#maxExpansions,
+      prefixWeight: this.#prefixWeight,
     })
   }
 

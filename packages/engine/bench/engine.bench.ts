@@ -18,7 +18,7 @@ import {
 } from '../../../bench/corpus/debian.ts'
 import { type Engine, open } from '../src/index.ts'
 import { HNSW_PARAMETERS } from '../src/internal/hnsw-vector-index.ts'
-import { DIMENSIONS, embed } from './vectors.ts'
+import { DIMENSIONS, embed, idfWeights } from './vectors.ts'
 
 /**
  * The embedded database on Debian's package descriptions plus generated
@@ -35,46 +35,28 @@ export default defineSuite({
   async run(ctx) {
     const docs = loadDebianCorpus({ limit: ctx.smoke ? 1000 : Number.MAX_SAFE_INTEGER })
     const queries = knownItemQueries(docs, ctx.seed, ctx.smoke ? 50 : 1000)
-    const docVectors = docs.map((d) => embed(d.summary, d.name.replace(/[-.+_]/g, ' ')))
-    const queryVectors = queries.map((q) => embed(q.query))
+    const weight = idfWeights(docs.map((d) => d.summary))
+    const docVectors = docs.map((d) => embed(d.summary, '', weight))
+    const queryVectors = queries.map((q) => embed(q.query, '', weight))
     const sectionOf = new Map(docs.map((d) => [d.id, d.section]))
     ctx.log(`${docs.length} documents, ${queries.length} known-item queries, ${DIMENSIONS}-d vectors`)
     ctx.record({ name: 'corpus-documents', metric: 'count', value: docs.length, unit: 'docs' })
 
-    // ---- ingestion -------------------------------------------------------------------------
+    // ---- ingestion: engine and Orama take turns, one 1000-document batch each, so that load
+    // changes on this shared machine weigh on both alike ------------------------------------------
     const dir = await mkdtemp(path.join(tmpdir(), 'shoal-engine-bench-'))
-    const before = memoryBytes()
-    const ingest = await ingestEngine(dir, docs, docVectors)
-    const engineMemory = memoryBytes() - before
-    const engineIngest = docs.length / ingest.seconds
+    const ingest = await ingestInterleaved(dir, docs, docVectors)
+    const engineIngest = docs.length / ingest.engineSeconds
+    const oramaIngest = docs.length / ingest.oramaSeconds
     ctx.record({ name: 'engine-ingest', metric: 'docs/s', value: engineIngest, unit: 'docs/s' })
-    ctx.record({
-      name: 'engine-memory-per-document',
-      metric: 'memory',
-      value: engineMemory / docs.length,
-      unit: 'B',
-    })
+    ctx.record({ name: 'orama-ingest', metric: 'docs/s', value: oramaIngest, unit: 'docs/s', peer: 'Orama' })
     ctx.log(
-      `engine: durable ingestion ${Math.round(engineIngest)} docs/s, ${(engineMemory / docs.length).toFixed(0)} B/doc`,
+      `ingestion: engine (durable) ${Math.round(engineIngest)} docs/s, Orama (in memory) ${Math.round(oramaIngest)} docs/s`,
     )
+    ctx.ratio('ingest-ratio-vs-orama', engineIngest, oramaIngest, 'Orama')
     const db = ingest.engine
     const index = db.index('packages')
-
-    const oramaBefore = memoryBytes()
-    const oramaStarted = performance.now()
-    const orama = await buildOrama(docs, docVectors)
-    const oramaIngest = docs.length / ((performance.now() - oramaStarted) / 1000)
-    const oramaMemory = memoryBytes() - oramaBefore
-    ctx.record({ name: 'orama-ingest', metric: 'docs/s', value: oramaIngest, unit: 'docs/s', peer: 'Orama' })
-    ctx.record({
-      name: 'orama-memory-per-document',
-      metric: 'memory',
-      value: oramaMemory / docs.length,
-      unit: 'B',
-      peer: 'Orama',
-    })
-    ctx.log(`orama: in-memory ingestion ${Math.round(oramaIngest)} docs/s`)
-    ctx.ratio('ingest-ratio-vs-orama', engineIngest, oramaIngest, 'Orama')
+    const orama = ingest.orama
 
     const mini = buildMiniSearch(docs)
     const bare = await buildBare(docs, docVectors)
@@ -84,80 +66,14 @@ export default defineSuite({
     recordQuality(ctx, 'keyword', keywordQuality)
     const bm25Quality = quality(queries, (q) => bare.bm25.search(q.query, 10).ids)
     recordQuality(ctx, 'bare-bm25-keyword', bm25Quality, '@shoal/bm25')
-    const oramaKeywordQuality = quality(queries, (q) => orama.keyword(q.query))
+    const oramaKeywordQuality = quality(queries.slice(0, ctx.smoke ? queries.length : 200), (q) =>
+      orama.keyword(q.query),
+    )
     recordQuality(ctx, 'orama-keyword', oramaKeywordQuality, 'Orama')
 
-    const keyword = await perQuery(ctx, 'engine-keyword-query', queries, (q) =>
-      index.search({ q: q.query, limit: 10 }),
-    )
-    const bm25Keyword = await perQuery(
-      ctx,
-      'bare-bm25-keyword-query',
-      queries,
-      (q) => bare.bm25.search(q.query, 10),
-      '@shoal/bm25',
-    )
-    const oramaKeyword = await perQuery(
-      ctx,
-      'orama-keyword-query',
-      queries,
-      (q) => orama.keyword(q.query),
-      'Orama',
-    )
-    const miniKeyword = await perQuery(
-      ctx,
-      'minisearch-keyword-query',
-      queries,
-      (q) => mini(q.query),
-      'MiniSearch',
-    )
-    ctx.ratio('keyword-qps-ratio-vs-bm25', keyword, bm25Keyword, '@shoal/bm25')
-    ctx.ratio('keyword-qps-ratio-vs-orama', keyword, oramaKeyword, 'Orama')
-    ctx.ratio('keyword-qps-ratio-vs-minisearch', keyword, miniKeyword, 'MiniSearch')
-
-    // ---- filtered keyword (the target's section) ------------------------------------------------
-    const filtered = await perQuery(ctx, 'engine-filtered-keyword-query', queries, (q) =>
-      index.search({ q: q.query, filter: `section = "${sectionOf.get(q.target)}"`, limit: 10 }),
-    )
-    const oramaFiltered = await perQuery(
-      ctx,
-      'orama-filtered-keyword-query',
-      queries,
-      (q) => orama.keyword(q.query, sectionOf.get(q.target)),
-      'Orama',
-    )
-    ctx.ratio('filtered-keyword-qps-ratio-vs-orama', filtered, oramaFiltered, 'Orama')
-
-    // ---- vector ----------------------------------------------------------------------------
     const at = new Map(queries.map((q, i) => [q, i]))
     const vectorOf = (q: KnownItemQuery) => Array.from(queryVectors[at.get(q)!]!)
-    const vectorQuality = quality(queries, (q) =>
-      ids(
-        index.search({ vector: vectorOf(q), hybrid: { embedder: 'text', semanticRatio: 1 }, limit: 10 }).hits,
-      ),
-    )
-    recordQuality(ctx, 'vector', vectorQuality)
-    const vector = await perQuery(ctx, 'engine-vector-query', queries, (q) =>
-      index.search({ vector: vectorOf(q), hybrid: { embedder: 'text', semanticRatio: 1 }, limit: 10 }),
-    )
-    const hnswVector = await perQuery(
-      ctx,
-      'bare-hnsw-vector-query',
-      queries,
-      (q) => bare.hnsw.search(queryVectors[at.get(q)!]!, 10),
-      '@shoal/hnsw',
-    )
-    const oramaVector = await perQuery(
-      ctx,
-      'orama-vector-query',
-      queries,
-      (q) => orama.vector(vectorOf(q)),
-      'Orama',
-    )
-    ctx.ratio('vector-qps-ratio-vs-hnsw', vector, hnswVector, '@shoal/hnsw')
-    ctx.ratio('vector-qps-ratio-vs-orama', vector, oramaVector, 'Orama')
-
-    // ---- hybrid ----------------------------------------------------------------------------
+    const filterOf = (q: KnownItemQuery) => `section = "${sectionOf.get(q.target)}"`
     const hybridSearch = (q: KnownItemQuery) =>
       index.search({
         q: q.query,
@@ -165,19 +81,71 @@ export default defineSuite({
         hybrid: { embedder: 'text', semanticRatio: 0.5 },
         limit: 10,
       })
+    const vectorSearch = (q: KnownItemQuery) =>
+      index.search({ vector: vectorOf(q), hybrid: { embedder: 'text', semanticRatio: 1 }, limit: 10 })
+
+    const vectorQuality = quality(queries, (q) => ids(vectorSearch(q).hits))
+    recordQuality(ctx, 'vector', vectorQuality)
     const hybridQuality = quality(queries, (q) => ids(hybridSearch(q).hits))
     recordQuality(ctx, 'hybrid', hybridQuality)
-    const oramaHybridQuality = quality(queries, (q) => orama.hybrid(q.query, vectorOf(q)))
+    const oramaQueries = queries.slice(0, ctx.smoke ? queries.length : 200)
+    const oramaHybridQuality = quality(oramaQueries, (q) => orama.hybrid(q.query, vectorOf(q)))
     recordQuality(ctx, 'orama-hybrid', oramaHybridQuality, 'Orama')
-    const hybrid = await perQuery(ctx, 'engine-hybrid-query', queries, hybridSearch)
-    const oramaHybrid = await perQuery(
-      ctx,
-      'orama-hybrid-query',
-      queries,
-      (q) => orama.hybrid(q.query, vectorOf(q)),
+
+    // Queries/s: every engine answers single queries in turns (rounds of about 100 ms each), so
+    // load changes weigh on all alike; the figure is 1000 / median latency.
+    const qps = await interleavedQueries(ctx, queries, [
+      { name: 'engine-keyword-query', run: (q) => index.search({ q: q.query, limit: 10 }) },
+      { name: 'bare-bm25-keyword-query', peer: '@shoal/bm25', run: (q) => bare.bm25.search(q.query, 10) },
+      { name: 'orama-keyword-query', peer: 'Orama', run: (q) => orama.keyword(q.query) },
+      { name: 'minisearch-keyword-query', peer: 'MiniSearch', run: (q) => mini(q.query) },
+      {
+        name: 'engine-filtered-keyword-query',
+        run: (q) => index.search({ q: q.query, filter: filterOf(q), limit: 10 }),
+      },
+      {
+        name: 'orama-filtered-keyword-query',
+        peer: 'Orama',
+        run: (q) => orama.keyword(q.query, sectionOf.get(q.target)),
+      },
+      { name: 'engine-vector-query', run: vectorSearch },
+      {
+        name: 'bare-hnsw-vector-query',
+        peer: '@shoal/hnsw',
+        run: (q) => bare.hnsw.search(queryVectors[at.get(q)!]!, 10),
+      },
+      { name: 'orama-vector-query', peer: 'Orama', run: (q) => orama.vector(vectorOf(q)) },
+      { name: 'engine-hybrid-query', run: hybridSearch },
+      { name: 'orama-hybrid-query', peer: 'Orama', run: (q) => orama.hybrid(q.query, vectorOf(q)) },
+    ])
+    const q = (name: string) => qps.get(name)!
+    ctx.ratio(
+      'keyword-qps-ratio-vs-bm25',
+      q('engine-keyword-query'),
+      q('bare-bm25-keyword-query'),
+      '@shoal/bm25',
+    )
+    ctx.ratio('keyword-qps-ratio-vs-orama', q('engine-keyword-query'), q('orama-keyword-query'), 'Orama')
+    ctx.ratio(
+      'keyword-qps-ratio-vs-minisearch',
+      q('engine-keyword-query'),
+      q('minisearch-keyword-query'),
+      'MiniSearch',
+    )
+    ctx.ratio(
+      'filtered-keyword-qps-ratio-vs-orama',
+      q('engine-filtered-keyword-query'),
+      q('orama-filtered-keyword-query'),
       'Orama',
     )
-    ctx.ratio('hybrid-qps-ratio-vs-orama', hybrid, oramaHybrid, 'Orama')
+    ctx.ratio(
+      'vector-qps-ratio-vs-hnsw',
+      q('engine-vector-query'),
+      q('bare-hnsw-vector-query'),
+      '@shoal/hnsw',
+    )
+    ctx.ratio('vector-qps-ratio-vs-orama', q('engine-vector-query'), q('orama-vector-query'), 'Orama')
+    ctx.ratio('hybrid-qps-ratio-vs-orama', q('engine-hybrid-query'), q('orama-hybrid-query'), 'Orama')
     ctx.record({ name: 'keyword-mrr', metric: 'mrr@10', value: keywordQuality.mrrAt10, unit: 'mrr' })
     ctx.record({ name: 'hybrid-mrr', metric: 'mrr@10', value: hybridQuality.mrrAt10, unit: 'mrr' })
     ctx.record({
@@ -187,12 +155,13 @@ export default defineSuite({
       unit: 'mrr',
     })
     ctx.log(
-      `MRR@10 keyword ${keywordQuality.mrrAt10.toFixed(3)} (bare bm25 ${bm25Quality.mrrAt10.toFixed(3)}), vector ${vectorQuality.mrrAt10.toFixed(3)}, hybrid ${hybridQuality.mrrAt10.toFixed(3)}, orama hybrid ${oramaHybridQuality.mrrAt10.toFixed(3)}`,
+      `MRR@10 keyword ${keywordQuality.mrrAt10.toFixed(3)} (bare bm25 ${bm25Quality.mrrAt10.toFixed(3)}), vector ${vectorQuality.mrrAt10.toFixed(3)}, hybrid ${hybridQuality.mrrAt10.toFixed(3)}, Orama hybrid ${oramaHybridQuality.mrrAt10.toFixed(3)} (first ${oramaQueries.length} queries)`,
     )
 
     // ---- reopen ----------------------------------------------------------------------------
     await db.snapshot()
     await db.close()
+    const memoryBefore = memoryBytes()
     let started = performance.now()
     const reopened = await open(dir)
     ctx.record({
@@ -201,6 +170,16 @@ export default defineSuite({
       value: performance.now() - started,
       unit: 'ms',
     })
+    const engineMemory = memoryBytes() - memoryBefore
+    ctx.record({
+      name: 'engine-memory-per-document',
+      metric: 'memory',
+      value: engineMemory / docs.length,
+      unit: 'B',
+    })
+    ctx.log(
+      `engine: ${(engineMemory / docs.length).toFixed(0)} B per document (documents, text and vector indexes)`,
+    )
     await reopened.close()
     if (!ctx.smoke) {
       for (const name of await readdir(path.join(dir, 'snapshots')))
@@ -225,12 +204,40 @@ function nameText(doc: DebianPackage): string {
   return `${doc.name.replace(/[-.+_]/g, ' ')} ${doc.name}`
 }
 
-async function ingestEngine(
+function engineBatch(docs: readonly DebianPackage[], vectors: readonly Float32Array[], at: number) {
+  return docs.slice(at, at + BATCH).map((d, i) => ({
+    id: d.id,
+    name: nameText(d),
+    section: d.section,
+    summary: d.summary,
+    description: d.description,
+    _vectors: { text: Array.from(vectors[at + i]!) },
+  }))
+}
+
+function oramaBatch(docs: readonly DebianPackage[], vectors: readonly Float32Array[], at: number) {
+  return docs.slice(at, at + BATCH).map((d, i) => ({
+    id: String(d.id),
+    name: nameText(d),
+    summary: d.summary,
+    description: d.description,
+    section: d.section,
+    embedding: Array.from(vectors[at + i]!),
+  }))
+}
+
+/**
+ * Durable engine ingestion (sync 'always', one addDocuments per 1000 documents, timed from open
+ * to searchable) and Orama's in-memory insertMultiple of the same batches, taking turns.
+ */
+async function ingestInterleaved(
   dir: string,
   docs: readonly DebianPackage[],
   vectors: readonly Float32Array[],
-): Promise<{ engine: Engine; seconds: number }> {
-  const started = performance.now()
+) {
+  let engineMs = 0
+  let oramaMs = 0
+  let started = performance.now()
   const engine = await open(dir, { sync: 'always' })
   await engine.createIndex('packages', {
     primaryKey: 'id',
@@ -241,25 +248,30 @@ async function ingestEngine(
       embedders: { text: { source: 'userProvided', dimensions: DIMENSIONS } },
     },
   })
+  engineMs += performance.now() - started
   const index = engine.index('packages')
+  started = performance.now()
+  const db = createOrama()
+  oramaMs += performance.now() - started
   for (let at = 0; at < docs.length; at += BATCH) {
-    const batch = docs.slice(at, at + BATCH).map((d, i) => ({
-      id: d.id,
-      name: nameText(d),
-      section: d.section,
-      summary: d.summary,
-      description: d.description,
-      _vectors: { text: Array.from(vectors[at + i]!) },
-    }))
-    await index.addDocuments(batch)
+    const forEngine = engineBatch(docs, vectors, at)
+    const forOrama = oramaBatch(docs, vectors, at)
+    started = performance.now()
+    await index.addDocuments(forEngine)
+    engineMs += performance.now() - started
+    started = performance.now()
+    await insertMultiple(db, forOrama)
+    oramaMs += performance.now() - started
   }
   // Searchable means searched once: the text index finishes encoding on its first query.
+  started = performance.now()
   index.search({ q: 'kernel' })
-  return { engine, seconds: (performance.now() - started) / 1000 }
+  engineMs += performance.now() - started
+  return { engine, engineSeconds: engineMs / 1000, orama: oramaSearcher(db), oramaSeconds: oramaMs / 1000 }
 }
 
-async function buildOrama(docs: readonly DebianPackage[], vectors: readonly Float32Array[]) {
-  const db = create({
+function createOrama() {
+  return create({
     schema: {
       name: 'string',
       summary: 'string',
@@ -268,17 +280,9 @@ async function buildOrama(docs: readonly DebianPackage[], vectors: readonly Floa
       embedding: `vector[${DIMENSIONS}]`,
     } as const,
   })
-  await insertMultiple(
-    db,
-    docs.map((d, i) => ({
-      id: String(d.id),
-      name: nameText(d),
-      summary: d.summary,
-      description: d.description,
-      section: d.section,
-      embedding: Array.from(vectors[i]!),
-    })),
-  )
+}
+
+function oramaSearcher(db: ReturnType<typeof createOrama>) {
   const boost = { name: 3, summary: 2 }
   const hitIds = (result: unknown): number[] => {
     if (result instanceof Promise) throw new Error('Orama search unexpectedly asynchronous')
@@ -389,28 +393,52 @@ function recordQuality(
   })
 }
 
-/** Queries/s from the median latency of single queries (cycling through the query set), with p50/p99. */
-async function perQuery(
+interface QueryRunner {
+  name: string
+  peer?: string
+  run: (q: KnownItemQuery) => unknown
+}
+
+/** Rounds in which each runner answers queries for about `sliceMs`, in rotating order. */
+async function interleavedQueries(
   ctx: SuiteContext,
-  name: string,
   queries: readonly KnownItemQuery[],
-  run: (q: KnownItemQuery) => unknown,
-  peer?: string,
-): Promise<number> {
-  let next = 0
-  const measured = await ctx.measure(
-    name,
-    () => {
-      run(queries[next]!)
-      next = (next + 1) % queries.length
-    },
-    {
-      timeMs: ctx.smoke ? 50 : 1500,
-      iterations: ctx.smoke ? 5 : 50,
-      ...(peer === undefined ? {} : { peer }),
-    },
-  )
-  return measured.opsPerSecond
+  runners: QueryRunner[],
+): Promise<Map<string, number>> {
+  const rounds = ctx.smoke ? 3 : 15
+  const sliceMs = ctx.smoke ? 20 : 100
+  const latencies = runners.map(() => [] as number[])
+  const next = runners.map(() => 0)
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < runners.length; k++) {
+      const r = (k + round) % runners.length
+      const runner = runners[r]!
+      const sliceStart = performance.now()
+      do {
+        const q = queries[next[r]!]!
+        next[r] = (next[r]! + 1) % queries.length
+        const t = performance.now()
+        runner.run(q)
+        latencies[r]!.push(performance.now() - t)
+      } while (performance.now() - sliceStart < sliceMs)
+    }
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const out = new Map<string, number>()
+  runners.forEach((runner, r) => {
+    const sorted = latencies[r]!.sort((a, b) => a - b)
+    const p50 = sorted[Math.floor(sorted.length * 0.5)]!
+    const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!
+    const tag = runner.peer === undefined ? {} : { peer: runner.peer }
+    ctx.record({ name: runner.name, metric: 'ops/s', value: 1000 / p50, unit: 'ops/s', ...tag })
+    ctx.record({ name: runner.name, metric: 'p50-latency', value: p50, unit: 'ms', ...tag })
+    ctx.record({ name: runner.name, metric: 'p99-latency', value: p99, unit: 'ms', ...tag })
+    ctx.log(
+      `${runner.name}: ${Math.round(1000 / p50).toLocaleString('en')} q/s (p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms, ${sorted.length} queries)`,
+    )
+    out.set(runner.name, 1000 / p50)
+  })
+  return out
 }
 
 setFlagsFromString('--expose-gc')

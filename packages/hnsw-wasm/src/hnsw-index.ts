@@ -67,6 +67,9 @@ export class HnswIndex {
   /** Live id -> node slot. Tombstoned nodes are absent. */
   #nodes = new Map<number, number>()
   #ioBytes = 0
+  #buffer: ArrayBuffer | undefined
+  #f32 = new Float32Array(0)
+  #u32 = new Uint32Array(0)
 
   private constructor(options: ResolvedHnswOptions, wasm: HnswAbi) {
     this.#options = options
@@ -342,26 +345,28 @@ export class HnswIndex {
         const io = w.ioPointer()
         const out = io + n * dims * 4
         const list = out + n * (k * 8 + 4)
-        const memory = w.memory.buffer
-        new Float32Array(memory, io, n * dims).set(queries.subarray(offset * dims, (offset + n) * dims))
-        const hops = w.hops()
-        const computations = w.distanceComputations()
+        const { f32, u32 } = this.#views()
+        f32.set(queries.subarray(offset * dims, (offset + n) * dims), io >>> 2)
+        const explain = options.explain === true && n === 1
+        const hops = explain ? w.hops() : 0
+        const computations = explain ? w.distanceComputations() : 0
         if (exact) {
-          new Uint32Array(memory, list, allowed.length).set(allowed)
+          u32.set(allowed, list >>> 2)
           w.searchExact(io, n, k, list, allowed.length, out)
         } else {
           w.searchBatch(io, n, k, Math.max(ef, k), allowed === undefined ? 0 : 1, out)
         }
-        const labels = new Uint32Array(memory, out, n * k)
-        const distances = new Float32Array(memory, out + n * k * 4, n * k)
-        const found = new Uint32Array(memory, out + n * k * 8, n)
+        const labelsAt = out >>> 2
+        const distancesAt = labelsAt + n * k
+        const foundAt = distancesAt + n * k
         for (let i = 0; i < n; i++) {
-          const f = found[i]!
+          const f = u32[foundAt + i]!
+          const row = i * k
           const result: SearchResult = {
-            ids: labels.slice(i * k, i * k + f),
-            distances: distances.slice(i * k, i * k + f),
+            ids: u32.slice(labelsAt + row, labelsAt + row + f),
+            distances: f32.slice(distancesAt + row, distancesAt + row + f),
           }
-          if (options.explain === true && n === 1) {
+          if (explain) {
             result.stats = {
               hops: (w.hops() - hops) >>> 0,
               distanceComputations: (w.distanceComputations() - computations) >>> 0,
@@ -412,6 +417,17 @@ export class HnswIndex {
       const node = nodes[i]!
       bits[node >> 3]! |= 1 << (node & 7)
     }
+  }
+
+  /** Whole-memory views, rebuilt only when memory has grown (growth replaces the buffer). */
+  #views(): { f32: Float32Array; u32: Uint32Array } {
+    const buffer = this.#wasm.memory.buffer
+    if (buffer !== this.#buffer) {
+      this.#buffer = buffer
+      this.#f32 = new Float32Array(buffer)
+      this.#u32 = new Uint32Array(buffer)
+    }
+    return { f32: this.#f32, u32: this.#u32 }
   }
 
   #reserve(nodes: number, ioBytes: number): void {

@@ -129,6 +129,33 @@ describe('corruption', () => {
     await wal.close()
   })
 
+  it('tells corruption from a torn tail in a preallocated, zero-filled segment too', async () => {
+    const fs = new SimFileSystem()
+    const options = { fs, preallocate: true, segmentBytes: 64 * 1024 }
+    const wal = await Wal.open('/wal', options)
+    for (let i = 1; i <= 6; i++) await wal.append(payloadFor(i))
+    const segment = `/wal/${wal.segmentNames[0]}`
+    await wal.close()
+    const bytes = fs.peek(segment)!.slice()
+    expect(bytes.length).toBe(64 * 1024)
+    // A torn last record followed by zeros: cut, and the WAL opens.
+    const torn = bytes.slice()
+    const lastFrame =
+      SEGMENT_HEADER_BYTES +
+      [1, 2, 3, 4, 5].reduce((sum, i) => sum + FRAME_HEADER_BYTES + payloadFor(i).length, 0)
+    torn.fill(0, lastFrame + 5, lastFrame + 12)
+    fs.poke(segment, torn)
+    const recovered = await Wal.open('/wal', options)
+    expect(recovered.lastIndex).toBe(5)
+    expect(recovered.recovery.tornTail?.offset).toBe(lastFrame)
+    await recovered.close()
+    // A flipped bit in record 2, with later writes intact: corruption.
+    const flipped = bytes.slice()
+    flipped[SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + payloadFor(1).length + 18]! ^= 2
+    fs.poke(segment, flipped)
+    await expect(Wal.open('/wal', options)).rejects.toMatchObject({ name: 'WalCorruptionError', index: 2 })
+  })
+
   it('refuses to open on a bit flip in an earlier segment, and reads find it under verify: tail', async () => {
     const fs = new SimFileSystem()
     const wal = await Wal.open('/wal', { fs, segmentBytes: 256 })

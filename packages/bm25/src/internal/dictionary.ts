@@ -7,6 +7,8 @@ export class TermDictionary {
   readonly #terms: string[] = []
   #sorted: string[] = []
   #unsorted: string[] = []
+  // Term ids by term length (UTF-16 units), for typo search: an edit changes length by at most 1.
+  readonly #byLength: number[][] = []
 
   get size(): number {
     return this.#terms.length
@@ -28,6 +30,8 @@ export class TermDictionary {
       this.#terms.push(term)
       this.#ids.set(term, id)
       this.#unsorted.push(term)
+      while (this.#byLength.length <= term.length) this.#byLength.push([])
+      this.#byLength[term.length]!.push(id)
     }
     return id
   }
@@ -46,6 +50,13 @@ export class TermDictionary {
     for (let i = lo; i < sorted.length && sorted[i]!.startsWith(prefix); i++)
       out.push(this.#ids.get(sorted[i]!)!)
     return out
+  }
+
+  /** Calls `visit` with every term whose length is within [min, max], and its id. */
+  forEachOfLength(min: number, max: number, visit: (term: string, id: number) => void): void {
+    for (let length = Math.max(0, min); length <= max && length < this.#byLength.length; length++) {
+      for (const id of this.#byLength[length]!) visit(this.#terms[id]!, id)
+    }
   }
 
   /** Calls `visit` with every term and its id. */

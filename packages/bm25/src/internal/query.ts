@@ -14,8 +14,8 @@ export interface ExpandedTerm {
   idfCap?: string
 }
 
-/** Weight of a term matched through the prefix of the last query word. */
-export const PREFIX_WEIGHT = 0.5
+/** Default weight of a term matched through the prefix of the last query word. */
+export const PREFIX_WEIGHT = 0.3
 /** Weight of a term matched with one or two typos. */
 export const TYPO_WEIGHTS: readonly number[] = [1, 0.4, 0.2]
 
@@ -42,7 +42,7 @@ export function expandQuery(
   analyzer: Analyzer,
   dictionary: TermDictionary,
   docFrequency: (id: number) => number,
-  options: { prefix: boolean; typos: TypoTolerance; maxExpansions: number },
+  options: { prefix: boolean; typos: TypoTolerance; maxExpansions: number; prefixWeight: number },
 ): ExpandedTerm[] {
   const words = analyzer.queryTokens(query)
   const chosen = new Map<string, ExpandedTerm>()
@@ -62,14 +62,14 @@ export function expandQuery(
         options.maxExpansions,
       )
       for (const id of ids) {
-        put({ term: dictionary.term(id), weight: PREFIX_WEIGHT, kind: 'prefix', ...cap })
+        put({ term: dictionary.term(id), weight: options.prefixWeight, kind: 'prefix', ...cap })
       }
     }
     const budget = typoBudget(options.typos, word.surface)
     if (budget > 0) {
       const found: Array<{ id: number; edits: number }> = []
-      dictionary.forEach((term, id) => {
-        if (id === exactId || Math.abs(term.length - word.term.length) > budget) return
+      dictionary.forEachOfLength(word.term.length - budget, word.term.length + budget, (term, id) => {
+        if (id === exactId) return
         const edits = boundedEditDistance(word.term, term, budget)
         if (edits <= budget && docFrequency(id) > 0) found.push({ id, edits })
       })
