@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ServerProcess, startServerProcess, tempDir } from './helpers/server-process.ts'
+import { type ServerProcess, startServerProcess, tempDir } from './harness/server-process.ts'
 
 // Bad input gets the status and code Meilisearch gives it, and changes nothing.
 

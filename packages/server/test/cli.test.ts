@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLI, type ServerProcess, startServerProcess, tempDir } from './helpers/server-process.ts'
+import { CLI, type ServerProcess, startServerProcess, tempDir } from './harness/server-process.ts'
 
 // The `shoal` CLI against real server processes: import with bad lines,
 // dump from one node and restore into another, version, refusing unsafe binds.

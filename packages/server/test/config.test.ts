@@ -61,4 +61,9 @@ describe('configuration', () => {
     await expect(readTomlConfig(path.join(dir, 'bad.toml'))).rejects.toThrow(/not valid TOML/)
     await rm(dir, { recursive: true, force: true })
   })
+
+  it('reads the shipped example configuration as the defaults', async () => {
+    const file = await readTomlConfig(new URL('../shoal.example.toml', import.meta.url).pathname)
+    expect(resolveConfig({ file })).toEqual(resolveConfig({}))
+  })
 })

@@ -1,6 +1,6 @@
 import { Meilisearch, MeilisearchApiError } from 'meilisearch'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ServerProcess, startServerProcess, tempDir } from './helpers/server-process.ts'
+import { type ServerProcess, startServerProcess, tempDir } from './harness/server-process.ts'
 
 // The official Meilisearch client against a real `shoal start` process: the
 // compatibility promise of the HTTP API, checked on results, not only statuses.

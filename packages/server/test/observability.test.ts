@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ServerProcess, startServerProcess, tempDir } from './helpers/server-process.ts'
+import { type ServerProcess, startServerProcess, tempDir } from './harness/server-process.ts'
 
 // Limits and what an operator sees: rate limiting per key, request ids,
 // Prometheus metrics, the OpenAPI description, graceful shutdown.

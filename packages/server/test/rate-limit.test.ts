@@ -17,4 +17,15 @@ describe('rate limiter', () => {
     const limiter = new RateLimiter({ requestsPerSecond: 0, burst: 0 })
     expect(Array.from({ length: 100 }, () => limiter.take('a').ok).every(Boolean)).toBe(true)
   })
+
+  it('forgets refilled buckets once it tracks many identities, without changing decisions', () => {
+    let nowMs = 0
+    const limiter = new RateLimiter({ requestsPerSecond: 10, burst: 1 }, () => nowMs)
+    for (let i = 0; i < 10_000; i++) limiter.take(`client-${i}`)
+    expect(limiter.take('client-0').ok).toBe(false)
+    nowMs = 1000
+    limiter.take('newcomer')
+    expect(limiter.trackedIdentities).toBe(1)
+    expect(limiter.take('client-0').ok).toBe(true)
+  })
 })

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ServerProcess, startServerProcess, tempDir } from './helpers/server-process.ts'
+import { type ServerProcess, startServerProcess, tempDir } from './harness/server-process.ts'
 
 // Acknowledged = durable: kill -9 the server in the middle of an import, start
 // it again on the same folder; every task that had succeeded is still there

@@ -2,7 +2,7 @@ import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { TaskLog, TaskLogCorruptionError } from '../src/index.ts'
-import { tempDir } from './helpers/server-process.ts'
+import { tempDir } from './harness/server-process.ts'
 
 describe('task log', () => {
   let dir: string

@@ -3,7 +3,7 @@ import { open } from '@shoal/engine'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { TaskQueue } from '../src/index.ts'
 import type { EnqueueRequest } from '../src/internal/task-queue.ts'
-import { tempDir } from './helpers/server-process.ts'
+import { tempDir } from './harness/server-process.ts'
 
 // The task queue driving the real engine (no HTTP): order, batching of
 // consecutive document additions, and a bad task failing alone.

@@ -102,7 +102,12 @@ class Bm25TextIndex implements TextIndex {
   /** Document frequency of each query term; the last query's answer is kept (search asks twice). */
   #frequencies(query: string): number[] {
     if (this.#lastQuery?.query === query) return this.#lastQuery.frequencies
-    const terms = this.#index.analyzer.queryTokens(query).map((token) => token.term)
+    const analyzer = this.#index.analyzer
+    // Stop words are never indexed; they neither need typo variants nor count as matches.
+    const terms = analyzer
+      .queryTokens(query)
+      .filter((token) => !analyzer.isStopword(token.surface))
+      .map((token) => token.term)
     const { docFrequencies } = this.#index.stats(terms)
     const frequencies = terms.map((term) => docFrequencies[term] ?? 0)
     this.#lastQuery = { query, frequencies }

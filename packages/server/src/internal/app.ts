@@ -62,9 +62,10 @@ function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1]?.trim() ?? ''
 }
 
-/** Builds the fastify app: auth and rate limiting, the route table, errors in Meilisearch's shape. */
-export function buildApp(services: Services, logger: Logger) {
-  const app = Fastify({
+type App = ReturnType<typeof createFastify>
+
+function createFastify(services: Services, logger: Logger) {
+  return Fastify({
     loggerInstance: logger,
     bodyLimit: services.config.payloadLimitBytes,
     requestIdHeader: 'x-request-id',
@@ -72,14 +73,31 @@ export function buildApp(services: Services, logger: Logger) {
     exposeHeadRoutes: false,
     return503OnClosing: true,
   })
-  const routes = routeTable()
-  const specs = new Map(routes.map((r) => [`${r.method} ${r.url}`, r]))
-  const grants = new WeakMap<FastifyRequest, Grant>()
-  const limiter = new RateLimiter(services.config.rateLimit)
+}
 
+/** Builds the fastify app: auth and rate limiting, the route table, errors in Meilisearch's shape. */
+export function buildApp(services: Services, logger: Logger): App {
+  const app = createFastify(services, logger)
+  const routes = routeTable()
+  const grants = new WeakMap<FastifyRequest, Grant>()
+  // Bodies stay raw bytes; each route reads them (see request-body.ts).
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+  installAccessControl(app, services, routes, grants)
+  installErrorHandling(app, services)
+  registerRoutes(app, services, routes, grants)
+  return app
+}
 
+/** Request ids, CORS, per-key rate limiting, then the key check; metrics once answered. */
+function installAccessControl(
+  app: App,
+  services: Services,
+  routes: RouteSpec[],
+  grants: WeakMap<FastifyRequest, Grant>,
+) {
+  const specs = new Map(routes.map((r) => [`${r.method} ${r.url}`, r]))
+  const limiter = new RateLimiter(services.config.rateLimit)
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
     // Browsers may call the API from any origin (search keys are meant for frontends);
@@ -103,13 +121,15 @@ export function buildApp(services: Services, logger: Logger) {
     const params = request.params as Record<string, string>
     grants.set(request, services.keys.authorize(token, spec.action, params.indexUid ?? null))
   })
-
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown'
     services.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) })
     services.metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000)
   })
+}
 
+/** Every error leaves as `{ message, code, type, link }`; fastify's own errors are mapped too. */
+function installErrorHandling(app: App, services: Services) {
   app.setErrorHandler(async (error, request, reply) => {
     const fastifyError = error as { code?: unknown; statusCode?: number; message: string }
     let response = toErrorResponse(error)
@@ -133,7 +153,6 @@ export function buildApp(services: Services, logger: Logger) {
     if (response.internal) request.log.error({ err: error }, 'request failed')
     reply.code(response.status).send(response.body)
   })
-
   app.setNotFoundHandler(async (request, reply) => {
     reply.code(404).send({
       message: `No route for ${request.method} ${request.url}`,
@@ -142,7 +161,14 @@ export function buildApp(services: Services, logger: Logger) {
       link: errorLink('not_found'),
     })
   })
+}
 
+function registerRoutes(
+  app: App,
+  services: Services,
+  routes: RouteSpec[],
+  grants: WeakMap<FastifyRequest, Grant>,
+) {
   app.route({
     method: 'OPTIONS',
     url: '/*',
@@ -155,7 +181,6 @@ export function buildApp(services: Services, logger: Logger) {
         .send()
     },
   })
-
   for (const spec of routes) {
     app.route({
       method: spec.method,
@@ -175,5 +200,4 @@ export function buildApp(services: Services, logger: Logger) {
       },
     })
   }
-  return app
 }

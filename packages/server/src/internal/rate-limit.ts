@@ -17,6 +17,9 @@ interface Bucket {
   updatedMs: number
 }
 
+/** Past this many identities (client addresses, mostly), idle buckets are forgotten. */
+const MAX_TRACKED = 10_000
+
 export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number }
 
 export class RateLimiter {
@@ -38,6 +41,7 @@ export class RateLimiter {
     if (!this.enabled) return { ok: true }
     const nowMs = this.now()
     const rate = this.config.requestsPerSecond
+    if (this.buckets.size >= MAX_TRACKED && !this.buckets.has(identity)) this.forgetIdle(nowMs)
     const bucket = this.buckets.get(identity) ?? { tokens: this.config.burst, updatedMs: nowMs }
     bucket.tokens = Math.min(this.config.burst, bucket.tokens + ((nowMs - bucket.updatedMs) / 1000) * rate)
     bucket.updatedMs = nowMs
@@ -47,5 +51,18 @@ export class RateLimiter {
       return { ok: true }
     }
     return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / rate)) }
+  }
+
+  /** Drops buckets that have refilled completely: forgetting them changes no decision. */
+  private forgetIdle(nowMs: number): void {
+    const refillMs = (this.config.burst / this.config.requestsPerSecond) * 1000
+    for (const [identity, bucket] of this.buckets) {
+      if (nowMs - bucket.updatedMs >= refillMs) this.buckets.delete(identity)
+    }
+  }
+
+  /** Identities currently tracked (for tests). */
+  get trackedIdentities(): number {
+    return this.buckets.size
   }
 }
