@@ -1,29 +1,28 @@
 /**
- * `pnpm start`: until the server package lands, Shoal's main job is to build
- * every package and report what was built.
+ * `pnpm start` (and `bash scripts/start.sh`): runs a Shoal node on the
+ * embedded default — data in ./shoal-data (ignored by git), HTTP on
+ * 127.0.0.1:7700 — with the sample dataset loaded, and prints how to query it.
+ * Extra arguments go to `shoal start` (e.g. `--http-addr 127.0.0.1:7701`).
  */
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const folders = (await readdir(path.join(root, 'packages'))).sort()
-process.stdout.write(`Shoal workspace at ${root}\n\n`)
-for (const folder of folders) {
-  const manifest = JSON.parse(
-    await readFile(path.join(root, 'packages', folder, 'package.json'), 'utf8'),
-  ) as {
-    name: string
-    version: string
-    private?: boolean
-    description?: string
-  }
-  const built = await stat(path.join(root, 'packages', folder, 'dist/index.js')).then(
-    () => 'built',
-    () => (manifest.private === true ? 'source only' : 'NOT BUILT'),
-  )
-  process.stdout.write(
-    `  ${manifest.name.padEnd(18)} ${manifest.version.padEnd(8)} ${built.padEnd(12)} ${manifest.description ?? ''}\n`,
-  )
-}
-process.stdout.write('\nThe server (`shoal start`, port 7700) is not part of the workspace yet.\n')
+const cli = path.join(root, 'packages/server/dist/cli.js')
+const args = [
+  'start',
+  '--data-dir',
+  path.join(root, 'shoal-data'),
+  '--log-level',
+  'warn',
+  '--load-sample',
+  ...process.argv.slice(2),
+]
+const child = spawn(process.execPath, [cli, ...args], { stdio: 'inherit' })
+// The node handles Ctrl-C itself (graceful shutdown); this wrapper only waits for it.
+process.on('SIGINT', () => {})
+process.on('SIGTERM', () => child.kill('SIGTERM'))
+child.on('exit', (code, signal) => {
+  process.exitCode = code ?? (signal === null ? 1 : 128)
+})

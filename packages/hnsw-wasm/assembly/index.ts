@@ -814,6 +814,15 @@ export function layoutEndBytes(): i32 {
   const last = REGION_COUNT - 1;
   return <i32>(regionBase(last) + regionSize(last));
 }
+/** Bytes the nodes in use occupy: per-node regions for `nodes` nodes, scratch, and upper links in use (no spare capacity, no io buffer). */
+export function usedBytes(): i32 {
+  let total: usize = layoutStart - table;
+  for (let r = 0; r < REGION_COUNT; r++) {
+    if (r == R_IO) continue;
+    total += wantedSize(r, <usize>nodeCount, 0, upperUsed);
+  }
+  return <i32>total;
+}
 export function distanceComputations(): u32 {
   return distanceCount;
 }

@@ -51,6 +51,7 @@ export interface HnswAbi {
   rngLow(): number
   rngHigh(): number
   layoutEndBytes(): number
+  usedBytes(): number
   distanceComputations(): number
   hops(): number
 }

@@ -121,14 +121,22 @@ export class HnswIndex {
     return this.#wasm.deletedNodes()
   }
 
-  /** Bytes of WASM linear memory the index's layout occupies (vectors, links, scratch, spare capacity). */
+  /**
+   * Bytes of WebAssembly linear memory the instance holds: the nodes in use,
+   * spare capacity (it doubles as the index grows) and buffers. WebAssembly
+   * memory never shrinks, so this is the high-water mark.
+   */
   get memoryBytes(): number {
-    return this.#wasm.layoutEndBytes()
+    return this.#wasm.memory.buffer.byteLength
   }
 
-  /** `memoryBytes` per live vector (0 when empty). */
+  /**
+   * Bytes in use per live vector: vector, level-0 and upper links, label,
+   * level, flags and per-node search state of every node (tombstones
+   * included), divided by `size`; spare capacity and buffers excluded. 0 when empty.
+   */
   get memoryBytesPerVector(): number {
-    return this.size === 0 ? 0 : this.memoryBytes / this.size
+    return this.size === 0 ? 0 : this.#wasm.usedBytes() / this.size
   }
 
   /** Default candidate list size of searches. */

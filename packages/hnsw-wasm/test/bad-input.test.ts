@@ -77,6 +77,9 @@ describe('bad input', () => {
       )
     expect(index.size).toBe(500)
     expect(index.memoryBytes).toBeGreaterThan(empty)
+    // 16 floats (64 B) + 33 level-0 slots (132 B) + labels, levels, offsets, visited, heaps.
+    expect(index.memoryBytesPerVector).toBeGreaterThan(64 + 132)
+    expect(index.memoryBytesPerVector).toBeLessThan(64 + 132 + 120)
     expect(index.search(data.vectors.subarray(0, 16), 1).ids[0]).toBe(data.ids[0])
   })
 })

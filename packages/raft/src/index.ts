@@ -1,2 +1,63 @@
-// @shoal/raft: Deterministic Raft core, WAL-backed driver and multi-raft host. The public API is re-exported here by name.
-export {}
+// @shoal/raft: deterministic Raft core, storage and transport ports, driver and multi-raft host.
+export {
+  type AppendMessage,
+  type AppendResponse,
+  type ConfChange,
+  type ConfEntry,
+  type ConfState,
+  DEFAULT_RAFT_CONFIG,
+  type Entry,
+  type FollowerStatus,
+  type HardState,
+  type HeartbeatMessage,
+  type HeartbeatResponse,
+  type Message,
+  type NodeId,
+  type NormalEntry,
+  type ProposeResult,
+  type RaftConfig,
+  RaftConfigError,
+  RaftCore,
+  type RaftInit,
+  type RaftRng,
+  type RaftStatus,
+  type ReadState,
+  type Ready,
+  type Role,
+  resolveRaftConfig,
+  type Snapshot,
+  type SnapshotMessage,
+  type SnapshotMeta,
+  type SnapshotResponse,
+  type SoftState,
+  type TimeoutNowMessage,
+  type VoteMessage,
+  type VoteResponse,
+} from './core/index.ts'
+export {
+  NotLeaderError,
+  ProposalDroppedError,
+  RaftError,
+  type RaftErrorCode,
+  RaftRejectedError,
+  RaftStoppedError,
+  RaftStorageCorruptionError,
+} from './errors.ts'
+export {
+  type AddGroupOptions,
+  type GroupMessage,
+  type HostTransport,
+  MemoryHostNetwork,
+  RaftHost,
+  type RaftHostOptions,
+} from './host.ts'
+export { RaftNode, type RaftNodeOptions, type RequestOptions, type StateMachine, seededRng } from './node.ts'
+export {
+  initialState,
+  MemoryRaftStorage,
+  type PersistBatch,
+  type RaftStorage,
+  type StoredState,
+} from './storage.ts'
+export { MemoryNetwork, type MessageHandler, type Transport } from './transport.ts'
+export { WalRaftStorage, type WalRaftStorageOptions } from './wal-storage.ts'

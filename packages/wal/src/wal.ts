@@ -17,7 +17,7 @@ import {
 import { locate, readRange } from './internal/reader.ts'
 import { type RecoverySummary, recover } from './internal/recovery.ts'
 import { SAMPLE_EVERY, type WalRecord } from './internal/scan.ts'
-import { createSegment, type Segment } from './internal/segment.ts'
+import { createSegment, prepareSpare, type Segment } from './internal/segment.ts'
 
 interface EncodeBuffer {
   bytes: Uint8Array
@@ -81,6 +81,8 @@ export class Wal {
   #exclusive: Promise<void> | undefined
   #failed: WalFailedError | undefined
   #closed = false
+  /** The next segment's file, being zero-filled ahead of the rollover (with `preallocate`). */
+  #spareSegment: Promise<string | undefined> | undefined
   /** What open found and repaired. */
   readonly recovery: RecoverySummary
 
@@ -101,6 +103,7 @@ export class Wal {
     this.#nextIndex = lastIndex + 1
     this.#writeOffset = writeOffset
     this.recovery = recovery
+    if (options.preallocate) this.#spareSegment = prepareSpare(dir, options)
   }
 
   /**
@@ -246,6 +249,10 @@ export class Wal {
     await this.#drain()
     this.#closed = true
     await this.#active.close()
+    const spare = this.#spareSegment === undefined ? undefined : await this.#spareSegment
+    this.#spareSegment = undefined
+    // An unused spare is only a temporary file; the next open would remove it too.
+    if (spare !== undefined) await this.#options.fs.remove(spare).catch(() => undefined)
   }
 
   readonly #capture = (resolve: Resolve, reject: Reject): void => {
@@ -377,7 +384,11 @@ export class Wal {
   async #rollover(firstIndex: number): Promise<void> {
     // The full segment is synced before its successor exists, even with sync 'none'.
     if (this.#options.sync !== 'always') await this.#active.sync()
-    const segment = await createSegment(this.#dir, firstIndex, this.#options)
+    const spare = this.#spareSegment === undefined ? undefined : await this.#spareSegment
+    this.#spareSegment = undefined
+    const segment = await createSegment(this.#dir, firstIndex, this.#options, spare)
+    // The next spare fills while appends go into this segment.
+    if (this.#options.preallocate) this.#spareSegment = prepareSpare(this.#dir, this.#options)
     const next = await this.#options.fs.openWrite(segment.path, {
       create: false,
       dsync: writeThrough(this.#options),

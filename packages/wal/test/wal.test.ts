@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
+import path from 'node:path'
 import { SimFileSystem } from '@shoal/testkit/fs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
@@ -124,6 +125,22 @@ describe('Wal on the real filesystem', () => {
     await wal.close()
     const reopened = await Wal.open(dir, { syncMethod: 'dsync', segmentBytes: 1024 })
     expect((await readAll(reopened)).map((r) => r.index)).toEqual(indexes)
+    await reopened.close()
+  })
+
+  it('rolls into zero-filled segments prepared ahead, and removes the unused spare on close', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 4096, preallocate: true })
+    for (let i = 1; i <= 400; i++) await wal.append(payloadFor(i))
+    const names = wal.segmentNames
+    expect(names.length).toBeGreaterThan(3)
+    for (const name of names) expect((await stat(path.join(dir, name))).size).toBe(4096)
+    await wal.close()
+    expect((await readdir(dir)).sort()).toEqual(names)
+    const reopened = await Wal.open(dir, { segmentBytes: 4096, preallocate: true })
+    expect(reopened.recovery.tornTail).toBeUndefined()
+    const records = await readAll(reopened)
+    expect(records.map((r) => r.index)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1))
+    for (const record of records) expect(record.payload).toEqual(payloadFor(record.index))
     await reopened.close()
   })
 

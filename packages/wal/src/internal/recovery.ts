@@ -3,7 +3,7 @@ import { WalCorruptionError } from '../errors.ts'
 import { joinPath, type WalFile } from '../file-system.ts'
 import { decodeSegmentHeader, parseSegmentName, SEGMENT_HEADER_BYTES, TEMP_SUFFIX } from './format.ts'
 import { findLaterWrite, type ScanState, scanSegment } from './scan.ts'
-import { createSegment, type Segment } from './segment.ts'
+import { createSegment, type Segment, SPARE_NAME } from './segment.ts'
 
 /** What open found and changed. Nothing is dropped without being listed here. */
 export interface RecoverySummary {
@@ -38,7 +38,10 @@ export async function recover(dir: string, options: ResolvedWalOptions): Promise
   const names = await fs.list(dir)
   const removedTempFiles: string[] = []
   for (const name of names) {
-    if (name.endsWith(TEMP_SUFFIX) && parseSegmentName(name.slice(0, -TEMP_SUFFIX.length)) !== undefined) {
+    const leftover =
+      name === SPARE_NAME ||
+      (name.endsWith(TEMP_SUFFIX) && parseSegmentName(name.slice(0, -TEMP_SUFFIX.length)) !== undefined)
+    if (leftover) {
       await fs.remove(joinPath(dir, name))
       removedTempFiles.push(name)
     }

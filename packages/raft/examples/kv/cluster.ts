@@ -1,0 +1,171 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { KvClient } from './client.ts'
+
+const serverPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'server.ts')
+const live = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+})
+
+export interface KvClusterOptions {
+  size?: number
+  tickMs?: number
+  electionTicks?: number
+  heartbeatTicks?: number
+  snapshotEntries?: number
+}
+
+interface Member {
+  id: string
+  raftPort: number
+  clientPort: number
+  dir: string
+  child: ChildProcess | null
+}
+
+/** Finds a free loopback port (the OS picks it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** The example service as real processes on loopback, for fault tests and benchmarks. */
+export class KvProcessCluster {
+  readonly members: Member[] = []
+  readonly root: string
+  readonly #options: Required<KvClusterOptions>
+
+  private constructor(root: string, options: Required<KvClusterOptions>) {
+    this.root = root
+    this.#options = options
+  }
+
+  static async start(options: KvClusterOptions = {}): Promise<KvProcessCluster> {
+    const resolved = {
+      size: 3,
+      tickMs: 100,
+      electionTicks: 10,
+      heartbeatTicks: 1,
+      snapshotEntries: 10_000,
+      ...options,
+    }
+    const cluster = new KvProcessCluster(await mkdtemp(path.join(tmpdir(), 'shoal-kv-')), resolved)
+    for (let i = 1; i <= resolved.size; i++) {
+      cluster.members.push({
+        id: `n${i}`,
+        raftPort: await freePort(),
+        clientPort: await freePort(),
+        dir: path.join(cluster.root, `n${i}`),
+        child: null,
+      })
+    }
+    await Promise.all(cluster.members.map((m) => cluster.#spawn(m)))
+    return cluster
+  }
+
+  get clientAddresses(): string[] {
+    return this.members.map((m) => `127.0.0.1:${m.clientPort}`)
+  }
+
+  client(options?: ConstructorParameters<typeof KvClient>[1]): KvClient {
+    return new KvClient(this.clientAddresses, options)
+  }
+
+  async #spawn(member: Member): Promise<void> {
+    const peers = this.members.map((m) => `${m.id}=127.0.0.1:${m.raftPort}:${m.clientPort}`).join(',')
+    const o = this.#options
+    const child = spawn(
+      process.execPath,
+      [
+        serverPath,
+        ...['--id', member.id, '--peers', peers, '--dir', member.dir],
+        ...['--tick-ms', String(o.tickMs), '--election-ticks', String(o.electionTicks)],
+        ...['--heartbeat-ticks', String(o.heartbeatTicks), '--snapshot-entries', String(o.snapshotEntries)],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    live.add(child)
+    member.child = child
+    let errors = ''
+    child.stderr?.on('data', (chunk: Buffer) => {
+      errors += chunk.toString()
+    })
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('ready')) resolve()
+      })
+      child.once('exit', (code) => {
+        live.delete(child)
+        reject(new Error(`member ${member.id} exited with ${code}: ${errors}`))
+      })
+    })
+  }
+
+  /** Sends `signal` (default SIGKILL: no chance to flush anything) and waits for the exit. */
+  async kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const member = this.#member(id)
+    const child = member.child
+    if (child === null) return
+    member.child = null
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill(signal)
+      await exited
+    }
+    live.delete(child)
+  }
+
+  async restart(id: string): Promise<void> {
+    await this.#spawn(this.#member(id))
+  }
+
+  /** The member that currently reports itself leader, asking each in turn. */
+  async leader(timeoutMs = 10_000): Promise<string> {
+    const client = new KvClient(this.clientAddresses, { attemptTimeoutMs: 500 })
+    const deadline = Date.now() + timeoutMs
+    try {
+      while (Date.now() < deadline) {
+        for (const member of this.members) {
+          if (member.child === null) continue
+          const status = (await client
+            .direct(`127.0.0.1:${member.clientPort}`, 'status')
+            .catch(() => null)) as {
+            role: string
+          } | null
+          if (status?.role === 'leader') return member.id
+        }
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    } finally {
+      client.close()
+    }
+    throw new Error('no leader')
+  }
+
+  address(id: string): string {
+    return `127.0.0.1:${this.#member(id).clientPort}`
+  }
+
+  #member(id: string): Member {
+    const member = this.members.find((m) => m.id === id)
+    if (member === undefined) throw new Error(`no member ${id}`)
+    return member
+  }
+
+  /** Kills every member and removes the data directories. */
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((m) => this.kill(m.id)))
+    await rm(this.root, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,82 @@
+import type { NodeId } from './types.ts'
+
+/** The injected randomness source; `@shoal/testkit`'s `Rng` satisfies it. */
+export interface RaftRng {
+  /** An integer in [0, bound). */
+  int(bound: number): number
+}
+
+/** Configuration of one member of one group. Times are in ticks; the driver decides a tick's length. */
+export interface RaftConfig {
+  /** This member's id. */
+  id: NodeId
+  /**
+   * A follower that hears nothing from a leader for a random number of ticks in
+   * [electionTicks, 2 × electionTicks) campaigns. @defaultValue 10
+   */
+  electionTicks: number
+  /** A leader sends heartbeats every `heartbeatTicks`. Must be < electionTicks. @defaultValue 1 */
+  heartbeatTicks: number
+  /** Run a pre-vote before a real election so a partitioned member cannot inflate terms. @defaultValue true */
+  preVote: boolean
+  /**
+   * A leader that has not heard from a quorum within one election timeout steps
+   * down; followers ignore votes while they hear from a leader. @defaultValue true
+   */
+  checkQuorum: boolean
+  /**
+   * Serve ReadIndex from the leader lease (no heartbeat round) instead of
+   * confirming leadership with a quorum. Relies on bounded clock drift; requires
+   * checkQuorum. @defaultValue false
+   */
+  leaseReads: boolean
+  /** Upper bound on the bytes of entries in one append message. @defaultValue 1 MiB */
+  maxMessageBytes: number
+  /** Maximum append messages in flight to one follower (flow control). @defaultValue 256 */
+  maxInflightMessages: number
+  /** Maximum entry bytes in flight to one follower (flow control). @defaultValue 32 MiB */
+  maxInflightBytes: number
+  /** Snapshot bytes per snapshot message. @defaultValue 1 MiB */
+  snapshotChunkBytes: number
+}
+
+export const DEFAULT_RAFT_CONFIG: Readonly<Omit<RaftConfig, 'id'>> = Object.freeze({
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  preVote: true,
+  checkQuorum: true,
+  leaseReads: false,
+  maxMessageBytes: 1024 * 1024,
+  maxInflightMessages: 256,
+  maxInflightBytes: 32 * 1024 * 1024,
+  snapshotChunkBytes: 1024 * 1024,
+})
+
+/** Thrown by `resolveRaftConfig` for a configuration that cannot work. */
+export class RaftConfigError extends Error {
+  override readonly name = 'RaftConfigError'
+  readonly code = 'RAFT_CONFIG'
+}
+
+/** Fills defaults and validates the relations between fields. */
+export function resolveRaftConfig(partial: Partial<RaftConfig> & { id: NodeId }): RaftConfig {
+  const config: RaftConfig = { ...DEFAULT_RAFT_CONFIG, ...partial }
+  const positive: Array<keyof RaftConfig> = [
+    'electionTicks',
+    'heartbeatTicks',
+    'maxMessageBytes',
+    'maxInflightMessages',
+    'maxInflightBytes',
+    'snapshotChunkBytes',
+  ]
+  for (const key of positive) {
+    const value = config[key]
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+      throw new RaftConfigError(`${key} must be a positive integer, got ${String(value)}`)
+  }
+  if (config.heartbeatTicks >= config.electionTicks)
+    throw new RaftConfigError('heartbeatTicks must be smaller than electionTicks')
+  if (config.leaseReads && !config.checkQuorum) throw new RaftConfigError('leaseReads requires checkQuorum')
+  if (config.id === '') throw new RaftConfigError('id must not be empty')
+  return config
+}

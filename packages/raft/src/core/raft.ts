@@ -1,0 +1,989 @@
+import type { RaftConfig, RaftRng } from './config.ts'
+import { entryBytes, invariant, RaftLog } from './log.ts'
+import { Progress } from './progress.ts'
+import { majority, quorumIndex, voteOutcome } from './quorum.ts'
+import type {
+  AppendMessage,
+  AppendResponse,
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  HeartbeatMessage,
+  HeartbeatResponse,
+  Message,
+  NodeId,
+  ProposeResult,
+  ReadState,
+  Ready,
+  Role,
+  Snapshot,
+  SnapshotMessage,
+  SnapshotResponse,
+  SoftState,
+  VoteMessage,
+} from './types.ts'
+
+/** What a member starts from: its durable state as the storage recovered it. */
+export interface RaftInit {
+  config: RaftConfig
+  rng: RaftRng
+  hardState: HardState
+  /** The latest snapshot; a fresh group starts from one at index 0 holding the initial membership. */
+  snapshot: Snapshot
+  /** Stored entries following the snapshot, contiguous. */
+  entries: Entry[]
+}
+
+export interface FollowerStatus {
+  readonly id: NodeId
+  readonly match: number
+  readonly next: number
+  readonly state: 'probe' | 'replicate' | 'snapshot'
+  readonly learner: boolean
+  /** Entries the follower is behind the leader's last index. */
+  readonly lag: number
+}
+
+export interface RaftStatus {
+  readonly id: NodeId
+  readonly role: Role
+  readonly term: number
+  readonly leader: NodeId | null
+  readonly commitIndex: number
+  readonly appliedIndex: number
+  readonly lastIndex: number
+  readonly snapshotIndex: number
+  readonly confState: ConfState
+  /** Only on the leader. */
+  readonly followers: readonly FollowerStatus[]
+}
+
+interface PendingRead {
+  readonly context: string
+  readonly index: number
+  readonly acks: Set<NodeId>
+}
+
+interface IncomingSnapshot {
+  readonly message: SnapshotMessage
+  readonly chunks: Uint8Array[]
+  received: number
+}
+
+const MAX_APPLY_BYTES = 64 * 1024 * 1024
+const SNAPSHOT_RESEND_HEARTBEATS = 3
+
+/**
+ * One member of one Raft group as a pure state machine (etcd raft's design):
+ * feed it `tick()`, `step(message)` and requests; collect its work with
+ * `ready()`; acknowledge with `advance()`. It never blocks, reads a clock or
+ * performs I/O. Between `ready()` and `advance()` the driver must not call
+ * anything else on it.
+ */
+export class RaftCore {
+  readonly id: NodeId
+  readonly #config: RaftConfig
+  readonly #rng: RaftRng
+  readonly log: RaftLog
+  #term: number
+  #vote: NodeId | null
+  #leader: NodeId | null = null
+  #role: Role = 'follower'
+  #voters = new Set<NodeId>()
+  #learners = new Set<NodeId>()
+  #progress = new Map<NodeId, Progress>()
+  #votes = new Map<NodeId, boolean>()
+  #electionElapsed = 0
+  /** Ticks since this member started: the local clock of the lease. */
+  #ticks = 0
+  #heartbeatElapsed = 0
+  #randomizedElectionTicks = 0
+  #pendingConfIndex = 0
+  #transferee: NodeId | null = null
+  #pendingReads: PendingRead[] = []
+  #readsAwaitingCommit: string[] = []
+  #readHeartbeatDue = false
+  #messages: Message[] = []
+  #readStates: ReadState[] = []
+  /** Followers owed an append at the next `ready()`; batching many proposals into one message. */
+  #sendDue = new Map<NodeId, boolean>()
+  #sendEmptyDue = false
+  #snapshot: Snapshot
+  #snapshotToPersist: Snapshot | null = null
+  #incoming: IncomingSnapshot | null = null
+  #prevSoft: SoftState
+  #prevHard: HardState
+  #readyOutstanding = false
+
+  constructor(init: RaftInit) {
+    this.#config = init.config
+    this.id = init.config.id
+    this.#rng = init.rng
+    const meta = init.snapshot.meta
+    this.#snapshot = init.snapshot
+    this.log = new RaftLog(meta.index, meta.term, [...init.entries], init.hardState.commit)
+    this.#term = init.hardState.term
+    this.#vote = init.hardState.vote
+    this.#setConfState(meta.confState)
+    this.#prevHard = this.#hardState()
+    this.#resetElectionTimer()
+    this.#prevSoft = this.#softState()
+  }
+
+  // ---- public API -------------------------------------------------------
+
+  get role(): Role {
+    return this.#role
+  }
+
+  get term(): number {
+    return this.#term
+  }
+
+  get leader(): NodeId | null {
+    return this.#leader
+  }
+
+  confState(): ConfState {
+    return { voters: [...this.#voters].sort(), learners: [...this.#learners].sort() }
+  }
+
+  /** Advances logical time by one tick. */
+  tick(): void {
+    this.#assertNoReady()
+    this.#ticks++
+    if (this.#role === 'leader') this.#tickLeader()
+    else this.#tickElection()
+  }
+
+  /** Starts an election now (as after an election timeout). */
+  campaign(): void {
+    this.#assertNoReady()
+    if (this.#role !== 'leader' && this.#promotable()) this.#campaign(this.#config.preVote ? 'pre' : 'real')
+  }
+
+  /** Proposes one command. */
+  propose(data: Uint8Array): ProposeResult {
+    return this.proposeBatch([data])
+  }
+
+  /** Proposes several commands as consecutive entries; the result names the first. */
+  proposeBatch(commands: readonly Uint8Array[]): ProposeResult {
+    this.#assertNoReady()
+    const refusal = this.#refuseProposal()
+    if (refusal !== null) return refusal
+    const first = this.log.lastIndex() + 1
+    const entries: Entry[] = commands.map((data, i) => ({
+      kind: 'normal',
+      term: this.#term,
+      index: first + i,
+      data,
+    }))
+    this.#appendAsLeader(entries)
+    return { ok: true, index: first, term: this.#term }
+  }
+
+  /** Proposes a membership change; one may be pending at a time (thesis §4.1). */
+  proposeConfChange(change: ConfChange): ProposeResult {
+    this.#assertNoReady()
+    const refusal = this.#refuseProposal()
+    if (refusal !== null) return refusal
+    if (this.#pendingConfIndex > this.log.applied)
+      return { ok: false, reason: 'confChangePending', leader: this.#leader }
+    if (!this.#validConfChange(change))
+      return { ok: false, reason: 'invalidConfChange', leader: this.#leader }
+    // A learner becomes a voter only once it holds every committed entry, so the
+    // promotion cannot leave the new quorum waiting on a member that is still catching up.
+    const learner = this.#learners.has(change.node) ? this.#progress.get(change.node) : undefined
+    if (change.type === 'addVoter' && learner !== undefined && learner.match < this.log.committed)
+      return { ok: false, reason: 'learnerBehind', leader: this.#leader }
+    const index = this.log.lastIndex() + 1
+    this.#appendAsLeader([{ kind: 'conf', term: this.#term, index, change }])
+    this.#pendingConfIndex = index
+    return { ok: true, index, term: this.#term }
+  }
+
+  /**
+   * Requests a linearizable read point (Raft thesis §6.4). A `ReadState` with
+   * this context appears in a later Ready once leadership is confirmed; reads
+   * are then linearizable after applying up to its index. Returns false when
+   * this member is not the leader.
+   */
+  readIndex(context: string): boolean {
+    this.#assertNoReady()
+    if (this.#role !== 'leader') return false
+    if (this.log.term(this.log.committed) !== this.#term) {
+      this.#readsAwaitingCommit.push(context)
+      return true
+    }
+    this.#startRead(context)
+    return true
+  }
+
+  /** Hands leadership to `to` (thesis §3.10); proposals are refused until it completes or times out. */
+  transferLeadership(to: NodeId): boolean {
+    this.#assertNoReady()
+    if (this.#role !== 'leader' || to === this.id || !this.#voters.has(to)) return false
+    if (this.#transferee === to) return true
+    this.#transferee = to
+    this.#electionElapsed = 0
+    const pr = this.#progress.get(to) as Progress
+    if (pr.match === this.log.lastIndex())
+      this.#send({ type: 'timeoutNow', from: this.id, to, term: this.#term })
+    else this.#sendDue.set(to, false)
+    return true
+  }
+
+  /**
+   * Installs an application snapshot taken at the applied index and drops the
+   * log up to it. The caller has stored the snapshot durably first.
+   */
+  compact(index: number, data: Uint8Array): Snapshot {
+    this.#assertNoReady()
+    invariant(index === this.log.applied, 'compact at the applied index')
+    const term = this.log.term(index)
+    invariant(term !== undefined, 'compact index is in the log')
+    const snapshot: Snapshot = { meta: { index, term, confState: this.confState() }, data }
+    this.#snapshot = snapshot
+    this.log.compact(index)
+    return snapshot
+  }
+
+  get snapshot(): Snapshot {
+    return this.#snapshot
+  }
+
+  /** Feeds one message from the network. */
+  step(m: Message): void {
+    this.#assertNoReady()
+    if (m.to !== this.id) return
+    if (!this.#stepTerm(m)) return
+    if (m.type === 'vote') {
+      this.#handleVote(m)
+      return
+    }
+    switch (this.#role) {
+      case 'leader':
+        this.#stepLeader(m)
+        break
+      case 'candidate':
+      case 'preCandidate':
+        this.#stepCandidate(m)
+        break
+      case 'follower':
+        this.#stepFollower(m)
+        break
+    }
+  }
+
+  hasReady(): boolean {
+    if (this.#messages.length > 0 || this.#readStates.length > 0) return true
+    if (this.#sendDue.size > 0 || this.#sendEmptyDue || this.#readHeartbeatDue) return true
+    if (this.#snapshotToPersist !== null || this.log.stableIndex < this.log.lastIndex()) return true
+    if (this.log.committed > this.log.applied) return true
+    return !sameHard(this.#hardState(), this.#prevHard) || !sameSoft(this.#softState(), this.#prevSoft)
+  }
+
+  /** Collects the pending work; see `Ready` for the obligations. */
+  ready(): Ready {
+    this.#assertNoReady()
+    this.#flushSends()
+    const soft = this.#softState()
+    const hard = this.#hardState()
+    const rd: Ready = {
+      softState: sameSoft(soft, this.#prevSoft) ? null : soft,
+      hardState: sameHard(hard, this.#prevHard) ? null : hard,
+      entries: this.log.unstableEntries(),
+      snapshot: this.#snapshotToPersist,
+      committedEntries: this.#snapshotToPersist === null ? this.log.nextCommitted(MAX_APPLY_BYTES) : [],
+      messages: this.#messages,
+      readStates: this.#readStates,
+    }
+    this.#messages = []
+    this.#readStates = []
+    this.#readyOutstanding = true
+    return rd
+  }
+
+  /** Acknowledges that the driver has done everything `rd` asked for. */
+  advance(rd: Ready): void {
+    invariant(this.#readyOutstanding, 'advance without ready')
+    this.#readyOutstanding = false
+    if (rd.softState !== null) this.#prevSoft = rd.softState
+    if (rd.hardState !== null) this.#prevHard = rd.hardState
+    if (rd.snapshot !== null) {
+      if (this.#snapshotToPersist === rd.snapshot) this.#snapshotToPersist = null
+      if (rd.snapshot.meta.index > this.#snapshot.meta.index) this.#snapshot = rd.snapshot
+      this.log.stableIndex = Math.max(this.log.stableIndex, rd.snapshot.meta.index)
+    }
+    const last = rd.entries[rd.entries.length - 1]
+    if (last !== undefined) this.log.stableTo(last.index, last.term)
+    for (const entry of rd.committedEntries) {
+      invariant(entry.index === this.log.applied + 1, 'committed entries are applied in order')
+      this.log.applied = entry.index
+      if (entry.kind === 'conf') this.#applyConfChange(entry.change)
+    }
+  }
+
+  status(): RaftStatus {
+    const followers: FollowerStatus[] = []
+    if (this.#role === 'leader') {
+      for (const [id, pr] of this.#progress) {
+        if (id === this.id) continue
+        followers.push({
+          id,
+          match: pr.match,
+          next: pr.next,
+          state: pr.state,
+          learner: pr.isLearner,
+          lag: this.log.lastIndex() - pr.match,
+        })
+      }
+    }
+    return {
+      id: this.id,
+      role: this.#role,
+      term: this.#term,
+      leader: this.#leader,
+      commitIndex: this.log.committed,
+      appliedIndex: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+      snapshotIndex: this.log.snapshotIndex,
+      confState: this.confState(),
+      followers,
+    }
+  }
+
+  // ---- terms and votes --------------------------------------------------
+
+  /** Applies the term rules common to every role; false means drop the message. */
+  #stepTerm(m: Message): boolean {
+    if (m.term > this.#term) {
+      if (m.type === 'vote') {
+        // A member that heard from a leader within the election timeout ignores
+        // votes (leader stickiness, thesis §4.2.3), unless a transfer asked for it.
+        const inLease =
+          this.#config.checkQuorum &&
+          this.#leader !== null &&
+          this.#electionElapsed < this.#config.electionTicks
+        if (inLease && !m.transfer) return false
+        if (m.pre) return true
+      }
+      if (m.type === 'voteResponse' && m.pre && !m.reject) return true
+      const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot'
+      this.#becomeFollower(m.term, fromLeader ? m.from : null)
+      return true
+    }
+    if (m.term < this.#term) {
+      if (m.type === 'append' || m.type === 'heartbeat') {
+        // Tell a stale leader about the newer term so it steps down.
+        this.#send({ ...this.#appendAck(m.from, 0), reject: false })
+      } else if (m.type === 'vote' && m.pre) {
+        this.#send({
+          type: 'voteResponse',
+          from: this.id,
+          to: m.from,
+          term: this.#term,
+          pre: true,
+          reject: true,
+        })
+      }
+      return false
+    }
+    return true
+  }
+
+  #handleVote(m: VoteMessage): void {
+    const canVote =
+      this.#vote === m.from ||
+      (this.#vote === null && this.#leader === null) ||
+      (m.pre && m.term > this.#term)
+    const grant = canVote && this.log.isUpToDate(m.index, m.logTerm)
+    const term = grant ? m.term : this.#term
+    this.#send({ type: 'voteResponse', from: this.id, to: m.from, term, pre: m.pre, reject: !grant })
+    if (grant && !m.pre) {
+      this.#electionElapsed = 0
+      this.#vote = m.from
+    }
+  }
+
+  #campaign(kind: 'pre' | 'real' | 'transfer'): void {
+    const pre = kind === 'pre'
+    const transfer = kind === 'transfer'
+    if (pre) {
+      this.#reset(this.#term)
+      this.#role = 'preCandidate'
+    } else {
+      this.#reset(this.#term + 1)
+      this.#role = 'candidate'
+      this.#vote = this.id
+    }
+    this.#leader = null
+    this.#votes.clear()
+    this.#votes.set(this.id, true)
+    if (this.#tallyVotes(pre)) return
+    const term = pre ? this.#term + 1 : this.#term
+    for (const to of this.#voters) {
+      if (to === this.id) continue
+      this.#send({
+        type: 'vote',
+        from: this.id,
+        to,
+        term,
+        pre,
+        index: this.log.lastIndex(),
+        logTerm: this.log.lastTerm(),
+        transfer,
+      })
+    }
+  }
+
+  /** Counts votes; returns true when the election is decided. */
+  #tallyVotes(pre: boolean): boolean {
+    let granted = 0
+    let rejected = 0
+    for (const [id, vote] of this.#votes) {
+      if (!this.#voters.has(id)) continue
+      if (vote) granted++
+      else rejected++
+    }
+    const outcome = voteOutcome(this.#voters.size, granted, rejected)
+    if (outcome === 'won') {
+      if (pre) this.#campaign('real')
+      else this.#becomeLeader()
+      return true
+    }
+    if (outcome === 'lost') {
+      this.#becomeFollower(this.#term, null)
+      return true
+    }
+    return false
+  }
+
+  // ---- roles ------------------------------------------------------------
+
+  #reset(term: number): void {
+    if (term !== this.#term) {
+      this.#term = term
+      this.#vote = null
+    }
+    this.#leader = null
+    this.#electionElapsed = 0
+    this.#heartbeatElapsed = 0
+    this.#resetElectionTimer()
+    this.#transferee = null
+    this.#progress.clear()
+    this.#votes.clear()
+    this.#pendingReads = []
+    this.#readsAwaitingCommit = []
+    this.#readHeartbeatDue = false
+    this.#sendDue.clear()
+    this.#sendEmptyDue = false
+  }
+
+  #becomeFollower(term: number, leader: NodeId | null): void {
+    this.#reset(term)
+    this.#role = 'follower'
+    this.#leader = leader
+  }
+
+  #becomeLeader(): void {
+    invariant(this.#role === 'candidate', 'only a candidate becomes leader')
+    this.#reset(this.#term)
+    this.#role = 'leader'
+    this.#leader = this.id
+    const next = this.log.lastIndex() + 1
+    for (const id of this.#voters) this.#progress.set(id, new Progress(next, false))
+    for (const id of this.#learners) this.#progress.set(id, new Progress(next, true))
+    const self = this.#progress.get(this.id) as Progress
+    self.match = this.log.lastIndex()
+    self.becomeReplicate()
+    // No membership change until this term's first entry is applied, which also
+    // closes the single-server-change hazard across leader changes (thesis §4.1 erratum).
+    this.#appendAsLeader([{ kind: 'normal', term: this.#term, index: next, data: new Uint8Array(0) }])
+    this.#pendingConfIndex = next
+  }
+
+  #tickElection(): void {
+    this.#electionElapsed++
+    if (this.#promotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {
+      this.#electionElapsed = 0
+      this.#campaign(this.#config.preVote ? 'pre' : 'real')
+    }
+  }
+
+  #tickLeader(): void {
+    this.#heartbeatElapsed++
+    this.#electionElapsed++
+    if (this.#electionElapsed >= this.#config.electionTicks) {
+      this.#electionElapsed = 0
+      if (this.#config.checkQuorum && !this.#quorumActive()) {
+        this.#becomeFollower(this.#term, null)
+        return
+      }
+      this.#transferee = null
+    }
+    if (this.#heartbeatElapsed >= this.#config.heartbeatTicks) {
+      this.#heartbeatElapsed = 0
+      this.#broadcastHeartbeat()
+      this.#resendStalledSnapshots()
+    }
+  }
+
+  /** CheckQuorum: did a quorum of voters speak to us since the last sweep? Clears the marks. */
+  #quorumActive(): boolean {
+    let active = 0
+    for (const [id, pr] of this.#progress) {
+      if (id === this.id) {
+        active += this.#voters.has(id) ? 1 : 0
+        continue
+      }
+      if (pr.recentActive && !pr.isLearner) active++
+      pr.recentActive = false
+    }
+    return active >= majority(this.#voters.size)
+  }
+
+  #promotable(): boolean {
+    return this.#voters.has(this.id)
+  }
+
+  #resetElectionTimer(): void {
+    const base = this.#config.electionTicks
+    this.#randomizedElectionTicks = base + this.#rng.int(base)
+  }
+
+  // ---- follower and candidate ------------------------------------------
+
+  #stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'append':
+        this.#electionElapsed = 0
+        this.#leader = m.from
+        this.#handleAppend(m)
+        break
+      case 'heartbeat':
+        this.#electionElapsed = 0
+        this.#leader = m.from
+        this.#handleHeartbeat(m)
+        break
+      case 'snapshot':
+        this.#electionElapsed = 0
+        this.#leader = m.from
+        this.#handleSnapshotChunk(m)
+        break
+      case 'timeoutNow':
+        if (this.#promotable()) this.#campaign('transfer')
+        break
+      default:
+        break
+    }
+  }
+
+  #stepCandidate(m: Message): void {
+    switch (m.type) {
+      case 'append':
+      case 'heartbeat':
+      case 'snapshot':
+        this.#becomeFollower(m.term, m.from)
+        this.#stepFollower(m)
+        break
+      case 'voteResponse':
+        if (m.pre !== (this.#role === 'preCandidate')) return
+        this.#votes.set(m.from, !m.reject)
+        this.#tallyVotes(m.pre)
+        break
+      default:
+        break
+    }
+  }
+
+  #appendAck(to: NodeId, index: number): AppendResponse {
+    return {
+      type: 'appendResponse',
+      from: this.id,
+      to,
+      term: this.#term,
+      index,
+      reject: false,
+      hintIndex: 0,
+      hintTerm: 0,
+    }
+  }
+
+  #handleAppend(m: AppendMessage): void {
+    if (m.index < this.log.committed) {
+      this.#send(this.#appendAck(m.from, this.log.committed))
+      return
+    }
+    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries)
+    if (lastNew !== null) {
+      this.#send(this.#appendAck(m.from, lastNew))
+      return
+    }
+    const hint = this.log.conflictHint(Math.min(m.index, this.log.lastIndex()), m.logTerm)
+    this.#send({
+      ...this.#appendAck(m.from, m.index),
+      reject: true,
+      hintIndex: hint.index,
+      hintTerm: hint.term,
+    })
+  }
+
+  #handleHeartbeat(m: HeartbeatMessage): void {
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()))
+    this.#send({ type: 'heartbeatResponse', from: this.id, to: m.from, term: this.#term, context: m.context })
+  }
+
+  #handleSnapshotChunk(m: SnapshotMessage): void {
+    const reply = (received: number): void =>
+      this.#send({
+        type: 'snapshotResponse',
+        from: this.id,
+        to: m.from,
+        term: this.#term,
+        index: m.meta.index,
+        received,
+      })
+    if (m.meta.index <= this.log.committed) {
+      this.#incoming = null
+      this.#send(this.#appendAck(m.from, this.log.committed))
+      return
+    }
+    const incoming = this.#incoming
+    const same =
+      incoming !== null &&
+      incoming.message.meta.index === m.meta.index &&
+      incoming.message.meta.term === m.meta.term
+    if (m.offset === 0) {
+      this.#incoming = { message: m, chunks: [m.chunk], received: m.chunk.byteLength }
+    } else if (same && incoming.received === m.offset) {
+      incoming.chunks.push(m.chunk)
+      incoming.received += m.chunk.byteLength
+    } else {
+      reply(same ? incoming.received : 0)
+      return
+    }
+    const current = this.#incoming as IncomingSnapshot
+    if (current.received < m.totalBytes) {
+      reply(current.received)
+      return
+    }
+    this.#incoming = null
+    const data = new Uint8Array(current.received)
+    let offset = 0
+    for (const chunk of current.chunks) {
+      data.set(chunk, offset)
+      offset += chunk.byteLength
+    }
+    this.#restore({ meta: m.meta, data })
+    // Acknowledge the snapshot position only: entries after it may still conflict.
+    this.#send(this.#appendAck(m.from, m.meta.index))
+  }
+
+  #restore(snapshot: Snapshot): void {
+    const meta = snapshot.meta
+    if (this.log.matchTerm(meta.index, meta.term)) {
+      // We already have the entries; only the commit index moves (etcd's fast-forward).
+      this.log.commitTo(meta.index)
+      return
+    }
+    this.log.restore(snapshot)
+    this.#setConfState(meta.confState)
+    this.#snapshotToPersist = snapshot
+  }
+
+  // ---- leader -----------------------------------------------------------
+
+  #refuseProposal(): ProposeResult | null {
+    if (this.#role !== 'leader') return { ok: false, reason: 'notLeader', leader: this.#leader }
+    if (this.#transferee !== null) return { ok: false, reason: 'transferring', leader: this.#leader }
+    return null
+  }
+
+  #appendAsLeader(entries: Entry[]): void {
+    this.log.appendFrom(entries)
+    const self = this.#progress.get(this.id)
+    if (self !== undefined) self.maybeUpdate(this.log.lastIndex())
+    this.#maybeCommit()
+    for (const id of this.#progress.keys())
+      if (id !== this.id && !this.#sendDue.has(id)) this.#sendDue.set(id, false)
+  }
+
+  /** Raft §5.3–5.4.2: commit the quorum index when it is from the current term. */
+  #maybeCommit(): boolean {
+    const matches: number[] = []
+    for (const id of this.#voters) matches.push(this.#progress.get(id)?.match ?? 0)
+    const index = quorumIndex(matches)
+    if (index <= this.log.committed || this.log.term(index) !== this.#term) return false
+    this.log.commitTo(index)
+    if (this.#readsAwaitingCommit.length > 0) {
+      const waiting = this.#readsAwaitingCommit
+      this.#readsAwaitingCommit = []
+      for (const context of waiting) this.#startRead(context)
+    }
+    return true
+  }
+
+  #stepLeader(m: Message): void {
+    const pr = this.#progress.get(m.from)
+    if (pr === undefined) return
+    pr.recentActive = true
+    pr.lastActiveTick = this.#ticks
+    switch (m.type) {
+      case 'appendResponse':
+        this.#handleAppendResponse(m, pr)
+        break
+      case 'heartbeatResponse':
+        this.#handleHeartbeatResponse(m, pr)
+        break
+      case 'snapshotResponse':
+        this.#handleSnapshotResponse(m, pr)
+        break
+      default:
+        break
+    }
+  }
+
+  #handleAppendResponse(m: AppendResponse, pr: Progress): void {
+    if (m.reject) {
+      let hintIndex = m.hintIndex
+      if (m.hintTerm > 0) hintIndex = this.log.conflictHint(m.hintIndex, m.hintTerm).index
+      if (pr.maybeDecrease(m.index, hintIndex + 1))
+        this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
+      return
+    }
+    const wasPaused = this.#paused(pr)
+    if (!pr.maybeUpdate(m.index)) {
+      if (wasPaused && !this.#paused(pr)) this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
+      return
+    }
+    if (pr.state === 'probe') pr.becomeReplicate()
+    else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
+      pr.becomeProbe()
+      pr.becomeReplicate()
+    }
+    if (this.#maybeCommit()) this.#sendEmptyDue = true
+    if (pr.match < this.log.lastIndex()) this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
+    if (this.#transferee === m.from && pr.match === this.log.lastIndex())
+      this.#send({ type: 'timeoutNow', from: this.id, to: m.from, term: this.#term })
+  }
+
+  #handleHeartbeatResponse(m: HeartbeatResponse, pr: Progress): void {
+    pr.probeSent = false
+    if (pr.state !== 'snapshot' && pr.match < this.log.lastIndex()) {
+      // Appends may have been lost: free one in-flight slot and send even an
+      // empty append, whose rejection moves the follower back to probing.
+      if (pr.state === 'replicate' && pr.inflight.length >= this.#config.maxInflightMessages)
+        pr.inflight.shift()
+      this.#sendDue.set(m.from, true)
+    }
+    if (m.context === null || !this.#voters.has(m.from)) return
+    const position = this.#pendingReads.findIndex((read) => read.context === m.context)
+    if (position < 0) return
+    const read = this.#pendingReads[position] as PendingRead
+    read.acks.add(m.from)
+    if (read.acks.size < majority(this.#voters.size)) return
+    // A quorum confirmed leadership after every earlier request too (etcd readOnly).
+    for (const done of this.#pendingReads.splice(0, position + 1))
+      this.#readStates.push({ index: done.index, context: done.context })
+  }
+
+  #handleSnapshotResponse(m: SnapshotResponse, pr: Progress): void {
+    if (pr.state !== 'snapshot' || m.index !== pr.pendingSnapshot) return
+    pr.snapshotOffset = m.received
+    if (m.received < this.#snapshot.data.byteLength) this.#sendSnapshotChunk(m.from, pr)
+  }
+
+  #startRead(context: string): void {
+    if (this.#voters.size === 1 || (this.#config.leaseReads && this.#leaseValid())) {
+      this.#readStates.push({ index: this.log.committed, context })
+      return
+    }
+    this.#pendingReads.push({ context, index: this.log.committed, acks: new Set([this.id]) })
+    this.#readHeartbeatDue = true
+  }
+
+  /**
+   * The leader lease holds while a quorum heard from us within half an election
+   * timeout: a follower that heard from the leader votes for nobody else for a
+   * full election timeout (CheckQuorum), so the other half covers message delay
+   * and clock drift between members. Outside the lease, reads take the
+   * heartbeat round.
+   */
+  #leaseValid(): boolean {
+    const horizon = this.#ticks - Math.floor(this.#config.electionTicks / 2)
+    let fresh = 0
+    for (const id of this.#voters) {
+      if (id === this.id) fresh++
+      else if ((this.#progress.get(id)?.lastActiveTick ?? Number.NEGATIVE_INFINITY) >= horizon) fresh++
+    }
+    return fresh >= majority(this.#voters.size)
+  }
+
+  #broadcastHeartbeat(): void {
+    this.#readHeartbeatDue = false
+    const context = this.#pendingReads[this.#pendingReads.length - 1]?.context ?? null
+    for (const [to, pr] of this.#progress) {
+      if (to === this.id) continue
+      const commit = Math.min(pr.match, this.log.committed)
+      this.#send({ type: 'heartbeat', from: this.id, to, term: this.#term, commit, context })
+    }
+  }
+
+  #resendStalledSnapshots(): void {
+    for (const [to, pr] of this.#progress) {
+      if (pr.state !== 'snapshot') continue
+      pr.snapshotIdleTicks++
+      if (pr.snapshotIdleTicks >= SNAPSHOT_RESEND_HEARTBEATS) this.#sendSnapshotChunk(to, pr)
+    }
+  }
+
+  /** Sends what each due follower lacks; many proposals leave as one message. */
+  #flushSends(): void {
+    if (this.#readHeartbeatDue) this.#broadcastHeartbeat()
+    if (this.#role !== 'leader') {
+      this.#sendDue.clear()
+      this.#sendEmptyDue = false
+      return
+    }
+    const due = this.#sendDue
+    if (this.#sendEmptyDue) for (const id of this.#progress.keys()) due.set(id, true)
+    this.#sendDue = new Map()
+    this.#sendEmptyDue = false
+    for (const [to, sendEmpty] of due) {
+      if (to === this.id) continue
+      const pr = this.#progress.get(to)
+      if (pr === undefined) continue
+      let empty = sendEmpty || pr.state === 'probe'
+      while (this.#sendAppend(to, pr, empty)) empty = false
+    }
+  }
+
+  /** One append (or the start of a snapshot) to `to`; returns true when another may follow. */
+  #sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
+    if (this.#paused(pr)) return false
+    const prevIndex = pr.next - 1
+    const prevTerm = this.log.term(prevIndex)
+    const entries = this.log.slice(pr.next, this.log.lastIndex(), this.#config.maxMessageBytes)
+    if (prevTerm === undefined || entries === null) {
+      pr.becomeSnapshot(this.#snapshot.meta.index)
+      this.#sendSnapshotChunk(to, pr)
+      return false
+    }
+    if (entries.length === 0 && !sendIfEmpty) return false
+    const commit = this.log.committed
+    this.#send({
+      type: 'append',
+      from: this.id,
+      to,
+      term: this.#term,
+      index: prevIndex,
+      logTerm: prevTerm,
+      entries,
+      commit,
+    })
+    const last = entries[entries.length - 1]
+    let bytes = 0
+    for (const entry of entries) bytes += entryBytes(entry)
+    pr.sentEntries(last === undefined ? prevIndex : last.index, entries.length, bytes)
+    return pr.state === 'replicate' && entries.length > 0 && pr.next <= this.log.lastIndex()
+  }
+
+  #paused(pr: Progress): boolean {
+    return pr.isPaused(this.#config.maxInflightMessages, this.#config.maxInflightBytes)
+  }
+
+  #sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const snapshot = this.#snapshot
+    if (pr.pendingSnapshot !== snapshot.meta.index) pr.becomeSnapshot(snapshot.meta.index)
+    const offset = pr.snapshotOffset
+    const chunk = snapshot.data.subarray(offset, offset + this.#config.snapshotChunkBytes)
+    pr.snapshotIdleTicks = 0
+    this.#send({
+      type: 'snapshot',
+      from: this.id,
+      to,
+      term: this.#term,
+      meta: snapshot.meta,
+      offset,
+      chunk,
+      totalBytes: snapshot.data.byteLength,
+    })
+  }
+
+  // ---- membership -------------------------------------------------------
+
+  #validConfChange(change: ConfChange): boolean {
+    switch (change.type) {
+      case 'addVoter':
+        return !this.#voters.has(change.node)
+      case 'addLearner':
+        return !this.#voters.has(change.node) && !this.#learners.has(change.node)
+      case 'remove':
+        return (this.#voters.has(change.node) && this.#voters.size > 1) || this.#learners.has(change.node)
+    }
+  }
+
+  #setConfState(conf: ConfState): void {
+    this.#voters = new Set(conf.voters)
+    this.#learners = new Set(conf.learners)
+  }
+
+  /** A committed change takes effect when applied (etcd's rule; one pending at a time keeps it safe). */
+  #applyConfChange(change: ConfChange): void {
+    const node = change.node
+    if (change.type === 'addVoter') {
+      this.#learners.delete(node)
+      this.#voters.add(node)
+    } else if (change.type === 'addLearner') {
+      if (!this.#voters.has(node)) this.#learners.add(node)
+    } else {
+      this.#voters.delete(node)
+      this.#learners.delete(node)
+    }
+    if (this.#role !== 'leader') return
+    if (change.type === 'remove') {
+      this.#progress.delete(node)
+      if (this.#transferee === node) this.#transferee = null
+      if (node === this.id) {
+        this.#becomeFollower(this.#term, null)
+        return
+      }
+    } else {
+      const pr = this.#progress.get(node)
+      if (pr === undefined)
+        this.#progress.set(node, new Progress(this.log.lastIndex() + 1, change.type === 'addLearner'))
+      else pr.isLearner = change.type === 'addLearner'
+      this.#sendDue.set(node, true)
+    }
+    if (this.#maybeCommit()) this.#sendEmptyDue = true
+  }
+
+  // ---- plumbing ---------------------------------------------------------
+
+  #send(m: Message): void {
+    this.#messages.push(m)
+  }
+
+  #hardState(): HardState {
+    return { term: this.#term, vote: this.#vote, commit: this.log.committed }
+  }
+
+  #softState(): SoftState {
+    return { role: this.#role, leader: this.#leader, term: this.#term }
+  }
+
+  #assertNoReady(): void {
+    invariant(!this.#readyOutstanding, 'no calls between ready() and advance()')
+  }
+}
+
+function sameHard(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit
+}
+
+function sameSoft(a: SoftState, b: SoftState): boolean {
+  return a.role === b.role && a.leader === b.leader && a.term === b.term
+}

@@ -1,0 +1,72 @@
+import type { NodeId } from './core/index.ts'
+
+export type RaftErrorCode =
+  | 'RAFT_NOT_LEADER'
+  | 'RAFT_PROPOSAL_DROPPED'
+  | 'RAFT_REJECTED'
+  | 'RAFT_STOPPED'
+  | 'RAFT_STORAGE_CORRUPT'
+  | 'RAFT_STORAGE'
+
+/** Base class of every error this package throws; `code` is stable. */
+export class RaftError extends Error {
+  override readonly name: string = 'RaftError'
+  readonly code: RaftErrorCode
+
+  constructor(code: RaftErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+  }
+}
+
+/** This member is not the leader; `leader` is the one it knows of, if any. Safe to retry there. */
+export class NotLeaderError extends RaftError {
+  override readonly name = 'NotLeaderError'
+  readonly leader: NodeId | null
+
+  constructor(leader: NodeId | null) {
+    super(
+      'RAFT_NOT_LEADER',
+      leader === null ? 'not the leader; no leader known' : `not the leader; try ${leader}`,
+    )
+    this.leader = leader
+  }
+}
+
+/** The proposal's log position was taken by another entry after a leader change: it was not applied. */
+export class ProposalDroppedError extends RaftError {
+  override readonly name = 'ProposalDroppedError'
+
+  constructor(index: number) {
+    super('RAFT_PROPOSAL_DROPPED', `proposal at index ${index} was replaced by a new leader's entry`)
+  }
+}
+
+/** The core refused the request (a pending membership change, an invalid change, a transfer in progress). */
+export class RaftRejectedError extends RaftError {
+  override readonly name = 'RaftRejectedError'
+  readonly reason: string
+
+  constructor(reason: string) {
+    super('RAFT_REJECTED', `request rejected: ${reason}`)
+    this.reason = reason
+  }
+}
+
+/** The member was stopped (or failed) before the request completed; its outcome is unknown. */
+export class RaftStoppedError extends RaftError {
+  override readonly name = 'RaftStoppedError'
+
+  constructor(message = 'raft node stopped', options?: ErrorOptions) {
+    super('RAFT_STOPPED', message, options)
+  }
+}
+
+/** Stored state failed its checksum or does not parse. Nothing was modified. */
+export class RaftStorageCorruptionError extends RaftError {
+  override readonly name = 'RaftStorageCorruptionError'
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('RAFT_STORAGE_CORRUPT', message, options)
+  }
+}

@@ -1,0 +1,433 @@
+import {
+  type ConfChange,
+  type HardState,
+  type Message,
+  type NodeId,
+  type NormalEntry,
+  type RaftConfig,
+  RaftCore,
+  type RaftRng,
+  type RaftStatus,
+  type Ready,
+  resolveRaftConfig,
+  type SoftState,
+} from './core/index.ts'
+import { NotLeaderError, ProposalDroppedError, RaftRejectedError, RaftStoppedError } from './errors.ts'
+import type { RaftStorage } from './storage.ts'
+import type { Transport } from './transport.ts'
+
+/** The replicated application. `apply` must be deterministic: every member applies the same entries in order. */
+export interface StateMachine {
+  /** Applies a committed command; the return value resolves the proposer's promise on the member that proposed it. */
+  apply(entry: NormalEntry): unknown
+  /** An image of the state as of the last applied entry (taken synchronously, so it is consistent). */
+  snapshot(): Uint8Array
+  /** Replaces the whole state with a snapshot's image. */
+  restore(data: Uint8Array): void
+}
+
+export interface RaftNodeOptions {
+  /** Core configuration; `id` is required. */
+  raft: Partial<RaftConfig> & { id: NodeId }
+  storage: RaftStorage
+  transport: Transport
+  stateMachine: StateMachine
+  /**
+   * Milliseconds per logical tick; 0 means the owner calls `tick()` (a
+   * multi-raft host ticks all its groups from one clock). @defaultValue 100
+   */
+  tickMs?: number
+  /** Take a snapshot and compact the log after this many applied entries. @defaultValue 10000 */
+  snapshotEntries?: number
+  /** Randomness for election timeouts. @defaultValue a generator seeded from the id and the clock */
+  rng?: RaftRng
+  /** Called on every role, leader or term change. */
+  onSoftState?: (state: SoftState) => void
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal
+}
+
+interface ProposalWaiter {
+  term: number
+  resolve: (value: unknown) => void
+  reject: (error: Error) => void
+}
+
+interface QueuedProposal {
+  data: Uint8Array
+  resolve: (value: unknown) => void
+  reject: (error: Error) => void
+}
+
+interface ReadWaiter {
+  resolve: () => void
+  reject: (error: Error) => void
+}
+
+/**
+ * Runs one Raft member: ticks from a clock, persists every Ready before it
+ * sends (the order Raft requires), applies committed entries to the state
+ * machine, and resolves `propose()` and `read()` calls. All calls into the
+ * core happen on one loop; requests arriving while a Ready is being persisted
+ * queue up and go into the next Ready together (batching).
+ */
+export class RaftNode {
+  readonly id: NodeId
+  readonly #options: RaftNodeOptions
+  readonly #config: RaftConfig
+  #core: RaftCore | null = null
+  #timer: ReturnType<typeof setInterval> | null = null
+  #inbox: Message[] = []
+  #proposals: QueuedProposal[] = []
+  #confChanges: Array<{ change: ConfChange; waiter: Omit<ProposalWaiter, 'term'> }> = []
+  #reads: ReadWaiter[] = []
+  #ticks = 0
+  #actions: Array<(core: RaftCore) => void> = []
+  #waiting = new Map<number, ProposalWaiter>()
+  #readContexts = new Map<string, ReadWaiter[]>()
+  #confirmedReads: Array<{ index: number; waiters: ReadWaiter[] }> = []
+  #readSeq = 0
+  #running = false
+  #stopped = false
+  #failure: Error | null = null
+  #sinceSnapshot = 0
+  #idle: Array<() => void> = []
+  #savedHard: HardState = { term: 0, vote: null, commit: 0 }
+  #latestHard: HardState = { term: 0, vote: null, commit: 0 }
+
+  constructor(options: RaftNodeOptions) {
+    this.#options = options
+    this.#config = resolveRaftConfig(options.raft)
+    this.id = this.#config.id
+  }
+
+  /** Loads durable state and starts the clock. */
+  async start(): Promise<void> {
+    const stored = await this.#options.storage.load()
+    const rng = this.#options.rng ?? seededRng(`${this.id}:${Date.now()}:${process.pid}`)
+    this.#core = new RaftCore({ config: this.#config, rng, ...stored })
+    this.#savedHard = stored.hardState
+    this.#latestHard = stored.hardState
+    this.#options.stateMachine.restore(stored.snapshot.data)
+    const tickMs = this.#options.tickMs ?? 100
+    if (tickMs > 0) {
+      this.#timer = setInterval(() => this.tick(), tickMs)
+      this.#timer.unref?.()
+    }
+    this.#schedule()
+  }
+
+  /** Stops the clock and fails outstanding requests with `RaftStoppedError`. Does not close the storage. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    if (this.#timer !== null) clearInterval(this.#timer)
+    await new Promise<void>((resolve) => (this.#running ? this.#idle.push(resolve) : resolve()))
+    this.#failAll(new RaftStoppedError())
+  }
+
+  /** One logical tick (for owners that run the clock themselves). */
+  tick(): void {
+    this.#ticks++
+    this.#schedule()
+  }
+
+  /** Delivers a message from the transport. */
+  receive(message: Message): void {
+    if (this.#stopped) return
+    this.#inbox.push(message)
+    this.#schedule()
+  }
+
+  /**
+   * Replicates `data`; resolves with the state machine's result once the entry
+   * is committed and applied here. Rejects with `NotLeaderError` on a
+   * follower, `ProposalDroppedError` when a new leader replaced it.
+   */
+  propose(data: Uint8Array, options: RequestOptions = {}): Promise<unknown> {
+    return this.#request(options, (resolve, reject) => this.#proposals.push({ data, resolve, reject }))
+  }
+
+  /** Proposes a membership change; resolves once it is applied. */
+  proposeConfChange(change: ConfChange, options: RequestOptions = {}): Promise<void> {
+    return this.#request(options, (resolve, reject) =>
+      this.#confChanges.push({ change, waiter: { resolve: () => resolve(), reject } }),
+    )
+  }
+
+  /** Resolves when a linearizable read of the state machine may proceed here (ReadIndex). */
+  read(options: RequestOptions = {}): Promise<void> {
+    return this.#request(options, (resolve, reject) => this.#reads.push({ resolve: () => resolve(), reject }))
+  }
+
+  /** Asks this member, when it leads, to hand leadership to `to` (Raft thesis §3.10). */
+  transferLeadership(to: NodeId): void {
+    this.#actions.push((core) => core.transferLeadership(to))
+    this.#schedule()
+  }
+
+  /** Starts an election at once (for tests and operators). */
+  campaign(): void {
+    this.#actions.push((core) => core.campaign())
+    this.#schedule()
+  }
+
+  status(): RaftStatus {
+    if (this.#core === null) throw new RaftStoppedError('raft node not started')
+    return this.#core.status()
+  }
+
+  get isLeader(): boolean {
+    return this.#core?.role === 'leader'
+  }
+
+  get leader(): NodeId | null {
+    return this.#core?.leader ?? null
+  }
+
+  #request<T>(
+    options: RequestOptions,
+    enqueue: (resolve: (v: T) => void, reject: (e: Error) => void) => void,
+  ): Promise<T> {
+    if (this.#failure !== null) return Promise.reject(this.#failure)
+    if (this.#stopped) return Promise.reject(new RaftStoppedError())
+    const signal = options.signal
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    return new Promise<T>((resolve, reject) => {
+      let settled = false
+      const onAbort = (): void => {
+        if (settled) return
+        settled = true
+        reject(signal?.reason)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      enqueue(
+        (value) => {
+          if (settled) return
+          settled = true
+          signal?.removeEventListener('abort', onAbort)
+          resolve(value)
+        },
+        (error) => {
+          if (settled) return
+          settled = true
+          signal?.removeEventListener('abort', onAbort)
+          reject(error)
+        },
+      )
+      this.#schedule()
+    })
+  }
+
+  #schedule(): void {
+    if (this.#running || this.#stopped || this.#core === null) return
+    this.#running = true
+    queueMicrotask(() => {
+      this.#loop().catch((error: unknown) => this.#fail(error))
+    })
+  }
+
+  /** The single loop: feed queued input, then handle Readys until there is nothing left to do. */
+  async #loop(): Promise<void> {
+    const core = this.#core as RaftCore
+    try {
+      while (!this.#stopped) {
+        this.#feed(core)
+        if (!core.hasReady()) break
+        const rd = core.ready()
+        await this.#handleReady(core, rd)
+      }
+    } finally {
+      this.#running = false
+      for (const resolve of this.#idle.splice(0)) resolve()
+    }
+    if (!this.#stopped && this.#hasInput()) this.#schedule()
+  }
+
+  #hasInput(): boolean {
+    return (
+      this.#ticks > 0 ||
+      this.#actions.length > 0 ||
+      this.#inbox.length > 0 ||
+      this.#proposals.length > 0 ||
+      this.#confChanges.length > 0 ||
+      this.#reads.length > 0
+    )
+  }
+
+  #feed(core: RaftCore): void {
+    for (; this.#ticks > 0; this.#ticks--) core.tick()
+    const inbox = this.#inbox
+    this.#inbox = []
+    for (const message of inbox) core.step(message)
+    for (const action of this.#actions.splice(0)) action(core)
+    if (this.#proposals.length > 0) this.#feedProposals(core)
+    for (const { change, waiter } of this.#confChanges.splice(0)) {
+      const result = core.proposeConfChange(change)
+      if (result.ok) this.#waiting.set(result.index, { ...waiter, term: result.term })
+      else if (result.reason === 'notLeader') waiter.reject(new NotLeaderError(result.leader))
+      else waiter.reject(new RaftRejectedError(result.reason))
+    }
+    if (this.#reads.length > 0) {
+      const waiters = this.#reads
+      this.#reads = []
+      const context = `${this.id}:${++this.#readSeq}`
+      if (core.readIndex(context)) this.#readContexts.set(context, waiters)
+      else for (const w of waiters) w.reject(new NotLeaderError(core.leader))
+    }
+  }
+
+  #feedProposals(core: RaftCore): void {
+    const batch = this.#proposals
+    this.#proposals = []
+    const result = core.proposeBatch(batch.map((p) => p.data))
+    if (!result.ok) {
+      const error =
+        result.reason === 'notLeader'
+          ? new NotLeaderError(result.leader)
+          : new RaftRejectedError(result.reason)
+      for (const p of batch) p.reject(error)
+      return
+    }
+    batch.forEach((p, i) => {
+      this.#waiting.set(result.index + i, { term: result.term, resolve: p.resolve, reject: p.reject })
+    })
+  }
+
+  /** Persist, then send, then apply, then advance (see `Ready`). */
+  async #handleReady(core: RaftCore, rd: Ready): Promise<void> {
+    await this.#persist(rd)
+    this.#send(rd.messages)
+    const sm = this.#options.stateMachine
+    if (rd.snapshot !== null) {
+      sm.restore(rd.snapshot.data)
+      this.#sinceSnapshot = 0
+      this.#dropWaitersUpTo(rd.snapshot.meta.index)
+    }
+    for (const entry of rd.committedEntries) {
+      const result = entry.kind === 'normal' && entry.data.byteLength > 0 ? sm.apply(entry) : undefined
+      const waiter = this.#waiting.get(entry.index)
+      if (waiter !== undefined) {
+        this.#waiting.delete(entry.index)
+        if (waiter.term === entry.term) waiter.resolve(result)
+        else waiter.reject(new ProposalDroppedError(entry.index))
+      }
+    }
+    this.#sinceSnapshot += rd.committedEntries.length
+    for (const read of rd.readStates) {
+      const waiters = this.#readContexts.get(read.context)
+      if (waiters === undefined) continue
+      this.#readContexts.delete(read.context)
+      this.#confirmedReads.push({ index: read.index, waiters })
+    }
+    core.advance(rd)
+    this.#releaseReads(core.log.applied)
+    if (rd.softState !== null) this.#onSoftState(rd.softState)
+    if (this.#sinceSnapshot >= (this.#options.snapshotEntries ?? 10_000)) await this.#takeSnapshot(core)
+  }
+
+  /**
+   * Stores what the Ready asks for. A change of the commit index alone is not
+   * worth an fsync (etcd does the same): a restarted member relearns it from
+   * the leader, so it rides along with the next write that must be durable.
+   */
+  async #persist(rd: Ready): Promise<void> {
+    if (rd.hardState !== null) this.#latestHard = rd.hardState
+    const saved = this.#savedHard
+    const latest = this.#latestHard
+    const voteOrTermChanged = latest.term !== saved.term || latest.vote !== saved.vote
+    if (rd.entries.length === 0 && rd.snapshot === null && !voteOrTermChanged) return
+    const hardState = latest.commit === saved.commit && !voteOrTermChanged ? null : latest
+    await this.#options.storage.save({ hardState, entries: rd.entries, snapshot: rd.snapshot })
+    if (hardState !== null) this.#savedHard = hardState
+  }
+
+  #send(messages: readonly Message[]): void {
+    if (messages.length === 0) return
+    const byDestination = new Map<NodeId, Message[]>()
+    for (const m of messages) {
+      const list = byDestination.get(m.to)
+      if (list === undefined) byDestination.set(m.to, [m])
+      else list.push(m)
+    }
+    for (const [to, list] of byDestination) this.#options.transport.send(to, list)
+  }
+
+  #releaseReads(applied: number): void {
+    if (this.#confirmedReads.length === 0) return
+    this.#confirmedReads = this.#confirmedReads.filter((read) => {
+      if (read.index > applied) return true
+      for (const w of read.waiters) w.resolve()
+      return false
+    })
+  }
+
+  #onSoftState(state: SoftState): void {
+    if (state.role !== 'leader') {
+      // Confirmations in flight are void once leadership is lost.
+      const error = new NotLeaderError(state.leader)
+      for (const waiters of this.#readContexts.values()) for (const w of waiters) w.reject(error)
+      this.#readContexts.clear()
+      for (const read of this.#confirmedReads) for (const w of read.waiters) w.reject(error)
+      this.#confirmedReads = []
+    }
+    this.#options.onSoftState?.(state)
+  }
+
+  /** A snapshot install skipped entries: proposals at those positions have an unknown outcome. */
+  #dropWaitersUpTo(index: number): void {
+    for (const [at, waiter] of this.#waiting) {
+      if (at > index) continue
+      this.#waiting.delete(at)
+      waiter.reject(new RaftStoppedError(`outcome of proposal at ${at} unknown: replaced by a snapshot`))
+    }
+  }
+
+  async #takeSnapshot(core: RaftCore): Promise<void> {
+    const data = this.#options.stateMachine.snapshot()
+    const snapshot = core.compact(core.log.applied, data)
+    await this.#options.storage.saveSnapshot(snapshot)
+    this.#sinceSnapshot = 0
+  }
+
+  #fail(error: unknown): void {
+    this.#failure = new RaftStoppedError(
+      'raft node failed; its durable state must be recovered by a restart',
+      {
+        cause: error,
+      },
+    )
+    this.#stopped = true
+    if (this.#timer !== null) clearInterval(this.#timer)
+    this.#failAll(this.#failure)
+  }
+
+  #failAll(error: Error): void {
+    for (const p of this.#proposals.splice(0)) p.reject(error)
+    for (const c of this.#confChanges.splice(0)) c.waiter.reject(error)
+    for (const r of this.#reads.splice(0)) r.reject(error)
+    for (const w of this.#waiting.values()) w.reject(error)
+    this.#waiting.clear()
+    for (const waiters of this.#readContexts.values()) for (const w of waiters) w.reject(error)
+    this.#readContexts.clear()
+    for (const read of this.#confirmedReads.splice(0)) for (const w of read.waiters) w.reject(error)
+  }
+}
+
+/** A small seeded generator (mulberry32) for election jitter outside simulations. */
+export function seededRng(seedText: string): RaftRng {
+  let h = 2166136261
+  for (let i = 0; i < seedText.length; i++) h = Math.imul(h ^ seedText.charCodeAt(i), 16777619)
+  let state = h >>> 0
+  return {
+    int(bound: number): number {
+      state = (state + 0x6d2b79f5) >>> 0
+      let t = state
+      t = Math.imul(t ^ (t >>> 15), t | 1)
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * bound)
+    },
+  }
+}

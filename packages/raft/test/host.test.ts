@@ -1,0 +1,118 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  type RaftHost as Host,
+  MemoryHostNetwork,
+  MemoryRaftStorage,
+  RaftHost,
+  type RaftNode,
+} from '../src/index.ts'
+import { eventually, MapMachine, put } from './node-cluster.ts'
+
+const NODES = ['h1', 'h2', 'h3']
+let hosts: Host[] = []
+let root: string | null = null
+afterEach(async () => {
+  for (const host of hosts) await host.stop()
+  hosts = []
+  if (root !== null) await rm(root, { recursive: true, force: true })
+  root = null
+})
+
+async function leaderOf(group: string): Promise<RaftNode> {
+  let found: RaftNode | null = null
+  await eventually(() => {
+    found = hosts.map((h) => h.group(group)).find((n) => n?.isLeader) ?? null
+    return found !== null
+  }, 10_000)
+  return found as unknown as RaftNode
+}
+
+describe('RaftHost (multi-raft)', () => {
+  it('runs many groups on three hosts with one clock and batches messages per destination node', async () => {
+    const network = new MemoryHostNetwork()
+    const machines = new Map<string, MapMachine>()
+    for (const nodeId of NODES) {
+      const host = new RaftHost({
+        nodeId,
+        transport: network.transport(),
+        storage: (_group, bootstrap) =>
+          MemoryRaftStorage.bootstrap(bootstrap ?? { voters: [], learners: [] }),
+        tickMs: 10,
+        raft: { electionTicks: 10, heartbeatTicks: 2 },
+      })
+      network.attach(host)
+      hosts.push(host)
+    }
+    const groups = Array.from({ length: 30 }, (_, i) => `shard-${i}`)
+    for (const host of hosts) {
+      for (const group of groups) {
+        const machine = new MapMachine()
+        machines.set(`${host.nodeId}/${group}`, machine)
+        await host.addGroup(group, { stateMachine: machine, bootstrap: { voters: NODES, learners: [] } })
+      }
+      host.start()
+    }
+    await Promise.all(
+      groups.map(async (group) => {
+        const leader = await leaderOf(group)
+        await leader.propose(put('owner', group))
+      }),
+    )
+    for (const host of hosts)
+      for (const group of groups)
+        await eventually(() => machines.get(`${host.nodeId}/${group}`)?.values.get('owner') === group)
+    const sent = hosts.reduce((n, h) => n + h.sent.messages, 0)
+    const batches = hosts.reduce((n, h) => n + h.sent.batches, 0)
+    // Thirty groups' heartbeats to the same two peers share frames.
+    expect(sent / batches).toBeGreaterThan(5)
+  })
+
+  it('keeps every group in its own WAL-backed store under one root and recovers them after a restart', async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'shoal-host-'))
+    const dir = root
+    const network = new MemoryHostNetwork()
+    const make = (nodeId: string) => {
+      const host = new RaftHost({
+        nodeId,
+        transport: network.transport(),
+        storageRoot: path.join(dir, nodeId),
+        tickMs: 10,
+        raft: { electionTicks: 10, heartbeatTicks: 2 },
+      })
+      network.attach(host)
+      return host
+    }
+    const groups = ['alpha', 'beta/with slash']
+    for (const nodeId of NODES) {
+      const host = make(nodeId)
+      hosts.push(host)
+      for (const group of groups)
+        await host.addGroup(group, {
+          stateMachine: new MapMachine(),
+          bootstrap: { voters: NODES, learners: [] },
+        })
+      host.start()
+    }
+    for (const group of groups) await (await leaderOf(group)).propose(put('k', group))
+    for (const host of hosts) await host.stop()
+    hosts = []
+    const machines: MapMachine[] = []
+    for (const nodeId of NODES) {
+      const host = make(nodeId)
+      hosts.push(host)
+      for (const group of groups) {
+        const machine = new MapMachine()
+        machines.push(machine)
+        await host.addGroup(group, { stateMachine: machine })
+      }
+      host.start()
+    }
+    for (const group of groups) await (await leaderOf(group)).propose(put('again', group))
+    await eventually(() =>
+      machines.every((m) => m.values.get('k') !== undefined && m.values.get('again') !== undefined),
+    )
+  })
+})

@@ -1,0 +1,120 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { MemoryRaftStorage, NotLeaderError } from '../src/index.ts'
+import { eventually, put, TestCluster } from './node-cluster.ts'
+
+let cluster: TestCluster | null = null
+afterEach(async () => {
+  await cluster?.close()
+  cluster = null
+})
+
+describe('RaftNode driver', () => {
+  it('elects a leader, replicates proposals and resolves them with the state machine result once applied', async () => {
+    cluster = await TestCluster.start(['a', 'b', 'c'])
+    const leader = await cluster.leader()
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => leader.node.propose(put(`k${i}`, `v${i}`))),
+    )
+    expect(results[0]).toMatch(/^k0@/)
+    for (const member of cluster.members.values())
+      await eventually(() => member.machine.values.get('k49') === 'v49')
+    const status = leader.node.status()
+    expect(status.role).toBe('leader')
+    expect(status.followers.map((f) => f.id).sort()).toEqual(['a', 'b', 'c'].filter((id) => id !== leader.id))
+  })
+
+  it('rejects proposals and reads on a follower with NotLeaderError naming the leader', async () => {
+    cluster = await TestCluster.start(['a', 'b', 'c'])
+    const leader = await cluster.leader()
+    const follower = [...cluster.members.values()].find((m) => m.id !== leader.id)!
+    await eventually(() => follower.node.leader === leader.id)
+    const error = await follower.node.propose(put('x', '1')).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(NotLeaderError)
+    expect((error as NotLeaderError).leader).toBe(leader.id)
+    await expect(follower.node.read()).rejects.toBeInstanceOf(NotLeaderError)
+  })
+
+  it('serves a linearizable read after the latest acknowledged write (ReadIndex)', async () => {
+    cluster = await TestCluster.start(['a', 'b', 'c'])
+    const leader = await cluster.leader()
+    await leader.node.propose(put('x', '1'))
+    await leader.node.read()
+    expect(leader.machine.values.get('x')).toBe('1')
+  })
+
+  it('elects a new leader when the leader is cut off, and the old one steps down (CheckQuorum)', async () => {
+    cluster = await TestCluster.start(['a', 'b', 'c'])
+    const old = await cluster.leader()
+    await old.node.propose(put('x', '1'))
+    cluster.network.isolate(old.id)
+    const next = await cluster.leader(5000, old.id)
+    await next.node.propose(put('x', '2'))
+    await eventually(() => !old.node.isLeader)
+    cluster.network.restore(old.id)
+    await eventually(() => old.machine.values.get('x') === '2')
+  })
+
+  it('transfers leadership on request (TimeoutNow)', async () => {
+    cluster = await TestCluster.start(['a', 'b', 'c'])
+    const leader = await cluster.leader()
+    const target = [...cluster.members.keys()].find((id) => id !== leader.id)!
+    await leader.node.propose(put('x', '1'))
+    leader.node.transferLeadership(target)
+    await eventually(() => cluster!.members.get(target)!.node.isLeader)
+  })
+
+  it('adds a learner that catches up by snapshot, then promotes it to voter', async () => {
+    cluster = await TestCluster.start(['a', 'b', 'c'], 20)
+    const leader = await cluster.leader()
+    for (let i = 0; i < 60; i++) await leader.node.propose(put(`k${i}`, `v${i}`))
+    expect(leader.node.status().snapshotIndex).toBeGreaterThan(0)
+    const learner = await cluster.add('d', MemoryRaftStorage.bootstrap({ voters: [], learners: [] }))
+    await leader.node.proposeConfChange({ type: 'addLearner', node: 'd' })
+    await eventually(() => learner.machine.values.get('k59') === 'v59')
+    expect(learner.storage.snapshotMeta.index).toBeGreaterThan(0)
+    await leader.node.proposeConfChange({ type: 'addVoter', node: 'd' })
+    await eventually(() => leader.node.status().confState.voters.includes('d'))
+    const removed = ['a', 'b', 'c'].find((id) => id !== leader.id) as string
+    await leader.node.proposeConfChange({ type: 'remove', node: removed })
+    expect(leader.node.status().confState.voters).not.toContain(removed)
+    await leader.node.propose(put('after', 'yes'))
+    await eventually(() => learner.machine.values.get('after') === 'yes')
+  })
+
+  it('restarts a member from its storage and it catches up', async () => {
+    cluster = await TestCluster.start(['a', 'b', 'c'])
+    const leader = await cluster.leader()
+    const follower = [...cluster.members.values()].find((m) => m.id !== leader.id)!
+    await leader.node.propose(put('x', '1'))
+    await eventually(() => follower.machine.values.get('x') === '1')
+    await cluster.stop(follower.id)
+    await leader.node.propose(put('x', '2'))
+    const again = await cluster.add(follower.id, follower.storage)
+    await eventually(() => again.machine.values.get('x') === '2')
+  })
+
+  it('stops with RaftStoppedError (cause attached) when storage fails, and acknowledges nothing after', async () => {
+    cluster = await TestCluster.start(['a'])
+    const member = [...cluster.members.values()][0]!
+    await cluster.leader()
+    await member.node.propose(put('x', '1'))
+    const failure = new Error('EIO: disk gone')
+    member.storage.save = async () => {
+      throw failure
+    }
+    const error = await member.node.propose(put('x', '2')).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'RAFT_STOPPED', cause: failure })
+    expect(member.machine.values.get('x')).toBe('1')
+    await expect(member.node.read()).rejects.toMatchObject({ code: 'RAFT_STOPPED' })
+  })
+
+  it('fails requests after stop with RaftStoppedError and honours AbortSignal', async () => {
+    cluster = await TestCluster.start(['a'])
+    const leader = await cluster.leader()
+    const controller = new AbortController()
+    controller.abort(new Error('gave up'))
+    await expect(leader.node.propose(put('x', '1'), { signal: controller.signal })).rejects.toThrow('gave up')
+    await leader.node.stop()
+    await expect(leader.node.propose(put('x', '1'))).rejects.toMatchObject({ code: 'RAFT_STOPPED' })
+  })
+})

@@ -1,0 +1,432 @@
+import { HistoryRecorder, type KvInput, type KvOutput } from '@shoal/testkit/lin'
+import { Rng } from '@shoal/testkit/rng'
+import {
+  type ConfChange,
+  type NodeId,
+  type RaftConfig,
+  RaftCore,
+  type Ready,
+  resolveRaftConfig,
+} from '../../src/core/index.ts'
+import { MemoryRaftStorage } from '../../src/storage.ts'
+import { Invariants } from './invariants.ts'
+import { encodeCommand, type KvCommand, KvStateMachine } from './kv.ts'
+import { type NetworkFaults, SimNetwork } from './network.ts'
+
+export interface SimOptions {
+  seed: number
+  voters: number
+  /** Simulated time units of the faulty phase. */
+  duration: number
+  faults: boolean
+  membership: boolean
+  clients: number
+  /** Keys the clients use; few keys make more contention. */
+  keys: number
+  /** Take a snapshot after this many applied entries. */
+  compactEvery: number
+  /** Run the invariants after every step (off only to measure the checker's cost). */
+  checkEveryStep: boolean
+  /** Core settings to vary (pre-vote, check-quorum, flow control). */
+  raft: Partial<Omit<RaftConfig, 'id'>>
+}
+
+const TICK_UNITS = 4
+
+interface PendingWrite {
+  client: string
+  term: number
+}
+
+interface SimNode {
+  readonly id: NodeId
+  readonly storage: MemoryRaftStorage
+  core: RaftCore | null
+  sm: KvStateMachine
+  phase: number
+  /** Client writes awaiting apply on this node (the leader that took them), by log index. */
+  writes: Map<number, PendingWrite>
+  /** Client reads awaiting their ReadState, by context. */
+  reads: Map<string, { client: string; key: string }>
+  /** Confirmed reads waiting for the apply index to catch up. */
+  confirmed: Array<{ index: number; client: string; key: string }>
+  downUntil: number
+}
+
+interface SimClient {
+  readonly id: string
+  seq: number
+  busy: boolean
+}
+
+/**
+ * A seeded, deterministic Raft cluster: members, a faulty network, crashes and
+ * restarts from durable (in-memory) storage, membership changes, leadership
+ * transfers and key-value clients whose history is recorded for the
+ * linearizability checker. Same seed, same run.
+ */
+export class SimCluster {
+  readonly options: SimOptions
+  readonly rng: Rng
+  readonly net: SimNetwork
+  readonly nodes = new Map<NodeId, SimNode>()
+  readonly invariants = new Invariants()
+  readonly history = new HistoryRecorder<KvInput, KvOutput>()
+  readonly clients: SimClient[] = []
+  readonly trace: string[] = []
+  now = 0
+  /** What happened, so tests can show the faults really were exercised. */
+  readonly stats = {
+    crashes: 0,
+    snapshotsInstalled: 0,
+    /** Snapshot messages after a snapshot's first chunk. */
+    laterSnapshotChunks: 0,
+    confChangesApplied: 0,
+    transfers: 0,
+    writesAcknowledged: 0,
+    readsServed: 0,
+  }
+  #nextNodeId = 1
+  #faultsOn = true
+  #changed = false
+  #transferring: NodeId | null = null
+
+  constructor(options: SimOptions) {
+    this.options = options
+    this.rng = new Rng(options.seed)
+    this.net = new SimNetwork(this.rng.fork(), this.#faultProfile())
+    const voters = Array.from({ length: options.voters }, () => `n${this.#nextNodeId++}`)
+    for (const id of voters) this.#addNode(id, { voters, learners: [] })
+    for (let i = 0; i < options.clients; i++) this.clients.push({ id: `c${i}`, seq: 0, busy: false })
+  }
+
+  #faultProfile(): NetworkFaults {
+    if (!this.options.faults) return { dropRate: 0, duplicateRate: 0, maxDelay: 3, slowRate: 0 }
+    return { dropRate: 0.05, duplicateRate: 0.03, maxDelay: 6, slowRate: 0.02 }
+  }
+
+  #addNode(id: NodeId, conf: { voters: NodeId[]; learners: NodeId[] }): SimNode {
+    const node: SimNode = {
+      id,
+      storage: MemoryRaftStorage.bootstrap(conf),
+      core: null,
+      sm: new KvStateMachine(),
+      phase: this.rng.int(TICK_UNITS),
+      writes: new Map(),
+      reads: new Map(),
+      confirmed: [],
+      downUntil: 0,
+    }
+    this.nodes.set(id, node)
+    this.#start(node)
+    return node
+  }
+
+  #start(node: SimNode): void {
+    const stored = node.storage.loadSync()
+    const config = resolveRaftConfig({
+      electionTicks: 8,
+      heartbeatTicks: 1,
+      maxInflightMessages: 8,
+      // Small chunks, so snapshots travel in many messages that get lost, duplicated and reordered.
+      snapshotChunkBytes: 64,
+      ...this.options.raft,
+      id: node.id,
+    })
+    node.core = new RaftCore({ config, rng: this.rng.fork(), ...stored, entries: stored.entries })
+    node.sm = new KvStateMachine()
+    node.sm.restore(stored.snapshot.data)
+  }
+
+  note(line: string): void {
+    this.trace.push(`[${this.now}] ${line}`)
+    if (this.trace.length > 200) this.trace.shift()
+  }
+
+  /** Runs the faulty phase, then heals everything and lets the cluster converge. */
+  run(): void {
+    while (this.now < this.options.duration) this.step()
+    this.#faultsOn = false
+    this.net.heal()
+    this.net.faults = { dropRate: 0, duplicateRate: 0, maxDelay: 3, slowRate: 0 }
+    for (const node of this.nodes.values()) if (node.core === null) this.#restart(node)
+    const deadline = this.now + 3000
+    while (this.now < deadline && !this.converged()) this.step()
+    if (!this.converged()) throw new Error(`cluster did not converge after healing: ${this.describe()}`)
+  }
+
+  step(): void {
+    this.now++
+    this.#changed = false
+    for (const message of this.net.due(this.now)) {
+      const node = this.nodes.get(message.to)
+      if (node?.core == null) continue
+      node.core.step(message)
+      this.#process(node)
+    }
+    for (const node of this.nodes.values()) {
+      if (node.core === null) {
+        if (this.now >= node.downUntil) this.#restart(node)
+        continue
+      }
+      if ((this.now + node.phase) % TICK_UNITS === 0) {
+        node.core.tick()
+        this.#process(node)
+      }
+    }
+    this.#clientActions()
+    if (this.#faultsOn && this.options.faults) this.#faultActions()
+    // Nothing observable changes in a step without a Ready, so the check is skipped there.
+    if (this.options.checkEveryStep && this.#changed) this.invariants.check([...this.nodes.values()])
+  }
+
+  leader(): SimNode | null {
+    let best: SimNode | null = null
+    for (const node of this.nodes.values()) {
+      const core = node.core
+      if (core?.role === 'leader' && (best === null || core.term > (best.core as RaftCore).term)) best = node
+    }
+    return best
+  }
+
+  /** One leader, and every member of its configuration has applied its whole committed log. */
+  converged(): boolean {
+    const leader = this.leader()
+    if (leader === null) return false
+    const core = leader.core as RaftCore
+    if (core.log.committed !== core.log.lastIndex()) return false
+    if (this.clients.some((c) => c.busy)) return false
+    const conf = core.confState()
+    for (const id of [...conf.voters, ...conf.learners]) {
+      const member = this.nodes.get(id)?.core
+      if (member == null || member.log.applied !== core.log.committed) return false
+    }
+    return true
+  }
+
+  describe(): string {
+    const parts: string[] = []
+    for (const node of this.nodes.values()) {
+      const s = node.core?.status()
+      parts.push(
+        s === undefined
+          ? `${node.id}:down`
+          : `${node.id}:${s.role}@${s.term} commit=${s.commitIndex} applied=${s.appliedIndex} last=${s.lastIndex} conf=${s.confState.voters.join(',')}/${s.confState.learners.join(',')}`,
+      )
+    }
+    return parts.join(' ')
+  }
+
+  /** Handles every pending Ready of `node`: persist, send, apply, advance. */
+  #process(node: SimNode): void {
+    let core = node.core
+    while (core?.hasReady()) {
+      this.#changed = true
+      const rd = core.ready()
+      node.storage.saveSync(rd)
+      // A crash between persisting and sending loses the messages but not the state.
+      if (this.#faultsOn && this.options.faults && this.rng.chance(0.0005)) {
+        this.#crash(node, 'after persist')
+        return
+      }
+      for (const message of rd.messages) {
+        if (message.type === 'snapshot' && message.offset > 0) this.stats.laterSnapshotChunks++
+        this.net.send(message, this.now)
+      }
+      this.#apply(node, rd)
+      core.advance(rd)
+      this.#afterAdvance(node, core, rd)
+      core = node.core
+    }
+  }
+
+  #apply(node: SimNode, rd: Ready): void {
+    if (rd.snapshot !== null) {
+      node.sm.restore(rd.snapshot.data)
+      this.stats.snapshotsInstalled++
+    }
+    for (const entry of rd.committedEntries) {
+      this.invariants.onApply(node.id, entry)
+      if (entry.kind === 'conf' && entry.term > 1) this.stats.confChangesApplied++
+      if (entry.kind !== 'normal') continue
+      const result = node.sm.apply(entry.data)
+      const waiting = node.writes.get(entry.index)
+      if (waiting === undefined) continue
+      node.writes.delete(entry.index)
+      const client = this.#client(waiting.client)
+      if (waiting.term === entry.term && result !== null) {
+        this.history.ok(client.id, { ok: result.ok })
+        this.stats.writesAcknowledged++
+      } else this.history.info(client.id)
+      client.busy = false
+    }
+    for (const read of rd.readStates) {
+      const waiting = node.reads.get(read.context)
+      if (waiting === undefined) continue
+      node.reads.delete(read.context)
+      node.confirmed.push({ index: read.index, ...waiting })
+    }
+  }
+
+  #afterAdvance(node: SimNode, core: RaftCore, rd: Ready): void {
+    const applied = core.log.applied
+    node.confirmed = node.confirmed.filter((read) => {
+      if (read.index > applied) return true
+      this.history.ok(read.client, { value: node.sm.get(read.key) })
+      this.stats.readsServed++
+      this.#client(read.client).busy = false
+      return false
+    })
+    if (rd.softState !== null && rd.softState.role !== 'leader') this.#abandonClientOps(node)
+    if (rd.softState?.role === 'leader' && this.#transferring === node.id) {
+      this.stats.transfers++
+      this.#transferring = null
+    }
+    if (applied - core.log.snapshotIndex >= this.options.compactEvery) {
+      const snapshot = core.compact(applied, node.sm.snapshot())
+      node.storage.saveSnapshotSync(snapshot)
+    }
+  }
+
+  /** A member that stops leading or crashes cannot answer its clients: outcomes become unknown. */
+  #abandonClientOps(node: SimNode): void {
+    for (const waiting of node.writes.values()) {
+      this.history.info(waiting.client)
+      this.#client(waiting.client).busy = false
+    }
+    node.writes.clear()
+    for (const read of [...node.reads.values(), ...node.confirmed]) {
+      this.history.fail(read.client)
+      this.#client(read.client).busy = false
+    }
+    node.reads.clear()
+    node.confirmed = []
+  }
+
+  #client(id: string): SimClient {
+    return this.clients.find((c) => c.id === id) as SimClient
+  }
+
+  #crash(node: SimNode, why: string): void {
+    this.#changed = true
+    this.stats.crashes++
+    this.note(`crash ${node.id} (${why})`)
+    this.#abandonClientOps(node)
+    node.core = null
+    node.downUntil = this.now + this.rng.range(20, 200)
+  }
+
+  #restart(node: SimNode): void {
+    this.note(`restart ${node.id}`)
+    this.#start(node)
+    this.#process(node)
+  }
+
+  #clientActions(): void {
+    if (!this.#faultsOn || !this.rng.chance(0.15)) return
+    // Any member that believes it leads may be asked, including a deposed one
+    // cut off from the rest: that is where stale reads would come from.
+    const leaders = [...this.nodes.values()].filter((n) => n.core?.role === 'leader')
+    if (leaders.length === 0) return
+    const leader = this.rng.pick(leaders)
+    const client = this.clients.find((c) => !c.busy)
+    if (client === undefined) return
+    const core = leader.core as RaftCore
+    const key = `k${this.rng.int(this.options.keys)}`
+    client.seq++
+    const roll = this.rng.int(10)
+    if (roll < 3) {
+      const context = `${client.id}/${client.seq}`
+      if (!core.readIndex(context)) return
+      this.history.invoke(client.id, { kind: 'read', key })
+      leader.reads.set(context, { client: client.id, key })
+    } else {
+      const value = `${client.id}-${client.seq}`
+      const expected = this.rng.chance(0.5)
+        ? null
+        : `c${this.rng.int(this.clients.length)}-${this.rng.range(1, client.seq)}`
+      const command: KvCommand =
+        roll < 7
+          ? { op: 'put', key, value, client: client.id, seq: client.seq }
+          : { op: 'cas', key, expected, value, client: client.id, seq: client.seq }
+      const result = core.propose(encodeCommand(command))
+      if (!result.ok) return
+      this.history.invoke(
+        client.id,
+        command.op === 'put' ? { kind: 'write', key, value } : { kind: 'cas', key, expected, value },
+      )
+      leader.writes.set(result.index, { client: client.id, term: result.term })
+    }
+    client.busy = true
+    this.#process(leader)
+  }
+
+  #faultActions(): void {
+    const rng = this.rng
+    const ids = [...this.nodes.keys()]
+    if (rng.chance(0.008)) {
+      const side = rng.shuffle([...ids]).slice(0, rng.range(1, Math.floor(ids.length / 2)))
+      this.note(`partition ${side.join(',')} | rest`)
+      this.net.partition(side, ids)
+    }
+    if (rng.chance(0.012)) {
+      this.note('heal')
+      this.net.heal()
+    }
+    if (rng.chance(0.004)) {
+      const victim = this.nodes.get(rng.pick(ids)) as SimNode
+      if (victim.core !== null) this.#crash(victim, 'random')
+    }
+    const leader = this.leader()
+    if (leader === null) return
+    if (rng.chance(0.004)) {
+      const voters = (leader.core as RaftCore).confState().voters.filter((v) => v !== leader.id)
+      if (voters.length > 0) {
+        const to = rng.pick(voters)
+        this.note(`transfer ${leader.id} -> ${to}`)
+        if ((leader.core as RaftCore).transferLeadership(to)) this.#transferring = to
+        this.#process(leader)
+      }
+    }
+    if (this.options.membership && rng.chance(0.01)) this.#membershipAction(leader)
+  }
+
+  #membershipAction(leader: SimNode): void {
+    const core = leader.core as RaftCore
+    const conf = core.confState()
+    let change: ConfChange
+    const roll = this.rng.int(3)
+    if (roll === 0 && conf.learners.length > 0)
+      change = { type: 'addVoter', node: this.rng.pick(conf.learners) }
+    else if (roll === 1 && (conf.voters.length > 3 || conf.learners.length > 0)) {
+      const pool = conf.voters.length > 3 ? [...conf.voters, ...conf.learners] : conf.learners
+      change = { type: 'remove', node: this.rng.pick(pool) }
+    } else if (conf.voters.length + conf.learners.length < 6) {
+      change = { type: 'addLearner', node: `n${this.#nextNodeId}` }
+    } else return
+    const result = core.proposeConfChange(change)
+    this.note(`conf ${change.type} ${change.node}: ${result.ok ? 'proposed' : result.reason}`)
+    if (!result.ok) return
+    if (change.type === 'addLearner') {
+      this.#nextNodeId++
+      this.#addNode(change.node, { voters: [], learners: [] })
+    }
+    this.#process(leader)
+  }
+}
+
+export function defaultSimOptions(seed: number, overrides: Partial<SimOptions> = {}): SimOptions {
+  return {
+    seed,
+    voters: 3,
+    duration: 600,
+    faults: true,
+    membership: true,
+    clients: 3,
+    keys: 2,
+    compactEvery: 20,
+    checkEveryStep: true,
+    raft: {},
+    ...overrides,
+  }
+}

@@ -1,0 +1,95 @@
+import { checkLinearizability, kvModel } from '@shoal/testkit/lin'
+import { testSeed } from '@shoal/testkit/rng'
+import { describe, expect, it } from 'vitest'
+import { defaultSimOptions, SimCluster, type SimOptions } from './sim/cluster.ts'
+
+/** Runs one seed; a failure names the seed and how to replay it, with the last trace lines. */
+function runSeed(options: SimOptions): SimCluster {
+  const cluster = new SimCluster(options)
+  try {
+    cluster.run()
+  } catch (error) {
+    const trace = cluster.trace.slice(-30).join('\n')
+    throw new Error(
+      `simulation failed with seed ${options.seed} (replay: SEED=${options.seed} pnpm vitest run --project raft simulation)\n${String(error)}\n${cluster.describe()}\n${trace}`,
+      { cause: error },
+    )
+  }
+  return cluster
+}
+
+const base = testSeed(1)
+const single = process.env.SEED !== undefined && process.env.SEED !== ''
+const seeds = (count: number, offset = 0): number[] =>
+  single ? [base] : Array.from({ length: count }, (_, i) => base + offset + i)
+
+type Stats = SimCluster['stats']
+function sum(total: Stats, add: Stats): void {
+  for (const key of Object.keys(total) as Array<keyof Stats>) total[key] += add[key]
+}
+
+describe('deterministic simulation (Raft Figure 3 invariants after every step)', () => {
+  it('3 voters with crashes, partitions, loss, duplication, membership changes and transfers stay safe and converge', {
+    timeout: 120_000,
+  }, () => {
+    const total: Stats = {
+      crashes: 0,
+      snapshotsInstalled: 0,
+      laterSnapshotChunks: 0,
+      confChangesApplied: 0,
+      transfers: 0,
+      writesAcknowledged: 0,
+      readsServed: 0,
+    }
+    for (const seed of seeds(600)) sum(total, runSeed(defaultSimOptions(seed)).stats)
+    if (single) return
+    // The faults must really have happened, or the test proves nothing.
+    for (const [key, value] of Object.entries(total)) expect(value, key).toBeGreaterThan(20)
+  })
+
+  it('5 voters stay safe and converge', { timeout: 120_000 }, () => {
+    for (const seed of seeds(250, 100_000)) runSeed(defaultSimOptions(seed, { voters: 5 }))
+  })
+
+  it('without pre-vote and check-quorum, with a one-message window and tiny messages, stays safe', {
+    timeout: 120_000,
+  }, () => {
+    const raft = { preVote: false, checkQuorum: false, maxInflightMessages: 1, maxMessageBytes: 1 }
+    for (const seed of seeds(150, 300_000)) runSeed(defaultSimOptions(seed, { raft }))
+  })
+
+  it('client histories (puts, compare-and-sets, ReadIndex reads) under faults are linearizable', {
+    timeout: 120_000,
+  }, () => {
+    let operations = 0
+    for (const seed of seeds(150, 200_000)) {
+      const cluster = runSeed(defaultSimOptions(seed, { clients: 4, keys: 2 }))
+      const history = cluster.history.history()
+      operations += history.length
+      const result = checkLinearizability(kvModel(), history, { timeoutMs: 10_000 })
+      expect(result.verdict, `seed ${seed}`).toBe('linearizable')
+    }
+    if (!single) expect(operations).toBeGreaterThan(1000)
+  })
+
+  it('lease reads (CheckQuorum lease, equal tick rates) give linearizable histories', {
+    timeout: 120_000,
+  }, () => {
+    let reads = 0
+    for (const seed of seeds(100, 400_000)) {
+      const cluster = runSeed(defaultSimOptions(seed, { clients: 4, raft: { leaseReads: true } }))
+      reads += cluster.stats.readsServed
+      const result = checkLinearizability(kvModel(), cluster.history.history(), { timeoutMs: 10_000 })
+      expect(result.verdict, `seed ${seed}`).toBe('linearizable')
+    }
+    if (!single) expect(reads).toBeGreaterThan(200)
+  })
+
+  it('replays a seed exactly', () => {
+    const a = runSeed(defaultSimOptions(base))
+    const b = runSeed(defaultSimOptions(base))
+    expect(b.trace).toEqual(a.trace)
+    expect(b.describe()).toEqual(a.describe())
+    expect(b.history.history()).toEqual(a.history.history())
+  })
+})

@@ -1,0 +1,283 @@
+import { spawn } from 'node:child_process'
+import { createReadStream, existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { Agent, request as httpRequest } from 'node:http'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { createGunzip } from 'node:zlib'
+import { defineSuite, mulberry32, type SuiteContext } from '@shoal/bench'
+import { open } from '@shoal/engine'
+import autocannon from 'autocannon'
+
+/**
+ * The HTTP node against the embedded engine it wraps, on the Debian corpus:
+ * import docs/s through the API, search q/s and p50/p99 with autocannon at 1,
+ * 16 and 64 connections against a real `shoal start` process, the same queries
+ * in-process on the embedded engine, and the HTTP/embedded overhead ratios.
+ */
+
+/** The full corpus: `$SHOAL_DEBIAN_CORPUS`, or the shared datasets folder beside the repository. */
+function corpusPath(): string {
+  const candidates = [
+    process.env.SHOAL_DEBIAN_CORPUS,
+    fileURLToPath(new URL('../../../../shared/datasets/debian-packages.jsonl.gz', import.meta.url)),
+    '/work/shared/datasets/debian-packages.jsonl.gz',
+  ]
+  const found = candidates.find((p) => p !== undefined && existsSync(p))
+  if (found === undefined) throw new Error(`debian-packages.jsonl.gz not found in ${candidates.join(', ')}`)
+  return found
+}
+/** Smoke runs use the sample the package ships (502 packages of the same corpus). */
+const SAMPLE = fileURLToPath(new URL('../data/sample-packages.json', import.meta.url))
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const BATCH = 5000
+
+interface Pkg {
+  id: number
+  package: string
+  section: string
+  summary: string
+  description: string
+}
+
+async function loadCorpus(smoke: boolean): Promise<Pkg[]> {
+  if (smoke) return JSON.parse(await readFile(SAMPLE, 'utf8')) as Pkg[]
+  const docs: Pkg[] = []
+  for await (const line of createInterface({ input: createReadStream(corpusPath()).pipe(createGunzip()) })) {
+    docs.push(JSON.parse(line) as Pkg)
+  }
+  return docs
+}
+
+/** Known-item queries: two or three words of a sampled package's summary (seeded). */
+function makeQueries(docs: Pkg[], count: number, seed: number): string[] {
+  const random = mulberry32(seed)
+  const queries: string[] = []
+  while (queries.length < count) {
+    const doc = docs[Math.floor(random() * docs.length)]!
+    const words = doc.summary
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .filter((w) => w.length > 2)
+    if (words.length < 2) continue
+    const start = Math.floor(random() * Math.max(1, words.length - 2))
+    queries.push(words.slice(start, start + 2 + Math.floor(random() * 2)).join(' '))
+  }
+  return queries
+}
+
+async function startNode(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'start', '--data-dir', dataDir, '--http-addr', '127.0.0.1:0', '--log-level', 'warn'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /listening on (http:\/\/\S+)/.exec(out)
+      if (match?.[1] !== undefined) resolve(match[1])
+    })
+    child.once('exit', (code) => reject(new Error(`shoal exited with ${code}`)))
+  })
+  return {
+    url,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}
+
+async function request(url: string, method: string, route: string, body?: unknown): Promise<unknown> {
+  const response = await fetch(`${url}${route}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  })
+  if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`)
+  return response.json()
+}
+
+async function waitTask(url: string, uid: number): Promise<void> {
+  for (;;) {
+    const task = (await request(url, 'GET', `/tasks/${uid}`)) as { status: string; error: unknown }
+    if (task.status === 'succeeded') return
+    if (task.status === 'failed') throw new Error(`task ${uid} failed: ${JSON.stringify(task.error)}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+async function importOverHttp(ctx: SuiteContext, url: string, docs: Pkg[]): Promise<void> {
+  const settings = (await request(url, 'PATCH', '/indexes/packages/settings', {
+    searchableAttributes: ['package', 'summary', 'description'],
+    filterableAttributes: ['section'],
+  })) as { taskUid: number }
+  await waitTask(url, settings.taskUid)
+  const started = performance.now()
+  let last = 0
+  for (let i = 0; i < docs.length; i += BATCH) {
+    last = (
+      (await request(url, 'POST', '/indexes/packages/documents?primaryKey=id', docs.slice(i, i + BATCH))) as {
+        taskUid: number
+      }
+    ).taskUid
+  }
+  await waitTask(url, last)
+  const seconds = (performance.now() - started) / 1000
+  ctx.record({ name: 'http-import', metric: 'docs/s', value: docs.length / seconds, unit: 'docs/s' })
+  ctx.log(`imported ${docs.length} docs over HTTP in ${seconds.toFixed(1)} s`)
+}
+
+/**
+ * One autocannon run: for `seconds` in a full run; in smoke mode a fixed
+ * number of requests (so that even 64 connections on a slow machine finish some).
+ */
+async function cannon(url: string, queries: string[], connections: number, seconds: number, smoke: boolean) {
+  let next = 0
+  const began = performance.now()
+  const result = await autocannon({
+    url: `${url}/indexes/packages/search`,
+    connections,
+    timeout: 120,
+    ...(smoke ? { amount: Math.max(200, connections * 10) } : { duration: seconds }),
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({
+          ...req,
+          body: JSON.stringify({ q: queries[next++ % queries.length], limit: 10 }),
+        }),
+      },
+    ],
+  })
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`autocannon: ${result.non2xx} non-2xx, ${result.errors} errors`)
+  // autocannon's latencies are whole milliseconds; throughput is taken over the measured time.
+  return {
+    qps: result.requests.total / ((performance.now() - began) / 1000),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+  }
+}
+
+/** One POST with node:http (lighter than fetch, so the figure is the server's more than the client's). */
+function postOnce(agent: Agent, url: string, body: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      (response) => {
+        if (response.statusCode !== 200) reject(new Error(`search answered ${response.statusCode}`))
+        response.resume()
+        response.on('end', () => resolve())
+      },
+    )
+    request.on('error', reject)
+    request.end(JSON.stringify(body))
+  })
+}
+
+interface Timing {
+  qps: number
+  p50Ms: number
+  p99Ms: number
+}
+
+/** Runs `query` one call after another for `seconds`; microsecond latencies, throughput = calls ÷ seconds. */
+async function sequential(seconds: number, query: (i: number) => unknown): Promise<Timing> {
+  const latencies: number[] = []
+  const began = performance.now()
+  for (let i = 0; performance.now() - began < seconds * 1000; i++) {
+    const t0 = performance.now()
+    await query(i)
+    latencies.push(performance.now() - t0)
+  }
+  const elapsed = (performance.now() - began) / 1000
+  latencies.sort((a, b) => a - b)
+  return {
+    qps: latencies.length / elapsed,
+    p50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
+    p99Ms: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? 0,
+  }
+}
+
+function recordTiming(ctx: SuiteContext, name: string, timing: Timing, peer?: string): void {
+  const extra = peer === undefined ? {} : { peer }
+  ctx.record({ name, metric: 'ops/s', value: timing.qps, unit: 'q/s', ...extra })
+  ctx.record({ name, metric: 'p50-latency', value: timing.p50Ms, unit: 'ms', ...extra })
+  ctx.record({ name, metric: 'p99-latency', value: timing.p99Ms, unit: 'ms', ...extra })
+  ctx.log(
+    `${name}: ${timing.qps.toFixed(1)} q/s, p50 ${timing.p50Ms.toFixed(3)} ms, p99 ${timing.p99Ms.toFixed(3)} ms`,
+  )
+}
+
+export default defineSuite({
+  description:
+    'HTTP node vs embedded engine on the Debian corpus: import docs/s, search q/s and p50/p99 at 1/16/64 connections',
+  async run(ctx) {
+    const docs = await loadCorpus(ctx.smoke)
+    const queries = makeQueries(docs, 500, ctx.seed)
+    const seconds = ctx.smoke ? 1 : 10
+    const dir = await mkdtemp(path.join(tmpdir(), 'shoal-bench-server-'))
+    try {
+      const node = await startNode(path.join(dir, 'node'))
+      let http: Timing = { qps: 0, p50Ms: 0, p99Ms: 0 }
+      try {
+        await importOverHttp(ctx, node.url, docs)
+        await cannon(node.url, queries, 4, 2, ctx.smoke)
+        for (const connections of [1, 16, 64]) {
+          const result = await cannon(node.url, queries, connections, seconds, ctx.smoke)
+          recordTiming(ctx, `http-search-c${connections}`, {
+            qps: result.qps,
+            p50Ms: result.p50,
+            p99Ms: result.p99,
+          })
+        }
+        // The same queries one after another over one keep-alive connection, timed to the microsecond.
+        const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+        http = await sequential(seconds, (i) =>
+          postOnce(agent, `${node.url}/indexes/packages/search`, {
+            q: queries[i % queries.length],
+            limit: 10,
+          }),
+        )
+        agent.destroy()
+        recordTiming(ctx, 'http-search-sequential', http)
+      } finally {
+        await node.stop()
+      }
+
+      const engine = await open(path.join(dir, 'embedded'), { sync: 'none' })
+      try {
+        await engine.createIndex('packages', {
+          primaryKey: 'id',
+          settings: {
+            searchableAttributes: ['package', 'summary', 'description'],
+            filterableAttributes: ['section'],
+          },
+        })
+        const index = engine.index('packages')
+        for (let i = 0; i < docs.length; i += BATCH) await index.addDocuments(docs.slice(i, i + BATCH))
+        // Warm up as the HTTP node was warmed up, then the same sequential run in-process.
+        for (const q of queries.slice(0, 50)) index.search({ q, limit: 10 })
+        const embedded = await sequential(seconds, (i) =>
+          index.search({ q: queries[i % queries.length], limit: 10 }),
+        )
+        recordTiming(ctx, 'embedded-search', embedded, 'embedded engine')
+        ctx.ratio('http-vs-embedded-throughput', http.qps, embedded.qps, 'embedded engine')
+        ctx.ratio('http-vs-embedded-p50-latency', http.p50Ms, embedded.p50Ms, 'embedded engine')
+        ctx.ratio('http-vs-embedded-p99-latency', http.p99Ms, embedded.p99Ms, 'embedded engine')
+      } finally {
+        await engine.close()
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  },
+})

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { open } from '@shoal/engine'
+import { dumpTo, restoreFrom } from './internal/cli-dump.ts'
+import { describeSummary, importFile } from './internal/cli-import.ts'
+import { configFromCli, type OpenEngine, startNode } from './internal/cli-start.ts'
+import { ConfigError } from './internal/errors.ts'
+import { NodeClient } from './internal/http-client.ts'
+import { packageVersion } from './internal/server.ts'
+
+const USAGE = `Usage: shoal <command> [options]
+
+Commands:
+  start      serve the HTTP API
+             [--data-dir ./shoal-data] [--http-addr 127.0.0.1:7700] [--master-key KEY] [--config shoal.toml]
+             [--allow-insecure] [--payload-limit-bytes N] [--rate-limit-per-second N] [--rate-limit-burst N]
+             [--log-level info] [--sync always|none] [--load-sample]
+  import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
+  dump       --out FILE      write a portable dump of every index (settings and documents)
+  restore    <FILE>          recreate the indexes of a dump
+  version    print the version
+
+import, dump and restore talk to a running node: --url (env SHOAL_URL, default http://127.0.0.1:7700)
+and --api-key (env SHOAL_API_KEY, else SHOAL_MASTER_KEY).
+`
+
+const CLIENT_OPTIONS = {
+  url: { type: 'string' },
+  'api-key': { type: 'string' },
+} as const
+
+function clientFrom(values: { url?: string | undefined; 'api-key'?: string | undefined }): NodeClient {
+  const env = process.env
+  return new NodeClient(
+    values.url ?? env.SHOAL_URL ?? 'http://127.0.0.1:7700',
+    values['api-key'] ?? env.SHOAL_API_KEY ?? env.SHOAL_MASTER_KEY,
+  )
+}
+
+const out = (text: string) => process.stdout.write(text)
+const err = (text: string) => process.stderr.write(text)
+
+const openEngine: OpenEngine = (directory, options) => open(directory, options)
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv
+  switch (command) {
+    case 'start': {
+      const { values } = parseArgs({
+        args,
+        options: {
+          config: { type: 'string' },
+          'data-dir': { type: 'string' },
+          'http-addr': { type: 'string' },
+          'master-key': { type: 'string' },
+          'allow-insecure': { type: 'boolean' },
+          'payload-limit-bytes': { type: 'string' },
+          'rate-limit-per-second': { type: 'string' },
+          'rate-limit-burst': { type: 'string' },
+          'log-level': { type: 'string' },
+          sync: { type: 'string' },
+          'load-sample': { type: 'boolean' },
+        },
+      })
+      const config = await configFromCli(values, process.env)
+      await startNode(config, openEngine, { loadSample: values['load-sample'] === true, out })
+      return -1
+    }
+    case 'import': {
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          ...CLIENT_OPTIONS,
+          index: { type: 'string' },
+          'primary-key': { type: 'string' },
+          'batch-size': { type: 'string' },
+          format: { type: 'string' },
+        },
+      })
+      const file = positionals[0]
+      if (file === undefined || values.index === undefined)
+        throw new ConfigError('import needs a file and --index')
+      const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size'])
+      if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) {
+        throw new ConfigError('--batch-size must be a positive integer')
+      }
+      const summary = await importFile(clientFrom(values), {
+        file,
+        indexUid: values.index,
+        ...(values['primary-key'] !== undefined ? { primaryKey: values['primary-key'] } : {}),
+        ...(batchSize !== undefined ? { batchSize } : {}),
+        ...(values.format !== undefined ? { format: values.format } : {}),
+        out: err,
+        interactive: process.stderr.isTTY === true,
+      })
+      out(describeSummary(summary))
+      return summary.failedTasks.length > 0 ? 1 : summary.badLines.length > 0 ? 2 : 0
+    }
+    case 'dump': {
+      const { values } = parseArgs({ args, options: { ...CLIENT_OPTIONS, out: { type: 'string' } } })
+      if (values.out === undefined) throw new ConfigError('dump needs --out FILE')
+      const result = await dumpTo(clientFrom(values), values.out, err)
+      out(`wrote ${result.indexes} index(es) and ${result.documents} document(s) to ${values.out}\n`)
+      return 0
+    }
+    case 'restore': {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS })
+      const file = positionals[0]
+      if (file === undefined) throw new ConfigError('restore needs a dump file')
+      const result = await restoreFrom(clientFrom(values), file, err)
+      for (const failure of result.failed) err(`${failure}\n`)
+      out(`restored ${result.indexes} index(es) and ${result.documents} document(s)\n`)
+      return result.failed.length > 0 ? 1 : 0
+    }
+    case 'version':
+    case '--version':
+      out(`shoal ${await packageVersion()}\n`)
+      return 0
+    case undefined:
+    case 'help':
+    case '--help':
+      out(USAGE)
+      return 0
+    default:
+      err(`unknown command \`${command}\`\n\n${USAGE}`)
+      return 64
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code
+  },
+  (error: unknown) => {
+    const usage =
+      error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    err(`shoal: ${(error as Error).message}\n`)
+    process.exitCode = usage ? 64 : 1
+  },
+)

@@ -1,0 +1,348 @@
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { ApiError, badRequest, invalidApiKey } from './errors.ts'
+import { writeFileDurably } from './task-log.ts'
+
+/**
+ * API keys as Meilisearch has them. A key's secret is never stored: it is
+ * derived as hex(HMAC-SHA256(masterKey, uid)), so changing the master key
+ * changes every key. The store (uids, actions, indexes, expiry) is one JSON
+ * file written atomically.
+ */
+
+export const ACTIONS = [
+  '*',
+  'search',
+  'documents.*',
+  'documents.add',
+  'documents.get',
+  'documents.delete',
+  'indexes.*',
+  'indexes.create',
+  'indexes.get',
+  'indexes.update',
+  'indexes.delete',
+  'tasks.*',
+  'tasks.get',
+  'tasks.cancel',
+  'tasks.delete',
+  'settings.*',
+  'settings.get',
+  'settings.update',
+  'stats.*',
+  'stats.get',
+  'metrics.*',
+  'metrics.get',
+  'version',
+  'keys.*',
+  'keys.get',
+  'keys.create',
+  'keys.update',
+  'keys.delete',
+] as const
+
+export type Action = (typeof ACTIONS)[number]
+
+export interface ApiKey {
+  uid: string
+  key: string
+  name: string | null
+  description: string | null
+  actions: Action[]
+  indexes: string[]
+  expiresAt: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+type StoredKey = Omit<ApiKey, 'key'>
+
+export interface KeyCreateInput {
+  uid?: unknown
+  name?: unknown
+  description?: unknown
+  actions?: unknown
+  indexes?: unknown
+  expiresAt?: unknown
+}
+
+/** What a request is allowed to do, once authenticated. */
+export interface Grant {
+  /** Whether an index uid is covered by the key's `indexes`. */
+  allowsIndex(uid: string): boolean
+  /** Whether every index is allowed (master key, or `indexes: ['*']`). */
+  allIndexes: boolean
+}
+
+const OPEN_GRANT: Grant = { allowsIndex: () => true, allIndexes: true }
+
+export function deriveKey(masterKey: string, uid: string): string {
+  return createHmac('sha256', masterKey).update(uid).digest('hex')
+}
+
+export class KeyStore {
+  private readonly keys = new Map<string, StoredKey>()
+  private readonly bySecret = new Map<string, string>()
+
+  private readonly file: string
+  readonly masterKey: string | undefined
+
+  private constructor(file: string, masterKey: string | undefined) {
+    this.file = file
+    this.masterKey = masterKey
+  }
+
+  static async open(file: string, masterKey: string | undefined): Promise<KeyStore> {
+    const store = new KeyStore(file, masterKey)
+    const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null
+      throw error
+    })
+    if (text !== null) for (const key of JSON.parse(text) as StoredKey[]) store.put(key)
+    else if (masterKey !== undefined) await store.createDefaults()
+    return store
+  }
+
+  list(offset: number, limit: number): { results: ApiKey[]; offset: number; limit: number; total: number } {
+    const all = [...this.keys.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+    return {
+      results: all.slice(offset, offset + limit).map((k) => this.reveal(k)),
+      offset,
+      limit,
+      total: all.length,
+    }
+  }
+
+  get(keyOrUid: string): ApiKey {
+    return this.reveal(this.find(keyOrUid))
+  }
+
+  async create(input: KeyCreateInput): Promise<ApiKey> {
+    const now = new Date().toISOString()
+    const uid = input.uid === undefined ? randomUUID() : validateUid(input.uid)
+    if (this.keys.has(uid))
+      throw new ApiError(
+        409,
+        'api_key_already_exists',
+        `\`uid\` field value \`${uid}\` is already an existing API key.`,
+      )
+    if (input.actions === undefined) throw badRequest('missing_api_key_actions', 'Missing field `actions`')
+    if (input.indexes === undefined) throw badRequest('missing_api_key_indexes', 'Missing field `indexes`')
+    if (input.expiresAt === undefined)
+      throw badRequest('missing_api_key_expires_at', 'Missing field `expiresAt`')
+    const key: StoredKey = {
+      uid,
+      name: optionalString(input.name, 'invalid_api_key_name', 'name'),
+      description: optionalString(input.description, 'invalid_api_key_description', 'description'),
+      actions: validateActions(input.actions),
+      indexes: validateIndexes(input.indexes),
+      expiresAt: validateExpiresAt(input.expiresAt),
+      createdAt: now,
+      updatedAt: now,
+    }
+    this.put(key)
+    await this.persist()
+    return this.reveal(key)
+  }
+
+  async update(keyOrUid: string, input: Record<string, unknown>): Promise<ApiKey> {
+    const key = this.find(keyOrUid)
+    for (const field of Object.keys(input)) {
+      if (field !== 'name' && field !== 'description') {
+        throw badRequest(
+          `immutable_api_key_${snake(field)}`,
+          `The \`${field}\` field cannot be modified for the given resource.`,
+        )
+      }
+    }
+    if ('name' in input) key.name = optionalString(input.name, 'invalid_api_key_name', 'name')
+    if ('description' in input) {
+      key.description = optionalString(input.description, 'invalid_api_key_description', 'description')
+    }
+    key.updatedAt = new Date().toISOString()
+    await this.persist()
+    return this.reveal(key)
+  }
+
+  async delete(keyOrUid: string): Promise<void> {
+    const key = this.find(keyOrUid)
+    this.keys.delete(key.uid)
+    if (this.masterKey !== undefined) this.bySecret.delete(deriveKey(this.masterKey, key.uid))
+    await this.persist()
+  }
+
+  /**
+   * Checks a bearer token for an action on an index (`null`: a route not tied
+   * to one index). Without a master key everything is open except `/keys`.
+   */
+  authorize(token: string | undefined, action: Action, indexUid: string | null): Grant {
+    if (this.masterKey === undefined) {
+      if (action.startsWith('keys.')) {
+        throw new ApiError(
+          401,
+          'missing_master_key',
+          'Shoal is running without a master key. To access this API endpoint, you must have set a master key at launch.',
+          'auth',
+        )
+      }
+      return OPEN_GRANT
+    }
+    if (token === undefined || token === '') {
+      throw new ApiError(
+        401,
+        'missing_authorization_header',
+        'The Authorization header is missing. It must use the bearer authorization method.',
+        'auth',
+      )
+    }
+    if (safeEqual(token, this.masterKey)) return OPEN_GRANT
+    const uid = this.bySecret.get(token)
+    const key = uid === undefined ? undefined : this.keys.get(uid)
+    const invalid = invalidApiKey()
+    if (key === undefined) throw invalid
+    if (key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.now()) throw invalid
+    if (!allowsAction(key.actions, action)) throw invalid
+    const grant: Grant = {
+      allowsIndex: (index) => key.indexes.some((pattern) => matchesIndex(pattern, index)),
+      allIndexes: key.indexes.includes('*'),
+    }
+    if (indexUid !== null && !grant.allowsIndex(indexUid)) throw invalid
+    return grant
+  }
+
+  /** The key's identity for rate limiting: its uid, 'master', or undefined when open. */
+  identify(token: string | undefined): string | undefined {
+    if (token === undefined || token === '') return undefined
+    if (this.masterKey !== undefined && safeEqual(token, this.masterKey)) return 'master'
+    return this.bySecret.get(token)
+  }
+
+  private find(keyOrUid: string): StoredKey {
+    const key = this.keys.get(keyOrUid) ?? this.keys.get(this.bySecret.get(keyOrUid) ?? '')
+    if (key === undefined) throw new ApiError(404, 'api_key_not_found', `API key \`${keyOrUid}\` not found.`)
+    return key
+  }
+
+  private put(key: StoredKey): void {
+    this.keys.set(key.uid, key)
+    if (this.masterKey !== undefined) this.bySecret.set(deriveKey(this.masterKey, key.uid), key.uid)
+  }
+
+  private reveal(key: StoredKey): ApiKey {
+    const secret = this.masterKey === undefined ? '' : deriveKey(this.masterKey, key.uid)
+    return {
+      name: key.name,
+      description: key.description,
+      key: secret,
+      uid: key.uid,
+      actions: key.actions,
+      indexes: key.indexes,
+      expiresAt: key.expiresAt,
+      createdAt: key.createdAt,
+      updatedAt: key.updatedAt,
+    }
+  }
+
+  private async createDefaults(): Promise<void> {
+    const now = new Date().toISOString()
+    const defaults: StoredKey[] = [
+      {
+        uid: randomUUID(),
+        name: 'Default Search API Key',
+        description: 'Use it to search from the frontend',
+        actions: ['search'],
+        indexes: ['*'],
+        expiresAt: null,
+        createdAt: now,
+        updatedAt: now,
+      },
+      {
+        uid: randomUUID(),
+        name: 'Default Admin API Key',
+        description:
+          'Use it for anything that is not a search operation. Caution! Do not expose it on a public frontend',
+        actions: ['*'],
+        indexes: ['*'],
+        expiresAt: null,
+        createdAt: now,
+        updatedAt: now,
+      },
+    ]
+    for (const key of defaults) this.put(key)
+    await this.persist()
+  }
+
+  private async persist(): Promise<void> {
+    await writeFileDurably(this.file, JSON.stringify([...this.keys.values()], null, 2))
+  }
+}
+
+function allowsAction(granted: Action[], action: Action): boolean {
+  const family = `${action.split('.')[0]}.*`
+  return granted.some((a) => a === '*' || a === action || a === family)
+}
+
+function matchesIndex(pattern: string, uid: string): boolean {
+  if (pattern === '*') return true
+  if (pattern.endsWith('*')) return uid.startsWith(pattern.slice(0, -1))
+  return pattern === uid
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
+
+function validateUid(value: unknown): string {
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+  if (typeof value !== 'string' || !uuid.test(value)) {
+    throw badRequest('invalid_api_key_uid', 'Invalid value at `.uid`: expected a UUID')
+  }
+  return value.toLowerCase()
+}
+
+function validateActions(value: unknown): Action[] {
+  const known = new Set<string>(ACTIONS)
+  if (!Array.isArray(value) || value.some((a) => typeof a !== 'string' || !known.has(a))) {
+    throw badRequest(
+      'invalid_api_key_actions',
+      `Invalid value at \`.actions\`: expected an array of: ${ACTIONS.join(', ')}`,
+    )
+  }
+  return value as Action[]
+}
+
+function validateIndexes(value: unknown): string[] {
+  const pattern = /^([A-Za-z0-9_-]+\*?|\*)$/
+  if (!Array.isArray(value) || value.some((i) => typeof i !== 'string' || !pattern.test(i))) {
+    throw badRequest(
+      'invalid_api_key_indexes',
+      'Invalid value at `.indexes`: expected an array of index uids or patterns ending with `*`',
+    )
+  }
+  return value as string[]
+}
+
+function validateExpiresAt(value: unknown): string | null {
+  if (value === null) return null
+  const time = typeof value === 'string' ? Date.parse(value) : Number.NaN
+  if (Number.isNaN(time) || time <= Date.now()) {
+    throw badRequest(
+      'invalid_api_key_expires_at',
+      'Invalid value at `.expiresAt`: expected an RFC 3339 date in the future, or null',
+    )
+  }
+  return new Date(time).toISOString()
+}
+
+function optionalString(value: unknown, code: string, field: string): string | null {
+  if (value === undefined || value === null) return null
+  if (typeof value !== 'string')
+    throw badRequest(code, `Invalid value type at \`.${field}\`: expected a string`)
+  return value
+}
+
+function snake(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+}

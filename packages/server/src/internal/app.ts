@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { Grant } from './api-keys.ts'
+import { ApiError, errorLink, toErrorResponse } from './errors.ts'
+import { buildOpenApi } from './openapi.ts'
+import { RateLimiter } from './rate-limit.ts'
+import { RawBody, type RouteSpec, type Services } from './route-spec.ts'
+import { documentRoutes } from './routes-documents.ts'
+import { indexRoutes } from './routes-indexes.ts'
+import { keyRoutes } from './routes-keys.ts'
+import { searchRoutes } from './routes-search.ts'
+import { settingsRoutes } from './routes-settings.ts'
+import { systemRoutes } from './routes-system.ts'
+import { taskRoutes } from './routes-tasks.ts'
+
+/** Every API route except the two that describe the server itself (metrics, OpenAPI). */
+const API_ROUTES: RouteSpec[] = [
+  ...indexRoutes,
+  ...documentRoutes,
+  ...searchRoutes,
+  ...settingsRoutes,
+  ...taskRoutes,
+  ...keyRoutes,
+  ...systemRoutes,
+]
+
+/** The full route table, including `/metrics` and `/openapi.json`. */
+export function routeTable(): RouteSpec[] {
+  const routes: RouteSpec[] = [
+    ...API_ROUTES,
+    {
+      method: 'GET',
+      url: '/metrics',
+      action: 'metrics.get',
+      tag: 'System',
+      summary:
+        'Prometheus metrics: requests and latency per route, task queue depth, index sizes, fsync latency, process',
+      async handler({ services }) {
+        const registry = services.metrics.registry
+        return new RawBody(registry.contentType, await registry.metrics())
+      },
+    },
+    {
+      method: 'GET',
+      url: '/openapi.json',
+      action: null,
+      tag: 'System',
+      summary: 'This API described in OpenAPI 3.1',
+      handler({ services }) {
+        return buildOpenApi(routes, services.version)
+      },
+    },
+  ]
+  return routes
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header === undefined) return undefined
+  const match = /^Bearer\s+(.+)$/i.exec(header.trim())
+  return match?.[1]?.trim() ?? ''
+}
+
+type App = ReturnType<typeof createFastify>
+
+function createFastify(services: Services, logger: Logger) {
+  return Fastify({
+    loggerInstance: logger,
+    bodyLimit: services.config.payloadLimitBytes,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+  })
+}
+
+/** Builds the fastify app: auth and rate limiting, the route table, errors in Meilisearch's shape. */
+export function buildApp(services: Services, logger: Logger): App {
+  const app = createFastify(services, logger)
+  const routes = routeTable()
+  const grants = new WeakMap<FastifyRequest, Grant>()
+  // Bodies stay raw bytes; each route reads them (see request-body.ts).
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+  installAccessControl(app, services, routes, grants)
+  installErrorHandling(app, services)
+  registerRoutes(app, services, routes, grants)
+  return app
+}
+
+/** Request ids, CORS, per-key rate limiting, then the key check; metrics once answered. */
+function installAccessControl(
+  app: App,
+  services: Services,
+  routes: RouteSpec[],
+  grants: WeakMap<FastifyRequest, Grant>,
+) {
+  const specs = new Map(routes.map((r) => [`${r.method} ${r.url}`, r]))
+  const limiter = new RateLimiter(services.config.rateLimit)
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    // Browsers may call the API from any origin (search keys are meant for frontends);
+    // what a caller may do is decided by its key, not by its origin.
+    reply.header('access-control-allow-origin', '*')
+    reply.header('access-control-expose-headers', 'x-request-id, retry-after')
+    const spec = specs.get(`${request.method} ${request.routeOptions.url}`)
+    if (spec === undefined || spec.action === null) return
+    const token = bearerToken(request)
+    const identity = services.keys.identify(token) ?? `address:${request.ip}`
+    const decision = limiter.take(identity)
+    if (!decision.ok) {
+      reply.header('retry-after', String(decision.retryAfterSeconds))
+      throw new ApiError(
+        429,
+        'too_many_requests',
+        `Too many requests for this key; retry in ${decision.retryAfterSeconds} s.`,
+        'system',
+      )
+    }
+    const params = request.params as Record<string, string>
+    grants.set(request, services.keys.authorize(token, spec.action, params.indexUid ?? null))
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unknown'
+    services.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) })
+    services.metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+  })
+}
+
+/** Every error leaves as `{ message, code, type, link }`; fastify's own errors are mapped too. */
+function installErrorHandling(app: App, services: Services) {
+  app.setErrorHandler(async (error, request, reply) => {
+    const fastifyError = error as { code?: unknown; statusCode?: number; message: string }
+    let response = toErrorResponse(error)
+    if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      response = toErrorResponse(
+        new ApiError(
+          413,
+          'payload_too_large',
+          `The provided payload reached the size limit. The maximum accepted payload size is ${services.config.payloadLimitBytes} bytes.`,
+        ),
+      )
+    } else if (
+      typeof fastifyError.code === 'string' &&
+      fastifyError.code.startsWith('FST_') &&
+      (fastifyError.statusCode ?? 500) < 500
+    ) {
+      response = toErrorResponse(
+        new ApiError(fastifyError.statusCode ?? 400, 'bad_request', fastifyError.message),
+      )
+    }
+    if (response.internal) request.log.error({ err: error }, 'request failed')
+    reply.code(response.status).send(response.body)
+  })
+  app.setNotFoundHandler(async (request, reply) => {
+    reply.code(404).send({
+      message: `No route for ${request.method} ${request.url}`,
+      code: 'not_found',
+      type: 'invalid_request',
+      link: errorLink('not_found'),
+    })
+  })
+}
+
+function registerRoutes(
+  app: App,
+  services: Services,
+  routes: RouteSpec[],
+  grants: WeakMap<FastifyRequest, Grant>,
+) {
+  app.route({
+    method: 'OPTIONS',
+    url: '/*',
+    handler: async (_request, reply) => {
+      reply
+        .code(204)
+        .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS')
+        .header('access-control-allow-headers', '*')
+        .header('access-control-max-age', '86400')
+        .send()
+    },
+  })
+  for (const spec of routes) {
+    app.route({
+      method: spec.method,
+      url: spec.url,
+      handler: async (request, reply) => {
+        const result = await spec.handler({
+          params: request.params as Record<string, string>,
+          query: request.query as Record<string, string | undefined>,
+          body: request.body,
+          contentType: request.headers['content-type'],
+          grant: grants.get(request) ?? { allowsIndex: () => true, allIndexes: true },
+          services,
+        })
+        if (result instanceof RawBody) return reply.type(result.contentType).send(result.payload)
+        reply.code(spec.status ?? 200)
+        return spec.status === 204 ? reply.send() : reply.send(result)
+      },
+    })
+  }
+}

@@ -1,0 +1,119 @@
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { readTomlConfig, resolveConfig, type ServerConfig } from './config.ts'
+import { lockDataDir } from './data-dir-lock.ts'
+import type { EnginePort } from './engine-port.ts'
+import { NodeClient } from './http-client.ts'
+import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
+
+export type OpenEngine = (
+  directory: string,
+  options: { sync: 'always' | 'none'; onEvent: (event: { type: string }) => void },
+) => Promise<EnginePort>
+
+export const SAMPLE_INDEX = 'packages'
+export const SAMPLE_FILE = fileURLToPath(new URL('../../data/sample-packages.json', import.meta.url))
+
+export async function configFromCli(
+  flags: Record<string, string | boolean | undefined>,
+  env: Record<string, string | undefined>,
+): Promise<ServerConfig> {
+  const configFile = (flags.config as string | undefined) ?? env.SHOAL_CONFIG
+  const file = configFile === undefined ? undefined : await readTomlConfig(configFile)
+  const { config: _config, 'load-sample': _sample, ...rest } = flags
+  return resolveConfig({ ...(file !== undefined ? { file } : {}), env, flags: rest })
+}
+
+/**
+ * `shoal start`: opens the engine in `<data-dir>/engine`, serves the API,
+ * prints where, and stops gracefully on SIGTERM/SIGINT (a second signal
+ * exits at once).
+ */
+export async function startNode(
+  config: ServerConfig,
+  openEngine: OpenEngine,
+  options: { loadSample: boolean; out: (text: string) => void },
+): Promise<ShoalServer> {
+  const logger = createLogger(config.logLevel)
+  const unlock = await lockDataDir(config.dataDir)
+  const engine = await openEngine(dataPaths(config.dataDir).engine, {
+    sync: config.sync,
+    onEvent: (event) => logger.info({ engineEvent: event }, `engine: ${event.type}`),
+  })
+  const server = await createServer({ config, engine, logger })
+  const auth = config.masterKey === undefined ? '' : ` -H 'Authorization: Bearer <master key>'`
+  options.out(
+    `Shoal ${await packageVersion()} listening on ${server.url}\n` +
+      `  data folder: ${config.dataDir}\n` +
+      `  master key:  ${config.masterKey === undefined ? 'none (open API, loopback only)' : 'set'}\n`,
+  )
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) process.exit(130)
+    stopping = true
+    logger.info({ signal }, 'shutting down: finishing in-flight requests and the running task batch')
+    server
+      .close()
+      .then(unlock)
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed')
+          process.exit(1)
+        },
+      )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  if (!options.loadSample) {
+    options.out(
+      `Try it:\n  curl -s '${server.url}/indexes'${auth}\n` +
+        `  (start with --load-sample to load ${SAMPLE_INDEX}, a sample of Debian packages)\n`,
+    )
+    return server
+  }
+  await loadSample(server, config, options.out)
+  options.out(
+    `Try it:\n  curl -s '${server.url}/indexes/${SAMPLE_INDEX}/search?q=strategy+game&limit=3'${auth}\n` +
+      `  curl -s -X POST '${server.url}/indexes/${SAMPLE_INDEX}/search' -H 'Content-Type: application/json'${auth} \\\n` +
+      `       --data '{"q":"web server","filter":"section = httpd","facets":["section"],"limit":3}'\n`,
+  )
+  return server
+}
+
+async function loadSample(
+  server: ShoalServer,
+  config: ServerConfig,
+  out: (text: string) => void,
+): Promise<void> {
+  const client = new NodeClient(server.url, config.masterKey)
+  const docs = JSON.parse(await readFile(SAMPLE_FILE, 'utf8')) as unknown[]
+  const existing = server.engine.stats().indexes[SAMPLE_INDEX]?.numberOfDocuments ?? 0
+  if (existing >= docs.length) {
+    out(`Index \`${SAMPLE_INDEX}\` already holds the sample (${existing} documents).\n`)
+    return
+  }
+  const settings = {
+    searchableAttributes: ['package', 'summary', 'description'],
+    filterableAttributes: ['section'],
+    sortableAttributes: ['package'],
+  }
+  const uids = [
+    (await client.request<{ taskUid: number }>('PATCH', `/indexes/${SAMPLE_INDEX}/settings`, settings))
+      .taskUid,
+    (
+      await client.request<{ taskUid: number }>(
+        'POST',
+        `/indexes/${SAMPLE_INDEX}/documents?primaryKey=id`,
+        docs,
+      )
+    ).taskUid,
+  ]
+  const tasks = await client.waitForTasks(uids, 50)
+  const failed = [...tasks.values()].find((t) => t.status !== 'succeeded')
+  if (failed !== undefined)
+    throw new Error(`loading the sample failed: ${failed.error?.code}: ${failed.error?.message}`)
+  out(
+    `Loaded ${docs.length} Debian packages into index \`${SAMPLE_INDEX}\` (filterable: section; sortable: package).\n`,
+  )
+}

@@ -1,0 +1,111 @@
+import type { Action, Grant, KeyStore } from './api-keys.ts'
+import type { ServerConfig } from './config.ts'
+import type { EnginePort } from './engine-port.ts'
+import { badRequest } from './errors.ts'
+import type { ServerMetrics } from './metrics.ts'
+import type { TaskQueue } from './task-queue.ts'
+
+/**
+ * One HTTP route: the table of these drives both the fastify registration
+ * and the OpenAPI description, so the two cannot drift apart.
+ */
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+  /** fastify pattern, e.g. `/indexes/:indexUid/documents`. */
+  url: string
+  /** Action an API key needs; `null` for public routes. */
+  action: Action | null
+  tag: string
+  summary: string
+  /** Success status. @defaultValue 200 */
+  status?: number
+  /** What the body holds, for the OpenAPI description. */
+  body?: 'json' | 'documents'
+  /** Query parameters, for the OpenAPI description. */
+  queryParams?: string[]
+  handler(ctx: RouteContext): unknown
+}
+
+export interface Services {
+  engine: EnginePort
+  queue: TaskQueue
+  keys: KeyStore
+  metrics: ServerMetrics
+  config: ServerConfig
+  version: string
+}
+
+export interface RouteContext {
+  params: Record<string, string>
+  query: Record<string, string | undefined>
+  /** Raw body bytes (or undefined); routes read them with request-body.ts. */
+  body: unknown
+  contentType: string | undefined
+  grant: Grant
+  services: Services
+}
+
+/** A non-negative integer query parameter. */
+export function intParam(value: string | undefined, code: string, name: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback
+  const parsed = Number(value)
+  if (!Number.isInteger(parsed) || parsed < 0) {
+    throw badRequest(
+      code,
+      `Invalid value in parameter \`${name}\`: could not parse \`${value}\` as a positive integer`,
+    )
+  }
+  return parsed
+}
+
+/** A comma-separated list query parameter (`*` or absent: no restriction). */
+export function listParam(value: string | undefined): string[] | undefined {
+  if (value === undefined || value === '' || value === '*') return undefined
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '')
+}
+
+export function nonNegativeInt(value: unknown, code: string, field: string): number | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw badRequest(
+      code,
+      `Invalid value at \`.${field}\`: expected a positive integer, but found ${JSON.stringify(value)}`,
+    )
+  }
+  return value
+}
+
+export function stringArray(value: unknown, code: string, field: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    throw badRequest(
+      code,
+      `Invalid value type at \`.${field}\`: expected an array of strings, but found ${JSON.stringify(value)}`,
+    )
+  }
+  return value as string[]
+}
+
+export function checkIndexUid(uid: unknown): string {
+  if (typeof uid !== 'string' || !/^[A-Za-z0-9_-]{1,400}$/.test(uid)) {
+    throw badRequest(
+      'invalid_index_uid',
+      `\`${String(uid)}\` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 400 bytes.`,
+    )
+  }
+  return uid
+}
+
+/** A handler result sent as is with its own content type (metrics text, for one). */
+export class RawBody {
+  readonly contentType: string
+  readonly payload: string
+
+  constructor(contentType: string, payload: string) {
+    this.contentType = contentType
+    this.payload = payload
+  }
+}

@@ -1,0 +1,223 @@
+import type { Filter } from './engine-port.ts'
+import { badRequest } from './errors.ts'
+import { isPlainObject, readDocumentsBody, readJsonBody } from './request-body.ts'
+import {
+  checkIndexUid,
+  intParam,
+  listParam,
+  nonNegativeInt,
+  type RouteContext,
+  type RouteSpec,
+  stringArray,
+} from './route-spec.ts'
+
+/** `/indexes/{uid}/documents`: writes are tasks; reads are answered at once. */
+export const documentRoutes: RouteSpec[] = [
+  addRoute('POST', 'replace', 'Add or replace documents (JSON, NDJSON or CSV; a task)'),
+  addRoute('PUT', 'update', 'Add or update documents, merging fields (JSON, NDJSON or CSV; a task)'),
+  {
+    method: 'GET',
+    url: '/indexes/:indexUid/documents',
+    action: 'documents.get',
+    tag: 'Documents',
+    summary: 'List documents with offset/limit/fields/filter',
+    queryParams: ['offset', 'limit', 'fields', 'filter'],
+    handler({ params, query, services }) {
+      const index = services.engine.index(checkIndexUid(params.indexUid))
+      const fields = listParam(query.fields)
+      return index.getDocuments({
+        offset: intParam(query.offset, 'invalid_document_offset', 'offset', 0),
+        limit: intParam(query.limit, 'invalid_document_limit', 'limit', 20),
+        ...(fields !== undefined ? { fields } : {}),
+        ...(query.filter !== undefined && query.filter !== '' ? { filter: query.filter } : {}),
+      })
+    },
+  },
+  {
+    method: 'POST',
+    url: '/indexes/:indexUid/documents/fetch',
+    action: 'documents.get',
+    tag: 'Documents',
+    summary: 'List documents with a JSON body: offset, limit, fields, filter, ids',
+    body: 'json',
+    handler(ctx) {
+      return fetchDocuments(ctx)
+    },
+  },
+  {
+    method: 'GET',
+    url: '/indexes/:indexUid/documents/:documentId',
+    action: 'documents.get',
+    tag: 'Documents',
+    summary: 'Get one document by its primary key',
+    queryParams: ['fields'],
+    handler({ params, query, services }) {
+      const index = services.engine.index(checkIndexUid(params.indexUid))
+      const fields = listParam(query.fields)
+      return index.getDocument(params.documentId ?? '', fields !== undefined ? { fields } : {})
+    },
+  },
+  {
+    method: 'DELETE',
+    url: '/indexes/:indexUid/documents/:documentId',
+    action: 'documents.delete',
+    tag: 'Documents',
+    summary: 'Delete one document (a task)',
+    status: 202,
+    handler({ params, services }) {
+      const uid = checkIndexUid(params.indexUid)
+      const id = params.documentId ?? ''
+      return services.queue.enqueue({
+        type: 'documentDeletion',
+        indexUid: uid,
+        operation: { kind: 'deleteDocuments', ids: [id] },
+        details: { providedIds: 1, deletedDocuments: null, originalFilter: null },
+      })
+    },
+  },
+  {
+    method: 'POST',
+    url: '/indexes/:indexUid/documents/delete-batch',
+    action: 'documents.delete',
+    tag: 'Documents',
+    summary: 'Delete documents by primary key: body is an array of ids (a task)',
+    status: 202,
+    body: 'json',
+    handler({ params, body, contentType, services }) {
+      const uid = checkIndexUid(params.indexUid)
+      const ids = readJsonBody(body, contentType)
+      if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' && typeof id !== 'number')) {
+        throw badRequest(
+          'invalid_document_ids',
+          'Invalid payload: expected an array of document ids (strings or integers)',
+        )
+      }
+      return services.queue.enqueue({
+        type: 'documentDeletion',
+        indexUid: uid,
+        operation: { kind: 'deleteDocuments', ids: ids as (string | number)[] },
+        details: { providedIds: ids.length, deletedDocuments: null, originalFilter: null },
+      })
+    },
+  },
+  {
+    method: 'POST',
+    url: '/indexes/:indexUid/documents/delete',
+    action: 'documents.delete',
+    tag: 'Documents',
+    summary: 'Delete the documents matching a filter: body `{ filter }` (a task)',
+    status: 202,
+    body: 'json',
+    handler({ params, body, contentType, services }) {
+      const uid = checkIndexUid(params.indexUid)
+      const input = readJsonBody(body, contentType)
+      if (!isPlainObject(input) || input.filter === undefined) {
+        throw badRequest('missing_document_filter', 'Missing field `filter`')
+      }
+      const filter = checkFilter(input.filter, 'invalid_document_filter')
+      // A filter the index cannot evaluate is refused now rather than as a failed task.
+      if (services.engine.hasIndex(uid)) services.engine.index(uid).getDocuments({ filter, limit: 1 })
+      return services.queue.enqueue({
+        type: 'documentDeletion',
+        indexUid: uid,
+        operation: { kind: 'deleteByFilter', filter },
+        details: { providedIds: 0, deletedDocuments: null, originalFilter: JSON.stringify(filter) },
+      })
+    },
+  },
+  {
+    method: 'DELETE',
+    url: '/indexes/:indexUid/documents',
+    action: 'documents.delete',
+    tag: 'Documents',
+    summary: 'Delete every document of an index (a task)',
+    status: 202,
+    handler({ params, services }) {
+      const uid = checkIndexUid(params.indexUid)
+      return services.queue.enqueue({
+        type: 'documentDeletion',
+        indexUid: uid,
+        operation: { kind: 'deleteAll' },
+        details: { deletedDocuments: null },
+      })
+    },
+  },
+]
+
+function addRoute(method: 'POST' | 'PUT', kind: 'replace' | 'update', summary: string): RouteSpec {
+  return {
+    method,
+    url: '/indexes/:indexUid/documents',
+    action: 'documents.add',
+    tag: 'Documents',
+    summary,
+    status: 202,
+    body: 'documents',
+    queryParams: ['primaryKey', 'csvDelimiter'],
+    handler({ params, query, body, contentType, services }) {
+      const uid = checkIndexUid(params.indexUid)
+      const delimiter = query.csvDelimiter ?? ','
+      if (delimiter.length !== 1)
+        throw badRequest('invalid_document_csv_delimiter', '`csvDelimiter` must be one ASCII character')
+      const { documents, json } = readDocumentsBody(body, contentType, delimiter)
+      const primaryKey =
+        query.primaryKey === undefined || query.primaryKey === '' ? undefined : query.primaryKey
+      return services.queue.enqueue({
+        type: 'documentAdditionOrUpdate',
+        indexUid: uid,
+        operation: {
+          kind: 'addDocuments',
+          method: kind,
+          payloadFile: '',
+          documentCount: documents.length,
+          ...(primaryKey !== undefined ? { primaryKey } : {}),
+        },
+        details: { receivedDocuments: documents.length, indexedDocuments: null },
+        documentsJson: json,
+      })
+    },
+  }
+}
+
+function fetchDocuments({ params, body, contentType, services }: RouteContext): unknown {
+  const index = services.engine.index(checkIndexUid(params.indexUid))
+  const input = readJsonBody(body, contentType) ?? {}
+  if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
+  const offset = nonNegativeInt(input.offset, 'invalid_document_offset', 'offset') ?? 0
+  const limit = nonNegativeInt(input.limit, 'invalid_document_limit', 'limit') ?? 20
+  const fields = stringArray(input.fields, 'invalid_document_fields', 'fields')
+  const filter =
+    input.filter === undefined || input.filter === null
+      ? undefined
+      : checkFilter(input.filter, 'invalid_document_filter')
+  if (input.ids !== undefined && input.ids !== null) {
+    if (!Array.isArray(input.ids))
+      throw badRequest('invalid_document_ids', 'Invalid value at `.ids`: expected an array')
+    const found = input.ids.flatMap((id: unknown) => {
+      try {
+        return [index.getDocument(String(id), fields !== undefined ? { fields } : {})]
+      } catch {
+        return []
+      }
+    })
+    return { results: found.slice(offset, offset + limit), offset, limit, total: found.length }
+  }
+  return index.getDocuments({
+    offset,
+    limit,
+    ...(fields !== undefined ? { fields } : {}),
+    ...(filter !== undefined ? { filter } : {}),
+  })
+}
+
+/** A filter is a string or an array of strings and arrays of strings. */
+export function checkFilter(value: unknown, code: string): Filter {
+  const isStringArray = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string')
+  if (typeof value === 'string') return value
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || isStringArray(v)))
+    return value as Filter
+  throw badRequest(
+    code,
+    `Invalid syntax for the filter parameter: expected a string or an array of strings and arrays of strings, found ${JSON.stringify(value)}`,
+  )
+}

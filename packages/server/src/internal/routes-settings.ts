@@ -1,0 +1,157 @@
+import type { Settings } from './engine-port.ts'
+import { badRequest } from './errors.ts'
+import { isPlainObject, readJsonBody } from './request-body.ts'
+import { checkIndexUid, type RouteSpec } from './route-spec.ts'
+import type { Operation } from './task-types.ts'
+
+type SettingName = keyof Settings
+type SettingsPatch = Extract<Operation, { kind: 'updateSettings' }>['settings']
+
+/** Each setting with its sub-route and the method Meilisearch uses to change it. */
+const SETTINGS: { name: SettingName; path: string; kind: 'list' | 'object'; method: 'PUT' | 'PATCH' }[] = [
+  { name: 'searchableAttributes', path: 'searchable-attributes', kind: 'list', method: 'PUT' },
+  { name: 'filterableAttributes', path: 'filterable-attributes', kind: 'list', method: 'PUT' },
+  { name: 'sortableAttributes', path: 'sortable-attributes', kind: 'list', method: 'PUT' },
+  { name: 'displayedAttributes', path: 'displayed-attributes', kind: 'list', method: 'PUT' },
+  { name: 'stopWords', path: 'stop-words', kind: 'list', method: 'PUT' },
+  { name: 'typoTolerance', path: 'typo-tolerance', kind: 'object', method: 'PATCH' },
+  { name: 'embedders', path: 'embedders', kind: 'object', method: 'PATCH' },
+]
+
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+}
+
+function checkSetting(name: SettingName, kind: 'list' | 'object', value: unknown): unknown {
+  if (value === null) return null
+  const code = `invalid_settings_${snake(name)}`
+  if (kind === 'list' && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) {
+    throw badRequest(
+      code,
+      `Invalid value type at \`.${name}\`: expected an array of strings, but found ${JSON.stringify(value)}`,
+    )
+  }
+  if (kind === 'object' && !isPlainObject(value)) {
+    throw badRequest(
+      code,
+      `Invalid value type at \`.${name}\`: expected an object, but found ${JSON.stringify(value)}`,
+    )
+  }
+  return value
+}
+
+/** Validates the body of `PATCH /settings`: known settings with the right types. */
+export function parseSettingsPatch(input: unknown): SettingsPatch {
+  if (!isPlainObject(input)) throw badRequest('bad_request', 'Invalid settings: expected a JSON object')
+  const patch: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(input)) {
+    const setting = SETTINGS.find((s) => s.name === key)
+    if (setting === undefined) {
+      throw badRequest(
+        'bad_request',
+        `Unknown or unsupported setting \`${key}\`: expected one of ${SETTINGS.map((s) => s.name).join(', ')}`,
+      )
+    }
+    patch[key] = checkSetting(setting.name, setting.kind, value)
+  }
+  return patch as SettingsPatch
+}
+
+function enqueueUpdate(
+  services: Parameters<RouteSpec['handler']>[0]['services'],
+  uid: string,
+  patch: SettingsPatch,
+) {
+  return services.queue.enqueue({
+    type: 'settingsUpdate',
+    indexUid: uid,
+    operation: { kind: 'updateSettings', settings: patch },
+    details: { ...patch },
+  })
+}
+
+const wholeSettings: RouteSpec[] = [
+  {
+    method: 'GET',
+    url: '/indexes/:indexUid/settings',
+    action: 'settings.get',
+    tag: 'Settings',
+    summary: 'All settings of an index',
+    handler({ params, services }) {
+      return services.engine.index(checkIndexUid(params.indexUid)).getSettings()
+    },
+  },
+  {
+    method: 'PATCH',
+    url: '/indexes/:indexUid/settings',
+    action: 'settings.update',
+    tag: 'Settings',
+    summary: 'Update settings; a null value resets that setting (a task; creates the index if missing)',
+    status: 202,
+    body: 'json',
+    handler({ params, body, contentType, services }) {
+      const uid = checkIndexUid(params.indexUid)
+      return enqueueUpdate(services, uid, parseSettingsPatch(readJsonBody(body, contentType)))
+    },
+  },
+  {
+    method: 'DELETE',
+    url: '/indexes/:indexUid/settings',
+    action: 'settings.update',
+    tag: 'Settings',
+    summary: 'Reset every setting to its default (a task)',
+    status: 202,
+    handler({ params, services }) {
+      const uid = checkIndexUid(params.indexUid)
+      return services.queue.enqueue({
+        type: 'settingsUpdate',
+        indexUid: uid,
+        operation: { kind: 'resetSettings' },
+      })
+    },
+  },
+]
+
+const subRoutes: RouteSpec[] = SETTINGS.flatMap((setting): RouteSpec[] => {
+  const url = `/indexes/:indexUid/settings/${setting.path}`
+  return [
+    {
+      method: 'GET',
+      url,
+      action: 'settings.get',
+      tag: 'Settings',
+      summary: `Get \`${setting.name}\``,
+      handler({ params, services }) {
+        return services.engine.index(checkIndexUid(params.indexUid)).getSettings()[setting.name]
+      },
+    },
+    {
+      method: setting.method,
+      url,
+      action: 'settings.update',
+      tag: 'Settings',
+      summary: `Update \`${setting.name}\` (a task)`,
+      status: 202,
+      body: 'json',
+      handler({ params, body, contentType, services }) {
+        const uid = checkIndexUid(params.indexUid)
+        const value = checkSetting(setting.name, setting.kind, readJsonBody(body, contentType) ?? null)
+        return enqueueUpdate(services, uid, { [setting.name]: value } as SettingsPatch)
+      },
+    },
+    {
+      method: 'DELETE',
+      url,
+      action: 'settings.update',
+      tag: 'Settings',
+      summary: `Reset \`${setting.name}\` to its default (a task)`,
+      status: 202,
+      handler({ params, services }) {
+        const uid = checkIndexUid(params.indexUid)
+        return enqueueUpdate(services, uid, { [setting.name]: null } as SettingsPatch)
+      },
+    },
+  ]
+})
+
+export const settingsRoutes: RouteSpec[] = [...wholeSettings, ...subRoutes]

@@ -1,0 +1,104 @@
+import { mkdir, readFile } from 'node:fs/promises'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import path from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { type Logger, pino } from 'pino'
+import { KeyStore } from './api-keys.ts'
+import { buildApp } from './app.ts'
+import { parseHttpAddr, type ServerConfig } from './config.ts'
+import type { EnginePort } from './engine-port.ts'
+import { ServerMetrics } from './metrics.ts'
+import { TaskQueue } from './task-queue.ts'
+
+export interface ShoalServer {
+  /** `http://host:port` the server listens on (the real port when 0 was asked). */
+  readonly url: string
+  readonly host: string
+  readonly port: number
+  readonly app: FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>
+  readonly queue: TaskQueue
+  readonly engine: EnginePort
+  readonly logger: Logger
+  /**
+   * Graceful stop: no new connections or tasks, in-flight requests and the
+   * running task batch finish, queued tasks stay durable, then the task log
+   * and the engine close.
+   */
+  close(): Promise<void>
+}
+
+export interface CreateServerOptions {
+  config: ServerConfig
+  /** The opened database; the server closes it on `close()`. */
+  engine: EnginePort
+  logger?: Logger
+}
+
+/** Layout of the data folder: `engine/` (the engine's own files), `tasks/`, `keys.json`. */
+export function dataPaths(dataDir: string) {
+  return {
+    engine: path.join(dataDir, 'engine'),
+    tasks: path.join(dataDir, 'tasks'),
+    keys: path.join(dataDir, 'keys.json'),
+  }
+}
+
+export async function packageVersion(): Promise<string> {
+  const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  return manifest.version
+}
+
+export function createLogger(level: string): Logger {
+  return pino({ level, base: { service: 'shoal' } })
+}
+
+/** Opens the task queue and keys in the data folder and starts listening. */
+export async function createServer(options: CreateServerOptions): Promise<ShoalServer> {
+  const { config, engine } = options
+  const logger = options.logger ?? createLogger(config.logLevel)
+  const paths = dataPaths(config.dataDir)
+  await mkdir(paths.tasks, { recursive: true })
+  const keys = await KeyStore.open(paths.keys, config.masterKey)
+  let metrics: ServerMetrics | undefined
+  const queue = await TaskQueue.open(paths.tasks, engine, {
+    sync: config.sync === 'always',
+    onFsync: (seconds) => metrics?.taskLogFsyncSeconds.observe(seconds),
+    onTaskFinished: (task) => {
+      metrics?.tasksFinished.inc({ type: task.type, status: task.status })
+      logger.debug(
+        { task: task.uid, type: task.type, status: task.status, duration: task.duration },
+        'task finished',
+      )
+    },
+    onInternalError: (error, task) =>
+      logger.error({ err: error, task: task.uid }, 'task failed with an internal error'),
+  })
+  metrics = new ServerMetrics(engine, () => queue.depth())
+  const app = buildApp({ engine, queue, keys, metrics, config, version: await packageVersion() }, logger)
+  const { host, port } = parseHttpAddr(config.httpAddr)
+  await app.listen({ host, port })
+  const address = app.server.address()
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port
+  queue.start()
+  const urlHost = host.includes(':') ? `[${host}]` : host
+  let closing: Promise<void> | null = null
+  return {
+    url: `http://${urlHost}:${boundPort}`,
+    host,
+    port: boundPort,
+    app,
+    queue,
+    engine,
+    logger,
+    close() {
+      closing ??= (async () => {
+        await app.close()
+        await queue.close()
+        await engine.close()
+      })()
+      return closing
+    },
+  }
+}

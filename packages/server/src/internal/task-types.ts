@@ -1,0 +1,107 @@
+import type { Filter, Settings } from './engine-port.ts'
+import type { ErrorBody } from './errors.ts'
+
+/** Task types, as Meilisearch names them. */
+export type TaskType =
+  | 'indexCreation'
+  | 'indexUpdate'
+  | 'indexDeletion'
+  | 'documentAdditionOrUpdate'
+  | 'documentDeletion'
+  | 'settingsUpdate'
+  | 'taskCancelation'
+  | 'taskDeletion'
+
+export const TASK_TYPES: readonly TaskType[] = [
+  'indexCreation',
+  'indexUpdate',
+  'indexDeletion',
+  'documentAdditionOrUpdate',
+  'documentDeletion',
+  'settingsUpdate',
+  'taskCancelation',
+  'taskDeletion',
+]
+
+export type TaskStatus = 'enqueued' | 'processing' | 'succeeded' | 'failed' | 'canceled'
+
+export const TASK_STATUSES: readonly TaskStatus[] = [
+  'enqueued',
+  'processing',
+  'succeeded',
+  'failed',
+  'canceled',
+]
+
+/** What a write task does once it runs; stored with the task so it can be re-run after a crash. */
+export type Operation =
+  | { kind: 'createIndex'; primaryKey?: string }
+  | { kind: 'updateIndex'; primaryKey: string }
+  | { kind: 'deleteIndex' }
+  | {
+      kind: 'addDocuments'
+      method: 'replace' | 'update'
+      primaryKey?: string
+      /** File name of the documents, under the queue's payload folder. */
+      payloadFile: string
+      documentCount: number
+    }
+  | { kind: 'deleteDocuments'; ids: (string | number)[] }
+  | { kind: 'deleteByFilter'; filter: Filter }
+  | { kind: 'deleteAll' }
+  | { kind: 'updateSettings'; settings: { [K in keyof Settings]?: Settings[K] | null } }
+  | { kind: 'resetSettings' }
+  /** Task cancelation and deletion act on the queue itself, at once, and are recorded as done. */
+  | { kind: 'taskControl' }
+
+/** A task as `GET /tasks/{uid}` returns it. */
+export interface Task {
+  uid: number
+  batchUid: number | null
+  indexUid: string | null
+  status: TaskStatus
+  type: TaskType
+  canceledBy: number | null
+  details: Record<string, unknown> | null
+  error: ErrorBody | null
+  duration: string | null
+  enqueuedAt: string
+  startedAt: string | null
+  finishedAt: string | null
+}
+
+/** What the task log stores: the public task plus what is needed to run it. */
+export interface StoredTask extends Task {
+  operation: Operation
+  /** A tombstone: the task was deleted (`DELETE /tasks`); kept so that its uid is never reused. */
+  deleted?: true
+}
+
+/** The 202 answer to a write: `{ taskUid, indexUid, status, type, enqueuedAt }`. */
+export interface TaskSummary {
+  taskUid: number
+  indexUid: string | null
+  status: TaskStatus
+  type: TaskType
+  enqueuedAt: string
+}
+
+export function toPublicTask(task: StoredTask): Task {
+  const { operation: _operation, deleted: _deleted, ...rest } = task
+  return rest
+}
+
+export function toSummary(task: Task): TaskSummary {
+  return {
+    taskUid: task.uid,
+    indexUid: task.indexUid,
+    status: task.status,
+    type: task.type,
+    enqueuedAt: task.enqueuedAt,
+  }
+}
+
+/** ISO 8601 duration, as Meilisearch reports task durations (`PT0.012345S`). */
+export function isoDuration(milliseconds: number): string {
+  return `PT${(milliseconds / 1000).toFixed(6).replace(/\.?0+$/, '') || '0'}S`
+}

@@ -1,0 +1,69 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, DEFAULT_CONFIG, parseHttpAddr, readTomlConfig, resolveConfig } from '../src/index.ts'
+
+describe('configuration', () => {
+  it('defaults to ./shoal-data on 127.0.0.1:7700 with a 100 MiB payload limit', () => {
+    const config = resolveConfig({})
+    expect(config).toMatchObject({
+      dataDir: './shoal-data',
+      httpAddr: '127.0.0.1:7700',
+      payloadLimitBytes: 104_857_600,
+    })
+    expect(config.rateLimit.requestsPerSecond).toBe(0)
+    expect(DEFAULT_CONFIG.sync).toBe('always')
+  })
+
+  it('takes the TOML file, then environment variables, then flags, in that order of precedence', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'shoal-config-'))
+    try {
+      const file = path.join(dir, 'shoal.toml')
+      await writeFile(
+        file,
+        'data_dir = "/from/file"\nhttp_addr = "127.0.0.1:7001"\nlog_level = "warn"\nrate_limit_per_second = 5\n',
+      )
+      const config = resolveConfig({
+        file: await readTomlConfig(file),
+        env: { SHOAL_HTTP_ADDR: '127.0.0.1:7002', SHOAL_LOG_LEVEL: 'error' },
+        flags: { 'log-level': 'debug' },
+      })
+      expect(config.dataDir).toBe('/from/file')
+      expect(config.httpAddr).toBe('127.0.0.1:7002')
+      expect(config.logLevel).toBe('debug')
+      expect(config.rateLimit).toEqual({ requestsPerSecond: 5, burst: 10 })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses a non-loopback address without a master key unless told to allow it', () => {
+    expect(() => resolveConfig({ flags: { 'http-addr': '0.0.0.0:7700' } })).toThrow(ConfigError)
+    expect(
+      resolveConfig({ flags: { 'http-addr': '0.0.0.0:7700', 'allow-insecure': true } }).allowInsecure,
+    ).toBe(true)
+    expect(
+      resolveConfig({ flags: { 'http-addr': '0.0.0.0:7700', 'master-key': 'x'.repeat(16) } }).masterKey,
+    ).toBe('x'.repeat(16))
+    expect(resolveConfig({ flags: { 'http-addr': '[::1]:7700' } }).httpAddr).toBe('[::1]:7700')
+  })
+
+  it('rejects bad values with the source named', async () => {
+    expect(() => resolveConfig({ env: { SHOAL_PAYLOAD_LIMIT_BYTES: 'lots' } })).toThrow(
+      /SHOAL_PAYLOAD_LIMIT_BYTES/,
+    )
+    expect(() => resolveConfig({ file: { data_dri: 'x' } })).toThrow(/unknown key `data_dri`/)
+    expect(() => resolveConfig({ flags: { 'master-key': 'short' } })).toThrow(/16 bytes/)
+    expect(() => parseHttpAddr('7700')).toThrow(ConfigError)
+    const dir = await mkdtemp(path.join(tmpdir(), 'shoal-config-'))
+    await writeFile(path.join(dir, 'bad.toml'), 'data_dir = ')
+    await expect(readTomlConfig(path.join(dir, 'bad.toml'))).rejects.toThrow(/not valid TOML/)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('reads the shipped example configuration as the defaults', async () => {
+    const file = await readTomlConfig(new URL('../shoal.example.toml', import.meta.url).pathname)
+    expect(resolveConfig({ file })).toEqual(resolveConfig({}))
+  })
+})
