@@ -16,7 +16,7 @@ import {
   knownItemQueries,
   loadDebianCorpus,
 } from '../../../bench/corpus/debian.ts'
-import { type Engine, open } from '../src/index.ts'
+import { open } from '../src/index.ts'
 import { HNSW_PARAMETERS } from '../src/internal/hnsw-vector-index.ts'
 import { DIMENSIONS, embed, idfWeights } from './vectors.ts'
 
