@@ -35,7 +35,7 @@ export interface Bm25IndexOptions {
   analyzer?: Analyzer
   /** `add` of an id already present replaces that document, or throws Bm25DuplicateIdError. @defaultValue 'replace' */
   onDuplicate?: 'replace' | 'error'
-  /** Weight of a term reached as a completion of the last query word (0 to 1). @defaultValue 0.3 */
+  /** Weight of a term reached as a completion of the last query word (0 to 1). @defaultValue 0.15 */
   prefixWeight?: number
   /** Most terms one prefix or typo expansion adds to a query (the most frequent). @defaultValue 10 */
   maxExpansions?: number

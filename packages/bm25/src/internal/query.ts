@@ -15,7 +15,7 @@ export interface ExpandedTerm {
 }
 
 /** Default weight of a term matched through the prefix of the last query word. */
-export const PREFIX_WEIGHT = 0.3
+export const PREFIX_WEIGHT = 0.15
 /** Weight of a term matched with one or two typos. */
 export const TYPO_WEIGHTS: readonly number[] = [1, 0.4, 0.2]
 
@@ -62,7 +62,10 @@ export function expandQuery(
         options.maxExpansions,
       )
       for (const id of ids) {
-        put({ term: dictionary.term(id), weight: options.prefixWeight, kind: 'prefix', ...cap })
+        // The more of a completion is still untyped, the less it counts.
+        const term = dictionary.term(id)
+        const typed = Math.min(1, word.surface.length / term.length)
+        put({ term, weight: options.prefixWeight * typed * typed, kind: 'prefix', ...cap })
       }
     }
     const budget = typoBudget(options.typos, word.surface)
