@@ -43,7 +43,7 @@ export function debianCorpusPaths(): string[] {
   return [
     ...(env === undefined ? [] : [env]),
     path.resolve(here, '../../../shared/datasets', FILE),
-    '/work/shared/datasets/' + FILE,
+    `/work/shared/datasets/${FILE}`,
     path.resolve(here, '../.cache', FILE),
   ]
 }

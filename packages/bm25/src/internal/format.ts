@@ -69,7 +69,6 @@ class Writer {
 }
 
 export function encodeIndex(image: IndexImage): Uint8Array {
-  const F = image.fields.length
   const text = new TextEncoder()
   const body = new Writer()
   const { fields, boosts, k1, b, delta, analyzer } = image
