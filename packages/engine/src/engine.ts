@@ -261,6 +261,7 @@ export class Engine {
       const batch = this.#queue
       this.#queue = []
       let last: number
+      const started = performance.now()
       try {
         last = await this.#log.appendBatch(batch.map((item) => item.payload))
       } catch (error) {
@@ -271,6 +272,11 @@ export class Engine {
         this.#queue = []
         break
       }
+      this.#emit({
+        type: 'log-synced',
+        commands: batch.length,
+        seconds: (performance.now() - started) / 1000,
+      })
       const first = last - batch.length + 1
       await this.#serially(async () => {
         let index = first

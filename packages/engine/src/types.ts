@@ -108,7 +108,11 @@ export interface DocumentsPage {
   total: number
 }
 
-/** Something the database reports for logs: recovery, snapshots, fallbacks. */
+/**
+ * Something the database reports for logs and metrics: recovery, snapshots,
+ * fallbacks, and each durable command-log append (`log-synced`: how many
+ * commands one write + fsync carried and how long it took).
+ */
 export type EngineEvent =
   | {
       type: 'recovered'
@@ -121,6 +125,7 @@ export type EngineEvent =
   | { type: 'snapshot-rejected'; file: string; reason: string }
   | { type: 'snapshot-installed'; index: number; bytes: number }
   | { type: 'command-failed'; index: number; code: string; message: string }
+  | { type: 'log-synced'; commands: number; seconds: number }
 
 export interface OpenOptions {
   /** WAL fsync policy. @defaultValue 'always' */

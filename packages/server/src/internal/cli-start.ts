@@ -8,7 +8,7 @@ import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer
 
 export type OpenEngine = (
   directory: string,
-  options: { sync: 'always' | 'none'; onEvent: (event: { type: string }) => void },
+  options: { sync: 'always' | 'none'; onEvent: (event: { type: string; seconds?: number }) => void },
 ) => Promise<EnginePort>
 
 export const SAMPLE_INDEX = 'packages'
@@ -36,11 +36,17 @@ export async function startNode(
 ): Promise<ShoalServer> {
   const logger = createLogger(config.logLevel)
   const unlock = await lockDataDir(config.dataDir)
+  // The metrics exist once the server does; syncs before that (recovery) are not timed.
+  let observeLogSync: ((seconds: number) => void) | undefined
   const engine = await openEngine(dataPaths(config.dataDir).engine, {
     sync: config.sync,
-    onEvent: (event) => logger.info({ engineEvent: event }, `engine: ${event.type}`),
+    onEvent: (event) => {
+      if (event.type === 'log-synced') observeLogSync?.(event.seconds ?? 0)
+      else logger.info({ engineEvent: event }, `engine: ${event.type}`)
+    },
   })
   const server = await createServer({ config, engine, logger })
+  observeLogSync = (seconds) => server.metrics.engineLogFsyncSeconds.observe(seconds)
   const auth = config.masterKey === undefined ? '' : ` -H 'Authorization: Bearer <master key>'`
   options.out(
     `Shoal ${await packageVersion()} listening on ${server.url}\n` +

@@ -10,6 +10,7 @@ export class ServerMetrics {
   readonly requests: Counter<'method' | 'route' | 'status'>
   readonly requestSeconds: Histogram<'method' | 'route'>
   readonly taskLogFsyncSeconds: Histogram
+  readonly engineLogFsyncSeconds: Histogram
   readonly tasksFinished: Counter<'type' | 'status'>
 
   constructor(engine: EnginePort, queueDepth: () => number) {
@@ -31,6 +32,12 @@ export class ServerMetrics {
     this.taskLogFsyncSeconds = new Histogram({
       name: 'shoal_task_log_fsync_duration_seconds',
       help: 'Time for a task-log append to become durable (write + fdatasync, group-committed)',
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers,
+    })
+    this.engineLogFsyncSeconds = new Histogram({
+      name: 'shoal_engine_wal_fsync_duration_seconds',
+      help: "Time for a group of the engine's commands to become durable in its WAL (write + fdatasync)",
       buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers,
     })

@@ -19,6 +19,7 @@ export interface ShoalServer {
   readonly queue: TaskQueue
   readonly engine: EnginePort
   readonly logger: Logger
+  readonly metrics: ServerMetrics
   /**
    * Graceful stop: no new connections or tasks, in-flight requests and the
    * running task batch finish, queued tasks stay durable, then the task log
@@ -92,6 +93,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     queue,
     engine,
     logger,
+    metrics,
     close() {
       closing ??= (async () => {
         await app.close()
