@@ -10,8 +10,12 @@
 #   `packageManager` (corepack is not used).
 # A second run finds both in place and only checks versions: it is quick and
 # downloads nothing.
-# Strict mode while bootstrapping; the caller's shell options are restored at the end.
-_shoal_saved_opts="$(set +o)"
+# Strict mode while bootstrapping; the caller's shell options are restored at the end. (Read
+# them with [[ -o ]] here: a $(set +o) subshell would not see errexit.)
+_shoal_restore_opts=""
+[[ -o errexit ]] || _shoal_restore_opts+="set +e;"
+[[ -o nounset ]] || _shoal_restore_opts+="set +u;"
+[[ -o pipefail ]] || _shoal_restore_opts+="set +o pipefail;"
 set -euo pipefail
 
 SHOAL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -93,5 +97,5 @@ shoal_ensure_deps() {
 shoal_ensure_node
 shoal_ensure_pnpm
 export PATH="$SHOAL_ROOT/node_modules/.bin:$PATH"
-eval "$_shoal_saved_opts"
-unset _shoal_saved_opts
+eval "$_shoal_restore_opts"
+unset _shoal_restore_opts

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { defineSuite } from '@shoal/bench'
 import {
   checkLinearizability,
@@ -11,11 +10,9 @@ import {
   parseEtcdJepsenHistory,
   parseKvHistory,
 } from '../src/lin/index.ts'
+import { sharedPath } from '../src/shared/index.ts'
 
-const folder = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../../../../shared/linearizability-histories',
-)
+const folder = sharedPath('linearizability-histories')
 
 interface HistoryClass {
   name: string

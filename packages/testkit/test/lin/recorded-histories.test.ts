@@ -1,15 +1,12 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { checkLinearizability, kvModel, parseEtcdJepsenHistory, parseKvHistory } from '../../src/lin/index.ts'
+import { sharedPath } from '../../src/shared/index.ts'
 
 // Jepsen etcd histories and key-value histories with verdicts from an
 // independent checker (see the folder's README).
-const folder = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../../../../../shared/linearizability-histories',
-)
+const folder = sharedPath('linearizability-histories')
 const expected = JSON.parse(readFileSync(path.join(folder, 'expected.json'), 'utf8')) as Record<
   string,
   boolean
