@@ -4,70 +4,28 @@
  * same port. The server never reaches past it.
  */
 
-export type Doc = Record<string, unknown>
-export type Filter = string | (string | string[])[]
+import type {
+  Doc,
+  DocumentsPage,
+  Filter,
+  IndexInfo,
+  IndexStats,
+  SearchParams,
+  SearchResult,
+  Settings,
+  WriteResult,
+} from '@shoal/engine'
 
-export interface IndexInfo {
-  uid: string
-  primaryKey: string | null
-  createdAt: string
-  updatedAt: string
-}
-
-export interface IndexStats {
-  numberOfDocuments: number
-  isIndexing: boolean
-  fieldDistribution: Record<string, number>
-}
-
-export interface WriteResult {
-  indexedDocuments?: number
-  deletedDocuments?: number
-  primaryKey?: string
-}
-
-export interface Settings {
-  searchableAttributes: string[]
-  filterableAttributes: string[]
-  sortableAttributes: string[]
-  displayedAttributes: string[]
-  stopWords: string[]
-  typoTolerance: { enabled: boolean; minWordSizeForTypos: { oneTypo: number; twoTypos: number } }
-  embedders: Record<
-    string,
-    { source: 'userProvided'; dimensions: number; distance?: 'cosine' | 'l2' | 'dot' }
-  >
-}
-
-export interface SearchParams {
-  q?: string
-  vector?: number[]
-  hybrid?: { embedder: string; semanticRatio?: number }
-  filter?: Filter
-  facets?: string[]
-  sort?: string[]
-  offset?: number
-  limit?: number
-  attributesToRetrieve?: string[]
-  showRankingScore?: boolean
-}
-
-export interface SearchResult {
-  hits: Doc[]
-  query: string
-  processingTimeMs: number
-  limit: number
-  offset: number
-  estimatedTotalHits: number
-  facetDistribution?: Record<string, Record<string, number>>
-  semanticHitCount?: number
-}
-
-export interface DocumentsPage {
-  results: Doc[]
-  offset: number
-  limit: number
-  total: number
+export type {
+  Doc,
+  DocumentsPage,
+  Filter,
+  IndexInfo,
+  IndexStats,
+  SearchParams,
+  SearchResult,
+  Settings,
+  WriteResult,
 }
 
 export interface IndexPort {
