@@ -37,23 +37,35 @@ export interface KnownItemQuery {
 const here = path.dirname(fileURLToPath(import.meta.url))
 const FILE = 'debian-packages.jsonl.gz'
 
-/** Where the corpus is read from, first existing wins. */
+/**
+ * Where the corpus is read from, first existing wins: `$SHOAL_DEBIAN_CORPUS`,
+ * `$SHOAL_SHARED_DIR/datasets`, the shared folder beside the repository,
+ * `/work/shared`, then the `--rebuild` cache.
+ */
 export function debianCorpusPaths(): string[] {
   const env = process.env.SHOAL_DEBIAN_CORPUS
+  const shared = process.env.SHOAL_SHARED_DIR
   return [
     ...(env === undefined ? [] : [env]),
+    ...(shared === undefined ? [] : [path.join(shared, 'datasets', FILE)]),
     path.resolve(here, '../../../shared/datasets', FILE),
     `/work/shared/datasets/${FILE}`,
     path.resolve(here, '../.cache', FILE),
   ]
 }
 
-/** The corpus in file order; `limit` keeps the first documents only. */
-export function loadDebianCorpus(options: { limit?: number; file?: string } = {}): DebianPackage[] {
-  const file = options.file ?? debianCorpusPaths().find((p) => existsSync(p))
+/** The first existing path of `debianCorpusPaths()`; throws naming them all when none exists. */
+export function debianCorpusFile(): string {
+  const file = debianCorpusPaths().find((p) => existsSync(p))
   if (file === undefined) {
     throw new Error(`${FILE} not found (looked in ${debianCorpusPaths().join(', ')}); run --rebuild`)
   }
+  return file
+}
+
+/** The corpus in file order; `limit` keeps the first documents only. */
+export function loadDebianCorpus(options: { limit?: number; file?: string } = {}): DebianPackage[] {
+  const file = options.file ?? debianCorpusFile()
   const lines = gunzipSync(readFileSync(file)).toString('utf8').split('\n')
   const docs: DebianPackage[] = []
   for (const line of lines) {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { createReadStream, existsSync } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { Agent, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -10,6 +10,7 @@ import { createGunzip } from 'node:zlib'
 import { defineSuite, mulberry32, type SuiteContext } from '@shoal/bench'
 import { open } from '@shoal/engine'
 import autocannon from 'autocannon'
+import { debianCorpusFile } from '../../../bench/corpus/debian.ts'
 
 /**
  * The HTTP node against the embedded engine it wraps, on the Debian corpus:
@@ -18,17 +19,6 @@ import autocannon from 'autocannon'
  * in-process on the embedded engine, and the HTTP/embedded overhead ratios.
  */
 
-/** The full corpus: `$SHOAL_DEBIAN_CORPUS`, or the shared datasets folder beside the repository. */
-function corpusPath(): string {
-  const candidates = [
-    process.env.SHOAL_DEBIAN_CORPUS,
-    fileURLToPath(new URL('../../../../shared/datasets/debian-packages.jsonl.gz', import.meta.url)),
-    '/work/shared/datasets/debian-packages.jsonl.gz',
-  ]
-  const found = candidates.find((p) => p !== undefined && existsSync(p))
-  if (found === undefined) throw new Error(`debian-packages.jsonl.gz not found in ${candidates.join(', ')}`)
-  return found
-}
 /** Smoke runs use the sample the package ships (502 packages of the same corpus). */
 const SAMPLE = fileURLToPath(new URL('../data/sample-packages.json', import.meta.url))
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
@@ -45,7 +35,9 @@ interface Pkg {
 async function loadCorpus(smoke: boolean): Promise<Pkg[]> {
   if (smoke) return JSON.parse(await readFile(SAMPLE, 'utf8')) as Pkg[]
   const docs: Pkg[] = []
-  for await (const line of createInterface({ input: createReadStream(corpusPath()).pipe(createGunzip()) })) {
+  for await (const line of createInterface({
+    input: createReadStream(debianCorpusFile()).pipe(createGunzip()),
+  })) {
     docs.push(JSON.parse(line) as Pkg)
   }
   return docs

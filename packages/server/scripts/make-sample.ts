@@ -3,15 +3,16 @@
  * loads: every 127th package of the Debian corpus (a fixed, reproducible pick
  * of about 500 packages across all sections).
  *
- *   node packages/server/scripts/make-sample.ts /path/to/debian-packages.jsonl.gz
+ *   node packages/server/scripts/make-sample.ts [/path/to/debian-packages.jsonl.gz]
  */
 import { createReadStream } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createGunzip } from 'node:zlib'
+import { debianCorpusFile } from '../../../bench/corpus/debian.ts'
 
-const source = process.argv[2] ?? '/work/shared/datasets/debian-packages.jsonl.gz'
+const source = process.argv[2] ?? debianCorpusFile()
 const picked: unknown[] = []
 let line = 0
 for await (const text of createInterface({ input: createReadStream(source).pipe(createGunzip()) })) {
