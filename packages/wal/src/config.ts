@@ -30,6 +30,14 @@ export interface WalOptions {
   /** Size new segment files to `segmentBytes` up front (zero-filled). @defaultValue false */
   preallocate?: boolean
   /**
+   * How many segment files `compactBefore` keeps (renamed aside) for later
+   * segments to reuse instead of deleting them. Writing over blocks a file
+   * already has avoids the filesystem's (and a thin-provisioned disk's)
+   * allocation on every sync. 0 deletes compacted segments at once. Kept
+   * files are deleted by `close` and by the next open. @defaultValue 2
+   */
+  recycleSegments?: number
+  /**
    * `'full'`: open checks the checksum of every record in every segment and
    * refuses to open on corruption. `'tail'`: open checks only the last
    * segment; earlier segments are checked when first read. @defaultValue 'full'
@@ -52,6 +60,7 @@ export interface ResolvedWalOptions {
   syncMethod: 'fdatasync' | 'dsync'
   maxPayloadBytes: number
   preallocate: boolean
+  recycleSegments: number
   verify: 'full' | 'tail'
   repair: boolean
   readChunkBytes: number
@@ -70,6 +79,7 @@ export function resolveOptions(options: WalOptions = {}): ResolvedWalOptions {
     syncMethod: options.syncMethod ?? 'fdatasync',
     maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     preallocate: options.preallocate ?? false,
+    recycleSegments: options.recycleSegments ?? 2,
     verify: options.verify ?? 'full',
     repair: options.repair ?? false,
     readChunkBytes: options.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
@@ -83,6 +93,9 @@ export function resolveOptions(options: WalOptions = {}): ResolvedWalOptions {
   }
   if (!Number.isSafeInteger(readChunkBytes) || readChunkBytes < 64) {
     throw new WalConfigError(`readChunkBytes must be an integer >= 64, got ${readChunkBytes}`)
+  }
+  if (!Number.isSafeInteger(resolved.recycleSegments) || resolved.recycleSegments < 0) {
+    throw new WalConfigError(`recycleSegments must be an integer >= 0, got ${resolved.recycleSegments}`)
   }
   if (resolved.sync !== 'always' && resolved.sync !== 'none') {
     throw new WalConfigError(`sync must be 'always' or 'none', got ${String(resolved.sync)}`)

@@ -7,7 +7,7 @@ import {
   WalIndexError,
   WalPayloadTooLargeError,
 } from './errors.ts'
-import type { WalFile } from './file-system.ts'
+import { joinPath, type WalFile } from './file-system.ts'
 import {
   encodeFrame,
   FRAME_HEADER_BYTES,
@@ -17,7 +17,7 @@ import {
 import { locate, readRange } from './internal/reader.ts'
 import { type RecoverySummary, recover } from './internal/recovery.ts'
 import { SAMPLE_EVERY, type WalRecord } from './internal/scan.ts'
-import { createSegment, prepareSpare, type Segment } from './internal/segment.ts'
+import { createSegment, prepareSpare, recycledName, type Segment } from './internal/segment.ts'
 
 interface EncodeBuffer {
   bytes: Uint8Array
@@ -78,9 +78,17 @@ export class Wal {
   #flushing = false
   #scheduled = false
   #drainWaiters: Array<() => void> = []
-  #exclusive: Promise<void> | undefined
+  /**
+   * While a truncateAfter/compactBefore is queued or running: the tail of one
+   * FIFO queue that holds it and every call made after it (appends included),
+   * so that each runs in call order.
+   */
+  #queue: Promise<void> | undefined
   #failed: WalFailedError | undefined
   #closed = false
+  /** Compacted segment files kept for the next rollovers (see `recycleSegments`). */
+  readonly #recycled: string[] = []
+  #recycleSerial = 0
   /** The next segment's file, being zero-filled ahead of the rollover (with `preallocate`). */
   #spareSegment: Promise<string | undefined> | undefined
   /** What open found and repaired. */
@@ -146,7 +154,7 @@ export class Wal {
   append(payload: Uint8Array): Promise<number> {
     const error = this.#refusal() ?? this.#checkPayload(payload)
     if (error !== undefined) return Promise.reject(error)
-    if (this.#exclusive !== undefined) return this.#exclusive.then(() => this.append(payload))
+    if (this.#queue !== undefined) return this.#deferAppend(() => this.append(payload))
     const index = this.#nextIndex++
     this.#encode(index, payload)
     const promise = new Promise<number>(this.#capture)
@@ -165,7 +173,7 @@ export class Wal {
       error = new WalArgumentError('payloads must be an array')
     for (let i = 0; error === undefined && i < payloads.length; i++) error = this.#checkPayload(payloads[i])
     if (error !== undefined) return Promise.reject(error)
-    if (this.#exclusive !== undefined) return this.#exclusive.then(() => this.appendBatch(payloads))
+    if (this.#queue !== undefined) return this.#deferAppend(() => this.appendBatch(payloads))
     if (payloads.length === 0) return Promise.resolve(this.#nextIndex - 1)
     let index = 0
     for (const payload of payloads) {
@@ -233,10 +241,21 @@ export class Wal {
         // Oldest first, each removal made durable before the next: unsynced
         // directory changes may persist in any order, and a crash must leave
         // a contiguous log.
+        // A removed segment's file is kept for reuse while the pool has room: writing over
+        // blocks the file already has is much cheaper than allocating new ones. Its records
+        // all precede firstIndex, so none of them can ever pass for a later record.
+        const { fs } = this.#options
         while (this.#segments.length > 1 && this.#segments[1]!.firstIndex <= index) {
-          await this.#options.fs.remove(this.#segments[0]!.path)
+          const oldest = this.#segments[0]!
+          if (this.#recycled.length < this.#options.recycleSegments) {
+            const spare = joinPath(this.#dir, recycledName(this.#recycleSerial++))
+            await fs.rename(oldest.path, spare)
+            this.#recycled.push(spare)
+          } else {
+            await fs.remove(oldest.path)
+          }
           this.#segments.shift()
-          await this.#options.fs.syncDir(this.#dir)
+          await fs.syncDir(this.#dir)
         }
       })
     })
@@ -245,10 +264,16 @@ export class Wal {
   /** Waits for appends in flight, then closes. Later calls throw `WalClosedError`. */
   async close(): Promise<void> {
     if (this.#closed) return
-    if (this.#exclusive !== undefined) await this.#exclusive.catch(() => undefined)
+    while (this.#queue !== undefined) await this.#queue
     await this.#drain()
     this.#closed = true
+    // A reused file: cut the old records after the end, so the next open finds a clean end.
+    if (this.#activeSegment().recycled === true) {
+      await this.#active.truncate(this.#writeOffset + FRAME_HEADER_BYTES)
+      await this.#active.sync()
+    }
     await this.#active.close()
+    for (const spare of this.#recycled.splice(0)) await this.#options.fs.remove(spare).catch(() => undefined)
     const spare = this.#spareSegment === undefined ? undefined : await this.#spareSegment
     this.#spareSegment = undefined
     // An unused spare is only a temporary file; the next open would remove it too.
@@ -275,7 +300,8 @@ export class Wal {
   }
 
   #encode(index: number, payload: Uint8Array): void {
-    const need = this.#pendingBytes + FRAME_HEADER_BYTES + payload.length
+    // Room for the frame and for the end marker that follows each write.
+    const need = this.#pendingBytes + 2 * FRAME_HEADER_BYTES + payload.length
     if (need > this.#pending.bytes.length) {
       const grown = encodeBuffer(Math.max(need, this.#pending.bytes.length * 2))
       grown.bytes.set(this.#pending.bytes.subarray(0, this.#pendingBytes))
@@ -336,11 +362,15 @@ export class Wal {
     try {
       if (
         this.#writeOffset > SEGMENT_HEADER_BYTES &&
-        this.#writeOffset + bytes > this.#options.segmentBytes
+        this.#writeOffset + bytes + FRAME_HEADER_BYTES > this.#options.segmentBytes
       ) {
         await this.#rollover(firstIndex)
       }
-      await this.#active.write(batch.bytes, 0, bytes, this.#writeOffset)
+      // Every write ends with an end marker (a zeroed frame header), which the
+      // next write overwrites: recovery stops there even where the file holds
+      // older bytes beyond (a reused segment file).
+      batch.bytes.fill(0, bytes, bytes + FRAME_HEADER_BYTES)
+      await this.#active.write(batch.bytes, 0, bytes + FRAME_HEADER_BYTES, this.#writeOffset)
       // With O_DSYNC the write itself returned only once durable.
       if (this.#options.sync === 'always' && !writeThrough(this.#options)) await this.#active.sync()
     } catch (error) {
@@ -384,11 +414,18 @@ export class Wal {
   async #rollover(firstIndex: number): Promise<void> {
     // The full segment is synced before its successor exists, even with sync 'none'.
     if (this.#options.sync !== 'always') await this.#active.sync()
-    const spare = this.#spareSegment === undefined ? undefined : await this.#spareSegment
-    this.#spareSegment = undefined
-    const segment = await createSegment(this.#dir, firstIndex, this.#options, spare)
-    // The next spare fills while appends go into this segment.
-    if (this.#options.preallocate) this.#spareSegment = prepareSpare(this.#dir, this.#options)
+    const recycled = this.#recycled.shift()
+    let segment: Segment
+    if (recycled !== undefined) {
+      segment = await createSegment(this.#dir, firstIndex, this.#options, recycled)
+      segment.recycled = true
+    } else {
+      const spare = this.#spareSegment === undefined ? undefined : await this.#spareSegment
+      this.#spareSegment = undefined
+      segment = await createSegment(this.#dir, firstIndex, this.#options, spare)
+      // The next spare fills while appends go into this segment.
+      if (this.#options.preallocate) this.#spareSegment = prepareSpare(this.#dir, this.#options)
+    }
     const next = await this.#options.fs.openWrite(segment.path, {
       create: false,
       dsync: writeThrough(this.#options),
@@ -422,25 +459,51 @@ export class Wal {
     return new Promise((resolve) => this.#drainWaiters.push(resolve))
   }
 
-  async #exclusively(operation: () => Promise<void>): Promise<void> {
-    const refusal = this.#refusal()
-    if (refusal !== undefined) throw refusal
-    const previous = this.#exclusive
-    let release!: () => void
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
+  /**
+   * Puts `work` at the tail of the queue; the queue exists while anything in
+   * it is waiting or running. Work runs once everything queued before it has.
+   */
+  #enqueue(work: () => Promise<void> | void): Promise<void> {
+    const run = (this.#queue ?? Promise.resolve()).then(work)
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.#queue = settled
+    void settled.then(() => {
+      if (this.#queue === settled) this.#queue = undefined
     })
-    this.#exclusive = gate
-    try {
-      if (previous !== undefined) await previous
+    return run
+  }
+
+  /**
+   * An append made while the queue exists: it takes its index when its turn
+   * comes, then leaves the queue at once (the next item does not wait for its
+   * sync). `append` called then finds the queue gone unless an operation
+   * queued after it is still waiting, and so stays in call order.
+   */
+  #deferAppend(appendNow: () => Promise<number>): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      void this.#enqueue(() => {
+        const queue = this.#queue
+        // Run as if nothing were queued; restore the queue for the items after this one.
+        this.#queue = undefined
+        appendNow().then(resolve, reject)
+        this.#queue = queue
+      })
+    })
+  }
+
+  /** Runs `operation` alone: after every earlier call, with no write in flight, before any later call. */
+  #exclusively(operation: () => Promise<void>): Promise<void> {
+    const refusal = this.#refusal()
+    if (refusal !== undefined) return Promise.reject(refusal)
+    return this.#enqueue(async () => {
       await this.#drain()
       const again = this.#refusal()
       if (again !== undefined) throw again
       await operation()
-    } finally {
-      if (this.#exclusive === gate) this.#exclusive = undefined
-      release()
-    }
+    })
   }
 
   async #guardIo(operation: () => Promise<void>): Promise<void> {

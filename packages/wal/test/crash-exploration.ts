@@ -36,6 +36,8 @@ async function runWorkload(seed: number, imagesPerBoundary: number) {
     fs,
     segmentBytes: 512,
     preallocate: rng.chance(0.5),
+    // Compacted segment files reused for later segments, or deleted.
+    recycleSegments: rng.pick([0, 2]),
     readChunkBytes: rng.pick([64, 96, 8192]),
     syncMethod: rng.pick(['fdatasync', 'dsync'] as const),
   }

@@ -35,12 +35,13 @@ describe('torn tail', () => {
       fs.poke(segment, bytes.subarray(0, cut))
       // Small read chunks put chunk boundaries inside headers and payloads too.
       const wal = await Wal.open('/wal', { fs, readChunkBytes: 64 + (cut % 40) })
+      // Cuts inside the end marker after the last record leave every record whole.
       const whole = offsets.filter((o, i) => i > 0 && o <= cut).length
       expect(wal.lastIndex, `cut at ${cut}`).toBe(whole)
       const records = await readAll(wal)
       expect(records.map((r) => r.index)).toEqual(Array.from({ length: whole }, (_, i) => i + 1))
       for (const record of records) expect(record.payload).toEqual(payloadFor(record.index))
-      if (offsets.includes(cut)) expect(wal.recovery.tornTail).toBeUndefined()
+      if (offsets.includes(cut) || cut > offsets[count]!) expect(wal.recovery.tornTail).toBeUndefined()
       else
         expect(wal.recovery.tornTail).toMatchObject({ offset: offsets[whole], bytes: cut - offsets[whole]! })
       // The WAL continues cleanly after the cut.
@@ -55,9 +56,10 @@ describe('torn tail', () => {
 
   it('treats garbage after the last record as a torn tail', async () => {
     const { fs, segment, bytes, offsets } = await build(5)
-    const garbage = new Uint8Array(bytes.length + 40)
-    garbage.set(bytes)
-    garbage.fill(0xab, bytes.length)
+    // The records without their end marker, then garbage.
+    const garbage = new Uint8Array(offsets[5]! + 40)
+    garbage.set(bytes.subarray(0, offsets[5]))
+    garbage.fill(0xab, offsets[5])
     fs.poke(segment, garbage)
     const wal = await Wal.open('/wal', { fs })
     expect(wal.lastIndex).toBe(5)
@@ -73,7 +75,8 @@ describe('torn tail', () => {
       const file = path.join(dir, wal.segmentNames[0]!)
       await wal.close()
       const size = (await readFile(file)).length
-      await truncate(file, size - 3)
+      // Cut the end marker and the last 3 bytes of record 10.
+      await truncate(file, size - FRAME_HEADER_BYTES - 3)
       const reopened = await Wal.open(dir)
       expect(reopened.lastIndex).toBe(9)
       expect(reopened.recovery.tornTail?.bytes).toBe(FRAME_HEADER_BYTES + payloadFor(10).length - 3)

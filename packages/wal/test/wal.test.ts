@@ -275,3 +275,102 @@ describe('bad calls throw typed errors and change nothing', () => {
     await expect(Wal.open(dir, { maxPayloadBytes: -1 })).rejects.toBeInstanceOf(WalConfigError)
   })
 })
+
+describe('calls made while a truncation or compaction waits run in call order', () => {
+  it('an append queued behind one truncation runs before a truncation called after it', async () => {
+    const wal = await Wal.open('/wal', { fs: new SimFileSystem() })
+    await wal.appendBatch(Array.from({ length: 10 }, (_, i) => payloadFor(i + 1)))
+    const first = wal.truncateAfter(8)
+    const appended = wal.append(payloadFor(100))
+    const batch = wal.appendBatch([payloadFor(101), payloadFor(102)])
+    const second = wal.truncateAfter(9)
+    const after = wal.append(payloadFor(103))
+    await Promise.all([first, second])
+    // 9 and 10 went with the first truncation; the append took 9, the batch 10..11, which the
+    // second truncation dropped; the last append then took 10.
+    expect(await appended).toBe(9)
+    expect(await batch).toBe(11)
+    expect(await after).toBe(10)
+    const records = await readAll(wal)
+    expect(records.map((r) => r.index)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1))
+    expect(records[8]!.payload).toEqual(payloadFor(100))
+    expect(records[9]!.payload).toEqual(payloadFor(103))
+    await wal.close()
+  })
+
+  it('keeps call order across compactions and truncations queued together', async () => {
+    const fs = new SimFileSystem()
+    const wal = await Wal.open('/wal', { fs, segmentBytes: 256 })
+    for (let i = 1; i <= 40; i++) await wal.append(payloadFor(i))
+    const calls: Array<Promise<unknown>> = []
+    const indexes: Array<Promise<number>> = []
+    calls.push(wal.compactBefore(20))
+    for (let i = 0; i < 5; i++) indexes.push(wal.append(payloadFor(41 + i)))
+    calls.push(wal.truncateAfter(42))
+    for (let i = 0; i < 5; i++) indexes.push(wal.append(payloadFor(1000 + i)))
+    calls.push(wal.compactBefore(30))
+    await Promise.all(calls)
+    expect(await Promise.all(indexes)).toEqual([41, 42, 43, 44, 45, 43, 44, 45, 46, 47])
+    const records = await readAll(wal)
+    expect(records.at(-1)!.index).toBe(47)
+    expect(records.find((r) => r.index === 42)!.payload).toEqual(payloadFor(42))
+    expect(records.find((r) => r.index === 43)!.payload).toEqual(payloadFor(1000))
+    await wal.close()
+  })
+})
+
+describe('segment recycling', () => {
+  it('reuses compacted segment files for later segments, and never reads their old records', async () => {
+    const fs = new SimFileSystem()
+    const options = { fs, segmentBytes: 512, recycleSegments: 2 }
+    const wal = await Wal.open('/wal', options)
+    // Large records first, so that the reused files hold old frames well past where the small ones end.
+    for (let i = 1; i <= 30; i++) await wal.append(payloadFor(i, 120))
+    const before = wal.segmentNames
+    await wal.compactBefore(wal.lastIndex)
+    const kept = (await fs.list('/wal')).filter((name) => name.startsWith('recycled-'))
+    expect(kept).toHaveLength(2)
+    for (let i = 31; i <= 60; i++) await wal.append(payloadFor(i, 10))
+    // The next rollovers took the kept files.
+    expect((await fs.list('/wal')).filter((name) => name.startsWith('recycled-'))).toHaveLength(0)
+    const reused = wal.segmentNames.filter((name) => !before.includes(name))
+    expect(reused.length).toBeGreaterThanOrEqual(2)
+    const records = await readAll(wal)
+    const first = wal.firstIndex
+    expect(first).toBeLessThanOrEqual(30)
+    expect(records.map((r) => r.index)).toEqual(Array.from({ length: 61 - first }, (_, i) => first + i))
+    for (const record of records)
+      expect(record.payload).toEqual(payloadFor(record.index, record.index > 30 ? 10 : 120))
+    // A crash now (no close): the reused files still hold old records after the end marker.
+    const image = fs.durableImage()
+    await wal.close()
+    const crashed = await Wal.open('/wal', { ...options, fs: image })
+    expect(crashed.lastIndex).toBe(60)
+    expect((await readAll(crashed)).map((r) => r.index)).toEqual(records.map((r) => r.index))
+    expect(await crashed.append(payloadFor(61))).toBe(61)
+    await crashed.close()
+    const clean = await Wal.open('/wal', { ...options, fs: image })
+    expect(clean.recovery.tornTail).toBeUndefined()
+    expect(clean.lastIndex).toBe(61)
+    await clean.close()
+  })
+
+  it('deletes compacted segments with recycleSegments 0, and kept files on close', async () => {
+    const wal = await Wal.open(dir, { segmentBytes: 512, recycleSegments: 0 })
+    for (let i = 1; i <= 60; i++) await wal.append(payloadFor(i))
+    await wal.compactBefore(wal.lastIndex)
+    expect(await readdir(dir)).toEqual(wal.segmentNames)
+    await wal.close()
+    const recycling = await Wal.open(dir, { segmentBytes: 512 })
+    for (let i = 61; i <= 120; i++) await recycling.append(payloadFor(i))
+    await recycling.compactBefore(recycling.lastIndex)
+    expect((await readdir(dir)).some((name) => name.startsWith('recycled-'))).toBe(true)
+    const names = recycling.segmentNames
+    await recycling.close()
+    expect((await readdir(dir)).sort()).toEqual(names)
+  })
+
+  it('rejects a bad recycleSegments', async () => {
+    await expect(Wal.open(dir, { recycleSegments: -1 })).rejects.toBeInstanceOf(WalConfigError)
+  })
+})

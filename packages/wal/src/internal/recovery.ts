@@ -3,7 +3,7 @@ import { WalCorruptionError } from '../errors.ts'
 import { joinPath, type WalFile } from '../file-system.ts'
 import { decodeSegmentHeader, parseSegmentName, SEGMENT_HEADER_BYTES, TEMP_SUFFIX } from './format.ts'
 import { findLaterWrite, type ScanState, scanSegment } from './scan.ts'
-import { createSegment, type Segment, SPARE_NAME } from './segment.ts'
+import { createSegment, isRecycledName, type Segment, SPARE_NAME } from './segment.ts'
 
 /** What open found and changed. Nothing is dropped without being listed here. */
 export interface RecoverySummary {
@@ -40,6 +40,7 @@ export async function recover(dir: string, options: ResolvedWalOptions): Promise
   for (const name of names) {
     const leftover =
       name === SPARE_NAME ||
+      isRecycledName(name) ||
       (name.endsWith(TEMP_SUFFIX) && parseSegmentName(name.slice(0, -TEMP_SUFFIX.length)) !== undefined)
     if (leftover) {
       await fs.remove(joinPath(dir, name))
@@ -190,7 +191,10 @@ async function recoverTail(
           segment: segment.name,
           offset: stopAt,
           bytes: size - stopAt,
-          reason: stop.kind === 'bad' ? stop.reason : 'zero-filled frame header',
+          reason:
+            stop.kind === 'bad'
+              ? stop.reason
+              : 'bytes after the end marker (an unfinished write, or the old records of a reused segment file)',
         }
         await file.truncate(stopAt)
         if (options.preallocate) await file.truncate(Math.max(options.segmentBytes, stopAt))

@@ -1,6 +1,12 @@
 import type { ResolvedWalOptions } from '../config.ts'
 import { joinPath, type WalFile } from '../file-system.ts'
-import { encodeSegmentHeader, SEGMENT_HEADER_BYTES, segmentName, TEMP_SUFFIX } from './format.ts'
+import {
+  encodeSegmentHeader,
+  FRAME_HEADER_BYTES,
+  SEGMENT_HEADER_BYTES,
+  segmentName,
+  TEMP_SUFFIX,
+} from './format.ts'
 
 /** What the WAL keeps in memory about one segment file. */
 export interface Segment {
@@ -13,10 +19,21 @@ export interface Segment {
   samples: number[] | undefined
   /** Byte offset where the segment's data ends, when known. */
   dataEnd: number | undefined
+  /** The file was a compacted segment's: old records lie after the end marker. */
+  recycled?: boolean
 }
 
 /** The zero-filled file prepared ahead for the next segment (with `preallocate`). */
 export const SPARE_NAME = `spare${TEMP_SUFFIX}`
+
+/** Names of compacted segment files kept for reuse (see `recycleSegments`). */
+export function recycledName(serial: number): string {
+  return `recycled-${serial}${TEMP_SUFFIX}`
+}
+
+export function isRecycledName(name: string): boolean {
+  return /^recycled-\d+\.tmp$/.test(name)
+}
 const ZERO_FILL_BYTES = 1024 * 1024
 
 /** Writes zeros over the first `bytes` of `file` so its blocks are allocated before appends reach them. */
@@ -54,10 +71,12 @@ export async function prepareSpare(dir: string, options: ResolvedWalOptions): Pr
 }
 
 /**
- * Creates a segment durably: header written to a temporary file (a prepared
- * spare, or a new file zero-filled now when preallocating), synced, renamed
+ * Creates a segment durably: header and an end marker (a zeroed frame
+ * header) written to a temporary file (a prepared spare, a recycled segment
+ * file, or a new file zero-filled now when preallocating), synced, renamed
  * into place, directory synced. A crash leaves either no segment or a whole
- * one (plus a temporary file that open removes).
+ * one (plus a temporary file that open removes). The end marker matters in a
+ * recycled file: the old records after it are never read as this segment's.
  */
 export async function createSegment(
   dir: string,
@@ -72,7 +91,8 @@ export async function createSegment(
   const file = await fs.openWrite(tempPath, { create: sparePath === undefined })
   try {
     if (sparePath === undefined && options.preallocate) await zeroFill(file, options.segmentBytes)
-    const header = encodeSegmentHeader(firstIndex)
+    const header = new Uint8Array(SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES)
+    header.set(encodeSegmentHeader(firstIndex))
     await file.write(header, 0, header.length, 0)
     await file.sync()
   } finally {
