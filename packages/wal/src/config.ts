@@ -27,6 +27,17 @@ export interface WalOptions {
   syncMethod?: 'fdatasync' | 'dsync'
   /** The largest payload `append` accepts. @defaultValue 16 MiB */
   maxPayloadBytes?: number
+  /**
+   * Pipelining threshold in bytes. With no write in flight, a write starts as
+   * soon as this much is pending (rather than at the end of the turn), so the
+   * disk works on the first part of a burst of appends while the rest are
+   * encoded. With one write in flight, a second starts once this much is
+   * pending, overlapping the first one's fdatasync; there are never more than
+   * two. Below it, appends wait and share the next single write+fdatasync
+   * (group commit). `Infinity`: one write+fdatasync at a time.
+   * @defaultValue 512 KiB
+   */
+  pipelineBytes?: number
   /** Size new segment files to `segmentBytes` up front (zero-filled). @defaultValue false */
   preallocate?: boolean
   /**
@@ -59,6 +70,7 @@ export interface ResolvedWalOptions {
   sync: 'always' | 'none'
   syncMethod: 'fdatasync' | 'dsync'
   maxPayloadBytes: number
+  pipelineBytes: number
   preallocate: boolean
   recycleSegments: number
   verify: 'full' | 'tail'
@@ -69,6 +81,7 @@ export interface ResolvedWalOptions {
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 export const DEFAULT_READ_CHUNK_BYTES = 8 * 1024 * 1024
+export const DEFAULT_PIPELINE_BYTES = 512 * 1024
 
 /** Fills in defaults and validates; throws `WalConfigError`. */
 export function resolveOptions(options: WalOptions = {}): ResolvedWalOptions {
@@ -78,6 +91,7 @@ export function resolveOptions(options: WalOptions = {}): ResolvedWalOptions {
     sync: options.sync ?? 'always',
     syncMethod: options.syncMethod ?? 'fdatasync',
     maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    pipelineBytes: options.pipelineBytes ?? DEFAULT_PIPELINE_BYTES,
     preallocate: options.preallocate ?? false,
     recycleSegments: options.recycleSegments ?? 2,
     verify: options.verify ?? 'full',
@@ -93,6 +107,14 @@ export function resolveOptions(options: WalOptions = {}): ResolvedWalOptions {
   }
   if (!Number.isSafeInteger(readChunkBytes) || readChunkBytes < 64) {
     throw new WalConfigError(`readChunkBytes must be an integer >= 64, got ${readChunkBytes}`)
+  }
+  if (
+    !(resolved.pipelineBytes === Number.POSITIVE_INFINITY || Number.isSafeInteger(resolved.pipelineBytes)) ||
+    resolved.pipelineBytes < 1
+  ) {
+    throw new WalConfigError(
+      `pipelineBytes must be an integer >= 1 or Infinity, got ${resolved.pipelineBytes}`,
+    )
   }
   if (!Number.isSafeInteger(resolved.recycleSegments) || resolved.recycleSegments < 0) {
     throw new WalConfigError(`recycleSegments must be an integer >= 0, got ${resolved.recycleSegments}`)

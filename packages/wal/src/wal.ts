@@ -44,6 +44,18 @@ function writeThrough(options: ResolvedWalOptions): boolean {
   return options.sync === 'always' && options.syncMethod === 'dsync'
 }
 
+/** Opens the two write handles of the active segment. */
+async function openActive(options: ResolvedWalOptions, path: string): Promise<[WalFile, WalFile]> {
+  const flags = { create: false, dsync: writeThrough(options) }
+  const first = await options.fs.openWrite(path, flags)
+  try {
+    return [first, await options.fs.openWrite(path, flags)]
+  } catch (error) {
+    await first.close()
+    throw error
+  }
+}
+
 type Resolve = (index: number) => void
 type Reject = (error: unknown) => void
 
@@ -51,31 +63,44 @@ type Reject = (error: unknown) => void
  * A segmented, checksummed write-ahead log. Records get consecutive indexes
  * starting at 1; an append resolves only once its record is durable.
  *
- * Group commit: one write+fdatasync is in flight at a time. Appends made
- * meanwhile are encoded into one buffer and go out together in the next
- * single write+fdatasync; each caller resolves after the sync that covers
- * its record. Index order is call order.
+ * Group commit: appends made while a write+fdatasync is in flight are
+ * encoded into one buffer and go out together in the next single
+ * write+fdatasync; each caller resolves after the sync that covers its
+ * record and every earlier one. Index order is call order. Large bursts are
+ * pipelined (`pipelineBytes`): a second write may start while the first
+ * one's fdatasync runs, never more than two.
  */
 export class Wal {
   readonly #dir: string
   readonly #options: ResolvedWalOptions
   readonly #segments: Segment[]
+  /**
+   * Two handles on the active segment, used in turn by successive writes: a
+   * write error is reported to every handle's next fdatasync, so each of two
+   * overlapping syncs learns of a failure that hit the other's data too.
+   */
   #active: WalFile
-  /** Where the next write goes in the active segment; equal to the durable end when nothing is in flight. */
+  #activeAlt: WalFile
+  /** Durable end of the active segment: every write before it has completed. */
   #writeOffset: number
+  /** Where the next write goes (ahead of `#writeOffset` while writes are in flight). */
+  #issueOffset: number
   #nextIndex: number
   #lastIndex: number
   #pending: EncodeBuffer = encodeBuffer(4096)
-  #spare: EncodeBuffer = encodeBuffer(4096)
+  readonly #freeBuffers: EncodeBuffer[] = []
   #pendingBytes = 0
   #pendingFirstIndex = 0
   #resolves: Resolve[] = []
   #rejects: Reject[] = []
   #results: number[] = []
-  #spareResolves: Resolve[] = []
-  #spareRejects: Reject[] = []
-  #spareResults: number[] = []
-  #flushing = false
+  /** Writes issued whose completion (sync included) has not been handled yet: 0, 1 or 2. */
+  #inFlight = 0
+  #flushSerial = 0
+  /** Settles once the last issued write has returned (writes go out one after another). */
+  #writeTail: Promise<void> = Promise.resolve()
+  /** Settles once the last issued write's completion was handled (completions go in issue order). */
+  #doneTail: Promise<void> = Promise.resolve()
   #scheduled = false
   #drainWaiters: Array<() => void> = []
   /**
@@ -98,7 +123,7 @@ export class Wal {
     dir: string,
     options: ResolvedWalOptions,
     segments: Segment[],
-    active: WalFile,
+    active: [WalFile, WalFile],
     lastIndex: number,
     writeOffset: number,
     recovery: RecoverySummary,
@@ -106,10 +131,11 @@ export class Wal {
     this.#dir = dir
     this.#options = options
     this.#segments = segments
-    this.#active = active
+    ;[this.#active, this.#activeAlt] = active
     this.#lastIndex = lastIndex
     this.#nextIndex = lastIndex + 1
     this.#writeOffset = writeOffset
+    this.#issueOffset = writeOffset
     this.recovery = recovery
     if (options.preallocate) this.#spareSegment = prepareSpare(dir, options)
   }
@@ -123,7 +149,7 @@ export class Wal {
     const resolved = resolveOptions(options)
     const recovered = await recover(dir, resolved)
     const last = recovered.segments[recovered.segments.length - 1]!
-    const active = await resolved.fs.openWrite(last.path, { create: false, dsync: writeThrough(resolved) })
+    const active = await openActive(resolved, last.path)
     return new Wal(
       dir,
       resolved,
@@ -159,7 +185,7 @@ export class Wal {
     this.#encode(index, payload)
     const promise = new Promise<number>(this.#capture)
     this.#results.push(index)
-    this.#schedule()
+    this.#kick()
     return promise
   }
 
@@ -182,7 +208,7 @@ export class Wal {
     }
     const promise = new Promise<number>(this.#capture)
     this.#results.push(index)
-    this.#schedule()
+    this.#kick()
     return promise
   }
 
@@ -273,6 +299,7 @@ export class Wal {
       await this.#active.sync()
     }
     await this.#active.close()
+    await this.#activeAlt.close()
     for (const spare of this.#recycled.splice(0)) await this.#options.fs.remove(spare).catch(() => undefined)
     const spare = this.#spareSegment === undefined ? undefined : await this.#spareSegment
     this.#spareSegment = undefined
@@ -319,93 +346,148 @@ export class Wal {
     )
   }
 
+  /**
+   * Starts a write if one may start now: at once when a large amount is
+   * pending (so the disk works on the first part of a burst of appends while
+   * the rest are being encoded), else at the end of this turn when no write
+   * is in flight (so appends made in the same turn share it).
+   */
+  #kick(): void {
+    if (this.#pendingBytes >= this.#options.pipelineBytes && this.#canStart()) this.#startFlush()
+    else if (this.#inFlight === 0 && this.#pendingBytes > 0) this.#schedule()
+    else this.#wakeDrainWaiters()
+  }
+
+  /**
+   * A write may start with at most one other in flight; one that opens a new
+   * segment waits until nothing is in flight.
+   */
+  #canStart(): boolean {
+    if (this.#pendingBytes === 0 || this.#failed !== undefined || this.#inFlight >= 2) return false
+    return this.#inFlight === 0 || !this.#needsRollover(this.#pendingBytes)
+  }
+
+  #needsRollover(bytes: number): boolean {
+    return (
+      this.#issueOffset > SEGMENT_HEADER_BYTES &&
+      this.#issueOffset + bytes + FRAME_HEADER_BYTES > this.#options.segmentBytes
+    )
+  }
+
   #schedule(): void {
-    if (this.#flushing || this.#scheduled) return
+    if (this.#scheduled) return
     this.#scheduled = true
-    // A microtask, so that appends made in the same turn share the first write.
     queueMicrotask(this.#runFlush)
   }
 
   readonly #runFlush = (): void => {
     this.#scheduled = false
-    void this.#flush()
+    if (this.#inFlight === 0 && this.#canStart()) this.#startFlush()
+    else this.#wakeDrainWaiters()
   }
 
-  async #flush(): Promise<void> {
-    this.#flushing = true
-    try {
-      while (this.#pendingBytes > 0 && this.#failed === undefined) await this.#flushOnce()
-    } finally {
-      this.#flushing = false
-      if (this.#pendingBytes === 0 || this.#failed !== undefined) {
-        const waiters = this.#drainWaiters
-        this.#drainWaiters = []
-        for (const wake of waiters) wake()
-      }
-    }
+  #wakeDrainWaiters(): void {
+    if (this.#inFlight > 0 || this.#scheduled) return
+    if (this.#pendingBytes !== 0 && this.#failed === undefined) return
+    const waiters = this.#drainWaiters
+    this.#drainWaiters = []
+    for (const wake of waiters) wake()
   }
 
-  /** One write (+ fdatasync) of everything encoded so far. */
-  async #flushOnce(): Promise<void> {
+  /**
+   * Issues one write (+ fdatasync) of everything pending. Writes go out in
+   * order, each after the previous one returned; a second write may start
+   * while the first one's fdatasync runs. Completions are handled in issue
+   * order: a caller resolves only once its own sync and every earlier one
+   * succeeded.
+   */
+  #startFlush(): void {
     const batch = this.#pending
     const bytes = this.#pendingBytes
     const firstIndex = this.#pendingFirstIndex
     const resolves = this.#resolves
     const rejects = this.#rejects
     const results = this.#results
-    this.#pending = this.#spare
-    this.#spare = batch
+    this.#pending = this.#freeBuffers.pop() ?? encodeBuffer(4096)
     this.#pendingBytes = 0
-    this.#resolves = this.#spareResolves
-    this.#rejects = this.#spareRejects
-    this.#results = this.#spareResults
-    try {
-      if (
-        this.#writeOffset > SEGMENT_HEADER_BYTES &&
-        this.#writeOffset + bytes + FRAME_HEADER_BYTES > this.#options.segmentBytes
-      ) {
-        await this.#rollover(firstIndex)
+    this.#resolves = []
+    this.#rejects = []
+    this.#results = []
+    const rollover = this.#needsRollover(bytes)
+    const offset = rollover ? SEGMENT_HEADER_BYTES : this.#issueOffset
+    this.#issueOffset = offset + bytes
+    const alternate = (this.#flushSerial++ & 1) === 1
+    this.#inFlight++
+    const previousWrite = this.#writeTail
+    let wrote!: () => void
+    this.#writeTail = new Promise<void>((resolve) => {
+      wrote = resolve
+    })
+    const io = (async () => {
+      let file: WalFile
+      try {
+        await previousWrite
+        // An earlier write or sync failed: this one must not land after the gap.
+        if (this.#failed !== undefined) throw this.#failed
+        if (rollover) await this.#rollover(firstIndex)
+        file = alternate ? this.#activeAlt : this.#active
+        // Every write ends with an end marker (a zeroed frame header), which the
+        // next write overwrites: recovery stops there even where the file holds
+        // older bytes beyond (a reused segment file).
+        batch.bytes.fill(0, bytes, bytes + FRAME_HEADER_BYTES)
+        await file.write(batch.bytes, 0, bytes + FRAME_HEADER_BYTES, offset)
+      } finally {
+        wrote()
       }
-      // Every write ends with an end marker (a zeroed frame header), which the
-      // next write overwrites: recovery stops there even where the file holds
-      // older bytes beyond (a reused segment file).
-      batch.bytes.fill(0, bytes, bytes + FRAME_HEADER_BYTES)
-      await this.#active.write(batch.bytes, 0, bytes + FRAME_HEADER_BYTES, this.#writeOffset)
       // With O_DSYNC the write itself returned only once durable.
-      if (this.#options.sync === 'always' && !writeThrough(this.#options)) await this.#active.sync()
-    } catch (error) {
-      this.#fail(error)
-      for (const reject of rejects) reject(this.#failed)
-      resolves.length = 0
-      rejects.length = 0
-      results.length = 0
-      this.#spareResolves = resolves
-      this.#spareRejects = rejects
-      this.#spareResults = results
-      return
-    }
-    this.#sample(batch, bytes, firstIndex)
-    this.#writeOffset += bytes
-    this.#activeSegment().dataEnd = this.#writeOffset
-    this.#lastIndex = results[results.length - 1]!
-    for (let i = 0; i < resolves.length; i++) resolves[i]!(results[i]!)
-    resolves.length = 0
-    rejects.length = 0
-    results.length = 0
-    this.#spareResolves = resolves
-    this.#spareRejects = rejects
-    this.#spareResults = results
+      if (this.#options.sync === 'always' && !writeThrough(this.#options)) await file.sync()
+    })()
+    const previousDone = this.#doneTail
+    const callers = { resolves, rejects, results }
+    this.#doneTail = io.then(
+      () => previousDone.then(() => this.#complete(batch, bytes, firstIndex, offset, callers, undefined)),
+      (error: unknown) =>
+        previousDone.then(() =>
+          this.#complete(batch, bytes, firstIndex, offset, callers, error ?? new Error('write failed')),
+        ),
+    )
   }
 
-  /** Records the offsets of sampled frames in a just-written batch. */
-  #sample(batch: EncodeBuffer, bytes: number, firstIndex: number): void {
+  /** Handles a write's completion, in issue order. */
+  #complete(
+    batch: EncodeBuffer,
+    bytes: number,
+    firstIndex: number,
+    offset: number,
+    callers: { resolves: Resolve[]; rejects: Reject[]; results: number[] },
+    error: unknown,
+  ): void {
+    const { resolves, rejects, results } = callers
+    this.#inFlight--
+    if (this.#freeBuffers.length < 2) this.#freeBuffers.push(batch)
+    if (error !== undefined || this.#failed !== undefined) {
+      if (error !== undefined) this.#fail(error)
+      // Rejected even when this write's own sync succeeded: an earlier one failed.
+      for (const reject of rejects) reject(this.#failed)
+    } else {
+      this.#sample(batch, bytes, firstIndex, offset)
+      this.#writeOffset = offset + bytes
+      this.#activeSegment().dataEnd = this.#writeOffset
+      this.#lastIndex = results[results.length - 1]!
+      for (let i = 0; i < resolves.length; i++) resolves[i]!(results[i]!)
+    }
+    this.#kick()
+  }
+
+  /** Records the offsets of sampled frames in a just-written batch that went to `start`. */
+  #sample(batch: EncodeBuffer, bytes: number, firstIndex: number, start: number): void {
     const segment = this.#activeSegment()
     const samples = segment.samples
     if (samples === undefined) return
     let offset = 0
     let index = firstIndex
     while (offset < bytes) {
-      if ((index - segment.firstIndex) % SAMPLE_EVERY === 0) samples.push(this.#writeOffset + offset)
+      if ((index - segment.firstIndex) % SAMPLE_EVERY === 0) samples.push(start + offset)
       offset += FRAME_HEADER_BYTES + ((batch.view.getUint32(offset + 4, true) & MAX_PAYLOAD_LIMIT) >>> 0)
       index++
     }
@@ -426,15 +508,12 @@ export class Wal {
       // The next spare fills while appends go into this segment.
       if (this.#options.preallocate) this.#spareSegment = prepareSpare(this.#dir, this.#options)
     }
-    const next = await this.#options.fs.openWrite(segment.path, {
-      create: false,
-      dsync: writeThrough(this.#options),
-    })
-    const previous = this.#active
+    const next = await openActive(this.#options, segment.path)
+    const previous = [this.#active, this.#activeAlt]
     this.#segments.push(segment)
-    this.#active = next
+    ;[this.#active, this.#activeAlt] = next
     this.#writeOffset = SEGMENT_HEADER_BYTES
-    await previous.close()
+    for (const file of previous) await file.close()
   }
 
   #fail(error: unknown): void {
@@ -455,7 +534,7 @@ export class Wal {
   }
 
   #drain(): Promise<void> {
-    if (!this.#flushing && !this.#scheduled && this.#pendingBytes === 0) return Promise.resolve()
+    if (this.#inFlight === 0 && !this.#scheduled && this.#pendingBytes === 0) return Promise.resolve()
     return new Promise((resolve) => this.#drainWaiters.push(resolve))
   }
 
@@ -531,11 +610,12 @@ export class Wal {
     const removed = this.#segments.splice(keep + 1)
     if (removed.length > 0) {
       await this.#active.close()
+      await this.#activeAlt.close()
       for (const segment of removed.reverse()) {
         await fs.remove(segment.path)
         await fs.syncDir(this.#dir)
       }
-      this.#active = await fs.openWrite(target.path, { create: false, dsync: writeThrough(this.#options) })
+      ;[this.#active, this.#activeAlt] = await openActive(this.#options, target.path)
     }
     await this.#active.truncate(cut)
     if (this.#options.preallocate) await this.#active.truncate(Math.max(this.#options.segmentBytes, cut))
@@ -546,6 +626,7 @@ export class Wal {
       target.samples.length = Math.min(target.samples.length, keepSamples)
     }
     this.#writeOffset = cut
+    this.#issueOffset = cut
     this.#lastIndex = index
     this.#nextIndex = index + 1
   }

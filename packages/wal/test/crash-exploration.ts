@@ -2,6 +2,7 @@ import { SimFileSystem } from '@shoal/testkit/fs'
 import { Rng } from '@shoal/testkit/rng'
 import { expect } from 'vitest'
 import { Wal } from '../src/index.ts'
+import { slowSyncs } from './helpers.ts'
 
 /**
  * Crash-state exploration: a random workload of concurrent appends, batches,
@@ -38,10 +39,16 @@ async function runWorkload(seed: number, imagesPerBoundary: number) {
     preallocate: rng.chance(0.5),
     // Compacted segment files reused for later segments, or deleted.
     recycleSegments: rng.pick([0, 2]),
+    // Small thresholds put two writes in flight (the second overlapping the first one's sync).
+    pipelineBytes: rng.pick([Number.POSITIVE_INFINITY, 24, 96]),
     readChunkBytes: rng.pick([64, 96, 8192]),
     syncMethod: rng.pick(['fdatasync', 'dsync'] as const),
   }
-  const wal = await Wal.open('/wal', options)
+  // With pipelining, syncs take a turn of the event loop, so that appends pile up and a second
+  // write goes out while the first one's sync runs: crash images then hold two unsynced writes.
+  const pipelined = options.pipelineBytes !== Number.POSITIVE_INFINITY
+  const walFs = pipelined ? slowSyncs(fs, () => new Promise((resolve) => setImmediate(resolve))).fs : fs
+  const wal = await Wal.open('/wal', { ...options, fs: walFs })
   const written = new Map<number, Uint8Array[]>()
   const states: CrashState[] = []
   let ackedUpTo = 0

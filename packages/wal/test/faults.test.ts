@@ -22,15 +22,23 @@ async function appendUntilFailure(wal: Wal) {
 }
 
 describe('fault injection', () => {
-  for (const [operation, code] of [
-    ['sync', 'EIO'],
-    ['write', 'ENOSPC'],
-    ['write', 'EIO'],
-    ['create', 'ENOSPC'],
-  ] as Array<[SimOperation, string]>) {
-    it(`a failed ${operation} (${code}) stops the WAL with WalFailedError and acknowledges nothing it covered`, async () => {
+  for (const [operation, code, pipelineBytes] of [
+    ['sync', 'EIO', undefined],
+    ['write', 'ENOSPC', undefined],
+    ['write', 'EIO', undefined],
+    ['create', 'ENOSPC', undefined],
+    // Two writes in flight: the failure of the first also fails the second.
+    ['sync', 'EIO', 40],
+    ['write', 'EIO', 40],
+  ] as Array<[SimOperation, string, number | undefined]>) {
+    const pipelined = pipelineBytes === undefined ? '' : ', pipelined'
+    it(`a failed ${operation} (${code}${pipelined}) stops the WAL with WalFailedError and acknowledges nothing it covered`, async () => {
       const fs = new SimFileSystem()
-      const wal = await Wal.open('/wal', { fs, segmentBytes: 2048 })
+      const wal = await Wal.open('/wal', {
+        fs,
+        segmentBytes: 2048,
+        ...(pipelineBytes === undefined ? {} : { pipelineBytes }),
+      })
       await wal.append(payloadFor(0))
       const log: string[] = []
       fs.onOperation = (op, path) => log.push(`${op} ${path}`)

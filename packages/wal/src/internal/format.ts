@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib'
+import { crc32 } from './checksum.ts'
 
 /**
  * On-disk format, version 1 (docs/formats/wal.md has the full description).

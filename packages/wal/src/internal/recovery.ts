@@ -1,7 +1,14 @@
 import type { ResolvedWalOptions } from '../config.ts'
 import { WalCorruptionError } from '../errors.ts'
 import { joinPath, type WalFile } from '../file-system.ts'
-import { decodeSegmentHeader, parseSegmentName, SEGMENT_HEADER_BYTES, TEMP_SUFFIX } from './format.ts'
+import {
+  decodeSegmentHeader,
+  FRAME_HEADER_BYTES,
+  parseSegmentName,
+  readIndex,
+  SEGMENT_HEADER_BYTES,
+  TEMP_SUFFIX,
+} from './format.ts'
 import { findLaterWrite, type ScanState, scanSegment } from './scan.ts'
 import { createSegment, isRecycledName, type Segment, SPARE_NAME } from './segment.ts'
 
@@ -175,7 +182,19 @@ async function recoverTail(
     if (stopAt < size) {
       const rest = new Uint8Array(size - stopAt)
       await file.read(rest, 0, rest.length, stopAt)
-      const later = findLaterWrite(rest, 0, state.nextIndex, options.maxPayloadBytes)
+      // Up to two writes are unsynced at a time (the second starts while the first one's
+      // fdatasync runs), so only a second intact write after the bad frame proves that
+      // the bad frame had been synced: corruption, not a torn tail.
+      const next = findLaterWrite(rest, 0, state.nextIndex, options.maxPayloadBytes)
+      const later =
+        next === undefined
+          ? undefined
+          : findLaterWrite(
+              rest,
+              next + FRAME_HEADER_BYTES,
+              readIndex(new DataView(rest.buffer, rest.byteOffset + next, FRAME_HEADER_BYTES), 8),
+              options.maxPayloadBytes,
+            )
       if (later !== undefined) {
         const stop = state.stop!
         const reason = `${stop.kind === 'bad' ? stop.reason : 'zero-filled frame'}, yet a later write is intact at offset ${stopAt + later}`

@@ -1,5 +1,5 @@
-import { crc32 } from 'node:zlib'
 import type { WalFile } from '../file-system.ts'
+import { crc32 } from './checksum.ts'
 import { FIRST_IN_WRITE_FLAG, FRAME_HEADER_BYTES, MAX_PAYLOAD_LIMIT, readIndex } from './format.ts'
 
 /** One record read back. `payload` is a view into a read buffer that nothing else writes to. */
@@ -276,10 +276,11 @@ function isZero(bytes: Uint8Array, from: number, to: number): boolean {
 }
 
 /**
- * After a stop at `offset` in the last segment: is there a valid frame further
- * on that starts a later write? Only one write is ever unsynced at a time, so
- * such a frame proves the write at `offset` had been synced and was damaged
- * afterwards: corruption, not a torn tail. Returns that frame's offset.
+ * Looks in `bytes` from `from` on for an intact frame that starts a write
+ * (its first-in-write flag set) and carries an index above `expectedIndex`:
+ * a write made after the one whose frame stopped a scan. Returns its offset.
+ * Recovery asks this twice: a second such write proves the stopping frame had
+ * been synced (see recoverTail).
  */
 export function findLaterWrite(
   bytes: Uint8Array,
