@@ -103,7 +103,7 @@ export function resolveOptions(options: WalOptions = {}): ResolvedWalOptions {
     throw new WalConfigError(`segmentBytes must be an integer >= 48, got ${segmentBytes}`)
   }
   if (!Number.isSafeInteger(maxPayloadBytes) || maxPayloadBytes < 0 || maxPayloadBytes > MAX_PAYLOAD_LIMIT) {
-    throw new WalConfigError(`maxPayloadBytes must be an integer in [0, 2^31 - 1], got ${maxPayloadBytes}`)
+    throw new WalConfigError(`maxPayloadBytes must be an integer in [0, 2^30 - 1], got ${maxPayloadBytes}`)
   }
   if (!Number.isSafeInteger(readChunkBytes) || readChunkBytes < 64) {
     throw new WalConfigError(`readChunkBytes must be an integer >= 64, got ${readChunkBytes}`)

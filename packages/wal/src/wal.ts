@@ -12,6 +12,7 @@ import {
   encodeFrame,
   FRAME_HEADER_BYTES,
   MAX_PAYLOAD_LIMIT,
+  markOverlapped,
   SEGMENT_HEADER_BYTES,
 } from './internal/format.ts'
 import { locate, readRange } from './internal/reader.ts'
@@ -417,6 +418,8 @@ export class Wal {
     const offset = rollover ? SEGMENT_HEADER_BYTES : this.#issueOffset
     this.#issueOffset = offset + bytes
     const alternate = (this.#flushSerial++ & 1) === 1
+    // Recovery must know that this write may land while the previous one does not.
+    if (this.#inFlight > 0) markOverlapped(batch.bytes, batch.view)
     this.#inFlight++
     const previousWrite = this.#writeTail
     let wrote!: () => void

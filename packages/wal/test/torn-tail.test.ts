@@ -3,7 +3,7 @@ import path from 'node:path'
 import { SimFileSystem } from '@shoal/testkit/fs'
 import { describe, expect, it } from 'vitest'
 import { dumpWal, Wal, WalCorruptionError } from '../src/index.ts'
-import { payloadFor, readAll, tempDir } from './helpers.ts'
+import { payloadFor, readAll, sleep, slowSyncs, tempDir } from './helpers.ts'
 
 const SEGMENT_HEADER_BYTES = 32
 const FRAME_HEADER_BYTES = 16
@@ -130,6 +130,44 @@ describe('corruption', () => {
     const wal = await Wal.open('/wal', { fs })
     expect(wal.lastIndex).toBe(10)
     await wal.close()
+  })
+
+  it('calls a bit flip in the next-to-last write corruption: the last write proves it had been synced', async () => {
+    const { fs, segment, bytes, offsets } = await build(10)
+    const flipped = bytes.slice()
+    flipped[offsets[8]! + 20]! ^= 0x01
+    fs.poke(segment, flipped)
+    const error = await Wal.open('/wal', { fs }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(WalCorruptionError)
+    expect((error as WalCorruptionError).index).toBe(9)
+  })
+
+  it('needs two later writes to call it corruption when the later write overlapped the sync before it', async () => {
+    const sim = new SimFileSystem()
+    const { fs, stats } = slowSyncs(sim, () => sleep(2))
+    const wal = await Wal.open('/wal', { fs, pipelineBytes: 100 })
+    // Two appends of 200 bytes in one turn: the second write starts while the first one's sync runs.
+    await Promise.all([wal.append(payloadFor(1, 200)), wal.append(payloadFor(2, 200))])
+    expect(stats.maxInFlight).toBe(2)
+    const segment = `/wal/${wal.segmentNames[0]}`
+    const twoWrites = sim.peek(segment)!.slice()
+    await wal.append(payloadFor(3, 200))
+    const threeWrites = sim.peek(segment)!.slice()
+    await wal.close()
+    const firstPayload = SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + 50
+    // Damage in the first write with only the overlapping one after it: a torn tail (both cut).
+    const torn = twoWrites.slice()
+    torn[firstPayload]! ^= 0x01
+    sim.poke(segment, torn)
+    const reopened = await Wal.open('/wal', { fs: sim })
+    expect(reopened.lastIndex).toBe(0)
+    expect(reopened.recovery.tornTail).toMatchObject({ offset: SEGMENT_HEADER_BYTES })
+    await reopened.close()
+    // With a third write after them, the first had been synced: corruption.
+    const corrupt = threeWrites.slice()
+    corrupt[firstPayload]! ^= 0x01
+    sim.poke(segment, corrupt)
+    await expect(Wal.open('/wal', { fs: sim })).rejects.toBeInstanceOf(WalCorruptionError)
   })
 
   it('tells corruption from a torn tail in a preallocated, zero-filled segment too', async () => {

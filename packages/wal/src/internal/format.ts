@@ -18,7 +18,8 @@ import { crc32 } from './checksum.ts'
  *
  * frame (16-byte header + payload)
  *   0  crc          4  CRC-32 of bytes 4..16+length (length word, index, payload)
- *   4  lengthFlags  4  bits 0..30 payload length; bit 31 set on the first frame of each write
+ *   4  lengthFlags  4  bits 0..29 payload length; bit 31 set on the first frame of each write;
+ *                      bit 30 set on it too when the write overlapped the previous one's sync
  *   8  index        8  record index (< 2^53)
  *  16  payload      length bytes
  * ```
@@ -30,7 +31,9 @@ export const SEGMENT_HEADER_BYTES = 32
 export const FRAME_HEADER_BYTES = 16
 export const FORMAT_VERSION = 1
 export const FIRST_IN_WRITE_FLAG = 0x80000000
-export const MAX_PAYLOAD_LIMIT = 0x7fffffff
+/** On a write's first frame: the write started while the previous one's sync was still running. */
+export const OVERLAPPED_FLAG = 0x40000000
+export const MAX_PAYLOAD_LIMIT = 0x3fffffff
 const MAGIC = Uint8Array.from([0x53, 0x48, 0x4f, 0x41, 0x4c, 0x57, 0x41, 0x4c]) // SHOALWAL
 const TWO_32 = 4294967296
 
@@ -99,4 +102,12 @@ export function encodeFrame(
   const end = offset + FRAME_HEADER_BYTES + length
   view.setUint32(offset, crc32(target.subarray(offset + 4, end)), true)
   return end
+}
+
+/** Marks the write whose first frame starts `bytes` as overlapping the previous write's sync (and re-checksums that frame). */
+export function markOverlapped(bytes: Uint8Array, view: DataView): void {
+  const lengthFlags = view.getUint32(4, true)
+  view.setUint32(4, (lengthFlags | OVERLAPPED_FLAG) >>> 0, true)
+  const end = FRAME_HEADER_BYTES + ((lengthFlags & MAX_PAYLOAD_LIMIT) >>> 0)
+  view.setUint32(0, crc32(bytes.subarray(4, end)), true)
 }

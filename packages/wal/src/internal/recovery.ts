@@ -4,6 +4,7 @@ import { joinPath, type WalFile } from '../file-system.ts'
 import {
   decodeSegmentHeader,
   FRAME_HEADER_BYTES,
+  OVERLAPPED_FLAG,
   parseSegmentName,
   readIndex,
   SEGMENT_HEADER_BYTES,
@@ -182,19 +183,17 @@ async function recoverTail(
     if (stopAt < size) {
       const rest = new Uint8Array(size - stopAt)
       await file.read(rest, 0, rest.length, stopAt)
-      // Up to two writes are unsynced at a time (the second starts while the first one's
-      // fdatasync runs), so only a second intact write after the bad frame proves that
-      // the bad frame had been synced: corruption, not a torn tail.
+      // An intact later write proves the bad frame had been synced (corruption, not a
+      // torn tail), unless that write overlapped the previous one's sync (pipelining):
+      // then only a second later write proves it.
       const next = findLaterWrite(rest, 0, state.nextIndex, options.maxPayloadBytes)
-      const later =
-        next === undefined
-          ? undefined
-          : findLaterWrite(
-              rest,
-              next + FRAME_HEADER_BYTES,
-              readIndex(new DataView(rest.buffer, rest.byteOffset + next, FRAME_HEADER_BYTES), 8),
-              options.maxPayloadBytes,
-            )
+      let later = next
+      if (next !== undefined) {
+        const view = new DataView(rest.buffer, rest.byteOffset + next, FRAME_HEADER_BYTES)
+        if ((view.getUint32(4, true) & OVERLAPPED_FLAG) !== 0) {
+          later = findLaterWrite(rest, next + FRAME_HEADER_BYTES, readIndex(view, 8), options.maxPayloadBytes)
+        }
+      }
       if (later !== undefined) {
         const stop = state.stop!
         const reason = `${stop.kind === 'bad' ? stop.reason : 'zero-filled frame'}, yet a later write is intact at offset ${stopAt + later}`
