@@ -3,7 +3,7 @@ import { testSeed } from '@shoal/testkit/rng'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Wal, type WalOptions } from '../src/index.ts'
-import { tempDir } from './helpers.ts'
+import { slowSyncs, tempDir } from './helpers.ts'
 
 /**
  * Model-based property test: random sequences of append, appendBatch,
@@ -133,13 +133,23 @@ describe('model-based', () => {
         fc.array(op, { maxLength: 40 }),
         fc.boolean(),
         fc.constantFrom(64, 100, 4096),
-        async (ops, preallocate, readChunkBytes) => {
-          // Small read chunks make frames straddle chunk boundaries.
+        fc.constantFrom(Number.POSITIVE_INFINITY, 32),
+        fc.constantFrom(0, 2),
+        async (ops, preallocate, readChunkBytes, pipelineBytes, recycleSegments) => {
+          // Small read chunks make frames straddle chunk boundaries; slow syncs with a small
+          // pipelineBytes put two writes in flight; segment files are reused or deleted.
+          const sim = new SimFileSystem()
+          const fs =
+            pipelineBytes === 32
+              ? slowSyncs(sim, () => new Promise((resolve) => setImmediate(resolve))).fs
+              : sim
           await runOps(ops, '/wal', {
-            fs: new SimFileSystem(),
+            fs,
             segmentBytes: 400,
             preallocate,
             readChunkBytes,
+            pipelineBytes,
+            recycleSegments,
           })
         },
       ),
@@ -152,7 +162,7 @@ describe('model-based', () => {
       fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
         const { dir, cleanup } = await tempDir()
         try {
-          await runOps(ops, dir, { segmentBytes: 600, sync: 'none' })
+          await runOps(ops, dir, { segmentBytes: 600, sync: 'none', pipelineBytes: 64 })
         } finally {
           await cleanup()
         }
