@@ -58,6 +58,11 @@ async function openActive(options: ResolvedWalOptions, path: string): Promise<[W
 }
 
 type Resolve = (index: number) => void
+interface Callers {
+  resolves: Resolve[]
+  rejects: Reject[]
+  results: number[]
+}
 type Reject = (error: unknown) => void
 
 /**
@@ -95,6 +100,8 @@ export class Wal {
   #resolves: Resolve[] = []
   #rejects: Reject[] = []
   #results: number[] = []
+  /** Emptied caller lists of completed writes, kept so that they do not grow anew each write. */
+  readonly #freeCallers: Callers[] = []
   /** Writes issued whose completion (sync included) has not been handled yet: 0, 1 or 2. */
   #inFlight = 0
   #flushSerial = 0
@@ -411,9 +418,10 @@ export class Wal {
     const results = this.#results
     this.#pending = this.#freeBuffers.pop() ?? encodeBuffer(4096)
     this.#pendingBytes = 0
-    this.#resolves = []
-    this.#rejects = []
-    this.#results = []
+    const free = this.#freeCallers.pop()
+    this.#resolves = free?.resolves ?? []
+    this.#rejects = free?.rejects ?? []
+    this.#results = free?.results ?? []
     const rollover = this.#needsRollover(bytes)
     const offset = rollover ? SEGMENT_HEADER_BYTES : this.#issueOffset
     this.#issueOffset = offset + bytes
@@ -446,7 +454,7 @@ export class Wal {
       if (this.#options.sync === 'always' && !writeThrough(this.#options)) await file.sync()
     })()
     const previousDone = this.#doneTail
-    const callers = { resolves, rejects, results }
+    const callers: Callers = { resolves, rejects, results }
     this.#doneTail = io.then(
       () => previousDone.then(() => this.#complete(batch, bytes, firstIndex, offset, callers, undefined)),
       (error: unknown) =>
@@ -462,7 +470,7 @@ export class Wal {
     bytes: number,
     firstIndex: number,
     offset: number,
-    callers: { resolves: Resolve[]; rejects: Reject[]; results: number[] },
+    callers: Callers,
     error: unknown,
   ): void {
     const { resolves, rejects, results } = callers
@@ -479,6 +487,10 @@ export class Wal {
       this.#lastIndex = results[results.length - 1]!
       for (let i = 0; i < resolves.length; i++) resolves[i]!(results[i]!)
     }
+    resolves.length = 0
+    rejects.length = 0
+    results.length = 0
+    if (this.#freeCallers.length < 2) this.#freeCallers.push(callers)
     this.#kick()
   }
 
