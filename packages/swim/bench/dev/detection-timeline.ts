@@ -38,7 +38,7 @@ function runCell(seed: number) {
   const ids = sim.addFormedCluster(size)
   const bound = detectionBoundMs({ ...sim.config, lifeguard: true }, size)
   const slowMs = Number(slowArg ?? bound)
-  const phases: { took: number; firstProbe: number; firstSuspect: number }[] = []
+  const phases: { took: number; firstProbe: number; firstSuspect: number; afterSuspect: number }[] = []
 
   let victim = ''
   let killedAt = 0
@@ -119,7 +119,12 @@ function runCell(seed: number) {
     const raisers = [...raisedAt.values()].sort((a, b) => a - b)
     const kth = raisers[2]
     const lastDead = Math.max(...all.map((t) => t.deadAt ?? Number.POSITIVE_INFINITY))
-    phases.push({ took, firstProbe: firstProbe - killedAt, firstSuspect: firstSuspect - killedAt })
+    phases.push({
+      took,
+      firstProbe: firstProbe - killedAt,
+      firstSuspect: firstSuspect - killedAt,
+      afterSuspect: lastDead - firstSuspect,
+    })
     if (quiet && took <= slowMs) return
     console.log(
       `seed ${seed} kill ${k} ${victim} at ${(killedAt / 1000).toFixed(1)}s: everywhere ${took} ms (bound ${bound}); ` +
@@ -175,22 +180,32 @@ function runCell(seed: number) {
       `p99 ${p99} ms, bound ${bound} ms, over bound ${samples.filter((s) => s > bound).length}/${kills}, ` +
       `messages per member per s ${(sim.stats.messagesSent / size / (sim.nowMs / 1000)).toFixed(2)}`,
   )
-  return { p99, bound, samples }
+  return { p99, bound, samples, phases }
 }
 
-const all: { took: number }[] = []
+const all: { took: number; firstSuspect: number; afterSuspect: number }[] = []
 let cellsOver = 0
 let cells = 0
 for (let seed = seedFrom; seed <= (seedTo ?? seedFrom); seed++) {
-  const { p99, bound, samples } = runCell(seed)
+  const { p99, bound, phases } = runCell(seed)
   cells += 1
   if (p99 > bound) cellsOver += 1
-  for (const took of samples) all.push({ took })
+  all.push(...phases)
 }
 if (quiet) {
   const bound = detectionBoundMs({ ...resolveConfig(), lifeguard: true }, size)
   const over = all.filter((s) => s.took > bound).length
   console.log(
     `all seeds: ${over}/${all.length} kills over the bound, ${cellsOver}/${cells} cells with p99 over the bound`,
+  )
+  const minMs = bound - 5 * resolveConfig().probeIntervalMs
+  const lateFirst = all.filter((s) => s.took > bound && s.afterSuspect <= minMs + 500).length
+  const slowAfter = all.filter((s) => s.afterSuspect > minMs + 500).length
+  const firstSuspects = all.map((s) => s.firstSuspect).sort((a, b) => a - b)
+  const q = (p: number) => (firstSuspects[Math.ceil(p * firstSuspects.length) - 1] ?? Number.NaN).toFixed(0)
+  console.log(
+    `  over the bound although the last member learnt it within min + 0.5 s of the first suspicion: ${lateFirst}; ` +
+      `kills where it took longer: ${slowAfter}; first suspicion after the kill: ` +
+      `median ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms`,
   )
 }

@@ -50,6 +50,7 @@ interface PendingProbe {
 
 /** A ping this node sent on behalf of another (ping-req). */
 interface Relay {
+  requesterId: string
   requesterAddress: string
   requesterSeq: number
   nackAtMs: number
@@ -534,7 +535,13 @@ export class SwimCore {
     const relay = this.#relays.get(seq)
     if (relay !== undefined) {
       this.#relays.delete(seq)
-      this.#send(relay.requesterAddress, { type: 'ack', seq: relay.requesterSeq, from, updates: [] })
+      // Like every packet memberlist sends, the relayed ack carries gossip too.
+      const updates = this.#broadcasts.take(
+        this.config.piggybackBudgetBytes,
+        this.estimatedClusterSize,
+        relay.requesterId,
+      )
+      this.#send(relay.requesterAddress, { type: 'ack', seq: relay.requesterSeq, from, updates })
       return
     }
     const pending = this.#pending
@@ -547,6 +554,7 @@ export class SwimCore {
     this.#seq += 1
     // The nack must reach the requester before its protocol period ends.
     this.#relays.set(this.#seq, {
+      requesterId: request.from,
       requesterAddress: request.fromAddress,
       requesterSeq: request.seq,
       nackAtMs: nowMs + Math.floor(this.config.probeTimeoutMs * 0.8),
