@@ -55,6 +55,13 @@ describe('broadcast queue', () => {
     expect(sent).toBe(4)
   })
 
+  it('does not send a member news of its own liveness', () => {
+    const queue = new BroadcastQueue(4)
+    queue.enqueue({ kind: 'alive', id: 'x', incarnation: 2, address: 'x', meta: {} })
+    expect(queue.take(1000, 9, 'x')).toHaveLength(0)
+    expect(queue.take(1000, 9, 'y')).toHaveLength(1)
+  })
+
   it('drops an update once every other member has it, even below the retransmit limit', () => {
     const queue = new BroadcastQueue(4)
     // 3 members: the limit is 4 × ceil(log10(4)) = 4, but only two others exist.

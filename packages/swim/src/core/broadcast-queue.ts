@@ -11,7 +11,8 @@ import type { Update } from './types.ts'
  * targets repeat often in small clusters, and a repeat informs nobody), and a
  * copy sent to the member the update is about (a suspect told it is
  * suspected, a dead member told it is dead so it can refute) is sent without
- * being counted, since it does not spread the news to anyone else.
+ * being counted, since it does not spread the news to anyone else; an alive
+ * update is not sent to the member it is about at all.
  *
  * Items live in one list per transmit count, newest at the end, so taking a
  * packet's worth costs about the number taken, not the queue length (a
@@ -76,6 +77,8 @@ export class BroadcastQueue {
           continue
         }
         if (recipient !== undefined && item.sentTo.includes(recipient)) continue
+        // News of a member's own liveness tells it nothing; a suspicion or death lets it refute.
+        if (item.update.id === recipient && item.update.kind === 'alive') continue
         if (used + item.bytes > budgetBytes) {
           skipped += 1
           continue
