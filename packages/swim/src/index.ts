@@ -32,11 +32,13 @@ export { MalformedMessageError, SwimError, TransportError } from './errors.ts'
 export { MemoryNetwork, type MemoryNetworkOptions } from './memory-network.ts'
 export { type DropReason, type OpenResult, PacketSeal, type PacketSealOptions } from './packet.ts'
 export {
+  type MessageTrace,
   Simulation,
   type SimulationListener,
   type SimulationOptions,
   type SimulationStats,
   type SlowMemberModel,
+  type TraceListener,
 } from './sim/simulation.ts'
 export { type SwimListener, SwimNode, type SwimNodeOptions } from './swim-node.ts'
 export { emptyStats, type Transport, type TransportStats } from './transport.ts'

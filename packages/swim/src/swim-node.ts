@@ -45,7 +45,6 @@ export class SwimNode {
   readonly #listeners = new Set<SwimListener>()
   #core: SwimCore | undefined
   #timer: ReturnType<typeof setInterval> | undefined
-  #rejoinAtMs = 0
 
   constructor(options: SwimNodeOptions) {
     this.id = options.id
@@ -133,9 +132,8 @@ export class SwimNode {
     const core = this.#core
     if (core === undefined) return
     const now = this.#clock()
+    // The core repeats the join until a seed answers (seeds may start after us).
     if (now >= core.nextDeadlineMs()) core.tick(now)
-    // Seeds may start after us: repeat the join until someone answers.
-    if (core.clusterSize <= 1 && now >= this.#rejoinAtMs) this.#join(now)
     this.#flush()
   }
 
@@ -143,7 +141,6 @@ export class SwimNode {
     const seeds = this.#options.seeds ?? []
     if (seeds.length === 0) return
     this.#core?.join(seeds, now)
-    this.#rejoinAtMs = now + this.config.probeIntervalMs
   }
 
   #receive(messages: Message[]): void {

@@ -32,6 +32,46 @@ describe('broadcast queue', () => {
     expect(queue.take(1000, 10)[0]).toMatchObject({ kind: 'alive', incarnation: 2 })
   })
 
+  it('spends its retransmissions on distinct members: a member that has an update is not sent it again', () => {
+    const queue = new BroadcastQueue(4)
+    queue.enqueue({ kind: 'dead', id: 'x', incarnation: 1, from: 'a' })
+    // 10 members: 8 transmissions; b is picked again and again, as random gossip targets can be.
+    expect(queue.take(1000, 10, 'b')).toHaveLength(1)
+    for (let i = 0; i < 5; i++) expect(queue.take(1000, 10, 'b')).toHaveLength(0)
+    const reached = ['c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].filter(
+      (to) => queue.take(1000, 10, to).length > 0,
+    )
+    expect(reached).toEqual(['c', 'd', 'e', 'f', 'g', 'h', 'i'])
+    expect(queue.size).toBe(0)
+  })
+
+  it('sends an update to the member it is about without counting it (it spreads nothing)', () => {
+    const queue = new BroadcastQueue(4)
+    queue.enqueue({ kind: 'suspect', id: 'x', incarnation: 1, from: 'a' })
+    // The suspect hears of it on every message (Lifeguard buddy system) and the budget is intact.
+    for (let i = 0; i < 10; i++) expect(queue.take(1000, 9, 'x')).toHaveLength(1)
+    let sent = 0
+    for (const to of ['b', 'c', 'd', 'e', 'f', 'g']) sent += queue.take(1000, 9, to).length
+    expect(sent).toBe(4)
+  })
+
+  it('does not send a member news of its own liveness', () => {
+    const queue = new BroadcastQueue(4)
+    queue.enqueue({ kind: 'alive', id: 'x', incarnation: 2, address: 'x', meta: {} })
+    expect(queue.take(1000, 9, 'x')).toHaveLength(0)
+    expect(queue.take(1000, 9, 'y')).toHaveLength(1)
+  })
+
+  it('drops an update once every other member has it, even below the retransmit limit', () => {
+    const queue = new BroadcastQueue(4)
+    // 3 members: the limit is 4 × ceil(log10(4)) = 4, but only two others exist.
+    queue.enqueue({ kind: 'alive', id: 'a', incarnation: 1, address: 'a', meta: {} })
+    expect(queue.take(1000, 3, 'b')).toHaveLength(1)
+    expect(queue.take(1000, 3, 'c')).toHaveLength(1)
+    expect(queue.take(1000, 3, 'b')).toHaveLength(0)
+    expect(queue.size).toBe(0)
+  })
+
   it('fits updates into the byte budget and leaves the rest queued', () => {
     const queue = new BroadcastQueue(4)
     for (let i = 0; i < 50; i++)

@@ -214,6 +214,107 @@ describe('SwimCore', () => {
     expect(updates[0]).toEqual({ kind: 'suspect', id: 'b', incarnation: 0, from: 'a' })
   })
 
+  it('repeats a join whose exchange was lost until a seed answers with its state', () => {
+    const a = core('a')
+    const b = core('b')
+    a.takeReady()
+    b.takeReady()
+    b.join(['a'], 0)
+    expect(b.joining).toBe(true)
+    // The first request is lost (memberlist joins over TCP; here a datagram can vanish).
+    expect(b.takeReady().messages.map((m) => m.message.type)).toEqual(['push-pull'])
+    let joinedAt: number | undefined
+    for (let now = 0; now < 10_000 && joinedAt === undefined; now += 100) {
+      b.tick(now)
+      settle([a, b], now)
+      if (!b.joining) joinedAt = now
+    }
+    expect(joinedAt).toBeLessThanOrEqual(1_000)
+    expect(b.member('a')?.state).toBe('alive')
+    // Joined: no more join requests.
+    b.tick(20_000)
+    expect(b.takeReady().messages.filter((m) => m.message.type === 'push-pull')).toHaveLength(0)
+  })
+
+  // memberlist `estNumNodes`: the dead still count until gossip to the dead stops.
+  it('keeps counting a dead member in its cluster size for gossipToTheDeadMs, so news of a death spreads as far', () => {
+    const cores = Array.from({ length: 10 }, (_, i) => core(`m${i}`))
+    formed(cores)
+    const [m0] = cores as [SwimCore]
+    expect(m0.estimatedClusterSize).toBe(10)
+    m0.receive(
+      { type: 'gossip', from: 'm2', updates: [{ kind: 'dead', id: 'm1', incarnation: 0, from: 'm2' }] },
+      0,
+    )
+    expect(m0.clusterSize).toBe(9)
+    expect(m0.estimatedClusterSize).toBe(10)
+    m0.tick(config.gossipToTheDeadMs)
+    expect(m0.estimatedClusterSize).toBe(9)
+  })
+
+  // Lifeguard §IV-B counts independent confirmations: a synced state names no prober.
+  it('does not count a suspicion received by push-pull sync as a confirmation', () => {
+    function deadAfter(confirm: (b: SwimCore, from: string) => void): number {
+      const b = core('b')
+      const ids = ['a', 'b', 'c', 'd', 'e', 'f']
+      const records = ids.map((id) => ({
+        id,
+        address: id,
+        incarnation: 0,
+        state: 'alive' as const,
+        meta: {},
+      }))
+      b.restoreMembers(records, 0)
+      b.receive(
+        { type: 'gossip', from: 'c', updates: [{ kind: 'suspect', id: 'a', incarnation: 0, from: 'c' }] },
+        0,
+      )
+      for (const from of ['d', 'e']) confirm(b, from)
+      for (let now = 0; now < 120_000; now += 100) {
+        b.tick(now)
+        for (const { message } of b.takeReady().messages) {
+          if (message.type === 'ping')
+            b.receive({ type: 'ack', seq: message.seq, from: message.target, updates: [] }, now)
+        }
+        if (b.member('a')?.state === 'dead') return now
+      }
+      return Number.POSITIVE_INFINITY
+    }
+    const bySync = deadAfter((b, from) => {
+      const members = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => ({
+        id,
+        address: id,
+        incarnation: 0,
+        state: id === 'a' ? ('suspect' as const) : ('alive' as const),
+        meta: {},
+      }))
+      b.receive({ type: 'push-pull', from, fromAddress: from, join: false, reply: true, members }, 0)
+    })
+    const byProbers = deadAfter((b, from) =>
+      b.receive({ type: 'gossip', from, updates: [{ kind: 'suspect', id: 'a', incarnation: 0, from }] }, 0),
+    )
+    expect(byProbers).toBeLessThan(5_000)
+    expect(bySync).toBeGreaterThanOrEqual(24_000)
+  })
+
+  it('probes a member next when it hears of a new suspicion of it, so confirmations come sooner', () => {
+    // 4 members: k = 2, and (k + 1)/(n − 2) ≥ 1, so b always re-probes the suspect.
+    const cores = ['a', 'b', 'c', 'd'].map((id) => core(id))
+    formed(cores)
+    const [, b] = cores as [SwimCore, SwimCore]
+    b.takeReady()
+    b.receive(
+      { type: 'gossip', from: 'a', updates: [{ kind: 'suspect', id: 'd', incarnation: 0, from: 'a' }] },
+      0,
+    )
+    let ping: Message | undefined
+    for (let now = 0; now < 3000 && ping === undefined; now += 10) {
+      b.tick(now)
+      ping = b.takeReady().messages.find((m) => m.message.type === 'ping')?.message
+    }
+    expect(ping).toMatchObject({ type: 'ping', target: 'd' })
+  })
+
   it('spreads a metadata change as a new incarnation and reports it as an update', () => {
     const cores = ['a', 'b'].map((id) => core(id))
     formed(cores)

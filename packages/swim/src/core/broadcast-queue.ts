@@ -6,6 +6,14 @@ import type { Update } from './types.ts'
  * equals, the newest) go first; a newer update about a member replaces the
  * queued one.
  *
+ * When the caller names the recipient, the budget is spent on distinct
+ * members: an update is not sent twice to the same member (random gossip
+ * targets repeat often in small clusters, and a repeat informs nobody), and a
+ * copy sent to the member the update is about (a suspect told it is
+ * suspected, a dead member told it is dead so it can refute) is sent without
+ * being counted, since it does not spread the news to anyone else; an alive
+ * update is not sent to the member it is about at all.
+ *
  * Items live in one list per transmit count, newest at the end, so taking a
  * packet's worth costs about the number taken, not the queue length (a
  * joining member can queue an update for every member of a large cluster).
@@ -41,6 +49,7 @@ export class BroadcastQueue {
       order: this.#order,
       bytes: estimateUpdateBytes(update),
       replaced: false,
+      sentTo: [],
     }
     this.#byId.set(update.id, item)
     this.#level(0).push(item)
@@ -51,7 +60,7 @@ export class BroadcastQueue {
    * each; updates that reached the limit leave the queue. The caller owns the
    * returned array.
    */
-  take(budgetBytes: number, clusterSize: number): Update[] {
+  take(budgetBytes: number, clusterSize: number, recipient?: string): Update[] {
     const taken: Update[] = []
     if (this.#byId.size === 0) return taken
     const limit = this.retransmitLimit(clusterSize)
@@ -62,17 +71,23 @@ export class BroadcastQueue {
       const level = this.#levels[t] as QueuedUpdate[]
       for (let i = level.length - 1; i >= 0 && skipped < MAX_SKIPS; i--) {
         const item = level[i] as QueuedUpdate
-        if (item.replaced || t >= limit) {
+        // Everyone else has it (limits exceed the member count in tiny clusters): done.
+        if (item.replaced || t >= limit || item.sentTo.length >= clusterSize - 1) {
           this.#drop(level, i, item)
           continue
         }
+        if (recipient !== undefined && item.sentTo.includes(recipient)) continue
+        // News of a member's own liveness tells it nothing; a suspicion or death lets it refute.
+        if (item.update.id === recipient && item.update.kind === 'alive') continue
         if (used + item.bytes > budgetBytes) {
           skipped += 1
           continue
         }
-        level.splice(i, 1)
         used += item.bytes
         taken.push(item.update)
+        if (recipient !== undefined && item.update.id === recipient) continue
+        level.splice(i, 1)
+        if (recipient !== undefined) item.sentTo.push(recipient)
         item.transmits += 1
         if (item.transmits >= limit) this.#byId.delete(item.update.id)
         else promoted.push(item)
@@ -106,6 +121,8 @@ interface QueuedUpdate {
   order: number
   bytes: number
   replaced: boolean
+  /** Members it was sent to (at most the retransmit limit). */
+  sentTo: string[]
 }
 
 /**

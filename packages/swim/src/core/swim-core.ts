@@ -50,6 +50,7 @@ interface PendingProbe {
 
 /** A ping this node sent on behalf of another (ping-req). */
 interface Relay {
+  requesterId: string
   requesterAddress: string
   requesterSeq: number
   nackAtMs: number
@@ -72,8 +73,21 @@ export class SwimCore {
   readonly #othersIndex = new Map<string, number>()
   readonly #suspects = new Set<MemberEntry>()
   #liveCount = 1
+  /**
+   * Members dead or left for less than `gossipToTheDeadMs`, by id, with when
+   * they went. They still count in the cluster size estimate, as in
+   * memberlist (whose node list keeps them until then), so an update about a
+   * death is retransmitted as often as one sent a moment before it.
+   */
+  readonly #recentlyGone = new Map<string, number>()
+  /** Seeds to repeat the join through until one answers with its state. */
+  #joinSeeds: readonly string[] = []
+  #joinRetryAtMs = Number.POSITIVE_INFINITY
+  #joinAttempts = 0
   #probeOrder: string[] = []
   #probeCursor = 0
+  /** Suspects to probe before resuming the round-robin (see `#applySuspect`). */
+  #priorityProbes: string[] = []
   #pending: PendingProbe | undefined
   readonly #relays = new Map<number, Relay>()
   #seq = 0
@@ -129,6 +143,22 @@ export class SwimCore {
     return this.#liveCount
   }
 
+  /**
+   * memberlist's `estNumNodes`: this node (even after leaving) and the
+   * members alive or suspect, plus those dead or left for less than
+   * `gossipToTheDeadMs`. Retransmit limits and suspicion timeouts are sized
+   * by it.
+   */
+  get estimatedClusterSize(): number {
+    const selfGone = this.#self.state === 'left' ? 1 : 0
+    return this.#liveCount + this.#recentlyGone.size + selfGone
+  }
+
+  /** True while a join has not yet been answered with a full state. */
+  get joining(): boolean {
+    return this.#joinSeeds.length > 0
+  }
+
   member(id: string): Member | undefined {
     const entry = this.#members.get(id)
     return entry === undefined ? undefined : snapshot(entry)
@@ -147,6 +177,7 @@ export class SwimCore {
       this.#nextPushPullAtMs,
       this.#nextReconnectAtMs,
       this.#nextReapAtMs,
+      this.#joinRetryAtMs,
     )
     const pending = this.#pending
     if (pending !== undefined) {
@@ -169,13 +200,33 @@ export class SwimCore {
 
   // ---- Commands -----------------------------------------------------------
 
-  /** Starts a full-state sync with each seed address (memberlist `Join`). */
+  /**
+   * Starts a full-state sync with each seed address (memberlist `Join`) and
+   * repeats it until some member answers with its state: memberlist joins
+   * over TCP, so a lost datagram must not leave a (re)started member knowing
+   * nobody. Retries go every probe interval five times, then back off to 16
+   * intervals; each also goes to one member learnt meanwhile, in case the
+   * seeds are gone.
+   */
   join(seedAddresses: readonly string[], nowMs: number): void {
-    void nowMs
-    for (const address of seedAddresses) {
-      if (address === this.#self.address) continue
-      this.#sendPushPull(address, true, false)
+    this.#joinSeeds = seedAddresses.filter((address) => address !== this.#self.address)
+    this.#joinAttempts = 0
+    this.#sendJoin(nowMs)
+  }
+
+  #sendJoin(nowMs: number): void {
+    if (this.#joinSeeds.length === 0 || this.#self.state === 'left') {
+      this.#joinRetryAtMs = Number.POSITIVE_INFINITY
+      return
     }
+    for (const address of this.#joinSeeds) this.#sendPushPull(address, true, false)
+    if (this.#joinAttempts > 0) {
+      const known = this.#pickOthers(1, (m) => m.state === 'alive' && !this.#joinSeeds.includes(m.address))[0]
+      if (known !== undefined) this.#sendPushPull(known.address, true, false)
+    }
+    const backoff = 2 ** Math.min(4, Math.max(0, this.#joinAttempts - 5))
+    this.#joinRetryAtMs = nowMs + this.config.probeIntervalMs * backoff
+    this.#joinAttempts += 1
   }
 
   /**
@@ -226,6 +277,8 @@ export class SwimCore {
   // ---- Time ---------------------------------------------------------------
 
   tick(nowMs: number): void {
+    if (nowMs >= this.#joinRetryAtMs) this.#sendJoin(nowMs)
+    this.#forgetGone(nowMs)
     this.#expireSuspicions(nowMs)
     this.#advanceProbe(nowMs)
     this.#expireRelays(nowMs)
@@ -264,6 +317,12 @@ export class SwimCore {
     return nowMs + intervalMs * scale
   }
 
+  #forgetGone(nowMs: number): void {
+    for (const [id, goneAtMs] of this.#recentlyGone) {
+      if (nowMs - goneAtMs >= this.config.gossipToTheDeadMs) this.#recentlyGone.delete(id)
+    }
+  }
+
   #expireSuspicions(nowMs: number): void {
     for (const entry of [...this.#suspects]) {
       const suspicion = entry.suspicion
@@ -279,7 +338,7 @@ export class SwimCore {
     }
     const intervalMs = this.#scaled(this.config.probeIntervalMs)
     this.#nextProbeAtMs = nowMs + intervalMs
-    const target = this.#nextProbeTarget()
+    const target = this.#nextPriorityTarget() ?? this.#nextProbeTarget()
     if (target === undefined) return
     this.#seq += 1
     this.#pending = {
@@ -299,7 +358,7 @@ export class SwimCore {
       updates.push(buddy)
       budget -= estimateUpdateBytes(buddy)
     }
-    updates.push(...this.#broadcasts.take(budget, this.#liveCount))
+    updates.push(...this.#broadcasts.take(budget, this.estimatedClusterSize, target.id))
     this.#send(target.address, {
       type: 'ping',
       seq: this.#seq,
@@ -308,6 +367,14 @@ export class SwimCore {
       target: target.id,
       updates,
     })
+  }
+
+  #nextPriorityTarget(): MemberEntry | undefined {
+    while (this.#priorityProbes.length > 0) {
+      const entry = this.#members.get(this.#priorityProbes.shift() as string)
+      if (entry !== undefined && entry.state === 'suspect') return entry
+    }
+    return undefined
   }
 
   #nextProbeTarget(): MemberEntry | undefined {
@@ -367,7 +434,11 @@ export class SwimCore {
         fromAddress: this.#self.address,
         target: target.id,
         targetAddress: target.address,
-        updates: this.#broadcasts.take(this.config.piggybackBudgetBytes, this.#liveCount),
+        updates: this.#broadcasts.take(
+          this.config.piggybackBudgetBytes,
+          this.estimatedClusterSize,
+          helper.id,
+        ),
       })
     }
   }
@@ -389,8 +460,12 @@ export class SwimCore {
       return m.state === 'dead' && nowMs - m.stateChangedAtMs < this.config.gossipToTheDeadMs
     })
     for (const target of targets) {
-      const updates = this.#broadcasts.take(this.config.piggybackBudgetBytes, this.#liveCount)
-      if (updates.length === 0) return
+      const updates = this.#broadcasts.take(
+        this.config.piggybackBudgetBytes,
+        this.estimatedClusterSize,
+        target.id,
+      )
+      if (updates.length === 0) continue
       this.#send(target.address, { type: 'gossip', from: this.id, updates })
     }
   }
@@ -424,7 +499,11 @@ export class SwimCore {
           type: 'ack',
           seq: message.seq,
           from: this.id,
-          updates: this.#broadcasts.take(this.config.piggybackBudgetBytes, this.#liveCount),
+          updates: this.#broadcasts.take(
+            this.config.piggybackBudgetBytes,
+            this.estimatedClusterSize,
+            message.from,
+          ),
         })
         return
       case 'ack':
@@ -442,6 +521,10 @@ export class SwimCore {
         this.#applyUpdates(message.updates, nowMs)
         return
       case 'push-pull':
+        if (message.reply) {
+          this.#joinSeeds = []
+          this.#joinRetryAtMs = Number.POSITIVE_INFINITY
+        }
         this.#mergeState(message.from, message.members, nowMs)
         if (!message.reply) this.#sendPushPull(message.fromAddress, message.join, true)
         return
@@ -452,7 +535,13 @@ export class SwimCore {
     const relay = this.#relays.get(seq)
     if (relay !== undefined) {
       this.#relays.delete(seq)
-      this.#send(relay.requesterAddress, { type: 'ack', seq: relay.requesterSeq, from, updates: [] })
+      // Like every packet memberlist sends, the relayed ack carries gossip too.
+      const updates = this.#broadcasts.take(
+        this.config.piggybackBudgetBytes,
+        this.estimatedClusterSize,
+        relay.requesterId,
+      )
+      this.#send(relay.requesterAddress, { type: 'ack', seq: relay.requesterSeq, from, updates })
       return
     }
     const pending = this.#pending
@@ -465,6 +554,7 @@ export class SwimCore {
     this.#seq += 1
     // The nack must reach the requester before its protocol period ends.
     this.#relays.set(this.#seq, {
+      requesterId: request.from,
       requesterAddress: request.fromAddress,
       requesterSeq: request.seq,
       nackAtMs: nowMs + Math.floor(this.config.probeTimeoutMs * 0.8),
@@ -475,7 +565,11 @@ export class SwimCore {
       from: this.id,
       fromAddress: this.#self.address,
       target: request.target,
-      updates: this.#broadcasts.take(this.config.piggybackBudgetBytes, this.#liveCount),
+      updates: this.#broadcasts.take(
+        this.config.piggybackBudgetBytes,
+        this.estimatedClusterSize,
+        request.target,
+      ),
     })
   }
 
@@ -523,7 +617,8 @@ export class SwimCore {
               nowMs,
             )
           }
-          this.#applySuspect({ kind: 'suspect', id, incarnation, from }, nowMs)
+          // A synced record names no prober: it may start a suspicion but never confirms one.
+          this.#applySuspect({ kind: 'suspect', id, incarnation, from }, nowMs, false)
           break
         case 'left':
           this.#applyDead({ kind: 'dead', id, incarnation, from: id }, nowMs)
@@ -581,7 +676,7 @@ export class SwimCore {
     this.#events.push({ type, member: snapshot(entry), atMs: nowMs })
   }
 
-  #applySuspect(update: Extract<Update, { kind: 'suspect' }>, nowMs: number): void {
+  #applySuspect(update: Extract<Update, { kind: 'suspect' }>, nowMs: number, confirms = true): void {
     if (update.id === this.id) {
       if (this.#self.state !== 'left' && update.incarnation >= this.#self.incarnation)
         this.#refute(update.incarnation)
@@ -593,11 +688,11 @@ export class SwimCore {
     if (entry.state === 'suspect' && entry.suspicion !== undefined) {
       entry.incarnation = update.incarnation
       // Lifeguard: an independent confirmation shortens the timeout; pass it on.
-      if (entry.suspicion.confirm(update.from)) this.#broadcasts.enqueue(update)
+      if (confirms && entry.suspicion.confirm(update.from)) this.#broadcasts.enqueue(update)
       return
     }
     entry.incarnation = update.incarnation
-    const n = this.#liveCount
+    const n = this.estimatedClusterSize
     const minMs = suspicionMinTimeoutMs(this.config.suspicionMult, n, this.config.probeIntervalMs)
     const lifeguard = this.config.lifeguard
     const k = lifeguard ? expectedConfirmations(this.config.suspicionMult, n) : 0
@@ -607,6 +702,24 @@ export class SwimCore {
     this.#suspects.add(entry)
     this.#broadcasts.enqueue(update)
     this.#events.push({ type: 'suspect', member: snapshot(entry), atMs: nowMs, by: update.from })
+    this.#maybeProbeSoon(entry, update.from, k, n)
+  }
+
+  /**
+   * Lifeguard's timeout only shrinks with independent confirmations, and in
+   * a small cluster the round-robin may not bring another probe of the
+   * suspect for several periods. So a member that hears of a new suspicion
+   * makes the suspect its next probe target with probability (k + 1)/(n − 2):
+   * about k + 1 members re-probe it at once whatever the cluster size, which
+   * keeps a live suspect from being flooded with pings (and each such ping
+   * carries the suspicion to it, so it refutes sooner). The probe replaces
+   * one round-robin probe, so the probe rate does not change.
+   */
+  #maybeProbeSoon(entry: MemberEntry, raisedBy: string, k: number, n: number): void {
+    if (k < 1 || raisedBy === this.id || this.#self.state === 'left') return
+    if (this.#pending?.target === entry.id || this.#priorityProbes.includes(entry.id)) return
+    const probability = Math.min(1, (k + 1) / Math.max(1, n - 2))
+    if (this.#random.next() < probability) this.#priorityProbes.push(entry.id)
   }
 
   #applyDead(update: Extract<Update, { kind: 'dead' }>, nowMs: number): void {
@@ -653,6 +766,10 @@ export class SwimCore {
     const isLive = state === 'alive' || state === 'suspect'
     if (wasLive && !isLive) this.#liveCount -= 1
     if (!wasLive && isLive) this.#liveCount += 1
+    if (entry !== this.#self) {
+      if (isLive) this.#recentlyGone.delete(entry.id)
+      else this.#recentlyGone.set(entry.id, nowMs)
+    }
     entry.state = state
     entry.stateChangedAtMs = nowMs
     if (state !== 'suspect') {
@@ -675,6 +792,7 @@ export class SwimCore {
 
   #removeMember(entry: MemberEntry): void {
     this.#members.delete(entry.id)
+    this.#recentlyGone.delete(entry.id)
     this.#suspects.delete(entry)
     const index = this.#othersIndex.get(entry.id)
     if (index === undefined) return

@@ -54,6 +54,23 @@ export interface SimulationStats {
 
 export type SimulationListener = (observer: string, event: SwimEvent) => void
 
+/**
+ * One message seen by a trace: `sent` and `lost` when the sender hands it to
+ * the network (lost by loss, a partition or an unknown address), `processed`
+ * just before a running member handles it (after latency and slowness). The
+ * events the receiver emits right after a `processed` trace were caused by
+ * that message, which is how a trace tells how a member learnt something.
+ */
+export interface MessageTrace {
+  phase: 'sent' | 'lost' | 'processed'
+  from: string
+  to: string
+  message: Message
+  atMs: number
+}
+
+export type TraceListener = (trace: MessageTrace) => void
+
 interface SimNode {
   id: string
   core: SwimCore
@@ -88,6 +105,7 @@ export class Simulation {
   readonly #heap = new EventHeap<SimEvent>()
   readonly #nodes = new Map<string, SimNode>()
   readonly #listeners: SimulationListener[] = []
+  readonly #traceListeners: TraceListener[] = []
   readonly #latency: { min: number; max: number }
   #lossRate: number
   readonly #linkLoss = new Map<string, number>()
@@ -112,6 +130,11 @@ export class Simulation {
 
   onEvent(listener: SimulationListener): void {
     this.#listeners.push(listener)
+  }
+
+  /** Traces every message (for debugging and investigations; slows the run a little). */
+  onTrace(listener: TraceListener): void {
+    this.#traceListeners.push(listener)
   }
 
   /** Adds a running member whose address is its id; it joins through `seeds` when given. */
@@ -324,7 +347,7 @@ export class Simulation {
           node.backlog.push(event.message)
           return
         }
-        node.core.receive(event.message, this.#nowMs)
+        this.#receive(node, event.message)
         this.#flush(node)
         return
       case 'stall':
@@ -363,10 +386,20 @@ export class Simulation {
     node.core.tick(this.#nowMs)
     const backlog = node.backlog
     node.backlog = []
-    for (const message of backlog) node.core.receive(message, this.#nowMs)
+    for (const message of backlog) this.#receive(node, message)
     node.scheduledTickAtMs = Number.POSITIVE_INFINITY
     this.#flush(node)
     this.#scheduleStall(node)
+  }
+
+  #receive(node: SimNode, message: Message): void {
+    if (this.#traceListeners.length > 0) this.#trace('processed', message.from, node.id, message)
+    node.core.receive(message, this.#nowMs)
+  }
+
+  #trace(phase: MessageTrace['phase'], from: string, to: string, message: Message): void {
+    const trace: MessageTrace = { phase, from, to, message, atMs: this.#nowMs }
+    for (const listener of this.#traceListeners) listener(trace)
   }
 
   #scheduleStall(node: SimNode): void {
@@ -412,8 +445,10 @@ export class Simulation {
     const cut = groups !== undefined && (groups.get(from.id) ?? 0) !== (groups.get(to) ?? 0)
     if (target === undefined || cut || (loss > 0 && this.random.next() < loss)) {
       this.stats.messagesDropped += 1
+      if (this.#traceListeners.length > 0) this.#trace('lost', from.id, to, message)
       return
     }
+    if (this.#traceListeners.length > 0) this.#trace('sent', from.id, to, message)
     const { min, max } = this.#latency
     this.#order += 1
     this.#heap.push({
