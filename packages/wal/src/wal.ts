@@ -447,20 +447,35 @@ export class Wal {
         // older bytes beyond (a reused segment file).
         batch.bytes.fill(0, bytes, bytes + FRAME_HEADER_BYTES)
         await file.write(batch.bytes, 0, bytes + FRAME_HEADER_BYTES, offset)
+      } catch (error) {
+        // Failed before the next write may go: it finds the WAL failed and does not write.
+        this.#fail(error)
+        throw error
       } finally {
         wrote()
       }
-      // With O_DSYNC the write itself returned only once durable.
-      if (this.#options.sync === 'always' && !writeThrough(this.#options)) await file.sync()
+      try {
+        // With O_DSYNC the write itself returned only once durable.
+        if (this.#options.sync === 'always' && !writeThrough(this.#options)) await file.sync()
+      } catch (error) {
+        this.#fail(error)
+        throw error
+      }
     })()
     const previousDone = this.#doneTail
     const callers: Callers = { resolves, rejects, results }
+    const complete = (error: unknown) => {
+      try {
+        this.#complete(batch, bytes, firstIndex, offset, callers, error)
+      } catch (unexpected) {
+        // Keep the chain going: later completions must still run (and reject).
+        this.#fail(unexpected)
+      }
+    }
+    // previousDone never rejects: each link catches what its completion throws.
     this.#doneTail = io.then(
-      () => previousDone.then(() => this.#complete(batch, bytes, firstIndex, offset, callers, undefined)),
-      (error: unknown) =>
-        previousDone.then(() =>
-          this.#complete(batch, bytes, firstIndex, offset, callers, error ?? new Error('write failed')),
-        ),
+      () => previousDone.then(() => complete(undefined)),
+      (error: unknown) => previousDone.then(() => complete(error ?? new Error('write failed'))),
     )
   }
 

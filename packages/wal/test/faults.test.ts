@@ -1,7 +1,7 @@
 import { SimFileSystem, type SimOperation } from '@shoal/testkit/fs'
 import { describe, expect, it } from 'vitest'
 import { Wal, WalFailedError } from '../src/index.ts'
-import { payloadFor, readAll } from './helpers.ts'
+import { payloadFor, readAll, sleep, slowSyncs } from './helpers.ts'
 
 /** Appends from several concurrent writers until the WAL fails; returns what was acknowledged and rejected. */
 async function appendUntilFailure(wal: Wal) {
@@ -67,6 +67,21 @@ describe('fault injection', () => {
       await wal.close()
     })
   }
+
+  it('does not issue the next pipelined write once the write before it failed', async () => {
+    const sim = new SimFileSystem()
+    const { fs, stats } = slowSyncs(sim, () => sleep(1))
+    const wal = await Wal.open('/wal', { fs, pipelineBytes: 40 })
+    await wal.append(payloadFor(0))
+    const writesBefore = stats.writes
+    sim.fail({ operation: 'write', code: 'EIO' })
+    // Two writes issued in one turn: the second waits for the first, which fails.
+    const results = await Promise.allSettled([wal.append(payloadFor(1, 100)), wal.append(payloadFor(2, 100))])
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+    expect(stats.writes - writesBefore).toBe(1)
+    expect(wal.lastIndex).toBe(1)
+    await wal.close()
+  })
 
   it('stops on a failed O_DSYNC write (syncMethod dsync) and acknowledges nothing it covered', async () => {
     const fs = new SimFileSystem()

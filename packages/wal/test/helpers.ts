@@ -33,10 +33,10 @@ export function sleep(ms: number): Promise<void> {
 /**
  * The simulated filesystem with slow fdatasyncs: each waits for `delay(serial)`
  * first, so that appends pile up and a second write starts while a sync runs.
- * Counts how many syncs overlap.
+ * Counts how many syncs overlap, and the writes attempted.
  */
 export function slowSyncs(sim: SimFileSystem, delay: (serial: number) => Promise<void>) {
-  const stats = { syncs: 0, inFlight: 0, maxInFlight: 0 }
+  const stats = { syncs: 0, inFlight: 0, maxInFlight: 0, writes: 0 }
   const fs: FileSystem = {
     mkdirp: (dir) => sim.mkdirp(dir),
     list: (dir) => sim.list(dir),
@@ -49,7 +49,10 @@ export function slowSyncs(sim: SimFileSystem, delay: (serial: number) => Promise
       return {
         size: () => inner.size(),
         read: (buffer, offset, length, position) => inner.read(buffer, offset, length, position),
-        write: (buffer, offset, length, position) => inner.write(buffer, offset, length, position),
+        write: (buffer, offset, length, position) => {
+          stats.writes++
+          return inner.write(buffer, offset, length, position)
+        },
         truncate: (length) => inner.truncate(length),
         close: () => inner.close(),
         async sync() {
