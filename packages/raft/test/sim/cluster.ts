@@ -90,6 +90,8 @@ export class SimCluster {
   #faultsOn = true
   #changed = false
   #transferring: NodeId | null = null
+  /** Members whose removal some node has applied (ids are never reused). */
+  readonly #removed = new Set<NodeId>()
 
   constructor(options: SimOptions) {
     this.options = options
@@ -151,7 +153,10 @@ export class SimCluster {
     this.net.faults = { dropRate: 0, duplicateRate: 0, maxDelay: 3, slowRate: 0 }
     for (const node of this.nodes.values()) if (node.core === null) this.#restart(node)
     const deadline = this.now + 3000
-    while (this.now < deadline && !this.converged()) this.step()
+    while (this.now < deadline && !this.converged()) {
+      this.step()
+      if (this.options.raft.preVote === false) this.#decommissionRemoved()
+    }
     if (!this.converged()) throw new Error(`cluster did not converge after healing: ${this.describe()}`)
   }
 
@@ -248,6 +253,7 @@ export class SimCluster {
     for (const entry of rd.committedEntries) {
       this.invariants.onApply(node.id, entry)
       if (entry.kind === 'conf' && entry.term > 1) this.stats.confChangesApplied++
+      if (entry.kind === 'conf' && entry.change.type === 'remove') this.#removed.add(entry.change.node)
       if (entry.kind !== 'normal') continue
       const result = node.sm.apply(entry.data)
       const waiting = node.writes.get(entry.index)
@@ -305,6 +311,23 @@ export class SimCluster {
 
   #client(id: string): SimClient {
     return this.clients.find((c) => c.id === id) as SimClient
+  }
+
+  /**
+   * Shuts down removed members for good, as an operator or controller would.
+   * Without pre-vote, a member removed while cut off never learns of it and
+   * keeps starting elections with ever higher terms, deposing every leader
+   * (Raft thesis §4.2.3); pre-vote (on by default) is what makes it harmless.
+   */
+  #decommissionRemoved(): void {
+    for (const id of this.#removed) {
+      const node = this.nodes.get(id)
+      if (node === undefined || node.core === null) continue
+      this.note(`decommission ${id}`)
+      this.#abandonClientOps(node)
+      node.core = null
+      node.downUntil = Number.POSITIVE_INFINITY
+    }
   }
 
   #crash(node: SimNode, why: string): void {
@@ -388,7 +411,8 @@ export class SimCluster {
         this.#process(leader)
       }
     }
-    if (this.options.membership && rng.chance(0.01)) this.#membershipAction(leader)
+    // A transfer above may have crashed the leader (a crash after persisting is one of the faults).
+    if (this.options.membership && rng.chance(0.01) && leader.core !== null) this.#membershipAction(leader)
   }
 
   #membershipAction(leader: SimNode): void {
