@@ -1,6 +1,11 @@
 // @shoal/wal: segmented, checksummed write-ahead log with group commit and crash recovery.
 export type { WalOptions } from './config.ts'
-export { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_READ_CHUNK_BYTES, DEFAULT_SEGMENT_BYTES } from './config.ts'
+export {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_PIPELINE_BYTES,
+  DEFAULT_READ_CHUNK_BYTES,
+  DEFAULT_SEGMENT_BYTES,
+} from './config.ts'
 export type { SegmentDump } from './dump.ts'
 export { dumpWal } from './dump.ts'
 export type { WalErrorCode } from './errors.ts'
