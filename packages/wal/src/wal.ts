@@ -188,13 +188,8 @@ export class Wal {
   append(payload: Uint8Array): Promise<number> {
     const error = this.#refusal() ?? this.#checkPayload(payload)
     if (error !== undefined) return Promise.reject(error)
-    if (this.#queue !== undefined) return this.#deferAppend(() => this.append(payload))
-    const index = this.#nextIndex++
-    this.#encode(index, payload)
-    const promise = new Promise<number>(this.#capture)
-    this.#results.push(index)
-    this.#kick()
-    return promise
+    if (this.#queue !== undefined) return this.#deferAppend(() => this.#appendNow(payload))
+    return this.#appendNow(payload)
   }
 
   /**
@@ -207,17 +202,8 @@ export class Wal {
       error = new WalArgumentError('payloads must be an array')
     for (let i = 0; error === undefined && i < payloads.length; i++) error = this.#checkPayload(payloads[i])
     if (error !== undefined) return Promise.reject(error)
-    if (this.#queue !== undefined) return this.#deferAppend(() => this.appendBatch(payloads))
-    if (payloads.length === 0) return Promise.resolve(this.#nextIndex - 1)
-    let index = 0
-    for (const payload of payloads) {
-      index = this.#nextIndex++
-      this.#encode(index, payload)
-    }
-    const promise = new Promise<number>(this.#capture)
-    this.#results.push(index)
-    this.#kick()
-    return promise
+    if (this.#queue !== undefined) return this.#deferAppend(() => this.#appendBatchNow(payloads))
+    return this.#appendBatchNow(payloads)
   }
 
   /**
@@ -313,6 +299,29 @@ export class Wal {
     this.#spareSegment = undefined
     // An unused spare is only a temporary file; the next open would remove it too.
     if (spare !== undefined) await this.#options.fs.remove(spare).catch(() => undefined)
+  }
+
+  /** Takes the next index for a checked payload and encodes it; resolves once it is durable. */
+  #appendNow(payload: Uint8Array): Promise<number> {
+    const index = this.#nextIndex++
+    this.#encode(index, payload)
+    const promise = new Promise<number>(this.#capture)
+    this.#results.push(index)
+    this.#kick()
+    return promise
+  }
+
+  #appendBatchNow(payloads: readonly Uint8Array[]): Promise<number> {
+    if (payloads.length === 0) return Promise.resolve(this.#nextIndex - 1)
+    let index = 0
+    for (const payload of payloads) {
+      index = this.#nextIndex++
+      this.#encode(index, payload)
+    }
+    const promise = new Promise<number>(this.#capture)
+    this.#results.push(index)
+    this.#kick()
+    return promise
   }
 
   readonly #capture = (resolve: Resolve, reject: Reject): void => {
@@ -588,17 +597,14 @@ export class Wal {
   /**
    * An append made while the queue exists: it takes its index when its turn
    * comes, then leaves the queue at once (the next item does not wait for its
-   * sync). `append` called then finds the queue gone unless an operation
-   * queued after it is still waiting, and so stays in call order.
+   * sync). The WAL may have closed or failed while it waited.
    */
   #deferAppend(appendNow: () => Promise<number>): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       void this.#enqueue(() => {
-        const queue = this.#queue
-        // Run as if nothing were queued; restore the queue for the items after this one.
-        this.#queue = undefined
-        appendNow().then(resolve, reject)
-        this.#queue = queue
+        const refusal = this.#refusal()
+        if (refusal !== undefined) reject(refusal)
+        else appendNow().then(resolve, reject)
       })
     })
   }
