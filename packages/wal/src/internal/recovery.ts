@@ -10,7 +10,7 @@ import {
   SEGMENT_HEADER_BYTES,
   TEMP_SUFFIX,
 } from './format.ts'
-import { findLaterWrite, type ScanState, scanSegment } from './scan.ts'
+import { findLaterWrite, isZero, type ScanState, scanSegment } from './scan.ts'
 import { createSegment, isRecycledName, type Segment, SPARE_NAME } from './segment.ts'
 
 /** What open found and changed. Nothing is dropped without being listed here. */
@@ -202,7 +202,7 @@ async function recoverTail(
           fault: { segment: -1, offset: stopAt, index: state.nextIndex, reason },
         }
       }
-      torn = rest.some((byte) => byte !== 0)
+      torn = !isZero(rest, 0, rest.length)
       if (torn) {
         const stop = state.stop!
         summary.tornTail = {

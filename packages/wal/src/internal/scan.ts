@@ -270,8 +270,12 @@ export async function* scanSegment(options: ScanOptions, state: ScanState): Asyn
 
 const ZERO_BLOCK = Buffer.alloc(4096)
 
-function isZero(bytes: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false
+/** Whether `bytes[from..to)` are all zero, compared a block at a time. */
+export function isZero(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let start = from; start < to; start += ZERO_BLOCK.length) {
+    const end = Math.min(to, start + ZERO_BLOCK.length)
+    if (ZERO_BLOCK.compare(bytes, start, end, 0, end - start) !== 0) return false
+  }
   return true
 }
 
@@ -292,8 +296,8 @@ export function findLaterWrite(
   const block = ZERO_BLOCK.length
   for (let blockStart = from; blockStart < bytes.length; blockStart += block) {
     const blockEnd = Math.min(bytes.length, blockStart + block)
-    // Preallocated space is mostly zeros: skip zero blocks with a native compare.
-    if (ZERO_BLOCK.compare(bytes, blockStart, blockEnd, 0, blockEnd - blockStart) === 0) continue
+    // Preallocated space is mostly zeros: skip zero blocks.
+    if (isZero(bytes, blockStart, blockEnd)) continue
     // A frame whose flag byte (offset + 7) lies in this block.
     for (let q = Math.max(from, blockStart - 7); q < blockEnd - 7; q++) {
       if ((bytes[q + 7]! & 0x80) === 0 || q + FRAME_HEADER_BYTES > bytes.length) continue
