@@ -1,0 +1,534 @@
+import { randomUUID } from 'node:crypto'
+import {
+  type ConfState,
+  type GroupMessage,
+  NotLeaderError,
+  type RaftConfig,
+  RaftHost,
+  type RaftNode,
+  type RaftStorage,
+} from '@shoal/raft'
+import { Controller, type ControllerConfig } from './controller.ts'
+import { targetVoters } from './controller-plan.ts'
+import {
+  ClusterError,
+  ClusterMismatchError,
+  ClusterStoppedError,
+  ClusterTimeoutError,
+  InvalidCommandError,
+  NoLeaderError,
+} from './errors.ts'
+import { type ClusterHealth, computeHealth } from './health.ts'
+import type { ClusterIdentity, IdentityStore } from './identity.ts'
+import { decodeMember, encodeMemberMetadata, type MembershipPort, type MemberView } from './membership.ts'
+import { encodeCommand } from './metadata/codec.ts'
+import { MetadataStateMachine } from './metadata/state-machine.ts'
+import type { ApplyOutcome, MetadataCommand, MetadataState, NodeAdvert } from './metadata/types.ts'
+import { isMetadataCommand } from './metadata/validate.ts'
+import type { ClusterTransport, NodeAddress, RaftFrame, RpcRequest, RpcResponse } from './transport.ts'
+
+/** The metadata Raft group's name in the multi-raft host. */
+export const META_GROUP = 'meta'
+
+export interface ClusterLogger {
+  info(fields: object, message: string): void
+  warn(fields: object, message: string): void
+}
+
+export interface ClusterNodeOptions {
+  readonly advert: NodeAdvert
+  readonly identity: IdentityStore
+  readonly transport: ClusterTransport
+  readonly membership: MembershipPort
+  /** Folder of the Raft logs, or a storage factory (in-memory storage in simulations). */
+  readonly raftStorage: string | ((group: string, bootstrap: ConfState | undefined) => RaftStorage)
+  /** Create a new cluster with this node as its first metadata voter (ignored on restart of a data dir of the same cluster). */
+  readonly bootstrap?: { readonly clusterName: string; readonly clusterId?: string }
+  /** Gossip seeds were given: a data dir of another cluster than theirs is refused. */
+  readonly joining?: boolean
+  /** Wall clock in ms. @defaultValue Date.now */
+  readonly clock?: () => number
+  /** Milliseconds per Raft tick. @defaultValue 100 */
+  readonly tickMs?: number
+  readonly raft?: Partial<Omit<RaftConfig, 'id'>>
+  readonly controller?: Partial<ControllerConfig>
+  /** How long a new node waits to learn its cluster from the seeds. @defaultValue 30000 */
+  readonly discoverTimeoutMs?: number
+  readonly logger?: ClusterLogger
+}
+
+/** Counters the server exports as metrics. */
+export interface ClusterCounters {
+  framesDroppedForeign: number
+  framesDroppedNoAddress: number
+  leaderChanges: number
+}
+
+const silent: ClusterLogger = { info: () => {}, warn: () => {} }
+
+/**
+ * One node of the cluster's control plane: it hosts the metadata Raft group,
+ * advertises itself through SWIM, runs the controller while it leads the
+ * metadata group, and answers metadata reads and writes from any node (writes
+ * reach the leader). It talks to the network only through its ports.
+ */
+export class ClusterNode {
+  readonly nodeId: string
+  readonly metadata = new MetadataStateMachine()
+  readonly counters: ClusterCounters = {
+    framesDroppedForeign: 0,
+    framesDroppedNoAddress: 0,
+    leaderChanges: 0,
+  }
+  readonly #options: ClusterNodeOptions
+  readonly #clock: () => number
+  readonly #log: ClusterLogger
+  #advert: NodeAdvert
+  #identity: ClusterIdentity | null = null
+  #host: RaftHost | null = null
+  #meta: RaftNode | null = null
+  #controller: Controller | null = null
+  #founder = false
+  #stopped = false
+  #lastLeader: string | null = null
+  readonly #appliedWaiters = new Set<{ index: number; resolve: () => void }>()
+
+  constructor(options: ClusterNodeOptions) {
+    this.#options = options
+    this.#advert = options.advert
+    this.nodeId = options.advert.id
+    this.#clock = options.clock ?? Date.now
+    this.#log = options.logger ?? silent
+  }
+
+  get clusterId(): string | null {
+    return this.#identity?.clusterId ?? null
+  }
+
+  /** The cluster name given at bootstrap (used by `init`). */
+  get bootstrapName(): string | undefined {
+    return this.#options.bootstrap?.clusterName
+  }
+
+  get advert(): NodeAdvert {
+    return this.#advert
+  }
+
+  /** The metadata group's Raft member on this node (null before start). */
+  get metaRaft(): RaftNode | null {
+    return this.#meta
+  }
+
+  get host(): RaftHost | null {
+    return this.#host
+  }
+
+  /** The metadata leader this node knows of. */
+  get metadataLeader(): string | null {
+    return this.#meta?.leader ?? null
+  }
+
+  /**
+   * Finds or creates the cluster identity, then starts the metadata group and
+   * the controller. Throws `ClusterMismatchError` for a data dir of another
+   * cluster than the seeds', and `ClusterError` when a new node finds no
+   * cluster through its seeds in time.
+   */
+  async start(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const identity = await this.#resolveIdentity(options.signal)
+    this.#identity = identity
+    this.#advertise()
+    const host = new RaftHost({
+      nodeId: this.nodeId,
+      transport: { send: (to, batch) => this.#sendRaft(to, batch) },
+      ...(typeof this.#options.raftStorage === 'string'
+        ? { storageRoot: this.#options.raftStorage }
+        : { storage: this.#options.raftStorage }),
+      tickMs: this.#options.tickMs ?? 100,
+      raft: this.#options.raft,
+    })
+    this.#host = host
+    this.metadata.onChange((_state, applied) => this.#releaseApplied(applied))
+    this.#meta = await host.addGroup(META_GROUP, {
+      stateMachine: this.metadata,
+      ...(this.#founder ? { bootstrap: { voters: [this.nodeId], learners: [] } } : {}),
+    })
+    host.start()
+    this.#controller = new Controller({
+      node: this,
+      membership: this.#options.membership,
+      clock: this.#clock,
+      config: this.#options.controller,
+      logger: this.#log,
+    })
+    this.#controller.start()
+    this.#log.info({ clusterId: identity.clusterId, nodeId: this.nodeId }, 'cluster node started')
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#controller?.stop()
+    await this.#host?.stop()
+    for (const waiter of this.#appliedWaiters) waiter.resolve()
+    this.#appliedWaiters.clear()
+  }
+
+  /** Replaces this node's advert (addresses changed); gossip spreads it and the controller records it. */
+  updateAdvert(advert: NodeAdvert): void {
+    this.#advert = advert
+    this.#advertise()
+  }
+
+  /** The local copy of the metadata (possibly stale on a follower; see `readLinearizable`). */
+  state(): MetadataState {
+    return this.metadata.state
+  }
+
+  /** SWIM's view of every member of this cluster (members advertising another cluster id are left out). */
+  members(): MemberView[] {
+    const clusterId = this.clusterId
+    return this.#options.membership
+      .members()
+      .map(decodeMember)
+      .filter((m) => m.clusterId === clusterId || (m.id === this.nodeId && clusterId !== null))
+  }
+
+  /** True when SWIM sees `nodeId` as alive or suspect; this node is always alive to itself. */
+  isAlive(nodeId: string): boolean {
+    if (nodeId === this.nodeId) return true
+    const member = this.members().find((m) => m.id === nodeId)
+    return member !== undefined && (member.state === 'alive' || member.state === 'suspect')
+  }
+
+  /**
+   * Proposes a metadata command through the leader, wherever it is. Resolves
+   * with the outcome once applied on the leader. Retries while no leader is
+   * known or the contacted node is no longer the leader, until `timeoutMs`.
+   */
+  async propose(
+    command: MetadataCommand,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<ApplyOutcome> {
+    if (!isMetadataCommand(command))
+      throw new InvalidCommandError(`malformed metadata command ${JSON.stringify(command)}`)
+    const deadline = this.#clock() + (options.timeoutMs ?? 10_000)
+    for (;;) {
+      this.#checkRunning()
+      options.signal?.throwIfAborted()
+      const meta = this.#requireMeta()
+      const leader = meta.leader
+      if (leader === this.nodeId) {
+        try {
+          return (await meta.propose(
+            encodeCommand(command),
+            remaining(deadline, this.#clock, options.signal),
+          )) as ApplyOutcome
+        } catch (error) {
+          if (!(error instanceof NotLeaderError)) throw mapRaftError(error)
+        }
+      } else if (leader !== null) {
+        const response = await this.#requestLeader(
+          leader,
+          { type: 'meta.propose', clusterId: this.#requireClusterId(), command },
+          deadline,
+        )
+        if (response?.ok === true) return response.value as ApplyOutcome
+        if (response !== null && response.code !== 'not_leader' && response.code !== 'no_leader')
+          throw new ClusterError('CLUSTER_REJECTED', response.message)
+      }
+      if (this.#clock() >= deadline) throw new NoLeaderError()
+      await sleep(50)
+    }
+  }
+
+  /**
+   * Waits until this node's copy of the metadata is at least as new as every
+   * write acknowledged before the call (ReadIndex, served through the leader
+   * when this node does not lead), then returns it.
+   */
+  async readLinearizable(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<MetadataState> {
+    const deadline = this.#clock() + (options.timeoutMs ?? 5_000)
+    for (;;) {
+      this.#checkRunning()
+      options.signal?.throwIfAborted()
+      const meta = this.#requireMeta()
+      const leader = meta.leader
+      if (leader === this.nodeId) {
+        try {
+          await meta.read(remaining(deadline, this.#clock, options.signal))
+          return this.metadata.state
+        } catch (error) {
+          if (!(error instanceof NotLeaderError)) throw mapRaftError(error)
+        }
+      } else if (leader !== null) {
+        const response = await this.#requestLeader(
+          leader,
+          { type: 'meta.readIndex', clusterId: this.#requireClusterId() },
+          deadline,
+        )
+        if (response?.ok === true) {
+          await this.#waitApplied(response.value as number, deadline)
+          return this.metadata.state
+        }
+      }
+      if (this.#clock() >= deadline) throw new NoLeaderError('no metadata leader confirmed a read in time')
+      await sleep(50)
+    }
+  }
+
+  /** Cluster health as this node sees it; red when it cannot confirm the metadata majority. */
+  async health(options: { timeoutMs?: number } = {}): Promise<ClusterHealth> {
+    let reachable = true
+    let state = this.metadata.state
+    try {
+      state = await this.readLinearizable({ timeoutMs: options.timeoutMs ?? 2_000 })
+    } catch {
+      reachable = false
+    }
+    const conf = this.#meta?.status().confState ?? { voters: [], learners: [] }
+    const eligible = Object.values(state.nodes).filter((n) => n.state === 'active').length
+    return computeHealth({
+      state,
+      alive: (id) => this.isAlive(id),
+      metadataReachable: reachable,
+      metadataLeader: reachable ? this.metadataLeader : null,
+      metaVoters: conf.voters,
+      targetMetaVoters: targetVoters(eligible, this.#controller?.config.maxVoters ?? 5),
+    })
+  }
+
+  /** Delivers a Raft frame that arrived from another node. Frames of another cluster are dropped and counted. */
+  receiveRaft(frame: RaftFrame): void {
+    if (this.#stopped || this.#host === null) return
+    if (frame.clusterId !== this.clusterId) {
+      this.counters.framesDroppedForeign++
+      return
+    }
+    this.#host.receive(frame.messages)
+  }
+
+  /** Answers a request from another node. Never throws: failures are `{ ok: false }` answers. */
+  async handleRequest(body: RpcRequest): Promise<RpcResponse> {
+    try {
+      if (this.#stopped) return { ok: false, code: 'stopped', message: 'the node is stopping' }
+      if (body.clusterId !== this.clusterId)
+        return {
+          ok: false,
+          code: 'cluster_mismatch',
+          message: `this node belongs to cluster ${this.clusterId}`,
+        }
+      const meta = this.#requireMeta()
+      if (meta.leader !== this.nodeId)
+        return { ok: false, code: 'not_leader', message: 'not the metadata leader', leader: meta.leader }
+      switch (body.type) {
+        case 'meta.propose': {
+          if (!isMetadataCommand(body.command))
+            return { ok: false, code: 'invalid_command', message: 'malformed metadata command' }
+          return {
+            ok: true,
+            value: await meta.propose(encodeCommand(body.command), { signal: AbortSignal.timeout(10_000) }),
+          }
+        }
+        case 'meta.readIndex': {
+          await meta.read({ signal: AbortSignal.timeout(5_000) })
+          return { ok: true, value: this.metadata.appliedIndex }
+        }
+        default:
+          return {
+            ok: false,
+            code: 'unknown_request',
+            message: `unknown request type ${(body as { type: unknown }).type}`,
+          }
+      }
+    } catch (error) {
+      if (error instanceof NotLeaderError)
+        return { ok: false, code: 'not_leader', message: error.message, leader: error.leader }
+      return { ok: false, code: 'failed', message: error instanceof Error ? error.message : String(error) }
+    }
+  }
+
+  /** Where to reach `nodeId`: its advert in the metadata, else SWIM's. */
+  addressOf(nodeId: string): NodeAddress | null {
+    const record = this.metadata.state.nodes[nodeId]
+    const addrs = record?.p2pAddrs ?? this.members().find((m) => m.id === nodeId)?.advert.p2pAddrs
+    return addrs === undefined || addrs.length === 0 ? null : { nodeId, addrs }
+  }
+
+  /** Called by the controller on every reconcile pass: tracks leader changes. */
+  observeLeader(): void {
+    const leader = this.metadataLeader
+    if (leader !== null && leader !== this.#lastLeader) {
+      if (this.#lastLeader !== null) this.counters.leaderChanges++
+      this.#lastLeader = leader
+    }
+  }
+
+  async #resolveIdentity(signal: AbortSignal | undefined): Promise<ClusterIdentity> {
+    const stored = await this.#options.identity.load()
+    const bootstrap = this.#options.bootstrap
+    if (stored !== null) {
+      if (stored.nodeId !== this.nodeId)
+        throw new ClusterError(
+          'CLUSTER_CONFIG',
+          `the data dir belongs to node ${stored.nodeId}, not ${this.nodeId}`,
+        )
+      if (bootstrap?.clusterId !== undefined && bootstrap.clusterId !== stored.clusterId)
+        throw new ClusterMismatchError(bootstrap.clusterId, stored.clusterId, 'the data dir')
+      if (this.#options.joining === true) await this.#checkSeedsCluster(stored.clusterId, signal)
+      return stored
+    }
+    if (bootstrap !== undefined) {
+      const identity = { clusterId: bootstrap.clusterId ?? randomUUID(), nodeId: this.nodeId }
+      await this.#options.identity.save(identity)
+      this.#founder = true
+      return identity
+    }
+    const clusterId = await this.#discoverCluster(signal)
+    const identity = { clusterId, nodeId: this.nodeId }
+    await this.#options.identity.save(identity)
+    return identity
+  }
+
+  /** A new node learns its cluster id from the members its seeds gossip about. */
+  async #discoverCluster(signal: AbortSignal | undefined): Promise<string> {
+    this.#options.membership.updateMetadata(encodeMemberMetadata(this.#advert, ''))
+    const timeoutMs = this.#options.discoverTimeoutMs ?? 30_000
+    const deadline = this.#clock() + timeoutMs
+    for (;;) {
+      signal?.throwIfAborted()
+      const ids = this.#seenClusterIds()
+      if (ids.size > 1)
+        throw new ClusterMismatchError([...ids][0] as string, [...ids][1] as string, 'the seeds')
+      const [only] = ids
+      if (only !== undefined) return only
+      if (this.#clock() >= deadline)
+        throw new ClusterError(
+          'CLUSTER_NOT_INITIALISED',
+          `no cluster found through the seeds within ${timeoutMs} ms; start the first node with --bootstrap`,
+        )
+      await sleep(50)
+    }
+  }
+
+  /** A restarting node that was given seeds refuses to go on when they belong to another cluster. */
+  async #checkSeedsCluster(clusterId: string, signal: AbortSignal | undefined): Promise<void> {
+    this.#options.membership.updateMetadata(encodeMemberMetadata(this.#advert, clusterId))
+    const deadline = this.#clock() + Math.min(this.#options.discoverTimeoutMs ?? 30_000, 5_000)
+    while (this.#clock() < deadline) {
+      signal?.throwIfAborted()
+      const ids = this.#seenClusterIds()
+      if (ids.has(clusterId)) return
+      const [foreign] = ids
+      if (foreign !== undefined) throw new ClusterMismatchError(foreign, clusterId, 'the data dir')
+      await sleep(50)
+    }
+    // No seed answered: they may all be down; the node starts and rejoins when they are back.
+    this.#log.warn({ clusterId }, 'no seed answered; starting from the data dir alone')
+  }
+
+  #seenClusterIds(): Set<string> {
+    const ids = new Set<string>()
+    for (const member of this.#options.membership.members()) {
+      if (member.id === this.nodeId || member.state === 'dead' || member.state === 'left') continue
+      const id = member.meta.cluster
+      if (id !== undefined && id !== '') ids.add(id)
+    }
+    return ids
+  }
+
+  #advertise(): void {
+    this.#options.membership.updateMetadata(encodeMemberMetadata(this.#advert, this.clusterId ?? ''))
+  }
+
+  #sendRaft(to: string, batch: readonly GroupMessage[]): void {
+    const address = this.addressOf(to)
+    if (address === null) {
+      this.counters.framesDroppedNoAddress++
+      return
+    }
+    this.#options.transport.sendRaft(address, {
+      clusterId: this.#requireClusterId(),
+      from: this.nodeId,
+      messages: batch,
+    })
+  }
+
+  async #requestLeader(leader: string, body: RpcRequest, deadline: number): Promise<RpcResponse | null> {
+    const address = this.addressOf(leader)
+    if (address === null) return null
+    try {
+      return await this.#options.transport.request(address, body, {
+        timeoutMs: Math.max(1, deadline - this.#clock()),
+      })
+    } catch {
+      return null
+    }
+  }
+
+  #waitApplied(index: number, deadline: number): Promise<void> {
+    if (this.metadata.appliedIndex >= index) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        index,
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+      }
+      const timer = setTimeout(
+        () => {
+          this.#appliedWaiters.delete(waiter)
+          reject(new ClusterTimeoutError(`metadata not applied up to ${index} in time`))
+        },
+        Math.max(1, deadline - this.#clock()),
+      )
+      this.#appliedWaiters.add(waiter)
+    })
+  }
+
+  #releaseApplied(applied: number): void {
+    for (const waiter of this.#appliedWaiters) {
+      if (waiter.index <= applied) {
+        this.#appliedWaiters.delete(waiter)
+        waiter.resolve()
+      }
+    }
+  }
+
+  #requireMeta(): RaftNode {
+    if (this.#meta === null) throw new ClusterStoppedError()
+    return this.#meta
+  }
+
+  #requireClusterId(): string {
+    const id = this.clusterId
+    if (id === null) throw new ClusterError('CLUSTER_NOT_INITIALISED', 'the node has no cluster yet')
+    return id
+  }
+
+  #checkRunning(): void {
+    if (this.#stopped) throw new ClusterStoppedError()
+  }
+}
+
+function remaining(
+  deadline: number,
+  clock: () => number,
+  signal: AbortSignal | undefined,
+): { signal: AbortSignal } {
+  const timeout = AbortSignal.timeout(Math.max(1, deadline - clock()))
+  return { signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) }
+}
+
+function mapRaftError(error: unknown): Error {
+  if (error instanceof DOMException && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+    return new ClusterTimeoutError(
+      'the metadata operation did not finish in time; it may or may not have taken effect',
+    )
+  return error instanceof Error ? error : new Error(String(error))
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

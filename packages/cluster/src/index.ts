@@ -1,0 +1,75 @@
+// @shoal/cluster: the control plane — metadata state machine, membership view, controller, health — behind transport and membership ports.
+export {
+  type ClusterCounters,
+  type ClusterLogger,
+  ClusterNode,
+  type ClusterNodeOptions,
+  META_GROUP,
+} from './cluster-node.ts'
+export {
+  Controller,
+  type ControllerConfig,
+  DEFAULT_CONTROLLER_CONFIG,
+  resolveControllerConfig,
+} from './controller.ts'
+export { type MetaPlanInput, type PlanNode, planMetaChange, targetVoters } from './controller-plan.ts'
+export {
+  ClusterConfigError,
+  ClusterError,
+  type ClusterErrorCode,
+  ClusterMismatchError,
+  ClusterStoppedError,
+  ClusterTimeoutError,
+  InvalidCommandError,
+  NoLeaderError,
+} from './errors.ts'
+export {
+  type ClusterHealth,
+  computeHealth,
+  type HealthInput,
+  type HealthStatus,
+  healthAtLeast,
+} from './health.ts'
+export {
+  type ClusterIdentity,
+  FileIdentityStore,
+  type IdentityStore,
+  MemoryIdentityStore,
+} from './identity.ts'
+export {
+  decodeMember,
+  encodeMemberMetadata,
+  type MembershipPort,
+  type MemberView,
+  sameAdvert,
+} from './membership.ts'
+export { MemoryClusterNetwork } from './memory-transport.ts'
+export { decodeCommand, decodeState, encodeCommand, encodeState } from './metadata/codec.ts'
+export { emptyMetadata, MetadataStateMachine } from './metadata/state-machine.ts'
+export {
+  type ApiKeyRecord,
+  type ApplyOutcome,
+  type IndexRecord,
+  type MetadataCommand,
+  type MetadataCommandType,
+  type MetadataState,
+  NODE_STATES,
+  type NodeAdvert,
+  type NodeRecord,
+  type NodeState,
+  type RejectReason,
+  type ReplicaRole,
+  type ReplicaState,
+  type ShardingSpec,
+  type ShardRecord,
+  type ShardReplica,
+} from './metadata/types.ts'
+export { isMetadataCommand } from './metadata/validate.ts'
+export type {
+  ClusterTransport,
+  NodeAddress,
+  RaftFrame,
+  RequestOptions,
+  RpcRequest,
+  RpcResponse,
+} from './transport.ts'

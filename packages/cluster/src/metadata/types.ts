@@ -1,0 +1,135 @@
+/**
+ * The cluster metadata: what the metadata Raft group replicates. Every node
+ * holds a copy (voters and learners apply the same log), reads it locally and
+ * sees `version`, which every accepted command bumps by one.
+ */
+
+export type NodeState = 'joining' | 'active' | 'draining' | 'left' | 'dead'
+
+export const NODE_STATES: readonly NodeState[] = ['joining', 'active', 'draining', 'left', 'dead']
+
+/** What a node says about itself when it joins (and again when its addresses change). */
+export interface NodeAdvert {
+  readonly id: string
+  /** A human label (`--node-name`); not unique, not an identity. */
+  readonly name: string
+  /** libp2p multiaddrs, with the peer id. */
+  readonly p2pAddrs: readonly string[]
+  /** The HTTP API, `host:port`. */
+  readonly httpAddr: string
+  /** SWIM's UDP address, `host:port`. */
+  readonly gossipAddr: string
+  readonly region: string
+  readonly zone: string
+  /** For example `bm25`, `vector`. */
+  readonly capabilities: readonly string[]
+  /** The Shoal version the node runs. */
+  readonly version: string
+}
+
+export interface NodeRecord extends NodeAdvert {
+  readonly state: NodeState
+  readonly joinedAtMs: number
+  readonly updatedAtMs: number
+}
+
+export interface ShardingSpec {
+  readonly shardCount: number
+  readonly replicationFactor: number
+  readonly strategy: 'hash'
+}
+
+export interface IndexRecord {
+  readonly uid: string
+  readonly primaryKey: string | null
+  readonly settings: Readonly<Record<string, unknown>>
+  readonly sharding: ShardingSpec
+  readonly createdAtMs: number
+  readonly updatedAtMs: number
+}
+
+export type ReplicaRole = 'voter' | 'learner'
+export type ReplicaState = 'initializing' | 'active' | 'removing'
+
+export interface ShardReplica {
+  readonly nodeId: string
+  readonly role: ReplicaRole
+  readonly state: ReplicaState
+}
+
+export interface ShardRecord {
+  readonly shard: number
+  readonly replicas: readonly ShardReplica[]
+}
+
+/** An API key as the HTTP layer defines it; the metadata keeps it opaque apart from its uid. */
+export interface ApiKeyRecord {
+  readonly uid: string
+  readonly [field: string]: unknown
+}
+
+export interface MetadataState {
+  readonly clusterId: string | null
+  readonly clusterName: string | null
+  /** Bumped by one by every accepted command; 0 before `init`. */
+  readonly version: number
+  readonly nodes: Readonly<Record<string, NodeRecord>>
+  readonly indexes: Readonly<Record<string, IndexRecord>>
+  /** Per index uid, its shards in shard order. */
+  readonly shards: Readonly<Record<string, readonly ShardRecord[]>>
+  readonly apiKeys: Readonly<Record<string, ApiKeyRecord>>
+  /** Cluster-wide settings (string keys and values), like Elasticsearch's cluster settings. */
+  readonly settings: Readonly<Record<string, string>>
+}
+
+/**
+ * A command of the metadata log. `atMs` is the proposer's wall clock, carried
+ * in the command so that applying it stays deterministic on every replica.
+ */
+export type MetadataCommand =
+  | { readonly type: 'init'; readonly clusterId: string; readonly name: string; readonly atMs: number }
+  | { readonly type: 'node.join'; readonly node: NodeAdvert; readonly atMs: number }
+  | {
+      readonly type: 'node.state'
+      readonly nodeId: string
+      readonly state: NodeState
+      /** Apply only when the node is in one of these states (a compare-and-set). */
+      readonly ifState?: readonly NodeState[]
+      readonly atMs: number
+    }
+  | { readonly type: 'node.remove'; readonly nodeId: string }
+  | {
+      readonly type: 'index.create'
+      readonly index: Omit<IndexRecord, 'createdAtMs' | 'updatedAtMs'>
+      readonly atMs: number
+    }
+  | {
+      readonly type: 'index.update'
+      readonly uid: string
+      readonly primaryKey?: string
+      readonly settings?: Readonly<Record<string, unknown>>
+      readonly atMs: number
+    }
+  | { readonly type: 'index.delete'; readonly uid: string }
+  | { readonly type: 'shards.set'; readonly uid: string; readonly shards: readonly ShardRecord[] }
+  | { readonly type: 'apiKey.put'; readonly key: ApiKeyRecord }
+  | { readonly type: 'apiKey.delete'; readonly uid: string }
+  | { readonly type: 'setting.put'; readonly key: string; readonly value: string }
+  | { readonly type: 'setting.delete'; readonly key: string }
+
+export type MetadataCommandType = MetadataCommand['type']
+
+/** What applying a command returns: the new version, or why it was refused (nothing changed then). */
+export type ApplyOutcome =
+  | { readonly ok: true; readonly version: number }
+  | { readonly ok: false; readonly reason: RejectReason; readonly message: string; readonly version: number }
+
+export type RejectReason =
+  | 'malformed'
+  | 'not_initialised'
+  | 'already_initialised'
+  | 'unknown_node'
+  | 'unknown_index'
+  | 'index_exists'
+  | 'precondition_failed'
+  | 'unknown_key'

@@ -1,0 +1,45 @@
+import type { GroupMessage } from '@shoal/raft'
+import type { MetadataCommand } from './metadata/types.ts'
+
+/** Where to reach a node: its id and its libp2p multiaddrs (which name its peer id). */
+export interface NodeAddress {
+  readonly nodeId: string
+  readonly addrs: readonly string[]
+}
+
+/**
+ * One frame of Raft traffic from one node to another: every message of every
+ * group for that destination in one flush. `clusterId` lets the receiver drop
+ * frames from another cluster that shares the key (two clusters never merge).
+ */
+export interface RaftFrame {
+  readonly clusterId: string
+  readonly from: string
+  readonly messages: readonly GroupMessage[]
+}
+
+/** Requests between nodes (`/shoal/rpc/1`). */
+export type RpcRequest =
+  | { readonly type: 'meta.propose'; readonly clusterId: string; readonly command: MetadataCommand }
+  | { readonly type: 'meta.readIndex'; readonly clusterId: string }
+
+export type RpcResponse =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly code: string; readonly message: string; readonly leader?: string | null }
+
+export interface RequestOptions {
+  readonly timeoutMs?: number
+  readonly signal?: AbortSignal
+}
+
+/**
+ * The transport port. `sendRaft` never blocks and may lose frames (Raft
+ * tolerates loss); `request` rejects when the peer cannot be reached or does
+ * not answer in time (the request may or may not have been handled then).
+ * Inbound traffic reaches the node through `ClusterNode.receiveRaft` and
+ * `ClusterNode.handleRequest`.
+ */
+export interface ClusterTransport {
+  sendRaft(to: NodeAddress, frame: RaftFrame): void
+  request(to: NodeAddress, body: RpcRequest, options?: RequestOptions): Promise<RpcResponse>
+}

@@ -1,0 +1,108 @@
+import { waitFor } from '@shoal/testkit/wait'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ClusterMismatchError } from '../src/index.ts'
+import { type TestCluster, testCluster } from './harness.ts'
+
+let cluster: TestCluster | undefined
+afterEach(async () => {
+  await cluster?.stop()
+  cluster = undefined
+})
+
+function versions(c: TestCluster): number[] {
+  return c.nodes.map((n) => n.node.state().version)
+}
+
+describe('ClusterNode over in-memory gossip and transport', () => {
+  it('forms a three-node cluster from one bootstrap node and seeds: every node agrees on members and metadata', async () => {
+    cluster = testCluster()
+    const c = cluster
+    await c.add('a', { bootstrap: true })
+    await c.add('b')
+    await c.add('c')
+    await waitFor('three active nodes in every copy', () =>
+      c.nodes.every(
+        (n) => Object.values(n.node.state().nodes).filter((r) => r.state === 'active').length === 3,
+      ),
+    )
+    await waitFor(
+      'three metadata voters',
+      () => c.nodes[0]?.node.metaRaft?.status().confState.voters.length === 3,
+    )
+    await waitFor('one metadata version everywhere', () => new Set(versions(c)).size === 1)
+    const ids = new Set(c.nodes.map((n) => n.node.clusterId))
+    expect(ids.size).toBe(1)
+    const health = await c.nodes[1]?.node.health()
+    expect(health?.status).toBe('green')
+    expect(health?.number_of_nodes).toBe(3)
+    expect(health?.metadata_leader).toBe(c.nodes[0]?.node.metadataLeader)
+  })
+
+  it('accepts metadata writes through any node and reads them linearizably from any node', async () => {
+    cluster = testCluster()
+    const c = cluster
+    await c.add('a', { bootstrap: true })
+    await c.add('b')
+    await c.add('c')
+    await waitFor('three voters', () => c.nodes[0]?.node.metaRaft?.status().confState.voters.length === 3)
+    for (const [i, writer] of c.nodes.entries()) {
+      const outcome = await writer.node.propose({ type: 'setting.put', key: 'k', value: `v${i}` })
+      expect(outcome.ok).toBe(true)
+      for (const reader of c.nodes) {
+        const state = await reader.node.readLinearizable()
+        expect(state.settings.k).toBe(`v${i}`)
+      }
+    }
+  })
+
+  it('marks a killed node dead, elects a new metadata leader when the leader dies, and keeps accepting writes', async () => {
+    cluster = testCluster()
+    const c = cluster
+    await c.add('a', { bootstrap: true })
+    await c.add('b')
+    await c.add('c')
+    await waitFor('three voters', () => c.nodes[0]?.node.metaRaft?.status().confState.voters.length === 3)
+    const leaderId = c.nodes[0]?.node.metadataLeader
+    const leader = c.nodes.find((n) => n.id === leaderId)
+    if (leader === undefined) throw new Error('no leader')
+    await c.kill(leader)
+    const survivors = c.nodes.filter((n) => n !== leader)
+    await waitFor('a new leader', () => survivors.some((n) => n.node.metaRaft?.isLeader === true), {
+      timeoutMs: 5_000,
+    })
+    await waitFor('the old leader marked dead', () =>
+      survivors.every((n) => n.node.state().nodes[leader.id]?.state === 'dead'),
+    )
+    const outcome = await survivors[0]?.node.propose({ type: 'setting.put', key: 'after', value: 'failover' })
+    expect(outcome?.ok).toBe(true)
+    const health = await survivors[1]?.node.health()
+    expect(health?.status).toBe('yellow')
+    expect(health?.number_of_nodes).toBe(2)
+    // It comes back with its stores and catches up.
+    await c.restart(leader)
+    await waitFor('the old leader caught up', () => leader.node.state().settings.after === 'failover')
+    await waitFor('the old leader active again', () =>
+      c.nodes.every((n) => n.node.state().nodes[leader.id]?.state === 'active'),
+    )
+  })
+
+  it('refuses to start a node whose data dir belongs to another cluster', async () => {
+    cluster = testCluster()
+    const c = cluster
+    await c.add('a', { bootstrap: true })
+    await waitFor('initialised', () => c.nodes[0]?.node.state().clusterId !== null)
+    const other = testCluster()
+    try {
+      await other.add('x', { bootstrap: true })
+      const stranger = other.nodes[0]
+      if (stranger === undefined) throw new Error('no node')
+      await other.kill(stranger)
+      // Same identity store, now pointed at the first cluster's seeds.
+      c.nodes.push(stranger)
+      await expect(c.restart(stranger)).rejects.toThrow(ClusterMismatchError)
+      c.nodes.pop()
+    } finally {
+      await other.stop()
+    }
+  })
+})

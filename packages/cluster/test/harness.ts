@@ -1,0 +1,109 @@
+import { type ConfState, initialState, MemoryRaftStorage, type RaftStorage } from '@shoal/raft'
+import { LOCAL, MemoryNetwork, SwimNode } from '@shoal/swim'
+import { ClusterNode, MemoryClusterNetwork, MemoryIdentityStore, type NodeAdvert } from '../src/index.ts'
+
+/** One in-process node: its SWIM member, its cluster node and the stores that survive a restart. */
+export interface TestNode {
+  readonly id: string
+  readonly identity: MemoryIdentityStore
+  readonly storages: Map<string, MemoryRaftStorage>
+  swim: SwimNode
+  node: ClusterNode
+}
+
+export interface TestCluster {
+  readonly nodes: TestNode[]
+  readonly gossip: MemoryNetwork
+  readonly network: MemoryClusterNetwork
+  add(id: string, options?: { bootstrap?: boolean; zone?: string }): Promise<TestNode>
+  restart(node: TestNode): Promise<void>
+  kill(node: TestNode): Promise<void>
+  stop(): Promise<void>
+}
+
+export function advert(id: string, zone = 'z1'): NodeAdvert {
+  return {
+    id,
+    name: id,
+    p2pAddrs: [`p2p:${id}`],
+    httpAddr: `http:${id}`,
+    gossipAddr: `gossip:${id}`,
+    region: 'r1',
+    zone,
+    capabilities: ['bm25', 'vector'],
+    version: '0.1.0',
+  }
+}
+
+/** Builds nodes over in-memory gossip and an in-memory cluster network (real timers). */
+export function testCluster(): TestCluster {
+  const gossip = new MemoryNetwork({ latencyMs: { min: 0, max: 1 } })
+  const network = new MemoryClusterNetwork()
+  const nodes: TestNode[] = []
+  const zones = new Map<string, string>()
+  const bootstrapped = new Set<string>()
+
+  const startNode = async (test: Omit<TestNode, 'swim' | 'node'> & Partial<TestNode>): Promise<TestNode> => {
+    const seeds = nodes.filter((n) => n.id !== test.id).map((n) => `gossip:${n.id}`)
+    const swim = new SwimNode({
+      id: test.id,
+      transport: gossip.createTransport(`gossip:${test.id}`),
+      config: { ...LOCAL, probeIntervalMs: 200, probeTimeoutMs: 100, suspicionMult: 2 },
+      seeds,
+      tickMs: 5,
+    })
+    await swim.start()
+    const storage = (group: string, bootstrap: ConfState | undefined): RaftStorage => {
+      let store = test.storages.get(group)
+      if (store === undefined) {
+        store = new MemoryRaftStorage(initialState(bootstrap ?? { voters: [], learners: [] }))
+        test.storages.set(group, store)
+      }
+      return store
+    }
+    const node = new ClusterNode({
+      advert: advert(test.id, zones.get(test.id)),
+      identity: test.identity,
+      transport: network.transport(`p2p:${test.id}`),
+      membership: swim,
+      raftStorage: storage,
+      tickMs: 20,
+      raft: { electionTicks: 10 },
+      controller: { reconcileIntervalMs: 50, deadVoterGraceMs: 1_000 },
+      discoverTimeoutMs: 5_000,
+      joining: seeds.length > 0,
+      ...(bootstrapped.has(test.id) ? { bootstrap: { clusterName: 'test' } } : {}),
+    })
+    network.attach(`p2p:${test.id}`, node)
+    await node.start()
+    return Object.assign(test, { swim, node }) as TestNode
+  }
+
+  return {
+    nodes,
+    gossip,
+    network,
+    async add(id, options = {}) {
+      zones.set(id, options.zone ?? 'z1')
+      if (options.bootstrap === true) bootstrapped.add(id)
+      const created = await startNode({ id, identity: new MemoryIdentityStore(), storages: new Map() })
+      nodes.push(created)
+      return created
+    },
+    async kill(test) {
+      network.detach(`p2p:${test.id}`)
+      await test.node.stop()
+      await test.swim.stop()
+    },
+    async restart(test) {
+      await startNode(test)
+    },
+    async stop() {
+      for (const test of nodes) {
+        network.detach(`p2p:${test.id}`)
+        await test.node.stop()
+        await test.swim.stop()
+      }
+    },
+  }
+}
