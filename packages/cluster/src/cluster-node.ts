@@ -91,7 +91,6 @@ export class ClusterNode {
   #founder = false
   #stopped = false
   #lastLeader: string | null = null
-  readonly #appliedWaiters = new Set<{ index: number; resolve: () => void }>()
 
   constructor(options: ClusterNodeOptions) {
     this.#options = options
@@ -148,12 +147,15 @@ export class ClusterNode {
       raft: this.#options.raft,
     })
     this.#host = host
-    this.metadata.onChange((_state, applied) => this.#releaseApplied(applied))
     this.#meta = await host.addGroup(META_GROUP, {
       stateMachine: this.metadata,
       ...(this.#founder ? { bootstrap: { voters: [this.nodeId], learners: [] } } : {}),
     })
     host.start()
+    // Serve nothing older than what this node had applied before it stopped:
+    // replay the log up to the durable commit index first.
+    const recovered = this.#meta.status().commitIndex
+    await this.#waitApplied(recovered, this.#clock() + 60_000)
     this.#controller = new Controller({
       node: this,
       membership: this.#options.membership,
@@ -170,8 +172,6 @@ export class ClusterNode {
     this.#stopped = true
     this.#controller?.stop()
     await this.#host?.stop()
-    for (const waiter of this.#appliedWaiters) waiter.resolve()
-    this.#appliedWaiters.clear()
   }
 
   /** Replaces this node's advert (addresses changed); gossip spreads it and the controller records it. */
@@ -332,7 +332,7 @@ export class ClusterNode {
         }
         case 'meta.readIndex': {
           await meta.read({ signal: AbortSignal.timeout(5_000) })
-          return { ok: true, value: this.metadata.appliedIndex }
+          return { ok: true, value: meta.status().appliedIndex }
         }
         default:
           return {
@@ -350,8 +350,11 @@ export class ClusterNode {
 
   /** Where to reach `nodeId`: its advert in the metadata, else SWIM's. */
   addressOf(nodeId: string): NodeAddress | null {
-    const record = this.metadata.state.nodes[nodeId]
-    const addrs = record?.p2pAddrs ?? this.members().find((m) => m.id === nodeId)?.advert.p2pAddrs
+    // Gossip carries a restarted node's new addresses before the metadata records them.
+    const raw = this.#options.membership.members().find((m) => m.id === nodeId && m.state !== 'dead' && m.state !== 'left')
+    const member = raw === undefined ? undefined : decodeMember(raw)
+    const fromGossip = member?.clusterId === this.clusterId ? member.advert.p2pAddrs : undefined
+    const addrs = fromGossip !== undefined && fromGossip.length > 0 ? fromGossip : this.metadata.state.nodes[nodeId]?.p2pAddrs
     return addrs === undefined || addrs.length === 0 ? null : { nodeId, addrs }
   }
 
@@ -466,33 +469,13 @@ export class ClusterNode {
     }
   }
 
-  #waitApplied(index: number, deadline: number): Promise<void> {
-    if (this.metadata.appliedIndex >= index) return Promise.resolve()
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        index,
-        resolve: () => {
-          clearTimeout(timer)
-          resolve()
-        },
-      }
-      const timer = setTimeout(
-        () => {
-          this.#appliedWaiters.delete(waiter)
-          reject(new ClusterTimeoutError(`metadata not applied up to ${index} in time`))
-        },
-        Math.max(1, deadline - this.#clock()),
-      )
-      this.#appliedWaiters.add(waiter)
-    })
-  }
-
-  #releaseApplied(applied: number): void {
-    for (const waiter of this.#appliedWaiters) {
-      if (waiter.index <= applied) {
-        this.#appliedWaiters.delete(waiter)
-        waiter.resolve()
-      }
+  /** Waits until the metadata group has applied `index` here (conf entries included, which the state machine never sees). */
+  async #waitApplied(index: number, deadline: number): Promise<void> {
+    for (;;) {
+      this.#checkRunning()
+      if (this.#requireMeta().status().appliedIndex >= index) return
+      if (this.#clock() >= deadline) throw new ClusterTimeoutError(`metadata not applied up to ${index} in time`)
+      await sleep(5)
     }
   }
 

@@ -21,14 +21,19 @@ export function decodeCommand(bytes: Uint8Array): unknown {
  * offset size field
  *      0    4 magic "SHMD"
  *      4    1 format version (1)
- *      5    n msgpack map: the MetadataState
+ *      5    n msgpack map: { state: MetadataState, appliedIndex: the log index the image is as of }
  * ```
  */
 const MAGIC = [0x53, 0x48, 0x4d, 0x44]
 const FORMAT_VERSION = 1
 
-export function encodeState(state: MetadataState): Uint8Array {
-  const body = packr.pack(state)
+export interface MetadataImage {
+  readonly state: MetadataState
+  readonly appliedIndex: number
+}
+
+export function encodeState(image: MetadataImage): Uint8Array {
+  const body = packr.pack(image)
   const out = new Uint8Array(5 + body.length)
   out.set(MAGIC, 0)
   out[4] = FORMAT_VERSION
@@ -37,12 +42,15 @@ export function encodeState(state: MetadataState): Uint8Array {
 }
 
 /** Decodes a snapshot image; an empty image is the empty state. Throws on a foreign or newer image. */
-export function decodeState(bytes: Uint8Array): MetadataState | null {
+export function decodeState(bytes: Uint8Array): MetadataImage | null {
   if (bytes.length === 0) return null
   for (let i = 0; i < MAGIC.length; i++) {
     if (bytes[i] !== MAGIC[i]) throw new Error('metadata snapshot: bad magic')
   }
   if (bytes[4] !== FORMAT_VERSION)
     throw new Error(`metadata snapshot: unsupported format version ${bytes[4]}`)
-  return packr.unpack(bytes.subarray(5)) as MetadataState
+  const image = packr.unpack(bytes.subarray(5)) as Partial<MetadataImage>
+  if (typeof image !== 'object' || image === null || typeof image.appliedIndex !== 'number' || typeof image.state !== 'object')
+    throw new Error('metadata snapshot: malformed image')
+  return image as MetadataImage
 }

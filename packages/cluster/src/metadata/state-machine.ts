@@ -153,11 +153,13 @@ export class MetadataStateMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encodeState(this.#state)
+    return encodeState({ state: this.#state, appliedIndex: this.#appliedIndex })
   }
 
   restore(data: Uint8Array): void {
-    this.#state = decodeState(data) ?? emptyMetadata()
+    const image = decodeState(data)
+    this.#state = image?.state ?? emptyMetadata()
+    this.#appliedIndex = image?.appliedIndex ?? 0
     this.#emit()
   }
 
