@@ -1,0 +1,291 @@
+import type { Connection, Stream } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
+import { P2PAbortedError, P2PStoppedError, P2PTimeoutError, P2PUnreachableError } from './errors.ts'
+import { decodeBody, encodeFrame, FrameKind } from './frame.ts'
+import { RateLimitedLog, readFrames, type StreamContext } from './frame-stream.ts'
+import { derivePnetKey, loadOrCreatePeerKey } from './keys.ts'
+import { createLibp2pHost, dialTargets, type PeerAddress, YAMUX_MAX_WINDOW_BYTES } from './libp2p-host.ts'
+import { P2PMetrics } from './metrics.ts'
+import { type P2PNodeOptions, type ResolvedP2POptions, resolveP2POptions } from './options.ts'
+import { RAFT_PROTOCOL, RaftOutbox } from './raft-outbox.ts'
+import { callOverStream, type RequestHandler, type RequestOptions, RPC_PROTOCOL, serveStream } from './rpc.ts'
+import { receiveOverStream, SNAPSHOT_PROTOCOL, type SnapshotHandler, sendOverStream } from './snapshot.ts'
+
+export type RaftHandler = (from: string, frame: unknown) => void
+
+/** What one peer's Raft queue holds now (for tests and debugging). */
+export interface PeerQueueStats {
+  queuedFrames: number
+  queuedBytes: number
+  /** Bytes libp2p holds for the peer's Raft stream, not yet on the connection. */
+  bufferedBytes: number
+}
+
+/**
+ * A cluster node's end of the node-to-node transport: libp2p over TCP in a
+ * private network keyed by the cluster key, with Noise and Yamux, carrying
+ * `/shoal/raft/1` (one-way, ordered, lossy under pressure), `/shoal/rpc/1`
+ * (request/response) and `/shoal/snapshot/1` (checksummed chunk streams).
+ * Handlers may be set before or after `start()`; a frame or request that
+ * arrives with no handler is dropped (raft, counted `no_handler`) or
+ * answered with the remote error code `no_handler`.
+ */
+export class P2PNode {
+  readonly #opts: ResolvedP2POptions
+  readonly metrics: P2PMetrics
+  readonly #log: RateLimitedLog
+  readonly #outboxes = new Map<string, RaftOutbox>()
+  #libp2p: Libp2p | undefined
+  #state: 'new' | 'starting' | 'running' | 'stopped' = 'new'
+  #onRaft: RaftHandler | undefined
+  #onRequest: RequestHandler | undefined
+  #onSnapshot: SnapshotHandler | undefined
+
+  /** Throws `P2PConfigError` for invalid options. */
+  constructor(options: P2PNodeOptions) {
+    this.#opts = resolveP2POptions(options)
+    this.metrics = new P2PMetrics(this.#opts.registry, () => this.#queuedBytes())
+    this.#log = new RateLimitedLog(this.#opts.logger, this.#opts.logIntervalMs)
+  }
+
+  /** Loads (or creates) the identity key, then listens. Throws `P2PConfigError`. */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new P2PStoppedError(`start() called on a node that is ${this.#state}`)
+    this.#state = 'starting'
+    const opts = this.#opts
+    const libp2p = await createLibp2pHost({
+      privateKey: await loadOrCreatePeerKey(opts.dataDir),
+      pnetKey: derivePnetKey(opts.clusterKey),
+      listen: opts.listen,
+      announce: opts.announce,
+      dialTimeoutMs: opts.dialTimeoutMs,
+      handshakeTimeoutMs: opts.handshakeTimeoutMs,
+      maxReadBufferBytes: 2 * YAMUX_MAX_WINDOW_BYTES,
+      onHandshakeFailure: (direction) => {
+        this.metrics.handshakeFailures.inc({ direction })
+        this.#log.warn(
+          `handshake:${direction}`,
+          { direction },
+          'p2p connection closed before its handshake completed (wrong cluster key?)',
+        )
+      },
+    })
+    const inbound = (protocol: string, serve: (stream: Stream, ctx: StreamContext) => void, max: number) =>
+      libp2p.handle(
+        protocol,
+        (stream: Stream, connection: Connection) => serve(stream, this.#context(protocol, connection)),
+        {
+          maxInboundStreams: max,
+          maxOutboundStreams: max,
+        },
+      )
+    await inbound(RAFT_PROTOCOL, (stream, ctx) => this.#serveRaft(stream, ctx), 8)
+    await inbound(
+      RPC_PROTOCOL,
+      (stream, ctx) => serveStream(stream, ctx, this.#onRequest),
+      opts.maxInboundRequests,
+    )
+    await inbound(
+      SNAPSHOT_PROTOCOL,
+      (stream, ctx) => receiveOverStream(stream, ctx, this.#onSnapshot, opts.snapshotWindowBytes),
+      8,
+    )
+    await libp2p.start()
+    this.#libp2p = libp2p
+    this.#state = 'running'
+    opts.logger.info({ peerId: this.peerId, addrs: this.multiaddrs() }, 'p2p transport listening')
+  }
+
+  /** Drops queued Raft frames (counted `stopped`), closes every connection and stops listening. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return
+    this.#state = 'stopped'
+    for (const outbox of this.#outboxes.values()) outbox.stop()
+    await this.#libp2p?.stop()
+  }
+
+  get peerId(): string {
+    return this.#running().peerId.toString()
+  }
+
+  /** The addresses to give others (announce address, or every listen address), each ending in `/p2p/<peerId>`. */
+  multiaddrs(): string[] {
+    return this.#running()
+      .getMultiaddrs()
+      .map((ma) => ma.toString())
+  }
+
+  /** This node as a `PeerAddress`, to hand to other nodes. */
+  address(): PeerAddress {
+    return { peerId: this.peerId, addrs: this.multiaddrs() }
+  }
+
+  /**
+   * Queues one frame for `to` and returns at once. The frame is encoded now
+   * (so the caller may reuse its value) and throws `P2PFrameTooLargeError`
+   * past `maxFrameBytes`. Returns false when it was dropped: the peer's queue
+   * is full (`peerQueueBytes` / `peerQueueFrames`), its last dial failed less
+   * than `redialBackoffMs` ago, or the node is stopped. Frames to one peer
+   * arrive in order, with gaps where frames were lost.
+   */
+  sendRaft(to: PeerAddress, frame: unknown): boolean {
+    const bytes = encodeFrame(FrameKind.raft, frame, this.#opts.maxFrameBytes)
+    return this.#outbox(to).enqueue(bytes)
+  }
+
+  onRaft(handler: RaftHandler): void {
+    this.#onRaft = handler
+  }
+
+  /**
+   * Sends `body` to `to`'s request handler and resolves with its result.
+   * Rejects with `P2PUnreachableError`, `P2PTimeoutError` (after
+   * `timeoutMs`, dial included), `P2PAbortedError`, `P2PRemoteError` (the
+   * handler threw; `remoteCode` is its code), `P2PFrameTooLargeError`,
+   * `P2PProtocolError` or `P2PStoppedError`.
+   */
+  async request(to: PeerAddress, body: unknown, options: RequestOptions = {}): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? this.#opts.requestTimeoutMs
+    const startedMs = performance.now()
+    const deadline = AbortSignal.timeout(timeoutMs)
+    const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
+    const stream = await this.#openStream(to, RPC_PROTOCOL, signal, timeoutMs, options.signal)
+    const ctx = this.#context(RPC_PROTOCOL, undefined, to.peerId)
+    const remainingMs = Math.max(1, timeoutMs - (performance.now() - startedMs))
+    return callOverStream(stream, body, ctx, { timeoutMs, remainingMs, signal: options.signal })
+  }
+
+  onRequest(handler: RequestHandler): void {
+    this.#onRequest = handler
+  }
+
+  /**
+   * Streams one snapshot to `to`: `meta` first, then `chunks` (cut to at
+   * most `snapshotChunkBytes` each), each with its CRC32, then the totals.
+   * Resolves once the remote handler has consumed it all and returned;
+   * rejects with `P2PRemoteError` (code `checksum` when the receiver found
+   * a mismatch, or the handler's code), or a transport error as `request`.
+   */
+  async sendSnapshot(
+    to: PeerAddress,
+    meta: unknown,
+    chunks: AsyncIterable<Uint8Array>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const dialSignal = AbortSignal.timeout(this.#opts.dialTimeoutMs)
+    const signal = options.signal === undefined ? dialSignal : AbortSignal.any([dialSignal, options.signal])
+    const stream = await this.#openStream(
+      to,
+      SNAPSHOT_PROTOCOL,
+      signal,
+      this.#opts.dialTimeoutMs,
+      options.signal,
+    )
+    const ctx = this.#context(SNAPSHOT_PROTOCOL, undefined, to.peerId)
+    await sendOverStream(stream, meta, chunks, ctx, this.#opts.snapshotChunkBytes, options.signal)
+  }
+
+  onSnapshot(handler: SnapshotHandler): void {
+    this.#onSnapshot = handler
+  }
+
+  /** The Raft queue towards `peerId`, or undefined when nothing was ever sent to it. */
+  peerQueueStats(peerId: string): PeerQueueStats | undefined {
+    const outbox = this.#outboxes.get(peerId)
+    if (outbox === undefined) return undefined
+    return {
+      queuedFrames: outbox.queuedFrames,
+      queuedBytes: outbox.queuedBytes,
+      bufferedBytes: outbox.bufferedBytes,
+    }
+  }
+
+  #serveRaft(stream: Stream, ctx: StreamContext): void {
+    readFrames(stream, [FrameKind.raft], ctx, {
+      onFrame: (frame) => {
+        const value = decodeBody(frame.body)
+        const handler = this.#onRaft
+        if (handler === undefined) {
+          this.metrics.framesDropped.inc({ peer: ctx.peer, reason: 'no_handler' })
+          return
+        }
+        try {
+          handler(ctx.peer, value)
+        } catch (error) {
+          this.metrics.framesDropped.inc({ peer: ctx.peer, reason: 'handler_error' })
+          this.#log.warn(
+            'raft-handler',
+            { peer: ctx.peer, error: (error as Error).message },
+            'p2p raft handler threw; frame dropped',
+          )
+        }
+      },
+    })
+  }
+
+  #outbox(to: PeerAddress): RaftOutbox {
+    let outbox = this.#outboxes.get(to.peerId)
+    const targets = dialTargets(to)
+    if (outbox === undefined) {
+      outbox = new RaftOutbox({
+        peer: to.peerId,
+        maxQueueBytes: this.#opts.peerQueueBytes,
+        maxQueueFrames: this.#opts.peerQueueFrames,
+        redialBackoffMs: this.#opts.redialBackoffMs,
+        metrics: this.metrics,
+        log: this.#log,
+        openStream: () =>
+          this.#running().dialProtocol(targets, RAFT_PROTOCOL, dialSignal(this.#opts.dialTimeoutMs)),
+      })
+      if (this.#state !== 'running') outbox.stop()
+      this.#outboxes.set(to.peerId, outbox)
+    }
+    return outbox
+  }
+
+  async #openStream(
+    to: PeerAddress,
+    protocol: string,
+    signal: AbortSignal,
+    timeoutMs: number,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<Stream> {
+    const targets = dialTargets(to)
+    const libp2p = this.#running()
+    try {
+      return await libp2p.dialProtocol(targets, protocol, { signal })
+    } catch (error) {
+      if (this.#state !== 'running') throw new P2PStoppedError('the node stopped')
+      if (callerSignal?.aborted) throw new P2PAbortedError('aborted by the caller while dialling')
+      if (signal.aborted) throw new P2PTimeoutError(to.peerId, timeoutMs)
+      throw new P2PUnreachableError(to.peerId, (error as Error).message, { cause: error })
+    }
+  }
+
+  #context(protocol: string, connection: Connection | undefined, peer?: string): StreamContext {
+    return {
+      protocol,
+      peer: peer ?? connection?.remotePeer.toString() ?? 'unknown',
+      maxFrameBytes: this.#opts.maxFrameBytes,
+      metrics: this.metrics,
+      log: this.#log,
+    }
+  }
+
+  #running(): Libp2p {
+    if (this.#state !== 'running' || this.#libp2p === undefined) {
+      throw new P2PStoppedError(`the p2p node is ${this.#state}`)
+    }
+    return this.#libp2p
+  }
+
+  #queuedBytes(): number {
+    let total = 0
+    for (const outbox of this.#outboxes.values()) total += outbox.queuedBytes
+    return total
+  }
+}
+
+function dialSignal(timeoutMs: number): { signal: AbortSignal } {
+  return { signal: AbortSignal.timeout(timeoutMs) }
+}

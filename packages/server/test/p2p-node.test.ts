@@ -1,0 +1,198 @@
+import { chmod, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  P2PAbortedError,
+  P2PConfigError,
+  P2PFrameTooLargeError,
+  P2PNode,
+  P2PRemoteError,
+  P2PTimeoutError,
+  P2PUnreachableError,
+  PEER_KEY_FILE,
+} from '../src/internal/p2p/index.ts'
+import { eventually, metricValue, P2PCluster } from './p2p-harness.ts'
+
+// Real libp2p nodes on 127.0.0.1 (TCP + pnet + Noise + Yamux), ephemeral ports.
+
+let cluster: P2PCluster
+afterEach(async () => {
+  await cluster.close()
+})
+
+describe('identity', () => {
+  it('keeps its peer id across a restart from the same data dir', async () => {
+    cluster = new P2PCluster()
+    const dataDir = await cluster.dataDir()
+    const first = await cluster.node({ dataDir })
+    const peerId = first.peerId
+    await first.stop()
+    const second = await cluster.node({ dataDir })
+    expect(second.peerId).toBe(peerId)
+    expect((await stat(path.join(dataDir, PEER_KEY_FILE))).mode & 0o777).toBe(0o600)
+  })
+
+  it('refuses a key file that others can read', async () => {
+    cluster = new P2PCluster()
+    const dataDir = await cluster.dataDir()
+    await (await cluster.node({ dataDir })).stop()
+    await chmod(path.join(dataDir, PEER_KEY_FILE), 0o644)
+    await expect(cluster.node({ dataDir })).rejects.toBeInstanceOf(P2PConfigError)
+  })
+
+  it('refuses a cluster key shorter than 16 bytes', () => {
+    cluster = new P2PCluster()
+    expect(
+      () =>
+        new P2PNode({
+          dataDir: '/tmp/unused',
+          clusterKey: new Uint8Array(8),
+          listen: { host: '127.0.0.1', port: 0 },
+        }),
+    ).toThrow(P2PConfigError)
+  })
+
+  it('advertises the announce address instead of the listen address', async () => {
+    cluster = new P2PCluster()
+    const node = await cluster.node({ announce: { host: '127.0.0.1', port: 41999 } })
+    expect(node.multiaddrs()).toEqual([`/ip4/127.0.0.1/tcp/41999/p2p/${node.peerId}`])
+  })
+})
+
+describe('/shoal/raft/1', () => {
+  it('delivers every frame in order between three nodes', async () => {
+    cluster = new P2PCluster()
+    const nodes = [await cluster.node(), await cluster.node(), await cluster.node()]
+    const received = new Map<string, unknown[]>()
+    for (const node of nodes) {
+      node.onRaft((from, frame) => {
+        const key = `${from}->${node.peerId}`
+        received.set(key, [...(received.get(key) ?? []), frame])
+      })
+    }
+    const FRAMES = 200
+    for (let i = 0; i < FRAMES; i++) {
+      for (const from of nodes) {
+        for (const to of nodes) {
+          if (from === to) continue
+          expect(
+            from.sendRaft(to.address(), { seq: i, groups: [[1, 'append', new Uint8Array([i % 256])]] }),
+          ).toBe(true)
+        }
+      }
+    }
+    await eventually(
+      () => received.size === 6 && [...received.values()].every((list) => list.length === FRAMES),
+    )
+    for (const list of received.values()) {
+      expect(list.map((frame) => (frame as { seq: number }).seq)).toEqual(
+        Array.from({ length: FRAMES }, (_, i) => i),
+      )
+    }
+    const [a, b] = nodes
+    expect(
+      await metricValue(a!, 'shoal_p2p_messages_sent_total', { peer: b!.peerId, protocol: '/shoal/raft/1' }),
+    ).toBe(FRAMES)
+    expect(
+      await metricValue(b!, 'shoal_p2p_messages_received_total', {
+        peer: a!.peerId,
+        protocol: '/shoal/raft/1',
+      }),
+    ).toBe(FRAMES)
+  })
+
+  it('refuses a frame larger than maxFrameBytes before queueing it', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node({ maxFrameBytes: 4096 })
+    const b = await cluster.node()
+    expect(() => a.sendRaft(b.address(), new Uint8Array(5000))).toThrow(P2PFrameTooLargeError)
+  })
+
+  it('drops frames to an unreachable peer, counted, without blocking the caller', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node({ dialTimeoutMs: 1000 })
+    const b = await cluster.node()
+    const gone = b.address()
+    await b.stop()
+    expect(a.sendRaft(gone, 'first')).toBe(true)
+    await eventually(
+      async () => (await metricValue(a, 'shoal_p2p_frames_dropped_total', { reason: 'unreachable' })) >= 1,
+    )
+    // Within the redial backoff, frames are refused at once.
+    expect(a.sendRaft(gone, 'second')).toBe(false)
+  })
+})
+
+describe('/shoal/rpc/1', () => {
+  it('answers a request with the handler result', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node()
+    const b = await cluster.node()
+    b.onRequest(async (from, body) => ({ from, echo: body }))
+    expect(await a.request(b.address(), { op: 'read', key: 'x' })).toEqual({
+      from: a.peerId,
+      echo: { op: 'read', key: 'x' },
+    })
+  })
+
+  it('rejects with the remote error code when the handler throws', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node()
+    const b = await cluster.node()
+    b.onRequest(async () => {
+      throw Object.assign(new Error('not the leader'), { code: 'not_leader' })
+    })
+    const error = await a.request(b.address(), 'propose').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(P2PRemoteError)
+    expect((error as P2PRemoteError).remoteCode).toBe('not_leader')
+    expect((error as P2PRemoteError).message).toBe('not the leader')
+  })
+
+  it('answers no_handler when no request handler is set', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node()
+    const b = await cluster.node()
+    const error = await a.request(b.address(), 1).catch((e: unknown) => e)
+    expect((error as P2PRemoteError).remoteCode).toBe('no_handler')
+  })
+
+  it('times out when the handler does not answer in time, and counts the closed stream', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node()
+    const b = await cluster.node()
+    b.onRequest(() => new Promise(() => {}))
+    const started = performance.now()
+    await expect(a.request(b.address(), 'slow', { timeoutMs: 300 })).rejects.toBeInstanceOf(P2PTimeoutError)
+    expect(performance.now() - started).toBeLessThan(3000)
+    expect(await metricValue(a, 'shoal_p2p_streams_closed_total', { reason: 'timeout' })).toBe(1)
+  })
+
+  it('rejects with P2PAbortedError when the caller aborts', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node()
+    const b = await cluster.node()
+    b.onRequest(() => new Promise(() => {}))
+    const controller = new AbortController()
+    const pending = a.request(b.address(), 'slow', { signal: controller.signal })
+    setTimeout(() => controller.abort(), 100)
+    await expect(pending).rejects.toBeInstanceOf(P2PAbortedError)
+  })
+
+  it('rejects with P2PUnreachableError when nothing listens at the address', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node()
+    const b = await cluster.node()
+    const gone = b.address()
+    await b.stop()
+    await expect(a.request(gone, 'x', { timeoutMs: 3000 })).rejects.toBeInstanceOf(P2PUnreachableError)
+  })
+
+  it('serves many concurrent requests on one connection', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node()
+    const b = await cluster.node()
+    b.onRequest(async (_from, body) => (body as number) * 2)
+    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => a.request(b.address(), i)))
+    expect(answers).toEqual(Array.from({ length: 100 }, (_, i) => i * 2))
+  })
+})
