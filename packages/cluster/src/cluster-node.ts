@@ -282,7 +282,7 @@ export class ClusterNode {
     let reachable = true
     let state = this.metadata.state
     try {
-      state = await this.readLinearizable({ timeoutMs: options.timeoutMs ?? 2_000 })
+      state = await this.readLinearizable({ timeoutMs: options.timeoutMs ?? 5_000 })
     } catch {
       reachable = false
     }
@@ -351,10 +351,15 @@ export class ClusterNode {
   /** Where to reach `nodeId`: its advert in the metadata, else SWIM's. */
   addressOf(nodeId: string): NodeAddress | null {
     // Gossip carries a restarted node's new addresses before the metadata records them.
-    const raw = this.#options.membership.members().find((m) => m.id === nodeId && m.state !== 'dead' && m.state !== 'left')
+    const raw = this.#options.membership
+      .members()
+      .find((m) => m.id === nodeId && m.state !== 'dead' && m.state !== 'left')
     const member = raw === undefined ? undefined : decodeMember(raw)
     const fromGossip = member?.clusterId === this.clusterId ? member.advert.p2pAddrs : undefined
-    const addrs = fromGossip !== undefined && fromGossip.length > 0 ? fromGossip : this.metadata.state.nodes[nodeId]?.p2pAddrs
+    const addrs =
+      fromGossip !== undefined && fromGossip.length > 0
+        ? fromGossip
+        : this.metadata.state.nodes[nodeId]?.p2pAddrs
     return addrs === undefined || addrs.length === 0 ? null : { nodeId, addrs }
   }
 
@@ -474,7 +479,8 @@ export class ClusterNode {
     for (;;) {
       this.#checkRunning()
       if (this.#requireMeta().status().appliedIndex >= index) return
-      if (this.#clock() >= deadline) throw new ClusterTimeoutError(`metadata not applied up to ${index} in time`)
+      if (this.#clock() >= deadline)
+        throw new ClusterTimeoutError(`metadata not applied up to ${index} in time`)
       await sleep(5)
     }
   }

@@ -44,7 +44,13 @@ export {
   sameAdvert,
 } from './membership.ts'
 export { MemoryClusterNetwork } from './memory-transport.ts'
-export { decodeCommand, decodeState, encodeCommand, encodeState, type MetadataImage } from './metadata/codec.ts'
+export {
+  decodeCommand,
+  decodeState,
+  encodeCommand,
+  encodeState,
+  type MetadataImage,
+} from './metadata/codec.ts'
 export { emptyMetadata, MetadataStateMachine } from './metadata/state-machine.ts'
 export {
   type ApiKeyRecord,

@@ -15,6 +15,11 @@ Commands:
              [--data-dir ./shoal-data] [--http-addr 127.0.0.1:7700] [--master-key KEY] [--config shoal.toml]
              [--allow-insecure] [--payload-limit-bytes N] [--rate-limit-per-second N] [--rate-limit-burst N]
              [--log-level info] [--sync always|none] [--load-sample]
+             cluster: [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--bootstrap [--cluster-name NAME]]
+             [--join host:port[,host:port…]] [--region R] [--zone Z] [--node-name NAME]
+             [--p2p-addr 127.0.0.1:7800] [--gossip-addr 127.0.0.1:7946]
+             [--p2p-advertise-addr host:port] [--gossip-advertise-addr host:port]
+             [--gossip-profile lan|wan|local] [--raft-tick-ms 100]
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
@@ -60,6 +65,19 @@ async function main(argv: string[]): Promise<number> {
           'log-level': { type: 'string' },
           sync: { type: 'string' },
           'load-sample': { type: 'boolean' },
+          'cluster-key-file': { type: 'string' },
+          join: { type: 'string' },
+          bootstrap: { type: 'boolean' },
+          'cluster-name': { type: 'string' },
+          region: { type: 'string' },
+          zone: { type: 'string' },
+          'node-name': { type: 'string' },
+          'p2p-addr': { type: 'string' },
+          'p2p-advertise-addr': { type: 'string' },
+          'gossip-addr': { type: 'string' },
+          'gossip-advertise-addr': { type: 'string' },
+          'gossip-profile': { type: 'string' },
+          'raft-tick-ms': { type: 'string' },
         },
       })
       const config = await configFromCli(values, process.env)

@@ -72,6 +72,25 @@ export class UdpTransport implements Transport {
 
   async start(onMessages: (messages: Message[]) => void): Promise<void> {
     this.#onMessages = onMessages
+    // With port 0 the UDP port is picked first and TCP must take the same
+    // number, which another process may hold for TCP: pick again a few times.
+    const attempts = this.#port === 0 ? 8 : 1
+    for (let attempt = 1; ; attempt++) {
+      const socket = await this.#bindUdp()
+      const port = socket.address().port
+      try {
+        this.#server = await this.#listenTcp(port)
+        this.#socket = socket
+        this.#address = `${this.#host}:${port}`
+        return
+      } catch (error) {
+        await new Promise<void>((resolve) => socket.close(() => resolve()))
+        if (attempt >= attempts) throw error
+      }
+    }
+  }
+
+  async #bindUdp(): Promise<Socket> {
     const socket = createSocket({ type: 'udp4' })
     socket.on('message', (packet) => this.#receivePacket(packet, true))
     socket.on('error', () => {
@@ -86,8 +105,10 @@ export class UdpTransport implements Transport {
     }).catch((cause: unknown) => {
       throw new TransportError(`cannot bind UDP ${this.#host}:${this.#port}`, { cause })
     })
-    this.#socket = socket
-    const port = socket.address().port
+    return socket
+  }
+
+  async #listenTcp(port: number): Promise<Server> {
     const server = createServer((connection) => {
       const chunks: Buffer[] = []
       let received = 0
@@ -110,12 +131,10 @@ export class UdpTransport implements Transport {
         server.off('error', reject)
         resolve()
       })
-    }).catch(async (cause: unknown) => {
-      socket.close()
+    }).catch((cause: unknown) => {
       throw new TransportError(`cannot listen on TCP ${this.#host}:${port}`, { cause })
     })
-    this.#server = server
-    this.#address = `${this.#host}:${port}`
+    return server
   }
 
   send(to: string, messages: readonly Message[]): void {

@@ -50,7 +50,12 @@ export function decodeState(bytes: Uint8Array): MetadataImage | null {
   if (bytes[4] !== FORMAT_VERSION)
     throw new Error(`metadata snapshot: unsupported format version ${bytes[4]}`)
   const image = packr.unpack(bytes.subarray(5)) as Partial<MetadataImage>
-  if (typeof image !== 'object' || image === null || typeof image.appliedIndex !== 'number' || typeof image.state !== 'object')
+  if (
+    typeof image !== 'object' ||
+    image === null ||
+    typeof image.appliedIndex !== 'number' ||
+    typeof image.state !== 'object'
+  )
     throw new Error('metadata snapshot: malformed image')
   return image as MetadataImage
 }

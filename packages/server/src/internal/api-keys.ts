@@ -39,7 +39,12 @@ export const ACTIONS = [
   'keys.create',
   'keys.update',
   'keys.delete',
+  'cluster.get',
+  'cluster.update',
 ] as const
+
+/** Actions only the master key may perform (no API key can be granted them, not even with `*`). */
+const MASTER_ONLY_PREFIXES = ['cluster.']
 
 export type Action = (typeof ACTIONS)[number]
 
@@ -177,7 +182,7 @@ export class KeyStore {
    */
   authorize(token: string | undefined, action: Action, indexUid: string | null): Grant {
     if (this.masterKey === undefined) {
-      if (action.startsWith('keys.')) {
+      if (action.startsWith('keys.') || MASTER_ONLY_PREFIXES.some((p) => action.startsWith(p))) {
         throw new ApiError(
           401,
           'missing_master_key',
@@ -196,6 +201,7 @@ export class KeyStore {
       )
     }
     if (safeEqual(token, this.masterKey)) return OPEN_GRANT
+    if (MASTER_ONLY_PREFIXES.some((p) => action.startsWith(p))) throw invalidApiKey()
     const uid = this.bySecret.get(token)
     const key = uid === undefined ? undefined : this.keys.get(uid)
     const invalid = invalidApiKey()
@@ -303,11 +309,12 @@ function validateUid(value: unknown): string {
 }
 
 function validateActions(value: unknown): Action[] {
-  const known = new Set<string>(ACTIONS)
+  const grantable = ACTIONS.filter((a) => !MASTER_ONLY_PREFIXES.some((p) => a.startsWith(p)))
+  const known = new Set<string>(grantable)
   if (!Array.isArray(value) || value.some((a) => typeof a !== 'string' || !known.has(a))) {
     throw badRequest(
       'invalid_api_key_actions',
-      `Invalid value at \`.actions\`: expected an array of: ${ACTIONS.join(', ')}`,
+      `Invalid value at \`.actions\`: expected an array of: ${grantable.join(', ')}`,
     )
   }
   return value as Action[]

@@ -5,7 +5,8 @@ import type { Grant } from './api-keys.ts'
 import { ApiError, errorLink, toErrorResponse } from './errors.ts'
 import { buildOpenApi } from './openapi.ts'
 import { RateLimiter } from './rate-limit.ts'
-import { RawBody, type RouteSpec, type Services } from './route-spec.ts'
+import { RawBody, RawStatus, type RouteSpec, type Services } from './route-spec.ts'
+import { clusterRoutes } from './routes-cluster.ts'
 import { documentRoutes } from './routes-documents.ts'
 import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
@@ -23,6 +24,7 @@ const API_ROUTES: RouteSpec[] = [
   ...taskRoutes,
   ...keyRoutes,
   ...systemRoutes,
+  ...clusterRoutes,
 ]
 
 /** The full route table, including `/metrics` and `/openapi.json`. */
@@ -195,6 +197,7 @@ function registerRoutes(
           services,
         })
         if (result instanceof RawBody) return reply.type(result.contentType).send(result.payload)
+        if (result instanceof RawStatus) return reply.code(result.status).send(result.body)
         reply.code(spec.status ?? 200)
         return spec.status === 204 ? reply.send() : reply.send(result)
       },

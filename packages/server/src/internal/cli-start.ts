@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { startCluster } from './cluster/runtime.ts'
 import { readTomlConfig, resolveConfig, type ServerConfig } from './config.ts'
 import { lockDataDir } from './data-dir-lock.ts'
 import type { EnginePort } from './engine-port.ts'
@@ -47,11 +48,34 @@ export async function startNode(
   })
   const server = await createServer({ config, engine, logger })
   observeLogSync = (seconds) => server.metrics.engineLogFsyncSeconds.observe(seconds)
+  if (config.cluster.enabled) {
+    try {
+      server.attachCluster(
+        await startCluster({
+          config: config.cluster,
+          dataDir: config.dataDir,
+          httpAddr: `${server.host}:${server.port}`,
+          version: await packageVersion(),
+          logger,
+          registry: server.metrics.registry,
+        }),
+      )
+    } catch (error) {
+      await server.close().catch(() => {})
+      await unlock()
+      throw error
+    }
+  }
   const auth = config.masterKey === undefined ? '' : ` -H 'Authorization: Bearer <master key>'`
   options.out(
     `Shoal ${await packageVersion()} listening on ${server.url}\n` +
       `  data folder: ${config.dataDir}\n` +
-      `  master key:  ${config.masterKey === undefined ? 'none (open API, loopback only)' : 'set'}\n`,
+      `  master key:  ${config.masterKey === undefined ? 'none (open API, loopback only)' : 'set'}\n` +
+      (server.cluster === undefined
+        ? ''
+        : `  cluster:     ${server.cluster.node.clusterId} as node ${server.cluster.node.nodeId}\n` +
+          `  p2p:         ${server.cluster.p2p.multiaddrs().join(' ')}\n` +
+          `  gossip:      ${server.cluster.gossip.address}\n`),
   )
   let stopping = false
   const stop = (signal: string) => {

@@ -25,6 +25,45 @@ export interface ServerConfig {
   logLevel: string
   /** fsync writes (engine WAL and task queue); 'none' is for tests and benchmarks. @defaultValue 'always' */
   sync: 'always' | 'none'
+  /** Cluster settings; `cluster.enabled` is false for a standalone node (no libp2p, no gossip). */
+  cluster: ClusterConfig
+}
+
+/**
+ * How a node takes part in a cluster. It is clustered as soon as a cluster key
+ * is given (`--cluster-key-file` or `SHOAL_CLUSTER_KEY`); `--join` and
+ * `--bootstrap` need one.
+ */
+export interface ClusterConfig {
+  enabled: boolean
+  /** File holding the cluster key (not readable by group or others). */
+  keyFile: string | undefined
+  /** The cluster key itself, from `SHOAL_CLUSTER_KEY` only (never a flag: flags show in `ps`). */
+  key: string | undefined
+  /** Gossip addresses (`host:port`) of nodes to join through. @defaultValue [] */
+  join: string[]
+  /** Create a new cluster with this node as its first member. @defaultValue false */
+  bootstrap: boolean
+  /** The cluster's name, recorded at bootstrap. @defaultValue 'shoal' */
+  name: string
+  /** @defaultValue '' */
+  region: string
+  /** @defaultValue '' */
+  zone: string
+  /** A human label for this node. @defaultValue the host name */
+  nodeName: string | undefined
+  /** libp2p TCP listen address. @defaultValue '127.0.0.1:7800' */
+  p2pAddr: string
+  /** Address other nodes dial for libp2p, when not the listen address (a proxy, NAT). */
+  p2pAdvertiseAddr: string | undefined
+  /** SWIM's UDP (and TCP push-pull) listen address. @defaultValue '127.0.0.1:7946' */
+  gossipAddr: string
+  /** Address other nodes send gossip to, when not the listen address. */
+  gossipAdvertiseAddr: string | undefined
+  /** SWIM timing preset: `lan` (1 s probes), `wan` (5 s), `local` (loopback tests: 200 ms probe timeout). @defaultValue 'lan' */
+  gossipProfile: 'lan' | 'wan' | 'local'
+  /** Milliseconds per Raft tick; elections time out after 10 to 20 ticks. @defaultValue 100 */
+  raftTickMs: number
 }
 
 export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
@@ -36,6 +75,23 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   rateLimit: { requestsPerSecond: 0, burst: 0 },
   logLevel: 'info',
   sync: 'always',
+  cluster: Object.freeze({
+    enabled: false,
+    keyFile: undefined,
+    key: undefined,
+    join: [],
+    bootstrap: false,
+    name: 'shoal',
+    region: '',
+    zone: '',
+    nodeName: undefined,
+    p2pAddr: '127.0.0.1:7800',
+    p2pAdvertiseAddr: undefined,
+    gossipAddr: '127.0.0.1:7946',
+    gossipAdvertiseAddr: undefined,
+    gossipProfile: 'lan',
+    raftTickMs: 100,
+  }),
 })
 
 type Kind = 'string' | 'boolean' | 'integer'
@@ -43,6 +99,7 @@ type Kind = 'string' | 'boolean' | 'integer'
 interface Field {
   toml: string
   env: string
+  /** '' for a field that has no flag (a secret). */
   flag: string
   kind: Kind
   set(config: ServerConfig, value: string | boolean | number): void
@@ -113,7 +170,53 @@ export const FIELDS: readonly Field[] = [
     kind: 'string',
     set: (c, v) => (c.sync = String(v) as ServerConfig['sync']),
   },
+  clusterField('cluster_key_file', 'cluster-key-file', 'string', (c, v) => (c.keyFile = String(v))),
+  { ...clusterField('cluster_key', '', 'string', (c, v) => (c.key = String(v))), env: 'SHOAL_CLUSTER_KEY' },
+  clusterField('join', 'join', 'string', (c, v) => (c.join = splitList(String(v)))),
+  clusterField('bootstrap', 'bootstrap', 'boolean', (c, v) => (c.bootstrap = v === true)),
+  clusterField('cluster_name', 'cluster-name', 'string', (c, v) => (c.name = String(v))),
+  clusterField('region', 'region', 'string', (c, v) => (c.region = String(v))),
+  clusterField('zone', 'zone', 'string', (c, v) => (c.zone = String(v))),
+  clusterField('node_name', 'node-name', 'string', (c, v) => (c.nodeName = String(v))),
+  clusterField('p2p_addr', 'p2p-addr', 'string', (c, v) => (c.p2pAddr = String(v))),
+  clusterField(
+    'p2p_advertise_addr',
+    'p2p-advertise-addr',
+    'string',
+    (c, v) => (c.p2pAdvertiseAddr = String(v)),
+  ),
+  clusterField('gossip_addr', 'gossip-addr', 'string', (c, v) => (c.gossipAddr = String(v))),
+  clusterField(
+    'gossip_advertise_addr',
+    'gossip-advertise-addr',
+    'string',
+    (c, v) => (c.gossipAdvertiseAddr = String(v)),
+  ),
+  clusterField(
+    'gossip_profile',
+    'gossip-profile',
+    'string',
+    (c, v) => (c.gossipProfile = String(v) as ClusterConfig['gossipProfile']),
+  ),
+  clusterField('raft_tick_ms', 'raft-tick-ms', 'integer', (c, v) => (c.raftTickMs = Number(v))),
 ]
+
+/** A cluster field: TOML key `x`, environment variable `SHOAL_X`, flag `--x`. */
+function clusterField(
+  toml: string,
+  flag: string,
+  kind: Kind,
+  set: (cluster: ClusterConfig, value: string | boolean | number) => void,
+): Field {
+  return { toml, env: `SHOAL_${toml.toUpperCase()}`, flag, kind, set: (c, v) => set(c.cluster, v) }
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+}
 
 export interface ConfigSources {
   /** Parsed TOML table (see `readTomlConfig`). */
@@ -136,8 +239,13 @@ export async function readTomlConfig(filePath: string): Promise<Record<string, u
 
 /** Merges the sources in precedence order and validates the result. */
 export function resolveConfig(sources: ConfigSources): ServerConfig {
-  const config: ServerConfig = { ...DEFAULT_CONFIG, rateLimit: { ...DEFAULT_CONFIG.rateLimit } }
-  const known = new Set(FIELDS.map((f) => f.toml))
+  const config: ServerConfig = {
+    ...DEFAULT_CONFIG,
+    rateLimit: { ...DEFAULT_CONFIG.rateLimit },
+    cluster: { ...DEFAULT_CONFIG.cluster, join: [] },
+  }
+  // The cluster key is a secret: it may come from the environment, never from a file that may be shared.
+  const known = new Set(FIELDS.filter((f) => f.toml !== 'cluster_key').map((f) => f.toml))
   for (const key of Object.keys(sources.file ?? {})) {
     if (!known.has(key)) throw new ConfigError(`unknown key \`${key}\` in the config file`)
   }
@@ -145,7 +253,7 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
   for (const field of FIELDS) {
     const fromFile = sources.file?.[field.toml]
     const fromEnv = sources.env?.[field.env]
-    const fromFlag = sources.flags?.[field.flag]
+    const fromFlag = field.flag === '' ? undefined : sources.flags?.[field.flag]
     for (const [origin, raw] of [
       [`config file key ${field.toml}`, fromFile],
       [`environment variable ${field.env}`, fromEnv],
@@ -158,6 +266,7 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
   }
   if (!burstGiven) config.rateLimit.burst = config.rateLimit.requestsPerSecond * 2
   validate(config)
+  validateCluster(config.cluster)
   return config
 }
 
@@ -214,4 +323,41 @@ function validate(config: ServerConfig): void {
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
   if (!levels.includes(config.logLevel))
     throw new ConfigError(`log level must be one of ${levels.join(', ')}`)
+}
+
+function validateCluster(cluster: ClusterConfig): void {
+  const keyGiven = cluster.keyFile !== undefined || cluster.key !== undefined
+  if (cluster.keyFile !== undefined && cluster.key !== undefined)
+    throw new ConfigError('give the cluster key once: --cluster-key-file or SHOAL_CLUSTER_KEY, not both')
+  const clusterOnly: Array<[boolean, string]> = [
+    [cluster.join.length > 0, '--join'],
+    [cluster.bootstrap, '--bootstrap'],
+  ]
+  for (const [given, name] of clusterOnly) {
+    if (given && !keyGiven)
+      throw new ConfigError(`${name} needs the cluster key: --cluster-key-file F or SHOAL_CLUSTER_KEY`)
+  }
+  if (!['lan', 'wan', 'local'].includes(cluster.gossipProfile))
+    throw new ConfigError(`gossip profile must be lan, wan or local, got \`${cluster.gossipProfile}\``)
+  if (cluster.raftTickMs < 10 || cluster.raftTickMs > 10_000)
+    throw new ConfigError(`raft tick must be 10 to 10000 ms, got ${cluster.raftTickMs}`)
+  cluster.enabled = keyGiven
+  if (!cluster.enabled) return
+  for (const [name, value] of [
+    ['p2p address', cluster.p2pAddr],
+    ['gossip address', cluster.gossipAddr],
+    ['p2p advertise address', cluster.p2pAdvertiseAddr],
+    ['gossip advertise address', cluster.gossipAdvertiseAddr],
+    ...cluster.join.map((seed) => ['join address', seed] as const),
+  ] as const) {
+    if (value !== undefined) parseAddr(name, value)
+  }
+}
+
+function parseAddr(what: string, addr: string): ListenAddress {
+  try {
+    return parseHttpAddr(addr)
+  } catch {
+    throw new ConfigError(`${what} \`${addr}\` is not host:port`)
+  }
 }

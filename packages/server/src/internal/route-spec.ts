@@ -1,4 +1,5 @@
 import type { Action, Grant, KeyStore } from './api-keys.ts'
+import type { ClusterRuntime } from './cluster/runtime.ts'
 import type { ServerConfig } from './config.ts'
 import type { EnginePort } from './engine-port.ts'
 import { badRequest } from './errors.ts'
@@ -33,6 +34,8 @@ export interface Services {
   metrics: ServerMetrics
   config: ServerConfig
   version: string
+  /** The cluster member this node runs, once started; undefined on a standalone node. */
+  cluster?: ClusterRuntime | undefined
 }
 
 export interface RouteContext {
@@ -107,5 +110,16 @@ export class RawBody {
   constructor(contentType: string, payload: string) {
     this.contentType = contentType
     this.payload = payload
+  }
+}
+
+/** A JSON result sent with another status than the route's usual one (a 408 from a wait that timed out). */
+export class RawStatus {
+  readonly status: number
+  readonly body: unknown
+
+  constructor(status: number, body: unknown) {
+    this.status = status
+    this.body = body
   }
 }

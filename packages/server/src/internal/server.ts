@@ -5,9 +5,11 @@ import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
 import { KeyStore } from './api-keys.ts'
 import { buildApp } from './app.ts'
+import type { ClusterRuntime } from './cluster/runtime.ts'
 import { parseHttpAddr, type ServerConfig } from './config.ts'
 import type { EnginePort } from './engine-port.ts'
 import { ServerMetrics } from './metrics.ts'
+import type { Services } from './route-spec.ts'
 import { TaskQueue } from './task-queue.ts'
 
 export interface ShoalServer {
@@ -20,6 +22,10 @@ export interface ShoalServer {
   readonly engine: EnginePort
   readonly logger: Logger
   readonly metrics: ServerMetrics
+  /** The cluster member, when this node runs in a cluster. */
+  readonly cluster: ClusterRuntime | undefined
+  /** Hands the started cluster member to the HTTP routes; `close()` stops it first. */
+  attachCluster(runtime: ClusterRuntime): void
   /**
    * Graceful stop: no new connections or tasks, in-flight requests and the
    * running task batch finish, queued tasks stay durable, then the task log
@@ -77,7 +83,8 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
       logger.error({ err: error, task: task.uid }, 'task failed with an internal error'),
   })
   metrics = new ServerMetrics(engine, () => queue.depth())
-  const app = buildApp({ engine, queue, keys, metrics, config, version: await packageVersion() }, logger)
+  const services: Services = { engine, queue, keys, metrics, config, version: await packageVersion() }
+  const app = buildApp(services, logger)
   const { host, port } = parseHttpAddr(config.httpAddr)
   await app.listen({ host, port })
   const address = app.server.address()
@@ -94,8 +101,15 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     engine,
     logger,
     metrics,
+    get cluster() {
+      return services.cluster
+    },
+    attachCluster(runtime) {
+      services.cluster = runtime
+    },
     close() {
       closing ??= (async () => {
+        await services.cluster?.stop()
         await app.close()
         await queue.close()
         await engine.close()
