@@ -8,7 +8,7 @@ interface Pending {
 }
 
 /** One pipelined connection to one member. */
-class Connection {
+export class Connection {
   readonly address: string
   #socket: net.Socket
   #pending = new Map<number, Pending>()
@@ -18,14 +18,17 @@ class Connection {
     this.address = address
     const [host, port] = address.split(':') as [string, string]
     this.#socket = net.connect({ host, port: Number(port), noDelay: true })
-    const reader = new FrameReader((value) => {
-      const response = value as KvResponse
-      const pending = this.#pending.get(response[0])
-      if (pending === undefined) return
-      this.#pending.delete(response[0])
-      clearTimeout(pending.timer)
-      pending.resolve(response)
-    })
+    const reader = new FrameReader(
+      (value) => {
+        const response = value as KvResponse
+        const pending = this.#pending.get(response[0])
+        if (pending === undefined) return
+        this.#pending.delete(response[0])
+        clearTimeout(pending.timer)
+        pending.resolve(response)
+      },
+      () => this.#socket.destroy(),
+    )
     this.#socket.on('data', (chunk) => reader.push(chunk))
     this.#socket.on('error', () => {})
     this.#socket.on('close', () => {
@@ -90,10 +93,10 @@ export class KvClient {
   }
 
   /** Sends one request to one member (no leader search): status and local reads. */
-  async direct(address: string, op: KvOp, key?: string): Promise<unknown> {
+  async direct(address: string, op: KvOp, key?: string, value?: string): Promise<unknown> {
     const response = await this.#connection(address).request(
       this.#nextId++,
-      [op, key],
+      [op, key, value],
       this.#options.attemptTimeoutMs,
     )
     if (response[1] !== 0) throw new Error(`request failed: ${String(response[2])}`)
