@@ -67,18 +67,23 @@ export class FrameReader {
     this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk])
     while (this.#buffer.length >= HEADER_BYTES) {
       const length = this.#buffer.readUInt32BE(0)
-      if (~length >>> 0 !== this.#buffer.readUInt32BE(4) || length > MAX_FRAME_BYTES)
-        return this.#fail(new FrameError(`damaged frame header (length ${length})`))
+      if (~length >>> 0 !== this.#buffer.readUInt32BE(4) || length > MAX_FRAME_BYTES) {
+        this.#fail(new FrameError(`damaged frame header (length ${length})`))
+        return
+      }
       if (this.#buffer.length < HEADER_BYTES + length) break
       const payload = this.#buffer.subarray(HEADER_BYTES, HEADER_BYTES + length)
-      if (crc32(payload) !== this.#buffer.readUInt32BE(8))
-        return this.#fail(new FrameError('frame checksum mismatch'))
+      if (crc32(payload) !== this.#buffer.readUInt32BE(8)) {
+        this.#fail(new FrameError('frame checksum mismatch'))
+        return
+      }
       this.#buffer = this.#buffer.subarray(HEADER_BYTES + length)
       let value: unknown
       try {
         value = packr.unpack(payload)
       } catch (error) {
-        return this.#fail(new FrameError(`undecodable frame: ${String(error)}`))
+        this.#fail(new FrameError(`undecodable frame: ${String(error)}`))
+        return
       }
       this.#onFrame(value)
     }
