@@ -7,12 +7,23 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>
 }
 
+/** The connection closed before the response; `connected` tells whether the request may have reached the member. */
+export class ConnectionClosedError extends Error {
+  override readonly name = 'ConnectionClosedError'
+  readonly connected: boolean
+  constructor(address: string, connected: boolean) {
+    super(connected ? `connection to ${address} closed` : `connection to ${address} refused`)
+    this.connected = connected
+  }
+}
+
 /** One pipelined connection to one member. */
 export class Connection {
   readonly address: string
   #socket: net.Socket
   #pending = new Map<number, Pending>()
   closed = false
+  connected = false
 
   constructor(address: string) {
     this.address = address
@@ -31,11 +42,14 @@ export class Connection {
     )
     this.#socket.on('data', (chunk) => reader.push(chunk))
     this.#socket.on('error', () => {})
+    this.#socket.once('connect', () => {
+      this.connected = true
+    })
     this.#socket.on('close', () => {
       this.closed = true
       for (const p of this.#pending.values()) {
         clearTimeout(p.timer)
-        p.reject(new Error(`connection to ${address} closed`))
+        p.reject(new ConnectionClosedError(address, this.connected))
       }
       this.#pending.clear()
     })
