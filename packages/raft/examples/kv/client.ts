@@ -7,32 +7,49 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>
 }
 
+/** The connection closed before the response; `connected` tells whether the request may have reached the member. */
+export class ConnectionClosedError extends Error {
+  override readonly name = 'ConnectionClosedError'
+  readonly connected: boolean
+  constructor(address: string, connected: boolean) {
+    super(connected ? `connection to ${address} closed` : `connection to ${address} refused`)
+    this.connected = connected
+  }
+}
+
 /** One pipelined connection to one member. */
-class Connection {
+export class Connection {
   readonly address: string
   #socket: net.Socket
   #pending = new Map<number, Pending>()
   closed = false
+  connected = false
 
   constructor(address: string) {
     this.address = address
     const [host, port] = address.split(':') as [string, string]
     this.#socket = net.connect({ host, port: Number(port), noDelay: true })
-    const reader = new FrameReader((value) => {
-      const response = value as KvResponse
-      const pending = this.#pending.get(response[0])
-      if (pending === undefined) return
-      this.#pending.delete(response[0])
-      clearTimeout(pending.timer)
-      pending.resolve(response)
-    })
+    const reader = new FrameReader(
+      (value) => {
+        const response = value as KvResponse
+        const pending = this.#pending.get(response[0])
+        if (pending === undefined) return
+        this.#pending.delete(response[0])
+        clearTimeout(pending.timer)
+        pending.resolve(response)
+      },
+      () => this.#socket.destroy(),
+    )
     this.#socket.on('data', (chunk) => reader.push(chunk))
     this.#socket.on('error', () => {})
+    this.#socket.once('connect', () => {
+      this.connected = true
+    })
     this.#socket.on('close', () => {
       this.closed = true
       for (const p of this.#pending.values()) {
         clearTimeout(p.timer)
-        p.reject(new Error(`connection to ${address} closed`))
+        p.reject(new ConnectionClosedError(address, this.connected))
       }
       this.#pending.clear()
     })
@@ -90,10 +107,10 @@ export class KvClient {
   }
 
   /** Sends one request to one member (no leader search): status and local reads. */
-  async direct(address: string, op: KvOp, key?: string): Promise<unknown> {
+  async direct(address: string, op: KvOp, key?: string, value?: string): Promise<unknown> {
     const response = await this.#connection(address).request(
       this.#nextId++,
-      [op, key],
+      [op, key, value],
       this.#options.attemptTimeoutMs,
     )
     if (response[1] !== 0) throw new Error(`request failed: ${String(response[2])}`)

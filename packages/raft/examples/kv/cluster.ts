@@ -18,6 +18,13 @@ export interface KvClusterOptions {
   electionTicks?: number
   heartbeatTicks?: number
   snapshotEntries?: number
+  /**
+   * The address member `from` dials to reach member `to`'s Raft port (a fault
+   * proxy per link). @defaultValue `to`'s own Raft address
+   */
+  dial?: ((from: string, to: string) => string) | null
+  /** Where the members' data directories go. @defaultValue a new temporary directory */
+  root?: string | null
 }
 
 interface Member {
@@ -26,6 +33,10 @@ interface Member {
   clientPort: number
   dir: string
   child: ChildProcess | null
+  /** The member's clock rate (1 = real time); kept across restarts. */
+  clockRate: number
+  /** Exit codes or signals of the member's processes that ended without `kill`. */
+  crashes: string[]
 }
 
 /** Finds a free loopback port (the OS picks it). */
@@ -51,16 +62,30 @@ export class KvProcessCluster {
     this.#options = options
   }
 
+  /** Starts every member. */
   static async start(options: KvClusterOptions = {}): Promise<KvProcessCluster> {
+    const cluster = await KvProcessCluster.create(options)
+    await cluster.startAll()
+    return cluster
+  }
+
+  /**
+   * Chooses ports and data directories without starting anything, so a fault
+   * proxy can be put between the members first (then `setDial`, `startAll`).
+   */
+  static async create(options: KvClusterOptions = {}): Promise<KvProcessCluster> {
     const resolved = {
       size: 3,
       tickMs: 100,
       electionTicks: 10,
       heartbeatTicks: 1,
       snapshotEntries: 10_000,
+      dial: null,
+      root: null,
       ...options,
     }
-    const cluster = new KvProcessCluster(await mkdtemp(path.join(tmpdir(), 'shoal-kv-')), resolved)
+    const root = resolved.root ?? (await mkdtemp(path.join(tmpdir(), 'shoal-kv-')))
+    const cluster = new KvProcessCluster(root, resolved)
     for (let i = 1; i <= resolved.size; i++) {
       cluster.members.push({
         id: `n${i}`,
@@ -68,10 +93,20 @@ export class KvProcessCluster {
         clientPort: await freePort(),
         dir: path.join(cluster.root, `n${i}`),
         child: null,
+        clockRate: 1,
+        crashes: [],
       })
     }
-    await Promise.all(cluster.members.map((m) => cluster.#spawn(m)))
     return cluster
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.members.filter((m) => m.child === null).map((m) => this.#spawn(m)))
+  }
+
+  /** Sets how members dial each other (takes effect at each member's next start). */
+  setDial(dial: (from: string, to: string) => string): void {
+    this.#options.dial = dial
   }
 
   get clientAddresses(): string[] {
@@ -85,6 +120,17 @@ export class KvProcessCluster {
   async #spawn(member: Member): Promise<void> {
     const peers = this.members.map((m) => `${m.id}=127.0.0.1:${m.raftPort}:${m.clientPort}`).join(',')
     const o = this.#options
+    const dial = o.dial
+    const dialArgs =
+      dial === null
+        ? []
+        : [
+            '--dial',
+            this.members
+              .filter((m) => m.id !== member.id)
+              .map((m) => `${m.id}=${dial(member.id, m.id)}`)
+              .join(','),
+          ]
     const child = spawn(
       process.execPath,
       [
@@ -92,6 +138,7 @@ export class KvProcessCluster {
         ...['--id', member.id, '--peers', peers, '--dir', member.dir],
         ...['--tick-ms', String(o.tickMs), '--election-ticks', String(o.electionTicks)],
         ...['--heartbeat-ticks', String(o.heartbeatTicks), '--snapshot-entries', String(o.snapshotEntries)],
+        ...['--clock-rate', String(member.clockRate), ...dialArgs],
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
@@ -105,9 +152,13 @@ export class KvProcessCluster {
       child.stdout?.on('data', (chunk: Buffer) => {
         if (chunk.toString().includes('ready')) resolve()
       })
-      child.once('exit', (code) => {
+      child.once('exit', (code, signal) => {
         live.delete(child)
-        reject(new Error(`member ${member.id} exited with ${code}: ${errors}`))
+        if (member.child === child) {
+          member.child = null
+          member.crashes.push(`${code ?? signal}: ${errors.trim()}`)
+        }
+        reject(new Error(`member ${member.id} exited with ${code ?? signal}: ${errors}`))
       })
     })
   }
@@ -128,6 +179,37 @@ export class KvProcessCluster {
 
   async restart(id: string): Promise<void> {
     await this.#spawn(this.#member(id))
+  }
+
+  /** Stops the member's process where it stands (SIGSTOP: a long GC pause); its sockets stay open. */
+  pause(id: string): void {
+    this.#member(id).child?.kill('SIGSTOP')
+  }
+
+  resume(id: string): void {
+    this.#member(id).child?.kill('SIGCONT')
+  }
+
+  /** Makes the member's next WAL fsync fail with EIO (the member then stops: it is fail-stop). */
+  failNextFsync(id: string): void {
+    this.#member(id).child?.kill('SIGUSR2')
+  }
+
+  /** Sets the member's clock rate now (if it runs) and for its later starts. */
+  async setClockRate(id: string, rate: number): Promise<void> {
+    const member = this.#member(id)
+    member.clockRate = rate
+    if (member.child === null) return
+    const client = new KvClient([this.address(id)], { attemptTimeoutMs: 1000 })
+    try {
+      await client.direct(this.address(id), 'clock', undefined, String(rate))
+    } finally {
+      client.close()
+    }
+  }
+
+  running(id: string): boolean {
+    return this.#member(id).child !== null
   }
 
   /** The member that currently reports itself leader, asking each in turn. */
@@ -163,9 +245,9 @@ export class KvProcessCluster {
     return member
   }
 
-  /** Kills every member and removes the data directories. */
+  /** Kills every member and removes the data directories (unless they were given as `root`). */
   async stop(): Promise<void> {
     await Promise.all(this.members.map((m) => this.kill(m.id)))
-    await rm(this.root, { recursive: true, force: true })
+    if (this.#options.root === null) await rm(this.root, { recursive: true, force: true })
   }
 }

@@ -2,14 +2,24 @@
  * One member of the example replicated key-value service: Raft over TCP between
  * members, a framed TCP API for clients, state in a WAL-backed store (fsync on
  * every Ready). Run three: `node server.ts --id n1 --peers n1=127.0.0.1:7001:8001,... --dir /tmp/n1`.
+ *
+ * For fault tests:
+ * - `--dial n2=127.0.0.1:9102,...` dials peers' Raft ports at other addresses
+ *   (a fault proxy per link) while `--peers` keeps the addresses they listen on;
+ * - the member's clock is its own tick timer; `--clock-rate` (and the `clock`
+ *   request at runtime) makes it run faster or slower than real time;
+ * - SIGUSR2 makes the next WAL fsync fail with EIO. Any storage error ends the
+ *   process (exit code 70): the member is fail-stop and recovers by restarting.
  */
 import net from 'node:net'
 import { parseArgs } from 'node:util'
+import { type FileSystem, NodeFileSystem, type WalFile } from '@shoal/wal'
 import {
   type Message,
   type NormalEntry,
   NotLeaderError,
   RaftNode,
+  type RaftStorage,
   type StateMachine,
   WalRaftStorage,
 } from '../../src/index.ts'
@@ -34,11 +44,26 @@ const { values: args } = parseArgs({
     'election-ticks': { type: 'string', default: '10' },
     'heartbeat-ticks': { type: 'string', default: '1' },
     'snapshot-entries': { type: 'string', default: '10000' },
+    dial: { type: 'string' },
+    'clock-rate': { type: 'string', default: '1' },
   },
+  strict: true,
 })
 const id = args.id as string
 const peers = parsePeers(args.peers as string)
 const self = peers.find((p) => p.id === id) as PeerAddress
+const dial = new Map<string, { host: string; port: number }>(
+  peers.map((p) => [p.id, { host: p.host, port: p.raftPort }]),
+)
+for (const entry of args.dial === undefined ? [] : args.dial.split(',')) {
+  const [peer, address] = entry.split('=') as [string, string | undefined]
+  const [host, port] = (address ?? '').split(':')
+  if (!dial.has(peer) || host === undefined || !(Number(port) > 0)) {
+    process.stderr.write(`--dial: '${entry}' is not peer=host:port for a known peer\n`)
+    process.exit(2)
+  }
+  dial.set(peer, { host, port: Number(port) })
+}
 
 /** The replicated map. Commands: msgpack [op, key, value, expected]. */
 class KvMachine implements StateMachine {
@@ -77,9 +102,9 @@ class TcpTransport {
     const existing = this.#sockets.get(to)
     if (existing !== undefined) return existing
     if ((this.#retryAt.get(to) ?? 0) > Date.now()) return null
-    const peer = peers.find((p) => p.id === to)
-    if (peer === undefined) return null
-    const socket = net.connect({ host: peer.host, port: peer.raftPort, noDelay: true })
+    const address = dial.get(to)
+    if (address === undefined) return null
+    const socket = net.connect({ host: address.host, port: address.port, noDelay: true })
     socket.on('error', () => {})
     socket.on('close', () => {
       this.#sockets.delete(to)
@@ -90,11 +115,75 @@ class TcpTransport {
   }
 }
 
+/**
+ * The member's clock: one Raft tick every `tickMs / clockRate` real
+ * milliseconds. A rate above 1 is a clock running fast (elections time out
+ * early), below 1 a slow one.
+ */
+let clockRate = 1
+let clockTimer: ReturnType<typeof setInterval> | null = null
+function setClockRate(rate: number): void {
+  if (!(rate > 0)) throw new RangeError(`clock rate must be positive, got ${rate}`)
+  clockRate = rate
+  if (clockTimer !== null) clearInterval(clockTimer)
+  clockTimer = setInterval(() => node.tick(), Number(args['tick-ms']) / rate)
+}
+
+/** Set by SIGUSR2: the next WAL fsync fails with EIO. */
+let failNextSync = false
+process.on('SIGUSR2', () => {
+  failNextSync = true
+})
+
+function failStop(error: unknown): never {
+  process.stderr.write(`storage failed, stopping: ${String(error)}\n`)
+  process.exit(70)
+}
+
+/** The WAL's file system, with an fsync that fails on demand. */
+function faultyFileSystem(inner: FileSystem): FileSystem {
+  const wrapFile = (file: WalFile): WalFile => ({
+    size: () => file.size(),
+    read: (...a) => file.read(...a),
+    write: (...a) => file.write(...a),
+    sync: () => {
+      if (!failNextSync) return file.sync()
+      failNextSync = false
+      return Promise.reject(Object.assign(new Error('EIO: injected fsync failure'), { code: 'EIO' }))
+    },
+    truncate: (length) => file.truncate(length),
+    close: () => file.close(),
+  })
+  return {
+    mkdirp: (dir) => inner.mkdirp(dir),
+    list: (dir) => inner.list(dir),
+    openRead: async (p) => wrapFile(await inner.openRead(p)),
+    openWrite: async (p, o) => wrapFile(await inner.openWrite(p, o)),
+    rename: (a, b) => inner.rename(a, b),
+    remove: (p) => inner.remove(p),
+    syncDir: (dir) => inner.syncDir(dir),
+  }
+}
+
+/**
+ * Storage whose every failed write ends the process: after a failed fsync the
+ * page cache may no longer match the disk, so the member never retries; it
+ * stops and recovers from what is durable when restarted.
+ */
+function failStopStorage(inner: RaftStorage): RaftStorage {
+  return {
+    load: () => inner.load(),
+    save: (batch) => inner.save(batch).catch(failStop),
+    saveSnapshot: (snapshot) => inner.saveSnapshot(snapshot).catch(failStop),
+    close: () => inner.close(),
+  }
+}
+
 const machine = new KvMachine()
 const storage = new WalRaftStorage(args.dir as string, {
   bootstrap: { voters: peers.map((p) => p.id), learners: [] },
   // Preallocated segments: fdatasync then need not update the file size (as etcd's WAL does).
-  wal: { preallocate: true, segmentBytes: 16 * 1024 * 1024 },
+  wal: { preallocate: true, segmentBytes: 16 * 1024 * 1024, fs: faultyFileSystem(new NodeFileSystem()) },
 })
 const node = new RaftNode({
   raft: {
@@ -102,19 +191,22 @@ const node = new RaftNode({
     electionTicks: Number(args['election-ticks']),
     heartbeatTicks: Number(args['heartbeat-ticks']),
   },
-  storage,
+  storage: failStopStorage(storage),
   transport: new TcpTransport(),
   stateMachine: machine,
-  tickMs: Number(args['tick-ms']),
+  tickMs: 0,
   snapshotEntries: Number(args['snapshot-entries']),
 })
 
 const raftServer = net.createServer((socket) => {
   socket.setNoDelay(true)
   socket.on('error', () => {})
-  const reader = new FrameReader((value) => {
-    for (const message of value as Message[]) node.receive(message)
-  })
+  const reader = new FrameReader(
+    (value) => {
+      for (const message of value as Message[]) node.receive(message)
+    },
+    () => socket.destroy(),
+  )
   socket.on('data', (chunk) => reader.push(chunk))
 })
 
@@ -137,7 +229,15 @@ async function handle(request: KvRequest): Promise<[0 | 1 | 2, unknown]> {
       case 'local':
         return [OK, machine.values.get(key as string) ?? null]
       case 'status':
-        return [OK, { ...node.status(), snapshotsInstalled: machine.snapshotsInstalled }]
+        return [OK, { ...node.status(), snapshotsInstalled: machine.snapshotsInstalled, clockRate }]
+      case 'clock': {
+        const rate = Number(value)
+        if (!(rate > 0 && rate <= 100)) return [FAILED, `clock rate must be in (0, 100], got ${value}`]
+        setClockRate(rate)
+        return [OK, clockRate]
+      }
+      default:
+        return [FAILED, `unknown op ${String(op)}`]
     }
   } catch (error) {
     if (error instanceof NotLeaderError) return [NOT_LEADER, clientAddress(error.leader)]
@@ -148,17 +248,21 @@ async function handle(request: KvRequest): Promise<[0 | 1 | 2, unknown]> {
 const clientServer = net.createServer((socket) => {
   socket.setNoDelay(true)
   socket.on('error', () => {})
-  const reader = new FrameReader((value) => {
-    const request = value as KvRequest
-    handle(request).then(([status, result]) => {
-      if (!socket.destroyed) socket.write(frame([request[0], status, result]))
-    })
-  })
+  const reader = new FrameReader(
+    (value) => {
+      const request = value as KvRequest
+      handle(request).then(([status, result]) => {
+        if (!socket.destroyed) socket.write(frame([request[0], status, result]))
+      })
+    },
+    () => socket.destroy(),
+  )
   socket.on('data', (chunk) => reader.push(chunk))
 })
 
 await node.start()
 machine.started = true
+setClockRate(Number(args['clock-rate']))
 await new Promise<void>((resolve) => raftServer.listen(self.raftPort, self.host, resolve))
 await new Promise<void>((resolve) => clientServer.listen(self.clientPort, self.host, resolve))
 process.stdout.write(`ready ${id}\n`)

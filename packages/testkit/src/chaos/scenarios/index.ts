@@ -1,0 +1,37 @@
+import { ChaosConfigError } from '../errors.ts'
+import type { Scenario } from '../scenario.ts'
+import { clockSkew } from './clock-skew.ts'
+import { corruption } from './corruption.ts'
+import { diskFull } from './disk-full.ts'
+import { fsyncFailure } from './fsync-failure.ts'
+import { killLeader } from './kill-leader.ts'
+import { latencySpikes } from './latency-spikes.ts'
+import { packetLoss } from './packet-loss.ts'
+import { partitionBridge } from './partition-bridge.ts'
+import { partitionHalves } from './partition-halves.ts'
+import { partitionLeader } from './partition-leader.ts'
+import { pause } from './pause.ts'
+
+/** Every named scenario, in the order of the reliability table. */
+export const SCENARIOS: readonly Scenario[] = [
+  partitionHalves,
+  partitionLeader,
+  partitionBridge,
+  killLeader,
+  pause,
+  latencySpikes,
+  packetLoss,
+  corruption,
+  clockSkew,
+  diskFull,
+  fsyncFailure,
+]
+
+export function scenarioByName(name: string): Scenario {
+  const scenario = SCENARIOS.find((s) => s.name === name)
+  if (scenario === undefined)
+    throw new ChaosConfigError(
+      `unknown scenario '${name}'; known: ${SCENARIOS.map((s) => s.name).join(', ')}`,
+    )
+  return scenario
+}

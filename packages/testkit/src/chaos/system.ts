@@ -1,0 +1,86 @@
+/**
+ * What the nemesis runner needs from a system under test: nodes it can start,
+ * stop, pause and restart; a client with writes and reads by key; and a way to
+ * see that the replicas agree once the faults are healed. The Raft KV example
+ * implements it; a Shoal cluster plugs in the same way.
+ */
+import type { FaultNetwork } from './fault-network.ts'
+
+/**
+ * The outcome of one client operation, in Jepsen's terms:
+ * - `ok`: it took effect (a write) or observed `value` (a read);
+ * - `fail`: it certainly did not take effect (refused before anything was sent
+ *   to a leader, or a read that returned nothing);
+ * - `info`: unknown (a time-out or a connection lost after sending): it may
+ *   have taken effect at any time after its call, or never.
+ */
+export type OpOutcome<T> =
+  | { status: 'ok'; value: T }
+  | { status: 'fail'; reason: string }
+  | { status: 'info'; reason: string }
+
+export interface ChaosClient {
+  write(key: string, value: string): Promise<OpOutcome<void>>
+  /** A linearizable read; `null` for a key never written. */
+  read(key: string): Promise<OpOutcome<string | null>>
+  close(): void
+}
+
+/** Faults a system supports beyond network faults, kill -9 and restart. */
+export interface SystemCapabilities {
+  /** SIGSTOP/SIGCONT of a node's process. */
+  pause: boolean
+  /** A node's clock can run fast or slow (`setClockRate`). */
+  clock: boolean
+  /** A node's disk can fill up (`fillDisk`/`freeDisk`). */
+  diskFull: boolean
+  /** A node's next fsync can fail (`failFsync`). */
+  fsyncFailure: boolean
+  /** Voters can be added and removed at runtime. */
+  membership: boolean
+}
+
+/** What every node holds after settling, to compare replicas. */
+export interface ReplicaState {
+  node: string
+  /** The node's applied position (Raft applied index, or an equivalent). */
+  appliedIndex: number
+  values: ReadonlyMap<string, string | null>
+}
+
+export interface SystemUnderTest {
+  readonly name: string
+  readonly nodes: readonly string[]
+  readonly capabilities: SystemCapabilities
+  /**
+   * Starts every node with its links to the others routed through `network`
+   * (the system creates the proxies it needs, `network.tcpMesh(...)`).
+   */
+  start(network: FaultNetwork): Promise<void>
+  /** A new client; `id` names it in the history. */
+  client(id: string): ChaosClient
+  /** The node that leads now, when there is one and it can be found within `timeoutMs`. */
+  leader(timeoutMs: number): Promise<string | null>
+  running(node: string): boolean
+  /** kill -9; the node's data stays. */
+  kill(node: string): Promise<void>
+  /** Starts a killed (or crashed) node again with the same data. */
+  restart(node: string): Promise<void>
+  pause(node: string): void
+  resume(node: string): void
+  setClockRate?(node: string, rate: number): Promise<void>
+  fillDisk?(node: string): Promise<void>
+  freeDisk?(node: string): Promise<void>
+  failFsync?(node: string): void
+  /**
+   * True when every node runs and has applied everything that was committed
+   * (the replicas are then comparable).
+   */
+  settled(): Promise<boolean>
+  /** Each node's state for `keys`, read locally on that node (not through the leader). */
+  replicaStates(keys: readonly string[]): Promise<ReplicaState[]>
+  /** Exits of nodes the runner did not ask for (crashes, fail-stop on a disk error). */
+  crashes(): string[]
+  /** Stops every node and removes what `start` created. */
+  stop(): Promise<void>
+}

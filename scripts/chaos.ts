@@ -1,0 +1,102 @@
+/**
+ * The nemesis runner's command line:
+ *
+ *   pnpm chaos --scenario partition-halves --duration 10m --seed 7
+ *   pnpm chaos --scenario all --duration 30s --seed 1
+ *   pnpm chaos --list
+ *
+ * Starts the system under test (today the Raft KV example as three processes),
+ * runs the scenario's faults under a recorded workload, heals, checks, and
+ * writes `<out>/<scenario>-<seed>.json` and `.md` (default out:
+ * `chaos-results/`). Exits 1 when a run fails its checks; the same `--seed`
+ * replays the same fault schedule and workload choices.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { KvChaosSystem } from '../packages/raft/examples/kv/chaos-system.ts'
+import {
+  type ChaosReport,
+  parseDuration,
+  reportToMarkdown,
+  runChaos,
+  SCENARIOS,
+  scenarioByName,
+} from '../packages/testkit/src/chaos/index.ts'
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: 'string' },
+    duration: { type: 'string', default: '30s' },
+    seed: { type: 'string', default: '1' },
+    system: { type: 'string', default: 'raft-kv' },
+    clients: { type: 'string', default: '5' },
+    keys: { type: 'string', default: '8' },
+    out: { type: 'string', default: 'chaos-results' },
+    list: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+  },
+  strict: true,
+})
+
+if (values.list) {
+  for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(18)} ${s.description}\n`)
+  process.exit(0)
+}
+if (values.scenario === undefined) {
+  process.stderr.write(
+    'usage: pnpm chaos --scenario NAME|all [--duration 30s] [--seed N] [--out DIR] (--list)\n',
+  )
+  process.exit(2)
+}
+if (values.system !== 'raft-kv') {
+  process.stderr.write(`unknown system '${values.system}' (known: raft-kv)\n`)
+  process.exit(2)
+}
+const seed = Number(values.seed)
+const clients = Number(values.clients)
+const keys = Number(values.keys)
+for (const [name, n] of [
+  ['seed', seed],
+  ['clients', clients],
+  ['keys', keys],
+] as const) {
+  if (!Number.isInteger(n) || (name !== 'seed' && n <= 0)) {
+    process.stderr.write(`--${name} must be ${name === 'seed' ? 'an integer' : 'a positive integer'}\n`)
+    process.exit(2)
+  }
+}
+const durationMs = parseDuration(values.duration)
+const scenarios = values.scenario === 'all' ? [...SCENARIOS] : [scenarioByName(values.scenario)]
+
+const reports: ChaosReport[] = []
+for (const scenario of scenarios) {
+  const system = await KvChaosSystem.create()
+  const missing = (scenario.requires ?? []).filter((c) => !system.capabilities[c])
+  if (missing.length > 0) {
+    process.stdout.write(`skipping ${scenario.name}: ${system.name} lacks ${missing.join(', ')}\n`)
+    await system.stop()
+    continue
+  }
+  const report = await runChaos({
+    system,
+    scenario,
+    seed,
+    durationMs,
+    clients,
+    keys,
+    command: `pnpm chaos --scenario ${scenario.name} --duration ${values.duration} --seed ${seed}`,
+    log: values.quiet ? () => {} : (line) => process.stdout.write(`[${scenario.name}] ${line}\n`),
+  })
+  await mkdir(values.out, { recursive: true })
+  const base = path.join(values.out, `${scenario.name}-${seed}`)
+  await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
+  await writeFile(`${base}.md`, reportToMarkdown(report))
+  process.stdout.write(
+    `${report.passed ? 'PASS' : 'FAIL'} ${scenario.name}: ${report.operations.total} operations, ` +
+      `${report.faults.length} faults, ${report.lostWrites.count} lost, ${report.linearizability.verdict}, ` +
+      `recovered in ${report.recovery.firstAcknowledgedWriteMs ?? '–'} ms → ${base}.md\n`,
+  )
+  reports.push(report)
+}
+process.exit(reports.every((r) => r.passed) ? 0 : 1)
