@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type Engine, type Index, InvalidFilterError } from '../src/index.ts'
-import { parseFilter } from '../src/internal/filter/parse.ts'
+import { MAX_FILTER_DEPTH, parseFilter } from '../src/internal/filter/parse.ts'
 import { referenceEngine, removeDir } from './helpers.ts'
 
 // Meilisearch filter semantics: https://www.meilisearch.com/docs/learn/filtering_and_sorting/filter_expression_reference
@@ -175,5 +175,18 @@ describe('filter errors', () => {
     expect(() => index.getDocuments({ filter: 'genre =' })).toThrow(
       expect.objectContaining({ code: 'invalid_document_filter' }),
     )
+  })
+  // Regression: a filter nested thousands of levels deep overflowed the stack (an internal error).
+  it('nesting deeper than MAX_FILTER_DEPTH is an invalid_search_filter error, not a crash', () => {
+    const deep = `${'('.repeat(50_000)}genre = a${')'.repeat(50_000)}`
+    expect(() => index.search({ filter: deep })).toThrow(
+      expect.objectContaining({ code: 'invalid_search_filter', message: expect.stringContaining('depth') }),
+    )
+    expect(() => index.search({ filter: `${'NOT '.repeat(50_000)}genre = a` })).toThrow(InvalidFilterError)
+  })
+  it('nesting up to MAX_FILTER_DEPTH still parses', () => {
+    const levels = MAX_FILTER_DEPTH - 1
+    const nested = `${'('.repeat(levels)}NOT genre = drama${')'.repeat(levels)}`
+    expect(index.search({ filter: nested }).hits.map((h) => h.id)).not.toContain(2)
   })
 })

@@ -22,6 +22,7 @@ export {
   dataPaths,
   type ShoalServer,
 } from './internal/server.ts'
+export type { Instant, TaskFilter } from './internal/task-filter.ts'
 export { TaskLog } from './internal/task-log.ts'
-export { type TaskFilter, type TaskPage, TaskQueue, type TaskQueueOptions } from './internal/task-queue.ts'
+export { type TaskPage, TaskQueue, type TaskQueueOptions } from './internal/task-queue.ts'
 export type { Task, TaskStatus, TaskSummary, TaskType } from './internal/task-types.ts'

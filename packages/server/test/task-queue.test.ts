@@ -2,6 +2,7 @@ import path from 'node:path'
 import { open } from '@shoal/engine'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { TaskQueue } from '../src/index.ts'
+import { parseTaskQuery } from '../src/internal/task-filter.ts'
 import type { EnqueueRequest } from '../src/internal/task-queue.ts'
 import { tempDir } from './harness/server-process.ts'
 
@@ -136,5 +137,29 @@ describe('task queue with the engine', () => {
     expect(queue.list({ limit: 10 }).results.map((t) => t.uid)).toEqual([deletion.taskUid])
     const next = await queue.enqueue(addition('a', [{ id: 3 }]))
     expect(next.taskUid).toBe(deletion.taskUid + 1)
+  })
+
+  // Regression: cancelation dropped the date filters and canceled queued writes outside the range.
+  it('cancels only the enqueued tasks inside a date range, and canceledBy then finds them', async () => {
+    const early = await queue.enqueue(addition('a', [{ id: 1 }]))
+    await new Promise((resolve) => setTimeout(resolve, 15))
+    const mid = new Date().toISOString()
+    await new Promise((resolve) => setTimeout(resolve, 15))
+    const late = await queue.enqueue(addition('a', [{ id: 2 }]))
+    const query = { beforeEnqueuedAt: encodeURIComponent(mid) }
+    const filter = parseTaskQuery({ beforeEnqueuedAt: mid }, 'control')
+    const cancel = await queue.control('cancel', filter, `?beforeEnqueuedAt=${query.beforeEnqueuedAt}`)
+    expect(queue.get(cancel.taskUid)?.details).toEqual({
+      matchedTasks: 1,
+      canceledTasks: 1,
+      originalFilter: `?beforeEnqueuedAt=${query.beforeEnqueuedAt}`,
+    })
+    const byCanceler = queue.list(parseTaskQuery({ canceledBy: String(cancel.taskUid) }, 'list'))
+    expect(byCanceler.results.map((t) => t.uid)).toEqual([early.taskUid])
+    queue.start()
+    await queue.waitIdle()
+    expect(queue.get(early.taskUid)?.status).toBe('canceled')
+    expect(queue.get(late.taskUid)?.status).toBe('succeeded')
+    expect(engine.index('a').getDocuments().results).toEqual([{ id: 2 }])
   })
 })

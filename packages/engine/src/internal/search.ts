@@ -13,6 +13,7 @@
 import type { Doc, SearchParams, SearchResult } from '../types.ts'
 import { Bitset } from './bitset.ts'
 import { pickFields, valuesAt } from './document-path.ts'
+import { exactNeighbours, MAX_GRAPH_NEIGHBOURS } from './exact-semantic.ts'
 import { evaluateFilter } from './filter/evaluate.ts'
 import { parseFilter } from './filter/parse.ts'
 import type { IndexState } from './index-state.ts'
@@ -87,7 +88,8 @@ function rank(
     const ids = candidates.toArray()
     return { ids, scores: undefined, total: ids.length }
   }
-  const window = needAll ? candidateCount : request.offset + request.limit
+  // Never more than the candidates: a limit beyond them asks for nothing more.
+  const window = Math.min(candidateCount, needAll ? candidateCount : request.offset + request.limit)
   const allowedIds = allowed?.toArray()
   if (window === 0) return { ids: [], scores: [], total: 0 }
   if (keyword && !semantic) return keywordRank(state, request, allowedIds, window, candidateCount)
@@ -146,7 +148,19 @@ function semanticRank(
   const embedder = request.embedder!
   const index = state.vectorIndex(embedder)!
   const distance = state.settings.embedders[embedder]!.distance ?? 'cosine'
-  const hits = index.search(request.vector!, window, allowedIds)
+  // The graph answers up to MAX_GRAPH_NEIGHBOURS; a wider window (sorting or
+  // faceting a large index, a huge limit) is ranked exactly instead.
+  const hits =
+    window <= MAX_GRAPH_NEIGHBOURS
+      ? index.search(request.vector!, window, allowedIds)
+      : exactNeighbours(
+          state,
+          embedder,
+          distance,
+          request.vector!,
+          allowedIds ?? state.live.toArray(),
+          window,
+        )
   const scores = Float64Array.from(hits.distances, (d) => similarity(distance, d))
   return { ids: hits.ids, scores }
 }

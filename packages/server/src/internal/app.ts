@@ -190,7 +190,8 @@ function registerRoutes(
       handler: async (request, reply) => {
         const result = await spec.handler({
           params: request.params as Record<string, string>,
-          query: request.query as Record<string, string | undefined>,
+          query: singleValuedQuery(request.query as Record<string, string | string[] | undefined>),
+          rawQuery: request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '',
           body: request.body,
           contentType: request.headers['content-type'],
           grant: grants.get(request) ?? { allowsIndex: () => true, allIndexes: true },
@@ -203,4 +204,22 @@ function registerRoutes(
       },
     })
   }
+}
+
+/** Query parameters as single strings: a parameter repeated (`?a=1&a=2`) is ambiguous and refused. */
+function singleValuedQuery(
+  query: Record<string, string | string[] | undefined>,
+): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {}
+  for (const [name, value] of Object.entries(query)) {
+    if (Array.isArray(value)) {
+      throw new ApiError(
+        400,
+        'bad_request',
+        `Query parameter \`${name}\` is given ${value.length} times; give it once (lists are comma-separated).`,
+      )
+    }
+    out[name] = value
+  }
+  return out
 }

@@ -40,7 +40,10 @@ export interface Services {
 
 export interface RouteContext {
   params: Record<string, string>
+  /** Query parameters; a parameter given twice is refused before the handler runs. */
   query: Record<string, string | undefined>
+  /** The query string as sent (still URL-encoded), without the `?`. */
+  rawQuery: string
   /** Raw body bytes (or undefined); routes read them with request-body.ts. */
   body: unknown
   contentType: string | undefined

@@ -1,40 +1,21 @@
 import type { Grant } from './api-keys.ts'
 import { ApiError, badRequest } from './errors.ts'
-import { intParam, listParam, type RouteSpec, type Services } from './route-spec.ts'
-import type { TaskFilter } from './task-queue.ts'
-import { TASK_STATUSES, TASK_TYPES, type TaskStatus, type TaskType } from './task-types.ts'
+import type { RouteSpec, Services } from './route-spec.ts'
+import {
+  hasTaskFilter,
+  parseTaskQuery,
+  TASK_FILTER_PARAMS,
+  TASK_LIST_PARAMS,
+  type TaskFilter,
+} from './task-filter.ts'
 
-const FILTER_PARAMS = ['uids', 'statuses', 'types', 'indexUids']
-
-/** The filters shared by listing, canceling and deleting tasks; a key sees only its indexes. */
-function parseTaskFilter(
-  query: Record<string, string | undefined>,
-  services: Services,
-  grant: Grant,
-): TaskFilter {
-  const uids = listParam(query.uids)?.map((u) => {
-    const n = Number(u)
-    if (!Number.isInteger(n) || n < 0) {
-      throw badRequest('invalid_task_uids', `Invalid value in parameter \`uids\`: \`${u}\` is not a task uid`)
-    }
-    return n
-  })
-  const statuses = oneOf(listParam(query.statuses), TASK_STATUSES, 'invalid_task_statuses', 'statuses') as
-    | TaskStatus[]
-    | undefined
-  const types = oneOf(listParam(query.types), TASK_TYPES, 'invalid_task_types', 'types') as
-    | TaskType[]
-    | undefined
-  let indexUids = listParam(query.indexUids)
-  if (!grant.allIndexes) {
-    indexUids = (indexUids ?? services.engine.listIndexes().map((i) => i.uid)).filter(grant.allowsIndex)
-  }
-  return {
-    ...(uids !== undefined ? { uids } : {}),
-    ...(statuses !== undefined ? { statuses } : {}),
-    ...(types !== undefined ? { types } : {}),
-    ...(indexUids !== undefined ? { indexUids } : {}),
-  }
+/** A key limited to some indexes sees, cancels and deletes only their tasks. */
+function restrictToGrant(filter: TaskFilter, services: Services, grant: Grant): TaskFilter {
+  if (grant.allIndexes) return filter
+  const indexUids = (filter.indexUids ?? services.engine.listIndexes().map((i) => i.uid)).filter(
+    grant.allowsIndex,
+  )
+  return { ...filter, indexUids }
 }
 
 function controlRoute(kind: 'cancel' | 'delete'): RouteSpec {
@@ -45,20 +26,21 @@ function controlRoute(kind: 'cancel' | 'delete'): RouteSpec {
     tag: 'Tasks',
     summary:
       kind === 'cancel'
-        ? 'Cancel the enqueued tasks matching uids, statuses, types, indexUids (at least one filter)'
-        : 'Delete the finished tasks matching uids, statuses, types, indexUids (at least one filter)',
+        ? 'Cancel the enqueued tasks matching every filter given (at least one; `*` counts); a running batch finishes'
+        : 'Delete the finished tasks matching every filter given (at least one; `*` counts)',
     status: 202,
-    queryParams: FILTER_PARAMS,
-    handler({ query, services, grant }) {
-      const given = FILTER_PARAMS.filter((p) => query[p] !== undefined)
-      if (given.length === 0) {
+    queryParams: [...TASK_FILTER_PARAMS],
+    handler({ query, rawQuery, services, grant }) {
+      const parsed = parseTaskQuery(query, 'control')
+      if (!hasTaskFilter(query)) {
         throw badRequest(
           'missing_task_filters',
-          `Query parameters to filter the tasks to ${kind} are missing. Available query parameters are: ${FILTER_PARAMS.join(', ')}.`,
+          `Query parameters to filter the tasks to ${kind} are missing. Available query parameters are: ${TASK_FILTER_PARAMS.map((p) => `\`${p}\``).join(', ')}.`,
         )
       }
-      const original = `?${given.map((p) => `${p}=${query[p]}`).join('&')}`
-      return services.queue.control(kind, parseTaskFilter(query, services, grant), original)
+      const filter = restrictToGrant(parsed, services, grant)
+      // Meilisearch records the query string exactly as sent, still URL-encoded.
+      return services.queue.control(kind, filter, `?${rawQuery}`)
     },
   }
 }
@@ -69,16 +51,11 @@ export const taskRoutes: RouteSpec[] = [
     url: '/tasks',
     action: 'tasks.get',
     tag: 'Tasks',
-    summary: 'List tasks, newest first, filtered by uids, statuses, types, indexUids; paged with limit/from',
-    queryParams: [...FILTER_PARAMS, 'limit', 'from', 'reverse'],
+    summary:
+      'List tasks, newest first (`reverse=true`: oldest first), matching every filter given; paged with `limit` and `from`',
+    queryParams: [...TASK_LIST_PARAMS],
     handler({ query, services, grant }) {
-      const from = query.from === undefined ? undefined : intParam(query.from, 'invalid_task_from', 'from', 0)
-      return services.queue.list({
-        ...parseTaskFilter(query, services, grant),
-        limit: intParam(query.limit, 'invalid_task_limit', 'limit', 20),
-        reverse: query.reverse === 'true',
-        ...(from !== undefined ? { from } : {}),
-      })
+      return services.queue.list(restrictToGrant(parseTaskQuery(query, 'list'), services, grant))
     },
   },
   {
@@ -102,19 +79,3 @@ export const taskRoutes: RouteSpec[] = [
   controlRoute('cancel'),
   controlRoute('delete'),
 ]
-
-function oneOf(
-  values: string[] | undefined,
-  allowed: readonly string[],
-  code: string,
-  name: string,
-): string[] | undefined {
-  const bad = values?.find((v) => !allowed.includes(v))
-  if (bad !== undefined) {
-    throw badRequest(
-      code,
-      `Invalid value in parameter \`${name}\`: \`${bad}\` is not one of ${allowed.join(', ')}`,
-    )
-  }
-  return values
-}

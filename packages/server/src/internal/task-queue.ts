@@ -4,13 +4,13 @@ import path from 'node:path'
 import type { EnginePort } from './engine-port.ts'
 import { toErrorResponse } from './errors.ts'
 import { canBatch, runDocumentBatch, runTask } from './task-executor.ts'
+import { type TaskFilter, taskMatches } from './task-filter.ts'
 import { removeFile, TaskLog, writeFileDurably } from './task-log.ts'
 import {
   isoDuration,
   type Operation,
   type StoredTask,
   type Task,
-  type TaskStatus,
   type TaskSummary,
   type TaskType,
   toPublicTask,
@@ -46,16 +46,6 @@ export interface EnqueueRequest {
   details?: Record<string, unknown>
   /** Documents for `addDocuments`, already validated as a JSON array of objects. */
   documentsJson?: Buffer | string
-}
-
-export interface TaskFilter {
-  uids?: number[]
-  statuses?: TaskStatus[]
-  types?: TaskType[]
-  indexUids?: string[]
-  limit?: number
-  from?: number
-  reverse?: boolean
 }
 
 export interface TaskPage {
@@ -266,13 +256,7 @@ export class TaskQueue {
   }
 
   private matching(filter: TaskFilter): StoredTask[] {
-    return [...this.tasks.values()].filter(
-      (t) =>
-        (filter.uids === undefined || filter.uids.includes(t.uid)) &&
-        (filter.statuses === undefined || filter.statuses.includes(t.status)) &&
-        (filter.types === undefined || filter.types.includes(t.type)) &&
-        (filter.indexUids === undefined || (t.indexUid !== null && filter.indexUids.includes(t.indexUid))),
-    )
+    return [...this.tasks.values()].filter((t) => taskMatches(t, filter))
   }
 
   /** Enqueued plus processing tasks. */

@@ -101,10 +101,18 @@ function tokenize(source: string): Token[] {
 const OPERATION_LIST =
   '`=`, `!=`, `>=`, `>`, `<=`, `<`, `IN`, `NOT IN`, `TO`, `EXISTS`, `NOT EXISTS`, `IS NULL`, `IS NOT NULL`, `IS EMPTY`, `IS NOT EMPTY`'
 
+/**
+ * The deepest nesting of `NOT` and parentheses a filter may have (Meilisearch
+ * also bounds it); the parser and the evaluator recurse once per level, so
+ * the bound keeps a hostile filter from exhausting the stack.
+ */
+export const MAX_FILTER_DEPTH = 200
+
 class Parser {
   readonly #source: string
   readonly #tokens: Token[]
   #at = 0
+  #depth = 0
 
   constructor(source: string) {
     this.#source = source
@@ -161,6 +169,21 @@ class Parser {
 
   #not(): FilterNode {
     const token = this.#peek()
+    const nests = this.#isKeyword(token, 'NOT') || token.kind === '('
+    if (nests && ++this.#depth > MAX_FILTER_DEPTH) {
+      throw new InvalidFilterError(
+        `The filter exceeded the maximum depth limit of ${MAX_FILTER_DEPTH} nested \`NOT\` or parentheses. Try rewriting the filter so that it contains fewer nested conditions.`,
+        { start: token.start, end: token.end },
+      )
+    }
+    try {
+      return this.#nested(token)
+    } finally {
+      if (nests) this.#depth--
+    }
+  }
+
+  #nested(token: Token): FilterNode {
     if (this.#isKeyword(token, 'NOT')) {
       this.#take()
       return { kind: 'not', child: this.#not() }
