@@ -197,8 +197,12 @@ export class ClusterNode {
   /** True when SWIM sees `nodeId` as alive or suspect; this node is always alive to itself. */
   isAlive(nodeId: string): boolean {
     if (nodeId === this.nodeId) return true
-    const member = this.members().find((m) => m.id === nodeId)
-    return member !== undefined && (member.state === 'alive' || member.state === 'suspect')
+    const member = this.#options.membership.members().find((m) => m.id === nodeId)
+    return (
+      member !== undefined &&
+      (member.meta.cluster ?? '') === this.clusterId &&
+      (member.state === 'alive' || member.state === 'suspect')
+    )
   }
 
   /**

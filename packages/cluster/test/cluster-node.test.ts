@@ -91,7 +91,7 @@ describe('ClusterNode over in-memory gossip and transport', () => {
     const c = cluster
     await c.add('a', { bootstrap: true })
     await waitFor('initialised', () => c.nodes[0]?.node.state().clusterId !== null)
-    const other = testCluster()
+    const other = testCluster({ seed: 2 })
     try {
       await other.add('x', { bootstrap: true })
       const stranger = other.nodes[0]
