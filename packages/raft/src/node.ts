@@ -296,8 +296,14 @@ export class RaftNode {
     })
   }
 
-  /** Persist, then send, then apply, then advance (see `Ready`). */
+  /**
+   * Send the leader's replication traffic, persist, then send the rest, then
+   * apply, then advance (see `Ready`): the leader's fsync overlaps the
+   * followers' (Raft thesis §10.2.1), a follower still acknowledges only what
+   * it has made durable.
+   */
   async #handleReady(core: RaftCore, rd: Ready): Promise<void> {
+    this.#send(rd.earlyMessages)
     await this.#persist(rd)
     this.#send(rd.messages)
     const sm = this.#options.stateMachine
