@@ -150,6 +150,11 @@ export class RaftCore {
     return this.#leader
   }
 
+  /** Whether `id` is a voter or a learner of the group. */
+  isMember(id: NodeId): boolean {
+    return this.#voters.has(id) || this.#learners.has(id)
+  }
+
   confState(): ConfState {
     return { voters: [...this.#voters].sort(), learners: [...this.#learners].sort() }
   }
