@@ -1,4 +1,3 @@
-import path from 'node:path'
 import type { ConfState, Message, NodeId, RaftConfig, RaftRng, SoftState } from './core/index.ts'
 import {
   NotLeaderError,
@@ -10,8 +9,8 @@ import {
 import { Forwarder, type ForwardOutcome } from './forwarder.ts'
 import { type ForwardItem, failureItem, type HostFrame, type HostFrameItem } from './host-frame.ts'
 import { RaftNode, type StateMachine } from './node.ts'
+import { SharedWal, type SharedWalOptions } from './shared-wal.ts'
 import type { RaftStorage } from './storage.ts'
-import { WalRaftStorage } from './wal-storage.ts'
 
 /**
  * Carries frames between hosts: one call per destination node per flush,
@@ -30,9 +29,14 @@ export interface RaftHostOptions {
   /** This node's id; it is the member id of this node in every group it hosts. */
   nodeId: NodeId
   transport: HostTransport
-  /** Folder under which each group keeps a WAL-backed store in its own sub-folder. */
+  /**
+   * Folder of the host's `SharedWal`: one write-ahead log for every group, so
+   * a flush costs one fsync for all the groups it touched.
+   */
   storageRoot?: string
-  /** Storage factory overriding `storageRoot` (in-memory storage in tests). */
+  /** Options of the shared WAL under `storageRoot` (file system, compaction). */
+  sharedWal?: SharedWalOptions
+  /** Storage factory overriding `storageRoot` (in-memory storage in tests, a store per group). */
   storage?: (group: string, bootstrap: ConfState | undefined) => RaftStorage
   /** Milliseconds per tick of the shared clock; 0: the owner calls `tick()`. @defaultValue 100 */
   tickMs?: number
@@ -108,6 +112,7 @@ export class RaftHost {
   #flushScheduled = false
   #timer: ReturnType<typeof setInterval> | null = null
   #stopped = false
+  #shared: Promise<SharedWal> | null = null
   readonly #counts = {
     flushes: 0,
     framesSent: 0,
@@ -156,6 +161,9 @@ export class RaftHost {
       new RaftStoppedError('raft host stopped; outcome of the forwarded proposal unknown'),
     )
     for (const name of [...this.#groups.keys()]) await this.removeGroup(name)
+    const shared = this.#shared
+    this.#shared = null
+    if (shared !== null) await (await shared.catch(() => null))?.close()
   }
 
   /** One tick of every awake group; quiesced groups cost nothing. */
@@ -170,11 +178,11 @@ export class RaftHost {
   async addGroup(group: string, options: AddGroupOptions): Promise<RaftNode> {
     if (this.#stopped) throw new RaftStoppedError('raft host stopped')
     if (this.#groups.has(group)) throw new Error(`group ${group} is already hosted`)
+    const factory = this.#options.storage
     const storage =
-      this.#options.storage?.(group, options.bootstrap) ??
-      new WalRaftStorage(path.join(this.#options.storageRoot as string, encodeURIComponent(group)), {
-        bootstrap: options.bootstrap,
-      })
+      factory !== undefined
+        ? factory(group, options.bootstrap)
+        : (await this.#sharedWal()).storage(group, options.bootstrap)
     let hosted: HostedGroup | null = null
     const node = new RaftNode({
       raft: { quiesce: true, ...this.#options.raft, id: this.nodeId },
@@ -195,6 +203,11 @@ export class RaftHost {
     await node.start()
     for (const dead of this.#dead) if (node.isMember(dead)) node.setPeerLiveness(dead, false)
     return node
+  }
+
+  #sharedWal(): Promise<SharedWal> {
+    this.#shared ??= SharedWal.open(this.#options.storageRoot as string, this.#options.sharedWal)
+    return this.#shared
   }
 
   /** Stops hosting `group` (its storage stays on disk). */

@@ -57,6 +57,7 @@ export {
 export type { ForwardItem, ForwardResultItem, HostFrame, HostFrameItem, RaftItem } from './host-frame.ts'
 export { MemoryHostNetwork } from './memory-host-network.ts'
 export { RaftNode, type RaftNodeOptions, type RequestOptions, type StateMachine, seededRng } from './node.ts'
+export { SharedWal, type SharedWalOptions } from './shared-wal.ts'
 export {
   initialState,
   MemoryRaftStorage,

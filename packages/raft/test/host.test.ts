@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -100,7 +100,7 @@ describe('RaftHost (multi-raft)', () => {
     }
   })
 
-  it('keeps every group in its own WAL-backed store under one root and recovers them after a restart', async () => {
+  it('keeps every group in one shared WAL under its storage root and recovers them after a restart', async () => {
     root = await mkdtemp(path.join(tmpdir(), 'shoal-host-'))
     const dir = root
     const network = new MemoryHostNetwork()
@@ -128,6 +128,7 @@ describe('RaftHost (multi-raft)', () => {
     }
     for (const group of groups) await (await leaderOf(group)).propose(put('k', group))
     for (const host of hosts) await host.stop()
+    expect((await readdir(path.join(dir, 'h1'))).sort()).toEqual(['snapshots', 'wal'])
     hosts = []
     const machines: MapMachine[] = []
     for (const nodeId of NODES) {
