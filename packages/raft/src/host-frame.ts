@@ -1,4 +1,4 @@
-import type { Message, NodeId } from './core/index.ts'
+import type { Entry, Message, NodeId } from './core/index.ts'
 import {
   NotLeaderError,
   ProposalDroppedError,
@@ -85,5 +85,96 @@ export function errorOf(item: Extract<ForwardResultItem, { ok: false }>, group: 
       return new UnknownGroupError(group)
     default:
       return new RaftStoppedError(`forwarded proposal failed on the leader: ${item.message}`)
+  }
+}
+
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
+const isString = (v: unknown): v is string => typeof v === 'string'
+const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every(isString)
+
+function isEntry(v: unknown): v is Entry {
+  const e = v as Record<string, unknown> | null
+  if (e === null || typeof e !== 'object' || !isInt(e.index) || !isInt(e.term)) return false
+  if (e.kind === 'normal') return e.data instanceof Uint8Array
+  const change = e.change as Record<string, unknown> | null
+  return (
+    e.kind === 'conf' &&
+    change !== null &&
+    typeof change === 'object' &&
+    (change.type === 'addVoter' || change.type === 'addLearner' || change.type === 'remove') &&
+    isString(change.node)
+  )
+}
+
+/**
+ * Whether a decoded value has the shape of a Raft message addressed to `to`:
+ * a frame from the network is checked before it reaches a group, so a
+ * malformed item is dropped and counted instead of failing the group.
+ */
+export function isMessageFor(v: unknown, to: NodeId): v is Message {
+  const m = v as Record<string, unknown> | null
+  if (m === null || typeof m !== 'object' || m.to !== to || !isString(m.from) || !isInt(m.term)) return false
+  switch (m.type) {
+    case 'append':
+      return (
+        isInt(m.index) &&
+        isInt(m.logTerm) &&
+        isInt(m.commit) &&
+        Array.isArray(m.entries) &&
+        m.entries.every(isEntry)
+      )
+    case 'appendResponse':
+      return isInt(m.index) && typeof m.reject === 'boolean' && isInt(m.hintIndex) && isInt(m.hintTerm)
+    case 'vote':
+      return (
+        typeof m.pre === 'boolean' && isInt(m.index) && isInt(m.logTerm) && typeof m.transfer === 'boolean'
+      )
+    case 'voteResponse':
+      return typeof m.pre === 'boolean' && typeof m.reject === 'boolean'
+    case 'heartbeat':
+      return isInt(m.commit) && (m.context === null || isString(m.context)) && typeof m.quiesce === 'boolean'
+    case 'heartbeatResponse':
+      return m.context === null || isString(m.context)
+    case 'snapshot': {
+      const meta = m.meta as Record<string, unknown> | null
+      const conf = (meta?.confState ?? null) as Record<string, unknown> | null
+      return (
+        meta !== null &&
+        typeof meta === 'object' &&
+        isInt(meta.index) &&
+        isInt(meta.term) &&
+        conf !== null &&
+        isStrings(conf.voters) &&
+        isStrings(conf.learners) &&
+        isInt(m.offset) &&
+        m.chunk instanceof Uint8Array &&
+        isInt(m.totalBytes)
+      )
+    }
+    case 'snapshotResponse':
+      return isInt(m.index) && isInt(m.received)
+    case 'timeoutNow':
+      return true
+    default:
+      return false
+  }
+}
+
+/** Whether a decoded value is a well-formed frame item (raft messages are checked by `isMessageFor`). */
+export function isFrameItem(v: unknown): v is HostFrameItem {
+  const item = v as Record<string, unknown> | null
+  if (item === null || typeof item !== 'object') return false
+  switch (item.kind) {
+    case 'raft':
+      return isString(item.group)
+    case 'forward':
+      return isString(item.group) && isInt(item.id) && item.data instanceof Uint8Array
+    case 'forwardResult':
+      return (
+        isInt(item.id) &&
+        (item.ok === true || (item.ok === false && isString(item.code) && isString(item.message)))
+      )
+    default:
+      return false
   }
 }

@@ -7,7 +7,14 @@ import {
   UnknownGroupError,
 } from './errors.ts'
 import { Forwarder, type ForwardOutcome } from './forwarder.ts'
-import { type ForwardItem, failureItem, type HostFrame, type HostFrameItem } from './host-frame.ts'
+import {
+  type ForwardItem,
+  failureItem,
+  type HostFrame,
+  type HostFrameItem,
+  isFrameItem,
+  isMessageFor,
+} from './host-frame.ts'
 import { RaftNode, type StateMachine } from './node.ts'
 import { SharedWal, type SharedWalOptions } from './shared-wal.ts'
 import type { RaftStorage } from './storage.ts'
@@ -284,22 +291,32 @@ export class RaftHost {
       if (hosted.node.isMember(node)) hosted.node.setPeerLiveness(node, alive)
   }
 
-  /** Delivers a frame that arrived from another node. */
+  /**
+   * Delivers a frame that arrived from another node. Items that are malformed,
+   * addressed elsewhere or for a group this host does not have are dropped
+   * and counted (`itemsDropped`); nothing in a frame can fail a group.
+   */
   receive(frame: HostFrame): void {
     if (this.#stopped) return
     this.#counts.framesReceived++
-    for (const item of frame.items) {
+    const items: unknown = (frame as { items?: unknown } | null)?.items
+    const from: unknown = (frame as { from?: unknown } | null)?.from
+    if (!Array.isArray(items) || typeof from !== 'string') {
+      this.#counts.itemsDropped++
+      return
+    }
+    for (const item of items) {
       this.#counts.itemsReceived++
-      const kind = (item as { kind?: unknown } | null)?.kind
-      if (kind === 'raft') {
-        const raft = item as Extract<HostFrameItem, { kind: 'raft' }>
-        const hosted = this.#groups.get(raft.group)
-        if (hosted === undefined) this.#counts.itemsDropped++
-        else hosted.node.receive(raft.message)
-      } else if (kind === 'forward') this.#serveForward(frame.from, item as ForwardItem)
-      else if (kind === 'forwardResult')
-        this.#forwarder.settle(item as Extract<HostFrameItem, { kind: 'forwardResult' }>)
-      else this.#counts.itemsDropped++
+      if (!isFrameItem(item)) {
+        this.#counts.itemsDropped++
+        continue
+      }
+      if (item.kind === 'raft') {
+        const hosted = this.#groups.get(item.group)
+        if (hosted === undefined || !isMessageFor(item.message, this.nodeId)) this.#counts.itemsDropped++
+        else hosted.node.receive(item.message)
+      } else if (item.kind === 'forward') this.#serveForward(from, item)
+      else this.#forwarder.settle(item)
     }
   }
 

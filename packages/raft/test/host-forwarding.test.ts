@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { NotLeaderError, RaftTimeoutError, UnknownGroupError } from '../src/index.ts'
+import { type HostFrame, NotLeaderError, RaftTimeoutError, UnknownGroupError } from '../src/index.ts'
 import { HostCluster } from './host-cluster.ts'
 import { put } from './node-cluster.ts'
 
@@ -134,5 +134,25 @@ describe('RaftHost proposal forwarding', () => {
     const result = await ticking(c, c.host(follower).propose('g', put('k', 'v')), [leader])
     expect(result).toMatch(/^k@/)
     expect(c.leaderOf('g')).not.toBe(leader)
+  })
+
+  it('drops and counts malformed items, items for unknown groups and frames without items, and the group keeps working', async () => {
+    const c = await started()
+    const leader = c.leaderOf('g') as string
+    const host = c.host(leader)
+    const before = host.metrics().itemsDropped
+    host.receive({ from: 'h9', items: null } as unknown as HostFrame)
+    host.receive({
+      from: 'h9',
+      items: [
+        { kind: 'raft', group: 'g', message: { type: 'append', from: 'h9', to: leader, term: 99 } },
+        { kind: 'raft', group: 'g', message: { type: 'vote', from: 'h2', to: 'elsewhere', term: 1 } },
+        { kind: 'raft', group: 'nope', message: { type: 'timeoutNow', from: 'h2', to: leader, term: 1 } },
+        { kind: 'mystery' },
+        null,
+      ],
+    } as unknown as HostFrame)
+    expect(host.metrics().itemsDropped - before).toBe(6)
+    expect(await ticking(c, host.propose('g', put('still', 'ok')))).toMatch(/^still@/)
   })
 })
