@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -9,6 +9,7 @@ import {
   RaftHost,
   type RaftNode,
 } from '../src/index.ts'
+import { HostCluster } from './host-cluster.ts'
 import { eventually, MapMachine, put } from './node-cluster.ts'
 
 const NODES = ['h1', 'h2', 'h3']
@@ -64,13 +65,42 @@ describe('RaftHost (multi-raft)', () => {
     for (const host of hosts)
       for (const group of groups)
         await eventually(() => machines.get(`${host.nodeId}/${group}`)?.values.get('owner') === group)
-    const sent = hosts.reduce((n, h) => n + h.sent.messages, 0)
-    const batches = hosts.reduce((n, h) => n + h.sent.batches, 0)
+    const sent = hosts.reduce((n, h) => n + h.metrics().itemsSent, 0)
+    const batches = hosts.reduce((n, h) => n + h.metrics().framesSent, 0)
     // Thirty groups' heartbeats to the same two peers share frames.
     expect(sent / batches).toBeGreaterThan(5)
   })
 
-  it('keeps every group in its own WAL-backed store under one root and recovers them after a restart', async () => {
+  it('sends one frame per destination node per flush, holding the messages of every group', async () => {
+    const c = new HostCluster(NODES, { raft: { quiesce: false } })
+    try {
+      const groups = Array.from({ length: 12 }, (_, i) => `s${i}`)
+      for (const group of groups) await c.addGroup(group, NODES)
+      await c.tickUntil(() => groups.every((g) => c.leaderOf(g) !== null), 60)
+      const before = c.sent.length
+      await c.tick()
+      const frames = c.sent.slice(before)
+      // One tick: every leader heartbeats both peers, and each host's heartbeats share frames.
+      const heartbeats = frames.flatMap(({ frame }) =>
+        frame.items.filter((item) => item.kind === 'raft' && item.message.type === 'heartbeat'),
+      )
+      expect(heartbeats).toHaveLength(groups.length * 2)
+      const heartbeatFrames = frames.filter(({ frame }) =>
+        frame.items.some((item) => item.kind === 'raft' && item.message.type === 'heartbeat'),
+      )
+      const leaders = new Set(groups.map((g) => c.leaderOf(g)))
+      expect(heartbeatFrames.length).toBeLessThanOrEqual(leaders.size * 2)
+      for (const host of c.hosts.values()) {
+        const m = host.metrics()
+        expect(m.framesSent).toBeLessThanOrEqual(m.flushes * 2)
+        expect(m.itemsSent).toBeGreaterThan(m.framesSent)
+      }
+    } finally {
+      await c.stop()
+    }
+  })
+
+  it('keeps every group in one shared WAL under its storage root and recovers them after a restart', async () => {
     root = await mkdtemp(path.join(tmpdir(), 'shoal-host-'))
     const dir = root
     const network = new MemoryHostNetwork()
@@ -98,6 +128,7 @@ describe('RaftHost (multi-raft)', () => {
     }
     for (const group of groups) await (await leaderOf(group)).propose(put('k', group))
     for (const host of hosts) await host.stop()
+    expect((await readdir(path.join(dir, 'h1'))).sort()).toEqual(['snapshots', 'wal'])
     hosts = []
     const machines: MapMachine[] = []
     for (const nodeId of NODES) {
