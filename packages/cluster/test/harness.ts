@@ -1,4 +1,4 @@
-import { type ConfState, initialState, MemoryRaftStorage, type RaftStorage } from '@shoal/raft'
+import { type ConfState, initialState, MemoryRaftStorage, type RaftStorage, seededRng } from '@shoal/raft'
 import { LOCAL, MemoryNetwork, SwimNode, seededRandom } from '@shoal/swim'
 import { ClusterNode, MemoryClusterNetwork, MemoryIdentityStore, type NodeAdvert } from '../src/index.ts'
 
@@ -79,6 +79,7 @@ export function testCluster(options: TestClusterOptions = {}): TestCluster {
       membership: swim,
       raftStorage: storage,
       tickMs: options.raftTickMs ?? 20,
+      raftRng: (group) => seededRng(`${seed}:${test.id}:${group}`),
       raft: { electionTicks: 10 },
       controller: { reconcileIntervalMs: 50, deadVoterGraceMs: 1_000 },
       discoverTimeoutMs: 5_000,

@@ -48,18 +48,19 @@ async function formCluster(size: number): Promise<ClusterProcess[]> {
     bootstrap: true,
   })
   processes.push(first)
-  const rest = await Promise.all(
-    Array.from({ length: size - 1 }, (_, i) =>
-      startClusterProcess({
-        name: `n${i + 1}`,
-        dataDir: `${scratch.dir}/n${i + 1}`,
-        keyFile,
-        join: [first.gossipAddr],
-        zone: `z${(i + 1) % 3}`,
-      }),
-    ),
-  )
-  processes.push(...rest)
+  // One at a time: several processes starting at once on two cores can take long to load.
+  const rest: ClusterProcess[] = []
+  for (let i = 1; i < size; i++) {
+    const node = await startClusterProcess({
+      name: `n${i}`,
+      dataDir: `${scratch.dir}/n${i}`,
+      keyFile,
+      join: [first.gossipAddr],
+      zone: `z${i % 3}`,
+    })
+    processes.push(node)
+    rest.push(node)
+  }
   return [first, ...rest]
 }
 
