@@ -47,6 +47,36 @@ export interface IndexStats {
   fieldDistribution: Record<string, number>
 }
 
+/** What a search core holds (see `IndexStorageStats`). */
+export interface CoreStorageStats {
+  /** Live documents (text) or vectors. */
+  documents: number
+  /** Removed ones still held until the core compacts (postings of removed documents, graph tombstones). */
+  removed: number
+  /** Bytes the core holds, spare capacity included. */
+  bytes: number
+}
+
+/**
+ * What an index's structures hold, for memory accounting: `index.storageStats()`. Internal ids
+ * of removed documents are reused, so `idSpace` stays near the most documents held at once.
+ */
+export interface IndexStorageStats {
+  /** Live documents. */
+  documents: number
+  /** Internal ids in use or free: every per-id array and bitset is sized by it. */
+  idSpace: number
+  /** Free ids below `idSpace`, taken (smallest first) by the next new documents. */
+  freeIds: number
+  /** Bytes of the live-document bitset. */
+  liveBitsetBytes: number
+  /** Document ids held by the filter and facet indexes (once per value array they are in). */
+  fieldEntries: number
+  text: CoreStorageStats
+  /** Per embedder. */
+  vectors: Record<string, CoreStorageStats>
+}
+
 export interface WriteResult {
   indexedDocuments?: number
   deletedDocuments?: number
