@@ -107,15 +107,49 @@ export interface SearchParams {
   showRankingScore?: boolean
   /** Include `_vectors` in hits. @defaultValue false */
   retrieveVectors?: boolean
+  /** Page number (from 1) for exhaustive pagination; with `hitsPerPage`, replaces offset/limit. */
+  page?: number
+  /** @defaultValue 20 when `page` is given */
+  hitsPerPage?: number
+  /** Hits scoring below (0..1) are left out. */
+  rankingScoreThreshold?: number
+  /** A filterable attribute: one hit per value. */
+  distinct?: string
+  /** Which query words a hit must hold; absent: any word, BM25 order. */
+  matchingStrategy?: 'last' | 'all' | 'frequency'
+  /** Searchable attributes the query words must be found in. */
+  attributesToSearchOn?: string[]
+  attributesToHighlight?: string[]
+  /** @defaultValue '<em>' */
+  highlightPreTag?: string
+  /** @defaultValue '</em>' */
+  highlightPostTag?: string
+  /** Attributes to crop, each optionally `name:words`. */
+  attributesToCrop?: string[]
+  /** Words kept by a crop. @defaultValue 10 */
+  cropLength?: number
+  /** @defaultValue '…' */
+  cropMarker?: string
+  /** Add `_matchesPosition` to hits. @defaultValue false */
+  showMatchesPosition?: boolean
 }
 
+/**
+ * A search answer. With `offset`/`limit` (the default) it carries `limit`,
+ * `offset` and `estimatedTotalHits`; with `page`/`hitsPerPage` it carries
+ * `page`, `hitsPerPage`, `totalPages` and the exact `totalHits` instead.
+ */
 export interface SearchResult {
   hits: Doc[]
   query: string
   processingTimeMs: number
-  limit: number
-  offset: number
-  estimatedTotalHits: number
+  limit?: number
+  offset?: number
+  estimatedTotalHits?: number
+  page?: number
+  hitsPerPage?: number
+  totalPages?: number
+  totalHits?: number
   facetDistribution?: Record<string, Record<string, number>>
   semanticHitCount?: number
 }

@@ -344,7 +344,8 @@ export class IndexState {
           position,
         )
       }
-      if ((embedder.distance ?? 'cosine') === 'cosine' && vector.every((x) => x === 0)) {
+      // Stored as 32-bit floats: a tiny component (1e-300) rounds to 0 there.
+      if ((embedder.distance ?? 'cosine') === 'cosine' && vector.every((x) => Math.fround(x) === 0)) {
         throw new InvalidDocumentError(
           `Document at position ${position}: \`_vectors.${name}\` is a zero vector, which has no direction under cosine distance.`,
           'invalid_document_fields',
