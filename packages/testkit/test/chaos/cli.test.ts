@@ -57,7 +57,7 @@ describe('fault proxy command line', () => {
     const b = await sink()
     const cli = start(['--node', `a=${a.port}`, '--node', `b=${b.port}`, '--seed', '3'])
     const { dial } = JSON.parse(await cli.next()) as { dial: Record<string, Record<string, string>> }
-    const [, port] = (dial.a?.b as string).split(':')
+    const [, port] = String(dial.a?.b).split(':')
     const socket = net.connect({ host: '127.0.0.1', port: Number(port) })
     socket.on('error', () => {})
     cleanups.push(() => void socket.destroy())
