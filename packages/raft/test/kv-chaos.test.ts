@@ -18,11 +18,12 @@ const groups: Array<{ name: string; scenarios: string[]; durationMs: number }> =
       'partition-halves',
       'partition-leader',
       'partition-bridge',
+      'partition-one-way',
       'latency-spikes',
       'packet-loss',
       'corruption',
     ],
-    durationMs: 66_000,
+    durationMs: 70_000,
   },
   {
     name: 'process, clock and disk faults',

@@ -10,6 +10,7 @@ import { packetLoss } from './packet-loss.ts'
 import { partitionBridge } from './partition-bridge.ts'
 import { partitionHalves } from './partition-halves.ts'
 import { partitionLeader } from './partition-leader.ts'
+import { partitionOneWay } from './partition-one-way.ts'
 import { pause } from './pause.ts'
 import { roundRobin } from './round-robin.ts'
 
@@ -18,6 +19,7 @@ export const SCENARIOS: readonly Scenario[] = [
   partitionHalves,
   partitionLeader,
   partitionBridge,
+  partitionOneWay,
   killLeader,
   pause,
   latencySpikes,
