@@ -132,7 +132,7 @@ export function resolveP2POptions(options: P2PNodeOptions): ResolvedP2POptions {
   }
   checkInt('redialBackoffMs', resolved.redialBackoffMs, 0, 2 ** 31 - 1)
   checkInt('snapshotChunkBytes', resolved.snapshotChunkBytes, 1, resolved.maxFrameBytes - 64)
-  checkInt('snapshotWindowBytes', resolved.snapshotWindowBytes, resolved.snapshotChunkBytes, 2 ** 31 - 1)
+  checkInt('snapshotWindowBytes', resolved.snapshotWindowBytes, 1, 2 ** 31 - 1)
   return resolved
 }
 
