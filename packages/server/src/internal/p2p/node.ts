@@ -1,4 +1,6 @@
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'
 import { P2PAbortedError, P2PStoppedError, P2PTimeoutError, P2PUnreachableError } from './errors.ts'
 import { decodeBody, encodeFrame, FrameKind } from './frame.ts'
@@ -10,6 +12,12 @@ import { type P2PNodeOptions, type ResolvedP2POptions, resolveP2POptions } from 
 import { RAFT_PROTOCOL, RaftOutbox } from './raft-outbox.ts'
 import { callOverStream, type RequestHandler, type RequestOptions, RPC_PROTOCOL, serveStream } from './rpc.ts'
 import { receiveOverStream, SNAPSHOT_PROTOCOL, type SnapshotHandler, sendOverStream } from './snapshot.ts'
+
+interface KnownPeer {
+  addrsKey: string
+  targets: Multiaddr[]
+  id: PeerId
+}
 
 export type RaftHandler = (from: string, frame: unknown) => void
 
@@ -35,6 +43,7 @@ export class P2PNode {
   readonly metrics: P2PMetrics
   readonly #log: RateLimitedLog
   readonly #outboxes = new Map<string, RaftOutbox>()
+  readonly #peers = new Map<string, KnownPeer>()
   #libp2p: Libp2p | undefined
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new'
   #onRaft: RaftHandler | undefined
@@ -224,8 +233,8 @@ export class P2PNode {
   }
 
   #outbox(to: PeerAddress): RaftOutbox {
+    this.#resolve(to)
     let outbox = this.#outboxes.get(to.peerId)
-    const targets = dialTargets(to)
     if (outbox === undefined) {
       outbox = new RaftOutbox({
         peer: to.peerId,
@@ -234,8 +243,7 @@ export class P2PNode {
         redialBackoffMs: this.#opts.redialBackoffMs,
         metrics: this.metrics,
         log: this.#log,
-        openStream: () =>
-          this.#running().dialProtocol(targets, RAFT_PROTOCOL, dialSignal(this.#opts.dialTimeoutMs)),
+        openStream: () => this.#newStream(to.peerId, RAFT_PROTOCOL, dialSignal(this.#opts.dialTimeoutMs)),
       })
       if (this.#state !== 'running') outbox.stop()
       this.#outboxes.set(to.peerId, outbox)
@@ -250,16 +258,44 @@ export class P2PNode {
     timeoutMs: number,
     callerSignal: AbortSignal | undefined,
   ): Promise<Stream> {
-    const targets = dialTargets(to)
-    const libp2p = this.#running()
+    this.#resolve(to)
     try {
-      return await libp2p.dialProtocol(targets, protocol, { signal })
+      return await this.#newStream(to.peerId, protocol, { signal })
     } catch (error) {
       if (this.#state !== 'running') throw new P2PStoppedError('the node stopped')
       if (callerSignal?.aborted) throw new P2PAbortedError('aborted by the caller while dialling')
       if (signal.aborted) throw new P2PTimeoutError(to.peerId, timeoutMs)
       throw new P2PUnreachableError(to.peerId, (error as Error).message, { cause: error })
     }
+  }
+
+  /**
+   * The peer's parsed dial targets, parsed again only when its address list
+   * changes (a restart on another port). One entry per peer ever addressed.
+   */
+  #resolve(to: PeerAddress): KnownPeer {
+    const addrsKey = to.addrs.join(' ')
+    const known = this.#peers.get(to.peerId)
+    if (known !== undefined && known.addrsKey === addrsKey) return known
+    const entry = { addrsKey, targets: dialTargets(to), id: peerIdFromString(to.peerId) }
+    this.#peers.set(to.peerId, entry)
+    return entry
+  }
+
+  /** A stream on the open connection to the peer, or on a new one to its latest addresses. */
+  async #newStream(peerId: string, protocol: string, options: { signal: AbortSignal }): Promise<Stream> {
+    const peer = this.#peers.get(peerId)!
+    const libp2p = this.#running()
+    const open = libp2p.getConnections(peer.id).find((connection) => connection.status === 'open')
+    if (open !== undefined) {
+      try {
+        return await open.newStream(protocol, options)
+      } catch (error) {
+        if (options.signal.aborted || open.status === 'open') throw error
+        // The connection closed under us: dial afresh below.
+      }
+    }
+    return libp2p.dialProtocol(peer.targets, protocol, options)
   }
 
   #context(protocol: string, connection: Connection | undefined, peer?: string): StreamContext {

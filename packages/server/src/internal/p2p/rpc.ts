@@ -44,8 +44,9 @@ export function callOverStream(
   const request = encodeFrame(FrameKind.rpcRequest, body, ctx.maxFrameBytes)
   return new Promise<unknown>((resolve, reject) => {
     let settled = false
-    const settle = (error: Error | undefined, value?: unknown) => {
+    const settle = (error: Error | (() => Error) | undefined, value?: unknown) => {
       if (settled) return
+      if (typeof error === 'function') error = error()
       settled = true
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
@@ -69,10 +70,12 @@ export function callOverStream(
         settle(new P2PRemoteError(code, message))
       },
       onEnd() {
-        settle(new P2PProtocolError('truncated', `peer ${ctx.peer} closed the rpc stream without answering`))
+        settle(
+          () => new P2PProtocolError('truncated', `peer ${ctx.peer} closed the rpc stream without answering`),
+        )
       },
       onClose(reason, error) {
-        settle(error ?? new P2PProtocolError(reason, `rpc stream to ${ctx.peer} closed (${reason})`))
+        settle(() => error ?? new P2PProtocolError(reason, `rpc stream to ${ctx.peer} closed (${reason})`))
       },
     })
     ctx.metrics.sent(ctx.peer, RPC_PROTOCOL, request.byteLength)
