@@ -10,7 +10,7 @@ import { createLibp2pHost, dialTargets, type PeerAddress, YAMUX_MAX_WINDOW_BYTES
 import { P2PMetrics } from './metrics.ts'
 import { type P2PNodeOptions, type ResolvedP2POptions, resolveP2POptions } from './options.ts'
 import { RAFT_PROTOCOL, RaftOutbox } from './raft-outbox.ts'
-import { callOverStream, type RequestHandler, type RequestOptions, RPC_PROTOCOL, serveStream } from './rpc.ts'
+import { type RequestHandler, type RequestOptions, RPC_PROTOCOL, RpcClient, serveStream } from './rpc.ts'
 import { receiveOverStream, SNAPSHOT_PROTOCOL, type SnapshotHandler, sendOverStream } from './snapshot.ts'
 
 interface KnownPeer {
@@ -44,6 +44,7 @@ export class P2PNode {
   readonly #log: RateLimitedLog
   readonly #outboxes = new Map<string, RaftOutbox>()
   readonly #peers = new Map<string, KnownPeer>()
+  readonly #rpcClients = new Map<string, RpcClient>()
   #libp2p: Libp2p | undefined
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new'
   #onRaft: RaftHandler | undefined
@@ -89,10 +90,11 @@ export class P2PNode {
         },
       )
     await inbound(RAFT_PROTOCOL, (stream, ctx) => this.#serveRaft(stream, ctx), 8)
+    // One long-lived rpc stream per peer and direction; a few more allow for reopening.
     await inbound(
       RPC_PROTOCOL,
-      (stream, ctx) => serveStream(stream, ctx, this.#onRequest),
-      opts.maxInboundRequests,
+      (stream, ctx) => serveStream(stream, ctx, () => this.#onRequest, opts.maxInboundRequests),
+      8,
     )
     await inbound(
       SNAPSHOT_PROTOCOL,
@@ -110,6 +112,8 @@ export class P2PNode {
     if (this.#state === 'stopped') return
     this.#state = 'stopped'
     for (const outbox of this.#outboxes.values()) outbox.stop()
+    for (const client of this.#rpcClients.values())
+      client.close(new P2PStoppedError('the node stopped'), true)
     await this.#libp2p?.stop()
   }
 
@@ -155,13 +159,7 @@ export class P2PNode {
    */
   async request(to: PeerAddress, body: unknown, options: RequestOptions = {}): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? this.#opts.requestTimeoutMs
-    const startedMs = performance.now()
-    const deadline = AbortSignal.timeout(timeoutMs)
-    const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
-    const stream = await this.#openStream(to, RPC_PROTOCOL, signal, timeoutMs, options.signal)
-    const ctx = this.#context(RPC_PROTOCOL, undefined, to.peerId)
-    const remainingMs = Math.max(1, timeoutMs - (performance.now() - startedMs))
-    return callOverStream(stream, body, ctx, { timeoutMs, remainingMs, signal: options.signal })
+    return this.#rpcClient(to).call(body, timeoutMs, options.signal)
   }
 
   onRequest(handler: RequestHandler): void {
@@ -230,6 +228,20 @@ export class P2PNode {
         }
       },
     })
+  }
+
+  #rpcClient(to: PeerAddress): RpcClient {
+    this.#running()
+    this.#resolve(to)
+    let client = this.#rpcClients.get(to.peerId)
+    if (client === undefined) {
+      const dialTimeoutMs = this.#opts.dialTimeoutMs
+      client = new RpcClient(this.#context(RPC_PROTOCOL, undefined, to.peerId), () =>
+        this.#openStream(to, RPC_PROTOCOL, AbortSignal.timeout(dialTimeoutMs), dialTimeoutMs, undefined),
+      )
+      this.#rpcClients.set(to.peerId, client)
+    }
+    return client
   }
 
   #outbox(to: PeerAddress): RaftOutbox {

@@ -52,7 +52,10 @@ export interface P2PNodeOptions {
   snapshotWindowBytes?: number
   /** A repeated warning (drops for one peer, handshake failures) is logged at most once per interval. @defaultValue 10000 */
   logIntervalMs?: number
-  /** Concurrent inbound rpc streams per connection. @defaultValue 256 */
+  /**
+   * Requests from one peer whose handlers run at once; past it, that peer's
+   * rpc stream is paused until one finishes. @defaultValue 256
+   */
   maxInboundRequests?: number
   logger?: P2PLogger
   /** Where the `shoal_p2p_*` metrics are registered. @defaultValue a registry of the node's own */
