@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { SimFileSystem } from '@shoal/testkit/fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   type RaftHost as Host,
@@ -98,6 +99,53 @@ describe('RaftHost (multi-raft)', () => {
     } finally {
       await c.stop()
     }
+  })
+
+  it('a flush that carries entries of twenty groups costs a follower one fsync, not twenty', async () => {
+    const network = new MemoryHostNetwork()
+    const disks = new Map<string, { fs: SimFileSystem; syncs: number }>()
+    for (const nodeId of NODES) {
+      const disk = { fs: new SimFileSystem(), syncs: 0 }
+      disk.fs.onOperation = (operation, file) => {
+        if (operation === 'sync' && file.includes('/wal/')) disk.syncs++
+      }
+      disks.set(nodeId, disk)
+      const host = new RaftHost({
+        nodeId,
+        transport: network.transport(),
+        storageRoot: '/data',
+        sharedWal: { fs: disk.fs },
+        tickMs: 0,
+        raft: { electionTicks: 10, heartbeatTicks: 1 },
+      })
+      network.attach(host)
+      hosts.push(host)
+    }
+    const groups = Array.from({ length: 20 }, (_, i) => `g${i}`)
+    for (const host of hosts)
+      for (const group of groups)
+        await host.addGroup(group, {
+          stateMachine: new MapMachine(),
+          bootstrap: { voters: NODES, learners: [] },
+        })
+    const [h1, h2] = hosts as [Host, Host]
+    for (const group of groups) h1.group(group)?.campaign()
+    const settle = async () => {
+      for (let i = 0; i < 40; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    await settle()
+    for (let tick = 0; tick < 5; tick++) {
+      for (const host of hosts) host.tick()
+      await settle()
+    }
+    expect(groups.every((g) => h1.group(g)?.isLeader)).toBe(true)
+    const follower = disks.get(h2.nodeId) as { syncs: number }
+    const before = follower.syncs
+    const done = Promise.all(groups.map((g) => h1.propose(g, put('k', g))))
+    await settle()
+    await done
+    expect(follower.syncs - before).toBeGreaterThan(0)
+    expect(follower.syncs - before).toBeLessThanOrEqual(2)
   })
 
   it('keeps every group in one shared WAL under its storage root and recovers them after a restart', async () => {

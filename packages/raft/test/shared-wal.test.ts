@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { SimFileSystem, type SimOperation } from '@shoal/testkit/fs'
 import { Rng, testSeed } from '@shoal/testkit/rng'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -21,8 +24,10 @@ function countingSyncs(fs: SimFileSystem): { fs: SimFileSystem; syncs: () => num
 }
 
 const opened: SharedWal[] = []
+const realDirs: string[] = []
 afterAll(async () => {
   for (const shared of opened) await shared.close()
+  for (const dir of realDirs) await rm(dir, { recursive: true, force: true })
 })
 
 async function open(
@@ -52,6 +57,32 @@ describe('SharedWal compliance (each group is a RaftStorage)', () => {
       const shared = await open(home.fs)
       const reopened = shared.storage(`group-${groups}`)
       homes.set(reopened, { fs: home.fs, shared })
+      return reopened
+    },
+  )
+})
+
+describe('SharedWal compliance on a real disk', () => {
+  let groups = 0
+  const dirs = new WeakMap<RaftStorage, { dir: string; shared: SharedWal }>()
+  storageCompliance(
+    { it, expect },
+    async (c) => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'shoal-shared-wal-'))
+      realDirs.push(dir)
+      const shared = await SharedWal.open(dir)
+      opened.push(shared)
+      const storage = shared.storage(`g${++groups}`, c)
+      dirs.set(storage, { dir, shared })
+      return storage
+    },
+    async (storage) => {
+      const home = dirs.get(storage) as { dir: string; shared: SharedWal }
+      await home.shared.close()
+      const shared = await SharedWal.open(home.dir)
+      opened.push(shared)
+      const reopened = shared.storage(`g${groups}`)
+      dirs.set(reopened, { dir: home.dir, shared })
       return reopened
     },
   )
