@@ -55,6 +55,8 @@ export interface ClusterNodeOptions {
   /** Randomness per Raft group (seeded in simulations). @defaultValue seeded from the node id, group and clock */
   readonly raftRng?: (group: string) => RaftRng
   readonly controller?: Partial<ControllerConfig>
+  /** Snapshot the metadata and compact its log after this many applied entries. @defaultValue 10000 */
+  readonly metaSnapshotEntries?: number
   /** How long a new node waits to learn its cluster from the seeds. @defaultValue 30000 */
   readonly discoverTimeoutMs?: number
   readonly logger?: ClusterLogger
@@ -154,6 +156,9 @@ export class ClusterNode {
     this.#host = host
     this.#meta = await host.addGroup(META_GROUP, {
       stateMachine: this.metadata,
+      ...(this.#options.metaSnapshotEntries === undefined
+        ? {}
+        : { snapshotEntries: this.#options.metaSnapshotEntries }),
       ...(this.#founder ? { bootstrap: { voters: [this.nodeId], learners: [] } } : {}),
     })
     host.start()

@@ -42,6 +42,8 @@ export interface TestClusterOptions {
   swimTickMs?: number
   /** Raft tick. @defaultValue 20 */
   raftTickMs?: number
+  /** Metadata snapshot interval in entries. @defaultValue the node's default */
+  metaSnapshotEntries?: number
 }
 
 /** Builds nodes over in-memory gossip and an in-memory cluster network (real or fake timers). */
@@ -83,6 +85,9 @@ export function testCluster(options: TestClusterOptions = {}): TestCluster {
       raft: { electionTicks: 10 },
       controller: { reconcileIntervalMs: 50, deadVoterGraceMs: 1_000 },
       discoverTimeoutMs: 5_000,
+      ...(options.metaSnapshotEntries === undefined
+        ? {}
+        : { metaSnapshotEntries: options.metaSnapshotEntries }),
       joining: seeds.length > 0,
       ...(bootstrapped.has(test.id)
         ? { bootstrap: { clusterName: 'test', clusterId: `cluster-${seed}` } }
