@@ -403,6 +403,7 @@ export class ClusterNode {
       return stored
     }
     if (bootstrap !== undefined) {
+      if (this.#options.joining === true) await this.#refuseBootstrapIntoCluster(signal)
       const identity = { clusterId: bootstrap.clusterId ?? randomUUID(), nodeId: this.nodeId }
       await this.#options.identity.save(identity)
       this.#founder = true
@@ -449,6 +450,22 @@ export class ClusterNode {
     }
     // No seed answered: they may all be down; the node starts and rejoins when they are back.
     this.#log.warn({ clusterId }, 'no seed answered; starting from the data dir alone')
+  }
+
+  /** Bootstrapping next to seeds that already form a cluster would make a second one: refuse. */
+  async #refuseBootstrapIntoCluster(signal: AbortSignal | undefined): Promise<void> {
+    this.#options.membership.updateMetadata(encodeMemberMetadata(this.#advert, ''))
+    const deadline = this.#clock() + Math.min(this.#options.discoverTimeoutMs ?? 30_000, 3_000)
+    while (this.#clock() < deadline) {
+      signal?.throwIfAborted()
+      const [existing] = this.#seenClusterIds()
+      if (existing !== undefined)
+        throw new ClusterError(
+          'CLUSTER_CONFIG',
+          `the seeds already form cluster ${existing}; start without --bootstrap to join it`,
+        )
+      await sleep(50)
+    }
   }
 
   #seenClusterIds(): Set<string> {

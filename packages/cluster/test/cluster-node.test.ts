@@ -125,6 +125,14 @@ describe('ClusterNode over in-memory gossip and transport', () => {
     await waitFor('green again after the heal', async () => (await lonely.node.health())?.status === 'green')
   })
 
+  it('refuses to bootstrap a second cluster next to seeds that already form one', async () => {
+    cluster = testCluster()
+    const c = cluster
+    await c.add('a', { bootstrap: true })
+    await waitFor('initialised', () => c.nodes[0]?.node.state().clusterId !== null)
+    await expect(c.add('b', { bootstrap: true })).rejects.toThrow(/already form cluster/)
+  })
+
   it('refuses to start a node whose data dir belongs to another cluster', async () => {
     cluster = testCluster()
     const c = cluster

@@ -94,7 +94,14 @@ export function testCluster(options: TestClusterOptions = {}): TestCluster {
         : {}),
     })
     network.attach(`p2p:${test.id}`, node)
-    await node.start()
+    try {
+      await node.start()
+    } catch (error) {
+      network.detach(`p2p:${test.id}`)
+      await node.stop()
+      await swim.stop()
+      throw error
+    }
     return Object.assign(test, { swim, node }) as TestNode
   }
 
