@@ -1,7 +1,7 @@
 import { type FileSystem, NodeFileSystem, Wal, type WalOptions } from '@shoal/wal'
 import { Packr } from 'msgpackr'
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMeta } from './core/index.ts'
-import { RaftStoppedError } from './errors.ts'
+import { RaftStoppedError, RaftStorageCorruptionError } from './errors.ts'
 import {
   corruption,
   EMPTY_META,
@@ -91,6 +91,12 @@ export class SharedWal {
   /** Opens (or creates) the log in `dir` and recovers every group's state. */
   static async open(dir: string, options: SharedWalOptions = {}): Promise<SharedWal> {
     const fs = options.fs ?? new NodeFileSystem()
+    await fs.mkdirp(dir)
+    const foreign = (await fs.list(dir)).filter((name) => name !== 'wal' && name !== 'snapshots')
+    if (foreign.length > 0)
+      throw new RaftStorageCorruptionError(
+        `${dir} holds ${foreign.slice(0, 3).join(', ')}: not a shared WAL directory (a store per group, or another program's files); refusing to use it`,
+      )
     await fs.mkdirp(`${dir}/snapshots`)
     let wal: Wal
     try {
