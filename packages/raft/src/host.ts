@@ -1,4 +1,10 @@
-import type { Message, NodeId, SoftState } from './core/index.ts'
+import {
+  type Message,
+  type NodeId,
+  RaftConfigError,
+  resolveRaftConfig,
+  type SoftState,
+} from './core/index.ts'
 import {
   NotLeaderError,
   RaftRejectedError,
@@ -70,15 +76,19 @@ export class RaftHost {
   readonly #byPeer = new Map<NodeId, { frames: number; items: number }>()
 
   constructor(options: RaftHostOptions) {
-    if (options.storage === undefined && options.storageRoot === undefined)
-      throw new TypeError('RaftHost needs storageRoot or a storage factory')
+    if ((options.storage === undefined) === (options.storageRoot === undefined))
+      throw new RaftConfigError('RaftHost needs exactly one of storageRoot and storage')
+    if (options.sharedWal !== undefined && options.storageRoot === undefined)
+      throw new RaftConfigError('RaftHost option sharedWal applies to a storageRoot only')
     for (const key of ['tickMs', 'proposeTimeoutMs', 'leaderWaitMs'] as const) {
       const value = options[key]
       if (value !== undefined && !(Number.isFinite(value) && value >= (key === 'tickMs' ? 0 : 1)))
-        throw new TypeError(
+        throw new RaftConfigError(
           `RaftHost option ${key} must be a ${key === 'tickMs' ? 'non-negative' : 'positive'} number`,
         )
     }
+    // Every group uses these settings: refuse impossible ones now rather than at the first addGroup.
+    resolveRaftConfig({ ...options.raft, id: options.nodeId })
     this.#options = options
     this.nodeId = options.nodeId
     this.#forwarder = new Forwarder((to, item) => {
