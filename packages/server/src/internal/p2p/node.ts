@@ -2,7 +2,13 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'
-import { P2PAbortedError, P2PStoppedError, P2PTimeoutError, P2PUnreachableError } from './errors.ts'
+import {
+  P2PAbortedError,
+  P2PConfigError,
+  P2PStoppedError,
+  P2PTimeoutError,
+  P2PUnreachableError,
+} from './errors.ts'
 import { decodeBody, encodeFrame, FrameKind } from './frame.ts'
 import { RateLimitedLog, readFrames, type StreamContext } from './frame-stream.ts'
 import { derivePnetKey, loadOrCreatePeerKey } from './keys.ts'
@@ -101,7 +107,14 @@ export class P2PNode {
       (stream, ctx) => receiveOverStream(stream, ctx, this.#onSnapshot, opts.snapshotWindowBytes),
       8,
     )
-    await libp2p.start()
+    try {
+      await libp2p.start()
+    } catch (cause) {
+      this.#state = 'stopped'
+      await Promise.resolve(libp2p.stop()).catch(() => {})
+      const { host, port } = opts.listen
+      throw new P2PConfigError(`cannot listen on ${host}:${port}: ${(cause as Error).message}`, { cause })
+    }
     this.#libp2p = libp2p
     this.#state = 'running'
     opts.logger.info({ peerId: this.peerId, addrs: this.multiaddrs() }, 'p2p transport listening')
@@ -181,8 +194,9 @@ export class P2PNode {
   ): Promise<void> {
     const dialSignal = AbortSignal.timeout(this.#opts.dialTimeoutMs)
     const signal = options.signal === undefined ? dialSignal : AbortSignal.any([dialSignal, options.signal])
+    this.#resolve(to)
     const stream = await this.#openStream(
-      to,
+      to.peerId,
       SNAPSHOT_PROTOCOL,
       signal,
       this.#opts.dialTimeoutMs,
@@ -237,7 +251,13 @@ export class P2PNode {
     if (client === undefined) {
       const dialTimeoutMs = this.#opts.dialTimeoutMs
       client = new RpcClient(this.#context(RPC_PROTOCOL, undefined, to.peerId), () =>
-        this.#openStream(to, RPC_PROTOCOL, AbortSignal.timeout(dialTimeoutMs), dialTimeoutMs, undefined),
+        this.#openStream(
+          to.peerId,
+          RPC_PROTOCOL,
+          AbortSignal.timeout(dialTimeoutMs),
+          dialTimeoutMs,
+          undefined,
+        ),
       )
       this.#rpcClients.set(to.peerId, client)
     }
@@ -263,21 +283,24 @@ export class P2PNode {
     return outbox
   }
 
+  /**
+   * A stream to a peer already `#resolve`d (its latest addresses), with dial
+   * failures as typed errors.
+   */
   async #openStream(
-    to: PeerAddress,
+    peerId: string,
     protocol: string,
     signal: AbortSignal,
     timeoutMs: number,
     callerSignal: AbortSignal | undefined,
   ): Promise<Stream> {
-    this.#resolve(to)
     try {
-      return await this.#newStream(to.peerId, protocol, { signal })
+      return await this.#newStream(peerId, protocol, { signal })
     } catch (error) {
       if (this.#state !== 'running') throw new P2PStoppedError('the node stopped')
       if (callerSignal?.aborted) throw new P2PAbortedError('aborted by the caller while dialling')
-      if (signal.aborted) throw new P2PTimeoutError(to.peerId, timeoutMs)
-      throw new P2PUnreachableError(to.peerId, (error as Error).message, { cause: error })
+      if (signal.aborted) throw new P2PTimeoutError(peerId, timeoutMs)
+      throw new P2PUnreachableError(peerId, (error as Error).message, { cause: error })
     }
   }
 
