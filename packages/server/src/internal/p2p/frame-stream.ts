@@ -8,7 +8,7 @@
 import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { P2PProtocolError } from './errors.ts'
-import { type Frame, FrameDecoder, type FrameKind } from './frame.ts'
+import { FRAME_HEADER_BYTES, type Frame, FrameDecoder, type FrameKind } from './frame.ts'
 import type { CloseReason, P2PMetrics } from './metrics.ts'
 import type { P2PLogger } from './options.ts'
 
@@ -95,7 +95,7 @@ export function readFrames(
     if (failure !== undefined) return
     try {
       for (const frame of decoder.push(event.data as Uint8Array | Uint8ArrayList)) {
-        ctx.metrics.received(ctx.peer, ctx.protocol, frame.body.byteLength + 6)
+        ctx.metrics.received(ctx.peer, ctx.protocol, frame.body.byteLength + FRAME_HEADER_BYTES)
         hooks.onFrame(frame)
         if (failure !== undefined) return
       }
