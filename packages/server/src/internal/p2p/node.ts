@@ -33,6 +33,10 @@ export interface PeerQueueStats {
   queuedBytes: number
   /** Bytes libp2p holds for the peer's Raft stream, not yet on the connection. */
   bufferedBytes: number
+  /** Bytes libp2p holds for the peer's rpc stream, not yet on the connection. */
+  rpcBufferedBytes: number
+  /** Requests to the peer waiting for an answer. */
+  pendingRequests: number
 }
 
 /**
@@ -210,14 +214,17 @@ export class P2PNode {
     this.#onSnapshot = handler
   }
 
-  /** The Raft queue towards `peerId`, or undefined when nothing was ever sent to it. */
+  /** What waits towards `peerId`, or undefined when nothing was ever sent to it. */
   peerQueueStats(peerId: string): PeerQueueStats | undefined {
     const outbox = this.#outboxes.get(peerId)
-    if (outbox === undefined) return undefined
+    const rpc = this.#rpcClients.get(peerId)
+    if (outbox === undefined && rpc === undefined) return undefined
     return {
-      queuedFrames: outbox.queuedFrames,
-      queuedBytes: outbox.queuedBytes,
-      bufferedBytes: outbox.bufferedBytes,
+      queuedFrames: outbox?.queuedFrames ?? 0,
+      queuedBytes: outbox?.queuedBytes ?? 0,
+      bufferedBytes: outbox?.bufferedBytes ?? 0,
+      rpcBufferedBytes: rpc?.bufferedBytes ?? 0,
+      pendingRequests: rpc?.pendingRequests ?? 0,
     }
   }
 
