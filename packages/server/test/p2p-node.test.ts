@@ -145,6 +145,28 @@ describe('/shoal/raft/1', () => {
     ).toBe(FRAMES)
   })
 
+  it('drops frames sent before start, counted, and delivers those sent after', async () => {
+    cluster = new P2PCluster()
+    const b = await cluster.node()
+    const received: unknown[] = []
+    b.onRaft((_from, frame) => received.push(frame))
+    const a = new P2PNode({
+      dataDir: await cluster.dataDir(),
+      clusterKey: cluster.clusterKey,
+      listen: { host: '127.0.0.1', port: 0 },
+    })
+    expect(a.sendRaft(b.address(), 'early')).toBe(false)
+    expect(await metricValue(a, 'shoal_p2p_frames_dropped_total', { reason: 'stopped' })).toBe(1)
+    await a.start()
+    try {
+      expect(a.sendRaft(b.address(), 'on time')).toBe(true)
+      await eventually(() => received.length === 1)
+      expect(received).toEqual(['on time'])
+    } finally {
+      await a.stop()
+    }
+  })
+
   it('refuses a frame larger than maxFrameBytes before queueing it', async () => {
     cluster = new P2PCluster()
     const a = await cluster.node({ maxFrameBytes: 4096 })

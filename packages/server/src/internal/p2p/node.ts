@@ -155,11 +155,15 @@ export class P2PNode {
    * (so the caller may reuse its value) and throws `P2PFrameTooLargeError`
    * past `maxFrameBytes`. Returns false when it was dropped: the peer's queue
    * is full (`peerQueueBytes` / `peerQueueFrames`), its last dial failed less
-   * than `redialBackoffMs` ago, or the node is stopped. Frames to one peer
+   * than `redialBackoffMs` ago, or the node is not running. Frames to one peer
    * arrive in order, with gaps where frames were lost.
    */
   sendRaft(to: PeerAddress, frame: unknown): boolean {
     const bytes = encodeFrame(FrameKind.raft, frame, this.#opts.maxFrameBytes)
+    if (this.#state !== 'running') {
+      this.metrics.framesDropped.inc({ peer: to.peerId, reason: 'stopped' })
+      return false
+    }
     return this.#outbox(to).enqueue(bytes)
   }
 
@@ -284,7 +288,6 @@ export class P2PNode {
         log: this.#log,
         openStream: () => this.#newStream(to.peerId, RAFT_PROTOCOL, dialSignal(this.#opts.dialTimeoutMs)),
       })
-      if (this.#state !== 'running') outbox.stop()
       this.#outboxes.set(to.peerId, outbox)
     }
     return outbox
