@@ -193,6 +193,8 @@ export class P2PNode {
    * Resolves once the remote handler has consumed it all and returned;
    * rejects with `P2PRemoteError` (code `checksum` when the receiver found
    * a mismatch, or the handler's code), or a transport error as `request`.
+   * There is no deadline of its own (a snapshot takes as long as it takes):
+   * a receiver that stops reading holds it until `signal` fires.
    */
   async sendSnapshot(
     to: PeerAddress,
