@@ -212,6 +212,14 @@ describe('FaultNetwork over TCP', () => {
     const network = new FaultNetwork({ nodes: ['a', 'b', 'c'], seed: 3 })
     cleanups.push(() => network.stop())
     await network.tcpMesh({ a: { port: sinks.a.port }, b: { port: sinks.b.port }, c: { port: sinks.c.port } })
+    expect(network.links().map((l) => `${l.from}>${l.to}/${l.protocol}`)).toEqual([
+      'a>b/tcp',
+      'a>c/tcp',
+      'b>a/tcp',
+      'b>c/tcp',
+      'c>a/tcp',
+      'c>b/tcp',
+    ])
     network.partition([['a'], ['b', 'c']])
     const port = (from: string, to: string) => Number(network.dial(from, to).split(':')[1])
     const bc = await dial(port('b', 'c'))
