@@ -165,3 +165,28 @@ describe('search parameters', () => {
     })
   })
 })
+
+// Regression: the typoTolerance setting's word sizes were stored but search used fixed ones (5 and 9).
+describe('typoTolerance.minWordSizeForTypos', () => {
+  it('sets the word length from which a query word may hold one or two typos', async () => {
+    const dir = await tempDir()
+    const engine = await open(dir, { sync: 'none' })
+    try {
+      await engine.createIndex('pets', { primaryKey: 'id' })
+      const pets = engine.index('pets')
+      await pets.addDocuments([
+        { id: 1, name: 'cat' },
+        { id: 2, name: 'elephant' },
+      ])
+      expect(pets.search({ q: 'cet' }).hits).toEqual([])
+      expect(pets.search({ q: 'elepant' }).hits.map((h) => h.id)).toEqual([2])
+      await pets.updateSettings({ typoTolerance: { minWordSizeForTypos: { oneTypo: 3, twoTypos: 3 } } })
+      expect(pets.search({ q: 'cet' }).hits.map((h) => h.id)).toEqual([1])
+      await pets.updateSettings({ typoTolerance: { minWordSizeForTypos: { oneTypo: 8, twoTypos: 10 } } })
+      expect(pets.search({ q: 'elepant' }).hits).toEqual([])
+    } finally {
+      await engine.close()
+      await removeDir(dir)
+    }
+  })
+})

@@ -156,7 +156,8 @@ function keywordHits(
   allowedIds: Uint32Array | undefined,
   window: number,
 ) {
-  const typos = state.settings.typoTolerance.enabled ? 'auto' : 0
+  const tolerance = state.settings.typoTolerance
+  const typos = tolerance.enabled ? tolerance.minWordSizeForTypos : 0
   return state.text.search(request.q, window, {
     ...(allowedIds === undefined ? {} : { allowed: allowedIds }),
     typos,
