@@ -286,6 +286,10 @@ export class ClusterNode {
         const response = await this.#requestLeader(leader, operation.request(), deadline)
         if (response?.ok === true) return operation.remote(response.value, deadline)
         if (response !== null) throwUnlessRetriable(response)
+        // The leader did not answer. A quiesced group hears nothing until SWIM
+        // declares the leader dead; wake it so its election timer runs now and
+        // it campaigns within an election timeout if the leader is really gone.
+        else meta.wake()
       }
       if (this.#clock() >= deadline) throw new NoLeaderError()
       await sleep(50)
