@@ -157,6 +157,30 @@ describe('search parameters', () => {
     expect((marked!._formatted as Record<string, string>).blurb).toBe('~desert planet~')
   })
 
+  it('a quoted phrase must appear as consecutive words', () => {
+    expect(books.search({ q: '"the ring"' }).hits.map((h) => h.id)).toEqual([2])
+    expect(books.search({ q: '"ring the"' }).hits).toEqual([])
+    expect(books.search({ q: '"ring of fire"' }).hits.map((h) => h.id)).toEqual([3])
+    expect(books.search({ q: 'hobbit "goes on"' }).hits.map((h) => h.id)).toEqual([1])
+  })
+
+  it('-word and -"phrase" exclude the documents holding them, also without other words', () => {
+    expect(books.search({ q: 'hobbit -cooking' }).hits.map((h) => h.id)).toEqual([1])
+    expect(
+      books
+        .search({ q: '-tolkien' })
+        .hits.map((h) => h.id)
+        .sort(),
+    ).toEqual([3, 4, 5])
+    expect(books.search({ q: 'ring -"ring of fire"' }).hits.map((h) => h.id)).toEqual([2])
+  })
+
+  it('facetStats gives min and max of numeric facets among the matches', async () => {
+    await books.updateSettings({ filterableAttributes: ['series', 'author', 'id'] })
+    const result = books.search({ q: 'hobbit', facets: ['id', 'author'] })
+    expect(result.facetStats).toEqual({ id: { min: 1, max: 4 } })
+  })
+
   it('showMatchesPosition reports where each match starts and how long it is', () => {
     const [hit] = books.search({ q: 'dune', showMatchesPosition: true }).hits
     expect(hit!._matchesPosition).toEqual({

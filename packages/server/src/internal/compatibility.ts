@@ -99,14 +99,14 @@ const SERVER_SEARCH_PARAMS = [
 const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
   [
     'q',
-    'BM25 over the searchable attributes, prefix on the last word, typos by `typoTolerance`; no phrase (`"…"`) or negative (`-word`) syntax yet',
+    'BM25 over the searchable attributes, prefix on the last word, typos by `typoTolerance`; `"a phrase"` must appear as consecutive words, `-word` and `-"a phrase"` exclude',
   ],
   ['offset'],
   ['limit', 'any value: windows wider than the vector graph are ranked exactly'],
   ['page', 'answers exact `totalHits` and `totalPages`'],
   ['hitsPerPage'],
   ['filter', 'no geo filters; nesting up to 200 levels'],
-  ['facets', 'at most 100 values per facet, numbers first; no `facetStats`'],
+  ['facets', 'at most 100 values per facet, numbers first; `facetStats` (min, max) for numeric facets'],
   ['distinct', 'the attribute must be filterable'],
   ['attributesToRetrieve'],
   ['attributesToCrop', '`name:words` overrides `cropLength`'],
