@@ -1,9 +1,10 @@
 import { type Analyzer, createAnalyzer } from './analyzer.ts'
-import { Bm25ConfigError, Bm25DuplicateIdError, Bm25InputError } from './errors.ts'
+import { Bm25ConfigError, Bm25CorruptionError, Bm25DuplicateIdError, Bm25InputError } from './errors.ts'
 import { TermDictionary } from './internal/dictionary.ts'
-import { decodeIndex, encodeIndex, type IndexImage } from './internal/format.ts'
+import { decodeIndex, type IndexImage } from './internal/format.ts'
+import { decodeHeld, encodeHeld, HELD_VERSION, type HeldImage } from './internal/held-format.ts'
 import { align8, ScratchArena } from './internal/memory-layout.ts'
-import { encodePostings, maxEncodedBytes } from './internal/postings.ts'
+import { BLOCK_SIZE, blockStrideWords, encodePostings, maxEncodedBytes } from './internal/postings.ts'
 import {
   checkTypos,
   type ExpandedTerm,
@@ -11,7 +12,7 @@ import {
   PREFIX_WEIGHT,
   type TypoTolerance,
 } from './internal/query.ts'
-import { type Bm25Exports, ensureMemory, instantiate } from './internal/wasm.ts'
+import { type Bm25Exports, ensureMemory, instantiate, instantiateNow } from './internal/wasm.ts'
 import { type CollectionStats, idf } from './stats.ts'
 
 export interface FieldOptions {
@@ -73,6 +74,24 @@ export interface ExplainedTerm {
   contribution: number
 }
 
+/** What an index holds, for memory accounting (`memoryStats()`). */
+export interface Bm25MemoryStats {
+  /** Live documents. */
+  documents: number
+  /** Removed documents whose postings are still held (until compaction). */
+  removedDocuments: number
+  /** Terms in the dictionary (terms of removed documents stay until the index is rebuilt). */
+  terms: number
+  /** Postings held, removed documents' included. */
+  postings: number
+  /** Bytes of the TypeScript-side posting arrays (doc numbers and term frequencies), capacity included. */
+  postingBytes: number
+  /** Bytes of encoded postings in linear memory, superseded encodings included. */
+  encodedBytes: number
+  /** Bytes of the WebAssembly memory (it grows, and shrinks only by moving to a new instance). */
+  wasmBytes: number
+}
+
 /** The score of one document for one query, taken apart. */
 export interface Explanation {
   id: number
@@ -93,6 +112,9 @@ const MAX_ID = 0xffffffff
 const WORD_CACHE_SIZE = 500_000
 const EMPTY_DOCS = new Uint32Array(0)
 const EMPTY_TFS = new Uint8Array(0)
+/** Removed documents are compacted away once they pass an eighth of the live ones (and this many). */
+const COMPACT_MIN_REMOVED = 64
+const COMPACT_SHARE = 8
 
 /**
  * A BM25F full-text index over documents with u32 ids. Analysis and the term dictionary live in
@@ -110,7 +132,7 @@ export class Bm25Index {
   readonly #onDuplicate: 'replace' | 'error'
   readonly #maxExpansions: number
   readonly #prefixWeight: number
-  readonly #wasm: Bm25Exports
+  #wasm: Bm25Exports
   readonly #dictionary = new TermDictionary()
   readonly #wordCache = new Map<string, number>()
   // Per term id: postings (internal doc numbers ascending, tfs F per posting), live doc frequency.
@@ -185,6 +207,12 @@ export class Bm25Index {
 
   /** An index from `serialize()` bytes. Throws Bm25CorruptionError on damaged bytes. */
   static async deserialize(bytes: Uint8Array, analyzer?: Analyzer): Promise<Bm25Index> {
+    if (bytes instanceof Uint8Array && bytes.length >= 16) {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      if (view.getUint32(0, true) === 0x4d424853 && view.getUint32(4, true) === HELD_VERSION) {
+        return Bm25Index.#deserializeHeld(decodeHeld(bytes), analyzer)
+      }
+    }
     const image = decodeIndex(bytes)
     const fields: Record<string, FieldOptions> = {}
     image.fields.forEach((name, i) => {
@@ -201,6 +229,26 @@ export class Bm25Index {
       await instantiate(),
     )
     index.#load(image)
+    return index
+  }
+
+  static async #deserializeHeld(image: HeldImage, analyzer?: Analyzer): Promise<Bm25Index> {
+    const { header } = image
+    const fields: Record<string, FieldOptions> = {}
+    header.fields.forEach((name, i) => {
+      fields[name] = { boost: header.boosts[i]! }
+    })
+    const index = new Bm25Index(
+      {
+        fields,
+        k1: header.k1,
+        b: header.b,
+        delta: header.delta,
+        analyzer: analyzer ?? createAnalyzer(header.analyzer as Parameters<typeof createAnalyzer>[0]),
+      },
+      await instantiate(),
+    )
+    index.#loadHeld(image)
     return index
   }
 
@@ -225,6 +273,7 @@ export class Bm25Index {
       if (this.#onDuplicate === 'error') throw new Bm25DuplicateIdError(id)
       this.remove(id)
     }
+    this.#maybeCompact()
     const F = this.fieldNames.length
     const internal = this.#ext.length
     const terms: number[] = []
@@ -425,7 +474,29 @@ export class Bm25Index {
     this.#sync()
   }
 
-  /** Rebuilds postings without removed documents, returning their space. Runs by itself when half are removed. */
+  /** Sizes of what the index holds now. */
+  memoryStats(): Bm25MemoryStats {
+    let postings = 0
+    let postingBytes = 0
+    for (let t = 0; t < this.#postCount.length; t++) {
+      postings += this.#postCount[t]!
+      postingBytes += this.#postDocs[t]!.byteLength + this.#postTfs[t]!.byteLength
+    }
+    return {
+      documents: this.#liveCount,
+      removedDocuments: this.#ext.length - this.#liveCount,
+      terms: this.#dictionary.size,
+      postings,
+      postingBytes,
+      encodedBytes: this.#arenaEnd - ARENA_START,
+      wasmBytes: this.#wasm.memory.buffer.byteLength,
+    }
+  }
+
+  /**
+   * Rebuilds postings without removed documents, returning their space. Runs by itself when
+   * removed documents pass an eighth of the live ones (at the next `add` or search).
+   */
   compact(): void {
     const F = this.fieldNames.length
     const renumber = new Int32Array(this.#ext.length).fill(-1)
@@ -453,6 +524,14 @@ export class Bm25Index {
         kept++
       }
       this.#postCount[t] = kept
+      // Spare capacity beyond a half is given back: between two compactions a list grows by
+      // about an eighth (the removed documents' postings it still holds), so under steady
+      // replacement the lists stay near their live size instead of at their high-water mark.
+      const capacity = kept === 0 ? 0 : kept + (kept >> 1) + 2
+      if (docs.length > capacity) {
+        this.#postDocs[t] = kept === 0 ? EMPTY_DOCS : docs.slice(0, capacity)
+        this.#postTfs[t] = kept === 0 ? EMPTY_TFS : tfs.slice(0, capacity * F)
+      }
     }
     this.#ext = ext
     this.#lens = lens
@@ -462,33 +541,102 @@ export class Bm25Index {
     this.#reencodeAll()
   }
 
-  /** The index as bytes (format in internal/format.ts); removed documents are left out. */
+  /**
+   * The index as bytes, as it is held (format in internal/held-format.ts): postings, documents
+   * and the encoded postings of linear memory, so that `deserialize` copies instead of
+   * rebuilding. Removed documents are compacted away and every term is encoded afresh first, so
+   * the bytes depend on the contents alone.
+   */
   serialize(): Uint8Array {
     if (this.#liveCount < this.#ext.length) this.compact()
+    this.#reencodeAll()
+    // Padding inside the encodings is not written: clear what earlier encodings left there.
+    new Uint8Array(this.#wasm.memory.buffer, ARENA_START).fill(0)
+    this.#sync()
     const F = this.fieldNames.length
-    const terms: string[] = []
-    const docs: Uint32Array[] = []
-    const tfs: Uint8Array[] = []
-    this.#dictionary.forEach((term, id) => {
-      const count = this.#postCount[id]!
-      if (count === 0) return
-      terms.push(term)
-      docs.push(this.#postDocs[id]!.subarray(0, count))
-      tfs.push(this.#postTfs[id]!.subarray(0, count * F))
-    })
-    return encodeIndex({
-      fields: [...this.fieldNames],
-      boosts: this.#boosts,
-      k1: this.k1,
-      b: this.b,
-      delta: this.delta,
-      analyzer: { locale: this.analyzer.locale, stemming: this.analyzer.stemming },
-      ext: this.#ext,
-      lens: this.#lens,
+    const T = this.#postDocs.length
+    const postOffsets = new Uint32Array(T + 1)
+    for (let t = 0; t < T; t++) postOffsets[t + 1] = postOffsets[t]! + this.#postCount[t]!
+    const postDocs = new Uint32Array(postOffsets[T]!)
+    const postTfs = new Uint8Array(postOffsets[T]! * F)
+    const terms: string[] = new Array(T)
+    for (let t = 0; t < T; t++) {
+      const count = this.#postCount[t]!
+      terms[t] = this.#dictionary.term(t)
+      postDocs.set(this.#postDocs[t]!.subarray(0, count), postOffsets[t]!)
+      postTfs.set(this.#postTfs[t]!.subarray(0, count * F), postOffsets[t]! * F)
+    }
+    return encodeHeld({
+      header: {
+        fields: [...this.fieldNames],
+        boosts: this.#boosts,
+        k1: this.k1,
+        b: this.b,
+        delta: this.delta,
+        analyzer: { locale: this.analyzer.locale, stemming: this.analyzer.stemming },
+      },
+      ext: Uint32Array.from(this.#ext),
+      lens: Uint32Array.from(this.#lens),
       terms,
-      docs,
-      tfs,
+      postOffsets,
+      postDocs,
+      postTfs,
+      encodedAt: Uint32Array.from(this.#encodedAt),
+      encodedBytes: Uint32Array.from(this.#encodedBytes),
+      encodedAvg: Float64Array.from(this.#encodedAvg),
+      arena: new Uint8Array(this.#wasm.memory.buffer, ARENA_START, this.#arenaEnd - ARENA_START),
     })
+  }
+
+  #loadHeld(image: HeldImage): void {
+    const F = this.fieldNames.length
+    const docCount = image.ext.length
+    const arenaEnd = ARENA_START + image.arena.length
+    image.terms.forEach((term, t) => {
+      if (this.#dictionary.intern(term) !== t) throw new Bm25CorruptionError(`term ${t} is repeated`)
+      this.#reserveTerm(t)
+      const start = image.postOffsets[t]!
+      const end = image.postOffsets[t + 1]!
+      const at = image.encodedAt[t]!
+      const bytes = image.encodedBytes[t]!
+      if (end > start && (at < ARENA_START || at + bytes > arenaEnd || bytes === 0)) {
+        throw new Bm25CorruptionError(`encoded postings of term ${t} lie outside the arena`)
+      }
+      this.#postDocs[t] = image.postDocs.subarray(start, end)
+      this.#postTfs[t] = image.postTfs.subarray(start * F, end * F)
+      this.#postCount[t] = end - start
+      this.#df[t] = end - start
+      this.#encodedAt[t] = at
+      this.#encodedBytes[t] = bytes
+    })
+    for (let i = 0; i < image.encodedAvg.length; i++) this.#encodedAvg[i] = image.encodedAvg[i]!
+    // Distinct terms per document (for removal), as one array of per-document views.
+    const termStarts = new Uint32Array(docCount + 1)
+    for (const d of image.postDocs) termStarts[d + 1]!++
+    for (let d = 0; d < docCount; d++) termStarts[d + 1]! += termStarts[d]!
+    const docTerms = new Uint32Array(image.postDocs.length)
+    const fill = termStarts.slice(0, docCount)
+    for (let t = 0; t < image.terms.length; t++) {
+      for (let i = image.postOffsets[t]!; i < image.postOffsets[t + 1]!; i++)
+        docTerms[fill[image.postDocs[i]!]!++] = t
+    }
+    this.#ext = Array.from(image.ext)
+    this.#lens = Array.from(image.lens)
+    this.#live = new Array<number>(docCount).fill(1)
+    this.#docTerms = Array.from({ length: docCount }, (_, d) =>
+      docTerms.subarray(termStarts[d]!, termStarts[d + 1]!),
+    )
+    for (let d = 0; d < docCount; d++) {
+      this.#internalOf.set(image.ext[d]!, d)
+      for (let f = 0; f < F; f++) this.#fieldTotals[f]! += image.lens[d * F + f]!
+    }
+    if (this.#internalOf.size !== docCount) throw new Bm25CorruptionError('an external id is repeated')
+    this.#liveCount = docCount
+    ensureMemory(this.#wasm.memory, arenaEnd)
+    new Uint8Array(this.#wasm.memory.buffer).set(image.arena, ARENA_START)
+    this.#arenaEnd = arenaEnd
+    this.#garbageBytes = 0
+    this.#docsDirty = true
   }
 
   #load(image: IndexImage): void {
@@ -587,7 +735,13 @@ export class Bm25Index {
     }
   }
 
+  #maybeCompact(): void {
+    const removed = this.#ext.length - this.#liveCount
+    if (removed >= COMPACT_MIN_REMOVED && removed * COMPACT_SHARE > this.#liveCount) this.compact()
+  }
+
   #reencodeAll(): void {
+    this.#shrinkMemory()
     this.#clearDirty()
     this.#arenaEnd = ARENA_START
     this.#garbageBytes = 0
@@ -598,10 +752,36 @@ export class Bm25Index {
     this.#docsDirty = true
   }
 
+  /**
+   * Moves to a fresh instance when the memory holds over half as much again as a full encoding
+   * needs (after compaction or many superseded encodings): WebAssembly memory cannot shrink in
+   * place. Every term is re-encoded next anyway, so the move costs one instantiation. A term's
+   * last encoding estimates its next one; a term not encoded yet counts two bytes of doc delta
+   * per posting (most deltas take one or two).
+   */
+  #shrinkMemory(): void {
+    const F = this.fieldNames.length
+    const n = this.#ext.length
+    let need = ARENA_START + n * 4 * (1 + F) + Math.ceil(n / 8) + 64
+    for (let t = 0; t < this.#postCount.length; t++) {
+      const encoded = this.#encodedBytes[t]!
+      const count = this.#postCount[t]!
+      need +=
+        encoded > 0 && this.#dirtyFlag[t] === 0
+          ? encoded
+          : Math.ceil(count / BLOCK_SIZE) * blockStrideWords(F) * 4 + count * (2 + F)
+    }
+    if (this.#wasm.memory.buffer.byteLength > need + (need >> 1) + 65536) this.#wasm = instantiateNow()
+  }
+
   // Brings linear memory up to date with the TypeScript-side postings and documents.
   #sync(): void {
-    if (this.#ext.length >= 64 && this.#liveCount * 2 < this.#ext.length) this.compact()
-    if (this.#garbageBytes > 1 << 20 && this.#garbageBytes > this.#arenaEnd / 2) this.#reencodeAll()
+    this.#maybeCompact()
+    // Superseded encodings are garbage; when they would make up over half of the arena after
+    // this sync, everything is encoded afresh from the arena's start instead.
+    let stale = this.#garbageBytes
+    for (const t of this.#dirtyTerms) stale += this.#encodedBytes[t]!
+    if (stale > 65536 && stale * 2 > this.#arenaEnd - ARENA_START) this.#reencodeAll()
     if (this.#dirtyTerms.length > 0) {
       const F = this.fieldNames.length
       const memory = this.#wasm.memory

@@ -3,6 +3,7 @@ export type { Analyzer, AnalyzerOptions, QueryToken } from './analyzer.ts'
 export { createAnalyzer, normalizeText } from './analyzer.ts'
 export type {
   Bm25IndexOptions,
+  Bm25MemoryStats,
   DocumentFields,
   FieldOptions,
   SearchOptions,

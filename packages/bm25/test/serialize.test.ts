@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Bm25CorruptionError, Bm25Index, createAnalyzer } from '../src/index.ts'
+import { encodeIndex } from '../src/internal/format.ts'
 
 async function sample(): Promise<Bm25Index> {
   const index = await Bm25Index.create({
@@ -55,5 +56,31 @@ describe('serialization', () => {
     version[4] = 9
     await expect(Bm25Index.deserialize(version)).rejects.toThrow(/version 9/)
     await expect(Bm25Index.deserialize(new Uint8Array(3))).rejects.toThrow(Bm25CorruptionError)
+  })
+
+  it('writes version 2 (the index as held) and still reads version 1', async () => {
+    const bytes = (await sample()).serialize()
+    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true)).toBe(2)
+    // A version 1 image of two documents: 10 "hello world", 20 "hello".
+    const old = encodeIndex({
+      fields: ['text'],
+      boosts: [1],
+      k1: 1.2,
+      b: 0.75,
+      delta: 0,
+      analyzer: { locale: 'en', stemming: false },
+      ext: [10, 20],
+      lens: [2, 1],
+      terms: ['hello', 'world'],
+      docs: [Uint32Array.of(0, 1), Uint32Array.of(0)],
+      tfs: [Uint8Array.of(1, 1), Uint8Array.of(1)],
+    })
+    const analyzer = createAnalyzer({ stemming: false })
+    const reread = await Bm25Index.deserialize(old, analyzer)
+    const fresh = await Bm25Index.create({ fields: { text: {} }, analyzer })
+    fresh.add(10, { text: 'hello world' })
+    fresh.add(20, { text: 'hello' })
+    for (const q of ['hello', 'world', 'hello world'])
+      expect(reread.search(q, 5, { prefix: false })).toEqual(fresh.search(q, 5, { prefix: false }))
   })
 })

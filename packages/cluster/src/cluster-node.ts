@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import {
   type ConfState,
-  type GroupMessage,
+  type HostFrame,
   NotLeaderError,
   type RaftConfig,
   RaftHost,
   type RaftNode,
+  type RaftRng,
   type RaftStorage,
 } from '@shoal/raft'
 import { Controller, type ControllerConfig } from './controller.ts'
@@ -51,7 +52,11 @@ export interface ClusterNodeOptions {
   /** Milliseconds per Raft tick. @defaultValue 100 */
   readonly tickMs?: number
   readonly raft?: Partial<Omit<RaftConfig, 'id'>>
+  /** Randomness per Raft group (seeded in simulations). @defaultValue seeded from the node id, group and clock */
+  readonly raftRng?: (group: string) => RaftRng
   readonly controller?: Partial<ControllerConfig>
+  /** Snapshot the metadata and compact its log after this many applied entries. @defaultValue 10000 */
+  readonly metaSnapshotEntries?: number
   /** How long a new node waits to learn its cluster from the seeds. @defaultValue 30000 */
   readonly discoverTimeoutMs?: number
   readonly logger?: ClusterLogger
@@ -91,6 +96,7 @@ export class ClusterNode {
   #founder = false
   #stopped = false
   #lastLeader: string | null = null
+  #unsubscribeLiveness: (() => void) | null = null
 
   constructor(options: ClusterNodeOptions) {
     this.#options = options
@@ -139,19 +145,24 @@ export class ClusterNode {
     this.#advertise()
     const host = new RaftHost({
       nodeId: this.nodeId,
-      transport: { send: (to, batch) => this.#sendRaft(to, batch) },
+      transport: { send: (to, frame) => this.#sendRaft(to, frame) },
       ...(typeof this.#options.raftStorage === 'string'
         ? { storageRoot: this.#options.raftStorage }
         : { storage: this.#options.raftStorage }),
       tickMs: this.#options.tickMs ?? 100,
       raft: this.#options.raft,
+      ...(this.#options.raftRng === undefined ? {} : { rng: this.#options.raftRng }),
     })
     this.#host = host
     this.#meta = await host.addGroup(META_GROUP, {
       stateMachine: this.metadata,
+      ...(this.#options.metaSnapshotEntries === undefined
+        ? {}
+        : { snapshotEntries: this.#options.metaSnapshotEntries }),
       ...(this.#founder ? { bootstrap: { voters: [this.nodeId], learners: [] } } : {}),
     })
     host.start()
+    this.#unsubscribeLiveness = this.#feedLiveness(host)
     // Serve nothing older than what this node had applied before it stopped:
     // replay the log up to the durable commit index first.
     const recovered = this.#meta.status().commitIndex
@@ -171,6 +182,7 @@ export class ClusterNode {
     if (this.#stopped) return
     this.#stopped = true
     this.#controller?.stop()
+    this.#unsubscribeLiveness?.()
     await this.#host?.stop()
   }
 
@@ -197,8 +209,12 @@ export class ClusterNode {
   /** True when SWIM sees `nodeId` as alive or suspect; this node is always alive to itself. */
   isAlive(nodeId: string): boolean {
     if (nodeId === this.nodeId) return true
-    const member = this.members().find((m) => m.id === nodeId)
-    return member !== undefined && (member.state === 'alive' || member.state === 'suspect')
+    const member = this.#options.membership.members().find((m) => m.id === nodeId)
+    return (
+      member !== undefined &&
+      (member.meta.cluster ?? '') === this.clusterId &&
+      (member.state === 'alive' || member.state === 'suspect')
+    )
   }
 
   /**
@@ -305,7 +321,7 @@ export class ClusterNode {
       this.counters.framesDroppedForeign++
       return
     }
-    this.#host.receive(frame.messages)
+    this.#host.receive(frame.frame)
   }
 
   /** Answers a request from another node. Never throws: failures are `{ ok: false }` answers. */
@@ -387,6 +403,7 @@ export class ClusterNode {
       return stored
     }
     if (bootstrap !== undefined) {
+      if (this.#options.joining === true) await this.#refuseBootstrapIntoCluster(signal)
       const identity = { clusterId: bootstrap.clusterId ?? randomUUID(), nodeId: this.nodeId }
       await this.#options.identity.save(identity)
       this.#founder = true
@@ -435,6 +452,22 @@ export class ClusterNode {
     this.#log.warn({ clusterId }, 'no seed answered; starting from the data dir alone')
   }
 
+  /** Bootstrapping next to seeds that already form a cluster would make a second one: refuse. */
+  async #refuseBootstrapIntoCluster(signal: AbortSignal | undefined): Promise<void> {
+    this.#options.membership.updateMetadata(encodeMemberMetadata(this.#advert, ''))
+    const deadline = this.#clock() + Math.min(this.#options.discoverTimeoutMs ?? 30_000, 3_000)
+    while (this.#clock() < deadline) {
+      signal?.throwIfAborted()
+      const [existing] = this.#seenClusterIds()
+      if (existing !== undefined)
+        throw new ClusterError(
+          'CLUSTER_CONFIG',
+          `the seeds already form cluster ${existing}; start without --bootstrap to join it`,
+        )
+      await sleep(50)
+    }
+  }
+
   #seenClusterIds(): Set<string> {
     const ids = new Set<string>()
     for (const member of this.#options.membership.members()) {
@@ -449,16 +482,29 @@ export class ClusterNode {
     this.#options.membership.updateMetadata(encodeMemberMetadata(this.#advert, this.clusterId ?? ''))
   }
 
-  #sendRaft(to: string, batch: readonly GroupMessage[]): void {
+  #sendRaft(to: string, frame: HostFrame): void {
     const address = this.addressOf(to)
     if (address === null) {
       this.counters.framesDroppedNoAddress++
       return
     }
-    this.#options.transport.sendRaft(address, {
-      clusterId: this.#requireClusterId(),
-      from: this.nodeId,
-      messages: batch,
+    this.#options.transport.sendRaft(address, { clusterId: this.#requireClusterId(), frame })
+  }
+
+  /**
+   * SWIM's verdicts reach the Raft host: groups with a replica on a node that
+   * died wake (followers of a dead leader campaign), and a dead replica no
+   * longer keeps its groups from quiescing.
+   */
+  #feedLiveness(host: RaftHost): () => void {
+    for (const member of this.#options.membership.members()) {
+      if (member.id !== this.nodeId && (member.state === 'dead' || member.state === 'left'))
+        host.setNodeLiveness(member.id, 'dead')
+    }
+    return this.#options.membership.on((event) => {
+      if (event.member.id === this.nodeId) return
+      if (event.type === 'dead' || event.type === 'leave') host.setNodeLiveness(event.member.id, 'dead')
+      else if (event.type === 'join' || event.type === 'alive') host.setNodeLiveness(event.member.id, 'alive')
     })
   }
 

@@ -23,6 +23,8 @@ export interface MemberView {
   readonly clusterId: string
   readonly advert: NodeAdvert
   readonly stateChangedAtMs: number
+  /** When a message from the member itself last arrived here. */
+  readonly lastHeardMs: number
 }
 
 const LIST_SEPARATOR = ' '
@@ -56,6 +58,7 @@ export function decodeMember(member: Member): MemberView {
     gossipAddr: member.address,
     clusterId: meta.cluster ?? '',
     stateChangedAtMs: member.stateChangedAtMs,
+    lastHeardMs: member.lastHeardMs,
     advert: {
       id: member.id,
       name: meta.name ?? member.id,

@@ -1,4 +1,4 @@
-import type { GroupMessage } from '@shoal/raft'
+import type { HostFrame } from '@shoal/raft'
 import type { MetadataCommand } from './metadata/types.ts'
 
 /** Where to reach a node: its id and its libp2p multiaddrs (which name its peer id). */
@@ -8,14 +8,14 @@ export interface NodeAddress {
 }
 
 /**
- * One frame of Raft traffic from one node to another: every message of every
- * group for that destination in one flush. `clusterId` lets the receiver drop
- * frames from another cluster that shares the key (two clusters never merge).
+ * One frame of Raft traffic from one node to another: the multi-raft host's
+ * frame (every item of every group for that destination in one flush),
+ * tagged with the cluster id so the receiver drops frames from another
+ * cluster that shares the key (two clusters never merge).
  */
 export interface RaftFrame {
   readonly clusterId: string
-  readonly from: string
-  readonly messages: readonly GroupMessage[]
+  readonly frame: HostFrame
 }
 
 /** Requests between nodes (`/shoal/rpc/1`). */

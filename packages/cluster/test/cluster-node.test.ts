@@ -86,12 +86,59 @@ describe('ClusterNode over in-memory gossip and transport', () => {
     )
   })
 
+  it('brings a node that joins after log compaction up to date from a snapshot', async () => {
+    cluster = testCluster({ metaSnapshotEntries: 8 })
+    const c = cluster
+    await c.add('a', { bootstrap: true })
+    await c.add('b')
+    await waitFor(
+      'b a member',
+      () => c.nodes[0]?.node.metaRaft?.status().confState.learners.includes('b') === true,
+    )
+    for (let i = 0; i < 40; i++) {
+      const outcome = await c.nodes[1]?.node.propose({ type: 'setting.put', key: `k${i}`, value: `v${i}` })
+      expect(outcome?.ok).toBe(true)
+    }
+    await waitFor('the log compacted', () => (c.nodes[0]?.node.metaRaft?.status().snapshotIndex ?? 0) > 20)
+    const late = await c.add('late')
+    await waitFor('the late node caught up', () => late.node.state().settings.k39 === 'v39')
+    expect(Object.keys(late.node.state().settings)).toHaveLength(40)
+    expect(late.node.state().version).toBe(c.nodes[0]?.node.state().version)
+  })
+
+  it('reports red, never green, on a node cut off from the metadata majority', async () => {
+    cluster = testCluster()
+    const c = cluster
+    await c.add('a', { bootstrap: true })
+    await c.add('b')
+    await c.add('c')
+    await waitFor('three voters', () => c.nodes[0]?.node.metaRaft?.status().confState.voters.length === 3)
+    await waitFor('green', async () => (await c.nodes[2]?.node.health())?.status === 'green')
+    const lonely = c.nodes.find((n) => n.node.metadataLeader !== n.id) as (typeof c.nodes)[number]
+    for (const other of c.nodes) if (other !== lonely) c.network.cut(`p2p:${lonely.id}`, `p2p:${other.id}`)
+    for (let i = 0; i < 5; i++) {
+      const health = await lonely.node.health({ timeoutMs: 300 })
+      expect(health.status).toBe('red')
+      expect(health.metadata_reachable).toBe(false)
+    }
+    c.network.heal()
+    await waitFor('green again after the heal', async () => (await lonely.node.health())?.status === 'green')
+  })
+
+  it('refuses to bootstrap a second cluster next to seeds that already form one', async () => {
+    cluster = testCluster()
+    const c = cluster
+    await c.add('a', { bootstrap: true })
+    await waitFor('initialised', () => c.nodes[0]?.node.state().clusterId !== null)
+    await expect(c.add('b', { bootstrap: true })).rejects.toThrow(/already form cluster/)
+  })
+
   it('refuses to start a node whose data dir belongs to another cluster', async () => {
     cluster = testCluster()
     const c = cluster
     await c.add('a', { bootstrap: true })
     await waitFor('initialised', () => c.nodes[0]?.node.state().clusterId !== null)
-    const other = testCluster()
+    const other = testCluster({ seed: 2 })
     try {
       await other.add('x', { bootstrap: true })
       const stranger = other.nodes[0]

@@ -1,5 +1,5 @@
-import { type ConfState, initialState, MemoryRaftStorage, type RaftStorage } from '@shoal/raft'
-import { LOCAL, MemoryNetwork, SwimNode } from '@shoal/swim'
+import { type ConfState, initialState, MemoryRaftStorage, type RaftStorage, seededRng } from '@shoal/raft'
+import { LOCAL, MemoryNetwork, SwimNode, seededRandom } from '@shoal/swim'
 import { ClusterNode, MemoryClusterNetwork, MemoryIdentityStore, type NodeAdvert } from '../src/index.ts'
 
 /** One in-process node: its SWIM member, its cluster node and the stores that survive a restart. */
@@ -35,9 +35,21 @@ export function advert(id: string, zone = 'z1'): NodeAdvert {
   }
 }
 
-/** Builds nodes over in-memory gossip and an in-memory cluster network (real timers). */
-export function testCluster(): TestCluster {
-  const gossip = new MemoryNetwork({ latencyMs: { min: 0, max: 1 } })
+export interface TestClusterOptions {
+  /** Seeds SWIM's randomness and the gossip network's delays. @defaultValue 1 */
+  seed?: number
+  /** SWIM driver loop period. @defaultValue 5 */
+  swimTickMs?: number
+  /** Raft tick. @defaultValue 20 */
+  raftTickMs?: number
+  /** Metadata snapshot interval in entries. @defaultValue the node's default */
+  metaSnapshotEntries?: number
+}
+
+/** Builds nodes over in-memory gossip and an in-memory cluster network (real or fake timers). */
+export function testCluster(options: TestClusterOptions = {}): TestCluster {
+  const seed = options.seed ?? 1
+  const gossip = new MemoryNetwork({ latencyMs: { min: 0, max: 1 }, random: seededRandom(seed) })
   const network = new MemoryClusterNetwork()
   const nodes: TestNode[] = []
   const zones = new Map<string, string>()
@@ -50,7 +62,8 @@ export function testCluster(): TestCluster {
       transport: gossip.createTransport(`gossip:${test.id}`),
       config: { ...LOCAL, probeIntervalMs: 200, probeTimeoutMs: 100, suspicionMult: 2 },
       seeds,
-      tickMs: 5,
+      tickMs: options.swimTickMs ?? 5,
+      randomSeed: (seed * 7919 + test.id.length * 104729 + hash(test.id)) >>> 0,
     })
     await swim.start()
     const storage = (group: string, bootstrap: ConfState | undefined): RaftStorage => {
@@ -67,15 +80,28 @@ export function testCluster(): TestCluster {
       transport: network.transport(`p2p:${test.id}`),
       membership: swim,
       raftStorage: storage,
-      tickMs: 20,
+      tickMs: options.raftTickMs ?? 20,
+      raftRng: (group) => seededRng(`${seed}:${test.id}:${group}`),
       raft: { electionTicks: 10 },
       controller: { reconcileIntervalMs: 50, deadVoterGraceMs: 1_000 },
       discoverTimeoutMs: 5_000,
+      ...(options.metaSnapshotEntries === undefined
+        ? {}
+        : { metaSnapshotEntries: options.metaSnapshotEntries }),
       joining: seeds.length > 0,
-      ...(bootstrapped.has(test.id) ? { bootstrap: { clusterName: 'test' } } : {}),
+      ...(bootstrapped.has(test.id)
+        ? { bootstrap: { clusterName: 'test', clusterId: `cluster-${seed}` } }
+        : {}),
     })
     network.attach(`p2p:${test.id}`, node)
-    await node.start()
+    try {
+      await node.start()
+    } catch (error) {
+      network.detach(`p2p:${test.id}`)
+      await node.stop()
+      await swim.stop()
+      throw error
+    }
     return Object.assign(test, { swim, node }) as TestNode
   }
 
@@ -106,4 +132,10 @@ export function testCluster(): TestCluster {
       }
     },
   }
+}
+
+function hash(text: string): number {
+  let h = 2166136261
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0
+  return h
 }

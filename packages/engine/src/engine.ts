@@ -281,7 +281,16 @@ export class Engine {
       await this.#serially(async () => {
         let index = first
         for (const item of batch) {
-          const result = await this.#state.apply(decodeCommand(item.payload))
+          // `check` should have refused anything `apply` cannot take; if a core
+          // throws anyway, that write fails alone instead of stalling the queue.
+          let result: ApplyResult
+          try {
+            result = await this.#state.apply(decodeCommand(item.payload))
+          } catch (error) {
+            this.#appliedIndex = index++
+            item.reject(error)
+            continue
+          }
           this.#appliedIndex = index++
           if (result.ok) item.resolve(result.value)
           else item.reject(result.error)

@@ -16,6 +16,7 @@ import type {
   DocumentsPage,
   Filter,
   GetDocumentsParams,
+  IndexStorageStats,
   SearchParams,
   SearchResult,
   Settings,
@@ -164,6 +165,11 @@ export class Index {
 
   search(params: SearchParams = {}): SearchResult {
     return search(this.#state(), params)
+  }
+
+  /** What the index's structures hold (ids, bitsets, field, text and vector indexes), for memory accounting. */
+  storageStats(): IndexStorageStats {
+    return this.#state().storageStats()
   }
 }
 

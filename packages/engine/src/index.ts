@@ -24,6 +24,7 @@ export type { Components } from './internal/index-state.ts'
 export { MemoryCommandLog } from './internal/memory-log.ts'
 export type {
   CommandLog,
+  CoreStats,
   TextField,
   TextHits,
   TextIndex,
@@ -37,6 +38,7 @@ export type {
 } from './internal/ports.ts'
 export { open } from './open.ts'
 export type {
+  CoreStorageStats,
   Distance,
   Doc,
   DocumentId,
@@ -48,6 +50,7 @@ export type {
   HybridParams,
   IndexInfo,
   IndexStats,
+  IndexStorageStats,
   OpenOptions,
   SearchParams,
   SearchResult,

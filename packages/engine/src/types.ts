@@ -47,6 +47,36 @@ export interface IndexStats {
   fieldDistribution: Record<string, number>
 }
 
+/** What a search core holds (see `IndexStorageStats`). */
+export interface CoreStorageStats {
+  /** Live documents (text) or vectors. */
+  documents: number
+  /** Removed ones still held until the core compacts (postings of removed documents, graph tombstones). */
+  removed: number
+  /** Bytes the core holds, spare capacity included. */
+  bytes: number
+}
+
+/**
+ * What an index's structures hold, for memory accounting: `index.storageStats()`. Internal ids
+ * of removed documents are reused, so `idSpace` stays near the most documents held at once.
+ */
+export interface IndexStorageStats {
+  /** Live documents. */
+  documents: number
+  /** Internal ids in use or free: every per-id array and bitset is sized by it. */
+  idSpace: number
+  /** Free ids below `idSpace`, taken (smallest first) by the next new documents. */
+  freeIds: number
+  /** Bytes of the live-document bitset. */
+  liveBitsetBytes: number
+  /** Document ids held by the filter and facet indexes (once per value array they are in). */
+  fieldEntries: number
+  text: CoreStorageStats
+  /** Per embedder. */
+  vectors: Record<string, CoreStorageStats>
+}
+
 export interface WriteResult {
   indexedDocuments?: number
   deletedDocuments?: number
@@ -77,15 +107,49 @@ export interface SearchParams {
   showRankingScore?: boolean
   /** Include `_vectors` in hits. @defaultValue false */
   retrieveVectors?: boolean
+  /** Page number (from 1) for exhaustive pagination; with `hitsPerPage`, replaces offset/limit. */
+  page?: number
+  /** @defaultValue 20 when `page` is given */
+  hitsPerPage?: number
+  /** Hits scoring below (0..1) are left out. */
+  rankingScoreThreshold?: number
+  /** A filterable attribute: one hit per value. */
+  distinct?: string
+  /** Which query words a hit must hold; absent: any word, BM25 order. */
+  matchingStrategy?: 'last' | 'all' | 'frequency'
+  /** Searchable attributes the query words must be found in. */
+  attributesToSearchOn?: string[]
+  attributesToHighlight?: string[]
+  /** @defaultValue '<em>' */
+  highlightPreTag?: string
+  /** @defaultValue '</em>' */
+  highlightPostTag?: string
+  /** Attributes to crop, each optionally `name:words`. */
+  attributesToCrop?: string[]
+  /** Words kept by a crop. @defaultValue 10 */
+  cropLength?: number
+  /** @defaultValue '…' */
+  cropMarker?: string
+  /** Add `_matchesPosition` to hits. @defaultValue false */
+  showMatchesPosition?: boolean
 }
 
+/**
+ * A search answer. With `offset`/`limit` (the default) it carries `limit`,
+ * `offset` and `estimatedTotalHits`; with `page`/`hitsPerPage` it carries
+ * `page`, `hitsPerPage`, `totalPages` and the exact `totalHits` instead.
+ */
 export interface SearchResult {
   hits: Doc[]
   query: string
   processingTimeMs: number
-  limit: number
-  offset: number
-  estimatedTotalHits: number
+  limit?: number
+  offset?: number
+  estimatedTotalHits?: number
+  page?: number
+  hitsPerPage?: number
+  totalPages?: number
+  totalHits?: number
   facetDistribution?: Record<string, Record<string, number>>
   semanticHitCount?: number
 }

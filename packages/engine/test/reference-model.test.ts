@@ -2,9 +2,10 @@
  * Search semantics against a plain-TypeScript model on generated data:
  * random writes (add, replace, merge, delete), then random placeholder
  * searches with filters, facets, sort and pagination. The model keeps the
- * documents in a list in insertion order (a replaced document moves to the
- * end, as the engine gives it a new internal id) and implements Meilisearch's
- * filter, facet and sort rules directly on the JSON.
+ * documents in slots ordered as Meilisearch orders documents by internal id:
+ * a replaced document keeps its slot, a deleted one frees it, and a new one
+ * takes the first free slot (else a new one at the end); it implements
+ * Meilisearch's filter, facet and sort rules directly on the JSON.
  */
 import { Rng, testSeed } from '@shoal/testkit/rng'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -210,6 +211,13 @@ describe(`search semantics against the reference model (SEED=${SEED})`, () => {
   let index: Index
   const rng = new Rng(SEED)
   let model: Doc[] = []
+  // Documents by slot (the engine's internal id); `model` is the occupied slots in order.
+  let slots: (Doc | undefined)[] = []
+  const keep = (test: (doc: Doc) => boolean) => {
+    slots = slots.map((doc) => (doc !== undefined && test(doc) ? doc : undefined))
+    while (slots.length > 0 && slots.at(-1) === undefined) slots.pop()
+    model = slots.filter((doc) => doc !== undefined)
+  }
 
   beforeAll(async () => {
     dir = await tempDir()
@@ -227,20 +235,30 @@ describe(`search semantics against the reference model (SEED=${SEED})`, () => {
       const merge = rng.chance(0.3)
       if (merge) await index.updateDocuments(batch)
       else await index.addDocuments(batch)
+      // The batch's final documents, in order of each key's last occurrence.
+      const finals = new Map<unknown, Doc>()
       for (const doc of batch) {
-        const existing = model.find((d) => d.id === doc.id)
-        model = model.filter((d) => d.id !== doc.id)
-        model.push(merge && existing !== undefined ? { ...existing, ...doc } : doc)
+        const base = finals.get(doc.id) ?? slots.find((d) => d?.id === doc.id)
+        finals.delete(doc.id)
+        finals.set(doc.id, merge && base !== undefined ? { ...base, ...doc } : doc)
       }
+      for (const [id, doc] of finals) {
+        const slot = slots.findIndex((d) => d?.id === id)
+        const free = slots.indexOf(undefined)
+        if (slot >= 0) slots[slot] = doc
+        else if (free >= 0) slots[free] = doc
+        else slots.push(doc)
+      }
+      keep(() => true)
       if (rng.chance(0.5)) {
         const ids = Array.from({ length: 20 }, () => rng.int(600))
         await index.deleteDocuments(ids)
-        model = model.filter((d) => !ids.includes(d.id as number))
+        keep((d) => !ids.includes(d.id as number))
       }
       if (rng.chance(0.3)) {
         const filter = randomFilter(rng, 1)
         await index.deleteDocumentsByFilter(filter.text)
-        model = model.filter((d) => !filter.test(d))
+        keep((d) => !filter.test(d))
       }
     }
   })

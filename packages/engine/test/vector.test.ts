@@ -114,4 +114,14 @@ describe('hybrid search', () => {
       processingTimeMs: expect.any(Number),
     })
   })
+  // Regression (found by the server's HTTP fuzz): 1e-300 is not 0 as a double but is as a
+  // 32-bit float; the graph refused it after the write was logged, and the write never settled.
+  it('refuses a vector that is zero once stored as 32-bit floats, before anything is logged', async () => {
+    await expect(
+      engine.index('things').addDocuments([{ id: 9, title: 'tiny', _vectors: { e: [1e-300, 0, -1e-50] } }]),
+    ).rejects.toMatchObject({ code: 'invalid_document_fields' })
+    expect(engine.index('things').search({ q: 'tiny' }).hits).toEqual([])
+    await engine.index('things').addDocuments([{ id: 10, title: 'after' }])
+    expect(engine.index('things').getDocument(10)).toEqual({ id: 10, title: 'after' })
+  })
 })

@@ -7,6 +7,8 @@ export type RaftErrorCode =
   | 'RAFT_STOPPED'
   | 'RAFT_STORAGE_CORRUPT'
   | 'RAFT_STORAGE'
+  | 'RAFT_TIMEOUT'
+  | 'RAFT_UNKNOWN_GROUP'
 
 /** Base class of every error this package throws; `code` is stable. */
 export class RaftError extends Error {
@@ -33,12 +35,37 @@ export class NotLeaderError extends RaftError {
   }
 }
 
-/** The proposal's log position was taken by another entry after a leader change: it was not applied. */
+/** The proposal's log position was taken by another entry after a leader change: it was not applied. Safe to retry. */
 export class ProposalDroppedError extends RaftError {
   override readonly name = 'ProposalDroppedError'
+  readonly index: number
 
   constructor(index: number) {
     super('RAFT_PROPOSAL_DROPPED', `proposal at index ${index} was replaced by a new leader's entry`)
+    this.index = index
+  }
+}
+
+/**
+ * A proposal did not complete in time. Its outcome is unknown: it may still be
+ * applied, so a retry may apply it twice unless the command is idempotent.
+ */
+export class RaftTimeoutError extends RaftError {
+  override readonly name = 'RaftTimeoutError'
+
+  constructor(message: string) {
+    super('RAFT_TIMEOUT', message)
+  }
+}
+
+/** The node does not host the named group. */
+export class UnknownGroupError extends RaftError {
+  override readonly name = 'UnknownGroupError'
+  readonly group: string
+
+  constructor(group: string, node?: string) {
+    super('RAFT_UNKNOWN_GROUP', `group ${group} is not hosted${node === undefined ? '' : ` on ${node}`}`)
+    this.group = group
   }
 }
 

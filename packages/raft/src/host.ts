@@ -1,36 +1,60 @@
-import path from 'node:path'
-import type { ConfState, Message, NodeId, RaftConfig } from './core/index.ts'
+import type { ConfState, Message, NodeId, RaftConfig, RaftRng, SoftState } from './core/index.ts'
+import {
+  NotLeaderError,
+  RaftRejectedError,
+  RaftStoppedError,
+  RaftTimeoutError,
+  UnknownGroupError,
+} from './errors.ts'
+import { Forwarder, type ForwardOutcome } from './forwarder.ts'
+import {
+  type ForwardItem,
+  failureItem,
+  type HostFrame,
+  type HostFrameItem,
+  isFrameItem,
+  isMessageFor,
+} from './host-frame.ts'
 import { RaftNode, type StateMachine } from './node.ts'
+import { SharedWal, type SharedWalOptions } from './shared-wal.ts'
 import type { RaftStorage } from './storage.ts'
-import { WalRaftStorage } from './wal-storage.ts'
-
-/** One Raft message of one group, as carried between hosts. */
-export interface GroupMessage {
-  readonly group: string
-  readonly message: Message
-}
 
 /**
- * Carries batches between hosts: one call per destination node per flush,
- * holding the messages of every group for that node (one frame on the wire).
- * May lose batches; must not block.
+ * Carries frames between hosts: one call per destination node per flush,
+ * holding every item of every group for that node (one frame on the wire).
+ * May lose frames; must not block. The receiving side hands each frame to
+ * `RaftHost.receive`.
  */
 export interface HostTransport {
-  send(toNode: NodeId, batch: readonly GroupMessage[]): void
+  send(toNode: NodeId, frame: HostFrame): void
 }
+
+/** What a failure detector (SWIM) says about a node. */
+export type NodeLiveness = 'alive' | 'dead'
 
 export interface RaftHostOptions {
   /** This node's id; it is the member id of this node in every group it hosts. */
   nodeId: NodeId
   transport: HostTransport
-  /** Folder under which each group keeps a WAL-backed store in its own sub-folder. */
+  /**
+   * Folder of the host's `SharedWal`: one write-ahead log for every group, so
+   * a flush costs one fsync for all the groups it touched.
+   */
   storageRoot?: string
-  /** Storage factory overriding `storageRoot` (in-memory storage in tests). */
+  /** Options of the shared WAL under `storageRoot` (file system, compaction). */
+  sharedWal?: SharedWalOptions
+  /** Storage factory overriding `storageRoot` (in-memory storage in tests, a store per group). */
   storage?: (group: string, bootstrap: ConfState | undefined) => RaftStorage
-  /** Milliseconds per tick of the shared clock. @defaultValue 100 */
+  /** Milliseconds per tick of the shared clock; 0: the owner calls `tick()`. @defaultValue 100 */
   tickMs?: number
-  /** Core settings shared by every group (the id is set per host). */
+  /** Core settings shared by every group (the id is set per host). `quiesce` defaults to true here. */
   raft?: Partial<Omit<RaftConfig, 'id'>>
+  /** Randomness per group (seeded in tests). @defaultValue seeded from the node id, group and clock */
+  rng?: (group: string) => RaftRng
+  /** Upper bound on `propose()`, forwarding and retries included. @defaultValue 10000 */
+  proposeTimeoutMs?: number
+  /** How long `propose()` waits for a leader to become known before `NotLeaderError`. @defaultValue 2000 */
+  leaderWaitMs?: number
 }
 
 export interface AddGroupOptions {
@@ -40,68 +64,157 @@ export interface AddGroupOptions {
   snapshotEntries?: number
 }
 
-interface HostedGroup {
-  readonly node: RaftNode
-  readonly storage: RaftStorage
+export interface HostProposeOptions {
+  signal?: AbortSignal
+  /** Overrides `RaftHostOptions.proposeTimeoutMs` for this call. */
+  timeoutMs?: number
 }
 
+/** Counters of one host; frame and item counts only (the transport knows the bytes). */
+export interface RaftHostMetrics {
+  readonly groups: number
+  readonly quiescedGroups: number
+  readonly deadNodes: number
+  readonly flushes: number
+  readonly framesSent: number
+  readonly itemsSent: number
+  readonly raftMessagesSent: number
+  readonly framesReceived: number
+  readonly itemsReceived: number
+  /** Items for groups this host does not have, or of an unknown kind. */
+  readonly itemsDropped: number
+  readonly forwardsSent: number
+  readonly forwardsServed: number
+  readonly forwardsPending: number
+  /** Frames and items sent per destination node. */
+  readonly sentByPeer: Readonly<Record<NodeId, { readonly frames: number; readonly items: number }>>
+}
+
+interface HostedGroup {
+  readonly name: string
+  readonly node: RaftNode
+  readonly storage: RaftStorage
+  /** Callers of `propose()` waiting for a leader to become known. */
+  readonly leaderWaiters: Set<() => void>
+}
+
+const now = (): number => performance.now()
+
 /**
- * Many Raft groups in one process: one clock ticks them all, one storage root
- * holds their logs, one transport carries their messages, and all messages a
- * tick produces for one destination node leave as one batch.
+ * Many Raft groups in one process: one clock ticks the groups that are awake,
+ * one transport carries every group's traffic in one frame per destination
+ * node per flush, followers forward proposals to their leader, and idle groups
+ * quiesce while a node-level failure detector (`setNodeLiveness`) stands in for
+ * their heartbeats.
  */
 export class RaftHost {
   readonly nodeId: NodeId
   readonly #options: RaftHostOptions
   readonly #groups = new Map<string, HostedGroup>()
-  #outbox = new Map<NodeId, GroupMessage[]>()
+  /** Groups the clock ticks; a quiesced group leaves at the next tick and returns on any input. */
+  readonly #awake = new Set<HostedGroup>()
+  readonly #dead = new Set<NodeId>()
+  readonly #forwarder: Forwarder
+  #outbox = new Map<NodeId, HostFrameItem[]>()
   #flushScheduled = false
   #timer: ReturnType<typeof setInterval> | null = null
-  /** Batches and messages sent, to observe batching. */
-  readonly sent = { batches: 0, messages: 0 }
+  #stopped = false
+  #shared: Promise<SharedWal> | null = null
+  readonly #counts = {
+    flushes: 0,
+    framesSent: 0,
+    itemsSent: 0,
+    raftMessagesSent: 0,
+    framesReceived: 0,
+    itemsReceived: 0,
+    itemsDropped: 0,
+    forwardsSent: 0,
+    forwardsServed: 0,
+  }
+  readonly #byPeer = new Map<NodeId, { frames: number; items: number }>()
 
   constructor(options: RaftHostOptions) {
     if (options.storage === undefined && options.storageRoot === undefined)
       throw new TypeError('RaftHost needs storageRoot or a storage factory')
+    for (const key of ['tickMs', 'proposeTimeoutMs', 'leaderWaitMs'] as const) {
+      const value = options[key]
+      if (value !== undefined && !(Number.isFinite(value) && value >= (key === 'tickMs' ? 0 : 1)))
+        throw new TypeError(
+          `RaftHost option ${key} must be a ${key === 'tickMs' ? 'non-negative' : 'positive'} number`,
+        )
+    }
     this.#options = options
     this.nodeId = options.nodeId
+    this.#forwarder = new Forwarder((to, item) => {
+      this.#counts.forwardsSent++
+      this.#enqueue(to, item)
+    })
   }
 
-  /** Starts the shared clock. */
+  /** Starts the shared clock (unless `tickMs` is 0). */
   start(): void {
-    if (this.#timer !== null) return
-    this.#timer = setInterval(() => {
-      for (const group of this.#groups.values()) group.node.tick()
-    }, this.#options.tickMs ?? 100)
+    const tickMs = this.#options.tickMs ?? 100
+    if (this.#timer !== null || tickMs === 0) return
+    this.#timer = setInterval(() => this.tick(), tickMs)
     this.#timer.unref?.()
   }
 
-  /** Stops the clock and every group, and closes their storage. */
+  /** Stops the clock and every group, fails pending forwards, and closes the groups' storage. */
   async stop(): Promise<void> {
+    this.#stopped = true
     if (this.#timer !== null) clearInterval(this.#timer)
     this.#timer = null
+    this.#forwarder.failAll(
+      new RaftStoppedError('raft host stopped; outcome of the forwarded proposal unknown'),
+    )
     for (const name of [...this.#groups.keys()]) await this.removeGroup(name)
+    const shared = this.#shared
+    this.#shared = null
+    if (shared !== null) await (await shared.catch(() => null))?.close()
+  }
+
+  /** One tick of every awake group; quiesced groups cost nothing. */
+  tick(): void {
+    for (const hosted of this.#awake) {
+      if (hosted.node.quiesced) this.#awake.delete(hosted)
+      else hosted.node.tick()
+    }
   }
 
   /** Starts hosting `group` (recovering it from storage when it exists). */
   async addGroup(group: string, options: AddGroupOptions): Promise<RaftNode> {
+    if (this.#stopped) throw new RaftStoppedError('raft host stopped')
     if (this.#groups.has(group)) throw new Error(`group ${group} is already hosted`)
+    const factory = this.#options.storage
     const storage =
-      this.#options.storage?.(group, options.bootstrap) ??
-      new WalRaftStorage(path.join(this.#options.storageRoot as string, encodeURIComponent(group)), {
-        bootstrap: options.bootstrap,
-      })
+      factory !== undefined
+        ? factory(group, options.bootstrap)
+        : (await this.#sharedWal()).storage(group, options.bootstrap)
+    let hosted: HostedGroup | null = null
     const node = new RaftNode({
-      raft: { ...this.#options.raft, id: this.nodeId },
+      raft: { quiesce: true, ...this.#options.raft, id: this.nodeId },
       storage,
-      transport: { send: (to, messages) => this.#enqueue(group, to, messages) },
+      transport: { send: (to, messages) => this.#enqueueRaft(group, to, messages) },
       stateMachine: options.stateMachine,
       tickMs: 0,
       snapshotEntries: options.snapshotEntries,
+      rng: this.#options.rng?.(group),
+      onSoftState: (state) => this.#onSoftState(hosted, state),
+      onInput: () => {
+        if (hosted !== null) this.#awake.add(hosted)
+      },
     })
-    this.#groups.set(group, { node, storage })
+    hosted = { name: group, node, storage, leaderWaiters: new Set() }
+    this.#groups.set(group, hosted)
+    this.#awake.add(hosted)
     await node.start()
+    for (const dead of this.#dead) if (node.isMember(dead)) node.setPeerLiveness(dead, false)
     return node
+  }
+
+  #sharedWal(): Promise<SharedWal> {
+    this.#shared ??= SharedWal.open(this.#options.storageRoot as string, this.#options.sharedWal)
+    return this.#shared
   }
 
   /** Stops hosting `group` (its storage stays on disk). */
@@ -109,6 +222,8 @@ export class RaftHost {
     const hosted = this.#groups.get(group)
     if (hosted === undefined) return
     this.#groups.delete(group)
+    this.#awake.delete(hosted)
+    for (const wake of hosted.leaderWaiters) wake()
     await hosted.node.stop()
     await hosted.storage.close()
   }
@@ -121,21 +236,224 @@ export class RaftHost {
     return [...this.#groups.keys()]
   }
 
-  /** Delivers a batch that arrived from another node; messages of unknown groups are dropped. */
-  receive(batch: readonly GroupMessage[]): void {
-    for (const { group, message } of batch) this.#groups.get(group)?.node.receive(message)
+  /**
+   * Replicates `data` in `group` from any member: on the leader it is proposed
+   * here; on a follower it is forwarded to the leader and the result (or the
+   * leader's typed error) comes back. Bounded by `timeoutMs` and `signal`.
+   * Refusals that prove the entry was never appended (the node asked was no
+   * longer leader, or was handing leadership over) are retried with the next
+   * leader within the deadline; nothing is resent once a leader accepted it.
+   * A `RaftTimeoutError`, `RaftStoppedError` or an abort leaves the outcome
+   * unknown: the entry may still commit, and a retry may apply it twice unless
+   * the command is idempotent. Rejects with `NotLeaderError` when no leader
+   * becomes known within `leaderWaitMs`.
+   */
+  async propose(group: string, data: Uint8Array, options: HostProposeOptions = {}): Promise<unknown> {
+    const hosted = this.#groups.get(group)
+    if (hosted === undefined) throw new UnknownGroupError(group, this.nodeId)
+    const { signal } = options
+    signal?.throwIfAborted()
+    const deadline = now() + (options.timeoutMs ?? this.#options.proposeTimeoutMs ?? 10_000)
+    hosted.node.wake()
+    let avoid: NodeId | null = null
+    let hint: NodeId | null = null
+    for (;;) {
+      const leader: NodeId = hint ?? (await this.#leaderOf(hosted, avoid, deadline, signal))
+      hint = null
+      signal?.throwIfAborted()
+      const remaining = deadline - now()
+      if (remaining <= 0) throw new RaftTimeoutError(`proposal to group ${group} timed out`)
+      const outcome: ForwardOutcome =
+        leader === this.nodeId
+          ? await this.#proposeHere(hosted, data, remaining, signal)
+          : await this.#forwarder.forward(leader, group, data, remaining, signal)
+      if (outcome.ok) return outcome.value
+      if (!outcome.retriable) throw outcome.error
+      avoid = leader
+      if (outcome.leader !== null && outcome.leader !== leader) hint = outcome.leader
+    }
   }
 
-  #enqueue(group: string, to: NodeId, messages: readonly Message[]): void {
+  /**
+   * Node-level liveness from a failure detector. A change wakes every group
+   * with a replica on `node`: followers whose leader died campaign, leaders
+   * stop waiting for a dead follower, so it does not keep them awake.
+   */
+  setNodeLiveness(node: NodeId, liveness: NodeLiveness): void {
+    if (liveness !== 'alive' && liveness !== 'dead')
+      throw new TypeError(`unknown liveness ${String(liveness)}`)
+    if (node === this.nodeId) return
+    const alive = liveness === 'alive'
+    if (alive !== this.#dead.has(node)) return
+    if (alive) this.#dead.delete(node)
+    else this.#dead.add(node)
+    for (const hosted of this.#groups.values())
+      if (hosted.node.isMember(node)) hosted.node.setPeerLiveness(node, alive)
+  }
+
+  /**
+   * Delivers a frame that arrived from another node. Items that are malformed,
+   * addressed elsewhere or for a group this host does not have are dropped
+   * and counted (`itemsDropped`); nothing in a frame can fail a group.
+   */
+  receive(frame: HostFrame): void {
+    if (this.#stopped) return
+    this.#counts.framesReceived++
+    const items: unknown = (frame as { items?: unknown } | null)?.items
+    const from: unknown = (frame as { from?: unknown } | null)?.from
+    if (!Array.isArray(items) || typeof from !== 'string') {
+      this.#counts.itemsDropped++
+      return
+    }
+    for (const item of items) {
+      this.#counts.itemsReceived++
+      if (!isFrameItem(item)) {
+        this.#counts.itemsDropped++
+        continue
+      }
+      if (item.kind === 'raft') {
+        const hosted = this.#groups.get(item.group)
+        if (hosted === undefined || !isMessageFor(item.message, this.nodeId)) this.#counts.itemsDropped++
+        else hosted.node.receive(item.message)
+      } else if (item.kind === 'forward') this.#serveForward(from, item)
+      else this.#forwarder.settle(item)
+    }
+  }
+
+  metrics(): RaftHostMetrics {
+    let quiesced = 0
+    for (const hosted of this.#groups.values()) if (hosted.node.quiesced) quiesced++
+    const sentByPeer: Record<NodeId, { frames: number; items: number }> = {}
+    for (const [peer, counts] of this.#byPeer) sentByPeer[peer] = { ...counts }
+    return {
+      groups: this.#groups.size,
+      quiescedGroups: quiesced,
+      deadNodes: this.#dead.size,
+      ...this.#counts,
+      forwardsPending: this.#forwarder.pending,
+      sentByPeer,
+    }
+  }
+
+  // ---- forwarding -------------------------------------------------------
+
+  async #proposeHere(
+    hosted: HostedGroup,
+    data: Uint8Array,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<ForwardOutcome> {
+    const controller = new AbortController()
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new RaftTimeoutError(`proposal to group ${hosted.name} timed out (outcome unknown)`),
+        ),
+      timeoutMs,
+    )
+    const signals = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal])
+    try {
+      return { ok: true, value: await hosted.node.propose(data, { signal: signals }) }
+    } catch (error) {
+      const retriable =
+        error instanceof NotLeaderError ||
+        (error instanceof RaftRejectedError && error.reason === 'transferring')
+      if (!retriable) throw error
+      return {
+        ok: false,
+        error: error as Error,
+        retriable,
+        leader: error instanceof NotLeaderError ? error.leader : null,
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /**
+   * The leader to try: the known one unless it just refused or is reported
+   * dead; else waits for news, then rejects with `NotLeaderError`.
+   */
+  #leaderOf(
+    hosted: HostedGroup,
+    avoid: NodeId | null,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<NodeId> {
+    const usable = (): NodeId | null => {
+      const leader = hosted.node.leader
+      return leader !== null && leader !== avoid && !this.#dead.has(leader) ? leader : null
+    }
+    const known = usable()
+    if (known !== null) return Promise.resolve(known)
+    const waitMs = Math.max(0, Math.min(deadline - now(), this.#options.leaderWaitMs ?? 2000))
+    return new Promise<NodeId>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        hosted.leaderWaiters.delete(check)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const check = (): void => {
+        if (!this.#groups.has(hosted.name)) {
+          done()
+          reject(new RaftStoppedError(`group ${hosted.name} was removed`))
+          return
+        }
+        const leader = usable()
+        if (leader === null) return
+        done()
+        resolve(leader)
+      }
+      const onAbort = (): void => {
+        done()
+        reject(signal?.reason)
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new NotLeaderError(hosted.node.leader))
+      }, waitMs)
+      hosted.leaderWaiters.add(check)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  #onSoftState(hosted: HostedGroup | null, _state: SoftState): void {
+    if (hosted === null) return
+    for (const check of [...hosted.leaderWaiters]) check()
+  }
+
+  /** Proposes a forwarded command here and sends the outcome back to `from`. */
+  #serveForward(from: NodeId, item: ForwardItem): void {
+    const hosted = this.#groups.get(item.group)
+    if (hosted === undefined) {
+      this.#enqueue(from, failureItem(item.id, new UnknownGroupError(item.group, this.nodeId)))
+      return
+    }
+    this.#counts.forwardsServed++
+    hosted.node.propose(item.data).then(
+      (value) => this.#enqueue(from, { kind: 'forwardResult', id: item.id, ok: true, value }),
+      (error: unknown) => this.#enqueue(from, failureItem(item.id, error)),
+    )
+  }
+
+  // ---- batching ---------------------------------------------------------
+
+  #enqueueRaft(group: string, to: NodeId, messages: readonly Message[]): void {
+    for (const message of messages) this.#enqueue(to, { kind: 'raft', group, message })
+    this.#counts.raftMessagesSent += messages.length
+  }
+
+  #enqueue(to: NodeId, item: HostFrameItem): void {
+    if (this.#stopped) return
     let queue = this.#outbox.get(to)
     if (queue === undefined) {
       queue = []
       this.#outbox.set(to, queue)
     }
-    for (const message of messages) queue.push({ group, message })
+    queue.push(item)
     if (this.#flushScheduled) return
     this.#flushScheduled = true
-    // Every group that runs in this turn of the event loop joins the same batch.
+    // Every group that runs in this turn of the event loop joins the same frame.
     setImmediate(() => this.#flush())
   }
 
@@ -143,32 +461,18 @@ export class RaftHost {
     this.#flushScheduled = false
     const outbox = this.#outbox
     this.#outbox = new Map()
-    for (const [to, batch] of outbox) {
-      this.sent.batches++
-      this.sent.messages += batch.length
-      this.#options.transport.send(to, batch)
+    this.#counts.flushes++
+    for (const [to, items] of outbox) {
+      this.#counts.framesSent++
+      this.#counts.itemsSent += items.length
+      let peer = this.#byPeer.get(to)
+      if (peer === undefined) {
+        peer = { frames: 0, items: 0 }
+        this.#byPeer.set(to, peer)
+      }
+      peer.frames++
+      peer.items += items.length
+      this.#options.transport.send(to, { from: this.nodeId, items })
     }
-  }
-}
-
-/** An in-process network between hosts, for tests and embedding. */
-export class MemoryHostNetwork {
-  readonly #hosts = new Map<NodeId, RaftHost>()
-
-  transport(): HostTransport {
-    return {
-      send: (to, batch) => {
-        const copy = [...batch]
-        setImmediate(() => this.#hosts.get(to)?.receive(copy))
-      },
-    }
-  }
-
-  attach(host: RaftHost): void {
-    this.#hosts.set(host.nodeId, host)
-  }
-
-  detach(nodeId: NodeId): void {
-    this.#hosts.delete(nodeId)
   }
 }

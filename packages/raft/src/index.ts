@@ -42,16 +42,22 @@ export {
   RaftRejectedError,
   RaftStoppedError,
   RaftStorageCorruptionError,
+  RaftTimeoutError,
+  UnknownGroupError,
 } from './errors.ts'
 export {
   type AddGroupOptions,
-  type GroupMessage,
+  type HostProposeOptions,
   type HostTransport,
-  MemoryHostNetwork,
+  type NodeLiveness,
   RaftHost,
+  type RaftHostMetrics,
   type RaftHostOptions,
 } from './host.ts'
+export type { ForwardItem, ForwardResultItem, HostFrame, HostFrameItem, RaftItem } from './host-frame.ts'
+export { MemoryHostNetwork } from './memory-host-network.ts'
 export { RaftNode, type RaftNodeOptions, type RequestOptions, type StateMachine, seededRng } from './node.ts'
+export { SharedWal, type SharedWalOptions } from './shared-wal.ts'
 export {
   initialState,
   MemoryRaftStorage,

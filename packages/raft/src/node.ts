@@ -43,6 +43,8 @@ export interface RaftNodeOptions {
   rng?: RaftRng
   /** Called on every role, leader or term change. */
   onSoftState?: (state: SoftState) => void
+  /** Called on every input (message, request, tick): a multi-raft host keeps such a group ticking. */
+  onInput?: () => void
 }
 
 export interface RequestOptions {
@@ -168,6 +170,23 @@ export class RaftNode {
     this.#schedule()
   }
 
+  /** Ends quiescence because of local work (see `RaftCore.wake`). */
+  wake(): void {
+    this.#actions.push((core) => core.wake())
+    this.#schedule()
+  }
+
+  /** Node-level liveness of a peer, from a failure detector such as SWIM (see `RaftCore.setPeerLiveness`). */
+  setPeerLiveness(id: NodeId, alive: boolean): void {
+    this.#actions.push((core) => core.setPeerLiveness(id, alive))
+    this.#schedule()
+  }
+
+  /** True while the group is quiesced here: ticks are no-ops and nothing is sent. */
+  get quiesced(): boolean {
+    return this.#core?.quiesced ?? false
+  }
+
   /** Starts an election at once (for tests and operators). */
   campaign(): void {
     this.#actions.push((core) => core.campaign())
@@ -185,6 +204,11 @@ export class RaftNode {
 
   get leader(): NodeId | null {
     return this.#core?.leader ?? null
+  }
+
+  /** Whether `id` is a voter or a learner of this member's group. */
+  isMember(id: NodeId): boolean {
+    return this.#core?.isMember(id) ?? false
   }
 
   #request<T>(
@@ -222,6 +246,7 @@ export class RaftNode {
   }
 
   #schedule(): void {
+    this.#options.onInput?.()
     if (this.#running || this.#stopped || this.#core === null) return
     this.#running = true
     queueMicrotask(() => {
@@ -296,8 +321,14 @@ export class RaftNode {
     })
   }
 
-  /** Persist, then send, then apply, then advance (see `Ready`). */
+  /**
+   * Send the leader's replication traffic, persist, then send the rest, then
+   * apply, then advance (see `Ready`): the leader's fsync overlaps the
+   * followers' (Raft thesis §10.2.1), a follower still acknowledges only what
+   * it has made durable.
+   */
   async #handleReady(core: RaftCore, rd: Ready): Promise<void> {
+    this.#send(rd.earlyMessages)
     await this.#persist(rd)
     this.#send(rd.messages)
     const sm = this.#options.stateMachine

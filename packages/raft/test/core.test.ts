@@ -40,7 +40,7 @@ class Net {
       while (core.hasReady()) {
         const rd = core.ready()
         this.storages.get(id)?.saveSync(rd)
-        for (const m of rd.messages) {
+        for (const m of [...rd.earlyMessages, ...rd.messages]) {
           this.log.push(m)
           if (!this.cut.has(m.from) && !this.cut.has(m.to)) this.#queue.push(m)
         }
@@ -199,7 +199,7 @@ describe('RaftCore', () => {
     safe.core('a').readIndex('r1')
     const rd = safe.core('a').ready()
     expect(rd.readStates).toEqual([])
-    expect(rd.messages.some((m) => m.type === 'heartbeat' && m.context === 'r1')).toBe(true)
+    expect(rd.earlyMessages.some((m) => m.type === 'heartbeat' && m.context === 'r1')).toBe(true)
     safe.core('a').advance(rd)
     const lease = new Net(['a', 'b', 'c'], { leaseReads: true })
     lease.elect('a')

@@ -1,6 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { SimFileSystem } from '@shoal/testkit/fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   type RaftHost as Host,
@@ -9,6 +10,7 @@ import {
   RaftHost,
   type RaftNode,
 } from '../src/index.ts'
+import { HostCluster } from './host-cluster.ts'
 import { eventually, MapMachine, put } from './node-cluster.ts'
 
 const NODES = ['h1', 'h2', 'h3']
@@ -64,13 +66,89 @@ describe('RaftHost (multi-raft)', () => {
     for (const host of hosts)
       for (const group of groups)
         await eventually(() => machines.get(`${host.nodeId}/${group}`)?.values.get('owner') === group)
-    const sent = hosts.reduce((n, h) => n + h.sent.messages, 0)
-    const batches = hosts.reduce((n, h) => n + h.sent.batches, 0)
+    const sent = hosts.reduce((n, h) => n + h.metrics().itemsSent, 0)
+    const batches = hosts.reduce((n, h) => n + h.metrics().framesSent, 0)
     // Thirty groups' heartbeats to the same two peers share frames.
     expect(sent / batches).toBeGreaterThan(5)
   })
 
-  it('keeps every group in its own WAL-backed store under one root and recovers them after a restart', async () => {
+  it('sends one frame per destination node per flush, holding the messages of every group', async () => {
+    const c = new HostCluster(NODES, { raft: { quiesce: false } })
+    try {
+      const groups = Array.from({ length: 12 }, (_, i) => `s${i}`)
+      for (const group of groups) await c.addGroup(group, NODES)
+      await c.tickUntil(() => groups.every((g) => c.leaderOf(g) !== null), 60)
+      const before = c.sent.length
+      await c.tick()
+      const frames = c.sent.slice(before)
+      // One tick: every leader heartbeats both peers, and each host's heartbeats share frames.
+      const heartbeats = frames.flatMap(({ frame }) =>
+        frame.items.filter((item) => item.kind === 'raft' && item.message.type === 'heartbeat'),
+      )
+      expect(heartbeats).toHaveLength(groups.length * 2)
+      const heartbeatFrames = frames.filter(({ frame }) =>
+        frame.items.some((item) => item.kind === 'raft' && item.message.type === 'heartbeat'),
+      )
+      const leaders = new Set(groups.map((g) => c.leaderOf(g)))
+      expect(heartbeatFrames.length).toBeLessThanOrEqual(leaders.size * 2)
+      for (const host of c.hosts.values()) {
+        const m = host.metrics()
+        expect(m.framesSent).toBeLessThanOrEqual(m.flushes * 2)
+        expect(m.itemsSent).toBeGreaterThan(m.framesSent)
+      }
+    } finally {
+      await c.stop()
+    }
+  })
+
+  it('a flush that carries entries of twenty groups costs a follower one fsync, not twenty', async () => {
+    const network = new MemoryHostNetwork()
+    const disks = new Map<string, { fs: SimFileSystem; syncs: number }>()
+    for (const nodeId of NODES) {
+      const disk = { fs: new SimFileSystem(), syncs: 0 }
+      disk.fs.onOperation = (operation, file) => {
+        if (operation === 'sync' && file.includes('/wal/')) disk.syncs++
+      }
+      disks.set(nodeId, disk)
+      const host = new RaftHost({
+        nodeId,
+        transport: network.transport(),
+        storageRoot: '/data',
+        sharedWal: { fs: disk.fs },
+        tickMs: 0,
+        raft: { electionTicks: 10, heartbeatTicks: 1 },
+      })
+      network.attach(host)
+      hosts.push(host)
+    }
+    const groups = Array.from({ length: 20 }, (_, i) => `g${i}`)
+    for (const host of hosts)
+      for (const group of groups)
+        await host.addGroup(group, {
+          stateMachine: new MapMachine(),
+          bootstrap: { voters: NODES, learners: [] },
+        })
+    const [h1, h2] = hosts as [Host, Host]
+    for (const group of groups) h1.group(group)?.campaign()
+    const settle = async () => {
+      for (let i = 0; i < 40; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    await settle()
+    for (let tick = 0; tick < 5; tick++) {
+      for (const host of hosts) host.tick()
+      await settle()
+    }
+    expect(groups.every((g) => h1.group(g)?.isLeader)).toBe(true)
+    const follower = disks.get(h2.nodeId) as { syncs: number }
+    const before = follower.syncs
+    const done = Promise.all(groups.map((g) => h1.propose(g, put('k', g))))
+    await settle()
+    await done
+    expect(follower.syncs - before).toBeGreaterThan(0)
+    expect(follower.syncs - before).toBeLessThanOrEqual(2)
+  })
+
+  it('keeps every group in one shared WAL under its storage root and recovers them after a restart', async () => {
     root = await mkdtemp(path.join(tmpdir(), 'shoal-host-'))
     const dir = root
     const network = new MemoryHostNetwork()
@@ -98,6 +176,7 @@ describe('RaftHost (multi-raft)', () => {
     }
     for (const group of groups) await (await leaderOf(group)).propose(put('k', group))
     for (const host of hosts) await host.stop()
+    expect((await readdir(path.join(dir, 'h1'))).sort()).toEqual(['snapshots', 'wal'])
     hosts = []
     const machines: MapMachine[] = []
     for (const nodeId of NODES) {

@@ -85,6 +85,25 @@ describe('deterministic simulation (Raft Figure 3 invariants after every step)',
     if (!single) expect(reads).toBeGreaterThan(200)
   })
 
+  it('with quiescence and node-level liveness reports, stays safe, converges and is linearizable', {
+    timeout: 120_000,
+  }, () => {
+    for (const seed of seeds(150, 500_000)) {
+      const cluster = runSeed(defaultSimOptions(seed, { clients: 4, raft: { quiesce: true } }))
+      const result = checkLinearizability(kvModel(), cluster.history.history(), { timeoutMs: 10_000 })
+      expect(result.verdict, `seed ${seed}`).toBe('linearizable')
+      // Once idle, the whole group falls silent.
+      for (let i = 0; i < 200; i++) cluster.step()
+      const conf = cluster.leader()?.core?.confState() ?? { voters: [], learners: [] }
+      const members = [...conf.voters, ...conf.learners].map((id) => cluster.nodes.get(id))
+      expect(members.length, `seed ${seed}`).toBeGreaterThan(0)
+      expect(
+        members.every((n) => n?.core?.quiesced === true),
+        `seed ${seed}: ${cluster.describe()}`,
+      ).toBe(true)
+    }
+  })
+
   // Seeds the soak sweep (pnpm test:soak) found: a membership change attempted through a leader that
   // a transfer had just crashed, and, without pre-vote, a member removed while cut off deposing
   // every leader after the heal until it is shut down.

@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process'
 import { waitFor } from '@shoal/testkit/wait'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { P2PNode } from '../src/internal/p2p/index.ts'
 import {
   type ClusterProcess,
   MASTER_KEY,
@@ -7,7 +9,7 @@ import {
   startExpectingFailure,
   writeKeyFile,
 } from './harness/cluster-processes.ts'
-import { tempDir } from './harness/server-process.ts'
+import { CLI, tempDir } from './harness/server-process.ts'
 
 // Real `shoal` processes on 127.0.0.1 with ephemeral ports; every test kills what it started.
 
@@ -46,18 +48,19 @@ async function formCluster(size: number): Promise<ClusterProcess[]> {
     bootstrap: true,
   })
   processes.push(first)
-  const rest = await Promise.all(
-    Array.from({ length: size - 1 }, (_, i) =>
-      startClusterProcess({
-        name: `n${i + 1}`,
-        dataDir: `${scratch.dir}/n${i + 1}`,
-        keyFile,
-        join: [first.gossipAddr],
-        zone: `z${(i + 1) % 3}`,
-      }),
-    ),
-  )
-  processes.push(...rest)
+  // One at a time: several processes starting at once on two cores can take long to load.
+  const rest: ClusterProcess[] = []
+  for (let i = 1; i < size; i++) {
+    const node = await startClusterProcess({
+      name: `n${i}`,
+      dataDir: `${scratch.dir}/n${i}`,
+      keyFile,
+      join: [first.gossipAddr],
+      zone: `z${i % 3}`,
+    })
+    processes.push(node)
+    rest.push(node)
+  }
   return [first, ...rest]
 }
 
@@ -219,6 +222,79 @@ describe('a cluster of shoal processes', () => {
     ])
     expect(result.code).toBe('1')
     expect(result.output).toMatch(/belongs to cluster/)
+  }, 90_000)
+
+  it('keeps out a node with the wrong cluster key on both paths, gossip and libp2p, and counts the rejections', async () => {
+    const [a] = await formCluster(1)
+    if (a === undefined) throw new Error('no node')
+    const metric = async (pattern: RegExp): Promise<number> => {
+      const text = await (
+        await fetch(`${a.url}/metrics`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })
+      ).text()
+      return text
+        .split('\n')
+        .filter((line) => pattern.test(line))
+        .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0)
+    }
+    // Gossip: a node holding another key tries to join through A.
+    const wrongKey = await writeKeyFile(scratch.dir, 'wrong.key', 'not-the-cluster-key-at-all-9876543210')
+    const intruder = spawn(
+      process.execPath,
+      [
+        CLI,
+        'start',
+        '--data-dir',
+        `${scratch.dir}/intruder`,
+        '--http-addr',
+        '127.0.0.1:0',
+        '--p2p-addr',
+        '127.0.0.1:0',
+        '--gossip-addr',
+        '127.0.0.1:0',
+        '--gossip-profile',
+        'local',
+        '--cluster-key-file',
+        wrongKey,
+        '--join',
+        a.gossipAddr,
+      ],
+      { stdio: 'ignore' },
+    )
+    try {
+      await waitFor(
+        'gossip packets dropped as unauthenticated',
+        async () => (await metric(/^shoal_gossip_packets_dropped_total\{reason="unauthenticated"\}/)) > 0,
+        { timeoutMs: 15_000, intervalMs: 200 },
+      )
+    } finally {
+      intruder.kill('SIGKILL')
+    }
+    // libp2p: a node with the wrong key dials A; the private network refuses the connection.
+    const stranger = new P2PNode({
+      dataDir: `${scratch.dir}/stranger`,
+      clusterKey: new TextEncoder().encode('not-the-cluster-key-at-all-9876543210'),
+      listen: { host: '127.0.0.1', port: 0 },
+      dialTimeoutMs: 2_000,
+    })
+    await stranger.start()
+    try {
+      await expect(
+        stranger.request(
+          { peerId: a.nodeId, addrs: [a.p2pAddr] },
+          { type: 'meta.readIndex', clusterId: 'x' },
+          { timeoutMs: 3_000 },
+        ),
+      ).rejects.toThrow()
+    } finally {
+      await stranger.stop()
+    }
+    await waitFor(
+      'the refused handshake counted',
+      async () => (await metric(/^shoal_p2p_handshake_failures_total\{direction="inbound"\}/)) > 0,
+      { timeoutMs: 10_000, intervalMs: 200 },
+    )
+    const members = (await a.request<{ members: unknown[] }>('GET', '/cluster/members')).body.members
+    expect(members).toHaveLength(1)
   }, 90_000)
 
   it('refuses a cluster key file that others can read', async () => {

@@ -73,7 +73,10 @@ describe('operating a shoal process', () => {
       body: JSON.stringify([{ id: 1 }, { id: 2 }]),
     })
     let text = ''
-    for (let i = 0; i < 100 && !/shoal_index_documents\{index="metrics_test"\} 2/.test(text); i++) {
+    // The documents become searchable a moment before their task is recorded as finished.
+    const settled = (t: string) =>
+      /shoal_index_documents\{index="metrics_test"\} 2/.test(t) && /shoal_task_queue_depth 0/.test(t)
+    for (let i = 0; i < 100 && !settled(text); i++) {
       await new Promise((resolve) => setTimeout(resolve, 50))
       text = await (await fetch(`${server.url}/metrics`, { headers: auth })).text()
     }

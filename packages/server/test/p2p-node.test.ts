@@ -156,15 +156,48 @@ describe('/shoal/rpc/1', () => {
     expect((error as P2PRemoteError).remoteCode).toBe('no_handler')
   })
 
-  it('times out when the handler does not answer in time, and counts the closed stream', async () => {
+  it('times out when the handler does not answer in time, counts it, and the next request still works', async () => {
     cluster = new P2PCluster()
     const a = await cluster.node()
     const b = await cluster.node()
-    b.onRequest(() => new Promise(() => {}))
+    b.onRequest((_from, body) => (body === 'slow' ? new Promise(() => {}) : Promise.resolve('fast')))
     const started = performance.now()
     await expect(a.request(b.address(), 'slow', { timeoutMs: 300 })).rejects.toBeInstanceOf(P2PTimeoutError)
     expect(performance.now() - started).toBeLessThan(3000)
-    expect(await metricValue(a, 'shoal_p2p_streams_closed_total', { reason: 'timeout' })).toBe(1)
+    expect(await metricValue(a, 'shoal_p2p_requests_total', { peer: b.peerId, outcome: 'timeout' })).toBe(1)
+    expect(await a.request(b.address(), 'quick')).toBe('fast')
+  })
+
+  it('answers in completion order: a slow handler does not hold up a fast one', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node()
+    const b = await cluster.node()
+    let releaseSlow: (value: string) => void = () => {}
+    b.onRequest((_from, body) =>
+      body === 'slow' ? new Promise<string>((resolve) => (releaseSlow = resolve)) : Promise.resolve('fast'),
+    )
+    const slow = a.request(b.address(), 'slow')
+    expect(await a.request(b.address(), 'quick')).toBe('fast')
+    releaseSlow('slow done')
+    expect(await slow).toBe('slow done')
+  })
+
+  it('runs at most maxInboundRequests handlers at once per peer, and answers every request', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node()
+    const b = await cluster.node({ maxInboundRequests: 4 })
+    let running = 0
+    let most = 0
+    b.onRequest(async (_from, body) => {
+      running++
+      most = Math.max(most, running)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      running--
+      return body
+    })
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => a.request(b.address(), i)))
+    expect(answers).toEqual(Array.from({ length: 40 }, (_, i) => i))
+    expect(most).toBeLessThanOrEqual(4)
   })
 
   it('rejects with P2PAbortedError when the caller aborts', async () => {

@@ -220,5 +220,5 @@ describe(`SWIM simulation (seed ${SEED})`, () => {
     const off = falsePositives(false)
     expect(off.healthy).toBeGreaterThan(0)
     expect(on.healthy).toBeLessThan(off.healthy)
-  })
+  }, 120_000)
 })

@@ -33,6 +33,7 @@ export interface Bm25Exports {
 const CANDIDATES = ['../bm25.wasm', '../../build/bm25.wasm']
 
 let compiled: Promise<object> | undefined
+let module: object | undefined
 
 async function compile(): Promise<object> {
   let lastError: unknown
@@ -47,23 +48,43 @@ async function compile(): Promise<object> {
   throw new Error('bm25.wasm not found; run the package build first', { cause: lastError })
 }
 
+const IMPORTS = {
+  env: {
+    abort: () => {
+      throw new Error('bm25.wasm aborted')
+    },
+  },
+}
+
 /** A fresh instance with its own memory; the module is compiled once per process. */
 export async function instantiate(): Promise<Bm25Exports> {
   compiled ??= compile()
-  const instance = await wasmApi.instantiate(await compiled, {
-    env: {
-      abort: () => {
-        throw new Error('bm25.wasm aborted')
-      },
-    },
-  })
+  module = await compiled
+  const instance = await wasmApi.instantiate(module, IMPORTS)
   return instance.exports as unknown as Bm25Exports
 }
 
-/** Grows `memory` so that `bytes` are addressable. Views taken before the call are stale after it. */
+/**
+ * A fresh instance, synchronously: WebAssembly memory never shrinks, so an index that gives
+ * space back moves to a new instance. Only after `instantiate` has resolved once (every index
+ * was created by it, so the module is compiled).
+ */
+export function instantiateNow(): Bm25Exports {
+  if (module === undefined) throw new Error('bm25.wasm is not compiled yet')
+  const instance = new (
+    wasmApi as unknown as { Instance: new (m: object, i: object) => { exports: object } }
+  ).Instance(module, IMPORTS)
+  return instance.exports as unknown as Bm25Exports
+}
+
+/**
+ * Grows `memory` so that `bytes` are addressable, by at least an eighth (memory never shrinks,
+ * so spare capacity is kept small; growing in place is cheap). Views taken before the call are
+ * stale after it.
+ */
 export function ensureMemory(memory: WasmMemory, bytes: number): void {
   const have = memory.buffer.byteLength
   if (bytes <= have) return
   const pages = Math.ceil((bytes - have) / 65536)
-  memory.grow(Math.max(pages, Math.ceil(have / 65536 / 2)))
+  memory.grow(Math.max(pages, Math.ceil(have / 65536 / 8)))
 }

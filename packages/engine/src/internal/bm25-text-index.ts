@@ -5,7 +5,14 @@
  */
 
 import { type Analyzer, Bm25Index, createAnalyzer, type DocumentFields } from '@shoal/bm25'
-import type { TextHits, TextIndex, TextIndexConfig, TextIndexFactory, TextSearchOptions } from './ports.ts'
+import type {
+  CoreStats,
+  TextHits,
+  TextIndex,
+  TextIndexConfig,
+  TextIndexFactory,
+  TextSearchOptions,
+} from './ports.ts'
 
 const MAX_FIELDS = 8
 /** The field used when an index has no searchable attribute yet (no document holds it). */
@@ -116,6 +123,15 @@ class Bm25TextIndex implements TextIndex {
 
   tokens(query: string): string[] {
     return this.#index.analyzer.tokens(query)
+  }
+
+  stats(): CoreStats {
+    const memory = this.#index.memoryStats()
+    return {
+      documents: memory.documents,
+      removed: memory.removedDocuments,
+      bytes: memory.postingBytes + memory.wasmBytes,
+    }
   }
 
   serialize(): Uint8Array {

@@ -5,7 +5,7 @@
  */
 
 import { decodeValue, encodeValue } from './commands.ts'
-import type { VectorHits, VectorIndex, VectorIndexConfig, VectorIndexFactory } from './ports.ts'
+import type { CoreStats, VectorHits, VectorIndex, VectorIndexConfig, VectorIndexFactory } from './ports.ts'
 
 export class ExactVectorIndex implements VectorIndex {
   readonly config: VectorIndexConfig
@@ -75,6 +75,10 @@ export class ExactVectorIndex implements VectorIndex {
     scored.sort((a, b) => a[1] - b[1] || a[0] - b[0])
     const top = scored.slice(0, k)
     return { ids: Uint32Array.from(top, (e) => e[0]), distances: Float32Array.from(top, (e) => e[1]) }
+  }
+
+  stats(): CoreStats {
+    return { documents: this.#count, removed: 0, bytes: this.#vectors.byteLength + this.#count * 8 }
   }
 
   serialize(): Uint8Array {

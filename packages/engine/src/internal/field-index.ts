@@ -5,12 +5,15 @@
  * nested leaves under their dotted path) the index keeps posting arrays of
  * internal document ids: one per distinct string (lower-cased, as Meilisearch
  * compares strings case-insensitively), one per distinct number, plus the ids
- * where the path exists, is null, or is empty. Internal ids only grow, so
- * indexing a document appends to the arrays, which stay sorted. Ranges use a
- * (value, id) array sorted lazily on the first range query after a change.
+ * where the path exists, is null, or is empty. Indexing a document appends
+ * its id to the arrays (in no particular order: the ids of removed documents
+ * are reused). Ranges use a (value, id) array sorted lazily on the first
+ * range query after a change.
  *
- * Deletions are lazy: a deleted id stays in the arrays and is masked by the
- * caller's live-document bitset; the owner rebuilds when dead ids pile up.
+ * Deletions are eager and batched: `remove` walks the removed documents'
+ * values again and filters their ids out of exactly the arrays they are in,
+ * once per array per batch, so a freed id can be given to a new document at
+ * once and the arrays hold live documents only.
  */
 
 import type { Doc } from '../types.ts'
@@ -93,6 +96,53 @@ export class FieldValues {
     this.#sorted = { values, ids }
     return this.#sorted
   }
+
+  /** Drops the `removed` ids from the common arrays and from the given values' arrays. */
+  purge(removed: Set<number>, strings: ReadonlySet<string>, numbers: ReadonlySet<number>): void {
+    dropIds(this.exists, removed)
+    dropIds(this.nulls, removed)
+    dropIds(this.empties, removed)
+    for (const key of strings) {
+      const ids = this.strings.get(key)
+      if (ids === undefined || dropIds(ids, removed) > 0) continue
+      this.strings.delete(key)
+      this.spelling.delete(key)
+    }
+    if (numbers.size === 0) return
+    for (const value of numbers) {
+      const ids = this.numbers.get(value)
+      if (ids !== undefined && dropIds(ids, removed) === 0) this.numbers.delete(value)
+    }
+    let kept = 0
+    for (let i = 0; i < this.#rangeIds.length; i++) {
+      if (removed.has(this.#rangeIds[i]!)) continue
+      this.#rangeIds[kept] = this.#rangeIds[i]!
+      this.#rangeValues[kept] = this.#rangeValues[i]!
+      kept++
+    }
+    this.#rangeIds.length = kept
+    this.#rangeValues.length = kept
+    this.#sorted = undefined
+  }
+
+  /** Ids held over all arrays (a document counts once per array it is in). */
+  get entries(): number {
+    let total = this.exists.length + this.nulls.length + this.empties.length + this.#rangeIds.length
+    for (const ids of this.strings.values()) total += ids.length
+    for (const ids of this.numbers.values()) total += ids.length
+    return total
+  }
+}
+
+/** Removes the ids in `removed` from `ids` in place, keeping order; returns how many are left. */
+function dropIds(ids: number[], removed: Set<number>): number {
+  let kept = 0
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!
+    if (!removed.has(id)) ids[kept++] = id
+  }
+  ids.length = kept
+  return kept
 }
 
 function pushOnce(ids: number[], id: number): boolean {
@@ -127,7 +177,7 @@ export class FieldIndexes {
     return this.#attributes
   }
 
-  /** Indexes `doc` under `id`; ids must be added in increasing order. */
+  /** Indexes `doc` under `id` (not indexed at the moment). */
   add(id: number, doc: Doc): void {
     if (this.#attributes.length === 0) return
     const visit = (path: string, value: unknown) => {
@@ -144,6 +194,42 @@ export class FieldIndexes {
     for (const key of Object.keys(doc)) {
       if (this.#reaches(key)) walkDocument({ [key]: doc[key] }, visit)
     }
+  }
+
+  /**
+   * Removes the documents (each with the content it was indexed with): every array that holds
+   * one of their ids is filtered once.
+   */
+  remove(removed: readonly { id: number; doc: Doc }[]): void {
+    if (this.#attributes.length === 0 || removed.length === 0) return
+    const ids = new Set<number>()
+    const touched = new Map<FieldValues, { strings: Set<string>; numbers: Set<number> }>()
+    const visit = (path: string, value: unknown) => {
+      const values = this.#paths.get(path)
+      if (values === undefined) return
+      let keys = touched.get(values)
+      if (keys === undefined) {
+        keys = { strings: new Set(), numbers: new Set() }
+        touched.set(values, keys)
+      }
+      if (typeof value === 'string') keys.strings.add(value.toLowerCase())
+      else if (typeof value === 'boolean') keys.strings.add(value ? 'true' : 'false')
+      else if (typeof value === 'number' && Number.isFinite(value)) keys.numbers.add(value)
+    }
+    for (const { id, doc } of removed) {
+      ids.add(id)
+      for (const key of Object.keys(doc)) {
+        if (this.#reaches(key)) walkDocument({ [key]: doc[key] }, visit)
+      }
+    }
+    for (const [values, keys] of touched) values.purge(ids, keys.strings, keys.numbers)
+  }
+
+  /** Ids held over every indexed path (for memory accounting). */
+  get entries(): number {
+    let total = 0
+    for (const values of this.#paths.values()) total += values.entries
+    return total
   }
 
   #reaches(key: string): boolean {

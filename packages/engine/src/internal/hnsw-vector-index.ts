@@ -7,7 +7,7 @@
  */
 
 import { HnswIndex } from '@shoal/hnsw'
-import type { VectorHits, VectorIndex, VectorIndexFactory } from './ports.ts'
+import type { CoreStats, VectorHits, VectorIndex, VectorIndexFactory } from './ports.ts'
 
 export const HNSW_PARAMETERS = Object.freeze({ M: 16, efConstruction: 48, efSearch: 128 })
 
@@ -29,6 +29,10 @@ class HnswVectorIndex implements VectorIndex {
   search(query: Float32Array, k: number, allowed?: Uint32Array): VectorHits {
     const hits = this.#index.search(query, k, allowed === undefined ? {} : { filter: allowed })
     return { ids: hits.ids, distances: hits.distances }
+  }
+
+  stats(): CoreStats {
+    return { documents: this.#index.size, removed: this.#index.deletedCount, bytes: this.#index.memoryBytes }
   }
 
   serialize(): Uint8Array {

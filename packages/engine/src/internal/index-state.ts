@@ -1,9 +1,16 @@
 /**
  * One index's state: documents keyed by primary key, each under an internal
- * u32 id that only grows (a replaced or updated document gets a new id, so
- * the text and vector cores never see an id reused), the live-id bitset, the
- * field indexes for filters and facets, the text index over searchable
- * attributes and one vector index per embedder.
+ * u32 id, the live-id bitset, the field indexes for filters and facets, the
+ * text index over searchable attributes and one vector index per embedder.
+ *
+ * Ids are reused, as Meilisearch reuses its document ids: a replaced or
+ * updated document keeps its id; a deleted document's id is freed once every
+ * structure has dropped it, and a new document takes the smallest free id
+ * (else the next one). Placeholder search and document listing follow ids. So the id space stays as large as the most documents held at once,
+ * and a workload that keeps replacing documents holds flat memory: the
+ * bitsets and per-id arrays are sized by the id space, not by every id ever
+ * issued. Freed ids are [0, nextId) minus the live ones, so the free list is
+ * never stored: a snapshot's live ids determine it.
  *
  * Every mutation validates first and changes nothing when it throws, so a
  * batch is atomic. Mutations are deterministic functions of the state and
@@ -11,7 +18,7 @@
  */
 
 import { InvalidDocumentError, InvalidSettingsError } from '../errors.ts'
-import type { Doc, IndexInfo, IndexStats, Settings } from '../types.ts'
+import type { Doc, IndexInfo, IndexStats, IndexStorageStats, Settings } from '../types.ts'
 import { Bitset } from './bitset.ts'
 import { isPlainObject, valuesAt } from './document-path.ts'
 import { FieldIndexes } from './field-index.ts'
@@ -36,6 +43,7 @@ export const VECTOR_SEED = 0x5ea1
 
 const VECTORS_FIELD = '_vectors'
 const FLOAT32_MAX = 3.4028234663852886e38
+const MIN_BITSET = 1024
 
 /** The search cores a command needs created before it can be committed. */
 export interface Needs {
@@ -132,10 +140,11 @@ export class IndexState {
   readonly #keyToId = new Map<string, number>()
   #docs: (Doc | undefined)[] = []
   #keys: (string | undefined)[] = []
-  #live = new Bitset(1024)
+  #live = new Bitset(MIN_BITSET)
   #liveCount = 0
-  #deadInFields = 0
   #nextId = 0
+  /** Free ids below #nextId, largest first (the smallest is popped). */
+  #free: number[] = []
   #fields: FieldIndexes
   readonly #fieldDistribution = new Map<string, number>()
   #textFields: string[] = []
@@ -207,6 +216,21 @@ export class IndexState {
     return { numberOfDocuments: this.#liveCount, isIndexing: false, fieldDistribution }
   }
 
+  /** What the index's structures hold (counts and bytes), for memory accounting. */
+  storageStats(): IndexStorageStats {
+    const vectors: IndexStorageStats['vectors'] = {}
+    for (const name of [...this.#vectors.keys()].sort()) vectors[name] = this.#vectors.get(name)!.stats()
+    return {
+      documents: this.#liveCount,
+      idSpace: this.#nextId,
+      freeIds: this.#free.length,
+      liveBitsetBytes: this.#live.words.byteLength,
+      fieldEntries: this.#fields.entries,
+      text: this.#text.stats(),
+      vectors,
+    }
+  }
+
   /**
    * Validates a batch and works out the final documents (merged with stored
    * ones when `merge`), changing nothing. The last occurrence of a key wins.
@@ -250,11 +274,17 @@ export class IndexState {
       this.#textFields = plan.textFields
       this.#rebuildText(fresh.text!)
     }
+    // Every replaced document leaves every structure first (the field indexes in one pass per
+    // array), then comes back under its own id.
+    const replaced = new Map<string, number>()
+    for (const key of plan.finals.keys()) {
+      const old = this.#keyToId.get(key)
+      if (old !== undefined) replaced.set(key, old)
+    }
+    this.#removeAll([...replaced.values()], false)
     const pendingVectors = new Map<string, { ids: number[]; values: number[][] }>()
     for (const [key, doc] of plan.finals) {
-      const old = this.#keyToId.get(key)
-      if (old !== undefined) this.#remove(old)
-      const id = this.#insert(key, doc)
+      const id = this.#insert(key, doc, replaced.get(key))
       const vectors = doc[VECTORS_FIELD]
       if (!isPlainObject(vectors)) continue
       for (const name of this.#vectors.keys()) {
@@ -270,7 +300,6 @@ export class IndexState {
       }
     }
     for (const [name, pending] of pendingVectors) this.#addVectors(name, pending.ids, pending.values)
-    this.#maybeCompactFields()
   }
 
   #resolvePrimaryKey(docs: readonly unknown[], option: string | null): string {
@@ -315,7 +344,8 @@ export class IndexState {
           position,
         )
       }
-      if ((embedder.distance ?? 'cosine') === 'cosine' && vector.every((x) => x === 0)) {
+      // Stored as 32-bit floats: a tiny component (1e-300) rounds to 0 there.
+      if ((embedder.distance ?? 'cosine') === 'cosine' && vector.every((x) => Math.fround(x) === 0)) {
         throw new InvalidDocumentError(
           `Document at position ${position}: \`_vectors.${name}\` is a zero vector, which has no direction under cosine distance.`,
           'invalid_document_fields',
@@ -332,9 +362,10 @@ export class IndexState {
     }
   }
 
-  #insert(key: string, doc: Doc): number {
-    const id = this.#nextId++
-    if (id >= this.#live.capacity) this.#growLive(id)
+  /** Indexes `doc` under `reuse` (an id just removed) or a newly taken id. */
+  #insert(key: string, doc: Doc, reuse: number | undefined): number {
+    const id = reuse ?? (this.#free.length > 0 ? this.#free.pop()! : this.#nextId++)
+    if (id >= this.#live.capacity) this.#resizeLive(Math.max(id + 1, this.#live.capacity * 2))
     this.#keyToId.set(key, id)
     this.#docs[id] = doc
     this.#keys[id] = key
@@ -348,15 +379,48 @@ export class IndexState {
     return id
   }
 
-  #remove(id: number): void {
-    const doc = this.#docs[id]
-    if (doc === undefined) return
+  /**
+   * Removes the live documents under `ids` from every structure (the field indexes drop them in
+   * one pass per array), then frees their ids unless `free` is false (the caller re-adds
+   * documents under them); returns how many were removed.
+   */
+  #removeAll(ids: ArrayLike<number>, free = true): number {
+    const removed: { id: number; doc: Doc }[] = []
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!
+      const doc = this.#docs[id]
+      if (doc === undefined) continue
+      this.#detach(id, doc)
+      removed.push({ id, doc })
+    }
+    if (removed.length === 0) return 0
+    this.#fields.remove(removed)
+    if (free) this.#release(removed.map((entry) => entry.id))
+    return removed.length
+  }
+
+  /** Adds `ids` to the free list; the top of the id space that is free is given back. */
+  #release(ids: number[]): void {
+    const free = this.#free.concat(ids).sort((a, b) => b - a)
+    let top = 0
+    while (top < free.length && free[top] === this.#nextId - 1) {
+      this.#nextId--
+      top++
+    }
+    this.#free = top === 0 ? free : free.slice(top)
+    this.#docs.length = Math.min(this.#docs.length, this.#nextId)
+    this.#keys.length = Math.min(this.#keys.length, this.#nextId)
+    const wanted = Math.max(MIN_BITSET, this.#nextId)
+    if (this.#live.capacity > 2 * wanted) this.#resizeLive(wanted)
+  }
+
+  /** Drops document `id` from everything but the field indexes (see #removeAll). */
+  #detach(id: number, doc: Doc): void {
     this.#keyToId.delete(this.#keys[id]!)
     this.#docs[id] = undefined
     this.#keys[id] = undefined
     this.#live.delete(id)
     this.#liveCount--
-    this.#deadInFields++
     for (const field of Object.keys(doc)) {
       const left = (this.#fieldDistribution.get(field) ?? 1) - 1
       if (left === 0) this.#fieldDistribution.delete(field)
@@ -369,10 +433,11 @@ export class IndexState {
     }
   }
 
-  #growLive(id: number): void {
-    const grown = new Bitset(Math.max(id + 1, this.#live.capacity * 2))
-    grown.words.set(this.#live.words)
-    this.#live = grown
+  #resizeLive(capacity: number): void {
+    const resized = new Bitset(capacity)
+    const words = this.#live.words
+    resized.words.set(words.length > resized.words.length ? words.subarray(0, resized.words.length) : words)
+    this.#live = resized
   }
 
   #addVectors(name: string, ids: number[], values: number[][]): void {
@@ -387,26 +452,16 @@ export class IndexState {
 
   /** Deletes the documents with these keys; returns how many existed. */
   deleteKeys(keys: readonly string[]): number {
-    let deleted = 0
+    const ids = new Set<number>()
     for (const key of keys) {
       const id = this.#keyToId.get(key)
-      if (id === undefined) continue
-      this.#remove(id)
-      deleted++
+      if (id !== undefined) ids.add(id)
     }
-    this.#maybeCompactFields()
-    return deleted
+    return this.#removeAll([...ids])
   }
 
   deleteIds(ids: ArrayLike<number>): number {
-    let deleted = 0
-    for (let i = 0; i < ids.length; i++) {
-      if (this.#docs[ids[i]!] === undefined) continue
-      this.#remove(ids[i]!)
-      deleted++
-    }
-    this.#maybeCompactFields()
-    return deleted
+    return this.#removeAll([...new Set(Array.from(ids))])
   }
 
   deleteAllNeeds(): Needs {
@@ -418,9 +473,10 @@ export class IndexState {
     this.#keyToId.clear()
     this.#docs = []
     this.#keys = []
-    this.#live = new Bitset(1024)
+    this.#live = new Bitset(MIN_BITSET)
     this.#liveCount = 0
-    this.#deadInFields = 0
+    this.#nextId = 0
+    this.#free = []
     this.#fieldDistribution.clear()
     this.#fields = new FieldIndexes(this.#settings.filterableAttributes)
     this.#textFields = explicitTextFields(this.#settings)
@@ -500,11 +556,6 @@ export class IndexState {
       const doc = this.#docs[id]
       if (doc !== undefined) this.#fields.add(id, doc)
     }
-    this.#deadInFields = 0
-  }
-
-  #maybeCompactFields(): void {
-    if (this.#deadInFields > 4096 && this.#deadInFields > this.#liveCount) this.#rebuildFields()
   }
 
   #rebuildText(text: TextIndex): void {
@@ -601,7 +652,7 @@ export class IndexState {
     const state = new IndexState(image, image.settings, { text, vectors })
     state.#textFields = image.textFields
     state.#nextId = image.nextId
-    state.#growLive(image.nextId)
+    state.#resizeLive(Math.max(MIN_BITSET, image.nextId))
     image.ids.forEach((id, i) => {
       const doc = image.docs[i]!
       const key = documentKey(doc, image.primaryKey!, i)
@@ -615,6 +666,7 @@ export class IndexState {
       }
       state.#fields.add(id, doc)
     })
+    for (let id = image.nextId - 1; id >= 0; id--) if (state.#docs[id] === undefined) state.#free.push(id)
     if (image.text === null) state.#rebuildText(text)
     return state
   }

@@ -5,7 +5,7 @@
  * (and tested) independently.
  */
 
-import type { Distance } from '../types.ts'
+import type { CoreStorageStats, Distance } from '../types.ts'
 
 /** A searchable attribute as a full-text field; earlier attributes weigh more. */
 export interface TextField {
@@ -33,7 +33,13 @@ export interface TextHits {
   scores: Float32Array
 }
 
-/** A BM25 index over internal ids. Documents are added once; a changed document is removed and re-added under a new id. */
+/** What a search core holds, for memory accounting. */
+export type CoreStats = CoreStorageStats
+
+/**
+ * A BM25 index over internal ids. A changed document is removed and added again; an id may be
+ * added again after it was removed (the engine reuses the ids of removed documents).
+ */
 export interface TextIndex {
   /** `fields` maps each configured field name to its text values. */
   add(id: number, fields: Record<string, string[]>): void
@@ -43,6 +49,7 @@ export interface TextIndex {
   tokens(query: string): string[]
   /** A cheap estimate of how many documents match `query` (the largest document frequency of its terms). */
   matchEstimate(query: string): number
+  stats(): CoreStats
   serialize(): Uint8Array
 }
 
@@ -67,12 +74,13 @@ export interface VectorHits {
   distances: Float32Array
 }
 
-/** A k-nearest-neighbour index over internal ids. */
+/** A k-nearest-neighbour index over internal ids; an id may be added again after its removal. */
 export interface VectorIndex {
   /** `vectors` holds `ids.length` vectors of `dimensions` floats back to back. */
   addBatch(ids: Uint32Array, vectors: Float32Array): void
   remove(id: number): void
   search(query: Float32Array, k: number, allowed?: Uint32Array): VectorHits
+  stats(): CoreStats
   serialize(): Uint8Array
 }
 

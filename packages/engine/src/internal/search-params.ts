@@ -23,9 +23,43 @@ export interface CheckedSearch {
   attributesToRetrieve: string[] | undefined
   showRankingScore: boolean
   retrieveVectors: boolean
+  /** Set when `page` or `hitsPerPage` is given: exhaustive pagination with exact totals. */
+  pages: { page: number; hitsPerPage: number } | undefined
+  rankingScoreThreshold: number | undefined
+  distinct: string | undefined
+  /** Undefined: every document matching any query word, ranked by BM25. */
+  matchingStrategy: MatchingStrategy | undefined
+  attributesToSearchOn: string[] | undefined
+  format: FormatRequest | undefined
+}
+
+export type MatchingStrategy = 'last' | 'all' | 'frequency'
+
+/** What `_formatted` and `_matchesPosition` are asked for. */
+export interface FormatRequest {
+  highlight: string[]
+  crop: { attribute: string; words: number | undefined }[]
+  cropLength: number
+  cropMarker: string
+  preTag: string
+  postTag: string
+  showMatchesPosition: boolean
 }
 
 const KNOWN = new Set([
+  'page',
+  'hitsPerPage',
+  'rankingScoreThreshold',
+  'distinct',
+  'matchingStrategy',
+  'attributesToSearchOn',
+  'attributesToHighlight',
+  'highlightPreTag',
+  'highlightPostTag',
+  'attributesToCrop',
+  'cropLength',
+  'cropMarker',
+  'showMatchesPosition',
   'q',
   'vector',
   'hybrid',
@@ -67,7 +101,106 @@ export function checkSearch(params: SearchParams | undefined, settings: Settings
     attributesToRetrieve: stringList(p.attributesToRetrieve, 'attributesToRetrieve'),
     showRankingScore: flag(p.showRankingScore, 'showRankingScore'),
     retrieveVectors: flag(p.retrieveVectors, 'retrieveVectors'),
+    pages: checkPages(p),
+    rankingScoreThreshold: checkThreshold(p.rankingScoreThreshold),
+    distinct: checkDistinct(p.distinct, settings),
+    matchingStrategy: checkStrategy(p.matchingStrategy),
+    attributesToSearchOn: checkSearchOn(p.attributesToSearchOn, settings),
+    format: checkFormat(p),
   }
+}
+
+function checkPages(p: Record<string, unknown>): CheckedSearch['pages'] {
+  const page = count(p.page, 1, 'page')
+  const hitsPerPage = count(p.hitsPerPage, 20, 'hitsPerPage')
+  const given =
+    (p.page !== undefined && p.page !== null) || (p.hitsPerPage !== undefined && p.hitsPerPage !== null)
+  return given ? { page, hitsPerPage } : undefined
+}
+
+function checkThreshold(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+    throw new InvalidSearchError(
+      'rankingScoreThreshold',
+      `Invalid value at \`.rankingScoreThreshold\`: the value of \`rankingScoreThreshold\` is invalid, expected a float between \`0.0\` and \`1.0\`.`,
+    )
+  }
+  return value
+}
+
+function checkDistinct(value: unknown, settings: Settings): string | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'string')
+    throw new InvalidSearchError('distinct', 'Invalid value type at `.distinct`: expected a string.')
+  if (!isCovered(value, settings.filterableAttributes)) {
+    throw new InvalidSearchError(
+      'distinct',
+      `Attribute \`${value}\` is not filterable and thus, cannot be used as distinct attribute. ${available('filterable', settings.filterableAttributes)}`,
+    )
+  }
+  return value
+}
+
+function checkStrategy(value: unknown): MatchingStrategy | undefined {
+  if (value === undefined || value === null) return undefined
+  if (value !== 'last' && value !== 'all' && value !== 'frequency') {
+    throw new InvalidSearchError(
+      'matchingStrategy',
+      `Unknown value \`${String(value)}\` at \`.matchingStrategy\`: expected one of \`last\`, \`all\`, \`frequency\`.`,
+    )
+  }
+  return value
+}
+
+function checkSearchOn(value: unknown, settings: Settings): string[] | undefined {
+  const attributes = stringList(value, 'attributesToSearchOn')
+  if (attributes === undefined || attributes.includes('*')) return undefined
+  const searchable = settings.searchableAttributes
+  for (const attribute of attributes) {
+    if (!searchable.includes('*') && !isCovered(attribute, searchable)) {
+      throw new InvalidSearchError(
+        'attributesToSearchOn',
+        `Attribute \`${attribute}\` is not searchable. ${available('searchable', searchable)}`,
+      )
+    }
+  }
+  return attributes
+}
+
+function available(kind: string, attributes: readonly string[]): string {
+  return attributes.length === 0
+    ? `This index does not have configured ${kind} attributes.`
+    : `Available ${kind} attributes are: \`${attributes.join(', ')}\`.`
+}
+
+function text(value: unknown, name: string, fallback: string): string {
+  if (value === undefined || value === null) return fallback
+  if (typeof value !== 'string')
+    throw new InvalidSearchError(name, `Invalid value type at \`.${name}\`: expected a string.`)
+  return value
+}
+
+function checkFormat(p: Record<string, unknown>): FormatRequest | undefined {
+  const highlight = stringList(p.attributesToHighlight, 'attributesToHighlight') ?? []
+  const crop = (stringList(p.attributesToCrop, 'attributesToCrop') ?? []).map((entry) => {
+    const colon = entry.lastIndexOf(':')
+    const words = colon < 0 ? Number.NaN : Number(entry.slice(colon + 1))
+    if (colon >= 0 && /^\d+$/.test(entry.slice(colon + 1)) && Number.isSafeInteger(words)) {
+      return { attribute: entry.slice(0, colon), words }
+    }
+    return { attribute: entry, words: undefined }
+  })
+  const format: FormatRequest = {
+    highlight,
+    crop,
+    cropLength: count(p.cropLength, 10, 'cropLength'),
+    cropMarker: text(p.cropMarker, 'cropMarker', '…'),
+    preTag: text(p.highlightPreTag, 'highlightPreTag', '<em>'),
+    postTag: text(p.highlightPostTag, 'highlightPostTag', '</em>'),
+    showMatchesPosition: flag(p.showMatchesPosition, 'showMatchesPosition'),
+  }
+  return highlight.length > 0 || crop.length > 0 || format.showMatchesPosition ? format : undefined
 }
 
 export function count(value: unknown, fallback: number, name: string): number {

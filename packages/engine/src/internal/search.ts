@@ -17,7 +17,10 @@ import { exactNeighbours, MAX_GRAPH_NEIGHBOURS } from './exact-semantic.ts'
 import { evaluateFilter } from './filter/evaluate.ts'
 import { parseFilter } from './filter/parse.ts'
 import type { IndexState } from './index-state.ts'
+import { folder, queryWords } from './query-words.ts'
+import { formatHit } from './search-format.ts'
 import { type CheckedSearch, checkSearch, type SortRule } from './search-params.ts'
+import { needsRefinement, refine } from './search-refine.ts'
 
 const MAX_VALUES_PER_FACET = 100
 
@@ -32,31 +35,53 @@ export function search(state: IndexState, params: SearchParams | undefined): Sea
   const started = performance.now()
   const request = checkSearch(params, state.settings)
   const allowed = filterDocuments(state, request.filter)
-  const needAll = request.sort.length > 0 || request.facets !== undefined
+  const refining = needsRefinement(request)
+  const needAll =
+    request.sort.length > 0 || request.facets !== undefined || request.pages !== undefined || refining
   const ranked = rank(state, request, allowed, needAll)
   let order = ranked.ids
   let scores = ranked.scores
   if (request.sort.length > 0) ({ order, scores } = sortRanked(state, ranked, request.sort))
-  const end = Math.min(order.length, request.offset + request.limit)
+  const words = request.q.trim() === '' ? [] : queryWords(state.text, request.q, state.settings)
+  const fold = folder(state.text)
+  let matched: Ranked = ranked
+  if (refining) {
+    ;({ order, scores } = refine(state, request, { order, scores }, ranked.semanticIds, words, fold))
+    matched = { ids: order, scores: scores ?? new Float64Array(order.length).fill(1), total: order.length }
+  }
+  const pages = request.pages
+  const offset = pages === undefined ? request.offset : Math.max(0, pages.page - 1) * pages.hitsPerPage
+  const limit = pages === undefined ? request.limit : pages.page === 0 ? 0 : pages.hitsPerPage
+  const end = Math.min(order.length, offset + limit)
   const hits: Doc[] = []
   let semanticHitCount = 0
-  for (let i = request.offset; i < end; i++) {
+  for (let i = offset; i < end; i++) {
     const id = order[i]!
     const hit = project(state, state.docAt(id)!, request.attributesToRetrieve, request.retrieveVectors)
+    if (request.format !== undefined) {
+      const { formatted, positions } = formatHit(hit, words, fold, request.format)
+      if (formatted !== undefined) hit._formatted = formatted
+      if (positions !== undefined) hit._matchesPosition = positions
+    }
     if (request.showRankingScore) hit._rankingScore = scores === undefined ? 1 : roundScore(scores[i]!)
     if (ranked.semanticIds?.has(id)) semanticHitCount++
     hits.push(hit)
   }
-  const result: SearchResult = {
-    hits,
-    query: request.q,
-    processingTimeMs: 0,
-    limit: request.limit,
-    offset: request.offset,
-    estimatedTotalHits: ranked.total,
-  }
+  const total = refining ? order.length : ranked.total
+  const result: SearchResult =
+    pages === undefined
+      ? { hits, query: request.q, processingTimeMs: 0, limit, offset, estimatedTotalHits: total }
+      : {
+          hits,
+          query: request.q,
+          processingTimeMs: 0,
+          hitsPerPage: pages.hitsPerPage,
+          page: pages.page,
+          totalPages: pages.hitsPerPage === 0 ? 0 : Math.ceil(total / pages.hitsPerPage),
+          totalHits: total,
+        }
   if (request.facets !== undefined) {
-    result.facetDistribution = facetDistribution(state, request.facets, ranked, allowed)
+    result.facetDistribution = facetDistribution(state, request.facets, matched, allowed)
   }
   if (ranked.semanticIds !== undefined) result.semanticHitCount = semanticHitCount
   result.processingTimeMs = Math.round(performance.now() - started)

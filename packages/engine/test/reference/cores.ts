@@ -6,6 +6,7 @@
  */
 import type {
   Components,
+  CoreStats,
   TextHits,
   TextIndex,
   TextIndexConfig,
@@ -105,6 +106,10 @@ export class ReferenceTextIndex implements TextIndex {
     return { ids: Uint32Array.from(top, (e) => e[0]), scores: Float32Array.from(top, (e) => e[1]) }
   }
 
+  stats(): CoreStats {
+    return { documents: this.docs.size, removed: 0, bytes: 0 }
+  }
+
   serialize(): Uint8Array {
     return new TextEncoder().encode(JSON.stringify([...this.docs].map(([id, doc]) => [id, [...doc]])))
   }
@@ -161,6 +166,10 @@ export class ReferenceVectorIndex implements VectorIndex {
     scored.sort((a, b) => a[1] - b[1] || a[0] - b[0])
     const top = scored.slice(0, k)
     return { ids: Uint32Array.from(top, (e) => e[0]), distances: Float32Array.from(top, (e) => e[1]) }
+  }
+
+  stats(): CoreStats {
+    return { documents: this.vectors.size, removed: 0, bytes: 0 }
   }
 
   serialize(): Uint8Array {

@@ -36,6 +36,11 @@ export interface KvChaosOptions {
   operationTimeoutMs?: number
   /** Size of each member's tmpfs, when mounting works here. @defaultValue 64 */
   tmpfsMiB?: number
+  /**
+   * A deliberately wrong client for testing the checks: reads go to a random
+   * member and return its local state without asking the leader. @defaultValue false
+   */
+  staleReads?: boolean
 }
 
 const mounted = new Set<string>()
@@ -76,12 +81,14 @@ export class KvChaosSystem implements SystemUnderTest {
   readonly #root: string
   readonly #operationTimeoutMs: number
   readonly #tmpfs: boolean
+  readonly #staleReads: boolean
 
   private constructor(cluster: KvProcessCluster, root: string, tmpfs: boolean, options: KvChaosOptions) {
     this.#cluster = cluster
     this.#root = root
     this.#tmpfs = tmpfs
     this.#operationTimeoutMs = options.operationTimeoutMs ?? 5000
+    this.#staleReads = options.staleReads ?? false
     this.nodes = cluster.members.map((m) => m.id)
     this.capabilities = { pause: true, clock: true, diskFull: tmpfs, fsyncFailure: true, membership: false }
   }
@@ -111,7 +118,7 @@ export class KvChaosSystem implements SystemUnderTest {
   }
 
   client(_id: string): ChaosClient {
-    return new KvChaosClient(this.#cluster.clientAddresses, this.#operationTimeoutMs)
+    return new KvChaosClient(this.#cluster.clientAddresses, this.#operationTimeoutMs, this.#staleReads)
   }
 
   async leader(timeoutMs: number): Promise<string | null> {
@@ -228,13 +235,16 @@ export class KvChaosSystem implements SystemUnderTest {
 class KvChaosClient implements ChaosClient {
   readonly #addresses: string[]
   readonly #timeoutMs: number
+  readonly #staleReads: boolean
   #connections = new Map<string, Connection>()
   #current = 0
   #nextId = 1
+  #readCount = 0
 
-  constructor(addresses: string[], timeoutMs: number) {
+  constructor(addresses: string[], timeoutMs: number, staleReads: boolean) {
     this.#addresses = addresses
     this.#timeoutMs = timeoutMs
+    this.#staleReads = staleReads
   }
 
   async write(key: string, value: string): Promise<OpOutcome<void>> {
@@ -243,7 +253,8 @@ class KvChaosClient implements ChaosClient {
   }
 
   async read(key: string): Promise<OpOutcome<string | null>> {
-    const outcome = await this.#call(['get', key])
+    if (this.#staleReads) this.#current = this.#readCount++
+    const outcome = await this.#call([this.#staleReads ? 'local' : 'get', key])
     return outcome.status === 'ok' ? { status: 'ok', value: outcome.value as string | null } : outcome
   }
 

@@ -38,6 +38,16 @@ export interface RaftConfig {
   maxInflightBytes: number
   /** Snapshot bytes per snapshot message. @defaultValue 1 MiB */
   snapshotChunkBytes: number
+  /**
+   * Let an idle group fall silent: a leader whose followers all hold its whole
+   * log (peers reported dead excepted) sends one quiescing heartbeat and stops
+   * ticking, and so do its followers, until a request, a message or a liveness
+   * change wakes them. Only safe where a node-level failure detector reports
+   * dead peers through `setPeerLiveness` (a multi-raft host fed by SWIM): a
+   * quiesced follower does not notice on its own that its leader died.
+   * @defaultValue false
+   */
+  quiesce: boolean
 }
 
 export const DEFAULT_RAFT_CONFIG: Readonly<Omit<RaftConfig, 'id'>> = Object.freeze({
@@ -50,6 +60,7 @@ export const DEFAULT_RAFT_CONFIG: Readonly<Omit<RaftConfig, 'id'>> = Object.free
   maxInflightMessages: 256,
   maxInflightBytes: 32 * 1024 * 1024,
   snapshotChunkBytes: 1024 * 1024,
+  quiesce: false,
 })
 
 /** Thrown by `resolveRaftConfig` for a configuration that cannot work. */

@@ -55,6 +55,8 @@ export interface RaftStatus {
   readonly lastIndex: number
   readonly snapshotIndex: number
   readonly confState: ConfState
+  /** The group is silent: this member neither ticks nor sends until woken. */
+  readonly quiesced: boolean
   /** Only on the leader. */
   readonly followers: readonly FollowerStatus[]
 }
@@ -115,6 +117,9 @@ export class RaftCore {
   #prevSoft: SoftState
   #prevHard: HardState
   #readyOutstanding = false
+  #quiesced = false
+  /** Peers a node-level failure detector reports dead; they do not hold quiescence back. */
+  readonly #deadPeers = new Set<NodeId>()
 
   constructor(init: RaftInit) {
     this.#config = init.config
@@ -145,21 +150,65 @@ export class RaftCore {
     return this.#leader
   }
 
+  /** Whether `id` is a voter or a learner of the group. */
+  isMember(id: NodeId): boolean {
+    return this.#voters.has(id) || this.#learners.has(id)
+  }
+
   confState(): ConfState {
     return { voters: [...this.#voters].sort(), learners: [...this.#learners].sort() }
   }
 
-  /** Advances logical time by one tick. */
+  /** True while the group is silent (see `RaftConfig.quiesce`); `tick()` then does nothing. */
+  get quiesced(): boolean {
+    return this.#quiesced
+  }
+
+  /** Advances logical time by one tick; a quiesced member's time stands still. */
   tick(): void {
     this.#assertNoReady()
+    if (this.#quiesced) return
     this.#ticks++
-    if (this.#role === 'leader') this.#tickLeader()
-    else this.#tickElection()
+    if (this.#role === 'leader') {
+      if (this.#config.quiesce && this.#canQuiesce()) this.#quiesce()
+      else this.#tickLeader()
+    } else this.#tickElection()
+  }
+
+  /**
+   * Ends quiescence because of local work (a request, a forwarded proposal): a
+   * woken leader heartbeats at once, a woken follower restarts its election
+   * timer, so it campaigns if its leader does not answer within a timeout.
+   */
+  wake(): void {
+    this.#assertNoReady()
+    this.#wake()
+  }
+
+  /**
+   * Node-level liveness of the peer `id` (from SWIM, say). A change wakes the
+   * group; a follower whose leader died forgets it and campaigns within one
+   * election timeout; a dead peer no longer keeps the leader from quiescing
+   * (the lagging-replica set), so one dead node does not keep every group awake.
+   */
+  setPeerLiveness(id: NodeId, alive: boolean): void {
+    this.#assertNoReady()
+    if (id === this.id || this.#deadPeers.has(id) !== alive) return
+    if (alive) this.#deadPeers.delete(id)
+    else this.#deadPeers.add(id)
+    if (!this.#voters.has(id) && !this.#learners.has(id)) return
+    this.#wake()
+    if (!alive && this.#role !== 'leader' && this.#leader === id) {
+      this.#leader = null
+      // The remaining randomized part of the timeout, in [0, electionTicks), still breaks ties.
+      this.#electionElapsed = this.#config.electionTicks
+    }
   }
 
   /** Starts an election now (as after an election timeout). */
   campaign(): void {
     this.#assertNoReady()
+    this.#wake()
     if (this.#role !== 'leader' && this.#promotable()) this.#campaign(this.#config.preVote ? 'pre' : 'real')
   }
 
@@ -171,6 +220,7 @@ export class RaftCore {
   /** Proposes several commands as consecutive entries; the result names the first. */
   proposeBatch(commands: readonly Uint8Array[]): ProposeResult {
     this.#assertNoReady()
+    this.#wake()
     const refusal = this.#refuseProposal()
     if (refusal !== null) return refusal
     const first = this.log.lastIndex() + 1
@@ -187,6 +237,7 @@ export class RaftCore {
   /** Proposes a membership change; one may be pending at a time (thesis §4.1). */
   proposeConfChange(change: ConfChange): ProposeResult {
     this.#assertNoReady()
+    this.#wake()
     const refusal = this.#refuseProposal()
     if (refusal !== null) return refusal
     if (this.#pendingConfIndex > this.log.applied)
@@ -212,6 +263,7 @@ export class RaftCore {
    */
   readIndex(context: string): boolean {
     this.#assertNoReady()
+    this.#wake()
     if (this.#role !== 'leader') return false
     if (this.log.term(this.log.committed) !== this.#term) {
       this.#readsAwaitingCommit.push(context)
@@ -224,6 +276,7 @@ export class RaftCore {
   /** Hands leadership to `to` (thesis §3.10); proposals are refused until it completes or times out. */
   transferLeadership(to: NodeId): boolean {
     this.#assertNoReady()
+    this.#wake()
     if (this.#role !== 'leader' || to === this.id || !this.#voters.has(to)) return false
     if (this.#transferee === to) return true
     this.#transferee = to
@@ -258,6 +311,9 @@ export class RaftCore {
   step(m: Message): void {
     this.#assertNoReady()
     if (m.to !== this.id) return
+    // Only news wakes a quiesced member; a Ready that follows a quiesce (even
+    // one due to an earlier tick) never does (CockroachDB #9372 was that race).
+    if (this.#quiesced && this.#wakesUp(m)) this.#wake()
     if (!this.#stepTerm(m)) return
     if (m.type === 'vote') {
       this.#handleVote(m)
@@ -291,13 +347,17 @@ export class RaftCore {
     this.#flushSends()
     const soft = this.#softState()
     const hard = this.#hardState()
+    const early: Message[] = []
+    const late: Message[] = []
+    for (const m of this.#messages) (this.#sendsEarly(m) ? early : late).push(m)
     const rd: Ready = {
       softState: sameSoft(soft, this.#prevSoft) ? null : soft,
       hardState: sameHard(hard, this.#prevHard) ? null : hard,
       entries: this.log.unstableEntries(),
       snapshot: this.#snapshotToPersist,
       committedEntries: this.#snapshotToPersist === null ? this.log.nextCommitted(MAX_APPLY_BYTES) : [],
-      messages: this.#messages,
+      messages: late,
+      earlyMessages: early,
       readStates: this.#readStates,
     }
     this.#messages = []
@@ -318,7 +378,12 @@ export class RaftCore {
       this.log.stableIndex = Math.max(this.log.stableIndex, rd.snapshot.meta.index)
     }
     const last = rd.entries[rd.entries.length - 1]
-    if (last !== undefined) this.log.stableTo(last.index, last.term)
+    if (last !== undefined) {
+      this.log.stableTo(last.index, last.term)
+      // The leader's own entries count towards a quorum once durable, not when appended (thesis §10.2.1).
+      const self = this.#role === 'leader' ? this.#progress.get(this.id) : undefined
+      if (self?.maybeUpdate(this.log.stableIndex) && this.#maybeCommit()) this.#sendEmptyDue = true
+    }
     for (const entry of rd.committedEntries) {
       invariant(entry.index === this.log.applied + 1, 'committed entries are applied in order')
       this.log.applied = entry.index
@@ -351,6 +416,7 @@ export class RaftCore {
       lastIndex: this.log.lastIndex(),
       snapshotIndex: this.log.snapshotIndex,
       confState: this.confState(),
+      quiesced: this.#quiesced,
       followers,
     }
   }
@@ -469,6 +535,7 @@ export class RaftCore {
       this.#vote = null
     }
     this.#leader = null
+    this.#quiesced = false
     this.#electionElapsed = 0
     this.#heartbeatElapsed = 0
     this.#resetElectionTimer()
@@ -497,7 +564,7 @@ export class RaftCore {
     for (const id of this.#voters) this.#progress.set(id, new Progress(next, false))
     for (const id of this.#learners) this.#progress.set(id, new Progress(next, true))
     const self = this.#progress.get(this.id) as Progress
-    self.match = this.log.lastIndex()
+    self.match = this.log.stableIndex
     self.becomeReplicate()
     // No membership change until this term's first entry is applied, which also
     // closes the single-server-change hazard across leader changes (thesis §4.1 erratum).
@@ -507,6 +574,13 @@ export class RaftCore {
 
   #tickElection(): void {
     this.#electionElapsed++
+    // A learner never campaigns: one that missed the quiescing heartbeat falls
+    // silent after an election timeout without news instead of ticking forever.
+    if (this.#config.quiesce && !this.#promotable() && this.#electionElapsed >= this.#config.electionTicks) {
+      this.#quiesced = true
+      this.#electionElapsed = 0
+      return
+    }
     if (this.#promotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {
       this.#electionElapsed = 0
       this.#campaign(this.#config.preVote ? 'pre' : 'real')
@@ -633,6 +707,16 @@ export class RaftCore {
 
   #handleHeartbeat(m: HeartbeatMessage): void {
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()))
+    if (m.quiesce && this.#role === 'follower' && this.#leader === m.from) {
+      // Quiesce only holding exactly the leader's log, all of it committed; otherwise
+      // answer as to any heartbeat, and the answer wakes the leader.
+      const last = this.log.lastIndex()
+      if (m.commit === last && this.log.committed === last && this.log.lastTerm() === m.term) {
+        this.#quiesced = true
+        this.#electionElapsed = 0
+        return
+      }
+    }
     this.#send({ type: 'heartbeatResponse', from: this.id, to: m.from, term: this.#term, context: m.context })
   }
 
@@ -702,11 +786,9 @@ export class RaftCore {
     return null
   }
 
+  /** The leader's own match moves in `advance()`, once its entries are durable. */
   #appendAsLeader(entries: Entry[]): void {
     this.log.appendFrom(entries)
-    const self = this.#progress.get(this.id)
-    if (self !== undefined) self.maybeUpdate(this.log.lastIndex())
-    this.#maybeCommit()
     for (const id of this.#progress.keys())
       if (id !== this.id && !this.#sendDue.has(id)) this.#sendDue.set(id, false)
   }
@@ -828,7 +910,7 @@ export class RaftCore {
     for (const [to, pr] of this.#progress) {
       if (to === this.id) continue
       const commit = Math.min(pr.match, this.log.committed)
-      this.#send({ type: 'heartbeat', from: this.id, to, term: this.#term, commit, context })
+      this.#send({ type: 'heartbeat', from: this.id, to, term: this.#term, commit, context, quiesce: false })
     }
   }
 
@@ -911,6 +993,97 @@ export class RaftCore {
       chunk,
       totalBytes: snapshot.data.byteLength,
     })
+  }
+
+  // ---- quiescence -------------------------------------------------------
+
+  /**
+   * Idle and caught up: nothing to propose, read, transfer or send; the whole
+   * log durable, committed and applied here; every live follower holds all of
+   * it; a quorum of voters (the leader included) is among them. A peer reported
+   * dead is left behind: it is caught up when it returns and wakes the group.
+   */
+  #canQuiesce(): boolean {
+    if (this.#transferee !== null || this.#pendingReads.length > 0 || this.#readsAwaitingCommit.length > 0)
+      return false
+    if (this.#sendDue.size > 0 || this.#sendEmptyDue || this.#readHeartbeatDue) return false
+    const last = this.log.lastIndex()
+    if (this.log.committed !== last || this.log.applied !== last || this.log.stableIndex !== last)
+      return false
+    let caughtUpVoters = 0
+    for (const [id, pr] of this.#progress) {
+      const caughtUp = id === this.id || (pr.match === last && pr.state === 'replicate')
+      if (!caughtUp && !this.#deadPeers.has(id)) return false
+      if (caughtUp && this.#voters.has(id) && !this.#deadPeers.has(id)) caughtUpVoters++
+    }
+    return caughtUpVoters >= majority(this.#voters.size)
+  }
+
+  /** The leader's last word: a quiescing heartbeat to each live, caught-up follower. */
+  #quiesce(): void {
+    this.#quiesced = true
+    const last = this.log.lastIndex()
+    for (const [to, pr] of this.#progress) {
+      if (to === this.id || this.#deadPeers.has(to) || pr.match !== last) continue
+      this.#send({
+        type: 'heartbeat',
+        from: this.id,
+        to,
+        term: this.#term,
+        commit: last,
+        context: null,
+        quiesce: true,
+      })
+    }
+  }
+
+  /**
+   * Whether `m` ends quiescence: a request or new information, not a late echo
+   * of the traffic that preceded it (answers to earlier heartbeats, duplicate
+   * acknowledgements, the leader's own heartbeats), which would otherwise keep
+   * waking a group that has nothing to do.
+   */
+  #wakesUp(m: Message): boolean {
+    if (m.term < this.#term) return false
+    switch (m.type) {
+      case 'heartbeat':
+        return m.term !== this.#term || m.from !== this.#leader
+      case 'heartbeatResponse':
+      case 'voteResponse':
+      case 'snapshotResponse':
+        return m.term > this.#term
+      case 'appendResponse': {
+        const pr = this.#role === 'leader' ? this.#progress.get(m.from) : undefined
+        return m.term > this.#term || (pr !== undefined && (m.reject || m.index > pr.match))
+      }
+      default:
+        return true
+    }
+  }
+
+  #wake(): void {
+    if (!this.#quiesced) return
+    this.#quiesced = false
+    this.#electionElapsed = 0
+    if (this.#role !== 'leader') return
+    this.#heartbeatElapsed = 0
+    for (const pr of this.#progress.values()) {
+      // Ticks stood still while quiesced: no earlier contact may back a lease now.
+      pr.lastActiveTick = Number.NEGATIVE_INFINITY
+      pr.recentActive = false
+    }
+    // Wake the followers at once rather than at the next tick.
+    this.#readHeartbeatDue = true
+  }
+
+  /**
+   * Whether `m` may leave before the Ready's persistence completes: a leader's
+   * replication traffic in a term already durable (thesis §10.2.1). Votes,
+   * their answers and acknowledgements wait for the fsync.
+   */
+  #sendsEarly(m: Message): boolean {
+    if (m.term !== this.#prevHard.term) return false
+    return m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'timeoutNow'
   }
 
   // ---- membership -------------------------------------------------------

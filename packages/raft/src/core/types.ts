@@ -101,11 +101,18 @@ export interface VoteResponse extends Envelope {
   readonly reject: boolean
 }
 
-/** Keeps followers quiet and confirms leadership for ReadIndex (`context`). */
+/**
+ * Keeps followers quiet and confirms leadership for ReadIndex (`context`). With
+ * `quiesce` set it is the leader's last word before the group goes silent: a
+ * follower whose log ends at `commit` in this term stops ticking and does not
+ * answer; any other follower treats it as a plain heartbeat, and its answer
+ * wakes the leader again.
+ */
 export interface HeartbeatMessage extends Envelope {
   readonly type: 'heartbeat'
   readonly commit: number
   readonly context: string | null
+  readonly quiesce: boolean
 }
 
 export interface HeartbeatResponse extends Envelope {
@@ -160,6 +167,11 @@ export interface SoftState {
 
 /**
  * One batch of work for the driver. Obligations, in order:
+ * 0. `earlyMessages` may be sent at once, before or while step 1 runs: they
+ *    are a leader's appends, heartbeats and snapshot chunks of a term that is
+ *    already durable, and promise nothing about this Ready's state (Raft
+ *    thesis §10.2.1: the leader writes its log in parallel with replication;
+ *    its own entries count towards commitment only after `advance`);
  * 1. persist `snapshot`, `entries` (replacing any stored entries from the first
  *    new index on) and `hardState` durably;
  * 2. then send `messages` (never before step 1: a vote or an append
@@ -174,6 +186,7 @@ export interface Ready {
   readonly snapshot: Snapshot | null
   readonly committedEntries: readonly Entry[]
   readonly messages: readonly Message[]
+  readonly earlyMessages: readonly Message[]
   readonly readStates: readonly ReadState[]
 }
 

@@ -2,6 +2,7 @@ import { HistoryRecorder, type KvInput, type KvOutput } from '@shoal/testkit/lin
 import { Rng } from '@shoal/testkit/rng'
 import {
   type ConfChange,
+  type Message,
   type NodeId,
   type RaftConfig,
   RaftCore,
@@ -152,6 +153,7 @@ export class SimCluster {
     this.net.heal()
     this.net.faults = { dropRate: 0, duplicateRate: 0, maxDelay: 3, slowRate: 0 }
     for (const node of this.nodes.values()) if (node.core === null) this.#restart(node)
+    this.#reportLiveness()
     const deadline = this.now + 3000
     while (this.now < deadline && !this.converged()) {
       this.step()
@@ -228,21 +230,30 @@ export class SimCluster {
     while (core?.hasReady()) {
       this.#changed = true
       const rd = core.ready()
+      // A leader's replication traffic leaves before its own write (thesis §10.2.1)...
+      for (const message of rd.earlyMessages) this.#send(message)
+      // ...so a crash before the write completes loses the leader's entries but not the messages.
+      if (this.#faultsOn && this.options.faults && rd.earlyMessages.length > 0 && this.rng.chance(0.001)) {
+        this.#crash(node, 'after sending, before persisting')
+        return
+      }
       node.storage.saveSync(rd)
       // A crash between persisting and sending loses the messages but not the state.
       if (this.#faultsOn && this.options.faults && this.rng.chance(0.0005)) {
         this.#crash(node, 'after persist')
         return
       }
-      for (const message of rd.messages) {
-        if (message.type === 'snapshot' && message.offset > 0) this.stats.laterSnapshotChunks++
-        this.net.send(message, this.now)
-      }
+      for (const message of rd.messages) this.#send(message)
       this.#apply(node, rd)
       core.advance(rd)
       this.#afterAdvance(node, core, rd)
       core = node.core
     }
+  }
+
+  #send(message: Message): void {
+    if (message.type === 'snapshot' && message.offset > 0) this.stats.laterSnapshotChunks++
+    this.net.send(message, this.now)
   }
 
   #apply(node: SimNode, rd: Ready): void {
@@ -337,12 +348,32 @@ export class SimCluster {
     this.#abandonClientOps(node)
     node.core = null
     node.downUntil = this.now + this.rng.range(20, 200)
+    this.#reportLiveness()
   }
 
   #restart(node: SimNode): void {
     this.note(`restart ${node.id}`)
     this.#start(node)
     this.#process(node)
+    this.#reportLiveness()
+  }
+
+  /**
+   * With quiescence on, a node-level failure detector stands in for heartbeats:
+   * each live member learns which peers are down or cut off from it (what SWIM
+   * would conclude a little later), as quiesced groups rely on it to notice.
+   */
+  #reportLiveness(): void {
+    if (this.options.raft.quiesce !== true) return
+    for (const node of this.nodes.values()) {
+      const core = node.core
+      if (core === null) continue
+      for (const peer of this.nodes.values()) {
+        if (peer === node) continue
+        core.setPeerLiveness(peer.id, peer.core !== null && !this.net.isCut(node.id, peer.id))
+      }
+      this.#process(node)
+    }
   }
 
   #clientActions(): void {
@@ -391,10 +422,12 @@ export class SimCluster {
       const side = rng.shuffle([...ids]).slice(0, rng.range(1, Math.floor(ids.length / 2)))
       this.note(`partition ${side.join(',')} | rest`)
       this.net.partition(side, ids)
+      this.#reportLiveness()
     }
     if (rng.chance(0.012)) {
       this.note('heal')
       this.net.heal()
+      this.#reportLiveness()
     }
     if (rng.chance(0.004)) {
       const victim = this.nodes.get(rng.pick(ids)) as SimNode

@@ -168,6 +168,7 @@ export const clusterRoutes: RouteSpec[] = [
           name: m.advert.name,
           state: m.state,
           incarnation: m.incarnation,
+          last_heard_at: new Date(m.lastHeardMs).toISOString(),
           state_changed_at: new Date(m.stateChangedAtMs).toISOString(),
           gossip_addr: m.gossipAddr,
           http_addr: m.advert.httpAddr,

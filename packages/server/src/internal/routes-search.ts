@@ -1,32 +1,48 @@
 import type { SearchParams } from './engine-port.ts'
 import { badRequest, invalidApiKey } from './errors.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
-import { checkIndexUid, listParam, nonNegativeInt, type RouteSpec, stringArray } from './route-spec.ts'
+import { checkIndexUid, nonNegativeInt, type RouteSpec, stringArray } from './route-spec.ts'
 import { checkFilter } from './routes-documents.ts'
 
 /**
- * Meilisearch search parameters that the engine does not implement yet are
- * accepted and ignored, so that existing clients keep working; anything else
- * unknown is refused.
+ * Search parameters passed to the engine as given; the engine checks their
+ * types and meaning and answers `invalid_search_*`.
  */
-const IGNORED_PARAMS = new Set([
+const ENGINE_PARAMS = new Set([
+  'page',
+  'hitsPerPage',
+  'rankingScoreThreshold',
+  'distinct',
+  'matchingStrategy',
+  'attributesToSearchOn',
   'attributesToHighlight',
+  'highlightPreTag',
+  'highlightPostTag',
   'attributesToCrop',
   'cropLength',
   'cropMarker',
-  'highlightPreTag',
-  'highlightPostTag',
   'showMatchesPosition',
-  'matchingStrategy',
-  'showRankingScoreDetails',
-  'rankingScoreThreshold',
-  'page',
-  'hitsPerPage',
-  'distinct',
-  'locales',
   'retrieveVectors',
-  'attributesToSearchOn',
 ])
+
+/**
+ * Meilisearch parameters Shoal does not implement: refused unless they ask
+ * for nothing (`false`, an empty list), never accepted and ignored.
+ */
+const UNSUPPORTED_PARAMS = new Map<string, string>([
+  ['showRankingScoreDetails', 'invalid_search_show_ranking_score_details'],
+  ['showPerformanceDetails', 'invalid_search_show_performance_details'],
+  ['locales', 'invalid_search_locales'],
+])
+
+function refuseUnsupported(key: string, value: unknown): void {
+  const code = UNSUPPORTED_PARAMS.get(key)!
+  if (value === null || value === false || (Array.isArray(value) && value.length === 0)) return
+  throw badRequest(
+    code,
+    `\`${key}\` is not supported by Shoal; see docs/meilisearch-compatibility.md. Remove it (or send \`${Array.isArray(value) ? '[]' : 'false'}\`).`,
+  )
+}
 
 /** Validates a search request body into engine parameters (types only; the engine checks meaning). */
 export function parseSearchParams(input: unknown): SearchParams {
@@ -82,8 +98,9 @@ export function parseSearchParams(input: unknown): SearchParams {
       case 'indexUid':
         break
       default:
-        if (!IGNORED_PARAMS.has(key))
-          throw badRequest('bad_request', `Unknown field \`${key}\` in the search request`)
+        if (ENGINE_PARAMS.has(key)) (params as Record<string, unknown>)[key] = value
+        else if (UNSUPPORTED_PARAMS.has(key)) refuseUnsupported(key, value)
+        else throw badRequest('bad_request', `Unknown field \`${key}\` in the search request`)
     }
   }
   return params
@@ -108,27 +125,93 @@ function parseHybrid(value: unknown): SearchParams['hybrid'] {
     : { embedder: value.embedder, semanticRatio: ratio }
 }
 
-function queryToSearchInput(query: Record<string, string | undefined>): Record<string, unknown> {
+const LIST_QUERY_PARAMS = new Set([
+  'facets',
+  'sort',
+  'attributesToRetrieve',
+  'attributesToHighlight',
+  'attributesToCrop',
+  'attributesToSearchOn',
+  'locales',
+])
+const NUMBER_QUERY_PARAMS = new Set([
+  'offset',
+  'limit',
+  'page',
+  'hitsPerPage',
+  'cropLength',
+  'rankingScoreThreshold',
+])
+const BOOLEAN_QUERY_PARAMS = new Set([
+  'showRankingScore',
+  'showMatchesPosition',
+  'retrieveVectors',
+  'showRankingScoreDetails',
+  'showPerformanceDetails',
+])
+
+/** Every query parameter `GET /search` takes (the POST body's fields, `hybrid` split in two). */
+export const SEARCH_QUERY_PARAMS = [
+  'q',
+  'vector',
+  'hybridEmbedder',
+  'hybridSemanticRatio',
+  'filter',
+  ...LIST_QUERY_PARAMS,
+  ...NUMBER_QUERY_PARAMS,
+  ...BOOLEAN_QUERY_PARAMS,
+  'distinct',
+  'matchingStrategy',
+  'highlightPreTag',
+  'highlightPostTag',
+  'cropMarker',
+]
+
+/**
+ * `GET /search` query parameters as the POST body they stand for: lists are
+ * comma-separated (`*` kept as `['*']`), numbers and booleans are read from
+ * text (a value that does not read stays text, so the body's checks refuse it
+ * with their codes), `vector` is a JSON array or comma-separated numbers, and
+ * `hybridEmbedder`/`hybridSemanticRatio` form `hybrid`.
+ */
+export function queryToSearchInput(query: Record<string, string | undefined>): Record<string, unknown> {
   const input: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(query)) {
     if (value === undefined) continue
-    if (key === 'offset' || key === 'limit') input[key] = /^\d+$/.test(value) ? Number(value) : value
-    else if (key === 'facets' || key === 'sort' || key === 'attributesToRetrieve')
-      input[key] = listParam(value) ?? []
-    else if (key === 'showRankingScore')
+    if (LIST_QUERY_PARAMS.has(key)) {
+      input[key] = value
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '')
+    } else if (NUMBER_QUERY_PARAMS.has(key)) input[key] = readNumber(value)
+    else if (BOOLEAN_QUERY_PARAMS.has(key))
       input[key] = value === 'true' ? true : value === 'false' ? false : value
-    else if (key === 'vector') input[key] = safeJson(value)
-    else input[key] = value
+    else if (key === 'vector') input.vector = readVector(value)
+    else if (key === 'hybridEmbedder' || key === 'hybridSemanticRatio') {
+      const hybrid = (input.hybrid ?? {}) as Record<string, unknown>
+      if (key === 'hybridEmbedder') hybrid.embedder = value
+      else hybrid.semanticRatio = readNumber(value)
+      input.hybrid = hybrid
+    } else input[key] = value
   }
   return input
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
+function readNumber(text: string): number | string {
+  const n = Number(text)
+  return text.trim() !== '' && Number.isFinite(n) ? n : text
+}
+
+function readVector(text: string): unknown {
+  if (text.trim().startsWith('[')) {
+    try {
+      return JSON.parse(text)
+    } catch {
+      return text
+    }
   }
+  const parts = text.split(',').map(readNumber)
+  return parts.every((p) => typeof p === 'number') ? parts : text
 }
 
 export const searchRoutes: RouteSpec[] = [
@@ -138,7 +221,7 @@ export const searchRoutes: RouteSpec[] = [
     action: 'search',
     tag: 'Search',
     summary:
-      'Search an index: q, vector, hybrid, filter, facets, sort, offset, limit, attributesToRetrieve, showRankingScore',
+      'Search an index: q, vector, hybrid, filter, facets, sort, offset/limit or page/hitsPerPage, attributesToRetrieve, retrieveVectors, showRankingScore, rankingScoreThreshold, distinct, matchingStrategy, attributesToSearchOn, highlight and crop (`_formatted`), showMatchesPosition',
     body: 'json',
     handler({ params, body, contentType, services }) {
       const index = services.engine.index(checkIndexUid(params.indexUid))
@@ -150,17 +233,9 @@ export const searchRoutes: RouteSpec[] = [
     url: '/indexes/:indexUid/search',
     action: 'search',
     tag: 'Search',
-    summary: 'Search an index with query parameters (lists comma-separated)',
-    queryParams: [
-      'q',
-      'filter',
-      'facets',
-      'sort',
-      'offset',
-      'limit',
-      'attributesToRetrieve',
-      'showRankingScore',
-    ],
+    summary:
+      'Search an index with query parameters: the POST fields, lists comma-separated, `hybridEmbedder` and `hybridSemanticRatio` for `hybrid`',
+    queryParams: SEARCH_QUERY_PARAMS,
     handler({ params, query, services }) {
       const index = services.engine.index(checkIndexUid(params.indexUid))
       return index.search(parseSearchParams(queryToSearchInput(query)))

@@ -95,7 +95,7 @@ export async function startClusterProcess(options: StartOptions): Promise<Cluste
     const started = await new Promise<RegExpExecArray>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`${options.name} did not start in time:\n${output}`)),
-        40_000,
+        90_000,
       )
       child.stdout?.on('data', (chunk: Buffer) => {
         output += chunk.toString()

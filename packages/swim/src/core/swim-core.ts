@@ -34,6 +34,8 @@ interface MemberEntry {
   state: MemberState
   meta: Metadata
   stateChangedAtMs: number
+  /** When a message from the member itself last arrived (or when it was first heard of). */
+  lastHeardMs: number
   suspicion: Suspicion | undefined
 }
 
@@ -113,6 +115,7 @@ export class SwimCore {
       state: 'alive',
       meta: { ...(options.meta ?? {}) },
       stateChangedAtMs: now,
+      lastHeardMs: now,
       suspicion: undefined,
     }
     this.#members.set(this.id, this.#self)
@@ -238,7 +241,13 @@ export class SwimCore {
     for (const record of records) {
       if (record.id === this.id || this.#members.has(record.id)) continue
       const state: MemberState = record.state === 'suspect' ? 'alive' : record.state
-      const entry: MemberEntry = { ...record, state: 'alive', stateChangedAtMs: nowMs, suspicion: undefined }
+      const entry: MemberEntry = {
+        ...record,
+        state: 'alive',
+        stateChangedAtMs: nowMs,
+        lastHeardMs: nowMs,
+        suspicion: undefined,
+      }
       this.#addMember(entry, false)
       this.#setState(entry, state, nowMs)
     }
@@ -490,6 +499,8 @@ export class SwimCore {
   // ---- Messages -----------------------------------------------------------
 
   receive(message: Message, nowMs: number): void {
+    const sender = this.#members.get(message.from)
+    if (sender !== undefined) sender.lastHeardMs = nowMs
     switch (message.type) {
       case 'ping':
         this.#applyUpdates(message.updates, nowMs)
@@ -653,6 +664,7 @@ export class SwimCore {
         state: 'alive',
         meta: update.meta,
         stateChangedAtMs: nowMs,
+        lastHeardMs: nowMs,
         suspicion: undefined,
       }
       this.#addMember(added)
@@ -837,6 +849,7 @@ function snapshot(entry: MemberEntry): Member {
     state: entry.state,
     meta: entry.meta,
     stateChangedAtMs: entry.stateChangedAtMs,
+    lastHeardMs: entry.lastHeardMs,
   }
 }
 

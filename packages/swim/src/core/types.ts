@@ -18,6 +18,8 @@ export interface Member {
   readonly meta: Metadata
   /** When the local node last saw the state change, on the driver's clock. */
   readonly stateChangedAtMs: number
+  /** When a message from the member itself last arrived, on the driver's clock (first news of it until then). */
+  readonly lastHeardMs: number
 }
 
 /** A membership fact disseminated by piggybacking and gossip. */

@@ -21,6 +21,7 @@ export { type ChaosReport, formatMs, parseDuration, reportToMarkdown } from './r
 export { type ChaosRunOptions, runChaos } from './runner.ts'
 export type { AppliedFault, FaultRecord, NemesisContext, Scenario } from './scenario.ts'
 export { SCENARIOS, scenarioByName } from './scenarios/index.ts'
+export { roundRobin } from './scenarios/round-robin.ts'
 export type {
   ChaosClient,
   OpOutcome,

@@ -60,7 +60,7 @@ export function reportToMarkdown(report: ChaosReport): string {
     `- Result: **${report.passed ? 'passed' : 'FAILED'}**`,
     `- Seed ${report.seed}, faults for ${formatMs(report.durationMs)}, whole run ${formatMs(report.elapsedMs)}, ${report.date}`,
     `- Re-run: \`${report.command}\``,
-    `- Operations: ${ops.total} (writes ${ops.write.ok} ok / ${ops.write.fail} failed / ${ops.write.info} unknown; reads ${ops.read.ok} ok / ${ops.read.fail} failed)`,
+    `- Operations: ${ops.total} (writes ${ops.write.ok} ok / ${ops.write.fail} failed / ${ops.write.info} unknown; reads ${ops.read.ok} ok / ${ops.read.fail + ops.read.info} without an answer)`,
     `- Linearizability: **${report.linearizability.verdict}** (${report.linearizability.operations} operations in ${report.linearizability.partitions} keys, ${report.linearizability.steps} steps, ${report.linearizability.elapsedMs} ms)`,
     `- Acknowledged writes lost: **${report.lostWrites.count}**`,
     `- Replicas identical: **${report.replicas.identical ? 'yes' : 'no'}** (applied indexes ${JSON.stringify(report.replicas.appliedIndexes)})`,

@@ -173,7 +173,7 @@ async function nemesis(
     }
     faults.push(record)
     log(`${record.at} ms: ${applied.kind} ${applied.detail}`)
-    await sleep(Math.min(draw(scenario.holdMs), Math.max(0, endAt - now())))
+    await sleep(Math.min(applied.holdMs ?? draw(scenario.holdMs), Math.max(0, endAt - now())))
     await applied.heal()
     record.healedAt = Math.round(now())
   }

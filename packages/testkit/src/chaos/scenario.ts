@@ -23,6 +23,8 @@ export interface NemesisContext {
 export interface AppliedFault {
   kind: string
   detail: string
+  /** How long to hold it; when absent the runner draws from the scenario's `holdMs`. */
+  holdMs?: number
   heal(): Promise<void> | void
 }
 

@@ -1,6 +1,6 @@
 /** Options of `waitFor`. */
 export interface WaitOptions {
-  /** Give up after this long. @defaultValue 10000 */
+  /** Give up after this long. @defaultValue 20000 */
   timeoutMs?: number
   /** Check this often. @defaultValue 20 */
   intervalMs?: number
@@ -17,7 +17,7 @@ export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   options: WaitOptions = {},
 ): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? 10_000
+  const timeoutMs = options.timeoutMs ?? 20_000
   const intervalMs = options.intervalMs ?? 20
   const deadline = Date.now() + timeoutMs
   let lastError: unknown

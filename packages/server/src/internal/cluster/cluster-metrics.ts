@@ -57,7 +57,15 @@ export class ClusterMetrics {
       help: 'Raft groups hosted on this node',
       registers,
       collect() {
-        this.set(node.host?.groups.length ?? 0)
+        this.set(node.host?.metrics().groups ?? 0)
+      },
+    })
+    new Gauge({
+      name: 'shoal_raft_groups_quiesced',
+      help: 'Raft groups hosted here that are quiesced (no ticks, no heartbeats until woken)',
+      registers,
+      collect() {
+        this.set(node.host?.metrics().quiescedGroups ?? 0)
       },
     })
     counterFrom(
@@ -70,13 +78,13 @@ export class ClusterMetrics {
       registers,
       'shoal_raft_frames_sent_total',
       'Raft frames sent (one per destination node per flush)',
-      () => node.host?.sent.batches ?? 0,
+      () => node.host?.metrics().framesSent ?? 0,
     )
     counterFrom(
       registers,
       'shoal_raft_messages_sent_total',
       'Raft messages sent, over all groups (messages ÷ frames = messages per frame)',
-      () => node.host?.sent.messages ?? 0,
+      () => node.host?.metrics().raftMessagesSent ?? 0,
     )
     counterFrom(
       registers,
@@ -84,6 +92,18 @@ export class ClusterMetrics {
       'Raft frames dropped by this node, by reason',
       () => node.counters.framesDroppedForeign,
       { reason: 'foreign_cluster' },
+    )
+    counterFrom(
+      registers,
+      'shoal_raft_flushes_total',
+      'Flushes of the Raft host (frames ÷ flushes = destinations per flush)',
+      () => node.host?.metrics().flushes ?? 0,
+    )
+    counterFrom(
+      registers,
+      'shoal_raft_items_dropped_total',
+      'Received frame items the Raft host dropped (unknown group or kind, malformed)',
+      () => node.host?.metrics().itemsDropped ?? 0,
     )
     counterFrom(
       registers,

@@ -146,7 +146,31 @@ export function classifyClose(error: Error | undefined): CloseReason {
   }
 }
 
-/** Sends one frame, waiting for `drain` when libp2p asks for it. */
+/**
+ * Sends one frame; when libp2p asks the writer to wait (`send()` returned
+ * false), resolves on the stream's next `drain` event and rejects if it
+ * closes first. It listens for the event itself rather than calling
+ * `stream.onDrain()`: in @libp2p/utils 7.4 that promise is created once and
+ * never renewed, so after the first drain it resolves at once and gives no
+ * backpressure at all.
+ */
 export async function writeFrame(stream: Stream, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
-  if (!stream.send(bytes)) await stream.onDrain(signal === undefined ? {} : { signal })
+  if (stream.send(bytes) || !stream.writableNeedsDrain) return
+  signal?.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+      signal?.removeEventListener('abort', onAbort)
+      if (error === undefined) resolve()
+      else reject(error)
+    }
+    const onDrain = () => done()
+    const onClose = (event: Event) =>
+      done((event as { error?: Error }).error ?? new Error('stream closed while writing'))
+    const onAbort = () => done(signal?.reason instanceof Error ? signal.reason : new Error('aborted'))
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+    signal?.addEventListener('abort', onAbort)
+  })
 }

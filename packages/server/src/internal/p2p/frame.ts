@@ -40,11 +40,11 @@ export const FRAME_HEADER_BYTES = 6
 export const FrameKind = {
   /** `/shoal/raft/1`: one batched Raft frame, opaque to the transport. */
   raft: 1,
-  /** `/shoal/rpc/1`: the request body. */
+  /** `/shoal/rpc/1`: `[id, body]`, one request. */
   rpcRequest: 2,
-  /** `/shoal/rpc/1`: the handler's result. */
+  /** `/shoal/rpc/1`: `[id, result]`, the handler's result. */
   rpcResponse: 3,
-  /** `/shoal/rpc/1`: `[code, message]`, the handler failed. */
+  /** `/shoal/rpc/1`: `[id, code, message]`, the handler failed. */
   rpcError: 4,
   /** `/shoal/snapshot/1`: the snapshot's metadata, first frame. */
   snapshotBegin: 5,

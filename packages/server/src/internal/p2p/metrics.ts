@@ -27,6 +27,7 @@ export class P2PMetrics {
   readonly framesDropped: Counter<'peer' | 'reason'>
   readonly streamsClosed: Counter<'protocol' | 'reason'>
   readonly handshakeFailures: Counter<'direction'>
+  readonly requests: Counter<'peer' | 'outcome'>
 
   constructor(registry: Registry | undefined, queuedBytes: () => number) {
     this.registry = registry ?? new Registry()
@@ -56,6 +57,12 @@ export class P2PMetrics {
       name: 'shoal_p2p_handshake_failures_total',
       help: 'Connections that closed before the private-network and Noise handshakes completed (a wrong cluster key lands here)',
       labelNames: ['direction'] as const,
+      registers,
+    })
+    this.requests = new Counter({
+      name: 'shoal_p2p_requests_total',
+      help: 'Requests sent, by peer and outcome (ok, remote_error, timeout, aborted, failed)',
+      labelNames: ['peer', 'outcome'] as const,
       registers,
     })
     new Gauge({

@@ -1,4 +1,6 @@
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'
 import { P2PAbortedError, P2PStoppedError, P2PTimeoutError, P2PUnreachableError } from './errors.ts'
 import { decodeBody, encodeFrame, FrameKind } from './frame.ts'
@@ -8,8 +10,14 @@ import { createLibp2pHost, dialTargets, type PeerAddress, YAMUX_MAX_WINDOW_BYTES
 import { P2PMetrics } from './metrics.ts'
 import { type P2PNodeOptions, type ResolvedP2POptions, resolveP2POptions } from './options.ts'
 import { RAFT_PROTOCOL, RaftOutbox } from './raft-outbox.ts'
-import { callOverStream, type RequestHandler, type RequestOptions, RPC_PROTOCOL, serveStream } from './rpc.ts'
+import { type RequestHandler, type RequestOptions, RPC_PROTOCOL, RpcClient, serveStream } from './rpc.ts'
 import { receiveOverStream, SNAPSHOT_PROTOCOL, type SnapshotHandler, sendOverStream } from './snapshot.ts'
+
+interface KnownPeer {
+  addrsKey: string
+  targets: Multiaddr[]
+  id: PeerId
+}
 
 export type RaftHandler = (from: string, frame: unknown) => void
 
@@ -35,6 +43,8 @@ export class P2PNode {
   readonly metrics: P2PMetrics
   readonly #log: RateLimitedLog
   readonly #outboxes = new Map<string, RaftOutbox>()
+  readonly #peers = new Map<string, KnownPeer>()
+  readonly #rpcClients = new Map<string, RpcClient>()
   #libp2p: Libp2p | undefined
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new'
   #onRaft: RaftHandler | undefined
@@ -80,10 +90,11 @@ export class P2PNode {
         },
       )
     await inbound(RAFT_PROTOCOL, (stream, ctx) => this.#serveRaft(stream, ctx), 8)
+    // One long-lived rpc stream per peer and direction; a few more allow for reopening.
     await inbound(
       RPC_PROTOCOL,
-      (stream, ctx) => serveStream(stream, ctx, this.#onRequest),
-      opts.maxInboundRequests,
+      (stream, ctx) => serveStream(stream, ctx, () => this.#onRequest, opts.maxInboundRequests),
+      8,
     )
     await inbound(
       SNAPSHOT_PROTOCOL,
@@ -101,6 +112,8 @@ export class P2PNode {
     if (this.#state === 'stopped') return
     this.#state = 'stopped'
     for (const outbox of this.#outboxes.values()) outbox.stop()
+    for (const client of this.#rpcClients.values())
+      client.close(new P2PStoppedError('the node stopped'), true)
     await this.#libp2p?.stop()
   }
 
@@ -146,13 +159,7 @@ export class P2PNode {
    */
   async request(to: PeerAddress, body: unknown, options: RequestOptions = {}): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? this.#opts.requestTimeoutMs
-    const startedMs = performance.now()
-    const deadline = AbortSignal.timeout(timeoutMs)
-    const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
-    const stream = await this.#openStream(to, RPC_PROTOCOL, signal, timeoutMs, options.signal)
-    const ctx = this.#context(RPC_PROTOCOL, undefined, to.peerId)
-    const remainingMs = Math.max(1, timeoutMs - (performance.now() - startedMs))
-    return callOverStream(stream, body, ctx, { timeoutMs, remainingMs, signal: options.signal })
+    return this.#rpcClient(to).call(body, timeoutMs, options.signal)
   }
 
   onRequest(handler: RequestHandler): void {
@@ -223,9 +230,23 @@ export class P2PNode {
     })
   }
 
+  #rpcClient(to: PeerAddress): RpcClient {
+    this.#running()
+    this.#resolve(to)
+    let client = this.#rpcClients.get(to.peerId)
+    if (client === undefined) {
+      const dialTimeoutMs = this.#opts.dialTimeoutMs
+      client = new RpcClient(this.#context(RPC_PROTOCOL, undefined, to.peerId), () =>
+        this.#openStream(to, RPC_PROTOCOL, AbortSignal.timeout(dialTimeoutMs), dialTimeoutMs, undefined),
+      )
+      this.#rpcClients.set(to.peerId, client)
+    }
+    return client
+  }
+
   #outbox(to: PeerAddress): RaftOutbox {
+    this.#resolve(to)
     let outbox = this.#outboxes.get(to.peerId)
-    const targets = dialTargets(to)
     if (outbox === undefined) {
       outbox = new RaftOutbox({
         peer: to.peerId,
@@ -234,8 +255,7 @@ export class P2PNode {
         redialBackoffMs: this.#opts.redialBackoffMs,
         metrics: this.metrics,
         log: this.#log,
-        openStream: () =>
-          this.#running().dialProtocol(targets, RAFT_PROTOCOL, dialSignal(this.#opts.dialTimeoutMs)),
+        openStream: () => this.#newStream(to.peerId, RAFT_PROTOCOL, dialSignal(this.#opts.dialTimeoutMs)),
       })
       if (this.#state !== 'running') outbox.stop()
       this.#outboxes.set(to.peerId, outbox)
@@ -250,16 +270,44 @@ export class P2PNode {
     timeoutMs: number,
     callerSignal: AbortSignal | undefined,
   ): Promise<Stream> {
-    const targets = dialTargets(to)
-    const libp2p = this.#running()
+    this.#resolve(to)
     try {
-      return await libp2p.dialProtocol(targets, protocol, { signal })
+      return await this.#newStream(to.peerId, protocol, { signal })
     } catch (error) {
       if (this.#state !== 'running') throw new P2PStoppedError('the node stopped')
       if (callerSignal?.aborted) throw new P2PAbortedError('aborted by the caller while dialling')
       if (signal.aborted) throw new P2PTimeoutError(to.peerId, timeoutMs)
       throw new P2PUnreachableError(to.peerId, (error as Error).message, { cause: error })
     }
+  }
+
+  /**
+   * The peer's parsed dial targets, parsed again only when its address list
+   * changes (a restart on another port). One entry per peer ever addressed.
+   */
+  #resolve(to: PeerAddress): KnownPeer {
+    const addrsKey = to.addrs.join(' ')
+    const known = this.#peers.get(to.peerId)
+    if (known !== undefined && known.addrsKey === addrsKey) return known
+    const entry = { addrsKey, targets: dialTargets(to), id: peerIdFromString(to.peerId) }
+    this.#peers.set(to.peerId, entry)
+    return entry
+  }
+
+  /** A stream on the open connection to the peer, or on a new one to its latest addresses. */
+  async #newStream(peerId: string, protocol: string, options: { signal: AbortSignal }): Promise<Stream> {
+    const peer = this.#peers.get(peerId)!
+    const libp2p = this.#running()
+    const open = libp2p.getConnections(peer.id).find((connection) => connection.status === 'open')
+    if (open !== undefined) {
+      try {
+        return await open.newStream(protocol, options)
+      } catch (error) {
+        if (options.signal.aborted || open.status === 'open') throw error
+        // The connection closed under us: dial afresh below.
+      }
+    }
+    return libp2p.dialProtocol(peer.targets, protocol, options)
   }
 
   #context(protocol: string, connection: Connection | undefined, peer?: string): StreamContext {

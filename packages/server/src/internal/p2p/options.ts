@@ -52,7 +52,10 @@ export interface P2PNodeOptions {
   snapshotWindowBytes?: number
   /** A repeated warning (drops for one peer, handshake failures) is logged at most once per interval. @defaultValue 10000 */
   logIntervalMs?: number
-  /** Concurrent inbound rpc streams per connection. @defaultValue 256 */
+  /**
+   * Requests from one peer whose handlers run at once; past it, that peer's
+   * rpc stream is paused until one finishes. @defaultValue 256
+   */
   maxInboundRequests?: number
   logger?: P2PLogger
   /** Where the `shoal_p2p_*` metrics are registered. @defaultValue a registry of the node's own */
@@ -132,7 +135,7 @@ export function resolveP2POptions(options: P2PNodeOptions): ResolvedP2POptions {
   }
   checkInt('redialBackoffMs', resolved.redialBackoffMs, 0, 2 ** 31 - 1)
   checkInt('snapshotChunkBytes', resolved.snapshotChunkBytes, 1, resolved.maxFrameBytes - 64)
-  checkInt('snapshotWindowBytes', resolved.snapshotWindowBytes, resolved.snapshotChunkBytes, 2 ** 31 - 1)
+  checkInt('snapshotWindowBytes', resolved.snapshotWindowBytes, 1, 2 ** 31 - 1)
   return resolved
 }
 

@@ -35,6 +35,7 @@ export class RaftOutbox {
   #queuedBytes = 0
   #state: State = 'idle'
   #stream: Stream | undefined
+  #pumpQueued = false
   /** `performance.now()` before which frames are dropped as unreachable (after a failed dial). */
   #retryAtMs = 0
 
@@ -66,7 +67,14 @@ export class RaftOutbox {
     this.#queue.push(frame)
     this.#queuedBytes += frame.byteLength
     if (this.#state === 'idle') void this.#open()
-    else if (this.#state === 'open') this.#pump()
+    else if (this.#state === 'open' && !this.#pumpQueued) {
+      // A microtask later, so frames queued in one synchronous burst leave together.
+      this.#pumpQueued = true
+      queueMicrotask(() => {
+        this.#pumpQueued = false
+        this.#pump()
+      })
+    }
     return true
   }
 
@@ -121,21 +129,33 @@ export class RaftOutbox {
     this.#pump()
   }
 
-  /** Hands queued frames to libp2p until it asks for `drain` (whose event calls this again). */
+  /**
+   * Hands queued frames to libp2p until it asks for `drain` (whose event
+   * calls this again). Frames queued together leave in one `send` of up to
+   * `COALESCE_BYTES`, so a burst costs one Yamux frame, one Noise message
+   * and one socket write instead of one per frame.
+   */
   #pump(): void {
     while (this.#stream !== undefined && this.queuedFrames > 0 && !this.#stream.writableNeedsDrain) {
-      const frame = this.#queue[this.#head]!
-      this.#queue[this.#head++] = EMPTY
-      this.#queuedBytes -= frame.byteLength
+      const batch: Uint8Array[] = []
+      let batchBytes = 0
+      while (this.queuedFrames > 0) {
+        const frame = this.#queue[this.#head]!
+        if (batch.length > 0 && batchBytes + frame.byteLength > COALESCE_BYTES) break
+        this.#queue[this.#head++] = EMPTY
+        batch.push(frame)
+        batchBytes += frame.byteLength
+      }
+      this.#queuedBytes -= batchBytes
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) this.#compact()
       try {
-        this.#stream.send(frame)
+        this.#stream.send(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes))
       } catch {
         // The stream closed under us; its 'close' handler reopens.
-        this.#drop('unreachable', 1)
+        this.#drop('unreachable', batch.length)
         return
       }
-      this.#opts.metrics.sent(this.#opts.peer, RAFT_PROTOCOL, frame.byteLength)
+      for (const frame of batch) this.#opts.metrics.sent(this.#opts.peer, RAFT_PROTOCOL, frame.byteLength)
     }
   }
 
@@ -171,3 +191,6 @@ export class RaftOutbox {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/** Most bytes of queued frames joined into one `send` (Yamux's largest message). */
+const COALESCE_BYTES = 64 * 1024

@@ -196,6 +196,7 @@ class ChunkChannel implements AsyncIterable<Uint8Array> {
   readonly #chunks: Uint8Array[] = []
   #bufferedBytes = 0
   #done = false
+  #pauseQueued = false
   #error: Error | undefined
   #wake: (() => void) | undefined
   readonly #windowBytes: number
@@ -209,8 +210,17 @@ class ChunkChannel implements AsyncIterable<Uint8Array> {
   push(chunk: Uint8Array): void {
     this.#chunks.push(chunk)
     this.#bufferedBytes += chunk.byteLength
-    if (this.#bufferedBytes > this.#windowBytes && this.#stream.readStatus === 'readable')
-      this.#stream.pause()
+    if (this.#bufferedBytes > this.#windowBytes && !this.#pauseQueued) {
+      // Pause in a microtask: this may run inside libp2p's resume(), which
+      // dispatches buffered data before telling Yamux to resume; a pause
+      // from inside it would be undone by that.
+      this.#pauseQueued = true
+      queueMicrotask(() => {
+        this.#pauseQueued = false
+        if (this.#bufferedBytes > this.#windowBytes && this.#stream.readStatus === 'readable')
+          this.#stream.pause()
+      })
+    }
     this.#notify()
   }
 

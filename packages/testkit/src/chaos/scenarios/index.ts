@@ -10,13 +10,16 @@ import { packetLoss } from './packet-loss.ts'
 import { partitionBridge } from './partition-bridge.ts'
 import { partitionHalves } from './partition-halves.ts'
 import { partitionLeader } from './partition-leader.ts'
+import { partitionOneWay } from './partition-one-way.ts'
 import { pause } from './pause.ts'
+import { roundRobin } from './round-robin.ts'
 
 /** Every named scenario, in the order of the reliability table. */
 export const SCENARIOS: readonly Scenario[] = [
   partitionHalves,
   partitionLeader,
   partitionBridge,
+  partitionOneWay,
   killLeader,
   pause,
   latencySpikes,
@@ -27,7 +30,9 @@ export const SCENARIOS: readonly Scenario[] = [
   fsyncFailure,
 ]
 
+/** A scenario by name, or several (`a,b,c`) sharing one run in turn. */
 export function scenarioByName(name: string): Scenario {
+  if (name.includes(',')) return roundRobin(name.split(',').map((part) => scenarioByName(part.trim())))
   const scenario = SCENARIOS.find((s) => s.name === name)
   if (scenario === undefined)
     throw new ChaosConfigError(

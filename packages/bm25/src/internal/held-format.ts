@@ -1,0 +1,196 @@
+import { crc32 } from 'node:zlib'
+import { Bm25CorruptionError } from '../errors.ts'
+
+/**
+ * Serialized index, version 2: the index as it is held, so that loading copies arrays instead
+ * of rebuilding them (version 1, in format.ts, is still read). All integers little-endian;
+ * every section starts on an 8-byte boundary of the body (zero padding).
+ *
+ *   magic "SHBM" | version u32 = 2 | bodyBytes u32 | body | crc32(body) u32
+ *   body:
+ *     headerBytes u32 | header (UTF-8 JSON: fields, boosts, k1, b, delta, analyzer)
+ *     docCount u32 | termCount u32 | postingCount u32 | arenaBytes u32 | termChars u32 |
+ *       termBytes u32
+ *     ext          u32 x docCount           external id per internal document
+ *     lens         u32 x docCount x F       field lengths
+ *     termLengths  u32 x termCount          UTF-16 length of each term, in term-id order
+ *     terms        termBytes                the terms concatenated, UTF-8
+ *     postOffsets  u32 x (termCount + 1)    term t's postings are [postOffsets[t], postOffsets[t+1])
+ *     postDocs     u32 x postingCount       internal document numbers, ascending per term
+ *     postTfs      u8 x postingCount x F    term frequency per field
+ *     encodedAt    u32 x termCount          address of the term's encoded postings in linear memory
+ *     encodedBytes u32 x termCount
+ *     encodedAvg   f64 x termCount x F      average field lengths its block bounds were computed with
+ *     arena        arenaBytes               linear memory from the arena's start: encoded postings
+ *
+ * Only live documents are written (the index compacts first), and the postings are freshly
+ * encoded, so the bytes depend on the index's contents alone, not on when it was searched.
+ * Readers reject another magic, a length that runs past the end, a checksum mismatch, and
+ * postings or encodings that point outside their sections.
+ */
+export interface HeldImage {
+  header: { fields: string[]; boosts: number[]; k1: number; b: number; delta: number; analyzer: object }
+  ext: Uint32Array
+  lens: Uint32Array
+  terms: string[]
+  postOffsets: Uint32Array
+  postDocs: Uint32Array
+  postTfs: Uint8Array
+  encodedAt: Uint32Array
+  encodedBytes: Uint32Array
+  encodedAvg: Float64Array
+  arena: Uint8Array
+}
+
+const MAGIC = 0x4d424853 // "SHBM" read as little-endian u32
+export const HELD_VERSION = 2
+const COUNTS = 6
+
+function align8(n: number): number {
+  return (n + 7) & ~7
+}
+
+export function encodeHeld(image: HeldImage): Uint8Array {
+  const header = new TextEncoder().encode(JSON.stringify(image.header))
+  const termText = new TextEncoder().encode(image.terms.join(''))
+  const termLengths = Uint32Array.from(image.terms, (term) => term.length)
+  const sections: Uint8Array[] = [
+    bytesOf(image.ext),
+    bytesOf(image.lens),
+    bytesOf(termLengths),
+    termText,
+    bytesOf(image.postOffsets),
+    bytesOf(image.postDocs),
+    image.postTfs,
+    bytesOf(image.encodedAt),
+    bytesOf(image.encodedBytes),
+    bytesOf(image.encodedAvg),
+    image.arena,
+  ]
+  let bodyBytes = align8(4 + header.length) + COUNTS * 4
+  for (const section of sections) bodyBytes = align8(bodyBytes) + section.length
+  bodyBytes = align8(bodyBytes)
+  const out = new Uint8Array(12 + bodyBytes + 4)
+  const view = new DataView(out.buffer)
+  view.setUint32(0, MAGIC, true)
+  view.setUint32(4, HELD_VERSION, true)
+  view.setUint32(8, bodyBytes, true)
+  const body = out.subarray(12, 12 + bodyBytes)
+  const bodyView = new DataView(out.buffer, 12, bodyBytes)
+  bodyView.setUint32(0, header.length, true)
+  body.set(header, 4)
+  let at = align8(4 + header.length)
+  const counts = [
+    image.ext.length,
+    image.terms.length,
+    image.postDocs.length,
+    image.arena.length,
+    termLengths.length,
+    termText.length,
+  ]
+  for (let i = 0; i < COUNTS; i++) bodyView.setUint32(at + i * 4, counts[i]!, true)
+  at += COUNTS * 4
+  for (const section of sections) {
+    at = align8(at)
+    body.set(section, at)
+    at += section.length
+  }
+  view.setUint32(12 + bodyBytes, crc32(body), true)
+  return out
+}
+
+function bytesOf(array: Uint32Array | Float64Array): Uint8Array {
+  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
+}
+
+/** Decodes version-2 bytes (magic and version already checked by the caller). */
+export function decodeHeld(bytes: Uint8Array): HeldImage {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const bodyBytes = view.getUint32(8, true)
+  if (12 + bodyBytes + 4 !== bytes.length) throw new Bm25CorruptionError('serialized index length mismatch')
+  const body = bytes.subarray(12, 12 + bodyBytes)
+  if (view.getUint32(12 + bodyBytes, true) !== crc32(body)) {
+    throw new Bm25CorruptionError('serialized index checksum mismatch')
+  }
+  const bodyView = new DataView(body.buffer, body.byteOffset, body.byteLength)
+  const need = (end: number) => {
+    if (end > body.length) throw new Bm25CorruptionError('serialized index is truncated')
+  }
+  need(4)
+  const headerBytes = bodyView.getUint32(0, true)
+  need(4 + headerBytes)
+  const header = JSON.parse(
+    new TextDecoder().decode(body.subarray(4, 4 + headerBytes)),
+  ) as HeldImage['header']
+  if (!Array.isArray(header.fields)) throw new Bm25CorruptionError('serialized index header has no fields')
+  const F = header.fields.length
+  let at = align8(4 + headerBytes)
+  need(at + COUNTS * 4)
+  const [docCount, termCount, postingCount, arenaBytes, , termBytes] = Array.from(
+    { length: COUNTS },
+    (_, i) => bodyView.getUint32(at + i * 4, true),
+  ) as [number, number, number, number, number, number]
+  at += COUNTS * 4
+  const take = (length: number): Uint8Array => {
+    at = align8(at)
+    need(at + length)
+    const part = body.subarray(at, at + length)
+    at += length
+    return part
+  }
+  const u32 = (count: number) => new Uint32Array(copy(take(count * 4)))
+  const ext = u32(docCount)
+  const lens = u32(docCount * F)
+  const termLengths = u32(termCount)
+  const termText = new TextDecoder().decode(take(termBytes))
+  const postOffsets = u32(termCount + 1)
+  const postDocs = u32(postingCount)
+  const postTfs = take(postingCount * F).slice()
+  const encodedAt = u32(termCount)
+  const encodedBytes = u32(termCount)
+  const encodedAvg = new Float64Array(copy(take(termCount * F * 8)))
+  const arena = take(arenaBytes)
+  const terms: string[] = new Array(termCount)
+  let offset = 0
+  for (let t = 0; t < termCount; t++) {
+    terms[t] = termText.slice(offset, offset + termLengths[t]!)
+    offset += termLengths[t]!
+  }
+  if (offset !== termText.length) throw new Bm25CorruptionError('serialized index terms do not add up')
+  checkPostings(postOffsets, postDocs, docCount)
+  return {
+    header,
+    ext,
+    lens,
+    terms,
+    postOffsets,
+    postDocs,
+    postTfs,
+    encodedAt,
+    encodedBytes,
+    encodedAvg,
+    arena,
+  }
+}
+
+function copy(bytes: Uint8Array): ArrayBuffer {
+  const out = new ArrayBuffer(bytes.length)
+  new Uint8Array(out).set(bytes)
+  return out
+}
+
+function checkPostings(offsets: Uint32Array, docs: Uint32Array, docCount: number): void {
+  if (offsets[0] !== 0 || offsets[offsets.length - 1] !== docs.length) {
+    throw new Bm25CorruptionError('serialized index posting offsets do not cover the postings')
+  }
+  for (let t = 0; t + 1 < offsets.length; t++) {
+    const start = offsets[t]!
+    const end = offsets[t + 1]!
+    if (end < start) throw new Bm25CorruptionError('serialized index posting offsets go backwards')
+    for (let i = start; i < end; i++) {
+      if (docs[i]! >= docCount || (i > start && docs[i]! <= docs[i - 1]!)) {
+        throw new Bm25CorruptionError(`posting of term ${t} names a document out of order or range`)
+      }
+    }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Which query words a piece of document text contains, and where. Search
+ * itself ranks through the text index; this reads the documents it returned,
+ * for what the index does not say: the matching strategies (which words a
+ * hit holds), `attributesToSearchOn`, highlighting, cropping and
+ * `_matchesPosition`. It follows the index's own matching: words analysed by
+ * the same analyser, the last query word also as a prefix, and a typo budget
+ * by word length from the `typoTolerance` setting.
+ */
+
+import type { Doc, Settings } from '../types.ts'
+import { valuesAt } from './document-path.ts'
+import type { TextIndex } from './ports.ts'
+
+export interface QueryWord {
+  term: string
+  /** The last query word also matches as a prefix. */
+  prefix: boolean
+  /** Edits allowed (by the word's length and `typoTolerance`). */
+  typos: number
+}
+
+/** A word of a text that matches a query word; offsets in UTF-16 code units. */
+export interface WordMatch {
+  start: number
+  /** Length of the part that matched (a prefix match covers only the prefix). */
+  length: number
+  word: number
+}
+
+/** One word of a text with its position. */
+export interface TextWord {
+  start: number
+  end: number
+  text: string
+}
+
+const WORD = /[\p{L}\p{N}]+/gu
+
+export function splitWords(text: string): TextWord[] {
+  const words: TextWord[] = []
+  for (const match of text.matchAll(WORD)) {
+    words.push({ start: match.index, end: match.index + match[0].length, text: match[0] })
+  }
+  return words
+}
+
+export function queryWords(text: TextIndex, q: string, settings: Settings): QueryWord[] {
+  const terms = text.tokens(q)
+  const { enabled, minWordSizeForTypos } = settings.typoTolerance
+  return terms.map((term, i) => {
+    const length = [...term].length
+    const typos = !enabled
+      ? 0
+      : length >= minWordSizeForTypos.twoTypos
+        ? 2
+        : length >= minWordSizeForTypos.oneTypo
+          ? 1
+          : 0
+    return { term, prefix: i === terms.length - 1, typos }
+  })
+}
+
+/** The matches of `words` in `value`, in text order. `fold` analyses one document word. */
+export function matchText(
+  value: string,
+  words: QueryWord[],
+  fold: (word: string) => string | undefined,
+): WordMatch[] {
+  const matches: WordMatch[] = []
+  if (words.length === 0) return matches
+  for (const token of splitWords(value)) {
+    const folded = fold(token.text)
+    if (folded === undefined) continue
+    for (let w = 0; w < words.length; w++) {
+      const length = matchLength(folded, token.text, words[w]!)
+      if (length > 0) {
+        matches.push({ start: token.start, length, word: w })
+        break
+      }
+    }
+  }
+  return matches
+}
+
+function matchLength(folded: string, surface: string, word: QueryWord): number {
+  if (folded === word.term) return surface.length
+  if (word.prefix && folded.startsWith(word.term)) {
+    // Folding keeps one character per character for the scripts it folds, so
+    // the prefix spans as many characters of the surface form.
+    return Math.min(surface.length, [...word.term].length)
+  }
+  if (word.typos > 0 && withinEdits(folded, word.term, word.typos)) return surface.length
+  return 0
+}
+
+/** Optimal-string-alignment distance ≤ `limit` (a transposition counts as one edit). */
+export function withinEdits(a: string, b: string, limit: number): boolean {
+  const x = [...a]
+  const y = [...b]
+  if (Math.abs(x.length - y.length) > limit) return false
+  let before = new Array<number>(y.length + 1).fill(0)
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i]
+    let best = i
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1
+      let d = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost)
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1])
+        d = Math.min(d, before[j - 2]! + 1)
+      current.push(d)
+      best = Math.min(best, d)
+    }
+    if (best > limit) return false
+    before = previous
+    previous = current
+  }
+  return previous[y.length]! <= limit
+}
+
+/** Every text value of `doc` under `attributes` (`undefined`: all), numbers as text, with its path. */
+export function textValues(doc: Doc, attributes: readonly string[] | undefined): string[] {
+  const out: string[] = []
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') out.push(value)
+    else if (typeof value === 'number' || typeof value === 'boolean') out.push(String(value))
+    else if (Array.isArray(value)) for (const item of value) visit(item)
+    else if (value !== null && typeof value === 'object') for (const item of Object.values(value)) visit(item)
+  }
+  if (attributes === undefined || attributes.includes('*')) {
+    for (const [key, value] of Object.entries(doc)) if (key !== '_vectors') visit(value)
+  } else {
+    for (const attribute of attributes) for (const value of valuesAt(doc, attribute)) visit(value)
+  }
+  return out
+}
+
+/** A folding function over the index's analyser, memoised for one request. */
+export function folder(text: TextIndex): (word: string) => string | undefined {
+  const memo = new Map<string, string | undefined>()
+  return (word) => {
+    if (memo.has(word)) return memo.get(word)
+    const folded = text.tokens(word)[0]
+    memo.set(word, folded)
+    return folded
+  }
+}
+
+/** Which query words (by index) `doc` holds in `attributes`. */
+export function wordsHeld(
+  doc: Doc,
+  attributes: readonly string[] | undefined,
+  words: QueryWord[],
+  fold: (word: string) => string | undefined,
+): Set<number> {
+  const held = new Set<number>()
+  for (const value of textValues(doc, attributes)) {
+    for (const match of matchText(value, words, fold)) held.add(match.word)
+    if (held.size === words.length) break
+  }
+  return held
+}

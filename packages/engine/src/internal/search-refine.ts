@@ -1,0 +1,101 @@
+/**
+ * What narrows a ranked result after ranking, in Meilisearch's order:
+ * the matching strategy and `attributesToSearchOn` (read from the hits
+ * themselves, see query-words.ts), then `rankingScoreThreshold`, then
+ * `distinct`. Each keeps the ranked order; `last` and `frequency` put the
+ * documents holding more of the query first (Meilisearch's `words` rule
+ * comes before relevance).
+ *
+ *   - `all`: only documents holding every query word;
+ *   - `last`: documents holding at least the first word, grouped by how many
+ *     leading words they hold (all words first);
+ *   - `frequency`: the same with the words taken rarest first;
+ *   - absent: every document the text index returned (any word), in BM25 order.
+ *
+ * Semantic hits of a hybrid search are not subject to word matching.
+ */
+
+import type { Doc } from '../types.ts'
+import { valuesAt } from './document-path.ts'
+import type { IndexState } from './index-state.ts'
+import { type QueryWord, wordsHeld } from './query-words.ts'
+import type { CheckedSearch } from './search-params.ts'
+
+export interface Ordered {
+  order: ArrayLike<number>
+  scores: ArrayLike<number> | undefined
+}
+
+export function needsRefinement(request: CheckedSearch): boolean {
+  return (
+    request.matchingStrategy !== undefined ||
+    request.attributesToSearchOn !== undefined ||
+    request.rankingScoreThreshold !== undefined ||
+    request.distinct !== undefined
+  )
+}
+
+export function refine(
+  state: IndexState,
+  request: CheckedSearch,
+  ranked: Ordered,
+  semanticIds: Set<number> | undefined,
+  words: QueryWord[],
+  fold: (word: string) => string | undefined,
+): { order: number[]; scores: number[] | undefined } {
+  let rows = Array.from(ranked.order, (id, i) => ({ id, score: ranked.scores?.[i], bucket: 0 }))
+  const byWords =
+    words.length > 0 && (request.matchingStrategy !== undefined || request.attributesToSearchOn !== undefined)
+  if (byWords) {
+    const sequence = wordSequence(state, request, words)
+    rows = rows.filter((row) => {
+      if (semanticIds?.has(row.id)) return true
+      const held = wordsHeld(state.docAt(row.id)!, request.attributesToSearchOn, words, fold)
+      row.bucket = leadingHeld(sequence, held)
+      if (request.matchingStrategy === 'all') return row.bucket === words.length
+      if (request.matchingStrategy === undefined) return held.size > 0
+      return row.bucket > 0
+    })
+    if (request.matchingStrategy === 'last' || request.matchingStrategy === 'frequency') {
+      rows = rows
+        .map((row, position) => ({ row, position }))
+        .sort((a, b) => b.row.bucket - a.row.bucket || a.position - b.position)
+        .map((entry) => entry.row)
+    }
+  }
+  const threshold = request.rankingScoreThreshold
+  if (threshold !== undefined) rows = rows.filter((row) => (row.score ?? 1) >= threshold)
+  if (request.distinct !== undefined) rows = distinctRows(state, rows, request.distinct)
+  return {
+    order: rows.map((row) => row.id),
+    scores: ranked.scores === undefined ? undefined : rows.map((row) => row.score!),
+  }
+}
+
+/** Query words in the order they are kept: as typed (`last`), or rarest first (`frequency`). */
+function wordSequence(state: IndexState, request: CheckedSearch, words: QueryWord[]): number[] {
+  const indices = words.map((_, i) => i)
+  if (request.matchingStrategy !== 'frequency') return indices
+  const frequency = words.map((w) => state.text.matchEstimate(w.term))
+  return indices.sort((a, b) => frequency[a]! - frequency[b]! || a - b)
+}
+
+function leadingHeld(sequence: number[], held: Set<number>): number {
+  let n = 0
+  while (n < sequence.length && held.has(sequence[n]!)) n++
+  return n
+}
+
+/** The first document of each value of `attribute`; documents without it are all kept. */
+function distinctRows<T extends { id: number }>(state: IndexState, rows: T[], attribute: string): T[] {
+  const seen = new Set<string>()
+  return rows.filter((row) => {
+    const values = valuesAt(state.docAt(row.id) as Doc, attribute)
+      .filter((v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+      .map((v) => (typeof v === 'string' ? `s:${v.toLowerCase()}` : `${typeof v}:${String(v)}`))
+    if (values.length === 0) return true
+    if (values.some((v) => seen.has(v))) return false
+    for (const v of values) seen.add(v)
+    return true
+  })
+}

@@ -1,0 +1,170 @@
+import v8 from 'node:v8'
+import vm from 'node:vm'
+import { defineSuite, type SuiteContext } from '@shoal/bench'
+import {
+  MemoryHostNetwork,
+  MemoryRaftStorage,
+  type NormalEntry,
+  RaftHost,
+  type StateMachine,
+  seededRng,
+} from '../src/index.ts'
+
+/**
+ * The idle cost of a multi-raft host, in process: three hosts on the
+ * in-memory network, N groups with a replica on each, all led from h1, on a
+ * 100 ms clock. Once every group has quiesced, a window measures the items
+ * the hosts send per second, the process CPU (all three hosts share it) and
+ * the heap per idle group replica; then h3 is cut off and declared dead, the
+ * groups react and fall quiet again, and the window is measured again.
+ */
+const NODES = ['h1', 'h2', 'h3']
+const TICK_MS = 100
+
+const idleMachine = (): StateMachine => ({
+  apply: (_entry: NormalEntry) => undefined,
+  snapshot: () => new Uint8Array(0),
+  restore: () => undefined,
+})
+
+async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** A full collection before reading the heap, so garbage from elections does not count as idle state. */
+/** Waits until `hosts` have quiesced every group and then sent nothing for `calmTicks`. */
+async function quiet(hosts: RaftHost[], groups: number, calmTicks: number, what: string): Promise<void> {
+  const sent = () => hosts.reduce((n, h) => n + h.metrics().itemsSent, 0)
+  const deadline = performance.now() + 600_000
+  for (;;) {
+    await until(() => hosts.every((h) => h.metrics().quiescedGroups === groups), 600_000, what)
+    const before = sent()
+    await new Promise((resolve) => setTimeout(resolve, calmTicks * TICK_MS))
+    if (sent() === before && hosts.every((h) => h.metrics().quiescedGroups === groups)) return
+    if (performance.now() > deadline) throw new Error(`${what}: traffic does not stop`)
+  }
+}
+
+function heapUsed(): number {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc') as () => void
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+interface Window {
+  itemsPerS: number
+  framesPerS: number
+  cpuPercentOfOneCore: number
+}
+
+async function measureWindow(hosts: RaftHost[], seconds: number): Promise<Window> {
+  const sent = () => hosts.reduce((n, h) => n + h.metrics().itemsSent, 0)
+  const frames = () => hosts.reduce((n, h) => n + h.metrics().framesSent, 0)
+  const items0 = sent()
+  const frames0 = frames()
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
+  const elapsedS = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  return {
+    itemsPerS: (sent() - items0) / elapsedS,
+    framesPerS: (frames() - frames0) / elapsedS,
+    cpuPercentOfOneCore: ((cpu.user + cpu.system) / 1e6 / elapsedS) * 100,
+  }
+}
+
+function record(ctx: SuiteContext, label: string, window: Window, groups: number): void {
+  ctx.record({ name: `${label}-items-per-s`, metric: 'messages/s', value: window.itemsPerS, unit: 'items/s' })
+  ctx.record({
+    name: `${label}-frames-per-s`,
+    metric: 'frames/s',
+    value: window.framesPerS,
+    unit: 'frames/s',
+  })
+  ctx.record({
+    name: `${label}-cpu-3-hosts`,
+    metric: 'cpu',
+    value: window.cpuPercentOfOneCore,
+    unit: '% of one core',
+  })
+  ctx.log(
+    `${label}: ${groups} groups, ${window.itemsPerS.toFixed(1)} items/s, ${window.cpuPercentOfOneCore.toFixed(2)}% of one core for 3 hosts`,
+  )
+}
+
+export default defineSuite({
+  description:
+    'Multi-raft host idle cost: 3 hosts, quiesced groups, messages/s, CPU and memory, healthy and with one host dead',
+  async run(ctx) {
+    const groups = ctx.smoke ? 200 : 10_000
+    const windowS = ctx.smoke ? 0.5 : 10
+    const calmTicks = ctx.smoke ? 5 : 20
+    const network = new MemoryHostNetwork()
+    const hosts = NODES.map((nodeId) => {
+      const host = new RaftHost({
+        nodeId,
+        transport: network.transport(),
+        storage: (_group, bootstrap) =>
+          MemoryRaftStorage.bootstrap(bootstrap ?? { voters: [], learners: [] }),
+        tickMs: TICK_MS,
+        raft: { electionTicks: 10, heartbeatTicks: 1 },
+        rng: (group) => seededRng(`${nodeId}/${group}`),
+      })
+      network.attach(host)
+      return host
+    })
+    const names = Array.from({ length: groups }, (_, i) => `shard-${i}`)
+    const heapBefore = heapUsed()
+    for (const host of hosts)
+      for (const name of names)
+        await host.addGroup(name, { stateMachine: idleMachine(), bootstrap: { voters: NODES, learners: [] } })
+    const [h1, h2, h3] = hosts as [RaftHost, RaftHost, RaftHost]
+    for (const name of names) h1.group(name)?.campaign()
+    for (const host of hosts) host.start()
+    await until(() => names.every((n) => h1.group(n)?.isLeader), 600_000, 'all groups led by h1')
+    await quiet(hosts, groups, calmTicks, 'all groups quiesced')
+    const heapPerReplica = (heapUsed() - heapBefore) / (groups * NODES.length)
+    ctx.record({
+      name: 'heap-per-idle-group-replica',
+      metric: 'memory',
+      value: heapPerReplica,
+      unit: 'bytes',
+    })
+    ctx.record({
+      name: 'groups-quiesced',
+      metric: 'count',
+      value: h1.metrics().quiescedGroups,
+      unit: 'groups',
+    })
+    const healthy = await measureWindow(hosts, windowS)
+    record(ctx, 'healthy', healthy, groups)
+
+    network.isolate('h3')
+    h3.stop().catch(() => undefined)
+    const itemsBefore = h1.metrics().itemsSent + h2.metrics().itemsSent
+    for (const host of [h1, h2]) host.setNodeLiveness('h3', 'dead')
+    // The groups wake (a heartbeat round) and quiesce again without h3.
+    await quiet([h1, h2], groups, calmTicks, 'groups quiet again with h3 dead')
+    ctx.record({
+      name: 'one-dead-reaction-items-per-group',
+      metric: 'messages',
+      value: (h1.metrics().itemsSent + h2.metrics().itemsSent - itemsBefore) / groups,
+      unit: 'items/group',
+    })
+    const degraded = await measureWindow([h1, h2], windowS)
+    record(ctx, 'one-dead', degraded, groups)
+    ctx.record({
+      name: 'one-dead-cpu-vs-healthy',
+      metric: 'ratio',
+      value: degraded.cpuPercentOfOneCore / Math.max(healthy.cpuPercentOfOneCore, 1e-9),
+      unit: 'x',
+    })
+    for (const host of [h1, h2]) await host.stop()
+  },
+})

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest'
+import type { Message } from '../src/core/index.ts'
+import { bytes, CoreNet } from './core-net.ts'
+
+const E = 10 // election ticks in CoreNet
+
+/** Three members, `a` leading, quiescence on, everything caught up and quiet. */
+function quietGroup(seed = 7): CoreNet {
+  const net = new CoreNet(['a', 'b', 'c'], { quiesce: true }, seed)
+  net.elect('a')
+  net.tickUntil(() => ['a', 'b', 'c'].every((id) => net.core(id).quiesced), 5)
+  return net
+}
+
+const allQuiesced = (net: CoreNet, ids: string[]): boolean => ids.every((id) => net.core(id).quiesced)
+const appliedEverywhere = (net: CoreNet, ids: string[], index: number): boolean =>
+  ids.every((id) => net.core(id).log.applied >= index)
+
+describe('quiescence of an idle group', () => {
+  it('a caught-up leader sends one quiescing heartbeat per follower, then its group sends nothing', () => {
+    const net = quietGroup()
+    const quiesce = net.sent.filter((m) => m.type === 'heartbeat' && m.quiesce)
+    expect(quiesce.map((m) => m.to).sort()).toEqual(['b', 'c'])
+    const before = net.sent.length
+    net.tick(20 * E)
+    expect(net.sent.length).toBe(before)
+    expect(net.core('a').role).toBe('leader')
+    expect(net.core('a').term).toBe(net.core('b').term)
+  })
+
+  it('is off by default: a leader keeps heartbeating', () => {
+    const net = new CoreNet(['a', 'b', 'c'])
+    net.elect('a')
+    net.tick(3)
+    const before = net.sent.length
+    net.tick(3)
+    expect(net.sent.length).toBeGreaterThan(before)
+    expect(net.core('a').quiesced).toBe(false)
+  })
+
+  it('a leader does not quiesce while a live follower lags', () => {
+    const net = new CoreNet(['a', 'b', 'c'], { quiesce: true })
+    net.elect('a')
+    net.cut.add('c')
+    net.core('a').propose(bytes('x'))
+    net.tick(3 * E)
+    expect(net.core('a').quiesced).toBe(false)
+    expect(
+      net
+        .core('a')
+        .status()
+        .followers.find((f) => f.id === 'c')?.lag,
+    ).toBeGreaterThan(0)
+  })
+
+  it('a follower whose log does not end at the quiesce point stays awake, and its timeout brings the group back to quiet', () => {
+    const net = quietGroup()
+    const a = net.core('a')
+    const b = net.core('b')
+    const term = a.term
+    b.wake()
+    // A stale quiesce naming an index b does not end at: b treats it as a heartbeat and answers.
+    net.deliver({ type: 'heartbeat', from: 'a', to: 'b', term, commit: 1, context: null, quiesce: true })
+    expect(b.quiesced).toBe(false)
+    expect((net.sent.at(-1) as Message).type).toBe('heartbeatResponse')
+    net.settle()
+    // An answer to a heartbeat is no news: the leader stays quiet.
+    expect(a.quiesced).toBe(true)
+    // b's pre-vote wakes the leader, whose heartbeat and next quiesce settle b again, in the same term.
+    net.tickUntil(() => allQuiesced(net, ['a', 'b', 'c']), 3 * E)
+    expect(a.role).toBe('leader')
+    expect(b.term).toBe(term)
+  })
+
+  it('the leader\u2019s own entries count towards commitment only once durable (Raft thesis \u00a710.2.1)', () => {
+    const net = new CoreNet(['solo'], { quiesce: false })
+    net.elect('solo')
+    const core = net.core('solo')
+    const result = core.propose(bytes('x'))
+    expect(result.ok).toBe(true)
+    const rd = core.ready()
+    expect(rd.entries).toHaveLength(1)
+    expect(rd.committedEntries).toHaveLength(0)
+    core.advance(rd)
+    expect(core.log.committed).toBe(rd.entries[0]?.index)
+  })
+
+  it('a leader\u2019s appends of a durable term are early messages; votes and acknowledgements are not', () => {
+    const net = new CoreNet(['a', 'b', 'c'])
+    net.elect('a')
+    net.core('a').propose(bytes('x'))
+    const rd = net.core('a').ready()
+    expect(rd.earlyMessages.map((m) => m.type)).toEqual(['append', 'append'])
+    expect(rd.messages).toEqual([])
+    net.core('a').advance(rd)
+    net.core('b').campaign()
+    const vote = net.core('b').ready()
+    expect(vote.earlyMessages).toEqual([])
+    expect(vote.messages.every((m) => m.type === 'vote')).toBe(true)
+  })
+})
+
+describe('quiescence races (each converges within one election timeout of the next request)', () => {
+  it('a follower ticks, receives the quiesce message, then processes its Ready, and stays quiesced (CockroachDB #9372)', () => {
+    const net = new CoreNet(['a', 'b', 'c'], { quiesce: true })
+    net.elect('a')
+    net.holdFrom = 'a'
+    net.core('a').tick()
+    net.process('a')
+    net.holdFrom = null
+    const quiesceToB = net.held.find((m) => m.to === 'b' && m.type === 'heartbeat' && m.quiesce)
+    expect(quiesceToB).toBeDefined()
+    const b = net.core('b')
+    b.tick()
+    b.step(quiesceToB as Message)
+    net.process('b')
+    expect(b.quiesced).toBe(true)
+    for (const m of net.held) if (m !== quiesceToB) net.deliver(m)
+    const before = net.sent.length
+    const term = b.term
+    net.tick(20 * E)
+    expect(net.sent.length).toBe(before)
+    expect(b.term).toBe(term)
+    const proposed = net.core('a').propose(bytes('next'))
+    const index = proposed.ok ? proposed.index : -1
+    expect(net.tickUntil(() => appliedEverywhere(net, ['a', 'b', 'c'], index), E)).toBeLessThanOrEqual(E)
+    net.tickUntil(() => allQuiesced(net, ['a', 'b', 'c']), E)
+  })
+
+  it('a quiesced leader dies: the followers, told by node liveness, elect a new leader and commit the next request within one election timeout', () => {
+    const net = quietGroup()
+    net.cut.add('a')
+    for (const id of ['b', 'c']) net.core(id).setPeerLiveness('a', false)
+    net.tickUntil(() => net.leader() !== undefined, E)
+    const leader = net.leader()
+    expect(leader?.id).not.toBe('a')
+    const proposed = leader?.propose(bytes('after')) ?? { ok: false }
+    expect(proposed.ok).toBe(true)
+    const index = proposed.ok ? proposed.index : -1
+    expect(net.tickUntil(() => appliedEverywhere(net, ['b', 'c'], index), E)).toBeLessThanOrEqual(E)
+    // The dead member does not keep the survivors awake.
+    net.tickUntil(() => allQuiesced(net, ['b', 'c']), E)
+  })
+
+  it('a follower wakes the group with a proposal: it restarts its timer, and the forwarded proposal wakes the leader', () => {
+    const net = quietGroup()
+    const b = net.core('b')
+    const refused = b.propose(bytes('from-b'))
+    expect(refused).toEqual({ ok: false, reason: 'notLeader', leader: 'a' })
+    expect(b.quiesced).toBe(false)
+    // What a host does with the refusal: forward to the leader named in it.
+    const proposed = net.core('a').propose(bytes('from-b'))
+    const index = proposed.ok ? proposed.index : -1
+    expect(net.tickUntil(() => appliedEverywhere(net, ['a', 'b', 'c'], index), E)).toBeLessThanOrEqual(E)
+    expect(net.core('a').role).toBe('leader')
+    net.tickUntil(() => allQuiesced(net, ['a', 'b', 'c']), E)
+  })
+
+  it('a woken follower whose leader is silently gone campaigns and the group recovers', () => {
+    const net = quietGroup()
+    net.cut.add('a')
+    net.core('b').wake()
+    net.tickUntil(() => net.leader() !== undefined, 4 * E)
+    expect(net.leader()?.id).not.toBe('a')
+  })
+
+  it('one replica\u2019s node is dead while the others quiesce, and the next request commits within one election timeout', () => {
+    const net = new CoreNet(['a', 'b', 'c'], { quiesce: true })
+    net.elect('a')
+    net.cut.add('c')
+    for (const id of ['a', 'b']) net.core(id).setPeerLiveness('c', false)
+    const first = net.core('a').propose(bytes('while-c-dead'))
+    expect(first.ok).toBe(true)
+    net.tickUntil(() => allQuiesced(net, ['a', 'b']), 2 * E)
+    const before = net.sent.length
+    net.tick(20 * E)
+    expect(net.sent.length).toBe(before)
+    const next = net.core('a').propose(bytes('next'))
+    const index = next.ok ? next.index : -1
+    expect(net.tickUntil(() => appliedEverywhere(net, ['a', 'b'], index), E)).toBeLessThanOrEqual(E)
+    net.tickUntil(() => allQuiesced(net, ['a', 'b']), E)
+    // c returns: the leader wakes, catches it up and the whole group quiesces again.
+    net.cut.delete('c')
+    for (const id of ['a', 'b']) net.core(id).setPeerLiveness('c', true)
+    net.tickUntil(() => appliedEverywhere(net, ['c'], index) && allQuiesced(net, ['a', 'b', 'c']), 3 * E)
+    expect(net.core('a').role).toBe('leader')
+  })
+})
