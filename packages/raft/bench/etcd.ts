@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -7,7 +7,8 @@ import { noop } from 'cockatiel'
 import { Etcd3 } from 'etcd3'
 import { freePort } from '../examples/kv/cluster.ts'
 
-export const ETCD_BINARY = '/usr/bin/etcd'
+/** The etcd server binary (`ETCD_BINARY` env to use another build). */
+export const ETCD_BINARY = process.env.ETCD_BINARY ?? '/usr/bin/etcd'
 
 const live = new Set<ChildProcess>()
 process.on('exit', () => {
@@ -20,6 +21,25 @@ interface EtcdMember {
   clientPort: number
   peerPort: number
   child: ChildProcess | null
+}
+
+export interface EtcdClusterOptions {
+  heartbeatMs: number
+  electionMs: number
+  /** Pre-vote before a real election (Shoal's core always pre-votes; etcd 3.4 defaults to off). */
+  preVote: boolean
+}
+
+/**
+ * `etcd --version` as one line, e.g. `etcd 3.4.23 (Go go1.19.8)`, or null
+ * when etcd is not installed.
+ */
+export function etcdVersion(): string | null {
+  if (!existsSync(ETCD_BINARY)) return null
+  const text = execFileSync(ETCD_BINARY, ['--version'], { encoding: 'utf8' })
+  const version = /etcd Version:\s*(\S+)/.exec(text)?.[1] ?? 'unknown'
+  const go = /Go Version:\s*(\S+)/.exec(text)?.[1]
+  return go === undefined ? `etcd ${version}` : `etcd ${version} (${go})`
 }
 
 /**
@@ -38,7 +58,7 @@ export class EtcdCluster {
     return existsSync(ETCD_BINARY)
   }
 
-  static async start(options: { heartbeatMs: number; electionMs: number }): Promise<EtcdCluster> {
+  static async start(options: EtcdClusterOptions): Promise<EtcdCluster> {
     const cluster = new EtcdCluster(await mkdtemp(path.join(tmpdir(), 'shoal-etcd-')))
     for (let i = 1; i <= 3; i++)
       cluster.members.push({
@@ -57,17 +77,14 @@ export class EtcdCluster {
         ...['--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`],
         ...['--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`],
         ...['--initial-cluster', initial, '--initial-cluster-state', 'new'],
-        ...[
-          '--heartbeat-interval',
-          String(options.heartbeatMs),
-          '--election-timeout',
-          String(options.electionMs),
-        ],
+        ...['--heartbeat-interval', String(options.heartbeatMs)],
+        ...['--election-timeout', String(options.electionMs)],
+        `--pre-vote=${options.preVote}`,
         ...['--log-level', 'error'],
       ]
       cluster.#spawn(m)
     }
-    const client = cluster.client()
+    const client = new Etcd3({ hosts: cluster.endpoints() })
     try {
       const deadline = Date.now() + 20_000
       for (;;) {
@@ -94,51 +111,70 @@ export class EtcdCluster {
 
   /** Restarts a killed member on its data directory. */
   restart(name: string): void {
-    const member = this.members.find((m) => m.name === name)
-    if (member !== undefined && member.child === null) this.#spawn(member)
+    const member = this.#member(name)
+    if (member.child === null) this.#spawn(member)
   }
 
+  /** The client URLs of the live members (all but `except`). */
   endpoints(except?: string): string[] {
     return this.members
       .filter((m) => m.name !== except && m.child !== null)
       .map((m) => `http://127.0.0.1:${m.clientPort}`)
   }
 
-  /**
-   * A client of the live members. `direct` turns off the client's retries and
-   * circuit breaker (which holds a host off for 5 s after three failures), so
-   * a failover is timed by the servers, not by client back-off.
-   */
-  client(except?: string, options: { direct?: boolean } = {}): Etcd3 {
-    const faultHandling = options.direct ? { faultHandling: { host: () => noop, global: noop } } : {}
-    return new Etcd3({ hosts: this.endpoints(except), ...faultHandling })
+  endpoint(name: string): string {
+    return `http://127.0.0.1:${this.#member(name).clientPort}`
   }
 
-  /** The member that leads, by asking each member's status. */
-  async leader(): Promise<string> {
-    for (const m of this.members) {
-      if (m.child === null) continue
-      const client = new Etcd3({ hosts: `http://127.0.0.1:${m.clientPort}` })
-      try {
-        const status = await client.maintenance.status()
-        if (status.leader === status.header.member_id) return m.name
-      } finally {
-        client.close()
+  /**
+   * A client of one member only, so every request goes to that member (no
+   * spreading over the cluster, no forwarding when the member leads).
+   * `direct` turns off the client's retries and circuit breaker (which holds
+   * a host off for 5 s after three failures), so a failover is timed by the
+   * servers, not by client back-off.
+   */
+  client(name: string, options: { direct?: boolean } = {}): Etcd3 {
+    const faultHandling = options.direct ? { faultHandling: { host: () => noop, global: noop } } : {}
+    return new Etcd3({ hosts: this.endpoint(name), ...faultHandling })
+  }
+
+  /** The member that leads, by asking each live member's status until one says it leads. */
+  async leader(timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      for (const m of this.members) {
+        if (m.child === null) continue
+        const client = this.client(m.name, { direct: true })
+        try {
+          const status = await client.maintenance.status()
+          if (status.leader === status.header.member_id) return m.name
+        } catch {
+          // Not up yet, or between leaders: ask the next one.
+        } finally {
+          client.close()
+        }
       }
+      await new Promise((r) => setTimeout(r, 50))
     }
-    throw new Error('no etcd leader')
+    throw new Error(`no etcd leader within ${timeoutMs} ms`)
   }
 
   async kill(name: string): Promise<void> {
-    const member = this.members.find((m) => m.name === name)
-    const child = member?.child
-    if (member === undefined || child == null) return
+    const member = this.#member(name)
+    const child = member.child
+    if (child === null) return
     member.child = null
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGKILL')
       await exited
     }
+  }
+
+  #member(name: string): EtcdMember {
+    const member = this.members.find((m) => m.name === name)
+    if (member === undefined) throw new Error(`no etcd member ${name}`)
+    return member
   }
 
   async stop(): Promise<void> {

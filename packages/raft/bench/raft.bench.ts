@@ -1,25 +1,47 @@
 import { defineSuite, type SuiteContext } from '@shoal/bench'
+import type { Etcd3 } from 'etcd3'
+import { KvClient } from '../examples/kv/client.ts'
 import { KvProcessCluster } from '../examples/kv/cluster.ts'
-import { EtcdCluster } from './etcd.ts'
+import { ETCD_BINARY, EtcdCluster, etcdVersion } from './etcd.ts'
+import { checkPerf, etcdctlAvailable, etcdGoLoadAvailable, goClientPuts } from './etcd-control.ts'
+import { FAILOVER_PROBE, type FailoverTiming, timeFailover } from './failover.ts'
 import { type LoadResult, runLoad, value256 } from './load.ts'
+import { median, recordMachineLoad, recordRatio } from './stats.ts'
 
 /**
- * The example KV (3 processes, WAL fsync on every write) next to etcd 3.4 (3
- * members, default fsync), both on loopback with heartbeat 100 ms and election
- * timeout 1000 ms, driven by the same closed-loop load generator.
+ * The example KV (3 processes, WAL fsync on every write) next to etcd (3
+ * members, default fsync), like for like:
+ * - heartbeat 100 ms, election timeout 1000 ms, pre-vote on, for both;
+ * - both load clients talk to the leader only (etcd3 is given the leader's
+ *   endpoint alone, the KV client the leader's address alone), one
+ *   connection each, multiplexed; re-pinned after every failover;
+ * - both are driven by the same closed-loop load generator (256-byte values);
+ * - failover is timed by one probe for both (`failover.ts`);
+ * - rounds alternate the systems (and which goes first), so load on the
+ *   shared machine falls on both; ratios are per round, reported as the
+ *   median with the min–max spread;
+ * - control: etcd's own Go client (clientv3, `etcd-go-load/`) against the
+ *   same etcd leader at the same client counts, in the same rounds, right
+ *   after the Node client, to show how much of the etcd figure is the Node
+ *   client; and `etcdctl check perf` (full runs).
  */
 const HEARTBEAT_MS = 100
 const ELECTION_MS = 1000
+const CLIENT_COUNTS = [1, 16, 64] as const
+const KEYS_PER_CLIENT = 100
 
 interface System {
-  name: string
-  peer?: string
+  name: 'shoal' | 'etcd'
+  /** Finds the leader and points the load client at it alone. */
+  pin(): Promise<void>
   put(key: string, value: string): Promise<unknown>
   get(key: string): Promise<unknown>
-  /** Kills the leader with SIGKILL and returns the milliseconds until the next successful put. */
-  failover(): Promise<number>
+  /** Kills the leader (SIGKILL), times the failover, restarts the member and re-pins. */
+  failover(): Promise<FailoverTiming>
   close(): Promise<void>
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function shoalSystem(): Promise<System> {
   const cluster = await KvProcessCluster.start({
@@ -27,166 +49,307 @@ async function shoalSystem(): Promise<System> {
     electionTicks: ELECTION_MS / HEARTBEAT_MS,
     heartbeatTicks: 1,
   })
-  const client = cluster.client({ attemptTimeoutMs: 2000, deadlineMs: 30_000 })
-  return {
+  let client: KvClient | null = null
+  const pinned = () => {
+    if (client === null) throw new Error('shoal: not pinned')
+    return client
+  }
+  const system: System = {
     name: 'shoal',
-    put: (key, value) => client.put(key, value),
-    get: (key) => client.get(key),
+    async pin() {
+      const leader = await cluster.leader()
+      client?.close()
+      client = new KvClient([cluster.address(leader)], { attemptTimeoutMs: 2000, deadlineMs: 30_000 })
+    },
+    put: (key, value) => pinned().put(key, value),
+    get: (key) => pinned().get(key),
     async failover() {
       const victim = await cluster.leader()
-      const survivors = cluster.members.filter((m) => m.id !== victim).map((m) => cluster.address(m.id))
-      const probe = new (client.constructor as typeof import('../examples/kv/client.ts').KvClient)(
-        survivors,
-        {
-          attemptTimeoutMs: 500,
-          deadlineMs: 30_000,
-        },
+      const survivors = cluster.members.filter((m) => m.id !== victim).map((m) => m.id)
+      const probes = new Map(
+        survivors.map((id) => [
+          id,
+          new KvClient([cluster.address(id)], { attemptTimeoutMs: FAILOVER_PROBE.attemptDeadlineMs }),
+        ]),
       )
-      // Open the connections first (a put would bounce off the followers to the leader, outside this client).
-      for (const address of survivors) await probe.direct(address, 'status')
-      const started = performance.now()
-      await cluster.kill(victim, 'SIGKILL')
-      await probe.put('failover', 'after')
-      const elapsed = performance.now() - started
-      probe.close()
-      await cluster.restart(victim)
-      await cluster.leader()
-      return elapsed
+      try {
+        for (const [id, probe] of probes) await probe.direct(cluster.address(id), 'status')
+        return await timeFailover({
+          kill: () => cluster.kill(victim, 'SIGKILL'),
+          survivors,
+          attempt: (id, sequence) =>
+            (probes.get(id) as KvClient).direct(cluster.address(id), 'put', 'failover', value256(sequence)),
+        })
+      } finally {
+        for (const probe of probes.values()) probe.close()
+        await cluster.restart(victim)
+        await sleep(1000)
+        await system.pin()
+      }
     },
     async close() {
-      client.close()
+      client?.close()
       await cluster.stop()
     },
   }
+  await system.pin()
+  return system
 }
 
-async function etcdSystem(): Promise<System> {
-  const cluster = await EtcdCluster.start({ heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS })
-  const client = cluster.client()
-  return {
-    name: 'etcd',
-    peer: 'etcd 3.4',
-    put: (key, value) => client.put(key).value(value).exec(),
-    get: (key) => client.get(key).string(),
+async function etcdSystem(): Promise<System & { leaderEndpoint(): string; endpoints(): string[] }> {
+  const cluster = await EtcdCluster.start({
+    heartbeatMs: HEARTBEAT_MS,
+    electionMs: ELECTION_MS,
+    preVote: true,
+  })
+  let client: Etcd3 | null = null
+  let leader = ''
+  const pinned = () => {
+    if (client === null) throw new Error('etcd: not pinned')
+    return client
+  }
+  const system = {
+    name: 'etcd' as const,
+    leaderEndpoint: () => cluster.endpoint(leader),
+    endpoints: () => cluster.endpoints(),
+    async pin() {
+      leader = await cluster.leader()
+      client?.close()
+      client = cluster.client(leader)
+    },
+    put: (key: string, value: string) => pinned().put(key).value(value).exec(),
+    get: (key: string) => pinned().get(key).string(),
     async failover() {
       const victim = await cluster.leader()
-      const probe = cluster.client(victim, { direct: true })
-      await probe.put('failover').value('warm')
-      const started = performance.now()
-      await cluster.kill(victim)
-      for (;;) {
-        try {
-          await probe
-            .put('failover')
-            .value('after')
-            .options({ deadline: Date.now() + 500 })
-          break
-        } catch {
-          if (performance.now() - started > 30_000) throw new Error('etcd did not recover within 30 s')
-          await new Promise((r) => setTimeout(r, 10))
-        }
+      const survivors = cluster.members.filter((m) => m.name !== victim).map((m) => m.name)
+      const probes = new Map(survivors.map((name) => [name, cluster.client(name, { direct: true })]))
+      try {
+        for (const probe of probes.values()) await probe.put('failover').value('warm').exec()
+        return await timeFailover({
+          kill: () => cluster.kill(victim),
+          survivors,
+          attempt: (name, sequence, deadlineMs) =>
+            (probes.get(name) as Etcd3)
+              .put('failover')
+              .value(value256(sequence))
+              .options({ deadline: Date.now() + deadlineMs })
+              .exec(),
+        })
+      } finally {
+        for (const probe of probes.values()) probe.close()
+        cluster.restart(victim)
+        await sleep(1000)
+        await system.pin()
       }
-      const elapsed = performance.now() - started
-      probe.close()
-      cluster.restart(victim)
-      await new Promise((r) => setTimeout(r, 1000))
-      await cluster.leader()
-      return elapsed
     },
     async close() {
-      client.close()
+      client?.close()
       await cluster.stop()
     },
   }
+  await system.pin()
+  return system
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+/** Per-round figures of one system (or the Go-client control) for one workload. */
+type Figures = Map<string, LoadResult[]>
+
+function add(figures: Figures, key: string, result: LoadResult): void {
+  const list = figures.get(key) ?? []
+  list.push(result)
+  figures.set(key, list)
 }
 
-function recordLoad(ctx: SuiteContext, system: System, name: string, result: LoadResult): void {
-  const peer = system.peer === undefined ? {} : { peer: system.peer }
-  const prefix = system.peer === undefined ? name : `etcd-${name}`
-  ctx.record({ name: `${prefix}-ops`, metric: 'ops/s', value: result.opsPerSecond, unit: 'ops/s', ...peer })
-  ctx.record({ name: `${prefix}-p50`, metric: 'p50-latency', value: result.p50Ms, unit: 'ms', ...peer })
-  ctx.record({ name: `${prefix}-p99`, metric: 'p99-latency', value: result.p99Ms, unit: 'ms', ...peer })
+function recordFigures(ctx: SuiteContext, prefix: string, results: LoadResult[], peer?: string): void {
+  const p = peer === undefined ? {} : { peer }
+  const ops = median(results.map((r) => r.opsPerSecond))
+  const p50 = median(results.map((r) => r.p50Ms))
+  const p99 = median(results.map((r) => r.p99Ms))
+  ctx.record({ name: `${prefix}-ops`, metric: 'ops/s', value: ops, unit: 'ops/s', ...p })
+  ctx.record({ name: `${prefix}-p50`, metric: 'p50-latency', value: p50, unit: 'ms', ...p })
+  ctx.record({ name: `${prefix}-p99`, metric: 'p99-latency', value: p99, unit: 'ms', ...p })
   ctx.log(
-    `${system.name} ${name}: ${result.opsPerSecond.toFixed(0)} ops/s p50 ${result.p50Ms.toFixed(1)} ms p99 ${result.p99Ms.toFixed(1)} ms`,
+    `${prefix} (median of ${results.length}): ${ops.toFixed(0)} ops/s p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms`,
   )
 }
 
-export default defineSuite({
-  description: 'Raft: example KV (3 processes, WAL fsync always) vs etcd 3.4 (3 members) on loopback',
-  async run(ctx) {
-    const durationMs = ctx.smoke ? 400 : 5000
-    const failoverRuns = ctx.smoke ? 1 : 9
-    const systems: System[] = []
-    try {
-      systems.push(await shoalSystem())
-      if (EtcdCluster.available()) systems.push(await etcdSystem())
-      else if (ctx.smoke) ctx.log('etcd is not installed (/usr/bin/etcd); skipping the peer in smoke mode')
-      else throw new Error('the full benchmark needs etcd (/usr/bin/etcd; scripts/install-peers.sh)')
+function perRound(ours: LoadResult[], theirs: LoadResult[], pick: (r: LoadResult) => number): number[] {
+  return ours.map((r, i) => pick(r) / pick(theirs[i] as LoadResult))
+}
 
+export default defineSuite({
+  description:
+    'Raft: example KV (3 processes, WAL fsync always) vs etcd (3 members), both clients pinned to the leader, alternating rounds, same failover probe, Go-client control',
+  async run(ctx) {
+    recordMachineLoad(ctx, 'start')
+    const rounds = ctx.smoke ? 2 : 5
+    const durationMs = ctx.smoke ? 300 : 3000
+    const version = etcdVersion()
+    if (version === null) {
+      const reason = `etcd is not installed (${ETCD_BINARY}; bash scripts/install-peers.sh)`
+      if (!ctx.smoke) throw new Error(`the full benchmark needs etcd: ${reason}`)
+      ctx.log(`${reason}: the peer is skipped in this smoke run`)
+      ctx.record({ name: 'etcd-skipped', metric: 'skipped', value: 1, unit: 'flag', peer: reason })
+    } else ctx.log(`peer: ${version}`)
+    const peer = version ?? 'etcd (absent)'
+    const goPeer = `${peer}, Go clientv3 (etcd-go-load)`
+    const goControl = version !== null && etcdGoLoadAvailable()
+    if (version !== null && !goControl) {
+      const reason = 'etcd-go-load not built (packages/raft/bench/etcd-go-load/build.sh)'
+      ctx.log(`${reason}: no Go-client control`)
+      ctx.record({ name: 'etcd-go-control-skipped', metric: 'skipped', value: 1, unit: 'flag', peer: reason })
+    }
+
+    const shoal = await shoalSystem()
+    const etcd = version === null ? null : await etcdSystem()
+    const figures: Figures = new Map()
+    const failovers = new Map<string, number[]>([
+      ['shoal', []],
+      ['etcd', []],
+    ])
+    try {
       // Warm-up (JIT, connections, first WAL segments), not recorded.
-      for (const system of systems)
+      for (const system of [shoal, etcd]) {
+        if (system === null) continue
         await runLoad(16, ctx.smoke ? 200 : 2000, (w, s) => system.put(`warm-${w}`, value256(s)))
-      const results = new Map<string, LoadResult>()
-      for (const clients of [1, 16, 64]) {
-        for (const system of systems) {
-          const result = await runLoad(clients, durationMs, (w, s) =>
-            system.put(`key-${w}-${s % 100}`, value256(s)),
+      }
+      for (let round = 0; round < rounds; round++) {
+        const order = [shoal, etcd].filter((s): s is System => s !== null)
+        if (round % 2 === 1) order.reverse()
+        ctx.log(`round ${round + 1}/${rounds}: ${order.map((s) => s.name).join(' then ')}`)
+        for (const clients of CLIENT_COUNTS) {
+          for (const system of order) {
+            const result = await runLoad(clients, durationMs, (w, s) =>
+              system.put(`key-${w}-${s % KEYS_PER_CLIENT}`, value256(s)),
+            )
+            add(figures, `${system.name}-put-${clients}`, result)
+            if (system === etcd && goControl) {
+              const go = await goClientPuts({
+                endpoint: etcd.leaderEndpoint(),
+                clients,
+                durationMs,
+                valueBytes: 256,
+                keysPerClient: KEYS_PER_CLIENT,
+              })
+              add(figures, `go-put-${clients}`, go)
+            }
+          }
+        }
+        for (const system of order) {
+          const result = await runLoad(64, durationMs, (w, s) =>
+            system.get(`key-${w}-${s % KEYS_PER_CLIENT}`),
           )
-          recordLoad(ctx, system, `put-${clients}`, result)
-          results.set(`${system.name}-put-${clients}`, result)
+          add(figures, `${system.name}-get-64`, result)
+        }
+        if (!ctx.smoke || round === 0) {
+          for (const system of order) {
+            const timing = await system.failover()
+            failovers.get(system.name)?.push(timing.elapsedMs)
+            ctx.log(
+              `${system.name} failover: ${timing.elapsedMs.toFixed(0)} ms (${timing.attempts} attempts)`,
+            )
+          }
         }
       }
-      for (const system of systems) {
-        const result = await runLoad(64, durationMs, (w, s) => system.get(`key-${w}-${s % 100}`))
-        recordLoad(ctx, system, 'get-64', result)
-        results.set(`${system.name}-get-64`, result)
+
+      const workloads = [...CLIENT_COUNTS.map((c) => `put-${c}`), 'get-64']
+      for (const workload of workloads) {
+        recordFigures(ctx, workload, figures.get(`shoal-${workload}`) ?? [])
+        if (etcd !== null) recordFigures(ctx, `etcd-${workload}`, figures.get(`etcd-${workload}`) ?? [], peer)
+        if (figures.has(`go-${workload}`))
+          recordFigures(ctx, `etcd-go-${workload}`, figures.get(`go-${workload}`) ?? [], goPeer)
       }
-      const failovers = new Map<string, number>()
-      for (const system of systems) {
-        const times: number[] = []
-        for (let i = 0; i < failoverRuns; i++) times.push(await system.failover())
-        const value = median(times)
-        failovers.set(system.name, value)
-        ctx.log(
-          `${system.name} failover: ${times.map((t) => t.toFixed(0)).join(', ')} ms (median ${value.toFixed(0)})`,
+      const shoalFailovers = failovers.get('shoal') as number[]
+      ctx.record({ name: 'failover', metric: 'median-failover', value: median(shoalFailovers), unit: 'ms' })
+      ctx.log(`shoal failovers: ${shoalFailovers.map((t) => t.toFixed(0)).join(', ')} ms`)
+      if (etcd === null) return
+
+      const etcdFailovers = failovers.get('etcd') as number[]
+      ctx.record({
+        name: 'etcd-failover',
+        metric: 'median-failover',
+        value: median(etcdFailovers),
+        unit: 'ms',
+        peer,
+      })
+      ctx.log(`etcd failovers: ${etcdFailovers.map((t) => t.toFixed(0)).join(', ')} ms`)
+      for (const workload of workloads) {
+        const ours = figures.get(`shoal-${workload}`) as LoadResult[]
+        const theirs = figures.get(`etcd-${workload}`) as LoadResult[]
+        recordRatio(
+          ctx,
+          `${workload}-ratio-vs-etcd`,
+          perRound(ours, theirs, (r) => r.opsPerSecond),
+          peer,
         )
-        const peer = system.peer === undefined ? {} : { peer: system.peer }
-        const name = system.peer === undefined ? 'failover' : 'etcd-failover'
-        ctx.record({ name, metric: 'median-failover', value, unit: 'ms', ...peer })
+        const clients = workload.split('-')[1]
+        recordRatio(
+          ctx,
+          `p99-${clients}${workload.startsWith('get') ? '-get' : ''}-ratio-vs-etcd`,
+          perRound(ours, theirs, (r) => r.p99Ms),
+          peer,
+        )
+        const go = figures.get(`go-${workload}`)
+        if (go === undefined) continue
+        recordRatio(
+          ctx,
+          `${workload}-ratio-vs-etcd-go-client`,
+          perRound(ours, go, (r) => r.opsPerSecond),
+          goPeer,
+        )
+        recordRatio(
+          ctx,
+          `${workload}-etcd-node-client-vs-go-client`,
+          perRound(theirs, go, (r) => r.opsPerSecond),
+          goPeer,
+        )
       }
-      if (systems.length < 2) return
-      const ours = (key: string) => results.get(`shoal-${key}`) as LoadResult
-      const theirs = (key: string) => results.get(`etcd-${key}`) as LoadResult
-      ctx.ratio(
-        'put-64-ratio-vs-etcd',
-        ours('put-64').opsPerSecond,
-        theirs('put-64').opsPerSecond,
-        'etcd 3.4',
-      )
-      ctx.ratio('p99-64-ratio-vs-etcd', ours('put-64').p99Ms, theirs('put-64').p99Ms, 'etcd 3.4')
-      ctx.ratio('put-1-ratio-vs-etcd', ours('put-1').opsPerSecond, theirs('put-1').opsPerSecond, 'etcd 3.4')
-      ctx.ratio(
-        'get-64-ratio-vs-etcd',
-        ours('get-64').opsPerSecond,
-        theirs('get-64').opsPerSecond,
-        'etcd 3.4',
-      )
-      ctx.ratio(
+      recordRatio(
+        ctx,
         'failover-ratio-vs-etcd',
-        failovers.get('shoal') as number,
-        failovers.get('etcd') as number,
-        'etcd 3.4',
+        shoalFailovers.map((t, i) => t / (etcdFailovers[i] as number)),
+        peer,
       )
+
+      if (!ctx.smoke && etcdctlAvailable()) {
+        ctx.log('etcdctl check perf --load=s against the etcd cluster (60 s)')
+        const perf = await checkPerf(etcd.endpoints())
+        ctx.record({
+          name: 'etcdctl-check-perf-writes',
+          metric: 'writes/s',
+          value: perf.writesPerSecond,
+          unit: 'writes/s',
+          peer,
+        })
+        ctx.record({
+          name: 'etcdctl-check-perf-slowest',
+          metric: 'max-latency',
+          value: perf.slowestMs,
+          unit: 'ms',
+          peer,
+        })
+        ctx.record({
+          name: 'etcdctl-check-perf-stddev',
+          metric: 'stddev-latency',
+          value: perf.stddevMs,
+          unit: 'ms',
+          peer,
+        })
+        ctx.record({
+          name: 'etcdctl-check-perf-pass',
+          metric: 'pass',
+          value: perf.passed ? 1 : 0,
+          unit: 'flag',
+          peer,
+        })
+        ctx.log(
+          `etcdctl check perf: ${perf.passed ? 'PASS' : 'FAIL'}, ${perf.writesPerSecond} writes/s, slowest ${perf.slowestMs.toFixed(0)} ms`,
+        )
+      }
     } finally {
-      for (const system of systems) await system.close()
+      await shoal.close()
+      await etcd?.close()
+      recordMachineLoad(ctx, 'end')
     }
   },
 })

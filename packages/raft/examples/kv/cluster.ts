@@ -25,6 +25,13 @@ export interface KvClusterOptions {
   dial?: ((from: string, to: string) => string) | null
   /** Where the members' data directories go. @defaultValue a new temporary directory */
   root?: string | null
+  /**
+   * A module that provides the member-to-member transport instead of raw TCP
+   * framing (`server.ts --transport-module`). @defaultValue raw TCP
+   */
+  transportModule?: string | null
+  /** Extra environment variables for the member processes (for the transport module). */
+  env?: Readonly<Record<string, string>>
 }
 
 interface Member {
@@ -82,6 +89,8 @@ export class KvProcessCluster {
       snapshotEntries: 10_000,
       dial: null,
       root: null,
+      transportModule: null,
+      env: {},
       ...options,
     }
     const root = resolved.root ?? (await mkdtemp(path.join(tmpdir(), 'shoal-kv-')))
@@ -139,8 +148,9 @@ export class KvProcessCluster {
         ...['--tick-ms', String(o.tickMs), '--election-ticks', String(o.electionTicks)],
         ...['--heartbeat-ticks', String(o.heartbeatTicks), '--snapshot-entries', String(o.snapshotEntries)],
         ...['--clock-rate', String(member.clockRate), ...dialArgs],
+        ...(o.transportModule === null ? [] : ['--transport-module', o.transportModule]),
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } },
     )
     live.add(child)
     member.child = child

@@ -10,8 +10,15 @@
  *   request at runtime) makes it run faster or slower than real time;
  * - SIGUSR2 makes the next WAL fsync fail with EIO. Any storage error ends the
  *   process (exit code 70): the member is fail-stop and recovers by restarting.
+ *
+ * `--transport-module <file>` replaces the raw TCP framing between members
+ * with the transport that module's `createTransport` returns (see
+ * `transport-module.ts`); storage, fsync and the client port stay the same.
+ * The server package's benchmarks use it to run this service over libp2p.
  */
 import net from 'node:net'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type FileSystem, NodeFileSystem, type WalFile } from '@shoal/wal'
 import {
@@ -34,6 +41,7 @@ import {
   packr,
   parsePeers,
 } from './protocol.ts'
+import type { MemberTransport, TransportModule } from './transport-module.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -46,6 +54,7 @@ const { values: args } = parseArgs({
     'snapshot-entries': { type: 'string', default: '10000' },
     dial: { type: 'string' },
     'clock-rate': { type: 'string', default: '1' },
+    'transport-module': { type: 'string' },
   },
   strict: true,
 })
@@ -179,6 +188,14 @@ function failStopStorage(inner: RaftStorage): RaftStorage {
   }
 }
 
+/**
+ * Where Raft messages go: the raw TCP transport, or (with
+ * `--transport-module`) nowhere until that module's transport is up, after
+ * which it carries them. Raft tolerates the loss.
+ */
+const transportModule = args['transport-module']
+let transport: MemberTransport = transportModule === undefined ? new TcpTransport() : { send: () => {} }
+
 const machine = new KvMachine()
 const storage = new WalRaftStorage(args.dir as string, {
   bootstrap: { voters: peers.map((p) => p.id), learners: [] },
@@ -192,7 +209,7 @@ const node = new RaftNode({
     heartbeatTicks: Number(args['heartbeat-ticks']),
   },
   storage: failStopStorage(storage),
-  transport: new TcpTransport(),
+  transport: { send: (to, messages) => transport.send(to, messages) },
   stateMachine: machine,
   tickMs: 0,
   snapshotEntries: Number(args['snapshot-entries']),
@@ -263,13 +280,30 @@ const clientServer = net.createServer((socket) => {
 await node.start()
 machine.started = true
 setClockRate(Number(args['clock-rate']))
-await new Promise<void>((resolve) => raftServer.listen(self.raftPort, self.host, resolve))
+if (transportModule === undefined) {
+  await new Promise<void>((resolve) => raftServer.listen(self.raftPort, self.host, resolve))
+} else {
+  const loaded = (await import(pathToFileURL(path.resolve(transportModule)).href)) as Partial<TransportModule>
+  if (typeof loaded.createTransport !== 'function') {
+    process.stderr.write(`--transport-module: ${transportModule} exports no createTransport function\n`)
+    process.exit(2)
+  }
+  transport = await loaded.createTransport({
+    id,
+    peers,
+    dir: args.dir as string,
+    receive: (messages) => {
+      for (const message of messages) node.receive(message)
+    },
+  })
+}
 await new Promise<void>((resolve) => clientServer.listen(self.clientPort, self.host, resolve))
 process.stdout.write(`ready ${id}\n`)
 
 process.on('SIGTERM', () => {
   void (async () => {
     await node.stop()
+    await transport.close?.()
     await storage.close()
     process.exit(0)
   })()
