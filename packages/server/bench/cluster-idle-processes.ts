@@ -62,9 +62,16 @@ export class NodeProcess {
   readonly #waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
   #nextId = 0
   #exited = false
+  /** Set once this side kills or stops the process, so its exit is expected. */
+  #leaving = false
   #stderr = ''
 
-  private constructor(name: string, child: ChildProcess, ready: NodeReady) {
+  private constructor(
+    name: string,
+    child: ChildProcess,
+    ready: NodeReady,
+    onUnexpectedExit: (message: string) => void,
+  ) {
     this.name = name
     this.#child = child
     this.peerId = ready.peerId
@@ -82,13 +89,22 @@ export class NodeProcess {
     child.once('exit', (code, signal) => {
       this.#exited = true
       const error = new Error(`${name} exited (${code ?? signal}): ${this.#stderr.trim()}`)
+      if (!this.#leaving) onUnexpectedExit(error.message)
       for (const waiter of this.#waiting.values()) waiter.reject(error)
       this.#waiting.clear()
     })
   }
 
-  /** Forks a node process and waits until its transport listens. */
-  static async spawn(name: string, config: NodeProcessConfig, timeoutMs: number): Promise<NodeProcess> {
+  /**
+   * Forks a node process and waits until its transport listens.
+   * `onUnexpectedExit` hears (with its last stderr) of an exit this side did not cause.
+   */
+  static async spawn(
+    name: string,
+    config: NodeProcessConfig,
+    timeoutMs: number,
+    onUnexpectedExit: (message: string) => void,
+  ): Promise<NodeProcess> {
     const child = fork(nodeScript, [JSON.stringify(config)], {
       execArgv: [...process.execArgv, '--expose-gc'],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -109,7 +125,7 @@ export class NodeProcess {
           reject(new Error(`${name} exited (${code ?? signal}) before it was ready: ${stderr.trim()}`))
         })
       })
-      return new NodeProcess(name, child, ready)
+      return new NodeProcess(name, child, ready, onUnexpectedExit)
     } catch (error) {
       child.kill('SIGKILL')
       throw error
@@ -149,6 +165,7 @@ export class NodeProcess {
 
   /** SIGKILL: the node gets no chance to say goodbye, as in a crash. */
   async kill(): Promise<void> {
+    this.#leaving = true
     if (this.#exited) return
     const exited = new Promise((resolve) => this.#child.once('exit', resolve))
     this.#child.kill('SIGKILL')
@@ -157,6 +174,7 @@ export class NodeProcess {
 
   /** Stops the node cleanly, or kills it when it does not answer in time. */
   async stop(): Promise<void> {
+    this.#leaving = true
     if (this.#exited) return
     const exited = new Promise((resolve) => this.#child.once('exit', resolve))
     await this.call({ op: 'stop' }, 10_000).catch(() => this.#child.kill('SIGKILL'))

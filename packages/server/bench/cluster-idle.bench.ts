@@ -206,19 +206,27 @@ function recordWindow(ctx: SuiteContext, label: string, nodes: NodeProcess[], wi
 
 const maxOf = (values: number[]) => values.reduce((m, v) => Math.max(m, v), 0)
 
-/** Adds the groups: followers first, so the leader's first election finds them. */
-async function addGroups(nodes: NodeProcess[], leader: NodeProcess, names: string[]): Promise<void> {
+/**
+ * Adds the groups a chunk at a time, on the followers first and then on the
+ * leader, which campaigns in them at once: the groups' election timers start
+ * together on every node, so the leader's election usually comes first.
+ */
+async function addGroups(
+  nodes: NodeProcess[],
+  leader: NodeProcess,
+  names: string[],
+  log: (message: string) => void,
+): Promise<void> {
   const voters = nodes.map((n) => n.peerId)
-  const chunk = 500
-  for (const node of [...nodes.filter((n) => n !== leader), leader]) {
-    for (let i = 0; i < names.length; i += chunk) {
-      await node.call({
-        op: 'addGroups',
-        names: names.slice(i, i + chunk),
-        voters,
-        campaign: node === leader,
-      })
-    }
+  const followers = nodes.filter((n) => n !== leader)
+  const chunk = 250
+  for (let i = 0; i < names.length; i += chunk) {
+    const slice = names.slice(i, i + chunk)
+    await Promise.all(
+      followers.map((n) => n.call({ op: 'addGroups', names: slice, voters, campaign: false })),
+    )
+    await leader.call({ op: 'addGroups', names: slice, voters, campaign: true })
+    if ((i + chunk) % 2000 === 0) log(`${i + chunk} groups added`)
   }
 }
 
@@ -229,10 +237,10 @@ async function idleCost(ctx: SuiteContext, nodes: NodeProcess[], scale: Scale): 
   // A first few groups open the shared WAL and the connections and warm the
   // code up, so the memory delta that follows is the groups' own.
   const warm = scale.warmupGroups
-  await addGroups(nodes, leader, names.slice(0, warm))
+  await addGroups(nodes, leader, names.slice(0, warm), ctx.log)
   await quiet(nodes, leader, warm, scale, 'warm-up groups led by n1 and quiesced')
   const before = await memories(nodes)
-  await addGroups(nodes, leader, names.slice(warm))
+  await addGroups(nodes, leader, names.slice(warm), ctx.log)
   const settleS = await quiet(nodes, leader, scale.groups, scale, 'all groups led by n1 and quiesced')
   ctx.record({
     name: 'setup-add-groups',
@@ -364,6 +372,7 @@ export default defineSuite({
             `n${i + 1}`,
             { dataDir, clusterKeyHex, tickMs: TICK_MS, electionTicks: ELECTION_TICKS },
             60_000,
+            (message) => ctx.log(`unexpected exit: ${message}`),
           ),
         ),
       )
