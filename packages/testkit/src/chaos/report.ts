@@ -30,7 +30,10 @@ export interface ChaosReport {
     elapsedMs: number
     counterexample: { key: string; longestPrefix: string[]; stuck: string[] } | null
   }
-  lostWrites: { count: number; examples: LostWrite[] }
+  /** What kept the run from checking everything (replicas that never settled, final reads that failed). */
+  problems: string[]
+  /** `checked: false` when the final state could not be read. */
+  lostWrites: { checked: boolean; count: number; examples: LostWrite[] }
   replicas: {
     identical: boolean
     appliedIndexes: Record<string, number>
@@ -39,8 +42,8 @@ export interface ChaosReport {
   recovery: {
     /** From healing to the first write acknowledged after it (null: none within the settle time-out). */
     firstAcknowledgedWriteMs: number | null
-    /** From healing until every replica had applied everything committed. */
-    settledMs: number
+    /** From healing until every replica had applied everything committed (null: never, within the time-out). */
+    settledMs: number | null
   }
   /** Node exits nobody asked for. */
   crashes: string[]
@@ -62,10 +65,11 @@ export function reportToMarkdown(report: ChaosReport): string {
     `- Re-run: \`${report.command}\``,
     `- Operations: ${ops.total} (writes ${ops.write.ok} ok / ${ops.write.fail} failed / ${ops.write.info} unknown; reads ${ops.read.ok} ok / ${ops.read.fail + ops.read.info} without an answer)`,
     `- Linearizability: **${report.linearizability.verdict}** (${report.linearizability.operations} operations in ${report.linearizability.partitions} keys, ${report.linearizability.steps} steps, ${report.linearizability.elapsedMs} ms)`,
-    `- Acknowledged writes lost: **${report.lostWrites.count}**`,
+    `- Acknowledged writes lost: **${report.lostWrites.checked ? report.lostWrites.count : 'not checked'}**`,
     `- Replicas identical: **${report.replicas.identical ? 'yes' : 'no'}** (applied indexes ${JSON.stringify(report.replicas.appliedIndexes)})`,
-    `- Recovery after healing: first acknowledged write ${report.recovery.firstAcknowledgedWriteMs ?? 'none'} ms, replicas settled ${report.recovery.settledMs} ms`,
+    `- Recovery after healing: first acknowledged write ${report.recovery.firstAcknowledgedWriteMs ?? 'none'} ms, replicas settled ${report.recovery.settledMs ?? 'never'} ms`,
     `- Unrequested node exits: ${report.crashes.length === 0 ? 'none' : report.crashes.length}`,
+    ...report.problems.map((problem) => `- Problem: **${problem}**`),
     '',
     '## Faults',
     '',

@@ -6,7 +6,7 @@ import { ChaosConfigError, ChaosRunError } from './errors.ts'
 import { FaultNetwork } from './fault-network.ts'
 import type { ChaosReport } from './report.ts'
 import type { FaultRecord, Scenario } from './scenario.ts'
-import type { SystemUnderTest } from './system.ts'
+import type { ReplicaState, SystemUnderTest } from './system.ts'
 import { sleep, Workload } from './workload.ts'
 
 export interface ChaosRunOptions {
@@ -87,16 +87,29 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       now() + settleTimeoutMs,
       now,
     )
+    // A run that cannot settle or read back still gets a report: the problem is the finding.
+    const problems: string[] = []
     if (settledAt === undefined)
-      throw new ChaosRunError(`replicas did not settle within ${settleTimeoutMs} ms`)
-    log(`settled ${Math.round(settledAt - healAt)} ms after healing`)
+      problems.push(`replicas did not settle within ${settleTimeoutMs} ms of healing`)
+    else log(`settled ${Math.round(settledAt - healAt)} ms after healing`)
 
+    let finalValues: Map<string, string | null> | null = null
     const finalClient = system.client('final')
-    const finalValues = await workload.finalReads(finalClient, now() + settleTimeoutMs)
-    finalClient.close()
-    const replicas = await system.replicaStates(workload.keys)
+    try {
+      finalValues = await workload.finalReads(finalClient, now() + settleTimeoutMs)
+    } catch (error) {
+      problems.push(`final reads failed: ${String(error)}`)
+    } finally {
+      finalClient.close()
+    }
+    let replicas: ReplicaState[] = []
+    try {
+      replicas = await system.replicaStates(workload.keys)
+    } catch (error) {
+      problems.push(`replica states unreadable: ${String(error)}`)
+    }
     const history = workload.history()
-    const lost = lostWrites(history, finalValues)
+    const lost = finalValues === null ? [] : lostWrites(history, finalValues)
     const divergent = divergentKeys(replicas)
     const check = checkLinearizability(kvModel({ initialValue: null }), history, {
       timeoutMs: options.checkTimeoutMs ?? 120_000,
@@ -129,19 +142,25 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
                 stuck: check.counterexample.stuck.map((op) => describeOp(op)),
               },
       },
-      lostWrites: { count: lost.length, examples: lost.slice(0, 20) },
+      problems,
+      lostWrites: { checked: finalValues !== null, count: lost.length, examples: lost.slice(0, 20) },
       replicas: {
-        identical: divergent.length === 0,
+        identical: replicas.length === system.nodes.length && divergent.length === 0,
         appliedIndexes: Object.fromEntries(replicas.map((r) => [r.node, r.appliedIndex])),
         divergentKeys: divergent.slice(0, 20),
       },
       recovery: {
         firstAcknowledgedWriteMs: recoveredAt === undefined ? null : Math.round(recoveredAt - healAt),
-        settledMs: Math.round(settledAt - healAt),
+        settledMs: settledAt === undefined ? null : Math.round(settledAt - healAt),
       },
       crashes: system.crashes(),
       network: network.stats(),
-      passed: check.verdict === 'linearizable' && lost.length === 0 && divergent.length === 0,
+      passed:
+        problems.length === 0 &&
+        check.verdict === 'linearizable' &&
+        lost.length === 0 &&
+        replicas.length === system.nodes.length &&
+        divergent.length === 0,
     }
     return report
   } finally {
