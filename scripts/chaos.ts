@@ -24,6 +24,10 @@ import {
   scenarioByName,
 } from '../packages/testkit/src/chaos/index.ts'
 
+// Ctrl-C and SIGTERM end the process through `exit`, whose handlers kill the
+// member processes and unmount their tmpfs data directories.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130))
+
 const { values } = parseArgs({
   options: {
     scenario: { type: 'string' },

@@ -110,6 +110,24 @@ const ARENA_START = 1024
 const CURSOR_BYTES = 64
 const MAX_ID = 0xffffffff
 const WORD_CACHE_SIZE = 500_000
+/** A plain array of `values` (faster than `Array.from` on a typed array). */
+function numbers(values: ArrayLike<number>): number[] {
+  const out = new Array<number>(values.length)
+  for (let i = 0; i < values.length; i++) out[i] = values[i]!
+  return out
+}
+
+/** The postings of a loaded index, held as loaded (see `#postDocs`). */
+interface HeldPostings {
+  /** Internal documents when loaded (the held postings name only these). */
+  docCount: number
+  offsets: Uint32Array
+  docs: Uint32Array
+  tfs: Uint8Array
+  termStarts?: Uint32Array
+  docTerms?: Uint32Array
+}
+
 const EMPTY_DOCS = new Uint32Array(0)
 const EMPTY_TFS = new Uint8Array(0)
 /** Removed documents are compacted away once they pass an eighth of the live ones (and this many). */
@@ -137,14 +155,19 @@ export class Bm25Index {
   readonly #wordCache = new Map<string, number>()
   // Per term id: postings (internal doc numbers ascending, tfs F per posting), live doc frequency.
   // Typed arrays with spare capacity; #postCount says how many postings are used.
-  #postDocs: Uint32Array[] = []
-  #postTfs: Uint8Array[] = []
+  // A term loaded from a serialized index has no array of its own until it is first read or
+  // changed (undefined here): its postings are a range of #held, made a view on demand, so
+  // loading allocates no per-term objects.
+  #postDocs: Array<Uint32Array | undefined> = []
+  #postTfs: Array<Uint8Array | undefined> = []
+  #held: HeldPostings | undefined
   #postCount: number[] = []
   #df: number[] = []
   // Per internal doc: external id, live flag, field lengths (F each), distinct term ids.
   #ext: number[] = []
   #live: number[] = []
   #lens: number[] = []
+  // Undefined for a removed document, and for a loaded one not yet read (see #termsOf).
   #docTerms: Array<Uint32Array | undefined> = []
   readonly #internalOf = new Map<number, number>()
   #liveCount = 0
@@ -298,9 +321,9 @@ export class Bm25Index {
     }
     for (const termId of terms) {
       const n = this.#postCount[termId]!
-      if (n === this.#postDocs[termId]!.length) this.#growPostings(termId, n * 2 + 2)
-      this.#postDocs[termId]![n] = internal
-      const tfs = this.#postTfs[termId]!
+      if (n === this.#docsOf(termId).length) this.#growPostings(termId, n * 2 + 2)
+      this.#docsOf(termId)[n] = internal
+      const tfs = this.#tfsOf(termId)
       for (let f = 0; f < F; f++) tfs[n * F + f] = this.#tfScratch[termId * MAX_FIELDS + f]!
       this.#postCount[termId] = n + 1
       this.#df[termId]!++
@@ -321,7 +344,7 @@ export class Bm25Index {
     const F = this.fieldNames.length
     this.#internalOf.delete(id)
     this.#live[internal] = 0
-    for (const termId of this.#docTerms[internal]!) this.#df[termId]!--
+    for (const termId of this.#termsOf(internal)) this.#df[termId]!--
     this.#docTerms[internal] = undefined
     for (let f = 0; f < F; f++) this.#fieldTotals[f]! -= this.#lens[internal * F + f]!
     this.#liveCount--
@@ -429,13 +452,13 @@ export class Bm25Index {
     for (const t of this.expandQuery(query, options)) {
       const termId = this.#dictionary.id(t.term)
       if (termId === undefined) continue
-      const at = binarySearch(this.#postDocs[termId]!, this.#postCount[termId]!, internal)
+      const at = binarySearch(this.#docsOf(termId), this.#postCount[termId]!, internal)
       if (at < 0) continue
       let termIdf = idf(docCount, df(t.term))
       if (t.idfCap !== undefined) termIdf = Math.min(termIdf, idf(docCount, df(t.idfCap)))
       let x = 0
       const fields = this.fieldNames.map((field, f) => {
-        const tf = this.#postTfs[termId]![at * F + f]!
+        const tf = this.#tfsOf(termId)[at * F + f]!
         const length = this.#lens[internal * F + f]!
         const avg = avgLens[f]!
         const norm = avg > 0 ? 1 - this.b + (this.b * length) / avg : 1
@@ -480,7 +503,11 @@ export class Bm25Index {
     let postingBytes = 0
     for (let t = 0; t < this.#postCount.length; t++) {
       postings += this.#postCount[t]!
-      postingBytes += this.#postDocs[t]!.byteLength + this.#postTfs[t]!.byteLength
+      const docs = this.#postDocs[t]
+      postingBytes +=
+        docs === undefined
+          ? this.#postCount[t]! * (4 + this.fieldNames.length)
+          : docs.byteLength + this.#postTfs[t]!.byteLength
     }
     return {
       documents: this.#liveCount,
@@ -508,12 +535,12 @@ export class Bm25Index {
       renumber[d] = ext.length
       this.#internalOf.set(this.#ext[d]!, ext.length)
       ext.push(this.#ext[d]!)
-      docTerms.push(this.#docTerms[d])
+      docTerms.push(this.#termsOf(d))
       for (let f = 0; f < F; f++) lens.push(this.#lens[d * F + f]!)
     }
     for (let t = 0; t < this.#postDocs.length; t++) {
-      const docs = this.#postDocs[t]!
-      const tfs = this.#postTfs[t]!
+      const docs = this.#docsOf(t)
+      const tfs = this.#tfsOf(t)
       let kept = 0
       // In place: the kept postings move towards the front, in order.
       for (let i = 0; i < this.#postCount[t]!; i++) {
@@ -537,6 +564,7 @@ export class Bm25Index {
     this.#lens = lens
     this.#live = ext.map(() => 1)
     this.#docTerms = docTerms
+    this.#held = undefined
     this.#stamp.fill(-1)
     this.#reencodeAll()
   }
@@ -563,7 +591,15 @@ export class Bm25Index {
     for (let t = 0; t < T; t++) {
       const count = this.#postCount[t]!
       terms[t] = this.#dictionary.term(t)
-      postDocs.set(this.#postDocs[t]!.subarray(0, count), postOffsets[t]!)
+      const docs = this.#postDocs[t]
+      if (docs === undefined) {
+        // Still held as loaded: copy its range without making the views.
+        const from = this.#held!.offsets[t]!
+        postDocs.set(this.#held!.docs.subarray(from, from + count), postOffsets[t]!)
+        postTfs.set(this.#held!.tfs.subarray(from * F, (from + count) * F), postOffsets[t]! * F)
+        continue
+      }
+      postDocs.set(docs.subarray(0, count), postOffsets[t]!)
       postTfs.set(this.#postTfs[t]!.subarray(0, count * F), postOffsets[t]! * F)
     }
     return encodeHeld({
@@ -591,41 +627,33 @@ export class Bm25Index {
   #loadHeld(image: HeldImage): void {
     const F = this.fieldNames.length
     const docCount = image.ext.length
+    const T = image.terms.length
     const arenaEnd = ARENA_START + image.arena.length
-    image.terms.forEach((term, t) => {
-      if (this.#dictionary.intern(term) !== t) throw new Bm25CorruptionError(`term ${t} is repeated`)
-      this.#reserveTerm(t)
-      const start = image.postOffsets[t]!
-      const end = image.postOffsets[t + 1]!
+    this.#dictionary.load(image.terms)
+    if (this.#dictionary.size !== T) throw new Bm25CorruptionError('a term is repeated')
+    const counts = new Array<number>(T)
+    for (let t = 0; t < T; t++) {
+      const count = image.postOffsets[t + 1]! - image.postOffsets[t]!
       const at = image.encodedAt[t]!
       const bytes = image.encodedBytes[t]!
-      if (end > start && (at < ARENA_START || at + bytes > arenaEnd || bytes === 0)) {
+      if (count > 0 && (at < ARENA_START || at + bytes > arenaEnd || bytes === 0)) {
         throw new Bm25CorruptionError(`encoded postings of term ${t} lie outside the arena`)
       }
-      this.#postDocs[t] = image.postDocs.subarray(start, end)
-      this.#postTfs[t] = image.postTfs.subarray(start * F, end * F)
-      this.#postCount[t] = end - start
-      this.#df[t] = end - start
-      this.#encodedAt[t] = at
-      this.#encodedBytes[t] = bytes
-    })
-    for (let i = 0; i < image.encodedAvg.length; i++) this.#encodedAvg[i] = image.encodedAvg[i]!
-    // Distinct terms per document (for removal), as one array of per-document views.
-    const termStarts = new Uint32Array(docCount + 1)
-    for (const d of image.postDocs) termStarts[d + 1]!++
-    for (let d = 0; d < docCount; d++) termStarts[d + 1]! += termStarts[d]!
-    const docTerms = new Uint32Array(image.postDocs.length)
-    const fill = termStarts.slice(0, docCount)
-    for (let t = 0; t < image.terms.length; t++) {
-      for (let i = image.postOffsets[t]!; i < image.postOffsets[t + 1]!; i++)
-        docTerms[fill[image.postDocs[i]!]!++] = t
+      counts[t] = count
     }
-    this.#ext = Array.from(image.ext)
-    this.#lens = Array.from(image.lens)
+    this.#postDocs = new Array(T).fill(undefined)
+    this.#postTfs = new Array(T).fill(undefined)
+    this.#held = { docCount, offsets: image.postOffsets, docs: image.postDocs, tfs: image.postTfs }
+    this.#postCount = counts
+    this.#df = counts.slice()
+    this.#encodedAt = numbers(image.encodedAt)
+    this.#encodedBytes = numbers(image.encodedBytes)
+    this.#encodedAvg = numbers(image.encodedAvg)
+    if (T > 0) this.#reserveTerm(T - 1)
+    this.#ext = numbers(image.ext)
+    this.#lens = numbers(image.lens)
     this.#live = new Array<number>(docCount).fill(1)
-    this.#docTerms = Array.from({ length: docCount }, (_, d) =>
-      docTerms.subarray(termStarts[d]!, termStarts[d + 1]!),
-    )
+    this.#docTerms = new Array(docCount).fill(undefined)
     for (let d = 0; d < docCount; d++) {
       this.#internalOf.set(image.ext[d]!, d)
       for (let f = 0; f < F; f++) this.#fieldTotals[f]! += image.lens[d * F + f]!
@@ -637,6 +665,50 @@ export class Bm25Index {
     this.#arenaEnd = arenaEnd
     this.#garbageBytes = 0
     this.#docsDirty = true
+  }
+
+  /** Term `t`'s postings array (a view of the loaded postings until it is first changed). */
+  #docsOf(t: number): Uint32Array {
+    const docs = this.#postDocs[t]
+    if (docs !== undefined) return docs
+    const held = this.#held!
+    const docsView = held.docs.subarray(held.offsets[t]!, held.offsets[t + 1]!)
+    const F = this.fieldNames.length
+    this.#postDocs[t] = docsView
+    this.#postTfs[t] = held.tfs.subarray(held.offsets[t]! * F, held.offsets[t + 1]! * F)
+    return docsView
+  }
+
+  #tfsOf(t: number): Uint8Array {
+    if (this.#postTfs[t] === undefined) this.#docsOf(t)
+    return this.#postTfs[t]!
+  }
+
+  /**
+   * The distinct term ids of live internal document `d`. For loaded documents they are worked
+   * out from the held postings on the first removal (one pass over them, into one array whose
+   * ranges are viewed on demand), not when loading.
+   */
+  #termsOf(d: number): Uint32Array {
+    const terms = this.#docTerms[d]
+    if (terms !== undefined) return terms
+    const held = this.#held!
+    if (held.docTerms === undefined || held.termStarts === undefined) {
+      const docCount = held.docCount
+      const termStarts = new Uint32Array(docCount + 1)
+      for (const doc of held.docs) termStarts[doc + 1]!++
+      for (let i = 0; i < docCount; i++) termStarts[i + 1]! += termStarts[i]!
+      const docTerms = new Uint32Array(held.docs.length)
+      const fill = termStarts.slice(0, docCount)
+      for (let t = 0; t + 1 < held.offsets.length; t++) {
+        for (let i = held.offsets[t]!; i < held.offsets[t + 1]!; i++) docTerms[fill[held.docs[i]!]!++] = t
+      }
+      held.termStarts = termStarts
+      held.docTerms = docTerms
+    }
+    const view = held.docTerms.subarray(held.termStarts[d]!, held.termStarts[d + 1]!)
+    this.#docTerms[d] = view
+    return view
   }
 
   #load(image: IndexImage): void {
@@ -705,9 +777,9 @@ export class Bm25Index {
   #growPostings(termId: number, capacity: number): void {
     const F = this.fieldNames.length
     const docs = new Uint32Array(capacity)
-    docs.set(this.#postDocs[termId]!)
+    docs.set(this.#docsOf(termId))
     const tfs = new Uint8Array(capacity * F)
-    tfs.set(this.#postTfs[termId]!)
+    tfs.set(this.#tfsOf(termId))
     this.#postDocs[termId] = docs
     this.#postTfs[termId] = tfs
   }
@@ -799,8 +871,8 @@ export class Bm25Index {
           bytes,
           view,
           at,
-          this.#postDocs[t]!,
-          this.#postTfs[t]!,
+          this.#docsOf(t),
+          this.#tfsOf(t),
           this.#postCount[t]!,
           this.#lens,
           F,

@@ -56,6 +56,15 @@ describe('Bm25Index', () => {
     expect(index.search('ngnx', 5, { typos: 1, prefix: false }).ids[0]).toBe(12)
   })
 
+  it('typos: { oneTypo, twoTypos } sets the word lengths that allow one and two typos', async () => {
+    const index = await packageIndex()
+    expect(index.search('ngnx', 5, { typos: { oneTypo: 4, twoTypos: 8 }, prefix: false }).ids[0]).toBe(12)
+    expect(
+      index.search('scalabel', 5, { typos: { oneTypo: 9, twoTypos: 12 }, prefix: false }).ids.length,
+    ).toBe(0)
+    expect(() => index.search('x', 5, { typos: { oneTypo: 5, twoTypos: 2 }, prefix: false })).toThrow()
+  })
+
   it('ranks an exact match above a typo match even when the typo term is rarer', async () => {
     const index = await packageIndex()
     // 'colour' appears 5 times in doc 15; 'color' once in doc 14.

@@ -228,34 +228,11 @@ export class ClusterNode {
   ): Promise<ApplyOutcome> {
     if (!isMetadataCommand(command))
       throw new InvalidCommandError(`malformed metadata command ${JSON.stringify(command)}`)
-    const deadline = this.#clock() + (options.timeoutMs ?? 10_000)
-    for (;;) {
-      this.#checkRunning()
-      options.signal?.throwIfAborted()
-      const meta = this.#requireMeta()
-      const leader = meta.leader
-      if (leader === this.nodeId) {
-        try {
-          return (await meta.propose(
-            encodeCommand(command),
-            remaining(deadline, this.#clock, options.signal),
-          )) as ApplyOutcome
-        } catch (error) {
-          if (!(error instanceof NotLeaderError)) throw mapRaftError(error)
-        }
-      } else if (leader !== null) {
-        const response = await this.#requestLeader(
-          leader,
-          { type: 'meta.propose', clusterId: this.#requireClusterId(), command },
-          deadline,
-        )
-        if (response?.ok === true) return response.value as ApplyOutcome
-        if (response !== null && response.code !== 'not_leader' && response.code !== 'no_leader')
-          throw new ClusterError('CLUSTER_REJECTED', response.message)
-      }
-      if (this.#clock() >= deadline) throw new NoLeaderError()
-      await sleep(50)
-    }
+    return this.#throughLeader(options.timeoutMs ?? 10_000, options.signal, {
+      local: async (meta, signal) => (await meta.propose(encodeCommand(command), { signal })) as ApplyOutcome,
+      request: () => ({ type: 'meta.propose', clusterId: this.#requireClusterId(), command }),
+      remote: async (value) => value as ApplyOutcome,
+    })
   }
 
   /**
@@ -264,31 +241,57 @@ export class ClusterNode {
    * when this node does not lead), then returns it.
    */
   async readLinearizable(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<MetadataState> {
-    const deadline = this.#clock() + (options.timeoutMs ?? 5_000)
+    return this.#throughLeader(options.timeoutMs ?? 5_000, options.signal, {
+      local: async (meta, signal) => {
+        await meta.read({ signal })
+        return this.metadata.state
+      },
+      request: () => ({ type: 'meta.readIndex', clusterId: this.#requireClusterId() }),
+      remote: async (value, deadline) => {
+        await this.#waitApplied(value as number, deadline)
+        return this.metadata.state
+      },
+    })
+  }
+
+  /**
+   * Runs an operation on the metadata leader: here when this node leads, else
+   * through a request to the leader it knows. Retries while no leader is known
+   * or the one asked no longer leads, until the deadline. An answer that leaves
+   * the outcome unknown (a time-out on the leader) is a retriable
+   * `ClusterTimeoutError`; one that proves the request was refused is typed.
+   */
+  async #throughLeader<T>(
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    operation: {
+      local: (meta: RaftNode, signal: AbortSignal) => Promise<T>
+      request: () => RpcRequest
+      remote: (value: unknown, deadline: number) => Promise<T>
+    },
+  ): Promise<T> {
+    const deadline = this.#clock() + timeoutMs
     for (;;) {
       this.#checkRunning()
-      options.signal?.throwIfAborted()
+      signal?.throwIfAborted()
       const meta = this.#requireMeta()
       const leader = meta.leader
       if (leader === this.nodeId) {
         try {
-          await meta.read(remaining(deadline, this.#clock, options.signal))
-          return this.metadata.state
+          return await operation.local(meta, remaining(deadline, this.#clock, signal))
         } catch (error) {
           if (!(error instanceof NotLeaderError)) throw mapRaftError(error)
         }
       } else if (leader !== null) {
-        const response = await this.#requestLeader(
-          leader,
-          { type: 'meta.readIndex', clusterId: this.#requireClusterId() },
-          deadline,
-        )
-        if (response?.ok === true) {
-          await this.#waitApplied(response.value as number, deadline)
-          return this.metadata.state
-        }
+        const response = await this.#requestLeader(leader, operation.request(), deadline)
+        if (response?.ok === true) return operation.remote(response.value, deadline)
+        if (response !== null) throwUnlessRetriable(response)
+        // The leader did not answer. A quiesced group hears nothing until SWIM
+        // declares the leader dead; wake it so its election timer runs now and
+        // it campaigns within an election timeout if the leader is really gone.
+        else meta.wake()
       }
-      if (this.#clock() >= deadline) throw new NoLeaderError('no metadata leader confirmed a read in time')
+      if (this.#clock() >= deadline) throw new NoLeaderError()
       await sleep(50)
     }
   }
@@ -547,13 +550,27 @@ export class ClusterNode {
   }
 }
 
-function remaining(
-  deadline: number,
-  clock: () => number,
-  signal: AbortSignal | undefined,
-): { signal: AbortSignal } {
+function remaining(deadline: number, clock: () => number, signal: AbortSignal | undefined): AbortSignal {
   const timeout = AbortSignal.timeout(Math.max(1, deadline - clock()))
-  return { signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) }
+  return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+}
+
+/** A leader's refusal: `not_leader`, `no_leader` and `stopped` are worth another try; the rest are typed. */
+function throwUnlessRetriable(response: Extract<RpcResponse, { ok: false }>): void {
+  switch (response.code) {
+    case 'not_leader':
+    case 'no_leader':
+    case 'stopped':
+      return
+    case 'invalid_command':
+      throw new InvalidCommandError(response.message)
+    case 'cluster_mismatch':
+      throw new ClusterError('CLUSTER_MISMATCH', response.message)
+    default:
+      throw new ClusterTimeoutError(
+        `the metadata leader could not finish the request (${response.message}); it may or may not have taken effect`,
+      )
+  }
 }
 
 function mapRaftError(error: unknown): Error {

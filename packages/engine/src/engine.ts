@@ -106,7 +106,11 @@ export class Engine {
     for (const candidate of await snapshots.list()) {
       try {
         const frame = await snapshots.read(candidate.file)
-        state = await DatabaseState.fromImage(deps.components, decodeValue(frame.body) as DatabaseImage)
+        state = await DatabaseState.fromImage(
+          deps.components,
+          decodeValue(frame.body) as DatabaseImage,
+          frame.version,
+        )
         snapshotIndex = frame.index
         break
       } catch (error) {
@@ -357,7 +361,11 @@ export class Engine {
     const frame = unframeSnapshot(Buffer.concat(parts), 'installed snapshot')
     let next: DatabaseState
     try {
-      next = await DatabaseState.fromImage(this.#components, decodeValue(frame.body) as DatabaseImage)
+      next = await DatabaseState.fromImage(
+        this.#components,
+        decodeValue(frame.body) as DatabaseImage,
+        frame.version,
+      )
     } catch (error) {
       if (error instanceof ShoalError) throw error
       throw new SnapshotCorruptionError(
@@ -369,7 +377,7 @@ export class Engine {
     while (this.#snapshotting !== undefined) await this.#snapshotting.catch(() => {})
     await this.#serially(async () => {
       const index = this.#log.lastIndex
-      const framed = frameSnapshot(index, frame.body)
+      const framed = frameSnapshot(index, frame.body, frame.version)
       await this.#snapshots.write(index, framed)
       this.#state = next
       this.#appliedIndex = index

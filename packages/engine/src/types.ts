@@ -151,6 +151,8 @@ export interface SearchResult {
   totalPages?: number
   totalHits?: number
   facetDistribution?: Record<string, Record<string, number>>
+  /** `min` and `max` of each requested facet with numeric values among the matches. */
+  facetStats?: Record<string, { min: number; max: number }>
   semanticHitCount?: number
 }
 

@@ -3,7 +3,13 @@
 
 import { Rng, testSeed } from '@shoal/testkit/rng'
 import { afterEach, expect } from 'vitest'
-import { type Engine, type IndexStorageStats, open, type SearchResult } from '../src/index.ts'
+import {
+  type EmbedderSettings,
+  type Engine,
+  type IndexStorageStats,
+  open,
+  type SearchResult,
+} from '../src/index.ts'
 import { removeDir, tempDir } from './helpers.ts'
 
 export const WORDS =
@@ -47,8 +53,8 @@ export async function fresh(embedder?: number): Promise<Engine> {
   const dir = await tempDir()
   const engine = await open(dir, { sync: 'none', snapshotEvery: 50 })
   engines.push({ engine, dir })
-  const embedders =
-    embedder === undefined ? {} : { v: { source: 'userProvided' as const, dimensions: embedder } }
+  const embedders: Record<string, EmbedderSettings> =
+    embedder === undefined ? {} : { v: { source: 'userProvided', dimensions: embedder } }
   await engine.createIndex('docs', { primaryKey: 'id', settings: { ...SETTINGS, embedders } })
   return engine
 }

@@ -157,11 +157,60 @@ describe('search parameters', () => {
     expect((marked!._formatted as Record<string, string>).blurb).toBe('~desert planet~')
   })
 
+  it('a quoted phrase must appear as consecutive words', () => {
+    expect(books.search({ q: '"the ring"' }).hits.map((h) => h.id)).toEqual([2])
+    expect(books.search({ q: '"ring the"' }).hits).toEqual([])
+    expect(books.search({ q: '"ring of fire"' }).hits.map((h) => h.id)).toEqual([3])
+    expect(books.search({ q: 'hobbit "goes on"' }).hits.map((h) => h.id)).toEqual([1])
+  })
+
+  it('-word and -"phrase" exclude the documents holding them, also without other words', () => {
+    expect(books.search({ q: 'hobbit -cooking' }).hits.map((h) => h.id)).toEqual([1])
+    expect(
+      books
+        .search({ q: '-tolkien' })
+        .hits.map((h) => h.id)
+        .sort(),
+    ).toEqual([3, 4, 5])
+    expect(books.search({ q: 'ring -"ring of fire"' }).hits.map((h) => h.id)).toEqual([2])
+  })
+
+  it('facetStats gives min and max of numeric facets among the matches', async () => {
+    await books.updateSettings({ filterableAttributes: ['series', 'author', 'id'] })
+    const result = books.search({ q: 'hobbit', facets: ['id', 'author'] })
+    expect(result.facetStats).toEqual({ id: { min: 1, max: 4 } })
+  })
+
   it('showMatchesPosition reports where each match starts and how long it is', () => {
     const [hit] = books.search({ q: 'dune', showMatchesPosition: true }).hits
     expect(hit!._matchesPosition).toEqual({
       title: [{ start: 0, length: 4 }],
       series: [{ start: 0, length: 4 }],
     })
+  })
+})
+
+// Regression: the typoTolerance setting's word sizes were stored but search used fixed ones (5 and 9).
+describe('typoTolerance.minWordSizeForTypos', () => {
+  it('sets the word length from which a query word may hold one or two typos', async () => {
+    const dir = await tempDir()
+    const engine = await open(dir, { sync: 'none' })
+    try {
+      await engine.createIndex('pets', { primaryKey: 'id' })
+      const pets = engine.index('pets')
+      await pets.addDocuments([
+        { id: 1, name: 'cat' },
+        { id: 2, name: 'elephant' },
+      ])
+      expect(pets.search({ q: 'cet' }).hits).toEqual([])
+      expect(pets.search({ q: 'elepant' }).hits.map((h) => h.id)).toEqual([2])
+      await pets.updateSettings({ typoTolerance: { minWordSizeForTypos: { oneTypo: 3, twoTypos: 3 } } })
+      expect(pets.search({ q: 'cet' }).hits.map((h) => h.id)).toEqual([1])
+      await pets.updateSettings({ typoTolerance: { minWordSizeForTypos: { oneTypo: 8, twoTypos: 10 } } })
+      expect(pets.search({ q: 'elepant' }).hits).toEqual([])
+    } finally {
+      await engine.close()
+      await removeDir(dir)
+    }
   })
 })

@@ -1,4 +1,10 @@
-import type { ConfState, Message, NodeId, RaftConfig, RaftRng, SoftState } from './core/index.ts'
+import {
+  type Message,
+  type NodeId,
+  RaftConfigError,
+  resolveRaftConfig,
+  type SoftState,
+} from './core/index.ts'
 import {
   NotLeaderError,
   RaftRejectedError,
@@ -15,80 +21,16 @@ import {
   isFrameItem,
   isMessageFor,
 } from './host-frame.ts'
-import { RaftNode, type StateMachine } from './node.ts'
-import { SharedWal, type SharedWalOptions } from './shared-wal.ts'
+import type {
+  AddGroupOptions,
+  HostProposeOptions,
+  NodeLiveness,
+  RaftHostMetrics,
+  RaftHostOptions,
+} from './host-options.ts'
+import { RaftNode } from './node.ts'
+import { SharedWal } from './shared-wal.ts'
 import type { RaftStorage } from './storage.ts'
-
-/**
- * Carries frames between hosts: one call per destination node per flush,
- * holding every item of every group for that node (one frame on the wire).
- * May lose frames; must not block. The receiving side hands each frame to
- * `RaftHost.receive`.
- */
-export interface HostTransport {
-  send(toNode: NodeId, frame: HostFrame): void
-}
-
-/** What a failure detector (SWIM) says about a node. */
-export type NodeLiveness = 'alive' | 'dead'
-
-export interface RaftHostOptions {
-  /** This node's id; it is the member id of this node in every group it hosts. */
-  nodeId: NodeId
-  transport: HostTransport
-  /**
-   * Folder of the host's `SharedWal`: one write-ahead log for every group, so
-   * a flush costs one fsync for all the groups it touched.
-   */
-  storageRoot?: string
-  /** Options of the shared WAL under `storageRoot` (file system, compaction). */
-  sharedWal?: SharedWalOptions
-  /** Storage factory overriding `storageRoot` (in-memory storage in tests, a store per group). */
-  storage?: (group: string, bootstrap: ConfState | undefined) => RaftStorage
-  /** Milliseconds per tick of the shared clock; 0: the owner calls `tick()`. @defaultValue 100 */
-  tickMs?: number
-  /** Core settings shared by every group (the id is set per host). `quiesce` defaults to true here. */
-  raft?: Partial<Omit<RaftConfig, 'id'>>
-  /** Randomness per group (seeded in tests). @defaultValue seeded from the node id, group and clock */
-  rng?: (group: string) => RaftRng
-  /** Upper bound on `propose()`, forwarding and retries included. @defaultValue 10000 */
-  proposeTimeoutMs?: number
-  /** How long `propose()` waits for a leader to become known before `NotLeaderError`. @defaultValue 2000 */
-  leaderWaitMs?: number
-}
-
-export interface AddGroupOptions {
-  stateMachine: StateMachine
-  /** Founding membership; omit when joining a group that already exists elsewhere. */
-  bootstrap?: ConfState
-  snapshotEntries?: number
-}
-
-export interface HostProposeOptions {
-  signal?: AbortSignal
-  /** Overrides `RaftHostOptions.proposeTimeoutMs` for this call. */
-  timeoutMs?: number
-}
-
-/** Counters of one host; frame and item counts only (the transport knows the bytes). */
-export interface RaftHostMetrics {
-  readonly groups: number
-  readonly quiescedGroups: number
-  readonly deadNodes: number
-  readonly flushes: number
-  readonly framesSent: number
-  readonly itemsSent: number
-  readonly raftMessagesSent: number
-  readonly framesReceived: number
-  readonly itemsReceived: number
-  /** Items for groups this host does not have, or of an unknown kind. */
-  readonly itemsDropped: number
-  readonly forwardsSent: number
-  readonly forwardsServed: number
-  readonly forwardsPending: number
-  /** Frames and items sent per destination node. */
-  readonly sentByPeer: Readonly<Record<NodeId, { readonly frames: number; readonly items: number }>>
-}
 
 interface HostedGroup {
   readonly name: string
@@ -134,15 +76,19 @@ export class RaftHost {
   readonly #byPeer = new Map<NodeId, { frames: number; items: number }>()
 
   constructor(options: RaftHostOptions) {
-    if (options.storage === undefined && options.storageRoot === undefined)
-      throw new TypeError('RaftHost needs storageRoot or a storage factory')
+    if ((options.storage === undefined) === (options.storageRoot === undefined))
+      throw new RaftConfigError('RaftHost needs exactly one of storageRoot and storage')
+    if (options.sharedWal !== undefined && options.storageRoot === undefined)
+      throw new RaftConfigError('RaftHost option sharedWal applies to a storageRoot only')
     for (const key of ['tickMs', 'proposeTimeoutMs', 'leaderWaitMs'] as const) {
       const value = options[key]
       if (value !== undefined && !(Number.isFinite(value) && value >= (key === 'tickMs' ? 0 : 1)))
-        throw new TypeError(
+        throw new RaftConfigError(
           `RaftHost option ${key} must be a ${key === 'tickMs' ? 'non-negative' : 'positive'} number`,
         )
     }
+    // Every group uses these settings: refuse impossible ones now rather than at the first addGroup.
+    resolveRaftConfig({ ...options.raft, id: options.nodeId })
     this.#options = options
     this.nodeId = options.nodeId
     this.#forwarder = new Forwarder((to, item) => {

@@ -45,16 +45,16 @@ export {
   RaftTimeoutError,
   UnknownGroupError,
 } from './errors.ts'
-export {
-  type AddGroupOptions,
-  type HostProposeOptions,
-  type HostTransport,
-  type NodeLiveness,
-  RaftHost,
-  type RaftHostMetrics,
-  type RaftHostOptions,
-} from './host.ts'
+export { RaftHost } from './host.ts'
 export type { ForwardItem, ForwardResultItem, HostFrame, HostFrameItem, RaftItem } from './host-frame.ts'
+export type {
+  AddGroupOptions,
+  HostProposeOptions,
+  HostTransport,
+  NodeLiveness,
+  RaftHostMetrics,
+  RaftHostOptions,
+} from './host-options.ts'
 export { MemoryHostNetwork } from './memory-host-network.ts'
 export { RaftNode, type RaftNodeOptions, type RequestOptions, type StateMachine, seededRng } from './node.ts'
 export { SharedWal, type SharedWalOptions } from './shared-wal.ts'

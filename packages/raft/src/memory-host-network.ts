@@ -1,6 +1,7 @@
 import type { NodeId } from './core/index.ts'
-import type { HostTransport, RaftHost } from './host.ts'
+import type { RaftHost } from './host.ts'
 import type { HostFrame } from './host-frame.ts'
+import type { HostTransport } from './host-options.ts'
 
 /**
  * An in-process network between hosts, for tests and embedding: a frame is

@@ -1,8 +1,18 @@
-import { crc32 } from 'node:zlib'
-import { type FileSystem, NodeFileSystem, Wal, WalCorruptionError, type WalOptions } from '@shoal/wal'
+import { type FileSystem, NodeFileSystem, Wal, type WalOptions } from '@shoal/wal'
 import { Packr } from 'msgpackr'
-import type { ConfChange, ConfState, Entry, HardState, Snapshot, SnapshotMeta } from './core/index.ts'
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMeta } from './core/index.ts'
 import { RaftStoppedError, RaftStorageCorruptionError } from './errors.ts'
+import {
+  corruption,
+  EMPTY_META,
+  ENTRY,
+  type GroupLog,
+  HARD_STATE,
+  oldestLive,
+  replay,
+  SNAPSHOT,
+} from './shared-wal-records.ts'
+import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.ts'
 import { initialState, type PersistBatch, type RaftStorage, type StoredState } from './storage.ts'
 
 /*
@@ -34,13 +44,8 @@ import { initialState, type PersistBatch, type RaftStorage, type StoredState } f
  * lags the log's end by more than `rewriteLagRecords` (an idle group) has its
  * live records copied forward, so it never pins old segments.
  *
- * Snapshot file: "RSNP" | u32 version=1 | u32 crc32(payload) | u32 length | payload (little endian).
+ * Records and replay: shared-wal-records.ts; snapshot files: snapshot-file.ts.
  */
-
-const ENTRY = 1
-const HARD_STATE = 2
-const SNAPSHOT = 3
-const SNAPSHOT_MAGIC = 0x504e5352
 
 export interface SharedWalOptions {
   /** The file system (a fault-injecting one in tests). @defaultValue NodeFileSystem */
@@ -52,19 +57,6 @@ export interface SharedWalOptions {
   /** Run `compact()` after this many local snapshots. @defaultValue 16 */
   compactEverySnapshots?: number
 }
-
-interface GroupLog {
-  hardState: HardState
-  hardWal: number
-  meta: SnapshotMeta
-  file: string | null
-  snapWal: number
-  /** Entries after the snapshot, contiguous, with the WAL index of each. */
-  entries: Entry[]
-  entryWal: number[]
-}
-
-const EMPTY_META: SnapshotMeta = { index: 0, term: 0, confState: { voters: [], learners: [] } }
 
 /** One write-ahead log for every group of a host; `storage(group)` is a group's `RaftStorage`. */
 export class SharedWal {
@@ -99,6 +91,12 @@ export class SharedWal {
   /** Opens (or creates) the log in `dir` and recovers every group's state. */
   static async open(dir: string, options: SharedWalOptions = {}): Promise<SharedWal> {
     const fs = options.fs ?? new NodeFileSystem()
+    await fs.mkdirp(dir)
+    const foreign = (await fs.list(dir)).filter((name) => name !== 'wal' && name !== 'snapshots')
+    if (foreign.length > 0)
+      throw new RaftStorageCorruptionError(
+        `${dir} holds ${foreign.slice(0, 3).join(', ')}: not a shared WAL directory (a store per group, or another program's files); refusing to use it`,
+      )
     await fs.mkdirp(`${dir}/snapshots`)
     let wal: Wal
     try {
@@ -154,7 +152,10 @@ export class SharedWal {
       this.#groups.set(group, log)
       await this.save(group, { hardState: state.hardState, entries: state.entries, snapshot: null })
     }
-    const data = log.file === null ? new Uint8Array(0) : await this.#readSnapshot(log.file, log.meta)
+    const data =
+      log.file === null
+        ? new Uint8Array(0)
+        : await readSnapshotFile(this.#fs, this.#packr, `${this.dir}/snapshots/${log.file}`, log.meta)
     return { hardState: log.hardState, snapshot: { meta: log.meta, data }, entries: [...log.entries] }
   }
 
@@ -281,63 +282,9 @@ export class SharedWal {
   }
 
   async #writeSnapshot(group: string, snapshot: Snapshot): Promise<string> {
-    const payload = this.#packr.pack([snapshot.meta.index, snapshot.meta.term, snapshot.data])
-    const bytes = new Uint8Array(16 + payload.byteLength)
-    const view = new DataView(bytes.buffer)
-    view.setUint32(0, SNAPSHOT_MAGIC, true)
-    view.setUint32(4, 1, true)
-    view.setUint32(8, crc32(payload), true)
-    view.setUint32(12, payload.byteLength, true)
-    bytes.set(payload, 16)
     const name = `${encodeURIComponent(group)}.${snapshot.meta.index}.${snapshot.meta.term}`
-    const dir = `${this.dir}/snapshots`
-    const temporary = `${dir}/${name}.tmp`
-    await this.#fs.remove(temporary).catch(() => undefined)
-    const handle = await this.#fs.openWrite(temporary, { create: true })
-    try {
-      await handle.write(bytes, 0, bytes.byteLength, 0)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await this.#fs.rename(temporary, `${dir}/${name}`)
-    await this.#fs.syncDir(dir)
+    await writeSnapshotFile(this.#fs, this.#packr, `${this.dir}/snapshots`, name, snapshot)
     return name
-  }
-
-  async #readSnapshot(name: string, meta: SnapshotMeta): Promise<Uint8Array> {
-    const path = `${this.dir}/snapshots/${name}`
-    let bytes: Uint8Array
-    try {
-      const handle = await this.#fs.openRead(path)
-      try {
-        bytes = new Uint8Array(await handle.size())
-        let read = 0
-        while (read < bytes.byteLength) {
-          const n = await handle.read(bytes, read, bytes.byteLength - read, read)
-          if (n === 0) break
-          read += n
-        }
-      } finally {
-        await handle.close()
-      }
-    } catch (error) {
-      throw new RaftStorageCorruptionError(`snapshot ${path} named by the log is unreadable`, {
-        cause: error,
-      })
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    if (bytes.byteLength < 16 || view.getUint32(0, true) !== SNAPSHOT_MAGIC || view.getUint32(4, true) !== 1)
-      throw new RaftStorageCorruptionError(`snapshot ${path}: bad header`)
-    const payload = bytes.subarray(16, 16 + view.getUint32(12, true))
-    if (payload.byteLength !== view.getUint32(12, true) || crc32(payload) !== view.getUint32(8, true))
-      throw new RaftStorageCorruptionError(`snapshot ${path}: checksum mismatch`)
-    const [index, term, data] = this.#packr.unpack(payload) as [number, number, Uint8Array]
-    if (index !== meta.index || term !== meta.term)
-      throw new RaftStorageCorruptionError(
-        `snapshot ${path} holds ${index}/${term}, the log names ${meta.index}/${meta.term}`,
-      )
-    return new Uint8Array(data)
   }
 
   async #removeSnapshot(name: string): Promise<void> {
@@ -370,142 +317,4 @@ class SharedWalGroup implements RaftStorage {
   }
 
   async close(): Promise<void> {}
-}
-
-function oldestLive(log: GroupLog): number {
-  let oldest = Number.POSITIVE_INFINITY
-  if (log.hardWal > 0) oldest = log.hardWal
-  if (log.snapWal > 0) oldest = Math.min(oldest, log.snapWal)
-  const first = log.entryWal[0]
-  if (first !== undefined) oldest = Math.min(oldest, first)
-  return oldest
-}
-
-function corruption(dir: string, error: unknown): unknown {
-  if (error instanceof WalCorruptionError)
-    return new RaftStorageCorruptionError(`shared WAL in ${dir} is corrupt: ${error.message}`, {
-      cause: error,
-    })
-  return error
-}
-
-interface Replayed {
-  log: GroupLog
-  /** Index of entries[0] while replaying (records before a compaction point may leave gaps). */
-  base: number
-}
-
-/** One pass over the log, routing records to groups (see the format comment above). */
-async function replay(wal: Wal, packr: Packr, dir: string): Promise<Map<string, GroupLog>> {
-  const replayed = new Map<string, Replayed>()
-  const get = (group: string): Replayed => {
-    let r = replayed.get(group)
-    if (r === undefined) {
-      const log: GroupLog = {
-        hardState: { term: 0, vote: null, commit: 0 },
-        hardWal: 0,
-        meta: EMPTY_META,
-        file: null,
-        snapWal: 0,
-        entries: [],
-        entryWal: [],
-      }
-      r = { log, base: 1 }
-      replayed.set(group, r)
-    }
-    return r
-  }
-  try {
-    for await (const batch of wal.readBatches(wal.firstIndex)) {
-      for (const record of batch) {
-        let fields: unknown[]
-        try {
-          fields = packr.unpack(record.payload) as unknown[]
-        } catch (error) {
-          throw new RaftStorageCorruptionError(`shared WAL record ${record.index} does not decode`, {
-            cause: error,
-          })
-        }
-        replayRecord(get(fields[1] as string), fields, record.index)
-      }
-    }
-  } catch (error) {
-    throw corruption(dir, error)
-  }
-  const groups = new Map<string, GroupLog>()
-  for (const [group, r] of replayed) groups.set(group, finish(group, r))
-  return groups
-}
-
-function replayRecord(r: Replayed, fields: unknown[], walIndex: number): void {
-  const log = r.log
-  switch (fields[0]) {
-    case HARD_STATE:
-      log.hardState = {
-        term: fields[2] as number,
-        vote: (fields[3] as string | null) ?? null,
-        commit: fields[4] as number,
-      }
-      log.hardWal = walIndex
-      return
-    case SNAPSHOT: {
-      const index = fields[2] as number
-      log.meta = {
-        index,
-        term: fields[3] as number,
-        confState: { voters: fields[4] as string[], learners: fields[5] as string[] },
-      }
-      log.file = fields[6] as string
-      log.snapWal = walIndex
-      const length = log.entries.length
-      const keep = fields[7] === 1 ? 0 : Math.min(length, Math.max(0, r.base + length - 1 - index))
-      log.entries = log.entries.slice(length - keep)
-      log.entryWal = log.entryWal.slice(length - keep)
-      r.base = keep === 0 ? index + 1 : r.base + length - keep
-      return
-    }
-    case ENTRY: {
-      const entry = decodeEntry(fields)
-      const position = entry.index - r.base
-      if (log.entries.length === 0 || position < 0 || position > log.entries.length) {
-        // Whatever preceded this record was compacted away: it starts the log here.
-        r.base = entry.index
-        log.entries = [entry]
-        log.entryWal = [walIndex]
-        return
-      }
-      log.entries.length = position
-      log.entryWal.length = position
-      log.entries.push(entry)
-      log.entryWal.push(walIndex)
-      return
-    }
-    default:
-      throw new RaftStorageCorruptionError(
-        `shared WAL record ${walIndex} has unknown type ${String(fields[0])}`,
-      )
-  }
-}
-
-/** Keeps the entries after the snapshot; they must start right after it. */
-function finish(group: string, r: Replayed): GroupLog {
-  const log = r.log
-  const skip = log.meta.index + 1 - r.base
-  if (skip > 0) {
-    log.entries = log.entries.slice(skip)
-    log.entryWal = log.entryWal.slice(skip)
-  } else if (skip < 0 && log.entries.length > 0) {
-    throw new RaftStorageCorruptionError(
-      `group ${group}: entries resume at ${r.base}, after its snapshot at ${log.meta.index}`,
-    )
-  }
-  return log
-}
-
-function decodeEntry(fields: unknown[]): Entry {
-  const index = fields[2] as number
-  const term = fields[3] as number
-  if (fields[4] === 0) return { kind: 'normal', index, term, data: fields[5] as Uint8Array }
-  const change: ConfChange = { type: fields[5] as ConfChange['type'], node: fields[6] as string }
-  return { kind: 'conf', index, term, change }
 }

@@ -7,6 +7,7 @@ import {
   type RaftHost as Host,
   MemoryHostNetwork,
   MemoryRaftStorage,
+  RaftConfigError,
   RaftHost,
   type RaftNode,
 } from '../src/index.ts'
@@ -33,6 +34,20 @@ async function leaderOf(group: string): Promise<RaftNode> {
 }
 
 describe('RaftHost (multi-raft)', () => {
+  it('refuses options it could not honour with RaftConfigError', () => {
+    const transport = new MemoryHostNetwork().transport()
+    const storage = () => MemoryRaftStorage.bootstrap({ voters: ['h1'], learners: [] })
+    const make = (options: Partial<ConstructorParameters<typeof RaftHost>[0]>) => () =>
+      new RaftHost({ nodeId: 'h1', transport, ...options })
+    expect(make({})).toThrow(RaftConfigError)
+    expect(make({ storage, storageRoot: '/tmp/x' })).toThrow(RaftConfigError)
+    expect(make({ storage, sharedWal: {} })).toThrow(RaftConfigError)
+    expect(make({ storage, tickMs: -1 })).toThrow(RaftConfigError)
+    expect(make({ storage, proposeTimeoutMs: 0 })).toThrow(RaftConfigError)
+    expect(make({ storage, raft: { heartbeatTicks: 10, electionTicks: 10 } })).toThrow(RaftConfigError)
+    expect(() => make({ storage })().setNodeLiveness('h2', 'gone' as 'dead')).toThrow(TypeError)
+  })
+
   it('runs many groups on three hosts with one clock and batches messages per destination node', async () => {
     const network = new MemoryHostNetwork()
     const machines = new Map<string, MapMachine>()

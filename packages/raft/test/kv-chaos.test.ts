@@ -27,8 +27,8 @@ const groups: Array<{ name: string; scenarios: string[]; durationMs: number }> =
   },
   {
     name: 'process, clock and disk faults',
-    scenarios: ['kill-leader', 'pause', 'clock-skew', 'fsync-failure', 'disk-full'],
-    durationMs: 44_000,
+    scenarios: ['kill-leader', 'kill-all', 'pause', 'clock-skew', 'fsync-failure', 'disk-full'],
+    durationMs: 50_000,
   },
 ]
 

@@ -1,11 +1,17 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { SimFileSystem, type SimOperation } from '@shoal/testkit/fs'
 import { Rng, testSeed } from '@shoal/testkit/rng'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Entry, HardState, Snapshot } from '../src/core/index.ts'
-import { MemoryRaftStorage, type RaftStorage, SharedWal, type StoredState } from '../src/index.ts'
+import {
+  MemoryRaftStorage,
+  type RaftStorage,
+  RaftStorageCorruptionError,
+  SharedWal,
+  type StoredState,
+} from '../src/index.ts'
 import { storageCompliance } from '../src/testing/index.ts'
 
 const conf = { voters: ['a', 'b', 'c'], learners: [] }
@@ -89,6 +95,13 @@ describe('SharedWal compliance on a real disk', () => {
 })
 
 describe('SharedWal: one log for every group of a host', () => {
+  it('refuses a directory holding anything but its own log and snapshots (a store-per-group layout)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'shoal-shared-wal-'))
+    realDirs.push(dir)
+    await mkdir(path.join(dir, 'shard-1'))
+    await expect(SharedWal.open(dir)).rejects.toBeInstanceOf(RaftStorageCorruptionError)
+  })
+
   it('saves of many groups made in one turn share one fdatasync', async () => {
     const counter = countingSyncs(new SimFileSystem())
     const shared = await open(counter.fs)

@@ -28,6 +28,8 @@ describe('simulation soak', () => {
     ['5 voters', { voters: 5, duration: 1500 }],
     ['no pre-vote, no check-quorum', { raft: { preVote: false, checkQuorum: false } }],
     ['tight flow control', { raft: { maxInflightMessages: 1, maxMessageBytes: 1 } }],
+    ['quiescence with liveness reports', { raft: { quiesce: true } }],
+    ['quiescence, 5 voters, long runs', { voters: 5, duration: 1500, raft: { quiesce: true } }],
   ]
   for (const [name, overrides] of variants) {
     it(`${name}: ${count} seeds stay safe, converge and give linearizable histories`, {

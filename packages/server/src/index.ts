@@ -1,6 +1,7 @@
 // @shoal/server: a standalone Shoal node serving a Meilisearch-compatible HTTP API.
 export { ACTIONS, type Action, type ApiKey, deriveKey } from './internal/api-keys.ts'
 export { routeTable } from './internal/app.ts'
+export { renderCompatibility } from './internal/compatibility.ts'
 export {
   type ConfigSources,
   DEFAULT_CONFIG,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
-import { buildOpenApi, renderApiMarkdown, routeTable } from '../src/index.ts'
+import { buildOpenApi, renderApiMarkdown, renderCompatibility, routeTable } from '../src/index.ts'
 
 describe('OpenAPI description', () => {
   const spec = buildOpenApi(routeTable(), '0.1.0') as { paths: Record<string, Record<string, unknown>> }
@@ -42,5 +42,14 @@ describe('OpenAPI description', () => {
     expect(normalise(committed)).toBe(
       normalise(renderApiMarkdown(buildOpenApi(routeTable(), manifest.version))),
     )
+  })
+
+  it('docs/meilisearch-compatibility.md is rendered from the current route table and parsers', async () => {
+    const committed = await readFile(
+      new URL('../../../docs/meilisearch-compatibility.md', import.meta.url),
+      'utf8',
+    )
+    const normalise = (text: string) => text.replace(/-{3,}/g, '---').replace(/ +/g, ' ')
+    expect(normalise(committed)).toBe(normalise(renderCompatibility(routeTable())))
   })
 })

@@ -128,4 +128,31 @@ describe('a peer that never reads', () => {
     expect(accepted).toBeLessThan(60)
     expect(dropped).toBeGreaterThan(FRAMES - 60)
   })
+
+  it('lets requests to it time out without leaving their bytes behind', async () => {
+    cluster = new P2PCluster()
+    const sender = await cluster.node()
+    const stuck = await cluster.rawHost()
+    await stuck.handle(RPC_PROTOCOL, (stream) => stream.pause())
+    const to = rawAddress(stuck)
+    const body = new Uint8Array(64 * 1024)
+    const ROUNDS = 5
+    for (let round = 0; round < ROUNDS; round++) {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, () => sender.request(to, body, { timeoutMs: 200 })),
+      )
+      expect(
+        outcomes.every((o) => o.status === 'rejected' && (o.reason as Error).name === 'P2PTimeoutError'),
+      ).toBe(true)
+    }
+    const stats = sender.peerQueueStats(to.peerId)!
+    expect(stats.pendingRequests).toBe(0)
+    // 6.4 MiB were offered; what libp2p still holds is at most one round's
+    // worth (the callers that were waiting when Yamux's window ran out), not
+    // the sum of every round.
+    expect(stats.rpcBufferedBytes).toBeLessThanOrEqual(20 * (body.byteLength + 64))
+    expect(
+      await metricValue(sender, 'shoal_p2p_requests_total', { peer: to.peerId, outcome: 'timeout' }),
+    ).toBe(ROUNDS * 20)
+  })
 })

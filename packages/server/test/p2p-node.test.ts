@@ -52,6 +52,50 @@ describe('identity', () => {
     ).toThrow(P2PConfigError)
   })
 
+  it('refuses to start on a port another node listens on', async () => {
+    cluster = new P2PCluster()
+    const first = await cluster.node()
+    const port = Number(first.multiaddrs()[0]!.split('/')[4])
+    await expect(cluster.node({ listen: { host: '127.0.0.1', port } })).rejects.toBeInstanceOf(P2PConfigError)
+  })
+
+  it('refuses a peer that answers at the address with another identity (Noise checks the peer id)', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node()
+    const b = await cluster.node()
+    const c = await cluster.node()
+    c.onRequest(async () => 'c')
+    b.onRequest(async () => 'b')
+    const impostor = { peerId: c.peerId, addrs: b.multiaddrs().map((addr) => addr.replace(/\/p2p\/.*$/, '')) }
+    await expect(a.request(impostor, 'who?', { timeoutMs: 3000 })).rejects.toBeInstanceOf(P2PUnreachableError)
+  })
+
+  it('reaches a peer that restarted from its data dir on another port', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node({ redialBackoffMs: 50 })
+    const dataDir = await cluster.dataDir()
+    const before = await cluster.node({ dataDir })
+    before.onRequest(async () => 'before')
+    expect(await a.request(before.address(), 'hi')).toBe('before')
+    expect(a.sendRaft(before.address(), 'first')).toBe(true)
+    const old = before.address()
+    await before.stop()
+
+    const after = await cluster.node({ dataDir })
+    expect(after.peerId).toBe(old.peerId)
+    expect(after.multiaddrs()).not.toEqual(old.addrs)
+    after.onRequest(async () => 'after')
+    const frames: unknown[] = []
+    after.onRaft((_from, frame) => frames.push(frame))
+    expect(await a.request(after.address(), 'hi')).toBe('after')
+    await eventually(async () => {
+      a.sendRaft(after.address(), 'again')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      return frames.length > 0
+    })
+    expect(frames[0]).toBe('again')
+  })
+
   it('advertises the announce address instead of the listen address', async () => {
     cluster = new P2PCluster()
     const node = await cluster.node({ announce: { host: '127.0.0.1', port: 41999 } })
@@ -99,6 +143,28 @@ describe('/shoal/raft/1', () => {
         protocol: '/shoal/raft/1',
       }),
     ).toBe(FRAMES)
+  })
+
+  it('drops frames sent before start, counted, and delivers those sent after', async () => {
+    cluster = new P2PCluster()
+    const b = await cluster.node()
+    const received: unknown[] = []
+    b.onRaft((_from, frame) => received.push(frame))
+    const a = new P2PNode({
+      dataDir: await cluster.dataDir(),
+      clusterKey: cluster.clusterKey,
+      listen: { host: '127.0.0.1', port: 0 },
+    })
+    expect(a.sendRaft(b.address(), 'early')).toBe(false)
+    expect(await metricValue(a, 'shoal_p2p_frames_dropped_total', { reason: 'stopped' })).toBe(1)
+    await a.start()
+    try {
+      expect(a.sendRaft(b.address(), 'on time')).toBe(true)
+      await eventually(() => received.length === 1)
+      expect(received).toEqual(['on time'])
+    } finally {
+      await a.stop()
+    }
   })
 
   it('refuses a frame larger than maxFrameBytes before queueing it', async () => {

@@ -4,7 +4,13 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { Packr } from 'msgpackr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodeFrame, FrameDecoder } from '../src/internal/p2p/frame.ts'
-import { FrameKind, P2PProtocolError, P2PRemoteError, SNAPSHOT_PROTOCOL } from '../src/internal/p2p/index.ts'
+import {
+  FrameKind,
+  P2PAbortedError,
+  P2PProtocolError,
+  P2PRemoteError,
+  SNAPSHOT_PROTOCOL,
+} from '../src/internal/p2p/index.ts'
 import { YAMUX_MAX_WINDOW_BYTES } from '../src/internal/p2p/libp2p-host.ts'
 import { eventually, metricValue, P2PCluster } from './p2p-harness.ts'
 
@@ -118,6 +124,22 @@ describe('/shoal/snapshot/1', () => {
           reason: 'checksum',
         })) === 1,
     )
+  })
+
+  it('stops waiting for the receiver when the caller aborts', async () => {
+    cluster = new P2PCluster()
+    const sender = await cluster.node()
+    const receiver = await cluster.node()
+    receiver.onSnapshot(async (_from, _meta, chunks) => {
+      await collect(chunks)
+      await new Promise(() => {})
+    })
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 200)
+    const pending = sender.sendSnapshot(receiver.address(), {}, pieces(randomBytes(5000), [1000]), {
+      signal: controller.signal,
+    })
+    await expect(pending).rejects.toBeInstanceOf(P2PAbortedError)
   })
 
   it('holds the sender back while the receiving handler is slow', async () => {

@@ -162,4 +162,17 @@ describe('search parameters over HTTP', () => {
     expect(error).toBeInstanceOf(MeilisearchApiError)
     expect((error as MeilisearchApiError).cause?.code).toBe('invalid_search_show_ranking_score_details')
   })
+
+  it('multi-search refuses federation rather than ignoring it', async () => {
+    const answer = await node.call('POST', '/multi-search', {
+      federation: { limit: 5 },
+      queries: [{ indexUid: 'movies', q: 'star' }],
+    })
+    expect({ status: answer.status, code: answer.body.code }).toEqual({
+      status: 400,
+      code: 'invalid_multi_search_federated',
+    })
+    const plain = await node.call('POST', '/multi-search', { queries: [{ indexUid: 'movies', q: 'star' }] })
+    expect(plain.body.results[0].hits.length).toBeGreaterThan(0)
+  })
 })

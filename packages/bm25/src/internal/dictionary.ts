@@ -36,6 +36,19 @@ export class TermDictionary {
     return id
   }
 
+  /** Loads `terms` as ids 0..n-1 into an empty dictionary (a repeated term leaves `size` short). */
+  load(terms: readonly string[]): void {
+    if (this.#terms.length > 0) throw new Error('load into a non-empty dictionary')
+    for (let id = 0; id < terms.length; id++) {
+      const term = terms[id]!
+      this.#ids.set(term, id)
+      this.#terms.push(term)
+      while (this.#byLength.length <= term.length) this.#byLength.push([])
+      this.#byLength[term.length]!.push(id)
+    }
+    this.#unsorted = this.#terms.slice()
+  }
+
   /** Ids of every term that starts with `prefix`, in term order. */
   withPrefix(prefix: string): number[] {
     const sorted = this.#sortedTerms()

@@ -2,8 +2,11 @@ import type { Analyzer } from '../analyzer.ts'
 import { Bm25InputError } from '../errors.ts'
 import { boundedEditDistance, type TermDictionary } from './dictionary.ts'
 
-/** Typo budget: a fixed number of edits, or by word length as Meilisearch does. */
-export type TypoTolerance = 0 | 1 | 2 | 'auto'
+/**
+ * Typo budget: a fixed number of edits, or by word length as Meilisearch does
+ * (`'auto'`: one typo from 5 letters, two from 9; or those two sizes given).
+ */
+export type TypoTolerance = 0 | 1 | 2 | 'auto' | { oneTypo: number; twoTypos: number }
 
 /** One term a query searches for, with the weight its BM25 contribution is multiplied by. */
 export interface ExpandedTerm {
@@ -21,15 +24,31 @@ export const TYPO_WEIGHTS: readonly number[] = [1, 0.4, 0.2]
 
 /** Edits allowed for `word` (in code points): 'auto' is 0 below 5 letters, 1 below 9, else 2. */
 export function typoBudget(typos: TypoTolerance, word: string): number {
-  if (typos !== 'auto') return typos
+  if (typeof typos === 'number') return typos
+  const { oneTypo, twoTypos } = typos === 'auto' ? { oneTypo: 5, twoTypos: 9 } : typos
   const letters = [...word].length
-  return letters >= 9 ? 2 : letters >= 5 ? 1 : 0
+  return letters >= twoTypos ? 2 : letters >= oneTypo ? 1 : 0
 }
 
 export function checkTypos(typos: unknown): TypoTolerance {
   if (typos === undefined) return 0
   if (typos === 0 || typos === 1 || typos === 2 || typos === 'auto') return typos
-  throw new Bm25InputError(`typos must be 0, 1, 2 or 'auto', got ${String(typos)}`)
+  if (typeof typos === 'object' && typos !== null) {
+    const { oneTypo, twoTypos } = typos as Record<string, unknown>
+    if (
+      typeof oneTypo === 'number' &&
+      typeof twoTypos === 'number' &&
+      Number.isInteger(oneTypo) &&
+      Number.isInteger(twoTypos) &&
+      oneTypo >= 0 &&
+      oneTypo <= twoTypos
+    ) {
+      return { oneTypo, twoTypos }
+    }
+  }
+  throw new Bm25InputError(
+    `typos must be 0, 1, 2, 'auto' or { oneTypo, twoTypos } (integers, oneTypo <= twoTypos), got ${JSON.stringify(typos)}`,
+  )
 }
 
 /**

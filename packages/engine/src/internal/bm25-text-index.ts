@@ -87,7 +87,7 @@ class Bm25TextIndex implements TextIndex {
   search(query: string, k: number, options: TextSearchOptions): TextHits {
     return this.#index.search(query, k, {
       prefix: options.prefix,
-      typos: options.typos === 'auto' && this.#allWordsIndexed(query) ? 0 : options.typos,
+      typos: options.typos !== 0 && this.#allWordsIndexed(query) ? 0 : options.typos,
       ...(options.allowed === undefined ? {} : { filter: options.allowed }),
     })
   }

@@ -17,11 +17,11 @@ import {
 } from '../errors.ts'
 import type { IndexInfo, Settings, WriteResult } from '../types.ts'
 import type { ApplyResult, Command } from './commands.ts'
+import type { IndexImage } from './index-image.ts'
 import {
   type Components,
   createFresh,
   type Fresh,
-  type IndexImage,
   IndexState,
   type Needs,
   newIndexNeeds,
@@ -36,8 +36,9 @@ interface Step {
   commit(fresh: Fresh): IndexInfo | WriteResult | Settings | null
 }
 
+/** The snapshot body: format 2 is written, format 1 still read (see index-image.ts). */
 export interface DatabaseImage {
-  format: 1
+  format: 1 | 2
   indexes: IndexImage[]
 }
 
@@ -245,12 +246,20 @@ export class DatabaseState {
   }
 
   image(): DatabaseImage {
-    return { format: 1, indexes: this.uids().map((uid) => this.#indexes.get(uid)!.image()) }
+    return { format: 2, indexes: this.uids().map((uid) => this.#indexes.get(uid)!.image()) }
   }
 
-  static async fromImage(components: Components, image: DatabaseImage): Promise<DatabaseState> {
-    if (image === null || typeof image !== 'object' || image.format !== 1 || !Array.isArray(image.indexes)) {
+  /** The state of a snapshot body written in format `version` (1 or 2); throws on a malformed one. */
+  static async fromImage(
+    components: Components,
+    image: DatabaseImage,
+    version: number,
+  ): Promise<DatabaseState> {
+    if (image === null || typeof image !== 'object' || !Array.isArray(image.indexes)) {
       throw new TypeError('not a database image')
+    }
+    if (image.format !== version) {
+      throw new TypeError(`database image format ${String(image.format)} in a version ${version} frame`)
     }
     const state = new DatabaseState(components)
     for (const index of image.indexes)

@@ -197,6 +197,16 @@ export class FieldIndexes {
   }
 
   /**
+   * The attributes of `doc` that `add` walks, as a document of their own: indexing it under an
+   * id is the same as indexing `doc` (snapshots store these instead of re-reading documents).
+   */
+  filterable(doc: Doc): Doc {
+    const out: Doc = {}
+    for (const key of Object.keys(doc)) if (this.#reaches(key)) out[key] = doc[key]
+    return out
+  }
+
+  /**
    * Removes the documents (each with the content it was indexed with): every array that holds
    * one of their ids is filtered once.
    */

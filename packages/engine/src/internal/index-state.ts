@@ -21,7 +21,16 @@ import { InvalidDocumentError, InvalidSettingsError } from '../errors.ts'
 import type { Doc, IndexInfo, IndexStats, IndexStorageStats, Settings } from '../types.ts'
 import { Bitset } from './bitset.ts'
 import { isPlainObject, valuesAt } from './document-path.ts'
+import { DocumentStore } from './document-store.ts'
 import { FieldIndexes } from './field-index.ts'
+import {
+  type IndexImage,
+  type IndexImageV1,
+  type IndexImageV2,
+  isImageV2,
+  u32Bytes,
+  u32Column,
+} from './index-image.ts'
 import type {
   TextField,
   TextIndex,
@@ -109,21 +118,6 @@ export interface SettingsPlan {
   rebuildFields: boolean
 }
 
-/** An index as stored in a snapshot. */
-export interface IndexImage {
-  uid: string
-  primaryKey: string | null
-  createdAt: string
-  updatedAt: string
-  settings: Settings
-  nextId: number
-  textFields: string[]
-  ids: number[]
-  docs: Doc[]
-  text: Uint8Array | null
-  vectors: [string, Uint8Array][]
-}
-
 export interface PutPlan {
   primaryKey: string
   finals: Map<string, Doc>
@@ -138,7 +132,7 @@ export class IndexState {
   updatedAt: string
   #settings: Settings
   readonly #keyToId = new Map<string, number>()
-  #docs: (Doc | undefined)[] = []
+  readonly #docs = new DocumentStore()
   #keys: (string | undefined)[] = []
   #live = new Bitset(MIN_BITSET)
   #liveCount = 0
@@ -202,7 +196,7 @@ export class IndexState {
 
   /** The stored document under internal `id`, or undefined when deleted. The caller must not mutate it. */
   docAt(id: number): Doc | undefined {
-    return this.#docs[id]
+    return this.#docs.get(id)
   }
 
   idOf(key: string): number | undefined {
@@ -318,7 +312,7 @@ export class IndexState {
 
   #storedByKey(key: string): Doc | undefined {
     const id = this.#keyToId.get(key)
-    return id === undefined ? undefined : this.#docs[id]
+    return id === undefined ? undefined : this.#docs.get(id)
   }
 
   #checkVectors(doc: Doc, position: number): void {
@@ -367,7 +361,7 @@ export class IndexState {
     const id = reuse ?? (this.#free.length > 0 ? this.#free.pop()! : this.#nextId++)
     if (id >= this.#live.capacity) this.#resizeLive(Math.max(id + 1, this.#live.capacity * 2))
     this.#keyToId.set(key, id)
-    this.#docs[id] = doc
+    this.#docs.set(id, doc)
     this.#keys[id] = key
     this.#live.add(id)
     this.#liveCount++
@@ -388,7 +382,7 @@ export class IndexState {
     const removed: { id: number; doc: Doc }[] = []
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!
-      const doc = this.#docs[id]
+      const doc = this.#docs.get(id)
       if (doc === undefined) continue
       this.#detach(id, doc)
       removed.push({ id, doc })
@@ -408,7 +402,7 @@ export class IndexState {
       top++
     }
     this.#free = top === 0 ? free : free.slice(top)
-    this.#docs.length = Math.min(this.#docs.length, this.#nextId)
+    this.#docs.truncate(this.#nextId)
     this.#keys.length = Math.min(this.#keys.length, this.#nextId)
     const wanted = Math.max(MIN_BITSET, this.#nextId)
     if (this.#live.capacity > 2 * wanted) this.#resizeLive(wanted)
@@ -417,7 +411,7 @@ export class IndexState {
   /** Drops document `id` from everything but the field indexes (see #removeAll). */
   #detach(id: number, doc: Doc): void {
     this.#keyToId.delete(this.#keys[id]!)
-    this.#docs[id] = undefined
+    this.#docs.delete(id)
     this.#keys[id] = undefined
     this.#live.delete(id)
     this.#liveCount--
@@ -471,7 +465,7 @@ export class IndexState {
   deleteAll(fresh: Fresh): number {
     const deleted = this.#liveCount
     this.#keyToId.clear()
-    this.#docs = []
+    this.#docs.clear()
     this.#keys = []
     this.#live = new Bitset(MIN_BITSET)
     this.#liveCount = 0
@@ -545,7 +539,7 @@ export class IndexState {
 
   *#liveDocs(): Generator<Doc> {
     for (let id = 0; id < this.#nextId; id++) {
-      const doc = this.#docs[id]
+      const doc = this.#docs.get(id)
       if (doc !== undefined) yield doc
     }
   }
@@ -553,7 +547,7 @@ export class IndexState {
   #rebuildFields(): void {
     this.#fields = new FieldIndexes(this.#settings.filterableAttributes)
     for (let id = 0; id < this.#nextId; id++) {
-      const doc = this.#docs[id]
+      const doc = this.#docs.get(id)
       if (doc !== undefined) this.#fields.add(id, doc)
     }
   }
@@ -561,7 +555,7 @@ export class IndexState {
   #rebuildText(text: TextIndex): void {
     this.#text = text
     for (let id = 0; id < this.#nextId; id++) {
-      const doc = this.#docs[id]
+      const doc = this.#docs.get(id)
       if (doc !== undefined) this.#text.add(id, this.#textOf(doc))
     }
   }
@@ -571,7 +565,7 @@ export class IndexState {
     const ids: number[] = []
     const values: number[][] = []
     for (let id = 0; id < this.#nextId; id++) {
-      const vectors = this.#docs[id]?.[VECTORS_FIELD]
+      const vectors = this.#docs.get(id)?.[VECTORS_FIELD]
       const vector = isPlainObject(vectors) ? vectors[name] : undefined
       if (!Array.isArray(vector)) continue
       ids.push(id)
@@ -609,20 +603,25 @@ export class IndexState {
     return out
   }
 
-  // Snapshots.
+  // Snapshots (see index-image.ts).
 
-  image(): IndexImage {
+  image(): IndexImageV2 {
     const ids: number[] = []
-    const docs: Doc[] = []
+    const keys: string[] = []
+    const filterable: Doc[] | null = this.#fields.attributes.length > 0 ? [] : null
     for (let id = 0; id < this.#nextId; id++) {
-      const doc = this.#docs[id]
-      if (doc === undefined) continue
+      if (!this.#live.has(id)) continue
       ids.push(id)
-      docs.push(doc)
+      keys.push(this.#keys[id]!)
+      filterable?.push(this.#fields.filterable(this.#docs.get(id)!))
     }
+    const documents = this.#docs.column(ids)
     const vectors: [string, Uint8Array][] = []
-    for (const name of [...this.#vectors.keys()].sort())
-      vectors.push([name, this.#vectors.get(name)!.serialize()])
+    const vectorBacklog: [string, Uint8Array][] = []
+    for (const name of [...this.#vectors.keys()].sort()) {
+      const index = this.#vectors.get(name)!
+      vectors.push([name, index.serialize()])
+    }
     return {
       uid: this.uid,
       primaryKey: this.primaryKey,
@@ -631,14 +630,20 @@ export class IndexState {
       settings: this.#settings,
       nextId: this.#nextId,
       textFields: this.#textFields,
-      ids,
-      docs,
+      ids: u32Bytes(Uint32Array.from(ids)),
+      keys,
+      documents: documents.bytes,
+      documentEnds: u32Bytes(documents.ends),
+      filterable,
+      fieldCounts: [...this.#fieldDistribution],
       text: this.#text.serialize(),
       vectors,
+      vectorBacklog,
     }
   }
 
   static async fromImage(components: Components, image: IndexImage): Promise<IndexState> {
+    const v2 = isImageV2(image)
     const config = textConfig(image.settings, image.textFields)
     const text =
       image.text === null
@@ -653,22 +658,47 @@ export class IndexState {
     state.#textFields = image.textFields
     state.#nextId = image.nextId
     state.#resizeLive(Math.max(MIN_BITSET, image.nextId))
+    if (v2) state.#loadV2(image)
+    else state.#loadV1(image)
+    for (let id = image.nextId - 1; id >= 0; id--) if (!state.#live.has(id)) state.#free.push(id)
+    if (image.text === null) state.#rebuildText(text)
+    return state
+  }
+
+  #loadV2(image: IndexImageV2): void {
+    const ids = u32Column(image.ids, 'ids')
+    const n = ids.length
+    if (image.keys.length !== n || (image.filterable !== null && image.filterable.length !== n)) {
+      throw new TypeError('index image columns differ in length')
+    }
+    this.#docs.load(ids, { bytes: image.documents, ends: u32Column(image.documentEnds, 'document ends') })
+    for (let i = 0; i < n; i++) {
+      const id = ids[i]!
+      if (id >= image.nextId || this.#live.has(id)) throw new TypeError(`bad id ${id} in index image`)
+      const key = image.keys[i]!
+      this.#keyToId.set(key, id)
+      this.#keys[id] = key
+      this.#live.add(id)
+      if (image.filterable !== null) this.#fields.add(id, image.filterable[i]!)
+    }
+    this.#liveCount = n
+    for (const [field, count] of image.fieldCounts) this.#fieldDistribution.set(field, count)
+  }
+
+  #loadV1(image: IndexImageV1): void {
     image.ids.forEach((id, i) => {
       const doc = image.docs[i]!
       const key = documentKey(doc, image.primaryKey!, i)
-      state.#keyToId.set(key, id)
-      state.#docs[id] = doc
-      state.#keys[id] = key
-      state.#live.add(id)
-      state.#liveCount++
+      this.#keyToId.set(key, id)
+      this.#docs.set(id, doc)
+      this.#keys[id] = key
+      this.#live.add(id)
+      this.#liveCount++
       for (const field of Object.keys(doc)) {
-        state.#fieldDistribution.set(field, (state.#fieldDistribution.get(field) ?? 0) + 1)
+        this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + 1)
       }
-      state.#fields.add(id, doc)
+      this.#fields.add(id, doc)
     })
-    for (let id = image.nextId - 1; id >= 0; id--) if (state.#docs[id] === undefined) state.#free.push(id)
-    if (image.text === null) state.#rebuildText(text)
-    return state
   }
 }
 

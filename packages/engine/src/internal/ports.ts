@@ -21,8 +21,11 @@ export interface TextIndexConfig {
 export interface TextSearchOptions {
   /** Only these internal ids may be returned (sorted ascending). */
   allowed?: Uint32Array
-  /** Typo budget per term: 0 disables typo tolerance. */
-  typos: 0 | 'auto'
+  /**
+   * Typo budget per term: 0 disables typo tolerance; otherwise one typo from
+   * `oneTypo` letters and two from `twoTypos` (the `typoTolerance` setting).
+   */
+  typos: 0 | { oneTypo: number; twoTypos: number }
   /** The last query term also matches as a prefix. */
   prefix: boolean
 }

@@ -1,6 +1,6 @@
 /**
  * What narrows a ranked result after ranking, in Meilisearch's order:
- * the matching strategy and `attributesToSearchOn` (read from the hits
+ * phrases and exclusions (query-syntax.ts), the matching strategy and `attributesToSearchOn` (read from the hits
  * themselves, see query-words.ts), then `rankingScoreThreshold`, then
  * `distinct`. Each keeps the ranked order; `last` and `frequency` put the
  * documents holding more of the query first (Meilisearch's `words` rule
@@ -18,6 +18,7 @@
 import type { Doc } from '../types.ts'
 import { valuesAt } from './document-path.ts'
 import type { IndexState } from './index-state.ts'
+import { hasSyntax, type QuerySyntax, satisfies } from './query-syntax.ts'
 import { type QueryWord, wordsHeld } from './query-words.ts'
 import type { CheckedSearch } from './search-params.ts'
 
@@ -26,8 +27,9 @@ export interface Ordered {
   scores: ArrayLike<number> | undefined
 }
 
-export function needsRefinement(request: CheckedSearch): boolean {
+export function needsRefinement(request: CheckedSearch, syntax: QuerySyntax): boolean {
   return (
+    hasSyntax(syntax) ||
     request.matchingStrategy !== undefined ||
     request.attributesToSearchOn !== undefined ||
     request.rankingScoreThreshold !== undefined ||
@@ -42,8 +44,12 @@ export function refine(
   semanticIds: Set<number> | undefined,
   words: QueryWord[],
   fold: (word: string) => string | undefined,
+  syntax: QuerySyntax,
 ): { order: number[]; scores: number[] | undefined } {
   let rows = Array.from(ranked.order, (id, i) => ({ id, score: ranked.scores?.[i], bucket: 0 }))
+  if (hasSyntax(syntax)) {
+    rows = rows.filter((row) => satisfies(state.docAt(row.id)!, request.attributesToSearchOn, syntax, fold))
+  }
   const byWords =
     words.length > 0 && (request.matchingStrategy !== undefined || request.attributesToSearchOn !== undefined)
   if (byWords) {

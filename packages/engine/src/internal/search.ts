@@ -11,20 +11,20 @@
  */
 
 import type { Doc, SearchParams, SearchResult } from '../types.ts'
-import { Bitset } from './bitset.ts'
+import type { Bitset } from './bitset.ts'
 import { pickFields, valuesAt } from './document-path.ts'
 import { exactNeighbours, MAX_GRAPH_NEIGHBOURS } from './exact-semantic.ts'
 import { evaluateFilter } from './filter/evaluate.ts'
 import { parseFilter } from './filter/parse.ts'
 import type { IndexState } from './index-state.ts'
+import { parseQuerySyntax } from './query-syntax.ts'
 import { folder, queryWords } from './query-words.ts'
+import { facetDistribution } from './search-facets.ts'
 import { formatHit } from './search-format.ts'
 import { type CheckedSearch, checkSearch, type SortRule } from './search-params.ts'
 import { needsRefinement, refine } from './search-refine.ts'
 
-const MAX_VALUES_PER_FACET = 100
-
-interface Ranked {
+export interface Ranked {
   ids: ArrayLike<number>
   scores: ArrayLike<number> | undefined
   total: number
@@ -35,18 +35,19 @@ export function search(state: IndexState, params: SearchParams | undefined): Sea
   const started = performance.now()
   const request = checkSearch(params, state.settings)
   const allowed = filterDocuments(state, request.filter)
-  const refining = needsRefinement(request)
+  const syntax = parseQuerySyntax(request.q, state.text)
+  const refining = needsRefinement(request, syntax)
   const needAll =
     request.sort.length > 0 || request.facets !== undefined || request.pages !== undefined || refining
-  const ranked = rank(state, request, allowed, needAll)
+  const ranked = rank(state, { ...request, q: syntax.text }, allowed, needAll)
   let order = ranked.ids
   let scores = ranked.scores
   if (request.sort.length > 0) ({ order, scores } = sortRanked(state, ranked, request.sort))
-  const words = request.q.trim() === '' ? [] : queryWords(state.text, request.q, state.settings)
+  const words = syntax.text.trim() === '' ? [] : queryWords(state.text, syntax.text, state.settings)
   const fold = folder(state.text)
   let matched: Ranked = ranked
   if (refining) {
-    ;({ order, scores } = refine(state, request, { order, scores }, ranked.semanticIds, words, fold))
+    ;({ order, scores } = refine(state, request, { order, scores }, ranked.semanticIds, words, fold, syntax))
     matched = { ids: order, scores: scores ?? new Float64Array(order.length).fill(1), total: order.length }
   }
   const pages = request.pages
@@ -81,7 +82,9 @@ export function search(state: IndexState, params: SearchParams | undefined): Sea
           totalHits: total,
         }
   if (request.facets !== undefined) {
-    result.facetDistribution = facetDistribution(state, request.facets, matched, allowed)
+    const { distribution, stats } = facetDistribution(state, request.facets, matched, allowed)
+    result.facetDistribution = distribution
+    result.facetStats = stats
   }
   if (ranked.semanticIds !== undefined) result.semanticHitCount = semanticHitCount
   result.processingTimeMs = Math.round(performance.now() - started)
@@ -156,7 +159,8 @@ function keywordHits(
   allowedIds: Uint32Array | undefined,
   window: number,
 ) {
-  const typos = state.settings.typoTolerance.enabled ? 'auto' : 0
+  const tolerance = state.settings.typoTolerance
+  const typos = tolerance.enabled ? tolerance.minWordSizeForTypos : 0
   return state.text.search(request.q, window, {
     ...(allowedIds === undefined ? {} : { allowed: allowedIds }),
     typos,
@@ -280,50 +284,6 @@ function sortRanked(
     order: rows.map((row) => row.id),
     scores: scores === undefined ? undefined : rows.map((row) => scores[row.position]!),
   }
-}
-
-function facetDistribution(
-  state: IndexState,
-  facets: string[],
-  ranked: Ranked,
-  allowed: Bitset | undefined,
-): Record<string, Record<string, number>> {
-  let matched: Bitset
-  if (ranked.scores === undefined) matched = allowed ?? state.live
-  else {
-    matched = new Bitset(state.live.capacity)
-    for (let i = 0; i < ranked.ids.length; i++) matched.add(ranked.ids[i]!)
-  }
-  const out: Record<string, Record<string, number>> = {}
-  for (const facet of facets) {
-    const field = state.fields.get(facet)
-    const numbers: [number, number][] = []
-    const strings: [string, number][] = []
-    if (field !== undefined) {
-      for (const [value, ids] of field.numbers) {
-        const c = matched.countOf(ids)
-        if (c > 0) numbers.push([value, c])
-      }
-      for (const [key, ids] of field.strings) {
-        const c = matched.countOf(ids)
-        if (c > 0) strings.push([field.spelling.get(key)!, c])
-      }
-    }
-    numbers.sort((a, b) => a[0] - b[0])
-    strings.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    const values: Record<string, number> = {}
-    let shown = 0
-    for (const [value, c] of numbers) {
-      if (shown++ >= MAX_VALUES_PER_FACET) break
-      values[String(value)] = (values[String(value)] ?? 0) + c
-    }
-    for (const [value, c] of strings) {
-      if (shown++ >= MAX_VALUES_PER_FACET) break
-      values[value] = (values[value] ?? 0) + c
-    }
-    out[facet] = values
-  }
-  return out
 }
 
 /** The hit as returned: displayed attributes ∩ attributesToRetrieve, `_vectors` only on request. */

@@ -3,11 +3,12 @@
  *
  *   offset  size  field
  *        0     8  magic "SHOALSNP"
- *        8     4  format version, u32 LE (1)
+ *        8     4  format version, u32 LE (2; 1 is still read)
  *       12     4  reserved, zero
  *       16     8  log index the snapshot covers, u64 LE (commands 1..index are in it)
  *       24     8  body length in bytes, u64 LE
- *       32     n  body: the database image, msgpack
+ *       32     n  body: the database image, msgpack (index-image.ts: format 2
+ *                  holds documents, ids and vectors as columns)
  *     32+n     4  CRC-32 of bytes [0, 32+n), u32 LE
  *
  * A file is named `snapshot-<index, 20 digits>.snap` in `<dir>/snapshots`.
@@ -24,20 +25,24 @@ import { crc32 } from 'node:zlib'
 import { SnapshotCorruptionError } from '../errors.ts'
 
 const MAGIC = Buffer.from('SHOALSNP', 'latin1')
-const VERSION = 1
+/** The version written; versions 1 and 2 are read. */
+export const SNAPSHOT_VERSION = 2
+const READABLE_VERSIONS: readonly number[] = [1, 2]
 const HEADER_BYTES = 32
 const TRAILER_BYTES = 4
 
 export interface SnapshotFrame {
+  /** The frame's format version; the body's image has the same format number. */
+  version: number
   index: number
   body: Uint8Array
 }
 
-/** The framed bytes of a snapshot. */
-export function frameSnapshot(index: number, body: Uint8Array): Uint8Array {
+/** The framed bytes of a snapshot (`version`: the body's format, when re-framing an older body). */
+export function frameSnapshot(index: number, body: Uint8Array, version = SNAPSHOT_VERSION): Uint8Array {
   const out = Buffer.allocUnsafe(HEADER_BYTES + body.byteLength + TRAILER_BYTES)
   MAGIC.copy(out, 0)
-  out.writeUInt32LE(VERSION, 8)
+  out.writeUInt32LE(version, 8)
   out.writeUInt32LE(0, 12)
   out.writeBigUInt64LE(BigInt(index), 16)
   out.writeBigUInt64LE(BigInt(body.byteLength), 24)
@@ -52,7 +57,12 @@ export function unframeSnapshot(bytes: Uint8Array, source: string): SnapshotFram
   if (buf.byteLength < HEADER_BYTES + TRAILER_BYTES) throw new SnapshotCorruptionError(source, 'too short')
   if (!buf.subarray(0, 8).equals(MAGIC)) throw new SnapshotCorruptionError(source, 'bad magic')
   const version = buf.readUInt32LE(8)
-  if (version !== VERSION) throw new SnapshotCorruptionError(source, `unknown format version ${version}`)
+  if (!READABLE_VERSIONS.includes(version)) {
+    throw new SnapshotCorruptionError(
+      source,
+      `unknown format version ${version} (this version reads ${READABLE_VERSIONS.join(' and ')})`,
+    )
+  }
   const length = buf.readBigUInt64LE(24)
   if (length !== BigInt(buf.byteLength - HEADER_BYTES - TRAILER_BYTES)) {
     throw new SnapshotCorruptionError(source, `body length ${length} does not match the file size`)
@@ -60,7 +70,7 @@ export function unframeSnapshot(bytes: Uint8Array, source: string): SnapshotFram
   const end = buf.byteLength - TRAILER_BYTES
   const expected = buf.readUInt32LE(end)
   if (crc32(buf.subarray(0, end)) !== expected) throw new SnapshotCorruptionError(source, 'checksum mismatch')
-  return { index: Number(buf.readBigUInt64LE(16)), body: buf.subarray(HEADER_BYTES, end) }
+  return { version, index: Number(buf.readBigUInt64LE(16)), body: buf.subarray(HEADER_BYTES, end) }
 }
 
 const NAME = /^snapshot-(\d{20})\.snap$/

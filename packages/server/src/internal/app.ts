@@ -188,9 +188,11 @@ function registerRoutes(
       method: spec.method,
       url: spec.url,
       handler: async (request, reply) => {
+        const query = singleValuedQuery(request.query as Record<string, string | string[] | undefined>)
+        if (spec.queryParams !== undefined) refuseUnknownQuery(query, spec.queryParams)
         const result = await spec.handler({
           params: request.params as Record<string, string>,
-          query: singleValuedQuery(request.query as Record<string, string | string[] | undefined>),
+          query,
           rawQuery: request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '',
           body: request.body,
           contentType: request.headers['content-type'],
@@ -222,4 +224,17 @@ function singleValuedQuery(
     out[name] = value
   }
   return out
+}
+
+/** A route that declares its query parameters refuses any other (never accepted and ignored). */
+function refuseUnknownQuery(query: Record<string, string | undefined>, allowed: readonly string[]): void {
+  for (const name of Object.keys(query)) {
+    if (!allowed.includes(name)) {
+      throw new ApiError(
+        400,
+        'bad_request',
+        `Unknown parameter \`${name}\`: expected one of ${allowed.map((p) => `\`${p}\``).join(', ')}`,
+      )
+    }
+  }
 }

@@ -63,6 +63,17 @@ export const indexRoutes: RouteSpec[] = [
       const uid = checkIndexUid(params.indexUid)
       const input = readJsonBody(body, contentType)
       if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
+      for (const key of Object.keys(input)) {
+        if (key === 'uid') {
+          throw badRequest(
+            'invalid_index_uid',
+            'Renaming an index (`uid` in `PATCH /indexes/{indexUid}`) is not supported by Shoal yet.',
+          )
+        }
+        if (key !== 'primaryKey') {
+          throw badRequest('bad_request', `Unknown field \`${key}\`: expected one of \`primaryKey\`, \`uid\``)
+        }
+      }
       const primaryKey = optionalPrimaryKey(input.primaryKey, 'invalid_index_primary_key')
       if (primaryKey === undefined)
         throw badRequest('invalid_index_primary_key', 'Missing field `primaryKey`')

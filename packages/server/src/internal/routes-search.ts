@@ -8,7 +8,7 @@ import { checkFilter } from './routes-documents.ts'
  * Search parameters passed to the engine as given; the engine checks their
  * types and meaning and answers `invalid_search_*`.
  */
-const ENGINE_PARAMS = new Set([
+export const ENGINE_PARAMS = new Set([
   'page',
   'hitsPerPage',
   'rankingScoreThreshold',
@@ -29,7 +29,7 @@ const ENGINE_PARAMS = new Set([
  * Meilisearch parameters Shoal does not implement: refused unless they ask
  * for nothing (`false`, an empty list), never accepted and ignored.
  */
-const UNSUPPORTED_PARAMS = new Map<string, string>([
+export const UNSUPPORTED_PARAMS = new Map<string, string>([
   ['showRankingScoreDetails', 'invalid_search_show_ranking_score_details'],
   ['showPerformanceDetails', 'invalid_search_show_performance_details'],
   ['locales', 'invalid_search_locales'],
@@ -255,6 +255,20 @@ export const searchRoutes: RouteSpec[] = [
           'missing_multi_search_queries',
           'Missing field `queries`: expected an array of search queries',
         )
+      }
+      for (const key of Object.keys(input)) {
+        if (key === 'federation') {
+          throw badRequest(
+            'invalid_multi_search_federated',
+            'Federated multi-search (`federation`) is not supported by Shoal; send the queries without it to get one result list per query.',
+          )
+        }
+        if (key !== 'queries') {
+          throw badRequest(
+            'bad_request',
+            `Unknown field \`${key}\`: expected one of \`queries\`, \`federation\``,
+          )
+        }
       }
       // Everything is validated before anything runs, so one bad query fails the whole call.
       const queries = input.queries.map((query: unknown, i: number) => {

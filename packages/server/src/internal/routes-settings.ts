@@ -8,7 +8,12 @@ type SettingName = keyof Settings
 type SettingsPatch = Extract<Operation, { kind: 'updateSettings' }>['settings']
 
 /** Each setting with its sub-route and the method Meilisearch uses to change it. */
-const SETTINGS: { name: SettingName; path: string; kind: 'list' | 'object'; method: 'PUT' | 'PATCH' }[] = [
+export const SETTINGS: {
+  name: SettingName
+  path: string
+  kind: 'list' | 'object'
+  method: 'PUT' | 'PATCH'
+}[] = [
   { name: 'searchableAttributes', path: 'searchable-attributes', kind: 'list', method: 'PUT' },
   { name: 'filterableAttributes', path: 'filterable-attributes', kind: 'list', method: 'PUT' },
   { name: 'sortableAttributes', path: 'sortable-attributes', kind: 'list', method: 'PUT' },

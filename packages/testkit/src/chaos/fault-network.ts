@@ -103,6 +103,24 @@ export class FaultNetwork {
     return proxy.address
   }
 
+  /** Every proxied link: who dials whom, over which protocol, at which proxy address. */
+  links(): Array<{ from: string; to: string; protocol: 'tcp' | 'udp'; address: string }> {
+    return [
+      ...[...this.#tcp.values()].map((p) => ({
+        from: p.from,
+        to: p.to,
+        protocol: 'tcp' as const,
+        address: p.address,
+      })),
+      ...[...this.#udp.values()].map((p) => ({
+        from: p.from,
+        to: p.to,
+        protocol: 'udp' as const,
+        address: p.address,
+      })),
+    ]
+  }
+
   /** Changes the faults of one directed link. */
   set(from: string, to: string, change: Partial<LinkFaults>): void {
     this.table.set(from, to, change)

@@ -48,6 +48,7 @@ class Pipe {
     this.#source = source
     this.#sink = sink
     this.#now = now
+    sink.on('drain', () => this.#resumeSource())
   }
 
   get idle(): boolean {
@@ -57,7 +58,7 @@ class Pipe {
   push(bytes: Buffer, delayMs: number): void {
     const now = this.#now()
     if (delayMs <= 0 && this.#queue.length === 0) {
-      this.#sink.write(bytes)
+      this.#write(bytes)
       return
     }
     const at = Math.max(this.#lastAt, now + delayMs)
@@ -87,10 +88,22 @@ class Pipe {
     while (this.#queue.length > 0 && (this.#queue[0] as { at: number }).at <= now) {
       const { bytes } = this.#queue.shift() as { bytes: Buffer }
       this.#queuedBytes -= bytes.length
-      if (!this.#sink.destroyed) this.#sink.write(bytes)
+      this.#write(bytes)
     }
-    if (this.#queuedBytes <= HIGH_WATER_BYTES / 4 && this.#source.isPaused()) this.#source.resume()
+    this.#resumeSource()
     this.#arm()
+  }
+
+  /** Writes to the sink; a sink that cannot keep up (a stopped process) pauses the source, as TCP would. */
+  #write(bytes: Buffer): void {
+    if (this.#sink.destroyed) return
+    if (!this.#sink.write(bytes)) this.#source.pause()
+  }
+
+  #resumeSource(): void {
+    const sinkFull = this.#sink.writableNeedDrain
+    if (!sinkFull && this.#queuedBytes <= HIGH_WATER_BYTES / 4 && this.#source.isPaused())
+      this.#source.resume()
   }
 }
 

@@ -131,7 +131,8 @@ export class Workload {
       this.recorder.ok(clientId, kind === 'read' ? { value: outcome.value as string | null } : {})
       if (kind === 'write') this.acknowledgedAt.push(this.#options.now())
     } else {
-      const reason = `${kind} ${outcome.status}: ${outcome.reason}`
+      // Numbers (log indexes, ports) would make every reason unique; the kinds are what matter.
+      const reason = `${kind} ${outcome.status}: ${outcome.reason.replace(/\d+/g, 'N')}`
       this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1)
       // A read has no effect, so a read whose outcome is unknown is as good as failed.
       if (outcome.status === 'fail' || kind === 'read') this.recorder.fail(clientId)

@@ -177,6 +177,37 @@ describe('TCP link proxy', () => {
     await closed(socket)
   })
 
+  it('passes back-pressure on: a destination that stops reading stops the proxy reading from the dialer', async () => {
+    const table = new FaultTable({ nodes: ['a', 'b'], seed: 1 })
+    const stalled: net.Socket[] = []
+    const server = net.createServer((socket) => {
+      socket.pause()
+      stalled.push(socket)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(async () => {
+      for (const socket of stalled) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    })
+    const port = (server.address() as net.AddressInfo).port
+    const proxy = new TcpLinkProxy({ table, from: 'a', to: 'b', target: { host: '127.0.0.1', port } })
+    await proxy.start()
+    cleanups.push(() => proxy.stop())
+    const socket = await dial(proxy.port)
+    const block = Buffer.alloc(1024 * 1024)
+    // Write until the dialer's buffer stays full for 300 ms (or 64 MiB went through).
+    for (let sent = 0; sent < 64; sent++) {
+      if (socket.write(block)) continue
+      const drained = await Promise.race([
+        new Promise<boolean>((resolve) => socket.once('drain', () => resolve(true))),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 300)),
+      ])
+      if (!drained) break
+    }
+    // Kernel buffers hold a few MiB; without back-pressure the proxy would read all 64.
+    expect(proxy.stats.bytes).toBeLessThan(32 * 1024 * 1024)
+  })
+
   it('drops connections on demand', async () => {
     const { proxy } = await setup()
     const socket = await dial(proxy.port)
@@ -212,6 +243,14 @@ describe('FaultNetwork over TCP', () => {
     const network = new FaultNetwork({ nodes: ['a', 'b', 'c'], seed: 3 })
     cleanups.push(() => network.stop())
     await network.tcpMesh({ a: { port: sinks.a.port }, b: { port: sinks.b.port }, c: { port: sinks.c.port } })
+    expect(network.links().map((l) => `${l.from}>${l.to}/${l.protocol}`)).toEqual([
+      'a>b/tcp',
+      'a>c/tcp',
+      'b>a/tcp',
+      'b>c/tcp',
+      'c>a/tcp',
+      'c>b/tcp',
+    ])
     network.partition([['a'], ['b', 'c']])
     const port = (from: string, to: string) => Number(network.dial(from, to).split(':')[1])
     const bc = await dial(port('b', 'c'))

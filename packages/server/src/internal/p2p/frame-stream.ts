@@ -8,7 +8,7 @@
 import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { P2PProtocolError } from './errors.ts'
-import { type Frame, FrameDecoder, type FrameKind } from './frame.ts'
+import { FRAME_HEADER_BYTES, type Frame, FrameDecoder, type FrameKind } from './frame.ts'
 import type { CloseReason, P2PMetrics } from './metrics.ts'
 import type { P2PLogger } from './options.ts'
 
@@ -95,7 +95,7 @@ export function readFrames(
     if (failure !== undefined) return
     try {
       for (const frame of decoder.push(event.data as Uint8Array | Uint8ArrayList)) {
-        ctx.metrics.received(ctx.peer, ctx.protocol, frame.body.byteLength + 6)
+        ctx.metrics.received(ctx.peer, ctx.protocol, frame.body.byteLength + FRAME_HEADER_BYTES)
         hooks.onFrame(frame)
         if (failure !== undefined) return
       }
@@ -148,14 +148,22 @@ export function classifyClose(error: Error | undefined): CloseReason {
 
 /**
  * Sends one frame; when libp2p asks the writer to wait (`send()` returned
- * false), resolves on the stream's next `drain` event and rejects if it
- * closes first. It listens for the event itself rather than calling
- * `stream.onDrain()`: in @libp2p/utils 7.4 that promise is created once and
- * never renewed, so after the first drain it resolves at once and gives no
- * backpressure at all.
+ * false), resolves once the stream drained.
  */
 export async function writeFrame(stream: Stream, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
   if (stream.send(bytes) || !stream.writableNeedsDrain) return
+  await drained(stream, signal)
+}
+
+/**
+ * Resolves on the stream's next `drain` event (at once if it needs none),
+ * rejects if it closes or `signal` fires first. It listens for the event
+ * itself rather than calling `stream.onDrain()`: in @libp2p/utils 7.4 that
+ * promise is created once and never renewed, so after the first drain it
+ * resolves at once and gives no backpressure at all.
+ */
+export async function drained(stream: Stream, signal?: AbortSignal): Promise<void> {
+  if (!stream.writableNeedsDrain) return
   signal?.throwIfAborted()
   await new Promise<void>((resolve, reject) => {
     const done = (error?: Error) => {

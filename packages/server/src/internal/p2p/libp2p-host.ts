@@ -36,6 +36,9 @@ export interface HostOptions {
   onHandshakeFailure?: (direction: 'inbound' | 'outbound') => void
 }
 
+/** Connections kept, inbound connections per second per IP, and handshakes in progress, each at most. */
+export const MAX_CONNECTIONS = 1024
+
 /** Yamux's largest per-stream receive window. A paused stream buffers at most this. */
 export const YAMUX_MAX_WINDOW_BYTES = 4 * 1024 * 1024
 
@@ -105,6 +108,13 @@ export async function createLibp2pHost(options: HostOptions): Promise<Libp2p> {
     connectionManager: {
       dialTimeout: options.dialTimeoutMs,
       inboundUpgradeTimeout: options.handshakeTimeoutMs,
+      // libp2p's defaults (300 connections, 5 new inbound connections per
+      // second per IP, 10 handshakes at once) suit a public swarm; cluster
+      // nodes may share an IP (tests, a proxy), restart together, and only
+      // key holders get past the handshake.
+      maxConnections: MAX_CONNECTIONS,
+      inboundConnectionThreshold: MAX_CONNECTIONS,
+      maxIncomingPendingConnections: MAX_CONNECTIONS,
     },
     peerDiscovery: [],
     services: {},

@@ -2,7 +2,13 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'
-import { P2PAbortedError, P2PStoppedError, P2PTimeoutError, P2PUnreachableError } from './errors.ts'
+import {
+  P2PAbortedError,
+  P2PConfigError,
+  P2PStoppedError,
+  P2PTimeoutError,
+  P2PUnreachableError,
+} from './errors.ts'
 import { decodeBody, encodeFrame, FrameKind } from './frame.ts'
 import { RateLimitedLog, readFrames, type StreamContext } from './frame-stream.ts'
 import { derivePnetKey, loadOrCreatePeerKey } from './keys.ts'
@@ -27,6 +33,10 @@ export interface PeerQueueStats {
   queuedBytes: number
   /** Bytes libp2p holds for the peer's Raft stream, not yet on the connection. */
   bufferedBytes: number
+  /** Bytes libp2p holds for the peer's rpc stream, not yet on the connection. */
+  rpcBufferedBytes: number
+  /** Requests to the peer waiting for an answer. */
+  pendingRequests: number
 }
 
 /**
@@ -101,7 +111,14 @@ export class P2PNode {
       (stream, ctx) => receiveOverStream(stream, ctx, this.#onSnapshot, opts.snapshotWindowBytes),
       8,
     )
-    await libp2p.start()
+    try {
+      await libp2p.start()
+    } catch (cause) {
+      this.#state = 'stopped'
+      await Promise.resolve(libp2p.stop()).catch(() => {})
+      const { host, port } = opts.listen
+      throw new P2PConfigError(`cannot listen on ${host}:${port}: ${(cause as Error).message}`, { cause })
+    }
     this.#libp2p = libp2p
     this.#state = 'running'
     opts.logger.info({ peerId: this.peerId, addrs: this.multiaddrs() }, 'p2p transport listening')
@@ -138,11 +155,15 @@ export class P2PNode {
    * (so the caller may reuse its value) and throws `P2PFrameTooLargeError`
    * past `maxFrameBytes`. Returns false when it was dropped: the peer's queue
    * is full (`peerQueueBytes` / `peerQueueFrames`), its last dial failed less
-   * than `redialBackoffMs` ago, or the node is stopped. Frames to one peer
+   * than `redialBackoffMs` ago, or the node is not running. Frames to one peer
    * arrive in order, with gaps where frames were lost.
    */
   sendRaft(to: PeerAddress, frame: unknown): boolean {
     const bytes = encodeFrame(FrameKind.raft, frame, this.#opts.maxFrameBytes)
+    if (this.#state !== 'running') {
+      this.metrics.framesDropped.inc({ peer: to.peerId, reason: 'stopped' })
+      return false
+    }
     return this.#outbox(to).enqueue(bytes)
   }
 
@@ -172,6 +193,8 @@ export class P2PNode {
    * Resolves once the remote handler has consumed it all and returned;
    * rejects with `P2PRemoteError` (code `checksum` when the receiver found
    * a mismatch, or the handler's code), or a transport error as `request`.
+   * There is no deadline of its own (a snapshot takes as long as it takes):
+   * a receiver that stops reading holds it until `signal` fires.
    */
   async sendSnapshot(
     to: PeerAddress,
@@ -181,8 +204,9 @@ export class P2PNode {
   ): Promise<void> {
     const dialSignal = AbortSignal.timeout(this.#opts.dialTimeoutMs)
     const signal = options.signal === undefined ? dialSignal : AbortSignal.any([dialSignal, options.signal])
+    this.#resolve(to)
     const stream = await this.#openStream(
-      to,
+      to.peerId,
       SNAPSHOT_PROTOCOL,
       signal,
       this.#opts.dialTimeoutMs,
@@ -196,14 +220,17 @@ export class P2PNode {
     this.#onSnapshot = handler
   }
 
-  /** The Raft queue towards `peerId`, or undefined when nothing was ever sent to it. */
+  /** What waits towards `peerId`, or undefined when nothing was ever sent to it. */
   peerQueueStats(peerId: string): PeerQueueStats | undefined {
     const outbox = this.#outboxes.get(peerId)
-    if (outbox === undefined) return undefined
+    const rpc = this.#rpcClients.get(peerId)
+    if (outbox === undefined && rpc === undefined) return undefined
     return {
-      queuedFrames: outbox.queuedFrames,
-      queuedBytes: outbox.queuedBytes,
-      bufferedBytes: outbox.bufferedBytes,
+      queuedFrames: outbox?.queuedFrames ?? 0,
+      queuedBytes: outbox?.queuedBytes ?? 0,
+      bufferedBytes: outbox?.bufferedBytes ?? 0,
+      rpcBufferedBytes: rpc?.bufferedBytes ?? 0,
+      pendingRequests: rpc?.pendingRequests ?? 0,
     }
   }
 
@@ -237,7 +264,13 @@ export class P2PNode {
     if (client === undefined) {
       const dialTimeoutMs = this.#opts.dialTimeoutMs
       client = new RpcClient(this.#context(RPC_PROTOCOL, undefined, to.peerId), () =>
-        this.#openStream(to, RPC_PROTOCOL, AbortSignal.timeout(dialTimeoutMs), dialTimeoutMs, undefined),
+        this.#openStream(
+          to.peerId,
+          RPC_PROTOCOL,
+          AbortSignal.timeout(dialTimeoutMs),
+          dialTimeoutMs,
+          undefined,
+        ),
       )
       this.#rpcClients.set(to.peerId, client)
     }
@@ -257,27 +290,29 @@ export class P2PNode {
         log: this.#log,
         openStream: () => this.#newStream(to.peerId, RAFT_PROTOCOL, dialSignal(this.#opts.dialTimeoutMs)),
       })
-      if (this.#state !== 'running') outbox.stop()
       this.#outboxes.set(to.peerId, outbox)
     }
     return outbox
   }
 
+  /**
+   * A stream to a peer already `#resolve`d (its latest addresses), with dial
+   * failures as typed errors.
+   */
   async #openStream(
-    to: PeerAddress,
+    peerId: string,
     protocol: string,
     signal: AbortSignal,
     timeoutMs: number,
     callerSignal: AbortSignal | undefined,
   ): Promise<Stream> {
-    this.#resolve(to)
     try {
-      return await this.#newStream(to.peerId, protocol, { signal })
+      return await this.#newStream(peerId, protocol, { signal })
     } catch (error) {
       if (this.#state !== 'running') throw new P2PStoppedError('the node stopped')
       if (callerSignal?.aborted) throw new P2PAbortedError('aborted by the caller while dialling')
-      if (signal.aborted) throw new P2PTimeoutError(to.peerId, timeoutMs)
-      throw new P2PUnreachableError(to.peerId, (error as Error).message, { cause: error })
+      if (signal.aborted) throw new P2PTimeoutError(peerId, timeoutMs)
+      throw new P2PUnreachableError(peerId, (error as Error).message, { cause: error })
     }
   }
 

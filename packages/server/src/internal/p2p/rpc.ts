@@ -30,7 +30,7 @@ import {
   P2PUnreachableError,
 } from './errors.ts'
 import { decodeBody, encodeFrame, FrameKind } from './frame.ts'
-import { readFrames, type StreamContext, writeFrame } from './frame-stream.ts'
+import { drained, readFrames, type StreamContext, writeFrame } from './frame-stream.ts'
 
 export const RPC_PROTOCOL = '/shoal/rpc/1'
 
@@ -110,6 +110,16 @@ export class RpcClient {
     })
   }
 
+  /** Bytes libp2p holds for this peer's rpc stream, not yet on the connection. */
+  get bufferedBytes(): number {
+    return this.#stream?.writeBufferLength ?? 0
+  }
+
+  /** Requests waiting for an answer. */
+  get pendingRequests(): number {
+    return this.#pending.size
+  }
+
   /** Rejects every waiting request with `error` and closes the stream; later calls reopen it. */
   close(error: P2PError, forever = false): void {
     this.#closed ||= forever
@@ -123,9 +133,13 @@ export class RpcClient {
     // Callers share one opening; each still gives up at its own deadline.
     if (this.#stream === undefined && this.#opening === undefined) this.#opening = this.#open()
     const stream = this.#stream ?? (await this.#opening!)
+    // Wait for room before adding the request to libp2p's write buffer, so
+    // a request that times out while the peer is not reading leaves nothing
+    // behind: the buffer holds at most the requests of callers still waiting.
+    while (stream.writableNeedsDrain) await drained(stream, signal)
     if (signal.aborted) return
     this.#ctx.metrics.sent(this.#ctx.peer, RPC_PROTOCOL, request.byteLength)
-    await writeFrame(stream, request)
+    stream.send(request)
   }
 
   async #open(): Promise<Stream> {

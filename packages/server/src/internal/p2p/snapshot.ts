@@ -62,6 +62,10 @@ export async function sendOverStream(
       },
     })
   })
+  // The caller's signal ends the exchange at any point, the wait for the
+  // receiver's answer included: aborting the stream settles `answered`.
+  const onAbort = () => stream.abort(new P2PAbortedError('snapshot aborted by the caller'))
+  signal?.addEventListener('abort', onAbort, { once: true })
   const send = async (kind: FrameKind, value: unknown) => {
     if (signal?.aborted) throw new P2PAbortedError('snapshot aborted by the caller')
     const bytes = encodeFrame(kind, value, ctx.maxFrameBytes)
@@ -87,11 +91,13 @@ export async function sendOverStream(
   } catch (error) {
     // The receiver may have said why before closing; prefer its word.
     if (result === undefined) {
+      signal?.removeEventListener('abort', onAbort)
       if (stream.status === 'open') stream.abort(error as Error)
-      throw error
+      throw signal?.aborted ? new P2PAbortedError('snapshot aborted by the caller') : error
     }
   }
   await answered
+  signal?.removeEventListener('abort', onAbort)
   if (result === undefined) throw closed
   if (result.code !== 'ok') throw new P2PRemoteError(result.code, result.message)
 }

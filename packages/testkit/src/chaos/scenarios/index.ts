@@ -4,6 +4,7 @@ import { clockSkew } from './clock-skew.ts'
 import { corruption } from './corruption.ts'
 import { diskFull } from './disk-full.ts'
 import { fsyncFailure } from './fsync-failure.ts'
+import { killAll } from './kill-all.ts'
 import { killLeader } from './kill-leader.ts'
 import { latencySpikes } from './latency-spikes.ts'
 import { packetLoss } from './packet-loss.ts'
@@ -21,6 +22,7 @@ export const SCENARIOS: readonly Scenario[] = [
   partitionBridge,
   partitionOneWay,
   killLeader,
+  killAll,
   pause,
   latencySpikes,
   packetLoss,

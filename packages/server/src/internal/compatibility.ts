@@ -1,0 +1,221 @@
+import type { RouteSpec } from './route-spec.ts'
+import { ENGINE_PARAMS, UNSUPPORTED_PARAMS } from './routes-search.ts'
+import { SETTINGS } from './routes-settings.ts'
+
+/**
+ * docs/meilisearch-compatibility.md, rendered from what the server actually
+ * registers and accepts: a Meilisearch route is "supported" only if the
+ * route table has it, a search parameter only if the search parser passes it
+ * on, a setting only if it has a sub-route. The hand-written part is the list
+ * of what a current Meilisearch (v1.x) offers and the notes on partial
+ * support; the verdicts are computed, so the page cannot drift from the code.
+ */
+
+/** The routes of a current Meilisearch, with what a client should know where Shoal differs. */
+const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
+  ['GET', '/indexes'],
+  ['POST', '/indexes'],
+  ['GET', '/indexes/{indexUid}'],
+  ['PATCH', '/indexes/{indexUid}', 'primary key only; renaming (a new `uid`) is refused'],
+  ['DELETE', '/indexes/{indexUid}'],
+  ['POST', '/swap-indexes'],
+  [
+    'GET',
+    '/indexes/{indexUid}/documents',
+    '`offset`, `limit`, `fields`, `filter`; `ids`, `sort`, `retrieveVectors` are refused (not yet)',
+  ],
+  [
+    'POST',
+    '/indexes/{indexUid}/documents',
+    '`primaryKey`, `csvDelimiter`; `skipCreation` and `customMetadata` are refused (not yet)',
+  ],
+  [
+    'PUT',
+    '/indexes/{indexUid}/documents',
+    '`primaryKey`, `csvDelimiter`; `skipCreation` and `customMetadata` are refused (not yet)',
+  ],
+  ['DELETE', '/indexes/{indexUid}/documents'],
+  ['POST', '/indexes/{indexUid}/documents/fetch'],
+  ['GET', '/indexes/{indexUid}/documents/{documentId}'],
+  ['DELETE', '/indexes/{indexUid}/documents/{documentId}'],
+  ['POST', '/indexes/{indexUid}/documents/delete-batch'],
+  ['POST', '/indexes/{indexUid}/documents/delete'],
+  ['POST', '/indexes/{indexUid}/documents/edit'],
+  ['POST', '/indexes/{indexUid}/search', 'see the search parameters below'],
+  ['GET', '/indexes/{indexUid}/search', 'the POST parameters; `hybridEmbedder`, `hybridSemanticRatio`'],
+  ['POST', '/indexes/{indexUid}/facet-search'],
+  ['POST', '/indexes/{indexUid}/similar'],
+  ['GET', '/indexes/{indexUid}/similar'],
+  ['POST', '/multi-search', 'one result list per query; `federation` is refused'],
+  ['POST', '/indexes/{indexUid}/fields'],
+  ['GET', '/indexes/{indexUid}/settings', 'the settings Shoal has (see below)'],
+  ['PATCH', '/indexes/{indexUid}/settings', 'an unsupported setting is refused (`bad_request`)'],
+  ['DELETE', '/indexes/{indexUid}/settings'],
+  ['GET', '/indexes/{indexUid}/stats'],
+  ['GET', '/stats'],
+  ['GET', '/tasks', 'every filter, `limit`, `from`, `reverse`'],
+  ['GET', '/tasks/{taskUid}'],
+  ['POST', '/tasks/cancel', 'enqueued tasks; a running batch finishes'],
+  ['DELETE', '/tasks'],
+  ['GET', '/tasks/{taskUid}/documents'],
+  ['GET', '/batches'],
+  ['GET', '/batches/{batchUid}'],
+  ['GET', '/keys'],
+  ['POST', '/keys'],
+  ['GET', '/keys/{key}'],
+  ['PATCH', '/keys/{key}'],
+  ['DELETE', '/keys/{key}'],
+  ['GET', '/health'],
+  ['GET', '/version'],
+  ['POST', '/dumps', '`shoal dump` and `shoal restore` work over the API instead'],
+  ['POST', '/snapshots'],
+  ['GET', '/experimental-features'],
+  ['PATCH', '/experimental-features'],
+  ['GET', '/metrics', "Shoal's own Prometheus metrics"],
+  ['GET', '/webhooks'],
+  ['POST', '/webhooks'],
+  ['GET', '/webhooks/{uuid}'],
+  ['PATCH', '/webhooks/{uuid}'],
+  ['DELETE', '/webhooks/{uuid}'],
+  ['GET', '/network'],
+  ['PATCH', '/network'],
+  ['POST', '/export'],
+]
+
+/** The search parameters Shoal parses itself (the rest go to the engine as they are). */
+const SERVER_SEARCH_PARAMS = [
+  'q',
+  'vector',
+  'hybrid',
+  'filter',
+  'facets',
+  'sort',
+  'offset',
+  'limit',
+  'attributesToRetrieve',
+  'showRankingScore',
+]
+
+const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
+  [
+    'q',
+    'BM25 over the searchable attributes, prefix on the last word, typos by `typoTolerance`; `"a phrase"` must appear as consecutive words, `-word` and `-"a phrase"` exclude',
+  ],
+  ['offset'],
+  ['limit', 'any value: windows wider than the vector graph are ranked exactly'],
+  ['page', 'answers exact `totalHits` and `totalPages`'],
+  ['hitsPerPage'],
+  ['filter', 'no geo filters; nesting up to 200 levels'],
+  ['facets', 'at most 100 values per facet, numbers first; `facetStats` (min, max) for numeric facets'],
+  ['distinct', 'the attribute must be filterable'],
+  ['attributesToRetrieve'],
+  ['attributesToCrop', '`name:words` overrides `cropLength`'],
+  ['cropLength'],
+  ['cropMarker'],
+  ['attributesToHighlight', 'a prefix match highlights the prefix only'],
+  ['highlightPreTag'],
+  ['highlightPostTag'],
+  ['showMatchesPosition', 'offsets are UTF-16 code units; `indices` for values in arrays'],
+  ['sort', 'sort keys outrank relevance; no geo sort'],
+  [
+    'matchingStrategy',
+    '`last`, `all`, `frequency` as in Meilisearch; when absent, every document holding any query word, in BM25 order',
+  ],
+  ['showRankingScore', 'keyword scores are BM25 relative to the best hit of the query'],
+  ['showRankingScoreDetails'],
+  ['showPerformanceDetails'],
+  ['rankingScoreThreshold', 'compared with the `_rankingScore` above'],
+  ['attributesToSearchOn', 'hits must hold a query word there; BM25 still scores every searchable attribute'],
+  ['hybrid', '`userProvided` embedders: the query needs `vector`'],
+  ['vector'],
+  ['retrieveVectors'],
+  ['locales'],
+  ['media'],
+]
+
+const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
+  ['rankingRules'],
+  ['distinctAttribute', 'the `distinct` search parameter works'],
+  ['searchableAttributes', 'the first 7 attributes weigh by their order; the rest share one weight'],
+  ['displayedAttributes'],
+  ['filterableAttributes', 'the list of names; the object form is refused'],
+  ['sortableAttributes'],
+  ['stopWords'],
+  ['synonyms'],
+  [
+    'typoTolerance',
+    '`enabled` and `minWordSizeForTypos`; `disableOnWords`, `disableOnAttributes`, `disableOnNumbers` fail the settings task (`invalid_settings_typo_tolerance`)',
+  ],
+  ['faceting'],
+  ['pagination'],
+  ['dictionary'],
+  ['separatorTokens'],
+  ['nonSeparatorTokens'],
+  ['proximityPrecision'],
+  ['searchCutoffMs'],
+  ['localizedAttributes'],
+  ['facetSearch'],
+  ['prefixSearch'],
+  ['embedders', '`userProvided` source: `dimensions`, `distance`'],
+]
+
+function shoalPath(url: string): string {
+  return url.replace(/:([A-Za-z]+)/g, '{$1}')
+}
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|')
+}
+
+export function renderCompatibility(routes: RouteSpec[]): string {
+  const registered = new Set(routes.map((r) => `${r.method} ${shoalPath(r.url)}`))
+  const lines = [
+    '# Meilisearch compatibility',
+    '',
+    '<!-- Generated by `node packages/server/scripts/render-compatibility.ts` (then `pnpm format`) from the route table and the search and settings parsers; do not edit by hand. -->',
+    '',
+    'What a client of a current Meilisearch (v1.x) finds on a Shoal node. **Supported** means the route or parameter is registered and works as Meilisearch documents it, with the differences noted. **Refused** means Shoal answers a clear error rather than accepting and ignoring it. A route Shoal does not have answers `404` with code `not_found`.',
+    '',
+    '## Routes',
+    '',
+    '| Method | Path | Shoal | Notes |',
+    '| --- | --- | --- | --- |',
+  ]
+  for (const [method, path, note] of MEILISEARCH_ROUTES) {
+    const supported = registered.has(`${method} ${path}`)
+    lines.push(
+      `| \`${method}\` | \`${path}\` | ${supported ? 'supported' : 'not yet'} | ${supported ? cell(note ?? '') : ''} |`,
+    )
+  }
+  const settingsRoutes = SETTINGS.map((s) => s.path)
+  lines.push(
+    '',
+    `Each supported setting also has its sub-route \`/indexes/{indexUid}/settings/{name}\` (\`GET\`, \`PUT\` or \`PATCH\`, \`DELETE\`): ${settingsRoutes.map((p) => `\`${p}\``).join(', ')}.`,
+    '',
+    '## Search parameters',
+    '',
+    'For `POST /indexes/{indexUid}/search`, `GET` (as query parameters) and each query of `/multi-search`.',
+    '',
+    '| Parameter | Shoal | Notes |',
+    '| --- | --- | --- |',
+  )
+  for (const [name, note] of MEILISEARCH_SEARCH_PARAMS) {
+    const supported = SERVER_SEARCH_PARAMS.includes(name) || ENGINE_PARAMS.has(name)
+    const refused = UNSUPPORTED_PARAMS.get(name)
+    const verdict = supported
+      ? 'supported'
+      : refused !== undefined
+        ? `refused (\`${refused}\`) unless \`false\` or empty`
+        : 'refused (`bad_request`, unknown field)'
+    lines.push(`| \`${name}\` | ${verdict} | ${supported ? cell(note ?? '') : ''} |`)
+  }
+  lines.push('', '## Settings', '', '| Setting | Shoal | Notes |', '| --- | --- | --- |')
+  for (const [name, note] of MEILISEARCH_SETTINGS) {
+    const supported = SETTINGS.some((s) => s.name === name)
+    lines.push(
+      `| \`${name}\` | ${supported ? 'supported' : 'refused (`bad_request`)'} | ${cell(note ?? '')} |`,
+    )
+  }
+  lines.push('')
+  return lines.join('\n')
+}

@@ -1,0 +1,36 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type InProcessServer, startInProcess } from './harness/in-process.ts'
+
+// Nothing accepted and ignored: input Shoal does not implement is refused with a clear error.
+
+describe('refused rather than ignored', () => {
+  let node: InProcessServer
+  beforeAll(async () => {
+    node = await startInProcess()
+    await node.write('POST', '/indexes', { uid: 'books', primaryKey: 'id' })
+    await node.write('POST', '/indexes/books/documents', [{ id: 1, title: 'Dune' }])
+  })
+  afterAll(() => node.close())
+
+  it.each([
+    ['GET', '/indexes/books/documents?ids=1'],
+    ['GET', '/indexes/books/documents?sort=title:asc'],
+    ['POST', '/indexes/books/documents?skipCreation=true'],
+    ['GET', '/indexes?unknown=1'],
+    ['GET', '/indexes/books/search?q=dune&facetStats=true'],
+  ])('%s %s answers bad_request naming the parameter', async (method, url) => {
+    const answer = await node.call(method, url, method === 'POST' ? [{ id: 2 }] : undefined)
+    expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 400, code: 'bad_request' })
+    expect(answer.body.message).toContain('Unknown parameter')
+    expect((await node.call('GET', '/indexes/books/documents')).body.total).toBe(1)
+  })
+
+  it('renaming an index through PATCH is refused, and the index keeps its uid', async () => {
+    const answer = await node.call('PATCH', '/indexes/books', { uid: 'novels' })
+    expect({ status: answer.status, code: answer.body.code }).toEqual({
+      status: 400,
+      code: 'invalid_index_uid',
+    })
+    expect((await node.call('GET', '/indexes/books')).status).toBe(200)
+  })
+})

@@ -1,0 +1,20 @@
+import type { Scenario } from '../scenario.ts'
+
+/** Every node killed at once (a power cut): only what was fsynced survives, and every acknowledged write was. */
+export const killAll: Scenario = {
+  name: 'kill-all',
+  description: 'kill -9 of every node at once, all restarted with their data after 0.5–2 s.',
+  quietMs: [2000, 4000],
+  holdMs: [500, 2000],
+  async apply({ system }) {
+    const killed = system.nodes.filter((node) => system.running(node))
+    await Promise.all(killed.map((node) => system.kill(node)))
+    return {
+      kind: 'kill -9 all',
+      detail: killed.join(' '),
+      heal: async () => {
+        for (const node of killed) if (!system.running(node)) await system.restart(node)
+      },
+    }
+  },
+}
