@@ -85,6 +85,7 @@ const specs: Record<MetadataCommand['type'], (c: Record<string, unknown>) => boo
 /** True when `value` is a well-formed metadata command. Checked on propose and again on apply. */
 export function isMetadataCommand(value: unknown): value is MetadataCommand {
   if (!isRecord(value) || typeof value.type !== 'string') return false
-  const spec = specs[value.type as MetadataCommand['type']]
-  return spec !== undefined && spec(value)
+  // Own keys only: `constructor` or `__proto__` must not reach Object.prototype's members.
+  if (!Object.hasOwn(specs, value.type)) return false
+  return specs[value.type as MetadataCommand['type']](value)
 }
