@@ -34,3 +34,36 @@ describe('refused rather than ignored', () => {
     expect((await node.call('GET', '/indexes/books')).status).toBe(200)
   })
 })
+
+describe('task details in Meilisearch shape', () => {
+  let node: InProcessServer
+  beforeAll(async () => {
+    node = await startInProcess()
+    await node.write('POST', '/indexes', { uid: 'books', primaryKey: 'id' })
+    await node.write('PATCH', '/indexes/books/settings', { filterableAttributes: ['genre'] })
+    await node.write('POST', '/indexes/books/documents', [
+      { id: 1, genre: 'sf' },
+      { id: 2, genre: 'drama' },
+    ])
+  })
+  afterAll(() => node.close())
+
+  it('a failed index deletion keeps details, never null', async () => {
+    const answer = await node.call('DELETE', '/indexes/missing')
+    const task = await node.waitTask(answer.body.taskUid)
+    expect(task.status).toBe('failed')
+    expect(task.details).toEqual({ deletedDocuments: null })
+  })
+
+  it('a settings reset lists the settings it resets', async () => {
+    const task = await node.write('DELETE', '/indexes/books/settings')
+    expect(task.details).toMatchObject({ filterableAttributes: null, searchableAttributes: null })
+    await node.write('PATCH', '/indexes/books/settings', { filterableAttributes: ['genre'] })
+  })
+
+  it('delete by filter reports originalFilter as JSON text, before and after it runs', async () => {
+    const answer = await node.call('POST', '/indexes/books/documents/delete', { filter: 'genre = sf' })
+    const task = await node.waitTask(answer.body.taskUid)
+    expect(task.details).toEqual({ providedIds: 0, deletedDocuments: 1, originalFilter: '"genre = sf"' })
+  })
+})
