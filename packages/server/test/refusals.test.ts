@@ -25,6 +25,33 @@ describe('refused rather than ignored', () => {
     expect((await node.call('GET', '/indexes/books/documents')).body.total).toBe(1)
   })
 
+  it('documents routes take retrieveVectors, and refuse sort and ids with filter', async () => {
+    await node.write('POST', '/indexes/books/documents', [
+      { id: 7, title: 'Solaris', _vectors: { other: [1, 2] } },
+    ])
+    const plain = await node.call('GET', '/indexes/books/documents/7')
+    expect(plain.body).toEqual({ id: 7, title: 'Solaris' })
+    const withVectors = await node.call('GET', '/indexes/books/documents/7?retrieveVectors=true')
+    expect(withVectors.body._vectors).toEqual({ other: [1, 2] })
+    const fetched = await node.call('POST', '/indexes/books/documents/fetch', {
+      ids: [7],
+      retrieveVectors: true,
+    })
+    expect(fetched.body.results[0]._vectors).toEqual({ other: [1, 2] })
+    const listed = await node.call('GET', '/indexes/books/documents?retrieveVectors=true&limit=100')
+    expect(listed.body.results.find((d: { id: number }) => d.id === 7)._vectors).toEqual({ other: [1, 2] })
+    for (const [body, code] of [
+      [{ sort: ['title:asc'] }, 'invalid_document_sort'],
+      [{ ids: [7], filter: 'id = 7' }, 'invalid_document_ids'],
+      [{ retrieveVectors: 'yes' }, 'invalid_document_retrieve_vectors'],
+      [{ unknown: 1 }, 'bad_request'],
+    ] as const) {
+      const answer = await node.call('POST', '/indexes/books/documents/fetch', body)
+      expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 400, code })
+    }
+    await node.write('DELETE', '/indexes/books/documents/7')
+  })
+
   it('renaming an index through PATCH is refused, and the index keeps its uid', async () => {
     const answer = await node.call('PATCH', '/indexes/books', { uid: 'novels' })
     expect({ status: answer.status, code: answer.body.code }).toEqual({
@@ -32,5 +59,38 @@ describe('refused rather than ignored', () => {
       code: 'invalid_index_uid',
     })
     expect((await node.call('GET', '/indexes/books')).status).toBe(200)
+  })
+})
+
+describe('task details in Meilisearch shape', () => {
+  let node: InProcessServer
+  beforeAll(async () => {
+    node = await startInProcess()
+    await node.write('POST', '/indexes', { uid: 'books', primaryKey: 'id' })
+    await node.write('PATCH', '/indexes/books/settings', { filterableAttributes: ['genre'] })
+    await node.write('POST', '/indexes/books/documents', [
+      { id: 1, genre: 'sf' },
+      { id: 2, genre: 'drama' },
+    ])
+  })
+  afterAll(() => node.close())
+
+  it('a failed index deletion keeps details, never null', async () => {
+    const answer = await node.call('DELETE', '/indexes/missing')
+    const task = await node.waitTask(answer.body.taskUid)
+    expect(task.status).toBe('failed')
+    expect(task.details).toEqual({ deletedDocuments: null })
+  })
+
+  it('a settings reset lists the settings it resets', async () => {
+    const task = await node.write('DELETE', '/indexes/books/settings')
+    expect(task.details).toMatchObject({ filterableAttributes: null, searchableAttributes: null })
+    await node.write('PATCH', '/indexes/books/settings', { filterableAttributes: ['genre'] })
+  })
+
+  it('delete by filter reports originalFilter as JSON text, before and after it runs', async () => {
+    const answer = await node.call('POST', '/indexes/books/documents/delete', { filter: 'genre = sf' })
+    const task = await node.waitTask(answer.body.taskUid)
+    expect(task.details).toEqual({ providedIds: 0, deletedDocuments: 1, originalFilter: '"genre = sf"' })
   })
 })

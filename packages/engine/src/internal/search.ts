@@ -43,7 +43,10 @@ export function search(state: IndexState, params: SearchParams | undefined): Sea
   let order = ranked.ids
   let scores = ranked.scores
   if (request.sort.length > 0) ({ order, scores } = sortRanked(state, ranked, request.sort))
-  const words = syntax.text.trim() === '' ? [] : queryWords(state.text, syntax.text, state.settings)
+  // Reading the hits' words is only needed to refine or format them.
+  const readsWords = refining || request.format !== undefined
+  const words =
+    !readsWords || syntax.text.trim() === '' ? [] : queryWords(state.text, syntax.text, state.settings)
   const fold = folder(state.text)
   let matched: Ranked = ranked
   if (refining) {

@@ -22,7 +22,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'GET',
     '/indexes/{indexUid}/documents',
-    '`offset`, `limit`, `fields`, `filter`; `ids`, `sort`, `retrieveVectors` are refused (not yet)',
+    '`offset`, `limit`, `fields`, `filter`, `retrieveVectors`; `ids` and `sort` are refused (not yet)',
   ],
   [
     'POST',
@@ -35,7 +35,11 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
     '`primaryKey`, `csvDelimiter`; `skipCreation` and `customMetadata` are refused (not yet)',
   ],
   ['DELETE', '/indexes/{indexUid}/documents'],
-  ['POST', '/indexes/{indexUid}/documents/fetch'],
+  [
+    'POST',
+    '/indexes/{indexUid}/documents/fetch',
+    '`ids` or `filter` (not both yet), `retrieveVectors`; `sort` is refused',
+  ],
   ['GET', '/indexes/{indexUid}/documents/{documentId}'],
   ['DELETE', '/indexes/{indexUid}/documents/{documentId}'],
   ['POST', '/indexes/{indexUid}/documents/delete-batch'],

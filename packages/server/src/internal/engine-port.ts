@@ -31,8 +31,14 @@ export type {
 export interface IndexPort {
   addDocuments(docs: object[], opts?: { primaryKey?: string }): Promise<WriteResult>
   updateDocuments(docs: object[], opts?: { primaryKey?: string }): Promise<WriteResult>
-  getDocument(id: string | number, opts?: { fields?: string[] }): Doc
-  getDocuments(opts?: { offset?: number; limit?: number; fields?: string[]; filter?: Filter }): DocumentsPage
+  getDocument(id: string | number, opts?: { fields?: string[]; retrieveVectors?: boolean }): Doc
+  getDocuments(opts?: {
+    offset?: number
+    limit?: number
+    fields?: string[]
+    filter?: Filter
+    retrieveVectors?: boolean
+  }): DocumentsPage
   deleteDocument(id: string | number): Promise<WriteResult>
   deleteDocuments(ids: (string | number)[]): Promise<WriteResult>
   deleteDocumentsByFilter(filter: Filter): Promise<WriteResult>

@@ -20,12 +20,17 @@ export const documentRoutes: RouteSpec[] = [
     url: '/indexes/:indexUid/documents',
     action: 'documents.get',
     tag: 'Documents',
-    summary: 'List documents with offset/limit/fields/filter',
-    queryParams: ['offset', 'limit', 'fields', 'filter'],
+    summary: 'List documents with offset/limit/fields/filter/retrieveVectors',
+    queryParams: ['offset', 'limit', 'fields', 'filter', 'retrieveVectors'],
     handler({ params, query, services }) {
       const index = services.engine.index(checkIndexUid(params.indexUid))
       const fields = listParam(query.fields)
       return index.getDocuments({
+        retrieveVectors: booleanQuery(
+          query.retrieveVectors,
+          'invalid_document_retrieve_vectors',
+          'retrieveVectors',
+        ),
         offset: intParam(query.offset, 'invalid_document_offset', 'offset', 0),
         limit: intParam(query.limit, 'invalid_document_limit', 'limit', 20),
         ...(fields !== undefined ? { fields } : {}),
@@ -38,7 +43,7 @@ export const documentRoutes: RouteSpec[] = [
     url: '/indexes/:indexUid/documents/fetch',
     action: 'documents.get',
     tag: 'Documents',
-    summary: 'List documents with a JSON body: offset, limit, fields, filter, ids',
+    summary: 'List documents with a JSON body: offset, limit, fields, filter or ids, retrieveVectors',
     body: 'json',
     handler(ctx) {
       return fetchDocuments(ctx)
@@ -50,11 +55,19 @@ export const documentRoutes: RouteSpec[] = [
     action: 'documents.get',
     tag: 'Documents',
     summary: 'Get one document by its primary key',
-    queryParams: ['fields'],
+    queryParams: ['fields', 'retrieveVectors'],
     handler({ params, query, services }) {
       const index = services.engine.index(checkIndexUid(params.indexUid))
       const fields = listParam(query.fields)
-      return index.getDocument(params.documentId ?? '', fields !== undefined ? { fields } : {})
+      const retrieveVectors = booleanQuery(
+        query.retrieveVectors,
+        'invalid_document_retrieve_vectors',
+        'retrieveVectors',
+      )
+      return index.getDocument(params.documentId ?? '', {
+        retrieveVectors,
+        ...(fields !== undefined ? { fields } : {}),
+      })
     },
   },
   {
@@ -183,6 +196,19 @@ function fetchDocuments({ params, body, contentType, services }: RouteContext): 
   const index = services.engine.index(checkIndexUid(params.indexUid))
   const input = readJsonBody(body, contentType) ?? {}
   if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
+  for (const key of Object.keys(input)) {
+    if (!FETCH_FIELDS.includes(key)) {
+      throw badRequest(
+        key === 'sort' ? 'invalid_document_sort' : 'bad_request',
+        `${key === 'sort' ? 'Sorting documents (`sort`) is not supported by Shoal yet' : `Unknown field \`${key}\``}: expected one of ${FETCH_FIELDS.map((f) => `\`${f}\``).join(', ')}`,
+      )
+    }
+  }
+  const retrieveVectors = booleanField(
+    input.retrieveVectors,
+    'invalid_document_retrieve_vectors',
+    'retrieveVectors',
+  )
   const offset = nonNegativeInt(input.offset, 'invalid_document_offset', 'offset') ?? 0
   const limit = nonNegativeInt(input.limit, 'invalid_document_limit', 'limit') ?? 20
   const fields = stringArray(input.fields, 'invalid_document_fields', 'fields')
@@ -193,9 +219,17 @@ function fetchDocuments({ params, body, contentType, services }: RouteContext): 
   if (input.ids !== undefined && input.ids !== null) {
     if (!Array.isArray(input.ids))
       throw badRequest('invalid_document_ids', 'Invalid value at `.ids`: expected an array')
+    if (filter !== undefined) {
+      throw badRequest(
+        'invalid_document_ids',
+        '`ids` together with `filter` is not supported by Shoal yet: send one of them.',
+      )
+    }
     const found = input.ids.flatMap((id: unknown) => {
       try {
-        return [index.getDocument(String(id), fields !== undefined ? { fields } : {})]
+        return [
+          index.getDocument(String(id), { ...(fields !== undefined ? { fields } : {}), retrieveVectors }),
+        ]
       } catch {
         return []
       }
@@ -205,9 +239,31 @@ function fetchDocuments({ params, body, contentType, services }: RouteContext): 
   return index.getDocuments({
     offset,
     limit,
+    retrieveVectors,
     ...(fields !== undefined ? { fields } : {}),
     ...(filter !== undefined ? { filter } : {}),
   })
+}
+
+const FETCH_FIELDS = ['offset', 'limit', 'fields', 'filter', 'ids', 'retrieveVectors']
+
+function booleanField(value: unknown, code: string, name: string): boolean {
+  if (value === undefined || value === null) return false
+  if (typeof value !== 'boolean')
+    throw badRequest(code, `Invalid value type at \`.${name}\`: expected a boolean`)
+  return value
+}
+
+/** `true`/`false` in a query string. */
+function booleanQuery(value: string | undefined, code: string, name: string): boolean {
+  if (value === undefined) return false
+  if (value !== 'true' && value !== 'false') {
+    throw badRequest(
+      code,
+      `Invalid value in parameter \`${name}\`: could not parse \`${value}\` as a boolean`,
+    )
+  }
+  return value === 'true'
 }
 
 /** A filter is a string or an array of strings and arrays of strings. */

@@ -98,6 +98,8 @@ export const indexRoutes: RouteSpec[] = [
         type: 'indexDeletion',
         indexUid: uid,
         operation: { kind: 'deleteIndex' },
+        // Meilisearch's shape from the start: a failed deletion keeps `deletedDocuments: null`.
+        details: { deletedDocuments: null },
       })
     },
   },

@@ -112,6 +112,8 @@ const wholeSettings: RouteSpec[] = [
         type: 'settingsUpdate',
         indexUid: uid,
         operation: { kind: 'resetSettings' },
+        // Every setting reset to its default, as a patch of nulls reads.
+        details: Object.fromEntries(SETTINGS.map((setting) => [setting.name, null])),
       })
     },
   },

@@ -50,7 +50,12 @@ export async function runTask(
     }
     case 'deleteByFilter': {
       const result = await engine.index(uid).deleteDocumentsByFilter(op.filter)
-      return { providedIds: 0, deletedDocuments: result.deletedDocuments ?? 0, originalFilter: op.filter }
+      return {
+        providedIds: 0,
+        deletedDocuments: result.deletedDocuments ?? 0,
+        // As enqueued, and as Meilisearch reports it: the filter as JSON text.
+        originalFilter: JSON.stringify(op.filter),
+      }
     }
     case 'deleteAll': {
       const result = await engine.index(uid).deleteAllDocuments()
