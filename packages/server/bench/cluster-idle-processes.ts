@@ -29,6 +29,8 @@ export interface ProcSample {
   cpuS: number
   /** Bytes the process passed to write-like system calls (sockets, pipes, files). */
   writtenBytes: number
+  /** Time its threads were runnable but waiting for a CPU (/proc/<pid>/schedstat), in seconds. */
+  runQueueS: number
 }
 
 export function procSample(pid: number): ProcSample {
@@ -39,17 +41,27 @@ export function procSample(pid: number): ProcSample {
   const ticks = Number(fields[11]) + Number(fields[12])
   const io = readFileSync(`/proc/${pid}/io`, 'utf8')
   const wchar = /^wchar:\s*(\d+)/m.exec(io)
-  return { atMs, cpuS: ticks / CLOCK_TICKS_PER_S, writtenBytes: Number(wchar?.[1] ?? Number.NaN) }
+  const schedstat = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')
+  return {
+    atMs,
+    cpuS: ticks / CLOCK_TICKS_PER_S,
+    writtenBytes: Number(wchar?.[1] ?? Number.NaN),
+    runQueueS: Number(schedstat[1]) / 1e9,
+  }
 }
 
-/** Percent of one core and bytes/s written between two samples of one process. */
+/**
+ * Percent of one core, percent of the time spent waiting for a CPU (a shared
+ * machine shows here), and bytes/s written, between two samples of one process.
+ */
 export function procRates(
   before: ProcSample,
   after: ProcSample,
-): { cpuPercent: number; writeBytesPerS: number } {
+): { cpuPercent: number; runQueuePercent: number; writeBytesPerS: number } {
   const seconds = (after.atMs - before.atMs) / 1000
   return {
     cpuPercent: ((after.cpuS - before.cpuS) / seconds) * 100,
+    runQueuePercent: ((after.runQueueS - before.runQueueS) / seconds) * 100,
     writeBytesPerS: (after.writtenBytes - before.writtenBytes) / seconds,
   }
 }

@@ -38,7 +38,8 @@ interface Scale {
   /** Groups added before the memory baseline (see idleCost). */
   warmupGroups: number
   active: number
-  proposalsPerS: number
+  /** Offered rates of the mixed load, one step each. */
+  proposalsPerS: number[]
   windowS: number
   loadS: number
   calmS: number
@@ -49,9 +50,9 @@ const FULL: Scale = {
   groups: 10_000,
   warmupGroups: 100,
   active: 1_000,
-  proposalsPerS: 1_000,
+  proposalsPerS: [200, 1_000],
   windowS: 30,
-  loadS: 30,
+  loadS: 20,
   calmS: 3,
   deadlineMs: 900_000,
 }
@@ -59,7 +60,7 @@ const SMOKE: Scale = {
   groups: 110,
   warmupGroups: 10,
   active: 10,
-  proposalsPerS: 50,
+  proposalsPerS: [50],
   windowS: 1,
   loadS: 1,
   calmS: 0.5,
@@ -137,6 +138,7 @@ async function memories(nodes: NodeProcess[]): Promise<NodeMemory[]> {
 interface Window {
   seconds: number
   cpuPercent: number[]
+  runQueuePercent: number[]
   writeBytesPerS: number[]
   framesPerS: number
   bytesPerS: number
@@ -156,6 +158,7 @@ async function measure(nodes: NodeProcess[], during: () => Promise<unknown>): Pr
   return {
     seconds,
     cpuPercent: rates.map((r) => r.cpuPercent),
+    runQueuePercent: rates.map((r) => r.runQueuePercent),
     writeBytesPerS: rates.map((r) => r.writeBytesPerS),
     framesPerS: per('p2pMessagesSent'),
     bytesPerS: per('p2pBytesSent'),
@@ -170,6 +173,12 @@ function recordWindow(ctx: SuiteContext, label: string, nodes: NodeProcess[], wi
       metric: 'cpu',
       value: window.cpuPercent[i] ?? 0,
       unit: '% of one core',
+    })
+    ctx.record({
+      name: `${label}-waiting-for-cpu-${node.name}`,
+      metric: 'run-queue wait',
+      value: window.runQueuePercent[i] ?? 0,
+      unit: '% of the window',
     })
     ctx.record({
       name: `${label}-written-bytes-per-s-${node.name}`,
@@ -200,7 +209,8 @@ function recordWindow(ctx: SuiteContext, label: string, nodes: NodeProcess[], wi
   ctx.log(
     `${label}: CPU ${window.cpuPercent.map((c) => c.toFixed(2)).join(' / ')} % of one core, ` +
       `${window.framesPerS.toFixed(2)} frames/s, ${window.bytesPerS.toFixed(1)} B/s of Raft frames, ` +
-      `${window.writeBytesPerS.map((b) => b.toFixed(0)).join(' / ')} B/s written in all (${window.seconds.toFixed(1)} s)`,
+      `${window.writeBytesPerS.map((b) => b.toFixed(0)).join(' / ')} B/s written in all, ` +
+      `waiting for a CPU ${window.runQueuePercent.map((w) => w.toFixed(1)).join(' / ')} % (${window.seconds.toFixed(1)} s)`,
   )
 }
 
@@ -277,7 +287,12 @@ async function idleCost(ctx: SuiteContext, nodes: NodeProcess[], scale: Scale): 
   return window
 }
 
-async function mixedLoad(ctx: SuiteContext, nodes: NodeProcess[], scale: Scale): Promise<void> {
+async function mixedLoad(
+  ctx: SuiteContext,
+  nodes: NodeProcess[],
+  scale: Scale,
+  ratePerS: number,
+): Promise<void> {
   const leader = nodes[0] as NodeProcess
   const active = Array.from({ length: scale.active }, (_, i) => `shard-${i}`)
   let outcome: LoadOutcome | undefined
@@ -285,14 +300,14 @@ async function mixedLoad(ctx: SuiteContext, nodes: NodeProcess[], scale: Scale):
     outcome = await leader.call<LoadOutcome>({
       op: 'load',
       groups: active,
-      ratePerS: scale.proposalsPerS,
+      ratePerS,
       durationMs: scale.loadS * 1000,
       valueBytes: 256,
     })
   })
   const o = outcome as LoadOutcome
-  const label = `mixed-${scale.active}-active-${scale.groups - scale.active}-idle`
-  ctx.record({ name: `${label}-offered`, metric: 'ops/s', value: scale.proposalsPerS, unit: 'proposals/s' })
+  const label = `mixed-${ratePerS}-per-s-${scale.active}-active-${scale.groups - scale.active}-idle`
+  ctx.record({ name: `${label}-offered`, metric: 'ops/s', value: ratePerS, unit: 'proposals/s' })
   ctx.record({
     name: `${label}-committed`,
     metric: 'ops/s',
@@ -307,6 +322,13 @@ async function mixedLoad(ctx: SuiteContext, nodes: NodeProcess[], scale: Scale):
     `${label}: ${o.committed}/${o.proposed} committed in ${(o.elapsedMs / 1000).toFixed(1)} s, ` +
       `p50 ${o.p50Ms.toFixed(1)} ms, p99 ${o.p99Ms.toFixed(1)} ms${o.firstError === null ? '' : `, first error ${o.firstError}`}`,
   )
+  const [afterLoad] = await statuses([leader])
+  ctx.record({
+    name: `${label}-groups-led-by-n1-after`,
+    metric: 'count',
+    value: afterLoad?.leaderOf ?? 0,
+    unit: 'groups',
+  })
   await quiet(nodes, leader, scale.groups, scale, 'groups quiet again after the load')
 }
 
@@ -382,7 +404,7 @@ export default defineSuite({
       const peers = Object.fromEntries(nodes.map((n) => [n.peerId, n.addrs]))
       for (const node of nodes) await node.call({ op: 'peers', peers })
       const healthy = await idleCost(ctx, nodes, scale)
-      await mixedLoad(ctx, nodes, scale)
+      for (const rate of scale.proposalsPerS) await mixedLoad(ctx, nodes, scale, rate)
       await oneDead(ctx, nodes, scale, healthy)
     } finally {
       await Promise.allSettled(nodes.map((n) => n.stop()))
