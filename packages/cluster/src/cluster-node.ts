@@ -306,7 +306,9 @@ export class ClusterNode {
       reachable = false
     }
     const conf = this.#meta?.status().confState ?? { voters: [], learners: [] }
-    const eligible = Object.values(state.nodes).filter((n) => n.state === 'active').length
+    const eligible = Object.values(state.nodes).filter(
+      (n) => n.state === 'active' || n.state === 'dead',
+    ).length
     return computeHealth({
       state,
       alive: (id) => this.isAlive(id),

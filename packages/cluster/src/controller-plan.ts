@@ -58,13 +58,17 @@ export function planMetaChange(input: MetaPlanInput): ConfChange | null {
       return { type: 'addLearner', node: id }
     }
   }
-  const eligible = input.nodes.filter((n) => n.alive && n.record.state === 'active')
-  const target = targetVoters(eligible.length, input.maxVoters)
   const isDeadLong = (id: string): boolean => {
     const node = byId.get(id)
     if (node === undefined || node.alive) return false
     return input.nowMs - (node.deadSinceMs ?? input.nowMs) >= input.deadVoterGraceMs
   }
+  // A dead node still counts towards the target until it leaves (drain or
+  // removal): the group never shrinks its voters because a node is down, and a
+  // dead voter goes only once a live replacement votes.
+  const counted = input.nodes.filter((n) => n.record.state === 'active' || n.record.state === 'dead')
+  const target = targetVoters(counted.length, input.maxVoters)
+  const eligible = counted.filter((n) => n.alive && n.record.state === 'active')
   const liveVoters = [...voters].filter((id) => byId.get(id)?.alive === true || id === input.leaderId)
   // 3. Promote caught-up learners while live voters are below target, zones spread.
   if (liveVoters.length < target) {
@@ -76,15 +80,18 @@ export function planMetaChange(input: MetaPlanInput): ConfChange | null {
     )
     if (candidate !== undefined) return { type: 'addVoter', node: candidate.record.id }
   }
-  // 4. Remove a voter that has been dead past the grace period, when the rest keep a quorum of live voters.
+  // 4. Remove a voter dead past the grace period only once a live replacement
+  //    votes (step 3), so removing it never costs the group a voter it had.
   for (const id of [...voters].sort()) {
-    if (id === input.leaderId || !isDeadLong(id)) continue
+    if (id === input.leaderId || !isDeadLong(id) || liveVoters.length < target) continue
     const remaining = voters.size - 1
     if (liveVoters.length >= Math.floor(remaining / 2) + 1) return { type: 'remove', node: id }
   }
-  // 5. Too many voters (nodes drained or left): remove one, never the leader; step 2 adds it back as a learner.
-  if (voters.size > Math.max(target, 1) && liveVoters.length > target) {
-    const extra = [...voters].filter((id) => id !== input.leaderId).sort()
+  // 5. More live voters than the target (a dead voter came back after its
+  //    replacement, or nodes left): remove one, never the leader, from the most
+  //    crowded zone; step 2 keeps it as a learner.
+  if (liveVoters.length > target) {
+    const extra = liveVoters.filter((id) => id !== input.leaderId).sort()
     const zoneCount = countZones([...voters].map((id) => byId.get(id)?.record.zone ?? ''))
     extra.sort((a, b) => (zoneCount.get(zone(byId, b)) ?? 0) - (zoneCount.get(zone(byId, a)) ?? 0))
     const victim = extra[0]
