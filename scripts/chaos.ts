@@ -15,12 +15,14 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { KvChaosSystem } from '../packages/raft/examples/kv/chaos-system.ts'
+import { ShoalMetaSystem } from '../packages/server/test/harness/chaos-meta-system.ts'
 import {
   type ChaosReport,
   parseDuration,
   reportToMarkdown,
   runChaos,
   SCENARIOS,
+  type SystemUnderTest,
   scenarioByName,
 } from '../packages/testkit/src/chaos/index.ts'
 
@@ -53,8 +55,13 @@ if (values.scenario === undefined) {
   )
   process.exit(2)
 }
-if (values.system !== 'raft-kv') {
-  process.stderr.write(`unknown system '${values.system}' (known: raft-kv)\n`)
+const SYSTEMS: Record<string, () => Promise<SystemUnderTest>> = {
+  'raft-kv': () => KvChaosSystem.create(),
+  'shoal-meta': () => ShoalMetaSystem.create(),
+}
+const createSystem = SYSTEMS[values.system]
+if (createSystem === undefined) {
+  process.stderr.write(`unknown system '${values.system}' (known: ${Object.keys(SYSTEMS).join(', ')})\n`)
   process.exit(2)
 }
 const seed = Number(values.seed)
@@ -75,7 +82,7 @@ const scenarios = values.scenario === 'all' ? [...SCENARIOS] : [scenarioByName(v
 
 const reports: ChaosReport[] = []
 for (const scenario of scenarios) {
-  const system = await KvChaosSystem.create()
+  const system = await createSystem()
   const missing = (scenario.requires ?? []).filter((c) => !system.capabilities[c])
   if (missing.length > 0) {
     process.stdout.write(`skipping ${scenario.name}: ${system.name} lacks ${missing.join(', ')}\n`)
@@ -89,7 +96,7 @@ for (const scenario of scenarios) {
     durationMs,
     clients,
     keys,
-    command: `pnpm chaos --scenario ${scenario.name} --duration ${values.duration} --seed ${seed}`,
+    command: `pnpm chaos${values.system === 'raft-kv' ? '' : ` --system ${values.system}`} --scenario ${scenario.name} --duration ${values.duration} --seed ${seed}`,
     log: values.quiet ? () => {} : (line) => process.stdout.write(`[${scenario.name}] ${line}\n`),
   })
   await mkdir(values.out, { recursive: true })

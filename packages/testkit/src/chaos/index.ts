@@ -16,12 +16,14 @@ export {
   NO_FAULTS,
   resolveLinkFaults,
 } from './link-faults.ts'
+export { NodeFront, type NodeFrontOptions, type NodeFrontStats } from './node-front.ts'
 export { bridge, isolate, linksBetweenGroups, randomHalves, ring } from './partitions.ts'
 export { type ChaosReport, formatMs, parseDuration, reportToMarkdown } from './report.ts'
 export { type ChaosRunOptions, runChaos } from './runner.ts'
 export type { AppliedFault, FaultRecord, NemesisContext, Scenario } from './scenario.ts'
 export { SCENARIOS, scenarioByName } from './scenarios/index.ts'
 export { roundRobin } from './scenarios/round-robin.ts'
+export { procAddress, tcpDialerPid } from './socket-owner.ts'
 export type {
   ChaosClient,
   OpOutcome,

@@ -1,0 +1,495 @@
+/**
+ * The cluster's metadata group as a system under test for the nemesis runner
+ * (`@shoal/testkit/chaos`): three real `shoal start` processes, clients that
+ * write and read cluster settings (`PUT /_cluster/settings`, a metadata write;
+ * `GET /_cluster/settings?consistency=linearizable`), and replicas compared by
+ * each node's local copy of the settings and its metadata version.
+ *
+ * How the links pass the fault proxy: each node advertises one p2p address
+ * and one gossip address (learned by the others through gossip and the
+ * metadata), so each node gets a `NodeFront` for each, which finds the peer a
+ * connection or datagram comes from and passes it to that link's proxy:
+ * - p2p (libp2p over TCP): the dialer's socket is looked up in /proc and its
+ *   owner matched with the node processes' pids (Linux only);
+ * - gossip over UDP: by sender address, since each node's SWIM socket is
+ *   bound to its own gossip port;
+ * - gossip's TCP streams (push-pull state exchange): as for p2p, through
+ *   link proxies of their own (not in the network's counters).
+ * Every inter-node link fault therefore applies per directed link. A client
+ * talks to the nodes' HTTP addresses directly (clients are not nodes).
+ *
+ * Not supported: clock rates, disk faults and fsync failures (the server has
+ * no injection points for them, and adding hidden ones is not allowed), and
+ * membership changes.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import type { RemoteInfo } from 'node:dgram'
+import dgram from 'node:dgram'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import {
+  type ChaosClient,
+  type Endpoint,
+  type FaultNetwork,
+  NodeFront,
+  type OpOutcome,
+  type ReplicaState,
+  type SystemCapabilities,
+  type SystemUnderTest,
+  TcpLinkProxy,
+  tcpDialerPid,
+} from '@shoal/testkit/chaos'
+import { MASTER_KEY, writeKeyFile } from './cluster-processes.ts'
+import { CLI } from './server-process.ts'
+
+export interface ShoalMetaOptions {
+  /** @defaultValue 3 */
+  size?: number
+  /** @defaultValue 50 */
+  raftTickMs?: number
+  /** Give up on an operation after this long (a write's outcome is then unknown). @defaultValue 5000 */
+  operationTimeoutMs?: number
+}
+
+interface Member {
+  name: string
+  dataDir: string
+  http: number
+  p2p: number
+  gossip: number
+  p2pFront: NodeFront | null
+  gossipFront: NodeFront | null
+  child: ChildProcess | null
+  nodeId: string | null
+  expectedExit: boolean
+  paused: boolean
+  crashes: string[]
+  output: string
+}
+
+interface Settings {
+  persistent: Record<string, string>
+  metadata_version: number
+}
+
+export class ShoalMetaSystem implements SystemUnderTest {
+  readonly name = 'shoal-meta'
+  readonly nodes: readonly string[]
+  readonly capabilities: SystemCapabilities = {
+    pause: true,
+    clock: false,
+    diskFull: false,
+    fsyncFailure: false,
+    membership: false,
+  }
+  readonly #root: string
+  readonly #keyFile: string
+  readonly #members: Member[]
+  readonly #raftTickMs: number
+  readonly #timeoutMs: number
+  readonly #gossipLinks: TcpLinkProxy[] = []
+
+  private constructor(root: string, keyFile: string, members: Member[], options: ShoalMetaOptions) {
+    this.#root = root
+    this.#keyFile = keyFile
+    this.#members = members
+    this.#raftTickMs = options.raftTickMs ?? 50
+    this.#timeoutMs = options.operationTimeoutMs ?? 5000
+    this.nodes = members.map((m) => m.name)
+  }
+
+  static async create(options: ShoalMetaOptions = {}): Promise<ShoalMetaSystem> {
+    const root = await mkdtemp(path.join(tmpdir(), 'shoal-chaos-meta-'))
+    const keyFile = await writeKeyFile(root, 'cluster.key', 'chaos-metadata-cluster-key-0000000')
+    const members: Member[] = []
+    for (let i = 1; i <= (options.size ?? 3); i++) {
+      const dataDir = path.join(root, `n${i}`)
+      await mkdir(dataDir, { recursive: true })
+      members.push({
+        name: `n${i}`,
+        dataDir,
+        http: await freeTcpPort(),
+        p2p: await freeTcpPort(),
+        gossip: await freeTcpUdpPort(),
+        p2pFront: null,
+        gossipFront: null,
+        child: null,
+        nodeId: null,
+        expectedExit: false,
+        paused: false,
+        crashes: [],
+        output: '',
+      })
+    }
+    return new ShoalMetaSystem(root, keyFile, members, options)
+  }
+
+  async start(network: FaultNetwork): Promise<void> {
+    const p2pTargets: Record<string, Endpoint> = {}
+    const gossipTargets: Record<string, Endpoint> = {}
+    for (const m of this.#members) {
+      p2pTargets[m.name] = { port: m.p2p }
+      gossipTargets[m.name] = { port: m.gossip }
+    }
+    await network.tcpMesh(p2pTargets)
+    await network.udpMesh(gossipTargets)
+    const gossipTcp = new Map<string, TcpLinkProxy>()
+    for (const from of this.#members)
+      for (const to of this.#members) {
+        if (from === to) continue
+        const proxy = new TcpLinkProxy({
+          table: network.table,
+          from: from.name,
+          to: to.name,
+          target: { host: '127.0.0.1', port: to.gossip },
+        })
+        await proxy.start()
+        this.#gossipLinks.push(proxy)
+        gossipTcp.set(`${from.name}>${to.name}`, proxy)
+      }
+    const byGossipPort = new Map(this.#members.map((m) => [m.gossip, m.name]))
+    const identifyTcp = async (socket: net.Socket): Promise<string | null> => {
+      const pids = new Map<number, string>()
+      for (const m of this.#members) if (m.child?.pid !== undefined) pids.set(m.child.pid, m.name)
+      const pid = await tcpDialerPid(socket, [...pids.keys()])
+      return pid === null ? null : (pids.get(pid) ?? null)
+    }
+    const identifyUdp = (sender: RemoteInfo) => byGossipPort.get(sender.port) ?? null
+    for (const m of this.#members) {
+      m.p2pFront = new NodeFront({
+        node: m.name,
+        tcp: { identify: identifyTcp, route: (source) => endpoint(network.dial(source, m.name)) },
+      })
+      m.gossipFront = new NodeFront({
+        node: m.name,
+        tcp: {
+          identify: identifyTcp,
+          route: (source) => endpoint((gossipTcp.get(`${source}>${m.name}`) as TcpLinkProxy).address),
+        },
+        udp: { identify: identifyUdp, route: (source) => endpoint(network.dial(source, m.name, 'udp')) },
+      })
+      await m.p2pFront.start()
+      await m.gossipFront.start()
+    }
+    const [first, ...others] = this.#members as [Member, ...Member[]]
+    await this.#spawn(first, ['--bootstrap'])
+    for (const m of others) await this.#spawn(m, ['--join', first.gossipFront?.address as string])
+    // Every node a metadata voter before the faults begin.
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline) {
+      const view = await this.#get<{ nodes: Array<{ roles: string[] }> }>(first, '/_cluster/nodes', 2000)
+      const voters = view?.nodes.filter((n) => n.roles.includes('metadata_voter')).length ?? 0
+      if (voters === this.#members.length) return
+      await sleep(200)
+    }
+    throw new Error('the metadata group did not reach every node as a voter within 60 s')
+  }
+
+  client(id: string): ChaosClient {
+    const index = Number(/\d+/.exec(id)?.[0] ?? 0)
+    return new MetaClient(this.#members, index, this.#timeoutMs)
+  }
+
+  async leader(timeoutMs: number): Promise<string | null> {
+    const deadline = Date.now() + timeoutMs
+    do {
+      for (const m of this.#members) {
+        if (!this.running(m.name) || m.paused) continue
+        const health = await this.#get<{ metadata_leader: string | null }>(m, '/_cluster/health', 1000)
+        const leader = this.#members.find((x) => x.nodeId !== null && x.nodeId === health?.metadata_leader)
+        if (leader !== undefined && this.running(leader.name) && !leader.paused) return leader.name
+      }
+      await sleep(100)
+    } while (Date.now() < deadline)
+    return null
+  }
+
+  running(node: string): boolean {
+    const child = this.#member(node).child
+    return child !== null && child.exitCode === null && child.signalCode === null
+  }
+
+  async kill(node: string): Promise<void> {
+    const m = this.#member(node)
+    const child = m.child
+    if (child === null || !this.running(node)) return
+    m.expectedExit = true
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    child.kill('SIGKILL')
+    await gone
+    m.paused = false
+  }
+
+  async restart(node: string): Promise<void> {
+    const m = this.#member(node)
+    if (this.running(node)) return
+    await this.#spawn(m, [])
+  }
+
+  pause(node: string): void {
+    const m = this.#member(node)
+    if (!this.running(node) || m.paused) return
+    m.child?.kill('SIGSTOP')
+    m.paused = true
+  }
+
+  resume(node: string): void {
+    const m = this.#member(node)
+    if (!this.running(node) || !m.paused) return
+    m.child?.kill('SIGCONT')
+    m.paused = false
+  }
+
+  /**
+   * Settled when every node runs and its local copy has the metadata version
+   * that a linearizable read through the leader reports (so it applied all
+   * that was committed).
+   */
+  async settled(): Promise<boolean> {
+    if (this.#members.some((m) => !this.running(m.name) || m.paused)) return false
+    const leaderName = await this.leader(2000)
+    if (leaderName === null) return false
+    const current = await this.#get<Settings>(
+      this.#member(leaderName),
+      '/_cluster/settings?consistency=linearizable',
+      3000,
+    )
+    if (current === null) return false
+    const locals = await Promise.all(
+      this.#members.map((m) => this.#get<Settings>(m, '/_cluster/settings', 2000)),
+    )
+    return locals.every((s) => s !== null && s.metadata_version === current.metadata_version)
+  }
+
+  async replicaStates(keys: readonly string[]): Promise<ReplicaState[]> {
+    return Promise.all(
+      this.#members.map(async (m) => {
+        const local = await this.#get<Settings>(m, '/_cluster/settings', 5000)
+        if (local === null) throw new Error(`${m.name} did not answer its local settings`)
+        return {
+          node: m.name,
+          appliedIndex: local.metadata_version,
+          values: new Map(keys.map((k) => [k, local.persistent[k] ?? null])),
+        }
+      }),
+    )
+  }
+
+  crashes(): string[] {
+    return this.#members.flatMap((m) => m.crashes.map((c) => `${m.name} exited ${c}`))
+  }
+
+  async stop(): Promise<void> {
+    for (const m of this.#members) {
+      if (m.paused) m.child?.kill('SIGCONT')
+      m.paused = false
+      await this.kill(m.name)
+    }
+    for (const m of this.#members) {
+      await m.p2pFront?.stop()
+      await m.gossipFront?.stop()
+    }
+    await Promise.all(this.#gossipLinks.map((p) => p.stop()))
+    await rm(this.#root, { recursive: true, force: true })
+  }
+
+  /** The output of every node, for a failing run's report. */
+  outputs(): string {
+    return this.#members.map((m) => `--- ${m.name}\n${m.output.slice(-4000)}`).join('\n')
+  }
+
+  #member(node: string): Member {
+    const m = this.#members.find((x) => x.name === node)
+    if (m === undefined) throw new Error(`no node ${node}`)
+    return m
+  }
+
+  async #spawn(m: Member, extra: string[]): Promise<void> {
+    const args = [
+      CLI,
+      'start',
+      '--data-dir',
+      m.dataDir,
+      '--http-addr',
+      `127.0.0.1:${m.http}`,
+      '--p2p-addr',
+      `127.0.0.1:${m.p2p}`,
+      '--gossip-addr',
+      `127.0.0.1:${m.gossip}`,
+      '--p2p-advertise-addr',
+      m.p2pFront?.address as string,
+      '--gossip-advertise-addr',
+      m.gossipFront?.address as string,
+      '--gossip-profile',
+      'local',
+      '--raft-tick-ms',
+      String(this.#raftTickMs),
+      '--cluster-key-file',
+      this.#keyFile,
+      '--master-key',
+      MASTER_KEY,
+      '--node-name',
+      m.name,
+      '--log-level',
+      'warn',
+      ...extra,
+    ]
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    m.child = child
+    m.expectedExit = false
+    m.paused = false
+    const append = (chunk: Buffer) => {
+      m.output = (m.output + chunk.toString()).slice(-64 * 1024)
+    }
+    child.stdout?.on('data', append)
+    child.stderr?.on('data', append)
+    child.once('exit', (code, signal) => {
+      if (!m.expectedExit) m.crashes.push(String(code ?? signal))
+    })
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline) {
+      const match = /cluster:\s+\S+ as node (\S+)/.exec(m.output)
+      if (match !== null && /listening on http/.test(m.output)) {
+        m.nodeId = match[1] as string
+        return
+      }
+      if (!this.running(m.name)) throw new Error(`${m.name} exited before it was ready:\n${m.output}`)
+      await sleep(50)
+    }
+    throw new Error(`${m.name} did not start within 60 s:\n${m.output}`)
+  }
+
+  async #get<T>(m: Member, route: string, timeoutMs: number): Promise<T | null> {
+    if (!this.running(m.name)) return null
+    try {
+      const response = await fetch(`http://127.0.0.1:${m.http}${route}`, {
+        headers: { authorization: `Bearer ${MASTER_KEY}` },
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+      if (response.status !== 200) {
+        await response.arrayBuffer()
+        return null
+      }
+      return (await response.json()) as T
+    } catch {
+      return null
+    }
+  }
+}
+
+/**
+ * Each client starts at its own node and moves on only when a request was
+ * certainly not received (connection refused): a write answered with an
+ * error, or not answered in time, may still commit, so it ends as unknown.
+ * A read that fails changed nothing.
+ */
+class MetaClient implements ChaosClient {
+  readonly #members: readonly Member[]
+  readonly #timeoutMs: number
+  #current: number
+
+  constructor(members: readonly Member[], start: number, timeoutMs: number) {
+    this.#members = members
+    this.#current = start % members.length
+    this.#timeoutMs = timeoutMs
+  }
+
+  async write(key: string, value: string): Promise<OpOutcome<void>> {
+    const outcome = await this.#request('PUT', '/_cluster/settings', { persistent: { [key]: value } })
+    if (outcome.status === 'ok' && outcome.value.status === 200) return { status: 'ok', value: undefined }
+    this.#next()
+    return outcome.status === 'ok' ? { status: 'info', reason: describe(outcome.value) } : outcome
+  }
+
+  async read(key: string): Promise<OpOutcome<string | null>> {
+    const outcome = await this.#request('GET', '/_cluster/settings?consistency=linearizable')
+    if (outcome.status !== 'ok' || outcome.value.status !== 200) {
+      this.#next()
+      return { status: 'fail', reason: outcome.status === 'ok' ? describe(outcome.value) : outcome.reason }
+    }
+    const settings = outcome.value.body as Settings
+    return { status: 'ok', value: settings.persistent[key] ?? null }
+  }
+
+  close(): void {}
+
+  /** After a failed or unknown outcome the next operation tries another node (it may be cut off). */
+  #next(): void {
+    this.#current = (this.#current + 1) % this.#members.length
+  }
+
+  async #request(
+    method: string,
+    route: string,
+    body?: unknown,
+  ): Promise<OpOutcome<{ status: number; body: unknown }>> {
+    const deadline = Date.now() + this.#timeoutMs
+    while (Date.now() < deadline) {
+      const m = this.#members[this.#current] as Member
+      try {
+        const response = await fetch(`http://127.0.0.1:${m.http}${route}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${MASTER_KEY}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+        })
+        const text = await response.text()
+        let parsed: unknown = null
+        try {
+          parsed = text === '' ? null : JSON.parse(text)
+        } catch {}
+        return { status: 'ok', value: { status: response.status, body: parsed } }
+      } catch (error) {
+        const code = (error as { cause?: { code?: string } }).cause?.code
+        if (code !== 'ECONNREFUSED') return { status: 'info', reason: code ?? 'timeout' }
+        this.#next()
+        await sleep(20)
+      }
+    }
+    return { status: 'fail', reason: 'no node reachable' }
+  }
+}
+
+function describe(response: { status: number; body: unknown }): string {
+  const code = (response.body as { code?: unknown } | null)?.code
+  return `${response.status} ${typeof code === 'string' ? code : ''}`.trim()
+}
+
+function endpoint(address: string): Endpoint {
+  const at = address.lastIndexOf(':')
+  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function freeTcpPort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as net.AddressInfo).port
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** A port free for both UDP and TCP (SWIM uses one number for both). */
+async function freeTcpUdpPort(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const udp = dgram.createSocket('udp4')
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()))
+    const port = udp.address().port
+    const server = net.createServer()
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (ok) await new Promise<void>((resolve) => server.close(() => resolve()))
+    await new Promise<void>((resolve) => udp.close(() => resolve()))
+    if (ok || attempt >= 16) return port
+  }
+}
