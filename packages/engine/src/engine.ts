@@ -38,6 +38,12 @@ interface Pending {
 const EXPORT_CHUNK_BYTES = 1 << 20
 
 /**
+ * How long one slice of background vector indexing may run before it yields to the event loop
+ * (it stops at the first chunk of up to four graph operations that ends past it).
+ */
+export const INDEXING_SLICE_MS = 4
+
+/**
  * The embedded database. Every mutation is a command: validated against the
  * current state (a bad one is rejected with a typed error and never logged),
  * encoded once, appended to the command log — writes that arrive while an
@@ -62,6 +68,8 @@ export class Engine {
   #closed = false
   readonly #handles = new Map<string, Index>()
   readonly #host: IndexHost
+  #indexing: ReturnType<typeof setImmediate> | undefined
+  #indexedWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = []
 
   private constructor(
     dir: string,
@@ -153,6 +161,7 @@ export class Engine {
     }
     const engine = new Engine(dir, options, deps, snapshots, state, applied)
     engine.#sinceSnapshot = replayed
+    engine.#scheduleIndexing()
     options.onEvent?.({
       type: 'recovered',
       snapshotIndex,
@@ -231,7 +240,52 @@ export class Engine {
    * error.
    */
   async apply(command: Command): Promise<ApplyResult> {
-    return this.#serially(() => this.#state.apply(command))
+    const result = await this.#serially(() => this.#state.apply(command))
+    this.#scheduleIndexing()
+    return result
+  }
+
+  // Background vector indexing.
+
+  /**
+   * Vector additions and removals accepted but not yet in the HNSW graphs. Searches already see
+   * them (the not-yet-indexed vectors are scanned exactly and merged in); the graphs take them
+   * in slices of a few milliseconds between other work.
+   */
+  vectorBacklog(): number {
+    return this.#state.vectorBacklog()
+  }
+
+  /** Resolves once the vector backlog is empty (rejects with EngineClosedError on close). */
+  whenVectorsIndexed(): Promise<void> {
+    if (this.#closed) return Promise.reject(new EngineClosedError())
+    if (this.#state.vectorBacklog() === 0) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      this.#indexedWaiters.push({ resolve, reject })
+      this.#scheduleIndexing()
+    })
+  }
+
+  #scheduleIndexing(): void {
+    if (this.#indexing !== undefined || this.#closed) return
+    if (this.#state.vectorBacklog() === 0) {
+      for (const waiter of this.#indexedWaiters.splice(0)) waiter.resolve()
+      return
+    }
+    this.#indexing = setImmediate(() => {
+      this.#indexing = undefined
+      const end = performance.now() + INDEXING_SLICE_MS
+      try {
+        this.#state.drainVectors(() => performance.now() < end)
+      } catch (error) {
+        // A graph that refuses an operation the engine validated is a broken invariant: stop
+        // accepting writes, as after a log failure, rather than serve a graph that disagrees.
+        this.#failure = error instanceof Error ? error : new Error(String(error))
+        for (const waiter of this.#indexedWaiters.splice(0)) waiter.reject(this.#failure)
+        return
+      }
+      this.#scheduleIndexing()
+    })
   }
 
   /** Runs state changes one at a time, in call order. */
@@ -256,7 +310,7 @@ export class Engine {
   #checkWritable(): void {
     if (this.#closed) throw new EngineClosedError()
     if (this.#failure !== undefined) {
-      throw new EngineClosedError(`The database refuses writes after a log failure: ${this.#failure.message}`)
+      throw new EngineClosedError(`The database refuses writes after a failure: ${this.#failure.message}`)
     }
   }
 
@@ -300,6 +354,7 @@ export class Engine {
           else item.reject(result.error)
         }
       })
+      this.#scheduleIndexing()
       this.#sinceSnapshot += batch.length
       const every = this.#options.snapshotEvery
       if (every > 0 && this.#sinceSnapshot >= every && this.#snapshotting === undefined) {
@@ -385,6 +440,7 @@ export class Engine {
       this.#sinceSnapshot = 0
       this.#emit({ type: 'snapshot-installed', index, bytes: framed.byteLength })
     })
+    this.#scheduleIndexing()
   }
 
   async close(): Promise<void> {
@@ -392,6 +448,9 @@ export class Engine {
     await this.#flushing
     while (this.#snapshotting !== undefined) await this.#snapshotting.catch(() => {})
     this.#closed = true
+    if (this.#indexing !== undefined) clearImmediate(this.#indexing)
+    this.#indexing = undefined
+    for (const waiter of this.#indexedWaiters.splice(0)) waiter.reject(new EngineClosedError())
     await this.#log.close()
   }
 

@@ -57,5 +57,6 @@ export type {
   Settings,
   SettingsUpdate,
   TypoToleranceSettings,
+  VectorStorageStats,
   WriteResult,
 } from './types.ts'

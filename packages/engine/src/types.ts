@@ -57,6 +57,12 @@ export interface CoreStorageStats {
   bytes: number
 }
 
+/** A vector graph's figures, and the operations accepted but not yet applied to it. */
+export interface VectorStorageStats extends CoreStorageStats {
+  /** Vector additions and removals waiting to enter the graph (searches already see them). */
+  backlog: number
+}
+
 /**
  * What an index's structures hold, for memory accounting: `index.storageStats()`. Internal ids
  * of removed documents are reused, so `idSpace` stays near the most documents held at once.
@@ -74,7 +80,7 @@ export interface IndexStorageStats {
   fieldEntries: number
   text: CoreStorageStats
   /** Per embedder. */
-  vectors: Record<string, CoreStorageStats>
+  vectors: Record<string, VectorStorageStats>
 }
 
 export interface WriteResult {

@@ -92,6 +92,9 @@ describe('determinism', () => {
       results.push(ra.ok)
     }
     expect(results.at(-1)).toBe(false) // the invalid batch failed on both, changing nothing
+    // The graphs are identical once each engine has indexed its vector backlog.
+    await a.whenVectorsIndexed()
+    await b.whenVectorsIndexed()
     const sa = await exported(a)
     const sb = await exported(b)
     expect(sa.equals(sb)).toBe(true)

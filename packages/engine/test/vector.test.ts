@@ -51,7 +51,11 @@ describe('vector search', () => {
     await things.deleteDocument(2)
     const result = things.search({ vector: [1, 0, 0], limit: 5 })
     expect(result.hits.map((h) => h.id)).not.toContain(2)
-    expect(result.hits.map((h) => h.id)[0]).not.toBe(1)
+    // Document 1 now points along z: nearest to z, ahead of 4 ([0, 0.2, 1]).
+    expect(things.search({ vector: [0, 0, 1], limit: 2 }).hits.map((h) => h.id)).toEqual([1, 4])
+    await engine.whenVectorsIndexed()
+    expect(things.search({ vector: [1, 0, 0], limit: 5 }).hits.map((h) => h.id)).not.toContain(2)
+    expect(things.search({ vector: [0, 0, 1], limit: 2 }).hits.map((h) => h.id)).toEqual([1, 4])
   })
   it('rejects a query vector of the wrong dimension and an unknown embedder', () => {
     const things = engine.index('things')

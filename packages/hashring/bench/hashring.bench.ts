@@ -1,6 +1,7 @@
 import { defineSuite } from '@shoal/bench'
 import PeerRing from 'hashring'
-import { HashRing, place } from '../src/index.ts'
+import { mulberry32 } from '../../../bench/src/rng.ts'
+import { DEFAULT_VNODES_PER_WEIGHT, HashRing, place } from '../src/index.ts'
 import { Utf8Scratch } from '../src/internal/utf8.ts'
 import { xxh64 } from '../src/internal/xxh64.ts'
 import { jumpHash } from './jump-hash.ts'
@@ -99,8 +100,56 @@ export default defineSuite({
       if (before.name === 'shoal') ctx.ratio('moved-vs-ideal', fraction, ideal, 'ideal 1/11')
     }
     measurePlacement(ctx)
+    measureAnyIds(ctx)
   },
 })
+
+/**
+ * Balance for any node ids: over 100 seeded random sets of 10 ids, the busiest node's share of
+ * the key space (exact, from the ring's arcs) over the mean, at the old default of 1024 points
+ * per node and the current default; with each ring's memory and build time.
+ */
+function measureAnyIds(ctx: Context): void {
+  const random = mulberry32(ctx.seed)
+  const sets = Array.from({ length: 100 }, () =>
+    Array.from(
+      { length: 10 },
+      () => `${Math.floor(random() * 2 ** 32).toString(36)}-${Math.floor(random() * 1e6)}`,
+    ),
+  )
+  for (const vnodesPerWeight of [1024, DEFAULT_VNODES_PER_WEIGHT]) {
+    const ratios: number[] = []
+    let memoryBytes = 0
+    const started = performance.now()
+    for (const ids of sets) {
+      const ring = new HashRing({ vnodesPerWeight })
+      for (const id of ids) ring.add({ id })
+      ratios.push(Math.max(...ring.shares().values()) * ids.length)
+      memoryBytes = ring.memoryBytes
+    }
+    const buildMs = (performance.now() - started) / sets.length
+    ratios.sort((a, b) => a - b)
+    const p95 = ratios[94]!
+    ctx.record({ name: `any-ids-load-p95-${vnodesPerWeight}`, metric: 'max/mean', value: p95, unit: 'x' })
+    ctx.record({
+      name: `ring-memory-10-nodes-${vnodesPerWeight}`,
+      metric: 'memory',
+      value: memoryBytes,
+      unit: 'B',
+    })
+    ctx.record({
+      name: `ring-build-10-nodes-${vnodesPerWeight}`,
+      metric: 'latency',
+      value: buildMs,
+      unit: 'ms',
+    })
+    ctx.log(
+      `any ids, ${vnodesPerWeight} points per node: p95 max/mean ${p95.toFixed(4)}, ${memoryBytes} B, build ${buildMs.toFixed(1)} ms (build + shares)`,
+    )
+    if (vnodesPerWeight === DEFAULT_VNODES_PER_WEIGHT)
+      ctx.ratio('any-ids-load-p95-vs-target', p95, 1.05, 'target')
+  }
+}
 
 function peerOf(router: Router): { peer?: string } {
   return router.peer === undefined ? {} : { peer: router.peer }

@@ -20,7 +20,7 @@ export interface PlaceRequest {
   maxLoadFactor?: number
   /** Replicas go only to nodes with every one of these capabilities. @defaultValue [] */
   require?: readonly string[]
-  /** Ring resolution for the per-shard preference order. @defaultValue 1024 */
+  /** Ring resolution for the per-shard preference order. @defaultValue 4096 */
   vnodesPerWeight?: number
 }
 

@@ -476,6 +476,42 @@ function connect(node: u32, level: i32): void {
   }
 }
 
+/**
+ * Links a tombstoned node that now holds a new vector (hnswlib's update of a
+ * deleted element): on each of its levels its links are chosen afresh from a
+ * search for the new vector, and it is linked back from them. The node keeps
+ * its level and the in-links other nodes still hold (they now lead to the new
+ * vector, as long-range links); it is never its own candidate.
+ */
+function reconnect(node: u32, level: i32): void {
+  const q = vectorPtr(node);
+  let current = <u32>entryPoint;
+  let currentDistance = distance(q, vectorPtr(current));
+  for (let l = topLevel; l > level; l--) {
+    current = greedyClosest(q, current, currentDistance, l);
+    currentDistance = greedyDistance;
+  }
+  for (let l = level; l >= 0; l--) {
+    let found = searchLayer(q, current, currentDistance, efConstruction, l);
+    found = maxHeapDrainAscending(resultsBase, found, sortedBase);
+    current = entryNode(sortedBase, 0);
+    currentDistance = entryDistance(sortedBase, 0);
+    // Drop the node itself from its candidates, keeping the order.
+    let kept = 0;
+    for (let i = 0; i < found; i++) {
+      const candidate = entryNode(sortedBase, i);
+      if (candidate == node) continue;
+      store<u64>(sortedBase + (<usize>kept << 3), load<u64>(sortedBase + (<usize>i << 3)));
+      kept++;
+    }
+    const selected = selectNeighbours(sortedBase, kept, maxLinks, selectedBase);
+    const block = linksPtr(node, l);
+    memory.copy(block + 4, selectedBase, <usize>selected << 2);
+    store<u32>(block, <u32>selected);
+    for (let j = 0; j < selected; j++) linkBack(load<u32>(selectedBase + (<usize>j << 2)), node, l);
+  }
+}
+
 /** Gives the next node its link storage (levels already drawn) and connects it. */
 function addNode(node: u32): void {
   const level = nodeLevel(node);
@@ -579,6 +615,22 @@ export function insertBatch(vectors: usize, labels: usize, count: i32): i32 {
     addNode(node);
   }
   return count;
+}
+
+/**
+ * Puts a new vector (dimensions f32 at `vector`, in the io buffer) with
+ * `label` into tombstoned `node`, which becomes live again and is linked for
+ * its new vector (see `reconnect`). Returns 1, or 0 when `node` is not a
+ * tombstone.
+ */
+export function reuseNode(node: u32, vector: usize, label: u32): i32 {
+  if (<i32>node >= nodeCount || !isDeleted(node)) return 0;
+  placeVector(vectorPtr(node), vector);
+  store<u32>(labelsBase + (<usize>node << 2), label);
+  store<u8>(flagsBase + <usize>node, load<u8>(flagsBase + <usize>node) & ~FLAG_DELETED);
+  deletedCount--;
+  if (nodeCount > 1) reconnect(node, nodeLevel(node));
+  return 1;
 }
 
 /** Marks a node deleted: it keeps routing searches but is never returned. */

@@ -18,6 +18,7 @@ export interface HnswAbi {
   reserveUpper(bytes: number): number
   insertBatch(vectors: number, labels: number, count: number): number
   markDeleted(node: number): void
+  reuseNode(node: number, vector: number, label: number): number
   searchBatch(queries: number, count: number, k: number, ef: number, filtered: number, out: number): void
   searchExact(queries: number, count: number, k: number, nodes: number, listed: number, out: number): void
   vectorDistance(a: number, b: number): number

@@ -66,6 +66,13 @@ export class HnswIndex {
   readonly #wasm: HnswAbi
   /** Live id -> node slot. Tombstoned nodes are absent. */
   #nodes = new Map<number, number>()
+  /**
+   * Tombstoned nodes, a min-heap: an add takes the smallest one for its vector
+   * before the graph grows, so a graph under partial churn stays near its live
+   * size. The smallest is a rule of the graph alone, so a graph restored from
+   * bytes reuses the same slots as the one it was taken from.
+   */
+  #tombstones: number[] = []
   #ioBytes = 0
   #buffer: ArrayBuffer | undefined
   #f32 = new Float32Array(0)
@@ -179,6 +186,33 @@ export class HnswIndex {
       this.#checkVector(vectors, i * this.dimensions, `vector ${i} (id ${id})`)
     }
     if (count === 0) return
+    let first = 0
+    while (first < count && this.#tombstones.length > 0) {
+      this.#reuse(ids[first]!, vectors.subarray(first * this.dimensions, (first + 1) * this.dimensions))
+      first++
+    }
+    if (first === count) return
+    if (first > 0) {
+      this.#append(ids.slice(first), vectors.subarray(first * this.dimensions))
+      return
+    }
+    this.#append(ids, vectors)
+  }
+
+  /** Puts `vector` under `id` into the smallest tombstoned slot. */
+  #reuse(id: number, vector: Float32Array): void {
+    const node = heapPop(this.#tombstones)
+    this.#ensureIo(this.dimensions * 4)
+    const io = this.#wasm.ioPointer()
+    new Float32Array(this.#wasm.memory.buffer, io, this.dimensions).set(vector)
+    if (this.#wasm.reuseNode(node, io, id) !== 1)
+      throw new CorruptIndexError(`node ${node} is not a tombstone`)
+    this.#nodes.set(id, node)
+  }
+
+  /** Adds new nodes at the end of the graph. */
+  #append(ids: Uint32Array | readonly number[], vectors: Float32Array): void {
+    const count = ids.length
     const dims = this.dimensions
     const start = this.#wasm.nodes()
     this.#reserve(start + count, Math.min(count, INSERT_CHUNK) * (dims + 1) * 4)
@@ -200,7 +234,8 @@ export class HnswIndex {
 
   /**
    * Removes an id: its node becomes a tombstone that still routes searches
-   * but is never returned. The id may be added again later (as a new node).
+   * but is never returned. The id may be added again later; the next add takes
+   * the smallest tombstoned slot before the graph grows.
    * When tombstones reach `compactionThreshold` of all nodes, the graph is
    * compacted before `remove` returns.
    */
@@ -210,6 +245,7 @@ export class HnswIndex {
     if (node === undefined) throw new UnknownIdError(id)
     this.#wasm.markDeleted(node)
     this.#nodes.delete(id)
+    heapPush(this.#tombstones, node)
     const deleted = this.#wasm.deletedNodes()
     if (
       deleted >= this.#options.compactionThreshold * this.#wasm.nodes() &&
@@ -322,13 +358,18 @@ export class HnswIndex {
     const labels = new Uint32Array(memory, w.labelsPointer(), nodes)
     const flags = new Uint8Array(memory, w.flagsPointer(), nodes)
     const map = new Map<number, number>()
+    const tombstones: number[] = []
     for (let node = 0; node < nodes; node++) {
-      if ((flags[node]! & 1) !== 0) continue
+      if ((flags[node]! & 1) !== 0) {
+        tombstones.push(node) // ascending: already a min-heap
+        continue
+      }
       const id = labels[node]!
       if (map.has(id)) throw new CorruptIndexError(`id ${id} is live on two nodes`)
       map.set(id, node)
     }
     this.#nodes = map
+    this.#tombstones = tombstones
   }
 
   #searchMany(queries: Float32Array, count: number, k: number, options: SearchOptions): SearchResult[] {
@@ -484,4 +525,33 @@ function checkEf(ef: number): number {
     throw new InvalidArgumentError(`efSearch must be an integer in [1, ${MAX_EF}], got ${ef}`)
   }
   return ef
+}
+
+function heapPush(heap: number[], value: number): void {
+  let at = heap.length
+  heap.push(value)
+  while (at > 0) {
+    const parent = (at - 1) >> 1
+    if (heap[parent]! <= value) break
+    heap[at] = heap[parent]!
+    at = parent
+  }
+  heap[at] = value
+}
+
+function heapPop(heap: number[]): number {
+  const top = heap[0]!
+  const last = heap.pop()!
+  if (heap.length === 0) return top
+  let at = 0
+  for (;;) {
+    const left = 2 * at + 1
+    if (left >= heap.length) break
+    const child = left + 1 < heap.length && heap[left + 1]! < heap[left]! ? left + 1 : left
+    if (heap[child]! >= last) break
+    heap[at] = heap[child]!
+    at = child
+  }
+  heap[at] = last
+  return top
 }

@@ -89,6 +89,7 @@ describe('operating a shoal process', () => {
     expect(text).toMatch(/shoal_tasks_finished_total\{type="documentAdditionOrUpdate",status="succeeded"\} 1/)
     expect(text).toMatch(/shoal_task_log_fsync_duration_seconds_count [1-9]/)
     expect(text).toMatch(/shoal_engine_wal_fsync_duration_seconds_count [1-9]/)
+    expect(text).toMatch(/shoal_vector_backlog 0/)
     expect(text).toMatch(/process_resident_memory_bytes \d+/)
     expect((await fetch(`${server.url}/metrics`)).status).toBe(401)
   })

@@ -1,14 +1,21 @@
 /**
- * The term dictionary: term → dense term id, plus a sorted view of the terms for prefix ranges,
- * merged lazily with the terms added since the last prefix query.
+ * The term dictionary: term → dense term id, plus a sorted view of the terms for prefix ranges
+ * and typo search, merged lazily with the terms added since the last such query.
+ *
+ * Typo search (`forEachWithin`) walks the sorted terms as the trie they spell, without building
+ * it: beside the sorted array (which prefix search keeps anyway) it holds the length of the prefix
+ * each term shares with the one before it (2 bytes per term). Consecutive terms share their common
+ * prefix's rows of the edit-distance table, so a row is computed once per distinct prefix visited;
+ * a prefix whose row already exceeds the budget skips every term under it (the terms whose shared
+ * length stays at least as long). A query uses a table of (longest term + 1) x (word + 1) integers.
  */
 export class TermDictionary {
   readonly #ids = new Map<string, number>()
   readonly #terms: string[] = []
   #sorted: string[] = []
+  /** lcp[i]: characters sorted[i] shares with sorted[i - 1] (capped at 65,535); built on demand. */
+  #lcp: Uint16Array | undefined
   #unsorted: string[] = []
-  // Term ids by term length (UTF-16 units), for typo search: an edit changes length by at most 1.
-  readonly #byLength: number[][] = []
 
   get size(): number {
     return this.#terms.length
@@ -30,8 +37,6 @@ export class TermDictionary {
       this.#terms.push(term)
       this.#ids.set(term, id)
       this.#unsorted.push(term)
-      while (this.#byLength.length <= term.length) this.#byLength.push([])
-      this.#byLength[term.length]!.push(id)
     }
     return id
   }
@@ -43,8 +48,6 @@ export class TermDictionary {
       const term = terms[id]!
       this.#ids.set(term, id)
       this.#terms.push(term)
-      while (this.#byLength.length <= term.length) this.#byLength.push([])
-      this.#byLength[term.length]!.push(id)
     }
     this.#unsorted = this.#terms.slice()
   }
@@ -65,10 +68,45 @@ export class TermDictionary {
     return out
   }
 
-  /** Calls `visit` with every term whose length is within [min, max], and its id. */
-  forEachOfLength(min: number, max: number, visit: (term: string, id: number) => void): void {
-    for (let length = Math.max(0, min); length <= max && length < this.#byLength.length; length++) {
-      for (const id of this.#byLength[length]!) visit(this.#terms[id]!, id)
+  /**
+   * Calls `visit` with every term within `maxEdits` of `word` (optimal string alignment distance:
+   * insertions, deletions, substitutions, adjacent transpositions), its id and its distance, in
+   * sorted term order.
+   */
+  forEachWithin(
+    word: string,
+    maxEdits: number,
+    visit: (term: string, id: number, edits: number) => void,
+  ): void {
+    const sorted = this.#sortedTerms()
+    const lcp = this.#commonPrefixes()
+    const n = word.length
+    const rows: Int32Array[] = [Int32Array.from({ length: n + 1 }, (_, j) => j)]
+    let valid = 0 // rows[0..valid] hold the prefixes of the term visited last
+    let i = 0
+    while (i < sorted.length) {
+      const term = sorted[i]!
+      // The last visited term and this one share lcp[i] characters (after a skip, too: every
+      // skipped term shared more with the pruned one).
+      let pruned = 0
+      for (let d = Math.min(valid, lcp[i]!) + 1; d <= term.length; d++) {
+        if (rows.length <= d) rows.push(new Int32Array(n + 1))
+        if (editRow(rows, d, term, word) > maxEdits) {
+          pruned = d
+          break
+        }
+      }
+      if (pruned > 0) {
+        // No term under this prefix can come back within the budget: skip them all.
+        valid = pruned
+        i++
+        while (i < sorted.length && lcp[i]! >= pruned) i++
+        continue
+      }
+      valid = term.length
+      const edits = rows[term.length]![n]!
+      if (edits <= maxEdits) visit(term, this.#ids.get(term)!, edits)
+      i++
     }
   }
 
@@ -90,39 +128,48 @@ export class TermDictionary {
     while (i < old.length) merged[k++] = old[i++]!
     while (j < added.length) merged[k++] = added[j++]!
     this.#sorted = merged
+    this.#lcp = undefined
     return merged
+  }
+
+  #commonPrefixes(): Uint16Array {
+    if (this.#lcp !== undefined) return this.#lcp
+    const sorted = this.#sorted
+    const lcp = new Uint16Array(sorted.length)
+    for (let i = 1; i < sorted.length; i++) {
+      const a = sorted[i - 1]!
+      const b = sorted[i]!
+      const limit = Math.min(a.length, b.length, 65_535)
+      let k = 0
+      while (k < limit && a.charCodeAt(k) === b.charCodeAt(k)) k++
+      lcp[i] = k
+    }
+    this.#lcp = lcp
+    return lcp
   }
 }
 
 /**
- * Optimal-string-alignment distance (Levenshtein plus adjacent transposition, as typists make
- * them) between `a` and `b`, or `max + 1` as soon as it must exceed `max`.
+ * Fills `rows[d]` (term prefix of length d against every prefix of `word`) from the rows above;
+ * returns its smallest value. Optimal string alignment: insertions, deletions, substitutions and
+ * transpositions of adjacent characters.
  */
-export function boundedEditDistance(a: string, b: string, max: number): number {
-  const n = a.length
-  const m = b.length
-  if (Math.abs(n - m) > max) return max + 1
-  let prevPrev = new Array<number>(m + 1).fill(0)
-  let prev = Array.from({ length: m + 1 }, (_, j) => j)
-  let row = new Array<number>(m + 1).fill(0)
-  for (let i = 1; i <= n; i++) {
-    row[0] = i
-    let rowMin = i
-    const ca = a.charCodeAt(i - 1)
-    for (let j = 1; j <= m; j++) {
-      const cb = b.charCodeAt(j - 1)
-      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (ca === cb ? 0 : 1))
-      if (i > 1 && j > 1 && ca === b.charCodeAt(j - 2) && a.charCodeAt(i - 2) === cb) {
-        d = Math.min(d, prevPrev[j - 2]! + 1)
-      }
-      row[j] = d
-      if (d < rowMin) rowMin = d
+function editRow(rows: Int32Array[], d: number, term: string, word: string): number {
+  const row = rows[d]!
+  const above = rows[d - 1]!
+  const twoAbove = d > 1 ? rows[d - 2]! : undefined
+  const c = term.charCodeAt(d - 1)
+  const cPrev = d > 1 ? term.charCodeAt(d - 2) : -1
+  row[0] = d
+  let min = d
+  for (let j = 1; j <= word.length; j++) {
+    const w = word.charCodeAt(j - 1)
+    let v = Math.min(above[j]! + 1, row[j - 1]! + 1, above[j - 1]! + (c === w ? 0 : 1))
+    if (twoAbove !== undefined && j > 1 && c === word.charCodeAt(j - 2) && cPrev === w) {
+      v = Math.min(v, twoAbove[j - 2]! + 1)
     }
-    if (rowMin > max) return max + 1
-    const spare = prevPrev
-    prevPrev = prev
-    prev = row
-    row = spare
+    row[j] = v
+    if (v < min) min = v
   }
-  return Math.min(prev[m]!, max + 1)
+  return min
 }

@@ -1,6 +1,6 @@
 import type { Analyzer } from '../analyzer.ts'
 import { Bm25InputError } from '../errors.ts'
-import { boundedEditDistance, type TermDictionary } from './dictionary.ts'
+import type { TermDictionary } from './dictionary.ts'
 
 /**
  * Typo budget: a fixed number of edits, or by word length as Meilisearch does
@@ -90,10 +90,8 @@ export function expandQuery(
     const budget = typoBudget(options.typos, word.surface)
     if (budget > 0) {
       const found: Array<{ id: number; edits: number }> = []
-      dictionary.forEachOfLength(word.term.length - budget, word.term.length + budget, (term, id) => {
-        if (id === exactId) return
-        const edits = boundedEditDistance(word.term, term, budget)
-        if (edits <= budget && docFrequency(id) > 0) found.push({ id, edits })
+      dictionary.forEachWithin(word.term, budget, (_term, id, edits) => {
+        if (id !== exactId && docFrequency(id) > 0) found.push({ id, edits })
       })
       found.sort((x, y) => x.edits - y.edits || docFrequency(y.id) - docFrequency(x.id) || x.id - y.id)
       for (const { id, edits } of found.slice(0, options.maxExpansions)) {

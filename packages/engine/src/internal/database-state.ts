@@ -245,6 +245,23 @@ export class DatabaseState {
     }
   }
 
+  /** Vector operations accepted but not yet in any graph, over every index. */
+  vectorBacklog(): number {
+    let total = 0
+    for (const index of this.#indexes.values()) total += index.vectorBacklog()
+    return total
+  }
+
+  /**
+   * Moves queued vector operations into the graphs, index by index in uid order, while `more()`
+   * says so; returns the backlog left.
+   */
+  drainVectors(more: () => boolean): number {
+    let left = 0
+    for (const uid of this.uids()) left += this.#indexes.get(uid)!.drainVectors(more)
+    return left
+  }
+
   image(): DatabaseImage {
     return { format: 2, indexes: this.uids().map((uid) => this.#indexes.get(uid)!.image()) }
   }

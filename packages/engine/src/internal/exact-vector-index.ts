@@ -51,6 +51,10 @@ export class ExactVectorIndex implements VectorIndex {
     this.#count = last
   }
 
+  has(id: number): boolean {
+    return this.#slots.has(id)
+  }
+
   search(query: Float32Array, k: number, allowed?: Uint32Array): VectorHits {
     const d = this.config.dimensions
     const q = this.config.distance === 'cosine' ? normalised(query) : query

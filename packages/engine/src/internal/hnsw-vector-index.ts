@@ -26,6 +26,10 @@ class HnswVectorIndex implements VectorIndex {
     this.#index.remove(id)
   }
 
+  has(id: number): boolean {
+    return this.#index.has(id)
+  }
+
   search(query: Float32Array, k: number, allowed?: Uint32Array): VectorHits {
     const hits = this.#index.search(query, k, allowed === undefined ? {} : { filter: allowed })
     return { ids: hits.ids, distances: hits.distances }

@@ -41,6 +41,7 @@ import type {
   VectorIndexFactory,
 } from './ports.ts'
 import { documentKey, inferPrimaryKey } from './primary-key.ts'
+import { BackloggedVectorIndex } from './vector-backlog.ts'
 
 export interface Components {
   text: TextIndexFactory
@@ -63,12 +64,14 @@ export interface Needs {
 /** Freshly created, empty search cores, as asked for by `Needs`. */
 export interface Fresh {
   text?: TextIndex
-  vectors: Map<string, VectorIndex>
+  vectors: Map<string, BackloggedVectorIndex>
 }
 
 export async function createFresh(components: Components, needs: Needs): Promise<Fresh> {
-  const vectors = new Map<string, VectorIndex>()
-  for (const [name, config] of needs.vectors) vectors.set(name, await components.vector.create(config))
+  const vectors = new Map<string, BackloggedVectorIndex>()
+  for (const [name, config] of needs.vectors) {
+    vectors.set(name, new BackloggedVectorIndex(await components.vector.create(config), config))
+  }
   const fresh: Fresh = { vectors }
   if (needs.text !== undefined) fresh.text = await components.text.create(needs.text)
   return fresh
@@ -143,7 +146,7 @@ export class IndexState {
   readonly #fieldDistribution = new Map<string, number>()
   #textFields: string[] = []
   #text: TextIndex
-  #vectors = new Map<string, VectorIndex>()
+  #vectors = new Map<string, BackloggedVectorIndex>()
 
   constructor(
     info: { uid: string; primaryKey: string | null; createdAt: string; updatedAt: string },
@@ -194,6 +197,20 @@ export class IndexState {
     return this.#vectors.get(embedder)
   }
 
+  /** Vector operations accepted but not yet in the graphs (see vector-backlog.ts). */
+  vectorBacklog(): number {
+    let total = 0
+    for (const index of this.#vectors.values()) total += index.backlog
+    return total
+  }
+
+  /** Moves queued vector operations into the graphs while `more()` says so; returns the backlog left. */
+  drainVectors(more: () => boolean): number {
+    let left = 0
+    for (const index of this.#vectors.values()) left += index.drain(more)
+    return left
+  }
+
   /** The stored document under internal `id`, or undefined when deleted. The caller must not mutate it. */
   docAt(id: number): Doc | undefined {
     return this.#docs.get(id)
@@ -213,7 +230,10 @@ export class IndexState {
   /** What the index's structures hold (counts and bytes), for memory accounting. */
   storageStats(): IndexStorageStats {
     const vectors: IndexStorageStats['vectors'] = {}
-    for (const name of [...this.#vectors.keys()].sort()) vectors[name] = this.#vectors.get(name)!.stats()
+    for (const name of [...this.#vectors.keys()].sort()) {
+      const index = this.#vectors.get(name)!
+      vectors[name] = { ...index.stats(), backlog: index.backlog }
+    }
     return {
       documents: this.#liveCount,
       idSpace: this.#nextId,
@@ -515,7 +535,7 @@ export class IndexState {
       this.#textFields = plan.textFields
       this.#rebuildText(fresh.text!)
     }
-    const vectors = new Map<string, VectorIndex>()
+    const vectors = new Map<string, BackloggedVectorIndex>()
     for (const name of Object.keys(plan.next.embedders)) {
       const kept = this.#vectors.get(name)
       if (kept !== undefined && !plan.changedEmbedders.includes(name)) vectors.set(name, kept)
@@ -560,7 +580,7 @@ export class IndexState {
     }
   }
 
-  #rebuildVectors(name: string, index: VectorIndex): void {
+  #rebuildVectors(name: string, index: BackloggedVectorIndex): void {
     this.#vectors.set(name, index)
     const ids: number[] = []
     const values: number[][] = []
@@ -621,6 +641,8 @@ export class IndexState {
     for (const name of [...this.#vectors.keys()].sort()) {
       const index = this.#vectors.get(name)!
       vectors.push([name, index.serialize()])
+      const backlog = index.backlogImage()
+      if (backlog !== null) vectorBacklog.push([name, backlog])
     }
     return {
       uid: this.uid,
@@ -649,10 +671,18 @@ export class IndexState {
       image.text === null
         ? await components.text.create(config)
         : await components.text.deserialize(image.text, config)
-    const vectors = new Map<string, VectorIndex>()
+    const vectors = new Map<string, BackloggedVectorIndex>()
     for (const [name, bytes] of image.vectors) {
       const [, vectorConfig] = vectorConfigs(image.settings, [name])[0]!
-      vectors.set(name, await components.vector.deserialize(bytes, vectorConfig))
+      const graph = await components.vector.deserialize(bytes, vectorConfig)
+      vectors.set(name, new BackloggedVectorIndex(graph, vectorConfig))
+    }
+    if (v2) {
+      for (const [name, backlog] of image.vectorBacklog ?? []) {
+        const index = vectors.get(name)
+        if (index === undefined) throw new TypeError(`vector backlog of unknown embedder ${name}`)
+        index.restoreBacklog(backlog)
+      }
     }
     const state = new IndexState(image, image.settings, { text, vectors })
     state.#textFields = image.textFields

@@ -73,7 +73,7 @@ export interface VectorIndexConfig {
 
 export interface VectorHits {
   ids: Uint32Array
-  /** Lower is closer (cosine distance, squared l2, or negated dot product). */
+  /** Lower is closer (squared l2, 1 − cosine similarity, or 1 − dot product). */
   distances: Float32Array
 }
 
@@ -82,6 +82,8 @@ export interface VectorIndex {
   /** `vectors` holds `ids.length` vectors of `dimensions` floats back to back. */
   addBatch(ids: Uint32Array, vectors: Float32Array): void
   remove(id: number): void
+  /** Whether `id` is held (added and not removed since). */
+  has(id: number): boolean
   search(query: Float32Array, k: number, allowed?: Uint32Array): VectorHits
   stats(): CoreStats
   serialize(): Uint8Array

@@ -141,6 +141,10 @@ export class ReferenceVectorIndex implements VectorIndex {
     this.vectors.delete(id)
   }
 
+  has(id: number): boolean {
+    return this.vectors.has(id)
+  }
+
   distance(a: Float32Array, b: Float32Array): number {
     let dot = 0
     let na = 0

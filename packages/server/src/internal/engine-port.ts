@@ -58,5 +58,7 @@ export interface EnginePort {
   deleteIndex(uid: string): Promise<void>
   index(uid: string): IndexPort
   stats(): { databaseSize: number; indexes: Record<string, IndexStats> }
+  /** Vector operations accepted but not yet in the HNSW graphs (absent: none are deferred). */
+  vectorBacklog?(): number
   close(): Promise<void>
 }

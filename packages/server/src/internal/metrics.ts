@@ -68,6 +68,14 @@ export class ServerMetrics {
       },
     })
     new Gauge({
+      name: 'shoal_vector_backlog',
+      help: 'Vector additions and removals accepted but not yet in the HNSW graphs (searches already see them)',
+      registers,
+      collect() {
+        this.set(engine.vectorBacklog?.() ?? 0)
+      },
+    })
+    new Gauge({
       name: 'shoal_database_size_bytes',
       help: 'Size of the data folder as the engine reports it',
       registers,
