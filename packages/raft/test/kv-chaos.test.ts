@@ -65,7 +65,13 @@ describe('chaos smoke: the KV example under every scenario', () => {
     }, 150_000)
   }
 
-  it('the checks catch a wrong system: reads served from any member’s local state are not linearizable under partitions', async () => {
+  // Whether a stale read lands in a 12 s window depends on process timing, so
+  // the run is repeated (up to three times) before the test fails; the
+  // deterministic version of this check is in testkit's runner.test.ts.
+  it('the checks catch a wrong system: reads served from any member’s local state are not linearizable under partitions', {
+    retry: 2,
+    timeout: 90_000,
+  }, async () => {
     const system = await KvChaosSystem.create({ staleReads: true })
     const report = await runChaos({
       system,
@@ -78,5 +84,5 @@ describe('chaos smoke: the KV example under every scenario', () => {
     expect(report.linearizability.verdict, explain(report)).toBe('not-linearizable')
     expect(report.linearizability.counterexample).not.toBeNull()
     expect(report.passed).toBe(false)
-  }, 90_000)
+  })
 })
