@@ -633,7 +633,8 @@ export class IndexState {
       if (!this.#live.has(id)) continue
       ids.push(id)
       keys.push(this.#keys[id]!)
-      filterable?.push(this.#fields.filterable(this.#docs.get(id)!))
+      // Documents still held as bytes are decoded for this, not kept decoded.
+      filterable?.push(this.#fields.filterable(this.#docs.peek(id)!))
     }
     const documents = this.#docs.column(ids)
     const vectors: [string, Uint8Array][] = []
