@@ -110,6 +110,17 @@ const ARENA_START = 1024
 const CURSOR_BYTES = 64
 const MAX_ID = 0xffffffff
 const WORD_CACHE_SIZE = 500_000
+/** A document analysed by `Bm25Index.prepare`, to be added to the same index. */
+export interface PreparedDocument {
+  readonly index: Bm25Index
+  /** Distinct term ids, in order of first occurrence. */
+  readonly terms: Uint32Array
+  /** Per term, its frequency in each field (F per term, capped at 255). */
+  readonly tfs: Uint8Array
+  /** Per field, the number of indexed words. */
+  readonly lengths: Uint32Array
+}
+
 /** A plain array of `values` (faster than `Array.from` on a typed array). */
 function numbers(values: ArrayLike<number>): number[] {
   const out = new Array<number>(values.length)
@@ -186,6 +197,7 @@ export class Bm25Index {
   #docsRegion = { ext: 0, lens: 0, live: 0, end: 0 }
   // Scratch for counting term frequencies of one document.
   #stamp: Int32Array = new Int32Array(1024).fill(-1)
+  #prepareStamp = 0
   #tfScratch: Uint16Array = new Uint16Array(1024 * 8)
 
   private constructor(options: Bm25IndexOptions, wasm: Bm25Exports) {
@@ -291,23 +303,33 @@ export class Bm25Index {
    */
   add(id: number, doc: DocumentFields): void {
     checkId(id)
+    this.addPrepared(id, this.prepare(doc))
+  }
+
+  /**
+   * Analyses `doc` for a later `addPrepared` on this index: its words, term ids, per-field term
+   * frequencies and lengths. The index's documents and scores do not change (new terms enter the
+   * dictionary with no postings), so the work can be done ahead, outside the moment the document
+   * must become visible. Throws Bm25InputError on bad input.
+   */
+  prepare(doc: DocumentFields): PreparedDocument {
     const texts = this.#checkDocument(doc)
-    if (this.#internalOf.has(id)) {
-      if (this.#onDuplicate === 'error') throw new Bm25DuplicateIdError(id)
-      this.remove(id)
-    }
-    this.#maybeCompact()
     const F = this.fieldNames.length
-    const internal = this.#ext.length
+    if (this.#prepareStamp === 0x7fffffff) {
+      this.#stamp.fill(-1)
+      this.#prepareStamp = 0
+    }
+    const stamp = ++this.#prepareStamp
     const terms: number[] = []
+    const lengths = new Uint32Array(F)
     for (let f = 0; f < F; f++) {
       let length = 0
       for (const text of texts[f]!) {
         for (const word of this.analyzer.words(text)) {
           const termId = this.#termOfWord(word)
           if (termId < 0) continue
-          if (this.#stamp[termId] !== internal) {
-            this.#stamp[termId] = internal
+          if (this.#stamp[termId] !== stamp) {
+            this.#stamp[termId] = stamp
             terms.push(termId)
             for (let g = 0; g < F; g++) this.#tfScratch[termId * MAX_FIELDS + g] = 0
           }
@@ -316,22 +338,48 @@ export class Bm25Index {
           length++
         }
       }
-      this.#lens.push(length)
-      this.#fieldTotals[f]! += length
+      lengths[f] = length
     }
-    for (const termId of terms) {
+    const tfs = new Uint8Array(terms.length * F)
+    terms.forEach((termId, i) => {
+      for (let f = 0; f < F; f++) tfs[i * F + f] = this.#tfScratch[termId * MAX_FIELDS + f]!
+    })
+    return { index: this, terms: Uint32Array.from(terms), tfs, lengths }
+  }
+
+  /**
+   * Indexes a document `prepare` analysed, under `id`: as `add(id, doc)` would, without analysing
+   * again. Throws Bm25InputError for a document prepared by another index.
+   */
+  addPrepared(id: number, prepared: PreparedDocument): void {
+    checkId(id)
+    if (prepared.index !== this) throw new Bm25InputError('the document was prepared by another index')
+    if (this.#internalOf.has(id)) {
+      if (this.#onDuplicate === 'error') throw new Bm25DuplicateIdError(id)
+      this.remove(id)
+    }
+    this.#maybeCompact()
+    const F = this.fieldNames.length
+    const internal = this.#ext.length
+    const { terms, tfs: counts, lengths } = prepared
+    for (let f = 0; f < F; f++) {
+      this.#lens.push(lengths[f]!)
+      this.#fieldTotals[f]! += lengths[f]!
+    }
+    for (let i = 0; i < terms.length; i++) {
+      const termId = terms[i]!
       const n = this.#postCount[termId]!
       if (n === this.#docsOf(termId).length) this.#growPostings(termId, n * 2 + 2)
       this.#docsOf(termId)[n] = internal
       const tfs = this.#tfsOf(termId)
-      for (let f = 0; f < F; f++) tfs[n * F + f] = this.#tfScratch[termId * MAX_FIELDS + f]!
+      for (let f = 0; f < F; f++) tfs[n * F + f] = counts[i * F + f]!
       this.#postCount[termId] = n + 1
       this.#df[termId]!++
       this.#markDirty(termId)
     }
     this.#ext.push(id)
     this.#live.push(1)
-    this.#docTerms.push(Uint32Array.from(terms))
+    this.#docTerms.push(terms)
     this.#internalOf.set(id, internal)
     this.#liveCount++
     this.#docsDirty = true

@@ -25,6 +25,7 @@ export { MemoryCommandLog } from './internal/memory-log.ts'
 export type {
   CommandLog,
   CoreStats,
+  PreparedText,
   TextField,
   TextHits,
   TextIndex,

@@ -19,6 +19,10 @@ export async function open(dir: string, options: OpenOptions = {}): Promise<Engi
   })
   return Engine.start(dir, options, {
     log,
-    components: { text: bm25TextIndexes, vector: hnswVectorIndexes },
+    components: {
+      text: bm25TextIndexes,
+      vector: hnswVectorIndexes,
+      pause: () => new Promise((resolve) => setImmediate(resolve)),
+    },
   })
 }

@@ -80,3 +80,37 @@ describe('the write path', () => {
     await expect(engine.createIndex('more')).rejects.toThrow(EngineClosedError)
   })
 })
+
+describe('large writes', () => {
+  it('analyse their text in slices: other work runs meanwhile, and readers see the whole batch or none of it', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const { open } = await import('../src/index.ts')
+    const engine = await open(dir, { sync: 'none' })
+    await engine.createIndex('docs', { primaryKey: 'id', settings: { searchableAttributes: ['text'] } })
+    await engine.index('docs').addDocuments([{ id: 'first', text: 'alpha' }])
+    const batch = Array.from({ length: 2000 }, (_, i) => ({ id: i, text: `word${i % 97} common batch ${i}` }))
+    let settled = false
+    const write = engine
+      .index('docs')
+      .addDocuments(batch)
+      .finally(() => {
+        settled = true
+      })
+    const seen: number[] = []
+    let turns = 0
+    while (!settled) {
+      await new Promise((resolve) => setImmediate(resolve))
+      turns++
+      seen.push(engine.index('docs').search({ q: 'common', limit: 1 }).estimatedTotalHits ?? 0)
+    }
+    await write
+    // The 2000 documents are analysed 64 at a time, each chunk in its own turn of the event loop.
+    expect(turns).toBeGreaterThan(2000 / 64)
+    // Before the write resolved, no search saw any of it; after, every search sees all of it.
+    expect(seen.slice(0, -1).every((hits) => hits === 0)).toBe(true)
+    expect(engine.index('docs').search({ q: 'common', limit: 1 }).estimatedTotalHits).toBe(2000)
+    expect(engine.index('docs').search({ q: 'word5 batch', limit: 3 }).hits.length).toBe(3)
+    await engine.close()
+  })
+})

@@ -4,9 +4,16 @@
  * searchable attribute on the attributes share one last field (boost 1).
  */
 
-import { type Analyzer, Bm25Index, createAnalyzer, type DocumentFields } from '@shoal/bm25'
+import {
+  type Analyzer,
+  Bm25Index,
+  createAnalyzer,
+  type DocumentFields,
+  type PreparedDocument,
+} from '@shoal/bm25'
 import type {
   CoreStats,
+  PreparedText,
   TextHits,
   TextIndex,
   TextIndexConfig,
@@ -54,6 +61,16 @@ export function analyzerFor(config: TextIndexConfig): Analyzer {
   })
 }
 
+class PreparedBm25 implements PreparedText {
+  readonly preparedBy: TextIndex
+  readonly document: PreparedDocument
+
+  constructor(by: TextIndex, document: PreparedDocument) {
+    this.preparedBy = by
+    this.document = document
+  }
+}
+
 class Bm25TextIndex implements TextIndex {
   readonly #index: Bm25Index
   readonly #layout: FieldLayout
@@ -65,6 +82,23 @@ class Bm25TextIndex implements TextIndex {
   }
 
   add(id: number, fields: Record<string, string[]>): void {
+    this.#index.add(id, this.#documentOf(fields))
+    this.#lastQuery = undefined
+  }
+
+  prepare(fields: Record<string, string[]>): PreparedText {
+    return new PreparedBm25(this, this.#index.prepare(this.#documentOf(fields)))
+  }
+
+  addPrepared(id: number, prepared: PreparedText): void {
+    if (!(prepared instanceof PreparedBm25) || prepared.preparedBy !== this) {
+      throw new TypeError('the document was prepared by another text index')
+    }
+    this.#index.addPrepared(id, prepared.document)
+    this.#lastQuery = undefined
+  }
+
+  #documentOf(fields: Record<string, string[]>): DocumentFields {
     const doc: DocumentFields = {}
     let any = false
     for (const name of Object.keys(fields)) {
@@ -75,8 +109,7 @@ class Bm25TextIndex implements TextIndex {
       any = true
     }
     // A document without searchable text still counts in the collection (BM25 N).
-    this.#index.add(id, any ? doc : {})
-    this.#lastQuery = undefined
+    return any ? doc : {}
   }
 
   remove(id: number): void {

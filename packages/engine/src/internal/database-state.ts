@@ -33,6 +33,8 @@ import { defaultSettings, mergeSettings } from './settings.ts'
 /** A validated command: what it needs created, and the synchronous change. */
 interface Step {
   needs: Needs
+  /** Work done ahead of `commit` that changes nothing a reader sees (may pause between chunks). */
+  prepare?(): Promise<void>
   commit(fresh: Fresh): IndexInfo | WriteResult | Settings | null
 }
 
@@ -82,6 +84,7 @@ export class DatabaseState {
       throw error
     }
     const fresh = await createFresh(this.#components, step.needs)
+    await step.prepare?.()
     return { ok: true, value: step.commit(fresh) }
   }
 
@@ -161,6 +164,7 @@ export class DatabaseState {
         const plan = index.planPut(command.documents, command.merge, command.primaryKey)
         return {
           needs: index.putNeeds(plan),
+          prepare: () => index.preparePut(plan, this.#components.pause),
           commit: (fresh) => {
             index.commitPut(plan, fresh)
             index.updatedAt = command.at

@@ -42,6 +42,16 @@ export class DocumentStore {
     return decoded
   }
 
+  /** The document under `id` without keeping a decoded copy (for one-off reads such as snapshots). */
+  peek(id: number): Doc | undefined {
+    const doc = this.#docs[id]
+    if (doc !== undefined || id >= this.#heldLength.length) return doc
+    const length = this.#heldLength[id]!
+    if (length === 0) return undefined
+    const start = this.#heldStart[id]!
+    return decodeValue(this.#column!.subarray(start, start + length)) as Doc
+  }
+
   has(id: number): boolean {
     return this.#docs[id] !== undefined || (id < this.#heldLength.length && this.#heldLength[id]! > 0)
   }

@@ -32,6 +32,7 @@ import {
   u32Column,
 } from './index-image.ts'
 import type {
+  PreparedText,
   TextField,
   TextIndex,
   TextIndexConfig,
@@ -46,6 +47,11 @@ import { BackloggedVectorIndex } from './vector-backlog.ts'
 export interface Components {
   text: TextIndexFactory
   vector: VectorIndexFactory
+  /**
+   * Yields to other work between chunks of a large write's preparation (the engine passes a
+   * `setImmediate` turn); absent, preparation runs without pausing.
+   */
+  pause?: () => Promise<void>
 }
 
 /** The seed of every vector index, so replicas build identical graphs. */
@@ -54,6 +60,8 @@ export const VECTOR_SEED = 0x5ea1
 const VECTORS_FIELD = '_vectors'
 const FLOAT32_MAX = 3.4028234663852886e38
 const MIN_BITSET = 1024
+/** Documents analysed between two pauses of `preparePut`. */
+const PREPARE_CHUNK = 64
 
 /** The search cores a command needs created before it can be committed. */
 export interface Needs {
@@ -124,6 +132,8 @@ export interface SettingsPlan {
 export interface PutPlan {
   primaryKey: string
   finals: Map<string, Doc>
+  /** The final documents' text, analysed ahead by `preparePut` (by key). */
+  prepared?: Map<string, PreparedText>
   /** The text fields after the batch, when it brings new ones (the text index is rebuilt). */
   textFields: string[] | undefined
 }
@@ -276,6 +286,25 @@ export class IndexState {
     return { primaryKey, finals, textFields: this.#discoverTextFields(this.#textFields, finals.values()) }
   }
 
+  /**
+   * Analyses the batch's text ahead of `commitPut`, calling `pause` between chunks of
+   * `PREPARE_CHUNK` documents so that a large batch does not hold the event loop; nothing a reader
+   * sees changes. Skipped when the batch rebuilds the text index.
+   */
+  async preparePut(plan: PutPlan, pause: (() => Promise<void>) | undefined): Promise<void> {
+    if (plan.textFields !== undefined) return
+    const prepared = new Map<string, PreparedText>()
+    const text = this.#text
+    let count = 0
+    for (const [key, doc] of plan.finals) {
+      prepared.set(key, text.prepare(this.#textOf(doc)))
+      if (pause !== undefined && ++count % PREPARE_CHUNK === 0) await pause()
+    }
+    // Only valid for the text index it was made on (a command in between could not replace it,
+    // as commands apply one at a time, but a stale plan must not be used).
+    if (text === this.#text) plan.prepared = prepared
+  }
+
   putNeeds(plan: PutPlan): Needs {
     return plan.textFields === undefined
       ? { vectors: [] }
@@ -298,7 +327,7 @@ export class IndexState {
     this.#removeAll([...replaced.values()], false)
     const pendingVectors = new Map<string, { ids: number[]; values: number[][] }>()
     for (const [key, doc] of plan.finals) {
-      const id = this.#insert(key, doc, replaced.get(key))
+      const id = this.#insert(key, doc, replaced.get(key), plan.prepared?.get(key))
       const vectors = doc[VECTORS_FIELD]
       if (!isPlainObject(vectors)) continue
       for (const name of this.#vectors.keys()) {
@@ -377,7 +406,7 @@ export class IndexState {
   }
 
   /** Indexes `doc` under `reuse` (an id just removed) or a newly taken id. */
-  #insert(key: string, doc: Doc, reuse: number | undefined): number {
+  #insert(key: string, doc: Doc, reuse: number | undefined, prepared?: PreparedText): number {
     const id = reuse ?? (this.#free.length > 0 ? this.#free.pop()! : this.#nextId++)
     if (id >= this.#live.capacity) this.#resizeLive(Math.max(id + 1, this.#live.capacity * 2))
     this.#keyToId.set(key, id)
@@ -389,7 +418,8 @@ export class IndexState {
       this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + 1)
     }
     this.#fields.add(id, doc)
-    this.#text.add(id, this.#textOf(doc))
+    if (prepared === undefined) this.#text.add(id, this.#textOf(doc))
+    else this.#text.addPrepared(id, prepared)
     return id
   }
 
@@ -633,7 +663,8 @@ export class IndexState {
       if (!this.#live.has(id)) continue
       ids.push(id)
       keys.push(this.#keys[id]!)
-      filterable?.push(this.#fields.filterable(this.#docs.get(id)!))
+      // Documents still held as bytes are decoded for this, not kept decoded.
+      filterable?.push(this.#fields.filterable(this.#docs.peek(id)!))
     }
     const documents = this.#docs.column(ids)
     const vectors: [string, Uint8Array][] = []

@@ -7,6 +7,11 @@
 
 import type { CoreStorageStats, Distance } from '../types.ts'
 
+/** A document analysed by `TextIndex.prepare` (opaque; only for the index that made it). */
+export interface PreparedText {
+  readonly preparedBy: TextIndex
+}
+
 /** A searchable attribute as a full-text field; earlier attributes weigh more. */
 export interface TextField {
   name: string
@@ -46,6 +51,13 @@ export type CoreStats = CoreStorageStats
 export interface TextIndex {
   /** `fields` maps each configured field name to its text values. */
   add(id: number, fields: Record<string, string[]>): void
+  /**
+   * Analyses a document ahead of `addPrepared` on this index, changing nothing a search sees, so
+   * that the analysis can run in slices before the write that adds it commits.
+   */
+  prepare(fields: Record<string, string[]>): PreparedText
+  /** Adds a document `prepare` analysed: the same as `add(id, fields)`. */
+  addPrepared(id: number, prepared: PreparedText): void
   remove(id: number): void
   search(query: string, k: number, options: TextSearchOptions): TextHits
   /** The analysed tokens of `query` (empty when it has no searchable term). */

@@ -7,6 +7,7 @@
 import type {
   Components,
   CoreStats,
+  PreparedText,
   TextHits,
   TextIndex,
   TextIndexConfig,
@@ -32,6 +33,15 @@ export class ReferenceTextIndex implements TextIndex {
 
   constructor(config: TextIndexConfig) {
     this.config = config
+  }
+
+  prepare(fields: Record<string, string[]>): PreparedText & { fields: Record<string, string[]> } {
+    return { preparedBy: this, fields }
+  }
+
+  addPrepared(id: number, prepared: PreparedText): void {
+    if (prepared.preparedBy !== this) throw new Error('prepared by another index')
+    this.add(id, (prepared as PreparedText & { fields: Record<string, string[]> }).fields)
   }
 
   add(id: number, fields: Record<string, string[]>): void {
