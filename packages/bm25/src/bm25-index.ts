@@ -2,7 +2,7 @@ import { type Analyzer, createAnalyzer } from './analyzer.ts'
 import { Bm25ConfigError, Bm25CorruptionError, Bm25DuplicateIdError, Bm25InputError } from './errors.ts'
 import { TermDictionary } from './internal/dictionary.ts'
 import { decodeIndex, type IndexImage } from './internal/format.ts'
-import { decodeHeld, encodeHeld, HELD_VERSION, type HeldImage } from './internal/held-format.ts'
+import { decodeHeld, encodeHeld, HELD_VERSIONS, type HeldImage } from './internal/held-format.ts'
 import { align8, ScratchArena } from './internal/memory-layout.ts'
 import { BLOCK_SIZE, blockStrideWords, encodePostings, maxEncodedBytes } from './internal/postings.ts'
 import {
@@ -244,7 +244,7 @@ export class Bm25Index {
   static async deserialize(bytes: Uint8Array, analyzer?: Analyzer): Promise<Bm25Index> {
     if (bytes instanceof Uint8Array && bytes.length >= 16) {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-      if (view.getUint32(0, true) === 0x4d424853 && view.getUint32(4, true) === HELD_VERSION) {
+      if (view.getUint32(0, true) === 0x4d424853 && HELD_VERSIONS.includes(view.getUint32(4, true))) {
         return Bm25Index.#deserializeHeld(decodeHeld(bytes), analyzer)
       }
     }
@@ -669,6 +669,7 @@ export class Bm25Index {
       encodedBytes: Uint32Array.from(this.#encodedBytes),
       encodedAvg: Float64Array.from(this.#encodedAvg),
       arena: new Uint8Array(this.#wasm.memory.buffer, ARENA_START, this.#arenaEnd - ARENA_START),
+      sortedTerms: this.#dictionary.sortedIds(),
     })
   }
 
@@ -677,7 +678,7 @@ export class Bm25Index {
     const docCount = image.ext.length
     const T = image.terms.length
     const arenaEnd = ARENA_START + image.arena.length
-    this.#dictionary.load(image.terms)
+    this.#dictionary.load(image.terms, image.sortedTerms)
     if (this.#dictionary.size !== T) throw new Bm25CorruptionError('a term is repeated')
     const counts = new Array<number>(T)
     for (let t = 0; t < T; t++) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { Bm25CorruptionError, Bm25Index, createAnalyzer } from '../src/index.ts'
 import { encodeIndex } from '../src/internal/format.ts'
+import { decodeHeld, encodeHeld } from '../src/internal/held-format.ts'
 
 async function sample(): Promise<Bm25Index> {
   const index = await Bm25Index.create({
@@ -75,9 +76,25 @@ describe('serialization', () => {
     await expect(Bm25Index.deserialize(new Uint8Array(3))).rejects.toThrow(Bm25CorruptionError)
   })
 
-  it('writes version 2 (the index as held) and still reads version 1', async () => {
-    const bytes = (await sample()).serialize()
-    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true)).toBe(2)
+  it('writes version 3 (the index as held, with the sorted term order) and still reads version 2', async () => {
+    const index = await sample()
+    const bytes = index.serialize()
+    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true)).toBe(3)
+    const image = decodeHeld(bytes)
+    expect(image.sortedTerms?.length).toBe(image.terms.length)
+    const v2 = encodeHeld(image, 2)
+    expect(new DataView(v2.buffer, v2.byteOffset).getUint32(4, true)).toBe(2)
+    for (const copy of [await Bm25Index.deserialize(bytes), await Bm25Index.deserialize(v2)]) {
+      for (const q of queries) {
+        expect(copy.search(q, 20, { typos: 1 })).toEqual(index.search(q, 20, { typos: 1 }))
+      }
+    }
+    // A term order that is not sorted is refused.
+    const swapped = { ...image, sortedTerms: Uint32Array.from(image.sortedTerms!).reverse() }
+    await expect(Bm25Index.deserialize(encodeHeld(swapped))).rejects.toThrow(/not sorted/)
+  })
+
+  it('still reads version 1', async () => {
     // A version 1 image of two documents: 10 "hello world", 20 "hello".
     const old = encodeIndex({
       fields: ['text'],

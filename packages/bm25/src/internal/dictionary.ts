@@ -41,15 +41,27 @@ export class TermDictionary {
     return id
   }
 
-  /** Loads `terms` as ids 0..n-1 into an empty dictionary (a repeated term leaves `size` short). */
-  load(terms: readonly string[]): void {
+  /**
+   * Loads `terms` as ids 0..n-1 into an empty dictionary (a repeated term leaves `size` short);
+   * `sortedIds`, the ids in sorted term order, spares the first prefix or typo query the sort.
+   */
+  load(terms: readonly string[], sortedIds?: Uint32Array): void {
     if (this.#terms.length > 0) throw new Error('load into a non-empty dictionary')
     for (let id = 0; id < terms.length; id++) {
       const term = terms[id]!
       this.#ids.set(term, id)
       this.#terms.push(term)
     }
-    this.#unsorted = this.#terms.slice()
+    if (sortedIds === undefined) this.#unsorted = this.#terms.slice()
+    else this.#sorted = Array.from(sortedIds, (id) => this.#terms[id]!)
+  }
+
+  /** Term ids in sorted term order. */
+  sortedIds(): Uint32Array {
+    const sorted = this.#sortedTerms()
+    const out = new Uint32Array(sorted.length)
+    for (let i = 0; i < sorted.length; i++) out[i] = this.#ids.get(sorted[i]!)!
+    return out
   }
 
   /** Ids of every term that starts with `prefix`, in term order. */

@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib'
 import { Bm25CorruptionError } from '../errors.ts'
 
 /**
- * Serialized index, version 2: the index as it is held, so that loading copies arrays instead
+ * Serialized index, version 3 (version 2 is read too): the index as it is held, so that loading copies arrays instead
  * of rebuilding them (version 1, in format.ts, is still read). All integers little-endian;
  * every section starts on an 8-byte boundary of the body (zero padding).
  *
@@ -22,6 +22,8 @@ import { Bm25CorruptionError } from '../errors.ts'
  *     encodedBytes u32 x termCount
  *     encodedAvg   f64 x termCount x F      average field lengths its block bounds were computed with
  *     arena        arenaBytes               linear memory from the arena's start: encoded postings
+ *     sortedTerms  u32 x termCount          version 3 only: term ids in sorted term order (the
+ *                                            dictionary's sorted view, so loading need not sort)
  *
  * Only live documents are written (the index compacts first), and the postings are freshly
  * encoded, so the bytes depend on the index's contents alone, not on when it was searched.
@@ -40,17 +42,22 @@ export interface HeldImage {
   encodedBytes: Uint32Array
   encodedAvg: Float64Array
   arena: Uint8Array
+  /** Term ids in sorted term order (absent in version 2 bytes). */
+  sortedTerms?: Uint32Array
 }
 
 const MAGIC = 0x4d424853 // "SHBM" read as little-endian u32
-export const HELD_VERSION = 2
+export const HELD_VERSION = 3
+/** Held-format versions `decodeHeld` reads. */
+export const HELD_VERSIONS: readonly number[] = [2, 3]
 const COUNTS = 6
 
 function align8(n: number): number {
   return (n + 7) & ~7
 }
 
-export function encodeHeld(image: HeldImage): Uint8Array {
+/** The held-format bytes of `image` (`version` 2 leaves out the sorted term order). */
+export function encodeHeld(image: HeldImage, version = HELD_VERSION): Uint8Array {
   const header = new TextEncoder().encode(JSON.stringify(image.header))
   const termText = new TextEncoder().encode(image.terms.join(''))
   const termLengths = Uint32Array.from(image.terms, (term) => term.length)
@@ -67,13 +74,14 @@ export function encodeHeld(image: HeldImage): Uint8Array {
     bytesOf(image.encodedAvg),
     image.arena,
   ]
+  if (version >= 3) sections.push(bytesOf(image.sortedTerms ?? new Uint32Array(0)))
   let bodyBytes = align8(4 + header.length) + COUNTS * 4
   for (const section of sections) bodyBytes = align8(bodyBytes) + section.length
   bodyBytes = align8(bodyBytes)
   const out = new Uint8Array(12 + bodyBytes + 4)
   const view = new DataView(out.buffer)
   view.setUint32(0, MAGIC, true)
-  view.setUint32(4, HELD_VERSION, true)
+  view.setUint32(4, version, true)
   view.setUint32(8, bodyBytes, true)
   const body = out.subarray(12, 12 + bodyBytes)
   const bodyView = new DataView(out.buffer, 12, bodyBytes)
@@ -103,9 +111,10 @@ function bytesOf(array: Uint32Array | Float64Array): Uint8Array {
   return new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
 }
 
-/** Decodes version-2 bytes (magic and version already checked by the caller). */
+/** Decodes version 2 or 3 bytes (magic and version already checked by the caller). */
 export function decodeHeld(bytes: Uint8Array): HeldImage {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const version = view.getUint32(4, true)
   const bodyBytes = view.getUint32(8, true)
   if (12 + bodyBytes + 4 !== bytes.length) throw new Bm25CorruptionError('serialized index length mismatch')
   const body = bytes.subarray(12, 12 + bodyBytes)
@@ -150,6 +159,7 @@ export function decodeHeld(bytes: Uint8Array): HeldImage {
   const encodedBytes = u32(termCount)
   const encodedAvg = new Float64Array(copy(take(termCount * F * 8)))
   const arena = take(arenaBytes)
+  const sortedTerms = version >= 3 ? u32(termCount) : undefined
   const terms: string[] = new Array(termCount)
   let offset = 0
   for (let t = 0; t < termCount; t++) {
@@ -158,6 +168,7 @@ export function decodeHeld(bytes: Uint8Array): HeldImage {
   }
   if (offset !== termText.length) throw new Bm25CorruptionError('serialized index terms do not add up')
   checkPostings(postOffsets, postDocs, docCount)
+  if (sortedTerms !== undefined) checkSortedTerms(sortedTerms, terms)
   return {
     header,
     ext,
@@ -170,6 +181,20 @@ export function decodeHeld(bytes: Uint8Array): HeldImage {
     encodedBytes,
     encodedAvg,
     arena,
+    ...(sortedTerms === undefined ? {} : { sortedTerms }),
+  }
+}
+
+/** `order` must list every term id once, in ascending order of the terms. */
+function checkSortedTerms(order: Uint32Array, terms: readonly string[]): void {
+  const seen = new Uint8Array(terms.length)
+  for (let i = 0; i < order.length; i++) {
+    const id = order[i]!
+    if (id >= terms.length || seen[id] === 1)
+      throw new Bm25CorruptionError('serialized term order is not a permutation')
+    seen[id] = 1
+    if (i > 0 && !(terms[order[i - 1]!]! < terms[id]!))
+      throw new Bm25CorruptionError('serialized term order is not sorted')
   }
 }
 
