@@ -18,6 +18,7 @@ import {
   ClusterTimeoutError,
   InvalidCommandError,
   NoLeaderError,
+  NotDeliveredError,
 } from './errors.ts'
 import { type ClusterHealth, computeHealth } from './health.ts'
 import type { ClusterIdentity, IdentityStore } from './identity.ts'
@@ -232,6 +233,7 @@ export class ClusterNode {
       local: async (meta, signal) => (await meta.propose(encodeCommand(command), { signal })) as ApplyOutcome,
       request: () => ({ type: 'meta.propose', clusterId: this.#requireClusterId(), command }),
       remote: async (value) => value as ApplyOutcome,
+      resendLost: false,
     })
   }
 
@@ -247,6 +249,7 @@ export class ClusterNode {
         return this.metadata.state
       },
       request: () => ({ type: 'meta.readIndex', clusterId: this.#requireClusterId() }),
+      resendLost: true,
       remote: async (value, deadline) => {
         await this.#waitApplied(value as number, deadline)
         return this.metadata.state
@@ -268,6 +271,12 @@ export class ClusterNode {
       local: (meta: RaftNode, signal: AbortSignal) => Promise<T>
       request: () => RpcRequest
       remote: (value: unknown, deadline: number) => Promise<T>
+      /**
+       * Whether a request lost in transport may be sent again. Never for a
+       * write: the leader may have applied it, and a second copy applied after
+       * a later write would undo that write.
+       */
+      resendLost: boolean
     },
   ): Promise<T> {
     const deadline = this.#clock() + timeoutMs
@@ -284,12 +293,19 @@ export class ClusterNode {
         }
       } else if (leader !== null) {
         const response = await this.#requestLeader(leader, operation.request(), deadline)
-        if (response?.ok === true) return operation.remote(response.value, deadline)
-        if (response !== null) throwUnlessRetriable(response)
-        // The leader did not answer. A quiesced group hears nothing until SWIM
-        // declares the leader dead; wake it so its election timer runs now and
-        // it campaigns within an election timeout if the leader is really gone.
-        else meta.wake()
+        if (response === 'lost') {
+          // A quiesced group hears nothing until SWIM declares the leader
+          // dead; wake it so its election timer runs now and it campaigns
+          // within an election timeout if the leader is really gone.
+          meta.wake()
+          if (!operation.resendLost)
+            throw new ClusterTimeoutError(
+              'the metadata leader did not answer; the write may or may not have taken effect',
+            )
+        } else if (response !== 'unsent') {
+          if (response.ok) return operation.remote(response.value, deadline)
+          throwUnlessRetriable(response)
+        }
       }
       if (this.#clock() >= deadline) throw new NoLeaderError()
       await sleep(50)
@@ -513,15 +529,24 @@ export class ClusterNode {
     })
   }
 
-  async #requestLeader(leader: string, body: RpcRequest, deadline: number): Promise<RpcResponse | null> {
+  /**
+   * Asks the leader. `unsent` when no address is known (nothing left this
+   * node); `lost` when the transport failed, which may be before or after the
+   * leader handled the request.
+   */
+  async #requestLeader(
+    leader: string,
+    body: RpcRequest,
+    deadline: number,
+  ): Promise<RpcResponse | 'unsent' | 'lost'> {
     const address = this.addressOf(leader)
-    if (address === null) return null
+    if (address === null) return 'unsent'
     try {
       return await this.#options.transport.request(address, body, {
         timeoutMs: Math.max(1, deadline - this.#clock()),
       })
-    } catch {
-      return null
+    } catch (error) {
+      return error instanceof NotDeliveredError ? 'unsent' : 'lost'
     }
   }
 

@@ -8,6 +8,7 @@ export type ClusterErrorCode =
   | 'CLUSTER_INVALID_COMMAND'
   | 'CLUSTER_REJECTED'
   | 'CLUSTER_STOPPED'
+  | 'CLUSTER_NOT_DELIVERED'
 
 /** Base class of every error this package throws; `code` is stable. */
 export class ClusterError extends Error {
@@ -75,5 +76,16 @@ export class ClusterStoppedError extends ClusterError {
   override readonly name = 'ClusterStoppedError'
   constructor() {
     super('CLUSTER_STOPPED', 'the cluster node is stopped')
+  }
+}
+
+/**
+ * A transport's way to say a request never left this node (no connection
+ * could be opened): unlike any other failure, it is safe to send again.
+ */
+export class NotDeliveredError extends ClusterError {
+  override readonly name = 'NotDeliveredError'
+  constructor(message: string, options?: ErrorOptions) {
+    super('CLUSTER_NOT_DELIVERED', message, { ...options, retriable: true })
   }
 }

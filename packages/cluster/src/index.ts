@@ -22,6 +22,7 @@ export {
   ClusterTimeoutError,
   InvalidCommandError,
   NoLeaderError,
+  NotDeliveredError,
 } from './errors.ts'
 export {
   type ClusterHealth,

@@ -1,4 +1,5 @@
 import type { ClusterNode } from './cluster-node.ts'
+import { NotDeliveredError } from './errors.ts'
 import type {
   ClusterTransport,
   NodeAddress,
@@ -40,7 +41,7 @@ export class MemoryClusterNetwork {
           this.#isCut(address, target) ||
           this.#isCut(target, address)
         )
-          return Promise.reject(new Error(`unreachable: ${to.nodeId}`))
+          return Promise.reject(new NotDeliveredError(`unreachable: ${to.nodeId}`))
         this.delivered.requests++
         const timeoutMs = options?.timeoutMs ?? 10_000
         return new Promise<RpcResponse>((resolve, reject) => {

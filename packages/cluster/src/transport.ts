@@ -35,7 +35,8 @@ export interface RequestOptions {
 /**
  * The transport port. `sendRaft` never blocks and may lose frames (Raft
  * tolerates loss); `request` rejects when the peer cannot be reached or does
- * not answer in time (the request may or may not have been handled then).
+ * not answer in time (the request may or may not have been handled then),
+ * or with `NotDeliveredError` when it certainly never left this node.
  * Inbound traffic reaches the node through `ClusterNode.receiveRaft` and
  * `ClusterNode.handleRequest`.
  */

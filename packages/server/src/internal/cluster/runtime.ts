@@ -7,6 +7,7 @@ import {
   type ClusterTransport,
   FileIdentityStore,
   type NodeAdvert,
+  NotDeliveredError,
   type RpcResponse,
 } from '@shoal/cluster'
 import {
@@ -22,7 +23,7 @@ import {
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { type ClusterConfig, parseHttpAddr } from '../config.ts'
-import { P2PNode } from '../p2p/index.ts'
+import { P2PNode, P2PUnreachableError } from '../p2p/index.ts'
 import { deriveKey, readClusterKey } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
 import { isRaftFrame, isRpcRequest } from './wire-validate.ts'
@@ -150,10 +151,16 @@ function p2pTransport(p2p: P2PNode): ClusterTransport {
       p2p.sendRaft({ peerId: to.nodeId, addrs: [...to.addrs] }, frame)
     },
     async request(to, body, options) {
-      return (await p2p.request({ peerId: to.nodeId, addrs: [...to.addrs] }, body, {
-        ...(options?.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-        ...(options?.signal === undefined ? {} : { signal: options.signal }),
-      })) as RpcResponse
+      try {
+        return (await p2p.request({ peerId: to.nodeId, addrs: [...to.addrs] }, body, {
+          ...(options?.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+          ...(options?.signal === undefined ? {} : { signal: options.signal }),
+        })) as RpcResponse
+      } catch (error) {
+        if (error instanceof P2PUnreachableError && !error.maybeSent)
+          throw new NotDeliveredError(error.message, { cause: error })
+        throw error
+      }
     },
   }
 }

@@ -39,10 +39,17 @@ export class P2PUnreachableError extends P2PError {
   override readonly name = 'P2PUnreachableError'
   readonly code = 'unreachable'
   readonly peerId: string
+  /**
+   * False when nothing was sent (the stream could not be opened, the node
+   * stopped): the peer never saw the request. True when the connection broke
+   * after the request may have left.
+   */
+  readonly maybeSent: boolean
 
-  constructor(peerId: string, message: string, options?: { cause?: unknown }) {
+  constructor(peerId: string, message: string, options?: { cause?: unknown; maybeSent?: boolean }) {
     super(`peer ${peerId} unreachable: ${message}`, options)
     this.peerId = peerId
+    this.maybeSent = options?.maybeSent ?? true
   }
 }
 

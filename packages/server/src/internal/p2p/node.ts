@@ -312,7 +312,7 @@ export class P2PNode {
       if (this.#state !== 'running') throw new P2PStoppedError('the node stopped')
       if (callerSignal?.aborted) throw new P2PAbortedError('aborted by the caller while dialling')
       if (signal.aborted) throw new P2PTimeoutError(peerId, timeoutMs)
-      throw new P2PUnreachableError(peerId, (error as Error).message, { cause: error })
+      throw new P2PUnreachableError(peerId, (error as Error).message, { cause: error, maybeSent: false })
     }
   }
 

@@ -129,7 +129,7 @@ export class RpcClient {
   }
 
   async #send(request: Uint8Array, signal: AbortSignal): Promise<void> {
-    if (this.#closed) throw new P2PUnreachableError(this.#ctx.peer, 'the node stopped')
+    if (this.#closed) throw new P2PUnreachableError(this.#ctx.peer, 'the node stopped', { maybeSent: false })
     // Callers share one opening; each still gives up at its own deadline.
     if (this.#stream === undefined && this.#opening === undefined) this.#opening = this.#open()
     const stream = this.#stream ?? (await this.#opening!)
