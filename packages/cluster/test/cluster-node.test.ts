@@ -9,6 +9,14 @@ afterEach(async () => {
   cluster = undefined
 })
 
+/** Bootstraps `a`, joins `b` and `c`, and waits until all three vote in the metadata group. */
+async function threeVoters(c: TestCluster): Promise<void> {
+  await c.add('a', { bootstrap: true })
+  await c.add('b')
+  await c.add('c')
+  await waitFor('three voters', () => c.nodes[0]?.node.metaRaft?.status().confState.voters.length === 3)
+}
+
 function versions(c: TestCluster): number[] {
   return c.nodes.map((n) => n.node.state().version)
 }
@@ -41,10 +49,7 @@ describe('ClusterNode over in-memory gossip and transport', () => {
   it('accepts metadata writes through any node and reads them linearizably from any node', async () => {
     cluster = testCluster()
     const c = cluster
-    await c.add('a', { bootstrap: true })
-    await c.add('b')
-    await c.add('c')
-    await waitFor('three voters', () => c.nodes[0]?.node.metaRaft?.status().confState.voters.length === 3)
+    await threeVoters(c)
     for (const [i, writer] of c.nodes.entries()) {
       const outcome = await writer.node.propose({ type: 'setting.put', key: 'k', value: `v${i}` })
       expect(outcome.ok).toBe(true)
@@ -58,10 +63,7 @@ describe('ClusterNode over in-memory gossip and transport', () => {
   it('marks a killed node dead, elects a new metadata leader when the leader dies, and keeps accepting writes', async () => {
     cluster = testCluster()
     const c = cluster
-    await c.add('a', { bootstrap: true })
-    await c.add('b')
-    await c.add('c')
-    await waitFor('three voters', () => c.nodes[0]?.node.metaRaft?.status().confState.voters.length === 3)
+    await threeVoters(c)
     const leaderId = c.nodes[0]?.node.metadataLeader
     const leader = c.nodes.find((n) => n.id === leaderId)
     if (leader === undefined) throw new Error('no leader')
@@ -109,10 +111,7 @@ describe('ClusterNode over in-memory gossip and transport', () => {
   it('reports red, never green, on a node cut off from the metadata majority', async () => {
     cluster = testCluster()
     const c = cluster
-    await c.add('a', { bootstrap: true })
-    await c.add('b')
-    await c.add('c')
-    await waitFor('three voters', () => c.nodes[0]?.node.metaRaft?.status().confState.voters.length === 3)
+    await threeVoters(c)
     await waitFor('green', async () => (await c.nodes[2]?.node.health())?.status === 'green')
     const lonely = c.nodes.find((n) => n.node.metadataLeader !== n.id) as (typeof c.nodes)[number]
     for (const other of c.nodes) if (other !== lonely) c.network.cut(`p2p:${lonely.id}`, `p2p:${other.id}`)
