@@ -248,7 +248,7 @@ export const searchRoutes: RouteSpec[] = [
     tag: 'Search',
     summary: 'Several searches in one call: body `{ queries: [{ indexUid, ...search }] }`',
     body: 'json',
-    handler({ body, contentType, services, grant }) {
+    async handler({ body, contentType, services, grant }) {
       const input = readJsonBody(body, contentType)
       if (!isPlainObject(input) || !Array.isArray(input.queries)) {
         throw badRequest(
@@ -279,10 +279,12 @@ export const searchRoutes: RouteSpec[] = [
         if (!grant.allowsIndex(uid)) throw invalidApiKey()
         return { uid, params: parseSearchParams(query) }
       })
-      const results = queries.map(({ uid, params }) => ({
-        indexUid: uid,
-        ...services.engine.index(uid).search(params),
-      }))
+      const results = await Promise.all(
+        queries.map(async ({ uid, params }) => ({
+          indexUid: uid,
+          ...(await services.engine.index(uid).search(params)),
+        })),
+      )
       return { results }
     },
   },
