@@ -105,7 +105,8 @@ describe('a sharded index on three nodes', () => {
       primaryKey: 'id',
       sharding: { shardCount: 6, replicationFactor: 3 },
     })
-    expect((await waitTask(nodes[2]!, created)).status).toBe('succeeded')
+    const createdTask = await waitTask(nodes[2]!, created)
+    expect(createdTask.status, JSON.stringify(createdTask.error)).toBe('succeeded')
 
     const settings = await enqueue(nodes[2]!, 'PATCH', '/indexes/books/settings', {
       filterableAttributes: ['genre', 'year'],
@@ -159,5 +160,80 @@ describe('a sharded index on three nodes', () => {
     )
     expect(lists[1]).toEqual(lists[0])
     expect(lists[2]).toEqual(lists[0])
+  })
+
+  it('reports each shard with its replicas, leader and lag', async () => {
+    const view = await nodes[2]!.request<{
+      sharding: { shardCount: number; replicationFactor: number }
+      shards: Array<{
+        shard: number
+        leader: string | null
+        replicas: Array<{ node: string; leader: boolean; lag: number | null; appliedIndex: number | null }>
+      }>
+    }>('GET', '/indexes/books/_shards')
+    expect(view.status).toBe(200)
+    expect(view.body.sharding).toMatchObject({ shardCount: 6, replicationFactor: 3 })
+    expect(view.body.shards.map((s) => s.shard)).toEqual([0, 1, 2, 3, 4, 5])
+    for (const shard of view.body.shards) {
+      expect(new Set(shard.replicas.map((r) => r.node)).size).toBe(3)
+      expect(shard.replicas.filter((r) => r.leader)).toHaveLength(1)
+      expect(shard.leader).toBe(shard.replicas.find((r) => r.leader)?.node)
+      for (const replica of shard.replicas) expect(replica.appliedIndex).toBeGreaterThan(0)
+    }
+    const all = await nodes[0]!.request<{ indexes: Array<{ indexUid: string }> }>('GET', '/cluster/shards')
+    expect(all.body.indexes.map((i) => i.indexUid)).toContain('books')
+  })
+
+  it('reads any replica in eventual mode and says how far behind it was', async () => {
+    const search = await nodes[1]!.request<{
+      hits: unknown[]
+      replicaLag: { max: number; shards: Record<string, number> }
+    }>('POST', '/indexes/books/search', { q: 'rivers', consistency: 'eventual' })
+    expect(search.status).toBe(200)
+    expect(search.body.hits.length).toBeGreaterThan(0)
+    expect(Object.keys(search.body.replicaLag.shards)).toHaveLength(6)
+    const bad = await nodes[1]!.request<{ code: string }>('POST', '/indexes/books/search', {
+      consistency: 'weak',
+    })
+    expect(bad.status).toBe(400)
+    expect(bad.body.code).toBe('invalid_search_consistency')
+  })
+
+  it('fails a search with 503 naming the shards nobody can serve, or answers partially when asked', async () => {
+    const created = await enqueue(nodes[0]!, 'POST', '/indexes', {
+      uid: 'thin',
+      primaryKey: 'id',
+      sharding: { shardCount: 3, replicationFactor: 1 },
+    })
+    expect((await waitTask(nodes[0]!, created)).status).toBe('succeeded')
+    const added = await enqueue(nodes[0]!, 'POST', '/indexes/thin/documents', docs)
+    expect((await waitTask(nodes[0]!, added)).status).toBe('succeeded')
+    const layout = await nodes[0]!.request<{
+      shards: Array<{ shard: number; replicas: Array<{ node: string }> }>
+    }>('GET', '/indexes/thin/_shards')
+    const victim = nodes[2]!
+    const lost = layout.body.shards.filter((s) => s.replicas[0]!.node === victim.nodeId).map((s) => s.shard)
+    expect(lost.length).toBeGreaterThan(0)
+    await victim.kill()
+    nodes = nodes.filter((n) => n !== victim)
+    let failed: { status: number; body: { code: string; message: string } } | undefined
+    await waitFor(
+      'the search fails for the lost shards',
+      async () => {
+        failed = await nodes[0]!.request('POST', '/indexes/thin/search', { q: 'book' })
+        return failed.status === 503
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    )
+    expect(failed!.body.code).toBe('shards_unavailable')
+    for (const shard of lost) expect(failed!.body.message).toContain(String(shard))
+    const partial = await nodes[1]!.request<{
+      hits: Array<{ id: number }>
+      partial: { missingShards: number[] }
+    }>('POST', '/indexes/thin/search', { q: 'book', allowPartialResults: true, limit: 1000 })
+    expect(partial.status).toBe(200)
+    expect(partial.body.partial.missingShards).toEqual(lost)
+    expect(partial.body.hits.length).toBeGreaterThan(0)
+    expect(partial.body.hits.length).toBeLessThan(docs.length)
   })
 })

@@ -28,6 +28,8 @@ export type {
   WriteResult,
 }
 
+import type { ReadOptions } from './read-options.ts'
+
 /** A value now, or (in a cluster, where reads cross the network) later. */
 export type MaybePromise<T> = T | Promise<T>
 
@@ -49,7 +51,8 @@ export interface IndexPort {
   getSettings(): MaybePromise<Settings>
   updateSettings(partial: Partial<Settings>): Promise<Settings>
   resetSettings(): Promise<Settings>
-  search(params: SearchParams): MaybePromise<SearchResult>
+  /** `read` only changes anything on a cluster node (see read-options.ts). */
+  search(params: SearchParams, read?: ReadOptions): MaybePromise<SearchResult>
 }
 
 export interface EnginePort {

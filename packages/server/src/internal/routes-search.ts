@@ -1,5 +1,6 @@
 import type { SearchParams } from './engine-port.ts'
 import { badRequest, invalidApiKey } from './errors.ts'
+import { takeReadOptions } from './read-options.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
 import { checkIndexUid, nonNegativeInt, type RouteSpec, stringArray } from './route-spec.ts'
 import { checkFilter } from './routes-documents.ts'
@@ -157,6 +158,8 @@ export const SEARCH_QUERY_PARAMS = [
   'hybridEmbedder',
   'hybridSemanticRatio',
   'filter',
+  'consistency',
+  'allowPartialResults',
   ...LIST_QUERY_PARAMS,
   ...NUMBER_QUERY_PARAMS,
   ...BOOLEAN_QUERY_PARAMS,
@@ -225,7 +228,8 @@ export const searchRoutes: RouteSpec[] = [
     body: 'json',
     handler({ params, body, contentType, services }) {
       const index = services.engine.index(checkIndexUid(params.indexUid))
-      return index.search(parseSearchParams(readJsonBody(body, contentType)))
+      const { input, read } = takeReadOptions(readJsonBody(body, contentType))
+      return index.search(parseSearchParams(input), read)
     },
   },
   {
@@ -238,7 +242,8 @@ export const searchRoutes: RouteSpec[] = [
     queryParams: SEARCH_QUERY_PARAMS,
     handler({ params, query, services }) {
       const index = services.engine.index(checkIndexUid(params.indexUid))
-      return index.search(parseSearchParams(queryToSearchInput(query)))
+      const { input, read } = takeReadOptions(queryToSearchInput(query))
+      return index.search(parseSearchParams(input), read)
     },
   },
   {

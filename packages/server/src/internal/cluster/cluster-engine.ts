@@ -1,8 +1,10 @@
 import {
+  ClusterError,
   type ClusterNode,
   type IndexRecord,
   InvalidShardingError,
   planIndexPlacement,
+  RemoteAppError,
   type ShardHosting,
   type ShardingRequest,
   shardOfDocument,
@@ -24,8 +26,10 @@ import {
   type SettingsUpdate,
   type WriteResult,
 } from '@shoal/engine'
+import { NotLeaderError } from '@shoal/raft'
 import type { EnginePort, IndexPort } from '../engine-port.ts'
 import { ApiError } from '../errors.ts'
+import type { ReadOptions } from '../read-options.ts'
 import { encodeShardEntry, type ShardOutcome } from './shard-machine.ts'
 import {
   type ReadMode,
@@ -36,6 +40,7 @@ import {
   type ShardTarget,
   shardTargets,
 } from './shard-rpc.ts'
+import { searchShards } from './sharded-search.ts'
 
 /** How long a task's write to one shard may take (elections and forwarding included). */
 const SHARD_WRITE_TIMEOUT_MS = 30_000
@@ -170,6 +175,23 @@ export class ClusterEngine implements EnginePort {
     mode: ReadMode,
     shards?: readonly number[],
   ): Promise<ShardResult[]> {
+    const { results, missing } = await this.readSome(uid, call, mode, shards)
+    if (missing.length > 0)
+      throw new ShardsUnavailableError(
+        uid,
+        missing.map((m) => m.shard),
+        missing[0]?.reason ?? '',
+      )
+    return results
+  }
+
+  /** Like `read`, but returns the shards that could not be read instead of failing. */
+  async readSome(
+    uid: string,
+    call: (target: ShardTarget) => ShardAction,
+    mode: ReadMode,
+    shards?: readonly number[],
+  ): Promise<{ results: ShardResult[]; missing: { shard: number; reason: string }[] }> {
     const targets = shardTargets(this.node, uid).filter(
       (t) => shards === undefined || shards.includes(t.shard),
     )
@@ -178,15 +200,11 @@ export class ClusterEngine implements EnginePort {
       this.hosting,
       uid,
       targets.map((target) => ({ target, call: call(target) })),
-      { mode },
+      { mode, timeoutMs: mode === 'leader' ? 10_000 : 5_000 },
     )
-    if (missing.length > 0)
-      throw new ShardsUnavailableError(
-        uid,
-        missing.map((m) => m.shard).sort((a, b) => a - b),
-        missing[0]?.reason ?? '',
-      )
-    return results.sort((a, b) => a.shard - b.shard)
+    results.sort((a, b) => a.shard - b.shard)
+    missing.sort((a, b) => a.shard - b.shard)
+    return { results, missing }
   }
 
   /** Replicates `command` in one shard on behalf of the current task; throws the shard's typed error. */
@@ -194,12 +212,28 @@ export class ClusterEngine implements EnginePort {
     if (this.#taskUid === null) throw new Error('shard writes run inside a task')
     const data = encodeShardEntry({ taskUid: this.#taskUid, command })
     if (target.holders.includes(this.node.nodeId)) await this.#hostedSoon(target.group)
-    const outcome = (await this.node.proposeGroup(target.group, data, target.holders, {
-      timeoutMs: SHARD_WRITE_TIMEOUT_MS,
-    })) as ShardOutcome
+    const outcome = (await this.#proposeWithRetry(target, data)) as ShardOutcome
     if (!outcome.ok)
       throw new ApiError(outcome.httpStatus, outcome.code, outcome.message, outcome.type as never)
     return outcome.value
+  }
+
+  /**
+   * Proposes until the shard's group accepts or the deadline passes: a new group may not have
+   * elected its leader yet, and a leader may change. Safe because shard entries apply once.
+   */
+  async #proposeWithRetry(target: ShardTarget, data: Uint8Array): Promise<unknown> {
+    const deadline = Date.now() + SHARD_WRITE_TIMEOUT_MS
+    for (;;) {
+      try {
+        return await this.node.proposeGroup(target.group, data, target.holders, {
+          timeoutMs: Math.max(1, deadline - Date.now()),
+        })
+      } catch (error) {
+        if (!retriableWrite(error) || Date.now() >= deadline) throw error
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
   }
 
   async #toAllShards(uid: string, command: Command): Promise<unknown[]> {
@@ -403,8 +437,8 @@ class ShardedIndex implements IndexPort {
     return { results, offset, limit, total }
   }
 
-  async search(params: SearchParams): Promise<SearchResult> {
-    return searchShards(this.#engine, this.#uid, params)
+  async search(params: SearchParams, read: ReadOptions = {}): Promise<SearchResult> {
+    return searchShards(this.#engine, this.#uid, params, read)
   }
 }
 
@@ -417,6 +451,14 @@ const RESET_ALL: SettingsUpdate = {
   stopWords: null,
   typoTolerance: null,
   embedders: null,
+}
+
+/** A write refused before it was appended, or whose outcome is unknown: worth sending again. */
+function retriableWrite(error: unknown): boolean {
+  if (error instanceof NotLeaderError) return true
+  if (error instanceof RemoteAppError)
+    return ['not_leader', 'timeout', 'unknown_group', 'stopped'].includes(error.remoteCode)
+  return error instanceof ClusterError && error.retriable
 }
 
 function compareIds(a: unknown, b: unknown): number {
@@ -447,44 +489,4 @@ function toInfo(record: IndexRecord): IndexInfo {
     createdAt: new Date(record.createdAtMs).toISOString(),
     updatedAt: new Date(record.updatedAtMs).toISOString(),
   }
-}
-
-/**
- * Scatter-gather search: every shard answers the top `offset + limit` hits with their ranking
- * scores, and the hits are merged by score. (Index-wide BM25 statistics replace the per-shard
- * ones once the engine's sharded search phases are in.)
- */
-async function searchShards(engine: ClusterEngine, uid: string, params: SearchParams): Promise<SearchResult> {
-  const started = performance.now()
-  const offset = params.offset ?? 0
-  const limit = params.limit ?? 20
-  const parts = await engine.read(
-    uid,
-    () => ({
-      action: 'search',
-      params: { ...params, offset: 0, limit: offset + limit, showRankingScore: true },
-    }),
-    'leader',
-  )
-  const hits: Doc[] = []
-  let estimated = 0
-  for (const part of parts) {
-    const result = part.value as SearchResult
-    hits.push(...result.hits)
-    estimated += (result as { estimatedTotalHits?: number }).estimatedTotalHits ?? 0
-  }
-  hits.sort((a, b) => Number(b._rankingScore ?? 0) - Number(a._rankingScore ?? 0))
-  const page = hits.slice(offset, offset + limit).map((hit) => {
-    if (params.showRankingScore === true) return hit
-    const { _rankingScore: _score, ...rest } = hit
-    return rest as Doc
-  })
-  return {
-    hits: page,
-    query: params.q ?? '',
-    processingTimeMs: Math.round(performance.now() - started),
-    limit,
-    offset,
-    estimatedTotalHits: estimated,
-  } as SearchResult
 }

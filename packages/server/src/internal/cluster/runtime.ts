@@ -44,6 +44,8 @@ export interface ClusterRuntime {
   readonly engine: ClusterEngine
   /** The cluster-wide task list (the routes' task queue on a cluster node). */
   readonly tasks: ClusterTaskQueue
+  /** This node's shard replicas. */
+  readonly hosting: ShardHosting
   stop(): Promise<void>
 }
 
@@ -164,6 +166,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       metrics,
       engine,
       tasks,
+      hosting,
       async stop() {
         for (const stop of stops) await stop().catch(() => {})
       },

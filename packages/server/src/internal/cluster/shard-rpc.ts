@@ -18,6 +18,8 @@ export type ShardAction =
   | { readonly action: 'getDocuments'; readonly params: GetDocumentsParams }
   | { readonly action: 'getSettings' }
   | { readonly action: 'stats' }
+  /** The replica's Raft state (any replica answers, in either mode). */
+  | { readonly action: 'status' }
 
 export interface ShardItem {
   readonly group: string
@@ -66,6 +68,19 @@ async function serveItem(
   if (raft === undefined || machine === undefined)
     return { ok: false, code: 'unknown_group', message: `no replica of ${item.group} here`, httpStatus: 503 }
   try {
+    if (item.call.action === 'status') {
+      const status = raft.status()
+      const value: ReplicaStatus = {
+        role: status.role,
+        leader: status.leader,
+        term: status.term,
+        appliedIndex: status.appliedIndex,
+        commitIndex: status.commitIndex,
+        lastIndex: status.lastIndex,
+        quiesced: status.quiesced,
+      }
+      return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex }
+    }
     if (mode === 'leader') {
       if (raft.leader !== node.nodeId)
         return {
@@ -109,6 +124,62 @@ async function serveItem(
       httpStatus: typeof coded.httpStatus === 'number' ? coded.httpStatus : 500,
     }
   }
+}
+
+/** One replica's Raft state, as `GET /indexes/{uid}/_shards` reports it. */
+export interface ReplicaStatus {
+  readonly role: string
+  readonly leader: string | null
+  readonly term: number
+  readonly appliedIndex: number
+  readonly commitIndex: number
+  readonly lastIndex: number
+  readonly quiesced: boolean
+}
+
+/**
+ * The Raft state of every replica of every shard of `indexUid`: one request per node holding
+ * replicas. A replica whose node does not answer is reported with `reachable: false`.
+ */
+export async function replicaStatuses(
+  node: ClusterNode,
+  hosting: ShardHosting,
+  indexUid: string,
+): Promise<Map<string, Map<string, ReplicaStatus | null>>> {
+  const targets = shardTargets(node, indexUid)
+  const byNode = new Map<string, ShardTarget[]>()
+  for (const target of targets)
+    for (const holder of target.holders) {
+      const list = byNode.get(holder)
+      if (list === undefined) byNode.set(holder, [target])
+      else list.push(target)
+    }
+  const out = new Map<string, Map<string, ReplicaStatus | null>>(targets.map((t) => [t.group, new Map()]))
+  await Promise.all(
+    [...byNode].map(async ([nodeId, list]) => {
+      const request: ShardsRequest = {
+        kind: 'shards',
+        mode: 'eventual',
+        items: list.map((t) => ({ group: t.group, indexUid, call: { action: 'status' } })),
+      }
+      let replies: ShardReply[] | null = null
+      try {
+        replies =
+          nodeId === node.nodeId
+            ? await serveShards(node, hosting, request)
+            : node.isAlive(nodeId)
+              ? ((await node.requestApp(nodeId, request, { timeoutMs: 3_000 })) as ShardReply[])
+              : null
+      } catch {
+        replies = null
+      }
+      list.forEach((target, i) => {
+        const reply = replies?.[i]
+        out.get(target.group)!.set(nodeId, reply?.ok === true ? (reply.value as ReplicaStatus) : null)
+      })
+    }),
+  )
+  return out
 }
 
 /** A shard of an index, where its replicas are. */
