@@ -259,7 +259,18 @@ export async function readShards(
       if (list === undefined) byNode.set(target, [shard])
       else list.push(shard)
     }
-    if (byNode.size === 0) break
+    if (byNode.size === 0) {
+      // Every replica was tried: a new leader may be being elected, or a node be restarting.
+      // Ask them all again after a pause, until the deadline.
+      // A shard with no live replica at all is missing now.
+      const live = [...pending.values()].filter((entry) =>
+        entry.call.target.holders.some((id) => node.isAlive(id)),
+      )
+      if (live.length === 0) break
+      for (const entry of live) entry.tried.clear()
+      await new Promise((r) => setTimeout(r, 100))
+      continue
+    }
     await Promise.all(
       [...byNode].map(async ([nodeId, shards]) => {
         const request: ShardsRequest = {
