@@ -245,6 +245,15 @@ export class Engine {
     return result
   }
 
+  /**
+   * Validates a command against the current state without applying or logging it: what `apply`
+   * would refuse, this throws as the same typed error. A replicated caller checks a write on the
+   * replica that will apply it before the write is replicated.
+   */
+  check(command: Command): void {
+    this.#state.check(command)
+  }
+
   // Background vector indexing.
 
   /**

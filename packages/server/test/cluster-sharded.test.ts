@@ -162,6 +162,39 @@ describe('a sharded index on three nodes', () => {
     expect(lists[2]).toEqual(lists[0])
   })
 
+  it('refuses a bad batch as a whole before any shard replicates a part of it', async () => {
+    type Shards = { shards: Array<{ replicas: Array<{ node: string; appliedIndex: number | null }> }> }
+    const applied = async () => {
+      const view = await nodes[0]!.request<Shards>('GET', '/indexes/books/_shards')
+      return view.body.shards.flatMap((s) => s.replicas.map((r) => `${r.node}:${r.appliedIndex}`)).sort()
+    }
+    const before = await applied()
+    const batches = [
+      // The last document lacks the primary key: found by the coordinator.
+      {
+        docs: [...docs.slice(0, 5).map((d) => ({ ...d, id: d.id + 1000 })), { title: 'no id' }],
+        code: 'missing_document_id',
+      },
+      // One document carries a malformed `_vectors`: found only by the shard that would hold it.
+      {
+        docs: [
+          ...docs.slice(0, 20).map((d) => ({ ...d, id: d.id + 2000 })),
+          { id: 2999, title: 'bad vectors', _vectors: 5 },
+        ],
+        code: 'invalid_document_fields',
+      },
+    ]
+    for (const batch of batches) {
+      const uid = await enqueue(nodes[1]!, 'POST', '/indexes/books/documents', batch.docs)
+      const task = await waitTask(nodes[1]!, uid)
+      expect(task.status).toBe('failed')
+      expect(task.error?.code).toBe(batch.code)
+    }
+    expect(await applied()).toEqual(before)
+    const stats = await nodes[2]!.request<{ numberOfDocuments: number }>('GET', '/indexes/books/stats')
+    expect(stats.body.numberOfDocuments).toBe(237)
+  })
+
   it('reports each shard with its replicas, leader and lag', async () => {
     const view = await nodes[2]!.request<{
       sharding: { shardCount: number; replicationFactor: number }

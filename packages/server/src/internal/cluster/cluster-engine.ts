@@ -236,6 +236,24 @@ export class ClusterEngine implements EnginePort {
     }
   }
 
+  /**
+   * Writes one command per shard (`null`: nothing for that shard) on behalf of the current task:
+   * every command is first checked by the replica that will apply it (its shard leader), and
+   * only when all pass is any of them replicated, so a bad batch changes nothing anywhere.
+   * Nothing else writes to the index in between: the scheduler runs one task at a time.
+   */
+  async checkThenApply(uid: string, commands: readonly (Command | null)[]): Promise<unknown[]> {
+    const targets = shardTargets(this.node, uid)
+    const used = targets.filter((t) => commands[t.shard] !== null && commands[t.shard] !== undefined)
+    await this.read(
+      uid,
+      (target) => ({ action: 'check', command: commands[target.shard] as Command }),
+      'leader',
+      used.map((t) => t.shard),
+    )
+    return Promise.all(used.map((target) => this.toShard(target, commands[target.shard] as Command)))
+  }
+
   async #toAllShards(uid: string, command: Command): Promise<unknown[]> {
     return Promise.all(shardTargets(this.node, uid).map((target) => this.toShard(target, command)))
   }
@@ -293,28 +311,18 @@ class ShardedIndex implements IndexPort {
 
   async #write(docs: Doc[], given: string | undefined, merge: boolean): Promise<WriteResult> {
     const engine = this.#engine
-    // The whole batch is checked before any shard sees a part of it.
     const primaryKey = await engine.primaryKeyFor(this.#uid, docs, given)
     const targets = shardTargets(engine.node, this.#uid)
     const parts: Doc[][] = targets.map(() => [])
     docs.forEach((doc, position) => {
       parts[shardOfDocument(documentKey(doc, primaryKey, position), targets.length)]!.push(doc)
     })
-    const results = await Promise.all(
-      targets.map((target, i) =>
-        parts[i]!.length === 0
-          ? undefined
-          : engine.toShard(target, {
-              type: 'addDocuments',
-              uid: this.#uid,
-              documents: parts[i]!,
-              primaryKey,
-              merge,
-              at: engine.at,
-            }),
-      ),
+    const commands = parts.map((documents): Command | null =>
+      documents.length === 0
+        ? null
+        : { type: 'addDocuments', uid: this.#uid, documents, primaryKey, merge, at: engine.at },
     )
-    return sumWrites(results, { primaryKey })
+    return sumWrites(await engine.checkThenApply(this.#uid, commands), { primaryKey })
   }
 
   async deleteDocument(id: string | number): Promise<WriteResult> {
@@ -326,19 +334,10 @@ class ShardedIndex implements IndexPort {
     const targets = shardTargets(engine.node, this.#uid)
     const parts: (string | number)[][] = targets.map(() => [])
     for (const id of ids) parts[shardOfDocument(id, targets.length)]!.push(id)
-    const results = await Promise.all(
-      targets.map((target, i) =>
-        parts[i]!.length === 0
-          ? undefined
-          : engine.toShard(target, {
-              type: 'deleteDocuments',
-              uid: this.#uid,
-              ids: parts[i]!,
-              at: engine.at,
-            }),
-      ),
+    const commands = parts.map((part): Command | null =>
+      part.length === 0 ? null : { type: 'deleteDocuments', uid: this.#uid, ids: part, at: engine.at },
     )
-    return sumWrites(results, {})
+    return sumWrites(await engine.checkThenApply(this.#uid, commands), {})
   }
 
   async deleteDocumentsByFilter(filter: Filter): Promise<WriteResult> {
@@ -351,20 +350,26 @@ class ShardedIndex implements IndexPort {
 
   async #everyShard(command: Command): Promise<WriteResult> {
     const targets = shardTargets(this.#engine.node, this.#uid)
-    return sumWrites(await Promise.all(targets.map((t) => this.#engine.toShard(t, command))), {})
+    return sumWrites(
+      await this.#engine.checkThenApply(
+        this.#uid,
+        targets.map(() => command),
+      ),
+      {},
+    )
   }
 
   async updateSettings(partial: Partial<Settings>): Promise<Settings> {
     const targets = shardTargets(this.#engine.node, this.#uid)
-    const results = await Promise.all(
-      targets.map((t) =>
-        this.#engine.toShard(t, {
-          type: 'updateSettings',
-          uid: this.#uid,
-          settings: partial,
-          at: this.#engine.at,
-        }),
-      ),
+    const command: Command = {
+      type: 'updateSettings',
+      uid: this.#uid,
+      settings: partial,
+      at: this.#engine.at,
+    }
+    const results = await this.#engine.checkThenApply(
+      this.#uid,
+      targets.map(() => command),
     )
     return results[0] as Settings
   }

@@ -1,5 +1,5 @@
 import { type ClusterNode, RemoteAppError, type ShardHosting, shardGroupOf } from '@shoal/cluster'
-import type { Doc, GetDocumentsParams, SearchParams } from '@shoal/engine'
+import type { Command, Doc, GetDocumentsParams, SearchParams } from '@shoal/engine'
 import { ApiError } from '../errors.ts'
 import type { EngineShardMachine } from './shard-machine.ts'
 
@@ -18,6 +18,8 @@ export type ShardAction =
   | { readonly action: 'getDocuments'; readonly params: GetDocumentsParams }
   | { readonly action: 'getSettings' }
   | { readonly action: 'stats' }
+  /** Validates a write against the replica's state without applying it (answers null or the typed error). */
+  | { readonly action: 'check'; readonly command: Command }
   /** The replica's Raft state (any replica answers, in either mode). */
   | { readonly action: 'status' }
 
@@ -112,6 +114,10 @@ async function serveItem(
         break
       case 'stats':
         value = machine.engine.stats().indexes[item.indexUid]
+        break
+      case 'check':
+        machine.engine.check(call.command)
+        value = null
         break
     }
     return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex }
