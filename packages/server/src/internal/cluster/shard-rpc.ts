@@ -298,6 +298,9 @@ export async function readShards(
         } catch (error) {
           for (const shard of shards) {
             const entry = pending.get(shard)!
+            // A quiesced local replica hears nothing until SWIM declares the node dead: wake it,
+            // so that it campaigns within an election timeout if the leader is really gone.
+            node.host?.group(entry.call.target.group)?.wake()
             entry.tried.add(nodeId)
             entry.hint = null
             entry.reason = error instanceof RemoteAppError ? error.message : `node ${nodeId} did not answer`
