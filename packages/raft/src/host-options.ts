@@ -1,4 +1,4 @@
-import type { ConfState, NodeId, RaftConfig, RaftRng } from './core/index.ts'
+import type { ConfState, NodeId, RaftConfig, RaftRng, SnapshotMessage } from './core/index.ts'
 import type { HostFrame } from './host-frame.ts'
 import type { StateMachine } from './node.ts'
 import type { SharedWalOptions } from './shared-wal.ts'
@@ -11,9 +11,19 @@ import type { RaftStorage } from './storage.ts'
  * holding every item of every group for that node (one frame on the wire).
  * May lose frames; must not block. The receiving side hands each frame to
  * `RaftHost.receive`.
+ *
+ * `sendSnapshot`, when present, is the path for snapshot messages: they then
+ * never ride in frames (whose size a transport may cap, and where a chunk of
+ * state would delay every other group's heartbeats) but go one by one, at
+ * most one in flight per group and destination node. It resolves once the
+ * receiving side handed the message to `RaftHost.receiveSnapshot` and
+ * rejects when it may not have: the host counts the failure and the core
+ * sends the chunk again after a few silent heartbeats. The caller owns the
+ * message; the chunk must not be changed.
  */
 export interface HostTransport {
   send(toNode: NodeId, frame: HostFrame): void
+  sendSnapshot?(toNode: NodeId, group: string, message: SnapshotMessage): Promise<void>
 }
 
 /** What a failure detector (SWIM) says about a node. */
@@ -73,6 +83,18 @@ export interface RaftHostMetrics {
   readonly forwardsSent: number
   readonly forwardsServed: number
   readonly forwardsPending: number
+  /** Snapshot messages handed to `HostTransport.sendSnapshot` (0 without it). */
+  readonly snapshotsSent: number
+  /** Of those, transfers that failed (the core sends the chunk again). */
+  readonly snapshotsFailed: number
+  /** Snapshot messages not sent: they repeated a transfer under way or one that had just arrived. */
+  readonly snapshotsSuperseded: number
+  /** Snapshot transfers under way. */
+  readonly snapshotsInFlight: number
+  /** Snapshot messages that arrived through `receiveSnapshot` and reached a group. */
+  readonly snapshotsReceived: number
+  /** Snapshot messages that arrived malformed, addressed elsewhere or for a group not hosted here. */
+  readonly snapshotsDropped: number
   /** Frames and items sent per destination node. */
   readonly sentByPeer: Readonly<Record<NodeId, { readonly frames: number; readonly items: number }>>
 }

@@ -3,6 +3,7 @@ import {
   type NodeId,
   RaftConfigError,
   resolveRaftConfig,
+  type SnapshotMessage,
   type SoftState,
 } from './core/index.ts'
 import {
@@ -28,6 +29,7 @@ import type {
   RaftHostMetrics,
   RaftHostOptions,
 } from './host-options.ts'
+import { SnapshotStreams } from './host-snapshots.ts'
 import { RaftNode } from './node.ts'
 import { SharedWal } from './shared-wal.ts'
 import type { RaftStorage } from './storage.ts'
@@ -72,7 +74,14 @@ export class RaftHost {
     itemsDropped: 0,
     forwardsSent: 0,
     forwardsServed: 0,
+    snapshotsSent: 0,
+    snapshotsFailed: 0,
+    snapshotsSuperseded: 0,
+    snapshotsReceived: 0,
+    snapshotsDropped: 0,
   }
+  /** The stream path for snapshot messages, when the transport has one. */
+  readonly #snapshots: SnapshotStreams | null
   readonly #byPeer = new Map<NodeId, { frames: number; items: number }>()
 
   constructor(options: RaftHostOptions) {
@@ -95,6 +104,14 @@ export class RaftHost {
       this.#counts.forwardsSent++
       this.#enqueue(to, item)
     })
+    const transport = options.transport
+    this.#snapshots =
+      transport.sendSnapshot === undefined
+        ? null
+        : new SnapshotStreams(
+            (to, group, message) => transport.sendSnapshot?.(to, group, message) ?? Promise.resolve(),
+            this.#counts,
+          )
   }
 
   /** Starts the shared clock (unless `tickMs` is 0). */
@@ -108,6 +125,7 @@ export class RaftHost {
   /** Stops the clock and every group, fails pending forwards, and closes the groups' storage. */
   async stop(): Promise<void> {
     this.#stopped = true
+    this.#snapshots?.stop()
     if (this.#timer !== null) clearInterval(this.#timer)
     this.#timer = null
     this.#forwarder.failAll(
@@ -266,6 +284,29 @@ export class RaftHost {
     }
   }
 
+  /**
+   * Delivers a snapshot message that came through the transport's snapshot
+   * path from `fromNode`. Returns false, and counts it in `snapshotsDropped`,
+   * when it is malformed, not from `fromNode`, addressed elsewhere or for a
+   * group this host does not have; nothing in it can fail a group.
+   */
+  receiveSnapshot(fromNode: NodeId, group: string, message: SnapshotMessage): boolean {
+    if (this.#stopped) return false
+    const hosted = typeof group === 'string' ? this.#groups.get(group) : undefined
+    if (
+      hosted === undefined ||
+      !isMessageFor(message, this.nodeId) ||
+      message.type !== 'snapshot' ||
+      message.from !== fromNode
+    ) {
+      this.#counts.snapshotsDropped++
+      return false
+    }
+    this.#counts.snapshotsReceived++
+    hosted.node.receive(message)
+    return true
+  }
+
   metrics(): RaftHostMetrics {
     let quiesced = 0
     for (const hosted of this.#groups.values()) if (hosted.node.quiesced) quiesced++
@@ -277,6 +318,7 @@ export class RaftHost {
       deadNodes: this.#dead.size,
       ...this.#counts,
       forwardsPending: this.#forwarder.pending,
+      snapshotsInFlight: this.#snapshots?.inFlight ?? 0,
       sentByPeer,
     }
   }
@@ -385,7 +427,11 @@ export class RaftHost {
   // ---- batching ---------------------------------------------------------
 
   #enqueueRaft(group: string, to: NodeId, messages: readonly Message[]): void {
-    for (const message of messages) this.#enqueue(to, { kind: 'raft', group, message })
+    for (const message of messages) {
+      if (message.type === 'snapshot' && this.#snapshots !== null && !this.#stopped)
+        this.#snapshots.send(to, group, message)
+      else this.#enqueue(to, { kind: 'raft', group, message })
+    }
     this.#counts.raftMessagesSent += messages.length
   }
 

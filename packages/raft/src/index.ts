@@ -55,7 +55,7 @@ export type {
   RaftHostMetrics,
   RaftHostOptions,
 } from './host-options.ts'
-export { MemoryHostNetwork } from './memory-host-network.ts'
+export { MemoryHostNetwork, type MemoryHostNetworkOptions } from './memory-host-network.ts'
 export { RaftNode, type RaftNodeOptions, type RequestOptions, type StateMachine, seededRng } from './node.ts'
 export { SharedWal, type SharedWalOptions } from './shared-wal.ts'
 export {
