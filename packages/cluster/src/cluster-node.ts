@@ -9,6 +9,7 @@ import {
   type RaftRng,
   type RaftStorage,
   RaftTimeoutError,
+  type SnapshotMessage,
 } from '@shoal/raft'
 import { Controller, type ControllerConfig } from './controller.ts'
 import { targetVoters } from './controller-plan.ts'
@@ -29,7 +30,14 @@ import { encodeCommand } from './metadata/codec.ts'
 import { MetadataStateMachine } from './metadata/state-machine.ts'
 import type { ApplyOutcome, MetadataCommand, MetadataState, NodeAdvert } from './metadata/types.ts'
 import { isMetadataCommand } from './metadata/validate.ts'
-import type { ClusterTransport, NodeAddress, RaftFrame, RpcRequest, RpcResponse } from './transport.ts'
+import type {
+  ClusterTransport,
+  NodeAddress,
+  RaftFrame,
+  RaftSnapshot,
+  RpcRequest,
+  RpcResponse,
+} from './transport.ts'
 
 /** The metadata Raft group's name in the multi-raft host. */
 export const META_GROUP = 'meta'
@@ -72,6 +80,10 @@ export type AppRequestHandler = (body: unknown) => Promise<unknown>
 export interface ClusterCounters {
   framesDroppedForeign: number
   framesDroppedNoAddress: number
+  /** Snapshot messages from another cluster, dropped on receipt. */
+  snapshotsDroppedForeign: number
+  /** Snapshot messages not sent because the destination node has no known address. */
+  snapshotsDroppedNoAddress: number
   leaderChanges: number
 }
 
@@ -89,6 +101,8 @@ export class ClusterNode {
   readonly counters: ClusterCounters = {
     framesDroppedForeign: 0,
     framesDroppedNoAddress: 0,
+    snapshotsDroppedForeign: 0,
+    snapshotsDroppedNoAddress: 0,
     leaderChanges: 0,
   }
   readonly #options: ClusterNodeOptions
@@ -101,6 +115,8 @@ export class ClusterNode {
   #controller: Controller | null = null
   #founder = false
   #stopped = false
+  /** Aborts snapshot transfers under way when the node stops. */
+  readonly #stopping = new AbortController()
   #lastLeader: string | null = null
   #unsubscribeLiveness: (() => void) | null = null
   #appHandler: AppRequestHandler | null = null
@@ -152,7 +168,12 @@ export class ClusterNode {
     this.#advertise()
     const host = new RaftHost({
       nodeId: this.nodeId,
-      transport: { send: (to, frame) => this.#sendRaft(to, frame) },
+      transport: {
+        send: (to, frame) => this.#sendRaft(to, frame),
+        ...(this.#options.transport.sendSnapshot === undefined
+          ? {}
+          : { sendSnapshot: (to, group, message) => this.#sendSnapshot(to, group, message) }),
+      },
       ...(typeof this.#options.raftStorage === 'string'
         ? { storageRoot: this.#options.raftStorage }
         : { storage: this.#options.raftStorage }),
@@ -188,6 +209,7 @@ export class ClusterNode {
   async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
+    this.#stopping.abort(new ClusterStoppedError())
     this.#controller?.stop()
     this.#unsubscribeLiveness?.()
     await this.#host?.stop()
@@ -438,6 +460,21 @@ export class ClusterNode {
     this.#host.receive(frame.frame)
   }
 
+  /**
+   * Delivers a Raft snapshot message that arrived from `fromNode` through the
+   * transport's snapshot path. Returns false when it was dropped: from another
+   * cluster (counted in `snapshotsDroppedForeign`), or refused by the Raft host
+   * (malformed, speaking for another node, an unknown group; counted there).
+   */
+  receiveSnapshot(fromNode: string, snapshot: RaftSnapshot): boolean {
+    if (this.#stopped || this.#host === null) return false
+    if (snapshot.clusterId !== this.clusterId) {
+      this.counters.snapshotsDroppedForeign++
+      return false
+    }
+    return this.#host.receiveSnapshot(fromNode, snapshot.group, snapshot.message)
+  }
+
   /** Answers a request from another node. Never throws: failures are `{ ok: false }` answers. */
   async handleRequest(body: RpcRequest): Promise<RpcResponse> {
     try {
@@ -628,6 +665,16 @@ export class ClusterNode {
       return
     }
     this.#options.transport.sendRaft(address, { clusterId: this.#requireClusterId(), frame })
+  }
+
+  async #sendSnapshot(to: string, group: string, message: SnapshotMessage): Promise<void> {
+    const address = this.addressOf(to)
+    if (address === null) {
+      this.counters.snapshotsDroppedNoAddress++
+      throw new NotDeliveredError(`no address known for node ${to}`)
+    }
+    const snapshot: RaftSnapshot = { clusterId: this.#requireClusterId(), group, message }
+    await this.#options.transport.sendSnapshot?.(address, snapshot, { signal: this.#stopping.signal })
   }
 
   /**

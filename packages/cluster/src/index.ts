@@ -95,7 +95,9 @@ export type {
   ClusterTransport,
   NodeAddress,
   RaftFrame,
+  RaftSnapshot,
   RequestOptions,
   RpcRequest,
   RpcResponse,
+  SnapshotSendOptions,
 } from './transport.ts'

@@ -4,9 +4,11 @@ import type {
   ClusterTransport,
   NodeAddress,
   RaftFrame,
+  RaftSnapshot,
   RequestOptions,
   RpcRequest,
   RpcResponse,
+  SnapshotSendOptions,
 } from './transport.ts'
 
 /**
@@ -17,8 +19,8 @@ import type {
 export class MemoryClusterNetwork {
   readonly #nodes = new Map<string, ClusterNode>()
   readonly #cut = new Set<string>()
-  /** Frames and requests delivered, for tests. */
-  readonly delivered = { frames: 0, requests: 0 }
+  /** Frames, requests and snapshot messages delivered, for tests. */
+  readonly delivered = { frames: 0, requests: 0, snapshots: 0 }
 
   /** The transport of the node reached at `address`. */
   transport(address: string): ClusterTransport {
@@ -32,6 +34,8 @@ export class MemoryClusterNetwork {
           this.#nodes.get(target)?.receiveRaft(frame)
         })
       },
+      sendSnapshot: (to: NodeAddress, snapshot: RaftSnapshot, options?: SnapshotSendOptions): Promise<void> =>
+        this.#sendSnapshot(address, to, snapshot, options?.signal),
       request: (to: NodeAddress, body: RpcRequest, options?: RequestOptions): Promise<RpcResponse> => {
         const target = to.addrs[0]
         const node = target === undefined ? undefined : this.#nodes.get(target)
@@ -56,6 +60,47 @@ export class MemoryClusterNetwork {
         })
       },
     }
+  }
+
+  /**
+   * A snapshot message, delivered a macrotask later; rejects when the link is
+   * cut either way (the acknowledgement must come back), the node is gone or
+   * it refused the message, or with the signal's reason when it fired first.
+   */
+  #sendSnapshot(
+    from: string,
+    to: NodeAddress,
+    snapshot: RaftSnapshot,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const target = to.addrs[0]
+    const copy = structuredClone(snapshot)
+    return new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        if (signal?.aborted) {
+          reject(signal.reason)
+          return
+        }
+        const node = target === undefined ? undefined : this.#nodes.get(target)
+        const sender = this.#nodes.get(from)
+        if (
+          target === undefined ||
+          node === undefined ||
+          sender === undefined ||
+          this.#isCut(from, target) ||
+          this.#isCut(target, from)
+        ) {
+          reject(new NotDeliveredError(`unreachable: ${to.nodeId}`))
+          return
+        }
+        if (!node.receiveSnapshot(sender.nodeId, copy)) {
+          reject(new Error(`snapshot refused by ${to.nodeId}`))
+          return
+        }
+        this.delivered.snapshots++
+        resolve()
+      })
+    })
   }
 
   attach(address: string, node: ClusterNode): void {

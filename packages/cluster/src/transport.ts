@@ -1,4 +1,4 @@
-import type { HostFrame } from '@shoal/raft'
+import type { HostFrame, SnapshotMessage } from '@shoal/raft'
 import type { MetadataCommand } from './metadata/types.ts'
 
 /** Where to reach a node: its id and its libp2p multiaddrs (which name its peer id). */
@@ -16,6 +16,17 @@ export interface NodeAddress {
 export interface RaftFrame {
   readonly clusterId: string
   readonly frame: HostFrame
+}
+
+/**
+ * One snapshot message of one Raft group (a chunk of a state machine image,
+ * `message.chunk`), sent apart from frames through the transport's snapshot
+ * path and tagged with the cluster id like a frame.
+ */
+export interface RaftSnapshot {
+  readonly clusterId: string
+  readonly group: string
+  readonly message: SnapshotMessage
 }
 
 /** Requests between nodes (`/shoal/rpc/1`). */
@@ -41,15 +52,25 @@ export interface RequestOptions {
   readonly signal?: AbortSignal
 }
 
+export interface SnapshotSendOptions {
+  readonly signal?: AbortSignal
+}
+
 /**
  * The transport port. `sendRaft` never blocks and may lose frames (Raft
  * tolerates loss); `request` rejects when the peer cannot be reached or does
  * not answer in time (the request may or may not have been handled then),
  * or with `NotDeliveredError` when it certainly never left this node.
- * Inbound traffic reaches the node through `ClusterNode.receiveRaft` and
- * `ClusterNode.handleRequest`.
+ * `sendSnapshot`, when present, carries Raft snapshot messages outside the
+ * frames (a stream, no frame size cap): it resolves once the receiving node's
+ * `ClusterNode.receiveSnapshot` accepted the message and rejects otherwise
+ * (unreachable, broken stream, refused); the Raft core then sends the chunk
+ * again later. Without it, snapshots ride in frames. Inbound traffic reaches
+ * the node through `ClusterNode.receiveRaft`, `ClusterNode.receiveSnapshot`
+ * and `ClusterNode.handleRequest`.
  */
 export interface ClusterTransport {
   sendRaft(to: NodeAddress, frame: RaftFrame): void
   request(to: NodeAddress, body: RpcRequest, options?: RequestOptions): Promise<RpcResponse>
+  sendSnapshot?(to: NodeAddress, snapshot: RaftSnapshot, options?: SnapshotSendOptions): Promise<void>
 }

@@ -106,6 +106,32 @@ describe('ClusterNode over in-memory gossip and transport', () => {
     await waitFor('the late node caught up', () => late.node.state().settings.k39 === 'v39')
     expect(Object.keys(late.node.state().settings)).toHaveLength(40)
     expect(late.node.state().version).toBe(c.nodes[0]?.node.state().version)
+    // The snapshot took the transport's snapshot path, not a frame.
+    expect(c.network.delivered.snapshots).toBeGreaterThan(0)
+    expect(late.node.host?.metrics().snapshotsReceived).toBeGreaterThan(0)
+  })
+
+  it('drops and counts a snapshot message of another cluster, and refuses one the Raft host cannot use', async () => {
+    cluster = testCluster()
+    const c = cluster
+    const a = await c.add('a', { bootstrap: true })
+    const clusterId = a.node.clusterId as string
+    const message = {
+      type: 'snapshot',
+      from: 'b',
+      to: 'a',
+      term: 1,
+      meta: { index: 5, term: 1, confState: { voters: ['a'], learners: [] } },
+      offset: 0,
+      chunk: new Uint8Array(8),
+      totalBytes: 8,
+    } as const
+    expect(a.node.receiveSnapshot('b', { clusterId: 'another', group: 'meta', message })).toBe(false)
+    expect(a.node.counters.snapshotsDroppedForeign).toBe(1)
+    // Right cluster, but speaking for another node than the sender, and a group not hosted here.
+    expect(a.node.receiveSnapshot('c', { clusterId, group: 'meta', message })).toBe(false)
+    expect(a.node.receiveSnapshot('b', { clusterId, group: 'no-such-group', message })).toBe(false)
+    expect(a.node.host?.metrics().snapshotsDropped).toBe(2)
   })
 
   it('reports red, never green, on a node cut off from the metadata majority', async () => {
