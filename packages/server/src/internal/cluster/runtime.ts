@@ -22,16 +22,16 @@ import {
   WAN,
 } from '@shoal/swim'
 import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
+import { Counter, type Registry } from 'prom-client'
 import { type ClusterConfig, parseHttpAddr } from '../config.ts'
-import { P2PNode, P2PUnreachableError } from '../p2p/index.ts'
+import { P2PFrameTooLargeError, P2PNode, P2PUnreachableError } from '../p2p/index.ts'
 import { ClusterEngine } from './cluster-engine.ts'
 import { deriveKey, readClusterKey } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
 import { ClusterTaskQueue, TaskScheduler } from './cluster-tasks.ts'
 import { engineShardFactory } from './shard-machine.ts'
 import { type ShardsRequest, serveShards } from './shard-rpc.ts'
-import { isRaftFrame, isRpcRequest } from './wire-validate.ts'
+import { isRaftFrame, isRpcRequest, isSnapshotHeader, type SnapshotHeader } from './wire-validate.ts'
 
 /** A running cluster member: the libp2p node, SWIM over UDP and the control plane. */
 export interface ClusterRuntime {
@@ -114,10 +114,11 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       version: options.version,
     }
     const clusterLog = logger.child({ component: 'cluster' })
+    const wire = wireCounters(options.registry)
     const node = new ClusterNode({
       advert,
       identity: new FileIdentityStore(dir),
-      transport: p2pTransport(p2p),
+      transport: p2pTransport(p2p, { oversizedFrame: () => wire.oversizedFrame() }),
       membership: swim,
       raftStorage: path.join(dir, 'raft'),
       ...(config.bootstrap ? { bootstrap: { clusterName: config.name } } : {}),
@@ -125,15 +126,12 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       tickMs: config.raftTickMs,
       logger: clusterLog as ClusterLogger,
     })
-    p2p.onRaft((from, frame) => {
-      if (isRaftFrame(frame, from)) node.receiveRaft(frame)
-      else metrics.invalidFrames.inc()
-    })
-    p2p.onRequest(async (_from, body) => {
-      if (!isRpcRequest(body)) return { ok: false, code: 'invalid_request', message: 'malformed request' }
-      return node.handleRequest(body)
-    })
     const metrics = new ClusterMetrics({ node, gossip, registry: options.registry })
+    snapshotMessagesMetric(node, wire, options.registry)
+    serveP2P(p2p, node, {
+      invalidFrame: () => metrics.invalidFrames.inc(),
+      invalidSnapshot: () => wire.invalidSnapshot(),
+    })
     const hosting = new ShardHosting({
       node,
       factory: engineShardFactory(path.join(options.dataDir, 'shards')),
@@ -177,10 +175,166 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
   }
 }
 
-function p2pTransport(p2p: P2PNode): ClusterTransport {
+/** What `serveP2P` and `p2pTransport` count besides the node's and the transport's own counters. */
+export interface WireCounters {
+  /** A Raft frame failed validation. */
+  invalidFrame(): void
+  /** A snapshot header failed validation, or its bytes did not match it. */
+  invalidSnapshot(): void
+  /** An outgoing Raft frame exceeded `maxFrameBytes` and was dropped. */
+  oversizedFrame(): void
+}
+
+/**
+ * Hands what arrives over libp2p to the node, each validated first: Raft
+ * frames, snapshot messages (reassembled from `/shoal/snapshot/1` chunks)
+ * and requests. A snapshot the node does not accept is answered with an
+ * error code, so the sender's transfer fails and its Raft core retries.
+ */
+export function serveP2P(
+  p2p: P2PNode,
+  node: ClusterNode,
+  counters: Pick<WireCounters, 'invalidFrame' | 'invalidSnapshot'>,
+): void {
+  p2p.onRaft((from, frame) => {
+    if (isRaftFrame(frame, from)) node.receiveRaft(frame)
+    else counters.invalidFrame()
+  })
+  p2p.onSnapshot(async (from, meta, chunks) => {
+    if (!isSnapshotHeader(meta, from)) {
+      counters.invalidSnapshot()
+      throw refusal('invalid_snapshot', 'malformed snapshot header')
+    }
+    const chunk = await collect(meta, chunks).catch((error: unknown) => {
+      counters.invalidSnapshot()
+      throw error
+    })
+    const { clusterId, group, message } = meta
+    if (!node.receiveSnapshot(from, { clusterId, group, message: { ...message, chunk } }))
+      throw refusal('snapshot_refused', `snapshot for group ${group} not accepted`)
+  })
+  p2p.onRequest(async (_from, body) => {
+    if (!isRpcRequest(body)) return { ok: false, code: 'invalid_request', message: 'malformed request' }
+    return node.handleRequest(body)
+  })
+}
+
+/** The chunk's bytes, exactly `chunkBytes` of them, in one buffer. */
+async function collect(header: SnapshotHeader, chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const bytes = new Uint8Array(header.chunkBytes)
+  let at = 0
+  for await (const piece of chunks) {
+    if (at + piece.byteLength > bytes.byteLength)
+      throw refusal('invalid_snapshot', `snapshot bytes exceed the announced ${header.chunkBytes}`)
+    bytes.set(piece, at)
+    at += piece.byteLength
+  }
+  if (at !== bytes.byteLength)
+    throw refusal('invalid_snapshot', `snapshot of ${at} bytes, ${header.chunkBytes} announced`)
+  return bytes
+}
+
+function refusal(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code })
+}
+
+/**
+ * A snapshot transfer's deadline: a floor for the dial and the receiver's
+ * work, plus a second per MiB (a link slower than 1 MiB/s fails the transfer;
+ * the Raft core then sends the chunk again).
+ */
+export function snapshotDeadlineMs(bytes: number): number {
+  return 10_000 + Math.ceil(bytes / (1024 * 1024)) * 1000
+}
+
+/** The counters of what this layer drops, registered in `registry`. */
+function wireCounters(
+  registry: Registry,
+): Pick<WireCounters, 'invalidSnapshot' | 'oversizedFrame'> & { readonly invalidSnapshots: number } {
+  const oversized = new Counter({
+    name: 'shoal_cluster_frames_oversized_total',
+    help: 'Outgoing Raft frames dropped because they exceeded the transport maxFrameBytes',
+    registers: [registry],
+  })
+  let invalidSnapshots = 0
+  return {
+    get invalidSnapshots() {
+      return invalidSnapshots
+    },
+    invalidSnapshot: () => {
+      invalidSnapshots++
+    },
+    oversizedFrame: () => oversized.inc(),
+  }
+}
+
+/**
+ * `shoal_raft_snapshot_messages_total{result}`: Raft snapshot messages sent
+ * over the snapshot path (`sent`, `failed`, `superseded`) and received
+ * (`received`; `dropped` by the Raft host, `foreign` cluster, `invalid` on
+ * the wire), read at scrape time.
+ */
+function snapshotMessagesMetric(
+  node: ClusterNode,
+  wire: { readonly invalidSnapshots: number },
+  registry: Registry,
+): void {
+  new Counter({
+    name: 'shoal_raft_snapshot_messages_total',
+    help: 'Raft snapshot messages over /shoal/snapshot/1, by result (sent, failed, superseded, received, dropped, foreign, invalid)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      const host = node.host?.metrics()
+      this.inc({ result: 'sent' }, host?.snapshotsSent ?? 0)
+      this.inc({ result: 'failed' }, host?.snapshotsFailed ?? 0)
+      this.inc({ result: 'superseded' }, host?.snapshotsSuperseded ?? 0)
+      this.inc({ result: 'received' }, host?.snapshotsReceived ?? 0)
+      this.inc({ result: 'dropped' }, host?.snapshotsDropped ?? 0)
+      this.inc({ result: 'foreign' }, node.counters.snapshotsDroppedForeign)
+      this.inc({ result: 'invalid' }, wire.invalidSnapshots)
+    },
+  })
+}
+
+/**
+ * The control plane's transport over libp2p: frames on `/shoal/raft/1`,
+ * requests on `/shoal/rpc/1`, snapshot messages on `/shoal/snapshot/1` (the
+ * header with the cluster id, group and message without its chunk as the
+ * stream's meta, the chunk's bytes as its checksummed chunks).
+ */
+export function p2pTransport(
+  p2p: P2PNode,
+  counters: Pick<WireCounters, 'oversizedFrame'> = { oversizedFrame: () => {} },
+): ClusterTransport {
   return {
     sendRaft(to, frame) {
-      p2p.sendRaft({ peerId: to.nodeId, addrs: [...to.addrs] }, frame)
+      try {
+        p2p.sendRaft({ peerId: to.nodeId, addrs: [...to.addrs] }, frame)
+      } catch (error) {
+        // Raft tolerates a lost frame; an oversized one must not fail the host's flush.
+        if (!(error instanceof P2PFrameTooLargeError)) throw error
+        counters.oversizedFrame()
+      }
+    },
+    async sendSnapshot(to, snapshot, options) {
+      const { chunk, ...message } = snapshot.message
+      const header: SnapshotHeader = {
+        clusterId: snapshot.clusterId,
+        group: snapshot.group,
+        chunkBytes: chunk.byteLength,
+        message,
+      }
+      const deadline = AbortSignal.timeout(snapshotDeadlineMs(chunk.byteLength))
+      const signal = options?.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
+      try {
+        await p2p.sendSnapshot({ peerId: to.nodeId, addrs: [...to.addrs] }, header, pieces(chunk), { signal })
+      } catch (error) {
+        if (error instanceof P2PUnreachableError && !error.maybeSent)
+          throw new NotDeliveredError(error.message, { cause: error })
+        throw error
+      }
     },
     async request(to, body, options) {
       try {
@@ -195,6 +349,11 @@ function p2pTransport(p2p: P2PNode): ClusterTransport {
       }
     },
   }
+}
+
+/** The chunk as the stream's pieces (the transport cuts them to its `snapshotChunkBytes`). */
+async function* pieces(chunk: Uint8Array): AsyncIterable<Uint8Array> {
+  yield chunk
 }
 
 /** A gossip transport that tells others to reach it at another address (a proxy in between, NAT). */
