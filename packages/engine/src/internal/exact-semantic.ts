@@ -22,6 +22,8 @@ export function exactNeighbours(
   query: Float32Array,
   candidates: ArrayLike<number>,
   k: number,
+  /** Orders equal distances (by position of each id); by id when absent. */
+  tieRank?: ArrayLike<number>,
 ): VectorHits {
   const queryNorm = Math.sqrt(dot(query, query))
   const scored: [number, number][] = []
@@ -33,7 +35,8 @@ export function exactNeighbours(
     if (!Array.isArray(vector) || vector.length !== query.length) continue
     scored.push([id, distanceTo(distance, query, queryNorm, vector as number[])])
   }
-  scored.sort((a, b) => a[1] - b[1] || a[0] - b[0])
+  const tie = (id: number) => (tieRank === undefined ? id : tieRank[id]!)
+  scored.sort((a, b) => a[1] - b[1] || tie(a[0]) - tie(b[0]))
   const top = scored.length > k ? scored.slice(0, k) : scored
   return { ids: Uint32Array.from(top, (e) => e[0]), distances: Float32Array.from(top, (e) => e[1]) }
 }
