@@ -248,6 +248,8 @@ export interface ShardSearchResult {
   keywordBest: number | null
   /** Semantic neighbours found (at most the partition's semantic window). */
   semanticFound: number
+  /** Hybrid searches: documents in the partition's keyword or semantic list. */
+  hybridCount: number
   /** The largest collection-wide document frequency of the query's words. */
   matchEstimate: number
   /** Candidates for the global page, in no particular order (see docs/distributed-search.md). */

@@ -113,7 +113,9 @@ function rank(
   const estimate = parts[0]?.matchEstimate ?? 0
   if (plan.mode === 'keyword') {
     const list = keywordList(all, window)
-    const best = list[0]?.keyword ?? 1
+    // A sorted search returns each partition's first hits by sort values, not its best scores.
+    const bests = parts.map((p) => p.keywordBest).filter((b) => b !== null)
+    const best = bests.length > 0 ? Math.max(...bests) : 1
     const found = Math.min(
       window,
       sum(parts, (p) => p.keywordFound),
@@ -153,7 +155,11 @@ function fuse(
   const depth = Math.max(window, HYBRID_MIN_DEPTH)
   const keyword = keywordList(all, depth)
   const semantic = semanticList(all, depth)
-  const best = keyword[0]?.keyword ?? 1
+  // Partitions that rank every match send only what may reach the page (hybrid-page-bound.ts):
+  // the best score and the size of the fused list come as figures.
+  const complete = plan.sort.length > 0 || plan.facets !== null || plan.pages !== null
+  const bests = parts.map((p) => p.keywordBest).filter((b) => b !== null)
+  const best = bests.length > 0 ? Math.max(...bests) : 1
   const ratio = plan.semanticRatio
   const fused = new Map<string, { hit: ShardHit; score: number }>()
   for (const hit of keyword)
@@ -175,7 +181,10 @@ function fuse(
   return {
     hits: ordered.map((entry) => entry.hit),
     scores: ordered.map((entry) => entry.score),
-    total: Math.max(keywordTotal(found, depth, candidateCount, documentCount, estimate), fused.size),
+    total: Math.max(
+      keywordTotal(found, depth, candidateCount, documentCount, estimate),
+      complete ? sum(parts, (p) => p.hybridCount) : fused.size,
+    ),
     semantic: semanticKeys,
   }
 }

@@ -25,6 +25,7 @@ import type {
 } from '../types.ts'
 import { Bitset } from './bitset.ts'
 import { documentOrder } from './document-order.ts'
+import { mayReachPage } from './hybrid-page-bound.ts'
 import type { IndexState } from './index-state.ts'
 import { hasSyntax, parseQuerySyntax } from './query-syntax.ts'
 import { folder, queryWords } from './query-words.ts'
@@ -98,6 +99,7 @@ export function searchShard(
     }
   }
   const matched = plan.facets === null ? undefined : matchedSet(state, plan.mode, rows, allowed)
+  const hybridCount = plan.mode === 'hybrid' ? rows.length : 0
   const sortValues = (id: number) => plan.sort.map((rule) => sortKey(state.docAt(id)!, rule))
   if (plan.mode !== 'hybrid') {
     if (plan.sort.length > 0) {
@@ -106,6 +108,16 @@ export function searchShard(
       rows = keyed.map((entry) => entry.r)
     }
     if (rows.length > pageEnd) rows = rows.slice(0, pageEnd)
+  } else if (needAll) {
+    // Complete lists: send only what can reach the page, whatever the collection's best score.
+    const ratio = plan.semanticRatio
+    const bounded = rows.map((r) => ({
+      r,
+      raw: r.keyword ?? 0,
+      y: ratio * (r.similarity ?? 0),
+      values: sortValues(r.id),
+    }))
+    rows = mayReachPage(bounded, plan.sort, pageEnd).map((entry) => entry.r)
   }
   const keys = documentOrder(state).keys
   const words =
@@ -127,6 +139,7 @@ export function searchShard(
     keywordFound,
     keywordBest,
     semanticFound,
+    hybridCount,
     matchEstimate: context.text === null ? 0 : state.text.matchEstimate(text, context.text),
     hits,
     facets: matched === undefined ? null : countFacets(state, plan.facets!, matched),
