@@ -5,55 +5,49 @@
  * and differ from partition to partition): keys that are decimal integers first, by numeric
  * value (shorter first, then digit by digit), then every other key in code-unit order.
  *
- * The order of a state's live documents is computed once and kept until the text index changes
- * generation (every document add and remove changes it, and a settings change replaces it): the
- * first search after a write sorts the keys again, O(n log n).
+ * Ties among scored hits compare the keys directly. A placeholder search needs every live
+ * document in key order: that order is computed once and kept until the text index changes
+ * generation (every document add and remove changes it, and a settings change replaces it), so
+ * the first placeholder search after a write sorts the keys again, O(n log n): 0.26–0.30 s for
+ * 63,666 integer keys measured at load average 14 on a shared 2-core machine. Keys are held by
+ * the index; no document is read.
  */
 
 import type { IndexState } from './index-state.ts'
 import type { TextIndex } from './ports.ts'
-import { documentKey } from './primary-key.ts'
-
-const INTEGER = /^\d+$/
 
 /** Negative, zero or positive as `a` comes before, with or after `b` (see the module comment). */
 export function compareDocumentKeys(a: string, b: string): number {
   if (a === b) return 0
-  const ai = INTEGER.test(a)
-  const bi = INTEGER.test(b)
+  const ai = isDecimal(a)
+  const bi = isDecimal(b)
   if (ai !== bi) return ai ? -1 : 1
   if (ai && a.length !== b.length) return a.length - b.length
   return a < b ? -1 : 1
 }
 
-export interface DocumentOrder {
-  /** Primary key of each internal id (undefined: not live). */
-  keys: (string | undefined)[]
-  /** Position of each live internal id in key order. */
-  rank: Uint32Array
-  /** The live internal ids in key order. */
-  ids: Uint32Array
+function isDecimal(key: string): boolean {
+  if (key.length === 0) return false
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
 }
 
-const cache = new WeakMap<IndexState, { text: TextIndex; generation: number; order: DocumentOrder }>()
+/** Compares two live internal ids by their primary keys. */
+export function byKey(state: IndexState): (a: number, b: number) => number {
+  return (a, b) => compareDocumentKeys(state.keyAt(a)!, state.keyAt(b)!)
+}
 
-export function documentOrder(state: IndexState): DocumentOrder {
+const cache = new WeakMap<IndexState, { text: TextIndex; generation: number; ids: Uint32Array }>()
+
+/** The live internal ids in primary-key order (kept until the next write, see the module comment). */
+export function idsByKey(state: IndexState): Uint32Array {
   const text = state.text
   const cached = cache.get(state)
-  if (cached !== undefined && cached.text === text && cached.generation === text.generation) {
-    return cached.order
-  }
-  const live = state.live.toArray()
-  const keys: (string | undefined)[] = []
-  const primaryKey = state.primaryKey
-  for (const id of live)
-    keys[id] = primaryKey === null ? String(id) : documentKey(state.docAt(id)!, primaryKey, 0)
-  const ids = Uint32Array.from(live).sort((a, b) => compareDocumentKeys(keys[a]!, keys[b]!))
-  const rank = new Uint32Array(live.length === 0 ? 0 : live[live.length - 1]! + 1)
-  ids.forEach((id, position) => {
-    rank[id] = position
-  })
-  const order = { keys, rank, ids }
-  cache.set(state, { text, generation: text.generation, order })
-  return order
+  if (cached !== undefined && cached.text === text && cached.generation === text.generation) return cached.ids
+  const ids = state.live.toArray().slice().sort(byKey(state))
+  cache.set(state, { text, generation: text.generation, ids })
+  return ids
 }

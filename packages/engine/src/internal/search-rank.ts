@@ -13,7 +13,7 @@
 
 import type { Doc } from '../types.ts'
 import type { Bitset } from './bitset.ts'
-import { documentOrder } from './document-order.ts'
+import { byKey, idsByKey } from './document-order.ts'
 import { valuesAt } from './document-path.ts'
 import { exactNeighbours, MAX_GRAPH_NEIGHBOURS } from './exact-semantic.ts'
 import type { IndexState } from './index-state.ts'
@@ -43,7 +43,7 @@ export interface ScoredIds {
 
 /** Live candidates in primary-key order, the first `k` of them (all when `k` is undefined). */
 export function placeholderIds(state: IndexState, allowed: Bitset | undefined, k?: number): number[] {
-  const ordered = documentOrder(state).ids
+  const ordered = idsByKey(state)
   const out: number[] = []
   const want = k ?? Number.POSITIVE_INFINITY
   for (let i = 0; i < ordered.length && out.length < want; i++) {
@@ -81,9 +81,9 @@ export function keywordHits(
     want = Math.min(most, want * 2)
     hits = state.text.search(request.q, want, options)
   }
-  const { rank } = documentOrder(state)
+  const tie = byKey(state)
   const rows = Array.from(hits.ids, (id, i) => ({ id, score: hits.scores[i]! }))
-  rows.sort((a, b) => b.score - a.score || rank[a.id]! - rank[b.id]!)
+  rows.sort((a, b) => b.score - a.score || tie(a.id, b.id))
   const top = rows.length > k ? rows.slice(0, k) : rows
   return { ids: top.map((r) => r.id), scores: top.map((r) => r.score) }
 }
@@ -104,15 +104,15 @@ export function semanticHits(
   if (k === 0) return { ids: [], scores: [], distances: [] }
   const embedder = request.embedder!
   const distance = state.settings.embedders[embedder]!.distance ?? 'cosine'
-  const { rank } = documentOrder(state)
+  const tie = byKey(state)
   // The graph answers up to MAX_GRAPH_NEIGHBOURS; a wider window (sorting or faceting a large
   // index, a huge limit) and a small candidate set are ranked exactly instead.
   const exact = candidateCount <= EXACT_VECTOR_CANDIDATES || k > MAX_GRAPH_NEIGHBOURS
   const hits = exact
-    ? exactNeighbours(state, embedder, distance, request.vector!, allowedIds ?? state.live.toArray(), k, rank)
+    ? exactNeighbours(state, embedder, distance, request.vector!, allowedIds ?? state.live.toArray(), k, tie)
     : state.vectorIndex(embedder)!.search(request.vector!, k, allowedIds)
   const rows = Array.from(hits.ids, (id, i) => ({ id, distance: hits.distances[i]! }))
-  rows.sort((a, b) => a.distance - b.distance || rank[a.id]! - rank[b.id]!)
+  rows.sort((a, b) => a.distance - b.distance || tie(a.id, b.id))
   return {
     ids: rows.map((r) => r.id),
     distances: rows.map((r) => r.distance),

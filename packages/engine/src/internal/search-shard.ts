@@ -24,7 +24,6 @@ import type {
   ShardSearchResult,
 } from '../types.ts'
 import { Bitset } from './bitset.ts'
-import { documentOrder } from './document-order.ts'
 import { mayReachPage } from './hybrid-page-bound.ts'
 import type { IndexState } from './index-state.ts'
 import { hasSyntax, parseQuerySyntax } from './query-syntax.ts'
@@ -119,12 +118,11 @@ export function searchShard(
     }))
     rows = mayReachPage(bounded, plan.sort, pageEnd).map((entry) => entry.r)
   }
-  const keys = documentOrder(state).keys
   const words =
     request.format === undefined || text.trim() === '' ? [] : queryWords(state.text, text, state.settings)
   const fold = folder(state.text)
   const hits: ShardHit[] = rows.map((r) => ({
-    key: keys[r.id]!,
+    key: state.keyAt(r.id)!,
     keyword: r.keyword,
     distance: r.distance,
     similarity: r.similarity,

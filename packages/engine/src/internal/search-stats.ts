@@ -60,6 +60,8 @@ export function mergeSearchStats(parts: readonly SearchStats[]): SearchContext {
     throw new ShardedSearchMismatchError('Partitions disagree on whether the search has a keyword part.')
   }
   const present = texts as TextQueryStats[]
+  // One partition (an unsharded index): its statistics as they are.
+  if (present.length === 1) return { text: present[0]! }
   let candidates: TextQueryStats['candidates']
   try {
     candidates = mergeQueryCandidates(present.map((text) => text.candidates))

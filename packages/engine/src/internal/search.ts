@@ -11,7 +11,7 @@
 
 import type { Doc, SearchParams, SearchResult } from '../types.ts'
 import type { Bitset } from './bitset.ts'
-import { documentOrder } from './document-order.ts'
+import { byKey } from './document-order.ts'
 import { pickFields } from './document-path.ts'
 import { evaluateFilter } from './filter/evaluate.ts'
 import { parseFilter } from './filter/parse.ts'
@@ -179,8 +179,8 @@ function hybridRank(
   const keywordIds = new Set<number>(Array.from(keyword.ids))
   const semanticIds = new Set<number>()
   for (const id of semantic.ids) if (!keywordIds.has(id)) semanticIds.add(id)
-  const { rank } = documentOrder(state)
-  const ordered = [...fused.entries()].sort((a, b) => b[1] - a[1] || rank[a[0]]! - rank[b[0]]!)
+  const tie = byKey(state)
+  const ordered = [...fused.entries()].sort((a, b) => b[1] - a[1] || tie(a[0], b[0]))
   const cut = ordered.slice(0, window)
   return {
     ids: cut.map((e) => e[0]),
