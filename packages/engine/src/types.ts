@@ -204,6 +204,8 @@ export interface ShardSearchPlan {
   facets: string[] | null
   semanticRatio: number
   showRankingScore: boolean
+  /** A fingerprint of the index settings the partition searched under. */
+  settings: string
 }
 
 /** One candidate hit of a partition, with what the merge orders it by. */

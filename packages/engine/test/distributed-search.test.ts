@@ -84,7 +84,10 @@ function distributedSearch(shards: readonly Index[], params: SearchParams): Sear
   const stats = shards.map((shard) => roundTrip(shard.searchStats(params)))
   const context = roundTrip(mergeSearchStats(stats))
   const parts = shards.map((shard) => roundTrip(shard.searchShard(params, context)))
-  return mergeShardResults(params, parts)
+  const merged = mergeShardResults(params, parts)
+  // The merge does not depend on the order the parts arrive in.
+  expect(mergeShardResults(params, [...parts].reverse())).toEqual(merged)
+  return merged
 }
 
 function withoutTime(result: SearchResult): Omit<SearchResult, 'processingTimeMs'> {
@@ -179,6 +182,29 @@ describe(`a sharded index answers like one unsharded index (SEED=${SEED})`, () =
       for (let s = 0; s < count; s++) await shards[s]!.addDocuments(parts[s]!.reverse())
       sharded.set(count, shards)
     }
+    // Then updates (new text, sizes) and deletions, so that internal ids are reused and the text
+    // indexes hold removed documents: both differ between the unsharded index and the shards.
+    const updates = Array.from({ length: 150 }, () => {
+      const doc = docs[rng.int(docs.length)]!
+      const other = docs[rng.int(docs.length)]!
+      return { id: doc.id, summary: other.summary, size: rng.int(400) }
+    })
+    const deletions = Array.from({ length: 100 }, () => docs[rng.int(docs.length)]!.id as number)
+    await whole.updateDocuments(updates)
+    await whole.deleteDocuments(deletions)
+    for (const [count, shards] of sharded) {
+      const shardOfId = (id: unknown) => shardOf(String(id), count)
+      for (let s = 0; s < count; s++) {
+        const mine = updates.filter((u) => shardOfId(u.id) === s)
+        if (mine.length > 0) await shards[s]!.updateDocuments(mine)
+        const gone = deletions.filter((id) => shardOfId(id) === s)
+        if (gone.length > 0) await shards[s]!.deleteDocuments(gone)
+        // New documents after the deletions take freed internal ids.
+        const added = docs.slice(0, 40).filter((d) => shardOfId(d.id) === s)
+        if (added.length > 0) await shards[s]!.addDocuments(added.map((d) => ({ ...d, popular: true })))
+      }
+    }
+    await whole.addDocuments(docs.slice(0, 40).map((d) => ({ ...d, popular: true })))
   }, 120_000)
 
   afterAll(async () => {
@@ -188,9 +214,10 @@ describe(`a sharded index answers like one unsharded index (SEED=${SEED})`, () =
 
   it('holds the corpus split over the shards', () => {
     expect(docs.length).toBeGreaterThan(2500)
+    expect(whole.getDocuments({ limit: 0 }).total).toBeLessThan(docs.length)
     for (const count of SHARD_COUNTS) {
       const sizes = sharded.get(count)!.map((shard) => shard.getDocuments({ limit: 0 }).total)
-      expect(sizes.reduce((a, b) => a + b, 0)).toBe(docs.length)
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(whole.getDocuments({ limit: 0 }).total)
       if (count > 1) expect(Math.min(...sizes)).toBeGreaterThan(0)
     }
   })
@@ -300,6 +327,19 @@ describe('distributed search statistics and refusals', () => {
     const a = index.searchShard({ limit: 1 }, placeholder)
     const b = index.searchShard({ limit: 2 }, placeholder)
     expect(() => mergeShardResults({ limit: 1 }, [a, b])).toThrow(ShardedSearchMismatchError)
+  })
+
+  it('refuses to merge parts searched under different settings', async () => {
+    await engine.createIndex('other', {
+      primaryKey: 'id',
+      settings: { filterableAttributes: ['kind', 'title'] },
+    })
+    const other = engine.index('other')
+    await other.addDocuments([{ id: 3, title: 'red hen', kind: 'a' }])
+    const params = { q: 'red' }
+    const stats = mergeSearchStats([engine.index('s').searchStats(params), other.searchStats(params)])
+    const parts = [engine.index('s').searchShard(params, stats), other.searchShard(params, stats)]
+    expect(() => mergeShardResults(params, parts)).toThrow(ShardedSearchMismatchError)
   })
 
   it('answers from the parts it has, and an empty answer with none', () => {

@@ -220,6 +220,7 @@ function fallbackPlan(params: SearchParams | undefined): ShardSearchPlan {
     facets: p.facets?.filter((facet) => facet !== '*') ?? null,
     semanticRatio: 0,
     showRankingScore: p.showRankingScore === true,
+    settings: '',
   }
 }
 

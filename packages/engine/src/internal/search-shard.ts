@@ -41,6 +41,7 @@ import {
   sortKey,
 } from './search-rank.ts'
 import { hasKeywordPart, statsVersion } from './search-stats.ts'
+import { settingsFingerprint } from './settings-fingerprint.ts'
 
 interface Row {
   id: number
@@ -58,7 +59,7 @@ export function searchShard(
   const syntax = parseQuerySyntax(request.q, state.text)
   refuseUnsupported(request, hasSyntax(syntax))
   const text = syntax.text
-  const plan = planOf(request, text)
+  const plan = planOf(request, text, settingsFingerprint(state.settings))
   if ((context.text !== null) !== (plan.mode === 'keyword' || plan.mode === 'hybrid')) {
     throw new ShardedSearchMismatchError('The search context was gathered for another query.')
   }
@@ -183,7 +184,7 @@ export function modeOf(request: CheckedSearch, text: string): SearchMode {
   return keyword ? (semantic ? 'hybrid' : 'keyword') : semantic ? 'semantic' : 'placeholder'
 }
 
-export function planOf(request: CheckedSearch, text: string): ShardSearchPlan {
+export function planOf(request: CheckedSearch, text: string, settings: string): ShardSearchPlan {
   const pages = request.pages ?? null
   return {
     q: request.q,
@@ -195,6 +196,7 @@ export function planOf(request: CheckedSearch, text: string): ShardSearchPlan {
     facets: request.facets ?? null,
     semanticRatio: request.semanticRatio,
     showRankingScore: request.showRankingScore,
+    settings,
   }
 }
 
