@@ -115,7 +115,19 @@ export class ClusterTaskQueue implements TaskQueuePort {
     return toSummary({ ...(record as StoredTask), uid: outcome.value as number })
   }
 
-  get(uid: number): Task | undefined {
+  /**
+   * A task by uid. A uid this node has not seen yet may have been enqueued through another node:
+   * it catches up with the metadata leader first (ReadIndex), so a task is found on every node as
+   * soon as its uid was returned by any.
+   */
+  async get(uid: number): Promise<Task | undefined> {
+    if (this.#node.metadata.task(uid) === undefined && uid >= this.#node.metadata.nextTaskUid) {
+      try {
+        await this.#node.readLinearizable({ timeoutMs: 5_000 })
+      } catch {
+        // No metadata majority: answer from what this node has.
+      }
+    }
     const task = this.#node.metadata.task(uid) as unknown as StoredTask | undefined
     return task === undefined ? undefined : toPublicTask(task)
   }
