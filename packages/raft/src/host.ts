@@ -1,6 +1,7 @@
 import {
   type Message,
   type NodeId,
+  type RaftConfig,
   RaftConfigError,
   resolveRaftConfig,
   type SoftState,
@@ -36,8 +37,8 @@ interface HostedGroup {
   readonly name: string
   readonly node: RaftNode
   readonly storage: RaftStorage
-  /** Callers of `propose()` waiting for a leader to become known. */
-  readonly leaderWaiters: Set<() => void>
+  /** Callers of `propose()` waiting for a leader to become known (null when none). */
+  leaderWaiters: Set<() => void> | null
 }
 
 const now = (): number => performance.now()
@@ -52,6 +53,8 @@ const now = (): number => performance.now()
 export class RaftHost {
   readonly nodeId: NodeId
   readonly #options: RaftHostOptions
+  /** Every group's core options: one frozen object, so the groups share one resolved configuration. */
+  readonly #raft: Readonly<Partial<RaftConfig> & { id: NodeId }>
   readonly #groups = new Map<string, HostedGroup>()
   /** Groups the clock ticks; a quiesced group leaves at the next tick and returns on any input. */
   readonly #awake = new Set<HostedGroup>()
@@ -88,7 +91,8 @@ export class RaftHost {
         )
     }
     // Every group uses these settings: refuse impossible ones now rather than at the first addGroup.
-    resolveRaftConfig({ ...options.raft, id: options.nodeId })
+    this.#raft = Object.freeze({ quiesce: true, ...options.raft, id: options.nodeId })
+    resolveRaftConfig(this.#raft)
     this.#options = options
     this.nodeId = options.nodeId
     this.#forwarder = new Forwarder((to, item) => {
@@ -138,7 +142,7 @@ export class RaftHost {
         : (await this.#sharedWal()).storage(group, options.bootstrap)
     let hosted: HostedGroup | null = null
     const node = new RaftNode({
-      raft: { quiesce: true, ...this.#options.raft, id: this.nodeId },
+      raft: this.#raft,
       storage,
       transport: { send: (to, messages) => this.#enqueueRaft(group, to, messages) },
       stateMachine: options.stateMachine,
@@ -150,7 +154,7 @@ export class RaftHost {
         if (hosted !== null) this.#awake.add(hosted)
       },
     })
-    hosted = { name: group, node, storage, leaderWaiters: new Set() }
+    hosted = { name: group, node, storage, leaderWaiters: null }
     this.#groups.set(group, hosted)
     this.#awake.add(hosted)
     await node.start()
@@ -169,7 +173,7 @@ export class RaftHost {
     if (hosted === undefined) return
     this.#groups.delete(group)
     this.#awake.delete(hosted)
-    for (const wake of hosted.leaderWaiters) wake()
+    for (const wake of hosted.leaderWaiters ?? []) wake()
     await hosted.node.stop()
     await hosted.storage.close()
   }
@@ -336,7 +340,8 @@ export class RaftHost {
     return new Promise<NodeId>((resolve, reject) => {
       const done = (): void => {
         clearTimeout(timer)
-        hosted.leaderWaiters.delete(check)
+        hosted.leaderWaiters?.delete(check)
+        if (hosted.leaderWaiters?.size === 0) hosted.leaderWaiters = null
         signal?.removeEventListener('abort', onAbort)
       }
       const check = (): void => {
@@ -358,13 +363,14 @@ export class RaftHost {
         done()
         reject(new NotLeaderError(hosted.node.leader))
       }, waitMs)
+      if (hosted.leaderWaiters === null) hosted.leaderWaiters = new Set()
       hosted.leaderWaiters.add(check)
       signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 
   #onSoftState(hosted: HostedGroup | null, _state: SoftState): void {
-    if (hosted === null) return
+    if (hosted === null || hosted.leaderWaiters === null) return
     for (const check of [...hosted.leaderWaiters]) check()
   }
 

@@ -1,6 +1,13 @@
 import { type FileSystem, NodeFileSystem, Wal, type WalOptions } from '@shoal/wal'
 import { Packr } from 'msgpackr'
-import type { ConfState, Entry, HardState, Snapshot, SnapshotMeta } from './core/index.ts'
+import {
+  type ConfState,
+  type Entry,
+  type HardState,
+  NO_BYTES,
+  type Snapshot,
+  type SnapshotMeta,
+} from './core/index.ts'
 import { RaftStoppedError, RaftStorageCorruptionError } from './errors.ts'
 import {
   corruption,
@@ -154,7 +161,7 @@ export class SharedWal {
     }
     const data =
       log.file === null
-        ? new Uint8Array(0)
+        ? NO_BYTES
         : await readSnapshotFile(this.#fs, this.#packr, `${this.dir}/snapshots/${log.file}`, log.meta)
     return { hardState: log.hardState, snapshot: { meta: log.meta, data }, entries: [...log.entries] }
   }

@@ -1,4 +1,4 @@
-import type { ConfState, Entry, HardState, Snapshot } from './core/index.ts'
+import { type ConfState, type Entry, type HardState, NO_BYTES, type Snapshot } from './core/index.ts'
 
 /** A member's durable state as recovered at start. */
 export interface StoredState {
@@ -52,7 +52,7 @@ export function initialState(confState: ConfState): StoredState {
   const empty: ConfState = { voters: [], learners: [] }
   return {
     hardState: { term: entries.length > 0 ? 1 : 0, vote: null, commit: entries.length },
-    snapshot: { meta: { index: 0, term: 0, confState: empty }, data: new Uint8Array(0) },
+    snapshot: { meta: { index: 0, term: 0, confState: empty }, data: NO_BYTES },
     entries,
   }
 }

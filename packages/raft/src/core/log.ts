@@ -5,6 +5,12 @@ export function entryBytes(entry: Entry): number {
   return entry.kind === 'normal' ? entry.data.byteLength + 16 : 48
 }
 
+/**
+ * The empty command and empty snapshot image, shared: a zero-length array
+ * cannot be written to, and thousands of idle groups would each hold a copy.
+ */
+export const NO_BYTES: Uint8Array = new Uint8Array(0)
+
 /** Broken invariants are bugs: fail loudly rather than continue on a corrupt log. */
 export function invariant(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`raft invariant violated: ${message}`)
