@@ -4,7 +4,6 @@ import {
   type RaftConfig,
   RaftConfigError,
   resolveRaftConfig,
-  type SoftState,
 } from './core/index.ts'
 import {
   NotLeaderError,
@@ -29,17 +28,9 @@ import type {
   RaftHostMetrics,
   RaftHostOptions,
 } from './host-options.ts'
-import { RaftNode } from './node.ts'
+import { type GroupSink, HostedGroup } from './hosted-group.ts'
+import type { RaftNode } from './node.ts'
 import { SharedWal } from './shared-wal.ts'
-import type { RaftStorage } from './storage.ts'
-
-interface HostedGroup {
-  readonly name: string
-  readonly node: RaftNode
-  readonly storage: RaftStorage
-  /** Callers of `propose()` waiting for a leader to become known (null when none). */
-  leaderWaiters: Set<() => void> | null
-}
 
 const now = (): number => performance.now()
 
@@ -60,6 +51,7 @@ export class RaftHost {
   readonly #awake = new Set<HostedGroup>()
   readonly #dead = new Set<NodeId>()
   readonly #forwarder: Forwarder
+  readonly #sink: GroupSink
   #outbox = new Map<NodeId, HostFrameItem[]>()
   #flushScheduled = false
   #timer: ReturnType<typeof setInterval> | null = null
@@ -70,6 +62,7 @@ export class RaftHost {
     framesSent: 0,
     itemsSent: 0,
     raftMessagesSent: 0,
+    groupTicks: 0,
     framesReceived: 0,
     itemsReceived: 0,
     itemsDropped: 0,
@@ -77,6 +70,7 @@ export class RaftHost {
     forwardsServed: 0,
   }
   readonly #byPeer = new Map<NodeId, { frames: number; items: number }>()
+  readonly #byType = new Map<string, number>()
 
   constructor(options: RaftHostOptions) {
     if ((options.storage === undefined) === (options.storageRoot === undefined))
@@ -95,6 +89,12 @@ export class RaftHost {
     resolveRaftConfig(this.#raft)
     this.#options = options
     this.nodeId = options.nodeId
+    this.#sink = {
+      sendRaft: (group, to, messages) => this.#enqueueRaft(group, to, messages),
+      awaken: (hosted) => {
+        if (this.#groups.get(hosted.name) === hosted) this.#awake.add(hosted)
+      },
+    }
     this.#forwarder = new Forwarder((to, item) => {
       this.#counts.forwardsSent++
       this.#enqueue(to, item)
@@ -127,7 +127,10 @@ export class RaftHost {
   tick(): void {
     for (const hosted of this.#awake) {
       if (hosted.node.quiesced) this.#awake.delete(hosted)
-      else hosted.node.tick()
+      else {
+        this.#counts.groupTicks++
+        hosted.node.tick()
+      }
     }
   }
 
@@ -140,21 +143,16 @@ export class RaftHost {
       factory !== undefined
         ? factory(group, options.bootstrap)
         : (await this.#sharedWal()).storage(group, options.bootstrap)
-    let hosted: HostedGroup | null = null
-    const node = new RaftNode({
-      raft: this.#raft,
+    const hosted = new HostedGroup(
+      this.#sink,
+      group,
+      this.#raft,
       storage,
-      transport: { send: (to, messages) => this.#enqueueRaft(group, to, messages) },
-      stateMachine: options.stateMachine,
-      tickMs: 0,
-      snapshotEntries: options.snapshotEntries,
-      rng: this.#options.rng?.(group),
-      onSoftState: (state) => this.#onSoftState(hosted, state),
-      onInput: () => {
-        if (hosted !== null) this.#awake.add(hosted)
-      },
-    })
-    hosted = { name: group, node, storage, leaderWaiters: null }
+      options.stateMachine,
+      options.snapshotEntries,
+      this.#options.rng?.(group),
+    )
+    const node = hosted.node
     this.#groups.set(group, hosted)
     this.#awake.add(hosted)
     await node.start()
@@ -275,6 +273,8 @@ export class RaftHost {
     for (const hosted of this.#groups.values()) if (hosted.node.quiesced) quiesced++
     const sentByPeer: Record<NodeId, { frames: number; items: number }> = {}
     for (const [peer, counts] of this.#byPeer) sentByPeer[peer] = { ...counts }
+    const raftMessagesByType: Record<string, number> = {}
+    for (const [type, count] of this.#byType) raftMessagesByType[type] = count
     return {
       groups: this.#groups.size,
       quiescedGroups: quiesced,
@@ -282,6 +282,7 @@ export class RaftHost {
       ...this.#counts,
       forwardsPending: this.#forwarder.pending,
       sentByPeer,
+      raftMessagesByType,
     }
   }
 
@@ -369,11 +370,6 @@ export class RaftHost {
     })
   }
 
-  #onSoftState(hosted: HostedGroup | null, _state: SoftState): void {
-    if (hosted === null || hosted.leaderWaiters === null) return
-    for (const check of [...hosted.leaderWaiters]) check()
-  }
-
   /** Proposes a forwarded command here and sends the outcome back to `from`. */
   #serveForward(from: NodeId, item: ForwardItem): void {
     const hosted = this.#groups.get(item.group)
@@ -391,7 +387,11 @@ export class RaftHost {
   // ---- batching ---------------------------------------------------------
 
   #enqueueRaft(group: string, to: NodeId, messages: readonly Message[]): void {
-    for (const message of messages) this.#enqueue(to, { kind: 'raft', group, message })
+    for (const message of messages) {
+      const type = message.type === 'heartbeat' && message.quiesce ? 'quiesce' : message.type
+      this.#byType.set(type, (this.#byType.get(type) ?? 0) + 1)
+      this.#enqueue(to, { kind: 'raft', group, message })
+    }
     this.#counts.raftMessagesSent += messages.length
   }
 

@@ -1,7 +1,7 @@
 import type { Wal } from '@shoal/wal'
 import { WalCorruptionError } from '@shoal/wal'
 import type { Packr } from 'msgpackr'
-import type { ConfChange, Entry, HardState, SnapshotMeta } from './core/index.ts'
+import { type ConfChange, type Entry, type HardState, type SnapshotMeta, spliceTail } from './core/index.ts'
 import { RaftStorageCorruptionError } from './errors.ts'
 
 // The records of `SharedWal` and their replay; the format is described in shared-wal.ts.
@@ -127,10 +127,8 @@ function replayRecord(r: Replayed, fields: unknown[], walIndex: number): void {
         log.entryWal = [walIndex]
         return
       }
-      log.entries.length = position
-      log.entryWal.length = position
-      log.entries.push(entry)
-      log.entryWal.push(walIndex)
+      log.entries = spliceTail(log.entries, position, [entry])
+      log.entryWal = spliceTail(log.entryWal, position, [walIndex])
       return
     }
     default:

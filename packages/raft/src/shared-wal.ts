@@ -7,6 +7,7 @@ import {
   NO_BYTES,
   type Snapshot,
   type SnapshotMeta,
+  spliceTail,
 } from './core/index.ts'
 import { RaftStoppedError, RaftStorageCorruptionError } from './errors.ts'
 import {
@@ -186,8 +187,6 @@ export class SharedWal {
       const position = first.index - log.meta.index - 1
       if (position < 0 || position > log.entries.length)
         throw new RangeError(`entry ${first.index} does not follow the stored log of ${group}`)
-      log.entries.length = position
-      log.entryWal.length = position
       for (const entry of batch.entries) payloads.push(this.#encodeEntry(group, entry))
     }
     if (batch.hardState !== null) {
@@ -198,9 +197,11 @@ export class SharedWal {
     let at = this.#reserve(payloads.length)
     const done = this.#wal.appendBatch(payloads)
     if (batch.snapshot !== null) log.snapWal = at++
-    for (const entry of batch.entries) {
-      log.entries.push(entry)
-      log.entryWal.push(at++)
+    if (first !== undefined) {
+      const position = first.index - log.meta.index - 1
+      const walIndexes = batch.entries.map(() => at++)
+      log.entries = spliceTail(log.entries, position, batch.entries)
+      log.entryWal = spliceTail(log.entryWal, position, walIndexes)
     }
     if (batch.hardState !== null) log.hardWal = at++
     await done

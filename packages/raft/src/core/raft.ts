@@ -407,7 +407,7 @@ export class RaftCore {
   status(): RaftStatus {
     const followers: FollowerStatus[] = []
     if (this.#role === 'leader') {
-      for (const [id, pr] of this.#prs) {
+      for (const [id, pr] of this.#quiesced ? this.#fullProgress() : this.#prs) {
         if (id === this.id) continue
         followers.push({
           id,
@@ -1053,6 +1053,40 @@ export class RaftCore {
         quiesce: true,
       })
     }
+    // Every live follower holds the whole log now (#canQuiesce), so its progress
+    // is known without storing it: only dead peers' entries are kept until #wake.
+    let kept: Map<NodeId, Progress> | null = null
+    for (const [id, pr] of this.#prs) {
+      if (id === this.id || !this.#isDead(id)) continue
+      if (kept === null) kept = new Map()
+      kept.set(id, pr)
+    }
+    this.#progress = kept
+  }
+
+  /**
+   * The progress of every member, with the entries a quiesced leader dropped
+   * rebuilt as it left them: caught up to its last index, replicating, nothing
+   * in flight. Members in configuration order, as in #becomeLeader.
+   */
+  #fullProgress(): Map<NodeId, Progress> {
+    const last = this.log.lastIndex()
+    const full = new Map<NodeId, Progress>()
+    for (const [ids, learner] of [
+      [this.#voters, false],
+      [this.#learners, true],
+    ] as const) {
+      for (const id of ids) {
+        let pr = this.#prs.get(id)
+        if (pr === undefined) {
+          pr = new Progress(last + 1, learner)
+          pr.match = id === this.id ? this.log.stableIndex : last
+          pr.becomeReplicate()
+        }
+        full.set(id, pr)
+      }
+    }
+    return full
   }
 
   /**
@@ -1071,8 +1105,11 @@ export class RaftCore {
       case 'snapshotResponse':
         return m.term > this.#term
       case 'appendResponse': {
-        const pr = this.#role === 'leader' ? this.#prs.get(m.from) : undefined
-        return m.term > this.#term || (pr !== undefined && (m.reject || m.index > pr.match))
+        if (m.term > this.#term) return true
+        if (this.#role !== 'leader' || !this.isMember(m.from)) return false
+        // A live follower's progress was dropped at quiescence: it held the whole log.
+        const match = this.#prs.get(m.from)?.match ?? this.log.lastIndex()
+        return m.reject || m.index > match
       }
       default:
         return true
@@ -1085,6 +1122,7 @@ export class RaftCore {
     this.#electionElapsed = 0
     if (this.#role !== 'leader') return
     this.#heartbeatElapsed = 0
+    this.#progress = this.#fullProgress()
     for (const pr of this.#prs.values()) {
       // Ticks stood still while quiesced: no earlier contact may back a lease now.
       pr.lastActiveTick = Number.NEGATIVE_INFINITY
