@@ -27,6 +27,17 @@ export function spliceTail<T>(list: T[], keep: number, more: readonly T[]): T[] 
   return list
 }
 
+/**
+ * An entry whose command is empty (a new leader's first entry) with the shared
+ * empty array as its data: a decoded message's empty array is a view that
+ * keeps the whole received frame alive for as long as the entry stays in the log.
+ */
+function withSharedEmptyData(entry: Entry): Entry {
+  if (entry.kind !== 'normal' || entry.data.byteLength > 0 || entry.data === NO_BYTES) return entry
+  // A fresh literal, not a spread: the decoded entry's own copy of 'normal' stays behind too.
+  return { kind: 'normal', term: entry.term, index: entry.index, data: NO_BYTES }
+}
+
 /** Broken invariants are bugs: fail loudly rather than continue on a corrupt log. */
 export function invariant(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`raft invariant violated: ${message}`)
@@ -111,7 +122,7 @@ export class RaftLog {
     if (conflictAt >= 0) {
       const first = (entries[conflictAt] as Entry).index
       invariant(first > this.committed, `conflicting entry ${first} is at or below commit ${this.committed}`)
-      this.appendFrom(entries.slice(conflictAt))
+      this.appendFrom(entries.slice(conflictAt).map(withSharedEmptyData))
     }
     this.commitTo(Math.min(commit, lastNew))
     return lastNew

@@ -451,7 +451,7 @@ export class RaftCore {
       }
       if (m.type === 'voteResponse' && m.pre && !m.reject) return true
       const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot'
-      this.#becomeFollower(m.term, fromLeader ? m.from : null)
+      this.#becomeFollower(m.term, fromLeader ? this.#known(m.from) : null)
       return true
     }
     if (m.term < this.#term) {
@@ -483,7 +483,7 @@ export class RaftCore {
     this.#send({ type: 'voteResponse', from: this.id, to: m.from, term, pre: m.pre, reject: !grant })
     if (grant && !m.pre) {
       this.#electionElapsed = 0
-      this.#vote = m.from
+      this.#vote = this.#known(m.from)
     }
   }
 
@@ -648,17 +648,17 @@ export class RaftCore {
     switch (m.type) {
       case 'append':
         this.#electionElapsed = 0
-        this.#leader = m.from
+        this.#leader = this.#known(m.from)
         this.#handleAppend(m)
         break
       case 'heartbeat':
         this.#electionElapsed = 0
-        this.#leader = m.from
+        this.#leader = this.#known(m.from)
         this.#handleHeartbeat(m)
         break
       case 'snapshot':
         this.#electionElapsed = 0
-        this.#leader = m.from
+        this.#leader = this.#known(m.from)
         this.#handleSnapshotChunk(m)
         break
       case 'timeoutNow':
@@ -674,7 +674,7 @@ export class RaftCore {
       case 'append':
       case 'heartbeat':
       case 'snapshot':
-        this.#becomeFollower(m.term, m.from)
+        this.#becomeFollower(m.term, this.#known(m.from))
         this.#stepFollower(m)
         break
       case 'voteResponse':
@@ -1204,6 +1204,15 @@ export class RaftCore {
   /** The leader's progress of each member; empty when not leading. */
   get #prs(): ReadonlyMap<NodeId, Progress> {
     return this.#progress ?? NO_PROGRESS
+  }
+
+  /**
+   * `id` as the member list holds it. A decoded message carries its own copy
+   * of each id; keeping that copy as leader or vote would cost every idle
+   * group a string of its own (a libp2p peer id is about 80 bytes).
+   */
+  #known(id: NodeId): NodeId {
+    return this.#voters.find((v) => v === id) ?? this.#learners.find((l) => l === id) ?? id
   }
 
   #isDead(id: NodeId): boolean {
