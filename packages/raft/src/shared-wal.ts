@@ -55,6 +55,9 @@ import { initialState, type PersistBatch, type RaftStorage, type StoredState } f
  * Records and replay: shared-wal-records.ts; snapshot files: snapshot-file.ts.
  */
 
+/** The snapshot of a group that never took one, shared by all such groups (a member never modifies it). */
+const EMPTY_SNAPSHOT: Snapshot = Object.freeze({ meta: EMPTY_META, data: NO_BYTES })
+
 export interface SharedWalOptions {
   /** The file system (a fault-injecting one in tests). @defaultValue NodeFileSystem */
   fs?: FileSystem
@@ -164,7 +167,8 @@ export class SharedWal {
       log.file === null
         ? NO_BYTES
         : await readSnapshotFile(this.#fs, this.#packr, `${this.dir}/snapshots/${log.file}`, log.meta)
-    return { hardState: log.hardState, snapshot: { meta: log.meta, data }, entries: [...log.entries] }
+    const snapshot = log.meta === EMPTY_META && log.file === null ? EMPTY_SNAPSHOT : { meta: log.meta, data }
+    return { hardState: log.hardState, snapshot, entries: [...log.entries] }
   }
 
   /** The group's state changes at call time, in call order, as its records enter the log. */
