@@ -25,7 +25,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { RemoteInfo } from 'node:dgram'
 import dgram from 'node:dgram'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -110,9 +110,9 @@ export class ShoalMetaSystem implements SystemUnderTest {
       members.push({
         name: `n${i}`,
         dataDir,
-        http: await freeTcpPort(),
-        p2p: await freeTcpPort(),
-        gossip: await freeTcpUdpPort(),
+        http: await freePort(),
+        p2p: await freePort(),
+        gossip: await freePort(true),
         p2pFront: null,
         gossipFront: null,
         child: null,
@@ -469,27 +469,50 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-async function freeTcpPort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
+/**
+ * The nodes' ports are chosen below the kernel's ephemeral range: a port
+ * picked in that range and released until the node binds it may meanwhile be
+ * handed to any socket bound to port 0 (the fault proxies this harness starts
+ * next, or another program), and the node then fails with EADDRINUSE.
+ */
+let portFloor: number | undefined
+
+async function fixedPortFloor(): Promise<number> {
+  if (portFloor !== undefined) return portFloor
+  let low = 32768
+  try {
+    const text = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+    const parsed = Number.parseInt(text.trim().split(/\s+/)[0] ?? '', 10)
+    if (Number.isInteger(parsed) && parsed > 12000) low = parsed
+  } catch {}
+  portFloor = low
+  return low
 }
 
-/** A port free for both UDP and TCP (SWIM uses one number for both). */
-async function freeTcpUdpPort(): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const udp = dgram.createSocket('udp4')
-    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()))
-    const port = udp.address().port
-    const server = net.createServer()
-    const ok = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false))
-      server.listen(port, '127.0.0.1', () => resolve(true))
-    })
-    if (ok) await new Promise<void>((resolve) => server.close(() => resolve()))
-    await new Promise<void>((resolve) => udp.close(() => resolve()))
-    if (ok || attempt >= 16) return port
+async function canBind(port: number, udp: boolean): Promise<boolean> {
+  const server = net.createServer()
+  const tcpOk = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => resolve(true))
+  })
+  if (tcpOk) await new Promise<void>((resolve) => server.close(() => resolve()))
+  if (!tcpOk || !udp) return tcpOk
+  const socket = dgram.createSocket('udp4')
+  const udpOk = await new Promise<boolean>((resolve) => {
+    socket.once('error', () => resolve(false))
+    socket.bind(port, '127.0.0.1', () => resolve(true))
+  })
+  if (udpOk) await new Promise<void>((resolve) => socket.close(() => resolve()))
+  return udpOk
+}
+
+/** A port free now for TCP (and UDP too when `udp`, as SWIM uses one number for both), outside the ephemeral range. */
+async function freePort(udp = false): Promise<number> {
+  const high = (await fixedPortFloor()) - 1
+  const low = 10_000
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1))
+    if (await canBind(port, udp)) return port
   }
+  throw new Error(`no free port found in ${low}–${high}`)
 }
