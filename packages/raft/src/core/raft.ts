@@ -97,6 +97,8 @@ export class RaftCore {
   #progress = new Map<NodeId, Progress>()
   #votes = new Map<NodeId, boolean>()
   #electionElapsed = 0
+  /** Ticks since this member last heard from the leader it follows (quiesced time does not count). */
+  #silentTicks = 0
   /** Ticks since this member started: the local clock of the lease. */
   #ticks = 0
   #heartbeatElapsed = 0
@@ -169,6 +171,7 @@ export class RaftCore {
     this.#assertNoReady()
     if (this.#quiesced) return
     this.#ticks++
+    this.#silentTicks++
     if (this.#role === 'leader') {
       if (this.#config.quiesce && this.#canQuiesce()) this.#quiesce()
       else this.#tickLeader()
@@ -314,6 +317,7 @@ export class RaftCore {
     // Only news wakes a quiesced member; a Ready that follows a quiesce (even
     // one due to an earlier tick) never does (CockroachDB #9372 was that race).
     if (this.#quiesced && this.#wakesUp(m)) this.#wake()
+    if (this.#fromOutsider(m)) return
     if (!this.#stepTerm(m)) return
     if (m.type === 'vote') {
       this.#handleVote(m)
@@ -422,6 +426,23 @@ export class RaftCore {
   }
 
   // ---- terms and votes --------------------------------------------------
+
+  /**
+   * A message from outside this member's configuration (a node never added,
+   * one removed, a forged sender) is ignored while this member follows or is
+   * a leader it heard from within the election timeout: it could otherwise
+   * raise the term and depose the leader, win a vote, or append entries at the
+   * current term. The leader already followed is always heard (a member still
+   * replaying the log that added its leader), and so is anyone while no leader
+   * is known or the lease lapsed, or while this member has no configuration
+   * yet (a new member learning it), so a member whose configuration lags
+   * still finds the current leader within an election timeout.
+   */
+  #fromOutsider(m: Message): boolean {
+    if (this.isMember(m.from) || m.from === this.#leader || this.#voters.size === 0) return false
+    if (!this.#config.checkQuorum || this.#leader === null) return false
+    return this.#role === 'leader' || this.#silentTicks < this.#config.electionTicks
+  }
 
   /** Applies the term rules common to every role; false means drop the message. */
   #stepTerm(m: Message): boolean {
@@ -537,6 +558,7 @@ export class RaftCore {
     this.#leader = null
     this.#quiesced = false
     this.#electionElapsed = 0
+    this.#silentTicks = 0
     this.#heartbeatElapsed = 0
     this.#resetElectionTimer()
     this.#transferee = null
@@ -634,16 +656,19 @@ export class RaftCore {
     switch (m.type) {
       case 'append':
         this.#electionElapsed = 0
+        this.#silentTicks = 0
         this.#leader = m.from
         this.#handleAppend(m)
         break
       case 'heartbeat':
         this.#electionElapsed = 0
+        this.#silentTicks = 0
         this.#leader = m.from
         this.#handleHeartbeat(m)
         break
       case 'snapshot':
         this.#electionElapsed = 0
+        this.#silentTicks = 0
         this.#leader = m.from
         this.#handleSnapshotChunk(m)
         break
