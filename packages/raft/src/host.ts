@@ -268,7 +268,11 @@ export class RaftHost {
 
   metrics(): RaftHostMetrics {
     let quiesced = 0
-    for (const hosted of this.#groups.values()) if (hosted.node.quiesced) quiesced++
+    let outsiderMessagesIgnored = 0
+    for (const hosted of this.#groups.values()) {
+      if (hosted.node.quiesced) quiesced++
+      outsiderMessagesIgnored += hosted.node.outsiderMessagesIgnored
+    }
     const sentByPeer: Record<NodeId, { frames: number; items: number }> = {}
     for (const [peer, counts] of this.#byPeer) sentByPeer[peer] = { ...counts }
     return {
@@ -276,6 +280,7 @@ export class RaftHost {
       quiescedGroups: quiesced,
       deadNodes: this.#dead.size,
       ...this.#counts,
+      outsiderMessagesIgnored,
       forwardsPending: this.#forwarder.pending,
       sentByPeer,
     }

@@ -59,6 +59,8 @@ export interface RaftStatus {
   readonly quiesced: boolean
   /** Only on the leader. */
   readonly followers: readonly FollowerStatus[]
+  /** Messages ignored because their sender is outside the configuration while a leader is heard. */
+  readonly outsiderMessagesIgnored: number
 }
 
 interface PendingRead {
@@ -99,6 +101,7 @@ export class RaftCore {
   #electionElapsed = 0
   /** Ticks since this member last heard from the leader it follows (quiesced time does not count). */
   #silentTicks = 0
+  #outsiderMessagesIgnored = 0
   /** Ticks since this member started: the local clock of the lease. */
   #ticks = 0
   #heartbeatElapsed = 0
@@ -316,8 +319,11 @@ export class RaftCore {
     if (m.to !== this.id) return
     // Only news wakes a quiesced member; a Ready that follows a quiesce (even
     // one due to an earlier tick) never does (CockroachDB #9372 was that race).
+    if (this.#fromOutsider(m)) {
+      this.#outsiderMessagesIgnored++
+      return
+    }
     if (this.#quiesced && this.#wakesUp(m)) this.#wake()
-    if (this.#fromOutsider(m)) return
     if (!this.#stepTerm(m)) return
     if (m.type === 'vote') {
       this.#handleVote(m)
@@ -422,6 +428,7 @@ export class RaftCore {
       confState: this.confState(),
       quiesced: this.#quiesced,
       followers,
+      outsiderMessagesIgnored: this.#outsiderMessagesIgnored,
     }
   }
 
@@ -430,9 +437,10 @@ export class RaftCore {
   /**
    * A message from outside this member's configuration (a node never added,
    * one removed, a forged sender) is ignored while this member follows or is
-   * a leader it heard from within the election timeout: it could otherwise
-   * raise the term and depose the leader, win a vote, or append entries at the
-   * current term. The leader already followed is always heard (a member still
+   * a leader it heard from within the election timeout (quiesced time does
+   * not count, and such a message does not wake a quiesced member): it could
+   * otherwise raise the term and depose the leader, win a vote, or append
+   * entries at the current term. The leader already followed is always heard (a member still
    * replaying the log that added its leader), and so is anyone while no leader
    * is known or the lease lapsed, or while this member has no configuration
    * yet (a new member learning it), so a member whose configuration lags
@@ -601,6 +609,9 @@ export class RaftCore {
     if (this.#config.quiesce && !this.#promotable() && this.#electionElapsed >= this.#config.electionTicks) {
       this.#quiesced = true
       this.#electionElapsed = 0
+      // It heard no leader for an election timeout: a leader it does not know
+      // (its configuration may lag) must be heard, and wakes it.
+      this.#silentTicks = this.#config.electionTicks
       return
     }
     if (this.#promotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {
