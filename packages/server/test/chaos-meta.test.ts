@@ -13,7 +13,7 @@ import { ShoalMetaSystem } from './harness/chaos-meta-system.ts'
 
 const seed = testSeed(20261207)
 
-const groups: Array<{ name: string; scenarios: string[]; durationMs: number }> = [
+const groups: Array<{ name: string; scenarios: string[]; durationMs: number; spares?: number }> = [
   {
     name: 'partitions',
     scenarios: ['partition-halves', 'partition-leader', 'partition-bridge', 'partition-one-way'],
@@ -21,6 +21,13 @@ const groups: Array<{ name: string; scenarios: string[]; durationMs: number }> =
   },
   { name: 'link faults', scenarios: ['latency-spikes', 'packet-loss', 'corruption'], durationMs: 25_000 },
   { name: 'process faults', scenarios: ['kill-leader', 'kill-all', 'pause'], durationMs: 22_000 },
+  // Starts with 3 members and 2 spares: a node joins during the first partition.
+  {
+    name: 'membership during partitions',
+    scenarios: ['membership-partition'],
+    durationMs: 35_000,
+    spares: 2,
+  },
 ]
 
 function explain(report: ChaosReport, system: ShoalMetaSystem): string {
@@ -30,7 +37,7 @@ function explain(report: ChaosReport, system: ShoalMetaSystem): string {
 describe('chaos smoke: the metadata group of a 3-node cluster', () => {
   for (const group of groups) {
     it(`${group.name}: linearizable, no acknowledged write lost, replicas identical after healing`, async () => {
-      const system = await ShoalMetaSystem.create()
+      const system = await ShoalMetaSystem.create({ spares: group.spares ?? 0 })
       const report = await runChaos({
         system,
         scenario: scenarioByName(group.scenarios.join(',')),
@@ -43,6 +50,18 @@ describe('chaos smoke: the metadata group of a 3-node cluster', () => {
       const applied = new Set(report.faults.map((f) => f.kind.split(':')[0]))
       for (const name of group.scenarios)
         expect(applied, `${name} was never applied; ${explain(report, system)}`).toContain(name)
+      if (group.spares !== undefined) {
+        expect(
+          report.faults.some((f) => f.detail.includes(' joins through ')),
+          `no node joined; ${explain(report, system)}`,
+        ).toBe(true)
+        // A node that joined made it into the metadata group.
+        const view = system.metadataView()
+        expect(
+          view.some((line) => /^n[45] active (voter|learner)$/.test(line)),
+          `${view.join('; ')}\n${explain(report, system)}`,
+        ).toBe(true)
+      }
       expect(report.operations.write.ok, explain(report, system)).toBeGreaterThan(30)
       expect(report.operations.read.ok, explain(report, system)).toBeGreaterThan(30)
       expect(report.linearizability.verdict, explain(report, system)).toBe('linearizable')

@@ -18,9 +18,14 @@
  * Every inter-node link fault therefore applies per directed link. A client
  * talks to the nodes' HTTP addresses directly (clients are not nodes).
  *
+ * Membership changes: with `spares`, extra nodes start outside the cluster
+ * (their links already through the proxies); `join` starts one on fresh data
+ * with a member as its seed, and `leave` stops a member for good. The
+ * controller then adds the newcomer to the metadata group (a learner, a voter
+ * when one is missing) and replaces a voter that stays dead.
+ *
  * Not supported: clock rates, disk faults and fsync failures (the server has
- * no injection points for them, and adding hidden ones is not allowed), and
- * membership changes.
+ * no injection points for them, and adding hidden ones is not allowed).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { RemoteInfo } from 'node:dgram'
@@ -51,6 +56,12 @@ export interface ShoalMetaOptions {
   raftTickMs?: number
   /** Give up on an operation after this long (a write's outcome is then unknown). @defaultValue 5000 */
   operationTimeoutMs?: number
+  /**
+   * Nodes beyond `size` that start outside the cluster, for the membership
+   * scenario: they join (with fresh data) and members stop for good.
+   * @defaultValue 0
+   */
+  spares?: number
 }
 
 interface Member {
@@ -65,6 +76,8 @@ interface Member {
   nodeId: string | null
   expectedExit: boolean
   paused: boolean
+  /** A member of the cluster now (false for a spare, or a node that stopped for good). */
+  inSystem: boolean
   crashes: string[]
   output: string
 }
@@ -77,19 +90,14 @@ interface Settings {
 export class ShoalMetaSystem implements SystemUnderTest {
   readonly name = 'shoal-meta'
   readonly nodes: readonly string[]
-  readonly capabilities: SystemCapabilities = {
-    pause: true,
-    clock: false,
-    diskFull: false,
-    fsyncFailure: false,
-    membership: false,
-  }
+  readonly capabilities: SystemCapabilities
   readonly #root: string
   readonly #keyFile: string
   readonly #members: Member[]
   readonly #raftTickMs: number
   readonly #timeoutMs: number
   readonly #gossipLinks: TcpLinkProxy[] = []
+  #metadataView: string[] = []
 
   private constructor(root: string, keyFile: string, members: Member[], options: ShoalMetaOptions) {
     this.#root = root
@@ -98,13 +106,21 @@ export class ShoalMetaSystem implements SystemUnderTest {
     this.#raftTickMs = options.raftTickMs ?? 50
     this.#timeoutMs = options.operationTimeoutMs ?? 5000
     this.nodes = members.map((m) => m.name)
+    this.capabilities = {
+      pause: true,
+      clock: false,
+      diskFull: false,
+      fsyncFailure: false,
+      membership: members.some((m) => !m.inSystem),
+    }
   }
 
   static async create(options: ShoalMetaOptions = {}): Promise<ShoalMetaSystem> {
     const root = await mkdtemp(path.join(tmpdir(), 'shoal-chaos-meta-'))
     const keyFile = await writeKeyFile(root, 'cluster.key', 'chaos-metadata-cluster-key-0000000')
     const members: Member[] = []
-    for (let i = 1; i <= (options.size ?? 3); i++) {
+    const size = options.size ?? 3
+    for (let i = 1; i <= size + (options.spares ?? 0); i++) {
       const dataDir = path.join(root, `n${i}`)
       await mkdir(dataDir, { recursive: true })
       members.push({
@@ -119,6 +135,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
         nodeId: null,
         expectedExit: false,
         paused: false,
+        inSystem: i <= size,
         crashes: [],
         output: '',
       })
@@ -160,20 +177,33 @@ export class ShoalMetaSystem implements SystemUnderTest {
     for (const m of this.#members) {
       m.p2pFront = new NodeFront({
         node: m.name,
-        tcp: { identify: identifyTcp, route: (source) => endpoint(network.dial(source, m.name)) },
+        tcp: {
+          identify: identifyTcp,
+          route: (source) => (source === m.name ? { port: m.p2p } : endpoint(network.dial(source, m.name))),
+        },
       })
       m.gossipFront = new NodeFront({
         node: m.name,
         tcp: {
           identify: identifyTcp,
-          route: (source) => endpoint((gossipTcp.get(`${source}>${m.name}`) as TcpLinkProxy).address),
+          route: (source) =>
+            source === m.name
+              ? { port: m.gossip }
+              : endpoint((gossipTcp.get(`${source}>${m.name}`) as TcpLinkProxy).address),
         },
-        udp: { identify: identifyUdp, route: (source) => endpoint(network.dial(source, m.name, 'udp')) },
+        // A node's traffic to its own advertised address (seen from a node
+        // that joined during a partition) is no link: it goes straight to it.
+        udp: {
+          identify: identifyUdp,
+          route: (source) =>
+            source === m.name ? { port: m.gossip } : endpoint(network.dial(source, m.name, 'udp')),
+        },
       })
       await m.p2pFront.start()
       await m.gossipFront.start()
     }
-    const [first, ...others] = this.#members as [Member, ...Member[]]
+    const active = this.#active()
+    const [first, ...others] = active as [Member, ...Member[]]
     await this.#spawn(first, ['--bootstrap'])
     for (const m of others) await this.#spawn(m, ['--join', first.gossipFront?.address as string])
     // Every node a metadata voter before the faults begin.
@@ -181,7 +211,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
     while (Date.now() < deadline) {
       const view = await this.#get<{ nodes: Array<{ roles: string[] }> }>(first, '/_cluster/nodes', 2000)
       const voters = view?.nodes.filter((n) => n.roles.includes('metadata_voter')).length ?? 0
-      if (voters === this.#members.length) return
+      if (voters === active.length) return
       await sleep(200)
     }
     throw new Error('the metadata group did not reach every node as a voter within 60 s')
@@ -248,7 +278,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
    * that was committed).
    */
   async settled(): Promise<boolean> {
-    if (this.#members.some((m) => !this.running(m.name) || m.paused)) return false
+    if (this.#active().some((m) => !this.running(m.name) || m.paused)) return false
     const leaderName = await this.leader(2000)
     if (leaderName === null) return false
     const current = await this.#get<Settings>(
@@ -258,14 +288,32 @@ export class ShoalMetaSystem implements SystemUnderTest {
     )
     if (current === null) return false
     const locals = await Promise.all(
-      this.#members.map((m) => this.#get<Settings>(m, '/_cluster/settings', 2000)),
+      this.#active().map((m) => this.#get<Settings>(m, '/_cluster/settings', 2000)),
     )
-    return locals.every((s) => s !== null && s.metadata_version === current.metadata_version)
+    if (!locals.every((s) => s !== null && s.metadata_version === current.metadata_version)) return false
+    const view = await this.#get<{
+      nodes: Array<{ name: string; state: string; alive: boolean; roles: string[] }>
+    }>(this.#member(leaderName), '/_cluster/nodes', 3000)
+    this.#metadataView = (view?.nodes ?? [])
+      .map((n) => {
+        const role = n.roles.find((r) => r.startsWith('metadata_'))?.slice('metadata_'.length) ?? 'none'
+        return `${n.name} ${n.state}${n.alive ? '' : ' (down)'} ${role}`
+      })
+      .sort()
+    return true
+  }
+
+  /**
+   * The metadata's nodes as the leader saw them when the replicas last
+   * settled: `name state role` (role voter, learner or none), sorted.
+   */
+  metadataView(): readonly string[] {
+    return this.#metadataView
   }
 
   async replicaStates(keys: readonly string[]): Promise<ReplicaState[]> {
     return Promise.all(
-      this.#members.map(async (m) => {
+      this.#active().map(async (m) => {
         const local = await this.#get<Settings>(m, '/_cluster/settings', 5000)
         if (local === null) throw new Error(`${m.name} did not answer its local settings`)
         return {
@@ -275,6 +323,31 @@ export class ShoalMetaSystem implements SystemUnderTest {
         }
       }),
     )
+  }
+
+  members(): string[] {
+    return this.#active().map((m) => m.name)
+  }
+
+  /** Starts the spare `node` on a fresh data dir (a new node id), joining through `via`'s gossip address. */
+  async join(node: string, via: string): Promise<void> {
+    const m = this.#member(node)
+    const seed = this.#member(via)
+    if (m.inSystem || this.running(node)) throw new Error(`${node} is already a member`)
+    await rm(m.dataDir, { recursive: true, force: true })
+    await mkdir(m.dataDir, { recursive: true })
+    m.inSystem = true
+    m.output = ''
+    m.nodeId = null
+    await this.#spawn(m, ['--join', seed.gossipFront?.address as string])
+  }
+
+  /** kill -9 of the member `node`, never restarted: it is gone for good (its slot becomes a spare). */
+  async leave(node: string): Promise<void> {
+    const m = this.#member(node)
+    if (m.paused) this.resume(node)
+    m.inSystem = false
+    await this.kill(node)
   }
 
   crashes(): string[] {
@@ -298,6 +371,10 @@ export class ShoalMetaSystem implements SystemUnderTest {
   /** The output of every node, for a failing run's report. */
   outputs(): string {
     return this.#members.map((m) => `--- ${m.name}\n${m.output.slice(-4000)}`).join('\n')
+  }
+
+  #active(): Member[] {
+    return this.#members.filter((m) => m.inSystem)
   }
 
   #member(node: string): Member {
