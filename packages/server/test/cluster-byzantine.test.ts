@@ -21,12 +21,8 @@ import {
   SNAPSHOT_PROTOCOL,
 } from '../src/internal/p2p/index.ts'
 import { createLibp2pHost } from '../src/internal/p2p/libp2p-host.ts'
-import {
-  type ClusterProcess,
-  MASTER_KEY,
-  startClusterProcess,
-  writeKeyFile,
-} from './harness/cluster-processes.ts'
+import { type ClusterProcess, startClusterProcess, writeKeyFile } from './harness/cluster-processes.ts'
+import { metrics, sample } from './harness/metrics-text.ts'
 import { closed } from './p2p-harness.ts'
 
 // Byzantine and malformed input against a real 3-process cluster, from a
@@ -54,26 +50,6 @@ interface Observed {
   leader: number
   leaderChanges: number
   alive: number
-}
-
-async function metrics(node: ClusterProcess): Promise<string> {
-  const response = await fetch(`${node.url}/metrics`, {
-    headers: { authorization: `Bearer ${MASTER_KEY}` },
-    signal: AbortSignal.timeout(10_000),
-  })
-  expect(response.status).toBe(200)
-  return response.text()
-}
-
-/** The sum of every sample of `name` whose labels include `labels`. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
-    if (Object.entries(labels).some(([k, v]) => !line.includes(`${k}="${v}"`))) continue
-    total += Number(line.slice(line.lastIndexOf(' ') + 1))
-  }
-  return total
 }
 
 async function observe(node: ClusterProcess): Promise<Observed> {

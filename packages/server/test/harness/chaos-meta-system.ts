@@ -29,9 +29,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { RemoteInfo } from 'node:dgram'
-import dgram from 'node:dgram'
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
-import net from 'node:net'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import type net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
@@ -39,14 +38,15 @@ import {
   type Endpoint,
   type FaultNetwork,
   NodeFront,
-  type OpOutcome,
   type ReplicaState,
   type SystemCapabilities,
   type SystemUnderTest,
   TcpLinkProxy,
   tcpDialerPid,
 } from '@shoal/testkit/chaos'
+import { MetaClient, type Settings } from './chaos-meta-client.ts'
 import { MASTER_KEY, writeKeyFile } from './cluster-processes.ts'
+import { freePort } from './free-port.ts'
 import { CLI } from './server-process.ts'
 
 export interface ShoalMetaOptions {
@@ -80,11 +80,6 @@ interface Member {
   inSystem: boolean
   crashes: string[]
   output: string
-}
-
-interface Settings {
-  persistent: Record<string, string>
-  metadata_version: number
 }
 
 export class ShoalMetaSystem implements SystemUnderTest {
@@ -455,88 +450,6 @@ export class ShoalMetaSystem implements SystemUnderTest {
     }
   }
 }
-
-/**
- * Each client starts at its own node and moves on only when a request was
- * certainly not received (connection refused): a write answered with an
- * error, or not answered in time, may still commit, so it ends as unknown.
- * A read that fails changed nothing.
- */
-class MetaClient implements ChaosClient {
-  readonly #members: readonly Member[]
-  readonly #timeoutMs: number
-  #current: number
-
-  constructor(members: readonly Member[], start: number, timeoutMs: number) {
-    this.#members = members
-    this.#current = start % members.length
-    this.#timeoutMs = timeoutMs
-  }
-
-  async write(key: string, value: string): Promise<OpOutcome<void>> {
-    const outcome = await this.#request('PUT', '/_cluster/settings', { persistent: { [key]: value } })
-    if (outcome.status === 'ok' && outcome.value.status === 200) return { status: 'ok', value: undefined }
-    this.#next()
-    return outcome.status === 'ok' ? { status: 'info', reason: describe(outcome.value) } : outcome
-  }
-
-  async read(key: string): Promise<OpOutcome<string | null>> {
-    const outcome = await this.#request('GET', '/_cluster/settings?consistency=linearizable')
-    if (outcome.status !== 'ok' || outcome.value.status !== 200) {
-      this.#next()
-      return { status: 'fail', reason: outcome.status === 'ok' ? describe(outcome.value) : outcome.reason }
-    }
-    const settings = outcome.value.body as Settings
-    return { status: 'ok', value: settings.persistent[key] ?? null }
-  }
-
-  close(): void {}
-
-  /** After a failed or unknown outcome the next operation tries another node (it may be cut off). */
-  #next(): void {
-    this.#current = (this.#current + 1) % this.#members.length
-  }
-
-  async #request(
-    method: string,
-    route: string,
-    body?: unknown,
-  ): Promise<OpOutcome<{ status: number; body: unknown }>> {
-    const deadline = Date.now() + this.#timeoutMs
-    while (Date.now() < deadline) {
-      const m = this.#members[this.#current] as Member
-      try {
-        const response = await fetch(`http://127.0.0.1:${m.http}${route}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${MASTER_KEY}`,
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
-        })
-        const text = await response.text()
-        let parsed: unknown = null
-        try {
-          parsed = text === '' ? null : JSON.parse(text)
-        } catch {}
-        return { status: 'ok', value: { status: response.status, body: parsed } }
-      } catch (error) {
-        const code = (error as { cause?: { code?: string } }).cause?.code
-        if (code !== 'ECONNREFUSED') return { status: 'info', reason: code ?? 'timeout' }
-        this.#next()
-        await sleep(20)
-      }
-    }
-    return { status: 'fail', reason: 'no node reachable' }
-  }
-}
-
-function describe(response: { status: number; body: unknown }): string {
-  const code = (response.body as { code?: unknown } | null)?.code
-  return `${response.status} ${typeof code === 'string' ? code : ''}`.trim()
-}
-
 function endpoint(address: string): Endpoint {
   const at = address.lastIndexOf(':')
   return { host: address.slice(0, at), port: Number(address.slice(at + 1)) }
@@ -544,52 +457,4 @@ function endpoint(address: string): Endpoint {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/**
- * The nodes' ports are chosen below the kernel's ephemeral range: a port
- * picked in that range and released until the node binds it may meanwhile be
- * handed to any socket bound to port 0 (the fault proxies this harness starts
- * next, or another program), and the node then fails with EADDRINUSE.
- */
-let portFloor: number | undefined
-
-async function fixedPortFloor(): Promise<number> {
-  if (portFloor !== undefined) return portFloor
-  let low = 32768
-  try {
-    const text = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
-    const parsed = Number.parseInt(text.trim().split(/\s+/)[0] ?? '', 10)
-    if (Number.isInteger(parsed) && parsed > 12000) low = parsed
-  } catch {}
-  portFloor = low
-  return low
-}
-
-async function canBind(port: number, udp: boolean): Promise<boolean> {
-  const server = net.createServer()
-  const tcpOk = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false))
-    server.listen(port, '127.0.0.1', () => resolve(true))
-  })
-  if (tcpOk) await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (!tcpOk || !udp) return tcpOk
-  const socket = dgram.createSocket('udp4')
-  const udpOk = await new Promise<boolean>((resolve) => {
-    socket.once('error', () => resolve(false))
-    socket.bind(port, '127.0.0.1', () => resolve(true))
-  })
-  if (udpOk) await new Promise<void>((resolve) => socket.close(() => resolve()))
-  return udpOk
-}
-
-/** A port free now for TCP (and UDP too when `udp`, as SWIM uses one number for both), outside the ephemeral range. */
-async function freePort(udp = false): Promise<number> {
-  const high = (await fixedPortFloor()) - 1
-  const low = 10_000
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = low + Math.floor(Math.random() * (high - low + 1))
-    if (await canBind(port, udp)) return port
-  }
-  throw new Error(`no free port found in ${low}–${high}`)
 }
