@@ -74,6 +74,8 @@ export interface RaftHostMetrics {
   readonly itemsReceived: number
   /** Items for groups this host does not have, or of an unknown kind. */
   readonly itemsDropped: number
+  /** Raft messages the groups ignored because their sender is outside the group's configuration (see `RaftStatus`). */
+  readonly outsiderMessagesIgnored: number
   readonly forwardsSent: number
   readonly forwardsServed: number
   readonly forwardsPending: number

@@ -270,7 +270,11 @@ export class RaftHost {
 
   metrics(): RaftHostMetrics {
     let quiesced = 0
-    for (const hosted of this.#groups.values()) if (hosted.node.quiesced) quiesced++
+    let outsiderMessagesIgnored = 0
+    for (const hosted of this.#groups.values()) {
+      if (hosted.node.quiesced) quiesced++
+      outsiderMessagesIgnored += hosted.node.outsiderMessagesIgnored
+    }
     const sentByPeer: Record<NodeId, { frames: number; items: number }> = {}
     for (const [peer, counts] of this.#byPeer) sentByPeer[peer] = { ...counts }
     const raftMessagesByType: Record<string, number> = {}
@@ -280,6 +284,7 @@ export class RaftHost {
       quiescedGroups: quiesced,
       deadNodes: this.#dead.size,
       ...this.#counts,
+      outsiderMessagesIgnored,
       forwardsPending: this.#forwarder.pending,
       sentByPeer,
       raftMessagesByType,

@@ -205,6 +205,11 @@ export class RaftNode {
     return this.#core?.quiesced ?? false
   }
 
+  /** Messages ignored because their sender is outside the configuration (see `RaftStatus`). */
+  get outsiderMessagesIgnored(): number {
+    return this.#core?.status().outsiderMessagesIgnored ?? 0
+  }
+
   /** Starts an election at once (for tests and operators). */
   campaign(): void {
     this.#act((core) => core.campaign())

@@ -223,4 +223,40 @@ describe('quiescence races (each converges within one election timeout of the ne
     net.tickUntil(() => appliedEverywhere(net, ['c'], index) && allQuiesced(net, ['a', 'b', 'c']), 3 * E)
     expect(net.core('a').role).toBe('leader')
   })
+
+  it('a message from outside the group neither wakes a quiesced member nor changes anything, however long the group stays quiet', () => {
+    const net = quietGroup()
+    const term = net.core('a').term
+    const last = net.core('b').log.lastIndex()
+    for (let round = 0; round < 5; round++) {
+      for (const to of ['a', 'b', 'c']) {
+        net.deliver({
+          type: 'heartbeat',
+          from: 'x',
+          to,
+          term: term + 1,
+          commit: last,
+          context: null,
+          quiesce: false,
+        })
+        net.deliver({
+          type: 'vote',
+          from: 'x',
+          to,
+          term: term + 1,
+          pre: false,
+          index: last + 5,
+          logTerm: term + 1,
+          transfer: true,
+        })
+      }
+      net.tick(3 * E)
+    }
+    expect(allQuiesced(net, ['a', 'b', 'c'])).toBe(true)
+    for (const id of ['a', 'b', 'c']) {
+      expect(net.core(id).term).toBe(term)
+      expect(net.core(id).leader).toBe('a')
+      expect(net.core(id).status().outsiderMessagesIgnored).toBe(10)
+    }
+  })
 })

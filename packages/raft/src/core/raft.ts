@@ -59,6 +59,8 @@ export interface RaftStatus {
   readonly quiesced: boolean
   /** Only on the leader. */
   readonly followers: readonly FollowerStatus[]
+  /** Messages ignored because their sender is outside the configuration while a leader is heard. */
+  readonly outsiderMessagesIgnored: number
 }
 
 interface PendingRead {
@@ -104,6 +106,9 @@ export class RaftCore {
   /** Only while campaigning. */
   #votes: Map<NodeId, boolean> | null = null
   #electionElapsed = 0
+  /** Ticks since this member last heard from the leader it follows (quiesced time does not count). */
+  #silentTicks = 0
+  #outsiderMessagesIgnored = 0
   /** Ticks since this member started: the local clock of the lease. */
   #ticks = 0
   #heartbeatElapsed = 0
@@ -176,6 +181,7 @@ export class RaftCore {
     this.#assertNoReady()
     if (this.#quiesced) return
     this.#ticks++
+    this.#silentTicks++
     if (this.#role === 'leader') {
       if (this.#config.quiesce && this.#canQuiesce()) this.#quiesce()
       else this.#tickLeader()
@@ -326,6 +332,10 @@ export class RaftCore {
     if (m.to !== this.id) return
     // Only news wakes a quiesced member; a Ready that follows a quiesce (even
     // one due to an earlier tick) never does (CockroachDB #9372 was that race).
+    if (this.#fromOutsider(m)) {
+      this.#outsiderMessagesIgnored++
+      return
+    }
     if (this.#quiesced && this.#wakesUp(m)) this.#wake()
     if (!this.#stepTerm(m)) return
     if (m.type === 'vote') {
@@ -431,10 +441,29 @@ export class RaftCore {
       confState: this.confState(),
       quiesced: this.#quiesced,
       followers,
+      outsiderMessagesIgnored: this.#outsiderMessagesIgnored,
     }
   }
 
   // ---- terms and votes --------------------------------------------------
+
+  /**
+   * A message from outside this member's configuration (a node never added,
+   * one removed, a forged sender) is ignored while this member follows or is
+   * a leader it heard from within the election timeout (quiesced time does
+   * not count, and such a message does not wake a quiesced member): it could
+   * otherwise raise the term and depose the leader, win a vote, or append
+   * entries at the current term. The leader already followed is always heard (a member still
+   * replaying the log that added its leader), and so is anyone while no leader
+   * is known or the lease lapsed, or while this member has no configuration
+   * yet (a new member learning it), so a member whose configuration lags
+   * still finds the current leader within an election timeout.
+   */
+  #fromOutsider(m: Message): boolean {
+    if (this.isMember(m.from) || m.from === this.#leader || this.#voters.length === 0) return false
+    if (!this.#config.checkQuorum || this.#leader === null) return false
+    return this.#role === 'leader' || this.#silentTicks < this.#config.electionTicks
+  }
 
   /** Applies the term rules common to every role; false means drop the message. */
   #stepTerm(m: Message): boolean {
@@ -549,6 +578,7 @@ export class RaftCore {
     this.#leader = null
     this.#quiesced = false
     this.#electionElapsed = 0
+    this.#silentTicks = 0
     this.#heartbeatElapsed = 0
     this.#resetElectionTimer()
     this.#transferee = null
@@ -593,6 +623,9 @@ export class RaftCore {
     if (this.#config.quiesce && !this.#promotable() && this.#electionElapsed >= this.#config.electionTicks) {
       this.#quiesced = true
       this.#electionElapsed = 0
+      // It heard no leader for an election timeout: a leader it does not know
+      // (its configuration may lag) must be heard, and wakes it.
+      this.#silentTicks = this.#config.electionTicks
       return
     }
     if (this.#promotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {
@@ -648,16 +681,19 @@ export class RaftCore {
     switch (m.type) {
       case 'append':
         this.#electionElapsed = 0
+        this.#silentTicks = 0
         this.#leader = this.#known(m.from)
         this.#handleAppend(m)
         break
       case 'heartbeat':
         this.#electionElapsed = 0
+        this.#silentTicks = 0
         this.#leader = this.#known(m.from)
         this.#handleHeartbeat(m)
         break
       case 'snapshot':
         this.#electionElapsed = 0
+        this.#silentTicks = 0
         this.#leader = this.#known(m.from)
         this.#handleSnapshotChunk(m)
         break
