@@ -216,6 +216,9 @@ export class Bm25Index {
   // Scratch for counting term frequencies of one document.
   #stamp: Int32Array = new Int32Array(1024).fill(-1)
   #prepareStamp = 0
+  // Per term, postings prepared but not added yet: `prepare` grows the posting arrays for them
+  // ahead (capacity only, nothing a search reads), so `addPrepared` mostly just writes.
+  #pendingPostings: number[] = []
   #tfScratch: Uint16Array = new Uint16Array(1024 * 8)
 
   private constructor(options: Bm25IndexOptions, wasm: Bm25Exports) {
@@ -362,6 +365,7 @@ export class Bm25Index {
     terms.forEach((termId, i) => {
       for (let f = 0; f < F; f++) tfs[i * F + f] = this.#tfScratch[termId * MAX_FIELDS + f]!
     })
+    for (const termId of terms) this.#reservePosting(termId)
     return { index: this, terms: Uint32Array.from(terms), tfs, lengths }
   }
 
@@ -388,6 +392,7 @@ export class Bm25Index {
       const termId = terms[i]!
       const n = this.#postCount[termId]!
       if (n === this.#docsOf(termId).length) this.#growPostings(termId, n * 2 + 2)
+      if (this.#pendingPostings[termId]! > 0) this.#pendingPostings[termId]!--
       this.#docsOf(termId)[n] = internal
       const tfs = this.#tfsOf(termId)
       for (let f = 0; f < F; f++) tfs[n * F + f] = counts[i * F + f]!
@@ -712,6 +717,7 @@ export class Bm25Index {
     this.#postTfs = new Array(T).fill(undefined)
     this.#held = { docCount, offsets: image.postOffsets, docs: image.postDocs, tfs: image.postTfs }
     this.#postCount = counts
+    this.#pendingPostings = new Array<number>(T).fill(0)
     this.#df = counts.slice()
     this.#encodedAt = numbers(image.encodedAt)
     this.#encodedBytes = numbers(image.encodedBytes)
@@ -846,6 +852,13 @@ export class Bm25Index {
     return termId
   }
 
+  /** Room for one more posting of `termId` beyond those already prepared (doubling). */
+  #reservePosting(termId: number): void {
+    const wanted = this.#postCount[termId]! + ++this.#pendingPostings[termId]!
+    const capacity = this.#docsOf(termId).length
+    if (wanted > capacity) this.#growPostings(termId, Math.max(wanted, capacity * 2 + 2))
+  }
+
   #growPostings(termId: number, capacity: number): void {
     const F = this.fieldNames.length
     const docs = new Uint32Array(capacity)
@@ -861,6 +874,7 @@ export class Bm25Index {
       this.#postDocs.push(EMPTY_DOCS)
       this.#postTfs.push(EMPTY_TFS)
       this.#postCount.push(0)
+      this.#pendingPostings.push(0)
       this.#df.push(0)
       this.#encodedAt.push(0)
       this.#encodedBytes.push(0)
