@@ -157,8 +157,31 @@ export async function until(what: string, timeoutMs: number, check: () => Promis
   }
 }
 
-/** An authenticated JSON request for setup and task polling; any status but 2xx throws. */
+/**
+ * Answers of 500 and above seen by `json` (which sends the request again, up to 5 times, half a
+ * second apart): the suite records them, since a node should never answer 500.
+ */
+export const serverErrors: string[] = []
+
+/**
+ * An authenticated JSON request for setup and task polling. A 5xx is noted in `serverErrors` and
+ * the request sent again (safe here: a dropped enqueue was not committed, and adding the same
+ * documents twice leaves the same index); any other status but 2xx throws.
+ */
 export async function json(url: string, method: string, route: string, body?: unknown): Promise<unknown> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await jsonOnce(url, method, route, body)
+    } catch (error) {
+      const status = (error as { status?: number }).status ?? 0
+      if (status < 500 || attempt >= 5) throw error
+      serverErrors.push(String((error as Error).message).slice(0, 300))
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+  }
+}
+
+async function jsonOnce(url: string, method: string, route: string, body?: unknown): Promise<unknown> {
   const response = await fetch(`${url}${route}`, {
     method,
     headers: {
@@ -169,7 +192,10 @@ export async function json(url: string, method: string, route: string, body?: un
     signal: AbortSignal.timeout(120_000),
   })
   const text = await response.text()
-  if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${text.slice(0, 500)}`)
+  if (!response.ok)
+    throw Object.assign(new Error(`${method} ${route}: ${response.status} ${text.slice(0, 500)}`), {
+      status: response.status,
+    })
   return text === '' ? null : JSON.parse(text)
 }
 
