@@ -4,7 +4,10 @@
  * kernel's CPU accounting of every process involved).
  */
 import { procSample } from './cluster-idle-processes.ts'
-import { json, rssMiB, type ShoalProcess, type TaskView, waitTask } from './sharded-processes.ts'
+import { endTask, json, rssMiB, type ShoalProcess, type TaskView, waitTask } from './sharded-processes.ts'
+
+/** Tasks that failed and were done again (recorded by the suite). */
+export const failedTasks: string[] = []
 
 /** The index settings both sides use: text fields, a filter, and user-provided 64-d vectors. */
 export function indexSettings(dimensions: number): object {
@@ -18,6 +21,8 @@ export function indexSettings(dimensions: number): object {
 export interface IndexingRun {
   /** `single` or `s<shardCount>`. */
   label: string
+  /** The index filled (the asked uid, or a new one when its creation failed). */
+  uid: string
   /** Time from `POST /indexes` to its task's success, in ms (sharded: every shard group started). */
   createMs: number
   docsPerS: number
@@ -60,18 +65,27 @@ export async function indexOnce(options: {
   batches: readonly object[][]
   dimensions: number
 }): Promise<IndexingRun> {
-  const { writer, uid } = options
+  const { writer } = options
   const url = writer.url
   const rssBeforeMiB = options.processes.map((p) => rssMiB(p.pid))
   const createStarted = performance.now()
-  const created = (await json(url, 'POST', '/indexes', {
-    uid,
-    primaryKey: 'id',
-    ...(options.shardCount === undefined
-      ? {}
-      : { sharding: { shardCount: options.shardCount, replicationFactor: 3 } }),
-  })) as { taskUid: number }
-  await waitTask(url, created.taskUid)
+  // A creation that fails (a metadata leader change mid-task fails it as `internal`) is noted and
+  // tried again under a new uid, since the failed one may be half made.
+  let uid = options.uid
+  for (let attempt = 1; ; attempt++) {
+    const created = (await json(url, 'POST', '/indexes', {
+      uid,
+      primaryKey: 'id',
+      ...(options.shardCount === undefined
+        ? {}
+        : { sharding: { shardCount: options.shardCount, replicationFactor: 3 } }),
+    })) as { taskUid: number }
+    const task = await endTask(url, created.taskUid)
+    if (task.status === 'succeeded') break
+    failedTasks.push(`${options.label} create ${uid}: ${JSON.stringify(task.error)}`)
+    if (attempt >= 3) throw new Error(`${options.label}: index creation failed ${attempt} times`)
+    uid = `${options.uid}-${attempt + 1}`
+  }
   const createMs = performance.now() - createStarted
   const settings = (await json(
     url,
@@ -85,20 +99,34 @@ export async function indexOnce(options: {
 
   const before = options.processes.map((p) => procSample(p.pid))
   const started = performance.now()
-  const uids: number[] = []
   const enqueueMs: number[] = []
-  for (const batch of options.batches) {
+  const post = async (batch: object[]) => {
     const t0 = performance.now()
     const answer = (await json(url, 'POST', `/indexes/${uid}/documents`, batch)) as { taskUid: number }
     enqueueMs.push(performance.now() - t0)
-    uids.push(answer.taskUid)
+    return answer.taskUid
   }
-  await waitTask(url, uids[uids.length - 1]!)
+  let pending = options.batches.map((batch) => ({ batch, taskUid: -1 }))
+  const tasks: TaskView[] = []
+  // A document task that fails is noted and its batch sent again, until every batch succeeded.
+  for (let pass = 1; pending.length > 0; pass++) {
+    if (pass > 3) throw new Error(`${options.label}: batches still failing after 3 passes`)
+    for (const item of pending) item.taskUid = await post(item.batch as object[])
+    await endTask(url, pending[pending.length - 1]!.taskUid)
+    const again: typeof pending = []
+    for (const item of pending) {
+      const task = await endTask(url, item.taskUid)
+      if (task.status === 'succeeded') tasks.push(task)
+      else {
+        failedTasks.push(`${options.label} task ${task.uid}: ${JSON.stringify(task.error)}`)
+        again.push(item)
+      }
+    }
+    pending = again
+  }
   const seconds = (performance.now() - started) / 1000
   const after = options.processes.map((p) => procSample(p.pid))
-
-  const tasks: TaskView[] = []
-  for (const taskUid of uids) tasks.push(await waitTask(url, taskUid))
+  tasks.sort((a, b) => a.uid - b.uid)
   const at = (iso: string | null) => (iso === null ? Number.NaN : Date.parse(iso))
   const queueWait = tasks.map((t) => at(t.startedAt) - at(t.enqueuedAt))
   const processing = tasks.map((t) => at(t.finishedAt) - at(t.startedAt))
@@ -113,6 +141,7 @@ export async function indexOnce(options: {
   if (indexed !== documents) throw new Error(`${options.label}: ${indexed} of ${documents} documents indexed`)
   return {
     label: options.label,
+    uid,
     createMs,
     docsPerS: documents / seconds,
     seconds,

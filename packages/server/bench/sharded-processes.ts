@@ -219,6 +219,14 @@ export const taskNotFoundAfterEnqueue = { count: 0 }
 
 /** Waits for a task to end; resolves with it when it succeeded, throws when it did not. */
 export async function waitTask(url: string, uid: number, timeoutMs = 600_000): Promise<TaskView> {
+  const task = await endTask(url, uid, timeoutMs)
+  if (task.status !== 'succeeded')
+    throw new Error(`task ${uid} ${task.status}: ${JSON.stringify(task.error)}`)
+  return task
+}
+
+/** Waits for a task to end (succeeded, failed or canceled) and resolves with it. */
+export async function endTask(url: string, uid: number, timeoutMs = 600_000): Promise<TaskView> {
   const deadline = Date.now() + timeoutMs
   const started = Date.now()
   let missing = false
@@ -233,9 +241,7 @@ export async function waitTask(url: string, uid: number, timeoutMs = 600_000): P
       await new Promise((resolve) => setTimeout(resolve, 10))
       continue
     }
-    if (task.status === 'succeeded') return task
-    if (task.status === 'failed' || task.status === 'canceled')
-      throw new Error(`task ${uid} ${task.status}: ${JSON.stringify(task.error)}`)
+    if (['succeeded', 'failed', 'canceled'].includes(task.status)) return task
     if (Date.now() > deadline) throw new Error(`task ${uid} still ${task.status} after ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 10))
   }

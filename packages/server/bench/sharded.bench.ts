@@ -11,7 +11,7 @@ import {
 } from '../../../bench/corpus/debian.ts'
 import { DIMENSIONS, embed, idfWeights } from '../../engine/bench/vectors.ts'
 import { recordMachineLoad, recordRatio } from '../../raft/bench/stats.ts'
-import { type IndexingRun, indexOnce, median } from './sharded-indexing.ts'
+import { failedTasks, type IndexingRun, indexOnce, median } from './sharded-indexing.ts'
 import {
   SearchClient,
   type ShoalProcess,
@@ -242,17 +242,19 @@ export default defineSuite({
 
       const targets: Target[] = plan.shardCounts.map((shards) => ({
         label: `s${shards}`,
-        url: (round) => `${cluster[round % cluster.length]!.url}/indexes/s${shards}/search`,
+        url: (round) =>
+          `${cluster[round % cluster.length]!.url}/indexes/${indexing.sharded.get(shards)!.uid}/search`,
       }))
       const eventualShards = plan.shardCounts.includes(TARGET_SHARDS)
         ? TARGET_SHARDS
         : plan.shardCounts.at(-1)!
       targets.push({
         label: `s${eventualShards}-eventual`,
-        url: (round) => `${cluster[round % cluster.length]!.url}/indexes/s${eventualShards}/search`,
+        url: (round) =>
+          `${cluster[round % cluster.length]!.url}/indexes/${indexing.sharded.get(eventualShards)!.uid}/search`,
         extra: { consistency: 'eventual' },
       })
-      const singleUrl = `${single.url}/indexes/packages/search`
+      const singleUrl = `${single.url}/indexes/${indexing.single[0]!.uid}/search`
       // The tuning queries warm every path (and the JIT) before anything is timed.
       await searchPass(client, singleUrl, tuning)
       for (const target of targets)
@@ -339,7 +341,9 @@ export default defineSuite({
     } finally {
       ctx.record({ name: 'server-errors', metric: 'count', value: serverErrors.length, unit: 'answers' })
       ctx.record({ name: 'search-errors', metric: 'count', value: searchErrors.length, unit: 'searches' })
-      for (const message of [...serverErrors, ...searchErrors]) ctx.log(`error answer: ${message}`)
+      ctx.record({ name: 'failed-tasks', metric: 'count', value: failedTasks.length, unit: 'tasks' })
+      for (const message of [...serverErrors, ...searchErrors, ...failedTasks])
+        ctx.log(`error answer: ${message}`)
       client.close()
       await Promise.all(processes.map((p) => p.stop()))
       await rm(dir, { recursive: true, force: true })
