@@ -132,9 +132,10 @@ export async function indexOnce(options: {
   const processing = tasks.map((t) => at(t.finishedAt) - at(t.startedAt))
   const gaps: number[] = []
   for (let i = 1; i < tasks.length; i++) {
-    // A gap is the scheduler's own time only when the next task was already waiting.
-    if (at(tasks[i]!.enqueuedAt) <= at(tasks[i - 1]!.finishedAt))
-      gaps.push(at(tasks[i]!.startedAt) - at(tasks[i - 1]!.finishedAt))
+    // A gap is the scheduler's own time only when the next task was already waiting (a standalone
+    // node runs waiting tasks together as one batch: they overlap and have no gap).
+    const gap = at(tasks[i]!.startedAt) - at(tasks[i - 1]!.finishedAt)
+    if (at(tasks[i]!.enqueuedAt) <= at(tasks[i - 1]!.finishedAt) && gap >= 0) gaps.push(gap)
   }
   const documents = options.batches.reduce((sum, b) => sum + b.length, 0)
   const indexed = tasks.reduce((sum, t) => sum + Number(t.details?.indexedDocuments ?? 0), 0)

@@ -204,6 +204,8 @@ function recordIndexing(ctx: SuiteContext, run: IndexingRun, name: string): void
     run.runQueueS.reduce((a, b) => a + b, 0),
     's',
   )
+  // Growth of the resident set while the index was created and filled (its data, its replicas, garbage).
+  add('rss-growth-max-process', Math.max(...run.rssAfterMiB.map((m, i) => m - run.rssBeforeMiB[i]!)), 'MiB')
 }
 
 export default defineSuite({
