@@ -4,12 +4,22 @@ import { TermDictionary } from './internal/dictionary.ts'
 import { decodeIndex, type IndexImage } from './internal/format.ts'
 import { decodeHeld, encodeHeld, HELD_VERSIONS, type HeldImage } from './internal/held-format.ts'
 import { align8, ScratchArena } from './internal/memory-layout.ts'
-import { BLOCK_SIZE, blockStrideWords, encodePostings, maxEncodedBytes } from './internal/postings.ts'
+import {
+  BLOCK_SIZE,
+  type BoundContext,
+  blockStrideWords,
+  dataBytes,
+  encodeBlocks,
+  encodePostings,
+  maxEncodedBytes,
+} from './internal/postings.ts'
 import {
   checkTypos,
+  chooseQueryTerms,
+  collectCandidates,
   type ExpandedTerm,
-  expandQuery,
   PREFIX_WEIGHT,
+  type QueryCandidates,
   type TypoTolerance,
 } from './internal/query.ts'
 import { type Bm25Exports, ensureMemory, instantiate, instantiateNow } from './internal/wasm.ts'
@@ -148,7 +158,8 @@ const COMPACT_SHARE = 8
 /**
  * A BM25F full-text index over documents with u32 ids. Analysis and the term dictionary live in
  * TypeScript; postings are block-compressed into WebAssembly memory, where Block-Max WAND
- * returns the exact top-k. Writes apply at once; the next search re-encodes what they touched.
+ * returns the exact top-k. Writes apply at once; a search encodes what they changed of the terms
+ * it reads (see #encodeTerm: appended postings are encoded alone, not the whole list again).
  */
 export class Bm25Index {
   readonly analyzer: Analyzer
@@ -183,21 +194,33 @@ export class Bm25Index {
   readonly #internalOf = new Map<number, number>()
   #liveCount = 0
   #fieldTotals: number[]
-  // Encoded postings in linear memory: per term its offset and size, and the arena's extent.
+  // Encoded postings in linear memory: per term its offset, the bytes used and reserved there
+  // (a term that grows gets room to grow in place), its block-table entries, the postings
+  // encoded, and the arena's extent.
   #encodedAt: number[] = []
   #encodedBytes: number[] = []
+  #encodedCap: number[] = []
+  #encodedTable: number[] = []
+  #encodedCount: number[] = []
   // Per term, F average field lengths its block bounds were computed with.
   #encodedAvg: number[] = []
   #arenaEnd = ARENA_START
   #garbageBytes = 0
   // Terms whose postings changed since they were last encoded: a flag per term and their list.
+  // The list may hold terms encoded since (a search encodes only its own terms); #dirtyCount
+  // counts the flagged ones.
   #dirtyFlag = new Uint8Array(1024)
   #dirtyTerms: number[] = []
+  #dirtyCount = 0
+  #views: { buffer: ArrayBuffer; bytes: Uint8Array; view: DataView } | undefined
   #docsDirty = true
   #docsRegion = { ext: 0, lens: 0, live: 0, end: 0 }
   // Scratch for counting term frequencies of one document.
   #stamp: Int32Array = new Int32Array(1024).fill(-1)
   #prepareStamp = 0
+  // Per term, postings prepared but not added yet: `prepare` grows the posting arrays for them
+  // ahead (capacity only, nothing a search reads), so `addPrepared` mostly just writes.
+  #pendingPostings: number[] = []
   #tfScratch: Uint16Array = new Uint16Array(1024 * 8)
 
   private constructor(options: Bm25IndexOptions, wasm: Bm25Exports) {
@@ -344,6 +367,7 @@ export class Bm25Index {
     terms.forEach((termId, i) => {
       for (let f = 0; f < F; f++) tfs[i * F + f] = this.#tfScratch[termId * MAX_FIELDS + f]!
     })
+    for (const termId of terms) this.#reservePosting(termId)
     return { index: this, terms: Uint32Array.from(terms), tfs, lengths }
   }
 
@@ -370,6 +394,7 @@ export class Bm25Index {
       const termId = terms[i]!
       const n = this.#postCount[termId]!
       if (n === this.#docsOf(termId).length) this.#growPostings(termId, n * 2 + 2)
+      if (this.#pendingPostings[termId]! > 0) this.#pendingPostings[termId]!--
       this.#docsOf(termId)[n] = internal
       const tfs = this.#tfsOf(termId)
       for (let f = 0; f < F; f++) tfs[n * F + f] = counts[i * F + f]!
@@ -426,10 +451,36 @@ export class Bm25Index {
 
   /** The weighted index terms `search(query, k, options)` would look up in this index. */
   expandQuery(query: string, options: Pick<SearchOptions, 'prefix' | 'typos'> = {}): ExpandedTerm[] {
+    return this.chooseTerms(this.queryCandidates(query, options))
+  }
+
+  /**
+   * Every term of this index's dictionary `query` can reach (its words, the last word's
+   * completions, typo variants), each held by a live document, before the expansion limits
+   * choose among them. Shards of one collection send theirs to a coordinator, which merges them
+   * (`mergeQueryCandidates`) with their statistics (`stats(candidateTerms(merged))`), so every
+   * shard then searches the terms the whole collection's dictionary yields (`chooseTerms`).
+   */
+  queryCandidates(query: string, options: Pick<SearchOptions, 'prefix' | 'typos'> = {}): QueryCandidates {
     if (typeof query !== 'string') throw new Bm25InputError('query must be a string')
-    return expandQuery(query, this.analyzer, this.#dictionary, (id) => this.#df[id] ?? 0, {
+    return collectCandidates(query, this.analyzer, this.#dictionary, (id) => this.#df[id] ?? 0, {
       prefix: options.prefix ?? true,
       typos: checkTypos(options.typos),
+    })
+  }
+
+  /**
+   * The weighted terms chosen from `candidates` under this index's `maxExpansions` and
+   * `prefixWeight`, by the document frequencies of `stats` (collection-wide) or of this index.
+   */
+  chooseTerms(candidates: QueryCandidates, stats?: CollectionStats): ExpandedTerm[] {
+    const df = (term: string): number => {
+      const global = stats?.docFrequencies[term]
+      if (global !== undefined) return global
+      const id = this.#dictionary.id(term)
+      return id === undefined ? 0 : this.#df[id]!
+    }
+    return chooseQueryTerms(candidates, df, {
       maxExpansions: this.#maxExpansions,
       prefixWeight: this.#prefixWeight,
     })
@@ -472,7 +523,7 @@ export class Bm25Index {
     }
     if (active.length === 0 || this.#liveCount === 0)
       return { ids: new Uint32Array(0), scores: new Float32Array(0) }
-    this.#sync()
+    this.#sync(active.map((term) => term.id))
     return this.#run(active, Math.min(k, this.#liveCount), docCount, stats, options.filter)
   }
 
@@ -694,9 +745,13 @@ export class Bm25Index {
     this.#postTfs = new Array(T).fill(undefined)
     this.#held = { docCount, offsets: image.postOffsets, docs: image.postDocs, tfs: image.postTfs }
     this.#postCount = counts
+    this.#pendingPostings = new Array<number>(T).fill(0)
     this.#df = counts.slice()
     this.#encodedAt = numbers(image.encodedAt)
     this.#encodedBytes = numbers(image.encodedBytes)
+    this.#encodedCap = this.#encodedBytes.slice()
+    this.#encodedTable = counts.map((count) => Math.ceil(count / BLOCK_SIZE))
+    this.#encodedCount = counts.slice()
     this.#encodedAvg = numbers(image.encodedAvg)
     if (T > 0) this.#reserveTerm(T - 1)
     this.#ext = numbers(image.ext)
@@ -802,11 +857,13 @@ export class Bm25Index {
   #clearDirty(): void {
     for (const t of this.#dirtyTerms) this.#dirtyFlag[t] = 0
     this.#dirtyTerms = []
+    this.#dirtyCount = 0
   }
 
   #markDirty(termId: number): void {
     if (this.#dirtyFlag[termId] === 1) return
     this.#dirtyFlag[termId] = 1
+    this.#dirtyCount++
     this.#dirtyTerms.push(termId)
   }
 
@@ -821,6 +878,13 @@ export class Bm25Index {
       this.#wordCache.set(word, termId)
     }
     return termId
+  }
+
+  /** Room for one more posting of `termId` beyond those already prepared (doubling). */
+  #reservePosting(termId: number): void {
+    const wanted = this.#postCount[termId]! + ++this.#pendingPostings[termId]!
+    const capacity = this.#docsOf(termId).length
+    if (wanted > capacity) this.#growPostings(termId, Math.max(wanted, capacity * 2 + 2))
   }
 
   #growPostings(termId: number, capacity: number): void {
@@ -838,9 +902,13 @@ export class Bm25Index {
       this.#postDocs.push(EMPTY_DOCS)
       this.#postTfs.push(EMPTY_TFS)
       this.#postCount.push(0)
+      this.#pendingPostings.push(0)
       this.#df.push(0)
       this.#encodedAt.push(0)
       this.#encodedBytes.push(0)
+      this.#encodedCap.push(0)
+      this.#encodedTable.push(0)
+      this.#encodedCount.push(0)
       for (let f = 0; f < this.fieldNames.length; f++) this.#encodedAvg.push(0)
     }
     if (termId >= this.#stamp.length) {
@@ -868,74 +936,151 @@ export class Bm25Index {
     this.#garbageBytes = 0
     for (let t = 0; t < this.#postDocs.length; t++) {
       this.#encodedBytes[t] = 0
+      this.#encodedCap[t] = 0
+      this.#encodedTable[t] = 0
+      this.#encodedCount[t] = 0
       if (this.#postCount[t]! > 0) this.#markDirty(t)
     }
     this.#docsDirty = true
   }
 
   /**
-   * Moves to a fresh instance when the memory holds over half as much again as a full encoding
-   * needs (after compaction or many superseded encodings): WebAssembly memory cannot shrink in
-   * place. Every term is re-encoded next anyway, so the move costs one instantiation. A term's
-   * last encoding estimates its next one; a term not encoded yet counts two bytes of doc delta
-   * per posting (most deltas take one or two).
+   * Moves to a fresh instance when the memory holds over half as much again as the terms read
+   * since the last re-encoding need (after compaction or many superseded encodings): WebAssembly
+   * memory cannot shrink in place. Every term is re-encoded when next read anyway, so the move
+   * costs one instantiation. A term's last encoding estimates its next one (a term appended to
+   * since: two bytes of doc delta per posting, most deltas take one or two); a term no search
+   * has read since then counts nothing, as it is encoded only once one does.
    */
   #shrinkMemory(): void {
     const F = this.fieldNames.length
     const n = this.#ext.length
     let need = ARENA_START + n * 4 * (1 + F) + Math.ceil(n / 8) + 64
     for (let t = 0; t < this.#postCount.length; t++) {
-      const encoded = this.#encodedBytes[t]!
+      if (this.#encodedCount[t] === 0) continue
       const count = this.#postCount[t]!
       need +=
-        encoded > 0 && this.#dirtyFlag[t] === 0
-          ? encoded
+        this.#dirtyFlag[t] === 0
+          ? this.#encodedBytes[t]!
           : Math.ceil(count / BLOCK_SIZE) * blockStrideWords(F) * 4 + count * (2 + F)
     }
     if (this.#wasm.memory.buffer.byteLength > need + (need >> 1) + 65536) this.#wasm = instantiateNow()
   }
 
-  // Brings linear memory up to date with the TypeScript-side postings and documents.
-  #sync(): void {
+  /**
+   * Brings linear memory up to date with the TypeScript-side postings of `terms` (every term
+   * when omitted) and the documents. A search encodes only the terms it reads, so the first
+   * search after a large write does not pay for every term the write touched.
+   */
+  #sync(terms?: readonly number[]): void {
     this.#maybeCompact()
-    // Superseded encodings are garbage; when they would make up over half of the arena after
-    // this sync, everything is encoded afresh from the arena's start instead.
-    let stale = this.#garbageBytes
-    for (const t of this.#dirtyTerms) stale += this.#encodedBytes[t]!
-    if (stale > 65536 && stale * 2 > this.#arenaEnd - ARENA_START) this.#reencodeAll()
-    if (this.#dirtyTerms.length > 0) {
-      const F = this.fieldNames.length
-      const memory = this.#wasm.memory
-      let need = this.#arenaEnd
-      for (const t of this.#dirtyTerms) need += maxEncodedBytes(this.#postCount[t]!, F)
-      ensureMemory(memory, need)
-      const bytes = new Uint8Array(memory.buffer)
-      const view = new DataView(memory.buffer)
+    // Superseded encodings are garbage; when they make up over half of the arena, every term is
+    // encoded afresh from the arena's start instead (as searches read them).
+    const garbage = this.#garbageBytes
+    if (garbage > 65536 && garbage * 2 > this.#arenaEnd - ARENA_START) this.#reencodeAll()
+    if (this.#dirtyCount > 0) {
+      const arenaEnd = this.#arenaEnd
       const avgLens = this.#fieldTotals.map((total) => (this.#liveCount > 0 ? total / this.#liveCount : 0))
       const bound = { boosts: this.#boosts, b: this.b, avgLens }
-      for (const t of this.#dirtyTerms) {
-        this.#garbageBytes += this.#encodedBytes[t]!
-        const at = this.#arenaEnd
-        const end = encodePostings(
-          bytes,
-          view,
-          at,
-          this.#docsOf(t),
-          this.#tfsOf(t),
-          this.#postCount[t]!,
-          this.#lens,
-          F,
-          bound,
-        )
-        for (let f = 0; f < F; f++) this.#encodedAvg[t * F + f] = avgLens[f]!
-        this.#encodedAt[t] = at
-        this.#encodedBytes[t] = end - at
-        this.#arenaEnd = end
+      for (const t of terms ?? this.#dirtyTerms) {
+        if (this.#dirtyFlag[t] !== 1) continue
+        this.#encodeTerm(t, bound)
+        this.#dirtyFlag[t] = 0
+        this.#dirtyCount--
       }
-      this.#clearDirty()
-      this.#docsDirty = true
+      if (this.#dirtyCount === 0) this.#dirtyTerms = []
+      else if (this.#dirtyTerms.length > 2 * this.#dirtyCount + 1024) {
+        this.#dirtyTerms = this.#dirtyTerms.filter((t) => this.#dirtyFlag[t] === 1)
+      }
+      // The documents lie just past the arena: moved when it grew.
+      if (this.#arenaEnd !== arenaEnd) this.#docsDirty = true
     }
     if (this.#docsDirty) this.#writeDocs()
+  }
+
+  /** Views of linear memory, made again only after it grew. */
+  #arena(): { bytes: Uint8Array; view: DataView } {
+    const buffer = this.#wasm.memory.buffer
+    if (this.#views?.buffer !== buffer) {
+      this.#views = { buffer, bytes: new Uint8Array(buffer), view: new DataView(buffer) }
+    }
+    return this.#views
+  }
+
+  /**
+   * Encodes term `t`'s postings. Postings only ever grow at the end (new documents take the next
+   * internal number), so a term encoded before keeps its full blocks: only its last, partial
+   * block and the new ones are written, in place when its reserved room holds them, else after
+   * copying the kept blocks to the arena's end with room to double. A term never encoded (or
+   * after a re-encoding of everything) is written whole, with no spare room.
+   */
+  #encodeTerm(t: number, bound: BoundContext): void {
+    const F = this.fieldNames.length
+    const stride = blockStrideWords(F) * 4
+    const count = this.#postCount[t]!
+    const done = this.#encodedCount[t]!
+    const docs = this.#docsOf(t)
+    const tfs = this.#tfsOf(t)
+    const blocks = Math.ceil(count / BLOCK_SIZE)
+    if (done === 0) {
+      const at = this.#arenaEnd
+      ensureMemory(this.#wasm.memory, at + maxEncodedBytes(count, F))
+      const { bytes, view } = this.#arena()
+      const end = encodePostings(bytes, view, at, docs, tfs, count, this.#lens, F, bound)
+      this.#placed(t, at, end - at, end - at, blocks, count)
+      for (let f = 0; f < F; f++) this.#encodedAvg[t * F + f] = bound.avgLens[f]!
+      return
+    }
+    const from = Math.floor(done / BLOCK_SIZE)
+    const at = this.#encodedAt[t]!
+    const table = this.#encodedTable[t]!
+    let { view } = this.#arena()
+    const dataAt =
+      from < Math.ceil(done / BLOCK_SIZE)
+        ? at + view.getUint32(at + from * stride + 4, true)
+        : at + this.#encodedBytes[t]!
+    const tail = dataBytes(docs, from * BLOCK_SIZE, count, F)
+    if (blocks <= table && dataAt + tail + 3 <= at + this.#encodedCap[t]!) {
+      const { bytes } = this.#arena()
+      const end = encodeBlocks(bytes, view, at, from, dataAt, docs, tfs, count, this.#lens, F, bound)
+      this.#placed(t, at, end - at, this.#encodedCap[t]!, table, count)
+    } else {
+      const grownTable = Math.max(2, blocks * 2)
+      const kept = dataAt - (at + table * stride)
+      const to = this.#arenaEnd
+      const keptAt = to + grownTable * stride
+      ensureMemory(this.#wasm.memory, keptAt + 2 * (kept + tail) + 8)
+      const arena = this.#arena()
+      view = arena.view
+      const bytes = arena.bytes
+      bytes.copyWithin(to, at, at + from * stride)
+      const shift = (grownTable - table) * stride
+      for (let block = 0; block < from; block++) {
+        const entry = to + block * stride + 4
+        view.setUint32(entry, view.getUint32(entry, true) + shift, true)
+      }
+      bytes.copyWithin(keptAt, dataAt - kept, dataAt)
+      const end = encodeBlocks(bytes, view, to, from, keptAt + kept, docs, tfs, count, this.#lens, F, bound)
+      // Room for the data to double before the term moves again.
+      const room = (keptAt + 2 * (kept + tail) + 3) & ~3
+      this.#garbageBytes += this.#encodedCap[t]!
+      this.#placed(t, to, end - to, room - to, grownTable, count)
+    }
+    // Blocks written under different average lengths: the smallest bounds them all (#boundMultiplier).
+    for (let f = 0; f < F; f++) {
+      const was = this.#encodedAvg[t * F + f]!
+      const now = bound.avgLens[f]!
+      this.#encodedAvg[t * F + f] = was === 0 ? now : now === 0 ? was : Math.min(was, now)
+    }
+  }
+
+  #placed(t: number, at: number, used: number, reserved: number, table: number, count: number): void {
+    this.#encodedAt[t] = at
+    this.#encodedBytes[t] = used
+    this.#encodedCap[t] = reserved
+    this.#encodedTable[t] = table
+    this.#encodedCount[t] = count
+    this.#arenaEnd = Math.max(this.#arenaEnd, at + reserved)
   }
 
   #writeDocs(): void {

@@ -83,4 +83,32 @@ describe('typo search over the sorted dictionary', () => {
     expect(indexed(dictionary, 'saerhc', 1)).toEqual([])
     expect(indexed(dictionary, 'saerhc', 2)).toEqual(['search:0:2'])
   })
+
+  it('finds terms in both sorted runs while terms keep arriving between queries', () => {
+    // Terms added between queries go to a small recent run, merged into the main one only once it
+    // passes a sixteenth of it (src/internal/dictionary.ts); queries must see both.
+    const rng = new Rng(SEED + 1)
+    const dictionary = new TermDictionary()
+    const byPrefix = (prefix: string): string[] => {
+      const out: string[] = []
+      dictionary.forEach((term) => {
+        if (term.startsWith(prefix)) out.push(term)
+      })
+      return out.sort()
+    }
+    for (let round = 0; round < 60; round++) {
+      for (let i = 0; i < 200; i++) dictionary.intern(randomWord(rng, 1, 8))
+      const word = randomWord(rng, 2, 6)
+      expect(indexed(dictionary, word, 1), `seed ${SEED}: round ${round}`).toEqual(
+        linearScan(dictionary, word, 1),
+      )
+      const prefix = randomWord(rng, 1, 2)
+      const found = dictionary.withPrefix(prefix).map((id) => dictionary.term(id))
+      // In term order across both runs.
+      expect(found, `seed ${SEED}: round ${round}, prefix ${prefix}`).toEqual(byPrefix(prefix))
+    }
+    const ids = Array.from(dictionary.sortedIds(), (id) => dictionary.term(id))
+    expect(ids).toEqual([...ids].sort())
+    expect(ids.length).toBe(dictionary.size)
+  })
 })

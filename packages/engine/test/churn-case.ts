@@ -118,6 +118,10 @@ export async function replaceRounds(rounds: number): Promise<void> {
   }
   const baseline = await fresh()
   await baseline.index('docs').addDocuments(current)
+  // The churned engine wrote snapshots (every 50 commands), and a snapshot encodes every term's
+  // postings; a search encodes only the terms it reads. Both are compared fully encoded.
+  await baseline.snapshot()
+  await churned.snapshot()
   const base = baseline.index('docs')
   for (const q of QUERIES) {
     const params = { q, limit: 50, showRankingScore: true, filter: 'size < 500' }

@@ -23,6 +23,18 @@ export function maxEncodedBytes(count: number, fieldCount: number): number {
   return blocks * blockStrideWords(fieldCount) * 4 + count * (5 + fieldCount) + 4
 }
 
+/** Exact bytes of the data (doc deltas and tf bytes) of postings [from, count), before rounding. */
+export function dataBytes(docs: Uint32Array, from: number, count: number, fieldCount: number): number {
+  let bytes = (count - from) * fieldCount
+  let previous = from > 0 ? docs[from - 1]! : 0
+  for (let i = from; i < count; i++) {
+    const delta = docs[i]! - previous
+    previous = docs[i]!
+    bytes += delta < 0x80 ? 1 : delta < 0x4000 ? 2 : delta < 0x200000 ? 3 : delta < 0x10000000 ? 4 : 5
+  }
+  return bytes
+}
+
 /**
  * Writes the postings (`docs` ascending, `tfs` fieldCount per posting) at `at` (4-aligned) and
  * returns the end offset, rounded up to 4. `lens` holds field lengths, fieldCount per document.
@@ -38,14 +50,38 @@ export function encodePostings(
   fieldCount: number,
   bound: BoundContext,
 ): number {
+  const blocks = Math.ceil(count / BLOCK_SIZE)
+  const dataAt = at + blocks * blockStrideWords(fieldCount) * 4
+  return encodeBlocks(out, view, at, 0, dataAt, docs, tfs, count, lens, fieldCount, bound)
+}
+
+/**
+ * Writes blocks `fromBlock` onwards of the postings whose block table starts at `at`: their table
+ * entries, and their data from `dataAt` on (the table may hold spare entries before the data, so
+ * a term can grow in place). Blocks before `fromBlock` are left as they are: appending postings
+ * rewrites only the last, partial block and the new ones. Returns the data's end, rounded up to 4.
+ */
+export function encodeBlocks(
+  out: Uint8Array,
+  view: DataView,
+  at: number,
+  fromBlock: number,
+  dataAt: number,
+  docs: Uint32Array,
+  tfs: Uint8Array,
+  count: number,
+  lens: readonly number[],
+  fieldCount: number,
+  bound: BoundContext,
+): number {
   const { boosts, b, avgLens } = bound
   const blocks = Math.ceil(count / BLOCK_SIZE)
   const stride = blockStrideWords(fieldCount) * 4
-  let pos = at + blocks * stride
-  let previous = 0
+  let pos = dataAt
+  let previous = fromBlock > 0 ? docs[fromBlock * BLOCK_SIZE - 1]! : 0
   const minLen = new Array<number>(fieldCount)
   const maxTf = new Array<number>(fieldCount)
-  for (let block = 0; block < blocks; block++) {
+  for (let block = fromBlock; block < blocks; block++) {
     const entry = at + block * stride
     const start = block * BLOCK_SIZE
     const end = Math.min(count, start + BLOCK_SIZE)

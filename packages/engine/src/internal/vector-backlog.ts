@@ -135,19 +135,19 @@ export class BackloggedVectorIndex implements VectorIndex {
   search(query: Float32Array, k: number, allowed?: Uint32Array): VectorHits {
     if (this.#queued.size === 0) return this.#graph.search(query, k, allowed)
     const graphHits = this.#graph.search(query, Math.min(MAX_GRAPH_K, k + this.#staleInGraph), allowed)
-    const scored: [number, number][] = []
+    // Only the k best are kept (a bounded heap), so a long backlog costs one distance per queued
+    // vector and no sort of them all.
+    const best = new BestK(k)
     for (let i = 0; i < graphHits.ids.length; i++) {
       const id = graphHits.ids[i]!
-      if (!this.#queued.has(id)) scored.push([id, graphHits.distances[i]!])
+      if (!this.#queued.has(id)) best.offer(id, graphHits.distances[i]!)
     }
     const scan = new ExactScan(this.#config.distance, query)
     for (const [id, queued] of this.#queued) {
       if (queued.vector === null || (allowed !== undefined && !sortedHas(allowed, id))) continue
-      scored.push([id, scan.distance(queued.vector)])
+      best.offer(id, scan.distance(queued.vector))
     }
-    scored.sort((a, b) => a[1] - b[1] || a[0] - b[0])
-    const top = scored.length > k ? scored.slice(0, k) : scored
-    return { ids: Uint32Array.from(top, (e) => e[0]), distances: Float32Array.from(top, (e) => e[1]) }
+    return best.hits()
   }
 
   /** The graph's figures; queued vectors are counted by `backlog`. */
@@ -242,6 +242,83 @@ class ExactScan {
     const denominator = Math.sqrt(norm) * this.#queryNorm
     return denominator === 0 ? 1 : 1 - dot / denominator
   }
+}
+
+/**
+ * The k smallest (distance, id) pairs offered, ties broken by the lower id: a max-heap of k
+ * entries whose root is the worst kept one.
+ */
+class BestK {
+  readonly #k: number
+  readonly #ids: number[] = []
+  readonly #distances: number[] = []
+
+  constructor(k: number) {
+    this.#k = k
+  }
+
+  offer(id: number, distance: number): void {
+    const ids = this.#ids
+    const distances = this.#distances
+    if (ids.length < this.#k) {
+      ids.push(id)
+      distances.push(distance)
+      this.#up(ids.length - 1)
+    } else if (this.#k > 0 && before(distance, id, distances[0]!, ids[0]!)) {
+      ids[0] = id
+      distances[0] = distance
+      this.#down(0)
+    }
+  }
+
+  /** The kept pairs, best first. */
+  hits(): VectorHits {
+    const order = this.#ids.map((_, i) => i)
+    order.sort((a, b) => this.#distances[a]! - this.#distances[b]! || this.#ids[a]! - this.#ids[b]!)
+    return {
+      ids: Uint32Array.from(order, (i) => this.#ids[i]!),
+      distances: Float32Array.from(order, (i) => this.#distances[i]!),
+    }
+  }
+
+  #up(at: number): void {
+    while (at > 0) {
+      const parent = (at - 1) >> 1
+      if (!this.#worseAt(at, parent)) return
+      this.#swap(at, parent)
+      at = parent
+    }
+  }
+
+  #down(at: number): void {
+    const n = this.#ids.length
+    for (;;) {
+      let worst = at
+      const left = 2 * at + 1
+      if (left < n && this.#worseAt(left, worst)) worst = left
+      if (left + 1 < n && this.#worseAt(left + 1, worst)) worst = left + 1
+      if (worst === at) return
+      this.#swap(at, worst)
+      at = worst
+    }
+  }
+
+  /** Whether entry a ranks after entry b. */
+  #worseAt(a: number, b: number): boolean {
+    return before(this.#distances[b]!, this.#ids[b]!, this.#distances[a]!, this.#ids[a]!)
+  }
+
+  #swap(a: number, b: number): void {
+    const ids = this.#ids
+    const distances = this.#distances
+    ;[ids[a], ids[b]] = [ids[b]!, ids[a]!]
+    ;[distances[a], distances[b]] = [distances[b]!, distances[a]!]
+  }
+}
+
+/** Whether (distance, id) ranks before (otherDistance, otherId): lower distance, then lower id. */
+function before(distance: number, id: number, otherDistance: number, otherId: number): boolean {
+  return distance < otherDistance || (distance === otherDistance && id < otherId)
 }
 
 function sortedHas(sorted: Uint32Array, id: number): boolean {

@@ -1,3 +1,5 @@
+import { ClusterError } from '@shoal/cluster'
+import { RaftError } from '@shoal/raft'
 /**
  * HTTP errors in Meilisearch's shape: `{ message, code, type, link }` with the
  * status Meilisearch uses for that code. Engine errors already carry `code`,
@@ -67,6 +69,14 @@ interface CodedError {
   message: string
 }
 
+/**
+ * An error of the replication layer (`@shoal/raft`, `@shoal/cluster`): a leader change, no
+ * majority, a time-out, a stopped node. Not the client's fault and worth retrying.
+ */
+export function isReplicationFault(error: unknown): boolean {
+  return error instanceof RaftError || error instanceof ClusterError
+}
+
 function isCodedError(error: unknown): error is CodedError {
   if (typeof error !== 'object' || error === null) return false
   const e = error as Record<string, unknown>
@@ -80,6 +90,15 @@ function isCodedError(error: unknown): error is CodedError {
  */
 export function toErrorResponse(error: unknown): { status: number; body: ErrorBody; internal: boolean } {
   if (error instanceof ApiError) return { status: error.httpStatus, body: error.toBody(), internal: false }
+  if (isReplicationFault(error)) {
+    // The cluster could not finish now (a leader changed, no majority, a time-out): retriable.
+    const message = error instanceof Error ? error.message : String(error)
+    return {
+      status: 503,
+      body: { message, code: 'cluster_unavailable', type: 'system', link: errorLink('cluster_unavailable') },
+      internal: false,
+    }
+  }
   if (isCodedError(error)) {
     const body = { message: error.message, code: error.code, type: error.type, link: errorLink(error.code) }
     return { status: error.httpStatus, body, internal: error.httpStatus >= 500 }

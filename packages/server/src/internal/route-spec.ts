@@ -1,6 +1,7 @@
 import type { Action, Grant, KeyStore } from './api-keys.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import type { ServerConfig } from './config.ts'
+import type { DocumentParser } from './document-parser.ts'
 import type { EnginePort } from './engine-port.ts'
 import { badRequest } from './errors.ts'
 import type { ServerMetrics } from './metrics.ts'
@@ -34,6 +35,8 @@ export interface Services {
   keys: KeyStore
   metrics: ServerMetrics
   config: ServerConfig
+  /** Parses documents bodies, large ones off the event loop. */
+  documents: DocumentParser
   version: string
   /** The cluster member this node runs, once started; undefined on a standalone node. */
   cluster?: ClusterRuntime | undefined

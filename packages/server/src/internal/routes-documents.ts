@@ -1,6 +1,6 @@
 import type { Filter } from './engine-port.ts'
 import { badRequest } from './errors.ts'
-import { isPlainObject, readDocumentsBody, readJsonBody } from './request-body.ts'
+import { isPlainObject, readJsonBody } from './request-body.ts'
 import {
   checkIndexUid,
   intParam,
@@ -167,12 +167,12 @@ function addRoute(method: 'POST' | 'PUT', kind: 'replace' | 'update', summary: s
     status: 202,
     body: 'documents',
     queryParams: ['primaryKey', 'csvDelimiter'],
-    handler({ params, query, body, contentType, services }) {
+    async handler({ params, query, body, contentType, services }) {
       const uid = checkIndexUid(params.indexUid)
       const delimiter = query.csvDelimiter ?? ','
       if (delimiter.length !== 1)
         throw badRequest('invalid_document_csv_delimiter', '`csvDelimiter` must be one ASCII character')
-      const { documents, json } = readDocumentsBody(body, contentType, delimiter)
+      const { count, json } = await services.documents.parse(body, contentType, delimiter)
       const primaryKey =
         query.primaryKey === undefined || query.primaryKey === '' ? undefined : query.primaryKey
       return services.queue.enqueue({
@@ -182,10 +182,10 @@ function addRoute(method: 'POST' | 'PUT', kind: 'replace' | 'update', summary: s
           kind: 'addDocuments',
           method: kind,
           payloadFile: '',
-          documentCount: documents.length,
+          documentCount: count,
           ...(primaryKey !== undefined ? { primaryKey } : {}),
         },
-        details: { receivedDocuments: documents.length, indexedDocuments: null },
+        details: { receivedDocuments: count, indexedDocuments: null },
         documentsJson: json,
       })
     },

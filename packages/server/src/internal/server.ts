@@ -7,6 +7,7 @@ import { KeyStore } from './api-keys.ts'
 import { buildApp } from './app.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { parseHttpAddr, type ServerConfig } from './config.ts'
+import { DocumentParser } from './document-parser.ts'
 import { type LocalEngine, ServerMetrics } from './metrics.ts'
 import type { Services } from './route-spec.ts'
 import { TaskQueue } from './task-queue.ts'
@@ -86,7 +87,16 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
       logger.error({ err: error, task: task.uid }, 'task failed with an internal error'),
   })
   metrics = new ServerMetrics(engine, () => queue.depth())
-  const services: Services = { engine, queue, keys, metrics, config, version: await packageVersion() }
+  const documents = new DocumentParser()
+  const services: Services = {
+    engine,
+    queue,
+    keys,
+    metrics,
+    config,
+    documents,
+    version: await packageVersion(),
+  }
   const app = buildApp(services, logger)
   const { host, port } = parseHttpAddr(config.httpAddr)
   await app.listen({ host, port })
@@ -118,6 +128,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
       closing ??= (async () => {
         await services.cluster?.stop()
         await app.close()
+        await documents.stop()
         await queue.close()
         await engine.close()
       })()

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { type ClusterNode, ENDED_TASK_STATUSES, type TaskRecord } from '@shoal/cluster'
 import type { Logger } from 'pino'
-import { toErrorResponse } from '../errors.ts'
+import { ApiError, toErrorResponse } from '../errors.ts'
 import { canBatch, runDocumentBatch, runTask } from '../task-executor.ts'
 import { type TaskFilter, taskMatches } from '../task-filter.ts'
 import type { EnqueueRequest, TaskPage, TaskQueuePort } from '../task-queue.ts'
@@ -63,8 +63,14 @@ export class ClusterTaskQueue implements TaskQueuePort {
       ...(payload === undefined ? {} : { payload }),
       atMs: Date.now(),
     })
-    if (!outcome.ok) throw new Error(`the task was refused: ${outcome.message}`)
-    return toSummary({ ...(task as StoredTask), uid: outcome.value as number })
+    if (!outcome.ok)
+      throw new ApiError(503, 'cluster_unavailable', `the task was refused: ${outcome.message}`, 'system')
+    const uid = outcome.value as number
+    // Read-your-writes on this node: its copy of the task list holds the task before the answer.
+    const deadline = Date.now() + 5_000
+    while (this.#node.metadata.task(uid) === undefined && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    return toSummary({ ...(task as StoredTask), uid })
   }
 
   async control(kind: 'cancel' | 'delete', filter: TaskFilter, originalFilter: string): Promise<TaskSummary> {
@@ -111,11 +117,24 @@ export class ClusterTaskQueue implements TaskQueuePort {
       task: record as unknown as Omit<TaskRecord, 'uid'>,
       atMs: Date.now(),
     })
-    if (!outcome.ok) throw new Error(`the task was refused: ${outcome.message}`)
+    if (!outcome.ok)
+      throw new ApiError(503, 'cluster_unavailable', `the task was refused: ${outcome.message}`, 'system')
     return toSummary({ ...(record as StoredTask), uid: outcome.value as number })
   }
 
-  get(uid: number): Task | undefined {
+  /**
+   * A task by uid. A uid this node has not seen yet may have been enqueued through another node:
+   * it catches up with the metadata leader first (ReadIndex), so a task is found on every node as
+   * soon as its uid was returned by any.
+   */
+  async get(uid: number): Promise<Task | undefined> {
+    if (this.#node.metadata.task(uid) === undefined && uid >= this.#node.metadata.nextTaskUid) {
+      try {
+        await this.#node.readLinearizable({ timeoutMs: 5_000 })
+      } catch {
+        // No metadata majority: answer from what this node has.
+      }
+    }
     const task = this.#node.metadata.task(uid) as unknown as StoredTask | undefined
     return task === undefined ? undefined : toPublicTask(task)
   }
@@ -287,7 +306,8 @@ export class TaskScheduler {
           })
         } catch (error) {
           const response = toErrorResponse(error)
-          // Unavailable shards or no leader: the task stays processing and runs again later.
+          // Unavailable shards, a leader change, a time-out (503): the task stays processing and
+          // runs again later. The request's own fault (4xx) or a defect (500) fails it.
           if (response.status === 503 || isRetriable(error)) {
             await this.#finish(finished, startedAt)
             throw error

@@ -1,5 +1,5 @@
 import { type ClusterNode, RemoteAppError, type ShardHosting, shardGroupOf } from '@shoal/cluster'
-import type { Command, Doc, GetDocumentsParams, SearchParams } from '@shoal/engine'
+import type { Command, Doc, GetDocumentsParams, SearchContext, SearchParams } from '@shoal/engine'
 import { ApiError } from '../errors.ts'
 import type { EngineShardMachine } from './shard-machine.ts'
 
@@ -14,6 +14,10 @@ export type ReadMode = 'leader' | 'eventual'
 
 export type ShardAction =
   | { readonly action: 'search'; readonly params: SearchParams }
+  /** Phase 1 of a sharded search: the statistics global scoring needs. */
+  | { readonly action: 'searchStats'; readonly params: SearchParams }
+  /** Phase 2: the shard's candidates, scored with the merged statistics. */
+  | { readonly action: 'searchShard'; readonly params: SearchParams; readonly context: SearchContext }
   | { readonly action: 'getDocument'; readonly id: string | number; readonly options: object }
   | { readonly action: 'getDocuments'; readonly params: GetDocumentsParams }
   | { readonly action: 'getSettings' }
@@ -102,6 +106,12 @@ async function serveItem(
     switch (call.action) {
       case 'search':
         value = index.search(call.params)
+        break
+      case 'searchStats':
+        value = index.searchStats(call.params)
+        break
+      case 'searchShard':
+        value = index.searchShard(call.params, call.context)
         break
       case 'getDocument':
         value = index.getDocument(call.id, call.options)

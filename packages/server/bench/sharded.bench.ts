@@ -1,0 +1,355 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { defineSuite, mulberry32, type SuiteContext } from '@shoal/bench'
+import {
+  type DebianPackage,
+  type KnownItemQuery,
+  knownItemQueries,
+  loadDebianCorpus,
+} from '../../../bench/corpus/debian.ts'
+import { DIMENSIONS, embed, idfWeights } from '../../engine/bench/vectors.ts'
+import { recordMachineLoad, recordRatio } from '../../raft/bench/stats.ts'
+import { failedTasks, type IndexingRun, indexOnce, median } from './sharded-indexing.ts'
+import {
+  SearchClient,
+  type ShoalProcess,
+  serverErrors,
+  startCluster,
+  startSingle,
+  taskNotFoundAfterEnqueue,
+} from './sharded-processes.ts'
+
+/**
+ * Sharded, replicated indexes on three `shoal start` processes on loopback against one
+ * standalone `shoal start`, in the same run, on the same documents (Debian packages with 64-d
+ * user-provided vectors) and the same queries:
+ * - indexing: the same batches into the single node and into indexes of 1, 3, 6 and 12 shards
+ *   (replication factor 3), docs/s until the last task succeeded, and where the time went;
+ * - search: held-out known-item queries one after another over one keep-alive connection, p50 and
+ *   p99, single node and each shard count taking turns, rounds alternating which goes first and
+ *   which cluster node coordinates; per-round ratios reported as median (min–max).
+ * Only the HTTP API is used, so the figures do not depend on how the cluster merges.
+ */
+
+const SAMPLE = fileURLToPath(new URL('../data/sample-packages.json', import.meta.url))
+const TARGET_SHARDS = 6
+
+interface Plan {
+  documents: number
+  batch: number
+  shardCounts: number[]
+  rounds: number
+  tuning: number
+  heldOut: number
+}
+
+const FULL: Plan = {
+  documents: 20_000,
+  batch: 500,
+  shardCounts: [1, 3, 6, 12],
+  rounds: 5,
+  tuning: 60,
+  heldOut: 200,
+}
+const SMOKE: Plan = { documents: 502, batch: 100, shardCounts: [1, 3], rounds: 2, tuning: 10, heldOut: 30 }
+
+async function loadDocs(plan: Plan, smoke: boolean, seed: number): Promise<DebianPackage[]> {
+  if (smoke) {
+    const rows = JSON.parse(await readFile(SAMPLE, 'utf8')) as Array<DebianPackage & { package: string }>
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.package,
+      section: r.section,
+      summary: r.summary,
+      description: r.description,
+    }))
+  }
+  // A seeded sample of the corpus (the file is in name order; a prefix would be one alphabet slice).
+  const all = loadDebianCorpus()
+  const random = mulberry32(seed)
+  for (let i = 0; i < plan.documents; i++) {
+    const j = i + Math.floor(random() * (all.length - i))
+    ;[all[i], all[j]] = [all[j]!, all[i]!]
+  }
+  return all.slice(0, plan.documents).sort((a, b) => a.id - b.id)
+}
+
+function toBatches(docs: readonly DebianPackage[], size: number): object[][] {
+  const weight = idfWeights(docs.map((d) => d.summary))
+  const rows = docs.map((d) => ({ ...d, _vectors: { text: Array.from(embed(d.summary, '', weight)) } }))
+  const batches: object[][] = []
+  for (let i = 0; i < rows.length; i += size) batches.push(rows.slice(i, i + size))
+  return batches
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN
+}
+
+/** Searches that failed and were sent again (recorded with the results). */
+const searchErrors: string[] = []
+
+interface Pass {
+  p50: number
+  p99: number
+  /** Share of the queries whose package is in the top 10. */
+  hit10: number
+}
+
+/** Every held-out query once, in order, one at a time. */
+async function searchPass(
+  client: SearchClient,
+  url: string,
+  queries: readonly KnownItemQuery[],
+  extra: object = {},
+): Promise<Pass> {
+  const latencies: number[] = []
+  let hits = 0
+  for (const { query, target } of queries) {
+    const body = { q: query, limit: 10, attributesToRetrieve: ['id'], ...extra }
+    // A failed search (a shard leader changing under load) is sent again; its latency counts in full.
+    let answer: { ms: number; text: string } | undefined
+    let spent = 0
+    for (let attempt = 1; answer === undefined; attempt++) {
+      const started = performance.now()
+      try {
+        answer = await client.post(url, body)
+      } catch (error) {
+        spent += performance.now() - started
+        searchErrors.push(String((error as Error).message).slice(0, 300))
+        if (attempt >= 3) throw error
+      }
+    }
+    const { ms, text } = answer
+    latencies.push(spent + ms)
+    const ids = (JSON.parse(text) as { hits: Array<{ id: number }> }).hits.map((h) => h.id)
+    if (ids.includes(target)) hits++
+  }
+  latencies.sort((a, b) => a - b)
+  return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), hit10: hits / queries.length }
+}
+
+interface Target {
+  label: string
+  url: (round: number) => string
+  extra?: object
+}
+
+async function indexAll(
+  ctx: SuiteContext,
+  plan: Plan,
+  single: ShoalProcess,
+  cluster: readonly ShoalProcess[],
+  batches: object[][],
+): Promise<{ single: IndexingRun[]; sharded: Map<number, IndexingRun> }> {
+  const singles: IndexingRun[] = []
+  const sharded = new Map<number, IndexingRun>()
+  const runSingle = async (n: number) => {
+    const run = await indexOnce({
+      label: 'single',
+      writer: single,
+      processes: [single],
+      uid: n === 0 ? 'packages' : `packages-${n}`,
+      batches,
+      dimensions: DIMENSIONS,
+    })
+    singles.push(run)
+    ctx.log(`indexing single #${n + 1}: ${run.docsPerS.toFixed(0)} docs/s`)
+  }
+  // Single-node runs between the cluster runs, so that both see the same share of the machine.
+  await runSingle(0)
+  for (const [i, shards] of plan.shardCounts.entries()) {
+    const run = await indexOnce({
+      label: `s${shards}`,
+      writer: cluster[0]!,
+      processes: cluster,
+      uid: `s${shards}`,
+      shardCount: shards,
+      batches,
+      dimensions: DIMENSIONS,
+    })
+    sharded.set(shards, run)
+    ctx.log(
+      `indexing ${shards} shards: ${run.docsPerS.toFixed(0)} docs/s; create ${run.createMs.toFixed(0)} ms, ` +
+        `enqueue ${run.enqueueMs.toFixed(1)} ms, wait ${run.queueWaitMs.toFixed(0)} ms, ` +
+        `processing ${run.processingMs.toFixed(0)} ms, gap ${run.schedulerGapMs.toFixed(0)} ms, ` +
+        `CPU ${run.cpuS.map((c) => c.toFixed(1)).join('/')} s, ` +
+        `RSS ${run.rssBeforeMiB.map((r) => r.toFixed(0)).join('/')} → ${run.rssAfterMiB.map((r) => r.toFixed(0)).join('/')} MiB`,
+    )
+    if (i % 2 === 1) await runSingle(singles.length)
+  }
+  return { single: singles, sharded }
+}
+
+function recordIndexing(ctx: SuiteContext, run: IndexingRun, name: string): void {
+  const add = (metric: string, value: number, unit: string) =>
+    ctx.record({ name: `${name}-${metric}`, metric, value, unit })
+  add('docs-per-s', run.docsPerS, 'docs/s')
+  add('create-index', run.createMs, 'ms')
+  add('enqueue-latency-p50', run.enqueueMs, 'ms')
+  add('queue-wait-p50', run.queueWaitMs, 'ms')
+  add('task-processing-p50', run.processingMs, 'ms')
+  if (Number.isFinite(run.schedulerGapMs)) add('scheduler-gap-p50', run.schedulerGapMs, 'ms')
+  add('processing-share', run.processingShare, 'fraction')
+  add(
+    'cpu-seconds-total',
+    run.cpuS.reduce((a, b) => a + b, 0),
+    's',
+  )
+  add('cpu-seconds-max-process', Math.max(...run.cpuS), 's')
+  add(
+    'run-queue-seconds-total',
+    run.runQueueS.reduce((a, b) => a + b, 0),
+    's',
+  )
+  // Growth of the resident set while the index was created and filled (its data, its replicas, garbage).
+  add('rss-growth-max-process', Math.max(...run.rssAfterMiB.map((m, i) => m - run.rssBeforeMiB[i]!)), 'MiB')
+}
+
+export default defineSuite({
+  description:
+    'Sharded indexes (RF 3) on 3 processes vs 1 standalone node: search p50/p99 at 1/3/6/12 shards, indexing docs/s and where the time goes',
+  async run(ctx) {
+    const plan = ctx.smoke ? SMOKE : FULL
+    recordMachineLoad(ctx, 'start')
+    const docs = await loadDocs(plan, ctx.smoke, ctx.seed)
+    const batches = toBatches(docs, plan.batch)
+    const tuning = knownItemQueries(docs, ctx.seed, plan.tuning)
+    const seen = new Set(tuning.map((q) => q.query))
+    const heldOut = knownItemQueries(docs, ctx.seed + 1, plan.heldOut * 2)
+      .filter((q) => !seen.has(q.query))
+      .slice(0, plan.heldOut)
+    ctx.log(
+      `${docs.length} documents in ${batches.length} batches; ${tuning.length} + ${heldOut.length} queries`,
+    )
+    const dir = await mkdtemp(path.join(tmpdir(), 'shoal-bench-sharded-'))
+    const processes: ShoalProcess[] = []
+    const client = new SearchClient()
+    try {
+      const single = await startSingle(dir)
+      processes.push(single)
+      const cluster = await startCluster(dir)
+      processes.push(...cluster)
+
+      const indexing = await indexAll(ctx, plan, single, cluster, batches)
+      const singleRate = median(indexing.single.map((r) => r.docsPerS))
+      for (const [i, run] of indexing.single.entries()) recordIndexing(ctx, run, `index-single-${i + 1}`)
+      ctx.record({ name: 'index-single-docs-per-s', metric: 'docs/s', value: singleRate, unit: 'docs/s' })
+      for (const [shards, run] of indexing.sharded) {
+        recordIndexing(ctx, run, `index-s${shards}`)
+        ctx.ratio(`index-s${shards}-vs-single-docs-per-s`, run.docsPerS, singleRate, 'single node')
+      }
+
+      const targets: Target[] = plan.shardCounts.map((shards) => ({
+        label: `s${shards}`,
+        url: (round) =>
+          `${cluster[round % cluster.length]!.url}/indexes/${indexing.sharded.get(shards)!.uid}/search`,
+      }))
+      const eventualShards = plan.shardCounts.includes(TARGET_SHARDS)
+        ? TARGET_SHARDS
+        : plan.shardCounts.at(-1)!
+      targets.push({
+        label: `s${eventualShards}-eventual`,
+        url: (round) =>
+          `${cluster[round % cluster.length]!.url}/indexes/${indexing.sharded.get(eventualShards)!.uid}/search`,
+        extra: { consistency: 'eventual' },
+      })
+      const singleUrl = `${single.url}/indexes/${indexing.single[0]!.uid}/search`
+      // The tuning queries warm every path (and the JIT) before anything is timed.
+      await searchPass(client, singleUrl, tuning)
+      for (const target of targets)
+        for (let node = 0; node < cluster.length; node++)
+          await searchPass(client, target.url(node), tuning, target.extra)
+
+      const passes = new Map<string, { single: Pass; cluster: Pass }[]>()
+      for (let round = 0; round < plan.rounds; round++) {
+        for (const target of targets) {
+          const singleFirst = round % 2 === 0
+          let singlePass: Pass
+          let clusterPass: Pass
+          if (singleFirst) {
+            singlePass = await searchPass(client, singleUrl, heldOut)
+            clusterPass = await searchPass(client, target.url(round), heldOut, target.extra)
+          } else {
+            clusterPass = await searchPass(client, target.url(round), heldOut, target.extra)
+            singlePass = await searchPass(client, singleUrl, heldOut)
+          }
+          passes.set(target.label, [
+            ...(passes.get(target.label) ?? []),
+            { single: singlePass, cluster: clusterPass },
+          ])
+          ctx.log(
+            `round ${round + 1} ${target.label} via n${round % cluster.length}: p50 ${clusterPass.p50.toFixed(2)} vs ` +
+              `${singlePass.p50.toFixed(2)} ms, p99 ${clusterPass.p99.toFixed(2)} vs ${singlePass.p99.toFixed(2)} ms`,
+          )
+        }
+      }
+      for (const target of targets) {
+        const list = passes.get(target.label) ?? []
+        const add = (name: string, metric: string, values: number[], unit: string) =>
+          ctx.record({ name, metric, value: median(values), unit })
+        add(
+          `search-${target.label}-p50`,
+          'p50-latency',
+          list.map((p) => p.cluster.p50),
+          'ms',
+        )
+        add(
+          `search-${target.label}-p99`,
+          'p99-latency',
+          list.map((p) => p.cluster.p99),
+          'ms',
+        )
+        add(
+          `search-${target.label}-single-p50`,
+          'p50-latency',
+          list.map((p) => p.single.p50),
+          'ms',
+        )
+        add(
+          `search-${target.label}-single-p99`,
+          'p99-latency',
+          list.map((p) => p.single.p99),
+          'ms',
+        )
+        add(
+          `search-${target.label}-hit10`,
+          'hit@10',
+          list.map((p) => p.cluster.hit10),
+          'fraction',
+        )
+        add(
+          `search-${target.label}-single-hit10`,
+          'hit@10',
+          list.map((p) => p.single.hit10),
+          'fraction',
+        )
+        for (const q of ['p50', 'p99'] as const)
+          recordRatio(
+            ctx,
+            `search-${target.label}-vs-single-${q}`,
+            list.map((p) => p.cluster[q] / p.single[q]),
+            'single node',
+          )
+      }
+      ctx.record({
+        name: 'task-not-found-after-enqueue',
+        metric: 'count',
+        value: taskNotFoundAfterEnqueue.count,
+        unit: 'requests',
+      })
+    } finally {
+      ctx.record({ name: 'server-errors', metric: 'count', value: serverErrors.length, unit: 'answers' })
+      ctx.record({ name: 'search-errors', metric: 'count', value: searchErrors.length, unit: 'searches' })
+      ctx.record({ name: 'failed-tasks', metric: 'count', value: failedTasks.length, unit: 'tasks' })
+      for (const message of [...serverErrors, ...searchErrors, ...failedTasks])
+        ctx.log(`error answer: ${message}`)
+      client.close()
+      await Promise.all(processes.map((p) => p.stop()))
+      await rm(dir, { recursive: true, force: true })
+      recordMachineLoad(ctx, 'end')
+    }
+  },
+})
