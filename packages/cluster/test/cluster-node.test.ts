@@ -111,6 +111,37 @@ describe('ClusterNode over in-memory gossip and transport', () => {
     expect(late.node.host?.metrics().snapshotsReceived).toBeGreaterThan(0)
   })
 
+  it('retries a snapshot transfer that failed until the joining node has it', async () => {
+    let failures = 2
+    cluster = testCluster({
+      metaSnapshotEntries: 8,
+      transport: (_id, inner) => ({
+        sendRaft: (to, frame) => inner.sendRaft(to, frame),
+        request: (to, body, options) => inner.request(to, body, options),
+        sendSnapshot: (to, snapshot, options) => {
+          if (failures > 0) {
+            failures--
+            return Promise.reject(new Error('stream reset'))
+          }
+          return inner.sendSnapshot?.(to, snapshot, options) ?? Promise.reject(new Error('no snapshot path'))
+        },
+      }),
+    })
+    const c = cluster
+    const a = await c.add('a', { bootstrap: true })
+    await waitFor('the cluster initialised', () => a.node.state().clusterId !== null)
+    for (let i = 0; i < 30; i++) {
+      const outcome = await a.node.propose({ type: 'setting.put', key: `k${i}`, value: `v${i}` })
+      expect(outcome.ok).toBe(true)
+    }
+    await waitFor('the log compacted', () => (a.node.metaRaft?.status().snapshotIndex ?? 0) > 20)
+    const late = await c.add('late')
+    await waitFor('the late node caught up', () => late.node.state().settings.k29 === 'v29')
+    expect(failures).toBe(0)
+    expect(a.node.host?.metrics().snapshotsFailed).toBeGreaterThanOrEqual(2)
+    expect(late.node.host?.metrics().snapshotsReceived).toBeGreaterThan(0)
+  })
+
   it('drops and counts a snapshot message of another cluster, and refuses one the Raft host cannot use', async () => {
     cluster = testCluster()
     const c = cluster

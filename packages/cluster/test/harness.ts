@@ -1,6 +1,12 @@
 import { type ConfState, initialState, MemoryRaftStorage, type RaftStorage, seededRng } from '@shoal/raft'
 import { LOCAL, MemoryNetwork, SwimNode, seededRandom } from '@shoal/swim'
-import { ClusterNode, MemoryClusterNetwork, MemoryIdentityStore, type NodeAdvert } from '../src/index.ts'
+import {
+  ClusterNode,
+  type ClusterTransport,
+  MemoryClusterNetwork,
+  MemoryIdentityStore,
+  type NodeAdvert,
+} from '../src/index.ts'
 
 /** One in-process node: its SWIM member, its cluster node and the stores that survive a restart. */
 export interface TestNode {
@@ -44,6 +50,8 @@ export interface TestClusterOptions {
   raftTickMs?: number
   /** Metadata snapshot interval in entries. @defaultValue the node's default */
   metaSnapshotEntries?: number
+  /** Wraps each node's transport (to inject failures). @defaultValue the in-memory transport as it is */
+  transport?: (nodeId: string, inner: ClusterTransport) => ClusterTransport
 }
 
 /** Builds nodes over in-memory gossip and an in-memory cluster network (real or fake timers). */
@@ -77,7 +85,7 @@ export function testCluster(options: TestClusterOptions = {}): TestCluster {
     const node = new ClusterNode({
       advert: advert(test.id, zones.get(test.id)),
       identity: test.identity,
-      transport: network.transport(`p2p:${test.id}`),
+      transport: (options.transport ?? ((_id, inner) => inner))(test.id, network.transport(`p2p:${test.id}`)),
       membership: swim,
       raftStorage: storage,
       tickMs: options.raftTickMs ?? 20,
