@@ -42,9 +42,10 @@ export type {
   VectorIndexConfig,
   VectorIndexFactory,
 } from './internal/ports.ts'
+export { documentKey, externalIdKey, inferPrimaryKey } from './internal/primary-key.ts'
 export { mergeShardResults } from './internal/search-merge.ts'
 export { mergeSearchStats } from './internal/search-stats.ts'
-export { open } from './open.ts'
+export { open, openReplica } from './open.ts'
 export type {
   CoreStorageStats,
   Distance,
