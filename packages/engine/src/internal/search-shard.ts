@@ -26,6 +26,7 @@ import type {
 import { Bitset } from './bitset.ts'
 import { mayReachPage } from './hybrid-page-bound.ts'
 import type { IndexState } from './index-state.ts'
+import type { TextQueryStats } from './ports.ts'
 import { hasSyntax, parseQuerySyntax } from './query-syntax.ts'
 import { folder, queryWords } from './query-words.ts'
 import { filterDocuments, project } from './search.ts'
@@ -58,22 +59,29 @@ interface Ranked {
   semanticFound: number
 }
 
+/**
+ * `context` is the collection's statistics, or `'local'` when this index is the whole collection
+ * (one unsharded index): it then scores with its own, which is what merged statistics of one
+ * partition amount to, without gathering them.
+ */
 export function searchShard(
   state: IndexState,
   params: SearchParams | undefined,
-  context: SearchContext,
+  context: SearchContext | 'local',
 ): ShardSearchResult {
   const request = checkSearch(params, state.settings)
   const syntax = parseQuerySyntax(request.q, state.text)
   refuseUnsupported(request, hasSyntax(syntax))
   const text = syntax.text
   const plan = planOf(request, text, settingsFingerprint(state.settings))
-  if ((context.text !== null) !== (plan.mode === 'keyword' || plan.mode === 'hybrid')) {
+  const keywordPart = plan.mode === 'keyword' || plan.mode === 'hybrid'
+  if (context !== 'local' && (context.text !== null) !== keywordPart) {
     throw new ShardedSearchMismatchError('The search context was gathered for another query.')
   }
+  const global = context === 'local' ? undefined : (context.text ?? undefined)
   const allowed = filterDocuments(state, request.filter)
   const candidateCount = allowed === undefined ? state.size : allowed.count()
-  const ranked = rankCandidates(state, { ...request, q: text }, plan, context, allowed, candidateCount)
+  const ranked = rankCandidates(state, { ...request, q: text }, plan, global, allowed, candidateCount)
   const matched = plan.facets === null ? undefined : matchedSet(state, plan.mode, ranked.rows, allowed)
   const sortValues = (id: number) => plan.sort.map((rule) => sortKey(state.docAt(id)!, rule))
   const rows = pageCandidates(plan, ranked.rows, sortValues)
@@ -97,7 +105,7 @@ export function searchShard(
     keywordBest: ranked.keywordBest,
     semanticFound: ranked.semanticFound,
     hybridCount: plan.mode === 'hybrid' ? ranked.rows.length : 0,
-    matchEstimate: context.text === null ? 0 : state.text.matchEstimate(text, context.text),
+    matchEstimate: keywordPart ? state.text.matchEstimate(text, global) : 0,
     hits,
     facets: matched === undefined ? null : countFacets(state, plan.facets!, matched),
   }
@@ -108,7 +116,7 @@ function rankCandidates(
   state: IndexState,
   request: CheckedSearch,
   plan: ShardSearchPlan,
-  context: SearchContext,
+  global: TextQueryStats | undefined,
   allowed: Bitset | undefined,
   candidateCount: number,
 ): Ranked {
@@ -127,7 +135,7 @@ function rankCandidates(
   const listDepth = plan.mode === 'hybrid' ? depth : window
   const allowedIds = allowed?.toArray()
   if (plan.mode !== 'semantic') {
-    const hits = keywordHits(state, request, allowedIds, listDepth, context.text!)
+    const hits = keywordHits(state, request, allowedIds, listDepth, global)
     ranked.keywordFound = hits.ids.length
     ranked.keywordBest = hits.scores[0] ?? null
     ranked.rows = hits.ids.map((id, i) => row(id, hits.scores[i]!))
