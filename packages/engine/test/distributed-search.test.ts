@@ -7,11 +7,15 @@
  * unsharded index and by stats → shard → merge, with every message passed through msgpack as
  * it would cross the network. The answers must be equal in full, `processingTimeMs` aside.
  */
-import { readFileSync } from 'node:fs'
-import { gunzipSync } from 'node:zlib'
 import { shardOf } from '@shoal/hashring'
 import { Rng, testSeed } from '@shoal/testkit/rng'
-import { sharedPath } from '@shoal/testkit/shared'
+import {
+  type CorpusDoc,
+  corpusQueryVector,
+  corpusSearchParams,
+  corpusSettings,
+  loadSearchCorpus,
+} from '@shoal/testkit/search-corpus'
 import { pack, unpack } from 'msgpackr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -32,47 +36,10 @@ const SEED = testSeed(20261207)
 const DIMENSIONS = 16
 const SHARD_COUNTS = [1, 3, 6] as const
 const QUERIES = 210
-const SETTINGS = {
-  searchableAttributes: ['package', 'summary', 'description'],
-  filterableAttributes: ['section', 'size', 'popular', 'tags'],
-  sortableAttributes: ['size', 'package'],
-  embedders: { default: { source: 'userProvided' as const, dimensions: DIMENSIONS } },
-}
+const SETTINGS = corpusSettings(DIMENSIONS)
 
-interface CorpusLine {
-  id: number
-  package: string
-  section: string
-  summary: string
-  description: string
-}
-
-/** Every 21st package of the corpus (about 3,000), with seeded sizes, tags and clustered vectors. */
 function loadDocuments(rng: Rng): Doc[] {
-  const lines = gunzipSync(readFileSync(sharedPath('datasets/debian-packages.jsonl.gz')))
-    .toString('utf8')
-    .split('\n')
-  const centres = Array.from({ length: 8 }, () => Array.from({ length: DIMENSIONS }, () => rng.gaussian()))
-  const docs: Doc[] = []
-  for (let i = 0; i < lines.length; i += 21) {
-    if (lines[i]!.trim() === '') continue
-    const line = JSON.parse(lines[i]!) as CorpusLine
-    const centre = centres[rng.int(centres.length)]!
-    const vector = centre.map((c, j) => c + rng.gaussian() * 0.6 * (1 + j) ** -0.35)
-    docs.push({
-      id: line.id,
-      package: line.package,
-      section: line.section,
-      summary: line.summary,
-      description: line.description,
-      // Few distinct sizes, so that sorting by size ties and the primary key decides.
-      size: rng.int(400),
-      popular: rng.chance(0.2),
-      tags: rng.chance(0.5) ? [line.section.split('/')[0]!, rng.chance(0.5) ? 'lib' : 'app'] : [],
-      _vectors: { default: vector.map((x) => Math.fround(x)) },
-    })
-  }
-  return docs
+  return loadSearchCorpus(rng, { every: 21, dimensions: DIMENSIONS }) as Doc[]
 }
 
 function roundTrip<T>(value: T): T {
@@ -95,64 +62,12 @@ function withoutTime(result: SearchResult): Omit<SearchResult, 'processingTimeMs
   return rest
 }
 
-/** Words of real summaries, sometimes cut short (prefix search) or misspelt (typo tolerance). */
-function queryText(rng: Rng, docs: readonly Doc[]): string {
-  const words = (docs[rng.int(docs.length)]!.summary as string)
-    .split(/[^A-Za-z0-9]+/)
-    .filter((w) => w.length > 1)
-  if (words.length === 0) return 'library'
-  const start = rng.int(words.length)
-  const picked = words.slice(start, start + rng.range(1, 3)).map((w) => w.toLowerCase())
-  const last = picked.length - 1
-  if (rng.chance(0.3) && picked[last]!.length > 3)
-    picked[last] = picked[last]!.slice(0, rng.range(2, picked[last]!.length - 1))
-  if (rng.chance(0.2) && picked[0]!.length > 5) {
-    const w = picked[0]!
-    const at = rng.int(w.length - 1)
-    picked[0] = w.slice(0, at) + w[at + 1] + w[at] + w.slice(at + 2)
-  }
-  return picked.join(' ')
-}
-
 function queryVector(rng: Rng): number[] {
-  return Array.from({ length: DIMENSIONS }, () => rng.gaussian())
+  return corpusQueryVector(rng, DIMENSIONS)
 }
-
-const SECTIONS = ['libs', 'utils', 'devel', 'python', 'doc', 'net', 'admin', 'science', 'games', 'x11']
 
 function randomParams(rng: Rng, docs: readonly Doc[]): SearchParams {
-  const params: SearchParams = { showRankingScore: true }
-  const kind = rng.pick(['keyword', 'keyword', 'keyword', 'vector', 'hybrid', 'hybrid', 'placeholder'])
-  if (kind !== 'vector' && kind !== 'placeholder') params.q = queryText(rng, docs)
-  if (kind === 'vector' || kind === 'hybrid') params.vector = queryVector(rng)
-  if (kind === 'hybrid') params.hybrid = { embedder: 'default', semanticRatio: rng.pick([0.1, 0.5, 0.9]) }
-  if (rng.chance(0.35)) {
-    params.filter = rng.pick([
-      `section = ${rng.pick(SECTIONS)}`,
-      `size < ${rng.range(20, 300)}`,
-      'popular = true',
-      `tags = lib AND size >= ${rng.int(200)}`,
-      [[`section = ${rng.pick(SECTIONS)}`, `section = ${rng.pick(SECTIONS)}`], 'popular = false'],
-    ])
-  }
-  if (rng.chance(0.3))
-    params.facets = rng.pick([['section'], ['section', 'size'], ['*'], ['tags', 'popular']])
-  if (rng.chance(0.25)) params.sort = [rng.pick(['size:asc', 'size:desc', 'package:asc', 'package:desc'])]
-  if (rng.chance(0.3)) {
-    params.page = rng.range(1, 4)
-    params.hitsPerPage = rng.range(1, 25)
-  } else {
-    if (rng.chance(0.5)) params.offset = rng.int(40)
-    if (rng.chance(0.7)) params.limit = rng.range(0, 40)
-  }
-  if (rng.chance(0.2)) params.attributesToRetrieve = ['id', 'package', 'size']
-  if (rng.chance(0.15)) {
-    params.attributesToHighlight = ['summary']
-    params.attributesToCrop = ['description:6']
-    params.showMatchesPosition = true
-  }
-  if (rng.chance(0.05)) params.retrieveVectors = true
-  return params
+  return corpusSearchParams(rng, docs as CorpusDoc[], DIMENSIONS) as SearchParams
 }
 
 describe(`a sharded index answers like one unsharded index (SEED=${SEED})`, () => {
