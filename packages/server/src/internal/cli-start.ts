@@ -3,14 +3,14 @@ import { fileURLToPath } from 'node:url'
 import { startCluster } from './cluster/runtime.ts'
 import { readTomlConfig, resolveConfig, type ServerConfig } from './config.ts'
 import { lockDataDir } from './data-dir-lock.ts'
-import type { EnginePort } from './engine-port.ts'
 import { NodeClient } from './http-client.ts'
+import type { LocalEngine } from './metrics.ts'
 import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
 
 export type OpenEngine = (
   directory: string,
   options: { sync: 'always' | 'none'; onEvent: (event: { type: string; seconds?: number }) => void },
-) => Promise<EnginePort>
+) => Promise<LocalEngine>
 
 export const SAMPLE_INDEX = 'packages'
 export const SAMPLE_FILE = fileURLToPath(new URL('../../data/sample-packages.json', import.meta.url))
@@ -118,7 +118,7 @@ async function loadSample(
 ): Promise<void> {
   const client = new NodeClient(server.url, config.masterKey)
   const docs = JSON.parse(await readFile(SAMPLE_FILE, 'utf8')) as unknown[]
-  const existing = server.engine.stats().indexes[SAMPLE_INDEX]?.numberOfDocuments ?? 0
+  const existing = (await server.engine.stats()).indexes[SAMPLE_INDEX]?.numberOfDocuments ?? 0
   if (existing >= docs.length) {
     out(`Index \`${SAMPLE_INDEX}\` already holds the sample (${existing} documents).\n`)
     return

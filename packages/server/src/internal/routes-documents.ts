@@ -121,7 +121,7 @@ export const documentRoutes: RouteSpec[] = [
     summary: 'Delete the documents matching a filter: body `{ filter }` (a task)',
     status: 202,
     body: 'json',
-    handler({ params, body, contentType, services }) {
+    async handler({ params, body, contentType, services }) {
       const uid = checkIndexUid(params.indexUid)
       const input = readJsonBody(body, contentType)
       if (!isPlainObject(input) || input.filter === undefined) {
@@ -129,7 +129,7 @@ export const documentRoutes: RouteSpec[] = [
       }
       const filter = checkFilter(input.filter, 'invalid_document_filter')
       // A filter the index cannot evaluate is refused now rather than as a failed task.
-      if (services.engine.hasIndex(uid)) services.engine.index(uid).getDocuments({ filter, limit: 1 })
+      if (services.engine.hasIndex(uid)) await services.engine.index(uid).getDocuments({ filter, limit: 1 })
       return services.queue.enqueue({
         type: 'documentDeletion',
         indexUid: uid,
@@ -192,7 +192,7 @@ function addRoute(method: 'POST' | 'PUT', kind: 'replace' | 'update', summary: s
   }
 }
 
-function fetchDocuments({ params, body, contentType, services }: RouteContext): unknown {
+async function fetchDocuments({ params, body, contentType, services }: RouteContext): Promise<unknown> {
   const index = services.engine.index(checkIndexUid(params.indexUid))
   const input = readJsonBody(body, contentType) ?? {}
   if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
@@ -225,15 +225,19 @@ function fetchDocuments({ params, body, contentType, services }: RouteContext): 
         '`ids` together with `filter` is not supported by Shoal yet: send one of them.',
       )
     }
-    const found = input.ids.flatMap((id: unknown) => {
+    const found: unknown[] = []
+    for (const id of input.ids as unknown[]) {
       try {
-        return [
-          index.getDocument(String(id), { ...(fields !== undefined ? { fields } : {}), retrieveVectors }),
-        ]
+        found.push(
+          await index.getDocument(String(id), {
+            ...(fields !== undefined ? { fields } : {}),
+            retrieveVectors,
+          }),
+        )
       } catch {
-        return []
+        // An id that names no document is left out, as Meilisearch does.
       }
-    })
+    }
     return { results: found.slice(offset, offset + limit), offset, limit, total: found.length }
   }
   return index.getDocuments({

@@ -33,10 +33,29 @@ export const indexRoutes: RouteSpec[] = [
       const uid = checkIndexUid(input.uid)
       if (!grant.allowsIndex(uid)) throw invalidApiKey()
       const primaryKey = optionalPrimaryKey(input.primaryKey, 'invalid_index_primary_key')
+      for (const key of Object.keys(input)) {
+        if (key !== 'uid' && key !== 'primaryKey' && key !== 'sharding')
+          throw badRequest(
+            'bad_request',
+            `Unknown field \`${key}\`: expected one of \`uid\`, \`primaryKey\`, \`sharding\``,
+          )
+      }
+      let sharding: Record<string, unknown> | undefined
+      if (input.sharding !== undefined) {
+        if (services.cluster === undefined)
+          throw badRequest('invalid_sharding', '`sharding` needs a cluster: this node runs standalone.')
+        if (!isPlainObject(input.sharding))
+          throw badRequest('invalid_sharding', '`sharding` must be an object')
+        sharding = input.sharding
+      }
       return services.queue.enqueue({
         type: 'indexCreation',
         indexUid: uid,
-        operation: primaryKey === undefined ? { kind: 'createIndex' } : { kind: 'createIndex', primaryKey },
+        operation: {
+          kind: 'createIndex',
+          ...(primaryKey === undefined ? {} : { primaryKey }),
+          ...(sharding === undefined ? {} : { sharding }),
+        },
         details: { primaryKey: primaryKey ?? null },
       })
     },
@@ -109,10 +128,10 @@ export const indexRoutes: RouteSpec[] = [
     action: 'stats.get',
     tag: 'Stats',
     summary: 'Document count and field distribution of one index',
-    handler({ params, services }) {
+    async handler({ params, services }) {
       const uid = checkIndexUid(params.indexUid)
       services.engine.getIndex(uid)
-      const stats = services.engine.stats().indexes[uid]
+      const stats = (await services.engine.stats()).indexes[uid]
       return {
         numberOfDocuments: stats?.numberOfDocuments ?? 0,
         isIndexing: services.queue.list({ indexUids: [uid], statuses: ['processing'], limit: 1 }).total > 0,

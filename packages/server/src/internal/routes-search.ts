@@ -1,5 +1,6 @@
 import type { SearchParams } from './engine-port.ts'
 import { badRequest, invalidApiKey } from './errors.ts'
+import { takeReadOptions } from './read-options.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
 import { checkIndexUid, nonNegativeInt, type RouteSpec, stringArray } from './route-spec.ts'
 import { checkFilter } from './routes-documents.ts'
@@ -157,6 +158,8 @@ export const SEARCH_QUERY_PARAMS = [
   'hybridEmbedder',
   'hybridSemanticRatio',
   'filter',
+  'consistency',
+  'allowPartialResults',
   ...LIST_QUERY_PARAMS,
   ...NUMBER_QUERY_PARAMS,
   ...BOOLEAN_QUERY_PARAMS,
@@ -225,7 +228,8 @@ export const searchRoutes: RouteSpec[] = [
     body: 'json',
     handler({ params, body, contentType, services }) {
       const index = services.engine.index(checkIndexUid(params.indexUid))
-      return index.search(parseSearchParams(readJsonBody(body, contentType)))
+      const { input, read } = takeReadOptions(readJsonBody(body, contentType))
+      return index.search(parseSearchParams(input), read)
     },
   },
   {
@@ -238,7 +242,8 @@ export const searchRoutes: RouteSpec[] = [
     queryParams: SEARCH_QUERY_PARAMS,
     handler({ params, query, services }) {
       const index = services.engine.index(checkIndexUid(params.indexUid))
-      return index.search(parseSearchParams(queryToSearchInput(query)))
+      const { input, read } = takeReadOptions(queryToSearchInput(query))
+      return index.search(parseSearchParams(input), read)
     },
   },
   {
@@ -248,7 +253,7 @@ export const searchRoutes: RouteSpec[] = [
     tag: 'Search',
     summary: 'Several searches in one call: body `{ queries: [{ indexUid, ...search }] }`',
     body: 'json',
-    handler({ body, contentType, services, grant }) {
+    async handler({ body, contentType, services, grant }) {
       const input = readJsonBody(body, contentType)
       if (!isPlainObject(input) || !Array.isArray(input.queries)) {
         throw badRequest(
@@ -279,10 +284,12 @@ export const searchRoutes: RouteSpec[] = [
         if (!grant.allowsIndex(uid)) throw invalidApiKey()
         return { uid, params: parseSearchParams(query) }
       })
-      const results = queries.map(({ uid, params }) => ({
-        indexUid: uid,
-        ...services.engine.index(uid).search(params),
-      }))
+      const results = await Promise.all(
+        queries.map(async ({ uid, params }) => ({
+          indexUid: uid,
+          ...(await services.engine.index(uid).search(params)),
+        })),
+      )
       return { results }
     },
   },

@@ -27,8 +27,8 @@ export const systemRoutes: RouteSpec[] = [
     action: 'stats.get',
     tag: 'Stats',
     summary: 'Database size, last update and per-index stats',
-    handler({ services, grant }) {
-      const stats = services.engine.stats()
+    async handler({ services, grant }) {
+      const stats = await services.engine.stats()
       const indexes = Object.fromEntries(
         Object.entries(stats.indexes)
           .filter(([uid]) => grant.allowsIndex(uid))

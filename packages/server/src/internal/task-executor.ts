@@ -25,7 +25,10 @@ export async function runTask(
   switch (op.kind) {
     case 'createIndex':
       try {
-        await engine.createIndex(uid, op.primaryKey !== undefined ? { primaryKey: op.primaryKey } : {})
+        await engine.createIndex(uid, {
+          ...(op.primaryKey !== undefined ? { primaryKey: op.primaryKey } : {}),
+          ...(op.sharding !== undefined ? { sharding: op.sharding } : {}),
+        })
       } catch (error) {
         if (!(recovered && codeOf(error) === 'index_already_exists')) throw error
       }
@@ -35,7 +38,7 @@ export async function runTask(
       return { primaryKey: op.primaryKey }
     case 'deleteIndex': {
       if (recovered && !engine.hasIndex(uid)) return { deletedDocuments: 0 }
-      const before = engine.stats().indexes[uid]?.numberOfDocuments ?? 0
+      const before = (await engine.stats()).indexes[uid]?.numberOfDocuments ?? 0
       await engine.deleteIndex(uid)
       return { deletedDocuments: before }
     }

@@ -48,6 +48,18 @@ export interface EnqueueRequest {
   documentsJson?: Buffer | string
 }
 
+/** What the HTTP routes use of a task list (a standalone node's queue, or the cluster's). */
+export interface TaskQueuePort {
+  start(): void
+  enqueue(request: EnqueueRequest): Promise<TaskSummary>
+  control(kind: 'cancel' | 'delete', filter: TaskFilter, originalFilter: string): Promise<TaskSummary>
+  /** A task by uid (a cluster node may first catch up with the metadata leader). */
+  get(uid: number): Task | undefined | Promise<Task | undefined>
+  list(filter: TaskFilter): TaskPage
+  depth(): number
+  close(): Promise<void>
+}
+
 export interface TaskPage {
   results: Task[]
   total: number
@@ -59,7 +71,7 @@ export interface TaskPage {
 const LOG_DIR = 'log'
 const PAYLOAD_DIR = 'payloads'
 
-export class TaskQueue {
+export class TaskQueue implements TaskQueuePort {
   private readonly tasks = new Map<number, StoredTask>()
   /** Uids of enqueued tasks, ascending. */
   private waiting: number[] = []

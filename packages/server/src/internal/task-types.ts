@@ -35,7 +35,7 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
 
 /** What a write task does once it runs; stored with the task so it can be re-run after a crash. */
 export type Operation =
-  | { kind: 'createIndex'; primaryKey?: string }
+  | { kind: 'createIndex'; primaryKey?: string; sharding?: Record<string, unknown> }
   | { kind: 'updateIndex'; primaryKey: string }
   | { kind: 'deleteIndex' }
   | {
