@@ -337,12 +337,42 @@ export class ShoalMetaSystem implements SystemUnderTest {
     await this.#spawn(m, ['--join', seed.gossipFront?.address as string])
   }
 
-  /** kill -9 of the member `node`, never restarted: it is gone for good (its slot becomes a spare). */
-  async leave(node: string): Promise<void> {
+  /**
+   * kill -9 of the member `node`, never restarted: it is gone for good (its
+   * slot becomes a spare). Refused (false) while a metadata voter is not
+   * running: the controller replaces a dead voter only after a grace period,
+   * and a second voter lost for good before that could cost the group its
+   * majority for ever.
+   */
+  async leave(node: string): Promise<boolean> {
     const m = this.#member(node)
+    if (!(await this.#everyVoterRuns())) return false
     if (m.paused) this.resume(node)
     m.inSystem = false
     await this.kill(node)
+    return true
+  }
+
+  /**
+   * Whether every voter of the metadata group, as its leader records it, is
+   * a node running now: then stopping one for good still leaves a majority.
+   * False as well when no leader answers (the partition may hide it).
+   */
+  async #everyVoterRuns(): Promise<boolean> {
+    const leaderName = await this.leader(2000)
+    if (leaderName === null) return false
+    const view = await this.#get<{ nodes: Array<{ id: string; roles: string[] }> }>(
+      this.#member(leaderName),
+      '/_cluster/nodes',
+      3000,
+    )
+    if (view === null) return false
+    const running = new Set(
+      this.#active()
+        .filter((x) => this.running(x.name) && !x.paused)
+        .map((x) => x.nodeId),
+    )
+    return view.nodes.filter((n) => n.roles.includes('metadata_voter')).every((n) => running.has(n.id))
   }
 
   crashes(): string[] {
