@@ -339,8 +339,8 @@ export class ShoalMetaSystem implements SystemUnderTest {
 
   /**
    * kill -9 of the member `node`, never restarted: it is gone for good (its
-   * slot becomes a spare). Refused (false) while a metadata voter is not
-   * running: the controller replaces a dead voter only after a grace period,
+   * slot becomes a spare). Refused (false) while any member counts a voter
+   * that is not running: the controller replaces a dead voter only after a grace period,
    * and a second voter lost for good before that could cost the group its
    * majority for ever.
    */
@@ -354,25 +354,24 @@ export class ShoalMetaSystem implements SystemUnderTest {
   }
 
   /**
-   * Whether every voter of the metadata group, as its leader records it, is
-   * a node running now: then stopping one for good still leaves a majority.
-   * False as well when no leader answers (the partition may hide it).
+   * Whether every voter of the metadata group is a node running now, in the
+   * view of every running member (each answers from its own copy, so no
+   * leader is needed during a partition): then stopping one for good still
+   * leaves a majority. False when a member does not answer.
    */
   async #everyVoterRuns(): Promise<boolean> {
-    const leaderName = await this.leader(2000)
-    if (leaderName === null) return false
-    const view = await this.#get<{ nodes: Array<{ id: string; roles: string[] }> }>(
-      this.#member(leaderName),
-      '/_cluster/nodes',
-      3000,
+    const live = this.#active().filter((x) => this.running(x.name) && !x.paused)
+    const running = new Set(live.map((x) => x.nodeId))
+    const views = await Promise.all(
+      live.map((x) =>
+        this.#get<{ nodes: Array<{ id: string; roles: string[] }> }>(x, '/_cluster/nodes', 3000),
+      ),
     )
-    if (view === null) return false
-    const running = new Set(
-      this.#active()
-        .filter((x) => this.running(x.name) && !x.paused)
-        .map((x) => x.nodeId),
-    )
-    return view.nodes.filter((n) => n.roles.includes('metadata_voter')).every((n) => running.has(n.id))
+    return views.every((view) => {
+      if (view === null) return false
+      const voters = view.nodes.filter((n) => n.roles.includes('metadata_voter'))
+      return voters.every((n) => running.has(n.id))
+    })
   }
 
   crashes(): string[] {
