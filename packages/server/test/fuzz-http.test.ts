@@ -174,6 +174,37 @@ const documentsBody = plausible<unknown>(
   ),
 )
 
+/** Uids the admin bodies name: never `movies`, so a swap that succeeds leaves the fixture alone. */
+const spareUid = plausible<unknown>(fc.constantFrom('x', 'y', 'z', 'bad uid', '', '*'))
+
+const swapBody = plausible<unknown>(
+  fc.array(
+    fc.record(
+      {
+        indexes: plausible<unknown>(fc.array(spareUid, { minLength: 0, maxLength: 3 })),
+        rename: plausible(fc.boolean()),
+      },
+      { requiredKeys: [] },
+    ),
+    { maxLength: 3 },
+  ),
+)
+
+const indexUpdateBody = plausible<unknown>(
+  fc.record(
+    { uid: spareUid, primaryKey: plausible(fc.constantFrom('id', 'title', '')) },
+    { requiredKeys: [] },
+  ),
+)
+
+const featuresBody = plausible<unknown>(
+  fc.dictionary(
+    fc.constantFrom('metrics', 'containsFilter', 'network', 'logsRoute', 'unknown'),
+    plausible<unknown>(fc.boolean(), fc.constant(null)),
+    { maxKeys: 3 },
+  ),
+)
+
 describe(`no 500 and no damage from any body (SEED=${SEED})`, () => {
   let node: InProcessServer
   let baseline: Json
@@ -291,6 +322,28 @@ describe(`no 500 and no damage from any body (SEED=${SEED})`, () => {
         )
       }),
       { seed: SEED, numRuns: RUNS },
+    )
+  }, 120_000)
+
+  it('index admin bodies (swap-indexes, index update, experimental features)', async () => {
+    await node.write('POST', '/indexes/x/documents?primaryKey=id', [{ id: 1 }])
+    await node.write('POST', '/indexes/y/documents?primaryKey=id', [{ id: 2 }])
+    await fc.assert(
+      fc.asyncProperty(swapBody, indexUpdateBody, featuresBody, async (swap, update, features) => {
+        await check(await inject('POST', '/swap-indexes', swap), `swap ${JSON.stringify(swap)}`)
+        for (const uid of ['x', 'y', 'z']) {
+          await check(
+            await inject('PATCH', `/indexes/${uid}`, update),
+            `PATCH ${uid} ${JSON.stringify(update)}`,
+          )
+        }
+        await check(
+          await inject('PATCH', '/experimental-features', features),
+          `features ${JSON.stringify(features)}`,
+        )
+        await check(await inject('GET', '/batches?limit=3&reverse=true'), 'batches')
+      }),
+      { seed: SEED, numRuns: RUNS / 2 },
     )
   }, 120_000)
 })

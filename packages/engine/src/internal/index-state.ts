@@ -139,7 +139,8 @@ export interface PutPlan {
 }
 
 export class IndexState {
-  readonly uid: string
+  /** Changes only when the index is renamed or swapped (a `swapIndexes` command). */
+  uid: string
   primaryKey: string | null
   readonly createdAt: string
   updatedAt: string

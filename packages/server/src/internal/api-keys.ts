@@ -4,7 +4,10 @@ import { ApiError, badRequest, invalidApiKey } from './errors.ts'
 import { writeFileDurably } from './task-log.ts'
 
 /**
- * API keys as Meilisearch has them. A key's secret is never stored: it is
+ * API keys as Meilisearch has them, with every action name a current
+ * Meilisearch grants (a key made for one is accepted here, including actions
+ * on routes Shoal does not serve, such as `network.*` and `chats.*`: they
+ * grant nothing more than they name). A key's secret is never stored: it is
  * derived as hex(HMAC-SHA256(masterKey, uid)), so changing the master key
  * changes every key. The store (uids, actions, indexes, expiry) is one JSON
  * file written atomically.
@@ -22,6 +25,7 @@ export const ACTIONS = [
   'indexes.get',
   'indexes.update',
   'indexes.delete',
+  'indexes.swap',
   'tasks.*',
   'tasks.get',
   'tasks.cancel',
@@ -33,12 +37,29 @@ export const ACTIONS = [
   'stats.get',
   'metrics.*',
   'metrics.get',
+  'dumps.*',
+  'dumps.create',
+  'snapshots.*',
+  'snapshots.create',
   'version',
   'keys.*',
   'keys.get',
   'keys.create',
   'keys.update',
   'keys.delete',
+  'experimental.*',
+  'experimental.get',
+  'experimental.update',
+  'network.*',
+  'network.get',
+  'network.update',
+  'chatCompletions',
+  'chats.*',
+  'chats.get',
+  'chats.delete',
+  'chatsSettings.*',
+  'chatsSettings.get',
+  'chatsSettings.update',
   'cluster.get',
   'cluster.update',
 ] as const

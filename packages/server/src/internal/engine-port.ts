@@ -56,6 +56,8 @@ export interface EnginePort {
   hasIndex(uid: string): boolean
   updateIndex(uid: string, opts: { primaryKey: string }): Promise<IndexInfo>
   deleteIndex(uid: string): Promise<void>
+  /** Swaps pairs of indexes atomically, or renames (`rename`): all pairs or none. */
+  swapIndexes(swaps: { indexes: [string, string]; rename?: boolean }[]): Promise<void>
   index(uid: string): IndexPort
   stats(): { databaseSize: number; indexes: Record<string, IndexStats> }
   /** Vector operations accepted but not yet in the HNSW graphs (absent: none are deferred). */

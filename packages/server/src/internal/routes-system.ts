@@ -1,3 +1,5 @@
+import { checkFeaturePatch, experimentalFeatures } from './experimental-features.ts'
+import { readJsonBody } from './request-body.ts'
 import type { RouteSpec } from './route-spec.ts'
 
 export const systemRoutes: RouteSpec[] = [
@@ -36,6 +38,27 @@ export const systemRoutes: RouteSpec[] = [
       )
       const last = services.queue.list({ statuses: ['succeeded'], limit: 1 }).results[0]
       return { databaseSize: stats.databaseSize, lastUpdate: last?.finishedAt ?? null, indexes }
+    },
+  },
+  {
+    method: 'GET',
+    url: '/experimental-features',
+    action: 'experimental.get',
+    tag: 'System',
+    summary: "Meilisearch's runtime feature flags, each saying whether Shoal has that feature",
+    handler() {
+      return experimentalFeatures()
+    },
+  },
+  {
+    method: 'PATCH',
+    url: '/experimental-features',
+    action: 'experimental.update',
+    tag: 'System',
+    summary: "Shoal's features are fixed: a flag may be restated; switching one is refused with the reason",
+    body: 'json',
+    handler({ body, contentType }) {
+      return checkFeaturePatch(readJsonBody(body, contentType))
     },
   },
 ]

@@ -1,5 +1,6 @@
 import type { EnginePort, Settings } from './engine-port.ts'
-import type { Operation, StoredTask } from './task-types.ts'
+import { ApiError } from './errors.ts'
+import type { IndexSwap, Operation, StoredTask } from './task-types.ts'
 
 /**
  * Runs the operation of one task (or one batch of document additions) against
@@ -31,8 +32,13 @@ export async function runTask(
       }
       return { primaryKey: op.primaryKey ?? null }
     case 'updateIndex':
-      await engine.updateIndex(uid, { primaryKey: op.primaryKey })
-      return { primaryKey: op.primaryKey }
+      return updateIndex(engine, task, op, recovered)
+    case 'swapIndexes':
+      if (!(recovered && swapsApplied(engine, op.swaps, task.startedAt))) {
+        await afterStart(task.startedAt)
+        await engine.swapIndexes(op.swaps)
+      }
+      return { swaps: op.swaps }
     case 'deleteIndex': {
       if (recovered && !engine.hasIndex(uid)) return { deletedDocuments: 0 }
       const before = engine.stats().indexes[uid]?.numberOfDocuments ?? 0
@@ -72,6 +78,56 @@ export async function runTask(
     case 'taskControl':
       return {}
   }
+}
+
+/**
+ * A new primary key and/or a new uid. The rename's target is checked before
+ * the primary key changes, so a failed rename changes nothing.
+ */
+async function updateIndex(
+  engine: EnginePort,
+  task: StoredTask,
+  op: Extract<Operation, { kind: 'updateIndex' }>,
+  recovered: boolean,
+): Promise<Record<string, unknown>> {
+  const uid = task.indexUid ?? ''
+  const rename =
+    op.newUid === undefined ? [] : [{ indexes: [uid, op.newUid] as [string, string], rename: true }]
+  const renamed = recovered && rename.length > 0 && swapsApplied(engine, rename, task.startedAt)
+  if (!renamed) {
+    if (op.newUid !== undefined && engine.hasIndex(op.newUid)) {
+      throw new ApiError(409, 'index_already_exists', `Index \`${op.newUid}\` already exists.`)
+    }
+    if (op.primaryKey !== undefined) await engine.updateIndex(uid, { primaryKey: op.primaryKey })
+    if (rename.length > 0) {
+      await afterStart(task.startedAt)
+      await engine.swapIndexes(rename)
+    }
+  }
+  return {
+    primaryKey: op.primaryKey ?? null,
+    ...(op.newUid !== undefined ? { oldIndexUid: uid, newIndexUid: op.newUid } : {}),
+  }
+}
+
+/**
+ * Whether a swap recovered after a crash had already been applied. A swap
+ * stamps both indexes of every pair with its time, which is strictly after
+ * the task started (see `afterStart`); earlier writes are not. A rename is
+ * applied when its source is gone and its target exists.
+ */
+function swapsApplied(engine: EnginePort, swaps: IndexSwap[], startedAt: string | null): boolean {
+  const started = startedAt === null ? Number.POSITIVE_INFINITY : Date.parse(startedAt)
+  return swaps.every(({ indexes: [a, b], rename }) => {
+    if (rename) return !engine.hasIndex(a) && engine.hasIndex(b)
+    return [a, b].every((uid) => engine.hasIndex(uid) && Date.parse(engine.getIndex(uid).updatedAt) > started)
+  })
+}
+
+/** Waits until the clock has passed the task's start, so the swap's stamp is later than it. */
+async function afterStart(startedAt: string | null): Promise<void> {
+  const started = startedAt === null ? 0 : Date.parse(startedAt)
+  while (Date.now() <= started) await new Promise((resolve) => setTimeout(resolve, 1))
 }
 
 /**

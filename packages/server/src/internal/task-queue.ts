@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { EnginePort } from './engine-port.ts'
 import { toErrorResponse } from './errors.ts'
+import { type Batch, type BatchPage, getBatch, listBatches } from './task-batches.ts'
 import { canBatch, runDocumentBatch, runTask } from './task-executor.ts'
 import { type TaskFilter, taskMatches } from './task-filter.ts'
 import { removeFile, TaskLog, writeFileDurably } from './task-log.ts'
@@ -199,7 +200,7 @@ export class TaskQueue {
     }
     const task: StoredTask = {
       uid,
-      batchUid: null,
+      batchUid: this.nextBatchUid++,
       indexUid: null,
       status: 'succeeded',
       type: kind === 'cancel' ? 'taskCancelation' : 'taskDeletion',
@@ -253,6 +254,15 @@ export class TaskQueue {
       from: page[0]?.uid ?? null,
       next: after?.uid ?? null,
     }
+  }
+
+  /** `GET /batches`: see task-batches.ts. */
+  listBatches(filter: TaskFilter): BatchPage {
+    return listBatches(this.tasks.values(), filter)
+  }
+
+  getBatch(uid: number): Batch | undefined {
+    return getBatch(this.tasks.values(), uid)
   }
 
   private matching(filter: TaskFilter): StoredTask[] {
@@ -358,8 +368,9 @@ export class TaskQueue {
         }
       }
     }
+    const rewritten = batch.flatMap((task) => this.renameInHistory(task))
     // The finished status is durable before payload files go away.
-    await this.log.append(batch.map((t) => ({ ...t })))
+    await this.log.append([...batch, ...rewritten].map((t) => ({ ...t })))
     for (const task of batch) {
       this.recoveredUids.delete(task.uid)
       if (task.operation.kind === 'addDocuments') {
@@ -368,6 +379,38 @@ export class TaskQueue {
       this.options.onTaskFinished?.(toPublicTask(task))
     }
     this.processingUids = []
+  }
+
+  /**
+   * After a swap or rename succeeded, the task history follows the indexes
+   * (as in Meilisearch): every finished task that named one uid of a pair now
+   * names the other. Enqueued tasks keep the uid they were sent to. Returns
+   * the tasks changed, to be logged.
+   */
+  private renameInHistory(task: StoredTask): StoredTask[] {
+    const op = task.operation
+    if (task.status !== 'succeeded') return []
+    const renames = new Map<string, string>()
+    if (op.kind === 'swapIndexes') {
+      for (const {
+        indexes: [a, b],
+        rename,
+      } of op.swaps) {
+        renames.set(a, b)
+        if (!rename) renames.set(b, a)
+      }
+    } else if (op.kind === 'updateIndex' && op.newUid !== undefined && task.indexUid !== null) {
+      renames.set(task.indexUid, op.newUid)
+    } else return []
+    const changed: StoredTask[] = []
+    for (const other of this.tasks.values()) {
+      if (other === task || other.indexUid === null || other.status === 'enqueued') continue
+      const next = renames.get(other.indexUid)
+      if (next === undefined) continue
+      other.indexUid = next
+      changed.push(other)
+    }
+    return changed
   }
 
   private succeed(task: StoredTask, details: Record<string, unknown>): void {

@@ -9,8 +9,11 @@ export type TaskType =
   | 'documentAdditionOrUpdate'
   | 'documentDeletion'
   | 'settingsUpdate'
+  | 'indexSwap'
   | 'taskCancelation'
   | 'taskDeletion'
+  | 'dumpCreation'
+  | 'snapshotCreation'
 
 export const TASK_TYPES: readonly TaskType[] = [
   'indexCreation',
@@ -19,8 +22,11 @@ export const TASK_TYPES: readonly TaskType[] = [
   'documentAdditionOrUpdate',
   'documentDeletion',
   'settingsUpdate',
+  'indexSwap',
   'taskCancelation',
   'taskDeletion',
+  'dumpCreation',
+  'snapshotCreation',
 ]
 
 export type TaskStatus = 'enqueued' | 'processing' | 'succeeded' | 'failed' | 'canceled'
@@ -33,10 +39,18 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
   'canceled',
 ]
 
+/** One pair of `POST /swap-indexes`: swap the two, or (`rename`) move the first to the second uid. */
+export interface IndexSwap {
+  indexes: [string, string]
+  rename: boolean
+}
+
 /** What a write task does once it runs; stored with the task so it can be re-run after a crash. */
 export type Operation =
   | { kind: 'createIndex'; primaryKey?: string }
-  | { kind: 'updateIndex'; primaryKey: string }
+  /** A new primary key, a new uid (a rename), or both. */
+  | { kind: 'updateIndex'; primaryKey?: string; newUid?: string }
+  | { kind: 'swapIndexes'; swaps: IndexSwap[] }
   | { kind: 'deleteIndex' }
   | {
       kind: 'addDocuments'
