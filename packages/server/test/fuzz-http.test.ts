@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type InProcessServer, type Json, startInProcess } from './harness/in-process.ts'
@@ -344,6 +345,75 @@ describe(`no 500 and no damage from any body (SEED=${SEED})`, () => {
         await check(await inject('GET', '/batches?limit=3&reverse=true'), 'batches')
       }),
       { seed: SEED, numRuns: RUNS / 2 },
+    )
+  }, 120_000)
+
+  it('bearer tokens shaped like tenant tokens', async () => {
+    const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+    const token = fc.oneof(
+      fc
+        .tuple(
+          plausible<unknown>(
+            fc.record({ alg: plausible(fc.constantFrom('HS256', 'HS384', 'none')), typ: fc.constant('JWT') }),
+          ),
+          plausible<unknown>(
+            fc.record(
+              {
+                apiKeyUid: plausible(fc.uuid()),
+                exp: plausible(fc.integer()),
+                searchRules: plausible<unknown>(
+                  fc.array(fc.constantFrom('*', 'movies', 'mov*')),
+                  fc.dictionary(
+                    fc.constantFrom('*', 'movies'),
+                    plausible<unknown>(fc.record({ filter: filter })),
+                  ),
+                ),
+              },
+              { requiredKeys: [] },
+            ),
+          ),
+          fc.base64String({ maxLength: 44 }),
+        )
+        .map(([h, p, sig]) => `${part(h)}.${part(p)}.${sig.replace(/[+/=]/g, '')}`),
+      fc.string({ maxLength: 60 }),
+    )
+    await fc.assert(
+      fc.asyncProperty(token, async (bearer) => {
+        const answer = await node.server.app.inject({
+          method: 'POST',
+          url: '/indexes/movies/search',
+          headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+          payload: '{}',
+        })
+        expect(answer.statusCode, `${bearer} → ${answer.body}`).toBeLessThan(500)
+      }),
+      { seed: SEED, numRuns: RUNS },
+    )
+  }, 120_000)
+
+  it('searches through validly signed tenant tokens with any search rules', async () => {
+    const key = (await inject('POST', '/keys', { actions: ['search'], indexes: ['*'], expiresAt: null })).body
+    const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+    const rules = plausible<unknown>(
+      fc.array(fc.constantFrom('*', 'movies', 'mov*')),
+      fc.dictionary(fc.constantFrom('*', 'movies', 'mov*'), plausible<unknown>(fc.record({ filter }))),
+    )
+    await fc.assert(
+      fc.asyncProperty(rules, searchBody, async (searchRules, body) => {
+        const signed = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ apiKeyUid: key.uid, searchRules })}`
+        const signature = createHmac('sha256', key.key).update(signed).digest('base64url')
+        const answer = await node.server.app.inject({
+          method: 'POST',
+          url: '/indexes/movies/search',
+          headers: { authorization: `Bearer ${signed}.${signature}`, 'content-type': 'application/json' },
+          payload: JSON.stringify(body),
+        })
+        expect(
+          answer.statusCode,
+          `${JSON.stringify(searchRules)} ${JSON.stringify(body)} → ${answer.body}`,
+        ).toBeLessThan(500)
+      }),
+      { seed: SEED, numRuns: RUNS },
     )
   }, 120_000)
 })

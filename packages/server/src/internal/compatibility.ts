@@ -1,3 +1,4 @@
+import { ACTIONS } from './api-keys.ts'
 import type { RouteSpec } from './route-spec.ts'
 import { ENGINE_PARAMS, UNSUPPORTED_PARAMS } from './routes-search.ts'
 import { SETTINGS } from './routes-settings.ts'
@@ -228,6 +229,15 @@ export function renderCompatibility(routes: RouteSpec[]): string {
       `| \`${name}\` | ${supported ? 'supported' : 'refused (`bad_request`)'} | ${cell(note ?? '')} |`,
     )
   }
-  lines.push('')
+  const grantable = ACTIONS.filter((a) => !a.startsWith('cluster.'))
+  lines.push(
+    '',
+    '## Keys and tenant tokens',
+    '',
+    `API keys take every action name of a current Meilisearch: ${grantable.map((a) => `\`${a}\``).join(', ')}. An action for a route Shoal does not serve grants nothing more than its name.`,
+    '',
+    "Tenant tokens are supported: JWTs signed (HS256, HS384 or HS512) with an API key, with `apiKeyUid`, `searchRules` (an array of index patterns, or an object of patterns to `{ filter }`, `{}` or `null`; an exact uid overrides a pattern, a longer prefix a shorter one, `*` comes last) and an optional `exp`. A token may only search (`POST`/`GET` search and `/multi-search`), only the indexes both its rules and its key allow; its rule's filter is ANDed to the request's. Any fault with a token answers `403 invalid_api_key`.",
+    '',
+  )
   return lines.join('\n')
 }
