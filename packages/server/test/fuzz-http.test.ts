@@ -343,6 +343,7 @@ describe(`no 500 and no damage from any body (SEED=${SEED})`, () => {
           `features ${JSON.stringify(features)}`,
         )
         await check(await inject('GET', '/batches?limit=3&reverse=true'), 'batches')
+        await check(await inject('POST', '/dumps', features), `dumps ${JSON.stringify(features)}`)
       }),
       { seed: SEED, numRuns: RUNS / 2 },
     )

@@ -76,8 +76,12 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   ['DELETE', '/keys/{key}'],
   ['GET', '/health'],
   ['GET', '/version'],
-  ['POST', '/dumps', '`shoal dump` and `shoal restore` work over the API instead'],
-  ['POST', '/snapshots'],
+  [
+    'POST',
+    '/dumps',
+    "Shoal's JSON-lines dump (indexes, settings, documents with vectors; no keys or task history) for `shoal start --import-dump`; not Meilisearch's dump format",
+  ],
+  ['POST', '/snapshots', 'engine image and API keys for `shoal start --import-snapshot`; no task history'],
   ['GET', '/experimental-features', '`metrics` is on; every other flag is off (Shoal lacks those features)'],
   [
     'PATCH',

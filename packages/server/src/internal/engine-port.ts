@@ -59,6 +59,10 @@ export interface EnginePort {
   /** Swaps pairs of indexes atomically, or renames (`rename`): all pairs or none. */
   swapIndexes(swaps: { indexes: [string, string]; rename?: boolean }[]): Promise<void>
   index(uid: string): IndexPort
+  /** The whole state as checksummed snapshot bytes, in chunks (`POST /snapshots`). */
+  exportSnapshot(): AsyncIterable<Uint8Array>
+  /** Replaces the whole state with snapshot bytes, verified first (`--import-snapshot`). */
+  installSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<void>
   stats(): { databaseSize: number; indexes: Record<string, IndexStats> }
   /** Vector operations accepted but not yet in the HNSW graphs (absent: none are deferred). */
   vectorBacklog?(): number

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
 import { KeyStore } from './api-keys.ts'
 import { buildApp } from './app.ts'
+import type { BackupPaths } from './backups.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { parseHttpAddr, type ServerConfig } from './config.ts'
 import type { EnginePort } from './engine-port.ts'
@@ -50,6 +51,15 @@ export function dataPaths(dataDir: string) {
   }
 }
 
+/** Where dump and snapshot tasks write (the configured folders, else under the data folder). */
+export function backupPaths(config: ServerConfig): BackupPaths {
+  return {
+    dumpDir: config.dumpDir ?? path.join(config.dataDir, 'dumps'),
+    snapshotDir: config.snapshotDir ?? path.join(config.dataDir, 'snapshots'),
+    keysFile: dataPaths(config.dataDir).keys,
+  }
+}
+
 export async function packageVersion(): Promise<string> {
   const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
     version: string
@@ -71,6 +81,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
   let metrics: ServerMetrics | undefined
   const queue = await TaskQueue.open(paths.tasks, engine, {
     sync: config.sync === 'always',
+    backups: backupPaths(config),
     onFsync: (seconds) => metrics?.taskLogFsyncSeconds.observe(seconds),
     onTaskFinished: (task) => {
       metrics?.tasksFinished.inc({ type: task.type, status: task.status })

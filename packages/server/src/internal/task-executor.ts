@@ -1,3 +1,5 @@
+import path from 'node:path'
+import { type BackupPaths, backupStamp, SNAPSHOT_FILE, writeDump, writeSnapshot } from './backups.ts'
 import type { EnginePort, Settings } from './engine-port.ts'
 import { ApiError } from './errors.ts'
 import type { IndexSwap, Operation, StoredTask } from './task-types.ts'
@@ -20,6 +22,7 @@ export async function runTask(
   task: StoredTask,
   loadDocuments: LoadDocuments,
   recovered: boolean,
+  backups?: BackupPaths,
 ): Promise<Record<string, unknown>> {
   const uid = task.indexUid ?? ''
   const op = task.operation
@@ -76,6 +79,17 @@ export async function runTask(
       await engine.index(uid).resetSettings()
       return {}
     case 'taskControl':
+      return {}
+    case 'createDump': {
+      if (backups === undefined) throw new Error('dumps need BackupPaths')
+      const at = new Date(task.startedAt ?? Date.now())
+      const dumpUid = backupStamp(at)
+      await writeDump(engine, path.join(backups.dumpDir, `${dumpUid}.dump`), at)
+      return { dumpUid }
+    }
+    case 'createSnapshot':
+      if (backups === undefined) throw new Error('snapshots need BackupPaths')
+      await writeSnapshot(engine, backups.keysFile, path.join(backups.snapshotDir, SNAPSHOT_FILE))
       return {}
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import type { BackupPaths } from './backups.ts'
 import type { EnginePort } from './engine-port.ts'
 import { toErrorResponse } from './errors.ts'
 import { type Batch, type BatchPage, getBatch, listBatches } from './task-batches.ts'
@@ -38,6 +39,8 @@ export interface TaskQueueOptions {
   onFsync?: (seconds: number) => void
   onTaskFinished?: (task: Task) => void
   onInternalError?: (error: unknown, task: Task) => void
+  /** Where dump and snapshot tasks write; without it they fail. */
+  backups?: BackupPaths
 }
 
 export interface EnqueueRequest {
@@ -362,7 +365,10 @@ export class TaskQueue {
     } else {
       for (const task of batch) {
         try {
-          this.succeed(task, await runTask(this.engine, task, load, this.recoveredUids.has(task.uid)))
+          this.succeed(
+            task,
+            await runTask(this.engine, task, load, this.recoveredUids.has(task.uid), this.options.backups),
+          )
         } catch (error) {
           this.fail(task, error)
         }

@@ -65,6 +65,8 @@ export type Operation =
   | { kind: 'deleteAll' }
   | { kind: 'updateSettings'; settings: { [K in keyof Settings]?: Settings[K] | null } }
   | { kind: 'resetSettings' }
+  | { kind: 'createDump' }
+  | { kind: 'createSnapshot' }
   /** Task cancelation and deletion act on the queue itself, at once, and are recorded as done. */
   | { kind: 'taskControl' }
 
