@@ -198,6 +198,25 @@ const indexUpdateBody = plausible<unknown>(
   ),
 )
 
+const fieldsBody = plausible<unknown>(
+  fc.record(
+    {
+      offset: plausible(fc.nat(5)),
+      limit: plausible(fc.nat(5)),
+      filter: plausible<unknown>(
+        fc.record(
+          {
+            attributePatterns: plausible(fc.array(fc.constantFrom('*', 't*', '*e', 'a*b*c', ''))),
+            sortable: plausible(fc.boolean()),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
+    },
+    { requiredKeys: [] },
+  ),
+)
+
 const featuresBody = plausible<unknown>(
   fc.dictionary(
     fc.constantFrom('metrics', 'containsFilter', 'network', 'logsRoute', 'unknown'),
@@ -330,21 +349,31 @@ describe(`no 500 and no damage from any body (SEED=${SEED})`, () => {
     await node.write('POST', '/indexes/x/documents?primaryKey=id', [{ id: 1 }])
     await node.write('POST', '/indexes/y/documents?primaryKey=id', [{ id: 2 }])
     await fc.assert(
-      fc.asyncProperty(swapBody, indexUpdateBody, featuresBody, async (swap, update, features) => {
-        await check(await inject('POST', '/swap-indexes', swap), `swap ${JSON.stringify(swap)}`)
-        for (const uid of ['x', 'y', 'z']) {
+      fc.asyncProperty(
+        swapBody,
+        indexUpdateBody,
+        featuresBody,
+        fieldsBody,
+        async (swap, update, features, fields) => {
           await check(
-            await inject('PATCH', `/indexes/${uid}`, update),
-            `PATCH ${uid} ${JSON.stringify(update)}`,
+            await inject('POST', '/indexes/movies/fields', fields),
+            `fields ${JSON.stringify(fields)}`,
           )
-        }
-        await check(
-          await inject('PATCH', '/experimental-features', features),
-          `features ${JSON.stringify(features)}`,
-        )
-        await check(await inject('GET', '/batches?limit=3&reverse=true'), 'batches')
-        await check(await inject('POST', '/dumps', features), `dumps ${JSON.stringify(features)}`)
-      }),
+          await check(await inject('POST', '/swap-indexes', swap), `swap ${JSON.stringify(swap)}`)
+          for (const uid of ['x', 'y', 'z']) {
+            await check(
+              await inject('PATCH', `/indexes/${uid}`, update),
+              `PATCH ${uid} ${JSON.stringify(update)}`,
+            )
+          }
+          await check(
+            await inject('PATCH', '/experimental-features', features),
+            `features ${JSON.stringify(features)}`,
+          )
+          await check(await inject('GET', '/batches?limit=3&reverse=true'), 'batches')
+          await check(await inject('POST', '/dumps', features), `dumps ${JSON.stringify(features)}`)
+        },
+      ),
       { seed: SEED, numRuns: RUNS / 2 },
     )
   }, 120_000)

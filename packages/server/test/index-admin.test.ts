@@ -217,3 +217,68 @@ describe('experimental features and key actions', () => {
     expect(search.status).toBe(403)
   })
 })
+
+describe('fields', () => {
+  let node: InProcessServer
+  let client: Meilisearch
+
+  beforeAll(async () => {
+    node = await startInProcess(MASTER)
+    client = new Meilisearch({ host: node.server.url, apiKey: MASTER })
+    await node.write('PATCH', '/indexes/films/settings', {
+      searchableAttributes: ['title'],
+      filterableAttributes: ['genre'],
+      sortableAttributes: ['year'],
+      displayedAttributes: ['id', 'title', 'year'],
+    })
+    await node.write('POST', '/indexes/films/documents?primaryKey=id', [
+      { id: 1, title: 'Alien', genre: 'scifi', year: 1979 },
+    ])
+  })
+  afterAll(() => node.close())
+
+  it("lists the documents' fields with what the settings let each do", async () => {
+    const page = await client.index('films').getFields()
+    expect(page).toMatchObject({ offset: 0, limit: 20, total: 4 })
+    expect(page.results.map((f) => f.name)).toEqual(['genre', 'id', 'title', 'year'])
+    expect(page.results[0]).toMatchObject({
+      name: 'genre',
+      displayed: { enabled: false },
+      searchable: { enabled: false },
+      filterable: { enabled: true, equality: true, comparison: true, facetSearch: false },
+      sortable: { enabled: false },
+      distinct: { enabled: false },
+    })
+    expect(page.results[3]).toMatchObject({
+      name: 'year',
+      sortable: { enabled: true },
+      displayed: { enabled: true },
+    })
+  })
+
+  it('filters by capability and attribute pattern, and pages', async () => {
+    const index = client.index('films')
+    const names = async (query: object) => (await index.getFields(query)).results.map((f) => f.name)
+    expect(await names({ filter: { searchable: true } })).toEqual(['title'])
+    expect(await names({ filter: { displayed: false } })).toEqual(['genre'])
+    expect(await names({ filter: { attributePatterns: ['*e*'], sortable: false } })).toEqual([
+      'genre',
+      'title',
+    ])
+    expect(await names({ filter: { attributePatterns: ['y*'] } })).toEqual(['year'])
+    expect(await names({ offset: 1, limit: 2 })).toEqual(['id', 'title'])
+  })
+
+  it('refuses unknown fields and bad values, and answers index_not_found', async () => {
+    for (const body of [
+      { filter: { color: true } },
+      { filter: { searchable: 'yes' } },
+      { page: 1 },
+      { limit: -1 },
+    ]) {
+      const answer = await node.call('POST', '/indexes/films/fields', body)
+      expect([answer.status, answer.body.code], JSON.stringify(body)).toEqual([400, 'bad_request'])
+    }
+    expect((await node.call('POST', '/indexes/none/fields', {})).body.code).toBe('index_not_found')
+  })
+})

@@ -15,7 +15,7 @@ describe('refused rather than ignored', () => {
   it.each([
     ['GET', '/indexes/books/documents?ids=1'],
     ['GET', '/indexes/books/documents?sort=title:asc'],
-    ['POST', '/indexes/books/documents?skipCreation=true'],
+    ['POST', '/indexes/books/documents?dryRun=true'],
     ['GET', '/indexes?unknown=1'],
     ['GET', '/indexes/books/search?q=dune&facetStats=true'],
   ])('%s %s answers bad_request naming the parameter', async (method, url) => {

@@ -8,6 +8,7 @@ import { RateLimiter } from './rate-limit.ts'
 import { RawBody, RawStatus, type RouteSpec, type Services } from './route-spec.ts'
 import { clusterRoutes } from './routes-cluster.ts'
 import { documentRoutes } from './routes-documents.ts'
+import { fieldRoutes } from './routes-fields.ts'
 import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
 import { searchRoutes } from './routes-search.ts'
@@ -21,6 +22,7 @@ const API_ROUTES: RouteSpec[] = [
   ...documentRoutes,
   ...searchRoutes,
   ...settingsRoutes,
+  ...fieldRoutes,
   ...taskRoutes,
   ...keyRoutes,
   ...systemRoutes,

@@ -49,7 +49,12 @@ export async function runTask(
       return { deletedDocuments: before }
     }
     case 'addDocuments': {
-      const docs = await loadDocuments(op.payloadFile)
+      let docs = await loadDocuments(op.payloadFile)
+      if (op.skipCreation === true) {
+        docs = existingOnly(engine, uid, op.primaryKey, docs)
+        // Nothing to update: an index that does not exist is not created for it.
+        if (docs.length === 0) return { receivedDocuments: op.documentCount, indexedDocuments: 0 }
+      }
       await withIndex(engine, uid, op.primaryKey, () => writeDocuments(engine, uid, op, docs))
       return { receivedDocuments: op.documentCount, indexedDocuments: docs.length }
     }
@@ -170,6 +175,33 @@ export async function runDocumentBatch(
   }
 }
 
+/**
+ * `skipCreation`: keeps the documents whose primary key value is already in
+ * the index (an index without documents or without one holds none of them).
+ */
+function existingOnly(
+  engine: EnginePort,
+  uid: string,
+  requestedKey: string | undefined,
+  docs: object[],
+): object[] {
+  if (!engine.hasIndex(uid)) return []
+  const primaryKey = engine.getIndex(uid).primaryKey ?? requestedKey
+  if (primaryKey === undefined || primaryKey === null) return []
+  const index = engine.index(uid)
+  return docs.filter((doc) => {
+    const id = (doc as Record<string, unknown>)[primaryKey]
+    if (typeof id !== 'string' && typeof id !== 'number') return false
+    try {
+      index.getDocument(id, { fields: [primaryKey] })
+      return true
+    } catch (error) {
+      if (codeOf(error) === 'document_not_found') return false
+      throw error
+    }
+  })
+}
+
 /** Whether `next` may join a batch that starts with `first` (same index, method and primary key). */
 export function canBatch(first: StoredTask, next: StoredTask): boolean {
   const a = first.operation
@@ -179,7 +211,10 @@ export function canBatch(first: StoredTask, next: StoredTask): boolean {
     b.kind === 'addDocuments' &&
     first.indexUid === next.indexUid &&
     a.method === b.method &&
-    a.primaryKey === b.primaryKey
+    a.primaryKey === b.primaryKey &&
+    // A batch reports its documents as indexed; skipped ones are counted per task.
+    a.skipCreation !== true &&
+    b.skipCreation !== true
   )
 }
 

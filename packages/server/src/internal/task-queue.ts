@@ -50,6 +50,8 @@ export interface EnqueueRequest {
   details?: Record<string, unknown>
   /** Documents for `addDocuments`, already validated as a JSON array of objects. */
   documentsJson?: Buffer | string
+  /** Kept on the task as `customMetadata`. */
+  customMetadata?: string
 }
 
 export interface TaskPage {
@@ -169,6 +171,7 @@ export class TaskQueue {
       enqueuedAt: new Date().toISOString(),
       startedAt: null,
       finishedAt: null,
+      ...(request.customMetadata !== undefined ? { customMetadata: request.customMetadata } : {}),
       operation,
     }
     await this.log.append([task])

@@ -59,6 +59,8 @@ export type Operation =
       /** File name of the documents, under the queue's payload folder. */
       payloadFile: string
       documentCount: number
+      /** Only documents already in the index are written; the others are skipped. */
+      skipCreation?: true
     }
   | { kind: 'deleteDocuments'; ids: (string | number)[] }
   | { kind: 'deleteByFilter'; filter: Filter }
@@ -84,6 +86,8 @@ export interface Task {
   enqueuedAt: string
   startedAt: string | null
   finishedAt: string | null
+  /** The caller's string given with the write (`?customMetadata=`); absent when none was. */
+  customMetadata?: string
 }
 
 /** What the task log stores: the public task plus what is needed to run it. */
