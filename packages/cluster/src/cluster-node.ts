@@ -8,6 +8,7 @@ import {
   type RaftNode,
   type RaftRng,
   type RaftStorage,
+  RaftTimeoutError,
 } from '@shoal/raft'
 import { Controller, type ControllerConfig } from './controller.ts'
 import { targetVoters } from './controller-plan.ts'
@@ -19,6 +20,7 @@ import {
   InvalidCommandError,
   NoLeaderError,
   NotDeliveredError,
+  RemoteAppError,
 } from './errors.ts'
 import { type ClusterHealth, computeHealth } from './health.ts'
 import type { ClusterIdentity, IdentityStore } from './identity.ts'
@@ -63,6 +65,9 @@ export interface ClusterNodeOptions {
   readonly logger?: ClusterLogger
 }
 
+/** Answers `app` requests from other nodes (the layer above the control plane registers it). */
+export type AppRequestHandler = (body: unknown) => Promise<unknown>
+
 /** Counters the server exports as metrics. */
 export interface ClusterCounters {
   framesDroppedForeign: number
@@ -98,6 +103,7 @@ export class ClusterNode {
   #stopped = false
   #lastLeader: string | null = null
   #unsubscribeLiveness: (() => void) | null = null
+  #appHandler: AppRequestHandler | null = null
 
   constructor(options: ClusterNodeOptions) {
     this.#options = options
@@ -312,6 +318,93 @@ export class ClusterNode {
     }
   }
 
+  /** Registers the handler of `app` requests (one per node). */
+  onAppRequest(handler: AppRequestHandler): void {
+    this.#appHandler = handler
+  }
+
+  /**
+   * Sends an `app` request to another node and returns its answer's value. Throws
+   * `NotDeliveredError` when nothing left this node, `ClusterTimeoutError` when the answer was
+   * lost (the request may or may not have been handled), and `ClusterError` with code
+   * `CLUSTER_REJECTED` carrying the remote handler's message when it failed there.
+   */
+  async requestApp(nodeId: string, body: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> {
+    this.#checkRunning()
+    const address = this.addressOf(nodeId)
+    if (address === null) throw new NotDeliveredError(`no address known for node ${nodeId}`)
+    let response: RpcResponse
+    try {
+      response = await this.#options.transport.request(
+        address,
+        { type: 'app', clusterId: this.#requireClusterId(), body },
+        { timeoutMs: options.timeoutMs ?? 10_000 },
+      )
+    } catch (error) {
+      if (error instanceof NotDeliveredError) throw error
+      throw new ClusterTimeoutError(`node ${nodeId} did not answer`, { cause: error })
+    }
+    if (response.ok) return response.value
+    throw new RemoteAppError(response.code, response.message)
+  }
+
+  /**
+   * Replicates `data` in a Raft group from this node: through the local member when this node
+   * hosts the group, else through one of `holders` (the nodes that host it), tried in turn. The
+   * data must be idempotent to apply (a request lost in transport is sent again, to the next
+   * holder). Resolves with the state machine's result on the leader.
+   */
+  async proposeGroup(
+    group: string,
+    data: Uint8Array,
+    holders: readonly string[],
+    options: { timeoutMs?: number } = {},
+  ): Promise<unknown> {
+    const host = this.#requireHost()
+    const deadline = this.#clock() + (options.timeoutMs ?? 10_000)
+    if (host.group(group) !== undefined) {
+      try {
+        return await host.propose(group, data, { timeoutMs: Math.max(1, deadline - this.#clock()) })
+      } catch (error) {
+        throw mapRaftError(error)
+      }
+    }
+    let lastError: unknown = new NoLeaderError()
+    for (let attempt = 0; this.#clock() < deadline; attempt++) {
+      const candidates = holders.filter((id) => id !== this.nodeId && this.isAlive(id))
+      const target = candidates[attempt % Math.max(1, candidates.length)]
+      if (target !== undefined) {
+        const address = this.addressOf(target)
+        if (address !== null) {
+          try {
+            const response = await this.#options.transport.request(
+              address,
+              { type: 'group.propose', clusterId: this.#requireClusterId(), group, data },
+              { timeoutMs: Math.max(1, deadline - this.#clock()) },
+            )
+            if (response.ok) return response.value
+            lastError = new RemoteAppError(response.code, response.message)
+            if (
+              response.code !== 'unknown_group' &&
+              response.code !== 'not_leader' &&
+              response.code !== 'timeout'
+            )
+              throw lastError
+          } catch (error) {
+            if (error instanceof RemoteAppError && error.remoteCode !== 'unknown_group') throw error
+            lastError = error
+          }
+        }
+      }
+      await sleep(50)
+    }
+    throw lastError instanceof ClusterError
+      ? lastError
+      : new ClusterTimeoutError(`no holder of group ${group} accepted the proposal in time`, {
+          cause: lastError,
+        })
+  }
+
   /** Cluster health as this node sees it; red when it cannot confirm the metadata majority. */
   async health(options: { timeoutMs?: number } = {}): Promise<ClusterHealth> {
     let reachable = true
@@ -355,6 +448,12 @@ export class ClusterNode {
           code: 'cluster_mismatch',
           message: `this node belongs to cluster ${this.clusterId}`,
         }
+      if (body.type === 'app') {
+        const handler = this.#appHandler
+        if (handler === null) return { ok: false, code: 'unknown_request', message: 'no application handler' }
+        return { ok: true, value: await handler(body.body) }
+      }
+      if (body.type === 'group.propose') return await this.#serveGroupPropose(body.group, body.data)
       const meta = this.#requireMeta()
       if (meta.leader !== this.nodeId)
         return { ok: false, code: 'not_leader', message: 'not the metadata leader', leader: meta.leader }
@@ -381,7 +480,26 @@ export class ClusterNode {
     } catch (error) {
       if (error instanceof NotLeaderError)
         return { ok: false, code: 'not_leader', message: error.message, leader: error.leader }
-      return { ok: false, code: 'failed', message: error instanceof Error ? error.message : String(error) }
+      if (error instanceof RemoteAppError)
+        return { ok: false, code: error.remoteCode, message: error.message }
+      const code =
+        typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'failed'
+      return { ok: false, code, message: error instanceof Error ? error.message : String(error) }
+    }
+  }
+
+  async #serveGroupPropose(group: string, data: unknown): Promise<RpcResponse> {
+    const host = this.#requireHost()
+    if (typeof group !== 'string' || !(data instanceof Uint8Array))
+      return { ok: false, code: 'invalid_command', message: 'malformed group proposal' }
+    if (host.group(group) === undefined)
+      return { ok: false, code: 'unknown_group', message: `node ${this.nodeId} does not host group ${group}` }
+    try {
+      return { ok: true, value: await host.propose(group, data, { timeoutMs: 10_000 }) }
+    } catch (error) {
+      const mapped = mapRaftError(error)
+      const code = mapped instanceof ClusterTimeoutError ? 'timeout' : 'failed'
+      return { ok: false, code, message: mapped.message }
     }
   }
 
@@ -561,6 +679,11 @@ export class ClusterNode {
     }
   }
 
+  #requireHost(): RaftHost {
+    if (this.#host === null) throw new ClusterStoppedError()
+    return this.#host
+  }
+
   #requireMeta(): RaftNode {
     if (this.#meta === null) throw new ClusterStoppedError()
     return this.#meta
@@ -601,6 +724,10 @@ function throwUnlessRetriable(response: Extract<RpcResponse, { ok: false }>): vo
 }
 
 function mapRaftError(error: unknown): Error {
+  if (error instanceof RaftTimeoutError)
+    return new ClusterTimeoutError(
+      'the operation did not finish in time; it may or may not have taken effect',
+    )
   if (error instanceof DOMException && (error.name === 'TimeoutError' || error.name === 'AbortError'))
     return new ClusterTimeoutError(
       'the metadata operation did not finish in time; it may or may not have taken effect',

@@ -9,6 +9,7 @@ export type ClusterErrorCode =
   | 'CLUSTER_REJECTED'
   | 'CLUSTER_STOPPED'
   | 'CLUSTER_NOT_DELIVERED'
+  | 'CLUSTER_INVALID_SHARDING'
 
 /** Base class of every error this package throws; `code` is stable. */
 export class ClusterError extends Error {
@@ -58,8 +59,8 @@ export class NoLeaderError extends ClusterError {
 /** The operation did not finish within its deadline; it may or may not have taken effect. */
 export class ClusterTimeoutError extends ClusterError {
   override readonly name = 'ClusterTimeoutError'
-  constructor(message: string) {
-    super('CLUSTER_TIMEOUT', message, { retriable: true })
+  constructor(message: string, options?: ErrorOptions) {
+    super('CLUSTER_TIMEOUT', message, { ...options, retriable: true })
   }
 }
 
@@ -87,5 +88,23 @@ export class NotDeliveredError extends ClusterError {
   override readonly name = 'NotDeliveredError'
   constructor(message: string, options?: ErrorOptions) {
     super('CLUSTER_NOT_DELIVERED', message, { ...options, retriable: true })
+  }
+}
+
+/** A sharding request the cluster cannot honour (bad values, more replicas than data nodes); nothing changed. */
+export class InvalidShardingError extends ClusterError {
+  override readonly name = 'InvalidShardingError'
+  constructor(message: string) {
+    super('CLUSTER_INVALID_SHARDING', message)
+  }
+}
+
+/** Another node answered a request with a failure; `code` is the remote code, the message its text. */
+export class RemoteAppError extends ClusterError {
+  override readonly name = 'RemoteAppError'
+  readonly remoteCode: string
+  constructor(remoteCode: string, message: string) {
+    super('CLUSTER_REJECTED', message)
+    this.remoteCode = remoteCode
   }
 }

@@ -1,5 +1,6 @@
 // @shoal/cluster: the control plane — metadata state machine, membership view, controller, health — behind transport and membership ports.
 export {
+  type AppRequestHandler,
   type ClusterCounters,
   type ClusterLogger,
   ClusterNode,
@@ -21,8 +22,10 @@ export {
   ClusterStoppedError,
   ClusterTimeoutError,
   InvalidCommandError,
+  InvalidShardingError,
   NoLeaderError,
   NotDeliveredError,
+  RemoteAppError,
 } from './errors.ts'
 export {
   type ClusterHealth,
@@ -52,7 +55,12 @@ export {
   encodeState,
   type MetadataImage,
 } from './metadata/codec.ts'
-export { emptyMetadata, MetadataStateMachine } from './metadata/state-machine.ts'
+export {
+  ENDED_TASK_STATUSES,
+  emptyMetadata,
+  MAX_ENDED_TASKS,
+  MetadataStateMachine,
+} from './metadata/state-machine.ts'
 export {
   type ApiKeyRecord,
   type ApplyOutcome,
@@ -70,8 +78,19 @@ export {
   type ShardingSpec,
   type ShardRecord,
   type ShardReplica,
+  type TaskRecord,
 } from './metadata/types.ts'
 export { isMetadataCommand } from './metadata/validate.ts'
+export { type ShardGroupRef, ShardHosting, type ShardMachineFactory, shardGroupOf } from './shard-hosting.ts'
+export {
+  DEFAULT_MAX_SHARDS,
+  DEFAULT_REPLICATION_FACTOR,
+  type IndexPlacement,
+  MAX_SHARDS,
+  planIndexPlacement,
+  type ShardingRequest,
+  shardOfDocument,
+} from './sharding.ts'
 export type {
   ClusterTransport,
   NodeAddress,

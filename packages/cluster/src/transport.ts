@@ -22,6 +22,15 @@ export interface RaftFrame {
 export type RpcRequest =
   | { readonly type: 'meta.propose'; readonly clusterId: string; readonly command: MetadataCommand }
   | { readonly type: 'meta.readIndex'; readonly clusterId: string }
+  /** Replicate `data` in a group this node hosts (it forwards to the group's leader). */
+  | {
+      readonly type: 'group.propose'
+      readonly clusterId: string
+      readonly group: string
+      readonly data: Uint8Array
+    }
+  /** A request for the application layer above the control plane (shard search, document reads). */
+  | { readonly type: 'app'; readonly clusterId: string; readonly body: unknown }
 
 export type RpcResponse =
   | { readonly ok: true; readonly value: unknown }

@@ -261,6 +261,15 @@ export class Engine {
     return result
   }
 
+  /**
+   * Validates a command against the current state without applying or logging it: what `apply`
+   * would refuse, this throws as the same typed error. A replicated caller checks a write on the
+   * replica that will apply it before the write is replicated.
+   */
+  check(command: Command): void {
+    this.#state.check(command)
+  }
+
   // Background vector indexing.
 
   /**
@@ -410,6 +419,46 @@ export class Engine {
     if (oldestKept !== undefined && oldestKept > 0) await this.#log.compactBefore(oldestKept + 1)
     this.#emit({ type: 'snapshot-written', index, bytes: framed.byteLength, file })
     return { index, bytes: framed.byteLength }
+  }
+
+  /**
+   * The current state as one framed, checksummed image, taken synchronously (so it is exactly the
+   * state after the last applied command). For a caller that owns a replicated log: its snapshots
+   * are these images, and `restoreImage` reads them back.
+   */
+  image(): Uint8Array {
+    return frameSnapshot(this.#appliedIndex, encodeValue(this.#state.image()))
+  }
+
+  /**
+   * Replaces the whole state with an image from `image()` (of this or another database); empty
+   * bytes stand for the empty state. Verified before anything changes; writes no file.
+   */
+  async restoreImage(bytes: Uint8Array): Promise<void> {
+    this.#checkWritable()
+    let next: DatabaseState
+    if (bytes.byteLength === 0) next = new DatabaseState(this.#components)
+    else {
+      const frame = unframeSnapshot(bytes, 'restored image')
+      try {
+        next = await DatabaseState.fromImage(
+          this.#components,
+          decodeValue(frame.body) as DatabaseImage,
+          frame.version,
+        )
+      } catch (error) {
+        if (error instanceof ShoalError) throw error
+        throw new SnapshotCorruptionError(
+          'restored image',
+          error instanceof Error ? error.message : String(error),
+        )
+      }
+    }
+    await this.#serially(async () => {
+      this.#state = next
+      this.#handles.clear()
+    })
+    this.#scheduleIndexing()
   }
 
   /** Streams a snapshot of the current state (framed and checksummed) in chunks. */

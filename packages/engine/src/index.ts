@@ -37,7 +37,8 @@ export type {
   VectorIndexConfig,
   VectorIndexFactory,
 } from './internal/ports.ts'
-export { open } from './open.ts'
+export { documentKey, externalIdKey, inferPrimaryKey } from './internal/primary-key.ts'
+export { open, openReplica } from './open.ts'
 export type {
   CoreStorageStats,
   Distance,

@@ -16,14 +16,18 @@ import { NotLeaderError, ProposalDroppedError, RaftRejectedError, RaftStoppedErr
 import type { RaftStorage } from './storage.ts'
 import type { Transport } from './transport.ts'
 
-/** The replicated application. `apply` must be deterministic: every member applies the same entries in order. */
+/**
+ * The replicated application. `apply` must be deterministic: every member applies the same entries
+ * in order. Each method may return a promise: the node waits for it before the next step of the
+ * group, so an asynchronous state machine still sees its entries one at a time, in log order.
+ */
 export interface StateMachine {
-  /** Applies a committed command; the return value resolves the proposer's promise on the member that proposed it. */
+  /** Applies a committed command; the (awaited) return value resolves the proposer's promise on the member that proposed it. */
   apply(entry: NormalEntry): unknown
-  /** An image of the state as of the last applied entry (taken synchronously, so it is consistent). */
-  snapshot(): Uint8Array
-  /** Replaces the whole state with a snapshot's image. */
-  restore(data: Uint8Array): void
+  /** An image of the state as of the last applied entry (consistent: no apply runs meanwhile). */
+  snapshot(): Uint8Array | Promise<Uint8Array>
+  /** Replaces the whole state with a snapshot's image (empty bytes: the initial, empty state). */
+  restore(data: Uint8Array): void | Promise<void>
 }
 
 export interface RaftNodeOptions {
@@ -112,7 +116,7 @@ export class RaftNode {
     this.#core = new RaftCore({ config: this.#config, rng, ...stored })
     this.#savedHard = stored.hardState
     this.#latestHard = stored.hardState
-    this.#options.stateMachine.restore(stored.snapshot.data)
+    await this.#options.stateMachine.restore(stored.snapshot.data)
     const tickMs = this.#options.tickMs ?? 100
     if (tickMs > 0) {
       this.#timer = setInterval(() => this.tick(), tickMs)
@@ -333,12 +337,13 @@ export class RaftNode {
     this.#send(rd.messages)
     const sm = this.#options.stateMachine
     if (rd.snapshot !== null) {
-      sm.restore(rd.snapshot.data)
+      await sm.restore(rd.snapshot.data)
       this.#sinceSnapshot = 0
       this.#dropWaitersUpTo(rd.snapshot.meta.index)
     }
     for (const entry of rd.committedEntries) {
-      const result = entry.kind === 'normal' && entry.data.byteLength > 0 ? sm.apply(entry) : undefined
+      let result = entry.kind === 'normal' && entry.data.byteLength > 0 ? sm.apply(entry) : undefined
+      if (result instanceof Promise) result = await result
       const waiter = this.#waiting.get(entry.index)
       if (waiter !== undefined) {
         this.#waiting.delete(entry.index)
@@ -417,7 +422,7 @@ export class RaftNode {
   }
 
   async #takeSnapshot(core: RaftCore): Promise<void> {
-    const data = this.#options.stateMachine.snapshot()
+    const data = await this.#options.stateMachine.snapshot()
     const snapshot = core.compact(core.log.applied, data)
     await this.#options.storage.saveSnapshot(snapshot)
     this.#sinceSnapshot = 0

@@ -1,6 +1,13 @@
 import type { NormalEntry, StateMachine } from '@shoal/raft'
 import { decodeCommand, decodeState, encodeState } from './codec.ts'
-import type { ApplyOutcome, MetadataCommand, MetadataState, NodeRecord, RejectReason } from './types.ts'
+import type {
+  ApplyOutcome,
+  MetadataCommand,
+  MetadataState,
+  NodeRecord,
+  RejectReason,
+  TaskRecord,
+} from './types.ts'
 import { isMetadataCommand } from './validate.ts'
 
 export function emptyMetadata(): MetadataState {
@@ -18,6 +25,12 @@ export function emptyMetadata(): MetadataState {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
+/** Statuses after which a task never changes again. */
+export const ENDED_TASK_STATUSES: readonly string[] = ['succeeded', 'failed', 'canceled']
+
+/** Ended tasks kept in the task list; the oldest ended ones are forgotten beyond this. */
+export const MAX_ENDED_TASKS = 10_000
+
 /**
  * The metadata group's state machine. `apply` is deterministic: it reads only
  * the command (whose `atMs` the proposer set) and the current state. A refused
@@ -27,6 +40,11 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 export class MetadataStateMachine implements StateMachine {
   #state: MetadataState = emptyMetadata()
   #appliedIndex = 0
+  /** The task list in uid order (mutated in place: tasks are many; read them through `task`/`tasks`). */
+  #tasks = new Map<number, TaskRecord>()
+  #payloads = new Map<number, Uint8Array>()
+  #nextTaskUid = 0
+  #endedTasks = 0
   readonly #listeners = new Set<(state: MetadataState, appliedIndex: number) => void>()
 
   get state(): MetadataState {
@@ -36,6 +54,26 @@ export class MetadataStateMachine implements StateMachine {
   /** The log index of the last entry applied (0 before any). */
   get appliedIndex(): number {
     return this.#appliedIndex
+  }
+
+  /** A task by uid, as of the last applied entry. */
+  task(uid: number): TaskRecord | undefined {
+    return this.#tasks.get(uid)
+  }
+
+  /** Every task kept, oldest first. */
+  tasks(): IterableIterator<TaskRecord> {
+    return this.#tasks.values()
+  }
+
+  /** The input of a task that has not ended yet. */
+  taskPayload(uid: number): Uint8Array | undefined {
+    return this.#payloads.get(uid)
+  }
+
+  /** The uid the next enqueued task gets. */
+  get nextTaskUid(): number {
+    return this.#nextTaskUid
   }
 
   /** Called after every applied entry and every restore; returns the unsubscribe function. */
@@ -110,7 +148,9 @@ export class MetadataStateMachine implements StateMachine {
           return this.#reject('index_exists', `index ${command.index.uid} already exists`)
         }
         const index = { ...command.index, createdAtMs: command.atMs, updatedAtMs: command.atMs }
-        return this.#commit({ indexes: { ...state.indexes, [index.uid]: index } })
+        const indexes = { ...state.indexes, [index.uid]: index }
+        if (command.shards === undefined) return this.#commit({ indexes })
+        return this.#commit({ indexes, shards: { ...state.shards, [index.uid]: command.shards } })
       }
       case 'index.update': {
         const index = state.indexes[command.uid]
@@ -149,17 +189,72 @@ export class MetadataStateMachine implements StateMachine {
         const { [command.key]: _value, ...settings } = state.settings
         return this.#commit({ settings })
       }
+      case 'task.enqueue': {
+        const uid = this.#nextTaskUid++
+        const task = { ...command.task, uid } as TaskRecord
+        this.#tasks.set(uid, task)
+        if (command.payload !== undefined) this.#payloads.set(uid, command.payload)
+        if (ENDED_TASK_STATUSES.includes(task.status)) this.#taskEnded()
+        return this.#commitValue(uid)
+      }
+      case 'task.update': {
+        const task = this.#tasks.get(command.uid)
+        if (task === undefined) return this.#reject('unknown_task', `no task ${command.uid}`)
+        if (command.ifStatus !== undefined && !command.ifStatus.includes(task.status))
+          return this.#reject('precondition_failed', `task ${command.uid} is ${task.status}`)
+        const updated: TaskRecord = { ...task, ...command.patch, uid: task.uid }
+        this.#tasks.set(task.uid, updated)
+        if (command.dropPayload === true) this.#payloads.delete(task.uid)
+        if (!ENDED_TASK_STATUSES.includes(task.status) && ENDED_TASK_STATUSES.includes(updated.status))
+          this.#taskEnded()
+        return this.#commitValue(updated)
+      }
+      case 'task.delete': {
+        let deleted = 0
+        for (const uid of command.uids) {
+          const task = this.#tasks.get(uid)
+          if (task === undefined) continue
+          this.#tasks.delete(uid)
+          this.#payloads.delete(uid)
+          if (ENDED_TASK_STATUSES.includes(task.status)) this.#endedTasks--
+          deleted++
+        }
+        return this.#commitValue(deleted)
+      }
+    }
+  }
+
+  /** Counts an ended task and forgets the oldest ended ones beyond `MAX_ENDED_TASKS`. */
+  #taskEnded(): void {
+    this.#endedTasks++
+    if (this.#endedTasks <= MAX_ENDED_TASKS) return
+    for (const [uid, task] of this.#tasks) {
+      if (!ENDED_TASK_STATUSES.includes(task.status)) continue
+      this.#tasks.delete(uid)
+      this.#payloads.delete(uid)
+      if (--this.#endedTasks <= MAX_ENDED_TASKS) return
     }
   }
 
   snapshot(): Uint8Array {
-    return encodeState({ state: this.#state, appliedIndex: this.#appliedIndex })
+    return encodeState({
+      state: this.#state,
+      appliedIndex: this.#appliedIndex,
+      tasks: [...this.#tasks.values()],
+      payloads: [...this.#payloads],
+      nextTaskUid: this.#nextTaskUid,
+    })
   }
 
   restore(data: Uint8Array): void {
     const image = decodeState(data)
     this.#state = image?.state ?? emptyMetadata()
     this.#appliedIndex = image?.appliedIndex ?? 0
+    this.#tasks = new Map((image?.tasks ?? []).map((task) => [task.uid, task]))
+    this.#payloads = new Map(image?.payloads ?? [])
+    this.#nextTaskUid = image?.nextTaskUid ?? 0
+    this.#endedTasks = 0
+    for (const task of this.#tasks.values()) if (ENDED_TASK_STATUSES.includes(task.status)) this.#endedTasks++
     this.#emit()
   }
 
@@ -167,6 +262,12 @@ export class MetadataStateMachine implements StateMachine {
     const version = this.#state.version + 1
     this.#state = { ...this.#state, ...change, version }
     return { ok: true, version }
+  }
+
+  #commitValue(value: unknown): ApplyOutcome {
+    const version = this.#state.version + 1
+    this.#state = { ...this.#state, version }
+    return { ok: true, version, value }
   }
 
   #reject(reason: RejectReason, message: string): ApplyOutcome {

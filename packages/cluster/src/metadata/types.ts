@@ -60,6 +60,23 @@ export interface ShardReplica {
 export interface ShardRecord {
   readonly shard: number
   readonly replicas: readonly ShardReplica[]
+  /**
+   * The voters the shard's Raft group was founded with (every founding member bootstraps with
+   * exactly this set); replicas added later join the existing group instead.
+   */
+  readonly founders?: readonly string[]
+}
+
+/**
+ * A task of the cluster-wide task list (Meilisearch's tasks). The metadata keeps it opaque apart
+ * from its uid, status and index; the HTTP layer defines the rest. Uids are assigned by the
+ * metadata log, so they are unique and increasing cluster-wide.
+ */
+export interface TaskRecord {
+  readonly uid: number
+  readonly status: string
+  readonly indexUid: string | null
+  readonly [field: string]: unknown
 }
 
 /** An API key as the HTTP layer defines it; the metadata keeps it opaque apart from its uid. */
@@ -101,6 +118,8 @@ export type MetadataCommand =
   | {
       readonly type: 'index.create'
       readonly index: Omit<IndexRecord, 'createdAtMs' | 'updatedAtMs'>
+      /** The shard map, recorded in the same step as the index (a sharded index never exists without one). */
+      readonly shards?: readonly ShardRecord[]
       readonly atMs: number
     }
   | {
@@ -116,12 +135,31 @@ export type MetadataCommand =
   | { readonly type: 'apiKey.delete'; readonly uid: string }
   | { readonly type: 'setting.put'; readonly key: string; readonly value: string }
   | { readonly type: 'setting.delete'; readonly key: string }
+  | {
+      readonly type: 'task.enqueue'
+      /** The task without its uid; the log assigns the next uid. */
+      readonly task: Omit<TaskRecord, 'uid'>
+      /** The task's input (a document batch), kept until the task ends so any node can run it. */
+      readonly payload?: Uint8Array
+      readonly atMs: number
+    }
+  | {
+      readonly type: 'task.update'
+      readonly uid: number
+      /** Apply only when the task's status is one of these (a compare-and-set). */
+      readonly ifStatus?: readonly string[]
+      /** Fields to set (`uid` cannot change). */
+      readonly patch: Readonly<Record<string, unknown>>
+      /** Forget the task's payload (it has ended). */
+      readonly dropPayload?: boolean
+    }
+  | { readonly type: 'task.delete'; readonly uids: readonly number[] }
 
 export type MetadataCommandType = MetadataCommand['type']
 
 /** What applying a command returns: the new version, or why it was refused (nothing changed then). */
 export type ApplyOutcome =
-  | { readonly ok: true; readonly version: number }
+  | { readonly ok: true; readonly version: number; readonly value?: unknown }
   | { readonly ok: false; readonly reason: RejectReason; readonly message: string; readonly version: number }
 
 export type RejectReason =
@@ -133,3 +171,4 @@ export type RejectReason =
   | 'index_exists'
   | 'precondition_failed'
   | 'unknown_key'
+  | 'unknown_task'

@@ -46,10 +46,19 @@ const isReplica: Check = (v) =>
   })
 
 const isShard: Check = (v) =>
-  fields(v, {
-    shard: (n) => typeof n === 'number' && Number.isInteger(n) && n >= 0,
-    replicas: (r) => Array.isArray(r) && r.every(isReplica),
-  })
+  fields(
+    v,
+    {
+      shard: (n) => typeof n === 'number' && Number.isInteger(n) && n >= 0,
+      replicas: (r) => Array.isArray(r) && r.every(isReplica),
+    },
+    { founders: isStringArray },
+  )
+
+const isShardList: Check = (s) => Array.isArray(s) && s.every(isShard)
+const isTaskUid: Check = (n) => typeof n === 'number' && Number.isInteger(n) && n >= 0
+const isTask: Check = (t) =>
+  isRecord(t) && t.uid === undefined && isString(t.status) && (t.indexUid === null || isNonEmpty(t.indexUid))
 
 const specs: Record<MetadataCommand['type'], (c: Record<string, unknown>) => boolean> = {
   init: (c) => fields(c, { clusterId: isNonEmpty, name: isString, atMs: isFiniteNumber }),
@@ -62,20 +71,33 @@ const specs: Record<MetadataCommand['type'], (c: Record<string, unknown>) => boo
     ),
   'node.remove': (c) => fields(c, { nodeId: isNonEmpty }),
   'index.create': (c) =>
-    fields(c, {
-      index: (i) =>
-        fields(i, {
-          uid: isNonEmpty,
-          primaryKey: (p) => p === null || isNonEmpty(p),
-          settings: isRecord,
-          sharding: isSharding,
-        }),
-      atMs: isFiniteNumber,
-    }),
+    fields(
+      c,
+      {
+        index: (i) =>
+          fields(i, {
+            uid: isNonEmpty,
+            primaryKey: (p) => p === null || isNonEmpty(p),
+            settings: isRecord,
+            sharding: isSharding,
+          }),
+        atMs: isFiniteNumber,
+      },
+      { shards: isShardList },
+    ),
   'index.update': (c) =>
     fields(c, { uid: isNonEmpty, atMs: isFiniteNumber }, { primaryKey: isNonEmpty, settings: isRecord }),
   'index.delete': (c) => fields(c, { uid: isNonEmpty }),
-  'shards.set': (c) => fields(c, { uid: isNonEmpty, shards: (s) => Array.isArray(s) && s.every(isShard) }),
+  'shards.set': (c) => fields(c, { uid: isNonEmpty, shards: isShardList }),
+  'task.enqueue': (c) =>
+    fields(c, { task: isTask, atMs: isFiniteNumber }, { payload: (p) => p instanceof Uint8Array }),
+  'task.update': (c) =>
+    fields(
+      c,
+      { uid: isTaskUid, patch: (p) => isRecord(p) && p.uid === undefined },
+      { ifStatus: isStringArray, dropPayload: (d) => typeof d === 'boolean' },
+    ),
+  'task.delete': (c) => fields(c, { uids: (u) => Array.isArray(u) && u.every(isTaskUid) }),
   'apiKey.put': (c) => fields(c, { key: (k) => isRecord(k) && isNonEmpty(k.uid) }),
   'apiKey.delete': (c) => fields(c, { uid: isNonEmpty }),
   'setting.put': (c) => fields(c, { key: isNonEmpty, value: isString }),

@@ -13,6 +13,7 @@ import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
 import { searchRoutes } from './routes-search.ts'
 import { settingsRoutes } from './routes-settings.ts'
+import { shardRoutes } from './routes-shards.ts'
 import { systemRoutes } from './routes-system.ts'
 import { taskRoutes } from './routes-tasks.ts'
 
@@ -27,6 +28,7 @@ const API_ROUTES: RouteSpec[] = [
   ...keyRoutes,
   ...systemRoutes,
   ...clusterRoutes,
+  ...shardRoutes,
 ]
 
 /** The full route table, including `/metrics` and `/openapi.json`. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import path from 'node:path'
 import type { EnginePort } from './engine-port.ts'
+import { type ApiError, badRequest } from './errors.ts'
 
 /**
  * Server-side dumps and snapshots (`POST /dumps`, `POST /snapshots`), written
@@ -85,9 +86,14 @@ export async function writeDump(
     await line({ type: 'header', format: 'shoal-dump', version: 1, createdAt: createdAt.toISOString() })
     for (const info of indexes) {
       const index = engine.index(info.uid)
-      await line({ type: 'index', uid: info.uid, primaryKey: info.primaryKey, settings: index.getSettings() })
+      await line({
+        type: 'index',
+        uid: info.uid,
+        primaryKey: info.primaryKey,
+        settings: await index.getSettings(),
+      })
       for (let offset = 0; ; offset += DUMP_CHUNK) {
-        const page = index.getDocuments({ offset, limit: DUMP_CHUNK, retrieveVectors: true })
+        const page = await index.getDocuments({ offset, limit: DUMP_CHUNK, retrieveVectors: true })
         if (page.results.length > 0)
           await line({ type: 'documents', indexUid: info.uid, documents: page.results })
         documents += page.results.length
@@ -101,6 +107,8 @@ export async function writeDump(
 
 /** Writes the engine's image and the keys as one snapshot file. */
 export async function writeSnapshot(engine: EnginePort, keysFile: string, file: string): Promise<number> {
+  const exportSnapshot = engine.exportSnapshot?.bind(engine)
+  if (exportSnapshot === undefined) throw notOnThisNode('Snapshots')
   const keys = await readFile(keysFile).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return Buffer.from('[]')
     throw error
@@ -115,7 +123,7 @@ export async function writeSnapshot(engine: EnginePort, keysFile: string, file: 
     await append(header)
     await append(keys)
     bytes += header.byteLength + keys.byteLength
-    for await (const chunk of engine.exportSnapshot()) {
+    for await (const chunk of exportSnapshot()) {
       await append(chunk)
       bytes += chunk.byteLength
     }
@@ -138,4 +146,9 @@ export async function readSnapshot(file: string): Promise<{ keysJson: Buffer; en
     throw bad('the keys fail their checksum')
   }
   return { keysJson, engineFrame: bytes.subarray(HEADER_BYTES + keysLength) }
+}
+
+/** What a node without the capability (a cluster node) answers, before anything is enqueued. */
+export function notOnThisNode(what: string): ApiError {
+  return badRequest('bad_request', `${what} are not supported on a cluster node yet; use a standalone node.`)
 }

@@ -8,13 +8,14 @@ import { lockDataDir } from './data-dir-lock.ts'
 import type { EnginePort } from './engine-port.ts'
 import { ConfigError } from './errors.ts'
 import { NodeClient } from './http-client.ts'
+import type { LocalEngine } from './metrics.ts'
 import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
 import { writeFileDurably } from './task-log.ts'
 
 export type OpenEngine = (
   directory: string,
   options: { sync: 'always' | 'none'; onEvent: (event: { type: string; seconds?: number }) => void },
-) => Promise<EnginePort>
+) => Promise<LocalEngine>
 
 export const SAMPLE_INDEX = 'packages'
 export const SAMPLE_FILE = fileURLToPath(new URL('../../data/sample-packages.json', import.meta.url))
@@ -162,6 +163,7 @@ function refuseNonEmpty(engine: EnginePort, what: string): void {
 
 async function installSnapshotFile(engine: EnginePort, file: string, keysFile: string): Promise<void> {
   refuseNonEmpty(engine, 'a snapshot')
+  if (engine.installSnapshot === undefined) throw new ConfigError('this engine cannot install snapshots')
   const { keysJson, engineFrame } = await readSnapshot(file)
   JSON.parse(keysJson.toString('utf8'))
   await engine.installSnapshot(
@@ -191,7 +193,7 @@ async function loadSample(
 ): Promise<void> {
   const client = new NodeClient(server.url, config.masterKey)
   const docs = JSON.parse(await readFile(SAMPLE_FILE, 'utf8')) as unknown[]
-  const existing = server.engine.stats().indexes[SAMPLE_INDEX]?.numberOfDocuments ?? 0
+  const existing = (await server.engine.stats()).indexes[SAMPLE_INDEX]?.numberOfDocuments ?? 0
   if (existing >= docs.length) {
     out(`Index \`${SAMPLE_INDEX}\` already holds the sample (${existing} documents).\n`)
     return

@@ -28,42 +28,52 @@ export type {
   WriteResult,
 }
 
+import type { ReadOptions } from './read-options.ts'
+
+/** A value now, or (in a cluster, where reads cross the network) later. */
+export type MaybePromise<T> = T | Promise<T>
+
 export interface IndexPort {
   addDocuments(docs: object[], opts?: { primaryKey?: string }): Promise<WriteResult>
   updateDocuments(docs: object[], opts?: { primaryKey?: string }): Promise<WriteResult>
-  getDocument(id: string | number, opts?: { fields?: string[]; retrieveVectors?: boolean }): Doc
+  getDocument(id: string | number, opts?: { fields?: string[]; retrieveVectors?: boolean }): MaybePromise<Doc>
   getDocuments(opts?: {
     offset?: number
     limit?: number
     fields?: string[]
     filter?: Filter
     retrieveVectors?: boolean
-  }): DocumentsPage
+  }): MaybePromise<DocumentsPage>
   deleteDocument(id: string | number): Promise<WriteResult>
   deleteDocuments(ids: (string | number)[]): Promise<WriteResult>
   deleteDocumentsByFilter(filter: Filter): Promise<WriteResult>
   deleteAllDocuments(): Promise<WriteResult>
-  getSettings(): Settings
+  getSettings(): MaybePromise<Settings>
   updateSettings(partial: Partial<Settings>): Promise<Settings>
   resetSettings(): Promise<Settings>
-  search(params: SearchParams): SearchResult
+  /** `read` only changes anything on a cluster node (see read-options.ts). */
+  search(params: SearchParams, read?: ReadOptions): MaybePromise<SearchResult>
 }
 
 export interface EnginePort {
-  createIndex(uid: string, opts?: { primaryKey?: string; settings?: Partial<Settings> }): Promise<IndexInfo>
+  /** `sharding` is for a cluster only (the HTTP layer refuses it on a standalone node). */
+  createIndex(
+    uid: string,
+    opts?: { primaryKey?: string; settings?: Partial<Settings>; sharding?: Record<string, unknown> },
+  ): Promise<IndexInfo>
   listIndexes(): IndexInfo[]
   getIndex(uid: string): IndexInfo
   hasIndex(uid: string): boolean
   updateIndex(uid: string, opts: { primaryKey: string }): Promise<IndexInfo>
   deleteIndex(uid: string): Promise<void>
-  /** Swaps pairs of indexes atomically, or renames (`rename`): all pairs or none. */
-  swapIndexes(swaps: { indexes: [string, string]; rename?: boolean }[]): Promise<void>
+  /** Swaps pairs of indexes atomically, or renames (`rename`): all pairs or none; absent in a cluster. */
+  swapIndexes?(swaps: { indexes: [string, string]; rename?: boolean }[]): Promise<void>
   index(uid: string): IndexPort
-  /** The whole state as checksummed snapshot bytes, in chunks (`POST /snapshots`). */
-  exportSnapshot(): AsyncIterable<Uint8Array>
-  /** Replaces the whole state with snapshot bytes, verified first (`--import-snapshot`). */
-  installSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<void>
-  stats(): { databaseSize: number; indexes: Record<string, IndexStats> }
+  /** The whole state as checksummed snapshot bytes, in chunks (`POST /snapshots`); absent in a cluster. */
+  exportSnapshot?(): AsyncIterable<Uint8Array>
+  /** Replaces the whole state with snapshot bytes, verified first (`--import-snapshot`); absent in a cluster. */
+  installSnapshot?(chunks: AsyncIterable<Uint8Array>): Promise<void>
+  stats(): MaybePromise<{ databaseSize: number; indexes: Record<string, IndexStats> }>
   /** Vector operations accepted but not yet in the HNSW graphs (absent: none are deferred). */
   vectorBacklog?(): number
   close(): Promise<void>

@@ -1,5 +1,10 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import type { EnginePort } from './engine-port.ts'
+import type { EnginePort, IndexStats } from './engine-port.ts'
+
+/** The node's own engine, whose statistics are read synchronously on every scrape. */
+export type LocalEngine = Omit<EnginePort, 'stats'> & {
+  stats(): { databaseSize: number; indexes: Record<string, IndexStats> }
+}
 
 /**
  * Prometheus metrics of one server. Each server owns its registry, so
@@ -13,7 +18,7 @@ export class ServerMetrics {
   readonly engineLogFsyncSeconds: Histogram
   readonly tasksFinished: Counter<'type' | 'status'>
 
-  constructor(engine: EnginePort, queueDepth: () => number) {
+  constructor(engine: LocalEngine, queueDepth: () => number) {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry })
     this.requests = new Counter({

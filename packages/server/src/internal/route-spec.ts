@@ -4,7 +4,7 @@ import type { ServerConfig } from './config.ts'
 import type { EnginePort } from './engine-port.ts'
 import { badRequest } from './errors.ts'
 import type { ServerMetrics } from './metrics.ts'
-import type { TaskQueue } from './task-queue.ts'
+import type { TaskQueuePort } from './task-queue.ts'
 
 /**
  * One HTTP route: the table of these drives both the fastify registration
@@ -29,7 +29,8 @@ export interface RouteSpec {
 
 export interface Services {
   engine: EnginePort
-  queue: TaskQueue
+  /** In a cluster, the cluster's task list; otherwise this node's queue. */
+  queue: TaskQueuePort
   keys: KeyStore
   metrics: ServerMetrics
   config: ServerConfig

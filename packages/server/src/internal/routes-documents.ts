@@ -126,7 +126,7 @@ export const documentRoutes: RouteSpec[] = [
     status: 202,
     body: 'json',
     queryParams: ['customMetadata'],
-    handler({ params, query, body, contentType, services }) {
+    async handler({ params, query, body, contentType, services }) {
       const uid = checkIndexUid(params.indexUid)
       const input = readJsonBody(body, contentType)
       if (!isPlainObject(input) || input.filter === undefined) {
@@ -134,7 +134,7 @@ export const documentRoutes: RouteSpec[] = [
       }
       const filter = checkFilter(input.filter, 'invalid_document_filter')
       // A filter the index cannot evaluate is refused now rather than as a failed task.
-      if (services.engine.hasIndex(uid)) services.engine.index(uid).getDocuments({ filter, limit: 1 })
+      if (services.engine.hasIndex(uid)) await services.engine.index(uid).getDocuments({ filter, limit: 1 })
       return services.queue.enqueue({
         type: 'documentDeletion',
         indexUid: uid,
@@ -217,7 +217,7 @@ function addRoute(method: 'POST' | 'PUT', kind: 'replace' | 'update', summary: s
   }
 }
 
-function fetchDocuments({ params, body, contentType, services }: RouteContext): unknown {
+async function fetchDocuments({ params, body, contentType, services }: RouteContext): Promise<unknown> {
   const index = services.engine.index(checkIndexUid(params.indexUid))
   const input = readJsonBody(body, contentType) ?? {}
   if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
@@ -250,15 +250,19 @@ function fetchDocuments({ params, body, contentType, services }: RouteContext): 
         '`ids` together with `filter` is not supported by Shoal yet: send one of them.',
       )
     }
-    const found = input.ids.flatMap((id: unknown) => {
+    const found: unknown[] = []
+    for (const id of input.ids as unknown[]) {
       try {
-        return [
-          index.getDocument(String(id), { ...(fields !== undefined ? { fields } : {}), retrieveVectors }),
-        ]
+        found.push(
+          await index.getDocument(String(id), {
+            ...(fields !== undefined ? { fields } : {}),
+            retrieveVectors,
+          }),
+        )
       } catch {
-        return []
+        // An id that names no document is left out, as Meilisearch does.
       }
-    })
+    }
     return { results: found.slice(offset, offset + limit), offset, limit, total: found.length }
   }
   return index.getDocuments({

@@ -121,7 +121,7 @@ export const fieldRoutes: RouteSpec[] = [
     summary:
       "The index's fields with their capabilities (displayed, searchable, sortable, filterable, …): body `{ offset, limit, filter }`",
     body: 'json',
-    handler({ params, body, contentType, services }) {
+    async handler({ params, body, contentType, services }) {
       const uid = checkIndexUid(params.indexUid)
       const input = readJsonBody(body, contentType) ?? {}
       if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
@@ -136,8 +136,8 @@ export const fieldRoutes: RouteSpec[] = [
       const offset = nonNegativeInt(input.offset, 'bad_request', 'offset') ?? 0
       const limit = nonNegativeInt(input.limit, 'bad_request', 'limit') ?? 20
       const filter = parseFieldsFilter(input.filter)
-      const settings = services.engine.index(uid).getSettings()
-      const names = Object.keys(services.engine.stats().indexes[uid]?.fieldDistribution ?? {}).sort()
+      const settings = await services.engine.index(uid).getSettings()
+      const names = Object.keys((await services.engine.stats()).indexes[uid]?.fieldDistribution ?? {}).sort()
       const fields = names.map((name) => describeField(name, settings)).filter((f) => passes(f, filter))
       return { results: fields.slice(offset, offset + limit), offset, limit, total: fields.length }
     },

@@ -1,3 +1,4 @@
+import { notOnThisNode } from './backups.ts'
 import { badRequest, invalidApiKey } from './errors.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
 import { checkIndexUid, intParam, type RouteSpec } from './route-spec.ts'
@@ -34,10 +35,29 @@ export const indexRoutes: RouteSpec[] = [
       const uid = checkIndexUid(input.uid)
       if (!grant.allowsIndex(uid)) throw invalidApiKey()
       const primaryKey = optionalPrimaryKey(input.primaryKey, 'invalid_index_primary_key')
+      for (const key of Object.keys(input)) {
+        if (key !== 'uid' && key !== 'primaryKey' && key !== 'sharding')
+          throw badRequest(
+            'bad_request',
+            `Unknown field \`${key}\`: expected one of \`uid\`, \`primaryKey\`, \`sharding\``,
+          )
+      }
+      let sharding: Record<string, unknown> | undefined
+      if (input.sharding !== undefined) {
+        if (services.cluster === undefined)
+          throw badRequest('invalid_sharding', '`sharding` needs a cluster: this node runs standalone.')
+        if (!isPlainObject(input.sharding))
+          throw badRequest('invalid_sharding', '`sharding` must be an object')
+        sharding = input.sharding
+      }
       return services.queue.enqueue({
         type: 'indexCreation',
         indexUid: uid,
-        operation: primaryKey === undefined ? { kind: 'createIndex' } : { kind: 'createIndex', primaryKey },
+        operation: {
+          kind: 'createIndex',
+          ...(primaryKey === undefined ? {} : { primaryKey }),
+          ...(sharding === undefined ? {} : { sharding }),
+        },
         details: { primaryKey: primaryKey ?? null },
       })
     },
@@ -74,6 +94,8 @@ export const indexRoutes: RouteSpec[] = [
       const newUid = input.uid === undefined || input.uid === null ? undefined : checkIndexUid(input.uid)
       if (primaryKey === undefined && newUid === undefined)
         throw badRequest('bad_request', 'Give `primaryKey`, `uid` (a new name), or both')
+      if (newUid !== undefined && services.engine.swapIndexes === undefined)
+        throw notOnThisNode('Index renames')
       // Renaming writes the target uid too: the key must cover it.
       if (newUid !== undefined && !grant.allowsIndex(newUid)) throw invalidApiKey()
       return services.queue.enqueue({
@@ -119,6 +141,7 @@ export const indexRoutes: RouteSpec[] = [
     status: 202,
     body: 'json',
     async handler({ body, contentType, services, grant }) {
+      if (services.engine.swapIndexes === undefined) throw notOnThisNode('Index swaps')
       const swaps = parseSwaps(readJsonBody(body, contentType))
       for (const { indexes } of swaps)
         for (const uid of indexes) if (!grant.allowsIndex(uid)) throw invalidApiKey()
@@ -136,10 +159,10 @@ export const indexRoutes: RouteSpec[] = [
     action: 'stats.get',
     tag: 'Stats',
     summary: 'Document count and field distribution of one index',
-    handler({ params, services }) {
+    async handler({ params, services }) {
       const uid = checkIndexUid(params.indexUid)
       services.engine.getIndex(uid)
-      const stats = services.engine.stats().indexes[uid]
+      const stats = (await services.engine.stats()).indexes[uid]
       return {
         numberOfDocuments: stats?.numberOfDocuments ?? 0,
         isIndexing: services.queue.list({ indexUids: [uid], statuses: ['processing'], limit: 1 }).total > 0,

@@ -1,6 +1,7 @@
 import type { Grant } from './api-keys.ts'
 import type { SearchParams } from './engine-port.ts'
 import { badRequest, invalidApiKey } from './errors.ts'
+import { takeReadOptions } from './read-options.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
 import { checkIndexUid, nonNegativeInt, type RouteSpec, stringArray } from './route-spec.ts'
 import { checkFilter } from './routes-documents.ts'
@@ -159,6 +160,8 @@ export const SEARCH_QUERY_PARAMS = [
   'hybridEmbedder',
   'hybridSemanticRatio',
   'filter',
+  'consistency',
+  'allowPartialResults',
   ...LIST_QUERY_PARAMS,
   ...NUMBER_QUERY_PARAMS,
   ...BOOLEAN_QUERY_PARAMS,
@@ -236,7 +239,8 @@ export const searchRoutes: RouteSpec[] = [
     handler({ params, body, contentType, services, grant }) {
       const uid = checkIndexUid(params.indexUid)
       const index = services.engine.index(uid)
-      return index.search(withTenantRule(grant, uid, parseSearchParams(readJsonBody(body, contentType))))
+      const { input, read } = takeReadOptions(readJsonBody(body, contentType))
+      return index.search(withTenantRule(grant, uid, parseSearchParams(input)), read)
     },
   },
   {
@@ -250,7 +254,8 @@ export const searchRoutes: RouteSpec[] = [
     handler({ params, query, services, grant }) {
       const uid = checkIndexUid(params.indexUid)
       const index = services.engine.index(uid)
-      return index.search(withTenantRule(grant, uid, parseSearchParams(queryToSearchInput(query))))
+      const { input, read } = takeReadOptions(queryToSearchInput(query))
+      return index.search(withTenantRule(grant, uid, parseSearchParams(input)), read)
     },
   },
   {
@@ -260,7 +265,7 @@ export const searchRoutes: RouteSpec[] = [
     tag: 'Search',
     summary: 'Several searches in one call: body `{ queries: [{ indexUid, ...search }] }`',
     body: 'json',
-    handler({ body, contentType, services, grant }) {
+    async handler({ body, contentType, services, grant }) {
       const input = readJsonBody(body, contentType)
       if (!isPlainObject(input) || !Array.isArray(input.queries)) {
         throw badRequest(
@@ -291,10 +296,12 @@ export const searchRoutes: RouteSpec[] = [
         if (!grant.allowsIndex(uid)) throw invalidApiKey()
         return { uid, params: withTenantRule(grant, uid, parseSearchParams(query)) }
       })
-      const results = queries.map(({ uid, params }) => ({
-        indexUid: uid,
-        ...services.engine.index(uid).search(params),
-      }))
+      const results = await Promise.all(
+        queries.map(async ({ uid, params }) => ({
+          indexUid: uid,
+          ...(await services.engine.index(uid).search(params)),
+        })),
+      )
       return { results }
     },
   },

@@ -128,8 +128,8 @@ const subRoutes: RouteSpec[] = SETTINGS.flatMap((setting): RouteSpec[] => {
       action: 'settings.get',
       tag: 'Settings',
       summary: `Get \`${setting.name}\``,
-      handler({ params, services }) {
-        return services.engine.index(checkIndexUid(params.indexUid)).getSettings()[setting.name]
+      async handler({ params, services }) {
+        return (await services.engine.index(checkIndexUid(params.indexUid)).getSettings())[setting.name]
       },
     },
     {

@@ -1,3 +1,4 @@
+import { notOnThisNode } from './backups.ts'
 import { badRequest } from './errors.ts'
 import { checkFeaturePatch, experimentalFeatures } from './experimental-features.ts'
 import { readJsonBody } from './request-body.ts'
@@ -37,8 +38,8 @@ export const systemRoutes: RouteSpec[] = [
     action: 'stats.get',
     tag: 'Stats',
     summary: 'Database size, last update and per-index stats',
-    handler({ services, grant }) {
-      const stats = services.engine.stats()
+    async handler({ services, grant }) {
+      const stats = await services.engine.stats()
       const indexes = Object.fromEntries(
         Object.entries(stats.indexes)
           .filter(([uid]) => grant.allowsIndex(uid))
@@ -79,6 +80,8 @@ export const systemRoutes: RouteSpec[] = [
     status: 202,
     handler({ body, services }) {
       refuseBody(body)
+      // A cluster node's engine has no local image to export: dumps and snapshots are standalone only.
+      if (services.engine.exportSnapshot === undefined) throw notOnThisNode('Dumps')
       return services.queue.enqueue({
         type: 'dumpCreation',
         indexUid: null,
@@ -97,6 +100,7 @@ export const systemRoutes: RouteSpec[] = [
     status: 202,
     handler({ body, services }) {
       refuseBody(body)
+      if (services.engine.exportSnapshot === undefined) throw notOnThisNode('Snapshots')
       return services.queue.enqueue({
         type: 'snapshotCreation',
         indexUid: null,

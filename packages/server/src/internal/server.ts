@@ -8,8 +8,7 @@ import { buildApp } from './app.ts'
 import type { BackupPaths } from './backups.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { parseHttpAddr, type ServerConfig } from './config.ts'
-import type { EnginePort } from './engine-port.ts'
-import { ServerMetrics } from './metrics.ts'
+import { type LocalEngine, ServerMetrics } from './metrics.ts'
 import type { Services } from './route-spec.ts'
 import { TaskQueue } from './task-queue.ts'
 
@@ -19,8 +18,12 @@ export interface ShoalServer {
   readonly host: string
   readonly port: number
   readonly app: FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>
+  /** This node's own task queue (in a cluster, the routes use the cluster's task list instead). */
   readonly queue: TaskQueue
-  readonly engine: EnginePort
+  /** This node's own engine (in a cluster, the routes use the sharded indexes instead). */
+  readonly engine: LocalEngine
+  /** What the routes use: the local queue and engine, or the cluster's once attached. */
+  readonly services: Services
   readonly logger: Logger
   readonly metrics: ServerMetrics
   /** The cluster member, when this node runs in a cluster. */
@@ -38,7 +41,7 @@ export interface ShoalServer {
 export interface CreateServerOptions {
   config: ServerConfig
   /** The opened database; the server closes it on `close()`. */
-  engine: EnginePort
+  engine: LocalEngine
   logger?: Logger
 }
 
@@ -110,6 +113,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     app,
     queue,
     engine,
+    services,
     logger,
     metrics,
     get cluster() {
@@ -117,6 +121,9 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     },
     attachCluster(runtime) {
       services.cluster = runtime
+      // Indexes, documents and tasks now live in the cluster.
+      services.engine = runtime.engine
+      services.queue = runtime.tasks
     },
     close() {
       closing ??= (async () => {

@@ -1,5 +1,12 @@
 import path from 'node:path'
-import { type BackupPaths, backupStamp, SNAPSHOT_FILE, writeDump, writeSnapshot } from './backups.ts'
+import {
+  type BackupPaths,
+  backupStamp,
+  notOnThisNode,
+  SNAPSHOT_FILE,
+  writeDump,
+  writeSnapshot,
+} from './backups.ts'
 import type { EnginePort, Settings } from './engine-port.ts'
 import { ApiError } from './errors.ts'
 import type { IndexSwap, Operation, StoredTask } from './task-types.ts'
@@ -29,7 +36,10 @@ export async function runTask(
   switch (op.kind) {
     case 'createIndex':
       try {
-        await engine.createIndex(uid, op.primaryKey !== undefined ? { primaryKey: op.primaryKey } : {})
+        await engine.createIndex(uid, {
+          ...(op.primaryKey !== undefined ? { primaryKey: op.primaryKey } : {}),
+          ...(op.sharding !== undefined ? { sharding: op.sharding } : {}),
+        })
       } catch (error) {
         if (!(recovered && codeOf(error) === 'index_already_exists')) throw error
       }
@@ -39,19 +49,19 @@ export async function runTask(
     case 'swapIndexes':
       if (!(recovered && swapsApplied(engine, op.swaps, task.startedAt))) {
         await afterStart(task.startedAt)
-        await engine.swapIndexes(op.swaps)
+        await swapIndexes(engine, op.swaps)
       }
       return { swaps: op.swaps }
     case 'deleteIndex': {
       if (recovered && !engine.hasIndex(uid)) return { deletedDocuments: 0 }
-      const before = engine.stats().indexes[uid]?.numberOfDocuments ?? 0
+      const before = (await engine.stats()).indexes[uid]?.numberOfDocuments ?? 0
       await engine.deleteIndex(uid)
       return { deletedDocuments: before }
     }
     case 'addDocuments': {
       let docs = await loadDocuments(op.payloadFile)
       if (op.skipCreation === true) {
-        docs = existingOnly(engine, uid, op.primaryKey, docs)
+        docs = await existingOnly(engine, uid, op.primaryKey, docs)
         // Nothing to update: an index that does not exist is not created for it.
         if (docs.length === 0) return { receivedDocuments: op.documentCount, indexedDocuments: 0 }
       }
@@ -120,13 +130,18 @@ async function updateIndex(
     if (op.primaryKey !== undefined) await engine.updateIndex(uid, { primaryKey: op.primaryKey })
     if (rename.length > 0) {
       await afterStart(task.startedAt)
-      await engine.swapIndexes(rename)
+      await swapIndexes(engine, rename)
     }
   }
   return {
     primaryKey: op.primaryKey ?? null,
     ...(op.newUid !== undefined ? { oldIndexUid: uid, newIndexUid: op.newUid } : {}),
   }
+}
+
+async function swapIndexes(engine: EnginePort, swaps: IndexSwap[]): Promise<void> {
+  if (engine.swapIndexes === undefined) throw notOnThisNode('Index swaps and renames')
+  await engine.swapIndexes(swaps)
 }
 
 /**
@@ -179,27 +194,28 @@ export async function runDocumentBatch(
  * `skipCreation`: keeps the documents whose primary key value is already in
  * the index (an index without documents or without one holds none of them).
  */
-function existingOnly(
+async function existingOnly(
   engine: EnginePort,
   uid: string,
   requestedKey: string | undefined,
   docs: object[],
-): object[] {
+): Promise<object[]> {
   if (!engine.hasIndex(uid)) return []
   const primaryKey = engine.getIndex(uid).primaryKey ?? requestedKey
   if (primaryKey === undefined || primaryKey === null) return []
   const index = engine.index(uid)
-  return docs.filter((doc) => {
+  const kept: object[] = []
+  for (const doc of docs) {
     const id = (doc as Record<string, unknown>)[primaryKey]
-    if (typeof id !== 'string' && typeof id !== 'number') return false
+    if (typeof id !== 'string' && typeof id !== 'number') continue
     try {
-      index.getDocument(id, { fields: [primaryKey] })
-      return true
+      await index.getDocument(id, { fields: [primaryKey] })
+      kept.push(doc)
     } catch (error) {
-      if (codeOf(error) === 'document_not_found') return false
-      throw error
+      if (codeOf(error) !== 'document_not_found') throw error
     }
-  })
+  }
+  return kept
 }
 
 /** Whether `next` may join a batch that starts with `first` (same index, method and primary key). */

@@ -54,6 +54,20 @@ export interface EnqueueRequest {
   customMetadata?: string
 }
 
+/** What the HTTP routes use of a task list (a standalone node's queue, or the cluster's). */
+export interface TaskQueuePort {
+  start(): void
+  enqueue(request: EnqueueRequest): Promise<TaskSummary>
+  control(kind: 'cancel' | 'delete', filter: TaskFilter, originalFilter: string): Promise<TaskSummary>
+  get(uid: number): Task | undefined
+  list(filter: TaskFilter): TaskPage
+  /** `GET /batches` (see task-batches.ts). */
+  listBatches(filter: TaskFilter): BatchPage
+  getBatch(uid: number): Batch | undefined
+  depth(): number
+  close(): Promise<void>
+}
+
 export interface TaskPage {
   results: Task[]
   total: number
@@ -65,7 +79,7 @@ export interface TaskPage {
 const LOG_DIR = 'log'
 const PAYLOAD_DIR = 'payloads'
 
-export class TaskQueue {
+export class TaskQueue implements TaskQueuePort {
   private readonly tasks = new Map<number, StoredTask>()
   /** Uids of enqueued tasks, ascending. */
   private waiting: number[] = []

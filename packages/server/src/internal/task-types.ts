@@ -47,7 +47,7 @@ export interface IndexSwap {
 
 /** What a write task does once it runs; stored with the task so it can be re-run after a crash. */
 export type Operation =
-  | { kind: 'createIndex'; primaryKey?: string }
+  | { kind: 'createIndex'; primaryKey?: string; sharding?: Record<string, unknown> }
   /** A new primary key, a new uid (a rename), or both. */
   | { kind: 'updateIndex'; primaryKey?: string; newUid?: string }
   | { kind: 'swapIndexes'; swaps: IndexSwap[] }

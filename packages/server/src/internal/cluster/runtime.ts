@@ -9,6 +9,7 @@ import {
   type NodeAdvert,
   NotDeliveredError,
   type RpcResponse,
+  ShardHosting,
 } from '@shoal/cluster'
 import {
   LAN,
@@ -24,8 +25,12 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { type ClusterConfig, parseHttpAddr } from '../config.ts'
 import { P2PNode, P2PUnreachableError } from '../p2p/index.ts'
+import { ClusterEngine } from './cluster-engine.ts'
 import { deriveKey, readClusterKey } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
+import { ClusterTaskQueue, TaskScheduler } from './cluster-tasks.ts'
+import { engineShardFactory } from './shard-machine.ts'
+import { type ShardsRequest, serveShards } from './shard-rpc.ts'
 import { isRaftFrame, isRpcRequest } from './wire-validate.ts'
 
 /** A running cluster member: the libp2p node, SWIM over UDP and the control plane. */
@@ -35,6 +40,12 @@ export interface ClusterRuntime {
   readonly p2p: P2PNode
   readonly gossip: Transport
   readonly metrics: ClusterMetrics
+  /** Indexes spread over shard replicas (the routes' engine on a cluster node). */
+  readonly engine: ClusterEngine
+  /** The cluster-wide task list (the routes' task queue on a cluster node). */
+  readonly tasks: ClusterTaskQueue
+  /** This node's shard replicas. */
+  readonly hosting: ShardHosting
   stop(): Promise<void>
 }
 
@@ -123,8 +134,26 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       return node.handleRequest(body)
     })
     const metrics = new ClusterMetrics({ node, gossip, registry: options.registry })
+    const hosting = new ShardHosting({
+      node,
+      factory: engineShardFactory(path.join(options.dataDir, 'shards')),
+      logger: clusterLog as ClusterLogger,
+    })
+    node.onAppRequest(async (body) => {
+      const request = body as ShardsRequest
+      if (request?.kind !== 'shards' || !Array.isArray(request.items))
+        throw Object.assign(new Error('unknown application request'), { code: 'unknown_request' })
+      return serveShards(node, hosting, request)
+    })
     await node.start()
     stops.unshift(() => node.stop())
+    hosting.start()
+    stops.unshift(() => hosting.stop())
+    const engine = new ClusterEngine(node, hosting)
+    const tasks = new ClusterTaskQueue(engine)
+    const scheduler = new TaskScheduler(engine, logger.child({ component: 'tasks' }))
+    scheduler.start()
+    stops.unshift(() => scheduler.stop())
     logger.info(
       { nodeId, clusterId: node.clusterId, p2p: advert.p2pAddrs, gossip: advert.gossipAddr },
       'cluster member started',
@@ -135,6 +164,9 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       p2p,
       gossip,
       metrics,
+      engine,
+      tasks,
+      hosting,
       async stop() {
         for (const stop of stops) await stop().catch(() => {})
       },

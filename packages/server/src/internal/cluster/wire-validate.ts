@@ -25,6 +25,11 @@ export function isRpcRequest(value: unknown): value is RpcRequest {
   return (
     isRecord(value) &&
     typeof value.clusterId === 'string' &&
-    (value.type === 'meta.readIndex' || (value.type === 'meta.propose' && isRecord(value.command)))
+    (value.type === 'meta.readIndex' ||
+      (value.type === 'meta.propose' && isRecord(value.command)) ||
+      (value.type === 'group.propose' &&
+        typeof value.group === 'string' &&
+        value.data instanceof Uint8Array) ||
+      (value.type === 'app' && isRecord(value.body)))
   )
 }

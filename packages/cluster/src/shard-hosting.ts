@@ -1,0 +1,131 @@
+import type { StateMachine } from '@shoal/raft'
+import type { ClusterLogger, ClusterNode } from './cluster-node.ts'
+import type { MetadataState } from './metadata/types.ts'
+
+/** Makes and disposes of the state machine of one shard replica on this node (an engine partition). */
+export interface ShardMachineFactory {
+  /** Opens the replica's state machine (empty; the Raft group restores it from its snapshot and log). */
+  open(group: ShardGroupRef): Promise<StateMachine>
+  /** Closes it; `deleted` when the index is gone and the replica's files may be removed. */
+  close(group: ShardGroupRef, machine: StateMachine, deleted: boolean): Promise<void>
+}
+
+/** One shard of one incarnation of an index (an index deleted and created again is a new incarnation). */
+export interface ShardGroupRef {
+  readonly indexUid: string
+  readonly shard: number
+  /** The index's creation time: with the uid, it names the incarnation. */
+  readonly createdAtMs: number
+  /** The Raft group's name. */
+  readonly group: string
+}
+
+/** The Raft group of shard `shard` of the incarnation of `indexUid` created at `createdAtMs`. */
+export function shardGroupOf(indexUid: string, createdAtMs: number, shard: number): string {
+  return `shard/${indexUid}/${createdAtMs}/${shard}`
+}
+
+/**
+ * Keeps this node's Raft host in step with the shard map: a group for every shard replica the
+ * metadata places here (founding replicas bootstrap with the founders as voters), none for the
+ * shards of deleted indexes. Reconciles after every metadata change, one pass at a time.
+ */
+export class ShardHosting {
+  readonly #node: ClusterNode
+  readonly #factory: ShardMachineFactory
+  readonly #log: ClusterLogger
+  readonly #hosted = new Map<string, { ref: ShardGroupRef; machine: StateMachine }>()
+  #unsubscribe: (() => void) | null = null
+  #running: Promise<void> | null = null
+  #again = false
+  #stopped = false
+
+  constructor(options: { node: ClusterNode; factory: ShardMachineFactory; logger?: ClusterLogger }) {
+    this.#node = options.node
+    this.#factory = options.factory
+    this.#log = options.logger ?? { info: () => {}, warn: () => {} }
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#node.metadata.onChange(() => this.#schedule())
+    this.#schedule()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.#unsubscribe?.()
+    await this.#running
+    for (const [group, entry] of this.#hosted) {
+      await this.#node.host?.removeGroup(group)
+      await this.#factory.close(entry.ref, entry.machine, false)
+    }
+    this.#hosted.clear()
+  }
+
+  /** The state machine of a shard replica hosted here. */
+  machine(group: string): StateMachine | undefined {
+    return this.#hosted.get(group)?.machine
+  }
+
+  /** Resolves once the groups match the metadata as of now. */
+  async settled(): Promise<void> {
+    while (this.#running !== null) await this.#running
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return
+    if (this.#running !== null) {
+      this.#again = true
+      return
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false
+        try {
+          await this.#reconcile(this.#node.metadata.state)
+        } catch (error) {
+          this.#log.warn({ err: error }, 'shard hosting pass failed; retrying on the next change')
+        }
+      } while (this.#again && !this.#stopped)
+    })().finally(() => {
+      this.#running = null
+    })
+  }
+
+  async #reconcile(state: MetadataState): Promise<void> {
+    const host = this.#node.host
+    if (host === null) return
+    const self = this.#node.nodeId
+    const wanted = new Map<string, { ref: ShardGroupRef; founders: readonly string[] | undefined }>()
+    for (const [indexUid, shards] of Object.entries(state.shards)) {
+      const index = state.indexes[indexUid]
+      if (index === undefined) continue
+      for (const record of shards) {
+        if (!record.replicas.some((r) => r.nodeId === self)) continue
+        const group = shardGroupOf(indexUid, index.createdAtMs, record.shard)
+        wanted.set(group, {
+          ref: { indexUid, shard: record.shard, createdAtMs: index.createdAtMs, group },
+          founders: record.founders,
+        })
+      }
+    }
+    for (const [group, entry] of this.#hosted) {
+      if (wanted.has(group) || this.#stopped) continue
+      const current = state.indexes[entry.ref.indexUid]
+      const deleted = current === undefined || current.createdAtMs !== entry.ref.createdAtMs
+      await host.removeGroup(group)
+      this.#hosted.delete(group)
+      await this.#factory.close(entry.ref, entry.machine, deleted)
+      this.#log.info({ group, deleted }, 'shard replica removed')
+    }
+    for (const [group, { ref, founders }] of wanted) {
+      if (this.#hosted.has(group) || this.#stopped) continue
+      const machine = await this.#factory.open(ref)
+      const bootstrap =
+        founders?.includes(self) === true ? { voters: [...(founders ?? [])], learners: [] } : undefined
+      await host.addGroup(group, { stateMachine: machine, ...(bootstrap === undefined ? {} : { bootstrap }) })
+      this.#hosted.set(group, { ref, machine })
+      this.#log.info({ group }, 'shard replica started')
+    }
+  }
+}

@@ -1,0 +1,497 @@
+import {
+  ClusterError,
+  type ClusterNode,
+  type IndexRecord,
+  InvalidShardingError,
+  planIndexPlacement,
+  RemoteAppError,
+  type ShardHosting,
+  type ShardingRequest,
+  shardOfDocument,
+} from '@shoal/cluster'
+import {
+  type Command,
+  type Doc,
+  type DocumentsPage,
+  documentKey,
+  type Filter,
+  IndexAlreadyExistsError,
+  type IndexInfo,
+  IndexNotFoundError,
+  type IndexStats,
+  inferPrimaryKey,
+  type SearchParams,
+  type SearchResult,
+  type Settings,
+  type SettingsUpdate,
+  type WriteResult,
+} from '@shoal/engine'
+import { NotLeaderError } from '@shoal/raft'
+import type { EnginePort, IndexPort } from '../engine-port.ts'
+import { ApiError } from '../errors.ts'
+import type { ReadOptions } from '../read-options.ts'
+import { encodeShardEntry, type ShardOutcome } from './shard-machine.ts'
+import {
+  type ReadMode,
+  readShards,
+  type ShardAction,
+  type ShardResult,
+  ShardsUnavailableError,
+  type ShardTarget,
+  shardTargets,
+} from './shard-rpc.ts'
+import { searchShards } from './sharded-search.ts'
+
+/** How long a task's write to one shard may take (elections and forwarding included). */
+const SHARD_WRITE_TIMEOUT_MS = 30_000
+
+/**
+ * The database of a cluster node, behind the same port as a standalone engine: indexes live in
+ * the metadata, documents in shard replicas (one Raft group per shard). Reads go to the shards'
+ * leaders (read-your-writes); writes run only inside a task (`forTask`), so every shard command
+ * carries the task's uid and applies once.
+ */
+export class ClusterEngine implements EnginePort {
+  readonly node: ClusterNode
+  readonly hosting: ShardHosting
+  readonly #taskUid: number | null
+  readonly #at: string
+
+  constructor(node: ClusterNode, hosting: ShardHosting, task?: { uid: number; at: string }) {
+    this.node = node
+    this.hosting = hosting
+    this.#taskUid = task?.uid ?? null
+    this.#at = task?.at ?? new Date().toISOString()
+  }
+
+  /** The same database, writing on behalf of task `uid` (which stamps every shard command). */
+  forTask(uid: number, at: string): ClusterEngine {
+    return new ClusterEngine(this.node, this.hosting, { uid, at })
+  }
+
+  listIndexes(): IndexInfo[] {
+    return Object.values(this.node.metadata.state.indexes)
+      .map(toInfo)
+      .sort((a, b) => a.uid.localeCompare(b.uid))
+  }
+
+  getIndex(uid: string): IndexInfo {
+    return toInfo(this.#record(uid))
+  }
+
+  hasIndex(uid: string): boolean {
+    return this.node.metadata.state.indexes[uid] !== undefined
+  }
+
+  #record(uid: string): IndexRecord {
+    const record = this.node.metadata.state.indexes[uid]
+    if (record === undefined) throw new IndexNotFoundError(uid)
+    return record
+  }
+
+  /** Validates a sharding request against the cluster now (a 400 before anything is enqueued). */
+  planSharding(uid: string, sharding: ShardingRequest | undefined) {
+    try {
+      return planIndexPlacement(this.node.metadata.state, uid, sharding)
+    } catch (error) {
+      if (error instanceof InvalidShardingError) throw new ApiError(400, 'invalid_sharding', error.message)
+      throw error
+    }
+  }
+
+  async createIndex(
+    uid: string,
+    opts: { primaryKey?: string; settings?: Partial<Settings>; sharding?: ShardingRequest } = {},
+  ): Promise<IndexInfo> {
+    const existing = this.node.metadata.state.indexes[uid]
+    if (existing !== undefined) throw new IndexAlreadyExistsError(uid)
+    const plan = this.planSharding(uid, opts.sharding)
+    const outcome = await this.node.propose({
+      type: 'index.create',
+      index: { uid, primaryKey: opts.primaryKey ?? null, settings: {}, sharding: plan.sharding },
+      shards: plan.shards,
+      atMs: Date.parse(this.#at) || Date.now(),
+    })
+    if (!outcome.ok) {
+      if (outcome.reason === 'index_exists') throw new IndexAlreadyExistsError(uid)
+      throw new ApiError(400, 'invalid_index_uid', outcome.message)
+    }
+    await this.#toAllShards(uid, {
+      type: 'createIndex',
+      uid,
+      primaryKey: opts.primaryKey ?? null,
+      settings: opts.settings ?? null,
+      at: this.#at,
+    })
+    return this.getIndex(uid)
+  }
+
+  async updateIndex(uid: string, opts: { primaryKey: string }): Promise<IndexInfo> {
+    this.#record(uid)
+    await this.#toAllShards(uid, { type: 'updateIndex', uid, primaryKey: opts.primaryKey, at: this.#at })
+    await this.#setPrimaryKey(uid, opts.primaryKey)
+    return this.getIndex(uid)
+  }
+
+  async deleteIndex(uid: string): Promise<void> {
+    this.#record(uid)
+    const outcome = await this.node.propose({ type: 'index.delete', uid })
+    if (!outcome.ok && outcome.reason !== 'unknown_index')
+      throw new ApiError(500, 'internal', outcome.message)
+  }
+
+  index(uid: string): IndexPort {
+    this.#record(uid)
+    return new ShardedIndex(this, uid)
+  }
+
+  async stats(): Promise<{ databaseSize: number; indexes: Record<string, IndexStats> }> {
+    const indexes: Record<string, IndexStats> = {}
+    for (const info of this.listIndexes()) indexes[info.uid] = await this.indexStats(info.uid)
+    return { databaseSize: 0, indexes }
+  }
+
+  async indexStats(uid: string): Promise<IndexStats> {
+    const parts = await this.read(uid, () => ({ action: 'stats' }), 'leader')
+    const total: IndexStats = { numberOfDocuments: 0, isIndexing: false, fieldDistribution: {} }
+    for (const part of parts) {
+      const stats = part.value as IndexStats | undefined
+      if (stats === undefined) continue
+      total.numberOfDocuments += stats.numberOfDocuments
+      for (const [field, count] of Object.entries(stats.fieldDistribution))
+        total.fieldDistribution[field] = (total.fieldDistribution[field] ?? 0) + count
+    }
+    return total
+  }
+
+  async close(): Promise<void> {}
+
+  // Shard reads and writes.
+
+  /** Reads every shard (or those `shards` lists); a shard without an answering replica is a 503. */
+  async read(
+    uid: string,
+    call: (target: ShardTarget) => ShardAction,
+    mode: ReadMode,
+    shards?: readonly number[],
+  ): Promise<ShardResult[]> {
+    const { results, missing } = await this.readSome(uid, call, mode, shards)
+    if (missing.length > 0)
+      throw new ShardsUnavailableError(
+        uid,
+        missing.map((m) => m.shard),
+        missing[0]?.reason ?? '',
+      )
+    return results
+  }
+
+  /** Like `read`, but returns the shards that could not be read instead of failing. */
+  async readSome(
+    uid: string,
+    call: (target: ShardTarget) => ShardAction,
+    mode: ReadMode,
+    shards?: readonly number[],
+  ): Promise<{ results: ShardResult[]; missing: { shard: number; reason: string }[] }> {
+    const targets = shardTargets(this.node, uid).filter(
+      (t) => shards === undefined || shards.includes(t.shard),
+    )
+    const { results, missing } = await readShards(
+      this.node,
+      this.hosting,
+      uid,
+      targets.map((target) => ({ target, call: call(target) })),
+      { mode, timeoutMs: mode === 'leader' ? 10_000 : 5_000 },
+    )
+    results.sort((a, b) => a.shard - b.shard)
+    missing.sort((a, b) => a.shard - b.shard)
+    return { results, missing }
+  }
+
+  /** Replicates `command` in one shard on behalf of the current task; throws the shard's typed error. */
+  async toShard(target: ShardTarget, command: Command): Promise<unknown> {
+    if (this.#taskUid === null) throw new Error('shard writes run inside a task')
+    const data = encodeShardEntry({ taskUid: this.#taskUid, command })
+    if (target.holders.includes(this.node.nodeId)) await this.#hostedSoon(target.group)
+    const outcome = (await this.#proposeWithRetry(target, data)) as ShardOutcome
+    if (!outcome.ok)
+      throw new ApiError(outcome.httpStatus, outcome.code, outcome.message, outcome.type as never)
+    return outcome.value
+  }
+
+  /**
+   * Proposes until the shard's group accepts or the deadline passes: a new group may not have
+   * elected its leader yet, and a leader may change. Safe because shard entries apply once.
+   */
+  async #proposeWithRetry(target: ShardTarget, data: Uint8Array): Promise<unknown> {
+    const deadline = Date.now() + SHARD_WRITE_TIMEOUT_MS
+    for (;;) {
+      try {
+        return await this.node.proposeGroup(target.group, data, target.holders, {
+          timeoutMs: Math.max(1, deadline - Date.now()),
+        })
+      } catch (error) {
+        if (!retriableWrite(error) || Date.now() >= deadline) throw error
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+  }
+
+  /**
+   * Writes one command per shard (`null`: nothing for that shard) on behalf of the current task:
+   * every command is first checked by the replica that will apply it (its shard leader), and
+   * only when all pass is any of them replicated, so a bad batch changes nothing anywhere.
+   * Nothing else writes to the index in between: the scheduler runs one task at a time.
+   */
+  async checkThenApply(uid: string, commands: readonly (Command | null)[]): Promise<unknown[]> {
+    const targets = shardTargets(this.node, uid)
+    const used = targets.filter((t) => commands[t.shard] !== null && commands[t.shard] !== undefined)
+    await this.read(
+      uid,
+      (target) => ({ action: 'check', command: commands[target.shard] as Command }),
+      'leader',
+      used.map((t) => t.shard),
+    )
+    return Promise.all(used.map((target) => this.toShard(target, commands[target.shard] as Command)))
+  }
+
+  async #toAllShards(uid: string, command: Command): Promise<unknown[]> {
+    return Promise.all(shardTargets(this.node, uid).map((target) => this.toShard(target, command)))
+  }
+
+  /** The shard groups of a new index start on every node after the metadata reaches it. */
+  async #hostedSoon(group: string): Promise<void> {
+    const deadline = Date.now() + 10_000
+    while (this.node.host?.group(group) === undefined && Date.now() < deadline) {
+      await this.hosting.settled()
+      if (this.node.host?.group(group) === undefined) await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+
+  async #setPrimaryKey(uid: string, primaryKey: string): Promise<void> {
+    if (this.#record(uid).primaryKey === primaryKey) return
+    await this.node.propose({ type: 'index.update', uid, primaryKey, atMs: Date.now() })
+  }
+
+  get at(): string {
+    return this.#at
+  }
+
+  /** Resolves the batch's primary key (given, the index's, or inferred) and records it on the index. */
+  async primaryKeyFor(uid: string, docs: readonly Doc[], given: string | undefined): Promise<string> {
+    const record = this.#record(uid)
+    if (record.primaryKey !== null && given !== undefined && given !== record.primaryKey)
+      throw new ApiError(
+        400,
+        'index_primary_key_already_exists',
+        `Index \`${uid}\`: the primary key is already \`${record.primaryKey}\`.`,
+      )
+    const key = record.primaryKey ?? given ?? inferPrimaryKey(docs as Doc[])
+    if (record.primaryKey === null) await this.#setPrimaryKey(uid, key)
+    return key
+  }
+}
+
+/** One index of the cluster: writes split by primary key or sent to every shard, reads gathered. */
+class ShardedIndex implements IndexPort {
+  readonly #engine: ClusterEngine
+  readonly #uid: string
+
+  constructor(engine: ClusterEngine, uid: string) {
+    this.#engine = engine
+    this.#uid = uid
+  }
+
+  addDocuments(docs: object[], opts: { primaryKey?: string } = {}): Promise<WriteResult> {
+    return this.#write(docs as Doc[], opts.primaryKey, false)
+  }
+
+  updateDocuments(docs: object[], opts: { primaryKey?: string } = {}): Promise<WriteResult> {
+    return this.#write(docs as Doc[], opts.primaryKey, true)
+  }
+
+  async #write(docs: Doc[], given: string | undefined, merge: boolean): Promise<WriteResult> {
+    const engine = this.#engine
+    const primaryKey = await engine.primaryKeyFor(this.#uid, docs, given)
+    const targets = shardTargets(engine.node, this.#uid)
+    const parts: Doc[][] = targets.map(() => [])
+    docs.forEach((doc, position) => {
+      parts[shardOfDocument(documentKey(doc, primaryKey, position), targets.length)]!.push(doc)
+    })
+    const commands = parts.map((documents): Command | null =>
+      documents.length === 0
+        ? null
+        : { type: 'addDocuments', uid: this.#uid, documents, primaryKey, merge, at: engine.at },
+    )
+    return sumWrites(await engine.checkThenApply(this.#uid, commands), { primaryKey })
+  }
+
+  async deleteDocument(id: string | number): Promise<WriteResult> {
+    return this.deleteDocuments([id])
+  }
+
+  async deleteDocuments(ids: (string | number)[]): Promise<WriteResult> {
+    const engine = this.#engine
+    const targets = shardTargets(engine.node, this.#uid)
+    const parts: (string | number)[][] = targets.map(() => [])
+    for (const id of ids) parts[shardOfDocument(id, targets.length)]!.push(id)
+    const commands = parts.map((part): Command | null =>
+      part.length === 0 ? null : { type: 'deleteDocuments', uid: this.#uid, ids: part, at: engine.at },
+    )
+    return sumWrites(await engine.checkThenApply(this.#uid, commands), {})
+  }
+
+  async deleteDocumentsByFilter(filter: Filter): Promise<WriteResult> {
+    return this.#everyShard({ type: 'deleteDocumentsByFilter', uid: this.#uid, filter, at: this.#engine.at })
+  }
+
+  async deleteAllDocuments(): Promise<WriteResult> {
+    return this.#everyShard({ type: 'deleteAllDocuments', uid: this.#uid, at: this.#engine.at })
+  }
+
+  async #everyShard(command: Command): Promise<WriteResult> {
+    const targets = shardTargets(this.#engine.node, this.#uid)
+    return sumWrites(
+      await this.#engine.checkThenApply(
+        this.#uid,
+        targets.map(() => command),
+      ),
+      {},
+    )
+  }
+
+  async updateSettings(partial: Partial<Settings>): Promise<Settings> {
+    const targets = shardTargets(this.#engine.node, this.#uid)
+    const command: Command = {
+      type: 'updateSettings',
+      uid: this.#uid,
+      settings: partial,
+      at: this.#engine.at,
+    }
+    const results = await this.#engine.checkThenApply(
+      this.#uid,
+      targets.map(() => command),
+    )
+    return results[0] as Settings
+  }
+
+  async resetSettings(): Promise<Settings> {
+    return this.updateSettings(RESET_ALL as Partial<Settings>)
+  }
+
+  async getSettings(): Promise<Settings> {
+    const [first] = await this.#engine.read(this.#uid, () => ({ action: 'getSettings' }), 'leader', [0])
+    return first?.value as Settings
+  }
+
+  async getDocument(
+    id: string | number,
+    opts: { fields?: string[]; retrieveVectors?: boolean } = {},
+  ): Promise<Doc> {
+    const shardCount = shardTargets(this.#engine.node, this.#uid).length
+    const [part] = await this.#engine.read(
+      this.#uid,
+      () => ({ action: 'getDocument', id, options: opts }),
+      'leader',
+      [shardOfDocument(id, shardCount)],
+    )
+    return part?.value as Doc
+  }
+
+  async getDocuments(
+    opts: {
+      offset?: number
+      limit?: number
+      fields?: string[]
+      filter?: Filter
+      retrieveVectors?: boolean
+    } = {},
+  ): Promise<DocumentsPage> {
+    const offset = opts.offset ?? 0
+    const limit = opts.limit ?? 20
+    const engine = this.#engine
+    const primaryKey = engine.getIndex(this.#uid).primaryKey
+    const parts = await engine.read(
+      this.#uid,
+      () => ({
+        action: 'getDocuments',
+        params: {
+          ...opts,
+          offset: 0,
+          limit: offset + limit,
+          ...(opts.fields === undefined || primaryKey === null
+            ? {}
+            : { fields: [...new Set([...opts.fields, primaryKey])] }),
+        },
+      }),
+      'leader',
+    )
+    // Across shards, documents are listed in primary key order (a number before text; numbers by value).
+    const all: Doc[] = []
+    let total = 0
+    for (const part of parts) {
+      const page = part.value as DocumentsPage
+      total += page.total
+      all.push(...page.results)
+    }
+    if (primaryKey !== null) all.sort((a, b) => compareIds(a[primaryKey], b[primaryKey]))
+    const results = all.slice(offset, offset + limit).map((doc) => {
+      if (opts.fields === undefined || primaryKey === null || opts.fields.includes(primaryKey)) return doc
+      const { [primaryKey]: _id, ...rest } = doc
+      return rest
+    })
+    return { results, offset, limit, total }
+  }
+
+  async search(params: SearchParams, read: ReadOptions = {}): Promise<SearchResult> {
+    return searchShards(this.#engine, this.#uid, params, read)
+  }
+}
+
+/** Every setting back to its default (`null` resets a setting). */
+const RESET_ALL: SettingsUpdate = {
+  searchableAttributes: null,
+  displayedAttributes: null,
+  filterableAttributes: null,
+  sortableAttributes: null,
+  stopWords: null,
+  typoTolerance: null,
+  embedders: null,
+}
+
+/** A write refused before it was appended, or whose outcome is unknown: worth sending again. */
+function retriableWrite(error: unknown): boolean {
+  if (error instanceof NotLeaderError) return true
+  if (error instanceof RemoteAppError)
+    return ['not_leader', 'timeout', 'unknown_group', 'stopped'].includes(error.remoteCode)
+  return error instanceof ClusterError && error.retriable
+}
+
+function compareIds(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b
+  if (typeof a === 'number') return -1
+  if (typeof b === 'number') return 1
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0
+}
+
+function sumWrites(results: readonly unknown[], base: WriteResult): WriteResult {
+  const total: WriteResult = { ...base }
+  for (const result of results) {
+    const write = result as WriteResult | undefined
+    if (write === undefined || write === null) continue
+    if (write.indexedDocuments !== undefined)
+      total.indexedDocuments = (total.indexedDocuments ?? 0) + write.indexedDocuments
+    if (write.deletedDocuments !== undefined)
+      total.deletedDocuments = (total.deletedDocuments ?? 0) + write.deletedDocuments
+    if (write.primaryKey !== undefined) total.primaryKey = write.primaryKey
+  }
+  return total
+}
+
+function toInfo(record: IndexRecord): IndexInfo {
+  return {
+    uid: record.uid,
+    primaryKey: record.primaryKey,
+    createdAt: new Date(record.createdAtMs).toISOString(),
+    updatedAt: new Date(record.updatedAtMs).toISOString(),
+  }
+}

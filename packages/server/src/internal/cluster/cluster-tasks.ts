@@ -1,0 +1,292 @@
+import { type ClusterNode, ENDED_TASK_STATUSES, type TaskRecord } from '@shoal/cluster'
+import type { Logger } from 'pino'
+import { toErrorResponse } from '../errors.ts'
+import { type Batch, type BatchPage, getBatch, listBatches } from '../task-batches.ts'
+import { runTask } from '../task-executor.ts'
+import { type TaskFilter, taskMatches } from '../task-filter.ts'
+import type { EnqueueRequest, TaskPage, TaskQueuePort } from '../task-queue.ts'
+import {
+  isoDuration,
+  type StoredTask,
+  type Task,
+  type TaskSummary,
+  toPublicTask,
+  toSummary,
+} from '../task-types.ts'
+import type { ClusterEngine } from './cluster-engine.ts'
+
+/**
+ * The task list of a cluster node: tasks live in the metadata Raft group, so their uids are
+ * unique and increasing cluster-wide and every node shows the same list. A write is enqueued
+ * (with its documents) by a metadata commit before the client gets its `taskUid`.
+ */
+export class ClusterTaskQueue implements TaskQueuePort {
+  readonly #engine: ClusterEngine
+  readonly #node: ClusterNode
+
+  constructor(engine: ClusterEngine) {
+    this.#engine = engine
+    this.#node = engine.node
+  }
+
+  start(): void {}
+
+  async enqueue(request: EnqueueRequest): Promise<TaskSummary> {
+    const operation = request.operation
+    if (operation.kind === 'createIndex' && request.indexUid !== null)
+      this.#engine.planSharding(request.indexUid, operation.sharding)
+    const task: Omit<StoredTask, 'uid'> = {
+      batchUid: null,
+      indexUid: request.indexUid,
+      status: 'enqueued',
+      type: request.type,
+      canceledBy: null,
+      details: request.details ?? null,
+      error: null,
+      duration: null,
+      enqueuedAt: new Date().toISOString(),
+      startedAt: null,
+      finishedAt: null,
+      ...(request.customMetadata !== undefined ? { customMetadata: request.customMetadata } : {}),
+      operation,
+    }
+    const payload =
+      request.documentsJson === undefined
+        ? undefined
+        : typeof request.documentsJson === 'string'
+          ? Buffer.from(request.documentsJson)
+          : request.documentsJson
+    const outcome = await this.#node.propose({
+      type: 'task.enqueue',
+      task: task as unknown as Omit<TaskRecord, 'uid'>,
+      ...(payload === undefined ? {} : { payload }),
+      atMs: Date.now(),
+    })
+    if (!outcome.ok) throw new Error(`the task was refused: ${outcome.message}`)
+    return toSummary({ ...(task as StoredTask), uid: outcome.value as number })
+  }
+
+  async control(kind: 'cancel' | 'delete', filter: TaskFilter, originalFilter: string): Promise<TaskSummary> {
+    const matched = this.#matching(filter)
+    const now = new Date().toISOString()
+    let affected = 0
+    if (kind === 'cancel') {
+      for (const task of matched) {
+        if (task.status !== 'enqueued') continue
+        const outcome = await this.#node.propose({
+          type: 'task.update',
+          uid: task.uid,
+          ifStatus: ['enqueued'],
+          patch: { status: 'canceled', finishedAt: now, duration: isoDuration(0) },
+          dropPayload: true,
+        })
+        if (outcome.ok) affected++
+      }
+    } else {
+      const uids = matched.filter((t) => ENDED_TASK_STATUSES.includes(t.status)).map((t) => t.uid)
+      const outcome = await this.#node.propose({ type: 'task.delete', uids })
+      affected = outcome.ok ? (outcome.value as number) : 0
+    }
+    const record: Omit<StoredTask, 'uid'> = {
+      batchUid: null,
+      indexUid: null,
+      status: 'succeeded',
+      type: kind === 'cancel' ? 'taskCancelation' : 'taskDeletion',
+      canceledBy: null,
+      details: {
+        matchedTasks: matched.length,
+        [kind === 'cancel' ? 'canceledTasks' : 'deletedTasks']: affected,
+        originalFilter,
+      },
+      error: null,
+      duration: isoDuration(0),
+      enqueuedAt: now,
+      startedAt: now,
+      finishedAt: now,
+      operation: { kind: 'taskControl' },
+    }
+    const outcome = await this.#node.propose({
+      type: 'task.enqueue',
+      task: record as unknown as Omit<TaskRecord, 'uid'>,
+      atMs: Date.now(),
+    })
+    if (!outcome.ok) throw new Error(`the task was refused: ${outcome.message}`)
+    return toSummary({ ...(record as StoredTask), uid: outcome.value as number })
+  }
+
+  get(uid: number): Task | undefined {
+    const task = this.#node.metadata.task(uid) as unknown as StoredTask | undefined
+    return task === undefined ? undefined : toPublicTask(task)
+  }
+
+  list(filter: TaskFilter): TaskPage {
+    const limit = filter.limit ?? 20
+    const matches = this.#matching(filter)
+    matches.sort((a, b) => (filter.reverse === true ? a.uid - b.uid : b.uid - a.uid))
+    const from = filter.from
+    const startAt =
+      from === undefined
+        ? 0
+        : matches.findIndex((t) => (filter.reverse === true ? t.uid >= from : t.uid <= from))
+    const page = startAt < 0 ? [] : matches.slice(startAt, startAt + limit)
+    const after = startAt < 0 ? undefined : matches[startAt + limit]
+    return {
+      results: page.map(toPublicTask),
+      total: matches.length,
+      limit,
+      from: page[0]?.uid ?? null,
+      next: after?.uid ?? null,
+    }
+  }
+
+  /** Cluster tasks run one by one without batch uids, so this lists no batch (yet). */
+  listBatches(filter: TaskFilter): BatchPage {
+    return listBatches(this.#node.metadata.tasks() as unknown as StoredTask[], filter)
+  }
+
+  getBatch(uid: number): Batch | undefined {
+    return getBatch(this.#node.metadata.tasks() as unknown as StoredTask[], uid)
+  }
+
+  #matching(filter: TaskFilter): StoredTask[] {
+    const out: StoredTask[] = []
+    for (const task of this.#node.metadata.tasks()) {
+      const stored = task as unknown as StoredTask
+      if (taskMatches(stored, filter)) out.push(stored)
+    }
+    return out
+  }
+
+  depth(): number {
+    let count = 0
+    for (const task of this.#node.metadata.tasks()) if (!ENDED_TASK_STATUSES.includes(task.status)) count++
+    return count
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Runs the cluster's tasks, one at a time in uid order, on the node that leads the metadata group
+ * (a single scheduler, so writes to an index apply in the order they were accepted). A task is
+ * marked processing, run against the shards (each shard command carries the task uid and applies
+ * once), then marked succeeded or failed with its payload dropped — all through the metadata log.
+ * When the leader changes mid-task, the new leader runs the task again from the start: shards that
+ * already applied their part answer with the first outcome, so the task completes or fails as a
+ * whole and is never left half-applied without a trace.
+ */
+export class TaskScheduler {
+  readonly #engine: ClusterEngine
+  readonly #node: ClusterNode
+  readonly #logger: Logger
+  #timer: ReturnType<typeof setTimeout> | null = null
+  #running: Promise<void> | null = null
+  #stopped = false
+  #unsubscribe: (() => void) | null = null
+
+  constructor(engine: ClusterEngine, logger: Logger) {
+    this.#engine = engine
+    this.#node = engine.node
+    this.#logger = logger
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#node.metadata.onChange(() => this.#kick())
+    this.#kick()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.#unsubscribe?.()
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    await this.#running
+  }
+
+  #kick(): void {
+    if (this.#stopped || this.#running !== null) return
+    if (this.#node.metadataLeader !== this.#node.nodeId) {
+      // Poll rarely while another node leads: leadership changes do not always touch the state.
+      this.#timer ??= setTimeout(() => {
+        this.#timer = null
+        this.#kick()
+      }, 500)
+      return
+    }
+    this.#running = this.#loop().finally(() => {
+      this.#running = null
+      if (!this.#stopped && this.#next() !== undefined) setTimeout(() => this.#kick(), 100)
+    })
+  }
+
+  #next(): TaskRecord | undefined {
+    for (const task of this.#node.metadata.tasks())
+      if (!ENDED_TASK_STATUSES.includes(task.status)) return task
+    return undefined
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopped && this.#node.metadataLeader === this.#node.nodeId) {
+      const next = this.#next()
+      if (next === undefined) return
+      try {
+        await this.#run(next as unknown as StoredTask)
+      } catch (error) {
+        this.#logger.warn({ err: error, task: next.uid }, 'task run interrupted; it will be run again')
+        return
+      }
+    }
+  }
+
+  async #run(task: StoredTask): Promise<void> {
+    const recovered = task.status === 'processing'
+    const startedAt = task.startedAt ?? new Date().toISOString()
+    if (!recovered) {
+      const outcome = await this.#node.propose({
+        type: 'task.update',
+        uid: task.uid,
+        ifStatus: ['enqueued'],
+        patch: { status: 'processing', startedAt },
+      })
+      if (!outcome.ok) return
+    }
+    let patch: Record<string, unknown>
+    try {
+      const details = await runTask(
+        this.#engine.forTask(task.uid, startedAt),
+        task,
+        async () => this.#documents(task.uid),
+        recovered,
+      )
+      patch = { status: 'succeeded', details: { ...(task.details ?? {}), ...details } }
+    } catch (error) {
+      const response = toErrorResponse(error)
+      if (response.status === 503 || isRetriable(error)) throw error
+      if (response.internal)
+        this.#logger.error({ err: error, task: task.uid }, 'task failed with an internal error')
+      patch = { status: 'failed', error: response.body }
+    }
+    const finishedAt = new Date()
+    await this.#node.propose({
+      type: 'task.update',
+      uid: task.uid,
+      ifStatus: ['processing'],
+      patch: {
+        ...patch,
+        finishedAt: finishedAt.toISOString(),
+        duration: isoDuration(finishedAt.getTime() - Date.parse(startedAt)),
+      },
+      dropPayload: true,
+    })
+  }
+
+  #documents(uid: number): object[] {
+    const payload = this.#node.metadata.taskPayload(uid)
+    if (payload === undefined) throw new Error(`task ${uid} has no documents`)
+    return JSON.parse(Buffer.from(payload).toString('utf8')) as object[]
+  }
+}
+
+/** Cluster errors that say "try again later" (no leader, a time-out): the task is not failed for them. */
+function isRetriable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { retriable?: unknown }).retriable === true
+}

@@ -1,0 +1,129 @@
+import { rm } from 'node:fs/promises'
+import path from 'node:path'
+import type { ShardGroupRef, ShardMachineFactory } from '@shoal/cluster'
+import { type Command, type Engine, openReplica, ShoalError } from '@shoal/engine'
+import type { NormalEntry, StateMachine } from '@shoal/raft'
+import { Packr } from 'msgpackr'
+
+/**
+ * One entry of a shard's Raft log: an engine command tagged with the task it belongs to. The
+ * shard applies each task's command once: a re-sent copy (after a lost answer, or a task run
+ * again by a new scheduler) returns the first outcome and changes nothing.
+ */
+export interface ShardEntry {
+  readonly taskUid: number
+  readonly command: Command
+}
+
+/** What applying a shard entry produced; plain data, so it travels back to a forwarding node. */
+export type ShardOutcome =
+  | { readonly ok: true; readonly value: unknown }
+  | {
+      readonly ok: false
+      readonly code: string
+      readonly type: string
+      readonly httpStatus: number
+      readonly message: string
+    }
+
+/** How many task outcomes a shard remembers for deduplication (the oldest are forgotten). */
+export const REMEMBERED_TASKS = 10_000
+
+const packr = new Packr({ useRecords: false, moreTypes: false })
+
+export function encodeShardEntry(entry: ShardEntry): Uint8Array {
+  return packr.pack(entry)
+}
+
+/**
+ * The state machine of one shard replica: an engine partition that keeps no log of its own (the
+ * shard's Raft log is its command log). Snapshots are the engine's image plus the remembered task
+ * outcomes.
+ */
+export class EngineShardMachine implements StateMachine {
+  readonly engine: Engine
+  #outcomes = new Map<number, ShardOutcome>()
+
+  constructor(engine: Engine) {
+    this.engine = engine
+  }
+
+  async apply(entry: NormalEntry): Promise<ShardOutcome> {
+    let decoded: ShardEntry
+    try {
+      decoded = packr.unpack(entry.data) as ShardEntry
+      if (typeof decoded?.taskUid !== 'number' || typeof decoded.command?.type !== 'string')
+        throw new TypeError('not a shard entry')
+    } catch {
+      return {
+        ok: false,
+        code: 'internal',
+        type: 'internal',
+        httpStatus: 500,
+        message: 'malformed shard entry',
+      }
+    }
+    const seen = this.#outcomes.get(decoded.taskUid)
+    if (seen !== undefined) return seen
+    let outcome: ShardOutcome
+    try {
+      const result = await this.engine.apply(decoded.command)
+      outcome = result.ok ? { ok: true, value: result.value } : failure(result.error)
+    } catch (error) {
+      outcome = failure(error)
+    }
+    this.#outcomes.set(decoded.taskUid, outcome)
+    if (this.#outcomes.size > REMEMBERED_TASKS) {
+      const oldest = Math.min(...this.#outcomes.keys())
+      this.#outcomes.delete(oldest)
+    }
+    return outcome
+  }
+
+  snapshot(): Uint8Array {
+    return packr.pack({ engine: this.engine.image(), outcomes: [...this.#outcomes] })
+  }
+
+  async restore(data: Uint8Array): Promise<void> {
+    if (data.byteLength === 0) {
+      await this.engine.restoreImage(new Uint8Array(0))
+      this.#outcomes = new Map()
+      return
+    }
+    const image = packr.unpack(data) as { engine: Uint8Array; outcomes: [number, ShardOutcome][] }
+    await this.engine.restoreImage(image.engine)
+    this.#outcomes = new Map(image.outcomes)
+  }
+}
+
+function failure(error: unknown): ShardOutcome {
+  if (error instanceof ShoalError)
+    return {
+      ok: false,
+      code: error.code,
+      type: error.type,
+      httpStatus: error.httpStatus,
+      message: error.message,
+    }
+  return {
+    ok: false,
+    code: 'internal',
+    type: 'internal',
+    httpStatus: 500,
+    message: error instanceof Error ? error.message : String(error),
+  }
+}
+
+/** Shard replicas as engine partitions under `<dataDir>/shards/`, one folder per replica. */
+export function engineShardFactory(root: string): ShardMachineFactory {
+  const folder = (ref: ShardGroupRef) => path.join(root, `${ref.indexUid}-${ref.createdAtMs}-${ref.shard}`)
+  return {
+    async open(ref) {
+      return new EngineShardMachine(await openReplica(folder(ref)))
+    },
+    async close(ref, machine, deleted) {
+      await (machine as EngineShardMachine).engine.close()
+      if (deleted) await rm(folder(ref), { recursive: true, force: true })
+    },
+  }
+}

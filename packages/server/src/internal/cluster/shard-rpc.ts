@@ -1,0 +1,355 @@
+import { type ClusterNode, RemoteAppError, type ShardHosting, shardGroupOf } from '@shoal/cluster'
+import type { Command, Doc, GetDocumentsParams, SearchParams } from '@shoal/engine'
+import { ApiError } from '../errors.ts'
+import type { EngineShardMachine } from './shard-machine.ts'
+
+/**
+ * Reads of shard replicas, between nodes (`app` requests on `/shoal/rpc/1`). One request per
+ * node carries every shard that node is asked for. A `leader` read is served by the shard's Raft
+ * leader after a ReadIndex round (it sees every write acknowledged before it: read-your-writes);
+ * an `eventual` read is served by whichever replica gets it, from what it has applied.
+ */
+
+export type ReadMode = 'leader' | 'eventual'
+
+export type ShardAction =
+  | { readonly action: 'search'; readonly params: SearchParams }
+  | { readonly action: 'getDocument'; readonly id: string | number; readonly options: object }
+  | { readonly action: 'getDocuments'; readonly params: GetDocumentsParams }
+  | { readonly action: 'getSettings' }
+  | { readonly action: 'stats' }
+  /** Validates a write against the replica's state without applying it (answers null or the typed error). */
+  | { readonly action: 'check'; readonly command: Command }
+  /** The replica's Raft state (any replica answers, in either mode). */
+  | { readonly action: 'status' }
+
+export interface ShardItem {
+  readonly group: string
+  readonly indexUid: string
+  readonly call: ShardAction
+}
+
+export interface ShardsRequest {
+  readonly kind: 'shards'
+  readonly mode: ReadMode
+  readonly items: readonly ShardItem[]
+}
+
+export type ShardReply =
+  | {
+      readonly ok: true
+      readonly value: unknown
+      readonly appliedIndex: number
+      readonly commitIndex: number
+    }
+  | {
+      readonly ok: false
+      readonly code: string
+      readonly message: string
+      readonly httpStatus: number
+      readonly leader?: string | null
+    }
+
+/** Serves a `shards` request from this node's replicas. */
+export async function serveShards(
+  node: ClusterNode,
+  hosting: ShardHosting,
+  request: ShardsRequest,
+): Promise<ShardReply[]> {
+  return Promise.all(request.items.map((item) => serveItem(node, hosting, request.mode, item)))
+}
+
+async function serveItem(
+  node: ClusterNode,
+  hosting: ShardHosting,
+  mode: ReadMode,
+  item: ShardItem,
+): Promise<ShardReply> {
+  const raft = node.host?.group(item.group)
+  const machine = hosting.machine(item.group) as EngineShardMachine | undefined
+  if (raft === undefined || machine === undefined)
+    return { ok: false, code: 'unknown_group', message: `no replica of ${item.group} here`, httpStatus: 503 }
+  try {
+    if (item.call.action === 'status') {
+      const status = raft.status()
+      const value: ReplicaStatus = {
+        role: status.role,
+        leader: status.leader,
+        term: status.term,
+        appliedIndex: status.appliedIndex,
+        commitIndex: status.commitIndex,
+        lastIndex: status.lastIndex,
+        quiesced: status.quiesced,
+      }
+      return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex }
+    }
+    if (mode === 'leader') {
+      if (raft.leader !== node.nodeId)
+        return {
+          ok: false,
+          code: 'not_leader',
+          message: 'not the shard leader',
+          httpStatus: 503,
+          leader: raft.leader,
+        }
+      raft.wake()
+      await raft.read({ signal: AbortSignal.timeout(5_000) })
+    }
+    const status = raft.status()
+    const index = machine.engine.index(item.indexUid)
+    let value: unknown
+    const call = item.call
+    switch (call.action) {
+      case 'search':
+        value = index.search(call.params)
+        break
+      case 'getDocument':
+        value = index.getDocument(call.id, call.options)
+        break
+      case 'getDocuments':
+        value = index.getDocuments(call.params)
+        break
+      case 'getSettings':
+        value = index.getSettings()
+        break
+      case 'stats':
+        value = machine.engine.stats().indexes[item.indexUid]
+        break
+      case 'check':
+        machine.engine.check(call.command)
+        value = null
+        break
+    }
+    return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex }
+  } catch (error) {
+    const coded = error as { code?: unknown; httpStatus?: unknown }
+    return {
+      ok: false,
+      code: typeof coded.code === 'string' ? coded.code : 'internal',
+      message: error instanceof Error ? error.message : String(error),
+      httpStatus: typeof coded.httpStatus === 'number' ? coded.httpStatus : 500,
+    }
+  }
+}
+
+/** One replica's Raft state, as `GET /indexes/{uid}/_shards` reports it. */
+export interface ReplicaStatus {
+  readonly role: string
+  readonly leader: string | null
+  readonly term: number
+  readonly appliedIndex: number
+  readonly commitIndex: number
+  readonly lastIndex: number
+  readonly quiesced: boolean
+}
+
+/**
+ * The Raft state of every replica of every shard of `indexUid`: one request per node holding
+ * replicas. A replica whose node does not answer is reported with `reachable: false`.
+ */
+export async function replicaStatuses(
+  node: ClusterNode,
+  hosting: ShardHosting,
+  indexUid: string,
+): Promise<Map<string, Map<string, ReplicaStatus | null>>> {
+  const targets = shardTargets(node, indexUid)
+  const byNode = new Map<string, ShardTarget[]>()
+  for (const target of targets)
+    for (const holder of target.holders) {
+      const list = byNode.get(holder)
+      if (list === undefined) byNode.set(holder, [target])
+      else list.push(target)
+    }
+  const out = new Map<string, Map<string, ReplicaStatus | null>>(targets.map((t) => [t.group, new Map()]))
+  await Promise.all(
+    [...byNode].map(async ([nodeId, list]) => {
+      const request: ShardsRequest = {
+        kind: 'shards',
+        mode: 'eventual',
+        items: list.map((t) => ({ group: t.group, indexUid, call: { action: 'status' } })),
+      }
+      let replies: ShardReply[] | null = null
+      try {
+        replies =
+          nodeId === node.nodeId
+            ? await serveShards(node, hosting, request)
+            : node.isAlive(nodeId)
+              ? ((await node.requestApp(nodeId, request, { timeoutMs: 3_000 })) as ShardReply[])
+              : null
+      } catch {
+        replies = null
+      }
+      list.forEach((target, i) => {
+        const reply = replies?.[i]
+        out.get(target.group)!.set(nodeId, reply?.ok === true ? (reply.value as ReplicaStatus) : null)
+      })
+    }),
+  )
+  return out
+}
+
+/** A shard of an index, where its replicas are. */
+export interface ShardTarget {
+  readonly shard: number
+  readonly group: string
+  readonly holders: readonly string[]
+}
+
+/** Every shard of `indexUid` as the local metadata places it. */
+export function shardTargets(node: ClusterNode, indexUid: string): ShardTarget[] {
+  const state = node.metadata.state
+  const index = state.indexes[indexUid]
+  const shards = state.shards[indexUid]
+  if (index === undefined || shards === undefined) return []
+  return shards.map((record) => ({
+    shard: record.shard,
+    group: shardGroupOf(indexUid, index.createdAtMs, record.shard),
+    holders: record.replicas.map((r) => r.nodeId),
+  }))
+}
+
+/** 503: some shards have no replica that answered; the request names them. */
+export class ShardsUnavailableError extends ApiError {
+  readonly shards: readonly number[]
+  constructor(indexUid: string, shards: readonly number[], reason: string) {
+    super(
+      503,
+      'shards_unavailable',
+      `Index \`${indexUid}\`: shard${shards.length === 1 ? '' : 's'} ${shards.join(', ')} ha${shards.length === 1 ? 's' : 've'} no reachable replica (${reason}).`,
+      'system',
+    )
+    this.shards = shards
+  }
+}
+
+export interface ShardCall {
+  readonly target: ShardTarget
+  readonly call: ShardAction
+}
+
+export interface ShardResult {
+  readonly shard: number
+  readonly value: unknown
+  /** How many committed entries the answering replica had not applied yet (eventual reads). */
+  readonly lag: number
+}
+
+/**
+ * Reads shards through their replicas: one request per node per round, the leader for `leader`
+ * reads (found from the local Raft member, a hint, or by asking), falling back to another replica
+ * when a node does not answer. Returns the answers of the shards that answered and the shards
+ * that could not be read, with the last reason. A shard's own error (an unknown document, a bad
+ * parameter) is thrown as the typed error it is.
+ */
+export async function readShards(
+  node: ClusterNode,
+  hosting: ShardHosting,
+  indexUid: string,
+  calls: readonly ShardCall[],
+  options: { mode: ReadMode; timeoutMs?: number },
+): Promise<{ results: ShardResult[]; missing: { shard: number; reason: string }[] }> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000)
+  const results: ShardResult[] = []
+  const pending = new Map<
+    number,
+    { call: ShardCall; tried: Set<string>; hint: string | null; reason: string }
+  >()
+  for (const call of calls)
+    pending.set(call.target.shard, { call, tried: new Set(), hint: null, reason: 'not asked' })
+  for (let round = 0; pending.size > 0 && Date.now() < deadline; round++) {
+    const byNode = new Map<string, number[]>()
+    for (const [shard, entry] of pending) {
+      const target = pickReplica(node, entry.call.target, options.mode, entry.hint, entry.tried)
+      if (target === null) continue
+      const list = byNode.get(target)
+      if (list === undefined) byNode.set(target, [shard])
+      else list.push(shard)
+    }
+    if (byNode.size === 0) {
+      // Every replica was tried: a new leader may be being elected, or a node be restarting.
+      // Ask them all again after a pause, until the deadline.
+      // A shard with no live replica at all is missing now.
+      const live = [...pending.values()].filter((entry) =>
+        entry.call.target.holders.some((id) => node.isAlive(id)),
+      )
+      if (live.length === 0) break
+      for (const entry of live) entry.tried.clear()
+      await new Promise((r) => setTimeout(r, 100))
+      continue
+    }
+    await Promise.all(
+      [...byNode].map(async ([nodeId, shards]) => {
+        const request: ShardsRequest = {
+          kind: 'shards',
+          mode: options.mode,
+          items: shards.map((shard) => {
+            const { call } = pending.get(shard)!
+            return { group: call.target.group, indexUid, call: call.call }
+          }),
+        }
+        let replies: ShardReply[]
+        try {
+          replies =
+            nodeId === node.nodeId
+              ? await serveShards(node, hosting, request)
+              : ((await node.requestApp(nodeId, request, {
+                  timeoutMs: Math.max(1, deadline - Date.now()),
+                })) as ShardReply[])
+        } catch (error) {
+          for (const shard of shards) {
+            const entry = pending.get(shard)!
+            entry.tried.add(nodeId)
+            entry.hint = null
+            entry.reason = error instanceof RemoteAppError ? error.message : `node ${nodeId} did not answer`
+          }
+          return
+        }
+        shards.forEach((shard, i) => {
+          const reply = replies[i]
+          const entry = pending.get(shard)!
+          if (reply === undefined) return
+          if (reply.ok) {
+            results.push({
+              shard,
+              value: reply.value,
+              lag: Math.max(0, reply.commitIndex - reply.appliedIndex),
+            })
+            pending.delete(shard)
+            return
+          }
+          if (reply.code === 'not_leader' || reply.code === 'unknown_group' || reply.code === 'stopped') {
+            entry.reason = reply.message
+            if (reply.leader !== undefined && reply.leader !== null && reply.leader !== nodeId)
+              entry.hint = reply.leader
+            else entry.tried.add(nodeId)
+            return
+          }
+          pending.delete(shard)
+          throw new ApiError(reply.httpStatus >= 500 ? 503 : reply.httpStatus, reply.code, reply.message)
+        })
+      }),
+    )
+    if (pending.size > 0 && round > 0) await new Promise((r) => setTimeout(r, Math.min(200, 20 * round)))
+  }
+  const missing = [...pending].map(([shard, entry]) => ({ shard, reason: entry.reason }))
+  return { results, missing }
+}
+
+function pickReplica(
+  node: ClusterNode,
+  target: ShardTarget,
+  mode: ReadMode,
+  hint: string | null,
+  tried: Set<string>,
+): string | null {
+  if (hint !== null && !tried.has(hint) && node.isAlive(hint)) return hint
+  const candidates = target.holders.filter((id) => !tried.has(id) && node.isAlive(id))
+  if (candidates.length === 0) return null
+  if (mode === 'eventual' && candidates.includes(node.nodeId)) return node.nodeId
+  const local = node.host?.group(target.group)
+  if (local?.leader !== undefined && local.leader !== null && candidates.includes(local.leader))
+    return local.leader
+  return candidates[0]!
+}
+
+export type { Doc }

@@ -1,0 +1,92 @@
+import type { ClusterRuntime } from './cluster/runtime.ts'
+import { replicaStatuses, shardTargets } from './cluster/shard-rpc.ts'
+import { ApiError } from './errors.ts'
+import { checkIndexUid, type RouteSpec, type Services } from './route-spec.ts'
+
+function requireCluster(services: Services): ClusterRuntime {
+  if (services.cluster === undefined)
+    throw new ApiError(
+      404,
+      'cluster_not_enabled',
+      'This node runs standalone: its indexes have no shards. Start it in a cluster to shard indexes.',
+    )
+  return services.cluster
+}
+
+/** Per shard: which documents it owns and the state of each replica (role, applied index, lag). */
+async function describeShards(runtime: ClusterRuntime, uid: string) {
+  const node = runtime.node
+  const index = node.metadata.state.indexes[uid]
+  if (index === undefined) throw new ApiError(404, 'index_not_found', `Index \`${uid}\` not found.`)
+  const records = node.metadata.state.shards[uid] ?? []
+  const statuses = await replicaStatuses(node, runtime.hosting, uid)
+  const targets = shardTargets(node, uid)
+  return targets.map((target) => {
+    const replicas = statuses.get(target.group) ?? new Map()
+    const leader =
+      [...replicas.entries()].find(([id, s]) => s !== null && s.role === 'leader' && s.leader === id)?.[0] ??
+      null
+    const leaderCommit = leader === null ? null : (replicas.get(leader)?.commitIndex ?? null)
+    const record = records.find((r) => r.shard === target.shard)
+    return {
+      shard: target.shard,
+      ownership: `hash(primaryKey) mod ${index.sharding.shardCount} = ${target.shard}`,
+      group: target.group,
+      leader,
+      replicas: (record?.replicas ?? []).map((replica) => {
+        const status = replicas.get(replica.nodeId) ?? null
+        return {
+          node: replica.nodeId,
+          nodeName: node.metadata.state.nodes[replica.nodeId]?.name ?? null,
+          role: replica.role,
+          state: replica.state,
+          reachable: status !== null,
+          raftRole: status?.role ?? null,
+          leader: status !== null && status.role === 'leader',
+          appliedIndex: status?.appliedIndex ?? null,
+          commitIndex: status?.commitIndex ?? null,
+          lag:
+            status === null || leaderCommit === null ? null : Math.max(0, leaderCommit - status.appliedIndex),
+        }
+      }),
+    }
+  })
+}
+
+/** `GET /indexes/{uid}/_shards` and `GET /cluster/shards`. */
+export const shardRoutes: RouteSpec[] = [
+  {
+    method: 'GET',
+    url: '/indexes/:indexUid/_shards',
+    action: 'cluster.get',
+    tag: 'Cluster',
+    summary: 'Shards of one index: ownership, replicas with node, role, state, applied index, leader and lag',
+    async handler({ params, services }) {
+      const runtime = requireCluster(services)
+      const uid = checkIndexUid(params.indexUid)
+      const index = runtime.node.metadata.state.indexes[uid]
+      if (index === undefined) throw new ApiError(404, 'index_not_found', `Index \`${uid}\` not found.`)
+      return { indexUid: uid, sharding: index.sharding, shards: await describeShards(runtime, uid) }
+    },
+  },
+  {
+    method: 'GET',
+    url: '/cluster/shards',
+    action: 'cluster.get',
+    tag: 'Cluster',
+    summary: 'Shards of every index, as `GET /indexes/{uid}/_shards` reports them',
+    async handler({ services }) {
+      const runtime = requireCluster(services)
+      const indexes = []
+      for (const index of Object.values(runtime.node.metadata.state.indexes).sort((a, b) =>
+        a.uid.localeCompare(b.uid),
+      ))
+        indexes.push({
+          indexUid: index.uid,
+          sharding: index.sharding,
+          shards: await describeShards(runtime, index.uid),
+        })
+      return { indexes }
+    },
+  },
+]

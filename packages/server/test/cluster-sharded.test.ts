@@ -1,0 +1,272 @@
+import { waitFor } from '@shoal/testkit/wait'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type ClusterProcess, startClusterProcess, writeKeyFile } from './harness/cluster-processes.ts'
+import { tempDir } from './harness/server-process.ts'
+
+// A sharded, replicated index on a real 3-process cluster, driven through the HTTP API of
+// every node: placement, writes split by shard, cluster-wide tasks, reads from any node.
+
+let scratch: { dir: string; remove: () => Promise<void> }
+let nodes: ClusterProcess[] = []
+
+interface TaskView {
+  uid: number
+  status: string
+  error: { code: string } | null
+  details: Record<string, unknown> | null
+}
+
+async function waitTask(node: ClusterProcess, uid: number): Promise<TaskView> {
+  let task: TaskView | undefined
+  await waitFor(
+    `task ${uid} ended`,
+    async () => {
+      const response = await node.request<TaskView>('GET', `/tasks/${uid}`)
+      task = response.status === 200 ? response.body : undefined
+      return task !== undefined && ['succeeded', 'failed', 'canceled'].includes(task.status)
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  )
+  return task!
+}
+
+async function enqueue(node: ClusterProcess, method: string, route: string, body?: unknown): Promise<number> {
+  const response = await node.request<{ taskUid: number }>(method, route, body)
+  expect(response.status, JSON.stringify(response.body)).toBe(202)
+  return response.body.taskUid
+}
+
+const GENRES = ['poetry', 'history', 'science', 'fiction']
+const docs = Array.from({ length: 240 }, (_, i) => ({
+  id: i,
+  title: `book ${i} about ${GENRES[i % 4]} and ${i % 7 === 0 ? 'lighthouses' : 'rivers'}`,
+  genre: GENRES[i % 4],
+  year: 1900 + (i % 100),
+}))
+
+beforeAll(async () => {
+  scratch = await tempDir('shoal-sharded-')
+  const keyFile = await writeKeyFile(scratch.dir, 'cluster.key', 'sharded-index-cluster-key-0000000')
+  const first = await startClusterProcess({
+    name: 'n0',
+    dataDir: `${scratch.dir}/n0`,
+    keyFile,
+    bootstrap: true,
+  })
+  nodes = [first]
+  for (const i of [1, 2]) {
+    nodes.push(
+      await startClusterProcess({
+        name: `n${i}`,
+        dataDir: `${scratch.dir}/n${i}`,
+        keyFile,
+        join: [first.gossipAddr],
+      }),
+    )
+  }
+  await waitFor(
+    'three active nodes',
+    async () => {
+      const view = await first.request<{ nodes: Array<{ roles: string[] }> }>('GET', '/_cluster/nodes')
+      return view.body.nodes.filter((n) => n.roles.includes('metadata_voter')).length === 3
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  )
+}, 120_000)
+
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.kill()))
+  await scratch?.remove()
+})
+
+describe('a sharded index on three nodes', () => {
+  it('refuses sharding it cannot place with a typed 400, and enqueues nothing', async () => {
+    const before = await nodes[0]!.request<{ total: number }>('GET', '/tasks?limit=1')
+    for (const sharding of [
+      { replicationFactor: 4 },
+      { shardCount: 0 },
+      { strategy: 'range' },
+      { replicas: 2 },
+    ]) {
+      const response = await nodes[1]!.request<{ code: string; message: string }>('POST', '/indexes', {
+        uid: 'refused',
+        sharding,
+      })
+      expect(response.status, JSON.stringify(response.body)).toBe(400)
+      expect(response.body.code).toBe('invalid_sharding')
+    }
+    const after = await nodes[0]!.request<{ total: number }>('GET', '/tasks?limit=1')
+    expect(after.body.total).toBe(before.body.total)
+  })
+
+  it('creates, fills and searches it through any node, with one task list cluster-wide', async () => {
+    const created = await enqueue(nodes[1]!, 'POST', '/indexes', {
+      uid: 'books',
+      primaryKey: 'id',
+      sharding: { shardCount: 6, replicationFactor: 3 },
+    })
+    const createdTask = await waitTask(nodes[2]!, created)
+    expect(createdTask.status, JSON.stringify(createdTask.error)).toBe('succeeded')
+
+    const settings = await enqueue(nodes[2]!, 'PATCH', '/indexes/books/settings', {
+      filterableAttributes: ['genre', 'year'],
+    })
+    const added = await enqueue(nodes[2]!, 'POST', '/indexes/books/documents', docs)
+    expect(added).toBeGreaterThan(settings)
+    expect((await waitTask(nodes[0]!, settings)).status).toBe('succeeded')
+    const addedTask = await waitTask(nodes[0]!, added)
+    expect(addedTask.status, JSON.stringify(addedTask.error)).toBe('succeeded')
+    expect(addedTask.details).toMatchObject({ receivedDocuments: 240, indexedDocuments: 240 })
+
+    for (const node of nodes) {
+      // Read-your-writes: every node sees the task's documents as soon as it reports success.
+      const stats = await node.request<{ numberOfDocuments: number }>('GET', '/indexes/books/stats')
+      expect(stats.body.numberOfDocuments).toBe(240)
+      const doc = await node.request<{ title: string }>('GET', '/indexes/books/documents/77')
+      expect(doc.body.title).toBe(docs[77]!.title)
+      const search = await node.request<{ hits: Array<{ id: number }>; estimatedTotalHits: number }>(
+        'POST',
+        '/indexes/books/search',
+        { q: 'lighthouses', filter: 'genre = poetry', limit: 100 },
+      )
+      const expected = docs
+        .filter((d) => d.genre === 'poetry' && d.title.includes('lighthouses'))
+        .map((d) => d.id)
+      expect(search.body.hits.map((h) => h.id).sort((a, b) => a - b)).toEqual(expected)
+      expect(search.body.estimatedTotalHits).toBe(expected.length)
+    }
+
+    const deleted = await enqueue(nodes[0]!, 'POST', '/indexes/books/documents/delete-batch', [1, 2, 3])
+    expect((await waitTask(nodes[1]!, deleted)).details).toMatchObject({ deletedDocuments: 3 })
+    const missing = await nodes[2]!.request<{ code: string }>('GET', '/indexes/books/documents/2')
+    expect(missing.status).toBe(404)
+    const page = await nodes[1]!.request<{ results: Array<{ id: number }>; total: number }>(
+      'GET',
+      '/indexes/books/documents?limit=5&offset=2',
+    )
+    expect(page.body.total).toBe(237)
+    expect(page.body.results.map((d) => d.id)).toEqual([5, 6, 7, 8, 9])
+
+    const lists = await Promise.all(
+      nodes.map(async (node) => {
+        const uids: number[] = []
+        await waitFor('task list', async () => {
+          const tasks = await node.request<{ results: Array<{ uid: number }> }>('GET', '/tasks?limit=100')
+          uids.splice(0, uids.length, ...tasks.body.results.map((t) => t.uid))
+          return uids.includes(deleted)
+        })
+        return uids
+      }),
+    )
+    expect(lists[1]).toEqual(lists[0])
+    expect(lists[2]).toEqual(lists[0])
+  })
+
+  it('refuses a bad batch as a whole before any shard replicates a part of it', async () => {
+    type Shards = { shards: Array<{ replicas: Array<{ node: string; appliedIndex: number | null }> }> }
+    const applied = async () => {
+      const view = await nodes[0]!.request<Shards>('GET', '/indexes/books/_shards')
+      return view.body.shards.flatMap((s) => s.replicas.map((r) => `${r.node}:${r.appliedIndex}`)).sort()
+    }
+    const before = await applied()
+    const batches = [
+      // The last document lacks the primary key: found by the coordinator.
+      {
+        docs: [...docs.slice(0, 5).map((d) => ({ ...d, id: d.id + 1000 })), { title: 'no id' }],
+        code: 'missing_document_id',
+      },
+      // One document carries a malformed `_vectors`: found only by the shard that would hold it.
+      {
+        docs: [
+          ...docs.slice(0, 20).map((d) => ({ ...d, id: d.id + 2000 })),
+          { id: 2999, title: 'bad vectors', _vectors: 5 },
+        ],
+        code: 'invalid_document_fields',
+      },
+    ]
+    for (const batch of batches) {
+      const uid = await enqueue(nodes[1]!, 'POST', '/indexes/books/documents', batch.docs)
+      const task = await waitTask(nodes[1]!, uid)
+      expect(task.status).toBe('failed')
+      expect(task.error?.code).toBe(batch.code)
+    }
+    expect(await applied()).toEqual(before)
+    const stats = await nodes[2]!.request<{ numberOfDocuments: number }>('GET', '/indexes/books/stats')
+    expect(stats.body.numberOfDocuments).toBe(237)
+  })
+
+  it('reports each shard with its replicas, leader and lag', async () => {
+    const view = await nodes[2]!.request<{
+      sharding: { shardCount: number; replicationFactor: number }
+      shards: Array<{
+        shard: number
+        leader: string | null
+        replicas: Array<{ node: string; leader: boolean; lag: number | null; appliedIndex: number | null }>
+      }>
+    }>('GET', '/indexes/books/_shards')
+    expect(view.status).toBe(200)
+    expect(view.body.sharding).toMatchObject({ shardCount: 6, replicationFactor: 3 })
+    expect(view.body.shards.map((s) => s.shard)).toEqual([0, 1, 2, 3, 4, 5])
+    for (const shard of view.body.shards) {
+      expect(new Set(shard.replicas.map((r) => r.node)).size).toBe(3)
+      expect(shard.replicas.filter((r) => r.leader)).toHaveLength(1)
+      expect(shard.leader).toBe(shard.replicas.find((r) => r.leader)?.node)
+      for (const replica of shard.replicas) expect(replica.appliedIndex).toBeGreaterThan(0)
+    }
+    const all = await nodes[0]!.request<{ indexes: Array<{ indexUid: string }> }>('GET', '/cluster/shards')
+    expect(all.body.indexes.map((i) => i.indexUid)).toContain('books')
+  })
+
+  it('reads any replica in eventual mode and says how far behind it was', async () => {
+    const search = await nodes[1]!.request<{
+      hits: unknown[]
+      replicaLag: { max: number; shards: Record<string, number> }
+    }>('POST', '/indexes/books/search', { q: 'rivers', consistency: 'eventual' })
+    expect(search.status).toBe(200)
+    expect(search.body.hits.length).toBeGreaterThan(0)
+    expect(Object.keys(search.body.replicaLag.shards)).toHaveLength(6)
+    const bad = await nodes[1]!.request<{ code: string }>('POST', '/indexes/books/search', {
+      consistency: 'weak',
+    })
+    expect(bad.status).toBe(400)
+    expect(bad.body.code).toBe('invalid_search_consistency')
+  })
+
+  it('fails a search with 503 naming the shards nobody can serve, or answers partially when asked', async () => {
+    const created = await enqueue(nodes[0]!, 'POST', '/indexes', {
+      uid: 'thin',
+      primaryKey: 'id',
+      sharding: { shardCount: 3, replicationFactor: 1 },
+    })
+    expect((await waitTask(nodes[0]!, created)).status).toBe('succeeded')
+    const added = await enqueue(nodes[0]!, 'POST', '/indexes/thin/documents', docs)
+    expect((await waitTask(nodes[0]!, added)).status).toBe('succeeded')
+    const layout = await nodes[0]!.request<{
+      shards: Array<{ shard: number; replicas: Array<{ node: string }> }>
+    }>('GET', '/indexes/thin/_shards')
+    const victim = nodes[2]!
+    const lost = layout.body.shards.filter((s) => s.replicas[0]!.node === victim.nodeId).map((s) => s.shard)
+    expect(lost.length).toBeGreaterThan(0)
+    await victim.kill()
+    nodes = nodes.filter((n) => n !== victim)
+    let failed: { status: number; body: { code: string; message: string } } | undefined
+    await waitFor(
+      'the search fails for the lost shards',
+      async () => {
+        failed = await nodes[0]!.request('POST', '/indexes/thin/search', { q: 'book' })
+        return failed.status === 503
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    )
+    expect(failed!.body.code).toBe('shards_unavailable')
+    for (const shard of lost) expect(failed!.body.message).toContain(String(shard))
+    const partial = await nodes[1]!.request<{
+      hits: Array<{ id: number }>
+      partial: { missingShards: number[] }
+    }>('POST', '/indexes/thin/search', { q: 'book', allowPartialResults: true, limit: 1000 })
+    expect(partial.status).toBe(200)
+    expect(partial.body.partial.missingShards).toEqual(lost)
+    expect(partial.body.hits.length).toBeGreaterThan(0)
+    expect(partial.body.hits.length).toBeLessThan(docs.length)
+  })
+})
