@@ -217,6 +217,18 @@ const fieldsBody = plausible<unknown>(
   ),
 )
 
+const webhookBody = plausible<unknown>(
+  fc.record(
+    {
+      url: plausible<unknown>(fc.constantFrom('http://127.0.0.1:9/x', 'https://a.b', 'ftp://x', '', 'x')),
+      headers: plausible<unknown>(
+        fc.dictionary(fc.constantFrom('a', 'Authorization', 'bad name', ''), plausible(fc.string())),
+      ),
+    },
+    { requiredKeys: [] },
+  ),
+)
+
 const featuresBody = plausible<unknown>(
   fc.dictionary(
     fc.constantFrom('metrics', 'containsFilter', 'network', 'logsRoute', 'unknown'),
@@ -354,7 +366,14 @@ describe(`no 500 and no damage from any body (SEED=${SEED})`, () => {
         indexUpdateBody,
         featuresBody,
         fieldsBody,
-        async (swap, update, features, fields) => {
+        webhookBody,
+        async (swap, update, features, fields, hook) => {
+          const created = await inject('POST', '/webhooks', hook)
+          expect(created.status, JSON.stringify(hook)).toBeLessThan(500)
+          if (created.status === 201) {
+            expect((await inject('PATCH', `/webhooks/${created.body.uuid}`, hook)).status).toBeLessThan(500)
+            expect((await inject('DELETE', `/webhooks/${created.body.uuid}`)).status).toBe(204)
+          }
           await check(
             await inject('POST', '/indexes/movies/fields', fields),
             `fields ${JSON.stringify(fields)}`,

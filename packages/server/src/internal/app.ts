@@ -16,6 +16,7 @@ import { settingsRoutes } from './routes-settings.ts'
 import { shardRoutes } from './routes-shards.ts'
 import { systemRoutes } from './routes-system.ts'
 import { taskRoutes } from './routes-tasks.ts'
+import { webhookRoutes } from './routes-webhooks.ts'
 
 /** Every API route except the two that describe the server itself (metrics, OpenAPI). */
 const API_ROUTES: RouteSpec[] = [
@@ -26,6 +27,7 @@ const API_ROUTES: RouteSpec[] = [
   ...fieldRoutes,
   ...taskRoutes,
   ...keyRoutes,
+  ...webhookRoutes,
   ...systemRoutes,
   ...clusterRoutes,
   ...shardRoutes,

@@ -11,6 +11,7 @@ import { parseHttpAddr, type ServerConfig } from './config.ts'
 import { type LocalEngine, ServerMetrics } from './metrics.ts'
 import type { Services } from './route-spec.ts'
 import { TaskQueue } from './task-queue.ts'
+import { WebhookDispatcher, WebhookStore } from './webhooks.ts'
 
 export interface ShoalServer {
   /** `http://host:port` the server listens on (the real port when 0 was asked). */
@@ -51,6 +52,7 @@ export function dataPaths(dataDir: string) {
     engine: path.join(dataDir, 'engine'),
     tasks: path.join(dataDir, 'tasks'),
     keys: path.join(dataDir, 'keys.json'),
+    webhooks: path.join(dataDir, 'webhooks.json'),
   }
 }
 
@@ -81,6 +83,10 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
   const paths = dataPaths(config.dataDir)
   await mkdir(paths.tasks, { recursive: true })
   const keys = await KeyStore.open(paths.keys, config.masterKey)
+  const webhooks = await WebhookStore.open(paths.webhooks)
+  const dispatcher = new WebhookDispatcher(webhooks, (url, reason) =>
+    logger.warn({ webhook: url, reason }, 'webhook delivery given up after retries'),
+  )
   let metrics: ServerMetrics | undefined
   const queue = await TaskQueue.open(paths.tasks, engine, {
     sync: config.sync === 'always',
@@ -93,11 +99,20 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
         'task finished',
       )
     },
+    onBatchFinished: (tasks) => dispatcher.batchFinished(tasks),
     onInternalError: (error, task) =>
       logger.error({ err: error, task: task.uid }, 'task failed with an internal error'),
   })
   metrics = new ServerMetrics(engine, () => queue.depth())
-  const services: Services = { engine, queue, keys, metrics, config, version: await packageVersion() }
+  const services: Services = {
+    engine,
+    queue,
+    keys,
+    webhooks,
+    metrics,
+    config,
+    version: await packageVersion(),
+  }
   const app = buildApp(services, logger)
   const { host, port } = parseHttpAddr(config.httpAddr)
   await app.listen({ host, port })
@@ -130,6 +145,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
         await services.cluster?.stop()
         await app.close()
         await queue.close()
+        await dispatcher.close()
         await engine.close()
       })()
       return closing

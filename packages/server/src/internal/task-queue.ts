@@ -38,6 +38,8 @@ export interface TaskQueueOptions {
   maxBatchDocuments?: number
   onFsync?: (seconds: number) => void
   onTaskFinished?: (task: Task) => void
+  /** Once per finished batch (task cancelation and deletion included), with its tasks. */
+  onBatchFinished?: (tasks: Task[]) => void
   onInternalError?: (error: unknown, task: Task) => void
   /** Where dump and snapshot tasks write; without it they fail. */
   backups?: BackupPaths
@@ -248,6 +250,7 @@ export class TaskQueue implements TaskQueuePort {
       }
     }
     if (this.depth() === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
+    this.options.onBatchFinished?.([toPublicTask(task)])
     return toSummary(task)
   }
 
@@ -401,6 +404,7 @@ export class TaskQueue implements TaskQueuePort {
       }
       this.options.onTaskFinished?.(toPublicTask(task))
     }
+    this.options.onBatchFinished?.(batch.map(toPublicTask))
     this.processingUids = []
   }
 
