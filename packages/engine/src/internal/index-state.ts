@@ -42,6 +42,7 @@ import type {
   VectorIndexFactory,
 } from './ports.ts'
 import { documentKey, inferPrimaryKey } from './primary-key.ts'
+import { withDefaults } from './settings.ts'
 import { BackloggedVectorIndex } from './vector-backlog.ts'
 
 export interface Components {
@@ -716,7 +717,7 @@ export class IndexState {
         index.restoreBacklog(backlog)
       }
     }
-    const state = new IndexState(image, image.settings, { text, vectors })
+    const state = new IndexState(image, withDefaults(image.settings), { text, vectors })
     state.#textFields = image.textFields
     state.#nextId = image.nextId
     state.#resizeLive(Math.max(MIN_BITSET, image.nextId))

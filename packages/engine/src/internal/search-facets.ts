@@ -1,6 +1,7 @@
 /**
  * Facets of a search: the count of matching documents per value (numbers
- * first, ascending, then strings; at most 100 values per facet) and, for a
+ * first, ascending, then strings, or by count: the index's `faceting` setting; at most its
+ * `maxValuesPerFacet` values per facet) and, for a
  * facet with numeric values, their `min` and `max` among the matches
  * (Meilisearch's `facetStats`).
  */
@@ -8,8 +9,6 @@
 import { Bitset } from './bitset.ts'
 import type { IndexState } from './index-state.ts'
 import type { Ranked } from './search.ts'
-
-const MAX_VALUES_PER_FACET = 100
 
 export function facetDistribution(
   state: IndexState,
@@ -45,14 +44,18 @@ export function facetDistribution(
     numbers.sort((a, b) => a[0] - b[0])
     if (numbers.length > 0) stats[facet] = { min: numbers[0]![0], max: numbers[numbers.length - 1]![0] }
     strings.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    // faceting: `alpha` lists numbers ascending then strings; `count` the most frequent first
+    // (ties in that order); either way at most maxValuesPerFacet values.
+    const { maxValuesPerFacet, sortFacetValuesBy } = state.settings.faceting
+    const listed: [string, number][] = [
+      ...numbers.map(([v, c]): [string, number] => [String(v), c]),
+      ...strings,
+    ]
+    if ((sortFacetValuesBy[facet] ?? sortFacetValuesBy['*']) === 'count') listed.sort((a, b) => b[1] - a[1])
     const values: Record<string, number> = {}
     let shown = 0
-    for (const [value, c] of numbers) {
-      if (shown++ >= MAX_VALUES_PER_FACET) break
-      values[String(value)] = (values[String(value)] ?? 0) + c
-    }
-    for (const [value, c] of strings) {
-      if (shown++ >= MAX_VALUES_PER_FACET) break
+    for (const [value, c] of listed) {
+      if (values[value] === undefined && shown++ >= maxValuesPerFacet) break
       values[value] = (values[value] ?? 0) + c
     }
     out[facet] = values

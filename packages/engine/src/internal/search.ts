@@ -56,7 +56,9 @@ export function search(state: IndexState, params: SearchParams | undefined): Sea
   const pages = request.pages
   const offset = pages === undefined ? request.offset : Math.max(0, pages.page - 1) * pages.hitsPerPage
   const limit = pages === undefined ? request.limit : pages.page === 0 ? 0 : pages.hitsPerPage
-  const end = Math.min(order.length, offset + limit)
+  // pagination.maxTotalHits: no hit is reached past this rank, and totals stop at it.
+  const maxTotalHits = state.settings.pagination.maxTotalHits
+  const end = Math.min(order.length, offset + limit, maxTotalHits)
   const hits: Doc[] = []
   let semanticHitCount = 0
   for (let i = offset; i < end; i++) {
@@ -71,7 +73,7 @@ export function search(state: IndexState, params: SearchParams | undefined): Sea
     if (ranked.semanticIds?.has(id)) semanticHitCount++
     hits.push(hit)
   }
-  const total = refining ? order.length : ranked.total
+  const total = Math.min(refining ? order.length : ranked.total, maxTotalHits)
   const result: SearchResult =
     pages === undefined
       ? { hits, query: request.q, processingTimeMs: 0, limit, offset, estimatedTotalHits: total }
