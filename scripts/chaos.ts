@@ -22,6 +22,7 @@ import {
   reportToMarkdown,
   runChaos,
   SCENARIOS,
+  type Scenario,
   type SystemUnderTest,
   scenarioByName,
 } from '../packages/testkit/src/chaos/index.ts'
@@ -55,9 +56,11 @@ if (values.scenario === undefined) {
   )
   process.exit(2)
 }
-const SYSTEMS: Record<string, () => Promise<SystemUnderTest>> = {
+const SYSTEMS: Record<string, (scenario: Scenario) => Promise<SystemUnderTest>> = {
   'raft-kv': () => KvChaosSystem.create(),
-  'shoal-meta': () => ShoalMetaSystem.create(),
+  // Two spare nodes for a scenario that adds and removes members.
+  'shoal-meta': (scenario) =>
+    ShoalMetaSystem.create({ spares: scenario.requires?.includes('membership') === true ? 2 : 0 }),
 }
 const createSystem = SYSTEMS[values.system]
 if (createSystem === undefined) {
@@ -82,7 +85,7 @@ const scenarios = values.scenario === 'all' ? [...SCENARIOS] : [scenarioByName(v
 
 const reports: ChaosReport[] = []
 for (const scenario of scenarios) {
-  const system = await createSystem()
+  const system = await createSystem(scenario)
   const missing = (scenario.requires ?? []).filter((c) => !system.capabilities[c])
   if (missing.length > 0) {
     process.stdout.write(`skipping ${scenario.name}: ${system.name} lacks ${missing.join(', ')}\n`)

@@ -251,6 +251,19 @@ function sortCursors(n: u32): void {
   }
 }
 
+// Insertion sort of order[0..last] by term index; they all sit on one doc, so the doc order holds.
+function sortByTerm(last: u32): void {
+  for (let i: u32 = 1; i <= last; i++) {
+    const v = load<u32>(orderPtr + i * 4)
+    let j = i
+    while (j > 0 && load<u32>(orderPtr + (j - 1) * 4) > v) {
+      store<u32>(orderPtr + j * 4, load<u32>(orderPtr + (j - 1) * 4))
+      j--
+    }
+    store<u32>(orderPtr + j * 4, v)
+  }
+}
+
 function initCursor(c: u32): void {
   const nBlocks = load<u32>(c + C_NBLOCKS)
   const bounds = load<u32>(c + C_BOUNDS)
@@ -343,6 +356,9 @@ function wand(n: u32, k: u32): void {
       if (curDoc(0) == pivotDoc) {
         if (allowed(pivotDoc)) {
           docFactors(pivotDoc)
+          // Sum in query-term order, not in the order the cursors happen to sit in: a
+          // document then scores bit for bit the same in any collection holding it (shards).
+          sortByTerm(last)
           let score: f64 = 0.0
           for (let i: u32 = 0; i <= last; i++) score += termScore(cur(i))
           offer(score, pivotDoc, k)

@@ -7,9 +7,11 @@ import { align8, ScratchArena } from './internal/memory-layout.ts'
 import { BLOCK_SIZE, blockStrideWords, encodePostings, maxEncodedBytes } from './internal/postings.ts'
 import {
   checkTypos,
+  chooseQueryTerms,
+  collectCandidates,
   type ExpandedTerm,
-  expandQuery,
   PREFIX_WEIGHT,
+  type QueryCandidates,
   type TypoTolerance,
 } from './internal/query.ts'
 import { type Bm25Exports, ensureMemory, instantiate, instantiateNow } from './internal/wasm.ts'
@@ -426,10 +428,36 @@ export class Bm25Index {
 
   /** The weighted index terms `search(query, k, options)` would look up in this index. */
   expandQuery(query: string, options: Pick<SearchOptions, 'prefix' | 'typos'> = {}): ExpandedTerm[] {
+    return this.chooseTerms(this.queryCandidates(query, options))
+  }
+
+  /**
+   * Every term of this index's dictionary `query` can reach (its words, the last word's
+   * completions, typo variants), each held by a live document, before the expansion limits
+   * choose among them. Shards of one collection send theirs to a coordinator, which merges them
+   * (`mergeQueryCandidates`) with their statistics (`stats(candidateTerms(merged))`), so every
+   * shard then searches the terms the whole collection's dictionary yields (`chooseTerms`).
+   */
+  queryCandidates(query: string, options: Pick<SearchOptions, 'prefix' | 'typos'> = {}): QueryCandidates {
     if (typeof query !== 'string') throw new Bm25InputError('query must be a string')
-    return expandQuery(query, this.analyzer, this.#dictionary, (id) => this.#df[id] ?? 0, {
+    return collectCandidates(query, this.analyzer, this.#dictionary, (id) => this.#df[id] ?? 0, {
       prefix: options.prefix ?? true,
       typos: checkTypos(options.typos),
+    })
+  }
+
+  /**
+   * The weighted terms chosen from `candidates` under this index's `maxExpansions` and
+   * `prefixWeight`, by the document frequencies of `stats` (collection-wide) or of this index.
+   */
+  chooseTerms(candidates: QueryCandidates, stats?: CollectionStats): ExpandedTerm[] {
+    const df = (term: string): number => {
+      const global = stats?.docFrequencies[term]
+      if (global !== undefined) return global
+      const id = this.#dictionary.id(term)
+      return id === undefined ? 0 : this.#df[id]!
+    }
+    return chooseQueryTerms(candidates, df, {
       maxExpansions: this.#maxExpansions,
       prefixWeight: this.#prefixWeight,
     })

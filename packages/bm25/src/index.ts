@@ -17,7 +17,18 @@ export {
   Bm25Error,
   Bm25InputError,
 } from './errors.ts'
-export type { ExpandedTerm, TypoTolerance } from './internal/query.ts'
-export { PREFIX_WEIGHT, TYPO_WEIGHTS, typoBudget } from './internal/query.ts'
+export type {
+  ExpandedTerm,
+  QueryCandidates,
+  QueryWordCandidates,
+  TypoTolerance,
+} from './internal/query.ts'
+export {
+  candidateTerms,
+  mergeQueryCandidates,
+  PREFIX_WEIGHT,
+  TYPO_WEIGHTS,
+  typoBudget,
+} from './internal/query.ts'
 export type { CollectionStats } from './stats.ts'
 export { idf, mergeStats } from './stats.ts'

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { Bm25Index, type CollectionStats, mergeStats } from '../src/index.ts'
+import {
+  Bm25Index,
+  type CollectionStats,
+  candidateTerms,
+  mergeQueryCandidates,
+  mergeStats,
+} from '../src/index.ts'
 import { wordSource } from './helpers.ts'
 
 function seeded(seed: number): () => number {
@@ -44,6 +50,40 @@ describe('distributed IDF (issue: 4 shards searched with merged stats equal one 
       merged.forEach((r, i) => {
         expect(r.score).toBeCloseTo(expected.scores[i]!, 5)
       })
+    }
+  })
+
+  it('chooses prefix and typo expansions from the merged dictionaries, so shards score bit for bit like one index', async () => {
+    const random = seeded(11)
+    const word = wordSource(random, 400)
+    const text = (n: number) => Array.from({ length: n }, word).join(' ')
+    const whole = await Bm25Index.create({ fields })
+    const shards = await Promise.all([0, 1, 2].map(() => Bm25Index.create({ fields })))
+    for (let id = 0; id < 1500; id++) {
+      const doc = { title: text(1 + Math.floor(random() * 4)), body: text(Math.floor(random() * 30)) }
+      whole.add(id, doc)
+      shards[(id * 7919) % 3]!.add(id, doc)
+    }
+    for (let q = 0; q < 40; q++) {
+      // A misspelt first word and a truncated last one: both expand through the dictionary.
+      const first = word()
+      const last = word()
+      const query = `${first.slice(1)}${first[0]} ${last.slice(0, Math.max(1, last.length - 2))}`
+      const options = { prefix: true, typos: 2 } as const
+      const candidates = mergeQueryCandidates(shards.map((shard) => shard.queryCandidates(query, options)))
+      const stats = mergeStats(shards.map((shard) => shard.stats(candidateTerms(candidates))))
+      const terms = shards.map((shard) => shard.chooseTerms(candidates, stats))
+      for (const chosen of terms) expect(chosen).toEqual(whole.expandQuery(query, options))
+      const merged = shards
+        .flatMap((shard, s) => {
+          const r = shard.searchTerms(terms[s]!, 15, { stats })
+          return [...r.ids].map((id, i) => ({ id, score: r.scores[i]! }))
+        })
+        .sort((a, b) => b.score - a.score || a.id - b.id)
+        .slice(0, 15)
+      const expected = whole.search(query, 15, options)
+      expect(merged.map((r) => r.id)).toEqual([...expected.ids])
+      expect(merged.map((r) => r.score)).toEqual([...expected.scores])
     }
   })
 

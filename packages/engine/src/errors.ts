@@ -109,6 +109,36 @@ export class InvalidSearchError extends ShoalError {
   }
 }
 
+/**
+ * A search a sharded index cannot answer exactly yet (`parameter` names what): refused rather
+ * than answered differently from one unsharded index. HTTP 400, code
+ * `invalid_search_sharded_<parameter>`.
+ */
+export class ShardedSearchUnsupportedError extends ShoalError {
+  readonly parameter: string
+
+  constructor(parameter: string) {
+    super(
+      `\`${parameter}\` is not supported by a search over a sharded index yet.`,
+      `invalid_search_sharded_${snakeCase(parameter)}`,
+      'invalid_request',
+      400,
+    )
+    this.parameter = parameter
+  }
+}
+
+/**
+ * Shard answers that cannot be merged: they were computed for different requests or settings
+ * (a settings change that reached some shards only), or from statistics of another query.
+ * HTTP 500, code `sharded_search_mismatch`: the coordinator should retry with fresh statistics.
+ */
+export class ShardedSearchMismatchError extends ShoalError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'sharded_search_mismatch', 'internal', 500, options)
+  }
+}
+
 /** A documents-route parameter that is out of range or malformed (`invalid_document_*`). */
 export class InvalidDocumentsQueryError extends ShoalError {
   constructor(parameter: string, message: string) {

@@ -10,6 +10,8 @@ import type { IndexState } from './internal/index-state.ts'
 import { externalIdKey } from './internal/primary-key.ts'
 import { filterDocuments, project, search } from './internal/search.ts'
 import { stringList } from './internal/search-params.ts'
+import { searchShard } from './internal/search-shard.ts'
+import { searchStats } from './internal/search-stats.ts'
 import type {
   Doc,
   DocumentId,
@@ -17,10 +19,13 @@ import type {
   Filter,
   GetDocumentsParams,
   IndexStorageStats,
+  SearchContext,
   SearchParams,
   SearchResult,
+  SearchStats,
   Settings,
   SettingsUpdate,
+  ShardSearchResult,
   WriteResult,
 } from './types.ts'
 
@@ -165,6 +170,25 @@ export class Index {
 
   search(params: SearchParams = {}): SearchResult {
     return search(this.#state(), params)
+  }
+
+  /**
+   * Phase 1 of a search over a sharded index, on this index as one shard: the statistics global
+   * scoring of `params` needs (see docs/distributed-search.md). Merge every shard's with
+   * `mergeSearchStats`; cache them per query while every shard's `version` is unchanged.
+   */
+  searchStats(params: SearchParams = {}): SearchStats {
+    return searchStats(this.#state(), params)
+  }
+
+  /**
+   * Phase 2: this shard's candidates for the global answer to `params`, scored with `context`
+   * (`mergeSearchStats` of every shard's `searchStats`). Merge every shard's with
+   * `mergeShardResults`. Throws `ShardedSearchUnsupportedError` for what shards cannot answer
+   * exactly, and `ShardedSearchMismatchError` for a context gathered for another query.
+   */
+  searchShard(params: SearchParams, context: SearchContext): ShardSearchResult {
+    return searchShard(this.#state(), params, context)
   }
 
   /** What the index's structures hold (ids, bitsets, field, text and vector indexes), for memory accounting. */

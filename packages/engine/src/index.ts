@@ -14,12 +14,15 @@ export {
   InvalidIndexUidError,
   InvalidSearchError,
   InvalidSettingsError,
+  ShardedSearchMismatchError,
+  ShardedSearchUnsupportedError,
   ShoalError,
   SnapshotCorruptionError,
 } from './errors.ts'
 export { Index } from './index-handle.ts'
 export type { ApplyResult, Command } from './internal/commands.ts'
 export { decodeCommand, encodeCommand } from './internal/commands.ts'
+export { compareDocumentKeys } from './internal/document-order.ts'
 export type { Components } from './internal/index-state.ts'
 export { MemoryCommandLog } from './internal/memory-log.ts'
 export type {
@@ -31,6 +34,8 @@ export type {
   TextIndex,
   TextIndexConfig,
   TextIndexFactory,
+  TextQueryCandidates,
+  TextQueryStats,
   TextSearchOptions,
   VectorHits,
   VectorIndex,
@@ -38,6 +43,8 @@ export type {
   VectorIndexFactory,
 } from './internal/ports.ts'
 export { documentKey, externalIdKey, inferPrimaryKey } from './internal/primary-key.ts'
+export { mergeShardResults } from './internal/search-merge.ts'
+export { mergeSearchStats } from './internal/search-stats.ts'
 export { open, openReplica } from './open.ts'
 export type {
   CoreStorageStats,
@@ -54,10 +61,18 @@ export type {
   IndexStats,
   IndexStorageStats,
   OpenOptions,
+  SearchContext,
+  SearchMode,
   SearchParams,
   SearchResult,
+  SearchStats,
   Settings,
   SettingsUpdate,
+  ShardFacets,
+  ShardHit,
+  ShardSearchPlan,
+  ShardSearchResult,
+  SortValue,
   TypoToleranceSettings,
   VectorStorageStats,
   WriteResult,

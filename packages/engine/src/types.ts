@@ -1,5 +1,7 @@
 /** Public types of `@shoal/engine` (Meilisearch names and shapes). */
 
+import type { TextQueryStats } from './internal/ports.ts'
+
 /** A stored JSON document. */
 export type Doc = Record<string, unknown>
 
@@ -178,6 +180,105 @@ export interface SearchResult {
   /** `min` and `max` of each requested facet with numeric values among the matches. */
   facetStats?: Record<string, { min: number; max: number }>
   semanticHitCount?: number
+}
+
+/**
+ * One partition's statistics for a search: phase 1 of a distributed search
+ * (`Index.searchStats`). Plain data (JSON and msgpack).
+ */
+export interface SearchStats {
+  /**
+   * The partition's statistics version: it changes on every document write and settings change
+   * of the partition. Statistics cached under another version are stale.
+   */
+  version: string
+  /** BM25 statistics of the query's terms; null for a search without a keyword part. */
+  text: TextQueryStats | null
+}
+
+/** What every partition searches with (phase 2): `mergeSearchStats` of all partitions' statistics. */
+export interface SearchContext {
+  text: TextQueryStats | null
+}
+
+/** How a search ranks, decided from its parameters alike on every partition. */
+export type SearchMode = 'placeholder' | 'keyword' | 'semantic' | 'hybrid'
+
+/** A document's value under one sort rule: `rank` 0 number `n`, 1 text `s`, 2 none. */
+export interface SortValue {
+  rank: 0 | 1 | 2
+  n: number
+  s: string
+}
+
+/** The request as every partition understood it; partitions' answers merge only when these agree. */
+export interface ShardSearchPlan {
+  q: string
+  mode: SearchMode
+  offset: number
+  limit: number
+  pages: { page: number; hitsPerPage: number } | null
+  sort: Array<{ attribute: string; descending: boolean }>
+  facets: string[] | null
+  semanticRatio: number
+  showRankingScore: boolean
+  /** A fingerprint of the index settings the partition searched under. */
+  settings: string
+  /** `pagination.maxTotalHits`: no hit past this rank, totals capped at it. */
+  maxTotalHits: number
+  /** The index's `faceting` setting, applied to the summed counts. */
+  faceting: FacetingSettings
+}
+
+/** One candidate hit of a partition, with what the merge orders it by. */
+export interface ShardHit {
+  /** The primary key (canonical form): the order of last resort. */
+  key: string
+  /** Raw BM25 score (keyword and hybrid searches), null when not in the partition's keyword list. */
+  keyword: number | null
+  /** Vector distance (lower is closer), null when not in the partition's semantic list. */
+  distance: number | null
+  /** `distance` as a similarity in [0, 1]. */
+  similarity: number | null
+  /** One value per sort rule. */
+  sortValues: SortValue[]
+  /** The hit as returned: projected, with `_formatted` and `_matchesPosition` when asked. */
+  document: Doc
+}
+
+/** A partition's exact, untrimmed facet counts. */
+export interface ShardFacets {
+  distribution: Record<
+    string,
+    {
+      numbers: Array<[value: number, count: number]>
+      strings: Array<[key: string, spelling: string, count: number]>
+    }
+  >
+}
+
+/** One partition's answer to a search: phase 2 of a distributed search (`Index.searchShard`). */
+export interface ShardSearchResult {
+  /** The partition's statistics version when it answered (see `SearchStats.version`). */
+  version: string
+  plan: ShardSearchPlan
+  /** Live documents in the partition. */
+  documentCount: number
+  /** Documents passing the filter. */
+  candidateCount: number
+  /** Keyword matches found (at most the partition's keyword window). */
+  keywordFound: number
+  /** The best raw keyword score of the partition, null when none matched. */
+  keywordBest: number | null
+  /** Semantic neighbours found (at most the partition's semantic window). */
+  semanticFound: number
+  /** Hybrid searches: documents in the partition's keyword or semantic list. */
+  hybridCount: number
+  /** The largest collection-wide document frequency of the query's words. */
+  matchEstimate: number
+  /** Candidates for the global page, in no particular order (see docs/distributed-search.md). */
+  hits: ShardHit[]
+  facets: ShardFacets | null
 }
 
 export interface GetDocumentsParams {

@@ -66,10 +66,16 @@ export interface RaftHostMetrics {
   readonly framesSent: number
   readonly itemsSent: number
   readonly raftMessagesSent: number
+  /** Raft messages sent, by message type (`heartbeat`, `append`, `vote`, …; `quiesce` for a quiescing heartbeat). */
+  readonly raftMessagesByType: Readonly<Record<string, number>>
+  /** Ticks delivered to awake groups (a quiesced group is not ticked): the clock's work. */
+  readonly groupTicks: number
   readonly framesReceived: number
   readonly itemsReceived: number
   /** Items for groups this host does not have, or of an unknown kind. */
   readonly itemsDropped: number
+  /** Raft messages the groups ignored because their sender is outside the group's configuration (see `RaftStatus`). */
+  readonly outsiderMessagesIgnored: number
   readonly forwardsSent: number
   readonly forwardsServed: number
   readonly forwardsPending: number

@@ -1,9 +1,9 @@
 import {
   type Message,
   type NodeId,
+  type RaftConfig,
   RaftConfigError,
   resolveRaftConfig,
-  type SoftState,
 } from './core/index.ts'
 import {
   NotLeaderError,
@@ -28,17 +28,9 @@ import type {
   RaftHostMetrics,
   RaftHostOptions,
 } from './host-options.ts'
-import { RaftNode } from './node.ts'
+import { type GroupSink, HostedGroup } from './hosted-group.ts'
+import type { RaftNode } from './node.ts'
 import { SharedWal } from './shared-wal.ts'
-import type { RaftStorage } from './storage.ts'
-
-interface HostedGroup {
-  readonly name: string
-  readonly node: RaftNode
-  readonly storage: RaftStorage
-  /** Callers of `propose()` waiting for a leader to become known. */
-  readonly leaderWaiters: Set<() => void>
-}
 
 const now = (): number => performance.now()
 
@@ -52,11 +44,14 @@ const now = (): number => performance.now()
 export class RaftHost {
   readonly nodeId: NodeId
   readonly #options: RaftHostOptions
+  /** Every group's core options: one frozen object, so the groups share one resolved configuration. */
+  readonly #raft: Readonly<Partial<RaftConfig> & { id: NodeId }>
   readonly #groups = new Map<string, HostedGroup>()
   /** Groups the clock ticks; a quiesced group leaves at the next tick and returns on any input. */
   readonly #awake = new Set<HostedGroup>()
   readonly #dead = new Set<NodeId>()
   readonly #forwarder: Forwarder
+  readonly #sink: GroupSink
   #outbox = new Map<NodeId, HostFrameItem[]>()
   #flushScheduled = false
   #timer: ReturnType<typeof setInterval> | null = null
@@ -67,6 +62,7 @@ export class RaftHost {
     framesSent: 0,
     itemsSent: 0,
     raftMessagesSent: 0,
+    groupTicks: 0,
     framesReceived: 0,
     itemsReceived: 0,
     itemsDropped: 0,
@@ -74,6 +70,7 @@ export class RaftHost {
     forwardsServed: 0,
   }
   readonly #byPeer = new Map<NodeId, { frames: number; items: number }>()
+  readonly #byType = new Map<string, number>()
 
   constructor(options: RaftHostOptions) {
     if ((options.storage === undefined) === (options.storageRoot === undefined))
@@ -88,9 +85,16 @@ export class RaftHost {
         )
     }
     // Every group uses these settings: refuse impossible ones now rather than at the first addGroup.
-    resolveRaftConfig({ ...options.raft, id: options.nodeId })
+    this.#raft = Object.freeze({ quiesce: true, ...options.raft, id: options.nodeId })
+    resolveRaftConfig(this.#raft)
     this.#options = options
     this.nodeId = options.nodeId
+    this.#sink = {
+      sendRaft: (group, to, messages) => this.#enqueueRaft(group, to, messages),
+      awaken: (hosted) => {
+        if (this.#groups.get(hosted.name) === hosted) this.#awake.add(hosted)
+      },
+    }
     this.#forwarder = new Forwarder((to, item) => {
       this.#counts.forwardsSent++
       this.#enqueue(to, item)
@@ -123,7 +127,10 @@ export class RaftHost {
   tick(): void {
     for (const hosted of this.#awake) {
       if (hosted.node.quiesced) this.#awake.delete(hosted)
-      else hosted.node.tick()
+      else {
+        this.#counts.groupTicks++
+        hosted.node.tick()
+      }
     }
   }
 
@@ -136,21 +143,16 @@ export class RaftHost {
       factory !== undefined
         ? factory(group, options.bootstrap)
         : (await this.#sharedWal()).storage(group, options.bootstrap)
-    let hosted: HostedGroup | null = null
-    const node = new RaftNode({
-      raft: { quiesce: true, ...this.#options.raft, id: this.nodeId },
+    const hosted = new HostedGroup(
+      this.#sink,
+      group,
+      this.#raft,
       storage,
-      transport: { send: (to, messages) => this.#enqueueRaft(group, to, messages) },
-      stateMachine: options.stateMachine,
-      tickMs: 0,
-      snapshotEntries: options.snapshotEntries,
-      rng: this.#options.rng?.(group),
-      onSoftState: (state) => this.#onSoftState(hosted, state),
-      onInput: () => {
-        if (hosted !== null) this.#awake.add(hosted)
-      },
-    })
-    hosted = { name: group, node, storage, leaderWaiters: new Set() }
+      options.stateMachine,
+      options.snapshotEntries,
+      this.#options.rng?.(group),
+    )
+    const node = hosted.node
     this.#groups.set(group, hosted)
     this.#awake.add(hosted)
     await node.start()
@@ -169,7 +171,7 @@ export class RaftHost {
     if (hosted === undefined) return
     this.#groups.delete(group)
     this.#awake.delete(hosted)
-    for (const wake of hosted.leaderWaiters) wake()
+    for (const wake of hosted.leaderWaiters ?? []) wake()
     await hosted.node.stop()
     await hosted.storage.close()
   }
@@ -268,16 +270,24 @@ export class RaftHost {
 
   metrics(): RaftHostMetrics {
     let quiesced = 0
-    for (const hosted of this.#groups.values()) if (hosted.node.quiesced) quiesced++
+    let outsiderMessagesIgnored = 0
+    for (const hosted of this.#groups.values()) {
+      if (hosted.node.quiesced) quiesced++
+      outsiderMessagesIgnored += hosted.node.outsiderMessagesIgnored
+    }
     const sentByPeer: Record<NodeId, { frames: number; items: number }> = {}
     for (const [peer, counts] of this.#byPeer) sentByPeer[peer] = { ...counts }
+    const raftMessagesByType: Record<string, number> = {}
+    for (const [type, count] of this.#byType) raftMessagesByType[type] = count
     return {
       groups: this.#groups.size,
       quiescedGroups: quiesced,
       deadNodes: this.#dead.size,
       ...this.#counts,
+      outsiderMessagesIgnored,
       forwardsPending: this.#forwarder.pending,
       sentByPeer,
+      raftMessagesByType,
     }
   }
 
@@ -336,7 +346,8 @@ export class RaftHost {
     return new Promise<NodeId>((resolve, reject) => {
       const done = (): void => {
         clearTimeout(timer)
-        hosted.leaderWaiters.delete(check)
+        hosted.leaderWaiters?.delete(check)
+        if (hosted.leaderWaiters?.size === 0) hosted.leaderWaiters = null
         signal?.removeEventListener('abort', onAbort)
       }
       const check = (): void => {
@@ -358,14 +369,10 @@ export class RaftHost {
         done()
         reject(new NotLeaderError(hosted.node.leader))
       }, waitMs)
+      if (hosted.leaderWaiters === null) hosted.leaderWaiters = new Set()
       hosted.leaderWaiters.add(check)
       signal?.addEventListener('abort', onAbort, { once: true })
     })
-  }
-
-  #onSoftState(hosted: HostedGroup | null, _state: SoftState): void {
-    if (hosted === null) return
-    for (const check of [...hosted.leaderWaiters]) check()
   }
 
   /** Proposes a forwarded command here and sends the outcome back to `from`. */
@@ -385,7 +392,11 @@ export class RaftHost {
   // ---- batching ---------------------------------------------------------
 
   #enqueueRaft(group: string, to: NodeId, messages: readonly Message[]): void {
-    for (const message of messages) this.#enqueue(to, { kind: 'raft', group, message })
+    for (const message of messages) {
+      const type = message.type === 'heartbeat' && message.quiesce ? 'quiesce' : message.type
+      this.#byType.set(type, (this.#byType.get(type) ?? 0) + 1)
+      this.#enqueue(to, { kind: 'raft', group, message })
+    }
     this.#counts.raftMessagesSent += messages.length
   }
 

@@ -85,27 +85,29 @@ export class RaftNode {
   readonly #config: RaftConfig
   #core: RaftCore | null = null
   #timer: ReturnType<typeof setInterval> | null = null
-  #inbox: Message[] = []
-  #proposals: QueuedProposal[] = []
-  #confChanges: Array<{ change: ConfChange; waiter: Omit<ProposalWaiter, 'term'> }> = []
-  #reads: ReadWaiter[] = []
+  // Queues and waiters exist only while they hold something (null when empty),
+  // so an idle group costs little memory: a host keeps thousands of them.
+  #inbox: Message[] | null = null
+  #proposals: QueuedProposal[] | null = null
+  #confChanges: Array<{ change: ConfChange; waiter: Omit<ProposalWaiter, 'term'> }> | null = null
+  #reads: ReadWaiter[] | null = null
   #ticks = 0
-  #actions: Array<(core: RaftCore) => void> = []
-  #waiting = new Map<number, ProposalWaiter>()
-  #readContexts = new Map<string, ReadWaiter[]>()
-  #confirmedReads: Array<{ index: number; waiters: ReadWaiter[] }> = []
+  #actions: Array<(core: RaftCore) => void> | null = null
+  #waiting: Map<number, ProposalWaiter> | null = null
+  #readContexts: Map<string, ReadWaiter[]> | null = null
+  #confirmedReads: Array<{ index: number; waiters: ReadWaiter[] }> | null = null
   #readSeq = 0
   #running = false
   #stopped = false
   #failure: Error | null = null
   #sinceSnapshot = 0
-  #idle: Array<() => void> = []
+  #idle: Array<() => void> | null = null
   #savedHard: HardState = { term: 0, vote: null, commit: 0 }
   #latestHard: HardState = { term: 0, vote: null, commit: 0 }
 
   constructor(options: RaftNodeOptions) {
     this.#options = options
-    this.#config = resolveRaftConfig(options.raft)
+    this.#config = sharedConfig(options.raft)
     this.id = this.#config.id
   }
 
@@ -130,7 +132,11 @@ export class RaftNode {
     if (this.#stopped) return
     this.#stopped = true
     if (this.#timer !== null) clearInterval(this.#timer)
-    await new Promise<void>((resolve) => (this.#running ? this.#idle.push(resolve) : resolve()))
+    if (this.#running)
+      await new Promise<void>((resolve) => {
+        if (this.#idle === null) this.#idle = []
+        this.#idle.push(resolve)
+      })
     this.#failAll(new RaftStoppedError())
   }
 
@@ -143,6 +149,7 @@ export class RaftNode {
   /** Delivers a message from the transport. */
   receive(message: Message): void {
     if (this.#stopped) return
+    if (this.#inbox === null) this.#inbox = []
     this.#inbox.push(message)
     this.#schedule()
   }
@@ -153,36 +160,43 @@ export class RaftNode {
    * follower, `ProposalDroppedError` when a new leader replaced it.
    */
   propose(data: Uint8Array, options: RequestOptions = {}): Promise<unknown> {
-    return this.#request(options, (resolve, reject) => this.#proposals.push({ data, resolve, reject }))
+    return this.#request(options, (resolve, reject) => {
+      if (this.#proposals === null) this.#proposals = []
+      this.#proposals.push({ data, resolve, reject })
+    })
   }
 
   /** Proposes a membership change; resolves once it is applied. */
   proposeConfChange(change: ConfChange, options: RequestOptions = {}): Promise<void> {
-    return this.#request(options, (resolve, reject) =>
-      this.#confChanges.push({ change, waiter: { resolve: () => resolve(), reject } }),
-    )
+    return this.#request(options, (resolve, reject) => {
+      if (this.#confChanges === null) this.#confChanges = []
+      this.#confChanges.push({ change, waiter: { resolve: () => resolve(), reject } })
+    })
   }
 
   /** Resolves when a linearizable read of the state machine may proceed here (ReadIndex). */
   read(options: RequestOptions = {}): Promise<void> {
-    return this.#request(options, (resolve, reject) => this.#reads.push({ resolve: () => resolve(), reject }))
+    return this.#request(options, (resolve, reject) => {
+      if (this.#reads === null) this.#reads = []
+      this.#reads.push({ resolve: () => resolve(), reject })
+    })
   }
 
   /** Asks this member, when it leads, to hand leadership to `to` (Raft thesis §3.10). */
   transferLeadership(to: NodeId): void {
-    this.#actions.push((core) => core.transferLeadership(to))
+    this.#act((core) => core.transferLeadership(to))
     this.#schedule()
   }
 
   /** Ends quiescence because of local work (see `RaftCore.wake`). */
   wake(): void {
-    this.#actions.push((core) => core.wake())
+    this.#act((core) => core.wake())
     this.#schedule()
   }
 
   /** Node-level liveness of a peer, from a failure detector such as SWIM (see `RaftCore.setPeerLiveness`). */
   setPeerLiveness(id: NodeId, alive: boolean): void {
-    this.#actions.push((core) => core.setPeerLiveness(id, alive))
+    this.#act((core) => core.setPeerLiveness(id, alive))
     this.#schedule()
   }
 
@@ -191,9 +205,14 @@ export class RaftNode {
     return this.#core?.quiesced ?? false
   }
 
+  /** Messages ignored because their sender is outside the configuration (see `RaftStatus`). */
+  get outsiderMessagesIgnored(): number {
+    return this.#core?.status().outsiderMessagesIgnored ?? 0
+  }
+
   /** Starts an election at once (for tests and operators). */
   campaign(): void {
-    this.#actions.push((core) => core.campaign())
+    this.#act((core) => core.campaign())
     this.#schedule()
   }
 
@@ -270,7 +289,9 @@ export class RaftNode {
       }
     } finally {
       this.#running = false
-      for (const resolve of this.#idle.splice(0)) resolve()
+      const idle = this.#idle
+      this.#idle = null
+      for (const resolve of idle ?? []) resolve()
     }
     if (!this.#stopped && this.#hasInput()) this.#schedule()
   }
@@ -278,39 +299,45 @@ export class RaftNode {
   #hasInput(): boolean {
     return (
       this.#ticks > 0 ||
-      this.#actions.length > 0 ||
-      this.#inbox.length > 0 ||
-      this.#proposals.length > 0 ||
-      this.#confChanges.length > 0 ||
-      this.#reads.length > 0
+      this.#actions !== null ||
+      this.#inbox !== null ||
+      this.#proposals !== null ||
+      this.#confChanges !== null ||
+      this.#reads !== null
     )
   }
 
   #feed(core: RaftCore): void {
     for (; this.#ticks > 0; this.#ticks--) core.tick()
     const inbox = this.#inbox
-    this.#inbox = []
-    for (const message of inbox) core.step(message)
-    for (const action of this.#actions.splice(0)) action(core)
-    if (this.#proposals.length > 0) this.#feedProposals(core)
-    for (const { change, waiter } of this.#confChanges.splice(0)) {
+    this.#inbox = null
+    if (inbox !== null) for (const message of inbox) core.step(message)
+    const actions = this.#actions
+    this.#actions = null
+    if (actions !== null) for (const action of actions) action(core)
+    if (this.#proposals !== null) this.#feedProposals(core, this.#proposals)
+    const changes = this.#confChanges
+    this.#confChanges = null
+    for (const { change, waiter } of changes ?? []) {
       const result = core.proposeConfChange(change)
-      if (result.ok) this.#waiting.set(result.index, { ...waiter, term: result.term })
+      if (result.ok) this.#wait(result.index, { ...waiter, term: result.term })
       else if (result.reason === 'notLeader') waiter.reject(new NotLeaderError(result.leader))
       else waiter.reject(new RaftRejectedError(result.reason))
     }
-    if (this.#reads.length > 0) {
+    if (this.#reads !== null) {
       const waiters = this.#reads
-      this.#reads = []
+      this.#reads = null
       const context = `${this.id}:${++this.#readSeq}`
-      if (core.readIndex(context)) this.#readContexts.set(context, waiters)
-      else for (const w of waiters) w.reject(new NotLeaderError(core.leader))
+      if (!core.readIndex(context)) for (const w of waiters) w.reject(new NotLeaderError(core.leader))
+      else {
+        if (this.#readContexts === null) this.#readContexts = new Map()
+        this.#readContexts.set(context, waiters)
+      }
     }
   }
 
-  #feedProposals(core: RaftCore): void {
-    const batch = this.#proposals
-    this.#proposals = []
+  #feedProposals(core: RaftCore, batch: QueuedProposal[]): void {
+    this.#proposals = null
     const result = core.proposeBatch(batch.map((p) => p.data))
     if (!result.ok) {
       const error =
@@ -321,7 +348,7 @@ export class RaftNode {
       return
     }
     batch.forEach((p, i) => {
-      this.#waiting.set(result.index + i, { term: result.term, resolve: p.resolve, reject: p.reject })
+      this.#wait(result.index + i, { term: result.term, resolve: p.resolve, reject: p.reject })
     })
   }
 
@@ -344,18 +371,20 @@ export class RaftNode {
     for (const entry of rd.committedEntries) {
       let result = entry.kind === 'normal' && entry.data.byteLength > 0 ? sm.apply(entry) : undefined
       if (result instanceof Promise) result = await result
-      const waiter = this.#waiting.get(entry.index)
+      const waiter = this.#waiting?.get(entry.index)
       if (waiter !== undefined) {
-        this.#waiting.delete(entry.index)
+        this.#unwait(entry.index)
         if (waiter.term === entry.term) waiter.resolve(result)
         else waiter.reject(new ProposalDroppedError(entry.index))
       }
     }
     this.#sinceSnapshot += rd.committedEntries.length
     for (const read of rd.readStates) {
-      const waiters = this.#readContexts.get(read.context)
+      const waiters = this.#readContexts?.get(read.context)
       if (waiters === undefined) continue
-      this.#readContexts.delete(read.context)
+      this.#readContexts?.delete(read.context)
+      if (this.#readContexts?.size === 0) this.#readContexts = null
+      if (this.#confirmedReads === null) this.#confirmedReads = []
       this.#confirmedReads.push({ index: read.index, waiters })
     }
     core.advance(rd)
@@ -392,31 +421,29 @@ export class RaftNode {
   }
 
   #releaseReads(applied: number): void {
-    if (this.#confirmedReads.length === 0) return
-    this.#confirmedReads = this.#confirmedReads.filter((read) => {
+    if (this.#confirmedReads === null) return
+    const pending = this.#confirmedReads.filter((read) => {
       if (read.index > applied) return true
       for (const w of read.waiters) w.resolve()
       return false
     })
+    this.#confirmedReads = pending.length === 0 ? null : pending
   }
 
   #onSoftState(state: SoftState): void {
     if (state.role !== 'leader') {
       // Confirmations in flight are void once leadership is lost.
       const error = new NotLeaderError(state.leader)
-      for (const waiters of this.#readContexts.values()) for (const w of waiters) w.reject(error)
-      this.#readContexts.clear()
-      for (const read of this.#confirmedReads) for (const w of read.waiters) w.reject(error)
-      this.#confirmedReads = []
+      this.#failReads(error)
     }
     this.#options.onSoftState?.(state)
   }
 
   /** A snapshot install skipped entries: proposals at those positions have an unknown outcome. */
   #dropWaitersUpTo(index: number): void {
-    for (const [at, waiter] of this.#waiting) {
+    for (const [at, waiter] of this.#waiting ?? []) {
       if (at > index) continue
-      this.#waiting.delete(at)
+      this.#unwait(at)
       waiter.reject(new RaftStoppedError(`outcome of proposal at ${at} unknown: replaced by a snapshot`))
     }
   }
@@ -441,29 +468,85 @@ export class RaftNode {
   }
 
   #failAll(error: Error): void {
-    for (const p of this.#proposals.splice(0)) p.reject(error)
-    for (const c of this.#confChanges.splice(0)) c.waiter.reject(error)
-    for (const r of this.#reads.splice(0)) r.reject(error)
-    for (const w of this.#waiting.values()) w.reject(error)
-    this.#waiting.clear()
-    for (const waiters of this.#readContexts.values()) for (const w of waiters) w.reject(error)
-    this.#readContexts.clear()
-    for (const read of this.#confirmedReads.splice(0)) for (const w of read.waiters) w.reject(error)
+    const proposals = this.#proposals
+    const changes = this.#confChanges
+    const reads = this.#reads
+    const waiting = this.#waiting
+    this.#proposals = null
+    this.#confChanges = null
+    this.#reads = null
+    this.#waiting = null
+    for (const p of proposals ?? []) p.reject(error)
+    for (const c of changes ?? []) c.waiter.reject(error)
+    for (const r of reads ?? []) r.reject(error)
+    for (const w of waiting?.values() ?? []) w.reject(error)
+    this.#failReads(error)
   }
+
+  /** Fails the reads waiting for a leadership confirmation or for their index to be applied. */
+  #failReads(error: Error): void {
+    const contexts = this.#readContexts
+    const confirmed = this.#confirmedReads
+    this.#readContexts = null
+    this.#confirmedReads = null
+    for (const waiters of contexts?.values() ?? []) for (const w of waiters) w.reject(error)
+    for (const read of confirmed ?? []) for (const w of read.waiters) w.reject(error)
+  }
+
+  #act(action: (core: RaftCore) => void): void {
+    if (this.#actions === null) this.#actions = []
+    this.#actions.push(action)
+  }
+
+  #wait(index: number, waiter: ProposalWaiter): void {
+    if (this.#waiting === null) this.#waiting = new Map()
+    this.#waiting.set(index, waiter)
+  }
+
+  #unwait(index: number): void {
+    this.#waiting?.delete(index)
+    if (this.#waiting?.size === 0) this.#waiting = null
+  }
+}
+
+/**
+ * Resolved configurations by the frozen options object they came from: the
+ * groups of a multi-raft host pass one frozen options object, so they share
+ * one resolved configuration instead of a copy each (a frozen object cannot
+ * change after it was resolved). The core never writes to its configuration.
+ */
+const resolvedConfigs = new WeakMap<object, RaftConfig>()
+
+function sharedConfig(raft: Partial<RaftConfig> & { id: NodeId }): RaftConfig {
+  if (!Object.isFrozen(raft)) return resolveRaftConfig(raft)
+  let config = resolvedConfigs.get(raft)
+  if (config === undefined) {
+    config = Object.freeze(resolveRaftConfig(raft))
+    resolvedConfigs.set(raft, config)
+  }
+  return config
 }
 
 /** A small seeded generator (mulberry32) for election jitter outside simulations. */
 export function seededRng(seedText: string): RaftRng {
   let h = 2166136261
   for (let i = 0; i < seedText.length; i++) h = Math.imul(h ^ seedText.charCodeAt(i), 16777619)
-  let state = h >>> 0
-  return {
-    int(bound: number): number {
-      state = (state + 0x6d2b79f5) >>> 0
-      let t = state
-      t = Math.imul(t ^ (t >>> 15), t | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * bound)
-    },
+  return new Mulberry32(h >>> 0)
+}
+
+/** A class rather than a closure: one small object per group of a host. */
+class Mulberry32 implements RaftRng {
+  #state: number
+
+  constructor(seed: number) {
+    this.#state = seed
+  }
+
+  int(bound: number): number {
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0
+    let t = this.#state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * bound)
   }
 }

@@ -1,8 +1,9 @@
 import type { Wal } from '@shoal/wal'
 import { WalCorruptionError } from '@shoal/wal'
 import type { Packr } from 'msgpackr'
-import type { ConfChange, Entry, HardState, SnapshotMeta } from './core/index.ts'
+import { type ConfChange, type Entry, type HardState, type SnapshotMeta, spliceTail } from './core/index.ts'
 import { RaftStorageCorruptionError } from './errors.ts'
+import { foundingEntry } from './storage.ts'
 
 // The records of `SharedWal` and their replay; the format is described in shared-wal.ts.
 
@@ -127,10 +128,8 @@ function replayRecord(r: Replayed, fields: unknown[], walIndex: number): void {
         log.entryWal = [walIndex]
         return
       }
-      log.entries.length = position
-      log.entryWal.length = position
-      log.entries.push(entry)
-      log.entryWal.push(walIndex)
+      log.entries = spliceTail(log.entries, position, [entry])
+      log.entryWal = spliceTail(log.entryWal, position, [walIndex])
       return
     }
     default:
@@ -160,5 +159,6 @@ function decodeEntry(fields: unknown[]): Entry {
   const term = fields[3] as number
   if (fields[4] === 0) return { kind: 'normal', index, term, data: fields[5] as Uint8Array }
   const change: ConfChange = { type: fields[5] as ConfChange['type'], node: fields[6] as string }
+  if (term === 1 && change.type !== 'remove') return foundingEntry(index, change.type, change.node)
   return { kind: 'conf', index, term, change }
 }

@@ -1,6 +1,14 @@
 import { type FileSystem, NodeFileSystem, Wal, type WalOptions } from '@shoal/wal'
 import { Packr } from 'msgpackr'
-import type { ConfState, Entry, HardState, Snapshot, SnapshotMeta } from './core/index.ts'
+import {
+  type ConfState,
+  type Entry,
+  type HardState,
+  NO_BYTES,
+  type Snapshot,
+  type SnapshotMeta,
+  spliceTail,
+} from './core/index.ts'
 import { RaftStoppedError, RaftStorageCorruptionError } from './errors.ts'
 import {
   corruption,
@@ -46,6 +54,9 @@ import { initialState, type PersistBatch, type RaftStorage, type StoredState } f
  *
  * Records and replay: shared-wal-records.ts; snapshot files: snapshot-file.ts.
  */
+
+/** The snapshot of a group that never took one, shared by all such groups (a member never modifies it). */
+const EMPTY_SNAPSHOT: Snapshot = Object.freeze({ meta: EMPTY_META, data: NO_BYTES })
 
 export interface SharedWalOptions {
   /** The file system (a fault-injecting one in tests). @defaultValue NodeFileSystem */
@@ -154,9 +165,10 @@ export class SharedWal {
     }
     const data =
       log.file === null
-        ? new Uint8Array(0)
+        ? NO_BYTES
         : await readSnapshotFile(this.#fs, this.#packr, `${this.dir}/snapshots/${log.file}`, log.meta)
-    return { hardState: log.hardState, snapshot: { meta: log.meta, data }, entries: [...log.entries] }
+    const snapshot = log.meta === EMPTY_META && log.file === null ? EMPTY_SNAPSHOT : { meta: log.meta, data }
+    return { hardState: log.hardState, snapshot, entries: [...log.entries] }
   }
 
   /** The group's state changes at call time, in call order, as its records enter the log. */
@@ -179,8 +191,6 @@ export class SharedWal {
       const position = first.index - log.meta.index - 1
       if (position < 0 || position > log.entries.length)
         throw new RangeError(`entry ${first.index} does not follow the stored log of ${group}`)
-      log.entries.length = position
-      log.entryWal.length = position
       for (const entry of batch.entries) payloads.push(this.#encodeEntry(group, entry))
     }
     if (batch.hardState !== null) {
@@ -191,9 +201,11 @@ export class SharedWal {
     let at = this.#reserve(payloads.length)
     const done = this.#wal.appendBatch(payloads)
     if (batch.snapshot !== null) log.snapWal = at++
-    for (const entry of batch.entries) {
-      log.entries.push(entry)
-      log.entryWal.push(at++)
+    if (first !== undefined) {
+      const position = first.index - log.meta.index - 1
+      const walIndexes = batch.entries.map(() => at++)
+      log.entries = spliceTail(log.entries, position, batch.entries)
+      log.entryWal = spliceTail(log.entryWal, position, walIndexes)
     }
     if (batch.hardState !== null) log.hardWal = at++
     await done

@@ -1,4 +1,11 @@
-import type { ConfState, Entry, HardState, Snapshot } from './core/index.ts'
+import {
+  type ConfState,
+  type Entry,
+  type HardState,
+  NO_BYTES,
+  type NodeId,
+  type Snapshot,
+} from './core/index.ts'
 
 /** A member's durable state as recovered at start. */
 export interface StoredState {
@@ -45,16 +52,33 @@ export interface RaftStorage {
  */
 export function initialState(confState: ConfState): StoredState {
   const entries: Entry[] = []
-  for (const node of confState.voters)
-    entries.push({ kind: 'conf', term: 1, index: entries.length + 1, change: { type: 'addVoter', node } })
-  for (const node of confState.learners)
-    entries.push({ kind: 'conf', term: 1, index: entries.length + 1, change: { type: 'addLearner', node } })
+  for (const node of confState.voters) entries.push(foundingEntry(entries.length + 1, 'addVoter', node))
+  for (const node of confState.learners) entries.push(foundingEntry(entries.length + 1, 'addLearner', node))
   const empty: ConfState = { voters: [], learners: [] }
   return {
     hardState: { term: entries.length > 0 ? 1 : 0, vote: null, commit: entries.length },
-    snapshot: { meta: { index: 0, term: 0, confState: empty }, data: new Uint8Array(0) },
+    snapshot: { meta: { index: 0, term: 0, confState: empty }, data: NO_BYTES },
     entries,
   }
+}
+
+/**
+ * Founding entries are the same in every group founded by the same members,
+ * and entries are never modified: the groups of a host share one frozen
+ * object per (index, change) instead of holding about 90 bytes each. Only
+ * term-1 entries are shared, so the cache is bounded by the founding
+ * positions times the node ids seen.
+ */
+const foundingEntries = new Map<string, Entry>()
+
+export function foundingEntry(index: number, type: 'addVoter' | 'addLearner', node: NodeId): Entry {
+  const key = `${index}\u0000${type}\u0000${node}`
+  let entry = foundingEntries.get(key)
+  if (entry === undefined) {
+    entry = Object.freeze({ kind: 'conf', term: 1, index, change: Object.freeze({ type, node }) })
+    foundingEntries.set(key, entry)
+  }
+  return entry
 }
 
 /**

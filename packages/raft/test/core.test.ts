@@ -271,6 +271,85 @@ describe('RaftCore', () => {
     expect(net.core('d').confState().voters).toEqual(['a', 'b', 'c', 'd'])
   })
 
+  it('ignores a sender outside the configuration while the leader is heard: no term raised, no leader deposed, no entry appended', () => {
+    const net = new Net(['a', 'b', 'c'])
+    net.elect('a')
+    net.tick(2)
+    const term = net.core('a').term
+    const last = net.core('b').log.lastIndex()
+    const lastTerm = net.core('b').log.term(last) as number
+    const entry = { kind: 'normal' as const, term, index: last + 1, data: data('forged') }
+    const forged: Message[] = [
+      {
+        type: 'append',
+        from: 'x',
+        to: 'b',
+        term: term + 100,
+        index: last,
+        logTerm: lastTerm,
+        entries: [],
+        commit: 0,
+      },
+      {
+        type: 'append',
+        from: 'x',
+        to: 'b',
+        term,
+        index: last,
+        logTerm: lastTerm,
+        entries: [entry],
+        commit: last + 1,
+      },
+      { type: 'heartbeat', from: 'x', to: 'a', term: term + 5, commit: 0, context: null, quiesce: false },
+      {
+        type: 'vote',
+        from: 'x',
+        to: 'c',
+        term: term + 1,
+        pre: false,
+        index: 1e9,
+        logTerm: 1e9,
+        transfer: true,
+      },
+      { type: 'timeoutNow', from: 'x', to: 'b', term },
+    ]
+    for (const m of forged) {
+      net.core(m.to).step(m)
+      net.settle()
+    }
+    for (const id of ['a', 'b', 'c']) {
+      expect(net.core(id).term).toBe(term)
+      expect(net.core(id).leader).toBe('a')
+      expect(net.core(id).log.lastIndex()).toBe(last)
+    }
+    expect(net.log.some((m) => m.to === 'x')).toBe(false)
+  })
+
+  it('still finds a leader its configuration does not name once it lost its own leader for an election timeout', () => {
+    const net = new Net(['a', 'b', 'c'])
+    net.elect('a')
+    const term = net.core('b').term
+    const last = net.core('b').log.lastIndex()
+    const heartbeat = (commit: number): Message => ({
+      type: 'append',
+      from: 'x',
+      to: 'b',
+      term: term + 1,
+      index: last,
+      logTerm: net.core('b').log.term(last) as number,
+      entries: [],
+      commit,
+    })
+    net.cut.add('a')
+    net.cut.add('b')
+    net.core('b').step(heartbeat(0))
+    expect(net.core('b').leader).toBe('a')
+    for (let i = 0; i < 10; i++) net.core('b').tick()
+    net.core('b').step(heartbeat(0))
+    expect(net.core('b').leader).toBe('x')
+    expect(net.core('b').term).toBe(term + 1)
+  })
+
   it('allows one membership change at a time', () => {
     const net = new Net(['a', 'b', 'c'])
     net.elect('a')

@@ -28,6 +28,44 @@ describe('quiescence of an idle group', () => {
     expect(net.core('a').term).toBe(net.core('b').term)
   })
 
+  it('a quiesced leader still reports every follower caught up, and a proposal that wakes it reaches them in one append each', () => {
+    const net = quietGroup()
+    const a = net.core('a')
+    const last = a.log.lastIndex()
+    expect(a.status().followers.map((f) => [f.id, f.match, f.state, f.lag])).toEqual([
+      ['b', last, 'replicate', 0],
+      ['c', last, 'replicate', 0],
+    ])
+    const before = net.sent.length
+    const result = a.propose(bytes('after-quiet'))
+    expect(result.ok).toBe(true)
+    net.settle()
+    // No probing round: the first append to each follower carries the new entry
+    // right after the last index it held, as before the leader quiesced.
+    const carrying = net.sent.slice(before).filter((m) => m.type === 'append' && m.entries.length > 0)
+    expect(carrying.map((m) => [m.to, m.type === 'append' ? m.index : -1])).toEqual([
+      ['b', last],
+      ['c', last],
+    ])
+    expect(appliedEverywhere(net, ['a', 'b', 'c'], last + 1)).toBe(true)
+  })
+
+  it('a dead follower\u2019s progress outlives the leader\u2019s quiescence: on its return it is caught up from where it stopped', () => {
+    const net = new CoreNet(['a', 'b', 'c'], { quiesce: true })
+    net.elect('a')
+    net.cut.add('c')
+    for (const id of ['a', 'b']) net.core(id).setPeerLiveness('c', false)
+    const first = net.core('a').propose(bytes('while-c-dead'))
+    const index = first.ok ? first.index : -1
+    net.tickUntil(() => allQuiesced(net, ['a', 'b']), 2 * E)
+    const c = net
+      .core('a')
+      .status()
+      .followers.find((f) => f.id === 'c')
+    expect(c?.match).toBeLessThan(index)
+    expect(c?.lag).toBeGreaterThan(0)
+  })
+
   it('is off by default: a leader keeps heartbeating', () => {
     const net = new CoreNet(['a', 'b', 'c'])
     net.elect('a')
@@ -184,5 +222,41 @@ describe('quiescence races (each converges within one election timeout of the ne
     for (const id of ['a', 'b']) net.core(id).setPeerLiveness('c', true)
     net.tickUntil(() => appliedEverywhere(net, ['c'], index) && allQuiesced(net, ['a', 'b', 'c']), 3 * E)
     expect(net.core('a').role).toBe('leader')
+  })
+
+  it('a message from outside the group neither wakes a quiesced member nor changes anything, however long the group stays quiet', () => {
+    const net = quietGroup()
+    const term = net.core('a').term
+    const last = net.core('b').log.lastIndex()
+    for (let round = 0; round < 5; round++) {
+      for (const to of ['a', 'b', 'c']) {
+        net.deliver({
+          type: 'heartbeat',
+          from: 'x',
+          to,
+          term: term + 1,
+          commit: last,
+          context: null,
+          quiesce: false,
+        })
+        net.deliver({
+          type: 'vote',
+          from: 'x',
+          to,
+          term: term + 1,
+          pre: false,
+          index: last + 5,
+          logTerm: term + 1,
+          transfer: true,
+        })
+      }
+      net.tick(3 * E)
+    }
+    expect(allQuiesced(net, ['a', 'b', 'c'])).toBe(true)
+    for (const id of ['a', 'b', 'c']) {
+      expect(net.core(id).term).toBe(term)
+      expect(net.core(id).leader).toBe('a')
+      expect(net.core(id).status().outsiderMessagesIgnored).toBe(10)
+    }
   })
 })

@@ -38,6 +38,10 @@ export interface NodeStatus {
   framesSent: number
   itemsReceived: number
   itemsDropped: number
+  /** Ticks the host delivered to awake groups. */
+  groupTicks: number
+  /** Raft messages sent by type (`RaftHostMetrics.raftMessagesByType`). */
+  raftMessagesByType: Record<string, number>
   /** Sums of this node's `shoal_p2p_*` counters over peers and protocols. */
   p2pMessagesSent: number
   p2pBytesSent: number

@@ -90,7 +90,23 @@ async function statuses(nodes: NodeProcess[]): Promise<NodeStatus[]> {
   return Promise.all(nodes.map((n) => n.call<NodeStatus>({ op: 'status' })))
 }
 
-const sum = (list: NodeStatus[], key: keyof NodeStatus) => list.reduce((total, s) => total + s[key], 0)
+type Counter = { [K in keyof NodeStatus]: NodeStatus[K] extends number ? K : never }[keyof NodeStatus]
+const sum = (list: NodeStatus[], key: Counter) => list.reduce((total, s) => total + s[key], 0)
+
+/** Raft messages per type sent by `list` between two statuses, per second. */
+function byTypePerS(before: NodeStatus[], after: NodeStatus[], seconds: number): Record<string, number> {
+  const totals = new Map<string, number>()
+  for (const [sign, list] of [
+    [-1, before],
+    [1, after],
+  ] as const)
+    for (const status of list)
+      for (const [type, count] of Object.entries(status.raftMessagesByType))
+        totals.set(type, (totals.get(type) ?? 0) + sign * count)
+  const rates: Record<string, number> = {}
+  for (const [type, delta] of totals) if (delta > 0) rates[type] = delta / seconds
+  return rates
+}
 
 /**
  * Waits until `leader` leads every group, every live node has quiesced all of
@@ -143,10 +159,25 @@ interface Window {
   framesPerS: number
   bytesPerS: number
   itemsPerS: number
+  /** Ticks the hosts delivered to awake groups, per second: idle work that a busy machine does not distort. */
+  groupTicksPerS: number
+  /** Raft messages per second by type. */
+  messagesByTypePerS: Record<string, number>
 }
 
-/** Samples /proc before and after `during` (no IPC inside), the counters around it. */
-async function measure(nodes: NodeProcess[], during: () => Promise<unknown>): Promise<Window> {
+/**
+ * Samples /proc before and after `during` (no IPC inside), the counters
+ * around it. `collectFirst`: a full collection in every node first, so an
+ * idle window does not pay for garbage that earlier steps left (the healthy
+ * window follows the memory reading's collection; the one-dead window would
+ * otherwise collect what the mixed load and the reaction to the death left).
+ */
+async function measure(
+  nodes: NodeProcess[],
+  during: () => Promise<unknown>,
+  collectFirst = false,
+): Promise<Window> {
+  if (collectFirst) await memories(nodes)
   const s0 = await statuses(nodes)
   const p0: ProcSample[] = nodes.map((n) => procSample(n.pid))
   await during()
@@ -154,7 +185,7 @@ async function measure(nodes: NodeProcess[], during: () => Promise<unknown>): Pr
   const s1 = await statuses(nodes)
   const seconds = ((p1[0]?.atMs ?? 0) - (p0[0]?.atMs ?? 0)) / 1000
   const rates = nodes.map((_, i) => procRates(p0[i] as ProcSample, p1[i] as ProcSample))
-  const per = (key: keyof NodeStatus) => (sum(s1, key) - sum(s0, key)) / seconds
+  const per = (key: Counter) => (sum(s1, key) - sum(s0, key)) / seconds
   return {
     seconds,
     cpuPercent: rates.map((r) => r.cpuPercent),
@@ -163,6 +194,8 @@ async function measure(nodes: NodeProcess[], during: () => Promise<unknown>): Pr
     framesPerS: per('p2pMessagesSent'),
     bytesPerS: per('p2pBytesSent'),
     itemsPerS: per('itemsSent'),
+    groupTicksPerS: per('groupTicks'),
+    messagesByTypePerS: byTypePerS(s0, s1, seconds),
   }
 }
 
@@ -206,11 +239,20 @@ function recordWindow(ctx: SuiteContext, label: string, nodes: NodeProcess[], wi
     value: window.itemsPerS,
     unit: 'items/s',
   })
+  ctx.record({
+    name: `${label}-group-ticks-per-s`,
+    metric: 'ticks/s',
+    value: window.groupTicksPerS,
+    unit: 'ticks/s',
+  })
+  for (const [type, perS] of Object.entries(window.messagesByTypePerS))
+    ctx.record({ name: `${label}-raft-${type}-per-s`, metric: 'messages/s', value: perS, unit: 'messages/s' })
   ctx.log(
     `${label}: CPU ${window.cpuPercent.map((c) => c.toFixed(2)).join(' / ')} % of one core, ` +
       `${window.framesPerS.toFixed(2)} frames/s, ${window.bytesPerS.toFixed(1)} B/s of Raft frames, ` +
       `${window.writeBytesPerS.map((b) => b.toFixed(0)).join(' / ')} B/s written in all, ` +
-      `waiting for a CPU ${window.runQueuePercent.map((w) => w.toFixed(1)).join(' / ')} % (${window.seconds.toFixed(1)} s)`,
+      `waiting for a CPU ${window.runQueuePercent.map((w) => w.toFixed(1)).join(' / ')} % (${window.seconds.toFixed(1)} s), ` +
+      `${window.groupTicksPerS.toFixed(1)} group ticks/s, messages/s by type ${JSON.stringify(window.messagesByTypePerS)}`,
   )
 }
 
@@ -276,7 +318,7 @@ async function idleCost(ctx: SuiteContext, nodes: NodeProcess[], scale: Scale): 
     return bytes
   })
   ctx.ratio('memory-per-idle-group-max-vs-target', maxOf(perGroup), TARGET_BYTES_PER_GROUP, '2 KiB target')
-  const window = await measure(nodes, () => sleep(scale.windowS * 1000))
+  const window = await measure(nodes, () => sleep(scale.windowS * 1000), true)
   recordWindow(ctx, 'healthy', nodes, window)
   ctx.ratio(
     'healthy-cpu-max-vs-target',
@@ -358,7 +400,7 @@ async function oneDead(
     value: (sum(after, 'itemsSent') - sum(before, 'itemsSent')) / scale.groups,
     unit: 'items/group',
   })
-  const window = await measure(survivors, () => sleep(scale.windowS * 1000))
+  const window = await measure(survivors, () => sleep(scale.windowS * 1000), true)
   recordWindow(ctx, 'one-dead', survivors, window)
   // Survivors against their own healthy figures (n1 and n2 are the first two).
   const healthyCpu = maxOf(healthy.cpuPercent.slice(0, 2))
@@ -373,6 +415,12 @@ async function oneDead(
   })
   if (healthy.framesPerS > 0)
     ctx.ratio('one-dead-frames-vs-healthy', window.framesPerS, healthy.framesPerS, 'healthy')
+  ctx.record({
+    name: 'one-dead-group-ticks-within-2x-healthy',
+    metric: 'target-met',
+    value: window.groupTicksPerS <= TARGET_DEAD_FACTOR * healthy.groupTicksPerS ? 1 : 0,
+    unit: 'bool',
+  })
 }
 
 export default defineSuite({

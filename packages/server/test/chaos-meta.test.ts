@@ -13,7 +13,7 @@ import { ShoalMetaSystem } from './harness/chaos-meta-system.ts'
 
 const seed = testSeed(20261207)
 
-const groups: Array<{ name: string; scenarios: string[]; durationMs: number }> = [
+const groups: Array<{ name: string; scenarios: string[]; durationMs: number; spares?: number }> = [
   {
     name: 'partitions',
     scenarios: ['partition-halves', 'partition-leader', 'partition-bridge', 'partition-one-way'],
@@ -21,6 +21,13 @@ const groups: Array<{ name: string; scenarios: string[]; durationMs: number }> =
   },
   { name: 'link faults', scenarios: ['latency-spikes', 'packet-loss', 'corruption'], durationMs: 25_000 },
   { name: 'process faults', scenarios: ['kill-leader', 'kill-all', 'pause'], durationMs: 22_000 },
+  // Starts with 3 members and 2 spares: a node joins during the first partition.
+  {
+    name: 'membership during partitions',
+    scenarios: ['membership-partition'],
+    durationMs: 35_000,
+    spares: 2,
+  },
 ]
 
 function explain(report: ChaosReport, system: ShoalMetaSystem): string {
@@ -29,38 +36,39 @@ function explain(report: ChaosReport, system: ShoalMetaSystem): string {
 
 describe('chaos smoke: the metadata group of a 3-node cluster', () => {
   for (const group of groups) {
-    // The partition group finds a stale linearizable read (seed 20261207:
-    // after a {n2,n3}|{n1} split heals, a read through n1 returned a value
-    // older than a write the majority acknowledged before the read began).
-    // It stays skipped until the cause is understood (docs/reliability.md has
-    // the row, and what changed since: four runs passed after the controller
-    // stopped shrinking the voter set when a node is reported dead).
-    const run = group.name === 'partitions' ? it.skip : it
-    run(
-      `${group.name}: linearizable, no acknowledged write lost, replicas identical after healing`,
-      async () => {
-        const system = await ShoalMetaSystem.create()
-        const report = await runChaos({
-          system,
-          scenario: scenarioByName(group.scenarios.join(',')),
-          seed,
-          durationMs: group.durationMs,
-          settleTimeoutMs: 30_000,
-          checkTimeoutMs: 30_000,
-          command: `pnpm chaos --system shoal-meta --scenario ${group.scenarios.join(',')} --duration ${group.durationMs / 1000}s --seed ${seed}`,
-        })
-        const applied = new Set(report.faults.map((f) => f.kind.split(':')[0]))
-        for (const name of group.scenarios)
-          expect(applied, `${name} was never applied; ${explain(report, system)}`).toContain(name)
-        expect(report.operations.write.ok, explain(report, system)).toBeGreaterThan(30)
-        expect(report.operations.read.ok, explain(report, system)).toBeGreaterThan(30)
-        expect(report.linearizability.verdict, explain(report, system)).toBe('linearizable')
-        expect(report.lostWrites.count, explain(report, system)).toBe(0)
-        expect(report.replicas.identical, explain(report, system)).toBe(true)
-        expect(report.recovery.firstAcknowledgedWriteMs, explain(report, system)).not.toBeNull()
-        expect(report.crashes, explain(report, system)).toEqual([])
-      },
-      120_000,
-    )
+    it(`${group.name}: linearizable, no acknowledged write lost, replicas identical after healing`, async () => {
+      const system = await ShoalMetaSystem.create({ spares: group.spares ?? 0 })
+      const report = await runChaos({
+        system,
+        scenario: scenarioByName(group.scenarios.join(',')),
+        seed,
+        durationMs: group.durationMs,
+        settleTimeoutMs: 30_000,
+        checkTimeoutMs: 30_000,
+        command: `pnpm chaos --system shoal-meta --scenario ${group.scenarios.join(',')} --duration ${group.durationMs / 1000}s --seed ${seed}`,
+      })
+      const applied = new Set(report.faults.map((f) => f.kind.split(':')[0]))
+      for (const name of group.scenarios)
+        expect(applied, `${name} was never applied; ${explain(report, system)}`).toContain(name)
+      if (group.spares !== undefined) {
+        expect(
+          report.faults.some((f) => f.detail.includes(' joins through ')),
+          `no node joined; ${explain(report, system)}`,
+        ).toBe(true)
+        // A node that joined made it into the metadata group.
+        const view = system.metadataView()
+        expect(
+          view.some((line) => /^n[45] active (voter|learner)$/.test(line)),
+          `${view.join('; ')}\n${explain(report, system)}`,
+        ).toBe(true)
+      }
+      expect(report.operations.write.ok, explain(report, system)).toBeGreaterThan(30)
+      expect(report.operations.read.ok, explain(report, system)).toBeGreaterThan(30)
+      expect(report.linearizability.verdict, explain(report, system)).toBe('linearizable')
+      expect(report.lostWrites.count, explain(report, system)).toBe(0)
+      expect(report.replicas.identical, explain(report, system)).toBe(true)
+      expect(report.recovery.firstAcknowledgedWriteMs, explain(report, system)).not.toBeNull()
+      expect(report.crashes, explain(report, system)).toEqual([])
+    }, 120_000)
   }
 })

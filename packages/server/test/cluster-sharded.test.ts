@@ -1,6 +1,12 @@
 import { waitFor } from '@shoal/testkit/wait'
+import { Meilisearch } from 'meilisearch'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ClusterProcess, startClusterProcess, writeKeyFile } from './harness/cluster-processes.ts'
+import {
+  type ClusterProcess,
+  MASTER_KEY,
+  startClusterProcess,
+  writeKeyFile,
+} from './harness/cluster-processes.ts'
 import { tempDir } from './harness/server-process.ts'
 
 // A sharded, replicated index on a real 3-process cluster, driven through the HTTP API of
@@ -230,6 +236,47 @@ describe('a sharded index on three nodes', () => {
     })
     expect(bad.status).toBe(400)
     expect(bad.body.code).toBe('invalid_search_consistency')
+  })
+
+  it('works through the official Meilisearch client pointed at a node that does not lead the metadata', async () => {
+    const health = await nodes[0]!.request<{ metadata_leader: string }>('GET', '/_cluster/health')
+    const follower = nodes.find((n) => n.nodeId !== health.body.metadata_leader)!
+    const client = new Meilisearch({ host: follower.url, apiKey: MASTER_KEY })
+    const options = { primaryKey: 'id', sharding: { shardCount: 4, replicationFactor: 2 } }
+    const created = await client.createIndex('films', options as { primaryKey: string }).waitTask()
+    expect(created.status).toBe('succeeded')
+    const index = client.index('films')
+    const settings = await index
+      .updateSettings({ filterableAttributes: ['genre'], sortableAttributes: ['year'] })
+      .waitTask()
+    expect(settings.status).toBe('succeeded')
+    expect((await index.getSettings()).sortableAttributes).toEqual(['year'])
+    const added = await index.addDocuments(docs.slice(0, 60)).waitTask()
+    expect(added.status).toBe('succeeded')
+    expect(added.details?.indexedDocuments).toBe(60)
+    const updated = await index.updateDocuments([{ id: 5, title: 'renamed lighthouse keeper' }]).waitTask()
+    expect(updated.status).toBe('succeeded')
+    expect((await index.getDocument(5)).title).toBe('renamed lighthouse keeper')
+    expect((await index.getDocument(5)).genre).toBe(docs[5]!.genre)
+    const removed = await index.deleteDocuments([6, 7]).waitTask()
+    expect(removed.status).toBe('succeeded')
+    const sorted = await index.search('book', {
+      filter: 'genre = history',
+      sort: ['year:desc'],
+      facets: ['genre'],
+      limit: 5,
+    })
+    const expectedIds = docs
+      .slice(0, 60)
+      .filter((d) => d.genre === 'history' && d.id !== 7 && d.id !== 6 && d.id !== 5)
+      .sort((a, b) => b.year - a.year || a.id - b.id)
+      .slice(0, 5)
+      .map((d) => d.id)
+    expect(sorted.hits.map((h) => h.id)).toEqual(expectedIds)
+    expect(sorted.facetDistribution?.genre?.history).toBeGreaterThan(0)
+    expect((await index.getStats()).numberOfDocuments).toBe(58)
+    const tasks = await client.tasks.getTasks({ indexUids: ['films'] })
+    expect(tasks.results.map((t) => t.status).every((s) => s === 'succeeded')).toBe(true)
   })
 
   it('fails a search with 503 naming the shards nobody can serve, or answers partially when asked', async () => {

@@ -52,67 +52,154 @@ export function checkTypos(typos: unknown): TypoTolerance {
 }
 
 /**
- * The weighted terms of `query`: every analysed word exactly; the last word also as a prefix
- * (up to `maxExpansions` terms, most frequent first); each word within its typo budget. A term
- * reached in several ways keeps its highest weight. `docFrequency` returns 0 for absent terms.
+ * Every index term one query word can reach in a dictionary, before any is chosen: the word
+ * itself, the completions of the last word (prefix search) and the terms within its typo budget,
+ * each kept only when some live document holds it. Plain data: the candidates of several shards
+ * merge by union (`mergeQueryCandidates`), so that the terms a query searches for can be chosen
+ * from the whole collection's dictionary and document frequencies (`chooseQueryTerms`).
  */
-export function expandQuery(
+export interface QueryCandidates {
+  words: QueryWordCandidates[]
+}
+
+export interface QueryWordCandidates {
+  /** The analysed word. */
+  term: string
+  /** The word as typed (folded, unstemmed): completions are weighed by how much of them it covers. */
+  surface: string
+  /** Completions of the word (the last word of a prefix search only), the word itself excluded. */
+  completions: string[]
+  /** Terms within the word's typo budget, the word itself excluded, with their edit distance. */
+  typos: Array<[term: string, edits: number]>
+}
+
+/** The candidates of `query` in one dictionary (see `QueryCandidates`). */
+export function collectCandidates(
   query: string,
   analyzer: Analyzer,
   dictionary: TermDictionary,
   docFrequency: (id: number) => number,
-  options: { prefix: boolean; typos: TypoTolerance; maxExpansions: number; prefixWeight: number },
-): ExpandedTerm[] {
+  options: { prefix: boolean; typos: TypoTolerance },
+): QueryCandidates {
   const words = analyzer.queryTokens(query)
+  return {
+    words: words.map((word, i) => {
+      const completions: string[] = []
+      if (options.prefix && i === words.length - 1 && !analyzer.isStopword(word.surface)) {
+        for (const id of dictionary.withPrefix(word.surface)) {
+          const term = dictionary.term(id)
+          if (term !== word.term && docFrequency(id) > 0) completions.push(term)
+        }
+      }
+      const typos: Array<[string, number]> = []
+      const budget = typoBudget(options.typos, word.surface)
+      if (budget > 0) {
+        dictionary.forEachWithin(word.term, budget, (term, id, edits) => {
+          if (term !== word.term && docFrequency(id) > 0) typos.push([term, edits])
+        })
+      }
+      return { term: word.term, surface: word.surface, completions, typos }
+    }),
+  }
+}
+
+/** The union of several dictionaries' candidates for the same query (analysed alike). */
+export function mergeQueryCandidates(parts: readonly QueryCandidates[]): QueryCandidates {
+  const first = parts[0]
+  if (first === undefined) return { words: [] }
+  return {
+    words: first.words.map((word, w) => {
+      const completions = new Set<string>()
+      const typos = new Map<string, number>()
+      for (const part of parts) {
+        const other = part.words[w]
+        if (other === undefined || other.term !== word.term) {
+          throw new Bm25InputError('query candidates of different queries cannot be merged')
+        }
+        for (const term of other.completions) completions.add(term)
+        for (const [term, edits] of other.typos) typos.set(term, edits)
+      }
+      return {
+        term: word.term,
+        surface: word.surface,
+        completions: [...completions].sort(),
+        typos: [...typos].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+      }
+    }),
+  }
+}
+
+/** Every term `candidates` name: what their document frequencies are needed for. */
+export function candidateTerms(candidates: QueryCandidates): string[] {
+  const terms = new Set<string>()
+  for (const word of candidates.words) {
+    terms.add(word.term)
+    for (const term of word.completions) terms.add(term)
+    for (const [term] of word.typos) terms.add(term)
+  }
+  return [...terms]
+}
+
+/**
+ * The weighted terms a query searches for: every word that some document holds, exactly; the
+ * last word's completions (up to `maxExpansions`, most frequent first); each word's typo
+ * variants (up to `maxExpansions`, fewest edits then most frequent first). Ties go to the
+ * smaller term in code-unit order, so the choice depends only on the terms and their document
+ * frequencies, never on the order a dictionary learnt them in (shards choose alike). A term
+ * reached in several ways keeps its highest weight.
+ */
+export function chooseQueryTerms(
+  candidates: QueryCandidates,
+  docFrequency: (term: string) => number,
+  options: { maxExpansions: number; prefixWeight: number },
+): ExpandedTerm[] {
   const chosen = new Map<string, ExpandedTerm>()
   const put = (candidate: ExpandedTerm): void => {
     const had = chosen.get(candidate.term)
     if (had === undefined || had.weight < candidate.weight) chosen.set(candidate.term, candidate)
   }
-  words.forEach((word, i) => {
-    const exactId = dictionary.id(word.term)
-    const exactLive = exactId !== undefined && docFrequency(exactId) > 0
+  const byFrequency = (a: { term: string; df: number }, b: { term: string; df: number }): number =>
+    b.df - a.df || (a.term < b.term ? -1 : a.term > b.term ? 1 : 0)
+  for (const word of candidates.words) {
+    const exactLive = docFrequency(word.term) > 0
     const cap = exactLive ? { idfCap: word.term } : {}
     if (exactLive) put({ term: word.term, weight: 1, kind: 'exact' })
-    if (options.prefix && i === words.length - 1 && !analyzer.isStopword(word.surface)) {
-      const ids = mostFrequent(
-        dictionary.withPrefix(word.surface).filter((id) => id !== exactId),
-        docFrequency,
-        options.maxExpansions,
-      )
-      for (const id of ids) {
-        // The more of a completion is still untyped, the less it counts.
-        const term = dictionary.term(id)
-        const typed = Math.min(1, word.surface.length / term.length)
-        put({ term, weight: options.prefixWeight * typed * typed, kind: 'prefix', ...cap })
-      }
+    const completions = best(
+      word.completions.map((term) => ({ term, df: docFrequency(term) })),
+      options.maxExpansions,
+      byFrequency,
+    )
+    for (const { term } of completions) {
+      // The more of a completion is still untyped, the less it counts.
+      const typed = Math.min(1, word.surface.length / term.length)
+      put({ term, weight: options.prefixWeight * typed * typed, kind: 'prefix', ...cap })
     }
-    const budget = typoBudget(options.typos, word.surface)
-    if (budget > 0) {
-      const found: Array<{ id: number; edits: number }> = []
-      dictionary.forEachWithin(word.term, budget, (_term, id, edits) => {
-        if (id !== exactId && docFrequency(id) > 0) found.push({ id, edits })
-      })
-      found.sort((x, y) => x.edits - y.edits || docFrequency(y.id) - docFrequency(x.id) || x.id - y.id)
-      for (const { id, edits } of found.slice(0, options.maxExpansions)) {
-        put({ term: dictionary.term(id), weight: TYPO_WEIGHTS[edits]!, kind: 'typo', ...cap })
-      }
+    const typos = best(
+      word.typos.map(([term, edits]) => ({ term, edits, df: docFrequency(term) })),
+      options.maxExpansions,
+      (a, b) => a.edits - b.edits || byFrequency(a, b),
+    )
+    for (const { term, edits } of typos) {
+      put({ term, weight: TYPO_WEIGHTS[edits]!, kind: 'typo', ...cap })
     }
-  })
+  }
   return [...chosen.values()]
 }
 
-/** The `limit` ids of highest document frequency (ties: lower id first), without sorting them all. */
-function mostFrequent(ids: readonly number[], docFrequency: (id: number) => number, limit: number): number[] {
-  const top: Array<{ id: number; df: number }> = []
-  for (const id of ids) {
-    const df = docFrequency(id)
-    if (df === 0) continue
-    if (top.length === limit && (limit === 0 || top[limit - 1]!.df >= df)) continue
+/** The `limit` first of `items` with a positive `df` under `compare`, without sorting them all. */
+function best<T extends { df: number }>(
+  items: readonly T[],
+  limit: number,
+  compare: (a: T, b: T) => number,
+): T[] {
+  const top: T[] = []
+  for (const item of items) {
+    if (item.df <= 0) continue
+    if (top.length === limit && (limit === 0 || compare(top[limit - 1]!, item) <= 0)) continue
     let at = top.length
-    while (at > 0 && top[at - 1]!.df < df) at--
-    top.splice(at, 0, { id, df })
+    while (at > 0 && compare(top[at - 1]!, item) > 0) at--
+    top.splice(at, 0, item)
     if (top.length > limit) top.pop()
   }
-  return top.map((entry) => entry.id)
+  return top
 }

@@ -7,6 +7,7 @@
 import {
   type Analyzer,
   Bm25Index,
+  candidateTerms,
   createAnalyzer,
   type DocumentFields,
   type PreparedDocument,
@@ -18,6 +19,7 @@ import type {
   TextIndex,
   TextIndexConfig,
   TextIndexFactory,
+  TextQueryStats,
   TextSearchOptions,
 } from './ports.ts'
 
@@ -74,7 +76,8 @@ class PreparedBm25 implements PreparedText {
 class Bm25TextIndex implements TextIndex {
   readonly #index: Bm25Index
   readonly #layout: FieldLayout
-  #lastQuery: { query: string; frequencies: number[] } | undefined
+  #lastQuery: { query: string; terms: string[]; frequencies: number[] } | undefined
+  #generation = 0
 
   constructor(index: Bm25Index, fieldLayout: FieldLayout) {
     this.#index = index
@@ -83,7 +86,7 @@ class Bm25TextIndex implements TextIndex {
 
   add(id: number, fields: Record<string, string[]>): void {
     this.#index.add(id, this.#documentOf(fields))
-    this.#lastQuery = undefined
+    this.#changed()
   }
 
   prepare(fields: Record<string, string[]>): PreparedText {
@@ -95,7 +98,7 @@ class Bm25TextIndex implements TextIndex {
       throw new TypeError('the document was prepared by another text index')
     }
     this.#index.addPrepared(id, prepared.document)
-    this.#lastQuery = undefined
+    this.#changed()
   }
 
   #documentOf(fields: Record<string, string[]>): DocumentFields {
@@ -114,15 +117,34 @@ class Bm25TextIndex implements TextIndex {
 
   remove(id: number): void {
     this.#index.remove(id)
+    this.#changed()
+  }
+
+  #changed(): void {
     this.#lastQuery = undefined
+    this.#generation++
+  }
+
+  get generation(): number {
+    return this.#generation
   }
 
   search(query: string, k: number, options: TextSearchOptions): TextHits {
-    return this.#index.search(query, k, {
-      prefix: options.prefix,
-      typos: options.typos !== 0 && this.#allWordsIndexed(query) ? 0 : options.typos,
-      ...(options.allowed === undefined ? {} : { filter: options.allowed }),
-    })
+    const filter = options.allowed === undefined ? {} : { filter: options.allowed }
+    const global = options.global
+    if (global === undefined) {
+      return this.#index.search(query, k, {
+        prefix: options.prefix,
+        typos: options.typos !== 0 && this.#allWordsIndexed(query) ? 0 : options.typos,
+        ...filter,
+      })
+    }
+    // The collection's candidates, without typo variants when every word is held somewhere.
+    const words = global.candidates.words
+    const typed = this.#frequencies(query, global).every((df) => df > 0)
+    const candidates = typed ? { words: words.map((w) => ({ ...w, typos: [] })) } : global.candidates
+    const terms = this.#index.chooseTerms(candidates, global)
+    return this.#index.searchTerms(terms, k, { ...filter, stats: global })
   }
 
   /**
@@ -135,22 +157,36 @@ class Bm25TextIndex implements TextIndex {
     return frequencies.every((df) => df > 0)
   }
 
-  matchEstimate(query: string): number {
-    return Math.max(0, ...this.#frequencies(query))
+  matchEstimate(query: string, global?: TextQueryStats): number {
+    return Math.max(0, ...this.#frequencies(query, global))
   }
 
-  /** Document frequency of each query term; the last query's answer is kept (search asks twice). */
-  #frequencies(query: string): number[] {
-    if (this.#lastQuery?.query === query) return this.#lastQuery.frequencies
-    const analyzer = this.#index.analyzer
-    // Stop words are never indexed; they neither need typo variants nor count as matches.
-    const terms = analyzer
-      .queryTokens(query)
-      .filter((token) => !analyzer.isStopword(token.surface))
-      .map((token) => token.term)
+  queryStats(query: string, options: Omit<TextSearchOptions, 'allowed' | 'global'>): TextQueryStats {
+    // A partition holding every word disables typo variants collection-wide, so it need not look for any.
+    const typos = options.typos !== 0 && this.#allWordsIndexed(query) ? 0 : options.typos
+    const candidates = this.#index.queryCandidates(query, { prefix: options.prefix, typos })
+    const stats = this.#index.stats(candidateTerms(candidates))
+    return { ...stats, candidates }
+  }
+
+  /** Document frequency of each query term (collection-wide with `global`); the last query's terms are kept. */
+  #frequencies(query: string, global?: TextQueryStats): number[] {
+    let terms: string[]
+    let local: number[] | undefined
+    if (this.#lastQuery?.query === query) ({ terms, frequencies: local } = this.#lastQuery)
+    else {
+      const analyzer = this.#index.analyzer
+      // Stop words are never indexed; they neither need typo variants nor count as matches.
+      terms = analyzer
+        .queryTokens(query)
+        .filter((token) => !analyzer.isStopword(token.surface))
+        .map((token) => token.term)
+    }
+    if (global !== undefined) return terms.map((term) => global.docFrequencies[term] ?? 0)
+    if (local !== undefined) return local
     const { docFrequencies } = this.#index.stats(terms)
     const frequencies = terms.map((term) => docFrequencies[term] ?? 0)
-    this.#lastQuery = { query, frequencies }
+    this.#lastQuery = { query, terms, frequencies }
     return frequencies
   }
 

@@ -22,20 +22,64 @@ export function exactNeighbours(
   query: Float32Array,
   candidates: ArrayLike<number>,
   k: number,
+  /** Orders equal distances; by id when absent. */
+  tie: (a: number, b: number) => number = (a, b) => a - b,
 ): VectorHits {
   const queryNorm = Math.sqrt(dot(query, query))
-  const scored: [number, number][] = []
+  // Distances are compared as the 32-bit floats they are returned as, so that the cut at k and
+  // the order callers see agree (two distances equal in f32 are a tie, broken by `tie`).
+  const ids: number[] = []
+  const distances: number[] = []
   for (let i = 0; i < candidates.length; i++) {
     const id = candidates[i]!
     const vectors = state.docAt(id)?._vectors
     if (!isPlainObject(vectors)) continue
     const vector = vectors[embedder]
     if (!Array.isArray(vector) || vector.length !== query.length) continue
-    scored.push([id, distanceTo(distance, query, queryNorm, vector as number[])])
+    ids.push(id)
+    distances.push(Math.fround(distanceTo(distance, query, queryNorm, vector as number[])))
   }
-  scored.sort((a, b) => a[1] - b[1] || a[0] - b[0])
-  const top = scored.length > k ? scored.slice(0, k) : scored
-  return { ids: Uint32Array.from(top, (e) => e[0]), distances: Float32Array.from(top, (e) => e[1]) }
+  const before = (a: number, b: number) => distances[a]! - distances[b]! || tie(ids[a]!, ids[b]!)
+  const top = smallest(ids.length, k, before)
+  return {
+    ids: Uint32Array.from(top, (i) => ids[i]!),
+    distances: Float32Array.from(top, (i) => distances[i]!),
+  }
+}
+
+/** The `k` first of positions 0..n−1 under `before`, in order; a bounded heap when k is small. */
+function smallest(n: number, k: number, before: (a: number, b: number) => number): number[] {
+  if (k >= n / 4) {
+    const all = Array.from({ length: n }, (_, i) => i).sort(before)
+    return all.length > k ? all.slice(0, k) : all
+  }
+  // Max-heap of the k best so far: the worst at the root.
+  const heap: number[] = []
+  const down = (at: number) => {
+    for (;;) {
+      const l = 2 * at + 1
+      if (l >= heap.length) return
+      const m = l + 1 < heap.length && before(heap[l + 1]!, heap[l]!) > 0 ? l + 1 : l
+      if (before(heap[m]!, heap[at]!) <= 0) return
+      ;[heap[m], heap[at]] = [heap[at]!, heap[m]!]
+      at = m
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    if (heap.length < k) {
+      heap.push(i)
+      for (let at = heap.length - 1; at > 0; ) {
+        const parent = (at - 1) >> 1
+        if (before(heap[at]!, heap[parent]!) <= 0) break
+        ;[heap[at], heap[parent]] = [heap[parent]!, heap[at]!]
+        at = parent
+      }
+    } else if (k > 0 && before(i, heap[0]!) < 0) {
+      heap[0] = i
+      down(0)
+    }
+  }
+  return heap.sort(before)
 }
 
 function distanceTo(distance: Distance, query: Float32Array, queryNorm: number, vector: number[]): number {

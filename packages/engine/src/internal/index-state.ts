@@ -232,6 +232,11 @@ export class IndexState {
     return this.#keyToId.get(key)
   }
 
+  /** The primary key (canonical string) of internal `id`, or undefined when it is not live. */
+  keyAt(id: number): string | undefined {
+    return this.#keys[id]
+  }
+
   stats(): IndexStats {
     const fieldDistribution: Record<string, number> = {}
     for (const key of [...this.#fieldDistribution.keys()].sort())

@@ -27,12 +27,42 @@ export interface TextSearchOptions {
   /** Only these internal ids may be returned (sorted ascending). */
   allowed?: Uint32Array
   /**
+   * Collection-wide statistics of this query (`queryStats` of every partition, merged by
+   * `mergeTextQueryStats`): when given, the index searches the terms the whole collection's
+   * dictionary yields and scores them with the collection's document count, field lengths and
+   * document frequencies, so a document scores as it would in one index holding every partition.
+   */
+  global?: TextQueryStats
+  /**
    * Typo budget per term: 0 disables typo tolerance; otherwise one typo from
    * `oneTypo` letters and two from `twoTypos` (the `typoTolerance` setting).
    */
   typos: 0 | { oneTypo: number; twoTypos: number }
   /** The last query term also matches as a prefix. */
   prefix: boolean
+}
+
+/**
+ * What scoring one query needs from one partition of a collection: its document count, the
+ * total length of each field, the document frequency of every index term the query can reach,
+ * and those terms (the words, the last word's completions, typo variants: `candidates`). Plain
+ * data (JSON and msgpack); partitions' statistics add up (`mergeTextQueryStats`).
+ */
+export interface TextQueryStats {
+  docCount: number
+  fieldLengths: Record<string, number>
+  docFrequencies: Record<string, number>
+  candidates: TextQueryCandidates
+}
+
+/** The index terms each query word can reach (see `@shoal/bm25`'s `QueryCandidates`). */
+export interface TextQueryCandidates {
+  words: Array<{
+    term: string
+    surface: string
+    completions: string[]
+    typos: Array<[term: string, edits: number]>
+  }>
 }
 
 export interface TextHits {
@@ -62,8 +92,15 @@ export interface TextIndex {
   search(query: string, k: number, options: TextSearchOptions): TextHits
   /** The analysed tokens of `query` (empty when it has no searchable term). */
   tokens(query: string): string[]
-  /** A cheap estimate of how many documents match `query` (the largest document frequency of its terms). */
-  matchEstimate(query: string): number
+  /**
+   * A cheap estimate of how many documents match `query` (the largest document frequency of its
+   * terms), in this index or, given `global`, in the whole collection.
+   */
+  matchEstimate(query: string, global?: TextQueryStats): number
+  /** This index's statistics for `query` (see `TextQueryStats`); `allowed` and `global` do not apply. */
+  queryStats(query: string, options: Omit<TextSearchOptions, 'allowed' | 'global'>): TextQueryStats
+  /** Changes on every add and remove: statistics taken at another generation may be stale. */
+  readonly generation: number
   stats(): CoreStats
   serialize(): Uint8Array
 }

@@ -11,6 +11,7 @@ import type {
   TextHits,
   TextIndex,
   TextIndexConfig,
+  TextQueryStats,
   TextSearchOptions,
   VectorHits,
   VectorIndex,
@@ -56,13 +57,47 @@ export class ReferenceTextIndex implements TextIndex {
         )
     }
     this.docs.set(id, analysed)
+    this.generation++
   }
 
   remove(id: number): void {
     this.docs.delete(id)
+    this.generation++
   }
 
-  matchEstimate(query: string): number {
+  generation = 0
+
+  /**
+   * The reference is a one-partition oracle: its statistics are its own, and it searches with
+   * its own (it refuses collection-wide statistics of other partitions rather than ignore them).
+   */
+  queryStats(query: string): TextQueryStats {
+    const docFrequencies: Record<string, number> = {}
+    for (const term of this.tokens(query)) docFrequencies[term] = this.#df(term)
+    return {
+      docCount: this.docs.size,
+      fieldLengths: {},
+      docFrequencies,
+      candidates: {
+        words: this.tokens(query).map((term) => ({ term, surface: term, completions: [], typos: [] })),
+      },
+    }
+  }
+
+  #df(term: string): number {
+    let df = 0
+    for (const doc of this.docs.values()) if ([...doc.values()].some((tokens) => tokens.includes(term))) df++
+    return df
+  }
+
+  #ownStats(global: TextQueryStats | undefined): void {
+    if (global !== undefined && global.docCount !== this.docs.size) {
+      throw new Error('the reference text index searches one partition only')
+    }
+  }
+
+  matchEstimate(query: string, global?: TextQueryStats): number {
+    this.#ownStats(global)
     const terms = this.tokens(query)
     let best = 0
     for (const term of terms) {
@@ -79,6 +114,7 @@ export class ReferenceTextIndex implements TextIndex {
   }
 
   search(query: string, k: number, options: TextSearchOptions): TextHits {
+    this.#ownStats(options.global)
     const terms = this.tokens(query)
     const allowed = options.allowed === undefined ? undefined : new Set(options.allowed)
     const n = this.docs.size

@@ -6,7 +6,7 @@ export {
   type RaftRng,
   resolveRaftConfig,
 } from './config.ts'
-export { entryBytes, RaftLog } from './log.ts'
+export { entryBytes, NO_BYTES, RaftLog, spliceTail } from './log.ts'
 export { Progress, type ProgressState } from './progress.ts'
 export { majority, quorumIndex, type VoteOutcome, voteOutcome } from './quorum.ts'
 export { type FollowerStatus, RaftCore, type RaftInit, type RaftStatus } from './raft.ts'

@@ -5,6 +5,39 @@ export function entryBytes(entry: Entry): number {
   return entry.kind === 'normal' ? entry.data.byteLength + 16 : 48
 }
 
+/**
+ * The empty command and empty snapshot image, shared: a zero-length array
+ * cannot be written to, and thousands of idle groups would each hold a copy.
+ */
+export const NO_BYTES: Uint8Array = new Uint8Array(0)
+
+/**
+ * Lists this short are rebuilt at their exact length rather than grown in
+ * place: `push` leaves spare capacity (about 17 slots past a short list), and
+ * a host with thousands of idle groups, each with a log of a few entries,
+ * would carry it in every one of them. Longer lists grow in place.
+ */
+const EXACT_LENGTH_UP_TO = 16
+
+/** `list` cut to its first `keep` items, then `more` appended; may return a new array. */
+export function spliceTail<T>(list: T[], keep: number, more: readonly T[]): T[] {
+  if (keep + more.length <= EXACT_LENGTH_UP_TO) return list.slice(0, keep).concat(more)
+  list.length = keep
+  for (const item of more) list.push(item)
+  return list
+}
+
+/**
+ * An entry whose command is empty (a new leader's first entry) with the shared
+ * empty array as its data: a decoded message's empty array is a view that
+ * keeps the whole received frame alive for as long as the entry stays in the log.
+ */
+function withSharedEmptyData(entry: Entry): Entry {
+  if (entry.kind !== 'normal' || entry.data.byteLength > 0 || entry.data === NO_BYTES) return entry
+  // A fresh literal, not a spread: the decoded entry's own copy of 'normal' stays behind too.
+  return { kind: 'normal', term: entry.term, index: entry.index, data: NO_BYTES }
+}
+
 /** Broken invariants are bugs: fail loudly rather than continue on a corrupt log. */
 export function invariant(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`raft invariant violated: ${message}`)
@@ -89,7 +122,7 @@ export class RaftLog {
     if (conflictAt >= 0) {
       const first = (entries[conflictAt] as Entry).index
       invariant(first > this.committed, `conflicting entry ${first} is at or below commit ${this.committed}`)
-      this.appendFrom(entries.slice(conflictAt))
+      this.appendFrom(entries.slice(conflictAt).map(withSharedEmptyData))
     }
     this.commitTo(Math.min(commit, lastNew))
     return lastNew
@@ -100,8 +133,7 @@ export class RaftLog {
     if (entries.length === 0) return
     const first = (entries[0] as Entry).index
     invariant(first > this.snapshotIndex && first <= this.lastIndex() + 1, 'append position')
-    this.entries.length = first - this.snapshotIndex - 1
-    for (const entry of entries) this.entries.push(entry)
+    this.entries = spliceTail(this.entries, first - this.snapshotIndex - 1, entries)
     this.stableIndex = Math.min(this.stableIndex, first - 1)
   }
 

@@ -17,9 +17,12 @@ export class Progress {
   /** The leader's tick count when the follower was last heard from. */
   lastActiveTick = Number.NEGATIVE_INFINITY
   isLearner: boolean
-  /** Last index of each in-flight append, oldest first, and its entry bytes. */
-  inflight: number[] = []
-  inflightSizes: number[] = []
+  /**
+   * Last index of each in-flight append, oldest first, and its entry bytes
+   * (null when none: most followers of an idle group have none).
+   */
+  #inflight: number[] | null = null
+  #inflightSizes: number[] | null = null
   inflightBytes = 0
   /** The snapshot being streamed, and how many of its bytes the follower acknowledged. */
   pendingSnapshot = 0
@@ -66,7 +69,7 @@ export class Progress {
       this.probeSent = false
     }
     this.next = Math.max(this.next, index + 1)
-    while (this.inflight.length > 0 && (this.inflight[0] as number) <= index) this.freeFirst()
+    while (this.#inflight !== null && (this.#inflight[0] as number) <= index) this.freeFirst()
     return updated
   }
 
@@ -89,13 +92,20 @@ export class Progress {
 
   /** Forgets the oldest in-flight append (acknowledged, or presumed lost). */
   freeFirst(): void {
-    this.inflight.shift()
-    this.inflightBytes -= this.inflightSizes.shift() ?? 0
+    if (this.#inflight === null) return
+    this.#inflight.shift()
+    this.inflightBytes -= this.#inflightSizes?.shift() ?? 0
+    if (this.#inflight.length === 0) this.#clearInflight()
+  }
+
+  /** Appends sent and not yet acknowledged. */
+  get inflightCount(): number {
+    return this.#inflight?.length ?? 0
   }
 
   #clearInflight(): void {
-    this.inflight = []
-    this.inflightSizes = []
+    this.#inflight = null
+    this.#inflightSizes = null
     this.inflightBytes = 0
   }
 
@@ -105,7 +115,7 @@ export class Progress {
       case 'probe':
         return this.probeSent
       case 'replicate':
-        return this.inflight.length >= maxInflight || this.inflightBytes >= maxInflightBytes
+        return this.inflightCount >= maxInflight || this.inflightBytes >= maxInflightBytes
       case 'snapshot':
         return true
     }
@@ -116,8 +126,10 @@ export class Progress {
     if (this.state === 'replicate') {
       if (count > 0) {
         this.next = last + 1
-        this.inflight.push(last)
-        this.inflightSizes.push(bytes)
+        if (this.#inflight === null) this.#inflight = []
+        this.#inflight.push(last)
+        if (this.#inflightSizes === null) this.#inflightSizes = []
+        this.#inflightSizes.push(bytes)
         this.inflightBytes += bytes
       }
     } else if (this.state === 'probe') {

@@ -1,5 +1,5 @@
 import type { RaftConfig, RaftRng } from './config.ts'
-import { entryBytes, invariant, RaftLog } from './log.ts'
+import { entryBytes, invariant, NO_BYTES, RaftLog } from './log.ts'
 import { Progress } from './progress.ts'
 import { majority, quorumIndex, voteOutcome } from './quorum.ts'
 import type {
@@ -59,6 +59,8 @@ export interface RaftStatus {
   readonly quiesced: boolean
   /** Only on the leader. */
   readonly followers: readonly FollowerStatus[]
+  /** Messages ignored because their sender is outside the configuration while a leader is heard. */
+  readonly outsiderMessagesIgnored: number
 }
 
 interface PendingRead {
@@ -92,24 +94,34 @@ export class RaftCore {
   #vote: NodeId | null
   #leader: NodeId | null = null
   #role: Role = 'follower'
-  #voters = new Set<NodeId>()
-  #learners = new Set<NodeId>()
-  #progress = new Map<NodeId, Progress>()
-  #votes = new Map<NodeId, boolean>()
+  /*
+   * Collections a quiesced group does not need are allocated on first use and
+   * dropped when empty (null), so an idle group costs little memory: a host
+   * keeps thousands of them. Members are arrays never mutated in place.
+   */
+  #voters: readonly NodeId[] = NO_IDS
+  #learners: readonly NodeId[] = NO_IDS
+  /** Only while leading. */
+  #progress: Map<NodeId, Progress> | null = null
+  /** Only while campaigning. */
+  #votes: Map<NodeId, boolean> | null = null
   #electionElapsed = 0
+  /** Ticks since this member last heard from the leader it follows (quiesced time does not count). */
+  #silentTicks = 0
+  #outsiderMessagesIgnored = 0
   /** Ticks since this member started: the local clock of the lease. */
   #ticks = 0
   #heartbeatElapsed = 0
   #randomizedElectionTicks = 0
   #pendingConfIndex = 0
   #transferee: NodeId | null = null
-  #pendingReads: PendingRead[] = []
-  #readsAwaitingCommit: string[] = []
+  #pendingReads: PendingRead[] | null = null
+  #readsAwaitingCommit: string[] | null = null
   #readHeartbeatDue = false
-  #messages: Message[] = []
-  #readStates: ReadState[] = []
+  #messages: Message[] | null = null
+  #readStates: ReadState[] | null = null
   /** Followers owed an append at the next `ready()`; batching many proposals into one message. */
-  #sendDue = new Map<NodeId, boolean>()
+  #sendDue: Map<NodeId, boolean> | null = null
   #sendEmptyDue = false
   #snapshot: Snapshot
   #snapshotToPersist: Snapshot | null = null
@@ -119,7 +131,7 @@ export class RaftCore {
   #readyOutstanding = false
   #quiesced = false
   /** Peers a node-level failure detector reports dead; they do not hold quiescence back. */
-  readonly #deadPeers = new Set<NodeId>()
+  #deadPeers: Set<NodeId> | null = null
 
   constructor(init: RaftInit) {
     this.#config = init.config
@@ -152,7 +164,7 @@ export class RaftCore {
 
   /** Whether `id` is a voter or a learner of the group. */
   isMember(id: NodeId): boolean {
-    return this.#voters.has(id) || this.#learners.has(id)
+    return this.#voters.includes(id) || this.#learners.includes(id)
   }
 
   confState(): ConfState {
@@ -169,6 +181,7 @@ export class RaftCore {
     this.#assertNoReady()
     if (this.#quiesced) return
     this.#ticks++
+    this.#silentTicks++
     if (this.#role === 'leader') {
       if (this.#config.quiesce && this.#canQuiesce()) this.#quiesce()
       else this.#tickLeader()
@@ -193,10 +206,15 @@ export class RaftCore {
    */
   setPeerLiveness(id: NodeId, alive: boolean): void {
     this.#assertNoReady()
-    if (id === this.id || this.#deadPeers.has(id) !== alive) return
-    if (alive) this.#deadPeers.delete(id)
-    else this.#deadPeers.add(id)
-    if (!this.#voters.has(id) && !this.#learners.has(id)) return
+    if (id === this.id || this.#isDead(id) !== alive) return
+    if (!alive) {
+      if (this.#deadPeers === null) this.#deadPeers = new Set()
+      this.#deadPeers.add(id)
+    } else {
+      this.#deadPeers?.delete(id)
+      if (this.#deadPeers?.size === 0) this.#deadPeers = null
+    }
+    if (!this.#voters.includes(id) && !this.#learners.includes(id)) return
     this.#wake()
     if (!alive && this.#role !== 'leader' && this.#leader === id) {
       this.#leader = null
@@ -246,7 +264,7 @@ export class RaftCore {
       return { ok: false, reason: 'invalidConfChange', leader: this.#leader }
     // A learner becomes a voter only once it holds every committed entry, so the
     // promotion cannot leave the new quorum waiting on a member that is still catching up.
-    const learner = this.#learners.has(change.node) ? this.#progress.get(change.node) : undefined
+    const learner = this.#learners.includes(change.node) ? this.#prs.get(change.node) : undefined
     if (change.type === 'addVoter' && learner !== undefined && learner.match < this.log.committed)
       return { ok: false, reason: 'learnerBehind', leader: this.#leader }
     const index = this.log.lastIndex() + 1
@@ -266,6 +284,7 @@ export class RaftCore {
     this.#wake()
     if (this.#role !== 'leader') return false
     if (this.log.term(this.log.committed) !== this.#term) {
+      if (this.#readsAwaitingCommit === null) this.#readsAwaitingCommit = []
       this.#readsAwaitingCommit.push(context)
       return true
     }
@@ -277,14 +296,14 @@ export class RaftCore {
   transferLeadership(to: NodeId): boolean {
     this.#assertNoReady()
     this.#wake()
-    if (this.#role !== 'leader' || to === this.id || !this.#voters.has(to)) return false
+    if (this.#role !== 'leader' || to === this.id || !this.#voters.includes(to)) return false
     if (this.#transferee === to) return true
     this.#transferee = to
     this.#electionElapsed = 0
-    const pr = this.#progress.get(to) as Progress
+    const pr = this.#prs.get(to) as Progress
     if (pr.match === this.log.lastIndex())
       this.#send({ type: 'timeoutNow', from: this.id, to, term: this.#term })
-    else this.#sendDue.set(to, false)
+    else this.#setDue(to, false)
     return true
   }
 
@@ -313,6 +332,10 @@ export class RaftCore {
     if (m.to !== this.id) return
     // Only news wakes a quiesced member; a Ready that follows a quiesce (even
     // one due to an earlier tick) never does (CockroachDB #9372 was that race).
+    if (this.#fromOutsider(m)) {
+      this.#outsiderMessagesIgnored++
+      return
+    }
     if (this.#quiesced && this.#wakesUp(m)) this.#wake()
     if (!this.#stepTerm(m)) return
     if (m.type === 'vote') {
@@ -334,8 +357,8 @@ export class RaftCore {
   }
 
   hasReady(): boolean {
-    if (this.#messages.length > 0 || this.#readStates.length > 0) return true
-    if (this.#sendDue.size > 0 || this.#sendEmptyDue || this.#readHeartbeatDue) return true
+    if (this.#messages !== null || this.#readStates !== null) return true
+    if (this.#sendDue !== null || this.#sendEmptyDue || this.#readHeartbeatDue) return true
     if (this.#snapshotToPersist !== null || this.log.stableIndex < this.log.lastIndex()) return true
     if (this.log.committed > this.log.applied) return true
     return !sameHard(this.#hardState(), this.#prevHard) || !sameSoft(this.#softState(), this.#prevSoft)
@@ -349,7 +372,7 @@ export class RaftCore {
     const hard = this.#hardState()
     const early: Message[] = []
     const late: Message[] = []
-    for (const m of this.#messages) (this.#sendsEarly(m) ? early : late).push(m)
+    for (const m of this.#messages ?? NO_MESSAGES) (this.#sendsEarly(m) ? early : late).push(m)
     const rd: Ready = {
       softState: sameSoft(soft, this.#prevSoft) ? null : soft,
       hardState: sameHard(hard, this.#prevHard) ? null : hard,
@@ -358,10 +381,10 @@ export class RaftCore {
       committedEntries: this.#snapshotToPersist === null ? this.log.nextCommitted(MAX_APPLY_BYTES) : [],
       messages: late,
       earlyMessages: early,
-      readStates: this.#readStates,
+      readStates: this.#readStates ?? NO_READ_STATES,
     }
-    this.#messages = []
-    this.#readStates = []
+    this.#messages = null
+    this.#readStates = null
     this.#readyOutstanding = true
     return rd
   }
@@ -381,7 +404,7 @@ export class RaftCore {
     if (last !== undefined) {
       this.log.stableTo(last.index, last.term)
       // The leader's own entries count towards a quorum once durable, not when appended (thesis §10.2.1).
-      const self = this.#role === 'leader' ? this.#progress.get(this.id) : undefined
+      const self = this.#role === 'leader' ? this.#prs.get(this.id) : undefined
       if (self?.maybeUpdate(this.log.stableIndex) && this.#maybeCommit()) this.#sendEmptyDue = true
     }
     for (const entry of rd.committedEntries) {
@@ -394,7 +417,7 @@ export class RaftCore {
   status(): RaftStatus {
     const followers: FollowerStatus[] = []
     if (this.#role === 'leader') {
-      for (const [id, pr] of this.#progress) {
+      for (const [id, pr] of this.#quiesced ? this.#fullProgress() : this.#prs) {
         if (id === this.id) continue
         followers.push({
           id,
@@ -418,10 +441,29 @@ export class RaftCore {
       confState: this.confState(),
       quiesced: this.#quiesced,
       followers,
+      outsiderMessagesIgnored: this.#outsiderMessagesIgnored,
     }
   }
 
   // ---- terms and votes --------------------------------------------------
+
+  /**
+   * A message from outside this member's configuration (a node never added,
+   * one removed, a forged sender) is ignored while this member follows or is
+   * a leader it heard from within the election timeout (quiesced time does
+   * not count, and such a message does not wake a quiesced member): it could
+   * otherwise raise the term and depose the leader, win a vote, or append
+   * entries at the current term. The leader already followed is always heard (a member still
+   * replaying the log that added its leader), and so is anyone while no leader
+   * is known or the lease lapsed, or while this member has no configuration
+   * yet (a new member learning it), so a member whose configuration lags
+   * still finds the current leader within an election timeout.
+   */
+  #fromOutsider(m: Message): boolean {
+    if (this.isMember(m.from) || m.from === this.#leader || this.#voters.length === 0) return false
+    if (!this.#config.checkQuorum || this.#leader === null) return false
+    return this.#role === 'leader' || this.#silentTicks < this.#config.electionTicks
+  }
 
   /** Applies the term rules common to every role; false means drop the message. */
   #stepTerm(m: Message): boolean {
@@ -438,7 +480,7 @@ export class RaftCore {
       }
       if (m.type === 'voteResponse' && m.pre && !m.reject) return true
       const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot'
-      this.#becomeFollower(m.term, fromLeader ? m.from : null)
+      this.#becomeFollower(m.term, fromLeader ? this.#known(m.from) : null)
       return true
     }
     if (m.term < this.#term) {
@@ -470,7 +512,7 @@ export class RaftCore {
     this.#send({ type: 'voteResponse', from: this.id, to: m.from, term, pre: m.pre, reject: !grant })
     if (grant && !m.pre) {
       this.#electionElapsed = 0
-      this.#vote = m.from
+      this.#vote = this.#known(m.from)
     }
   }
 
@@ -486,8 +528,7 @@ export class RaftCore {
       this.#vote = this.id
     }
     this.#leader = null
-    this.#votes.clear()
-    this.#votes.set(this.id, true)
+    this.#votes = new Map([[this.id, true]])
     if (this.#tallyVotes(pre)) return
     const term = pre ? this.#term + 1 : this.#term
     for (const to of this.#voters) {
@@ -509,12 +550,12 @@ export class RaftCore {
   #tallyVotes(pre: boolean): boolean {
     let granted = 0
     let rejected = 0
-    for (const [id, vote] of this.#votes) {
-      if (!this.#voters.has(id)) continue
+    for (const [id, vote] of this.#votes ?? NO_VOTES) {
+      if (!this.#voters.includes(id)) continue
       if (vote) granted++
       else rejected++
     }
-    const outcome = voteOutcome(this.#voters.size, granted, rejected)
+    const outcome = voteOutcome(this.#voters.length, granted, rejected)
     if (outcome === 'won') {
       if (pre) this.#campaign('real')
       else this.#becomeLeader()
@@ -537,15 +578,16 @@ export class RaftCore {
     this.#leader = null
     this.#quiesced = false
     this.#electionElapsed = 0
+    this.#silentTicks = 0
     this.#heartbeatElapsed = 0
     this.#resetElectionTimer()
     this.#transferee = null
-    this.#progress.clear()
-    this.#votes.clear()
-    this.#pendingReads = []
-    this.#readsAwaitingCommit = []
+    this.#progress = null
+    this.#votes = null
+    this.#pendingReads = null
+    this.#readsAwaitingCommit = null
     this.#readHeartbeatDue = false
-    this.#sendDue.clear()
+    this.#sendDue = null
     this.#sendEmptyDue = false
   }
 
@@ -561,14 +603,16 @@ export class RaftCore {
     this.#role = 'leader'
     this.#leader = this.id
     const next = this.log.lastIndex() + 1
-    for (const id of this.#voters) this.#progress.set(id, new Progress(next, false))
-    for (const id of this.#learners) this.#progress.set(id, new Progress(next, true))
-    const self = this.#progress.get(this.id) as Progress
+    const progress = new Map<NodeId, Progress>()
+    for (const id of this.#voters) progress.set(id, new Progress(next, false))
+    for (const id of this.#learners) progress.set(id, new Progress(next, true))
+    this.#progress = progress
+    const self = progress.get(this.id) as Progress
     self.match = this.log.stableIndex
     self.becomeReplicate()
     // No membership change until this term's first entry is applied, which also
     // closes the single-server-change hazard across leader changes (thesis §4.1 erratum).
-    this.#appendAsLeader([{ kind: 'normal', term: this.#term, index: next, data: new Uint8Array(0) }])
+    this.#appendAsLeader([{ kind: 'normal', term: this.#term, index: next, data: NO_BYTES }])
     this.#pendingConfIndex = next
   }
 
@@ -579,6 +623,9 @@ export class RaftCore {
     if (this.#config.quiesce && !this.#promotable() && this.#electionElapsed >= this.#config.electionTicks) {
       this.#quiesced = true
       this.#electionElapsed = 0
+      // It heard no leader for an election timeout: a leader it does not know
+      // (its configuration may lag) must be heard, and wakes it.
+      this.#silentTicks = this.#config.electionTicks
       return
     }
     if (this.#promotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {
@@ -608,19 +655,19 @@ export class RaftCore {
   /** CheckQuorum: did a quorum of voters speak to us since the last sweep? Clears the marks. */
   #quorumActive(): boolean {
     let active = 0
-    for (const [id, pr] of this.#progress) {
+    for (const [id, pr] of this.#prs) {
       if (id === this.id) {
-        active += this.#voters.has(id) ? 1 : 0
+        active += this.#voters.includes(id) ? 1 : 0
         continue
       }
       if (pr.recentActive && !pr.isLearner) active++
       pr.recentActive = false
     }
-    return active >= majority(this.#voters.size)
+    return active >= majority(this.#voters.length)
   }
 
   #promotable(): boolean {
-    return this.#voters.has(this.id)
+    return this.#voters.includes(this.id)
   }
 
   #resetElectionTimer(): void {
@@ -634,17 +681,20 @@ export class RaftCore {
     switch (m.type) {
       case 'append':
         this.#electionElapsed = 0
-        this.#leader = m.from
+        this.#silentTicks = 0
+        this.#leader = this.#known(m.from)
         this.#handleAppend(m)
         break
       case 'heartbeat':
         this.#electionElapsed = 0
-        this.#leader = m.from
+        this.#silentTicks = 0
+        this.#leader = this.#known(m.from)
         this.#handleHeartbeat(m)
         break
       case 'snapshot':
         this.#electionElapsed = 0
-        this.#leader = m.from
+        this.#silentTicks = 0
+        this.#leader = this.#known(m.from)
         this.#handleSnapshotChunk(m)
         break
       case 'timeoutNow':
@@ -660,11 +710,12 @@ export class RaftCore {
       case 'append':
       case 'heartbeat':
       case 'snapshot':
-        this.#becomeFollower(m.term, m.from)
+        this.#becomeFollower(m.term, this.#known(m.from))
         this.#stepFollower(m)
         break
       case 'voteResponse':
         if (m.pre !== (this.#role === 'preCandidate')) return
+        if (this.#votes === null) this.#votes = new Map()
         this.#votes.set(m.from, !m.reject)
         this.#tallyVotes(m.pre)
         break
@@ -789,27 +840,26 @@ export class RaftCore {
   /** The leader's own match moves in `advance()`, once its entries are durable. */
   #appendAsLeader(entries: Entry[]): void {
     this.log.appendFrom(entries)
-    for (const id of this.#progress.keys())
-      if (id !== this.id && !this.#sendDue.has(id)) this.#sendDue.set(id, false)
+    for (const id of this.#prs.keys()) if (id !== this.id) this.#touchDue(id)
   }
 
   /** Raft §5.3–5.4.2: commit the quorum index when it is from the current term. */
   #maybeCommit(): boolean {
     const matches: number[] = []
-    for (const id of this.#voters) matches.push(this.#progress.get(id)?.match ?? 0)
+    for (const id of this.#voters) matches.push(this.#prs.get(id)?.match ?? 0)
     const index = quorumIndex(matches)
     if (index <= this.log.committed || this.log.term(index) !== this.#term) return false
     this.log.commitTo(index)
-    if (this.#readsAwaitingCommit.length > 0) {
+    if (this.#readsAwaitingCommit !== null) {
       const waiting = this.#readsAwaitingCommit
-      this.#readsAwaitingCommit = []
+      this.#readsAwaitingCommit = null
       for (const context of waiting) this.#startRead(context)
     }
     return true
   }
 
   #stepLeader(m: Message): void {
-    const pr = this.#progress.get(m.from)
+    const pr = this.#prs.get(m.from)
     if (pr === undefined) return
     pr.recentActive = true
     pr.lastActiveTick = this.#ticks
@@ -832,13 +882,12 @@ export class RaftCore {
     if (m.reject) {
       let hintIndex = m.hintIndex
       if (m.hintTerm > 0) hintIndex = this.log.conflictHint(m.hintIndex, m.hintTerm).index
-      if (pr.maybeDecrease(m.index, hintIndex + 1))
-        this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
+      if (pr.maybeDecrease(m.index, hintIndex + 1)) this.#touchDue(m.from)
       return
     }
     const wasPaused = this.#paused(pr)
     if (!pr.maybeUpdate(m.index)) {
-      if (wasPaused && !this.#paused(pr)) this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
+      if (wasPaused && !this.#paused(pr)) this.#touchDue(m.from)
       return
     }
     if (pr.state === 'probe') pr.becomeReplicate()
@@ -847,7 +896,7 @@ export class RaftCore {
       pr.becomeReplicate()
     }
     if (this.#maybeCommit()) this.#sendEmptyDue = true
-    if (pr.match < this.log.lastIndex()) this.#sendDue.set(m.from, this.#sendDue.get(m.from) ?? false)
+    if (pr.match < this.log.lastIndex()) this.#touchDue(m.from)
     if (this.#transferee === m.from && pr.match === this.log.lastIndex())
       this.#send({ type: 'timeoutNow', from: this.id, to: m.from, term: this.#term })
   }
@@ -857,19 +906,21 @@ export class RaftCore {
     if (pr.state !== 'snapshot' && pr.match < this.log.lastIndex()) {
       // Appends may have been lost: free one in-flight slot and send even an
       // empty append, whose rejection moves the follower back to probing.
-      if (pr.state === 'replicate' && pr.inflight.length >= this.#config.maxInflightMessages)
-        pr.inflight.shift()
-      this.#sendDue.set(m.from, true)
+      if (pr.state === 'replicate' && pr.inflightCount >= this.#config.maxInflightMessages) pr.freeFirst()
+      this.#setDue(m.from, true)
     }
-    if (m.context === null || !this.#voters.has(m.from)) return
-    const position = this.#pendingReads.findIndex((read) => read.context === m.context)
-    if (position < 0) return
-    const read = this.#pendingReads[position] as PendingRead
+    if (m.context === null || !this.#voters.includes(m.from)) return
+    const pending = this.#pendingReads
+    const position = pending === null ? -1 : pending.findIndex((read) => read.context === m.context)
+    if (pending === null || position < 0) return
+    const read = pending[position] as PendingRead
     read.acks.add(m.from)
-    if (read.acks.size < majority(this.#voters.size)) return
+    if (read.acks.size < majority(this.#voters.length)) return
     // A quorum confirmed leadership after every earlier request too (etcd readOnly).
-    for (const done of this.#pendingReads.splice(0, position + 1))
+    if (this.#readStates === null) this.#readStates = []
+    for (const done of pending.splice(0, position + 1))
       this.#readStates.push({ index: done.index, context: done.context })
+    if (pending.length === 0) this.#pendingReads = null
   }
 
   #handleSnapshotResponse(m: SnapshotResponse, pr: Progress): void {
@@ -879,10 +930,12 @@ export class RaftCore {
   }
 
   #startRead(context: string): void {
-    if (this.#voters.size === 1 || (this.#config.leaseReads && this.#leaseValid())) {
+    if (this.#voters.length === 1 || (this.#config.leaseReads && this.#leaseValid())) {
+      if (this.#readStates === null) this.#readStates = []
       this.#readStates.push({ index: this.log.committed, context })
       return
     }
+    if (this.#pendingReads === null) this.#pendingReads = []
     this.#pendingReads.push({ context, index: this.log.committed, acks: new Set([this.id]) })
     this.#readHeartbeatDue = true
   }
@@ -899,15 +952,15 @@ export class RaftCore {
     let fresh = 0
     for (const id of this.#voters) {
       if (id === this.id) fresh++
-      else if ((this.#progress.get(id)?.lastActiveTick ?? Number.NEGATIVE_INFINITY) >= horizon) fresh++
+      else if ((this.#prs.get(id)?.lastActiveTick ?? Number.NEGATIVE_INFINITY) >= horizon) fresh++
     }
-    return fresh >= majority(this.#voters.size)
+    return fresh >= majority(this.#voters.length)
   }
 
   #broadcastHeartbeat(): void {
     this.#readHeartbeatDue = false
-    const context = this.#pendingReads[this.#pendingReads.length - 1]?.context ?? null
-    for (const [to, pr] of this.#progress) {
+    const context = this.#pendingReads?.at(-1)?.context ?? null
+    for (const [to, pr] of this.#prs) {
       if (to === this.id) continue
       const commit = Math.min(pr.match, this.log.committed)
       this.#send({ type: 'heartbeat', from: this.id, to, term: this.#term, commit, context, quiesce: false })
@@ -915,7 +968,7 @@ export class RaftCore {
   }
 
   #resendStalledSnapshots(): void {
-    for (const [to, pr] of this.#progress) {
+    for (const [to, pr] of this.#prs) {
       if (pr.state !== 'snapshot') continue
       pr.snapshotIdleTicks++
       if (pr.snapshotIdleTicks >= SNAPSHOT_RESEND_HEARTBEATS) this.#sendSnapshotChunk(to, pr)
@@ -926,17 +979,18 @@ export class RaftCore {
   #flushSends(): void {
     if (this.#readHeartbeatDue) this.#broadcastHeartbeat()
     if (this.#role !== 'leader') {
-      this.#sendDue.clear()
+      this.#sendDue = null
       this.#sendEmptyDue = false
       return
     }
+    if (this.#sendEmptyDue) for (const id of this.#prs.keys()) this.#setDue(id, true)
     const due = this.#sendDue
-    if (this.#sendEmptyDue) for (const id of this.#progress.keys()) due.set(id, true)
-    this.#sendDue = new Map()
+    this.#sendDue = null
     this.#sendEmptyDue = false
+    if (due === null) return
     for (const [to, sendEmpty] of due) {
       if (to === this.id) continue
-      const pr = this.#progress.get(to)
+      const pr = this.#prs.get(to)
       if (pr === undefined) continue
       let empty = sendEmpty || pr.state === 'probe'
       while (this.#sendAppend(to, pr, empty)) empty = false
@@ -1004,27 +1058,27 @@ export class RaftCore {
    * dead is left behind: it is caught up when it returns and wakes the group.
    */
   #canQuiesce(): boolean {
-    if (this.#transferee !== null || this.#pendingReads.length > 0 || this.#readsAwaitingCommit.length > 0)
+    if (this.#transferee !== null || this.#pendingReads !== null || this.#readsAwaitingCommit !== null)
       return false
-    if (this.#sendDue.size > 0 || this.#sendEmptyDue || this.#readHeartbeatDue) return false
+    if (this.#sendDue !== null || this.#sendEmptyDue || this.#readHeartbeatDue) return false
     const last = this.log.lastIndex()
     if (this.log.committed !== last || this.log.applied !== last || this.log.stableIndex !== last)
       return false
     let caughtUpVoters = 0
-    for (const [id, pr] of this.#progress) {
+    for (const [id, pr] of this.#prs) {
       const caughtUp = id === this.id || (pr.match === last && pr.state === 'replicate')
-      if (!caughtUp && !this.#deadPeers.has(id)) return false
-      if (caughtUp && this.#voters.has(id) && !this.#deadPeers.has(id)) caughtUpVoters++
+      if (!caughtUp && !this.#isDead(id)) return false
+      if (caughtUp && this.#voters.includes(id) && !this.#isDead(id)) caughtUpVoters++
     }
-    return caughtUpVoters >= majority(this.#voters.size)
+    return caughtUpVoters >= majority(this.#voters.length)
   }
 
   /** The leader's last word: a quiescing heartbeat to each live, caught-up follower. */
   #quiesce(): void {
     this.#quiesced = true
     const last = this.log.lastIndex()
-    for (const [to, pr] of this.#progress) {
-      if (to === this.id || this.#deadPeers.has(to) || pr.match !== last) continue
+    for (const [to, pr] of this.#prs) {
+      if (to === this.id || this.#isDead(to) || pr.match !== last) continue
       this.#send({
         type: 'heartbeat',
         from: this.id,
@@ -1035,6 +1089,40 @@ export class RaftCore {
         quiesce: true,
       })
     }
+    // Every live follower holds the whole log now (#canQuiesce), so its progress
+    // is known without storing it: only dead peers' entries are kept until #wake.
+    let kept: Map<NodeId, Progress> | null = null
+    for (const [id, pr] of this.#prs) {
+      if (id === this.id || !this.#isDead(id)) continue
+      if (kept === null) kept = new Map()
+      kept.set(id, pr)
+    }
+    this.#progress = kept
+  }
+
+  /**
+   * The progress of every member, with the entries a quiesced leader dropped
+   * rebuilt as it left them: caught up to its last index, replicating, nothing
+   * in flight. Members in configuration order, as in #becomeLeader.
+   */
+  #fullProgress(): Map<NodeId, Progress> {
+    const last = this.log.lastIndex()
+    const full = new Map<NodeId, Progress>()
+    for (const [ids, learner] of [
+      [this.#voters, false],
+      [this.#learners, true],
+    ] as const) {
+      for (const id of ids) {
+        let pr = this.#prs.get(id)
+        if (pr === undefined) {
+          pr = new Progress(last + 1, learner)
+          pr.match = id === this.id ? this.log.stableIndex : last
+          pr.becomeReplicate()
+        }
+        full.set(id, pr)
+      }
+    }
+    return full
   }
 
   /**
@@ -1053,8 +1141,11 @@ export class RaftCore {
       case 'snapshotResponse':
         return m.term > this.#term
       case 'appendResponse': {
-        const pr = this.#role === 'leader' ? this.#progress.get(m.from) : undefined
-        return m.term > this.#term || (pr !== undefined && (m.reject || m.index > pr.match))
+        if (m.term > this.#term) return true
+        if (this.#role !== 'leader' || !this.isMember(m.from)) return false
+        // A live follower's progress was dropped at quiescence: it held the whole log.
+        const match = this.#prs.get(m.from)?.match ?? this.log.lastIndex()
+        return m.reject || m.index > match
       }
       default:
         return true
@@ -1067,7 +1158,8 @@ export class RaftCore {
     this.#electionElapsed = 0
     if (this.#role !== 'leader') return
     this.#heartbeatElapsed = 0
-    for (const pr of this.#progress.values()) {
+    this.#progress = this.#fullProgress()
+    for (const pr of this.#prs.values()) {
       // Ticks stood still while quiesced: no earlier contact may back a lease now.
       pr.lastActiveTick = Number.NEGATIVE_INFINITY
       pr.recentActive = false
@@ -1091,45 +1183,49 @@ export class RaftCore {
   #validConfChange(change: ConfChange): boolean {
     switch (change.type) {
       case 'addVoter':
-        return !this.#voters.has(change.node)
+        return !this.#voters.includes(change.node)
       case 'addLearner':
-        return !this.#voters.has(change.node) && !this.#learners.has(change.node)
+        return !this.#voters.includes(change.node) && !this.#learners.includes(change.node)
       case 'remove':
-        return (this.#voters.has(change.node) && this.#voters.size > 1) || this.#learners.has(change.node)
+        return (
+          (this.#voters.includes(change.node) && this.#voters.length > 1) ||
+          this.#learners.includes(change.node)
+        )
     }
   }
 
   #setConfState(conf: ConfState): void {
-    this.#voters = new Set(conf.voters)
-    this.#learners = new Set(conf.learners)
+    this.#voters = conf.voters.length === 0 ? NO_IDS : conf.voters
+    this.#learners = conf.learners.length === 0 ? NO_IDS : conf.learners
   }
 
   /** A committed change takes effect when applied (etcd's rule; one pending at a time keeps it safe). */
   #applyConfChange(change: ConfChange): void {
     const node = change.node
     if (change.type === 'addVoter') {
-      this.#learners.delete(node)
-      this.#voters.add(node)
+      this.#learners = without(this.#learners, node)
+      if (!this.#voters.includes(node)) this.#voters = this.#voters.concat(node)
     } else if (change.type === 'addLearner') {
-      if (!this.#voters.has(node)) this.#learners.add(node)
+      if (!this.#voters.includes(node) && !this.#learners.includes(node))
+        this.#learners = this.#learners.concat(node)
     } else {
-      this.#voters.delete(node)
-      this.#learners.delete(node)
+      this.#voters = without(this.#voters, node)
+      this.#learners = without(this.#learners, node)
     }
     if (this.#role !== 'leader') return
     if (change.type === 'remove') {
-      this.#progress.delete(node)
+      this.#progress?.delete(node)
       if (this.#transferee === node) this.#transferee = null
       if (node === this.id) {
         this.#becomeFollower(this.#term, null)
         return
       }
     } else {
-      const pr = this.#progress.get(node)
+      const pr = this.#prs.get(node)
       if (pr === undefined)
-        this.#progress.set(node, new Progress(this.log.lastIndex() + 1, change.type === 'addLearner'))
+        this.#progress?.set(node, new Progress(this.log.lastIndex() + 1, change.type === 'addLearner'))
       else pr.isLearner = change.type === 'addLearner'
-      this.#sendDue.set(node, true)
+      this.#setDue(node, true)
     }
     if (this.#maybeCommit()) this.#sendEmptyDue = true
   }
@@ -1137,7 +1233,37 @@ export class RaftCore {
   // ---- plumbing ---------------------------------------------------------
 
   #send(m: Message): void {
+    if (this.#messages === null) this.#messages = []
     this.#messages.push(m)
+  }
+
+  /** The leader's progress of each member; empty when not leading. */
+  get #prs(): ReadonlyMap<NodeId, Progress> {
+    return this.#progress ?? NO_PROGRESS
+  }
+
+  /**
+   * `id` as the member list holds it. A decoded message carries its own copy
+   * of each id; keeping that copy as leader or vote would cost every idle
+   * group a string of its own (a libp2p peer id is about 80 bytes).
+   */
+  #known(id: NodeId): NodeId {
+    return this.#voters.find((v) => v === id) ?? this.#learners.find((l) => l === id) ?? id
+  }
+
+  #isDead(id: NodeId): boolean {
+    return this.#deadPeers?.has(id) ?? false
+  }
+
+  /** `to` is owed an append at the next ready(), with an empty one if `sendEmpty`. */
+  #setDue(to: NodeId, sendEmpty: boolean): void {
+    if (this.#sendDue === null) this.#sendDue = new Map()
+    this.#sendDue.set(to, sendEmpty)
+  }
+
+  /** `to` is owed an append (keeping an empty one already owed). */
+  #touchDue(to: NodeId): void {
+    if (this.#sendDue?.has(to) !== true) this.#setDue(to, false)
   }
 
   #hardState(): HardState {
@@ -1151,6 +1277,18 @@ export class RaftCore {
   #assertNoReady(): void {
     invariant(!this.#readyOutstanding, 'no calls between ready() and advance()')
   }
+}
+
+const NO_IDS: readonly NodeId[] = Object.freeze([])
+const NO_MESSAGES: readonly Message[] = Object.freeze([])
+const NO_READ_STATES: readonly ReadState[] = Object.freeze([])
+const NO_VOTES: ReadonlyMap<NodeId, boolean> = new Map()
+const NO_PROGRESS: ReadonlyMap<NodeId, Progress> = new Map()
+
+function without(ids: readonly NodeId[], id: NodeId): readonly NodeId[] {
+  if (!ids.includes(id)) return ids
+  const rest = ids.filter((other) => other !== id)
+  return rest.length === 0 ? NO_IDS : rest
 }
 
 function sameHard(a: HardState, b: HardState): boolean {

@@ -174,7 +174,10 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
     'faceting',
     '`maxValuesPerFacet` and `sortFacetValuesBy` (`alpha`: numbers ascending, then strings; `count`)',
   ],
-  ['pagination', '`maxTotalHits`: caps the hits reachable and the totals (per shard on a sharded index)'],
+  [
+    'pagination',
+    '`maxTotalHits`: caps the hits reachable and the totals (on a sharded index, after the merge)',
+  ],
   ['dictionary'],
   ['separatorTokens'],
   ['nonSeparatorTokens'],

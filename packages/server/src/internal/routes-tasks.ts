@@ -64,12 +64,12 @@ export const taskRoutes: RouteSpec[] = [
     action: 'tasks.get',
     tag: 'Tasks',
     summary: 'One task with its status, details and error',
-    handler({ params, services, grant }) {
+    async handler({ params, services, grant }) {
       const raw = params.taskUid ?? ''
       if (!/^\d+$/.test(raw)) {
         throw badRequest('invalid_task_uids', `Invalid task uid \`${raw}\`: expected a positive integer`)
       }
-      const task = services.queue.get(Number(raw))
+      const task = await services.queue.get(Number(raw))
       if (task === undefined || (task.indexUid !== null && !grant.allowsIndex(task.indexUid))) {
         throw new ApiError(404, 'task_not_found', `Task \`${raw}\` not found.`)
       }

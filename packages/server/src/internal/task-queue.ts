@@ -61,7 +61,8 @@ export interface TaskQueuePort {
   start(): void
   enqueue(request: EnqueueRequest): Promise<TaskSummary>
   control(kind: 'cancel' | 'delete', filter: TaskFilter, originalFilter: string): Promise<TaskSummary>
-  get(uid: number): Task | undefined
+  /** A task by uid (a cluster node may first catch up with the metadata leader). */
+  get(uid: number): Task | undefined | Promise<Task | undefined>
   list(filter: TaskFilter): TaskPage
   /** `GET /batches` (see task-batches.ts). */
   listBatches(filter: TaskFilter): BatchPage

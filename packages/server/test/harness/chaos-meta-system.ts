@@ -18,15 +18,19 @@
  * Every inter-node link fault therefore applies per directed link. A client
  * talks to the nodes' HTTP addresses directly (clients are not nodes).
  *
+ * Membership changes: with `spares`, extra nodes start outside the cluster
+ * (their links already through the proxies); `join` starts one on fresh data
+ * with a member as its seed, and `leave` stops a member for good. The
+ * controller then adds the newcomer to the metadata group (a learner, a voter
+ * when one is missing) and replaces a voter that stays dead.
+ *
  * Not supported: clock rates, disk faults and fsync failures (the server has
- * no injection points for them, and adding hidden ones is not allowed), and
- * membership changes.
+ * no injection points for them, and adding hidden ones is not allowed).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { RemoteInfo } from 'node:dgram'
-import dgram from 'node:dgram'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import net from 'node:net'
+import type net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
@@ -34,14 +38,15 @@ import {
   type Endpoint,
   type FaultNetwork,
   NodeFront,
-  type OpOutcome,
   type ReplicaState,
   type SystemCapabilities,
   type SystemUnderTest,
   TcpLinkProxy,
   tcpDialerPid,
 } from '@shoal/testkit/chaos'
+import { MetaClient, type Settings } from './chaos-meta-client.ts'
 import { MASTER_KEY, writeKeyFile } from './cluster-processes.ts'
+import { freePort } from './free-port.ts'
 import { CLI } from './server-process.ts'
 
 export interface ShoalMetaOptions {
@@ -51,6 +56,12 @@ export interface ShoalMetaOptions {
   raftTickMs?: number
   /** Give up on an operation after this long (a write's outcome is then unknown). @defaultValue 5000 */
   operationTimeoutMs?: number
+  /**
+   * Nodes beyond `size` that start outside the cluster, for the membership
+   * scenario: they join (with fresh data) and members stop for good.
+   * @defaultValue 0
+   */
+  spares?: number
 }
 
 interface Member {
@@ -65,31 +76,23 @@ interface Member {
   nodeId: string | null
   expectedExit: boolean
   paused: boolean
+  /** A member of the cluster now (false for a spare, or a node that stopped for good). */
+  inSystem: boolean
   crashes: string[]
   output: string
-}
-
-interface Settings {
-  persistent: Record<string, string>
-  metadata_version: number
 }
 
 export class ShoalMetaSystem implements SystemUnderTest {
   readonly name = 'shoal-meta'
   readonly nodes: readonly string[]
-  readonly capabilities: SystemCapabilities = {
-    pause: true,
-    clock: false,
-    diskFull: false,
-    fsyncFailure: false,
-    membership: false,
-  }
+  readonly capabilities: SystemCapabilities
   readonly #root: string
   readonly #keyFile: string
   readonly #members: Member[]
   readonly #raftTickMs: number
   readonly #timeoutMs: number
   readonly #gossipLinks: TcpLinkProxy[] = []
+  #metadataView: string[] = []
 
   private constructor(root: string, keyFile: string, members: Member[], options: ShoalMetaOptions) {
     this.#root = root
@@ -98,27 +101,36 @@ export class ShoalMetaSystem implements SystemUnderTest {
     this.#raftTickMs = options.raftTickMs ?? 50
     this.#timeoutMs = options.operationTimeoutMs ?? 5000
     this.nodes = members.map((m) => m.name)
+    this.capabilities = {
+      pause: true,
+      clock: false,
+      diskFull: false,
+      fsyncFailure: false,
+      membership: members.some((m) => !m.inSystem),
+    }
   }
 
   static async create(options: ShoalMetaOptions = {}): Promise<ShoalMetaSystem> {
     const root = await mkdtemp(path.join(tmpdir(), 'shoal-chaos-meta-'))
     const keyFile = await writeKeyFile(root, 'cluster.key', 'chaos-metadata-cluster-key-0000000')
     const members: Member[] = []
-    for (let i = 1; i <= (options.size ?? 3); i++) {
+    const size = options.size ?? 3
+    for (let i = 1; i <= size + (options.spares ?? 0); i++) {
       const dataDir = path.join(root, `n${i}`)
       await mkdir(dataDir, { recursive: true })
       members.push({
         name: `n${i}`,
         dataDir,
-        http: await freeTcpPort(),
-        p2p: await freeTcpPort(),
-        gossip: await freeTcpUdpPort(),
+        http: await freePort(),
+        p2p: await freePort(),
+        gossip: await freePort(true),
         p2pFront: null,
         gossipFront: null,
         child: null,
         nodeId: null,
         expectedExit: false,
         paused: false,
+        inSystem: i <= size,
         crashes: [],
         output: '',
       })
@@ -160,20 +172,33 @@ export class ShoalMetaSystem implements SystemUnderTest {
     for (const m of this.#members) {
       m.p2pFront = new NodeFront({
         node: m.name,
-        tcp: { identify: identifyTcp, route: (source) => endpoint(network.dial(source, m.name)) },
+        tcp: {
+          identify: identifyTcp,
+          route: (source) => (source === m.name ? { port: m.p2p } : endpoint(network.dial(source, m.name))),
+        },
       })
       m.gossipFront = new NodeFront({
         node: m.name,
         tcp: {
           identify: identifyTcp,
-          route: (source) => endpoint((gossipTcp.get(`${source}>${m.name}`) as TcpLinkProxy).address),
+          route: (source) =>
+            source === m.name
+              ? { port: m.gossip }
+              : endpoint((gossipTcp.get(`${source}>${m.name}`) as TcpLinkProxy).address),
         },
-        udp: { identify: identifyUdp, route: (source) => endpoint(network.dial(source, m.name, 'udp')) },
+        // A node's traffic to its own advertised address (seen from a node
+        // that joined during a partition) is no link: it goes straight to it.
+        udp: {
+          identify: identifyUdp,
+          route: (source) =>
+            source === m.name ? { port: m.gossip } : endpoint(network.dial(source, m.name, 'udp')),
+        },
       })
       await m.p2pFront.start()
       await m.gossipFront.start()
     }
-    const [first, ...others] = this.#members as [Member, ...Member[]]
+    const active = this.#active()
+    const [first, ...others] = active as [Member, ...Member[]]
     await this.#spawn(first, ['--bootstrap'])
     for (const m of others) await this.#spawn(m, ['--join', first.gossipFront?.address as string])
     // Every node a metadata voter before the faults begin.
@@ -181,7 +206,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
     while (Date.now() < deadline) {
       const view = await this.#get<{ nodes: Array<{ roles: string[] }> }>(first, '/_cluster/nodes', 2000)
       const voters = view?.nodes.filter((n) => n.roles.includes('metadata_voter')).length ?? 0
-      if (voters === this.#members.length) return
+      if (voters === active.length) return
       await sleep(200)
     }
     throw new Error('the metadata group did not reach every node as a voter within 60 s')
@@ -248,7 +273,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
    * that was committed).
    */
   async settled(): Promise<boolean> {
-    if (this.#members.some((m) => !this.running(m.name) || m.paused)) return false
+    if (this.#active().some((m) => !this.running(m.name) || m.paused)) return false
     const leaderName = await this.leader(2000)
     if (leaderName === null) return false
     const current = await this.#get<Settings>(
@@ -258,14 +283,32 @@ export class ShoalMetaSystem implements SystemUnderTest {
     )
     if (current === null) return false
     const locals = await Promise.all(
-      this.#members.map((m) => this.#get<Settings>(m, '/_cluster/settings', 2000)),
+      this.#active().map((m) => this.#get<Settings>(m, '/_cluster/settings', 2000)),
     )
-    return locals.every((s) => s !== null && s.metadata_version === current.metadata_version)
+    if (!locals.every((s) => s !== null && s.metadata_version === current.metadata_version)) return false
+    const view = await this.#get<{
+      nodes: Array<{ name: string; state: string; alive: boolean; roles: string[] }>
+    }>(this.#member(leaderName), '/_cluster/nodes', 3000)
+    this.#metadataView = (view?.nodes ?? [])
+      .map((n) => {
+        const role = n.roles.find((r) => r.startsWith('metadata_'))?.slice('metadata_'.length) ?? 'none'
+        return `${n.name} ${n.state}${n.alive ? '' : ' (down)'} ${role}`
+      })
+      .sort()
+    return true
+  }
+
+  /**
+   * The metadata's nodes as the leader saw them when the replicas last
+   * settled: `name state role` (role voter, learner or none), sorted.
+   */
+  metadataView(): readonly string[] {
+    return this.#metadataView
   }
 
   async replicaStates(keys: readonly string[]): Promise<ReplicaState[]> {
     return Promise.all(
-      this.#members.map(async (m) => {
+      this.#active().map(async (m) => {
         const local = await this.#get<Settings>(m, '/_cluster/settings', 5000)
         if (local === null) throw new Error(`${m.name} did not answer its local settings`)
         return {
@@ -275,6 +318,31 @@ export class ShoalMetaSystem implements SystemUnderTest {
         }
       }),
     )
+  }
+
+  members(): string[] {
+    return this.#active().map((m) => m.name)
+  }
+
+  /** Starts the spare `node` on a fresh data dir (a new node id), joining through `via`'s gossip address. */
+  async join(node: string, via: string): Promise<void> {
+    const m = this.#member(node)
+    const seed = this.#member(via)
+    if (m.inSystem || this.running(node)) throw new Error(`${node} is already a member`)
+    await rm(m.dataDir, { recursive: true, force: true })
+    await mkdir(m.dataDir, { recursive: true })
+    m.inSystem = true
+    m.output = ''
+    m.nodeId = null
+    await this.#spawn(m, ['--join', seed.gossipFront?.address as string])
+  }
+
+  /** kill -9 of the member `node`, never restarted: it is gone for good (its slot becomes a spare). */
+  async leave(node: string): Promise<void> {
+    const m = this.#member(node)
+    if (m.paused) this.resume(node)
+    m.inSystem = false
+    await this.kill(node)
   }
 
   crashes(): string[] {
@@ -298,6 +366,10 @@ export class ShoalMetaSystem implements SystemUnderTest {
   /** The output of every node, for a failing run's report. */
   outputs(): string {
     return this.#members.map((m) => `--- ${m.name}\n${m.output.slice(-4000)}`).join('\n')
+  }
+
+  #active(): Member[] {
+    return this.#members.filter((m) => m.inSystem)
   }
 
   #member(node: string): Member {
@@ -378,88 +450,6 @@ export class ShoalMetaSystem implements SystemUnderTest {
     }
   }
 }
-
-/**
- * Each client starts at its own node and moves on only when a request was
- * certainly not received (connection refused): a write answered with an
- * error, or not answered in time, may still commit, so it ends as unknown.
- * A read that fails changed nothing.
- */
-class MetaClient implements ChaosClient {
-  readonly #members: readonly Member[]
-  readonly #timeoutMs: number
-  #current: number
-
-  constructor(members: readonly Member[], start: number, timeoutMs: number) {
-    this.#members = members
-    this.#current = start % members.length
-    this.#timeoutMs = timeoutMs
-  }
-
-  async write(key: string, value: string): Promise<OpOutcome<void>> {
-    const outcome = await this.#request('PUT', '/_cluster/settings', { persistent: { [key]: value } })
-    if (outcome.status === 'ok' && outcome.value.status === 200) return { status: 'ok', value: undefined }
-    this.#next()
-    return outcome.status === 'ok' ? { status: 'info', reason: describe(outcome.value) } : outcome
-  }
-
-  async read(key: string): Promise<OpOutcome<string | null>> {
-    const outcome = await this.#request('GET', '/_cluster/settings?consistency=linearizable')
-    if (outcome.status !== 'ok' || outcome.value.status !== 200) {
-      this.#next()
-      return { status: 'fail', reason: outcome.status === 'ok' ? describe(outcome.value) : outcome.reason }
-    }
-    const settings = outcome.value.body as Settings
-    return { status: 'ok', value: settings.persistent[key] ?? null }
-  }
-
-  close(): void {}
-
-  /** After a failed or unknown outcome the next operation tries another node (it may be cut off). */
-  #next(): void {
-    this.#current = (this.#current + 1) % this.#members.length
-  }
-
-  async #request(
-    method: string,
-    route: string,
-    body?: unknown,
-  ): Promise<OpOutcome<{ status: number; body: unknown }>> {
-    const deadline = Date.now() + this.#timeoutMs
-    while (Date.now() < deadline) {
-      const m = this.#members[this.#current] as Member
-      try {
-        const response = await fetch(`http://127.0.0.1:${m.http}${route}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${MASTER_KEY}`,
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
-        })
-        const text = await response.text()
-        let parsed: unknown = null
-        try {
-          parsed = text === '' ? null : JSON.parse(text)
-        } catch {}
-        return { status: 'ok', value: { status: response.status, body: parsed } }
-      } catch (error) {
-        const code = (error as { cause?: { code?: string } }).cause?.code
-        if (code !== 'ECONNREFUSED') return { status: 'info', reason: code ?? 'timeout' }
-        this.#next()
-        await sleep(20)
-      }
-    }
-    return { status: 'fail', reason: 'no node reachable' }
-  }
-}
-
-function describe(response: { status: number; body: unknown }): string {
-  const code = (response.body as { code?: unknown } | null)?.code
-  return `${response.status} ${typeof code === 'string' ? code : ''}`.trim()
-}
-
 function endpoint(address: string): Endpoint {
   const at = address.lastIndexOf(':')
   return { host: address.slice(0, at), port: Number(address.slice(at + 1)) }
@@ -467,29 +457,4 @@ function endpoint(address: string): Endpoint {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-async function freeTcpPort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
-/** A port free for both UDP and TCP (SWIM uses one number for both). */
-async function freeTcpUdpPort(): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const udp = dgram.createSocket('udp4')
-    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()))
-    const port = udp.address().port
-    const server = net.createServer()
-    const ok = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false))
-      server.listen(port, '127.0.0.1', () => resolve(true))
-    })
-    if (ok) await new Promise<void>((resolve) => server.close(() => resolve()))
-    await new Promise<void>((resolve) => udp.close(() => resolve()))
-    if (ok || attempt >= 16) return port
-  }
 }

@@ -145,7 +145,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       problems,
       lostWrites: { checked: finalValues !== null, count: lost.length, examples: lost.slice(0, 20) },
       replicas: {
-        identical: replicas.length === system.nodes.length && divergent.length === 0,
+        identical: replicas.length === members(system).length && divergent.length === 0,
         appliedIndexes: Object.fromEntries(replicas.map((r) => [r.node, r.appliedIndex])),
         divergentKeys: divergent.slice(0, 20),
       },
@@ -159,7 +159,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
         problems.length === 0 &&
         check.verdict === 'linearizable' &&
         lost.length === 0 &&
-        replicas.length === system.nodes.length &&
+        replicas.length === members(system).length &&
         divergent.length === 0,
     }
     return report
@@ -201,12 +201,17 @@ async function nemesis(
 /** Network healed, processes resumed and restarted, clocks at real time, disks freed. */
 async function healEverything(system: SystemUnderTest, network: FaultNetwork): Promise<void> {
   network.heal()
-  for (const node of system.nodes) {
+  for (const node of members(system)) {
     if (system.running(node)) system.resume(node)
     if (system.capabilities.clock && system.running(node)) await system.setClockRate?.(node, 1)
     if (system.capabilities.diskFull) await system.freeDisk?.(node)
   }
-  for (const node of system.nodes) if (!system.running(node)) await system.restart(node)
+  for (const node of members(system)) if (!system.running(node)) await system.restart(node)
+}
+
+/** The nodes in the system now (spares of a membership scenario left out). */
+function members(system: SystemUnderTest): readonly string[] {
+  return system.members?.() ?? system.nodes
 }
 
 /** Polls `probe` until it gives a value or `deadline` (on `now`) passes. */

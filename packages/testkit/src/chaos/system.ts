@@ -73,6 +73,16 @@ export interface SystemUnderTest {
   freeDisk?(node: string): Promise<void>
   failFsync?(node: string): void
   /**
+   * With `membership`: the nodes that belong to the system now. Others are
+   * spares that may join later; they are neither restarted when healing nor
+   * compared as replicas. @defaultValue every node
+   */
+  members?(): readonly string[]
+  /** Starts the spare `node` (with fresh data), joining through the member `via`; resolves once its process is up. */
+  join?(node: string, via: string): Promise<void>
+  /** The member `node` stops for good (its process ends and it is never restarted); it becomes a spare. */
+  leave?(node: string): Promise<void>
+  /**
    * True when every node runs and has applied everything that was committed
    * (the replicas are then comparable).
    */

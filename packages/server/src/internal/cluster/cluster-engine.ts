@@ -48,25 +48,28 @@ const SHARD_WRITE_TIMEOUT_MS = 30_000
 /**
  * The database of a cluster node, behind the same port as a standalone engine: indexes live in
  * the metadata, documents in shard replicas (one Raft group per shard). Reads go to the shards'
- * leaders (read-your-writes); writes run only inside a task (`forTask`), so every shard command
+ * leaders (read-your-writes); writes run only inside a task (`forTasks`), so every shard command
  * carries the task's uid and applies once.
  */
 export class ClusterEngine implements EnginePort {
   readonly node: ClusterNode
   readonly hosting: ShardHosting
-  readonly #taskUid: number | null
+  readonly #taskUids: readonly number[] | null
   readonly #at: string
 
-  constructor(node: ClusterNode, hosting: ShardHosting, task?: { uid: number; at: string }) {
+  constructor(node: ClusterNode, hosting: ShardHosting, tasks?: { uids: readonly number[]; at: string }) {
     this.node = node
     this.hosting = hosting
-    this.#taskUid = task?.uid ?? null
-    this.#at = task?.at ?? new Date().toISOString()
+    this.#taskUids = tasks?.uids ?? null
+    this.#at = tasks?.at ?? new Date().toISOString()
   }
 
-  /** The same database, writing on behalf of task `uid` (which stamps every shard command). */
-  forTask(uid: number, at: string): ClusterEngine {
-    return new ClusterEngine(this.node, this.hosting, { uid, at })
+  /**
+   * The same database, writing on behalf of tasks `uids` (one task, or a batch of document
+   * additions run as one write); their uids stamp every shard command.
+   */
+  forTasks(uids: readonly number[], at: string): ClusterEngine {
+    return new ClusterEngine(this.node, this.hosting, { uids, at })
   }
 
   listIndexes(): IndexInfo[] {
@@ -209,8 +212,8 @@ export class ClusterEngine implements EnginePort {
 
   /** Replicates `command` in one shard on behalf of the current task; throws the shard's typed error. */
   async toShard(target: ShardTarget, command: Command): Promise<unknown> {
-    if (this.#taskUid === null) throw new Error('shard writes run inside a task')
-    const data = encodeShardEntry({ taskUid: this.#taskUid, command })
+    if (this.#taskUids === null) throw new Error('shard writes run inside a task')
+    const data = encodeShardEntry({ taskUids: this.#taskUids, command })
     if (target.holders.includes(this.node.nodeId)) await this.#hostedSoon(target.group)
     const outcome = (await this.#proposeWithRetry(target, data)) as ShardOutcome
     if (!outcome.ok)

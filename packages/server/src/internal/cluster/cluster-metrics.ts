@@ -45,6 +45,18 @@ export class ClusterMetrics {
       },
     })
     new Gauge({
+      name: 'shoal_cluster_metadata_term',
+      help: "The metadata group's Raft term as this node knows it",
+      registers,
+      collect() {
+        try {
+          this.set(node.metaRaft?.status().term ?? 0)
+        } catch {
+          this.set(0) // stopped
+        }
+      },
+    })
+    new Gauge({
       name: 'shoal_cluster_metadata_leader',
       help: '1 when this node leads the metadata group',
       registers,
@@ -104,6 +116,13 @@ export class ClusterMetrics {
       'shoal_raft_items_dropped_total',
       'Received frame items the Raft host dropped (unknown group or kind, malformed)',
       () => node.host?.metrics().itemsDropped ?? 0,
+    )
+    counterFrom(
+      registers,
+      'shoal_raft_messages_ignored_total',
+      'Raft messages the groups hosted here ignored, by reason (outsider: a sender outside the group while its leader is heard)',
+      () => node.host?.metrics().outsiderMessagesIgnored ?? 0,
+      { reason: 'outsider' },
     )
     counterFrom(
       registers,

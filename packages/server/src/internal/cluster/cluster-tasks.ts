@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto'
 import { type ClusterNode, ENDED_TASK_STATUSES, type TaskRecord } from '@shoal/cluster'
 import type { Logger } from 'pino'
 import { toErrorResponse } from '../errors.ts'
 import { type Batch, type BatchPage, getBatch, listBatches } from '../task-batches.ts'
-import { runTask } from '../task-executor.ts'
+import { canBatch, runDocumentBatch, runTask } from '../task-executor.ts'
 import { type TaskFilter, taskMatches } from '../task-filter.ts'
 import type { EnqueueRequest, TaskPage, TaskQueuePort } from '../task-queue.ts'
 import {
@@ -33,6 +34,8 @@ export class ClusterTaskQueue implements TaskQueuePort {
 
   async enqueue(request: EnqueueRequest): Promise<TaskSummary> {
     const operation = request.operation
+    // Names the batch's documents in the task (they travel with it in the metadata log).
+    if (operation.kind === 'addDocuments') operation.payloadFile = randomUUID()
     if (operation.kind === 'createIndex' && request.indexUid !== null)
       this.#engine.planSharding(request.indexUid, operation.sharding)
     const task: Omit<StoredTask, 'uid'> = {
@@ -114,7 +117,19 @@ export class ClusterTaskQueue implements TaskQueuePort {
     return toSummary({ ...(record as StoredTask), uid: outcome.value as number })
   }
 
-  get(uid: number): Task | undefined {
+  /**
+   * A task by uid. A uid this node has not seen yet may have been enqueued through another node:
+   * it catches up with the metadata leader first (ReadIndex), so a task is found on every node as
+   * soon as its uid was returned by any.
+   */
+  async get(uid: number): Promise<Task | undefined> {
+    if (this.#node.metadata.task(uid) === undefined && uid >= this.#node.metadata.nextTaskUid) {
+      try {
+        await this.#node.readLinearizable({ timeoutMs: 5_000 })
+      } catch {
+        // No metadata majority: answer from what this node has.
+      }
+    }
     const task = this.#node.metadata.task(uid) as unknown as StoredTask | undefined
     return task === undefined ? undefined : toPublicTask(task)
   }
@@ -237,52 +252,134 @@ export class TaskScheduler {
     }
   }
 
-  async #run(task: StoredTask): Promise<void> {
-    const recovered = task.status === 'processing'
-    const startedAt = task.startedAt ?? new Date().toISOString()
+  async #run(first: StoredTask): Promise<void> {
+    const recovered = first.status === 'processing'
+    const startedAt = first.startedAt ?? new Date().toISOString()
+    let batch = [first]
     if (!recovered) {
-      const outcome = await this.#node.propose({
-        type: 'task.update',
-        uid: task.uid,
-        ifStatus: ['enqueued'],
-        patch: { status: 'processing', startedAt },
-      })
-      if (!outcome.ok) return
-    }
-    let patch: Record<string, unknown>
-    try {
-      const details = await runTask(
-        this.#engine.forTask(task.uid, startedAt),
-        task,
-        async () => this.#documents(task.uid),
-        recovered,
+      const candidates = this.#batchFrom(first)
+      const marked = await Promise.all(
+        candidates.map((task) =>
+          this.#node.propose({
+            type: 'task.update',
+            uid: task.uid,
+            ifStatus: ['enqueued'],
+            patch: { status: 'processing', startedAt },
+          }),
+        ),
       )
-      patch = { status: 'succeeded', details: { ...(task.details ?? {}), ...details } }
-    } catch (error) {
-      const response = toErrorResponse(error)
-      if (response.status === 503 || isRetriable(error)) throw error
-      if (response.internal)
-        this.#logger.error({ err: error, task: task.uid }, 'task failed with an internal error')
-      patch = { status: 'failed', error: response.body }
+      // A task canceled meanwhile stays out; the batch ends before it (tasks apply in uid order).
+      const kept = marked.findIndex((outcome) => !outcome.ok)
+      batch = kept === -1 ? candidates : candidates.slice(0, kept)
+      if (batch.length === 0) return
     }
+    const finished: { task: StoredTask; patch: Record<string, unknown> }[] = []
+    if (
+      batch.length > 1 &&
+      (await runDocumentBatch(
+        this.#engine.forTasks(
+          batch.map((t) => t.uid),
+          startedAt,
+        ),
+        batch,
+        batchLoader(batch, (uid) => this.#documents(uid)),
+      ))
+    ) {
+      for (const task of batch) {
+        const count = task.operation.kind === 'addDocuments' ? task.operation.documentCount : 0
+        finished.push({
+          task,
+          patch: {
+            status: 'succeeded',
+            details: { ...(task.details ?? {}), receivedDocuments: count, indexedDocuments: count },
+          },
+        })
+      }
+    } else {
+      for (const task of batch) {
+        try {
+          const details = await runTask(
+            this.#engine.forTasks([task.uid], startedAt),
+            task,
+            async () => this.#documents(task.uid),
+            recovered,
+          )
+          finished.push({
+            task,
+            patch: { status: 'succeeded', details: { ...(task.details ?? {}), ...details } },
+          })
+        } catch (error) {
+          const response = toErrorResponse(error)
+          // Unavailable shards or no leader: the task stays processing and runs again later.
+          if (response.status === 503 || isRetriable(error)) {
+            await this.#finish(finished, startedAt)
+            throw error
+          }
+          if (response.internal)
+            this.#logger.error({ err: error, task: task.uid }, 'task failed with an internal error')
+          finished.push({ task, patch: { status: 'failed', error: response.body } })
+        }
+      }
+    }
+    await this.#finish(finished, startedAt)
+  }
+
+  /** Consecutive document additions to `first`'s index with the same method and key, as one write. */
+  #batchFrom(first: StoredTask): StoredTask[] {
+    const batch = [first]
+    if (first.operation.kind !== 'addDocuments') return batch
+    let documents = first.operation.documentCount
+    for (const record of this.#node.metadata.tasks()) {
+      const task = record as unknown as StoredTask
+      if (task.uid <= first.uid || ENDED_TASK_STATUSES.includes(task.status)) continue
+      if (task.indexUid !== first.indexUid) continue
+      if (task.status !== 'enqueued' || !canBatch(first, task) || task.operation.kind !== 'addDocuments')
+        break
+      if (documents + task.operation.documentCount > MAX_BATCH_DOCUMENTS) break
+      documents += task.operation.documentCount
+      batch.push(task)
+    }
+    return batch
+  }
+
+  async #finish(
+    finished: readonly { task: StoredTask; patch: Record<string, unknown> }[],
+    startedAt: string,
+  ) {
     const finishedAt = new Date()
-    await this.#node.propose({
-      type: 'task.update',
-      uid: task.uid,
-      ifStatus: ['processing'],
-      patch: {
-        ...patch,
-        finishedAt: finishedAt.toISOString(),
-        duration: isoDuration(finishedAt.getTime() - Date.parse(startedAt)),
-      },
-      dropPayload: true,
-    })
+    await Promise.all(
+      finished.map(({ task, patch }) =>
+        this.#node.propose({
+          type: 'task.update',
+          uid: task.uid,
+          ifStatus: ['processing'],
+          patch: {
+            ...patch,
+            finishedAt: finishedAt.toISOString(),
+            duration: isoDuration(finishedAt.getTime() - Date.parse(startedAt)),
+          },
+          dropPayload: true,
+        }),
+      ),
+    )
   }
 
   #documents(uid: number): object[] {
     const payload = this.#node.metadata.taskPayload(uid)
     if (payload === undefined) throw new Error(`task ${uid} has no documents`)
     return JSON.parse(Buffer.from(payload).toString('utf8')) as object[]
+  }
+}
+
+/** Largest number of documents merged into one batch of document additions. */
+const MAX_BATCH_DOCUMENTS = 100_000
+
+/** Loads each batched task's documents by the payload file name the executor asks for. */
+function batchLoader(batch: readonly StoredTask[], documents: (uid: number) => object[]) {
+  return async (file: string): Promise<object[]> => {
+    const task = batch.find((t) => t.operation.kind === 'addDocuments' && t.operation.payloadFile === file)
+    if (task === undefined) throw new Error(`no task of the batch has payload ${file}`)
+    return documents(task.uid)
   }
 }
 

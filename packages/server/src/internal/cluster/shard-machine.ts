@@ -11,7 +11,8 @@ import { Packr } from 'msgpackr'
  * again by a new scheduler) returns the first outcome and changes nothing.
  */
 export interface ShardEntry {
-  readonly taskUid: number
+  /** The task, or the tasks of a batch of document additions merged into one command. */
+  readonly taskUids: readonly number[]
   readonly command: Command
 }
 
@@ -52,7 +53,12 @@ export class EngineShardMachine implements StateMachine {
     let decoded: ShardEntry
     try {
       decoded = packr.unpack(entry.data) as ShardEntry
-      if (typeof decoded?.taskUid !== 'number' || typeof decoded.command?.type !== 'string')
+      if (
+        !Array.isArray(decoded?.taskUids) ||
+        decoded.taskUids.length === 0 ||
+        !decoded.taskUids.every((uid) => typeof uid === 'number') ||
+        typeof decoded.command?.type !== 'string'
+      )
         throw new TypeError('not a shard entry')
     } catch {
       return {
@@ -63,8 +69,9 @@ export class EngineShardMachine implements StateMachine {
         message: 'malformed shard entry',
       }
     }
-    const seen = this.#outcomes.get(decoded.taskUid)
-    if (seen !== undefined) return seen
+    // Applied already when every task it carries was (a batch may be re-run task by task).
+    const seen = decoded.taskUids.map((uid) => this.#outcomes.get(uid))
+    if (seen.every((outcome) => outcome !== undefined)) return seen[0] as ShardOutcome
     let outcome: ShardOutcome
     try {
       const result = await this.engine.apply(decoded.command)
@@ -72,9 +79,10 @@ export class EngineShardMachine implements StateMachine {
     } catch (error) {
       outcome = failure(error)
     }
-    this.#outcomes.set(decoded.taskUid, outcome)
-    if (this.#outcomes.size > REMEMBERED_TASKS) {
-      const oldest = Math.min(...this.#outcomes.keys())
+    for (const uid of decoded.taskUids) this.#outcomes.set(uid, outcome)
+    while (this.#outcomes.size > REMEMBERED_TASKS) {
+      // Insertion order is apply order: forget the oldest.
+      const oldest = this.#outcomes.keys().next().value as number
       this.#outcomes.delete(oldest)
     }
     return outcome

@@ -1,5 +1,5 @@
 import { type ClusterNode, RemoteAppError, type ShardHosting, shardGroupOf } from '@shoal/cluster'
-import type { Command, Doc, GetDocumentsParams, SearchParams } from '@shoal/engine'
+import type { Command, Doc, GetDocumentsParams, SearchContext, SearchParams } from '@shoal/engine'
 import { ApiError } from '../errors.ts'
 import type { EngineShardMachine } from './shard-machine.ts'
 
@@ -14,6 +14,10 @@ export type ReadMode = 'leader' | 'eventual'
 
 export type ShardAction =
   | { readonly action: 'search'; readonly params: SearchParams }
+  /** Phase 1 of a sharded search: the statistics global scoring needs. */
+  | { readonly action: 'searchStats'; readonly params: SearchParams }
+  /** Phase 2: the shard's candidates, scored with the merged statistics. */
+  | { readonly action: 'searchShard'; readonly params: SearchParams; readonly context: SearchContext }
   | { readonly action: 'getDocument'; readonly id: string | number; readonly options: object }
   | { readonly action: 'getDocuments'; readonly params: GetDocumentsParams }
   | { readonly action: 'getSettings' }
@@ -102,6 +106,12 @@ async function serveItem(
     switch (call.action) {
       case 'search':
         value = index.search(call.params)
+        break
+      case 'searchStats':
+        value = index.searchStats(call.params)
+        break
+      case 'searchShard':
+        value = index.searchShard(call.params, call.context)
         break
       case 'getDocument':
         value = index.getDocument(call.id, call.options)
@@ -298,6 +308,9 @@ export async function readShards(
         } catch (error) {
           for (const shard of shards) {
             const entry = pending.get(shard)!
+            // A quiesced local replica hears nothing until SWIM declares the node dead: wake it,
+            // so that it campaigns within an election timeout if the leader is really gone.
+            node.host?.group(entry.call.target.group)?.wake()
             entry.tried.add(nodeId)
             entry.hint = null
             entry.reason = error instanceof RemoteAppError ? error.message : `node ${nodeId} did not answer`

@@ -1,13 +1,33 @@
-import type { Doc, SearchParams, SearchResult } from '@shoal/engine'
+import {
+  mergeSearchStats,
+  mergeShardResults,
+  type SearchContext,
+  type SearchParams,
+  type SearchResult,
+  type SearchStats,
+  ShardedSearchMismatchError,
+  type ShardSearchResult,
+} from '@shoal/engine'
+import { ApiError } from '../errors.ts'
 import type { ReadOptions } from '../read-options.ts'
 import type { ClusterEngine } from './cluster-engine.ts'
 import { type ShardResult, ShardsUnavailableError } from './shard-rpc.ts'
 
 /**
- * Scatter-gather search over the shards of one index: one request per node carrying every shard
- * it is asked for; each shard answers its top `offset + limit` hits with ranking scores, and the
- * hits are merged by score. A shard without a reachable replica fails the search with 503
- * (`shards_unavailable`, naming it), or, with `allowPartialResults`, is listed under `partial`.
+ * Scatter-gather search over the shards of one index, in the engine's three phases
+ * (docs/distributed-search.md): index-wide statistics (document count, field lengths, document
+ * frequencies of the query's terms) gathered from every shard, each shard's candidates scored
+ * with them, and one merge, so a sharded index ranks exactly like an unsharded one. Each phase
+ * sends one request per node, carrying every shard that node serves.
+ *
+ * Statistics are cached per query with the version of every shard they came from; a shard's
+ * version changes with every write to it. A search with cached statistics skips phase 1; when a
+ * shard answers phase 2 under another version, the statistics are gathered again and phase 2
+ * repeated. So a query costs at most one extra round trip, none when the cache is fresh.
+ *
+ * A shard without a reachable replica fails the search with 503 (`shards_unavailable`, naming
+ * it), or, with `allowPartialResults`, is listed under `partial`; results are never silently
+ * incomplete.
  */
 export async function searchShards(
   engine: ClusterEngine,
@@ -16,46 +36,108 @@ export async function searchShards(
   read: ReadOptions,
 ): Promise<SearchResult> {
   const started = performance.now()
-  const offset = params.offset ?? 0
-  const limit = params.limit ?? 20
   const mode = read.consistency === 'eventual' ? 'eventual' : 'leader'
-  const { results: parts, missing } = await engine.readSome(
-    uid,
-    () => ({
-      action: 'search',
-      params: { ...params, offset: 0, limit: offset + limit, showRankingScore: true },
-    }),
-    mode,
-  )
-  if (missing.length > 0 && read.allowPartialResults !== true)
-    throw new ShardsUnavailableError(
+  const key = cacheKey(engine, uid, params)
+  let cached = STATS_CACHE.get(key)
+  for (let attempt = 0; ; attempt++) {
+    let stats = cached
+    const missing: { shard: number; reason: string }[] = []
+    if (stats === undefined) {
+      const gathered = await engine.readSome(uid, () => ({ action: 'searchStats', params }), mode)
+      missing.push(...gathered.missing)
+      stats = entryOf(gathered.results)
+      if (gathered.missing.length === 0) remember(key, stats)
+    }
+    const context = stats.context
+    const answered = await engine.readSome(
       uid,
-      missing.map((m) => m.shard),
-      missing[0]?.reason ?? '',
+      () => ({ action: 'searchShard', params, context }),
+      mode,
+      missing.length === 0 ? undefined : shardsNotIn(stats),
     )
-  const hits: Doc[] = []
-  let estimated = 0
-  for (const part of parts) {
-    const result = part.value as SearchResult
-    hits.push(...result.hits)
-    estimated += (result as { estimatedTotalHits?: number }).estimatedTotalHits ?? 0
+    const all = [...missing, ...answered.missing].sort((a, b) => a.shard - b.shard)
+    if (all.length > 0 && read.allowPartialResults !== true)
+      throw new ShardsUnavailableError(
+        uid,
+        all.map((m) => m.shard),
+        all[0]?.reason ?? '',
+      )
+    const stale = answered.results.some(
+      (part) => (part.value as ShardSearchResult).version !== stats.versions.get(part.shard),
+    )
+    if (stale && attempt < 2) {
+      STATS_CACHE.delete(key)
+      cached = undefined
+      continue
+    }
+    let result: SearchResult
+    try {
+      result = mergeShardResults(
+        params,
+        answered.results.map((part) => part.value as ShardSearchResult),
+      )
+    } catch (error) {
+      if (error instanceof ShardedSearchMismatchError) {
+        // Shards searched under different settings (a settings task in progress): try again.
+        if (attempt < 2) {
+          STATS_CACHE.delete(key)
+          cached = undefined
+          await new Promise((resolve) => setTimeout(resolve, 50))
+          continue
+        }
+        throw new ApiError(503, 'sharded_search_mismatch', error.message, 'system')
+      }
+      throw error
+    }
+    return {
+      ...result,
+      processingTimeMs: Math.round(performance.now() - started),
+      ...partialOf(all),
+      ...(mode === 'eventual' ? { replicaLag: lagOf(answered.results) } : {}),
+    } as SearchResult
   }
-  hits.sort((a, b) => Number(b._rankingScore ?? 0) - Number(a._rankingScore ?? 0))
-  const page = hits.slice(offset, offset + limit).map((hit) => {
-    if (params.showRankingScore === true) return hit
-    const { _rankingScore: _score, ...rest } = hit
-    return rest as Doc
-  })
+}
+
+interface StatsEntry {
+  readonly context: SearchContext
+  /** The version of each shard the statistics came from. */
+  readonly versions: Map<number, string>
+}
+
+/** Statistics of recent queries; the oldest are dropped beyond the bound. */
+const STATS_CACHE = new Map<string, StatsEntry>()
+const STATS_CACHE_ENTRIES = 1_000
+
+function cacheKey(engine: ClusterEngine, uid: string, params: SearchParams): string {
+  const record = engine.node.metadata.state.indexes[uid]
+  return `${uid}\u0000${record?.createdAtMs ?? 0}\u0000${JSON.stringify(params)}`
+}
+
+function remember(key: string, entry: StatsEntry): void {
+  STATS_CACHE.delete(key)
+  STATS_CACHE.set(key, entry)
+  while (STATS_CACHE.size > STATS_CACHE_ENTRIES) STATS_CACHE.delete(STATS_CACHE.keys().next().value as string)
+}
+
+function entryOf(results: readonly ShardResult[]): StatsEntry {
+  const parts = results.map((part) => part.value as SearchStats)
+  let context: SearchContext
+  try {
+    context = mergeSearchStats(parts)
+  } catch (error) {
+    if (error instanceof ShardedSearchMismatchError)
+      throw new ApiError(503, 'sharded_search_mismatch', error.message, 'system')
+    throw error
+  }
   return {
-    hits: page,
-    query: params.q ?? '',
-    processingTimeMs: Math.round(performance.now() - started),
-    limit,
-    offset,
-    estimatedTotalHits: estimated,
-    ...partialOf(missing),
-    ...(mode === 'eventual' ? { replicaLag: lagOf(parts) } : {}),
-  } as SearchResult
+    context,
+    versions: new Map(results.map((part) => [part.shard, (part.value as SearchStats).version])),
+  }
+}
+
+/** Shards that gave no statistics are not asked for candidates either (they are missing already). */
+function shardsNotIn(stats: StatsEntry): number[] {
+  return [...stats.versions.keys()]
 }
 
 /** The `partial` object of an answer that lacks some shards (absent when complete). */

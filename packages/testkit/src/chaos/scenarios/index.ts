@@ -7,6 +7,7 @@ import { fsyncFailure } from './fsync-failure.ts'
 import { killAll } from './kill-all.ts'
 import { killLeader } from './kill-leader.ts'
 import { latencySpikes } from './latency-spikes.ts'
+import { membershipPartition } from './membership-partition.ts'
 import { packetLoss } from './packet-loss.ts'
 import { partitionBridge } from './partition-bridge.ts'
 import { partitionHalves } from './partition-halves.ts'
@@ -30,6 +31,7 @@ export const SCENARIOS: readonly Scenario[] = [
   clockSkew,
   diskFull,
   fsyncFailure,
+  membershipPartition,
 ]
 
 /** A scenario by name, or several (`a,b,c`) sharing one run in turn. */

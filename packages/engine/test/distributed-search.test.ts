@@ -1,0 +1,274 @@
+/**
+ * A sharded index answers exactly as one unsharded index holding every document
+ * (docs/distributed-search.md): the same Debian-corpus documents, with seeded 16-d vectors, go
+ * into one index and into N = 1, 3 and 6 shard indexes (split by `shardOf(primaryKey, N)`); then
+ * generated queries — keyword (with prefixes and typos), filtered, faceted, sorted, paginated
+ * both ways, vector, hybrid and placeholder, all with `showRankingScore` — are answered by the
+ * unsharded index and by stats → shard → merge, with every message passed through msgpack as
+ * it would cross the network. The answers must be equal in full, `processingTimeMs` aside.
+ */
+import { shardOf } from '@shoal/hashring'
+import { Rng, testSeed } from '@shoal/testkit/rng'
+import {
+  type CorpusDoc,
+  corpusQueryVector,
+  corpusSearchParams,
+  corpusSettings,
+  loadSearchCorpus,
+} from '@shoal/testkit/search-corpus'
+import { pack, unpack } from 'msgpackr'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type Doc,
+  type Engine,
+  type Index,
+  mergeSearchStats,
+  mergeShardResults,
+  open,
+  type SearchParams,
+  type SearchResult,
+  ShardedSearchMismatchError,
+  ShardedSearchUnsupportedError,
+} from '../src/index.ts'
+import { removeDir, tempDir } from './helpers.ts'
+
+const SEED = testSeed(20261207)
+const DIMENSIONS = 16
+const SHARD_COUNTS = [1, 3, 6] as const
+const QUERIES = 210
+const SETTINGS = corpusSettings(DIMENSIONS)
+
+function loadDocuments(rng: Rng): Doc[] {
+  return loadSearchCorpus(rng, { every: 21, dimensions: DIMENSIONS }) as Doc[]
+}
+
+function roundTrip<T>(value: T): T {
+  return unpack(pack(value)) as T
+}
+
+/** Stats → shard → merge, every message through msgpack. */
+function distributedSearch(shards: readonly Index[], params: SearchParams): SearchResult {
+  const stats = shards.map((shard) => roundTrip(shard.searchStats(params)))
+  const context = roundTrip(mergeSearchStats(stats))
+  const parts = shards.map((shard) => roundTrip(shard.searchShard(params, context)))
+  const merged = mergeShardResults(params, parts)
+  // The merge does not depend on the order the parts arrive in.
+  expect(mergeShardResults(params, [...parts].reverse())).toEqual(merged)
+  return merged
+}
+
+function withoutTime(result: SearchResult): Omit<SearchResult, 'processingTimeMs'> {
+  const { processingTimeMs: _, ...rest } = result
+  return rest
+}
+
+function queryVector(rng: Rng): number[] {
+  return corpusQueryVector(rng, DIMENSIONS)
+}
+
+function randomParams(rng: Rng, docs: readonly Doc[]): SearchParams {
+  return corpusSearchParams(rng, docs as CorpusDoc[], DIMENSIONS) as SearchParams
+}
+
+describe(`a sharded index answers like one unsharded index (SEED=${SEED})`, () => {
+  const rng = new Rng(SEED)
+  let dir: string
+  let engine: Engine
+  let docs: Doc[]
+  let whole: Index
+  const sharded = new Map<number, Index[]>()
+
+  beforeAll(async () => {
+    dir = await tempDir()
+    engine = await open(dir, { sync: 'none' })
+    docs = loadDocuments(rng)
+    await engine.createIndex('whole', { primaryKey: 'id', settings: SETTINGS })
+    whole = engine.index('whole')
+    await whole.addDocuments(docs)
+    for (const count of SHARD_COUNTS) {
+      const shards: Index[] = []
+      for (let s = 0; s < count; s++) {
+        await engine.createIndex(`shard-${count}-${s}`, { primaryKey: 'id', settings: SETTINGS })
+        shards.push(engine.index(`shard-${count}-${s}`))
+      }
+      const parts = shards.map(() => [] as Doc[])
+      for (const doc of docs) parts[shardOf(String(doc.id), count)]!.push(doc)
+      // Shards receive their documents in another order than the unsharded index.
+      for (let s = 0; s < count; s++) await shards[s]!.addDocuments(parts[s]!.reverse())
+      sharded.set(count, shards)
+    }
+    // Then updates (new text, sizes) and deletions, so that internal ids are reused and the text
+    // indexes hold removed documents: both differ between the unsharded index and the shards.
+    const updates = Array.from({ length: 150 }, () => {
+      const doc = docs[rng.int(docs.length)]!
+      const other = docs[rng.int(docs.length)]!
+      return { id: doc.id, summary: other.summary, size: rng.int(400) }
+    })
+    const deletions = Array.from({ length: 100 }, () => docs[rng.int(docs.length)]!.id as number)
+    await whole.updateDocuments(updates)
+    await whole.deleteDocuments(deletions)
+    for (const [count, shards] of sharded) {
+      const shardOfId = (id: unknown) => shardOf(String(id), count)
+      for (let s = 0; s < count; s++) {
+        const mine = updates.filter((u) => shardOfId(u.id) === s)
+        if (mine.length > 0) await shards[s]!.updateDocuments(mine)
+        const gone = deletions.filter((id) => shardOfId(id) === s)
+        if (gone.length > 0) await shards[s]!.deleteDocuments(gone)
+        // New documents after the deletions take freed internal ids.
+        const added = docs.slice(0, 40).filter((d) => shardOfId(d.id) === s)
+        if (added.length > 0) await shards[s]!.addDocuments(added.map((d) => ({ ...d, popular: true })))
+      }
+    }
+    await whole.addDocuments(docs.slice(0, 40).map((d) => ({ ...d, popular: true })))
+  }, 120_000)
+
+  afterAll(async () => {
+    await engine?.close()
+    await removeDir(dir)
+  })
+
+  it('holds the corpus split over the shards', () => {
+    expect(docs.length).toBeGreaterThan(2500)
+    expect(whole.getDocuments({ limit: 0 }).total).toBeLessThan(docs.length)
+    for (const count of SHARD_COUNTS) {
+      const sizes = sharded.get(count)!.map((shard) => shard.getDocuments({ limit: 0 }).total)
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(whole.getDocuments({ limit: 0 }).total)
+      if (count > 1) expect(Math.min(...sizes)).toBeGreaterThan(0)
+    }
+  })
+
+  it(`answers ${QUERIES} generated queries identically for 1, 3 and 6 shards`, () => {
+    const kinds = { keyword: 0, vector: 0, hybrid: 0, placeholder: 0, withHits: 0, ties: 0 }
+    for (let n = 0; n < QUERIES; n++) {
+      const params = randomParams(rng, docs)
+      const expected = withoutTime(whole.search(params))
+      if (expected.hits.length > 0) kinds.withHits++
+      const scores = expected.hits.map((hit) => hit._rankingScore)
+      if (new Set(scores).size < scores.length) kinds.ties++
+      kinds[params.hybrid ? 'hybrid' : params.vector ? 'vector' : params.q ? 'keyword' : 'placeholder']++
+      for (const count of SHARD_COUNTS) {
+        const actual = withoutTime(distributedSearch(sharded.get(count)!, params))
+        expect(actual, `query ${n} on ${count} shards: ${JSON.stringify(params)}`).toEqual(expected)
+      }
+    }
+    // The generator reached every kind of search, and answers that are not all empty.
+    expect(kinds.keyword).toBeGreaterThan(50)
+    expect(kinds.vector + kinds.hybrid).toBeGreaterThan(50)
+    expect(kinds.placeholder).toBeGreaterThan(10)
+    expect(kinds.withHits).toBeGreaterThan(QUERIES / 2)
+    expect(kinds.ties).toBeGreaterThan(5)
+    // About 8 s alone at load average 14 on the shared 2-core machine; more beside other files.
+  }, 180_000)
+
+  it('normalises hybrid keyword scores by the best keyword score of the whole collection', () => {
+    const params: SearchParams = {
+      q: 'library',
+      vector: queryVector(new Rng(SEED + 1)),
+      hybrid: { embedder: 'default', semanticRatio: 0.5 },
+      showRankingScore: true,
+      limit: 30,
+    }
+    const shards = sharded.get(6)!
+    const expected = withoutTime(whole.search(params))
+    expect(withoutTime(distributedSearch(shards, params))).toEqual(expected)
+    // Each shard alone normalises by its own best: merging those would differ.
+    const local = shards.map((shard) => shard.search(params))
+    const perShardTop = local.map((r) => r.hits[0]?._rankingScore)
+    expect(new Set(perShardTop).size).toBeGreaterThan(1)
+  })
+
+  it('counts facets exactly and trims them to 100 values only after the merge', () => {
+    const params: SearchParams = { facets: ['size', 'section'], limit: 0 }
+    const expected = whole.search(params)
+    expect(Object.keys(expected.facetDistribution!.size!)).toHaveLength(100)
+    expect(withoutTime(distributedSearch(sharded.get(6)!, params))).toEqual(withoutTime(expected))
+  })
+})
+
+describe('distributed search statistics and refusals', () => {
+  let dir: string
+  let engine: Engine
+
+  beforeAll(async () => {
+    dir = await tempDir()
+    engine = await open(dir, { sync: 'none' })
+    await engine.createIndex('s', { primaryKey: 'id', settings: { filterableAttributes: ['kind'] } })
+    await engine.index('s').addDocuments([
+      { id: 1, title: 'red fox', kind: 'a' },
+      { id: 2, title: 'lazy dog', kind: 'b' },
+    ])
+  })
+
+  afterAll(async () => {
+    await engine?.close()
+    await removeDir(dir)
+  })
+
+  it('keeps the statistics version across reads and changes it on every write', async () => {
+    const index = engine.index('s')
+    const before = index.searchStats({ q: 'fox' })
+    expect(index.searchStats({ q: 'dog' }).version).toBe(before.version)
+    expect(before.text?.docCount).toBe(2)
+    await index.updateDocuments([{ id: 2, title: 'lazy red dog' }])
+    const after = index.searchStats({ q: 'fox' })
+    expect(after.version).not.toBe(before.version)
+    // A shard's answer carries its version: the coordinator sees that cached stats went stale.
+    expect(index.searchShard({ q: 'fox' }, mergeSearchStats([before])).version).toBe(after.version)
+  })
+
+  it('gathers no text statistics for a search without a keyword part', () => {
+    expect(engine.index('s').searchStats({ filter: 'kind = a' }).text).toBeNull()
+  })
+
+  it('refuses with a typed error what shards cannot answer exactly', () => {
+    const index = engine.index('s')
+    const context = mergeSearchStats([index.searchStats({ q: 'fox' })])
+    for (const extra of [
+      { distinct: 'kind' },
+      { matchingStrategy: 'all' as const },
+      { rankingScoreThreshold: 0.5 },
+      { attributesToSearchOn: ['title'] },
+    ]) {
+      expect(() => index.searchShard({ q: 'fox', ...extra }, context)).toThrow(ShardedSearchUnsupportedError)
+    }
+    const phrase = mergeSearchStats([index.searchStats({ q: '"red fox"' })])
+    expect(() => index.searchShard({ q: '"red fox"' }, phrase)).toThrow(ShardedSearchUnsupportedError)
+  })
+
+  it('refuses a context gathered for another kind of query, and parts of different requests', () => {
+    const index = engine.index('s')
+    const placeholder = mergeSearchStats([index.searchStats({})])
+    expect(() => index.searchShard({ q: 'fox' }, placeholder)).toThrow(ShardedSearchMismatchError)
+    const a = index.searchShard({ limit: 1 }, placeholder)
+    const b = index.searchShard({ limit: 2 }, placeholder)
+    expect(() => mergeShardResults({ limit: 1 }, [a, b])).toThrow(ShardedSearchMismatchError)
+  })
+
+  it('refuses to merge parts searched under different settings', async () => {
+    await engine.createIndex('other', {
+      primaryKey: 'id',
+      settings: { filterableAttributes: ['kind', 'title'] },
+    })
+    const other = engine.index('other')
+    await other.addDocuments([{ id: 3, title: 'red hen', kind: 'a' }])
+    const params = { q: 'red' }
+    const stats = mergeSearchStats([engine.index('s').searchStats(params), other.searchStats(params)])
+    const parts = [engine.index('s').searchShard(params, stats), other.searchShard(params, stats)]
+    expect(() => mergeShardResults(params, parts)).toThrow(ShardedSearchMismatchError)
+  })
+
+  it('answers from the parts it has, and an empty answer with none', () => {
+    const index = engine.index('s')
+    const context = mergeSearchStats([index.searchStats({ q: 'red' })])
+    const part = index.searchShard({ q: 'red' }, context)
+    expect(mergeShardResults({ q: 'red' }, [part]).hits.map((h) => h.id)).toEqual([1, 2])
+    expect(mergeShardResults({ q: 'red', limit: 5 }, [])).toEqual({
+      hits: [],
+      query: 'red',
+      processingTimeMs: 0,
+      limit: 5,
+      offset: 0,
+      estimatedTotalHits: 0,
+    })
+  })
+})

@@ -1,0 +1,180 @@
+import { Rng, testSeed } from '@shoal/testkit/rng'
+import {
+  type CorpusDoc,
+  corpusSearchParams,
+  corpusSettings,
+  loadSearchCorpus,
+} from '@shoal/testkit/search-corpus'
+import { waitFor } from '@shoal/testkit/wait'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type ClusterProcess,
+  MASTER_KEY,
+  startClusterProcess,
+  writeKeyFile,
+} from './harness/cluster-processes.ts'
+import { type ServerProcess, startServerProcess, tempDir } from './harness/server-process.ts'
+
+// A 3-node cluster holding an index of 6 shards with replication factor 3 answers exactly like
+// one standalone node holding the same documents: the same Debian-corpus documents and writes go
+// to both, then generated queries of every kind (keyword, filtered, faceted, sorted, paginated,
+// vector, hybrid, placeholder; ranking scores shown) are asked of the single node and, in turn,
+// of every cluster node. The answers must be equal in full, `processingTimeMs` aside.
+
+const SEED = testSeed(20261207)
+const DIMENSIONS = 16
+const QUERIES = 200
+
+let scratch: { dir: string; remove: () => Promise<void> }
+let nodes: ClusterProcess[] = []
+let single: ServerProcess
+let docs: CorpusDoc[]
+const rng = new Rng(SEED)
+
+async function call<T>(
+  url: string,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${url}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(60_000),
+  })
+  const text = await response.text()
+  return { status: response.status, body: (text === '' ? null : JSON.parse(text)) as T }
+}
+
+/** Runs the same write on the single node and the cluster, and waits for both tasks to succeed. */
+async function writeBoth(method: string, route: string, body: unknown): Promise<void> {
+  for (const url of [single.url, nodes[0]!.url]) {
+    const enqueued = await call<{ taskUid: number }>(url, method, route, body)
+    expect(enqueued.status, JSON.stringify(enqueued.body)).toBe(202)
+    await waitFor(
+      `task ${enqueued.body.taskUid} on ${url}`,
+      async () => {
+        const task = await call<{ status: string; error: unknown }>(
+          url,
+          'GET',
+          `/tasks/${enqueued.body.taskUid}`,
+        )
+        if (task.body?.status === 'failed') throw new Error(`task failed: ${JSON.stringify(task.body.error)}`)
+        return task.body?.status === 'succeeded'
+      },
+      { timeoutMs: 120_000, intervalMs: 100 },
+    )
+  }
+}
+
+function withoutTime(result: Record<string, unknown>): Record<string, unknown> {
+  const { processingTimeMs: _, ...rest } = result
+  return rest
+}
+
+beforeAll(async () => {
+  scratch = await tempDir('shoal-equivalence-')
+  single = await startServerProcess(`${scratch.dir}/single`, ['--master-key', MASTER_KEY])
+  const keyFile = await writeKeyFile(scratch.dir, 'cluster.key', 'equivalence-cluster-key-000000000')
+  const first = await startClusterProcess({
+    name: 'n0',
+    dataDir: `${scratch.dir}/n0`,
+    keyFile,
+    bootstrap: true,
+  })
+  nodes = [first]
+  for (const i of [1, 2])
+    nodes.push(
+      await startClusterProcess({
+        name: `n${i}`,
+        dataDir: `${scratch.dir}/n${i}`,
+        keyFile,
+        join: [first.gossipAddr],
+      }),
+    )
+  await waitFor(
+    'three metadata voters',
+    async () => {
+      const view = await first.request<{ nodes: Array<{ roles: string[] }> }>('GET', '/_cluster/nodes')
+      return view.body.nodes.filter((n) => n.roles.includes('metadata_voter')).length === 3
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  )
+  docs = loadSearchCorpus(rng, { every: 21, dimensions: DIMENSIONS })
+  const settings = corpusSettings(DIMENSIONS)
+  const created = await call<{ taskUid: number }>(single.url, 'POST', '/indexes', {
+    uid: 'pkgs',
+    primaryKey: 'id',
+  })
+  expect(created.status).toBe(202)
+  const sharded = await call<{ taskUid: number }>(nodes[1]!.url, 'POST', '/indexes', {
+    uid: 'pkgs',
+    primaryKey: 'id',
+    sharding: { shardCount: 6, replicationFactor: 3 },
+  })
+  expect(sharded.status, JSON.stringify(sharded.body)).toBe(202)
+  await writeBoth('PATCH', '/indexes/pkgs/settings', settings)
+  for (let at = 0; at < docs.length; at += 1000)
+    await writeBoth('POST', '/indexes/pkgs/documents', docs.slice(at, at + 1000))
+  // Updates and deletions, so internal ids are reused and removed postings linger differently.
+  const updates = Array.from({ length: 150 }, () => {
+    const doc = docs[rng.int(docs.length)]!
+    return { id: doc.id, summary: docs[rng.int(docs.length)]!.summary, size: rng.int(400) }
+  })
+  await writeBoth('PUT', '/indexes/pkgs/documents', updates)
+  await writeBoth(
+    'POST',
+    '/indexes/pkgs/documents/delete-batch',
+    Array.from({ length: 100 }, () => docs[rng.int(docs.length)]!.id),
+  )
+}, 400_000)
+
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.kill()))
+  await single?.stop('SIGKILL')
+  await scratch?.remove()
+})
+
+describe(`a 3-node cluster with 6 shards answers like one node (SEED=${SEED})`, () => {
+  it(`answers ${QUERIES} generated queries identically through every node`, async () => {
+    const kinds = { keyword: 0, vector: 0, hybrid: 0, placeholder: 0, withHits: 0 }
+    for (let n = 0; n < QUERIES; n++) {
+      const params = corpusSearchParams(rng, docs, DIMENSIONS)
+      const expected = await call<Record<string, unknown>>(single.url, 'POST', '/indexes/pkgs/search', params)
+      expect(expected.status, JSON.stringify(expected.body)).toBe(200)
+      if ((expected.body.hits as unknown[]).length > 0) kinds.withHits++
+      kinds[params.hybrid ? 'hybrid' : params.vector ? 'vector' : params.q ? 'keyword' : 'placeholder']++
+      // Every node in turn; the first queries through all three.
+      const via = n < 10 ? nodes : [nodes[n % nodes.length]!]
+      for (const node of via) {
+        const actual = await call<Record<string, unknown>>(node.url, 'POST', '/indexes/pkgs/search', params)
+        expect(actual.status, JSON.stringify(actual.body)).toBe(200)
+        expect(withoutTime(actual.body), `query ${n} via ${node.name}: ${JSON.stringify(params)}`).toEqual(
+          withoutTime(expected.body),
+        )
+      }
+    }
+    expect(kinds.keyword).toBeGreaterThan(50)
+    expect(kinds.vector + kinds.hybrid).toBeGreaterThan(50)
+    expect(kinds.placeholder).toBeGreaterThan(10)
+    expect(kinds.withHits).toBeGreaterThan(QUERIES / 2)
+  }, 400_000)
+
+  it('lists the same documents and statistics', async () => {
+    const one = await call<{ numberOfDocuments: number; fieldDistribution: unknown }>(
+      single.url,
+      'GET',
+      '/indexes/pkgs/stats',
+    )
+    for (const node of nodes) {
+      const stats = await call<{ numberOfDocuments: number; fieldDistribution: unknown }>(
+        node.url,
+        'GET',
+        '/indexes/pkgs/stats',
+      )
+      expect(stats.body.numberOfDocuments).toBe(one.body.numberOfDocuments)
+      expect(stats.body.fieldDistribution).toEqual(one.body.fieldDistribution)
+    }
+  })
+})
