@@ -19,6 +19,7 @@ import type {
   SearchContext,
   SearchMode,
   SearchParams,
+  Settings,
   ShardHit,
   ShardSearchPlan,
   ShardSearchResult,
@@ -73,7 +74,7 @@ export function searchShard(
   const syntax = parseQuerySyntax(request.q, state.text)
   refuseUnsupported(request, hasSyntax(syntax))
   const text = syntax.text
-  const plan = planOf(request, text, settingsFingerprint(state.settings))
+  const plan = planOf(request, text, settingsFingerprint(state.settings), state.settings)
   const keywordPart = plan.mode === 'keyword' || plan.mode === 'hybrid'
   if (context !== 'local' && (context.text !== null) !== keywordPart) {
     throw new ShardedSearchMismatchError('The search context was gathered for another query.')
@@ -219,7 +220,12 @@ export function modeOf(request: CheckedSearch, text: string): SearchMode {
   return keyword ? (semantic ? 'hybrid' : 'keyword') : semantic ? 'semantic' : 'placeholder'
 }
 
-export function planOf(request: CheckedSearch, text: string, settings: string): ShardSearchPlan {
+export function planOf(
+  request: CheckedSearch,
+  text: string,
+  settings: string,
+  limits: Pick<Settings, 'pagination' | 'faceting'>,
+): ShardSearchPlan {
   const pages = request.pages ?? null
   return {
     q: request.q,
@@ -232,6 +238,8 @@ export function planOf(request: CheckedSearch, text: string, settings: string): 
     semanticRatio: request.semanticRatio,
     showRankingScore: request.showRankingScore,
     settings,
+    maxTotalHits: limits.pagination.maxTotalHits,
+    faceting: limits.faceting,
   }
 }
 

@@ -66,7 +66,9 @@ function refiningSearch(
   const pages = request.pages
   const offset = pages === undefined ? request.offset : Math.max(0, pages.page - 1) * pages.hitsPerPage
   const limit = pages === undefined ? request.limit : pages.page === 0 ? 0 : pages.hitsPerPage
-  const end = Math.min(order.length, offset + limit)
+  // pagination.maxTotalHits: no hit is reached past this rank, and totals stop at it.
+  const maxTotalHits = state.settings.pagination.maxTotalHits
+  const end = Math.min(order.length, offset + limit, maxTotalHits)
   const hits: Doc[] = []
   let semanticHitCount = 0
   for (let i = offset; i < end; i++) {
@@ -81,7 +83,7 @@ function refiningSearch(
     if (ranked.semanticIds?.has(id)) semanticHitCount++
     hits.push(hit)
   }
-  const total = order.length
+  const total = Math.min(order.length, maxTotalHits)
   const result: SearchResult =
     pages === undefined
       ? { hits, query: request.q, processingTimeMs: 0, limit, offset, estimatedTotalHits: total }
