@@ -123,7 +123,12 @@ export class ShardHosting {
       const machine = await this.#factory.open(ref)
       const bootstrap =
         founders?.includes(self) === true ? { voters: [...(founders ?? [])], learners: [] } : undefined
-      await host.addGroup(group, { stateMachine: machine, ...(bootstrap === undefined ? {} : { bootstrap }) })
+      // Searches read shard leaders; a leader within its lease answers without a ReadIndex round.
+      await host.addGroup(group, {
+        stateMachine: machine,
+        leaseReads: true,
+        ...(bootstrap === undefined ? {} : { bootstrap }),
+      })
       this.#hosted.set(group, { ref, machine })
       this.#log.info({ group }, 'shard replica started')
     }

@@ -216,6 +216,22 @@ export class Engine {
     this.#handles.delete(uid)
   }
 
+  /**
+   * Swaps pairs of indexes (documents, settings and all) in one atomic step,
+   * or renames the first of a pair to the second when `rename` is set. Fails
+   * whole (nothing changes) when a uid is repeated, an index is missing, or a
+   * rename's target exists.
+   */
+  async swapIndexes(swaps: { indexes: [string, string]; rename?: boolean }[]): Promise<void> {
+    await this.#submit({
+      type: 'swapIndexes',
+      swaps: swaps.map((s) => ({ indexes: s.indexes, rename: s.rename ?? false })),
+      at: this.#host.now(),
+    })
+    // Handles name their index by uid; both uids of every pair now point elsewhere.
+    for (const { indexes } of swaps) for (const uid of indexes) this.#handles.delete(uid)
+  }
+
   /** A handle on an existing index; throws IndexNotFoundError. */
   index(uid: string): Index {
     this.#state.index(uid)

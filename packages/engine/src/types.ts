@@ -29,11 +29,29 @@ export interface Settings {
   stopWords: string[]
   typoTolerance: TypoToleranceSettings
   embedders: Record<string, EmbedderSettings>
+  pagination: PaginationSettings
+  faceting: FacetingSettings
 }
+
+/** Meilisearch's `pagination` setting. */
+export interface PaginationSettings {
+  /** No search reaches a hit past this rank, and totals are capped at it. @defaultValue 1000 */
+  maxTotalHits: number
+}
+
+/** Meilisearch's `faceting` setting. */
+export interface FacetingSettings {
+  /** Values returned per facet in `facetDistribution`. @defaultValue 100 */
+  maxValuesPerFacet: number
+  /** Per facet (or `*` for the rest): `alpha` (numbers ascending, then strings) or `count` (most frequent first). @defaultValue { '*': 'alpha' } */
+  sortFacetValuesBy: Record<string, 'alpha' | 'count'>
+}
+
+type PartialSettings = 'typoTolerance' | 'pagination' | 'faceting'
 
 /** A settings update: every field optional, `null` resets that setting to its default. */
 export type SettingsUpdate = {
-  [K in keyof Settings]?: (K extends 'typoTolerance' ? Partial<TypoToleranceSettings> : Settings[K]) | null
+  [K in keyof Settings]?: (K extends PartialSettings ? Partial<Settings[K]> : Settings[K]) | null
 }
 
 export interface IndexInfo {
@@ -206,6 +224,10 @@ export interface ShardSearchPlan {
   showRankingScore: boolean
   /** A fingerprint of the index settings the partition searched under. */
   settings: string
+  /** `pagination.maxTotalHits`: no hit past this rank, totals capped at it. */
+  maxTotalHits: number
+  /** The index's `faceting` setting, applied to the summed counts. */
+  faceting: FacetingSettings
 }
 
 /** One candidate hit of a partition, with what the merge orders it by. */

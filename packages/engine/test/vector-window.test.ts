@@ -21,6 +21,8 @@ describe('vector searches wider than the graph answers', () => {
         filterableAttributes: ['parity'],
         sortableAttributes: ['rank'],
         embedders: { e: { source: 'userProvided', dimensions: 2, distance: 'l2' } },
+        // The windows below reach past Meilisearch's default cap of 1000 hits.
+        pagination: { maxTotalHits: 1_000_000 },
       },
     })
     const docs = Array.from({ length: COUNT }, (_, i) => ({

@@ -87,7 +87,11 @@ describe('large writes', () => {
     dirs.push(dir)
     const { open } = await import('../src/index.ts')
     const engine = await open(dir, { sync: 'none' })
-    await engine.createIndex('docs', { primaryKey: 'id', settings: { searchableAttributes: ['text'] } })
+    await engine.createIndex('docs', {
+      primaryKey: 'id',
+      // The totals below count past Meilisearch's default cap of 1000 hits.
+      settings: { searchableAttributes: ['text'], pagination: { maxTotalHits: 100_000 } },
+    })
     await engine.index('docs').addDocuments([{ id: 'first', text: 'alpha' }])
     const batch = Array.from({ length: 2000 }, (_, i) => ({ id: i, text: `word${i % 97} common batch ${i}` }))
     let settled = false

@@ -48,6 +48,8 @@ export class RaftHost {
   readonly #options: RaftHostOptions
   /** Every group's core options: one frozen object, so the groups share one resolved configuration. */
   readonly #raft: Readonly<Partial<RaftConfig> & { id: NodeId }>
+  /** The same settings with lease reads on, shared by the groups that ask for them. */
+  #raftLease: Readonly<Partial<RaftConfig> & { id: NodeId }> | null = null
   readonly #groups = new Map<string, HostedGroup>()
   /** Groups the clock ticks; a quiesced group leaves at the next tick and returns on any input. */
   readonly #awake = new Set<HostedGroup>()
@@ -164,7 +166,7 @@ export class RaftHost {
     const hosted = new HostedGroup(
       this.#sink,
       group,
-      this.#raft,
+      options.leaseReads === true ? this.#leaseConfig() : this.#raft,
       storage,
       options.stateMachine,
       options.snapshotEntries,
@@ -176,6 +178,14 @@ export class RaftHost {
     await node.start()
     for (const dead of this.#dead) if (node.isMember(dead)) node.setPeerLiveness(dead, false)
     return node
+  }
+
+  #leaseConfig(): Readonly<Partial<RaftConfig> & { id: NodeId }> {
+    if (this.#raftLease === null) {
+      this.#raftLease = Object.freeze({ ...this.#raft, leaseReads: true })
+      resolveRaftConfig(this.#raftLease)
+    }
+    return this.#raftLease
   }
 
   #sharedWal(): Promise<SharedWal> {

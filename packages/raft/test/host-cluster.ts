@@ -58,13 +58,14 @@ export class HostCluster {
     return this.machines.get(`${node}/${group}`) as MapMachine
   }
 
-  async addGroup(group: string, members: NodeId[]): Promise<void> {
+  async addGroup(group: string, members: NodeId[], options: { leaseReads?: boolean } = {}): Promise<void> {
     for (const id of members) {
       const machine = new MapMachine()
       this.machines.set(`${id}/${group}`, machine)
       await this.host(id).addGroup(group, {
         stateMachine: machine,
         bootstrap: { voters: members, learners: [] },
+        ...options,
       })
     }
   }

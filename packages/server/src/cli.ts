@@ -15,6 +15,7 @@ Commands:
              [--data-dir ./shoal-data] [--http-addr 127.0.0.1:7700] [--master-key KEY] [--config shoal.toml]
              [--allow-insecure] [--payload-limit-bytes N] [--rate-limit-per-second N] [--rate-limit-burst N]
              [--log-level info] [--sync always|none] [--load-sample]
+             [--dump-dir DIR] [--snapshot-dir DIR] [--import-dump FILE | --import-snapshot FILE]
              cluster: [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--bootstrap [--cluster-name NAME]]
              [--join host:port[,host:port…]] [--region R] [--zone Z] [--node-name NAME]
              [--p2p-addr 127.0.0.1:7800] [--gossip-addr 127.0.0.1:7946]
@@ -65,6 +66,10 @@ async function main(argv: string[]): Promise<number> {
           'log-level': { type: 'string' },
           sync: { type: 'string' },
           'load-sample': { type: 'boolean' },
+          'import-dump': { type: 'string' },
+          'import-snapshot': { type: 'string' },
+          'dump-dir': { type: 'string' },
+          'snapshot-dir': { type: 'string' },
           'cluster-key-file': { type: 'string' },
           join: { type: 'string' },
           bootstrap: { type: 'boolean' },
@@ -81,7 +86,12 @@ async function main(argv: string[]): Promise<number> {
         },
       })
       const config = await configFromCli(values, process.env)
-      await startNode(config, openEngine, { loadSample: values['load-sample'] === true, out })
+      await startNode(config, openEngine, {
+        loadSample: values['load-sample'] === true,
+        out,
+        ...(values['import-dump'] !== undefined ? { importDump: values['import-dump'] } : {}),
+        ...(values['import-snapshot'] !== undefined ? { importSnapshot: values['import-snapshot'] } : {}),
+      })
       return -1
     }
     case 'import': {

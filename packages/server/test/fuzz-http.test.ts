@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type InProcessServer, type Json, startInProcess } from './harness/in-process.ts'
@@ -174,6 +175,68 @@ const documentsBody = plausible<unknown>(
   ),
 )
 
+/** Uids the admin bodies name: never `movies`, so a swap that succeeds leaves the fixture alone. */
+const spareUid = plausible<unknown>(fc.constantFrom('x', 'y', 'z', 'bad uid', '', '*'))
+
+const swapBody = plausible<unknown>(
+  fc.array(
+    fc.record(
+      {
+        indexes: plausible<unknown>(fc.array(spareUid, { minLength: 0, maxLength: 3 })),
+        rename: plausible(fc.boolean()),
+      },
+      { requiredKeys: [] },
+    ),
+    { maxLength: 3 },
+  ),
+)
+
+const indexUpdateBody = plausible<unknown>(
+  fc.record(
+    { uid: spareUid, primaryKey: plausible(fc.constantFrom('id', 'title', '')) },
+    { requiredKeys: [] },
+  ),
+)
+
+const fieldsBody = plausible<unknown>(
+  fc.record(
+    {
+      offset: plausible(fc.nat(5)),
+      limit: plausible(fc.nat(5)),
+      filter: plausible<unknown>(
+        fc.record(
+          {
+            attributePatterns: plausible(fc.array(fc.constantFrom('*', 't*', '*e', 'a*b*c', ''))),
+            sortable: plausible(fc.boolean()),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
+    },
+    { requiredKeys: [] },
+  ),
+)
+
+const webhookBody = plausible<unknown>(
+  fc.record(
+    {
+      url: plausible<unknown>(fc.constantFrom('http://127.0.0.1:9/x', 'https://a.b', 'ftp://x', '', 'x')),
+      headers: plausible<unknown>(
+        fc.dictionary(fc.constantFrom('a', 'Authorization', 'bad name', ''), plausible(fc.string())),
+      ),
+    },
+    { requiredKeys: [] },
+  ),
+)
+
+const featuresBody = plausible<unknown>(
+  fc.dictionary(
+    fc.constantFrom('metrics', 'containsFilter', 'network', 'logsRoute', 'unknown'),
+    plausible<unknown>(fc.boolean(), fc.constant(null)),
+    { maxKeys: 3 },
+  ),
+)
+
 describe(`no 500 and no damage from any body (SEED=${SEED})`, () => {
   let node: InProcessServer
   let baseline: Json
@@ -289,6 +352,115 @@ describe(`no 500 and no damage from any body (SEED=${SEED})`, () => {
           await inject(method as 'POST' | 'PUT', '/indexes/movies/documents', body),
           `${method} documents ${JSON.stringify(body)}`,
         )
+      }),
+      { seed: SEED, numRuns: RUNS },
+    )
+  }, 120_000)
+
+  it('index admin bodies (swap-indexes, index update, experimental features)', async () => {
+    await node.write('POST', '/indexes/x/documents?primaryKey=id', [{ id: 1 }])
+    await node.write('POST', '/indexes/y/documents?primaryKey=id', [{ id: 2 }])
+    await fc.assert(
+      fc.asyncProperty(
+        swapBody,
+        indexUpdateBody,
+        featuresBody,
+        fieldsBody,
+        webhookBody,
+        async (swap, update, features, fields, hook) => {
+          const created = await inject('POST', '/webhooks', hook)
+          expect(created.status, JSON.stringify(hook)).toBeLessThan(500)
+          if (created.status === 201) {
+            expect((await inject('PATCH', `/webhooks/${created.body.uuid}`, hook)).status).toBeLessThan(500)
+            expect((await inject('DELETE', `/webhooks/${created.body.uuid}`)).status).toBe(204)
+          }
+          await check(
+            await inject('POST', '/indexes/movies/fields', fields),
+            `fields ${JSON.stringify(fields)}`,
+          )
+          await check(await inject('POST', '/swap-indexes', swap), `swap ${JSON.stringify(swap)}`)
+          for (const uid of ['x', 'y', 'z']) {
+            await check(
+              await inject('PATCH', `/indexes/${uid}`, update),
+              `PATCH ${uid} ${JSON.stringify(update)}`,
+            )
+          }
+          await check(
+            await inject('PATCH', '/experimental-features', features),
+            `features ${JSON.stringify(features)}`,
+          )
+          await check(await inject('GET', '/batches?limit=3&reverse=true'), 'batches')
+          await check(await inject('POST', '/dumps', features), `dumps ${JSON.stringify(features)}`)
+        },
+      ),
+      { seed: SEED, numRuns: RUNS / 2 },
+    )
+  }, 120_000)
+
+  it('bearer tokens shaped like tenant tokens', async () => {
+    const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+    const token = fc.oneof(
+      fc
+        .tuple(
+          plausible<unknown>(
+            fc.record({ alg: plausible(fc.constantFrom('HS256', 'HS384', 'none')), typ: fc.constant('JWT') }),
+          ),
+          plausible<unknown>(
+            fc.record(
+              {
+                apiKeyUid: plausible(fc.uuid()),
+                exp: plausible(fc.integer()),
+                searchRules: plausible<unknown>(
+                  fc.array(fc.constantFrom('*', 'movies', 'mov*')),
+                  fc.dictionary(
+                    fc.constantFrom('*', 'movies'),
+                    plausible<unknown>(fc.record({ filter: filter })),
+                  ),
+                ),
+              },
+              { requiredKeys: [] },
+            ),
+          ),
+          fc.base64String({ maxLength: 44 }),
+        )
+        .map(([h, p, sig]) => `${part(h)}.${part(p)}.${sig.replace(/[+/=]/g, '')}`),
+      fc.string({ maxLength: 60 }),
+    )
+    await fc.assert(
+      fc.asyncProperty(token, async (bearer) => {
+        const answer = await node.server.app.inject({
+          method: 'POST',
+          url: '/indexes/movies/search',
+          headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+          payload: '{}',
+        })
+        expect(answer.statusCode, `${bearer} → ${answer.body}`).toBeLessThan(500)
+      }),
+      { seed: SEED, numRuns: RUNS },
+    )
+  }, 120_000)
+
+  it('searches through validly signed tenant tokens with any search rules', async () => {
+    const key = (await inject('POST', '/keys', { actions: ['search'], indexes: ['*'], expiresAt: null })).body
+    const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+    const rules = plausible<unknown>(
+      fc.array(fc.constantFrom('*', 'movies', 'mov*')),
+      fc.dictionary(fc.constantFrom('*', 'movies', 'mov*'), plausible<unknown>(fc.record({ filter }))),
+    )
+    await fc.assert(
+      fc.asyncProperty(rules, searchBody, async (searchRules, body) => {
+        const signed = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ apiKeyUid: key.uid, searchRules })}`
+        const signature = createHmac('sha256', key.key).update(signed).digest('base64url')
+        const answer = await node.server.app.inject({
+          method: 'POST',
+          url: '/indexes/movies/search',
+          headers: { authorization: `Bearer ${signed}.${signature}`, 'content-type': 'application/json' },
+          payload: JSON.stringify(body),
+        })
+        expect(
+          answer.statusCode,
+          `${JSON.stringify(searchRules)} ${JSON.stringify(body)} → ${answer.body}`,
+        ).toBeLessThan(500)
       }),
       { seed: SEED, numRuns: RUNS },
     )

@@ -33,6 +33,17 @@ export type Command =
   | { type: 'deleteDocumentsByFilter'; uid: string; filter: Filter; at: string }
   | { type: 'deleteAllDocuments'; uid: string; at: string }
   | { type: 'updateSettings'; uid: string; settings: SettingsUpdate; at: string }
+  /**
+   * Swaps pairs of indexes atomically (all pairs or none); a pair with
+   * `rename` moves the first index to the second uid, which must be free.
+   */
+  | { type: 'swapIndexes'; swaps: IndexSwap[]; at: string }
+
+/** One pair of a `swapIndexes` command. */
+export interface IndexSwap {
+  indexes: [string, string]
+  rename: boolean
+}
 
 /** What applying a command produced: a value, or the typed error that left the state unchanged. */
 export type ApplyResult =

@@ -16,7 +16,7 @@ import {
   ShoalError,
 } from '../errors.ts'
 import type { IndexInfo, Settings, WriteResult } from '../types.ts'
-import type { ApplyResult, Command } from './commands.ts'
+import type { ApplyResult, Command, IndexSwap } from './commands.ts'
 import type { IndexImage } from './index-image.ts'
 import {
   type Components,
@@ -241,11 +241,83 @@ export class DatabaseState {
           },
         }
       }
+      case 'swapIndexes':
+        return this.#planSwaps(command.swaps, command.at)
       default:
         throw new InvalidDocumentError(
           `Unknown command type \`${String((command as { type: unknown }).type)}\`.`,
           'bad_request',
         )
+    }
+  }
+
+  /**
+   * Swaps (or renames) every pair at once: each uid appears in one pair only,
+   * the indexes named exist, and a rename's target is free. The new map is
+   * built before anything changes, so a bad pair changes nothing.
+   */
+  #planSwaps(swaps: IndexSwap[], at: string): Step {
+    if (!Array.isArray(swaps)) {
+      throw new ShoalError('`swaps` must be an array.', 'invalid_swap_indexes', 'invalid_request', 400)
+    }
+    const seen = new Set<string>()
+    const missing: string[] = []
+    for (const swap of swaps) {
+      const pair = swap?.indexes
+      if (!Array.isArray(pair) || pair.length !== 2 || typeof swap.rename !== 'boolean') {
+        throw new ShoalError(
+          'Each swap must name exactly two indexes and say whether it renames.',
+          'invalid_swap_indexes',
+          'invalid_request',
+          400,
+        )
+      }
+      for (const uid of pair) {
+        if (typeof uid !== 'string' || !UID_PATTERN.test(uid)) throw new InvalidIndexUidError(uid)
+        if (seen.has(uid)) {
+          throw new ShoalError(
+            `Indexes must be declared only once during a swap. \`${uid}\` was specified several times.`,
+            'invalid_swap_duplicate_index_found',
+            'invalid_request',
+            400,
+          )
+        }
+        seen.add(uid)
+      }
+      const [from, to] = pair
+      if (!this.#indexes.has(from)) missing.push(from)
+      if (swap.rename && this.#indexes.has(to)) throw new IndexAlreadyExistsError(to)
+      if (!swap.rename && !this.#indexes.has(to)) missing.push(to)
+    }
+    if (missing.length === 1) throw new IndexNotFoundError(missing[0]!)
+    if (missing.length > 1) {
+      throw new ShoalError(
+        `Indexes ${missing.map((uid) => `\`${uid}\``).join(', ')} not found.`,
+        'index_not_found',
+        'invalid_request',
+        404,
+      )
+    }
+    return {
+      needs: { vectors: [] },
+      commit: () => {
+        const moved: [string, IndexState][] = []
+        for (const { indexes, rename } of swaps) {
+          const [a, b] = indexes
+          const first = this.#indexes.get(a)!
+          const second = this.#indexes.get(b)
+          moved.push([b, first])
+          if (!rename && second !== undefined) moved.push([a, second])
+          this.#indexes.delete(a)
+          this.#indexes.delete(b)
+        }
+        for (const [uid, index] of moved) {
+          index.uid = uid
+          index.updatedAt = at
+          this.#indexes.set(uid, index)
+        }
+        return null
+      },
     }
   }
 

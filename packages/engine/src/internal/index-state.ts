@@ -42,6 +42,7 @@ import type {
   VectorIndexFactory,
 } from './ports.ts'
 import { documentKey, inferPrimaryKey } from './primary-key.ts'
+import { withDefaults } from './settings.ts'
 import { BackloggedVectorIndex } from './vector-backlog.ts'
 
 export interface Components {
@@ -139,7 +140,8 @@ export interface PutPlan {
 }
 
 export class IndexState {
-  readonly uid: string
+  /** Changes only when the index is renamed or swapped (a `swapIndexes` command). */
+  uid: string
   primaryKey: string | null
   readonly createdAt: string
   updatedAt: string
@@ -720,7 +722,7 @@ export class IndexState {
         index.restoreBacklog(backlog)
       }
     }
-    const state = new IndexState(image, image.settings, { text, vectors })
+    const state = new IndexState(image, withDefaults(image.settings), { text, vectors })
     state.#textFields = image.textFields
     state.#nextId = image.nextId
     state.#resizeLive(Math.max(MIN_BITSET, image.nextId))

@@ -1,6 +1,6 @@
 /**
  * Facets of a search: the count of matching documents per value (numbers first, ascending, then
- * strings; at most 100 values per facet) and, for a facet with numeric values, their `min` and
+ * strings, or by count, per the `faceting` setting; at most its `maxValuesPerFacet` values per facet) and, for a facet with numeric values, their `min` and
  * `max` among the matches (Meilisearch's `facetStats`).
  *
  * Counting and presenting are apart so that partitions count exactly and untrimmed
@@ -10,12 +10,10 @@
  * show the smallest in code-unit order.
  */
 
-import type { ShardFacets } from '../types.ts'
+import type { FacetingSettings, ShardFacets } from '../types.ts'
 import { Bitset } from './bitset.ts'
 import type { IndexState } from './index-state.ts'
 import type { Ranked } from './search-rank.ts'
-
-const MAX_VALUES_PER_FACET = 100
 
 export interface PresentedFacets {
   distribution: Record<string, Record<string, number>>
@@ -68,8 +66,12 @@ export function mergeFacets(facets: readonly string[], parts: readonly ShardFace
   return { distribution }
 }
 
-/** The facets as answered: ordered, at most 100 values each, with numeric min and max. */
-export function presentFacets(facets: readonly string[], counts: ShardFacets): PresentedFacets {
+/** The facets as answered: ordered and trimmed by the `faceting` setting, with numeric min and max. */
+export function presentFacets(
+  facets: readonly string[],
+  counts: ShardFacets,
+  faceting: FacetingSettings,
+): PresentedFacets {
   const out: Record<string, Record<string, number>> = {}
   const stats: Record<string, { min: number; max: number }> = {}
   for (const facet of facets) {
@@ -78,15 +80,19 @@ export function presentFacets(facets: readonly string[], counts: ShardFacets): P
       a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0,
     )
     if (numbers.length > 0) stats[facet] = { min: numbers[0]![0], max: numbers[numbers.length - 1]![0] }
+    // faceting: `alpha` lists numbers ascending then strings; `count` the most frequent first
+    // (ties in that order); either way at most maxValuesPerFacet values.
+    const listed: [string, number][] = [
+      ...numbers.map(([v, c]): [string, number] => [String(v), c]),
+      ...strings.map(([, spelling, c]): [string, number] => [spelling, c]),
+    ]
+    if ((faceting.sortFacetValuesBy[facet] ?? faceting.sortFacetValuesBy['*']) === 'count')
+      listed.sort((x, y) => y[1] - x[1])
     const values: Record<string, number> = {}
     let shown = 0
-    for (const [value, c] of numbers) {
-      if (shown++ >= MAX_VALUES_PER_FACET) break
-      values[String(value)] = (values[String(value)] ?? 0) + c
-    }
-    for (const [, spelling, c] of strings) {
-      if (shown++ >= MAX_VALUES_PER_FACET) break
-      values[spelling] = (values[spelling] ?? 0) + c
+    for (const [value, c] of listed) {
+      if (values[value] === undefined && shown++ >= faceting.maxValuesPerFacet) break
+      values[value] = (values[value] ?? 0) + c
     }
     out[facet] = values
   }
@@ -112,5 +118,5 @@ export function facetDistribution(
     matched = new Bitset(state.live.capacity)
     for (let i = 0; i < ranked.ids.length; i++) matched.add(ranked.ids[i]!)
   }
-  return presentFacets(facets, countFacets(state, facets, matched))
+  return presentFacets(facets, countFacets(state, facets, matched), state.settings.faceting)
 }

@@ -20,6 +20,7 @@ import type {
 import { compareDocumentKeys } from './document-order.ts'
 import { mergeFacets, presentFacets } from './search-facets.ts'
 import { compareSortKeys, HYBRID_MIN_DEPTH, keywordTotal } from './search-rank.ts'
+import { defaultSettings } from './settings.ts'
 
 interface Ranked {
   hits: ShardHit[]
@@ -53,7 +54,9 @@ export function mergeShardResults(
       (a, b) => compareSortKeys(a.hit.sortValues, b.hit.sortValues, plan.sort) || a.position - b.position,
     )
   }
-  order = order.slice(plan.offset, plan.offset + plan.limit)
+  // pagination.maxTotalHits: no hit is reached past this rank, and totals stop at it.
+  order = order.slice(plan.offset, Math.min(plan.offset + plan.limit, plan.maxTotalHits))
+  const total = Math.min(ranked.total, plan.maxTotalHits)
   let semanticHitCount = 0
   const hits = order.map(({ hit, position }) => {
     const document: Doc = { ...hit.document }
@@ -72,7 +75,7 @@ export function mergeShardResults(
           processingTimeMs: 0,
           limit: plan.limit,
           offset: plan.offset,
-          estimatedTotalHits: ranked.total,
+          estimatedTotalHits: total,
         }
       : {
           hits,
@@ -80,15 +83,15 @@ export function mergeShardResults(
           processingTimeMs: 0,
           hitsPerPage: pages.hitsPerPage,
           page: pages.page,
-          totalPages: pages.hitsPerPage === 0 ? 0 : Math.ceil(ranked.total / pages.hitsPerPage),
-          totalHits: ranked.total,
+          totalPages: pages.hitsPerPage === 0 ? 0 : Math.ceil(total / pages.hitsPerPage),
+          totalHits: total,
         }
   if (plan.facets !== null) {
     const counts = mergeFacets(
       plan.facets,
       parts.map((part) => part.facets ?? { distribution: {} }),
     )
-    const { distribution, stats } = presentFacets(plan.facets, counts)
+    const { distribution, stats } = presentFacets(plan.facets, counts, plan.faceting)
     result.facetDistribution = distribution
     result.facetStats = stats
   }
@@ -206,6 +209,7 @@ function semanticList(all: readonly ShardHit[], depth: number): ShardHit[] {
 /** The plan of a search no partition answered: what can be read from the parameters alone. */
 function fallbackPlan(params: SearchParams | undefined): ShardSearchPlan {
   const p = params ?? {}
+  const defaults = defaultSettings()
   const paged = p.page !== undefined || p.hitsPerPage !== undefined
   const hitsPerPage = p.hitsPerPage ?? 20
   const page = p.page ?? 1
@@ -221,6 +225,8 @@ function fallbackPlan(params: SearchParams | undefined): ShardSearchPlan {
     semanticRatio: 0,
     showRankingScore: p.showRankingScore === true,
     settings: '',
+    maxTotalHits: defaults.pagination.maxTotalHits,
+    faceting: defaults.faceting,
   }
 }
 

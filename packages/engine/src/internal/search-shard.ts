@@ -19,6 +19,7 @@ import type {
   SearchContext,
   SearchMode,
   SearchParams,
+  Settings,
   ShardHit,
   ShardSearchPlan,
   ShardSearchResult,
@@ -26,6 +27,7 @@ import type {
 import { Bitset } from './bitset.ts'
 import { mayReachPage } from './hybrid-page-bound.ts'
 import type { IndexState } from './index-state.ts'
+import type { TextQueryStats } from './ports.ts'
 import { hasSyntax, parseQuerySyntax } from './query-syntax.ts'
 import { folder, queryWords } from './query-words.ts'
 import { filterDocuments, project } from './search.ts'
@@ -37,6 +39,7 @@ import {
   HYBRID_MIN_DEPTH,
   keywordHits,
   placeholderIds,
+  type SortKey,
   semanticHits,
   sortKey,
 } from './search-rank.ts'
@@ -50,75 +53,39 @@ interface Row {
   similarity: number | null
 }
 
+interface Ranked {
+  rows: Row[]
+  keywordFound: number
+  keywordBest: number | null
+  semanticFound: number
+}
+
+/**
+ * `context` is the collection's statistics, or `'local'` when this index is the whole collection
+ * (one unsharded index): it then scores with its own, which is what merged statistics of one
+ * partition amount to, without gathering them.
+ */
 export function searchShard(
   state: IndexState,
   params: SearchParams | undefined,
-  context: SearchContext,
+  context: SearchContext | 'local',
 ): ShardSearchResult {
   const request = checkSearch(params, state.settings)
   const syntax = parseQuerySyntax(request.q, state.text)
   refuseUnsupported(request, hasSyntax(syntax))
   const text = syntax.text
-  const plan = planOf(request, text, settingsFingerprint(state.settings))
-  if ((context.text !== null) !== (plan.mode === 'keyword' || plan.mode === 'hybrid')) {
+  const plan = planOf(request, text, settingsFingerprint(state.settings), state.settings)
+  const keywordPart = plan.mode === 'keyword' || plan.mode === 'hybrid'
+  if (context !== 'local' && (context.text !== null) !== keywordPart) {
     throw new ShardedSearchMismatchError('The search context was gathered for another query.')
   }
+  const global = context === 'local' ? undefined : (context.text ?? undefined)
   const allowed = filterDocuments(state, request.filter)
   const candidateCount = allowed === undefined ? state.size : allowed.count()
-  const allowedIds = allowed?.toArray()
-  const pageEnd = plan.offset + plan.limit
-  const needAll = plan.sort.length > 0 || plan.facets !== null || plan.pages !== null
-  const window = Math.min(candidateCount, needAll ? candidateCount : pageEnd)
-  const depth = Math.min(candidateCount, needAll ? candidateCount : Math.max(pageEnd, HYBRID_MIN_DEPTH))
-  let rows: Row[] = []
-  let keywordFound = 0
-  let keywordBest: number | null = null
-  let semanticFound = 0
-  if (plan.mode === 'placeholder') {
-    rows = placeholderIds(state, allowed, plan.sort.length > 0 ? undefined : pageEnd).map((id) => row(id))
-  } else if (window > 0) {
-    const listDepth = plan.mode === 'hybrid' ? depth : window
-    if (plan.mode !== 'semantic') {
-      const hits = keywordHits(state, { ...request, q: text }, allowedIds, listDepth, context.text!)
-      keywordFound = hits.ids.length
-      keywordBest = hits.scores[0] ?? null
-      rows = hits.ids.map((id, i) => row(id, hits.scores[i]!))
-    }
-    if (plan.mode !== 'keyword') {
-      const hits = semanticHits(state, request, allowedIds, listDepth, candidateCount)
-      semanticFound = hits.ids.length
-      const byId = new Map(rows.map((r) => [r.id, r]))
-      hits.ids.forEach((id, i) => {
-        const had = byId.get(id)
-        if (had === undefined) rows.push(row(id, null, hits.distances[i]!, hits.scores[i]!))
-        else {
-          had.distance = hits.distances[i]!
-          had.similarity = hits.scores[i]!
-        }
-      })
-    }
-  }
-  const matched = plan.facets === null ? undefined : matchedSet(state, plan.mode, rows, allowed)
-  const hybridCount = plan.mode === 'hybrid' ? rows.length : 0
+  const ranked = rankCandidates(state, { ...request, q: text }, plan, global, allowed, candidateCount)
+  const matched = plan.facets === null ? undefined : matchedSet(state, plan.mode, ranked.rows, allowed)
   const sortValues = (id: number) => plan.sort.map((rule) => sortKey(state.docAt(id)!, rule))
-  if (plan.mode !== 'hybrid') {
-    if (plan.sort.length > 0) {
-      const keyed = rows.map((r, position) => ({ r, position, values: sortValues(r.id) }))
-      keyed.sort((a, b) => compareSortKeys(a.values, b.values, plan.sort) || a.position - b.position)
-      rows = keyed.map((entry) => entry.r)
-    }
-    if (rows.length > pageEnd) rows = rows.slice(0, pageEnd)
-  } else if (needAll) {
-    // Complete lists: send only what can reach the page, whatever the collection's best score.
-    const ratio = plan.semanticRatio
-    const bounded = rows.map((r) => ({
-      r,
-      raw: r.keyword ?? 0,
-      y: ratio * (r.similarity ?? 0),
-      values: sortValues(r.id),
-    }))
-    rows = mayReachPage(bounded, plan.sort, pageEnd).map((entry) => entry.r)
-  }
+  const rows = pageCandidates(plan, ranked.rows, sortValues)
   const words =
     request.format === undefined || text.trim() === '' ? [] : queryWords(state.text, text, state.settings)
   const fold = folder(state.text)
@@ -135,14 +102,83 @@ export function searchShard(
     plan,
     documentCount: state.size,
     candidateCount,
-    keywordFound,
-    keywordBest,
-    semanticFound,
-    hybridCount,
-    matchEstimate: context.text === null ? 0 : state.text.matchEstimate(text, context.text),
+    keywordFound: ranked.keywordFound,
+    keywordBest: ranked.keywordBest,
+    semanticFound: ranked.semanticFound,
+    hybridCount: plan.mode === 'hybrid' ? ranked.rows.length : 0,
+    matchEstimate: keywordPart ? state.text.matchEstimate(text, global) : 0,
     hits,
     facets: matched === undefined ? null : countFacets(state, plan.facets!, matched),
   }
+}
+
+/** The partition's ranked lists: as deep as its share of the global answer can reach. */
+function rankCandidates(
+  state: IndexState,
+  request: CheckedSearch,
+  plan: ShardSearchPlan,
+  global: TextQueryStats | undefined,
+  allowed: Bitset | undefined,
+  candidateCount: number,
+): Ranked {
+  const ranked: Ranked = { rows: [], keywordFound: 0, keywordBest: null, semanticFound: 0 }
+  const pageEnd = plan.offset + plan.limit
+  const needAll = plan.sort.length > 0 || plan.facets !== null || plan.pages !== null
+  const window = Math.min(candidateCount, needAll ? candidateCount : pageEnd)
+  if (plan.mode === 'placeholder') {
+    ranked.rows = placeholderIds(state, allowed, plan.sort.length > 0 ? undefined : pageEnd).map((id) =>
+      row(id),
+    )
+    return ranked
+  }
+  if (window === 0) return ranked
+  const depth = Math.min(candidateCount, needAll ? candidateCount : Math.max(pageEnd, HYBRID_MIN_DEPTH))
+  const listDepth = plan.mode === 'hybrid' ? depth : window
+  const allowedIds = allowed?.toArray()
+  if (plan.mode !== 'semantic') {
+    const hits = keywordHits(state, request, allowedIds, listDepth, global)
+    ranked.keywordFound = hits.ids.length
+    ranked.keywordBest = hits.scores[0] ?? null
+    ranked.rows = hits.ids.map((id, i) => row(id, hits.scores[i]!))
+  }
+  if (plan.mode !== 'keyword') {
+    const hits = semanticHits(state, request, allowedIds, listDepth, candidateCount)
+    ranked.semanticFound = hits.ids.length
+    const byId = new Map(ranked.rows.map((r) => [r.id, r]))
+    hits.ids.forEach((id, i) => {
+      const had = byId.get(id)
+      if (had === undefined) ranked.rows.push(row(id, null, hits.distances[i]!, hits.scores[i]!))
+      else {
+        had.distance = hits.distances[i]!
+        had.similarity = hits.scores[i]!
+      }
+    })
+  }
+  return ranked
+}
+
+/** The ranked rows that can be on the global page (see the module comment). */
+function pageCandidates(plan: ShardSearchPlan, rows: Row[], sortValues: (id: number) => SortKey[]): Row[] {
+  const pageEnd = plan.offset + plan.limit
+  if (plan.mode !== 'hybrid') {
+    let ordered = rows
+    if (plan.sort.length > 0) {
+      const keyed = rows.map((r, position) => ({ r, position, values: sortValues(r.id) }))
+      keyed.sort((a, b) => compareSortKeys(a.values, b.values, plan.sort) || a.position - b.position)
+      ordered = keyed.map((entry) => entry.r)
+    }
+    return ordered.length > pageEnd ? ordered.slice(0, pageEnd) : ordered
+  }
+  if (plan.sort.length === 0 && plan.facets === null && plan.pages === null) return rows
+  // Complete lists: send only what can reach the page, whatever the collection's best score.
+  const ratio = plan.semanticRatio
+  const bounded = rows.map((r) => ({
+    r,
+    raw: r.keyword ?? 0,
+    y: ratio * (r.similarity ?? 0),
+    values: sortValues(r.id),
+  }))
+  return mayReachPage(bounded, plan.sort, pageEnd).map((entry) => entry.r)
 }
 
 function row(
@@ -184,7 +220,12 @@ export function modeOf(request: CheckedSearch, text: string): SearchMode {
   return keyword ? (semantic ? 'hybrid' : 'keyword') : semantic ? 'semantic' : 'placeholder'
 }
 
-export function planOf(request: CheckedSearch, text: string, settings: string): ShardSearchPlan {
+export function planOf(
+  request: CheckedSearch,
+  text: string,
+  settings: string,
+  limits: Pick<Settings, 'pagination' | 'faceting'>,
+): ShardSearchPlan {
   const pages = request.pages ?? null
   return {
     q: request.q,
@@ -197,6 +238,8 @@ export function planOf(request: CheckedSearch, text: string, settings: string): 
     semanticRatio: request.semanticRatio,
     showRankingScore: request.showRankingScore,
     settings,
+    maxTotalHits: limits.pagination.maxTotalHits,
+    faceting: limits.faceting,
   }
 }
 

@@ -2,9 +2,9 @@
  * Search over one index: filter → candidates → ranking (placeholder order, BM25, kNN or their
  * fusion, search-rank.ts) → sort → page → facets → projection.
  *
- * One index answers exactly as a partitioned index does: a search runs the three phases of a
- * distributed search over its single partition (statistics, search-stats.ts; the partition's
- * candidates, search-shard.ts; the merge, search-merge.ts). What partitions cannot answer yet
+ * One index answers exactly as a partitioned index does: a search runs the phases of a
+ * distributed search over its single partition (the partition's candidates, search-shard.ts,
+ * scored with its own statistics; the merge, search-merge.ts). What partitions cannot answer yet
  * (query syntax, matching strategies, `attributesToSearchOn`, `rankingScoreThreshold`,
  * `distinct`: they narrow a ranked list after ranking) runs the refining path below.
  */
@@ -33,7 +33,6 @@ import {
 } from './search-rank.ts'
 import { needsRefinement, refine } from './search-refine.ts'
 import { searchShard } from './search-shard.ts'
-import { mergeSearchStats, searchStats } from './search-stats.ts'
 
 export function search(state: IndexState, params: SearchParams | undefined): SearchResult {
   const started = performance.now()
@@ -41,10 +40,7 @@ export function search(state: IndexState, params: SearchParams | undefined): Sea
   const syntax = parseQuerySyntax(request.q, state.text)
   let result: SearchResult
   if (needsRefinement(request, syntax)) result = refiningSearch(state, request, syntax)
-  else {
-    const context = mergeSearchStats([searchStats(state, params)])
-    result = mergeShardResults(params, [searchShard(state, params, context)])
-  }
+  else result = mergeShardResults(params, [searchShard(state, params, 'local')])
   result.processingTimeMs = Math.round(performance.now() - started)
   return result
 }
@@ -70,7 +66,9 @@ function refiningSearch(
   const pages = request.pages
   const offset = pages === undefined ? request.offset : Math.max(0, pages.page - 1) * pages.hitsPerPage
   const limit = pages === undefined ? request.limit : pages.page === 0 ? 0 : pages.hitsPerPage
-  const end = Math.min(order.length, offset + limit)
+  // pagination.maxTotalHits: no hit is reached past this rank, and totals stop at it.
+  const maxTotalHits = state.settings.pagination.maxTotalHits
+  const end = Math.min(order.length, offset + limit, maxTotalHits)
   const hits: Doc[] = []
   let semanticHitCount = 0
   for (let i = offset; i < end; i++) {
@@ -85,7 +83,7 @@ function refiningSearch(
     if (ranked.semanticIds?.has(id)) semanticHitCount++
     hits.push(hit)
   }
-  const total = order.length
+  const total = Math.min(order.length, maxTotalHits)
   const result: SearchResult =
     pages === undefined
       ? { hits, query: request.q, processingTimeMs: 0, limit, offset, estimatedTotalHits: total }

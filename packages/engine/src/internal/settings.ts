@@ -11,7 +11,14 @@ export function defaultSettings(): Settings {
     stopWords: [],
     typoTolerance: { enabled: true, minWordSizeForTypos: { oneTypo: 5, twoTypos: 9 } },
     embedders: {},
+    pagination: { maxTotalHits: 1000 },
+    faceting: { maxValuesPerFacet: 100, sortFacetValuesBy: { '*': 'alpha' } },
   }
+}
+
+/** Settings read from a snapshot written before some settings existed get those at their defaults. */
+export function withDefaults(settings: Partial<Settings>): Settings {
+  return { ...defaultSettings(), ...settings }
 }
 
 const SETTING_NAMES: ReadonlySet<string> = new Set(Object.keys(defaultSettings()))
@@ -49,7 +56,87 @@ export function mergeSettings(current: Settings, update: unknown): Settings {
     stopWords: stopWords(pick('stopWords')),
     typoTolerance: typoTolerance(current.typoTolerance, patch.typoTolerance, defaults.typoTolerance),
     embedders: embedders(pick('embedders')),
+    pagination: pagination(current.pagination, patch.pagination, defaults.pagination),
+    faceting: faceting(current.faceting, patch.faceting, defaults.faceting),
   }
+}
+
+const U32_MAX = 2 ** 32 - 1
+
+function objectPatch(name: string, value: unknown, fields: string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidSettingsError(name, `\`${name}\` must be an object.`)
+  }
+  for (const key of Object.keys(value)) {
+    if (!fields.includes(key))
+      throw new InvalidSettingsError(name, `\`${name}\` has an unknown field \`${key}\`.`)
+  }
+  return value as Record<string, unknown>
+}
+
+function count(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > U32_MAX) {
+    throw new InvalidSettingsError(name.split('.')[0]!, `\`${name}\` must be an integer in 0..${U32_MAX}.`)
+  }
+  return value
+}
+
+function pagination(
+  current: Settings['pagination'],
+  value: unknown,
+  defaults: Settings['pagination'],
+): Settings['pagination'] {
+  if (value === undefined) return { ...current }
+  if (value === null) return { ...defaults }
+  const patch = objectPatch('pagination', value, ['maxTotalHits'])
+  const max = patch.maxTotalHits
+  return {
+    maxTotalHits:
+      max === undefined
+        ? current.maxTotalHits
+        : max === null
+          ? defaults.maxTotalHits
+          : count('pagination.maxTotalHits', max),
+  }
+}
+
+function faceting(
+  current: Settings['faceting'],
+  value: unknown,
+  defaults: Settings['faceting'],
+): Settings['faceting'] {
+  if (value === undefined) return structuredClone(current)
+  if (value === null) return structuredClone(defaults)
+  const patch = objectPatch('faceting', value, ['maxValuesPerFacet', 'sortFacetValuesBy'])
+  const max = patch.maxValuesPerFacet
+  const maxValuesPerFacet =
+    max === undefined
+      ? current.maxValuesPerFacet
+      : max === null
+        ? defaults.maxValuesPerFacet
+        : count('faceting.maxValuesPerFacet', max)
+  const order = patch.sortFacetValuesBy
+  let sortFacetValuesBy = { ...current.sortFacetValuesBy }
+  if (order === null) sortFacetValuesBy = { ...defaults.sortFacetValuesBy }
+  else if (order !== undefined) {
+    if (typeof order !== 'object' || Array.isArray(order)) {
+      throw new InvalidSettingsError('faceting', '`faceting.sortFacetValuesBy` must be an object.')
+    }
+    for (const [facet, by] of Object.entries(order)) {
+      if (by !== 'alpha' && by !== 'count') {
+        throw new InvalidSettingsError(
+          'faceting',
+          `\`faceting.sortFacetValuesBy.${facet}\` must be \`alpha\` or \`count\`.`,
+        )
+      }
+      sortFacetValuesBy[facet] = by
+    }
+  }
+  // A fixed key order keeps replicas' settings byte-identical.
+  const sorted = Object.fromEntries(
+    Object.entries(sortFacetValuesBy).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  )
+  return { maxValuesPerFacet, sortFacetValuesBy: sorted }
 }
 
 function attributeList(name: string, value: unknown, keepOrder: boolean): string[] {

@@ -1,10 +1,15 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import type { Filter } from './engine-port.ts'
 import { ApiError, badRequest, invalidApiKey } from './errors.ts'
 import { writeFileDurably } from './task-log.ts'
+import { looksLikeJwt, readClaims, ruleFor, verifySignature } from './tenant-token.ts'
 
 /**
- * API keys as Meilisearch has them. A key's secret is never stored: it is
+ * API keys as Meilisearch has them, with every action name a current
+ * Meilisearch grants (a key made for one is accepted here, including actions
+ * on routes Shoal does not serve, such as `network.*` and `chats.*`: they
+ * grant nothing more than they name). A key's secret is never stored: it is
  * derived as hex(HMAC-SHA256(masterKey, uid)), so changing the master key
  * changes every key. The store (uids, actions, indexes, expiry) is one JSON
  * file written atomically.
@@ -22,6 +27,7 @@ export const ACTIONS = [
   'indexes.get',
   'indexes.update',
   'indexes.delete',
+  'indexes.swap',
   'tasks.*',
   'tasks.get',
   'tasks.cancel',
@@ -33,12 +39,34 @@ export const ACTIONS = [
   'stats.get',
   'metrics.*',
   'metrics.get',
+  'dumps.*',
+  'dumps.create',
+  'snapshots.*',
+  'snapshots.create',
   'version',
   'keys.*',
   'keys.get',
   'keys.create',
   'keys.update',
   'keys.delete',
+  'experimental.*',
+  'experimental.get',
+  'experimental.update',
+  'webhooks.*',
+  'webhooks.get',
+  'webhooks.create',
+  'webhooks.update',
+  'webhooks.delete',
+  'network.*',
+  'network.get',
+  'network.update',
+  'chatCompletions',
+  'chats.*',
+  'chats.get',
+  'chats.delete',
+  'chatsSettings.*',
+  'chatsSettings.get',
+  'chatsSettings.update',
   'cluster.get',
   'cluster.update',
 ] as const
@@ -77,6 +105,11 @@ export interface Grant {
   allowsIndex(uid: string): boolean
   /** Whether every index is allowed (master key, or `indexes: ['*']`). */
   allIndexes: boolean
+  /**
+   * A tenant token's filter for searches on an index (ANDed to the request's
+   * own); absent or null: none.
+   */
+  searchFilter?(uid: string): Filter | null
 }
 
 const OPEN_GRANT: Grant = { allowsIndex: () => true, allIndexes: true }
@@ -202,6 +235,7 @@ export class KeyStore {
     }
     if (safeEqual(token, this.masterKey)) return OPEN_GRANT
     if (MASTER_ONLY_PREFIXES.some((p) => action.startsWith(p))) throw invalidApiKey()
+    if (!this.bySecret.has(token) && looksLikeJwt(token)) return this.authorizeTenant(token, action, indexUid)
     const uid = this.bySecret.get(token)
     const key = uid === undefined ? undefined : this.keys.get(uid)
     const invalid = invalidApiKey()
@@ -214,6 +248,34 @@ export class KeyStore {
     }
     if (indexUid !== null && !grant.allowsIndex(indexUid)) throw invalid
     return grant
+  }
+
+  /**
+   * A tenant token may only search, only indexes both its rules and its key
+   * allow, and only while neither has expired; its rule's filter is ANDed to
+   * each search. Anything wrong with it is the one `invalid_api_key` answer.
+   */
+  private authorizeTenant(token: string, action: Action, indexUid: string | null): Grant {
+    const invalid = invalidApiKey()
+    const claims = readClaims(token)
+    if (claims === undefined || action !== 'search' || this.masterKey === undefined) throw invalid
+    const key = this.keys.get(claims.apiKeyUid)
+    if (key === undefined || !verifySignature(token, deriveKey(this.masterKey, key.uid))) throw invalid
+    const now = Date.now()
+    if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now) throw invalid
+    if (claims.exp !== undefined && claims.exp * 1000 <= now) throw invalid
+    if (!allowsAction(key.actions, 'search')) throw invalid
+    const allowsIndex = (index: string) =>
+      key.indexes.some((pattern) => matchesIndex(pattern, index)) && ruleFor(claims.rules, index).allowed
+    if (indexUid !== null && !allowsIndex(indexUid)) throw invalid
+    return {
+      allowsIndex,
+      allIndexes: false,
+      searchFilter: (index) => {
+        const rule = ruleFor(claims.rules, index)
+        return rule.allowed ? rule.filter : null
+      },
+    }
   }
 
   /** The key's identity for rate limiting: its uid, 'master', or undefined when open. */

@@ -8,6 +8,7 @@ import { RateLimiter } from './rate-limit.ts'
 import { RawBody, RawStatus, type RouteSpec, type Services } from './route-spec.ts'
 import { clusterRoutes } from './routes-cluster.ts'
 import { documentRoutes } from './routes-documents.ts'
+import { fieldRoutes } from './routes-fields.ts'
 import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
 import { searchRoutes } from './routes-search.ts'
@@ -15,6 +16,7 @@ import { settingsRoutes } from './routes-settings.ts'
 import { shardRoutes } from './routes-shards.ts'
 import { systemRoutes } from './routes-system.ts'
 import { taskRoutes } from './routes-tasks.ts'
+import { webhookRoutes } from './routes-webhooks.ts'
 
 /** Every API route except the two that describe the server itself (metrics, OpenAPI). */
 const API_ROUTES: RouteSpec[] = [
@@ -22,8 +24,10 @@ const API_ROUTES: RouteSpec[] = [
   ...documentRoutes,
   ...searchRoutes,
   ...settingsRoutes,
+  ...fieldRoutes,
   ...taskRoutes,
   ...keyRoutes,
+  ...webhookRoutes,
   ...systemRoutes,
   ...clusterRoutes,
   ...shardRoutes,

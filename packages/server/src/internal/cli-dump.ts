@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import type { NodeClient } from './http-client.ts'
+import { SETTINGS } from './routes-settings.ts'
 
 /**
  * The portable dump: a JSON-lines file any Shoal (or Meilisearch-compatible)
@@ -18,16 +19,8 @@ import type { NodeClient } from './http-client.ts'
 
 const DUMP_CHUNK = 1000
 
-/** Settings a dump carries over (what the settings route accepts). */
-const RESTORED_SETTINGS = new Set([
-  'searchableAttributes',
-  'filterableAttributes',
-  'sortableAttributes',
-  'displayedAttributes',
-  'stopWords',
-  'typoTolerance',
-  'embedders',
-])
+/** Settings a dump carries over: every setting the settings route accepts. */
+const RESTORED_SETTINGS = new Set<string>(SETTINGS.map((s) => s.name))
 
 interface IndexView {
   uid: string
@@ -52,7 +45,7 @@ export async function dumpTo(
       for (let offset = 0; ; offset += DUMP_CHUNK) {
         const page = await client.request<{ results: unknown[]; total: number }>(
           'GET',
-          `/indexes/${uid}/documents?offset=${offset}&limit=${DUMP_CHUNK}`,
+          `/indexes/${uid}/documents?offset=${offset}&limit=${DUMP_CHUNK}&retrieveVectors=true`,
         )
         if (page.results.length > 0)
           await write({ type: 'documents', indexUid: index.uid, documents: page.results })

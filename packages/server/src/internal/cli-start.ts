@@ -1,11 +1,16 @@
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { readSnapshot } from './backups.ts'
+import { restoreFrom } from './cli-dump.ts'
 import { startCluster } from './cluster/runtime.ts'
 import { readTomlConfig, resolveConfig, type ServerConfig } from './config.ts'
 import { lockDataDir } from './data-dir-lock.ts'
+import type { EnginePort } from './engine-port.ts'
+import { ConfigError } from './errors.ts'
 import { NodeClient } from './http-client.ts'
 import type { LocalEngine } from './metrics.ts'
 import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
+import { writeFileDurably } from './task-log.ts'
 
 export type OpenEngine = (
   directory: string,
@@ -21,7 +26,13 @@ export async function configFromCli(
 ): Promise<ServerConfig> {
   const configFile = (flags.config as string | undefined) ?? env.SHOAL_CONFIG
   const file = configFile === undefined ? undefined : await readTomlConfig(configFile)
-  const { config: _config, 'load-sample': _sample, ...rest } = flags
+  const {
+    config: _config,
+    'load-sample': _sample,
+    'import-dump': _dump,
+    'import-snapshot': _snapshot,
+    ...rest
+  } = flags
   return resolveConfig({ ...(file !== undefined ? { file } : {}), env, flags: rest })
 }
 
@@ -33,8 +44,18 @@ export async function configFromCli(
 export async function startNode(
   config: ServerConfig,
   openEngine: OpenEngine,
-  options: { loadSample: boolean; out: (text: string) => void },
+  options: {
+    loadSample: boolean
+    out: (text: string) => void
+    /** A dump (`POST /dumps`, `shoal dump`) to load into the empty node once it serves. */
+    importDump?: string
+    /** A snapshot (`POST /snapshots`) to install into the empty data folder before it serves. */
+    importSnapshot?: string
+  },
 ): Promise<ShoalServer> {
+  if (options.importDump !== undefined && options.importSnapshot !== undefined) {
+    throw new ConfigError('give --import-dump or --import-snapshot, not both')
+  }
   const logger = createLogger(config.logLevel)
   const unlock = await lockDataDir(config.dataDir)
   // The metrics exist once the server does; syncs before that (recovery) are not timed.
@@ -46,7 +67,26 @@ export async function startNode(
       else logger.info({ engineEvent: event }, `engine: ${event.type}`)
     },
   })
+  if (options.importSnapshot !== undefined) {
+    try {
+      await installSnapshotFile(engine, options.importSnapshot, dataPaths(config.dataDir).keys)
+    } catch (error) {
+      await engine.close().catch(() => {})
+      await unlock()
+      throw error
+    }
+    options.out(`Installed snapshot ${options.importSnapshot}\n`)
+  }
   const server = await createServer({ config, engine, logger })
+  if (options.importDump !== undefined) {
+    try {
+      await importDumpFile(server, config, options.importDump, options.out)
+    } catch (error) {
+      await server.close().catch(() => {})
+      await unlock()
+      throw error
+    }
+  }
   observeLogSync = (seconds) => server.metrics.engineLogFsyncSeconds.observe(seconds)
   if (config.cluster.enabled) {
     try {
@@ -109,6 +149,41 @@ export async function startNode(
       `       --data '{"q":"web server","filter":"section = httpd","facets":["section"],"limit":3}'\n`,
   )
   return server
+}
+
+/** Refuses a data folder that already holds indexes: an import never merges into data. */
+function refuseNonEmpty(engine: EnginePort, what: string): void {
+  const existing = engine.listIndexes().map((i) => i.uid)
+  if (existing.length > 0) {
+    throw new ConfigError(
+      `refusing to import ${what}: the data folder already holds ${existing.length} index(es) (${existing.slice(0, 5).join(', ')}); start with an empty --data-dir`,
+    )
+  }
+}
+
+async function installSnapshotFile(engine: EnginePort, file: string, keysFile: string): Promise<void> {
+  refuseNonEmpty(engine, 'a snapshot')
+  if (engine.installSnapshot === undefined) throw new ConfigError('this engine cannot install snapshots')
+  const { keysJson, engineFrame } = await readSnapshot(file)
+  JSON.parse(keysJson.toString('utf8'))
+  await engine.installSnapshot(
+    (async function* () {
+      yield engineFrame
+    })(),
+  )
+  await writeFileDurably(keysFile, keysJson)
+}
+
+async function importDumpFile(
+  server: ShoalServer,
+  config: ServerConfig,
+  file: string,
+  out: (text: string) => void,
+): Promise<void> {
+  refuseNonEmpty(server.engine, 'a dump')
+  const result = await restoreFrom(new NodeClient(server.url, config.masterKey), file, out)
+  if (result.failed.length > 0) throw new Error(`importing ${file} failed:\n  ${result.failed.join('\n  ')}`)
+  out(`Imported ${result.indexes} index(es) and ${result.documents} document(s) from ${file}\n`)
 }
 
 async function loadSample(

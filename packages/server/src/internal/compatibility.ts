@@ -1,3 +1,4 @@
+import { ACTIONS } from './api-keys.ts'
 import type { RouteSpec } from './route-spec.ts'
 import { ENGINE_PARAMS, UNSUPPORTED_PARAMS } from './routes-search.ts'
 import { SETTINGS } from './routes-settings.ts'
@@ -16,9 +17,9 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   ['GET', '/indexes'],
   ['POST', '/indexes'],
   ['GET', '/indexes/{indexUid}'],
-  ['PATCH', '/indexes/{indexUid}', 'primary key only; renaming (a new `uid`) is refused'],
+  ['PATCH', '/indexes/{indexUid}', '`primaryKey` and/or a new `uid` (a rename; the task history follows)'],
   ['DELETE', '/indexes/{indexUid}'],
-  ['POST', '/swap-indexes'],
+  ['POST', '/swap-indexes', 'pairs swap atomically; `rename: true` renames; the task history follows'],
   [
     'GET',
     '/indexes/{indexUid}/documents',
@@ -27,23 +28,19 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/documents',
-    '`primaryKey`, `csvDelimiter`; `skipCreation` and `customMetadata` are refused (not yet)',
+    '`primaryKey`, `csvDelimiter`, `skipCreation` (only existing documents are written; a missing index is not created), `customMetadata`',
   ],
-  [
-    'PUT',
-    '/indexes/{indexUid}/documents',
-    '`primaryKey`, `csvDelimiter`; `skipCreation` and `customMetadata` are refused (not yet)',
-  ],
-  ['DELETE', '/indexes/{indexUid}/documents'],
+  ['PUT', '/indexes/{indexUid}/documents', '`primaryKey`, `csvDelimiter`, `skipCreation`, `customMetadata`'],
+  ['DELETE', '/indexes/{indexUid}/documents', '`customMetadata`'],
   [
     'POST',
     '/indexes/{indexUid}/documents/fetch',
     '`ids` or `filter` (not both yet), `retrieveVectors`; `sort` is refused',
   ],
   ['GET', '/indexes/{indexUid}/documents/{documentId}'],
-  ['DELETE', '/indexes/{indexUid}/documents/{documentId}'],
-  ['POST', '/indexes/{indexUid}/documents/delete-batch'],
-  ['POST', '/indexes/{indexUid}/documents/delete'],
+  ['DELETE', '/indexes/{indexUid}/documents/{documentId}', '`customMetadata`'],
+  ['POST', '/indexes/{indexUid}/documents/delete-batch', '`customMetadata`'],
+  ['POST', '/indexes/{indexUid}/documents/delete', '`customMetadata`'],
   ['POST', '/indexes/{indexUid}/documents/edit'],
   ['POST', '/indexes/{indexUid}/search', 'see the search parameters below'],
   ['GET', '/indexes/{indexUid}/search', 'the POST parameters; `hybridEmbedder`, `hybridSemanticRatio`'],
@@ -51,7 +48,11 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   ['POST', '/indexes/{indexUid}/similar'],
   ['GET', '/indexes/{indexUid}/similar'],
   ['POST', '/multi-search', 'one result list per query; `federation` is refused'],
-  ['POST', '/indexes/{indexUid}/fields'],
+  [
+    'POST',
+    '/indexes/{indexUid}/fields',
+    '`offset`, `limit`, `filter` (patterns and capabilities); `distinct`, `rankingRule`, facet search and `localized` are always off',
+  ],
   ['GET', '/indexes/{indexUid}/settings', 'the settings Shoal has (see below)'],
   ['PATCH', '/indexes/{indexUid}/settings', 'an unsupported setting is refused (`bad_request`)'],
   ['DELETE', '/indexes/{indexUid}/settings'],
@@ -62,7 +63,11 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   ['POST', '/tasks/cancel', 'enqueued tasks; a running batch finishes'],
   ['DELETE', '/tasks'],
   ['GET', '/tasks/{taskUid}/documents'],
-  ['GET', '/batches'],
+  [
+    'GET',
+    '/batches',
+    'the task filters (`uids` are batch uids); `progress` counts finished tasks; `progressTrace` is empty',
+  ],
   ['GET', '/batches/{batchUid}'],
   ['GET', '/keys'],
   ['POST', '/keys'],
@@ -71,15 +76,27 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   ['DELETE', '/keys/{key}'],
   ['GET', '/health'],
   ['GET', '/version'],
-  ['POST', '/dumps', '`shoal dump` and `shoal restore` work over the API instead'],
-  ['POST', '/snapshots'],
-  ['GET', '/experimental-features'],
-  ['PATCH', '/experimental-features'],
+  [
+    'POST',
+    '/dumps',
+    "Shoal's JSON-lines dump (indexes, settings, documents with vectors; no keys or task history) for `shoal start --import-dump`; not Meilisearch's dump format",
+  ],
+  ['POST', '/snapshots', 'engine image and API keys for `shoal start --import-snapshot`; no task history'],
+  ['GET', '/experimental-features', '`metrics` is on; every other flag is off (Shoal lacks those features)'],
+  [
+    'PATCH',
+    '/experimental-features',
+    'a flag may be restated; switching one is refused (`bad_request`) with the reason',
+  ],
   ['GET', '/metrics', "Shoal's own Prometheus metrics"],
-  ['GET', '/webhooks'],
-  ['POST', '/webhooks'],
+  ['GET', '/webhooks', '`authorization` header values are redacted'],
+  [
+    'POST',
+    '/webhooks',
+    'each finished batch is POSTed as NDJSON, retried 3 times on network errors, 5xx and 429; deliveries are not durable; standalone nodes only',
+  ],
   ['GET', '/webhooks/{uuid}'],
-  ['PATCH', '/webhooks/{uuid}'],
+  ['PATCH', '/webhooks/{uuid}', 'a header set to `null` is removed'],
   ['DELETE', '/webhooks/{uuid}'],
   ['GET', '/network'],
   ['PATCH', '/network'],
@@ -110,7 +127,10 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
   ['page', 'answers exact `totalHits` and `totalPages`'],
   ['hitsPerPage'],
   ['filter', 'no geo filters; nesting up to 200 levels'],
-  ['facets', 'at most 100 values per facet, numbers first; `facetStats` (min, max) for numeric facets'],
+  [
+    'facets',
+    '`faceting.maxValuesPerFacet` values per facet (numbers first, or by count); `facetStats` (min, max) for numeric facets',
+  ],
   ['distinct', 'the attribute must be filterable'],
   ['attributesToRetrieve'],
   ['attributesToCrop', '`name:words` overrides `cropLength`'],
@@ -150,8 +170,14 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
     'typoTolerance',
     '`enabled` and `minWordSizeForTypos`; `disableOnWords`, `disableOnAttributes`, `disableOnNumbers` fail the settings task (`invalid_settings_typo_tolerance`)',
   ],
-  ['faceting'],
-  ['pagination'],
+  [
+    'faceting',
+    '`maxValuesPerFacet` and `sortFacetValuesBy` (`alpha`: numbers ascending, then strings; `count`)',
+  ],
+  [
+    'pagination',
+    '`maxTotalHits`: caps the hits reachable and the totals (on a sharded index, after the merge)',
+  ],
   ['dictionary'],
   ['separatorTokens'],
   ['nonSeparatorTokens'],
@@ -220,6 +246,15 @@ export function renderCompatibility(routes: RouteSpec[]): string {
       `| \`${name}\` | ${supported ? 'supported' : 'refused (`bad_request`)'} | ${cell(note ?? '')} |`,
     )
   }
-  lines.push('')
+  const grantable = ACTIONS.filter((a) => !a.startsWith('cluster.'))
+  lines.push(
+    '',
+    '## Keys and tenant tokens',
+    '',
+    `API keys take every action name of a current Meilisearch: ${grantable.map((a) => `\`${a}\``).join(', ')}. An action for a route Shoal does not serve grants nothing more than its name.`,
+    '',
+    "Tenant tokens are supported: JWTs signed (HS256, HS384 or HS512) with an API key, with `apiKeyUid`, `searchRules` (an array of index patterns, or an object of patterns to `{ filter }`, `{}` or `null`; an exact uid overrides a pattern, a longer prefix a shorter one, `*` comes last) and an optional `exp`. A token may only search (`POST`/`GET` search and `/multi-search`), only the indexes both its rules and its key allow; its rule's filter is ANDed to the request's. Any fault with a token answers `403 invalid_api_key`.",
+    '',
+  )
   return lines.join('\n')
 }

@@ -25,6 +25,10 @@ export interface ServerConfig {
   logLevel: string
   /** fsync writes (engine WAL and task queue); 'none' is for tests and benchmarks. @defaultValue 'always' */
   sync: 'always' | 'none'
+  /** Folder `POST /dumps` writes to. @defaultValue `<dataDir>/dumps` */
+  dumpDir: string | undefined
+  /** Folder `POST /snapshots` writes to. @defaultValue `<dataDir>/snapshots` */
+  snapshotDir: string | undefined
   /** Cluster settings; `cluster.enabled` is false for a standalone node (no libp2p, no gossip). */
   cluster: ClusterConfig
 }
@@ -75,6 +79,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   rateLimit: { requestsPerSecond: 0, burst: 0 },
   logLevel: 'info',
   sync: 'always',
+  dumpDir: undefined,
+  snapshotDir: undefined,
   cluster: Object.freeze({
     enabled: false,
     keyFile: undefined,
@@ -169,6 +175,20 @@ export const FIELDS: readonly Field[] = [
     flag: 'sync',
     kind: 'string',
     set: (c, v) => (c.sync = String(v) as ServerConfig['sync']),
+  },
+  {
+    toml: 'dump_dir',
+    env: 'SHOAL_DUMP_DIR',
+    flag: 'dump-dir',
+    kind: 'string',
+    set: (c, v) => (c.dumpDir = String(v)),
+  },
+  {
+    toml: 'snapshot_dir',
+    env: 'SHOAL_SNAPSHOT_DIR',
+    flag: 'snapshot-dir',
+    kind: 'string',
+    set: (c, v) => (c.snapshotDir = String(v)),
   },
   clusterField('cluster_key_file', 'cluster-key-file', 'string', (c, v) => (c.keyFile = String(v))),
   { ...clusterField('cluster_key', '', 'string', (c, v) => (c.key = String(v))), env: 'SHOAL_CLUSTER_KEY' },

@@ -66,7 +66,13 @@ export interface EnginePort {
   hasIndex(uid: string): boolean
   updateIndex(uid: string, opts: { primaryKey: string }): Promise<IndexInfo>
   deleteIndex(uid: string): Promise<void>
+  /** Swaps pairs of indexes atomically, or renames (`rename`): all pairs or none; absent in a cluster. */
+  swapIndexes?(swaps: { indexes: [string, string]; rename?: boolean }[]): Promise<void>
   index(uid: string): IndexPort
+  /** The whole state as checksummed snapshot bytes, in chunks (`POST /snapshots`); absent in a cluster. */
+  exportSnapshot?(): AsyncIterable<Uint8Array>
+  /** Replaces the whole state with snapshot bytes, verified first (`--import-snapshot`); absent in a cluster. */
+  installSnapshot?(chunks: AsyncIterable<Uint8Array>): Promise<void>
   stats(): MaybePromise<{ databaseSize: number; indexes: Record<string, IndexStats> }>
   /** Vector operations accepted but not yet in the HNSW graphs (absent: none are deferred). */
   vectorBacklog?(): number

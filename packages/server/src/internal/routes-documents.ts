@@ -77,7 +77,8 @@ export const documentRoutes: RouteSpec[] = [
     tag: 'Documents',
     summary: 'Delete one document (a task)',
     status: 202,
-    handler({ params, services }) {
+    queryParams: ['customMetadata'],
+    handler({ params, query, services }) {
       const uid = checkIndexUid(params.indexUid)
       const id = params.documentId ?? ''
       return services.queue.enqueue({
@@ -85,6 +86,7 @@ export const documentRoutes: RouteSpec[] = [
         indexUid: uid,
         operation: { kind: 'deleteDocuments', ids: [id] },
         details: { providedIds: 1, deletedDocuments: null, originalFilter: null },
+        ...metadata(query),
       })
     },
   },
@@ -96,7 +98,8 @@ export const documentRoutes: RouteSpec[] = [
     summary: 'Delete documents by primary key: body is an array of ids (a task)',
     status: 202,
     body: 'json',
-    handler({ params, body, contentType, services }) {
+    queryParams: ['customMetadata'],
+    handler({ params, query, body, contentType, services }) {
       const uid = checkIndexUid(params.indexUid)
       const ids = readJsonBody(body, contentType)
       if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' && typeof id !== 'number')) {
@@ -110,6 +113,7 @@ export const documentRoutes: RouteSpec[] = [
         indexUid: uid,
         operation: { kind: 'deleteDocuments', ids: ids as (string | number)[] },
         details: { providedIds: ids.length, deletedDocuments: null, originalFilter: null },
+        ...metadata(query),
       })
     },
   },
@@ -121,7 +125,8 @@ export const documentRoutes: RouteSpec[] = [
     summary: 'Delete the documents matching a filter: body `{ filter }` (a task)',
     status: 202,
     body: 'json',
-    async handler({ params, body, contentType, services }) {
+    queryParams: ['customMetadata'],
+    async handler({ params, query, body, contentType, services }) {
       const uid = checkIndexUid(params.indexUid)
       const input = readJsonBody(body, contentType)
       if (!isPlainObject(input) || input.filter === undefined) {
@@ -135,6 +140,7 @@ export const documentRoutes: RouteSpec[] = [
         indexUid: uid,
         operation: { kind: 'deleteByFilter', filter },
         details: { providedIds: 0, deletedDocuments: null, originalFilter: JSON.stringify(filter) },
+        ...metadata(query),
       })
     },
   },
@@ -145,17 +151,33 @@ export const documentRoutes: RouteSpec[] = [
     tag: 'Documents',
     summary: 'Delete every document of an index (a task)',
     status: 202,
-    handler({ params, services }) {
+    queryParams: ['customMetadata'],
+    handler({ params, query, services }) {
       const uid = checkIndexUid(params.indexUid)
       return services.queue.enqueue({
         type: 'documentDeletion',
         indexUid: uid,
         operation: { kind: 'deleteAll' },
         details: { deletedDocuments: null },
+        ...metadata(query),
       })
     },
   },
 ]
+
+/** `?customMetadata=`: any string, kept on the task. */
+function metadata(query: Record<string, string | undefined>): { customMetadata?: string } {
+  return query.customMetadata === undefined ? {} : { customMetadata: query.customMetadata }
+}
+
+function booleanParam(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === 'false') return false
+  if (value === 'true') return true
+  throw badRequest(
+    'bad_request',
+    `Invalid value in parameter \`${name}\`: could not parse \`${value}\` as a boolean.`,
+  )
+}
 
 function addRoute(method: 'POST' | 'PUT', kind: 'replace' | 'update', summary: string): RouteSpec {
   return {
@@ -166,9 +188,10 @@ function addRoute(method: 'POST' | 'PUT', kind: 'replace' | 'update', summary: s
     summary,
     status: 202,
     body: 'documents',
-    queryParams: ['primaryKey', 'csvDelimiter'],
+    queryParams: ['primaryKey', 'csvDelimiter', 'skipCreation', 'customMetadata'],
     async handler({ params, query, body, contentType, services }) {
       const uid = checkIndexUid(params.indexUid)
+      const skipCreation = booleanParam(query.skipCreation, 'skipCreation')
       const delimiter = query.csvDelimiter ?? ','
       if (delimiter.length !== 1)
         throw badRequest('invalid_document_csv_delimiter', '`csvDelimiter` must be one ASCII character')
@@ -184,9 +207,11 @@ function addRoute(method: 'POST' | 'PUT', kind: 'replace' | 'update', summary: s
           payloadFile: '',
           documentCount: count,
           ...(primaryKey !== undefined ? { primaryKey } : {}),
+          ...(skipCreation ? { skipCreation: true as const } : {}),
         },
         details: { receivedDocuments: count, indexedDocuments: null },
         documentsJson: json,
+        ...metadata(query),
       })
     },
   }

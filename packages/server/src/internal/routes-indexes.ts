@@ -1,8 +1,10 @@
+import { notOnThisNode } from './backups.ts'
 import { badRequest, invalidApiKey } from './errors.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
 import { checkIndexUid, intParam, type RouteSpec } from './route-spec.ts'
+import type { IndexSwap } from './task-types.ts'
 
-/** `/indexes`: list, create, get, update the primary key, delete; index stats. */
+/** `/indexes`: list, create, get, update (primary key, rename), delete; `/swap-indexes`; index stats. */
 export const indexRoutes: RouteSpec[] = [
   {
     method: 'GET',
@@ -75,32 +77,39 @@ export const indexRoutes: RouteSpec[] = [
     url: '/indexes/:indexUid',
     action: 'indexes.update',
     tag: 'Indexes',
-    summary: "Update an index's primary key (a task; only while it has no documents)",
+    summary:
+      "Update an index's primary key (only while it has no documents) and/or rename it with a new `uid` (a task)",
     status: 202,
     body: 'json',
-    async handler({ params, body, contentType, services }) {
+    async handler({ params, body, contentType, services, grant }) {
       const uid = checkIndexUid(params.indexUid)
       const input = readJsonBody(body, contentType)
       if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
       for (const key of Object.keys(input)) {
-        if (key === 'uid') {
-          throw badRequest(
-            'invalid_index_uid',
-            'Renaming an index (`uid` in `PATCH /indexes/{indexUid}`) is not supported by Shoal yet.',
-          )
-        }
-        if (key !== 'primaryKey') {
+        if (key !== 'primaryKey' && key !== 'uid') {
           throw badRequest('bad_request', `Unknown field \`${key}\`: expected one of \`primaryKey\`, \`uid\``)
         }
       }
       const primaryKey = optionalPrimaryKey(input.primaryKey, 'invalid_index_primary_key')
-      if (primaryKey === undefined)
-        throw badRequest('invalid_index_primary_key', 'Missing field `primaryKey`')
+      const newUid = input.uid === undefined || input.uid === null ? undefined : checkIndexUid(input.uid)
+      if (primaryKey === undefined && newUid === undefined)
+        throw badRequest('bad_request', 'Give `primaryKey`, `uid` (a new name), or both')
+      if (newUid !== undefined && services.engine.swapIndexes === undefined)
+        throw notOnThisNode('Index renames')
+      // Renaming writes the target uid too: the key must cover it.
+      if (newUid !== undefined && !grant.allowsIndex(newUid)) throw invalidApiKey()
       return services.queue.enqueue({
         type: 'indexUpdate',
         indexUid: uid,
-        operation: { kind: 'updateIndex', primaryKey },
-        details: { primaryKey },
+        operation: {
+          kind: 'updateIndex',
+          ...(primaryKey !== undefined ? { primaryKey } : {}),
+          ...(newUid !== undefined ? { newUid } : {}),
+        },
+        details: {
+          primaryKey: primaryKey ?? null,
+          ...(newUid !== undefined ? { oldIndexUid: uid, newIndexUid: newUid } : {}),
+        },
       })
     },
   },
@@ -123,6 +132,28 @@ export const indexRoutes: RouteSpec[] = [
     },
   },
   {
+    method: 'POST',
+    url: '/swap-indexes',
+    action: 'indexes.swap',
+    tag: 'Indexes',
+    summary:
+      'Swap pairs of indexes (documents, settings and task history), or rename with `rename: true`; all pairs or none (a task)',
+    status: 202,
+    body: 'json',
+    async handler({ body, contentType, services, grant }) {
+      if (services.engine.swapIndexes === undefined) throw notOnThisNode('Index swaps')
+      const swaps = parseSwaps(readJsonBody(body, contentType))
+      for (const { indexes } of swaps)
+        for (const uid of indexes) if (!grant.allowsIndex(uid)) throw invalidApiKey()
+      return services.queue.enqueue({
+        type: 'indexSwap',
+        indexUid: null,
+        operation: { kind: 'swapIndexes', swaps },
+        details: { swaps },
+      })
+    },
+  },
+  {
     method: 'GET',
     url: '/indexes/:indexUid/stats',
     action: 'stats.get',
@@ -140,6 +171,51 @@ export const indexRoutes: RouteSpec[] = [
     },
   },
 ]
+
+/** The body of `POST /swap-indexes`, checked whole before the task is enqueued. */
+function parseSwaps(input: unknown): IndexSwap[] {
+  if (!Array.isArray(input)) {
+    throw badRequest('bad_request', 'Invalid value type: expected an array of `{ indexes, rename }` objects')
+  }
+  const seen = new Set<string>()
+  return input.map((item: unknown, i) => {
+    if (!isPlainObject(item)) {
+      throw badRequest('bad_request', `Invalid value type at \`[${i}]\`: expected an object`)
+    }
+    for (const key of Object.keys(item)) {
+      if (key !== 'indexes' && key !== 'rename') {
+        throw badRequest(
+          'bad_request',
+          `Unknown field \`${key}\` at \`[${i}]\`: expected one of \`indexes\`, \`rename\``,
+        )
+      }
+    }
+    const pair = item.indexes
+    if (pair === undefined)
+      throw badRequest('missing_swap_indexes', `Missing field \`indexes\` at \`[${i}]\``)
+    if (!Array.isArray(pair) || pair.length !== 2 || pair.some((uid) => typeof uid !== 'string')) {
+      throw badRequest(
+        'invalid_swap_indexes',
+        `Invalid value at \`[${i}].indexes\`: expected an array of two index uids, but found ${JSON.stringify(pair)}`,
+      )
+    }
+    const rename = item.rename ?? false
+    if (typeof rename !== 'boolean') {
+      throw badRequest('invalid_swap_rename', `Invalid value type at \`[${i}].rename\`: expected a boolean`)
+    }
+    for (const uid of pair as string[]) {
+      checkIndexUid(uid)
+      if (seen.has(uid)) {
+        throw badRequest(
+          'invalid_swap_duplicate_index_found',
+          `Indexes must be declared only once during a swap. \`${uid}\` was specified several times.`,
+        )
+      }
+      seen.add(uid)
+    }
+    return { indexes: [pair[0], pair[1]] as [string, string], rename }
+  })
+}
 
 function optionalPrimaryKey(value: unknown, code: string): string | undefined {
   if (value === undefined || value === null) return undefined

@@ -1,9 +1,11 @@
+import type { Grant } from './api-keys.ts'
 import type { SearchParams } from './engine-port.ts'
 import { badRequest, invalidApiKey } from './errors.ts'
 import { takeReadOptions } from './read-options.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
 import { checkIndexUid, nonNegativeInt, type RouteSpec, stringArray } from './route-spec.ts'
 import { checkFilter } from './routes-documents.ts'
+import { andFilters } from './tenant-token.ts'
 
 /**
  * Search parameters passed to the engine as given; the engine checks their
@@ -217,6 +219,14 @@ function readVector(text: string): unknown {
   return parts.every((p) => typeof p === 'number') ? parts : text
 }
 
+/** A tenant token's search rule for the index, ANDed to the request's filter. */
+function withTenantRule(grant: Grant, uid: string, params: SearchParams): SearchParams {
+  const rule = grant.searchFilter?.(uid) ?? null
+  if (rule === null) return params
+  const filter = andFilters(rule, params.filter)
+  return filter === undefined ? params : { ...params, filter }
+}
+
 export const searchRoutes: RouteSpec[] = [
   {
     method: 'POST',
@@ -226,10 +236,11 @@ export const searchRoutes: RouteSpec[] = [
     summary:
       'Search an index: q, vector, hybrid, filter, facets, sort, offset/limit or page/hitsPerPage, attributesToRetrieve, retrieveVectors, showRankingScore, rankingScoreThreshold, distinct, matchingStrategy, attributesToSearchOn, highlight and crop (`_formatted`), showMatchesPosition',
     body: 'json',
-    handler({ params, body, contentType, services }) {
-      const index = services.engine.index(checkIndexUid(params.indexUid))
+    handler({ params, body, contentType, services, grant }) {
+      const uid = checkIndexUid(params.indexUid)
+      const index = services.engine.index(uid)
       const { input, read } = takeReadOptions(readJsonBody(body, contentType))
-      return index.search(parseSearchParams(input), read)
+      return index.search(withTenantRule(grant, uid, parseSearchParams(input)), read)
     },
   },
   {
@@ -240,10 +251,11 @@ export const searchRoutes: RouteSpec[] = [
     summary:
       'Search an index with query parameters: the POST fields, lists comma-separated, `hybridEmbedder` and `hybridSemanticRatio` for `hybrid`',
     queryParams: SEARCH_QUERY_PARAMS,
-    handler({ params, query, services }) {
-      const index = services.engine.index(checkIndexUid(params.indexUid))
+    handler({ params, query, services, grant }) {
+      const uid = checkIndexUid(params.indexUid)
+      const index = services.engine.index(uid)
       const { input, read } = takeReadOptions(queryToSearchInput(query))
-      return index.search(parseSearchParams(input), read)
+      return index.search(withTenantRule(grant, uid, parseSearchParams(input)), read)
     },
   },
   {
@@ -282,7 +294,7 @@ export const searchRoutes: RouteSpec[] = [
         }
         const uid = checkIndexUid(query.indexUid)
         if (!grant.allowsIndex(uid)) throw invalidApiKey()
-        return { uid, params: parseSearchParams(query) }
+        return { uid, params: withTenantRule(grant, uid, parseSearchParams(query)) }
       })
       const results = await Promise.all(
         queries.map(async ({ uid, params }) => ({

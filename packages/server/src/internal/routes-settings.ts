@@ -21,6 +21,8 @@ export const SETTINGS: {
   { name: 'stopWords', path: 'stop-words', kind: 'list', method: 'PUT' },
   { name: 'typoTolerance', path: 'typo-tolerance', kind: 'object', method: 'PATCH' },
   { name: 'embedders', path: 'embedders', kind: 'object', method: 'PATCH' },
+  { name: 'pagination', path: 'pagination', kind: 'object', method: 'PATCH' },
+  { name: 'faceting', path: 'faceting', kind: 'object', method: 'PATCH' },
 ]
 
 function snake(name: string): string {

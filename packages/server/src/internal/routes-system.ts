@@ -1,4 +1,15 @@
+import { notOnThisNode } from './backups.ts'
+import { badRequest } from './errors.ts'
+import { checkFeaturePatch, experimentalFeatures } from './experimental-features.ts'
+import { readJsonBody } from './request-body.ts'
 import type { RouteSpec } from './route-spec.ts'
+
+/** Dumps and snapshots take no options: a body would be ignored, so it is refused. */
+function refuseBody(body: unknown): void {
+  if (body instanceof Buffer && body.toString('utf8').trim() !== '') {
+    throw badRequest('bad_request', 'This route takes no body.')
+  }
+}
 
 export const systemRoutes: RouteSpec[] = [
   {
@@ -36,6 +47,66 @@ export const systemRoutes: RouteSpec[] = [
       )
       const last = services.queue.list({ statuses: ['succeeded'], limit: 1 }).results[0]
       return { databaseSize: stats.databaseSize, lastUpdate: last?.finishedAt ?? null, indexes }
+    },
+  },
+  {
+    method: 'GET',
+    url: '/experimental-features',
+    action: 'experimental.get',
+    tag: 'System',
+    summary: "Meilisearch's runtime feature flags, each saying whether Shoal has that feature",
+    handler() {
+      return experimentalFeatures()
+    },
+  },
+  {
+    method: 'PATCH',
+    url: '/experimental-features',
+    action: 'experimental.update',
+    tag: 'System',
+    summary: "Shoal's features are fixed: a flag may be restated; switching one is refused with the reason",
+    body: 'json',
+    handler({ body, contentType }) {
+      return checkFeaturePatch(readJsonBody(body, contentType))
+    },
+  },
+  {
+    method: 'POST',
+    url: '/dumps',
+    action: 'dumps.create',
+    tag: 'Backups',
+    summary:
+      'Write a dump (a task): every index with its settings and documents, vectors included, as JSON lines in `<dump dir>/<dumpUid>.dump`; `shoal start --import-dump` loads it',
+    status: 202,
+    handler({ body, services }) {
+      refuseBody(body)
+      // A cluster node's engine has no local image to export: dumps and snapshots are standalone only.
+      if (services.engine.exportSnapshot === undefined) throw notOnThisNode('Dumps')
+      return services.queue.enqueue({
+        type: 'dumpCreation',
+        indexUid: null,
+        operation: { kind: 'createDump' },
+        details: { dumpUid: null },
+      })
+    },
+  },
+  {
+    method: 'POST',
+    url: '/snapshots',
+    action: 'snapshots.create',
+    tag: 'Backups',
+    summary:
+      'Write a snapshot (a task): the engine image and the API keys in `<snapshot dir>/shoal.snapshot`, replacing the last; `shoal start --import-snapshot` loads it',
+    status: 202,
+    handler({ body, services }) {
+      refuseBody(body)
+      if (services.engine.exportSnapshot === undefined) throw notOnThisNode('Snapshots')
+      return services.queue.enqueue({
+        type: 'snapshotCreation',
+        indexUid: null,
+        operation: { kind: 'createSnapshot' },
+        details: {},
+      })
     },
   },
 ]

@@ -78,4 +78,37 @@ export const taskRoutes: RouteSpec[] = [
   },
   controlRoute('cancel'),
   controlRoute('delete'),
+  {
+    method: 'GET',
+    url: '/batches',
+    action: 'tasks.get',
+    tag: 'Tasks',
+    summary:
+      'List the batches tasks ran in, newest first, with progress and stats; takes the filters of `GET /tasks` (`uids` are batch uids)',
+    queryParams: [...TASK_LIST_PARAMS],
+    handler({ query, services, grant }) {
+      return services.queue.listBatches(restrictToGrant(parseTaskQuery(query, 'list'), services, grant))
+    },
+  },
+  {
+    method: 'GET',
+    url: '/batches/:batchUid',
+    action: 'tasks.get',
+    tag: 'Tasks',
+    summary: 'One batch: its tasks counted by status, type and index, its merged details and progress',
+    handler({ params, services, grant }) {
+      const raw = params.batchUid ?? ''
+      if (!/^\d+$/.test(raw)) {
+        throw badRequest('invalid_batch_uids', `Invalid batch uid \`${raw}\`: expected a positive integer`)
+      }
+      const batch = services.queue.getBatch(Number(raw))
+      const visible =
+        batch !== undefined &&
+        (grant.allIndexes ||
+          (Object.keys(batch.stats.indexUids).length > 0 &&
+            Object.keys(batch.stats.indexUids).every((uid) => grant.allowsIndex(uid))))
+      if (!visible) throw new ApiError(404, 'batch_not_found', `Batch \`${raw}\` not found.`)
+      return batch
+    },
+  },
 ]

@@ -5,12 +5,14 @@ import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
 import { KeyStore } from './api-keys.ts'
 import { buildApp } from './app.ts'
+import type { BackupPaths } from './backups.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { parseHttpAddr, type ServerConfig } from './config.ts'
 import { DocumentParser } from './document-parser.ts'
 import { type LocalEngine, ServerMetrics } from './metrics.ts'
 import type { Services } from './route-spec.ts'
 import { TaskQueue } from './task-queue.ts'
+import { WebhookDispatcher, WebhookStore } from './webhooks.ts'
 
 export interface ShoalServer {
   /** `http://host:port` the server listens on (the real port when 0 was asked). */
@@ -51,6 +53,16 @@ export function dataPaths(dataDir: string) {
     engine: path.join(dataDir, 'engine'),
     tasks: path.join(dataDir, 'tasks'),
     keys: path.join(dataDir, 'keys.json'),
+    webhooks: path.join(dataDir, 'webhooks.json'),
+  }
+}
+
+/** Where dump and snapshot tasks write (the configured folders, else under the data folder). */
+export function backupPaths(config: ServerConfig): BackupPaths {
+  return {
+    dumpDir: config.dumpDir ?? path.join(config.dataDir, 'dumps'),
+    snapshotDir: config.snapshotDir ?? path.join(config.dataDir, 'snapshots'),
+    keysFile: dataPaths(config.dataDir).keys,
   }
 }
 
@@ -72,9 +84,14 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
   const paths = dataPaths(config.dataDir)
   await mkdir(paths.tasks, { recursive: true })
   const keys = await KeyStore.open(paths.keys, config.masterKey)
+  const webhooks = await WebhookStore.open(paths.webhooks)
+  const dispatcher = new WebhookDispatcher(webhooks, (url, reason) =>
+    logger.warn({ webhook: url, reason }, 'webhook delivery given up after retries'),
+  )
   let metrics: ServerMetrics | undefined
   const queue = await TaskQueue.open(paths.tasks, engine, {
     sync: config.sync === 'always',
+    backups: backupPaths(config),
     onFsync: (seconds) => metrics?.taskLogFsyncSeconds.observe(seconds),
     onTaskFinished: (task) => {
       metrics?.tasksFinished.inc({ type: task.type, status: task.status })
@@ -83,6 +100,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
         'task finished',
       )
     },
+    onBatchFinished: (tasks) => dispatcher.batchFinished(tasks),
     onInternalError: (error, task) =>
       logger.error({ err: error, task: task.uid }, 'task failed with an internal error'),
   })
@@ -95,6 +113,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     metrics,
     config,
     documents,
+    webhooks,
     version: await packageVersion(),
   }
   const app = buildApp(services, logger)
@@ -130,6 +149,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
         await app.close()
         await documents.stop()
         await queue.close()
+        await dispatcher.close()
         await engine.close()
       })()
       return closing

@@ -1,5 +1,15 @@
+import path from 'node:path'
+import {
+  type BackupPaths,
+  backupStamp,
+  notOnThisNode,
+  SNAPSHOT_FILE,
+  writeDump,
+  writeSnapshot,
+} from './backups.ts'
 import type { EnginePort, Settings } from './engine-port.ts'
-import type { Operation, StoredTask } from './task-types.ts'
+import { ApiError } from './errors.ts'
+import type { IndexSwap, Operation, StoredTask } from './task-types.ts'
 
 /**
  * Runs the operation of one task (or one batch of document additions) against
@@ -19,6 +29,7 @@ export async function runTask(
   task: StoredTask,
   loadDocuments: LoadDocuments,
   recovered: boolean,
+  backups?: BackupPaths,
 ): Promise<Record<string, unknown>> {
   const uid = task.indexUid ?? ''
   const op = task.operation
@@ -34,8 +45,13 @@ export async function runTask(
       }
       return { primaryKey: op.primaryKey ?? null }
     case 'updateIndex':
-      await engine.updateIndex(uid, { primaryKey: op.primaryKey })
-      return { primaryKey: op.primaryKey }
+      return updateIndex(engine, task, op, recovered)
+    case 'swapIndexes':
+      if (!(recovered && swapsApplied(engine, op.swaps, task.startedAt))) {
+        await afterStart(task.startedAt)
+        await swapIndexes(engine, op.swaps)
+      }
+      return { swaps: op.swaps }
     case 'deleteIndex': {
       if (recovered && !engine.hasIndex(uid)) return { deletedDocuments: 0 }
       const before = (await engine.stats()).indexes[uid]?.numberOfDocuments ?? 0
@@ -43,7 +59,12 @@ export async function runTask(
       return { deletedDocuments: before }
     }
     case 'addDocuments': {
-      const docs = await loadDocuments(op.payloadFile)
+      let docs = await loadDocuments(op.payloadFile)
+      if (op.skipCreation === true) {
+        docs = await existingOnly(engine, uid, op.primaryKey, docs)
+        // Nothing to update: an index that does not exist is not created for it.
+        if (docs.length === 0) return { receivedDocuments: op.documentCount, indexedDocuments: 0 }
+      }
       await withIndex(engine, uid, op.primaryKey, () => writeDocuments(engine, uid, op, docs))
       return { receivedDocuments: op.documentCount, indexedDocuments: docs.length }
     }
@@ -74,7 +95,73 @@ export async function runTask(
       return {}
     case 'taskControl':
       return {}
+    case 'createDump': {
+      if (backups === undefined) throw new Error('dumps need BackupPaths')
+      const at = new Date(task.startedAt ?? Date.now())
+      const dumpUid = backupStamp(at)
+      await writeDump(engine, path.join(backups.dumpDir, `${dumpUid}.dump`), at)
+      return { dumpUid }
+    }
+    case 'createSnapshot':
+      if (backups === undefined) throw new Error('snapshots need BackupPaths')
+      await writeSnapshot(engine, backups.keysFile, path.join(backups.snapshotDir, SNAPSHOT_FILE))
+      return {}
   }
+}
+
+/**
+ * A new primary key and/or a new uid. The rename's target is checked before
+ * the primary key changes, so a failed rename changes nothing.
+ */
+async function updateIndex(
+  engine: EnginePort,
+  task: StoredTask,
+  op: Extract<Operation, { kind: 'updateIndex' }>,
+  recovered: boolean,
+): Promise<Record<string, unknown>> {
+  const uid = task.indexUid ?? ''
+  const rename =
+    op.newUid === undefined ? [] : [{ indexes: [uid, op.newUid] as [string, string], rename: true }]
+  const renamed = recovered && rename.length > 0 && swapsApplied(engine, rename, task.startedAt)
+  if (!renamed) {
+    if (op.newUid !== undefined && engine.hasIndex(op.newUid)) {
+      throw new ApiError(409, 'index_already_exists', `Index \`${op.newUid}\` already exists.`)
+    }
+    if (op.primaryKey !== undefined) await engine.updateIndex(uid, { primaryKey: op.primaryKey })
+    if (rename.length > 0) {
+      await afterStart(task.startedAt)
+      await swapIndexes(engine, rename)
+    }
+  }
+  return {
+    primaryKey: op.primaryKey ?? null,
+    ...(op.newUid !== undefined ? { oldIndexUid: uid, newIndexUid: op.newUid } : {}),
+  }
+}
+
+async function swapIndexes(engine: EnginePort, swaps: IndexSwap[]): Promise<void> {
+  if (engine.swapIndexes === undefined) throw notOnThisNode('Index swaps and renames')
+  await engine.swapIndexes(swaps)
+}
+
+/**
+ * Whether a swap recovered after a crash had already been applied. A swap
+ * stamps both indexes of every pair with its time, which is strictly after
+ * the task started (see `afterStart`); earlier writes are not. A rename is
+ * applied when its source is gone and its target exists.
+ */
+function swapsApplied(engine: EnginePort, swaps: IndexSwap[], startedAt: string | null): boolean {
+  const started = startedAt === null ? Number.POSITIVE_INFINITY : Date.parse(startedAt)
+  return swaps.every(({ indexes: [a, b], rename }) => {
+    if (rename) return !engine.hasIndex(a) && engine.hasIndex(b)
+    return [a, b].every((uid) => engine.hasIndex(uid) && Date.parse(engine.getIndex(uid).updatedAt) > started)
+  })
+}
+
+/** Waits until the clock has passed the task's start, so the swap's stamp is later than it. */
+async function afterStart(startedAt: string | null): Promise<void> {
+  const started = startedAt === null ? 0 : Date.parse(startedAt)
+  while (Date.now() <= started) await new Promise((resolve) => setTimeout(resolve, 1))
 }
 
 /**
@@ -103,6 +190,34 @@ export async function runDocumentBatch(
   }
 }
 
+/**
+ * `skipCreation`: keeps the documents whose primary key value is already in
+ * the index (an index without documents or without one holds none of them).
+ */
+async function existingOnly(
+  engine: EnginePort,
+  uid: string,
+  requestedKey: string | undefined,
+  docs: object[],
+): Promise<object[]> {
+  if (!engine.hasIndex(uid)) return []
+  const primaryKey = engine.getIndex(uid).primaryKey ?? requestedKey
+  if (primaryKey === undefined || primaryKey === null) return []
+  const index = engine.index(uid)
+  const kept: object[] = []
+  for (const doc of docs) {
+    const id = (doc as Record<string, unknown>)[primaryKey]
+    if (typeof id !== 'string' && typeof id !== 'number') continue
+    try {
+      await index.getDocument(id, { fields: [primaryKey] })
+      kept.push(doc)
+    } catch (error) {
+      if (codeOf(error) !== 'document_not_found') throw error
+    }
+  }
+  return kept
+}
+
 /** Whether `next` may join a batch that starts with `first` (same index, method and primary key). */
 export function canBatch(first: StoredTask, next: StoredTask): boolean {
   const a = first.operation
@@ -112,7 +227,10 @@ export function canBatch(first: StoredTask, next: StoredTask): boolean {
     b.kind === 'addDocuments' &&
     first.indexUid === next.indexUid &&
     a.method === b.method &&
-    a.primaryKey === b.primaryKey
+    a.primaryKey === b.primaryKey &&
+    // A batch reports its documents as indexed; skipped ones are counted per task.
+    a.skipCreation !== true &&
+    b.skipCreation !== true
   )
 }
 

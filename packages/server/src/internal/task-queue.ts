@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import type { BackupPaths } from './backups.ts'
 import type { EnginePort } from './engine-port.ts'
 import { toErrorResponse } from './errors.ts'
+import { type Batch, type BatchPage, getBatch, listBatches } from './task-batches.ts'
 import { canBatch, runDocumentBatch, runTask } from './task-executor.ts'
 import { type TaskFilter, taskMatches } from './task-filter.ts'
 import { removeFile, TaskLog, writeFileDurably } from './task-log.ts'
@@ -36,7 +38,11 @@ export interface TaskQueueOptions {
   maxBatchDocuments?: number
   onFsync?: (seconds: number) => void
   onTaskFinished?: (task: Task) => void
+  /** Once per finished batch (task cancelation and deletion included), with its tasks. */
+  onBatchFinished?: (tasks: Task[]) => void
   onInternalError?: (error: unknown, task: Task) => void
+  /** Where dump and snapshot tasks write; without it they fail. */
+  backups?: BackupPaths
 }
 
 export interface EnqueueRequest {
@@ -46,6 +52,8 @@ export interface EnqueueRequest {
   details?: Record<string, unknown>
   /** Documents for `addDocuments`, already validated as a JSON array of objects. */
   documentsJson?: Buffer | string
+  /** Kept on the task as `customMetadata`. */
+  customMetadata?: string
 }
 
 /** What the HTTP routes use of a task list (a standalone node's queue, or the cluster's). */
@@ -56,6 +64,9 @@ export interface TaskQueuePort {
   /** A task by uid (a cluster node may first catch up with the metadata leader). */
   get(uid: number): Task | undefined | Promise<Task | undefined>
   list(filter: TaskFilter): TaskPage
+  /** `GET /batches` (see task-batches.ts). */
+  listBatches(filter: TaskFilter): BatchPage
+  getBatch(uid: number): Batch | undefined
   depth(): number
   close(): Promise<void>
 }
@@ -177,6 +188,7 @@ export class TaskQueue implements TaskQueuePort {
       enqueuedAt: new Date().toISOString(),
       startedAt: null,
       finishedAt: null,
+      ...(request.customMetadata !== undefined ? { customMetadata: request.customMetadata } : {}),
       operation,
     }
     await this.log.append([task])
@@ -211,7 +223,7 @@ export class TaskQueue implements TaskQueuePort {
     }
     const task: StoredTask = {
       uid,
-      batchUid: null,
+      batchUid: this.nextBatchUid++,
       indexUid: null,
       status: 'succeeded',
       type: kind === 'cancel' ? 'taskCancelation' : 'taskDeletion',
@@ -239,6 +251,7 @@ export class TaskQueue implements TaskQueuePort {
       }
     }
     if (this.depth() === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
+    this.options.onBatchFinished?.([toPublicTask(task)])
     return toSummary(task)
   }
 
@@ -265,6 +278,15 @@ export class TaskQueue implements TaskQueuePort {
       from: page[0]?.uid ?? null,
       next: after?.uid ?? null,
     }
+  }
+
+  /** `GET /batches`: see task-batches.ts. */
+  listBatches(filter: TaskFilter): BatchPage {
+    return listBatches(this.tasks.values(), filter)
+  }
+
+  getBatch(uid: number): Batch | undefined {
+    return getBatch(this.tasks.values(), uid)
   }
 
   private matching(filter: TaskFilter): StoredTask[] {
@@ -364,14 +386,18 @@ export class TaskQueue implements TaskQueuePort {
     } else {
       for (const task of batch) {
         try {
-          this.succeed(task, await runTask(this.engine, task, load, this.recoveredUids.has(task.uid)))
+          this.succeed(
+            task,
+            await runTask(this.engine, task, load, this.recoveredUids.has(task.uid), this.options.backups),
+          )
         } catch (error) {
           this.fail(task, error)
         }
       }
     }
+    const rewritten = batch.flatMap((task) => this.renameInHistory(task))
     // The finished status is durable before payload files go away.
-    await this.log.append(batch.map((t) => ({ ...t })))
+    await this.log.append([...batch, ...rewritten].map((t) => ({ ...t })))
     for (const task of batch) {
       this.recoveredUids.delete(task.uid)
       if (task.operation.kind === 'addDocuments') {
@@ -379,7 +405,40 @@ export class TaskQueue implements TaskQueuePort {
       }
       this.options.onTaskFinished?.(toPublicTask(task))
     }
+    this.options.onBatchFinished?.(batch.map(toPublicTask))
     this.processingUids = []
+  }
+
+  /**
+   * After a swap or rename succeeded, the task history follows the indexes
+   * (as in Meilisearch): every finished task that named one uid of a pair now
+   * names the other. Enqueued tasks keep the uid they were sent to. Returns
+   * the tasks changed, to be logged.
+   */
+  private renameInHistory(task: StoredTask): StoredTask[] {
+    const op = task.operation
+    if (task.status !== 'succeeded') return []
+    const renames = new Map<string, string>()
+    if (op.kind === 'swapIndexes') {
+      for (const {
+        indexes: [a, b],
+        rename,
+      } of op.swaps) {
+        renames.set(a, b)
+        if (!rename) renames.set(b, a)
+      }
+    } else if (op.kind === 'updateIndex' && op.newUid !== undefined && task.indexUid !== null) {
+      renames.set(task.indexUid, op.newUid)
+    } else return []
+    const changed: StoredTask[] = []
+    for (const other of this.tasks.values()) {
+      if (other === task || other.indexUid === null || other.status === 'enqueued') continue
+      const next = renames.get(other.indexUid)
+      if (next === undefined) continue
+      other.indexUid = next
+      changed.push(other)
+    }
+    return changed
   }
 
   private succeed(task: StoredTask, details: Record<string, unknown>): void {

@@ -9,8 +9,11 @@ export type TaskType =
   | 'documentAdditionOrUpdate'
   | 'documentDeletion'
   | 'settingsUpdate'
+  | 'indexSwap'
   | 'taskCancelation'
   | 'taskDeletion'
+  | 'dumpCreation'
+  | 'snapshotCreation'
 
 export const TASK_TYPES: readonly TaskType[] = [
   'indexCreation',
@@ -19,8 +22,11 @@ export const TASK_TYPES: readonly TaskType[] = [
   'documentAdditionOrUpdate',
   'documentDeletion',
   'settingsUpdate',
+  'indexSwap',
   'taskCancelation',
   'taskDeletion',
+  'dumpCreation',
+  'snapshotCreation',
 ]
 
 export type TaskStatus = 'enqueued' | 'processing' | 'succeeded' | 'failed' | 'canceled'
@@ -33,10 +39,18 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
   'canceled',
 ]
 
+/** One pair of `POST /swap-indexes`: swap the two, or (`rename`) move the first to the second uid. */
+export interface IndexSwap {
+  indexes: [string, string]
+  rename: boolean
+}
+
 /** What a write task does once it runs; stored with the task so it can be re-run after a crash. */
 export type Operation =
   | { kind: 'createIndex'; primaryKey?: string; sharding?: Record<string, unknown> }
-  | { kind: 'updateIndex'; primaryKey: string }
+  /** A new primary key, a new uid (a rename), or both. */
+  | { kind: 'updateIndex'; primaryKey?: string; newUid?: string }
+  | { kind: 'swapIndexes'; swaps: IndexSwap[] }
   | { kind: 'deleteIndex' }
   | {
       kind: 'addDocuments'
@@ -45,12 +59,16 @@ export type Operation =
       /** File name of the documents, under the queue's payload folder. */
       payloadFile: string
       documentCount: number
+      /** Only documents already in the index are written; the others are skipped. */
+      skipCreation?: true
     }
   | { kind: 'deleteDocuments'; ids: (string | number)[] }
   | { kind: 'deleteByFilter'; filter: Filter }
   | { kind: 'deleteAll' }
   | { kind: 'updateSettings'; settings: { [K in keyof Settings]?: Settings[K] | null } }
   | { kind: 'resetSettings' }
+  | { kind: 'createDump' }
+  | { kind: 'createSnapshot' }
   /** Task cancelation and deletion act on the queue itself, at once, and are recorded as done. */
   | { kind: 'taskControl' }
 
@@ -68,6 +86,8 @@ export interface Task {
   enqueuedAt: string
   startedAt: string | null
   finishedAt: string | null
+  /** The caller's string given with the write (`?customMetadata=`); absent when none was. */
+  customMetadata?: string
 }
 
 /** What the task log stores: the public task plus what is needed to run it. */

@@ -337,12 +337,41 @@ export class ShoalMetaSystem implements SystemUnderTest {
     await this.#spawn(m, ['--join', seed.gossipFront?.address as string])
   }
 
-  /** kill -9 of the member `node`, never restarted: it is gone for good (its slot becomes a spare). */
-  async leave(node: string): Promise<void> {
+  /**
+   * kill -9 of the member `node`, never restarted: it is gone for good (its
+   * slot becomes a spare). Refused (false) while any member counts a voter
+   * that is not running: the controller replaces a dead voter only after a grace period,
+   * and a second voter lost for good before that could cost the group its
+   * majority for ever.
+   */
+  async leave(node: string): Promise<boolean> {
     const m = this.#member(node)
+    if (!(await this.#everyVoterRuns())) return false
     if (m.paused) this.resume(node)
     m.inSystem = false
     await this.kill(node)
+    return true
+  }
+
+  /**
+   * Whether every voter of the metadata group is a node running now, in the
+   * view of every running member (each answers from its own copy, so no
+   * leader is needed during a partition): then stopping one for good still
+   * leaves a majority. False when a member does not answer.
+   */
+  async #everyVoterRuns(): Promise<boolean> {
+    const live = this.#active().filter((x) => this.running(x.name) && !x.paused)
+    const running = new Set(live.map((x) => x.nodeId))
+    const views = await Promise.all(
+      live.map((x) =>
+        this.#get<{ nodes: Array<{ id: string; roles: string[] }> }>(x, '/_cluster/nodes', 3000),
+      ),
+    )
+    return views.every((view) => {
+      if (view === null) return false
+      const voters = view.nodes.filter((n) => n.roles.includes('metadata_voter'))
+      return voters.every((n) => running.has(n.id))
+    })
   }
 
   crashes(): string[] {

@@ -13,6 +13,8 @@ export type Json = any
  */
 export interface InProcessServer {
   server: ShoalServer
+  /** The data folder (removed by `close`). */
+  dir: string
   call(method: string, url: string, body?: unknown): Promise<{ status: number; body: Json }>
   /** Polls a task until it has finished; returns it. */
   waitTask(uid: number): Promise<Json>
@@ -56,6 +58,7 @@ export async function startInProcess(
   }
   return {
     server,
+    dir,
     call,
     waitTask,
     async write(method, url, body) {

@@ -80,8 +80,13 @@ export interface SystemUnderTest {
   members?(): readonly string[]
   /** Starts the spare `node` (with fresh data), joining through the member `via`; resolves once its process is up. */
   join?(node: string, via: string): Promise<void>
-  /** The member `node` stops for good (its process ends and it is never restarted); it becomes a spare. */
-  leave?(node: string): Promise<void>
+  /**
+   * The member `node` stops for good (its process ends and it is never
+   * restarted); it becomes a spare. Resolves false, changing nothing, when the
+   * system cannot spare a member now: losing one more for good could leave a
+   * majority of its voters gone for ever, which no consensus system survives.
+   */
+  leave?(node: string): Promise<boolean>
   /**
    * True when every node runs and has applied everything that was committed
    * (the replicas are then comparable).

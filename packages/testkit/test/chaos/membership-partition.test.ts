@@ -9,6 +9,7 @@ import { Rng } from '../../src/rng/index.ts'
 function bookkeeping(nodes: string[], initial: number) {
   const inSystem = new Set(nodes.slice(0, initial))
   const calls: string[] = []
+  let leaveRequests = 0
   let network: FaultNetwork | undefined
   const cutBetween = (a: string, b: string) => a !== b && network?.table.faults(a, b).cut !== 'none'
   const system = {
@@ -28,8 +29,14 @@ function bookkeeping(nodes: string[], initial: number) {
     async leave(node: string) {
       expect(inSystem.has(node)).toBe(true)
       expect([...inSystem].some((a) => [...inSystem].some((b) => cutBetween(a, b)))).toBe(true)
+      // Every third request is refused, as a system still replacing a member would.
+      if (++leaveRequests % 3 === 0) {
+        calls.push(`stay ${node}`)
+        return false
+      }
       inSystem.delete(node)
       calls.push(`leave ${node}`)
+      return true
     },
   } as unknown as SystemUnderTest
   return {
@@ -53,23 +60,27 @@ describe('membership-partition', () => {
     const rng = new Rng(20261207)
     let joins = 0
     let leaves = 0
+    let stays = 0
     for (let i = 0; i < 40; i++) {
       const before = book.inSystem.size
       const applied = await scenario.apply({ system: book.system, network, rng })
       expect(applied.kind).toBe('membership-partition')
       const last = book.calls.at(-1) ?? ''
       if (before === 3) expect(last.startsWith('join')).toBe(true)
-      if (before === 5) expect(last.startsWith('leave')).toBe(true)
+      if (before === 5) expect(last.startsWith('leave') || last.startsWith('stay')).toBe(true)
       if (last.startsWith('join')) joins++
-      else leaves++
+      else if (last.startsWith('leave')) leaves++
+      else stays++
       expect(book.inSystem.size).toBeGreaterThanOrEqual(3)
       expect(book.inSystem.size).toBeLessThanOrEqual(5)
-      expect(applied.detail).toContain(last.startsWith('join') ? 'joins through' : 'stops for good')
+      const expectedDetail = { join: 'joins through', leave: 'stops for good', stay: 'stays' }
+      expect(applied.detail).toContain(expectedDetail[last.split(' ')[0] as 'join' | 'leave' | 'stay'])
       await applied.heal()
       expect(network.table.active()).toEqual([])
     }
     expect(book.calls).toHaveLength(40)
     expect(joins).toBeGreaterThan(5)
     expect(leaves).toBeGreaterThan(5)
+    expect(stays).toBeGreaterThan(0)
   })
 })

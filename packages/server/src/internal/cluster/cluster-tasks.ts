@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { type ClusterNode, ENDED_TASK_STATUSES, type TaskRecord } from '@shoal/cluster'
 import type { Logger } from 'pino'
 import { ApiError, toErrorResponse } from '../errors.ts'
+import { type Batch, type BatchPage, getBatch, listBatches } from '../task-batches.ts'
 import { canBatch, runDocumentBatch, runTask } from '../task-executor.ts'
 import { type TaskFilter, taskMatches } from '../task-filter.ts'
 import type { EnqueueRequest, TaskPage, TaskQueuePort } from '../task-queue.ts'
@@ -49,6 +50,7 @@ export class ClusterTaskQueue implements TaskQueuePort {
       enqueuedAt: new Date().toISOString(),
       startedAt: null,
       finishedAt: null,
+      ...(request.customMetadata !== undefined ? { customMetadata: request.customMetadata } : {}),
       operation,
     }
     const payload =
@@ -157,6 +159,15 @@ export class ClusterTaskQueue implements TaskQueuePort {
       from: page[0]?.uid ?? null,
       next: after?.uid ?? null,
     }
+  }
+
+  /** Cluster tasks run one by one without batch uids, so this lists no batch (yet). */
+  listBatches(filter: TaskFilter): BatchPage {
+    return listBatches(this.#node.metadata.tasks() as unknown as StoredTask[], filter)
+  }
+
+  getBatch(uid: number): Batch | undefined {
+    return getBatch(this.#node.metadata.tasks() as unknown as StoredTask[], uid)
   }
 
   #matching(filter: TaskFilter): StoredTask[] {

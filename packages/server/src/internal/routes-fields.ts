@@ -1,0 +1,145 @@
+import type { Settings } from './engine-port.ts'
+import { badRequest } from './errors.ts'
+import { isPlainObject, readJsonBody } from './request-body.ts'
+import { checkIndexUid, nonNegativeInt, type RouteSpec } from './route-spec.ts'
+
+/**
+ * `POST /indexes/{indexUid}/fields`: every field the index's documents hold
+ * (its field distribution), with what each can do under the current
+ * settings. Capabilities Shoal does not have for any field are reported as
+ * off: no `distinctAttribute` or `rankingRules` setting, no facet search,
+ * no localized attributes.
+ */
+
+interface IndexField {
+  name: string
+  displayed: { enabled: boolean }
+  searchable: { enabled: boolean }
+  sortable: { enabled: boolean }
+  distinct: { enabled: boolean }
+  rankingRule: { enabled: boolean }
+  filterable: {
+    enabled: boolean
+    sortBy: 'alpha'
+    facetSearch: boolean
+    equality: boolean
+    comparison: boolean
+  }
+  localized: { locales: string[] }
+}
+
+const FILTER_FLAGS = ['displayed', 'searchable', 'sortable', 'distinct', 'rankingRule', 'filterable'] as const
+
+type FieldsFilter = { attributePatterns?: string[] } & Partial<Record<(typeof FILTER_FLAGS)[number], boolean>>
+
+/** A field is covered by a settings list when the list has `*`, the field, or one of its parents. */
+function covered(list: string[], field: string): boolean {
+  return list.some((name) => name === '*' || name === field || field.startsWith(`${name}.`))
+}
+
+function describeField(name: string, settings: Settings): IndexField {
+  const filterable = covered(settings.filterableAttributes, name)
+  return {
+    name,
+    displayed: { enabled: covered(settings.displayedAttributes, name) },
+    searchable: { enabled: covered(settings.searchableAttributes, name) },
+    sortable: { enabled: covered(settings.sortableAttributes, name) },
+    distinct: { enabled: false },
+    rankingRule: { enabled: false },
+    filterable: {
+      enabled: filterable,
+      sortBy: 'alpha',
+      facetSearch: false,
+      equality: filterable,
+      comparison: filterable,
+    },
+    localized: { locales: [] },
+  }
+}
+
+/** `*` matches any run of characters; everything else literally. */
+function matchesPattern(pattern: string, name: string): boolean {
+  const parts = pattern.split('*')
+  if (parts.length === 1) return pattern === name
+  const first = parts[0]!
+  const last = parts[parts.length - 1]!
+  if (!name.startsWith(first) || name.length < first.length + last.length || !name.endsWith(last))
+    return false
+  let at = first.length
+  for (const part of parts.slice(1, -1)) {
+    const found = name.indexOf(part, at)
+    if (found < 0 || found > name.length - last.length) return false
+    at = found + part.length
+  }
+  return at <= name.length - last.length
+}
+
+function parseFieldsFilter(value: unknown): FieldsFilter {
+  if (value === undefined || value === null) return {}
+  if (!isPlainObject(value))
+    throw badRequest('bad_request', 'Invalid value type at `.filter`: expected an object')
+  const filter: FieldsFilter = {}
+  for (const [key, item] of Object.entries(value)) {
+    if (key === 'attributePatterns') {
+      if (!Array.isArray(item) || item.some((p) => typeof p !== 'string')) {
+        throw badRequest(
+          'bad_request',
+          'Invalid value type at `.filter.attributePatterns`: expected an array of strings',
+        )
+      }
+      filter.attributePatterns = item as string[]
+    } else if ((FILTER_FLAGS as readonly string[]).includes(key)) {
+      if (typeof item !== 'boolean') {
+        throw badRequest('bad_request', `Invalid value type at \`.filter.${key}\`: expected a boolean`)
+      }
+      filter[key as (typeof FILTER_FLAGS)[number]] = item
+    } else {
+      throw badRequest(
+        'bad_request',
+        `Unknown field \`${key}\` at \`.filter\`: expected one of \`attributePatterns\`, ${FILTER_FLAGS.map((f) => `\`${f}\``).join(', ')}`,
+      )
+    }
+  }
+  return filter
+}
+
+function passes(field: IndexField, filter: FieldsFilter): boolean {
+  if (
+    filter.attributePatterns !== undefined &&
+    !filter.attributePatterns.some((p) => matchesPattern(p, field.name))
+  )
+    return false
+  return FILTER_FLAGS.every((flag) => filter[flag] === undefined || field[flag].enabled === filter[flag])
+}
+
+export const fieldRoutes: RouteSpec[] = [
+  {
+    method: 'POST',
+    url: '/indexes/:indexUid/fields',
+    action: 'settings.get',
+    tag: 'Settings',
+    summary:
+      "The index's fields with their capabilities (displayed, searchable, sortable, filterable, …): body `{ offset, limit, filter }`",
+    body: 'json',
+    async handler({ params, body, contentType, services }) {
+      const uid = checkIndexUid(params.indexUid)
+      const input = readJsonBody(body, contentType) ?? {}
+      if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
+      for (const key of Object.keys(input)) {
+        if (!['offset', 'limit', 'filter'].includes(key)) {
+          throw badRequest(
+            'bad_request',
+            `Unknown field \`${key}\`: expected one of \`offset\`, \`limit\`, \`filter\``,
+          )
+        }
+      }
+      const offset = nonNegativeInt(input.offset, 'bad_request', 'offset') ?? 0
+      const limit = nonNegativeInt(input.limit, 'bad_request', 'limit') ?? 20
+      const filter = parseFieldsFilter(input.filter)
+      const settings = await services.engine.index(uid).getSettings()
+      const names = Object.keys((await services.engine.stats()).indexes[uid]?.fieldDistribution ?? {}).sort()
+      const fields = names.map((name) => describeField(name, settings)).filter((f) => passes(f, filter))
+      return { results: fields.slice(offset, offset + limit), offset, limit, total: fields.length }
+    },
+  },
+]
