@@ -205,11 +205,17 @@ export function serveP2P(
       counters.invalidSnapshot()
       throw refusal('invalid_snapshot', 'malformed snapshot header')
     }
+    const { clusterId, group, message } = meta
+    // Refuse before the bytes travel when the node would drop the message anyway (another
+    // cluster, a group not hosted here yet); it counts the drop, never reading the empty chunk.
+    if (clusterId !== node.clusterId || node.host?.group(group) === undefined) {
+      node.receiveSnapshot(from, { clusterId, group, message: { ...message, chunk: new Uint8Array(0) } })
+      throw refusal('snapshot_refused', `snapshot for group ${group} not accepted`)
+    }
     const chunk = await collect(meta, chunks).catch((error: unknown) => {
       counters.invalidSnapshot()
       throw error
     })
-    const { clusterId, group, message } = meta
     if (!node.receiveSnapshot(from, { clusterId, group, message: { ...message, chunk } }))
       throw refusal('snapshot_refused', `snapshot for group ${group} not accepted`)
   })
