@@ -7,12 +7,7 @@ import {
 } from '@shoal/testkit/search-corpus'
 import { waitFor } from '@shoal/testkit/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type ClusterProcess,
-  MASTER_KEY,
-  startClusterProcess,
-  writeKeyFile,
-} from './harness/cluster-processes.ts'
+import { type ClusterProcess, MASTER_KEY, startThreeNodeCluster } from './harness/cluster-processes.ts'
 import { type ServerProcess, startServerProcess, tempDir } from './harness/server-process.ts'
 
 // A 3-node cluster holding an index of 6 shards with replication factor 3 answers exactly like
@@ -76,31 +71,7 @@ function withoutTime(result: Record<string, unknown>): Record<string, unknown> {
 beforeAll(async () => {
   scratch = await tempDir('shoal-equivalence-')
   single = await startServerProcess(`${scratch.dir}/single`, ['--master-key', MASTER_KEY])
-  const keyFile = await writeKeyFile(scratch.dir, 'cluster.key', 'equivalence-cluster-key-000000000')
-  const first = await startClusterProcess({
-    name: 'n0',
-    dataDir: `${scratch.dir}/n0`,
-    keyFile,
-    bootstrap: true,
-  })
-  nodes = [first]
-  for (const i of [1, 2])
-    nodes.push(
-      await startClusterProcess({
-        name: `n${i}`,
-        dataDir: `${scratch.dir}/n${i}`,
-        keyFile,
-        join: [first.gossipAddr],
-      }),
-    )
-  await waitFor(
-    'three metadata voters',
-    async () => {
-      const view = await first.request<{ nodes: Array<{ roles: string[] }> }>('GET', '/_cluster/nodes')
-      return view.body.nodes.filter((n) => n.roles.includes('metadata_voter')).length === 3
-    },
-    { timeoutMs: 60_000, intervalMs: 200 },
-  )
+  nodes = await startThreeNodeCluster(scratch.dir, 'equivalence-cluster-key-000000000')
   docs = loadSearchCorpus(rng, { every: 21, dimensions: DIMENSIONS })
   const settings = corpusSettings(DIMENSIONS)
   const created = await call<{ taskUid: number }>(single.url, 'POST', '/indexes', {

@@ -1,7 +1,7 @@
 import { Rng } from '@shoal/testkit/rng'
 import { waitFor } from '@shoal/testkit/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ClusterProcess, startClusterProcess, writeKeyFile } from './harness/cluster-processes.ts'
+import { type ClusterProcess, startThreeNodeCluster } from './harness/cluster-processes.ts'
 import { tempDir } from './harness/server-process.ts'
 
 // A sharded index on a real 3-process cluster under process faults: kill -9 of a shard leader
@@ -50,32 +50,8 @@ async function metadataLeader(node: ClusterProcess): Promise<string | null> {
 
 beforeAll(async () => {
   scratch = await tempDir('shoal-sharded-faults-')
-  const keyFile = await writeKeyFile(scratch.dir, 'cluster.key', 'sharded-faults-cluster-key-000000')
-  const first = await startClusterProcess({
-    name: 'n0',
-    dataDir: `${scratch.dir}/n0`,
-    keyFile,
-    bootstrap: true,
-  })
-  nodes = [first]
-  for (const i of [1, 2])
-    nodes.push(
-      await startClusterProcess({
-        name: `n${i}`,
-        dataDir: `${scratch.dir}/n${i}`,
-        keyFile,
-        join: [first.gossipAddr],
-      }),
-    )
-  await waitFor(
-    'three metadata voters',
-    async () => {
-      const view = await first.request<{ nodes: Array<{ roles: string[] }> }>('GET', '/_cluster/nodes')
-      return view.body.nodes.filter((n) => n.roles.includes('metadata_voter')).length === 3
-    },
-    { timeoutMs: 60_000, intervalMs: 200 },
-  )
-  const created = await first.request<{ taskUid: number }>('POST', '/indexes', {
+  nodes = await startThreeNodeCluster(scratch.dir, 'sharded-faults-cluster-key-000000')
+  const created = await nodes[0]!.request<{ taskUid: number }>('POST', '/indexes', {
     uid: 'events',
     primaryKey: 'id',
     sharding: { shardCount: 3, replicationFactor: 3 },

@@ -1,12 +1,7 @@
 import { waitFor } from '@shoal/testkit/wait'
 import { Meilisearch } from 'meilisearch'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type ClusterProcess,
-  MASTER_KEY,
-  startClusterProcess,
-  writeKeyFile,
-} from './harness/cluster-processes.ts'
+import { type ClusterProcess, MASTER_KEY, startThreeNodeCluster } from './harness/cluster-processes.ts'
 import { tempDir } from './harness/server-process.ts'
 
 // A sharded, replicated index on a real 3-process cluster, driven through the HTTP API of
@@ -52,32 +47,7 @@ const docs = Array.from({ length: 240 }, (_, i) => ({
 
 beforeAll(async () => {
   scratch = await tempDir('shoal-sharded-')
-  const keyFile = await writeKeyFile(scratch.dir, 'cluster.key', 'sharded-index-cluster-key-0000000')
-  const first = await startClusterProcess({
-    name: 'n0',
-    dataDir: `${scratch.dir}/n0`,
-    keyFile,
-    bootstrap: true,
-  })
-  nodes = [first]
-  for (const i of [1, 2]) {
-    nodes.push(
-      await startClusterProcess({
-        name: `n${i}`,
-        dataDir: `${scratch.dir}/n${i}`,
-        keyFile,
-        join: [first.gossipAddr],
-      }),
-    )
-  }
-  await waitFor(
-    'three active nodes',
-    async () => {
-      const view = await first.request<{ nodes: Array<{ roles: string[] }> }>('GET', '/_cluster/nodes')
-      return view.body.nodes.filter((n) => n.roles.includes('metadata_voter')).length === 3
-    },
-    { timeoutMs: 60_000, intervalMs: 200 },
-  )
+  nodes = await startThreeNodeCluster(scratch.dir, 'sharded-index-cluster-key-0000000')
 }, 120_000)
 
 afterAll(async () => {

@@ -261,23 +261,7 @@ export class TaskQueue implements TaskQueuePort {
   }
 
   list(filter: TaskFilter): TaskPage {
-    const limit = filter.limit ?? 20
-    const matches = this.matching(filter)
-    matches.sort((a, b) => (filter.reverse === true ? a.uid - b.uid : b.uid - a.uid))
-    const from = filter.from
-    const startAt =
-      from === undefined
-        ? 0
-        : matches.findIndex((t) => (filter.reverse === true ? t.uid >= from : t.uid <= from))
-    const page = startAt < 0 ? [] : matches.slice(startAt, startAt + limit)
-    const after = startAt < 0 ? undefined : matches[startAt + limit]
-    return {
-      results: page.map(toPublicTask),
-      total: matches.length,
-      limit,
-      from: page[0]?.uid ?? null,
-      next: after?.uid ?? null,
-    }
+    return pageOfTasks(this.matching(filter), filter)
   }
 
   /** `GET /batches`: see task-batches.ts. */
@@ -465,6 +449,26 @@ export class TaskQueue implements TaskQueuePort {
   private async loadDocuments(name: string): Promise<object[]> {
     const text = await readFile(path.join(this.payloadDir(), name), 'utf8')
     return JSON.parse(text) as object[]
+  }
+}
+
+/** One page of `GET /tasks` from the tasks matching `filter` (newest first unless `reverse`). */
+export function pageOfTasks(matches: StoredTask[], filter: TaskFilter): TaskPage {
+  const limit = filter.limit ?? 20
+  matches.sort((a, b) => (filter.reverse === true ? a.uid - b.uid : b.uid - a.uid))
+  const from = filter.from
+  const startAt =
+    from === undefined
+      ? 0
+      : matches.findIndex((t) => (filter.reverse === true ? t.uid >= from : t.uid <= from))
+  const page = startAt < 0 ? [] : matches.slice(startAt, startAt + limit)
+  const after = startAt < 0 ? undefined : matches[startAt + limit]
+  return {
+    results: page.map(toPublicTask),
+    total: matches.length,
+    limit,
+    from: page[0]?.uid ?? null,
+    next: after?.uid ?? null,
   }
 }
 

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { chmod, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { waitFor } from '@shoal/testkit/wait'
 import { CLI } from './server-process.ts'
 
 export const MASTER_KEY = 'cluster-test-master-key'
@@ -191,4 +192,32 @@ export async function startExpectingFailure(
   const code = await new Promise<string>((resolve) => child.once('exit', (c, s) => resolve(String(c ?? s))))
   clearTimeout(timer)
   return { code, output }
+}
+
+/**
+ * Three nodes under `dir` (`n0` bootstraps, `n1` and `n2` join through it) with a key file
+ * holding `key`; resolves once all three are metadata voters.
+ */
+export async function startThreeNodeCluster(dir: string, key: string): Promise<ClusterProcess[]> {
+  const keyFile = await writeKeyFile(dir, 'cluster.key', key)
+  const first = await startClusterProcess({ name: 'n0', dataDir: `${dir}/n0`, keyFile, bootstrap: true })
+  const nodes = [first]
+  for (const i of [1, 2])
+    nodes.push(
+      await startClusterProcess({
+        name: `n${i}`,
+        dataDir: `${dir}/n${i}`,
+        keyFile,
+        join: [first.gossipAddr],
+      }),
+    )
+  await waitFor(
+    'three metadata voters',
+    async () => {
+      const view = await first.request<{ nodes: Array<{ roles: string[] }> }>('GET', '/_cluster/nodes')
+      return view.body.nodes.filter((n) => n.roles.includes('metadata_voter')).length === 3
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  )
+  return nodes
 }

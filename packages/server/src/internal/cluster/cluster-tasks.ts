@@ -5,7 +5,7 @@ import { ApiError, toErrorResponse } from '../errors.ts'
 import { type Batch, type BatchPage, getBatch, listBatches } from '../task-batches.ts'
 import { canBatch, runDocumentBatch, runTask } from '../task-executor.ts'
 import { type TaskFilter, taskMatches } from '../task-filter.ts'
-import type { EnqueueRequest, TaskPage, TaskQueuePort } from '../task-queue.ts'
+import { type EnqueueRequest, pageOfTasks, type TaskPage, type TaskQueuePort } from '../task-queue.ts'
 import {
   isoDuration,
   type StoredTask,
@@ -142,23 +142,7 @@ export class ClusterTaskQueue implements TaskQueuePort {
   }
 
   list(filter: TaskFilter): TaskPage {
-    const limit = filter.limit ?? 20
-    const matches = this.#matching(filter)
-    matches.sort((a, b) => (filter.reverse === true ? a.uid - b.uid : b.uid - a.uid))
-    const from = filter.from
-    const startAt =
-      from === undefined
-        ? 0
-        : matches.findIndex((t) => (filter.reverse === true ? t.uid >= from : t.uid <= from))
-    const page = startAt < 0 ? [] : matches.slice(startAt, startAt + limit)
-    const after = startAt < 0 ? undefined : matches[startAt + limit]
-    return {
-      results: page.map(toPublicTask),
-      total: matches.length,
-      limit,
-      from: page[0]?.uid ?? null,
-      next: after?.uid ?? null,
-    }
+    return pageOfTasks(this.#matching(filter), filter)
   }
 
   /** Cluster tasks run one by one without batch uids, so this lists no batch (yet). */
