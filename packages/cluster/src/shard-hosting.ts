@@ -39,6 +39,8 @@ export class ShardHosting {
   #running: Promise<void> | null = null
   #again = false
   #stopped = false
+  /** The maps the last scheduled pass was for (null after a failed pass: the next change retries). */
+  #seen: { indexes: unknown; shards: unknown } | null = null
 
   constructor(options: { node: ClusterNode; factory: ShardMachineFactory; logger?: ClusterLogger }) {
     this.#node = options.node
@@ -47,7 +49,14 @@ export class ShardHosting {
   }
 
   start(): void {
-    this.#unsubscribe = this.#node.metadata.onChange(() => this.#schedule())
+    // Most metadata changes (tasks, settings) leave the index and shard maps as they were: the
+    // state is replaced, never mutated, so unchanged maps are the same objects.
+    this.#unsubscribe = this.#node.metadata.onChange((state) => {
+      const seen = this.#seen
+      if (seen !== null && seen.indexes === state.indexes && seen.shards === state.shards) return
+      this.#seen = { indexes: state.indexes, shards: state.shards }
+      this.#schedule()
+    })
     this.#schedule()
   }
 
@@ -84,6 +93,7 @@ export class ShardHosting {
         try {
           await this.#reconcile(this.#node.metadata.state)
         } catch (error) {
+          this.#seen = null
           this.#log.warn({ err: error }, 'shard hosting pass failed; retrying on the next change')
         }
       } while (this.#again && !this.#stopped)
