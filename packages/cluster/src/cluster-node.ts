@@ -30,6 +30,7 @@ import { encodeCommand } from './metadata/codec.ts'
 import { MetadataStateMachine } from './metadata/state-machine.ts'
 import type { ApplyOutcome, MetadataCommand, MetadataState, NodeAdvert } from './metadata/types.ts'
 import { isMetadataCommand } from './metadata/validate.ts'
+import type { ShardMovesPlan } from './shard-moves.ts'
 import type {
   ClusterTransport,
   NodeAddress,
@@ -213,6 +214,20 @@ export class ClusterNode {
     this.#controller?.stop()
     this.#unsubscribeLiveness?.()
     await this.#host?.stop()
+  }
+
+  /**
+   * The shard moves the controller would start now, as this node sees the metadata and
+   * membership (the metadata leader's controller starts them; any node can show the plan).
+   */
+  planShardMoves(): ShardMovesPlan {
+    if (this.#controller === null) throw new ClusterStoppedError()
+    return this.#controller.planShardMoves()
+  }
+
+  /** Runs a controller pass now (it acts only on the metadata leader). */
+  pokeController(): void {
+    void this.#controller?.reconcile()
   }
 
   /** Replaces this node's advert (addresses changed); gossip spreads it and the controller records it. */

@@ -3,6 +3,21 @@ import { type PlanNode, planMetaChange } from './controller-plan.ts'
 import { ClusterConfigError } from './errors.ts'
 import { type MembershipPort, sameAdvert } from './membership.ts'
 import type { MetadataCommand } from './metadata/types.ts'
+import { planShardMoves, type ShardMovesPlan } from './shard-moves.ts'
+
+/** The shard plan is made again at least this often even when nothing it reads changed. */
+const SHARD_PLAN_REFRESH_MS = 2_000
+
+/** Cluster settings `shoal.replace.<old node id>` = new node id: a replacement under way. */
+export const REPLACE_SETTING_PREFIX = 'shoal.replace.'
+
+/** The replacements under way, old node id → new node id. */
+export function replacementsOf(settings: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries(settings))
+    if (key.startsWith(REPLACE_SETTING_PREFIX)) out[key.slice(REPLACE_SETTING_PREFIX.length)] = value
+  return out
+}
 
 /** The controller's settings. */
 export interface ControllerConfig {
@@ -14,6 +29,17 @@ export interface ControllerConfig {
   readonly deadVoterGraceMs: number
   /** A learner is promoted once it lags the leader by at most this many entries. @defaultValue 16 */
   readonly caughtUpEntries: number
+  /**
+   * A node down this long loses its shard replicas to other nodes (re-replication); back sooner,
+   * it catches up from its own log. @defaultValue 60000
+   */
+  readonly replicaGraceMs: number
+  /** Most shard replicas arriving on one node at a time. @defaultValue 2 */
+  readonly maxIncomingMoves: number
+  /** Most shard replicas leaving one node at a time. @defaultValue 2 */
+  readonly maxOutgoingMoves: number
+  /** 1: move replicas to even out the load (after joins); 0: only repairs (lost nodes, drains, replacements). @defaultValue 1 */
+  readonly autoRebalance: number
 }
 
 export const DEFAULT_CONTROLLER_CONFIG: ControllerConfig = Object.freeze({
@@ -21,6 +47,10 @@ export const DEFAULT_CONTROLLER_CONFIG: ControllerConfig = Object.freeze({
   maxVoters: 5,
   deadVoterGraceMs: 10_000,
   caughtUpEntries: 16,
+  replicaGraceMs: 60_000,
+  maxIncomingMoves: 2,
+  maxOutgoingMoves: 2,
+  autoRebalance: 1,
 })
 
 export function resolveControllerConfig(partial: Partial<ControllerConfig> = {}): ControllerConfig {
@@ -32,6 +62,9 @@ export function resolveControllerConfig(partial: Partial<ControllerConfig> = {})
   if (config.maxVoters < 1 || config.maxVoters > 7)
     throw new ClusterConfigError(`maxVoters must be 1 to 7, got ${config.maxVoters}`)
   if (config.reconcileIntervalMs < 10) throw new ClusterConfigError('reconcileIntervalMs must be at least 10')
+  if (config.maxIncomingMoves < 1 || config.maxOutgoingMoves < 1)
+    throw new ClusterConfigError('maxIncomingMoves and maxOutgoingMoves must be at least 1')
+  if (config.autoRebalance > 1) throw new ClusterConfigError('autoRebalance must be 0 or 1')
   return Object.freeze(config)
 }
 
@@ -56,6 +89,14 @@ export class Controller {
   #timer: ReturnType<typeof setInterval> | null = null
   #running = false
   #unsubscribe: (() => void) | null = null
+  /** What the last shard plan was made from (see `#moveShards`). */
+  #planKey: {
+    shards: unknown
+    nodes: unknown
+    settings: unknown
+    alive: string
+    atMs: number
+  } | null = null
 
   constructor(options: ControllerOptions) {
     this.#options = options
@@ -132,6 +173,73 @@ export class Controller {
       this.#options.logger.info({ change }, 'metadata group membership change')
       await raft.proposeConfChange(change, { signal: AbortSignal.timeout(10_000) })
     }
+    await this.#moveShards(now)
+  }
+
+  /** The shard moves this pass starts (re-replication, drains, replacements, rebalancing). */
+  planShardMoves(now: number = this.#options.clock()): ShardMovesPlan {
+    const node = this.#options.node
+    const state = node.state()
+    const members = new Map(node.members().map((m) => [m.id, m]))
+    return planShardMoves({
+      state,
+      alive: (id) => node.isAlive(id),
+      downSinceMs: (id) => (node.isAlive(id) ? undefined : members.get(id)?.stateChangedAtMs),
+      nowMs: now,
+      replicaGraceMs: this.config.replicaGraceMs,
+      maxIncomingMoves: this.config.maxIncomingMoves,
+      maxOutgoingMoves: this.config.maxOutgoingMoves,
+      rebalance: this.config.autoRebalance === 1,
+      replacements: replacementsOf(state.settings),
+    })
+  }
+
+  async #moveShards(now: number): Promise<void> {
+    // Placement costs a ring per index: plan again only when the shard map, the nodes, the
+    // replacements or who is alive changed, or every few seconds (grace periods expire).
+    const node = this.#options.node
+    const state = node.state()
+    const alive = Object.keys(state.nodes)
+      .filter((id) => node.isAlive(id))
+      .join(',')
+    const key = this.#planKey
+    if (
+      key !== null &&
+      key.shards === state.shards &&
+      key.nodes === state.nodes &&
+      key.settings === state.settings &&
+      key.alive === alive &&
+      now - key.atMs < SHARD_PLAN_REFRESH_MS
+    )
+      return
+    this.#planKey = { shards: state.shards, nodes: state.nodes, settings: state.settings, alive, atMs: now }
+    const plan = this.planShardMoves(now)
+    for (const move of plan.start) {
+      this.#options.logger.info(
+        { index: move.index, shard: move.shard, to: move.to, from: move.from, reason: move.reason },
+        'shard replica move',
+      )
+      await this.#propose(move.command)
+    }
+    // A draining node without replicas has left; a replaced node too.
+    const after = node.state()
+    const holding = new Set<string>()
+    for (const shards of Object.values(after.shards))
+      for (const shard of shards) for (const r of shard.replicas) holding.add(r.nodeId)
+    const replacements = replacementsOf(after.settings)
+    for (const record of Object.values(after.nodes)) {
+      if (holding.has(record.id)) continue
+      if (record.state === 'draining')
+        await this.#propose({
+          type: 'node.state',
+          nodeId: record.id,
+          state: 'left',
+          ifState: ['draining'],
+          atMs: now,
+        })
+      if (replacements[record.id] !== undefined)
+        await this.#propose({ type: 'setting.delete', key: `${REPLACE_SETTING_PREFIX}${record.id}` })
+    }
   }
 
   /** Joins, advert changes, deaths and returns that SWIM shows and the metadata does not yet record. */
@@ -151,11 +259,14 @@ export class Controller {
       const record = state.nodes[member.id]
       const alive = member.state === 'alive' || member.state === 'suspect'
       if (alive) {
+        // A drained node stays left while it keeps running; it rejoins once it has been away and
+        // come back (SWIM saw it change state after it was recorded as left).
+        const rejoined = record?.state === 'left' && member.stateChangedAtMs > record.updatedAtMs
         if (
           record === undefined ||
-          !sameAdvert(record, member.advert) ||
+          (!sameAdvert(record, member.advert) && record.state !== 'left') ||
           record.state === 'dead' ||
-          record.state === 'left'
+          rejoined
         )
           commands.push({ type: 'node.join', node: member.advert, atMs: now })
       } else if (

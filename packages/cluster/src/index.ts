@@ -11,6 +11,8 @@ export {
   Controller,
   type ControllerConfig,
   DEFAULT_CONTROLLER_CONFIG,
+  REPLACE_SETTING_PREFIX,
+  replacementsOf,
   resolveControllerConfig,
 } from './controller.ts'
 export { type MetaPlanInput, type PlanNode, planMetaChange, targetVoters } from './controller-plan.ts'
@@ -82,6 +84,15 @@ export {
 } from './metadata/types.ts'
 export { isMetadataCommand } from './metadata/validate.ts'
 export { type ShardGroupRef, ShardHosting, type ShardMachineFactory, shardGroupOf } from './shard-hosting.ts'
+export { planShardStep, type ShardStep, type ShardStepInput } from './shard-membership.ts'
+export {
+  type MoveReason,
+  type PlannedMove,
+  planShardMoves,
+  type ShardMovesInput,
+  type ShardMovesPlan,
+} from './shard-moves.ts'
+export { ShardSteward, type ShardStewardCounters, type ShardStewardOptions } from './shard-steward.ts'
 export {
   DEFAULT_MAX_SHARDS,
   DEFAULT_REPLICATION_FACTOR,

@@ -1,12 +1,13 @@
 import type { StateMachine } from '@shoal/raft'
 import type { ClusterLogger, ClusterNode } from './cluster-node.ts'
 import type { MetadataState } from './metadata/types.ts'
+import { ShardSteward, type ShardStewardOptions } from './shard-steward.ts'
 
 /** Makes and disposes of the state machine of one shard replica on this node (an engine partition). */
 export interface ShardMachineFactory {
   /** Opens the replica's state machine (empty; the Raft group restores it from its snapshot and log). */
   open(group: ShardGroupRef): Promise<StateMachine>
-  /** Closes it; `deleted` when the index is gone and the replica's files may be removed. */
+  /** Closes it; `deleted` when the replica is gone from this node (index deleted or replica moved away) and its files may be removed. */
   close(group: ShardGroupRef, machine: StateMachine, deleted: boolean): Promise<void>
 }
 
@@ -42,10 +43,24 @@ export class ShardHosting {
   /** The maps the last scheduled pass was for (null after a failed pass: the next change retries). */
   #seen: { indexes: unknown; shards: unknown } | null = null
 
-  constructor(options: { node: ClusterNode; factory: ShardMachineFactory; logger?: ClusterLogger }) {
+  /** Moves this node's led shard groups towards the recorded replicas (learner, voter, removal). */
+  readonly steward: ShardSteward
+
+  constructor(options: {
+    node: ClusterNode
+    factory: ShardMachineFactory
+    logger?: ClusterLogger
+    steward?: Pick<ShardStewardOptions, 'intervalMs' | 'caughtUpEntries'>
+  }) {
     this.#node = options.node
     this.#factory = options.factory
     this.#log = options.logger ?? { info: () => {}, warn: () => {} }
+    this.steward = new ShardSteward({
+      ...options.steward,
+      node: options.node,
+      hosted: () => [...this.#hosted.values()].map((entry) => entry.ref),
+      logger: this.#log,
+    })
   }
 
   start(): void {
@@ -58,17 +73,24 @@ export class ShardHosting {
       this.#schedule()
     })
     this.#schedule()
+    this.steward.start()
   }
 
   async stop(): Promise<void> {
     this.#stopped = true
     this.#unsubscribe?.()
+    await this.steward.stop()
     await this.#running
     for (const [group, entry] of this.#hosted) {
       await this.#node.host?.removeGroup(group)
       await this.#factory.close(entry.ref, entry.machine, false)
     }
     this.#hosted.clear()
+  }
+
+  /** The shard replicas hosted here. */
+  hosted(): ShardGroupRef[] {
+    return [...this.#hosted.values()].map((entry) => entry.ref)
   }
 
   /** The state machine of a shard replica hosted here. */
@@ -106,16 +128,21 @@ export class ShardHosting {
     const host = this.#node.host
     if (host === null) return
     const self = this.#node.nodeId
-    const wanted = new Map<string, { ref: ShardGroupRef; founders: readonly string[] | undefined }>()
+    const wanted = new Map<string, { ref: ShardGroupRef; founder: readonly string[] | undefined }>()
     for (const [indexUid, shards] of Object.entries(state.shards)) {
       const index = state.indexes[indexUid]
       if (index === undefined) continue
       for (const record of shards) {
-        if (!record.replicas.some((r) => r.nodeId === self)) continue
+        const mine = record.replicas.find((r) => r.nodeId === self)
+        if (mine === undefined) continue
         const group = shardGroupOf(indexUid, index.createdAtMs, record.shard)
+        // Founders bootstrap the group; a replica added later (initializing) starts empty and
+        // learns the group from its leader, by snapshot and log.
+        const founder =
+          mine.state === 'active' && record.founders?.includes(self) === true ? record.founders : undefined
         wanted.set(group, {
           ref: { indexUid, shard: record.shard, createdAtMs: index.createdAtMs, group },
-          founders: record.founders,
+          founder,
         })
       }
     }
@@ -125,14 +152,15 @@ export class ShardHosting {
       const deleted = current === undefined || current.createdAtMs !== entry.ref.createdAtMs
       await host.removeGroup(group)
       this.#hosted.delete(group)
-      await this.#factory.close(entry.ref, entry.machine, deleted)
-      this.#log.info({ group, deleted }, 'shard replica removed')
+      // The replica's files go with it whether the index was deleted or the replica moved away
+      // (a replica placed here again starts empty and catches up from its leader).
+      await this.#factory.close(entry.ref, entry.machine, true)
+      this.#log.info({ group, deleted }, deleted ? 'shard replica removed' : 'shard replica moved away')
     }
-    for (const [group, { ref, founders }] of wanted) {
+    for (const [group, { ref, founder }] of wanted) {
       if (this.#hosted.has(group) || this.#stopped) continue
       const machine = await this.#factory.open(ref)
-      const bootstrap =
-        founders?.includes(self) === true ? { voters: [...(founders ?? [])], learners: [] } : undefined
+      const bootstrap = founder === undefined ? undefined : { voters: [...founder], learners: [] }
       // Searches read shard leaders; a leader within its lease answers without a ReadIndex round.
       await host.addGroup(group, {
         stateMachine: machine,

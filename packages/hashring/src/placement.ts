@@ -22,6 +22,12 @@ export interface PlaceRequest {
   require?: readonly string[]
   /** Ring resolution for the per-shard preference order. @defaultValue 4096 */
   vnodesPerWeight?: number
+  /**
+   * Nodes still filling up after they joined: like a node without replicas in `previous`, each
+   * may take kept replicas from nodes above their share while it is below its own (a rebalance
+   * applied in several steps keeps pulling). @defaultValue []
+   */
+  newcomers?: readonly NodeId[]
 }
 
 const MAX_SHARDS = 1 << 20
@@ -70,6 +76,10 @@ export function place(request: PlaceRequest): Placement {
   const assignment = newAssignment(request, eligible)
   const indexOf = new Map(eligible.map((node, i) => [node.id, i]))
   if (request.previous !== undefined) keepPrevious(assignment, request.previous, indexOf)
+  for (const id of request.newcomers ?? []) {
+    const node = indexOf.get(id)
+    if (node !== undefined) assignment.newcomer[node] = 1
+  }
   fillSlots(assignment)
   relieveOverCap(assignment)
   rebalance(assignment)

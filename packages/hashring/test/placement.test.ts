@@ -179,6 +179,36 @@ describe('place', () => {
     expect(loads(after).get('node-10')).toBe(Math.floor((256 * 3) / 11))
   })
 
+  it('lets a node named in `newcomers` keep pulling after its first replicas arrived', () => {
+    const nodes = Array.from({ length: 10 }, (_, i) => ({ id: `node-${i}` }))
+    const request = { index: 'docs', shardCount: 256, replicationFactor: 3, vnodesPerWeight: VNODES }
+    const before = place({ ...request, nodes })
+    const target = place({ ...request, nodes: [...nodes, { id: 'node-10' }], previous: before })
+    // Two of the moves to the joining node were applied, the rest not yet.
+    const partial: Placement = {
+      ...before,
+      shards: before.shards.map((holders, s) => {
+        const gained = target.shards[s]!.includes('node-10') && !holders.includes('node-10')
+        return gained && s < 8 ? target.shards[s]!.slice() : holders.slice()
+      }),
+    }
+    const held = loads(partial).get('node-10') ?? 0
+    expect(held).toBeGreaterThan(0)
+    const stalled = place({ ...request, nodes: [...nodes, { id: 'node-10' }], previous: partial })
+    expect(loads(stalled).get('node-10')).toBe(held)
+    const pulling = place({
+      ...request,
+      nodes: [...nodes, { id: 'node-10' }],
+      previous: partial,
+      newcomers: ['node-10'],
+    })
+    expect(loads(pulling).get('node-10')).toBe(Math.floor((256 * 3) / 11))
+    // Once it holds its share, naming it changes nothing.
+    expect(
+      place({ ...request, nodes: [...nodes, { id: 'node-10' }], previous: pulling, newcomers: ['node-10'] }),
+    ).toEqual(pulling)
+  })
+
   // With uneven weights a tight load bound can force other moves (see README: the bound
   // comes before minimal movement); with equal weights there is always room.
   it('moves replicas only off a node that leaves', () => {

@@ -6,6 +6,7 @@ import type {
   MetadataState,
   NodeRecord,
   RejectReason,
+  ShardReplica,
   TaskRecord,
 } from './types.ts'
 import { isMetadataCommand } from './validate.ts'
@@ -21,6 +22,13 @@ export function emptyMetadata(): MetadataState {
     apiKeys: {},
     settings: {},
   }
+}
+
+function sameReplicas(a: readonly ShardReplica[], b: readonly ShardReplica[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((r, i) => r.nodeId === b[i]?.nodeId && r.role === b[i]?.role && r.state === b[i]?.state)
+  )
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -174,6 +182,21 @@ export class MetadataStateMachine implements StateMachine {
         if (state.indexes[command.uid] === undefined)
           return this.#reject('unknown_index', `no index ${command.uid}`)
         return this.#commit({ shards: { ...state.shards, [command.uid]: command.shards } })
+      }
+      case 'shard.update': {
+        const index = state.indexes[command.uid]
+        if (index === undefined || index.createdAtMs !== command.createdAtMs)
+          return this.#reject('unknown_index', `no index ${command.uid} created at ${command.createdAtMs}`)
+        const shards = state.shards[command.uid] ?? []
+        const position = shards.findIndex((s) => s.shard === command.shard)
+        const current = shards[position]
+        if (current === undefined)
+          return this.#reject('unknown_shard', `index ${command.uid} has no shard ${command.shard}`)
+        if (!sameReplicas(current.replicas, command.expect))
+          return this.#reject('precondition_failed', `shard ${command.shard} of ${command.uid} changed`)
+        const updated = [...shards]
+        updated[position] = { ...current, replicas: command.replicas.map((r) => ({ ...r })) }
+        return this.#commit({ shards: { ...state.shards, [command.uid]: updated } })
       }
       case 'apiKey.put':
         return this.#commit({ apiKeys: { ...state.apiKeys, [command.key.uid]: command.key } })

@@ -131,6 +131,19 @@ export type MetadataCommand =
     }
   | { readonly type: 'index.delete'; readonly uid: string }
   | { readonly type: 'shards.set'; readonly uid: string; readonly shards: readonly ShardRecord[] }
+  | {
+      /**
+       * Replaces one shard's replica list when it still is `expect` (a compare-and-set on the
+       * whole list): how replica moves are recorded, started, finished and rolled back.
+       */
+      readonly type: 'shard.update'
+      readonly uid: string
+      /** The incarnation of the index (its creation time). */
+      readonly createdAtMs: number
+      readonly shard: number
+      readonly expect: readonly ShardReplica[]
+      readonly replicas: readonly ShardReplica[]
+    }
   | { readonly type: 'apiKey.put'; readonly key: ApiKeyRecord }
   | { readonly type: 'apiKey.delete'; readonly uid: string }
   | { readonly type: 'setting.put'; readonly key: string; readonly value: string }
@@ -168,6 +181,7 @@ export type RejectReason =
   | 'already_initialised'
   | 'unknown_node'
   | 'unknown_index'
+  | 'unknown_shard'
   | 'index_exists'
   | 'precondition_failed'
   | 'unknown_key'

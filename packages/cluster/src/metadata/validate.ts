@@ -89,6 +89,18 @@ const specs: Record<MetadataCommand['type'], (c: Record<string, unknown>) => boo
     fields(c, { uid: isNonEmpty, atMs: isFiniteNumber }, { primaryKey: isNonEmpty, settings: isRecord }),
   'index.delete': (c) => fields(c, { uid: isNonEmpty }),
   'shards.set': (c) => fields(c, { uid: isNonEmpty, shards: isShardList }),
+  'shard.update': (c) =>
+    fields(c, {
+      uid: isNonEmpty,
+      createdAtMs: isFiniteNumber,
+      shard: (n) => typeof n === 'number' && Number.isInteger(n) && n >= 0,
+      expect: (r) => Array.isArray(r) && r.every(isReplica),
+      replicas: (r) =>
+        Array.isArray(r) &&
+        r.length > 0 &&
+        r.every(isReplica) &&
+        new Set(r.map((x: { nodeId: string }) => x.nodeId)).size === r.length,
+    }),
   'task.enqueue': (c) =>
     fields(c, { task: isTask, atMs: isFiniteNumber }, { payload: (p) => p instanceof Uint8Array }),
   'task.update': (c) =>
