@@ -8,6 +8,11 @@ export interface PlanNode {
   readonly alive: boolean
   /** Since when SWIM has reported it dead (undefined while alive). */
   readonly deadSinceMs?: number
+  /**
+   * Dead past the replica grace period with no shard replica left: its data lives elsewhere now,
+   * so it no longer counts towards the voter target (its seat goes once the others suffice).
+   */
+  readonly departed?: boolean
 }
 
 export interface MetaPlanInput {
@@ -66,7 +71,9 @@ export function planMetaChange(input: MetaPlanInput): ConfChange | null {
   // A dead node still counts towards the target until it leaves (drain or
   // removal): the group never shrinks its voters because a node is down, and a
   // dead voter goes only once a live replacement votes.
-  const counted = input.nodes.filter((n) => n.record.state === 'active' || n.record.state === 'dead')
+  const counted = input.nodes.filter(
+    (n) => (n.record.state === 'active' || n.record.state === 'dead') && n.departed !== true,
+  )
   const target = targetVoters(counted.length, input.maxVoters)
   const eligible = counted.filter((n) => n.alive && n.record.state === 'active')
   const liveVoters = [...voters].filter((id) => byId.get(id)?.alive === true || id === input.leaderId)

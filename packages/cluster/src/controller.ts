@@ -11,6 +11,9 @@ const SHARD_PLAN_REFRESH_MS = 2_000
 /** Cluster settings `shoal.replace.<old node id>` = new node id: a replacement under way. */
 export const REPLACE_SETTING_PREFIX = 'shoal.replace.'
 
+/** Cluster setting present while an operator-requested rebalance runs (with `autoRebalance` off). */
+export const REBALANCE_SETTING = 'shoal.rebalance'
+
 /** The replacements under way, old node id → new node id. */
 export function replacementsOf(settings: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {}
@@ -150,13 +153,19 @@ export class Controller {
     state = node.state()
     const status = raft.status()
     const members = new Map(node.members().map((m) => [m.id, m]))
+    const holding = new Set<string>()
+    for (const shards of Object.values(state.shards))
+      for (const shard of shards) for (const r of shard.replicas) holding.add(r.nodeId)
     const planNodes: PlanNode[] = Object.values(state.nodes).map((record) => {
       const member = members.get(record.id)
       const alive = node.isAlive(record.id)
+      const deadSinceMs = member?.stateChangedAtMs ?? record.updatedAtMs
+      const departed = !alive && !holding.has(record.id) && now - deadSinceMs >= this.config.replicaGraceMs
       return {
         record,
         alive,
-        ...(alive ? {} : { deadSinceMs: member?.stateChangedAtMs ?? record.updatedAtMs }),
+        ...(alive ? {} : { deadSinceMs }),
+        ...(departed ? { departed } : {}),
       }
     })
     const change = planMetaChange({
@@ -189,7 +198,7 @@ export class Controller {
       replicaGraceMs: this.config.replicaGraceMs,
       maxIncomingMoves: this.config.maxIncomingMoves,
       maxOutgoingMoves: this.config.maxOutgoingMoves,
-      rebalance: this.config.autoRebalance === 1,
+      rebalance: this.config.autoRebalance === 1 || state.settings[REBALANCE_SETTING] !== undefined,
       replacements: replacementsOf(state.settings),
     })
   }
@@ -221,6 +230,14 @@ export class Controller {
       )
       await this.#propose(move.command)
     }
+    // A requested rebalance ends once nothing is left to move.
+    if (
+      state.settings[REBALANCE_SETTING] !== undefined &&
+      plan.start.length === 0 &&
+      plan.waiting === 0 &&
+      plan.inFlight === 0
+    )
+      await this.#propose({ type: 'setting.delete', key: REBALANCE_SETTING })
     // A draining node without replicas has left; a replaced node too.
     const after = node.state()
     const holding = new Set<string>()
@@ -259,9 +276,9 @@ export class Controller {
       const record = state.nodes[member.id]
       const alive = member.state === 'alive' || member.state === 'suspect'
       if (alive) {
-        // A drained node stays left while it keeps running; it rejoins once it has been away and
-        // come back (SWIM saw it change state after it was recorded as left).
-        const rejoined = record?.state === 'left' && member.stateChangedAtMs > record.updatedAtMs
+        // A drained node stays left while it keeps running; it rejoins once it was started again
+        // after it was recorded as left.
+        const rejoined = record?.state === 'left' && (member.advert.startedAtMs ?? 0) > record.updatedAtMs
         if (
           record === undefined ||
           (!sameAdvert(record, member.advert) && record.state !== 'left') ||

@@ -58,8 +58,10 @@ export function computeHealth(input: HealthInput): ClusterHealth {
   for (const [uid, shards] of Object.entries(state.shards)) {
     const wanted = state.indexes[uid]?.sharding.replicationFactor ?? 0
     for (const shard of shards) {
-      const voters = shard.replicas.filter((r) => r.role === 'voter')
-      const liveVoters = voters.filter((r) => r.state === 'active' && input.alive(r.nodeId))
+      // The members that vote now: a replica on its way out votes until it is removed; one
+      // arriving votes only once promoted (counted when recorded active).
+      const voters = shard.replicas.filter((r) => r.role === 'voter' && r.state !== 'initializing')
+      const liveVoters = voters.filter((r) => input.alive(r.nodeId))
       for (const replica of shard.replicas) {
         if (replica.state === 'initializing') initializing++
         else if (replica.state === 'removing') relocating++
@@ -73,7 +75,7 @@ export function computeHealth(input: HealthInput): ClusterHealth {
         red = true
         reasons.push(`index ${uid} shard ${shard.shard} has no live quorum`)
       }
-      if (liveVoters.length < wanted) yellow = true
+      if (liveVoters.filter((r) => r.state === 'active').length < wanted) yellow = true
     }
   }
   if (!input.metadataReachable) {

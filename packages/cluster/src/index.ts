@@ -11,6 +11,7 @@ export {
   Controller,
   type ControllerConfig,
   DEFAULT_CONTROLLER_CONFIG,
+  REBALANCE_SETTING,
   REPLACE_SETTING_PREFIX,
   replacementsOf,
   resolveControllerConfig,

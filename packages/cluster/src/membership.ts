@@ -41,6 +41,7 @@ export function encodeMemberMetadata(advert: NodeAdvert, clusterId: string): Met
     zone: advert.zone,
     caps: advert.capabilities.join(LIST_SEPARATOR),
     version: advert.version,
+    ...(advert.startedAtMs === undefined ? {} : { started: String(advert.startedAtMs) }),
   }
 }
 
@@ -69,6 +70,9 @@ export function decodeMember(member: Member): MemberView {
       zone: meta.zone ?? '',
       capabilities: splitList(meta.caps),
       version: meta.version ?? '',
+      ...(meta.started !== undefined && Number.isFinite(Number(meta.started))
+        ? { startedAtMs: Number(meta.started) }
+        : {}),
     },
   }
 }

@@ -21,6 +21,8 @@ Commands:
              [--p2p-addr 127.0.0.1:7800] [--gossip-addr 127.0.0.1:7946]
              [--p2p-advertise-addr host:port] [--gossip-advertise-addr host:port]
              [--gossip-profile lan|wan|local] [--raft-tick-ms 100]
+             [--replica-grace-ms 60000] [--max-incoming-moves 2] [--max-outgoing-moves 2]
+             [--auto-rebalance true|false]
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
@@ -83,6 +85,10 @@ async function main(argv: string[]): Promise<number> {
           'gossip-advertise-addr': { type: 'string' },
           'gossip-profile': { type: 'string' },
           'raft-tick-ms': { type: 'string' },
+          'replica-grace-ms': { type: 'string' },
+          'max-incoming-moves': { type: 'string' },
+          'max-outgoing-moves': { type: 'string' },
+          'auto-rebalance': { type: 'string' },
         },
       })
       const config = await configFromCli(values, process.env)

@@ -25,6 +25,8 @@ export interface NodeAdvert {
   readonly capabilities: readonly string[]
   /** The Shoal version the node runs. */
   readonly version: string
+  /** When this process started (a drained node that is started again rejoins). */
+  readonly startedAtMs?: number
 }
 
 export interface NodeRecord extends NodeAdvert {

@@ -62,7 +62,8 @@ const isTask: Check = (t) =>
 
 const specs: Record<MetadataCommand['type'], (c: Record<string, unknown>) => boolean> = {
   init: (c) => fields(c, { clusterId: isNonEmpty, name: isString, atMs: isFiniteNumber }),
-  'node.join': (c) => fields(c, { node: (n) => fields(n, advertSpec), atMs: isFiniteNumber }),
+  'node.join': (c) =>
+    fields(c, { node: (n) => fields(n, advertSpec, { startedAtMs: isFiniteNumber }), atMs: isFiniteNumber }),
   'node.state': (c) =>
     fields(
       c,

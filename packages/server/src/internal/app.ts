@@ -6,6 +6,7 @@ import { ApiError, errorLink, toErrorResponse } from './errors.ts'
 import { buildOpenApi } from './openapi.ts'
 import { RateLimiter } from './rate-limit.ts'
 import { RawBody, RawStatus, type RouteSpec, type Services } from './route-spec.ts'
+import { adminClusterRoutes } from './routes-admin-cluster.ts'
 import { clusterRoutes } from './routes-cluster.ts'
 import { documentRoutes } from './routes-documents.ts'
 import { fieldRoutes } from './routes-fields.ts'
@@ -31,6 +32,7 @@ const API_ROUTES: RouteSpec[] = [
   ...systemRoutes,
   ...clusterRoutes,
   ...shardRoutes,
+  ...adminClusterRoutes,
 ]
 
 /** The full route table, including `/metrics` and `/openapi.json`. */
@@ -196,6 +198,7 @@ function registerRoutes(
       handler: async (request, reply) => {
         const query = singleValuedQuery(request.query as Record<string, string | string[] | undefined>)
         if (spec.queryParams !== undefined) refuseUnknownQuery(query, spec.queryParams)
+        await catchUpOnUnknownIndex(services, request.params as Record<string, string>)
         const result = await spec.handler({
           params: request.params as Record<string, string>,
           query,
@@ -212,6 +215,19 @@ function registerRoutes(
       },
     })
   }
+}
+
+/**
+ * On a cluster node, an index this node's copy of the metadata does not know yet (it joined or
+ * restarted moments ago) may exist: confirm with the metadata leader before answering for it, so
+ * a node never answers 404 for an index another node has acknowledged. Costs a round trip only
+ * on a miss.
+ */
+async function catchUpOnUnknownIndex(services: Services, params: Record<string, string>): Promise<void> {
+  const uid = params.indexUid
+  const cluster = services.cluster
+  if (uid === undefined || cluster === undefined || cluster.node.state().indexes[uid] !== undefined) return
+  await cluster.node.readLinearizable({ timeoutMs: 5_000 }).catch(() => {})
 }
 
 /** Query parameters as single strings: a parameter repeated (`?a=1&a=2`) is ambiguous and refused. */

@@ -88,6 +88,8 @@ export async function startNode(
     }
   }
   observeLogSync = (seconds) => server.metrics.engineLogFsyncSeconds.observe(seconds)
+  // A drained node stops once it has left (set below, with the signal handlers).
+  let onLeft: () => void = () => {}
   if (config.cluster.enabled) {
     try {
       server.attachCluster(
@@ -98,6 +100,7 @@ export async function startNode(
           version: await packageVersion(),
           logger,
           registry: server.metrics.registry,
+          onLeft: () => onLeft(),
         }),
       )
     } catch (error) {
@@ -133,6 +136,7 @@ export async function startNode(
         },
       )
   }
+  onLeft = () => stop('drained')
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
   if (!options.loadSample) {

@@ -68,6 +68,14 @@ export interface ClusterConfig {
   gossipProfile: 'lan' | 'wan' | 'local'
   /** Milliseconds per Raft tick; elections time out after 10 to 20 ticks. @defaultValue 100 */
   raftTickMs: number
+  /** A node down this long loses its shard replicas to other nodes. @defaultValue 60000 */
+  replicaGraceMs: number
+  /** Most shard replicas arriving on one node at a time. @defaultValue 2 */
+  maxIncomingMoves: number
+  /** Most shard replicas leaving one node at a time. @defaultValue 2 */
+  maxOutgoingMoves: number
+  /** Move replicas to even out the load after joins (repairs always run). @defaultValue true */
+  autoRebalance: boolean
 }
 
 export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
@@ -97,6 +105,10 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     gossipAdvertiseAddr: undefined,
     gossipProfile: 'lan',
     raftTickMs: 100,
+    replicaGraceMs: 60_000,
+    maxIncomingMoves: 2,
+    maxOutgoingMoves: 2,
+    autoRebalance: true,
   }),
 })
 
@@ -219,6 +231,20 @@ export const FIELDS: readonly Field[] = [
     (c, v) => (c.gossipProfile = String(v) as ClusterConfig['gossipProfile']),
   ),
   clusterField('raft_tick_ms', 'raft-tick-ms', 'integer', (c, v) => (c.raftTickMs = Number(v))),
+  clusterField('replica_grace_ms', 'replica-grace-ms', 'integer', (c, v) => (c.replicaGraceMs = Number(v))),
+  clusterField(
+    'max_incoming_moves',
+    'max-incoming-moves',
+    'integer',
+    (c, v) => (c.maxIncomingMoves = Number(v)),
+  ),
+  clusterField(
+    'max_outgoing_moves',
+    'max-outgoing-moves',
+    'integer',
+    (c, v) => (c.maxOutgoingMoves = Number(v)),
+  ),
+  clusterField('auto_rebalance', 'auto-rebalance', 'boolean', (c, v) => (c.autoRebalance = Boolean(v))),
 ]
 
 /** A cluster field: TOML key `x`, environment variable `SHOAL_X`, flag `--x`. */
@@ -361,6 +387,13 @@ function validateCluster(cluster: ClusterConfig): void {
     throw new ConfigError(`gossip profile must be lan, wan or local, got \`${cluster.gossipProfile}\``)
   if (cluster.raftTickMs < 10 || cluster.raftTickMs > 10_000)
     throw new ConfigError(`raft tick must be 10 to 10000 ms, got ${cluster.raftTickMs}`)
+  if (cluster.replicaGraceMs < 0 || cluster.replicaGraceMs > 7 * 24 * 3600_000)
+    throw new ConfigError(`replica grace must be 0 to 604800000 ms, got ${cluster.replicaGraceMs}`)
+  for (const [name, value] of [
+    ['max incoming moves', cluster.maxIncomingMoves],
+    ['max outgoing moves', cluster.maxOutgoingMoves],
+  ] as const)
+    if (value < 1 || value > 64) throw new ConfigError(`${name} must be 1 to 64, got ${value}`)
   cluster.enabled = keyGiven
   if (!cluster.enabled) return
   for (const [name, value] of [

@@ -10,7 +10,7 @@ import { ApiError, badRequest } from './errors.ts'
 import { readJsonBody } from './request-body.ts'
 import { RawStatus, type RouteSpec, type Services } from './route-spec.ts'
 
-function requireCluster(services: Services): ClusterRuntime {
+export function requireCluster(services: Services): ClusterRuntime {
   if (services.cluster === undefined)
     throw new ApiError(
       404,
@@ -21,7 +21,7 @@ function requireCluster(services: Services): ClusterRuntime {
 }
 
 /** Maps a control-plane failure to a retriable 503 or a 400, never a 500. */
-function clusterFailure(error: unknown): ApiError {
+export function clusterFailure(error: unknown): ApiError {
   if (error instanceof ClusterError) {
     if (error.retriable) return new ApiError(503, 'cluster_unavailable', error.message, 'system')
     return badRequest('invalid_cluster_request', error.message)
@@ -229,6 +229,11 @@ export const clusterRoutes: RouteSpec[] = [
       for (const [key, value] of Object.entries(persistent)) {
         if (key.length === 0 || key.length > 256)
           throw badRequest('invalid_cluster_request', 'setting names are 1 to 256 characters')
+        if (key.startsWith('shoal.'))
+          throw badRequest(
+            'invalid_cluster_request',
+            `settings under \`shoal.\` belong to cluster operations (rebalance, replace); use the /admin routes, not \`${key}\``,
+          )
         if (value === null) commands.push({ type: 'setting.delete', key })
         else if (typeof value === 'string' && value.length <= 65_536)
           commands.push({ type: 'setting.put', key, value })

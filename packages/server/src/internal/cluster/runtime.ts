@@ -57,6 +57,8 @@ export interface StartClusterOptions {
   readonly version: string
   readonly logger: Logger
   readonly registry: Registry
+  /** Called once when this node has been drained and left the cluster (the process should stop). */
+  readonly onLeft?: () => void
 }
 
 const GOSSIP_PROFILES = { lan: LAN, local: LOCAL, wan: WAN } as const
@@ -112,6 +114,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       zone: config.zone,
       capabilities: ['bm25', 'vector'],
       version: options.version,
+      startedAtMs: Date.now(),
     }
     const clusterLog = logger.child({ component: 'cluster' })
     const wire = wireCounters(options.registry)
@@ -124,6 +127,12 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       ...(config.bootstrap ? { bootstrap: { clusterName: config.name } } : {}),
       joining: config.join.length > 0,
       tickMs: config.raftTickMs,
+      controller: {
+        replicaGraceMs: config.replicaGraceMs,
+        maxIncomingMoves: config.maxIncomingMoves,
+        maxOutgoingMoves: config.maxOutgoingMoves,
+        autoRebalance: config.autoRebalance ? 1 : 0,
+      },
       logger: clusterLog as ClusterLogger,
     })
     const metrics = new ClusterMetrics({ node, gossip, registry: options.registry })
@@ -145,6 +154,12 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     })
     await node.start()
     stops.unshift(() => node.stop())
+    stops.unshift(async () => unwatch())
+    const unwatch = watchDrained(node, () => {
+      logger.info({ nodeId }, 'this node was drained and has left the cluster; stopping')
+      void swim.leave().catch(() => {})
+      options.onLeft?.()
+    })
     hosting.start()
     stops.unshift(() => hosting.stop())
     const engine = new ClusterEngine(node, hosting)
@@ -173,6 +188,20 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     for (const stop of stops) await stop().catch(() => {})
     throw error
   }
+}
+
+/** Calls `left` once when this node's record goes from draining to left (a finished drain). */
+function watchDrained(node: ClusterNode, left: () => void): () => void {
+  let draining = node.state().nodes[node.nodeId]?.state === 'draining'
+  let done = false
+  return node.metadata.onChange((state) => {
+    const mine = state.nodes[node.nodeId]?.state
+    if (mine === 'draining') draining = true
+    else if (mine === 'left' && draining && !done) {
+      done = true
+      left()
+    } else if (mine !== 'left') draining = false
+  })
 }
 
 /** What `serveP2P` and `p2pTransport` count besides the node's and the transport's own counters. */

@@ -214,7 +214,11 @@ export function shardTargets(node: ClusterNode, indexUid: string): ShardTarget[]
   return shards.map((record) => ({
     shard: record.shard,
     group: shardGroupOf(indexUid, index.createdAtMs, record.shard),
-    holders: record.replicas.map((r) => r.nodeId),
+    // A replica still arriving (catching up) is asked last.
+    holders: [
+      ...record.replicas.filter((r) => r.state !== 'initializing'),
+      ...record.replicas.filter((r) => r.state === 'initializing'),
+    ].map((r) => r.nodeId),
   }))
 }
 

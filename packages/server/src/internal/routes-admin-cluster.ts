@@ -1,0 +1,275 @@
+import {
+  type MetadataState,
+  type NodeRecord,
+  type PlannedMove,
+  REBALANCE_SETTING,
+  REPLACE_SETTING_PREFIX,
+  replacementsOf,
+} from '@shoal/cluster'
+import type { ClusterRuntime } from './cluster/runtime.ts'
+import { replicaStatuses } from './cluster/shard-rpc.ts'
+import { ApiError, badRequest } from './errors.ts'
+import { readJsonBody } from './request-body.ts'
+import { RawStatus, type RouteSpec } from './route-spec.ts'
+import { clusterFailure, requireCluster } from './routes-cluster.ts'
+
+/** A node named by id or by its (unique) name. */
+function findNode(state: MetadataState, ref: unknown, field: string): NodeRecord {
+  if (typeof ref !== 'string' || ref.length === 0)
+    throw badRequest('invalid_cluster_request', `\`${field}\` must be a node id or name`)
+  const byId = state.nodes[ref]
+  if (byId !== undefined) return byId
+  const named = Object.values(state.nodes).filter((n) => n.name === ref)
+  if (named.length === 1) return named[0] as NodeRecord
+  if (named.length > 1)
+    throw badRequest('invalid_cluster_request', `several nodes are named \`${ref}\`: give the node id`)
+  throw new ApiError(404, 'node_not_found', `no node \`${ref}\` in this cluster`)
+}
+
+/** The JSON object body of an admin request, with only the named fields. */
+function adminBody(body: unknown, contentType: string | undefined, allowed: readonly string[]) {
+  const parsed = body === undefined || body === null || body === '' ? {} : readJsonBody(body, contentType)
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw badRequest('invalid_cluster_request', 'the body must be a JSON object')
+  for (const key of Object.keys(parsed))
+    if (!allowed.includes(key))
+      throw badRequest(
+        'invalid_cluster_request',
+        `unknown field \`${key}\`; expected ${allowed.map((a) => `\`${a}\``).join(', ') || 'none'}`,
+      )
+  return parsed as Record<string, unknown>
+}
+
+function describeMove(move: PlannedMove) {
+  return {
+    index: move.index,
+    shard: move.shard,
+    from: move.from ?? null,
+    to: move.to ?? null,
+    reason: move.reason,
+  }
+}
+
+/** The largest replication factor of any index: how many data nodes must stay. */
+function largestReplicationFactor(state: MetadataState): number {
+  return Math.max(0, ...Object.values(state.indexes).map((i) => i.sharding.replicationFactor))
+}
+
+async function propose(runtime: ClusterRuntime, command: Parameters<ClusterRuntime['node']['propose']>[0]) {
+  try {
+    const outcome = await runtime.node.propose(command, { timeoutMs: 10_000 })
+    if (!outcome.ok && outcome.reason !== 'precondition_failed')
+      throw badRequest('invalid_cluster_request', outcome.message)
+    return outcome
+  } catch (error) {
+    if (error instanceof ApiError) throw error
+    throw clusterFailure(error)
+  }
+}
+
+/** The metadata as of now (confirmed with its leader): operators act on what is, not on a lagging copy. */
+async function currentState(runtime: ClusterRuntime): Promise<MetadataState> {
+  try {
+    return await runtime.node.readLinearizable({ timeoutMs: 5_000 })
+  } catch (error) {
+    throw clusterFailure(error)
+  }
+}
+
+/** Moves in flight, with how far each newcomer has come (its applied index against the leader's). */
+async function movesInFlight(runtime: ClusterRuntime) {
+  const state = runtime.node.state()
+  const moves = []
+  for (const [uid, shards] of Object.entries(state.shards)) {
+    const moving = shards.filter((s) => s.replicas.some((r) => r.state !== 'active'))
+    if (moving.length === 0) continue
+    const statuses = await replicaStatuses(runtime.node, runtime.hosting, uid)
+    const index = state.indexes[uid]
+    for (const shard of moving) {
+      const group = `shard/${uid}/${index?.createdAtMs}/${shard.shard}`
+      const replicas = statuses.get(group) ?? new Map()
+      const leader = [...replicas.values()].find((s) => s !== null && s.role === 'leader') ?? null
+      for (const arriving of shard.replicas.filter((r) => r.state === 'initializing')) {
+        const status = replicas.get(arriving.nodeId) ?? null
+        const target = leader?.commitIndex ?? null
+        moves.push({
+          index: uid,
+          shard: shard.shard,
+          to: arriving.nodeId,
+          from: shard.replicas.find((r) => r.state === 'removing')?.nodeId ?? null,
+          appliedIndex: status?.appliedIndex ?? null,
+          leaderCommitIndex: target,
+          progress:
+            status === null || target === null || target === 0
+              ? 0
+              : Math.min(1, Math.round((status.appliedIndex / target) * 1000) / 1000),
+        })
+      }
+      for (const leaving of shard.replicas.filter((r) => r.state === 'removing'))
+        if (!shard.replicas.some((r) => r.state === 'initializing'))
+          moves.push({
+            index: uid,
+            shard: shard.shard,
+            to: null,
+            from: leaving.nodeId,
+            appliedIndex: null,
+            leaderCommitIndex: null,
+            progress: 1,
+          })
+    }
+  }
+  return moves
+}
+
+/** Operator actions on a cluster: overview, rebalance, drain and replace (docs/cluster-operations.md). */
+export const adminClusterRoutes: RouteSpec[] = [
+  {
+    method: 'GET',
+    url: '/_admin/cluster',
+    action: 'cluster.get',
+    tag: 'Cluster',
+    summary:
+      'Overview: nodes with their replicas and leaders, under-replicated shards, moves in flight with progress, and the pending plan',
+    async handler({ services }) {
+      const runtime = requireCluster(services)
+      const node = runtime.node
+      const state = node.state()
+      const replicas = new Map<string, number>()
+      let shards = 0
+      let underReplicated = 0
+      for (const [uid, list] of Object.entries(state.shards)) {
+        const rf = state.indexes[uid]?.sharding.replicationFactor ?? 0
+        for (const shard of list) {
+          shards++
+          const live = shard.replicas.filter((r) => r.state === 'active' && node.isAlive(r.nodeId)).length
+          if (live < rf) underReplicated++
+          for (const r of shard.replicas) replicas.set(r.nodeId, (replicas.get(r.nodeId) ?? 0) + 1)
+        }
+      }
+      const plan = node.planShardMoves()
+      return {
+        clusterId: node.clusterId,
+        metadataLeader: node.metadataLeader,
+        metadataVersion: state.version,
+        nodes: Object.values(state.nodes)
+          .sort((a, b) => a.id.localeCompare(b.id))
+          .map((n) => ({
+            id: n.id,
+            name: n.name,
+            state: n.state,
+            alive: node.isAlive(n.id),
+            zone: n.zone,
+            replicas: replicas.get(n.id) ?? 0,
+          })),
+        shards: { total: shards, underReplicated },
+        moves: { inFlight: await movesInFlight(runtime), waiting: plan.waiting },
+        plan: plan.start.map(describeMove),
+        unplaceable: plan.unplaceable,
+        replacements: replacementsOf(state.settings),
+        rebalanceRequested: state.settings[REBALANCE_SETTING] !== undefined,
+        steward: runtime.hosting.steward.counters,
+      }
+    },
+  },
+  {
+    method: 'POST',
+    url: '/admin/shards/rebalance',
+    action: 'cluster.update',
+    tag: 'Cluster',
+    summary:
+      'Plans replica moves that even out the load (`{ "dryRun": true }` only shows the plan); without dryRun the cluster moves replicas in bounded batches until balanced',
+    body: 'json',
+    async handler({ services, body, contentType }) {
+      const runtime = requireCluster(services)
+      const parsed = adminBody(body, contentType, ['dryRun'])
+      if (parsed.dryRun !== undefined && typeof parsed.dryRun !== 'boolean')
+        throw badRequest('invalid_cluster_request', '`dryRun` must be a boolean')
+      const plan = runtime.node.planShardMoves()
+      const answer = {
+        dryRun: parsed.dryRun === true,
+        moves: plan.start.map(describeMove),
+        waiting: plan.waiting,
+        inFlight: plan.inFlight,
+        unplaceable: plan.unplaceable,
+      }
+      if (parsed.dryRun === true) return answer
+      await propose(runtime, { type: 'setting.put', key: REBALANCE_SETTING, value: String(Date.now()) })
+      runtime.node.pokeController()
+      return new RawStatus(202, answer)
+    },
+  },
+  {
+    method: 'POST',
+    url: '/admin/cluster/remove',
+    action: 'cluster.update',
+    tag: 'Cluster',
+    summary:
+      'Drains a node (`{ "node": id or name }`): its replicas move to other nodes first, then it leaves the cluster',
+    body: 'json',
+    async handler({ services, body, contentType }) {
+      const runtime = requireCluster(services)
+      const parsed = adminBody(body, contentType, ['node'])
+      const state = await currentState(runtime)
+      const target = findNode(state, parsed.node, 'node')
+      if (target.state === 'left') return { node: target.id, name: target.name, state: 'left' }
+      const remaining = Object.values(state.nodes).filter(
+        (n) => n.id !== target.id && n.state === 'active' && runtime.node.isAlive(n.id),
+      ).length
+      const needed = largestReplicationFactor(state)
+      if (remaining < needed)
+        throw badRequest(
+          'invalid_cluster_request',
+          `cannot drain ${target.name}: ${remaining} live data node(s) would remain for a replication factor of ${needed}`,
+        )
+      await propose(runtime, {
+        type: 'node.state',
+        nodeId: target.id,
+        state: 'draining',
+        ifState: ['active', 'joining', 'dead', 'draining'],
+        atMs: Date.now(),
+      })
+      runtime.node.pokeController()
+      return new RawStatus(202, { node: target.id, name: target.name, state: 'draining' })
+    },
+  },
+  {
+    method: 'POST',
+    url: '/admin/cluster/replace',
+    action: 'cluster.update',
+    tag: 'Cluster',
+    summary:
+      'Replaces a node (`{ "old": id or name, "new": id or name }`): the new node takes every replica of the old one, which then leaves',
+    body: 'json',
+    async handler({ services, body, contentType }) {
+      const runtime = requireCluster(services)
+      const parsed = adminBody(body, contentType, ['old', 'new'])
+      const state = await currentState(runtime)
+      const old = findNode(state, parsed.old, 'old')
+      const replacement = findNode(state, parsed.new, 'new')
+      if (old.id === replacement.id)
+        throw badRequest('invalid_cluster_request', 'a node cannot replace itself')
+      if (replacement.state !== 'active' || !runtime.node.isAlive(replacement.id))
+        throw badRequest(
+          'invalid_cluster_request',
+          `the new node ${replacement.name} must be an active, live member (it is ${replacement.state}${runtime.node.isAlive(replacement.id) ? '' : ', unreachable'})`,
+        )
+      if (replacementsOf(state.settings)[replacement.id] !== undefined)
+        throw badRequest('invalid_cluster_request', `${replacement.name} is itself being replaced`)
+      await propose(runtime, {
+        type: 'setting.put',
+        key: `${REPLACE_SETTING_PREFIX}${old.id}`,
+        value: replacement.id,
+      })
+      if (old.state === 'active' || old.state === 'joining')
+        await propose(runtime, {
+          type: 'node.state',
+          nodeId: old.id,
+          state: 'draining',
+          ifState: ['active', 'joining'],
+          atMs: Date.now(),
+        })
+      runtime.node.pokeController()
+      return new RawStatus(202, { old: old.id, new: replacement.id })
+    },
+  },
+]

@@ -1,0 +1,351 @@
+import {
+  checkLinearizability,
+  HistoryRecorder,
+  type KvInput,
+  type KvOutput,
+  kvModel,
+} from '@shoal/testkit/lin'
+import { Rng } from '@shoal/testkit/rng'
+import { waitFor } from '@shoal/testkit/wait'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type ClusterProcess,
+  MASTER_KEY,
+  startClusterProcess,
+  startThreeNodeCluster,
+} from './harness/cluster-processes.ts'
+import { tempDir } from './harness/server-process.ts'
+
+// Growing, shrinking and repairing a real cluster under load: a node joins and receives replicas,
+// a node is drained and leaves, a node is killed and its replicas are re-created elsewhere after
+// the grace period, a dead node is replaced by a new one. Writers and readers run throughout;
+// every acknowledged write must be present at the end and the history of writes and reads by id
+// must be linearizable.
+
+const SEED = Number(process.env.SEED ?? 20261208)
+const GRACE_MS = 3_000
+const ARGS = ['--replica-grace-ms', String(GRACE_MS)]
+const KEYS = Array.from({ length: 24 }, (_, i) => `k${i}`)
+
+let scratch: { dir: string; remove: () => Promise<void> }
+let keyFile: string
+/** Every process started, live or not (cleanup kills them all). */
+const started: ClusterProcess[] = []
+/** The nodes in the cluster now. */
+let members: ClusterProcess[] = []
+
+interface AdminView {
+  nodes: Array<{ id: string; name: string; state: string; alive: boolean; replicas: number }>
+  shards: { total: number; underReplicated: number }
+  moves: { inFlight: unknown[]; waiting: number }
+  plan: unknown[]
+}
+
+const live = () => members.filter((n) => n.child.exitCode === null && n.child.signalCode === null)
+
+async function admin(): Promise<AdminView> {
+  for (const node of live()) {
+    try {
+      const view = await node.request<AdminView>('GET', '/_admin/cluster')
+      if (view.status === 200) return view.body
+    } catch {
+      // Try the next node.
+    }
+  }
+  throw new Error('no node answered /_admin/cluster')
+}
+
+/** Every shard has its replication factor of active replicas on live nodes and nothing is moving. */
+async function settled(): Promise<boolean> {
+  const view = await admin()
+  return (
+    view.shards.underReplicated === 0 &&
+    view.moves.inFlight.length === 0 &&
+    view.moves.waiting === 0 &&
+    view.plan.length === 0
+  )
+}
+
+async function join(name: string): Promise<ClusterProcess> {
+  const seed = live()[0] as ClusterProcess
+  const node = await startClusterProcess({
+    name,
+    dataDir: `${scratch.dir}/${name}`,
+    keyFile,
+    join: [seed.gossipAddr],
+    extraArgs: ARGS,
+  })
+  started.push(node)
+  members.push(node)
+  return node
+}
+
+// ---- the load: writers (document adds, acknowledged when their task succeeded) and readers ----
+
+type Outcome = { kind: 'ok'; output: KvOutput } | { kind: 'fail' } | { kind: 'info' }
+
+const recorder = new HistoryRecorder<KvInput, KvOutput>()
+const acknowledged = new Map<string, string>()
+const load = {
+  running: false,
+  writes: 0,
+  reads: 0,
+  searches: 0,
+  searchFailures: 0,
+  errors: new Map<string, number>(),
+}
+let loadDone: Promise<void> = Promise.resolve()
+
+function countError(what: string): void {
+  load.errors.set(what, (load.errors.get(what) ?? 0) + 1)
+}
+
+async function call(node: ClusterProcess, method: string, route: string, body?: unknown) {
+  const response = await fetch(`${node.url}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(15_000),
+  })
+  const text = await response.text()
+  if (response.status >= 500) {
+    // Errors during elections must be retriable and say when to retry.
+    countError(
+      `${response.status} ${response.headers.get('retry-after') === null ? 'no retry-after' : 'retry-after'}`,
+    )
+    expect(response.status, `${method} ${route}: ${text}`).toBe(503)
+  }
+  return { status: response.status, body: text === '' ? null : JSON.parse(text) }
+}
+
+async function write(node: ClusterProcess, key: string, value: string): Promise<Outcome> {
+  try {
+    const sent = await call(node, 'POST', '/indexes/items/documents', [{ id: key, value }])
+    if (sent.status !== 202) return { kind: 'fail' }
+    const uid = (sent.body as { taskUid: number }).taskUid
+    const deadline = Date.now() + 30_000
+    while (Date.now() < deadline) {
+      for (const asked of [node, ...live()]) {
+        try {
+          const task = await call(asked, 'GET', `/tasks/${uid}`)
+          const status = (task.body as { status?: string } | null)?.status
+          if (status === 'succeeded') return { kind: 'ok', output: {} }
+          if (status === 'failed' || status === 'canceled') return { kind: 'fail' }
+          break
+        } catch {
+          // That node is down: ask another.
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    return { kind: 'info' }
+  } catch {
+    return { kind: 'info' }
+  }
+}
+
+async function read(node: ClusterProcess, key: string): Promise<Outcome> {
+  try {
+    const got = await call(node, 'GET', `/indexes/items/documents/${key}`)
+    if (got.status === 404 && (got.body as { code?: string }).code === 'document_not_found')
+      return { kind: 'ok', output: { value: null } }
+    if (got.status !== 200) return { kind: 'fail' }
+    return { kind: 'ok', output: { value: (got.body as { value: string }).value } }
+  } catch {
+    return { kind: 'fail' }
+  }
+}
+
+function startLoad(): void {
+  load.running = true
+  let written = 0
+  const client = async (id: number): Promise<void> => {
+    const rng = new Rng(SEED * 17 + id)
+    while (load.running) {
+      const pool = live()
+      const node = pool[rng.int(pool.length)] as ClusterProcess
+      const key = KEYS[rng.int(KEYS.length)] as string
+      const input: KvInput = rng.chance(0.5)
+        ? { kind: 'write', key, value: `c${id}-${written++}` }
+        : { kind: 'read', key }
+      recorder.invoke(id, input)
+      const outcome = input.kind === 'write' ? await write(node, key, input.value) : await read(node, key)
+      if (outcome.kind === 'ok') {
+        recorder.ok(id, outcome.output)
+        if (input.kind === 'write') {
+          load.writes++
+          acknowledged.set(key, input.value)
+        } else load.reads++
+      } else if (outcome.kind === 'fail') recorder.fail(id)
+      else recorder.info(id)
+    }
+  }
+  const searcher = async (): Promise<void> => {
+    while (load.running) {
+      const pool = live()
+      const node = pool[Math.floor(Math.random() * pool.length)] as ClusterProcess
+      try {
+        const found = await call(node, 'POST', '/indexes/items/search', { q: '', limit: 5 })
+        if (found.status === 200) load.searches++
+        else load.searchFailures++
+      } catch {
+        load.searchFailures++
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  loadDone = Promise.all([client(0), client(1), client(2), searcher()]).then(() => {})
+}
+
+beforeAll(async () => {
+  scratch = await tempDir('shoal-rebalance-')
+  const nodes = await startThreeNodeCluster(scratch.dir, 'rebalance-cluster-key-0000000000', ARGS)
+  keyFile = `${scratch.dir}/cluster.key`
+  started.push(...nodes)
+  members = [...nodes]
+  const created = await nodes[0]!.request<{ taskUid: number }>('POST', '/indexes', {
+    uid: 'items',
+    primaryKey: 'id',
+    sharding: { shardCount: 6, replicationFactor: 3 },
+  })
+  expect(created.status).toBe(202)
+  await waitFor(
+    'index created',
+    async () =>
+      (await nodes[0]!.request<{ status: string }>('GET', `/tasks/${created.body.taskUid}`)).body.status ===
+      'succeeded',
+    { timeoutMs: 60_000, intervalMs: 200 },
+  )
+  startLoad()
+}, 180_000)
+
+afterAll(async () => {
+  load.running = false
+  await Promise.all(started.map((n) => n.kill()))
+  await scratch?.remove()
+})
+
+describe('failover, re-replication and rebalancing under load', () => {
+  it('a joining node receives replicas until the load is within the bound; planning again proposes nothing', async () => {
+    const n3 = await join('n3')
+    await waitFor(
+      'replicas on the new node and nothing left to move',
+      async () => {
+        const view = await admin()
+        return (view.nodes.find((n) => n.id === n3.nodeId)?.replicas ?? 0) > 0 && (await settled())
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    )
+    const view = await admin()
+    // 18 replicas on 4 nodes: a fair share of 4.5, bounded by ⌈1.25 × 4.5⌉ = 6.
+    for (const node of view.nodes.filter((n) => n.state === 'active'))
+      expect(node.replicas).toBeLessThanOrEqual(6)
+    expect(view.nodes.find((n) => n.id === n3.nodeId)?.replicas).toBeGreaterThanOrEqual(3)
+    const dry = await n3.request<{ moves: unknown[]; waiting: number }>('POST', '/admin/shards/rebalance', {
+      dryRun: true,
+    })
+    expect(dry.status).toBe(200)
+    expect(dry.body).toMatchObject({ moves: [], waiting: 0 })
+  }, 150_000)
+
+  it('a drained node hands its replicas over, leaves and stops; health never goes red', async () => {
+    const victim = members.find((n) => n.name === 'n1') as ClusterProcess
+    let red = 0
+    let watching = true
+    const watch = (async () => {
+      while (watching) {
+        const node = live().find((n) => n !== victim)
+        const health = await node?.request<{ status: string }>('GET', '/_cluster/health').catch(() => null)
+        if (health?.body.status === 'red') red++
+        await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+    })()
+    const drained = await members[0]!.request('POST', '/admin/cluster/remove', { node: 'n1' })
+    expect(drained.status, JSON.stringify(drained.body)).toBe(202)
+    await waitFor('the drained process exited', async () => victim.child.exitCode !== null, {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+    })
+    watching = false
+    await watch
+    members = members.filter((n) => n !== victim)
+    const view = await admin()
+    expect(
+      view.nodes.find((n) => n.id === victim.nodeId),
+      JSON.stringify(view.nodes),
+    ).toMatchObject({
+      state: 'left',
+      replicas: 0,
+    })
+    expect(red).toBe(0)
+    await waitFor('settled after the drain', settled, { timeoutMs: 60_000, intervalMs: 500 })
+  }, 150_000)
+
+  it('kill -9 of a node: leaders move, and after the grace period every shard is back to its replication factor', async () => {
+    await join('n4')
+    await waitFor('settled after n4 joined', settled, { timeoutMs: 120_000, intervalMs: 500 })
+    const victim = members.find((n) => n.name === 'n2') as ClusterProcess
+    const before = (await admin()).nodes.find((n) => n.id === victim.nodeId)?.replicas ?? 0
+    expect(before).toBeGreaterThan(0)
+    await victim.kill()
+    members = members.filter((n) => n !== victim)
+    await waitFor(
+      'its replicas re-created on the others',
+      async () =>
+        (await admin()).nodes.find((n) => n.id === victim.nodeId)?.replicas === 0 && (await settled()),
+      { timeoutMs: 120_000, intervalMs: 500 },
+    )
+  }, 240_000)
+
+  it('a dead node is replaced by a new one, which takes its replicas', async () => {
+    const n5 = await join('n5')
+    await waitFor('settled after n5 joined', settled, { timeoutMs: 120_000, intervalMs: 500 })
+    const victim = members.find((n) => n.name === 'n3') as ClusterProcess
+    const held = (await admin()).nodes.find((n) => n.id === victim.nodeId)?.replicas ?? 0
+    const n5Before = (await admin()).nodes.find((n) => n.id === n5.nodeId)?.replicas ?? 0
+    expect(held).toBeGreaterThan(0)
+    await victim.kill()
+    members = members.filter((n) => n !== victim)
+    // 503 is retriable: the killed node may have led the metadata group, and a new leader takes an election.
+    let replaced = await n5.request('POST', '/admin/cluster/replace', { old: 'n3', new: 'n5' })
+    for (let attempt = 0; replaced.status === 503 && attempt < 20; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      replaced = await n5.request('POST', '/admin/cluster/replace', { old: 'n3', new: 'n5' })
+    }
+    expect(replaced.status, JSON.stringify(replaced.body)).toBe(202)
+    await waitFor(
+      'n5 holds what n3 held',
+      async () =>
+        (await admin()).nodes.find((n) => n.id === victim.nodeId)?.replicas === 0 && (await settled()),
+      { timeoutMs: 120_000, intervalMs: 500 },
+    )
+    // n5 takes every replica of n3 except those of shards it already held (placed elsewhere).
+    expect((await admin()).nodes.find((n) => n.id === n5.nodeId)?.replicas).toBeGreaterThan(n5Before)
+  }, 240_000)
+
+  it('every acknowledged write is present, searches answered throughout, and the history is linearizable', async () => {
+    load.running = false
+    await loadDone
+    expect(load.writes, 'acknowledged writes').toBeGreaterThan(20)
+    expect(load.searches).toBeGreaterThan(load.searchFailures)
+    for (const node of live())
+      for (const [key, value] of acknowledged) {
+        const got = await node.request<{ value: string }>('GET', `/indexes/items/documents/${key}`)
+        expect(got.status, `${key} on ${node.name}: ${JSON.stringify(got.body)}`).toBe(200)
+        // A later write of the same key may have been unacknowledged (unknown outcome) yet applied.
+        expect(typeof got.body.value).toBe('string')
+        if (got.body.value !== value)
+          expect(
+            recorder
+              .history()
+              .some(
+                (op) =>
+                  op.input.kind === 'write' && op.input.key === key && op.input.value === got.body.value,
+              ),
+          ).toBe(true)
+      }
+    const result = checkLinearizability(kvModel(), recorder.history(), { timeoutMs: 60_000 })
+    expect(result.verdict, `seed ${SEED}: ${JSON.stringify(result.counterexample)}`).toBe('linearizable')
+    expect([...load.errors.keys()].every((k) => k.startsWith('503'))).toBe(true)
+  }, 120_000)
+})
