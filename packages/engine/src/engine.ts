@@ -12,6 +12,7 @@ import {
   decodeCommandInSlices,
   type EncodedCommand,
   encodeCommandInSlices,
+  encodeValueInSlices,
 } from './internal/command-slices.ts'
 import {
   type ApplyResult,
@@ -428,15 +429,24 @@ export class Engine {
   }
 
   #startSnapshot(): Promise<{ index: number; bytes: number }> {
-    // The image is taken synchronously, so it is exactly the state at #appliedIndex.
+    // The image is taken synchronously, so it is exactly the state at #appliedIndex; it holds
+    // copies and values no later command mutates, so it is then encoded in slices.
     const index = this.#appliedIndex
-    const framed = frameSnapshot(index, encodeValue(this.#state.image()))
+    const image = this.#state.image()
     this.#sinceSnapshot = 0
-    const run = this.#writeSnapshot(index, framed).finally(() => {
-      this.#snapshotting = undefined
-    })
+    const run = this.#encodeImage(image)
+      .then((body) => this.#writeSnapshot(index, frameSnapshot(index, body)))
+      .finally(() => {
+        this.#snapshotting = undefined
+      })
     this.#snapshotting = run
     return run
+  }
+
+  /** The snapshot body of `image`, its long columns encoded in slices between other work. */
+  async #encodeImage(image: DatabaseImage): Promise<Uint8Array> {
+    const pause = this.#components.pause
+    return pause === undefined ? encodeValue(image) : encodeValueInSlices(image, pause)
   }
 
   async #writeSnapshot(index: number, framed: Uint8Array): Promise<{ index: number; bytes: number }> {
@@ -492,7 +502,8 @@ export class Engine {
 
   /** Streams a snapshot of the current state (framed and checksummed) in chunks. */
   async *exportSnapshot(): AsyncIterable<Uint8Array> {
-    const framed = frameSnapshot(this.#appliedIndex, encodeValue(this.#state.image()))
+    const index = this.#appliedIndex
+    const framed = frameSnapshot(index, await this.#encodeImage(this.#state.image()))
     for (let at = 0; at < framed.byteLength; at += EXPORT_CHUNK_BYTES) {
       yield framed.subarray(at, Math.min(framed.byteLength, at + EXPORT_CHUNK_BYTES))
     }

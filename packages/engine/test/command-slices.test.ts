@@ -1,10 +1,21 @@
-import { describe, expect, it } from 'vitest'
+import { readdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { open } from '../src/index.ts'
 import {
   decodeCommandInSlices,
   encodeCommandInSlices,
+  encodeValueInSlices,
   SLICE_DOCUMENTS,
+  SLICE_ITEMS,
 } from '../src/internal/command-slices.ts'
-import { type Command, decodeCommand, encodeCommand } from '../src/internal/commands.ts'
+import { type Command, decodeCommand, encodeCommand, encodeValue } from '../src/internal/commands.ts'
+import { removeDir, tempDir } from './helpers.ts'
+
+const dirs: string[] = []
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await removeDir(dir)
+})
 
 function documentWrite(count: number): Command {
   return {
@@ -49,5 +60,51 @@ describe('document writes encoded and decoded in slices', () => {
     const encoded = await encodeCommandInSlices(command, async () => {})
     expect(encoded.documentSlices).toBeUndefined()
     expect(Buffer.from(encoded.payload).equals(Buffer.from(encodeCommand(command)))).toBe(true)
+  })
+})
+
+describe('snapshot images encoded in slices', () => {
+  it('give the one-shot encoding of any value, pausing within long arrays only', async () => {
+    const value = {
+      format: 2,
+      indexes: [
+        { keys: Array.from({ length: 3 * SLICE_ITEMS + 5 }, (_, i) => `k${i}`), bytes: new Uint8Array(9) },
+      ],
+      nested: { short: [1, 2, 3], withUndefined: { a: undefined, b: 1 } },
+      nothing: null,
+    }
+    let pauses = 0
+    const bytes = await encodeValueInSlices(value, async () => {
+      pauses++
+    })
+    expect(Buffer.from(bytes).equals(Buffer.from(encodeValue(value)))).toBe(true)
+    expect(pauses).toBe(4)
+  })
+
+  it('a snapshot written in slices holds the bytes of the image taken at once', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const engine = await open(dir, { sync: 'none', snapshotEvery: 0 })
+    await engine.createIndex('docs', {
+      primaryKey: 'id',
+      settings: {
+        filterableAttributes: ['kind'],
+        embedders: { text: { source: 'userProvided', dimensions: 3 } },
+      },
+    })
+    await engine.index('docs').addDocuments(
+      Array.from({ length: 2 * SLICE_ITEMS + 100 }, (_, i) => ({
+        id: i,
+        kind: `k${i % 5}`,
+        text: `document ${i}`,
+        _vectors: { text: [1, i % 7, (i % 3) + 1] },
+      })),
+    )
+    await engine.whenVectorsIndexed()
+    await engine.snapshot()
+    const files = await readdir(path.join(dir, 'snapshots'))
+    const written = await readFile(path.join(dir, 'snapshots', files.sort().at(-1)!))
+    expect(written.equals(Buffer.from(engine.image()))).toBe(true)
+    await engine.close()
   })
 })

@@ -111,3 +111,52 @@ function unpackMany(bytes: Uint8Array, count: number): unknown[] {
   framed.set(bytes, 5)
   return decodeValue(framed) as unknown[]
 }
+
+/** Array items encoded between two pauses by `encodeValueInSlices`. */
+export const SLICE_ITEMS = 1024
+
+/**
+ * `encodeValue(value)`'s bytes, encoded with pauses: plain objects (also inside short arrays) are
+ * written key by key, and an array of more than `SLICE_ITEMS` items `SLICE_ITEMS` at a time; other values (byte arrays,
+ * strings, small arrays) are encoded whole. For a snapshot image: its long columns (keys,
+ * filterable attributes) are the part of its encoding that grows with the documents.
+ */
+export async function encodeValueInSlices(value: unknown, pause: Pause): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  await writeInSlices(value, pause, parts)
+  return Buffer.concat(parts)
+}
+
+async function writeInSlices(value: unknown, pause: Pause, parts: Uint8Array[]): Promise<void> {
+  if (Array.isArray(value) && value.length > SLICE_ITEMS) {
+    parts.push(arrayHeader(value.length))
+    for (let at = 0; at < value.length; at += SLICE_ITEMS) {
+      await pause()
+      const slice = value.slice(at, at + SLICE_ITEMS)
+      parts.push(encodeValue(slice).subarray(arrayHeader(slice.length).byteLength))
+    }
+    return
+  }
+  if (Array.isArray(value) && value.some(isPlainRecord)) {
+    // A short array of records (a snapshot's indexes): each record may hold long columns.
+    parts.push(arrayHeader(value.length))
+    for (const item of value) await writeInSlices(item, pause, parts)
+    return
+  }
+  const entries = isPlainRecord(value) ? Object.entries(value) : undefined
+  if (entries === undefined || entries.length > 0xffff || entries.some(([, v]) => v === undefined)) {
+    parts.push(encodeValue(value))
+    return
+  }
+  parts.push(Uint8Array.of(0xde, entries.length >> 8, entries.length & 0xff))
+  for (const [key, entry] of entries) {
+    parts.push(encodeValue(key))
+    await writeInSlices(entry, pause, parts)
+  }
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
