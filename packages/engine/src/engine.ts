@@ -1,4 +1,3 @@
-import { readdirSync, statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import {
@@ -10,14 +9,20 @@ import {
 } from './errors.ts'
 import { Index, type IndexHost } from './index-handle.ts'
 import {
+  decodeCommandInSlices,
+  type EncodedCommand,
+  encodeCommandInSlices,
+  encodeValueInSlices,
+} from './internal/command-slices.ts'
+import {
   type ApplyResult,
   type Command,
   decodeCommand,
   decodeValue,
-  encodeCommand,
   encodeValue,
 } from './internal/commands.ts'
 import { type DatabaseImage, DatabaseState } from './internal/database-state.ts'
+import { FolderSize } from './internal/folder-size.ts'
 import type { Components } from './internal/index-state.ts'
 import type { CommandLog } from './internal/ports.ts'
 import { frameSnapshot, SnapshotStore, unframeSnapshot } from './internal/snapshot-file.ts'
@@ -30,7 +35,9 @@ export interface EngineDependencies {
 }
 
 interface Pending {
-  payload: Uint8Array
+  command: Command
+  /** Settles in call order's time; undefined when the command could not be encoded (rejected). */
+  encoded: Promise<EncodedCommand | undefined>
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
 }
@@ -70,6 +77,7 @@ export class Engine {
   readonly #host: IndexHost
   #indexing: ReturnType<typeof setImmediate> | undefined
   #indexedWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = []
+  readonly #folderSize: FolderSize
 
   private constructor(
     dir: string,
@@ -80,6 +88,7 @@ export class Engine {
     appliedIndex: number,
   ) {
     this.dir = dir
+    this.#folderSize = new FolderSize(dir)
     this.#options = {
       sync: options.sync ?? 'always',
       snapshotEvery: options.snapshotEvery ?? 10_000,
@@ -243,10 +252,15 @@ export class Engine {
     return handle
   }
 
+  /**
+   * Counts kept up to date by every write; no walk over documents or files. `databaseSize` is the
+   * data folder's size as last measured: at open, then again in the background after each logged
+   * batch and snapshot, so it may lag the newest write by one measurement.
+   */
   stats(): { databaseSize: number; indexes: Record<string, IndexStats> } {
     const indexes: Record<string, IndexStats> = {}
     for (const uid of this.#state.uids()) indexes[uid] = this.#state.index(uid).stats()
-    return { databaseSize: folderBytes(this.dir), indexes }
+    return { databaseSize: this.#folderSize.bytes ?? 0, indexes }
   }
 
   /**
@@ -325,9 +339,14 @@ export class Engine {
   async #submit(command: Command): Promise<unknown> {
     this.#checkWritable()
     this.#state.check(command)
-    const payload = encodeCommand(command)
+    // A large document write is encoded in slices (see command-slices.ts); the entry joins the
+    // queue now, so log order stays call order whatever the encodings' durations.
     return new Promise((resolve, reject) => {
-      this.#queue.push({ payload, resolve, reject })
+      const encoded = encodeCommandInSlices(command, this.#components.pause).catch((error: unknown) => {
+        reject(error)
+        return undefined
+      })
+      this.#queue.push({ command, encoded, resolve, reject })
       this.#flushing ??= this.#flush()
     })
   }
@@ -341,12 +360,19 @@ export class Engine {
 
   async #flush(): Promise<void> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue
+      const queued = this.#queue
       this.#queue = []
+      const encodings = await Promise.all(queued.map((item) => item.encoded))
+      // A command that failed to encode was rejected by its encoding and is not logged.
+      const batch = queued.flatMap((item, i) => {
+        const encoded = encodings[i]
+        return encoded === undefined ? [] : [{ ...item, encoded }]
+      })
+      if (batch.length === 0) continue
       let last: number
       const started = performance.now()
       try {
-        last = await this.#log.appendBatch(batch.map((item) => item.payload))
+        last = await this.#log.appendBatch(batch.map((item) => item.encoded.payload))
       } catch (error) {
         // A failed append is never retried: what reached the disk is unknown.
         this.#failure = error instanceof Error ? error : new Error(String(error))
@@ -368,7 +394,9 @@ export class Engine {
           // throws anyway, that write fails alone instead of stalling the queue.
           let result: ApplyResult
           try {
-            result = await this.#state.apply(decodeCommand(item.payload))
+            // The logged bytes decoded (not the caller's objects): what replay will apply.
+            const command = await decodeCommandInSlices(item.encoded, item.command, this.#components.pause)
+            result = await this.#state.apply(command)
           } catch (error) {
             this.#appliedIndex = index++
             item.reject(error)
@@ -380,6 +408,7 @@ export class Engine {
         }
       })
       this.#scheduleIndexing()
+      this.#folderSize.changed()
       this.#sinceSnapshot += batch.length
       const every = this.#options.snapshotEvery
       if (every > 0 && this.#sinceSnapshot >= every && this.#snapshotting === undefined) {
@@ -400,15 +429,24 @@ export class Engine {
   }
 
   #startSnapshot(): Promise<{ index: number; bytes: number }> {
-    // The image is taken synchronously, so it is exactly the state at #appliedIndex.
+    // The image is taken synchronously, so it is exactly the state at #appliedIndex; it holds
+    // copies and values no later command mutates, so it is then encoded in slices.
     const index = this.#appliedIndex
-    const framed = frameSnapshot(index, encodeValue(this.#state.image()))
+    const image = this.#state.image()
     this.#sinceSnapshot = 0
-    const run = this.#writeSnapshot(index, framed).finally(() => {
-      this.#snapshotting = undefined
-    })
+    const run = this.#encodeImage(image)
+      .then((body) => this.#writeSnapshot(index, frameSnapshot(index, body)))
+      .finally(() => {
+        this.#snapshotting = undefined
+      })
     this.#snapshotting = run
     return run
+  }
+
+  /** The snapshot body of `image`, its long columns encoded in slices between other work. */
+  async #encodeImage(image: DatabaseImage): Promise<Uint8Array> {
+    const pause = this.#components.pause
+    return pause === undefined ? encodeValue(image) : encodeValueInSlices(image, pause)
   }
 
   async #writeSnapshot(index: number, framed: Uint8Array): Promise<{ index: number; bytes: number }> {
@@ -417,6 +455,7 @@ export class Engine {
     // corrupt newest snapshot falls back to the previous one plus replay.
     const oldestKept = await this.#snapshots.prune(2)
     if (oldestKept !== undefined && oldestKept > 0) await this.#log.compactBefore(oldestKept + 1)
+    this.#folderSize.changed()
     this.#emit({ type: 'snapshot-written', index, bytes: framed.byteLength, file })
     return { index, bytes: framed.byteLength }
   }
@@ -463,7 +502,8 @@ export class Engine {
 
   /** Streams a snapshot of the current state (framed and checksummed) in chunks. */
   async *exportSnapshot(): AsyncIterable<Uint8Array> {
-    const framed = frameSnapshot(this.#appliedIndex, encodeValue(this.#state.image()))
+    const index = this.#appliedIndex
+    const framed = frameSnapshot(index, await this.#encodeImage(this.#state.image()))
     for (let at = 0; at < framed.byteLength; at += EXPORT_CHUNK_BYTES) {
       yield framed.subarray(at, Math.min(framed.byteLength, at + EXPORT_CHUNK_BYTES))
     }
@@ -503,6 +543,7 @@ export class Engine {
       this.#appliedIndex = index
       this.#handles.clear()
       this.#sinceSnapshot = 0
+      this.#folderSize.changed()
       this.#emit({ type: 'snapshot-installed', index, bytes: framed.byteLength })
     })
     this.#scheduleIndexing()
@@ -513,6 +554,7 @@ export class Engine {
     await this.#flushing
     while (this.#snapshotting !== undefined) await this.#snapshotting.catch(() => {})
     this.#closed = true
+    await this.#folderSize.stop()
     if (this.#indexing !== undefined) clearImmediate(this.#indexing)
     this.#indexing = undefined
     for (const waiter of this.#indexedWaiters.splice(0)) waiter.reject(new EngineClosedError())
@@ -522,14 +564,4 @@ export class Engine {
   #emit(event: EngineEvent): void {
     this.#options.onEvent?.(event)
   }
-}
-
-function folderBytes(dir: string): number {
-  let total = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name)
-    if (entry.isDirectory()) total += folderBytes(full)
-    else if (entry.isFile()) total += statSync(full).size
-  }
-  return total
 }

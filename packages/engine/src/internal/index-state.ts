@@ -135,6 +135,11 @@ export interface PutPlan {
   finals: Map<string, Doc>
   /** The final documents' text, analysed ahead by `preparePut` (by key). */
   prepared?: Map<string, PreparedText>
+  /**
+   * Per embedder, the final documents' vectors as 32-bit floats back to back and the position (in
+   * `finals` order) of the document each belongs to, gathered ahead by `preparePut`.
+   */
+  preparedVectors?: Map<string, { positions: number[]; flat: Float32Array }>
   /** The text fields after the batch, when it brings new ones (the text index is rebuilt). */
   textFields: string[] | undefined
 }
@@ -294,22 +299,59 @@ export class IndexState {
   }
 
   /**
-   * Analyses the batch's text ahead of `commitPut`, calling `pause` between chunks of
-   * `PREPARE_CHUNK` documents so that a large batch does not hold the event loop; nothing a reader
-   * sees changes. Skipped when the batch rebuilds the text index.
+   * Gathers the batch's vectors and analyses its text ahead of `commitPut`, calling `pause`
+   * between chunks of `PREPARE_CHUNK` documents so that a large batch does not hold the event
+   * loop; nothing a reader sees changes. The text is not analysed when the batch rebuilds the
+   * text index.
    */
   async preparePut(plan: PutPlan, pause: (() => Promise<void>) | undefined): Promise<void> {
+    const vectors = this.#vectors
+    const prepared = new Map<string, { positions: number[]; flat: Float32Array }>()
+    for (const [name, { positions, values }] of this.#vectorLists(plan.finals.values())) {
+      const dimensions = this.#settings.embedders[name]!.dimensions
+      const flat = new Float32Array(values.length * dimensions)
+      for (let i = 0; i < values.length; i++) {
+        flat.set(values[i]!, i * dimensions)
+        if (pause !== undefined && (i + 1) % (4 * PREPARE_CHUNK) === 0) await pause()
+      }
+      prepared.set(name, { positions, flat })
+    }
+    // Only valid for the structures they were made for (a command in between could not replace
+    // them, as commands apply one at a time, but a stale plan must not be used).
+    if (vectors === this.#vectors) plan.preparedVectors = prepared
     if (plan.textFields !== undefined) return
-    const prepared = new Map<string, PreparedText>()
+    const texts = new Map<string, PreparedText>()
     const text = this.#text
     let count = 0
     for (const [key, doc] of plan.finals) {
-      prepared.set(key, text.prepare(this.#textOf(doc)))
+      texts.set(key, text.prepare(this.#textOf(doc)))
       if (pause !== undefined && ++count % PREPARE_CHUNK === 0) await pause()
     }
-    // Only valid for the text index it was made on (a command in between could not replace it,
-    // as commands apply one at a time, but a stale plan must not be used).
-    if (text === this.#text) plan.prepared = prepared
+    if (text === this.#text) plan.prepared = texts
+  }
+
+  /** The vectors of `docs` per embedder, and each one's document position in `docs`. */
+  #vectorLists(docs: Iterable<Doc>): Map<string, { positions: number[]; values: number[][] }> {
+    const lists = new Map<string, { positions: number[]; values: number[][] }>()
+    let position = 0
+    for (const doc of docs) {
+      const vectors = doc[VECTORS_FIELD]
+      if (isPlainObject(vectors)) {
+        for (const name of this.#vectors.keys()) {
+          const vector = vectors[name]
+          if (!Array.isArray(vector)) continue
+          let list = lists.get(name)
+          if (list === undefined) {
+            list = { positions: [], values: [] }
+            lists.set(name, list)
+          }
+          list.positions.push(position)
+          list.values.push(vector as number[])
+        }
+      }
+      position++
+    }
+    return lists
   }
 
   putNeeds(plan: PutPlan): Needs {
@@ -332,24 +374,25 @@ export class IndexState {
       if (old !== undefined) replaced.set(key, old)
     }
     this.#removeAll([...replaced.values()], false)
-    const pendingVectors = new Map<string, { ids: number[]; values: number[][] }>()
-    for (const [key, doc] of plan.finals) {
-      const id = this.#insert(key, doc, replaced.get(key), plan.prepared?.get(key))
-      const vectors = doc[VECTORS_FIELD]
-      if (!isPlainObject(vectors)) continue
-      for (const name of this.#vectors.keys()) {
-        const vector = vectors[name]
-        if (!Array.isArray(vector)) continue
-        let pending = pendingVectors.get(name)
-        if (pending === undefined) {
-          pending = { ids: [], values: [] }
-          pendingVectors.set(name, pending)
-        }
-        pending.ids.push(id)
-        pending.values.push(vector as number[])
+    const ids: number[] = []
+    for (const [key, doc] of plan.finals)
+      ids.push(this.#insert(key, doc, replaced.get(key), plan.prepared?.get(key)))
+    if (plan.preparedVectors !== undefined) {
+      for (const [name, { positions, flat }] of plan.preparedVectors) {
+        this.#vectors.get(name)!.addBatch(
+          Uint32Array.from(positions, (position) => ids[position]!),
+          flat,
+        )
       }
+      return
     }
-    for (const [name, pending] of pendingVectors) this.#addVectors(name, pending.ids, pending.values)
+    for (const [name, { positions, values }] of this.#vectorLists(plan.finals.values())) {
+      this.#addVectors(
+        name,
+        positions.map((position) => ids[position]!),
+        values,
+      )
+    }
   }
 
   #resolvePrimaryKey(docs: readonly unknown[], option: string | null): string {
@@ -492,13 +535,8 @@ export class IndexState {
   }
 
   #addVectors(name: string, ids: number[], values: number[][]): void {
-    const index = this.#vectors.get(name)!
-    const dimensions = this.#settings.embedders[name]!.dimensions
-    const flat = new Float32Array(ids.length * dimensions)
-    values.forEach((vector, i) => {
-      flat.set(vector, i * dimensions)
-    })
-    index.addBatch(Uint32Array.from(ids), flat)
+    const flat = flatten(values, this.#settings.embedders[name]!.dimensions)
+    this.#vectors.get(name)!.addBatch(Uint32Array.from(ids), flat)
   }
 
   /** Deletes the documents with these keys; returns how many existed. */
@@ -768,6 +806,15 @@ export class IndexState {
       this.#fields.add(id, doc)
     })
   }
+}
+
+/** `values` (each `dimensions` numbers) as 32-bit floats back to back. */
+function flatten(values: readonly number[][], dimensions: number): Float32Array {
+  const flat = new Float32Array(values.length * dimensions)
+  values.forEach((vector, i) => {
+    flat.set(vector, i * dimensions)
+  })
+  return flat
 }
 
 function collectText(value: unknown, out: string[]): void {

@@ -180,7 +180,8 @@ export async function runDocumentBatch(
   const all: object[] = []
   for (const task of tasks) {
     if (task.operation.kind !== 'addDocuments') throw new Error('mixed document batch')
-    all.push(...(await loadDocuments(task.operation.payloadFile)))
+    // One push per document: a spread of a large task's documents would overflow the call stack.
+    for (const doc of await loadDocuments(task.operation.payloadFile)) all.push(doc)
   }
   try {
     await withIndex(engine, uid, first.primaryKey, () => writeDocuments(engine, uid, first, all))

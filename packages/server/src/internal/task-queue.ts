@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { BackupPaths } from './backups.ts'
 import type { EnginePort } from './engine-port.ts'
 import { toErrorResponse } from './errors.ts'
+import { nextTurn, parseJsonArrayInSlices } from './payload-file.ts'
 import { type Batch, type BatchPage, getBatch, listBatches } from './task-batches.ts'
 import { canBatch, runDocumentBatch, runTask } from './task-executor.ts'
 import { type TaskFilter, taskMatches } from './task-filter.ts'
@@ -446,9 +447,10 @@ export class TaskQueue implements TaskQueuePort {
     task.duration = isoDuration(finishedAt.getTime() - started)
   }
 
+  /** The task's documents, parsed a slice at a time so that requests are served meanwhile. */
   private async loadDocuments(name: string): Promise<object[]> {
-    const text = await readFile(path.join(this.payloadDir(), name), 'utf8')
-    return JSON.parse(text) as object[]
+    const bytes = await readFile(path.join(this.payloadDir(), name))
+    return (await parseJsonArrayInSlices(bytes, nextTurn)) as object[]
   }
 }
 
