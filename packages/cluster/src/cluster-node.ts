@@ -225,6 +225,11 @@ export class ClusterNode {
     return this.#controller.planShardMoves()
   }
 
+  /** Shard replica moves this node's controller started while it led the metadata, by reason. */
+  shardMovesStarted(): Readonly<Record<string, number>> {
+    return this.#controller?.movesStarted ?? {}
+  }
+
   /** Runs a controller pass now (it acts only on the metadata leader). */
   pokeController(): void {
     void this.#controller?.reconcile()

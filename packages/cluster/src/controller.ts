@@ -3,7 +3,7 @@ import { type PlanNode, planMetaChange } from './controller-plan.ts'
 import { ClusterConfigError } from './errors.ts'
 import { type MembershipPort, sameAdvert } from './membership.ts'
 import type { MetadataCommand } from './metadata/types.ts'
-import { planShardMoves, type ShardMovesPlan } from './shard-moves.ts'
+import { type MoveReason, planShardMoves, type ShardMovesPlan } from './shard-moves.ts'
 
 /** The shard plan is made again at least this often even when nothing it reads changed. */
 const SHARD_PLAN_REFRESH_MS = 2_000
@@ -88,6 +88,15 @@ export interface ControllerOptions {
  */
 export class Controller {
   readonly config: ControllerConfig
+  /** Shard replica moves this node's controller started (while it led the metadata), by reason. */
+  readonly movesStarted: Record<MoveReason, number> = {
+    lost: 0,
+    drain: 0,
+    replace: 0,
+    rebalance: 0,
+    rollback: 0,
+    repair: 0,
+  }
   readonly #options: ControllerOptions
   #timer: ReturnType<typeof setInterval> | null = null
   #running = false
@@ -228,7 +237,7 @@ export class Controller {
         { index: move.index, shard: move.shard, to: move.to, from: move.from, reason: move.reason },
         'shard replica move',
       )
-      await this.#propose(move.command)
+      if (await this.#propose(move.command)) this.movesStarted[move.reason]++
     }
     // A requested rebalance ends once nothing is left to move.
     if (
@@ -302,10 +311,12 @@ export class Controller {
     return commands
   }
 
-  async #propose(command: MetadataCommand): Promise<void> {
+  /** Proposes a command; true when it applied. */
+  async #propose(command: MetadataCommand): Promise<boolean> {
     const outcome = await this.#options.node.propose(command, { timeoutMs: 5_000 })
     if (!outcome.ok && outcome.reason !== 'precondition_failed')
       this.#options.logger.warn({ command: command.type, reason: outcome.reason }, outcome.message)
+    return outcome.ok
   }
 
   #clusterName(): string {

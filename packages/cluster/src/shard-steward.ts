@@ -46,6 +46,8 @@ export class ShardSteward {
   #unsubscribe: (() => void) | null = null
   #running: Promise<void> | null = null
   #again = false
+  /** Per led group, per follower: its lag in entries and since when it has not been caught up. */
+  #lag = new Map<string, Map<string, { entries: number; behindSinceMs: number | null }>>()
 
   constructor(options: ShardStewardOptions) {
     this.#options = options
@@ -88,6 +90,25 @@ export class ShardSteward {
     })
   }
 
+  /**
+   * Replication lag of the replicas of the groups this node leads, as of the last pass: entries
+   * behind the leader's last index, and seconds since the replica was last fully caught up.
+   */
+  replicaLag(
+    now: number = Date.now(),
+  ): Array<{ group: string; node: string; entries: number; seconds: number }> {
+    const out = []
+    for (const [group, followers] of this.#lag)
+      for (const [node, lag] of followers)
+        out.push({
+          group,
+          node,
+          entries: lag.entries,
+          seconds: lag.behindSinceMs === null ? 0 : Math.max(0, now - lag.behindSinceMs) / 1000,
+        })
+    return out
+  }
+
   /** Resolves when no pass is running. */
   async idle(): Promise<void> {
     while (this.#running !== null) await this.#running
@@ -98,6 +119,8 @@ export class ShardSteward {
     const host = node.host
     if (host === null) return
     const state = node.state()
+    const now = Date.now()
+    const led = new Set<string>()
     for (const ref of this.#options.hosted()) {
       const raft = host.group(ref.group)
       if (raft === undefined || !raft.isLeader) continue
@@ -105,6 +128,8 @@ export class ShardSteward {
       const record = state.shards[ref.indexUid]?.find((s) => s.shard === ref.shard)
       if (index === undefined || index.createdAtMs !== ref.createdAtMs || record === undefined) continue
       const status = raft.status()
+      led.add(ref.group)
+      this.#trackLag(ref.group, status.followers, now)
       const step = planShardStep({
         self: node.nodeId,
         replicas: record.replicas,
@@ -124,6 +149,20 @@ export class ShardSteward {
         )
       }
     }
+    for (const group of this.#lag.keys()) if (!led.has(group)) this.#lag.delete(group)
+  }
+
+  #trackLag(group: string, followers: readonly { id: string; lag: number }[], now: number): void {
+    const previous = this.#lag.get(group)
+    const next = new Map<string, { entries: number; behindSinceMs: number | null }>()
+    for (const f of followers) {
+      const before = previous?.get(f.id)
+      next.set(f.id, {
+        entries: f.lag,
+        behindSinceMs: f.lag === 0 ? null : (before?.behindSinceMs ?? now),
+      })
+    }
+    this.#lag.set(group, next)
   }
 
   async #take(ref: ShardGroupRef, step: ShardStep, expect: readonly ShardReplica[]): Promise<void> {

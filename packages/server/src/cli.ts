@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { open } from '@shoal/engine'
+import { clusterCommand } from './internal/cli-cluster.ts'
 import { dumpTo, restoreFrom } from './internal/cli-dump.ts'
 import { describeSummary, importFile } from './internal/cli-import.ts'
 import { configFromCli, type OpenEngine, startNode } from './internal/cli-start.ts'
@@ -26,9 +27,14 @@ Commands:
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
+  cluster    status                 nodes, replicas, moves in flight and the next planned moves
+             rebalance [--dry-run]   even out replicas (--dry-run: only print the plan)
+             drain NODE             move NODE's replicas away, then it leaves the cluster and stops
+             replace OLD NEW        NEW takes every replica of OLD (dead or alive), then OLD leaves
+             [--no-wait]            return once accepted instead of printing progress until done
   version    print the version
 
-import, dump and restore talk to a running node: --url (env SHOAL_URL, default http://127.0.0.1:7700)
+import, dump, restore and cluster talk to a running node: --url (env SHOAL_URL, default http://127.0.0.1:7700)
 and --api-key (env SHOAL_API_KEY, else SHOAL_MASTER_KEY).
 `
 
@@ -146,6 +152,19 @@ async function main(argv: string[]): Promise<number> {
       for (const failure of result.failed) err(`${failure}\n`)
       out(`restored ${result.indexes} index(es) and ${result.documents} document(s)\n`)
       return result.failed.length > 0 ? 1 : 0
+    }
+    case 'cluster': {
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { ...CLIENT_OPTIONS, 'dry-run': { type: 'boolean' }, 'no-wait': { type: 'boolean' } },
+      })
+      const [sub, ...rest] = positionals
+      return clusterCommand(
+        clientFrom(values),
+        { sub, positionals: rest, dryRun: values['dry-run'] === true, wait: values['no-wait'] !== true },
+        { out, progress: err },
+      )
     }
     case 'version':
     case '--version':

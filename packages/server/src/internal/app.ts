@@ -161,6 +161,8 @@ function installErrorHandling(app: App, services: Services) {
       )
     }
     if (response.internal) request.log.error({ err: error }, 'request failed')
+    // A 503 is retriable (an election, a shard without a reachable replica): say when to retry.
+    if (response.status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1')
     reply.code(response.status).send(response.body)
   })
   app.setNotFoundHandler(async (request, reply) => {

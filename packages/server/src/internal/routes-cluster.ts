@@ -60,7 +60,8 @@ async function waitForHealth(
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const health = await runtime.node.health({
-      timeoutMs: Math.min(5_000, Math.max(1_000, deadline - Date.now())),
+      // A loaded metadata leader may take a while to confirm a read: red means it did not in 3 s.
+      timeoutMs: Math.min(5_000, Math.max(3_000, deadline - Date.now())),
     })
     if (wanted === undefined || healthAtLeast(health.status, wanted)) return { health, timedOut: false }
     if (Date.now() >= deadline) return { health, timedOut: true }

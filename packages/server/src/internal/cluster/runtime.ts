@@ -30,6 +30,7 @@ import { deriveKey, readClusterKey } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
 import { ClusterTaskQueue, TaskScheduler } from './cluster-tasks.ts'
 import { engineShardFactory } from './shard-machine.ts'
+import { registerShardMetrics } from './shard-metrics.ts'
 import { type ShardsRequest, serveShards } from './shard-rpc.ts'
 import { isRaftFrame, isRpcRequest, isSnapshotHeader, type SnapshotHeader } from './wire-validate.ts'
 
@@ -146,6 +147,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       factory: engineShardFactory(path.join(options.dataDir, 'shards')),
       logger: clusterLog as ClusterLogger,
     })
+    registerShardMetrics(node, hosting, options.registry)
     node.onAppRequest(async (body) => {
       const request = body as ShardsRequest
       if (request?.kind !== 'shards' || !Array.isArray(request.items))

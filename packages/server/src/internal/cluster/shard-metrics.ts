@@ -1,0 +1,90 @@
+import type { ClusterNode, ShardHosting } from '@shoal/cluster'
+import { Counter, Gauge, type Registry } from 'prom-client'
+
+/**
+ * Metrics of shard replication and replica moves, read at scrape time:
+ * - `shoal_shard_replication_lag_entries` / `_seconds` per replica of the shard groups this node
+ *   leads (entries behind the leader, seconds since the replica was last caught up);
+ * - `shoal_shard_moves_in_flight`: shards with a replica arriving or leaving (cluster-wide view);
+ * - `shoal_shard_moves_started_total{reason}`: moves this node's controller started (lost node =
+ *   re-replication, drain, replace, rebalance, rollback);
+ * - `shoal_shard_membership_steps_total{step}`: the steps this node took as a shard leader;
+ * - `shoal_shard_leaderships`: shard groups this node leads now (leaders move on failover).
+ */
+export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, registry: Registry): void {
+  const registers = [registry]
+  const groupLabels = (group: string) => {
+    // shard/<index>/<createdAtMs>/<shard>
+    const parts = group.split('/')
+    return { index: parts.slice(1, -2).join('/'), shard: parts.at(-1) ?? '' }
+  }
+  new Gauge({
+    name: 'shoal_shard_replication_lag_entries',
+    help: 'Log entries a shard replica is behind its leader (reported by the leader)',
+    labelNames: ['index', 'shard', 'node'] as const,
+    registers,
+    collect() {
+      this.reset()
+      for (const lag of hosting.steward.replicaLag())
+        this.set({ ...groupLabels(lag.group), node: lag.node }, lag.entries)
+    },
+  })
+  new Gauge({
+    name: 'shoal_shard_replication_lag_seconds',
+    help: 'Seconds since a shard replica was last caught up with its leader (0 while caught up)',
+    labelNames: ['index', 'shard', 'node'] as const,
+    registers,
+    collect() {
+      this.reset()
+      for (const lag of hosting.steward.replicaLag())
+        this.set({ ...groupLabels(lag.group), node: lag.node }, lag.seconds)
+    },
+  })
+  new Gauge({
+    name: 'shoal_shard_moves_in_flight',
+    help: 'Shards with a replica arriving or leaving, as the metadata records them',
+    registers,
+    collect() {
+      let moving = 0
+      for (const shards of Object.values(node.state().shards))
+        for (const shard of shards) if (shard.replicas.some((r) => r.state !== 'active')) moving++
+      this.set(moving)
+    },
+  })
+  new Counter({
+    name: 'shoal_shard_moves_started_total',
+    help: 'Shard replica moves started by this node while it led the metadata, by reason (lost = re-replication)',
+    labelNames: ['reason'] as const,
+    registers,
+    collect() {
+      this.reset()
+      for (const [reason, count] of Object.entries(node.shardMovesStarted())) this.inc({ reason }, count)
+    },
+  })
+  new Counter({
+    name: 'shoal_shard_membership_steps_total',
+    help: 'Membership steps taken as a shard leader: learner added, promoted, removed, leadership handed over, recorded, failed',
+    labelNames: ['step'] as const,
+    registers,
+    collect() {
+      this.reset()
+      const c = hosting.steward.counters
+      this.inc({ step: 'learner_added' }, c.learnersAdded)
+      this.inc({ step: 'promoted' }, c.promotions)
+      this.inc({ step: 'removed' }, c.removals)
+      this.inc({ step: 'transfer' }, c.transfers)
+      this.inc({ step: 'recorded' }, c.records)
+      this.inc({ step: 'failed' }, c.failures)
+    },
+  })
+  new Gauge({
+    name: 'shoal_shard_leaderships',
+    help: 'Shard groups this node leads now',
+    registers,
+    collect() {
+      let led = 0
+      for (const ref of hosting.hosted()) if (node.host?.group(ref.group)?.isLeader === true) led++
+      this.set(led)
+    },
+  })
+}
