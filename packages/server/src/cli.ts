@@ -20,7 +20,7 @@ Commands:
              [--join host:port[,host:port…]] [--region R] [--zone Z] [--node-name NAME]
              [--p2p-addr 127.0.0.1:7800] [--gossip-addr 127.0.0.1:7946]
              [--p2p-advertise-addr host:port] [--gossip-advertise-addr host:port]
-             [--gossip-profile lan|wan|local] [--raft-tick-ms 100]
+             [--gossip-profile lan|wan|local] [--raft-tick-ms 100] [--anti-entropy-interval-ms 600000]
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
@@ -83,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
           'gossip-advertise-addr': { type: 'string' },
           'gossip-profile': { type: 'string' },
           'raft-tick-ms': { type: 'string' },
+          'anti-entropy-interval-ms': { type: 'string' },
         },
       })
       const config = await configFromCli(values, process.env)

@@ -68,6 +68,11 @@ export interface ClusterConfig {
   gossipProfile: 'lan' | 'wan' | 'local'
   /** Milliseconds per Raft tick; elections time out after 10 to 20 ticks. @defaultValue 100 */
   raftTickMs: number
+  /**
+   * Period of the background anti-entropy check of the shards this node leads (docs/anti-entropy.md);
+   * 0 disables it. @defaultValue 600000 (10 minutes)
+   */
+  antiEntropyIntervalMs: number
 }
 
 export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
@@ -97,6 +102,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     gossipAdvertiseAddr: undefined,
     gossipProfile: 'lan',
     raftTickMs: 100,
+    antiEntropyIntervalMs: 600_000,
   }),
 })
 
@@ -219,6 +225,12 @@ export const FIELDS: readonly Field[] = [
     (c, v) => (c.gossipProfile = String(v) as ClusterConfig['gossipProfile']),
   ),
   clusterField('raft_tick_ms', 'raft-tick-ms', 'integer', (c, v) => (c.raftTickMs = Number(v))),
+  clusterField(
+    'anti_entropy_interval_ms',
+    'anti-entropy-interval-ms',
+    'integer',
+    (c, v) => (c.antiEntropyIntervalMs = Number(v)),
+  ),
 ]
 
 /** A cluster field: TOML key `x`, environment variable `SHOAL_X`, flag `--x`. */
@@ -361,6 +373,9 @@ function validateCluster(cluster: ClusterConfig): void {
     throw new ConfigError(`gossip profile must be lan, wan or local, got \`${cluster.gossipProfile}\``)
   if (cluster.raftTickMs < 10 || cluster.raftTickMs > 10_000)
     throw new ConfigError(`raft tick must be 10 to 10000 ms, got ${cluster.raftTickMs}`)
+  const antiEntropy = cluster.antiEntropyIntervalMs
+  if (antiEntropy !== 0 && (antiEntropy < 1000 || antiEntropy > 7 * 86_400_000))
+    throw new ConfigError(`anti-entropy interval must be 0 (off) or 1000 ms to 7 days, got ${antiEntropy}`)
   cluster.enabled = keyGiven
   if (!cluster.enabled) return
   for (const [name, value] of [

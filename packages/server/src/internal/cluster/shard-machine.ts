@@ -44,12 +44,61 @@ export function encodeShardEntry(entry: ShardEntry): Uint8Array {
 export class EngineShardMachine implements StateMachine {
   readonly engine: Engine
   #outcomes = new Map<number, ShardOutcome>()
+  /**
+   * The log index of the last entry given to `apply` (0: none; null: unknown, after restoring a
+   * snapshot written before it was recorded). Replicas that applied the same committed entries
+   * hold the same state, so equal positions are what anti-entropy compares at.
+   */
+  #position: number | null = 0
+  /** An apply, restore or repair is running: the state and #position may disagree meanwhile. */
+  #busy = false
+  /** Repairs and applies run one at a time, in call order. */
+  #turn: Promise<unknown> = Promise.resolve()
 
   constructor(engine: Engine) {
     this.engine = engine
   }
 
-  async apply(entry: NormalEntry): Promise<ShardOutcome> {
+  /** The entry position the state is at, or null while a change is running (or after an old snapshot). */
+  position(): number | null {
+    return this.#busy ? null : this.#position
+  }
+
+  /**
+   * Runs `change` on the state outside the Raft log when the state is still at `position`
+   * (anti-entropy's repair of a replica that diverged: it brings the replica back to what the
+   * majority holds at that position). Returns false, changing nothing, when the replica moved.
+   */
+  repair(position: number, change: (engine: Engine) => Promise<void>): Promise<boolean> {
+    return this.#exclusively(async () => {
+      if (this.#position !== position) return false
+      await change(this.engine)
+      return true
+    })
+  }
+
+  #exclusively<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.#turn.then(async () => {
+      this.#busy = true
+      try {
+        return await run()
+      } finally {
+        this.#busy = false
+      }
+    })
+    this.#turn = next.catch(() => {})
+    return next
+  }
+
+  apply(entry: NormalEntry): Promise<ShardOutcome> {
+    return this.#exclusively(async () => {
+      const outcome = await this.#apply(entry)
+      this.#position = entry.index
+      return outcome
+    })
+  }
+
+  async #apply(entry: NormalEntry): Promise<ShardOutcome> {
     let decoded: ShardEntry
     try {
       decoded = packr.unpack(entry.data) as ShardEntry
@@ -89,18 +138,30 @@ export class EngineShardMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return packr.pack({ engine: this.engine.image(), outcomes: [...this.#outcomes] })
+    return packr.pack({
+      engine: this.engine.image(),
+      outcomes: [...this.#outcomes],
+      position: this.#position,
+    })
   }
 
-  async restore(data: Uint8Array): Promise<void> {
-    if (data.byteLength === 0) {
-      await this.engine.restoreImage(new Uint8Array(0))
-      this.#outcomes = new Map()
-      return
-    }
-    const image = packr.unpack(data) as { engine: Uint8Array; outcomes: [number, ShardOutcome][] }
-    await this.engine.restoreImage(image.engine)
-    this.#outcomes = new Map(image.outcomes)
+  restore(data: Uint8Array): Promise<void> {
+    return this.#exclusively(async () => {
+      if (data.byteLength === 0) {
+        await this.engine.restoreImage(new Uint8Array(0))
+        this.#outcomes = new Map()
+        this.#position = 0
+        return
+      }
+      const image = packr.unpack(data) as {
+        engine: Uint8Array
+        outcomes: [number, ShardOutcome][]
+        position?: number | null
+      }
+      await this.engine.restoreImage(image.engine)
+      this.#outcomes = new Map(image.outcomes)
+      this.#position = typeof image.position === 'number' ? image.position : null
+    })
   }
 }
 

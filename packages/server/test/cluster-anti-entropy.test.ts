@@ -1,0 +1,232 @@
+import path from 'node:path'
+import { waitFor } from '@shoal/testkit/wait'
+import { Wal } from '@shoal/wal'
+import { Packr } from 'msgpackr'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type ClusterProcess, startThreeNodeCluster } from './harness/cluster-processes.ts'
+import { metrics, sample } from './harness/metrics-text.ts'
+import { tempDir } from './harness/server-process.ts'
+
+// Anti-entropy on a real 3-process cluster (docs/anti-entropy.md): one replica's copy of one
+// document is corrupted on disk while its node is down — rewritten inside the node's Raft log
+// with valid checksums, as a bug or a silent disk fault would leave it — and after the restart
+// `verify` names exactly that document on exactly that replica, and `repair` sends that one
+// document and nothing else.
+
+let scratch: { dir: string; remove: () => Promise<void> }
+let nodes: ClusterProcess[] = []
+
+interface CheckReport {
+  shard: number
+  appliedIndex: number
+  replicasCompared: number
+  consistent: boolean
+  divergentReplicas: string[]
+  differingDocuments: string[]
+  unresolvedDocuments: string[]
+  hashesCompared: number
+  documentsCompared: number
+  rounds: number
+}
+
+interface RepairReport extends CheckReport {
+  documentsSent: number
+  documentsDeleted: number
+  repairs: { node: string; sent: string[]; deleted: string[] }[]
+  consistentAfter: boolean
+}
+
+const SHARDS = 2
+const docs = Array.from({ length: 400 }, (_, i) => ({ id: `d-${i}`, title: `document ${i}`, n: i }))
+const VICTIM_DOC = 'd-17'
+
+async function waitTask(node: ClusterProcess, uid: number): Promise<void> {
+  await waitFor(
+    `task ${uid} succeeded`,
+    async () => {
+      const task = await node.request<{ status: string; error: unknown }>('GET', `/tasks/${uid}`)
+      if (task.body?.status === 'failed')
+        throw new Error(`task ${uid} failed: ${JSON.stringify(task.body.error)}`)
+      return task.body?.status === 'succeeded'
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  )
+}
+
+/** A search served by `node`'s own replicas (`consistency: eventual`). */
+async function eventualSearch(node: ClusterProcess, q: string): Promise<{ id: string; title: string }[]> {
+  const response = await node.request<{ hits: { id: string; title: string }[] }>(
+    'POST',
+    '/indexes/items/search',
+    {
+      q,
+      consistency: 'eventual',
+      limit: 50,
+    },
+  )
+  expect(response.status, JSON.stringify(response.body)).toBe(200)
+  return response.body.hits
+}
+
+async function verify(node: ClusterProcess, shard: number): Promise<CheckReport> {
+  const response = await node.request<CheckReport>('POST', `/admin/shards/items/${shard}/verify`)
+  expect(response.status, JSON.stringify(response.body)).toBe(200)
+  return response.body
+}
+
+/**
+ * Rewrites, in the stopped node's Raft log, the shard entry that added `docId` so that it adds
+ * a different title instead. The WAL record is re-encoded and appended in its place (same WAL
+ * index, fresh checksum), every later record after it unchanged: the log still reads back as
+ * valid, and the node's replica rebuilds its state from it with that one document wrong.
+ */
+async function corruptDocumentInRaftLog(dataDir: string, docId: string): Promise<string> {
+  const wal = await Wal.open(path.join(dataDir, 'cluster', 'raft', 'wal'))
+  const packr = new Packr({ useRecords: false })
+  try {
+    const records: { index: number; payload: Uint8Array }[] = []
+    for await (const record of wal.read(wal.firstIndex))
+      records.push({ index: record.index, payload: record.payload })
+    for (const [at, record] of records.entries()) {
+      const fields = packr.unpack(record.payload) as unknown[]
+      if (fields[0] !== 1 || fields[4] !== 0 || !(fields[5] instanceof Uint8Array)) continue
+      let entry: {
+        taskUids: number[]
+        command: { type: string; documents?: { id: string; title: string }[] }
+      }
+      try {
+        entry = packr.unpack(fields[5])
+      } catch {
+        continue // not a shard entry (the metadata group's entries)
+      }
+      const doc = entry.command?.documents?.find((d) => d.id === docId)
+      if (entry.command?.type !== 'addDocuments' || doc === undefined) continue
+      doc.title = 'silently corrupted'
+      const rewritten = packr.pack([...fields.slice(0, 5), packr.pack(entry)])
+      await wal.truncateAfter(record.index - 1)
+      await wal.appendBatch([rewritten, ...records.slice(at + 1).map((r) => r.payload)])
+      return fields[1] as string
+    }
+    throw new Error(`no shard entry adds ${docId}`)
+  } finally {
+    await wal.close()
+  }
+}
+
+beforeAll(async () => {
+  scratch = await tempDir('shoal-anti-entropy-')
+  nodes = await startThreeNodeCluster(scratch.dir, 'anti-entropy-cluster-key-00000000')
+  const created = await nodes[0]!.request<{ taskUid: number }>('POST', '/indexes', {
+    uid: 'items',
+    primaryKey: 'id',
+    sharding: { shardCount: SHARDS, replicationFactor: 3 },
+  })
+  await waitTask(nodes[0]!, created.body.taskUid)
+  const added = await nodes[0]!.request<{ taskUid: number }>('POST', '/indexes/items/documents', docs)
+  await waitTask(nodes[0]!, added.body.taskUid)
+}, 180_000)
+
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.kill()))
+  await scratch?.remove()
+})
+
+describe('anti-entropy between shard replicas', () => {
+  it('finds healthy replicas equal by comparing their roots alone', async () => {
+    for (let shard = 0; shard < SHARDS; shard++) {
+      const report = await verify(nodes[1]!, shard)
+      expect(report).toMatchObject({
+        shard,
+        replicasCompared: 3,
+        consistent: true,
+        divergentReplicas: [],
+        differingDocuments: [],
+        hashesCompared: 3,
+        documentsCompared: 0,
+        rounds: 1,
+      })
+      expect(report.appliedIndex).toBeGreaterThan(0)
+    }
+  })
+
+  it('answers typed errors for an unknown index or shard, a bad shard or a body, and without the master key', async () => {
+    const node = nodes[0]!
+    const cases: [string, unknown, number, string][] = [
+      ['/admin/shards/nope/0/verify', undefined, 404, 'index_not_found'],
+      ['/admin/shards/items/7/verify', undefined, 404, 'shard_not_found'],
+      ['/admin/shards/items/x/repair', undefined, 400, 'invalid_shard'],
+      ['/admin/shards/items/-1/verify', undefined, 400, 'invalid_shard'],
+      ['/admin/shards/items/0/verify', { level: 2 }, 400, 'invalid_anti_entropy_request'],
+      ['/admin/shards/items/0/verify?deep=true', undefined, 400, 'invalid_anti_entropy_request'],
+    ]
+    for (const [route, body, status, code] of cases) {
+      const response = await node.request<{ code: string }>('POST', route, body)
+      expect(response.status, route).toBe(status)
+      expect(response.body.code, route).toBe(code)
+    }
+    const anonymous = await fetch(`${node.url}/admin/shards/items/0/verify`, { method: 'POST' })
+    expect(anonymous.status).toBe(401)
+  })
+
+  it('finds one document corrupted on one replica’s disk, and repairs it by sending that document only', async () => {
+    const victim = nodes[2]!
+    await victim.stop()
+    const group = await corruptDocumentInRaftLog(victim.dataDir, VICTIM_DOC)
+    await victim.restart()
+    const shard = Number(group.split('/').at(-1))
+    expect(Number.isInteger(shard)).toBe(true)
+
+    // The restarted replica replays its log; the comparison waits until all three stand at one index.
+    let report: CheckReport | undefined
+    await waitFor(
+      'the three replicas compared',
+      async () => {
+        const response = await nodes[0]!.request<CheckReport>('POST', `/admin/shards/items/${shard}/verify`)
+        report = response.body
+        return response.status === 200 && report.replicasCompared === 3
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    )
+    expect(report).toMatchObject({
+      consistent: false,
+      divergentReplicas: [victim.nodeId],
+      differingDocuments: [VICTIM_DOC],
+      unresolvedDocuments: [],
+    })
+    // One path down the tree (16 hashes per level and replica) and one bucket's few entries.
+    expect(report!.hashesCompared).toBe(3 * (1 + 16 * 4))
+    expect(report!.documentsCompared).toBeLessThanOrEqual(3 * 5)
+    expect((await verify(nodes[0]!, 1 - shard)).consistent).toBe(true)
+
+    // Until repaired, the victim's own replica serves the corrupted copy.
+    const corrupted = await eventualSearch(victim, 'corrupted')
+    expect(corrupted.map((hit) => hit.id)).toEqual([VICTIM_DOC])
+
+    const repaired = await nodes[1]!.request<RepairReport>('POST', `/admin/shards/items/${shard}/repair`)
+    expect(repaired.status, JSON.stringify(repaired.body)).toBe(200)
+    expect(repaired.body).toMatchObject({
+      differingDocuments: [VICTIM_DOC],
+      documentsSent: 1,
+      documentsDeleted: 0,
+      repairs: [{ node: victim.nodeId, sent: [VICTIM_DOC], deleted: [] }],
+      consistentAfter: true,
+    })
+    const again = await verify(nodes[2]!, shard)
+    expect(again).toMatchObject({ consistent: true, differingDocuments: [], replicasCompared: 3 })
+
+    // The victim's own copy reads right again.
+    expect(await eventualSearch(victim, 'corrupted')).toEqual([])
+    expect((await eventualSearch(victim, 'document 17')).find((hit) => hit.id === VICTIM_DOC)).toEqual({
+      id: VICTIM_DOC,
+      title: 'document 17',
+      n: 17,
+    })
+
+    const coordinator = await metrics(nodes[0]!)
+    expect(sample(coordinator, 'shoal_anti_entropy_divergences_total')).toBeGreaterThanOrEqual(1)
+    expect(
+      sample(coordinator, 'shoal_anti_entropy_checks_total', { result: 'divergent' }),
+    ).toBeGreaterThanOrEqual(1)
+    expect(sample(await metrics(nodes[1]!), 'shoal_anti_entropy_repaired_documents_total')).toBe(1)
+  }, 180_000)
+})
