@@ -4,6 +4,7 @@ import { Wal } from '@shoal/wal'
 import { Packr } from 'msgpackr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterProcess, startThreeNodeCluster } from './harness/cluster-processes.ts'
+import { startInProcess } from './harness/in-process.ts'
 import { metrics, sample } from './harness/metrics-text.ts'
 import { tempDir } from './harness/server-process.ts'
 
@@ -115,7 +116,11 @@ async function corruptDocumentInRaftLog(dataDir: string, docId: string): Promise
 
 beforeAll(async () => {
   scratch = await tempDir('shoal-anti-entropy-')
-  nodes = await startThreeNodeCluster(scratch.dir, 'anti-entropy-cluster-key-00000000')
+  // A check every second, so that the periodic check is seen finding the corruption too.
+  nodes = await startThreeNodeCluster(scratch.dir, 'anti-entropy-cluster-key-00000000', [
+    '--anti-entropy-interval-ms',
+    '1000',
+  ])
   const created = await nodes[0]!.request<{ taskUid: number }>('POST', '/indexes', {
     uid: 'items',
     primaryKey: 'id',
@@ -198,6 +203,21 @@ describe('anti-entropy between shard replicas', () => {
     expect(report!.documentsCompared).toBeLessThanOrEqual(3 * 5)
     expect((await verify(nodes[0]!, 1 - shard)).consistent).toBe(true)
 
+    // The periodic check of the shard's leader finds it too (and only reports it).
+    await waitFor(
+      'a periodic check reported the divergence',
+      async () => {
+        let divergent = 0
+        for (const node of nodes)
+          divergent += sample(await metrics(node), 'shoal_anti_entropy_checks_total', {
+            result: 'divergent',
+            trigger: 'periodic',
+          })
+        return divergent > 0
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    )
+
     // Until repaired, the victim's own replica serves the corrupted copy.
     const corrupted = await eventualSearch(victim, 'corrupted')
     expect(corrupted.map((hit) => hit.id)).toEqual([VICTIM_DOC])
@@ -229,4 +249,20 @@ describe('anti-entropy between shard replicas', () => {
     ).toBeGreaterThanOrEqual(1)
     expect(sample(await metrics(nodes[1]!), 'shoal_anti_entropy_repaired_documents_total')).toBe(1)
   }, 180_000)
+})
+
+describe('anti-entropy on a standalone node', () => {
+  it('is refused with a typed 404: a standalone index has no replicas to compare', async () => {
+    const standalone = await startInProcess()
+    try {
+      await standalone.write('POST', '/indexes', { uid: 'items', primaryKey: 'id' })
+      for (const action of ['verify', 'repair']) {
+        const response = await standalone.call('POST', `/admin/shards/items/0/${action}`)
+        expect(response.status).toBe(404)
+        expect(response.body.code).toBe('cluster_not_enabled')
+      }
+    } finally {
+      await standalone.close()
+    }
+  })
 })

@@ -196,11 +196,21 @@ export async function startExpectingFailure(
 
 /**
  * Three nodes under `dir` (`n0` bootstraps, `n1` and `n2` join through it) with a key file
- * holding `key`; resolves once all three are metadata voters.
+ * holding `key`, each started with `extraArgs` too; resolves once all three are metadata voters.
  */
-export async function startThreeNodeCluster(dir: string, key: string): Promise<ClusterProcess[]> {
+export async function startThreeNodeCluster(
+  dir: string,
+  key: string,
+  extraArgs: readonly string[] = [],
+): Promise<ClusterProcess[]> {
   const keyFile = await writeKeyFile(dir, 'cluster.key', key)
-  const first = await startClusterProcess({ name: 'n0', dataDir: `${dir}/n0`, keyFile, bootstrap: true })
+  const first = await startClusterProcess({
+    name: 'n0',
+    dataDir: `${dir}/n0`,
+    keyFile,
+    bootstrap: true,
+    extraArgs,
+  })
   const nodes = [first]
   for (const i of [1, 2])
     nodes.push(
@@ -209,6 +219,7 @@ export async function startThreeNodeCluster(dir: string, key: string): Promise<C
         dataDir: `${dir}/n${i}`,
         keyFile,
         join: [first.gossipAddr],
+        extraArgs,
       }),
     )
   await waitFor(

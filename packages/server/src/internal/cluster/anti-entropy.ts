@@ -59,6 +59,9 @@ export interface ShardRepairReport extends ShardCheckReport {
   readonly consistentAfter: boolean
 }
 
+/** What started a check: the periodic timer or an HTTP request. */
+export type Trigger = 'periodic' | 'request'
+
 export interface AntiEntropyOptions {
   readonly node: ClusterNode
   readonly hosting: ShardHosting
@@ -73,7 +76,7 @@ export class AntiEntropy {
   readonly #hosting: ShardHosting
   readonly #logger: Logger
   readonly #intervalMs: number
-  readonly #checks: Counter<'result'>
+  readonly #checks: Counter<'result' | 'trigger'>
   readonly #divergences: Counter
   readonly #repaired: Counter
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -88,8 +91,8 @@ export class AntiEntropy {
     const registers = [options.registry]
     this.#checks = new Counter({
       name: 'shoal_anti_entropy_checks_total',
-      help: 'Anti-entropy checks of a shard, by result (consistent, divergent, failed)',
-      labelNames: ['result'] as const,
+      help: 'Anti-entropy checks of a shard, by result (consistent, divergent, failed) and trigger (periodic, request)',
+      labelNames: ['result', 'trigger'] as const,
       registers,
     })
     this.#divergences = new Counter({
@@ -133,7 +136,7 @@ export class AntiEntropy {
         if (this.#stopped) return
         if (this.#node.host?.group(target.group)?.leader !== this.#node.nodeId) continue
         try {
-          await this.verify(indexUid, target.shard)
+          await this.verify(indexUid, target.shard, 'periodic')
         } catch (error) {
           this.#logger.warn(
             { indexUid, shard: target.shard, err: error instanceof Error ? error.message : String(error) },
@@ -144,8 +147,8 @@ export class AntiEntropy {
   }
 
   /** Compares the replicas of one shard; throws ApiError 404/400/503. */
-  async verify(indexUid: string, shard: number): Promise<ShardCheckReport> {
-    const { comparison, holders, target } = await this.#compare(indexUid, shard)
+  async verify(indexUid: string, shard: number, trigger: Trigger = 'request'): Promise<ShardCheckReport> {
+    const { comparison, holders, target } = await this.#compare(indexUid, shard, trigger)
     return this.#report(indexUid, shard, target.group, holders, comparison)
   }
 
@@ -156,7 +159,7 @@ export class AntiEntropy {
   async repair(indexUid: string, shard: number): Promise<ShardRepairReport> {
     const deadline = Date.now() + CHECK_DEADLINE_MS
     for (;;) {
-      const { comparison, holders, target, asker } = await this.#compare(indexUid, shard)
+      const { comparison, holders, target, asker } = await this.#compare(indexUid, shard, 'request')
       const report = this.#report(indexUid, shard, target.group, holders, comparison)
       const plan = repairPlan(comparison)
       const sources = await fetchMajorityDocuments(asker, comparison, plan)
@@ -208,7 +211,7 @@ export class AntiEntropy {
   }
 
   /** One comparison at a common position, retried while replicas move, until the deadline. */
-  async #compare(indexUid: string, shard: number) {
+  async #compare(indexUid: string, shard: number, trigger: Trigger) {
     const index = this.#node.metadata.state.indexes[indexUid]
     if (index === undefined) throw new ApiError(404, 'index_not_found', `Index \`${indexUid}\` not found.`)
     const target = shardTargets(this.#node, indexUid).find((t) => t.shard === shard)
@@ -224,26 +227,27 @@ export class AntiEntropy {
     for (;;) {
       const attempt = await compareReplicas(asker, holders)
       if (attempt.ok) {
-        this.#count(indexUid, shard, attempt.comparison)
+        this.#count(indexUid, shard, attempt.comparison, trigger)
         return { comparison: attempt.comparison, holders, target, asker }
       }
       if (!attempt.retry || Date.now() > deadline) {
-        this.#checks.inc({ result: 'failed' })
+        this.#checks.inc({ result: 'failed', trigger })
         throw attempt.retry ? busy(indexUid, shard) : unavailable(indexUid, shard, attempt.reason)
       }
       await pause(50)
     }
   }
 
-  #count(indexUid: string, shard: number, comparison: Comparison): void {
+  #count(indexUid: string, shard: number, comparison: Comparison, trigger: Trigger): void {
     const divergent = comparison.differing.length > 0
-    this.#checks.inc({ result: divergent ? 'divergent' : 'consistent' })
+    this.#checks.inc({ result: divergent ? 'divergent' : 'consistent', trigger })
     if (!divergent) return
     this.#divergences.inc(comparison.differing.length)
     this.#logger.warn(
       {
         indexUid,
         shard,
+        trigger,
         appliedIndex: comparison.position,
         documents: comparison.differing.slice(0, 20).map((d) => d.key),
         count: comparison.differing.length,
