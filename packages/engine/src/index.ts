@@ -37,6 +37,7 @@ export {
   MERKLE_LEAF_LEVEL,
   MerkleTree,
   nodesAtLevel,
+  SPARSE_BUCKETS_LIMIT,
   type TreeDiff,
 } from './internal/merkle-tree.ts'
 export type {

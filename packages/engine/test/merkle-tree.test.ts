@@ -18,6 +18,7 @@ import {
   MERKLE_FANOUT,
   MERKLE_LEAF_LEVEL,
   MerkleTree,
+  SPARSE_BUCKETS_LIMIT,
 } from '../src/index.ts'
 import { encodeValue } from '../src/internal/commands.ts'
 import { referenceEngine, removeDir } from './helpers.ts'
@@ -136,6 +137,29 @@ describe('merkle tree', () => {
         },
       ),
     )
+  })
+
+  it('holds the same sums whether its buckets are held sparsely or densely', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 60 }), fc.integer(), (kept, seed) => {
+        // Over SPARSE_BUCKETS_LIMIT buckets in use, the tree turns dense and stays so.
+        const many = new MerkleTree()
+        const few = new MerkleTree()
+        const docs = Array.from({ length: 2 * SPARSE_BUCKETS_LIMIT }, (_, i) => ({
+          bucket: bucketOfKey(`k${seed}-${i}`),
+          hash: { high: (i * 2_654_435_761 + seed) >>> 0, low: (i ^ seed) >>> 0 },
+        }))
+        for (const doc of docs) many.add(doc.bucket, doc.hash)
+        for (const [i, doc] of docs.entries())
+          if (i < kept) few.add(doc.bucket, doc.hash)
+          else many.remove(doc.bucket, doc.hash)
+        expect(diffTrees(many, few).buckets).toEqual([])
+        expect(many.root).toBe(few.root)
+      }),
+      { numRuns: 20 },
+    )
+    const empty = new MerkleTree()
+    expect(empty.nodes(MERKLE_LEAF_LEVEL, [0, 65_535])).toEqual([EMPTY_ROOT, EMPTY_ROOT])
   })
 
   it('keys a document to its bucket by id alone, spread over the buckets', () => {

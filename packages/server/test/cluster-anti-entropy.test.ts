@@ -75,44 +75,52 @@ async function verify(node: ClusterProcess, shard: number): Promise<CheckReport>
   return response.body
 }
 
+type Document = { id: string; title: string; n: number }
+
 /**
- * Rewrites, in the stopped node's Raft log, the shard entry that added `docId` so that it adds
- * a different title instead. The WAL record is re-encoded and appended in its place (same WAL
- * index, fresh checksum), every later record after it unchanged: the log still reads back as
- * valid, and the node's replica rebuilds its state from it with that one document wrong.
+ * Rewrites, in the stopped node's Raft log, every shard entry that adds documents for which
+ * `change(group, documents)` changes the list in place and returns true. Each WAL record changed
+ * is re-encoded and appended in its place (same WAL index, fresh checksum), the records after it
+ * unchanged: the log still reads back as valid, and the node's replicas rebuild their state from
+ * it with those documents wrong. Returns the groups whose entries changed.
  */
-async function corruptDocumentInRaftLog(dataDir: string, docId: string): Promise<string> {
+async function corruptRaftLog(
+  dataDir: string,
+  change: (group: string, documents: Document[]) => boolean,
+): Promise<string[]> {
   const wal = await Wal.open(path.join(dataDir, 'cluster', 'raft', 'wal'))
   const packr = new Packr({ useRecords: false })
   try {
     const records: { index: number; payload: Uint8Array }[] = []
     for await (const record of wal.read(wal.firstIndex))
       records.push({ index: record.index, payload: record.payload })
-    for (const [at, record] of records.entries()) {
+    const groups: string[] = []
+    let first: number | undefined
+    const payloads = records.map((record, at) => {
       const fields = packr.unpack(record.payload) as unknown[]
-      if (fields[0] !== 1 || fields[4] !== 0 || !(fields[5] instanceof Uint8Array)) continue
-      let entry: {
-        taskUids: number[]
-        command: { type: string; documents?: { id: string; title: string }[] }
-      }
+      if (fields[0] !== 1 || fields[4] !== 0 || !(fields[5] instanceof Uint8Array)) return record.payload
+      let entry: { taskUids: number[]; command: { type: string; documents?: Document[] } }
       try {
         entry = packr.unpack(fields[5])
       } catch {
-        continue // not a shard entry (the metadata group's entries)
+        return record.payload // not a shard entry (the metadata group's entries)
       }
-      const doc = entry.command?.documents?.find((d) => d.id === docId)
-      if (entry.command?.type !== 'addDocuments' || doc === undefined) continue
-      doc.title = 'silently corrupted'
-      const rewritten = packr.pack([...fields.slice(0, 5), packr.pack(entry)])
-      await wal.truncateAfter(record.index - 1)
-      await wal.appendBatch([rewritten, ...records.slice(at + 1).map((r) => r.payload)])
-      return fields[1] as string
-    }
-    throw new Error(`no shard entry adds ${docId}`)
+      const documents = entry.command?.type === 'addDocuments' ? entry.command.documents : undefined
+      if (documents === undefined || !change(fields[1] as string, documents)) return record.payload
+      groups.push(fields[1] as string)
+      first ??= at
+      return packr.pack([...fields.slice(0, 5), packr.pack(entry)])
+    })
+    if (first === undefined) throw new Error('no shard entry was changed')
+    await wal.truncateAfter(records[first]!.index - 1)
+    await wal.appendBatch(payloads.slice(first))
+    return groups
   } finally {
     await wal.close()
   }
 }
+
+const shardOfGroup = (group: string) => Number(group.split('/').at(-1))
 
 beforeAll(async () => {
   scratch = await tempDir('shoal-anti-entropy-')
@@ -173,14 +181,29 @@ describe('anti-entropy between shard replicas', () => {
     expect(anonymous.status).toBe(401)
   })
 
-  it('finds one document corrupted on one replica’s disk, and repairs it by sending that document only', async () => {
+  it('finds a document changed, one missing and one extra on one replica’s disk, and repairs them by sending only those', async () => {
     const victim = nodes[2]!
     await victim.stop()
-    const group = await corruptDocumentInRaftLog(victim.dataDir, VICTIM_DOC)
+    // Shard A's entry: one document's title changes. Shard B's entry: its first document is
+    // dropped (missing on the victim) and a document no client wrote is added (extra there).
+    let missing = ''
+    let changedGroup = ''
+    const groups = await corruptRaftLog(victim.dataDir, (group, documents) => {
+      const target = documents.find((d) => d.id === VICTIM_DOC)
+      if (target !== undefined) {
+        target.title = 'silently corrupted'
+        changedGroup = group
+      } else {
+        missing = documents.shift()!.id
+        documents.push({ id: 'x-extra', title: 'never written', n: -1 })
+      }
+      return true
+    })
     await victim.restart()
-    const shard = Number(group.split('/').at(-1))
-    expect(Number.isInteger(shard)).toBe(true)
-
+    expect(groups).toHaveLength(2)
+    const shard = shardOfGroup(changedGroup)
+    const otherShard = 1 - shard
+    expect(groups.map(shardOfGroup).sort()).toEqual([0, 1])
     // The restarted replica replays its log; the comparison waits until all three stand at one index.
     let report: CheckReport | undefined
     await waitFor(
@@ -201,7 +224,12 @@ describe('anti-entropy between shard replicas', () => {
     // One path down the tree (16 hashes per level and replica) and one bucket's few entries.
     expect(report!.hashesCompared).toBe(3 * (1 + 16 * 4))
     expect(report!.documentsCompared).toBeLessThanOrEqual(3 * 5)
-    expect((await verify(nodes[0]!, 1 - shard)).consistent).toBe(true)
+    expect(await verify(nodes[0]!, otherShard)).toMatchObject({
+      consistent: false,
+      divergentReplicas: [victim.nodeId],
+      differingDocuments: [missing, 'x-extra'],
+      unresolvedDocuments: [],
+    })
 
     // The periodic check of the shard's leader finds it too (and only reports it).
     await waitFor(
@@ -234,6 +262,17 @@ describe('anti-entropy between shard replicas', () => {
     const again = await verify(nodes[2]!, shard)
     expect(again).toMatchObject({ consistent: true, differingDocuments: [], replicasCompared: 3 })
 
+    // The missing document is sent, the extra one deleted, on the victim only.
+    const other = await nodes[0]!.request<RepairReport>('POST', `/admin/shards/items/${otherShard}/repair`)
+    expect(other.status, JSON.stringify(other.body)).toBe(200)
+    expect(other.body).toMatchObject({
+      documentsSent: 1,
+      documentsDeleted: 1,
+      repairs: [{ node: victim.nodeId, sent: [missing], deleted: ['x-extra'] }],
+      consistentAfter: true,
+    })
+    expect((await verify(nodes[1]!, otherShard)).consistent).toBe(true)
+
     // The victim's own copy reads right again.
     expect(await eventualSearch(victim, 'corrupted')).toEqual([])
     expect((await eventualSearch(victim, 'document 17')).find((hit) => hit.id === VICTIM_DOC)).toEqual({
@@ -248,6 +287,7 @@ describe('anti-entropy between shard replicas', () => {
       sample(coordinator, 'shoal_anti_entropy_checks_total', { result: 'divergent' }),
     ).toBeGreaterThanOrEqual(1)
     expect(sample(await metrics(nodes[1]!), 'shoal_anti_entropy_repaired_documents_total')).toBe(1)
+    expect(sample(coordinator, 'shoal_anti_entropy_repaired_documents_total')).toBe(2)
   }, 180_000)
 })
 

@@ -55,15 +55,20 @@ export function childPositions(level: number, parents: readonly number[]): numbe
   return out
 }
 
-export class MerkleTree {
-  /** Per level, two lanes per node (high, low). */
-  readonly #levels: Uint32Array[]
+/**
+ * Buckets are held sparsely (a map of the non-zero ones) until more than this many are in use,
+ * then in one dense array: an empty index costs nothing and a small one a few KiB, so a node
+ * can host many shard replicas; a large one costs the dense 512 KiB.
+ */
+export const SPARSE_BUCKETS_LIMIT = 4096
 
-  constructor() {
-    this.#levels = []
-    for (let level = 0; level <= MERKLE_LEAF_LEVEL; level++)
-      this.#levels.push(new Uint32Array(2 * MERKLE_FANOUT ** level))
-  }
+export class MerkleTree {
+  /** Levels 0 to 3, two lanes per node (high, low); null until the first document. */
+  #inner: Uint32Array[] | null = null
+  /** The buckets while few are in use: bucket → [high, low], only non-zero sums. */
+  #sparse: Map<number, [number, number]> | null = new Map()
+  /** The buckets once many are: two lanes per bucket. */
+  #dense: Uint32Array | null = null
 
   /** Adds a document's hash to `bucket` and every node above it. */
   add(bucket: number, hash: Hash64): void {
@@ -77,26 +82,62 @@ export class MerkleTree {
 
   #update(bucket: number, high: number, low: number): void {
     assertPosition(MERKLE_LEAF_LEVEL, bucket)
+    this.#updateBucket(bucket, high, low)
+    if (this.#inner === null) {
+      this.#inner = []
+      for (let level = 0; level < MERKLE_LEAF_LEVEL; level++)
+        this.#inner.push(new Uint32Array(2 * MERKLE_FANOUT ** level))
+    }
     let position = bucket
-    for (let level = MERKLE_LEAF_LEVEL; level >= 0; level--) {
-      const lanes = this.#levels[level]!
+    for (let level = MERKLE_LEAF_LEVEL - 1; level >= 0; level--) {
+      position >>>= MERKLE_FANOUT_BITS
+      const lanes = this.#inner[level]!
       // Uint32Array stores modulo 2^32: the sum wraps, a negative delta subtracts.
       lanes[2 * position] = lanes[2 * position]! + high
       lanes[2 * position + 1] = lanes[2 * position + 1]! + low
-      position >>>= MERKLE_FANOUT_BITS
     }
   }
 
-  /** Back to the empty tree (every sum zero). */
+  #updateBucket(bucket: number, high: number, low: number): void {
+    if (this.#dense !== null) {
+      this.#dense[2 * bucket] = this.#dense[2 * bucket]! + high
+      this.#dense[2 * bucket + 1] = this.#dense[2 * bucket + 1]! + low
+      return
+    }
+    const sparse = this.#sparse!
+    const lanes = sparse.get(bucket) ?? [0, 0]
+    lanes[0] = (lanes[0] + high) >>> 0
+    lanes[1] = (lanes[1] + low) >>> 0
+    if (lanes[0] === 0 && lanes[1] === 0) sparse.delete(bucket)
+    else sparse.set(bucket, lanes)
+    if (sparse.size > SPARSE_BUCKETS_LIMIT) {
+      const dense = new Uint32Array(2 * MERKLE_BUCKETS)
+      for (const [at, [h, l]] of sparse) {
+        dense[2 * at] = h
+        dense[2 * at + 1] = l
+      }
+      this.#dense = dense
+      this.#sparse = null
+    }
+  }
+
+  /** Back to the empty tree (every sum zero), holding no memory. */
   clear(): void {
-    for (const lanes of this.#levels) lanes.fill(0)
+    this.#inner = null
+    this.#sparse = new Map()
+    this.#dense = null
   }
 
   /** The hash of node `position` at `level`, as 16 hex digits. */
   node(level: number, position: number): string {
     assertPosition(level, position)
-    const lanes = this.#levels[level]!
-    return hex64(lanes[2 * position]!, lanes[2 * position + 1]!)
+    if (level === MERKLE_LEAF_LEVEL) {
+      if (this.#dense !== null) return hex64(this.#dense[2 * position]!, this.#dense[2 * position + 1]!)
+      const lanes = this.#sparse!.get(position) ?? [0, 0]
+      return hex64(lanes[0], lanes[1])
+    }
+    const lanes = this.#inner?.[level]
+    return lanes === undefined ? hex64(0, 0) : hex64(lanes[2 * position]!, lanes[2 * position + 1]!)
   }
 
   /** The hashes of `positions` at `level`, in order. */

@@ -230,7 +230,7 @@ export class AntiEntropy {
         this.#count(indexUid, shard, attempt.comparison, trigger)
         return { comparison: attempt.comparison, holders, target, asker }
       }
-      if (!attempt.retry || Date.now() > deadline) {
+      if (!attempt.retry || Date.now() > deadline || this.#stopped) {
         this.#checks.inc({ result: 'failed', trigger })
         throw attempt.retry ? busy(indexUid, shard) : unavailable(indexUid, shard, attempt.reason)
       }
