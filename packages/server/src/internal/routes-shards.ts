@@ -79,6 +79,21 @@ function refuseInput(
     throw new ApiError(400, 'invalid_anti_entropy_request', 'This route takes no body (or `{}`).')
 }
 
+/** Runs an anti-entropy call; a failure that is not a typed answer is a 503 (the cluster), never a 500. */
+async function noInternalError<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (error) {
+    if (error instanceof ApiError) throw error
+    throw new ApiError(
+      503,
+      'cluster_unavailable',
+      `Anti-entropy could not complete: ${error instanceof Error ? error.message : String(error)}`,
+      'system',
+    )
+  }
+}
+
 /** `GET /indexes/{uid}/_shards` and `GET /cluster/shards`; anti-entropy's verify and repair. */
 export const shardRoutes: RouteSpec[] = [
   {
@@ -126,7 +141,7 @@ export const shardRoutes: RouteSpec[] = [
       const runtime = requireCluster(services)
       const uid = checkIndexUid(params.indexUid)
       refuseInput(query, body, contentType)
-      return runtime.antiEntropy.verify(uid, shardParam(params.shard))
+      return noInternalError(() => runtime.antiEntropy.verify(uid, shardParam(params.shard)))
     },
   },
   {
@@ -140,7 +155,7 @@ export const shardRoutes: RouteSpec[] = [
       const runtime = requireCluster(services)
       const uid = checkIndexUid(params.indexUid)
       refuseInput(query, body, contentType)
-      return runtime.antiEntropy.repair(uid, shardParam(params.shard))
+      return noInternalError(() => runtime.antiEntropy.repair(uid, shardParam(params.shard)))
     },
   },
 ]
