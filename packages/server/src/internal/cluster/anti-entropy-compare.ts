@@ -207,7 +207,7 @@ export async function askAll(
 }
 
 /** The version more than half of the shard's `replicaCount` replicas hold, if one does. */
-function majorityOf(
+export function majorityOf(
   hashes: ReadonlyMap<string, string | null>,
   replicaCount: number,
 ): { hash: string | null } | null {

@@ -295,7 +295,7 @@ export class AntiEntropy {
 }
 
 /** Per divergent replica: the documents to send it (majority has them) and to delete there. */
-function repairPlan(comparison: Comparison): Map<string, { put: string[]; delete: string[] }> {
+export function repairPlan(comparison: Comparison): Map<string, { put: string[]; delete: string[] }> {
   const plan = new Map<string, { put: string[]; delete: string[] }>()
   for (const doc of comparison.differing) {
     if (doc.majority === null) continue
