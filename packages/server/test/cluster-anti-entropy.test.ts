@@ -321,6 +321,26 @@ describe('anti-entropy between shard replicas', () => {
     })
     expect((await verify(nodes[1]!, otherShard)).consistent).toBe(true)
 
+    // The repairs are journaled beside the replica: a restart that replays the corrupted log keeps them.
+    await victim.stop()
+    await victim.restart()
+    for (const checked of [shard, otherShard]) {
+      let after: CheckReport | undefined
+      await waitFor(
+        `shard ${checked} compared after the restart`,
+        async () => {
+          const response = await nodes[0]!.request<CheckReport>(
+            'POST',
+            `/admin/shards/items/${checked}/verify`,
+          )
+          after = response.body
+          return response.status === 200 && after.replicasCompared === 3
+        },
+        { timeoutMs: 60_000, intervalMs: 250 },
+      )
+      expect(after).toMatchObject({ consistent: true, differingDocuments: [] })
+    }
+
     // The victim's own copy reads right again.
     expect(await eventualSearch(victim, 'corrupted')).toEqual([])
     expect((await eventualSearch(victim, 'document 17')).find((hit) => hit.id === VICTIM_DOC)).toEqual({

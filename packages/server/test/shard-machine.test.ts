@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { type Command, openReplica } from '@shoal/engine'
 import { afterEach, describe, expect, it } from 'vitest'
+import { readRepairJournal } from '../src/internal/cluster/replica-repairs.ts'
 import { EngineShardMachine, encodeShardEntry } from '../src/internal/cluster/shard-machine.ts'
 
 // The entry position a shard replica reports (docs/anti-entropy.md, "Comparing at one applied
@@ -79,28 +80,56 @@ describe('shard machine entry position', () => {
     const shard = await machine()
     await shard.apply(create)
     await shard.apply(add(4, 2, 'one'))
-    const stale = await shard.repair(3, async () => {
-      throw new Error('must not run')
-    })
-    expect(stale).toBe(false)
-    const order: string[] = []
-    const repaired = shard.repair(4, async (engine) => {
-      order.push('repair')
-      const result = await engine.apply({
-        type: 'addDocuments',
-        uid: 'items',
-        documents: [{ id: 1, title: 'repaired' }],
-        primaryKey: 'id',
-        merge: false,
-        at: AT,
-      })
-      expect(result.ok).toBe(true)
-    })
-    const next = shard.apply(add(5, 3, 'two')).then(() => order.push('entry 5'))
+    expect(await shard.repair(3, { indexUid: 'items', put: [{ id: 1, title: 'stale' }], delete: [] })).toBe(
+      false,
+    )
+    expect(shard.engine.index('items').getDocument(1)).toEqual({ id: 1, title: 'one' })
+    const repaired = shard.repair(4, { indexUid: 'items', put: [{ id: 1, title: 'repaired' }], delete: [] })
+    const next = shard.apply(add(5, 3, 'two'))
     expect(await repaired).toBe(true)
     await next
-    expect(order).toEqual(['repair', 'entry 5'])
+    // Entry 5 applied after the repair: had the repair come second, the title would be `repaired`.
     expect(shard.engine.index('items').getDocument(1)).toEqual({ id: 1, title: 'two' })
     expect(shard.position()).toBe(5)
+  })
+
+  it('keeps a repair across a restart: replaying the log to its position applies it again', async () => {
+    const first = await machine()
+    await first.apply(create)
+    await first.apply(add(4, 2, 'corrupted'))
+    const beforeRepair = first.snapshot()
+    expect(
+      await first.repair(4, { indexUid: 'items', put: [{ id: 1, title: 'repaired' }], delete: [] }),
+    ).toBe(true)
+    const afterRepair = first.snapshot()
+    const root = first.engine.index('items').merkleNodes(0, [0])
+    await first.engine.close()
+    machines.splice(machines.indexOf(first), 1)
+
+    // The same folder reopened, as the shard factory does after a restart.
+    const reopen = async () => {
+      const made = new EngineShardMachine(
+        await openReplica(first.engine.dir),
+        await readRepairJournal(first.engine.dir),
+      )
+      machines.push(made)
+      return made
+    }
+    const replayed = await reopen()
+    await replayed.apply(create)
+    await replayed.apply(add(4, 2, 'corrupted'))
+    expect(replayed.engine.index('items').getDocument(1)).toEqual({ id: 1, title: 'repaired' })
+    expect(replayed.engine.index('items').merkleNodes(0, [0])).toEqual(root)
+    await replayed.engine.close()
+    machines.splice(machines.indexOf(replayed), 1)
+
+    // A snapshot taken at the repair's position before it: the repair applies on restore.
+    const early = await reopen()
+    await early.restore(beforeRepair)
+    expect(early.engine.index('items').getDocument(1)).toEqual({ id: 1, title: 'repaired' })
+    // A snapshot that holds it already, then later entries: nothing applies again.
+    await early.restore(afterRepair)
+    await early.apply(add(5, 3, 'two'))
+    expect(early.engine.index('items').getDocument(1)).toEqual({ id: 1, title: 'two' })
   })
 })

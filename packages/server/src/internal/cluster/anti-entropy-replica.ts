@@ -68,36 +68,18 @@ export async function serveAntiEntropy(
  * corruption (the replica's state no longer followed from the log), bringing the replica back
  * to the state every other replica holds at the same position. It runs between two applies and
  * only if no entry was applied since the comparison; later entries then apply to the repaired
- * state, as on the other replicas. The index's `updatedAt` is kept.
+ * state, as on the other replicas. It is journaled so that a restart keeps it
+ * (replica-repairs.ts). The index's `updatedAt` is kept.
  */
 async function repairReplica(
   machine: EngineShardMachine,
   indexUid: string,
   request: Extract<AntiEntropyRequest, { op: 'repair' }>,
 ): Promise<AntiEntropyAnswer> {
-  const repaired = await machine.repair(request.position, async (engine) => {
-    const info = engine.getIndex(indexUid)
-    const at = info.updatedAt
-    if (request.delete.length > 0) {
-      const result = await engine.apply({
-        type: 'deleteDocuments',
-        uid: indexUid,
-        ids: [...request.delete],
-        at,
-      })
-      if (!result.ok) throw result.error
-    }
-    if (request.put.length > 0) {
-      const result = await engine.apply({
-        type: 'addDocuments',
-        uid: indexUid,
-        documents: [...request.put],
-        primaryKey: info.primaryKey,
-        merge: false,
-        at,
-      })
-      if (!result.ok) throw result.error
-    }
+  const repaired = await machine.repair(request.position, {
+    indexUid,
+    put: request.put,
+    delete: request.delete,
   })
   return { op: 'repair', position: request.position, repaired }
 }
