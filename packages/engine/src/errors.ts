@@ -173,3 +173,10 @@ export class EngineClosedError extends ShoalError {
 function snakeCase(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 }
+
+/** An anti-entropy request naming a Merkle level, node or bucket the tree does not have. */
+export class InvalidMerkleRequestError extends ShoalError {
+  constructor(message: string) {
+    super(message, 'invalid_merkle_request', 'invalid_request', 400)
+  }
+}

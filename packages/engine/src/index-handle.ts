@@ -3,9 +3,11 @@ import {
   InvalidDocumentError,
   InvalidDocumentsQueryError,
   InvalidFilterError,
+  InvalidMerkleRequestError,
 } from './errors.ts'
 import type { Command } from './internal/commands.ts'
 import type { DatabaseState } from './internal/database-state.ts'
+import type { DigestEntry } from './internal/document-digests.ts'
 import type { IndexState } from './internal/index-state.ts'
 import { externalIdKey } from './internal/primary-key.ts'
 import { filterDocuments, project, search } from './internal/search.ts'
@@ -194,6 +196,44 @@ export class Index {
   /** What the index's structures hold (ids, bitsets, field, text and vector indexes), for memory accounting. */
   storageStats(): IndexStorageStats {
     return this.#state().storageStats()
+  }
+
+  // Anti-entropy (see internal/merkle-tree.ts): the Merkle tree is kept current by every write.
+
+  /**
+   * The hashes of the Merkle tree's nodes `positions` at `level` (0: the root, 4: the 65,536
+   * buckets), 16 hex digits each. Throws InvalidMerkleRequestError for a node the tree lacks.
+   */
+  merkleNodes(level: number, positions: readonly number[]): string[] {
+    const tree = this.#state().digests.tree
+    try {
+      return tree.nodes(level, positions)
+    } catch (error) {
+      throw new InvalidMerkleRequestError(error instanceof Error ? error.message : String(error))
+    }
+  }
+
+  /** The (id key, hash) pairs of the documents in `buckets`, ordered by key. */
+  merkleEntries(buckets: readonly number[]): DigestEntry[] {
+    const state = this.#state()
+    try {
+      return state.digests.entries(buckets, (id) => state.keyAt(id)!)
+    } catch (error) {
+      throw new InvalidMerkleRequestError(error instanceof Error ? error.message : String(error))
+    }
+  }
+
+  /**
+   * The documents stored under these id keys (as `externalIdKey` gives them), exactly as stored
+   * (every field, `_vectors` included), or null for a key with no document. The caller must not
+   * mutate them.
+   */
+  storedDocuments(keys: readonly string[]): (Doc | null)[] {
+    const state = this.#state()
+    return keys.map((key) => {
+      const id = typeof key === 'string' ? state.idOf(key) : undefined
+      return id === undefined ? null : (state.docAt(id) ?? null)
+    })
   }
 }
 

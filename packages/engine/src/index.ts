@@ -12,6 +12,7 @@ export {
   InvalidDocumentsQueryError,
   InvalidFilterError,
   InvalidIndexUidError,
+  InvalidMerkleRequestError,
   InvalidSearchError,
   InvalidSettingsError,
   ShardedSearchMismatchError,
@@ -22,9 +23,23 @@ export {
 export { Index } from './index-handle.ts'
 export type { ApplyResult, Command } from './internal/commands.ts'
 export { decodeCommand, encodeCommand } from './internal/commands.ts'
+export { bucketOfKey, type DigestEntry, DocumentDigests, documentHash } from './internal/document-digests.ts'
 export { compareDocumentKeys } from './internal/document-order.ts'
 export type { Components } from './internal/index-state.ts'
 export { MemoryCommandLog } from './internal/memory-log.ts'
+export {
+  childPositions,
+  differingPositions,
+  diffTrees,
+  type Hash64,
+  MERKLE_BUCKETS,
+  MERKLE_FANOUT,
+  MERKLE_LEAF_LEVEL,
+  MerkleTree,
+  nodesAtLevel,
+  SPARSE_BUCKETS_LIMIT,
+  type TreeDiff,
+} from './internal/merkle-tree.ts'
 export type {
   CommandLog,
   CoreStats,

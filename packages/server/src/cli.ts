@@ -24,6 +24,7 @@ Commands:
              [--gossip-profile lan|wan|local] [--raft-tick-ms 100]
              [--replica-grace-ms 60000] [--max-incoming-moves 2] [--max-outgoing-moves 2]
              [--auto-rebalance true|false]
+             [--anti-entropy-interval-ms 600000]
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
@@ -95,6 +96,7 @@ async function main(argv: string[]): Promise<number> {
           'max-incoming-moves': { type: 'string' },
           'max-outgoing-moves': { type: 'string' },
           'auto-rebalance': { type: 'string' },
+          'anti-entropy-interval-ms': { type: 'string' },
         },
       })
       const config = await configFromCli(values, process.env)

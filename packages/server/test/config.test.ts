@@ -66,4 +66,19 @@ describe('configuration', () => {
     const file = await readTomlConfig(new URL('../shoal.example.toml', import.meta.url).pathname)
     expect(resolveConfig({ file })).toEqual(resolveConfig({}))
   })
+
+  it('takes the anti-entropy interval from its flag, file key or variable, and refuses one out of range', () => {
+    expect(resolveConfig({}).cluster.antiEntropyIntervalMs).toBe(600_000)
+    expect(resolveConfig({ flags: { 'anti-entropy-interval-ms': '0' } }).cluster.antiEntropyIntervalMs).toBe(
+      0,
+    )
+    expect(resolveConfig({ file: { anti_entropy_interval_ms: 5000 } }).cluster.antiEntropyIntervalMs).toBe(
+      5000,
+    )
+    expect(
+      resolveConfig({ env: { SHOAL_ANTI_ENTROPY_INTERVAL_MS: '60000' } }).cluster.antiEntropyIntervalMs,
+    ).toBe(60_000)
+    for (const value of ['500', '-1', '999999999999'])
+      expect(() => resolveConfig({ flags: { 'anti-entropy-interval-ms': value } })).toThrow(ConfigError)
+  })
 })

@@ -20,6 +20,8 @@
 import { InvalidDocumentError, InvalidSettingsError } from '../errors.ts'
 import type { Doc, IndexInfo, IndexStats, IndexStorageStats, Settings } from '../types.ts'
 import { Bitset } from './bitset.ts'
+import { encodeValue } from './commands.ts'
+import { DocumentDigests } from './document-digests.ts'
 import { isPlainObject, valuesAt } from './document-path.ts'
 import { DocumentStore } from './document-store.ts'
 import { FieldIndexes } from './field-index.ts'
@@ -153,6 +155,8 @@ export class IndexState {
   #settings: Settings
   readonly #keyToId = new Map<string, number>()
   readonly #docs = new DocumentStore()
+  /** The Merkle tree of the documents, updated with every insertion and removal (anti-entropy). */
+  readonly #digests = new DocumentDigests()
   #keys: (string | undefined)[] = []
   #live = new Bitset(MIN_BITSET)
   #liveCount = 0
@@ -231,6 +235,11 @@ export class IndexState {
   /** The stored document under internal `id`, or undefined when deleted. The caller must not mutate it. */
   docAt(id: number): Doc | undefined {
     return this.#docs.get(id)
+  }
+
+  /** The Merkle tree of the live documents and their (key, hash) pairs by bucket. */
+  get digests(): DocumentDigests {
+    return this.#digests
   }
 
   idOf(key: string): number | undefined {
@@ -461,6 +470,7 @@ export class IndexState {
     if (id >= this.#live.capacity) this.#resizeLive(Math.max(id + 1, this.#live.capacity * 2))
     this.#keyToId.set(key, id)
     this.#docs.set(id, doc)
+    this.#digests.set(id, key, encodeValue(doc))
     this.#keys[id] = key
     this.#live.add(id)
     this.#liveCount++
@@ -512,6 +522,7 @@ export class IndexState {
   #detach(id: number, doc: Doc): void {
     this.#keyToId.delete(this.#keys[id]!)
     this.#docs.delete(id)
+    this.#digests.delete(id)
     this.#keys[id] = undefined
     this.#live.delete(id)
     this.#liveCount--
@@ -561,6 +572,7 @@ export class IndexState {
     const deleted = this.#liveCount
     this.#keyToId.clear()
     this.#docs.clear()
+    this.#digests.clear()
     this.#keys = []
     this.#live = new Bitset(MIN_BITSET)
     this.#liveCount = 0
@@ -777,11 +789,14 @@ export class IndexState {
     if (image.keys.length !== n || (image.filterable !== null && image.filterable.length !== n)) {
       throw new TypeError('index image columns differ in length')
     }
-    this.#docs.load(ids, { bytes: image.documents, ends: u32Column(image.documentEnds, 'document ends') })
+    const ends = u32Column(image.documentEnds, 'document ends')
+    this.#docs.load(ids, { bytes: image.documents, ends })
     for (let i = 0; i < n; i++) {
       const id = ids[i]!
       if (id >= image.nextId || this.#live.has(id)) throw new TypeError(`bad id ${id} in index image`)
       const key = image.keys[i]!
+      // The tree is rebuilt once per load, from the stored bytes (no document is decoded).
+      this.#digests.set(id, key, image.documents.subarray(i === 0 ? 0 : ends[i - 1]!, ends[i]!))
       this.#keyToId.set(key, id)
       this.#keys[id] = key
       this.#live.add(id)
@@ -797,6 +812,7 @@ export class IndexState {
       const key = documentKey(doc, image.primaryKey!, i)
       this.#keyToId.set(key, id)
       this.#docs.set(id, doc)
+      this.#digests.set(id, key, encodeValue(doc))
       this.#keys[id] = key
       this.#live.add(id)
       this.#liveCount++

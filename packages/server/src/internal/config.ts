@@ -76,6 +76,11 @@ export interface ClusterConfig {
   maxOutgoingMoves: number
   /** Move replicas to even out the load after joins (repairs always run). @defaultValue true */
   autoRebalance: boolean
+  /**
+   * Period of the background anti-entropy check of the shards this node leads (docs/anti-entropy.md);
+   * 0 disables it. @defaultValue 600000 (10 minutes)
+   */
+  antiEntropyIntervalMs: number
 }
 
 export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
@@ -109,6 +114,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     maxIncomingMoves: 2,
     maxOutgoingMoves: 2,
     autoRebalance: true,
+    antiEntropyIntervalMs: 600_000,
   }),
 })
 
@@ -245,6 +251,12 @@ export const FIELDS: readonly Field[] = [
     (c, v) => (c.maxOutgoingMoves = Number(v)),
   ),
   clusterField('auto_rebalance', 'auto-rebalance', 'boolean', (c, v) => (c.autoRebalance = Boolean(v))),
+  clusterField(
+    'anti_entropy_interval_ms',
+    'anti-entropy-interval-ms',
+    'integer',
+    (c, v) => (c.antiEntropyIntervalMs = Number(v)),
+  ),
 ]
 
 /** A cluster field: TOML key `x`, environment variable `SHOAL_X`, flag `--x`. */
@@ -394,6 +406,9 @@ function validateCluster(cluster: ClusterConfig): void {
     ['max outgoing moves', cluster.maxOutgoingMoves],
   ] as const)
     if (value < 1 || value > 64) throw new ConfigError(`${name} must be 1 to 64, got ${value}`)
+  const antiEntropy = cluster.antiEntropyIntervalMs
+  if (antiEntropy !== 0 && (antiEntropy < 1000 || antiEntropy > 7 * 86_400_000))
+    throw new ConfigError(`anti-entropy interval must be 0 (off) or 1000 ms to 7 days, got ${antiEntropy}`)
   cluster.enabled = keyGiven
   if (!cluster.enabled) return
   for (const [name, value] of [

@@ -1,6 +1,7 @@
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { replicaStatuses, shardTargets } from './cluster/shard-rpc.ts'
 import { ApiError } from './errors.ts'
+import { readJsonBody } from './request-body.ts'
 import { checkIndexUid, type RouteSpec, type Services } from './route-spec.ts'
 
 function requireCluster(services: Services): ClusterRuntime {
@@ -53,7 +54,47 @@ async function describeShards(runtime: ClusterRuntime, uid: string) {
   })
 }
 
-/** `GET /indexes/{uid}/_shards` and `GET /cluster/shards`. */
+/** The `{shard}` of an admin shard route: a non-negative integer, else 400. */
+function shardParam(value: string | undefined): number {
+  const shard = Number(value)
+  if (value === undefined || !/^\d{1,9}$/.test(value) || !Number.isSafeInteger(shard))
+    throw new ApiError(400, 'invalid_shard', `The shard must be a non-negative integer, got \`${value}\`.`)
+  return shard
+}
+
+/** Anti-entropy takes no query parameter and no body but `{}`: anything else is refused, not ignored. */
+function refuseInput(
+  query: Record<string, string | undefined>,
+  body: unknown,
+  contentType: string | undefined,
+): void {
+  const names = Object.keys(query)
+  if (names.length > 0)
+    throw new ApiError(400, 'invalid_anti_entropy_request', `Unknown parameter \`${names[0]}\`.`)
+  const parsed = readJsonBody(body, contentType)
+  if (
+    parsed !== undefined &&
+    (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.keys(parsed).length > 0)
+  )
+    throw new ApiError(400, 'invalid_anti_entropy_request', 'This route takes no body (or `{}`).')
+}
+
+/** Runs an anti-entropy call; a failure that is not a typed answer is a 503 (the cluster), never a 500. */
+async function noInternalError<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (error) {
+    if (error instanceof ApiError) throw error
+    throw new ApiError(
+      503,
+      'cluster_unavailable',
+      `Anti-entropy could not complete: ${error instanceof Error ? error.message : String(error)}`,
+      'system',
+    )
+  }
+}
+
+/** `GET /indexes/{uid}/_shards` and `GET /cluster/shards`; anti-entropy's verify and repair. */
 export const shardRoutes: RouteSpec[] = [
   {
     method: 'GET',
@@ -87,6 +128,34 @@ export const shardRoutes: RouteSpec[] = [
           shards: await describeShards(runtime, index.uid),
         })
       return { indexes }
+    },
+  },
+  {
+    method: 'POST',
+    url: '/admin/shards/:indexUid/:shard/verify',
+    action: 'cluster.update',
+    tag: 'Cluster',
+    summary:
+      "Anti-entropy: compares the Merkle trees of the shard's replicas at one applied index and reports the documents on which they differ",
+    async handler({ params, services, query, body, contentType }) {
+      const runtime = requireCluster(services)
+      const uid = checkIndexUid(params.indexUid)
+      refuseInput(query, body, contentType)
+      return noInternalError(() => runtime.antiEntropy.verify(uid, shardParam(params.shard)))
+    },
+  },
+  {
+    method: 'POST',
+    url: '/admin/shards/:indexUid/:shard/repair',
+    action: 'cluster.update',
+    tag: 'Cluster',
+    summary:
+      'Anti-entropy: verifies the shard, sends each divergent replica the majority version of only the documents it differs on, then verifies again',
+    async handler({ params, services, query, body, contentType }) {
+      const runtime = requireCluster(services)
+      const uid = checkIndexUid(params.indexUid)
+      refuseInput(query, body, contentType)
+      return noInternalError(() => runtime.antiEntropy.repair(uid, shardParam(params.shard)))
     },
   },
 ]

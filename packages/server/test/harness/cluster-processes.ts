@@ -196,7 +196,7 @@ export async function startExpectingFailure(
 
 /**
  * Three nodes under `dir` (`n0` bootstraps, `n1` and `n2` join through it) with a key file
- * holding `key`; resolves once all three are metadata voters.
+ * holding `key`, each started with `extraArgs` too; resolves once all three are metadata voters.
  */
 export async function startThreeNodeCluster(
   dir: string,

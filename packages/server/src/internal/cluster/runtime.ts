@@ -25,6 +25,7 @@ import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { type ClusterConfig, parseHttpAddr } from '../config.ts'
 import { P2PFrameTooLargeError, P2PNode, P2PUnreachableError } from '../p2p/index.ts'
+import { AntiEntropy } from './anti-entropy.ts'
 import { ClusterEngine } from './cluster-engine.ts'
 import { deriveKey, readClusterKey } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
@@ -47,6 +48,8 @@ export interface ClusterRuntime {
   readonly tasks: ClusterTaskQueue
   /** This node's shard replicas. */
   readonly hosting: ShardHosting
+  /** Merkle comparison and repair of shard replicas (docs/anti-entropy.md). */
+  readonly antiEntropy: AntiEntropy
   stop(): Promise<void>
 }
 
@@ -169,6 +172,15 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     const scheduler = new TaskScheduler(engine, logger.child({ component: 'tasks' }))
     scheduler.start()
     stops.unshift(() => scheduler.stop())
+    const antiEntropy = new AntiEntropy({
+      node,
+      hosting,
+      registry: options.registry,
+      logger: logger.child({ component: 'anti-entropy' }),
+      intervalMs: config.antiEntropyIntervalMs,
+    })
+    antiEntropy.start()
+    stops.unshift(() => antiEntropy.stop())
     logger.info(
       { nodeId, clusterId: node.clusterId, p2p: advert.p2pAddrs, gossip: advert.gossipAddr },
       'cluster member started',
@@ -182,6 +194,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       engine,
       tasks,
       hosting,
+      antiEntropy,
       async stop() {
         for (const stop of stops) await stop().catch(() => {})
       },

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { ShardGroupRef, ShardMachineFactory } from '@shoal/cluster'
 import { type Command, type Engine, openReplica, ShoalError } from '@shoal/engine'
 import type { NormalEntry, StateMachine } from '@shoal/raft'
 import { Packr } from 'msgpackr'
+import { applyRepair, type ReplicaRepair, readRepairJournal, writeRepairJournal } from './replica-repairs.ts'
 
 /**
  * One entry of a shard's Raft log: an engine command tagged with the task it belongs to. The
@@ -44,12 +46,83 @@ export function encodeShardEntry(entry: ShardEntry): Uint8Array {
 export class EngineShardMachine implements StateMachine {
   readonly engine: Engine
   #outcomes = new Map<number, ShardOutcome>()
+  /**
+   * The log index of the last entry given to `apply` (0: none; null: unknown, after restoring a
+   * snapshot written before it was recorded). Replicas that applied the same committed entries
+   * hold the same state, so equal positions are what anti-entropy compares at.
+   */
+  #position: number | null = 0
+  /** An apply, restore or repair is running: the state and #position may disagree meanwhile. */
+  #busy = false
+  /** Repairs and applies run one at a time, in call order. */
+  #turn: Promise<unknown> = Promise.resolve()
+  /** Anti-entropy repairs made to this replica, journaled durably (replica-repairs.ts). */
+  #repairs: ReplicaRepair[]
+  /** Ids of the repairs the state holds at the current position (kept in snapshots). */
+  #repairedHere: string[] = []
 
-  constructor(engine: Engine) {
+  constructor(engine: Engine, repairs: readonly ReplicaRepair[] = []) {
     this.engine = engine
+    this.#repairs = [...repairs]
   }
 
-  async apply(entry: NormalEntry): Promise<ShardOutcome> {
+  /** The entry position the state is at, or null while a change is running (or after an old snapshot). */
+  position(): number | null {
+    return this.#busy ? null : this.#position
+  }
+
+  /**
+   * Repairs the state outside the Raft log when it is still at `position` (anti-entropy's repair
+   * of a replica that diverged: it brings the replica back to what the majority holds at that
+   * position). The repair is journaled durably first, and applied again whenever a restart
+   * replays the log to that position. Returns false, changing nothing, when the replica moved.
+   */
+  repair(position: number, change: Omit<ReplicaRepair, 'id' | 'position'>): Promise<boolean> {
+    return this.#exclusively(async () => {
+      if (this.#position !== position) return false
+      const repair: ReplicaRepair = { id: randomUUID(), position, ...change }
+      await writeRepairJournal(this.engine.dir, [...this.#repairs, repair])
+      this.#repairs.push(repair)
+      await applyRepair(this.engine, repair)
+      this.#repairedHere.push(repair.id)
+      return true
+    })
+  }
+
+  /** Applies the journaled repairs made at the current position that the state does not hold yet. */
+  async #reapplyRepairs(): Promise<void> {
+    for (const repair of this.#repairs) {
+      if (repair.position !== this.#position || this.#repairedHere.includes(repair.id)) continue
+      // It failed (or not) the same way when it was made; a refusal changed nothing then either.
+      await applyRepair(this.engine, repair).catch(() => {})
+      this.#repairedHere.push(repair.id)
+    }
+  }
+
+  #exclusively<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.#turn.then(async () => {
+      this.#busy = true
+      try {
+        return await run()
+      } finally {
+        this.#busy = false
+      }
+    })
+    this.#turn = next.catch(() => {})
+    return next
+  }
+
+  apply(entry: NormalEntry): Promise<ShardOutcome> {
+    return this.#exclusively(async () => {
+      const outcome = await this.#apply(entry)
+      this.#position = entry.index
+      this.#repairedHere = []
+      await this.#reapplyRepairs()
+      return outcome
+    })
+  }
+
+  async #apply(entry: NormalEntry): Promise<ShardOutcome> {
     let decoded: ShardEntry
     try {
       decoded = packr.unpack(entry.data) as ShardEntry
@@ -89,18 +162,39 @@ export class EngineShardMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return packr.pack({ engine: this.engine.image(), outcomes: [...this.#outcomes] })
+    return packr.pack({
+      engine: this.engine.image(),
+      outcomes: [...this.#outcomes],
+      position: this.#position,
+      repairedHere: this.#repairedHere,
+    })
   }
 
-  async restore(data: Uint8Array): Promise<void> {
-    if (data.byteLength === 0) {
-      await this.engine.restoreImage(new Uint8Array(0))
-      this.#outcomes = new Map()
-      return
-    }
-    const image = packr.unpack(data) as { engine: Uint8Array; outcomes: [number, ShardOutcome][] }
-    await this.engine.restoreImage(image.engine)
-    this.#outcomes = new Map(image.outcomes)
+  restore(data: Uint8Array): Promise<void> {
+    return this.#exclusively(async () => {
+      if (data.byteLength === 0) {
+        await this.engine.restoreImage(new Uint8Array(0))
+        this.#outcomes = new Map()
+        this.#position = 0
+        this.#repairedHere = []
+        return
+      }
+      const image = packr.unpack(data) as {
+        engine: Uint8Array
+        outcomes: [number, ShardOutcome][]
+        position?: number | null
+        repairedHere?: string[]
+      }
+      await this.engine.restoreImage(image.engine)
+      this.#outcomes = new Map(image.outcomes)
+      this.#position = typeof image.position === 'number' ? image.position : null
+      this.#repairedHere = Array.isArray(image.repairedHere) ? [...image.repairedHere] : []
+      const position = this.#position
+      if (position === null) return
+      // Repairs before the snapshot's position are in its state (or superseded by it): forgotten.
+      this.#repairs = this.#repairs.filter((repair) => repair.position >= position)
+      await this.#reapplyRepairs()
+    })
   }
 }
 
@@ -127,7 +221,8 @@ export function engineShardFactory(root: string): ShardMachineFactory {
   const folder = (ref: ShardGroupRef) => path.join(root, `${ref.indexUid}-${ref.createdAtMs}-${ref.shard}`)
   return {
     async open(ref) {
-      return new EngineShardMachine(await openReplica(folder(ref)))
+      const engine = await openReplica(folder(ref))
+      return new EngineShardMachine(engine, await readRepairJournal(folder(ref)))
     },
     async close(ref, machine, deleted) {
       await (machine as EngineShardMachine).engine.close()

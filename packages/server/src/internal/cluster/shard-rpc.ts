@@ -1,6 +1,7 @@
 import { type ClusterNode, RemoteAppError, type ShardHosting, shardGroupOf } from '@shoal/cluster'
 import type { Command, Doc, GetDocumentsParams, SearchContext, SearchParams } from '@shoal/engine'
 import { ApiError } from '../errors.ts'
+import { type AntiEntropyRequest, serveAntiEntropy } from './anti-entropy-replica.ts'
 import type { EngineShardMachine } from './shard-machine.ts'
 
 /**
@@ -26,6 +27,8 @@ export type ShardAction =
   | { readonly action: 'check'; readonly command: Command }
   /** The replica's Raft state (any replica answers, in either mode). */
   | { readonly action: 'status' }
+  /** Anti-entropy: Merkle hashes, bucket entries, stored documents, repair (anti-entropy-replica.ts). */
+  | { readonly action: 'antiEntropy'; readonly request: AntiEntropyRequest }
 
 export interface ShardItem {
   readonly group: string
@@ -128,6 +131,9 @@ async function serveItem(
       case 'check':
         machine.engine.check(call.command)
         value = null
+        break
+      case 'antiEntropy':
+        value = await serveAntiEntropy(machine, item.indexUid, index, call.request)
         break
     }
     return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex }
