@@ -12,6 +12,7 @@ import { filterDocuments, project, search } from './internal/search.ts'
 import { stringList } from './internal/search-params.ts'
 import { searchShard } from './internal/search-shard.ts'
 import { searchStats } from './internal/search-stats.ts'
+import { defaultSettings } from './internal/settings.ts'
 import type {
   Doc,
   DocumentId,
@@ -156,16 +157,9 @@ export class Index {
   }
 
   async resetSettings(): Promise<Settings> {
-    const reset: SettingsUpdate = {
-      searchableAttributes: null,
-      filterableAttributes: null,
-      sortableAttributes: null,
-      displayedAttributes: null,
-      stopWords: null,
-      typoTolerance: null,
-      embedders: null,
-    }
-    return this.updateSettings(reset)
+    // Every setting, null: each back to its default.
+    const reset = Object.fromEntries(Object.keys(defaultSettings()).map((name) => [name, null]))
+    return this.updateSettings(reset as SettingsUpdate)
   }
 
   search(params: SearchParams = {}): SearchResult {

@@ -54,7 +54,9 @@ function refiningSearch(
   const ranked = rank(state, { ...request, q: syntax.text }, allowed, true)
   let order = ranked.ids
   let scores = ranked.scores
-  if (request.sort.length > 0) ({ order, scores } = sortRanked(state, ranked, request.sort))
+  if (request.sort.length > 0 || request.relevanceAt === null) {
+    ;({ order, scores } = sortRanked(state, ranked, request.sort, request.relevanceAt))
+  }
   const words = syntax.text.trim() === '' ? [] : queryWords(state.text, syntax.text, state.settings)
   const fold = folder(state.text)
   ;({ order, scores } = refine(state, request, { order, scores }, ranked.semanticIds, words, fold, syntax))

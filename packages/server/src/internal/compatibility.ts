@@ -131,7 +131,7 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
     'facets',
     '`faceting.maxValuesPerFacet` values per facet (numbers first, or by count); `facetStats` (min, max) for numeric facets',
   ],
-  ['distinct', 'the attribute must be filterable'],
+  ['distinct', 'the attribute must be filterable; overrides `distinctAttribute`; refused on a sharded index'],
   ['attributesToRetrieve'],
   ['attributesToCrop', '`name:words` overrides `cropLength`'],
   ['cropLength'],
@@ -140,7 +140,10 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
   ['highlightPreTag'],
   ['highlightPostTag'],
   ['showMatchesPosition', 'offsets are UTF-16 code units; `indices` for values in arrays'],
-  ['sort', 'sort keys outrank relevance; no geo sort'],
+  [
+    'sort',
+    'placed by `rankingRules`: by default sort keys outrank relevance; refused (`invalid_search_sort`) when the rules lack `sort`; no geo sort',
+  ],
   [
     'matchingStrategy',
     '`last`, `all`, `frequency` as in Meilisearch; when absent, every document holding any query word, in BM25 order',
@@ -158,14 +161,23 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
 ]
 
 const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
-  ['rankingRules'],
-  ['distinctAttribute', 'the `distinct` search parameter works'],
+  [
+    'rankingRules',
+    "the five relevance rules are one BM25 score: all or none, in Meilisearch's order, ranked at the last of them; `sort` and `attribute:asc`/`desc` rank where listed (see docs/ranking-rules.md); anything else `invalid_settings_ranking_rules`",
+  ],
+  [
+    'distinctAttribute',
+    'the default `distinct` of every search; refused on an index of a cluster (`invalid_settings_distinct_attribute`)',
+  ],
   ['searchableAttributes', 'the first 7 attributes weigh by their order; the rest share one weight'],
   ['displayedAttributes'],
   ['filterableAttributes', 'the list of names; the object form is refused'],
   ['sortableAttributes'],
   ['stopWords'],
-  ['synonyms'],
+  [
+    'synonyms',
+    "one-way as stored (list both ways for multi-way); a key of one or more words adds its alternatives' words to the query as exact terms; count for `matchingStrategy` and highlighting",
+  ],
   [
     'typoTolerance',
     '`enabled` and `minWordSizeForTypos`; `disableOnWords`, `disableOnAttributes`, `disableOnNumbers` fail the settings task (`invalid_settings_typo_tolerance`)',
@@ -182,7 +194,10 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
   ['separatorTokens'],
   ['nonSeparatorTokens'],
   ['proximityPrecision'],
-  ['searchCutoffMs'],
+  [
+    'searchCutoffMs',
+    '`null` (the default) has no cutoff; BM25 and exact vector scans stop between slices of 8,192 candidates once it passes and answer with what they scored; one graph search is not interrupted',
+  ],
   ['localizedAttributes'],
   ['facetSearch'],
   ['prefixSearch'],
