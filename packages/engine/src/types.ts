@@ -42,6 +42,11 @@ export interface Settings {
   synonyms: Record<string, string[]>
   /** The `distinct` of every search that does not name its own. @defaultValue null */
   distinctAttribute: string | null
+  /**
+   * `indexingTime`: the last query word also matches as a prefix (search as you type);
+   * `disabled`: every query word matches whole. @defaultValue 'indexingTime'
+   */
+  prefixSearch: 'indexingTime' | 'disabled'
   /** A search stops scoring after this many milliseconds and answers with what it has; null: no limit. @defaultValue null */
   searchCutoffMs: number | null
 }

@@ -189,6 +189,25 @@ describe('ranking and matching settings', () => {
     })
   })
 
+  describe('prefixSearch', () => {
+    it('disabled: the last query word matches whole words only', async () => {
+      await configure({})
+      expect(shoes.getSettings().prefixSearch).toBe('indexingTime')
+      expect(ids(search({ q: 'sand' }))).toEqual([5])
+      await configure({ prefixSearch: 'disabled' })
+      expect(ids(search({ q: 'sand' }))).toEqual([])
+      expect(ids(search({ q: 'sandal' }))).toEqual([5])
+      const highlighted = shoes.search({ q: 'blue sand', attributesToHighlight: ['title'] })
+      expect((highlighted.hits[0]!._formatted as Doc).title).toBe('<em>blue</em> sandal')
+    })
+
+    it('refuses another value with invalid_settings_prefix_search', async () => {
+      await expect(
+        shoes.updateSettings({ prefixSearch: 'always' } as unknown as Partial<Settings>),
+      ).rejects.toMatchObject({ code: 'invalid_settings_prefix_search' })
+    })
+  })
+
   describe('distinctAttribute', () => {
     it('is the distinct of a search that names none; the parameter overrides it', async () => {
       await configure({ filterableAttributes: ['brand'], distinctAttribute: 'brand' })
@@ -217,6 +236,7 @@ describe('ranking and matching settings', () => {
       synonyms: { nyc: ['new york'] },
       distinctAttribute: 'brand',
       searchCutoffMs: 250,
+      prefixSearch: 'disabled',
     })
     const stored = shoes.getSettings()
     await engine.snapshot()

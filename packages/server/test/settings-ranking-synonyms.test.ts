@@ -99,12 +99,23 @@ describe('ranking and matching settings over HTTP', () => {
     expect(await index.getSearchCutoffMs()).toBeNull()
   })
 
+  it('prefixSearch disabled: the last word no longer matches as a prefix', async () => {
+    expect((await node.call('GET', '/indexes/cars/settings/prefix-search')).body).toBe('indexingTime')
+    expect(await ids({ q: 'muse' })).toEqual([5])
+    await node.write('PUT', '/indexes/cars/settings/prefix-search', '"disabled"')
+    expect((await node.call('GET', '/indexes/cars/settings/prefix-search')).body).toBe('disabled')
+    expect(await ids({ q: 'muse' })).toEqual([])
+    await node.write('DELETE', '/indexes/cars/settings/prefix-search')
+    expect(await ids({ q: 'muse' })).toEqual([5])
+  })
+
   it('DELETE /settings resets every one of them', async () => {
     await node.write('PATCH', '/indexes/cars/settings', {
       rankingRules: ['sort'],
       synonyms: { a: ['b'] },
       distinctAttribute: 'maker',
       searchCutoffMs: 10,
+      prefixSearch: 'disabled',
       pagination: { maxTotalHits: 3 },
     })
     await node.write('DELETE', '/indexes/cars/settings')
@@ -113,6 +124,7 @@ describe('ranking and matching settings over HTTP', () => {
       synonyms: {},
       distinctAttribute: null,
       searchCutoffMs: null,
+      prefixSearch: 'indexingTime',
       pagination: { maxTotalHits: 1000 },
     })
   })
@@ -128,6 +140,8 @@ describe('ranking and matching settings over HTTP', () => {
       ['distinct-attribute', '""', 'invalid_settings_distinct_attribute'],
       ['search-cutoff-ms', -5, 'invalid_settings_search_cutoff_ms'],
       ['search-cutoff-ms', '"fast"', 'invalid_settings_search_cutoff_ms'],
+      ['prefix-search', '"sometimes"', 'invalid_settings_prefix_search'],
+      ['prefix-search', 'true', 'invalid_settings_prefix_search'],
     ]
     for (const [route, value, code] of cases) {
       const answer = await node.call('PUT', `/indexes/cars/settings/${route}`, value)

@@ -61,7 +61,8 @@ export function queryWords(text: TextIndex, q: string, settings: Settings): Quer
         : length >= minWordSizeForTypos.oneTypo
           ? 1
           : 0
-    return { term, prefix: i === terms.length - 1, typos, synonyms: synonyms[i]! }
+    const prefix = i === terms.length - 1 && settings.prefixSearch !== 'disabled'
+    return { term, prefix, typos, synonyms: synonyms[i]! }
   })
 }
 

@@ -73,7 +73,7 @@ export function keywordHits(
     ...(allowedIds === undefined ? {} : { allowed: allowedIds }),
     ...(global === undefined ? {} : { global }),
     typos: tolerance.enabled ? tolerance.minWordSizeForTypos : (0 as const),
-    prefix: true,
+    prefix: state.settings.prefixSearch !== 'disabled',
     synonyms: synonymTerms(state.text, request.q, state.settings.synonyms),
   }
   const most = allowedIds === undefined ? state.size : allowedIds.length

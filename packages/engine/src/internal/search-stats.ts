@@ -53,7 +53,7 @@ export function textStats(state: IndexState, text: string): TextQueryStats {
   const tolerance = state.settings.typoTolerance
   return state.text.queryStats(text, {
     typos: tolerance.enabled ? tolerance.minWordSizeForTypos : 0,
-    prefix: true,
+    prefix: state.settings.prefixSearch !== 'disabled',
     synonyms: synonymTerms(state.text, text, state.settings.synonyms),
   })
 }

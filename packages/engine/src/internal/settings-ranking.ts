@@ -1,6 +1,6 @@
 /**
  * Validation of the settings that shape ranking and matching: `rankingRules`, `synonyms`,
- * `distinctAttribute`, `searchCutoffMs`. Each returns a canonical value (fixed key order), so
+ * `distinctAttribute`, `searchCutoffMs`, `prefixSearch`. Each returns a canonical value (fixed key order), so
  * replicas that apply the same update hold byte-identical settings.
  *
  * Ranking rules in Shoal (docs/ranking-rules.md): Shoal ranks matches by one BM25 score (or
@@ -126,6 +126,16 @@ export function searchCutoffMs(value: unknown): number | null {
     throw new InvalidSettingsError(
       'searchCutoffMs',
       `\`searchCutoffMs\` must be null or an integer in 0..${MAX_CUTOFF_MS}.`,
+    )
+  }
+  return value
+}
+
+export function prefixSearch(value: unknown): 'indexingTime' | 'disabled' {
+  if (value !== 'indexingTime' && value !== 'disabled') {
+    throw new InvalidSettingsError(
+      'prefixSearch',
+      `Unknown value \`${String(value)}\` at \`.prefixSearch\`: expected one of \`indexingTime\`, \`disabled\`.`,
     )
   }
   return value

@@ -3,6 +3,7 @@ import type { EmbedderSettings, Settings, SettingsUpdate } from '../types.ts'
 import {
   DEFAULT_RANKING_RULES,
   distinctAttribute,
+  prefixSearch,
   rankingRules,
   searchCutoffMs,
   synonyms,
@@ -24,6 +25,7 @@ export function defaultSettings(): Settings {
     synonyms: {},
     distinctAttribute: null,
     searchCutoffMs: null,
+    prefixSearch: 'indexingTime',
   }
 }
 
@@ -73,6 +75,7 @@ export function mergeSettings(current: Settings, update: unknown): Settings {
     synonyms: synonyms(pick('synonyms')),
     distinctAttribute: distinctAttribute(pick('distinctAttribute')),
     searchCutoffMs: searchCutoffMs(pick('searchCutoffMs')),
+    prefixSearch: prefixSearch(pick('prefixSearch')),
   }
 }
 

@@ -27,6 +27,7 @@ export const SETTINGS: {
   { name: 'synonyms', path: 'synonyms', kind: 'object', method: 'PUT' },
   { name: 'distinctAttribute', path: 'distinct-attribute', kind: 'string', method: 'PUT' },
   { name: 'searchCutoffMs', path: 'search-cutoff-ms', kind: 'number', method: 'PUT' },
+  { name: 'prefixSearch', path: 'prefix-search', kind: 'string', method: 'PUT' },
 ]
 
 type SettingKind = 'list' | 'object' | 'string' | 'number'

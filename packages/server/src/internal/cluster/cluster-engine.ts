@@ -473,6 +473,7 @@ const RESET_ALL: SettingsUpdate = {
   synonyms: null,
   distinctAttribute: null,
   searchCutoffMs: null,
+  prefixSearch: null,
 }
 
 /** A write refused before it was appended, or whose outcome is unknown: worth sending again. */
