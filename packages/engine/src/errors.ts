@@ -173,3 +173,14 @@ export class EngineClosedError extends ShoalError {
 function snakeCase(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 }
+
+/**
+ * A facet search that cannot run: `code` is Meilisearch's (`missing_facet_search_facet_name`,
+ * `invalid_facet_search_facet_name`, `invalid_facet_search_facet_query`,
+ * `facet_search_disabled`, `bad_request`). HTTP 400.
+ */
+export class InvalidFacetSearchError extends ShoalError {
+  constructor(code: string, message: string) {
+    super(message, code, 'invalid_request', 400)
+  }
+}

@@ -6,6 +6,7 @@ import {
 } from './errors.ts'
 import type { Command } from './internal/commands.ts'
 import type { DatabaseState } from './internal/database-state.ts'
+import { facetSearch } from './internal/facet-search.ts'
 import type { IndexState } from './internal/index-state.ts'
 import { externalIdKey } from './internal/primary-key.ts'
 import { filterDocuments, project, search } from './internal/search.ts'
@@ -17,6 +18,8 @@ import type {
   Doc,
   DocumentId,
   DocumentsPage,
+  FacetSearchParams,
+  FacetSearchResult,
   Filter,
   GetDocumentsParams,
   IndexStorageStats,
@@ -164,6 +167,11 @@ export class Index {
 
   search(params: SearchParams = {}): SearchResult {
     return search(this.#state(), params)
+  }
+
+  /** Meilisearch's facet search (internal/facet-search.ts); `InvalidFacetSearchError` for bad input. */
+  facetSearch(params: FacetSearchParams): FacetSearchResult {
+    return facetSearch(this.#state(), params)
   }
 
   /**

@@ -47,6 +47,8 @@ export interface Settings {
    * `disabled`: every query word matches whole. @defaultValue 'indexingTime'
    */
   prefixSearch: 'indexingTime' | 'disabled'
+  /** Whether `index.facetSearch` (`POST /indexes/{uid}/facet-search`) answers. @defaultValue true */
+  facetSearch: boolean
   /** A search stops scoring after this many milliseconds and answers with what it has; null: no limit. @defaultValue null */
   searchCutoffMs: number | null
 }
@@ -300,6 +302,28 @@ export interface ShardSearchResult {
   /** Candidates for the global page, in no particular order (see docs/distributed-search.md). */
   hits: ShardHit[]
   facets: ShardFacets | null
+}
+
+/** Meilisearch's facet search: values of `facetName` among the documents the search matches. */
+export interface FacetSearchParams {
+  facetName: string
+  /** Values starting with this (folded: case and diacritics); absent or null: every value. */
+  facetQuery?: string | null
+  q?: string
+  filter?: Filter
+  matchingStrategy?: SearchParams['matchingStrategy']
+  attributesToSearchOn?: string[]
+  vector?: number[]
+  hybrid?: HybridParams
+  rankingScoreThreshold?: number
+  /** Counts are always exact; accepted for compatibility. */
+  exhaustiveFacetCount?: boolean
+}
+
+export interface FacetSearchResult {
+  facetHits: Array<{ value: string; count: number }>
+  facetQuery: string | null
+  processingTimeMs: number
 }
 
 export interface GetDocumentsParams {

@@ -249,7 +249,7 @@ describe('a sharded index on three nodes', () => {
     expect(tasks.results.map((t) => t.status).every((s) => s === 'succeeded')).toBe(true)
   })
 
-  it('applies rankingRules, synonyms and prefixSearch across shards, and refuses distinctAttribute', async () => {
+  it('applies rankingRules, synonyms and prefixSearch across shards, and refuses distinctAttribute and facet search', async () => {
     const index = new Meilisearch({ host: nodes[0]!.url, apiKey: MASTER_KEY }).index('films')
     const ranked = await index
       .updateSettings({
@@ -268,6 +268,11 @@ describe('a sharded index on three nodes', () => {
     )
     expect((await index.search('lightho')).hits).toEqual([])
     expect((await index.search('lighthouses')).hits.length).toBeGreaterThan(0)
+    const facets = await nodes[1]!.request<{ code: string }>('POST', '/indexes/films/facet-search', {
+      facetName: 'genre',
+    })
+    expect(facets.status).toBe(400)
+    expect(facets.body.code).toBe('invalid_facet_search_sharded')
     const distinct = await index.updateDistinctAttribute('genre').waitTask()
     expect(distinct.status).toBe('failed')
     expect(distinct.error?.code).toBe('invalid_settings_distinct_attribute')

@@ -1,6 +1,6 @@
 /**
  * Validation of the settings that shape ranking and matching: `rankingRules`, `synonyms`,
- * `distinctAttribute`, `searchCutoffMs`, `prefixSearch`. Each returns a canonical value (fixed key order), so
+ * `distinctAttribute`, `searchCutoffMs`, `prefixSearch`, `facetSearch`. Each returns a canonical value (fixed key order), so
  * replicas that apply the same update hold byte-identical settings.
  *
  * Ranking rules in Shoal (docs/ranking-rules.md): Shoal ranks matches by one BM25 score (or
@@ -137,6 +137,13 @@ export function prefixSearch(value: unknown): 'indexingTime' | 'disabled' {
       'prefixSearch',
       `Unknown value \`${String(value)}\` at \`.prefixSearch\`: expected one of \`indexingTime\`, \`disabled\`.`,
     )
+  }
+  return value
+}
+
+export function facetSearch(value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw new InvalidSettingsError('facetSearch', '`facetSearch` must be a boolean.')
   }
   return value
 }

@@ -3,6 +3,7 @@ import type { EmbedderSettings, Settings, SettingsUpdate } from '../types.ts'
 import {
   DEFAULT_RANKING_RULES,
   distinctAttribute,
+  facetSearch,
   prefixSearch,
   rankingRules,
   searchCutoffMs,
@@ -26,6 +27,7 @@ export function defaultSettings(): Settings {
     distinctAttribute: null,
     searchCutoffMs: null,
     prefixSearch: 'indexingTime',
+    facetSearch: true,
   }
 }
 
@@ -76,6 +78,7 @@ export function mergeSettings(current: Settings, update: unknown): Settings {
     distinctAttribute: distinctAttribute(pick('distinctAttribute')),
     searchCutoffMs: searchCutoffMs(pick('searchCutoffMs')),
     prefixSearch: prefixSearch(pick('prefixSearch')),
+    facetSearch: facetSearch(pick('facetSearch')),
   }
 }
 

@@ -8,6 +8,7 @@ import { RateLimiter } from './rate-limit.ts'
 import { RawBody, RawStatus, type RouteSpec, type Services } from './route-spec.ts'
 import { clusterRoutes } from './routes-cluster.ts'
 import { documentRoutes } from './routes-documents.ts'
+import { facetSearchRoutes } from './routes-facet-search.ts'
 import { fieldRoutes } from './routes-fields.ts'
 import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
@@ -23,6 +24,7 @@ const API_ROUTES: RouteSpec[] = [
   ...indexRoutes,
   ...documentRoutes,
   ...searchRoutes,
+  ...facetSearchRoutes,
   ...settingsRoutes,
   ...fieldRoutes,
   ...taskRoutes,

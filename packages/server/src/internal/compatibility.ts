@@ -44,7 +44,11 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   ['POST', '/indexes/{indexUid}/documents/edit'],
   ['POST', '/indexes/{indexUid}/search', 'see the search parameters below'],
   ['GET', '/indexes/{indexUid}/search', 'the POST parameters; `hybridEmbedder`, `hybridSemanticRatio`'],
-  ['POST', '/indexes/{indexUid}/facet-search'],
+  [
+    'POST',
+    '/indexes/{indexUid}/facet-search',
+    '`facetName`, `facetQuery` (a folded prefix of the whole value, no typos; string values), `q`, `filter`, `matchingStrategy`, `attributesToSearchOn`, `vector`, `hybrid`, `rankingScoreThreshold`, `exhaustiveFacetCount` (counts are always exact); ordered and capped by `faceting`; refused on an index of a cluster',
+  ],
   ['POST', '/indexes/{indexUid}/similar'],
   ['GET', '/indexes/{indexUid}/similar'],
   ['POST', '/multi-search', 'one result list per query; `federation` is refused'],
@@ -199,7 +203,7 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
     '`null` (the default) has no cutoff; BM25 and exact vector scans stop between slices of 8,192 candidates once it passes and answer with what they scored; one graph search is not interrupted',
   ],
   ['localizedAttributes', 'one analyser serves every attribute'],
-  ['facetSearch', 'there is no facet-search route for it to switch'],
+  ['facetSearch', '`false` refuses the facet-search route (`facet_search_disabled`)'],
   ['prefixSearch', '`indexingTime` (the last query word also matches as a prefix) or `disabled`'],
   ['embedders', '`userProvided` source: `dimensions`, `distance`'],
 ]
@@ -268,7 +272,7 @@ export function renderCompatibility(routes: RouteSpec[]): string {
     '',
     `API keys take every action name of a current Meilisearch: ${grantable.map((a) => `\`${a}\``).join(', ')}. An action for a route Shoal does not serve grants nothing more than its name.`,
     '',
-    "Tenant tokens are supported: JWTs signed (HS256, HS384 or HS512) with an API key, with `apiKeyUid`, `searchRules` (an array of index patterns, or an object of patterns to `{ filter }`, `{}` or `null`; an exact uid overrides a pattern, a longer prefix a shorter one, `*` comes last) and an optional `exp`. A token may only search (`POST`/`GET` search and `/multi-search`), only the indexes both its rules and its key allow; its rule's filter is ANDed to the request's. Any fault with a token answers `403 invalid_api_key`.",
+    "Tenant tokens are supported: JWTs signed (HS256, HS384 or HS512) with an API key, with `apiKeyUid`, `searchRules` (an array of index patterns, or an object of patterns to `{ filter }`, `{}` or `null`; an exact uid overrides a pattern, a longer prefix a shorter one, `*` comes last) and an optional `exp`. A token may only search (`POST`/`GET` search, facet search and `/multi-search`), only the indexes both its rules and its key allow; its rule's filter is ANDed to the request's. Any fault with a token answers `403 invalid_api_key`.",
     '',
   )
   return lines.join('\n')

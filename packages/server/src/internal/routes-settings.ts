@@ -28,15 +28,17 @@ export const SETTINGS: {
   { name: 'distinctAttribute', path: 'distinct-attribute', kind: 'string', method: 'PUT' },
   { name: 'searchCutoffMs', path: 'search-cutoff-ms', kind: 'number', method: 'PUT' },
   { name: 'prefixSearch', path: 'prefix-search', kind: 'string', method: 'PUT' },
+  { name: 'facetSearch', path: 'facet-search', kind: 'boolean', method: 'PUT' },
 ]
 
-type SettingKind = 'list' | 'object' | 'string' | 'number'
+type SettingKind = 'list' | 'object' | 'string' | 'number' | 'boolean'
 
 const EXPECTED: Record<SettingKind, string> = {
   list: 'an array of strings',
   object: 'an object',
   string: 'a string',
   number: 'a number',
+  boolean: 'a boolean',
 }
 
 function snake(name: string): string {

@@ -456,6 +456,15 @@ class ShardedIndex implements IndexPort {
   async search(params: SearchParams, read: ReadOptions = {}): Promise<SearchResult> {
     return searchShards(this.#engine, this.#uid, params, read)
   }
+
+  facetSearch(): never {
+    // The merge trims facet counts; a facet search needs them whole (docs/ranking-rules.md).
+    throw new ApiError(
+      400,
+      'invalid_facet_search_sharded',
+      'A facet search over an index of a cluster is not supported yet.',
+    )
+  }
 }
 
 /** Every setting back to its default (`null` resets a setting). */
@@ -474,6 +483,7 @@ const RESET_ALL: SettingsUpdate = {
   distinctAttribute: null,
   searchCutoffMs: null,
   prefixSearch: null,
+  facetSearch: null,
 }
 
 /** A write refused before it was appended, or whose outcome is unknown: worth sending again. */
