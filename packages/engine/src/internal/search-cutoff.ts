@@ -3,7 +3,8 @@
  * with what it has scored. The scans check the deadline between slices of candidates:
  *
  *   - BM25: with a cutoff, the candidates are scored in slices of `CUTOFF_SLICE_IDS` internal
- *     ids (each slice one exact top-k in the text index), best of all slices kept; slices after
+ *     ids, or more so that there are at most `MAX_SLICES` (each slice one exact top-k in the text
+ *     index, whose setup costs a pass over the id space), best of all slices kept; slices after
  *     the deadline are not scored. Without a cutoff the whole index is one top-k, as always.
  *   - exact vector scans (exact-semantic.ts): the deadline is checked every `CUTOFF_SLICE_IDS`
  *     candidates.
@@ -17,6 +18,7 @@ import type { IndexState } from './index-state.ts'
 import type { TextHits, TextSearchOptions } from './ports.ts'
 
 export const CUTOFF_SLICE_IDS = 8192
+export const MAX_SLICES = 32
 
 /** When a search that starts now must stop scoring; undefined without a cutoff. */
 export function deadlineOf(cutoffMs: number | null): number | undefined {
@@ -39,10 +41,11 @@ export function textSearchUntil(
   if (candidates === undefined || candidates.length <= CUTOFF_SLICE_IDS) {
     return state.text.search(query, k, options)
   }
+  const size = Math.max(CUTOFF_SLICE_IDS, Math.ceil(candidates.length / MAX_SLICES))
   let rows: { id: number; score: number }[] = []
-  for (let from = 0; from < candidates.length; from += CUTOFF_SLICE_IDS) {
+  for (let from = 0; from < candidates.length; from += size) {
     if (from > 0 && pastDeadline(deadline)) break
-    const slice = candidates.subarray(from, from + CUTOFF_SLICE_IDS)
+    const slice = candidates.subarray(from, from + size)
     const hits = state.text.search(query, k, { ...options, allowed: slice })
     for (let i = 0; i < hits.ids.length; i++) rows.push({ id: hits.ids[i]!, score: hits.scores[i]! })
     // The text index's order: best first, equal scores by ascending id.

@@ -200,7 +200,7 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
   ['proximityPrecision', 'Shoal does not rank by word proximity (see docs/ranking-rules.md)'],
   [
     'searchCutoffMs',
-    '`null` (the default) has no cutoff; BM25 and exact vector scans stop between slices of 8,192 candidates once it passes and answer with what they scored; one graph search is not interrupted',
+    '`null` (the default) has no cutoff; BM25 and exact vector scans stop between slices of (at least) 8,192 candidates once it passes and answer with what they scored; one graph search is not interrupted',
   ],
   ['localizedAttributes', 'one analyser serves every attribute'],
   ['facetSearch', '`false` refuses the facet-search route (`facet_search_disabled`)'],
