@@ -286,6 +286,18 @@ describe('searchCutoffMs', () => {
     expect(ids(words.search({ q: 'apple', limit: 5 }))).toEqual(ids(full))
   })
 
+  it('reading hits for matchingStrategy stops at the cutoff too, keeping the hits read', async () => {
+    await words.updateSettings({ searchCutoffMs: null, pagination: { maxTotalHits: 100_000 } })
+    const params = { q: 'apple pie', matchingStrategy: 'all' as const, limit: 3 }
+    expect(words.search(params).estimatedTotalHits).toBe(COUNT)
+    await words.updateSettings({ searchCutoffMs: 0 })
+    // One BM25 slice (8,192 candidates) is scored; then 1,024 of its hits are read.
+    const cut = words.search(params)
+    expect(cut.estimatedTotalHits).toBe(1024)
+    expect(cut.hits).toHaveLength(3)
+    await words.updateSettings({ searchCutoffMs: null, pagination: null })
+  })
+
   it('refuses a value that is not a count of milliseconds', async () => {
     for (const searchCutoffMs of [-1, 1.5, '100', 86_400_001]) {
       await expect(

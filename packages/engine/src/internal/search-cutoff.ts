@@ -8,6 +8,9 @@
  *     the deadline are not scored. Without a cutoff the whole index is one top-k, as always.
  *   - exact vector scans (exact-semantic.ts): the deadline is checked every `CUTOFF_SLICE_IDS`
  *     candidates.
+ *   - reading the hits' text for phrases, exclusions, `matchingStrategy` and
+ *     `attributesToSearchOn` (search-refine.ts): checked every 1,024 ranked hits; the hits not
+ *     read by then are left out.
  *
  * The first slice is always scored, so a search past its deadline still answers its best
  * among those candidates. One slice (one WebAssembly top-k or one graph search) is never
