@@ -180,3 +180,14 @@ export class InvalidMerkleRequestError extends ShoalError {
     super(message, 'invalid_merkle_request', 'invalid_request', 400)
   }
 }
+
+/**
+ * A facet search that cannot run: `code` is Meilisearch's (`missing_facet_search_facet_name`,
+ * `invalid_facet_search_facet_name`, `invalid_facet_search_facet_query`,
+ * `facet_search_disabled`, `bad_request`). HTTP 400.
+ */
+export class InvalidFacetSearchError extends ShoalError {
+  constructor(code: string, message: string) {
+    super(message, code, 'invalid_request', 400)
+  }
+}

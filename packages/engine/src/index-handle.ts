@@ -8,16 +8,20 @@ import {
 import type { Command } from './internal/commands.ts'
 import type { DatabaseState } from './internal/database-state.ts'
 import type { DigestEntry } from './internal/document-digests.ts'
+import { facetSearch } from './internal/facet-search.ts'
 import type { IndexState } from './internal/index-state.ts'
 import { externalIdKey } from './internal/primary-key.ts'
 import { filterDocuments, project, search } from './internal/search.ts'
 import { stringList } from './internal/search-params.ts'
 import { searchShard } from './internal/search-shard.ts'
 import { searchStats } from './internal/search-stats.ts'
+import { defaultSettings } from './internal/settings.ts'
 import type {
   Doc,
   DocumentId,
   DocumentsPage,
+  FacetSearchParams,
+  FacetSearchResult,
   Filter,
   GetDocumentsParams,
   IndexStorageStats,
@@ -158,20 +162,18 @@ export class Index {
   }
 
   async resetSettings(): Promise<Settings> {
-    const reset: SettingsUpdate = {
-      searchableAttributes: null,
-      filterableAttributes: null,
-      sortableAttributes: null,
-      displayedAttributes: null,
-      stopWords: null,
-      typoTolerance: null,
-      embedders: null,
-    }
-    return this.updateSettings(reset)
+    // Every setting, null: each back to its default.
+    const reset = Object.fromEntries(Object.keys(defaultSettings()).map((name) => [name, null]))
+    return this.updateSettings(reset as SettingsUpdate)
   }
 
   search(params: SearchParams = {}): SearchResult {
     return search(this.#state(), params)
+  }
+
+  /** Meilisearch's facet search (internal/facet-search.ts); `InvalidFacetSearchError` for bad input. */
+  facetSearch(params: FacetSearchParams): FacetSearchResult {
+    return facetSearch(this.#state(), params)
   }
 
   /**

@@ -22,6 +22,13 @@ export interface TypoToleranceSettings {
 }
 
 export interface Settings {
+  /**
+   * Meilisearch's ranking rules: `words`, `typo`, `proximity`, `attribute`, `exactness` (the
+   * relevance rules: Shoal's one BM25 score stands for them together), `sort`, and custom
+   * `attribute:asc` / `attribute:desc` rules (see `docs/ranking-rules.md`).
+   * @defaultValue ['words', 'typo', 'proximity', 'attribute', 'sort', 'exactness']
+   */
+  rankingRules: string[]
   searchableAttributes: string[]
   filterableAttributes: string[]
   sortableAttributes: string[]
@@ -31,6 +38,19 @@ export interface Settings {
   embedders: Record<string, EmbedderSettings>
   pagination: PaginationSettings
   faceting: FacetingSettings
+  /** Query words (or word sequences) → what they also match; one-way, keys as written. @defaultValue {} */
+  synonyms: Record<string, string[]>
+  /** The `distinct` of every search that does not name its own. @defaultValue null */
+  distinctAttribute: string | null
+  /**
+   * `indexingTime`: the last query word also matches as a prefix (search as you type);
+   * `disabled`: every query word matches whole. @defaultValue 'indexingTime'
+   */
+  prefixSearch: 'indexingTime' | 'disabled'
+  /** Whether `index.facetSearch` (`POST /indexes/{uid}/facet-search`) answers. @defaultValue true */
+  facetSearch: boolean
+  /** A search stops scoring after this many milliseconds and answers with what it has; null: no limit. @defaultValue null */
+  searchCutoffMs: number | null
 }
 
 /** Meilisearch's `pagination` setting. */
@@ -218,7 +238,10 @@ export interface ShardSearchPlan {
   offset: number
   limit: number
   pages: { page: number; hitsPerPage: number } | null
+  /** Every ordering key in rank order: the `sort` parameter and custom ranking rules. */
   sort: Array<{ attribute: string; descending: boolean }>
+  /** How many of `sort` outrank relevance; null when the ranking rules have no relevance rule. */
+  relevanceAt: number | null
   facets: string[] | null
   semanticRatio: number
   showRankingScore: boolean
@@ -279,6 +302,28 @@ export interface ShardSearchResult {
   /** Candidates for the global page, in no particular order (see docs/distributed-search.md). */
   hits: ShardHit[]
   facets: ShardFacets | null
+}
+
+/** Meilisearch's facet search: values of `facetName` among the documents the search matches. */
+export interface FacetSearchParams {
+  facetName: string
+  /** Values starting with this (folded: case and diacritics); absent or null: every value. */
+  facetQuery?: string | null
+  q?: string
+  filter?: Filter
+  matchingStrategy?: SearchParams['matchingStrategy']
+  attributesToSearchOn?: string[]
+  vector?: number[]
+  hybrid?: HybridParams
+  rankingScoreThreshold?: number
+  /** Counts are always exact; accepted for compatibility. */
+  exhaustiveFacetCount?: boolean
+}
+
+export interface FacetSearchResult {
+  facetHits: Array<{ value: string; count: number }>
+  facetQuery: string | null
+  processingTimeMs: number
 }
 
 export interface GetDocumentsParams {

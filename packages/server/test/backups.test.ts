@@ -27,10 +27,24 @@ async function call(url: string, method: string, route: string, body?: unknown) 
   return { status: answer.status, body: (await answer.json()) as Record<string, unknown> }
 }
 
+/** Settings that shape ranking and matching travel with dumps and snapshots too. */
+const RANKING = {
+  rankingRules: ['words', 'typo', 'proximity', 'attribute', 'exactness', 'sort', 'id:desc'],
+  synonyms: { film: ['alien'] },
+  distinctAttribute: 'id',
+  searchCutoffMs: 1000,
+}
+
 /** What a restored node must answer as the original did. */
 async function sameContent(url: string): Promise<void> {
   const settings = (await call(url, 'GET', '/indexes/movies/settings')).body
-  expect(settings).toMatchObject({ filterableAttributes: ['genre'], embedders: { e: { dimensions: 2 } } })
+  expect(settings).toMatchObject({
+    filterableAttributes: ['genre'],
+    embedders: { e: { dimensions: 2 } },
+    ...RANKING,
+  })
+  const synonym = await call(url, 'POST', '/indexes/movies/search', { q: 'film' })
+  expect((synonym.body.hits as { id: number }[]).map((h) => h.id)).toEqual([3])
   const filtered = await call(url, 'POST', '/indexes/movies/search', { filter: 'genre = scifi' })
   expect((filtered.body.hits as { id: number }[]).map((h) => h.id).sort()).toEqual([1, 3])
   const nearest = await call(url, 'POST', '/indexes/movies/search', { vector: [0, 1], limit: 1 })
@@ -56,6 +70,7 @@ describe('dumps and snapshots', () => {
     await node.write('PATCH', '/indexes/movies/settings', {
       filterableAttributes: ['genre'],
       embedders: { e: { source: 'userProvided', dimensions: 2 } },
+      ...RANKING,
     })
     await node.write('POST', '/indexes/movies/documents?primaryKey=id', MOVIES)
     searchKey = (await client.createKey({ actions: ['search'], indexes: ['movies'], expiresAt: null })).key

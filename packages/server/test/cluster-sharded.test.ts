@@ -249,6 +249,38 @@ describe('a sharded index on three nodes', () => {
     expect(tasks.results.map((t) => t.status).every((s) => s === 'succeeded')).toBe(true)
   })
 
+  it('applies rankingRules, synonyms and prefixSearch across shards, and refuses distinctAttribute and facet search', async () => {
+    const index = new Meilisearch({ host: nodes[0]!.url, apiKey: MASTER_KEY }).index('films')
+    const ranked = await index
+      .updateSettings({
+        rankingRules: ['year:desc', 'words', 'typo', 'proximity', 'attribute', 'exactness', 'sort'],
+        synonyms: { tome: ['book'] },
+        prefixSearch: 'disabled',
+      })
+      .waitTask()
+    expect(ranked.status, JSON.stringify(ranked.error)).toBe('succeeded')
+    // Document 5 was renamed without "book"; 6 and 7 were deleted.
+    const held = docs.slice(0, 60).filter((d) => ![5, 6, 7].includes(d.id))
+    // The custom rule outranks relevance: every match (each title says "book") newest first.
+    const found = await index.search('tome', { limit: 100 })
+    expect(found.hits.map((h) => h.id)).toEqual(
+      [...held].sort((a, b) => b.year - a.year || a.id - b.id).map((d) => d.id),
+    )
+    expect((await index.search('lightho')).hits).toEqual([])
+    expect((await index.search('lighthouses')).hits.length).toBeGreaterThan(0)
+    const facets = await nodes[1]!.request<{ code: string }>('POST', '/indexes/films/facet-search', {
+      facetName: 'genre',
+    })
+    expect(facets.status).toBe(400)
+    expect(facets.body.code).toBe('invalid_facet_search_sharded')
+    const distinct = await index.updateDistinctAttribute('genre').waitTask()
+    expect(distinct.status).toBe('failed')
+    expect(distinct.error?.code).toBe('invalid_settings_distinct_attribute')
+    const reset = await index.resetSettings().waitTask()
+    expect(reset.status).toBe('succeeded')
+    expect(await index.getSettings()).toMatchObject({ synonyms: {}, prefixSearch: 'indexingTime' })
+  })
+
   it('fails a search with 503 naming the shards nobody can serve, or answers partially when asked', async () => {
     const created = await enqueue(nodes[0]!, 'POST', '/indexes', {
       uid: 'thin',

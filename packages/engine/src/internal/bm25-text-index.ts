@@ -11,6 +11,7 @@ import {
   createAnalyzer,
   type DocumentFields,
   type PreparedDocument,
+  type QueryCandidates,
 } from '@shoal/bm25'
 import type {
   CoreStats,
@@ -133,11 +134,13 @@ class Bm25TextIndex implements TextIndex {
     const filter = options.allowed === undefined ? {} : { filter: options.allowed }
     const global = options.global
     if (global === undefined) {
-      return this.#index.search(query, k, {
-        prefix: options.prefix,
-        typos: options.typos !== 0 && this.#allWordsIndexed(query) ? 0 : options.typos,
-        ...filter,
-      })
+      const typos = options.typos !== 0 && this.#allWordsIndexed(query) ? 0 : options.typos
+      if (options.synonyms === undefined || options.synonyms.length === 0) {
+        return this.#index.search(query, k, { prefix: options.prefix, typos, ...filter })
+      }
+      const candidates = this.#index.queryCandidates(query, { prefix: options.prefix, typos })
+      const terms = this.#index.chooseTerms(withSynonyms(candidates, options.synonyms))
+      return this.#index.searchTerms(terms, k, filter)
     }
     // The collection's candidates, without typo variants when every word is held somewhere.
     const words = global.candidates.words
@@ -164,7 +167,10 @@ class Bm25TextIndex implements TextIndex {
   queryStats(query: string, options: Omit<TextSearchOptions, 'allowed' | 'global'>): TextQueryStats {
     // A partition holding every word disables typo variants collection-wide, so it need not look for any.
     const typos = options.typos !== 0 && this.#allWordsIndexed(query) ? 0 : options.typos
-    const candidates = this.#index.queryCandidates(query, { prefix: options.prefix, typos })
+    const candidates = withSynonyms(
+      this.#index.queryCandidates(query, { prefix: options.prefix, typos }),
+      options.synonyms ?? [],
+    )
     const stats = this.#index.stats(candidateTerms(candidates))
     return { ...stats, candidates }
   }
@@ -206,6 +212,13 @@ class Bm25TextIndex implements TextIndex {
   serialize(): Uint8Array {
     return this.#index.serialize()
   }
+}
+
+/** The query's candidates with each synonym term as one more word, matched exactly. */
+function withSynonyms(candidates: QueryCandidates, synonyms: readonly string[]): QueryCandidates {
+  if (synonyms.length === 0) return candidates
+  const extra = synonyms.map((term) => ({ term, surface: term, completions: [], typos: [] }))
+  return { words: [...candidates.words, ...extra] }
 }
 
 export const bm25TextIndexes: TextIndexFactory = {

@@ -11,6 +11,7 @@ import type { Distance } from '../types.ts'
 import { isPlainObject } from './document-path.ts'
 import type { IndexState } from './index-state.ts'
 import type { VectorHits } from './ports.ts'
+import { CUTOFF_SLICE_IDS, pastDeadline } from './search-cutoff.ts'
 
 /** The most neighbours one graph search returns (`@shoal/hnsw`'s largest `ef`). */
 export const MAX_GRAPH_NEIGHBOURS = 65_536
@@ -24,6 +25,8 @@ export function exactNeighbours(
   k: number,
   /** Orders equal distances; by id when absent. */
   tie: (a: number, b: number) => number = (a, b) => a - b,
+  /** `searchCutoffMs`: past it, the candidates not yet scanned are left out (search-cutoff.ts). */
+  deadline?: number,
 ): VectorHits {
   const queryNorm = Math.sqrt(dot(query, query))
   // Distances are compared as the 32-bit floats they are returned as, so that the cut at k and
@@ -31,6 +34,7 @@ export function exactNeighbours(
   const ids: number[] = []
   const distances: number[] = []
   for (let i = 0; i < candidates.length; i++) {
+    if (i > 0 && i % CUTOFF_SLICE_IDS === 0 && pastDeadline(deadline)) break
     const id = candidates[i]!
     const vectors = state.docAt(id)?._vectors
     if (!isPlainObject(vectors)) continue

@@ -40,6 +40,11 @@ export interface TextSearchOptions {
   typos: 0 | { oneTypo: number; twoTypos: number }
   /** The last query term also matches as a prefix. */
   prefix: boolean
+  /**
+   * Index terms searched besides the query's words, exactly and with a word's full weight (the
+   * query's synonyms, synonyms.ts). Partitions of one collection get the same list.
+   */
+  synonyms?: readonly string[]
 }
 
 /**

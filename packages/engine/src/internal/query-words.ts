@@ -11,6 +11,7 @@
 import type { Doc, Settings } from '../types.ts'
 import { valuesAt } from './document-path.ts'
 import type { TextIndex } from './ports.ts'
+import { synonymsByWord } from './synonyms.ts'
 
 export interface QueryWord {
   term: string
@@ -18,6 +19,8 @@ export interface QueryWord {
   prefix: boolean
   /** Edits allowed (by the word's length and `typoTolerance`). */
   typos: number
+  /** Analysed words of the word's synonyms: each counts as the word (synonyms.ts). */
+  synonyms: readonly string[]
 }
 
 /** A word of a text that matches a query word; offsets in UTF-16 code units. */
@@ -48,6 +51,7 @@ export function splitWords(text: string): TextWord[] {
 export function queryWords(text: TextIndex, q: string, settings: Settings): QueryWord[] {
   const terms = text.tokens(q)
   const { enabled, minWordSizeForTypos } = settings.typoTolerance
+  const synonyms = synonymsByWord(text, terms, settings.synonyms)
   return terms.map((term, i) => {
     const length = [...term].length
     const typos = !enabled
@@ -57,7 +61,8 @@ export function queryWords(text: TextIndex, q: string, settings: Settings): Quer
         : length >= minWordSizeForTypos.oneTypo
           ? 1
           : 0
-    return { term, prefix: i === terms.length - 1, typos }
+    const prefix = i === terms.length - 1 && settings.prefixSearch !== 'disabled'
+    return { term, prefix, typos, synonyms: synonyms[i]! }
   })
 }
 
@@ -91,6 +96,7 @@ function matchLength(folded: string, surface: string, word: QueryWord): number {
     return Math.min(surface.length, [...word.term].length)
   }
   if (word.typos > 0 && withinEdits(folded, word.term, word.typos)) return surface.length
+  if (word.synonyms.includes(folded)) return surface.length
   return 0
 }
 

@@ -19,7 +19,7 @@ import type {
 } from '../types.ts'
 import { compareDocumentKeys } from './document-order.ts'
 import { mergeFacets, presentFacets } from './search-facets.ts'
-import { compareSortKeys, HYBRID_MIN_DEPTH, keywordTotal } from './search-rank.ts'
+import { compareRanked, completeLists, HYBRID_MIN_DEPTH, keywordTotal } from './search-rank.ts'
 import { defaultSettings } from './settings.ts'
 
 interface Ranked {
@@ -45,13 +45,22 @@ export function mergeShardResults(
     }
   }
   const candidateCount = sum(parts, (p) => p.candidateCount)
-  const needAll = plan.sort.length > 0 || plan.facets !== null || plan.pages !== null
+  const needAll = completeLists(plan)
   const window = Math.min(candidateCount, needAll ? candidateCount : plan.offset + plan.limit)
   const ranked = rank(plan, parts, window, candidateCount)
   let order = ranked.hits.map((hit, position) => ({ hit, position }))
-  if (plan.sort.length > 0) {
+  if (plan.sort.length > 0 || plan.relevanceAt === null) {
+    const scores = ranked.scores
     order.sort(
-      (a, b) => compareSortKeys(a.hit.sortValues, b.hit.sortValues, plan.sort) || a.position - b.position,
+      (a, b) =>
+        compareRanked(
+          a.hit.sortValues,
+          b.hit.sortValues,
+          plan.sort,
+          plan.relevanceAt,
+          scores === undefined ? 0 : scores[b.position]! - scores[a.position]!,
+        ) ||
+        (plan.relevanceAt === null ? compareDocumentKeys(a.hit.key, b.hit.key) : a.position - b.position),
     )
   }
   // pagination.maxTotalHits: no hit is reached past this rank, and totals stop at it.
@@ -160,7 +169,7 @@ function fuse(
   const semantic = semanticList(all, depth)
   // Partitions that rank every match send only what may reach the page (hybrid-page-bound.ts):
   // the best score and the size of the fused list come as figures.
-  const complete = plan.sort.length > 0 || plan.facets !== null || plan.pages !== null
+  const complete = completeLists(plan)
   const bests = parts.map((p) => p.keywordBest).filter((b) => b !== null)
   const best = bests.length > 0 ? Math.max(...bests) : 1
   const ratio = plan.semanticRatio
@@ -221,6 +230,7 @@ function fallbackPlan(params: SearchParams | undefined): ShardSearchPlan {
     limit: pages === null ? (p.limit ?? 20) : page === 0 ? 0 : hitsPerPage,
     pages,
     sort: [],
+    relevanceAt: 0,
     facets: p.facets?.filter((facet) => facet !== '*') ?? null,
     semanticRatio: 0,
     showRankingScore: p.showRankingScore === true,

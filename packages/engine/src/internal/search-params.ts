@@ -3,7 +3,9 @@
 import { InvalidSearchError } from '../errors.ts'
 import type { Filter, SearchParams, Settings } from '../types.ts'
 import { isPlainObject } from './document-path.ts'
+import { deadlineOf } from './search-cutoff.ts'
 import { isCovered } from './settings.ts'
+import { rankingPlan } from './settings-ranking.ts'
 
 export interface SortRule {
   attribute: string
@@ -17,7 +19,13 @@ export interface CheckedSearch {
   semanticRatio: number
   filter: Filter | undefined
   facets: string[] | undefined
+  /**
+   * Every key the search orders by, in rank order: the `sort` parameter and the custom ranking
+   * rules, placed by the `rankingRules` setting.
+   */
   sort: SortRule[]
+  /** How many of `sort` outrank relevance (the score); null when the ranking rules have none. */
+  relevanceAt: number | null
   offset: number
   limit: number
   attributesToRetrieve: string[] | undefined
@@ -31,6 +39,8 @@ export interface CheckedSearch {
   matchingStrategy: MatchingStrategy | undefined
   attributesToSearchOn: string[] | undefined
   format: FormatRequest | undefined
+  /** `searchCutoffMs` from the search's start (`performance.now()` time); undefined: no cutoff. */
+  deadline: number | undefined
 }
 
 export type MatchingStrategy = 'last' | 'all' | 'frequency'
@@ -88,6 +98,7 @@ export function checkSearch(params: SearchParams | undefined, settings: Settings
   const limit = count(p.limit, 20, 'limit')
   const { embedder, semanticRatio, vector } = checkVector(p, settings)
   const filter = p.filter === null ? undefined : (p.filter as Filter | undefined)
+  const { sort, relevanceAt } = rankOrder(checkSort(p.sort, settings), settings)
   return {
     q,
     vector,
@@ -95,7 +106,8 @@ export function checkSearch(params: SearchParams | undefined, settings: Settings
     semanticRatio,
     filter,
     facets: checkFacets(p.facets, settings),
-    sort: checkSort(p.sort, settings),
+    sort,
+    relevanceAt,
     offset,
     limit,
     attributesToRetrieve: stringList(p.attributesToRetrieve, 'attributesToRetrieve'),
@@ -103,10 +115,11 @@ export function checkSearch(params: SearchParams | undefined, settings: Settings
     retrieveVectors: flag(p.retrieveVectors, 'retrieveVectors'),
     pages: checkPages(p),
     rankingScoreThreshold: checkThreshold(p.rankingScoreThreshold),
-    distinct: checkDistinct(p.distinct, settings),
+    distinct: checkDistinct(p.distinct, settings) ?? settings.distinctAttribute ?? undefined,
     matchingStrategy: checkStrategy(p.matchingStrategy),
     attributesToSearchOn: checkSearchOn(p.attributesToSearchOn, settings),
     format: checkFormat(p),
+    deadline: deadlineOf(settings.searchCutoffMs),
   }
 }
 
@@ -332,9 +345,30 @@ function checkFacets(value: unknown, settings: Settings): string[] | undefined {
   return [...new Set(out)]
 }
 
+/** The search's `sort` rules and the custom ranking rules, in the order `rankingRules` gives. */
+function rankOrder(
+  requested: SortRule[],
+  settings: Settings,
+): { sort: SortRule[]; relevanceAt: number | null } {
+  const sort: SortRule[] = []
+  let relevanceAt: number | null = null
+  for (const rule of rankingPlan(settings.rankingRules)) {
+    if (rule.kind === 'relevance') relevanceAt = sort.length
+    else if (rule.kind === 'sort') sort.push(...requested)
+    else sort.push({ attribute: rule.attribute, descending: rule.descending })
+  }
+  return { sort, relevanceAt }
+}
+
 function checkSort(value: unknown, settings: Settings): SortRule[] {
   const rules = stringList(value, 'sort')
   if (rules === undefined) return []
+  if (rules.length > 0 && !settings.rankingRules.includes('sort')) {
+    throw new InvalidSearchError(
+      'sort',
+      'You must specify where `sort` is listed in the rankingRules setting to use the sort parameter at search time.',
+    )
+  }
   return rules.map((rule) => {
     const colon = rule.lastIndexOf(':')
     const attribute = rule.slice(0, colon)

@@ -11,14 +11,16 @@
  * from one list scores 0 on that side; each list holds the best max(window, 20) documents.
  */
 
-import type { Doc } from '../types.ts'
+import type { Doc, ShardSearchPlan } from '../types.ts'
 import type { Bitset } from './bitset.ts'
 import { byKey, idsByKey } from './document-order.ts'
 import { valuesAt } from './document-path.ts'
 import { exactNeighbours, MAX_GRAPH_NEIGHBOURS } from './exact-semantic.ts'
 import type { IndexState } from './index-state.ts'
 import type { TextQueryStats } from './ports.ts'
+import { pastDeadline, textSearchUntil } from './search-cutoff.ts'
 import type { CheckedSearch, SortRule } from './search-params.ts'
+import { synonymTerms } from './synonyms.ts'
 
 /**
  * A vector search over at most this many candidates scans them exactly instead of asking the
@@ -71,15 +73,22 @@ export function keywordHits(
     ...(allowedIds === undefined ? {} : { allowed: allowedIds }),
     ...(global === undefined ? {} : { global }),
     typos: tolerance.enabled ? tolerance.minWordSizeForTypos : (0 as const),
-    prefix: true,
+    prefix: state.settings.prefixSearch !== 'disabled',
+    synonyms: synonymTerms(state.text, request.q, state.settings.synonyms),
   }
   const most = allowedIds === undefined ? state.size : allowedIds.length
   // One more than asked: when it scores below the kth, no tie with the kth was left out.
   let want = Math.min(k + 1, most)
-  let hits = state.text.search(request.q, Math.max(1, want), options)
-  while (hits.ids.length === want && want < most && hits.scores[want - 1] === hits.scores[k - 1]) {
+  const deadline = request.deadline
+  let hits = textSearchUntil(state, request.q, Math.max(1, want), options, deadline)
+  while (
+    hits.ids.length === want &&
+    want < most &&
+    hits.scores[want - 1] === hits.scores[k - 1] &&
+    !pastDeadline(deadline)
+  ) {
     want = Math.min(most, want * 2)
-    hits = state.text.search(request.q, want, options)
+    hits = textSearchUntil(state, request.q, want, options, deadline)
   }
   const tie = byKey(state)
   const rows = Array.from(hits.ids, (id, i) => ({ id, score: hits.scores[i]! }))
@@ -109,7 +118,16 @@ export function semanticHits(
   // index, a huge limit) and a small candidate set are ranked exactly instead.
   const exact = candidateCount <= EXACT_VECTOR_CANDIDATES || k > MAX_GRAPH_NEIGHBOURS
   const hits = exact
-    ? exactNeighbours(state, embedder, distance, request.vector!, allowedIds ?? state.live.toArray(), k, tie)
+    ? exactNeighbours(
+        state,
+        embedder,
+        distance,
+        request.vector!,
+        allowedIds ?? state.live.toArray(),
+        k,
+        tie,
+        request.deadline,
+      )
     : state.vectorIndex(embedder)!.search(request.vector!, k, allowedIds)
   const rows = Array.from(hits.ids, (id, i) => ({ id, distance: hits.distances[i]! }))
   rows.sort((a, b) => a.distance - b.distance || tie(a.id, b.id))
@@ -170,13 +188,15 @@ function compareKeys(a: SortKey, b: SortKey): number {
   return a.s < b.s ? -1 : a.s > b.s ? 1 : 0
 }
 
-/** Compares two documents' sort keys under `rules`; 0 when they tie on every rule. */
+/** Compares two documents' sort keys under `rules[from..to)`; 0 when they tie on every one. */
 export function compareSortKeys(
   a: readonly SortKey[],
   b: readonly SortKey[],
   rules: readonly SortRule[],
+  from = 0,
+  to = rules.length,
 ): number {
-  for (let r = 0; r < rules.length; r++) {
+  for (let r = from; r < to; r++) {
     const ka = a[r]!
     const kb = b[r]!
     // Documents without a sortable value come last in both directions.
@@ -190,21 +210,64 @@ export function compareSortKeys(
   return 0
 }
 
-/** `ranked` reordered by `rules`, ranked order among ties. */
+/**
+ * Orders two documents as the ranking rules say (settings-ranking.ts): by the keys that outrank
+ * relevance, then by `relevance` (negative when `a` is more relevant), then by the keys after
+ * it; 0 when they tie on all. With no relevance rule (`relevanceAt` null), keys only.
+ */
+export function compareRanked(
+  a: readonly SortKey[],
+  b: readonly SortKey[],
+  rules: readonly SortRule[],
+  relevanceAt: number | null,
+  relevance: number,
+): number {
+  const split = relevanceAt ?? rules.length
+  const before = compareSortKeys(a, b, rules, 0, split)
+  if (before !== 0) return before
+  if (relevanceAt !== null && relevance !== 0) return relevance
+  return compareSortKeys(a, b, rules, split, rules.length)
+}
+
+/**
+ * `ranked` reordered by `rules` and the relevance's place among them; among ties, ranked order,
+ * or primary-key order when relevance does not rank.
+ */
 export function sortRanked(
   state: IndexState,
   ranked: Ranked,
   rules: SortRule[],
+  relevanceAt: number | null,
 ): { order: number[]; scores: number[] | undefined } {
   const rows = Array.from(ranked.ids, (id, position) => ({
     id,
     position,
     keys: rules.map((rule) => sortKey(state.docAt(id)!, rule)),
   }))
-  rows.sort((a, b) => compareSortKeys(a.keys, b.keys, rules) || a.position - b.position)
   const scores = ranked.scores
+  const tie = byKey(state)
+  rows.sort(
+    (a, b) =>
+      compareRanked(
+        a.keys,
+        b.keys,
+        rules,
+        relevanceAt,
+        scores === undefined ? 0 : scores[b.position]! - scores[a.position]!,
+      ) || (relevanceAt === null ? tie(a.id, b.id) : a.position - b.position),
+  )
   return {
     order: rows.map((row) => row.id),
     scores: scores === undefined ? undefined : rows.map((row) => scores[row.position]!),
   }
+}
+
+/**
+ * Whether the search ranks every match, not only the best `offset + limit`: it orders by keys
+ * (sort, custom ranking rules, no relevance rule), counts facets or pages exactly.
+ */
+export function completeLists(
+  plan: Pick<ShardSearchPlan, 'sort' | 'relevanceAt' | 'facets' | 'pages'>,
+): boolean {
+  return plan.sort.length > 0 || plan.relevanceAt === null || plan.facets !== null || plan.pages !== null
 }

@@ -20,6 +20,7 @@ import { valuesAt } from './document-path.ts'
 import type { IndexState } from './index-state.ts'
 import { hasSyntax, type QuerySyntax, satisfies } from './query-syntax.ts'
 import { type QueryWord, wordsHeld } from './query-words.ts'
+import { pastDeadline } from './search-cutoff.ts'
 import type { CheckedSearch } from './search-params.ts'
 
 export interface Ordered {
@@ -47,21 +48,30 @@ export function refine(
   syntax: QuerySyntax,
 ): { order: number[]; scores: number[] | undefined } {
   let rows = Array.from(ranked.order, (id, i) => ({ id, score: ranked.scores?.[i], bucket: 0 }))
+  const deadline = request.deadline
   if (hasSyntax(syntax)) {
-    rows = rows.filter((row) => satisfies(state.docAt(row.id)!, request.attributesToSearchOn, syntax, fold))
+    rows = filterInTime(
+      rows,
+      (row) => satisfies(state.docAt(row.id)!, request.attributesToSearchOn, syntax, fold),
+      deadline,
+    )
   }
   const byWords =
     words.length > 0 && (request.matchingStrategy !== undefined || request.attributesToSearchOn !== undefined)
   if (byWords) {
     const sequence = wordSequence(state, request, words)
-    rows = rows.filter((row) => {
-      if (semanticIds?.has(row.id)) return true
-      const held = wordsHeld(state.docAt(row.id)!, request.attributesToSearchOn, words, fold)
-      row.bucket = leadingHeld(sequence, held)
-      if (request.matchingStrategy === 'all') return row.bucket === words.length
-      if (request.matchingStrategy === undefined) return held.size > 0
-      return row.bucket > 0
-    })
+    rows = filterInTime(
+      rows,
+      (row) => {
+        if (semanticIds?.has(row.id)) return true
+        const held = wordsHeld(state.docAt(row.id)!, request.attributesToSearchOn, words, fold)
+        row.bucket = leadingHeld(sequence, held)
+        if (request.matchingStrategy === 'all') return row.bucket === words.length
+        if (request.matchingStrategy === undefined) return held.size > 0
+        return row.bucket > 0
+      },
+      deadline,
+    )
     if (request.matchingStrategy === 'last' || request.matchingStrategy === 'frequency') {
       rows = rows
         .map((row, position) => ({ row, position }))
@@ -76,6 +86,24 @@ export function refine(
     order: rows.map((row) => row.id),
     scores: ranked.scores === undefined ? undefined : rows.map((row) => row.score!),
   }
+}
+
+/** Rows read between two deadline checks. */
+const ROWS_PER_CHECK = 1024
+
+/**
+ * The rows `keep` accepts, in order, read until `searchCutoffMs` passes (search-cutoff.ts): the
+ * rows not read by then are left out, so a search past its cutoff answers its best-ranked rows
+ * that were checked.
+ */
+function filterInTime<T>(rows: T[], keep: (row: T) => boolean, deadline: number | undefined): T[] {
+  if (deadline === undefined) return rows.filter(keep)
+  const kept: T[] = []
+  for (let i = 0; i < rows.length; i++) {
+    if (i > 0 && i % ROWS_PER_CHECK === 0 && pastDeadline(deadline)) break
+    if (keep(rows[i]!)) kept.push(rows[i]!)
+  }
+  return kept
 }
 
 /** Query words in the order they are kept: as typed (`last`), or rarest first (`frequency`). */

@@ -25,6 +25,7 @@ import type {
   ShardSearchResult,
 } from '../types.ts'
 import { Bitset } from './bitset.ts'
+import { byKey } from './document-order.ts'
 import { mayReachPage } from './hybrid-page-bound.ts'
 import type { IndexState } from './index-state.ts'
 import type { TextQueryStats } from './ports.ts'
@@ -35,7 +36,8 @@ import { countFacets } from './search-facets.ts'
 import { formatHit } from './search-format.ts'
 import { type CheckedSearch, checkSearch } from './search-params.ts'
 import {
-  compareSortKeys,
+  compareRanked,
+  completeLists,
   HYBRID_MIN_DEPTH,
   keywordHits,
   placeholderIds,
@@ -72,7 +74,7 @@ export function searchShard(
 ): ShardSearchResult {
   const request = checkSearch(params, state.settings)
   const syntax = parseQuerySyntax(request.q, state.text)
-  refuseUnsupported(request, hasSyntax(syntax))
+  refuseUnsupported(request, hasSyntax(syntax), params?.distinct !== undefined && params.distinct !== null)
   const text = syntax.text
   const plan = planOf(request, text, settingsFingerprint(state.settings), state.settings)
   const keywordPart = plan.mode === 'keyword' || plan.mode === 'hybrid'
@@ -85,7 +87,7 @@ export function searchShard(
   const ranked = rankCandidates(state, { ...request, q: text }, plan, global, allowed, candidateCount)
   const matched = plan.facets === null ? undefined : matchedSet(state, plan.mode, ranked.rows, allowed)
   const sortValues = (id: number) => plan.sort.map((rule) => sortKey(state.docAt(id)!, rule))
-  const rows = pageCandidates(plan, ranked.rows, sortValues)
+  const rows = pageCandidates(plan, ranked.rows, sortValues, byKey(state))
   const words =
     request.format === undefined || text.trim() === '' ? [] : queryWords(state.text, text, state.settings)
   const fold = folder(state.text)
@@ -123,7 +125,7 @@ function rankCandidates(
 ): Ranked {
   const ranked: Ranked = { rows: [], keywordFound: 0, keywordBest: null, semanticFound: 0 }
   const pageEnd = plan.offset + plan.limit
-  const needAll = plan.sort.length > 0 || plan.facets !== null || plan.pages !== null
+  const needAll = completeLists(plan)
   const window = Math.min(candidateCount, needAll ? candidateCount : pageEnd)
   if (plan.mode === 'placeholder') {
     ranked.rows = placeholderIds(state, allowed, plan.sort.length > 0 ? undefined : pageEnd).map((id) =>
@@ -158,18 +160,35 @@ function rankCandidates(
 }
 
 /** The ranked rows that can be on the global page (see the module comment). */
-function pageCandidates(plan: ShardSearchPlan, rows: Row[], sortValues: (id: number) => SortKey[]): Row[] {
+function pageCandidates(
+  plan: ShardSearchPlan,
+  rows: Row[],
+  sortValues: (id: number) => SortKey[],
+  tie: (a: number, b: number) => number,
+): Row[] {
   const pageEnd = plan.offset + plan.limit
   if (plan.mode !== 'hybrid') {
     let ordered = rows
-    if (plan.sort.length > 0) {
+    if (plan.sort.length > 0 || plan.relevanceAt === null) {
+      const relevance = (a: Row, b: Row): number =>
+        plan.mode === 'keyword'
+          ? b.keyword! - a.keyword!
+          : plan.mode === 'semantic'
+            ? a.distance! - b.distance!
+            : 0
       const keyed = rows.map((r, position) => ({ r, position, values: sortValues(r.id) }))
-      keyed.sort((a, b) => compareSortKeys(a.values, b.values, plan.sort) || a.position - b.position)
+      keyed.sort(
+        (a, b) =>
+          compareRanked(a.values, b.values, plan.sort, plan.relevanceAt, relevance(a.r, b.r)) ||
+          (plan.relevanceAt === null ? tie(a.r.id, b.r.id) : a.position - b.position),
+      )
       ordered = keyed.map((entry) => entry.r)
     }
     return ordered.length > pageEnd ? ordered.slice(0, pageEnd) : ordered
   }
-  if (plan.sort.length === 0 && plan.facets === null && plan.pages === null) return rows
+  if (!completeLists(plan)) return rows
+  // Keys ranked after relevance, or no relevance: the bound below does not hold; send everything.
+  if (plan.relevanceAt !== plan.sort.length) return rows
   // Complete lists: send only what can reach the page, whatever the collection's best score.
   const ratio = plan.semanticRatio
   const bounded = rows.map((r) => ({
@@ -234,6 +253,7 @@ export function planOf(
     limit: pages === null ? request.limit : pages.page === 0 ? 0 : pages.hitsPerPage,
     pages,
     sort: request.sort,
+    relevanceAt: request.relevanceAt,
     facets: request.facets ?? null,
     semanticRatio: request.semanticRatio,
     showRankingScore: request.showRankingScore,
@@ -244,12 +264,18 @@ export function planOf(
 }
 
 /** What only one index answers exactly: refused, never answered differently (see the docs). */
-export function refuseUnsupported(request: CheckedSearch, querySyntax: boolean): void {
+export function refuseUnsupported(
+  request: CheckedSearch,
+  querySyntax: boolean,
+  distinctParameter: boolean,
+): void {
   if (querySyntax) throw new ShardedSearchUnsupportedError('q')
   if (request.matchingStrategy !== undefined) throw new ShardedSearchUnsupportedError('matchingStrategy')
   if (request.attributesToSearchOn !== undefined)
     throw new ShardedSearchUnsupportedError('attributesToSearchOn')
   if (request.rankingScoreThreshold !== undefined)
     throw new ShardedSearchUnsupportedError('rankingScoreThreshold')
-  if (request.distinct !== undefined) throw new ShardedSearchUnsupportedError('distinct')
+  if (request.distinct !== undefined) {
+    throw new ShardedSearchUnsupportedError(distinctParameter ? 'distinct' : 'distinctAttribute')
+  }
 }

@@ -15,11 +15,16 @@ import type { IndexState } from './index-state.ts'
 import type { TextIndex, TextQueryStats } from './ports.ts'
 import { parseQuerySyntax } from './query-syntax.ts'
 import { type CheckedSearch, checkSearch } from './search-params.ts'
+import { settingsFingerprint } from './settings-fingerprint.ts'
+import { synonymTerms } from './synonyms.ts'
 
 /** A random name per text index instance: a version never repeats across restarts or rebuilds. */
 const instanceNames = new WeakMap<TextIndex, string>()
 
-/** The partition's statistics version: the text index instance and its generation. */
+/**
+ * The partition's statistics version: the text index instance, its generation and the settings
+ * (synonyms change the terms a query reaches without changing the text index).
+ */
 export function statsVersion(state: IndexState): string {
   const text = state.text
   let name = instanceNames.get(text)
@@ -27,7 +32,7 @@ export function statsVersion(state: IndexState): string {
     name = randomUUID()
     instanceNames.set(text, name)
   }
-  return `${name}:${text.generation}`
+  return `${name}:${text.generation}:${settingsFingerprint(state.settings)}`
 }
 
 /** Whether `request` has a keyword part (BM25 is consulted). */
@@ -48,7 +53,8 @@ export function textStats(state: IndexState, text: string): TextQueryStats {
   const tolerance = state.settings.typoTolerance
   return state.text.queryStats(text, {
     typos: tolerance.enabled ? tolerance.minWordSizeForTypos : 0,
-    prefix: true,
+    prefix: state.settings.prefixSearch !== 'disabled',
+    synonyms: synonymTerms(state.text, text, state.settings.synonyms),
   })
 }
 

@@ -10,7 +10,7 @@
  */
 
 import type { Doc, SearchParams, SearchResult } from '../types.ts'
-import type { Bitset } from './bitset.ts'
+import { Bitset } from './bitset.ts'
 import { byKey } from './document-order.ts'
 import { pickFields } from './document-path.ts'
 import { evaluateFilter } from './filter/evaluate.ts'
@@ -45,19 +45,40 @@ export function search(state: IndexState, params: SearchParams | undefined): Sea
   return result
 }
 
+/** Every match of `request`, in ranked order, narrowed by the refining parameters. */
+function rankedMatches(
+  state: IndexState,
+  request: CheckedSearch,
+  syntax: ReturnType<typeof parseQuerySyntax>,
+) {
+  const allowed = filterDocuments(state, request.filter)
+  const ranked = rank(state, { ...request, q: syntax.text }, allowed, true)
+  let order = ranked.ids
+  let scores = ranked.scores
+  if (request.sort.length > 0 || request.relevanceAt === null) {
+    ;({ order, scores } = sortRanked(state, ranked, request.sort, request.relevanceAt))
+  }
+  const words = syntax.text.trim() === '' ? [] : queryWords(state.text, syntax.text, state.settings)
+  const fold = folder(state.text)
+  ;({ order, scores } = refine(state, request, { order, scores }, ranked.semanticIds, words, fold, syntax))
+  return { allowed, ranked, order, scores, words, fold }
+}
+
+/** The documents `params` matches (what its facets count), whatever page it asks for. */
+export function matchedDocuments(state: IndexState, params: SearchParams): Bitset {
+  const request = checkSearch(params, state.settings)
+  const { order } = rankedMatches(state, request, parseQuerySyntax(request.q, state.text))
+  const matched = new Bitset(state.live.capacity)
+  for (let i = 0; i < order.length; i++) matched.add(order[i]!)
+  return matched
+}
+
 function refiningSearch(
   state: IndexState,
   request: CheckedSearch,
   syntax: ReturnType<typeof parseQuerySyntax>,
 ): SearchResult {
-  const allowed = filterDocuments(state, request.filter)
-  const ranked = rank(state, { ...request, q: syntax.text }, allowed, true)
-  let order = ranked.ids
-  let scores = ranked.scores
-  if (request.sort.length > 0) ({ order, scores } = sortRanked(state, ranked, request.sort))
-  const words = syntax.text.trim() === '' ? [] : queryWords(state.text, syntax.text, state.settings)
-  const fold = folder(state.text)
-  ;({ order, scores } = refine(state, request, { order, scores }, ranked.semanticIds, words, fold, syntax))
+  const { allowed, ranked, order, scores, words, fold } = rankedMatches(state, request, syntax)
   const matched: Ranked = {
     ids: order,
     scores: scores ?? new Float64Array(order.length).fill(1),

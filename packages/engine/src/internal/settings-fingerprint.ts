@@ -7,8 +7,16 @@
 
 import type { Settings } from '../types.ts'
 
+/** Settings objects are replaced, never changed in place: a fingerprint is computed once. */
+const fingerprints = new WeakMap<Settings, string>()
+
 export function settingsFingerprint(settings: Settings): string {
-  return hash53(canonical(settings)).toString(36)
+  let fingerprint = fingerprints.get(settings)
+  if (fingerprint === undefined) {
+    fingerprint = hash53(canonical(settings)).toString(36)
+    fingerprints.set(settings, fingerprint)
+  }
+  return fingerprint
 }
 
 function canonical(value: unknown): string {

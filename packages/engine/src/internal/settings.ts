@@ -1,9 +1,19 @@
 import { InvalidSettingsError } from '../errors.ts'
 import type { EmbedderSettings, Settings, SettingsUpdate } from '../types.ts'
+import {
+  DEFAULT_RANKING_RULES,
+  distinctAttribute,
+  facetSearch,
+  prefixSearch,
+  rankingRules,
+  searchCutoffMs,
+  synonyms,
+} from './settings-ranking.ts'
 
 /** Meilisearch's defaults. */
 export function defaultSettings(): Settings {
   return {
+    rankingRules: [...DEFAULT_RANKING_RULES],
     searchableAttributes: ['*'],
     filterableAttributes: [],
     sortableAttributes: [],
@@ -13,6 +23,11 @@ export function defaultSettings(): Settings {
     embedders: {},
     pagination: { maxTotalHits: 1000 },
     faceting: { maxValuesPerFacet: 100, sortFacetValuesBy: { '*': 'alpha' } },
+    synonyms: {},
+    distinctAttribute: null,
+    searchCutoffMs: null,
+    prefixSearch: 'indexingTime',
+    facetSearch: true,
   }
 }
 
@@ -49,6 +64,7 @@ export function mergeSettings(current: Settings, update: unknown): Settings {
         ? defaults[key]
         : patch[key]
   return {
+    rankingRules: rankingRules(pick('rankingRules')),
     searchableAttributes: attributeList('searchableAttributes', pick('searchableAttributes'), true),
     filterableAttributes: attributeList('filterableAttributes', pick('filterableAttributes'), false),
     sortableAttributes: attributeList('sortableAttributes', pick('sortableAttributes'), false),
@@ -58,6 +74,11 @@ export function mergeSettings(current: Settings, update: unknown): Settings {
     embedders: embedders(pick('embedders')),
     pagination: pagination(current.pagination, patch.pagination, defaults.pagination),
     faceting: faceting(current.faceting, patch.faceting, defaults.faceting),
+    synonyms: synonyms(pick('synonyms')),
+    distinctAttribute: distinctAttribute(pick('distinctAttribute')),
+    searchCutoffMs: searchCutoffMs(pick('searchCutoffMs')),
+    prefixSearch: prefixSearch(pick('prefixSearch')),
+    facetSearch: facetSearch(pick('facetSearch')),
   }
 }
 

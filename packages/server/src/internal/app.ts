@@ -9,6 +9,7 @@ import { RawBody, RawStatus, type RouteSpec, type Services } from './route-spec.
 import { adminClusterRoutes } from './routes-admin-cluster.ts'
 import { clusterRoutes } from './routes-cluster.ts'
 import { documentRoutes } from './routes-documents.ts'
+import { facetSearchRoutes } from './routes-facet-search.ts'
 import { fieldRoutes } from './routes-fields.ts'
 import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
@@ -24,6 +25,7 @@ const API_ROUTES: RouteSpec[] = [
   ...indexRoutes,
   ...documentRoutes,
   ...searchRoutes,
+  ...facetSearchRoutes,
   ...settingsRoutes,
   ...fieldRoutes,
   ...taskRoutes,

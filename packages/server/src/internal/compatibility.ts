@@ -44,7 +44,11 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   ['POST', '/indexes/{indexUid}/documents/edit'],
   ['POST', '/indexes/{indexUid}/search', 'see the search parameters below'],
   ['GET', '/indexes/{indexUid}/search', 'the POST parameters; `hybridEmbedder`, `hybridSemanticRatio`'],
-  ['POST', '/indexes/{indexUid}/facet-search'],
+  [
+    'POST',
+    '/indexes/{indexUid}/facet-search',
+    '`facetName`, `facetQuery` (a folded prefix of the whole value, no typos; string values), `q`, `filter`, `matchingStrategy`, `attributesToSearchOn`, `vector`, `hybrid`, `rankingScoreThreshold`, `exhaustiveFacetCount` (counts are always exact); ordered and capped by `faceting`; refused on an index of a cluster',
+  ],
   ['POST', '/indexes/{indexUid}/similar'],
   ['GET', '/indexes/{indexUid}/similar'],
   ['POST', '/multi-search', 'one result list per query; `federation` is refused'],
@@ -131,7 +135,7 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
     'facets',
     '`faceting.maxValuesPerFacet` values per facet (numbers first, or by count); `facetStats` (min, max) for numeric facets',
   ],
-  ['distinct', 'the attribute must be filterable'],
+  ['distinct', 'the attribute must be filterable; overrides `distinctAttribute`; refused on a sharded index'],
   ['attributesToRetrieve'],
   ['attributesToCrop', '`name:words` overrides `cropLength`'],
   ['cropLength'],
@@ -140,7 +144,10 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
   ['highlightPreTag'],
   ['highlightPostTag'],
   ['showMatchesPosition', 'offsets are UTF-16 code units; `indices` for values in arrays'],
-  ['sort', 'sort keys outrank relevance; no geo sort'],
+  [
+    'sort',
+    'placed by `rankingRules`: by default sort keys outrank relevance; refused (`invalid_search_sort`) when the rules lack `sort`; no geo sort',
+  ],
   [
     'matchingStrategy',
     '`last`, `all`, `frequency` as in Meilisearch; when absent, every document holding any query word, in BM25 order',
@@ -158,14 +165,23 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
 ]
 
 const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
-  ['rankingRules'],
-  ['distinctAttribute', 'the `distinct` search parameter works'],
+  [
+    'rankingRules',
+    "the five relevance rules are one BM25 score: all or none, in Meilisearch's order, ranked at the last of them; `sort` and `attribute:asc`/`desc` rank where listed (see docs/ranking-rules.md); anything else `invalid_settings_ranking_rules`",
+  ],
+  [
+    'distinctAttribute',
+    'the default `distinct` of every search; refused on an index of a cluster (`invalid_settings_distinct_attribute`)',
+  ],
   ['searchableAttributes', 'the first 7 attributes weigh by their order; the rest share one weight'],
   ['displayedAttributes'],
   ['filterableAttributes', 'the list of names; the object form is refused'],
   ['sortableAttributes'],
   ['stopWords'],
-  ['synonyms'],
+  [
+    'synonyms',
+    "one-way as stored (list both ways for multi-way); a key of one or more words adds its alternatives' words to the query as exact terms; count for `matchingStrategy` and highlighting",
+  ],
   [
     'typoTolerance',
     '`enabled` and `minWordSizeForTypos`; `disableOnWords`, `disableOnAttributes`, `disableOnNumbers` fail the settings task (`invalid_settings_typo_tolerance`)',
@@ -178,14 +194,17 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
     'pagination',
     '`maxTotalHits`: caps the hits reachable and the totals (on a sharded index, after the merge)',
   ],
-  ['dictionary'],
-  ['separatorTokens'],
-  ['nonSeparatorTokens'],
-  ['proximityPrecision'],
-  ['searchCutoffMs'],
-  ['localizedAttributes'],
-  ['facetSearch'],
-  ['prefixSearch'],
+  ['dictionary', 'the analyser has no custom tokens yet (see docs/ranking-rules.md)'],
+  ['separatorTokens', 'the analyser has no custom tokens yet'],
+  ['nonSeparatorTokens', 'the analyser has no custom tokens yet'],
+  ['proximityPrecision', 'Shoal does not rank by word proximity (see docs/ranking-rules.md)'],
+  [
+    'searchCutoffMs',
+    '`null` (the default) has no cutoff; BM25 and exact vector scans stop between slices of (at least) 8,192 candidates once it passes and answer with what they scored; one graph search is not interrupted',
+  ],
+  ['localizedAttributes', 'one analyser serves every attribute'],
+  ['facetSearch', '`false` refuses the facet-search route (`facet_search_disabled`)'],
+  ['prefixSearch', '`indexingTime` (the last query word also matches as a prefix) or `disabled`'],
   ['embedders', '`userProvided` source: `dimensions`, `distance`'],
 ]
 
@@ -253,7 +272,7 @@ export function renderCompatibility(routes: RouteSpec[]): string {
     '',
     `API keys take every action name of a current Meilisearch: ${grantable.map((a) => `\`${a}\``).join(', ')}. An action for a route Shoal does not serve grants nothing more than its name.`,
     '',
-    "Tenant tokens are supported: JWTs signed (HS256, HS384 or HS512) with an API key, with `apiKeyUid`, `searchRules` (an array of index patterns, or an object of patterns to `{ filter }`, `{}` or `null`; an exact uid overrides a pattern, a longer prefix a shorter one, `*` comes last) and an optional `exp`. A token may only search (`POST`/`GET` search and `/multi-search`), only the indexes both its rules and its key allow; its rule's filter is ANDed to the request's. Any fault with a token answers `403 invalid_api_key`.",
+    "Tenant tokens are supported: JWTs signed (HS256, HS384 or HS512) with an API key, with `apiKeyUid`, `searchRules` (an array of index patterns, or an object of patterns to `{ filter }`, `{}` or `null`; an exact uid overrides a pattern, a longer prefix a shorter one, `*` comes last) and an optional `exp`. A token may only search (`POST`/`GET` search, facet search and `/multi-search`), only the indexes both its rules and its key allow; its rule's filter is ANDed to the request's. Any fault with a token answers `403 invalid_api_key`.",
     '',
   )
   return lines.join('\n')

@@ -7,6 +7,8 @@
 import type {
   Doc,
   DocumentsPage,
+  FacetSearchParams,
+  FacetSearchResult,
   Filter,
   IndexInfo,
   IndexStats,
@@ -19,6 +21,8 @@ import type {
 export type {
   Doc,
   DocumentsPage,
+  FacetSearchParams,
+  FacetSearchResult,
   Filter,
   IndexInfo,
   IndexStats,
@@ -53,6 +57,8 @@ export interface IndexPort {
   resetSettings(): Promise<Settings>
   /** `read` only changes anything on a cluster node (see read-options.ts). */
   search(params: SearchParams, read?: ReadOptions): MaybePromise<SearchResult>
+  /** Meilisearch's facet search; a cluster index refuses it with a typed error. */
+  facetSearch(params: FacetSearchParams): MaybePromise<FacetSearchResult>
 }
 
 export interface EnginePort {

@@ -220,7 +220,7 @@ function readVector(text: string): unknown {
 }
 
 /** A tenant token's search rule for the index, ANDed to the request's filter. */
-function withTenantRule(grant: Grant, uid: string, params: SearchParams): SearchParams {
+export function withTenantRule(grant: Grant, uid: string, params: SearchParams): SearchParams {
   const rule = grant.searchFilter?.(uid) ?? null
   if (rule === null) return params
   const filter = andFilters(rule, params.filter)

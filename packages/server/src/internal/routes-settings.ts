@@ -1,7 +1,7 @@
 import type { Settings } from './engine-port.ts'
 import { badRequest } from './errors.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
-import { checkIndexUid, type RouteSpec } from './route-spec.ts'
+import { checkIndexUid, RawBody, type RouteSpec } from './route-spec.ts'
 import type { Operation } from './task-types.ts'
 
 type SettingName = keyof Settings
@@ -11,9 +11,10 @@ type SettingsPatch = Extract<Operation, { kind: 'updateSettings' }>['settings']
 export const SETTINGS: {
   name: SettingName
   path: string
-  kind: 'list' | 'object'
+  kind: SettingKind
   method: 'PUT' | 'PATCH'
 }[] = [
+  { name: 'rankingRules', path: 'ranking-rules', kind: 'list', method: 'PUT' },
   { name: 'searchableAttributes', path: 'searchable-attributes', kind: 'list', method: 'PUT' },
   { name: 'filterableAttributes', path: 'filterable-attributes', kind: 'list', method: 'PUT' },
   { name: 'sortableAttributes', path: 'sortable-attributes', kind: 'list', method: 'PUT' },
@@ -23,25 +24,39 @@ export const SETTINGS: {
   { name: 'embedders', path: 'embedders', kind: 'object', method: 'PATCH' },
   { name: 'pagination', path: 'pagination', kind: 'object', method: 'PATCH' },
   { name: 'faceting', path: 'faceting', kind: 'object', method: 'PATCH' },
+  { name: 'synonyms', path: 'synonyms', kind: 'object', method: 'PUT' },
+  { name: 'distinctAttribute', path: 'distinct-attribute', kind: 'string', method: 'PUT' },
+  { name: 'searchCutoffMs', path: 'search-cutoff-ms', kind: 'number', method: 'PUT' },
+  { name: 'prefixSearch', path: 'prefix-search', kind: 'string', method: 'PUT' },
+  { name: 'facetSearch', path: 'facet-search', kind: 'boolean', method: 'PUT' },
 ]
+
+type SettingKind = 'list' | 'object' | 'string' | 'number' | 'boolean'
+
+const EXPECTED: Record<SettingKind, string> = {
+  list: 'an array of strings',
+  object: 'an object',
+  string: 'a string',
+  number: 'a number',
+  boolean: 'a boolean',
+}
 
 function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 }
 
-function checkSetting(name: SettingName, kind: 'list' | 'object', value: unknown): unknown {
+function checkSetting(name: SettingName, kind: SettingKind, value: unknown): unknown {
   if (value === null) return null
-  const code = `invalid_settings_${snake(name)}`
-  if (kind === 'list' && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) {
+  const fits =
+    kind === 'list'
+      ? Array.isArray(value) && value.every((v) => typeof v === 'string')
+      : kind === 'object'
+        ? isPlainObject(value)
+        : typeof value === kind
+  if (!fits) {
     throw badRequest(
-      code,
-      `Invalid value type at \`.${name}\`: expected an array of strings, but found ${JSON.stringify(value)}`,
-    )
-  }
-  if (kind === 'object' && !isPlainObject(value)) {
-    throw badRequest(
-      code,
-      `Invalid value type at \`.${name}\`: expected an object, but found ${JSON.stringify(value)}`,
+      `invalid_settings_${snake(name)}`,
+      `Invalid value type at \`.${name}\`: expected ${EXPECTED[kind]}, but found ${JSON.stringify(value)}`,
     )
   }
   return value
@@ -131,7 +146,11 @@ const subRoutes: RouteSpec[] = SETTINGS.flatMap((setting): RouteSpec[] => {
       tag: 'Settings',
       summary: `Get \`${setting.name}\``,
       async handler({ params, services }) {
-        return (await services.engine.index(checkIndexUid(params.indexUid)).getSettings())[setting.name]
+        const value = (await services.engine.index(checkIndexUid(params.indexUid)).getSettings())[
+          setting.name
+        ]
+        // Serialised here: a bare string or null is JSON too (`"brand"`, `null`), not text or nothing.
+        return new RawBody('application/json; charset=utf-8', JSON.stringify(value))
       },
     },
     {

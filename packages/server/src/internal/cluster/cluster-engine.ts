@@ -19,6 +19,7 @@ import {
   type IndexInfo,
   IndexNotFoundError,
   type IndexStats,
+  InvalidSettingsError,
   inferPrimaryKey,
   type SearchParams,
   type SearchResult,
@@ -363,6 +364,13 @@ class ShardedIndex implements IndexPort {
   }
 
   async updateSettings(partial: Partial<Settings>): Promise<Settings> {
+    if (typeof partial.distinctAttribute === 'string') {
+      // Shards cannot yet pick one hit per value across each other (ShardedSearchUnsupportedError).
+      throw new InvalidSettingsError(
+        'distinctAttribute',
+        '`distinctAttribute` is not supported on an index of a cluster yet: a sharded search cannot apply it.',
+      )
+    }
     const targets = shardTargets(this.#engine.node, this.#uid)
     const command: Command = {
       type: 'updateSettings',
@@ -448,6 +456,15 @@ class ShardedIndex implements IndexPort {
   async search(params: SearchParams, read: ReadOptions = {}): Promise<SearchResult> {
     return searchShards(this.#engine, this.#uid, params, read)
   }
+
+  facetSearch(): never {
+    // The merge trims facet counts; a facet search needs them whole (docs/ranking-rules.md).
+    throw new ApiError(
+      400,
+      'invalid_facet_search_sharded',
+      'A facet search over an index of a cluster is not supported yet.',
+    )
+  }
 }
 
 /** Every setting back to its default (`null` resets a setting). */
@@ -459,6 +476,14 @@ const RESET_ALL: SettingsUpdate = {
   stopWords: null,
   typoTolerance: null,
   embedders: null,
+  pagination: null,
+  faceting: null,
+  rankingRules: null,
+  synonyms: null,
+  distinctAttribute: null,
+  searchCutoffMs: null,
+  prefixSearch: null,
+  facetSearch: null,
 }
 
 /** A write refused before it was appended, or whose outcome is unknown: worth sending again. */
