@@ -44,12 +44,37 @@ export function encodeShardEntry(entry: ShardEntry): Uint8Array {
 export class EngineShardMachine implements StateMachine {
   readonly engine: Engine
   #outcomes = new Map<number, ShardOutcome>()
+  /** The log index of the last entry applied (0: the initial state; null: unknown, see `stateVersion`). */
+  #appliedIndex: number | null = 0
+  /** Applies or restores under way: the engine may be between two states. */
+  #changing = 0
 
   constructor(engine: Engine) {
     this.engine = engine
   }
 
+  /**
+   * Names the replica's state the same on every replica of the shard: the Raft index of the last
+   * entry applied. Replicas apply the same entries in the same order, so two replicas (or one at
+   * two moments) with the same version hold the same documents and settings. Null while an entry
+   * or a snapshot is being applied, and after restoring an image that did not record its index,
+   * until the next entry; a null version matches nothing.
+   */
+  get stateVersion(): string | null {
+    return this.#changing > 0 || this.#appliedIndex === null ? null : `r${this.#appliedIndex}`
+  }
+
   async apply(entry: NormalEntry): Promise<ShardOutcome> {
+    this.#changing++
+    try {
+      return await this.#apply(entry)
+    } finally {
+      this.#appliedIndex = entry.index
+      this.#changing--
+    }
+  }
+
+  async #apply(entry: NormalEntry): Promise<ShardOutcome> {
     let decoded: ShardEntry
     try {
       decoded = packr.unpack(entry.data) as ShardEntry
@@ -89,18 +114,36 @@ export class EngineShardMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return packr.pack({ engine: this.engine.image(), outcomes: [...this.#outcomes] })
+    return packr.pack({
+      engine: this.engine.image(),
+      outcomes: [...this.#outcomes],
+      appliedIndex: this.#appliedIndex,
+    })
   }
 
   async restore(data: Uint8Array): Promise<void> {
-    if (data.byteLength === 0) {
-      await this.engine.restoreImage(new Uint8Array(0))
-      this.#outcomes = new Map()
-      return
+    this.#changing++
+    try {
+      if (data.byteLength === 0) {
+        await this.engine.restoreImage(new Uint8Array(0))
+        this.#outcomes = new Map()
+        this.#appliedIndex = 0
+        return
+      }
+      const image = packr.unpack(data) as {
+        engine: Uint8Array
+        outcomes: [number, ShardOutcome][]
+        appliedIndex?: number | null
+      }
+      // Unknown until the next entry if the restore fails half way.
+      this.#appliedIndex = null
+      await this.engine.restoreImage(image.engine)
+      this.#outcomes = new Map(image.outcomes)
+      // Images written before the index was recorded leave the version unknown.
+      this.#appliedIndex = typeof image.appliedIndex === 'number' ? image.appliedIndex : null
+    } finally {
+      this.#changing--
     }
-    const image = packr.unpack(data) as { engine: Uint8Array; outcomes: [number, ShardOutcome][] }
-    await this.engine.restoreImage(image.engine)
-    this.#outcomes = new Map(image.outcomes)
   }
 }
 

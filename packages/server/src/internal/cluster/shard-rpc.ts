@@ -45,6 +45,8 @@ export type ShardReply =
       readonly value: unknown
       readonly appliedIndex: number
       readonly commitIndex: number
+      /** The replica's state version (`EngineShardMachine.stateVersion`) when it answered. */
+      readonly version?: string | null
     }
   | {
       readonly ok: false
@@ -100,6 +102,8 @@ async function serveItem(
       await raft.read({ signal: AbortSignal.timeout(5_000) })
     }
     const status = raft.status()
+    // Read in the same turn as the engine below: no apply can come in between.
+    const version = machine.stateVersion
     const index = machine.engine.index(item.indexUid)
     let value: unknown
     const call = item.call
@@ -130,7 +134,7 @@ async function serveItem(
         value = null
         break
     }
-    return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex }
+    return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex, version }
   } catch (error) {
     const coded = error as { code?: unknown; httpStatus?: unknown }
     return {
@@ -242,6 +246,8 @@ export interface ShardResult {
   readonly value: unknown
   /** How many committed entries the answering replica had not applied yet (eventual reads). */
   readonly lag: number
+  /** The answering replica's state version, the same on every replica of the shard; null when unknown. */
+  readonly version: string | null
 }
 
 /**
@@ -326,6 +332,7 @@ export async function readShards(
               shard,
               value: reply.value,
               lag: Math.max(0, reply.commitIndex - reply.appliedIndex),
+              version: reply.version ?? null,
             })
             pending.delete(shard)
             return

@@ -21,9 +21,11 @@ import { type ShardResult, ShardsUnavailableError } from './shard-rpc.ts'
  * sends one request per node, carrying every shard that node serves.
  *
  * Statistics are cached per query with the version of every shard they came from; a shard's
- * version changes with every write to it. A search with cached statistics skips phase 1; when a
- * shard answers phase 2 under another version, the statistics are gathered again and phase 2
- * repeated. So a query costs at most one extra round trip, none when the cache is fresh.
+ * version changes with every write to it and is the same on each of its replicas (the index of
+ * the last Raft entry applied), so statistics read from one replica serve a search on another,
+ * whatever the read mode. A search with cached statistics skips phase 1; when a shard answers
+ * phase 2 under another version, the statistics are gathered again and phase 2 repeated. So a
+ * query costs at most one extra round trip, none when the cache is fresh.
  *
  * A shard without a reachable replica fails the search with 503 (`shards_unavailable`, naming
  * it), or, with `allowPartialResults`, is listed under `partial`; results are never silently
@@ -62,9 +64,7 @@ export async function searchShards(
         all.map((m) => m.shard),
         all[0]?.reason ?? '',
       )
-    const stale = answered.results.some(
-      (part) => (part.value as ShardSearchResult).version !== stats.versions.get(part.shard),
-    )
+    const stale = answered.results.some((part) => versionOf(part) !== stats.versions.get(part.shard))
     if (stale && attempt < 2) {
       STATS_CACHE.delete(key)
       cached = undefined
@@ -131,8 +131,17 @@ function entryOf(results: readonly ShardResult[]): StatsEntry {
   }
   return {
     context,
-    versions: new Map(results.map((part) => [part.shard, (part.value as SearchStats).version])),
+    versions: new Map(results.map((part) => [part.shard, versionOf(part)])),
   }
+}
+
+/**
+ * The version a shard answered under: its replica's state version, the same on every replica, so
+ * statistics read from one replica serve a search on another; else the engine's own version of
+ * the index, which only that replica process can match.
+ */
+function versionOf(part: ShardResult): string {
+  return part.version ?? `engine:${(part.value as SearchStats | ShardSearchResult).version}`
 }
 
 /** Shards that gave no statistics are not asked for candidates either (they are missing already). */
