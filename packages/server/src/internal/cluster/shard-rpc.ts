@@ -1,5 +1,12 @@
 import { type ClusterNode, RemoteAppError, type ShardHosting, shardGroupOf } from '@shoal/cluster'
-import type { Command, Doc, GetDocumentsParams, SearchContext, SearchParams } from '@shoal/engine'
+import type {
+  Command,
+  Doc,
+  GetDocumentsParams,
+  SearchContext,
+  SearchParams,
+  SearchStatsOptions,
+} from '@shoal/engine'
 import { ApiError } from '../errors.ts'
 import type { EngineShardMachine } from './shard-machine.ts'
 
@@ -15,7 +22,7 @@ export type ReadMode = 'leader' | 'eventual'
 export type ShardAction =
   | { readonly action: 'search'; readonly params: SearchParams }
   /** Phase 1 of a sharded search: the statistics global scoring needs. */
-  | { readonly action: 'searchStats'; readonly params: SearchParams }
+  | { readonly action: 'searchStats'; readonly params: SearchParams; readonly options?: SearchStatsOptions }
   /** Phase 2: the shard's candidates, scored with the merged statistics. */
   | { readonly action: 'searchShard'; readonly params: SearchParams; readonly context: SearchContext }
   | { readonly action: 'getDocument'; readonly id: string | number; readonly options: object }
@@ -112,7 +119,7 @@ async function serveItem(
         value = index.search(call.params)
         break
       case 'searchStats':
-        value = index.searchStats(call.params)
+        value = index.searchStats(call.params, call.options)
         break
       case 'searchShard':
         value = index.searchShard(call.params, call.context)

@@ -7,6 +7,7 @@ import {
   type SearchStats,
   ShardedSearchMismatchError,
   type ShardSearchResult,
+  searchContextComplete,
 } from '@shoal/engine'
 import { ApiError } from '../errors.ts'
 import type { ReadOptions } from '../read-options.ts'
@@ -166,9 +167,10 @@ function versionOf(part: ShardResult): string {
  * Phase 1 without the network: the statistics of this node's own replicas, when it holds one of
  * every shard and each knows its version. They may lag the shard leaders; phase 2 compares each
  * shard's version with the one its statistics came from, so a lagging replica costs a retry,
- * never a different ranking. Undefined when a replica is missing or answers anything but
- * statistics with a known version (an error is then met again, as the typed error it is, on
- * the way through the network).
+ * never a different ranking. They are read without typo variants first (no scan of the term
+ * dictionaries), which suffices unless a query word is held by no shard. Undefined when a
+ * replica is missing or answers anything but statistics with a known version (an error is then
+ * met again, as the typed error it is, on the way through the network).
  */
 async function localStats(
   engine: ClusterEngine,
@@ -179,21 +181,31 @@ async function localStats(
   const targets = shardTargets(node, uid)
   const local = (t: ShardTarget) => t.holders.includes(node.nodeId) && hosting.machine(t.group) !== undefined
   if (targets.length === 0 || !targets.every(local)) return undefined
-  const replies = await serveShards(node, hosting, {
-    kind: 'shards',
-    mode: 'eventual',
-    items: targets.map((t) => ({ group: t.group, indexUid: uid, call: { action: 'searchStats', params } })),
-  })
-  const parts: ShardResult[] = []
-  for (const [i, reply] of replies.entries()) {
-    if (!reply.ok || reply.version === undefined || reply.version === null) return undefined
-    parts.push({ shard: targets[i]!.shard, value: reply.value, lag: 0, version: reply.version })
+  // First without typo variants (no dictionary scan), which suffices unless a word is held nowhere.
+  for (const options of [{ omitTypoVariants: true }, {}]) {
+    const replies = await serveShards(node, hosting, {
+      kind: 'shards',
+      mode: 'eventual',
+      items: targets.map((t) => ({
+        group: t.group,
+        indexUid: uid,
+        call: { action: 'searchStats', params, options },
+      })),
+    })
+    const parts: ShardResult[] = []
+    for (const [i, reply] of replies.entries()) {
+      if (!reply.ok || reply.version === undefined || reply.version === null) return undefined
+      parts.push({ shard: targets[i]!.shard, value: reply.value, lag: 0, version: reply.version })
+    }
+    let entry: StatsEntry
+    try {
+      entry = entryOf(parts)
+    } catch {
+      return undefined
+    }
+    if (searchContextComplete(entry.context)) return entry
   }
-  try {
-    return entryOf(parts)
-  } catch {
-    return undefined
-  }
+  return undefined
 }
 
 /** Shards that gave no statistics are not asked for candidates either (they are missing already). */
