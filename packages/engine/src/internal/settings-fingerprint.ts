@@ -7,8 +7,19 @@
 
 import type { Settings } from '../types.ts'
 
+/**
+ * Per settings object: an index's settings are replaced as a whole on every change, never
+ * modified in place, and every shard search asks for the fingerprint.
+ */
+const fingerprints = new WeakMap<Settings, string>()
+
 export function settingsFingerprint(settings: Settings): string {
-  return hash53(canonical(settings)).toString(36)
+  let fingerprint = fingerprints.get(settings)
+  if (fingerprint === undefined) {
+    fingerprint = hash53(canonical(settings)).toString(36)
+    fingerprints.set(settings, fingerprint)
+  }
+  return fingerprint
 }
 
 function canonical(value: unknown): string {
