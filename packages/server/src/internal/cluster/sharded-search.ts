@@ -57,7 +57,7 @@ export async function searchShards(
     let stats = cached
     let unverified = false
     const missing: { shard: number; reason: string }[] = []
-    if (stats === undefined && attempt === 0) {
+    if (stats === undefined && attempt === 0 && !localStatsPaused(engine, uid)) {
       stats = await localStats(engine, uid, params)
       unverified = stats !== undefined
       if (unverified) retries++
@@ -83,6 +83,9 @@ export async function searchShards(
         all[0]?.reason ?? '',
       )
     const stale = answered.results.some((part) => versionOf(part) !== stats.versions.get(part.shard))
+    // While writes keep this node's replicas behind, go to the shards for statistics directly.
+    if (stale && unverified)
+      LOCAL_STALE_UNTIL.set(indexKey(engine, uid), performance.now() + LOCAL_STALE_PAUSE_MS)
     if (stale && attempt < retries) {
       STATS_CACHE.delete(key)
       cached = undefined
@@ -128,8 +131,28 @@ const STATS_CACHE = new Map<string, StatsEntry>()
 const STATS_CACHE_ENTRIES = 1_000
 
 function cacheKey(engine: ClusterEngine, uid: string, params: SearchParams): string {
+  return `${indexKey(engine, uid)}\u0000${JSON.stringify(params)}`
+}
+
+function indexKey(engine: ClusterEngine, uid: string): string {
   const record = engine.node.metadata.state.indexes[uid]
-  return `${uid}\u0000${record?.createdAtMs ?? 0}\u0000${JSON.stringify(params)}`
+  return `${uid}\u0000${record?.createdAtMs ?? 0}`
+}
+
+/**
+ * Indexes whose local statistics were found stale lately (writes coming in), until when this
+ * node asks the shards for statistics instead of trying its replicas first.
+ */
+const LOCAL_STALE_UNTIL = new Map<string, number>()
+const LOCAL_STALE_PAUSE_MS = 1_000
+
+function localStatsPaused(engine: ClusterEngine, uid: string): boolean {
+  const index = indexKey(engine, uid)
+  const until = LOCAL_STALE_UNTIL.get(index)
+  if (until === undefined) return false
+  if (until > performance.now()) return true
+  LOCAL_STALE_UNTIL.delete(index)
+  return false
 }
 
 function remember(key: string, entry: StatsEntry): void {
