@@ -29,6 +29,7 @@ import type {
   SearchParams,
   SearchResult,
   SearchStats,
+  SearchStatsOptions,
   Settings,
   SettingsUpdate,
   ShardSearchResult,
@@ -181,8 +182,8 @@ export class Index {
    * scoring of `params` needs (see docs/distributed-search.md). Merge every shard's with
    * `mergeSearchStats`; cache them per query while every shard's `version` is unchanged.
    */
-  searchStats(params: SearchParams = {}): SearchStats {
-    return searchStats(this.#state(), params)
+  searchStats(params: SearchParams = {}, options: SearchStatsOptions = {}): SearchStats {
+    return searchStats(this.#state(), params, options)
   }
 
   /**

@@ -60,7 +60,7 @@ export type {
 } from './internal/ports.ts'
 export { documentKey, externalIdKey, inferPrimaryKey } from './internal/primary-key.ts'
 export { mergeShardResults } from './internal/search-merge.ts'
-export { mergeSearchStats } from './internal/search-stats.ts'
+export { mergeSearchStats, searchContextComplete } from './internal/search-stats.ts'
 export { open, openReplica } from './open.ts'
 export type {
   CoreStorageStats,
@@ -84,6 +84,7 @@ export type {
   SearchParams,
   SearchResult,
   SearchStats,
+  SearchStatsOptions,
   Settings,
   SettingsUpdate,
   ShardFacets,

@@ -221,6 +221,16 @@ export interface SearchContext {
   text: TextQueryStats | null
 }
 
+export interface SearchStatsOptions {
+  /**
+   * Leave typo variants out: no scan of the term dictionary, the costly part of the statistics
+   * of a query with a word this partition lacks. Merged statistics gathered so are complete only
+   * when every word is held by some partition (`searchContextComplete`); gather them again
+   * without this option otherwise. @defaultValue false
+   */
+  omitTypoVariants?: boolean
+}
+
 /** How a search ranks, decided from its parameters alike on every partition. */
 export type SearchMode = 'placeholder' | 'keyword' | 'semantic' | 'hybrid'
 

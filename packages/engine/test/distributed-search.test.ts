@@ -29,6 +29,7 @@ import {
   type SearchResult,
   ShardedSearchMismatchError,
   ShardedSearchUnsupportedError,
+  searchContextComplete,
 } from '../src/index.ts'
 import { removeDir, tempDir } from './helpers.ts'
 
@@ -159,6 +160,37 @@ describe(`a sharded index answers like one unsharded index (SEED=${SEED})`, () =
     expect(kinds.ties).toBeGreaterThan(5)
     // About 8 s alone at load average 14 on the shared 2-core machine; more beside other files.
   }, 180_000)
+
+  it('answers identically from statistics without typo variants, gathered again with them when a word is held nowhere', () => {
+    const seen = { omitted: 0, completeWithout: 0, gatheredAgain: 0 }
+    for (let n = 0; n < QUERIES / 3; n++) {
+      const params = randomParams(rng, docs)
+      const expected = withoutTime(whole.search(params))
+      for (const count of [3, 6]) {
+        const shards = sharded.get(count)!
+        const lean = shards.map((shard) => roundTrip(shard.searchStats(params, { omitTypoVariants: true })))
+        if (lean.some((part) => part.text?.unheldWords !== undefined)) seen.omitted++
+        let context = roundTrip(mergeSearchStats(lean))
+        if (searchContextComplete(context)) {
+          if (context.text?.unheldWords !== undefined) seen.completeWithout++
+        } else {
+          // Such a context is refused, never answered from.
+          expect(() => shards[0]!.searchShard(params, context)).toThrow(ShardedSearchMismatchError)
+          seen.gatheredAgain++
+          context = roundTrip(mergeSearchStats(shards.map((shard) => roundTrip(shard.searchStats(params)))))
+          expect(searchContextComplete(context)).toBe(true)
+        }
+        const parts = shards.map((shard) => roundTrip(shard.searchShard(params, context)))
+        expect(
+          withoutTime(mergeShardResults(params, parts)),
+          `query ${n}: ${JSON.stringify(params)}`,
+        ).toEqual(expected)
+      }
+    }
+    // Both paths were taken: lean statistics that sufficed, and ones gathered again.
+    expect(seen.completeWithout).toBeGreaterThan(5)
+    expect(seen.gatheredAgain).toBeGreaterThan(0)
+  }, 120_000)
 
   it('normalises hybrid keyword scores by the best keyword score of the whole collection', () => {
     const params: SearchParams = {

@@ -91,6 +91,33 @@ describe('quiescence of an idle group', () => {
     ).toBeGreaterThan(0)
   })
 
+  it('a lease-reading leader stays awake for an election timeout after a read, so the next read needs no heartbeat round', () => {
+    const net = new CoreNet(['a', 'b', 'c'], { quiesce: true, leaseReads: true })
+    net.elect('a')
+    net.tickUntil(() => allQuiesced(net, ['a', 'b', 'c']), 5)
+    const a = net.core('a')
+    // Waking voided the lease: the first read confirms leadership with a heartbeat round.
+    a.readIndex('first')
+    const woken = a.ready()
+    expect(woken.readStates).toEqual([])
+    expect(woken.earlyMessages.some((m) => m.type === 'heartbeat' && m.context === 'first')).toBe(true)
+    a.advance(woken)
+    net.settle()
+    net.tick(E - 2)
+    expect(a.quiesced).toBe(false)
+    a.readIndex('second')
+    const leased = a.ready()
+    expect(leased.readStates).toEqual([{ index: a.log.committed, context: 'second' }])
+    const confirming = leased.earlyMessages
+      .concat(leased.messages)
+      .filter((m) => m.type === 'heartbeat' && m.context === 'second')
+    expect(confirming).toEqual([])
+    a.advance(leased)
+    net.settle()
+    // No read for an election timeout: the group falls quiet again.
+    net.tickUntil(() => allQuiesced(net, ['a', 'b', 'c']), E + 5)
+  })
+
   it('a follower whose log does not end at the quiesce point stays awake, and its timeout brings the group back to quiet', () => {
     const net = quietGroup()
     const a = net.core('a')

@@ -13,6 +13,7 @@ import {
   type PreparedDocument,
   type QueryCandidates,
 } from '@shoal/bm25'
+import { ShardedSearchMismatchError } from '../errors.ts'
 import type {
   CoreStats,
   PreparedText,
@@ -146,6 +147,10 @@ class Bm25TextIndex implements TextIndex {
     const words = global.candidates.words
     const typed = this.#frequencies(query, global).every((df) => df > 0)
     const candidates = typed ? { words: words.map((w) => ({ ...w, typos: [] })) } : global.candidates
+    if (!typed && global.unheldWords !== undefined)
+      throw new ShardedSearchMismatchError(
+        'The search context lacks the typo variants of a word no partition holds; gather it with them.',
+      )
     const terms = this.#index.chooseTerms(candidates, global)
     return this.#index.searchTerms(terms, k, { ...filter, stats: global })
   }
@@ -164,15 +169,27 @@ class Bm25TextIndex implements TextIndex {
     return Math.max(0, ...this.#frequencies(query, global))
   }
 
-  queryStats(query: string, options: Omit<TextSearchOptions, 'allowed' | 'global'>): TextQueryStats {
+  queryStats(
+    query: string,
+    options: Omit<TextSearchOptions, 'allowed' | 'global'> & { omitTypos?: boolean },
+  ): TextQueryStats {
     // A partition holding every word disables typo variants collection-wide, so it need not look for any.
-    const typos = options.typos !== 0 && this.#allWordsIndexed(query) ? 0 : options.typos
+    const unheld = options.typos === 0 ? [] : this.#unheldWords(query)
+    const omitted = unheld.length > 0 && options.omitTypos === true
+    const typos = unheld.length === 0 || omitted ? 0 : options.typos
     const candidates = withSynonyms(
       this.#index.queryCandidates(query, { prefix: options.prefix, typos }),
       options.synonyms ?? [],
     )
     const stats = this.#index.stats(candidateTerms(candidates))
-    return { ...stats, candidates }
+    return omitted ? { ...stats, candidates, unheldWords: unheld } : { ...stats, candidates }
+  }
+
+  /** The query's words (stop words aside) no document here holds. */
+  #unheldWords(query: string): string[] {
+    const frequencies = this.#frequencies(query)
+    const terms = this.#lastQuery!.terms
+    return terms.filter((_, i) => frequencies[i] === 0)
   }
 
   /** Document frequency of each query term (collection-wide with `global`); the last query's terms are kept. */

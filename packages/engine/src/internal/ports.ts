@@ -58,6 +58,14 @@ export interface TextQueryStats {
   fieldLengths: Record<string, number>
   docFrequencies: Record<string, number>
   candidates: TextQueryCandidates
+  /**
+   * Present when typo variants were not looked for (`queryStats` with `omitTypos`, which saves
+   * the scan of the term dictionary): the query's words (stop words aside) this partition holds
+   * no document with; after a merge, those no partition holds. Typo variants are searched for only
+   * when some word is held nowhere (the typo policy), so statistics without them are complete
+   * exactly when this list is empty after the merge; a search refuses them otherwise.
+   */
+  unheldWords?: string[]
 }
 
 /** The index terms each query word can reach (see `@shoal/bm25`'s `QueryCandidates`). */
@@ -103,7 +111,10 @@ export interface TextIndex {
    */
   matchEstimate(query: string, global?: TextQueryStats): number
   /** This index's statistics for `query` (see `TextQueryStats`); `allowed` and `global` do not apply. */
-  queryStats(query: string, options: Omit<TextSearchOptions, 'allowed' | 'global'>): TextQueryStats
+  queryStats(
+    query: string,
+    options: Omit<TextSearchOptions, 'allowed' | 'global'> & { omitTypos?: boolean },
+  ): TextQueryStats
   /** Changes on every add and remove: statistics taken at another generation may be stale. */
   readonly generation: number
   stats(): CoreStats

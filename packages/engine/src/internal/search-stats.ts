@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto'
 import { mergeQueryCandidates, mergeStats } from '@shoal/bm25'
 import { ShardedSearchMismatchError } from '../errors.ts'
-import type { SearchContext, SearchParams, SearchStats } from '../types.ts'
+import type { SearchContext, SearchParams, SearchStats, SearchStatsOptions } from '../types.ts'
 import type { IndexState } from './index-state.ts'
 import type { TextIndex, TextQueryStats } from './ports.ts'
 import { parseQuerySyntax } from './query-syntax.ts'
@@ -40,21 +40,26 @@ export function hasKeywordPart(request: CheckedSearch, text: string): boolean {
   return text.trim() !== '' && request.semanticRatio < 1
 }
 
-export function searchStats(state: IndexState, params: SearchParams | undefined): SearchStats {
+export function searchStats(
+  state: IndexState,
+  params: SearchParams | undefined,
+  options: SearchStatsOptions = {},
+): SearchStats {
   const request = checkSearch(params, state.settings)
   const text = parseQuerySyntax(request.q, state.text).text
   return {
     version: statsVersion(state),
-    text: hasKeywordPart(request, text) ? textStats(state, text) : null,
+    text: hasKeywordPart(request, text) ? textStats(state, text, options.omitTypoVariants === true) : null,
   }
 }
 
-export function textStats(state: IndexState, text: string): TextQueryStats {
+export function textStats(state: IndexState, text: string, omitTypos = false): TextQueryStats {
   const tolerance = state.settings.typoTolerance
   return state.text.queryStats(text, {
     typos: tolerance.enabled ? tolerance.minWordSizeForTypos : 0,
     prefix: state.settings.prefixSearch !== 'disabled',
     synonyms: synonymTerms(state.text, text, state.settings.synonyms),
+    omitTypos,
   })
 }
 
@@ -74,5 +79,19 @@ export function mergeSearchStats(parts: readonly SearchStats[]): SearchContext {
   } catch (error) {
     throw new ShardedSearchMismatchError('Partitions analysed the query differently.', { cause: error })
   }
-  return { text: { ...mergeStats(present), candidates } }
+  const merged = mergeStats(present)
+  if (present.every((text) => text.unheldWords === undefined)) return { text: { ...merged, candidates } }
+  // Some partitions left typo variants out: complete if every word is held somewhere.
+  const unheld = new Set(present.flatMap((text) => text.unheldWords ?? []))
+  const unheldWords = [...unheld].filter((word) => (merged.docFrequencies[word] ?? 0) === 0).sort()
+  return { text: { ...merged, candidates, unheldWords } }
+}
+
+/**
+ * Whether merged statistics can serve the search: false when they were gathered without typo
+ * variants (`omitTypoVariants`) and the query has a word no partition holds, whose typo variants
+ * the search needs; gather them again without the option.
+ */
+export function searchContextComplete(context: SearchContext): boolean {
+  return (context.text?.unheldWords?.length ?? 0) === 0
 }

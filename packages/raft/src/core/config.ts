@@ -27,7 +27,9 @@ export interface RaftConfig {
   /**
    * Serve ReadIndex from the leader lease (no heartbeat round) instead of
    * confirming leadership with a quorum. Relies on bounded clock drift; requires
-   * checkQuorum. @defaultValue false
+   * checkQuorum. With `quiesce`, a leader stays awake (heartbeating) for
+   * `electionTicks` after its last read, so that reads keep finding a valid
+   * lease; waking from quiescence voids it. @defaultValue false
    */
   leaseReads: boolean
   /** Upper bound on the bytes of entries in one append message. @defaultValue 1 MiB */

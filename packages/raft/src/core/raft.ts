@@ -118,6 +118,8 @@ export class RaftCore {
   #pendingReads: PendingRead[] | null = null
   #readsAwaitingCommit: string[] | null = null
   #readHeartbeatDue = false
+  /** `#ticks` at the last read asked of this leader (lease reads keep it awake a while after). */
+  #lastReadTick = Number.NEGATIVE_INFINITY
   #messages: Message[] | null = null
   #readStates: ReadState[] | null = null
   /** Followers owed an append at the next `ready()`; batching many proposals into one message. */
@@ -283,6 +285,7 @@ export class RaftCore {
     this.#assertNoReady()
     this.#wake()
     if (this.#role !== 'leader') return false
+    this.#lastReadTick = this.#ticks
     if (this.log.term(this.log.committed) !== this.#term) {
       if (this.#readsAwaitingCommit === null) this.#readsAwaitingCommit = []
       this.#readsAwaitingCommit.push(context)
@@ -1060,6 +1063,9 @@ export class RaftCore {
   #canQuiesce(): boolean {
     if (this.#transferee !== null || this.#pendingReads !== null || this.#readsAwaitingCommit !== null)
       return false
+    // Waking voids the lease (ticks stand still while quiet), so the next read would cost a
+    // heartbeat round: a lease-reading leader stays awake for an election timeout after a read.
+    if (this.#config.leaseReads && this.#ticks - this.#lastReadTick < this.#config.electionTicks) return false
     if (this.#sendDue !== null || this.#sendEmptyDue || this.#readHeartbeatDue) return false
     const last = this.log.lastIndex()
     if (this.log.committed !== last || this.log.applied !== last || this.log.stableIndex !== last)

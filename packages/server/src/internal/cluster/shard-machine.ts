@@ -54,12 +54,26 @@ export class EngineShardMachine implements StateMachine {
   #position: number | null = 0
   /** An apply, restore or repair is running: the state and #position may disagree meanwhile. */
   #busy = false
+  /** Applies, restores and repairs called and not finished (queued ones included). */
+  #pending = 0
   /** Repairs and applies run one at a time, in call order. */
   #turn: Promise<unknown> = Promise.resolve()
   /** Anti-entropy repairs made to this replica, journaled durably (replica-repairs.ts). */
   #repairs: ReplicaRepair[]
   /** Ids of the repairs the state holds at the current position (kept in snapshots). */
   #repairedHere: string[] = []
+  /**
+   * Names the replica's state the same on every replica of the shard: the Raft index of the last
+   * entry applied (and the anti-entropy repairs made there). Replicas apply the same entries in the
+   * same order, so two replicas with the same version hold the same documents and settings. Null
+   * while an entry, a snapshot or a repair is being applied, and after restoring an image that did
+   * not record its index, until the next entry; a null version matches nothing.
+   */
+  get stateVersion(): string | null {
+    return this.#pending > 0 || this.#position === null
+      ? null
+      : `r${this.#position}.${this.#repairedHere.length}`
+  }
 
   constructor(engine: Engine, repairs: readonly ReplicaRepair[] = []) {
     this.engine = engine
@@ -100,12 +114,15 @@ export class EngineShardMachine implements StateMachine {
   }
 
   #exclusively<T>(run: () => Promise<T>): Promise<T> {
+    // Counted from the call (not from when its turn comes): the state is about to change.
+    this.#pending++
     const next = this.#turn.then(async () => {
       this.#busy = true
       try {
         return await run()
       } finally {
         this.#busy = false
+        this.#pending--
       }
     })
     this.#turn = next.catch(() => {})

@@ -1,5 +1,12 @@
 import { type ClusterNode, RemoteAppError, type ShardHosting, shardGroupOf } from '@shoal/cluster'
-import type { Command, Doc, GetDocumentsParams, SearchContext, SearchParams } from '@shoal/engine'
+import type {
+  Command,
+  Doc,
+  GetDocumentsParams,
+  SearchContext,
+  SearchParams,
+  SearchStatsOptions,
+} from '@shoal/engine'
 import { ApiError } from '../errors.ts'
 import { type AntiEntropyRequest, serveAntiEntropy } from './anti-entropy-replica.ts'
 import type { EngineShardMachine } from './shard-machine.ts'
@@ -16,7 +23,7 @@ export type ReadMode = 'leader' | 'eventual'
 export type ShardAction =
   | { readonly action: 'search'; readonly params: SearchParams }
   /** Phase 1 of a sharded search: the statistics global scoring needs. */
-  | { readonly action: 'searchStats'; readonly params: SearchParams }
+  | { readonly action: 'searchStats'; readonly params: SearchParams; readonly options?: SearchStatsOptions }
   /** Phase 2: the shard's candidates, scored with the merged statistics. */
   | { readonly action: 'searchShard'; readonly params: SearchParams; readonly context: SearchContext }
   | { readonly action: 'getDocument'; readonly id: string | number; readonly options: object }
@@ -48,6 +55,8 @@ export type ShardReply =
       readonly value: unknown
       readonly appliedIndex: number
       readonly commitIndex: number
+      /** The replica's state version (`EngineShardMachine.stateVersion`) when it answered. */
+      readonly version?: string | null
     }
   | {
       readonly ok: false
@@ -103,6 +112,8 @@ async function serveItem(
       await raft.read({ signal: AbortSignal.timeout(5_000) })
     }
     const status = raft.status()
+    // Read in the same turn as the engine below: no apply can come in between.
+    const version = machine.stateVersion
     const index = machine.engine.index(item.indexUid)
     let value: unknown
     const call = item.call
@@ -111,7 +122,7 @@ async function serveItem(
         value = index.search(call.params)
         break
       case 'searchStats':
-        value = index.searchStats(call.params)
+        value = index.searchStats(call.params, call.options)
         break
       case 'searchShard':
         value = index.searchShard(call.params, call.context)
@@ -136,7 +147,7 @@ async function serveItem(
         value = await serveAntiEntropy(machine, item.indexUid, index, call.request)
         break
     }
-    return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex }
+    return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex, version }
   } catch (error) {
     const coded = error as { code?: unknown; httpStatus?: unknown }
     return {
@@ -252,6 +263,8 @@ export interface ShardResult {
   readonly value: unknown
   /** How many committed entries the answering replica had not applied yet (eventual reads). */
   readonly lag: number
+  /** The answering replica's state version, the same on every replica of the shard; null when unknown. */
+  readonly version: string | null
 }
 
 /**
@@ -336,6 +349,7 @@ export async function readShards(
               shard,
               value: reply.value,
               lag: Math.max(0, reply.commitIndex - reply.appliedIndex),
+              version: reply.version ?? null,
             })
             pending.delete(shard)
             return

@@ -7,11 +7,18 @@ import {
   type SearchStats,
   ShardedSearchMismatchError,
   type ShardSearchResult,
+  searchContextComplete,
 } from '@shoal/engine'
 import { ApiError } from '../errors.ts'
 import type { ReadOptions } from '../read-options.ts'
 import type { ClusterEngine } from './cluster-engine.ts'
-import { type ShardResult, ShardsUnavailableError } from './shard-rpc.ts'
+import {
+  type ShardResult,
+  ShardsUnavailableError,
+  type ShardTarget,
+  serveShards,
+  shardTargets,
+} from './shard-rpc.ts'
 
 /**
  * Scatter-gather search over the shards of one index, in the engine's three phases
@@ -21,9 +28,14 @@ import { type ShardResult, ShardsUnavailableError } from './shard-rpc.ts'
  * sends one request per node, carrying every shard that node serves.
  *
  * Statistics are cached per query with the version of every shard they came from; a shard's
- * version changes with every write to it. A search with cached statistics skips phase 1; when a
- * shard answers phase 2 under another version, the statistics are gathered again and phase 2
- * repeated. So a query costs at most one extra round trip, none when the cache is fresh.
+ * version changes with every write to it and is the same on each of its replicas (the index of
+ * the last Raft entry applied), so statistics read from one replica serve a search on another,
+ * whatever the read mode. A search with cached statistics skips phase 1; so does a search
+ * through a node that holds a replica of every shard, which reads them from its own replicas
+ * (no network) and has phase 2 check them. When a shard answers phase 2 under another version,
+ * the statistics are gathered again from the shards and phase 2 repeated. So a query costs one
+ * round trip while the cache is fresh or the local replicas are current, and two or three when
+ * a write came in between.
  *
  * A shard without a reachable replica fails the search with 503 (`shards_unavailable`, naming
  * it), or, with `allowPartialResults`, is listed under `partial`; results are never silently
@@ -39,9 +51,17 @@ export async function searchShards(
   const mode = read.consistency === 'eventual' ? 'eventual' : 'leader'
   const key = cacheKey(engine, uid, params)
   let cached = STATS_CACHE.get(key)
+  // Statistics from this node's replicas are checked by phase 2 and cost one more try when stale.
+  let retries = 2
   for (let attempt = 0; ; attempt++) {
     let stats = cached
+    let unverified = false
     const missing: { shard: number; reason: string }[] = []
+    if (stats === undefined && attempt === 0 && !localStatsPaused(engine, uid)) {
+      stats = await localStats(engine, uid, params)
+      unverified = stats !== undefined
+      if (unverified) retries++
+    }
     if (stats === undefined) {
       const gathered = await engine.readSome(uid, () => ({ action: 'searchStats', params }), mode)
       missing.push(...gathered.missing)
@@ -62,14 +82,16 @@ export async function searchShards(
         all.map((m) => m.shard),
         all[0]?.reason ?? '',
       )
-    const stale = answered.results.some(
-      (part) => (part.value as ShardSearchResult).version !== stats.versions.get(part.shard),
-    )
-    if (stale && attempt < 2) {
+    const stale = answered.results.some((part) => versionOf(part) !== stats.versions.get(part.shard))
+    // While writes keep this node's replicas behind, go to the shards for statistics directly.
+    if (stale && unverified)
+      LOCAL_STALE_UNTIL.set(indexKey(engine, uid), performance.now() + LOCAL_STALE_PAUSE_MS)
+    if (stale && attempt < retries) {
       STATS_CACHE.delete(key)
       cached = undefined
       continue
     }
+    if (unverified && !stale) remember(key, stats)
     let result: SearchResult
     try {
       result = mergeShardResults(
@@ -109,8 +131,28 @@ const STATS_CACHE = new Map<string, StatsEntry>()
 const STATS_CACHE_ENTRIES = 1_000
 
 function cacheKey(engine: ClusterEngine, uid: string, params: SearchParams): string {
+  return `${indexKey(engine, uid)}\u0000${JSON.stringify(params)}`
+}
+
+function indexKey(engine: ClusterEngine, uid: string): string {
   const record = engine.node.metadata.state.indexes[uid]
-  return `${uid}\u0000${record?.createdAtMs ?? 0}\u0000${JSON.stringify(params)}`
+  return `${uid}\u0000${record?.createdAtMs ?? 0}`
+}
+
+/**
+ * Indexes whose local statistics were found stale lately (writes coming in), until when this
+ * node asks the shards for statistics instead of trying its replicas first.
+ */
+const LOCAL_STALE_UNTIL = new Map<string, number>()
+const LOCAL_STALE_PAUSE_MS = 1_000
+
+function localStatsPaused(engine: ClusterEngine, uid: string): boolean {
+  const index = indexKey(engine, uid)
+  const until = LOCAL_STALE_UNTIL.get(index)
+  if (until === undefined) return false
+  if (until > performance.now()) return true
+  LOCAL_STALE_UNTIL.delete(index)
+  return false
 }
 
 function remember(key: string, entry: StatsEntry): void {
@@ -131,8 +173,62 @@ function entryOf(results: readonly ShardResult[]): StatsEntry {
   }
   return {
     context,
-    versions: new Map(results.map((part) => [part.shard, (part.value as SearchStats).version])),
+    versions: new Map(results.map((part) => [part.shard, versionOf(part)])),
   }
+}
+
+/**
+ * The version a shard answered under: its replica's state version, the same on every replica, so
+ * statistics read from one replica serve a search on another; else the engine's own version of
+ * the index, which only that replica process can match.
+ */
+function versionOf(part: ShardResult): string {
+  return part.version ?? `engine:${(part.value as SearchStats | ShardSearchResult).version}`
+}
+
+/**
+ * Phase 1 without the network: the statistics of this node's own replicas, when it holds one of
+ * every shard and each knows its version. They may lag the shard leaders; phase 2 compares each
+ * shard's version with the one its statistics came from, so a lagging replica costs a retry,
+ * never a different ranking. They are read without typo variants first (no scan of the term
+ * dictionaries), which suffices unless a query word is held by no shard. Undefined when a
+ * replica is missing or answers anything but statistics with a known version (an error is then
+ * met again, as the typed error it is, on the way through the network).
+ */
+async function localStats(
+  engine: ClusterEngine,
+  uid: string,
+  params: SearchParams,
+): Promise<StatsEntry | undefined> {
+  const { node, hosting } = engine
+  const targets = shardTargets(node, uid)
+  const local = (t: ShardTarget) => t.holders.includes(node.nodeId) && hosting.machine(t.group) !== undefined
+  if (targets.length === 0 || !targets.every(local)) return undefined
+  // First without typo variants (no dictionary scan), which suffices unless a word is held nowhere.
+  for (const options of [{ omitTypoVariants: true }, {}]) {
+    const replies = await serveShards(node, hosting, {
+      kind: 'shards',
+      mode: 'eventual',
+      items: targets.map((t) => ({
+        group: t.group,
+        indexUid: uid,
+        call: { action: 'searchStats', params, options },
+      })),
+    })
+    const parts: ShardResult[] = []
+    for (const [i, reply] of replies.entries()) {
+      if (!reply.ok || reply.version === undefined || reply.version === null) return undefined
+      parts.push({ shard: targets[i]!.shard, value: reply.value, lag: 0, version: reply.version })
+    }
+    let entry: StatsEntry
+    try {
+      entry = entryOf(parts)
+    } catch {
+      return undefined
+    }
+    if (searchContextComplete(entry.context)) return entry
+  }
+  return undefined
 }
 
 /** Shards that gave no statistics are not asked for candidates either (they are missing already). */
