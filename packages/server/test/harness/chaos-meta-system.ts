@@ -392,6 +392,12 @@ export class ShoalMetaSystem implements SystemUnderTest {
     await rm(this.#root, { recursive: true, force: true })
   }
 
+  /** Where `node` answers HTTP, and its node id once it has started (for systems built on these processes). */
+  address(node: string): { http: number; nodeId: string | null; paused: boolean } {
+    const m = this.#member(node)
+    return { http: m.http, nodeId: m.nodeId, paused: m.paused }
+  }
+
   /** The output of every node, for a failing run's report. */
   outputs(): string {
     return this.#members.map((m) => `--- ${m.name}\n${m.output.slice(-4000)}`).join('\n')
