@@ -443,6 +443,9 @@ export class ShoalMetaSystem implements SystemUnderTest {
       'warn',
       ...extra,
     ]
+    // A restart is ready when its own output says so, not the previous run's.
+    const STARTED = `--- ${m.name} started ---\n`
+    m.output = `${m.output}${STARTED}`.slice(-64 * 1024)
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     m.child = child
     m.expectedExit = false
@@ -457,8 +460,10 @@ export class ShoalMetaSystem implements SystemUnderTest {
     })
     const deadline = Date.now() + 60_000
     while (Date.now() < deadline) {
-      const match = /cluster:\s+\S+ as node (\S+)/.exec(m.output)
-      if (match !== null && /listening on http/.test(m.output)) {
+      const at = m.output.lastIndexOf(STARTED)
+      const own = at === -1 ? m.output : m.output.slice(at)
+      const match = /cluster:\s+\S+ as node (\S+)/.exec(own)
+      if (match !== null && /listening on http/.test(own)) {
         m.nodeId = match[1] as string
         return
       }

@@ -291,6 +291,11 @@ export class ShoalShardsSystem implements SystemUnderTest {
     return this.#cluster.outputs()
   }
 
+  /** Where `node` answers HTTP. */
+  addressOf(node: string): NodeAddress {
+    return { name: node, http: this.#cluster.address(node).http }
+  }
+
   /** Every key through every node (strong reads) must read its final value. */
   async #finalReadsEverywhere(values: ReadonlyMap<string, string | null>): Promise<SystemCheck> {
     const violations: string[] = []
