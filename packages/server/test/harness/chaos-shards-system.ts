@@ -256,8 +256,9 @@ export class ShoalShardsSystem implements SystemUnderTest {
           .join(', ')}; ${duringRun.length} violations`,
         violations: duringRun.slice(0, 20),
       },
-      await this.#finalReadsEverywhere(final.values),
-      await this.#finalSearchesEverywhere(final.values),
+      // One budget for the final reads and searches: retried while they answer 503 or nothing.
+      await this.#finalReadsEverywhere(final.values, Date.now() + 30_000),
+      await this.#finalSearchesEverywhere(final.values, Date.now() + 30_000),
     ]
     const lags = Object.entries(this.#replicaLags)
     checks.push({
@@ -297,14 +298,26 @@ export class ShoalShardsSystem implements SystemUnderTest {
   }
 
   /** Every key through every node (strong reads) must read its final value. */
-  async #finalReadsEverywhere(values: ReadonlyMap<string, string | null>): Promise<SystemCheck> {
+  async #finalReadsEverywhere(
+    values: ReadonlyMap<string, string | null>,
+    deadline: number,
+  ): Promise<SystemCheck> {
     const violations: string[] = []
     let reads = 0
     for (const node of this.#addresses()) {
       for (const [key, expected] of values) {
         const outcome = await retrying(
-          () => request(this.http, node, 'GET', `/indexes/${INDEX_UID}/documents/${key}`, undefined, 10_000),
+          () =>
+            request(
+              this.http,
+              node,
+              'GET',
+              `/indexes/${INDEX_UID}/documents/${key}`,
+              undefined,
+              left(deadline, 10_000),
+            ),
           (o) => o.kind === 'lost' || (o.kind === 'answer' && o.status === 503),
+          deadline,
         )
         reads++
         const got =
@@ -325,7 +338,10 @@ export class ShoalShardsSystem implements SystemUnderTest {
   }
 
   /** Through every node: every document, and each marker's documents, exactly as the final values say. */
-  async #finalSearchesEverywhere(values: ReadonlyMap<string, string | null>): Promise<SystemCheck> {
+  async #finalSearchesEverywhere(
+    values: ReadonlyMap<string, string | null>,
+    deadline: number,
+  ): Promise<SystemCheck> {
     const violations: string[] = []
     let searches = 0
     const present = [...values].filter((e): e is [string, string] => e[1] !== null)
@@ -338,9 +354,10 @@ export class ShoalShardsSystem implements SystemUnderTest {
               node,
               INDEX_UID,
               { filter, consistency: 'strong', allowPartial: false },
-              20_000,
+              left(deadline, 20_000),
             ),
           (o) => o.kind === 'unavailable' || o.kind === 'lost',
+          deadline,
         )
         searches++
         const label = `${filter === null ? 'every document' : `marker ${filter}`} through ${node.name}`
@@ -406,15 +423,20 @@ export class ShoalShardsSystem implements SystemUnderTest {
   }
 }
 
-/**
- * Sends again while the outcome is `transient` (a 503, no answer), for up to
- * 20 s after healing and settling; the last outcome otherwise.
- */
-async function retrying<T>(send: () => Promise<T>, transient: (outcome: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 20_000
+/** Sends again while the outcome is `transient` (a 503, no answer) until `deadline`; the last outcome otherwise. */
+async function retrying<T>(
+  send: () => Promise<T>,
+  transient: (outcome: T) => boolean,
+  deadline: number,
+): Promise<T> {
   for (;;) {
     const outcome = await send()
     if (!transient(outcome) || Date.now() > deadline) return outcome
     await sleep(200)
   }
+}
+
+/** The time a request may take: what is left before `deadline`, at most `cap`, at least 1 s. */
+function left(deadline: number, cap: number): number {
+  return Math.min(cap, Math.max(1000, deadline - Date.now()))
 }
