@@ -82,6 +82,12 @@ interface Member {
   output: string
 }
 
+/** Node processes running now, killed when this process exits (Ctrl-C of `pnpm chaos` included). */
+const LIVE_CHILDREN = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of LIVE_CHILDREN) child.kill('SIGKILL')
+})
+
 export class ShoalMetaSystem implements SystemUnderTest {
   readonly name = 'shoal-meta'
   readonly nodes: readonly string[]
@@ -455,7 +461,9 @@ export class ShoalMetaSystem implements SystemUnderTest {
     }
     child.stdout?.on('data', append)
     child.stderr?.on('data', append)
+    LIVE_CHILDREN.add(child)
     child.once('exit', (code, signal) => {
+      LIVE_CHILDREN.delete(child)
       if (!m.expectedExit) m.crashes.push(String(code ?? signal))
     })
     const deadline = Date.now() + 60_000
