@@ -253,10 +253,20 @@ export class ShoalMetaSystem implements SystemUnderTest {
     m.paused = false
   }
 
+  /**
+   * Starts a stopped member again on its data, as an operator would
+   * (docs/operations.md): with the gossip addresses of the other members as
+   * `--join` seeds. Without seeds a restarted node knows no peer to gossip
+   * with, and the others, having declared it dead, no longer probe it, so
+   * it would stay cut off from the membership for good.
+   */
   async restart(node: string): Promise<void> {
     const m = this.#member(node)
     if (this.running(node)) return
-    await this.#spawn(m, [])
+    const seeds = this.#active()
+      .filter((x) => x !== m)
+      .map((x) => x.gossipFront?.address as string)
+    await this.#spawn(m, seeds.length === 0 ? [] : ['--join', seeds.join(',')])
   }
 
   pause(node: string): void {
