@@ -14,6 +14,16 @@ export function markerOf(value: string): string {
 
 export const MARKERS = ['g0', 'g1', 'g2'] as const
 
+/**
+ * A node that has not rejoined its cluster yet refuses every request before
+ * any handler runs (503 `cluster_unavailable`, "This node is starting…"), so
+ * such a write certainly did not happen; other 503s may follow a commit.
+ */
+function startingNode(status: number, body: unknown): boolean {
+  const message = (body as { message?: unknown } | null)?.message
+  return status === 503 && typeof message === 'string' && message.startsWith('This node is starting')
+}
+
 export interface ShardsClientOptions {
   uid: string
   /** Give up on an operation after this long (a write's outcome is then unknown). */
@@ -26,7 +36,7 @@ export interface ShardsClientOptions {
  * replaces the document `{ id: key, value, marker }` (`POST
  * /indexes/{uid}/documents`): acknowledged when its task reaches `succeeded`,
  * failed when it reaches `failed` (a failed task changes nothing) or when the
- * write was refused before a task existed (a 4xx), unknown otherwise (a 503, a
+ * write was refused before a task existed (a 4xx, or a node still starting), unknown otherwise (a 503, a
  * time-out, a lost connection, a task still running at the deadline). The
  * task is polled through every node in turn, since a node cut off from the
  * metadata leader sees no progress. A read is `GET
@@ -58,7 +68,11 @@ export class ShardsClient implements ChaosClient {
     }
     if (sent.status !== 202) {
       this.#next()
-      const refused = sent.status >= 400 && sent.status < 500 && sent.status !== 408 && sent.status !== 429
+      const refused =
+        (sent.status >= 400 && sent.status < 500 && sent.status !== 408 && sent.status !== 429) ||
+        startingNode(sent.status, sent.body)
+      // An unavailable cluster is not asked again at once (the workload's pause is short).
+      if (sent.status === 503) await sleep(100)
       return { status: refused ? 'fail' : 'info', reason: describeOutcome(sent) }
     }
     const taskUid = (sent.body as { taskUid: number }).taskUid
@@ -97,6 +111,7 @@ export class ShardsClient implements ChaosClient {
         return { status: 'ok', value: null }
     }
     this.#next()
+    if (got?.kind === 'answer' && got.status === 503) await sleep(100)
     return { status: 'fail', reason: got === null ? 'no node reachable' : describeOutcome(got) }
   }
 
