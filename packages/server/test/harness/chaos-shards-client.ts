@@ -1,5 +1,12 @@
 import type { ChaosClient, OpOutcome } from '@shoal/testkit/chaos'
-import { describeOutcome, type HttpLog, type NodeAddress, request, sleep } from './chaos-shards-http.ts'
+import {
+  describeOutcome,
+  type HttpLog,
+  type NodeAddress,
+  request,
+  sleep,
+  startingNode,
+} from './chaos-shards-http.ts'
 
 /**
  * The marker field of a document holding `value`: one of three groups, a
@@ -13,16 +20,6 @@ export function markerOf(value: string): string {
 }
 
 export const MARKERS = ['g0', 'g1', 'g2'] as const
-
-/**
- * A node that has not rejoined its cluster yet refuses every request before
- * any handler runs (503 `cluster_unavailable`, "This node is starting…"), so
- * such a write certainly did not happen; other 503s may follow a commit.
- */
-function startingNode(status: number, body: unknown): boolean {
-  const message = (body as { message?: unknown } | null)?.message
-  return status === 503 && typeof message === 'string' && message.startsWith('This node is starting')
-}
 
 export interface ShardsClientOptions {
   uid: string

@@ -94,6 +94,16 @@ export async function request(
   return outcome
 }
 
+/**
+ * A node that has not rejoined its cluster yet refuses every request before
+ * any handler runs (503 `cluster_unavailable`, "This node is starting…"), so
+ * a write it refused certainly did not happen; other 503s may follow a commit.
+ */
+export function startingNode(status: number, body: unknown): boolean {
+  const message = (body as { message?: unknown } | null)?.message
+  return status === 503 && typeof message === 'string' && message.startsWith('This node is starting')
+}
+
 export function describeOutcome(outcome: HttpOutcome): string {
   if (outcome.kind === 'answer') return `${outcome.status} ${errorCode(outcome.body) ?? ''}`.trim()
   return outcome.kind === 'refused' ? 'connection refused' : outcome.reason
