@@ -5,7 +5,9 @@
  *   pnpm chaos --scenario all --duration 30s --seed 1
  *   pnpm chaos --list
  *
- * Starts the system under test (today the Raft KV example as three processes),
+ * Starts the system under test (`--system raft-kv`, the default: the Raft KV
+ * example as three processes; `shoal-meta`: the metadata group of three
+ * `shoal` processes; `shoal-shards`: a sharded index on them),
  * runs the scenario's faults under a recorded workload, heals, checks, and
  * writes `<out>/<scenario>-<seed>.json` and `.md` (default out:
  * `chaos-results/`). Exits 1 when a run fails its checks; the same `--seed`
@@ -16,6 +18,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { KvChaosSystem } from '../packages/raft/examples/kv/chaos-system.ts'
 import { ShoalMetaSystem } from '../packages/server/test/harness/chaos-meta-system.ts'
+import { ShoalShardsSystem } from '../packages/server/test/harness/chaos-shards-system.ts'
 import {
   type ChaosReport,
   parseDuration,
@@ -61,6 +64,8 @@ const SYSTEMS: Record<string, (scenario: Scenario) => Promise<SystemUnderTest>> 
   // Two spare nodes for a scenario that adds and removes members.
   'shoal-meta': (scenario) =>
     ShoalMetaSystem.create({ spares: scenario.requires?.includes('membership') === true ? 2 : 0 }),
+  // One index of 6 shards, 3 replicas each, on the three nodes.
+  'shoal-shards': () => ShoalShardsSystem.create(),
 }
 const createSystem = SYSTEMS[values.system]
 if (createSystem === undefined) {
@@ -106,10 +111,18 @@ for (const scenario of scenarios) {
   const base = path.join(values.out, `${scenario.name}-${seed}`)
   await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
   await writeFile(`${base}.md`, reportToMarkdown(report))
+  // The nodes' own output (their last lines each), to look into a failing run.
+  const outputs = (system as { outputs?: () => string }).outputs
+  if (!report.passed && outputs !== undefined) await writeFile(`${base}.log`, outputs.call(system))
   process.stdout.write(
     `${report.passed ? 'PASS' : 'FAIL'} ${scenario.name}: ${report.operations.total} operations, ` +
       `${report.faults.length} faults, ${report.lostWrites.count} lost, ${report.linearizability.verdict}, ` +
-      `recovered in ${report.recovery.firstAcknowledgedWriteMs ?? '–'} ms → ${base}.md\n`,
+      `recovered in ${report.recovery.firstAcknowledgedWriteMs ?? '–'} ms` +
+      report.checks
+        .filter((c) => !c.passed)
+        .map((c) => `, ${c.name} FAILED`)
+        .join('') +
+      ` → ${base}.md\n`,
   )
   reports.push(report)
 }

@@ -9,6 +9,7 @@ import type { BackupPaths } from './backups.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { parseHttpAddr, type ServerConfig } from './config.ts'
 import { DocumentParser } from './document-parser.ts'
+import { errorLink } from './errors.ts'
 import { type LocalEngine, ServerMetrics } from './metrics.ts'
 import type { Services } from './route-spec.ts'
 import { TaskQueue } from './task-queue.ts'
@@ -117,6 +118,19 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     version: await packageVersion(),
   }
   const app = buildApp(services, logger)
+  // A cluster node answers nothing but 503 until its cluster is attached: until then its engine
+  // and task queue are the standalone ones, and a write taken there would never reach the cluster.
+  let joining = config.cluster.enabled
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!joining) return
+    await reply.code(503).send({
+      message: 'This node is starting: it serves once it has rejoined its cluster.',
+      code: 'cluster_unavailable',
+      type: 'system',
+      link: errorLink('cluster_unavailable'),
+    })
+    return reply
+  })
   const { host, port } = parseHttpAddr(config.httpAddr)
   await app.listen({ host, port })
   const address = app.server.address()
@@ -142,6 +156,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
       // Indexes, documents and tasks now live in the cluster.
       services.engine = runtime.engine
       services.queue = runtime.tasks
+      joining = false
     },
     close() {
       closing ??= (async () => {

@@ -1,4 +1,5 @@
 import type { ChaosClient, OpOutcome } from '@shoal/testkit/chaos'
+import { startingNode } from './chaos-shards-http.ts'
 import { MASTER_KEY } from './cluster-processes.ts'
 
 /** What `GET /_cluster/settings` answers. */
@@ -28,7 +29,10 @@ export class MetaClient implements ChaosClient {
     const outcome = await this.#request('PUT', '/_cluster/settings', { persistent: { [key]: value } })
     if (outcome.status === 'ok' && outcome.value.status === 200) return { status: 'ok', value: undefined }
     this.#next()
-    return outcome.status === 'ok' ? { status: 'info', reason: describe(outcome.value) } : outcome
+    if (outcome.status !== 'ok') return outcome
+    // Refused by a node still starting, before any handler ran: it certainly did not happen.
+    const certain = startingNode(outcome.value.status, outcome.value.body)
+    return { status: certain ? 'fail' : 'info', reason: describe(outcome.value) }
   }
 
   async read(key: string): Promise<OpOutcome<string | null>> {

@@ -82,6 +82,12 @@ interface Member {
   output: string
 }
 
+/** Node processes running now, killed when this process exits (Ctrl-C of `pnpm chaos` included). */
+const LIVE_CHILDREN = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of LIVE_CHILDREN) child.kill('SIGKILL')
+})
+
 export class ShoalMetaSystem implements SystemUnderTest {
   readonly name = 'shoal-meta'
   readonly nodes: readonly string[]
@@ -247,10 +253,20 @@ export class ShoalMetaSystem implements SystemUnderTest {
     m.paused = false
   }
 
+  /**
+   * Starts a stopped member again on its data, as an operator would
+   * (docs/operations.md): with the gossip addresses of the other members as
+   * `--join` seeds. Without seeds a restarted node knows no peer to gossip
+   * with, and the others, having declared it dead, no longer probe it, so
+   * it would stay cut off from the membership for good.
+   */
   async restart(node: string): Promise<void> {
     const m = this.#member(node)
     if (this.running(node)) return
-    await this.#spawn(m, [])
+    const seeds = this.#active()
+      .filter((x) => x !== m)
+      .map((x) => x.gossipFront?.address as string)
+    await this.#spawn(m, seeds.length === 0 ? [] : ['--join', seeds.join(',')])
   }
 
   pause(node: string): void {
@@ -392,6 +408,12 @@ export class ShoalMetaSystem implements SystemUnderTest {
     await rm(this.#root, { recursive: true, force: true })
   }
 
+  /** Where `node` answers HTTP, and its node id once it has started (for systems built on these processes). */
+  address(node: string): { http: number; nodeId: string | null; paused: boolean } {
+    const m = this.#member(node)
+    return { http: m.http, nodeId: m.nodeId, paused: m.paused }
+  }
+
   /** The output of every node, for a failing run's report. */
   outputs(): string {
     return this.#members.map((m) => `--- ${m.name}\n${m.output.slice(-4000)}`).join('\n')
@@ -437,6 +459,9 @@ export class ShoalMetaSystem implements SystemUnderTest {
       'warn',
       ...extra,
     ]
+    // A restart is ready when its own output says so, not the previous run's.
+    const STARTED = `--- ${m.name} started ---\n`
+    m.output = `${m.output}${STARTED}`.slice(-64 * 1024)
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     m.child = child
     m.expectedExit = false
@@ -446,13 +471,17 @@ export class ShoalMetaSystem implements SystemUnderTest {
     }
     child.stdout?.on('data', append)
     child.stderr?.on('data', append)
+    LIVE_CHILDREN.add(child)
     child.once('exit', (code, signal) => {
+      LIVE_CHILDREN.delete(child)
       if (!m.expectedExit) m.crashes.push(String(code ?? signal))
     })
     const deadline = Date.now() + 60_000
     while (Date.now() < deadline) {
-      const match = /cluster:\s+\S+ as node (\S+)/.exec(m.output)
-      if (match !== null && /listening on http/.test(m.output)) {
+      const at = m.output.lastIndexOf(STARTED)
+      const own = at === -1 ? m.output : m.output.slice(at)
+      const match = /cluster:\s+\S+ as node (\S+)/.exec(own)
+      if (match !== null && /listening on http/.test(own)) {
         m.nodeId = match[1] as string
         return
       }

@@ -26,9 +26,11 @@ export { roundRobin } from './scenarios/round-robin.ts'
 export { procAddress, tcpDialerPid } from './socket-owner.ts'
 export type {
   ChaosClient,
+  FinalState,
   OpOutcome,
   ReplicaState,
   SystemCapabilities,
+  SystemCheck,
   SystemUnderTest,
 } from './system.ts'
 export { TcpLinkProxy, type TcpLinkProxyOptions, type TcpProxyStats } from './tcp-link-proxy.ts'

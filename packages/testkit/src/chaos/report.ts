@@ -2,6 +2,7 @@ import type { Verdict } from '../lin/types.ts'
 import type { LostWrite } from './checks.ts'
 import { ChaosConfigError } from './errors.ts'
 import type { FaultRecord } from './scenario.ts'
+import type { SystemCheck } from './system.ts'
 import type { TcpProxyStats } from './tcp-link-proxy.ts'
 import type { UdpProxyStats } from './udp-link-proxy.ts'
 import type { OperationCounts } from './workload.ts'
@@ -45,10 +46,12 @@ export interface ChaosReport {
     /** From healing until every replica had applied everything committed (null: never, within the time-out). */
     settledMs: number | null
   }
+  /** The system's own checks (searches, HTTP statuses); empty when it has none. */
+  checks: SystemCheck[]
   /** Node exits nobody asked for. */
   crashes: string[]
   network: { tcp: TcpProxyStats; udp: UdpProxyStats }
-  /** Linearizable, no acknowledged write lost, replicas identical. */
+  /** Linearizable, no acknowledged write lost, replicas identical, every system check passed. */
   passed: boolean
 }
 
@@ -68,6 +71,7 @@ export function reportToMarkdown(report: ChaosReport): string {
     `- Acknowledged writes lost: **${report.lostWrites.checked ? report.lostWrites.count : 'not checked'}**`,
     `- Replicas identical: **${report.replicas.identical ? 'yes' : 'no'}** (applied indexes ${JSON.stringify(report.replicas.appliedIndexes)})`,
     `- Recovery after healing: first acknowledged write ${report.recovery.firstAcknowledgedWriteMs ?? 'none'} ms, replicas settled ${report.recovery.settledMs ?? 'never'} ms`,
+    ...report.checks.map((c) => `- ${c.name}: **${c.passed ? 'passed' : 'FAILED'}** (${c.summary})`),
     `- Unrequested node exits: ${report.crashes.length === 0 ? 'none' : report.crashes.length}`,
     ...report.problems.map((problem) => `- Problem: **${problem}**`),
     '',
@@ -91,6 +95,9 @@ export function reportToMarkdown(report: ChaosReport): string {
     '',
   ]
   if (report.crashes.length > 0) lines.push('## Node exits', '', ...report.crashes.map((c) => `- ${c}`), '')
+  for (const check of report.checks.filter((c) => c.violations.length > 0)) {
+    lines.push(`## ${check.name}: violations`, '', ...check.violations.map((v) => `- ${v}`), '')
+  }
   const cx = report.linearizability.counterexample
   if (cx !== null) {
     lines.push('## Counterexample', '', `Key ${cx.key}; longest linearizable prefix (last 10):`, '')

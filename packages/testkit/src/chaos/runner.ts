@@ -6,7 +6,7 @@ import { ChaosConfigError, ChaosRunError } from './errors.ts'
 import { FaultNetwork } from './fault-network.ts'
 import type { ChaosReport } from './report.ts'
 import type { FaultRecord, Scenario } from './scenario.ts'
-import type { ReplicaState, SystemUnderTest } from './system.ts'
+import type { ReplicaState, SystemCheck, SystemUnderTest } from './system.ts'
 import { sleep, Workload } from './workload.ts'
 
 export interface ChaosRunOptions {
@@ -70,6 +70,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     log(`started ${system.name}; running ${scenario.name} for ${durationMs} ms (seed ${seed})`)
     const startedAt = now()
     workload.start(system)
+    // Forked only for a system with probes, so the other systems' fault schedules stay as they were.
+    if (system.startProbes !== undefined) system.startProbes(now, rng.fork())
     await nemesis(scenario, { system, network, rng: rng.fork() }, startedAt + durationMs, now, faults, log)
 
     const healAt = now()
@@ -82,6 +84,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
       now,
     )
     await workload.stop()
+    await system.stopProbes?.()
     const settledAt = await waitFor(
       async () => ((await system.settled()) ? now() : undefined),
       now() + settleTimeoutMs,
@@ -110,6 +113,14 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     }
     const history = workload.history()
     const lost = finalValues === null ? [] : lostWrites(history, finalValues)
+    let checks: SystemCheck[] = []
+    if (finalValues !== null && system.checks !== undefined) {
+      try {
+        checks = await system.checks({ values: finalValues, history })
+      } catch (error) {
+        problems.push(`${system.name}'s own checks failed to run: ${String(error)}`)
+      }
+    }
     const divergent = divergentKeys(replicas)
     const check = checkLinearizability(kvModel({ initialValue: null }), history, {
       timeoutMs: options.checkTimeoutMs ?? 120_000,
@@ -153,10 +164,12 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
         firstAcknowledgedWriteMs: recoveredAt === undefined ? null : Math.round(recoveredAt - healAt),
         settledMs: settledAt === undefined ? null : Math.round(settledAt - healAt),
       },
+      checks,
       crashes: system.crashes(),
       network: network.stats(),
       passed:
         problems.length === 0 &&
+        checks.every((c) => c.passed) &&
         check.verdict === 'linearizable' &&
         lost.length === 0 &&
         replicas.length === members(system).length &&
@@ -165,6 +178,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     return report
   } finally {
     await workload.stop()
+    await system.stopProbes?.()
     await system.stop()
     await network.stop()
   }

@@ -4,6 +4,9 @@
  * see that the replicas agree once the faults are healed. The Raft KV example
  * implements it; a Shoal cluster plugs in the same way.
  */
+import type { KvInput, KvOutput } from '../lin/kv-model.ts'
+import type { Operation } from '../lin/types.ts'
+import type { Rng } from '../rng/index.ts'
 import type { FaultNetwork } from './fault-network.ts'
 
 /**
@@ -46,6 +49,24 @@ export interface ReplicaState {
   /** The node's applied position (Raft applied index, or an equivalent). */
   appliedIndex: number
   values: ReadonlyMap<string, string | null>
+}
+
+/** A check of a system's own (searches, HTTP statuses), beside the runner's. */
+export interface SystemCheck {
+  name: string
+  passed: boolean
+  /** One line: what was checked and what was found. */
+  summary: string
+  /** Examples of violations (a few), empty when it passed. */
+  violations: string[]
+}
+
+/** What a system's own checks get once the final reads are done. */
+export interface FinalState {
+  /** The value of each key, read after healing and settling. */
+  values: ReadonlyMap<string, string | null>
+  /** The whole recorded history, failed operations left out, on the run's clock. */
+  history: readonly Operation<KvInput, KvOutput>[]
 }
 
 export interface SystemUnderTest {
@@ -94,6 +115,20 @@ export interface SystemUnderTest {
   settled(): Promise<boolean>
   /** Each node's state for `keys`, read locally on that node (not through the leader). */
   replicaStates(keys: readonly string[]): Promise<ReplicaState[]>
+  /**
+   * Starts probes of the system's own beside the workload (searches, say),
+   * stamped on the run's clock `now` (the history's), drawing from `rng`
+   * (forked from the run's seed); stopped by `stopProbes`
+   * once the workload stops, before the replicas settle (and again when the
+   * run ends, so it must be idempotent).
+   */
+  startProbes?(now: () => number, rng: Rng): void
+  stopProbes?(): Promise<void>
+  /**
+   * Checks of the system's own, run after the final reads and the replica
+   * comparison; a check that does not pass fails the run.
+   */
+  checks?(final: FinalState): Promise<SystemCheck[]>
   /** Exits of nodes the runner did not ask for (crashes, fail-stop on a disk error). */
   crashes(): string[]
   /** Stops every node and removes what `start` created. */

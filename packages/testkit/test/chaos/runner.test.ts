@@ -4,8 +4,10 @@ import {
   type FaultNetwork,
   type OpOutcome,
   type ReplicaState,
+  reportToMarkdown,
   runChaos,
   type Scenario,
+  type SystemCheck,
   type SystemUnderTest,
 } from '../../src/chaos/index.ts'
 import { Rng } from '../../src/rng/index.ts'
@@ -132,6 +134,59 @@ describe('nemesis runner', () => {
     expect(report.problems).toEqual(['replicas did not settle within 500 ms of healing'])
     expect(report.recovery.settledMs).toBeNull()
     expect(report.passed).toBe(false)
+  })
+
+  it("runs the system's own probes beside the workload and fails the run when its own check fails", async () => {
+    const probed: Array<{ at: number; keys: number }> = []
+    let probing: ReturnType<typeof setInterval> | undefined
+    let stops = 0
+    const system = Object.assign(new MemoryStore(), {
+      startProbes(now: () => number) {
+        probing = setInterval(() => probed.push({ at: now(), keys: system.values.size }), 20)
+      },
+      async stopProbes() {
+        clearInterval(probing)
+        stops++
+      },
+      // Stands for a search that must see every key: it never saw more than 2 of the 3.
+      async checks(final: { values: ReadonlyMap<string, string | null> }): Promise<SystemCheck[]> {
+        const written = [...final.values.values()].filter((v) => v !== null).length
+        const seen = Math.max(...probed.map((p) => p.keys))
+        return [
+          {
+            name: 'probe saw every key',
+            passed: seen === written,
+            summary: `${seen} of ${written}`,
+            violations: [],
+          },
+          {
+            name: 'probe ran',
+            passed: probed.length > 10,
+            summary: `${probed.length} probes`,
+            violations: [],
+          },
+        ]
+      },
+    })
+    const report = await run(system)
+    expect(stops).toBeGreaterThanOrEqual(1)
+    expect(report.checks.map((c) => [c.name, c.passed])).toEqual([
+      ['probe saw every key', true],
+      ['probe ran', true],
+    ])
+    expect(report.passed).toBe(true)
+
+    const failing = Object.assign(new MemoryStore(), {
+      async checks(): Promise<SystemCheck[]> {
+        return [
+          { name: 'searches', passed: false, summary: '1 incomplete answer', violations: ['n1 at 5 ms'] },
+        ]
+      },
+    })
+    const failed = await run(failing)
+    expect(failed.linearizability.verdict).toBe('linearizable')
+    expect(failed.passed).toBe(false)
+    expect(reportToMarkdown(failed)).toContain('searches: **FAILED** (1 incomplete answer)')
   })
 
   it('refuses a scenario that needs a capability the system lacks', async () => {

@@ -109,7 +109,18 @@ async function serveItem(
           leader: raft.leader,
         }
       raft.wake()
-      await raft.read({ signal: AbortSignal.timeout(5_000) })
+      try {
+        await raft.read({ signal: AbortSignal.timeout(5_000) })
+      } catch (error) {
+        // Leadership or the majority lost mid-read: another replica may serve it (the reader moves on).
+        return {
+          ok: false,
+          code: 'not_leader',
+          message: `the shard leader could not confirm its leadership: ${error instanceof Error ? error.message : String(error)}`,
+          httpStatus: 503,
+          leader: raft.leader === node.nodeId ? null : raft.leader,
+        }
+      }
     }
     const status = raft.status()
     // Read in the same turn as the engine below: no apply can come in between.
