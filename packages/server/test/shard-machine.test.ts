@@ -133,3 +133,51 @@ describe('shard machine entry position', () => {
     expect(early.engine.index('items').getDocument(1)).toEqual({ id: 1, title: 'two' })
   })
 })
+
+describe('shard machine deduplication of re-sent entries', () => {
+  const batch = (index: number, taskUids: number[], title: string) => ({
+    kind: 'normal' as const,
+    term: 1,
+    index,
+    data: encodeShardEntry({
+      taskUids,
+      command: {
+        type: 'addDocuments',
+        uid: 'items',
+        documents: [{ id: 1, title }],
+        primaryKey: 'id',
+        merge: false,
+        at: AT,
+      },
+    }),
+  })
+
+  it('ignores a late batch of tasks it moved past, so a newer write is never undone', async () => {
+    const replica = await machine()
+    await replica.apply(create)
+    await replica.apply(batch(4, [10], 'old'))
+    await replica.apply(batch(5, [12], 'new'))
+    // A deposed scheduler's batch of tasks 10 and 11 arrives late.
+    await replica.apply(batch(6, [10, 11], 'old'))
+    expect(replica.engine.index('items').getDocument(1)).toMatchObject({ title: 'new' })
+  })
+
+  it('still applies a batch whose new tasks come after everything it applied', async () => {
+    const replica = await machine()
+    await replica.apply(create)
+    await replica.apply(batch(4, [10], 'first'))
+    await replica.apply(batch(5, [10, 11], 'second'))
+    expect(replica.engine.index('items').getDocument(1)).toMatchObject({ title: 'second' })
+  })
+
+  it('remembers how far it got across a snapshot', async () => {
+    const replica = await machine()
+    await replica.apply(create)
+    await replica.apply(batch(4, [10], 'old'))
+    await replica.apply(batch(5, [12], 'new'))
+    const copy = await machine()
+    await copy.restore(replica.snapshot())
+    await copy.apply(batch(6, [10, 11], 'old'))
+    expect(copy.engine.index('items').getDocument(1)).toMatchObject({ title: 'new' })
+  })
+})

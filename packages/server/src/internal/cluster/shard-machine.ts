@@ -46,6 +46,8 @@ export function encodeShardEntry(entry: ShardEntry): Uint8Array {
 export class EngineShardMachine implements StateMachine {
   readonly engine: Engine
   #outcomes = new Map<number, ShardOutcome>()
+  /** The highest task uid applied here (kept when its outcome is forgotten). */
+  #highestTask = -1
   /**
    * The log index of the last entry given to `apply` (0: none; null: unknown, after restoring a
    * snapshot written before it was recorded). Replicas that applied the same committed entries
@@ -162,6 +164,11 @@ export class EngineShardMachine implements StateMachine {
     // Applied already when every task it carries was (a batch may be re-run task by task).
     const seen = decoded.taskUids.map((uid) => this.#outcomes.get(uid))
     if (seen.every((outcome) => outcome !== undefined)) return seen[0] as ShardOutcome
+    // A batch re-sent after this shard moved past it (a deposed scheduler's late entry): one of its
+    // tasks was applied, and so was a later task, which the scheduler runs only once every earlier
+    // task has ended. Applying the batch again would undo that later task's writes.
+    const firstSeen = seen.find((outcome) => outcome !== undefined)
+    if (firstSeen !== undefined && Math.max(...decoded.taskUids) < this.#highestTask) return firstSeen
     let outcome: ShardOutcome
     try {
       const result = await this.engine.apply(decoded.command)
@@ -170,6 +177,7 @@ export class EngineShardMachine implements StateMachine {
       outcome = failure(error)
     }
     for (const uid of decoded.taskUids) this.#outcomes.set(uid, outcome)
+    this.#highestTask = Math.max(this.#highestTask, ...decoded.taskUids)
     while (this.#outcomes.size > REMEMBERED_TASKS) {
       // Insertion order is apply order: forget the oldest.
       const oldest = this.#outcomes.keys().next().value as number
@@ -192,6 +200,7 @@ export class EngineShardMachine implements StateMachine {
       if (data.byteLength === 0) {
         await this.engine.restoreImage(new Uint8Array(0))
         this.#outcomes = new Map()
+        this.#highestTask = -1
         this.#position = 0
         this.#repairedHere = []
         return
@@ -204,6 +213,7 @@ export class EngineShardMachine implements StateMachine {
       }
       await this.engine.restoreImage(image.engine)
       this.#outcomes = new Map(image.outcomes)
+      this.#highestTask = Math.max(-1, ...this.#outcomes.keys())
       this.#position = typeof image.position === 'number' ? image.position : null
       this.#repairedHere = Array.isArray(image.repairedHere) ? [...image.repairedHere] : []
       const position = this.#position
