@@ -36,6 +36,7 @@ const started: ClusterProcess[] = []
 let members: ClusterProcess[] = []
 
 interface AdminView {
+  metadataLeader: string | null
   nodes: Array<{ id: string; name: string; state: string; alive: boolean; replicas: number }>
   shards: { total: number; underReplicated: number }
   moves: { inFlight: unknown[]; waiting: number }
@@ -56,9 +57,20 @@ async function admin(): Promise<AdminView> {
   throw new Error('no node answered /_admin/cluster')
 }
 
-/** Every shard has its replication factor of active replicas on live nodes and nothing is moving. */
+/**
+ * Every shard has its replication factor of active replicas on live nodes, nothing is moving, and
+ * the metadata group has its voters live again (a dead voter is replaced after 10 s): the cluster
+ * can lose another node.
+ */
 async function settled(): Promise<boolean> {
   const view = await admin()
+  const node = live()[0] as ClusterProcess
+  const roles = await node
+    .request<{ nodes: Array<{ alive: boolean; roles: string[] }> }>('GET', '/_cluster/nodes')
+    .catch(() => null)
+  const voters = roles?.body.nodes.filter((n) => n.roles.includes('metadata_voter')) ?? []
+  // Three metadata voters, all live: losing one more node keeps the metadata majority.
+  if (voters.length !== 3 || voters.some((n) => !n.alive)) return false
   return (
     view.shards.underReplicated === 0 &&
     view.moves.inFlight.length === 0 &&
@@ -315,10 +327,17 @@ describe('failover, re-replication and rebalancing under load', () => {
     await waitFor('settled after the drain', settled, { timeoutMs: 60_000, intervalMs: 500 })
   }, 150_000)
 
-  it('kill -9 of a node: leaders move, and after the grace period every shard is back to its replication factor', async () => {
-    await join('n4')
-    await waitFor('settled after n4 joined', settled, { timeoutMs: 120_000, intervalMs: 500 })
-    const victim = members.find((n) => n.name === 'n2') as ClusterProcess
+  it('kill -9 of the metadata leader mid-move: leaders move, the moves finish or roll back, and after the grace period every shard is back to its replication factor', async () => {
+    const n4 = await join('n4')
+    // Kill the node running the controller while replicas are on their way to n4.
+    await waitFor(
+      'a replica on its way to n4',
+      async () => (await admin()).moves.inFlight.some((m) => (m as { to: string }).to === n4.nodeId),
+      { timeoutMs: 60_000, intervalMs: 100 },
+    )
+    const leaderId = (await admin()).metadataLeader
+    const victim = (members.find((n) => n.nodeId === leaderId && n !== n4) ??
+      members.find((n) => n.name === 'n2')) as ClusterProcess
     const before = (await admin()).nodes.find((n) => n.id === victim.nodeId)?.replicas ?? 0
     expect(before).toBeGreaterThan(0)
     await victim.kill()
@@ -329,26 +348,34 @@ describe('failover, re-replication and rebalancing under load', () => {
         (await admin()).nodes.find((n) => n.id === victim.nodeId)?.replicas === 0 && (await settled()),
       { timeoutMs: 120_000, intervalMs: 500 },
     )
+    expect((await admin()).metadataLeader).not.toBe(victim.nodeId)
   }, 240_000)
 
   it('a dead node is replaced by a new one, which takes its replicas', async () => {
     const n5 = await join('n5')
     await waitFor('settled after n5 joined', settled, { timeoutMs: 120_000, intervalMs: 500 })
-    const victim = members.find((n) => n.name === 'n3') as ClusterProcess
+    // A node holding replicas that does not lead the metadata (that case is the test above).
+    const view = await admin()
+    const victim = members.find(
+      (n) =>
+        n !== n5 &&
+        n.nodeId !== view.metadataLeader &&
+        (view.nodes.find((v) => v.id === n.nodeId)?.replicas ?? 0) > 0,
+    ) as ClusterProcess
     const held = (await admin()).nodes.find((n) => n.id === victim.nodeId)?.replicas ?? 0
     const n5Before = (await admin()).nodes.find((n) => n.id === n5.nodeId)?.replicas ?? 0
     expect(held).toBeGreaterThan(0)
     await victim.kill()
     members = members.filter((n) => n !== victim)
     // 503 is retriable: the killed node may have led the metadata group, and a new leader takes an election.
-    let replaced = await n5.request('POST', '/admin/cluster/replace', { old: 'n3', new: 'n5' })
+    let replaced = await n5.request('POST', '/admin/cluster/replace', { old: victim.name, new: 'n5' })
     for (let attempt = 0; replaced.status === 503 && attempt < 20; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 500))
-      replaced = await n5.request('POST', '/admin/cluster/replace', { old: 'n3', new: 'n5' })
+      replaced = await n5.request('POST', '/admin/cluster/replace', { old: victim.name, new: 'n5' })
     }
     expect(replaced.status, JSON.stringify(replaced.body)).toBe(202)
     await waitFor(
-      'n5 holds what n3 held',
+      'n5 holds what the dead node held',
       async () =>
         (await admin()).nodes.find((n) => n.id === victim.nodeId)?.replicas === 0 && (await settled()),
       { timeoutMs: 120_000, intervalMs: 500 },

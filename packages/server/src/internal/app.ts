@@ -231,7 +231,17 @@ async function catchUpOnUnknownIndex(services: Services, params: Record<string, 
   const uid = params.indexUid
   const cluster = services.cluster
   if (uid === undefined || cluster === undefined || cluster.node.state().indexes[uid] !== undefined) return
-  await cluster.node.readLinearizable({ timeoutMs: 5_000 }).catch(() => {})
+  try {
+    await cluster.node.readLinearizable({ timeoutMs: 5_000 })
+  } catch (error) {
+    // Unconfirmed: the index may exist. A retriable 503, never a 404 that could be wrong.
+    throw new ApiError(
+      503,
+      'cluster_unavailable',
+      `Index \`${uid}\` is not known to this node and the metadata leader could not confirm it: ${error instanceof Error ? error.message : String(error)}`,
+      'system',
+    )
+  }
 }
 
 /** Query parameters as single strings: a parameter repeated (`?a=1&a=2`) is ambiguous and refused. */
