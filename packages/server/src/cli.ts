@@ -22,7 +22,7 @@ Commands:
              [--p2p-advertise-addr host:port] [--gossip-advertise-addr host:port]
              [--gossip-profile lan|wan|local] [--raft-tick-ms 100]
              [--replica-grace-ms 60000] [--max-incoming-moves 2] [--max-outgoing-moves 2]
-             [--auto-rebalance true|false]
+             [--auto-rebalance true|false] [--snapshot-bandwidth-bytes 67108864]
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
@@ -89,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
           'max-incoming-moves': { type: 'string' },
           'max-outgoing-moves': { type: 'string' },
           'auto-rebalance': { type: 'string' },
+          'snapshot-bandwidth-bytes': { type: 'string' },
         },
       })
       const config = await configFromCli(values, process.env)

@@ -76,6 +76,12 @@ export interface ClusterConfig {
   maxOutgoingMoves: number
   /** Move replicas to even out the load after joins (repairs always run). @defaultValue true */
   autoRebalance: boolean
+  /**
+   * Outgoing Raft snapshot bytes per second for the whole node (every shard
+   * move and catch-up from it shares the budget); 0 = unlimited.
+   * @defaultValue 67_108_864 (64 MiB/s)
+   */
+  snapshotBandwidthBytes: number
 }
 
 export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
@@ -109,6 +115,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     maxIncomingMoves: 2,
     maxOutgoingMoves: 2,
     autoRebalance: true,
+    snapshotBandwidthBytes: 64 * 1024 * 1024,
   }),
 })
 
@@ -245,6 +252,12 @@ export const FIELDS: readonly Field[] = [
     (c, v) => (c.maxOutgoingMoves = Number(v)),
   ),
   clusterField('auto_rebalance', 'auto-rebalance', 'boolean', (c, v) => (c.autoRebalance = Boolean(v))),
+  clusterField(
+    'snapshot_bandwidth_bytes',
+    'snapshot-bandwidth-bytes',
+    'integer',
+    (c, v) => (c.snapshotBandwidthBytes = Number(v)),
+  ),
 ]
 
 /** A cluster field: TOML key `x`, environment variable `SHOAL_X`, flag `--x`. */
@@ -394,6 +407,11 @@ function validateCluster(cluster: ClusterConfig): void {
     ['max outgoing moves', cluster.maxOutgoingMoves],
   ] as const)
     if (value < 1 || value > 64) throw new ConfigError(`${name} must be 1 to 64, got ${value}`)
+  // Below 64 KiB/s a 1 GiB shard would take over four hours to move: surely a typo for a larger figure.
+  if (cluster.snapshotBandwidthBytes !== 0 && cluster.snapshotBandwidthBytes < 65_536)
+    throw new ConfigError(
+      `snapshot bandwidth must be 0 (unlimited) or at least 65536 bytes/s, got ${cluster.snapshotBandwidthBytes}`,
+    )
   cluster.enabled = keyGiven
   if (!cluster.enabled) return
   for (const [name, value] of [

@@ -31,6 +31,7 @@ import { ClusterMetrics } from './cluster-metrics.ts'
 import { ClusterTaskQueue, TaskScheduler } from './cluster-tasks.ts'
 import { engineShardFactory } from './shard-machine.ts'
 import { type ShardsRequest, serveShards } from './shard-rpc.ts'
+import { SnapshotThrottle } from './snapshot-throttle.ts'
 import { isRaftFrame, isRpcRequest, isSnapshotHeader, type SnapshotHeader } from './wire-validate.ts'
 
 /** A running cluster member: the libp2p node, SWIM over UDP and the control plane. */
@@ -121,7 +122,11 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     const node = new ClusterNode({
       advert,
       identity: new FileIdentityStore(dir),
-      transport: p2pTransport(p2p, { oversizedFrame: () => wire.oversizedFrame() }),
+      transport: p2pTransport(
+        p2p,
+        { oversizedFrame: () => wire.oversizedFrame() },
+        new SnapshotThrottle({ bytesPerSecond: config.snapshotBandwidthBytes }),
+      ),
       membership: swim,
       raftStorage: path.join(dir, 'raft'),
       ...(config.bootstrap ? { bootstrap: { clusterName: config.name } } : {}),
@@ -276,10 +281,12 @@ function refusal(code: string, message: string): Error {
 /**
  * A snapshot transfer's deadline: a floor for the dial and the receiver's
  * work, plus a second per MiB (a link slower than 1 MiB/s fails the transfer;
- * the Raft core then sends the chunk again).
+ * the Raft core then sends the chunk again), plus `throttleWaitMs`, the time
+ * the node's snapshot bandwidth budget holds the last byte back (queued
+ * behind other transfers and paced at `--snapshot-bandwidth-bytes`).
  */
-export function snapshotDeadlineMs(bytes: number): number {
-  return 10_000 + Math.ceil(bytes / (1024 * 1024)) * 1000
+export function snapshotDeadlineMs(bytes: number, throttleWaitMs = 0): number {
+  return 10_000 + Math.ceil(bytes / (1024 * 1024)) * 1000 + Math.ceil(throttleWaitMs)
 }
 
 /** The counters of what this layer drops, registered in `registry`. */
@@ -342,6 +349,7 @@ function snapshotMessagesMetric(
 export function p2pTransport(
   p2p: P2PNode,
   counters: Pick<WireCounters, 'oversizedFrame'> = { oversizedFrame: () => {} },
+  throttle: SnapshotThrottle = new SnapshotThrottle({ bytesPerSecond: 0 }),
 ): ClusterTransport {
   return {
     sendRaft(to, frame) {
@@ -361,10 +369,13 @@ export function p2pTransport(
         chunkBytes: chunk.byteLength,
         message,
       }
-      const deadline = AbortSignal.timeout(snapshotDeadlineMs(chunk.byteLength))
+      const paced = throttle.reserve(chunk)
+      const deadline = AbortSignal.timeout(snapshotDeadlineMs(chunk.byteLength, paced.waitMs))
       const signal = options?.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
       try {
-        await p2p.sendSnapshot({ peerId: to.nodeId, addrs: [...to.addrs] }, header, pieces(chunk), { signal })
+        await p2p.sendSnapshot({ peerId: to.nodeId, addrs: [...to.addrs] }, header, paced.pieces(signal), {
+          signal,
+        })
       } catch (error) {
         if (error instanceof P2PUnreachableError && !error.maybeSent)
           throw new NotDeliveredError(error.message, { cause: error })
@@ -384,11 +395,6 @@ export function p2pTransport(
       }
     },
   }
-}
-
-/** The chunk as the stream's pieces (the transport cuts them to its `snapshotChunkBytes`). */
-async function* pieces(chunk: Uint8Array): AsyncIterable<Uint8Array> {
-  yield chunk
 }
 
 /** A gossip transport that tells others to reach it at another address (a proxy in between, NAT). */
