@@ -6,6 +6,7 @@ import { defineSuite, type SuiteContext } from '@shoal/bench'
 import { ETCD_BINARY, EtcdCluster, etcdVersion } from '../../raft/bench/etcd.ts'
 import { timeFailover } from '../../raft/bench/failover.ts'
 import { recordMachineLoad, spread } from '../../raft/bench/stats.ts'
+import { MASTER_KEY } from '../test/harness/cluster-processes.ts'
 import {
   balanced,
   type ClusterProcess,
@@ -50,6 +51,8 @@ interface Plan {
   loadBatch: number
   moveRounds: number
   baselineMs: number
+  /** A move not finished after this long is reported as stalled. */
+  stallMs: number
 }
 
 const FULL: Plan = {
@@ -58,8 +61,16 @@ const FULL: Plan = {
   loadBatch: 5_000,
   moveRounds: 2,
   baselineMs: 15_000,
+  stallMs: 240_000,
 }
-const SMOKE: Plan = { failoverRounds: 1, moveDocs: 2_000, loadBatch: 1_000, moveRounds: 1, baselineMs: 2_000 }
+const SMOKE: Plan = {
+  failoverRounds: 1,
+  moveDocs: 2_000,
+  loadBatch: 1_000,
+  moveRounds: 1,
+  baselineMs: 2_000,
+  stallMs: 120_000,
+}
 const DOC_BYTES = 1024
 
 const uptime = () => {
@@ -240,7 +251,23 @@ const replicaOn = (view: ShardsView, nodeId: string) =>
   view.shards[0]?.replicas.find((r) => r.node === nodeId)
 
 /** One move onto a newly joined node; resolves with its window and its figures. */
-async function moveRound(dir: string, nodes: ClusterProcess[], round: number, args: readonly string[]) {
+async function moveRound(
+  dir: string,
+  nodes: ClusterProcess[],
+  round: number,
+  args: readonly string[],
+  stallMs: number,
+): Promise<
+  | {
+      moveStart: number
+      moveActive: number
+      listedMs: number
+      joinBalancedMs: number
+      reason: string
+      stalled?: undefined
+    }
+  | { stalled: Awaited<ReturnType<typeof stallReport>> }
+> {
   const coordinator = nodes[0]!
   const joinedAt = performance.now()
   const newcomer = await joinNode(dir, `m${round}`, nodes, args)
@@ -267,7 +294,7 @@ async function moveRound(dir: string, nodes: ClusterProcess[], round: number, ar
     )
     return view.nodes.some((n) => n.id === newcomer.nodeId && n.state === 'active')
   })
-  await until('balanced after the join', 600_000, async () => {
+  await until('balanced after the join', stallMs, async () => {
     await watch()
     return (seen.start === null || seen.active !== null) && (await balanced(coordinator))
   })
@@ -282,19 +309,42 @@ async function moveRound(dir: string, nodes: ClusterProcess[], round: number, ar
     const started = performance.now()
     await ok(coordinator, 'POST', '/admin/cluster/replace', { old, new: newcomer.nodeId })
     seen.start = started
-    await until(
-      'the moved replica active',
-      600_000,
-      async () => {
-        await watch()
-        return seen.active !== null
-      },
-      50,
-    )
-    await until('balanced after the replace', 600_000, () => balanced(coordinator))
+    try {
+      await until(
+        'the moved replica active',
+        stallMs,
+        async () => {
+          await watch()
+          return seen.active !== null
+        },
+        50,
+      )
+    } catch {
+      return { stalled: await stallReport(coordinator, newcomer, started) }
+    }
+    await until('balanced after the replace', stallMs, () => balanced(coordinator))
   }
   const listedMs = (seen.listed ?? Number.NaN) - seen.start
   return { moveStart: seen.start, moveActive: seen.active ?? Number.NaN, listedMs, joinBalancedMs, reason }
+}
+
+/** What a move that never finished left behind: the newcomer's metadata copy against the leader's, dropped frames. */
+async function stallReport(coordinator: ClusterProcess, newcomer: ClusterProcess, startedMs: number) {
+  const version = async (node: ClusterProcess) =>
+    (await node.request<{ metadataVersion: number }>('GET', '/_admin/cluster').catch(() => null))?.body
+      ?.metadataVersion ?? -1
+  const metrics = await fetch(`${coordinator.url}/metrics`, {
+    headers: { authorization: `Bearer ${MASTER_KEY}` },
+  })
+    .then((r) => r.text())
+    .catch(() => '')
+  const oversized = Number(/^shoal_cluster_frames_oversized_total (\d+)/m.exec(metrics)?.[1] ?? -1)
+  return {
+    waitedMs: performance.now() - startedMs,
+    newcomerMetadataVersion: await version(newcomer),
+    metadataVersion: await version(coordinator),
+    oversizedFrames: oversized,
+  }
 }
 
 async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterProcess[], args: string[]) {
@@ -309,7 +359,34 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
     for (let round = 0; round < plan.moveRounds; round++) {
       await sleep(plan.baselineMs)
       const written = writer.state.acknowledged * 20 * DOC_BYTES
-      const move = await moveRound(dir, nodes, round, args)
+      const move = await moveRound(dir, nodes, round, args, plan.stallMs)
+      if (move.stalled !== undefined) {
+        // A move that never finishes is a finding, not a figure: record it and stop moving.
+        const s = move.stalled
+        ctx.log(
+          `move ${round} STALLED: the newcomer's replica not active after ${(s.waitedMs / 1000).toFixed(0)} s; its metadata at version ${s.newcomerMetadataVersion}, the coordinator's at ${s.metadataVersion}; the coordinator dropped ${s.oversizedFrames} oversized Raft frames; ${uptime()}`,
+        )
+        ctx.record({ name: `move-${round}-stalled`, metric: 'waited', value: s.waitedMs / 1000, unit: 's' })
+        ctx.record({
+          name: `move-${round}-stalled`,
+          metric: 'newcomer-metadata-version',
+          value: s.newcomerMetadataVersion,
+          unit: 'version',
+        })
+        ctx.record({
+          name: `move-${round}-stalled`,
+          metric: 'metadata-version',
+          value: s.metadataVersion,
+          unit: 'version',
+        })
+        ctx.record({
+          name: `move-${round}-stalled`,
+          metric: 'oversized-frames',
+          value: s.oversizedFrames,
+          unit: 'frames',
+        })
+        break
+      }
       const seconds = (move.moveActive - move.moveStart) / 1000
       const mib = (shardBytes + written) / 2 ** 20
       rates.push(mib / seconds)
@@ -367,6 +444,15 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
     await searches.stop()
     await writer.stop()
   }
+  ctx.record({
+    name: 'writer',
+    metric: 'acknowledged-batches',
+    value: writer.state.acknowledged,
+    unit: 'batches',
+  })
+  ctx.record({ name: 'writer', metric: 'failed-batches', value: writer.state.failed, unit: 'batches' })
+  ctx.record({ name: 'search', metric: 'failed', value: searches.state.failed, unit: 'queries' })
+  if (rates.length === 0) return
   const rate = spread(rates)
   ctx.record({ name: 'move-rate', metric: 'median', value: rate.median, unit: 'MiB/s' })
   ctx.record({ name: 'join-balanced', metric: 'median', value: spread(balancedMs).median / 1000, unit: 's' })
@@ -385,14 +471,6 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
     unit: 'x',
     ratio: ratio.max,
   })
-  ctx.record({
-    name: 'writer',
-    metric: 'acknowledged-batches',
-    value: writer.state.acknowledged,
-    unit: 'batches',
-  })
-  ctx.record({ name: 'writer', metric: 'failed-batches', value: writer.state.failed, unit: 'batches' })
-  ctx.record({ name: 'search', metric: 'failed', value: searches.state.failed, unit: 'queries' })
   ctx.log(
     `move rate median ${rate.median.toFixed(1)} MiB/s; search p99 during/before ${ratio.median.toFixed(2)}x (max ${ratio.max.toFixed(2)}x); writer ${writer.state.acknowledged} ok / ${writer.state.failed} failed; searches failed ${searches.state.failed}`,
   )
