@@ -8,6 +8,7 @@ import {
   FileIdentityStore,
   type NodeAdvert,
   NotDeliveredError,
+  type RaftFrame,
   type RpcResponse,
   ShardHosting,
 } from '@shoal/cluster'
@@ -353,13 +354,7 @@ export function p2pTransport(
 ): ClusterTransport {
   return {
     sendRaft(to, frame) {
-      try {
-        p2p.sendRaft({ peerId: to.nodeId, addrs: [...to.addrs] }, frame)
-      } catch (error) {
-        // Raft tolerates a lost frame; an oversized one must not fail the host's flush.
-        if (!(error instanceof P2PFrameTooLargeError)) throw error
-        counters.oversizedFrame()
-      }
+      sendRaftFrame(p2p, { peerId: to.nodeId, addrs: [...to.addrs] }, frame, counters)
     },
     async sendSnapshot(to, snapshot, options) {
       const { chunk, ...message } = snapshot.message
@@ -394,6 +389,35 @@ export function p2pTransport(
         throw error
       }
     },
+  }
+}
+
+/**
+ * Sends one Raft frame, cut in two by its items (recursively) when it exceeds `maxFrameBytes`:
+ * the host gathers every message for a node into one frame per flush, and a catch-up burst of
+ * appends carrying multi-MB document batches can exceed the limit as a whole while each append
+ * fits. The receiver handles items one by one, and the halves go out in order on the same
+ * outbox. Only a single item over the limit is dropped and counted (Raft resends what was lost).
+ */
+function sendRaftFrame(
+  p2p: P2PNode,
+  to: { peerId: string; addrs: string[] },
+  frame: RaftFrame,
+  counters: Pick<WireCounters, 'oversizedFrame'>,
+): void {
+  try {
+    p2p.sendRaft(to, frame)
+  } catch (error) {
+    // Raft tolerates a lost frame; an oversized one must not fail the host's flush.
+    if (!(error instanceof P2PFrameTooLargeError)) throw error
+    const items = frame.frame.items
+    if (items.length < 2) {
+      counters.oversizedFrame()
+      return
+    }
+    const half = Math.ceil(items.length / 2)
+    for (const part of [items.slice(0, half), items.slice(half)])
+      sendRaftFrame(p2p, to, { ...frame, frame: { ...frame.frame, items: part } }, counters)
   }
 }
 
