@@ -489,6 +489,8 @@ export default defineSuite({
     try {
       nodes.push(...(await startCluster(dir, args)))
       await failover(ctx, plan, nodes)
+      // The last round's killed node restarts: wait until every replica is back and caught up.
+      await until('the cluster back after the failover rounds', 120_000, () => shardsSettled(nodes[0]!, 'fo'))
       // Only the large shard moves in what follows (an idle shard's move waits for a write: see the README).
       await waitTask(nodes[0]!, (await ok<{ taskUid: number }>(nodes[0]!, 'DELETE', '/indexes/fo')).taskUid)
       await moves(ctx, plan, dir, nodes, args)
