@@ -18,6 +18,8 @@ export interface FailoverProbe {
    * error. It must give up by itself after `deadlineMs`.
    */
   attempt(survivor: string, sequence: number, deadlineMs: number): Promise<unknown>
+  /** Other probe timing than `FAILOVER_PROBE` (a system whose write is heavier than a put). */
+  timing?: Partial<{ intervalMs: number; attemptDeadlineMs: number; giveUpMs: number }>
 }
 
 export interface FailoverTiming {
@@ -30,7 +32,7 @@ export interface FailoverTiming {
 export const FAILOVER_PROBE = Object.freeze({ intervalMs: 10, attemptDeadlineMs: 500, giveUpMs: 30_000 })
 
 export async function timeFailover(probe: FailoverProbe): Promise<FailoverTiming> {
-  const { intervalMs, attemptDeadlineMs, giveUpMs } = FAILOVER_PROBE
+  const { intervalMs, attemptDeadlineMs, giveUpMs } = { ...FAILOVER_PROBE, ...probe.timing }
   const started = performance.now()
   await probe.kill()
   const result: { acknowledgedAt: number | null } = { acknowledgedAt: null }

@@ -25,6 +25,7 @@ Commands:
              [--replica-grace-ms 60000] [--max-incoming-moves 2] [--max-outgoing-moves 2]
              [--auto-rebalance true|false]
              [--anti-entropy-interval-ms 600000]
+             [--snapshot-bandwidth-bytes 67108864]
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
@@ -97,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
           'max-outgoing-moves': { type: 'string' },
           'auto-rebalance': { type: 'string' },
           'anti-entropy-interval-ms': { type: 'string' },
+          'snapshot-bandwidth-bytes': { type: 'string' },
         },
       })
       const config = await configFromCli(values, process.env)

@@ -81,6 +81,12 @@ export interface ClusterConfig {
    * 0 disables it. @defaultValue 600000 (10 minutes)
    */
   antiEntropyIntervalMs: number
+  /**
+   * Outgoing Raft snapshot bytes per second for the whole node (every shard
+   * move and catch-up from it shares the budget); 0 = unlimited.
+   * @defaultValue 67_108_864 (64 MiB/s)
+   */
+  snapshotBandwidthBytes: number
 }
 
 export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
@@ -115,6 +121,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     maxOutgoingMoves: 2,
     autoRebalance: true,
     antiEntropyIntervalMs: 600_000,
+    snapshotBandwidthBytes: 64 * 1024 * 1024,
   }),
 })
 
@@ -256,6 +263,12 @@ export const FIELDS: readonly Field[] = [
     'anti-entropy-interval-ms',
     'integer',
     (c, v) => (c.antiEntropyIntervalMs = Number(v)),
+  ),
+  clusterField(
+    'snapshot_bandwidth_bytes',
+    'snapshot-bandwidth-bytes',
+    'integer',
+    (c, v) => (c.snapshotBandwidthBytes = Number(v)),
   ),
 ]
 
@@ -409,6 +422,11 @@ function validateCluster(cluster: ClusterConfig): void {
   const antiEntropy = cluster.antiEntropyIntervalMs
   if (antiEntropy !== 0 && (antiEntropy < 1000 || antiEntropy > 7 * 86_400_000))
     throw new ConfigError(`anti-entropy interval must be 0 (off) or 1000 ms to 7 days, got ${antiEntropy}`)
+  // Below 64 KiB/s a 1 GiB shard would take over four hours to move: surely a typo for a larger figure.
+  if (cluster.snapshotBandwidthBytes !== 0 && cluster.snapshotBandwidthBytes < 65_536)
+    throw new ConfigError(
+      `snapshot bandwidth must be 0 (unlimited) or at least 65536 bytes/s, got ${cluster.snapshotBandwidthBytes}`,
+    )
   cluster.enabled = keyGiven
   if (!cluster.enabled) return
   for (const [name, value] of [

@@ -8,6 +8,7 @@ import {
   FileIdentityStore,
   type NodeAdvert,
   NotDeliveredError,
+  type RaftFrame,
   type RpcResponse,
   ShardHosting,
 } from '@shoal/cluster'
@@ -33,6 +34,7 @@ import { ClusterTaskQueue, TaskScheduler } from './cluster-tasks.ts'
 import { engineShardFactory } from './shard-machine.ts'
 import { registerShardMetrics } from './shard-metrics.ts'
 import { type ShardsRequest, serveShards } from './shard-rpc.ts'
+import { SnapshotThrottle } from './snapshot-throttle.ts'
 import { isRaftFrame, isRpcRequest, isSnapshotHeader, type SnapshotHeader } from './wire-validate.ts'
 
 /** A running cluster member: the libp2p node, SWIM over UDP and the control plane. */
@@ -125,7 +127,11 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     const node = new ClusterNode({
       advert,
       identity: new FileIdentityStore(dir),
-      transport: p2pTransport(p2p, { oversizedFrame: () => wire.oversizedFrame() }),
+      transport: p2pTransport(
+        p2p,
+        { oversizedFrame: () => wire.oversizedFrame() },
+        new SnapshotThrottle({ bytesPerSecond: config.snapshotBandwidthBytes }),
+      ),
       membership: swim,
       raftStorage: path.join(dir, 'raft'),
       ...(config.bootstrap ? { bootstrap: { clusterName: config.name } } : {}),
@@ -291,10 +297,12 @@ function refusal(code: string, message: string): Error {
 /**
  * A snapshot transfer's deadline: a floor for the dial and the receiver's
  * work, plus a second per MiB (a link slower than 1 MiB/s fails the transfer;
- * the Raft core then sends the chunk again).
+ * the Raft core then sends the chunk again), plus `throttleWaitMs`, the time
+ * the node's snapshot bandwidth budget holds the last byte back (queued
+ * behind other transfers and paced at `--snapshot-bandwidth-bytes`).
  */
-export function snapshotDeadlineMs(bytes: number): number {
-  return 10_000 + Math.ceil(bytes / (1024 * 1024)) * 1000
+export function snapshotDeadlineMs(bytes: number, throttleWaitMs = 0): number {
+  return 10_000 + Math.ceil(bytes / (1024 * 1024)) * 1000 + Math.ceil(throttleWaitMs)
 }
 
 /** The counters of what this layer drops, registered in `registry`. */
@@ -357,16 +365,11 @@ function snapshotMessagesMetric(
 export function p2pTransport(
   p2p: P2PNode,
   counters: Pick<WireCounters, 'oversizedFrame'> = { oversizedFrame: () => {} },
+  throttle: SnapshotThrottle = new SnapshotThrottle({ bytesPerSecond: 0 }),
 ): ClusterTransport {
   return {
     sendRaft(to, frame) {
-      try {
-        p2p.sendRaft({ peerId: to.nodeId, addrs: [...to.addrs] }, frame)
-      } catch (error) {
-        // Raft tolerates a lost frame; an oversized one must not fail the host's flush.
-        if (!(error instanceof P2PFrameTooLargeError)) throw error
-        counters.oversizedFrame()
-      }
+      sendRaftFrame(p2p, { peerId: to.nodeId, addrs: [...to.addrs] }, frame, counters)
     },
     async sendSnapshot(to, snapshot, options) {
       const { chunk, ...message } = snapshot.message
@@ -376,10 +379,13 @@ export function p2pTransport(
         chunkBytes: chunk.byteLength,
         message,
       }
-      const deadline = AbortSignal.timeout(snapshotDeadlineMs(chunk.byteLength))
+      const paced = throttle.reserve(chunk)
+      const deadline = AbortSignal.timeout(snapshotDeadlineMs(chunk.byteLength, paced.waitMs))
       const signal = options?.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
       try {
-        await p2p.sendSnapshot({ peerId: to.nodeId, addrs: [...to.addrs] }, header, pieces(chunk), { signal })
+        await p2p.sendSnapshot({ peerId: to.nodeId, addrs: [...to.addrs] }, header, paced.pieces(signal), {
+          signal,
+        })
       } catch (error) {
         if (error instanceof P2PUnreachableError && !error.maybeSent)
           throw new NotDeliveredError(error.message, { cause: error })
@@ -401,9 +407,33 @@ export function p2pTransport(
   }
 }
 
-/** The chunk as the stream's pieces (the transport cuts them to its `snapshotChunkBytes`). */
-async function* pieces(chunk: Uint8Array): AsyncIterable<Uint8Array> {
-  yield chunk
+/**
+ * Sends one Raft frame, cut in two by its items (recursively) when it exceeds `maxFrameBytes`:
+ * the host gathers every message for a node into one frame per flush, and a catch-up burst of
+ * appends carrying multi-MB document batches can exceed the limit as a whole while each append
+ * fits. The receiver handles items one by one, and the halves go out in order on the same
+ * outbox. Only a single item over the limit is dropped and counted (Raft resends what was lost).
+ */
+function sendRaftFrame(
+  p2p: P2PNode,
+  to: { peerId: string; addrs: string[] },
+  frame: RaftFrame,
+  counters: Pick<WireCounters, 'oversizedFrame'>,
+): void {
+  try {
+    p2p.sendRaft(to, frame)
+  } catch (error) {
+    // Raft tolerates a lost frame; an oversized one must not fail the host's flush.
+    if (!(error instanceof P2PFrameTooLargeError)) throw error
+    const items = frame.frame.items
+    if (items.length < 2) {
+      counters.oversizedFrame()
+      return
+    }
+    const half = Math.ceil(items.length / 2)
+    for (const part of [items.slice(0, half), items.slice(half)])
+      sendRaftFrame(p2p, to, { ...frame, frame: { ...frame.frame, items: part } }, counters)
+  }
 }
 
 /** A gossip transport that tells others to reach it at another address (a proxy in between, NAT). */
