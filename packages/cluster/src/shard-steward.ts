@@ -128,6 +128,10 @@ export class ShardSteward {
       const record = state.shards[ref.indexUid]?.find((s) => s.shard === ref.shard)
       if (index === undefined || index.createdAtMs !== ref.createdAtMs || record === undefined) continue
       const status = raft.status()
+      // A quiet group sleeps (no heartbeats) once its followers are caught up; a newcomer still
+      // catching up, or a replica on its way out, needs it awake until the move is done.
+      if (status.confState.learners.length > 0 || record.replicas.some((r) => r.state !== 'active'))
+        raft.wake()
       led.add(ref.group)
       this.#trackLag(ref.group, status.followers, now)
       const step = planShardStep({

@@ -251,6 +251,23 @@ beforeAll(async () => {
       'succeeded',
     { timeoutMs: 60_000, intervalMs: 200 },
   )
+  // An idle index too: its shard groups sleep between writes, and its replicas must move all the same.
+  const idle = await nodes[0]!.request<{ taskUid: number }>('POST', '/indexes', {
+    uid: 'idle',
+    primaryKey: 'id',
+    sharding: { shardCount: 2, replicationFactor: 3 },
+  })
+  const filled = await nodes[0]!.request<{ taskUid: number }>('POST', '/indexes/idle/documents', [
+    { id: 1, title: 'written once' },
+    { id: 2, title: 'and never again' },
+  ])
+  for (const uid of [idle.body.taskUid, filled.body.taskUid])
+    await waitFor(
+      `task ${uid} succeeded`,
+      async () =>
+        (await nodes[0]!.request<{ status: string }>('GET', `/tasks/${uid}`)).body.status === 'succeeded',
+      { timeoutMs: 60_000, intervalMs: 200 },
+    )
   startLoad()
 }, 180_000)
 
@@ -272,9 +289,10 @@ describe('failover, re-replication and rebalancing under load', () => {
       { timeoutMs: 120_000, intervalMs: 500 },
     )
     const view = await admin()
-    // 18 replicas on 4 nodes: a fair share of 4.5, bounded by ⌈1.25 × 4.5⌉ = 6.
+    // Per index within ⌈1.25 × its fair share⌉: 18 replicas of items on 4 nodes (at most 6) and
+    // 6 of idle (at most 2, which it never exceeds: it stays where it was, 2 per node).
     for (const node of view.nodes.filter((n) => n.state === 'active'))
-      expect(node.replicas).toBeLessThanOrEqual(6)
+      expect(node.replicas).toBeLessThanOrEqual(8)
     expect(view.nodes.find((n) => n.id === n3.nodeId)?.replicas).toBeGreaterThanOrEqual(3)
     const dry = await n3.request<{ moves: unknown[]; waiting: number }>('POST', '/admin/shards/rebalance', {
       dryRun: true,
@@ -420,6 +438,10 @@ describe('failover, re-replication and rebalancing under load', () => {
     await loadDone
     expect(load.writes, 'acknowledged writes').toBeGreaterThan(20)
     expect(load.searches).toBeGreaterThan(load.searchFailures)
+    for (const node of live()) {
+      const idle = await node.request<{ results: unknown[] }>('POST', '/indexes/idle/documents/fetch', {})
+      expect(idle.body.results, `the idle index on ${node.name}`).toHaveLength(2)
+    }
     for (const node of live())
       for (const [key, value] of acknowledged) {
         const got = await node.request<{ value: string }>('GET', `/indexes/items/documents/${key}`)
