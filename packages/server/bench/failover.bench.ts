@@ -231,13 +231,22 @@ async function loadBig(
 ): Promise<number> {
   await createIndex(node, 'big', 1, 3)
   let bytes = 0
+  let unavailable = 0
   const started = performance.now()
   for (let from = 0; from < plan.moveDocs; from += plan.loadBatch) {
     const batch = documents(from, Math.min(plan.loadBatch, plan.moveDocs - from), DOC_BYTES, words)
     bytes += Buffer.byteLength(JSON.stringify(batch))
-    const sent = await ok<{ taskUid: number }>(node, 'POST', '/indexes/big/documents', batch)
-    await waitTask(node, sent.taskUid)
+    let answer = await node.request<{ taskUid: number }>('POST', '/indexes/big/documents', batch)
+    // 503 is retriable (a metadata leader change dropped the enqueue); it is counted.
+    for (let attempt = 1; answer.status === 503 && attempt < 5; attempt++) {
+      unavailable++
+      await sleep(500)
+      answer = await node.request<{ taskUid: number }>('POST', '/indexes/big/documents', batch)
+    }
+    if (answer.status !== 202) throw new Error(`loading: ${answer.status} ${JSON.stringify(answer.body)}`)
+    await waitTask(node, answer.body.taskUid)
   }
+  ctx.record({ name: 'move-load-503', metric: 'count', value: unavailable, unit: 'answers' })
   const seconds = (performance.now() - started) / 1000
   ctx.log(
     `loaded ${plan.moveDocs} documents (${(bytes / 2 ** 20).toFixed(1)} MiB of JSON) in ${seconds.toFixed(1)} s`,
