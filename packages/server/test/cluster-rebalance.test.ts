@@ -156,6 +156,9 @@ async function call(node: ClusterProcess, method: string, route: string, body?: 
 async function write(node: ClusterProcess, key: string, value: string): Promise<Outcome> {
   try {
     const sent = await call(node, 'POST', '/indexes/items/documents', [{ id: key, value }])
+    // A refusal (4xx) changed nothing; a 503 may come after the enqueue was committed (a metadata
+    // proposal whose answer was lost), so its outcome is unknown.
+    if (sent.status >= 500) return { kind: 'info' }
     if (sent.status !== 202) return { kind: 'fail' }
     const uid = (sent.body as { taskUid: number }).taskUid
     const deadline = Date.now() + 30_000
