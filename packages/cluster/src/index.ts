@@ -63,11 +63,13 @@ export {
   emptyMetadata,
   MAX_ENDED_TASKS,
   MetadataStateMachine,
+  shardNameOf,
 } from './metadata/state-machine.ts'
 export {
   type ApiKeyRecord,
   type ApplyOutcome,
   type IndexRecord,
+  type IndexSwapPair,
   type MetadataCommand,
   type MetadataCommandType,
   type MetadataState,

@@ -1,5 +1,6 @@
 import type { StateMachine } from '@shoal/raft'
 import type { ClusterLogger, ClusterNode } from './cluster-node.ts'
+import { shardNameOf } from './metadata/state-machine.ts'
 import type { MetadataState } from './metadata/types.ts'
 import { ShardSteward, type ShardStewardOptions } from './shard-steward.ts'
 
@@ -13,7 +14,10 @@ export interface ShardMachineFactory {
 
 /** One shard of one incarnation of an index (an index deleted and created again is a new incarnation). */
 export interface ShardGroupRef {
+  /** The index's uid now (it changes when the index is renamed or swapped). */
   readonly indexUid: string
+  /** The name the shard knows the index by, for good (`IndexRecord.shardName`). */
+  readonly name: string
   readonly shard: number
   /** The index's creation time: with the uid, it names the incarnation. */
   readonly createdAtMs: number
@@ -21,9 +25,12 @@ export interface ShardGroupRef {
   readonly group: string
 }
 
-/** The Raft group of shard `shard` of the incarnation of `indexUid` created at `createdAtMs`. */
-export function shardGroupOf(indexUid: string, createdAtMs: number, shard: number): string {
-  return `shard/${indexUid}/${createdAtMs}/${shard}`
+/**
+ * The Raft group of shard `shard` of the incarnation created at `createdAtMs` of the index whose
+ * shards are named `name` (its uid, unless it was renamed since).
+ */
+export function shardGroupOf(name: string, createdAtMs: number, shard: number): string {
+  return `shard/${name}/${createdAtMs}/${shard}`
 }
 
 /**
@@ -35,7 +42,7 @@ export class ShardHosting {
   readonly #node: ClusterNode
   readonly #factory: ShardMachineFactory
   readonly #log: ClusterLogger
-  readonly #hosted = new Map<string, { ref: ShardGroupRef; machine: StateMachine }>()
+  readonly #hosted = new Map<string, { ref: ShardGroupRef; readonly machine: StateMachine }>()
   #unsubscribe: (() => void) | null = null
   #running: Promise<void> | null = null
   #again = false
@@ -135,21 +142,27 @@ export class ShardHosting {
       for (const record of shards) {
         const mine = record.replicas.find((r) => r.nodeId === self)
         if (mine === undefined) continue
-        const group = shardGroupOf(indexUid, index.createdAtMs, record.shard)
+        const name = shardNameOf(index)
+        const group = shardGroupOf(name, index.createdAtMs, record.shard)
         // Founders bootstrap the group; a replica added later (initializing) starts empty and
         // learns the group from its leader, by snapshot and log.
         const founder =
           mine.state === 'active' && record.founders?.includes(self) === true ? record.founders : undefined
         wanted.set(group, {
-          ref: { indexUid, shard: record.shard, createdAtMs: index.createdAtMs, group },
+          ref: { indexUid, name, shard: record.shard, createdAtMs: index.createdAtMs, group },
           founder,
         })
       }
     }
+    const incarnations = new Set(
+      Object.values(state.indexes).map((index) => `${shardNameOf(index)}\u0000${index.createdAtMs}`),
+    )
     for (const [group, entry] of this.#hosted) {
-      if (wanted.has(group) || this.#stopped) continue
-      const current = state.indexes[entry.ref.indexUid]
-      const deleted = current === undefined || current.createdAtMs !== entry.ref.createdAtMs
+      const kept = wanted.get(group)
+      // A renamed or swapped index: the same replica, under the index's new uid.
+      if (kept !== undefined && kept.ref.indexUid !== entry.ref.indexUid) entry.ref = kept.ref
+      if (kept !== undefined || this.#stopped) continue
+      const deleted = !incarnations.has(`${entry.ref.name}\u0000${entry.ref.createdAtMs}`)
       await host.removeGroup(group)
       this.#hosted.delete(group)
       // The replica's files go with it whether the index was deleted or the replica moved away

@@ -6,6 +6,8 @@ import {
   type MetadataCommand,
   MetadataStateMachine,
   type NodeAdvert,
+  shardGroupOf,
+  shardNameOf,
 } from '../src/index.ts'
 
 const advert: NodeAdvert = {
@@ -102,5 +104,126 @@ describe('the metadata state machine', () => {
     expect(copy.state).toEqual(sm.state)
     expect(copy.appliedIndex).toBe(sm.appliedIndex)
     expect(() => copy.restore(new Uint8Array([1, 2, 3, 4, 5]))).toThrow(/bad magic/)
+  })
+
+  it('swaps and renames indexes all or nothing: shards keep their names, ended tasks follow', () => {
+    const sm = new MetadataStateMachine()
+    const sharding = { shardCount: 1, replicationFactor: 1, strategy: 'hash' as const }
+    const shards = [
+      { shard: 0, replicas: [{ nodeId: 'n1', role: 'voter' as const, state: 'active' as const }] },
+    ]
+    sm.apply(entry({ type: 'init', clusterId: 'c1', name: 'test', atMs: 1 }))
+    for (const [uid, atMs] of [
+      ['a', 10],
+      ['b', 20],
+    ] as const)
+      sm.apply(
+        entry({
+          type: 'index.create',
+          index: { uid, primaryKey: 'id', settings: {}, sharding },
+          shards,
+          atMs,
+        }),
+      )
+    const task = (indexUid: string, status: string) =>
+      sm.apply(entry({ type: 'task.enqueue', task: { status, indexUid }, atMs: 30 })) as { value: number }
+    const endedOnA = task('a', 'succeeded').value
+    const queuedForA = task('a', 'enqueued').value
+    const swapTask = task('a', 'processing').value
+    const laterForB = task('b', 'enqueued').value
+
+    // A refused pair refuses the whole command.
+    const before = sm.state
+    for (const [swaps, reason] of [
+      [
+        [
+          { indexes: ['a', 'b'], rename: false },
+          { indexes: ['zz', 'c'], rename: true },
+        ],
+        'unknown_index',
+      ],
+      [[{ indexes: ['a', 'b'], rename: true }], 'index_exists'],
+      [[{ indexes: ['a', 'c'], rename: false }], 'unknown_index'],
+      [
+        [
+          { indexes: ['a', 'b'], rename: false },
+          { indexes: ['b', 'c'], rename: true },
+        ],
+        'malformed',
+      ],
+    ] as const) {
+      expect(
+        sm.apply(entry({ type: 'index.swap', swaps: swaps as never, taskUid: swapTask, atMs: 40 })),
+      ).toMatchObject({ ok: false, reason })
+      expect(sm.state).toBe(before)
+    }
+
+    expect(
+      sm.apply(
+        entry({
+          type: 'index.swap',
+          swaps: [{ indexes: ['a', 'b'], rename: false }],
+          taskUid: swapTask,
+          atMs: 50,
+        }),
+      ),
+    ).toMatchObject({ ok: true })
+    expect(sm.state.indexes.a).toMatchObject({ uid: 'a', createdAtMs: 20, updatedAtMs: 50 })
+    expect(shardNameOf(sm.state.indexes.a!)).toBe('b')
+    expect(shardNameOf(sm.state.indexes.b!)).toBe('a')
+    expect(sm.task(endedOnA)?.indexUid).toBe('b')
+    expect(sm.task(queuedForA)?.indexUid).toBe('a')
+    expect(sm.task(laterForB)?.indexUid).toBe('b')
+
+    // Rename b (whose shards are named a) to c; a new index a does not take c's shard groups.
+    sm.apply(
+      entry({
+        type: 'index.swap',
+        swaps: [{ indexes: ['b', 'c'], rename: true }],
+        taskUid: swapTask,
+        atMs: 60,
+      }),
+    )
+    expect(sm.state.indexes.b).toBeUndefined()
+    expect(sm.state.shards.c).toEqual(shards)
+    const c = sm.state.indexes.c!
+    expect(shardGroupOf(shardNameOf(c), c.createdAtMs, 0)).toBe('shard/a/10/0')
+    sm.apply(
+      entry({
+        type: 'index.swap',
+        swaps: [{ indexes: ['a', 'd'], rename: true }],
+        taskUid: swapTask,
+        atMs: 70,
+      }),
+    )
+    expect(
+      sm.apply(
+        entry({
+          type: 'index.create',
+          index: { uid: 'a', primaryKey: 'id', settings: {}, sharding },
+          shards,
+          atMs: 10,
+        }),
+      ),
+    ).toMatchObject({ ok: false, reason: 'index_exists' })
+    expect(
+      sm.apply(
+        entry({
+          type: 'index.create',
+          index: { uid: 'a', primaryKey: 'id', settings: {}, sharding },
+          shards,
+          atMs: 80,
+        }),
+      ),
+    ).toMatchObject({ ok: true })
+    expect(
+      isMetadataCommand({
+        type: 'index.swap',
+        swaps: [{ indexes: ['x', 'x'], rename: false }],
+        taskUid: 1,
+        atMs: 1,
+      }),
+    ).toBe(false)
+    expect(isMetadataCommand({ type: 'index.swap', swaps: [], taskUid: 1, atMs: 1 })).toBe(false)
   })
 })

@@ -281,6 +281,83 @@ describe('a sharded index on three nodes', () => {
     expect(await index.getSettings()).toMatchObject({ synonyms: {}, prefixSearch: 'indexingTime' })
   })
 
+  it('swaps and renames indexes cluster-wide: documents, settings and task history follow, shards stay put', async () => {
+    const made: number[] = []
+    for (const [uid, shardCount] of [
+      ['left', 2],
+      ['right', 3],
+    ] as const) {
+      made.push(
+        await enqueue(nodes[0]!, 'POST', '/indexes', { uid, primaryKey: 'id', sharding: { shardCount } }),
+      )
+      made.push(
+        await enqueue(nodes[0]!, 'POST', `/indexes/${uid}/documents`, [
+          { id: 1, side: uid, title: `the ${uid} lighthouse` },
+          { id: 2, side: uid, title: `the ${uid} river` },
+        ]),
+      )
+    }
+    made.push(await enqueue(nodes[1]!, 'PATCH', '/indexes/left/settings', { filterableAttributes: ['side'] }))
+    for (const uid of made) expect((await waitTask(nodes[0]!, uid)).status).toBe('succeeded')
+
+    const swapped = await enqueue(nodes[2]!, 'POST', '/swap-indexes', [{ indexes: ['left', 'right'] }])
+    expect((await waitTask(nodes[1]!, swapped)).status).toBe('succeeded')
+    for (const node of nodes) {
+      const doc = await node.request<{ side: string }>('GET', '/indexes/left/documents/1')
+      expect(doc.body.side).toBe('right')
+      const settings = await node.request<{ filterableAttributes: string[] }>(
+        'GET',
+        '/indexes/right/settings',
+      )
+      expect(settings.body.filterableAttributes).toEqual(['side'])
+      const shards = await node.request<{ shards: unknown[] }>('GET', '/indexes/left/_shards')
+      expect(shards.body.shards).toHaveLength(3)
+    }
+    // The task history follows the indexes; the swap task names none.
+    const history = await nodes[0]!.request<{ results: Array<{ uid: number; indexUid: string | null }> }>(
+      'GET',
+      `/tasks?uids=${made.join(',')}`,
+    )
+    const indexOf = new Map(history.body.results.map((t) => [t.uid, t.indexUid]))
+    expect(made.map((uid) => indexOf.get(uid))).toEqual(['right', 'right', 'left', 'left', 'right'])
+
+    // Writes and searches after the swap reach the shards now behind each name.
+    const wrote = await enqueue(nodes[1]!, 'POST', '/indexes/left/documents', [
+      { id: 3, side: 'right', title: 'the third lighthouse' },
+    ])
+    expect((await waitTask(nodes[1]!, wrote)).status).toBe('succeeded')
+    const found = await nodes[2]!.request<{ hits: Array<{ id: number }> }>('POST', '/indexes/left/search', {
+      q: 'lighthouse',
+    })
+    expect(found.body.hits.map((h) => h.id).sort()).toEqual([1, 3])
+
+    // A rename through PATCH, then a new index under the old name: the two never share shards.
+    const renamed = await enqueue(nodes[0]!, 'PATCH', '/indexes/left', { uid: 'renamed' })
+    expect((await waitTask(nodes[0]!, renamed)).details).toMatchObject({
+      oldIndexUid: 'left',
+      newIndexUid: 'renamed',
+    })
+    const again = await enqueue(nodes[0]!, 'POST', '/indexes', { uid: 'left', primaryKey: 'id' })
+    expect((await waitTask(nodes[0]!, again)).status).toBe('succeeded')
+    for (const node of nodes) {
+      const count = await node.request<{ numberOfDocuments: number }>('GET', '/indexes/renamed/stats')
+      expect(count.body.numberOfDocuments).toBe(3)
+      const empty = await node.request<{ numberOfDocuments: number }>('GET', '/indexes/left/stats')
+      expect(empty.body.numberOfDocuments).toBe(0)
+    }
+
+    // A swap that names a missing index fails as a whole and changes nothing.
+    const refused = await enqueue(nodes[0]!, 'POST', '/swap-indexes', [
+      { indexes: ['renamed', 'right'] },
+      { indexes: ['left', 'nowhere'] },
+    ])
+    const failed = await waitTask(nodes[0]!, refused)
+    expect(failed.status).toBe('failed')
+    expect(failed.error?.code).toBe('index_not_found')
+    const still = await nodes[1]!.request<{ side: string }>('GET', '/indexes/renamed/documents/1')
+    expect(still.body.side).toBe('right')
+  })
+
   it('fails a search with 503 naming the shards nobody can serve, or answers partially when asked', async () => {
     const created = await enqueue(nodes[0]!, 'POST', '/indexes', {
       uid: 'thin',

@@ -2,10 +2,12 @@ import type { NormalEntry, StateMachine } from '@shoal/raft'
 import { decodeCommand, decodeState, encodeState } from './codec.ts'
 import type {
   ApplyOutcome,
+  IndexRecord,
   MetadataCommand,
   MetadataState,
   NodeRecord,
   RejectReason,
+  ShardRecord,
   ShardReplica,
   TaskRecord,
 } from './types.ts'
@@ -22,6 +24,11 @@ export function emptyMetadata(): MetadataState {
     apiKeys: {},
     settings: {},
   }
+}
+
+/** The name an index's shards know it by (see `IndexRecord.shardName`). */
+export function shardNameOf(index: Pick<IndexRecord, 'uid' | 'shardName'>): string {
+  return index.shardName ?? index.uid
 }
 
 function sameReplicas(a: readonly ShardReplica[], b: readonly ShardReplica[]): boolean {
@@ -155,6 +162,10 @@ export class MetadataStateMachine implements StateMachine {
         if (state.indexes[command.index.uid] !== undefined) {
           return this.#reject('index_exists', `index ${command.index.uid} already exists`)
         }
+        // A renamed index keeps its shards' names: a new one must not take the same groups.
+        for (const other of Object.values(state.indexes))
+          if (shardNameOf(other) === command.index.uid && other.createdAtMs === command.atMs)
+            return this.#reject('index_exists', `shards named ${command.index.uid} exist already`)
         const index = { ...command.index, createdAtMs: command.atMs, updatedAtMs: command.atMs }
         const indexes = { ...state.indexes, [index.uid]: index }
         if (command.shards === undefined) return this.#commit({ indexes })
@@ -178,6 +189,8 @@ export class MetadataStateMachine implements StateMachine {
         const { [command.uid]: _shards, ...shards } = state.shards
         return this.#commit({ indexes, shards })
       }
+      case 'index.swap':
+        return this.#swap(command)
       case 'shards.set': {
         if (state.indexes[command.uid] === undefined)
           return this.#reject('unknown_index', `no index ${command.uid}`)
@@ -245,6 +258,50 @@ export class MetadataStateMachine implements StateMachine {
         return this.#commitValue(deleted)
       }
     }
+  }
+
+  /**
+   * Applies every pair of an `index.swap` or none: a swap needs both indexes, a rename its source
+   * and not its target, and no uid may appear in two pairs. Records and shard maps move to their
+   * new uids with their shard names kept; ended tasks before the swap task follow them.
+   */
+  #swap(command: Extract<MetadataCommand, { type: 'index.swap' }>): ApplyOutcome {
+    const state = this.#state
+    const seen = new Set<string>()
+    const renames = new Map<string, string>()
+    for (const {
+      indexes: [a, b],
+      rename,
+    } of command.swaps) {
+      for (const uid of [a, b]) {
+        if (seen.has(uid)) return this.#reject('malformed', `index ${uid} appears in two pairs`)
+        seen.add(uid)
+      }
+      if (state.indexes[a] === undefined) return this.#reject('unknown_index', `no index ${a}`)
+      if (rename && state.indexes[b] !== undefined)
+        return this.#reject('index_exists', `index ${b} already exists`)
+      if (!rename && state.indexes[b] === undefined) return this.#reject('unknown_index', `no index ${b}`)
+      renames.set(a, b)
+      if (!rename) renames.set(b, a)
+    }
+    const indexes: Record<string, IndexRecord> = { ...state.indexes }
+    const shards: Record<string, readonly ShardRecord[]> = { ...state.shards }
+    for (const from of renames.keys()) {
+      delete indexes[from]
+      delete shards[from]
+    }
+    for (const [from, to] of renames) {
+      const record = state.indexes[from]!
+      indexes[to] = { ...record, uid: to, shardName: shardNameOf(record), updatedAtMs: command.atMs }
+      const map = state.shards[from]
+      if (map !== undefined) shards[to] = map
+    }
+    for (const [uid, task] of this.#tasks) {
+      if (uid >= command.taskUid || task.status === 'enqueued' || task.indexUid === null) continue
+      const next = renames.get(task.indexUid)
+      if (next !== undefined) this.#tasks.set(uid, { ...task, indexUid: next })
+    }
+    return this.#commit({ indexes, shards })
   }
 
   /** Counts an ended task and forgets the oldest ended ones beyond `MAX_ENDED_TASKS`. */

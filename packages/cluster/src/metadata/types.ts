@@ -48,6 +48,17 @@ export interface IndexRecord {
   readonly sharding: ShardingSpec
   readonly createdAtMs: number
   readonly updatedAtMs: number
+  /**
+   * The name the index's shards know it by: its uid when it was created, kept when it is renamed
+   * or swapped (absent: its uid). With `createdAtMs` it names the shards' Raft groups and folders.
+   */
+  readonly shardName?: string
+}
+
+/** One pair of an `index.swap`: swap the two uids, or (`rename`) move the first to the second. */
+export interface IndexSwapPair {
+  readonly indexes: readonly [string, string]
+  readonly rename: boolean
 }
 
 export type ReplicaRole = 'voter' | 'learner'
@@ -132,6 +143,16 @@ export type MetadataCommand =
       readonly atMs: number
     }
   | { readonly type: 'index.delete'; readonly uid: string }
+  | {
+      /**
+       * Swaps (or renames) indexes, every pair or none: the records and shard maps change uid and
+       * the shards keep their names. Ended tasks before `taskUid` follow their index's new uid.
+       */
+      readonly type: 'index.swap'
+      readonly swaps: readonly IndexSwapPair[]
+      readonly taskUid: number
+      readonly atMs: number
+    }
   | { readonly type: 'shards.set'; readonly uid: string; readonly shards: readonly ShardRecord[] }
   | {
       /**

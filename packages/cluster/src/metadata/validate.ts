@@ -60,6 +60,12 @@ const isTaskUid: Check = (n) => typeof n === 'number' && Number.isInteger(n) && 
 const isTask: Check = (t) =>
   isRecord(t) && t.uid === undefined && isString(t.status) && (t.indexUid === null || isNonEmpty(t.indexUid))
 
+const isSwapPair: Check = (p) =>
+  fields(p, {
+    indexes: (i) => Array.isArray(i) && i.length === 2 && i.every(isNonEmpty) && i[0] !== i[1],
+    rename: (r) => typeof r === 'boolean',
+  })
+
 const specs: Record<MetadataCommand['type'], (c: Record<string, unknown>) => boolean> = {
   init: (c) => fields(c, { clusterId: isNonEmpty, name: isString, atMs: isFiniteNumber }),
   'node.join': (c) =>
@@ -89,6 +95,12 @@ const specs: Record<MetadataCommand['type'], (c: Record<string, unknown>) => boo
   'index.update': (c) =>
     fields(c, { uid: isNonEmpty, atMs: isFiniteNumber }, { primaryKey: isNonEmpty, settings: isRecord }),
   'index.delete': (c) => fields(c, { uid: isNonEmpty }),
+  'index.swap': (c) =>
+    fields(c, {
+      swaps: (list) => Array.isArray(list) && list.length > 0 && list.every(isSwapPair),
+      taskUid: isTaskUid,
+      atMs: isFiniteNumber,
+    }),
   'shards.set': (c) => fields(c, { uid: isNonEmpty, shards: isShardList }),
   'shard.update': (c) =>
     fields(c, {

@@ -48,20 +48,12 @@ export type Attempt =
 export class ReplicaAsker {
   readonly #node: ClusterNode
   readonly #hosting: ShardHosting
-  readonly #indexUid: string
   readonly #target: ShardTarget
   readonly #timeoutMs: number
 
-  constructor(
-    node: ClusterNode,
-    hosting: ShardHosting,
-    indexUid: string,
-    target: ShardTarget,
-    timeoutMs: number,
-  ) {
+  constructor(node: ClusterNode, hosting: ShardHosting, target: ShardTarget, timeoutMs: number) {
     this.#node = node
     this.#hosting = hosting
-    this.#indexUid = indexUid
     this.#target = target
     this.#timeoutMs = timeoutMs
   }
@@ -77,7 +69,7 @@ export class ReplicaAsker {
       kind: 'shards',
       mode: 'eventual',
       items: [
-        { group: this.#target.group, indexUid: this.#indexUid, call: { action: 'antiEntropy', request } },
+        { group: this.#target.group, indexUid: this.#target.name, call: { action: 'antiEntropy', request } },
       ],
     }
     try {

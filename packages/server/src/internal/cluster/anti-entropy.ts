@@ -222,7 +222,7 @@ export class AntiEntropy {
         `Index \`${indexUid}\` has no shard ${shard} (shards 0 to ${index.sharding.shardCount - 1}).`,
       )
     const holders = target.holders
-    const asker = new ReplicaAsker(this.#node, this.#hosting, indexUid, target, REQUEST_TIMEOUT_MS)
+    const asker = new ReplicaAsker(this.#node, this.#hosting, target, REQUEST_TIMEOUT_MS)
     const deadline = Date.now() + CHECK_DEADLINE_MS
     for (;;) {
       const attempt = await compareReplicas(asker, holders)

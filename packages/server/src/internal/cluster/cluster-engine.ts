@@ -7,6 +7,7 @@ import {
   RemoteAppError,
   type ShardHosting,
   type ShardingRequest,
+  shardNameOf,
   shardOfDocument,
 } from '@shoal/cluster'
 import {
@@ -131,8 +132,13 @@ export class ClusterEngine implements EnginePort {
   }
 
   async updateIndex(uid: string, opts: { primaryKey: string }): Promise<IndexInfo> {
-    this.#record(uid)
-    await this.#toAllShards(uid, { type: 'updateIndex', uid, primaryKey: opts.primaryKey, at: this.#at })
+    const name = shardNameOf(this.#record(uid))
+    await this.#toAllShards(uid, {
+      type: 'updateIndex',
+      uid: name,
+      primaryKey: opts.primaryKey,
+      at: this.#at,
+    })
     await this.#setPrimaryKey(uid, opts.primaryKey)
     return this.getIndex(uid)
   }
@@ -145,8 +151,31 @@ export class ClusterEngine implements EnginePort {
   }
 
   index(uid: string): IndexPort {
-    this.#record(uid)
-    return new ShardedIndex(this, uid)
+    return new ShardedIndex(this, uid, shardNameOf(this.#record(uid)))
+  }
+
+  /**
+   * Swaps pairs of indexes, or renames (`rename`), all pairs or none, in one metadata step: the
+   * indexes' records and shard maps change uid, their shards keep their names and data, and the
+   * ended tasks before this one follow their index (as in Meilisearch).
+   */
+  async swapIndexes(swaps: { indexes: [string, string]; rename?: boolean }[]): Promise<void> {
+    if (this.#taskUids === null) throw new Error('index swaps run inside a task')
+    const outcome = await this.node.propose({
+      type: 'index.swap',
+      swaps: swaps.map(({ indexes, rename }) => ({ indexes, rename: rename ?? false })),
+      taskUid: Math.min(...this.#taskUids),
+      atMs: Date.now(),
+    })
+    if (outcome.ok) return
+    const missing = /^no index (.+)$/.exec(outcome.message)?.[1]
+    if (outcome.reason === 'unknown_index' && missing !== undefined) throw new IndexNotFoundError(missing)
+    const existing = /^index (.+) already exists$/.exec(outcome.message)?.[1]
+    if (outcome.reason === 'index_exists' && existing !== undefined)
+      throw new IndexAlreadyExistsError(existing)
+    if (outcome.reason === 'malformed')
+      throw new ApiError(400, 'invalid_swap_duplicate_index_found', outcome.message)
+    throw new ApiError(503, 'cluster_unavailable', `the swap was refused: ${outcome.message}`, 'system')
   }
 
   async stats(): Promise<{ databaseSize: number; indexes: Record<string, IndexStats> }> {
@@ -299,10 +328,13 @@ export class ClusterEngine implements EnginePort {
 class ShardedIndex implements IndexPort {
   readonly #engine: ClusterEngine
   readonly #uid: string
+  /** The name the shards know the index by (its uid unless renamed or swapped since created). */
+  readonly #name: string
 
-  constructor(engine: ClusterEngine, uid: string) {
+  constructor(engine: ClusterEngine, uid: string, name: string) {
     this.#engine = engine
     this.#uid = uid
+    this.#name = name
   }
 
   addDocuments(docs: object[], opts: { primaryKey?: string } = {}): Promise<WriteResult> {
@@ -324,7 +356,7 @@ class ShardedIndex implements IndexPort {
     const commands = parts.map((documents): Command | null =>
       documents.length === 0
         ? null
-        : { type: 'addDocuments', uid: this.#uid, documents, primaryKey, merge, at: engine.at },
+        : { type: 'addDocuments', uid: this.#name, documents, primaryKey, merge, at: engine.at },
     )
     return sumWrites(await engine.checkThenApply(this.#uid, commands), { primaryKey })
   }
@@ -339,17 +371,17 @@ class ShardedIndex implements IndexPort {
     const parts: (string | number)[][] = targets.map(() => [])
     for (const id of ids) parts[shardOfDocument(id, targets.length)]!.push(id)
     const commands = parts.map((part): Command | null =>
-      part.length === 0 ? null : { type: 'deleteDocuments', uid: this.#uid, ids: part, at: engine.at },
+      part.length === 0 ? null : { type: 'deleteDocuments', uid: this.#name, ids: part, at: engine.at },
     )
     return sumWrites(await engine.checkThenApply(this.#uid, commands), {})
   }
 
   async deleteDocumentsByFilter(filter: Filter): Promise<WriteResult> {
-    return this.#everyShard({ type: 'deleteDocumentsByFilter', uid: this.#uid, filter, at: this.#engine.at })
+    return this.#everyShard({ type: 'deleteDocumentsByFilter', uid: this.#name, filter, at: this.#engine.at })
   }
 
   async deleteAllDocuments(): Promise<WriteResult> {
-    return this.#everyShard({ type: 'deleteAllDocuments', uid: this.#uid, at: this.#engine.at })
+    return this.#everyShard({ type: 'deleteAllDocuments', uid: this.#name, at: this.#engine.at })
   }
 
   async #everyShard(command: Command): Promise<WriteResult> {
@@ -374,7 +406,7 @@ class ShardedIndex implements IndexPort {
     const targets = shardTargets(this.#engine.node, this.#uid)
     const command: Command = {
       type: 'updateSettings',
-      uid: this.#uid,
+      uid: this.#name,
       settings: partial,
       at: this.#engine.at,
     }

@@ -245,7 +245,7 @@ function failure(error: unknown): ShardOutcome {
 
 /** Shard replicas as engine partitions under `<dataDir>/shards/`, one folder per replica. */
 export function engineShardFactory(root: string): ShardMachineFactory {
-  const folder = (ref: ShardGroupRef) => path.join(root, `${ref.indexUid}-${ref.createdAtMs}-${ref.shard}`)
+  const folder = (ref: ShardGroupRef) => path.join(root, `${ref.name}-${ref.createdAtMs}-${ref.shard}`)
   return {
     async open(ref) {
       const engine = await openReplica(folder(ref))

@@ -1,4 +1,10 @@
-import { type ClusterNode, RemoteAppError, type ShardHosting, shardGroupOf } from '@shoal/cluster'
+import {
+  type ClusterNode,
+  RemoteAppError,
+  type ShardHosting,
+  shardGroupOf,
+  shardNameOf,
+} from '@shoal/cluster'
 import type {
   Command,
   Doc,
@@ -39,6 +45,7 @@ export type ShardAction =
 
 export interface ShardItem {
   readonly group: string
+  /** The name the shard knows the index by (`ShardTarget.name`). */
   readonly indexUid: string
   readonly call: ShardAction
 }
@@ -204,7 +211,7 @@ export async function replicaStatuses(
       const request: ShardsRequest = {
         kind: 'shards',
         mode: 'eventual',
-        items: list.map((t) => ({ group: t.group, indexUid, call: { action: 'status' } })),
+        items: list.map((t) => ({ group: t.group, indexUid: t.name, call: { action: 'status' } })),
       }
       let replies: ShardReply[] | null = null
       try {
@@ -230,6 +237,8 @@ export async function replicaStatuses(
 export interface ShardTarget {
   readonly shard: number
   readonly group: string
+  /** The name the shard knows the index by: the index's uid unless it was renamed or swapped. */
+  readonly name: string
   readonly holders: readonly string[]
 }
 
@@ -239,9 +248,11 @@ export function shardTargets(node: ClusterNode, indexUid: string): ShardTarget[]
   const index = state.indexes[indexUid]
   const shards = state.shards[indexUid]
   if (index === undefined || shards === undefined) return []
+  const name = shardNameOf(index)
   return shards.map((record) => ({
     shard: record.shard,
-    group: shardGroupOf(indexUid, index.createdAtMs, record.shard),
+    group: shardGroupOf(name, index.createdAtMs, record.shard),
+    name,
     // A replica still arriving (catching up) is asked last.
     holders: [
       ...record.replicas.filter((r) => r.state !== 'initializing'),
@@ -328,7 +339,7 @@ export async function readShards(
           mode: options.mode,
           items: shards.map((shard) => {
             const { call } = pending.get(shard)!
-            return { group: call.target.group, indexUid, call: call.call }
+            return { group: call.target.group, indexUid: call.target.name, call: call.call }
           }),
         }
         let replies: ShardReply[]

@@ -1,3 +1,4 @@
+import { shardNameOf } from '@shoal/cluster'
 import {
   mergeSearchStats,
   mergeShardResults,
@@ -136,7 +137,8 @@ function cacheKey(engine: ClusterEngine, uid: string, params: SearchParams): str
 
 function indexKey(engine: ClusterEngine, uid: string): string {
   const record = engine.node.metadata.state.indexes[uid]
-  return `${uid}\u0000${record?.createdAtMs ?? 0}`
+  // A swap gives the uid other shards: the shards' name and incarnation key the cache too.
+  return `${uid}\u0000${record === undefined ? '' : shardNameOf(record)}\u0000${record?.createdAtMs ?? 0}`
 }
 
 /**
@@ -211,7 +213,7 @@ async function localStats(
       mode: 'eventual',
       items: targets.map((t) => ({
         group: t.group,
-        indexUid: uid,
+        indexUid: t.name,
         call: { action: 'searchStats', params, options },
       })),
     })
