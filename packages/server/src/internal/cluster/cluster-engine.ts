@@ -231,7 +231,6 @@ export class ClusterEngine implements EnginePort {
     const { results, missing } = await readShards(
       this.node,
       this.hosting,
-      uid,
       targets.map((target) => ({ target, call: call(target) })),
       { mode, timeoutMs: mode === 'leader' ? 10_000 : 5_000 },
     )

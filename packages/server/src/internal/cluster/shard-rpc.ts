@@ -299,7 +299,6 @@ export interface ShardResult {
 export async function readShards(
   node: ClusterNode,
   hosting: ShardHosting,
-  indexUid: string,
   calls: readonly ShardCall[],
   options: { mode: ReadMode; timeoutMs?: number },
 ): Promise<{ results: ShardResult[]; missing: { shard: number; reason: string }[] }> {
