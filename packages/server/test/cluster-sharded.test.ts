@@ -1,3 +1,5 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { waitFor } from '@shoal/testkit/wait'
 import { Meilisearch } from 'meilisearch'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -356,6 +358,63 @@ describe('a sharded index on three nodes', () => {
     expect(failed.error?.code).toBe('index_not_found')
     const still = await nodes[1]!.request<{ side: string }>('GET', '/indexes/renamed/documents/1')
     expect(still.body.side).toBe('right')
+  })
+
+  it('keeps webhooks in the cluster: any node manages them, the node running tasks delivers them', async () => {
+    const deliveries: { authorization: string | undefined; uids: number[] }[] = []
+    const receiver = createServer((request, response) => {
+      let body = ''
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString()
+      })
+      request.on('end', () => {
+        const uids = body
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => (JSON.parse(line) as { uid: number }).uid)
+        deliveries.push({ authorization: request.headers.authorization, uids })
+        response.writeHead(200).end()
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (receiver.address() as AddressInfo).port
+      const created = await nodes[1]!.request<{ uuid: string; headers: Record<string, string> }>(
+        'POST',
+        '/webhooks',
+        { url: `http://127.0.0.1:${port}/hook`, headers: { authorization: 'Bearer hook-secret' } },
+      )
+      expect(created.status, JSON.stringify(created.body)).toBe(201)
+      expect(created.body.headers.authorization).toBe('Bear…')
+      for (const node of nodes) {
+        const listed = await node.request<{ results: Array<{ uuid: string }> }>('GET', '/webhooks')
+        expect(listed.body.results.map((h) => h.uuid)).toEqual([created.body.uuid])
+      }
+      // The secret header is kept out of the cluster settings view.
+      const settings = await nodes[2]!.request<{ persistent: Record<string, string> }>(
+        'GET',
+        '/_cluster/settings',
+      )
+      expect(JSON.stringify(settings.body)).not.toContain('hook-secret')
+
+      const uid = await enqueue(nodes[2]!, 'POST', '/indexes/books/documents', [
+        { id: 9001, title: 'hooked' },
+      ])
+      expect((await waitTask(nodes[0]!, uid)).status).toBe('succeeded')
+      await waitFor('the webhook delivery', () => deliveries.some((d) => d.uids.includes(uid)), {
+        timeoutMs: 15_000,
+      })
+      expect(deliveries.find((d) => d.uids.includes(uid))?.authorization).toBe('Bearer hook-secret')
+
+      const bad = await nodes[0]!.request<{ code: string }>('POST', '/webhooks', { url: 'ftp://x' })
+      expect(bad.body.code).toBe('invalid_webhook_url')
+      const removed = await nodes[0]!.request('DELETE', `/webhooks/${created.body.uuid}`)
+      expect(removed.status).toBe(204)
+      const gone = await nodes[2]!.request<{ code: string }>('GET', `/webhooks/${created.body.uuid}`)
+      expect(gone.body.code).toBe('webhook_not_found')
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve))
+    }
   })
 
   it('fails a search with 503 naming the shards nobody can serve, or answers partially when asked', async () => {

@@ -6,7 +6,7 @@ import type { EnginePort } from './engine-port.ts'
 import { badRequest } from './errors.ts'
 import type { ServerMetrics } from './metrics.ts'
 import type { TaskQueuePort } from './task-queue.ts'
-import type { WebhookStore } from './webhooks.ts'
+import type { WebhookRegistry } from './webhooks.ts'
 
 /**
  * One HTTP route: the table of these drives both the fastify registration
@@ -34,7 +34,7 @@ export interface Services {
   /** In a cluster, the cluster's task list; otherwise this node's queue. */
   queue: TaskQueuePort
   keys: KeyStore
-  webhooks: WebhookStore
+  webhooks: WebhookRegistry
   metrics: ServerMetrics
   config: ServerConfig
   /** Parses documents bodies, large ones off the event loop. */

@@ -5,6 +5,7 @@ import {
   healthAtLeast,
   type MetadataCommand,
 } from '@shoal/cluster'
+import { WEBHOOK_SETTING_PREFIX } from './cluster/cluster-webhooks.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { ApiError, badRequest } from './errors.ts'
 import { readJsonBody } from './request-body.ts'
@@ -202,7 +203,11 @@ export const clusterRoutes: RouteSpec[] = [
           throw clusterFailure(error)
         }
       }
-      return { persistent: state.settings, metadata_version: state.version }
+      // Webhooks are kept as settings, with headers that may hold secrets: /webhooks shows them.
+      const persistent = Object.fromEntries(
+        Object.entries(state.settings).filter(([key]) => !key.startsWith(WEBHOOK_SETTING_PREFIX)),
+      )
+      return { persistent, metadata_version: state.version }
     },
   },
   {

@@ -1,21 +1,11 @@
-import { badRequest } from './errors.ts'
 import { readJsonBody } from './request-body.ts'
-import type { RouteSpec, Services } from './route-spec.ts'
+import type { RouteSpec } from './route-spec.ts'
 
 /**
- * `/webhooks`: URLs sent the tasks of each finished batch (see webhooks.ts).
- * A cluster node's tasks run in the cluster, not in this node's queue, so
- * webhooks cannot be added there yet.
+ * `/webhooks`: URLs sent the tasks of each finished batch (see webhooks.ts). On a cluster node
+ * they live in the cluster's metadata (cluster/cluster-webhooks.ts): every node shows the same
+ * ones and the node that runs the tasks delivers them.
  */
-
-function standaloneOnly(services: Services): void {
-  if (services.cluster !== undefined) {
-    throw badRequest(
-      'bad_request',
-      'Webhooks are not supported on a cluster node yet; use a standalone node.',
-    )
-  }
-}
 
 export const webhookRoutes: RouteSpec[] = [
   {
@@ -38,7 +28,6 @@ export const webhookRoutes: RouteSpec[] = [
     status: 201,
     body: 'json',
     handler({ body, contentType, services }) {
-      standaloneOnly(services)
       return services.webhooks.create(readJsonBody(body, contentType))
     },
   },

@@ -156,6 +156,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
       // Indexes, documents and tasks now live in the cluster.
       services.engine = runtime.engine
       services.queue = runtime.tasks
+      services.webhooks = runtime.webhooks
       joining = false
     },
     close() {

@@ -70,8 +70,52 @@ function checkFields(input: Record<string, unknown>): void {
   }
 }
 
+/** A new webhook from a `POST /webhooks` body, when `count` webhooks exist already. */
+export function newWebhook(input: unknown, count: number): Webhook {
+  if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
+  checkFields(input)
+  if (input.url === undefined) throw badRequest('invalid_webhook_url', 'Missing field `url`')
+  if (count >= MAX_WEBHOOKS) {
+    throw badRequest('too_many_webhooks', `There can be at most ${MAX_WEBHOOKS} webhooks.`)
+  }
+  return {
+    uuid: randomUUID(),
+    isEditable: true,
+    url: checkUrl(input.url),
+    headers: patchHeaders({}, input.headers),
+  }
+}
+
+/** `hook` changed by a `PATCH /webhooks/{uuid}` body. */
+export function changedWebhook(hook: Webhook, input: unknown): Webhook {
+  if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
+  checkFields(input)
+  return {
+    ...hook,
+    url: input.url === undefined ? hook.url : checkUrl(input.url),
+    headers: patchHeaders(hook.headers, input.headers),
+  }
+}
+
+/** The webhook, or Meilisearch's 404. */
+export function found(hook: Webhook | undefined, uuid: string): Webhook {
+  if (hook === undefined) throw new ApiError(404, 'webhook_not_found', `Webhook \`${uuid}\` not found.`)
+  return hook
+}
+
+/** Where webhooks are kept: a file on a standalone node, the metadata on a cluster node. */
+export interface WebhookRegistry {
+  /** Every webhook with its real headers (for delivery). */
+  all(): Webhook[]
+  list(): { results: Webhook[] } | Promise<{ results: Webhook[] }>
+  get(uuid: string): Webhook | Promise<Webhook>
+  create(input: unknown): Promise<Webhook>
+  update(uuid: string, input: unknown): Promise<Webhook>
+  delete(uuid: string): Promise<void>
+}
+
 /** What the API shows: an `authorization` header's value is never sent back. */
-function redacted(webhook: Webhook): Webhook {
+export function redacted(webhook: Webhook): Webhook {
   const headers = Object.fromEntries(
     Object.entries(webhook.headers).map(([name, value]) => [
       name,
@@ -81,7 +125,7 @@ function redacted(webhook: Webhook): Webhook {
   return { ...webhook, headers }
 }
 
-export class WebhookStore {
+export class WebhookStore implements WebhookRegistry {
   readonly #file: string
   readonly #hooks = new Map<string, Webhook>()
 
@@ -113,32 +157,14 @@ export class WebhookStore {
   }
 
   async create(input: unknown): Promise<Webhook> {
-    if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
-    checkFields(input)
-    if (input.url === undefined) throw badRequest('invalid_webhook_url', 'Missing field `url`')
-    if (this.#hooks.size >= MAX_WEBHOOKS) {
-      throw badRequest('too_many_webhooks', `There can be at most ${MAX_WEBHOOKS} webhooks.`)
-    }
-    const hook: Webhook = {
-      uuid: randomUUID(),
-      isEditable: true,
-      url: checkUrl(input.url),
-      headers: patchHeaders({}, input.headers),
-    }
+    const hook = newWebhook(input, this.#hooks.size)
     this.#hooks.set(hook.uuid, hook)
     await this.#persist()
     return redacted(hook)
   }
 
   async update(uuid: string, input: unknown): Promise<Webhook> {
-    const hook = this.#find(uuid)
-    if (!isPlainObject(input)) throw badRequest('bad_request', 'Expected a JSON object')
-    checkFields(input)
-    const next = {
-      ...hook,
-      url: input.url === undefined ? hook.url : checkUrl(input.url),
-      headers: patchHeaders(hook.headers, input.headers),
-    }
+    const next = changedWebhook(this.#find(uuid), input)
     this.#hooks.set(uuid, next)
     await this.#persist()
     return redacted(next)
@@ -151,9 +177,7 @@ export class WebhookStore {
   }
 
   #find(uuid: string): Webhook {
-    const hook = this.#hooks.get(uuid)
-    if (hook === undefined) throw new ApiError(404, 'webhook_not_found', `Webhook \`${uuid}\` not found.`)
-    return hook
+    return found(this.#hooks.get(uuid), uuid)
   }
 
   async #persist(): Promise<void> {
@@ -163,12 +187,12 @@ export class WebhookStore {
 
 /** Posts finished batches to every webhook, with retries; `close` abandons what is still pending. */
 export class WebhookDispatcher {
-  readonly #store: WebhookStore
+  readonly #store: Pick<WebhookRegistry, 'all'>
   readonly #onFailure: (url: string, reason: string) => void
   readonly #stop = new AbortController()
   readonly #pending = new Set<Promise<void>>()
 
-  constructor(store: WebhookStore, onFailure: (url: string, reason: string) => void) {
+  constructor(store: Pick<WebhookRegistry, 'all'>, onFailure: (url: string, reason: string) => void) {
     this.#store = store
     this.#onFailure = onFailure
   }

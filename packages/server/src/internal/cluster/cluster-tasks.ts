@@ -185,15 +185,18 @@ export class TaskScheduler {
   readonly #engine: ClusterEngine
   readonly #node: ClusterNode
   readonly #logger: Logger
+  readonly #onFinished: (tasks: Task[]) => void
   #timer: ReturnType<typeof setTimeout> | null = null
   #running: Promise<void> | null = null
   #stopped = false
   #unsubscribe: (() => void) | null = null
 
-  constructor(engine: ClusterEngine, logger: Logger) {
+  /** `onFinished` is called with the tasks of each run that ended them (webhooks deliver them). */
+  constructor(engine: ClusterEngine, logger: Logger, onFinished: (tasks: Task[]) => void = () => {}) {
     this.#engine = engine
     this.#node = engine.node
     this.#logger = logger
+    this.#onFinished = onFinished
   }
 
   start(): void {
@@ -339,7 +342,7 @@ export class TaskScheduler {
     startedAt: string,
   ) {
     const finishedAt = new Date()
-    await Promise.all(
+    const outcomes = await Promise.all(
       finished.map(({ task, patch }) =>
         this.#node.propose({
           type: 'task.update',
@@ -354,6 +357,10 @@ export class TaskScheduler {
         }),
       ),
     )
+    const ended: Task[] = []
+    for (const outcome of outcomes)
+      if (outcome.ok && outcome.value !== undefined) ended.push(toPublicTask(outcome.value as StoredTask))
+    if (ended.length > 0) this.#onFinished(ended)
   }
 
   #documents(uid: number): object[] {

@@ -26,11 +26,13 @@ import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { type ClusterConfig, parseHttpAddr } from '../config.ts'
 import { P2PFrameTooLargeError, P2PNode, P2PUnreachableError } from '../p2p/index.ts'
+import { WebhookDispatcher } from '../webhooks.ts'
 import { AntiEntropy } from './anti-entropy.ts'
 import { ClusterEngine } from './cluster-engine.ts'
 import { deriveKey, readClusterKey } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
 import { ClusterTaskQueue, TaskScheduler } from './cluster-tasks.ts'
+import { ClusterWebhookStore } from './cluster-webhooks.ts'
 import { engineShardFactory } from './shard-machine.ts'
 import { registerShardMetrics } from './shard-metrics.ts'
 import { type ShardsRequest, serveShards } from './shard-rpc.ts'
@@ -48,6 +50,8 @@ export interface ClusterRuntime {
   readonly engine: ClusterEngine
   /** The cluster-wide task list (the routes' task queue on a cluster node). */
   readonly tasks: ClusterTaskQueue
+  /** The cluster's webhooks (in the metadata); the metadata leader delivers them. */
+  readonly webhooks: ClusterWebhookStore
   /** This node's shard replicas. */
   readonly hosting: ShardHosting
   /** Merkle comparison and repair of shard replicas (docs/anti-entropy.md). */
@@ -175,7 +179,14 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     stops.unshift(() => hosting.stop())
     const engine = new ClusterEngine(node, hosting)
     const tasks = new ClusterTaskQueue(engine)
-    const scheduler = new TaskScheduler(engine, logger.child({ component: 'tasks' }))
+    const webhooks = new ClusterWebhookStore(node)
+    const dispatcher = new WebhookDispatcher(webhooks, (url, reason) =>
+      logger.warn({ webhook: url, reason }, 'webhook delivery given up after retries'),
+    )
+    stops.unshift(() => dispatcher.close())
+    const scheduler = new TaskScheduler(engine, logger.child({ component: 'tasks' }), (ended) =>
+      dispatcher.batchFinished(ended),
+    )
     scheduler.start()
     stops.unshift(() => scheduler.stop())
     const antiEntropy = new AntiEntropy({
@@ -201,6 +212,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       tasks,
       hosting,
       antiEntropy,
+      webhooks,
       async stop() {
         for (const stop of stops) await stop().catch(() => {})
       },
