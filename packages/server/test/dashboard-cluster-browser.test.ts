@@ -93,6 +93,22 @@ describe.runIf(browserAvailable())('the dashboard of a three-node cluster, in Ch
     expect(reasons).toContain('every live data node already holds one')
     expect(await page.locator('#shard-map .replica-unreachable').count()).toBe(2)
     await browser.screenshot('cluster-yellow')
+    // The same explanation over plain HTTP, as an operator's script reads it.
+    const diagnosis = await nodes[0]!.request<{
+      shards: Array<{
+        index: string
+        shard: number
+        status: string
+        live_replicas: number
+        problems: string[]
+      }>
+    }>('GET', '/_cluster/diagnosis')
+    expect(diagnosis.status).toBe(200)
+    expect(diagnosis.body.shards.map((s) => [s.index, s.shard, s.status, s.live_replicas])).toEqual([
+      ['books', 0, 'yellow', 2],
+      ['books', 1, 'yellow', 2],
+    ])
+    expect(diagnosis.body.shards[0]!.problems[0]).toContain(`n2 (${nodes[2]!.nodeId}) is unreachable`)
   })
 
   it('searches the sharded index from its view, with hits, facets and timings', async () => {

@@ -105,7 +105,7 @@ async function start(): Promise<void> {
       h(
         'span',
         { id: 'node-label', 'data-mode': stats.mode },
-        `${stats.nodeName ?? stats.nodeId ?? 'node'} · ${stats.mode} · v${stats.version}`,
+        `${stats.nodeName ?? stats.nodeId ?? 'this node'} · ${stats.mode} · v${stats.version}`,
       ),
       h('nav', null, h('a', { href: '#/' }, 'Overview'), h('a', { href: '#/indexes' }, 'Indexes')),
       logout,
