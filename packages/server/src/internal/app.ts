@@ -8,6 +8,7 @@ import { RateLimiter } from './rate-limit.ts'
 import { RawBody, RawStatus, type RouteSpec, type Services } from './route-spec.ts'
 import { adminClusterRoutes } from './routes-admin-cluster.ts'
 import { clusterRoutes } from './routes-cluster.ts'
+import { dashboardRoutes } from './routes-dashboard.ts'
 import { documentRoutes } from './routes-documents.ts'
 import { facetSearchRoutes } from './routes-facet-search.ts'
 import { fieldRoutes } from './routes-fields.ts'
@@ -35,6 +36,7 @@ const API_ROUTES: RouteSpec[] = [
   ...clusterRoutes,
   ...shardRoutes,
   ...adminClusterRoutes,
+  ...dashboardRoutes,
 ]
 
 /** The full route table, including `/metrics` and `/openapi.json`. */
@@ -212,7 +214,8 @@ function registerRoutes(
           grant: grants.get(request) ?? { allowsIndex: () => true, allIndexes: true },
           services,
         })
-        if (result instanceof RawBody) return reply.type(result.contentType).send(result.payload)
+        if (result instanceof RawBody)
+          return reply.type(result.contentType).headers(result.headers).send(result.payload)
         if (result instanceof RawStatus) return reply.code(result.status).send(result.body)
         reply.code(spec.status ?? 200)
         return spec.status === 204 ? reply.send() : reply.send(result)

@@ -111,14 +111,17 @@ export function checkIndexUid(uid: unknown): string {
   return uid
 }
 
-/** A handler result sent as is with its own content type (metrics text, for one). */
+/** A handler result sent as is with its own content type (metrics text, the dashboard's files). */
 export class RawBody {
   readonly contentType: string
-  readonly payload: string
+  readonly payload: string | Buffer
+  /** Further response headers (a Content-Security-Policy, caching). */
+  readonly headers: Readonly<Record<string, string>>
 
-  constructor(contentType: string, payload: string) {
+  constructor(contentType: string, payload: string | Buffer, headers: Readonly<Record<string, string>> = {}) {
     this.contentType = contentType
     this.payload = payload
+    this.headers = headers
   }
 }
 
