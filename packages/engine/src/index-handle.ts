@@ -8,7 +8,7 @@ import {
 import type { Command } from './internal/commands.ts'
 import type { DatabaseState } from './internal/database-state.ts'
 import type { DigestEntry } from './internal/document-digests.ts'
-import { facetSearch } from './internal/facet-search.ts'
+import { facetSearch, facetSearchShard } from './internal/facet-search.ts'
 import type { IndexState } from './internal/index-state.ts'
 import { externalIdKey } from './internal/primary-key.ts'
 import { filterDocuments, project, search } from './internal/search.ts'
@@ -175,6 +175,15 @@ export class Index {
   /** Meilisearch's facet search (internal/facet-search.ts); `InvalidFacetSearchError` for bad input. */
   facetSearch(params: FacetSearchParams): FacetSearchResult {
     return facetSearch(this.#state(), params)
+  }
+
+  /**
+   * A facet search over a sharded index, on this index as one shard: `params`' search scored with
+   * `context` (phase 2 of a sharded search), with `facetName`'s values counted untrimmed. Merge
+   * every shard's with `mergeFacetSearch`.
+   */
+  facetSearchShard(params: FacetSearchParams, context: SearchContext): ShardSearchResult {
+    return facetSearchShard(this.#state(), params, context)
   }
 
   /**

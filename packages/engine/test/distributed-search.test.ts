@@ -21,7 +21,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type Doc,
   type Engine,
+  type FacetSearchParams,
   type Index,
+  mergeFacetSearch,
   mergeSearchStats,
   mergeShardResults,
   open,
@@ -160,6 +162,38 @@ describe(`a sharded index answers like one unsharded index (SEED=${SEED})`, () =
     expect(kinds.ties).toBeGreaterThan(5)
     // About 8 s alone at load average 14 on the shared 2-core machine; more beside other files.
   }, 180_000)
+
+  it('answers generated facet searches identically for 1, 3 and 6 shards', () => {
+    const searchFields = ['q', 'filter', 'matchingStrategy', 'attributesToSearchOn', 'vector', 'hybrid']
+    let withHits = 0
+    for (let n = 0; n < QUERIES / 3; n++) {
+      const generated = randomParams(rng, docs) as Record<string, unknown>
+      const search = Object.fromEntries(
+        Object.entries(generated).filter(([key]) => searchFields.includes(key)),
+      )
+      const facetName = rng.int(2) === 0 ? 'section' : 'tags'
+      const values = whole.facetSearch({ facetName }).facetHits.map((hit) => hit.value)
+      const picked = values.length === 0 ? '' : values[rng.int(values.length)]!
+      const facetQuery = rng.int(3) === 0 ? undefined : picked.slice(0, rng.int(3)).toUpperCase()
+      const params: FacetSearchParams = {
+        ...search,
+        facetName,
+        ...(facetQuery === undefined ? {} : { facetQuery }),
+      }
+      const { processingTimeMs: _, ...expected } = whole.facetSearch(params)
+      if (expected.facetHits.length > 0) withHits++
+      for (const count of SHARD_COUNTS) {
+        const shards = sharded.get(count)!
+        const context = roundTrip(
+          mergeSearchStats(shards.map((shard) => roundTrip(shard.searchStats(search)))),
+        )
+        const parts = shards.map((shard) => roundTrip(shard.facetSearchShard(params, context)))
+        const { processingTimeMs: __, ...actual } = mergeFacetSearch(params, parts)
+        expect(actual, `facet search ${n} on ${count} shards: ${JSON.stringify(params)}`).toEqual(expected)
+      }
+    }
+    expect(withHits).toBeGreaterThan(QUERIES / 6)
+  }, 120_000)
 
   it('answers identically from statistics without typo variants, gathered again with them when a word is held nowhere', () => {
     const seen = { omitted: 0, completeWithout: 0, gatheredAgain: 0 }

@@ -251,7 +251,7 @@ describe('a sharded index on three nodes', () => {
     expect(tasks.results.map((t) => t.status).every((s) => s === 'succeeded')).toBe(true)
   })
 
-  it('applies rankingRules, synonyms and prefixSearch across shards, and refuses distinctAttribute and facet search', async () => {
+  it('applies rankingRules, synonyms and prefixSearch across shards, answers facet searches, and refuses distinctAttribute', async () => {
     const index = new Meilisearch({ host: nodes[0]!.url, apiKey: MASTER_KEY }).index('films')
     const ranked = await index
       .updateSettings({
@@ -270,11 +270,29 @@ describe('a sharded index on three nodes', () => {
     )
     expect((await index.search('lightho')).hits).toEqual([])
     expect((await index.search('lighthouses')).hits.length).toBeGreaterThan(0)
-    const facets = await nodes[1]!.request<{ code: string }>('POST', '/indexes/films/facet-search', {
+    // A facet search counts over every shard, exactly: as the documents say, and as a search's facets.
+    const held60 = docs.slice(0, 60).filter((d) => d.id !== 6 && d.id !== 7)
+    const counted = (list: typeof docs) =>
+      GENRES.map((genre) => ({ value: genre, count: list.filter((d) => d.genre === genre).length }))
+        .filter((hit) => hit.count > 0)
+        .sort((a, b) => (a.value < b.value ? -1 : 1))
+    const all = await index.searchForFacetValues({ facetName: 'genre' })
+    expect(all.facetHits).toEqual(counted(held60))
+    const narrowed = await index.searchForFacetValues({
       facetName: 'genre',
+      facetQuery: 'HI',
+      filter: 'genre != poetry',
     })
-    expect(facets.status).toBe(400)
-    expect(facets.body.code).toBe('invalid_facet_search_sharded')
+    expect(narrowed.facetHits).toEqual(counted(held60.filter((d) => d.genre === 'history')))
+    const searched = await index.search('lighthouses', { facets: ['genre'] })
+    const matched = await index.searchForFacetValues({ facetName: 'genre', q: 'lighthouses' })
+    expect(Object.fromEntries(matched.facetHits.map((hit) => [hit.value, hit.count]))).toEqual(
+      searched.facetDistribution?.genre,
+    )
+    const refused = await nodes[1]!.request<{ code: string }>('POST', '/indexes/films/facet-search', {
+      facetName: 'title',
+    })
+    expect(refused.body.code).toBe('invalid_facet_search_facet_name')
     const distinct = await index.updateDistinctAttribute('genre').waitTask()
     expect(distinct.status).toBe('failed')
     expect(distinct.error?.code).toBe('invalid_settings_distinct_attribute')

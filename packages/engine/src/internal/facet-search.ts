@@ -9,12 +9,21 @@
  */
 
 import { normalizeText } from '@shoal/bm25'
-import { InvalidFacetSearchError } from '../errors.ts'
-import type { FacetSearchParams, FacetSearchResult, SearchParams } from '../types.ts'
+import { InvalidFacetSearchError, ShardedSearchMismatchError } from '../errors.ts'
+import type {
+  FacetingSettings,
+  FacetSearchParams,
+  FacetSearchResult,
+  SearchContext,
+  SearchParams,
+  ShardFacets,
+  ShardSearchResult,
+} from '../types.ts'
 import { isPlainObject } from './document-path.ts'
 import type { IndexState } from './index-state.ts'
 import { matchedDocuments } from './search.ts'
-import { countFacets } from './search-facets.ts'
+import { countFacets, mergeFacets } from './search-facets.ts'
+import { searchShard } from './search-shard.ts'
 import { isCovered } from './settings.ts'
 
 /** The search parameters a facet search narrows its documents with. */
@@ -32,20 +41,77 @@ export function facetSearch(state: IndexState, params: FacetSearchParams): Facet
   const started = performance.now()
   const { facetName, facetQuery, search } = checkFacetSearch(state, params)
   const counts = countFacets(state, [facetName], matchedDocuments(state, search)).distribution[facetName]!
+  return {
+    facetHits: facetHits(counts, facetName, facetQuery, state.settings.faceting),
+    facetQuery,
+    processingTimeMs: Math.round(performance.now() - started),
+  }
+}
+
+/**
+ * One partition's part of a facet search over a sharded index: the search part of `params` run as
+ * phase 2 of a sharded search (`context` holds the collection's statistics), counting `facetName`
+ * untrimmed over every matching document, with only the values `facetQuery` can match kept.
+ * `mergeFacetSearch` sums the parts and orders and trims them as one index would.
+ */
+export function facetSearchShard(
+  state: IndexState,
+  params: FacetSearchParams,
+  context: SearchContext,
+): ShardSearchResult {
+  const { facetName, facetQuery, search } = checkFacetSearch(state, params)
+  const part = searchShard(state, { ...search, facets: [facetName], offset: 0, limit: 0 }, context)
+  const counts = part.facets?.distribution[facetName]
+  if (counts === undefined) return part
+  const prefix = facetQuery === null ? '' : normalizeText(facetQuery)
+  const strings = counts.strings.filter(([, spelling]) => normalizeText(spelling).startsWith(prefix))
+  return { ...part, facets: { distribution: { [facetName]: { numbers: [], strings } } } }
+}
+
+/** The answer to a facet search from every partition's `facetSearchShard`. */
+export function mergeFacetSearch(
+  params: FacetSearchParams,
+  parts: readonly ShardSearchResult[],
+  startedMs: number = performance.now(),
+): FacetSearchResult {
+  const facetName = params.facetName
+  const facetQuery = params.facetQuery ?? null
+  const plan = parts[0]?.plan
+  if (plan === undefined) return { facetHits: [], facetQuery, processingTimeMs: 0 }
+  const expected = JSON.stringify(plan)
+  if (parts.some((part) => JSON.stringify(part.plan) !== expected))
+    throw new ShardedSearchMismatchError(
+      'Partitions understood the search differently (settings out of step?).',
+    )
+  const merged = mergeFacets(
+    [facetName],
+    parts.map((part) => part.facets ?? { distribution: {} }),
+  )
+  return {
+    facetHits: facetHits(merged.distribution[facetName]!, facetName, facetQuery, plan.faceting),
+    facetQuery,
+    processingTimeMs: Math.round(performance.now() - startedMs),
+  }
+}
+
+type FacetCounts = ShardFacets['distribution'][string]
+
+/** The values whose folded text starts with `facetQuery`, ordered and trimmed by `faceting`. */
+function facetHits(
+  counts: FacetCounts,
+  facetName: string,
+  facetQuery: string | null,
+  faceting: FacetingSettings,
+): Array<{ value: string; count: number }> {
   const prefix = facetQuery === null ? '' : normalizeText(facetQuery)
   const hits = counts.strings
     .filter(([, spelling]) => normalizeText(spelling).startsWith(prefix))
     .map(([, value, count]) => ({ value, count }))
-  const faceting = state.settings.faceting
   const byCount = (faceting.sortFacetValuesBy[facetName] ?? faceting.sortFacetValuesBy['*']) === 'count'
   hits.sort(
     (a, b) => (byCount ? b.count - a.count : 0) || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0),
   )
-  return {
-    facetHits: hits.slice(0, faceting.maxValuesPerFacet),
-    facetQuery,
-    processingTimeMs: Math.round(performance.now() - started),
-  }
+  return hits.slice(0, faceting.maxValuesPerFacet)
 }
 
 function checkFacetSearch(

@@ -47,7 +47,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/facet-search',
-    '`facetName`, `facetQuery` (a folded prefix of the whole value, no typos; string values), `q`, `filter`, `matchingStrategy`, `attributesToSearchOn`, `vector`, `hybrid`, `rankingScoreThreshold`, `exhaustiveFacetCount` (counts are always exact); ordered and capped by `faceting`; refused on an index of a cluster',
+    '`facetName`, `facetQuery` (a folded prefix of the whole value, no typos; string values), `q`, `filter`, `matchingStrategy`, `attributesToSearchOn`, `vector`, `hybrid`, `rankingScoreThreshold`, `exhaustiveFacetCount` (counts are always exact); ordered and capped by `faceting`; exact over the shards of an index of a cluster',
   ],
   ['POST', '/indexes/{indexUid}/similar'],
   ['GET', '/indexes/{indexUid}/similar'],

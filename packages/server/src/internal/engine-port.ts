@@ -58,7 +58,7 @@ export interface IndexPort {
   /** `read` only changes anything on a cluster node (see read-options.ts). */
   search(params: SearchParams, read?: ReadOptions): MaybePromise<SearchResult>
   /** Meilisearch's facet search; a cluster index refuses it with a typed error. */
-  facetSearch(params: FacetSearchParams): MaybePromise<FacetSearchResult>
+  facetSearch(params: FacetSearchParams, read?: ReadOptions): MaybePromise<FacetSearchResult>
 }
 
 export interface EnginePort {

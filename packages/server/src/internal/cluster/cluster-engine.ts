@@ -15,6 +15,8 @@ import {
   type Doc,
   type DocumentsPage,
   documentKey,
+  type FacetSearchParams,
+  type FacetSearchResult,
   type Filter,
   IndexAlreadyExistsError,
   type IndexInfo,
@@ -42,7 +44,23 @@ import {
   type ShardTarget,
   shardTargets,
 } from './shard-rpc.ts'
-import { searchShards } from './sharded-search.ts'
+import { facetSearchShards, searchShards } from './sharded-search.ts'
+
+/** How long a metadata change that moves reads (a swap) waits for each node to apply it. */
+const METADATA_WAIT_MS = 5_000
+
+/**
+ * Resolves once this node's copy of the metadata is at `version` or later (true), or after
+ * `timeoutMs` (false). Served to other nodes as the `metadataAt` application request.
+ */
+export async function metadataAt(node: ClusterNode, version: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (node.metadata.state.version < version) {
+    if (Date.now() >= deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  return true
+}
 
 /** How long a task's write to one shard may take (elections and forwarding included). */
 const SHARD_WRITE_TIMEOUT_MS = 30_000
@@ -148,6 +166,8 @@ export class ClusterEngine implements EnginePort {
     const outcome = await this.node.propose({ type: 'index.delete', uid })
     if (!outcome.ok && outcome.reason !== 'unknown_index')
       throw new ApiError(500, 'internal', outcome.message)
+    // Every node stops listing and reading the index before the task reports success.
+    if (outcome.ok) await this.#everyNodeAt(outcome.version)
   }
 
   index(uid: string): IndexPort {
@@ -167,7 +187,10 @@ export class ClusterEngine implements EnginePort {
       taskUid: Math.min(...this.#taskUids),
       atMs: Date.now(),
     })
-    if (outcome.ok) return
+    if (outcome.ok) {
+      await this.#everyNodeAt(outcome.version)
+      return
+    }
     const missing = /^no index (.+)$/.exec(outcome.message)?.[1]
     if (outcome.reason === 'unknown_index' && missing !== undefined) throw new IndexNotFoundError(missing)
     const existing = /^index (.+) already exists$/.exec(outcome.message)?.[1]
@@ -200,6 +223,26 @@ export class ClusterEngine implements EnginePort {
   async close(): Promise<void> {}
 
   // Shard reads and writes.
+
+  /**
+   * Waits (bounded) until every live node's copy of the metadata holds `version`: a swap or a
+   * deletion changes which shards a uid reads, and each node routes reads by its own copy, so the
+   * task reports success only once a read through any node sees the change. A node that does not answer in time
+   * is logged past, not waited for (it is catching up, or being declared dead).
+   */
+  async #everyNodeAt(version: number): Promise<void> {
+    const others = Object.keys(this.node.metadata.state.nodes).filter(
+      (id) => id !== this.node.nodeId && this.node.isAlive(id),
+    )
+    await Promise.all([
+      metadataAt(this.node, version, METADATA_WAIT_MS),
+      ...others.map((id) =>
+        this.node
+          .requestApp(id, { kind: 'metadataAt', version }, { timeoutMs: METADATA_WAIT_MS })
+          .catch(() => undefined),
+      ),
+    ])
+  }
 
   /** Reads every shard (or those `shards` lists); a shard without an answering replica is a 503. */
   async read(
@@ -488,13 +531,8 @@ class ShardedIndex implements IndexPort {
     return searchShards(this.#engine, this.#uid, params, read)
   }
 
-  facetSearch(): never {
-    // The merge trims facet counts; a facet search needs them whole (docs/ranking-rules.md).
-    throw new ApiError(
-      400,
-      'invalid_facet_search_sharded',
-      'A facet search over an index of a cluster is not supported yet.',
-    )
+  facetSearch(params: FacetSearchParams, read: ReadOptions = {}): Promise<FacetSearchResult> {
+    return facetSearchShards(this.#engine, this.#uid, params, read)
   }
 }
 

@@ -28,7 +28,7 @@ import { type ClusterConfig, parseHttpAddr } from '../config.ts'
 import { P2PFrameTooLargeError, P2PNode, P2PUnreachableError } from '../p2p/index.ts'
 import { WebhookDispatcher } from '../webhooks.ts'
 import { AntiEntropy } from './anti-entropy.ts'
-import { ClusterEngine } from './cluster-engine.ts'
+import { ClusterEngine, metadataAt } from './cluster-engine.ts'
 import { deriveKey, readClusterKey } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
 import { ClusterTaskQueue, TaskScheduler } from './cluster-tasks.ts'
@@ -162,6 +162,9 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     })
     registerShardMetrics(node, hosting, options.registry)
     node.onAppRequest(async (body) => {
+      const asked = body as { kind?: unknown; version?: unknown }
+      if (asked?.kind === 'metadataAt' && typeof asked.version === 'number')
+        return { reached: await metadataAt(node, asked.version, 5_000) }
       const request = body as ShardsRequest
       if (request?.kind !== 'shards' || !Array.isArray(request.items))
         throw Object.assign(new Error('unknown application request'), { code: 'unknown_request' })

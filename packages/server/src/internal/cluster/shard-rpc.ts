@@ -8,6 +8,7 @@ import {
 import type {
   Command,
   Doc,
+  FacetSearchParams,
   GetDocumentsParams,
   SearchContext,
   SearchParams,
@@ -32,6 +33,12 @@ export type ShardAction =
   | { readonly action: 'searchStats'; readonly params: SearchParams; readonly options?: SearchStatsOptions }
   /** Phase 2: the shard's candidates, scored with the merged statistics. */
   | { readonly action: 'searchShard'; readonly params: SearchParams; readonly context: SearchContext }
+  /** Phase 2 of a sharded facet search: the shard's untrimmed counts of the facet's values. */
+  | {
+      readonly action: 'facetSearchShard'
+      readonly params: FacetSearchParams
+      readonly context: SearchContext
+    }
   | { readonly action: 'getDocument'; readonly id: string | number; readonly options: object }
   | { readonly action: 'getDocuments'; readonly params: GetDocumentsParams }
   | { readonly action: 'getSettings' }
@@ -144,6 +151,9 @@ async function serveItem(
         break
       case 'searchShard':
         value = index.searchShard(call.params, call.context)
+        break
+      case 'facetSearchShard':
+        value = index.facetSearchShard(call.params, call.context)
         break
       case 'getDocument':
         value = index.getDocument(call.id, call.options)

@@ -1,5 +1,8 @@
 import { shardNameOf } from '@shoal/cluster'
 import {
+  type FacetSearchParams,
+  type FacetSearchResult,
+  mergeFacetSearch,
   mergeSearchStats,
   mergeShardResults,
   type SearchContext,
@@ -14,6 +17,7 @@ import { ApiError } from '../errors.ts'
 import type { ReadOptions } from '../read-options.ts'
 import type { ClusterEngine } from './cluster-engine.ts'
 import {
+  type ShardAction,
   type ShardResult,
   ShardsUnavailableError,
   type ShardTarget,
@@ -49,6 +53,54 @@ export async function searchShards(
   read: ReadOptions,
 ): Promise<SearchResult> {
   const started = performance.now()
+  const result = await gatherShards(
+    engine,
+    uid,
+    params,
+    read,
+    (context) => ({ action: 'searchShard', params, context }),
+    (parts) => mergeShardResults(params, parts),
+  )
+  return { ...result, processingTimeMs: Math.round(performance.now() - started) } as SearchResult
+}
+
+/**
+ * A facet search over a sharded index, through the same phases as a search (statistics, then each
+ * shard's part scored with them): each shard counts the facet's values over every document the
+ * search part matches, untrimmed, and the sums are ordered and trimmed as on one index.
+ */
+export async function facetSearchShards(
+  engine: ClusterEngine,
+  uid: string,
+  params: FacetSearchParams,
+  read: ReadOptions,
+): Promise<FacetSearchResult> {
+  const started = performance.now()
+  const { facetName: _name, facetQuery: _query, exhaustiveFacetCount: _exhaustive, ...search } = params
+  const result = await gatherShards(
+    engine,
+    uid,
+    search as SearchParams,
+    read,
+    (context) => ({ action: 'facetSearchShard', params, context }),
+    (parts) => mergeFacetSearch(params, parts, started),
+  )
+  return { ...result, processingTimeMs: Math.round(performance.now() - started) }
+}
+
+/**
+ * The phases of a sharded read: statistics for `params` (cached, or from local replicas, or from
+ * the shards), then `phase2` on every shard with them, repeated when a shard moved on meanwhile,
+ * then `merge` of the parts.
+ */
+async function gatherShards<R extends object>(
+  engine: ClusterEngine,
+  uid: string,
+  params: SearchParams,
+  read: ReadOptions,
+  phase2: (context: SearchContext) => ShardAction,
+  merge: (parts: ShardSearchResult[]) => R,
+): Promise<R> {
   const mode = read.consistency === 'eventual' ? 'eventual' : 'leader'
   const key = cacheKey(engine, uid, params)
   let cached = STATS_CACHE.get(key)
@@ -72,7 +124,7 @@ export async function searchShards(
     const context = stats.context
     const answered = await engine.readSome(
       uid,
-      () => ({ action: 'searchShard', params, context }),
+      () => phase2(context),
       mode,
       missing.length === 0 ? undefined : shardsNotIn(stats),
     )
@@ -93,12 +145,9 @@ export async function searchShards(
       continue
     }
     if (unverified && !stale) remember(key, stats)
-    let result: SearchResult
+    let result: R
     try {
-      result = mergeShardResults(
-        params,
-        answered.results.map((part) => part.value as ShardSearchResult),
-      )
+      result = merge(answered.results.map((part) => part.value as ShardSearchResult))
     } catch (error) {
       if (error instanceof ShardedSearchMismatchError) {
         // Shards searched under different settings (a settings task in progress): try again.
@@ -114,10 +163,9 @@ export async function searchShards(
     }
     return {
       ...result,
-      processingTimeMs: Math.round(performance.now() - started),
       ...partialOf(all),
       ...(mode === 'eventual' ? { replicaLag: lagOf(answered.results) } : {}),
-    } as SearchResult
+    }
   }
 }
 
