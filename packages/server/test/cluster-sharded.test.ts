@@ -4,6 +4,7 @@ import { waitFor } from '@shoal/testkit/wait'
 import { Meilisearch } from 'meilisearch'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterProcess, MASTER_KEY, startThreeNodeCluster } from './harness/cluster-processes.ts'
+import { metrics, sample } from './harness/metrics-text.ts'
 import { tempDir } from './harness/server-process.ts'
 
 // A sharded, replicated index on a real 3-process cluster, driven through the HTTP API of
@@ -433,6 +434,41 @@ describe('a sharded index on three nodes', () => {
     } finally {
       await new Promise((resolve) => receiver.close(resolve))
     }
+  })
+
+  it('hedges an eventual read to another replica when the first does not answer in time', async () => {
+    const created = await enqueue(nodes[0]!, 'POST', '/indexes', {
+      uid: 'hedged',
+      primaryKey: 'id',
+      sharding: { shardCount: 3, replicationFactor: 2 },
+    })
+    expect((await waitTask(nodes[0]!, created)).status).toBe('succeeded')
+    const added = await enqueue(nodes[0]!, 'POST', '/indexes/hedged/documents', docs)
+    expect((await waitTask(nodes[0]!, added)).status).toBe('succeeded')
+    const layout = await nodes[0]!.request<{
+      shards: Array<{ shard: number; replicas: Array<{ node: string }> }>
+    }>('GET', '/indexes/hedged/_shards')
+    // A shard node 0 holds no replica of: its eventual read goes to the first holder listed.
+    const remote = layout.body.shards.find((s) => s.replicas.every((r) => r.node !== nodes[0]!.nodeId))!
+    const slow = nodes.find((n) => n.nodeId === remote.replicas[0]!.node)!
+    const search = () =>
+      nodes[0]!.request<{ hits: unknown[] }>('POST', '/indexes/hedged/search', {
+        q: 'book',
+        limit: 1000,
+        consistency: 'eventual',
+      })
+    for (let i = 0; i < 10; i++) expect((await search()).status).toBe(200)
+    const before = sample(await metrics(nodes[0]!), 'shoal_shard_read_hedges_total')
+    slow.child.kill('SIGSTOP')
+    try {
+      // Without a hedge this read would wait for its time-out and answer 503 for that shard.
+      const answer = await search()
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200)
+      expect(answer.body.hits).toHaveLength(docs.length)
+    } finally {
+      slow.child.kill('SIGCONT')
+    }
+    expect(sample(await metrics(nodes[0]!), 'shoal_shard_read_hedges_total')).toBeGreaterThan(before)
   })
 
   it('fails a search with 503 naming the shards nobody can serve, or answers partially when asked', async () => {

@@ -1,5 +1,6 @@
 import type { ClusterNode, ShardHosting } from '@shoal/cluster'
 import { Counter, Gauge, type Registry } from 'prom-client'
+import { shardReadHedges } from './shard-rpc.ts'
 
 /**
  * Metrics of shard replication and replica moves, read at scrape time:
@@ -9,6 +10,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
  * - `shoal_shard_moves_started_total{reason}`: moves this node's controller started (lost node =
  *   re-replication, drain, replace, rebalance, rollback);
  * - `shoal_shard_membership_steps_total{step}`: the steps this node took as a shard leader;
+ * - `shoal_shard_read_hedges_total`: eventual reads hedged to a second replica (shard-rpc.ts);
  * - `shoal_shard_leaderships`: shard groups this node leads now (leaders move on failover).
  */
 export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, registry: Registry): void {
@@ -85,6 +87,15 @@ export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, r
       let led = 0
       for (const ref of hosting.hosted()) if (node.host?.group(ref.group)?.isLeader === true) led++
       this.set(led)
+    },
+  })
+  new Counter({
+    name: 'shoal_shard_read_hedges_total',
+    help: 'Eventual shard reads also sent to a second replica because the first had not answered within its recent p95',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(shardReadHedges())
     },
   })
 }

@@ -16,6 +16,7 @@ import type {
 } from '@shoal/engine'
 import { ApiError } from '../errors.ts'
 import { type AntiEntropyRequest, serveAntiEntropy } from './anti-entropy-replica.ts'
+import { ReplicaLatency } from './replica-latency.ts'
 import type { EngineShardMachine } from './shard-machine.ts'
 
 /**
@@ -341,66 +342,118 @@ export async function readShards(
       await new Promise((r) => setTimeout(r, 100))
       continue
     }
-    await Promise.all(
-      [...byNode].map(async ([nodeId, shards]) => {
-        const request: ShardsRequest = {
-          kind: 'shards',
-          mode: options.mode,
-          items: shards.map((shard) => {
-            const { call } = pending.get(shard)!
-            return { group: call.target.group, indexUid: call.target.name, call: call.call }
-          }),
+    let failure: ApiError | null = null
+    /** Asks `nodeId` for `shards`; the first answer for a shard wins (a hedge may race it). */
+    const ask = async (nodeId: string, shards: readonly number[]): Promise<void> => {
+      const asked = shards.filter((shard) => pending.has(shard))
+      if (asked.length === 0) return
+      const request: ShardsRequest = {
+        kind: 'shards',
+        mode: options.mode,
+        items: asked.map((shard) => {
+          const { call } = pending.get(shard)!
+          return { group: call.target.group, indexUid: call.target.name, call: call.call }
+        }),
+      }
+      const started = performance.now()
+      let replies: ShardReply[]
+      try {
+        replies =
+          nodeId === node.nodeId
+            ? await serveShards(node, hosting, request)
+            : ((await node.requestApp(nodeId, request, {
+                timeoutMs: Math.max(1, deadline - Date.now()),
+              })) as ShardReply[])
+      } catch (error) {
+        for (const shard of asked) {
+          const entry = pending.get(shard)
+          if (entry === undefined) continue
+          // A quiesced local replica hears nothing until SWIM declares the node dead: wake it,
+          // so that it campaigns within an election timeout if the leader is really gone.
+          node.host?.group(entry.call.target.group)?.wake()
+          entry.tried.add(nodeId)
+          entry.hint = null
+          entry.reason = error instanceof RemoteAppError ? error.message : `node ${nodeId} did not answer`
         }
-        let replies: ShardReply[]
-        try {
-          replies =
-            nodeId === node.nodeId
-              ? await serveShards(node, hosting, request)
-              : ((await node.requestApp(nodeId, request, {
-                  timeoutMs: Math.max(1, deadline - Date.now()),
-                })) as ShardReply[])
-        } catch (error) {
-          for (const shard of shards) {
-            const entry = pending.get(shard)!
-            // A quiesced local replica hears nothing until SWIM declares the node dead: wake it,
-            // so that it campaigns within an election timeout if the leader is really gone.
-            node.host?.group(entry.call.target.group)?.wake()
-            entry.tried.add(nodeId)
-            entry.hint = null
-            entry.reason = error instanceof RemoteAppError ? error.message : `node ${nodeId} did not answer`
-          }
+        return
+      }
+      if (nodeId !== node.nodeId) LATENCY.record(nodeId, performance.now() - started)
+      asked.forEach((shard, i) => {
+        const reply = replies[i]
+        const entry = pending.get(shard)
+        if (reply === undefined || entry === undefined) return
+        if (reply.ok) {
+          results.push({
+            shard,
+            value: reply.value,
+            lag: Math.max(0, reply.commitIndex - reply.appliedIndex),
+            version: reply.version ?? null,
+          })
+          pending.delete(shard)
           return
         }
-        shards.forEach((shard, i) => {
-          const reply = replies[i]
-          const entry = pending.get(shard)!
-          if (reply === undefined) return
-          if (reply.ok) {
-            results.push({
-              shard,
-              value: reply.value,
-              lag: Math.max(0, reply.commitIndex - reply.appliedIndex),
-              version: reply.version ?? null,
-            })
-            pending.delete(shard)
-            return
-          }
-          if (reply.code === 'not_leader' || reply.code === 'unknown_group' || reply.code === 'stopped') {
-            entry.reason = reply.message
-            if (reply.leader !== undefined && reply.leader !== null && reply.leader !== nodeId)
-              entry.hint = reply.leader
-            else entry.tried.add(nodeId)
-            return
-          }
-          pending.delete(shard)
-          throw new ApiError(reply.httpStatus >= 500 ? 503 : reply.httpStatus, reply.code, reply.message)
-        })
+        if (reply.code === 'not_leader' || reply.code === 'unknown_group' || reply.code === 'stopped') {
+          entry.reason = reply.message
+          if (reply.leader !== undefined && reply.leader !== null && reply.leader !== nodeId)
+            entry.hint = reply.leader
+          else entry.tried.add(nodeId)
+          return
+        }
+        pending.delete(shard)
+        failure ??= new ApiError(reply.httpStatus >= 500 ? 503 : reply.httpStatus, reply.code, reply.message)
+      })
+    }
+    await Promise.all(
+      [...byNode].map(async ([nodeId, shards]) => {
+        const primary = ask(nodeId, shards)
+        // Only an eventual read can be served by another replica (a leader read has one server).
+        if (options.mode !== 'eventual' || nodeId === node.nodeId) return primary
+        const late = await Promise.race([
+          primary.then(() => false),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(true), LATENCY.hedgeDelay(nodeId))),
+        ])
+        if (!late) return
+        // Hedge: what is still unanswered goes to another replica of each shard as well.
+        const byAlternative = new Map<string, number[]>()
+        for (const shard of shards) {
+          const entry = pending.get(shard)
+          if (entry === undefined) continue
+          const alternative = pickReplica(
+            node,
+            entry.call.target,
+            'eventual',
+            null,
+            new Set([...entry.tried, nodeId]),
+          )
+          if (alternative === null) continue
+          const list = byAlternative.get(alternative)
+          if (list === undefined) byAlternative.set(alternative, [shard])
+          else list.push(shard)
+        }
+        if (byAlternative.size === 0) return primary
+        hedgesSent++
+        const hedged = Promise.all([...byAlternative].map(([alternative, list]) => ask(alternative, list)))
+        // Done when every shard of this node is answered, by either side, or both have settled.
+        await Promise.race([
+          primary,
+          hedged.then(() => (shards.every((shard) => !pending.has(shard)) ? undefined : primary)),
+        ])
       }),
     )
+    if (failure !== null) throw failure
     if (pending.size > 0 && round > 0) await new Promise((r) => setTimeout(r, Math.min(200, 20 * round)))
   }
   const missing = [...pending].map(([shard, entry]) => ({ shard, reason: entry.reason }))
   return { results, missing }
+}
+
+/** Answer times of each node to shard reads, for hedging. */
+const LATENCY = new ReplicaLatency()
+let hedgesSent = 0
+
+/** How many eventual reads were sent to a second replica because the first was slow. */
+export function shardReadHedges(): number {
+  return hedgesSent
 }
 
 function pickReplica(
