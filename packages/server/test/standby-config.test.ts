@@ -6,7 +6,7 @@ import { ConfigError, resolveConfig } from '../src/index.ts'
 const KEY = { SHOAL_CLUSTER_KEY: 'a-cluster-key-of-enough-bytes' }
 const PRIMARY = '/ip4/127.0.0.1/tcp/7800/p2p/12D3KooWH8rLdGJv3EtocHWAFasRjKP14pGbMgHxJEbmSHwEV3HX'
 
-function refused(flags: Record<string, string | boolean>, env = KEY): string {
+function refused(flags: Record<string, string | boolean>, env: Record<string, string> = KEY): string {
   try {
     resolveConfig({ flags, env })
   } catch (error) {

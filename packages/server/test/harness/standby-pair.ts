@@ -11,10 +11,19 @@ import { type ServerProcess, startServerProcess, tempDir } from './server-proces
  */
 export const MASTER_KEY = 'standby-test-master-key-0123456789'
 
+/** A JSON object answer; fields are checked by the tests. */
+export type ReplyBody = Record<string, unknown>
+
 export interface Reply {
   status: number
-  body: any
+  body: ReplyBody
   headers: Headers
+}
+
+export interface TaskView {
+  uid: number
+  status: string
+  error: { code: string; message: string } | null
 }
 
 export async function call(url: string, method: string, route: string, body?: unknown): Promise<Reply> {
@@ -28,7 +37,11 @@ export async function call(url: string, method: string, route: string, body?: un
     signal: AbortSignal.timeout(15_000),
   })
   const text = await response.text()
-  return { status: response.status, body: text === '' ? null : JSON.parse(text), headers: response.headers }
+  return {
+    status: response.status,
+    body: text === '' ? {} : (JSON.parse(text) as ReplyBody),
+    headers: response.headers,
+  }
 }
 
 export interface PairNode {
@@ -105,24 +118,24 @@ export class StandbyPair {
 }
 
 /** Adds documents and waits for the task; returns its final state. */
-export async function addDocuments(url: string, index: string, docs: object[]): Promise<any> {
+export async function addDocuments(url: string, index: string, docs: object[]): Promise<TaskView> {
   const enqueued = await call(url, 'POST', `/indexes/${index}/documents?primaryKey=id`, docs)
   if (enqueued.status !== 202)
     throw new Error(`enqueue answered ${enqueued.status}: ${JSON.stringify(enqueued.body)}`)
-  return waitForTask(url, enqueued.body.taskUid)
+  return waitForTask(url, enqueued.body.taskUid as number)
 }
 
-export async function waitForTask(url: string, uid: number, timeoutMs = 20_000): Promise<any> {
-  let task: any
+export async function waitForTask(url: string, uid: number, timeoutMs = 20_000): Promise<TaskView> {
+  let task: TaskView | undefined
   await waitFor(
     `task ${uid} on ${url} to finish`,
     async () => {
-      task = (await call(url, 'GET', `/tasks/${uid}`)).body
-      return ['succeeded', 'failed', 'canceled'].includes(task?.status)
+      task = (await call(url, 'GET', `/tasks/${uid}`)).body as unknown as TaskView
+      return ['succeeded', 'failed', 'canceled'].includes(task.status)
     },
     { timeoutMs, intervalMs: 25 },
   )
-  return task
+  return task as TaskView
 }
 
 /** Every document id of `index` on `url`, read with stale reads allowed (a standby). */
