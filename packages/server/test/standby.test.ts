@@ -1,11 +1,30 @@
+import { spawn } from 'node:child_process'
 import { waitFor } from '@shoal/testkit/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { addDocuments, call, documentIds, StandbyPair } from './harness/standby-pair.ts'
+import { CLI } from './harness/server-process.ts'
+import { addDocuments, call, documentIds, MASTER_KEY, StandbyPair } from './harness/standby-pair.ts'
+
+function shoal(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, SHOAL_MASTER_KEY: MASTER_KEY },
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+  })
+}
 
 // docs/standby.md: a semi_sync primary and its hot standby as real processes. A write whose task
 // succeeded is on the standby; the standby refuses writes and strong reads; after kill -9 of the
-// primary and a promotion, writes resume with nothing acknowledged lost, and the old primary
-// comes back fenced. Longer scenarios (load, partitions, snapshot catch-up): standby.soak.test.ts.
+// primary and a promotion (`shoal standby promote`, the CLI included in the 10 s), writes resume
+// with nothing acknowledged lost, and the old primary comes back fenced. Longer scenarios (load, partitions, snapshot catch-up): standby.soak.test.ts.
 
 describe('hot standby in semi_sync (real processes)', () => {
   let pair: StandbyPair
@@ -53,12 +72,22 @@ describe('hot standby in semi_sync (real processes)', () => {
     expect(stale.body.standbyLag).toEqual({ entries: 0, seconds: 0 })
   })
 
+  it('shoal standby status reports the role; shoal start --help lists the standby flags', async () => {
+    const status = await shoal(['standby', 'status', '--url', pair.standby.url])
+    expect(status.code).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({ role: 'standby', epoch: 1 })
+    const help = await shoal(['start', '--help'])
+    expect(help.code).toBe(0)
+    for (const flag of ['--standby-mode', '--standby-of', '--semi-sync-timeout-ms', '--semi-sync-on-timeout'])
+      expect(help.stdout).toContain(flag)
+  })
+
   it('after kill -9 of the primary and a promotion, writes resume within 10 s and nothing acknowledged is lost', async () => {
     const killedAt = performance.now()
     await pair.primary.proc?.stop('SIGKILL')
-    const promoted = await call(pair.standby.url, 'POST', '/admin/standby/promote')
-    expect(promoted.status).toBe(200)
-    expect(promoted.body).toMatchObject({ role: 'primary', epoch: 2 })
+    const promoted = await shoal(['standby', 'promote', '--url', pair.standby.url])
+    expect(promoted.code).toBe(0)
+    expect(promoted.stdout).toContain('is now the primary at epoch 2')
     const task = await addDocuments(pair.standby.url, 'docs', [{ id: 100, title: 'after the promotion' }])
     const resumedMs = performance.now() - killedAt
     expect(task.status).toBe('succeeded')
@@ -69,6 +98,10 @@ describe('hot standby in semi_sync (real processes)', () => {
     const again = await call(pair.standby.url, 'POST', '/admin/standby/promote')
     expect(again.status).toBe(409)
     expect(again.body.code).toBe('not_a_standby')
+    expect((await call(pair.standby.url, 'GET', '/admin/standby')).body).toMatchObject({
+      role: 'primary',
+      epoch: 2,
+    })
   })
 
   it('the old primary restarts fenced: it refuses writes with 409 primary_fenced, never 500', async () => {
