@@ -4,7 +4,7 @@ import { open } from '@shoal/engine'
 import { clusterCommand } from './internal/cli-cluster.ts'
 import { dumpTo, restoreFrom } from './internal/cli-dump.ts'
 import { describeSummary, importFile } from './internal/cli-import.ts'
-import { standbyCommand } from './internal/cli-standby.ts'
+import { standbyCommand, witnessCommand } from './internal/cli-standby.ts'
 import { configFromCli, type OpenEngine, startNode } from './internal/cli-start.ts'
 import { ConfigError } from './internal/errors.ts'
 import { NodeClient } from './internal/http-client.ts'
@@ -32,6 +32,7 @@ Commands:
              primary: [--standby-mode off|async|semi_sync]
                       semi_sync: [--semi-sync-timeout-ms 5000] [--semi-sync-on-timeout block|fail]
              standby: [--standby-of /ip4/HOST/tcp/PORT/p2p/PEER_ID]   (the primary's p2p address, as it prints it)
+             both, for automatic promotion: [--witness /ip4/HOST/tcp/PORT/p2p/PEER_ID] [--witness-lease-ms 3000]
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
@@ -42,6 +43,9 @@ Commands:
              [--no-wait]            return once accepted instead of printing progress until done
   standby    status                 this node's standby role, epoch, mode and lag
              promote                make this standby the primary (fenced: the old primary refuses writes)
+  witness    the data-less third process of a hot standby pair, for automatic promotion
+             --data-dir DIR --p2p-addr HOST:PORT [--p2p-advertise-addr HOST:PORT]
+             [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--log-level info]
   version    print the version
 
 import, dump, restore, cluster and standby talk to a running node: --url (env SHOAL_URL, default http://127.0.0.1:7700)
@@ -113,6 +117,8 @@ async function main(argv: string[]): Promise<number> {
           'standby-of': { type: 'string' },
           'semi-sync-timeout-ms': { type: 'string' },
           'semi-sync-on-timeout': { type: 'string' },
+          witness: { type: 'string' },
+          'witness-lease-ms': { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
       })
@@ -192,6 +198,20 @@ async function main(argv: string[]): Promise<number> {
     case 'standby': {
       const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS })
       return standbyCommand(clientFrom(values), positionals[0], out)
+    }
+    case 'witness': {
+      const { values } = parseArgs({
+        args,
+        options: {
+          'data-dir': { type: 'string' },
+          'p2p-addr': { type: 'string' },
+          'p2p-advertise-addr': { type: 'string' },
+          'cluster-key-file': { type: 'string' },
+          'log-level': { type: 'string' },
+        },
+      })
+      await witnessCommand(values, process.env, out)
+      return -1
     }
     case 'version':
     case '--version':

@@ -6,6 +6,7 @@ import {
   call,
   documentIds,
   StandbyPair,
+  startWitnessProcess,
   type TaskView,
   waitForTask,
 } from './harness/standby-pair.ts'
@@ -225,5 +226,111 @@ describe('kill -9 of a semi_sync primary under load', () => {
     await Promise.all(writers)
     const held = new Set(await documentIds(pair.standby.url, 'docs'))
     expect(acknowledged.filter((id) => !held.has(id))).toEqual([])
+  }, 120_000)
+})
+
+describe('automatic promotion with a witness', () => {
+  it('kill -9 of the primary: the standby is promoted by the witness, no acknowledged write is lost, and the old primary comes back fenced', async () => {
+    const pair = await StandbyPair.create()
+    pairs.push(pair)
+    const witness = await startWitnessProcess(`${pair.root}/witness`, pair.keyFile)
+    try {
+      const withWitness = ['--witness', witness.p2pAddr, '--witness-lease-ms', '1000']
+      await pair.startPrimary(['--standby-mode', 'semi_sync', ...withWitness])
+      await pair.startStandby(withWitness)
+      const acknowledged: number[] = []
+      for (let id = 0; id < 10; id++) {
+        expect((await addDocuments(pair.primary.url, 'docs', [{ id }])).status).toBe('succeeded')
+        acknowledged.push(id)
+      }
+      // While the primary holds its lease, the witness refuses a promotion, even asked by hand.
+      const refused = await call(pair.standby.url, 'POST', '/admin/standby/promote')
+      expect(refused.status).toBe(409)
+      expect(refused.body.code).toBe('promotion_refused')
+      const killedAt = performance.now()
+      await pair.primary.proc?.stop('SIGKILL')
+      await waitFor(
+        'the witness to promote the standby',
+        async () => (await call(pair.standby.url, 'GET', '/admin/standby')).body.role === 'primary',
+        { timeoutMs: 10_000, intervalMs: 100 },
+      )
+      expect((await addDocuments(pair.standby.url, 'docs', [{ id: 100 }])).status).toBe('succeeded')
+      expect(performance.now() - killedAt).toBeLessThan(10_000)
+      expect(await documentIds(pair.standby.url, 'docs')).toEqual([...acknowledged, 100])
+      await pair.startPrimary(['--standby-mode', 'semi_sync', ...withWitness])
+      await waitFor(
+        'the old primary to be fenced',
+        async () =>
+          (await call(pair.primary.url, 'POST', '/indexes/docs/documents', [{ id: 500 }])).status === 409,
+        { timeoutMs: 15_000, intervalMs: 100 },
+      )
+      expect((await call(pair.primary.url, 'GET', '/admin/standby')).body).toMatchObject({ role: 'fenced' })
+    } finally {
+      await witness.stop()
+    }
+  }, 120_000)
+
+  it('a primary cut off from its standby and the witness stops acknowledging writes, and the standby takes over', async () => {
+    const pair = await StandbyPair.create()
+    pairs.push(pair)
+    const table = new FaultTable({ nodes: ['primary', 'standby', 'witness'], seed: 19 })
+    const witness = await startWitnessProcess(`${pair.root}/witness`, pair.keyFile)
+    try {
+      const [witnessPort, witnessId] = /tcp\/(\d+)\/p2p\/(\S+)$/.exec(witness.p2pAddr)!.slice(1) as [
+        string,
+        string,
+      ]
+      const link = async (from: string, to: string, port: number) => {
+        const proxy = new TcpLinkProxy({ table, from, to, target: { host: '127.0.0.1', port } })
+        await proxy.start()
+        proxies.push(proxy)
+        return proxy.port
+      }
+      const primaryToWitness = await link('primary', 'witness', Number(witnessPort))
+      const standbyToPrimary = await link('standby', 'primary', pair.primary.p2pPort)
+      const primaryToStandby = await link('primary', 'standby', pair.standby.p2pPort)
+      const lease = ['--witness-lease-ms', '1000']
+      await pair.startPrimary([
+        '--standby-mode',
+        'async',
+        '--witness',
+        `/ip4/127.0.0.1/tcp/${primaryToWitness}/p2p/${witnessId}`,
+        ...lease,
+      ])
+      const primaryId = pair.primary.p2pAddr.split('/p2p/')[1]
+      await pair.startStandby(
+        ['--p2p-advertise-addr', `127.0.0.1:${primaryToStandby}`, '--witness', witness.p2pAddr, ...lease],
+        `/ip4/127.0.0.1/tcp/${standbyToPrimary}/p2p/${primaryId}`,
+      )
+      expect((await addDocuments(pair.primary.url, 'docs', [{ id: 1 }])).status).toBe('succeeded')
+      table.setBoth('primary', 'standby', { cut: 'blackhole' })
+      table.setBoth('primary', 'witness', { cut: 'blackhole' })
+      // The isolated primary refuses new writes once its lease runs out…
+      let refused: Awaited<ReturnType<typeof call>> | undefined
+      await waitFor(
+        'the isolated primary to refuse writes',
+        async () => {
+          refused = await call(pair.primary.url, 'POST', '/indexes/docs/documents', [{ id: 2 }])
+          return refused.status === 503
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      )
+      expect(refused?.body.code).toBe('witness_lease_expired')
+      // …and the standby, which still reaches the witness, is promoted.
+      await waitFor(
+        'the standby to be promoted',
+        async () => (await call(pair.standby.url, 'GET', '/admin/standby')).body.role === 'primary',
+        { timeoutMs: 15_000, intervalMs: 100 },
+      )
+      expect((await addDocuments(pair.standby.url, 'docs', [{ id: 3 }])).status).toBe('succeeded')
+      table.setAll({ cut: 'none' })
+      await waitFor(
+        'the old primary to be fenced once the partition heals',
+        async () => (await call(pair.primary.url, 'GET', '/admin/standby')).body.role === 'fenced',
+        { timeoutMs: 20_000, intervalMs: 200 },
+      )
+    } finally {
+      await witness.stop()
+    }
   }, 120_000)
 })

@@ -52,6 +52,10 @@ export interface StandbyConfig {
   semiSyncTimeoutMs: number
   /** semi_sync, while the standby is lost: `block` (writes wait) or `fail` (new writes answer 503). @defaultValue 'block' */
   semiSyncOnTimeout: 'block' | 'fail'
+  /** Both: the witness's libp2p address (`shoal witness`); enables automatic promotion. */
+  witness: string | undefined
+  /** With a witness: the primary's lease; it acknowledges writes only while it holds one. @defaultValue 3000 */
+  witnessLeaseMs: number
 }
 
 /**
@@ -128,6 +132,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     of: undefined,
     semiSyncTimeoutMs: 5000,
     semiSyncOnTimeout: 'block',
+    witness: undefined,
+    witnessLeaseMs: 3000,
   }),
   cluster: Object.freeze({
     enabled: false,
@@ -266,6 +272,8 @@ export const FIELDS: readonly Field[] = [
     'string',
     (c, v) => (c.semiSyncOnTimeout = String(v) as StandbyConfig['semiSyncOnTimeout']),
   ),
+  standbyField('witness', 'string', (c, v) => (c.witness = String(v))),
+  standbyField('witness_lease_ms', 'integer', (c, v) => (c.witnessLeaseMs = Number(v))),
   clusterField('cluster_key_file', 'cluster-key-file', 'string', (c, v) => (c.keyFile = String(v))),
   { ...clusterField('cluster_key', '', 'string', (c, v) => (c.key = String(v))), env: 'SHOAL_CLUSTER_KEY' },
   clusterField('join', 'join', 'string', (c, v) => (c.join = splitList(String(v)))),
@@ -460,6 +468,16 @@ function validateStandby(config: ServerConfig, given: Set<string>): void {
       if (given.has(key))
         throw new ConfigError(`--${key.replaceAll('_', '-')} applies to --standby-mode semi_sync only`)
   }
+  if (standby.witness === undefined && given.has('witness_lease_ms'))
+    throw new ConfigError('--witness-lease-ms applies with --witness only')
+  if (standby.witnessLeaseMs < 300 || standby.witnessLeaseMs > 60_000)
+    throw new ConfigError(`witness lease must be 300 to 60000 ms, got ${standby.witnessLeaseMs}`)
+  if (standby.witness !== undefined && !primary && !follower)
+    throw new ConfigError('--witness is for a primary (--standby-mode) or a standby (--standby-of)')
+  if (standby.witness !== undefined && !STANDBY_OF.test(standby.witness))
+    throw new ConfigError(
+      `--witness \`${standby.witness}\` is not the witness's libp2p address: expected /ip4/HOST/tcp/PORT/p2p/PEER_ID, as \`shoal witness\` prints it`,
+    )
   if (!primary && !follower) return
   const role = primary ? '--standby-mode' : '--standby-of'
   if (!cluster.enabled)

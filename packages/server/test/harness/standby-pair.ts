@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process'
 import { chmod, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { waitFor } from '@shoal/testkit/wait'
 import { freePort } from './free-port.ts'
-import { type ServerProcess, startServerProcess, tempDir } from './server-process.ts'
+import { CLI, type ServerProcess, startServerProcess, tempDir } from './server-process.ts'
 
 /**
  * A primary and a hot standby as real `shoal start` processes on 127.0.0.1 (docs/standby.md),
@@ -143,4 +144,37 @@ export async function documentIds(url: string, index: string): Promise<number[]>
   const page = await call(url, 'GET', `/indexes/${index}/documents?limit=100000&fields=id`)
   if (page.status !== 200) throw new Error(`documents answered ${page.status}: ${JSON.stringify(page.body)}`)
   return (page.body.results as { id: number }[]).map((d) => d.id).sort((a, b) => a - b)
+}
+
+/** A `shoal witness` process; resolves once it printed its p2p address. */
+export async function startWitnessProcess(
+  dataDir: string,
+  keyFile: string,
+): Promise<{ p2pAddr: string; stop(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'witness', '--data-dir', dataDir, '--p2p-addr', '127.0.0.1:0', '--cluster-key-file', keyFile],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHOAL_LOG_LEVEL: 'warn' } },
+  )
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  let output = ''
+  const p2pAddr = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /p2p:\s+(\/ip4\/\S+)/.exec(output)
+      if (match?.[1] !== undefined) resolve(match[1])
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    exited.then(() => reject(new Error(`the witness exited:\n${output}`)))
+    setTimeout(() => reject(new Error(`the witness did not start:\n${output}`)), 20_000).unref()
+  })
+  return {
+    p2pAddr,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+    },
+  }
 }

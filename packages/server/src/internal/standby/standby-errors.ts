@@ -55,3 +55,13 @@ export function staleReadRequired(): ApiError {
 export function notAStandby(role: string): ApiError {
   return new ApiError(409, 'not_a_standby', `This node is not a hot standby (it is ${role}).`)
 }
+
+/** 503: a primary with a witness holds no valid lease (it cannot reach the witness). */
+export function witnessLeaseExpired(): ApiError {
+  return new ApiError(
+    503,
+    'witness_lease_expired',
+    'This primary cannot renew its lease at the witness: it takes no writes until it can, since its standby may be promoted meanwhile.',
+    'system',
+  )
+}

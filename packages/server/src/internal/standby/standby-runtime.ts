@@ -14,11 +14,13 @@ import {
   standbyEpochUnknown,
   standbyReadOnly,
   standbyUnavailable,
+  witnessLeaseExpired,
 } from './standby-errors.ts'
 import { type FeedEngine, StandbyFeed } from './standby-feed.ts'
 import { type FollowerEngine, StandbyFollower } from './standby-follower.ts'
 import { isStatusResponse, parseStandbyRequest, type StandbyRequest } from './standby-protocol.ts'
 import { readStandbyState, type StandbyState, writeStandbyState } from './standby-state.ts'
+import { WitnessLease } from './witness-lease.ts'
 
 /** The engine calls the standby link makes (`@shoal/engine`'s `Engine` has them all). */
 export type StandbyEngine = FeedEngine &
@@ -143,6 +145,9 @@ export class StandbyRuntime {
   #promoting: Promise<unknown> | undefined
   #saving: Promise<void> = Promise.resolve()
   #stopped = false
+  readonly #witness: PeerAddress | undefined
+  #lease: WitnessLease | undefined
+  #autoPromote: ReturnType<typeof setInterval> | undefined
 
   constructor(options: StartStandbyOptions, p2p: P2PNode, state: StandbyState) {
     this.p2p = p2p
@@ -155,6 +160,8 @@ export class StandbyRuntime {
     this.#confirmed = state.role !== 'primary' || state.peer === null
     const of = options.config.standby.of
     if (of !== undefined) this.#primary = { peerId: standbyOfPeerId(of), addrs: [of] }
+    const witness = options.config.standby.witness
+    if (witness !== undefined) this.#witness = { peerId: standbyOfPeerId(witness), addrs: [witness] }
     if (state.role === 'primary') this.#queue.skipUidsBelow(state.nextTaskUid)
     if (options.config.standby.mode !== 'off') {
       this.#feed = new StandbyFeed({
@@ -190,6 +197,39 @@ export class StandbyRuntime {
       this.#probe = setInterval(() => this.#probeStandby(), PROBE_INTERVAL_MS)
       this.#probeStandby()
     }
+    if (this.#state.role === 'primary') this.#startLease()
+    if (this.#state.role === 'standby' && this.#witness !== undefined) {
+      const leaseMs = this.#config.standby.witnessLeaseMs
+      this.#autoPromote = setInterval(() => this.#maybePromote(leaseMs), Math.max(100, leaseMs / 2))
+    }
+  }
+
+  #startLease(): void {
+    if (this.#witness === undefined || this.#lease !== undefined) return
+    this.#lease = new WitnessLease({
+      p2p: this.p2p,
+      witness: this.#witness,
+      leaseMs: this.#config.standby.witnessLeaseMs,
+      now: this.#now,
+      epoch: () => this.#state.epoch,
+      onFenced: (epoch) => void this.#fence(epoch),
+    })
+    this.#lease.start()
+  }
+
+  /** With a witness: a standby that has not heard from its primary for a lease asks to take over. */
+  #maybePromote(leaseMs: number): void {
+    const follower = this.#follower
+    if (this.#state.role !== 'standby' || follower === undefined || this.#promoting !== undefined) return
+    if (follower.status().sinceContactMs <= leaseMs) return
+    this.promote().then(
+      (status) => this.#logger.warn({ epoch: status.epoch }, 'standby: promoted by the witness'),
+      (error: unknown) =>
+        this.#logger.debug(
+          { err: (error as Error).message },
+          'standby: automatic promotion not possible now',
+        ),
+    )
   }
 
   get role(): StandbyState['role'] {
@@ -213,6 +253,10 @@ export class StandbyRuntime {
     if (!this.#confirmed) {
       retryAfter(1)
       throw standbyEpochUnknown()
+    }
+    if (this.#lease !== undefined && !this.#lease.valid()) {
+      retryAfter(1)
+      throw witnessLeaseExpired()
     }
     const { mode, semiSyncOnTimeout, semiSyncTimeoutMs } = this.#config.standby
     if (mode === 'semi_sync' && semiSyncOnTimeout === 'fail' && this.#standbyLost()) {
@@ -245,6 +289,13 @@ export class StandbyRuntime {
     this.#throwIfNotPrimary()
     if (this.#config.standby.mode === 'semi_sync' && this.#feed !== undefined)
       await this.#feed.awaitAcknowledged(index)
+    if (this.#lease !== undefined) {
+      // With a witness, a write is acknowledged only under a valid lease: past it, the standby
+      // may have been promoted.
+      await this.#lease.waitValid()
+      this.#throwIfNotPrimary()
+      if (!this.#lease.valid()) throw new Error('the node is stopping')
+    }
     this.#throwIfNotPrimary()
   }
 
@@ -275,10 +326,14 @@ export class StandbyRuntime {
         'This standby has never reached its primary: it holds nothing to promote.',
         'system',
       )
+    let epoch = this.#state.epoch + 1
+    const sentAt = this.#now()
+    if (this.#witness !== undefined) epoch = await this.#grantFromWitness(this.#witness)
     await this.#follower?.stop()
-    const epoch = this.#state.epoch + 1
     await this.#save({ role: 'primary', epoch, peer: null })
     this.#queue.skipUidsBelow(this.#state.nextTaskUid)
+    this.#startLease()
+    this.#lease?.granted(sentAt)
     this.#confirm()
     this.#logger.warn({ epoch }, 'standby: promoted to primary')
     if (this.#primary !== undefined) {
@@ -288,6 +343,30 @@ export class StandbyRuntime {
     return this.status()
   }
 
+  /** Asks the witness for the next epoch; it grants it only once the primary's lease ran out. */
+  async #grantFromWitness(witness: PeerAddress): Promise<number> {
+    const body = ['witness.promote', { epoch: this.#state.epoch }]
+    let answer: { granted?: unknown; epoch?: unknown; reason?: unknown }
+    try {
+      answer = (await this.p2p.request(witness, body, { timeoutMs: 3000 })) as typeof answer
+    } catch (error) {
+      throw new ApiError(
+        503,
+        'witness_unavailable',
+        `The witness could not be reached, and with a witness configured a promotion needs its grant: ${(error as Error).message}`,
+        'system',
+      )
+    }
+    if (answer.granted !== true || typeof answer.epoch !== 'number')
+      throw new ApiError(
+        409,
+        'promotion_refused',
+        `The witness refused the promotion: ${String(answer.reason ?? 'no reason given')}`,
+        'system',
+      )
+    return answer.epoch
+  }
+
   status() {
     const { standby } = this.#config
     const state = this.#state
@@ -295,6 +374,10 @@ export class StandbyRuntime {
       role: state.role,
       epoch: state.epoch,
       p2p: this.p2p.multiaddrs(),
+      witness: standby.witness ?? null,
+      ...(this.#lease !== undefined && state.role === 'primary'
+        ? { leaseValid: this.#lease.valid(), leaseRemainingMs: Math.round(this.#lease.remainingMs()) }
+        : {}),
       ...(state.fencedByEpoch !== undefined ? { fencedByEpoch: state.fencedByEpoch } : {}),
     }
     if (this.#follower !== undefined && state.role === 'standby') {
@@ -326,6 +409,8 @@ export class StandbyRuntime {
     if (this.#stopped) return
     this.#stopped = true
     if (this.#probe !== undefined) clearInterval(this.#probe)
+    if (this.#autoPromote !== undefined) clearInterval(this.#autoPromote)
+    this.#lease?.stop()
     await this.#follower?.stop()
     this.#feed?.failWaiters(new Error('the node is stopping'))
     this.#feed?.wakeAll()
@@ -358,6 +443,7 @@ export class StandbyRuntime {
   async #fence(byEpoch: number): Promise<void> {
     if (this.#state.role !== 'primary' || byEpoch <= this.#state.epoch) return
     await this.#save({ role: 'fenced', fencedByEpoch: byEpoch })
+    this.#lease?.stop()
     this.#logger.warn(
       { epoch: this.#state.epoch, byEpoch },
       'standby: a standby was promoted past this primary; refusing writes from now on',
