@@ -65,4 +65,18 @@ describe('hot standby configuration', () => {
     expect(refused({ 'standby-of': PRIMARY, join: '127.0.0.1:7946' })).toMatch(/--join or --bootstrap/)
     expect(refused({ 'standby-mode': 'async', zone: 'a' })).toMatch(/--zone/)
   })
+
+  it('takes a witness on either role, and refuses it alone, malformed, or with a lease out of range', () => {
+    const WITNESS = PRIMARY.replace('7800', '7900')
+    const primary = resolveConfig({ flags: { 'standby-mode': 'async', witness: WITNESS }, env: KEY })
+    expect(primary.standby).toMatchObject({ witness: WITNESS, witnessLeaseMs: 3000 })
+    expect(refused({ witness: WITNESS })).toMatch(/for a primary .* or a standby/)
+    expect(refused({ 'standby-of': PRIMARY, witness: '127.0.0.1:7900' })).toMatch(
+      /not the witness's libp2p address/,
+    )
+    expect(refused({ 'standby-mode': 'async', 'witness-lease-ms': '1000' })).toMatch(/with --witness only/)
+    expect(refused({ 'standby-mode': 'async', witness: WITNESS, 'witness-lease-ms': '100' })).toMatch(
+      /300 to 60000/,
+    )
+  })
 })
