@@ -385,6 +385,7 @@ export class Engine {
         type: 'log-synced',
         commands: batch.length,
         seconds: (performance.now() - started) / 1000,
+        lastIndex: last,
       })
       const first = last - batch.length + 1
       await this.#serially(async () => {
@@ -407,15 +408,103 @@ export class Engine {
           else item.reject(result.error)
         }
       })
-      this.#scheduleIndexing()
-      this.#folderSize.changed()
-      this.#sinceSnapshot += batch.length
-      const every = this.#options.snapshotEvery
-      if (every > 0 && this.#sinceSnapshot >= every && this.#snapshotting === undefined) {
-        this.#startSnapshot().catch(() => {})
-      }
+      this.#afterAppend(batch.length)
     }
     this.#flushing = undefined
+  }
+
+  #afterAppend(commands: number): void {
+    this.#scheduleIndexing()
+    this.#folderSize.changed()
+    this.#sinceSnapshot += commands
+    const every = this.#options.snapshotEvery
+    if (every > 0 && this.#sinceSnapshot >= every && this.#snapshotting === undefined) {
+      this.#startSnapshot().catch(() => {})
+    }
+  }
+
+  // Following another database's log (a hot standby).
+
+  /** Log index of the last command applied; 0 before the first. */
+  get appliedIndex(): number {
+    return this.#appliedIndex
+  }
+
+  /** The command log's stored range (`lastIndex` is `firstIndex - 1` when it holds nothing). */
+  logRange(): { firstIndex: number; lastIndex: number } {
+    return { firstIndex: this.#log.firstIndex, lastIndex: this.#log.lastIndex }
+  }
+
+  /**
+   * The logged commands from `fromIndex` on, as the bytes that were appended, up to about `maxBytes`
+   * (at least one when there is one). A range compaction removed is `{ ok: false }`: the reader
+   * needs a snapshot.
+   */
+  async readLog(
+    fromIndex: number,
+    maxBytes: number,
+  ): Promise<{ ok: true; entries: Uint8Array[] } | { ok: false; reason: 'compacted' }> {
+    this.#checkWritable()
+    if (fromIndex < this.#log.firstIndex) return { ok: false, reason: 'compacted' }
+    const entries: Uint8Array[] = []
+    if (fromIndex > this.#log.lastIndex) return { ok: true, entries }
+    let bytes = 0
+    try {
+      for await (const { payload } of this.#log.read(fromIndex)) {
+        entries.push(payload)
+        bytes += payload.byteLength
+        if (bytes >= maxBytes) break
+      }
+    } catch (error) {
+      // A compaction that ran while reading removed the segment being read.
+      if (fromIndex < this.#log.firstIndex) return { ok: false, reason: 'compacted' }
+      throw error
+    }
+    return { ok: true, entries }
+  }
+
+  /**
+   * Appends commands another database logged (`readLog`'s bytes, in its order) to this
+   * database's log — one durable append — then applies them in order. Resolves with the local
+   * index of the last once durable and applied. A command the source failed to apply fails here
+   * the same way (apply is deterministic) and is skipped as it was there. Bytes that do not decode
+   * are refused before anything is logged.
+   */
+  async appendFollowed(payloads: Uint8Array[]): Promise<number> {
+    this.#checkWritable()
+    const commands = payloads.map((payload, i) => {
+      try {
+        return decodeCommand(payload)
+      } catch (error) {
+        throw new CommandLogCorruptionError(
+          this.#log.lastIndex + 1 + i,
+          error instanceof Error ? error.message : String(error),
+        )
+      }
+    })
+    if (commands.length === 0) return this.#log.lastIndex
+    while (this.#flushing !== undefined) await this.#flushing
+    const last = await this.#serially(async () => {
+      let appended: number
+      try {
+        appended = await this.#log.appendBatch(payloads)
+      } catch (error) {
+        this.#failure = error instanceof Error ? error : new Error(String(error))
+        throw new EngineClosedError(`The command log failed: ${this.#failure.message}`)
+      }
+      let index = appended - commands.length + 1
+      for (const command of commands) {
+        try {
+          await this.#state.apply(command)
+        } catch {
+          // As in #flush: a core that throws fails that command alone.
+        }
+        this.#appliedIndex = index++
+      }
+      return appended
+    })
+    this.#afterAppend(commands.length)
+    return last
   }
 
   // Snapshots.
@@ -514,7 +603,9 @@ export class Engine {
    * of this or another database). The snapshot is verified before anything
    * changes, then made durable locally as covering the whole local log.
    */
-  async installSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+  async installSnapshot(
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<{ sourceIndex: number; localIndex: number }> {
     this.#checkWritable()
     const parts: Uint8Array[] = []
     for await (const chunk of chunks) parts.push(chunk)
@@ -535,7 +626,7 @@ export class Engine {
     }
     await this.#flushing
     while (this.#snapshotting !== undefined) await this.#snapshotting.catch(() => {})
-    await this.#serially(async () => {
+    const localIndex = await this.#serially(async () => {
       const index = this.#log.lastIndex
       const framed = frameSnapshot(index, frame.body, frame.version)
       await this.#snapshots.write(index, framed)
@@ -545,8 +636,10 @@ export class Engine {
       this.#sinceSnapshot = 0
       this.#folderSize.changed()
       this.#emit({ type: 'snapshot-installed', index, bytes: framed.byteLength })
+      return index
     })
     this.#scheduleIndexing()
+    return { sourceIndex: frame.index, localIndex }
   }
 
   async close(): Promise<void> {

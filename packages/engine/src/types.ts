@@ -371,7 +371,7 @@ export type EngineEvent =
   | { type: 'snapshot-rejected'; file: string; reason: string }
   | { type: 'snapshot-installed'; index: number; bytes: number }
   | { type: 'command-failed'; index: number; code: string; message: string }
-  | { type: 'log-synced'; commands: number; seconds: number }
+  | { type: 'log-synced'; commands: number; seconds: number; lastIndex: number }
 
 export interface OpenOptions {
   /** WAL fsync policy. @defaultValue 'always' */

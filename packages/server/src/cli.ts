@@ -4,6 +4,7 @@ import { open } from '@shoal/engine'
 import { clusterCommand } from './internal/cli-cluster.ts'
 import { dumpTo, restoreFrom } from './internal/cli-dump.ts'
 import { describeSummary, importFile } from './internal/cli-import.ts'
+import { standbyCommand, witnessCommand } from './internal/cli-standby.ts'
 import { configFromCli, type OpenEngine, startNode } from './internal/cli-start.ts'
 import { ConfigError } from './internal/errors.ts'
 import { NodeClient } from './internal/http-client.ts'
@@ -26,6 +27,12 @@ Commands:
              [--auto-rebalance true|false]
              [--anti-entropy-interval-ms 600000]
              [--snapshot-bandwidth-bytes 67108864]
+             [--engine-snapshot-every 10000] [--engine-wal-segment-bytes 67108864]
+             hot standby (docs/standby.md; both need the cluster key and take --p2p-addr, --p2p-advertise-addr):
+             primary: [--standby-mode off|async|semi_sync]
+                      semi_sync: [--semi-sync-timeout-ms 5000] [--semi-sync-on-timeout block|fail]
+             standby: [--standby-of /ip4/HOST/tcp/PORT/p2p/PEER_ID]   (the primary's p2p address, as it prints it)
+             both, for automatic promotion: [--witness /ip4/HOST/tcp/PORT/p2p/PEER_ID] [--witness-lease-ms 3000]
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
@@ -34,9 +41,14 @@ Commands:
              drain NODE             move NODE's replicas away, then it leaves the cluster and stops
              replace OLD NEW        NEW takes every replica of OLD (dead or alive), then OLD leaves
              [--no-wait]            return once accepted instead of printing progress until done
+  standby    status                 this node's standby role, epoch, mode and lag
+             promote                make this standby the primary (fenced: the old primary refuses writes)
+  witness    the data-less third process of a hot standby pair, for automatic promotion
+             --data-dir DIR --p2p-addr HOST:PORT [--p2p-advertise-addr HOST:PORT]
+             [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--log-level info]
   version    print the version
 
-import, dump, restore and cluster talk to a running node: --url (env SHOAL_URL, default http://127.0.0.1:7700)
+import, dump, restore, cluster and standby talk to a running node: --url (env SHOAL_URL, default http://127.0.0.1:7700)
 and --api-key (env SHOAL_API_KEY, else SHOAL_MASTER_KEY).
 `
 
@@ -99,8 +111,21 @@ async function main(argv: string[]): Promise<number> {
           'auto-rebalance': { type: 'string' },
           'anti-entropy-interval-ms': { type: 'string' },
           'snapshot-bandwidth-bytes': { type: 'string' },
+          'engine-snapshot-every': { type: 'string' },
+          'engine-wal-segment-bytes': { type: 'string' },
+          'standby-mode': { type: 'string' },
+          'standby-of': { type: 'string' },
+          'semi-sync-timeout-ms': { type: 'string' },
+          'semi-sync-on-timeout': { type: 'string' },
+          witness: { type: 'string' },
+          'witness-lease-ms': { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
         },
       })
+      if (values.help === true) {
+        out(USAGE)
+        return 0
+      }
       const config = await configFromCli(values, process.env)
       await startNode(config, openEngine, {
         loadSample: values['load-sample'] === true,
@@ -169,6 +194,24 @@ async function main(argv: string[]): Promise<number> {
         { sub, positionals: rest, dryRun: values['dry-run'] === true, wait: values['no-wait'] !== true },
         { out, progress: err },
       )
+    }
+    case 'standby': {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS })
+      return standbyCommand(clientFrom(values), positionals[0], out)
+    }
+    case 'witness': {
+      const { values } = parseArgs({
+        args,
+        options: {
+          'data-dir': { type: 'string' },
+          'p2p-addr': { type: 'string' },
+          'p2p-advertise-addr': { type: 'string' },
+          'cluster-key-file': { type: 'string' },
+          'log-level': { type: 'string' },
+        },
+      })
+      await witnessCommand(values, process.env, out)
+      return -1
     }
     case 'version':
     case '--version':

@@ -17,6 +17,7 @@ import { keyRoutes } from './routes-keys.ts'
 import { searchRoutes } from './routes-search.ts'
 import { settingsRoutes } from './routes-settings.ts'
 import { shardRoutes } from './routes-shards.ts'
+import { standbyRoutes } from './routes-standby.ts'
 import { systemRoutes } from './routes-system.ts'
 import { taskRoutes } from './routes-tasks.ts'
 import { webhookRoutes } from './routes-webhooks.ts'
@@ -37,6 +38,7 @@ const API_ROUTES: RouteSpec[] = [
   ...shardRoutes,
   ...adminClusterRoutes,
   ...dashboardRoutes,
+  ...standbyRoutes,
 ]
 
 /** The full route table, including `/metrics` and `/openapi.json`. */
@@ -98,6 +100,7 @@ export function buildApp(services: Services, logger: Logger): App {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
   installAccessControl(app, services, routes, grants)
+  installStandbyGate(app, services)
   installErrorHandling(app, services)
   registerRoutes(app, services, routes, grants)
   return app
@@ -139,6 +142,31 @@ function installAccessControl(
     const route = request.routeOptions.url ?? 'unknown'
     services.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) })
     services.metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+  })
+}
+
+/** Requests sent with POST that only read (or promote a standby): a standby serves them. */
+const READING_POSTS = new Set([
+  '/indexes/:indexUid/search',
+  '/multi-search',
+  '/indexes/:indexUid/facet-search',
+  '/indexes/:indexUid/documents/fetch',
+  '/indexes/:indexUid/fields',
+  '/admin/standby/promote',
+])
+
+/**
+ * A node with a hot standby link refuses writes with a typed error when it may not take them: a
+ * standby, a fenced primary, a primary not yet sure it was not replaced, a semi_sync primary that
+ * lost its standby with `fail` (docs/standby.md). Runs after the key check.
+ */
+function installStandbyGate(app: App, services: Services) {
+  app.addHook('onRequest', async (request, reply) => {
+    const standby = services.standby
+    const route = request.routeOptions.url
+    if (standby === undefined || route === undefined || request.method === 'GET') return
+    if (request.method === 'POST' && READING_POSTS.has(route)) return
+    standby.checkWrite((seconds) => reply.header('retry-after', String(seconds)))
   })
 }
 

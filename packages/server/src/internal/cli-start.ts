@@ -10,11 +10,22 @@ import { ConfigError } from './errors.ts'
 import { NodeClient } from './http-client.ts'
 import type { LocalEngine } from './metrics.ts'
 import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
+import {
+  checkPlainStart,
+  type StandbyEngine,
+  type StandbyRuntime,
+  startStandby,
+} from './standby/standby-runtime.ts'
 import { writeFileDurably } from './task-log.ts'
 
 export type OpenEngine = (
   directory: string,
-  options: { sync: 'always' | 'none'; onEvent: (event: { type: string; seconds?: number }) => void },
+  options: {
+    sync: 'always' | 'none'
+    snapshotEvery: number
+    walSegmentBytes: number
+    onEvent: (event: { type: string; seconds?: number; lastIndex?: number }) => void
+  },
 ) => Promise<LocalEngine>
 
 export const SAMPLE_INDEX = 'packages'
@@ -31,6 +42,7 @@ export async function configFromCli(
     'load-sample': _sample,
     'import-dump': _dump,
     'import-snapshot': _snapshot,
+    help: _help,
     ...rest
   } = flags
   return resolveConfig({ ...(file !== undefined ? { file } : {}), env, flags: rest })
@@ -58,13 +70,37 @@ export async function startNode(
   }
   const logger = createLogger(config.logLevel)
   const unlock = await lockDataDir(config.dataDir)
+  const withStandby = config.standby.mode !== 'off' || config.standby.of !== undefined
+  if (withStandby && (options.importDump !== undefined || options.importSnapshot !== undefined)) {
+    await unlock()
+    throw new ConfigError(
+      'import into a plain node, then start it with --standby-mode (a standby takes only its primary’s data)',
+    )
+  }
+  if (!withStandby) {
+    try {
+      await checkPlainStart(config.dataDir)
+    } catch (error) {
+      await unlock()
+      throw error
+    }
+  }
   // The metrics exist once the server does; syncs before that (recovery) are not timed.
   let observeLogSync: ((seconds: number) => void) | undefined
+  let standby: StandbyRuntime | undefined
+  let standbyStarted: (runtime: StandbyRuntime) => void = () => {}
+  const standbyReady = new Promise<StandbyRuntime>((resolve) => {
+    standbyStarted = resolve
+  })
   const engine = await openEngine(dataPaths(config.dataDir).engine, {
     sync: config.sync,
+    snapshotEvery: config.engineSnapshotEvery,
+    walSegmentBytes: config.engineWalSegmentBytes,
     onEvent: (event) => {
-      if (event.type === 'log-synced') observeLogSync?.(event.seconds ?? 0)
-      else logger.info({ engineEvent: event }, `engine: ${event.type}`)
+      if (event.type === 'log-synced') {
+        observeLogSync?.(event.seconds ?? 0)
+        if (event.lastIndex !== undefined) standby?.logAppended(event.lastIndex)
+      } else logger.info({ engineEvent: event }, `engine: ${event.type}`)
     },
   })
   if (options.importSnapshot !== undefined) {
@@ -77,7 +113,17 @@ export async function startNode(
     }
     options.out(`Installed snapshot ${options.importSnapshot}\n`)
   }
-  const server = await createServer({ config, engine, logger })
+  const server = await createServer({
+    config,
+    engine,
+    logger,
+    ...(withStandby
+      ? {
+          standbyStarting: true,
+          beforeTasksFinish: async () => (await standbyReady).beforeTasksFinish(),
+        }
+      : {}),
+  })
   if (options.importDump !== undefined) {
     try {
       await importDumpFile(server, config, options.importDump, options.out)
@@ -109,6 +155,23 @@ export async function startNode(
       throw error
     }
   }
+  if (withStandby) {
+    try {
+      standby = await startStandby({
+        config,
+        engine: engine as unknown as StandbyEngine,
+        queue: server.queue,
+        registry: server.metrics.registry,
+        logger,
+      })
+    } catch (error) {
+      await server.close().catch(() => {})
+      await unlock()
+      throw error
+    }
+    standbyStarted(standby)
+    server.attachStandby(standby)
+  }
   const auth = config.masterKey === undefined ? '' : ` -H 'Authorization: Bearer <master key>'`
   options.out(
     `Shoal ${await packageVersion()} listening on ${server.url}\n` +
@@ -118,7 +181,11 @@ export async function startNode(
         ? ''
         : `  cluster:     ${server.cluster.node.clusterId} as node ${server.cluster.node.nodeId}\n` +
           `  p2p:         ${server.cluster.p2p.multiaddrs().join(' ')}\n` +
-          `  gossip:      ${server.cluster.gossip.address}\n`),
+          `  gossip:      ${server.cluster.gossip.address}\n`) +
+      (standby === undefined
+        ? ''
+        : `  standby:     ${standby.role} at epoch ${standby.epoch}${config.standby.mode === 'off' ? '' : ` (${config.standby.mode})`}${config.standby.of === undefined ? '' : ` of ${config.standby.of}`}\n` +
+          `  p2p:         ${standby.p2p.multiaddrs().join(' ')}\n`),
   )
   let stopping = false
   const stop = (signal: string) => {

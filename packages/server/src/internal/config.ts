@@ -29,8 +29,33 @@ export interface ServerConfig {
   dumpDir: string | undefined
   /** Folder `POST /snapshots` writes to. @defaultValue `<dataDir>/snapshots` */
   snapshotDir: string | undefined
+  /** Commands between automatic engine snapshots (each lets the engine's log be compacted); 0: none. @defaultValue 10_000 */
+  engineSnapshotEvery: number
+  /** Size of one engine WAL segment; compaction drops whole segments. @defaultValue 67_108_864 (64 MiB) */
+  engineWalSegmentBytes: number
   /** Cluster settings; `cluster.enabled` is false for a standalone node (no libp2p, no gossip). */
   cluster: ClusterConfig
+  /** Hot standby settings (docs/standby.md); both roles use the cluster key and `cluster.p2pAddr`. */
+  standby: StandbyConfig
+}
+
+/**
+ * A primary with a hot standby (`mode` async or semi_sync) or a hot standby (`of`). Either needs
+ * the cluster key (it keys the libp2p private network) and excludes cluster membership.
+ */
+export interface StandbyConfig {
+  /** Primary: feed a hot standby, acknowledging after the local fsync (`async`) or after the standby's too (`semi_sync`). @defaultValue 'off' */
+  mode: 'off' | 'async' | 'semi_sync'
+  /** Standby: the primary's libp2p address, `/ip4/…/tcp/…/p2p/<peer id>` as the primary prints it. */
+  of: string | undefined
+  /** semi_sync: a write the standby has not acknowledged this long marks the standby lost. @defaultValue 5000 */
+  semiSyncTimeoutMs: number
+  /** semi_sync, while the standby is lost: `block` (writes wait) or `fail` (new writes answer 503). @defaultValue 'block' */
+  semiSyncOnTimeout: 'block' | 'fail'
+  /** Both: the witness's libp2p address (`shoal witness`); enables automatic promotion. */
+  witness: string | undefined
+  /** With a witness: the primary's lease; it acknowledges writes only while it holds one. @defaultValue 3000 */
+  witnessLeaseMs: number
 }
 
 /**
@@ -100,6 +125,16 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   sync: 'always',
   dumpDir: undefined,
   snapshotDir: undefined,
+  engineSnapshotEvery: 10_000,
+  engineWalSegmentBytes: 64 * 1024 * 1024,
+  standby: Object.freeze({
+    mode: 'off',
+    of: undefined,
+    semiSyncTimeoutMs: 5000,
+    semiSyncOnTimeout: 'block',
+    witness: undefined,
+    witnessLeaseMs: 3000,
+  }),
   cluster: Object.freeze({
     enabled: false,
     keyFile: undefined,
@@ -215,6 +250,30 @@ export const FIELDS: readonly Field[] = [
     kind: 'string',
     set: (c, v) => (c.snapshotDir = String(v)),
   },
+  {
+    toml: 'engine_snapshot_every',
+    env: 'SHOAL_ENGINE_SNAPSHOT_EVERY',
+    flag: 'engine-snapshot-every',
+    kind: 'integer',
+    set: (c, v) => (c.engineSnapshotEvery = Number(v)),
+  },
+  {
+    toml: 'engine_wal_segment_bytes',
+    env: 'SHOAL_ENGINE_WAL_SEGMENT_BYTES',
+    flag: 'engine-wal-segment-bytes',
+    kind: 'integer',
+    set: (c, v) => (c.engineWalSegmentBytes = Number(v)),
+  },
+  standbyField('standby_mode', 'string', (c, v) => (c.mode = String(v) as StandbyConfig['mode'])),
+  standbyField('standby_of', 'string', (c, v) => (c.of = String(v))),
+  standbyField('semi_sync_timeout_ms', 'integer', (c, v) => (c.semiSyncTimeoutMs = Number(v))),
+  standbyField(
+    'semi_sync_on_timeout',
+    'string',
+    (c, v) => (c.semiSyncOnTimeout = String(v) as StandbyConfig['semiSyncOnTimeout']),
+  ),
+  standbyField('witness', 'string', (c, v) => (c.witness = String(v))),
+  standbyField('witness_lease_ms', 'integer', (c, v) => (c.witnessLeaseMs = Number(v))),
   clusterField('cluster_key_file', 'cluster-key-file', 'string', (c, v) => (c.keyFile = String(v))),
   { ...clusterField('cluster_key', '', 'string', (c, v) => (c.key = String(v))), env: 'SHOAL_CLUSTER_KEY' },
   clusterField('join', 'join', 'string', (c, v) => (c.join = splitList(String(v)))),
@@ -282,6 +341,21 @@ function clusterField(
   return { toml, env: `SHOAL_${toml.toUpperCase()}`, flag, kind, set: (c, v) => set(c.cluster, v) }
 }
 
+/** A standby field: TOML key `x_y`, environment variable `SHOAL_X_Y`, flag `--x-y`. */
+function standbyField(
+  toml: string,
+  kind: Kind,
+  set: (standby: StandbyConfig, value: string | boolean | number) => void,
+): Field {
+  return {
+    toml,
+    env: `SHOAL_${toml.toUpperCase()}`,
+    flag: toml.replaceAll('_', '-'),
+    kind,
+    set: (c, v) => set(c.standby, v),
+  }
+}
+
 function splitList(value: string): string[] {
   return value
     .split(',')
@@ -314,7 +388,9 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
     ...DEFAULT_CONFIG,
     rateLimit: { ...DEFAULT_CONFIG.rateLimit },
     cluster: { ...DEFAULT_CONFIG.cluster, join: [] },
+    standby: { ...DEFAULT_CONFIG.standby },
   }
+  const given = new Set<string>()
   // The cluster key is a secret: it may come from the environment, never from a file that may be shared.
   const known = new Set(FIELDS.filter((f) => f.toml !== 'cluster_key').map((f) => f.toml))
   for (const key of Object.keys(sources.file ?? {})) {
@@ -332,13 +408,95 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
     ] as const) {
       if (raw === undefined || raw === '') continue
       field.set(config, coerce(raw, field.kind, origin))
+      given.add(field.toml)
       if (field.flag === 'rate-limit-burst') burstGiven = true
     }
   }
   if (!burstGiven) config.rateLimit.burst = config.rateLimit.requestsPerSecond * 2
   validate(config)
   validateCluster(config.cluster)
+  validateStandby(config, given)
   return config
+}
+
+/** Cluster settings a primary or standby refuses (it uses only the key and the p2p addresses). */
+const CLUSTER_ONLY_KEYS = new Set([
+  'cluster_name',
+  'region',
+  'zone',
+  'node_name',
+  'gossip_addr',
+  'gossip_advertise_addr',
+  'gossip_profile',
+  'raft_tick_ms',
+  'replica_grace_ms',
+  'max_incoming_moves',
+  'max_outgoing_moves',
+  'auto_rebalance',
+  'anti_entropy_interval_ms',
+  'snapshot_bandwidth_bytes',
+])
+
+/** The primary's libp2p address as `--standby-of` takes it: a TCP multiaddr ending in `/p2p/<peer id>`. */
+const STANDBY_OF = /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d{1,5}\/p2p\/([1-9A-HJ-NP-Za-km-z]{20,})$/
+
+/** The peer id at the end of a `--standby-of` address. */
+export function standbyOfPeerId(of: string): string {
+  return STANDBY_OF.exec(of)?.[2] ?? ''
+}
+
+function validateStandby(config: ServerConfig, given: Set<string>): void {
+  const { standby, cluster } = config
+  if (!['off', 'async', 'semi_sync'].includes(standby.mode))
+    throw new ConfigError(`standby mode must be off, async or semi_sync, got \`${standby.mode}\``)
+  if (!['block', 'fail'].includes(standby.semiSyncOnTimeout))
+    throw new ConfigError(`semi-sync on timeout must be block or fail, got \`${standby.semiSyncOnTimeout}\``)
+  if (standby.semiSyncTimeoutMs < 100 || standby.semiSyncTimeoutMs > 600_000)
+    throw new ConfigError(`semi-sync timeout must be 100 to 600000 ms, got ${standby.semiSyncTimeoutMs}`)
+  if (config.engineWalSegmentBytes < 4096)
+    throw new ConfigError(
+      `engine WAL segment bytes must be at least 4096, got ${config.engineWalSegmentBytes}`,
+    )
+  const primary = standby.mode !== 'off'
+  const follower = standby.of !== undefined
+  if (primary && follower)
+    throw new ConfigError(
+      'give --standby-mode on the primary or --standby-of on the standby, not both (a standby takes its mode from its primary)',
+    )
+  if (standby.mode !== 'semi_sync') {
+    for (const key of ['semi_sync_timeout_ms', 'semi_sync_on_timeout'])
+      if (given.has(key))
+        throw new ConfigError(`--${key.replaceAll('_', '-')} applies to --standby-mode semi_sync only`)
+  }
+  if (standby.witness === undefined && given.has('witness_lease_ms'))
+    throw new ConfigError('--witness-lease-ms applies with --witness only')
+  if (standby.witnessLeaseMs < 300 || standby.witnessLeaseMs > 60_000)
+    throw new ConfigError(`witness lease must be 300 to 60000 ms, got ${standby.witnessLeaseMs}`)
+  if (standby.witness !== undefined && !primary && !follower)
+    throw new ConfigError('--witness is for a primary (--standby-mode) or a standby (--standby-of)')
+  if (standby.witness !== undefined && !STANDBY_OF.test(standby.witness))
+    throw new ConfigError(
+      `--witness \`${standby.witness}\` is not the witness's libp2p address: expected /ip4/HOST/tcp/PORT/p2p/PEER_ID, as \`shoal witness\` prints it`,
+    )
+  if (!primary && !follower) return
+  const role = primary ? '--standby-mode' : '--standby-of'
+  if (!cluster.enabled)
+    throw new ConfigError(`${role} needs the cluster key: --cluster-key-file F or SHOAL_CLUSTER_KEY`)
+  if (cluster.join.length > 0 || cluster.bootstrap)
+    throw new ConfigError(
+      `${role} is for two standalone nodes; it cannot be combined with --join or --bootstrap`,
+    )
+  const clusterOnly = FIELDS.filter((f) => CLUSTER_ONLY_KEYS.has(f.toml) && given.has(f.toml))
+  if (clusterOnly.length > 0)
+    throw new ConfigError(
+      `${role} does not take cluster settings (${clusterOnly.map((f) => `--${f.flag}`).join(', ')}): a primary and its standby are not a cluster`,
+    )
+  if (follower && !STANDBY_OF.test(standby.of ?? ''))
+    throw new ConfigError(
+      `--standby-of \`${standby.of}\` is not the primary's libp2p address: expected /ip4/HOST/tcp/PORT/p2p/PEER_ID, as the primary prints it at start (p2p:)`,
+    )
+  // The cluster key keys the standby link; the node does not join a cluster.
+  cluster.enabled = false
 }
 
 function coerce(raw: unknown, kind: Kind, origin: string): string | boolean | number {

@@ -78,7 +78,7 @@ export interface EnginePort {
   /** The whole state as checksummed snapshot bytes, in chunks (`POST /snapshots`); absent in a cluster. */
   exportSnapshot?(): AsyncIterable<Uint8Array>
   /** Replaces the whole state with snapshot bytes, verified first (`--import-snapshot`); absent in a cluster. */
-  installSnapshot?(chunks: AsyncIterable<Uint8Array>): Promise<void>
+  installSnapshot?(chunks: AsyncIterable<Uint8Array>): Promise<unknown>
   stats(): MaybePromise<{ databaseSize: number; indexes: Record<string, IndexStats> }>
   /** Vector operations accepted but not yet in the HNSW graphs (absent: none are deferred). */
   vectorBacklog?(): number

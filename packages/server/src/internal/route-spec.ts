@@ -5,6 +5,7 @@ import type { DocumentParser } from './document-parser.ts'
 import type { EnginePort } from './engine-port.ts'
 import { badRequest } from './errors.ts'
 import type { ServerMetrics } from './metrics.ts'
+import type { StandbyRuntime } from './standby/standby-runtime.ts'
 import type { TaskQueuePort } from './task-queue.ts'
 import type { WebhookRegistry } from './webhooks.ts'
 
@@ -42,6 +43,8 @@ export interface Services {
   version: string
   /** The cluster member this node runs, once started; undefined on a standalone node. */
   cluster?: ClusterRuntime | undefined
+  /** The hot standby link (primary or standby side), once started; undefined otherwise. */
+  standby?: StandbyRuntime | undefined
 }
 
 export interface RouteContext {

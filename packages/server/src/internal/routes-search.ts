@@ -3,7 +3,7 @@ import type { SearchParams } from './engine-port.ts'
 import { badRequest, invalidApiKey } from './errors.ts'
 import { takeReadOptions } from './read-options.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
-import { checkIndexUid, nonNegativeInt, type RouteSpec, stringArray } from './route-spec.ts'
+import { checkIndexUid, nonNegativeInt, type RouteSpec, type Services, stringArray } from './route-spec.ts'
 import { checkFilter } from './routes-documents.ts'
 import { andFilters } from './tenant-token.ts'
 
@@ -227,6 +227,12 @@ export function withTenantRule(grant: Grant, uid: string, params: SearchParams):
   return filter === undefined ? params : { ...params, filter }
 }
 
+/** On a standby, an answer says how far it may lag the primary (`standbyLag`). */
+function withStandbyLag<T extends object>(services: Services, result: T): T {
+  const lag = services.standby?.searchLag()
+  return lag === undefined ? result : { ...result, standbyLag: lag }
+}
+
 export const searchRoutes: RouteSpec[] = [
   {
     method: 'POST',
@@ -236,11 +242,15 @@ export const searchRoutes: RouteSpec[] = [
     summary:
       'Search an index: q, vector, hybrid, filter, facets, sort, offset/limit or page/hitsPerPage, attributesToRetrieve, retrieveVectors, showRankingScore, rankingScoreThreshold, distinct, matchingStrategy, attributesToSearchOn, highlight and crop (`_formatted`), showMatchesPosition',
     body: 'json',
-    handler({ params, body, contentType, services, grant }) {
+    async handler({ params, body, contentType, services, grant }) {
       const uid = checkIndexUid(params.indexUid)
       const index = services.engine.index(uid)
       const { input, read } = takeReadOptions(readJsonBody(body, contentType))
-      return index.search(withTenantRule(grant, uid, parseSearchParams(input)), read)
+      services.standby?.checkSearch(read)
+      return withStandbyLag(
+        services,
+        await index.search(withTenantRule(grant, uid, parseSearchParams(input)), read),
+      )
     },
   },
   {
@@ -251,11 +261,15 @@ export const searchRoutes: RouteSpec[] = [
     summary:
       'Search an index with query parameters: the POST fields, lists comma-separated, `hybridEmbedder` and `hybridSemanticRatio` for `hybrid`',
     queryParams: SEARCH_QUERY_PARAMS,
-    handler({ params, query, services, grant }) {
+    async handler({ params, query, services, grant }) {
       const uid = checkIndexUid(params.indexUid)
       const index = services.engine.index(uid)
       const { input, read } = takeReadOptions(queryToSearchInput(query))
-      return index.search(withTenantRule(grant, uid, parseSearchParams(input)), read)
+      services.standby?.checkSearch(read)
+      return withStandbyLag(
+        services,
+        await index.search(withTenantRule(grant, uid, parseSearchParams(input)), read),
+      )
     },
   },
   {
@@ -294,12 +308,14 @@ export const searchRoutes: RouteSpec[] = [
         }
         const uid = checkIndexUid(query.indexUid)
         if (!grant.allowsIndex(uid)) throw invalidApiKey()
-        return { uid, params: withTenantRule(grant, uid, parseSearchParams(query)) }
+        const { input: rest, read } = takeReadOptions(query)
+        services.standby?.checkSearch(read)
+        return { uid, read, params: withTenantRule(grant, uid, parseSearchParams(rest)) }
       })
       const results = await Promise.all(
-        queries.map(async ({ uid, params }) => ({
+        queries.map(async ({ uid, params, read }) => ({
           indexUid: uid,
-          ...(await services.engine.index(uid).search(params)),
+          ...withStandbyLag(services, await services.engine.index(uid).search(params, read)),
         })),
       )
       return { results }

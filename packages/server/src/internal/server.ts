@@ -12,6 +12,7 @@ import { DocumentParser } from './document-parser.ts'
 import { errorLink } from './errors.ts'
 import { type LocalEngine, ServerMetrics } from './metrics.ts'
 import type { Services } from './route-spec.ts'
+import type { StandbyRuntime } from './standby/standby-runtime.ts'
 import { TaskQueue } from './task-queue.ts'
 import { WebhookDispatcher, WebhookStore } from './webhooks.ts'
 
@@ -33,6 +34,10 @@ export interface ShoalServer {
   readonly cluster: ClusterRuntime | undefined
   /** Hands the started cluster member to the HTTP routes; `close()` stops it first. */
   attachCluster(runtime: ClusterRuntime): void
+  /** The hot standby link of a primary or standby (docs/standby.md), once started. */
+  readonly standby: StandbyRuntime | undefined
+  /** Hands the started standby link to the HTTP routes; `close()` stops it first. */
+  attachStandby(runtime: StandbyRuntime): void
   /**
    * Graceful stop: no new connections or tasks, in-flight requests and the
    * running task batch finish, queued tasks stay durable, then the task log
@@ -46,6 +51,10 @@ export interface CreateServerOptions {
   /** The opened database; the server closes it on `close()`. */
   engine: LocalEngine
   logger?: Logger
+  /** See `TaskQueueOptions.beforeTasksFinish` (a primary with a hot standby). */
+  beforeTasksFinish?: () => Promise<void>
+  /** Answer 503 to every request until `attachStandby` (a primary or standby still starting). */
+  standbyStarting?: boolean
 }
 
 /** Layout of the data folder: `engine/` (the engine's own files), `tasks/`, `keys.json`. */
@@ -93,6 +102,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
   const queue = await TaskQueue.open(paths.tasks, engine, {
     sync: config.sync === 'always',
     backups: backupPaths(config),
+    ...(options.beforeTasksFinish !== undefined ? { beforeTasksFinish: options.beforeTasksFinish } : {}),
     onFsync: (seconds) => metrics?.taskLogFsyncSeconds.observe(seconds),
     onTaskFinished: (task) => {
       metrics?.tasksFinished.inc({ type: task.type, status: task.status })
@@ -120,11 +130,13 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
   const app = buildApp(services, logger)
   // A cluster node answers nothing but 503 until its cluster is attached: until then its engine
   // and task queue are the standalone ones, and a write taken there would never reach the cluster.
-  let joining = config.cluster.enabled
+  let joining = config.cluster.enabled || options.standbyStarting === true
   app.addHook('onRequest', async (_request, reply) => {
     if (!joining) return
     await reply.code(503).send({
-      message: 'This node is starting: it serves once it has rejoined its cluster.',
+      message: config.cluster.enabled
+        ? 'This node is starting: it serves once it has rejoined its cluster.'
+        : 'This node is starting: it serves once its hot standby link is up.',
       code: 'cluster_unavailable',
       type: 'system',
       link: errorLink('cluster_unavailable'),
@@ -151,6 +163,13 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     get cluster() {
       return services.cluster
     },
+    get standby() {
+      return services.standby
+    },
+    attachStandby(runtime) {
+      services.standby = runtime
+      joining = false
+    },
     attachCluster(runtime) {
       services.cluster = runtime
       // Indexes, documents and tasks now live in the cluster.
@@ -164,7 +183,11 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
         await services.cluster?.stop()
         await app.close()
         await documents.stop()
-        await queue.close()
+        // The queue stops taking batches first, so that a batch waiting for the standby is left
+        // to run again after a restart, not reported failed, when the link stops.
+        const queueClosed = queue.close()
+        await services.standby?.stop()
+        await queueClosed
         await dispatcher.close()
         await engine.close()
       })()

@@ -44,6 +44,12 @@ export interface TaskQueueOptions {
   onInternalError?: (error: unknown, task: Task) => void
   /** Where dump and snapshot tasks write; without it they fail. */
   backups?: BackupPaths
+  /**
+   * Awaited after a batch ran and before any of its tasks is reported finished (a semi_sync
+   * primary waits there for its standby to hold the batch's commands). When it throws, every task
+   * of the batch fails with that error.
+   */
+  beforeTasksFinish?: () => Promise<void>
 }
 
 export interface EnqueueRequest {
@@ -256,6 +262,16 @@ export class TaskQueue implements TaskQueuePort {
     return toSummary(task)
   }
 
+  /** The uid the next task will get. */
+  get nextTaskUid(): number {
+    return this.nextUid
+  }
+
+  /** Uids below `uid` were given elsewhere (by the primary a standby took over from): skip them. */
+  skipUidsBelow(uid: number): void {
+    this.nextUid = Math.max(this.nextUid, uid)
+  }
+
   get(uid: number): Task | undefined {
     const task = this.tasks.get(uid)
     return task === undefined ? undefined : toPublicTask(task)
@@ -362,23 +378,43 @@ export class TaskQueue implements TaskQueuePort {
     }
     await this.log.append(batch.map((t) => ({ ...t })))
     const load = (name: string) => this.loadDocuments(name)
+    // Outcomes are recorded first and shown together once `beforeTasksFinish` allows it, so no
+    // task of the batch reads as finished before then.
+    const outcomes = new Map<StoredTask, { details: Record<string, unknown> } | { error: unknown }>()
     if (batch.length > 1 && (await runDocumentBatch(this.engine, batch, load))) {
       for (const task of batch) {
         const op = task.operation
         const count = op.kind === 'addDocuments' ? op.documentCount : 0
-        this.succeed(task, { receivedDocuments: count, indexedDocuments: count })
+        outcomes.set(task, { details: { receivedDocuments: count, indexedDocuments: count } })
       }
     } else {
       for (const task of batch) {
         try {
-          this.succeed(
-            task,
-            await runTask(this.engine, task, load, this.recoveredUids.has(task.uid), this.options.backups),
-          )
+          const recovered = this.recoveredUids.has(task.uid)
+          outcomes.set(task, {
+            details: await runTask(this.engine, task, load, recovered, this.options.backups),
+          })
         } catch (error) {
-          this.fail(task, error)
+          outcomes.set(task, { error })
         }
       }
+    }
+    let gate: unknown
+    try {
+      await this.options.beforeTasksFinish?.()
+    } catch (error) {
+      gate = error ?? new Error('beforeTasksFinish failed')
+    }
+    if (gate !== undefined && this.stopping) {
+      // Shutting down while the batch waited: it stays `processing` in the log and runs again
+      // after the next start (engine writes are idempotent), rather than be reported failed.
+      this.processingUids = []
+      return
+    }
+    for (const [task, outcome] of outcomes) {
+      if (gate !== undefined) this.fail(task, gate)
+      else if ('error' in outcome) this.fail(task, outcome.error)
+      else this.succeed(task, outcome.details)
     }
     const rewritten = batch.flatMap((task) => this.renameInHistory(task))
     // The finished status is durable before payload files go away.
