@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { open } from '@shoal/engine'
+import { backupCommand } from './internal/cli-backup.ts'
 import { clusterCommand } from './internal/cli-cluster.ts'
 import { dumpTo, restoreFrom } from './internal/cli-dump.ts'
 import { describeSummary, importFile } from './internal/cli-import.ts'
@@ -16,7 +17,7 @@ Commands:
              [--data-dir ./shoal-data] [--http-addr 127.0.0.1:7700] [--master-key KEY] [--config shoal.toml]
              [--allow-insecure] [--payload-limit-bytes N] [--rate-limit-per-second N] [--rate-limit-burst N]
              [--log-level info] [--sync always|none] [--load-sample]
-             [--dump-dir DIR] [--snapshot-dir DIR] [--import-dump FILE | --import-snapshot FILE]
+             [--dump-dir DIR] [--snapshot-dir DIR] [--backup-dir DIR] [--import-dump FILE | --import-snapshot FILE]
              cluster: [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--bootstrap [--cluster-name NAME]]
              [--join host:port[,host:port…]] [--region R] [--zone Z] [--node-name NAME]
              [--p2p-addr 127.0.0.1:7800] [--gossip-addr 127.0.0.1:7946]
@@ -29,6 +30,11 @@ Commands:
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
+  backup     create --to DIR        back up every index, the API keys and the task history (a consistent
+                                    image of every shard) and download it into DIR, verified
+             verify DIR             check every checksum of a backup folder; exit 1 naming what is wrong
+             restore DIR            restore into a new or empty node or cluster (verified first)
+             [--shard-count N] [--replication-factor N]   sharding on a cluster target (default: the backup's)
   cluster    status                 nodes, replicas, moves in flight and the next planned moves
              rebalance [--dry-run]   even out replicas (--dry-run: only print the plan)
              drain NODE             move NODE's replicas away, then it leaves the cluster and stops
@@ -36,7 +42,7 @@ Commands:
              [--no-wait]            return once accepted instead of printing progress until done
   version    print the version
 
-import, dump, restore and cluster talk to a running node: --url (env SHOAL_URL, default http://127.0.0.1:7700)
+import, dump, restore, backup create/restore and cluster talk to a running node: --url (env SHOAL_URL, default http://127.0.0.1:7700)
 and --api-key (env SHOAL_API_KEY, else SHOAL_MASTER_KEY).
 `
 
@@ -51,6 +57,13 @@ function clientFrom(values: { url?: string | undefined; 'api-key'?: string | und
     values.url ?? env.SHOAL_URL ?? 'http://127.0.0.1:7700',
     values['api-key'] ?? env.SHOAL_API_KEY ?? env.SHOAL_MASTER_KEY,
   )
+}
+
+function positiveInteger(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  const parsed = Number(value)
+  if (!Number.isInteger(parsed) || parsed < 1) throw new ConfigError(`${flag} must be a positive integer`)
+  return parsed
 }
 
 const out = (text: string) => process.stdout.write(text)
@@ -80,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
           'import-snapshot': { type: 'string' },
           'dump-dir': { type: 'string' },
           'snapshot-dir': { type: 'string' },
+          'backup-dir': { type: 'string' },
           'cluster-key-file': { type: 'string' },
           join: { type: 'string' },
           bootstrap: { type: 'boolean' },
@@ -156,6 +170,30 @@ async function main(argv: string[]): Promise<number> {
       for (const failure of result.failed) err(`${failure}\n`)
       out(`restored ${result.indexes} index(es) and ${result.documents} document(s)\n`)
       return result.failed.length > 0 ? 1 : 0
+    }
+    case 'backup': {
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          ...CLIENT_OPTIONS,
+          to: { type: 'string' },
+          'shard-count': { type: 'string' },
+          'replication-factor': { type: 'string' },
+        },
+      })
+      const [sub, ...rest] = positionals
+      return backupCommand(
+        () => clientFrom(values),
+        {
+          sub,
+          positionals: rest,
+          to: values.to,
+          shardCount: positiveInteger(values['shard-count'], '--shard-count'),
+          replicationFactor: positiveInteger(values['replication-factor'], '--replication-factor'),
+        },
+        { out, progress: err },
+      )
     }
     case 'cluster': {
       const { values, positionals } = parseArgs({

@@ -7,6 +7,7 @@ import { buildOpenApi } from './openapi.ts'
 import { RateLimiter } from './rate-limit.ts'
 import { RawBody, RawStatus, type RouteSpec, type Services } from './route-spec.ts'
 import { adminClusterRoutes } from './routes-admin-cluster.ts'
+import { backupRoutes } from './routes-backups.ts'
 import { clusterRoutes } from './routes-cluster.ts'
 import { documentRoutes } from './routes-documents.ts'
 import { facetSearchRoutes } from './routes-facet-search.ts'
@@ -32,6 +33,7 @@ const API_ROUTES: RouteSpec[] = [
   ...keyRoutes,
   ...webhookRoutes,
   ...systemRoutes,
+  ...backupRoutes,
   ...clusterRoutes,
   ...shardRoutes,
   ...adminClusterRoutes,

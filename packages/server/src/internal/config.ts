@@ -29,6 +29,8 @@ export interface ServerConfig {
   dumpDir: string | undefined
   /** Folder `POST /snapshots` writes to. @defaultValue `<dataDir>/snapshots` */
   snapshotDir: string | undefined
+  /** Folder `POST /admin/backups` writes each backup's folder to. @defaultValue `<dataDir>/backups` */
+  backupDir: string | undefined
   /** Cluster settings; `cluster.enabled` is false for a standalone node (no libp2p, no gossip). */
   cluster: ClusterConfig
 }
@@ -100,6 +102,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   sync: 'always',
   dumpDir: undefined,
   snapshotDir: undefined,
+  backupDir: undefined,
   cluster: Object.freeze({
     enabled: false,
     keyFile: undefined,
@@ -214,6 +217,13 @@ export const FIELDS: readonly Field[] = [
     flag: 'snapshot-dir',
     kind: 'string',
     set: (c, v) => (c.snapshotDir = String(v)),
+  },
+  {
+    toml: 'backup_dir',
+    env: 'SHOAL_BACKUP_DIR',
+    flag: 'backup-dir',
+    kind: 'string',
+    set: (c, v) => (c.backupDir = String(v)),
   },
   clusterField('cluster_key_file', 'cluster-key-file', 'string', (c, v) => (c.keyFile = String(v))),
   { ...clusterField('cluster_key', '', 'string', (c, v) => (c.key = String(v))), env: 'SHOAL_CLUSTER_KEY' },

@@ -65,6 +65,29 @@ export class NodeClient {
     return parsed as T
   }
 
+  /** A GET answered with bytes (a backup file); errors as `request`. */
+  async download(path: string): Promise<Buffer> {
+    const headers: Record<string, string> = {}
+    if (this.apiKey !== undefined && this.apiKey !== '') headers.authorization = `Bearer ${this.apiKey}`
+    let response: Response
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, { headers })
+    } catch (error) {
+      throw new HttpError(0, 'unreachable', `cannot reach ${this.baseUrl}: ${(error as Error).message}`)
+    }
+    const bytes = Buffer.from(await response.arrayBuffer())
+    if (!response.ok) {
+      let error: { message?: string; code?: string } | undefined
+      try {
+        error = JSON.parse(bytes.toString('utf8')) as { message?: string; code?: string }
+      } catch {
+        error = undefined
+      }
+      throw new HttpError(response.status, error?.code, error?.message ?? `HTTP ${response.status}`)
+    }
+    return bytes
+  }
+
   /** Polls until every task has finished; returns them by uid. */
   async waitForTasks(uids: number[], intervalMs = 100): Promise<Map<number, TaskView>> {
     const done = new Map<number, TaskView>()

@@ -114,9 +114,9 @@ export function checkIndexUid(uid: unknown): string {
 /** A handler result sent as is with its own content type (metrics text, for one). */
 export class RawBody {
   readonly contentType: string
-  readonly payload: string
+  readonly payload: string | Buffer
 
-  constructor(contentType: string, payload: string) {
+  constructor(contentType: string, payload: string | Buffer) {
     this.contentType = contentType
     this.payload = payload
   }

@@ -63,6 +63,7 @@ export function backupPaths(config: ServerConfig): BackupPaths {
   return {
     dumpDir: config.dumpDir ?? path.join(config.dataDir, 'dumps'),
     snapshotDir: config.snapshotDir ?? path.join(config.dataDir, 'snapshots'),
+    backupDir: config.backupDir ?? path.join(config.dataDir, 'backups'),
     keysFile: dataPaths(config.dataDir).keys,
   }
 }
@@ -90,9 +91,12 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     logger.warn({ webhook: url, reason }, 'webhook delivery given up after retries'),
   )
   let metrics: ServerMetrics | undefined
+  const backups = backupPaths(config)
+  const version = await packageVersion()
+  backups.version = version
   const queue = await TaskQueue.open(paths.tasks, engine, {
     sync: config.sync === 'always',
-    backups: backupPaths(config),
+    backups,
     onFsync: (seconds) => metrics?.taskLogFsyncSeconds.observe(seconds),
     onTaskFinished: (task) => {
       metrics?.tasksFinished.inc({ type: task.type, status: task.status })
@@ -105,6 +109,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     onInternalError: (error, task) =>
       logger.error({ err: error, task: task.uid }, 'task failed with an internal error'),
   })
+  backups.taskHistory = () => queue.history()
   metrics = new ServerMetrics(engine, () => queue.depth())
   const documents = new DocumentParser()
   const services: Services = {
@@ -115,7 +120,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     config,
     documents,
     webhooks,
-    version: await packageVersion(),
+    version,
   }
   const app = buildApp(services, logger)
   // A cluster node answers nothing but 503 until its cluster is attached: until then its engine

@@ -27,6 +27,7 @@ import { Counter, type Registry } from 'prom-client'
 import { type ClusterConfig, parseHttpAddr } from '../config.ts'
 import { P2PFrameTooLargeError, P2PNode, P2PUnreachableError } from '../p2p/index.ts'
 import { AntiEntropy } from './anti-entropy.ts'
+import { failInterruptedBackups } from './cluster-backup.ts'
 import { ClusterEngine } from './cluster-engine.ts'
 import { deriveKey, readClusterKey } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
@@ -178,6 +179,10 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     const scheduler = new TaskScheduler(engine, logger.child({ component: 'tasks' }))
     scheduler.start()
     stops.unshift(() => scheduler.stop())
+    // Backups this node was writing when it last stopped cannot finish: they are failed, not left processing.
+    void failInterruptedBackups(node).catch((error: unknown) =>
+      logger.warn({ err: error }, 'could not mark interrupted backups failed'),
+    )
     const antiEntropy = new AntiEntropy({
       node,
       hosting,
