@@ -35,7 +35,10 @@ Commands:
              verify DIR             check every checksum of a backup folder; exit 1 naming what is wrong
              restore DIR            restore into a new or empty node or cluster (verified first)
              [--shard-count N] [--replication-factor N]   sharding on a cluster target (default: the backup's)
-  cluster    status                 nodes, replicas, moves in flight and the next planned moves
+  cluster    init --from-standalone [start flags] [--shard-count 1]
+                                    make this standalone data folder the first node of a new cluster,
+                                    keeping every index, document, setting, API key and task; then serve
+             status                 nodes, replicas, moves in flight and the next planned moves
              rebalance [--dry-run]   even out replicas (--dry-run: only print the plan)
              drain NODE             move NODE's replicas away, then it leaves the cluster and stops
              replace OLD NEW        NEW takes every replica of OLD (dead or alive), then OLD leaves
@@ -45,6 +48,44 @@ Commands:
 import, dump, restore, backup create/restore and cluster talk to a running node: --url (env SHOAL_URL, default http://127.0.0.1:7700)
 and --api-key (env SHOAL_API_KEY, else SHOAL_MASTER_KEY).
 `
+
+const START_OPTIONS = {
+  config: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'http-addr': { type: 'string' },
+  'master-key': { type: 'string' },
+  'allow-insecure': { type: 'boolean' },
+  'payload-limit-bytes': { type: 'string' },
+  'rate-limit-per-second': { type: 'string' },
+  'rate-limit-burst': { type: 'string' },
+  'log-level': { type: 'string' },
+  sync: { type: 'string' },
+  'load-sample': { type: 'boolean' },
+  'import-dump': { type: 'string' },
+  'import-snapshot': { type: 'string' },
+  'dump-dir': { type: 'string' },
+  'snapshot-dir': { type: 'string' },
+  'backup-dir': { type: 'string' },
+  'cluster-key-file': { type: 'string' },
+  join: { type: 'string' },
+  bootstrap: { type: 'boolean' },
+  'cluster-name': { type: 'string' },
+  region: { type: 'string' },
+  zone: { type: 'string' },
+  'node-name': { type: 'string' },
+  'p2p-addr': { type: 'string' },
+  'p2p-advertise-addr': { type: 'string' },
+  'gossip-addr': { type: 'string' },
+  'gossip-advertise-addr': { type: 'string' },
+  'gossip-profile': { type: 'string' },
+  'raft-tick-ms': { type: 'string' },
+  'replica-grace-ms': { type: 'string' },
+  'max-incoming-moves': { type: 'string' },
+  'max-outgoing-moves': { type: 'string' },
+  'auto-rebalance': { type: 'string' },
+  'anti-entropy-interval-ms': { type: 'string' },
+  'snapshot-bandwidth-bytes': { type: 'string' },
+} as const
 
 const CLIENT_OPTIONS = {
   url: { type: 'string' },
@@ -71,50 +112,42 @@ const err = (text: string) => process.stderr.write(text)
 
 const openEngine: OpenEngine = (directory, options) => open(directory, options)
 
+/**
+ * `shoal cluster init --from-standalone [start flags]`: bootstraps a cluster on a standalone
+ * node's data folder and carries its data over (standalone-conversion.ts), then serves as
+ * `start` does.
+ */
+async function clusterInit(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { ...START_OPTIONS, 'from-standalone': { type: 'boolean' }, 'shard-count': { type: 'string' } },
+  })
+  const { 'from-standalone': fromStandalone, 'shard-count': shardCount, ...startValues } = values
+  if (fromStandalone !== true)
+    throw new ConfigError(
+      'cluster init needs --from-standalone (a new, empty cluster starts with `shoal start --bootstrap`)',
+    )
+  if (startValues.join !== undefined)
+    throw new ConfigError('cluster init bootstraps a new cluster: no --join')
+  for (const flag of ['import-dump', 'import-snapshot', 'load-sample'] as const)
+    if (startValues[flag] !== undefined) throw new ConfigError(`cluster init takes no --${flag}`)
+  const config = await configFromCli({ ...startValues, bootstrap: true }, process.env)
+  if (!config.cluster.enabled)
+    throw new ConfigError('cluster init needs the cluster key: --cluster-key-file F or SHOAL_CLUSTER_KEY')
+  const shards = positiveInteger(shardCount, '--shard-count')
+  await startNode(config, openEngine, {
+    loadSample: false,
+    out,
+    fromStandalone: shards === undefined ? {} : { shardCount: shards },
+  })
+  return -1
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv
   switch (command) {
     case 'start': {
-      const { values } = parseArgs({
-        args,
-        options: {
-          config: { type: 'string' },
-          'data-dir': { type: 'string' },
-          'http-addr': { type: 'string' },
-          'master-key': { type: 'string' },
-          'allow-insecure': { type: 'boolean' },
-          'payload-limit-bytes': { type: 'string' },
-          'rate-limit-per-second': { type: 'string' },
-          'rate-limit-burst': { type: 'string' },
-          'log-level': { type: 'string' },
-          sync: { type: 'string' },
-          'load-sample': { type: 'boolean' },
-          'import-dump': { type: 'string' },
-          'import-snapshot': { type: 'string' },
-          'dump-dir': { type: 'string' },
-          'snapshot-dir': { type: 'string' },
-          'backup-dir': { type: 'string' },
-          'cluster-key-file': { type: 'string' },
-          join: { type: 'string' },
-          bootstrap: { type: 'boolean' },
-          'cluster-name': { type: 'string' },
-          region: { type: 'string' },
-          zone: { type: 'string' },
-          'node-name': { type: 'string' },
-          'p2p-addr': { type: 'string' },
-          'p2p-advertise-addr': { type: 'string' },
-          'gossip-addr': { type: 'string' },
-          'gossip-advertise-addr': { type: 'string' },
-          'gossip-profile': { type: 'string' },
-          'raft-tick-ms': { type: 'string' },
-          'replica-grace-ms': { type: 'string' },
-          'max-incoming-moves': { type: 'string' },
-          'max-outgoing-moves': { type: 'string' },
-          'auto-rebalance': { type: 'string' },
-          'anti-entropy-interval-ms': { type: 'string' },
-          'snapshot-bandwidth-bytes': { type: 'string' },
-        },
-      })
+      const { values } = parseArgs({ args, options: START_OPTIONS })
       const config = await configFromCli(values, process.env)
       await startNode(config, openEngine, {
         loadSample: values['load-sample'] === true,
@@ -196,6 +229,7 @@ async function main(argv: string[]): Promise<number> {
       )
     }
     case 'cluster': {
+      if (args[0] === 'init') return clusterInit(args.slice(1))
       const { values, positionals } = parseArgs({
         args,
         allowPositionals: true,

@@ -119,38 +119,84 @@ async function restoreIndex(
   taskUids: number[],
 ): Promise<number> {
   const sharding = cluster ? shardingFor(index, options) : undefined
-  const body: Record<string, unknown> = { uid: index.uid }
-  if (index.primaryKey !== null) body.primaryKey = index.primaryKey
-  if (sharding !== undefined) body.sharding = sharding
-  taskUids.push((await client.request<{ taskUid: number }>('POST', '/indexes', body)).taskUid)
-  const route = `/indexes/${encodeURIComponent(index.uid)}`
-  const batchSize = options.batchSize ?? 1000
   let documents = 0
+  let created = false
   for (const [n, shard] of index.shards.entries()) {
     const engine = await imageEngine(path.join(scratch, `${n}`), path.join(folder, ...shard.file.split('/')))
     try {
       if (!engine.hasIndex(index.uid)) continue
       const handle = engine.index(index.uid)
-      if (n === 0) {
-        const settings = Object.fromEntries(
-          Object.entries(handle.getSettings()).filter(([name]) => RESTORED_SETTINGS.has(name)),
-        )
-        taskUids.push(
-          (await client.request<{ taskUid: number }>('PATCH', `${route}/settings`, settings)).taskUid,
-        )
-      }
-      for (let offset = 0; ; offset += batchSize) {
-        const page = handle.getDocuments({ offset, limit: batchSize, retrieveVectors: true })
-        if (page.results.length > 0) {
-          const task = await client.request<{ taskUid: number }>('POST', `${route}/documents`, page.results)
-          taskUids.push(task.taskUid)
-          documents += page.results.length
-        }
-        if (page.results.length < batchSize) break
-      }
+      documents += await sendIndex(
+        client,
+        { uid: index.uid, primaryKey: index.primaryKey, sharding, create: !created },
+        {
+          settings: async () => handle.getSettings(),
+          page: async (params) => handle.getDocuments(params).results,
+        },
+        options.batchSize ?? 1000,
+        taskUids,
+      )
+      created = true
     } finally {
       await engine.close()
     }
+  }
+  if (!created)
+    documents += await sendIndex(
+      client,
+      { uid: index.uid, primaryKey: index.primaryKey, sharding, create: true },
+      { settings: async () => ({}), page: async () => [] },
+      1,
+      taskUids,
+    )
+  return documents
+}
+
+/** Where the documents and settings of one index are read from (a shard image, a live engine). */
+export interface IndexReader {
+  settings(): Promise<object>
+  page(params: { offset: number; limit: number; retrieveVectors: true }): Promise<readonly unknown[]>
+}
+
+/**
+ * Sends one index to a node through the normal write path: creation (when `create`), settings,
+ * then every document in batches (with their vectors); pushes the task uids to wait for.
+ */
+export async function sendIndex(
+  client: NodeClient,
+  index: {
+    uid: string
+    primaryKey: string | null
+    sharding: Record<string, unknown> | undefined
+    create: boolean
+  },
+  reader: IndexReader,
+  batchSize: number,
+  taskUids: number[],
+): Promise<number> {
+  const route = `/indexes/${encodeURIComponent(index.uid)}`
+  if (index.create) {
+    const body: Record<string, unknown> = { uid: index.uid }
+    if (index.primaryKey !== null) body.primaryKey = index.primaryKey
+    if (index.sharding !== undefined) body.sharding = index.sharding
+    taskUids.push((await client.request<{ taskUid: number }>('POST', '/indexes', body)).taskUid)
+    const settings = Object.fromEntries(
+      Object.entries(await reader.settings()).filter(([name]) => RESTORED_SETTINGS.has(name)),
+    )
+    if (Object.keys(settings).length > 0)
+      taskUids.push(
+        (await client.request<{ taskUid: number }>('PATCH', `${route}/settings`, settings)).taskUid,
+      )
+  }
+  let documents = 0
+  for (let offset = 0; ; offset += batchSize) {
+    const page = await reader.page({ offset, limit: batchSize, retrieveVectors: true })
+    if (page.length > 0) {
+      const task = await client.request<{ taskUid: number }>('POST', `${route}/documents`, page)
+      taskUids.push(task.taskUid)
+      documents += page.length
+    }
+    if (page.length < batchSize) break
   }
   return documents
 }

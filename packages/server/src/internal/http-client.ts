@@ -27,10 +27,12 @@ export interface TaskView {
 export class NodeClient {
   readonly baseUrl: string
   private readonly apiKey: string | undefined
+  private readonly extraHeaders: Record<string, string>
 
-  constructor(baseUrl: string, apiKey: string | undefined) {
+  constructor(baseUrl: string, apiKey: string | undefined, extraHeaders: Record<string, string> = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '')
     this.apiKey = apiKey
+    this.extraHeaders = extraHeaders
   }
 
   async request<T>(
@@ -39,7 +41,7 @@ export class NodeClient {
     body?: unknown,
     contentType = 'application/json',
   ): Promise<T> {
-    const headers: Record<string, string> = {}
+    const headers: Record<string, string> = { ...this.extraHeaders }
     if (this.apiKey !== undefined && this.apiKey !== '') headers.authorization = `Bearer ${this.apiKey}`
     let payload: string | undefined
     if (body !== undefined) {

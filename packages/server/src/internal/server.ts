@@ -34,6 +34,11 @@ export interface ShoalServer {
   /** Hands the started cluster member to the HTTP routes; `close()` stops it first. */
   attachCluster(runtime: ClusterRuntime): void
   /**
+   * While a token is set, only requests carrying it in `x-shoal-conversion` are served; others
+   * get 503 (a standalone data folder being carried into the cluster). Null lifts it.
+   */
+  restrictTo(token: string | null): void
+  /**
    * Graceful stop: no new connections or tasks, in-flight requests and the
    * running task batch finish, queued tasks stay durable, then the task log
    * and the engine close.
@@ -126,7 +131,17 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
   // A cluster node answers nothing but 503 until its cluster is attached: until then its engine
   // and task queue are the standalone ones, and a write taken there would never reach the cluster.
   let joining = config.cluster.enabled
-  app.addHook('onRequest', async (_request, reply) => {
+  let restriction: string | null = null
+  app.addHook('onRequest', async (request, reply) => {
+    if (restriction !== null && !joining && request.headers['x-shoal-conversion'] !== restriction) {
+      await reply.code(503).send({
+        message: 'This node is carrying its standalone data into the cluster: it serves once that is done.',
+        code: 'cluster_unavailable',
+        type: 'system',
+        link: errorLink('cluster_unavailable'),
+      })
+      return reply
+    }
     if (!joining) return
     await reply.code(503).send({
       message: 'This node is starting: it serves once it has rejoined its cluster.',
@@ -155,6 +170,9 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     metrics,
     get cluster() {
       return services.cluster
+    },
+    restrictTo(token) {
+      restriction = token
     },
     attachCluster(runtime) {
       services.cluster = runtime
