@@ -34,23 +34,31 @@ export class BackupLoad {
       while (!this.#stopped) {
         const ids = Array.from({ length: batch }, () => this.#next++)
         for (const id of ids) this.sent.add(id)
-        const answer = await this.#target.request<{ taskUid: number }>(
-          'POST',
-          `/indexes/${this.#indexUid}/documents`,
-          ids.map(documentFor),
-        )
-        if (answer.status !== 202) continue
-        for (;;) {
-          const task = await this.#target.request<{ status: string }>('GET', `/tasks/${answer.body.taskUid}`)
-          if (task.body.status === 'succeeded') {
-            this.acknowledged.push(...ids)
-            break
-          }
-          if (['failed', 'canceled'].includes(task.body.status)) break
-          await new Promise((resolve) => setTimeout(resolve, 20))
+        // A node that died mid-request leaves the batch's outcome unknown: it stays in `sent`.
+        try {
+          if (await this.#write(ids)) this.acknowledged.push(...ids)
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 50))
         }
       }
     })()
+  }
+
+  /** Sends one batch and waits for its task: true once it succeeded. */
+  async #write(ids: number[]): Promise<boolean> {
+    const answer = await this.#target.request<{ taskUid: number }>(
+      'POST',
+      `/indexes/${this.#indexUid}/documents`,
+      ids.map(documentFor),
+    )
+    if (answer.status !== 202) return false
+    while (!this.#stopped) {
+      const task = await this.#target.request<{ status: string }>('GET', `/tasks/${answer.body.taskUid}`)
+      if (task.body.status === 'succeeded') return true
+      if (['failed', 'canceled'].includes(task.body.status)) return false
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    return false
   }
 
   /** Waits until at least `count` more ids are acknowledged. */
