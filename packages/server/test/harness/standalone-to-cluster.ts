@@ -1,4 +1,4 @@
-import { copyFile, mkdir } from 'node:fs/promises'
+import { copyFile, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { waitFor } from '@shoal/testkit/wait'
 import { Meilisearch } from 'meilisearch'
@@ -86,7 +86,17 @@ export async function standaloneToCluster(grow: readonly string[]): Promise<void
     expect(converted.tasks.slice(0, before.tasks.length)).toEqual(before.tasks)
     expect((await onCluster.getIndex('empty')).primaryKey).toBe('sku')
 
-    if (grow.length === 0) return
+    if (grow.length === 0) {
+      // The runbook's rollback before any write to the cluster: stop, remove the cluster state,
+      // start standalone on the same folder — everything is as it was.
+      await n0.stop()
+      await rm(path.join(dataDir, 'cluster'), { recursive: true })
+      await rm(path.join(dataDir, 'shards'), { recursive: true, force: true })
+      standalone = await startServerProcess(dataDir, ['--master-key', MASTER_KEY])
+      const back = await observe(new Meilisearch({ host: standalone.url, apiKey: MASTER_KEY }))
+      expect(back).toEqual(before)
+      return
+    }
     // Nodes join (each with the first node's key store, so the keys work on every node).
     for (const name of grow) {
       const dir = path.join(scratch.dir, name)
