@@ -52,7 +52,7 @@ export async function standaloneToCluster(grow: readonly string[]): Promise<void
   const nodes: ClusterProcess[] = []
   try {
     const dataDir = path.join(scratch.dir, 'n0')
-    standalone = await startServerProcess(dataDir, ['--master-key', MASTER_KEY])
+    standalone = await startServerProcess(dataDir, ['--master-key', MASTER_KEY, '--sync', 'none'])
     const client = new Meilisearch({ host: standalone.url, apiKey: MASTER_KEY })
     await client
       .index('movies')
@@ -72,7 +72,7 @@ export async function standaloneToCluster(grow: readonly string[]): Promise<void
       name: 'n0',
       dataDir,
       keyFile,
-      firstCommand: ['cluster', 'init', '--from-standalone', '--shard-count', '3'],
+      firstCommand: ['cluster', 'init', '--from-standalone', '--shard-count', grow.length === 0 ? '1' : '3'],
     })
     nodes.push(n0)
     expect(n0.output()).toMatch(/Converted the standalone data: 2 index\(es\), 119 document\(s\)/)
@@ -92,7 +92,7 @@ export async function standaloneToCluster(grow: readonly string[]): Promise<void
       await n0.stop()
       await rm(path.join(dataDir, 'cluster'), { recursive: true })
       await rm(path.join(dataDir, 'shards'), { recursive: true, force: true })
-      standalone = await startServerProcess(dataDir, ['--master-key', MASTER_KEY])
+      standalone = await startServerProcess(dataDir, ['--master-key', MASTER_KEY, '--sync', 'none'])
       const back = await observe(new Meilisearch({ host: standalone.url, apiKey: MASTER_KEY }))
       expect(back).toEqual(before)
       return
@@ -119,7 +119,7 @@ export async function standaloneToCluster(grow: readonly string[]): Promise<void
       timeoutMs: 90_000,
     })
     expect(rebalanced.code, rebalanced.stdout + rebalanced.stderr).toBe(0)
-    // The three shards of `movies` now live on more than the first node.
+    // The shards of `movies` now live on more than the first node.
     const shards = await n0.request<{ shards: { replicas: { node: string }[] }[] }>(
       'GET',
       '/indexes/movies/_shards',

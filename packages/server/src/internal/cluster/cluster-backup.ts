@@ -229,11 +229,13 @@ async function fetchShardImage(
  * Backups this node was running when it stopped can never finish: marked failed at start, so no
  * task stays `processing` without a trace.
  */
-export async function failInterruptedBackups(node: ClusterNode): Promise<void> {
+export async function failInterruptedBackups(node: ClusterNode, startedAtMs: number): Promise<void> {
   await node.readLinearizable({ timeoutMs: 30_000 })
   for (const task of node.metadata.tasks()) {
     const stored = task as unknown as StoredTask
     if (ENDED_TASK_STATUSES.includes(stored.status) || stored.operation?.kind !== 'createBackup') continue
+    // A backup this process started (a request served before this sweep ran) is running.
+    if (Date.parse(stored.startedAt ?? '') >= startedAtMs) continue
     if ((stored.details as { node?: unknown } | null)?.node !== node.nodeId) continue
     await node.propose({
       type: 'task.update',

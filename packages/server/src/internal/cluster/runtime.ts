@@ -180,7 +180,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     scheduler.start()
     stops.unshift(() => scheduler.stop())
     // Backups this node was writing when it last stopped cannot finish: they are failed, not left processing.
-    void failInterruptedBackups(node).catch((error: unknown) =>
+    void failInterruptedBackups(node, Date.now()).catch((error: unknown) =>
       logger.warn({ err: error }, 'could not mark interrupted backups failed'),
     )
     const antiEntropy = new AntiEntropy({
