@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { open } from '@shoal/engine'
+import { backupCommand } from './internal/cli-backup.ts'
 import { clusterCommand } from './internal/cli-cluster.ts'
 import { dumpTo, restoreFrom } from './internal/cli-dump.ts'
 import { describeSummary, importFile } from './internal/cli-import.ts'
@@ -17,7 +18,7 @@ Commands:
              [--data-dir ./shoal-data] [--http-addr 127.0.0.1:7700] [--master-key KEY] [--config shoal.toml]
              [--allow-insecure] [--payload-limit-bytes N] [--rate-limit-per-second N] [--rate-limit-burst N]
              [--log-level info] [--sync always|none] [--load-sample]
-             [--dump-dir DIR] [--snapshot-dir DIR] [--import-dump FILE | --import-snapshot FILE]
+             [--dump-dir DIR] [--snapshot-dir DIR] [--backup-dir DIR] [--import-dump FILE | --import-snapshot FILE]
              cluster: [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--bootstrap [--cluster-name NAME]]
              [--join host:port[,host:port…]] [--region R] [--zone Z] [--node-name NAME]
              [--p2p-addr 127.0.0.1:7800] [--gossip-addr 127.0.0.1:7946]
@@ -36,7 +37,15 @@ Commands:
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
-  cluster    status                 nodes, replicas, moves in flight and the next planned moves
+  backup     create --to DIR        back up every index, the API keys and the task history (a consistent
+                                    image of every shard) and download it into DIR, verified
+             verify DIR             check every checksum of a backup folder; exit 1 naming what is wrong
+             restore DIR            restore into a new or empty node or cluster (verified first)
+             [--shard-count N] [--replication-factor N]   sharding on a cluster target (default: the backup's)
+  cluster    init --from-standalone [start flags] [--shard-count 1]
+                                    make this standalone data folder the first node of a new cluster,
+                                    keeping every index, document, setting, API key and task; then serve
+             status                 nodes, replicas, moves in flight and the next planned moves
              rebalance [--dry-run]   even out replicas (--dry-run: only print the plan)
              drain NODE             move NODE's replicas away, then it leaves the cluster and stops
              replace OLD NEW        NEW takes every replica of OLD (dead or alive), then OLD leaves
@@ -48,9 +57,55 @@ Commands:
              [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--log-level info]
   version    print the version
 
-import, dump, restore, cluster and standby talk to a running node: --url (env SHOAL_URL, default http://127.0.0.1:7700)
+import, dump, restore, backup create/restore, cluster and standby talk to a running node: --url (env SHOAL_URL, default http://127.0.0.1:7700)
 and --api-key (env SHOAL_API_KEY, else SHOAL_MASTER_KEY).
 `
+
+const START_OPTIONS = {
+  config: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'http-addr': { type: 'string' },
+  'master-key': { type: 'string' },
+  'allow-insecure': { type: 'boolean' },
+  'payload-limit-bytes': { type: 'string' },
+  'rate-limit-per-second': { type: 'string' },
+  'rate-limit-burst': { type: 'string' },
+  'log-level': { type: 'string' },
+  sync: { type: 'string' },
+  'load-sample': { type: 'boolean' },
+  'import-dump': { type: 'string' },
+  'import-snapshot': { type: 'string' },
+  'dump-dir': { type: 'string' },
+  'snapshot-dir': { type: 'string' },
+  'backup-dir': { type: 'string' },
+  'cluster-key-file': { type: 'string' },
+  join: { type: 'string' },
+  bootstrap: { type: 'boolean' },
+  'cluster-name': { type: 'string' },
+  region: { type: 'string' },
+  zone: { type: 'string' },
+  'node-name': { type: 'string' },
+  'p2p-addr': { type: 'string' },
+  'p2p-advertise-addr': { type: 'string' },
+  'gossip-addr': { type: 'string' },
+  'gossip-advertise-addr': { type: 'string' },
+  'gossip-profile': { type: 'string' },
+  'raft-tick-ms': { type: 'string' },
+  'replica-grace-ms': { type: 'string' },
+  'max-incoming-moves': { type: 'string' },
+  'max-outgoing-moves': { type: 'string' },
+  'auto-rebalance': { type: 'string' },
+  'anti-entropy-interval-ms': { type: 'string' },
+  'snapshot-bandwidth-bytes': { type: 'string' },
+  'engine-snapshot-every': { type: 'string' },
+  'engine-wal-segment-bytes': { type: 'string' },
+  'standby-mode': { type: 'string' },
+  'standby-of': { type: 'string' },
+  'semi-sync-timeout-ms': { type: 'string' },
+  'semi-sync-on-timeout': { type: 'string' },
+  witness: { type: 'string' },
+  'witness-lease-ms': { type: 'string' },
+} as const
 
 const CLIENT_OPTIONS = {
   url: { type: 'string' },
@@ -65,10 +120,48 @@ function clientFrom(values: { url?: string | undefined; 'api-key'?: string | und
   )
 }
 
+function positiveInteger(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  const parsed = Number(value)
+  if (!Number.isInteger(parsed) || parsed < 1) throw new ConfigError(`${flag} must be a positive integer`)
+  return parsed
+}
+
 const out = (text: string) => process.stdout.write(text)
 const err = (text: string) => process.stderr.write(text)
 
 const openEngine: OpenEngine = (directory, options) => open(directory, options)
+
+/**
+ * `shoal cluster init --from-standalone [start flags]`: bootstraps a cluster on a standalone
+ * node's data folder and carries its data over (standalone-conversion.ts), then serves as
+ * `start` does.
+ */
+async function clusterInit(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { ...START_OPTIONS, 'from-standalone': { type: 'boolean' }, 'shard-count': { type: 'string' } },
+  })
+  const { 'from-standalone': fromStandalone, 'shard-count': shardCount, ...startValues } = values
+  if (fromStandalone !== true)
+    throw new ConfigError(
+      'cluster init needs --from-standalone (a new, empty cluster starts with `shoal start --bootstrap`)',
+    )
+  if (startValues.join !== undefined)
+    throw new ConfigError('cluster init bootstraps a new cluster: no --join')
+  for (const flag of ['import-dump', 'import-snapshot', 'load-sample'] as const)
+    if (startValues[flag] !== undefined) throw new ConfigError(`cluster init takes no --${flag}`)
+  const config = await configFromCli({ ...startValues, bootstrap: true }, process.env)
+  if (!config.cluster.enabled)
+    throw new ConfigError('cluster init needs the cluster key: --cluster-key-file F or SHOAL_CLUSTER_KEY')
+  const shards = positiveInteger(shardCount, '--shard-count')
+  await startNode(config, openEngine, {
+    loadSample: false,
+    out,
+    fromStandalone: shards === undefined ? {} : { shardCount: shards },
+  })
+  return -1
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv
@@ -76,51 +169,7 @@ async function main(argv: string[]): Promise<number> {
     case 'start': {
       const { values } = parseArgs({
         args,
-        options: {
-          config: { type: 'string' },
-          'data-dir': { type: 'string' },
-          'http-addr': { type: 'string' },
-          'master-key': { type: 'string' },
-          'allow-insecure': { type: 'boolean' },
-          'payload-limit-bytes': { type: 'string' },
-          'rate-limit-per-second': { type: 'string' },
-          'rate-limit-burst': { type: 'string' },
-          'log-level': { type: 'string' },
-          sync: { type: 'string' },
-          'load-sample': { type: 'boolean' },
-          'import-dump': { type: 'string' },
-          'import-snapshot': { type: 'string' },
-          'dump-dir': { type: 'string' },
-          'snapshot-dir': { type: 'string' },
-          'cluster-key-file': { type: 'string' },
-          join: { type: 'string' },
-          bootstrap: { type: 'boolean' },
-          'cluster-name': { type: 'string' },
-          region: { type: 'string' },
-          zone: { type: 'string' },
-          'node-name': { type: 'string' },
-          'p2p-addr': { type: 'string' },
-          'p2p-advertise-addr': { type: 'string' },
-          'gossip-addr': { type: 'string' },
-          'gossip-advertise-addr': { type: 'string' },
-          'gossip-profile': { type: 'string' },
-          'raft-tick-ms': { type: 'string' },
-          'replica-grace-ms': { type: 'string' },
-          'max-incoming-moves': { type: 'string' },
-          'max-outgoing-moves': { type: 'string' },
-          'auto-rebalance': { type: 'string' },
-          'anti-entropy-interval-ms': { type: 'string' },
-          'snapshot-bandwidth-bytes': { type: 'string' },
-          'engine-snapshot-every': { type: 'string' },
-          'engine-wal-segment-bytes': { type: 'string' },
-          'standby-mode': { type: 'string' },
-          'standby-of': { type: 'string' },
-          'semi-sync-timeout-ms': { type: 'string' },
-          'semi-sync-on-timeout': { type: 'string' },
-          witness: { type: 'string' },
-          'witness-lease-ms': { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
+        options: { ...START_OPTIONS, help: { type: 'boolean', short: 'h' } },
       })
       if (values.help === true) {
         out(USAGE)
@@ -182,7 +231,32 @@ async function main(argv: string[]): Promise<number> {
       out(`restored ${result.indexes} index(es) and ${result.documents} document(s)\n`)
       return result.failed.length > 0 ? 1 : 0
     }
+    case 'backup': {
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          ...CLIENT_OPTIONS,
+          to: { type: 'string' },
+          'shard-count': { type: 'string' },
+          'replication-factor': { type: 'string' },
+        },
+      })
+      const [sub, ...rest] = positionals
+      return backupCommand(
+        () => clientFrom(values),
+        {
+          sub,
+          positionals: rest,
+          to: values.to,
+          shardCount: positiveInteger(values['shard-count'], '--shard-count'),
+          replicationFactor: positiveInteger(values['replication-factor'], '--replication-factor'),
+        },
+        { out, progress: err },
+      )
+    }
     case 'cluster': {
+      if (args[0] === 'init') return clusterInit(args.slice(1))
       const { values, positionals } = parseArgs({
         args,
         allowPositionals: true,

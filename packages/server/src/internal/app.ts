@@ -7,6 +7,7 @@ import { buildOpenApi } from './openapi.ts'
 import { RateLimiter } from './rate-limit.ts'
 import { RawBody, RawStatus, type RouteSpec, type Services } from './route-spec.ts'
 import { adminClusterRoutes } from './routes-admin-cluster.ts'
+import { backupRoutes } from './routes-backups.ts'
 import { clusterRoutes } from './routes-cluster.ts'
 import { dashboardRoutes } from './routes-dashboard.ts'
 import { documentRoutes } from './routes-documents.ts'
@@ -34,6 +35,7 @@ const API_ROUTES: RouteSpec[] = [
   ...keyRoutes,
   ...webhookRoutes,
   ...systemRoutes,
+  ...backupRoutes,
   ...clusterRoutes,
   ...shardRoutes,
   ...adminClusterRoutes,

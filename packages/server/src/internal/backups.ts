@@ -30,8 +30,14 @@ export interface BackupPaths {
   dumpDir: string
   /** Folder snapshots are written to. */
   snapshotDir: string
-  /** The key store's file, copied into snapshots. */
+  /** The key store's file, copied into snapshots and backups. */
   keysFile: string
+  /** Folder `POST /admin/backups` writes each backup's folder to. */
+  backupDir: string
+  /** The task history for backups, oldest first (set by the queue that runs them). */
+  taskHistory?: () => readonly unknown[]
+  /** The package version, recorded in backup manifests. */
+  version?: string
 }
 
 /** The snapshot's name in the snapshot folder; each snapshot replaces the last, as in Meilisearch. */

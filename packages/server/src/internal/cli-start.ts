@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { readSnapshot } from './backups.ts'
@@ -10,6 +11,7 @@ import { ConfigError } from './errors.ts'
 import { NodeClient } from './http-client.ts'
 import type { LocalEngine } from './metrics.ts'
 import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
+import { convertStandalone, refuseClusterDataDir } from './standalone-conversion.ts'
 import {
   checkPlainStart,
   type StandbyEngine,
@@ -63,11 +65,14 @@ export async function startNode(
     importDump?: string
     /** A snapshot (`POST /snapshots`) to install into the empty data folder before it serves. */
     importSnapshot?: string
+    /** `shoal cluster init --from-standalone`: bootstrap, then carry the standalone data over. */
+    fromStandalone?: { shardCount?: number }
   },
 ): Promise<ShoalServer> {
   if (options.importDump !== undefined && options.importSnapshot !== undefined) {
     throw new ConfigError('give --import-dump or --import-snapshot, not both')
   }
+  if (options.fromStandalone !== undefined) await refuseClusterDataDir(config.dataDir)
   const logger = createLogger(config.logLevel)
   const unlock = await lockDataDir(config.dataDir)
   const withStandby = config.standby.mode !== 'off' || config.standby.of !== undefined
@@ -137,6 +142,8 @@ export async function startNode(
   // A drained node stops once it has left (set below, with the signal handlers).
   let onLeft: () => void = () => {}
   if (config.cluster.enabled) {
+    const token = randomUUID()
+    if (options.fromStandalone !== undefined) server.restrictTo(token)
     try {
       server.attachCluster(
         await startCluster({
@@ -149,6 +156,17 @@ export async function startNode(
           onLeft: () => onLeft(),
         }),
       )
+      if (options.fromStandalone !== undefined) {
+        const summary = await convertStandalone(
+          server,
+          { masterKey: config.masterKey, dataDir: config.dataDir, token, ...options.fromStandalone },
+          options.out,
+        )
+        server.restrictTo(null)
+        options.out(
+          `Converted the standalone data: ${summary.indexes} index(es), ${summary.documents} document(s), ${summary.tasks} task(s); API keys kept\n`,
+        )
+      }
     } catch (error) {
       await server.close().catch(() => {})
       await unlock()

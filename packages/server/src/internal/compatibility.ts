@@ -265,12 +265,14 @@ export function renderCompatibility(routes: RouteSpec[]): string {
       `| \`${name}\` | ${supported ? 'supported' : 'refused (`bad_request`)'} | ${cell(note ?? '')} |`,
     )
   }
-  const grantable = ACTIONS.filter((a) => !a.startsWith('cluster.'))
+  const shoalOnly = (a: string) => a.startsWith('cluster.') || a.startsWith('backups.')
+  const grantable = ACTIONS.filter((a) => !shoalOnly(a))
+  const ownActions = ACTIONS.filter((a) => a.startsWith('backups.'))
   lines.push(
     '',
     '## Keys and tenant tokens',
     '',
-    `API keys take every action name of a current Meilisearch: ${grantable.map((a) => `\`${a}\``).join(', ')}. An action for a route Shoal does not serve grants nothing more than its name.`,
+    `API keys take every action name of a current Meilisearch: ${grantable.map((a) => `\`${a}\``).join(', ')}. An action for a route Shoal does not serve grants nothing more than its name. Shoal adds ${ownActions.map((a) => `\`${a}\``).join(', ')} for its backups (\`POST /admin/backups\` and their download), and \`cluster.get\`/\`cluster.update\`, which only the master key holds.`,
     '',
     "Tenant tokens are supported: JWTs signed (HS256, HS384 or HS512) with an API key, with `apiKeyUid`, `searchRules` (an array of index patterns, or an object of patterns to `{ filter }`, `{}` or `null`; an exact uid overrides a pattern, a longer prefix a shorter one, `*` comes last) and an optional `exp`. A token may only search (`POST`/`GET` search, facet search and `/multi-search`), only the indexes both its rules and its key allow; its rule's filter is ANDed to the request's. Any fault with a token answers `403 invalid_api_key`.",
     '',

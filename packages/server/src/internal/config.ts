@@ -33,6 +33,8 @@ export interface ServerConfig {
   engineSnapshotEvery: number
   /** Size of one engine WAL segment; compaction drops whole segments. @defaultValue 67_108_864 (64 MiB) */
   engineWalSegmentBytes: number
+  /** Folder `POST /admin/backups` writes each backup's folder to. @defaultValue `<dataDir>/backups` */
+  backupDir: string | undefined
   /** Cluster settings; `cluster.enabled` is false for a standalone node (no libp2p, no gossip). */
   cluster: ClusterConfig
   /** Hot standby settings (docs/standby.md); both roles use the cluster key and `cluster.p2pAddr`. */
@@ -135,6 +137,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     witness: undefined,
     witnessLeaseMs: 3000,
   }),
+  backupDir: undefined,
   cluster: Object.freeze({
     enabled: false,
     keyFile: undefined,
@@ -274,6 +277,13 @@ export const FIELDS: readonly Field[] = [
   ),
   standbyField('witness', 'string', (c, v) => (c.witness = String(v))),
   standbyField('witness_lease_ms', 'integer', (c, v) => (c.witnessLeaseMs = Number(v))),
+  {
+    toml: 'backup_dir',
+    env: 'SHOAL_BACKUP_DIR',
+    flag: 'backup-dir',
+    kind: 'string',
+    set: (c, v) => (c.backupDir = String(v)),
+  },
   clusterField('cluster_key_file', 'cluster-key-file', 'string', (c, v) => (c.keyFile = String(v))),
   { ...clusterField('cluster_key', '', 'string', (c, v) => (c.key = String(v))), env: 'SHOAL_CLUSTER_KEY' },
   clusterField('join', 'join', 'string', (c, v) => (c.join = splitList(String(v)))),

@@ -27,10 +27,12 @@ export interface TaskView {
 export class NodeClient {
   readonly baseUrl: string
   private readonly apiKey: string | undefined
+  private readonly extraHeaders: Record<string, string>
 
-  constructor(baseUrl: string, apiKey: string | undefined) {
+  constructor(baseUrl: string, apiKey: string | undefined, extraHeaders: Record<string, string> = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '')
     this.apiKey = apiKey
+    this.extraHeaders = extraHeaders
   }
 
   async request<T>(
@@ -39,7 +41,7 @@ export class NodeClient {
     body?: unknown,
     contentType = 'application/json',
   ): Promise<T> {
-    const headers: Record<string, string> = {}
+    const headers: Record<string, string> = { ...this.extraHeaders }
     if (this.apiKey !== undefined && this.apiKey !== '') headers.authorization = `Bearer ${this.apiKey}`
     let payload: string | undefined
     if (body !== undefined) {
@@ -63,6 +65,29 @@ export class NodeClient {
       throw new HttpError(response.status, error?.code, error?.message ?? `HTTP ${response.status}`)
     }
     return parsed as T
+  }
+
+  /** A GET answered with bytes (a backup file); errors as `request`. */
+  async download(path: string): Promise<Buffer> {
+    const headers: Record<string, string> = {}
+    if (this.apiKey !== undefined && this.apiKey !== '') headers.authorization = `Bearer ${this.apiKey}`
+    let response: Response
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, { headers })
+    } catch (error) {
+      throw new HttpError(0, 'unreachable', `cannot reach ${this.baseUrl}: ${(error as Error).message}`)
+    }
+    const bytes = Buffer.from(await response.arrayBuffer())
+    if (!response.ok) {
+      let error: { message?: string; code?: string } | undefined
+      try {
+        error = JSON.parse(bytes.toString('utf8')) as { message?: string; code?: string }
+      } catch {
+        error = undefined
+      }
+      throw new HttpError(response.status, error?.code, error?.message ?? `HTTP ${response.status}`)
+    }
+    return bytes
   }
 
   /** Polls until every task has finished; returns them by uid. */

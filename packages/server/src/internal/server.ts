@@ -39,6 +39,11 @@ export interface ShoalServer {
   /** Hands the started standby link to the HTTP routes; `close()` stops it first. */
   attachStandby(runtime: StandbyRuntime): void
   /**
+   * While a token is set, only requests carrying it in `x-shoal-conversion` are served; others
+   * get 503 (a standalone data folder being carried into the cluster). Null lifts it.
+   */
+  restrictTo(token: string | null): void
+  /**
    * Graceful stop: no new connections or tasks, in-flight requests and the
    * running task batch finish, queued tasks stay durable, then the task log
    * and the engine close.
@@ -72,6 +77,7 @@ export function backupPaths(config: ServerConfig): BackupPaths {
   return {
     dumpDir: config.dumpDir ?? path.join(config.dataDir, 'dumps'),
     snapshotDir: config.snapshotDir ?? path.join(config.dataDir, 'snapshots'),
+    backupDir: config.backupDir ?? path.join(config.dataDir, 'backups'),
     keysFile: dataPaths(config.dataDir).keys,
   }
 }
@@ -99,9 +105,12 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     logger.warn({ webhook: url, reason }, 'webhook delivery given up after retries'),
   )
   let metrics: ServerMetrics | undefined
+  const backups = backupPaths(config)
+  const version = await packageVersion()
+  backups.version = version
   const queue = await TaskQueue.open(paths.tasks, engine, {
     sync: config.sync === 'always',
-    backups: backupPaths(config),
+    backups,
     ...(options.beforeTasksFinish !== undefined ? { beforeTasksFinish: options.beforeTasksFinish } : {}),
     onFsync: (seconds) => metrics?.taskLogFsyncSeconds.observe(seconds),
     onTaskFinished: (task) => {
@@ -115,6 +124,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     onInternalError: (error, task) =>
       logger.error({ err: error, task: task.uid }, 'task failed with an internal error'),
   })
+  backups.taskHistory = () => queue.history()
   metrics = new ServerMetrics(engine, () => queue.depth())
   const documents = new DocumentParser()
   const services: Services = {
@@ -125,13 +135,23 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     config,
     documents,
     webhooks,
-    version: await packageVersion(),
+    version,
   }
   const app = buildApp(services, logger)
   // A cluster node answers nothing but 503 until its cluster is attached: until then its engine
   // and task queue are the standalone ones, and a write taken there would never reach the cluster.
   let joining = config.cluster.enabled || options.standbyStarting === true
-  app.addHook('onRequest', async (_request, reply) => {
+  let restriction: string | null = null
+  app.addHook('onRequest', async (request, reply) => {
+    if (restriction !== null && !joining && request.headers['x-shoal-conversion'] !== restriction) {
+      await reply.code(503).send({
+        message: 'This node is carrying its standalone data into the cluster: it serves once that is done.',
+        code: 'cluster_unavailable',
+        type: 'system',
+        link: errorLink('cluster_unavailable'),
+      })
+      return reply
+    }
     if (!joining) return
     await reply.code(503).send({
       message: config.cluster.enabled
@@ -169,6 +189,9 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     attachStandby(runtime) {
       services.standby = runtime
       joining = false
+    },
+    restrictTo(token) {
+      restriction = token
     },
     attachCluster(runtime) {
       services.cluster = runtime

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { writeStandaloneBackup } from './backup-standalone.ts'
 import {
   type BackupPaths,
   backupStamp,
@@ -106,6 +107,27 @@ export async function runTask(
       if (backups === undefined) throw new Error('snapshots need BackupPaths')
       await writeSnapshot(engine, backups.keysFile, path.join(backups.snapshotDir, SNAPSHOT_FILE))
       return {}
+    case 'createBackup': {
+      if (backups === undefined) throw new Error('backups need BackupPaths')
+      const folder = path.join(backups.backupDir, op.backupUid)
+      const { manifest, bytes } = await writeStandaloneBackup(engine, {
+        backupUid: op.backupUid,
+        folder,
+        startedAt: new Date(task.startedAt ?? Date.now()),
+        taskUid: task.uid,
+        shoalVersion: backups.version ?? 'unknown',
+        keysFile: backups.keysFile,
+        tasks: (backups.taskHistory?.() ?? []).filter((t) => (t as { uid: number }).uid < task.uid),
+      })
+      return {
+        backupUid: op.backupUid,
+        path: folder,
+        indexes: manifest.indexes.length,
+        shardsTotal: 1,
+        shardsWritten: 1,
+        bytesWritten: bytes,
+      }
+    }
   }
 }
 

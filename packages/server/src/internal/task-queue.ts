@@ -281,6 +281,19 @@ export class TaskQueue implements TaskQueuePort {
     return pageOfTasks(this.matching(filter), filter)
   }
 
+  /** Every task not deleted, oldest first, as `GET /tasks` shows it (backups carry it). */
+  history(): Task[] {
+    return [...this.tasks.values()]
+      .filter((t) => t.deleted !== true)
+      .sort((a, b) => a.uid - b.uid)
+      .map(toPublicTask)
+  }
+
+  /** Every stored task, tombstones included, oldest first (a conversion to a cluster carries it). */
+  storedTasks(): StoredTask[] {
+    return [...this.tasks.values()].sort((a, b) => a.uid - b.uid)
+  }
+
   /** `GET /batches`: see task-batches.ts. */
   listBatches(filter: TaskFilter): BatchPage {
     return listBatches(this.tasks.values(), filter)

@@ -14,6 +14,7 @@ export type TaskType =
   | 'taskDeletion'
   | 'dumpCreation'
   | 'snapshotCreation'
+  | 'backupCreation'
 
 export const TASK_TYPES: readonly TaskType[] = [
   'indexCreation',
@@ -27,6 +28,7 @@ export const TASK_TYPES: readonly TaskType[] = [
   'taskDeletion',
   'dumpCreation',
   'snapshotCreation',
+  'backupCreation',
 ]
 
 export type TaskStatus = 'enqueued' | 'processing' | 'succeeded' | 'failed' | 'canceled'
@@ -69,6 +71,8 @@ export type Operation =
   | { kind: 'resetSettings' }
   | { kind: 'createDump' }
   | { kind: 'createSnapshot' }
+  /** `POST /admin/backups`: the backup's uid names its folder under the backup directory. */
+  | { kind: 'createBackup'; backupUid: string }
   /** Task cancelation and deletion act on the queue itself, at once, and are recorded as done. */
   | { kind: 'taskControl' }
 

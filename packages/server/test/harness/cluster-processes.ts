@@ -34,6 +34,8 @@ export interface StartOptions {
   readonly join?: readonly string[]
   readonly zone?: string
   readonly extraArgs?: readonly string[]
+  /** The command in place of `start` the first time (`['cluster', 'init', '--from-standalone']`). */
+  readonly firstCommand?: readonly string[]
 }
 
 /** Writes a cluster key file with mode 0600. */
@@ -51,6 +53,7 @@ export async function writeKeyFile(dir: string, name: string, key: string): Prom
  */
 export async function startClusterProcess(options: StartOptions): Promise<ClusterProcess> {
   let ports = { http: '127.0.0.1:0', p2p: '127.0.0.1:0', gossip: '127.0.0.1:0' }
+  let command: readonly string[] = options.firstCommand ?? ['start']
   const spawnNode = async (): Promise<{
     child: ChildProcess
     url: string
@@ -61,7 +64,7 @@ export async function startClusterProcess(options: StartOptions): Promise<Cluste
   }> => {
     const args = [
       CLI,
-      'start',
+      ...command,
       '--data-dir',
       options.dataDir,
       '--http-addr',
@@ -128,6 +131,7 @@ export async function startClusterProcess(options: StartOptions): Promise<Cluste
     }
   }
   const first = await spawnNode()
+  command = ['start']
   const hostPort = (multiaddr: string) => {
     const match = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(multiaddr)
     return match === null ? '127.0.0.1:0' : `${match[1]}:${match[2]}`

@@ -228,8 +228,9 @@ export class TaskScheduler {
   }
 
   #next(): TaskRecord | undefined {
+    // A backup is run by the node that holds its folder (cluster-backup.ts), not by the scheduler.
     for (const task of this.#node.metadata.tasks())
-      if (!ENDED_TASK_STATUSES.includes(task.status)) return task
+      if (!ENDED_TASK_STATUSES.includes(task.status) && !isBackup(task)) return task
     return undefined
   }
 
@@ -368,6 +369,10 @@ export class TaskScheduler {
     if (payload === undefined) throw new Error(`task ${uid} has no documents`)
     return JSON.parse(Buffer.from(payload).toString('utf8')) as object[]
   }
+}
+
+function isBackup(task: TaskRecord): boolean {
+  return (task as unknown as StoredTask).operation?.kind === 'createBackup'
 }
 
 /** Largest number of documents merged into one batch of document additions. */

@@ -28,6 +28,7 @@ import { type ClusterConfig, parseHttpAddr } from '../config.ts'
 import { P2PFrameTooLargeError, P2PNode, P2PUnreachableError } from '../p2p/index.ts'
 import { WebhookDispatcher } from '../webhooks.ts'
 import { AntiEntropy } from './anti-entropy.ts'
+import { failInterruptedBackups } from './cluster-backup.ts'
 import { ClusterEngine, metadataAt } from './cluster-engine.ts'
 import { deriveKey, readClusterKey } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
@@ -192,6 +193,10 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     )
     scheduler.start()
     stops.unshift(() => scheduler.stop())
+    // Backups this node was writing when it last stopped cannot finish: they are failed, not left processing.
+    void failInterruptedBackups(node, Date.now()).catch((error: unknown) =>
+      logger.warn({ err: error }, 'could not mark interrupted backups failed'),
+    )
     const antiEntropy = new AntiEntropy({
       node,
       hosting,

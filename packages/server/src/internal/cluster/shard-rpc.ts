@@ -16,6 +16,7 @@ import type {
 } from '@shoal/engine'
 import { ApiError } from '../errors.ts'
 import { type AntiEntropyRequest, serveAntiEntropy } from './anti-entropy-replica.ts'
+import { serveBackupChunk, serveBackupImage } from './backup-shard.ts'
 import { ReplicaLatency } from './replica-latency.ts'
 import type { EngineShardMachine } from './shard-machine.ts'
 
@@ -50,6 +51,10 @@ export type ShardAction =
   | { readonly action: 'status' }
   /** Anti-entropy: Merkle hashes, bucket entries, stored documents, repair (anti-entropy-replica.ts). */
   | { readonly action: 'antiEntropy'; readonly request: AntiEntropyRequest }
+  /** Backup: the leader's image of the shard, held for the coordinator; answers its first chunk. */
+  | { readonly action: 'backupImage'; readonly token: string }
+  /** Backup: a later chunk of the held image (asked of the node that answered `backupImage`). */
+  | { readonly action: 'backupChunk'; readonly token: string; readonly offset: number }
 
 export interface ShardItem {
   readonly group: string
@@ -174,6 +179,12 @@ async function serveItem(
         break
       case 'antiEntropy':
         value = await serveAntiEntropy(machine, item.indexUid, index, call.request)
+        break
+      case 'backupImage':
+        value = await serveBackupImage(machine, node.nodeId, item.group, item.indexUid, call.token)
+        break
+      case 'backupChunk':
+        value = serveBackupChunk(item.group, call.token, call.offset)
         break
     }
     return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex, version }
