@@ -336,6 +336,33 @@ export interface FacetSearchResult {
   processingTimeMs: number
 }
 
+/** Meilisearch's similar documents: the nearest neighbours of one document's vector. */
+export interface SimilarParams {
+  /** The primary key of the document whose neighbours are wanted. */
+  id: DocumentId
+  /** The embedder whose vectors are compared; the document must have one. */
+  embedder: string
+  /** @defaultValue 0 */
+  offset?: number
+  /** @defaultValue 20 */
+  limit?: number
+  filter?: Filter
+  attributesToRetrieve?: string[]
+  showRankingScore?: boolean
+  rankingScoreThreshold?: number
+  retrieveVectors?: boolean
+}
+
+export interface SimilarResult {
+  hits: Doc[]
+  /** The requested document's primary key, as a string. */
+  id: string
+  processingTimeMs: number
+  limit: number
+  offset: number
+  estimatedTotalHits: number
+}
+
 export interface GetDocumentsParams {
   /** @defaultValue 0 */
   offset?: number

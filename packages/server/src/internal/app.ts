@@ -13,9 +13,11 @@ import { facetSearchRoutes } from './routes-facet-search.ts'
 import { fieldRoutes } from './routes-fields.ts'
 import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
+import { multiSearchRoutes } from './routes-multi-search.ts'
 import { searchRoutes } from './routes-search.ts'
 import { settingsRoutes } from './routes-settings.ts'
 import { shardRoutes } from './routes-shards.ts'
+import { similarRoutes } from './routes-similar.ts'
 import { systemRoutes } from './routes-system.ts'
 import { taskRoutes } from './routes-tasks.ts'
 import { webhookRoutes } from './routes-webhooks.ts'
@@ -26,6 +28,8 @@ const API_ROUTES: RouteSpec[] = [
   ...documentRoutes,
   ...searchRoutes,
   ...facetSearchRoutes,
+  ...similarRoutes,
+  ...multiSearchRoutes,
   ...settingsRoutes,
   ...fieldRoutes,
   ...taskRoutes,

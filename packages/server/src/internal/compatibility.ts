@@ -49,9 +49,17 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
     '/indexes/{indexUid}/facet-search',
     '`facetName`, `facetQuery` (a folded prefix of the whole value, no typos; string values), `q`, `filter`, `matchingStrategy`, `attributesToSearchOn`, `vector`, `hybrid`, `rankingScoreThreshold`, `exhaustiveFacetCount` (counts are always exact); ordered and capped by `faceting`; refused on an index of a cluster',
   ],
-  ['POST', '/indexes/{indexUid}/similar'],
-  ['GET', '/indexes/{indexUid}/similar'],
-  ['POST', '/multi-search', 'one result list per query; `federation` is refused'],
+  [
+    'POST',
+    '/indexes/{indexUid}/similar',
+    '`id`, `embedder`, `offset`, `limit`, `filter`, `attributesToRetrieve`, `showRankingScore`, `rankingScoreThreshold`, `retrieveVectors`; the document must have a vector for the embedder (else `invalid_similar_id`); `showRankingScoreDetails` is refused unless `false`; refused on an index of a cluster',
+  ],
+  ['GET', '/indexes/{indexUid}/similar', 'the POST fields as query parameters, lists comma-separated'],
+  [
+    'POST',
+    '/multi-search',
+    "one result list per query, or with `federation` (`offset`, `limit`, `facetsByIndex`, `mergeFacets`) one list: the queries' ordered hits interleaved by `_rankingScore × federationOptions.weight`, each with `_federation`; `facetsByIndex` needs its index searched by exactly one query; `federationOptions.remote` and the federation's `page`, `hitsPerPage`, `distinct` are refused",
+  ],
   [
     'POST',
     '/indexes/{indexUid}/fields',
@@ -150,7 +158,7 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
   ],
   [
     'matchingStrategy',
-    '`last`, `all`, `frequency` as in Meilisearch; when absent, every document holding any query word, in BM25 order',
+    '`last` (the default, as in Meilisearch), `all`, `frequency`; on an index of a cluster the parameter is refused and a search matches any query word, in BM25 order',
   ],
   ['showRankingScore', 'keyword scores are BM25 relative to the best hit of the query'],
   ['showRankingScoreDetails'],
