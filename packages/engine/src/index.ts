@@ -79,6 +79,7 @@ export type {
   IndexInfo,
   IndexStats,
   IndexStorageStats,
+  LocalizedAttributesRule,
   OpenOptions,
   SearchContext,
   SearchMode,

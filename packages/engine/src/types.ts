@@ -51,6 +51,29 @@ export interface Settings {
   facetSearch: boolean
   /** A search stops scoring after this many milliseconds and answers with what it has; null: no limit. @defaultValue null */
   searchCutoffMs: number | null
+  /** Strings indexed and searched as one word (`J. R. R.`, `C++`); sorted. @defaultValue [] */
+  dictionary: string[]
+  /** Strings that separate words besides non-letters; sorted. @defaultValue [] */
+  separatorTokens: string[]
+  /** Strings that are part of words rather than separators (`#`, `@`); sorted. @defaultValue [] */
+  nonSeparatorTokens: string[]
+  /**
+   * `byWord`: a `"phrase"` in a query matches its words consecutive; `byAttribute`: its words
+   * anywhere in one attribute (Shoal has no proximity ranking; docs/ranking-rules.md).
+   * @defaultValue 'byWord'
+   */
+  proximityPrecision: 'byWord' | 'byAttribute'
+  /**
+   * Languages of attributes, as Meilisearch's rules; only locales Shoal's analyser segments and
+   * folds as those languages need are accepted (settings-tokens.ts). @defaultValue null
+   */
+  localizedAttributes: LocalizedAttributesRule[] | null
+}
+
+/** One rule of `localizedAttributes`: attributes matching the patterns hold text in the locales. */
+export interface LocalizedAttributesRule {
+  attributePatterns: string[]
+  locales: string[]
 }
 
 /** Meilisearch's `pagination` setting. */

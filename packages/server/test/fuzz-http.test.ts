@@ -187,6 +187,21 @@ const settingsBody = someOf(
       }),
     ),
     rankingRules: plausible(fc.array(fc.constantFrom('words', 'typo', 'sort', 'year:asc'), { maxLength: 3 })),
+    dictionary: plausible(
+      fc.array(fc.constantFrom('J. R. R.', 'C++', 'star wars', '', ' '), { maxLength: 3 }),
+    ),
+    separatorTokens: plausible(fc.array(fc.constantFrom('&', '|', 'ar', '', 'é'), { maxLength: 3 })),
+    nonSeparatorTokens: plausible(fc.array(fc.constantFrom('#', '@', '-', '', ' '), { maxLength: 3 })),
+    proximityPrecision: plausible(fc.constantFrom('byWord', 'byAttribute', 'byLine')),
+    localizedAttributes: plausible(
+      fc.array(
+        fc.record({
+          attributePatterns: plausible(attributes),
+          locales: plausible(fc.array(fc.constantFrom('eng', 'fra', 'jpn', 'deu', 'xx'), { maxLength: 2 })),
+        }),
+        { maxLength: 2 },
+      ),
+    ),
   }),
   3,
 )

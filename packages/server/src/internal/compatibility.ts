@@ -202,15 +202,27 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
     'pagination',
     '`maxTotalHits`: caps the hits reachable and the totals (on a sharded index, after the merge)',
   ],
-  ['dictionary', 'the analyser has no custom tokens yet (see docs/ranking-rules.md)'],
-  ['separatorTokens', 'the analyser has no custom tokens yet'],
-  ['nonSeparatorTokens', 'the analyser has no custom tokens yet'],
-  ['proximityPrecision', 'Shoal does not rank by word proximity (see docs/ranking-rules.md)'],
+  [
+    'dictionary',
+    'strings indexed, searched and highlighted as one word, compared case-insensitively; a change re-indexes the documents (see docs/ranking-rules.md)',
+  ],
+  ['separatorTokens', 'strings that cut words, letters included; a change re-indexes the documents'],
+  [
+    'nonSeparatorTokens',
+    'strings that are part of words (`#` makes `C#` a word); a change re-indexes the documents',
+  ],
+  [
+    'proximityPrecision',
+    'Shoal\'s score has no proximity rule: `byWord` (the default) makes a `"phrase"` match consecutive words, `byAttribute` its words anywhere in one attribute',
+  ],
   [
     'searchCutoffMs',
     '`null` (the default) has no cutoff; BM25 and exact vector scans stop between slices of (at least) 8,192 candidates once it passes and answer with what they scored; one graph search is not interrupted',
   ],
-  ['localizedAttributes', 'one analyser serves every attribute'],
+  [
+    'localizedAttributes',
+    'accepted for the locales whose text Shoal segments and folds as that language needs (space-separated Latin, Cyrillic, Greek, Armenian, Georgian scripts: `eng`, `fra`, `spa`, `rus`, …); Chinese, Japanese, Korean, Thai and other locales that need their own segmentation or normalisation fail the task (`invalid_settings_localized_attributes`)',
+  ],
   ['facetSearch', '`false` refuses the facet-search route (`facet_search_disabled`)'],
   ['prefixSearch', '`indexingTime` (the last query word also matches as a prefix) or `disabled`'],
   ['embedders', '`userProvided` source: `dimensions`, `distance`'],
