@@ -11,6 +11,7 @@ import { clusterRoutes } from './routes-cluster.ts'
 import { documentRoutes } from './routes-documents.ts'
 import { facetSearchRoutes } from './routes-facet-search.ts'
 import { fieldRoutes } from './routes-fields.ts'
+import { gatedRoutes } from './routes-gated.ts'
 import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
 import { multiSearchRoutes } from './routes-multi-search.ts'
@@ -36,6 +37,7 @@ const API_ROUTES: RouteSpec[] = [
   ...keyRoutes,
   ...webhookRoutes,
   ...systemRoutes,
+  ...gatedRoutes,
   ...clusterRoutes,
   ...shardRoutes,
   ...adminClusterRoutes,
