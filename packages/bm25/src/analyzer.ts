@@ -1,6 +1,9 @@
 import { stemmer } from 'stemmer'
 import { eng } from 'stopword'
 import { Bm25ConfigError } from './errors.ts'
+import { createSpanner, type TextSpan } from './internal/word-spans.ts'
+
+export type { TextSpan }
 
 /** How text becomes index terms. */
 export interface AnalyzerOptions {
@@ -17,6 +20,15 @@ export interface AnalyzerOptions {
    * an array drops exactly those words (normalised like text). @defaultValue false
    */
   stopwords?: boolean | string[]
+  /**
+   * Strings that are one word as a whole (`J. R. R.`, `C++`), compared case-insensitively
+   * (Meilisearch's `dictionary`; internal/word-spans.ts). @defaultValue []
+   */
+  dictionary?: string[]
+  /** Strings that separate words besides non-letters (Meilisearch's `separatorTokens`). @defaultValue [] */
+  separatorTokens?: string[]
+  /** Strings that are part of words rather than separators (`#`, `@`; `nonSeparatorTokens`). @defaultValue [] */
+  nonSeparatorTokens?: string[]
 }
 
 /** One query word: `term` is what the index stores, `surface` the normalised word before stemming. */
@@ -28,6 +40,13 @@ export interface QueryToken {
 export interface Analyzer {
   readonly locale: string
   readonly stemming: boolean
+  /** Whether `dictionary`, `separatorTokens` or `nonSeparatorTokens` change the segmentation. */
+  readonly customTokens: boolean
+  /**
+   * The words of `text` as spans of the original text (UTF-16 offsets), in order: what `words`
+   * normalises. Callers that highlight or check phrases segment with it.
+   */
+  spans(text: string): TextSpan[]
   /** Index terms of `text` in order, duplicates kept (the caller counts term frequencies). */
   tokens(text: string): string[]
   /** Query words in order with their unstemmed form, for prefix and typo expansion. */
@@ -68,6 +87,14 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
   const stopwords = resolveStopwords(options.stopwords, english)
   const segmenter = new Intl.Segmenter(locale === 'none' ? undefined : locale, { granularity: 'word' })
   const stems = new Map<string, string>()
+  const tokens = {
+    dictionary: tokenList(options.dictionary, 'dictionary'),
+    separatorTokens: tokenList(options.separatorTokens, 'separatorTokens'),
+    nonSeparatorTokens: tokenList(options.nonSeparatorTokens, 'nonSeparatorTokens'),
+  }
+  const customTokens =
+    tokens.dictionary.length + tokens.separatorTokens.length + tokens.nonSeparatorTokens.length > 0
+  const spans = createSpanner(tokens, segmenter)
 
   const stem = (word: string): string => {
     if (!stemming || !LATIN_WORD.test(word)) return word
@@ -81,6 +108,7 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
   }
 
   const words = (text: string): string[] => {
+    if (customTokens) return spans(text).map((span) => cut(normalizeText(text.slice(span.start, span.end))))
     if (ASCII.test(text)) {
       const found = text.toLowerCase().match(ASCII_WORD)
       if (found === null) return []
@@ -106,6 +134,8 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
   return {
     locale,
     stemming,
+    customTokens,
+    spans,
     tokens(text) {
       const out: string[] = []
       for (const word of words(text)) if (!stopwords.has(word)) out.push(stem(word))
@@ -125,6 +155,14 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
     words,
     term: (word) => (stopwords.has(word) ? undefined : stem(word)),
   }
+}
+
+function tokenList(option: string[] | undefined, name: string): string[] {
+  if (option === undefined) return []
+  if (!Array.isArray(option) || option.some((t) => typeof t !== 'string' || t.length === 0)) {
+    throw new Bm25ConfigError(`${name} must be an array of non-empty strings`)
+  }
+  return option
 }
 
 function cut(word: string): string {

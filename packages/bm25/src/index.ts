@@ -1,5 +1,5 @@
 // @shoal/bm25: text analyzers and a WASM inverted index with BM25F top-k.
-export type { Analyzer, AnalyzerOptions, QueryToken } from './analyzer.ts'
+export type { Analyzer, AnalyzerOptions, QueryToken, TextSpan } from './analyzer.ts'
 export { createAnalyzer, normalizeText } from './analyzer.ts'
 export type {
   Bm25IndexOptions,

@@ -191,3 +191,14 @@ export class InvalidFacetSearchError extends ShoalError {
     super(message, code, 'invalid_request', 400)
   }
 }
+
+/**
+ * A similar-documents request that cannot run: `code` is Meilisearch's (`invalid_similar_id`,
+ * `not_found_similar_id`, `invalid_similar_embedder`, `invalid_similar_*` for the search fields).
+ * HTTP 400, or 404 for `not_found_similar_id`.
+ */
+export class InvalidSimilarError extends ShoalError {
+  constructor(code: string, message: string) {
+    super(message, code, 'invalid_request', code === 'not_found_similar_id' ? 404 : 400)
+  }
+}

@@ -16,6 +16,7 @@ import { stringList } from './internal/search-params.ts'
 import { searchShard } from './internal/search-shard.ts'
 import { searchStats } from './internal/search-stats.ts'
 import { defaultSettings } from './internal/settings.ts'
+import { similar } from './internal/similar.ts'
 import type {
   Doc,
   DocumentId,
@@ -33,6 +34,8 @@ import type {
   Settings,
   SettingsUpdate,
   ShardSearchResult,
+  SimilarParams,
+  SimilarResult,
   WriteResult,
 } from './types.ts'
 
@@ -170,6 +173,14 @@ export class Index {
 
   search(params: SearchParams = {}): SearchResult {
     return search(this.#state(), params)
+  }
+
+  /**
+   * Meilisearch's similar documents (internal/similar.ts): the nearest neighbours of document
+   * `id`'s vector for `embedder`, the document left out. `InvalidSimilarError` for bad input.
+   */
+  similar(params: SimilarParams): SimilarResult {
+    return similar(this.#state(), params)
   }
 
   /** Meilisearch's facet search (internal/facet-search.ts); `InvalidFacetSearchError` for bad input. */

@@ -51,6 +51,29 @@ export interface Settings {
   facetSearch: boolean
   /** A search stops scoring after this many milliseconds and answers with what it has; null: no limit. @defaultValue null */
   searchCutoffMs: number | null
+  /** Strings indexed and searched as one word (`J. R. R.`, `C++`); sorted. @defaultValue [] */
+  dictionary: string[]
+  /** Strings that separate words besides non-letters; sorted. @defaultValue [] */
+  separatorTokens: string[]
+  /** Strings that are part of words rather than separators (`#`, `@`); sorted. @defaultValue [] */
+  nonSeparatorTokens: string[]
+  /**
+   * `byWord`: a `"phrase"` in a query matches its words consecutive; `byAttribute`: its words
+   * anywhere in one attribute (Shoal has no proximity ranking; docs/ranking-rules.md).
+   * @defaultValue 'byWord'
+   */
+  proximityPrecision: 'byWord' | 'byAttribute'
+  /**
+   * Languages of attributes, as Meilisearch's rules; only locales Shoal's analyser segments and
+   * folds as those languages need are accepted (settings-tokens.ts). @defaultValue null
+   */
+  localizedAttributes: LocalizedAttributesRule[] | null
+}
+
+/** One rule of `localizedAttributes`: attributes matching the patterns hold text in the locales. */
+export interface LocalizedAttributesRule {
+  attributePatterns: string[]
+  locales: string[]
 }
 
 /** Meilisearch's `pagination` setting. */
@@ -334,6 +357,33 @@ export interface FacetSearchResult {
   facetHits: Array<{ value: string; count: number }>
   facetQuery: string | null
   processingTimeMs: number
+}
+
+/** Meilisearch's similar documents: the nearest neighbours of one document's vector. */
+export interface SimilarParams {
+  /** The primary key of the document whose neighbours are wanted. */
+  id: DocumentId
+  /** The embedder whose vectors are compared; the document must have one. */
+  embedder: string
+  /** @defaultValue 0 */
+  offset?: number
+  /** @defaultValue 20 */
+  limit?: number
+  filter?: Filter
+  attributesToRetrieve?: string[]
+  showRankingScore?: boolean
+  rankingScoreThreshold?: number
+  retrieveVectors?: boolean
+}
+
+export interface SimilarResult {
+  hits: Doc[]
+  /** The requested document's primary key, as a string. */
+  id: string
+  processingTimeMs: number
+  limit: number
+  offset: number
+  estimatedTotalHits: number
 }
 
 export interface GetDocumentsParams {

@@ -17,7 +17,8 @@ Commands:
   start      serve the HTTP API
              [--data-dir ./shoal-data] [--http-addr 127.0.0.1:7700] [--master-key KEY] [--config shoal.toml]
              [--allow-insecure] [--payload-limit-bytes N] [--rate-limit-per-second N] [--rate-limit-burst N]
-             [--log-level info] [--sync always|none] [--load-sample]
+             [--log-level info] [--sync always|none] [--default-matching-strategy last|any]
+             [--load-sample]
              [--dump-dir DIR] [--snapshot-dir DIR] [--backup-dir DIR] [--import-dump FILE | --import-snapshot FILE]
              cluster: [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--bootstrap [--cluster-name NAME]]
              [--join host:port[,host:port…]] [--region R] [--zone Z] [--node-name NAME]
@@ -72,6 +73,7 @@ const START_OPTIONS = {
   'rate-limit-burst': { type: 'string' },
   'log-level': { type: 'string' },
   sync: { type: 'string' },
+  'default-matching-strategy': { type: 'string' },
   'load-sample': { type: 'boolean' },
   'import-dump': { type: 'string' },
   'import-snapshot': { type: 'string' },

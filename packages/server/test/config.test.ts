@@ -62,6 +62,17 @@ describe('configuration', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
+  it('takes the default matching strategy, last unless told any, and refuses another', () => {
+    expect(resolveConfig({}).defaultMatchingStrategy).toBe('last')
+    expect(resolveConfig({ flags: { 'default-matching-strategy': 'any' } }).defaultMatchingStrategy).toBe(
+      'any',
+    )
+    expect(resolveConfig({ env: { SHOAL_DEFAULT_MATCHING_STRATEGY: 'any' } }).defaultMatchingStrategy).toBe(
+      'any',
+    )
+    expect(() => resolveConfig({ file: { default_matching_strategy: 'all' } })).toThrow(ConfigError)
+  })
+
   it('reads the shipped example configuration as the defaults', async () => {
     const file = await readTomlConfig(new URL('../shoal.example.toml', import.meta.url).pathname)
     expect(resolveConfig({ file })).toEqual(resolveConfig({}))

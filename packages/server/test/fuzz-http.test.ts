@@ -126,6 +126,37 @@ const searchBody = someOf(
   4,
 )
 
+const similarBody = someOf(
+  fc.record({
+    id: plausible<unknown>(fc.constantFrom(1, 2, 3, 4, 99, '1', 'bad id!')),
+    embedder: plausible(fc.constantFrom('e', 'missing', '')),
+    offset: plausible(fc.nat(10), fc.integer()),
+    limit: plausible(fc.nat(30), fc.integer({ min: 65_000, max: 200_000 })),
+    filter,
+    attributesToRetrieve: plausible(attributes),
+    showRankingScore: plausible(fc.boolean()),
+    showRankingScoreDetails: plausible(fc.boolean()),
+    rankingScoreThreshold: plausible(fc.double({ min: -1, max: 2 })),
+    retrieveVectors: plausible(fc.boolean()),
+  }),
+  5,
+)
+
+const federationBody = fc.record({
+  federation: plausible(
+    someOf(
+      fc.record({
+        offset: plausible(fc.nat(5), fc.integer()),
+        limit: plausible(fc.nat(10), fc.integer({ min: 65_000, max: 200_000 })),
+        facetsByIndex: plausible(fc.record({ movies: plausible(attributes) }, { requiredKeys: [] })),
+        mergeFacets: plausible(fc.record({ maxValuesPerFacet: plausible(fc.nat(5)) }, { requiredKeys: [] })),
+      }),
+      3,
+    ),
+  ),
+  weight: plausible(fc.double({ min: -1, max: 3 })),
+})
+
 const settingsBody = someOf(
   fc.record({
     searchableAttributes: plausible(attributes),
@@ -156,6 +187,21 @@ const settingsBody = someOf(
       }),
     ),
     rankingRules: plausible(fc.array(fc.constantFrom('words', 'typo', 'sort', 'year:asc'), { maxLength: 3 })),
+    dictionary: plausible(
+      fc.array(fc.constantFrom('J. R. R.', 'C++', 'star wars', '', ' '), { maxLength: 3 }),
+    ),
+    separatorTokens: plausible(fc.array(fc.constantFrom('&', '|', 'ar', '', 'é'), { maxLength: 3 })),
+    nonSeparatorTokens: plausible(fc.array(fc.constantFrom('#', '@', '-', '', ' '), { maxLength: 3 })),
+    proximityPrecision: plausible(fc.constantFrom('byWord', 'byAttribute', 'byLine')),
+    localizedAttributes: plausible(
+      fc.array(
+        fc.record({
+          attributePatterns: plausible(attributes),
+          locales: plausible(fc.array(fc.constantFrom('eng', 'fra', 'jpn', 'deu', 'xx'), { maxLength: 2 })),
+        }),
+        { maxLength: 2 },
+      ),
+    ),
   }),
   3,
 )
@@ -307,6 +353,48 @@ describe(`no 500 and no damage from any body (SEED=${SEED})`, () => {
         )
       }),
       { seed: SEED, numRuns: 2 * RUNS },
+    )
+  }, 120_000)
+
+  it('similar bodies (POST and GET)', async () => {
+    await fc.assert(
+      fc.asyncProperty(similarBody, async (body) => {
+        await check(await inject('POST', '/indexes/movies/similar', body), `similar ${JSON.stringify(body)}`)
+        const query = new URLSearchParams(
+          Object.entries(body).map(([k, v]): [string, string] => [
+            k,
+            typeof v === 'string' ? v : JSON.stringify(v),
+          ]),
+        )
+        await check(await inject('GET', `/indexes/movies/similar?${query}`), `GET similar ?${query}`)
+      }),
+      { seed: SEED, numRuns: RUNS },
+    )
+  }, 120_000)
+
+  it('federated multi-search bodies', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        federationBody,
+        searchBody,
+        fc.boolean(),
+        async ({ federation, weight }, body, paged) => {
+          const { offset, limit, page, hitsPerPage, facets, ...rest } = body
+          const sent = {
+            federation,
+            queries: [
+              { indexUid: 'movies', ...rest, federationOptions: { weight } },
+              {
+                indexUid: 'movies',
+                q: 'star',
+                ...(paged ? { offset, limit, page, hitsPerPage, facets } : {}),
+              },
+            ],
+          }
+          await check(await inject('POST', '/multi-search', sent), `federated ${JSON.stringify(sent)}`)
+        },
+      ),
+      { seed: SEED, numRuns: RUNS },
     )
   }, 120_000)
 

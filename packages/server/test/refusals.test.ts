@@ -52,6 +52,26 @@ describe('refused rather than ignored', () => {
     await node.write('DELETE', '/indexes/books/documents/7')
   })
 
+  it.each([
+    ['POST', '/indexes/books/documents/edit', 'editDocumentsByFunction'],
+    ['GET', '/tasks/0/documents', 'getTaskDocumentsRoute'],
+    ['GET', '/network', 'network'],
+    ['PATCH', '/network', 'network'],
+  ])('%s %s answers feature_not_enabled naming the %s experimental feature', async (method, url, feature) => {
+    const answer = await node.call(method, url, method === 'GET' ? undefined : {})
+    expect({ status: answer.status, code: answer.body.code }).toEqual({
+      status: 400,
+      code: 'feature_not_enabled',
+    })
+    expect(answer.body.message).toContain(`\`${feature}\``)
+    expect((await node.call('GET', '/experimental-features')).body[feature]).toBe(false)
+  })
+
+  it('an unknown route answers 404 not_found', async () => {
+    const answer = await node.call('GET', '/no-such-route')
+    expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 404, code: 'not_found' })
+  })
+
   // Renaming (a new `uid`) works since swap-indexes: see index-admin.test.ts.
   it('an index update with an unknown field or nothing to change is refused, and the index keeps its uid', async () => {
     for (const body of [{ uid: 'novels', name: 'x' }, {}]) {

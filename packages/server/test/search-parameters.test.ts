@@ -163,15 +163,14 @@ describe('search parameters over HTTP', () => {
     expect((error as MeilisearchApiError).cause?.code).toBe('invalid_search_show_ranking_score_details')
   })
 
-  it('multi-search refuses federation rather than ignoring it', async () => {
+  it('multi-search honours federation (the merged list, limited by federation.limit)', async () => {
     const answer = await node.call('POST', '/multi-search', {
-      federation: { limit: 5 },
+      federation: { limit: 1 },
       queries: [{ indexUid: 'movies', q: 'star' }],
     })
-    expect({ status: answer.status, code: answer.body.code }).toEqual({
-      status: 400,
-      code: 'invalid_multi_search_federated',
-    })
+    expect(answer.status).toBe(200)
+    expect(answer.body.hits).toHaveLength(1)
+    expect(answer.body.hits[0]._federation).toMatchObject({ indexUid: 'movies', queriesPosition: 0 })
     const plain = await node.call('POST', '/multi-search', { queries: [{ indexUid: 'movies', q: 'star' }] })
     expect(plain.body.results[0].hits.length).toBeGreaterThan(0)
   })

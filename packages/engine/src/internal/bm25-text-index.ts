@@ -62,6 +62,9 @@ export function analyzerFor(config: TextIndexConfig): Analyzer {
     locale: 'en',
     stemming: false,
     ...(config.stopWords.length > 0 ? { stopwords: [...config.stopWords] } : {}),
+    dictionary: [...(config.dictionary ?? [])],
+    separatorTokens: [...(config.separatorTokens ?? [])],
+    nonSeparatorTokens: [...(config.nonSeparatorTokens ?? [])],
   })
 }
 
@@ -81,9 +84,12 @@ class Bm25TextIndex implements TextIndex {
   #lastQuery: { query: string; terms: string[]; frequencies: number[] } | undefined
   #generation = 0
 
+  readonly customSpans: ((text: string) => { start: number; end: number }[]) | undefined
+
   constructor(index: Bm25Index, fieldLayout: FieldLayout) {
     this.#index = index
     this.#layout = fieldLayout
+    this.customSpans = index.analyzer.customTokens ? index.analyzer.spans : undefined
   }
 
   add(id: number, fields: Record<string, string[]>): void {

@@ -113,7 +113,13 @@ function textConfig(settings: Settings, fields: readonly string[]): TextIndexCon
     name,
     boost: explicit && n > 1 ? 1 + (2 * (n - 1 - i)) / (n - 1) : 1,
   }))
-  return { fields: textFields, stopWords: settings.stopWords }
+  return {
+    fields: textFields,
+    stopWords: settings.stopWords,
+    dictionary: settings.dictionary,
+    separatorTokens: settings.separatorTokens,
+    nonSeparatorTokens: settings.nonSeparatorTokens,
+  }
 }
 
 /** What a new index with `settings` needs. */
@@ -595,7 +601,10 @@ export class IndexState {
     for (const name of changedEmbedders) this.#checkEmbedderFits(name, next.embedders[name]!.dimensions)
     const textChanged =
       JSON.stringify(previous.searchableAttributes) !== JSON.stringify(next.searchableAttributes) ||
-      JSON.stringify(previous.stopWords) !== JSON.stringify(next.stopWords)
+      JSON.stringify(previous.stopWords) !== JSON.stringify(next.stopWords) ||
+      JSON.stringify(previous.dictionary) !== JSON.stringify(next.dictionary) ||
+      JSON.stringify(previous.separatorTokens) !== JSON.stringify(next.separatorTokens) ||
+      JSON.stringify(previous.nonSeparatorTokens) !== JSON.stringify(next.nonSeparatorTokens)
     let textFields: string[] | undefined
     if (textChanged) {
       const explicit = explicitTextFields(next)

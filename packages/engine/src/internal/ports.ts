@@ -21,6 +21,10 @@ export interface TextField {
 export interface TextIndexConfig {
   fields: TextField[]
   stopWords: readonly string[]
+  /** Custom tokens of the analyser (the settings of the same names). */
+  dictionary: readonly string[]
+  separatorTokens: readonly string[]
+  nonSeparatorTokens: readonly string[]
 }
 
 export interface TextSearchOptions {
@@ -103,6 +107,12 @@ export interface TextIndex {
   addPrepared(id: number, prepared: PreparedText): void
   remove(id: number): void
   search(query: string, k: number, options: TextSearchOptions): TextHits
+  /**
+   * The analyser's word spans of a text (UTF-16 offsets) when custom tokens (`dictionary`,
+   * `separatorTokens`, `nonSeparatorTokens`) change its segmentation; absent otherwise, and
+   * readers of document text then split words by letters and digits.
+   */
+  readonly customSpans?: ((text: string) => { start: number; end: number }[]) | undefined
   /** The analysed tokens of `query` (empty when it has no searchable term). */
   tokens(query: string): string[]
   /**

@@ -6,9 +6,9 @@
  * search minus the excluded documents.
  */
 
-import type { Doc } from '../types.ts'
+import type { Doc, Settings } from '../types.ts'
 import type { TextIndex } from './ports.ts'
-import { splitWords, textValues } from './query-words.ts'
+import { type Fold, textValues } from './query-words.ts'
 
 export interface QuerySyntax {
   /** The text to rank by. */
@@ -49,20 +49,43 @@ export function hasSyntax(syntax: QuerySyntax): boolean {
   return syntax.phrases.length > 0 || syntax.excluded.length > 0
 }
 
-/** Whether `doc` holds every phrase and none of the excluded words, in `attributes` (undefined: all). */
+/**
+ * Whether `doc` holds every phrase and none of the excluded words, in `attributes` (undefined:
+ * all). `byWord` (the `proximityPrecision` setting): a phrase's words must be consecutive in one
+ * text value. `byAttribute`: they may stand anywhere in one attribute, in any order, as
+ * Meilisearch then only knows whether words share an attribute.
+ */
 export function satisfies(
   doc: Doc,
   attributes: readonly string[] | undefined,
   syntax: QuerySyntax,
-  fold: (word: string) => string | undefined,
+  fold: Fold,
+  precision: Settings['proximityPrecision'] = 'byWord',
 ): boolean {
-  const values = textValues(doc, attributes).map((value) =>
-    splitWords(value)
-      .map((w) => fold(w.text))
-      .filter((w): w is string => w !== undefined),
-  )
+  const analysed = (values: string[]) =>
+    values.map((value) =>
+      fold
+        .split(value)
+        .map((w) => fold(w.text))
+        .filter((w): w is string => w !== undefined),
+    )
+  if (precision === 'byAttribute') {
+    const groups = attributeGroups(doc, attributes).map((values) => new Set(analysed(values).flat()))
+    const holds = (terms: string[]) => groups.some((words) => terms.every((t) => words.has(t)))
+    return syntax.phrases.every(holds) && !syntax.excluded.some(holds)
+  }
+  const values = analysed(textValues(doc, attributes))
   const holds = (terms: string[]) => values.some((words) => containsRun(words, terms))
   return syntax.phrases.every(holds) && !syntax.excluded.some(holds)
+}
+
+/** The text values of each top-level attribute (or each of `attributes`), one group per attribute. */
+function attributeGroups(doc: Doc, attributes: readonly string[] | undefined): string[][] {
+  const names =
+    attributes === undefined || attributes.includes('*')
+      ? Object.keys(doc).filter((key) => key !== '_vectors')
+      : attributes
+  return names.map((name) => textValues(doc, [name]))
 }
 
 function containsRun(words: string[], run: string[]): boolean {

@@ -67,14 +67,10 @@ export function queryWords(text: TextIndex, q: string, settings: Settings): Quer
 }
 
 /** The matches of `words` in `value`, in text order. `fold` analyses one document word. */
-export function matchText(
-  value: string,
-  words: QueryWord[],
-  fold: (word: string) => string | undefined,
-): WordMatch[] {
+export function matchText(value: string, words: QueryWord[], fold: Fold): WordMatch[] {
   const matches: WordMatch[] = []
   if (words.length === 0) return matches
-  for (const token of splitWords(value)) {
+  for (const token of fold.split(value)) {
     const folded = fold(token.text)
     if (folded === undefined) continue
     for (let w = 0; w < words.length; w++) {
@@ -142,15 +138,30 @@ export function textValues(doc: Doc, attributes: readonly string[] | undefined):
   return out
 }
 
+/**
+ * Folds one document word as the index's analyser does; `split` cuts a text into the words the
+ * analyser sees (its custom tokens applied), so highlighting and phrase checks agree with the index.
+ */
+export interface Fold {
+  (word: string): string | undefined
+  split(text: string): TextWord[]
+}
+
 /** A folding function over the index's analyser, memoised for one request. */
-export function folder(text: TextIndex): (word: string) => string | undefined {
+export function folder(text: TextIndex): Fold {
   const memo = new Map<string, string | undefined>()
-  return (word) => {
+  const fold = ((word: string) => {
     if (memo.has(word)) return memo.get(word)
     const folded = text.tokens(word)[0]
     memo.set(word, folded)
     return folded
-  }
+  }) as Fold
+  const spans = text.customSpans
+  fold.split =
+    spans === undefined
+      ? splitWords
+      : (value) => spans(value).map(({ start, end }) => ({ start, end, text: value.slice(start, end) }))
+  return fold
 }
 
 /** Which query words (by index) `doc` holds in `attributes`. */
@@ -158,7 +169,7 @@ export function wordsHeld(
   doc: Doc,
   attributes: readonly string[] | undefined,
   words: QueryWord[],
-  fold: (word: string) => string | undefined,
+  fold: Fold,
 ): Set<number> {
   const held = new Set<number>()
   for (const value of textValues(doc, attributes)) {

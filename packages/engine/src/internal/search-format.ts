@@ -11,10 +11,8 @@
  */
 
 import type { Doc } from '../types.ts'
-import { matchText, type QueryWord, splitWords, type WordMatch } from './query-words.ts'
+import { type Fold, matchText, type QueryWord, type WordMatch } from './query-words.ts'
 import type { FormatRequest } from './search-params.ts'
-
-type Fold = (word: string) => string | undefined
 
 export interface MatchPosition {
   start: number
@@ -90,7 +88,8 @@ function formatValue(value: unknown, path: string, indices: number[], ctx: Conte
   const cropWords = cropWordsFor(ctx.request, path)
   const highlight = selects(ctx.request.highlight, path)
   if (cropWords === undefined && !highlight) return text
-  const cropped = cropWords === undefined ? text : crop(text, matches, cropWords, ctx.request.cropMarker)
+  const cropped =
+    cropWords === undefined ? text : crop(text, matches, cropWords, ctx.request.cropMarker, ctx.fold)
   if (!highlight) return cropped
   const shown = cropped === text ? matches : matchText(cropped, ctx.words, ctx.fold)
   return wrap(cropped, shown, ctx.request.preTag, ctx.request.postTag)
@@ -107,8 +106,8 @@ function wrap(text: string, matches: WordMatch[], pre: string, post: string): st
 }
 
 /** `words` words of `text` around the window holding the most distinct query words. */
-function crop(text: string, matches: WordMatch[], words: number, marker: string): string {
-  const tokens = splitWords(text)
+function crop(text: string, matches: WordMatch[], words: number, marker: string, fold: Fold): string {
+  const tokens = fold.split(text)
   if (tokens.length <= words) return text
   if (words === 0) return marker
   let bestStart = 0

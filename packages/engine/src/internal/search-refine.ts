@@ -19,7 +19,7 @@ import type { Doc } from '../types.ts'
 import { valuesAt } from './document-path.ts'
 import type { IndexState } from './index-state.ts'
 import { hasSyntax, type QuerySyntax, satisfies } from './query-syntax.ts'
-import { type QueryWord, wordsHeld } from './query-words.ts'
+import { type Fold, type QueryWord, wordsHeld } from './query-words.ts'
 import { pastDeadline } from './search-cutoff.ts'
 import type { CheckedSearch } from './search-params.ts'
 
@@ -44,7 +44,7 @@ export function refine(
   ranked: Ordered,
   semanticIds: Set<number> | undefined,
   words: QueryWord[],
-  fold: (word: string) => string | undefined,
+  fold: Fold,
   syntax: QuerySyntax,
 ): { order: number[]; scores: number[] | undefined } {
   let rows = Array.from(ranked.order, (id, i) => ({ id, score: ranked.scores?.[i], bucket: 0 }))
@@ -52,7 +52,14 @@ export function refine(
   if (hasSyntax(syntax)) {
     rows = filterInTime(
       rows,
-      (row) => satisfies(state.docAt(row.id)!, request.attributesToSearchOn, syntax, fold),
+      (row) =>
+        satisfies(
+          state.docAt(row.id)!,
+          request.attributesToSearchOn,
+          syntax,
+          fold,
+          state.settings.proximityPrecision,
+        ),
       deadline,
     )
   }

@@ -36,13 +36,31 @@ import { searchShard } from './search-shard.ts'
 
 export function search(state: IndexState, params: SearchParams | undefined): SearchResult {
   const started = performance.now()
-  const request = checkSearch(params, state.settings)
-  const syntax = parseQuerySyntax(request.q, state.text)
+  const checked = checkSearch(params, state.settings)
+  const syntax = parseQuerySyntax(checked.q, state.text)
+  const request = withoutIdleStrategy(state, checked, syntax.text)
   let result: SearchResult
   if (needsRefinement(request, syntax)) result = refiningSearch(state, request, syntax)
-  else result = mergeShardResults(params, [searchShard(state, params, 'local')])
+  else {
+    // The plain path reads `params` again: without the strategy it dropped.
+    const plain = request === checked ? params : { ...params, matchingStrategy: undefined }
+    result = mergeShardResults(plain, [searchShard(state, plain, 'local')])
+  }
   result.processingTimeMs = Math.round(performance.now() - started)
   return result
+}
+
+/**
+ * `last` and `frequency` on a query of fewer than two words keep exactly the documents the text
+ * index returns, in its order (each holds the one word, or none is asked for), so the strategy is
+ * dropped and the search takes the plain path: the same answer without reading every match.
+ * Meilisearch clients send `last` by default, so this is the common case.
+ */
+function withoutIdleStrategy(state: IndexState, request: CheckedSearch, text: string): CheckedSearch {
+  const strategy = request.matchingStrategy
+  if (strategy !== 'last' && strategy !== 'frequency') return request
+  if (text.trim() !== '' && queryWords(state.text, text, state.settings).length >= 2) return request
+  return { ...request, matchingStrategy: undefined }
 }
 
 /** Every match of `request`, in ranked order, narrowed by the refining parameters. */
@@ -66,8 +84,9 @@ function rankedMatches(
 
 /** The documents `params` matches (what its facets count), whatever page it asks for. */
 export function matchedDocuments(state: IndexState, params: SearchParams): Bitset {
-  const request = checkSearch(params, state.settings)
-  const { order } = rankedMatches(state, request, parseQuerySyntax(request.q, state.text))
+  const checked = checkSearch(params, state.settings)
+  const syntax = parseQuerySyntax(checked.q, state.text)
+  const { order } = rankedMatches(state, withoutIdleStrategy(state, checked, syntax.text), syntax)
   const matched = new Bitset(state.live.capacity)
   for (let i = 0; i < order.length; i++) matched.add(order[i]!)
   return matched

@@ -9,6 +9,7 @@ import {
   searchCutoffMs,
   synonyms,
 } from './settings-ranking.ts'
+import { localizedAttributes, proximityPrecision, tokenList } from './settings-tokens.ts'
 
 /** Meilisearch's defaults. */
 export function defaultSettings(): Settings {
@@ -28,6 +29,11 @@ export function defaultSettings(): Settings {
     searchCutoffMs: null,
     prefixSearch: 'indexingTime',
     facetSearch: true,
+    dictionary: [],
+    separatorTokens: [],
+    nonSeparatorTokens: [],
+    proximityPrecision: 'byWord',
+    localizedAttributes: null,
   }
 }
 
@@ -79,6 +85,11 @@ export function mergeSettings(current: Settings, update: unknown): Settings {
     searchCutoffMs: searchCutoffMs(pick('searchCutoffMs')),
     prefixSearch: prefixSearch(pick('prefixSearch')),
     facetSearch: facetSearch(pick('facetSearch')),
+    dictionary: tokenList('dictionary', pick('dictionary')),
+    separatorTokens: tokenList('separatorTokens', pick('separatorTokens')),
+    nonSeparatorTokens: tokenList('nonSeparatorTokens', pick('nonSeparatorTokens')),
+    proximityPrecision: proximityPrecision(pick('proximityPrecision')),
+    localizedAttributes: localizedAttributes(pick('localizedAttributes')),
   }
 }
 

@@ -13,11 +13,14 @@ import { dashboardRoutes } from './routes-dashboard.ts'
 import { documentRoutes } from './routes-documents.ts'
 import { facetSearchRoutes } from './routes-facet-search.ts'
 import { fieldRoutes } from './routes-fields.ts'
+import { gatedRoutes } from './routes-gated.ts'
 import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
+import { multiSearchRoutes } from './routes-multi-search.ts'
 import { searchRoutes } from './routes-search.ts'
 import { settingsRoutes } from './routes-settings.ts'
 import { shardRoutes } from './routes-shards.ts'
+import { similarRoutes } from './routes-similar.ts'
 import { standbyRoutes } from './routes-standby.ts'
 import { systemRoutes } from './routes-system.ts'
 import { taskRoutes } from './routes-tasks.ts'
@@ -29,6 +32,8 @@ const API_ROUTES: RouteSpec[] = [
   ...documentRoutes,
   ...searchRoutes,
   ...facetSearchRoutes,
+  ...similarRoutes,
+  ...multiSearchRoutes,
   ...settingsRoutes,
   ...fieldRoutes,
   ...taskRoutes,
@@ -36,6 +41,7 @@ const API_ROUTES: RouteSpec[] = [
   ...webhookRoutes,
   ...systemRoutes,
   ...backupRoutes,
+  ...gatedRoutes,
   ...clusterRoutes,
   ...shardRoutes,
   ...adminClusterRoutes,

@@ -25,6 +25,12 @@ export interface ServerConfig {
   logLevel: string
   /** fsync writes (engine WAL and task queue); 'none' is for tests and benchmarks. @defaultValue 'always' */
   sync: 'always' | 'none'
+  /**
+   * The `matchingStrategy` of a search that names none: `last`, as Meilisearch, or `any` (every
+   * document holding any query word, in BM25 order: what a sharded index of a cluster answers).
+   * @defaultValue 'last'
+   */
+  defaultMatchingStrategy: 'last' | 'any'
   /** Folder `POST /dumps` writes to. @defaultValue `<dataDir>/dumps` */
   dumpDir: string | undefined
   /** Folder `POST /snapshots` writes to. @defaultValue `<dataDir>/snapshots` */
@@ -125,6 +131,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   rateLimit: { requestsPerSecond: 0, burst: 0 },
   logLevel: 'info',
   sync: 'always',
+  defaultMatchingStrategy: 'last',
   dumpDir: undefined,
   snapshotDir: undefined,
   engineSnapshotEvery: 10_000,
@@ -238,6 +245,13 @@ export const FIELDS: readonly Field[] = [
     flag: 'sync',
     kind: 'string',
     set: (c, v) => (c.sync = String(v) as ServerConfig['sync']),
+  },
+  {
+    toml: 'default_matching_strategy',
+    env: 'SHOAL_DEFAULT_MATCHING_STRATEGY',
+    flag: 'default-matching-strategy',
+    kind: 'string',
+    set: (c, v) => (c.defaultMatchingStrategy = String(v) as ServerConfig['defaultMatchingStrategy']),
   },
   {
     toml: 'dump_dir',
@@ -558,6 +572,8 @@ function validate(config: ServerConfig): void {
   }
   if (config.sync !== 'always' && config.sync !== 'none')
     throw new ConfigError('sync must be `always` or `none`')
+  if (config.defaultMatchingStrategy !== 'last' && config.defaultMatchingStrategy !== 'any')
+    throw new ConfigError('default_matching_strategy must be `last` or `any`')
   if (config.payloadLimitBytes < 1) throw new ConfigError('payload_limit_bytes must be at least 1')
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
   if (!levels.includes(config.logLevel))

@@ -15,6 +15,8 @@ import type {
   SearchParams,
   SearchResult,
   Settings,
+  SimilarParams,
+  SimilarResult,
   WriteResult,
 } from '@shoal/engine'
 
@@ -29,6 +31,8 @@ export type {
   SearchParams,
   SearchResult,
   Settings,
+  SimilarParams,
+  SimilarResult,
   WriteResult,
 }
 
@@ -59,6 +63,8 @@ export interface IndexPort {
   search(params: SearchParams, read?: ReadOptions): MaybePromise<SearchResult>
   /** Meilisearch's facet search; a cluster index refuses it with a typed error. */
   facetSearch(params: FacetSearchParams, read?: ReadOptions): MaybePromise<FacetSearchResult>
+  /** Meilisearch's similar documents; absent on an index of a cluster (the route refuses it). */
+  similar?(params: SimilarParams): MaybePromise<SimilarResult>
 }
 
 export interface EnginePort {

@@ -3,7 +3,7 @@ import { badRequest } from './errors.ts'
 import { takeReadOptions } from './read-options.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
 import { checkIndexUid, type RouteSpec } from './route-spec.ts'
-import { parseSearchParams, withTenantRule } from './routes-search.ts'
+import { engineSearch } from './routes-search.ts'
 
 /**
  * `POST /indexes/{uid}/facet-search`: the facet's own fields go to the engine as given (it
@@ -27,7 +27,7 @@ export const facetSearchRoutes: RouteSpec[] = [
         throw badRequest('bad_request', 'Invalid facet search request: expected a JSON object')
       }
       const { facetName, facetQuery, exhaustiveFacetCount, ...rest } = input
-      const search = withTenantRule(grant, uid, parseSearchParams(rest))
+      const search = engineSearch({ services, grant }, uid, rest)
       const request = { ...search, facetName, facetQuery, exhaustiveFacetCount } as FacetSearchParams
       return services.engine.index(uid).facetSearch(request, read)
     },

@@ -1,6 +1,6 @@
 import type { Grant } from './api-keys.ts'
 import type { SearchParams } from './engine-port.ts'
-import { badRequest, invalidApiKey } from './errors.ts'
+import { badRequest } from './errors.ts'
 import { takeReadOptions } from './read-options.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
 import { checkIndexUid, nonNegativeInt, type RouteSpec, type Services, stringArray } from './route-spec.ts'
@@ -228,9 +228,30 @@ export function withTenantRule(grant: Grant, uid: string, params: SearchParams):
 }
 
 /** On a standby, an answer says how far it may lag the primary (`standbyLag`). */
-function withStandbyLag<T extends object>(services: Services, result: T): T {
+export function withStandbyLag<T extends object>(services: Services, result: T): T {
   const lag = services.standby?.searchLag()
   return lag === undefined ? result : { ...result, standbyLag: lag }
+}
+
+/**
+ * Meilisearch's default `matchingStrategy` is `last`; a standalone node applies it to a search
+ * that names none (unless configured `default_matching_strategy = "any"`). A cluster node leaves
+ * it out: a sharded index refuses matching strategies (it answers any query word in BM25 order;
+ * docs/meilisearch-compatibility.md).
+ */
+export function withDefaultStrategy(services: Services, params: SearchParams): SearchParams {
+  if (services.cluster !== undefined || params.matchingStrategy !== undefined) return params
+  if (services.config.defaultMatchingStrategy === 'any') return params
+  return { ...params, matchingStrategy: 'last' }
+}
+
+/** A search request as the engine gets it: the tenant token's rule, the default strategy. */
+export function engineSearch(
+  ctx: { services: Services; grant: Grant },
+  uid: string,
+  input: unknown,
+): SearchParams {
+  return withDefaultStrategy(ctx.services, withTenantRule(ctx.grant, uid, parseSearchParams(input)))
 }
 
 export const searchRoutes: RouteSpec[] = [
@@ -247,10 +268,7 @@ export const searchRoutes: RouteSpec[] = [
       const index = services.engine.index(uid)
       const { input, read } = takeReadOptions(readJsonBody(body, contentType))
       services.standby?.checkSearch(read)
-      return withStandbyLag(
-        services,
-        await index.search(withTenantRule(grant, uid, parseSearchParams(input)), read),
-      )
+      return withStandbyLag(services, await index.search(engineSearch({ services, grant }, uid, input), read))
     },
   },
   {
@@ -266,59 +284,7 @@ export const searchRoutes: RouteSpec[] = [
       const index = services.engine.index(uid)
       const { input, read } = takeReadOptions(queryToSearchInput(query))
       services.standby?.checkSearch(read)
-      return withStandbyLag(
-        services,
-        await index.search(withTenantRule(grant, uid, parseSearchParams(input)), read),
-      )
-    },
-  },
-  {
-    method: 'POST',
-    url: '/multi-search',
-    action: 'search',
-    tag: 'Search',
-    summary: 'Several searches in one call: body `{ queries: [{ indexUid, ...search }] }`',
-    body: 'json',
-    async handler({ body, contentType, services, grant }) {
-      const input = readJsonBody(body, contentType)
-      if (!isPlainObject(input) || !Array.isArray(input.queries)) {
-        throw badRequest(
-          'missing_multi_search_queries',
-          'Missing field `queries`: expected an array of search queries',
-        )
-      }
-      for (const key of Object.keys(input)) {
-        if (key === 'federation') {
-          throw badRequest(
-            'invalid_multi_search_federated',
-            'Federated multi-search (`federation`) is not supported by Shoal; send the queries without it to get one result list per query.',
-          )
-        }
-        if (key !== 'queries') {
-          throw badRequest(
-            'bad_request',
-            `Unknown field \`${key}\`: expected one of \`queries\`, \`federation\``,
-          )
-        }
-      }
-      // Everything is validated before anything runs, so one bad query fails the whole call.
-      const queries = input.queries.map((query: unknown, i: number) => {
-        if (!isPlainObject(query) || query.indexUid === undefined) {
-          throw badRequest('missing_index_uid', `Inside \`.queries[${i}]\`: Missing field \`indexUid\``)
-        }
-        const uid = checkIndexUid(query.indexUid)
-        if (!grant.allowsIndex(uid)) throw invalidApiKey()
-        const { input: rest, read } = takeReadOptions(query)
-        services.standby?.checkSearch(read)
-        return { uid, read, params: withTenantRule(grant, uid, parseSearchParams(rest)) }
-      })
-      const results = await Promise.all(
-        queries.map(async ({ uid, params, read }) => ({
-          indexUid: uid,
-          ...withStandbyLag(services, await services.engine.index(uid).search(params, read)),
-        })),
-      )
-      return { results }
+      return withStandbyLag(services, await index.search(engineSearch({ services, grant }, uid, input), read))
     },
   },
 ]

@@ -29,12 +29,18 @@ export const SETTINGS: {
   { name: 'searchCutoffMs', path: 'search-cutoff-ms', kind: 'number', method: 'PUT' },
   { name: 'prefixSearch', path: 'prefix-search', kind: 'string', method: 'PUT' },
   { name: 'facetSearch', path: 'facet-search', kind: 'boolean', method: 'PUT' },
+  { name: 'dictionary', path: 'dictionary', kind: 'list', method: 'PUT' },
+  { name: 'separatorTokens', path: 'separator-tokens', kind: 'list', method: 'PUT' },
+  { name: 'nonSeparatorTokens', path: 'non-separator-tokens', kind: 'list', method: 'PUT' },
+  { name: 'proximityPrecision', path: 'proximity-precision', kind: 'string', method: 'PUT' },
+  { name: 'localizedAttributes', path: 'localized-attributes', kind: 'array', method: 'PUT' },
 ]
 
-type SettingKind = 'list' | 'object' | 'string' | 'number' | 'boolean'
+type SettingKind = 'list' | 'array' | 'object' | 'string' | 'number' | 'boolean'
 
 const EXPECTED: Record<SettingKind, string> = {
   list: 'an array of strings',
+  array: 'an array',
   object: 'an object',
   string: 'a string',
   number: 'a number',
@@ -50,9 +56,11 @@ function checkSetting(name: SettingName, kind: SettingKind, value: unknown): unk
   const fits =
     kind === 'list'
       ? Array.isArray(value) && value.every((v) => typeof v === 'string')
-      : kind === 'object'
-        ? isPlainObject(value)
-        : typeof value === kind
+      : kind === 'array'
+        ? Array.isArray(value)
+        : kind === 'object'
+          ? isPlainObject(value)
+          : typeof value === kind
   if (!fits) {
     throw badRequest(
       `invalid_settings_${snake(name)}`,

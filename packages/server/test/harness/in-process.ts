@@ -25,6 +25,7 @@ export interface InProcessServer {
 
 export async function startInProcess(
   masterKey = 'in-process-master-key-0123456789',
+  flags: Record<string, string> = {},
 ): Promise<InProcessServer> {
   const { dir, remove } = await tempDir('shoal-inproc-')
   const config = resolveConfig({
@@ -34,6 +35,7 @@ export async function startInProcess(
       'master-key': masterKey,
       'log-level': 'silent',
       sync: 'none',
+      ...flags,
     },
   })
   const engine = await open(path.join(dir, 'engine'), { sync: 'none', snapshotEvery: 0 })

@@ -553,6 +553,11 @@ const RESET_ALL: SettingsUpdate = {
   searchCutoffMs: null,
   prefixSearch: null,
   facetSearch: null,
+  dictionary: null,
+  separatorTokens: null,
+  nonSeparatorTokens: null,
+  proximityPrecision: null,
+  localizedAttributes: null,
 }
 
 /** A write refused before it was appended, or whose outcome is unknown: worth sending again. */
