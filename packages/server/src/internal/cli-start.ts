@@ -12,12 +12,8 @@ import { NodeClient } from './http-client.ts'
 import type { LocalEngine } from './metrics.ts'
 import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
 import { convertStandalone, refuseClusterDataDir } from './standalone-conversion.ts'
-import {
-  checkPlainStart,
-  type StandbyEngine,
-  type StandbyRuntime,
-  startStandby,
-} from './standby/standby-runtime.ts'
+import type { StandbyEngine, StandbyRuntime } from './standby/standby-runtime.ts'
+import { checkPlainStart, startStandby } from './standby/standby-start.ts'
 import { writeFileDurably } from './task-log.ts'
 
 export type OpenEngine = (

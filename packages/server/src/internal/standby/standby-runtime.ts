@@ -1,11 +1,8 @@
-import { mkdir } from 'node:fs/promises'
-import path from 'node:path'
 import type { Logger } from 'pino'
-import { Gauge, type Registry } from 'prom-client'
-import { readClusterKey } from '../cluster/cluster-key.ts'
-import { parseHttpAddr, type ServerConfig, standbyOfPeerId } from '../config.ts'
-import { ApiError, ConfigError } from '../errors.ts'
-import { P2PNode, type PeerAddress } from '../p2p/index.ts'
+import type { Registry } from 'prom-client'
+import { type ServerConfig, standbyOfPeerId } from '../config.ts'
+import { ApiError } from '../errors.ts'
+import type { P2PNode, PeerAddress } from '../p2p/index.ts'
 import type { ReadOptions } from '../read-options.ts'
 import {
   notAStandby,
@@ -18,8 +15,9 @@ import {
 } from './standby-errors.ts'
 import { type FeedEngine, StandbyFeed } from './standby-feed.ts'
 import { type FollowerEngine, StandbyFollower } from './standby-follower.ts'
+import { registerStandbyMetrics } from './standby-metrics.ts'
 import { isStatusResponse, parseStandbyRequest, type StandbyRequest } from './standby-protocol.ts'
-import { readStandbyState, type StandbyState, writeStandbyState } from './standby-state.ts'
+import { type StandbyState, writeStandbyState } from './standby-state.ts'
 import { WitnessLease } from './witness-lease.ts'
 
 /** The engine calls the standby link makes (`@shoal/engine`'s `Engine` has them all). */
@@ -48,79 +46,6 @@ export interface StartStandbyOptions {
 const PROBE_INTERVAL_MS = 500
 /** A primary asks its standby for its epoch when it has not fetched for this long. */
 const SILENT_STANDBY_MS = 2000
-
-/**
- * Refuses a plain `shoal start` (no standby flags) on a data folder whose standby state forbids
- * it: a standby's, a fenced primary's, or a primary's that has a standby (which may have been
- * promoted meanwhile).
- */
-export async function checkPlainStart(dataDir: string): Promise<void> {
-  const state = await readStandbyState(dataDir)
-  if (state === undefined) return
-  if (state.role === 'standby')
-    throw new ConfigError(
-      'this data folder belongs to a hot standby: start it with --standby-of (and the cluster key), or promote it first',
-    )
-  if (state.role === 'fenced')
-    throw new ConfigError(
-      `this node is a fenced former primary (epoch ${state.epoch}); a standby was promoted past it, and its log may hold writes the new primary never had. Re-seed it as a standby of the new primary from an empty data folder`,
-    )
-  if (state.peer !== null)
-    throw new ConfigError(
-      'this primary has a hot standby: start it with --standby-mode (and the cluster key) so that it checks it was not replaced; ' +
-        `to run it alone, delete ${path.join(dataDir, 'standby.json')} — only if the standby is gone for good and was never promoted`,
-    )
-}
-
-/** Reads the standby state, decides this node's role from it and the flags, and starts the link. */
-export async function startStandby(options: StartStandbyOptions): Promise<StandbyRuntime> {
-  const { config, engine } = options
-  let state = await readStandbyState(config.dataDir)
-  const following = config.standby.of !== undefined
-  if (following) {
-    if (state === undefined) {
-      if (engine.listIndexes().length > 0 || engine.appliedIndex > 0)
-        throw new ConfigError(
-          '--standby-of needs an empty data folder (or one that already is this standby): a standby holds only what its primary sends',
-        )
-      state = newState('standby', 0)
-    } else if (state.role === 'primary') {
-      throw new ConfigError(
-        `this node was promoted to primary at epoch ${state.epoch}: start it without --standby-of (with --standby-mode to give it a standby of its own)`,
-      )
-    } else if (state.role === 'fenced') {
-      await checkPlainStart(config.dataDir)
-    }
-  } else if (state === undefined) {
-    state = newState('primary', 1)
-  } else if (state.role === 'standby') {
-    throw new ConfigError(
-      'this node is a hot standby: promote it (shoal standby promote) before starting it with --standby-mode',
-    )
-  }
-  await writeStandbyState(config.dataDir, state)
-  const key = await readClusterKey(config.cluster)
-  const dir = path.join(config.dataDir, 'standby')
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  const p2p = new P2PNode({
-    dataDir: dir,
-    clusterKey: key,
-    listen: parseHttpAddr(config.cluster.p2pAddr),
-    ...(config.cluster.p2pAdvertiseAddr === undefined
-      ? {}
-      : { announce: parseHttpAddr(config.cluster.p2pAdvertiseAddr) }),
-    logger: options.logger.child({ component: 'p2p' }),
-    registry: options.registry,
-  })
-  const runtime = new StandbyRuntime(options, p2p, state)
-  await p2p.start()
-  runtime.start()
-  return runtime
-}
-
-function newState(role: StandbyState['role'], epoch: number): StandbyState {
-  return { version: 1, role, epoch, indexOffset: 0, installing: false, nextTaskUid: 0, peer: null }
-}
 
 /**
  * A primary's or a standby's end of the hot standby link (docs/standby.md): the role and epoch,
@@ -177,7 +102,7 @@ export class StandbyRuntime {
         throw Object.assign(new Error('not a standby'), { code: 'not_standby' })
       await this.#follower.receiveSnapshot(meta, chunks)
     })
-    this.#registerMetrics(options.registry)
+    registerStandbyMetrics(options.registry, this)
   }
 
   start(): void {
@@ -512,46 +437,8 @@ export class StandbyRuntime {
     return this.#feed
   }
 
-  #registerMetrics(registry: Registry): void {
-    const registers = [registry]
-    const runtime = this
-    new Gauge({
-      name: 'shoal_standby_lag_entries',
-      help: 'Hot standby: log entries the standby lacks (on the primary: not yet acknowledged; on the standby: not yet received)',
-      registers,
-      collect() {
-        this.set(runtime.#lag().entries)
-      },
-    })
-    new Gauge({
-      name: 'shoal_standby_lag_seconds',
-      help: 'Hot standby: how long the oldest entry the standby lacks has been on the primary (0 when caught up)',
-      registers,
-      collect() {
-        this.set(runtime.#lag().seconds)
-      },
-    })
-    new Gauge({
-      name: 'shoal_standby_epoch',
-      help: 'Hot standby: the epoch this node knows (promotion increments it)',
-      registers,
-      collect() {
-        this.set(runtime.#state.epoch)
-      },
-    })
-    new Gauge({
-      name: 'shoal_standby_role',
-      help: 'Hot standby: 1 for the role this node has (primary, standby or fenced)',
-      labelNames: ['role'],
-      registers,
-      collect() {
-        for (const role of ['primary', 'standby', 'fenced'])
-          this.set({ role }, runtime.#state.role === role ? 1 : 0)
-      },
-    })
-  }
-
-  #lag(): { entries: number; seconds: number } {
+  /** Entries the standby lacks and for how long (see the metrics' help). */
+  lag(): { entries: number; seconds: number } {
     const standby = this.searchLag()
     if (standby !== undefined) return standby
     if (this.#feed === undefined) return { entries: 0, seconds: 0 }
