@@ -363,3 +363,50 @@ describe('RaftCore', () => {
     expect(net.core('a').proposeConfChange({ type: 'addVoter', node: 'a' })).toMatchObject({ ok: false })
   })
 })
+
+describe('RaftCore.suspectLeader (the transport lost the connection to the leader)', () => {
+  const campaignAgainstLiveLease = (suspect: boolean) => {
+    const net = new Net(['a', 'b', 'c'])
+    net.elect('a')
+    const term = net.core('a').term
+    if (suspect) net.core('b').suspectLeader('a')
+    net.cut.add('a')
+    net.core('c').campaign()
+    net.settle()
+    return { net, term }
+  }
+
+  it('a follower that still hears its leader refuses a pre-vote within the lease (thesis §4.2.3)', () => {
+    const { net, term } = campaignAgainstLiveLease(false)
+    expect(net.core('c').role).not.toBe('leader')
+    expect(net.core('b').term).toBe(term)
+    expect(net.core('b').leader).toBe('a')
+  })
+
+  it('a follower that suspects its leader forgets it and grants another suspecting member\u2019s pre-vote', () => {
+    const { net, term } = campaignAgainstLiveLease(true)
+    expect(net.core('c').role).toBe('leader')
+    expect(net.core('c').term).toBe(term + 1)
+    expect(net.core('b').leader).toBe('c')
+  })
+
+  it('changes nothing on the leader, or on a follower of another leader', () => {
+    const net = new Net(['a', 'b', 'c'])
+    net.elect('a')
+    net.core('a').suspectLeader('a')
+    net.core('b').suspectLeader('c')
+    expect(net.core('a').role).toBe('leader')
+    expect(net.core('b').leader).toBe('a')
+    expect(net.core('a').hasReady()).toBe(false)
+    expect(net.core('b').hasReady()).toBe(false)
+  })
+
+  it('a heartbeat from the suspected leader restores it', () => {
+    const net = new Net(['a', 'b', 'c'])
+    net.elect('a')
+    net.core('b').suspectLeader('a')
+    expect(net.core('b').leader).toBe(null)
+    net.tick(1)
+    expect(net.core('b').leader).toBe('a')
+  })
+})
