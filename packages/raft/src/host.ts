@@ -276,17 +276,14 @@ export class RaftHost {
    * The transport lost its connection to `node` (a reset socket: its process
    * died, or the link broke). A suspicion, not a verdict, that stands in for
    * the heartbeats a quiesced group no longer sends:
-   * - each group whose leader here is `node` is told (`RaftNode.suspectLeader`):
-   *   a quiesced follower wakes and its election timer runs again from now, so
-   *   it campaigns (pre-vote first) after its randomized election timeout, as
-   *   a follower that stopped hearing heartbeats now would (an awake one's
-   *   timer already runs from the last heartbeat); and it forgets `node` as
-   *   leader, so it grants the pre-vote of another member that suspects
-   *   `node` too instead of holding `node`'s lease against it. While the
-   *   leader lives, a member that still hears it refuses the pre-vote, and the
-   *   campaign wakes the leader, whose heartbeats end it: no term changes. A
-   *   close seen by every follower at once may elect another leader, as a
-   *   partition of one election timeout would; nothing committed is lost;
+   * - each group whose leader here is `node` wakes; a quiesced follower's
+   *   election timer runs again from now, so it campaigns (pre-vote first)
+   *   after its randomized election timeout, as a follower that stopped
+   *   hearing heartbeats now would. A group already awake is not touched: its
+   *   timer already runs from the last heartbeat. While the leader lives, the
+   *   pre-vote is refused (the other members still follow it) and wakes the
+   *   leader, whose heartbeats end the campaign: no term changes, nothing
+   *   committed is lost;
    * - proposals forwarded to `node` and not answered fail at once with
    *   `RaftUnreachableError` (outcome unknown) instead of at their deadline;
    * - `propose()` forwards nothing to `node` while the suspicion lasts; it
@@ -301,9 +298,9 @@ export class RaftHost {
     this.#counts.peerSuspicions++
     for (const hosted of this.#groups.values()) {
       const member = hosted.node
-      if (member.leader !== node) continue
-      if (member.quiesced) this.#counts.suspicionWakes++
-      member.suspectLeader(node)
+      if (member.leader !== node || !member.quiesced) continue
+      this.#counts.suspicionWakes++
+      member.wake()
     }
   }
 
@@ -312,7 +309,7 @@ export class RaftHost {
     if (!this.#unreachable.delete(node)) return
     // Proposals waiting for a usable leader may use this one again.
     for (const hosted of this.#groups.values()) {
-      if (hosted.leaderWaiters === null) continue
+      if (hosted.leaderWaiters === null || hosted.node.leader !== node) continue
       for (const check of [...hosted.leaderWaiters]) check()
     }
   }

@@ -200,12 +200,6 @@ export class RaftNode {
     this.#schedule()
   }
 
-  /** The connection to `id` closed: a follower of `id` wakes and forgets it (see `RaftCore.suspectLeader`). */
-  suspectLeader(id: NodeId): void {
-    this.#act((core) => core.suspectLeader(id))
-    this.#schedule()
-  }
-
   /** True while the group is quiesced here: ticks are no-ops and nothing is sent. */
   get quiesced(): boolean {
     return this.#core?.quiesced ?? false

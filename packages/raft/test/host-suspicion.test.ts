@@ -141,20 +141,16 @@ describe('RaftHost.peerUnreachable: a spurious signal while the leader lives', (
       ])
   })
 
-  it('a proposal waits while the leader is suspected and reaches it once the leader is heard from again', async () => {
+  it('a proposal waits while the leader is suspected and goes to it once a frame from it ends the suspicion', async () => {
     const c = await quietGroup()
     const leader = c.leaderOf('g') as string
     const follower = NODES.find((id) => id !== leader) as string
-    const terms = NODES.map((id) => termOf(c, id))
     c.host(follower).peerUnreachable(leader)
-    const done = c.host(follower).propose('g', put('k', 'v'), { timeoutMs: 60_000 })
+    const done = c.host(follower).propose('g', put('k', 'v'))
     await c.settle()
     expect(c.host(follower).metrics().forwardsSent).toBe(0)
-    expect(c.host(follower).group('g')?.leader).toBe(null)
     c.host(follower).peerReachable(leader)
-    // Its refused pre-vote wakes the leader, whose heartbeat names it leader again here.
-    await c.tickUntil(() => NODES.every((id) => c.machine(id, 'g').values.get('k') === 'v'), 3 * E)
-    expect(NODES.map((id) => termOf(c, id))).toEqual(terms)
+    await c.tickUntil(() => NODES.every((id) => c.machine(id, 'g').values.get('k') === 'v'), E)
     await expect(done).resolves.toMatch(/^k@/)
     expect(c.leaderOf('g')).toBe(leader)
   })

@@ -225,23 +225,6 @@ export class RaftCore {
     }
   }
 
-  /**
-   * The transport lost its connection to `id` (a suspicion, not a verdict).
-   * A follower of `id` wakes, so its election timer runs from now and it
-   * campaigns after a full randomized election timeout unless `id` is heard
-   * from first, and it forgets `id` as leader: a member that can no longer
-   * hear its leader does not hold that leader's lease against another
-   * candidate's pre-vote (leader stickiness, thesis §4.2.3, protects a leader
-   * the member hears). A heartbeat or append from `id` restores it. Any
-   * other member ignores the call.
-   */
-  suspectLeader(id: NodeId): void {
-    this.#assertNoReady()
-    if (this.#role !== 'follower' || this.#leader !== id) return
-    this.#wake()
-    this.#leader = null
-  }
-
   /** Starts an election now (as after an election timeout). */
   campaign(): void {
     this.#assertNoReady()
