@@ -9,6 +9,7 @@ import {
   type RaftRng,
   type RaftStorage,
   RaftTimeoutError,
+  RaftUnreachableError,
   type SnapshotMessage,
 } from '@shoal/raft'
 import { Controller, type ControllerConfig } from './controller.ts'
@@ -192,6 +193,11 @@ export class ClusterNode {
     })
     host.start()
     this.#unsubscribeLiveness = this.#feedLiveness(host)
+    this.#options.transport.onPeerConnection?.((nodeId, connected) => {
+      if (this.#stopped || this.#host !== host || nodeId === this.nodeId) return
+      if (connected) host.peerReachable(nodeId)
+      else host.peerUnreachable(nodeId)
+    })
     // Serve nothing older than what this node had applied before it stopped:
     // replay the log up to the durable commit index first.
     const recovered = this.#meta.status().commitIndex
@@ -341,6 +347,9 @@ export class ClusterNode {
         }
       } else if (leader !== null) {
         const response = await this.#requestLeader(leader, operation.request(), deadline)
+        // Unreachable (nothing sent: a refused dial) or no answer: restart the election timer of a
+        // quiesced follower, as the transport's closed connection would (RaftHost.peerUnreachable).
+        if (response === 'unsent') meta.wake()
         if (response === 'lost') {
           // A quiesced group hears nothing until SWIM declares the leader
           // dead; wake it so its election timer runs now and it campaigns
@@ -791,6 +800,11 @@ function throwUnlessRetriable(response: Extract<RpcResponse, { ok: false }>): vo
 }
 
 function mapRaftError(error: unknown): Error {
+  if (error instanceof RaftUnreachableError)
+    return new ClusterTimeoutError(
+      'the leader became unreachable before it answered; the operation may or may not have taken effect',
+      { cause: error },
+    )
   if (error instanceof RaftTimeoutError)
     return new ClusterTimeoutError(
       'the operation did not finish in time; it may or may not have taken effect',

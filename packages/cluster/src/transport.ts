@@ -73,4 +73,14 @@ export interface ClusterTransport {
   sendRaft(to: NodeAddress, frame: RaftFrame): void
   request(to: NodeAddress, body: RpcRequest, options?: RequestOptions): Promise<RpcResponse>
   sendSnapshot?(to: NodeAddress, snapshot: RaftSnapshot, options?: SnapshotSendOptions): Promise<void>
+  /**
+   * Optional: registers the listener of connection changes, called with
+   * `connected` false when the last connection to `nodeId` closed (its
+   * process died and the kernel reset the socket, or the link broke) and true
+   * when one opens again. The node takes a close as a suspicion, not a
+   * verdict (`RaftHost.peerUnreachable`): followers of quiesced groups led by
+   * that node wake and campaign after an election timeout unless the leader
+   * is heard from, and proposals forwarded to it fail at once.
+   */
+  onPeerConnection?(listener: (nodeId: string, connected: boolean) => void): void
 }

@@ -9,6 +9,7 @@ export type RaftErrorCode =
   | 'RAFT_STORAGE'
   | 'RAFT_TIMEOUT'
   | 'RAFT_UNKNOWN_GROUP'
+  | 'RAFT_UNREACHABLE'
 
 /** Base class of every error this package throws; `code` is stable. */
 export class RaftError extends Error {
@@ -55,6 +56,26 @@ export class RaftTimeoutError extends RaftError {
 
   constructor(message: string) {
     super('RAFT_TIMEOUT', message)
+  }
+}
+
+/**
+ * The connection to the leader a proposal was forwarded to closed before it
+ * answered. Its outcome is unknown, as after a time-out (the leader may have
+ * appended it before it went away, and a new leader may commit it), but known
+ * at once rather than at the deadline: a retry may apply it twice unless the
+ * command is idempotent.
+ */
+export class RaftUnreachableError extends RaftError {
+  override readonly name = 'RaftUnreachableError'
+  readonly node: NodeId
+
+  constructor(node: NodeId, group: string) {
+    super(
+      'RAFT_UNREACHABLE',
+      `proposal forwarded to ${node} for group ${group}: the connection closed before it answered (outcome unknown)`,
+    )
+    this.node = node
   }
 }
 

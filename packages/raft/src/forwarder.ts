@@ -1,5 +1,5 @@
 import type { NodeId } from './core/index.ts'
-import { RaftTimeoutError } from './errors.ts'
+import { RaftTimeoutError, RaftUnreachableError } from './errors.ts'
 import { errorOf, type ForwardItem, type ForwardResultItem } from './host-frame.ts'
 
 /** What a forwarded proposal came back with. */
@@ -8,6 +8,7 @@ export type ForwardOutcome =
   | { readonly ok: false; readonly error: Error; readonly retriable: boolean; readonly leader: NodeId | null }
 
 interface Pending {
+  readonly to: NodeId
   readonly group: string
   readonly resolve: (outcome: ForwardOutcome) => void
   readonly reject: (error: unknown) => void
@@ -56,7 +57,7 @@ export class Forwarder {
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
       }
-      this.#pending.set(id, { group, resolve, reject, cleanup })
+      this.#pending.set(id, { to, group, resolve, reject, cleanup })
       this.#send(to, { kind: 'forward', group, id, data })
     })
   }
@@ -74,6 +75,20 @@ export class Forwarder {
       item.code === 'RAFT_NOT_LEADER' ||
       (item.code === 'RAFT_REJECTED' && item.message.endsWith('transferring'))
     pending.resolve({ ok: false, error: errorOf(item, pending.group), retriable, leader: item.leader })
+  }
+
+  /**
+   * Fails the forwards waiting for `to` with `RaftUnreachableError` (the
+   * connection to it closed: no answer will come on it); returns how many.
+   */
+  failTo(to: NodeId): number {
+    let failed = 0
+    for (const [id, pending] of [...this.#pending]) {
+      if (pending.to !== to) continue
+      this.#settle(id)?.reject(new RaftUnreachableError(to, pending.group))
+      failed++
+    }
+    return failed
   }
 
   /** Fails every pending forward (the host stops). */

@@ -78,6 +78,14 @@ export interface RaftHostMetrics {
   readonly groups: number
   readonly quiescedGroups: number
   readonly deadNodes: number
+  /** Nodes whose connection the transport reported closed (`peerUnreachable`), not reachable again yet. */
+  readonly unreachableNodes: number
+  /** `peerUnreachable` calls that started a suspicion. */
+  readonly peerSuspicions: number
+  /** Quiesced groups those suspicions woke (followers of the suspected leader). */
+  readonly suspicionWakes: number
+  /** Forwarded proposals failed at once because the connection to their leader closed. */
+  readonly forwardsFailedUnreachable: number
   readonly flushes: number
   readonly framesSent: number
   readonly itemsSent: number

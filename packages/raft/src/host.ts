@@ -54,6 +54,8 @@ export class RaftHost {
   /** Groups the clock ticks; a quiesced group leaves at the next tick and returns on any input. */
   readonly #awake = new Set<HostedGroup>()
   readonly #dead = new Set<NodeId>()
+  /** Nodes whose connection the transport reported closed, until it reopens or a frame arrives from them. */
+  readonly #unreachable = new Set<NodeId>()
   readonly #forwarder: Forwarder
   readonly #sink: GroupSink
   #outbox = new Map<NodeId, HostFrameItem[]>()
@@ -77,6 +79,9 @@ export class RaftHost {
     snapshotsSuperseded: 0,
     snapshotsReceived: 0,
     snapshotsDropped: 0,
+    peerSuspicions: 0,
+    suspicionWakes: 0,
+    forwardsFailedUnreachable: 0,
   }
   /** The stream path for snapshot messages, when the transport has one. */
   readonly #snapshots: SnapshotStreams | null
@@ -268,6 +273,48 @@ export class RaftHost {
   }
 
   /**
+   * The transport lost its connection to `node` (a reset socket: its process
+   * died, or the link broke). A suspicion, not a verdict, that stands in for
+   * the heartbeats a quiesced group no longer sends:
+   * - each group whose leader here is `node` wakes; a quiesced follower's
+   *   election timer runs again from now, so it campaigns (pre-vote first)
+   *   after its randomized election timeout, as a follower that stopped
+   *   hearing heartbeats now would. A group already awake is not touched: its
+   *   timer already runs from the last heartbeat. While the leader lives, the
+   *   pre-vote is refused (the other members still follow it) and wakes the
+   *   leader, whose heartbeats end the campaign: no term changes, nothing
+   *   committed is lost;
+   * - proposals forwarded to `node` and not answered fail at once with
+   *   `RaftUnreachableError` (outcome unknown) instead of at their deadline;
+   * - `propose()` forwards nothing to `node` while the suspicion lasts; it
+   *   waits for another leader (up to `leaderWaitMs`).
+   * The suspicion ends with `peerReachable(node)` or any frame from `node`.
+   */
+  peerUnreachable(node: NodeId): void {
+    if (node === this.nodeId || this.#stopped) return
+    this.#counts.forwardsFailedUnreachable += this.#forwarder.failTo(node)
+    if (this.#unreachable.has(node)) return
+    this.#unreachable.add(node)
+    this.#counts.peerSuspicions++
+    for (const hosted of this.#groups.values()) {
+      const member = hosted.node
+      if (member.leader !== node || !member.quiesced) continue
+      this.#counts.suspicionWakes++
+      member.wake()
+    }
+  }
+
+  /** The transport reaches `node` again: its suspicion (see `peerUnreachable`) ends. */
+  peerReachable(node: NodeId): void {
+    if (!this.#unreachable.delete(node)) return
+    // Proposals waiting for a usable leader may use this one again.
+    for (const hosted of this.#groups.values()) {
+      if (hosted.leaderWaiters === null || hosted.node.leader !== node) continue
+      for (const check of [...hosted.leaderWaiters]) check()
+    }
+  }
+
+  /**
    * Delivers a frame that arrived from another node. Items that are malformed,
    * addressed elsewhere or for a group this host does not have are dropped
    * and counted (`itemsDropped`); nothing in a frame can fail a group.
@@ -281,6 +328,8 @@ export class RaftHost {
       this.#counts.itemsDropped++
       return
     }
+    // A frame is proof of a working link.
+    if (this.#unreachable.size > 0) this.peerReachable(from)
     for (const item of items) {
       this.#counts.itemsReceived++
       if (!isFrameItem(item)) {
@@ -334,6 +383,7 @@ export class RaftHost {
       groups: this.#groups.size,
       quiescedGroups: quiesced,
       deadNodes: this.#dead.size,
+      unreachableNodes: this.#unreachable.size,
       ...this.#counts,
       outsiderMessagesIgnored,
       forwardsPending: this.#forwarder.pending,
@@ -379,8 +429,8 @@ export class RaftHost {
   }
 
   /**
-   * The leader to try: the known one unless it just refused or is reported
-   * dead; else waits for news, then rejects with `NotLeaderError`.
+   * The leader to try: the known one unless it just refused, is reported
+   * dead or is unreachable; else waits for news, then rejects with `NotLeaderError`.
    */
   #leaderOf(
     hosted: HostedGroup,
@@ -390,7 +440,9 @@ export class RaftHost {
   ): Promise<NodeId> {
     const usable = (): NodeId | null => {
       const leader = hosted.node.leader
-      return leader !== null && leader !== avoid && !this.#dead.has(leader) ? leader : null
+      return leader !== null && leader !== avoid && !this.#dead.has(leader) && !this.#unreachable.has(leader)
+        ? leader
+        : null
     }
     const known = usable()
     if (known !== null) return Promise.resolve(known)

@@ -43,6 +43,7 @@ export {
   RaftStoppedError,
   RaftStorageCorruptionError,
   RaftTimeoutError,
+  RaftUnreachableError,
   UnknownGroupError,
 } from './errors.ts'
 export { RaftHost } from './host.ts'

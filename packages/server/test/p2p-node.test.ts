@@ -96,6 +96,30 @@ describe('identity', () => {
     expect(frames[0]).toBe('again')
   })
 
+  it('reports the connection to a peer closing when the peer goes away, and opening when it is reached again', async () => {
+    cluster = new P2PCluster()
+    const a = await cluster.node()
+    const events: Array<[string, boolean]> = []
+    a.onPeerConnection((peer, connected) => events.push([peer, connected]))
+    const dataDir = await cluster.dataDir()
+    const b = await cluster.node({ dataDir })
+    b.onRequest(async () => 'b')
+    expect(await a.request(b.address(), 'hi')).toBe('b')
+    await eventually(() => events.length === 1)
+    const peer = b.peerId
+    await b.stop()
+    await eventually(() => events.length === 2)
+    const again = await cluster.node({ dataDir })
+    again.onRequest(async () => 'again')
+    expect(await a.request(again.address(), 'hi')).toBe('again')
+    await eventually(() => events.length === 3)
+    expect(events).toEqual([
+      [peer, true],
+      [peer, false],
+      [peer, true],
+    ])
+  })
+
   it('advertises the announce address instead of the listen address', async () => {
     cluster = new P2PCluster()
     const node = await cluster.node({ announce: { host: '127.0.0.1', port: 41999 } })

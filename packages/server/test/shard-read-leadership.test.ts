@@ -1,7 +1,7 @@
 import type { ClusterNode, ShardHosting } from '@shoal/cluster'
 import { NotLeaderError, RaftError } from '@shoal/raft'
 import { describe, expect, it } from 'vitest'
-import { serveShards } from '../src/internal/cluster/shard-rpc.ts'
+import { readShards, serveShards } from '../src/internal/cluster/shard-rpc.ts'
 
 // A shard leader serves a strong read only after a ReadIndex round confirms it still leads. When
 // the round fails (a partition or a pause deposed it meanwhile, or no majority answers in time),
@@ -53,5 +53,44 @@ describe('a strong shard read whose ReadIndex round fails', () => {
     const { node, hosting } = replicaWhoseReadFails(new RaftError('RAFT_TIMEOUT', 'read timed out'), 'n1')
     const [reply] = await serveShards(node, hosting, request)
     expect(reply).toMatchObject({ ok: false, code: 'not_leader', httpStatus: 503, leader: null })
+  })
+})
+
+// After a shard leader dies, a replica that refused a strong read (no leader known) may win the
+// election a moment later while another replica already names it leader. The reader must ask it
+// again: it used to skip a replica it had tried and keep asking the one naming it until the read's
+// deadline (10 s), which held a task's write that long after the election (`pnpm bench failover`).
+describe('a strong shard read during an election', () => {
+  it('asks again a replica that refused earlier once another replica names it leader', async () => {
+    const asked: string[] = []
+    let elected = false
+    const node = {
+      nodeId: 'reader',
+      host: { group: () => undefined },
+      isAlive: () => true,
+      async requestApp(to: string) {
+        asked.push(to)
+        if (to === 'a' && elected) return [{ ok: true, value: 'hits', appliedIndex: 3, commitIndex: 3 }]
+        // `a` has no leader yet and then wins; `b` already follows it.
+        if (to === 'a') {
+          elected = true
+          return [{ ok: false, code: 'not_leader', message: 'no leader', httpStatus: 503, leader: null }]
+        }
+        return [{ ok: false, code: 'not_leader', message: 'not leader', httpStatus: 503, leader: 'a' }]
+      },
+    } as unknown as ClusterNode
+    const target = { shard: 0, group: 'idx/0', name: 'idx', holders: ['a', 'b'] }
+    const started = performance.now()
+    const { results, missing } = await readShards(
+      node,
+      {} as ShardHosting,
+      [{ target, call: { action: 'search', params: { q: '' } } }],
+      { mode: 'leader', timeoutMs: 5_000 },
+    )
+    expect(missing).toEqual([])
+    expect(results.map((r) => r.value)).toEqual(['hits'])
+    expect(asked).toEqual(['a', 'b', 'a'])
+    // Well before the 5 s deadline a read kept waiting on a refusing replica would run into.
+    expect(performance.now() - started).toBeLessThan(4_000)
   })
 })

@@ -88,6 +88,24 @@ export class ClusterMetrics {
     )
     counterFrom(
       registers,
+      'shoal_raft_peer_suspicions_total',
+      'Connections to another node that closed, each a suspicion that wakes the followers of quiesced groups it led',
+      () => node.host?.metrics().peerSuspicions ?? 0,
+    )
+    counterFrom(
+      registers,
+      'shoal_raft_suspicion_wakes_total',
+      'Quiesced groups woken because the connection to their leader closed',
+      () => node.host?.metrics().suspicionWakes ?? 0,
+    )
+    counterFrom(
+      registers,
+      'shoal_raft_forwards_failed_unreachable_total',
+      'Forwarded proposals failed at once because the connection to their leader closed (outcome unknown)',
+      () => node.host?.metrics().forwardsFailedUnreachable ?? 0,
+    )
+    counterFrom(
+      registers,
       'shoal_raft_frames_sent_total',
       'Raft frames sent (one per destination node per flush)',
       () => node.host?.metrics().framesSent ?? 0,

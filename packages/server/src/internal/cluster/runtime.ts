@@ -388,6 +388,9 @@ export function p2pTransport(
   throttle: SnapshotThrottle = new SnapshotThrottle({ bytesPerSecond: 0 }),
 ): ClusterTransport {
   return {
+    onPeerConnection(listener) {
+      p2p.onPeerConnection(listener)
+    },
     sendRaft(to, frame) {
       sendRaftFrame(p2p, { peerId: to.nodeId, addrs: [...to.addrs] }, frame, counters)
     },

@@ -405,9 +405,13 @@ export async function readShards(
         }
         if (reply.code === 'not_leader' || reply.code === 'unknown_group' || reply.code === 'stopped') {
           entry.reason = reply.message
-          if (reply.leader !== undefined && reply.leader !== null && reply.leader !== nodeId)
+          if (reply.leader !== undefined && reply.leader !== null && reply.leader !== nodeId) {
             entry.hint = reply.leader
-          else entry.tried.add(nodeId)
+            // Named leader by another replica: worth asking again even if it refused earlier (it
+            // may have been elected since). Otherwise a replica still naming it, asked round
+            // after round, kept the shard unread until the deadline.
+            entry.tried.delete(reply.leader)
+          } else entry.tried.add(nodeId)
           return
         }
         pending.delete(shard)

@@ -27,6 +27,13 @@ interface KnownPeer {
 
 export type RaftHandler = (from: string, frame: unknown) => void
 
+/**
+ * Called when the last open connection to `peer` closes (`connected` false:
+ * the remote process died, a socket reset, or it closed the connection) and
+ * when a first connection to it opens again (`connected` true).
+ */
+export type PeerConnectionHandler = (peer: string, connected: boolean) => void
+
 /** What one peer's Raft queue holds now (for tests and debugging). */
 export interface PeerQueueStats {
   queuedFrames: number
@@ -60,6 +67,7 @@ export class P2PNode {
   #onRaft: RaftHandler | undefined
   #onRequest: RequestHandler | undefined
   #onSnapshot: SnapshotHandler | undefined
+  #onPeerConnection: PeerConnectionHandler | undefined
 
   /** Throws `P2PConfigError` for invalid options. */
   constructor(options: P2PNodeOptions) {
@@ -111,6 +119,20 @@ export class P2PNode {
       (stream, ctx) => receiveOverStream(stream, ctx, this.#onSnapshot, opts.snapshotWindowBytes),
       8,
     )
+    const peerEvent = (connected: boolean) => (event: CustomEvent<PeerId>) => {
+      if (this.#state !== 'running') return
+      try {
+        this.#onPeerConnection?.(event.detail.toString(), connected)
+      } catch (error) {
+        this.#log.warn(
+          'peer-handler',
+          { error: (error as Error).message },
+          'p2p peer connection handler threw',
+        )
+      }
+    }
+    libp2p.addEventListener('peer:disconnect', peerEvent(false))
+    libp2p.addEventListener('peer:connect', peerEvent(true))
     try {
       await libp2p.start()
     } catch (cause) {
@@ -218,6 +240,11 @@ export class P2PNode {
 
   onSnapshot(handler: SnapshotHandler): void {
     this.#onSnapshot = handler
+  }
+
+  /** Sets the handler of peer connection changes (see `PeerConnectionHandler`). */
+  onPeerConnection(handler: PeerConnectionHandler): void {
+    this.#onPeerConnection = handler
   }
 
   /** What waits towards `peerId`, or undefined when nothing was ever sent to it. */
