@@ -87,7 +87,11 @@ const specs: Record<MetadataCommand['type'], (c: Record<string, unknown>) => boo
       { shards: isShardList },
     ),
   'index.update': (c) =>
-    fields(c, { uid: isNonEmpty, atMs: isFiniteNumber }, { primaryKey: isNonEmpty, settings: isRecord }),
+    fields(
+      c,
+      { uid: isNonEmpty, atMs: isFiniteNumber },
+      { primaryKey: isNonEmpty, settings: isRecord, replicationFactor: isPositiveInt },
+    ),
   'index.delete': (c) => fields(c, { uid: isNonEmpty }),
   'shards.set': (c) => fields(c, { uid: isNonEmpty, shards: isShardList }),
   'shard.update': (c) =>
