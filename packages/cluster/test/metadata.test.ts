@@ -69,6 +69,35 @@ describe('the metadata state machine', () => {
     })
   })
 
+  it('changes an index replication factor with index.update, and nothing else of its sharding', () => {
+    const sm = new MetadataStateMachine()
+    sm.apply(entry({ type: 'init', clusterId: 'c1', name: 'test', atMs: 1 }))
+    sm.apply(entry({ type: 'node.join', node: advert, atMs: 2 }))
+    const sharding = { shardCount: 2, replicationFactor: 1, strategy: 'hash' as const }
+    const shards = [0, 1].map((shard) => ({
+      shard,
+      replicas: [{ nodeId: 'n1', role: 'voter' as const, state: 'active' as const }],
+    }))
+    expect(
+      sm.apply(
+        entry({
+          type: 'index.create',
+          index: { uid: 'i', primaryKey: null, settings: {}, sharding },
+          shards,
+          atMs: 3,
+        }),
+      ),
+    ).toMatchObject({ ok: true })
+    expect(sm.apply(entry({ type: 'index.update', uid: 'i', replicationFactor: 3, atMs: 4 }))).toMatchObject({
+      ok: true,
+    })
+    expect(sm.state.indexes.i?.sharding).toEqual({ shardCount: 2, replicationFactor: 3, strategy: 'hash' })
+    expect(sm.apply(entry({ type: 'index.update', uid: 'i', replicationFactor: 0, atMs: 5 }))).toMatchObject({
+      ok: false,
+      reason: 'malformed',
+    })
+  })
+
   it('treats undecodable and malformed entries as refused commands, changing nothing', () => {
     const sm = new MetadataStateMachine()
     sm.apply(entry({ type: 'init', clusterId: 'c1', name: 'test', atMs: 1 }))

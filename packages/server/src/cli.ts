@@ -50,6 +50,7 @@ Commands:
              rebalance [--dry-run]   even out replicas (--dry-run: only print the plan)
              drain NODE             move NODE's replicas away, then it leaves the cluster and stops
              replace OLD NEW        NEW takes every replica of OLD (dead or alive), then OLD leaves
+             replicate INDEX --replication-factor N   add (or remove) replicas of every shard of INDEX
              [--no-wait]            return once accepted instead of printing progress until done
   standby    status                 this node's standby role, epoch, mode and lag
              promote                make this standby the primary (fenced: the old primary refuses writes)
@@ -262,12 +263,24 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parseArgs({
         args,
         allowPositionals: true,
-        options: { ...CLIENT_OPTIONS, 'dry-run': { type: 'boolean' }, 'no-wait': { type: 'boolean' } },
+        options: {
+          ...CLIENT_OPTIONS,
+          'dry-run': { type: 'boolean' },
+          'no-wait': { type: 'boolean' },
+          'replication-factor': { type: 'string' },
+        },
       })
       const [sub, ...rest] = positionals
+      const replicationFactor = positiveInteger(values['replication-factor'], '--replication-factor')
       return clusterCommand(
         clientFrom(values),
-        { sub, positionals: rest, dryRun: values['dry-run'] === true, wait: values['no-wait'] !== true },
+        {
+          sub,
+          positionals: rest,
+          dryRun: values['dry-run'] === true,
+          wait: values['no-wait'] !== true,
+          ...(replicationFactor === undefined ? {} : { replicationFactor }),
+        },
         { out, progress: err },
       )
     }

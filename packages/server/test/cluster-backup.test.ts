@@ -84,11 +84,35 @@ describe('backups between a standalone node and a cluster', () => {
       positionals: [standaloneFolder],
       url: n1.url,
       shardCount: 3,
+      replicationFactor: 1,
     })
     expect(restored.stdout + restored.stderr).toMatch(/restored 1 index\(es\), 200 document\(s\)/)
     expect(restored.code).toBe(0)
     const shards = await n0.request<{ shards: { shard: number }[] }>('GET', '/indexes/notes/_shards')
     expect(shards.body.shards.length).toBe(3)
+    // One replica per shard, then two: the cluster adds the second ones as it repairs a shard.
+    const replicate = await n0.request<Json>('POST', '/admin/indexes/notes/replication', {
+      replicationFactor: 2,
+    })
+    expect([replicate.status, replicate.body]).toEqual([
+      202,
+      { indexUid: 'notes', replicationFactor: 2, previous: 1 },
+    ])
+    await waitFor(
+      'two active replicas of every shard',
+      async () => {
+        const view = await n0.request<{ shards: { replicas: { state: string }[] }[] }>(
+          'GET',
+          '/indexes/notes/_shards',
+        )
+        return view.body.shards.every((s) => s.replicas.filter((r) => r.state === 'active').length === 2)
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    )
+    const tooMany = await n0.request<Json>('POST', '/admin/indexes/notes/replication', {
+      replicationFactor: 3,
+    })
+    expect([tooMany.status, tooMany.body.code]).toEqual([400, 'invalid_cluster_request'])
     const inCluster = await documentsById(n0, 'notes')
     expect(inCluster.size).toBe(200)
     for (const doc of original) expect(inCluster.get(doc.id)).toEqual(doc)

@@ -178,6 +178,9 @@ export class MetadataStateMachine implements StateMachine {
           ...index,
           ...(command.primaryKey === undefined ? {} : { primaryKey: command.primaryKey }),
           ...(command.settings === undefined ? {} : { settings: command.settings }),
+          ...(command.replicationFactor === undefined
+            ? {}
+            : { sharding: { ...index.sharding, replicationFactor: command.replicationFactor } }),
           updatedAtMs: command.atMs,
         }
         return this.#commit({ indexes: { ...state.indexes, [index.uid]: updated } })

@@ -140,6 +140,11 @@ export type MetadataCommand =
       readonly uid: string
       readonly primaryKey?: string
       readonly settings?: Readonly<Record<string, unknown>>
+      /**
+       * A new replication factor: the controller then adds (or removes) replicas of every shard
+       * until each has this many, with the same steps as a repair.
+       */
+      readonly replicationFactor?: number
       readonly atMs: number
     }
   | { readonly type: 'index.delete'; readonly uid: string }

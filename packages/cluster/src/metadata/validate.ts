@@ -93,7 +93,11 @@ const specs: Record<MetadataCommand['type'], (c: Record<string, unknown>) => boo
       { shards: isShardList },
     ),
   'index.update': (c) =>
-    fields(c, { uid: isNonEmpty, atMs: isFiniteNumber }, { primaryKey: isNonEmpty, settings: isRecord }),
+    fields(
+      c,
+      { uid: isNonEmpty, atMs: isFiniteNumber },
+      { primaryKey: isNonEmpty, settings: isRecord, replicationFactor: isPositiveInt },
+    ),
   'index.delete': (c) => fields(c, { uid: isNonEmpty }),
   'index.swap': (c) =>
     fields(c, {

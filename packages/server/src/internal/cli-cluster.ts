@@ -97,13 +97,20 @@ const balanced = (view: AdminView) =>
   view.shards.underReplicated === 0
 
 /**
- * `shoal cluster status | rebalance [--dry-run] | drain NODE | replace OLD NEW`: the operator
+ * `shoal cluster status | rebalance [--dry-run] | drain NODE | replace OLD NEW | replicate INDEX
+ * --replication-factor N`: the operator
  * commands over a node's HTTP API; the long ones print progress until done (`--no-wait` returns
  * once the cluster accepted the operation).
  */
 export async function clusterCommand(
   client: NodeClient,
-  args: { sub: string | undefined; positionals: readonly string[]; dryRun: boolean; wait: boolean },
+  args: {
+    sub: string | undefined
+    positionals: readonly string[]
+    dryRun: boolean
+    wait: boolean
+    replicationFactor?: number
+  },
   options: ClusterCommandOptions,
 ): Promise<number> {
   const waiting = { ...options, waitMs: args.wait ? options.waitMs : 0 }
@@ -162,9 +169,24 @@ export async function clusterCommand(
       options.out(`${replacement} holds the replicas ${old} held\n`)
       return 0
     }
+    case 'replicate': {
+      const index = args.positionals[0]
+      if (index === undefined || args.replicationFactor === undefined)
+        throw new ConfigError('cluster replicate needs an index uid and --replication-factor N')
+      const answer = await client.request<{ replicationFactor: number; previous: number }>(
+        'POST',
+        `/admin/indexes/${encodeURIComponent(index)}/replication`,
+        { replicationFactor: args.replicationFactor },
+      )
+      options.out(`${index}: replication factor ${answer.previous} -> ${answer.replicationFactor}\n`)
+      if (!args.wait) return 0
+      await waitUntil(client, waiting, `replicate ${index}`, balanced)
+      options.out(`every shard of ${index} has ${answer.replicationFactor} replica(s)\n`)
+      return 0
+    }
     default:
       throw new ConfigError(
-        `unknown cluster command \`${args.sub ?? ''}\`: expected status, rebalance, drain or replace`,
+        `unknown cluster command \`${args.sub ?? ''}\`: expected init, status, rebalance, drain, replace or replicate`,
       )
   }
 }

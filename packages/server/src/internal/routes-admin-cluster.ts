@@ -272,4 +272,37 @@ export const adminClusterRoutes: RouteSpec[] = [
       return new RawStatus(202, { old: old.id, new: replacement.id })
     },
   },
+  {
+    method: 'POST',
+    url: '/admin/indexes/:indexUid/replication',
+    action: 'cluster.update',
+    tag: 'Cluster',
+    summary:
+      'Changes an index\'s replication factor (`{ "replicationFactor": n }`, at most the active data nodes): the cluster then adds (or removes) replicas of every shard, a bounded batch at a time, as it repairs a shard',
+    body: 'json',
+    async handler({ services, params, body, contentType }) {
+      const runtime = requireCluster(services)
+      const parsed = adminBody(body, contentType, ['replicationFactor'])
+      const factor = parsed.replicationFactor
+      if (typeof factor !== 'number' || !Number.isInteger(factor) || factor < 1)
+        throw badRequest('invalid_cluster_request', '`replicationFactor` must be a positive integer')
+      const state = await currentState(runtime)
+      const uid = params.indexUid ?? ''
+      const index = state.indexes[uid]
+      if (index === undefined) throw new ApiError(404, 'index_not_found', `Index \`${uid}\` not found.`)
+      const nodes = Object.values(state.nodes).filter(
+        (n) => n.state === 'active' && runtime.node.isAlive(n.id),
+      ).length
+      if (factor > nodes)
+        throw badRequest(
+          'invalid_cluster_request',
+          `\`replicationFactor\` ${factor} exceeds the ${nodes} active data node${nodes === 1 ? '' : 's'}`,
+        )
+      const previous = index.sharding.replicationFactor
+      if (factor !== previous)
+        await propose(runtime, { type: 'index.update', uid, replicationFactor: factor, atMs: Date.now() })
+      runtime.node.pokeController()
+      return new RawStatus(202, { indexUid: uid, replicationFactor: factor, previous })
+    },
+  },
 ]

@@ -126,6 +126,21 @@ export async function standaloneToCluster(grow: readonly string[]): Promise<void
     )
     const holders = new Set(shards.body.shards.flatMap((s) => s.replicas.map((r) => r.node)))
     expect(holders.size).toBeGreaterThan(1)
+    // Then every shard on every node: the replication factor goes from 1 to the node count.
+    const replicated = await runCli(
+      [
+        ...['cluster', 'replicate', 'movies', '--replication-factor', String(nodes.length)],
+        ...['--url', n0.url, '--api-key', MASTER_KEY],
+      ],
+      { timeoutMs: 120_000 },
+    )
+    expect(replicated.code, replicated.stdout + replicated.stderr).toBe(0)
+    const spread = await n0.request<{ shards: { replicas: { state: string }[] }[] }>(
+      'GET',
+      '/indexes/movies/_shards',
+    )
+    for (const shard of spread.body.shards)
+      expect(shard.replicas.filter((r) => r.state === 'active').length).toBe(nodes.length)
 
     for (const node of nodes) {
       const view = await observe(new Meilisearch({ host: node.url, apiKey: MASTER_KEY }))
