@@ -22,6 +22,7 @@ const PENDING: Record<string, string> = {
   failover: 'cluster suite reworked under issue 17',
   sharded: 'cluster suite reworked under issue 16',
   'cluster-idle': 'cluster suite reworked under issue 15',
+  'raft-host-idle': 'Raft host suite reworked with the cluster foundation under issue 15',
 }
 
 interface Result {
