@@ -42,12 +42,12 @@ export default defineSuite({
   async run(ctx) {
     const corpusFile = debianCorpusPaths().find((p) => loadable(p))
     if (corpusFile === undefined) throw new Error('Debian corpus not found; see bench/corpus/debian.ts')
-    const docs = loadDebianCorpus({ file: corpusFile, limit: ctx.smoke ? 2000 : Number.MAX_SAFE_INTEGER })
+    const docs = loadDebianCorpus({ file: corpusFile, limit: ctx.smoke ? 1000 : Number.MAX_SAFE_INTEGER })
     const { tuning, heldOut } = splitKnownItemQueries(
-      knownItemQueries(docs, ctx.seed, ctx.smoke ? 100 : 1000),
+      knownItemQueries(docs, ctx.seed, ctx.smoke ? 100 : 500),
       ctx.seed,
     )
-    const timed = heldOut.slice(0, ctx.smoke ? 10 : 100).map((q) => q.query)
+    const timed = heldOut.slice(0, ctx.smoke ? 10 : 50).map((q) => q.query)
     ctx.peerVersion('node:sqlite (SQLite)', sqliteVersion())
     ctx.log(
       `${docs.length} documents; ${tuning.length} tuning and ${heldOut.length} held-out queries (seed ${ctx.seed}); ${timed.length} timed`,

@@ -70,7 +70,7 @@ export function buildMiniSearch(docs: readonly DebianPackage[]): Built {
   }
 }
 
-/** Orama: prefix matching on (its default); threshold 0 (its default: every term) or 1 (any term). */
+/** Orama: prefix matching on (its default); `threshold` 0 (its default) or 1. */
 export async function buildOrama(docs: readonly DebianPackage[]): Promise<Built> {
   const db = create({ schema: { name: 'string', summary: 'string', description: 'string' } as const })
   await insertMultiple(
@@ -91,11 +91,8 @@ export async function buildOrama(docs: readonly DebianPackage[]): Promise<Built>
     },
   })
   return {
-    candidates: [
-      variant('threshold: 0 (default)', 0, false),
-      variant('threshold: 1', 1, false),
-      variant('threshold: 1, exact', 1, true),
-    ],
+    // Orama answers a few queries a second on this corpus: two candidates keep the tuning affordable.
+    candidates: [variant('threshold: 0 (default)', 0, false), variant('threshold: 1', 1, false)],
   }
 }
 
