@@ -6,7 +6,8 @@
  *   description }` per line, `id` = line number) from `$SHOAL_DEBIAN_CORPUS`, or the shared
  *   datasets folder, or `bench/.cache/` where `--rebuild` writes it.
  * - `knownItemQueries(docs, seed, count)` samples packages with a seeded generator and takes 2–4
- *   content words of each one's summary as a query whose target is that package.
+ *   content words of each one's summary as a query whose target is that package;
+ *   `splitKnownItemQueries(queries, seed)` splits them into a tuning and a held-out set.
  * - `node bench/corpus/debian.ts --rebuild [out.jsonl.gz]` rebuilds the file from
  *   `apt-cache dumpavail` (package, section, summary) and apt's English translation indexes
  *   (long descriptions). Those indexes are fetched only when apt is told to, e.g.
@@ -128,6 +129,28 @@ export function knownItemQueries(
     queries.push({ query, target: doc.id })
   }
   return queries
+}
+
+/** The judged queries split in two: `tuning` to choose configurations on, `heldOut` to report. */
+export interface QuerySplit {
+  tuning: KnownItemQuery[]
+  heldOut: KnownItemQuery[]
+}
+
+/** The share of the judged queries that goes to tuning; the rest is held out. */
+export const TUNING_SHARE = 0.4
+
+/**
+ * Splits known-item queries into a tuning set and a held-out set, fixed by `seed`: each query
+ * draws a number from `mulberry32(seed ^ 0x5e1ec7)` in order and goes to tuning when it is below
+ * `TUNING_SHARE`. Analyzer options, boosts and every peer's options are chosen on `tuning`;
+ * MRR@10 is reported on `heldOut` only, so no figure is taken on the queries it was tuned on.
+ */
+export function splitKnownItemQueries(queries: readonly KnownItemQuery[], seed: number): QuerySplit {
+  const random = mulberry32((seed ^ 0x5e1ec7) >>> 0)
+  const split: QuerySplit = { tuning: [], heldOut: [] }
+  for (const q of queries) (random() < TUNING_SHARE ? split.tuning : split.heldOut).push(q)
+  return split
 }
 
 /** Mean reciprocal rank of the target within the first 10 results, and the share found there. */

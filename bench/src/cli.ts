@@ -7,8 +7,10 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { machineInfo } from './machine.ts'
-import { type BenchResult, measure, type Suite, type SuiteContext, type SuiteReport } from './suite.ts'
+import { createContext, type RunState } from './context.ts'
+import { loadSample, machineInfo } from './machine.ts'
+import { peerVersions } from './peers.ts'
+import type { Suite, SuiteReport } from './suite.ts'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -30,46 +32,16 @@ async function discoverSuites(): Promise<Map<string, string>> {
   return found
 }
 
-function checkResult(suite: string, result: BenchResult): void {
-  if (!result.name || !result.metric || !result.unit) {
-    throw new Error(`suite ${suite}: a result needs name, metric and unit: ${JSON.stringify(result)}`)
-  }
-  if (!Number.isFinite(result.value))
-    throw new Error(`suite ${suite}: ${result.name} has value ${result.value}`)
-}
-
 async function runSuite(name: string, file: string, smoke: boolean): Promise<string> {
   const module = (await import(pathToFileURL(file).href)) as { default?: Suite }
   const suite = module.default
   if (suite === undefined || typeof suite.run !== 'function') throw new Error(`${file} has no default suite`)
-  const results: BenchResult[] = []
   const seed = Number(process.env.SEED ?? 42)
-  const ctx: SuiteContext = {
-    smoke,
-    seed,
-    log: (message) => process.stderr.write(`[bench ${name}] ${message}\n`),
-    record: (result) => {
-      checkResult(name, result)
-      results.push(result)
-    },
-    measure: async (taskName, fn, options = {}) => {
-      const m = await measure(taskName, fn, smoke, options)
-      const peer = options.peer === undefined ? {} : { peer: options.peer }
-      ctx.record({ name: taskName, metric: 'ops/s', value: m.opsPerSecond, unit: 'ops/s', ...peer })
-      ctx.record({ name: taskName, metric: 'p50-latency', value: m.p50Ms, unit: 'ms', ...peer })
-      ctx.record({ name: taskName, metric: 'p99-latency', value: m.p99Ms, unit: 'ms', ...peer })
-      ctx.log(
-        `${taskName}: ${Math.round(m.opsPerSecond).toLocaleString('en')} ops/s (p50 ${m.p50Ms.toFixed(4)} ms)`,
-      )
-      return m
-    },
-    ratio: (ratioName, ours, peer, peerName) => {
-      const ratio = ours / peer
-      ctx.record({ name: ratioName, metric: 'ratio', value: ratio, unit: 'x', peer: peerName, ratio })
-      ctx.log(`${ratioName}: ${ratio.toFixed(2)}x ${peerName}`)
-      return ratio
-    },
-  }
+  const state: RunState = { results: [], peers: {}, rounds: 0, loadStart: loadSample() }
+  // Versions first: a peer missing from a full run shows in the results, not only in a log.
+  Object.assign(state.peers, peerVersions(suite.peers ?? {}, file))
+  const ctx = createContext(name, smoke, seed, state)
+  ctx.log(`load average at start: ${state.loadStart.loadavg.map((l) => l.toFixed(2)).join(' ')}`)
   const started = performance.now()
   await suite.run(ctx)
   const report: SuiteReport = {
@@ -77,14 +49,18 @@ async function runSuite(name: string, file: string, smoke: boolean): Promise<str
     description: suite.description,
     smoke,
     machine: machineInfo(),
-    results,
+    peers: state.peers,
+    load: { start: state.loadStart, end: loadSample() },
+    rounds: state.rounds,
+    results: state.results,
   }
   const folder = smoke ? path.join(root, 'bench/results/smoke') : path.join(root, 'bench/results')
   await mkdir(folder, { recursive: true })
   const out = path.join(folder, `${name}.json`)
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`)
+  ctx.log(`load average at end: ${report.load.end.loadavg.map((l) => l.toFixed(2)).join(' ')}`)
   ctx.log(
-    `done in ${((performance.now() - started) / 1000).toFixed(1)} s, ${results.length} figures → ${path.relative(root, out)}`,
+    `done in ${((performance.now() - started) / 1000).toFixed(1)} s, ${state.results.length} figures → ${path.relative(root, out)}`,
   )
   return out
 }

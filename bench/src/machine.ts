@@ -23,3 +23,15 @@ export function machineInfo(): MachineInfo {
     date: new Date().toISOString(),
   }
 }
+
+/** The machine's load at one moment: 1/5/15-minute load averages (the machines are shared). */
+export interface LoadSample {
+  date: string
+  loadavg: [number, number, number]
+  cores: number
+}
+
+export function loadSample(): LoadSample {
+  const [one = 0, five = 0, fifteen = 0] = os.loadavg()
+  return { date: new Date().toISOString(), loadavg: [one, five, fifteen], cores: os.cpus().length }
+}

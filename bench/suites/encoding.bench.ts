@@ -6,7 +6,8 @@ import { defineSuite, mulberry32 } from '../src/index.ts'
  * encoding a user would reach for first, on document-batch commands.
  */
 export default defineSuite({
-  description: 'Command-log encoding: msgpackr vs JSON on document batches',
+  description: 'Command-log encoding: msgpackr vs JSON on document batches, interleaved rounds',
+  peers: { npm: ['msgpackr'] },
   async run(ctx) {
     const random = mulberry32(ctx.seed)
     const docs = Array.from({ length: ctx.smoke ? 10 : 100 }, (_, i) => ({
@@ -27,11 +28,14 @@ export default defineSuite({
       unit: 'B',
       peer: 'JSON',
     })
-    const enc = await ctx.measure('msgpackr-encode', () => packr.pack(command))
-    const encJson = await ctx.measure('json-encode', () => JSON.stringify(command), { peer: 'JSON' })
-    ctx.ratio('encode-ratio-vs-json', enc.opsPerSecond, encJson.opsPerSecond, 'JSON')
-    const dec = await ctx.measure('msgpackr-decode', () => packr.unpack(packed))
-    const decJson = await ctx.measure('json-decode', () => JSON.parse(json), { peer: 'JSON' })
-    ctx.ratio('decode-ratio-vs-json', dec.opsPerSecond, decJson.opsPerSecond, 'JSON')
+    // Interleaved rounds; ratios named encode-ratio-vs-json-encode and decode-ratio-vs-json-decode.
+    await ctx.compare('encode', [
+      { name: 'msgpackr-encode', fn: () => packr.pack(command) },
+      { name: 'json-encode', peer: 'JSON', fn: () => JSON.stringify(command) },
+    ])
+    await ctx.compare('decode', [
+      { name: 'msgpackr-decode', fn: () => packr.unpack(packed) },
+      { name: 'json-decode', peer: 'JSON', fn: () => JSON.parse(json) },
+    ])
   },
 })

@@ -14,6 +14,7 @@ import { Bm25Index, createAnalyzer } from '../src/index.ts'
  */
 export default defineSuite({
   description: '@shoal/bm25 typo-tolerant search q/s vs MiniSearch fuzzy at the same edit distance',
+  peers: { npm: ['minisearch'] },
   async run(ctx) {
     const docs = loadDebianCorpus({ limit: ctx.smoke ? 5000 : Number.MAX_SAFE_INTEGER })
     const random = mulberry32(ctx.seed)
@@ -37,18 +38,23 @@ export default defineSuite({
     ctx.log(`${docs.length} documents, ${queries.length} queries with typos`)
     for (const edits of [1, 2] as const) {
       let i = 0
-      const ours = await ctx.measure(`bm25-typos-${edits}`, () => {
-        index.search(queries[i++ % queries.length]!, 10, { typos: edits, prefix: false })
-      })
       let j = 0
-      const peer = await ctx.measure(
-        `minisearch-fuzzy-${edits}`,
-        () => {
-          mini.search(queries[j++ % queries.length]!, { fuzzy: edits, prefix: false }).slice(0, 10)
+      // Both sides answer the same misspelt queries, in interleaved rounds.
+      await ctx.compare(`typo-qps-${edits}`, [
+        {
+          name: `bm25-typos-${edits}`,
+          fn: () => {
+            index.search(queries[i++ % queries.length]!, 10, { typos: edits, prefix: false })
+          },
         },
-        { peer: 'MiniSearch' },
-      )
-      ctx.ratio(`typo-qps-ratio-vs-minisearch-${edits}`, ours.opsPerSecond, peer.opsPerSecond, 'MiniSearch')
+        {
+          name: `minisearch-fuzzy-${edits}`,
+          peer: 'MiniSearch',
+          fn: () => {
+            mini.search(queries[j++ % queries.length]!, { fuzzy: edits, prefix: false }).slice(0, 10)
+          },
+        },
+      ])
       const expanded = queries.map((q) => index.expandQuery(q, { typos: edits, prefix: false }).length)
       ctx.record({
         name: `bm25-terms-per-query-typos-${edits}`,

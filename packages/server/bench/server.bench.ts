@@ -7,16 +7,18 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createGunzip } from 'node:zlib'
-import { defineSuite, mulberry32, type SuiteContext } from '@shoal/bench'
+import { defineSuite, mulberry32, type SuiteContext, spreadOf } from '@shoal/bench'
 import { open } from '@shoal/engine'
 import autocannon from 'autocannon'
 import { debianCorpusFile } from '../../../bench/corpus/debian.ts'
 
 /**
  * The HTTP node against the embedded engine it wraps, on the Debian corpus:
- * import docs/s through the API, search q/s and p50/p99 with autocannon at 1,
- * 16 and 64 connections against a real `shoal start` process, the same queries
- * in-process on the embedded engine, and the HTTP/embedded overhead ratios.
+ * import docs/s through the API; then, with both holding the same documents,
+ * interleaved rounds of: the same queries one at a time over one keep-alive
+ * connection to a real `shoal start` process, in-process on the embedded
+ * engine, and with autocannon at 1, 16 and 64 connections. Ratios are the
+ * median of per-round ratios (p50, p99, throughput) with their min and max.
  */
 
 /** Smoke runs use the sample the package ships (502 packages of the same corpus). */
@@ -136,7 +138,7 @@ async function cannon(url: string, queries: string[], connections: number, secon
     url: `${url}/indexes/packages/search`,
     connections,
     timeout: 120,
-    ...(smoke ? { amount: Math.max(200, connections * 10) } : { duration: seconds }),
+    ...(smoke ? { amount: Math.max(50, connections * 4) } : { duration: seconds }),
     requests: [
       {
         method: 'POST',
@@ -199,54 +201,39 @@ async function sequential(seconds: number, query: (i: number) => unknown): Promi
   }
 }
 
-function recordTiming(ctx: SuiteContext, name: string, timing: Timing, peer?: string): void {
+/** Records a side's median figures over the rounds, each with its min and max. */
+function recordTiming(ctx: SuiteContext, name: string, rounds: readonly Timing[], peer?: string): void {
   const extra = peer === undefined ? {} : { peer }
-  ctx.record({ name, metric: 'ops/s', value: timing.qps, unit: 'q/s', ...extra })
-  ctx.record({ name, metric: 'p50-latency', value: timing.p50Ms, unit: 'ms', ...extra })
-  ctx.record({ name, metric: 'p99-latency', value: timing.p99Ms, unit: 'ms', ...extra })
+  const put = (metric: string, unit: string, pick: (t: Timing) => number) => {
+    const s = spreadOf(rounds.map(pick))
+    ctx.record({ name, metric, value: s.median, unit, rounds: s.rounds, min: s.min, max: s.max, ...extra })
+    return s
+  }
+  const qps = put('ops/s', 'q/s', (t) => t.qps)
+  const p50 = put('p50-latency', 'ms', (t) => t.p50Ms)
+  const p99 = put('p99-latency', 'ms', (t) => t.p99Ms)
   ctx.log(
-    `${name}: ${timing.qps.toFixed(1)} q/s, p50 ${timing.p50Ms.toFixed(3)} ms, p99 ${timing.p99Ms.toFixed(3)} ms`,
+    `${name}: ${qps.median.toFixed(1)} q/s (${qps.min.toFixed(1)}–${qps.max.toFixed(1)}), p50 ${p50.median.toFixed(3)} ms, p99 ${p99.median.toFixed(3)} ms`,
   )
 }
 
 export default defineSuite({
   description:
-    'HTTP node vs embedded engine on the Debian corpus: import docs/s, search q/s and p50/p99 at 1/16/64 connections',
+    'HTTP node vs embedded engine on the Debian corpus, alternated in rounds on the same data: search p50/p99 one at a time, throughput at 1/16/64 connections; import docs/s',
+  peers: { npm: ['autocannon'] },
   async run(ctx) {
     const docs = await loadCorpus(ctx.smoke)
     const queries = makeQueries(docs, 500, ctx.seed)
-    const seconds = ctx.smoke ? 1 : 10
+    const seconds = ctx.smoke ? 0.2 : 4
     const dir = await mkdtemp(path.join(tmpdir(), 'shoal-bench-server-'))
     try {
+      // Both sides hold the same documents at once: the node (a `shoal start` process) imported
+      // over HTTP, the embedded engine in this process; then they take turns, round after round.
       const node = await startNode(path.join(dir, 'node'))
-      let http: Timing = { qps: 0, p50Ms: 0, p99Ms: 0 }
+      const engine = await open(path.join(dir, 'embedded'), { sync: 'none' })
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 })
       try {
         await importOverHttp(ctx, node.url, docs)
-        await cannon(node.url, queries, 4, 2, ctx.smoke)
-        for (const connections of [1, 16, 64]) {
-          const result = await cannon(node.url, queries, connections, seconds, ctx.smoke)
-          recordTiming(ctx, `http-search-c${connections}`, {
-            qps: result.qps,
-            p50Ms: result.p50,
-            p99Ms: result.p99,
-          })
-        }
-        // The same queries one after another over one keep-alive connection, timed to the microsecond.
-        const agent = new Agent({ keepAlive: true, maxSockets: 1 })
-        http = await sequential(seconds, (i) =>
-          postOnce(agent, `${node.url}/indexes/packages/search`, {
-            q: queries[i % queries.length],
-            limit: 10,
-          }),
-        )
-        agent.destroy()
-        recordTiming(ctx, 'http-search-sequential', http)
-      } finally {
-        await node.stop()
-      }
-
-      const engine = await open(path.join(dir, 'embedded'), { sync: 'none' })
-      try {
         await engine.createIndex('packages', {
           primaryKey: 'id',
           settings: {
@@ -256,17 +243,70 @@ export default defineSuite({
         })
         const index = engine.index('packages')
         for (let i = 0; i < docs.length; i += BATCH) await index.addDocuments(docs.slice(i, i + BATCH))
-        // Warm up as the HTTP node was warmed up, then the same sequential run in-process.
+        // The same warm-up on both sides.
+        await cannon(node.url, queries, 4, 2, ctx.smoke)
         for (const q of queries.slice(0, 50)) index.search({ q, limit: 10 })
-        const embedded = await sequential(seconds, (i) =>
-          index.search({ q: queries[i % queries.length], limit: 10 }),
+
+        const sides: Array<{ name: string; peer?: string; run: () => Promise<Timing> }> = [
+          {
+            name: 'http-search-sequential',
+            // The same queries one after another over one keep-alive connection, to the microsecond.
+            run: () =>
+              sequential(seconds, (i) =>
+                postOnce(agent, `${node.url}/indexes/packages/search`, {
+                  q: queries[i % queries.length],
+                  limit: 10,
+                }),
+              ),
+          },
+          {
+            name: 'embedded-search',
+            peer: 'embedded engine',
+            run: () =>
+              sequential(seconds, (i) => index.search({ q: queries[i % queries.length], limit: 10 })),
+          },
+          ...[1, 16, 64].map((connections) => ({
+            name: `http-search-c${connections}`,
+            run: async (): Promise<Timing> => {
+              const r = await cannon(node.url, queries, connections, seconds, ctx.smoke)
+              return { qps: r.qps, p50Ms: r.p50, p99Ms: r.p99 }
+            },
+          })),
+        ]
+        const perRound = await ctx.alternate(sides.map((side) => ({ name: side.name, run: side.run })))
+        for (const side of sides) recordTiming(ctx, side.name, perRound.get(side.name)!, side.peer)
+        const of = (name: string, pick: (t: Timing) => number) => perRound.get(name)!.map(pick)
+        const embedded = 'embedded-search'
+        ctx.roundRatio(
+          'http-vs-embedded-throughput',
+          of('http-search-sequential', (t) => t.qps),
+          of(embedded, (t) => t.qps),
+          'embedded engine',
         )
-        recordTiming(ctx, 'embedded-search', embedded, 'embedded engine')
-        ctx.ratio('http-vs-embedded-throughput', http.qps, embedded.qps, 'embedded engine')
-        ctx.ratio('http-vs-embedded-p50-latency', http.p50Ms, embedded.p50Ms, 'embedded engine')
-        ctx.ratio('http-vs-embedded-p99-latency', http.p99Ms, embedded.p99Ms, 'embedded engine')
+        ctx.roundRatio(
+          'http-vs-embedded-p50-latency',
+          of('http-search-sequential', (t) => t.p50Ms),
+          of(embedded, (t) => t.p50Ms),
+          'embedded engine',
+        )
+        ctx.roundRatio(
+          'http-vs-embedded-p99-latency',
+          of('http-search-sequential', (t) => t.p99Ms),
+          of(embedded, (t) => t.p99Ms),
+          'embedded engine',
+        )
+        for (const connections of [1, 16, 64]) {
+          ctx.roundRatio(
+            `http-c${connections}-vs-embedded-throughput`,
+            of(`http-search-c${connections}`, (t) => t.qps),
+            of(embedded, (t) => t.qps),
+            'embedded engine (one query at a time)',
+          )
+        }
       } finally {
+        agent.destroy()
         await engine.close()
+        await node.stop()
       }
     } finally {
       await rm(dir, { recursive: true, force: true })
