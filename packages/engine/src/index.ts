@@ -90,6 +90,7 @@ export type {
   SettingsUpdate,
   ShardFacets,
   ShardHit,
+  ShardRefinePlan,
   ShardSearchPlan,
   ShardSearchResult,
   SortValue,
