@@ -266,6 +266,24 @@ describe(`a sharded index answers like one unsharded index (SEED=${SEED})`, () =
     expect(withoutTime(distributedSearch(sharded.get(6)!, params))).toEqual(withoutTime(expected))
   })
 
+  it('sends with their documents only the hits that can reach the page when the merge applies a threshold', () => {
+    const params: SearchParams = {
+      q: 'library',
+      rankingScoreThreshold: 0.05,
+      limit: 5,
+      showRankingScore: true,
+    }
+    const shards = sharded.get(3)!
+    const context = roundTrip(mergeSearchStats(shards.map((shard) => roundTrip(shard.searchStats(params)))))
+    const parts = shards.map((shard) => roundTrip(shard.searchShard(params, context)))
+    expect(withoutTime(mergeShardResults(params, parts))).toEqual(withoutTime(whole.search(params)))
+    for (const part of parts) {
+      // Every candidate is counted, but a hit that 5 hits scoring at least as high precede cannot be shown.
+      expect(part.hits.length).toBeGreaterThan(5)
+      expect(part.hits.filter((hit) => hit.document !== null)).toHaveLength(5)
+    }
+  })
+
   // Last: it changes the settings of every index.
   it('answers generated searches and facet searches identically with a distinctAttribute', async () => {
     const indexes = [whole, ...[...sharded.values()].flat()]
