@@ -379,6 +379,35 @@ describe('distributed search statistics, narrowing and refusals', () => {
     expect(all.facetDistribution).toEqual({ g: { a: 1, b: 1, c: 1 } })
   })
 
+  it('takes the words of matchingStrategy frequency rarest first in the whole collection', async () => {
+    // Collection-wide "alpha" (2 documents) is rarer than "beta" (3); shard a alone sees the reverse.
+    const docs = [
+      { id: 1, title: 'alpha beta' },
+      { id: 2, title: 'alpha' },
+      { id: 3, title: 'beta' },
+      { id: 4, title: 'beta' },
+    ]
+    await engine.createIndex('f-a', { primaryKey: 'id' })
+    await engine.createIndex('f-b', { primaryKey: 'id' })
+    await engine.createIndex('f-whole', { primaryKey: 'id' })
+    await engine.index('f-a').addDocuments(docs.slice(0, 2))
+    await engine.index('f-b').addDocuments(docs.slice(2))
+    await engine.index('f-whole').addDocuments(docs)
+    const params: SearchParams = { q: 'alpha beta', matchingStrategy: 'frequency', showRankingScore: true }
+    const expected = withoutTime(engine.index('f-whole').search(params))
+    // Documents holding the rarest word, "alpha", only: the one with both words first.
+    expect(expected.hits.map((hit) => hit.id)).toEqual([1, 2])
+    expect(
+      engine
+        .index('f-a')
+        .search(params)
+        .hits.map((hit) => hit.id),
+    ).toEqual([1])
+    expect(withoutTime(distributedSearch([engine.index('f-a'), engine.index('f-b')], params))).toEqual(
+      expected,
+    )
+  })
+
   it('applies rankingScoreThreshold to scores normalised by the best score of the whole collection', async () => {
     await engine.createIndex('t-a', { primaryKey: 'id' })
     await engine.createIndex('t-b', { primaryKey: 'id' })
