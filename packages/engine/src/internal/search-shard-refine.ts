@@ -20,10 +20,12 @@
  *     taken by then). Without a threshold the merge decides, its local order is the global one.
  *
  * When the merge decides which matches survive (`mergeNarrows`), the partition sends every
- * remaining match, with its distinct values and its own facet counts, and the merge counts the
- * totals and facets over the survivors. Otherwise it sends its first `offset + limit` (every
- * match of a hybrid search, whose order needs the collection's best keyword score) and its exact
- * count of remaining matches.
+ * remaining match, with its distinct values and its own facet counts (documents only for those
+ * that can be on the page: all under `distinct`, where several values per document leave no
+ * bound), and the merge counts the totals and facets over the survivors. Otherwise it sends its
+ * first `offset + limit` (for a hybrid search, whose order needs the collection's best keyword
+ * score, those that can be on the page whatever that score is: hybrid-page-bound.ts) and its
+ * exact count of remaining matches.
  */
 
 import type { Doc, SearchMode, ShardFacets, ShardRefinePlan, ShardSearchPlan } from '../types.ts'
