@@ -209,8 +209,8 @@ export class Index {
   /**
    * Phase 2: this shard's candidates for the global answer to `params`, scored with `context`
    * (`mergeSearchStats` of every shard's `searchStats`). Merge every shard's with
-   * `mergeShardResults`. Throws `ShardedSearchUnsupportedError` for what shards cannot answer
-   * exactly, and `ShardedSearchMismatchError` for a context gathered for another query.
+   * `mergeShardResults`. Every search parameter is answered exactly across shards; throws
+   * `ShardedSearchMismatchError` for a context gathered for another query.
    */
   searchShard(params: SearchParams, context: SearchContext): ShardSearchResult {
     return searchShard(this.#state(), params, context)

@@ -92,6 +92,7 @@ export type {
   SettingsUpdate,
   ShardFacets,
   ShardHit,
+  ShardRefinePlan,
   ShardSearchPlan,
   ShardSearchResult,
   SimilarParams,

@@ -284,6 +284,23 @@ export interface ShardSearchPlan {
   maxTotalHits: number
   /** The index's `faceting` setting, applied to the summed counts. */
   faceting: FacetingSettings
+  /** What narrows the ranked list after ranking; null when nothing does. */
+  refine: ShardRefinePlan | null
+}
+
+/**
+ * The parameters that narrow a ranked list after ranking (phrases and exclusions in `q`,
+ * `matchingStrategy`, `attributesToSearchOn`, `rankingScoreThreshold`, `distinct`), as every
+ * partition understood them. A search with any of them ranks every match on every partition.
+ */
+export interface ShardRefinePlan {
+  /** Whether `q` holds phrases or exclusions. */
+  syntax: boolean
+  matchingStrategy: 'last' | 'all' | 'frequency' | null
+  attributesToSearchOn: string[] | null
+  rankingScoreThreshold: number | null
+  /** The attribute with one hit per value (the `distinct` parameter or `distinctAttribute`). */
+  distinct: string | null
 }
 
 /** One candidate hit of a partition, with what the merge orders it by. */
@@ -298,8 +315,23 @@ export interface ShardHit {
   similarity: number | null
   /** One value per sort rule. */
   sortValues: SortValue[]
-  /** The hit as returned: projected, with `_formatted` and `_matchesPosition` when asked. */
-  document: Doc
+  /**
+   * The hit as returned: projected, with `_formatted` and `_matchesPosition` when asked. Null
+   * when the merge needs the hit only to count it (a search asking for no hits).
+   */
+  document: Doc | null
+  /**
+   * How many leading query words the hit holds (`matchingStrategy` `last` and `frequency`:
+   * more first, before any other rule); 0 otherwise.
+   */
+  bucket: number
+  /**
+   * The hit's values of the distinct attribute (lower-cased strings `s:…`, `number:…`,
+   * `boolean:…`), when the merge picks one hit per value; null otherwise.
+   */
+  distinctValues: string[] | null
+  /** The hit's own facet counts, when the merge decides which hits the facets count; else null. */
+  facets: ShardFacets | null
 }
 
 /** A partition's exact, untrimmed facet counts. */
@@ -332,6 +364,12 @@ export interface ShardSearchResult {
   hybridCount: number
   /** The largest collection-wide document frequency of the query's words. */
   matchEstimate: number
+  /**
+   * Searches with a `refine` plan the partition narrowed alone: its matches left after
+   * narrowing (exact). Null when the merge narrows (`rankingScoreThreshold` of a keyword or
+   * hybrid search, `distinct`, hybrid searches): the hits then hold every candidate.
+   */
+  refinedCount: number | null
   /** Candidates for the global page, in no particular order (see docs/distributed-search.md). */
   hits: ShardHit[]
   facets: ShardFacets | null

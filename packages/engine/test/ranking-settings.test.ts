@@ -218,11 +218,11 @@ describe('ranking and matching settings', () => {
       expect(ids(shoes.search({ q: 'red running shoe', distinct: 'price' }))).toHaveLength(4)
     })
 
-    it('a partition refuses it, naming the setting', async () => {
-      await configure({ distinctAttribute: 'brand' })
-      expect(() => shards[0]!.searchShard({ q: 'shoe' }, { text: null })).toThrow(
-        expect.objectContaining({ code: 'invalid_search_sharded_distinct_attribute' }),
-      )
+    it('partitions answer it as one index does, one hit per value collection-wide', async () => {
+      await configure({ filterableAttributes: ['brand', 'price'], distinctAttribute: 'brand' })
+      expect(ids(search({ q: 'running shoe', sort: ['price:desc'] }))).toEqual([2, 3])
+      expect(ids(search({ q: 'shoe sandal guide sneakers', limit: 10, facets: ['brand'] }))).toHaveLength(4)
+      expect(ids(search({ q: 'red running shoe', distinct: 'price' }))).toHaveLength(4)
       await configure({ distinctAttribute: null })
     })
   })

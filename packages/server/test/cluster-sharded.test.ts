@@ -252,7 +252,7 @@ describe('a sharded index on three nodes', () => {
     expect(tasks.results.map((t) => t.status).every((s) => s === 'succeeded')).toBe(true)
   })
 
-  it('applies rankingRules, synonyms and prefixSearch across shards, answers facet searches, and refuses distinctAttribute', async () => {
+  it('applies rankingRules, synonyms and prefixSearch across shards, answers facet searches, distinctAttribute and narrowing parameters', async () => {
     const index = new Meilisearch({ host: nodes[0]!.url, apiKey: MASTER_KEY }).index('films')
     const ranked = await index
       .updateSettings({
@@ -294,9 +294,32 @@ describe('a sharded index on three nodes', () => {
       facetName: 'title',
     })
     expect(refused.body.code).toBe('invalid_facet_search_facet_name')
+    // One hit per genre, collection-wide: each genre's first document in the ranking rules' order.
     const distinct = await index.updateDistinctAttribute('genre').waitTask()
-    expect(distinct.status).toBe('failed')
-    expect(distinct.error?.code).toBe('invalid_settings_distinct_attribute')
+    expect(distinct.status, JSON.stringify(distinct.error)).toBe('succeeded')
+    const newest = [...held].sort((a, b) => b.year - a.year || a.id - b.id)
+    const firstOfGenre = newest.filter((d, i) => newest.findIndex((e) => e.genre === d.genre) === i)
+    const one = await index.search('tome', { limit: 100, facets: ['genre'] })
+    expect(one.hits.map((h) => h.id)).toEqual(firstOfGenre.map((d) => d.id))
+    expect(one.estimatedTotalHits).toBe(GENRES.length)
+    expect(one.facetDistribution?.genre).toEqual(Object.fromEntries(GENRES.map((g) => [g, 1])))
+    // Phrases, exclusions, matchingStrategy, attributesToSearchOn and rankingScoreThreshold, through every node.
+    const history = newest.filter((d) => d.genre === 'history' && d.id % 7 !== 0 && d.id !== 5)
+    for (const node of nodes) {
+      const narrowed = await node.request<{ hits: Array<{ id: number }>; estimatedTotalHits: number }>(
+        'POST',
+        '/indexes/films/search',
+        {
+          q: '"about history" book -lighthouses',
+          matchingStrategy: 'all',
+          attributesToSearchOn: ['title'],
+          rankingScoreThreshold: 0.1,
+        },
+      )
+      expect(narrowed.status, JSON.stringify(narrowed.body)).toBe(200)
+      expect(narrowed.body.hits.map((h) => h.id)).toEqual([history[0]!.id])
+      expect(narrowed.body.estimatedTotalHits).toBe(1)
+    }
     const reset = await index.resetSettings().waitTask()
     expect(reset.status).toBe('succeeded')
     expect(await index.getSettings()).toMatchObject({ synonyms: {}, prefixSearch: 'indexingTime' })

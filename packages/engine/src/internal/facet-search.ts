@@ -23,7 +23,9 @@ import { isPlainObject } from './document-path.ts'
 import type { IndexState } from './index-state.ts'
 import { matchedDocuments } from './search.ts'
 import { countFacets, mergeFacets } from './search-facets.ts'
+import { mergeParts } from './search-merge.ts'
 import { searchShard } from './search-shard.ts'
+import { mergeNarrows } from './search-shard-refine.ts'
 import { isCovered } from './settings.ts'
 
 /** The search parameters a facet search narrows its documents with. */
@@ -61,11 +63,17 @@ export function facetSearchShard(
 ): ShardSearchResult {
   const { facetName, facetQuery, search } = checkFacetSearch(state, params)
   const part = searchShard(state, { ...search, facets: [facetName], offset: 0, limit: 0 }, context)
-  const counts = part.facets?.distribution[facetName]
-  if (counts === undefined) return part
   const prefix = facetQuery === null ? '' : normalizeText(facetQuery)
-  const strings = counts.strings.filter(([, spelling]) => normalizeText(spelling).startsWith(prefix))
-  return { ...part, facets: { distribution: { [facetName]: { numbers: [], strings } } } }
+  // Only the string values `facetQuery` can match are counted.
+  const kept = (facets: ShardFacets | null): ShardFacets | null => {
+    const counts = facets?.distribution[facetName]
+    if (counts === undefined) return facets
+    const strings = counts.strings.filter(([, spelling]) => normalizeText(spelling).startsWith(prefix))
+    return { distribution: { [facetName]: { numbers: [], strings } } }
+  }
+  // When the merge narrows the matches, each hit carries its own counts (search-shard-refine.ts).
+  const hits = part.hits.map((hit) => (hit.facets === null ? hit : { ...hit, facets: kept(hit.facets) }))
+  return { ...part, hits, facets: kept(part.facets) }
 }
 
 /** The answer to a facet search from every partition's `facetSearchShard`. */
@@ -83,10 +91,12 @@ export function mergeFacetSearch(
     throw new ShardedSearchMismatchError(
       'Partitions understood the search differently (settings out of step?).',
     )
-  const merged = mergeFacets(
-    [facetName],
-    parts.map((part) => part.facets ?? { distribution: {} }),
-  )
+  const merged = mergeNarrows(plan)
+    ? (mergeParts(undefined, parts).counts ?? { distribution: { [facetName]: { numbers: [], strings: [] } } })
+    : mergeFacets(
+        [facetName],
+        parts.map((part) => part.facets ?? { distribution: {} }),
+      )
   return {
     facetHits: facetHits(merged.distribution[facetName]!, facetName, facetQuery, plan.faceting),
     facetQuery,

@@ -139,6 +139,7 @@ export function textValues(doc: Doc, attributes: readonly string[] | undefined):
 }
 
 /**
+/**
  * Folds one document word as the index's analyser does; `split` cuts a text into the words the
  * analyser sees (its custom tokens applied), so highlighting and phrase checks agree with the index.
  */
@@ -147,13 +148,30 @@ export interface Fold {
   split(text: string): TextWord[]
 }
 
-/** A folding function over the index's analyser, memoised for one request. */
+/**
+ * Folded words per text index, shared by its requests: a text index keeps one analyser for its
+ * life (new analysis settings build a new text index), and folding a word through it costs far
+ * more than a lookup. Narrowed searches fold every word of every candidate.
+ */
+const foldedWords = new WeakMap<TextIndex, Map<string, string | undefined>>()
+
+/** Words kept per text index; the memo starts over beyond this (about 4 MB of short words). */
+const FOLDED_WORDS_KEPT = 65_536
+
+/** A folding function over the index's analyser, memoised per text index. */
 export function folder(text: TextIndex): Fold {
-  const memo = new Map<string, string | undefined>()
+  let memo = foldedWords.get(text)
+  if (memo === undefined) {
+    memo = new Map()
+    foldedWords.set(text, memo)
+  }
+  const words = memo
   const fold = ((word: string) => {
-    if (memo.has(word)) return memo.get(word)
+    const known = words.get(word)
+    if (known !== undefined || words.has(word)) return known
     const folded = text.tokens(word)[0]
-    memo.set(word, folded)
+    if (words.size >= FOLDED_WORDS_KEPT) words.clear()
+    words.set(word, folded)
     return folded
   }) as Fold
   const spans = text.customSpans

@@ -8,17 +8,20 @@
  * caller reports the missing ones.
  */
 
+import assert from 'node:assert/strict'
 import { ShardedSearchMismatchError } from '../errors.ts'
 import type {
   Doc,
   SearchParams,
   SearchResult,
+  ShardFacets,
   ShardHit,
   ShardSearchPlan,
   ShardSearchResult,
 } from '../types.ts'
 import { compareDocumentKeys } from './document-order.ts'
 import { mergeFacets, presentFacets } from './search-facets.ts'
+import { narrowMerged } from './search-merge-refine.ts'
 import { compareRanked, completeLists, HYBRID_MIN_DEPTH, keywordTotal } from './search-rank.ts'
 import { defaultSettings } from './settings.ts'
 
@@ -35,6 +38,14 @@ export function mergeShardResults(
   params: SearchParams | undefined,
   parts: readonly ShardSearchResult[],
 ): SearchResult {
+  return mergeParts(params, parts).result
+}
+
+/** The merged answer and its untrimmed facet counts (what a facet search presents). */
+export function mergeParts(
+  params: SearchParams | undefined,
+  parts: readonly ShardSearchResult[],
+): { result: SearchResult; counts: ShardFacets | undefined } {
   const plan = parts[0]?.plan ?? fallbackPlan(params)
   const expected = JSON.stringify(plan)
   for (const part of parts) {
@@ -63,11 +74,20 @@ export function mergeShardResults(
         (plan.relevanceAt === null ? compareDocumentKeys(a.hit.key, b.hit.key) : a.position - b.position),
     )
   }
+  let total = ranked.total
+  let narrowedFacets: ShardFacets | undefined
+  if (plan.refine !== null) {
+    const narrowed = narrowMerged(plan, parts, order, ranked.scores)
+    ;({ order, total } = narrowed)
+    narrowedFacets = narrowed.facets
+  }
   // pagination.maxTotalHits: no hit is reached past this rank, and totals stop at it.
   order = order.slice(plan.offset, Math.min(plan.offset + plan.limit, plan.maxTotalHits))
-  const total = Math.min(ranked.total, plan.maxTotalHits)
+  total = Math.min(total, plan.maxTotalHits)
   let semanticHitCount = 0
   const hits = order.map(({ hit, position }) => {
+    // A partition leaves out only documents that cannot be on the page (search-shard-refine.ts).
+    assert(hit.document !== null, 'a partition left out the document of a hit on the page')
     const document: Doc = { ...hit.document }
     if (plan.showRankingScore) {
       document._rankingScore = ranked.scores === undefined ? 1 : roundScore(ranked.scores[position]!)
@@ -95,17 +115,20 @@ export function mergeShardResults(
           totalPages: pages.hitsPerPage === 0 ? 0 : Math.ceil(total / pages.hitsPerPage),
           totalHits: total,
         }
+  let counts: ShardFacets | undefined
   if (plan.facets !== null) {
-    const counts = mergeFacets(
-      plan.facets,
-      parts.map((part) => part.facets ?? { distribution: {} }),
-    )
+    counts =
+      narrowedFacets ??
+      mergeFacets(
+        plan.facets,
+        parts.map((part) => part.facets ?? { distribution: {} }),
+      )
     const { distribution, stats } = presentFacets(plan.facets, counts, plan.faceting)
     result.facetDistribution = distribution
     result.facetStats = stats
   }
   if (plan.mode === 'semantic' || plan.mode === 'hybrid') result.semanticHitCount = semanticHitCount
-  return result
+  return { result, counts }
 }
 
 function rank(
@@ -237,6 +260,7 @@ function fallbackPlan(params: SearchParams | undefined): ShardSearchPlan {
     settings: '',
     maxTotalHits: defaults.pagination.maxTotalHits,
     faceting: defaults.faceting,
+    refine: null,
   }
 }
 

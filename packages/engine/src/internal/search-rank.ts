@@ -264,10 +264,17 @@ export function sortRanked(
 
 /**
  * Whether the search ranks every match, not only the best `offset + limit`: it orders by keys
- * (sort, custom ranking rules, no relevance rule), counts facets or pages exactly.
+ * (sort, custom ranking rules, no relevance rule), counts facets or pages exactly, or narrows
+ * the ranked list (search-shard-refine.ts).
  */
 export function completeLists(
-  plan: Pick<ShardSearchPlan, 'sort' | 'relevanceAt' | 'facets' | 'pages'>,
+  plan: Pick<ShardSearchPlan, 'sort' | 'relevanceAt' | 'facets' | 'pages' | 'refine'>,
 ): boolean {
-  return plan.sort.length > 0 || plan.relevanceAt === null || plan.facets !== null || plan.pages !== null
+  return (
+    plan.sort.length > 0 ||
+    plan.relevanceAt === null ||
+    plan.facets !== null ||
+    plan.pages !== null ||
+    plan.refine !== null
+  )
 }

@@ -66,7 +66,7 @@ export function refine(
   const byWords =
     words.length > 0 && (request.matchingStrategy !== undefined || request.attributesToSearchOn !== undefined)
   if (byWords) {
-    const sequence = wordSequence(state, request, words)
+    const sequence = wordSequence(request.matchingStrategy, words, (term) => state.text.matchEstimate(term))
     rows = filterInTime(
       rows,
       (row) => {
@@ -113,15 +113,22 @@ function filterInTime<T>(rows: T[], keep: (row: T) => boolean, deadline: number 
   return kept
 }
 
-/** Query words in the order they are kept: as typed (`last`), or rarest first (`frequency`). */
-function wordSequence(state: IndexState, request: CheckedSearch, words: QueryWord[]): number[] {
+/**
+ * Query words in the order they are kept: as typed (`last`), or rarest first (`frequency`, by
+ * `frequencyOf`: the index's document frequency of a word, the collection's on a partition).
+ */
+export function wordSequence(
+  strategy: CheckedSearch['matchingStrategy'],
+  words: QueryWord[],
+  frequencyOf: (term: string) => number,
+): number[] {
   const indices = words.map((_, i) => i)
-  if (request.matchingStrategy !== 'frequency') return indices
-  const frequency = words.map((w) => state.text.matchEstimate(w.term))
+  if (strategy !== 'frequency') return indices
+  const frequency = words.map((w) => frequencyOf(w.term))
   return indices.sort((a, b) => frequency[a]! - frequency[b]! || a - b)
 }
 
-function leadingHeld(sequence: number[], held: Set<number>): number {
+export function leadingHeld(sequence: number[], held: Set<number>): number {
   let n = 0
   while (n < sequence.length && held.has(sequence[n]!)) n++
   return n
@@ -131,12 +138,23 @@ function leadingHeld(sequence: number[], held: Set<number>): number {
 function distinctRows<T extends { id: number }>(state: IndexState, rows: T[], attribute: string): T[] {
   const seen = new Set<string>()
   return rows.filter((row) => {
-    const values = valuesAt(state.docAt(row.id) as Doc, attribute)
-      .filter((v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
-      .map((v) => (typeof v === 'string' ? `s:${v.toLowerCase()}` : `${typeof v}:${String(v)}`))
+    const values = distinctValues(state.docAt(row.id)!, attribute)
     if (values.length === 0) return true
     if (values.some((v) => seen.has(v))) return false
     for (const v of values) seen.add(v)
     return true
   })
+}
+
+/**
+ * A document's values of the distinct attribute, each once: strings compared without case,
+ * numbers and booleans by value (other values are not distinct values).
+ */
+export function distinctValues(doc: Doc, attribute: string): string[] {
+  const values = new Set<string>()
+  for (const v of valuesAt(doc, attribute)) {
+    if (typeof v === 'string') values.add(`s:${v.toLowerCase()}`)
+    else if (typeof v === 'number' || typeof v === 'boolean') values.add(`${typeof v}:${String(v)}`)
+  }
+  return [...values]
 }

@@ -13,14 +13,16 @@
  *     lists, and the keyword normaliser, depend on the other partitions.
  */
 
-import { ShardedSearchMismatchError, ShardedSearchUnsupportedError } from '../errors.ts'
+import { ShardedSearchMismatchError } from '../errors.ts'
 import type {
   Doc,
   SearchContext,
   SearchMode,
   SearchParams,
   Settings,
+  ShardFacets,
   ShardHit,
+  ShardRefinePlan,
   ShardSearchPlan,
   ShardSearchResult,
 } from '../types.ts'
@@ -29,7 +31,7 @@ import { byKey } from './document-order.ts'
 import { mayReachPage } from './hybrid-page-bound.ts'
 import type { IndexState } from './index-state.ts'
 import type { TextQueryStats } from './ports.ts'
-import { hasSyntax, parseQuerySyntax } from './query-syntax.ts'
+import { parseQuerySyntax, type QuerySyntax } from './query-syntax.ts'
 import { folder, queryWords } from './query-words.ts'
 import { filterDocuments, project } from './search.ts'
 import { countFacets } from './search-facets.ts'
@@ -45,21 +47,40 @@ import {
   semanticHits,
   sortKey,
 } from './search-rank.ts'
+import { distinctValues } from './search-refine.ts'
+import {
+  facetsByRow,
+  mayReachThresholdPage,
+  mergeNarrows,
+  narrowRows,
+  orderRows,
+  pruneDistinct,
+  type RefineRow,
+  refinePlanOf,
+} from './search-shard-refine.ts'
 import { hasKeywordPart, statsVersion } from './search-stats.ts'
 import { settingsFingerprint } from './settings-fingerprint.ts'
 
-interface Row {
-  id: number
-  keyword: number | null
-  distance: number | null
-  similarity: number | null
-}
+type Row = RefineRow
 
 interface Ranked {
   rows: Row[]
   keywordFound: number
   keywordBest: number | null
   semanticFound: number
+}
+
+/** What a partition sends: its candidates, which of them carry their document, its facets. */
+interface Choice {
+  rows: Row[]
+  /** Per row: whether its document is sent (all when absent). */
+  documented: boolean[] | undefined
+  facets: ShardFacets | null
+  refinedCount: number | null
+  /** Each row's own facet counts, when the merge decides which rows the facets count. */
+  rowFacets: Map<number, ShardFacets> | undefined
+  /** The distinct attribute, when the merge picks one hit per value. */
+  distinct: string | null
 }
 
 /**
@@ -74,9 +95,14 @@ export function searchShard(
 ): ShardSearchResult {
   const request = checkSearch(params, state.settings)
   const syntax = parseQuerySyntax(request.q, state.text)
-  refuseUnsupported(request, hasSyntax(syntax), params?.distinct !== undefined && params.distinct !== null)
   const text = syntax.text
-  const plan = planOf(request, text, settingsFingerprint(state.settings), state.settings)
+  const plan = planOf(
+    request,
+    text,
+    settingsFingerprint(state.settings),
+    state.settings,
+    refinePlanOf(request, syntax),
+  )
   const keywordPart = plan.mode === 'keyword' || plan.mode === 'hybrid'
   if (context !== 'local' && (context.text !== null) !== keywordPart) {
     throw new ShardedSearchMismatchError('The search context was gathered for another query.')
@@ -85,19 +111,24 @@ export function searchShard(
   const allowed = filterDocuments(state, request.filter)
   const candidateCount = allowed === undefined ? state.size : allowed.count()
   const ranked = rankCandidates(state, { ...request, q: text }, plan, global, allowed, candidateCount)
-  const matched = plan.facets === null ? undefined : matchedSet(state, plan.mode, ranked.rows, allowed)
   const sortValues = (id: number) => plan.sort.map((rule) => sortKey(state.docAt(id)!, rule))
-  const rows = pageCandidates(plan, ranked.rows, sortValues, byKey(state))
+  const choice =
+    plan.refine === null
+      ? plainChoice(state, plan, ranked, allowed, sortValues)
+      : refinedChoice(state, request, plan, syntax, ranked, global, sortValues)
   const words =
     request.format === undefined || text.trim() === '' ? [] : queryWords(state.text, text, state.settings)
   const fold = folder(state.text)
-  const hits: ShardHit[] = rows.map((r) => ({
+  const hits: ShardHit[] = choice.rows.map((r, i) => ({
     key: state.keyAt(r.id)!,
     keyword: r.keyword,
     distance: r.distance,
     similarity: r.similarity,
     sortValues: sortValues(r.id),
-    document: hitDocument(state, request, r.id, words, fold),
+    document: choice.documented?.[i] === false ? null : hitDocument(state, request, r.id, words, fold),
+    bucket: r.bucket,
+    distinctValues: choice.distinct === null ? null : distinctValues(state.docAt(r.id)!, choice.distinct),
+    facets: choice.rowFacets?.get(r.id) ?? null,
   }))
   return {
     version: statsVersion(state),
@@ -109,8 +140,81 @@ export function searchShard(
     semanticFound: ranked.semanticFound,
     hybridCount: plan.mode === 'hybrid' ? ranked.rows.length : 0,
     matchEstimate: keywordPart ? state.text.matchEstimate(text, global) : 0,
+    refinedCount: choice.refinedCount,
     hits,
+    facets: choice.facets,
+  }
+}
+
+/** A search nothing narrows: the ranked rows that can reach the page, facets over every match. */
+function plainChoice(
+  state: IndexState,
+  plan: ShardSearchPlan,
+  ranked: Ranked,
+  allowed: Bitset | undefined,
+  sortValues: (id: number) => SortKey[],
+): Choice {
+  const matched = plan.facets === null ? undefined : matchedSet(state, plan.mode, ranked.rows, allowed)
+  return {
+    rows: pageCandidates(plan, ranked.rows, sortValues, byKey(state)),
+    documented: undefined,
     facets: matched === undefined ? null : countFacets(state, plan.facets!, matched),
+    refinedCount: null,
+    rowFacets: undefined,
+    distinct: null,
+  }
+}
+
+/** A search narrowed after ranking (search-shard-refine.ts). */
+function refinedChoice(
+  state: IndexState,
+  request: CheckedSearch,
+  plan: ShardSearchPlan,
+  syntax: QuerySyntax,
+  ranked: Ranked,
+  global: TextQueryStats | undefined,
+  sortValues: (id: number) => SortKey[],
+): Choice {
+  const refine = plan.refine!
+  const rows = narrowRows(state, request, plan, syntax, ranked.rows, global, ranked.keywordBest)
+  const pageEnd = plan.offset + plan.limit
+  const ordered = plan.mode === 'hybrid' ? rows : orderRows(plan, rows, sortValues, byKey(state))
+  if (!mergeNarrows(plan)) {
+    const matched = new Bitset(state.live.capacity)
+    for (const r of rows) matched.add(r.id)
+    return {
+      rows: plan.mode === 'hybrid' ? hybridPageRows(plan, rows, sortValues) : ordered.slice(0, pageEnd),
+      documented: undefined,
+      facets: plan.facets === null ? null : countFacets(state, plan.facets, matched),
+      refinedCount: rows.length,
+      rowFacets: undefined,
+      distinct: null,
+    }
+  }
+  const thresholdLocal =
+    refine.rankingScoreThreshold === null || plan.mode === 'placeholder' || plan.mode === 'semantic'
+  const sent =
+    refine.distinct !== null && plan.mode !== 'hybrid' && thresholdLocal
+      ? pruneDistinct(state, ordered, refine.distinct)
+      : ordered
+  let documented: boolean[] | undefined
+  if (pageEnd === 0) documented = sent.map(() => false)
+  else if (refine.distinct === null && plan.mode === 'keyword')
+    documented = mayReachThresholdPage(sent, pageEnd)
+  return {
+    rows: sent,
+    documented,
+    facets: null,
+    refinedCount: null,
+    rowFacets:
+      plan.facets === null
+        ? undefined
+        : facetsByRow(
+            state,
+            plan.facets,
+            sent.map((r) => r.id),
+          ),
+    distinct: refine.distinct,
   }
 }
 
@@ -128,9 +232,11 @@ function rankCandidates(
   const needAll = completeLists(plan)
   const window = Math.min(candidateCount, needAll ? candidateCount : pageEnd)
   if (plan.mode === 'placeholder') {
-    ranked.rows = placeholderIds(state, allowed, plan.sort.length > 0 ? undefined : pageEnd).map((id) =>
-      row(id),
-    )
+    ranked.rows = placeholderIds(
+      state,
+      allowed,
+      plan.sort.length > 0 || plan.refine !== null ? undefined : pageEnd,
+    ).map((id) => row(id))
     return ranked
   }
   if (window === 0) return ranked
@@ -200,13 +306,31 @@ function pageCandidates(
   return mayReachPage(bounded, plan.sort, pageEnd).map((entry) => entry.r)
 }
 
+/**
+ * The narrowed rows of a hybrid search that can be on the page whatever the collection's best
+ * keyword score (hybrid-page-bound.ts), the bucket ranking first; every row when keys rank
+ * after the score.
+ */
+function hybridPageRows(plan: ShardSearchPlan, rows: Row[], sortValues: (id: number) => SortKey[]): Row[] {
+  if (plan.relevanceAt !== plan.sort.length) return rows
+  const ratio = plan.semanticRatio
+  const bounded = rows.map((r) => ({
+    r,
+    raw: r.keyword ?? 0,
+    y: ratio * (r.similarity ?? 0),
+    values: [{ rank: 0 as const, n: r.bucket, s: '' }, ...sortValues(r.id)],
+  }))
+  const rules = [{ attribute: '', descending: true }, ...plan.sort]
+  return mayReachPage(bounded, rules, plan.offset + plan.limit).map((entry) => entry.r)
+}
+
 function row(
   id: number,
   keyword: number | null = null,
   distance: number | null = null,
   similarity: number | null = null,
 ): Row {
-  return { id, keyword, distance, similarity }
+  return { id, keyword, distance, similarity, bucket: 0 }
 }
 
 /** The documents facets count: every candidate of a placeholder search, else every ranked one. */
@@ -244,6 +368,7 @@ export function planOf(
   text: string,
   settings: string,
   limits: Pick<Settings, 'pagination' | 'faceting'>,
+  refine: ShardRefinePlan | null,
 ): ShardSearchPlan {
   const pages = request.pages ?? null
   return {
@@ -260,22 +385,6 @@ export function planOf(
     settings,
     maxTotalHits: limits.pagination.maxTotalHits,
     faceting: limits.faceting,
-  }
-}
-
-/** What only one index answers exactly: refused, never answered differently (see the docs). */
-export function refuseUnsupported(
-  request: CheckedSearch,
-  querySyntax: boolean,
-  distinctParameter: boolean,
-): void {
-  if (querySyntax) throw new ShardedSearchUnsupportedError('q')
-  if (request.matchingStrategy !== undefined) throw new ShardedSearchUnsupportedError('matchingStrategy')
-  if (request.attributesToSearchOn !== undefined)
-    throw new ShardedSearchUnsupportedError('attributesToSearchOn')
-  if (request.rankingScoreThreshold !== undefined)
-    throw new ShardedSearchUnsupportedError('rankingScoreThreshold')
-  if (request.distinct !== undefined) {
-    throw new ShardedSearchUnsupportedError(distinctParameter ? 'distinct' : 'distinctAttribute')
+    refine,
   }
 }

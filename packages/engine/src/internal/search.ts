@@ -4,9 +4,11 @@
  *
  * One index answers exactly as a partitioned index does: a search runs the phases of a
  * distributed search over its single partition (the partition's candidates, search-shard.ts,
- * scored with its own statistics; the merge, search-merge.ts). What partitions cannot answer yet
- * (query syntax, matching strategies, `attributesToSearchOn`, `rankingScoreThreshold`,
- * `distinct`: they narrow a ranked list after ranking) runs the refining path below.
+ * scored with its own statistics; the merge, search-merge.ts). A search that narrows the ranked
+ * list after ranking (query syntax, matching strategies, `attributesToSearchOn`,
+ * `rankingScoreThreshold`, `distinct`) runs the refining path below, which narrows the whole list
+ * in one place: partitions narrow theirs apart and the merge finishes (search-shard-refine.ts),
+ * and the equivalence tests check them against this path.
  */
 
 import type { Doc, SearchParams, SearchResult } from '../types.ts'

@@ -82,11 +82,27 @@ export function corpusQueryVector(rng: Rng, dimensions: number): number[] {
 
 const SECTIONS = ['libs', 'utils', 'devel', 'python', 'doc', 'net', 'admin', 'science', 'games', 'x11']
 
+/** What `corpusSearchParams` may generate beyond the default kinds. */
+export interface CorpusSearchOptions {
+  /**
+   * Also what narrows a ranked list after ranking: phrases and exclusions in `q`,
+   * `matchingStrategy`, `attributesToSearchOn`, `rankingScoreThreshold` and `distinct`.
+   * Drawn after everything else, so the default draws stay as they were. @defaultValue false
+   */
+  narrowing?: boolean
+}
+
 /**
  * Search parameters of every kind: keyword (with prefixes and typos), filtered, faceted, sorted,
- * paginated both ways, vector, hybrid and placeholder, all with `showRankingScore`.
+ * paginated both ways, vector, hybrid and placeholder, all with `showRankingScore`; with
+ * `narrowing`, also the parameters that narrow the ranked list.
  */
-export function corpusSearchParams(rng: Rng, docs: readonly CorpusDoc[], dimensions: number): CorpusQuery {
+export function corpusSearchParams(
+  rng: Rng,
+  docs: readonly CorpusDoc[],
+  dimensions: number,
+  options: CorpusSearchOptions = {},
+): CorpusQuery {
   const params: CorpusQuery = { showRankingScore: true }
   const kind = rng.pick(['keyword', 'keyword', 'keyword', 'vector', 'hybrid', 'hybrid', 'placeholder'])
   if (kind !== 'vector' && kind !== 'placeholder') params.q = corpusQueryText(rng, docs)
@@ -118,5 +134,29 @@ export function corpusSearchParams(rng: Rng, docs: readonly CorpusDoc[], dimensi
     params.showMatchesPosition = true
   }
   if (rng.chance(0.05)) params.retrieveVectors = true
+  if (options.narrowing === true) narrow(rng, docs, params)
   return params
+}
+
+/** Adds narrowing parameters to `params`, each now and then (about one query in two gets one). */
+function narrow(rng: Rng, docs: readonly CorpusDoc[], params: CorpusQuery): void {
+  // A vector search without `hybrid` has no text to narrow.
+  const text = params.vector === undefined || params.hybrid !== undefined
+  if (rng.chance(0.2) && text) {
+    const words = docs[rng.int(docs.length)]!.summary.split(/[^A-Za-z0-9]+/).filter((w) => w.length > 1)
+    const start = rng.int(Math.max(1, words.length - 1))
+    const phrase = words
+      .slice(start, start + 2)
+      .join(' ')
+      .toLowerCase()
+    const excluded = rng.pick(['library', 'python', 'data', 'files', 'development', 'module'])
+    const part = rng.pick([`"${phrase}"`, `-${excluded}`, `-"${phrase}"`])
+    const q = typeof params.q === 'string' ? params.q : ''
+    params.q = rng.chance(0.5) ? `${part} ${q}`.trim() : `${q} ${part}`.trim()
+  }
+  if (rng.chance(0.2)) params.matchingStrategy = rng.pick(['last', 'all', 'frequency'])
+  if (rng.chance(0.1)) params.attributesToSearchOn = rng.pick([['summary'], ['package', 'description']])
+  if (rng.chance(0.12)) params.rankingScoreThreshold = rng.pick([0.05, 0.3, 0.6, 0.9])
+  // `tags` holds several values per document, `size` numbers, `popular` booleans.
+  if (rng.chance(0.12)) params.distinct = rng.pick(['section', 'tags', 'size', 'popular'])
 }

@@ -22,7 +22,6 @@ import {
   type IndexInfo,
   IndexNotFoundError,
   type IndexStats,
-  InvalidSettingsError,
   inferPrimaryKey,
   type SearchParams,
   type SearchResult,
@@ -438,13 +437,6 @@ class ShardedIndex implements IndexPort {
   }
 
   async updateSettings(partial: Partial<Settings>): Promise<Settings> {
-    if (typeof partial.distinctAttribute === 'string') {
-      // Shards cannot yet pick one hit per value across each other (ShardedSearchUnsupportedError).
-      throw new InvalidSettingsError(
-        'distinctAttribute',
-        '`distinctAttribute` is not supported on an index of a cluster yet: a sharded search cannot apply it.',
-      )
-    }
     const targets = shardTargets(this.#engine.node, this.#uid)
     const command: Command = {
       type: 'updateSettings',
