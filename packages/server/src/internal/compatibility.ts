@@ -24,7 +24,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'GET',
     '/indexes/{indexUid}/documents',
-    '`offset`, `limit`, `fields`, `filter`, `retrieveVectors`; `ids` and `sort` are refused (not yet)',
+    '`offset`, `limit`, `fields`, `filter`, `ids`, `sort` (sortable attributes), `retrieveVectors`; on an index of a cluster `ids` and `sort` are refused',
   ],
   [
     'POST',
@@ -36,7 +36,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/documents/fetch',
-    '`ids` or `filter` (not both yet), `retrieveVectors`; `sort` is refused',
+    '`ids` and `filter` (together too), `sort` (sortable attributes), `retrieveVectors`; on an index of a cluster `ids` with `filter` and `sort` are refused',
   ],
   ['GET', '/indexes/{indexUid}/documents/{documentId}'],
   ['DELETE', '/indexes/{indexUid}/documents/{documentId}', '`customMetadata`'],
