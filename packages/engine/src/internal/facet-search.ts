@@ -3,16 +3,17 @@
  * text starts with `facetQuery`, with how many matching documents hold each. The match set is the
  * one the search's `facets` count (search.ts `matchedDocuments`), so counts are exact. Values are
  * compared folded (case and diacritics, as the analyser folds text) and as a whole: `facetQuery`
- * is a prefix of the value, without typo tolerance. Only string values are searched, as in
+ * is a prefix of the value, with the typos `typoTolerance` allows a query word of its length. Only string values are searched, as in
  * Meilisearch. The hits are ordered by `faceting.sortFacetValuesBy` (`alpha`: by value; `count`:
  * most frequent first) and at most `faceting.maxValuesPerFacet` are returned.
  */
 
 import { normalizeText } from '@shoal/bm25'
 import { InvalidFacetSearchError } from '../errors.ts'
-import type { FacetSearchParams, FacetSearchResult, SearchParams } from '../types.ts'
+import type { FacetSearchParams, FacetSearchResult, SearchParams, Settings } from '../types.ts'
 import { isPlainObject } from './document-path.ts'
 import type { IndexState } from './index-state.ts'
+import { withinEdits } from './query-words.ts'
 import { matchedDocuments } from './search.ts'
 import { countFacets } from './search-facets.ts'
 import { isCovered } from './settings.ts'
@@ -33,8 +34,9 @@ export function facetSearch(state: IndexState, params: FacetSearchParams): Facet
   const { facetName, facetQuery, search } = checkFacetSearch(state, params)
   const counts = countFacets(state, [facetName], matchedDocuments(state, search)).distribution[facetName]!
   const prefix = facetQuery === null ? '' : normalizeText(facetQuery)
+  const matches = prefixMatcher(prefix, state.settings.typoTolerance)
   const hits = counts.strings
-    .filter(([, spelling]) => normalizeText(spelling).startsWith(prefix))
+    .filter(([, spelling]) => matches(normalizeText(spelling)))
     .map(([, value, count]) => ({ value, count }))
   const faceting = state.settings.faceting
   const byCount = (faceting.sortFacetValuesBy[facetName] ?? faceting.sortFacetValuesBy['*']) === 'count'
@@ -45,6 +47,31 @@ export function facetSearch(state: IndexState, params: FacetSearchParams): Facet
     facetHits: hits.slice(0, faceting.maxValuesPerFacet),
     facetQuery,
     processingTimeMs: Math.round(performance.now() - started),
+  }
+}
+
+/**
+ * Whether a folded value starts with `prefix`, allowing typos as a query word of its length
+ * gets them (`typoTolerance`: one from `oneTypo` characters, two from `twoTypos`): some start of
+ * the value within that many edits of `prefix`.
+ */
+function prefixMatcher(prefix: string, typos: Settings['typoTolerance']): (value: string) => boolean {
+  const length = [...prefix].length
+  const budget = !typos.enabled
+    ? 0
+    : length >= typos.minWordSizeForTypos.twoTypos
+      ? 2
+      : length >= typos.minWordSizeForTypos.oneTypo
+        ? 1
+        : 0
+  return (value) => {
+    if (value.startsWith(prefix)) return true
+    if (budget === 0) return false
+    const chars = [...value]
+    for (let n = Math.max(1, length - budget); n <= Math.min(chars.length, length + budget); n++) {
+      if (withinEdits(chars.slice(0, n).join(''), prefix, budget)) return true
+    }
+    return false
   }
 }
 

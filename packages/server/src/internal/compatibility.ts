@@ -48,7 +48,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/facet-search',
-    '`facetName`, `facetQuery` (a folded prefix of the whole value, no typos; string values), `q`, `filter`, `matchingStrategy`, `attributesToSearchOn`, `vector`, `hybrid`, `rankingScoreThreshold`, `exhaustiveFacetCount` (counts are always exact); ordered and capped by `faceting`; refused on an index of a cluster',
+    '`facetName`, `facetQuery` (a folded prefix of the whole value, with the typos `typoTolerance` allows a word of its length; string values), `q`, `filter`, `matchingStrategy`, `attributesToSearchOn`, `vector`, `hybrid`, `rankingScoreThreshold`, `exhaustiveFacetCount` (counts are always exact); ordered and capped by `faceting`; refused on an index of a cluster',
   ],
   [
     'POST',
