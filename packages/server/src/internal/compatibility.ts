@@ -64,7 +64,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/fields',
-    '`offset`, `limit`, `filter` (patterns and capabilities); `distinct`, `rankingRule`, facet search and `localized` are always off',
+    '`offset`, `limit`, `filter` (patterns and capabilities); each field with `displayed`, `searchable`, `sortable`, `filterable` (facet search while the `facetSearch` setting is on), `distinct` (the `distinctAttribute`), `rankingRule` (a custom `field:asc`/`desc` rule) and the `localizedAttributes` locales matching it',
   ],
   ['GET', '/indexes/{indexUid}/settings', 'the settings Shoal has (see below)'],
   ['PATCH', '/indexes/{indexUid}/settings', 'an unsupported setting is refused (`bad_request`)'],
