@@ -1,17 +1,12 @@
-import {
-  DocumentNotFoundError,
-  InvalidDocumentError,
-  InvalidDocumentsQueryError,
-  InvalidFilterError,
-  InvalidMerkleRequestError,
-} from './errors.ts'
+import { DocumentNotFoundError, InvalidDocumentError, InvalidMerkleRequestError } from './errors.ts'
 import type { Command } from './internal/commands.ts'
 import type { DatabaseState } from './internal/database-state.ts'
 import type { DigestEntry } from './internal/document-digests.ts'
+import { listDocuments } from './internal/document-list.ts'
 import { facetSearch, facetSearchShard } from './internal/facet-search.ts'
 import type { IndexState } from './internal/index-state.ts'
 import { externalIdKey } from './internal/primary-key.ts'
-import { filterDocuments, project, search } from './internal/search.ts'
+import { project, search } from './internal/search.ts'
 import { stringList } from './internal/search-params.ts'
 import { searchShard } from './internal/search-shard.ts'
 import { searchStats } from './internal/search-stats.ts'
@@ -100,22 +95,7 @@ export class Index {
   }
 
   getDocuments(opts: GetDocumentsParams = {}): DocumentsPage {
-    const state = this.#state()
-    const offset = documentsCount(opts.offset, 0, 'offset')
-    const limit = documentsCount(opts.limit, 20, 'limit')
-    const fields = stringList(opts.fields, 'fields')
-    let matched: ReturnType<typeof filterDocuments>
-    try {
-      matched = filterDocuments(state, opts.filter)
-    } catch (error) {
-      throw error instanceof InvalidFilterError ? error.withCode('invalid_document_filter') : error
-    }
-    const ids = (matched ?? state.live).toArray()
-    const results: Doc[] = []
-    for (let i = offset; i < Math.min(ids.length, offset + limit); i++) {
-      results.push(project(state, state.docAt(ids[i]!)!, fields, opts.retrieveVectors === true))
-    }
-    return { results, offset, limit, total: ids.length }
+    return listDocuments(this.#state(), opts)
   }
 
   async deleteDocument(id: DocumentId): Promise<WriteResult> {
@@ -258,15 +238,4 @@ export class Index {
       return id === undefined ? null : (state.docAt(id) ?? null)
     })
   }
-}
-
-function documentsCount(value: unknown, fallback: number, name: string): number {
-  if (value === undefined || value === null) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidDocumentsQueryError(
-      name,
-      `Invalid value at \`.${name}\`: expected a non-negative integer.`,
-    )
-  }
-  return value
 }

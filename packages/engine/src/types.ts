@@ -431,6 +431,10 @@ export interface GetDocumentsParams {
   limit?: number
   fields?: string[]
   filter?: Filter
+  /** Only these documents (primary keys; unknown ones are left out), ANDed with `filter`. */
+  ids?: DocumentId[]
+  /** `attribute:asc|desc` over sortable attributes; absent: the documents' internal order. */
+  sort?: string[]
   /** Include `_vectors`. @defaultValue false */
   retrieveVectors?: boolean
 }

@@ -45,6 +45,21 @@ describe('facet search', () => {
     expect(result.facetQuery).toBeNull()
   })
 
+  // Meilisearch's facet search is typo tolerant, by the index's typoTolerance.
+  it('allows typos in facetQuery as a query word of its length gets them', async () => {
+    expect(
+      places.facetSearch({ facetName: 'kind', facetQuery: 'bistor' }).facetHits.map((h) => h.value),
+    ).toEqual(['Bistro'])
+    expect(
+      places.facetSearch({ facetName: 'kind', facetQuery: 'bookshp' }).facetHits.map((h) => h.value),
+    ).toEqual(['Bookshop'])
+    // Four letters are below oneTypo (5): no typo.
+    expect(places.facetSearch({ facetName: 'kind', facetQuery: 'bsit' }).facetHits).toEqual([])
+    await places.updateSettings({ typoTolerance: { enabled: false } })
+    expect(places.facetSearch({ facetName: 'kind', facetQuery: 'bistor' }).facetHits).toEqual([])
+    await places.updateSettings({ typoTolerance: null })
+  })
+
   it('keeps values starting with facetQuery, folded for case and diacritics', () => {
     expect(places.facetSearch({ facetName: 'kind', facetQuery: 'CAFE' }).facetHits).toEqual([
       { value: 'Café', count: 2 },

@@ -405,6 +405,11 @@ describe(`no 500 and no damage from any body (SEED=${SEED})`, () => {
           await inject('POST', '/indexes/movies/documents/fetch', { filter: f }),
           `fetch ${JSON.stringify(f)}`,
         )
+        const withIds = { filter: f, ids: [1, '3', 99], sort: ['year:desc'] }
+        await check(
+          await inject('POST', '/indexes/movies/documents/fetch', withIds),
+          `fetch ${JSON.stringify(withIds)}`,
+        )
         const param = encodeURIComponent(typeof f === 'string' ? f : JSON.stringify(f))
         await check(
           await inject('GET', `/indexes/movies/documents?filter=${param}`),

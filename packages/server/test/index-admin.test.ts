@@ -245,7 +245,7 @@ describe('fields', () => {
       name: 'genre',
       displayed: { enabled: false },
       searchable: { enabled: false },
-      filterable: { enabled: true, equality: true, comparison: true, facetSearch: false },
+      filterable: { enabled: true, equality: true, comparison: true, facetSearch: true },
       sortable: { enabled: false },
       distinct: { enabled: false },
     })
@@ -253,6 +253,27 @@ describe('fields', () => {
       name: 'year',
       sortable: { enabled: true },
       displayed: { enabled: true },
+    })
+  })
+
+  it('reports distinct, custom ranking rules, facet search and locales from the settings', async () => {
+    await node.write('PATCH', '/indexes/films/settings', {
+      distinctAttribute: 'genre',
+      rankingRules: ['words', 'typo', 'proximity', 'attribute', 'sort', 'exactness', 'year:desc'],
+      facetSearch: false,
+      localizedAttributes: [{ attributePatterns: ['ti*'], locales: ['fra', 'eng'] }],
+    })
+    const fields = (await client.index('films').getFields()).results
+    const field = (name: string) => fields.find((f) => f.name === name)!
+    expect(field('genre')).toMatchObject({ distinct: { enabled: true }, filterable: { facetSearch: false } })
+    expect(field('year').rankingRule).toEqual({ enabled: true })
+    expect(field('title').localized).toEqual({ locales: ['eng', 'fra'] })
+    expect(field('id')).toMatchObject({ distinct: { enabled: false }, rankingRule: { enabled: false } })
+    await node.write('PATCH', '/indexes/films/settings', {
+      distinctAttribute: null,
+      rankingRules: null,
+      facetSearch: null,
+      localizedAttributes: null,
     })
   })
 

@@ -13,8 +13,6 @@ describe('refused rather than ignored', () => {
   afterAll(() => node.close())
 
   it.each([
-    ['GET', '/indexes/books/documents?ids=1'],
-    ['GET', '/indexes/books/documents?sort=title:asc'],
     ['POST', '/indexes/books/documents?dryRun=true'],
     ['GET', '/indexes?unknown=1'],
     ['GET', '/indexes/books/search?q=dune&facetStats=true'],
@@ -25,7 +23,7 @@ describe('refused rather than ignored', () => {
     expect((await node.call('GET', '/indexes/books/documents')).body.total).toBe(1)
   })
 
-  it('documents routes take retrieveVectors, and refuse sort and ids with filter', async () => {
+  it('documents routes take retrieveVectors and check sort and ids', async () => {
     await node.write('POST', '/indexes/books/documents', [
       { id: 7, title: 'Solaris', _vectors: { other: [1, 2] } },
     ])
@@ -42,7 +40,9 @@ describe('refused rather than ignored', () => {
     expect(listed.body.results.find((d: { id: number }) => d.id === 7)._vectors).toEqual({ other: [1, 2] })
     for (const [body, code] of [
       [{ sort: ['title:asc'] }, 'invalid_document_sort'],
-      [{ ids: [7], filter: 'id = 7' }, 'invalid_document_ids'],
+      [{ sort: 'title:asc' }, 'invalid_document_sort'],
+      [{ ids: 7 }, 'invalid_document_ids'],
+      [{ ids: ['bad id!'] }, 'invalid_document_ids'],
       [{ retrieveVectors: 'yes' }, 'invalid_document_retrieve_vectors'],
       [{ unknown: 1 }, 'bad_request'],
     ] as const) {

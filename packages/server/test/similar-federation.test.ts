@@ -251,6 +251,13 @@ describe('similar documents, federated multi-search and the default matching str
       }
     })
 
+    it('facet search allows typos in facetQuery, through the client', async () => {
+      const result = await client
+        .index('movies')
+        .searchForFacetValues({ facetName: 'genre', facetQuery: 'fantsy' })
+      expect(result.facetHits).toEqual([{ value: 'fantasy', count: 1 }])
+    })
+
     it('applies to facet search too', async () => {
       const answer = await node.call('POST', '/indexes/movies/facet-search', {
         facetName: 'genre',

@@ -3,7 +3,7 @@
  * text starts with `facetQuery`, with how many matching documents hold each. The match set is the
  * one the search's `facets` count (search.ts `matchedDocuments`), so counts are exact. Values are
  * compared folded (case and diacritics, as the analyser folds text) and as a whole: `facetQuery`
- * is a prefix of the value, without typo tolerance. Only string values are searched, as in
+ * is a prefix of the value, with the typos `typoTolerance` allows a query word of its length. Only string values are searched, as in
  * Meilisearch. The hits are ordered by `faceting.sortFacetValuesBy` (`alpha`: by value; `count`:
  * most frequent first) and at most `faceting.maxValuesPerFacet` are returned.
  */
@@ -16,11 +16,13 @@ import type {
   FacetSearchResult,
   SearchContext,
   SearchParams,
+  Settings,
   ShardFacets,
   ShardSearchResult,
 } from '../types.ts'
 import { isPlainObject } from './document-path.ts'
 import type { IndexState } from './index-state.ts'
+import { withinEdits } from './query-words.ts'
 import { matchedDocuments } from './search.ts'
 import { countFacets, mergeFacets } from './search-facets.ts'
 import { mergeParts } from './search-merge.ts'
@@ -44,7 +46,12 @@ export function facetSearch(state: IndexState, params: FacetSearchParams): Facet
   const { facetName, facetQuery, search } = checkFacetSearch(state, params)
   const counts = countFacets(state, [facetName], matchedDocuments(state, search)).distribution[facetName]!
   return {
-    facetHits: facetHits(counts, facetName, facetQuery, state.settings.faceting),
+    facetHits: facetHits(
+      counts,
+      facetName,
+      valueMatcher(facetQuery, state.settings),
+      state.settings.faceting,
+    ),
     facetQuery,
     processingTimeMs: Math.round(performance.now() - started),
   }
@@ -63,12 +70,12 @@ export function facetSearchShard(
 ): ShardSearchResult {
   const { facetName, facetQuery, search } = checkFacetSearch(state, params)
   const part = searchShard(state, { ...search, facets: [facetName], offset: 0, limit: 0 }, context)
-  const prefix = facetQuery === null ? '' : normalizeText(facetQuery)
+  const matches = valueMatcher(facetQuery, state.settings)
   // Only the string values `facetQuery` can match are counted.
   const kept = (facets: ShardFacets | null): ShardFacets | null => {
     const counts = facets?.distribution[facetName]
     if (counts === undefined) return facets
-    const strings = counts.strings.filter(([, spelling]) => normalizeText(spelling).startsWith(prefix))
+    const strings = counts.strings.filter(([, spelling]) => matches(spelling))
     return { distribution: { [facetName]: { numbers: [], strings } } }
   }
   // When the merge narrows the matches, each hit carries its own counts (search-shard-refine.ts).
@@ -98,7 +105,8 @@ export function mergeFacetSearch(
         parts.map((part) => part.facets ?? { distribution: {} }),
       )
   return {
-    facetHits: facetHits(merged.distribution[facetName]!, facetName, facetQuery, plan.faceting),
+    // Each shard kept only the values `facetQuery` matches (with its own typo settings, the same).
+    facetHits: facetHits(merged.distribution[facetName]!, facetName, () => true, plan.faceting),
     facetQuery,
     processingTimeMs: Math.round(performance.now() - startedMs),
   }
@@ -106,22 +114,52 @@ export function mergeFacetSearch(
 
 type FacetCounts = ShardFacets['distribution'][string]
 
-/** The values whose folded text starts with `facetQuery`, ordered and trimmed by `faceting`. */
+/** Whether a value's spelling is one `facetQuery` finds (a folded prefix, with typos as allowed). */
+function valueMatcher(facetQuery: string | null, settings: Settings): (spelling: string) => boolean {
+  const matches = prefixMatcher(facetQuery === null ? '' : normalizeText(facetQuery), settings.typoTolerance)
+  return (spelling) => matches(normalizeText(spelling))
+}
+
+/** The values `matches` keeps, ordered and trimmed by `faceting`. */
 function facetHits(
   counts: FacetCounts,
   facetName: string,
-  facetQuery: string | null,
+  matches: (spelling: string) => boolean,
   faceting: FacetingSettings,
 ): Array<{ value: string; count: number }> {
-  const prefix = facetQuery === null ? '' : normalizeText(facetQuery)
   const hits = counts.strings
-    .filter(([, spelling]) => normalizeText(spelling).startsWith(prefix))
+    .filter(([, spelling]) => matches(spelling))
     .map(([, value, count]) => ({ value, count }))
   const byCount = (faceting.sortFacetValuesBy[facetName] ?? faceting.sortFacetValuesBy['*']) === 'count'
   hits.sort(
     (a, b) => (byCount ? b.count - a.count : 0) || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0),
   )
   return hits.slice(0, faceting.maxValuesPerFacet)
+}
+
+/**
+ * Whether a folded value starts with `prefix`, allowing typos as a query word of its length
+ * gets them (`typoTolerance`: one from `oneTypo` characters, two from `twoTypos`): some start of
+ * the value within that many edits of `prefix`.
+ */
+function prefixMatcher(prefix: string, typos: Settings['typoTolerance']): (value: string) => boolean {
+  const length = [...prefix].length
+  const budget = !typos.enabled
+    ? 0
+    : length >= typos.minWordSizeForTypos.twoTypos
+      ? 2
+      : length >= typos.minWordSizeForTypos.oneTypo
+        ? 1
+        : 0
+  return (value) => {
+    if (value.startsWith(prefix)) return true
+    if (budget === 0) return false
+    const chars = [...value]
+    for (let n = Math.max(1, length - budget); n <= Math.min(chars.length, length + budget); n++) {
+      if (withinEdits(chars.slice(0, n).join(''), prefix, budget)) return true
+    }
+    return false
+  }
 }
 
 function checkFacetSearch(

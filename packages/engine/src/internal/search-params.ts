@@ -369,6 +369,11 @@ function checkSort(value: unknown, settings: Settings): SortRule[] {
       'You must specify where `sort` is listed in the rankingRules setting to use the sort parameter at search time.',
     )
   }
+  return parseSortRules(rules, settings)
+}
+
+/** `attribute:asc|desc` rules over sortable attributes; `InvalidSearchError('sort')` otherwise. */
+export function parseSortRules(rules: string[], settings: Settings): SortRule[] {
   return rules.map((rule) => {
     const colon = rule.lastIndexOf(':')
     const attribute = rule.slice(0, colon)

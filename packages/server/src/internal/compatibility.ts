@@ -24,7 +24,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'GET',
     '/indexes/{indexUid}/documents',
-    '`offset`, `limit`, `fields`, `filter`, `retrieveVectors`; `ids` and `sort` are refused (not yet)',
+    '`offset`, `limit`, `fields`, `filter`, `ids`, `sort` (sortable attributes), `retrieveVectors`; on an index of a cluster `ids` and `sort` are refused',
   ],
   [
     'POST',
@@ -36,7 +36,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/documents/fetch',
-    '`ids` or `filter` (not both yet), `retrieveVectors`; `sort` is refused',
+    '`ids` and `filter` (together too), `sort` (sortable attributes), `retrieveVectors`; on an index of a cluster `ids` with `filter` and `sort` are refused',
   ],
   ['GET', '/indexes/{indexUid}/documents/{documentId}'],
   ['DELETE', '/indexes/{indexUid}/documents/{documentId}', '`customMetadata`'],
@@ -48,7 +48,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/facet-search',
-    '`facetName`, `facetQuery` (a folded prefix of the whole value, no typos; string values), `q`, `filter`, `matchingStrategy`, `attributesToSearchOn`, `vector`, `hybrid`, `rankingScoreThreshold`, `exhaustiveFacetCount` (counts are always exact); ordered and capped by `faceting`; exact over the shards of an index of a cluster',
+    '`facetName`, `facetQuery` (a folded prefix of the whole value, with the typos `typoTolerance` allows a word of its length; string values), `q`, `filter`, `matchingStrategy`, `attributesToSearchOn`, `vector`, `hybrid`, `rankingScoreThreshold`, `exhaustiveFacetCount` (counts are always exact); ordered and capped by `faceting`; exact over the shards of an index of a cluster',
   ],
   [
     'POST',
@@ -64,7 +64,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/fields',
-    '`offset`, `limit`, `filter` (patterns and capabilities); `distinct`, `rankingRule`, facet search and `localized` are always off',
+    '`offset`, `limit`, `filter` (patterns and capabilities); each field with `displayed`, `searchable`, `sortable`, `filterable` (facet search while the `facetSearch` setting is on), `distinct` (the `distinctAttribute`), `rankingRule` (a custom `field:asc`/`desc` rule) and the `localizedAttributes` locales matching it',
   ],
   ['GET', '/indexes/{indexUid}/settings', 'the settings Shoal has (see below)'],
   ['PATCH', '/indexes/{indexUid}/settings', 'an unsupported setting is refused (`bad_request`)'],
@@ -159,7 +159,7 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
   ],
   [
     'matchingStrategy',
-    '`last` (the default, as in Meilisearch), `all`, `frequency`; on an index of a cluster the parameter is refused and a search matches any query word, in BM25 order',
+    '`last` (the default, as in Meilisearch), `all`, `frequency`; the same on an index of a cluster (exact across shards)',
   ],
   ['showRankingScore', 'keyword scores are BM25 relative to the best hit of the query'],
   ['showRankingScoreDetails'],

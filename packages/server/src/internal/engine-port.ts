@@ -50,6 +50,9 @@ export interface IndexPort {
     limit?: number
     fields?: string[]
     filter?: Filter
+    /** Standalone only: the documents routes refuse `ids` with a filter and `sort` on a cluster. */
+    ids?: (string | number)[]
+    sort?: string[]
     retrieveVectors?: boolean
   }): MaybePromise<DocumentsPage>
   deleteDocument(id: string | number): Promise<WriteResult>

@@ -20,12 +20,18 @@ export const documentRoutes: RouteSpec[] = [
     url: '/indexes/:indexUid/documents',
     action: 'documents.get',
     tag: 'Documents',
-    summary: 'List documents with offset/limit/fields/filter/retrieveVectors',
-    queryParams: ['offset', 'limit', 'fields', 'filter', 'retrieveVectors'],
+    summary:
+      'List documents with offset/limit/fields/filter/ids/sort/retrieveVectors (lists comma-separated)',
+    queryParams: ['offset', 'limit', 'fields', 'filter', 'ids', 'sort', 'retrieveVectors'],
     handler({ params, query, services }) {
       const index = services.engine.index(checkIndexUid(params.indexUid))
       const fields = listParam(query.fields)
+      const ids = query.ids === undefined ? undefined : splitList(query.ids)
+      const sort = query.sort === undefined ? undefined : splitList(query.sort)
+      refuseOnCluster(services, ids !== undefined, sort !== undefined)
       return index.getDocuments({
+        ...(ids !== undefined ? { ids } : {}),
+        ...(sort !== undefined ? { sort } : {}),
         retrieveVectors: booleanQuery(
           query.retrieveVectors,
           'invalid_document_retrieve_vectors',
@@ -224,11 +230,12 @@ async function fetchDocuments({ params, body, contentType, services }: RouteCont
   for (const key of Object.keys(input)) {
     if (!FETCH_FIELDS.includes(key)) {
       throw badRequest(
-        key === 'sort' ? 'invalid_document_sort' : 'bad_request',
-        `${key === 'sort' ? 'Sorting documents (`sort`) is not supported by Shoal yet' : `Unknown field \`${key}\``}: expected one of ${FETCH_FIELDS.map((f) => `\`${f}\``).join(', ')}`,
+        'bad_request',
+        `Unknown field \`${key}\`: expected one of ${FETCH_FIELDS.map((f) => `\`${f}\``).join(', ')}`,
       )
     }
   }
+  const sort = stringArray(input.sort, 'invalid_document_sort', 'sort')
   const retrieveVectors = booleanField(
     input.retrieveVectors,
     'invalid_document_retrieve_vectors',
@@ -241,17 +248,24 @@ async function fetchDocuments({ params, body, contentType, services }: RouteCont
     input.filter === undefined || input.filter === null
       ? undefined
       : checkFilter(input.filter, 'invalid_document_filter')
-  if (input.ids !== undefined && input.ids !== null) {
-    if (!Array.isArray(input.ids))
-      throw badRequest('invalid_document_ids', 'Invalid value at `.ids`: expected an array')
-    if (filter !== undefined) {
-      throw badRequest(
-        'invalid_document_ids',
-        '`ids` together with `filter` is not supported by Shoal yet: send one of them.',
-      )
-    }
+  const ids = input.ids === undefined || input.ids === null ? undefined : input.ids
+  if (ids !== undefined && !Array.isArray(ids))
+    throw badRequest('invalid_document_ids', 'Invalid value at `.ids`: expected an array')
+  if (services.cluster === undefined) {
+    // One engine answers `ids`, `filter` and `sort` together (engine document-list.ts).
+    return index.getDocuments({
+      offset,
+      limit,
+      retrieveVectors,
+      ...(fields !== undefined ? { fields } : {}),
+      ...(filter !== undefined ? { filter } : {}),
+      ...(ids !== undefined ? { ids: ids as (string | number)[] } : {}),
+      ...(sort !== undefined ? { sort } : {}),
+    })
+  }
+  refuseOnCluster(services, ids !== undefined && filter !== undefined, sort !== undefined)
+  if (ids !== undefined) {
     // Read concurrently, a bounded number at a time (on a cluster, each id is one shard read).
-    const ids = input.ids as unknown[]
     const found: unknown[] = []
     for (let at = 0; at < ids.length; at += FETCH_CONCURRENCY) {
       const chunk = await Promise.all(
@@ -285,7 +299,34 @@ async function fetchDocuments({ params, body, contentType, services }: RouteCont
 /** Documents read at once when fetching by ids. */
 const FETCH_CONCURRENCY = 32
 
-const FETCH_FIELDS = ['offset', 'limit', 'fields', 'filter', 'ids', 'retrieveVectors']
+const FETCH_FIELDS = ['offset', 'limit', 'fields', 'filter', 'ids', 'sort', 'retrieveVectors']
+
+/** A comma-separated query parameter as a list (empty items dropped). */
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '')
+}
+
+/**
+ * An index of a cluster lists documents through its shards, which do not apply `ids` with a
+ * filter or `sort` yet: refused there rather than answered without them.
+ */
+function refuseOnCluster(services: RouteContext['services'], ids: boolean, sort: boolean): void {
+  if (services.cluster === undefined) return
+  if (sort)
+    throw badRequest(
+      'invalid_document_sort',
+      'Sorting documents is not supported on an index of a cluster yet.',
+    )
+  if (ids) {
+    throw badRequest(
+      'invalid_document_ids',
+      '`ids` (with a filter, or on `GET /documents`) is not supported on an index of a cluster yet.',
+    )
+  }
+}
 
 function booleanField(value: unknown, code: string, name: string): boolean {
   if (value === undefined || value === null) return false

@@ -6,9 +6,9 @@ import { checkIndexUid, nonNegativeInt, type RouteSpec } from './route-spec.ts'
 /**
  * `POST /indexes/{indexUid}/fields`: every field the index's documents hold
  * (its field distribution), with what each can do under the current
- * settings. Capabilities Shoal does not have for any field are reported as
- * off: no `distinctAttribute` or `rankingRules` setting, no facet search,
- * no localized attributes.
+ * settings: `distinct` (the `distinctAttribute`), `rankingRule` (a custom
+ * `field:asc|desc` rule), facet search (filterable while the `facetSearch`
+ * setting is on) and the locales of `localizedAttributes` rules matching it.
  */
 
 interface IndexField {
@@ -44,17 +44,30 @@ function describeField(name: string, settings: Settings): IndexField {
     displayed: { enabled: covered(settings.displayedAttributes, name) },
     searchable: { enabled: covered(settings.searchableAttributes, name) },
     sortable: { enabled: covered(settings.sortableAttributes, name) },
-    distinct: { enabled: false },
-    rankingRule: { enabled: false },
+    distinct: { enabled: settings.distinctAttribute === name },
+    rankingRule: {
+      enabled: settings.rankingRules.some((rule) => rule === `${name}:asc` || rule === `${name}:desc`),
+    },
     filterable: {
       enabled: filterable,
       sortBy: 'alpha',
-      facetSearch: false,
+      facetSearch: filterable && settings.facetSearch,
       equality: filterable,
       comparison: filterable,
     },
-    localized: { locales: [] },
+    localized: { locales: localesOf(name, settings) },
   }
+}
+
+/** The locales of every `localizedAttributes` rule with a pattern matching `name`. */
+function localesOf(name: string, settings: Settings): string[] {
+  const locales = new Set<string>()
+  for (const rule of settings.localizedAttributes ?? []) {
+    if (rule.attributePatterns.some((pattern) => matchesPattern(pattern, name))) {
+      for (const locale of rule.locales) locales.add(locale)
+    }
+  }
+  return [...locales].sort()
 }
 
 /** `*` matches any run of characters; everything else literally. */
