@@ -38,7 +38,6 @@ const NOT_RERUN: Record<string, string> = {
   engine:
     'suite reworked for issue 22 (held-out MRR, same weights as Orama, recall-matched vectors); full re-run pending',
   hnsw: 'suite reworked for issue 22 (Fashion-MNIST, conversion-free hnswlib-node build); full re-run pending',
-  encoding: 'suite now in interleaved rounds; full re-run pending',
   hashring: 'lookup rounds now rotate; full re-run pending',
   server:
     'suite now alternates HTTP and embedded in rounds (p50/p99 ratios, 1/16/64 connections); full re-run pending',
