@@ -106,6 +106,11 @@ export async function runTask(
       if (backups === undefined) throw new Error('snapshots need BackupPaths')
       await writeSnapshot(engine, backups.keysFile, path.join(backups.snapshotDir, SNAPSHOT_FILE))
       return {}
+    case 'clusterRebalance':
+    case 'nodeDrain':
+    case 'nodeReplace':
+      // Cluster operations are followed by the metadata leader, never run as index writes.
+      throw new Error(`a ${op.kind} task reached the task executor`)
   }
 }
 

@@ -7,6 +7,7 @@ import { canBatch, runDocumentBatch, runTask } from '../task-executor.ts'
 import { type TaskFilter, taskMatches } from '../task-filter.ts'
 import { type EnqueueRequest, pageOfTasks, type TaskPage, type TaskQueuePort } from '../task-queue.ts'
 import {
+  isClusterOperation,
   isoDuration,
   type StoredTask,
   type Task,
@@ -224,9 +225,14 @@ export class TaskScheduler {
     })
   }
 
+  /** The oldest task still to run; cluster operations run beside the writes (cluster-operations.ts). */
   #next(): TaskRecord | undefined {
     for (const task of this.#node.metadata.tasks())
-      if (!ENDED_TASK_STATUSES.includes(task.status)) return task
+      if (
+        !ENDED_TASK_STATUSES.includes(task.status) &&
+        !isClusterOperation((task as unknown as StoredTask).operation)
+      )
+        return task
     return undefined
   }
 

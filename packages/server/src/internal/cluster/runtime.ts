@@ -30,6 +30,7 @@ import { AntiEntropy } from './anti-entropy.ts'
 import { ClusterEngine } from './cluster-engine.ts'
 import { deriveKey, readClusterKey } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
+import { ClusterOperations } from './cluster-operations.ts'
 import { ClusterTaskQueue, TaskScheduler } from './cluster-tasks.ts'
 import { engineShardFactory } from './shard-machine.ts'
 import { registerShardMetrics } from './shard-metrics.ts'
@@ -178,6 +179,13 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     const scheduler = new TaskScheduler(engine, logger.child({ component: 'tasks' }))
     scheduler.start()
     stops.unshift(() => scheduler.stop())
+    const operations = new ClusterOperations({
+      node,
+      hosting,
+      logger: logger.child({ component: 'cluster-operations' }),
+    })
+    operations.start()
+    stops.unshift(() => operations.stop())
     const antiEntropy = new AntiEntropy({
       node,
       hosting,
