@@ -31,6 +31,39 @@ function countingSyncs(fs: SimFileSystem): { fs: SimFileSystem; syncs: () => num
   return { fs, syncs: () => syncs }
 }
 
+/**
+ * A file system whose WAL compaction can be stuck: once `hold()` is armed, the next WAL segment a
+ * compaction retires (renamed into the segment pool) waits until `release()` (a slow disk).
+ */
+class StuckCompaction extends SimFileSystem {
+  #armed = false
+  #release: (() => void) | undefined
+  #reached: () => void = () => undefined
+  reached: Promise<void> = Promise.resolve()
+
+  hold(): void {
+    this.#armed = true
+    this.reached = new Promise((resolve) => {
+      this.#reached = resolve
+    })
+  }
+
+  release(): void {
+    this.#release?.()
+  }
+
+  override async rename(from: string, to: string): Promise<void> {
+    if (this.#armed && to.includes('/wal/recycled-')) {
+      this.#armed = false
+      this.#reached()
+      await new Promise<void>((resolve) => {
+        this.#release = resolve
+      })
+    }
+    return super.rename(from, to)
+  }
+}
+
 const opened: SharedWal[] = []
 const realDirs: string[] = []
 afterAll(async () => {
@@ -199,6 +232,42 @@ describe('SharedWal: one log for every group of a host', () => {
     await wal.close()
     expect([...groupsInLog]).toEqual(['kept'])
     const reopened = await open(fs, options)
+    expect(reopened.groups).toEqual(['kept'])
+    expect(describeState(await reopened.storage('kept').load())).toEqual(describeState(keptModel.loadSync()))
+  })
+
+  it("a dropped group's compaction never holds the other groups' saves: they become durable while it is stuck removing segments", async () => {
+    const fs = new StuckCompaction()
+    const options = { wal: { segmentBytes: 1024 }, rewriteLagRecords: 16, compactEverySnapshots: 1_000 }
+    const shared = await open(fs, options)
+    const gone = shared.storage('gone', conf)
+    const kept = shared.storage('kept', conf)
+    const goneModel = MemoryRaftStorage.bootstrap(conf)
+    const keptModel = MemoryRaftStorage.bootstrap(conf)
+    await gone.load()
+    await kept.load()
+    const rng = new Rng(testSeed(29))
+    for (let round = 0; round < 60; round++) {
+      await step(rng, gone, goneModel)
+      await step(rng, kept, keptModel)
+    }
+    fs.hold()
+    await gone.close()
+    await gone.destroy?.()
+    // The drop started a compaction, now stuck retiring its first segment.
+    await fs.reached
+    const saved = await Promise.race([
+      (async () => {
+        for (let round = 0; round < 20; round++) await step(rng, kept, keptModel)
+        return 'saved'
+      })(),
+      new Promise((resolve) => setTimeout(() => resolve('the saves waited for the compaction'), 5_000)),
+    ])
+    expect(saved).toBe('saved')
+    fs.release()
+    await shared.compact()
+    await shared.close()
+    const reopened = await open(fs.durableImage(), options)
     expect(reopened.groups).toEqual(['kept'])
     expect(describeState(await reopened.storage('kept').load())).toEqual(describeState(keptModel.loadSync()))
   })
