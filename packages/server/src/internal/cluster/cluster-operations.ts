@@ -19,7 +19,7 @@ export interface ClusterOperationsOptions {
   readonly node: ClusterNode
   readonly hosting: ShardHosting
   readonly logger: Logger
-  /** How often the metadata leader looks at the operations under way. @defaultValue 500 */
+  /** How often the metadata leader looks at the operations under way (each look asks the replicas of the shards on the move for their status). @defaultValue 1000 */
   readonly intervalMs?: number
   /** Details are recorded at most this often while nothing but progress changes. @defaultValue 1000 */
   readonly recordEveryMs?: number
@@ -51,7 +51,7 @@ export class ClusterOperations {
 
   start(): void {
     if (this.#timer !== null) return
-    this.#timer = setInterval(() => this.#kick(), this.#options.intervalMs ?? 500)
+    this.#timer = setInterval(() => this.#kick(), this.#options.intervalMs ?? 1000)
     this.#timer.unref?.()
     // A new task is started at once rather than on the next tick.
     let next = this.#node.metadata.nextTaskUid
