@@ -335,11 +335,19 @@ describe('failover, re-replication and rebalancing under load', () => {
     expect(ended.error?.code).toBe('cluster_move_impossible')
     expect(ended.error?.message).toMatch(/cannot drain n0: no other live active node can take/)
     expect(ended.details.movesPlanned).toBe(8)
-    const listed = await asked.request<{ results: Array<{ uid: number }> }>(
-      'GET',
-      '/tasks?types=nodeDrain&statuses=failed',
+    // The list answers from the asked node's copy of the metadata, which may trail the node that
+    // reported the end by a moment.
+    await waitFor(
+      'the failed drain listed by the node it was asked of',
+      async () => {
+        const listed = await asked.request<{ results: Array<{ uid: number }> }>(
+          'GET',
+          '/tasks?types=nodeDrain&statuses=failed',
+        )
+        return listed.body.results.some((t) => t.uid === drain.body.taskUid)
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
     )
-    expect(listed.body.results.map((t) => t.uid)).toContain(drain.body.taskUid)
     expect((await admin()).nodes.find((n) => n.name === 'n0')?.state).toBe('active')
   }, 30_000)
 
