@@ -122,6 +122,8 @@ export class ClusterNode {
   #lastLeader: string | null = null
   #unsubscribeLiveness: (() => void) | null = null
   #appHandler: AppRequestHandler | null = null
+  /** Snapshot bytes accepted per hosted group since this process started hosting it. */
+  readonly #snapshotBytes = new Map<string, number>()
 
   constructor(options: ClusterNodeOptions) {
     this.#options = options
@@ -501,7 +503,25 @@ export class ClusterNode {
       this.counters.snapshotsDroppedForeign++
       return false
     }
-    return this.#host.receiveSnapshot(fromNode, snapshot.group, snapshot.message)
+    const accepted = this.#host.receiveSnapshot(fromNode, snapshot.group, snapshot.message)
+    if (accepted) {
+      const bytes = snapshot.message.chunk.byteLength
+      this.#snapshotBytes.set(snapshot.group, (this.#snapshotBytes.get(snapshot.group) ?? 0) + bytes)
+    }
+    return accepted
+  }
+
+  /**
+   * Snapshot bytes this node accepted for `group` (a replica arriving here catches up by them);
+   * forgotten when the group stops being hosted (`forgetSnapshotBytes`).
+   */
+  snapshotBytesReceived(group: string): number {
+    return this.#snapshotBytes.get(group) ?? 0
+  }
+
+  /** Forgets `group`'s snapshot byte count (its replica left this node). */
+  forgetSnapshotBytes(group: string): void {
+    this.#snapshotBytes.delete(group)
   }
 
   /** Answers a request from another node. Never throws: failures are `{ ok: false }` answers. */

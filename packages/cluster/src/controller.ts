@@ -101,14 +101,17 @@ export class Controller {
   #timer: ReturnType<typeof setInterval> | null = null
   #running = false
   #unsubscribe: (() => void) | null = null
-  /** What the last shard plan was made from (see `#moveShards`). */
-  #planKey: {
+  /** The last shard plan and what it was made from (see `planShardMoves`). */
+  #lastPlan: {
     shards: unknown
     nodes: unknown
     settings: unknown
     alive: string
     atMs: number
+    plan: ShardMovesPlan
   } | null = null
+  /** The plan the last pass acted on. */
+  #actedOn: ShardMovesPlan | null = null
 
   constructor(options: ControllerOptions) {
     this.#options = options
@@ -194,12 +197,33 @@ export class Controller {
     await this.#moveShards(now)
   }
 
-  /** The shard moves this pass starts (re-replication, drains, replacements, rebalancing). */
+  /**
+   * The shard moves a controller pass starts now (re-replication, drains, replacements,
+   * rebalancing). Placement costs a hash ring per index, run on the event loop that also drives
+   * every Raft group of this node, so a plan is made again only when what it reads changed (the
+   * shard map, the nodes, the settings, who is alive) or once it is `SHARD_PLAN_REFRESH_MS` old
+   * (grace periods expire); until then the same plan object is returned. Whoever polls the plan
+   * (the controller every pass, cluster operation progress, the admin overview) shares one.
+   */
   planShardMoves(now: number = this.#options.clock()): ShardMovesPlan {
     const node = this.#options.node
     const state = node.state()
+    const alive = Object.keys(state.nodes)
+      .filter((id) => node.isAlive(id))
+      .join(',')
+    const last = this.#lastPlan
+    if (
+      last !== null &&
+      last.shards === state.shards &&
+      last.nodes === state.nodes &&
+      last.settings === state.settings &&
+      last.alive === alive &&
+      now >= last.atMs &&
+      now - last.atMs < SHARD_PLAN_REFRESH_MS
+    )
+      return last.plan
     const members = new Map(node.members().map((m) => [m.id, m]))
-    return planShardMoves({
+    const plan = planShardMoves({
       state,
       alive: (id) => node.isAlive(id),
       downSinceMs: (id) => (node.isAlive(id) ? undefined : members.get(id)?.stateChangedAtMs),
@@ -210,28 +234,24 @@ export class Controller {
       rebalance: this.config.autoRebalance === 1 || state.settings[REBALANCE_SETTING] !== undefined,
       replacements: replacementsOf(state.settings),
     })
+    this.#lastPlan = {
+      shards: state.shards,
+      nodes: state.nodes,
+      settings: state.settings,
+      alive,
+      atMs: now,
+      plan,
+    }
+    return plan
   }
 
   async #moveShards(now: number): Promise<void> {
-    // Placement costs a ring per index: plan again only when the shard map, the nodes, the
-    // replacements or who is alive changed, or every few seconds (grace periods expire).
+    // A pass acts on each plan once: the same plan object means nothing it reads changed.
     const node = this.#options.node
     const state = node.state()
-    const alive = Object.keys(state.nodes)
-      .filter((id) => node.isAlive(id))
-      .join(',')
-    const key = this.#planKey
-    if (
-      key !== null &&
-      key.shards === state.shards &&
-      key.nodes === state.nodes &&
-      key.settings === state.settings &&
-      key.alive === alive &&
-      now - key.atMs < SHARD_PLAN_REFRESH_MS
-    )
-      return
-    this.#planKey = { shards: state.shards, nodes: state.nodes, settings: state.settings, alive, atMs: now }
     const plan = this.planShardMoves(now)
+    if (plan === this.#actedOn) return
+    this.#actedOn = plan
     for (const move of plan.start) {
       this.#options.logger.info(
         { index: move.index, shard: move.shard, to: move.to, from: move.from, reason: move.reason },

@@ -163,8 +163,10 @@ export class ShardHosting {
       if (kept !== undefined && kept.ref.indexUid !== entry.ref.indexUid) entry.ref = kept.ref
       if (kept !== undefined || this.#stopped) continue
       const deleted = !incarnations.has(`${entry.ref.name}\u0000${entry.ref.createdAtMs}`)
-      await host.removeGroup(group)
+      // Its Raft log goes too (a drop record in the shared WAL), so a restart does not bring it back.
+      await host.removeGroup(group, { destroy: true })
       this.#hosted.delete(group)
+      this.#node.forgetSnapshotBytes(group)
       // The replica's files go with it whether the index was deleted or the replica moved away
       // (a replica placed here again starts empty and catches up from its leader).
       await this.#factory.close(entry.ref, entry.machine, true)

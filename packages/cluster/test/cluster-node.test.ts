@@ -1,6 +1,6 @@
 import { waitFor } from '@shoal/testkit/wait'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ClusterMismatchError } from '../src/index.ts'
+import { ClusterMismatchError, planIndexPlacement } from '../src/index.ts'
 import { type TestCluster, testCluster } from './harness.ts'
 
 let cluster: TestCluster | undefined
@@ -86,6 +86,51 @@ describe('ClusterNode over in-memory gossip and transport', () => {
     await waitFor('the old leader active again', () =>
       c.nodes.every((n) => n.node.state().nodes[leader.id]?.state === 'active'),
     )
+  })
+
+  it('makes the shard plan once per change of what it reads: polled again, or after a task-only change, it is the same plan; a drain makes a new one', async () => {
+    cluster = testCluster()
+    const c = cluster
+    await threeVoters(c)
+    const leader = c.nodes.find((n) => n.node.metadataLeader === n.id) as (typeof c.nodes)[number]
+    const placed = planIndexPlacement(leader.node.state(), 'docs', { shardCount: 3, replicationFactor: 2 })
+    const created = await leader.node.propose({
+      type: 'index.create',
+      index: { uid: 'docs', primaryKey: 'id', settings: {}, sharding: placed.sharding },
+      shards: placed.shards,
+      atMs: Date.now(),
+    })
+    expect(created.ok).toBe(true)
+    // Placement costs a hash ring per index on the event loop that drives the Raft groups: the
+    // controller (every pass), operation progress and the overview poll it, and share one plan.
+    const first = leader.node.planShardMoves()
+    expect(leader.node.planShardMoves()).toBe(first)
+    // A task's progress changes the metadata but nothing the plan reads.
+    const task = await leader.node.propose({
+      type: 'task.enqueue',
+      task: { status: 'processing', indexUid: null },
+      atMs: Date.now(),
+    })
+    expect(task.ok).toBe(true)
+    expect(leader.node.planShardMoves()).toBe(first)
+    expect(first.start).toEqual([])
+    // A drain changes the nodes: a new plan moves the drained node's replicas (or holds them back).
+    const drained = c.nodes.find((n) => n !== leader) as (typeof c.nodes)[number]
+    const held = (leader.node.state().shards.docs ?? []).filter((s) =>
+      s.replicas.some((r) => r.nodeId === drained.id),
+    ).length
+    expect(held).toBeGreaterThan(0)
+    const draining = await leader.node.propose({
+      type: 'node.state',
+      nodeId: drained.id,
+      state: 'draining',
+      ifState: ['active'],
+      atMs: Date.now(),
+    })
+    expect(draining.ok).toBe(true)
+    const next = leader.node.planShardMoves()
+    expect(next).not.toBe(first)
+    expect(next.start.length + next.waiting + next.inFlight).toBeGreaterThan(0)
   })
 
   it('brings a node that joins after log compaction up to date from a snapshot', async () => {

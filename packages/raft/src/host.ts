@@ -198,8 +198,12 @@ export class RaftHost {
     return this.#shared
   }
 
-  /** Stops hosting `group` (its storage stays on disk). */
-  async removeGroup(group: string): Promise<void> {
+  /**
+   * Stops hosting `group`. Its storage stays on disk unless `destroy` is set (the replica was
+   * removed for good): then its log, hard state and snapshot are forgotten durably, and adding
+   * the group again starts it empty.
+   */
+  async removeGroup(group: string, options: { destroy?: boolean } = {}): Promise<void> {
     const hosted = this.#groups.get(group)
     if (hosted === undefined) return
     this.#groups.delete(group)
@@ -207,6 +211,7 @@ export class RaftHost {
     for (const wake of hosted.leaderWaiters ?? []) wake()
     await hosted.node.stop()
     await hosted.storage.close()
+    if (options.destroy === true) await hosted.storage.destroy?.()
   }
 
   group(name: string): RaftNode | undefined {

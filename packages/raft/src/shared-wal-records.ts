@@ -10,6 +10,7 @@ import { foundingEntry } from './storage.ts'
 export const ENTRY = 1
 export const HARD_STATE = 2
 export const SNAPSHOT = 3
+export const DROP = 4
 
 /** What the shared log holds for one group, with the WAL index of each live record. */
 export interface GroupLog {
@@ -80,7 +81,9 @@ export async function replay(wal: Wal, packr: Packr, dir: string): Promise<Map<s
             cause: error,
           })
         }
-        replayRecord(get(fields[1] as string), fields, record.index)
+        // A drop forgets the group: its earlier records are dead, later ones start it afresh.
+        if (fields[0] === DROP) replayed.delete(fields[1] as string)
+        else replayRecord(get(fields[1] as string), fields, record.index)
       }
     }
   } catch (error) {

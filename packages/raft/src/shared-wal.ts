@@ -12,6 +12,7 @@ import {
 import { RaftStoppedError, RaftStorageCorruptionError } from './errors.ts'
 import {
   corruption,
+  DROP,
   EMPTY_META,
   ENTRY,
   type GroupLog,
@@ -37,6 +38,8 @@ import { initialState, type PersistBatch, type RaftStorage, type StoredState } f
  *   [2, group, term, vote, commit]                         a hard state (the last one wins)
  *   [3, group, index, term, voters, learners, file, all]   a snapshot: entries up to index
  *                                                          (all = 1: every entry) are dropped
+ *   [4, group]                                             a drop: the group's earlier records
+ *                                                          are dead (its replica was removed)
  * An entry record for index i drops the group's entries after i (the leader
  * replaced a conflicting suffix): the log is never truncated, later records win.
  *
@@ -50,7 +53,11 @@ import { initialState, type PersistBatch, type RaftStorage, type StoredState } f
  * latest hard state and its latest snapshot record. Whole segments before the
  * oldest live record of any group are removed. A group whose oldest live record
  * lags the log's end by more than `rewriteLagRecords` (an idle group) has its
- * live records copied forward, so it never pins old segments.
+ * live records copied forward, so it never pins old segments. A dropped group
+ * has no live records: its snapshot file is deleted with the drop, and the
+ * segments holding its records go as soon as no other group needs them (the
+ * drop runs a compaction). Until then replay skips them, so a restart never
+ * brings a dropped group back.
  *
  * Records and replay: shared-wal-records.ts; snapshot files: snapshot-file.ts.
  */
@@ -234,6 +241,22 @@ export class SharedWal {
     }
   }
 
+  /**
+   * Forgets `group` durably: a drop record is synced, its snapshot file deleted, and a compaction
+   * started (segments only it still needed go). A later `storage(group)` starts empty.
+   */
+  async drop(group: string): Promise<void> {
+    this.#open()
+    const log = this.#groups.get(group)
+    if (log === undefined) return
+    this.#groups.delete(group)
+    this.#reserve(1)
+    await this.#wal.appendBatch([this.#packr.pack([DROP, group])])
+    if (log.file !== null) await this.#removeSnapshot(log.file)
+    // Compaction runs beside the other groups' saves; `close()` waits for it.
+    void this.compact().catch(() => undefined)
+  }
+
   // ---- internals --------------------------------------------------------
 
   #open(): void {
@@ -329,4 +352,8 @@ class SharedWalGroup implements RaftStorage {
   }
 
   async close(): Promise<void> {}
+
+  destroy(): Promise<void> {
+    return this.#shared.drop(this.#group)
+  }
 }

@@ -40,6 +40,12 @@ export interface RaftStorage {
   /** Durably stores a locally taken snapshot and discards the entries it covers. */
   saveSnapshot(snapshot: Snapshot): Promise<void>
   close(): Promise<void>
+  /**
+   * Forgets everything stored for the member, durably (its replica was removed and will not come
+   * back as it was). Called after `close()`; a later `load()` of the same member finds nothing.
+   * Optional: a storage without it keeps its state.
+   */
+  destroy?(): Promise<void>
 }
 
 /**

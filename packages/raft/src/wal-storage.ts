@@ -144,6 +144,12 @@ export class WalRaftStorage implements RaftStorage {
     await wal?.close()
   }
 
+  /** Removes the member's directory (after `close()`): its log, hard state and snapshots. */
+  async destroy(): Promise<void> {
+    await this.close()
+    await rm(this.dir, { recursive: true, force: true })
+  }
+
   // ---- internals --------------------------------------------------------
 
   async #initialise(): Promise<StoredState> {

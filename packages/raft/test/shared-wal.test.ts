@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { SimFileSystem, type SimOperation } from '@shoal/testkit/fs'
 import { Rng, testSeed } from '@shoal/testkit/rng'
+import { Wal } from '@shoal/wal'
+import { unpack } from 'msgpackr'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Entry, HardState, Snapshot } from '../src/core/index.ts'
 import {
@@ -27,6 +29,39 @@ function countingSyncs(fs: SimFileSystem): { fs: SimFileSystem; syncs: () => num
     hook?.(operation, path)
   }
   return { fs, syncs: () => syncs }
+}
+
+/**
+ * A file system whose WAL compaction can be stuck: once `hold()` is armed, the next WAL segment a
+ * compaction retires (renamed into the segment pool) waits until `release()` (a slow disk).
+ */
+class StuckCompaction extends SimFileSystem {
+  #armed = false
+  #release: (() => void) | undefined
+  #reached: () => void = () => undefined
+  reached: Promise<void> = Promise.resolve()
+
+  hold(): void {
+    this.#armed = true
+    this.reached = new Promise((resolve) => {
+      this.#reached = resolve
+    })
+  }
+
+  release(): void {
+    this.#release?.()
+  }
+
+  override async rename(from: string, to: string): Promise<void> {
+    if (this.#armed && to.includes('/wal/recycled-')) {
+      this.#armed = false
+      this.#reached()
+      await new Promise<void>((resolve) => {
+        this.#release = resolve
+      })
+    }
+    return super.rename(from, to)
+  }
 }
 
 const opened: SharedWal[] = []
@@ -145,6 +180,96 @@ describe('SharedWal: one log for every group of a host', () => {
     const reopened = await open(fs, options)
     for (const [name, model] of models)
       expect(describeState(await reopened.storage(name).load())).toEqual(describeState(model.loadSync()))
+  })
+
+  it('a dropped group (its replica moved away) leaves no snapshot file or log record behind, and a restart does not bring it back', async () => {
+    const fs = new SimFileSystem()
+    const options = { wal: { segmentBytes: 1024 }, rewriteLagRecords: 16, compactEverySnapshots: 1_000 }
+    const shared = await open(fs, options)
+    const gone = shared.storage('gone', conf)
+    const kept = shared.storage('kept', conf)
+    const keptModel = MemoryRaftStorage.bootstrap(conf)
+    await gone.load()
+    await kept.load()
+    const rng = new Rng(testSeed(23))
+    const goneModel = MemoryRaftStorage.bootstrap(conf)
+    for (let round = 0; round < 40; round++) {
+      await step(rng, gone, goneModel)
+      await step(rng, kept, keptModel)
+    }
+    const snapshot: Snapshot = {
+      meta: { index: goneModel.loadSync().snapshot.meta.index + 1, term: 9, confState: conf },
+      data: bytes('the moved replica'),
+    }
+    await gone.save({
+      hardState: { term: 9, vote: null, commit: snapshot.meta.index },
+      entries: [],
+      snapshot,
+    })
+    expect(await fs.list('/data/snapshots')).toContainEqual(expect.stringMatching(/^gone\./))
+    await gone.close()
+    await gone.destroy?.()
+    expect(shared.groups).toEqual(['kept'])
+    expect((await fs.list('/data/snapshots')).filter((name) => name.startsWith('gone.'))).toEqual([])
+    // A restart right away: its records are still in the log, behind the drop record.
+    await shared.close()
+    const restarted = await open(fs, options)
+    expect(restarted.groups).toEqual(['kept'])
+    expect(describeState(await restarted.storage('gone').load())).toEqual(
+      describeState(MemoryRaftStorage.bootstrap({ voters: [], learners: [] }).loadSync()),
+    )
+    await restarted.storage('gone').destroy?.()
+    // The group that stays writes on; compaction removes every segment that held the dropped one.
+    const again = restarted.storage('kept')
+    await again.load()
+    for (let round = 0; round < 40; round++) await step(rng, again, keptModel)
+    await restarted.compact()
+    await restarted.close()
+    const wal = await Wal.open('/data/wal', { fs })
+    const groupsInLog = new Set<string>()
+    for await (const batch of wal.readBatches(wal.firstIndex))
+      for (const record of batch) groupsInLog.add((unpack(record.payload) as unknown[])[1] as string)
+    await wal.close()
+    expect([...groupsInLog]).toEqual(['kept'])
+    const reopened = await open(fs, options)
+    expect(reopened.groups).toEqual(['kept'])
+    expect(describeState(await reopened.storage('kept').load())).toEqual(describeState(keptModel.loadSync()))
+  })
+
+  it("a dropped group's compaction never holds the other groups' saves: they become durable while it is stuck removing segments", async () => {
+    const fs = new StuckCompaction()
+    const options = { wal: { segmentBytes: 1024 }, rewriteLagRecords: 16, compactEverySnapshots: 1_000 }
+    const shared = await open(fs, options)
+    const gone = shared.storage('gone', conf)
+    const kept = shared.storage('kept', conf)
+    const goneModel = MemoryRaftStorage.bootstrap(conf)
+    const keptModel = MemoryRaftStorage.bootstrap(conf)
+    await gone.load()
+    await kept.load()
+    const rng = new Rng(testSeed(29))
+    for (let round = 0; round < 60; round++) {
+      await step(rng, gone, goneModel)
+      await step(rng, kept, keptModel)
+    }
+    fs.hold()
+    await gone.close()
+    await gone.destroy?.()
+    // The drop started a compaction, now stuck retiring its first segment.
+    await fs.reached
+    const saved = await Promise.race([
+      (async () => {
+        for (let round = 0; round < 20; round++) await step(rng, kept, keptModel)
+        return 'saved'
+      })(),
+      new Promise((resolve) => setTimeout(() => resolve('the saves waited for the compaction'), 5_000)),
+    ])
+    expect(saved).toBe('saved')
+    fs.release()
+    await shared.compact()
+    await shared.close()
+    const reopened = await open(fs.durableImage(), options)
+    expect(reopened.groups).toEqual(['kept'])
+    expect(describeState(await reopened.storage('kept').load())).toEqual(describeState(keptModel.loadSync()))
   })
 
   it('recovers, after a crash at any file operation, each group exactly as its last acknowledged save or the one in flight', async () => {

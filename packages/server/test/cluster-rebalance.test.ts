@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process'
+import { readdir } from 'node:fs/promises'
+import path from 'node:path'
+import { SharedWal } from '@shoal/raft'
 import {
   checkLinearizability,
   HistoryRecorder,
@@ -108,6 +111,42 @@ async function cli(node: ClusterProcess, args: readonly string[]) {
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
   return { code, stdout, stderr }
+}
+
+interface OperationTask {
+  uid: number
+  status: string
+  type: string
+  error: { code: string; message: string } | null
+  details: {
+    movesPlanned: number
+    movesDone: number
+    movesInFlight: number
+    bytesMoved: number
+    inFlight: unknown[]
+  }
+}
+
+/** A task as any live node shows it (a node may be down or the metadata leader changing). */
+async function task(uid: number): Promise<OperationTask | null> {
+  for (const node of live()) {
+    const got = await node.request<OperationTask>('GET', `/tasks/${uid}`).catch(() => null)
+    if (got?.status === 200) return got.body
+  }
+  return null
+}
+
+async function taskEnded(uid: number, timeoutMs: number): Promise<OperationTask> {
+  let last: OperationTask | null = null
+  await waitFor(
+    `task ${uid} ended`,
+    async () => {
+      last = await task(uid)
+      return last !== null && ['succeeded', 'failed', 'canceled'].includes(last.status)
+    },
+    { timeoutMs, intervalMs: 250 },
+  )
+  return last as unknown as OperationTask
 }
 
 // ---- the load: writers (document adds, acknowledged when their task succeeded) and readers ----
@@ -281,6 +320,37 @@ afterAll(async () => {
 })
 
 describe('failover, re-replication and rebalancing under load', () => {
+  it('a drain no other node can take the replicas of is a task that fails with cluster_move_impossible, changing nothing', async () => {
+    // Three nodes and a replication factor of 3: every other node already holds every shard.
+    const asked = members[1] as ClusterProcess
+    const drain = await asked.request<{ taskUid: number; type: string; status: string; node: string }>(
+      'POST',
+      '/admin/cluster/remove',
+      { node: 'n0' },
+    )
+    expect(drain.status, JSON.stringify(drain.body)).toBe(202)
+    expect(drain.body).toMatchObject({ type: 'nodeDrain', status: 'enqueued', node: members[0]!.nodeId })
+    const ended = await taskEnded(drain.body.taskUid, 20_000)
+    expect(ended.status).toBe('failed')
+    expect(ended.error?.code).toBe('cluster_move_impossible')
+    expect(ended.error?.message).toMatch(/cannot drain n0: no other live active node can take/)
+    expect(ended.details.movesPlanned).toBe(8)
+    // The list answers from the asked node's copy of the metadata, which may trail the node that
+    // reported the end by a moment.
+    await waitFor(
+      'the failed drain listed by the node it was asked of',
+      async () => {
+        const listed = await asked.request<{ results: Array<{ uid: number }> }>(
+          'GET',
+          '/tasks?types=nodeDrain&statuses=failed',
+        )
+        return listed.body.results.some((t) => t.uid === drain.body.taskUid)
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    )
+    expect((await admin()).nodes.find((n) => n.name === 'n0')?.state).toBe('active')
+  }, 30_000)
+
   it('a joining node receives replicas until the load is within the bound; planning again proposes nothing', async () => {
     const n3 = await join('n3')
     await waitFor(
@@ -307,6 +377,11 @@ describe('failover, re-replication and rebalancing under load', () => {
     expect(plan.stdout).toMatch(/^plan: 0 move\(s\) now, 0 waiting, 0 in flight/)
     const status = await cli(n3, ['status'])
     expect(status.stdout).toMatch(/n3 +active +yes/)
+    // A rebalance of a balanced cluster is a task that succeeds with nothing to move.
+    const rebalanced = await cli(n3, ['rebalance'])
+    expect(rebalanced.code, rebalanced.stdout + rebalanced.stderr).toBe(0)
+    expect(rebalanced.stdout).toMatch(/^rebalancing \(task \d+\): 0 move\(s\) now/)
+    expect(rebalanced.stdout).toMatch(/balanced: 0 move\(s\)/)
   }, 150_000)
 
   it('a drained node hands its replicas over, leaves and stops; health never goes red', async () => {
@@ -326,9 +401,19 @@ describe('failover, re-replication and rebalancing under load', () => {
     // Through the CLI, which prints progress until the node has left.
     const drained = await cli(members[0]!, ['drain', 'n1'])
     expect(drained.code, drained.stdout + drained.stderr).toBe(0)
-    expect(drained.stdout).toMatch(/draining n1/)
-    expect(drained.stdout).toMatch(/n1 has no replicas left and has left the cluster/)
-    expect(drained.stderr).toMatch(/drain n1: \d+ move\(s\) in flight/)
+    const uid = Number(/draining n1 \(\S+\): task (\d+)/.exec(drained.stdout)?.[1])
+    expect(drained.stdout).toMatch(
+      /n1 has no replicas left and has left the cluster \(\d+ move\(s\), [\d.]+ MiB moved\)/,
+    )
+    expect(drained.stderr).toMatch(
+      /drain n1: task \d+ processing: \d+\/\d+ move\(s\) done, [1-9]\d* move\(s\) in flight \[/,
+    )
+    // The task says what was done: every replica n1 held moved.
+    const done = await task(uid)
+    expect(done, `task ${uid}`).toMatchObject({ type: 'nodeDrain', status: 'succeeded', error: null })
+    expect(done?.details.movesPlanned).toBeGreaterThan(0)
+    expect(done?.details.movesDone).toBe(done?.details.movesPlanned)
+    expect(done?.details.movesInFlight).toBe(0)
     await waitFor('the drained process exited', async () => victim.child.exitCode !== null, {
       timeoutMs: 60_000,
       intervalMs: 500,
@@ -336,6 +421,18 @@ describe('failover, re-replication and rebalancing under load', () => {
     watching = false
     await watch
     members = members.filter((n) => n !== victim)
+    // Every replica moved away took its files and its Raft log with it: the shared WAL of the
+    // stopped node, opened as a restart would open it, holds the metadata group alone, and no
+    // shard snapshot or shard data is left on its disk.
+    const raftDir = path.join(victim.dataDir, 'cluster', 'raft')
+    const wal = await SharedWal.open(raftDir)
+    const groups = wal.groups
+    await wal.close()
+    expect(groups.filter((g) => g.startsWith('shard/'))).toEqual([])
+    expect(groups.length).toBeGreaterThan(0)
+    const snapshots = await readdir(path.join(raftDir, 'snapshots'))
+    expect(snapshots.filter((name) => name.startsWith(encodeURIComponent('shard/')))).toEqual([])
+    expect(await readdir(path.join(victim.dataDir, 'shards')).catch(() => [])).toEqual([])
     const view = await admin()
     expect(
       view.nodes.find((n) => n.id === victim.nodeId),
@@ -359,6 +456,19 @@ describe('failover, re-replication and rebalancing under load', () => {
     const leaderId = (await admin()).metadataLeader
     const victim = (members.find((n) => n.nodeId === leaderId && n !== n4) ??
       members.find((n) => n.name === 'n2')) as ClusterProcess
+    // An operator's rebalance, enqueued through a node that lives: the leader that starts it dies,
+    // and the next one carries the task to its end from the metadata.
+    const asked = members.find((n) => n !== victim && n !== n4) as ClusterProcess
+    const rebalance = await asked.request<{ taskUid: number }>('POST', '/admin/shards/rebalance', {})
+    expect(rebalance.status, JSON.stringify(rebalance.body)).toBe(202)
+    await waitFor(
+      'the rebalance started',
+      async () => (await task(rebalance.body.taskUid))?.status === 'processing',
+      {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      },
+    )
     const before = (await admin()).nodes.find((n) => n.id === victim.nodeId)?.replicas ?? 0
     expect(before).toBeGreaterThan(0)
     await victim.kill()
@@ -370,6 +480,13 @@ describe('failover, re-replication and rebalancing under load', () => {
       { timeoutMs: 120_000, intervalMs: 500 },
     )
     expect((await admin()).metadataLeader).not.toBe(victim.nodeId)
+    const ended = await taskEnded(rebalance.body.taskUid, 60_000)
+    expect(ended, JSON.stringify(ended)).toMatchObject({
+      type: 'clusterRebalance',
+      status: 'succeeded',
+      error: null,
+    })
+    expect(ended.details.movesDone).toBeGreaterThan(0)
   }, 240_000)
 
   it('a dead node is replaced by a new one, which takes its replicas', async () => {
@@ -395,6 +512,7 @@ describe('failover, re-replication and rebalancing under load', () => {
       replaced = await n5.request('POST', '/admin/cluster/replace', { old: victim.name, new: 'n5' })
     }
     expect(replaced.status, JSON.stringify(replaced.body)).toBe(202)
+    const replaceUid = (replaced.body as { taskUid: number }).taskUid
     await waitFor(
       'n5 holds what the dead node held',
       async () =>
@@ -403,6 +521,10 @@ describe('failover, re-replication and rebalancing under load', () => {
     )
     // n5 takes every replica of n3 except those of shards it already held (placed elsewhere).
     expect((await admin()).nodes.find((n) => n.id === n5.nodeId)?.replicas).toBeGreaterThan(n5Before)
+    const ended = await taskEnded(replaceUid, 30_000)
+    expect(ended).toMatchObject({ type: 'nodeReplace', status: 'succeeded' })
+    expect(ended.details.movesDone).toBeGreaterThan(0)
+    expect(ended.details.movesDone).toBe(ended.details.movesPlanned)
   }, 240_000)
 
   it('a move whose destination dies rolls back, and the planner converges once it is back', async () => {

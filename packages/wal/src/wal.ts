@@ -112,11 +112,13 @@ export class Wal {
   #scheduled = false
   #drainWaiters: Array<() => void> = []
   /**
-   * While a truncateAfter/compactBefore is queued or running: the tail of one
-   * FIFO queue that holds it and every call made after it (appends included),
-   * so that each runs in call order.
+   * While a truncateAfter is queued or running (or a compactBefore waits
+   * behind one): the tail of one FIFO queue that holds it and every call made
+   * after it (appends included), so that each runs in call order.
    */
   #queue: Promise<void> | undefined
+  /** Settles once the segment removals of the compactions called so far are done (one at a time). */
+  #compaction: Promise<void> = Promise.resolve()
   #failed: WalFailedError | undefined
   #closed = false
   /** Compacted segment files kept for the next rollovers (see `recycleSegments`). */
@@ -250,34 +252,35 @@ export class Wal {
   /**
    * Removes whole segments whose records all come before `index` (after a
    * snapshot). The segment holding `index` stays, so `firstIndex` may stay
-   * below `index`. `index` may be at most `lastIndex + 1`.
+   * below `index`. `index` may be at most the index the next append takes.
+   * It runs after the truncations called before it, but appends do not wait
+   * for it: it removes only segments before the one being written, so they
+   * go on (and sync) while it renames files and syncs the directory.
    */
   compactBefore(index: number): Promise<void> {
-    return this.#exclusively(async () => {
-      if (!Number.isSafeInteger(index) || index > this.#lastIndex + 1) {
-        throw new WalIndexError(`compactBefore(${index}) is beyond lastIndex + 1 = ${this.#lastIndex + 1}`)
-      }
-      await this.#guardIo(async () => {
-        // Oldest first, each removal made durable before the next: unsynced
-        // directory changes may persist in any order, and a crash must leave
-        // a contiguous log.
-        // A removed segment's file is kept for reuse while the pool has room: writing over
-        // blocks the file already has is much cheaper than allocating new ones. Its records
-        // all precede firstIndex, so none of them can ever pass for a later record.
-        const { fs } = this.#options
-        while (this.#segments.length > 1 && this.#segments[1]!.firstIndex <= index) {
-          const oldest = this.#segments[0]!
-          if (this.#recycled.length < this.#options.recycleSegments) {
-            const spare = joinPath(this.#dir, recycledName(this.#recycleSerial++))
-            await fs.rename(oldest.path, spare)
-            this.#recycled.push(spare)
-          } else {
-            await fs.remove(oldest.path)
-          }
-          this.#segments.shift()
-          await fs.syncDir(this.#dir)
+    const refusal = this.#refusal()
+    if (refusal !== undefined) return Promise.reject(refusal)
+    return new Promise<void>((resolve, reject) => {
+      const start = (): void => {
+        const refused =
+          this.#refusal() ??
+          (!Number.isSafeInteger(index) || index > this.#nextIndex
+            ? new WalIndexError(
+                `compactBefore(${index}) is beyond the next index to append, ${this.#nextIndex}`,
+              )
+            : undefined)
+        if (refused !== undefined) {
+          reject(refused)
+          return
         }
-      })
+        const run = this.#compaction.then(() => this.#guardIo(() => this.#removeBefore(index)))
+        this.#compaction = run.catch(() => undefined)
+        run.then(resolve, reject)
+      }
+      // Behind a queued truncation: its turn comes after it, and the calls after it wait only
+      // until it has started.
+      if (this.#queue !== undefined) void this.#enqueue(start)
+      else start()
     })
   }
 
@@ -285,6 +288,7 @@ export class Wal {
   async close(): Promise<void> {
     if (this.#closed) return
     while (this.#queue !== undefined) await this.#queue
+    await this.#compaction
     await this.#drain()
     this.#closed = true
     // A reused file: cut the old records after the end, so the next open finds a clean end.
@@ -609,12 +613,16 @@ export class Wal {
     })
   }
 
-  /** Runs `operation` alone: after every earlier call, with no write in flight, before any later call. */
+  /**
+   * Runs `operation` alone: after every earlier call, with no write in flight and no compaction
+   * removing segments, before any later call.
+   */
   #exclusively(operation: () => Promise<void>): Promise<void> {
     const refusal = this.#refusal()
     if (refusal !== undefined) return Promise.reject(refusal)
     return this.#enqueue(async () => {
       await this.#drain()
+      await this.#compaction
       const again = this.#refusal()
       if (again !== undefined) throw again
       await operation()
@@ -632,6 +640,33 @@ export class Wal {
 
   #activeSegment(): Segment {
     return this.#segments[this.#segments.length - 1]!
+  }
+
+  /**
+   * Removes the oldest segments while the next one starts at or before `index`; never the one
+   * being written (the last), so it needs no pause of the appends. Oldest first, each removal
+   * made durable before the next: unsynced directory changes may persist in any order, and a
+   * crash must leave a contiguous log. A removed segment's file is kept for reuse while the pool
+   * has room: writing over blocks the file already has is much cheaper than allocating new ones.
+   * Its records all precede firstIndex, so none of them can ever pass for a later record.
+   */
+  async #removeBefore(index: number): Promise<void> {
+    const { fs } = this.#options
+    while (this.#segments.length > 1 && this.#segments[1]!.firstIndex <= index) {
+      const oldest = this.#segments[0]!
+      let spare: string | undefined
+      if (this.#recycled.length < this.#options.recycleSegments) {
+        spare = joinPath(this.#dir, recycledName(this.#recycleSerial++))
+        await fs.rename(oldest.path, spare)
+      } else {
+        await fs.remove(oldest.path)
+      }
+      this.#segments.shift()
+      await fs.syncDir(this.#dir)
+      // A rollover running beside may reuse the file only once its rename is durable: a crash
+      // must never find the old segment's name on a file that a newer segment writes.
+      if (spare !== undefined) this.#recycled.push(spare)
+    }
   }
 
   async #truncate(index: number): Promise<void> {

@@ -319,6 +319,72 @@ describe('calls made while a truncation or compaction waits run in call order', 
   })
 })
 
+describe('compaction beside appends', () => {
+  it('appends go on and sync while a compaction removes segments; a truncation called meanwhile waits for it', async () => {
+    const sim = new SimFileSystem()
+    // The first directory sync after `hold` is armed waits until it is released: a compaction
+    // stuck in the middle of removing segments (a slow disk).
+    let hold = false
+    let held: (() => void) | undefined
+    let reached: () => void = () => undefined
+    const removing = new Promise<void>((resolve) => {
+      reached = resolve
+    })
+    const fs = {
+      ...slowSyncs(sim, async () => undefined).fs,
+      async syncDir(dir: string) {
+        if (hold) {
+          hold = false
+          reached()
+          await new Promise<void>((resolve) => {
+            held = resolve
+          })
+        }
+        await sim.syncDir(dir)
+      },
+    }
+    const wal = await Wal.open('/wal', { fs, segmentBytes: 256 })
+    for (let i = 1; i <= 40; i++) await wal.append(payloadFor(i))
+    expect(wal.segmentNames.length).toBeGreaterThan(3)
+    hold = true
+    let compacted = false
+    const compaction = wal.compactBefore(30).then(() => {
+      compacted = true
+    })
+    await removing
+    // Records and batches become durable while the compaction is stuck.
+    const appended = await Promise.race([
+      (async () => {
+        expect(await wal.append(payloadFor(41))).toBe(41)
+        expect(await wal.appendBatch([payloadFor(42), payloadFor(43)])).toBe(43)
+        return 'appended'
+      })(),
+      sleep(5_000).then(() => 'appends waited for the compaction'),
+    ])
+    expect(appended).toBe('appended')
+    expect(compacted).toBe(false)
+    let truncated = false
+    const truncation = wal.truncateAfter(42).then(() => {
+      truncated = true
+    })
+    await sleep(20)
+    expect(truncated).toBe(false)
+    held?.()
+    await Promise.all([compaction, truncation])
+    expect(wal.firstIndex).toBeGreaterThan(1)
+    expect(wal.firstIndex).toBeLessThanOrEqual(30)
+    expect(wal.lastIndex).toBe(42)
+    await wal.close()
+    const reopened = await Wal.open('/wal', { fs: sim.durableImage() })
+    const records = await readAll(reopened)
+    expect(records.map((r) => r.index)).toEqual(
+      Array.from({ length: 43 - reopened.firstIndex }, (_, i) => reopened.firstIndex + i),
+    )
+    for (const record of records) expect(record.payload).toEqual(payloadFor(record.index))
+    await reopened.close()
+  })
+})
+
 describe('pipelined writes (pipelineBytes)', () => {
   it('overlaps at most two syncs, and resolves appends in index order even when a later sync ends first', async () => {
     // Every other sync is slow, so the second of two overlapping syncs often ends first.

@@ -68,21 +68,88 @@ export function describeCluster(view: AdminView): string {
   return `${lines.join('\n')}\n`
 }
 
-/** Polls the overview until `done` holds, printing progress when it changes. */
-async function waitUntil(
+/** A cluster operation task as `GET /tasks/{uid}` shows it (the parts the CLI prints). */
+interface OperationTask {
+  uid: number
+  status: string
+  type: string
+  error: { message: string; code: string } | null
+  details: {
+    movesPlanned?: number
+    movesDone?: number
+    movesInFlight?: number
+    movesWaiting?: number
+    bytesMoved?: number
+    inFlight?: Array<{ index: string; shard: number; to: string | null; progress: number; bytes: number }>
+  } | null
+}
+
+/** Bytes in MiB with one decimal. */
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
+
+/** One progress line of an operation task. */
+export function describeProgress(
+  what: string,
+  task: OperationTask,
+  names: (id: string | null) => string,
+): string {
+  const d = task.details ?? {}
+  const moves = (d.inFlight ?? [])
+    .map(
+      (m) => ` [${m.index}/${m.shard} -> ${names(m.to)} ${Math.round(m.progress * 100)}%, ${mib(m.bytes)}]`,
+    )
+    .join('')
+  return `${what}: task ${task.uid} ${task.status}: ${d.movesDone ?? 0}/${d.movesPlanned ?? 0} move(s) done, ${d.movesInFlight ?? 0} move(s) in flight${moves}, ${d.movesWaiting ?? 0} waiting, ${mib(d.bytesMoved ?? 0)} moved`
+}
+
+/**
+ * Polls the operation's task until it ends, printing its progress when it changes. Resolves with
+ * the task once it succeeded; a task that failed or was canceled throws with its error.
+ */
+async function waitForTask(
   client: NodeClient,
   options: ClusterCommandOptions,
   what: string,
-  done: (view: AdminView) => boolean,
-): Promise<AdminView> {
+  uid: number,
+): Promise<OperationTask> {
+  const deadline = Date.now() + (options.waitMs ?? 3_600_000)
+  const view = await client.request<AdminView>('GET', '/_admin/cluster').catch(() => null)
+  const names = (id: string | null) => (view === null ? (id ?? '-') : short(id, view))
+  let last = ''
+  for (;;) {
+    const task = await client.request<OperationTask>('GET', `/tasks/${uid}`)
+    const line = describeProgress(what, task, names)
+    if (line !== last) options.progress(`${line}\n`)
+    last = line
+    if (task.status === 'succeeded') return task
+    if (task.status === 'failed' || task.status === 'canceled')
+      throw new Error(
+        `${what}: task ${uid} ${task.status}${task.error === null ? '' : `: ${task.error.message} (${task.error.code})`}`,
+      )
+    if (Date.now() >= deadline)
+      throw new Error(`${what}: task ${uid} still ${task.status} after the wait limit`)
+    await sleep(options.intervalMs ?? 1000)
+  }
+}
+
+/** Polls the cluster overview until no replica is moving, waiting or missing (`replicate`). */
+async function waitUntilBalanced(
+  client: NodeClient,
+  options: ClusterCommandOptions,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + (options.waitMs ?? 3_600_000)
   let last = ''
   for (;;) {
     const view = await client.request<AdminView>('GET', '/_admin/cluster')
-    if (done(view)) return view
-    const line = `${what}: ${view.moves.inFlight.length} move(s) in flight${view.moves.inFlight
-      .map((m) => ` [${m.index}/${m.shard} -> ${short(m.to, view)} ${Math.round(m.progress * 100)}%]`)
-      .join('')}, ${view.moves.waiting} waiting, ${view.shards.underReplicated} shard(s) under-replicated`
+    if (
+      view.moves.inFlight.length === 0 &&
+      view.moves.waiting === 0 &&
+      view.plan.length === 0 &&
+      view.shards.underReplicated === 0
+    )
+      return
+    const line = `${what}: ${view.moves.inFlight.length} move(s) in flight, ${view.moves.waiting} waiting, ${view.shards.underReplicated} shard(s) under-replicated`
     if (line !== last) options.progress(`${line}\n`)
     last = line
     if (Date.now() >= deadline) throw new Error(`${what}: still under way after the wait limit`)
@@ -90,17 +157,11 @@ async function waitUntil(
   }
 }
 
-const balanced = (view: AdminView) =>
-  view.moves.inFlight.length === 0 &&
-  view.moves.waiting === 0 &&
-  view.plan.length === 0 &&
-  view.shards.underReplicated === 0
-
 /**
  * `shoal cluster status | rebalance [--dry-run] | drain NODE | replace OLD NEW | replicate INDEX
- * --replication-factor N`: the operator
- * commands over a node's HTTP API; the long ones print progress until done (`--no-wait` returns
- * once the cluster accepted the operation).
+ * --replication-factor N`: the operator commands over a node's HTTP API. The long ones are tasks:
+ * the command prints the task's progress (from `GET /tasks/{uid}`) until it ends, and fails when
+ * the task fails (`--no-wait` returns once the task was enqueued).
  */
 export async function clusterCommand(
   client: NodeClient,
@@ -113,60 +174,61 @@ export async function clusterCommand(
   },
   options: ClusterCommandOptions,
 ): Promise<number> {
-  const waiting = { ...options, waitMs: args.wait ? options.waitMs : 0 }
   switch (args.sub) {
     case 'status': {
       options.out(describeCluster(await client.request<AdminView>('GET', '/_admin/cluster')))
       return 0
     }
     case 'rebalance': {
-      const plan = await client.request<{ moves: Move[]; waiting: number; inFlight: number }>(
-        'POST',
-        '/admin/shards/rebalance',
-        { dryRun: args.dryRun },
-      )
+      const plan = await client.request<{
+        taskUid?: number
+        moves: Move[]
+        waiting: number
+        inFlight: number
+      }>('POST', '/admin/shards/rebalance', { dryRun: args.dryRun })
       options.out(
-        `${args.dryRun ? 'plan' : 'rebalancing'}: ${plan.moves.length} move(s) now, ${plan.waiting} waiting, ${plan.inFlight} in flight\n`,
+        `${args.dryRun ? 'plan' : `rebalancing (task ${plan.taskUid})`}: ${plan.moves.length} move(s) now, ${plan.waiting} waiting, ${plan.inFlight} in flight\n`,
       )
       for (const m of plan.moves)
         options.out(`  ${m.index}/${m.shard}: ${m.from ?? '-'} -> ${m.to ?? '-'} (${m.reason})\n`)
-      if (args.dryRun || !args.wait) return 0
-      await waitUntil(client, waiting, 'rebalance', balanced)
-      options.out('balanced\n')
+      if (args.dryRun || !args.wait || plan.taskUid === undefined) return 0
+      const done = await waitForTask(client, options, 'rebalance', plan.taskUid)
+      options.out(
+        `balanced: ${done.details?.movesDone ?? 0} move(s), ${mib(done.details?.bytesMoved ?? 0)} moved\n`,
+      )
       return 0
     }
     case 'drain': {
       const node = args.positionals[0]
       if (node === undefined) throw new ConfigError('cluster drain needs a node id or name')
-      const answer = await client.request<{ node: string; name: string }>('POST', '/admin/cluster/remove', {
-        node,
-      })
-      options.out(`draining ${answer.name} (${answer.node})\n`)
+      const answer = await client.request<{ taskUid: number; node: string; name: string }>(
+        'POST',
+        '/admin/cluster/remove',
+        { node },
+      )
+      options.out(`draining ${answer.name} (${answer.node}): task ${answer.taskUid}\n`)
       if (!args.wait) return 0
-      await waitUntil(client, waiting, `drain ${answer.name}`, (view) => {
-        const record = view.nodes.find((n) => n.id === answer.node)
-        return record === undefined || (record.state === 'left' && record.replicas === 0)
-      })
-      options.out(`${answer.name} has no replicas left and has left the cluster\n`)
+      const done = await waitForTask(client, options, `drain ${answer.name}`, answer.taskUid)
+      options.out(
+        `${answer.name} has no replicas left and has left the cluster (${done.details?.movesDone ?? 0} move(s), ${mib(done.details?.bytesMoved ?? 0)} moved)\n`,
+      )
       return 0
     }
     case 'replace': {
       const [old, replacement] = args.positionals
       if (old === undefined || replacement === undefined)
         throw new ConfigError('cluster replace needs the old and the new node (ids or names)')
-      const answer = await client.request<{ old: string; new: string }>('POST', '/admin/cluster/replace', {
-        old,
-        new: replacement,
-      })
-      options.out(`replacing ${old} with ${replacement}\n`)
-      if (!args.wait) return 0
-      await waitUntil(
-        client,
-        waiting,
-        `replace ${old}`,
-        (view) => (view.nodes.find((n) => n.id === answer.old)?.replicas ?? 0) === 0 && balanced(view),
+      const answer = await client.request<{ taskUid: number; old: string; new: string }>(
+        'POST',
+        '/admin/cluster/replace',
+        { old, new: replacement },
       )
-      options.out(`${replacement} holds the replicas ${old} held\n`)
+      options.out(`replacing ${old} with ${replacement}: task ${answer.taskUid}\n`)
+      if (!args.wait) return 0
+      const done = await waitForTask(client, options, `replace ${old}`, answer.taskUid)
+      options.out(
+        `${replacement} holds the replicas ${old} held (${done.details?.movesDone ?? 0} move(s), ${mib(done.details?.bytesMoved ?? 0)} moved)\n`,
+      )
       return 0
     }
     case 'replicate': {
@@ -180,7 +242,7 @@ export async function clusterCommand(
       )
       options.out(`${index}: replication factor ${answer.previous} -> ${answer.replicationFactor}\n`)
       if (!args.wait) return 0
-      await waitUntil(client, waiting, `replicate ${index}`, balanced)
+      await waitUntilBalanced(client, options, `replicate ${index}`)
       options.out(`every shard of ${index} has ${answer.replicationFactor} replica(s)\n`)
       return 0
     }

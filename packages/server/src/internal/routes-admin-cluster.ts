@@ -1,17 +1,13 @@
-import {
-  type MetadataState,
-  type NodeRecord,
-  type PlannedMove,
-  REBALANCE_SETTING,
-  REPLACE_SETTING_PREFIX,
-  replacementsOf,
-} from '@shoal/cluster'
+import { type MetadataState, type NodeRecord, REBALANCE_SETTING, replacementsOf } from '@shoal/cluster'
+import { describeMove } from './cluster/cluster-operation-progress.ts'
+import { movesInFlight } from './cluster/moves-in-flight.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
-import { replicaStatuses } from './cluster/shard-rpc.ts'
 import { ApiError, badRequest } from './errors.ts'
 import { readJsonBody } from './request-body.ts'
 import { RawStatus, type RouteSpec } from './route-spec.ts'
 import { clusterFailure, requireCluster } from './routes-cluster.ts'
+import type { EnqueueRequest } from './task-queue.ts'
+import { isClusterOperation, type StoredTask, type TaskSummary } from './task-types.ts'
 
 /** A node named by id or by its (unique) name. */
 function findNode(state: MetadataState, ref: unknown, field: string): NodeRecord {
@@ -40,21 +36,7 @@ function adminBody(body: unknown, contentType: string | undefined, allowed: read
   return parsed as Record<string, unknown>
 }
 
-function describeMove(move: PlannedMove) {
-  return {
-    index: move.index,
-    shard: move.shard,
-    from: move.from ?? null,
-    to: move.to ?? null,
-    reason: move.reason,
-  }
-}
-
-/** The largest replication factor of any index: how many data nodes must stay. */
-function largestReplicationFactor(state: MetadataState): number {
-  return Math.max(0, ...Object.values(state.indexes).map((i) => i.sharding.replicationFactor))
-}
-
+/** Proposes a metadata command; a refusal other than a lost compare-and-set is the request's fault. */
 async function propose(runtime: ClusterRuntime, command: Parameters<ClusterRuntime['node']['propose']>[0]) {
   try {
     const outcome = await runtime.node.propose(command, { timeoutMs: 10_000 })
@@ -76,49 +58,34 @@ async function currentState(runtime: ClusterRuntime): Promise<MetadataState> {
   }
 }
 
-/** Moves in flight, with how far each newcomer has come (its applied index against the leader's). */
-async function movesInFlight(runtime: ClusterRuntime) {
-  const state = runtime.node.state()
-  const moves = []
-  for (const [uid, shards] of Object.entries(state.shards)) {
-    const moving = shards.filter((s) => s.replicas.some((r) => r.state !== 'active'))
-    if (moving.length === 0) continue
-    const statuses = await replicaStatuses(runtime.node, runtime.hosting, uid)
-    const index = state.indexes[uid]
-    for (const shard of moving) {
-      const group = `shard/${uid}/${index?.createdAtMs}/${shard.shard}`
-      const replicas = statuses.get(group) ?? new Map()
-      const leader = [...replicas.values()].find((s) => s !== null && s.role === 'leader') ?? null
-      for (const arriving of shard.replicas.filter((r) => r.state === 'initializing')) {
-        const status = replicas.get(arriving.nodeId) ?? null
-        const target = leader?.commitIndex ?? null
-        moves.push({
-          index: uid,
-          shard: shard.shard,
-          to: arriving.nodeId,
-          from: shard.replicas.find((r) => r.state === 'removing')?.nodeId ?? null,
-          appliedIndex: status?.appliedIndex ?? null,
-          leaderCommitIndex: target,
-          progress:
-            status === null || target === null || target === 0
-              ? 0
-              : Math.min(1, Math.round((status.appliedIndex / target) * 1000) / 1000),
-        })
-      }
-      for (const leaving of shard.replicas.filter((r) => r.state === 'removing'))
-        if (!shard.replicas.some((r) => r.state === 'initializing'))
-          moves.push({
-            index: uid,
-            shard: shard.shard,
-            to: null,
-            from: leaving.nodeId,
-            appliedIndex: null,
-            leaderCommitIndex: null,
-            progress: 1,
-          })
-    }
+async function enqueue(runtime: ClusterRuntime, request: EnqueueRequest): Promise<TaskSummary> {
+  try {
+    return await runtime.tasks.enqueue(request)
+  } catch (error) {
+    if (error instanceof ApiError) throw error
+    throw clusterFailure(error)
   }
-  return moves
+}
+
+/** The cluster operation tasks not ended yet, with their progress (from their details). */
+function operationsUnderWay(runtime: ClusterRuntime) {
+  const out = []
+  for (const record of runtime.node.metadata.tasks()) {
+    const task = record as unknown as StoredTask
+    if (task.status !== 'enqueued' && task.status !== 'processing') continue
+    if (!isClusterOperation(task.operation)) continue
+    const details = (task.details ?? {}) as Record<string, unknown>
+    out.push({
+      taskUid: task.uid,
+      type: task.type,
+      status: task.status,
+      movesPlanned: details.movesPlanned ?? 0,
+      movesDone: details.movesDone ?? 0,
+      movesInFlight: details.movesInFlight ?? 0,
+      bytesMoved: details.bytesMoved ?? 0,
+    })
+  }
+  return out
 }
 
 /** Operator actions on a cluster: overview, rebalance, drain and replace (docs/cluster-operations.md). */
@@ -129,7 +96,7 @@ export const adminClusterRoutes: RouteSpec[] = [
     action: 'cluster.get',
     tag: 'Cluster',
     summary:
-      'Overview: nodes with their replicas and leaders, under-replicated shards, moves in flight with progress, and the pending plan',
+      'Overview: nodes with their replicas and leaders, under-replicated shards, moves in flight with progress, cluster operation tasks under way, and the pending plan',
     async handler({ services }) {
       const runtime = requireCluster(services)
       const node = runtime.node
@@ -163,6 +130,7 @@ export const adminClusterRoutes: RouteSpec[] = [
           })),
         shards: { total: shards, underReplicated },
         moves: { inFlight: await movesInFlight(runtime), waiting: plan.waiting },
+        operations: operationsUnderWay(runtime),
         plan: plan.start.map(describeMove),
         unplaceable: plan.unplaceable,
         replacements: replacementsOf(state.settings),
@@ -177,7 +145,7 @@ export const adminClusterRoutes: RouteSpec[] = [
     action: 'cluster.update',
     tag: 'Cluster',
     summary:
-      'Plans replica moves that even out the load (`{ "dryRun": true }` only shows the plan); without dryRun the cluster moves replicas in bounded batches until balanced',
+      'Plans replica moves that even out the load (`{ "dryRun": true }` only shows the plan); without dryRun it enqueues a `clusterRebalance` task (202) that moves replicas in bounded batches until balanced',
     body: 'json',
     async handler({ services, body, contentType }) {
       const runtime = requireCluster(services)
@@ -193,9 +161,13 @@ export const adminClusterRoutes: RouteSpec[] = [
         unplaceable: plan.unplaceable,
       }
       if (parsed.dryRun === true) return answer
-      await propose(runtime, { type: 'setting.put', key: REBALANCE_SETTING, value: String(Date.now()) })
-      runtime.node.pokeController()
-      return new RawStatus(202, answer)
+      const task = await enqueue(runtime, {
+        type: 'clusterRebalance',
+        indexUid: null,
+        operation: { kind: 'clusterRebalance' },
+        details: {},
+      })
+      return new RawStatus(202, { ...task, ...answer })
     },
   },
   {
@@ -203,33 +175,23 @@ export const adminClusterRoutes: RouteSpec[] = [
     url: '/admin/cluster/remove',
     action: 'cluster.update',
     tag: 'Cluster',
+    status: 202,
     summary:
-      'Drains a node (`{ "node": id or name }`): its replicas move to other nodes first, then it leaves the cluster',
+      'Drains a node (`{ "node": id or name }`): enqueues a `nodeDrain` task (202); its replicas move to other nodes first, then it leaves the cluster',
     body: 'json',
     async handler({ services, body, contentType }) {
       const runtime = requireCluster(services)
       const parsed = adminBody(body, contentType, ['node'])
       const state = await currentState(runtime)
       const target = findNode(state, parsed.node, 'node')
-      if (target.state === 'left') return { node: target.id, name: target.name, state: 'left' }
-      const remaining = Object.values(state.nodes).filter(
-        (n) => n.id !== target.id && n.state === 'active' && runtime.node.isAlive(n.id),
-      ).length
-      const needed = largestReplicationFactor(state)
-      if (remaining < needed)
-        throw badRequest(
-          'invalid_cluster_request',
-          `cannot drain ${target.name}: ${remaining} live data node(s) would remain for a replication factor of ${needed}`,
-        )
-      await propose(runtime, {
-        type: 'node.state',
-        nodeId: target.id,
-        state: 'draining',
-        ifState: ['active', 'joining', 'dead', 'draining'],
-        atMs: Date.now(),
+      // Whether other nodes can take each replica is the task's to find out (it fails if not).
+      const task = await enqueue(runtime, {
+        type: 'nodeDrain',
+        indexUid: null,
+        operation: { kind: 'nodeDrain', nodeId: target.id },
+        details: { node: target.id },
       })
-      runtime.node.pokeController()
-      return new RawStatus(202, { node: target.id, name: target.name, state: 'draining' })
+      return { ...task, node: target.id, name: target.name }
     },
   },
   {
@@ -237,8 +199,9 @@ export const adminClusterRoutes: RouteSpec[] = [
     url: '/admin/cluster/replace',
     action: 'cluster.update',
     tag: 'Cluster',
+    status: 202,
     summary:
-      'Replaces a node (`{ "old": id or name, "new": id or name }`): the new node takes every replica of the old one, which then leaves',
+      'Replaces a node (`{ "old": id or name, "new": id or name }`): enqueues a `nodeReplace` task (202); the new node takes every replica of the old one, which then leaves',
     body: 'json',
     async handler({ services, body, contentType }) {
       const runtime = requireCluster(services)
@@ -255,21 +218,13 @@ export const adminClusterRoutes: RouteSpec[] = [
         )
       if (replacementsOf(state.settings)[replacement.id] !== undefined)
         throw badRequest('invalid_cluster_request', `${replacement.name} is itself being replaced`)
-      await propose(runtime, {
-        type: 'setting.put',
-        key: `${REPLACE_SETTING_PREFIX}${old.id}`,
-        value: replacement.id,
+      const task = await enqueue(runtime, {
+        type: 'nodeReplace',
+        indexUid: null,
+        operation: { kind: 'nodeReplace', oldNodeId: old.id, newNodeId: replacement.id },
+        details: { node: old.id, replacement: replacement.id },
       })
-      if (old.state === 'active' || old.state === 'joining')
-        await propose(runtime, {
-          type: 'node.state',
-          nodeId: old.id,
-          state: 'draining',
-          ifState: ['active', 'joining'],
-          atMs: Date.now(),
-        })
-      runtime.node.pokeController()
-      return new RawStatus(202, { old: old.id, new: replacement.id })
+      return { ...task, old: old.id, new: replacement.id }
     },
   },
   {

@@ -128,6 +128,11 @@ export async function runTask(
         bytesWritten: bytes,
       }
     }
+    case 'clusterRebalance':
+    case 'nodeDrain':
+    case 'nodeReplace':
+      // Cluster operations are followed by the metadata leader, never run as index writes.
+      throw new Error(`a ${op.kind} task reached the task executor`)
   }
 }
 

@@ -63,8 +63,8 @@ export const TASK_FILTER_PARAMS = [
 export const TASK_LIST_PARAMS = [...TASK_FILTER_PARAMS, 'limit', 'from', 'reverse'] as const
 
 /**
- * Every task type a current Meilisearch names, plus Shoal's own `backupCreation`. A filter on a
- * type Shoal never creates is valid and matches nothing, as it does there.
+ * Every task type a current Meilisearch names, plus Shoal's own `backupCreation` and cluster
+ * operations. A filter on a type Shoal never creates is valid and matches nothing, as it does there.
  */
 export const KNOWN_TASK_TYPES: readonly string[] = [
   'backupCreation',
@@ -83,6 +83,10 @@ export const KNOWN_TASK_TYPES: readonly string[] = [
   'export',
   'upgradeDatabase',
   'indexCompaction',
+  // Shoal's own: cluster operations.
+  'clusterRebalance',
+  'nodeDrain',
+  'nodeReplace',
 ]
 
 const DATE_FIELDS = {

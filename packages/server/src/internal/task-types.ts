@@ -15,6 +15,10 @@ export type TaskType =
   | 'dumpCreation'
   | 'snapshotCreation'
   | 'backupCreation'
+  /** Cluster operations (no Meilisearch counterpart): replica moves run by the metadata leader. */
+  | 'clusterRebalance'
+  | 'nodeDrain'
+  | 'nodeReplace'
 
 export const TASK_TYPES: readonly TaskType[] = [
   'indexCreation',
@@ -29,6 +33,9 @@ export const TASK_TYPES: readonly TaskType[] = [
   'dumpCreation',
   'snapshotCreation',
   'backupCreation',
+  'clusterRebalance',
+  'nodeDrain',
+  'nodeReplace',
 ]
 
 export type TaskStatus = 'enqueued' | 'processing' | 'succeeded' | 'failed' | 'canceled'
@@ -75,6 +82,21 @@ export type Operation =
   | { kind: 'createBackup'; backupUid: string }
   /** Task cancelation and deletion act on the queue itself, at once, and are recorded as done. */
   | { kind: 'taskControl' }
+  /**
+   * Cluster operations: the metadata leader starts them and follows their replica moves to the
+   * end (cluster/cluster-operations.ts); the task scheduler never runs them.
+   */
+  | { kind: 'clusterRebalance' }
+  | { kind: 'nodeDrain'; nodeId: string }
+  | { kind: 'nodeReplace'; oldNodeId: string; newNodeId: string }
+
+/** The operations of cluster tasks: followed by the metadata leader, not run by the task scheduler. */
+export type ClusterOperation = Extract<Operation, { kind: 'clusterRebalance' | 'nodeDrain' | 'nodeReplace' }>
+
+export function isClusterOperation(operation: Operation | undefined): operation is ClusterOperation {
+  const kind = operation?.kind
+  return kind === 'clusterRebalance' || kind === 'nodeDrain' || kind === 'nodeReplace'
+}
 
 /** A task as `GET /tasks/{uid}` returns it. */
 export interface Task {

@@ -7,6 +7,7 @@ import { canBatch, runDocumentBatch, runTask } from '../task-executor.ts'
 import { type TaskFilter, taskMatches } from '../task-filter.ts'
 import { type EnqueueRequest, pageOfTasks, type TaskPage, type TaskQueuePort } from '../task-queue.ts'
 import {
+  isClusterOperation,
   isoDuration,
   type StoredTask,
   type Task,
@@ -227,10 +228,16 @@ export class TaskScheduler {
     })
   }
 
+  /** The oldest task still to run; cluster operations run beside the writes (cluster-operations.ts). */
   #next(): TaskRecord | undefined {
     // A backup is run by the node that holds its folder (cluster-backup.ts), not by the scheduler.
     for (const task of this.#node.metadata.tasks())
-      if (!ENDED_TASK_STATUSES.includes(task.status) && !isBackup(task)) return task
+      if (
+        !ENDED_TASK_STATUSES.includes(task.status) &&
+        !isBackup(task) &&
+        !isClusterOperation((task as unknown as StoredTask).operation)
+      )
+        return task
     return undefined
   }
 

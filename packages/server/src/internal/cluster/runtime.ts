@@ -32,6 +32,7 @@ import { failInterruptedBackups } from './cluster-backup.ts'
 import { ClusterEngine, metadataAt } from './cluster-engine.ts'
 import { deriveKey, readClusterKey } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
+import { ClusterOperations } from './cluster-operations.ts'
 import { ClusterTaskQueue, TaskScheduler } from './cluster-tasks.ts'
 import { ClusterWebhookStore } from './cluster-webhooks.ts'
 import { engineShardFactory } from './shard-machine.ts'
@@ -197,6 +198,13 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     void failInterruptedBackups(node, Date.now()).catch((error: unknown) =>
       logger.warn({ err: error }, 'could not mark interrupted backups failed'),
     )
+    const operations = new ClusterOperations({
+      node,
+      hosting,
+      logger: logger.child({ component: 'cluster-operations' }),
+    })
+    operations.start()
+    stops.unshift(() => operations.stop())
     const antiEntropy = new AntiEntropy({
       node,
       hosting,

@@ -116,6 +116,7 @@ async function serveItem(
         commitIndex: status.commitIndex,
         lastIndex: status.lastIndex,
         quiesced: status.quiesced,
+        snapshotBytesReceived: node.snapshotBytesReceived(item.group),
       }
       return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex }
     }
@@ -208,6 +209,8 @@ export interface ReplicaStatus {
   readonly commitIndex: number
   readonly lastIndex: number
   readonly quiesced: boolean
+  /** Snapshot bytes this replica's node accepted for the group (a move's bytes). */
+  readonly snapshotBytesReceived: number
 }
 
 /**
