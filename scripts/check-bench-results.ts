@@ -24,6 +24,8 @@ const PENDING: Record<string, string> = {
   sharded: 'cluster suite reworked under issue 16',
   'cluster-idle': 'cluster suite reworked under issue 15',
   'raft-host-idle': 'Raft host suite reworked with the cluster foundation under issue 15',
+  standby:
+    'hot standby suite (issue 18) written beside the rules: each mode runs once, not in interleaved rounds, and records no peer versions or load; rework pending',
 }
 
 /**
