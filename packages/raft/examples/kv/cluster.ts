@@ -46,16 +46,27 @@ interface Member {
   crashes: string[]
 }
 
-/** Finds a free loopback port (the OS picks it). */
+/** Ports this process has handed out: a port released after the check may come back from the OS. */
+const handedOut = new Set<number>()
+
+/**
+ * Finds a free loopback port (the OS picks it), never one this process handed out before: the
+ * check releases the port, and the OS may offer it again for the next member's other port.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = net.createServer()
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', () => {
+        const chosen = (server.address() as net.AddressInfo).port
+        server.close(() => resolve(chosen))
+      })
     })
-  })
+    if (handedOut.has(port)) continue
+    handedOut.add(port)
+    return port
+  }
 }
 
 /** The example service as real processes on loopback, for fault tests and benchmarks. */
