@@ -70,14 +70,8 @@ function withoutTime(result: Record<string, unknown>): Record<string, unknown> {
 
 beforeAll(async () => {
   scratch = await tempDir('shoal-equivalence-')
-  // A cluster node matches any query word when a search names no strategy; the single node is
-  // told to do the same (its default is Meilisearch's `last`).
-  single = await startServerProcess(`${scratch.dir}/single`, [
-    '--master-key',
-    MASTER_KEY,
-    '--default-matching-strategy',
-    'any',
-  ])
+  // Both sides apply Meilisearch's default matching strategy (`last`) to searches that name none.
+  single = await startServerProcess(`${scratch.dir}/single`, ['--master-key', MASTER_KEY])
   nodes = await startThreeNodeCluster(scratch.dir, 'equivalence-cluster-key-000000000')
   docs = loadSearchCorpus(rng, { every: 21, dimensions: DIMENSIONS })
   const settings = corpusSettings(DIMENSIONS)

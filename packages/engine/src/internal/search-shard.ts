@@ -33,7 +33,7 @@ import type { IndexState } from './index-state.ts'
 import type { TextQueryStats } from './ports.ts'
 import { parseQuerySyntax, type QuerySyntax } from './query-syntax.ts'
 import { folder, queryWords } from './query-words.ts'
-import { filterDocuments, project } from './search.ts'
+import { filterDocuments, project, withoutIdleStrategy } from './search.ts'
 import { countFacets } from './search-facets.ts'
 import { formatHit } from './search-format.ts'
 import { type CheckedSearch, checkSearch } from './search-params.ts'
@@ -93,9 +93,11 @@ export function searchShard(
   params: SearchParams | undefined,
   context: SearchContext | 'local',
 ): ShardSearchResult {
-  const request = checkSearch(params, state.settings)
-  const syntax = parseQuerySyntax(request.q, state.text)
+  const checked = checkSearch(params, state.settings)
+  const syntax = parseQuerySyntax(checked.q, state.text)
   const text = syntax.text
+  // As one index does: `last`/`frequency` on fewer than two words is the plain search.
+  const request = withoutIdleStrategy(state, checked, text)
   const plan = planOf(
     request,
     text,

@@ -56,9 +56,10 @@ export function search(state: IndexState, params: SearchParams | undefined): Sea
  * `last` and `frequency` on a query of fewer than two words keep exactly the documents the text
  * index returns, in its order (each holds the one word, or none is asked for), so the strategy is
  * dropped and the search takes the plain path: the same answer without reading every match.
- * Meilisearch clients send `last` by default, so this is the common case.
+ * Meilisearch clients send `last` by default, so this is the common case. A shard decides the same
+ * (search-shard.ts), so a sharded index answers such a search as one index does.
  */
-function withoutIdleStrategy(state: IndexState, request: CheckedSearch, text: string): CheckedSearch {
+export function withoutIdleStrategy(state: IndexState, request: CheckedSearch, text: string): CheckedSearch {
   const strategy = request.matchingStrategy
   if (strategy !== 'last' && strategy !== 'frequency') return request
   if (text.trim() !== '' && queryWords(state.text, text, state.settings).length >= 2) return request

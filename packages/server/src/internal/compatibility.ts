@@ -159,7 +159,7 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
   ],
   [
     'matchingStrategy',
-    '`last` (the default, as in Meilisearch), `all`, `frequency`; exact across shards on an index of a cluster, where a search naming no strategy matches any query word (BM25 order)',
+    '`last` (the default, as in Meilisearch), `all`, `frequency`; the same on an index of a cluster (exact across shards)',
   ],
   ['showRankingScore', 'keyword scores are BM25 relative to the best hit of the query'],
   ['showRankingScoreDetails'],

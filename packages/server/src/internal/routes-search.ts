@@ -234,14 +234,12 @@ export function withStandbyLag<T extends object>(services: Services, result: T):
 }
 
 /**
- * Meilisearch's default `matchingStrategy` is `last`; a standalone node applies it to a search
- * that names none (unless configured `default_matching_strategy = "any"`). A cluster node leaves
- * it out for now (any query word, in BM25 order): a hybrid search under the implicit `last` was
- * found to rank differently on shards than on one index, so the default waits for that fix. A
- * strategy named in the search applies on both.
+ * Meilisearch's default `matchingStrategy` is `last`; a node applies it to a search that names
+ * none (unless configured `default_matching_strategy = "any"`), on a sharded index as on one
+ * index (the shards answer every strategy exactly; docs/distributed-search.md).
  */
 export function withDefaultStrategy(services: Services, params: SearchParams): SearchParams {
-  if (services.cluster !== undefined || params.matchingStrategy !== undefined) return params
+  if (params.matchingStrategy !== undefined) return params
   if (services.config.defaultMatchingStrategy === 'any') return params
   return { ...params, matchingStrategy: 'last' }
 }
