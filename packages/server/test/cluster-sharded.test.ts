@@ -471,17 +471,21 @@ describe('a sharded index on three nodes', () => {
     const layout = await nodes[0]!.request<{
       shards: Array<{ shard: number; replicas: Array<{ node: string }> }>
     }>('GET', '/indexes/hedged/_shards')
-    // A shard node 0 holds no replica of: its eventual read goes to the first holder listed.
-    const remote = layout.body.shards.find((s) => s.replicas.every((r) => r.node !== nodes[0]!.nodeId))!
+    // A coordinator and a shard it holds no replica of: its eventual read goes to the first
+    // holder listed. Six replica slots over three nodes leave at least one node without some shard.
+    const holds = (node: ClusterProcess, s: { replicas: Array<{ node: string }> }) =>
+      s.replicas.some((r) => r.node === node.nodeId)
+    const coordinator = nodes.find((n) => layout.body.shards.some((s) => !holds(n, s)))!
+    const remote = layout.body.shards.find((s) => !holds(coordinator, s))!
     const slow = nodes.find((n) => n.nodeId === remote.replicas[0]!.node)!
     const search = () =>
-      nodes[0]!.request<{ hits: unknown[] }>('POST', '/indexes/hedged/search', {
+      coordinator.request<{ hits: unknown[] }>('POST', '/indexes/hedged/search', {
         q: 'book',
         limit: 1000,
         consistency: 'eventual',
       })
     for (let i = 0; i < 10; i++) expect((await search()).status).toBe(200)
-    const before = sample(await metrics(nodes[0]!), 'shoal_shard_read_hedges_total')
+    const before = sample(await metrics(coordinator), 'shoal_shard_read_hedges_total')
     slow.child.kill('SIGSTOP')
     try {
       // Without a hedge this read would wait for its time-out and answer 503 for that shard.
@@ -491,7 +495,7 @@ describe('a sharded index on three nodes', () => {
     } finally {
       slow.child.kill('SIGCONT')
     }
-    expect(sample(await metrics(nodes[0]!), 'shoal_shard_read_hedges_total')).toBeGreaterThan(before)
+    expect(sample(await metrics(coordinator), 'shoal_shard_read_hedges_total')).toBeGreaterThan(before)
   })
 
   it('fails a search with 503 naming the shards nobody can serve, or answers partially when asked', async () => {
