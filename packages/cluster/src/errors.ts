@@ -10,6 +10,7 @@ export type ClusterErrorCode =
   | 'CLUSTER_STOPPED'
   | 'CLUSTER_NOT_DELIVERED'
   | 'CLUSTER_INVALID_SHARDING'
+  | 'CLUSTER_UNSATISFIABLE_PLACEMENT'
 
 /** Base class of every error this package throws; `code` is stable. */
 export class ClusterError extends Error {
@@ -96,6 +97,17 @@ export class InvalidShardingError extends ClusterError {
   override readonly name = 'InvalidShardingError'
   constructor(message: string) {
     super('CLUSTER_INVALID_SHARDING', message)
+  }
+}
+
+/**
+ * An index's placement constraints (`sharding.placement`) that the cluster's nodes cannot meet
+ * now (too few nodes with the required labels, too few values of `spreadBy`); nothing changed.
+ */
+export class UnsatisfiablePlacementError extends ClusterError {
+  override readonly name = 'UnsatisfiablePlacementError'
+  constructor(message: string) {
+    super('CLUSTER_UNSATISFIABLE_PLACEMENT', message)
   }
 }
 

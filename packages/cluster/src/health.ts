@@ -1,4 +1,6 @@
 import type { MetadataState } from './metadata/types.ts'
+import { eligibleNodes, placeableReplicas, shardViolations } from './placement-constraints.ts'
+import { describeConstraints } from './shard-moves.ts'
 
 export type HealthStatus = 'green' | 'yellow' | 'red'
 
@@ -78,6 +80,11 @@ export function computeHealth(input: HealthInput): ClusterHealth {
       if (liveVoters.filter((r) => r.state === 'active').length < wanted) yellow = true
     }
   }
+  const unmet = placementReasons(input)
+  if (unmet.length > 0) {
+    yellow = true
+    reasons.push(...unmet)
+  }
   if (!input.metadataReachable) {
     red = true
     reasons.push('this node cannot reach the metadata majority')
@@ -114,6 +121,35 @@ export function computeHealth(input: HealthInput): ClusterHealth {
     metadata_reachable: input.metadataReachable,
     reasons,
   }
+}
+
+/**
+ * Why indexes' placement constraints are not met now, one line each: a replica on a node the
+ * constraints exclude, or fewer live nodes meeting them than the replication factor. The
+ * controller never places a replica against a constraint, so an unmet one shows here instead.
+ */
+function placementReasons(input: HealthInput): string[] {
+  const { state } = input
+  const reasons: string[] = []
+  const live = Object.values(state.nodes).filter((n) => n.state === 'active' && input.alive(n.id))
+  const nodeOf = (id: string) => state.nodes[id]
+  for (const [uid, shards] of Object.entries(state.shards)) {
+    const spec = state.indexes[uid]?.sharding.placement
+    if (spec === undefined) continue
+    const rf = state.indexes[uid]?.sharding.replicationFactor ?? 0
+    const room = placeableReplicas(eligibleNodes(live, spec), spec)
+    if (room < rf)
+      reasons.push(
+        `index ${uid}: placement (${describeConstraints(spec)}) cannot be met: live nodes allow ${room} of ${rf} replicas per shard`,
+      )
+    for (const shard of shards) {
+      const holders = shard.replicas.filter((r) => r.state !== 'removing').map((r) => r.nodeId)
+      const problem = shardViolations(holders, spec, nodeOf)[0]
+      if (problem !== undefined)
+        reasons.push(`index ${uid} shard ${shard.shard}: placement not met: ${problem}`)
+    }
+  }
+  return reasons
 }
 
 const RANK: Record<HealthStatus, number> = { red: 0, yellow: 1, green: 2 }

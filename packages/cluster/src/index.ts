@@ -29,6 +29,7 @@ export {
   NoLeaderError,
   NotDeliveredError,
   RemoteAppError,
+  UnsatisfiablePlacementError,
 } from './errors.ts'
 export {
   type ClusterHealth,
@@ -77,16 +78,35 @@ export {
   type NodeAdvert,
   type NodeRecord,
   type NodeState,
+  type PlacementSpec,
   type RejectReason,
   type ReplicaRole,
   type ReplicaState,
   type ShardingSpec,
+  type ShardingStrategy,
   type ShardRecord,
   type ShardReplica,
   type TaskRecord,
 } from './metadata/types.ts'
 export { isMetadataCommand } from './metadata/validate.ts'
+export {
+  describeLabels,
+  hasLabels,
+  type LabelledNode,
+  labelOf,
+  parsePlacement,
+  preferLeader,
+  shardViolations,
+} from './placement-constraints.ts'
 export { type ShardGroupRef, ShardHosting, type ShardMachineFactory, shardGroupOf } from './shard-hosting.ts'
+export {
+  type ShardKeyOutcome,
+  type ShardKeyProblem,
+  shardField,
+  shardKeyText,
+  shardOfFieldValue,
+  shardsOfFilterValue,
+} from './shard-key.ts'
 export { planShardStep, type ShardStep, type ShardStepInput } from './shard-membership.ts'
 export {
   type MoveReason,

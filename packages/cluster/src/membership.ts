@@ -42,6 +42,38 @@ export function encodeMemberMetadata(advert: NodeAdvert, clusterId: string): Met
     caps: advert.capabilities.join(LIST_SEPARATOR),
     version: advert.version,
     ...(advert.startedAtMs === undefined ? {} : { started: String(advert.startedAtMs) }),
+    ...(labelCount(advert) === 0 ? {} : { labels: labelsText(advert) }),
+  }
+}
+
+function labelCount(advert: NodeAdvert): number {
+  return Object.keys(advert.labels ?? {}).length
+}
+
+/** A node's labels as canonical JSON (keys sorted), how gossip carries and compares them. */
+function labelsText(advert: NodeAdvert): string {
+  const labels = advert.labels ?? {}
+  return JSON.stringify(
+    Object.fromEntries(
+      Object.keys(labels)
+        .sort()
+        .map((key) => [key, labels[key]]),
+    ),
+  )
+}
+
+/** The labels a member advertises; malformed text (never written by Shoal) counts as none. */
+function decodeLabels(text: string | undefined): Record<string, string> | undefined {
+  if (text === undefined || text === '') return undefined
+  try {
+    const parsed = JSON.parse(text) as unknown
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined
+    const entries = Object.entries(parsed).filter(
+      (entry): entry is [string, string] => typeof entry[1] === 'string',
+    )
+    return entries.length === 0 ? undefined : Object.fromEntries(entries)
+  } catch {
+    return undefined
   }
 }
 
@@ -73,6 +105,7 @@ export function decodeMember(member: Member): MemberView {
       ...(meta.started !== undefined && Number.isFinite(Number(meta.started))
         ? { startedAtMs: Number(meta.started) }
         : {}),
+      ...((labels) => (labels === undefined ? {} : { labels }))(decodeLabels(meta.labels)),
     },
   }
 }
@@ -88,6 +121,7 @@ export function sameAdvert(a: NodeAdvert, b: NodeAdvert): boolean {
     a.zone === b.zone &&
     a.version === b.version &&
     a.p2pAddrs.join(LIST_SEPARATOR) === b.p2pAddrs.join(LIST_SEPARATOR) &&
-    a.capabilities.join(LIST_SEPARATOR) === b.capabilities.join(LIST_SEPARATOR)
+    a.capabilities.join(LIST_SEPARATOR) === b.capabilities.join(LIST_SEPARATOR) &&
+    labelsText(a) === labelsText(b)
   )
 }

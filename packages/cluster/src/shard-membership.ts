@@ -14,6 +14,11 @@ export interface ShardStepInput {
   readonly caughtUpEntries: number
   /** Whether a member is alive (SWIM); a dead member is never the target of a leadership transfer. */
   readonly alive: (nodeId: string) => boolean
+  /**
+   * Members the index's placement prefers as leader (`leaderPrefers`); empty or absent: no
+   * preference. @defaultValue []
+   */
+  readonly preferredLeaders?: readonly string[]
 }
 
 /** The next step a shard's leader takes towards the recorded replicas. */
@@ -32,7 +37,9 @@ export type ShardStep =
  * 4. a member not recorded (or recorded `removing`) leaves: a learner at once, a voter only once
  *    every recorded voter votes and no newcomer is still arriving, so removing it never costs the
  *    group a voter it had; when the leaver is this leader, leadership moves first to a caught-up voter;
- * 5. a `removing` replica that has left the group is dropped from the record.
+ * 5. a `removing` replica that has left the group is dropped from the record;
+ * 6. when the index prefers some members as leader and this leader is not one, leadership moves to
+ *    a preferred voter that is live and caught up.
  * One change at a time (Raft thesis §4.1).
  */
 export function planShardStep(input: ShardStepInput): ShardStep | null {
@@ -87,5 +94,11 @@ export function planShardStep(input: ShardStepInput): ShardStep | null {
     (r) => r.state === 'removing' && !voters.has(r.nodeId) && !learners.has(r.nodeId),
   )
   if (gone.length > 0) return { kind: 'record', replicas: input.replicas.filter((r) => !gone.includes(r)) }
-  return null
+  // 6.
+  const preferred = input.preferredLeaders ?? []
+  if (preferred.length === 0 || preferred.includes(input.self)) return null
+  const heir = preferred
+    .filter((id) => voters.has(id) && keepIds.has(id) && input.alive(id) && caughtUp(id))
+    .sort((a, b) => (follower.get(a)?.lag ?? 0) - (follower.get(b)?.lag ?? 0) || (a < b ? -1 : 1))[0]
+  return heir === undefined ? null : { kind: 'transfer', to: heir }
 }

@@ -1,5 +1,12 @@
-import { HashRingError, type NodeSpec, type Placement, place, planMoves } from '@shoal/hashring'
-import type { MetadataCommand, MetadataState, NodeRecord, ShardReplica } from './metadata/types.ts'
+import { HashRingError, type Placement, place, planMoves } from '@shoal/hashring'
+import type {
+  MetadataCommand,
+  MetadataState,
+  NodeRecord,
+  PlacementSpec,
+  ShardReplica,
+} from './metadata/types.ts'
+import { describeLabels, eligibleNodes, placeableReplicas, shardViolations } from './placement-constraints.ts'
 
 /** Why a replica moves. */
 export type MoveReason = 'lost' | 'drain' | 'replace' | 'rebalance' | 'rollback' | 'repair'
@@ -119,14 +126,7 @@ export function planShardMoves(input: ShardMovesInput): ShardMovesPlan {
   const start: PlannedMove[] = []
   const unplaceable: { index: string; reason: string }[] = []
   let waiting = 0
-  const eligible: NodeSpec[] = Object.values(state.nodes)
-    .filter((record) => mayKeep(record.id))
-    .map((record) => ({
-      id: record.id,
-      zone: record.zone,
-      region: record.region,
-      capabilities: record.capabilities,
-    }))
+  const keepers = Object.values(state.nodes).filter((record) => mayKeep(record.id))
 
   for (const uid of Object.keys(state.shards).sort()) {
     const index = state.indexes[uid]
@@ -141,9 +141,18 @@ export function planShardMoves(input: ShardMovesInput): ShardMovesPlan {
       replicas,
     })
     const rf = index.sharding.replicationFactor
+    const constraints = index.sharding.placement
+    // Only the nodes the index's constraints allow; with `spreadBy`, its label stands for the zone.
+    const eligible = eligibleNodes(keepers, constraints)
     // The target placement: replicas stay where they may, the rest is placed with bounded load.
     let target: Placement | null = null
     try {
+      const room = placeableReplicas(eligible, constraints)
+      if (constraints !== undefined && room < rf)
+        throw new HashRingError(
+          'ERR_NOT_ENOUGH_NODES',
+          `placement constraints (${describeConstraints(constraints)}) allow ${room} of ${rf} replicas per shard`,
+        )
       target = place({
         index: uid,
         shardCount: shards.length,
@@ -159,8 +168,18 @@ export function planShardMoves(input: ShardMovesInput): ShardMovesPlan {
           shards: shards.map((s) => s.replicas.filter((r) => r.state !== 'removing').map((r) => r.nodeId)),
         },
       })
+      const nodeOf = (id: string) => state.nodes[id]
+      for (const [shard, holders] of target.shards.entries()) {
+        const problem = shardViolations(holders, constraints, nodeOf)[0]
+        if (problem !== undefined)
+          throw new HashRingError(
+            'ERR_PLACEMENT_INFEASIBLE',
+            `shard ${shard} would break the placement: ${problem}`,
+          )
+      }
     } catch (error) {
       if (!(error instanceof HashRingError)) throw error
+      target = null
       unplaceable.push({ index: uid, reason: error.message })
     }
     const recorded = current(uid, shards)
@@ -246,4 +265,13 @@ function current(uid: string, shards: MetadataState['shards'][string]): Placemen
     replicationFactor: Math.max(...lists.map((l) => l.length)),
     shards: lists,
   }
+}
+
+/** `require tier=hot, spreadBy region` as one line. */
+export function describeConstraints(spec: PlacementSpec): string {
+  const parts: string[] = []
+  if (spec.require !== undefined) parts.push(`require ${describeLabels(spec.require)}`)
+  if (spec.spreadBy !== undefined) parts.push(`spreadBy ${spec.spreadBy}`)
+  if (spec.leaderPrefers !== undefined) parts.push(`leaderPrefers ${describeLabels(spec.leaderPrefers)}`)
+  return parts.join(', ')
 }

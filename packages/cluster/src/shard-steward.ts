@@ -1,5 +1,6 @@
 import type { ClusterLogger, ClusterNode } from './cluster-node.ts'
-import type { ShardReplica } from './metadata/types.ts'
+import type { MetadataState, ShardReplica } from './metadata/types.ts'
+import { hasLabels } from './placement-constraints.ts'
 import type { ShardGroupRef } from './shard-hosting.ts'
 import { planShardStep, type ShardStep } from './shard-membership.ts'
 
@@ -141,6 +142,7 @@ export class ShardSteward {
         followers: status.followers,
         caughtUpEntries: this.#options.caughtUpEntries ?? 64,
         alive: (id) => node.isAlive(id),
+        preferredLeaders: preferredLeaders(state, index.sharding.placement?.leaderPrefers, record.replicas),
       })
       if (step === null) continue
       try {
@@ -182,7 +184,7 @@ export class ShardSteward {
         else this.counters.removals++
         return
       case 'transfer':
-        this.#log.info({ group: ref.group, to: step.to }, 'shard leadership handed over before leaving')
+        this.#log.info({ group: ref.group, to: step.to }, 'shard leadership handed over')
         raft.transferLeadership(step.to)
         this.counters.transfers++
         return
@@ -204,4 +206,19 @@ export class ShardSteward {
       }
     }
   }
+}
+
+/** The replicas of a shard on nodes carrying the labels the index prefers for its leader. */
+function preferredLeaders(
+  state: MetadataState,
+  wanted: Readonly<Record<string, string>> | undefined,
+  replicas: readonly ShardReplica[],
+): string[] {
+  if (wanted === undefined) return []
+  return replicas
+    .map((r) => r.nodeId)
+    .filter((id) => {
+      const record = state.nodes[id]
+      return record !== undefined && hasLabels(record, wanted)
+    })
 }

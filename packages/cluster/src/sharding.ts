@@ -1,6 +1,14 @@
 import { HashRingError, type NodeSpec, place, shardOf } from '@shoal/hashring'
-import { InvalidShardingError } from './errors.ts'
-import type { MetadataState, ShardingSpec, ShardRecord } from './metadata/types.ts'
+import { InvalidShardingError, UnsatisfiablePlacementError } from './errors.ts'
+import type { MetadataState, PlacementSpec, ShardingSpec, ShardRecord } from './metadata/types.ts'
+import {
+  describeLabels,
+  eligibleNodes,
+  parsePlacement,
+  placeableReplicas,
+  preferLeader,
+  shardViolations,
+} from './placement-constraints.ts'
 
 /** Default and largest shard count chosen without being asked: one shard per data node, at most this. */
 export const DEFAULT_MAX_SHARDS = 16
@@ -14,6 +22,8 @@ export interface ShardingRequest {
   readonly shardCount?: unknown
   readonly replicationFactor?: unknown
   readonly strategy?: unknown
+  readonly field?: unknown
+  readonly placement?: unknown
 }
 
 export interface IndexPlacement {
@@ -21,7 +31,8 @@ export interface IndexPlacement {
   readonly shards: readonly ShardRecord[]
 }
 
-const KNOWN_FIELDS = new Set(['shardCount', 'replicationFactor', 'strategy'])
+const KNOWN_FIELDS = new Set(['shardCount', 'replicationFactor', 'strategy', 'field', 'placement'])
+const FIELD_NAME = /^[^.\s]{1,512}$/
 
 /**
  * Validates a sharding request against the cluster and places every shard's replicas with
@@ -40,13 +51,18 @@ export function planIndexPlacement(
   for (const key of Object.keys(raw)) {
     if (!KNOWN_FIELDS.has(key))
       throw new InvalidShardingError(
-        `unknown field \`sharding.${key}\`: expected one of shardCount, replicationFactor, strategy`,
+        `unknown field \`sharding.${key}\`: expected one of shardCount, replicationFactor, strategy, field, placement`,
       )
   }
-  const nodes: NodeSpec[] = Object.values(state.nodes)
-    .filter((node) => node.state === 'active')
-    .map((node) => ({ id: node.id, zone: node.zone, region: node.region, capabilities: node.capabilities }))
-  if (nodes.length === 0) throw new InvalidShardingError('the cluster has no active data node')
+  const strategy = strategyOf(raw)
+  const placement = parsePlacement(raw.placement)
+  const active = Object.values(state.nodes).filter((node) => node.state === 'active')
+  if (active.length === 0) throw new InvalidShardingError('the cluster has no active data node')
+  const nodes: NodeSpec[] = eligibleNodes(active, placement)
+  if (nodes.length === 0)
+    throw new UnsatisfiablePlacementError(
+      `no active data node meets \`sharding.placement\`${placement?.require === undefined ? '' : ` (requires ${describeLabels(placement.require)})`}`,
+    )
   const shardCount = integerField(
     raw.shardCount,
     'shardCount',
@@ -59,13 +75,14 @@ export function planIndexPlacement(
     Math.min(DEFAULT_REPLICATION_FACTOR, nodes.length),
     Number.MAX_SAFE_INTEGER,
   )
-  if (raw.strategy !== undefined && raw.strategy !== 'hash')
+  if (replicationFactor > active.length)
     throw new InvalidShardingError(
-      `\`sharding.strategy\` must be "hash", got ${JSON.stringify(raw.strategy)}`,
+      `\`sharding.replicationFactor\` ${replicationFactor} exceeds the ${active.length} active data node${active.length === 1 ? '' : 's'}`,
     )
-  if (replicationFactor > nodes.length)
-    throw new InvalidShardingError(
-      `\`sharding.replicationFactor\` ${replicationFactor} exceeds the ${nodes.length} active data node${nodes.length === 1 ? '' : 's'}`,
+  const room = placeableReplicas(nodes, placement)
+  if (replicationFactor > room)
+    throw new UnsatisfiablePlacementError(
+      `\`sharding.replicationFactor\` ${replicationFactor} cannot be met by \`sharding.placement\`: ${describeRoom(room, placement)}`,
     )
   let holders: readonly (readonly string[])[]
   try {
@@ -75,12 +92,58 @@ export function planIndexPlacement(
       throw new InvalidShardingError(`cannot place the shards: ${error.message}`)
     throw error
   }
-  const shards = holders.map((nodeIds, shard) => ({
-    shard,
-    replicas: nodeIds.map((nodeId) => ({ nodeId, role: 'voter' as const, state: 'active' as const })),
-    founders: [...nodeIds],
-  }))
-  return { sharding: { shardCount, replicationFactor, strategy: 'hash' }, shards }
+  const nodeOf = (id: string) => state.nodes[id]
+  for (const [shard, nodeIds] of holders.entries()) {
+    const problems = shardViolations(nodeIds, placement, nodeOf)
+    if (problems.length > 0)
+      throw new UnsatisfiablePlacementError(
+        `cannot place shard ${shard} within \`sharding.placement\`: ${problems[0]}`,
+      )
+  }
+  const shards = holders.map((placed, shard) => {
+    const nodeIds = preferLeader(placed, placement, nodeOf)
+    return {
+      shard,
+      replicas: nodeIds.map((nodeId) => ({ nodeId, role: 'voter' as const, state: 'active' as const })),
+      founders: [...nodeIds],
+    }
+  })
+  const sharding: ShardingSpec = {
+    shardCount,
+    replicationFactor,
+    ...strategy,
+    ...(placement === undefined ? {} : { placement }),
+  }
+  return { sharding, shards }
+}
+
+function strategyOf(raw: ShardingRequest): Pick<ShardingSpec, 'strategy' | 'field'> {
+  const strategy = raw.strategy ?? 'hash'
+  if (strategy === 'range')
+    throw new InvalidShardingError(
+      '`sharding.strategy` "range" is not supported yet: use "hash" (by primary key) or "field" (by one attribute)',
+    )
+  if (strategy !== 'hash' && strategy !== 'field')
+    throw new InvalidShardingError(
+      `\`sharding.strategy\` must be "hash" or "field", got ${JSON.stringify(raw.strategy)}`,
+    )
+  if (strategy === 'hash') {
+    if (raw.field !== undefined)
+      throw new InvalidShardingError('`sharding.field` is for the "field" strategy only')
+    return { strategy }
+  }
+  if (typeof raw.field !== 'string' || !FIELD_NAME.test(raw.field))
+    throw new InvalidShardingError(
+      `\`sharding.field\` must name a top-level attribute (no dots, 1 to 512 characters), got ${JSON.stringify(raw.field)}`,
+    )
+  return { strategy, field: raw.field }
+}
+
+function describeRoom(room: number, placement: PlacementSpec | undefined): string {
+  const required = placement?.require === undefined ? '' : ` with ${describeLabels(placement.require)}`
+  if (placement?.spreadBy !== undefined)
+    return `the eligible nodes${required} span ${room} value${room === 1 ? '' : 's'} of \`${placement.spreadBy}\``
+  return `${room} active node${room === 1 ? '' : 's'} qualif${room === 1 ? 'ies' : 'y'}${required}`
 }
 
 function integerField(value: unknown, name: string, fallback: number, max: number): number {

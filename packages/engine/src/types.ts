@@ -174,6 +174,11 @@ export interface SearchParams {
   limit?: number
   attributesToRetrieve?: string[]
   showRankingScore?: boolean
+  /**
+   * Add `performanceDetails` to the result: the search's duration, and on a sharded index the
+   * shards searched and pruned. @defaultValue false
+   */
+  showPerformanceDetails?: boolean
   /** Include `_vectors` in hits. @defaultValue false */
   retrieveVectors?: boolean
   /** Page number (from 1) for exhaustive pagination; with `hitsPerPage`, replaces offset/limit. */
@@ -223,6 +228,12 @@ export interface SearchResult {
   /** `min` and `max` of each requested facet with numeric values among the matches. */
   facetStats?: Record<string, { min: number; max: number }>
   semanticHitCount?: number
+  /**
+   * With `showPerformanceDetails`: `search` (its duration, as `"1.25ms"`); on a sharded index also
+   * `shardsSearched`, `shardsPruned` (shards a filter on the shard key ruled out) and
+   * `searchedShards` (their numbers).
+   */
+  performanceDetails?: Record<string, unknown>
 }
 
 /**
@@ -235,6 +246,12 @@ export interface SearchStats {
    * of the partition. Statistics cached under another version are stale.
    */
   version: string
+  /**
+   * The partition's live documents: a coordinator that asks only some partitions for candidates
+   * (shard pruning) adds the others' to the merge's document count, as the hit estimate needs the
+   * whole collection's. Absent from partitions older than it.
+   */
+  documentCount?: number
   /** BM25 statistics of the query's terms; null for a search without a keyword part. */
   text: TextQueryStats | null
 }

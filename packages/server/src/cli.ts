@@ -21,7 +21,7 @@ Commands:
              [--load-sample]
              [--dump-dir DIR] [--snapshot-dir DIR] [--backup-dir DIR] [--import-dump FILE | --import-snapshot FILE]
              cluster: [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--bootstrap [--cluster-name NAME]]
-             [--join host:port[,host:port…]] [--region R] [--zone Z] [--node-name NAME]
+             [--join host:port[,host:port…]] [--region R] [--zone Z] [--label key=value]… [--node-name NAME]
              [--p2p-addr 127.0.0.1:7800] [--gossip-addr 127.0.0.1:7946]
              [--p2p-advertise-addr host:port] [--gossip-advertise-addr host:port]
              [--gossip-profile lan|wan|local] [--raft-tick-ms 100]
@@ -87,6 +87,7 @@ const START_OPTIONS = {
   'cluster-name': { type: 'string' },
   region: { type: 'string' },
   zone: { type: 'string' },
+  label: { type: 'string', multiple: true },
   'node-name': { type: 'string' },
   'p2p-addr': { type: 'string' },
   'p2p-advertise-addr': { type: 'string' },

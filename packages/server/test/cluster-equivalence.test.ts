@@ -14,7 +14,9 @@ import { type ServerProcess, startServerProcess, tempDir } from './harness/serve
 // one standalone node holding the same documents: the same Debian-corpus documents and writes go
 // to both, then generated queries of every kind (keyword, filtered, faceted, sorted, paginated,
 // vector, hybrid, placeholder; ranking scores shown) are asked of the single node and, in turn,
-// of every cluster node. The answers must be equal in full, `processingTimeMs` aside.
+// of every cluster node. The answers must be equal in full, `processingTimeMs` aside. The same
+// documents also fill a `field`-sharded index (by `section`, which the generated filters pin, so
+// its searches are pruned to fewer shards): it must answer exactly like the single node too.
 
 const SEED = testSeed(20261207)
 const DIMENSIONS = 16
@@ -42,19 +44,28 @@ async function call<T>(
   return { status: response.status, body: (text === '' ? null : JSON.parse(text)) as T }
 }
 
-/** Runs the same write on the single node and the cluster, and waits for both tasks to succeed. */
+/**
+ * Runs the same write on the single node and the cluster (both cluster indexes), and waits for
+ * every task to succeed. The single node and the cluster work at the same time; the cluster runs
+ * its two tasks in order.
+ */
 async function writeBoth(method: string, route: string, body: unknown): Promise<void> {
-  for (const url of [single.url, nodes[0]!.url]) {
-    const enqueued = await call<{ taskUid: number }>(url, method, route, body)
-    expect(enqueued.status, JSON.stringify(enqueued.body)).toBe(202)
+  const writes: [string, string][] = [
+    [single.url, route],
+    [nodes[0]!.url, route],
+    [nodes[1]!.url, route.replace('/indexes/pkgs/', '/indexes/pkgs_by_section/')],
+  ]
+  const enqueued: { url: string; taskUid: number }[] = []
+  for (const [url, path] of writes) {
+    const answer = await call<{ taskUid: number }>(url, method, path, body)
+    expect(answer.status, JSON.stringify(answer.body)).toBe(202)
+    enqueued.push({ url, taskUid: answer.body.taskUid })
+  }
+  for (const { url, taskUid } of enqueued) {
     await waitFor(
-      `task ${enqueued.body.taskUid} on ${url}`,
+      `task ${taskUid} on ${url}`,
       async () => {
-        const task = await call<{ status: string; error: unknown }>(
-          url,
-          'GET',
-          `/tasks/${enqueued.body.taskUid}`,
-        )
+        const task = await call<{ status: string; error: unknown }>(url, 'GET', `/tasks/${taskUid}`)
         if (task.body?.status === 'failed') throw new Error(`task failed: ${JSON.stringify(task.body.error)}`)
         return task.body?.status === 'succeeded'
       },
@@ -86,6 +97,12 @@ beforeAll(async () => {
     sharding: { shardCount: 6, replicationFactor: 3 },
   })
   expect(sharded.status, JSON.stringify(sharded.body)).toBe(202)
+  const bySection = await call<{ taskUid: number }>(nodes[2]!.url, 'POST', '/indexes', {
+    uid: 'pkgs_by_section',
+    primaryKey: 'id',
+    sharding: { strategy: 'field', field: 'section', shardCount: 6, replicationFactor: 3 },
+  })
+  expect(bySection.status, JSON.stringify(bySection.body)).toBe(202)
   await writeBoth('PATCH', '/indexes/pkgs/settings', settings)
   for (let at = 0; at < docs.length; at += 1000)
     await writeBoth('POST', '/indexes/pkgs/documents', docs.slice(at, at + 1000))
@@ -95,6 +112,12 @@ beforeAll(async () => {
     return { id: doc.id, summary: docs[rng.int(docs.length)]!.summary, size: rng.int(400) }
   })
   await writeBoth('PUT', '/indexes/pkgs/documents', updates)
+  // Shard key changes: in the field-sharded index these documents move to another shard.
+  const moves = Array.from({ length: 40 }, () => ({
+    id: docs[rng.int(docs.length)]!.id,
+    section: docs[rng.int(docs.length)]!.section,
+  }))
+  await writeBoth('PUT', '/indexes/pkgs/documents', moves)
   await writeBoth(
     'POST',
     '/indexes/pkgs/documents/delete-batch',
@@ -110,7 +133,7 @@ afterAll(async () => {
 
 describe(`a 3-node cluster with 6 shards answers like one node (SEED=${SEED})`, () => {
   it(`answers ${QUERIES} generated queries identically through every node`, async () => {
-    const kinds = { keyword: 0, vector: 0, hybrid: 0, placeholder: 0, withHits: 0 }
+    const kinds = { keyword: 0, vector: 0, hybrid: 0, placeholder: 0, withHits: 0, pruned: 0 }
     for (let n = 0; n < QUERIES; n++) {
       const params = corpusSearchParams(rng, docs, DIMENSIONS)
       const expected = await call<Record<string, unknown>>(single.url, 'POST', '/indexes/pkgs/search', params)
@@ -126,7 +149,30 @@ describe(`a 3-node cluster with 6 shards answers like one node (SEED=${SEED})`, 
           withoutTime(expected.body),
         )
       }
+      // The field-sharded index, through one node in turn, with its pruning shown: every filtered
+      // query (the filters pinning `section` are pruned) and one in four of the others.
+      if (params.filter === undefined && n % 4 !== 0) continue
+      const node = nodes[(n + 1) % nodes.length]!
+      const byField = await call<Record<string, unknown>>(
+        node.url,
+        'POST',
+        '/indexes/pkgs_by_section/search',
+        {
+          ...params,
+          showPerformanceDetails: true,
+        },
+      )
+      expect(byField.status, JSON.stringify(byField.body)).toBe(200)
+      const { performanceDetails, ...answer } = byField.body as {
+        performanceDetails: { shardsPruned: number }
+      }
+      if (performanceDetails.shardsPruned > 0) kinds.pruned++
+      expect(
+        withoutTime(answer),
+        `query ${n} by section via ${node.name}: ${JSON.stringify(params)}`,
+      ).toEqual(withoutTime(expected.body))
     }
+    expect(kinds.pruned).toBeGreaterThan(10)
     expect(kinds.keyword).toBeGreaterThan(50)
     expect(kinds.vector + kinds.hybrid).toBeGreaterThan(50)
     expect(kinds.placeholder).toBeGreaterThan(10)
@@ -140,13 +186,15 @@ describe(`a 3-node cluster with 6 shards answers like one node (SEED=${SEED})`, 
       '/indexes/pkgs/stats',
     )
     for (const node of nodes) {
-      const stats = await call<{ numberOfDocuments: number; fieldDistribution: unknown }>(
-        node.url,
-        'GET',
-        '/indexes/pkgs/stats',
-      )
-      expect(stats.body.numberOfDocuments).toBe(one.body.numberOfDocuments)
-      expect(stats.body.fieldDistribution).toEqual(one.body.fieldDistribution)
+      for (const uid of ['pkgs', 'pkgs_by_section']) {
+        const stats = await call<{ numberOfDocuments: number; fieldDistribution: unknown }>(
+          node.url,
+          'GET',
+          `/indexes/${uid}/stats`,
+        )
+        expect(stats.body.numberOfDocuments).toBe(one.body.numberOfDocuments)
+        expect(stats.body.fieldDistribution).toEqual(one.body.fieldDistribution)
+      }
     }
   })
 })

@@ -4,11 +4,14 @@ import { waitFor } from '@shoal/testkit/wait'
 import { Meilisearch } from 'meilisearch'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterProcess, MASTER_KEY, startThreeNodeCluster } from './harness/cluster-processes.ts'
+import { describeFieldShardingAndPlacement, FIELD_PLACEMENT_LABELS } from './harness/field-placement-cases.ts'
 import { metrics, sample } from './harness/metrics-text.ts'
 import { tempDir } from './harness/server-process.ts'
 
 // A sharded, replicated index on a real 3-process cluster, driven through the HTTP API of
-// every node: placement, writes split by shard, cluster-wide tasks, reads from any node.
+// every node: placement, writes split by shard, cluster-wide tasks, reads from any node. The nodes
+// carry labels, for the `field` sharding and placement constraint cases run first on the same
+// processes (harness/field-placement-cases.ts).
 
 let scratch: { dir: string; remove: () => Promise<void> }
 let nodes: ClusterProcess[] = []
@@ -50,13 +53,20 @@ const docs = Array.from({ length: 240 }, (_, i) => ({
 
 beforeAll(async () => {
   scratch = await tempDir('shoal-sharded-')
-  nodes = await startThreeNodeCluster(scratch.dir, 'sharded-index-cluster-key-0000000')
+  nodes = await startThreeNodeCluster(
+    scratch.dir,
+    'sharded-index-cluster-key-0000000',
+    [],
+    (i) => FIELD_PLACEMENT_LABELS[i]!,
+  )
 }, 120_000)
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.kill()))
   await scratch?.remove()
 })
+
+describeFieldShardingAndPlacement(() => nodes)
 
 describe('a sharded index on three nodes', () => {
   it('refuses sharding it cannot place with a typed 400, and enqueues nothing', async () => {

@@ -92,4 +92,34 @@ describe('configuration', () => {
     for (const value of ['500', '-1', '999999999999'])
       expect(() => resolveConfig({ flags: { 'anti-entropy-interval-ms': value } })).toThrow(ConfigError)
   })
+
+  it('gathers node labels from the TOML table, SHOAL_LABELS and repeated --label flags, later overriding', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'shoal-config-'))
+    try {
+      const file = path.join(dir, 'shoal.toml')
+      await writeFile(file, 'labels = { disk = "hdd", rack = "r1" }\n')
+      const config = resolveConfig({
+        file: await readTomlConfig(file),
+        env: { SHOAL_LABELS: 'disk=ssd,tier=warm' },
+        flags: { label: ['tier=hot', 'team=search'] },
+      })
+      expect(config.cluster.labels).toEqual({ disk: 'ssd', rack: 'r1', tier: 'hot', team: 'search' })
+      expect(resolveConfig({}).cluster.labels).toEqual({})
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses malformed labels, and region or zone given as labels', () => {
+    for (const flags of [
+      { label: ['tier'] },
+      { label: ['=hot'] },
+      { label: ['tier='] },
+      { label: ['bad key=x'] },
+      { label: ['region=eu'] },
+    ])
+      expect(() => resolveConfig({ flags }), JSON.stringify(flags)).toThrow(ConfigError)
+    expect(() => resolveConfig({ file: { labels: ['tier=hot'] } })).toThrow(/table of label values/)
+    expect(() => resolveConfig({ file: { labels: { tier: 3 } } })).toThrow(ConfigError)
+  })
 })

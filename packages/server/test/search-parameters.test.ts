@@ -118,7 +118,7 @@ describe('search parameters over HTTP', () => {
 
   it.each([
     ['showRankingScoreDetails', true, 'invalid_search_show_ranking_score_details'],
-    ['showPerformanceDetails', true, 'invalid_search_show_performance_details'],
+    ['showPerformanceDetails', 'yes', 'invalid_search_show_performance_details'],
     ['locales', ['fra'], 'invalid_search_locales'],
     ['matchingStrategy', 'none', 'invalid_search_matching_strategy'],
     ['rankingScoreThreshold', 1.5, 'invalid_search_ranking_score_threshold'],
@@ -143,6 +143,17 @@ describe('search parameters over HTTP', () => {
         : JSON.stringify(value)
     const got = await node.call('GET', `/indexes/movies/search?${name}=${encodeURIComponent(text)}`)
     expect({ status: got.status, code: got.body.code }).toEqual({ status: 400, code })
+  })
+
+  it('answers showPerformanceDetails with the duration of the search', async () => {
+    const answer = await node.call('POST', '/indexes/movies/search', {
+      q: 'star',
+      showPerformanceDetails: true,
+    })
+    expect(answer.status).toBe(200)
+    expect(answer.body.performanceDetails).toEqual({ search: expect.stringMatching(/^\d+\.\d{2}ms$/) })
+    const plain = await node.call('POST', '/indexes/movies/search', { q: 'star' })
+    expect(plain.body.performanceDetails).toBeUndefined()
   })
 
   it('accepts the unsupported switches when they ask for nothing', async () => {

@@ -181,3 +181,39 @@ describe('shard machine deduplication of re-sent entries', () => {
     expect(copy.engine.index('items').getDocument(1)).toMatchObject({ title: 'new' })
   })
 })
+
+describe('a task writing one shard in two steps', () => {
+  const step = (index: number, taskUid: number, stepNumber: number, command: Command) => ({
+    kind: 'normal' as const,
+    term: 1,
+    index,
+    data: encodeShardEntry({ taskUids: [taskUid], command, step: stepNumber }),
+  })
+  const removal: Command = { type: 'deleteDocuments', uid: 'items', ids: [1], at: AT }
+
+  it('applies step 1 after step 0 of the same task, and each step once', async () => {
+    const replica = await machine()
+    await replica.apply(create)
+    await replica.apply(add(4, 10, 'moved in'))
+    // Step 1 of task 10 (a moved copy leaving) is not a re-sent copy of step 0.
+    await replica.apply(step(5, 10, 1, removal))
+    expect(() => replica.engine.index('items').getDocument(1)).toThrow()
+    // Re-sent copies of either step change nothing.
+    await replica.apply(add(6, 10, 'moved in'))
+    await replica.apply(step(7, 10, 1, removal))
+    expect(() => replica.engine.index('items').getDocument(1)).toThrow()
+    // Across a snapshot too.
+    const copy = await machine()
+    await copy.restore(replica.snapshot())
+    await copy.apply(add(8, 10, 'moved in'))
+    await copy.apply(step(9, 10, 1, removal))
+    expect(() => copy.engine.index('items').getDocument(1)).toThrow()
+  })
+
+  it('refuses a step out of range as a malformed entry', async () => {
+    const replica = await machine()
+    await replica.apply(create)
+    const outcome = await replica.apply(step(4, 11, 2, removal))
+    expect(outcome).toMatchObject({ ok: false, message: 'malformed shard entry' })
+  })
+})

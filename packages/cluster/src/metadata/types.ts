@@ -23,6 +23,11 @@ export interface NodeAdvert {
   readonly zone: string
   /** For example `bm25`, `vector`. */
   readonly capabilities: readonly string[]
+  /**
+   * Free labels (`disk=ssd`, `tier=hot`, any user label) that placement constraints select on,
+   * beside `region` and `zone` (absent on records written before labels existed: none).
+   */
+  readonly labels?: Readonly<Record<string, string>>
   /** The Shoal version the node runs. */
   readonly version: string
   /** When this process started (a drained node that is started again rejoins). */
@@ -35,10 +40,30 @@ export interface NodeRecord extends NodeAdvert {
   readonly updatedAtMs: number
 }
 
+/** How documents are spread over the shards: by primary key, or by one attribute's value. */
+export type ShardingStrategy = 'hash' | 'field'
+
+/**
+ * Where an index's replicas may and should live, by node labels (`region` and `zone` count as
+ * labels too). Every part is optional; an index without one places on every active node.
+ */
+export interface PlacementSpec {
+  /** Replicas only on nodes carrying every one of these labels with these values. */
+  readonly require?: Readonly<Record<string, string>>
+  /** At most one replica of a shard per value of this label (for example one per region). */
+  readonly spreadBy?: string
+  /** Each shard's leader on a node with these labels when one of its replicas is. */
+  readonly leaderPrefers?: Readonly<Record<string, string>>
+}
+
 export interface ShardingSpec {
   readonly shardCount: number
   readonly replicationFactor: number
-  readonly strategy: 'hash'
+  /** Absent on no record: records written before `field` existed all say `hash`. */
+  readonly strategy: ShardingStrategy
+  /** With `field`: the top-level attribute whose value picks the shard. */
+  readonly field?: string
+  readonly placement?: PlacementSpec
 }
 
 export interface IndexRecord {

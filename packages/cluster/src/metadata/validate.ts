@@ -31,8 +31,23 @@ const advertSpec: Record<string, Check> = {
   version: isString,
 }
 
+const isLabels: Check = (v) => isRecord(v) && Object.values(v).every((s) => typeof s === 'string')
+
+const isPlacement: Check = (v) =>
+  fields(v, {}, { require: isLabels, spreadBy: isNonEmpty, leaderPrefers: isLabels })
+
 const isSharding: Check = (v) =>
-  fields(v, { shardCount: isPositiveInt, replicationFactor: isPositiveInt, strategy: (s) => s === 'hash' })
+  fields(
+    v,
+    {
+      shardCount: isPositiveInt,
+      replicationFactor: isPositiveInt,
+      strategy: (s) => s === 'hash' || s === 'field',
+    },
+    { field: isNonEmpty, placement: isPlacement },
+  ) &&
+  ((v as Record<string, unknown>).strategy === 'field') ===
+    ((v as Record<string, unknown>).field !== undefined)
 
 function isPositiveInt(v: unknown): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65_536
@@ -69,7 +84,10 @@ const isSwapPair: Check = (p) =>
 const specs: Record<MetadataCommand['type'], (c: Record<string, unknown>) => boolean> = {
   init: (c) => fields(c, { clusterId: isNonEmpty, name: isString, atMs: isFiniteNumber }),
   'node.join': (c) =>
-    fields(c, { node: (n) => fields(n, advertSpec, { startedAtMs: isFiniteNumber }), atMs: isFiniteNumber }),
+    fields(c, {
+      node: (n) => fields(n, advertSpec, { startedAtMs: isFiniteNumber, labels: isLabels }),
+      atMs: isFiniteNumber,
+    }),
   'node.state': (c) =>
     fields(
       c,

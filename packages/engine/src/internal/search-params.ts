@@ -81,6 +81,7 @@ const KNOWN = new Set([
   'attributesToRetrieve',
   'showRankingScore',
   'retrieveVectors',
+  'showPerformanceDetails',
 ])
 
 export function checkSearch(params: SearchParams | undefined, settings: Settings): CheckedSearch {

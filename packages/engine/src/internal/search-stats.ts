@@ -49,6 +49,7 @@ export function searchStats(
   const text = parseQuerySyntax(request.q, state.text).text
   return {
     version: statsVersion(state),
+    documentCount: state.size,
     text: hasKeywordPart(request, text) ? textStats(state, text, options.omitTypoVariants === true) : null,
   }
 }

@@ -48,7 +48,10 @@ export function search(state: IndexState, params: SearchParams | undefined): Sea
     const plain = request === checked ? params : { ...params, matchingStrategy: undefined }
     result = mergeShardResults(plain, [searchShard(state, plain, 'local')])
   }
-  result.processingTimeMs = Math.round(performance.now() - started)
+  const elapsedMs = performance.now() - started
+  result.processingTimeMs = Math.round(elapsedMs)
+  if (params?.showPerformanceDetails === true)
+    result.performanceDetails = { search: `${elapsedMs.toFixed(2)}ms` }
   return result
 }
 

@@ -30,7 +30,7 @@ export const SAMPLE_INDEX = 'packages'
 export const SAMPLE_FILE = fileURLToPath(new URL('../../data/sample-packages.json', import.meta.url))
 
 export async function configFromCli(
-  flags: Record<string, string | boolean | undefined>,
+  flags: Record<string, string | boolean | string[] | undefined>,
   env: Record<string, string | undefined>,
 ): Promise<ServerConfig> {
   const configFile = (flags.config as string | undefined) ?? env.SHOAL_CONFIG

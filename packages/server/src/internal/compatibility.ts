@@ -128,6 +128,7 @@ const SERVER_SEARCH_PARAMS = [
   'limit',
   'attributesToRetrieve',
   'showRankingScore',
+  'showPerformanceDetails',
 ]
 
 const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
@@ -163,7 +164,10 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
   ],
   ['showRankingScore', 'keyword scores are BM25 relative to the best hit of the query'],
   ['showRankingScoreDetails'],
-  ['showPerformanceDetails'],
+  [
+    'showPerformanceDetails',
+    "Shoal's own contents: `search` (its duration); on a cluster index also `shardsSearched`, `shardsPruned`, `searchedShards`",
+  ],
   ['rankingScoreThreshold', 'compared with the `_rankingScore` above'],
   ['attributesToSearchOn', 'hits must hold a query word there; BM25 still scores every searchable attribute'],
   ['hybrid', '`userProvided` embedders: the query needs `vector`'],

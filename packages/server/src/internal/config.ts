@@ -90,6 +90,12 @@ export interface ClusterConfig {
   region: string
   /** @defaultValue '' */
   zone: string
+  /**
+   * Free node labels (`disk=ssd`, `tier=hot`, …) that index placement constraints select on:
+   * `--label key=value` (repeatable), `SHOAL_LABELS=key=value,key=value`, TOML `labels = { … }`.
+   * Later sources override a key of earlier ones. @defaultValue {}
+   */
+  labels: Record<string, string>
   /** A human label for this node. @defaultValue the host name */
   nodeName: string | undefined
   /** libp2p TCP listen address. @defaultValue '127.0.0.1:7800' */
@@ -157,6 +163,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     name: 'shoal',
     region: '',
     zone: '',
+    labels: Object.freeze({}) as Record<string, string>,
     nodeName: undefined,
     p2pAddr: '127.0.0.1:7800',
     p2pAdvertiseAddr: undefined,
@@ -394,8 +401,8 @@ export interface ConfigSources {
   /** Parsed TOML table (see `readTomlConfig`). */
   file?: Record<string, unknown>
   env?: Record<string, string | undefined>
-  /** Flags as parsed by `node:util` `parseArgs` (names without `--`). */
-  flags?: Record<string, string | boolean | undefined>
+  /** Flags as parsed by `node:util` `parseArgs` (names without `--`; `label` may repeat). */
+  flags?: Record<string, string | boolean | string[] | undefined>
 }
 
 export async function readTomlConfig(filePath: string): Promise<Record<string, unknown>> {
@@ -414,12 +421,13 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
   const config: ServerConfig = {
     ...DEFAULT_CONFIG,
     rateLimit: { ...DEFAULT_CONFIG.rateLimit },
-    cluster: { ...DEFAULT_CONFIG.cluster, join: [] },
+    cluster: { ...DEFAULT_CONFIG.cluster, join: [], labels: {} },
     standby: { ...DEFAULT_CONFIG.standby },
   }
   const given = new Set<string>()
   // The cluster key is a secret: it may come from the environment, never from a file that may be shared.
   const known = new Set(FIELDS.filter((f) => f.toml !== 'cluster_key').map((f) => f.toml))
+  known.add('labels')
   for (const key of Object.keys(sources.file ?? {})) {
     if (!known.has(key)) throw new ConfigError(`unknown key \`${key}\` in the config file`)
   }
@@ -427,7 +435,8 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
   for (const field of FIELDS) {
     const fromFile = sources.file?.[field.toml]
     const fromEnv = sources.env?.[field.env]
-    const fromFlag = field.flag === '' ? undefined : sources.flags?.[field.flag]
+    const flagValue = field.flag === '' ? undefined : sources.flags?.[field.flag]
+    const fromFlag = Array.isArray(flagValue) ? flagValue.at(-1) : flagValue
     for (const [origin, raw] of [
       [`config file key ${field.toml}`, fromFile],
       [`environment variable ${field.env}`, fromEnv],
@@ -439,11 +448,50 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
       if (field.flag === 'rate-limit-burst') burstGiven = true
     }
   }
+  config.cluster.labels = resolveLabels(sources)
   if (!burstGiven) config.rateLimit.burst = config.rateLimit.requestsPerSecond * 2
   validate(config)
   validateCluster(config.cluster)
   validateStandby(config, given, (toml) => FIELDS.find((f) => f.toml === toml)?.flag ?? toml)
   return config
+}
+
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
+
+/** The node labels of every source, later ones overriding a key of earlier ones. */
+function resolveLabels(sources: ConfigSources): Record<string, string> {
+  const labels: Record<string, string> = {}
+  const put = (key: string, value: unknown, origin: string) => {
+    if (!LABEL_KEY.test(key))
+      throw new ConfigError(
+        `${origin}: label name \`${key}\` must be letters, digits, '_', '.', '-' (at most 63)`,
+      )
+    if (key === 'region' || key === 'zone')
+      throw new ConfigError(`${origin}: \`${key}\` is set with --${key}, not as a label`)
+    if (typeof value !== 'string' || value === '' || value.length > 256)
+      throw new ConfigError(`${origin}: label \`${key}\` needs a value of 1 to 256 characters`)
+    labels[key] = value
+  }
+  const pair = (text: string, origin: string) => {
+    const at = text.indexOf('=')
+    if (at <= 0) throw new ConfigError(`${origin}: expected key=value, got \`${text}\``)
+    put(text.slice(0, at).trim(), text.slice(at + 1).trim(), origin)
+  }
+  const file = sources.file?.labels
+  if (file !== undefined) {
+    if (typeof file !== 'object' || file === null || Array.isArray(file))
+      throw new ConfigError(
+        'config file key labels: expected a table of label values, like labels = { disk = "ssd" }',
+      )
+    for (const [key, value] of Object.entries(file)) put(key, value, 'config file key labels')
+  }
+  const env = sources.env?.SHOAL_LABELS
+  if (env !== undefined && env !== '')
+    for (const text of splitList(env)) pair(text, 'environment variable SHOAL_LABELS')
+  const flag = sources.flags?.label
+  if (flag !== undefined && typeof flag !== 'boolean')
+    for (const text of Array.isArray(flag) ? flag : [flag]) pair(text, 'flag --label')
+  return labels
 }
 
 function coerce(raw: unknown, kind: Kind, origin: string): string | boolean | number {

@@ -160,7 +160,7 @@ export const clusterRoutes: RouteSpec[] = [
     action: 'cluster.get',
     tag: 'Cluster',
     summary:
-      "SWIM's view of every member: state, incarnation, when its state last changed, region, zone, capabilities",
+      "SWIM's view of every member: state, incarnation, when its state last changed, region, zone, labels, capabilities",
     handler({ services }) {
       const runtime = requireCluster(services)
       return {
@@ -176,6 +176,7 @@ export const clusterRoutes: RouteSpec[] = [
           http_addr: m.advert.httpAddr,
           region: m.advert.region,
           zone: m.advert.zone,
+          labels: m.advert.labels ?? {},
           capabilities: m.advert.capabilities,
           version: m.advert.version,
         })),

@@ -34,7 +34,6 @@ export const ENGINE_PARAMS = new Set([
  */
 export const UNSUPPORTED_PARAMS = new Map<string, string>([
   ['showRankingScoreDetails', 'invalid_search_show_ranking_score_details'],
-  ['showPerformanceDetails', 'invalid_search_show_performance_details'],
   ['locales', 'invalid_search_locales'],
 ])
 
@@ -97,6 +96,14 @@ export function parseSearchParams(input: unknown): SearchParams {
             'Invalid value type at `.showRankingScore`: expected a boolean',
           )
         params.showRankingScore = value
+        break
+      case 'showPerformanceDetails':
+        if (typeof value !== 'boolean')
+          throw badRequest(
+            'invalid_search_show_performance_details',
+            'Invalid value type at `.showPerformanceDetails`: expected a boolean',
+          )
+        params.showPerformanceDetails = value
         break
       case 'indexUid':
         break

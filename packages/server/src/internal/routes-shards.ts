@@ -31,7 +31,7 @@ async function describeShards(runtime: ClusterRuntime, uid: string) {
     const record = records.find((r) => r.shard === target.shard)
     return {
       shard: target.shard,
-      ownership: `hash(primaryKey) mod ${index.sharding.shardCount} = ${target.shard}`,
+      ownership: `hash(${index.sharding.strategy === 'field' ? `lowercase(${index.sharding.field})` : 'primaryKey'}) mod ${index.sharding.shardCount} = ${target.shard}`,
       group: target.group,
       leader,
       replicas: (record?.replicas ?? []).map((replica) => {

@@ -206,6 +206,8 @@ export async function startThreeNodeCluster(
   dir: string,
   key: string,
   extraArgs: readonly string[] = [],
+  /** More arguments for node `i` alone (labels, region). */
+  argsOf: (i: number) => readonly string[] = () => [],
 ): Promise<ClusterProcess[]> {
   const keyFile = await writeKeyFile(dir, 'cluster.key', key)
   const first = await startClusterProcess({
@@ -213,7 +215,7 @@ export async function startThreeNodeCluster(
     dataDir: `${dir}/n0`,
     keyFile,
     bootstrap: true,
-    extraArgs,
+    extraArgs: [...extraArgs, ...argsOf(0)],
   })
   const nodes = [first]
   for (const i of [1, 2])
@@ -223,7 +225,7 @@ export async function startThreeNodeCluster(
         dataDir: `${dir}/n${i}`,
         keyFile,
         join: [first.gossipAddr],
-        extraArgs,
+        extraArgs: [...extraArgs, ...argsOf(i)],
       }),
     )
   await waitFor(

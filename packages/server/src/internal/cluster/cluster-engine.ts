@@ -7,8 +7,11 @@ import {
   RemoteAppError,
   type ShardHosting,
   type ShardingRequest,
+  type ShardingSpec,
+  shardField,
   shardNameOf,
   shardOfDocument,
+  UnsatisfiablePlacementError,
 } from '@shoal/cluster'
 import {
   type Command,
@@ -33,6 +36,7 @@ import { NotLeaderError } from '@shoal/raft'
 import type { EnginePort, IndexPort } from '../engine-port.ts'
 import { ApiError } from '../errors.ts'
 import type { ReadOptions } from '../read-options.ts'
+import { findDocument, writeByField } from './field-writes.ts'
 import { encodeShardEntry, type ShardOutcome } from './shard-machine.ts'
 import {
   type ReadMode,
@@ -101,6 +105,11 @@ export class ClusterEngine implements EnginePort {
     return toInfo(this.#record(uid))
   }
 
+  /** How the index spreads its documents (`hash` or `field`). */
+  getSharding(uid: string): ShardingSpec {
+    return this.#record(uid).sharding
+  }
+
   hasIndex(uid: string): boolean {
     return this.node.metadata.state.indexes[uid] !== undefined
   }
@@ -117,6 +126,8 @@ export class ClusterEngine implements EnginePort {
       return planIndexPlacement(this.node.metadata.state, uid, sharding)
     } catch (error) {
       if (error instanceof InvalidShardingError) throw new ApiError(400, 'invalid_sharding', error.message)
+      if (error instanceof UnsatisfiablePlacementError)
+        throw new ApiError(400, 'unsatisfiable_placement', error.message)
       throw error
     }
   }
@@ -281,10 +292,13 @@ export class ClusterEngine implements EnginePort {
     return { results, missing }
   }
 
-  /** Replicates `command` in one shard on behalf of the current task; throws the shard's typed error. */
-  async toShard(target: ShardTarget, command: Command): Promise<unknown> {
+  /**
+   * Replicates `command` in one shard on behalf of the current task (as its `step`, see
+   * `ShardEntry`); throws the shard's typed error.
+   */
+  async toShard(target: ShardTarget, command: Command, step = 0): Promise<unknown> {
     if (this.#taskUids === null) throw new Error('shard writes run inside a task')
-    const data = encodeShardEntry({ taskUids: this.#taskUids, command })
+    const data = encodeShardEntry({ taskUids: this.#taskUids, command, ...(step === 0 ? {} : { step }) })
     if (target.holders.includes(this.node.nodeId)) await this.#hostedSoon(target.group)
     const outcome = (await this.#proposeWithRetry(target, data)) as ShardOutcome
     if (!outcome.ok)
@@ -316,7 +330,7 @@ export class ClusterEngine implements EnginePort {
    * only when all pass is any of them replicated, so a bad batch changes nothing anywhere.
    * Nothing else writes to the index in between: the scheduler runs one task at a time.
    */
-  async checkThenApply(uid: string, commands: readonly (Command | null)[]): Promise<unknown[]> {
+  async checkThenApply(uid: string, commands: readonly (Command | null)[], step = 0): Promise<unknown[]> {
     const targets = shardTargets(this.node, uid)
     const used = targets.filter((t) => commands[t.shard] !== null && commands[t.shard] !== undefined)
     await this.read(
@@ -325,7 +339,7 @@ export class ClusterEngine implements EnginePort {
       'leader',
       used.map((t) => t.shard),
     )
-    return Promise.all(used.map((target) => this.toShard(target, commands[target.shard] as Command)))
+    return Promise.all(used.map((target) => this.toShard(target, commands[target.shard] as Command, step)))
   }
 
   async #toAllShards(uid: string, command: Command): Promise<unknown[]> {
@@ -389,6 +403,14 @@ class ShardedIndex implements IndexPort {
   async #write(docs: Doc[], given: string | undefined, merge: boolean): Promise<WriteResult> {
     const engine = this.#engine
     const primaryKey = await engine.primaryKeyFor(this.#uid, docs, given)
+    const field = shardField(engine.getSharding(this.#uid))
+    if (field !== undefined)
+      return sumWrites(
+        await writeByField(engine, { uid: this.#uid, name: this.#name, field }, docs, primaryKey, merge),
+        {
+          primaryKey,
+        },
+      )
     const targets = shardTargets(engine.node, this.#uid)
     const parts: Doc[][] = targets.map(() => [])
     docs.forEach((doc, position) => {
@@ -408,6 +430,9 @@ class ShardedIndex implements IndexPort {
 
   async deleteDocuments(ids: (string | number)[]): Promise<WriteResult> {
     const engine = this.#engine
+    if (shardField(engine.getSharding(this.#uid)) !== undefined)
+      // An id may live in any shard of a `field`-sharded index.
+      return this.#everyShard({ type: 'deleteDocuments', uid: this.#name, ids, at: engine.at })
     const targets = shardTargets(engine.node, this.#uid)
     const parts: (string | number)[][] = targets.map(() => [])
     for (const id of ids) parts[shardOfDocument(id, targets.length)]!.push(id)
@@ -464,6 +489,8 @@ class ShardedIndex implements IndexPort {
     id: string | number,
     opts: { fields?: string[]; retrieveVectors?: boolean } = {},
   ): Promise<Doc> {
+    if (shardField(this.#engine.getSharding(this.#uid)) !== undefined)
+      return findDocument(this.#engine, this.#uid, id, opts)
     const shardCount = shardTargets(this.#engine.node, this.#uid).length
     const [part] = await this.#engine.read(
       this.#uid,
@@ -511,6 +538,15 @@ class ShardedIndex implements IndexPort {
       all.push(...page.results)
     }
     if (primaryKey !== null) all.sort((a, b) => compareIds(a[primaryKey], b[primaryKey]))
+    if (primaryKey !== null && shardField(engine.getSharding(this.#uid)) !== undefined) {
+      // A document moving between shards may be listed by both: keep one.
+      const before = all.length
+      const unique = all.filter(
+        (doc, i) => i === 0 || compareIds(doc[primaryKey], all[i - 1]![primaryKey]) !== 0,
+      )
+      total -= before - unique.length
+      all.splice(0, all.length, ...unique)
+    }
     const results = all.slice(offset, offset + limit).map((doc) => {
       if (opts.fields === undefined || primaryKey === null || opts.fields.includes(primaryKey)) return doc
       const { [primaryKey]: _id, ...rest } = doc

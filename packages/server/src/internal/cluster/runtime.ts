@@ -125,6 +125,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       region: config.region,
       zone: config.zone,
       capabilities: ['bm25', 'vector'],
+      ...(Object.keys(config.labels).length === 0 ? {} : { labels: { ...config.labels } }),
       version: options.version,
       startedAtMs: Date.now(),
     }

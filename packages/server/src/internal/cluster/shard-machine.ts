@@ -16,6 +16,24 @@ export interface ShardEntry {
   /** The task, or the tasks of a batch of document additions merged into one command. */
   readonly taskUids: readonly number[]
   readonly command: Command
+  /**
+   * The step of the task this command is (absent: 0). A task that writes one shard twice (a
+   * `field`-sharded index moving documents out of a shard that also receives some: the additions
+   * first, the deletions of the moved copies after) sends the second command as step 1, so it is
+   * not taken for a re-sent copy of the first. At most `MAX_TASK_STEPS` - 1.
+   */
+  readonly step?: number
+}
+
+/** Steps a task may take in one shard (0 and 1). */
+export const MAX_TASK_STEPS = 2
+
+/**
+ * The key a command's outcome is remembered under: the task uid for step 0 (as before steps
+ * existed, so images written then read the same), the uid plus a fraction for a later step.
+ */
+function outcomeKey(taskUid: number, step: number): number {
+  return step === 0 ? taskUid : taskUid + step / MAX_TASK_STEPS
 }
 
 /** What applying a shard entry produced; plain data, so it travels back to a forwarding node. */
@@ -149,7 +167,11 @@ export class EngineShardMachine implements StateMachine {
         !Array.isArray(decoded?.taskUids) ||
         decoded.taskUids.length === 0 ||
         !decoded.taskUids.every((uid) => typeof uid === 'number') ||
-        typeof decoded.command?.type !== 'string'
+        typeof decoded.command?.type !== 'string' ||
+        !(
+          decoded.step === undefined ||
+          (Number.isInteger(decoded.step) && decoded.step >= 0 && decoded.step < MAX_TASK_STEPS)
+        )
       )
         throw new TypeError('not a shard entry')
     } catch {
@@ -162,7 +184,8 @@ export class EngineShardMachine implements StateMachine {
       }
     }
     // Applied already when every task it carries was (a batch may be re-run task by task).
-    const seen = decoded.taskUids.map((uid) => this.#outcomes.get(uid))
+    const step = decoded.step ?? 0
+    const seen = decoded.taskUids.map((uid) => this.#outcomes.get(outcomeKey(uid, step)))
     if (seen.every((outcome) => outcome !== undefined)) return seen[0] as ShardOutcome
     // A batch re-sent after this shard moved past it (a deposed scheduler's late entry): one of its
     // tasks was applied, and so was a later task, which the scheduler runs only once every earlier
@@ -176,7 +199,7 @@ export class EngineShardMachine implements StateMachine {
     } catch (error) {
       outcome = failure(error)
     }
-    for (const uid of decoded.taskUids) this.#outcomes.set(uid, outcome)
+    for (const uid of decoded.taskUids) this.#outcomes.set(outcomeKey(uid, step), outcome)
     this.#highestTask = Math.max(this.#highestTask, ...decoded.taskUids)
     while (this.#outcomes.size > REMEMBERED_TASKS) {
       // Insertion order is apply order: forget the oldest.

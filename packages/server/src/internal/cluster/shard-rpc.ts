@@ -5,14 +5,16 @@ import {
   shardGroupOf,
   shardNameOf,
 } from '@shoal/cluster'
-import type {
-  Command,
-  Doc,
-  FacetSearchParams,
-  GetDocumentsParams,
-  SearchContext,
-  SearchParams,
-  SearchStatsOptions,
+import {
+  type Command,
+  type Doc,
+  DocumentNotFoundError,
+  type FacetSearchParams,
+  type GetDocumentsParams,
+  type Index,
+  type SearchContext,
+  type SearchParams,
+  type SearchStatsOptions,
 } from '@shoal/engine'
 import { ApiError } from '../errors.ts'
 import { type AntiEntropyRequest, serveAntiEntropy } from './anti-entropy-replica.ts'
@@ -43,6 +45,10 @@ export type ShardAction =
     }
   | { readonly action: 'getDocument'; readonly id: string | number; readonly options: object }
   | { readonly action: 'getDocuments'; readonly params: GetDocumentsParams }
+  /** A document by id, or null when this shard does not hold it (a `field`-sharded index asks every shard). */
+  | { readonly action: 'findDocument'; readonly id: string | number; readonly options: object }
+  /** The documents stored under these id keys, exactly as stored (null: not here); where a write's documents live now. */
+  | { readonly action: 'storedDocuments'; readonly keys: readonly string[] }
   | { readonly action: 'getSettings' }
   | { readonly action: 'stats' }
   /** Validates a write against the replica's state without applying it (answers null or the typed error). */
@@ -168,6 +174,12 @@ async function serveItem(
       case 'getDocuments':
         value = index.getDocuments(call.params)
         break
+      case 'findDocument':
+        value = findDocument(index, call.id, call.options)
+        break
+      case 'storedDocuments':
+        value = index.storedDocuments(call.keys)
+        break
       case 'getSettings':
         value = index.getSettings()
         break
@@ -197,6 +209,15 @@ async function serveItem(
       message: error instanceof Error ? error.message : String(error),
       httpStatus: typeof coded.httpStatus === 'number' ? coded.httpStatus : 500,
     }
+  }
+}
+
+function findDocument(index: Index, id: string | number, options: object): Doc | null {
+  try {
+    return index.getDocument(id, options)
+  } catch (error) {
+    if (error instanceof DocumentNotFoundError) return null
+    throw error
   }
 }
 

@@ -1,4 +1,4 @@
-import { shardNameOf } from '@shoal/cluster'
+import { shardField, shardNameOf } from '@shoal/cluster'
 import {
   type FacetSearchParams,
   type FacetSearchResult,
@@ -16,6 +16,7 @@ import {
 import { ApiError } from '../errors.ts'
 import type { ReadOptions } from '../read-options.ts'
 import type { ClusterEngine } from './cluster-engine.ts'
+import { shardsForFilter } from './field-routing.ts'
 import {
   type ShardAction,
   type ShardResult,
@@ -42,6 +43,15 @@ import {
  * round trip while the cache is fresh or the local replicas are current, and two or three when
  * a write came in between.
  *
+ * On a `field`-sharded index, a filter that pins the shard key (`tenant = x`, `tenant IN […]`,
+ * conjunctions holding one) sends phase 2 only to the shards that can hold matches (pruning).
+ * Phase 1 still reads every shard, from the shards themselves (no cache, no local replicas: phase
+ * 2 cannot check a pruned shard's version), so the statistics are index-wide and current and a
+ * pruned search ranks exactly like a single node; the pruned shards' document counts join the
+ * merge's for the hit estimate. A facet search is pruned alike. Hits are kept once per primary
+ * key: a document whose shard key is changing may be in two shards for a moment
+ * (docs/sharded-indexes.md).
+ *
  * A shard without a reachable replica fails the search with 503 (`shards_unavailable`, naming
  * it), or, with `allowPartialResults`, is listed under `partial`; results are never silently
  * incomplete.
@@ -61,7 +71,20 @@ export async function searchShards(
     (context) => ({ action: 'searchShard', params, context }),
     (parts) => mergeShardResults(params, parts),
   )
-  return { ...result, processingTimeMs: Math.round(performance.now() - started) } as SearchResult
+  const elapsedMs = performance.now() - started
+  if (params.showPerformanceDetails !== true)
+    return { ...result, processingTimeMs: Math.round(elapsedMs) } as SearchResult
+  const pruning = prunedShards(engine, uid, params)
+  return {
+    ...result,
+    processingTimeMs: Math.round(elapsedMs),
+    performanceDetails: {
+      search: `${elapsedMs.toFixed(2)}ms`,
+      shardsSearched: pruning.searched.length,
+      shardsPruned: pruning.total - pruning.searched.length,
+      searchedShards: pruning.searched,
+    },
+  } as SearchResult
 }
 
 /**
@@ -102,15 +125,18 @@ async function gatherShards<R extends object>(
   merge: (parts: ShardSearchResult[]) => R,
 ): Promise<R> {
   const mode = read.consistency === 'eventual' ? 'eventual' : 'leader'
-  const key = cacheKey(engine, uid, params)
-  let cached = STATS_CACHE.get(key)
+  const key = cacheKey(engine, uid, withoutDetails(params))
+  const pruning = prunedShards(engine, uid, params)
+  // The shards pruned from phase 2 cannot confirm their statistics' version: read them fresh.
+  const pruned = pruning.searched.length < pruning.total
+  let cached = pruned ? undefined : STATS_CACHE.get(key)
   // Statistics from this node's replicas are checked by phase 2 and cost one more try when stale.
   let retries = 2
   for (let attempt = 0; ; attempt++) {
     let stats = cached
     let unverified = false
     const missing: { shard: number; reason: string }[] = []
-    if (stats === undefined && attempt === 0 && !localStatsPaused(engine, uid)) {
+    if (stats === undefined && attempt === 0 && !pruned && !localStatsPaused(engine, uid)) {
       stats = await localStats(engine, uid, params)
       unverified = stats !== undefined
       if (unverified) retries++
@@ -119,15 +145,12 @@ async function gatherShards<R extends object>(
       const gathered = await engine.readSome(uid, () => ({ action: 'searchStats', params }), mode)
       missing.push(...gathered.missing)
       stats = entryOf(gathered.results)
-      if (gathered.missing.length === 0) remember(key, stats)
+      if (gathered.missing.length === 0 && !pruned) remember(key, stats)
     }
     const context = stats.context
-    const answered = await engine.readSome(
-      uid,
-      () => phase2(context),
-      mode,
-      missing.length === 0 ? undefined : shardsNotIn(stats),
-    )
+    const asked =
+      missing.length === 0 ? pruning.searched : pruning.searched.filter((s) => stats.versions.has(s))
+    const answered = await engine.readSome(uid, () => phase2(context), mode, asked)
     const all = [...missing, ...answered.missing].sort((a, b) => a.shard - b.shard)
     if (all.length > 0 && read.allowPartialResults !== true)
       throw new ShardsUnavailableError(
@@ -147,7 +170,14 @@ async function gatherShards<R extends object>(
     if (unverified && !stale) remember(key, stats)
     let result: R
     try {
-      result = merge(answered.results.map((part) => part.value as ShardSearchResult))
+      const parts = answered.results.map((part) => part.value as ShardSearchResult)
+      result = merge(
+        withPrunedDocuments(
+          shardField(engine.getSharding(uid)) === undefined ? parts : onePerKey(parts),
+          stats,
+          answered.results.map((part) => part.shard),
+        ),
+      )
     } catch (error) {
       if (error instanceof ShardedSearchMismatchError) {
         // Shards searched under different settings (a settings task in progress): try again.
@@ -169,10 +199,64 @@ async function gatherShards<R extends object>(
   }
 }
 
+/** The shards phase 2 asks: all, or those a filter on the shard key leaves (never none). */
+function prunedShards(
+  engine: ClusterEngine,
+  uid: string,
+  params: SearchParams,
+): { searched: number[]; total: number } {
+  const total = shardTargets(engine.node, uid).length
+  const all = Array.from({ length: total }, (_, shard) => shard)
+  const field = shardField(engine.getSharding(uid))
+  if (field === undefined) return { searched: all, total }
+  const pinned = shardsForFilter(params.filter, field, total)
+  if (pinned === null) return { searched: all, total }
+  // A filter that matches nothing still gets a well-formed answer, from one shard.
+  return { searched: pinned.length === 0 ? [0] : pinned, total }
+}
+
+/** Drops a hit whose primary key an earlier shard already gave (a document caught moving). */
+function onePerKey(parts: ShardSearchResult[]): ShardSearchResult[] {
+  // Only across shards: one shard may list a key more than once (a hit to show and to count).
+  const earlier = new Set<string>()
+  return parts.map((part) => {
+    const hits = part.hits ?? []
+    const kept = earlier.size === 0 ? hits : hits.filter((hit) => !earlier.has(hit.key))
+    for (const hit of hits) earlier.add(hit.key)
+    return kept.length === hits.length ? part : { ...part, hits: kept }
+  })
+}
+
+/**
+ * The shards' answers with the documents of the shards not asked (pruned) counted in the first
+ * one: the merge estimates hit counts against the whole index's document count, as one node does.
+ */
+function withPrunedDocuments(
+  parts: ShardSearchResult[],
+  stats: StatsEntry,
+  asked: readonly number[],
+): ShardSearchResult[] {
+  const first = parts[0]
+  if (first === undefined) return parts
+  let others = 0
+  for (const [shard, count] of stats.documentCounts) if (!asked.includes(shard)) others += count
+  if (others === 0) return parts
+  return [{ ...first, documentCount: first.documentCount + others }, ...parts.slice(1)]
+}
+
+/** The parameters that decide the statistics (`showPerformanceDetails` does not). */
+function withoutDetails(params: SearchParams): SearchParams {
+  if (params.showPerformanceDetails === undefined) return params
+  const { showPerformanceDetails: _details, ...rest } = params
+  return rest
+}
+
 interface StatsEntry {
   readonly context: SearchContext
   /** The version of each shard the statistics came from. */
   readonly versions: Map<number, string>
+  /** The live documents of each shard the statistics came from (when it said). */
+  readonly documentCounts: Map<number, number>
 }
 
 /** Statistics of recent queries; the oldest are dropped beyond the bound. */
@@ -221,9 +305,15 @@ function entryOf(results: readonly ShardResult[]): StatsEntry {
       throw new ApiError(503, 'sharded_search_mismatch', error.message, 'system')
     throw error
   }
+  const documentCounts = new Map<number, number>()
+  for (const part of results) {
+    const count = (part.value as SearchStats).documentCount
+    if (typeof count === 'number') documentCounts.set(part.shard, count)
+  }
   return {
     context,
     versions: new Map(results.map((part) => [part.shard, versionOf(part)])),
+    documentCounts,
   }
 }
 
@@ -279,11 +369,6 @@ async function localStats(
     if (searchContextComplete(entry.context)) return entry
   }
   return undefined
-}
-
-/** Shards that gave no statistics are not asked for candidates either (they are missing already). */
-function shardsNotIn(stats: StatsEntry): number[] {
-  return [...stats.versions.keys()]
 }
 
 /** The `partial` object of an answer that lacks some shards (absent when complete). */
