@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { writeKeyFile } from './harness/cluster-processes.ts'
 import { CLI, type ServerProcess, startServerProcess, tempDir } from './harness/server-process.ts'
 
 // The `shoal` CLI against real server processes: import with bad lines,
@@ -138,5 +139,19 @@ describe('shoal CLI', () => {
     const refused = await run(['start', '--data-dir', path.join(dir, 'never'), '--http-addr', '0.0.0.0:0'])
     expect(refused.code).toBe(64)
     expect(refused.stderr).toMatch(/refusing to listen on 0\.0\.0\.0:0 without a master key/)
+  })
+
+  it('refuses the standby flags with cluster init instead of ignoring them', async () => {
+    const keyFile = await writeKeyFile(dir, 'cluster.key', 'cli-test-cluster-key-0123456789abcdef')
+    const base = ['cluster', 'init', '--from-standalone', '--cluster-key-file', keyFile]
+    const dataDir = path.join(dir, 'never-converted')
+    for (const flags of [
+      ['--standby-mode', 'async'],
+      ['--standby-of', '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf'],
+    ]) {
+      const refused = await run([...base, ...flags, '--data-dir', dataDir, '--http-addr', '127.0.0.1:0'])
+      expect(refused.code, refused.stderr).toBe(64)
+      expect(refused.stderr).toMatch(/cannot be combined with --join or --bootstrap/)
+    }
   })
 })
