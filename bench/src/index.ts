@@ -16,7 +16,7 @@ export type { PeerPackages } from './peers.ts'
 export { peerVersions } from './peers.ts'
 export { mulberry32 } from './rng.ts'
 export type { Spread } from './rounds.ts'
-export { MIN_ROUNDS, median, roundRatios, spreadOf } from './rounds.ts'
+export { MIN_ROUNDS, median, percentile, roundRatios, spreadOf } from './rounds.ts'
 export type {
   BenchResult,
   Contender,

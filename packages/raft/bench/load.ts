@@ -1,3 +1,4 @@
+import { percentile } from '@shoal/bench'
 /** The load generator both systems share: closed-loop workers, each one request at a time. */
 export interface KvTarget {
   put(key: string, value: string): Promise<unknown>
@@ -9,12 +10,6 @@ export interface LoadResult {
   p50Ms: number
   p99Ms: number
   operations: number
-}
-
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[rank] as number
 }
 
 /** Runs `clients` workers for `durationMs` doing `op`; latency is per request, throughput over the window. */

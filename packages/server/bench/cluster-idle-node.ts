@@ -9,6 +9,7 @@
 import path from 'node:path'
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import { percentile } from '@shoal/bench'
 import { type HostFrame, type NodeLiveness, RaftHost, type StateMachine } from '@shoal/raft'
 import { Registry } from 'prom-client'
 import { P2PNode } from '../src/internal/p2p/index.ts'
@@ -152,11 +153,6 @@ function transfer(to: string): number {
     handed++
   }
   return handed
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number
 }
 
 /**

@@ -259,10 +259,3 @@ export function startSearches(node: ClusterProcess, uid: string, words: readonly
     },
   }
 }
-
-/** The `p`-th percentile (0–100) of `values`, nearest rank. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
-}

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os, { tmpdir } from 'node:os'
 import path from 'node:path'
-import { defineSuite, type SuiteContext } from '@shoal/bench'
+import { defineSuite, percentile, type SuiteContext } from '@shoal/bench'
 import { ETCD_BINARY, EtcdCluster, etcdVersion } from '../../raft/bench/etcd.ts'
 import { timeFailover } from '../../raft/bench/failover.ts'
 import { recordMachineLoad, spread } from '../../raft/bench/stats.ts'
@@ -15,7 +15,6 @@ import {
   isLive,
   joinNode,
   ok,
-  percentile,
   type ShardsView,
   shards,
   shardsSettled,

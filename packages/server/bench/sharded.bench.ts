@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { defineSuite, mulberry32, type SuiteContext } from '@shoal/bench'
+import { defineSuite, mulberry32, percentile, type SuiteContext } from '@shoal/bench'
 import {
   type DebianPackage,
   type KnownItemQuery,
@@ -84,10 +84,6 @@ function toBatches(docs: readonly DebianPackage[], size: number): object[][] {
   return batches
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN
-}
-
 /** Searches that failed and were sent again (recorded with the results). */
 const searchErrors: string[] = []
 
@@ -128,7 +124,7 @@ async function searchPass(
     if (ids.includes(target)) hits++
   }
   latencies.sort((a, b) => a - b)
-  return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), hit10: hits / queries.length }
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), hit10: hits / queries.length }
 }
 
 interface Target {
