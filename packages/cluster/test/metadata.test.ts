@@ -161,29 +161,31 @@ describe('the metadata state machine', () => {
     const swapTask = task('a', 'processing').value
     const laterForB = task('b', 'enqueued').value
 
-    // A refused pair refuses the whole command.
+    // A refused pair refuses the whole command, naming the index it is about.
     const before = sm.state
-    for (const [swaps, reason] of [
+    for (const [swaps, reason, subject] of [
       [
         [
           { indexes: ['a', 'b'], rename: false },
           { indexes: ['zz', 'c'], rename: true },
         ],
         'unknown_index',
+        'zz',
       ],
-      [[{ indexes: ['a', 'b'], rename: true }], 'index_exists'],
-      [[{ indexes: ['a', 'c'], rename: false }], 'unknown_index'],
+      [[{ indexes: ['a', 'b'], rename: true }], 'index_exists', 'b'],
+      [[{ indexes: ['a', 'c'], rename: false }], 'unknown_index', 'c'],
       [
         [
           { indexes: ['a', 'b'], rename: false },
           { indexes: ['b', 'c'], rename: true },
         ],
         'malformed',
+        'b',
       ],
     ] as const) {
       expect(
         sm.apply(entry({ type: 'index.swap', swaps: swaps as never, taskUid: swapTask, atMs: 40 })),
-      ).toMatchObject({ ok: false, reason })
+      ).toMatchObject({ ok: false, reason, subject })
       expect(sm.state).toBe(before)
     }
 

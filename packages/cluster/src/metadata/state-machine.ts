@@ -277,13 +277,13 @@ export class MetadataStateMachine implements StateMachine {
       rename,
     } of command.swaps) {
       for (const uid of [a, b]) {
-        if (seen.has(uid)) return this.#reject('malformed', `index ${uid} appears in two pairs`)
+        if (seen.has(uid)) return this.#reject('malformed', `index ${uid} appears in two pairs`, uid)
         seen.add(uid)
       }
-      if (state.indexes[a] === undefined) return this.#reject('unknown_index', `no index ${a}`)
+      if (state.indexes[a] === undefined) return this.#reject('unknown_index', `no index ${a}`, a)
       if (rename && state.indexes[b] !== undefined)
-        return this.#reject('index_exists', `index ${b} already exists`)
-      if (!rename && state.indexes[b] === undefined) return this.#reject('unknown_index', `no index ${b}`)
+        return this.#reject('index_exists', `index ${b} already exists`, b)
+      if (!rename && state.indexes[b] === undefined) return this.#reject('unknown_index', `no index ${b}`, b)
       renames.set(a, b)
       if (!rename) renames.set(b, a)
     }
@@ -353,8 +353,10 @@ export class MetadataStateMachine implements StateMachine {
     return { ok: true, version, value }
   }
 
-  #reject(reason: RejectReason, message: string): ApplyOutcome {
-    return { ok: false, reason, message, version: this.#state.version }
+  #reject(reason: RejectReason, message: string, subject?: string): ApplyOutcome {
+    return subject === undefined
+      ? { ok: false, reason, message, version: this.#state.version }
+      : { ok: false, reason, message, version: this.#state.version, subject }
   }
 
   #emit(): void {

@@ -226,7 +226,14 @@ export type MetadataCommandType = MetadataCommand['type']
 /** What applying a command returns: the new version, or why it was refused (nothing changed then). */
 export type ApplyOutcome =
   | { readonly ok: true; readonly version: number; readonly value?: unknown }
-  | { readonly ok: false; readonly reason: RejectReason; readonly message: string; readonly version: number }
+  | {
+      readonly ok: false
+      readonly reason: RejectReason
+      readonly message: string
+      readonly version: number
+      /** The index uid (or key) the refusal is about, when it names one, for the caller's typed error. */
+      readonly subject?: string
+    }
 
 export type RejectReason =
   | 'malformed'

@@ -1,5 +1,6 @@
 import { type MetadataState, type NodeRecord, REBALANCE_SETTING, replacementsOf } from '@shoal/cluster'
 import { describeMove } from './cluster/cluster-operation-progress.ts'
+import { commitMetadata } from './cluster/metadata-commit.ts'
 import { movesInFlight } from './cluster/moves-in-flight.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { ApiError, badRequest } from './errors.ts'
@@ -34,19 +35,6 @@ function adminBody(body: unknown, contentType: string | undefined, allowed: read
         `unknown field \`${key}\`; expected ${allowed.map((a) => `\`${a}\``).join(', ') || 'none'}`,
       )
   return parsed as Record<string, unknown>
-}
-
-/** Proposes a metadata command; a refusal other than a lost compare-and-set is the request's fault. */
-async function propose(runtime: ClusterRuntime, command: Parameters<ClusterRuntime['node']['propose']>[0]) {
-  try {
-    const outcome = await runtime.node.propose(command, { timeoutMs: 10_000 })
-    if (!outcome.ok && outcome.reason !== 'precondition_failed')
-      throw badRequest('invalid_cluster_request', outcome.message)
-    return outcome
-  } catch (error) {
-    if (error instanceof ApiError) throw error
-    throw clusterFailure(error)
-  }
 }
 
 /** The metadata as of now (confirmed with its leader): operators act on what is, not on a lagging copy. */
@@ -255,7 +243,11 @@ export const adminClusterRoutes: RouteSpec[] = [
         )
       const previous = index.sharding.replicationFactor
       if (factor !== previous)
-        await propose(runtime, { type: 'index.update', uid, replicationFactor: factor, atMs: Date.now() })
+        await commitMetadata(
+          runtime.node,
+          { type: 'index.update', uid, replicationFactor: factor, atMs: Date.now() },
+          { refused: 'bad_request', what: 'the replication factor change' },
+        )
       runtime.node.pokeController()
       return new RawStatus(202, { indexUid: uid, replicationFactor: factor, previous })
     },

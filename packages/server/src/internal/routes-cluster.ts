@@ -1,15 +1,12 @@
-import {
-  ClusterError,
-  type ClusterHealth,
-  type HealthStatus,
-  healthAtLeast,
-  type MetadataCommand,
-} from '@shoal/cluster'
+import { type ClusterHealth, type HealthStatus, healthAtLeast, type MetadataCommand } from '@shoal/cluster'
 import { WEBHOOK_SETTING_PREFIX } from './cluster/cluster-webhooks.ts'
+import { clusterFailure, commitMetadata } from './cluster/metadata-commit.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { ApiError, badRequest } from './errors.ts'
 import { readJsonBody } from './request-body.ts'
 import { RawStatus, type RouteSpec, type Services } from './route-spec.ts'
+
+export { clusterFailure }
 
 export function requireCluster(services: Services): ClusterRuntime {
   if (services.cluster === undefined)
@@ -19,20 +16,6 @@ export function requireCluster(services: Services): ClusterRuntime {
       'This node runs standalone. Start it with a cluster key (--cluster-key-file or SHOAL_CLUSTER_KEY) to use the cluster API.',
     )
   return services.cluster
-}
-
-/** Maps a control-plane failure to a retriable 503 or a 400, never a 500. */
-export function clusterFailure(error: unknown): ApiError {
-  if (error instanceof ClusterError) {
-    if (error.retriable) return new ApiError(503, 'cluster_unavailable', error.message, 'system')
-    return badRequest('invalid_cluster_request', error.message)
-  }
-  return new ApiError(
-    503,
-    'cluster_unavailable',
-    error instanceof Error ? error.message : String(error),
-    'system',
-  )
 }
 
 /** An Elasticsearch time value: `30s`, `500ms`, `1m`, or plain milliseconds. */
@@ -252,12 +235,11 @@ export const clusterRoutes: RouteSpec[] = [
       }
       let version = runtime.node.state().version
       for (const command of commands) {
-        try {
-          const outcome = await runtime.node.propose(command, { timeoutMs: 10_000 })
-          version = outcome.version
-        } catch (error) {
-          throw clusterFailure(error)
-        }
+        const outcome = await commitMetadata(runtime.node, command, {
+          refused: 'bad_request',
+          what: 'the cluster setting',
+        })
+        version = outcome.version
       }
       return { acknowledged: true, metadata_version: version }
     },

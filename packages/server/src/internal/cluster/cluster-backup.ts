@@ -11,6 +11,7 @@ import { readKeysFile } from '../backup-standalone.ts'
 import { ApiError, toErrorResponse } from '../errors.ts'
 import { isoDuration, type StoredTask, type TaskSummary, toPublicTask, toSummary } from '../task-types.ts'
 import type { BackupImageHead } from './backup-shard.ts'
+import { commitMetadata } from './metadata-commit.ts'
 import type { ClusterRuntime } from './runtime.ts'
 import { readShards, type ShardReply, type ShardsRequest, serveShards, shardTargets } from './shard-rpc.ts'
 
@@ -58,13 +59,11 @@ export async function startClusterBackup(
     finishedAt: null,
     operation: { kind: 'createBackup', backupUid: options.backupUid },
   }
-  const outcome = await runtime.node.propose({
-    type: 'task.enqueue',
-    task: task as unknown as Omit<TaskRecord, 'uid'>,
-    atMs: Date.now(),
-  })
-  if (!outcome.ok)
-    throw new ApiError(503, 'cluster_unavailable', `the backup was refused: ${outcome.message}`, 'system')
+  const outcome = await commitMetadata(
+    runtime.node,
+    { type: 'task.enqueue', task: task as unknown as Omit<TaskRecord, 'uid'>, atMs: Date.now() },
+    { refused: 'unavailable', what: 'the backup task' },
+  )
   const uid = outcome.value as number
   void runBackup(runtime, options, uid, task.details ?? {})
   return toSummary({ ...(task as StoredTask), uid })

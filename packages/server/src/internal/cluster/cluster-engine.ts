@@ -37,6 +37,7 @@ import type { EnginePort, IndexPort } from '../engine-port.ts'
 import { ApiError } from '../errors.ts'
 import type { ReadOptions } from '../read-options.ts'
 import { findDocument, writeByField } from './field-writes.ts'
+import { metadataAt } from './metadata-commit.ts'
 import { encodeShardEntry, type ShardOutcome } from './shard-machine.ts'
 import {
   type ReadMode,
@@ -51,19 +52,6 @@ import { facetSearchShards, searchShards } from './sharded-search.ts'
 
 /** How long a metadata change that moves reads (a swap) waits for each node to apply it. */
 const METADATA_WAIT_MS = 5_000
-
-/**
- * Resolves once this node's copy of the metadata is at `version` or later (true), or after
- * `timeoutMs` (false). Served to other nodes as the `metadataAt` application request.
- */
-export async function metadataAt(node: ClusterNode, version: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (node.metadata.state.version < version) {
-    if (Date.now() >= deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-  return true
-}
 
 /** How long a task's write to one shard may take (elections and forwarding included). */
 const SHARD_WRITE_TIMEOUT_MS = 30_000
@@ -201,11 +189,9 @@ export class ClusterEngine implements EnginePort {
       await this.#everyNodeAt(outcome.version)
       return
     }
-    const missing = /^no index (.+)$/.exec(outcome.message)?.[1]
-    if (outcome.reason === 'unknown_index' && missing !== undefined) throw new IndexNotFoundError(missing)
-    const existing = /^index (.+) already exists$/.exec(outcome.message)?.[1]
-    if (outcome.reason === 'index_exists' && existing !== undefined)
-      throw new IndexAlreadyExistsError(existing)
+    const { subject } = outcome
+    if (outcome.reason === 'unknown_index' && subject !== undefined) throw new IndexNotFoundError(subject)
+    if (outcome.reason === 'index_exists' && subject !== undefined) throw new IndexAlreadyExistsError(subject)
     if (outcome.reason === 'malformed')
       throw new ApiError(400, 'invalid_swap_duplicate_index_found', outcome.message)
     throw new ApiError(503, 'cluster_unavailable', `the swap was refused: ${outcome.message}`, 'system')

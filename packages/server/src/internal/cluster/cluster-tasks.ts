@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { type ClusterNode, ENDED_TASK_STATUSES, type TaskRecord } from '@shoal/cluster'
 import type { Logger } from 'pino'
-import { ApiError, toErrorResponse } from '../errors.ts'
+import { toErrorResponse } from '../errors.ts'
 import { type Batch, type BatchPage, getBatch, listBatches } from '../task-batches.ts'
 import { canBatch, runDocumentBatch, runTask } from '../task-executor.ts'
 import { type TaskFilter, taskMatches } from '../task-filter.ts'
@@ -16,6 +16,7 @@ import {
   toSummary,
 } from '../task-types.ts'
 import type { ClusterEngine } from './cluster-engine.ts'
+import { commitMetadata } from './metadata-commit.ts'
 
 /**
  * The task list of a cluster node: tasks live in the metadata Raft group, so their uids are
@@ -60,19 +61,18 @@ export class ClusterTaskQueue implements TaskQueuePort {
         : typeof request.documentsJson === 'string'
           ? Buffer.from(request.documentsJson)
           : request.documentsJson
-    const outcome = await this.#node.propose({
-      type: 'task.enqueue',
-      task: task as unknown as Omit<TaskRecord, 'uid'>,
-      ...(payload === undefined ? {} : { payload }),
-      atMs: Date.now(),
-    })
-    if (!outcome.ok)
-      throw new ApiError(503, 'cluster_unavailable', `the task was refused: ${outcome.message}`, 'system')
-    const uid = outcome.value as number
     // Read-your-writes on this node: its copy of the task list holds the task before the answer.
-    const deadline = Date.now() + 5_000
-    while (this.#node.metadata.task(uid) === undefined && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 5))
+    const outcome = await commitMetadata(
+      this.#node,
+      {
+        type: 'task.enqueue',
+        task: task as unknown as Omit<TaskRecord, 'uid'>,
+        ...(payload === undefined ? {} : { payload }),
+        atMs: Date.now(),
+      },
+      { refused: 'unavailable', what: 'the task' },
+    )
+    const uid = outcome.value as number
     return toSummary({ ...(task as StoredTask), uid })
   }
 
@@ -115,13 +115,11 @@ export class ClusterTaskQueue implements TaskQueuePort {
       finishedAt: now,
       operation: { kind: 'taskControl' },
     }
-    const outcome = await this.#node.propose({
-      type: 'task.enqueue',
-      task: record as unknown as Omit<TaskRecord, 'uid'>,
-      atMs: Date.now(),
-    })
-    if (!outcome.ok)
-      throw new ApiError(503, 'cluster_unavailable', `the task was refused: ${outcome.message}`, 'system')
+    const outcome = await commitMetadata(
+      this.#node,
+      { type: 'task.enqueue', task: record as unknown as Omit<TaskRecord, 'uid'>, atMs: Date.now() },
+      { refused: 'unavailable', what: 'the task' },
+    )
     return toSummary({ ...(record as StoredTask), uid: outcome.value as number })
   }
 

@@ -1,5 +1,4 @@
 import type { ClusterNode, MetadataCommand } from '@shoal/cluster'
-import { ApiError } from '../errors.ts'
 import {
   changedWebhook,
   found,
@@ -8,6 +7,7 @@ import {
   type Webhook,
   type WebhookRegistry,
 } from '../webhooks.ts'
+import { commitMetadata } from './metadata-commit.ts'
 
 /**
  * The webhooks of a cluster: one metadata setting each (`shoal.webhook.<uuid>`, the webhook as
@@ -88,21 +88,7 @@ export class ClusterWebhookStore implements WebhookRegistry {
 
   /** Commits the change through the metadata group and waits until this node's copy holds it. */
   async #commit(command: MetadataCommand): Promise<void> {
-    let version: number
-    try {
-      const outcome = await this.#node.propose(command, { timeoutMs: 10_000 })
-      version = outcome.version
-    } catch (error) {
-      throw new ApiError(
-        503,
-        'cluster_unavailable',
-        `the webhook change was not committed: ${error instanceof Error ? error.message : String(error)}`,
-        'system',
-      )
-    }
-    const deadline = Date.now() + 5_000
-    while (this.#node.metadata.state.version < version && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 5))
+    await commitMetadata(this.#node, command, { refused: 'unavailable', what: 'the webhook change' })
   }
 }
 
