@@ -5,6 +5,8 @@ interface MemberStatus {
   role: string
   commitIndex: number
   appliedIndex: number
+  lastIndex: number
+  snapshotIndex: number
   snapshotsInstalled: number
 }
 
@@ -45,18 +47,26 @@ describe('example KV as three real processes', () => {
         }
       }
     })
+    const status = (id: string) => client.direct(cluster!.address(id), 'status') as Promise<MemberStatus>
     await until(() => acknowledged.size > 200, 40_000, 'writes before the kill')
     const victim = await cluster.leader()
+    const victimLast = (await status(victim)).lastIndex
     await cluster.kill(victim, 'SIGKILL')
     const atKill = acknowledged.size
     await until(() => acknowledged.size > atKill + 400, 40_000, 'writes through a new leader')
     const successor = await cluster.leader()
     expect(successor).not.toBe(victim)
+    // Under load the example batches more puts per entry: write on until the new leader's log is
+    // compacted past all the killed member holds, so that it can only catch up by snapshot.
+    await until(
+      async () => (await status(successor)).snapshotIndex > victimLast + 1,
+      40_000,
+      "the new leader's snapshot to pass the killed member's log",
+    )
     writing = false
     await Promise.all(writers)
 
     await cluster.restart(victim)
-    const status = (id: string) => client.direct(cluster!.address(id), 'status') as Promise<MemberStatus>
     await until(
       async () => {
         const [lead, back] = await Promise.all([status(successor), status(victim)])

@@ -37,6 +37,13 @@ async function waitTask(node: ClusterProcess, uid: number): Promise<TaskView> {
   return task!
 }
 
+/** Waits for task `uid` and expects it succeeded, naming its error otherwise. */
+async function succeeded(node: ClusterProcess, uid: number): Promise<TaskView> {
+  const task = await waitTask(node, uid)
+  expect(task.status, `task ${uid}: ${JSON.stringify(task.error)}`).toBe('succeeded')
+  return task
+}
+
 async function enqueue(node: ClusterProcess, method: string, route: string, body?: unknown): Promise<number> {
   const response = await node.request<{ taskUid: number }>(method, route, body)
   expect(response.status, JSON.stringify(response.body)).toBe(202)
@@ -102,7 +109,7 @@ describe('a sharded index on three nodes', () => {
     })
     const added = await enqueue(nodes[2]!, 'POST', '/indexes/books/documents', docs)
     expect(added).toBeGreaterThan(settings)
-    expect((await waitTask(nodes[0]!, settings)).status).toBe('succeeded')
+    await succeeded(nodes[0]!, settings)
     const addedTask = await waitTask(nodes[0]!, added)
     expect(addedTask.status, JSON.stringify(addedTask.error)).toBe('succeeded')
     expect(addedTask.details).toMatchObject({ receivedDocuments: 240, indexedDocuments: 240 })
@@ -352,10 +359,10 @@ describe('a sharded index on three nodes', () => {
       )
     }
     made.push(await enqueue(nodes[1]!, 'PATCH', '/indexes/left/settings', { filterableAttributes: ['side'] }))
-    for (const uid of made) expect((await waitTask(nodes[0]!, uid)).status).toBe('succeeded')
+    for (const uid of made) await succeeded(nodes[0]!, uid)
 
     const swapped = await enqueue(nodes[2]!, 'POST', '/swap-indexes', [{ indexes: ['left', 'right'] }])
-    expect((await waitTask(nodes[1]!, swapped)).status).toBe('succeeded')
+    await succeeded(nodes[1]!, swapped)
     for (const node of nodes) {
       const doc = await node.request<{ side: string }>('GET', '/indexes/left/documents/1')
       expect(doc.body.side).toBe('right')
@@ -379,7 +386,7 @@ describe('a sharded index on three nodes', () => {
     const wrote = await enqueue(nodes[1]!, 'POST', '/indexes/left/documents', [
       { id: 3, side: 'right', title: 'the third lighthouse' },
     ])
-    expect((await waitTask(nodes[1]!, wrote)).status).toBe('succeeded')
+    await succeeded(nodes[1]!, wrote)
     const found = await nodes[2]!.request<{ hits: Array<{ id: number }> }>('POST', '/indexes/left/search', {
       q: 'lighthouse',
     })
@@ -392,7 +399,7 @@ describe('a sharded index on three nodes', () => {
       newIndexUid: 'renamed',
     })
     const again = await enqueue(nodes[0]!, 'POST', '/indexes', { uid: 'left', primaryKey: 'id' })
-    expect((await waitTask(nodes[0]!, again)).status).toBe('succeeded')
+    await succeeded(nodes[0]!, again)
     for (const node of nodes) {
       const count = await node.request<{ numberOfDocuments: number }>('GET', '/indexes/renamed/stats')
       expect(count.body.numberOfDocuments).toBe(3)
@@ -452,7 +459,7 @@ describe('a sharded index on three nodes', () => {
       const uid = await enqueue(nodes[2]!, 'POST', '/indexes/books/documents', [
         { id: 9001, title: 'hooked' },
       ])
-      expect((await waitTask(nodes[0]!, uid)).status).toBe('succeeded')
+      await succeeded(nodes[0]!, uid)
       await waitFor('the webhook delivery', () => deliveries.some((d) => d.uids.includes(uid)), {
         timeoutMs: 15_000,
       })
@@ -475,9 +482,9 @@ describe('a sharded index on three nodes', () => {
       primaryKey: 'id',
       sharding: { shardCount: 3, replicationFactor: 2 },
     })
-    expect((await waitTask(nodes[0]!, created)).status).toBe('succeeded')
+    await succeeded(nodes[0]!, created)
     const added = await enqueue(nodes[0]!, 'POST', '/indexes/hedged/documents', docs)
-    expect((await waitTask(nodes[0]!, added)).status).toBe('succeeded')
+    await succeeded(nodes[0]!, added)
     const layout = await nodes[0]!.request<{
       shards: Array<{ shard: number; replicas: Array<{ node: string }> }>
     }>('GET', '/indexes/hedged/_shards')
@@ -514,9 +521,9 @@ describe('a sharded index on three nodes', () => {
       primaryKey: 'id',
       sharding: { shardCount: 3, replicationFactor: 1 },
     })
-    expect((await waitTask(nodes[0]!, created)).status).toBe('succeeded')
+    await succeeded(nodes[0]!, created)
     const added = await enqueue(nodes[0]!, 'POST', '/indexes/thin/documents', docs)
-    expect((await waitTask(nodes[0]!, added)).status).toBe('succeeded')
+    await succeeded(nodes[0]!, added)
     const layout = await nodes[0]!.request<{
       shards: Array<{ shard: number; replicas: Array<{ node: string }> }>
     }>('GET', '/indexes/thin/_shards')
