@@ -12,7 +12,7 @@ describe('gossipsub on the p2p node', () => {
   afterAll(() => cluster.close())
 
   async function connected(a: P2PNode, b: P2PNode, topic: string): Promise<void> {
-    b.onRequest(() => 'hello')
+    b.onRequest(async () => 'hello')
     await a.request(b.address(), 'hello')
     await waitFor(
       'both nodes to see the other subscribed',
