@@ -35,6 +35,8 @@ Commands:
                       semi_sync: [--semi-sync-timeout-ms 5000] [--semi-sync-on-timeout block|fail]
              standby: [--standby-of /ip4/HOST/tcp/PORT/p2p/PEER_ID]   (the primary's p2p address, as it prints it)
              both, for automatic promotion: [--witness /ip4/HOST/tcp/PORT/p2p/PEER_ID] [--witness-lease-ms 3000]
+           multi-region (docs/multi-region.md): [--region-name NAME --region-p2p-addr HOST:PORT --region-key-file F]
+             [--region-seeds ADDR,ADDR] [--region-indexes UID,UID] [--region-semi-sync-timeout-ms 5000]
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
@@ -109,6 +111,12 @@ const START_OPTIONS = {
   'semi-sync-on-timeout': { type: 'string' },
   witness: { type: 'string' },
   'witness-lease-ms': { type: 'string' },
+  'region-name': { type: 'string' },
+  'region-p2p-addr': { type: 'string' },
+  'region-key-file': { type: 'string' },
+  'region-seeds': { type: 'string' },
+  'region-indexes': { type: 'string' },
+  'region-semi-sync-timeout-ms': { type: 'string' },
 } as const
 
 const CLIENT_OPTIONS = {

@@ -17,6 +17,7 @@ import { gatedRoutes } from './routes-gated.ts'
 import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
 import { multiSearchRoutes } from './routes-multi-search.ts'
+import { regionRoutes } from './routes-regions.ts'
 import { searchRoutes } from './routes-search.ts'
 import { settingsRoutes } from './routes-settings.ts'
 import { shardRoutes } from './routes-shards.ts'
@@ -47,6 +48,7 @@ const API_ROUTES: RouteSpec[] = [
   ...adminClusterRoutes,
   ...dashboardRoutes,
   ...standbyRoutes,
+  ...regionRoutes,
 ]
 
 /** The full route table, including `/metrics` and `/openapi.json`. */

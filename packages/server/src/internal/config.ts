@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { parse as parseToml } from 'smol-toml'
 import { ConfigError } from './errors.ts'
 import type { RateLimitConfig } from './rate-limit.ts'
+import { type RegionConfig, validateRegionConfig } from './regions/region-config.ts'
 import { validateStandby } from './standby/standby-config.ts'
 
 export { standbyOfPeerId } from './standby/standby-config.ts'
@@ -48,6 +49,8 @@ export interface ServerConfig {
   cluster: ClusterConfig
   /** Hot standby settings (docs/standby.md); both roles use the cluster key and `cluster.p2pAddr`. */
   standby: StandbyConfig
+  /** The link to other regions (docs/multi-region.md); `regionLink.enabled` is whether it runs. */
+  regionLink: RegionConfig & { enabled: boolean }
 }
 
 /**
@@ -154,6 +157,16 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     witnessLeaseMs: 3000,
   }),
   backupDir: undefined,
+  regionLink: Object.freeze({
+    enabled: false,
+    name: undefined,
+    p2pAddr: undefined,
+    keyFile: undefined,
+    key: undefined,
+    seeds: [],
+    indexes: [],
+    semiSyncTimeoutMs: 5000,
+  }),
   cluster: Object.freeze({
     enabled: false,
     keyFile: undefined,
@@ -188,6 +201,8 @@ interface Field {
   /** '' for a field that has no flag (a secret). */
   flag: string
   kind: Kind
+  /** A list: a TOML array of strings, or a comma-separated string. */
+  list?: boolean
   set(config: ServerConfig, value: string | boolean | number): void
 }
 
@@ -308,6 +323,13 @@ export const FIELDS: readonly Field[] = [
     kind: 'string',
     set: (c, v) => (c.backupDir = String(v)),
   },
+  regionField('region_name', 'string', (c, v) => (c.name = String(v))),
+  regionField('region_p2p_addr', 'string', (c, v) => (c.p2pAddr = String(v))),
+  regionField('region_key_file', 'string', (c, v) => (c.keyFile = String(v))),
+  { ...regionField('region_key', 'string', (c, v) => (c.key = String(v))), flag: '' },
+  regionField('region_seeds', 'list', (c, v) => (c.seeds = v as string[])),
+  regionField('region_indexes', 'list', (c, v) => (c.indexes = v as string[])),
+  regionField('region_semi_sync_timeout_ms', 'integer', (c, v) => (c.semiSyncTimeoutMs = Number(v))),
   clusterField('cluster_key_file', 'cluster-key-file', 'string', (c, v) => (c.keyFile = String(v))),
   { ...clusterField('cluster_key', '', 'string', (c, v) => (c.key = String(v))), env: 'SHOAL_CLUSTER_KEY' },
   clusterField('join', 'join', 'string', (c, v) => (c.join = splitList(String(v)))),
@@ -375,6 +397,23 @@ function clusterField(
   return { toml, env: `SHOAL_${toml.toUpperCase()}`, flag, kind, set: (c, v) => set(c.cluster, v) }
 }
 
+/** A region link field: TOML key `region_x`, environment variable `SHOAL_REGION_X`, flag `--region-x`. */
+function regionField(
+  toml: string,
+  kind: Kind | 'list',
+  set: (region: RegionConfig, value: string | boolean | number | string[]) => void,
+): Field {
+  return {
+    toml,
+    env: `SHOAL_${toml.toUpperCase()}`,
+    flag: toml.replaceAll('_', '-'),
+    kind: kind === 'list' ? 'string' : kind,
+    // A list is a TOML array, or a comma-separated string from the environment or a flag.
+    set: (c, v) => set(c.regionLink, kind === 'list' ? splitList(String(v)) : v),
+    ...(kind === 'list' ? { list: true } : {}),
+  }
+}
+
 /** A standby field: TOML key `x_y`, environment variable `SHOAL_X_Y`, flag `--x-y`. */
 function standbyField(
   toml: string,
@@ -423,10 +462,13 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
     rateLimit: { ...DEFAULT_CONFIG.rateLimit },
     cluster: { ...DEFAULT_CONFIG.cluster, join: [], labels: {} },
     standby: { ...DEFAULT_CONFIG.standby },
+    regionLink: { ...DEFAULT_CONFIG.regionLink, seeds: [], indexes: [] },
   }
   const given = new Set<string>()
   // The cluster key is a secret: it may come from the environment, never from a file that may be shared.
-  const known = new Set(FIELDS.filter((f) => f.toml !== 'cluster_key').map((f) => f.toml))
+  const known = new Set(
+    FIELDS.filter((f) => f.toml !== 'cluster_key' && f.toml !== 'region_key').map((f) => f.toml),
+  )
   known.add('labels')
   for (const key of Object.keys(sources.file ?? {})) {
     if (!known.has(key)) throw new ConfigError(`unknown key \`${key}\` in the config file`)
@@ -443,7 +485,7 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
       [`flag --${field.flag}`, fromFlag],
     ] as const) {
       if (raw === undefined || raw === '') continue
-      field.set(config, coerce(raw, field.kind, origin))
+      field.set(config, coerce(field.list === true ? joinList(raw, origin) : raw, field.kind, origin))
       given.add(field.toml)
       if (field.flag === 'rate-limit-burst') burstGiven = true
     }
@@ -453,6 +495,10 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
   validate(config)
   validateCluster(config.cluster)
   validateStandby(config, given, (toml) => FIELDS.find((f) => f.toml === toml)?.flag ?? toml)
+  config.regionLink.enabled = validateRegionConfig(config.regionLink, {
+    cluster: config.cluster.enabled,
+    standby: config.standby.mode !== 'off' || config.standby.of !== undefined,
+  })
   return config
 }
 
@@ -492,6 +538,13 @@ function resolveLabels(sources: ConfigSources): Record<string, string> {
   if (flag !== undefined && typeof flag !== 'boolean')
     for (const text of Array.isArray(flag) ? flag : [flag]) pair(text, 'flag --label')
   return labels
+}
+
+function joinList(raw: unknown, origin: string): unknown {
+  if (!Array.isArray(raw)) return raw
+  if (!raw.every((item) => typeof item === 'string' && !item.includes(',')))
+    throw new ConfigError(`${origin}: expected an array of strings`)
+  return raw.join(',')
 }
 
 function coerce(raw: unknown, kind: Kind, origin: string): string | boolean | number {

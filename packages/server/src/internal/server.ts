@@ -11,6 +11,7 @@ import { parseHttpAddr, type ServerConfig } from './config.ts'
 import { DocumentParser } from './document-parser.ts'
 import { errorLink } from './errors.ts'
 import { type LocalEngine, ServerMetrics } from './metrics.ts'
+import type { RegionRuntime } from './regions/region-runtime.ts'
 import type { Services } from './route-spec.ts'
 import type { StandbyRuntime } from './standby/standby-runtime.ts'
 import { TaskQueue } from './task-queue.ts'
@@ -38,6 +39,10 @@ export interface ShoalServer {
   readonly standby: StandbyRuntime | undefined
   /** Hands the started standby link to the HTTP routes; `close()` stops it first. */
   attachStandby(runtime: StandbyRuntime): void
+  /** The link to other regions (docs/multi-region.md), once started. */
+  readonly regions: RegionRuntime | undefined
+  /** Hands the started region link to the HTTP routes; `close()` stops it before the engine. */
+  attachRegions(runtime: RegionRuntime): void
   /**
    * While a token is set, only requests carrying it in `x-shoal-conversion` are served; others
    * get 503 (a standalone data folder being carried into the cluster). Null lifts it.
@@ -186,6 +191,12 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     get standby() {
       return services.standby
     },
+    get regions() {
+      return services.regions
+    },
+    attachRegions(runtime) {
+      services.regions = runtime
+    },
     attachStandby(runtime) {
       services.standby = runtime
       joining = false
@@ -211,6 +222,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
         const queueClosed = queue.close()
         await services.standby?.stop()
         await queueClosed
+        await services.regions?.stop()
         await dispatcher.close()
         await engine.close()
       })()

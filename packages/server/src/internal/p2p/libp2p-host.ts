@@ -5,6 +5,8 @@
  */
 
 import { isIP } from 'node:net'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
 import type { ConnectionProtector, MessageStream, PrivateKey } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -34,7 +36,15 @@ export interface HostOptions {
   maxReadBufferBytes: number
   /** Called once per connection that closed before its handshake completed. */
   onHandshakeFailure?: (direction: 'inbound' | 'outbound') => void
+  /**
+   * Run gossipsub (with identify, which it needs to learn which peers speak it): the
+   * inter-region feed. Off for cluster nodes. @defaultValue false
+   */
+  pubsub?: boolean
 }
+
+/** A host with gossipsub: `services.pubsub` is there when `HostOptions.pubsub` was set. */
+export type Libp2pHost = Libp2p<{ pubsub?: GossipSub }>
 
 /** Connections kept, inbound connections per second per IP, and handshakes in progress, each at most. */
 export const MAX_CONNECTIONS = 1024
@@ -74,7 +84,7 @@ export function dialTargets(peer: PeerAddress): Multiaddr[] {
   })
 }
 
-export async function createLibp2pHost(options: HostOptions): Promise<Libp2p> {
+export async function createLibp2pHost(options: HostOptions): Promise<Libp2pHost> {
   const observer = new HandshakeObserver(options.onHandshakeFailure)
   return createLibp2p({
     privateKey: options.privateKey,
@@ -117,8 +127,19 @@ export async function createLibp2pHost(options: HostOptions): Promise<Libp2p> {
       maxIncomingPendingConnections: MAX_CONNECTIONS,
     },
     peerDiscovery: [],
-    services: {},
-  })
+    services: (options.pubsub === true
+      ? {
+          identify: identify(),
+          pubsub: gossipsub({
+            // Feed messages carry their own sequence numbers and are fetched again when lost,
+            // so publishing before any region listens is not an error.
+            allowPublishToZeroTopicPeers: true,
+            ignoreDuplicatePublishError: true,
+            emitSelf: false,
+          }),
+        }
+      : {}) as Record<string, never>,
+  }) as Promise<Libp2pHost>
 }
 
 /**

@@ -1,7 +1,7 @@
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Libp2p } from 'libp2p'
 import {
   P2PAbortedError,
   P2PConfigError,
@@ -12,7 +12,13 @@ import {
 import { decodeBody, encodeFrame, FrameKind } from './frame.ts'
 import { RateLimitedLog, readFrames, type StreamContext } from './frame-stream.ts'
 import { derivePnetKey, loadOrCreatePeerKey } from './keys.ts'
-import { createLibp2pHost, dialTargets, type PeerAddress, YAMUX_MAX_WINDOW_BYTES } from './libp2p-host.ts'
+import {
+  createLibp2pHost,
+  dialTargets,
+  type Libp2pHost,
+  type PeerAddress,
+  YAMUX_MAX_WINDOW_BYTES,
+} from './libp2p-host.ts'
 import { P2PMetrics } from './metrics.ts'
 import { type P2PNodeOptions, type ResolvedP2POptions, resolveP2POptions } from './options.ts'
 import { RAFT_PROTOCOL, RaftOutbox } from './raft-outbox.ts'
@@ -62,7 +68,7 @@ export class P2PNode {
   readonly #outboxes = new Map<string, RaftOutbox>()
   readonly #peers = new Map<string, KnownPeer>()
   readonly #rpcClients = new Map<string, RpcClient>()
-  #libp2p: Libp2p | undefined
+  #libp2p: Libp2pHost | undefined
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new'
   #onRaft: RaftHandler | undefined
   #onRequest: RequestHandler | undefined
@@ -89,6 +95,7 @@ export class P2PNode {
       dialTimeoutMs: opts.dialTimeoutMs,
       handshakeTimeoutMs: opts.handshakeTimeoutMs,
       maxReadBufferBytes: 2 * YAMUX_MAX_WINDOW_BYTES,
+      pubsub: opts.pubsub,
       onHandshakeFailure: (direction) => {
         this.metrics.handshakeFailures.inc({ direction })
         this.#log.warn(
@@ -187,6 +194,13 @@ export class P2PNode {
       return false
     }
     return this.#outbox(to).enqueue(bytes)
+  }
+
+  /** The gossipsub service of a node started with `pubsub: true`; throws `P2PStoppedError` otherwise. */
+  pubsub(): GossipSub {
+    const service = this.#running().services.pubsub
+    if (service === undefined) throw new P2PStoppedError('this p2p node runs no pubsub')
+    return service
   }
 
   onRaft(handler: RaftHandler): void {
@@ -382,7 +396,7 @@ export class P2PNode {
     }
   }
 
-  #running(): Libp2p {
+  #running(): Libp2pHost {
     if (this.#state !== 'running' || this.#libp2p === undefined) {
       throw new P2PStoppedError(`the p2p node is ${this.#state}`)
     }

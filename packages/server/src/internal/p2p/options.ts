@@ -60,6 +60,8 @@ export interface P2PNodeOptions {
   logger?: P2PLogger
   /** Where the `shoal_p2p_*` metrics are registered. @defaultValue a registry of the node's own */
   registry?: Registry
+  /** Run gossipsub on this node (`P2PNode.pubsub`): the inter-region feed. @defaultValue false */
+  pubsub?: boolean
 }
 
 export type ResolvedP2POptions = Required<Omit<P2PNodeOptions, 'announce' | 'registry'>> &
@@ -79,6 +81,7 @@ export const P2P_DEFAULTS = Object.freeze({
   snapshotWindowBytes: 4 * MiB,
   logIntervalMs: 10_000,
   maxInboundRequests: 256,
+  pubsub: false,
 })
 
 /** The largest body the u32 length field can describe, less the header. */
