@@ -18,6 +18,7 @@ import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
 import { multiSearchRoutes } from './routes-multi-search.ts'
 import { searchRoutes } from './routes-search.ts'
+import { secretsRoutes } from './routes-secrets.ts'
 import { settingsRoutes } from './routes-settings.ts'
 import { shardRoutes } from './routes-shards.ts'
 import { similarRoutes } from './routes-similar.ts'
@@ -47,6 +48,7 @@ const API_ROUTES: RouteSpec[] = [
   ...adminClusterRoutes,
   ...dashboardRoutes,
   ...standbyRoutes,
+  ...secretsRoutes,
 ]
 
 /** The full route table, including `/metrics` and `/openapi.json`. */

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { parse as parseToml } from 'smol-toml'
 import { ConfigError } from './errors.ts'
 import type { RateLimitConfig } from './rate-limit.ts'
+import { readMasterKeyFile } from './secrets.ts'
 import { validateStandby } from './standby/standby-config.ts'
 
 export { standbyOfPeerId } from './standby/standby-config.ts'
@@ -18,6 +19,13 @@ export interface ServerConfig {
   httpAddr: string
   /** Master key; without it the API is open and only loopback binds are allowed. */
   masterKey: string | undefined
+  /**
+   * File holding the master key (mode 0600), instead of `masterKey`; re-read by
+   * `POST /admin/secrets/reload`, so the master key can be rotated live.
+   */
+  masterKeyFile: string | undefined
+  /** File of more master keys accepted during a rotation, one per line (mode 0600). */
+  masterKeyAcceptFile: string | undefined
   /** Serve without a master key on a non-loopback address. @defaultValue false */
   allowInsecure: boolean
   /** Largest request body accepted. @defaultValue 104_857_600 (100 MiB) */
@@ -80,6 +88,11 @@ export interface ClusterConfig {
   keyFile: string | undefined
   /** The cluster key itself, from `SHOAL_CLUSTER_KEY` only (never a flag: flags show in `ps`). */
   key: string | undefined
+  /**
+   * File of more cluster keys accepted from other nodes during a rotation, one
+   * per line (mode 0600); this node sends with the cluster key.
+   */
+  keyAcceptFile: string | undefined
   /** Gossip addresses (`host:port`) of nodes to join through. @defaultValue [] */
   join: string[]
   /** Create a new cluster with this node as its first member. @defaultValue false */
@@ -135,6 +148,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   dataDir: './shoal-data',
   httpAddr: '127.0.0.1:7700',
   masterKey: undefined,
+  masterKeyFile: undefined,
+  masterKeyAcceptFile: undefined,
   allowInsecure: false,
   payloadLimitBytes: 100 * 1024 * 1024,
   rateLimit: { requestsPerSecond: 0, burst: 0 },
@@ -157,6 +172,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   cluster: Object.freeze({
     enabled: false,
     keyFile: undefined,
+    keyAcceptFile: undefined,
     key: undefined,
     join: [],
     bootstrap: false,
@@ -213,6 +229,20 @@ export const FIELDS: readonly Field[] = [
     flag: 'master-key',
     kind: 'string',
     set: (c, v) => (c.masterKey = String(v)),
+  },
+  {
+    toml: 'master_key_file',
+    env: 'SHOAL_MASTER_KEY_FILE',
+    flag: 'master-key-file',
+    kind: 'string',
+    set: (c, v) => (c.masterKeyFile = String(v)),
+  },
+  {
+    toml: 'master_key_accept_file',
+    env: 'SHOAL_MASTER_KEY_ACCEPT_FILE',
+    flag: 'master-key-accept-file',
+    kind: 'string',
+    set: (c, v) => (c.masterKeyAcceptFile = String(v)),
   },
   {
     toml: 'allow_insecure',
@@ -309,6 +339,12 @@ export const FIELDS: readonly Field[] = [
     set: (c, v) => (c.backupDir = String(v)),
   },
   clusterField('cluster_key_file', 'cluster-key-file', 'string', (c, v) => (c.keyFile = String(v))),
+  clusterField(
+    'cluster_key_accept_file',
+    'cluster-key-accept-file',
+    'string',
+    (c, v) => (c.keyAcceptFile = String(v)),
+  ),
   { ...clusterField('cluster_key', '', 'string', (c, v) => (c.key = String(v))), env: 'SHOAL_CLUSTER_KEY' },
   clusterField('join', 'join', 'string', (c, v) => (c.join = splitList(String(v)))),
   clusterField('bootstrap', 'bootstrap', 'boolean', (c, v) => (c.bootstrap = v === true)),
@@ -532,6 +568,13 @@ export function isLoopback(host: string): boolean {
 
 function validate(config: ServerConfig): void {
   const { host } = parseHttpAddr(config.httpAddr)
+  if (config.masterKeyFile !== undefined) {
+    if (config.masterKey !== undefined)
+      throw new ConfigError('give the master key once: --master-key or --master-key-file, not both')
+    config.masterKey = readMasterKeyFile(config.masterKeyFile)
+  }
+  if (config.masterKeyAcceptFile !== undefined && config.masterKey === undefined)
+    throw new ConfigError('--master-key-accept-file needs a master key (--master-key or --master-key-file)')
   if (config.masterKey !== undefined && Buffer.byteLength(config.masterKey) < 16) {
     throw new ConfigError('the master key must be at least 16 bytes long')
   }
@@ -555,6 +598,10 @@ function validateCluster(cluster: ClusterConfig): void {
   const keyGiven = cluster.keyFile !== undefined || cluster.key !== undefined
   if (cluster.keyFile !== undefined && cluster.key !== undefined)
     throw new ConfigError('give the cluster key once: --cluster-key-file or SHOAL_CLUSTER_KEY, not both')
+  if (cluster.keyAcceptFile !== undefined && !keyGiven)
+    throw new ConfigError(
+      '--cluster-key-accept-file needs the cluster key: --cluster-key-file F or SHOAL_CLUSTER_KEY',
+    )
   const clusterOnly: Array<[boolean, string]> = [
     [cluster.join.length > 0, '--join'],
     [cluster.bootstrap, '--bootstrap'],
