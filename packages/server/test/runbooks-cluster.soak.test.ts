@@ -79,7 +79,7 @@ describe('cluster runbooks', () => {
     return new Set(shards.body.shards.flatMap((s) => s.replicas.map((r) => r.node)))
   }
 
-  it('add-node.md: a fourth node joins, the rebalance moves replicas onto it, nothing is lost', async () => {
+  it('add-node.md: a fourth node joins, the rebalance runs to balanced, and the node serves every document', async () => {
     const fourth = await startClusterProcess({
       name: 'n3',
       dataDir: path.join(scratch.dir, 'n3'),
