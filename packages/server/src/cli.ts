@@ -15,13 +15,14 @@ const USAGE = `Usage: shoal <command> [options]
 
 Commands:
   start      serve the HTTP API
-             [--data-dir ./shoal-data] [--http-addr 127.0.0.1:7700] [--master-key KEY] [--config shoal.toml]
+             [--data-dir ./shoal-data] [--http-addr 127.0.0.1:7700] [--master-key KEY | --master-key-file F]
+             [--master-key-accept-file F] [--config shoal.toml]
              [--allow-insecure] [--payload-limit-bytes N] [--rate-limit-per-second N] [--rate-limit-burst N]
              [--log-level info] [--sync always|none] [--default-matching-strategy last|any]
              [--load-sample]
              [--dump-dir DIR] [--snapshot-dir DIR] [--backup-dir DIR] [--import-dump FILE | --import-snapshot FILE]
-             cluster: [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--bootstrap [--cluster-name NAME]]
-             [--join host:port[,host:port…]] [--region R] [--zone Z] [--label key=value]… [--node-name NAME]
+             cluster: [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--cluster-key-accept-file F]
+             [--bootstrap [--cluster-name NAME]] [--join host:port[,host:port…]] [--region R] [--zone Z] [--label key=value]… [--node-name NAME]
              [--p2p-addr 127.0.0.1:7800] [--gossip-addr 127.0.0.1:7946]
              [--p2p-advertise-addr host:port] [--gossip-advertise-addr host:port]
              [--gossip-profile lan|wan|local] [--raft-tick-ms 100]
@@ -84,6 +85,9 @@ const START_OPTIONS = {
   'snapshot-dir': { type: 'string' },
   'backup-dir': { type: 'string' },
   'cluster-key-file': { type: 'string' },
+  'cluster-key-accept-file': { type: 'string' },
+  'master-key-file': { type: 'string' },
+  'master-key-accept-file': { type: 'string' },
   join: { type: 'string' },
   bootstrap: { type: 'boolean' },
   'cluster-name': { type: 'string' },

@@ -19,6 +19,7 @@ import { keyRoutes } from './routes-keys.ts'
 import { multiSearchRoutes } from './routes-multi-search.ts'
 import { regionRoutes } from './routes-regions.ts'
 import { searchRoutes } from './routes-search.ts'
+import { secretsRoutes } from './routes-secrets.ts'
 import { settingsRoutes } from './routes-settings.ts'
 import { shardRoutes } from './routes-shards.ts'
 import { similarRoutes } from './routes-similar.ts'
@@ -49,6 +50,7 @@ const API_ROUTES: RouteSpec[] = [
   ...dashboardRoutes,
   ...standbyRoutes,
   ...regionRoutes,
+  ...secretsRoutes,
 ]
 
 /** The full route table, including `/metrics` and `/openapi.json`. */

@@ -13,6 +13,7 @@ import type { LocalEngine } from './metrics.ts'
 import { regionAwareEngine } from './regions/region-engine.ts'
 import type { RegionEngine } from './regions/region-feed.ts'
 import { RegionRuntime } from './regions/region-runtime.ts'
+import { reloadSecrets } from './routes-secrets.ts'
 import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
 import { convertStandalone, refuseClusterDataDir } from './standalone-conversion.ts'
 import type { StandbyEngine, StandbyRuntime } from './standby/standby-runtime.ts'
@@ -240,6 +241,14 @@ export async function startNode(
   onLeft = () => stop('drained')
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // SIGHUP re-reads the key files, as POST /admin/secrets/reload does (docs/operations/rotate-keys.md).
+  process.on('SIGHUP', () => {
+    reloadSecrets(server.services).then(
+      (status) => logger.info({ secrets: status }, 'key files reloaded'),
+      (error: unknown) =>
+        logger.error({ err: error }, 'key files not reloaded; the keys in use are unchanged'),
+    )
+  })
   if (!options.loadSample) {
     options.out(
       `Try it:\n  curl -s '${server.url}/indexes'${auth}\n` +

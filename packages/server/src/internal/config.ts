@@ -3,6 +3,7 @@ import { parse as parseToml } from 'smol-toml'
 import { ConfigError } from './errors.ts'
 import type { RateLimitConfig } from './rate-limit.ts'
 import { type RegionConfig, validateRegionConfig } from './regions/region-config.ts'
+import { readMasterKeyFile } from './secrets.ts'
 import { validateStandby } from './standby/standby-config.ts'
 
 export { standbyOfPeerId } from './standby/standby-config.ts'
@@ -19,6 +20,13 @@ export interface ServerConfig {
   httpAddr: string
   /** Master key; without it the API is open and only loopback binds are allowed. */
   masterKey: string | undefined
+  /**
+   * File holding the master key (mode 0600), instead of `masterKey`; re-read by
+   * `POST /admin/secrets/reload`, so the master key can be rotated live.
+   */
+  masterKeyFile: string | undefined
+  /** File of more master keys accepted during a rotation, one per line (mode 0600). */
+  masterKeyAcceptFile: string | undefined
   /** Serve without a master key on a non-loopback address. @defaultValue false */
   allowInsecure: boolean
   /** Largest request body accepted. @defaultValue 104_857_600 (100 MiB) */
@@ -83,6 +91,11 @@ export interface ClusterConfig {
   keyFile: string | undefined
   /** The cluster key itself, from `SHOAL_CLUSTER_KEY` only (never a flag: flags show in `ps`). */
   key: string | undefined
+  /**
+   * File of more cluster keys accepted from other nodes during a rotation, one
+   * per line (mode 0600); this node sends with the cluster key.
+   */
+  keyAcceptFile: string | undefined
   /** Gossip addresses (`host:port`) of nodes to join through. @defaultValue [] */
   join: string[]
   /** Create a new cluster with this node as its first member. @defaultValue false */
@@ -138,6 +151,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   dataDir: './shoal-data',
   httpAddr: '127.0.0.1:7700',
   masterKey: undefined,
+  masterKeyFile: undefined,
+  masterKeyAcceptFile: undefined,
   allowInsecure: false,
   payloadLimitBytes: 100 * 1024 * 1024,
   rateLimit: { requestsPerSecond: 0, burst: 0 },
@@ -170,6 +185,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   cluster: Object.freeze({
     enabled: false,
     keyFile: undefined,
+    keyAcceptFile: undefined,
     key: undefined,
     join: [],
     bootstrap: false,
@@ -228,6 +244,20 @@ export const FIELDS: readonly Field[] = [
     flag: 'master-key',
     kind: 'string',
     set: (c, v) => (c.masterKey = String(v)),
+  },
+  {
+    toml: 'master_key_file',
+    env: 'SHOAL_MASTER_KEY_FILE',
+    flag: 'master-key-file',
+    kind: 'string',
+    set: (c, v) => (c.masterKeyFile = String(v)),
+  },
+  {
+    toml: 'master_key_accept_file',
+    env: 'SHOAL_MASTER_KEY_ACCEPT_FILE',
+    flag: 'master-key-accept-file',
+    kind: 'string',
+    set: (c, v) => (c.masterKeyAcceptFile = String(v)),
   },
   {
     toml: 'allow_insecure',
@@ -331,6 +361,12 @@ export const FIELDS: readonly Field[] = [
   regionField('region_indexes', 'list', (c, v) => (c.indexes = v as string[])),
   regionField('region_semi_sync_timeout_ms', 'integer', (c, v) => (c.semiSyncTimeoutMs = Number(v))),
   clusterField('cluster_key_file', 'cluster-key-file', 'string', (c, v) => (c.keyFile = String(v))),
+  clusterField(
+    'cluster_key_accept_file',
+    'cluster-key-accept-file',
+    'string',
+    (c, v) => (c.keyAcceptFile = String(v)),
+  ),
   { ...clusterField('cluster_key', '', 'string', (c, v) => (c.key = String(v))), env: 'SHOAL_CLUSTER_KEY' },
   clusterField('join', 'join', 'string', (c, v) => (c.join = splitList(String(v)))),
   clusterField('bootstrap', 'bootstrap', 'boolean', (c, v) => (c.bootstrap = v === true)),
@@ -585,6 +621,13 @@ export function isLoopback(host: string): boolean {
 
 function validate(config: ServerConfig): void {
   const { host } = parseHttpAddr(config.httpAddr)
+  if (config.masterKeyFile !== undefined) {
+    if (config.masterKey !== undefined)
+      throw new ConfigError('give the master key once: --master-key or --master-key-file, not both')
+    config.masterKey = readMasterKeyFile(config.masterKeyFile)
+  }
+  if (config.masterKeyAcceptFile !== undefined && config.masterKey === undefined)
+    throw new ConfigError('--master-key-accept-file needs a master key (--master-key or --master-key-file)')
   if (config.masterKey !== undefined && Buffer.byteLength(config.masterKey) < 16) {
     throw new ConfigError('the master key must be at least 16 bytes long')
   }
@@ -608,6 +651,10 @@ function validateCluster(cluster: ClusterConfig): void {
   const keyGiven = cluster.keyFile !== undefined || cluster.key !== undefined
   if (cluster.keyFile !== undefined && cluster.key !== undefined)
     throw new ConfigError('give the cluster key once: --cluster-key-file or SHOAL_CLUSTER_KEY, not both')
+  if (cluster.keyAcceptFile !== undefined && !keyGiven)
+    throw new ConfigError(
+      '--cluster-key-accept-file needs the cluster key: --cluster-key-file F or SHOAL_CLUSTER_KEY',
+    )
   const clusterOnly: Array<[boolean, string]> = [
     [cluster.join.length > 0, '--join'],
     [cluster.bootstrap, '--bootstrap'],

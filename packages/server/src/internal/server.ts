@@ -13,6 +13,7 @@ import { errorLink } from './errors.ts'
 import { type LocalEngine, ServerMetrics } from './metrics.ts'
 import type { RegionRuntime } from './regions/region-runtime.ts'
 import type { Services } from './route-spec.ts'
+import { readAcceptFile } from './secrets.ts'
 import type { StandbyRuntime } from './standby/standby-runtime.ts'
 import { TaskQueue } from './task-queue.ts'
 import { WebhookDispatcher, WebhookStore } from './webhooks.ts'
@@ -105,6 +106,8 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
   const paths = dataPaths(config.dataDir)
   await mkdir(paths.tasks, { recursive: true })
   const keys = await KeyStore.open(paths.keys, config.masterKey)
+  if (config.masterKeyAcceptFile !== undefined)
+    keys.setMasterKeys(config.masterKey, readAcceptFile(config.masterKeyAcceptFile, 'master key accept'))
   const webhooks = await WebhookStore.open(paths.webhooks)
   const dispatcher = new WebhookDispatcher(webhooks, (url, reason) =>
     logger.warn({ webhook: url, reason }, 'webhook delivery given up after retries'),

@@ -17,6 +17,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { P2PAddressError } from './errors.ts'
 import type { HostPort } from './options.ts'
+import { type KeyChoice, keyRingProtector, type PnetKeyRing } from './pnet-key-ring.ts'
 
 /** A peer to dial: its peer id and the multiaddrs it announced. */
 export interface PeerAddress {
@@ -26,8 +27,11 @@ export interface PeerAddress {
 
 export interface HostOptions {
   privateKey: PrivateKey
-  /** The pnet key in `/key/swarm/psk/1.0.0/` format (see keys.ts). */
-  pnetKey: Uint8Array
+  /**
+   * The private network: one pnet key in `/key/swarm/psk/1.0.0/` format (see
+   * keys.ts, @libp2p/pnet), or a key ring that accepts several (pnet-key-ring.ts).
+   */
+  pnet: { pnetKey: Uint8Array } | { keyRing: PnetKeyRing; onKeyChoice?: KeyChoice }
   listen: HostPort
   announce?: HostPort | undefined
   dialTimeoutMs: number
@@ -107,7 +111,11 @@ export async function createLibp2pHost(options: HostOptions): Promise<Libp2pHost
         },
       }),
     ],
-    connectionProtector: observer.wrap(preSharedKey({ psk: options.pnetKey })()),
+    connectionProtector: observer.wrap(
+      'keyRing' in options.pnet
+        ? keyRingProtector(options.pnet.keyRing, options.pnet.onKeyChoice ?? (() => {}))()
+        : preSharedKey({ psk: options.pnet.pnetKey })(),
+    ),
     connectionGater: {
       // The default gater is fine with loopback and private ranges on Node;
       // say so explicitly, since clusters run on private networks.

@@ -11,7 +11,6 @@ import {
 } from './errors.ts'
 import { decodeBody, encodeFrame, FrameKind } from './frame.ts'
 import { RateLimitedLog, readFrames, type StreamContext } from './frame-stream.ts'
-import { derivePnetKey, loadOrCreatePeerKey } from './keys.ts'
 import {
   createLibp2pHost,
   dialTargets,
@@ -19,8 +18,10 @@ import {
   type PeerAddress,
   YAMUX_MAX_WINDOW_BYTES,
 } from './libp2p-host.ts'
+import { loadOrCreatePeerKey } from './keys.ts'
 import { P2PMetrics } from './metrics.ts'
 import { type P2PNodeOptions, type ResolvedP2POptions, resolveP2POptions } from './options.ts'
+import { PnetKeyRing } from './pnet-key-ring.ts'
 import { RAFT_PROTOCOL, RaftOutbox } from './raft-outbox.ts'
 import { type RequestHandler, type RequestOptions, RPC_PROTOCOL, RpcClient, serveStream } from './rpc.ts'
 import { receiveOverStream, SNAPSHOT_PROTOCOL, type SnapshotHandler, sendOverStream } from './snapshot.ts'
@@ -74,12 +75,23 @@ export class P2PNode {
   #onRequest: RequestHandler | undefined
   #onSnapshot: SnapshotHandler | undefined
   #onPeerConnection: PeerConnectionHandler | undefined
+  readonly #keyRing: PnetKeyRing
 
   /** Throws `P2PConfigError` for invalid options. */
   constructor(options: P2PNodeOptions) {
     this.#opts = resolveP2POptions(options)
     this.metrics = new P2PMetrics(this.#opts.registry, () => this.#queuedBytes())
     this.#log = new RateLimitedLog(this.#opts.logger, this.#opts.logIntervalMs)
+    this.#keyRing = new PnetKeyRing([this.#opts.clusterKey, ...this.#opts.acceptedClusterKeys])
+  }
+
+  /**
+   * Changes the cluster keys for connections opened from now on: send with
+   * `sending`, accept it and every key of `accepted`. Open connections stay.
+   * Throws `P2PConfigError` for a key shorter than 16 bytes.
+   */
+  setClusterKeys(sending: Uint8Array, accepted: readonly Uint8Array[] = []): void {
+    this.#keyRing.set([sending, ...accepted])
   }
 
   /** Loads (or creates) the identity key, then listens. Throws `P2PConfigError`. */
@@ -89,7 +101,13 @@ export class P2PNode {
     const opts = this.#opts
     const libp2p = await createLibp2pHost({
       privateKey: await loadOrCreatePeerKey(opts.dataDir),
-      pnetKey: derivePnetKey(opts.clusterKey),
+      pnet: {
+        keyRing: this.#keyRing,
+        onKeyChoice: (index) =>
+          this.metrics.pnetKeys.inc({
+            key: index === undefined ? 'none' : index === 0 ? 'sending' : 'other',
+          }),
+      },
       listen: opts.listen,
       announce: opts.announce,
       dialTimeoutMs: opts.dialTimeoutMs,
