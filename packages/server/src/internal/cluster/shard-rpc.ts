@@ -55,6 +55,8 @@ export type ShardAction =
   | { readonly action: 'check'; readonly command: Command }
   /** The replica's Raft state (any replica answers, in either mode). */
   | { readonly action: 'status' }
+  /** A `leader` read point: the leader's applied index after a ReadIndex round (replica-read-gate.ts). */
+  | { readonly action: 'readPoint' }
   /** Anti-entropy: Merkle hashes, bucket entries, stored documents, repair (anti-entropy-replica.ts). */
   | { readonly action: 'antiEntropy'; readonly request: AntiEntropyRequest }
   /** Backup: the leader's image of the shard, held for the coordinator; answers its first chunk. */
@@ -125,6 +127,18 @@ async function serveItem(
         snapshotBytesReceived: node.snapshotBytesReceived(item.group),
       }
       return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex }
+    }
+    if (mode === 'eventual' && GATED_READS.has(item.call.action)) {
+      const status = raft.status()
+      if (!machine.readGate.ready(status)) {
+        machine.readGate.establish(() => leaderReadPoint(node, hosting, item.group))
+        return {
+          ok: false,
+          code: 'replica_catching_up',
+          message: `the replica of ${item.group} on ${node.nodeId} is catching up (applied ${status.appliedIndex} of ${status.lastIndex}, read point ${machine.readGate.floor ?? 'unknown'})`,
+          httpStatus: 503,
+        }
+      }
     }
     if (mode === 'leader') {
       if (raft.leader !== node.nodeId)
@@ -199,6 +213,9 @@ async function serveItem(
       case 'backupChunk':
         value = serveBackupChunk(item.group, call.token, call.offset)
         break
+      case 'readPoint':
+        value = status.appliedIndex
+        break
     }
     return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex, version }
   } catch (error) {
@@ -210,6 +227,37 @@ async function serveItem(
       httpStatus: typeof coded.httpStatus === 'number' ? coded.httpStatus : 500,
     }
   }
+}
+
+/** The reads of a replica's data that an eventual read may not serve before its gate opens. */
+const GATED_READS: ReadonlySet<ShardAction['action']> = new Set([
+  'search',
+  'searchStats',
+  'searchShard',
+  'facetSearchShard',
+  'getDocument',
+  'getDocuments',
+  'findDocument',
+  'getSettings',
+  'stats',
+])
+
+/** The applied index of `group`'s leader after a ReadIndex round, or null when no leader answered. */
+async function leaderReadPoint(
+  node: ClusterNode,
+  hosting: ShardHosting,
+  group: string,
+): Promise<number | null> {
+  const ref = hosting.hosted().find((r) => r.group === group)
+  const target =
+    ref === undefined ? undefined : shardTargets(node, ref.indexUid).find((t) => t.group === group)
+  if (target === undefined) return null
+  const { results } = await readShards(node, hosting, [{ target, call: { action: 'readPoint' } }], {
+    mode: 'leader',
+    timeoutMs: 5_000,
+  })
+  const point = results[0]?.value
+  return typeof point === 'number' ? point : null
 }
 
 function findDocument(index: Index, id: string | number, options: object): Doc | null {
@@ -427,7 +475,12 @@ export async function readShards(
           pending.delete(shard)
           return
         }
-        if (reply.code === 'not_leader' || reply.code === 'unknown_group' || reply.code === 'stopped') {
+        if (
+          reply.code === 'not_leader' ||
+          reply.code === 'unknown_group' ||
+          reply.code === 'stopped' ||
+          reply.code === 'replica_catching_up'
+        ) {
           entry.reason = reply.message
           if (reply.leader !== undefined && reply.leader !== null && reply.leader !== nodeId) {
             entry.hint = reply.leader
