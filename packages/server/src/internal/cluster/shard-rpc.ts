@@ -26,10 +26,12 @@ import type { EngineShardMachine } from './shard-machine.ts'
  * Reads of shard replicas, between nodes (`app` requests on `/shoal/rpc/1`). One request per
  * node carries every shard that node is asked for. A `leader` read is served by the shard's Raft
  * leader after a ReadIndex round (it sees every write acknowledged before it: read-your-writes);
- * an `eventual` read is served by whichever replica gets it, from what it has applied.
+ * an `eventual` read is served by whichever replica gets it, from what it has applied. A
+ * `leaderUnconfirmed` read is served by the replica that believes it leads, without the ReadIndex
+ * round: the check of an `async` write, which must not need a majority any more than the write.
  */
 
-export type ReadMode = 'leader' | 'eventual'
+export type ReadMode = 'leader' | 'leaderUnconfirmed' | 'eventual'
 
 export type ShardAction =
   | { readonly action: 'search'; readonly params: SearchParams }
@@ -131,6 +133,7 @@ async function serveItem(
     if (mode === 'eventual' && GATED_READS.has(item.call.action)) {
       const status = raft.status()
       if (!machine.readGate.ready(status)) {
+        refusedCatchingUp++
         machine.readGate.establish(() => leaderReadPoint(node, hosting, item.group))
         return {
           ok: false,
@@ -140,6 +143,14 @@ async function serveItem(
         }
       }
     }
+    if (mode === 'leaderUnconfirmed' && raft.leader !== node.nodeId)
+      return {
+        ok: false,
+        code: 'not_leader',
+        message: 'not the shard leader',
+        httpStatus: 503,
+        leader: raft.leader,
+      }
     if (mode === 'leader') {
       if (raft.leader !== node.nodeId)
         return {
@@ -542,6 +553,12 @@ export async function readShards(
 /** Answer times of each node to shard reads, for hedging. */
 const LATENCY = new ReplicaLatency()
 let hedgesSent = 0
+let refusedCatchingUp = 0
+
+/** How many eventual reads a replica on this node refused while catching up (replica-read-gate.ts). */
+export function catchingUpRefusals(): number {
+  return refusedCatchingUp
+}
 
 /** How many eventual reads were sent to a second replica because the first was slow. */
 export function shardReadHedges(): number {
