@@ -217,6 +217,19 @@ describe('the async write concern', () => {
     }
     expect(follower, 'a placement whose follower does not lead the metadata').toBeDefined()
     const via = leader!
+    // Stopped while the group is quiet: the write then wakes its leader, which acknowledges it
+    // within the election timeout it leads on before it misses its follower (CheckQuorum) and
+    // steps down. A group still awake from its creation could step down before the write came.
+    await waitFor(
+      'the shard group quiesced',
+      async () => {
+        const view = await nodes[0]!.request<{
+          shards: Array<{ replicas: Array<{ quiesced: boolean | null }> }>
+        }>('GET', `/indexes/${uid}/_shards`)
+        return view.body.shards[0]?.replicas.every((r) => r.quiesced === true) === true
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    )
     follower!.child.kill('SIGSTOP')
     try {
       const asyncWrite = await via.request<{ taskUid: number }>(
