@@ -11,6 +11,7 @@ import {
 } from './errors.ts'
 import { decodeBody, encodeFrame, FrameKind } from './frame.ts'
 import { RateLimitedLog, readFrames, type StreamContext } from './frame-stream.ts'
+import { loadOrCreatePeerKey } from './keys.ts'
 import {
   createLibp2pHost,
   dialTargets,
@@ -18,7 +19,6 @@ import {
   type PeerAddress,
   YAMUX_MAX_WINDOW_BYTES,
 } from './libp2p-host.ts'
-import { loadOrCreatePeerKey } from './keys.ts'
 import { P2PMetrics } from './metrics.ts'
 import { type P2PNodeOptions, type ResolvedP2POptions, resolveP2POptions } from './options.ts'
 import { PnetKeyRing } from './pnet-key-ring.ts'
