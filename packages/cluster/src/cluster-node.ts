@@ -406,36 +406,59 @@ export class ClusterNode {
    * hosts the group, else through one of `holders` (the nodes that host it), tried in turn. The
    * data must be idempotent to apply (a request lost in transport is sent again, to the next
    * holder). Resolves with the state machine's result on the leader.
+   *
+   * With `ack: 'durable'` it resolves (with `undefined`) once the group leader's own log holds the
+   * entry durably, before a majority need hold it: the entry is lost if that leader is lost first.
+   * Only the leader can acknowledge it, so it goes to the leader itself, never through a follower.
    */
   async proposeGroup(
     group: string,
     data: Uint8Array,
     holders: readonly string[],
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; ack?: 'applied' | 'durable' } = {},
   ): Promise<unknown> {
     const host = this.#requireHost()
     const deadline = this.#clock() + (options.timeoutMs ?? 10_000)
-    if (host.group(group) !== undefined) {
+    const durable = options.ack === 'durable'
+    const local = host.group(group)
+    if (local !== undefined && (!durable || local.isLeader)) {
       try {
-        return await host.propose(group, data, { timeoutMs: Math.max(1, deadline - this.#clock()) })
+        return await host.propose(group, data, {
+          timeoutMs: Math.max(1, deadline - this.#clock()),
+          ...(durable ? { ack: 'durable' as const } : {}),
+        })
       } catch (error) {
-        throw mapRaftError(error)
+        // A durable ack is the leader's alone: leadership moved, so ask the holders below.
+        if (!(durable && error instanceof NotLeaderError)) throw mapRaftError(error)
       }
     }
     let lastError: unknown = new NoLeaderError()
+    // The leader this node knows of first: a durable proposal is refused by anyone else.
+    let hint: string | null | undefined = durable ? host.group(group)?.leader : null
     for (let attempt = 0; this.#clock() < deadline; attempt++) {
       const candidates = holders.filter((id) => id !== this.nodeId && this.isAlive(id))
-      const target = candidates[attempt % Math.max(1, candidates.length)]
+      const target =
+        hint !== undefined && hint !== null && candidates.includes(hint)
+          ? hint
+          : candidates[attempt % Math.max(1, candidates.length)]
+      hint = null
       if (target !== undefined) {
         const address = this.addressOf(target)
         if (address !== null) {
           try {
             const response = await this.#options.transport.request(
               address,
-              { type: 'group.propose', clusterId: this.#requireClusterId(), group, data },
+              {
+                type: 'group.propose',
+                clusterId: this.#requireClusterId(),
+                group,
+                data,
+                ...(durable ? { ack: 'durable' as const } : {}),
+              },
               { timeoutMs: Math.max(1, deadline - this.#clock()) },
             )
             if (response.ok) return response.value
+            if (durable) hint = response.leader
             lastError = new RemoteAppError(response.code, response.message)
             if (
               response.code !== 'unknown_group' &&
@@ -539,7 +562,8 @@ export class ClusterNode {
         if (handler === null) return { ok: false, code: 'unknown_request', message: 'no application handler' }
         return { ok: true, value: await handler(body.body) }
       }
-      if (body.type === 'group.propose') return await this.#serveGroupPropose(body.group, body.data)
+      if (body.type === 'group.propose')
+        return await this.#serveGroupPropose(body.group, body.data, body.ack === 'durable')
       const meta = this.#requireMeta()
       if (meta.leader !== this.nodeId)
         return { ok: false, code: 'not_leader', message: 'not the metadata leader', leader: meta.leader }
@@ -574,15 +598,23 @@ export class ClusterNode {
     }
   }
 
-  async #serveGroupPropose(group: string, data: unknown): Promise<RpcResponse> {
+  async #serveGroupPropose(group: string, data: unknown, durable: boolean): Promise<RpcResponse> {
     const host = this.#requireHost()
     if (typeof group !== 'string' || !(data instanceof Uint8Array))
       return { ok: false, code: 'invalid_command', message: 'malformed group proposal' }
     if (host.group(group) === undefined)
       return { ok: false, code: 'unknown_group', message: `node ${this.nodeId} does not host group ${group}` }
     try {
-      return { ok: true, value: await host.propose(group, data, { timeoutMs: 10_000 }) }
+      return {
+        ok: true,
+        value: await host.propose(group, data, {
+          timeoutMs: 10_000,
+          ...(durable ? { ack: 'durable' as const } : {}),
+        }),
+      }
     } catch (error) {
+      if (durable && error instanceof NotLeaderError)
+        return { ok: false, code: 'not_leader', message: error.message, leader: error.leader }
       const mapped = mapRaftError(error)
       const code = mapped instanceof ClusterTimeoutError ? 'timeout' : 'failed'
       return { ok: false, code, message: mapped.message }

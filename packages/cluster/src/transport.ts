@@ -39,6 +39,8 @@ export type RpcRequest =
       readonly clusterId: string
       readonly group: string
       readonly data: Uint8Array
+      /** `durable`: answer once the group leader's log holds it; only the leader accepts it. */
+      readonly ack?: 'durable'
     }
   /** A request for the application layer above the control plane (shard search, document reads). */
   | { readonly type: 'app'; readonly clusterId: string; readonly body: unknown }

@@ -1,6 +1,6 @@
 import type { ConfState, NodeId, RaftConfig, RaftRng, SnapshotMessage } from './core/index.ts'
 import type { HostFrame } from './host-frame.ts'
-import type { StateMachine } from './node.ts'
+import type { ProposalAck, StateMachine } from './node.ts'
 import type { SharedWalOptions } from './shared-wal.ts'
 import type { RaftStorage } from './storage.ts'
 
@@ -71,6 +71,13 @@ export interface HostProposeOptions {
   signal?: AbortSignal
   /** Overrides `RaftHostOptions.proposeTimeoutMs` for this call. */
   timeoutMs?: number
+  /**
+   * `durable`: resolve (with `undefined`) once the leader's own log holds the entry durably, not
+   * once a majority committed it (`RaftNode.propose`). Only the leader can say so: on a member
+   * that does not lead the group the call rejects with `NotLeaderError` naming the leader,
+   * instead of forwarding. @defaultValue `'applied'`
+   */
+  ack?: ProposalAck
 }
 
 /** Counters of one host; frame and item counts only (the transport knows the bytes). */

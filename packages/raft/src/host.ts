@@ -31,7 +31,7 @@ import type {
 } from './host-options.ts'
 import { SnapshotStreams } from './host-snapshots.ts'
 import { type GroupSink, HostedGroup } from './hosted-group.ts'
-import type { RaftNode } from './node.ts'
+import type { ProposalAck, RaftNode } from './node.ts'
 import { SharedWal } from './shared-wal.ts'
 
 const now = (): number => performance.now()
@@ -249,9 +249,11 @@ export class RaftHost {
       signal?.throwIfAborted()
       const remaining = deadline - now()
       if (remaining <= 0) throw new RaftTimeoutError(`proposal to group ${group} timed out`)
+      // Only the leader knows when its own log holds the entry: a durable ack is not forwarded.
+      if (options.ack === 'durable' && leader !== this.nodeId) throw new NotLeaderError(leader)
       const outcome: ForwardOutcome =
         leader === this.nodeId
-          ? await this.#proposeHere(hosted, data, remaining, signal)
+          ? await this.#proposeHere(hosted, data, remaining, signal, options.ack)
           : await this.#forwarder.forward(leader, group, data, remaining, signal)
       if (outcome.ok) return outcome.value
       if (!outcome.retriable) throw outcome.error
@@ -405,6 +407,7 @@ export class RaftHost {
     data: Uint8Array,
     timeoutMs: number,
     signal?: AbortSignal,
+    ack?: ProposalAck,
   ): Promise<ForwardOutcome> {
     const controller = new AbortController()
     const timer = setTimeout(
@@ -416,7 +419,10 @@ export class RaftHost {
     )
     const signals = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal])
     try {
-      return { ok: true, value: await hosted.node.propose(data, { signal: signals }) }
+      return {
+        ok: true,
+        value: await hosted.node.propose(data, { signal: signals, ...(ack === undefined ? {} : { ack }) }),
+      }
     } catch (error) {
       const retriable =
         error instanceof NotLeaderError ||

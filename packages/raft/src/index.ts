@@ -57,7 +57,15 @@ export type {
   RaftHostOptions,
 } from './host-options.ts'
 export { MemoryHostNetwork, type MemoryHostNetworkOptions } from './memory-host-network.ts'
-export { RaftNode, type RaftNodeOptions, type RequestOptions, type StateMachine, seededRng } from './node.ts'
+export {
+  type ProposalAck,
+  type ProposeOptions,
+  RaftNode,
+  type RaftNodeOptions,
+  type RequestOptions,
+  type StateMachine,
+  seededRng,
+} from './node.ts'
 export { SharedWal, type SharedWalOptions } from './shared-wal.ts'
 export {
   initialState,

@@ -55,16 +55,32 @@ export interface RequestOptions {
   signal?: AbortSignal
 }
 
+/**
+ * When a proposal resolves: `applied` (the default) once committed by a majority and applied
+ * here, with the state machine's result; `durable` once the leader has made the entry durable in
+ * its own log, with `undefined`, before any follower need hold it. A `durable` entry is
+ * replicated and applied as any other, but it is lost if the leader is lost before a majority
+ * holds it, and a later leader may replace it.
+ */
+export type ProposalAck = 'applied' | 'durable'
+
+export interface ProposeOptions extends RequestOptions {
+  ack?: ProposalAck
+}
+
 interface ProposalWaiter {
   term: number
   resolve: (value: unknown) => void
   reject: (error: Error) => void
+  /** Resolves when the entry is durable here (`ProposalAck` `durable`) rather than applied. */
+  durable?: true
 }
 
 interface QueuedProposal {
   data: Uint8Array
   resolve: (value: unknown) => void
   reject: (error: Error) => void
+  durable?: true
 }
 
 interface ReadWaiter {
@@ -159,10 +175,13 @@ export class RaftNode {
    * is committed and applied here. Rejects with `NotLeaderError` on a
    * follower, `ProposalDroppedError` when a new leader replaced it.
    */
-  propose(data: Uint8Array, options: RequestOptions = {}): Promise<unknown> {
+  propose(data: Uint8Array, options: ProposeOptions = {}): Promise<unknown> {
+    const durable = options.ack === 'durable'
+    if (options.ack !== undefined && options.ack !== 'applied' && !durable)
+      return Promise.reject(new TypeError(`unknown proposal ack ${String(options.ack)}`))
     return this.#request(options, (resolve, reject) => {
       if (this.#proposals === null) this.#proposals = []
-      this.#proposals.push({ data, resolve, reject })
+      this.#proposals.push({ data, resolve, reject, ...(durable ? { durable: true as const } : {}) })
     })
   }
 
@@ -348,7 +367,12 @@ export class RaftNode {
       return
     }
     batch.forEach((p, i) => {
-      this.#wait(result.index + i, { term: result.term, resolve: p.resolve, reject: p.reject })
+      this.#wait(result.index + i, {
+        term: result.term,
+        resolve: p.resolve,
+        reject: p.reject,
+        ...(p.durable === true ? { durable: true as const } : {}),
+      })
     })
   }
 
@@ -361,6 +385,7 @@ export class RaftNode {
   async #handleReady(core: RaftCore, rd: Ready): Promise<void> {
     this.#send(rd.earlyMessages)
     await this.#persist(rd)
+    this.#releaseDurable(rd.entries)
     this.#send(rd.messages)
     const sm = this.#options.stateMachine
     if (rd.snapshot !== null) {
@@ -418,6 +443,18 @@ export class RaftNode {
       else list.push(m)
     }
     for (const [to, list] of byDestination) this.#options.transport.send(to, list)
+  }
+
+  /** Resolves the `durable` proposals among `entries`, which are now durable here. */
+  #releaseDurable(entries: Ready['entries']): void {
+    if (this.#waiting === null) return
+    for (const entry of entries) {
+      const waiter = this.#waiting.get(entry.index)
+      if (waiter?.durable !== true) continue
+      this.#unwait(entry.index)
+      if (waiter.term === entry.term) waiter.resolve(undefined)
+      else waiter.reject(new ProposalDroppedError(entry.index))
+    }
   }
 
   #releaseReads(applied: number): void {

@@ -42,6 +42,34 @@ describe('RaftNode driver', () => {
     expect(leader.machine.values.get('x')).toBe('1')
   })
 
+  it("acknowledges a durable proposal once the leader's own log holds it, before any follower does", async () => {
+    cluster = await TestCluster.start(['a', 'b', 'c'])
+    const leader = await cluster.leader()
+    await leader.node.propose(put('x', '1'), { ack: 'durable' })
+    // Still replicated, committed and applied as any other entry.
+    for (const member of cluster.members.values())
+      await eventually(() => member.machine.values.get('x') === '1')
+    cluster.network.isolate(leader.id)
+    expect(await leader.node.propose(put('y', '1'), { ack: 'durable' })).toBeUndefined()
+    const quorum = leader.node.propose(put('z', '1'), { signal: AbortSignal.timeout(300) }).then(
+      () => 'committed',
+      () => 'refused',
+    )
+    const early = await Promise.race([quorum, new Promise((r) => setTimeout(() => r('pending'), 60))])
+    expect(early).toBe('pending')
+    // Without a majority neither entry commits: the durable one is the tail a lost leader loses.
+    expect(leader.machine.values.has('y')).toBe(false)
+    expect(await quorum).toBe('refused')
+  })
+
+  it('refuses an unknown proposal ack', async () => {
+    cluster = await TestCluster.start(['a'])
+    const leader = await cluster.leader()
+    await expect(leader.node.propose(put('x', '1'), { ack: 'never' as 'durable' })).rejects.toBeInstanceOf(
+      TypeError,
+    )
+  })
+
   it('elects a new leader when the leader is cut off, and the old one steps down (CheckQuorum)', async () => {
     cluster = await TestCluster.start(['a', 'b', 'c'])
     const old = await cluster.leader()

@@ -15,13 +15,14 @@ const USAGE = `Usage: shoal <command> [options]
 
 Commands:
   start      serve the HTTP API
-             [--data-dir ./shoal-data] [--http-addr 127.0.0.1:7700] [--master-key KEY] [--config shoal.toml]
+             [--data-dir ./shoal-data] [--http-addr 127.0.0.1:7700] [--master-key KEY | --master-key-file F]
+             [--master-key-accept-file F] [--config shoal.toml]
              [--allow-insecure] [--payload-limit-bytes N] [--rate-limit-per-second N] [--rate-limit-burst N]
              [--log-level info] [--sync always|none] [--default-matching-strategy last|any]
              [--load-sample]
              [--dump-dir DIR] [--snapshot-dir DIR] [--backup-dir DIR] [--import-dump FILE | --import-snapshot FILE]
-             cluster: [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--bootstrap [--cluster-name NAME]]
-             [--join host:port[,host:port…]] [--region R] [--zone Z] [--label key=value]… [--node-name NAME]
+             cluster: [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--cluster-key-accept-file F]
+             [--bootstrap [--cluster-name NAME]] [--join host:port[,host:port…]] [--region R] [--zone Z] [--label key=value]… [--node-name NAME]
              [--p2p-addr 127.0.0.1:7800] [--gossip-addr 127.0.0.1:7946]
              [--p2p-advertise-addr host:port] [--gossip-advertise-addr host:port]
              [--gossip-profile lan|wan|local] [--raft-tick-ms 100]
@@ -35,6 +36,8 @@ Commands:
                       semi_sync: [--semi-sync-timeout-ms 5000] [--semi-sync-on-timeout block|fail]
              standby: [--standby-of /ip4/HOST/tcp/PORT/p2p/PEER_ID]   (the primary's p2p address, as it prints it)
              both, for automatic promotion: [--witness /ip4/HOST/tcp/PORT/p2p/PEER_ID] [--witness-lease-ms 3000]
+           multi-region (docs/multi-region.md): [--region-name NAME --region-p2p-addr HOST:PORT --region-key-file F]
+             [--region-seeds ADDR,ADDR] [--region-indexes UID,UID] [--region-semi-sync-timeout-ms 5000]
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
@@ -82,6 +85,9 @@ const START_OPTIONS = {
   'snapshot-dir': { type: 'string' },
   'backup-dir': { type: 'string' },
   'cluster-key-file': { type: 'string' },
+  'cluster-key-accept-file': { type: 'string' },
+  'master-key-file': { type: 'string' },
+  'master-key-accept-file': { type: 'string' },
   join: { type: 'string' },
   bootstrap: { type: 'boolean' },
   'cluster-name': { type: 'string' },
@@ -109,6 +115,12 @@ const START_OPTIONS = {
   'semi-sync-on-timeout': { type: 'string' },
   witness: { type: 'string' },
   'witness-lease-ms': { type: 'string' },
+  'region-name': { type: 'string' },
+  'region-p2p-addr': { type: 'string' },
+  'region-key-file': { type: 'string' },
+  'region-seeds': { type: 'string' },
+  'region-indexes': { type: 'string' },
+  'region-semi-sync-timeout-ms': { type: 'string' },
 } as const
 
 const CLIENT_OPTIONS = {

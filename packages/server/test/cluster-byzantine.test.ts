@@ -138,7 +138,7 @@ beforeAll(async () => {
   const key = new TextEncoder().encode(KEY_TEXT)
   host = await createLibp2pHost({
     privateKey: await generateKeyPair('Ed25519'),
-    pnetKey: derivePnetKey(key),
+    pnet: { pnetKey: derivePnetKey(key) },
     listen: { host: '127.0.0.1', port: 0 },
     dialTimeoutMs: 5_000,
     handshakeTimeoutMs: 5_000,

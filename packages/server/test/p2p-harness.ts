@@ -41,7 +41,7 @@ export class P2PCluster {
   async rawHost(clusterKey: Uint8Array = this.clusterKey): Promise<Libp2p> {
     const host = await createLibp2pHost({
       privateKey: await generateKeyPair('Ed25519'),
-      pnetKey: derivePnetKey(clusterKey),
+      pnet: { pnetKey: derivePnetKey(clusterKey) },
       listen: { host: '127.0.0.1', port: 0 },
       dialTimeoutMs: 5000,
       handshakeTimeoutMs: 5000,

@@ -30,11 +30,19 @@ const FLAG_ENCRYPTED = 1
 
 export type DropReason = 'malformed' | 'unauthenticated' | 'oversized' | 'stale' | 'replayed'
 
-export type OpenResult = { ok: true; payload: Uint8Array } | { ok: false; reason: DropReason }
+/** `keyIndex`: which accepted key verified the packet (0 is the sending key). */
+export type OpenResult =
+  | { ok: true; payload: Uint8Array; keyIndex: number }
+  | { ok: false; reason: DropReason }
 
 export interface PacketSealOptions {
-  /** 32 bytes shared by every member of the cluster. */
+  /** 32 bytes shared by every member of the cluster; packets are sealed with it. */
   clusterKey: Uint8Array
+  /**
+   * More 32-byte keys whose packets are accepted too (a key rotation in
+   * progress: see `setKeys`). @defaultValue []
+   */
+  acceptedKeys?: readonly Uint8Array[]
   /** Encrypt payloads with AES-256-GCM as well as authenticating them. @defaultValue false */
   encrypt?: boolean
   /** Accept packets whose timestamp is within this many ms of the local clock. @defaultValue 30000 */
@@ -46,18 +54,34 @@ export interface PacketSealOptions {
 export class PacketSeal {
   readonly encrypt: boolean
   readonly freshnessWindowMs: number
-  readonly #macKey: Buffer
-  readonly #encKey: Buffer
+  /** The sending key's MAC and encryption keys first, then those of every other accepted key. */
+  #keys: Array<{ mac: Buffer; enc: Buffer }>
   readonly #seen = new Map<string, number>()
   readonly #replayCacheSize: number
 
   constructor(options: PacketSealOptions) {
-    if (options.clusterKey.byteLength !== 32) throw new RangeError('the cluster key must be 32 bytes')
-    this.#macKey = createHmac('sha256', options.clusterKey).update('shoal-swim/mac/v1').digest()
-    this.#encKey = createHmac('sha256', options.clusterKey).update('shoal-swim/enc/v1').digest()
+    this.#keys = PacketSeal.#derive(options.clusterKey, options.acceptedKeys ?? [])
     this.encrypt = options.encrypt ?? false
     this.freshnessWindowMs = options.freshnessWindowMs ?? 30_000
     this.#replayCacheSize = options.replayCacheSize ?? 65_536
+  }
+
+  /**
+   * Seals with `clusterKey` from now on, and accepts packets sealed with it or
+   * with any of `acceptedKeys`. Throws `RangeError` for a key not 32 bytes long.
+   */
+  setKeys(clusterKey: Uint8Array, acceptedKeys: readonly Uint8Array[] = []): void {
+    this.#keys = PacketSeal.#derive(clusterKey, acceptedKeys)
+  }
+
+  static #derive(clusterKey: Uint8Array, acceptedKeys: readonly Uint8Array[]) {
+    return [clusterKey, ...acceptedKeys].map((key) => {
+      if (key.byteLength !== 32) throw new RangeError('the cluster key must be 32 bytes')
+      return {
+        mac: createHmac('sha256', key).update('shoal-swim/mac/v1').digest(),
+        enc: createHmac('sha256', key).update('shoal-swim/enc/v1').digest(),
+      }
+    })
   }
 
   /** Bytes a sealed packet adds around its payload. */
@@ -67,9 +91,10 @@ export class PacketSeal {
 
   seal(payload: Uint8Array, nowMs: number): Buffer {
     const nonce = randomBytes(12)
+    const keys = this.#keys[0] as { mac: Buffer; enc: Buffer }
     let body: Uint8Array = payload
     if (this.encrypt) {
-      const cipher = createCipheriv('aes-256-gcm', this.#encKey, nonce)
+      const cipher = createCipheriv('aes-256-gcm', keys.enc, nonce)
       body = Buffer.concat([cipher.update(payload), cipher.final(), cipher.getAuthTag()])
     }
     const packet = Buffer.alloc(HEADER_BYTES + body.byteLength + MAC_BYTES)
@@ -79,7 +104,7 @@ export class PacketSeal {
     packet.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(nowMs))), 4)
     nonce.copy(packet, 12)
     packet.set(body, HEADER_BYTES)
-    const mac = createHmac('sha256', this.#macKey)
+    const mac = createHmac('sha256', keys.mac)
       .update(packet.subarray(0, HEADER_BYTES + body.byteLength))
       .digest()
     mac.copy(packet, HEADER_BYTES + body.byteLength)
@@ -95,8 +120,12 @@ export class PacketSeal {
       return { ok: false, reason: 'malformed' }
     }
     const macAt = bytes.byteLength - MAC_BYTES
-    const expected = createHmac('sha256', this.#macKey).update(bytes.subarray(0, macAt)).digest()
-    if (!timingSafeEqual(expected, bytes.subarray(macAt))) return { ok: false, reason: 'unauthenticated' }
+    const signed = bytes.subarray(0, macAt)
+    const keyIndex = this.#keys.findIndex((keys) =>
+      timingSafeEqual(createHmac('sha256', keys.mac).update(signed).digest(), bytes.subarray(macAt)),
+    )
+    if (keyIndex === -1) return { ok: false, reason: 'unauthenticated' }
+    const keys = this.#keys[keyIndex] as { mac: Buffer; enc: Buffer }
     const sentAtMs = Number(bytes.readBigUInt64BE(4))
     if (Math.abs(nowMs - sentAtMs) > this.freshnessWindowMs) return { ok: false, reason: 'stale' }
     const nonce = bytes.subarray(12, HEADER_BYTES)
@@ -107,17 +136,17 @@ export class PacketSeal {
     if ((bytes.readUInt8(3) & FLAG_ENCRYPTED) === 0) {
       // A cluster that encrypts refuses plaintext, even when authenticated.
       if (this.encrypt) return { ok: false, reason: 'unauthenticated' }
-      return { ok: true, payload: body }
+      return { ok: true, payload: body, keyIndex }
     }
     if (body.byteLength < TAG_BYTES) return { ok: false, reason: 'malformed' }
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.#encKey, nonce)
+      const decipher = createDecipheriv('aes-256-gcm', keys.enc, nonce)
       decipher.setAuthTag(body.subarray(body.byteLength - TAG_BYTES))
       const plain = Buffer.concat([
         decipher.update(body.subarray(0, body.byteLength - TAG_BYTES)),
         decipher.final(),
       ])
-      return { ok: true, payload: plain }
+      return { ok: true, payload: plain, keyIndex }
     } catch {
       return { ok: false, reason: 'unauthenticated' }
     }

@@ -10,6 +10,11 @@ export interface TransportStats {
   streamsSent: number
   streamsReceived: number
   sendErrors: number
+  /**
+   * Packets verified with an accepted key other than the one this member
+   * sends with (a key rotation in progress). Absent on transports without keys.
+   */
+  packetsReceivedWithOtherKey?: number
   dropped: {
     malformed: number
     unauthenticated: number
@@ -44,6 +49,7 @@ export function emptyStats(): TransportStats {
     streamsSent: 0,
     streamsReceived: 0,
     sendErrors: 0,
+    packetsReceivedWithOtherKey: 0,
     dropped: { malformed: 0, unauthenticated: 0, oversized: 0, stale: 0, replayed: 0 },
   }
 }

@@ -9,6 +9,8 @@ import { emptyStats, type Transport, type TransportStats } from './transport.ts'
 export interface UdpTransportOptions {
   /** 32 bytes shared by the cluster: every packet is authenticated with it. */
   clusterKey: Uint8Array
+  /** More keys whose packets are accepted (a rotation in progress; see `setClusterKeys`). @defaultValue [] */
+  acceptedKeys?: readonly Uint8Array[]
   /** Encrypt packets (AES-256-GCM) as well. @defaultValue false */
   encrypt?: boolean
   /** Interface to bind. @defaultValue '127.0.0.1' */
@@ -55,6 +57,7 @@ export class UdpTransport implements Transport {
   constructor(options: UdpTransportOptions) {
     this.#seal = new PacketSeal({
       clusterKey: options.clusterKey,
+      acceptedKeys: options.acceptedKeys ?? [],
       encrypt: options.encrypt ?? false,
       freshnessWindowMs: options.freshnessWindowMs ?? 30_000,
     })
@@ -176,6 +179,15 @@ export class UdpTransport implements Transport {
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()))
   }
 
+  /**
+   * Seals packets with `clusterKey` from now on and accepts those sealed with
+   * it or any of `acceptedKeys`: a key rotation without a restart. Throws
+   * `RangeError` for a key that is not 32 bytes long.
+   */
+  setClusterKeys(clusterKey: Uint8Array, acceptedKeys: readonly Uint8Array[] = []): void {
+    this.#seal.setKeys(clusterKey, acceptedKeys)
+  }
+
   stats(): TransportStats {
     return structuredClone(this.#stats)
   }
@@ -226,6 +238,8 @@ export class UdpTransport implements Transport {
       this.#drop(opened.reason)
       return
     }
+    if (opened.keyIndex > 0)
+      this.#stats.packetsReceivedWithOtherKey = (this.#stats.packetsReceivedWithOtherKey ?? 0) + 1
     let messages: Message[]
     try {
       messages = decodeMessages(opened.payload)

@@ -2,6 +2,7 @@ import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type { Filter } from './engine-port.ts'
 import { ApiError, badRequest, invalidApiKey } from './errors.ts'
+import { fingerprint } from './secrets.ts'
 import { writeFileDurably } from './task-log.ts'
 import { looksLikeJwt, readClaims, ruleFor, verifySignature } from './tenant-token.ts'
 
@@ -126,11 +127,41 @@ export class KeyStore {
   private readonly bySecret = new Map<string, string>()
 
   private readonly file: string
-  readonly masterKey: string | undefined
+  /** The master key: it authorizes everything and derives the key values `/keys` shows. */
+  masterKey: string | undefined
+  /**
+   * Former (or future) master keys still accepted during a rotation: each
+   * authorizes as the master key does, and the API key values and tenant
+   * token signatures derived from it stay valid (docs/operations/rotate-keys.md).
+   */
+  private acceptedMasterKeys: readonly string[] = []
 
   private constructor(file: string, masterKey: string | undefined) {
     this.file = file
     this.masterKey = masterKey
+  }
+
+  /**
+   * Changes the master key and the other master keys accepted, for every
+   * request from now on. Without a master key nothing else may be accepted.
+   */
+  setMasterKeys(masterKey: string | undefined, accepted: readonly string[]): void {
+    if (masterKey === undefined && accepted.length > 0)
+      throw new Error('accepted master keys need a master key')
+    this.masterKey = masterKey
+    this.acceptedMasterKeys = accepted.filter((key) => key !== masterKey)
+    this.bySecret.clear()
+    for (const key of this.keys.values()) this.index(key)
+  }
+
+  /** Fingerprints of the master keys accepted besides the current one. */
+  acceptedMasterKeyFingerprints(): string[] {
+    return this.acceptedMasterKeys.map((key) => fingerprint(key))
+  }
+
+  /** Every master key accepted now, the current one first. */
+  private allMasterKeys(): string[] {
+    return this.masterKey === undefined ? [] : [this.masterKey, ...this.acceptedMasterKeys]
   }
 
   static async open(file: string, masterKey: string | undefined): Promise<KeyStore> {
@@ -208,7 +239,7 @@ export class KeyStore {
   async delete(keyOrUid: string): Promise<void> {
     const key = this.find(keyOrUid)
     this.keys.delete(key.uid)
-    if (this.masterKey !== undefined) this.bySecret.delete(deriveKey(this.masterKey, key.uid))
+    for (const master of this.allMasterKeys()) this.bySecret.delete(deriveKey(master, key.uid))
     await this.persist()
   }
 
@@ -236,7 +267,7 @@ export class KeyStore {
         'auth',
       )
     }
-    if (safeEqual(token, this.masterKey)) return OPEN_GRANT
+    if (this.allMasterKeys().some((master) => safeEqual(token, master))) return OPEN_GRANT
     if (MASTER_ONLY_PREFIXES.some((p) => action.startsWith(p))) throw invalidApiKey()
     if (!this.bySecret.has(token) && looksLikeJwt(token)) return this.authorizeTenant(token, action, indexUid)
     const uid = this.bySecret.get(token)
@@ -263,7 +294,11 @@ export class KeyStore {
     const claims = readClaims(token)
     if (claims === undefined || action !== 'search' || this.masterKey === undefined) throw invalid
     const key = this.keys.get(claims.apiKeyUid)
-    if (key === undefined || !verifySignature(token, deriveKey(this.masterKey, key.uid))) throw invalid
+    if (
+      key === undefined ||
+      !this.allMasterKeys().some((master) => verifySignature(token, deriveKey(master, key.uid)))
+    )
+      throw invalid
     const now = Date.now()
     if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now) throw invalid
     if (claims.exp !== undefined && claims.exp * 1000 <= now) throw invalid
@@ -284,7 +319,7 @@ export class KeyStore {
   /** The key's identity for rate limiting: its uid, 'master', or undefined when open. */
   identify(token: string | undefined): string | undefined {
     if (token === undefined || token === '') return undefined
-    if (this.masterKey !== undefined && safeEqual(token, this.masterKey)) return 'master'
+    if (this.allMasterKeys().some((master) => safeEqual(token, master))) return 'master'
     return this.bySecret.get(token)
   }
 
@@ -296,7 +331,12 @@ export class KeyStore {
 
   private put(key: StoredKey): void {
     this.keys.set(key.uid, key)
-    if (this.masterKey !== undefined) this.bySecret.set(deriveKey(this.masterKey, key.uid), key.uid)
+    this.index(key)
+  }
+
+  /** Maps the key's value under every accepted master key to its uid. */
+  private index(key: StoredKey): void {
+    for (const master of this.allMasterKeys()) this.bySecret.set(deriveKey(master, key.uid), key.uid)
   }
 
   private reveal(key: StoredKey): ApiKey {

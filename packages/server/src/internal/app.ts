@@ -17,7 +17,9 @@ import { gatedRoutes } from './routes-gated.ts'
 import { indexRoutes } from './routes-indexes.ts'
 import { keyRoutes } from './routes-keys.ts'
 import { multiSearchRoutes } from './routes-multi-search.ts'
+import { regionRoutes } from './routes-regions.ts'
 import { searchRoutes } from './routes-search.ts'
+import { secretsRoutes } from './routes-secrets.ts'
 import { settingsRoutes } from './routes-settings.ts'
 import { shardRoutes } from './routes-shards.ts'
 import { similarRoutes } from './routes-similar.ts'
@@ -47,6 +49,8 @@ const API_ROUTES: RouteSpec[] = [
   ...adminClusterRoutes,
   ...dashboardRoutes,
   ...standbyRoutes,
+  ...regionRoutes,
+  ...secretsRoutes,
 ]
 
 /** The full route table, including `/metrics` and `/openapi.json`. */

@@ -10,6 +10,10 @@ import type { EnginePort } from './engine-port.ts'
 import { ConfigError } from './errors.ts'
 import { NodeClient } from './http-client.ts'
 import type { LocalEngine } from './metrics.ts'
+import { regionAwareEngine } from './regions/region-engine.ts'
+import type { RegionEngine } from './regions/region-feed.ts'
+import { RegionRuntime } from './regions/region-runtime.ts'
+import { reloadSecrets } from './routes-secrets.ts'
 import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
 import { convertStandalone, refuseClusterDataDir } from './standalone-conversion.ts'
 import type { StandbyEngine, StandbyRuntime } from './standby/standby-runtime.ts'
@@ -114,9 +118,10 @@ export async function startNode(
     }
     options.out(`Installed snapshot ${options.importSnapshot}\n`)
   }
+  let regions: RegionRuntime | undefined
   const server = await createServer({
     config,
-    engine,
+    engine: config.regionLink.enabled ? regionAwareEngine(engine, () => regions) : engine,
     logger,
     ...(withStandby
       ? {
@@ -186,6 +191,21 @@ export async function startNode(
     standbyStarted(standby)
     server.attachStandby(standby)
   }
+  if (config.regionLink.enabled) {
+    try {
+      regions = await RegionRuntime.start({
+        config,
+        engine: engine as unknown as RegionEngine,
+        registry: server.metrics.registry,
+        logger,
+      })
+    } catch (error) {
+      await server.close().catch(() => {})
+      await unlock()
+      throw error
+    }
+    server.attachRegions(regions)
+  }
   const auth = config.masterKey === undefined ? '' : ` -H 'Authorization: Bearer <master key>'`
   options.out(
     `Shoal ${await packageVersion()} listening on ${server.url}\n` +
@@ -199,7 +219,8 @@ export async function startNode(
       (standby === undefined
         ? ''
         : `  standby:     ${standby.role} at epoch ${standby.epoch}${config.standby.mode === 'off' ? '' : ` (${config.standby.mode})`}${config.standby.of === undefined ? '' : ` of ${config.standby.of}`}\n` +
-          `  p2p:         ${standby.p2p.multiaddrs().join(' ')}\n`),
+          `  p2p:         ${standby.p2p.multiaddrs().join(' ')}\n`) +
+      (regions === undefined ? '' : `  region:      ${regions.name} at ${regions.addresses().join(' ')}\n`),
   )
   let stopping = false
   const stop = (signal: string) => {
@@ -220,6 +241,14 @@ export async function startNode(
   onLeft = () => stop('drained')
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // SIGHUP re-reads the key files, as POST /admin/secrets/reload does (docs/operations/rotate-keys.md).
+  process.on('SIGHUP', () => {
+    reloadSecrets(server.services).then(
+      (status) => logger.info({ secrets: status }, 'key files reloaded'),
+      (error: unknown) =>
+        logger.error({ err: error }, 'key files not reloaded; the keys in use are unchanged'),
+    )
+  })
   if (!options.loadSample) {
     options.out(
       `Try it:\n  curl -s '${server.url}/indexes'${auth}\n` +

@@ -29,9 +29,13 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/documents',
-    '`primaryKey`, `csvDelimiter`, `skipCreation` (only existing documents are written; a missing index is not created), `customMetadata`',
+    '`primaryKey`, `csvDelimiter`, `skipCreation` (only existing documents are written; a missing index is not created), `customMetadata`, `writeConcern` (Shoal: `quorum` or `async`, see sharded-indexes.md)',
   ],
-  ['PUT', '/indexes/{indexUid}/documents', '`primaryKey`, `csvDelimiter`, `skipCreation`, `customMetadata`'],
+  [
+    'PUT',
+    '/indexes/{indexUid}/documents',
+    '`primaryKey`, `csvDelimiter`, `skipCreation`, `customMetadata`, `writeConcern`',
+  ],
   ['DELETE', '/indexes/{indexUid}/documents', '`customMetadata`'],
   [
     'POST',

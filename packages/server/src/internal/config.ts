@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { parse as parseToml } from 'smol-toml'
 import { ConfigError } from './errors.ts'
 import type { RateLimitConfig } from './rate-limit.ts'
+import { type RegionConfig, validateRegionConfig } from './regions/region-config.ts'
+import { readMasterKeyFile } from './secrets.ts'
 import { validateStandby } from './standby/standby-config.ts'
 
 export { standbyOfPeerId } from './standby/standby-config.ts'
@@ -18,6 +20,13 @@ export interface ServerConfig {
   httpAddr: string
   /** Master key; without it the API is open and only loopback binds are allowed. */
   masterKey: string | undefined
+  /**
+   * File holding the master key (mode 0600), instead of `masterKey`; re-read by
+   * `POST /admin/secrets/reload`, so the master key can be rotated live.
+   */
+  masterKeyFile: string | undefined
+  /** File of more master keys accepted during a rotation, one per line (mode 0600). */
+  masterKeyAcceptFile: string | undefined
   /** Serve without a master key on a non-loopback address. @defaultValue false */
   allowInsecure: boolean
   /** Largest request body accepted. @defaultValue 104_857_600 (100 MiB) */
@@ -48,6 +57,8 @@ export interface ServerConfig {
   cluster: ClusterConfig
   /** Hot standby settings (docs/standby.md); both roles use the cluster key and `cluster.p2pAddr`. */
   standby: StandbyConfig
+  /** The link to other regions (docs/multi-region.md); `regionLink.enabled` is whether it runs. */
+  regionLink: RegionConfig & { enabled: boolean }
 }
 
 /**
@@ -80,6 +91,11 @@ export interface ClusterConfig {
   keyFile: string | undefined
   /** The cluster key itself, from `SHOAL_CLUSTER_KEY` only (never a flag: flags show in `ps`). */
   key: string | undefined
+  /**
+   * File of more cluster keys accepted from other nodes during a rotation, one
+   * per line (mode 0600); this node sends with the cluster key.
+   */
+  keyAcceptFile: string | undefined
   /** Gossip addresses (`host:port`) of nodes to join through. @defaultValue [] */
   join: string[]
   /** Create a new cluster with this node as its first member. @defaultValue false */
@@ -135,6 +151,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   dataDir: './shoal-data',
   httpAddr: '127.0.0.1:7700',
   masterKey: undefined,
+  masterKeyFile: undefined,
+  masterKeyAcceptFile: undefined,
   allowInsecure: false,
   payloadLimitBytes: 100 * 1024 * 1024,
   rateLimit: { requestsPerSecond: 0, burst: 0 },
@@ -154,9 +172,20 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     witnessLeaseMs: 3000,
   }),
   backupDir: undefined,
+  regionLink: Object.freeze({
+    enabled: false,
+    name: undefined,
+    p2pAddr: undefined,
+    keyFile: undefined,
+    key: undefined,
+    seeds: [],
+    indexes: [],
+    semiSyncTimeoutMs: 5000,
+  }),
   cluster: Object.freeze({
     enabled: false,
     keyFile: undefined,
+    keyAcceptFile: undefined,
     key: undefined,
     join: [],
     bootstrap: false,
@@ -188,6 +217,8 @@ interface Field {
   /** '' for a field that has no flag (a secret). */
   flag: string
   kind: Kind
+  /** A list: a TOML array of strings, or a comma-separated string. */
+  list?: boolean
   set(config: ServerConfig, value: string | boolean | number): void
 }
 
@@ -213,6 +244,20 @@ export const FIELDS: readonly Field[] = [
     flag: 'master-key',
     kind: 'string',
     set: (c, v) => (c.masterKey = String(v)),
+  },
+  {
+    toml: 'master_key_file',
+    env: 'SHOAL_MASTER_KEY_FILE',
+    flag: 'master-key-file',
+    kind: 'string',
+    set: (c, v) => (c.masterKeyFile = String(v)),
+  },
+  {
+    toml: 'master_key_accept_file',
+    env: 'SHOAL_MASTER_KEY_ACCEPT_FILE',
+    flag: 'master-key-accept-file',
+    kind: 'string',
+    set: (c, v) => (c.masterKeyAcceptFile = String(v)),
   },
   {
     toml: 'allow_insecure',
@@ -308,7 +353,20 @@ export const FIELDS: readonly Field[] = [
     kind: 'string',
     set: (c, v) => (c.backupDir = String(v)),
   },
+  regionField('region_name', 'string', (c, v) => (c.name = String(v))),
+  regionField('region_p2p_addr', 'string', (c, v) => (c.p2pAddr = String(v))),
+  regionField('region_key_file', 'string', (c, v) => (c.keyFile = String(v))),
+  { ...regionField('region_key', 'string', (c, v) => (c.key = String(v))), flag: '' },
+  regionField('region_seeds', 'list', (c, v) => (c.seeds = v as string[])),
+  regionField('region_indexes', 'list', (c, v) => (c.indexes = v as string[])),
+  regionField('region_semi_sync_timeout_ms', 'integer', (c, v) => (c.semiSyncTimeoutMs = Number(v))),
   clusterField('cluster_key_file', 'cluster-key-file', 'string', (c, v) => (c.keyFile = String(v))),
+  clusterField(
+    'cluster_key_accept_file',
+    'cluster-key-accept-file',
+    'string',
+    (c, v) => (c.keyAcceptFile = String(v)),
+  ),
   { ...clusterField('cluster_key', '', 'string', (c, v) => (c.key = String(v))), env: 'SHOAL_CLUSTER_KEY' },
   clusterField('join', 'join', 'string', (c, v) => (c.join = splitList(String(v)))),
   clusterField('bootstrap', 'bootstrap', 'boolean', (c, v) => (c.bootstrap = v === true)),
@@ -375,6 +433,23 @@ function clusterField(
   return { toml, env: `SHOAL_${toml.toUpperCase()}`, flag, kind, set: (c, v) => set(c.cluster, v) }
 }
 
+/** A region link field: TOML key `region_x`, environment variable `SHOAL_REGION_X`, flag `--region-x`. */
+function regionField(
+  toml: string,
+  kind: Kind | 'list',
+  set: (region: RegionConfig, value: string | boolean | number | string[]) => void,
+): Field {
+  return {
+    toml,
+    env: `SHOAL_${toml.toUpperCase()}`,
+    flag: toml.replaceAll('_', '-'),
+    kind: kind === 'list' ? 'string' : kind,
+    // A list is a TOML array, or a comma-separated string from the environment or a flag.
+    set: (c, v) => set(c.regionLink, kind === 'list' ? splitList(String(v)) : v),
+    ...(kind === 'list' ? { list: true } : {}),
+  }
+}
+
 /** A standby field: TOML key `x_y`, environment variable `SHOAL_X_Y`, flag `--x-y`. */
 function standbyField(
   toml: string,
@@ -423,10 +498,13 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
     rateLimit: { ...DEFAULT_CONFIG.rateLimit },
     cluster: { ...DEFAULT_CONFIG.cluster, join: [], labels: {} },
     standby: { ...DEFAULT_CONFIG.standby },
+    regionLink: { ...DEFAULT_CONFIG.regionLink, seeds: [], indexes: [] },
   }
   const given = new Set<string>()
   // The cluster key is a secret: it may come from the environment, never from a file that may be shared.
-  const known = new Set(FIELDS.filter((f) => f.toml !== 'cluster_key').map((f) => f.toml))
+  const known = new Set(
+    FIELDS.filter((f) => f.toml !== 'cluster_key' && f.toml !== 'region_key').map((f) => f.toml),
+  )
   known.add('labels')
   for (const key of Object.keys(sources.file ?? {})) {
     if (!known.has(key)) throw new ConfigError(`unknown key \`${key}\` in the config file`)
@@ -443,7 +521,7 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
       [`flag --${field.flag}`, fromFlag],
     ] as const) {
       if (raw === undefined || raw === '') continue
-      field.set(config, coerce(raw, field.kind, origin))
+      field.set(config, coerce(field.list === true ? joinList(raw, origin) : raw, field.kind, origin))
       given.add(field.toml)
       if (field.flag === 'rate-limit-burst') burstGiven = true
     }
@@ -453,6 +531,10 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
   validate(config)
   validateCluster(config.cluster)
   validateStandby(config, given, (toml) => FIELDS.find((f) => f.toml === toml)?.flag ?? toml)
+  config.regionLink.enabled = validateRegionConfig(config.regionLink, {
+    cluster: config.cluster.enabled,
+    standby: config.standby.mode !== 'off' || config.standby.of !== undefined,
+  })
   return config
 }
 
@@ -494,6 +576,13 @@ function resolveLabels(sources: ConfigSources): Record<string, string> {
   return labels
 }
 
+function joinList(raw: unknown, origin: string): unknown {
+  if (!Array.isArray(raw)) return raw
+  if (!raw.every((item) => typeof item === 'string' && !item.includes(',')))
+    throw new ConfigError(`${origin}: expected an array of strings`)
+  return raw.join(',')
+}
+
 function coerce(raw: unknown, kind: Kind, origin: string): string | boolean | number {
   if (kind === 'boolean') {
     if (typeof raw === 'boolean') return raw
@@ -532,6 +621,13 @@ export function isLoopback(host: string): boolean {
 
 function validate(config: ServerConfig): void {
   const { host } = parseHttpAddr(config.httpAddr)
+  if (config.masterKeyFile !== undefined) {
+    if (config.masterKey !== undefined)
+      throw new ConfigError('give the master key once: --master-key or --master-key-file, not both')
+    config.masterKey = readMasterKeyFile(config.masterKeyFile)
+  }
+  if (config.masterKeyAcceptFile !== undefined && config.masterKey === undefined)
+    throw new ConfigError('--master-key-accept-file needs a master key (--master-key or --master-key-file)')
   if (config.masterKey !== undefined && Buffer.byteLength(config.masterKey) < 16) {
     throw new ConfigError('the master key must be at least 16 bytes long')
   }
@@ -555,6 +651,10 @@ function validateCluster(cluster: ClusterConfig): void {
   const keyGiven = cluster.keyFile !== undefined || cluster.key !== undefined
   if (cluster.keyFile !== undefined && cluster.key !== undefined)
     throw new ConfigError('give the cluster key once: --cluster-key-file or SHOAL_CLUSTER_KEY, not both')
+  if (cluster.keyAcceptFile !== undefined && !keyGiven)
+    throw new ConfigError(
+      '--cluster-key-accept-file needs the cluster key: --cluster-key-file F or SHOAL_CLUSTER_KEY',
+    )
   const clusterOnly: Array<[boolean, string]> = [
     [cluster.join.length > 0, '--join'],
     [cluster.bootstrap, '--bootstrap'],

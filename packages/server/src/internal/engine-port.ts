@@ -41,9 +41,20 @@ import type { ReadOptions } from './read-options.ts'
 /** A value now, or (in a cluster, where reads cross the network) later. */
 export type MaybePromise<T> = T | Promise<T>
 
+/**
+ * A document write's options. `writeConcern: 'async'` acknowledges a cluster write once every
+ * shard leader's own log holds its part durably (not a majority of the shard); a standalone
+ * engine acknowledges after its own fsync in either case, which is what both concerns mean with
+ * one copy.
+ */
+export interface DocumentWriteOptions {
+  primaryKey?: string
+  writeConcern?: 'quorum' | 'async'
+}
+
 export interface IndexPort {
-  addDocuments(docs: object[], opts?: { primaryKey?: string }): Promise<WriteResult>
-  updateDocuments(docs: object[], opts?: { primaryKey?: string }): Promise<WriteResult>
+  addDocuments(docs: object[], opts?: DocumentWriteOptions): Promise<WriteResult>
+  updateDocuments(docs: object[], opts?: DocumentWriteOptions): Promise<WriteResult>
   getDocument(id: string | number, opts?: { fields?: string[]; retrieveVectors?: boolean }): MaybePromise<Doc>
   getDocuments(opts?: {
     offset?: number

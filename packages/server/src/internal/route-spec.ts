@@ -5,6 +5,7 @@ import type { DocumentParser } from './document-parser.ts'
 import type { EnginePort } from './engine-port.ts'
 import { badRequest } from './errors.ts'
 import type { ServerMetrics } from './metrics.ts'
+import type { RegionRuntime } from './regions/region-runtime.ts'
 import type { StandbyRuntime } from './standby/standby-runtime.ts'
 import type { TaskQueuePort } from './task-queue.ts'
 import type { WebhookRegistry } from './webhooks.ts'
@@ -45,6 +46,8 @@ export interface Services {
   cluster?: ClusterRuntime | undefined
   /** The hot standby link (primary or standby side), once started; undefined otherwise. */
   standby?: StandbyRuntime | undefined
+  /** The link to other regions, once started; undefined when the node has none. */
+  regions?: RegionRuntime | undefined
 }
 
 export interface RouteContext {

@@ -176,6 +176,20 @@ function metadata(query: Record<string, string | undefined>): { customMetadata?:
   return query.customMetadata === undefined ? {} : { customMetadata: query.customMetadata }
 }
 
+/**
+ * `?writeConcern=`: `quorum` (the default) acknowledges a cluster write once a majority of every
+ * shard it touches committed it; `async` once each shard leader's own log holds it durably, so
+ * the tail may be lost with a shard leader (docs/sharded-indexes.md, "Write concern").
+ */
+function writeConcernParam(value: string | undefined): 'quorum' | 'async' {
+  if (value === undefined || value === 'quorum') return 'quorum'
+  if (value === 'async') return 'async'
+  throw badRequest(
+    'invalid_write_concern',
+    `Invalid value in parameter \`writeConcern\`: expected \`quorum\` or \`async\`, got \`${value}\`.`,
+  )
+}
+
 function booleanParam(value: string | undefined, name: string): boolean {
   if (value === undefined || value === 'false') return false
   if (value === 'true') return true
@@ -194,10 +208,11 @@ function addRoute(method: 'POST' | 'PUT', kind: 'replace' | 'update', summary: s
     summary,
     status: 202,
     body: 'documents',
-    queryParams: ['primaryKey', 'csvDelimiter', 'skipCreation', 'customMetadata'],
+    queryParams: ['primaryKey', 'csvDelimiter', 'skipCreation', 'customMetadata', 'writeConcern'],
     async handler({ params, query, body, contentType, services }) {
       const uid = checkIndexUid(params.indexUid)
       const skipCreation = booleanParam(query.skipCreation, 'skipCreation')
+      const writeConcern = writeConcernParam(query.writeConcern)
       const delimiter = query.csvDelimiter ?? ','
       if (delimiter.length !== 1)
         throw badRequest('invalid_document_csv_delimiter', '`csvDelimiter` must be one ASCII character')
@@ -214,6 +229,7 @@ function addRoute(method: 'POST' | 'PUT', kind: 'replace' | 'update', summary: s
           documentCount: count,
           ...(primaryKey !== undefined ? { primaryKey } : {}),
           ...(skipCreation ? { skipCreation: true as const } : {}),
+          ...(writeConcern === 'async' ? { writeConcern } : {}),
         },
         details: { receivedDocuments: count, indexedDocuments: null },
         documentsJson: json,

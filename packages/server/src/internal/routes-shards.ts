@@ -46,6 +46,7 @@ async function describeShards(runtime: ClusterRuntime, uid: string) {
           leader: status !== null && status.role === 'leader',
           appliedIndex: status?.appliedIndex ?? null,
           commitIndex: status?.commitIndex ?? null,
+          quiesced: status?.quiesced ?? null,
           lag:
             status === null || leaderCommit === null ? null : Math.max(0, leaderCommit - status.appliedIndex),
         }

@@ -11,7 +11,9 @@ import { parseHttpAddr, type ServerConfig } from './config.ts'
 import { DocumentParser } from './document-parser.ts'
 import { errorLink } from './errors.ts'
 import { type LocalEngine, ServerMetrics } from './metrics.ts'
+import type { RegionRuntime } from './regions/region-runtime.ts'
 import type { Services } from './route-spec.ts'
+import { readAcceptFile } from './secrets.ts'
 import type { StandbyRuntime } from './standby/standby-runtime.ts'
 import { TaskQueue } from './task-queue.ts'
 import { WebhookDispatcher, WebhookStore } from './webhooks.ts'
@@ -38,6 +40,10 @@ export interface ShoalServer {
   readonly standby: StandbyRuntime | undefined
   /** Hands the started standby link to the HTTP routes; `close()` stops it first. */
   attachStandby(runtime: StandbyRuntime): void
+  /** The link to other regions (docs/multi-region.md), once started. */
+  readonly regions: RegionRuntime | undefined
+  /** Hands the started region link to the HTTP routes; `close()` stops it before the engine. */
+  attachRegions(runtime: RegionRuntime): void
   /**
    * While a token is set, only requests carrying it in `x-shoal-conversion` are served; others
    * get 503 (a standalone data folder being carried into the cluster). Null lifts it.
@@ -100,6 +106,8 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
   const paths = dataPaths(config.dataDir)
   await mkdir(paths.tasks, { recursive: true })
   const keys = await KeyStore.open(paths.keys, config.masterKey)
+  if (config.masterKeyAcceptFile !== undefined)
+    keys.setMasterKeys(config.masterKey, readAcceptFile(config.masterKeyAcceptFile, 'master key accept'))
   const webhooks = await WebhookStore.open(paths.webhooks)
   const dispatcher = new WebhookDispatcher(webhooks, (url, reason) =>
     logger.warn({ webhook: url, reason }, 'webhook delivery given up after retries'),
@@ -186,6 +194,12 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     get standby() {
       return services.standby
     },
+    get regions() {
+      return services.regions
+    },
+    attachRegions(runtime) {
+      services.regions = runtime
+    },
     attachStandby(runtime) {
       services.standby = runtime
       joining = false
@@ -211,6 +225,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
         const queueClosed = queue.close()
         await services.standby?.stop()
         await queueClosed
+        await services.regions?.stop()
         await dispatcher.close()
         await engine.close()
       })()

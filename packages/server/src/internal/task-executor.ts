@@ -256,6 +256,8 @@ export function canBatch(first: StoredTask, next: StoredTask): boolean {
     first.indexUid === next.indexUid &&
     a.method === b.method &&
     a.primaryKey === b.primaryKey &&
+    // One write concern per batch: an async task must not make a quorum one wait less.
+    a.writeConcern === b.writeConcern &&
     // A batch reports its documents as indexed; skipped ones are counted per task.
     a.skipCreation !== true &&
     b.skipCreation !== true
@@ -269,7 +271,10 @@ async function writeDocuments(
   docs: object[],
 ): Promise<void> {
   const index = engine.index(uid)
-  const opts = op.primaryKey !== undefined ? { primaryKey: op.primaryKey } : {}
+  const opts = {
+    ...(op.primaryKey !== undefined ? { primaryKey: op.primaryKey } : {}),
+    ...(op.writeConcern !== undefined ? { writeConcern: op.writeConcern } : {}),
+  }
   if (op.method === 'replace') await index.addDocuments(docs, opts)
   else await index.updateDocuments(docs, opts)
 }

@@ -70,6 +70,11 @@ export type Operation =
       documentCount: number
       /** Only documents already in the index are written; the others are skipped. */
       skipCreation?: true
+      /**
+       * `?writeConcern=async`: on a cluster, the task succeeds once every shard leader's own log
+       * holds its part durably, before a majority of the shard does (absent: `quorum`).
+       */
+      writeConcern?: 'async'
     }
   | { kind: 'deleteDocuments'; ids: (string | number)[] }
   | { kind: 'deleteByFilter'; filter: Filter }

@@ -33,7 +33,7 @@ import {
   type WriteResult,
 } from '@shoal/engine'
 import { NotLeaderError } from '@shoal/raft'
-import type { EnginePort, IndexPort } from '../engine-port.ts'
+import type { DocumentWriteOptions, EnginePort, IndexPort } from '../engine-port.ts'
 import { ApiError } from '../errors.ts'
 import type { ReadOptions } from '../read-options.ts'
 import { findDocument, writeByField } from './field-writes.ts'
@@ -52,6 +52,12 @@ import { facetSearchShards, searchShards } from './sharded-search.ts'
 
 /** How long a metadata change that moves reads (a swap) waits for each node to apply it. */
 const METADATA_WAIT_MS = 5_000
+
+/** `quorum`: a shard write is acknowledged once a majority committed it; `async`: once its leader's log holds it. */
+export type WriteConcern = 'quorum' | 'async'
+
+/** Shard writes acknowledged under the `async` write concern (for `shoal_shard_async_writes_total`). */
+export const ASYNC_SHARD_WRITES = { count: 0 }
 
 /** How long a task's write to one shard may take (elections and forwarding included). */
 const SHARD_WRITE_TIMEOUT_MS = 30_000
@@ -282,11 +288,23 @@ export class ClusterEngine implements EnginePort {
    * Replicates `command` in one shard on behalf of the current task (as its `step`, see
    * `ShardEntry`); throws the shard's typed error.
    */
-  async toShard(target: ShardTarget, command: Command, step = 0): Promise<unknown> {
+  async toShard(
+    target: ShardTarget,
+    command: Command,
+    step = 0,
+    concern: WriteConcern = 'quorum',
+  ): Promise<unknown> {
     if (this.#taskUids === null) throw new Error('shard writes run inside a task')
     const data = encodeShardEntry({ taskUids: this.#taskUids, command, ...(step === 0 ? {} : { step }) })
     if (target.holders.includes(this.node.nodeId)) await this.#hostedSoon(target.group)
-    const outcome = (await this.#proposeWithRetry(target, data)) as ShardOutcome
+    const outcome = (await this.#proposeWithRetry(target, data, concern)) as ShardOutcome | undefined
+    // Acknowledged durable on the shard leader before it was applied anywhere: no outcome yet (the
+    // leader's check of the command passed, so it applies as checked).
+    if (concern === 'async') {
+      ASYNC_SHARD_WRITES.count++
+      return undefined
+    }
+    if (outcome === undefined) throw new Error('a quorum shard write returned no outcome')
     if (!outcome.ok)
       throw new ApiError(outcome.httpStatus, outcome.code, outcome.message, outcome.type as never)
     return outcome.value
@@ -296,12 +314,13 @@ export class ClusterEngine implements EnginePort {
    * Proposes until the shard's group accepts or the deadline passes: a new group may not have
    * elected its leader yet, and a leader may change. Safe because shard entries apply once.
    */
-  async #proposeWithRetry(target: ShardTarget, data: Uint8Array): Promise<unknown> {
+  async #proposeWithRetry(target: ShardTarget, data: Uint8Array, concern: WriteConcern): Promise<unknown> {
     const deadline = Date.now() + SHARD_WRITE_TIMEOUT_MS
     for (;;) {
       try {
         return await this.node.proposeGroup(target.group, data, target.holders, {
           timeoutMs: Math.max(1, deadline - Date.now()),
+          ...(concern === 'async' ? { ack: 'durable' as const } : {}),
         })
       } catch (error) {
         if (!retriableWrite(error) || Date.now() >= deadline) throw error
@@ -316,16 +335,26 @@ export class ClusterEngine implements EnginePort {
    * only when all pass is any of them replicated, so a bad batch changes nothing anywhere.
    * Nothing else writes to the index in between: the scheduler runs one task at a time.
    */
-  async checkThenApply(uid: string, commands: readonly (Command | null)[], step = 0): Promise<unknown[]> {
+  async checkThenApply(
+    uid: string,
+    commands: readonly (Command | null)[],
+    step = 0,
+    concern: WriteConcern = 'quorum',
+  ): Promise<unknown[]> {
     const targets = shardTargets(this.node, uid)
     const used = targets.filter((t) => commands[t.shard] !== null && commands[t.shard] !== undefined)
     await this.read(
       uid,
       (target) => ({ action: 'check', command: commands[target.shard] as Command }),
-      'leader',
+      // An async write is checked by the replica that leads as far as it knows, as it is then
+      // acknowledged by that replica alone; a deposed leader's check and write are the tail the
+      // async concern may lose.
+      concern === 'async' ? 'leaderUnconfirmed' : 'leader',
       used.map((t) => t.shard),
     )
-    return Promise.all(used.map((target) => this.toShard(target, commands[target.shard] as Command, step)))
+    return Promise.all(
+      used.map((target) => this.toShard(target, commands[target.shard] as Command, step, concern)),
+    )
   }
 
   async #toAllShards(uid: string, command: Command): Promise<unknown[]> {
@@ -378,18 +407,28 @@ class ShardedIndex implements IndexPort {
     this.#name = name
   }
 
-  addDocuments(docs: object[], opts: { primaryKey?: string } = {}): Promise<WriteResult> {
-    return this.#write(docs as Doc[], opts.primaryKey, false)
+  addDocuments(docs: object[], opts: DocumentWriteOptions = {}): Promise<WriteResult> {
+    return this.#write(docs as Doc[], opts, false)
   }
 
-  updateDocuments(docs: object[], opts: { primaryKey?: string } = {}): Promise<WriteResult> {
-    return this.#write(docs as Doc[], opts.primaryKey, true)
+  updateDocuments(docs: object[], opts: DocumentWriteOptions = {}): Promise<WriteResult> {
+    return this.#write(docs as Doc[], opts, true)
   }
 
-  async #write(docs: Doc[], given: string | undefined, merge: boolean): Promise<WriteResult> {
+  async #write(docs: Doc[], opts: DocumentWriteOptions, merge: boolean): Promise<WriteResult> {
     const engine = this.#engine
-    const primaryKey = await engine.primaryKeyFor(this.#uid, docs, given)
+    const concern = opts.writeConcern ?? 'quorum'
+    if (concern !== 'quorum' && concern !== 'async')
+      throw new ApiError(400, 'invalid_write_concern', `unknown write concern ${String(concern)}`)
+    const primaryKey = await engine.primaryKeyFor(this.#uid, docs, opts.primaryKey)
     const field = shardField(engine.getSharding(this.#uid))
+    if (field !== undefined && concern === 'async')
+      // Refused at enqueue too; an index re-created by field since then is caught here.
+      throw new ApiError(
+        400,
+        'invalid_write_concern',
+        'an index sharded by field takes the quorum write concern only',
+      )
     if (field !== undefined)
       return sumWrites(
         await writeByField(engine, { uid: this.#uid, name: this.#name, field }, docs, primaryKey, merge),
@@ -407,7 +446,7 @@ class ShardedIndex implements IndexPort {
         ? null
         : { type: 'addDocuments', uid: this.#name, documents, primaryKey, merge, at: engine.at },
     )
-    return sumWrites(await engine.checkThenApply(this.#uid, commands), { primaryKey })
+    return sumWrites(await engine.checkThenApply(this.#uid, commands, 0, concern), { primaryKey })
   }
 
   async deleteDocument(id: string | number): Promise<WriteResult> {

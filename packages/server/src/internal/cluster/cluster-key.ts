@@ -2,6 +2,7 @@ import { hkdfSync } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import type { ClusterConfig } from '../config.ts'
 import { ConfigError } from '../errors.ts'
+import { fingerprint, readAcceptFile } from '../secrets.ts'
 
 /** The shortest cluster key accepted, in bytes. */
 export const MIN_CLUSTER_KEY_BYTES = 16
@@ -42,4 +43,30 @@ export async function readClusterKey(cluster: ClusterConfig): Promise<Uint8Array
  */
 export function deriveKey(clusterKey: Uint8Array, purpose: string, bytes = 32): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', clusterKey, new Uint8Array(0), `shoal ${purpose}`, bytes))
+}
+
+/** The cluster keys a node holds: it sends with `sending` and accepts it and every key of `accepted`. */
+export interface ClusterKeySet {
+  readonly sending: Uint8Array
+  readonly accepted: readonly Uint8Array[]
+}
+
+/**
+ * The cluster key and, with `--cluster-key-accept-file`, the other keys
+ * accepted during a rotation (docs/operations/rotate-keys.md). Throws `ConfigError`.
+ */
+export async function readClusterKeys(cluster: ClusterConfig): Promise<ClusterKeySet> {
+  const sending = await readClusterKey(cluster)
+  const extra =
+    cluster.keyAcceptFile === undefined ? [] : readAcceptFile(cluster.keyAcceptFile, 'cluster key accept')
+  const shown = fingerprint(sending)
+  const accepted = extra
+    .map((text) => new TextEncoder().encode(text))
+    .filter((key) => fingerprint(key) !== shown)
+  return { sending, accepted }
+}
+
+/** Fingerprints of a key set, safe to show: the same on every node that holds the same keys. */
+export function clusterKeyFingerprints(keys: ClusterKeySet): { sending: string; accepted: string[] } {
+  return { sending: fingerprint(keys.sending), accepted: keys.accepted.map((key) => fingerprint(key)) }
 }

@@ -161,6 +161,12 @@ export class ClusterMetrics {
       'SWIM packets received and verified',
       stat((s) => s.packetsReceived),
     )
+    counterFrom(
+      registers,
+      'shoal_gossip_packets_other_key_total',
+      'SWIM packets verified with an accepted cluster key other than the one this node sends with (a key rotation in progress)',
+      stat((s) => s.packetsReceivedWithOtherKey ?? 0),
+    )
     for (const reason of ['malformed', 'unauthenticated', 'oversized', 'stale', 'replayed'] as const) {
       counterFrom(
         registers,

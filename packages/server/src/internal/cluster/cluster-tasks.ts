@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { type ClusterNode, ENDED_TASK_STATUSES, type TaskRecord } from '@shoal/cluster'
 import type { Logger } from 'pino'
-import { toErrorResponse } from '../errors.ts'
+import { ApiError, toErrorResponse } from '../errors.ts'
 import { type Batch, type BatchPage, getBatch, listBatches } from '../task-batches.ts'
 import { canBatch, runDocumentBatch, runTask } from '../task-executor.ts'
 import { type TaskFilter, taskMatches } from '../task-filter.ts'
@@ -38,6 +38,8 @@ export class ClusterTaskQueue implements TaskQueuePort {
     const operation = request.operation
     // Names the batch's documents in the task (they travel with it in the metadata log).
     if (operation.kind === 'addDocuments') operation.payloadFile = randomUUID()
+    if (operation.kind === 'addDocuments' && operation.writeConcern === 'async' && request.indexUid !== null)
+      refuseAsyncByField(this.#engine, request.indexUid)
     if (operation.kind === 'createIndex' && request.indexUid !== null)
       this.#engine.planSharding(request.indexUid, operation.sharding)
     const task: Omit<StoredTask, 'uid'> = {
@@ -395,4 +397,18 @@ function batchLoader(batch: readonly StoredTask[], documents: (uid: number) => o
 /** Cluster errors that say "try again later" (no leader, a time-out): the task is not failed for them. */
 function isRetriable(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { retriable?: unknown }).retriable === true
+}
+
+/**
+ * A `field`-sharded index moves a document whose key changed in two steps, the second only once
+ * the first is committed everywhere, so that a reader never finds it in neither shard: an `async`
+ * write, acknowledged before its first step is committed, would break that. Refused up front.
+ */
+function refuseAsyncByField(engine: ClusterEngine, uid: string): void {
+  if (!engine.hasIndex(uid) || engine.getSharding(uid).strategy !== 'field') return
+  throw new ApiError(
+    400,
+    'invalid_write_concern',
+    `Index \`${uid}\` is sharded by field: its writes may move documents between shards and take the \`quorum\` write concern only.`,
+  )
 }

@@ -30,7 +30,7 @@ import { WebhookDispatcher } from '../webhooks.ts'
 import { AntiEntropy } from './anti-entropy.ts'
 import { failInterruptedBackups } from './cluster-backup.ts'
 import { ClusterEngine } from './cluster-engine.ts'
-import { deriveKey, readClusterKey } from './cluster-key.ts'
+import { type ClusterKeySet, clusterKeyFingerprints, deriveKey, readClusterKeys } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
 import { ClusterOperations } from './cluster-operations.ts'
 import { ClusterTaskQueue, TaskScheduler } from './cluster-tasks.ts'
@@ -59,6 +59,13 @@ export interface ClusterRuntime {
   readonly hosting: ShardHosting
   /** Merkle comparison and repair of shard replicas (docs/anti-entropy.md). */
   readonly antiEntropy: AntiEntropy
+  /** The cluster keys in use, as fingerprints. */
+  clusterKeys(): { sending: string; accepted: string[] }
+  /**
+   * Sends with `keys.sending` and accepts every key of the set, on libp2p and
+   * gossip, from now on; open connections stay. A live key rotation's step.
+   */
+  setClusterKeys(keys: ClusterKeySet): void
   stop(): Promise<void>
 }
 
@@ -83,13 +90,15 @@ const GOSSIP_PROFILES = { lan: LAN, local: LOCAL, wan: WAN } as const
  */
 export async function startCluster(options: StartClusterOptions): Promise<ClusterRuntime> {
   const { config, logger } = options
-  const key = await readClusterKey(config)
+  let keys = await readClusterKeys(config)
+  const key = keys.sending
   const dir = path.join(options.dataDir, 'cluster')
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const p2pLog = logger.child({ component: 'p2p' })
   const p2p = new P2PNode({
     dataDir: dir,
     clusterKey: key,
+    acceptedClusterKeys: keys.accepted,
     listen: parseHttpAddr(config.p2pAddr),
     ...(config.p2pAdvertiseAddr === undefined ? {} : { announce: parseHttpAddr(config.p2pAdvertiseAddr) }),
     logger: p2pLog,
@@ -102,6 +111,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     const gossipListen = parseHttpAddr(config.gossipAddr)
     const udp = new UdpTransport({
       clusterKey: deriveKey(key, 'swim/1'),
+      acceptedKeys: keys.accepted.map((accepted) => deriveKey(accepted, 'swim/1')),
       host: gossipListen.host,
       port: gossipListen.port,
     })
@@ -231,6 +241,15 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       hosting,
       antiEntropy,
       webhooks,
+      clusterKeys: () => clusterKeyFingerprints(keys),
+      setClusterKeys(next) {
+        // Both layers validate before either changes: a key the transport refuses changes nothing.
+        const swimKeys = next.accepted.map((accepted) => deriveKey(accepted, 'swim/1'))
+        p2p.setClusterKeys(next.sending, next.accepted)
+        udp.setClusterKeys(deriveKey(next.sending, 'swim/1'), swimKeys)
+        keys = next
+        logger.info({ nodeId, clusterKeys: clusterKeyFingerprints(next) }, 'cluster keys changed')
+      },
       async stop() {
         for (const stop of stops) await stop().catch(() => {})
       },

@@ -5,6 +5,7 @@ import type { ShardGroupRef, ShardMachineFactory } from '@shoal/cluster'
 import { type Command, type Engine, openReplica, ShoalError } from '@shoal/engine'
 import type { NormalEntry, StateMachine } from '@shoal/raft'
 import { Packr } from 'msgpackr'
+import { ReplicaReadGate } from './replica-read-gate.ts'
 import { applyRepair, type ReplicaRepair, readRepairJournal, writeRepairJournal } from './replica-repairs.ts'
 
 /**
@@ -63,6 +64,8 @@ export function encodeShardEntry(entry: ShardEntry): Uint8Array {
  */
 export class EngineShardMachine implements StateMachine {
   readonly engine: Engine
+  /** Whether this replica may serve eventual reads yet (it opens closed: see replica-read-gate.ts). */
+  readonly readGate = new ReplicaReadGate()
   #outcomes = new Map<number, ShardOutcome>()
   /** The highest task uid applied here (kept when its outcome is forgotten). */
   #highestTask = -1

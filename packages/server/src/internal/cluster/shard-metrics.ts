@@ -1,6 +1,7 @@
 import type { ClusterNode, ShardHosting } from '@shoal/cluster'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { shardReadHedges } from './shard-rpc.ts'
+import { ASYNC_SHARD_WRITES } from './cluster-engine.ts'
+import { catchingUpRefusals, shardReadHedges } from './shard-rpc.ts'
 
 /**
  * Metrics of shard replication and replica moves, read at scrape time:
@@ -11,6 +12,10 @@ import { shardReadHedges } from './shard-rpc.ts'
  *   re-replication, drain, replace, rebalance, rollback);
  * - `shoal_shard_membership_steps_total{step}`: the steps this node took as a shard leader;
  * - `shoal_shard_read_hedges_total`: eventual reads hedged to a second replica (shard-rpc.ts);
+ * - `shoal_shard_reads_catching_up_total`: eventual reads a replica here refused while catching up
+ *   after a restart (replica-read-gate.ts), served by another replica instead;
+ * - `shoal_shard_async_writes_total`: shard writes this node acknowledged under the `async` write
+ *   concern (durable on the shard leader, before a majority held them);
  * - `shoal_shard_leaderships`: shard groups this node leads now (leaders move on failover).
  */
 export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, registry: Registry): void {
@@ -96,6 +101,24 @@ export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, r
     collect() {
       this.reset()
       this.inc(shardReadHedges())
+    },
+  })
+  new Counter({
+    name: 'shoal_shard_reads_catching_up_total',
+    help: 'Eventual shard reads refused by a replica on this node that had not caught up since it opened (another replica served them)',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(catchingUpRefusals())
+    },
+  })
+  new Counter({
+    name: 'shoal_shard_async_writes_total',
+    help: 'Shard writes this node acknowledged under the async write concern: durable on the shard leader, before a majority held them',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(ASYNC_SHARD_WRITES.count)
     },
   })
 }

@@ -26,10 +26,12 @@ import type { EngineShardMachine } from './shard-machine.ts'
  * Reads of shard replicas, between nodes (`app` requests on `/shoal/rpc/1`). One request per
  * node carries every shard that node is asked for. A `leader` read is served by the shard's Raft
  * leader after a ReadIndex round (it sees every write acknowledged before it: read-your-writes);
- * an `eventual` read is served by whichever replica gets it, from what it has applied.
+ * an `eventual` read is served by whichever replica gets it, from what it has applied. A
+ * `leaderUnconfirmed` read is served by the replica that believes it leads, without the ReadIndex
+ * round: the check of an `async` write, which must not need a majority any more than the write.
  */
 
-export type ReadMode = 'leader' | 'eventual'
+export type ReadMode = 'leader' | 'leaderUnconfirmed' | 'eventual'
 
 export type ShardAction =
   | { readonly action: 'search'; readonly params: SearchParams }
@@ -55,6 +57,8 @@ export type ShardAction =
   | { readonly action: 'check'; readonly command: Command }
   /** The replica's Raft state (any replica answers, in either mode). */
   | { readonly action: 'status' }
+  /** A `leader` read point: the leader's applied index after a ReadIndex round (replica-read-gate.ts). */
+  | { readonly action: 'readPoint' }
   /** Anti-entropy: Merkle hashes, bucket entries, stored documents, repair (anti-entropy-replica.ts). */
   | { readonly action: 'antiEntropy'; readonly request: AntiEntropyRequest }
   /** Backup: the leader's image of the shard, held for the coordinator; answers its first chunk. */
@@ -126,6 +130,27 @@ async function serveItem(
       }
       return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex }
     }
+    if (mode === 'eventual' && GATED_READS.has(item.call.action)) {
+      const status = raft.status()
+      if (!machine.readGate.ready(status)) {
+        refusedCatchingUp++
+        machine.readGate.establish(() => leaderReadPoint(node, hosting, item.group))
+        return {
+          ok: false,
+          code: 'replica_catching_up',
+          message: `the replica of ${item.group} on ${node.nodeId} is catching up (applied ${status.appliedIndex} of ${status.lastIndex}, read point ${machine.readGate.floor ?? 'unknown'})`,
+          httpStatus: 503,
+        }
+      }
+    }
+    if (mode === 'leaderUnconfirmed' && raft.leader !== node.nodeId)
+      return {
+        ok: false,
+        code: 'not_leader',
+        message: 'not the shard leader',
+        httpStatus: 503,
+        leader: raft.leader,
+      }
     if (mode === 'leader') {
       if (raft.leader !== node.nodeId)
         return {
@@ -199,6 +224,9 @@ async function serveItem(
       case 'backupChunk':
         value = serveBackupChunk(item.group, call.token, call.offset)
         break
+      case 'readPoint':
+        value = status.appliedIndex
+        break
     }
     return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex, version }
   } catch (error) {
@@ -210,6 +238,37 @@ async function serveItem(
       httpStatus: typeof coded.httpStatus === 'number' ? coded.httpStatus : 500,
     }
   }
+}
+
+/** The reads of a replica's data that an eventual read may not serve before its gate opens. */
+const GATED_READS: ReadonlySet<ShardAction['action']> = new Set([
+  'search',
+  'searchStats',
+  'searchShard',
+  'facetSearchShard',
+  'getDocument',
+  'getDocuments',
+  'findDocument',
+  'getSettings',
+  'stats',
+])
+
+/** The applied index of `group`'s leader after a ReadIndex round, or null when no leader answered. */
+async function leaderReadPoint(
+  node: ClusterNode,
+  hosting: ShardHosting,
+  group: string,
+): Promise<number | null> {
+  const ref = hosting.hosted().find((r) => r.group === group)
+  const target =
+    ref === undefined ? undefined : shardTargets(node, ref.indexUid).find((t) => t.group === group)
+  if (target === undefined) return null
+  const { results } = await readShards(node, hosting, [{ target, call: { action: 'readPoint' } }], {
+    mode: 'leader',
+    timeoutMs: 5_000,
+  })
+  const point = results[0]?.value
+  return typeof point === 'number' ? point : null
 }
 
 function findDocument(index: Index, id: string | number, options: object): Doc | null {
@@ -427,7 +486,12 @@ export async function readShards(
           pending.delete(shard)
           return
         }
-        if (reply.code === 'not_leader' || reply.code === 'unknown_group' || reply.code === 'stopped') {
+        if (
+          reply.code === 'not_leader' ||
+          reply.code === 'unknown_group' ||
+          reply.code === 'stopped' ||
+          reply.code === 'replica_catching_up'
+        ) {
           entry.reason = reply.message
           if (reply.leader !== undefined && reply.leader !== null && reply.leader !== nodeId) {
             entry.hint = reply.leader
@@ -489,6 +553,12 @@ export async function readShards(
 /** Answer times of each node to shard reads, for hedging. */
 const LATENCY = new ReplicaLatency()
 let hedgesSent = 0
+let refusedCatchingUp = 0
+
+/** How many eventual reads a replica on this node refused while catching up (replica-read-gate.ts). */
+export function catchingUpRefusals(): number {
+  return refusedCatchingUp
+}
 
 /** How many eventual reads were sent to a second replica because the first was slow. */
 export function shardReadHedges(): number {

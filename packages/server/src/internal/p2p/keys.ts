@@ -32,11 +32,16 @@ const PNET_SALT = 'shoal-cluster-key'
  * authenticates gossip).
  */
 export function derivePnetKey(clusterKey: Uint8Array): Uint8Array {
+  const psk = Buffer.from(derivePnetPsk(clusterKey))
+  return new TextEncoder().encode(`/key/swarm/psk/1.0.0/\n/base16/\n${psk.toString('hex')}`)
+}
+
+/** The same key as `derivePnetKey`, as its raw 32 bytes (what XSalsa20 is keyed with). */
+export function derivePnetPsk(clusterKey: Uint8Array): Uint8Array {
   if (clusterKey.byteLength < MIN_CLUSTER_KEY_BYTES) {
     throw new P2PConfigError(`the cluster key must be at least ${MIN_CLUSTER_KEY_BYTES} bytes`)
   }
-  const psk = Buffer.from(hkdfSync('sha256', clusterKey, PNET_SALT, PNET_INFO, 32))
-  return new TextEncoder().encode(`/key/swarm/psk/1.0.0/\n/base16/\n${psk.toString('hex')}`)
+  return new Uint8Array(hkdfSync('sha256', clusterKey, PNET_SALT, PNET_INFO, 32))
 }
 
 /**

@@ -5,6 +5,8 @@
  */
 
 import { isIP } from 'node:net'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
 import type { ConnectionProtector, MessageStream, PrivateKey } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -15,6 +17,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { P2PAddressError } from './errors.ts'
 import type { HostPort } from './options.ts'
+import { type KeyChoice, keyRingProtector, type PnetKeyRing } from './pnet-key-ring.ts'
 
 /** A peer to dial: its peer id and the multiaddrs it announced. */
 export interface PeerAddress {
@@ -24,8 +27,11 @@ export interface PeerAddress {
 
 export interface HostOptions {
   privateKey: PrivateKey
-  /** The pnet key in `/key/swarm/psk/1.0.0/` format (see keys.ts). */
-  pnetKey: Uint8Array
+  /**
+   * The private network: one pnet key in `/key/swarm/psk/1.0.0/` format (see
+   * keys.ts, @libp2p/pnet), or a key ring that accepts several (pnet-key-ring.ts).
+   */
+  pnet: { pnetKey: Uint8Array } | { keyRing: PnetKeyRing; onKeyChoice?: KeyChoice }
   listen: HostPort
   announce?: HostPort | undefined
   dialTimeoutMs: number
@@ -34,7 +40,15 @@ export interface HostOptions {
   maxReadBufferBytes: number
   /** Called once per connection that closed before its handshake completed. */
   onHandshakeFailure?: (direction: 'inbound' | 'outbound') => void
+  /**
+   * Run gossipsub (with identify, which it needs to learn which peers speak it): the
+   * inter-region feed. Off for cluster nodes. @defaultValue false
+   */
+  pubsub?: boolean
 }
+
+/** A host with gossipsub: `services.pubsub` is there when `HostOptions.pubsub` was set. */
+export type Libp2pHost = Libp2p<{ pubsub?: GossipSub }>
 
 /** Connections kept, inbound connections per second per IP, and handshakes in progress, each at most. */
 export const MAX_CONNECTIONS = 1024
@@ -74,7 +88,7 @@ export function dialTargets(peer: PeerAddress): Multiaddr[] {
   })
 }
 
-export async function createLibp2pHost(options: HostOptions): Promise<Libp2p> {
+export async function createLibp2pHost(options: HostOptions): Promise<Libp2pHost> {
   const observer = new HandshakeObserver(options.onHandshakeFailure)
   return createLibp2p({
     privateKey: options.privateKey,
@@ -97,7 +111,11 @@ export async function createLibp2pHost(options: HostOptions): Promise<Libp2p> {
         },
       }),
     ],
-    connectionProtector: observer.wrap(preSharedKey({ psk: options.pnetKey })()),
+    connectionProtector: observer.wrap(
+      'keyRing' in options.pnet
+        ? keyRingProtector(options.pnet.keyRing, options.pnet.onKeyChoice ?? (() => {}))()
+        : preSharedKey({ psk: options.pnet.pnetKey })(),
+    ),
     connectionGater: {
       // The default gater is fine with loopback and private ranges on Node;
       // say so explicitly, since clusters run on private networks.
@@ -117,8 +135,19 @@ export async function createLibp2pHost(options: HostOptions): Promise<Libp2p> {
       maxIncomingPendingConnections: MAX_CONNECTIONS,
     },
     peerDiscovery: [],
-    services: {},
-  })
+    services: (options.pubsub === true
+      ? {
+          identify: identify(),
+          pubsub: gossipsub({
+            // Feed messages carry their own sequence numbers and are fetched again when lost,
+            // so publishing before any region listens is not an error.
+            allowPublishToZeroTopicPeers: true,
+            ignoreDuplicatePublishError: true,
+            emitSelf: false,
+          }),
+        }
+      : {}) as Record<string, never>,
+  }) as Promise<Libp2pHost>
 }
 
 /**

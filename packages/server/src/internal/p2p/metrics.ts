@@ -27,6 +27,7 @@ export class P2PMetrics {
   readonly framesDropped: Counter<'peer' | 'reason'>
   readonly streamsClosed: Counter<'protocol' | 'reason'>
   readonly handshakeFailures: Counter<'direction'>
+  readonly pnetKeys: Counter<'key'>
   readonly requests: Counter<'peer' | 'outcome'>
 
   constructor(registry: Registry | undefined, queuedBytes: () => number) {
@@ -57,6 +58,12 @@ export class P2PMetrics {
       name: 'shoal_p2p_handshake_failures_total',
       help: 'Connections that closed before the private-network and Noise handshakes completed (a wrong cluster key lands here)',
       labelNames: ['direction'] as const,
+      registers,
+    })
+    this.pnetKeys = new Counter({
+      name: 'shoal_p2p_pnet_inbound_keys_total',
+      help: "Connections by the private-network key the peer sends with: sending (this node's own), other (another accepted key, during a rotation) or none",
+      labelNames: ['key'] as const,
       registers,
     })
     this.requests = new Counter({

@@ -1,7 +1,7 @@
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Libp2p } from 'libp2p'
 import {
   P2PAbortedError,
   P2PConfigError,
@@ -11,10 +11,17 @@ import {
 } from './errors.ts'
 import { decodeBody, encodeFrame, FrameKind } from './frame.ts'
 import { RateLimitedLog, readFrames, type StreamContext } from './frame-stream.ts'
-import { derivePnetKey, loadOrCreatePeerKey } from './keys.ts'
-import { createLibp2pHost, dialTargets, type PeerAddress, YAMUX_MAX_WINDOW_BYTES } from './libp2p-host.ts'
+import { loadOrCreatePeerKey } from './keys.ts'
+import {
+  createLibp2pHost,
+  dialTargets,
+  type Libp2pHost,
+  type PeerAddress,
+  YAMUX_MAX_WINDOW_BYTES,
+} from './libp2p-host.ts'
 import { P2PMetrics } from './metrics.ts'
 import { type P2PNodeOptions, type ResolvedP2POptions, resolveP2POptions } from './options.ts'
+import { PnetKeyRing } from './pnet-key-ring.ts'
 import { RAFT_PROTOCOL, RaftOutbox } from './raft-outbox.ts'
 import { type RequestHandler, type RequestOptions, RPC_PROTOCOL, RpcClient, serveStream } from './rpc.ts'
 import { receiveOverStream, SNAPSHOT_PROTOCOL, type SnapshotHandler, sendOverStream } from './snapshot.ts'
@@ -62,18 +69,29 @@ export class P2PNode {
   readonly #outboxes = new Map<string, RaftOutbox>()
   readonly #peers = new Map<string, KnownPeer>()
   readonly #rpcClients = new Map<string, RpcClient>()
-  #libp2p: Libp2p | undefined
+  #libp2p: Libp2pHost | undefined
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new'
   #onRaft: RaftHandler | undefined
   #onRequest: RequestHandler | undefined
   #onSnapshot: SnapshotHandler | undefined
   #onPeerConnection: PeerConnectionHandler | undefined
+  readonly #keyRing: PnetKeyRing
 
   /** Throws `P2PConfigError` for invalid options. */
   constructor(options: P2PNodeOptions) {
     this.#opts = resolveP2POptions(options)
     this.metrics = new P2PMetrics(this.#opts.registry, () => this.#queuedBytes())
     this.#log = new RateLimitedLog(this.#opts.logger, this.#opts.logIntervalMs)
+    this.#keyRing = new PnetKeyRing([this.#opts.clusterKey, ...this.#opts.acceptedClusterKeys])
+  }
+
+  /**
+   * Changes the cluster keys for connections opened from now on: send with
+   * `sending`, accept it and every key of `accepted`. Open connections stay.
+   * Throws `P2PConfigError` for a key shorter than 16 bytes.
+   */
+  setClusterKeys(sending: Uint8Array, accepted: readonly Uint8Array[] = []): void {
+    this.#keyRing.set([sending, ...accepted])
   }
 
   /** Loads (or creates) the identity key, then listens. Throws `P2PConfigError`. */
@@ -83,12 +101,19 @@ export class P2PNode {
     const opts = this.#opts
     const libp2p = await createLibp2pHost({
       privateKey: await loadOrCreatePeerKey(opts.dataDir),
-      pnetKey: derivePnetKey(opts.clusterKey),
+      pnet: {
+        keyRing: this.#keyRing,
+        onKeyChoice: (index) =>
+          this.metrics.pnetKeys.inc({
+            key: index === undefined ? 'none' : index === 0 ? 'sending' : 'other',
+          }),
+      },
       listen: opts.listen,
       announce: opts.announce,
       dialTimeoutMs: opts.dialTimeoutMs,
       handshakeTimeoutMs: opts.handshakeTimeoutMs,
       maxReadBufferBytes: 2 * YAMUX_MAX_WINDOW_BYTES,
+      pubsub: opts.pubsub,
       onHandshakeFailure: (direction) => {
         this.metrics.handshakeFailures.inc({ direction })
         this.#log.warn(
@@ -187,6 +212,13 @@ export class P2PNode {
       return false
     }
     return this.#outbox(to).enqueue(bytes)
+  }
+
+  /** The gossipsub service of a node started with `pubsub: true`; throws `P2PStoppedError` otherwise. */
+  pubsub(): GossipSub {
+    const service = this.#running().services.pubsub
+    if (service === undefined) throw new P2PStoppedError('this p2p node runs no pubsub')
+    return service
   }
 
   onRaft(handler: RaftHandler): void {
@@ -382,7 +414,7 @@ export class P2PNode {
     }
   }
 
-  #running(): Libp2p {
+  #running(): Libp2pHost {
     if (this.#state !== 'running' || this.#libp2p === undefined) {
       throw new P2PStoppedError(`the p2p node is ${this.#state}`)
     }

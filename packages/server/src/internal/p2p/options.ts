@@ -24,6 +24,11 @@ export interface P2PNodeOptions {
    * from it (HKDF-SHA256); it is never used or logged as it is.
    */
   clusterKey: Uint8Array
+  /**
+   * More cluster keys accepted from peers (a rotation in progress); the node
+   * itself sends with `clusterKey`. @defaultValue []
+   */
+  acceptedClusterKeys?: readonly Uint8Array[]
   /** Where to listen for TCP. Port 0 picks an ephemeral port. */
   listen: HostPort
   /** The address advertised to others (for example a proxy in between). @defaultValue the listen addresses */
@@ -60,6 +65,8 @@ export interface P2PNodeOptions {
   logger?: P2PLogger
   /** Where the `shoal_p2p_*` metrics are registered. @defaultValue a registry of the node's own */
   registry?: Registry
+  /** Run gossipsub on this node (`P2PNode.pubsub`): the inter-region feed. @defaultValue false */
+  pubsub?: boolean
 }
 
 export type ResolvedP2POptions = Required<Omit<P2PNodeOptions, 'announce' | 'registry'>> &
@@ -79,6 +86,7 @@ export const P2P_DEFAULTS = Object.freeze({
   snapshotWindowBytes: 4 * MiB,
   logIntervalMs: 10_000,
   maxInboundRequests: 256,
+  pubsub: false,
 })
 
 /** The largest body the u32 length field can describe, less the header. */
@@ -97,6 +105,7 @@ export function resolveP2POptions(options: P2PNodeOptions): ResolvedP2POptions {
   const resolved: ResolvedP2POptions = {
     ...P2P_DEFAULTS,
     logger: silentLogger,
+    acceptedClusterKeys: [],
     ...given,
   }
   if (given.snapshotChunkBytes === undefined && typeof resolved.maxFrameBytes === 'number') {
@@ -110,6 +119,10 @@ export function resolveP2POptions(options: P2PNodeOptions): ResolvedP2POptions {
     resolved.clusterKey.byteLength < MIN_CLUSTER_KEY_BYTES
   ) {
     throw new P2PConfigError(`clusterKey must be a Uint8Array of at least ${MIN_CLUSTER_KEY_BYTES} bytes`)
+  }
+  for (const key of resolved.acceptedClusterKeys) {
+    if (!(key instanceof Uint8Array) || key.byteLength < MIN_CLUSTER_KEY_BYTES)
+      throw new P2PConfigError(`every accepted cluster key must be at least ${MIN_CLUSTER_KEY_BYTES} bytes`)
   }
   checkHostPort('listen', resolved.listen)
   if (resolved.announce !== undefined) {

@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.ts'
 
 /** Cluster settings a primary or standby refuses (it uses only the key and the p2p addresses). */
 const CLUSTER_ONLY_KEYS = new Set([
+  'cluster_key_accept_file',
   'cluster_name',
   'region',
   'zone',

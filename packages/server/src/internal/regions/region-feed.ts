@@ -1,0 +1,237 @@
+import { Packr } from 'msgpackr'
+import type { Logger } from 'pino'
+import { compareStamps, type Hlc, hlcReceive, hlcTick, type Stamp } from './hlc.ts'
+import type { RegionIndexOptions } from './region-config.ts'
+import type { ConflictRecord, RegionJournal } from './region-journal.ts'
+import type { FeedEntry } from './region-protocol.ts'
+
+/** What the feed reads and writes of the engine (`@shoal/engine`'s `Engine` has it all). */
+export interface RegionEngine {
+  logRange(): { firstIndex: number; lastIndex: number }
+  readLog(
+    fromIndex: number,
+    maxBytes: number,
+  ): Promise<{ ok: true; entries: Uint8Array[] } | { ok: false; reason: 'compacted' }>
+  appendFollowed(payloads: Uint8Array[]): Promise<number>
+  hasIndex(uid: string): boolean
+  getIndex(uid: string): { primaryKey: string | null }
+  index(uid: string): { getDocument(id: string | number): unknown }
+}
+
+/** The version key of an index's settings (no document id is empty). */
+export const SETTINGS_KEY = ''
+
+type Doc = Record<string, unknown>
+/** The engine commands a replicated index carries (engine/src/internal/commands.ts). */
+type ReplicatedCommand =
+  | { type: 'addDocuments'; uid: string; documents: Doc[]; primaryKey: string | null; merge: boolean }
+  | { type: 'deleteDocuments'; uid: string; ids: (string | number)[] }
+  | { type: 'updateSettings'; uid: string; settings: unknown }
+  | { type: 'createIndex'; uid: string; primaryKey: string | null }
+
+const packr = new Packr({ useRecords: false, moreTypes: false })
+
+/** Field a command applied from another region carries in the local log, so it is not published again. */
+const ORIGIN_FIELD = 'regionOrigin'
+
+export interface RegionFeedOptions {
+  region: string
+  engine: RegionEngine
+  journal: RegionJournal
+  replicated: (index: string) => RegionIndexOptions | undefined
+  /** Wall-clock milliseconds (the physical part of the clock). */
+  now: () => number
+  logger: Logger
+  onSkipped: (reason: string) => void
+}
+
+/**
+ * The two halves of replication inside one region, run one at a time (`serially`), so that a
+ * remote command is compared against every local write the engine committed before it:
+ *
+ * - `publishCommitted` reads the engine's command log past what was published, and turns each
+ *   command written here on a replicated index into a `FeedEntry` (next seq, a new HLC, the
+ *   version each document had), journalled before it is handed out;
+ * - `applyRemote` settles a remote entry document by document with last-writer-wins, applies the
+ *   winners through the engine's log, and journals the conflicts.
+ */
+export class RegionFeed {
+  readonly #o: RegionFeedOptions
+  #clock: Hlc
+  #chain: Promise<unknown> = Promise.resolve()
+
+  constructor(options: RegionFeedOptions) {
+    this.#o = options
+    this.#clock = options.journal.clock
+    if (options.journal.lastEngineIndex === 0)
+      options.journal.lastEngineIndex = options.engine.logRange().lastIndex
+  }
+
+  /** Runs `work` after every earlier one finished (the region's one lane). */
+  serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(work)
+    this.#chain = run.catch(() => {})
+    return run
+  }
+
+  /** Publishes what the engine committed since the last call; resolves with the new entries. Call inside `serially`. */
+  async publishCommitted(): Promise<FeedEntry[]> {
+    const { engine, journal } = this.#o
+    const fresh: Array<{ engineIndex: number; entry: FeedEntry; keys: string[] }> = []
+    while (journal.lastEngineIndex < engine.logRange().lastIndex) {
+      const from = journal.lastEngineIndex + 1
+      const read = await engine.readLog(from, 4 * 1024 * 1024)
+      if (!read.ok) {
+        // Compaction overtook the publisher (it had stopped for long): what is gone cannot be sent.
+        this.#o.logger.error({ from }, 'region: the engine log was compacted past what was published')
+        this.#o.onSkipped('compacted')
+        journal.lastEngineIndex = engine.logRange().firstIndex - 1
+        continue
+      }
+      read.entries.forEach((payload, i) => {
+        const made = this.#entryOf(payload, from + i, fresh)
+        if (made !== undefined) fresh.push(made)
+      })
+      journal.lastEngineIndex = from + read.entries.length - 1
+    }
+    await journal.appendOut(fresh)
+    return fresh.map((f) => f.entry)
+  }
+
+  #entryOf(
+    payload: Uint8Array,
+    engineIndex: number,
+    earlier: Array<{ entry: FeedEntry; keys: string[] }>,
+  ): { engineIndex: number; entry: FeedEntry; keys: string[] } | undefined {
+    const command = packr.unpack(payload) as Record<string, unknown>
+    const uid = command.uid
+    if (command[ORIGIN_FIELD] !== undefined || typeof uid !== 'string' || !this.#o.replicated(uid))
+      return undefined
+    const keyed = this.#keysOf(command as unknown as ReplicatedCommand)
+    if (keyed === undefined) {
+      this.#o.onSkipped(String(command.type))
+      this.#o.logger.warn(
+        { index: uid, type: command.type },
+        'region: a command other regions cannot replay was not published',
+      )
+      return undefined
+    }
+    const { journal } = this.#o
+    const pending = earlier.filter((e) => e.entry.index === uid)
+    const versionOf = (key: string): Stamp | null => {
+      for (let i = pending.length - 1; i >= 0; i--)
+        if (pending[i]!.keys.includes(key)) return { hlc: pending[i]!.entry.hlc, region: this.#o.region }
+      return journal.versionOf(uid, key) ?? null
+    }
+    this.#clock = hlcTick(this.#clock, this.#o.now())
+    const entry: FeedEntry = {
+      origin: this.#o.region,
+      index: uid,
+      seq: journal.seqOf(uid) + pending.length + 1,
+      hlc: this.#clock,
+      prev: keyed.keys.map(versionOf),
+      command: packr.pack(keyed.command),
+    }
+    return { engineIndex, entry, keys: keyed.keys }
+  }
+
+  /** The documents a command writes, with the command as other regions get it; undefined when they cannot replay it. */
+  #keysOf(command: ReplicatedCommand): { keys: string[]; command: ReplicatedCommand } | undefined {
+    switch (command.type) {
+      case 'addDocuments': {
+        const primaryKey = command.primaryKey ?? this.#primaryKey(command.uid)
+        if (primaryKey === null) return undefined
+        return {
+          keys: command.documents.map((d) => String(d[primaryKey])),
+          command: { ...command, primaryKey },
+        }
+      }
+      case 'deleteDocuments':
+        return { keys: command.ids.map(String), command }
+      case 'updateSettings':
+        return { keys: [SETTINGS_KEY], command }
+      case 'createIndex':
+        return { keys: [], command }
+      default:
+        return undefined
+    }
+  }
+
+  #primaryKey(uid: string): string | null {
+    return this.#o.engine.hasIndex(uid) ? this.#o.engine.getIndex(uid).primaryKey : null
+  }
+
+  /**
+   * Applies one remote entry (the next in its origin's sequence) with last-writer-wins per
+   * document, durably; returns the conflicts it logged. Call inside `serially`, after
+   * `publishCommitted`.
+   */
+  async applyRemote(entry: FeedEntry, options: RegionIndexOptions): Promise<ConflictRecord[]> {
+    const { engine, journal } = this.#o
+    this.#clock = hlcReceive(this.#clock, entry.hlc, this.#o.now())
+    const command = packr.unpack(entry.command) as ReplicatedCommand
+    const stamp: Stamp = { hlc: entry.hlc, region: entry.origin }
+    const conflicts: ConflictRecord[] = []
+    const keys: string[] = []
+    let applied: ReplicatedCommand | undefined
+    const settle = (key: string, i: number, remoteDoc: unknown, id: string | number): boolean => {
+      const local = journal.versionOf(entry.index, key)
+      const remoteWins = local === undefined || compareStamps(stamp, local) > 0
+      const concurrent = local !== undefined && !sameStamp(entry.prev[i] ?? null, local)
+      if (concurrent) {
+        const localDoc = key === SETTINGS_KEY ? null : this.#currentDoc(entry.index, id)
+        const remote = { region: entry.origin, hlc: entry.hlc, document: remoteDoc }
+        const mine = { region: local.region, hlc: local.hlc, document: localDoc }
+        conflicts.push({
+          id: `${entry.index}.${entry.origin}.${entry.seq}.${i}`,
+          index: entry.index,
+          documentId: key === SETTINGS_KEY ? '(settings)' : key,
+          status: options.conflictResolution === 'manual' ? 'open' : 'resolved',
+          resolution: options.conflictResolution === 'manual' ? null : 'lww',
+          winner: remoteWins ? remote : mine,
+          loser: remoteWins ? mine : remote,
+          detectedAtMs: this.#o.now(),
+        })
+      }
+      if (remoteWins) keys.push(key)
+      return remoteWins
+    }
+    switch (command.type) {
+      case 'addDocuments': {
+        const pk = command.primaryKey ?? 'id'
+        const winners = command.documents.filter((doc, i) =>
+          settle(String(doc[pk]), i, doc, doc[pk] as string),
+        )
+        if (winners.length > 0) applied = { ...command, documents: winners }
+        break
+      }
+      case 'deleteDocuments': {
+        const winners = command.ids.filter((id, i) => settle(String(id), i, null, id))
+        if (winners.length > 0) applied = { ...command, ids: winners }
+        break
+      }
+      case 'updateSettings':
+        if (settle(SETTINGS_KEY, 0, command.settings, SETTINGS_KEY)) applied = command
+        break
+      case 'createIndex':
+        if (!engine.hasIndex(command.uid)) applied = command
+        break
+    }
+    if (applied !== undefined)
+      await engine.appendFollowed([packr.pack({ ...applied, [ORIGIN_FIELD]: entry.origin })])
+    await journal.appendIn(entry, keys, conflicts)
+    return conflicts
+  }
+
+  #currentDoc(index: string, id: string | number): unknown {
+    try {
+      return this.#o.engine.index(index).getDocument(id)
+    } catch {
+      return null
+    }
+  }
+}
+
+function sameStamp(a: Stamp | null, b: Stamp): boolean {
+  return a !== null && compareStamps(a, b) === 0
+}
