@@ -1,67 +1,12 @@
-import { type ChaosReport, reportToMarkdown, runChaos, scenarioByName } from '@shoal/testkit/chaos'
-import { testSeed } from '@shoal/testkit/rng'
-import { describe, expect, it } from 'vitest'
-import { KvChaosSystem } from '../examples/kv/chaos-system.ts'
+import { describeKvChaos } from './kv-chaos-suite.ts'
 
-// A smoke of every chaos scenario against the KV example as three real
-// processes, at a fixed seed. Scenarios share runs (each applied in turn) to
-// keep the file near two minutes; `pnpm chaos --scenario NAME --duration 10m`
-// runs the long versions. A failure prints the report; the command in it
-// replays the fault schedule.
+// The CI smoke of the KV example's chaos checks: one group mixing a partition, a link fault, a
+// process fault and a disk fault. Every scenario runs under `pnpm test:soak` (kv-chaos.soak.test.ts).
 
-const seed = testSeed(20261206)
-
-const groups: Array<{ name: string; scenarios: string[]; durationMs: number }> = [
+describeKvChaos('chaos smoke: the KV example under mixed faults', [
   {
-    name: 'network faults',
-    scenarios: [
-      'partition-halves',
-      'partition-leader',
-      'partition-bridge',
-      'partition-one-way',
-      'latency-spikes',
-      'packet-loss',
-      'corruption',
-    ],
-    durationMs: 70_000,
+    name: 'mixed faults',
+    scenarios: ['partition-leader', 'packet-loss', 'kill-leader', 'fsync-failure'],
+    durationMs: 40_000,
   },
-  {
-    name: 'process, clock and disk faults',
-    scenarios: ['kill-leader', 'kill-all', 'pause', 'clock-skew', 'fsync-failure', 'disk-full'],
-    durationMs: 50_000,
-  },
-]
-
-function explain(report: ChaosReport): string {
-  return `seed ${report.seed}: ${report.command}\n${reportToMarkdown(report)}`
-}
-
-describe('chaos smoke: the KV example under every scenario', () => {
-  for (const group of groups) {
-    it(`${group.name}: linearizable, no acknowledged write lost, replicas identical after healing`, async () => {
-      const system = await KvChaosSystem.create()
-      const names = group.scenarios.filter((name) => {
-        const needs = scenarioByName(name).requires ?? []
-        return needs.every((capability) => system.capabilities[capability])
-      })
-      const scenario = scenarioByName(names.join(','))
-      const report = await runChaos({
-        system,
-        scenario,
-        seed,
-        durationMs: group.durationMs,
-        settleTimeoutMs: 30_000,
-        checkTimeoutMs: 30_000,
-        command: `pnpm chaos --scenario ${names.join(',')} --duration ${group.durationMs / 1000}s --seed ${seed}`,
-      })
-      const applied = new Set(report.faults.map((f) => f.kind.split(':')[0]))
-      for (const name of names)
-        expect(applied, `${name} was never applied; ${explain(report)}`).toContain(name)
-      expect(report.operations.write.ok, explain(report)).toBeGreaterThan(50)
-      expect(report.linearizability.verdict, explain(report)).toBe('linearizable')
-      expect(report.lostWrites.count, explain(report)).toBe(0)
-      expect(report.replicas.identical, explain(report)).toBe(true)
-      expect(report.recovery.firstAcknowledgedWriteMs, explain(report)).not.toBeNull()
-    }, 150_000)
-  }
-})
+])
