@@ -19,6 +19,12 @@ export interface EmbedderSettings {
 export interface TypoToleranceSettings {
   enabled: boolean
   minWordSizeForTypos: { oneTypo: number; twoTypos: number }
+  /** Query words matched only as typed (and as a prefix), never through a typo; sorted. @defaultValue [] */
+  disableOnWords: string[]
+  /** Attributes (and what lies under them) where no word matches through a typo; sorted. @defaultValue [] */
+  disableOnAttributes: string[]
+  /** Query words made only of digits match only as typed. @defaultValue false */
+  disableOnNumbers: boolean
 }
 
 export interface Settings {
@@ -94,8 +100,11 @@ type PartialSettings = 'typoTolerance' | 'pagination' | 'faceting'
 
 /** A settings update: every field optional, `null` resets that setting to its default. */
 export type SettingsUpdate = {
-  [K in keyof Settings]?: (K extends PartialSettings ? Partial<Settings[K]> : Settings[K]) | null
+  [K in keyof Settings]?: (K extends PartialSettings ? FieldsUpdate<Settings[K]> : Settings[K]) | null
 }
+
+/** An object setting's update: every field optional, `null` resets that field. */
+type FieldsUpdate<T> = { [F in keyof T]?: T[F] | null }
 
 export interface IndexInfo {
   uid: string
@@ -298,6 +307,8 @@ export interface ShardRefinePlan {
   syntax: boolean
   matchingStrategy: 'last' | 'all' | 'frequency' | null
   attributesToSearchOn: string[] | null
+  /** Whether `typoTolerance.disableOnAttributes` narrows the matches (which words a hit holds). */
+  typoAttributes: boolean
   rankingScoreThreshold: number | null
   /** The attribute with one hit per value (the `distinct` parameter or `distinctAttribute`). */
   distinct: string | null

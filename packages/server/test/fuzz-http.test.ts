@@ -171,6 +171,9 @@ const settingsBody = someOf(
           minWordSizeForTypos: plausible(
             fc.record({ oneTypo: plausible(fc.nat(12)), twoTypos: plausible(fc.nat(12)) }),
           ),
+          disableOnWords: plausible(fc.array(fc.string({ maxLength: 6 }), { maxLength: 3 })),
+          disableOnAttributes: plausible(attributes),
+          disableOnNumbers: plausible(fc.boolean()),
         },
         { requiredKeys: [] },
       ),

@@ -38,6 +38,8 @@ export interface CheckedSearch {
   /** Undefined: every document matching any query word, ranked by BM25. */
   matchingStrategy: MatchingStrategy | undefined
   attributesToSearchOn: string[] | undefined
+  /** Whether `typoTolerance.disableOnAttributes` narrows the matches (a keyword part, typos on). */
+  typoAttributes: boolean
   format: FormatRequest | undefined
   /** `searchCutoffMs` from the search's start (`performance.now()` time); undefined: no cutoff. */
   deadline: number | undefined
@@ -118,6 +120,10 @@ export function checkSearch(params: SearchParams | undefined, settings: Settings
     distinct: checkDistinct(p.distinct, settings) ?? settings.distinctAttribute ?? undefined,
     matchingStrategy: checkStrategy(p.matchingStrategy),
     attributesToSearchOn: checkSearchOn(p.attributesToSearchOn, settings),
+    typoAttributes:
+      settings.typoTolerance.enabled &&
+      settings.typoTolerance.disableOnAttributes.length > 0 &&
+      q.trim() !== '',
     format: checkFormat(p),
     deadline: deadlineOf(settings.searchCutoffMs),
   }

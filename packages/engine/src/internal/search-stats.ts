@@ -17,6 +17,7 @@ import { parseQuerySyntax } from './query-syntax.ts'
 import { type CheckedSearch, checkSearch } from './search-params.ts'
 import { settingsFingerprint } from './settings-fingerprint.ts'
 import { synonymTerms } from './synonyms.ts'
+import { typoBudget, typoExemption } from './typo-policy.ts'
 
 /** A random name per text index instance: a version never repeats across restarts or rebuilds. */
 const instanceNames = new WeakMap<TextIndex, string>()
@@ -54,9 +55,9 @@ export function searchStats(
 }
 
 export function textStats(state: IndexState, text: string, omitTypos = false): TextQueryStats {
-  const tolerance = state.settings.typoTolerance
   return state.text.queryStats(text, {
-    typos: tolerance.enabled ? tolerance.minWordSizeForTypos : 0,
+    typos: typoBudget(state.settings),
+    typoExempt: typoExemption(state.text, state.settings),
     prefix: state.settings.prefixSearch !== 'disabled',
     synonyms: synonymTerms(state.text, text, state.settings.synonyms),
     omitTypos,

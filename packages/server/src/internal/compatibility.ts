@@ -190,7 +190,7 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
   ],
   [
     'typoTolerance',
-    '`enabled` and `minWordSizeForTypos`; `disableOnWords`, `disableOnAttributes`, `disableOnNumbers` fail the settings task (`invalid_settings_typo_tolerance`)',
+    'every field: `enabled`, `minWordSizeForTypos`, `disableOnWords` (those query words match only as typed, compared as analysed), `disableOnAttributes` (a word found there only through a typo does not match: the hit is dropped unless it holds a query word otherwise; BM25 still weighs the typo variant in its score), `disableOnNumbers` (query words of digits only match as typed); on sharded indexes too',
   ],
   [
     'faceting',
