@@ -28,6 +28,7 @@ export { decodeCommand, encodeCommand } from './internal/commands.ts'
 export { bucketOfKey, type DigestEntry, DocumentDigests, documentHash } from './internal/document-digests.ts'
 export { compareDocumentKeys } from './internal/document-order.ts'
 export { mergeFacetSearch } from './internal/facet-search.ts'
+export { filterFeatures, matchesPattern } from './internal/filterable-rules.ts'
 export type { Components } from './internal/index-state.ts'
 export { MemoryCommandLog } from './internal/memory-log.ts'
 export {
@@ -75,6 +76,9 @@ export type {
   FacetSearchParams,
   FacetSearchResult,
   Filter,
+  FilterableAttribute,
+  FilterableAttributesRule,
+  FilterableFeatures,
   GetDocumentsParams,
   HybridParams,
   IndexInfo,

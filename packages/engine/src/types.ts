@@ -1,6 +1,7 @@
 /** Public types of `@shoal/engine` (Meilisearch names and shapes). */
 
 import type { TextQueryStats } from './internal/ports.ts'
+import type { DetailRule, MatchDetails } from './internal/ranking-details.ts'
 
 /** A stored JSON document. */
 export type Doc = Record<string, unknown>
@@ -36,7 +37,11 @@ export interface Settings {
    */
   rankingRules: string[]
   searchableAttributes: string[]
-  filterableAttributes: string[]
+  /**
+   * Attribute names (filterable with every operator, facet-searchable) and rules
+   * `{ attributePatterns, features }` (filterable-rules.ts). @defaultValue []
+   */
+  filterableAttributes: FilterableAttribute[]
   sortableAttributes: string[]
   displayedAttributes: string[]
   stopWords: string[]
@@ -74,6 +79,28 @@ export interface Settings {
    * folds as those languages need are accepted (settings-tokens.ts). @defaultValue null
    */
   localizedAttributes: LocalizedAttributesRule[] | null
+}
+
+/** An entry of `filterableAttributes`: an attribute name, or a rule with patterns and features. */
+export type FilterableAttribute = string | FilterableAttributesRule
+
+/** Meilisearch's object form of a `filterableAttributes` entry. */
+export interface FilterableAttributesRule {
+  /** Attribute names; `*` matches any run of characters (`price*`, `*_id`). */
+  attributePatterns: string[]
+  features: FilterableFeatures
+}
+
+/** What the attributes of a `filterableAttributes` rule allow. */
+export interface FilterableFeatures {
+  /** Facet search on them. @defaultValue false in a rule */
+  facetSearch: boolean
+  filter: {
+    /** `=`, `!=`, `IN`, `EXISTS`, `IS NULL`, `IS EMPTY`. @defaultValue true in a rule */
+    equality: boolean
+    /** `<`, `<=`, `>`, `>=`, `TO`. @defaultValue false in a rule */
+    comparison: boolean
+  }
 }
 
 /** One rule of `localizedAttributes`: attributes matching the patterns hold text in the locales. */
@@ -210,6 +237,12 @@ export interface SearchParams {
   cropMarker?: string
   /** Add `_matchesPosition` to hits. @defaultValue false */
   showMatchesPosition?: boolean
+  /** Add `_rankingScoreDetails` to hits: one entry per ranking rule (docs/ranking-rules.md). @defaultValue false */
+  showRankingScoreDetails?: boolean
+  /** Add `performanceDetails`, the time of each phase of the search. @defaultValue false */
+  showPerformanceDetails?: boolean
+  /** The query's languages: only locales the analyser handles (as `localizedAttributes`). */
+  locales?: string[]
 }
 
 /**
@@ -232,6 +265,8 @@ export interface SearchResult {
   /** `min` and `max` of each requested facet with numeric values among the matches. */
   facetStats?: Record<string, { min: number; max: number }>
   semanticHitCount?: number
+  /** With `showPerformanceDetails`: `search` and `search > <phase>` durations as text (`1.25ms`). */
+  performanceDetails?: Record<string, string>
 }
 
 /**
@@ -295,6 +330,8 @@ export interface ShardSearchPlan {
   faceting: FacetingSettings
   /** What narrows the ranked list after ranking; null when nothing does. */
   refine: ShardRefinePlan | null
+  /** With `showRankingScoreDetails`: the entries of `_rankingScoreDetails` in order (ranking-details.ts). */
+  details: DetailRule[] | null
 }
 
 /**
@@ -343,6 +380,8 @@ export interface ShardHit {
   distinctValues: string[] | null
   /** The hit's own facet counts, when the merge decides which hits the facets count; else null. */
   facets: ShardFacets | null
+  /** What its text holds of the query, for `_rankingScoreDetails`; null when not asked or not read. */
+  match: MatchDetails | null
 }
 
 /** A partition's exact, untrimmed facet counts. */
@@ -398,6 +437,8 @@ export interface FacetSearchParams {
   vector?: number[]
   hybrid?: HybridParams
   rankingScoreThreshold?: number
+  /** The query's languages, as a search's `locales`. */
+  locales?: string[]
   /** Counts are always exact; accepted for compatibility. */
   exhaustiveFacetCount?: boolean
 }

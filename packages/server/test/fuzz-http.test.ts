@@ -136,6 +136,7 @@ const similarBody = someOf(
     attributesToRetrieve: plausible(attributes),
     showRankingScore: plausible(fc.boolean()),
     showRankingScoreDetails: plausible(fc.boolean()),
+    showPerformanceDetails: plausible(fc.boolean()),
     rankingScoreThreshold: plausible(fc.double({ min: -1, max: 2 })),
     retrieveVectors: plausible(fc.boolean()),
   }),

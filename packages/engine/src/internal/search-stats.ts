@@ -9,7 +9,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { mergeQueryCandidates, mergeStats } from '@shoal/bm25'
-import { ShardedSearchMismatchError } from '../errors.ts'
+import { ShardedSearchMismatchError, ShardedSearchUnsupportedError } from '../errors.ts'
 import type { SearchContext, SearchParams, SearchStats, SearchStatsOptions } from '../types.ts'
 import type { IndexState } from './index-state.ts'
 import type { TextIndex, TextQueryStats } from './ports.ts'
@@ -47,6 +47,8 @@ export function searchStats(
   options: SearchStatsOptions = {},
 ): SearchStats {
   const request = checkSearch(params, state.settings)
+  // Only a search over one partition is timed phase by phase (search-shard.ts).
+  if (request.showPerformanceDetails) throw new ShardedSearchUnsupportedError('showPerformanceDetails')
   const text = parseQuerySyntax(request.q, state.text).text
   return {
     version: statsVersion(state),

@@ -1,5 +1,6 @@
 import { InvalidSettingsError } from '../errors.ts'
 import type { EmbedderSettings, Settings, SettingsUpdate } from '../types.ts'
+import { filterableAttributes } from './filterable-rules.ts'
 import {
   DEFAULT_RANKING_RULES,
   distinctAttribute,
@@ -82,7 +83,7 @@ export function mergeSettings(current: Settings, update: unknown): Settings {
   return {
     rankingRules: rankingRules(pick('rankingRules')),
     searchableAttributes: attributeList('searchableAttributes', pick('searchableAttributes'), true),
-    filterableAttributes: attributeList('filterableAttributes', pick('filterableAttributes'), false),
+    filterableAttributes: filterableAttributes(pick('filterableAttributes')),
     sortableAttributes: attributeList('sortableAttributes', pick('sortableAttributes'), false),
     displayedAttributes: attributeList('displayedAttributes', pick('displayedAttributes'), true),
     stopWords: stopWords(pick('stopWords')),
