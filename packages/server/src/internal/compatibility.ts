@@ -113,7 +113,11 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   ['DELETE', '/webhooks/{uuid}'],
   ['GET', '/network'],
   ['PATCH', '/network'],
-  ['POST', '/export'],
+  [
+    'POST',
+    '/export',
+    'a task (`export`): `url`, `apiKey`, `payloadSize` (`50 MiB`, `512 KB`, bytes), `indexes` patterns with `filter` and `overrideSettings`; the task succeeds once the remote tasks it enqueued have (else `export_remote_failed`); standalone only',
+  ],
 ]
 
 /** The search parameters Shoal parses itself (the rest go to the engine as they are). */
