@@ -168,6 +168,25 @@ describe('search parameters over HTTP', () => {
     expect(plain.body.performanceDetails).toBeUndefined()
   })
 
+  it('multi-search carries the details per query; a federated query refuses showPerformanceDetails', async () => {
+    const queries = [
+      { indexUid: 'movies', q: 'star', showRankingScoreDetails: true, showPerformanceDetails: true },
+    ]
+    const plain = await node.call('POST', '/multi-search', { queries })
+    expect(plain.body.results[0].performanceDetails.search).toBeDefined()
+    expect(plain.body.results[0].hits[0]._rankingScoreDetails.bm25).toBeDefined()
+    const federated = await node.call('POST', '/multi-search', { federation: {}, queries })
+    expect({ status: federated.status, code: federated.body.code }).toEqual({
+      status: 400,
+      code: 'bad_request',
+    })
+    const details = await node.call('POST', '/multi-search', {
+      federation: {},
+      queries: [{ indexUid: 'movies', q: 'star', showRankingScoreDetails: true }],
+    })
+    expect(details.body.hits[0]._rankingScoreDetails.bm25).toBeDefined()
+  })
+
   it('locales takes the languages the analyser handles and answers as without them', async () => {
     const plain = await node.call('POST', '/indexes/movies/search', { q: 'star' })
     const localized = await node.call('POST', '/indexes/movies/search', {

@@ -172,7 +172,7 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
   ],
   [
     'showPerformanceDetails',
-    '`performanceDetails`: `search` and `search > <phase>` (`parse`, then `partition` and `merge`, or `filter`, `rank`, `sort`, `narrow`, `documents`, `facets`) as `1.25ms`/`12.50µs`; refused on a sharded index of a cluster (`invalid_search_sharded_show_performance_details`)',
+    '`performanceDetails`: `search` and `search > <phase>` (`parse`, then `partition` and `merge`, or `filter`, `rank`, `sort`, `narrow`, `documents`, `facets`) as `1.25ms`/`12.50µs`; refused on a sharded index of a cluster (`invalid_search_sharded_show_performance_details`) and in a federated query (`bad_request`)',
   ],
   ['rankingScoreThreshold', 'compared with the `_rankingScore` above'],
   ['attributesToSearchOn', 'hits must hold a query word there; BM25 still scores every searchable attribute'],
