@@ -112,8 +112,9 @@ export class InvalidSearchError extends ShoalError {
 /**
  * A search a sharded index cannot answer exactly yet (`parameter` names what): refused rather
  * than answered differently from one unsharded index. HTTP 400, code
- * `invalid_search_sharded_<parameter>`. No search parameter is refused so today (every one is
- * exact across shards, docs/distributed-search.md); the class stays for one that would be.
+ * `invalid_search_sharded_<parameter>`. Every parameter that shapes the answer is exact across
+ * shards (docs/distributed-search.md); only `showPerformanceDetails` is refused, since a
+ * partition can time only its own part.
  */
 export class ShardedSearchUnsupportedError extends ShoalError {
   readonly parameter: string

@@ -29,6 +29,7 @@ export { bucketOfKey, type DigestEntry, DocumentDigests, documentHash } from './
 export { compareDocumentKeys } from './internal/document-order.ts'
 export { mergeFacetSearch } from './internal/facet-search.ts'
 export { type FilterNode, parseFilter } from './internal/filter/parse.ts'
+export { filterFeatures, matchesPattern } from './internal/filterable-rules.ts'
 export type { Components } from './internal/index-state.ts'
 export { MemoryCommandLog } from './internal/memory-log.ts'
 export {
@@ -76,6 +77,9 @@ export type {
   FacetSearchParams,
   FacetSearchResult,
   Filter,
+  FilterableAttribute,
+  FilterableAttributesRule,
+  FilterableFeatures,
   GetDocumentsParams,
   HybridParams,
   IndexInfo,

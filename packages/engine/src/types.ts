@@ -1,6 +1,7 @@
 /** Public types of `@shoal/engine` (Meilisearch names and shapes). */
 
 import type { TextQueryStats } from './internal/ports.ts'
+import type { DetailRule, MatchDetails } from './internal/ranking-details.ts'
 
 /** A stored JSON document. */
 export type Doc = Record<string, unknown>
@@ -19,6 +20,12 @@ export interface EmbedderSettings {
 export interface TypoToleranceSettings {
   enabled: boolean
   minWordSizeForTypos: { oneTypo: number; twoTypos: number }
+  /** Query words matched only as typed (and as a prefix), never through a typo; sorted. @defaultValue [] */
+  disableOnWords: string[]
+  /** Attributes (and what lies under them) where no word matches through a typo; sorted. @defaultValue [] */
+  disableOnAttributes: string[]
+  /** Query words made only of digits match only as typed. @defaultValue false */
+  disableOnNumbers: boolean
 }
 
 export interface Settings {
@@ -30,7 +37,11 @@ export interface Settings {
    */
   rankingRules: string[]
   searchableAttributes: string[]
-  filterableAttributes: string[]
+  /**
+   * Attribute names (filterable with every operator, facet-searchable) and rules
+   * `{ attributePatterns, features }` (filterable-rules.ts). @defaultValue []
+   */
+  filterableAttributes: FilterableAttribute[]
   sortableAttributes: string[]
   displayedAttributes: string[]
   stopWords: string[]
@@ -70,6 +81,28 @@ export interface Settings {
   localizedAttributes: LocalizedAttributesRule[] | null
 }
 
+/** An entry of `filterableAttributes`: an attribute name, or a rule with patterns and features. */
+export type FilterableAttribute = string | FilterableAttributesRule
+
+/** Meilisearch's object form of a `filterableAttributes` entry. */
+export interface FilterableAttributesRule {
+  /** Attribute names; `*` matches any run of characters (`price*`, `*_id`). */
+  attributePatterns: string[]
+  features: FilterableFeatures
+}
+
+/** What the attributes of a `filterableAttributes` rule allow. */
+export interface FilterableFeatures {
+  /** Facet search on them. @defaultValue false in a rule */
+  facetSearch: boolean
+  filter: {
+    /** `=`, `!=`, `IN`, `EXISTS`, `IS NULL`, `IS EMPTY`. @defaultValue true in a rule */
+    equality: boolean
+    /** `<`, `<=`, `>`, `>=`, `TO`. @defaultValue false in a rule */
+    comparison: boolean
+  }
+}
+
 /** One rule of `localizedAttributes`: attributes matching the patterns hold text in the locales. */
 export interface LocalizedAttributesRule {
   attributePatterns: string[]
@@ -94,8 +127,11 @@ type PartialSettings = 'typoTolerance' | 'pagination' | 'faceting'
 
 /** A settings update: every field optional, `null` resets that setting to its default. */
 export type SettingsUpdate = {
-  [K in keyof Settings]?: (K extends PartialSettings ? Partial<Settings[K]> : Settings[K]) | null
+  [K in keyof Settings]?: (K extends PartialSettings ? FieldsUpdate<Settings[K]> : Settings[K]) | null
 }
+
+/** An object setting's update: every field optional, `null` resets that field. */
+type FieldsUpdate<T> = { [F in keyof T]?: T[F] | null }
 
 export interface IndexInfo {
   uid: string
@@ -174,11 +210,6 @@ export interface SearchParams {
   limit?: number
   attributesToRetrieve?: string[]
   showRankingScore?: boolean
-  /**
-   * Add `performanceDetails` to the result: the search's duration, and on a sharded index the
-   * shards searched and pruned. @defaultValue false
-   */
-  showPerformanceDetails?: boolean
   /** Include `_vectors` in hits. @defaultValue false */
   retrieveVectors?: boolean
   /** Page number (from 1) for exhaustive pagination; with `hitsPerPage`, replaces offset/limit. */
@@ -206,6 +237,15 @@ export interface SearchParams {
   cropMarker?: string
   /** Add `_matchesPosition` to hits. @defaultValue false */
   showMatchesPosition?: boolean
+  /** Add `_rankingScoreDetails` to hits: one entry per ranking rule (docs/ranking-rules.md). @defaultValue false */
+  showRankingScoreDetails?: boolean
+  /**
+   * Add `performanceDetails`: the time of each phase of the search (on a cluster's sharded index,
+   * the whole gather's time and the shards searched and pruned). @defaultValue false
+   */
+  showPerformanceDetails?: boolean
+  /** The query's languages: only locales the analyser handles (as `localizedAttributes`). */
+  locales?: string[]
 }
 
 /**
@@ -229,9 +269,9 @@ export interface SearchResult {
   facetStats?: Record<string, { min: number; max: number }>
   semanticHitCount?: number
   /**
-   * With `showPerformanceDetails`: `search` (its duration, as `"1.25ms"`); on a sharded index also
-   * `shardsSearched`, `shardsPruned` (shards a filter on the shard key ruled out) and
-   * `searchedShards` (their numbers).
+   * With `showPerformanceDetails`: `search` and `search > <phase>` durations as text (`1.25ms`);
+   * on a sharded index of a cluster `search` (the whole scatter-gather), `shardsSearched`,
+   * `shardsPruned` (shards a filter on the shard key ruled out) and `searchedShards` (their numbers).
    */
   performanceDetails?: Record<string, unknown>
 }
@@ -303,6 +343,8 @@ export interface ShardSearchPlan {
   faceting: FacetingSettings
   /** What narrows the ranked list after ranking; null when nothing does. */
   refine: ShardRefinePlan | null
+  /** With `showRankingScoreDetails`: the entries of `_rankingScoreDetails` in order (ranking-details.ts). */
+  details: DetailRule[] | null
 }
 
 /**
@@ -315,6 +357,8 @@ export interface ShardRefinePlan {
   syntax: boolean
   matchingStrategy: 'last' | 'all' | 'frequency' | null
   attributesToSearchOn: string[] | null
+  /** Whether `typoTolerance.disableOnAttributes` narrows the matches (which words a hit holds). */
+  typoAttributes: boolean
   rankingScoreThreshold: number | null
   /** The attribute with one hit per value (the `distinct` parameter or `distinctAttribute`). */
   distinct: string | null
@@ -349,6 +393,8 @@ export interface ShardHit {
   distinctValues: string[] | null
   /** The hit's own facet counts, when the merge decides which hits the facets count; else null. */
   facets: ShardFacets | null
+  /** What its text holds of the query, for `_rankingScoreDetails`; null when not asked or not read. */
+  match: MatchDetails | null
 }
 
 /** A partition's exact, untrimmed facet counts. */
@@ -404,6 +450,8 @@ export interface FacetSearchParams {
   vector?: number[]
   hybrid?: HybridParams
   rankingScoreThreshold?: number
+  /** The query's languages, as a search's `locales`. */
+  locales?: string[]
   /** Counts are always exact; accepted for compatibility. */
   exhaustiveFacetCount?: boolean
 }

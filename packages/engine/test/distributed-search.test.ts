@@ -291,6 +291,44 @@ describe(`a sharded index answers like one unsharded index (SEED=${SEED})`, () =
     }
   })
 
+  it('answers generated searches with showRankingScoreDetails identically', () => {
+    let detailed = 0
+    for (let n = 0; n < QUERIES / 4; n++) {
+      const params = { ...randomParams(rng, docs), showRankingScoreDetails: true }
+      const expected = withoutTime(whole.search(params))
+      if (expected.hits.some((hit) => Object.keys(hit._rankingScoreDetails as object).length > 0)) detailed++
+      for (const count of SHARD_COUNTS) {
+        const actual = withoutTime(distributedSearch(sharded.get(count)!, params))
+        expect(actual, `query ${n} on ${count} shards: ${JSON.stringify(params)}`).toEqual(expected)
+      }
+    }
+    expect(detailed).toBeGreaterThan(QUERIES / 16)
+  }, 120_000)
+
+  it('answers generated searches identically under typoTolerance.disableOn*', async () => {
+    const indexes = [whole, ...[...sharded.values()].flat()]
+    const words = docs.slice(0, 20).flatMap((doc) =>
+      String(doc.summary ?? '')
+        .split(/\W+/)
+        .slice(0, 2),
+    )
+    const typoTolerance = {
+      disableOnWords: words.filter((w) => w.length > 0),
+      disableOnAttributes: ['summary'],
+      disableOnNumbers: true,
+    }
+    for (const index of indexes) await index.updateSettings({ typoTolerance })
+    for (let n = 0; n < QUERIES / 8; n++) {
+      const params = randomParams(rng, docs)
+      const expected = withoutTime(whole.search(params))
+      for (const count of SHARD_COUNTS) {
+        const actual = withoutTime(distributedSearch(sharded.get(count)!, params))
+        expect(actual, `query ${n} on ${count} shards: ${JSON.stringify(params)}`).toEqual(expected)
+      }
+    }
+    for (const index of indexes) await index.updateSettings({ typoTolerance: null })
+  }, 120_000)
+
   // Last: it changes the settings of every index.
   it('answers generated searches and facet searches identically with a distinctAttribute', async () => {
     const indexes = [whole, ...[...sharded.values()].flat()]

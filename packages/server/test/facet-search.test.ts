@@ -55,7 +55,8 @@ describe('facet search over HTTP', () => {
       [{ facetName: 'genre', facetQuery: 7 }, 'invalid_facet_search_facet_query'],
       [{ facetName: 'genre', nonsense: true }, 'bad_request'],
       [{ facetName: 'genre', q: 5 }, 'invalid_search_q'],
-      [{ facetName: 'genre', locales: ['fra'] }, 'invalid_search_locales'],
+      [{ facetName: 'genre', locales: ['jpn'] }, 'invalid_search_locales'],
+      [{ facetName: 'genre', showRankingScoreDetails: true }, 'bad_request'],
     ]
     for (const [body, code] of cases) {
       const answer = await node.call('POST', '/indexes/games/facet-search', body)

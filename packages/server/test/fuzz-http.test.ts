@@ -32,6 +32,37 @@ function plausible<T>(...arbitraries: fc.Arbitrary<T>[]): fc.Arbitrary<unknown> 
 const attribute = fc.constantFrom(...ATTRIBUTES)
 const attributes = fc.array(attribute, { maxLength: 4 })
 
+/** `filterableAttributes` entries: names and Meilisearch's rule objects, patterns with `*`. */
+const filterableRule = fc.record(
+  {
+    attributePatterns: plausible(
+      fc.array(
+        fc.oneof(
+          attribute,
+          attribute.map((a) => `${a}*`),
+        ),
+        { maxLength: 2 },
+      ),
+    ),
+    features: plausible(
+      fc.record(
+        {
+          facetSearch: plausible(fc.boolean()),
+          filter: plausible(
+            fc.record(
+              { equality: plausible(fc.boolean()), comparison: plausible(fc.boolean()) },
+              { requiredKeys: [] },
+            ),
+          ),
+        },
+        { requiredKeys: [] },
+      ),
+    ),
+  },
+  { requiredKeys: [] },
+)
+const filterables = fc.array(fc.oneof(attribute, filterableRule), { maxLength: 4 })
+
 const filterString: fc.Arbitrary<string> = fc.oneof(
   fc
     .tuple(
@@ -136,6 +167,7 @@ const similarBody = someOf(
     attributesToRetrieve: plausible(attributes),
     showRankingScore: plausible(fc.boolean()),
     showRankingScoreDetails: plausible(fc.boolean()),
+    showPerformanceDetails: plausible(fc.boolean()),
     rankingScoreThreshold: plausible(fc.double({ min: -1, max: 2 })),
     retrieveVectors: plausible(fc.boolean()),
   }),
@@ -160,7 +192,7 @@ const federationBody = fc.record({
 const settingsBody = someOf(
   fc.record({
     searchableAttributes: plausible(attributes),
-    filterableAttributes: plausible(attributes),
+    filterableAttributes: plausible(attributes, filterables),
     sortableAttributes: plausible(attributes),
     displayedAttributes: plausible(attributes),
     stopWords: plausible(fc.array(fc.string({ maxLength: 6 }), { maxLength: 3 })),
@@ -171,6 +203,9 @@ const settingsBody = someOf(
           minWordSizeForTypos: plausible(
             fc.record({ oneTypo: plausible(fc.nat(12)), twoTypos: plausible(fc.nat(12)) }),
           ),
+          disableOnWords: plausible(fc.array(fc.string({ maxLength: 6 }), { maxLength: 3 })),
+          disableOnAttributes: plausible(attributes),
+          disableOnNumbers: plausible(fc.boolean()),
         },
         { requiredKeys: [] },
       ),

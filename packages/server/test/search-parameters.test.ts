@@ -117,9 +117,10 @@ describe('search parameters over HTTP', () => {
   })
 
   it.each([
-    ['showRankingScoreDetails', true, 'invalid_search_show_ranking_score_details'],
+    ['showRankingScoreDetails', 'yes', 'invalid_search_show_ranking_score_details'],
     ['showPerformanceDetails', 'yes', 'invalid_search_show_performance_details'],
-    ['locales', ['fra'], 'invalid_search_locales'],
+    ['locales', ['jpn'], 'invalid_search_locales'],
+    ['locales', ['xx'], 'invalid_search_locales'],
     ['matchingStrategy', 'none', 'invalid_search_matching_strategy'],
     ['rankingScoreThreshold', 1.5, 'invalid_search_ranking_score_threshold'],
     ['page', -1, 'invalid_search_page'],
@@ -145,18 +146,76 @@ describe('search parameters over HTTP', () => {
     expect({ status: got.status, code: got.body.code }).toEqual({ status: 400, code })
   })
 
-  it('answers showPerformanceDetails with the duration of the search', async () => {
-    const answer = await node.call('POST', '/indexes/movies/search', {
-      q: 'star',
-      showPerformanceDetails: true,
-    })
-    expect(answer.status).toBe(200)
-    expect(answer.body.performanceDetails).toEqual({ search: expect.stringMatching(/^\d+\.\d{2}ms$/) })
+  it('showPerformanceDetails adds the time of each phase of the search, on POST and GET', async () => {
+    const posted = await client.index('movies').search('star', { showPerformanceDetails: true })
+    const details = (posted as unknown as { performanceDetails: Record<string, string> }).performanceDetails
+    expect(Object.keys(details)).toEqual(['search', 'search > parse', 'search > partition', 'search > merge'])
+    for (const time of Object.values(details)) expect(time).toMatch(/^\d+\.\d{2}(ms|µs)$/)
+    const narrowed = await node.call(
+      'GET',
+      '/indexes/movies/search?q=star&matchingStrategy=all&showPerformanceDetails=true',
+    )
+    expect(Object.keys(narrowed.body.performanceDetails)).toEqual(
+      expect.arrayContaining([
+        'search',
+        'search > filter',
+        'search > rank',
+        'search > narrow',
+        'search > documents',
+      ]),
+    )
     const plain = await node.call('POST', '/indexes/movies/search', { q: 'star' })
     expect(plain.body.performanceDetails).toBeUndefined()
   })
 
-  it('accepts the unsupported switches when they ask for nothing', async () => {
+  it('multi-search carries the details per query; a federated query refuses showPerformanceDetails', async () => {
+    const queries = [
+      { indexUid: 'movies', q: 'star', showRankingScoreDetails: true, showPerformanceDetails: true },
+    ]
+    const plain = await node.call('POST', '/multi-search', { queries })
+    expect(plain.body.results[0].performanceDetails.search).toBeDefined()
+    expect(plain.body.results[0].hits[0]._rankingScoreDetails.bm25).toBeDefined()
+    const federated = await node.call('POST', '/multi-search', { federation: {}, queries })
+    expect({ status: federated.status, code: federated.body.code }).toEqual({
+      status: 400,
+      code: 'bad_request',
+    })
+    const details = await node.call('POST', '/multi-search', {
+      federation: {},
+      queries: [{ indexUid: 'movies', q: 'star', showRankingScoreDetails: true }],
+    })
+    expect(details.body.hits[0]._rankingScoreDetails.bm25).toBeDefined()
+  })
+
+  it('locales takes the languages the analyser handles and answers as without them', async () => {
+    const plain = await node.call('POST', '/indexes/movies/search', { q: 'star' })
+    const localized = await node.call('POST', '/indexes/movies/search', {
+      q: 'star',
+      locales: ['eng', 'fra'],
+    })
+    expect(localized.status).toBe(200)
+    expect(localized.body.hits).toEqual(plain.body.hits)
+    const got = await node.call('GET', '/indexes/movies/search?q=star&locales=eng')
+    expect(got.body.hits).toEqual(plain.body.hits)
+  })
+
+  it('showRankingScoreDetails gives each hit one entry per ranking rule, its score equal to _rankingScore', async () => {
+    const result = await client
+      .index('movies')
+      .search('star', { showRankingScore: true, showRankingScoreDetails: true })
+    expect(result.hits.length).toBeGreaterThan(0)
+    for (const hit of result.hits) {
+      const details = hit._rankingScoreDetails as Record<string, { order: number; score?: number }>
+      expect(Object.keys(details)).toEqual(['words', 'typo', 'proximity', 'attribute', 'exactness', 'bm25'])
+      expect(Object.values(details).map((entry) => entry.order)).toEqual([0, 1, 2, 3, 4, 5])
+      expect(details.words).toMatchObject({ matchingWords: 1, maxMatchingWords: 1 })
+      expect(details.bm25!.score).toBe(hit._rankingScore)
+    }
+    const got = await node.call('GET', '/indexes/movies/search?q=star&showRankingScoreDetails=true')
+    expect(got.body.hits[0]._rankingScoreDetails).toEqual(result.hits[0]!._rankingScoreDetails)
+  })
+
+  it('the extras switches set to false or empty ask for nothing', async () => {
     const answer = await node.call('POST', '/indexes/movies/search', {
       showRankingScoreDetails: false,
       showPerformanceDetails: false,
@@ -168,10 +227,10 @@ describe('search parameters over HTTP', () => {
   it('the client sees refusals as MeilisearchApiError', async () => {
     const error = await client
       .index('movies')
-      .search('x', { showRankingScoreDetails: true })
+      .search('x', { locales: ['jpn'] })
       .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(MeilisearchApiError)
-    expect((error as MeilisearchApiError).cause?.code).toBe('invalid_search_show_ranking_score_details')
+    expect((error as MeilisearchApiError).cause?.code).toBe('invalid_search_locales')
   })
 
   it('multi-search honours federation (the merged list, limited by federation.limit)', async () => {

@@ -142,11 +142,12 @@ class Bm25TextIndex implements TextIndex {
     const global = options.global
     if (global === undefined) {
       const typos = options.typos !== 0 && this.#allWordsIndexed(query) ? 0 : options.typos
-      if (options.synonyms === undefined || options.synonyms.length === 0) {
+      const exempt = typos === 0 ? undefined : options.typoExempt
+      if ((options.synonyms === undefined || options.synonyms.length === 0) && exempt === undefined) {
         return this.#index.search(query, k, { prefix: options.prefix, typos, ...filter })
       }
-      const candidates = this.#index.queryCandidates(query, { prefix: options.prefix, typos })
-      const terms = this.#index.chooseTerms(withSynonyms(candidates, options.synonyms))
+      const candidates = this.#candidates(query, options.prefix, typos, exempt)
+      const terms = this.#index.chooseTerms(withSynonyms(candidates, options.synonyms ?? []))
       return this.#index.searchTerms(terms, k, filter)
     }
     // The collection's candidates, without typo variants when every word is held somewhere.
@@ -184,11 +185,27 @@ class Bm25TextIndex implements TextIndex {
     const omitted = unheld.length > 0 && options.omitTypos === true
     const typos = unheld.length === 0 || omitted ? 0 : options.typos
     const candidates = withSynonyms(
-      this.#index.queryCandidates(query, { prefix: options.prefix, typos }),
+      this.#candidates(query, options.prefix, typos, typos === 0 ? undefined : options.typoExempt),
       options.synonyms ?? [],
     )
     const stats = this.#index.stats(candidateTerms(candidates))
     return omitted ? { ...stats, candidates, unheldWords: unheld } : { ...stats, candidates }
+  }
+
+  /** The query's candidate terms, without the typo variants of the words `exempt` names. */
+  #candidates(
+    query: string,
+    prefix: boolean,
+    typos: TextSearchOptions['typos'],
+    exempt: TextSearchOptions['typoExempt'],
+  ): QueryCandidates {
+    const candidates = this.#index.queryCandidates(query, { prefix, typos })
+    if (exempt === undefined) return candidates
+    return {
+      words: candidates.words.map((word) =>
+        word.typos.length > 0 && exempt(word.term) ? { ...word, typos: [] } : word,
+      ),
+    }
   }
 
   /** The query's words (stop words aside) no document here holds. */

@@ -21,6 +21,7 @@ import type {
   ShardSearchResult,
 } from '../types.ts'
 import { isPlainObject } from './document-path.ts'
+import { filterableNames, filterFeatures } from './filterable-rules.ts'
 import type { IndexState } from './index-state.ts'
 import { withinEdits } from './query-words.ts'
 import { matchedDocuments } from './search.ts'
@@ -28,7 +29,6 @@ import { countFacets, mergeFacets } from './search-facets.ts'
 import { mergeParts } from './search-merge.ts'
 import { searchShard } from './search-shard.ts'
 import { mergeNarrows } from './search-shard-refine.ts'
-import { isCovered } from './settings.ts'
 
 /** The search parameters a facet search narrows its documents with. */
 const SEARCH_FIELDS = new Set([
@@ -39,6 +39,8 @@ const SEARCH_FIELDS = new Set([
   'vector',
   'hybrid',
   'rankingScoreThreshold',
+  // Checked as a search's (only locales the analyser handles); it changes nothing else.
+  'locales',
 ])
 
 export function facetSearch(state: IndexState, params: FacetSearchParams): FacetSearchResult {
@@ -190,8 +192,12 @@ function checkFacetSearch(
       'The facet search is disabled for this index (the `facetSearch` setting is false).',
     )
   }
-  const filterable = state.settings.filterableAttributes
-  if (!isCovered(facetName, filterable)) {
+  const rules = state.settings.filterableAttributes
+  // A name is facet-searchable; a rule's attributes only with `features.facetSearch`.
+  const filterable = filterableNames(
+    rules.filter((rule) => typeof rule === 'string' || rule.features.facetSearch),
+  )
+  if (filterFeatures(rules, facetName)?.facetSearch !== true) {
     throw new InvalidFacetSearchError(
       'invalid_facet_search_facet_name',
       `Attribute \`${facetName}\` is not facet-searchable. ${filterable.length === 0 ? 'This index does not have configured facet-searchable attributes.' : `Available facet-searchable attributes are: \`${filterable.join(', ')}\`.`} To make it facet-searchable add it to the \`filterableAttributes\` index settings.`,

@@ -16,10 +16,10 @@
  * once and the arrays hold live documents only.
  */
 
-import type { Doc } from '../types.ts'
+import type { Doc, FilterableAttribute } from '../types.ts'
 import type { Bitset } from './bitset.ts'
 import { isPlainObject, walkDocument } from './document-path.ts'
-import { coveredBy, isCovered } from './settings.ts'
+import { isFilterable, reachesFilterable } from './filterable-rules.ts'
 
 export class FieldValues {
   readonly exists: number[] = []
@@ -165,15 +165,15 @@ function lowerBound(values: Float64Array, low: number, inclusive: boolean): numb
 }
 
 export class FieldIndexes {
-  readonly #attributes: readonly string[]
+  readonly #attributes: readonly FilterableAttribute[]
   readonly #paths = new Map<string, FieldValues>()
 
-  /** `attributes` are the filterable attributes; their nested paths are indexed too. */
-  constructor(attributes: readonly string[]) {
+  /** `attributes` is the `filterableAttributes` setting; nested paths are indexed too. */
+  constructor(attributes: readonly FilterableAttribute[]) {
     this.#attributes = attributes
   }
 
-  get attributes(): readonly string[] {
+  get attributes(): readonly FilterableAttribute[] {
     return this.#attributes
   }
 
@@ -181,7 +181,7 @@ export class FieldIndexes {
   add(id: number, doc: Doc): void {
     if (this.#attributes.length === 0) return
     const visit = (path: string, value: unknown) => {
-      if (!isCovered(path, this.#attributes)) return
+      if (!isFilterable(this.#attributes, path)) return
       let values = this.#paths.get(path)
       if (values === undefined) {
         values = new FieldValues()
@@ -243,11 +243,7 @@ export class FieldIndexes {
   }
 
   #reaches(key: string): boolean {
-    for (const attribute of this.#attributes) {
-      if (coveredBy(key, attribute) || (attribute.startsWith(key) && attribute[key.length] === '.'))
-        return true
-    }
-    return false
+    return reachesFilterable(this.#attributes, key)
   }
 
   /** The values at `path`, or undefined when no document has it. */

@@ -42,6 +42,11 @@ export interface TextSearchOptions {
    * `oneTypo` letters and two from `twoTypos` (the `typoTolerance` setting).
    */
   typos: 0 | { oneTypo: number; twoTypos: number }
+  /**
+   * Analysed query terms that match only as typed, whatever their length (`disableOnWords`,
+   * `disableOnNumbers`): their typo variants are never searched. Absent: none.
+   */
+  typoExempt?: ((term: string) => boolean) | undefined
   /** The last query term also matches as a prefix. */
   prefix: boolean
   /**

@@ -11,7 +11,9 @@
 import type { Doc, Settings } from '../types.ts'
 import { valuesAt } from './document-path.ts'
 import type { TextIndex } from './ports.ts'
+import { isCovered } from './settings.ts'
 import { synonymsByWord } from './synonyms.ts'
+import { editsByLength, typoExemption } from './typo-policy.ts'
 
 export interface QueryWord {
   term: string
@@ -21,6 +23,8 @@ export interface QueryWord {
   typos: number
   /** Analysed words of the word's synonyms: each counts as the word (synonyms.ts). */
   synonyms: readonly string[]
+  /** Attributes where the word matches without typos (`typoTolerance.disableOnAttributes`). */
+  noTyposIn: readonly string[]
 }
 
 /** A word of a text that matches a query word; offsets in UTF-16 code units. */
@@ -50,20 +54,29 @@ export function splitWords(text: string): TextWord[] {
 
 export function queryWords(text: TextIndex, q: string, settings: Settings): QueryWord[] {
   const terms = text.tokens(q)
-  const { enabled, minWordSizeForTypos } = settings.typoTolerance
   const synonyms = synonymsByWord(text, terms, settings.synonyms)
+  const exempt = typoExemption(text, settings)
+  const noTyposIn = settings.typoTolerance.disableOnAttributes
   return terms.map((term, i) => {
-    const length = [...term].length
-    const typos = !enabled
-      ? 0
-      : length >= minWordSizeForTypos.twoTypos
-        ? 2
-        : length >= minWordSizeForTypos.oneTypo
-          ? 1
-          : 0
+    const typos = exempt?.(term) === true ? 0 : editsByLength(term, settings)
     const prefix = i === terms.length - 1 && settings.prefixSearch !== 'disabled'
-    return { term, prefix, typos, synonyms: synonyms[i]! }
+    return { term, prefix, typos, synonyms: synonyms[i]!, noTyposIn }
   })
+}
+
+/** Typo-free copies of query words, per list (a list is read for one search). */
+const strictWords = new WeakMap<QueryWord[], QueryWord[]>()
+
+/** The query words as they match text found at `path`: without typos where they are disabled. */
+export function wordsAt(words: QueryWord[], path: string): QueryWord[] {
+  const first = words[0]
+  if (first === undefined || first.noTyposIn.length === 0 || !isCovered(path, first.noTyposIn)) return words
+  let strict = strictWords.get(words)
+  if (strict === undefined) {
+    strict = words.map((word) => ({ ...word, typos: 0 }))
+    strictWords.set(words, strict)
+  }
+  return strict
 }
 
 /** The matches of `words` in `value`, in text order. `fold` analyses one document word. */
@@ -121,24 +134,32 @@ export function withinEdits(a: string, b: string, limit: number): boolean {
   return previous[y.length]! <= limit
 }
 
-/** Every text value of `doc` under `attributes` (`undefined`: all), numbers as text, with its path. */
+/** Every text value of `doc` under `attributes` (`undefined`: all), numbers as text. */
 export function textValues(doc: Doc, attributes: readonly string[] | undefined): string[] {
-  const out: string[] = []
-  const visit = (value: unknown): void => {
-    if (typeof value === 'string') out.push(value)
-    else if (typeof value === 'number' || typeof value === 'boolean') out.push(String(value))
-    else if (Array.isArray(value)) for (const item of value) visit(item)
-    else if (value !== null && typeof value === 'object') for (const item of Object.values(value)) visit(item)
+  return textEntries(doc, attributes).map((entry) => entry.text)
+}
+
+/** Every text value of `doc` under `attributes` (`undefined`: all) with its dotted path. */
+export function textEntries(
+  doc: Doc,
+  attributes: readonly string[] | undefined,
+): Array<{ path: string; text: string }> {
+  const out: Array<{ path: string; text: string }> = []
+  const visit = (value: unknown, path: string): void => {
+    if (typeof value === 'string') out.push({ path, text: value })
+    else if (typeof value === 'number' || typeof value === 'boolean') out.push({ path, text: String(value) })
+    else if (Array.isArray(value)) for (const item of value) visit(item, path)
+    else if (value !== null && typeof value === 'object')
+      for (const [key, item] of Object.entries(value)) visit(item, `${path}.${key}`)
   }
   if (attributes === undefined || attributes.includes('*')) {
-    for (const [key, value] of Object.entries(doc)) if (key !== '_vectors') visit(value)
+    for (const [key, value] of Object.entries(doc)) if (key !== '_vectors') visit(value, key)
   } else {
-    for (const attribute of attributes) for (const value of valuesAt(doc, attribute)) visit(value)
+    for (const attribute of attributes) for (const value of valuesAt(doc, attribute)) visit(value, attribute)
   }
   return out
 }
 
-/**
 /**
  * Folds one document word as the index's analyser does; `split` cuts a text into the words the
  * analyser sees (its custom tokens applied), so highlighting and phrase checks agree with the index.
@@ -190,8 +211,8 @@ export function wordsHeld(
   fold: Fold,
 ): Set<number> {
   const held = new Set<number>()
-  for (const value of textValues(doc, attributes)) {
-    for (const match of matchText(value, words, fold)) held.add(match.word)
+  for (const { path, text } of textEntries(doc, attributes)) {
+    for (const match of matchText(text, wordsAt(words, path), fold)) held.add(match.word)
     if (held.size === words.length) break
   }
   return held

@@ -11,7 +11,7 @@
  */
 
 import type { Doc } from '../types.ts'
-import { type Fold, matchText, type QueryWord, type WordMatch } from './query-words.ts'
+import { type Fold, matchText, type QueryWord, type WordMatch, wordsAt } from './query-words.ts'
 import type { FormatRequest } from './search-params.ts'
 
 export interface MatchPosition {
@@ -73,7 +73,8 @@ function formatValue(value: unknown, path: string, indices: number[], ctx: Conte
   if (typeof value !== 'string' && typeof value !== 'number') return value
   // Meilisearch's `_formatted` holds numbers as text.
   const text = String(value)
-  const matches = matchText(text, ctx.words, ctx.fold)
+  const words = wordsAt(ctx.words, path)
+  const matches = matchText(text, words, ctx.fold)
   if (matches.length > 0 && ctx.request.showMatchesPosition) {
     ctx.positions[path] ??= []
     const list = ctx.positions[path]
@@ -91,7 +92,7 @@ function formatValue(value: unknown, path: string, indices: number[], ctx: Conte
   const cropped =
     cropWords === undefined ? text : crop(text, matches, cropWords, ctx.request.cropMarker, ctx.fold)
   if (!highlight) return cropped
-  const shown = cropped === text ? matches : matchText(cropped, ctx.words, ctx.fold)
+  const shown = cropped === text ? matches : matchText(cropped, words, ctx.fold)
   return wrap(cropped, shown, ctx.request.preTag, ctx.request.postTag)
 }
 

@@ -20,6 +20,7 @@ import type {
   ShardSearchResult,
 } from '../types.ts'
 import { compareDocumentKeys } from './document-order.ts'
+import { rankingDetails } from './ranking-details.ts'
 import { mergeFacets, presentFacets } from './search-facets.ts'
 import { narrowMerged } from './search-merge-refine.ts'
 import { compareRanked, completeLists, HYBRID_MIN_DEPTH, keywordTotal } from './search-rank.ts'
@@ -89,8 +90,16 @@ export function mergeParts(
     // A partition leaves out only documents that cannot be on the page (search-shard-refine.ts).
     assert(hit.document !== null, 'a partition left out the document of a hit on the page')
     const document: Doc = { ...hit.document }
-    if (plan.showRankingScore) {
-      document._rankingScore = ranked.scores === undefined ? 1 : roundScore(ranked.scores[position]!)
+    const score = ranked.scores === undefined ? 1 : ranked.scores[position]!
+    if (plan.showRankingScore) document._rankingScore = roundScore(score)
+    if (plan.details !== null) {
+      document._rankingScoreDetails = rankingDetails(plan.details, {
+        mode: plan.mode,
+        semanticRatio: plan.semanticRatio,
+        score,
+        match: hit.match,
+        sortValues: hit.sortValues,
+      })
     }
     if (ranked.semantic?.has(hit.key)) semanticHitCount++
     return document
@@ -261,6 +270,7 @@ function fallbackPlan(params: SearchParams | undefined): ShardSearchPlan {
     maxTotalHits: defaults.pagination.maxTotalHits,
     faceting: defaults.faceting,
     refine: null,
+    details: null,
   }
 }
 

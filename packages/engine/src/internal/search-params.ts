@@ -3,7 +3,9 @@
 import { InvalidSearchError } from '../errors.ts'
 import type { Filter, SearchParams, Settings } from '../types.ts'
 import { isPlainObject } from './document-path.ts'
+import { filterableNames, isFilterable, literalFilterable } from './filterable-rules.ts'
 import { deadlineOf } from './search-cutoff.ts'
+import { checkExtras, type SearchExtras } from './search-extras.ts'
 import { isCovered } from './settings.ts'
 import { rankingPlan } from './settings-ranking.ts'
 
@@ -12,7 +14,7 @@ export interface SortRule {
   descending: boolean
 }
 
-export interface CheckedSearch {
+export interface CheckedSearch extends SearchExtras {
   q: string
   vector: Float32Array | undefined
   embedder: string | undefined
@@ -38,6 +40,8 @@ export interface CheckedSearch {
   /** Undefined: every document matching any query word, ranked by BM25. */
   matchingStrategy: MatchingStrategy | undefined
   attributesToSearchOn: string[] | undefined
+  /** Whether `typoTolerance.disableOnAttributes` narrows the matches (a keyword part, typos on). */
+  typoAttributes: boolean
   format: FormatRequest | undefined
   /** `searchCutoffMs` from the search's start (`performance.now()` time); undefined: no cutoff. */
   deadline: number | undefined
@@ -81,6 +85,8 @@ const KNOWN = new Set([
   'attributesToRetrieve',
   'showRankingScore',
   'retrieveVectors',
+  'locales',
+  'showRankingScoreDetails',
   'showPerformanceDetails',
 ])
 
@@ -119,8 +125,13 @@ export function checkSearch(params: SearchParams | undefined, settings: Settings
     distinct: checkDistinct(p.distinct, settings) ?? settings.distinctAttribute ?? undefined,
     matchingStrategy: checkStrategy(p.matchingStrategy),
     attributesToSearchOn: checkSearchOn(p.attributesToSearchOn, settings),
+    typoAttributes:
+      settings.typoTolerance.enabled &&
+      settings.typoTolerance.disableOnAttributes.length > 0 &&
+      q.trim() !== '',
     format: checkFormat(p),
     deadline: deadlineOf(settings.searchCutoffMs),
+    ...checkExtras(p),
   }
 }
 
@@ -147,10 +158,10 @@ function checkDistinct(value: unknown, settings: Settings): string | undefined {
   if (value === undefined || value === null) return undefined
   if (typeof value !== 'string')
     throw new InvalidSearchError('distinct', 'Invalid value type at `.distinct`: expected a string.')
-  if (!isCovered(value, settings.filterableAttributes)) {
+  if (!isFilterable(settings.filterableAttributes, value)) {
     throw new InvalidSearchError(
       'distinct',
-      `Attribute \`${value}\` is not filterable and thus, cannot be used as distinct attribute. ${available('filterable', settings.filterableAttributes)}`,
+      `Attribute \`${value}\` is not filterable and thus, cannot be used as distinct attribute. ${available('filterable', filterableNames(settings.filterableAttributes))}`,
     )
   }
   return value
@@ -328,14 +339,15 @@ function checkFacets(value: unknown, settings: Settings): string[] | undefined {
   const out: string[] = []
   for (const facet of facets) {
     if (facet === '*') {
-      out.push(...settings.filterableAttributes)
+      out.push(...literalFilterable(settings.filterableAttributes))
       continue
     }
-    if (!isCovered(facet, settings.filterableAttributes)) {
+    if (!isFilterable(settings.filterableAttributes, facet)) {
+      const names = filterableNames(settings.filterableAttributes)
       const available =
-        settings.filterableAttributes.length === 0
+        names.length === 0
           ? 'This index does not have configured filterable attributes.'
-          : `Available facetable attributes are: \`${settings.filterableAttributes.join(', ')}\`.`
+          : `Available facetable attributes are: \`${names.join(', ')}\`.`
       throw new InvalidSearchError(
         'facets',
         `Invalid facet distribution, attribute \`${facet}\` is not filterable. ${available}`,

@@ -21,6 +21,7 @@ import type { TextQueryStats } from './ports.ts'
 import { pastDeadline, textSearchUntil } from './search-cutoff.ts'
 import type { CheckedSearch, SortRule } from './search-params.ts'
 import { synonymTerms } from './synonyms.ts'
+import { typoBudget, typoExemption } from './typo-policy.ts'
 
 /**
  * A vector search over at most this many candidates scans them exactly instead of asking the
@@ -68,11 +69,11 @@ export function keywordHits(
   global: TextQueryStats | undefined,
 ): ScoredIds {
   if (k === 0) return { ids: [], scores: [] }
-  const tolerance = state.settings.typoTolerance
   const options = {
     ...(allowedIds === undefined ? {} : { allowed: allowedIds }),
     ...(global === undefined ? {} : { global }),
-    typos: tolerance.enabled ? tolerance.minWordSizeForTypos : (0 as const),
+    typos: typoBudget(state.settings),
+    typoExempt: typoExemption(state.text, state.settings),
     prefix: state.settings.prefixSearch !== 'disabled',
     synonyms: synonymTerms(state.text, request.q, state.settings.synonyms),
   }

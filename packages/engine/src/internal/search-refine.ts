@@ -12,6 +12,10 @@
  *   - `frequency`: the same with the words taken rarest first;
  *   - absent: every document the text index returned (any word), in BM25 order.
  *
+ * A word found only through a typo in an attribute of `typoTolerance.disableOnAttributes` is not
+ * held there (query-words.ts): the text index scores typo variants in every attribute alike, so
+ * such documents are dropped here.
+ *
  * Semantic hits of a hybrid search are not subject to word matching.
  */
 
@@ -33,6 +37,7 @@ export function needsRefinement(request: CheckedSearch, syntax: QuerySyntax): bo
     hasSyntax(syntax) ||
     request.matchingStrategy !== undefined ||
     request.attributesToSearchOn !== undefined ||
+    request.typoAttributes ||
     request.rankingScoreThreshold !== undefined ||
     request.distinct !== undefined
   )
@@ -64,7 +69,10 @@ export function refine(
     )
   }
   const byWords =
-    words.length > 0 && (request.matchingStrategy !== undefined || request.attributesToSearchOn !== undefined)
+    words.length > 0 &&
+    (request.matchingStrategy !== undefined ||
+      request.attributesToSearchOn !== undefined ||
+      request.typoAttributes)
   if (byWords) {
     const sequence = wordSequence(request.matchingStrategy, words, (term) => state.text.matchEstimate(term))
     rows = filterInTime(

@@ -52,6 +52,7 @@ export function refinePlanOf(request: CheckedSearch, syntax: QuerySyntax): Shard
     syntax: hasSyntax(syntax),
     matchingStrategy: request.matchingStrategy ?? null,
     attributesToSearchOn: request.attributesToSearchOn ?? null,
+    typoAttributes: request.typoAttributes,
     rankingScoreThreshold: request.rankingScoreThreshold ?? null,
     distinct: request.distinct ?? null,
   }
@@ -59,6 +60,7 @@ export function refinePlanOf(request: CheckedSearch, syntax: QuerySyntax): Shard
     refine.syntax ||
     refine.matchingStrategy !== null ||
     refine.attributesToSearchOn !== null ||
+    refine.typoAttributes ||
     refine.rankingScoreThreshold !== null ||
     refine.distinct !== null
   return narrows ? refine : null
@@ -98,7 +100,7 @@ export function narrowRows(
   if (refine.syntax) kept = kept.filter((r) => satisfies(state.docAt(r.id)!, attributes, syntax, fold))
   const words = syntax.text.trim() === '' ? [] : queryWords(state.text, syntax.text, state.settings)
   const strategy = request.matchingStrategy
-  if (words.length > 0 && (strategy !== undefined || attributes !== undefined)) {
+  if (words.length > 0 && (strategy !== undefined || attributes !== undefined || refine.typoAttributes)) {
     const sequence = wordSequence(strategy, words, (term) => state.text.matchEstimate(term, global))
     const ranksByWords = strategy === 'last' || strategy === 'frequency'
     kept = kept.filter((r) => {

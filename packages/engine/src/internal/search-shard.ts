@@ -13,7 +13,7 @@
  *     lists, and the keyword normaliser, depend on the other partitions.
  */
 
-import { ShardedSearchMismatchError } from '../errors.ts'
+import { ShardedSearchMismatchError, ShardedSearchUnsupportedError } from '../errors.ts'
 import type {
   Doc,
   SearchContext,
@@ -33,6 +33,7 @@ import type { IndexState } from './index-state.ts'
 import type { TextQueryStats } from './ports.ts'
 import { parseQuerySyntax, type QuerySyntax } from './query-syntax.ts'
 import { folder, queryWords } from './query-words.ts'
+import { detailsLayout, matchDetails } from './ranking-details.ts'
 import { filterDocuments, project, withoutIdleStrategy } from './search.ts'
 import { countFacets } from './search-facets.ts'
 import { formatHit } from './search-format.ts'
@@ -94,6 +95,9 @@ export function searchShard(
   context: SearchContext | 'local',
 ): ShardSearchResult {
   const checked = checkSearch(params, state.settings)
+  // A partition times only its own part: the phases of a search over several are not measured.
+  if (checked.showPerformanceDetails && context !== 'local')
+    throw new ShardedSearchUnsupportedError('showPerformanceDetails')
   const syntax = parseQuerySyntax(checked.q, state.text)
   const text = syntax.text
   // As one index does: `last`/`frequency` on fewer than two words is the plain search.
@@ -119,18 +123,25 @@ export function searchShard(
       ? plainChoice(state, plan, ranked, allowed, sortValues)
       : refinedChoice(state, request, plan, syntax, ranked, global, sortValues)
   const words =
-    request.format === undefined || text.trim() === '' ? [] : queryWords(state.text, text, state.settings)
+    (request.format === undefined && plan.details === null) || text.trim() === ''
+      ? []
+      : queryWords(state.text, text, state.settings)
   const fold = folder(state.text)
+  const documented = (i: number) => choice.documented?.[i] !== false
   const hits: ShardHit[] = choice.rows.map((r, i) => ({
     key: state.keyAt(r.id)!,
     keyword: r.keyword,
     distance: r.distance,
     similarity: r.similarity,
     sortValues: sortValues(r.id),
-    document: choice.documented?.[i] === false ? null : hitDocument(state, request, r.id, words, fold),
+    document: documented(i) ? hitDocument(state, request, r.id, words, fold) : null,
     bucket: r.bucket,
     distinctValues: choice.distinct === null ? null : distinctValues(state.docAt(r.id)!, choice.distinct),
     facets: choice.rowFacets?.get(r.id) ?? null,
+    match:
+      plan.details !== null && words.length > 0 && documented(i)
+        ? matchDetails(state.docAt(r.id)!, words, fold, state.settings.searchableAttributes)
+        : null,
   }))
   return {
     version: statsVersion(state),
@@ -369,7 +380,7 @@ export function planOf(
   request: CheckedSearch,
   text: string,
   settings: string,
-  limits: Pick<Settings, 'pagination' | 'faceting'>,
+  limits: Pick<Settings, 'pagination' | 'faceting' | 'rankingRules'>,
   refine: ShardRefinePlan | null,
 ): ShardSearchPlan {
   const pages = request.pages ?? null
@@ -388,5 +399,6 @@ export function planOf(
     maxTotalHits: limits.pagination.maxTotalHits,
     faceting: limits.faceting,
     refine,
+    details: request.showRankingScoreDetails ? detailsLayout(limits.rankingRules, request.sort) : null,
   }
 }

@@ -9,7 +9,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { mergeQueryCandidates, mergeStats } from '@shoal/bm25'
-import { ShardedSearchMismatchError } from '../errors.ts'
+import { ShardedSearchMismatchError, ShardedSearchUnsupportedError } from '../errors.ts'
 import type { SearchContext, SearchParams, SearchStats, SearchStatsOptions } from '../types.ts'
 import type { IndexState } from './index-state.ts'
 import type { TextIndex, TextQueryStats } from './ports.ts'
@@ -17,6 +17,7 @@ import { parseQuerySyntax } from './query-syntax.ts'
 import { type CheckedSearch, checkSearch } from './search-params.ts'
 import { settingsFingerprint } from './settings-fingerprint.ts'
 import { synonymTerms } from './synonyms.ts'
+import { typoBudget, typoExemption } from './typo-policy.ts'
 
 /** A random name per text index instance: a version never repeats across restarts or rebuilds. */
 const instanceNames = new WeakMap<TextIndex, string>()
@@ -46,6 +47,8 @@ export function searchStats(
   options: SearchStatsOptions = {},
 ): SearchStats {
   const request = checkSearch(params, state.settings)
+  // Only a search over one partition is timed phase by phase (search-shard.ts).
+  if (request.showPerformanceDetails) throw new ShardedSearchUnsupportedError('showPerformanceDetails')
   const text = parseQuerySyntax(request.q, state.text).text
   return {
     version: statsVersion(state),
@@ -55,9 +58,9 @@ export function searchStats(
 }
 
 export function textStats(state: IndexState, text: string, omitTypos = false): TextQueryStats {
-  const tolerance = state.settings.typoTolerance
   return state.text.queryStats(text, {
-    typos: tolerance.enabled ? tolerance.minWordSizeForTypos : 0,
+    typos: typoBudget(state.settings),
+    typoExempt: typoExemption(state.text, state.settings),
     prefix: state.settings.prefixSearch !== 'disabled',
     synonyms: synonymTerms(state.text, text, state.settings.synonyms),
     omitTypos,

@@ -20,6 +20,8 @@ import { parseFilter } from './filter/parse.ts'
 import type { IndexState } from './index-state.ts'
 import { parseQuerySyntax } from './query-syntax.ts'
 import { folder, queryWords } from './query-words.ts'
+import { detailsLayout, matchDetails, rankingDetails } from './ranking-details.ts'
+import { PhaseTimer } from './search-extras.ts'
 import { facetDistribution } from './search-facets.ts'
 import { formatHit } from './search-format.ts'
 import { mergeShardResults } from './search-merge.ts'
@@ -31,27 +33,32 @@ import {
   placeholderIds,
   type Ranked,
   semanticHits,
+  sortKey,
   sortRanked,
 } from './search-rank.ts'
 import { needsRefinement, refine } from './search-refine.ts'
-import { searchShard } from './search-shard.ts'
+import { modeOf, searchShard } from './search-shard.ts'
 
 export function search(state: IndexState, params: SearchParams | undefined): SearchResult {
   const started = performance.now()
+  const timer = new PhaseTimer()
+  timer.phase('parse')
   const checked = checkSearch(params, state.settings)
   const syntax = parseQuerySyntax(checked.q, state.text)
   const request = withoutIdleStrategy(state, checked, syntax.text)
   let result: SearchResult
-  if (needsRefinement(request, syntax)) result = refiningSearch(state, request, syntax)
+  if (needsRefinement(request, syntax)) result = refiningSearch(state, request, syntax, timer)
   else {
     // The plain path reads `params` again: without the strategy it dropped.
     const plain = request === checked ? params : { ...params, matchingStrategy: undefined }
-    result = mergeShardResults(plain, [searchShard(state, plain, 'local')])
+    // One partition's part (filter, rank, page, facets, documents), then the merge.
+    timer.phase('partition')
+    const part = searchShard(state, plain, 'local')
+    timer.phase('merge')
+    result = mergeShardResults(plain, [part])
   }
-  const elapsedMs = performance.now() - started
-  result.processingTimeMs = Math.round(elapsedMs)
-  if (params?.showPerformanceDetails === true)
-    result.performanceDetails = { search: `${elapsedMs.toFixed(2)}ms` }
+  if (checked.showPerformanceDetails) result.performanceDetails = timer.details()
+  result.processingTimeMs = Math.round(performance.now() - started)
   return result
 }
 
@@ -74,14 +81,19 @@ function rankedMatches(
   state: IndexState,
   request: CheckedSearch,
   syntax: ReturnType<typeof parseQuerySyntax>,
+  timer?: PhaseTimer,
 ) {
+  timer?.phase('filter')
   const allowed = filterDocuments(state, request.filter)
+  timer?.phase('rank')
   const ranked = rank(state, { ...request, q: syntax.text }, allowed, true)
   let order = ranked.ids
   let scores = ranked.scores
   if (request.sort.length > 0 || request.relevanceAt === null) {
+    timer?.phase('sort')
     ;({ order, scores } = sortRanked(state, ranked, request.sort, request.relevanceAt))
   }
+  timer?.phase('narrow')
   const words = syntax.text.trim() === '' ? [] : queryWords(state.text, syntax.text, state.settings)
   const fold = folder(state.text)
   ;({ order, scores } = refine(state, request, { order, scores }, ranked.semanticIds, words, fold, syntax))
@@ -102,8 +114,10 @@ function refiningSearch(
   state: IndexState,
   request: CheckedSearch,
   syntax: ReturnType<typeof parseQuerySyntax>,
+  timer: PhaseTimer,
 ): SearchResult {
-  const { allowed, ranked, order, scores, words, fold } = rankedMatches(state, request, syntax)
+  const { allowed, ranked, order, scores, words, fold } = rankedMatches(state, request, syntax, timer)
+  timer.phase('documents')
   const matched: Ranked = {
     ids: order,
     scores: scores ?? new Float64Array(order.length).fill(1),
@@ -117,6 +131,10 @@ function refiningSearch(
   const end = Math.min(order.length, offset + limit, maxTotalHits)
   const hits: Doc[] = []
   let semanticHitCount = 0
+  const layout = request.showRankingScoreDetails
+    ? detailsLayout(state.settings.rankingRules, request.sort)
+    : undefined
+  const mode = modeOf(request, syntax.text)
   for (let i = offset; i < end; i++) {
     const id = order[i]!
     const hit = project(state, state.docAt(id)!, request.attributesToRetrieve, request.retrieveVectors)
@@ -125,7 +143,18 @@ function refiningSearch(
       if (formatted !== undefined) hit._formatted = formatted
       if (positions !== undefined) hit._matchesPosition = positions
     }
-    if (request.showRankingScore) hit._rankingScore = scores === undefined ? 1 : roundScore(scores[i]!)
+    const score = scores === undefined ? 1 : scores[i]!
+    if (request.showRankingScore) hit._rankingScore = roundScore(score)
+    if (layout !== undefined) {
+      const doc = state.docAt(id)!
+      hit._rankingScoreDetails = rankingDetails(layout, {
+        mode,
+        semanticRatio: request.semanticRatio,
+        score,
+        match: words.length > 0 ? matchDetails(doc, words, fold, state.settings.searchableAttributes) : null,
+        sortValues: request.sort.map((rule) => sortKey(doc, rule)),
+      })
+    }
     if (ranked.semanticIds?.has(id)) semanticHitCount++
     hits.push(hit)
   }
@@ -143,6 +172,7 @@ function refiningSearch(
           totalHits: total,
         }
   if (request.facets !== undefined) {
+    timer.phase('facets')
     const { distribution, stats } = facetDistribution(state, request.facets, matched, allowed)
     result.facetDistribution = distribution
     result.facetStats = stats

@@ -116,6 +116,15 @@ const REFUSED_LOCALES = new Map<string, string>([
   ),
 ])
 
+/** Why Shoal cannot honour `locale`; undefined when its analyser treats the language as it needs. */
+export function localeProblem(locale: string): string | undefined {
+  if (HONOURED_LOCALES.has(locale)) return undefined
+  const reason = REFUSED_LOCALES.get(locale)
+  return reason === undefined
+    ? `unknown locale \`${locale}\` (expected an ISO 639-3 code Shoal honours: ${[...HONOURED_LOCALES].join(', ')})`
+    : `Shoal cannot honour locale \`${locale}\`: ${reason} (see docs/meilisearch-compatibility.md)`
+}
+
 export function localizedAttributes(value: unknown): LocalizedAttributesRule[] | null {
   if (value === null) return null
   const fail = (why: string) =>
@@ -134,13 +143,8 @@ export function localizedAttributes(value: unknown): LocalizedAttributesRule[] |
       throw fail(`[${i}].attributePatterns must be an array of non-empty strings`)
     if (!strings(locales)) throw fail(`[${i}].locales must be an array of locale codes`)
     for (const locale of locales as string[]) {
-      if (HONOURED_LOCALES.has(locale)) continue
-      const reason = REFUSED_LOCALES.get(locale)
-      throw fail(
-        reason === undefined
-          ? `[${i}]: unknown locale \`${locale}\` (expected an ISO 639-3 code Shoal honours: ${[...HONOURED_LOCALES].join(', ')})`
-          : `[${i}]: Shoal cannot honour locale \`${locale}\`: ${reason} (see docs/meilisearch-compatibility.md)`,
-      )
+      const problem = localeProblem(locale)
+      if (problem !== undefined) throw fail(`[${i}]: ${problem}`)
     }
     return {
       attributePatterns: [...(attributePatterns as string[])],

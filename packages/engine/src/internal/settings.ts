@@ -1,5 +1,6 @@
 import { InvalidSettingsError } from '../errors.ts'
 import type { EmbedderSettings, Settings, SettingsUpdate } from '../types.ts'
+import { filterableAttributes } from './filterable-rules.ts'
 import {
   DEFAULT_RANKING_RULES,
   distinctAttribute,
@@ -20,7 +21,13 @@ export function defaultSettings(): Settings {
     sortableAttributes: [],
     displayedAttributes: ['*'],
     stopWords: [],
-    typoTolerance: { enabled: true, minWordSizeForTypos: { oneTypo: 5, twoTypos: 9 } },
+    typoTolerance: {
+      enabled: true,
+      minWordSizeForTypos: { oneTypo: 5, twoTypos: 9 },
+      disableOnWords: [],
+      disableOnAttributes: [],
+      disableOnNumbers: false,
+    },
     embedders: {},
     pagination: { maxTotalHits: 1000 },
     faceting: { maxValuesPerFacet: 100, sortFacetValuesBy: { '*': 'alpha' } },
@@ -39,7 +46,11 @@ export function defaultSettings(): Settings {
 
 /** Settings read from a snapshot written before some settings existed get those at their defaults. */
 export function withDefaults(settings: Partial<Settings>): Settings {
-  return { ...defaultSettings(), ...settings }
+  const defaults = defaultSettings()
+  const merged = { ...defaults, ...settings }
+  // Fields added to an object setting later: a snapshot's older object lacks them.
+  merged.typoTolerance = { ...defaults.typoTolerance, ...settings.typoTolerance }
+  return merged
 }
 
 const SETTING_NAMES: ReadonlySet<string> = new Set(Object.keys(defaultSettings()))
@@ -72,7 +83,7 @@ export function mergeSettings(current: Settings, update: unknown): Settings {
   return {
     rankingRules: rankingRules(pick('rankingRules')),
     searchableAttributes: attributeList('searchableAttributes', pick('searchableAttributes'), true),
-    filterableAttributes: attributeList('filterableAttributes', pick('filterableAttributes'), false),
+    filterableAttributes: filterableAttributes(pick('filterableAttributes')),
     sortableAttributes: attributeList('sortableAttributes', pick('sortableAttributes'), false),
     displayedAttributes: attributeList('displayedAttributes', pick('displayedAttributes'), true),
     stopWords: stopWords(pick('stopWords')),
@@ -193,12 +204,12 @@ function typoTolerance(
   defaults: Settings['typoTolerance'],
 ): Settings['typoTolerance'] {
   if (value === undefined) return structuredClone(current)
-  if (value === null) return defaults
+  if (value === null) return structuredClone(defaults)
   const fail = (why: string) => new InvalidSettingsError('typoTolerance', `\`typoTolerance\` ${why}.`)
   if (typeof value !== 'object' || Array.isArray(value)) throw fail('must be an object')
   const patch = value as Record<string, unknown>
   for (const key of Object.keys(patch)) {
-    if (key !== 'enabled' && key !== 'minWordSizeForTypos') throw fail(`has an unknown field \`${key}\``)
+    if (!TYPO_FIELDS.includes(key)) throw fail(`has an unknown field \`${key}\``)
   }
   const enabled = patch.enabled === undefined || patch.enabled === null ? current.enabled : patch.enabled
   if (typeof enabled !== 'boolean') throw fail('`enabled` must be a boolean')
@@ -221,7 +232,47 @@ function typoTolerance(
   if (oneTypo > twoTypos) {
     throw fail('`minWordSizeForTypos.oneTypo` must be less than or equal to `minWordSizeForTypos.twoTypos`')
   }
-  return { enabled, minWordSizeForTypos: { oneTypo, twoTypos } }
+  const words = typoList(fail, 'disableOnWords', patch.disableOnWords, current.disableOnWords)
+  const attributes = typoList(
+    fail,
+    'disableOnAttributes',
+    patch.disableOnAttributes,
+    current.disableOnAttributes,
+  )
+  const numbers = patch.disableOnNumbers
+  if (numbers !== undefined && numbers !== null && typeof numbers !== 'boolean')
+    throw fail('`disableOnNumbers` must be a boolean')
+  return {
+    enabled,
+    minWordSizeForTypos: { oneTypo, twoTypos },
+    disableOnWords: words,
+    disableOnAttributes: attributes,
+    disableOnNumbers: numbers === undefined ? current.disableOnNumbers : numbers === null ? false : numbers,
+  }
+}
+
+const TYPO_FIELDS = [
+  'enabled',
+  'minWordSizeForTypos',
+  'disableOnWords',
+  'disableOnAttributes',
+  'disableOnNumbers',
+]
+
+/** Meilisearch keeps these lists as sets: sorted, each string once. `null` empties the list. */
+function typoList(
+  fail: (why: string) => InvalidSettingsError,
+  name: string,
+  value: unknown,
+  current: string[],
+): string[] {
+  if (value === undefined) return [...current]
+  if (value === null) return []
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.trim() === '')) {
+    throw fail(`\`${name}\` must be an array of non-empty strings`)
+  }
+  if (value.length > 1000) throw fail(`\`${name}\` may hold at most 1000 strings`)
+  return [...new Set(value as string[])].sort()
 }
 
 const MAX_DIMENSIONS = 4096

@@ -44,6 +44,7 @@ export const ACTIONS = [
   'dumps.create',
   'snapshots.*',
   'snapshots.create',
+  'export',
   'backups.*',
   'backups.create',
   'backups.get',

@@ -1,7 +1,7 @@
 import { ACTIONS } from './api-keys.ts'
 import type { RouteSpec } from './route-spec.ts'
 import { GATED_ROUTES } from './routes-gated.ts'
-import { ENGINE_PARAMS, UNSUPPORTED_PARAMS } from './routes-search.ts'
+import { ENGINE_PARAMS } from './routes-search.ts'
 import { SETTINGS } from './routes-settings.ts'
 
 /**
@@ -52,7 +52,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/facet-search',
-    '`facetName`, `facetQuery` (a folded prefix of the whole value, with the typos `typoTolerance` allows a word of its length; string values), `q`, `filter`, `matchingStrategy`, `attributesToSearchOn`, `vector`, `hybrid`, `rankingScoreThreshold`, `exhaustiveFacetCount` (counts are always exact); ordered and capped by `faceting`; exact over the shards of an index of a cluster',
+    '`facetName`, `facetQuery` (a folded prefix of the whole value, with the typos `typoTolerance` allows a word of its length; string values), `q`, `filter`, `matchingStrategy`, `attributesToSearchOn`, `vector`, `hybrid`, `rankingScoreThreshold`, `locales` (as in a search), `exhaustiveFacetCount` (counts are always exact); ordered and capped by `faceting`; exact over the shards of an index of a cluster',
   ],
   [
     'POST',
@@ -117,7 +117,11 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   ['DELETE', '/webhooks/{uuid}'],
   ['GET', '/network'],
   ['PATCH', '/network'],
-  ['POST', '/export'],
+  [
+    'POST',
+    '/export',
+    'a task (`export`): `url`, `apiKey`, `payloadSize` (`50 MiB`, `512 KB`, bytes), `indexes` patterns with `filter` and `overrideSettings`; the task succeeds once the remote tasks it enqueued have (else `export_remote_failed`); standalone only',
+  ],
 ]
 
 /** The search parameters Shoal parses itself (the rest go to the engine as they are). */
@@ -167,17 +171,23 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
     '`last` (the default, as in Meilisearch), `all`, `frequency`; the same on an index of a cluster (exact across shards)',
   ],
   ['showRankingScore', 'keyword scores are BM25 relative to the best hit of the query'],
-  ['showRankingScoreDetails'],
+  [
+    'showRankingScoreDetails',
+    "`_rankingScoreDetails`: `words`, `typo`, `proximity`, `attribute`, `exactness` in Meilisearch's shapes (what the hit's text holds of the query; Shoal ranks by one score), the score ranked by (`bm25`, `vectorSort` or `hybrid`, equal to `_rankingScore`) after `exactness`, and each sort key or custom rule with its `value`, in the order of `rankingRules` (see docs/ranking-rules.md); the same on sharded indexes",
+  ],
   [
     'showPerformanceDetails',
-    "Shoal's own contents: `search` (its duration); on a cluster index also `shardsSearched`, `shardsPruned`, `searchedShards`",
+    '`performanceDetails`: `search` and `search > <phase>` (`parse`, then `partition` and `merge`, or `filter`, `rank`, `sort`, `narrow`, `documents`, `facets`) as `1.25ms`/`12.50µs`; on a sharded index of a cluster `search` (the whole scatter-gather), `shardsSearched`, `shardsPruned` and `searchedShards` instead of the phases; refused in a federated query (`bad_request`)',
   ],
   ['rankingScoreThreshold', 'compared with the `_rankingScore` above'],
   ['attributesToSearchOn', 'hits must hold a query word there; BM25 still scores every searchable attribute'],
   ['hybrid', '`userProvided` embedders: the query needs `vector`'],
   ['vector'],
   ['retrieveVectors'],
-  ['locales'],
+  [
+    'locales',
+    'the locales `localizedAttributes` accepts (the analyser already treats them as they need, so they change nothing); others `invalid_search_locales`',
+  ],
   ['media'],
 ]
 
@@ -189,7 +199,10 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
   ['distinctAttribute', 'the default `distinct` of every search, on a sharded index too'],
   ['searchableAttributes', 'the first 7 attributes weigh by their order; the rest share one weight'],
   ['displayedAttributes'],
-  ['filterableAttributes', 'the list of names; the object form is refused'],
+  [
+    'filterableAttributes',
+    'names and the object form, mixed: `attributePatterns` with `*` anywhere, `features.facetSearch`, `features.filter.equality`/`comparison` (a disabled operator: `invalid_search_filter`); the first matching entry decides; `facets: ["*"]` counts names and patterns without `*`; on sharded indexes too',
+  ],
   ['sortableAttributes'],
   ['stopWords'],
   [
@@ -198,7 +211,7 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
   ],
   [
     'typoTolerance',
-    '`enabled` and `minWordSizeForTypos`; `disableOnWords`, `disableOnAttributes`, `disableOnNumbers` fail the settings task (`invalid_settings_typo_tolerance`)',
+    'every field: `enabled`, `minWordSizeForTypos`, `disableOnWords` (those query words match only as typed, compared as analysed), `disableOnAttributes` (a word found there only through a typo does not match: the hit is dropped unless it holds a query word otherwise; BM25 still weighs the typo variant in its score), `disableOnNumbers` (query words of digits only match as typed); on sharded indexes too',
   ],
   [
     'faceting',
@@ -281,12 +294,7 @@ export function renderCompatibility(routes: RouteSpec[]): string {
   )
   for (const [name, note] of MEILISEARCH_SEARCH_PARAMS) {
     const supported = SERVER_SEARCH_PARAMS.includes(name) || ENGINE_PARAMS.has(name)
-    const refused = UNSUPPORTED_PARAMS.get(name)
-    const verdict = supported
-      ? 'supported'
-      : refused !== undefined
-        ? `refused (\`${refused}\`) unless \`false\` or empty`
-        : 'refused (`bad_request`, unknown field)'
+    const verdict = supported ? 'supported' : 'refused (`bad_request`, unknown field)'
     lines.push(`| \`${name}\` | ${verdict} | ${supported ? cell(note ?? '') : ''} |`)
   }
   lines.push('', '## Settings', '', '| Setting | Shoal | Notes |', '| --- | --- | --- |')

@@ -1,3 +1,4 @@
+import { filterFeatures, matchesPattern } from '@shoal/engine'
 import type { Settings } from './engine-port.ts'
 import { badRequest } from './errors.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
@@ -38,7 +39,7 @@ function covered(list: string[], field: string): boolean {
 }
 
 function describeField(name: string, settings: Settings): IndexField {
-  const filterable = covered(settings.filterableAttributes, name)
+  const features = filterFeatures(settings.filterableAttributes, name)
   return {
     name,
     displayed: { enabled: covered(settings.displayedAttributes, name) },
@@ -49,11 +50,11 @@ function describeField(name: string, settings: Settings): IndexField {
       enabled: settings.rankingRules.some((rule) => rule === `${name}:asc` || rule === `${name}:desc`),
     },
     filterable: {
-      enabled: filterable,
+      enabled: features !== undefined,
       sortBy: 'alpha',
-      facetSearch: filterable && settings.facetSearch,
-      equality: filterable,
-      comparison: filterable,
+      facetSearch: features?.facetSearch === true && settings.facetSearch,
+      equality: features?.filter.equality === true,
+      comparison: features?.filter.comparison === true,
     },
     localized: { locales: localesOf(name, settings) },
   }
@@ -68,23 +69,6 @@ function localesOf(name: string, settings: Settings): string[] {
     }
   }
   return [...locales].sort()
-}
-
-/** `*` matches any run of characters; everything else literally. */
-function matchesPattern(pattern: string, name: string): boolean {
-  const parts = pattern.split('*')
-  if (parts.length === 1) return pattern === name
-  const first = parts[0]!
-  const last = parts[parts.length - 1]!
-  if (!name.startsWith(first) || name.length < first.length + last.length || !name.endsWith(last))
-    return false
-  let at = first.length
-  for (const part of parts.slice(1, -1)) {
-    const found = name.indexOf(part, at)
-    if (found < 0 || found > name.length - last.length) return false
-    at = found + part.length
-  }
-  return at <= name.length - last.length
 }
 
 function parseFieldsFilter(value: unknown): FieldsFilter {

@@ -65,6 +65,13 @@ function parseQueries(input: unknown[], grant: Grant, services: Services, federa
           )
         }
       }
+      // The merged list has no per-query phases to time: refused rather than dropped.
+      if (search.showPerformanceDetails === true) {
+        throw badRequest(
+          'bad_request',
+          `Inside \`.queries[${i}]\`: \`showPerformanceDetails\` is not supported in a federated search; send the query without \`federation\`.`,
+        )
+      }
       if (search.facets !== undefined && search.facets !== null) {
         throw badRequest(
           'invalid_multi_search_query_facets',

@@ -26,25 +26,10 @@ export const ENGINE_PARAMS = new Set([
   'cropMarker',
   'showMatchesPosition',
   'retrieveVectors',
+  'showPerformanceDetails',
+  'showRankingScoreDetails',
+  'locales',
 ])
-
-/**
- * Meilisearch parameters Shoal does not implement: refused unless they ask
- * for nothing (`false`, an empty list), never accepted and ignored.
- */
-export const UNSUPPORTED_PARAMS = new Map<string, string>([
-  ['showRankingScoreDetails', 'invalid_search_show_ranking_score_details'],
-  ['locales', 'invalid_search_locales'],
-])
-
-function refuseUnsupported(key: string, value: unknown): void {
-  const code = UNSUPPORTED_PARAMS.get(key)!
-  if (value === null || value === false || (Array.isArray(value) && value.length === 0)) return
-  throw badRequest(
-    code,
-    `\`${key}\` is not supported by Shoal; see docs/meilisearch-compatibility.md. Remove it (or send \`${Array.isArray(value) ? '[]' : 'false'}\`).`,
-  )
-}
 
 /** Validates a search request body into engine parameters (types only; the engine checks meaning). */
 export function parseSearchParams(input: unknown): SearchParams {
@@ -109,7 +94,6 @@ export function parseSearchParams(input: unknown): SearchParams {
         break
       default:
         if (ENGINE_PARAMS.has(key)) (params as Record<string, unknown>)[key] = value
-        else if (UNSUPPORTED_PARAMS.has(key)) refuseUnsupported(key, value)
         else throw badRequest('bad_request', `Unknown field \`${key}\` in the search request`)
     }
   }

@@ -16,7 +16,7 @@ export const SETTINGS: {
 }[] = [
   { name: 'rankingRules', path: 'ranking-rules', kind: 'list', method: 'PUT' },
   { name: 'searchableAttributes', path: 'searchable-attributes', kind: 'list', method: 'PUT' },
-  { name: 'filterableAttributes', path: 'filterable-attributes', kind: 'list', method: 'PUT' },
+  { name: 'filterableAttributes', path: 'filterable-attributes', kind: 'array', method: 'PUT' },
   { name: 'sortableAttributes', path: 'sortable-attributes', kind: 'list', method: 'PUT' },
   { name: 'displayedAttributes', path: 'displayed-attributes', kind: 'list', method: 'PUT' },
   { name: 'stopWords', path: 'stop-words', kind: 'list', method: 'PUT' },

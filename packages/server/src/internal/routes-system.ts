@@ -1,6 +1,7 @@
 import { notOnThisNode } from './backups.ts'
 import { badRequest } from './errors.ts'
 import { checkFeaturePatch, experimentalFeatures } from './experimental-features.ts'
+import { exportDetails, parseExportRequest } from './export-task.ts'
 import { readJsonBody } from './request-body.ts'
 import type { RouteSpec } from './route-spec.ts'
 
@@ -87,6 +88,27 @@ export const systemRoutes: RouteSpec[] = [
         indexUid: null,
         operation: { kind: 'createDump' },
         details: { dumpUid: null },
+      })
+    },
+  },
+  {
+    method: 'POST',
+    url: '/export',
+    action: 'export',
+    tag: 'Backups',
+    summary:
+      'Copy indexes to another instance (a task): body `{ url, apiKey?, payloadSize?, indexes?: { <pattern>: { filter?, overrideSettings? } } }`; creates missing remote indexes, sends settings (new indexes, or `overrideSettings`) and the documents in bodies of at most `payloadSize`',
+    status: 202,
+    body: 'json',
+    handler({ body, contentType, services }) {
+      const request = parseExportRequest(readJsonBody(body, contentType))
+      // A cluster node's indexes are read through the shards: exports are standalone only, as dumps.
+      if (services.engine.exportSnapshot === undefined) throw notOnThisNode('Exports')
+      return services.queue.enqueue({
+        type: 'export',
+        indexUid: null,
+        operation: { kind: 'export', ...request },
+        details: exportDetails(request),
       })
     },
   },

@@ -10,6 +10,7 @@ import {
 } from './backups.ts'
 import type { EnginePort, Settings } from './engine-port.ts'
 import { ApiError } from './errors.ts'
+import { runExport } from './export-task.ts'
 import type { IndexSwap, Operation, StoredTask } from './task-types.ts'
 
 /**
@@ -102,6 +103,10 @@ export async function runTask(
       const dumpUid = backupStamp(at)
       await writeDump(engine, path.join(backups.dumpDir, `${dumpUid}.dump`), at)
       return { dumpUid }
+    }
+    case 'export': {
+      const { kind: _kind, ...request } = op
+      return runExport(engine, request)
     }
     case 'createSnapshot':
       if (backups === undefined) throw new Error('snapshots need BackupPaths')

@@ -1,5 +1,6 @@
 import type { Filter, Settings } from './engine-port.ts'
 import type { ErrorBody } from './errors.ts'
+import type { ExportRequest } from './export-task.ts'
 
 /** Task types, as Meilisearch names them. */
 export type TaskType =
@@ -14,6 +15,7 @@ export type TaskType =
   | 'taskDeletion'
   | 'dumpCreation'
   | 'snapshotCreation'
+  | 'export'
   | 'backupCreation'
   /** Cluster operations (no Meilisearch counterpart): replica moves run by the metadata leader. */
   | 'clusterRebalance'
@@ -32,6 +34,7 @@ export const TASK_TYPES: readonly TaskType[] = [
   'taskDeletion',
   'dumpCreation',
   'snapshotCreation',
+  'export',
   'backupCreation',
   'clusterRebalance',
   'nodeDrain',
@@ -83,6 +86,8 @@ export type Operation =
   | { kind: 'resetSettings' }
   | { kind: 'createDump' }
   | { kind: 'createSnapshot' }
+  /** `POST /export`: the request as validated (export-task.ts), the API key included. */
+  | ({ kind: 'export' } & ExportRequest)
   /** `POST /admin/backups`: the backup's uid names its folder under the backup directory. */
   | { kind: 'createBackup'; backupUid: string }
   /** Task cancelation and deletion act on the queue itself, at once, and are recorded as done. */

@@ -7,17 +7,22 @@
  * (`>`, `>=`, `<`, `<=`, `TO`) compare numbers only.
  */
 
+import type { FilterableAttribute } from '../../types.ts'
 import { Bitset } from '../bitset.ts'
 import type { FieldIndexes, FieldValues } from '../field-index.ts'
-import { isCovered } from '../settings.ts'
+import { filterableNames, filterFeatures } from '../filterable-rules.ts'
 import { type FilterNode, type FilterWord, filterError } from './parse.ts'
 
 export interface FilterContext {
   /** The live documents; every result is a subset. */
   live: Bitset
   fields: FieldIndexes
-  filterable: readonly string[]
+  /** The `filterableAttributes` setting: which attributes filter, with which operators. */
+  filterable: readonly FilterableAttribute[]
 }
+
+/** Which feature of `filterableAttributes` an operator needs. */
+type Feature = 'equality' | 'comparison'
 
 export function evaluateFilter(node: FilterNode, ctx: FilterContext): Bitset {
   const out = evaluate(node, ctx)
@@ -42,29 +47,31 @@ function evaluate(node: FilterNode, ctx: FilterContext): Bitset {
       return compare(node.attribute, node.op, node.value, ctx)
     case 'range': {
       const out = empty(ctx)
+      const field = values(node.attribute, ctx, 'comparison', 'TO')
       const low = numberOf(node.low)
       const high = numberOf(node.high)
-      values(node.attribute, ctx)?.range(out, low, true, high, true)
+      field?.range(out, low, true, high, true)
       return out
     }
     case 'in': {
       const out = empty(ctx)
-      const field = values(node.attribute, ctx)
+      const field = values(node.attribute, ctx, 'equality', 'IN')
       if (field !== undefined) for (const value of node.values) equal(out, field, value)
       return out
     }
     case 'exists':
-      return postings(ctx, values(node.attribute, ctx)?.exists)
+      return postings(ctx, values(node.attribute, ctx, 'equality', 'EXISTS')?.exists)
     case 'null':
-      return postings(ctx, values(node.attribute, ctx)?.nulls)
+      return postings(ctx, values(node.attribute, ctx, 'equality', 'IS NULL')?.nulls)
     case 'empty':
-      return postings(ctx, values(node.attribute, ctx)?.empties)
+      return postings(ctx, values(node.attribute, ctx, 'equality', 'IS EMPTY')?.empties)
   }
 }
 
 function compare(attribute: FilterWord, op: string, value: FilterWord, ctx: FilterContext): Bitset {
-  const field = values(attribute, ctx)
-  if (op === '=' || op === '!=') {
+  const equality = op === '=' || op === '!='
+  const field = values(attribute, ctx, equality ? 'equality' : 'comparison', op)
+  if (equality) {
     const out = empty(ctx)
     if (field !== undefined) equal(out, field, value)
     return op === '=' ? out : ctx.live.copy().andNot(out)
@@ -89,14 +96,32 @@ function equal(out: Bitset, field: FieldValues, value: FilterWord): void {
   }
 }
 
-function values(attribute: FilterWord, ctx: FilterContext): FieldValues | undefined {
-  if (!isCovered(attribute.text, ctx.filterable)) {
+function values(
+  attribute: FilterWord,
+  ctx: FilterContext,
+  feature: Feature,
+  operator: string,
+): FieldValues | undefined {
+  const features = filterFeatures(ctx.filterable, attribute.text)
+  if (features === undefined) {
+    const names = filterableNames(ctx.filterable)
     const available =
-      ctx.filterable.length === 0
+      names.length === 0
         ? 'This index does not have configured filterable attributes'
-        : `Available filterable attributes are: \`${ctx.filterable.join(', ')}\``
+        : `Available filterable attributes are: \`${names.join(', ')}\``
     throw filterError(
       `Attribute \`${attribute.text}\` is not filterable. ${available}`,
+      attribute.source,
+      attribute,
+    )
+  }
+  if (!features.filter[feature]) {
+    const allowed = [
+      ...(features.filter.equality ? ['=', '!=', 'IN', 'EXISTS', 'IS NULL', 'IS EMPTY'] : []),
+      ...(features.filter.comparison ? ['<', '>', '<=', '>=', 'TO'] : []),
+    ]
+    throw filterError(
+      `Filter operator \`${operator}\` is not allowed for the attribute \`${attribute.text}\`.\n  - Note: allowed operators: ${allowed.length === 0 ? 'none' : allowed.join(', ')}.\n  - Note: you can configure the \`filterableAttributes\` setting with \`${feature}: true\` to allow it.`,
       attribute.source,
       attribute,
     )

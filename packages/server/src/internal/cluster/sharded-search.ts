@@ -63,13 +63,16 @@ export async function searchShards(
   read: ReadOptions,
 ): Promise<SearchResult> {
   const started = performance.now()
+  // Phase timings are per partition: the shards are not asked for them; the whole gather and the
+  // shards it searched are reported below.
+  const asked = withoutDetails(params)
   const result = await gatherShards(
     engine,
     uid,
-    params,
+    asked,
     read,
-    (context) => ({ action: 'searchShard', params, context }),
-    (parts) => mergeShardResults(params, parts),
+    (context) => ({ action: 'searchShard', params: asked, context }),
+    (parts) => mergeShardResults(asked, parts),
   )
   const elapsedMs = performance.now() - started
   if (params.showPerformanceDetails !== true)
