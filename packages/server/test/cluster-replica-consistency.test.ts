@@ -1,6 +1,7 @@
 import { waitFor } from '@shoal/testkit/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterProcess, startThreeNodeCluster } from './harness/cluster-processes.ts'
+import { metrics, sample } from './harness/metrics-text.ts'
 import { tempDir } from './harness/server-process.ts'
 
 // What a single replica promises on a real 3-process cluster: a replica restarted after kill -9
@@ -230,6 +231,12 @@ describe('the async write concern', () => {
       },
       { timeoutMs: 20_000, intervalMs: 100 },
     )
+    const asyncWrites = async (among: ClusterProcess[]) => {
+      let total = 0
+      for (const node of among) total += sample(await metrics(node), 'shoal_shard_async_writes_total')
+      return total
+    }
+    const before = await asyncWrites(nodes)
     follower!.child.kill('SIGSTOP')
     try {
       const asyncWrite = await via.request<{ taskUid: number }>(
@@ -246,6 +253,8 @@ describe('the async write concern', () => {
         asyncWrite.body.taskUid,
       )
       expect(asyncTask.status, JSON.stringify(asyncTask.error)).toBe('succeeded')
+      // The node that ran the task counted its one shard write as async.
+      expect(await asyncWrites(nodes.filter((n) => n !== follower))).toBeGreaterThanOrEqual(before + 1)
 
       const quorumWrite = await via.request<{ taskUid: number }>('POST', `/indexes/${uid}/documents`, [
         { id: 'q1', text: 'needs a majority' },

@@ -63,8 +63,11 @@ const METADATA_WAIT_MS = 5_000
 /** `quorum`: a shard write is acknowledged once a majority committed it; `async`: once its leader's log holds it. */
 export type WriteConcern = 'quorum' | 'async'
 
-/** Shard writes acknowledged under the `async` write concern (for `shoal_shard_async_writes_total`). */
-export const ASYNC_SHARD_WRITES = { count: 0 }
+/** Counts a cluster engine keeps (`ClusterMetrics` exports them). */
+export interface ClusterEngineMetrics {
+  /** A shard write acknowledged under the `async` write concern. */
+  readonly asyncShardWrite: () => void
+}
 
 /** How long a task's write to one shard may take (elections and forwarding included). */
 const SHARD_WRITE_TIMEOUT_MS = 30_000
@@ -80,12 +83,18 @@ export class ClusterEngine implements EnginePort {
   readonly hosting: ShardHosting
   readonly #taskUids: readonly number[] | null
   readonly #at: string
+  readonly #metrics: ClusterEngineMetrics | undefined
 
-  constructor(node: ClusterNode, hosting: ShardHosting, tasks?: { uids: readonly number[]; at: string }) {
+  constructor(
+    node: ClusterNode,
+    hosting: ShardHosting,
+    options: { tasks?: { uids: readonly number[]; at: string }; metrics?: ClusterEngineMetrics } = {},
+  ) {
     this.node = node
     this.hosting = hosting
-    this.#taskUids = tasks?.uids ?? null
-    this.#at = tasks?.at ?? new Date().toISOString()
+    this.#taskUids = options.tasks?.uids ?? null
+    this.#at = options.tasks?.at ?? new Date().toISOString()
+    this.#metrics = options.metrics
   }
 
   /**
@@ -93,7 +102,10 @@ export class ClusterEngine implements EnginePort {
    * additions run as one write); their uids stamp every shard command.
    */
   forTasks(uids: readonly number[], at: string): ClusterEngine {
-    return new ClusterEngine(this.node, this.hosting, { uids, at })
+    return new ClusterEngine(this.node, this.hosting, {
+      tasks: { uids, at },
+      ...(this.#metrics === undefined ? {} : { metrics: this.#metrics }),
+    })
   }
 
   listIndexes(): IndexInfo[] {
@@ -308,7 +320,7 @@ export class ClusterEngine implements EnginePort {
     // Acknowledged durable on the shard leader before it was applied anywhere: no outcome yet (the
     // leader's check of the command passed, so it applies as checked).
     if (concern === 'async') {
-      ASYNC_SHARD_WRITES.count++
+      this.#metrics?.asyncShardWrite()
       return undefined
     }
     if (outcome === undefined) throw new Error('a quorum shard write returned no outcome')

@@ -194,7 +194,9 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     })
     hosting.start()
     stops.unshift(() => hosting.stop())
-    const engine = new ClusterEngine(node, hosting)
+    const engine = new ClusterEngine(node, hosting, {
+      metrics: { asyncShardWrite: () => metrics.asyncShardWrites.inc() },
+    })
     const tasks = new ClusterTaskQueue(engine)
     const webhooks = new ClusterWebhookStore(node)
     const dispatcher = new WebhookDispatcher(webhooks, (url, reason) =>
