@@ -41,11 +41,13 @@ async function waitEnded(candidates: readonly ClusterProcess[], uid: number): Pr
   return task!
 }
 
-async function write(via: ClusterProcess, route: string, body: unknown, method = 'POST'): Promise<void> {
+/** Enqueues a write and waits for it to succeed; its task uid. */
+async function write(via: ClusterProcess, route: string, body: unknown, method = 'POST'): Promise<number> {
   const response = await via.request<{ taskUid: number }>(method, route, body)
   expect(response.status, JSON.stringify(response.body)).toBe(202)
   const task = await waitEnded(nodes, response.body.taskUid)
   expect(task.status, JSON.stringify(task.error)).toBe('succeeded')
+  return response.body.taskUid
 }
 
 interface EventualAnswer {
@@ -108,6 +110,7 @@ describe('a restarted replica and eventual reads', () => {
       nodes.find((n) => n.nodeId !== metaLeader)!
     const others = nodes.filter((n) => n !== victim)
     let total = 0
+    let lastTask = 0
     for (let round = 0; round < 1; round++) {
       // Several small tasks, the last one just before the crash: its commit reached the victim
       // after the entry itself, so the victim's log holds more than its durable commit index.
@@ -117,7 +120,7 @@ describe('a restarted replica and eventual reads', () => {
           round,
           text: `entry ${total + i}`,
         }))
-        await write(others[task % 2]!, '/indexes/ledger/documents', batch)
+        lastTask = await write(others[task % 2]!, '/indexes/ledger/documents', batch)
         total += batch.length
       }
       let seen = 0
@@ -129,16 +132,27 @@ describe('a restarted replica and eventual reads', () => {
         },
         { timeoutMs: 20_000, intervalMs: 20 },
       )
+      // The victim's copy of the metadata shows the last task ended, as the other nodes do.
+      await waitFor(
+        'the victim shows the last task succeeded',
+        async () => (await victim.request<TaskView>('GET', `/tasks/${lastTask}`)).body.status === 'succeeded',
+        { timeoutMs: 20_000, intervalMs: 20 },
+      )
       await victim.kill()
       await victim.restart()
-      // Read at once and for a while: every answer is at least as new as the one before the crash.
+      // Read at once and for a while: every answer is at least as new as the one before the crash,
+      // the task's status included.
       const answers: number[] = []
+      const statuses = new Set<string>()
       const until = Date.now() + 2_500
       while (Date.now() < until) {
+        const task = await victim.request<TaskView>('GET', `/tasks/${lastTask}`)
+        statuses.add(`${task.status} ${task.body?.status}`)
         const answer = await eventualCount(victim, 'ledger')
         expect(answer.status, answer.body).toBe(200)
         answers.push(answer.count)
       }
+      expect([...statuses]).toEqual(['200 succeeded'])
       expect(answers.length).toBeGreaterThan(5)
       expect(
         Math.min(...answers),
