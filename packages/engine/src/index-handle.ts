@@ -3,6 +3,7 @@ import type { Command } from './internal/commands.ts'
 import type { DatabaseState } from './internal/database-state.ts'
 import type { DigestEntry } from './internal/document-digests.ts'
 import { listDocuments } from './internal/document-list.ts'
+import { listDocumentsPart } from './internal/document-pages.ts'
 import { facetSearch, facetSearchShard } from './internal/facet-search.ts'
 import type { IndexState } from './internal/index-state.ts'
 import { externalIdKey } from './internal/primary-key.ts'
@@ -16,6 +17,7 @@ import type {
   Doc,
   DocumentId,
   DocumentsPage,
+  DocumentsPartPage,
   FacetSearchParams,
   FacetSearchResult,
   Filter,
@@ -96,6 +98,14 @@ export class Index {
 
   getDocuments(opts: GetDocumentsParams = {}): DocumentsPage {
     return listDocuments(this.#state(), opts)
+  }
+
+  /**
+   * This index's share of a listing over partitions (internal/document-pages.ts): its first
+   * `offset + limit` matches, with their keys and sort values, for `mergeDocumentPages`.
+   */
+  getDocumentsPart(opts: GetDocumentsParams = {}): DocumentsPartPage {
+    return listDocumentsPart(this.#state(), opts)
   }
 
   async deleteDocument(id: DocumentId): Promise<WriteResult> {

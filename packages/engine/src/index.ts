@@ -27,6 +27,7 @@ export type { ApplyResult, Command } from './internal/commands.ts'
 export { decodeCommand, encodeCommand } from './internal/commands.ts'
 export { bucketOfKey, type DigestEntry, DocumentDigests, documentHash } from './internal/document-digests.ts'
 export { compareDocumentKeys } from './internal/document-order.ts'
+export { mergeDocumentPages } from './internal/document-pages.ts'
 export { mergeFacetSearch } from './internal/facet-search.ts'
 export { type FilterNode, parseFilter } from './internal/filter/parse.ts'
 export { filterFeatures, matchesPattern } from './internal/filterable-rules.ts'
@@ -72,6 +73,7 @@ export type {
   Doc,
   DocumentId,
   DocumentsPage,
+  DocumentsPartPage,
   EmbedderSettings,
   EngineEvent,
   FacetSearchParams,

@@ -512,6 +512,19 @@ export interface DocumentsPage {
 }
 
 /**
+ * One partition's share of a document listing (`Index.getDocumentsPart`), merged across
+ * partitions by `mergeDocumentPages` into the page one index holding every document lists.
+ */
+export interface DocumentsPartPage {
+  /** The partition's documents that `filter` and `ids` keep. */
+  total: number
+  /** The listing's sort rules as the partition read them. */
+  sort: Array<{ attribute: string; descending: boolean }>
+  /** Its first `offset + limit` of them: by the sort rules, then by primary key. */
+  entries: Array<{ key: string; sortValues: SortValue[]; document: Doc }>
+}
+
+/**
  * Something the database reports for logs and metrics: recovery, snapshots,
  * fallbacks, and each durable command-log append (`log-synced`: how many
  * commands one write + fsync carried and how long it took).

@@ -179,6 +179,119 @@ describe(`a 3-node cluster with 6 shards answers like one node (SEED=${SEED})`, 
     expect(kinds.withHits).toBeGreaterThan(QUERIES / 2)
   }, 400_000)
 
+  it('answers similar documents identically, errors included', async () => {
+    const pick = () => docs[rng.int(docs.length)]!
+    const cases: Record<string, unknown>[] = []
+    for (let n = 0; n < 3; n++) {
+      const doc = pick()
+      cases.push(
+        { id: doc.id, embedder: 'default' },
+        { id: doc.id, embedder: 'default', offset: 3, limit: 5, showRankingScore: true },
+        {
+          id: doc.id,
+          embedder: 'default',
+          filter: `section = "${pick().section}"`,
+          attributesToRetrieve: ['id', 'package'],
+          showRankingScore: true,
+        },
+        { id: doc.id, embedder: 'default', rankingScoreThreshold: 0.6, limit: 40, showRankingScore: true },
+        { id: String(doc.id), embedder: 'default', filter: 'size > 200', offset: 10, limit: 10 },
+        { id: doc.id, embedder: 'default', retrieveVectors: true, limit: 2 },
+      )
+    }
+    cases.push(
+      { id: 'no-such-document', embedder: 'default' },
+      { id: pick().id, embedder: 'other' },
+      { id: pick().id, embedder: 'default', filter: 'nowhere = 1' },
+      { id: pick().id, embedder: 'default', limit: -1 },
+      { id: 'not an id', embedder: 'default' },
+    )
+    let withHits = 0
+    for (const [n, body] of cases.entries()) {
+      const expected = await call<Record<string, unknown>>(single.url, 'POST', '/indexes/pkgs/similar', body)
+      if (expected.status === 200 && (expected.body.hits as unknown[]).length > 0) withHits++
+      const via: [ClusterProcess, string][] = [
+        [nodes[n % nodes.length]!, 'pkgs'],
+        [nodes[(n + 1) % nodes.length]!, 'pkgs_by_section'],
+      ]
+      for (const [node, uid] of via) {
+        const actual = await call<Record<string, unknown>>(node.url, 'POST', `/indexes/${uid}/similar`, body)
+        const what = `similar ${n} on ${uid} via ${node.name}: ${JSON.stringify(body)}`
+        expect(actual.status, `${what}: ${JSON.stringify(actual.body)}`).toBe(expected.status)
+        expect(withoutTime(actual.body), what).toEqual(withoutTime(expected.body))
+      }
+    }
+    expect(withHits).toBeGreaterThan(cases.length / 2)
+  }, 120_000)
+
+  it('lists documents by ids, filter and sort identically', async () => {
+    const someIds = (count: number) => Array.from({ length: count }, () => docs[rng.int(docs.length)]!.id)
+    const section = docs[rng.int(docs.length)]!.section
+    const requests: [string, string, unknown?][] = [
+      ['GET', '/documents?sort=size:desc&offset=5&limit=30'],
+      [
+        'GET',
+        `/documents?sort=package:asc,size:desc&fields=id,package&filter=${encodeURIComponent(`section = "${section}"`)}`,
+      ],
+      ['GET', `/documents?ids=${someIds(12).join(',')}&sort=size:asc&fields=id,size`],
+      ['GET', '/documents?sort=size:asc&limit=3&retrieveVectors=true'],
+      [
+        'POST',
+        '/documents/fetch',
+        { ids: [...someIds(40), 999_999_999], sort: ['size:asc'], fields: ['id', 'size'] },
+      ],
+      [
+        'POST',
+        '/documents/fetch',
+        { ids: someIds(60), filter: 'size > 100', sort: ['package:desc'], offset: 2, limit: 7 },
+      ],
+      [
+        'POST',
+        '/documents/fetch',
+        { filter: 'popular = true', sort: ['size:desc', 'package:asc'], limit: 100 },
+      ],
+      ['POST', '/documents/fetch', { sort: ['size:asc'], offset: 990, limit: 20 }],
+      ['POST', '/documents/fetch', { sort: ['summary:asc'] }],
+      ['GET', '/documents?ids=bad%20id'],
+    ]
+    for (const [n, [method, route, body]] of requests.entries()) {
+      const expected = await call<Record<string, unknown>>(single.url, method, `/indexes/pkgs${route}`, body)
+      for (const [node, uid] of [
+        [nodes[n % nodes.length]!, 'pkgs'],
+        [nodes[(n + 2) % nodes.length]!, 'pkgs_by_section'],
+      ] as const) {
+        const actual = await call<Record<string, unknown>>(node.url, method, `/indexes/${uid}${route}`, body)
+        const what = `${method} ${route} ${JSON.stringify(body)} on ${uid} via ${node.name}`
+        expect(actual.status, `${what}: ${JSON.stringify(actual.body)}`).toBe(expected.status)
+        expect(actual.body, what).toEqual(expected.body)
+      }
+    }
+    // Without `sort` one node lists in its internal order, a cluster in primary key order.
+    const ids = someIds(30)
+    const one = await call<{ results: { id: number }[]; total: number }>(
+      single.url,
+      'POST',
+      '/indexes/pkgs/documents/fetch',
+      {
+        ids,
+        fields: ['id'],
+        limit: 100,
+      },
+    )
+    const sharded = await call<{ results: { id: number }[]; total: number }>(
+      nodes[1]!.url,
+      'POST',
+      '/indexes/pkgs/documents/fetch',
+      {
+        ids,
+        fields: ['id'],
+        limit: 100,
+      },
+    )
+    expect(sharded.body.total).toBe(one.body.total)
+    expect(sharded.body.results).toEqual([...one.body.results].sort((a, b) => a.id - b.id))
+  }, 120_000)
+
   it('lists the same documents and statistics', async () => {
     const one = await call<{ numberOfDocuments: number; fieldDistribution: unknown }>(
       single.url,

@@ -1,6 +1,7 @@
 import { waitFor } from '@shoal/testkit/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterProcess, startThreeNodeCluster } from './harness/cluster-processes.ts'
+import { metrics, sample } from './harness/metrics-text.ts'
 import { tempDir } from './harness/server-process.ts'
 
 // What a single replica promises on a real 3-process cluster: a replica restarted after kill -9
@@ -40,11 +41,13 @@ async function waitEnded(candidates: readonly ClusterProcess[], uid: number): Pr
   return task!
 }
 
-async function write(via: ClusterProcess, route: string, body: unknown, method = 'POST'): Promise<void> {
+/** Enqueues a write and waits for it to succeed; its task uid. */
+async function write(via: ClusterProcess, route: string, body: unknown, method = 'POST'): Promise<number> {
   const response = await via.request<{ taskUid: number }>(method, route, body)
   expect(response.status, JSON.stringify(response.body)).toBe(202)
   const task = await waitEnded(nodes, response.body.taskUid)
   expect(task.status, JSON.stringify(task.error)).toBe('succeeded')
+  return response.body.taskUid
 }
 
 interface EventualAnswer {
@@ -107,6 +110,7 @@ describe('a restarted replica and eventual reads', () => {
       nodes.find((n) => n.nodeId !== metaLeader)!
     const others = nodes.filter((n) => n !== victim)
     let total = 0
+    let lastTask = 0
     for (let round = 0; round < 1; round++) {
       // Several small tasks, the last one just before the crash: its commit reached the victim
       // after the entry itself, so the victim's log holds more than its durable commit index.
@@ -116,7 +120,7 @@ describe('a restarted replica and eventual reads', () => {
           round,
           text: `entry ${total + i}`,
         }))
-        await write(others[task % 2]!, '/indexes/ledger/documents', batch)
+        lastTask = await write(others[task % 2]!, '/indexes/ledger/documents', batch)
         total += batch.length
       }
       let seen = 0
@@ -128,16 +132,27 @@ describe('a restarted replica and eventual reads', () => {
         },
         { timeoutMs: 20_000, intervalMs: 20 },
       )
+      // The victim's copy of the metadata shows the last task ended, as the other nodes do.
+      await waitFor(
+        'the victim shows the last task succeeded',
+        async () => (await victim.request<TaskView>('GET', `/tasks/${lastTask}`)).body.status === 'succeeded',
+        { timeoutMs: 20_000, intervalMs: 20 },
+      )
       await victim.kill()
       await victim.restart()
-      // Read at once and for a while: every answer is at least as new as the one before the crash.
+      // Read at once and for a while: every answer is at least as new as the one before the crash,
+      // the task's status included.
       const answers: number[] = []
+      const statuses = new Set<string>()
       const until = Date.now() + 2_500
       while (Date.now() < until) {
+        const task = await victim.request<TaskView>('GET', `/tasks/${lastTask}`)
+        statuses.add(`${task.status} ${task.body?.status}`)
         const answer = await eventualCount(victim, 'ledger')
         expect(answer.status, answer.body).toBe(200)
         answers.push(answer.count)
       }
+      expect([...statuses]).toEqual(['200 succeeded'])
       expect(answers.length).toBeGreaterThan(5)
       expect(
         Math.min(...answers),
@@ -182,89 +197,104 @@ describe('the async write concern', () => {
     await write(nodes[1]!, '/indexes/tenants/documents?writeConcern=quorum', [{ id: 1, tenant: 'a' }])
   })
 
-  it("acknowledges an async write on the shard leader's fsync while its follower is stopped; a quorum write waits", async () => {
-    // One shard, two replicas: the leader and one follower, whose process is stopped (SIGSTOP).
-    // The follower must not lead the metadata group, whose majority the tasks need.
-    let uid = ''
-    let follower: ClusterProcess | undefined
-    let leader: ClusterProcess | undefined
-    for (let attempt = 0; attempt < 8 && follower === undefined; attempt++) {
-      uid = `fast${attempt}`
-      await write(nodes[0]!, '/indexes', {
-        uid,
-        primaryKey: 'id',
-        sharding: { shardCount: 1, replicationFactor: 2 },
-      })
-      let replicas: string[] = []
-      let shardLeader: string | null = null
+  // Timing-bound (the write must land before the leader, missing its follower, steps down): it
+  // runs under `pnpm test:soak` (cluster-replica-consistency.soak.test.ts); the raft package's
+  // node tests hold the durable-ack rule itself deterministically.
+  it.runIf(process.env.SHOAL_SOAK === '1')(
+    "acknowledges an async write on the shard leader's fsync while its follower is stopped; a quorum write waits",
+    async () => {
+      // One shard, two replicas: the leader and one follower, whose process is stopped (SIGSTOP).
+      // The follower must not lead the metadata group, whose majority the tasks need.
+      let uid = ''
+      let follower: ClusterProcess | undefined
+      let leader: ClusterProcess | undefined
+      for (let attempt = 0; attempt < 8 && follower === undefined; attempt++) {
+        uid = `fast${attempt}`
+        await write(nodes[0]!, '/indexes', {
+          uid,
+          primaryKey: 'id',
+          sharding: { shardCount: 1, replicationFactor: 2 },
+        })
+        let replicas: string[] = []
+        let shardLeader: string | null = null
+        await waitFor(
+          'the shard has a leader',
+          async () => {
+            const view = await nodes[0]!.request<{
+              shards: Array<{ leader: string | null; replicas: Array<{ node: string }> }>
+            }>('GET', `/indexes/${uid}/_shards`)
+            shardLeader = view.body.shards[0]?.leader ?? null
+            replicas = (view.body.shards[0]?.replicas ?? []).map((r) => r.node)
+            return shardLeader !== null
+          },
+          { timeoutMs: 20_000, intervalMs: 100 },
+        )
+        const metaLeader = await metadataLeader(nodes[0]!)
+        const other = replicas.find((id) => id !== shardLeader)
+        if (other === undefined || other === metaLeader) continue
+        follower = nodes.find((n) => n.nodeId === other)
+        leader = nodes.find((n) => n.nodeId === shardLeader)
+      }
+      expect(follower, 'a placement whose follower does not lead the metadata').toBeDefined()
+      const via = leader!
+      // Stopped while the group is quiet: the write then wakes its leader, which acknowledges it
+      // within the election timeout it leads on before it misses its follower (CheckQuorum) and
+      // steps down. A group still awake from its creation could step down before the write came.
       await waitFor(
-        'the shard has a leader',
+        'the shard group quiesced',
         async () => {
           const view = await nodes[0]!.request<{
-            shards: Array<{ leader: string | null; replicas: Array<{ node: string }> }>
+            shards: Array<{ replicas: Array<{ quiesced: boolean | null }> }>
           }>('GET', `/indexes/${uid}/_shards`)
-          shardLeader = view.body.shards[0]?.leader ?? null
-          replicas = (view.body.shards[0]?.replicas ?? []).map((r) => r.node)
-          return shardLeader !== null
+          return view.body.shards[0]?.replicas.every((r) => r.quiesced === true) === true
         },
         { timeoutMs: 20_000, intervalMs: 100 },
       )
-      const metaLeader = await metadataLeader(nodes[0]!)
-      const other = replicas.find((id) => id !== shardLeader)
-      if (other === undefined || other === metaLeader) continue
-      follower = nodes.find((n) => n.nodeId === other)
-      leader = nodes.find((n) => n.nodeId === shardLeader)
-    }
-    expect(follower, 'a placement whose follower does not lead the metadata').toBeDefined()
-    const via = leader!
-    // Stopped while the group is quiet: the write then wakes its leader, which acknowledges it
-    // within the election timeout it leads on before it misses its follower (CheckQuorum) and
-    // steps down. A group still awake from its creation could step down before the write came.
-    await waitFor(
-      'the shard group quiesced',
-      async () => {
-        const view = await nodes[0]!.request<{
-          shards: Array<{ replicas: Array<{ quiesced: boolean | null }> }>
-        }>('GET', `/indexes/${uid}/_shards`)
-        return view.body.shards[0]?.replicas.every((r) => r.quiesced === true) === true
-      },
-      { timeoutMs: 20_000, intervalMs: 100 },
-    )
-    follower!.child.kill('SIGSTOP')
-    try {
-      const asyncWrite = await via.request<{ taskUid: number }>(
-        'POST',
-        `/indexes/${uid}/documents?writeConcern=async`,
-        [
-          { id: 'a1', text: 'acknowledged by the leader alone' },
-          { id: 'a2', text: 'acknowledged by the leader alone' },
-        ],
-      )
-      expect(asyncWrite.status, JSON.stringify(asyncWrite.body)).toBe(202)
-      const asyncTask = await waitEnded(
-        nodes.filter((n) => n !== follower),
-        asyncWrite.body.taskUid,
-      )
-      expect(asyncTask.status, JSON.stringify(asyncTask.error)).toBe('succeeded')
+      const asyncWrites = async (among: ClusterProcess[]) => {
+        let total = 0
+        for (const node of among) total += sample(await metrics(node), 'shoal_shard_async_writes_total')
+        return total
+      }
+      const before = await asyncWrites(nodes)
+      follower!.child.kill('SIGSTOP')
+      try {
+        const asyncWrite = await via.request<{ taskUid: number }>(
+          'POST',
+          `/indexes/${uid}/documents?writeConcern=async`,
+          [
+            { id: 'a1', text: 'acknowledged by the leader alone' },
+            { id: 'a2', text: 'acknowledged by the leader alone' },
+          ],
+        )
+        expect(asyncWrite.status, JSON.stringify(asyncWrite.body)).toBe(202)
+        const asyncTask = await waitEnded(
+          nodes.filter((n) => n !== follower),
+          asyncWrite.body.taskUid,
+        )
+        expect(asyncTask.status, JSON.stringify(asyncTask.error)).toBe('succeeded')
+        // The node that ran the task counted its one shard write as async.
+        expect(await asyncWrites(nodes.filter((n) => n !== follower))).toBeGreaterThanOrEqual(before + 1)
 
-      const quorumWrite = await via.request<{ taskUid: number }>('POST', `/indexes/${uid}/documents`, [
-        { id: 'q1', text: 'needs a majority' },
-      ])
-      expect(quorumWrite.status).toBe(202)
-      // Without its follower the shard has no majority: the quorum write is not acknowledged.
-      await new Promise((r) => setTimeout(r, 4_000))
-      expect(['enqueued', 'processing']).toContain(await taskStatus(quorumWrite.body.taskUid))
-      follower!.child.kill('SIGCONT')
-      expect((await waitEnded(nodes, quorumWrite.body.taskUid)).status).toBe('succeeded')
-    } finally {
-      follower!.child.kill('SIGCONT')
-    }
-    // The leader survived, so nothing it acknowledged was lost.
-    const found = await nodes[0]!.request<{ results: Array<{ id: string }> }>(
-      'POST',
-      `/indexes/${uid}/documents/fetch`,
-      { ids: ['a1', 'a2', 'q1'] },
-    )
-    expect(found.body.results.map((d) => d.id).sort()).toEqual(['a1', 'a2', 'q1'])
-  }, 120_000)
+        const quorumWrite = await via.request<{ taskUid: number }>('POST', `/indexes/${uid}/documents`, [
+          { id: 'q1', text: 'needs a majority' },
+        ])
+        expect(quorumWrite.status).toBe(202)
+        // Without its follower the shard has no majority: the quorum write is not acknowledged.
+        await new Promise((r) => setTimeout(r, 4_000))
+        expect(['enqueued', 'processing']).toContain(await taskStatus(quorumWrite.body.taskUid))
+        follower!.child.kill('SIGCONT')
+        expect((await waitEnded(nodes, quorumWrite.body.taskUid)).status).toBe('succeeded')
+      } finally {
+        follower!.child.kill('SIGCONT')
+      }
+      // The leader survived, so nothing it acknowledged was lost.
+      const found = await nodes[0]!.request<{ results: Array<{ id: string }> }>(
+        'POST',
+        `/indexes/${uid}/documents/fetch`,
+        { ids: ['a1', 'a2', 'q1'] },
+      )
+      expect(found.body.results.map((d) => d.id).sort()).toEqual(['a1', 'a2', 'q1'])
+    },
+    120_000,
+  )
 })

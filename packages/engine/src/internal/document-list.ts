@@ -18,16 +18,7 @@ export function listDocuments(state: IndexState, opts: GetDocumentsParams): Docu
   const limit = documentsCount(opts.limit, 20, 'limit')
   const fields = stringList(opts.fields, 'fields')
   const rules = sortRulesOf(state, opts.sort)
-  let matched: Bitset | undefined
-  try {
-    matched = filterDocuments(state, opts.filter)
-  } catch (error) {
-    throw error instanceof InvalidFilterError ? error.withCode('invalid_document_filter') : error
-  }
-  if (opts.ids !== undefined && opts.ids !== null) {
-    const wanted = idsOf(state, opts.ids)
-    matched = matched === undefined ? wanted : matched.and(wanted)
-  }
+  const matched = matchedDocuments(state, opts)
   let ids: ArrayLike<number> = (matched ?? state.live).toArray()
   if (rules.length > 0)
     ids = sortRanked(state, { ids, scores: undefined, total: ids.length }, rules, null).order
@@ -38,7 +29,22 @@ export function listDocuments(state: IndexState, opts: GetDocumentsParams): Docu
   return { results, offset, limit, total: ids.length }
 }
 
-function sortRulesOf(state: IndexState, sort: unknown) {
+/** The live documents `filter` and `ids` keep (undefined: every one). */
+export function matchedDocuments(state: IndexState, opts: GetDocumentsParams): Bitset | undefined {
+  let matched: Bitset | undefined
+  try {
+    matched = filterDocuments(state, opts.filter)
+  } catch (error) {
+    throw error instanceof InvalidFilterError ? error.withCode('invalid_document_filter') : error
+  }
+  if (opts.ids !== undefined && opts.ids !== null) {
+    const wanted = idsOf(state, opts.ids)
+    matched = matched === undefined ? wanted : matched.and(wanted)
+  }
+  return matched
+}
+
+export function sortRulesOf(state: IndexState, sort: unknown) {
   const rules = stringListAs(sort, 'sort')
   if (rules === undefined) return []
   try {
@@ -76,7 +82,7 @@ function stringListAs(value: unknown, name: string): string[] | undefined {
   return value as string[]
 }
 
-function documentsCount(value: unknown, fallback: number, name: string): number {
+export function documentsCount(value: unknown, fallback: number, name: string): number {
   if (value === undefined || value === null) return fallback
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new InvalidDocumentsQueryError(

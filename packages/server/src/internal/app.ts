@@ -244,6 +244,8 @@ function registerRoutes(
       handler: async (request, reply) => {
         const query = singleValuedQuery(request.query as Record<string, string | string[] | undefined>)
         if (spec.queryParams !== undefined) refuseUnknownQuery(query, spec.queryParams)
+        if (services.cluster !== undefined && METADATA_READS.some((prefix) => spec.url.startsWith(prefix)))
+          await services.cluster.metadataGate.caughtUp()
         await catchUpOnUnknownIndex(services, request.params as Record<string, string>)
         const result = await spec.handler({
           params: request.params as Record<string, string>,
@@ -263,6 +265,12 @@ function registerRoutes(
     })
   }
 }
+
+/**
+ * Routes answered from a cluster node's copy of the metadata: after the node starts they wait
+ * until that copy is as new as what the node served before (cluster/metadata-read-gate.ts).
+ */
+const METADATA_READS = ['/tasks', '/batches', '/indexes', '/keys', '/webhooks', '/stats']
 
 /**
  * On a cluster node, an index this node's copy of the metadata does not know yet (it joined or

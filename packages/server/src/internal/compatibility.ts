@@ -24,7 +24,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'GET',
     '/indexes/{indexUid}/documents',
-    '`offset`, `limit`, `fields`, `filter`, `ids`, `sort` (sortable attributes), `retrieveVectors`; on an index of a cluster `ids` and `sort` are refused',
+    '`offset`, `limit`, `fields`, `filter`, `ids`, `sort` (sortable attributes), `retrieveVectors`; on an index of a cluster, unsorted pages are in primary key order',
   ],
   [
     'POST',
@@ -40,7 +40,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/documents/fetch',
-    '`ids` and `filter` (together too), `sort` (sortable attributes), `retrieveVectors`; on an index of a cluster `ids` with `filter` and `sort` are refused',
+    '`ids` and `filter` (together too), `sort` (sortable attributes), `retrieveVectors`; on an index of a cluster, unsorted pages are in primary key order',
   ],
   ['GET', '/indexes/{indexUid}/documents/{documentId}'],
   ['DELETE', '/indexes/{indexUid}/documents/{documentId}', '`customMetadata`'],
@@ -57,7 +57,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/indexes/{indexUid}/similar',
-    '`id`, `embedder`, `offset`, `limit`, `filter`, `attributesToRetrieve`, `showRankingScore`, `rankingScoreThreshold`, `retrieveVectors`; the document must have a vector for the embedder (else `invalid_similar_id`); `showRankingScoreDetails` is refused unless `false`; refused on an index of a cluster',
+    '`id`, `embedder`, `offset`, `limit`, `filter`, `attributesToRetrieve`, `showRankingScore`, `rankingScoreThreshold`, `retrieveVectors`; the document must have a vector for the embedder (else `invalid_similar_id`); `showRankingScoreDetails` is refused unless `false`; on a sharded index, searched across the shards',
   ],
   ['GET', '/indexes/{indexUid}/similar', 'the POST fields as query parameters, lists comma-separated'],
   [

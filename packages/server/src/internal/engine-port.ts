@@ -61,7 +61,7 @@ export interface IndexPort {
     limit?: number
     fields?: string[]
     filter?: Filter
-    /** Standalone only: the documents routes refuse `ids` with a filter and `sort` on a cluster. */
+    /** Narrows to these primary keys (ANDed with `filter`); on a cluster, listed in key order. */
     ids?: (string | number)[]
     sort?: string[]
     retrieveVectors?: boolean
@@ -77,8 +77,8 @@ export interface IndexPort {
   search(params: SearchParams, read?: ReadOptions): MaybePromise<SearchResult>
   /** Meilisearch's facet search; a cluster index refuses it with a typed error. */
   facetSearch(params: FacetSearchParams, read?: ReadOptions): MaybePromise<FacetSearchResult>
-  /** Meilisearch's similar documents; absent on an index of a cluster (the route refuses it). */
-  similar?(params: SimilarParams): MaybePromise<SimilarResult>
+  /** Meilisearch's similar documents (on a cluster, searched across the shards). */
+  similar(params: SimilarParams): MaybePromise<SimilarResult>
 }
 
 export interface EnginePort {

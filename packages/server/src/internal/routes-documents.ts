@@ -28,7 +28,6 @@ export const documentRoutes: RouteSpec[] = [
       const fields = listParam(query.fields)
       const ids = query.ids === undefined ? undefined : splitList(query.ids)
       const sort = query.sort === undefined ? undefined : splitList(query.sort)
-      refuseOnCluster(services, ids !== undefined, sort !== undefined)
       return index.getDocuments({
         ...(ids !== undefined ? { ids } : {}),
         ...(sort !== undefined ? { sort } : {}),
@@ -267,53 +266,18 @@ async function fetchDocuments({ params, body, contentType, services }: RouteCont
   const ids = input.ids === undefined || input.ids === null ? undefined : input.ids
   if (ids !== undefined && !Array.isArray(ids))
     throw badRequest('invalid_document_ids', 'Invalid value at `.ids`: expected an array')
-  if (services.cluster === undefined) {
-    // One engine answers `ids`, `filter` and `sort` together (engine document-list.ts).
-    return index.getDocuments({
-      offset,
-      limit,
-      retrieveVectors,
-      ...(fields !== undefined ? { fields } : {}),
-      ...(filter !== undefined ? { filter } : {}),
-      ...(ids !== undefined ? { ids: ids as (string | number)[] } : {}),
-      ...(sort !== undefined ? { sort } : {}),
-    })
-  }
-  refuseOnCluster(services, ids !== undefined && filter !== undefined, sort !== undefined)
-  if (ids !== undefined) {
-    // Read concurrently, a bounded number at a time (on a cluster, each id is one shard read).
-    const found: unknown[] = []
-    for (let at = 0; at < ids.length; at += FETCH_CONCURRENCY) {
-      const chunk = await Promise.all(
-        ids.slice(at, at + FETCH_CONCURRENCY).map(async (id) => {
-          try {
-            return await index.getDocument(String(id), {
-              ...(fields !== undefined ? { fields } : {}),
-              retrieveVectors,
-            })
-          } catch (error) {
-            // An id that names no document is left out, as Meilisearch does; any other failure
-            // (a shard unavailable) fails the request rather than answering incompletely.
-            if ((error as { code?: unknown }).code === 'document_not_found') return undefined
-            throw error
-          }
-        }),
-      )
-      for (const doc of chunk) if (doc !== undefined) found.push(doc)
-    }
-    return { results: found.slice(offset, offset + limit), offset, limit, total: found.length }
-  }
+  // One engine answers `ids`, `filter` and `sort` together (engine document-list.ts); a cluster
+  // merges its shards' shares (engine document-pages.ts).
   return index.getDocuments({
     offset,
     limit,
     retrieveVectors,
     ...(fields !== undefined ? { fields } : {}),
     ...(filter !== undefined ? { filter } : {}),
+    ...(ids !== undefined ? { ids: ids as (string | number)[] } : {}),
+    ...(sort !== undefined ? { sort } : {}),
   })
 }
-
-/** Documents read at once when fetching by ids. */
-const FETCH_CONCURRENCY = 32
 
 const FETCH_FIELDS = ['offset', 'limit', 'fields', 'filter', 'ids', 'sort', 'retrieveVectors']
 
@@ -323,25 +287,6 @@ function splitList(value: string): string[] {
     .split(',')
     .map((v) => v.trim())
     .filter((v) => v !== '')
-}
-
-/**
- * An index of a cluster lists documents through its shards, which do not apply `ids` with a
- * filter or `sort` yet: refused there rather than answered without them.
- */
-function refuseOnCluster(services: RouteContext['services'], ids: boolean, sort: boolean): void {
-  if (services.cluster === undefined) return
-  if (sort)
-    throw badRequest(
-      'invalid_document_sort',
-      'Sorting documents is not supported on an index of a cluster yet.',
-    )
-  if (ids) {
-    throw badRequest(
-      'invalid_document_ids',
-      '`ids` (with a filter, or on `GET /documents`) is not supported on an index of a cluster yet.',
-    )
-  }
 }
 
 function booleanField(value: unknown, code: string, name: string): boolean {

@@ -7,7 +7,8 @@ import { andFilters } from './tenant-token.ts'
 
 /**
  * `POST` and `GET /indexes/{uid}/similar`: the documents nearest one document's vector
- * (`@shoal/engine` `index.similar`, which answers the `invalid_similar_*` codes). The route checks
+ * (`@shoal/engine` `index.similar`, which answers the `invalid_similar_*` codes; on a sharded
+ * index, cluster/sharded-similar.ts, which answers the same). The route checks
  * the shape of `filter` and of the fields Shoal refuses, and ANDs a tenant token's rule to the
  * filter as for a search.
  */
@@ -95,9 +96,6 @@ async function runSimilar(ctx: RouteContext, input: unknown) {
   const uid = checkIndexUid(ctx.params.indexUid)
   const index = ctx.services.engine.index(uid)
   const params = toSimilarParams(input, uid, ctx)
-  if (index.similar === undefined) {
-    throw badRequest('bad_request', 'Similar documents are not supported on an index of a cluster yet.')
-  }
   return index.similar(params)
 }
 

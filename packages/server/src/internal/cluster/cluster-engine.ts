@@ -17,19 +17,25 @@ import {
   type Command,
   type Doc,
   type DocumentsPage,
+  type DocumentsPartPage,
   documentKey,
+  externalIdKey,
   type FacetSearchParams,
   type FacetSearchResult,
   type Filter,
+  type GetDocumentsParams,
   IndexAlreadyExistsError,
   type IndexInfo,
   IndexNotFoundError,
   type IndexStats,
   inferPrimaryKey,
+  mergeDocumentPages,
   type SearchParams,
   type SearchResult,
   type Settings,
   type SettingsUpdate,
+  type SimilarParams,
+  type SimilarResult,
   type WriteResult,
 } from '@shoal/engine'
 import { NotLeaderError } from '@shoal/raft'
@@ -49,6 +55,7 @@ import {
   shardTargets,
 } from './shard-rpc.ts'
 import { facetSearchShards, searchShards } from './sharded-search.ts'
+import { similarShards } from './sharded-similar.ts'
 
 /** How long a metadata change that moves reads (a swap) waits for each node to apply it. */
 const METADATA_WAIT_MS = 5_000
@@ -56,8 +63,11 @@ const METADATA_WAIT_MS = 5_000
 /** `quorum`: a shard write is acknowledged once a majority committed it; `async`: once its leader's log holds it. */
 export type WriteConcern = 'quorum' | 'async'
 
-/** Shard writes acknowledged under the `async` write concern (for `shoal_shard_async_writes_total`). */
-export const ASYNC_SHARD_WRITES = { count: 0 }
+/** Counts a cluster engine keeps (`ClusterMetrics` exports them). */
+export interface ClusterEngineMetrics {
+  /** A shard write acknowledged under the `async` write concern. */
+  readonly asyncShardWrite: () => void
+}
 
 /** How long a task's write to one shard may take (elections and forwarding included). */
 const SHARD_WRITE_TIMEOUT_MS = 30_000
@@ -73,12 +83,18 @@ export class ClusterEngine implements EnginePort {
   readonly hosting: ShardHosting
   readonly #taskUids: readonly number[] | null
   readonly #at: string
+  readonly #metrics: ClusterEngineMetrics | undefined
 
-  constructor(node: ClusterNode, hosting: ShardHosting, tasks?: { uids: readonly number[]; at: string }) {
+  constructor(
+    node: ClusterNode,
+    hosting: ShardHosting,
+    options: { tasks?: { uids: readonly number[]; at: string }; metrics?: ClusterEngineMetrics } = {},
+  ) {
     this.node = node
     this.hosting = hosting
-    this.#taskUids = tasks?.uids ?? null
-    this.#at = tasks?.at ?? new Date().toISOString()
+    this.#taskUids = options.tasks?.uids ?? null
+    this.#at = options.tasks?.at ?? new Date().toISOString()
+    this.#metrics = options.metrics
   }
 
   /**
@@ -86,7 +102,10 @@ export class ClusterEngine implements EnginePort {
    * additions run as one write); their uids stamp every shard command.
    */
   forTasks(uids: readonly number[], at: string): ClusterEngine {
-    return new ClusterEngine(this.node, this.hosting, { uids, at })
+    return new ClusterEngine(this.node, this.hosting, {
+      tasks: { uids, at },
+      ...(this.#metrics === undefined ? {} : { metrics: this.#metrics }),
+    })
   }
 
   listIndexes(): IndexInfo[] {
@@ -301,7 +320,7 @@ export class ClusterEngine implements EnginePort {
     // Acknowledged durable on the shard leader before it was applied anywhere: no outcome yet (the
     // leader's check of the command passed, so it applies as checked).
     if (concern === 'async') {
-      ASYNC_SHARD_WRITES.count++
+      this.#metrics?.asyncShardWrite()
       return undefined
     }
     if (outcome === undefined) throw new Error('a quorum shard write returned no outcome')
@@ -526,58 +545,30 @@ class ShardedIndex implements IndexPort {
     return part?.value as Doc
   }
 
-  async getDocuments(
-    opts: {
-      offset?: number
-      limit?: number
-      fields?: string[]
-      filter?: Filter
-      retrieveVectors?: boolean
-    } = {},
-  ): Promise<DocumentsPage> {
+  /**
+   * A page of the index's documents: every shard sends its first `offset + limit` matches (of
+   * `filter` and `ids`) with their keys and sort values, and `mergeDocumentPages` orders them as
+   * one index orders a sorted listing (sort rules, then primary key); without `sort`, in primary
+   * key order. On a `hash`-sharded index each shard is asked only for the ids it can hold.
+   */
+  async getDocuments(opts: GetDocumentsParams = {}): Promise<DocumentsPage> {
+    const engine = this.#engine
+    const shardCount = shardTargets(engine.node, this.#uid).length
+    const byShard = idsByShard(opts.ids, shardField(engine.getSharding(this.#uid)) === undefined, shardCount)
     const offset = opts.offset ?? 0
     const limit = opts.limit ?? 20
-    const engine = this.#engine
-    const primaryKey = engine.getIndex(this.#uid).primaryKey
     const parts = await engine.read(
       this.#uid,
-      () => ({
-        action: 'getDocuments',
-        params: {
-          ...opts,
-          offset: 0,
-          limit: offset + limit,
-          ...(opts.fields === undefined || primaryKey === null
-            ? {}
-            : { fields: [...new Set([...opts.fields, primaryKey])] }),
-        },
+      (target) => ({
+        action: 'getDocumentsPart',
+        params: byShard === undefined ? opts : { ...opts, ids: byShard[target.shard]! },
       }),
       'leader',
     )
-    // Across shards, documents are listed in primary key order (a number before text; numbers by value).
-    const all: Doc[] = []
-    let total = 0
-    for (const part of parts) {
-      const page = part.value as DocumentsPage
-      total += page.total
-      all.push(...page.results)
-    }
-    if (primaryKey !== null) all.sort((a, b) => compareIds(a[primaryKey], b[primaryKey]))
-    if (primaryKey !== null && shardField(engine.getSharding(this.#uid)) !== undefined) {
-      // A document moving between shards may be listed by both: keep one.
-      const before = all.length
-      const unique = all.filter(
-        (doc, i) => i === 0 || compareIds(doc[primaryKey], all[i - 1]![primaryKey]) !== 0,
-      )
-      total -= before - unique.length
-      all.splice(0, all.length, ...unique)
-    }
-    const results = all.slice(offset, offset + limit).map((doc) => {
-      if (opts.fields === undefined || primaryKey === null || opts.fields.includes(primaryKey)) return doc
-      const { [primaryKey]: _id, ...rest } = doc
-      return rest
-    })
-    return { results, offset, limit, total }
+    return mergeDocumentPages(
+      { offset, limit },
+      parts.map((part) => part.value as DocumentsPartPage),
+    )
   }
 
   async search(params: SearchParams, read: ReadOptions = {}): Promise<SearchResult> {
@@ -586,6 +577,10 @@ class ShardedIndex implements IndexPort {
 
   facetSearch(params: FacetSearchParams, read: ReadOptions = {}): Promise<FacetSearchResult> {
     return facetSearchShards(this.#engine, this.#uid, params, read)
+  }
+
+  similar(params: SimilarParams): Promise<SimilarResult> {
+    return similarShards(this.#engine, this.#uid, params)
   }
 }
 
@@ -621,11 +616,20 @@ function retriableWrite(error: unknown): boolean {
   return error instanceof ClusterError && error.retriable
 }
 
-function compareIds(a: unknown, b: unknown): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b
-  if (typeof a === 'number') return -1
-  if (typeof b === 'number') return 1
-  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0
+/**
+ * `ids` split by the shard that holds each (a `hash`-sharded index); undefined when every shard
+ * is to be asked for all of them (none given, a `field`-sharded index, or an id the shards are to
+ * refuse with their typed error).
+ */
+function idsByShard(ids: unknown, byHash: boolean, shardCount: number): (string | number)[][] | undefined {
+  if (!byHash || !Array.isArray(ids)) return undefined
+  const parts: (string | number)[][] = Array.from({ length: shardCount }, () => [])
+  for (const id of ids) {
+    const key = externalIdKey(id)
+    if (key === undefined) return undefined
+    parts[shardOfDocument(key, shardCount)]!.push(id as string | number)
+  }
+  return parts
 }
 
 function sumWrites(results: readonly unknown[], base: WriteResult): WriteResult {

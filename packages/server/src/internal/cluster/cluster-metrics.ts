@@ -15,6 +15,8 @@ export interface ClusterMetricsOptions {
  */
 export class ClusterMetrics {
   readonly invalidFrames: Counter
+  /** `shoal_shard_async_writes_total`, counted by the cluster engine (`ClusterEngineMetrics`). */
+  readonly asyncShardWrites: Counter
 
   constructor(options: ClusterMetricsOptions) {
     const { node, gossip } = options
@@ -22,6 +24,11 @@ export class ClusterMetrics {
     this.invalidFrames = new Counter({
       name: 'shoal_cluster_invalid_frames_total',
       help: 'Raft frames dropped because they failed validation (malformed, or naming another sender than the peer)',
+      registers,
+    })
+    this.asyncShardWrites = new Counter({
+      name: 'shoal_shard_async_writes_total',
+      help: 'Shard writes this node acknowledged under the async write concern: durable on the shard leader, before a majority held them',
       registers,
     })
     new Gauge({

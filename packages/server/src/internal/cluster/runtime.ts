@@ -36,6 +36,7 @@ import { ClusterOperations } from './cluster-operations.ts'
 import { ClusterTaskQueue, TaskScheduler } from './cluster-tasks.ts'
 import { ClusterWebhookStore } from './cluster-webhooks.ts'
 import { metadataAt } from './metadata-commit.ts'
+import { MetadataReadGate } from './metadata-read-gate.ts'
 import { engineShardFactory } from './shard-machine.ts'
 import { registerShardMetrics } from './shard-metrics.ts'
 import { type ShardsRequest, serveShards } from './shard-rpc.ts'
@@ -59,6 +60,8 @@ export interface ClusterRuntime {
   readonly hosting: ShardHosting
   /** Merkle comparison and repair of shard replicas (docs/anti-entropy.md). */
   readonly antiEntropy: AntiEntropy
+  /** Holds reads of the metadata after a start until this copy is as new as before (metadata-read-gate.ts). */
+  readonly metadataGate: MetadataReadGate
   /** The cluster keys in use, as fingerprints. */
   clusterKeys(): { sending: string; accepted: string[] }
   /**
@@ -194,7 +197,9 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     })
     hosting.start()
     stops.unshift(() => hosting.stop())
-    const engine = new ClusterEngine(node, hosting)
+    const engine = new ClusterEngine(node, hosting, {
+      metrics: { asyncShardWrite: () => metrics.asyncShardWrites.inc() },
+    })
     const tasks = new ClusterTaskQueue(engine)
     const webhooks = new ClusterWebhookStore(node)
     const dispatcher = new WebhookDispatcher(webhooks, (url, reason) =>
@@ -241,6 +246,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       hosting,
       antiEntropy,
       webhooks,
+      metadataGate: new MetadataReadGate(node),
       clusterKeys: () => clusterKeyFingerprints(keys),
       setClusterKeys(next) {
         // Both layers validate before either changes: a key the transport refuses changes nothing.

@@ -1,6 +1,5 @@
 import type { ClusterNode, ShardHosting } from '@shoal/cluster'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { ASYNC_SHARD_WRITES } from './cluster-engine.ts'
 import { catchingUpRefusals, shardReadHedges } from './shard-rpc.ts'
 
 /**
@@ -14,8 +13,6 @@ import { catchingUpRefusals, shardReadHedges } from './shard-rpc.ts'
  * - `shoal_shard_read_hedges_total`: eventual reads hedged to a second replica (shard-rpc.ts);
  * - `shoal_shard_reads_catching_up_total`: eventual reads a replica here refused while catching up
  *   after a restart (replica-read-gate.ts), served by another replica instead;
- * - `shoal_shard_async_writes_total`: shard writes this node acknowledged under the `async` write
- *   concern (durable on the shard leader, before a majority held them);
  * - `shoal_shard_leaderships`: shard groups this node leads now (leaders move on failover).
  */
 export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, registry: Registry): void {
@@ -110,15 +107,6 @@ export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, r
     collect() {
       this.reset()
       this.inc(catchingUpRefusals())
-    },
-  })
-  new Counter({
-    name: 'shoal_shard_async_writes_total',
-    help: 'Shard writes this node acknowledged under the async write concern: durable on the shard leader, before a majority held them',
-    registers,
-    collect() {
-      this.reset()
-      this.inc(ASYNC_SHARD_WRITES.count)
     },
   })
 }

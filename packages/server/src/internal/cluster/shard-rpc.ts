@@ -47,6 +47,8 @@ export type ShardAction =
     }
   | { readonly action: 'getDocument'; readonly id: string | number; readonly options: object }
   | { readonly action: 'getDocuments'; readonly params: GetDocumentsParams }
+  /** The shard's share of a listing over shards, for `mergeDocumentPages`. */
+  | { readonly action: 'getDocumentsPart'; readonly params: GetDocumentsParams }
   /** A document by id, or null when this shard does not hold it (a `field`-sharded index asks every shard). */
   | { readonly action: 'findDocument'; readonly id: string | number; readonly options: object }
   /** The documents stored under these id keys, exactly as stored (null: not here); where a write's documents live now. */
@@ -199,6 +201,9 @@ async function serveItem(
       case 'getDocuments':
         value = index.getDocuments(call.params)
         break
+      case 'getDocumentsPart':
+        value = index.getDocumentsPart(call.params)
+        break
       case 'findDocument':
         value = findDocument(index, call.id, call.options)
         break
@@ -248,6 +253,7 @@ const GATED_READS: ReadonlySet<ShardAction['action']> = new Set([
   'facetSearchShard',
   'getDocument',
   'getDocuments',
+  'getDocumentsPart',
   'findDocument',
   'getSettings',
   'stats',

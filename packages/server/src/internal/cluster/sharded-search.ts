@@ -119,7 +119,7 @@ export async function facetSearchShards(
  * the shards), then `phase2` on every shard with them, repeated when a shard moved on meanwhile,
  * then `merge` of the parts.
  */
-async function gatherShards<R extends object>(
+export async function gatherShards<R extends object>(
   engine: ClusterEngine,
   uid: string,
   params: SearchParams,
