@@ -14,7 +14,14 @@ import { regionAwareEngine } from './regions/region-engine.ts'
 import type { RegionEngine } from './regions/region-feed.ts'
 import { RegionRuntime } from './regions/region-runtime.ts'
 import { reloadSecrets } from './routes-secrets.ts'
-import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
+import {
+  createLogger,
+  createServer,
+  dataPaths,
+  nodeNameOf,
+  packageVersion,
+  type ShoalServer,
+} from './server.ts'
 import { convertStandalone, refuseClusterDataDir } from './standalone-conversion.ts'
 import type { StandbyEngine, StandbyRuntime } from './standby/standby-runtime.ts'
 import { checkPlainStart, startStandby } from './standby/standby-start.ts'
@@ -73,7 +80,7 @@ export async function startNode(
     throw new ConfigError('give --import-dump or --import-snapshot, not both')
   }
   if (options.fromStandalone !== undefined) await refuseClusterDataDir(config.dataDir)
-  const logger = createLogger(config.logLevel)
+  const logger = createLogger(config.logLevel, nodeNameOf(config))
   const unlock = await lockDataDir(config.dataDir)
   const withStandby = config.standby.mode !== 'off' || config.standby.of !== undefined
   if (withStandby && (options.importDump !== undefined || options.importSnapshot !== undefined)) {

@@ -1,5 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { hostname } from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
@@ -95,14 +96,23 @@ export async function packageVersion(): Promise<string> {
   return manifest.version
 }
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'shoal' } })
+/**
+ * The process's logger: JSON lines, each carrying `service` and `node` (the node's name:
+ * `--node-name`, else the host name). Cluster components add `nodeId` and their `component`.
+ */
+export function createLogger(level: string, node: string = hostname()): Logger {
+  return pino({ level, base: { service: 'shoal', node } })
+}
+
+/** The name a node goes by in logs and in the cluster: `--node-name`, else the host name. */
+export function nodeNameOf(config: ServerConfig): string {
+  return config.cluster.nodeName ?? hostname()
 }
 
 /** Opens the task queue and keys in the data folder and starts listening. */
 export async function createServer(options: CreateServerOptions): Promise<ShoalServer> {
   const { config, engine } = options
-  const logger = options.logger ?? createLogger(config.logLevel)
+  const logger = options.logger ?? createLogger(config.logLevel, nodeNameOf(config))
   const paths = dataPaths(config.dataDir)
   await mkdir(paths.tasks, { recursive: true })
   const keys = await KeyStore.open(paths.keys, config.masterKey)
@@ -124,7 +134,13 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     onTaskFinished: (task) => {
       metrics?.tasksFinished.inc({ type: task.type, status: task.status })
       logger.debug(
-        { task: task.uid, type: task.type, status: task.status, duration: task.duration },
+        {
+          task: task.uid,
+          index: task.indexUid,
+          type: task.type,
+          status: task.status,
+          duration: task.duration,
+        },
         'task finished',
       )
     },

@@ -89,7 +89,8 @@ const GOSSIP_PROFILES = { lan: LAN, local: LOCAL, wan: WAN } as const
  * creates the cluster. Stops what it started when a later step fails.
  */
 export async function startCluster(options: StartClusterOptions): Promise<ClusterRuntime> {
-  const { config, logger } = options
+  const { config } = options
+  let logger = options.logger
   let keys = await readClusterKeys(config)
   const key = keys.sending
   const dir = path.join(options.dataDir, 'cluster')
@@ -108,6 +109,8 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
   const stops: Array<() => Promise<void>> = [() => p2p.stop()]
   try {
     const nodeId = p2p.peerId
+    // Every line from here on names the node by id too (`node`, its name, is on every line).
+    logger = logger.child({ nodeId })
     const gossipListen = parseHttpAddr(config.gossipAddr)
     const udp = new UdpTransport({
       clusterKey: deriveKey(key, 'swim/1'),
@@ -188,7 +191,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     stops.unshift(() => node.stop())
     stops.unshift(async () => unwatch())
     const unwatch = watchDrained(node, () => {
-      logger.info({ nodeId }, 'this node was drained and has left the cluster; stopping')
+      logger.info({}, 'this node was drained and has left the cluster; stopping')
       void swim.leave().catch(() => {})
       options.onLeft?.()
     })
@@ -227,7 +230,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     antiEntropy.start()
     stops.unshift(() => antiEntropy.stop())
     logger.info(
-      { nodeId, clusterId: node.clusterId, p2p: advert.p2pAddrs, gossip: advert.gossipAddr },
+      { clusterId: node.clusterId, p2p: advert.p2pAddrs, gossip: advert.gossipAddr },
       'cluster member started',
     )
     return {
@@ -248,7 +251,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
         p2p.setClusterKeys(next.sending, next.accepted)
         udp.setClusterKeys(deriveKey(next.sending, 'swim/1'), swimKeys)
         keys = next
-        logger.info({ nodeId, clusterKeys: clusterKeyFingerprints(next) }, 'cluster keys changed')
+        logger.info({ clusterKeys: clusterKeyFingerprints(next) }, 'cluster keys changed')
       },
       async stop() {
         for (const stop of stops) await stop().catch(() => {})
