@@ -105,6 +105,7 @@ describe('cluster runbooks', () => {
 
   it('upgrade.md: every node restarted in turn under writes; clients see nothing but 202 and 503 with Retry-After', async () => {
     const statuses = new Map<number, number>()
+    const unexpected: string[] = []
     let restarting = -1
     let stop = false
     const writer = (async () => {
@@ -118,7 +119,8 @@ describe('cluster runbooks', () => {
           signal: AbortSignal.timeout(30_000),
         }).catch(() => undefined)
         if (response === undefined) continue // the node went down between the choice and the send
-        await response.arrayBuffer()
+        const text = await response.text()
+        if (response.status !== 202 && response.status !== 503) unexpected.push(`${response.status} ${text}`)
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1)
         if (response.status === 503) expect(response.headers.get('retry-after')).not.toBeNull()
         await new Promise((resolve) => setTimeout(resolve, 50))
@@ -141,7 +143,10 @@ describe('cluster runbooks', () => {
     }
     stop = true
     await writer
-    expect([...statuses.keys()].filter((status) => status !== 202 && status !== 503)).toEqual([])
+    expect(
+      [...statuses.keys()].filter((status) => status !== 202 && status !== 503),
+      unexpected.join('\n'),
+    ).toEqual([])
     expect(statuses.get(202) ?? 0).toBeGreaterThan(0)
   }, 480_000)
 

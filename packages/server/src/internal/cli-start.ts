@@ -99,6 +99,7 @@ export async function startNode(
   }
   // The metrics exist once the server does; syncs before that (recovery) are not timed.
   let observeLogSync: ((seconds: number) => void) | undefined
+  let observeSnapshot: ((seconds: number) => void) | undefined
   let standby: StandbyRuntime | undefined
   let standbyStarted: (runtime: StandbyRuntime) => void = () => {}
   const standbyReady = new Promise<StandbyRuntime>((resolve) => {
@@ -112,7 +113,10 @@ export async function startNode(
       if (event.type === 'log-synced') {
         observeLogSync?.(event.seconds ?? 0)
         if (event.lastIndex !== undefined) standby?.logAppended(event.lastIndex)
-      } else logger.info({ engineEvent: event }, `engine: ${event.type}`)
+      } else {
+        if (event.type === 'snapshot-written') observeSnapshot?.(event.seconds ?? 0)
+        logger.info({ engineEvent: event }, `engine: ${event.type}`)
+      }
     },
   })
   if (options.importSnapshot !== undefined) {
@@ -147,6 +151,7 @@ export async function startNode(
     }
   }
   observeLogSync = (seconds) => server.metrics.engineLogFsyncSeconds.observe(seconds)
+  observeSnapshot = (seconds) => server.metrics.durations.engineSnapshotSeconds.observe(seconds)
   // A drained node stops once it has left (set below, with the signal handlers).
   let onLeft: () => void = () => {}
   if (config.cluster.enabled) {

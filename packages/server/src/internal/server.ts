@@ -10,6 +10,7 @@ import type { BackupPaths } from './backups.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { parseHttpAddr, type ServerConfig } from './config.ts'
 import { DocumentParser } from './document-parser.ts'
+import { taskSeconds } from './duration-metrics.ts'
 import { errorLink } from './errors.ts'
 import { type LocalEngine, ServerMetrics } from './metrics.ts'
 import type { RegionRuntime } from './regions/region-runtime.ts'
@@ -133,6 +134,12 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     onFsync: (seconds) => metrics?.taskLogFsyncSeconds.observe(seconds),
     onTaskFinished: (task) => {
       metrics?.tasksFinished.inc({ type: task.type, status: task.status })
+      const seconds = taskSeconds(task)
+      if (seconds !== null && metrics !== undefined) {
+        metrics.durations.taskSeconds.observe({ type: task.type, status: task.status }, seconds)
+        if (task.type === 'backupCreation')
+          metrics.durations.backupSeconds.observe({ mode: 'standalone', status: task.status }, seconds)
+      }
       logger.debug(
         {
           task: task.uid,

@@ -25,6 +25,7 @@ import {
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { type ClusterConfig, parseHttpAddr } from '../config.ts'
+import { type DurationMetrics, durationMetrics, taskSeconds } from '../duration-metrics.ts'
 import { P2PFrameTooLargeError, P2PNode, P2PUnreachableError } from '../p2p/index.ts'
 import { WebhookDispatcher } from '../webhooks.ts'
 import { AntiEntropy } from './anti-entropy.ts'
@@ -40,6 +41,7 @@ import { engineShardFactory } from './shard-machine.ts'
 import { registerShardMetrics } from './shard-metrics.ts'
 import { type ShardsRequest, serveShards } from './shard-rpc.ts'
 import { SnapshotThrottle } from './snapshot-throttle.ts'
+import { timeSnapshotSends } from './snapshot-timing.ts'
 import { isRaftFrame, isRpcRequest, isSnapshotHeader, type SnapshotHeader } from './wire-validate.ts'
 
 /** A running cluster member: the libp2p node, SWIM over UDP and the control plane. */
@@ -49,6 +51,8 @@ export interface ClusterRuntime {
   readonly p2p: P2PNode
   readonly gossip: Transport
   readonly metrics: ClusterMetrics
+  /** Histograms of backups, tasks and snapshot transfers (shared with the server's registry). */
+  readonly durations: DurationMetrics
   /** Indexes spread over shard replicas (the routes' engine on a cluster node). */
   readonly engine: ClusterEngine
   /** The cluster-wide task list (the routes' task queue on a cluster node). */
@@ -145,13 +149,17 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     }
     const clusterLog = logger.child({ component: 'cluster' })
     const wire = wireCounters(options.registry)
+    const durations = durationMetrics(options.registry)
     const node = new ClusterNode({
       advert,
       identity: new FileIdentityStore(dir),
-      transport: p2pTransport(
-        p2p,
-        { oversizedFrame: () => wire.oversizedFrame() },
-        new SnapshotThrottle({ bytesPerSecond: config.snapshotBandwidthBytes }),
+      transport: timeSnapshotSends(
+        p2pTransport(
+          p2p,
+          { oversizedFrame: () => wire.oversizedFrame() },
+          new SnapshotThrottle({ bytesPerSecond: config.snapshotBandwidthBytes }),
+        ),
+        (seconds) => durations.raftSnapshotSendSeconds.observe(seconds),
       ),
       membership: swim,
       raftStorage: path.join(dir, 'raft'),
@@ -174,7 +182,9 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     })
     const hosting = new ShardHosting({
       node,
-      factory: engineShardFactory(path.join(options.dataDir, 'shards')),
+      factory: engineShardFactory(path.join(options.dataDir, 'shards'), (seconds) =>
+        durations.raftSnapshotInstallSeconds.observe(seconds),
+      ),
       logger: clusterLog as ClusterLogger,
     })
     registerShardMetrics(node, hosting, options.registry)
@@ -204,9 +214,13 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       logger.warn({ webhook: url, reason }, 'webhook delivery given up after retries'),
     )
     stops.unshift(() => dispatcher.close())
-    const scheduler = new TaskScheduler(engine, logger.child({ component: 'tasks' }), (ended) =>
-      dispatcher.batchFinished(ended),
-    )
+    const scheduler = new TaskScheduler(engine, logger.child({ component: 'tasks' }), (ended) => {
+      for (const task of ended) {
+        const seconds = taskSeconds(task)
+        if (seconds !== null) durations.taskSeconds.observe({ type: task.type, status: task.status }, seconds)
+      }
+      dispatcher.batchFinished(ended)
+    })
     scheduler.start()
     stops.unshift(() => scheduler.stop())
     // Backups this node was writing when it last stopped cannot finish: they are failed, not left processing.
@@ -239,6 +253,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       p2p,
       gossip,
       metrics,
+      durations,
       engine,
       tasks,
       hosting,
