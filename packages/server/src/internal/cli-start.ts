@@ -158,7 +158,7 @@ export async function startNode(
     const token = randomUUID()
     if (options.fromStandalone !== undefined) server.restrictTo(token)
     try {
-      server.attachCluster(
+      await server.attachCluster(
         await startCluster({
           config: config.cluster,
           dataDir: config.dataDir,

@@ -7,6 +7,7 @@ import { type Logger, pino } from 'pino'
 import { KeyStore } from './api-keys.ts'
 import { buildApp } from './app.ts'
 import type { BackupPaths } from './backups.ts'
+import { clusterKeys } from './cluster/cluster-keys.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { parseHttpAddr, type ServerConfig } from './config.ts'
 import { DocumentParser } from './document-parser.ts'
@@ -36,8 +37,11 @@ export interface ShoalServer {
   readonly metrics: ServerMetrics
   /** The cluster member, when this node runs in a cluster. */
   readonly cluster: ClusterRuntime | undefined
-  /** Hands the started cluster member to the HTTP routes; `close()` stops it first. */
-  attachCluster(runtime: ClusterRuntime): void
+  /**
+   * Hands the started cluster member to the HTTP routes (`close()` stops it first) and keeps the
+   * API keys in the cluster's metadata (resolves once they are, or once a first try failed).
+   */
+  attachCluster(runtime: ClusterRuntime): Promise<void>
   /** The hot standby link of a primary or standby (docs/standby.md), once started. */
   readonly standby: StandbyRuntime | undefined
   /** Hands the started standby link to the HTTP routes; `close()` stops it first. */
@@ -230,13 +234,36 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     restrictTo(token) {
       restriction = token
     },
-    attachCluster(runtime) {
+    async attachCluster(runtime) {
       services.cluster = runtime
-      // Indexes, documents and tasks now live in the cluster.
+      // Indexes, documents, tasks and API keys now live in the cluster.
       services.engine = runtime.engine
       services.queue = runtime.tasks
       services.webhooks = runtime.webhooks
       joining = false
+      // Without a metadata majority the node still starts, on its own keys, and shares them as
+      // soon as it can (retrying every 5 s in the background).
+      const share = async (): Promise<boolean> => {
+        try {
+          await keys.share(clusterKeys(runtime.node))
+          return true
+        } catch (error) {
+          logger.warn({ err: error }, 'API keys not shared with the cluster yet; retrying in 5 s')
+          return false
+        }
+      }
+      if (await share()) return
+      let trying = false
+      const retry = setInterval(() => {
+        if (closing !== null) clearInterval(retry)
+        if (closing !== null || trying) return
+        trying = true
+        void share().then((done) => {
+          trying = false
+          if (done) clearInterval(retry)
+        })
+      }, 5_000)
+      retry.unref()
     },
     close() {
       closing ??= (async () => {
