@@ -240,19 +240,28 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
       services.engine = runtime.engine
       services.queue = runtime.tasks
       services.webhooks = runtime.webhooks
-      joining = false
-      // Without a metadata majority the node still starts, on its own keys, and shares them as
+      // A node that just joined may not read the metadata yet: it tries for up to 30 s before it
+      // serves (answering 503 meanwhile). Without a metadata majority it then starts on its own keys and shares them as
       // soon as it can (retrying every 5 s in the background).
+      let warned = false
       const share = async (): Promise<boolean> => {
         try {
           await keys.share(clusterKeys(runtime.node))
           return true
         } catch (error) {
-          logger.warn({ err: error }, 'API keys not shared with the cluster yet; retrying in 5 s')
+          if (!warned) logger.warn({ err: error }, 'API keys not shared with the cluster yet; retrying')
+          warned = true
           return false
         }
       }
-      if (await share()) return
+      const deadline = Date.now() + 30_000
+      let shared = await share()
+      while (!shared && Date.now() < deadline && closing === null) {
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        shared = await share()
+      }
+      joining = false
+      if (shared || closing !== null) return
       let trying = false
       const retry = setInterval(() => {
         if (closing !== null) clearInterval(retry)
