@@ -212,7 +212,7 @@ export class ClusterNode {
       logger: this.#log,
     })
     this.#controller.start()
-    this.#log.info({ clusterId: identity.clusterId, nodeId: this.nodeId }, 'cluster node started')
+    this.#log.info({ clusterId: identity.clusterId }, 'cluster node started')
   }
 
   async stop(): Promise<void> {
@@ -641,6 +641,10 @@ export class ClusterNode {
     const leader = this.metadataLeader
     if (leader !== null && leader !== this.#lastLeader) {
       if (this.#lastLeader !== null) this.counters.leaderChanges++
+      this.#log.info(
+        { leader, previous: this.#lastLeader, term: this.#meta?.status().term ?? null },
+        leader === this.nodeId ? 'metadata leader elected: this node' : 'metadata leader changed',
+      )
       this.#lastLeader = leader
     }
   }

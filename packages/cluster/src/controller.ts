@@ -267,7 +267,8 @@ export class Controller {
       plan.inFlight === 0
     )
       await this.#propose({ type: 'setting.delete', key: REBALANCE_SETTING })
-    // A draining node without replicas has left; a replaced node too.
+    // A draining node without replicas has left; so has a dead node once replaced (a replaced
+    // live node is draining). Either rejoins as a new active member if it is started again.
     const after = node.state()
     const holding = new Set<string>()
     for (const shards of Object.values(after.shards))
@@ -283,8 +284,16 @@ export class Controller {
           ifState: ['draining'],
           atMs: now,
         })
-      if (replacements[record.id] !== undefined)
-        await this.#propose({ type: 'setting.delete', key: `${REPLACE_SETTING_PREFIX}${record.id}` })
+      if (replacements[record.id] === undefined) continue
+      if (record.state === 'dead')
+        await this.#propose({
+          type: 'node.state',
+          nodeId: record.id,
+          state: 'left',
+          ifState: ['dead'],
+          atMs: now,
+        })
+      await this.#propose({ type: 'setting.delete', key: `${REPLACE_SETTING_PREFIX}${record.id}` })
     }
   }
 

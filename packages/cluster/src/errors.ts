@@ -73,11 +73,14 @@ export class InvalidCommandError extends ClusterError {
   }
 }
 
-/** The node is stopped. */
+/**
+ * The node is stopped (or stopping). Retriable: another node, or this one once restarted, can
+ * take the same request (a request in flight when a node is shut down answers 503, not 400).
+ */
 export class ClusterStoppedError extends ClusterError {
   override readonly name = 'ClusterStoppedError'
   constructor() {
-    super('CLUSTER_STOPPED', 'the cluster node is stopped')
+    super('CLUSTER_STOPPED', 'the cluster node is stopped', { retriable: true })
   }
 }
 

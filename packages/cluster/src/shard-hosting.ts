@@ -170,7 +170,10 @@ export class ShardHosting {
       // The replica's files go with it whether the index was deleted or the replica moved away
       // (a replica placed here again starts empty and catches up from its leader).
       await this.#factory.close(entry.ref, entry.machine, true)
-      this.#log.info({ group, deleted }, deleted ? 'shard replica removed' : 'shard replica moved away')
+      this.#log.info(
+        { index: entry.ref.indexUid, shard: entry.ref.shard, group, deleted },
+        deleted ? 'shard replica removed' : 'shard replica moved away',
+      )
     }
     for (const [group, { ref, founder }] of wanted) {
       if (this.#hosted.has(group) || this.#stopped) continue
@@ -183,7 +186,7 @@ export class ShardHosting {
         ...(bootstrap === undefined ? {} : { bootstrap }),
       })
       this.#hosted.set(group, { ref, machine })
-      this.#log.info({ group }, 'shard replica started')
+      this.#log.info({ index: ref.indexUid, shard: ref.shard, group }, 'shard replica started')
     }
   }
 }

@@ -49,6 +49,8 @@ export class ShardSteward {
   #again = false
   /** Per led group, per follower: its lag in entries and since when it has not been caught up. */
   #lag = new Map<string, Map<string, { entries: number; behindSinceMs: number | null }>>()
+  /** Per group this node leads: the term it leads in (a new term or a new group is logged). */
+  #ledTerms = new Map<string, number>()
 
   constructor(options: ShardStewardOptions) {
     this.#options = options
@@ -129,6 +131,13 @@ export class ShardSteward {
       const record = state.shards[ref.indexUid]?.find((s) => s.shard === ref.shard)
       if (index === undefined || index.createdAtMs !== ref.createdAtMs || record === undefined) continue
       const status = raft.status()
+      if (this.#ledTerms.get(ref.group) !== status.term) {
+        this.#ledTerms.set(ref.group, status.term)
+        this.#log.info(
+          { index: ref.indexUid, shard: ref.shard, term: status.term, group: ref.group },
+          'shard leader elected: this node leads the shard group',
+        )
+      }
       // A quiet group sleeps (no heartbeats) once its followers are caught up; a newcomer still
       // catching up, or a replica on its way out, needs it awake until the move is done.
       if (status.confState.learners.length > 0 || record.replicas.some((r) => r.state !== 'active'))
@@ -150,12 +159,19 @@ export class ShardSteward {
       } catch (error) {
         this.counters.failures++
         this.#log.warn(
-          { group: ref.group, step, err: error instanceof Error ? error.message : String(error) },
+          {
+            index: ref.indexUid,
+            shard: ref.shard,
+            group: ref.group,
+            step,
+            err: error instanceof Error ? error.message : String(error),
+          },
           'shard membership step failed; retrying on the next pass',
         )
       }
     }
     for (const group of this.#lag.keys()) if (!led.has(group)) this.#lag.delete(group)
+    for (const group of this.#ledTerms.keys()) if (!led.has(group)) this.#ledTerms.delete(group)
   }
 
   #trackLag(group: string, followers: readonly { id: string; lag: number }[], now: number): void {
@@ -177,14 +193,20 @@ export class ShardSteward {
     if (raft === undefined) return
     switch (step.kind) {
       case 'conf':
-        this.#log.info({ group: ref.group, change: step.change }, 'shard membership change')
+        this.#log.info(
+          { index: ref.indexUid, shard: ref.shard, group: ref.group, change: step.change },
+          'shard membership change',
+        )
         await raft.proposeConfChange(step.change, { signal: AbortSignal.timeout(10_000) })
         if (step.change.type === 'addLearner') this.counters.learnersAdded++
         else if (step.change.type === 'addVoter') this.counters.promotions++
         else this.counters.removals++
         return
       case 'transfer':
-        this.#log.info({ group: ref.group, to: step.to }, 'shard leadership handed over')
+        this.#log.info(
+          { index: ref.indexUid, shard: ref.shard, group: ref.group, to: step.to },
+          'shard leadership handed over',
+        )
         raft.transferLeadership(step.to)
         this.counters.transfers++
         return

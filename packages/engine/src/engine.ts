@@ -520,11 +520,12 @@ export class Engine {
   #startSnapshot(): Promise<{ index: number; bytes: number }> {
     // The image is taken synchronously, so it is exactly the state at #appliedIndex; it holds
     // copies and values no later command mutates, so it is then encoded in slices.
+    const started = performance.now()
     const index = this.#appliedIndex
     const image = this.#state.image()
     this.#sinceSnapshot = 0
     const run = this.#encodeImage(image)
-      .then((body) => this.#writeSnapshot(index, frameSnapshot(index, body)))
+      .then((body) => this.#writeSnapshot(index, frameSnapshot(index, body), started))
       .finally(() => {
         this.#snapshotting = undefined
       })
@@ -538,14 +539,24 @@ export class Engine {
     return pause === undefined ? encodeValue(image) : encodeValueInSlices(image, pause)
   }
 
-  async #writeSnapshot(index: number, framed: Uint8Array): Promise<{ index: number; bytes: number }> {
+  async #writeSnapshot(
+    index: number,
+    framed: Uint8Array,
+    startedMs: number,
+  ): Promise<{ index: number; bytes: number }> {
     const file = await this.#snapshots.write(index, framed)
     // Keep two snapshots, and the log from the older one on, so that a
     // corrupt newest snapshot falls back to the previous one plus replay.
     const oldestKept = await this.#snapshots.prune(2)
     if (oldestKept !== undefined && oldestKept > 0) await this.#log.compactBefore(oldestKept + 1)
     this.#folderSize.changed()
-    this.#emit({ type: 'snapshot-written', index, bytes: framed.byteLength, file })
+    this.#emit({
+      type: 'snapshot-written',
+      index,
+      bytes: framed.byteLength,
+      file,
+      seconds: (performance.now() - startedMs) / 1000,
+    })
     return { index, bytes: framed.byteLength }
   }
 

@@ -537,7 +537,8 @@ export type EngineEvent =
       failedCommands: number
       durationMs: number
     }
-  | { type: 'snapshot-written'; index: number; bytes: number; file: string }
+  /** `seconds`: from taking the image to the snapshot file being durable. */
+  | { type: 'snapshot-written'; index: number; bytes: number; file: string; seconds: number }
   | { type: 'snapshot-rejected'; file: string; reason: string }
   | { type: 'snapshot-installed'; index: number; bytes: number }
   | { type: 'command-failed'; index: number; code: string; message: string }

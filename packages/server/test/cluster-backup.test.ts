@@ -141,6 +141,11 @@ describe('backups between a standalone node and a cluster', () => {
       status: 'succeeded',
       details: { backupUid: manifest.backupUid, node: n1.nodeId, shardsTotal: 3, shardsWritten: 3 },
     })
+    // The node that wrote it timed it (docs/operations/metrics.md).
+    const metrics = await fetch(`${n1.url}/metrics`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })
+    expect(await metrics.text()).toMatch(
+      /shoal_backup_duration_seconds_count\{mode="cluster",status="succeeded"\} 1/,
+    )
     // The documents were spread over the three shards by the restore.
     const perShard = manifest.indexes[0].shards.map((s: Json) => s.documents)
     expect(perShard.length).toBe(3)

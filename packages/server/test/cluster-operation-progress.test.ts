@@ -171,4 +171,61 @@ describe('cluster operation tasks', () => {
     )
     expect(finished.kind).toBe('succeeded')
   })
+
+  it('replacing a dead node whose shard groups kept no majority is refused at the start, naming the shards', () => {
+    // Two replicas per shard and one of them dead: that group has no leader, so no replica can
+    // join or leave it, and a replacement would wait forever at 0 %.
+    const state = metadata({ a: 'active', b: 'dead', c: 'active', d: 'active' }, [
+      [active('a'), active('b')],
+      [active('c'), active('a')],
+    ])
+    const dead = { ...input(state), alive: (id: string) => id !== 'b' }
+    const start = startOperation({ kind: 'nodeReplace', oldNodeId: 'b', newNodeId: 'd' }, 7, dead)
+    expect(start.kind).toBe('failed')
+    if (start.kind !== 'failed') return
+    expect(start.error.code).toBe('cluster_move_impossible')
+    expect(start.error.message).toMatch(/cannot replace b: .*items\/0 \(1 of 2 voters live\).* majority/)
+    const drain = startOperation({ kind: 'nodeDrain', nodeId: 'a' }, 8, dead)
+    expect(drain.kind).toBe('failed')
+  })
+
+  it('a replacement whose shard group loses its majority on the way fails as stuck instead of waiting at 0 %', () => {
+    const op = { kind: 'nodeReplace', oldNodeId: 'b', newNodeId: 'd' } as const
+    const moving: ShardReplica[] = [
+      active('a'),
+      { nodeId: 'b', role: 'voter', state: 'removing' },
+      { nodeId: 'd', role: 'voter', state: 'initializing' },
+    ]
+    const state = metadata({ a: 'active', b: 'draining', c: 'active', d: 'active' }, [moving], {
+      'shoal.replace.b': 'd',
+    })
+    const previous: OperationDetails = {
+      movesPlanned: 1,
+      movesDone: 0,
+      movesInFlight: 1,
+      movesWaiting: 0,
+      bytesMoved: 0,
+      inFlight: [],
+      nextMoves: [],
+      unplaceable: [],
+    }
+    // While SWIM still calls b alive, the move simply runs.
+    expect(followOperation(op, previous, input(state), []).kind).toBe('running')
+    const step = followOperation(op, previous, { ...input(state), alive: (id) => id !== 'b' }, [])
+    expect(step.kind).toBe('failed')
+    if (step.kind !== 'failed') return
+    expect(step.stuck).toBe(true)
+    expect(step.error.message).toMatch(/items\/0 \(1 of 2 voters live\)/)
+  })
+
+  it('a replacement with a live majority in every group starts', () => {
+    const state = metadata({ a: 'active', b: 'dead', c: 'active', d: 'active' }, [
+      [active('a'), active('b'), active('c')],
+    ])
+    const start = startOperation({ kind: 'nodeReplace', oldNodeId: 'b', newNodeId: 'd' }, 7, {
+      ...input(state),
+      alive: (id) => id !== 'b',
+    })
+    expect(start.kind).toBe('start')
+  })
 })

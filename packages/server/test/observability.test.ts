@@ -94,6 +94,49 @@ describe('operating a shoal process', () => {
     expect((await fetch(`${server.url}/metrics`)).status).toBe(401)
   })
 
+  it('times backups, dumps, snapshot tasks and engine snapshot writes in histograms', async () => {
+    const timed = await startServerProcess(path.join(root, 'timed'), [
+      '--master-key',
+      MASTER,
+      '--engine-snapshot-every',
+      '2',
+    ])
+    try {
+      const post = async (route: string, body?: unknown) => {
+        const response = await fetch(`${timed.url}${route}`, {
+          method: 'POST',
+          headers: { ...auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        })
+        expect(response.status, route).toBe(202)
+        return ((await response.json()) as { taskUid: number }).taskUid
+      }
+      await post('/indexes', { uid: 'timed' })
+      await post('/indexes/timed/documents', [{ id: 1 }, { id: 2 }, { id: 3 }])
+      const uids = [await post('/dumps'), await post('/snapshots'), await post('/admin/backups')]
+      for (const uid of uids)
+        for (let i = 0; i < 200; i++) {
+          const task = (await (await fetch(`${timed.url}/tasks/${uid}`, { headers: auth })).json()) as {
+            status: string
+          }
+          expect(task.status).not.toBe('failed')
+          if (task.status === 'succeeded') break
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+      const text = await (await fetch(`${timed.url}/metrics`, { headers: auth })).text()
+      for (const type of ['dumpCreation', 'snapshotCreation', 'backupCreation', 'documentAdditionOrUpdate'])
+        expect(text).toMatch(
+          new RegExp(`shoal_task_duration_seconds_count\\{type="${type}",status="succeeded"\\} 1`),
+        )
+      expect(text).toMatch(/shoal_backup_duration_seconds_count\{mode="standalone",status="succeeded"\} 1/)
+      expect(text).toMatch(/shoal_engine_snapshot_duration_seconds_count [1-9]/)
+      // The cluster-only histograms exist with no observation on a standalone node.
+      expect(text).toMatch(/shoal_raft_snapshot_send_duration_seconds_count 0/)
+    } finally {
+      await timed.stop()
+    }
+  })
+
   it('answers CORS preflights so that browsers can search with a search key', async () => {
     const preflight = await fetch(`${server.url}/indexes/movies/search`, {
       method: 'OPTIONS',

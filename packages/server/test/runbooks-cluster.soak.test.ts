@@ -11,8 +11,10 @@ import {
 import { tempDir } from './harness/server-process.ts'
 
 // The cluster runbooks of docs/operations/, run in order on one cluster with the commands they
-// give: add-node.md, upgrade.md (a rolling restart under writes) and drain-node.md. Each step
-// checks what its runbook says to check. (replace-node.md has no test yet: see the runbook.)
+// give: add-node.md, upgrade.md (a rolling restart under writes), drain-node.md and
+// replace-node.md. Each step checks what its runbook says to check. Three replicas per shard, so
+// that a node killed for good leaves every shard group its majority (with two, the groups it was
+// in have no leader and cannot take a new member: replace-node.md refuses them).
 
 interface Shards {
   shards: Array<{ replicas: Array<{ node: string; state: string }> }>
@@ -35,7 +37,7 @@ describe('cluster runbooks', () => {
     const created = await nodes[0]!.request('POST', '/indexes', {
       uid: 'notes',
       primaryKey: 'id',
-      sharding: { shardCount: 3, replicationFactor: 2 },
+      sharding: { shardCount: 3, replicationFactor: 3 },
     })
     expect(created.status).toBe(202)
     await write(nodes[0]!, 50)
@@ -96,13 +98,14 @@ describe('cluster runbooks', () => {
       { timeoutMs: 60_000, intervalMs: 200 },
     )
     expect(await cli(['cluster', 'rebalance'])).toMatch(/balanced/)
-    // Six replicas over four nodes are within the load bound already, so the rebalance may leave
+    // Nine replicas over four nodes are within the load bound already, so the rebalance may leave
     // the newcomer empty (add-node.md says so); it serves every document through the cluster.
     expect(await documents(fourth)).toBe(id)
   }, 240_000)
 
   it('upgrade.md: every node restarted in turn under writes; clients see nothing but 202 and 503 with Retry-After', async () => {
     const statuses = new Map<number, number>()
+    const unexpected: string[] = []
     let restarting = -1
     let stop = false
     const writer = (async () => {
@@ -116,7 +119,8 @@ describe('cluster runbooks', () => {
           signal: AbortSignal.timeout(30_000),
         }).catch(() => undefined)
         if (response === undefined) continue // the node went down between the choice and the send
-        await response.arrayBuffer()
+        const text = await response.text()
+        if (response.status !== 202 && response.status !== 503) unexpected.push(`${response.status} ${text}`)
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1)
         if (response.status === 503) expect(response.headers.get('retry-after')).not.toBeNull()
         await new Promise((resolve) => setTimeout(resolve, 50))
@@ -139,7 +143,10 @@ describe('cluster runbooks', () => {
     }
     stop = true
     await writer
-    expect([...statuses.keys()].filter((status) => status !== 202 && status !== 503)).toEqual([])
+    expect(
+      [...statuses.keys()].filter((status) => status !== 202 && status !== 503),
+      unexpected.join('\n'),
+    ).toEqual([])
     expect(statuses.get(202) ?? 0).toBeGreaterThan(0)
   }, 480_000)
 
@@ -151,4 +158,57 @@ describe('cluster runbooks', () => {
     await write(nodes[0]!, 10)
     expect(await documents(nodes[1]!)).toBeGreaterThanOrEqual(id)
   }, 240_000)
+
+  it('replace-node.md: a node killed right after the drain is replaced by a new one, which takes its replicas', async () => {
+    const dead = nodes[2]!
+    await dead.kill()
+    // 1. Confirm the node is dead.
+    await waitFor(
+      'n2 reported dead',
+      async () => {
+        const view = await nodes[0]!.request<AdminView>('GET', '/_admin/cluster')
+        return view.status === 200 && view.body.nodes.some((n) => n.name === 'n2' && !n.alive)
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    )
+    // 2. Start the new node.
+    const fresh = await startClusterProcess({
+      name: 'n4',
+      dataDir: path.join(scratch.dir, 'n4'),
+      keyFile,
+      join: [nodes[0]!.gossipAddr],
+    })
+    nodes.push(fresh)
+    await waitFor(
+      'n4 active',
+      async () => {
+        const view = await nodes[0]!.request<AdminView>('GET', '/_admin/cluster')
+        return view.body.nodes.some((n) => n.name === 'n4' && n.state === 'active' && n.alive)
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    )
+    // 3. Replace.
+    expect(await cli(['cluster', 'replace', 'n2', 'n4'])).toMatch(/n4 holds the replicas n2 held/)
+    // 4. Check.
+    const held = await holders()
+    expect(held).toContain(fresh.nodeId)
+    expect(held).not.toContain(dead.nodeId)
+    let health: unknown
+    await waitFor(
+      'n2 left and health green',
+      async () => {
+        const view = await nodes[0]!.request<AdminView>('GET', '/_admin/cluster')
+        const answer = await nodes[0]!.request<{ status: string }>('GET', '/_cluster/health')
+        health = answer.body
+        return (
+          view.body.nodes.some((n) => n.name === 'n2' && n.state === 'left') && answer.body.status === 'green'
+        )
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; health: ${JSON.stringify(health)}`)
+    })
+    await write(nodes[0]!, 10)
+    expect(await documents(fresh)).toBeGreaterThanOrEqual(id)
+  }, 300_000)
 })

@@ -93,7 +93,8 @@ export interface ApiKey {
   updatedAt: string
 }
 
-type StoredKey = Omit<ApiKey, 'key'>
+/** A key as stored: everything but its value, which derives from the master key. */
+export type StoredKey = Omit<ApiKey, 'key'>
 
 export interface KeyCreateInput {
   uid?: unknown
@@ -123,9 +124,28 @@ export function deriveKey(masterKey: string, uid: string): string {
   return createHmac('sha256', masterKey).update(uid).digest('hex')
 }
 
+/**
+ * Where the key records live when a cluster shares them (cluster/cluster-keys.ts): the metadata,
+ * so that a key created through one node works on every node.
+ */
+export interface SharedKeys {
+  /** Brings this node's copy up to date (a read through the metadata leader). */
+  catchUp(): Promise<void>
+  /** Every key record as this node's copy holds it. */
+  records(): readonly object[]
+  /** Calls `listener` after each change of the records; returns the unsubscribe. */
+  onChange(listener: () => void): () => void
+  /** Commits a record; resolves once this node's copy holds it. */
+  put(record: StoredKey): Promise<void>
+  delete(uid: string): Promise<void>
+}
+
 export class KeyStore {
   private readonly keys = new Map<string, StoredKey>()
   private readonly bySecret = new Map<string, string>()
+  /** The cluster's records, once shared: every change goes there, and this map follows them. */
+  private shared: SharedKeys | null = null
+  private writing: Promise<void> = Promise.resolve()
 
   private readonly file: string
   /** The master key: it authorizes everything and derives the key values `/keys` shows. */
@@ -176,6 +196,28 @@ export class KeyStore {
     return store
   }
 
+  /**
+   * From now on keeps the keys in `shared`. When it holds none yet (a new cluster, or one made
+   * from a standalone node), this node's keys are written there first; otherwise they replace
+   * this node's (`keys.json` stays as a copy of them).
+   */
+  async share(shared: SharedKeys): Promise<void> {
+    await shared.catchUp()
+    if (shared.records().length === 0) for (const key of this.keys.values()) await shared.put(key)
+    this.shared = shared
+    shared.onChange(() => this.adopt())
+    this.adopt()
+  }
+
+  private adopt(): void {
+    if (this.shared === null) return
+    this.keys.clear()
+    this.bySecret.clear()
+    for (const record of this.shared.records()) this.put({ ...(record as StoredKey) })
+    // keys.json keeps a copy, written in the background: the cluster holds the keys durably.
+    void this.persist().catch(() => {})
+  }
+
   list(offset: number, limit: number): { results: ApiKey[]; offset: number; limit: number; total: number } {
     const all = [...this.keys.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt))
     return {
@@ -213,6 +255,7 @@ export class KeyStore {
       createdAt: now,
       updatedAt: now,
     }
+    if (this.shared !== null) await this.shared.put(key)
     this.put(key)
     await this.persist()
     return this.reveal(key)
@@ -228,17 +271,20 @@ export class KeyStore {
         )
       }
     }
-    if ('name' in input) key.name = optionalString(input.name, 'invalid_api_key_name', 'name')
+    const next: StoredKey = { ...key, updatedAt: new Date().toISOString() }
+    if ('name' in input) next.name = optionalString(input.name, 'invalid_api_key_name', 'name')
     if ('description' in input) {
-      key.description = optionalString(input.description, 'invalid_api_key_description', 'description')
+      next.description = optionalString(input.description, 'invalid_api_key_description', 'description')
     }
-    key.updatedAt = new Date().toISOString()
+    if (this.shared !== null) await this.shared.put(next)
+    this.put(next)
     await this.persist()
-    return this.reveal(key)
+    return this.reveal(next)
   }
 
   async delete(keyOrUid: string): Promise<void> {
     const key = this.find(keyOrUid)
+    if (this.shared !== null) await this.shared.delete(key.uid)
     this.keys.delete(key.uid)
     for (const master of this.allMasterKeys()) this.bySecret.delete(deriveKey(master, key.uid))
     await this.persist()
@@ -384,8 +430,13 @@ export class KeyStore {
     await this.persist()
   }
 
-  private async persist(): Promise<void> {
-    await writeFileDurably(this.file, JSON.stringify([...this.keys.values()], null, 2))
+  /** Writes keys.json, one write at a time (each writes the keys as they are when it runs). */
+  private persist(): Promise<void> {
+    const write = this.writing.then(() =>
+      writeFileDurably(this.file, JSON.stringify([...this.keys.values()], null, 2)),
+    )
+    this.writing = write.catch(() => {})
+    return write
   }
 }
 

@@ -3,7 +3,7 @@ import { resolveConfig } from './config.ts'
 import { lockDataDir } from './data-dir-lock.ts'
 import { ConfigError } from './errors.ts'
 import type { NodeClient } from './http-client.ts'
-import { createLogger } from './server.ts'
+import { createLogger, nodeNameOf } from './server.ts'
 import { startWitness } from './standby/witness-node.ts'
 
 /** `shoal standby status|promote`: talks to the node named by --url. */
@@ -46,7 +46,7 @@ export async function witnessCommand(
   const config = resolveConfig({ env, flags: { ...flags, 'data-dir': dataDir } })
   if (config.cluster.keyFile === undefined && config.cluster.key === undefined)
     throw new ConfigError('witness needs the cluster key: --cluster-key-file F or SHOAL_CLUSTER_KEY')
-  const logger = createLogger(config.logLevel)
+  const logger = createLogger(config.logLevel, nodeNameOf(config))
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
   const unlock = await lockDataDir(dataDir)
   const witness = await startWitness({ dataDir, cluster: config.cluster, logger }).catch(async (error) => {

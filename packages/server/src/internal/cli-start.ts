@@ -14,7 +14,14 @@ import { regionAwareEngine } from './regions/region-engine.ts'
 import type { RegionEngine } from './regions/region-feed.ts'
 import { RegionRuntime } from './regions/region-runtime.ts'
 import { reloadSecrets } from './routes-secrets.ts'
-import { createLogger, createServer, dataPaths, packageVersion, type ShoalServer } from './server.ts'
+import {
+  createLogger,
+  createServer,
+  dataPaths,
+  nodeNameOf,
+  packageVersion,
+  type ShoalServer,
+} from './server.ts'
 import { convertStandalone, refuseClusterDataDir } from './standalone-conversion.ts'
 import type { StandbyEngine, StandbyRuntime } from './standby/standby-runtime.ts'
 import { checkPlainStart, startStandby } from './standby/standby-start.ts'
@@ -73,7 +80,7 @@ export async function startNode(
     throw new ConfigError('give --import-dump or --import-snapshot, not both')
   }
   if (options.fromStandalone !== undefined) await refuseClusterDataDir(config.dataDir)
-  const logger = createLogger(config.logLevel)
+  const logger = createLogger(config.logLevel, nodeNameOf(config))
   const unlock = await lockDataDir(config.dataDir)
   const withStandby = config.standby.mode !== 'off' || config.standby.of !== undefined
   if (withStandby && (options.importDump !== undefined || options.importSnapshot !== undefined)) {
@@ -92,6 +99,7 @@ export async function startNode(
   }
   // The metrics exist once the server does; syncs before that (recovery) are not timed.
   let observeLogSync: ((seconds: number) => void) | undefined
+  let observeSnapshot: ((seconds: number) => void) | undefined
   let standby: StandbyRuntime | undefined
   let standbyStarted: (runtime: StandbyRuntime) => void = () => {}
   const standbyReady = new Promise<StandbyRuntime>((resolve) => {
@@ -105,7 +113,10 @@ export async function startNode(
       if (event.type === 'log-synced') {
         observeLogSync?.(event.seconds ?? 0)
         if (event.lastIndex !== undefined) standby?.logAppended(event.lastIndex)
-      } else logger.info({ engineEvent: event }, `engine: ${event.type}`)
+      } else {
+        if (event.type === 'snapshot-written') observeSnapshot?.(event.seconds ?? 0)
+        logger.info({ engineEvent: event }, `engine: ${event.type}`)
+      }
     },
   })
   if (options.importSnapshot !== undefined) {
@@ -140,13 +151,14 @@ export async function startNode(
     }
   }
   observeLogSync = (seconds) => server.metrics.engineLogFsyncSeconds.observe(seconds)
+  observeSnapshot = (seconds) => server.metrics.durations.engineSnapshotSeconds.observe(seconds)
   // A drained node stops once it has left (set below, with the signal handlers).
   let onLeft: () => void = () => {}
   if (config.cluster.enabled) {
     const token = randomUUID()
     if (options.fromStandalone !== undefined) server.restrictTo(token)
     try {
-      server.attachCluster(
+      await server.attachCluster(
         await startCluster({
           config: config.cluster,
           dataDir: config.dataDir,

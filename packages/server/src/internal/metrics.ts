@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { type DurationMetrics, durationMetrics } from './duration-metrics.ts'
 import type { EnginePort, IndexStats } from './engine-port.ts'
 
 /** The node's own engine, whose statistics are read synchronously on every scrape. */
@@ -17,10 +18,13 @@ export class ServerMetrics {
   readonly taskLogFsyncSeconds: Histogram
   readonly engineLogFsyncSeconds: Histogram
   readonly tasksFinished: Counter<'type' | 'status'>
+  /** Backups, tasks, engine snapshots and Raft snapshot transfers (duration-metrics.ts). */
+  readonly durations: DurationMetrics
 
   constructor(engine: LocalEngine, queueDepth: () => number) {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry })
+    this.durations = durationMetrics(this.registry)
     this.requests = new Counter({
       name: 'shoal_http_requests_total',
       help: 'HTTP requests by method, route pattern and status code',

@@ -1,14 +1,17 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { hostname } from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
 import { KeyStore } from './api-keys.ts'
 import { buildApp } from './app.ts'
 import type { BackupPaths } from './backups.ts'
+import { clusterKeys } from './cluster/cluster-keys.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { parseHttpAddr, type ServerConfig } from './config.ts'
 import { DocumentParser } from './document-parser.ts'
+import { taskSeconds } from './duration-metrics.ts'
 import { errorLink } from './errors.ts'
 import { type LocalEngine, ServerMetrics } from './metrics.ts'
 import type { RegionRuntime } from './regions/region-runtime.ts'
@@ -34,8 +37,11 @@ export interface ShoalServer {
   readonly metrics: ServerMetrics
   /** The cluster member, when this node runs in a cluster. */
   readonly cluster: ClusterRuntime | undefined
-  /** Hands the started cluster member to the HTTP routes; `close()` stops it first. */
-  attachCluster(runtime: ClusterRuntime): void
+  /**
+   * Hands the started cluster member to the HTTP routes (`close()` stops it first) and keeps the
+   * API keys in the cluster's metadata (resolves once they are, or once a first try failed).
+   */
+  attachCluster(runtime: ClusterRuntime): Promise<void>
   /** The hot standby link of a primary or standby (docs/standby.md), once started. */
   readonly standby: StandbyRuntime | undefined
   /** Hands the started standby link to the HTTP routes; `close()` stops it first. */
@@ -95,14 +101,23 @@ export async function packageVersion(): Promise<string> {
   return manifest.version
 }
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'shoal' } })
+/**
+ * The process's logger: JSON lines, each carrying `service` and `node` (the node's name:
+ * `--node-name`, else the host name). Cluster components add `nodeId` and their `component`.
+ */
+export function createLogger(level: string, node: string = hostname()): Logger {
+  return pino({ level, base: { service: 'shoal', node } })
+}
+
+/** The name a node goes by in logs and in the cluster: `--node-name`, else the host name. */
+export function nodeNameOf(config: ServerConfig): string {
+  return config.cluster.nodeName ?? hostname()
 }
 
 /** Opens the task queue and keys in the data folder and starts listening. */
 export async function createServer(options: CreateServerOptions): Promise<ShoalServer> {
   const { config, engine } = options
-  const logger = options.logger ?? createLogger(config.logLevel)
+  const logger = options.logger ?? createLogger(config.logLevel, nodeNameOf(config))
   const paths = dataPaths(config.dataDir)
   await mkdir(paths.tasks, { recursive: true })
   const keys = await KeyStore.open(paths.keys, config.masterKey)
@@ -123,8 +138,20 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     onFsync: (seconds) => metrics?.taskLogFsyncSeconds.observe(seconds),
     onTaskFinished: (task) => {
       metrics?.tasksFinished.inc({ type: task.type, status: task.status })
+      const seconds = taskSeconds(task)
+      if (seconds !== null && metrics !== undefined) {
+        metrics.durations.taskSeconds.observe({ type: task.type, status: task.status }, seconds)
+        if (task.type === 'backupCreation')
+          metrics.durations.backupSeconds.observe({ mode: 'standalone', status: task.status }, seconds)
+      }
       logger.debug(
-        { task: task.uid, type: task.type, status: task.status, duration: task.duration },
+        {
+          task: task.uid,
+          index: task.indexUid,
+          type: task.type,
+          status: task.status,
+          duration: task.duration,
+        },
         'task finished',
       )
     },
@@ -207,13 +234,45 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
     restrictTo(token) {
       restriction = token
     },
-    attachCluster(runtime) {
+    async attachCluster(runtime) {
       services.cluster = runtime
-      // Indexes, documents and tasks now live in the cluster.
+      // Indexes, documents, tasks and API keys now live in the cluster.
       services.engine = runtime.engine
       services.queue = runtime.tasks
       services.webhooks = runtime.webhooks
+      // A node that just joined may not read the metadata yet: it tries for up to 30 s before it
+      // serves (answering 503 meanwhile). Without a metadata majority it then starts on its own keys and shares them as
+      // soon as it can (retrying every 5 s in the background).
+      let warned = false
+      const share = async (): Promise<boolean> => {
+        try {
+          await keys.share(clusterKeys(runtime.node))
+          return true
+        } catch (error) {
+          if (!warned) logger.warn({ err: error }, 'API keys not shared with the cluster yet; retrying')
+          warned = true
+          return false
+        }
+      }
+      const deadline = Date.now() + 30_000
+      let shared = await share()
+      while (!shared && Date.now() < deadline && closing === null) {
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        shared = await share()
+      }
       joining = false
+      if (shared || closing !== null) return
+      let trying = false
+      const retry = setInterval(() => {
+        if (closing !== null) clearInterval(retry)
+        if (closing !== null || trying) return
+        trying = true
+        void share().then((done) => {
+          trying = false
+          if (done) clearInterval(retry)
+        })
+      }, 5_000)
+      retry.unref()
     },
     close() {
       closing ??= (async () => {

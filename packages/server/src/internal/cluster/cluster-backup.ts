@@ -76,6 +76,12 @@ async function runBackup(
   details: Record<string, unknown>,
 ): Promise<void> {
   const started = Date.now()
+  const durations = runtime.durations
+  const observe = (status: 'succeeded' | 'failed') => {
+    const seconds = (Date.now() - started) / 1000
+    durations.backupSeconds.observe({ mode: 'cluster', status }, seconds)
+    durations.taskSeconds.observe({ type: 'backupCreation', status }, seconds)
+  }
   const finish = async (patch: Record<string, unknown>) => {
     const finishedAt = new Date()
     const outcome = await runtime.node.propose({
@@ -96,8 +102,10 @@ async function runBackup(
       })
     })
     await finish({ status: 'succeeded', details: { ...details, ...result } })
+    observe('succeeded')
   } catch (error) {
     await finish({ status: 'failed', error: toErrorResponse(error).body }).catch(() => false)
+    observe('failed')
   }
 }
 

@@ -102,7 +102,12 @@ export interface OperationInput {
   readonly nowMs: number
 }
 
-/** Replicas of `nodeId`, and the shards among them with no node able to take the replica now. */
+/**
+ * Replicas of `nodeId`, the shards among them with no node able to take the replica now, and those
+ * whose group has lost its majority: fewer than a majority of its voters live. Such a group has no
+ * leader, so it cannot add a replica or drop one (every membership change is a Raft entry the
+ * majority must commit) until enough of its voters come back.
+ */
 function holdings(input: OperationInput, nodeId: string) {
   const { state } = input
   const replacing = new Set(Object.keys(replacementsOf(state.settings)))
@@ -112,11 +117,17 @@ function holdings(input: OperationInput, nodeId: string) {
   let held = 0
   let moving = 0
   const stranded: string[] = []
+  const leaderless: string[] = []
   for (const [uid, shards] of Object.entries(state.shards))
     for (const shard of shards) {
       const mine = shard.replicas.find((r) => r.nodeId === nodeId)
       if (mine === undefined) continue
       held++
+      // The group's voters as recorded (an arriving replica votes only once it has caught up).
+      const voters = shard.replicas.filter((r) => r.role === 'voter' && r.state !== 'initializing')
+      const live = voters.filter((r) => input.alive(r.nodeId)).length
+      if (voters.length > 0 && live < Math.floor(voters.length / 2) + 1)
+        leaderless.push(`${uid}/${shard.shard} (${live} of ${voters.length} voters live)`)
       if (mine.state === 'removing') {
         moving++
         continue
@@ -124,7 +135,7 @@ function holdings(input: OperationInput, nodeId: string) {
       if (!receivers.some((id) => !shard.replicas.some((r) => r.nodeId === id)))
         stranded.push(`${uid}/${shard.shard}`)
     }
-  return { held, moving, stranded, receivers: receivers.length }
+  return { held, moving, stranded, leaderless, receivers: receivers.length }
 }
 
 function nodeName(state: MetadataState, id: string): string {
@@ -152,7 +163,13 @@ export function startOperation(
       const base = { ...EMPTY, node: operation.nodeId, nodeStateBefore: record?.state ?? 'gone' }
       if (record === undefined || record.state === 'left')
         return { kind: 'start', commands: [], details: base }
-      const { held, stranded } = holdings(input, operation.nodeId)
+      const { held, stranded, leaderless } = holdings(input, operation.nodeId)
+      if (leaderless.length > 0)
+        return {
+          kind: 'failed',
+          details: { ...base, movesPlanned: held },
+          error: noMajority('drain', record.name, leaderless),
+        }
       if (stranded.length > 0)
         return {
           kind: 'failed',
@@ -198,7 +215,13 @@ export function startOperation(
           details: base,
           error: moveImpossible(`${replacement.name} is itself being replaced`),
         }
-      const { held } = holdings(input, operation.oldNodeId)
+      const { held, leaderless } = holdings(input, operation.oldNodeId)
+      if (leaderless.length > 0)
+        return {
+          kind: 'failed',
+          details: { ...base, movesPlanned: held },
+          error: noMajority('replace', nodeName(state, operation.oldNodeId), leaderless),
+        }
       const commands: MetadataCommand[] = [
         {
           type: 'setting.put',
@@ -217,6 +240,13 @@ export function startOperation(
       return { kind: 'start', commands, details: { ...base, movesPlanned: held } }
     }
   }
+}
+
+/** The error of a drain or replacement held up by shard groups without a live majority. */
+function noMajority(verb: 'drain' | 'replace', name: string, shards: readonly string[]): ErrorBody {
+  return moveImpossible(
+    `cannot ${verb} ${name}: the group of ${describeShards(shards)} has lost its majority, so it has no leader to move a replica; bring enough of its nodes back, or restore from a backup (docs/operations/recover-majority-loss.md)`,
+  )
 }
 
 function describeShards(shards: readonly string[]): string {
@@ -293,7 +323,7 @@ export function followOperation(
     return { kind: requested && !balanced ? 'running' : 'succeeded', details }
   }
   const nodeId = operation.kind === 'nodeDrain' ? operation.nodeId : operation.oldNodeId
-  const { held, moving, stranded } = holdings(input, nodeId)
+  const { held, moving, stranded, leaderless } = holdings(input, nodeId)
   const movesDone = Math.max(previous.movesDone, previous.movesPlanned - held)
   const details: OperationDetails = {
     ...common,
@@ -306,6 +336,19 @@ export function followOperation(
     if (record === undefined || (record.state === 'left' && held === 0)) return { kind: 'succeeded', details }
   } else if (held === 0 && state.settings[`${REPLACE_SETTING_PREFIX}${nodeId}`] === undefined)
     return { kind: 'succeeded', details }
+  // A group without a majority cannot change its members: the operation waits while SWIM may
+  // still be catching up (or a voter restarting), then fails rather than hang.
+  if (leaderless.length > 0)
+    return {
+      kind: 'failed',
+      details,
+      stuck: true,
+      error: noMajority(
+        operation.kind === 'nodeDrain' ? 'drain' : 'replace',
+        nodeName(state, nodeId),
+        leaderless,
+      ),
+    }
   if (stranded.length > 0 && moving === 0)
     return {
       kind: 'failed',

@@ -368,6 +368,17 @@ export class TaskScheduler {
     const ended: Task[] = []
     for (const outcome of outcomes)
       if (outcome.ok && outcome.value !== undefined) ended.push(toPublicTask(outcome.value as StoredTask))
+    for (const task of ended)
+      this.#logger.debug(
+        {
+          task: task.uid,
+          index: task.indexUid,
+          type: task.type,
+          status: task.status,
+          duration: task.duration,
+        },
+        'task finished',
+      )
     if (ended.length > 0) this.#onFinished(ended)
   }
 

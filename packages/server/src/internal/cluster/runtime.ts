@@ -25,6 +25,7 @@ import {
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { type ClusterConfig, parseHttpAddr } from '../config.ts'
+import { type DurationMetrics, durationMetrics, taskSeconds } from '../duration-metrics.ts'
 import { P2PFrameTooLargeError, P2PNode, P2PUnreachableError } from '../p2p/index.ts'
 import { WebhookDispatcher } from '../webhooks.ts'
 import { AntiEntropy } from './anti-entropy.ts'
@@ -41,6 +42,7 @@ import { engineShardFactory } from './shard-machine.ts'
 import { registerShardMetrics } from './shard-metrics.ts'
 import { type ShardsRequest, serveShards } from './shard-rpc.ts'
 import { SnapshotThrottle } from './snapshot-throttle.ts'
+import { timeSnapshotSends } from './snapshot-timing.ts'
 import { isRaftFrame, isRpcRequest, isSnapshotHeader, type SnapshotHeader } from './wire-validate.ts'
 
 /** A running cluster member: the libp2p node, SWIM over UDP and the control plane. */
@@ -50,6 +52,8 @@ export interface ClusterRuntime {
   readonly p2p: P2PNode
   readonly gossip: Transport
   readonly metrics: ClusterMetrics
+  /** Histograms of backups, tasks and snapshot transfers (shared with the server's registry). */
+  readonly durations: DurationMetrics
   /** Indexes spread over shard replicas (the routes' engine on a cluster node). */
   readonly engine: ClusterEngine
   /** The cluster-wide task list (the routes' task queue on a cluster node). */
@@ -92,7 +96,8 @@ const GOSSIP_PROFILES = { lan: LAN, local: LOCAL, wan: WAN } as const
  * creates the cluster. Stops what it started when a later step fails.
  */
 export async function startCluster(options: StartClusterOptions): Promise<ClusterRuntime> {
-  const { config, logger } = options
+  const { config } = options
+  let logger = options.logger
   let keys = await readClusterKeys(config)
   const key = keys.sending
   const dir = path.join(options.dataDir, 'cluster')
@@ -111,6 +116,8 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
   const stops: Array<() => Promise<void>> = [() => p2p.stop()]
   try {
     const nodeId = p2p.peerId
+    // Every line from here on names the node by id too (`node`, its name, is on every line).
+    logger = logger.child({ nodeId })
     const gossipListen = parseHttpAddr(config.gossipAddr)
     const udp = new UdpTransport({
       clusterKey: deriveKey(key, 'swim/1'),
@@ -145,13 +152,17 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     }
     const clusterLog = logger.child({ component: 'cluster' })
     const wire = wireCounters(options.registry)
+    const durations = durationMetrics(options.registry)
     const node = new ClusterNode({
       advert,
       identity: new FileIdentityStore(dir),
-      transport: p2pTransport(
-        p2p,
-        { oversizedFrame: () => wire.oversizedFrame() },
-        new SnapshotThrottle({ bytesPerSecond: config.snapshotBandwidthBytes }),
+      transport: timeSnapshotSends(
+        p2pTransport(
+          p2p,
+          { oversizedFrame: () => wire.oversizedFrame() },
+          new SnapshotThrottle({ bytesPerSecond: config.snapshotBandwidthBytes }),
+        ),
+        (seconds) => durations.raftSnapshotSendSeconds.observe(seconds),
       ),
       membership: swim,
       raftStorage: path.join(dir, 'raft'),
@@ -174,7 +185,9 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     })
     const hosting = new ShardHosting({
       node,
-      factory: engineShardFactory(path.join(options.dataDir, 'shards')),
+      factory: engineShardFactory(path.join(options.dataDir, 'shards'), (seconds) =>
+        durations.raftSnapshotInstallSeconds.observe(seconds),
+      ),
       logger: clusterLog as ClusterLogger,
     })
     registerShardMetrics(node, hosting, options.registry)
@@ -191,7 +204,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     stops.unshift(() => node.stop())
     stops.unshift(async () => unwatch())
     const unwatch = watchDrained(node, () => {
-      logger.info({ nodeId }, 'this node was drained and has left the cluster; stopping')
+      logger.info({}, 'this node was drained and has left the cluster; stopping')
       void swim.leave().catch(() => {})
       options.onLeft?.()
     })
@@ -206,9 +219,13 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       logger.warn({ webhook: url, reason }, 'webhook delivery given up after retries'),
     )
     stops.unshift(() => dispatcher.close())
-    const scheduler = new TaskScheduler(engine, logger.child({ component: 'tasks' }), (ended) =>
-      dispatcher.batchFinished(ended),
-    )
+    const scheduler = new TaskScheduler(engine, logger.child({ component: 'tasks' }), (ended) => {
+      for (const task of ended) {
+        const seconds = taskSeconds(task)
+        if (seconds !== null) durations.taskSeconds.observe({ type: task.type, status: task.status }, seconds)
+      }
+      dispatcher.batchFinished(ended)
+    })
     scheduler.start()
     stops.unshift(() => scheduler.stop())
     // Backups this node was writing when it last stopped cannot finish: they are failed, not left processing.
@@ -232,7 +249,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     antiEntropy.start()
     stops.unshift(() => antiEntropy.stop())
     logger.info(
-      { nodeId, clusterId: node.clusterId, p2p: advert.p2pAddrs, gossip: advert.gossipAddr },
+      { clusterId: node.clusterId, p2p: advert.p2pAddrs, gossip: advert.gossipAddr },
       'cluster member started',
     )
     return {
@@ -241,6 +258,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       p2p,
       gossip,
       metrics,
+      durations,
       engine,
       tasks,
       hosting,
@@ -254,7 +272,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
         p2p.setClusterKeys(next.sending, next.accepted)
         udp.setClusterKeys(deriveKey(next.sending, 'swim/1'), swimKeys)
         keys = next
-        logger.info({ nodeId, clusterKeys: clusterKeyFingerprints(next) }, 'cluster keys changed')
+        logger.info({ clusterKeys: clusterKeyFingerprints(next) }, 'cluster keys changed')
       },
       async stop() {
         for (const stop of stops) await stop().catch(() => {})

@@ -98,9 +98,17 @@ export class EngineShardMachine implements StateMachine {
       : `r${this.#position}.${this.#repairedHere.length}`
   }
 
-  constructor(engine: Engine, repairs: readonly ReplicaRepair[] = []) {
+  readonly #onRestored: ((seconds: number) => void) | undefined
+
+  /** `onRestored`: told how long each snapshot install (`restore`) took, in seconds. */
+  constructor(
+    engine: Engine,
+    repairs: readonly ReplicaRepair[] = [],
+    onRestored?: (seconds: number) => void,
+  ) {
     this.engine = engine
     this.#repairs = [...repairs]
+    this.#onRestored = onRestored
   }
 
   /** The entry position the state is at, or null while a change is running (or after an old snapshot). */
@@ -223,31 +231,37 @@ export class EngineShardMachine implements StateMachine {
 
   restore(data: Uint8Array): Promise<void> {
     return this.#exclusively(async () => {
-      if (data.byteLength === 0) {
-        await this.engine.restoreImage(new Uint8Array(0))
-        this.#outcomes = new Map()
-        this.#highestTask = -1
-        this.#position = 0
-        this.#repairedHere = []
-        return
-      }
-      const image = packr.unpack(data) as {
-        engine: Uint8Array
-        outcomes: [number, ShardOutcome][]
-        position?: number | null
-        repairedHere?: string[]
-      }
-      await this.engine.restoreImage(image.engine)
-      this.#outcomes = new Map(image.outcomes)
-      this.#highestTask = Math.max(-1, ...this.#outcomes.keys())
-      this.#position = typeof image.position === 'number' ? image.position : null
-      this.#repairedHere = Array.isArray(image.repairedHere) ? [...image.repairedHere] : []
-      const position = this.#position
-      if (position === null) return
-      // Repairs before the snapshot's position are in its state (or superseded by it): forgotten.
-      this.#repairs = this.#repairs.filter((repair) => repair.position >= position)
-      await this.#reapplyRepairs()
+      const started = performance.now()
+      await this.#restore(data)
+      this.#onRestored?.((performance.now() - started) / 1000)
     })
+  }
+
+  async #restore(data: Uint8Array): Promise<void> {
+    if (data.byteLength === 0) {
+      await this.engine.restoreImage(new Uint8Array(0))
+      this.#outcomes = new Map()
+      this.#highestTask = -1
+      this.#position = 0
+      this.#repairedHere = []
+      return
+    }
+    const image = packr.unpack(data) as {
+      engine: Uint8Array
+      outcomes: [number, ShardOutcome][]
+      position?: number | null
+      repairedHere?: string[]
+    }
+    await this.engine.restoreImage(image.engine)
+    this.#outcomes = new Map(image.outcomes)
+    this.#highestTask = Math.max(-1, ...this.#outcomes.keys())
+    this.#position = typeof image.position === 'number' ? image.position : null
+    this.#repairedHere = Array.isArray(image.repairedHere) ? [...image.repairedHere] : []
+    const position = this.#position
+    if (position === null) return
+    // Repairs before the snapshot's position are in its state (or superseded by it): forgotten.
+    this.#repairs = this.#repairs.filter((repair) => repair.position >= position)
+    await this.#reapplyRepairs()
   }
 }
 
@@ -270,12 +284,16 @@ function failure(error: unknown): ShardOutcome {
 }
 
 /** Shard replicas as engine partitions under `<dataDir>/shards/`, one folder per replica. */
-export function engineShardFactory(root: string): ShardMachineFactory {
+/** `onRestored`: told how long each replica's snapshot install took, in seconds. */
+export function engineShardFactory(
+  root: string,
+  onRestored?: (seconds: number) => void,
+): ShardMachineFactory {
   const folder = (ref: ShardGroupRef) => path.join(root, `${ref.name}-${ref.createdAtMs}-${ref.shard}`)
   return {
     async open(ref) {
       const engine = await openReplica(folder(ref))
-      return new EngineShardMachine(engine, await readRepairJournal(folder(ref)))
+      return new EngineShardMachine(engine, await readRepairJournal(folder(ref)), onRestored)
     },
     async close(ref, machine, deleted) {
       await (machine as EngineShardMachine).engine.close()
