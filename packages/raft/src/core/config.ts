@@ -41,6 +41,15 @@ export interface RaftConfig {
   /** Snapshot bytes per snapshot message. @defaultValue 1 MiB */
   snapshotChunkBytes: number
   /**
+   * Snapshot chunks in flight to one follower: the leader streams a snapshot
+   * in a window of this many chunks, each acknowledgement (cumulative, in
+   * bytes) opening room for more, so a transfer is bound by bandwidth rather
+   * than by one round trip per chunk. 1 is stop-and-wait. Up to
+   * `maxInflightSnapshotChunks × snapshotChunkBytes` bytes are in flight.
+   * @defaultValue 8
+   */
+  maxInflightSnapshotChunks: number
+  /**
    * Let an idle group fall silent: a leader whose followers all hold its whole
    * log (peers reported dead excepted) sends one quiescing heartbeat and stops
    * ticking, and so do its followers, until a request, a message or a liveness
@@ -62,6 +71,7 @@ export const DEFAULT_RAFT_CONFIG: Readonly<Omit<RaftConfig, 'id'>> = Object.free
   maxInflightMessages: 256,
   maxInflightBytes: 32 * 1024 * 1024,
   snapshotChunkBytes: 1024 * 1024,
+  maxInflightSnapshotChunks: 8,
   quiesce: false,
 })
 
@@ -81,6 +91,7 @@ export function resolveRaftConfig(partial: Partial<RaftConfig> & { id: NodeId })
     'maxInflightMessages',
     'maxInflightBytes',
     'snapshotChunkBytes',
+    'maxInflightSnapshotChunks',
   ]
   for (const key of positive) {
     const value = config[key]

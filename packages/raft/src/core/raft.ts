@@ -1,4 +1,5 @@
 import type { RaftConfig, RaftRng } from './config.ts'
+import { IncomingSnapshot } from './incoming-snapshot.ts'
 import { entryBytes, invariant, NO_BYTES, RaftLog } from './log.ts'
 import { Progress } from './progress.ts'
 import { majority, quorumIndex, voteOutcome } from './quorum.ts'
@@ -67,12 +68,6 @@ interface PendingRead {
   readonly context: string
   readonly index: number
   readonly acks: Set<NodeId>
-}
-
-interface IncomingSnapshot {
-  readonly message: SnapshotMessage
-  readonly chunks: Uint8Array[]
-  received: number
 }
 
 const MAX_APPLY_BYTES = 64 * 1024 * 1024
@@ -774,48 +769,36 @@ export class RaftCore {
     this.#send({ type: 'heartbeatResponse', from: this.id, to: m.from, term: this.#term, context: m.context })
   }
 
+  /**
+   * One piece of a snapshot stream. Pieces may come in any order, twice or
+   * never; each is answered with the prefix received so far (cumulative), and
+   * the image is installed once the prefix covers it.
+   */
   #handleSnapshotChunk(m: SnapshotMessage): void {
-    const reply = (received: number): void =>
+    if (m.meta.index <= this.log.committed) {
+      this.#incoming = null
+      this.#send(this.#appendAck(m.from, this.log.committed))
+      return
+    }
+    let incoming = this.#incoming
+    if (incoming === null || !incoming.matches(m)) {
+      incoming = new IncomingSnapshot(m)
+      this.#incoming = incoming
+    }
+    incoming.accept(m.offset, m.chunk)
+    if (!incoming.complete) {
       this.#send({
         type: 'snapshotResponse',
         from: this.id,
         to: m.from,
         term: this.#term,
         index: m.meta.index,
-        received,
+        received: incoming.received,
       })
-    if (m.meta.index <= this.log.committed) {
-      this.#incoming = null
-      this.#send(this.#appendAck(m.from, this.log.committed))
-      return
-    }
-    const incoming = this.#incoming
-    const same =
-      incoming !== null &&
-      incoming.message.meta.index === m.meta.index &&
-      incoming.message.meta.term === m.meta.term
-    if (m.offset === 0) {
-      this.#incoming = { message: m, chunks: [m.chunk], received: m.chunk.byteLength }
-    } else if (same && incoming.received === m.offset) {
-      incoming.chunks.push(m.chunk)
-      incoming.received += m.chunk.byteLength
-    } else {
-      reply(same ? incoming.received : 0)
-      return
-    }
-    const current = this.#incoming as IncomingSnapshot
-    if (current.received < m.totalBytes) {
-      reply(current.received)
       return
     }
     this.#incoming = null
-    const data = new Uint8Array(current.received)
-    let offset = 0
-    for (const chunk of current.chunks) {
-      data.set(chunk, offset)
-      offset += chunk.byteLength
-    }
-    this.#restore({ meta: m.meta, data })
+    this.#restore({ meta: m.meta, data: incoming.data })
     // Acknowledge the snapshot position only: entries after it may still conflict.
     this.#send(this.#appendAck(m.from, m.meta.index))
   }
@@ -928,8 +911,8 @@ export class RaftCore {
 
   #handleSnapshotResponse(m: SnapshotResponse, pr: Progress): void {
     if (pr.state !== 'snapshot' || m.index !== pr.pendingSnapshot) return
-    pr.snapshotOffset = m.received
-    if (m.received < this.#snapshot.data.byteLength) this.#sendSnapshotChunk(m.from, pr)
+    pr.snapshotAcked(m.received)
+    this.#sendSnapshotChunks(m.from, pr)
   }
 
   #startRead(context: string): void {
@@ -974,7 +957,10 @@ export class RaftCore {
     for (const [to, pr] of this.#prs) {
       if (pr.state !== 'snapshot') continue
       pr.snapshotIdleTicks++
-      if (pr.snapshotIdleTicks >= SNAPSHOT_RESEND_HEARTBEATS) this.#sendSnapshotChunk(to, pr)
+      if (pr.snapshotIdleTicks < SNAPSHOT_RESEND_HEARTBEATS) continue
+      // Nothing acknowledged for a while: what is in flight is presumed lost (go-back-N).
+      pr.snapshotRewind(pr.snapshotOffset)
+      this.#sendSnapshotChunks(to, pr)
     }
   }
 
@@ -1008,7 +994,7 @@ export class RaftCore {
     const entries = this.log.slice(pr.next, this.log.lastIndex(), this.#config.maxMessageBytes)
     if (prevTerm === undefined || entries === null) {
       pr.becomeSnapshot(this.#snapshot.meta.index)
-      this.#sendSnapshotChunk(to, pr)
+      this.#sendSnapshotChunks(to, pr)
       return false
     }
     if (entries.length === 0 && !sendIfEmpty) return false
@@ -1034,22 +1020,32 @@ export class RaftCore {
     return pr.isPaused(this.#config.maxInflightMessages, this.#config.maxInflightBytes)
   }
 
-  #sendSnapshotChunk(to: NodeId, pr: Progress): void {
+  /**
+   * Fills the follower's snapshot window: chunks from `snapshotNext` while
+   * fewer than `maxInflightSnapshotChunks` chunks' bytes are unacknowledged.
+   * Chunks start at multiples of `snapshotChunkBytes`; an empty image is one
+   * empty chunk at offset 0.
+   */
+  #sendSnapshotChunks(to: NodeId, pr: Progress): void {
     const snapshot = this.#snapshot
     if (pr.pendingSnapshot !== snapshot.meta.index) pr.becomeSnapshot(snapshot.meta.index)
-    const offset = pr.snapshotOffset
-    const chunk = snapshot.data.subarray(offset, offset + this.#config.snapshotChunkBytes)
-    pr.snapshotIdleTicks = 0
-    this.#send({
-      type: 'snapshot',
-      from: this.id,
-      to,
-      term: this.#term,
-      meta: snapshot.meta,
-      offset,
-      chunk,
-      totalBytes: snapshot.data.byteLength,
-    })
+    const total = snapshot.data.byteLength
+    const chunkBytes = this.#config.snapshotChunkBytes
+    const windowEnd = pr.snapshotOffset + this.#config.maxInflightSnapshotChunks * chunkBytes
+    while ((pr.snapshotNext < total || pr.snapshotNext === 0) && pr.snapshotNext < windowEnd) {
+      const offset = pr.snapshotNext - (pr.snapshotNext % chunkBytes)
+      this.#send({
+        type: 'snapshot',
+        from: this.id,
+        to,
+        term: this.#term,
+        meta: snapshot.meta,
+        offset,
+        chunk: snapshot.data.subarray(offset, offset + chunkBytes),
+        totalBytes: total,
+      })
+      pr.snapshotNext = offset + chunkBytes
+    }
   }
 
   // ---- quiescence -------------------------------------------------------
