@@ -24,7 +24,9 @@ type Fate = 'deliver' | 'drop' | 'duplicate' | 'delay'
 /**
  * Three members; 'c' is cut off while 'a' commits entries and compacts its
  * log into an image of `imageBytes` seeded bytes, so 'c' can only catch up
- * by snapshot. Messages between 'a' and 'c' go through `fate`.
+ * by snapshot. Messages between 'a' and 'c' go through `fate`. With
+ * `compact: false` the log stays; a request for a catch-up snapshot is
+ * answered with the image when `answerRequests`.
  */
 class SnapshotRig {
   readonly cores = new Map<string, RaftCore>()
@@ -36,8 +38,16 @@ class SnapshotRig {
   fate: (m: Message) => Fate = () => 'deliver'
   #queue: Message[] = []
   readonly image: Uint8Array
+  /** Ready.snapshotRequested seen, by member. */
+  readonly requests = new Map<string, number>()
+  answerRequests = true
 
-  constructor(imageBytes: number, overrides: Partial<RaftConfig>, seed = 11) {
+  constructor(
+    imageBytes: number,
+    overrides: Partial<RaftConfig>,
+    seed = 11,
+    { compact = true, entries = 5 }: { compact?: boolean; entries?: number } = {},
+  ) {
     const rng = new Rng(seed)
     const ids = ['a', 'b', 'c']
     for (const id of ids) {
@@ -51,13 +61,13 @@ class SnapshotRig {
     this.drain()
     this.core('a').campaign()
     this.settle()
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < entries; i++) {
       const proposed = this.core('a').propose(new TextEncoder().encode(`entry ${i}`))
       expect(proposed.ok).toBe(true)
       this.settle()
     }
     const leader = this.core('a')
-    leader.compact(leader.log.applied, this.image)
+    if (compact) leader.compact(leader.log.applied, this.image)
     this.settle()
   }
 
@@ -78,6 +88,10 @@ class SnapshotRig {
         this.storages.get(id)?.saveSync(rd)
         for (const m of [...rd.earlyMessages, ...rd.messages]) this.#route(m)
         core.advance(rd)
+        if (rd.snapshotRequested) {
+          this.requests.set(id, (this.requests.get(id) ?? 0) + 1)
+          if (this.answerRequests) core.offerSnapshot(core.log.applied, this.image)
+        }
       }
     }
   }
@@ -213,6 +227,90 @@ describe('snapshot window', () => {
 
   it('rejects a window of 0 chunks with RaftConfigError', () => {
     expect(() => resolveRaftConfig({ id: 'a', maxInflightSnapshotChunks: 0 })).toThrow(RaftConfigError)
+  })
+})
+
+describe('catch-up snapshot (catchUpSnapshotBytes)', () => {
+  const uncompacted = { compact: false, entries: 20 }
+
+  it('a new replica lacking more than catchUpSnapshotBytes of entries starts from a fresh snapshot; the log stays', () => {
+    const rig = new SnapshotRig(
+      3_000,
+      { snapshotChunkBytes: 1000, catchUpSnapshotBytes: 64 },
+      11,
+      uncompacted,
+    )
+    const leader = rig.core('a')
+    const applied = leader.log.applied
+    rig.cut = false
+    rig.tick()
+    expect(rig.requests.get('a')).toBe(1)
+    expect(rig.installed()).toEqual(rig.image)
+    expect(rig.core('c').snapshot.meta.index).toBe(applied)
+    expect(leader.log.snapshotIndex).toBe(0)
+    // What follows the snapshot comes as entries.
+    expect(leader.propose(new TextEncoder().encode('after')).ok).toBe(true)
+    rig.settle()
+    rig.tick()
+    expect(rig.core('c').log.lastIndex()).toBe(leader.log.lastIndex())
+    expect(rig.core('c').log.committed).toBe(leader.log.committed)
+  })
+
+  it('sends nothing to the new replica until the driver offers the snapshot', () => {
+    const rig = new SnapshotRig(3_000, { catchUpSnapshotBytes: 64 }, 11, uncompacted)
+    rig.answerRequests = false
+    rig.cut = false
+    rig.tick()
+    rig.tick()
+    expect(rig.requests.get('a')).toBeGreaterThanOrEqual(1)
+    expect(
+      rig.toFollower.filter((m) => m.type === 'snapshot' || (m.type === 'append' && m.entries.length > 0)),
+    ).toEqual([])
+    rig.answerRequests = true
+    rig.tick()
+    expect(rig.installed()).toEqual(rig.image)
+  })
+
+  it('with catchUpSnapshotBytes 0 a new replica replays the log', () => {
+    const rig = new SnapshotRig(3_000, { catchUpSnapshotBytes: 0 }, 11, uncompacted)
+    rig.cut = false
+    rig.tick()
+    expect(rig.requests.size).toBe(0)
+    expect(snapshotsTo(rig.toFollower)).toEqual([])
+    expect(rig.core('c').log.lastIndex()).toBe(rig.core('a').log.lastIndex())
+  })
+
+  it('a replica that already holds entries catches up from the log, however far behind', () => {
+    const rig = new SnapshotRig(3_000, { catchUpSnapshotBytes: 64 }, 11, { compact: false, entries: 0 })
+    rig.cut = false
+    rig.tick()
+    expect(rig.core('c').log.lastIndex()).toBe(rig.core('a').log.lastIndex())
+    rig.cut = true
+    for (let i = 0; i < 20; i++) {
+      expect(rig.core('a').propose(new TextEncoder().encode(`later ${i}`)).ok).toBe(true)
+      rig.settle()
+    }
+    rig.cut = false
+    rig.tick()
+    rig.tick()
+    expect(rig.requests.size).toBe(0)
+    expect(snapshotsTo(rig.toFollower)).toEqual([])
+    expect(rig.core('c').log.committed).toBe(rig.core('a').log.committed)
+  })
+
+  it('uses the latest snapshot without asking for one when little log follows it', () => {
+    const rig = new SnapshotRig(3_000, { snapshotChunkBytes: 1000, catchUpSnapshotBytes: 64 }, 11, {
+      compact: true,
+      entries: 20,
+    })
+    rig.cut = false
+    rig.tick()
+    expect(rig.requests.size).toBe(0)
+    expect(rig.installed()).toEqual(rig.image)
+  })
+
+  it('rejects a negative catchUpSnapshotBytes with RaftConfigError', () => {
+    expect(() => resolveRaftConfig({ id: 'a', catchUpSnapshotBytes: -1 })).toThrow(RaftConfigError)
   })
 })
 

@@ -50,6 +50,18 @@ export interface RaftConfig {
    */
   maxInflightSnapshotChunks: number
   /**
+   * A new replica (a follower that has acknowledged nothing yet) that lacks
+   * more than this many bytes of entries catches up by a snapshot of the
+   * current state and then the entries after it, instead of replaying the
+   * whole log: the leader sends its latest snapshot when at most this many
+   * bytes follow it, and otherwise asks its driver for a fresh one
+   * (`Ready.snapshotRequested`, answered with `offerSnapshot`), sending that
+   * replica nothing meanwhile. A member that already holds entries (one that
+   * restarted) always catches up from its own log. 0 turns it off.
+   * @defaultValue 8 MiB
+   */
+  catchUpSnapshotBytes: number
+  /**
    * Let an idle group fall silent: a leader whose followers all hold its whole
    * log (peers reported dead excepted) sends one quiescing heartbeat and stops
    * ticking, and so do its followers, until a request, a message or a liveness
@@ -72,6 +84,7 @@ export const DEFAULT_RAFT_CONFIG: Readonly<Omit<RaftConfig, 'id'>> = Object.free
   maxInflightBytes: 32 * 1024 * 1024,
   snapshotChunkBytes: 1024 * 1024,
   maxInflightSnapshotChunks: 8,
+  catchUpSnapshotBytes: 8 * 1024 * 1024,
   quiesce: false,
 })
 
@@ -98,6 +111,9 @@ export function resolveRaftConfig(partial: Partial<RaftConfig> & { id: NodeId })
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
       throw new RaftConfigError(`${key} must be a positive integer, got ${String(value)}`)
   }
+  const catchUp = config.catchUpSnapshotBytes
+  if (typeof catchUp !== 'number' || !Number.isInteger(catchUp) || catchUp < 0)
+    throw new RaftConfigError(`catchUpSnapshotBytes must be a non-negative integer, got ${String(catchUp)}`)
   if (config.heartbeatTicks >= config.electionTicks)
     throw new RaftConfigError('heartbeatTicks must be smaller than electionTicks')
   if (config.leaseReads && !config.checkQuorum) throw new RaftConfigError('leaseReads requires checkQuorum')

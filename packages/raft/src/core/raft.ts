@@ -123,6 +123,8 @@ export class RaftCore {
   #snapshot: Snapshot
   #snapshotToPersist: Snapshot | null = null
   #incoming: IncomingSnapshot | null = null
+  /** A new replica waits for a fresh snapshot (see `catchUpSnapshotBytes`). */
+  #snapshotRequested = false
   #prevSoft: SoftState
   #prevHard: HardState
   #readyOutstanding = false
@@ -320,6 +322,30 @@ export class RaftCore {
     return snapshot
   }
 
+  /**
+   * Takes a snapshot of the state at the applied index for followers to
+   * catch up from, keeping the log (unlike `compact`); the answer to
+   * `Ready.snapshotRequested`. New replicas waiting for it are sent it at the
+   * next `ready()`. Returns the latest snapshot (this one, unless one at a
+   * later index is already held).
+   */
+  offerSnapshot(index: number, data: Uint8Array): Snapshot {
+    this.#assertNoReady()
+    invariant(index === this.log.applied, 'offer a snapshot at the applied index')
+    if (index <= this.#snapshot.meta.index) return this.#snapshot
+    const term = this.log.term(index)
+    invariant(term !== undefined, 'offered snapshot index is in the log')
+    this.#snapshot = { meta: { index, term, confState: this.confState() }, data }
+    if (this.#role === 'leader') {
+      for (const [id, pr] of this.#prs) {
+        if (id === this.id || pr.match !== 0 || pr.state !== 'probe') continue
+        pr.probeSent = false
+        this.#setDue(id, true)
+      }
+    }
+    return this.#snapshot
+  }
+
   get snapshot(): Snapshot {
     return this.#snapshot
   }
@@ -358,6 +384,7 @@ export class RaftCore {
     if (this.#messages !== null || this.#readStates !== null) return true
     if (this.#sendDue !== null || this.#sendEmptyDue || this.#readHeartbeatDue) return true
     if (this.#snapshotToPersist !== null || this.log.stableIndex < this.log.lastIndex()) return true
+    if (this.#snapshotRequested) return true
     if (this.log.committed > this.log.applied) return true
     return !sameHard(this.#hardState(), this.#prevHard) || !sameSoft(this.#softState(), this.#prevSoft)
   }
@@ -380,7 +407,9 @@ export class RaftCore {
       messages: late,
       earlyMessages: early,
       readStates: this.#readStates ?? NO_READ_STATES,
+      snapshotRequested: this.#snapshotRequested,
     }
+    this.#snapshotRequested = false
     this.#messages = null
     this.#readStates = null
     this.#readyOutstanding = true
@@ -989,6 +1018,7 @@ export class RaftCore {
   /** One append (or the start of a snapshot) to `to`; returns true when another may follow. */
   #sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
     if (this.#paused(pr)) return false
+    if (this.#catchUpBySnapshot(to, pr)) return false
     const prevIndex = pr.next - 1
     const prevTerm = this.log.term(prevIndex)
     const entries = this.log.slice(pr.next, this.log.lastIndex(), this.#config.maxMessageBytes)
@@ -1014,6 +1044,27 @@ export class RaftCore {
     for (const entry of entries) bytes += entryBytes(entry)
     pr.sentEntries(last === undefined ? prevIndex : last.index, entries.length, bytes)
     return pr.state === 'replicate' && entries.length > 0 && pr.next <= this.log.lastIndex()
+  }
+
+  /**
+   * A new replica (nothing acknowledged) that lacks more than
+   * `catchUpSnapshotBytes` of entries starts from a snapshot: the latest one
+   * when at most that many bytes follow it, otherwise a fresh one asked of
+   * the driver, sending that replica nothing meanwhile. Returns true when it
+   * took care of `to`.
+   */
+  #catchUpBySnapshot(to: NodeId, pr: Progress): boolean {
+    const limit = this.#config.catchUpSnapshotBytes
+    if (limit === 0 || pr.match !== 0 || pr.state !== 'probe') return false
+    if (!this.log.bytesExceed(pr.next, limit)) return false
+    const snapshotIndex = this.#snapshot.meta.index
+    if (snapshotIndex >= pr.next && !this.log.bytesExceed(snapshotIndex + 1, limit)) {
+      pr.becomeSnapshot(snapshotIndex)
+      this.#sendSnapshotChunks(to, pr)
+      return true
+    }
+    this.#snapshotRequested = true
+    return true
   }
 
   #paused(pr: Progress): boolean {

@@ -196,6 +196,13 @@ export interface Ready {
   readonly messages: readonly Message[]
   readonly earlyMessages: readonly Message[]
   readonly readStates: readonly ReadState[]
+  /**
+   * The leader wants a snapshot of the state at the applied index for a new
+   * replica to catch up from (`catchUpSnapshotBytes`): after `advance`, the
+   * driver takes one and hands it over with `offerSnapshot`. A driver that
+   * never does leaves such replicas waiting.
+   */
+  readonly snapshotRequested: boolean
 }
 
 /** Expected refusals are values, not exceptions. */
