@@ -46,12 +46,18 @@ class SnapshotRig {
     imageBytes: number,
     overrides: Partial<RaftConfig>,
     seed = 11,
-    { compact = true, entries = 5 }: { compact?: boolean; entries?: number } = {},
+    {
+      compact = true,
+      entries = 5,
+      emptyFollower = true,
+    }: { compact?: boolean; entries?: number; emptyFollower?: boolean } = {},
   ) {
     const rng = new Rng(seed)
     const ids = ['a', 'b', 'c']
     for (const id of ids) {
-      const storage = MemoryRaftStorage.bootstrap({ voters: ids, learners: [] })
+      // 'c' starts with an empty log (a new replica) unless it is to be a founder like the others.
+      const founders = id === 'c' && emptyFollower ? [] : ids
+      const storage = MemoryRaftStorage.bootstrap({ voters: founders, learners: [] })
       this.storages.set(id, storage)
       const config = resolveRaftConfig({ id, electionTicks: 10, heartbeatTicks: 1, ...overrides })
       this.cores.set(id, new RaftCore({ config, rng: rng.fork(), ...storage.loadSync() }))
@@ -256,16 +262,15 @@ describe('catch-up snapshot (catchUpSnapshotBytes)', () => {
     expect(rig.core('c').log.committed).toBe(leader.log.committed)
   })
 
-  it('sends nothing to the new replica until the driver offers the snapshot', () => {
+  it('sends the new replica neither entries it could take nor a snapshot until the driver offers one', () => {
     const rig = new SnapshotRig(3_000, { catchUpSnapshotBytes: 64 }, 11, uncompacted)
     rig.answerRequests = false
     rig.cut = false
     rig.tick()
     rig.tick()
     expect(rig.requests.get('a')).toBeGreaterThanOrEqual(1)
-    expect(
-      rig.toFollower.filter((m) => m.type === 'snapshot' || (m.type === 'append' && m.entries.length > 0)),
-    ).toEqual([])
+    expect(snapshotsTo(rig.toFollower)).toEqual([])
+    expect(rig.core('c').log.lastIndex()).toBe(0)
     rig.answerRequests = true
     rig.tick()
     expect(rig.installed()).toEqual(rig.image)
@@ -281,7 +286,11 @@ describe('catch-up snapshot (catchUpSnapshotBytes)', () => {
   })
 
   it('a replica that already holds entries catches up from the log, however far behind', () => {
-    const rig = new SnapshotRig(3_000, { catchUpSnapshotBytes: 64 }, 11, { compact: false, entries: 0 })
+    const rig = new SnapshotRig(3_000, { catchUpSnapshotBytes: 64 }, 11, {
+      compact: false,
+      entries: 0,
+      emptyFollower: false,
+    })
     rig.cut = false
     rig.tick()
     expect(rig.core('c').log.lastIndex()).toBe(rig.core('a').log.lastIndex())
@@ -296,6 +305,30 @@ describe('catch-up snapshot (catchUpSnapshotBytes)', () => {
     expect(rig.requests.size).toBe(0)
     expect(snapshotsTo(rig.toFollower)).toEqual([])
     expect(rig.core('c').log.committed).toBe(rig.core('a').log.committed)
+  })
+
+  it('a new leader does not take a follower that is behind, at match 0 with it, for a new replica', () => {
+    const rig = new SnapshotRig(3_000, { catchUpSnapshotBytes: 64 }, 11, {
+      compact: false,
+      entries: 0,
+      emptyFollower: false,
+    })
+    rig.cut = false
+    rig.tick()
+    rig.cut = true
+    for (let i = 0; i < 20; i++) {
+      expect(rig.core('a').propose(new TextEncoder().encode(`entry ${i}`)).ok).toBe(true)
+      rig.settle()
+    }
+    rig.core('a').transferLeadership('b')
+    rig.settle()
+    expect(rig.core('b').role).toBe('leader')
+    rig.cut = false
+    rig.tick()
+    rig.tick()
+    expect(rig.requests.size).toBe(0)
+    expect(rig.core('c').log.committed).toBe(rig.core('b').log.committed)
+    expect(rig.core('c').snapshot.meta.index).toBe(0)
   })
 
   it('uses the latest snapshot without asking for one when little log follows it', () => {

@@ -50,8 +50,8 @@ export interface RaftConfig {
    */
   maxInflightSnapshotChunks: number
   /**
-   * A new replica (a follower that has acknowledged nothing yet) that lacks
-   * more than this many bytes of entries catches up by a snapshot of the
+   * A new replica (a follower whose log the leader's probe found empty) that
+   * lacks more than this many bytes of entries catches up by a snapshot of the
    * current state and then the entries after it, instead of replaying the
    * whole log: the leader sends its latest snapshot when at most this many
    * bytes follow it, and otherwise asks its driver for a fresh one

@@ -338,7 +338,7 @@ export class RaftCore {
     this.#snapshot = { meta: { index, term, confState: this.confState() }, data }
     if (this.#role === 'leader') {
       for (const [id, pr] of this.#prs) {
-        if (id === this.id || pr.match !== 0 || pr.state !== 'probe') continue
+        if (id === this.id || pr.match !== 0 || pr.next !== 1 || pr.state !== 'probe') continue
         pr.probeSent = false
         this.#setDue(id, true)
       }
@@ -1047,15 +1047,18 @@ export class RaftCore {
   }
 
   /**
-   * A new replica (nothing acknowledged) that lacks more than
+   * A new replica — one whose probe found its log empty (nothing
+   * acknowledged, next entry 1) — that lacks more than
    * `catchUpSnapshotBytes` of entries starts from a snapshot: the latest one
    * when at most that many bytes follow it, otherwise a fresh one asked of
-   * the driver, sending that replica nothing meanwhile. Returns true when it
-   * took care of `to`.
+   * the driver, sending that replica nothing meanwhile. A new leader's
+   * followers also start at match 0, but at next = its last index + 1 until
+   * a probe says otherwise, so they are not taken for new replicas. Returns
+   * true when it took care of `to`.
    */
   #catchUpBySnapshot(to: NodeId, pr: Progress): boolean {
     const limit = this.#config.catchUpSnapshotBytes
-    if (limit === 0 || pr.match !== 0 || pr.state !== 'probe') return false
+    if (limit === 0 || pr.match !== 0 || pr.next !== 1 || pr.state !== 'probe') return false
     if (!this.log.bytesExceed(pr.next, limit)) return false
     const snapshotIndex = this.#snapshot.meta.index
     if (snapshotIndex >= pr.next && !this.log.bytesExceed(snapshotIndex + 1, limit)) {
