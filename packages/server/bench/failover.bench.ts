@@ -274,6 +274,8 @@ async function moveRound(
       listedMs: number
       joinBalancedMs: number
       reason: string
+      /** Snapshot messages the newcomer took (0: it caught up from the log alone). */
+      snapshotMessages: number
       stalled?: undefined
     }
   | { stalled: Awaited<ReturnType<typeof stallReport>> }
@@ -335,7 +337,23 @@ async function moveRound(
     await until('balanced after the replace', stallMs, () => balanced(coordinator))
   }
   const listedMs = (seen.listed ?? Number.NaN) - seen.start
-  return { moveStart: seen.start, moveActive: seen.active ?? Number.NaN, listedMs, joinBalancedMs, reason }
+  const snapshotMessages = await snapshotMessagesReceived(newcomer)
+  return {
+    moveStart: seen.start,
+    moveActive: seen.active ?? Number.NaN,
+    listedMs,
+    joinBalancedMs,
+    reason,
+    snapshotMessages,
+  }
+}
+
+/** `shoal_raft_snapshot_messages_total{result="received"}` of `node` (-1 when unreadable). */
+async function snapshotMessagesReceived(node: ClusterProcess): Promise<number> {
+  const metrics = await fetch(`${node.url}/metrics`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })
+    .then((r) => r.text())
+    .catch(() => '')
+  return Number(/^shoal_raft_snapshot_messages_total\{result="received"\} (\d+)/m.exec(metrics)?.[1] ?? -1)
 }
 
 /** What a move that never finished left behind: the newcomer's metadata copy against the leader's, dropped frames. */
@@ -415,10 +433,16 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
       )
       ratios.push(p99During / p99Before)
       ctx.log(
-        `move ${round} (${move.reason}): ${mib.toFixed(1)} MiB in ${seconds.toFixed(1)} s (newcomer listed after ${(move.listedMs / 1000).toFixed(1)} s) = ${(mib / seconds).toFixed(1)} MiB/s; join → balanced ${(move.joinBalancedMs / 1000).toFixed(1)} s; search p99 ${p99During.toFixed(1)} ms during (${during.length} queries) vs ${p99Before.toFixed(1)} ms before (${before.length}); ${uptime()}`,
+        `move ${round} (${move.reason}, ${move.snapshotMessages} snapshot messages received): ${mib.toFixed(1)} MiB in ${seconds.toFixed(1)} s (newcomer listed after ${(move.listedMs / 1000).toFixed(1)} s) = ${(mib / seconds).toFixed(1)} MiB/s; join → balanced ${(move.joinBalancedMs / 1000).toFixed(1)} s; search p99 ${p99During.toFixed(1)} ms during (${during.length} queries) vs ${p99Before.toFixed(1)} ms before (${before.length}); ${uptime()}`,
       )
       ctx.record({ name: `move-${round}`, metric: 'MiB/s', value: mib / seconds, unit: 'MiB/s' })
       ctx.record({ name: `move-${round}`, metric: 'seconds', value: seconds, unit: 's' })
+      ctx.record({
+        name: `move-${round}-snapshot-messages`,
+        metric: 'count',
+        value: move.snapshotMessages,
+        unit: 'messages',
+      })
       ctx.record({
         name: `move-${round}-search-p99-during`,
         metric: 'p99-latency',
