@@ -419,9 +419,14 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
       const mib = (shardBytes + written) / 2 ** 20
       rates.push(mib / seconds)
       balancedMs.push(move.joinBalancedMs)
-      const during = searches.samples.filter((s) => s.atMs >= move.moveStart && s.atMs <= move.moveActive)
+      // Queries in flight at any time of the move (one sent before it that answered during it
+      // counts: on a busy machine a single query can span the whole move), against queries
+      // answered in the baseline window before it.
+      const during = searches.samples.filter(
+        (s) => s.atMs <= move.moveActive && s.atMs + s.ms >= move.moveStart,
+      )
       const before = searches.samples.filter(
-        (s) => s.atMs < move.moveStart && s.atMs >= move.moveStart - plan.baselineMs,
+        (s) => s.atMs + s.ms < move.moveStart && s.atMs >= move.moveStart - plan.baselineMs,
       )
       const p99During = percentile(
         during.map((s) => s.ms),
@@ -431,7 +436,8 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
         before.map((s) => s.ms),
         99,
       )
-      ratios.push(p99During / p99Before)
+      const measured = during.length > 0 && before.length > 0
+      if (measured) ratios.push(p99During / p99Before)
       ctx.log(
         `move ${round} (${move.reason}, ${move.snapshotMessages} snapshot messages received): ${mib.toFixed(1)} MiB in ${seconds.toFixed(1)} s (newcomer listed after ${(move.listedMs / 1000).toFixed(1)} s) = ${(mib / seconds).toFixed(1)} MiB/s; join → balanced ${(move.joinBalancedMs / 1000).toFixed(1)} s; search p99 ${p99During.toFixed(1)} ms during (${during.length} queries) vs ${p99Before.toFixed(1)} ms before (${before.length}); ${uptime()}`,
       )
@@ -443,18 +449,21 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
         value: move.snapshotMessages,
         unit: 'messages',
       })
-      ctx.record({
-        name: `move-${round}-search-p99-during`,
-        metric: 'p99-latency',
-        value: p99During,
-        unit: 'ms',
-      })
-      ctx.record({
-        name: `move-${round}-search-p99-before`,
-        metric: 'p99-latency',
-        value: p99Before,
-        unit: 'ms',
-      })
+      // No query answered on one side (a machine too busy): no p99 for this round, only the counts.
+      if (measured) {
+        ctx.record({
+          name: `move-${round}-search-p99-during`,
+          metric: 'p99-latency',
+          value: p99During,
+          unit: 'ms',
+        })
+        ctx.record({
+          name: `move-${round}-search-p99-before`,
+          metric: 'p99-latency',
+          value: p99Before,
+          unit: 'ms',
+        })
+      }
       ctx.record({
         name: `move-${round}-search-samples-during`,
         metric: 'count',
@@ -490,6 +499,7 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
   const rate = spread(rates)
   ctx.record({ name: 'move-rate', metric: 'median', value: rate.median, unit: 'MiB/s' })
   ctx.record({ name: 'join-balanced', metric: 'median', value: spread(balancedMs).median / 1000, unit: 's' })
+  if (ratios.length === 0) return
   const ratio = spread(ratios)
   ctx.record({
     name: 'search-p99-move-vs-idle',
