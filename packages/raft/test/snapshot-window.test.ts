@@ -209,6 +209,24 @@ describe('snapshot window', () => {
     expect(rig.installed()).toEqual(rig.image)
   })
 
+  it('waits twice as long before each resend in a row that brings no acknowledgement (3, 6, 12 heartbeats, at most 24)', () => {
+    const rig = new SnapshotRig(4_000, { snapshotChunkBytes: 1000, maxInflightSnapshotChunks: 2 })
+    rig.cut = false
+    rig.fate = (m) => (m.type === 'snapshot' ? 'drop' : 'deliver')
+    rig.tick()
+    const sendsAt: number[] = []
+    for (let heartbeat = 1; heartbeat <= 60; heartbeat++) {
+      const before = snapshotsTo(rig.toFollower).length
+      rig.tick()
+      if (snapshotsTo(rig.toFollower).length > before) sendsAt.push(heartbeat)
+    }
+    expect(sendsAt).toEqual([3, 9, 21, 45])
+    // An acknowledgement ends the doubling: the image arrives, after the next resend.
+    rig.fate = () => 'deliver'
+    for (let i = 0; i < 30 && rig.installed() === null; i++) rig.tick()
+    expect(rig.installed()).toEqual(rig.image)
+  })
+
   it('goes back to the start when the follower acknowledges less than before (it started over)', () => {
     const rig = new SnapshotRig(8_000, { snapshotChunkBytes: 1000, maxInflightSnapshotChunks: 2 })
     rig.cut = false

@@ -34,6 +34,12 @@ export class Progress {
   snapshotNext = 0
   /** Heartbeats since the follower last acknowledged new snapshot bytes, to resend lost chunks. */
   snapshotIdleTicks = 0
+  /**
+   * Resends in a row without a new acknowledgement: each doubles the wait
+   * before the next one (a follower too busy to answer in time is not sent
+   * the window again every few heartbeats).
+   */
+  snapshotResends = 0
 
   constructor(next: number, isLearner: boolean) {
     this.next = next
@@ -63,6 +69,7 @@ export class Progress {
     this.snapshotOffset = 0
     this.snapshotNext = 0
     this.snapshotIdleTicks = 0
+    this.snapshotResends = 0
     this.#clearInflight()
   }
 
@@ -116,6 +123,7 @@ export class Progress {
       this.snapshotOffset = received
       this.snapshotNext = Math.max(this.snapshotNext, received)
       this.snapshotIdleTicks = 0
+      this.snapshotResends = 0
       return true
     }
     if (received < this.snapshotOffset) this.snapshotRewind(received)

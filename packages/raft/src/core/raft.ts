@@ -71,7 +71,10 @@ interface PendingRead {
 }
 
 const MAX_APPLY_BYTES = 64 * 1024 * 1024
+/** Heartbeats without a new snapshot acknowledgement before the window is sent again; doubles per resend in a row. */
 const SNAPSHOT_RESEND_HEARTBEATS = 3
+/** The most heartbeats the doubling waits between two resends. */
+const SNAPSHOT_RESEND_MAX_HEARTBEATS = 24
 
 /**
  * One member of one Raft group as a pure state machine (etcd raft's design):
@@ -986,9 +989,14 @@ export class RaftCore {
     for (const [to, pr] of this.#prs) {
       if (pr.state !== 'snapshot') continue
       pr.snapshotIdleTicks++
-      if (pr.snapshotIdleTicks < SNAPSHOT_RESEND_HEARTBEATS) continue
+      const waitHeartbeats = Math.min(
+        SNAPSHOT_RESEND_MAX_HEARTBEATS,
+        SNAPSHOT_RESEND_HEARTBEATS * 2 ** pr.snapshotResends,
+      )
+      if (pr.snapshotIdleTicks < waitHeartbeats) continue
       // Nothing acknowledged for a while: what is in flight is presumed lost (go-back-N).
       pr.snapshotRewind(pr.snapshotOffset)
+      pr.snapshotResends++
       this.#sendSnapshotChunks(to, pr)
     }
   }
