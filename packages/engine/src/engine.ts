@@ -570,6 +570,17 @@ export class Engine {
   }
 
   /**
+   * `image()`'s bytes, with the image's long columns encoded in slices between other work, so a
+   * large database does not hold the event loop for the whole encoding. The state is still taken
+   * synchronously, when this is called: the image is exactly the state after the last applied
+   * command, whatever is applied while it is encoded.
+   */
+  async imageInSlices(): Promise<Uint8Array> {
+    const index = this.#appliedIndex
+    return frameSnapshot(index, await this.#encodeImage(this.#state.image()))
+  }
+
+  /**
    * Replaces the whole state with an image from `image()` (of this or another database); empty
    * bytes stand for the empty state. Verified before anything changes; writes no file.
    */

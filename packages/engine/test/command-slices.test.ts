@@ -107,4 +107,25 @@ describe('snapshot images encoded in slices', () => {
     expect(written.equals(Buffer.from(engine.image()))).toBe(true)
     await engine.close()
   })
+
+  it('imageInSlices gives the bytes of image() as of its call, whatever is applied while it encodes', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const engine = await open(dir, { sync: 'none', snapshotEvery: 0 })
+    await engine.createIndex('docs', { primaryKey: 'id', settings: { filterableAttributes: ['kind'] } })
+    const documents = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        id: from + i,
+        kind: `k${i % 5}`,
+        text: `document ${from + i}`,
+      }))
+    await engine.index('docs').addDocuments(documents(0, 3 * SLICE_ITEMS))
+    const before = Buffer.from(engine.image())
+    const sliced = engine.imageInSlices()
+    const later = engine.index('docs').addDocuments(documents(3 * SLICE_ITEMS, 50))
+    expect(Buffer.from(await sliced).equals(before)).toBe(true)
+    await later
+    expect(Buffer.from(await engine.imageInSlices()).equals(before)).toBe(false)
+    await engine.close()
+  })
 })

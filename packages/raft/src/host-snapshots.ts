@@ -7,28 +7,51 @@ export type SendSnapshot = (toNode: NodeId, group: string, message: SnapshotMess
 export interface SnapshotCounts {
   snapshotsSent: number
   snapshotsFailed: number
-  /** Messages dropped because the transfer they repeat was still under way or had just arrived. */
+  /** Messages dropped because they repeat a chunk already waiting or just arrived, or a transfer replaced. */
   snapshotsSuperseded: number
 }
 
+/**
+ * The most bytes one stream carries when adjacent chunks waiting in a queue
+ * are sent together (well under the 64 MiB a receiver takes in one message).
+ */
+export const MAX_COALESCED_SNAPSHOT_BYTES = 8 * 1024 * 1024
+
 interface Link {
-  /** The message the core sent while another was in flight; the newest wins. */
-  waiting: SnapshotMessage | null
+  /** Messages the core sent while a transfer was in flight, oldest first. */
+  readonly queue: SnapshotMessage[]
 }
 
-const sameChunk = (a: SnapshotMessage, b: SnapshotMessage): boolean =>
-  a.meta.index === b.meta.index && a.meta.term === b.meta.term && a.offset === b.offset && a.term === b.term
+/** The same stream of the same snapshot from the same leader term. */
+const sameTransfer = (a: SnapshotMessage, b: SnapshotMessage): boolean =>
+  a.meta.index === b.meta.index && a.meta.term === b.meta.term && a.term === b.term
+
+/** Whether `covering` carries every byte of `chunk` (of the same transfer). */
+const covers = (covering: SnapshotMessage, chunk: SnapshotMessage): boolean =>
+  sameTransfer(covering, chunk) &&
+  chunk.offset >= covering.offset &&
+  chunk.offset + chunk.chunk.byteLength <= covering.offset + covering.chunk.byteLength
+
+/** Whether `next` continues `message` in the same buffer, so both travel as one view without a copy. */
+const adjacent = (message: SnapshotMessage, next: SnapshotMessage): boolean =>
+  sameTransfer(message, next) &&
+  next.offset === message.offset + message.chunk.byteLength &&
+  next.chunk.buffer === message.chunk.buffer &&
+  next.chunk.byteOffset === message.chunk.byteOffset + message.chunk.byteLength
 
 /**
  * The host's side of the snapshot stream path: snapshot messages leave the
- * frames and go through `HostTransport.sendSnapshot`, at most one in flight
- * per group and destination node. The core sends one chunk at a time and
- * waits for the follower's `snapshotResponse` (which comes back in a frame);
- * when nothing answers for `SNAPSHOT_RESEND_HEARTBEATS` heartbeats it sends
- * the chunk again. So a failed transfer needs no report: it is counted and
- * forgotten, and the core's resend retries it. A message the core sends
- * while its link is busy waits (the newest replaces an older one) and goes
- * out when the transfer ends, unless it repeats the chunk that just arrived.
+ * frames and go through `HostTransport.sendSnapshot`, one transfer in flight
+ * per group and destination node, in the order the core sent them (a FIFO).
+ * The core keeps a window of chunks in flight and resends what the follower
+ * did not acknowledge, so a failed transfer needs no report: it is counted
+ * and forgotten. While a transfer is in flight, what the core sends waits in
+ * the link's queue; when it ends, the chunks waiting next to each other in
+ * one image leave together as one message (one stream, up to
+ * `MAX_COALESCED_SNAPSHOT_BYTES`, no copy). A message that repeats a chunk
+ * already waiting, or one that just arrived, is dropped; a message of a newer
+ * transfer (another snapshot, or another leader term) drops what waits of
+ * the older one. Each drop counts as superseded.
  */
 export class SnapshotStreams {
   readonly #send: SendSnapshot
@@ -50,23 +73,37 @@ export class SnapshotStreams {
     if (this.#stopped) return
     const key = `${group}\u0000${toNode}`
     const link = this.#links.get(key)
-    if (link !== undefined) {
-      if (link.waiting !== null) this.#counts.snapshotsSuperseded++
-      link.waiting = message
+    if (link === undefined) {
+      this.#start(key, toNode, group, message)
       return
     }
-    this.#start(key, toNode, group, message)
+    const queue = link.queue
+    const older = queue.filter((waiting) => !sameTransfer(waiting, message))
+    if (older.length > 0) {
+      this.#counts.snapshotsSuperseded += older.length
+      queue.splice(0, queue.length, ...queue.filter((waiting) => sameTransfer(waiting, message)))
+    }
+    if (queue.some((waiting) => covers(waiting, message))) {
+      this.#counts.snapshotsSuperseded++
+      return
+    }
+    queue.push(message)
   }
 
   /** Sends nothing more; transfers under way finish or fail on their own. */
   stop(): void {
     this.#stopped = true
-    for (const link of this.#links.values()) link.waiting = null
+    for (const link of this.#links.values()) link.queue.length = 0
   }
 
-  #start(key: string, toNode: NodeId, group: string, message: SnapshotMessage): void {
-    const link: Link = { waiting: null }
-    this.#links.set(key, link)
+  #start(
+    key: string,
+    toNode: NodeId,
+    group: string,
+    message: SnapshotMessage,
+    queue: SnapshotMessage[] = [],
+  ): void {
+    this.#links.set(key, { queue })
     this.#counts.snapshotsSent++
     let transfer: Promise<void>
     try {
@@ -84,15 +121,34 @@ export class SnapshotStreams {
   }
 
   #finish(key: string, toNode: NodeId, group: string, sent: SnapshotMessage, arrived: boolean): void {
-    const link = this.#links.get(key)
+    const queue = this.#links.get(key)?.queue ?? []
     this.#links.delete(key)
-    const next = link?.waiting ?? null
-    if (next === null || this.#stopped) return
-    // A resend of the chunk that just arrived would only be answered again.
-    if (arrived && sameChunk(next, sent)) {
-      this.#counts.snapshotsSuperseded++
-      return
-    }
-    this.#start(key, toNode, group, next)
+    if (this.#stopped) return
+    // A resend of a chunk that just arrived would only be answered again.
+    const waiting = arrived ? queue.filter((message) => !covers(sent, message)) : queue
+    this.#counts.snapshotsSuperseded += queue.length - waiting.length
+    const next = coalesce(waiting)
+    if (next !== undefined) this.#start(key, toNode, group, next, waiting)
   }
+}
+
+/**
+ * Takes the first waiting message off `queue`, joined with the messages after
+ * it that continue it in the same buffer, up to `MAX_COALESCED_SNAPSHOT_BYTES`.
+ */
+function coalesce(queue: SnapshotMessage[]): SnapshotMessage | undefined {
+  const first = queue.shift()
+  if (first === undefined) return undefined
+  let bytes = first.chunk.byteLength
+  let last = first
+  while (queue.length > 0) {
+    const next = queue[0] as SnapshotMessage
+    if (!adjacent(last, next) || bytes + next.chunk.byteLength > MAX_COALESCED_SNAPSHOT_BYTES) break
+    queue.shift()
+    bytes += next.chunk.byteLength
+    last = next
+  }
+  if (last === first) return first
+  const chunk = new Uint8Array(first.chunk.buffer, first.chunk.byteOffset, bytes)
+  return { ...first, chunk }
 }

@@ -416,6 +416,7 @@ export class RaftNode {
     this.#releaseReads(core.log.applied)
     if (rd.softState !== null) this.#onSoftState(rd.softState)
     if (this.#sinceSnapshot >= (this.#options.snapshotEntries ?? 10_000)) await this.#takeSnapshot(core)
+    else if (rd.snapshotRequested) await this.#offerSnapshot(core)
   }
 
   /**
@@ -490,6 +491,12 @@ export class RaftNode {
     const snapshot = core.compact(core.log.applied, data)
     await this.#options.storage.saveSnapshot(snapshot)
     this.#sinceSnapshot = 0
+  }
+
+  /** A snapshot for a new replica to catch up from; the log stays (see `catchUpSnapshotBytes`). */
+  async #offerSnapshot(core: RaftCore): Promise<void> {
+    const data = await this.#options.stateMachine.snapshot()
+    core.offerSnapshot(core.log.applied, data)
   }
 
   #fail(error: unknown): void {

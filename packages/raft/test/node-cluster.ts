@@ -3,6 +3,7 @@ import {
   MemoryRaftStorage,
   type NodeId,
   type NormalEntry,
+  type RaftConfig,
   RaftNode,
   type StateMachine,
 } from '../src/index.ts'
@@ -44,12 +45,17 @@ export class TestCluster {
   readonly network = new MemoryNetwork()
   readonly members = new Map<NodeId, TestMember>()
 
-  async add(id: NodeId, storage: MemoryRaftStorage, snapshotEntries = 10_000): Promise<TestMember> {
+  async add(
+    id: NodeId,
+    storage: MemoryRaftStorage,
+    snapshotEntries = 10_000,
+    raft: Partial<RaftConfig> = {},
+  ): Promise<TestMember> {
     const machine = new MapMachine()
     let node: RaftNode | null = null
     const transport = this.network.connect(id, (m) => node?.receive(m))
     node = new RaftNode({
-      raft: { id, electionTicks: 10, heartbeatTicks: 2 },
+      raft: { ...raft, id, electionTicks: 10, heartbeatTicks: 2 },
       storage,
       transport,
       stateMachine: machine,
@@ -62,10 +68,14 @@ export class TestCluster {
     return member
   }
 
-  static async start(ids: NodeId[], snapshotEntries = 10_000): Promise<TestCluster> {
+  static async start(
+    ids: NodeId[],
+    snapshotEntries = 10_000,
+    raft: Partial<RaftConfig> = {},
+  ): Promise<TestCluster> {
     const cluster = new TestCluster()
     for (const id of ids)
-      await cluster.add(id, MemoryRaftStorage.bootstrap({ voters: ids, learners: [] }), snapshotEntries)
+      await cluster.add(id, MemoryRaftStorage.bootstrap({ voters: ids, learners: [] }), snapshotEntries, raft)
     return cluster
   }
 

@@ -109,6 +109,27 @@ describe('RaftNode driver', () => {
     await eventually(() => learner.machine.values.get('after') === 'yes')
   })
 
+  it('a learner added to a long uncompacted log catches up by a fresh snapshot plus the log after it (catchUpSnapshotBytes)', async () => {
+    const raft = { catchUpSnapshotBytes: 256 }
+    cluster = await TestCluster.start(['a', 'b', 'c'], 10_000, raft)
+    const leader = await cluster.leader()
+    for (let i = 0; i < 60; i++) await leader.node.propose(put(`k${i}`, `v${i}`))
+    expect(leader.node.status().snapshotIndex).toBe(0)
+    const learner = await cluster.add(
+      'd',
+      MemoryRaftStorage.bootstrap({ voters: [], learners: [] }),
+      10_000,
+      raft,
+    )
+    await leader.node.proposeConfChange({ type: 'addLearner', node: 'd' })
+    await eventually(() => learner.machine.values.get('k59') === 'v59')
+    expect(learner.storage.snapshotMeta.index).toBeGreaterThanOrEqual(60)
+    // The leader kept its log: members that hold entries still catch up from it.
+    expect(leader.node.status().snapshotIndex).toBe(0)
+    await leader.node.propose(put('after', 'yes'))
+    await eventually(() => learner.machine.values.get('after') === 'yes')
+  })
+
   it('restarts a member from its storage and it catches up', async () => {
     cluster = await TestCluster.start(['a', 'b', 'c'])
     const leader = await cluster.leader()

@@ -273,6 +273,8 @@ async function moveRound(
       listedMs: number
       joinBalancedMs: number
       reason: string
+      /** Snapshot messages the newcomer took (0: it caught up from the log alone). */
+      snapshotMessages: number
       stalled?: undefined
     }
   | { stalled: Awaited<ReturnType<typeof stallReport>> }
@@ -334,7 +336,23 @@ async function moveRound(
     await until('balanced after the replace', stallMs, () => balanced(coordinator))
   }
   const listedMs = (seen.listed ?? Number.NaN) - seen.start
-  return { moveStart: seen.start, moveActive: seen.active ?? Number.NaN, listedMs, joinBalancedMs, reason }
+  const snapshotMessages = await snapshotMessagesReceived(newcomer)
+  return {
+    moveStart: seen.start,
+    moveActive: seen.active ?? Number.NaN,
+    listedMs,
+    joinBalancedMs,
+    reason,
+    snapshotMessages,
+  }
+}
+
+/** `shoal_raft_snapshot_messages_total{result="received"}` of `node` (-1 when unreadable). */
+async function snapshotMessagesReceived(node: ClusterProcess): Promise<number> {
+  const metrics = await fetch(`${node.url}/metrics`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })
+    .then((r) => r.text())
+    .catch(() => '')
+  return Number(/^shoal_raft_snapshot_messages_total\{result="received"\} (\d+)/m.exec(metrics)?.[1] ?? -1)
 }
 
 /** What a move that never finished left behind: the newcomer's metadata copy against the leader's, dropped frames. */
@@ -400,9 +418,14 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
       const mib = (shardBytes + written) / 2 ** 20
       rates.push(mib / seconds)
       balancedMs.push(move.joinBalancedMs)
-      const during = searches.samples.filter((s) => s.atMs >= move.moveStart && s.atMs <= move.moveActive)
+      // Queries in flight at any time of the move (one sent before it that answered during it
+      // counts: on a busy machine a single query can span the whole move), against queries
+      // answered in the baseline window before it.
+      const during = searches.samples.filter(
+        (s) => s.atMs <= move.moveActive && s.atMs + s.ms >= move.moveStart,
+      )
       const before = searches.samples.filter(
-        (s) => s.atMs < move.moveStart && s.atMs >= move.moveStart - plan.baselineMs,
+        (s) => s.atMs + s.ms < move.moveStart && s.atMs >= move.moveStart - plan.baselineMs,
       )
       const p99During = percentile(
         during.map((s) => s.ms),
@@ -412,24 +435,34 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
         before.map((s) => s.ms),
         99,
       )
-      ratios.push(p99During / p99Before)
+      const measured = during.length > 0 && before.length > 0
+      if (measured) ratios.push(p99During / p99Before)
       ctx.log(
-        `move ${round} (${move.reason}): ${mib.toFixed(1)} MiB in ${seconds.toFixed(1)} s (newcomer listed after ${(move.listedMs / 1000).toFixed(1)} s) = ${(mib / seconds).toFixed(1)} MiB/s; join → balanced ${(move.joinBalancedMs / 1000).toFixed(1)} s; search p99 ${p99During.toFixed(1)} ms during (${during.length} queries) vs ${p99Before.toFixed(1)} ms before (${before.length}); ${uptime()}`,
+        `move ${round} (${move.reason}, ${move.snapshotMessages} snapshot messages received): ${mib.toFixed(1)} MiB in ${seconds.toFixed(1)} s (newcomer listed after ${(move.listedMs / 1000).toFixed(1)} s) = ${(mib / seconds).toFixed(1)} MiB/s; join → balanced ${(move.joinBalancedMs / 1000).toFixed(1)} s; search p99 ${p99During.toFixed(1)} ms during (${during.length} queries) vs ${p99Before.toFixed(1)} ms before (${before.length}); ${uptime()}`,
       )
       ctx.record({ name: `move-${round}`, metric: 'MiB/s', value: mib / seconds, unit: 'MiB/s' })
       ctx.record({ name: `move-${round}`, metric: 'seconds', value: seconds, unit: 's' })
       ctx.record({
-        name: `move-${round}-search-p99-during`,
-        metric: 'p99-latency',
-        value: p99During,
-        unit: 'ms',
+        name: `move-${round}-snapshot-messages`,
+        metric: 'count',
+        value: move.snapshotMessages,
+        unit: 'messages',
       })
-      ctx.record({
-        name: `move-${round}-search-p99-before`,
-        metric: 'p99-latency',
-        value: p99Before,
-        unit: 'ms',
-      })
+      // No query answered on one side (a machine too busy): no p99 for this round, only the counts.
+      if (measured) {
+        ctx.record({
+          name: `move-${round}-search-p99-during`,
+          metric: 'p99-latency',
+          value: p99During,
+          unit: 'ms',
+        })
+        ctx.record({
+          name: `move-${round}-search-p99-before`,
+          metric: 'p99-latency',
+          value: p99Before,
+          unit: 'ms',
+        })
+      }
       ctx.record({
         name: `move-${round}-search-samples-during`,
         metric: 'count',
@@ -465,6 +498,7 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
   const rate = spread(rates)
   ctx.record({ name: 'move-rate', metric: 'median', value: rate.median, unit: 'MiB/s' })
   ctx.record({ name: 'join-balanced', metric: 'median', value: spread(balancedMs).median / 1000, unit: 's' })
+  if (ratios.length === 0) return
   const ratio = spread(ratios)
   ctx.record({
     name: 'search-p99-move-vs-idle',

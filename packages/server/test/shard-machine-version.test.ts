@@ -75,7 +75,7 @@ describe('a shard replica names its state by the last log entry it applied', () 
   it('a replica restored from another replica\u2019s snapshot has that replica\u2019s version', async () => {
     const [a, b] = [await machine(), await machine()]
     for (const next of log) await a.apply(next)
-    await b.restore(a.snapshot())
+    await b.restore(await a.snapshot())
     expect(b.stateVersion).toBe(a.stateVersion)
     expect(b.engine.index('books').search({ q: 'brief' }).hits).toEqual(
       a.engine.index('books').search({ q: 'brief' }).hits,
@@ -86,7 +86,7 @@ describe('a shard replica names its state by the last log entry it applied', () 
     const [a, b] = [await machine(), await machine()]
     await a.apply(log[0]!)
     const packr = new Packr({ useRecords: false, moreTypes: false })
-    const older = packr.unpack(a.snapshot()) as { engine: Uint8Array; outcomes: unknown }
+    const older = packr.unpack(await a.snapshot()) as { engine: Uint8Array; outcomes: unknown }
     await b.restore(packr.pack({ engine: older.engine, outcomes: older.outcomes }))
     expect(b.stateVersion).toBeNull()
     await a.apply(log[1]!)

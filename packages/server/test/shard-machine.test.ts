@@ -65,7 +65,7 @@ describe('shard machine entry position', () => {
     await source.apply(create)
     await source.apply(add(4, 2, 'one'))
     const copy = await machine()
-    await copy.restore(source.snapshot())
+    await copy.restore(await source.snapshot())
     expect(copy.position()).toBe(4)
     expect(copy.engine.index('items').merkleNodes(0, [0])).toEqual(
       source.engine.index('items').merkleNodes(0, [0]),
@@ -97,11 +97,11 @@ describe('shard machine entry position', () => {
     const first = await machine()
     await first.apply(create)
     await first.apply(add(4, 2, 'corrupted'))
-    const beforeRepair = first.snapshot()
+    const beforeRepair = await first.snapshot()
     expect(
       await first.repair(4, { indexUid: 'items', put: [{ id: 1, title: 'repaired' }], delete: [] }),
     ).toBe(true)
-    const afterRepair = first.snapshot()
+    const afterRepair = await first.snapshot()
     const root = first.engine.index('items').merkleNodes(0, [0])
     await first.engine.close()
     machines.splice(machines.indexOf(first), 1)
@@ -176,7 +176,7 @@ describe('shard machine deduplication of re-sent entries', () => {
     await replica.apply(batch(4, [10], 'old'))
     await replica.apply(batch(5, [12], 'new'))
     const copy = await machine()
-    await copy.restore(replica.snapshot())
+    await copy.restore(await replica.snapshot())
     await copy.apply(batch(6, [10, 11], 'old'))
     expect(copy.engine.index('items').getDocument(1)).toMatchObject({ title: 'new' })
   })
@@ -204,7 +204,7 @@ describe('a task writing one shard in two steps', () => {
     expect(() => replica.engine.index('items').getDocument(1)).toThrow()
     // Across a snapshot too.
     const copy = await machine()
-    await copy.restore(replica.snapshot())
+    await copy.restore(await replica.snapshot())
     await copy.apply(add(8, 10, 'moved in'))
     await copy.apply(step(9, 10, 1, removal))
     expect(() => copy.engine.index('items').getDocument(1)).toThrow()

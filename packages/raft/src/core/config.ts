@@ -41,6 +41,27 @@ export interface RaftConfig {
   /** Snapshot bytes per snapshot message. @defaultValue 1 MiB */
   snapshotChunkBytes: number
   /**
+   * Snapshot chunks in flight to one follower: the leader streams a snapshot
+   * in a window of this many chunks, each acknowledgement (cumulative, in
+   * bytes) opening room for more, so a transfer is bound by bandwidth rather
+   * than by one round trip per chunk. 1 is stop-and-wait. Up to
+   * `maxInflightSnapshotChunks × snapshotChunkBytes` bytes are in flight.
+   * @defaultValue 8
+   */
+  maxInflightSnapshotChunks: number
+  /**
+   * A new replica (a follower whose log the leader's probe found empty) that
+   * lacks more than this many bytes of entries catches up by a snapshot of the
+   * current state and then the entries after it, instead of replaying the
+   * whole log: the leader sends its latest snapshot when at most this many
+   * bytes follow it, and otherwise asks its driver for a fresh one
+   * (`Ready.snapshotRequested`, answered with `offerSnapshot`), sending that
+   * replica nothing meanwhile. A member that already holds entries (one that
+   * restarted) always catches up from its own log. 0 turns it off.
+   * @defaultValue 8 MiB
+   */
+  catchUpSnapshotBytes: number
+  /**
    * Let an idle group fall silent: a leader whose followers all hold its whole
    * log (peers reported dead excepted) sends one quiescing heartbeat and stops
    * ticking, and so do its followers, until a request, a message or a liveness
@@ -62,6 +83,8 @@ export const DEFAULT_RAFT_CONFIG: Readonly<Omit<RaftConfig, 'id'>> = Object.free
   maxInflightMessages: 256,
   maxInflightBytes: 32 * 1024 * 1024,
   snapshotChunkBytes: 1024 * 1024,
+  maxInflightSnapshotChunks: 8,
+  catchUpSnapshotBytes: 8 * 1024 * 1024,
   quiesce: false,
 })
 
@@ -81,12 +104,16 @@ export function resolveRaftConfig(partial: Partial<RaftConfig> & { id: NodeId })
     'maxInflightMessages',
     'maxInflightBytes',
     'snapshotChunkBytes',
+    'maxInflightSnapshotChunks',
   ]
   for (const key of positive) {
     const value = config[key]
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
       throw new RaftConfigError(`${key} must be a positive integer, got ${String(value)}`)
   }
+  const catchUp = config.catchUpSnapshotBytes
+  if (typeof catchUp !== 'number' || !Number.isInteger(catchUp) || catchUp < 0)
+    throw new RaftConfigError(`catchUpSnapshotBytes must be a non-negative integer, got ${String(catchUp)}`)
   if (config.heartbeatTicks >= config.electionTicks)
     throw new RaftConfigError('heartbeatTicks must be smaller than electionTicks')
   if (config.leaseReads && !config.checkQuorum) throw new RaftConfigError('leaseReads requires checkQuorum')

@@ -196,6 +196,16 @@ export class RaftLog {
     this.stableIndex = snapshot.meta.index
   }
 
+  /** Whether the entries from `lo` (or the first one kept) to the last hold more than `limit` bytes. */
+  bytesExceed(lo: number, limit: number): boolean {
+    let bytes = 0
+    for (let i = Math.max(0, lo - this.snapshotIndex - 1); i < this.entries.length; i++) {
+      bytes += entryBytes(this.entries[i] as Entry)
+      if (bytes > limit) return true
+    }
+    return false
+  }
+
   /** Drops entries up to and including `index` (already covered by a snapshot). */
   compact(index: number): void {
     if (index <= this.snapshotIndex) return

@@ -24,11 +24,22 @@ export class Progress {
   #inflight: number[] | null = null
   #inflightSizes: number[] | null = null
   inflightBytes = 0
-  /** The snapshot being streamed, and how many of its bytes the follower acknowledged. */
+  /**
+   * The snapshot being streamed: its index, how many of its bytes the follower
+   * acknowledged (a cumulative prefix), and the offset of the next chunk to
+   * send. Chunks in [snapshotOffset, snapshotNext) are in flight.
+   */
   pendingSnapshot = 0
   snapshotOffset = 0
-  /** Ticks since the last snapshot chunk went out, to resend a lost chunk. */
+  snapshotNext = 0
+  /** Heartbeats since the follower last acknowledged new snapshot bytes, to resend lost chunks. */
   snapshotIdleTicks = 0
+  /**
+   * Resends in a row without a new acknowledgement: each doubles the wait
+   * before the next one (a follower too busy to answer in time is not sent
+   * the window again every few heartbeats).
+   */
+  snapshotResends = 0
 
   constructor(next: number, isLearner: boolean) {
     this.next = next
@@ -56,7 +67,9 @@ export class Progress {
     this.state = 'snapshot'
     this.pendingSnapshot = index
     this.snapshotOffset = 0
+    this.snapshotNext = 0
     this.snapshotIdleTicks = 0
+    this.snapshotResends = 0
     this.#clearInflight()
   }
 
@@ -96,6 +109,32 @@ export class Progress {
     this.#inflight.shift()
     this.inflightBytes -= this.#inflightSizes?.shift() ?? 0
     if (this.#inflight.length === 0) this.#clearInflight()
+  }
+
+  /**
+   * The follower acknowledged the first `received` bytes of the snapshot.
+   * Acknowledgements are cumulative, so one that moves back means the
+   * follower lost what it had (it restarted, or began another transfer):
+   * the stream goes back to `received`. Returns true when bytes were newly
+   * acknowledged.
+   */
+  snapshotAcked(received: number): boolean {
+    if (received > this.snapshotOffset) {
+      this.snapshotOffset = received
+      this.snapshotNext = Math.max(this.snapshotNext, received)
+      this.snapshotIdleTicks = 0
+      this.snapshotResends = 0
+      return true
+    }
+    if (received < this.snapshotOffset) this.snapshotRewind(received)
+    return false
+  }
+
+  /** Sends again from `offset` (lost chunks, or a follower that starts over). */
+  snapshotRewind(offset: number): void {
+    this.snapshotOffset = Math.min(this.snapshotOffset, offset)
+    this.snapshotNext = offset
+    this.snapshotIdleTicks = 0
   }
 
   /** Appends sent and not yet acknowledged. */

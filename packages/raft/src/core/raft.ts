@@ -1,4 +1,5 @@
 import type { RaftConfig, RaftRng } from './config.ts'
+import { IncomingSnapshot } from './incoming-snapshot.ts'
 import { entryBytes, invariant, NO_BYTES, RaftLog } from './log.ts'
 import { Progress } from './progress.ts'
 import { majority, quorumIndex, voteOutcome } from './quorum.ts'
@@ -69,14 +70,11 @@ interface PendingRead {
   readonly acks: Set<NodeId>
 }
 
-interface IncomingSnapshot {
-  readonly message: SnapshotMessage
-  readonly chunks: Uint8Array[]
-  received: number
-}
-
 const MAX_APPLY_BYTES = 64 * 1024 * 1024
+/** Heartbeats without a new snapshot acknowledgement before the window is sent again; doubles per resend in a row. */
 const SNAPSHOT_RESEND_HEARTBEATS = 3
+/** The most heartbeats the doubling waits between two resends. */
+const SNAPSHOT_RESEND_MAX_HEARTBEATS = 24
 
 /**
  * One member of one Raft group as a pure state machine (etcd raft's design):
@@ -128,6 +126,8 @@ export class RaftCore {
   #snapshot: Snapshot
   #snapshotToPersist: Snapshot | null = null
   #incoming: IncomingSnapshot | null = null
+  /** A new replica waits for a fresh snapshot (see `catchUpSnapshotBytes`). */
+  #snapshotRequested = false
   #prevSoft: SoftState
   #prevHard: HardState
   #readyOutstanding = false
@@ -325,6 +325,30 @@ export class RaftCore {
     return snapshot
   }
 
+  /**
+   * Takes a snapshot of the state at the applied index for followers to
+   * catch up from, keeping the log (unlike `compact`); the answer to
+   * `Ready.snapshotRequested`. New replicas waiting for it are sent it at the
+   * next `ready()`. Returns the latest snapshot (this one, unless one at a
+   * later index is already held).
+   */
+  offerSnapshot(index: number, data: Uint8Array): Snapshot {
+    this.#assertNoReady()
+    invariant(index === this.log.applied, 'offer a snapshot at the applied index')
+    if (index <= this.#snapshot.meta.index) return this.#snapshot
+    const term = this.log.term(index)
+    invariant(term !== undefined, 'offered snapshot index is in the log')
+    this.#snapshot = { meta: { index, term, confState: this.confState() }, data }
+    if (this.#role === 'leader') {
+      for (const [id, pr] of this.#prs) {
+        if (id === this.id || pr.match !== 0 || pr.next !== 1 || pr.state !== 'probe') continue
+        pr.probeSent = false
+        this.#setDue(id, true)
+      }
+    }
+    return this.#snapshot
+  }
+
   get snapshot(): Snapshot {
     return this.#snapshot
   }
@@ -363,6 +387,7 @@ export class RaftCore {
     if (this.#messages !== null || this.#readStates !== null) return true
     if (this.#sendDue !== null || this.#sendEmptyDue || this.#readHeartbeatDue) return true
     if (this.#snapshotToPersist !== null || this.log.stableIndex < this.log.lastIndex()) return true
+    if (this.#snapshotRequested) return true
     if (this.log.committed > this.log.applied) return true
     return !sameHard(this.#hardState(), this.#prevHard) || !sameSoft(this.#softState(), this.#prevSoft)
   }
@@ -385,7 +410,9 @@ export class RaftCore {
       messages: late,
       earlyMessages: early,
       readStates: this.#readStates ?? NO_READ_STATES,
+      snapshotRequested: this.#snapshotRequested,
     }
+    this.#snapshotRequested = false
     this.#messages = null
     this.#readStates = null
     this.#readyOutstanding = true
@@ -774,48 +801,36 @@ export class RaftCore {
     this.#send({ type: 'heartbeatResponse', from: this.id, to: m.from, term: this.#term, context: m.context })
   }
 
+  /**
+   * One piece of a snapshot stream. Pieces may come in any order, twice or
+   * never; each is answered with the prefix received so far (cumulative), and
+   * the image is installed once the prefix covers it.
+   */
   #handleSnapshotChunk(m: SnapshotMessage): void {
-    const reply = (received: number): void =>
+    if (m.meta.index <= this.log.committed) {
+      this.#incoming = null
+      this.#send(this.#appendAck(m.from, this.log.committed))
+      return
+    }
+    let incoming = this.#incoming
+    if (incoming === null || !incoming.matches(m)) {
+      incoming = new IncomingSnapshot(m)
+      this.#incoming = incoming
+    }
+    incoming.accept(m.offset, m.chunk)
+    if (!incoming.complete) {
       this.#send({
         type: 'snapshotResponse',
         from: this.id,
         to: m.from,
         term: this.#term,
         index: m.meta.index,
-        received,
+        received: incoming.received,
       })
-    if (m.meta.index <= this.log.committed) {
-      this.#incoming = null
-      this.#send(this.#appendAck(m.from, this.log.committed))
-      return
-    }
-    const incoming = this.#incoming
-    const same =
-      incoming !== null &&
-      incoming.message.meta.index === m.meta.index &&
-      incoming.message.meta.term === m.meta.term
-    if (m.offset === 0) {
-      this.#incoming = { message: m, chunks: [m.chunk], received: m.chunk.byteLength }
-    } else if (same && incoming.received === m.offset) {
-      incoming.chunks.push(m.chunk)
-      incoming.received += m.chunk.byteLength
-    } else {
-      reply(same ? incoming.received : 0)
-      return
-    }
-    const current = this.#incoming as IncomingSnapshot
-    if (current.received < m.totalBytes) {
-      reply(current.received)
       return
     }
     this.#incoming = null
-    const data = new Uint8Array(current.received)
-    let offset = 0
-    for (const chunk of current.chunks) {
-      data.set(chunk, offset)
-      offset += chunk.byteLength
-    }
-    this.#restore({ meta: m.meta, data })
+    this.#restore({ meta: m.meta, data: incoming.data })
     // Acknowledge the snapshot position only: entries after it may still conflict.
     this.#send(this.#appendAck(m.from, m.meta.index))
   }
@@ -928,8 +943,8 @@ export class RaftCore {
 
   #handleSnapshotResponse(m: SnapshotResponse, pr: Progress): void {
     if (pr.state !== 'snapshot' || m.index !== pr.pendingSnapshot) return
-    pr.snapshotOffset = m.received
-    if (m.received < this.#snapshot.data.byteLength) this.#sendSnapshotChunk(m.from, pr)
+    pr.snapshotAcked(m.received)
+    this.#sendSnapshotChunks(m.from, pr)
   }
 
   #startRead(context: string): void {
@@ -974,7 +989,15 @@ export class RaftCore {
     for (const [to, pr] of this.#prs) {
       if (pr.state !== 'snapshot') continue
       pr.snapshotIdleTicks++
-      if (pr.snapshotIdleTicks >= SNAPSHOT_RESEND_HEARTBEATS) this.#sendSnapshotChunk(to, pr)
+      const waitHeartbeats = Math.min(
+        SNAPSHOT_RESEND_MAX_HEARTBEATS,
+        SNAPSHOT_RESEND_HEARTBEATS * 2 ** pr.snapshotResends,
+      )
+      if (pr.snapshotIdleTicks < waitHeartbeats) continue
+      // Nothing acknowledged for a while: what is in flight is presumed lost (go-back-N).
+      pr.snapshotRewind(pr.snapshotOffset)
+      pr.snapshotResends++
+      this.#sendSnapshotChunks(to, pr)
     }
   }
 
@@ -1003,12 +1026,13 @@ export class RaftCore {
   /** One append (or the start of a snapshot) to `to`; returns true when another may follow. */
   #sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
     if (this.#paused(pr)) return false
+    if (this.#catchUpBySnapshot(to, pr)) return false
     const prevIndex = pr.next - 1
     const prevTerm = this.log.term(prevIndex)
     const entries = this.log.slice(pr.next, this.log.lastIndex(), this.#config.maxMessageBytes)
     if (prevTerm === undefined || entries === null) {
       pr.becomeSnapshot(this.#snapshot.meta.index)
-      this.#sendSnapshotChunk(to, pr)
+      this.#sendSnapshotChunks(to, pr)
       return false
     }
     if (entries.length === 0 && !sendIfEmpty) return false
@@ -1030,26 +1054,60 @@ export class RaftCore {
     return pr.state === 'replicate' && entries.length > 0 && pr.next <= this.log.lastIndex()
   }
 
+  /**
+   * A new replica — one whose probe found its log empty (nothing
+   * acknowledged, next entry 1) — that lacks more than
+   * `catchUpSnapshotBytes` of entries starts from a snapshot: the latest one
+   * when at most that many bytes follow it, otherwise a fresh one asked of
+   * the driver, sending that replica nothing meanwhile. A new leader's
+   * followers also start at match 0, but at next = its last index + 1 until
+   * a probe says otherwise, so they are not taken for new replicas. Returns
+   * true when it took care of `to`.
+   */
+  #catchUpBySnapshot(to: NodeId, pr: Progress): boolean {
+    const limit = this.#config.catchUpSnapshotBytes
+    if (limit === 0 || pr.match !== 0 || pr.next !== 1 || pr.state !== 'probe') return false
+    if (!this.log.bytesExceed(pr.next, limit)) return false
+    const snapshotIndex = this.#snapshot.meta.index
+    if (snapshotIndex >= pr.next && !this.log.bytesExceed(snapshotIndex + 1, limit)) {
+      pr.becomeSnapshot(snapshotIndex)
+      this.#sendSnapshotChunks(to, pr)
+      return true
+    }
+    this.#snapshotRequested = true
+    return true
+  }
+
   #paused(pr: Progress): boolean {
     return pr.isPaused(this.#config.maxInflightMessages, this.#config.maxInflightBytes)
   }
 
-  #sendSnapshotChunk(to: NodeId, pr: Progress): void {
+  /**
+   * Fills the follower's snapshot window: chunks from `snapshotNext` while
+   * fewer than `maxInflightSnapshotChunks` chunks' bytes are unacknowledged.
+   * Chunks start at multiples of `snapshotChunkBytes`; an empty image is one
+   * empty chunk at offset 0.
+   */
+  #sendSnapshotChunks(to: NodeId, pr: Progress): void {
     const snapshot = this.#snapshot
     if (pr.pendingSnapshot !== snapshot.meta.index) pr.becomeSnapshot(snapshot.meta.index)
-    const offset = pr.snapshotOffset
-    const chunk = snapshot.data.subarray(offset, offset + this.#config.snapshotChunkBytes)
-    pr.snapshotIdleTicks = 0
-    this.#send({
-      type: 'snapshot',
-      from: this.id,
-      to,
-      term: this.#term,
-      meta: snapshot.meta,
-      offset,
-      chunk,
-      totalBytes: snapshot.data.byteLength,
-    })
+    const total = snapshot.data.byteLength
+    const chunkBytes = this.#config.snapshotChunkBytes
+    const windowEnd = pr.snapshotOffset + this.#config.maxInflightSnapshotChunks * chunkBytes
+    while ((pr.snapshotNext < total || pr.snapshotNext === 0) && pr.snapshotNext < windowEnd) {
+      const offset = pr.snapshotNext - (pr.snapshotNext % chunkBytes)
+      this.#send({
+        type: 'snapshot',
+        from: this.id,
+        to,
+        term: this.#term,
+        meta: snapshot.meta,
+        offset,
+        chunk: snapshot.data.subarray(offset, offset + chunkBytes),
+        totalBytes: total,
+      })
+      pr.snapshotNext = offset + chunkBytes
+    }
   }
 
   // ---- quiescence -------------------------------------------------------

@@ -120,7 +120,11 @@ export interface HeartbeatResponse extends Envelope {
   readonly context: string | null
 }
 
-/** One chunk of a snapshot; chunks are sent in order, one outstanding at a time. */
+/**
+ * One piece of a snapshot: bytes [offset, offset + chunk.byteLength) of an
+ * image of `totalBytes`. The leader keeps a window of chunks in flight; the
+ * follower takes them in any order.
+ */
 export interface SnapshotMessage extends Envelope {
   readonly type: 'snapshot'
   readonly meta: SnapshotMeta
@@ -129,7 +133,11 @@ export interface SnapshotMessage extends Envelope {
   readonly totalBytes: number
 }
 
-/** Acknowledges snapshot bytes [0, `received`) of the snapshot at `index`. */
+/**
+ * Acknowledges snapshot bytes [0, `received`) of the snapshot at `index`
+ * (cumulative). An acknowledgement below an earlier one means the follower
+ * started over, and the leader sends again from there.
+ */
 export interface SnapshotResponse extends Envelope {
   readonly type: 'snapshotResponse'
   readonly index: number
@@ -188,6 +196,13 @@ export interface Ready {
   readonly messages: readonly Message[]
   readonly earlyMessages: readonly Message[]
   readonly readStates: readonly ReadState[]
+  /**
+   * The leader wants a snapshot of the state at the applied index for a new
+   * replica to catch up from (`catchUpSnapshotBytes`): after `advance`, the
+   * driver takes one and hands it over with `offerSnapshot`. A driver that
+   * never does leaves such replicas waiting.
+   */
+  readonly snapshotRequested: boolean
 }
 
 /** Expected refusals are values, not exceptions. */

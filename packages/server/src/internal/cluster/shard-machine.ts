@@ -220,13 +220,17 @@ export class EngineShardMachine implements StateMachine {
     return outcome
   }
 
-  snapshot(): Uint8Array {
-    return packr.pack({
-      engine: this.engine.image(),
-      outcomes: [...this.#outcomes],
-      position: this.#position,
-      repairedHere: this.#repairedHere,
-    })
+  /**
+   * The replica's image: what is remembered beside the engine is copied, and the engine's state
+   * taken, before the first pause, so all of it is the state at one position; the engine image is
+   * then encoded in slices, letting searches and other groups' work run in between.
+   */
+  async snapshot(): Promise<Uint8Array> {
+    const outcomes = [...this.#outcomes]
+    const position = this.#position
+    const repairedHere = [...this.#repairedHere]
+    const engine = await this.engine.imageInSlices()
+    return packr.pack({ engine, outcomes, position, repairedHere })
   }
 
   restore(data: Uint8Array): Promise<void> {
