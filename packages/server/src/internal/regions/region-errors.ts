@@ -47,3 +47,16 @@ export function conflictResolved(id: string): ApiError {
     'invalid_request',
   )
 }
+
+/**
+ * 503: semi_sync, and no remote region acknowledged the write within the timeout. The write is
+ * durable in this region and is still replicated later; only its acknowledgement failed.
+ */
+export function regionAckTimeout(index: string, seq: number, timeoutMs: number): ApiError {
+  return new ApiError(
+    503,
+    'region_ack_timeout',
+    `No remote region acknowledged write ${seq} of index \`${index}\` within ${timeoutMs} ms (semi_sync). It is durable in this region and will still be replicated when a region is reachable; retry it, or check GET /admin/regions.`,
+    'system',
+  )
+}

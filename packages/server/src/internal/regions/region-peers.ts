@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { P2PNode, PeerAddress } from '../p2p/index.ts'
 import { standbyOfPeerId } from '../standby/standby-config.ts'
 import type { RegionIndexOptions } from './region-config.ts'
+import { regionAckTimeout } from './region-errors.ts'
 import type { RegionFeed } from './region-feed.ts'
 import type { RegionJournal } from './region-journal.ts'
 import type { RegionMetrics } from './region-metrics.ts'
@@ -292,14 +293,7 @@ export class RegionPeers {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#ackWaiters = this.#ackWaiters.filter((w) => w !== waiter)
-        reject(
-          Object.assign(
-            new Error(
-              `no remote region acknowledged the write within ${timeoutMs} ms (semi_sync); it is durable in this region and will still be replicated`,
-            ),
-            { code: 'region_ack_timeout' },
-          ),
-        )
+        reject(regionAckTimeout(index, seq, timeoutMs))
       }, timeoutMs)
       const waiter = {
         index,
