@@ -1,9 +1,10 @@
 import { Packr } from 'msgpackr'
 import type { Logger } from 'pino'
-import { compareStamps, type Hlc, hlcReceive, hlcTick, type Stamp } from './hlc.ts'
+import { compareStamps, HLC_ZERO, type Hlc, hlcReceive, hlcTick, type Stamp } from './hlc.ts'
 import type { RegionIndexOptions } from './region-config.ts'
 import type { ConflictRecord, RegionJournal } from './region-journal.ts'
 import type { FeedEntry } from './region-protocol.ts'
+import { claimOf, isFencedWrite } from './region-writer.ts'
 
 /** What the feed reads and writes of the engine (`@shoal/engine`'s `Engine` has it all). */
 export interface RegionEngine {
@@ -72,6 +73,12 @@ export class RegionFeed {
     const run = this.#chain.then(work)
     this.#chain = run.catch(() => {})
     return run
+  }
+
+  /** Advances the clock and returns it (a promotion's `since`). Call inside `serially`. */
+  tick(): Hlc {
+    this.#clock = hlcTick(this.#clock, this.#o.now())
+    return this.#clock
   }
 
   /** Publishes what the engine committed since the last call; resolves with the new entries. Call inside `serially`. */
@@ -174,20 +181,25 @@ export class RegionFeed {
     const conflicts: ConflictRecord[] = []
     const keys: string[] = []
     let applied: ReplicatedCommand | undefined
+    // A write its origin took after a promotion replaced it as the writer loses, every document.
+    const fenced = isFencedWrite(claimOf(options), entry.origin, entry.hlc)
     const settle = (key: string, i: number, remoteDoc: unknown, id: string | number): boolean => {
       const local = journal.versionOf(entry.index, key)
-      const remoteWins = local === undefined || compareStamps(stamp, local) > 0
-      const concurrent = local !== undefined && !sameStamp(entry.prev[i] ?? null, local)
+      const remoteWins = !fenced && (local === undefined || compareStamps(stamp, local) > 0)
+      const concurrent = fenced || (local !== undefined && !sameStamp(entry.prev[i] ?? null, local))
       if (concurrent) {
         const localDoc = key === SETTINGS_KEY ? null : this.#currentDoc(entry.index, id)
         const remote = { region: entry.origin, hlc: entry.hlc, document: remoteDoc }
-        const mine = { region: local.region, hlc: local.hlc, document: localDoc }
+        const mine =
+          local === undefined
+            ? { region: this.#o.region, hlc: HLC_ZERO, document: null }
+            : { region: local.region, hlc: local.hlc, document: localDoc }
         conflicts.push({
           id: `${entry.index}.${entry.origin}.${entry.seq}.${i}`,
           index: entry.index,
           documentId: key === SETTINGS_KEY ? '(settings)' : key,
-          status: options.conflictResolution === 'manual' ? 'open' : 'resolved',
-          resolution: options.conflictResolution === 'manual' ? null : 'lww',
+          status: options.conflictResolution === 'manual' && !fenced ? 'open' : 'resolved',
+          resolution: fenced ? 'fenced' : options.conflictResolution === 'manual' ? null : 'lww',
           winner: remoteWins ? remote : mine,
           loser: remoteWins ? mine : remote,
           detectedAtMs: this.#o.now(),
@@ -214,7 +226,7 @@ export class RegionFeed {
         if (settle(SETTINGS_KEY, 0, command.settings, SETTINGS_KEY)) applied = command
         break
       case 'createIndex':
-        if (!engine.hasIndex(command.uid)) applied = command
+        if (!fenced && !engine.hasIndex(command.uid)) applied = command
         break
     }
     if (applied !== undefined)

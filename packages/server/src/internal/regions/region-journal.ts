@@ -11,7 +11,7 @@ export interface ConflictRecord {
   documentId: string
   /** `resolved` once last-writer-wins or an operator settled it; `open` waits (manual). */
   status: 'open' | 'resolved'
-  resolution: 'lww' | 'kept_winner' | 'kept_loser' | null
+  resolution: 'lww' | 'fenced' | 'kept_winner' | 'kept_loser' | null
   winner: { region: string; hlc: Hlc; document: unknown }
   loser: { region: string; hlc: Hlc; document: unknown }
   detectedAtMs: number

@@ -12,8 +12,10 @@ import {
   type FeedEntry,
   type FeedRejection,
   type HelloRequest,
+  parseRegionRequest,
   type RegionRequest,
 } from './region-protocol.ts'
+import type { WriterClaim } from './region-writer.ts'
 
 export interface RegionPeersOptions {
   region: string
@@ -25,6 +27,10 @@ export interface RegionPeersOptions {
   metrics: RegionMetrics
   now: () => number
   logger: Logger
+  /** The writers of this region's single-writer indexes, sent in every greeting. */
+  writers: () => Record<string, WriterClaim>
+  /** A greeting from another region arrived (or was answered), with the writers it knows. */
+  onGreeting: (writers: Record<string, WriterClaim>) => void
 }
 
 /** A timestamp further ahead of this node's clock than this is refused (`clock_skew`). */
@@ -84,8 +90,8 @@ export class RegionPeers {
       this.#o.p2p
         .request(peer, ['region.hello', this.#hello()], { timeoutMs: 5000 })
         .then((answer) => {
-          const parsed = answer as HelloRequest
-          if (typeof parsed?.region === 'string') this.#greeted(parsed)
+          const parsed = parseRegionRequest(['region.hello', answer])
+          if (parsed?.[0] === 'region.hello') this.#greeted(parsed[1])
         })
         .catch(() => {})
     }
@@ -97,7 +103,7 @@ export class RegionPeers {
     const applied: Record<string, Record<string, number>> = {}
     for (const [index] of journal.outAt) heads[index] = journal.seqOf(index)
     for (const [index, byOrigin] of journal.applied) applied[index] = Object.fromEntries(byOrigin)
-    return { region: this.#o.region, peer: this.#o.p2p.address(), heads, applied }
+    return { region: this.#o.region, peer: this.#o.p2p.address(), heads, applied, writers: this.#o.writers() }
   }
 
   /** Answers a request from another region. */
@@ -127,6 +133,7 @@ export class RegionPeers {
 
   #greeted(hello: HelloRequest): void {
     if (hello.region === this.#o.region) return
+    this.#o.onGreeting(hello.writers ?? {})
     const now = this.#o.now()
     const known = this.#remotes.get(hello.region)
     const remote: Remote = {

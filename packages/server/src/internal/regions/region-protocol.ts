@@ -3,6 +3,7 @@ import { Packr } from 'msgpackr'
 import type { PeerAddress } from '../p2p/index.ts'
 import { isPeerAddress } from '../standby/standby-protocol.ts'
 import { type Hlc, isHlc, type Stamp } from './hlc.ts'
+import { isWriterClaim, type WriterClaim } from './region-writer.ts'
 
 /**
  * The inter-region feed (docs/multi-region.md, "Feed"). Each committed command of a replicated
@@ -132,6 +133,8 @@ export interface HelloRequest {
   heads: Record<string, number>
   /** Per index and origin region: the last seq the caller applied durably. */
   applied: Record<string, Record<string, number>>
+  /** Per single-writer index: the writer the caller knows, for promotion fencing. */
+  writers?: Record<string, WriterClaim>
 }
 
 export interface FetchRequest {
@@ -168,7 +171,9 @@ export function parseRegionRequest(body: unknown): RegionRequest | undefined {
         isPeerAddress(args.peer) &&
         isSeqMap(args.heads) &&
         isRecord(args.applied) &&
-        Object.values(args.applied).every(isSeqMap)
+        Object.values(args.applied).every(isSeqMap) &&
+        (args.writers === undefined ||
+          (isRecord(args.writers) && Object.values(args.writers).every(isWriterClaim)))
         ? ['region.hello', args as unknown as HelloRequest]
         : undefined
     case 'region.fetch':
