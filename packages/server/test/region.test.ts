@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { P2PNode } from '../src/internal/p2p/index.ts'
 import { encodeFeedEntry, feedTopic } from '../src/internal/regions/region-protocol.ts'
 import { sample } from './harness/metrics-text.ts'
+import { percentile, runRegionFaults } from './harness/region-faults.ts'
 import { documents, metricsOf, type Region, startRegion } from './harness/regions.ts'
 import { tempDir } from './harness/server-process.ts'
 import { addDocuments, call } from './harness/standby-pair.ts'
@@ -197,4 +198,22 @@ describe('multi-region replication between two standalone regions (real processe
       await rogueDir.remove()
     }
   })
+})
+
+describe('regions under latency and loss (smoke; the soak is region.soak.test.ts)', () => {
+  it('two regions 100 ms apart with 1 % loss converge under a steady write load; concurrent losers are logged; lag p99 ≤ 1 s', async () => {
+    const result = await runRegionFaults({
+      names: ['eu', 'us'],
+      latencyMs: 50,
+      loss: 0.01,
+      durationMs: 5000,
+      ratePerRegion: 10,
+      seed: 18,
+    })
+    expect(result.writes).toBeGreaterThan(60)
+    expect(result.conflicts).toBeGreaterThanOrEqual(20) // the 10 contested documents, in both logs
+    expect(result.proxiedBytes).toBeGreaterThan(0)
+    expect(percentile(result.lagSamples, 99)).toBeLessThanOrEqual(1)
+    expect(result.delayP99Seconds).toBeLessThanOrEqual(1)
+  }, 40_000)
 })

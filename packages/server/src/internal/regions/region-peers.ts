@@ -53,8 +53,12 @@ interface Remote {
   /** Per index: what the remote region applied of ours. */
   acked: Record<string, number>
   lastContactAtMs: number
-  /** When this region last was fully caught up with the remote's feed. */
-  caughtUpAtMs: number
+}
+
+/** A remote entry this region knows exists (from a greeting's head or the entry itself), and since when. */
+interface Mark {
+  seq: number
+  atMs: number
 }
 
 /**
@@ -71,6 +75,8 @@ export class RegionPeers {
   readonly #pending = new Map<string, Map<number, FeedEntry>>()
   readonly #draining = new Set<string>()
   readonly #fetching = new Set<string>()
+  /** Per origin and index: entries known to exist and not applied yet, oldest first (lag in seconds). */
+  readonly #marks = new Map<string, Mark[]>()
   #ackWaiters: AckWaiter[] = []
   #stopped = false
 
@@ -135,28 +141,24 @@ export class RegionPeers {
     if (hello.region === this.#o.region) return
     this.#o.onGreeting(hello.writers ?? {})
     const now = this.#o.now()
-    const known = this.#remotes.get(hello.region)
     const remote: Remote = {
       peer: hello.peer,
       heads: hello.heads,
       acked: {},
       lastContactAtMs: now,
-      caughtUpAtMs: known?.caughtUpAtMs ?? now,
     }
     this.#remotes.set(hello.region, remote)
     for (const [index, byOrigin] of Object.entries(hello.applied)) {
       const seq = byOrigin[this.#o.region]
       if (seq !== undefined) this.#acked(hello.region, index, seq)
     }
-    let behind = false
     for (const [index, head] of Object.entries(hello.heads)) {
       if (this.#o.replicated(index) === undefined) continue
       if (head > this.#o.journal.appliedOf(index, hello.region)) {
-        behind = true
+        this.#mark(hello.region, index, head, now)
         this.#fill(hello.region, index)
       }
     }
-    if (!behind) remote.caughtUpAtMs = now
   }
 
   /** A feed message from gossipsub. */
@@ -189,6 +191,8 @@ export class RegionPeers {
       this.#reject(refusal)
       return
     }
+    // Known since it was written (its clock), or since now if that is earlier (clock skew).
+    this.#mark(entry.origin, entry.index, entry.seq, Math.min(this.#o.now(), entry.hlc.wallMs))
     const key = `${entry.origin}\u0000${entry.index}`
     let pending = this.#pending.get(key)
     if (pending === undefined) {
@@ -220,6 +224,7 @@ export class RegionPeers {
         })
         pending.delete(next.seq)
         this.#o.metrics.applied.inc({ region: origin })
+        this.#o.metrics.delay.observe({ region: origin }, Math.max(0, this.#o.now() - next.hlc.wallMs) / 1000)
         if (conflicts.length > 0) this.#o.metrics.conflicts.inc({ index }, conflicts.length)
         this.#ack(origin, index, next.seq)
       }
@@ -315,19 +320,41 @@ export class RegionPeers {
     })
   }
 
+  /** Records that `origin`'s entry `seq` on `index` exists, known since `atMs`. */
+  #mark(origin: string, index: string, seq: number, atMs: number): void {
+    const key = `${origin}\u0000${index}`
+    let marks = this.#marks.get(key)
+    if (marks === undefined) {
+      marks = []
+      this.#marks.set(key, marks)
+    }
+    const last = marks[marks.length - 1]
+    if (last === undefined || seq > last.seq) marks.push({ seq, atMs })
+    else if (last.seq === seq && atMs < last.atMs) last.atMs = atMs
+  }
+
+  /** Since when `origin`'s oldest entry on `index` not applied here has been known, if any. */
+  #behindSince(origin: string, index: string): number | undefined {
+    const marks = this.#marks.get(`${origin}\u0000${index}`)
+    if (marks === undefined) return undefined
+    const applied = this.#o.journal.appliedOf(index, origin)
+    while (marks.length > 0 && marks[0]!.seq <= applied) marks.shift()
+    return marks[0]?.atMs
+  }
+
   /** Per remote region: how far behind its feed this region is. */
   lagByRegion(): Map<string, { seconds: number; entries: number }> {
     const now = this.#o.now()
     const lag = new Map<string, { seconds: number; entries: number }>()
     for (const [region, remote] of this.#remotes) {
       let entries = 0
-      for (const [index, head] of Object.entries(remote.heads))
-        if (this.#o.replicated(index) !== undefined)
-          entries += Math.max(0, head - this.#o.journal.appliedOf(index, region))
-      lag.set(region, {
-        entries,
-        seconds: entries === 0 ? 0 : Math.max(0, (now - remote.caughtUpAtMs) / 1000),
-      })
+      let since = now
+      for (const [index, head] of Object.entries(remote.heads)) {
+        if (this.#o.replicated(index) === undefined) continue
+        entries += Math.max(0, head - this.#o.journal.appliedOf(index, region))
+        since = Math.min(since, this.#behindSince(region, index) ?? now)
+      }
+      lag.set(region, { entries, seconds: Math.max(0, (now - since) / 1000) })
     }
     return lag
   }
