@@ -33,6 +33,8 @@ export interface RegionConfig {
   indexes: string[]
   /** semi_sync: how long a write waits for a remote region before its task fails. @defaultValue 5000 */
   semiSyncTimeoutMs: number
+  /** Own feed entries kept per index in the journal; a region further behind catches up by snapshot. @defaultValue 100000 */
+  journalRetainEntries: number
 }
 
 export const REGION_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
@@ -75,6 +77,10 @@ export function validateRegionConfig(
   if (region.semiSyncTimeoutMs < 100 || region.semiSyncTimeoutMs > 600_000)
     throw new ConfigError(
       `region semi-sync timeout must be 100 to 600000 ms, got ${region.semiSyncTimeoutMs}`,
+    )
+  if (!Number.isSafeInteger(region.journalRetainEntries) || region.journalRetainEntries < 10)
+    throw new ConfigError(
+      `region journal retention must be at least 10 entries, got ${region.journalRetainEntries}`,
     )
   if (other.cluster)
     throw new ConfigError(

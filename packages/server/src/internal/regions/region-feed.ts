@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { compareStamps, HLC_ZERO, type Hlc, hlcReceive, hlcTick, type Stamp } from './hlc.ts'
 import type { RegionIndexOptions } from './region-config.ts'
 import type { ConflictRecord, RegionJournal } from './region-journal.ts'
-import type { FeedEntry } from './region-protocol.ts'
+import type { FeedEntry, IndexSnapshot } from './region-protocol.ts'
 import { claimOf, isFencedWrite } from './region-writer.ts'
 
 /** What the feed reads and writes of the engine (`@shoal/engine`'s `Engine` has it all). */
@@ -233,6 +233,66 @@ export class RegionFeed {
       await engine.appendFollowed([packr.pack({ ...applied, [ORIGIN_FIELD]: entry.origin })])
     await journal.appendIn(entry, keys, conflicts)
     return conflicts
+  }
+
+  /**
+   * This region's view of `index` for a region whose gap was compacted: every document with a
+   * version (the index settings are not carried). Call inside `serially`, after `publishCommitted`.
+   */
+  snapshotOf(index: string): IndexSnapshot {
+    const { journal } = this.#o
+    const documents: IndexSnapshot['documents'] = []
+    for (const [key, v] of journal.versions.get(index) ?? []) {
+      if (key === SETTINGS_KEY) continue
+      const doc = this.#currentDoc(index, key) as Record<string, unknown> | null
+      documents.push([key, v.hlc.wallMs, v.hlc.logical, v.region, doc ?? null])
+    }
+    return { index, primaryKey: this.#primaryKey(index), head: journal.seqOf(index), documents }
+  }
+
+  /**
+   * Applies `origin`'s snapshot: each document whose version is later than ours replaces ours
+   * (last-writer-wins; one of our own writes replaced goes to the conflict log, since the snapshot
+   * does not say whether its writer knew it), then `origin`'s feed counts as applied up to its
+   * head. Call inside `serially`, after `publishCommitted`.
+   */
+  async applySnapshot(origin: string, snapshot: IndexSnapshot, options: RegionIndexOptions): Promise<number> {
+    const { engine, journal } = this.#o
+    const uid = snapshot.index
+    const upserts: Doc[] = []
+    const deletes: string[] = []
+    const versions: Array<[string, Stamp]> = []
+    const conflicts: ConflictRecord[] = []
+    for (const [key, wallMs, logical, region, doc] of snapshot.documents) {
+      const stamp: Stamp = { hlc: { wallMs, logical }, region }
+      this.#clock = hlcReceive(this.#clock, stamp.hlc, this.#o.now())
+      const local = journal.versionOf(uid, key)
+      if (local !== undefined && compareStamps(stamp, local) <= 0) continue
+      if (local !== undefined && local.region === this.#o.region)
+        conflicts.push({
+          id: `${uid}.${origin}.snapshot${snapshot.head}.${key}`,
+          index: uid,
+          documentId: key,
+          status: options.conflictResolution === 'manual' ? 'open' : 'resolved',
+          resolution: options.conflictResolution === 'manual' ? null : 'lww',
+          winner: { region, hlc: stamp.hlc, document: doc },
+          loser: { region: local.region, hlc: local.hlc, document: this.#currentDoc(uid, key) },
+          detectedAtMs: this.#o.now(),
+        })
+      versions.push([key, stamp])
+      if (doc === null) deletes.push(key)
+      else upserts.push(doc)
+    }
+    const commands: Uint8Array[] = []
+    const tag = (command: ReplicatedCommand) => packr.pack({ ...command, [ORIGIN_FIELD]: origin })
+    const primaryKey = this.#primaryKey(uid) ?? snapshot.primaryKey
+    if (!engine.hasIndex(uid)) commands.push(tag({ type: 'createIndex', uid, primaryKey }))
+    if (upserts.length > 0)
+      commands.push(tag({ type: 'addDocuments', uid, documents: upserts, primaryKey, merge: false }))
+    if (deletes.length > 0) commands.push(tag({ type: 'deleteDocuments', uid, ids: deletes }))
+    if (commands.length > 0) await engine.appendFollowed(commands)
+    await journal.appendSnapshot(origin, uid, snapshot.head, versions, conflicts)
+    return conflicts.length
   }
 
   #currentDoc(index: string, id: string | number): unknown {

@@ -10,6 +10,9 @@ export class RegionMetrics {
   readonly rejected: Counter<'reason'>
   readonly skipped: Counter<'reason'>
   readonly delay: Histogram<'region'>
+  readonly snapshotCatchUps: Counter<'region'>
+  readonly snapshotsServed: Counter
+  readonly compactions: Counter
 
   constructor(registry: Registry, lag: () => Map<string, { seconds: number; entries: number }>) {
     const registers = [registry]
@@ -52,6 +55,22 @@ export class RegionMetrics {
       name: 'shoal_region_publish_skipped_total',
       help: 'Region feed: commands on replicated indexes that could not be published, by reason',
       labelNames: ['reason'],
+      registers,
+    })
+    this.snapshotCatchUps = new Counter({
+      name: 'shoal_region_snapshot_catchups_total',
+      help: 'Region feed: gaps past a remote region’s journal retention filled by its snapshot of the index, by region',
+      labelNames: ['region'],
+      registers,
+    })
+    this.snapshotsServed = new Counter({
+      name: 'shoal_region_snapshots_served_total',
+      help: 'Region feed: index snapshots sent to regions whose gap was compacted here',
+      registers,
+    })
+    this.compactions = new Counter({
+      name: 'shoal_region_journal_compactions_total',
+      help: 'Region journal: checkpoints written and older records dropped (region_journal_retain_entries)',
       registers,
     })
     this.delay = new Histogram({

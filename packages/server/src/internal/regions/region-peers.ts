@@ -12,6 +12,7 @@ import {
   type FeedEntry,
   type FeedRejection,
   type HelloRequest,
+  type IndexSnapshot,
   parseRegionRequest,
   type RegionRequest,
 } from './region-protocol.ts'
@@ -127,6 +128,7 @@ export class RegionPeers {
           body.fromSeq,
           Math.min(body.maxEntries, FETCH_BATCH),
         )
+        if (entries === 'compacted') return { entries: [], compacted: true }
         const bytes = entries.map((e) => encodeFeedEntry(e, this.#o.key()))
         for (const b of bytes) this.#o.metrics.bytes.inc({ direction: 'sent' }, b.byteLength)
         return { entries: bytes }
@@ -134,6 +136,16 @@ export class RegionPeers {
       case 'region.ack':
         this.#acked(body.region, body.index, body.seq)
         return {}
+      case 'region.snapshot': {
+        if (this.#o.replicated(body.index) === undefined) return { snapshot: null }
+        const { feed } = this.#o
+        const snapshot = await feed.serially(async () => {
+          await feed.publishCommitted()
+          return feed.snapshotOf(body.index)
+        })
+        this.#o.metrics.snapshotsServed.inc()
+        return { snapshot }
+      }
     }
   }
 
@@ -267,7 +279,11 @@ export class RegionPeers {
             remote.peer,
             ['region.fetch', { index, fromSeq: from, maxEntries: FETCH_BATCH }],
             { timeoutMs: 10_000 },
-          )) as { entries?: unknown }
+          )) as { entries?: unknown; compacted?: unknown }
+          if (answer?.compacted === true) {
+            await this.#catchUpBySnapshot(origin, index, remote.peer)
+            continue
+          }
           const entries = Array.isArray(answer?.entries) ? (answer.entries as Uint8Array[]) : []
           if (entries.length === 0) break
           this.#o.metrics.gapFills.inc({ region: origin })
@@ -285,6 +301,34 @@ export class RegionPeers {
         this.#fetching.delete(key)
       }
     })()
+  }
+
+  /** The entries a gap needs were compacted at the origin: take its snapshot of the index instead. */
+  async #catchUpBySnapshot(origin: string, index: string, peer: PeerAddress): Promise<void> {
+    const answer = (await this.#o.p2p.request(peer, ['region.snapshot', { index }], {
+      timeoutMs: 60_000,
+    })) as {
+      snapshot?: IndexSnapshot | null
+    }
+    const snapshot = answer?.snapshot
+    const options = this.#o.replicated(index)
+    if (!isSnapshot(snapshot, index) || options === undefined)
+      throw new Error(`region ${origin} answered no snapshot of ${index}`)
+    const { feed } = this.#o
+    const conflicts = await feed.serially(async () => {
+      await feed.publishCommitted()
+      return feed.applySnapshot(origin, snapshot, options)
+    })
+    const pending = this.#pending.get(`${origin}\u0000${index}`)
+    for (const seq of pending?.keys() ?? []) if (seq <= snapshot.head) pending!.delete(seq)
+    this.#o.metrics.snapshotCatchUps.inc({ region: origin })
+    if (conflicts > 0) this.#o.metrics.conflicts.inc({ index }, conflicts)
+    this.#o.logger.warn(
+      { origin, index, head: snapshot.head, documents: snapshot.documents.length },
+      'region: caught up past the origin’s journal retention by snapshot',
+    )
+    this.#ack(origin, index, snapshot.head)
+    await this.#drain(origin, index)
   }
 
   #acked(region: string, index: string, seq: number): void {
@@ -376,4 +420,24 @@ export class RegionPeers {
       ]),
     )
   }
+}
+
+function isSnapshot(value: unknown, index: string): value is IndexSnapshot {
+  if (typeof value !== 'object' || value === null) return false
+  const v = value as Record<string, unknown>
+  return (
+    v.index === index &&
+    typeof v.head === 'number' &&
+    Number.isSafeInteger(v.head) &&
+    Array.isArray(v.documents) &&
+    v.documents.every(
+      (d) =>
+        Array.isArray(d) &&
+        typeof d[0] === 'string' &&
+        typeof d[1] === 'number' &&
+        typeof d[2] === 'number' &&
+        typeof d[3] === 'string' &&
+        (d[4] === null || (typeof d[4] === 'object' && !Array.isArray(d[4]))),
+    )
+  )
 }

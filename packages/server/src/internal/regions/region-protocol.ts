@@ -124,6 +124,22 @@ export type RegionRequest =
   | ['region.hello', HelloRequest]
   | ['region.fetch', FetchRequest]
   | ['region.ack', AckRequest]
+  | ['region.snapshot', SnapshotRequest]
+
+/** Asks a region for its whole view of `index`, when the entries a gap needs were compacted. */
+export interface SnapshotRequest {
+  index: string
+}
+
+/** A region's view of one index: every versioned document (null: deleted) and its own head then. */
+export interface IndexSnapshot {
+  index: string
+  primaryKey: string | null
+  /** The answering region's own last seq on `index` when the snapshot was taken. */
+  head: number
+  /** `[key, wallMs, logical, region, document | null]` per document with a version. */
+  documents: Array<[string, number, number, string, Record<string, unknown> | null]>
+}
 
 export interface HelloRequest {
   region: string
@@ -191,6 +207,10 @@ export function parseRegionRequest(body: unknown): RegionRequest | undefined {
         typeof args.seq === 'number' &&
         Number.isSafeInteger(args.seq)
         ? ['region.ack', args as unknown as AckRequest]
+        : undefined
+    case 'region.snapshot':
+      return typeof args.index === 'string'
+        ? ['region.snapshot', args as unknown as SnapshotRequest]
         : undefined
     default:
       return undefined

@@ -163,10 +163,17 @@ export class RegionRuntime {
   async afterLocalWrite(): Promise<void> {
     const entries = await this.#feed.serially(() => this.#feed.publishCommitted())
     for (const entry of entries) this.#publish(entry)
+    if (entries.length > 0) await this.#compact()
     const waits = entries
       .filter((e) => this.#link.indexes[e.index]?.mode === 'semi_sync')
       .map((e) => this.#peers!.awaitAck(e.index, e.seq, this.#o.config.regionLink.semiSyncTimeoutMs))
     await Promise.all(waits)
+  }
+
+  /** Compacts the journal past the retention (in the lane: no journal write runs meanwhile). */
+  async #compact(): Promise<void> {
+    const retain = this.#o.config.regionLink.journalRetainEntries
+    if (await this.#feed.serially(() => this.#journal.compact(retain))) this.metrics.compactions.inc()
   }
 
   /** Runs a local write in the region's lane, so no remote command is settled while it commits. */
@@ -343,7 +350,9 @@ export class RegionRuntime {
     if (conflict === undefined) throw conflictNotFound(id)
     if (conflict.status === 'resolved') throw conflictResolved(id)
     if (keep === 'loser') await rewrite(conflict)
-    await this.#journal.appendResolve(id, keep === 'winner' ? 'kept_winner' : 'kept_loser')
+    await this.#feed.serially(() =>
+      this.#journal.appendResolve(id, keep === 'winner' ? 'kept_winner' : 'kept_loser'),
+    )
     return showConflict(this.#journal.conflicts.get(id)!)
   }
 
