@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { waitFor } from '@shoal/testkit/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { documents, linkAll, type Region, startRegion } from './harness/regions.ts'
 import { tempDir } from './harness/server-process.ts'
-import { addDocuments, call } from './harness/standby-pair.ts'
+import { addDocuments, call, waitForTask } from './harness/standby-pair.ts'
 
 // docs/multi-region.md, "Single-writer indexes and promotion", on two real region processes:
 // `docs` is single-writer (eu) in semi_sync. eu is killed with SIGKILL in the middle of a write
@@ -57,7 +57,10 @@ describe('region promotion of a single-writer index (real processes)', () => {
     let killed = false
     const load = (async () => {
       for (let id = 100; !killed; id++) {
-        const task = await addDocuments(eu.url, 'docs', [{ id, from: 'eu' }]).catch(() => undefined)
+        // A task in flight when eu dies is given up after 5 s (it was not acknowledged).
+        const task = await call(eu.url, 'POST', '/indexes/docs/documents?primaryKey=id', [{ id, from: 'eu' }])
+          .then((enqueued) => waitForTask(eu.url, enqueued.body.taskUid as number, 5000))
+          .catch(() => undefined)
         if (task?.status === 'succeeded') acknowledged.push(id)
       }
     })()
@@ -91,5 +94,41 @@ describe('region promotion of a single-writer index (real processes)', () => {
       (await documents(eu.url)).some((d) => d.id === 1 && d.from === 'us-promoted'),
     )
     expect((await documents(eu.url)).some((d) => d.id === 3)).toBe(false)
+  })
+
+  it('a write the old writer took after it was replaced, unaware, is fenced: logged as a loser and undone everywhere', async () => {
+    // eu becomes the writer again (async: it is about to be alone), then is cut off (a key the
+    // other region does not hold).
+    await call(eu.url, 'PATCH', '/admin/regions', { indexes: { docs: { mode: 'async' } } })
+    expect((await call(eu.url, 'POST', '/admin/regions/eu/promote')).status).toBe(200)
+    await waitFor('us to learn eu is the writer again', async () => {
+      const status = (await call(us.url, 'GET', '/admin/regions')).body
+      return (status.indexes as Record<string, { writer?: string }>).docs?.writer === 'eu'
+    })
+    const key = (await readFile(keyFile, 'utf8')).trim()
+    expect(
+      (await call(eu.url, 'PATCH', '/admin/regions', { key: randomBytes(32).toString('hex') })).status,
+    ).toBe(200)
+    const promoted = await call(us.url, 'POST', '/admin/regions/us/promote')
+    expect(promoted.body).toMatchObject({ promoted: { docs: { writer: 'us' } } })
+    // eu has not heard of it: it still takes the write.
+    expect((await addDocuments(eu.url, 'docs', [{ id: 50, from: 'eu-unaware' }])).status).toBe('succeeded')
+    expect((await call(eu.url, 'PATCH', '/admin/regions', { key })).status).toBe(200)
+
+    await waitFor('the fenced write to be undone in both regions', async () => {
+      const all = await Promise.all([documents(eu.url), documents(us.url)])
+      return all.every((docs) => !docs.some((d) => d.id === 50))
+    })
+    const log = (await call(us.url, 'GET', '/admin/conflicts')).body.results as Array<{
+      documentId: string
+      resolution: string
+      loser: { region: string; document: { from: string } | null }
+    }>
+    expect(log.find((c) => c.documentId === '50')).toMatchObject({
+      resolution: 'fenced',
+      loser: { region: 'eu', document: { from: 'eu-unaware' } },
+    })
+    const refused = await addDocuments(eu.url, 'docs', [{ id: 51, from: 'eu-again' }])
+    expect(refused.error?.code).toBe('region_not_writer')
   })
 })

@@ -183,7 +183,9 @@ export class RegionFeed {
     let applied: ReplicatedCommand | undefined
     // A write its origin took after a promotion replaced it as the writer loses, every document.
     const fenced = isFencedWrite(claimOf(options), entry.origin, entry.hlc)
+    const fencedIds: Array<string | number> = []
     const settle = (key: string, i: number, remoteDoc: unknown, id: string | number): boolean => {
+      if (fenced && key !== SETTINGS_KEY) fencedIds.push(id)
       const local = journal.versionOf(entry.index, key)
       const remoteWins = !fenced && (local === undefined || compareStamps(stamp, local) > 0)
       const concurrent = fenced || (local !== undefined && !sameStamp(entry.prev[i] ?? null, local))
@@ -231,8 +233,31 @@ export class RegionFeed {
     }
     if (applied !== undefined)
       await engine.appendFollowed([packr.pack({ ...applied, [ORIGIN_FIELD]: entry.origin })])
+    if (fenced && claimOf(options)?.writer === this.#o.region) await this.#rewrite(entry.index, fencedIds)
     await journal.appendIn(entry, keys, conflicts)
     return conflicts
+  }
+
+  /**
+   * The writer region's answer to a fenced entry: its own current version of each document the
+   * entry wrote, as a new write here (no origin mark, so it is published with a new clock), which
+   * then replaces the fenced version in the region that wrote it.
+   */
+  async #rewrite(uid: string, ids: Array<string | number>): Promise<void> {
+    const documents: Doc[] = []
+    const gone: Array<string | number> = []
+    for (const id of ids) {
+      const doc = this.#currentDoc(uid, id) as Doc | null
+      if (doc === null) gone.push(id)
+      else documents.push(doc)
+    }
+    const commands: Uint8Array[] = []
+    if (documents.length > 0)
+      commands.push(
+        packr.pack({ type: 'addDocuments', uid, documents, primaryKey: this.#primaryKey(uid), merge: false }),
+      )
+    if (gone.length > 0) commands.push(packr.pack({ type: 'deleteDocuments', uid, ids: gone }))
+    if (commands.length > 0) await this.#o.engine.appendFollowed(commands)
   }
 
   /**

@@ -232,7 +232,10 @@ export class RegionPeers {
         const { feed } = this.#o
         const conflicts = await feed.serially(async () => {
           await feed.publishCommitted()
-          return feed.applyRemote(next, options)
+          const found = await feed.applyRemote(next, options)
+          // A fenced entry's rewrite (region-feed.ts) is journalled now; greetings announce it.
+          await feed.publishCommitted()
+          return found
         })
         pending.delete(next.seq)
         this.#o.metrics.applied.inc({ region: origin })
