@@ -38,6 +38,7 @@ Commands:
              both, for automatic promotion: [--witness /ip4/HOST/tcp/PORT/p2p/PEER_ID] [--witness-lease-ms 3000]
            multi-region (docs/multi-region.md): [--region-name NAME --region-p2p-addr HOST:PORT --region-key-file F]
              [--region-seeds ADDR,ADDR] [--region-indexes UID,UID] [--region-semi-sync-timeout-ms 5000]
+             [--region-journal-retain-entries 100000]
   import     <file.json|jsonl|ndjson|csv> --index UID [--primary-key ID] [--batch-size 5000] [--format F]
   dump       --out FILE      write a portable dump of every index (settings and documents)
   restore    <FILE>          recreate the indexes of a dump
@@ -121,6 +122,7 @@ const START_OPTIONS = {
   'region-seeds': { type: 'string' },
   'region-indexes': { type: 'string' },
   'region-semi-sync-timeout-ms': { type: 'string' },
+  'region-journal-retain-entries': { type: 'string' },
 } as const
 
 const CLIENT_OPTIONS = {

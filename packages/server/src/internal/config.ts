@@ -181,6 +181,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     seeds: [],
     indexes: [],
     semiSyncTimeoutMs: 5000,
+    journalRetainEntries: 100_000,
   }),
   cluster: Object.freeze({
     enabled: false,
@@ -360,6 +361,7 @@ export const FIELDS: readonly Field[] = [
   regionField('region_seeds', 'list', (c, v) => (c.seeds = v as string[])),
   regionField('region_indexes', 'list', (c, v) => (c.indexes = v as string[])),
   regionField('region_semi_sync_timeout_ms', 'integer', (c, v) => (c.semiSyncTimeoutMs = Number(v))),
+  regionField('region_journal_retain_entries', 'integer', (c, v) => (c.journalRetainEntries = Number(v))),
   clusterField('cluster_key_file', 'cluster-key-file', 'string', (c, v) => (c.keyFile = String(v))),
   clusterField(
     'cluster_key_accept_file',

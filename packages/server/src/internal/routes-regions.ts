@@ -1,6 +1,6 @@
 import { ApiError, badRequest } from './errors.ts'
 import { parseRegionLinkPatch } from './regions/region-config.ts'
-import { regionsNotConfigured } from './regions/region-errors.ts'
+import { invalidRegionPromotion, regionsNotConfigured } from './regions/region-errors.ts'
 import type { RegionRuntime } from './regions/region-runtime.ts'
 import { readJsonBody } from './request-body.ts'
 import type { RouteSpec, Services } from './route-spec.ts'
@@ -85,6 +85,32 @@ export const regionRoutes: RouteSpec[] = [
         if (document === null) await index.deleteDocument(conflict.documentId)
         else await index.addDocuments([document as object])
       })
+    },
+  },
+  {
+    method: 'POST',
+    url: '/admin/regions/:name/promote',
+    action: 'cluster.update',
+    tag: 'Regions',
+    summary:
+      'Makes this region (`name`) the writer of its single-writer indexes at the next epoch, durably; the regions that learn the new epoch refuse writes to them',
+    body: 'json',
+    handler({ services, params, body, contentType }) {
+      const regions = requireRegions(services)
+      const parsed = readJsonBody(body, contentType) ?? {}
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw invalidRegionPromotion('the body must be absent, `{}` or `{"indexes": ["uid", …]}`')
+      const { indexes, ...rest } = parsed as Record<string, unknown>
+      if (Object.keys(rest).length > 0)
+        throw invalidRegionPromotion(
+          `unknown field \`${Object.keys(rest)[0]}\`: a promotion takes \`indexes\` only`,
+        )
+      if (
+        indexes !== undefined &&
+        (!Array.isArray(indexes) || indexes.length === 0 || !indexes.every((i) => typeof i === 'string'))
+      )
+        throw invalidRegionPromotion('`indexes` must be a non-empty array of index uids')
+      return regions.promote(params.name ?? '', indexes as string[] | undefined)
     },
   },
 ]

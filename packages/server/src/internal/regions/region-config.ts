@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.ts'
 import { STANDBY_OF } from '../standby/standby-config.ts'
+import type { Hlc } from './hlc.ts'
 import { invalidRegionLink } from './region-errors.ts'
 
 /** How one replicated index is replicated (docs/multi-region.md, "Modes" and "Conflicts"). */
@@ -8,6 +9,12 @@ export interface RegionIndexOptions {
   mode: 'async' | 'semi_sync'
   /** `lww`: last writer wins at once; `manual`: the loser waits in the conflict log for an operator. */
   conflictResolution: 'lww' | 'manual'
+  /** Single-writer index: the one region that takes writes on it (the others refuse them). */
+  writer?: string
+  /** Single-writer index: 1 when configured, one more per promotion (not settable by PATCH). */
+  writerEpoch?: number
+  /** Single-writer index: the promoting region's clock at the last promotion (not settable by PATCH). */
+  writerSince?: Hlc
 }
 
 /** The region link's settings from the config file, environment and flags. */
@@ -26,6 +33,8 @@ export interface RegionConfig {
   indexes: string[]
   /** semi_sync: how long a write waits for a remote region before its task fails. @defaultValue 5000 */
   semiSyncTimeoutMs: number
+  /** Own feed entries kept per index in the journal; a region further behind catches up by snapshot. @defaultValue 100000 */
+  journalRetainEntries: number
 }
 
 export const REGION_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
@@ -68,6 +77,10 @@ export function validateRegionConfig(
   if (region.semiSyncTimeoutMs < 100 || region.semiSyncTimeoutMs > 600_000)
     throw new ConfigError(
       `region semi-sync timeout must be 100 to 600000 ms, got ${region.semiSyncTimeoutMs}`,
+    )
+  if (!Number.isSafeInteger(region.journalRetainEntries) || region.journalRetainEntries < 10)
+    throw new ConfigError(
+      `region journal retention must be at least 10 entries, got ${region.journalRetainEntries}`,
     )
   if (other.cluster)
     throw new ConfigError(
@@ -151,7 +164,14 @@ function parseIndexes(value: unknown): Record<string, Partial<RegionIndexOptions
         if (v !== 'lww' && v !== 'manual')
           throw invalidRegionLink(`indexes.${uid}.conflictResolution must be lww or manual`)
         parsed.conflictResolution = v
-      } else throw invalidRegionLink(`indexes.${uid}: unknown option \`${key}\` (mode, conflictResolution)`)
+      } else if (key === 'writer') {
+        if (typeof v !== 'string' || !REGION_NAME.test(v))
+          throw invalidRegionLink(`indexes.${uid}.writer must be a region name`)
+        parsed.writer = v
+      } else
+        throw invalidRegionLink(
+          `indexes.${uid}: unknown option \`${key}\` (mode, conflictResolution, writer)`,
+        )
     }
     out[uid] = parsed
   }

@@ -19,7 +19,8 @@ const REFUSED_WRITES: Record<string, string> = {
 /**
  * The engine the HTTP routes and the task queue use on a node with a region link: writes on a
  * replicated index run in the region's lane (no remote command is settled while one commits)
- * and are published before they resolve (semi_sync: acknowledged by a remote region); writes
+ * and are published before they resolve (semi_sync: acknowledged by a remote region); a
+ * single-writer index takes them only in its writer region (`checkWrite`); writes
  * other regions cannot replay are refused with `region_unsupported_operation`. Everything else
  * goes to the engine untouched.
  */
@@ -28,8 +29,11 @@ export function regionAwareEngine(inner: LocalEngine, regions: () => RegionRunti
     const runtime = regions()
     return runtime?.replicated(uid) === undefined ? undefined : runtime
   }
-  const inLane = async <T>(runtime: RegionRuntime, write: () => Promise<T>): Promise<T> => {
-    const result = await runtime.write(write)
+  const inLane = async <T>(runtime: RegionRuntime, uid: string, write: () => Promise<T>): Promise<T> => {
+    const result = await runtime.write(() => {
+      runtime.checkWrite(uid)
+      return write()
+    })
     await runtime.afterLocalWrite()
     return result
   }
@@ -44,7 +48,7 @@ export function regionAwareEngine(inner: LocalEngine, regions: () => RegionRunti
             const runtime = replicatedBy(uid)
             return runtime === undefined
               ? method.apply(target, args)
-              : inLane(runtime, () => method.apply(target, args))
+              : inLane(runtime, uid, () => method.apply(target, args))
           }
         if (prop in REFUSED_WRITES)
           return (...args: unknown[]) => {
@@ -66,7 +70,7 @@ export function regionAwareEngine(inner: LocalEngine, regions: () => RegionRunti
           return (uid: string, ...rest: unknown[]) => {
             const runtime = replicatedBy(uid)
             const run = () => method.call(target, uid, ...rest) as Promise<unknown>
-            return runtime === undefined ? run() : inLane(runtime, run)
+            return runtime === undefined ? run() : inLane(runtime, uid, run)
           }
         case 'deleteIndex':
         case 'updateIndex':

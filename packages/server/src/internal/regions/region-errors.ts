@@ -47,3 +47,44 @@ export function conflictResolved(id: string): ApiError {
     'invalid_request',
   )
 }
+
+/**
+ * 503: semi_sync, and no remote region acknowledged the write within the timeout. The write is
+ * durable in this region and is still replicated later; only its acknowledgement failed.
+ */
+export function regionAckTimeout(index: string, seq: number, timeoutMs: number): ApiError {
+  return new ApiError(
+    503,
+    'region_ack_timeout',
+    `No remote region acknowledged write ${seq} of index \`${index}\` within ${timeoutMs} ms (semi_sync). It is durable in this region and will still be replicated when a region is reachable; retry it, or check GET /admin/regions.`,
+    'system',
+  )
+}
+
+/** 409: a single-writer index is written by another region (or this one was replaced by a promotion). */
+export function regionNotWriter(index: string, writer: string, epoch: number): ApiError {
+  return new ApiError(
+    409,
+    'region_not_writer',
+    `Index \`${index}\` is single-writer and its writer is region \`${writer}\` (epoch ${epoch}): send writes there, or promote this region if \`${writer}\` is lost (POST /admin/regions/{name}/promote).`,
+    'system',
+  )
+}
+
+/**
+ * 503: this region is the configured writer of a single-writer index, but since it started it has
+ * reached no other region to learn whether it was replaced by a promotion meanwhile.
+ */
+export function regionEpochUnknown(index: string): ApiError {
+  return new ApiError(
+    503,
+    'region_epoch_unknown',
+    `This region writes the single-writer index \`${index}\` but has not reached another region since it started, so it cannot tell whether it was replaced by a promotion; writes are refused until it has (or until it is promoted itself, POST /admin/regions/{name}/promote).`,
+    'system',
+  )
+}
+
+/** 400: a promotion this region cannot carry out. */
+export function invalidRegionPromotion(message: string): ApiError {
+  return badRequest('invalid_region_promotion', message)
+}

@@ -1,9 +1,10 @@
 import { Packr } from 'msgpackr'
 import type { Logger } from 'pino'
-import { compareStamps, type Hlc, hlcReceive, hlcTick, type Stamp } from './hlc.ts'
+import { compareStamps, HLC_ZERO, type Hlc, hlcReceive, hlcTick, type Stamp } from './hlc.ts'
 import type { RegionIndexOptions } from './region-config.ts'
 import type { ConflictRecord, RegionJournal } from './region-journal.ts'
-import type { FeedEntry } from './region-protocol.ts'
+import type { FeedEntry, IndexSnapshot } from './region-protocol.ts'
+import { claimOf, isFencedWrite } from './region-writer.ts'
 
 /** What the feed reads and writes of the engine (`@shoal/engine`'s `Engine` has it all). */
 export interface RegionEngine {
@@ -72,6 +73,12 @@ export class RegionFeed {
     const run = this.#chain.then(work)
     this.#chain = run.catch(() => {})
     return run
+  }
+
+  /** Advances the clock and returns it (a promotion's `since`). Call inside `serially`. */
+  tick(): Hlc {
+    this.#clock = hlcTick(this.#clock, this.#o.now())
+    return this.#clock
   }
 
   /** Publishes what the engine committed since the last call; resolves with the new entries. Call inside `serially`. */
@@ -174,20 +181,27 @@ export class RegionFeed {
     const conflicts: ConflictRecord[] = []
     const keys: string[] = []
     let applied: ReplicatedCommand | undefined
+    // A write its origin took after a promotion replaced it as the writer loses, every document.
+    const fenced = isFencedWrite(claimOf(options), entry.origin, entry.hlc)
+    const fencedIds: Array<string | number> = []
     const settle = (key: string, i: number, remoteDoc: unknown, id: string | number): boolean => {
+      if (fenced && key !== SETTINGS_KEY) fencedIds.push(id)
       const local = journal.versionOf(entry.index, key)
-      const remoteWins = local === undefined || compareStamps(stamp, local) > 0
-      const concurrent = local !== undefined && !sameStamp(entry.prev[i] ?? null, local)
+      const remoteWins = !fenced && (local === undefined || compareStamps(stamp, local) > 0)
+      const concurrent = fenced || (local !== undefined && !sameStamp(entry.prev[i] ?? null, local))
       if (concurrent) {
         const localDoc = key === SETTINGS_KEY ? null : this.#currentDoc(entry.index, id)
         const remote = { region: entry.origin, hlc: entry.hlc, document: remoteDoc }
-        const mine = { region: local.region, hlc: local.hlc, document: localDoc }
+        const mine =
+          local === undefined
+            ? { region: this.#o.region, hlc: HLC_ZERO, document: null }
+            : { region: local.region, hlc: local.hlc, document: localDoc }
         conflicts.push({
           id: `${entry.index}.${entry.origin}.${entry.seq}.${i}`,
           index: entry.index,
           documentId: key === SETTINGS_KEY ? '(settings)' : key,
-          status: options.conflictResolution === 'manual' ? 'open' : 'resolved',
-          resolution: options.conflictResolution === 'manual' ? null : 'lww',
+          status: options.conflictResolution === 'manual' && !fenced ? 'open' : 'resolved',
+          resolution: fenced ? 'fenced' : options.conflictResolution === 'manual' ? null : 'lww',
           winner: remoteWins ? remote : mine,
           loser: remoteWins ? mine : remote,
           detectedAtMs: this.#o.now(),
@@ -214,13 +228,96 @@ export class RegionFeed {
         if (settle(SETTINGS_KEY, 0, command.settings, SETTINGS_KEY)) applied = command
         break
       case 'createIndex':
-        if (!engine.hasIndex(command.uid)) applied = command
+        if (!fenced && !engine.hasIndex(command.uid)) applied = command
         break
     }
     if (applied !== undefined)
       await engine.appendFollowed([packr.pack({ ...applied, [ORIGIN_FIELD]: entry.origin })])
+    if (fenced && claimOf(options)?.writer === this.#o.region) await this.#rewrite(entry.index, fencedIds)
     await journal.appendIn(entry, keys, conflicts)
     return conflicts
+  }
+
+  /**
+   * The writer region's answer to a fenced entry: its own current version of each document the
+   * entry wrote, as a new write here (no origin mark, so it is published with a new clock), which
+   * then replaces the fenced version in the region that wrote it.
+   */
+  async #rewrite(uid: string, ids: Array<string | number>): Promise<void> {
+    const documents: Doc[] = []
+    const gone: Array<string | number> = []
+    for (const id of ids) {
+      const doc = this.#currentDoc(uid, id) as Doc | null
+      if (doc === null) gone.push(id)
+      else documents.push(doc)
+    }
+    const commands: Uint8Array[] = []
+    if (documents.length > 0)
+      commands.push(
+        packr.pack({ type: 'addDocuments', uid, documents, primaryKey: this.#primaryKey(uid), merge: false }),
+      )
+    if (gone.length > 0) commands.push(packr.pack({ type: 'deleteDocuments', uid, ids: gone }))
+    if (commands.length > 0) await this.#o.engine.appendFollowed(commands)
+  }
+
+  /**
+   * This region's view of `index` for a region whose gap was compacted: every document with a
+   * version (the index settings are not carried). Call inside `serially`, after `publishCommitted`.
+   */
+  snapshotOf(index: string): IndexSnapshot {
+    const { journal } = this.#o
+    const documents: IndexSnapshot['documents'] = []
+    for (const [key, v] of journal.versions.get(index) ?? []) {
+      if (key === SETTINGS_KEY) continue
+      const doc = this.#currentDoc(index, key) as Record<string, unknown> | null
+      documents.push([key, v.hlc.wallMs, v.hlc.logical, v.region, doc ?? null])
+    }
+    return { index, primaryKey: this.#primaryKey(index), head: journal.seqOf(index), documents }
+  }
+
+  /**
+   * Applies `origin`'s snapshot: each document whose version is later than ours replaces ours
+   * (last-writer-wins; one of our own writes replaced goes to the conflict log, since the snapshot
+   * does not say whether its writer knew it), then `origin`'s feed counts as applied up to its
+   * head. Call inside `serially`, after `publishCommitted`.
+   */
+  async applySnapshot(origin: string, snapshot: IndexSnapshot, options: RegionIndexOptions): Promise<number> {
+    const { engine, journal } = this.#o
+    const uid = snapshot.index
+    const upserts: Doc[] = []
+    const deletes: string[] = []
+    const versions: Array<[string, Stamp]> = []
+    const conflicts: ConflictRecord[] = []
+    for (const [key, wallMs, logical, region, doc] of snapshot.documents) {
+      const stamp: Stamp = { hlc: { wallMs, logical }, region }
+      this.#clock = hlcReceive(this.#clock, stamp.hlc, this.#o.now())
+      const local = journal.versionOf(uid, key)
+      if (local !== undefined && compareStamps(stamp, local) <= 0) continue
+      if (local !== undefined && local.region === this.#o.region)
+        conflicts.push({
+          id: `${uid}.${origin}.snapshot${snapshot.head}.${key}`,
+          index: uid,
+          documentId: key,
+          status: options.conflictResolution === 'manual' ? 'open' : 'resolved',
+          resolution: options.conflictResolution === 'manual' ? null : 'lww',
+          winner: { region, hlc: stamp.hlc, document: doc },
+          loser: { region: local.region, hlc: local.hlc, document: this.#currentDoc(uid, key) },
+          detectedAtMs: this.#o.now(),
+        })
+      versions.push([key, stamp])
+      if (doc === null) deletes.push(key)
+      else upserts.push(doc)
+    }
+    const commands: Uint8Array[] = []
+    const tag = (command: ReplicatedCommand) => packr.pack({ ...command, [ORIGIN_FIELD]: origin })
+    const primaryKey = this.#primaryKey(uid) ?? snapshot.primaryKey
+    if (!engine.hasIndex(uid)) commands.push(tag({ type: 'createIndex', uid, primaryKey }))
+    if (upserts.length > 0)
+      commands.push(tag({ type: 'addDocuments', uid, documents: upserts, primaryKey, merge: false }))
+    if (deletes.length > 0) commands.push(tag({ type: 'deleteDocuments', uid, ids: deletes }))
+    if (commands.length > 0) await engine.appendFollowed(commands)
+    await journal.appendSnapshot(origin, uid, snapshot.head, versions, conflicts)
+    return conflicts.length
   }
 
   #currentDoc(index: string, id: string | number): unknown {

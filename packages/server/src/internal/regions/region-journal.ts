@@ -11,7 +11,7 @@ export interface ConflictRecord {
   documentId: string
   /** `resolved` once last-writer-wins or an operator settled it; `open` waits (manual). */
   status: 'open' | 'resolved'
-  resolution: 'lww' | 'kept_winner' | 'kept_loser' | null
+  resolution: 'lww' | 'fenced' | 'kept_winner' | 'kept_loser' | null
   winner: { region: string; hlc: Hlc; document: unknown }
   loser: { region: string; hlc: Hlc; document: unknown }
   detectedAtMs: number
@@ -25,21 +25,27 @@ export interface ConflictRecord {
  *   here, as published (the feed a `region.fetch` serves again);
  * - `['in', origin, index, seq, wallMs, logical, keys]`: a remote command applied; `keys` are
  *   the documents (and `settings`) whose version it set;
- * - `['conflict', record]`, `['resolve', id, resolution]`.
+ * - `['conflict', record]`, `['resolve', id, resolution]`;
+ * - `['snapshot', origin, index, head, versions]`: a snapshot of a remote region's index applied
+ *   (catch-up past its retention): `versions` are `[key, wallMs, logical, region]` it set;
+ * - `['checkpoint', state]`: everything below, written before the journal is compacted.
  *
  * Everything the link keeps in memory (sequence numbers, per-document versions, what each
- * origin's feed has been applied up to, the conflict log) is rebuilt by reading it on start.
- * It is never compacted in this version (docs/multi-region.md, "Limits").
+ * origin's feed has been applied up to, the conflict log) is rebuilt by reading it on start: a
+ * checkpoint replaces what was read before it. `compact` keeps the last `retain` own entries
+ * of each index (older ones are served by snapshot only).
  */
 export class RegionJournal {
   readonly #wal: Wal
-  /** Own commands per index: `outAt.get(index)[seq - 1]` is the journal index of that entry. */
-  readonly outAt = new Map<string, number[]>()
+  /** Own commands per index: `at[seq - first]` is the journal index of entry `seq` (older ones were compacted). */
+  outAt = new Map<string, { first: number; at: number[] }>()
   /** Per index and origin region: the last seq applied. */
-  readonly applied = new Map<string, Map<string, number>>()
+  applied = new Map<string, Map<string, number>>()
   /** Per index and document key: the version this region holds. */
-  readonly versions = new Map<string, Map<string, Stamp>>()
-  readonly conflicts = new Map<string, ConflictRecord>()
+  versions = new Map<string, Map<string, Stamp>>()
+  conflicts = new Map<string, ConflictRecord>()
+  /** Journal index of the last checkpoint (0: none). */
+  #checkpointAt = 0
   /** The last engine log index published (0: none). */
   lastEngineIndex = 0
   /** The highest timestamp recorded: the clock restarts above it. */
@@ -62,7 +68,8 @@ export class RegionJournal {
   }
 
   seqOf(index: string): number {
-    return this.outAt.get(index)?.length ?? 0
+    const out = this.outAt.get(index)
+    return out === undefined ? 0 : out.first - 1 + out.at.length
   }
 
   appliedOf(index: string, origin: string): number {
@@ -102,12 +109,13 @@ export class RegionJournal {
     this.#resolve(id, resolution)
   }
 
-  /** Own entries of `index` from `fromSeq`, at most `max`, in seq order. */
-  async readOut(index: string, fromSeq: number, max: number): Promise<FeedEntry[]> {
-    const at = this.outAt.get(index) ?? []
+  /** Own entries of `index` from `fromSeq`, at most `max`, in seq order; `compacted` when `fromSeq` is gone. */
+  async readOut(index: string, fromSeq: number, max: number): Promise<FeedEntry[] | 'compacted'> {
+    const { first, at } = this.outAt.get(index) ?? { first: 1, at: [] }
+    if (fromSeq < first) return 'compacted'
     const out: FeedEntry[] = []
-    for (let seq = fromSeq; seq <= at.length && out.length < max; seq++) {
-      const walIndex = at[seq - 1]!
+    for (let seq = fromSeq; seq - first < at.length && out.length < max; seq++) {
+      const walIndex = at[seq - first]!
       for await (const record of this.#wal.read(walIndex, walIndex)) {
         const fields = packr.unpack(record.payload) as unknown[]
         out.push(fieldsEntry(fields.slice(3)))
@@ -116,8 +124,96 @@ export class RegionJournal {
     return out
   }
 
+  /** Records a remote region's snapshot of `index` applied up to its `head`, with the versions it set. */
+  async appendSnapshot(
+    origin: string,
+    index: string,
+    head: number,
+    versions: Array<[string, Stamp]>,
+    conflicts: ConflictRecord[],
+  ): Promise<void> {
+    const flat = versions.map(([key, v]) => [key, v.hlc.wallMs, v.hlc.logical, v.region])
+    await this.#wal.appendBatch([
+      packr.pack(['snapshot', origin, index, head, flat]),
+      ...conflicts.map((c) => packr.pack(['conflict', c])),
+    ])
+    this.#snapshot(origin, index, head, flat as SnapshotVersion[])
+    for (const c of conflicts) this.conflicts.set(c.id, c)
+  }
+
+  /**
+   * When `2 × retain` records were written since the last checkpoint: writes a checkpoint and
+   * drops what is before it, except each index's last `retain` own entries. Returns whether it did.
+   */
+  async compact(retain: number): Promise<boolean> {
+    const checkpointAt = this.#wal.lastIndex + 1
+    if (checkpointAt - Math.max(this.#checkpointAt, this.#wal.firstIndex) < 2 * retain) return false
+    let cut = checkpointAt
+    for (const { at } of this.outAt.values())
+      if (at.length > 0) cut = Math.min(cut, at[Math.max(0, at.length - retain)]!)
+    const outAt = new Map<string, { first: number; at: number[] }>()
+    for (const [index, { first, at }] of this.outAt) {
+      const keep = at.filter((walIndex) => walIndex >= cut)
+      outAt.set(index, { first: first + at.length - keep.length, at: keep })
+    }
+    this.outAt = outAt
+    const state = {
+      out: [...outAt].map(([index, o]) => [index, o.first, o.at]),
+      applied: [...this.applied].map(([index, m]) => [index, [...m]]),
+      versions: [...this.versions].map(([index, m]) => [
+        index,
+        [...m].map(([key, v]) => [key, v.hlc.wallMs, v.hlc.logical, v.region]),
+      ]),
+      conflicts: [...this.conflicts.values()],
+      lastEngineIndex: this.lastEngineIndex,
+      clock: [this.clock.wallMs, this.clock.logical],
+    }
+    this.#checkpointAt = await this.#wal.append(packr.pack(['checkpoint', state]))
+    await this.#wal.compactBefore(cut)
+    return true
+  }
+
+  #restore(walIndex: number, state: CheckpointState): void {
+    this.outAt = new Map(state.out.map(([index, first, at]) => [index, { first, at }]))
+    this.applied = new Map(state.applied.map(([index, pairs]) => [index, new Map(pairs)]))
+    this.versions = new Map(
+      state.versions.map(([index, list]) => [
+        index,
+        new Map(list.map(([key, wallMs, logical, region]) => [key, { hlc: { wallMs, logical }, region }])),
+      ]),
+    )
+    this.conflicts = new Map(state.conflicts.map((c) => [c.id, c]))
+    this.lastEngineIndex = state.lastEngineIndex
+    this.clock = { wallMs: state.clock[0], logical: state.clock[1] }
+    this.#checkpointAt = walIndex
+  }
+
+  #snapshot(origin: string, index: string, head: number, versions: SnapshotVersion[]): void {
+    let byOrigin = this.applied.get(index)
+    if (byOrigin === undefined) {
+      byOrigin = new Map()
+      this.applied.set(index, byOrigin)
+    }
+    byOrigin.set(origin, Math.max(byOrigin.get(origin) ?? 0, head))
+    for (const [key, wallMs, logical, region] of versions) {
+      this.#setVersions(index, [key], { hlc: { wallMs, logical }, region })
+      this.#see({ wallMs, logical })
+    }
+  }
+
   #replay(walIndex: number, record: unknown[]): void {
     switch (record[0]) {
+      case 'checkpoint':
+        this.#restore(walIndex, record[1] as CheckpointState)
+        break
+      case 'snapshot':
+        this.#snapshot(
+          record[1] as string,
+          record[2] as string,
+          record[3] as number,
+          record[4] as SnapshotVersion[],
+        )
+        break
       case 'out': {
         const entry = fieldsEntry(record.slice(3))
         this.#out(walIndex, record[1] as number, entry)
@@ -145,12 +241,12 @@ export class RegionJournal {
   }
 
   #out(walIndex: number, engineIndex: number, entry: FeedEntry): void {
-    let at = this.outAt.get(entry.index)
-    if (at === undefined) {
-      at = []
-      this.outAt.set(entry.index, at)
+    let out = this.outAt.get(entry.index)
+    if (out === undefined) {
+      out = { first: 1, at: [] }
+      this.outAt.set(entry.index, out)
     }
-    at.push(walIndex)
+    out.at.push(walIndex)
     this.lastEngineIndex = Math.max(this.lastEngineIndex, engineIndex)
     this.#see(entry.hlc)
   }
@@ -186,6 +282,17 @@ export class RegionJournal {
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
+
+type SnapshotVersion = [string, number, number, string]
+
+interface CheckpointState {
+  out: Array<[string, number, number[]]>
+  applied: Array<[string, Array<[string, number]>]>
+  versions: Array<[string, SnapshotVersion[]]>
+  conflicts: ConflictRecord[]
+  lastEngineIndex: number
+  clock: [number, number]
+}
 
 function entryFields(entry: FeedEntry): unknown[] {
   return [

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
 /** The region link's metrics (docs/multi-region.md, "Metrics"; docs/operations/metrics.md). */
 export class RegionMetrics {
@@ -9,6 +9,10 @@ export class RegionMetrics {
   readonly bytes: Counter<'direction'>
   readonly rejected: Counter<'reason'>
   readonly skipped: Counter<'reason'>
+  readonly delay: Histogram<'region'>
+  readonly snapshotCatchUps: Counter<'region'>
+  readonly snapshotsServed: Counter
+  readonly compactions: Counter
 
   constructor(registry: Registry, lag: () => Map<string, { seconds: number; entries: number }>) {
     const registers = [registry]
@@ -53,9 +57,32 @@ export class RegionMetrics {
       labelNames: ['reason'],
       registers,
     })
+    this.snapshotCatchUps = new Counter({
+      name: 'shoal_region_snapshot_catchups_total',
+      help: 'Region feed: gaps past a remote region’s journal retention filled by its snapshot of the index, by region',
+      labelNames: ['region'],
+      registers,
+    })
+    this.snapshotsServed = new Counter({
+      name: 'shoal_region_snapshots_served_total',
+      help: 'Region feed: index snapshots sent to regions whose gap was compacted here',
+      registers,
+    })
+    this.compactions = new Counter({
+      name: 'shoal_region_journal_compactions_total',
+      help: 'Region journal: checkpoints written and older records dropped (region_journal_retain_entries)',
+      registers,
+    })
+    this.delay = new Histogram({
+      name: 'shoal_region_replication_delay_seconds',
+      help: 'Region feed: from a remote command being written (its clock) to it being applied here, by origin region',
+      labelNames: ['region'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5, 10, 30],
+      registers,
+    })
     new Gauge({
       name: 'shoal_region_lag_seconds',
-      help: 'Region feed: how long this region has been behind a remote region’s feed (0 when caught up)',
+      help: 'Region feed: how long the oldest remote command not yet applied here has been known to exist (0 when caught up)',
       labelNames: ['region'],
       registers,
       collect() {

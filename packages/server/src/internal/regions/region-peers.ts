@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { P2PNode, PeerAddress } from '../p2p/index.ts'
 import { standbyOfPeerId } from '../standby/standby-config.ts'
 import type { RegionIndexOptions } from './region-config.ts'
+import { regionAckTimeout } from './region-errors.ts'
 import type { RegionFeed } from './region-feed.ts'
 import type { RegionJournal } from './region-journal.ts'
 import type { RegionMetrics } from './region-metrics.ts'
@@ -11,8 +12,11 @@ import {
   type FeedEntry,
   type FeedRejection,
   type HelloRequest,
+  type IndexSnapshot,
+  parseRegionRequest,
   type RegionRequest,
 } from './region-protocol.ts'
+import type { WriterClaim } from './region-writer.ts'
 
 export interface RegionPeersOptions {
   region: string
@@ -24,6 +28,10 @@ export interface RegionPeersOptions {
   metrics: RegionMetrics
   now: () => number
   logger: Logger
+  /** The writers of this region's single-writer indexes, sent in every greeting. */
+  writers: () => Record<string, WriterClaim>
+  /** A greeting from another region arrived (or was answered), with the writers it knows. */
+  onGreeting: (writers: Record<string, WriterClaim>) => void
 }
 
 /** A timestamp further ahead of this node's clock than this is refused (`clock_skew`). */
@@ -46,8 +54,12 @@ interface Remote {
   /** Per index: what the remote region applied of ours. */
   acked: Record<string, number>
   lastContactAtMs: number
-  /** When this region last was fully caught up with the remote's feed. */
-  caughtUpAtMs: number
+}
+
+/** A remote entry this region knows exists (from a greeting's head or the entry itself), and since when. */
+interface Mark {
+  seq: number
+  atMs: number
 }
 
 /**
@@ -64,6 +76,8 @@ export class RegionPeers {
   readonly #pending = new Map<string, Map<number, FeedEntry>>()
   readonly #draining = new Set<string>()
   readonly #fetching = new Set<string>()
+  /** Per origin and index: entries known to exist and not applied yet, oldest first (lag in seconds). */
+  readonly #marks = new Map<string, Mark[]>()
   #ackWaiters: AckWaiter[] = []
   #stopped = false
 
@@ -83,8 +97,8 @@ export class RegionPeers {
       this.#o.p2p
         .request(peer, ['region.hello', this.#hello()], { timeoutMs: 5000 })
         .then((answer) => {
-          const parsed = answer as HelloRequest
-          if (typeof parsed?.region === 'string') this.#greeted(parsed)
+          const parsed = parseRegionRequest(['region.hello', answer])
+          if (parsed?.[0] === 'region.hello') this.#greeted(parsed[1])
         })
         .catch(() => {})
     }
@@ -96,7 +110,7 @@ export class RegionPeers {
     const applied: Record<string, Record<string, number>> = {}
     for (const [index] of journal.outAt) heads[index] = journal.seqOf(index)
     for (const [index, byOrigin] of journal.applied) applied[index] = Object.fromEntries(byOrigin)
-    return { region: this.#o.region, peer: this.#o.p2p.address(), heads, applied }
+    return { region: this.#o.region, peer: this.#o.p2p.address(), heads, applied, writers: this.#o.writers() }
   }
 
   /** Answers a request from another region. */
@@ -114,6 +128,7 @@ export class RegionPeers {
           body.fromSeq,
           Math.min(body.maxEntries, FETCH_BATCH),
         )
+        if (entries === 'compacted') return { entries: [], compacted: true }
         const bytes = entries.map((e) => encodeFeedEntry(e, this.#o.key()))
         for (const b of bytes) this.#o.metrics.bytes.inc({ direction: 'sent' }, b.byteLength)
         return { entries: bytes }
@@ -121,34 +136,41 @@ export class RegionPeers {
       case 'region.ack':
         this.#acked(body.region, body.index, body.seq)
         return {}
+      case 'region.snapshot': {
+        if (this.#o.replicated(body.index) === undefined) return { snapshot: null }
+        const { feed } = this.#o
+        const snapshot = await feed.serially(async () => {
+          await feed.publishCommitted()
+          return feed.snapshotOf(body.index)
+        })
+        this.#o.metrics.snapshotsServed.inc()
+        return { snapshot }
+      }
     }
   }
 
   #greeted(hello: HelloRequest): void {
     if (hello.region === this.#o.region) return
+    this.#o.onGreeting(hello.writers ?? {})
     const now = this.#o.now()
-    const known = this.#remotes.get(hello.region)
     const remote: Remote = {
       peer: hello.peer,
       heads: hello.heads,
       acked: {},
       lastContactAtMs: now,
-      caughtUpAtMs: known?.caughtUpAtMs ?? now,
     }
     this.#remotes.set(hello.region, remote)
     for (const [index, byOrigin] of Object.entries(hello.applied)) {
       const seq = byOrigin[this.#o.region]
       if (seq !== undefined) this.#acked(hello.region, index, seq)
     }
-    let behind = false
     for (const [index, head] of Object.entries(hello.heads)) {
       if (this.#o.replicated(index) === undefined) continue
       if (head > this.#o.journal.appliedOf(index, hello.region)) {
-        behind = true
+        this.#mark(hello.region, index, head, now)
         this.#fill(hello.region, index)
       }
     }
-    if (!behind) remote.caughtUpAtMs = now
   }
 
   /** A feed message from gossipsub. */
@@ -181,6 +203,8 @@ export class RegionPeers {
       this.#reject(refusal)
       return
     }
+    // Known since it was written (its clock), or since now if that is earlier (clock skew).
+    this.#mark(entry.origin, entry.index, entry.seq, Math.min(this.#o.now(), entry.hlc.wallMs))
     const key = `${entry.origin}\u0000${entry.index}`
     let pending = this.#pending.get(key)
     if (pending === undefined) {
@@ -208,10 +232,14 @@ export class RegionPeers {
         const { feed } = this.#o
         const conflicts = await feed.serially(async () => {
           await feed.publishCommitted()
-          return feed.applyRemote(next, options)
+          const found = await feed.applyRemote(next, options)
+          // A fenced entry's rewrite (region-feed.ts) is journalled now; greetings announce it.
+          await feed.publishCommitted()
+          return found
         })
         pending.delete(next.seq)
         this.#o.metrics.applied.inc({ region: origin })
+        this.#o.metrics.delay.observe({ region: origin }, Math.max(0, this.#o.now() - next.hlc.wallMs) / 1000)
         if (conflicts.length > 0) this.#o.metrics.conflicts.inc({ index }, conflicts.length)
         this.#ack(origin, index, next.seq)
       }
@@ -254,7 +282,11 @@ export class RegionPeers {
             remote.peer,
             ['region.fetch', { index, fromSeq: from, maxEntries: FETCH_BATCH }],
             { timeoutMs: 10_000 },
-          )) as { entries?: unknown }
+          )) as { entries?: unknown; compacted?: unknown }
+          if (answer?.compacted === true) {
+            await this.#catchUpBySnapshot(origin, index, remote.peer)
+            continue
+          }
           const entries = Array.isArray(answer?.entries) ? (answer.entries as Uint8Array[]) : []
           if (entries.length === 0) break
           this.#o.metrics.gapFills.inc({ region: origin })
@@ -272,6 +304,34 @@ export class RegionPeers {
         this.#fetching.delete(key)
       }
     })()
+  }
+
+  /** The entries a gap needs were compacted at the origin: take its snapshot of the index instead. */
+  async #catchUpBySnapshot(origin: string, index: string, peer: PeerAddress): Promise<void> {
+    const answer = (await this.#o.p2p.request(peer, ['region.snapshot', { index }], {
+      timeoutMs: 60_000,
+    })) as {
+      snapshot?: IndexSnapshot | null
+    }
+    const snapshot = answer?.snapshot
+    const options = this.#o.replicated(index)
+    if (!isSnapshot(snapshot, index) || options === undefined)
+      throw new Error(`region ${origin} answered no snapshot of ${index}`)
+    const { feed } = this.#o
+    const conflicts = await feed.serially(async () => {
+      await feed.publishCommitted()
+      return feed.applySnapshot(origin, snapshot, options)
+    })
+    const pending = this.#pending.get(`${origin}\u0000${index}`)
+    for (const seq of pending?.keys() ?? []) if (seq <= snapshot.head) pending!.delete(seq)
+    this.#o.metrics.snapshotCatchUps.inc({ region: origin })
+    if (conflicts > 0) this.#o.metrics.conflicts.inc({ index }, conflicts)
+    this.#o.logger.warn(
+      { origin, index, head: snapshot.head, documents: snapshot.documents.length },
+      'region: caught up past the origin’s journal retention by snapshot',
+    )
+    this.#ack(origin, index, snapshot.head)
+    await this.#drain(origin, index)
   }
 
   #acked(region: string, index: string, seq: number): void {
@@ -292,14 +352,7 @@ export class RegionPeers {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#ackWaiters = this.#ackWaiters.filter((w) => w !== waiter)
-        reject(
-          Object.assign(
-            new Error(
-              `no remote region acknowledged the write within ${timeoutMs} ms (semi_sync); it is durable in this region and will still be replicated`,
-            ),
-            { code: 'region_ack_timeout' },
-          ),
-        )
+        reject(regionAckTimeout(index, seq, timeoutMs))
       }, timeoutMs)
       const waiter = {
         index,
@@ -314,19 +367,41 @@ export class RegionPeers {
     })
   }
 
+  /** Records that `origin`'s entry `seq` on `index` exists, known since `atMs`. */
+  #mark(origin: string, index: string, seq: number, atMs: number): void {
+    const key = `${origin}\u0000${index}`
+    let marks = this.#marks.get(key)
+    if (marks === undefined) {
+      marks = []
+      this.#marks.set(key, marks)
+    }
+    const last = marks[marks.length - 1]
+    if (last === undefined || seq > last.seq) marks.push({ seq, atMs })
+    else if (last.seq === seq && atMs < last.atMs) last.atMs = atMs
+  }
+
+  /** Since when `origin`'s oldest entry on `index` not applied here has been known, if any. */
+  #behindSince(origin: string, index: string): number | undefined {
+    const marks = this.#marks.get(`${origin}\u0000${index}`)
+    if (marks === undefined) return undefined
+    const applied = this.#o.journal.appliedOf(index, origin)
+    while (marks.length > 0 && marks[0]!.seq <= applied) marks.shift()
+    return marks[0]?.atMs
+  }
+
   /** Per remote region: how far behind its feed this region is. */
   lagByRegion(): Map<string, { seconds: number; entries: number }> {
     const now = this.#o.now()
     const lag = new Map<string, { seconds: number; entries: number }>()
     for (const [region, remote] of this.#remotes) {
       let entries = 0
-      for (const [index, head] of Object.entries(remote.heads))
-        if (this.#o.replicated(index) !== undefined)
-          entries += Math.max(0, head - this.#o.journal.appliedOf(index, region))
-      lag.set(region, {
-        entries,
-        seconds: entries === 0 ? 0 : Math.max(0, (now - remote.caughtUpAtMs) / 1000),
-      })
+      let since = now
+      for (const [index, head] of Object.entries(remote.heads)) {
+        if (this.#o.replicated(index) === undefined) continue
+        entries += Math.max(0, head - this.#o.journal.appliedOf(index, region))
+        since = Math.min(since, this.#behindSince(region, index) ?? now)
+      }
+      lag.set(region, { entries, seconds: Math.max(0, (now - since) / 1000) })
     }
     return lag
   }
@@ -348,4 +423,24 @@ export class RegionPeers {
       ]),
     )
   }
+}
+
+function isSnapshot(value: unknown, index: string): value is IndexSnapshot {
+  if (typeof value !== 'object' || value === null) return false
+  const v = value as Record<string, unknown>
+  return (
+    v.index === index &&
+    typeof v.head === 'number' &&
+    Number.isSafeInteger(v.head) &&
+    Array.isArray(v.documents) &&
+    v.documents.every(
+      (d) =>
+        Array.isArray(d) &&
+        typeof d[0] === 'string' &&
+        typeof d[1] === 'number' &&
+        typeof d[2] === 'number' &&
+        typeof d[3] === 'string' &&
+        (d[4] === null || (typeof d[4] === 'object' && !Array.isArray(d[4]))),
+    )
+  )
 }

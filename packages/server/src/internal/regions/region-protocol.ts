@@ -3,6 +3,7 @@ import { Packr } from 'msgpackr'
 import type { PeerAddress } from '../p2p/index.ts'
 import { isPeerAddress } from '../standby/standby-protocol.ts'
 import { type Hlc, isHlc, type Stamp } from './hlc.ts'
+import { isWriterClaim, type WriterClaim } from './region-writer.ts'
 
 /**
  * The inter-region feed (docs/multi-region.md, "Feed"). Each committed command of a replicated
@@ -123,6 +124,22 @@ export type RegionRequest =
   | ['region.hello', HelloRequest]
   | ['region.fetch', FetchRequest]
   | ['region.ack', AckRequest]
+  | ['region.snapshot', SnapshotRequest]
+
+/** Asks a region for its whole view of `index`, when the entries a gap needs were compacted. */
+export interface SnapshotRequest {
+  index: string
+}
+
+/** A region's view of one index: every versioned document (null: deleted) and its own head then. */
+export interface IndexSnapshot {
+  index: string
+  primaryKey: string | null
+  /** The answering region's own last seq on `index` when the snapshot was taken. */
+  head: number
+  /** `[key, wallMs, logical, region, document | null]` per document with a version. */
+  documents: Array<[string, number, number, string, Record<string, unknown> | null]>
+}
 
 export interface HelloRequest {
   region: string
@@ -132,6 +149,8 @@ export interface HelloRequest {
   heads: Record<string, number>
   /** Per index and origin region: the last seq the caller applied durably. */
   applied: Record<string, Record<string, number>>
+  /** Per single-writer index: the writer the caller knows, for promotion fencing. */
+  writers?: Record<string, WriterClaim>
 }
 
 export interface FetchRequest {
@@ -168,7 +187,9 @@ export function parseRegionRequest(body: unknown): RegionRequest | undefined {
         isPeerAddress(args.peer) &&
         isSeqMap(args.heads) &&
         isRecord(args.applied) &&
-        Object.values(args.applied).every(isSeqMap)
+        Object.values(args.applied).every(isSeqMap) &&
+        (args.writers === undefined ||
+          (isRecord(args.writers) && Object.values(args.writers).every(isWriterClaim)))
         ? ['region.hello', args as unknown as HelloRequest]
         : undefined
     case 'region.fetch':
@@ -186,6 +207,10 @@ export function parseRegionRequest(body: unknown): RegionRequest | undefined {
         typeof args.seq === 'number' &&
         Number.isSafeInteger(args.seq)
         ? ['region.ack', args as unknown as AckRequest]
+        : undefined
+    case 'region.snapshot':
+      return typeof args.index === 'string'
+        ? ['region.snapshot', args as unknown as SnapshotRequest]
         : undefined
     default:
       return undefined

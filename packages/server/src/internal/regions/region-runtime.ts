@@ -1,36 +1,28 @@
 import { createHash } from 'node:crypto'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { parseHttpAddr, type ServerConfig } from '../config.ts'
-import { ConfigError } from '../errors.ts'
-import { P2PNode, type PeerAddress } from '../p2p/index.ts'
-import { standbyOfPeerId } from '../standby/standby-config.ts'
+import { P2PNode } from '../p2p/index.ts'
 import { writeFileDurably } from '../task-log.ts'
 import { formatHlc } from './hlc.ts'
 import { DEFAULT_INDEX_OPTIONS, type RegionIndexOptions, type RegionLinkPatch } from './region-config.ts'
-import { conflictNotFound, conflictResolved, invalidRegionLink } from './region-errors.ts'
+import {
+  conflictNotFound,
+  conflictResolved,
+  invalidRegionLink,
+  invalidRegionPromotion,
+  regionEpochUnknown,
+  regionNotWriter,
+} from './region-errors.ts'
 import { type RegionEngine, RegionFeed } from './region-feed.ts'
 import { type ConflictRecord, RegionJournal } from './region-journal.ts'
+import { readRegionKey, readStoredLink, type StoredLink } from './region-link.ts'
 import { RegionMetrics } from './region-metrics.ts'
 import { RegionPeers } from './region-peers.ts'
-import {
-  decodeFeedEntry,
-  encodeFeedEntry,
-  type FeedEntry,
-  feedTopic,
-  type HelloRequest,
-  parseRegionRequest,
-} from './region-protocol.ts'
-
-/** `<data-dir>/region/link.json`: what `PATCH /admin/regions` changed, over the config file. */
-interface StoredLink {
-  seeds: string[]
-  indexes: Record<string, RegionIndexOptions>
-  /** Set when the key was changed through the API (mode 0600 file). */
-  key?: string
-}
+import { encodeFeedEntry, type FeedEntry, feedTopic, parseRegionRequest } from './region-protocol.ts'
+import { adoptClaims, claimOf, promoteIndexes, type WriterClaim } from './region-writer.ts'
 
 export interface StartRegionOptions {
   config: ServerConfig
@@ -66,6 +58,10 @@ export class RegionRuntime {
   #peers: RegionPeers | undefined
   #hello: ReturnType<typeof setInterval> | undefined
   #stopped = false
+  /** Whether this region knows its writer epochs are current: it greeted a region, or promoted itself. */
+  #epochConfirmed = false
+  /** `link.json` writes, one at a time. */
+  #saving: Promise<unknown> = Promise.resolve()
 
   private constructor(
     options: StartRegionOptions,
@@ -138,6 +134,8 @@ export class RegionRuntime {
       metrics: this.metrics,
       now: this.#now,
       logger: this.#logger,
+      writers: () => this.#writers(),
+      onGreeting: (writers) => this.#onGreeting(writers),
     })
     p2p.onRequest(async (_from, body) => this.#peers!.handle(parseRegionRequest(body)))
     const pubsub = p2p.pubsub()
@@ -165,10 +163,17 @@ export class RegionRuntime {
   async afterLocalWrite(): Promise<void> {
     const entries = await this.#feed.serially(() => this.#feed.publishCommitted())
     for (const entry of entries) this.#publish(entry)
+    if (entries.length > 0) await this.#compact()
     const waits = entries
       .filter((e) => this.#link.indexes[e.index]?.mode === 'semi_sync')
       .map((e) => this.#peers!.awaitAck(e.index, e.seq, this.#o.config.regionLink.semiSyncTimeoutMs))
     await Promise.all(waits)
+  }
+
+  /** Compacts the journal past the retention (in the lane: no journal write runs meanwhile). */
+  async #compact(): Promise<void> {
+    const retain = this.#o.config.regionLink.journalRetainEntries
+    if (await this.#feed.serially(() => this.#journal.compact(retain))) this.metrics.compactions.inc()
   }
 
   /** Runs a local write in the region's lane, so no remote command is settled while it commits. */
@@ -201,12 +206,19 @@ export class RegionRuntime {
       seeds: this.#link.seeds,
       keyFingerprint: createHash('sha256').update(this.#key).digest('hex').slice(0, 16),
       indexes: Object.fromEntries(
-        Object.entries(this.#link.indexes).map(([uid, options]) => [
+        Object.entries(this.#link.indexes).map(([uid, { writer, writerEpoch, writerSince, ...options }]) => [
           uid,
-          { ...options, lastSeq: this.#journal.seqOf(uid) },
+          {
+            ...options,
+            ...(writer !== undefined
+              ? { writer, writerEpoch: writerEpoch ?? 1, writerSince: writerSince && formatHlc(writerSince) }
+              : {}),
+            lastSeq: this.#journal.seqOf(uid),
+          },
         ]),
       ),
       regions: this.#peers?.statusByRegion() ?? {},
+      epochConfirmed: this.#epochConfirmed,
     }
   }
 
@@ -222,13 +234,20 @@ export class RegionRuntime {
       ...(this.#link.key !== undefined ? { key: this.#link.key } : {}),
     }
     for (const [uid, options] of Object.entries(patch.indexes ?? {})) {
-      if (options === null) delete next.indexes[uid]
-      else next.indexes[uid] = { ...DEFAULT_INDEX_OPTIONS, ...next.indexes[uid], ...options }
+      if (options === null) {
+        delete next.indexes[uid]
+        continue
+      }
+      const writer = next.indexes[uid]?.writer
+      if (options.writer !== undefined && writer !== undefined && options.writer !== writer)
+        throw invalidRegionLink(
+          `index \`${uid}\` is written by region \`${writer}\`: a writer changes only by promotion (POST /admin/regions/{name}/promote)`,
+        )
+      next.indexes[uid] = { ...DEFAULT_INDEX_OPTIONS, ...next.indexes[uid], ...options }
     }
     if (patch.key !== undefined) next.key = patch.key
-    await writeFileDurably(path.join(this.#dir, 'link.json'), JSON.stringify(next))
     const before = this.#link
-    this.#link = next
+    await this.#saveLink(next)
     const pubsub = this.#p2p?.pubsub()
     for (const uid of Object.keys(next.indexes))
       if (before.indexes[uid] === undefined) pubsub?.subscribe(feedTopic(uid))
@@ -244,6 +263,71 @@ export class RegionRuntime {
     }
     this.#peers?.greetAll(next.seeds)
     return this.status()
+  }
+
+  /** Stores the link durably, then makes it current (one write at a time). */
+  #saveLink(next: StoredLink): Promise<void> {
+    const run = this.#saving.then(async () => {
+      await writeFileDurably(path.join(this.#dir, 'link.json'), JSON.stringify(next))
+      this.#link = next
+    })
+    this.#saving = run.catch(() => {})
+    return run
+  }
+
+  #writers(): Record<string, WriterClaim> {
+    const out: Record<string, WriterClaim> = {}
+    for (const [uid, options] of Object.entries(this.#link.indexes)) {
+      const claim = claimOf(options)
+      if (claim !== undefined) out[uid] = claim
+    }
+    return out
+  }
+
+  /** Another region greeted: this region's epochs are now known, and any newer writer is adopted. */
+  #onGreeting(writers: Record<string, WriterClaim>): void {
+    this.#epochConfirmed = true
+    const { indexes, changed } = adoptClaims(this.#link.indexes, writers)
+    if (changed.length === 0) return
+    for (const uid of changed) {
+      const was = claimOf(this.#link.indexes[uid])
+      const now = claimOf(indexes[uid])
+      this.#logger.warn(
+        { index: uid, writer: now?.writer, epoch: now?.epoch, fenced: was?.writer === this.name },
+        'region: a promotion changed the writer of a single-writer index',
+      )
+    }
+    this.#saveLink({ ...this.#link, indexes }).catch((error: unknown) =>
+      this.#logger.error({ err: (error as Error).message }, 'region: storing a new writer failed'),
+    )
+  }
+
+  /** Throws when this region may not write `index` now (single-writer indexes only). */
+  checkWrite(index: string): void {
+    const claim = claimOf(this.#link.indexes[index])
+    if (claim === undefined) return
+    if (claim.writer !== this.name) throw regionNotWriter(index, claim.writer, claim.epoch)
+    if (!this.#epochConfirmed) throw regionEpochUnknown(index)
+  }
+
+  /**
+   * `POST /admin/regions/{name}/promote` on region `name`: this region becomes the writer of its
+   * single-writer indexes (or of `only`) at the next epoch, durably, and tells the other regions.
+   */
+  async promote(name: string, only?: string[]) {
+    if (name !== this.name)
+      throw invalidRegionPromotion(
+        `this region is \`${this.name}\`: send the promotion of \`${name}\` to region \`${name}\` itself`,
+      )
+    const since = await this.#feed.serially(async () => this.#feed.tick())
+    const { indexes, promoted } = promoteIndexes(this.#link.indexes, this.name, since, only)
+    if (promoted.length === 0)
+      throw invalidRegionPromotion('no index is single-writer here (set `writer` with PATCH /admin/regions)')
+    await this.#saveLink({ ...this.#link, indexes })
+    this.#epochConfirmed = true
+    this.#logger.warn({ indexes: promoted }, 'region: promoted to writer')
+    this.#peers?.greetAll(this.#link.seeds)
+    return { promoted: Object.fromEntries(promoted.map((uid) => [uid, showClaim(claimOf(indexes[uid])!)])) }
   }
 
   conflicts(filter: { status?: string }): { results: unknown[]; total: number } {
@@ -266,7 +350,9 @@ export class RegionRuntime {
     if (conflict === undefined) throw conflictNotFound(id)
     if (conflict.status === 'resolved') throw conflictResolved(id)
     if (keep === 'loser') await rewrite(conflict)
-    await this.#journal.appendResolve(id, keep === 'winner' ? 'kept_winner' : 'kept_loser')
+    await this.#feed.serially(() =>
+      this.#journal.appendResolve(id, keep === 'winner' ? 'kept_winner' : 'kept_loser'),
+    )
     return showConflict(this.#journal.conflicts.get(id)!)
   }
 
@@ -281,6 +367,14 @@ export class RegionRuntime {
   }
 }
 
+function showClaim(claim: WriterClaim) {
+  return {
+    writer: claim.writer,
+    epoch: claim.epoch,
+    ...(claim.since !== undefined ? { since: formatHlc(claim.since) } : {}),
+  }
+}
+
 function showConflict(c: ConflictRecord) {
   return {
     ...c,
@@ -290,33 +384,3 @@ function showConflict(c: ConflictRecord) {
     detectedAtMs: undefined,
   }
 }
-
-async function readStoredLink(file: string): Promise<StoredLink | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as StoredLink
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new ConfigError(`${file} is not a region link file: ${(error as Error).message}`)
-  }
-}
-
-async function readRegionKey(config: ServerConfig['regionLink']): Promise<string> {
-  if (config.key !== undefined) return config.key
-  const file = config.keyFile ?? ''
-  let text: string
-  try {
-    text = (await readFile(file, 'utf8')).trim()
-  } catch (error) {
-    throw new ConfigError(`cannot read the region key file ${file}: ${(error as Error).message}`)
-  }
-  if (Buffer.byteLength(text) < 16)
-    throw new ConfigError(`the region key in ${file} must be at least 16 bytes`)
-  return text
-}
-
-export function seedAddress(seed: string): PeerAddress {
-  return { peerId: standbyOfPeerId(seed), addrs: [seed] }
-}
-
-export type { HelloRequest }
-export { decodeFeedEntry }
