@@ -1,3 +1,4 @@
+import { waitFor } from '@shoal/testkit/wait'
 import { afterEach, describe, expect, it } from 'vitest'
 import { KvProcessCluster } from '../examples/kv/cluster.ts'
 
@@ -15,20 +16,6 @@ afterEach(async () => {
   await cluster?.stop()
   cluster = null
 })
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-async function until(
-  check: () => Promise<boolean> | boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 describe('example KV as three real processes', () => {
   it('kill -9 of the leader under write load: a new leader serves writes, no acknowledged write is lost, the restarted member catches up by snapshot', async () => {
@@ -48,34 +35,45 @@ describe('example KV as three real processes', () => {
       }
     })
     const status = (id: string) => client.direct(cluster!.address(id), 'status') as Promise<MemberStatus>
-    await until(() => acknowledged.size > 200, 40_000, 'writes before the kill')
+    await waitFor('writes before the kill', () => acknowledged.size > 200, {
+      timeoutMs: 40_000,
+      intervalMs: 50,
+    })
     const victim = await cluster.leader()
     const victimLast = (await status(victim)).lastIndex
     await cluster.kill(victim, 'SIGKILL')
     const atKill = acknowledged.size
-    await until(() => acknowledged.size > atKill + 400, 40_000, 'writes through a new leader')
+    await waitFor('writes through a new leader', () => acknowledged.size > atKill + 400, {
+      timeoutMs: 40_000,
+      intervalMs: 50,
+    })
     const successor = await cluster.leader()
     expect(successor).not.toBe(victim)
     // Under load the example batches more puts per entry: write on until the new leader's log is
-    // compacted past all the killed member holds, so that it can only catch up by snapshot.
-    await until(
-      async () => (await status(successor)).snapshotIndex > victimLast + 1,
-      40_000,
+    // compacted past all the killed member holds, so that it can only catch up by snapshot. The
+    // member went on appending between its status and the kill: two snapshot intervals of margin.
+    await waitFor(
       "the new leader's snapshot to pass the killed member's log",
+      async () => (await status(successor)).snapshotIndex > victimLast + 200,
+      { timeoutMs: 40_000, intervalMs: 50 },
     )
     writing = false
     await Promise.all(writers)
 
     await cluster.restart(victim)
-    await until(
+    await waitFor(
+      'the restarted member to catch up',
       async () => {
         const [lead, back] = await Promise.all([status(successor), status(victim)])
         return back.appliedIndex >= lead.commitIndex
       },
-      40_000,
-      'the restarted member to catch up',
+      { timeoutMs: 40_000, intervalMs: 50 },
     )
-    expect((await status(victim)).snapshotsInstalled).toBeGreaterThan(0)
+    const back = await status(victim)
+    expect(
+      back.snapshotsInstalled,
+      `killed at about index ${victimLast}; now ${JSON.stringify(back)}; leader ${JSON.stringify(await status(successor))}`,
+    ).toBeGreaterThan(0)
 
     // Every acknowledged write is there: linearizable reads through the leader,
     // and local reads on the member that was killed.
