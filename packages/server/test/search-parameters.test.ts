@@ -197,6 +197,9 @@ describe('search parameters over HTTP', () => {
     expect(localized.body.hits).toEqual(plain.body.hits)
     const got = await node.call('GET', '/indexes/movies/search?q=star&locales=eng')
     expect(got.body.hits).toEqual(plain.body.hits)
+    // The official client sends them the same way.
+    const viaClient = await client.index('movies').search('star', { locales: ['eng'] })
+    expect(viaClient.hits).toEqual(plain.body.hits)
   })
 
   it('showRankingScoreDetails gives each hit one entry per ranking rule, its score equal to _rankingScore', async () => {
