@@ -174,7 +174,72 @@ export class RegionFeed {
    * `publishCommitted`.
    */
   async applyRemote(entry: FeedEntry, options: RegionIndexOptions): Promise<ConflictRecord[]> {
+    const [conflicts] = await this.applyRemoteMany([entry], options)
+    return conflicts!
+  }
+
+  /**
+   * Applies consecutive remote entries of one origin and index, in order, as `applyRemote` would
+   * one by one, with one engine append and one journal append for the lot (two syncs, not two per
+   * entry). Each entry is settled against the versions the earlier ones of the lot set. A fenced
+   * entry is applied on its own, after what precedes it. Returns each entry's conflicts. Call
+   * inside `serially`, after `publishCommitted`.
+   */
+  async applyRemoteMany(
+    entries: readonly FeedEntry[],
+    options: RegionIndexOptions,
+  ): Promise<ConflictRecord[][]> {
     const { engine, journal } = this.#o
+    const results: ConflictRecord[][] = []
+    let commands: Uint8Array[] = []
+    let settled: Array<{ entry: FeedEntry; keys: string[]; conflicts: ConflictRecord[] }> = []
+    // Versions the entries settled so far set, before the journal records them.
+    const versions = new Map<string, Stamp>()
+    const created = new Set<string>()
+    const flush = async (): Promise<void> => {
+      if (commands.length > 0) await engine.appendFollowed(commands)
+      if (settled.length > 0) await journal.appendInMany(settled)
+      commands = []
+      settled = []
+      versions.clear()
+      created.clear()
+    }
+    for (const entry of entries) {
+      const fenced = isFencedWrite(claimOf(options), entry.origin, entry.hlc)
+      if (fenced) await flush()
+      const versionOf = (key: string) =>
+        versions.get(`${entry.index}\u0000${key}`) ?? journal.versionOf(entry.index, key)
+      const outcome = this.#settle(entry, options, fenced, versionOf, created)
+      if (outcome.command !== undefined) commands.push(outcome.command)
+      const stamp: Stamp = { hlc: entry.hlc, region: entry.origin }
+      for (const key of outcome.keys) versions.set(`${entry.index}\u0000${key}`, stamp)
+      settled.push({ entry, keys: outcome.keys, conflicts: outcome.conflicts })
+      results.push(outcome.conflicts)
+      if (fenced) {
+        if (commands.length > 0) await engine.appendFollowed(commands)
+        commands = []
+        if (claimOf(options)?.writer === this.#o.region) await this.#rewrite(entry.index, outcome.fencedIds)
+        await flush()
+      }
+    }
+    await flush()
+    return results
+  }
+
+  /** What one remote entry changes here: the command of its winning documents, the keys it wins, its conflicts. */
+  #settle(
+    entry: FeedEntry,
+    options: RegionIndexOptions,
+    fenced: boolean,
+    versionOf: (key: string) => Stamp | undefined,
+    created: Set<string>,
+  ): {
+    command: Uint8Array | undefined
+    keys: string[]
+    conflicts: ConflictRecord[]
+    fencedIds: Array<string | number>
+  } {
+    const { engine } = this.#o
     this.#clock = hlcReceive(this.#clock, entry.hlc, this.#o.now())
     const command = packr.unpack(entry.command) as ReplicatedCommand
     const stamp: Stamp = { hlc: entry.hlc, region: entry.origin }
@@ -182,11 +247,10 @@ export class RegionFeed {
     const keys: string[] = []
     let applied: ReplicatedCommand | undefined
     // A write its origin took after a promotion replaced it as the writer loses, every document.
-    const fenced = isFencedWrite(claimOf(options), entry.origin, entry.hlc)
     const fencedIds: Array<string | number> = []
     const settle = (key: string, i: number, remoteDoc: unknown, id: string | number): boolean => {
       if (fenced && key !== SETTINGS_KEY) fencedIds.push(id)
-      const local = journal.versionOf(entry.index, key)
+      const local = versionOf(key)
       const remoteWins = !fenced && (local === undefined || compareStamps(stamp, local) > 0)
       const concurrent = fenced || (local !== undefined && !sameStamp(entry.prev[i] ?? null, local))
       if (concurrent) {
@@ -228,14 +292,15 @@ export class RegionFeed {
         if (settle(SETTINGS_KEY, 0, command.settings, SETTINGS_KEY)) applied = command
         break
       case 'createIndex':
-        if (!fenced && !engine.hasIndex(command.uid)) applied = command
+        if (!fenced && !engine.hasIndex(command.uid) && !created.has(command.uid)) {
+          applied = command
+          created.add(command.uid)
+        }
         break
     }
-    if (applied !== undefined)
-      await engine.appendFollowed([packr.pack({ ...applied, [ORIGIN_FIELD]: entry.origin })])
-    if (fenced && claimOf(options)?.writer === this.#o.region) await this.#rewrite(entry.index, fencedIds)
-    await journal.appendIn(entry, keys, conflicts)
-    return conflicts
+    const packed =
+      applied === undefined ? undefined : packr.pack({ ...applied, [ORIGIN_FIELD]: entry.origin })
+    return { command: packed, keys, conflicts, fencedIds }
   }
 
   /**

@@ -95,13 +95,26 @@ export class RegionJournal {
 
   /** Records one applied remote entry and the conflicts it found, durably. */
   async appendIn(entry: FeedEntry, keys: string[], conflicts: ConflictRecord[]): Promise<void> {
-    const payloads = [
-      packr.pack(['in', entry.origin, entry.index, entry.seq, entry.hlc.wallMs, entry.hlc.logical, keys]),
-      ...conflicts.map((c) => packr.pack(['conflict', c])),
-    ]
+    await this.appendInMany([{ entry, keys, conflicts }])
+  }
+
+  /** Records applied remote entries, in order, with the conflicts each found, durably, in one append. */
+  async appendInMany(
+    applied: ReadonlyArray<{ entry: FeedEntry; keys: string[]; conflicts: ConflictRecord[] }>,
+  ): Promise<void> {
+    if (applied.length === 0) return
+    const payloads: Uint8Array[] = []
+    for (const { entry, keys, conflicts } of applied) {
+      payloads.push(
+        packr.pack(['in', entry.origin, entry.index, entry.seq, entry.hlc.wallMs, entry.hlc.logical, keys]),
+      )
+      for (const c of conflicts) payloads.push(packr.pack(['conflict', c]))
+    }
     await this.#wal.appendBatch(payloads)
-    this.#in(entry.origin, entry.index, entry.seq, entry.hlc, keys)
-    for (const c of conflicts) this.conflicts.set(c.id, c)
+    for (const { entry, keys, conflicts } of applied) {
+      this.#in(entry.origin, entry.index, entry.seq, entry.hlc, keys)
+      for (const c of conflicts) this.conflicts.set(c.id, c)
+    }
   }
 
   async appendResolve(id: string, resolution: 'kept_winner' | 'kept_loser'): Promise<void> {
