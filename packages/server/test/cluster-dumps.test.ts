@@ -7,6 +7,7 @@ import {
   type ClusterProcess,
   MASTER_KEY,
   startClusterProcess,
+  startExpectingFailure,
   writeKeyFile,
 } from './harness/cluster-processes.ts'
 import type { Json } from './harness/in-process.ts'
@@ -219,6 +220,27 @@ describe('POST /dumps on a cluster node', () => {
       expect(now.settings).toEqual(then.settings)
       expect(now.documents).toEqual(then.documents)
     }
+  })
+})
+
+describe('--import-dump on a cluster node', () => {
+  it('is refused before the node starts: a cluster loads a dump with `shoal restore`', async () => {
+    const keyFile = path.join(scratch.dir, 'cluster.key')
+    const refused = await startExpectingFailure([
+      '--data-dir',
+      path.join(scratch.dir, 'import-refused'),
+      '--http-addr',
+      '127.0.0.1:0',
+      '--cluster-key-file',
+      keyFile,
+      '--bootstrap',
+      '--master-key',
+      MASTER_KEY,
+      '--import-dump',
+      path.join(scratch.dir, 'any.dump'),
+    ])
+    expect(refused.code).not.toBe('0')
+    expect(refused.output).toMatch(/shoal restore FILE --url/)
   })
 })
 
