@@ -367,5 +367,9 @@ describe('a node killed during a dump', () => {
       expect(task.error.code).toBe('dump_interrupted')
       expect(before).not.toContain(`${dumpUid}.dump`)
     }
+    // The next dump on that node clears what the stopped one left (a partial file, a scratch folder).
+    const next = await follower.request<Json>('POST', '/dumps')
+    expect((await waitTask(follower, next.body.taskUid)).status).toBe('succeeded')
+    expect((await dumpFiles(follower)).filter((f) => !f.endsWith('.dump'))).toEqual([])
   })
 })

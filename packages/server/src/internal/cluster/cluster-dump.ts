@@ -1,8 +1,8 @@
-import { rm } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { backupStamp, writeDump } from '../backups.ts'
 import { type ExportRequest, exportDetails, runExport } from '../export-task.ts'
-import type { TaskSummary } from '../task-types.ts'
+import type { StoredTask, TaskSummary } from '../task-types.ts'
 import { startNodeTask } from './node-task.ts'
 import type { ClusterRuntime } from './runtime.ts'
 import { clusterIndexSource } from './shard-images.ts'
@@ -29,6 +29,7 @@ export async function startClusterDump(runtime: ClusterRuntime, dumpDir: string)
     },
     async (_uid, progress) => {
       const scratch = path.join(dumpDir, `${dumpUid}.scratch`)
+      await removeLeftovers(runtime, dumpDir, dumpUid)
       try {
         const source = await clusterIndexSource(runtime, scratch)
         const file = path.join(dumpDir, `${dumpUid}.dump`)
@@ -57,7 +58,8 @@ export async function startClusterExport(
     runtime,
     {
       type: 'export',
-      operation: { kind: 'export', ...request },
+      // The remote's key stays in this node's memory: the metadata log (on every node) never holds it.
+      operation: { kind: 'export', ...request, apiKey: request.apiKey === null ? null : 'XXX...' },
       details: exportDetails(request),
       what: 'the export task',
     },
@@ -70,4 +72,24 @@ export async function startClusterExport(
       }
     },
   )
+}
+
+/**
+ * Removes what dumps of this node that stopped midway left in the dump folder (a `.partial` file,
+ * a `.scratch` folder): those of no dump task still processing on this node.
+ */
+async function removeLeftovers(runtime: ClusterRuntime, dumpDir: string, current: string): Promise<void> {
+  const running = new Set([current])
+  for (const task of runtime.node.metadata.tasks()) {
+    const stored = task as unknown as StoredTask
+    const details = (stored.details ?? {}) as { node?: unknown; dumpUid?: unknown }
+    if (stored.status === 'processing' && details.node === runtime.node.nodeId)
+      running.add(String(details.dumpUid))
+  }
+  const names = await readdir(dumpDir).catch(() => [] as string[])
+  for (const name of names) {
+    const match = /^(.+?)\.(dump\.partial|scratch)$/.exec(name)
+    if (match !== null && !running.has(match[1]!))
+      await rm(path.join(dumpDir, name), { recursive: true, force: true })
+  }
 }
