@@ -45,6 +45,8 @@ export interface BackupPaths {
 export const SNAPSHOT_FILE = 'shoal.snapshot'
 
 const DUMP_CHUNK = 1000
+/** A dump reports its progress after each part and every this many chunks within one. */
+const PROGRESS_CHUNKS = 10
 const MAGIC = Buffer.from('SHOALSNP', 'latin1')
 const SNAPSHOT_VERSION = 1
 const HEADER_BYTES = 48
@@ -84,7 +86,10 @@ async function writeWhole(
   }
 }
 
-/** How far a dump has come, reported after each part of an index (a shard on a cluster). */
+/**
+ * How far a dump has come, reported after each part of an index (a shard on a cluster) and every
+ * 10,000 documents within one.
+ */
 export interface DumpProgress {
   readonly indexesTotal: number
   readonly indexesDone: number
@@ -117,13 +122,17 @@ export async function writeDump(
             settings: await part.settings(),
             ...(info.sharding === undefined ? {} : { sharding: info.sharding }),
           })
+        const report = () =>
+          progress({ indexesTotal: indexes.length, indexesDone: done, documentsDone: documents })
         for (let offset = 0; ; offset += DUMP_CHUNK) {
           const page = await part.documents({ offset, limit: DUMP_CHUNK })
           if (page.length > 0) await line({ type: 'documents', indexUid: info.uid, documents: page })
           documents += page.length
           if (page.length < DUMP_CHUNK) break
+          // Within a large part too, so a long dump shows it moving.
+          if ((offset / DUMP_CHUNK) % PROGRESS_CHUNKS === PROGRESS_CHUNKS - 1) await report()
         }
-        await progress({ indexesTotal: indexes.length, indexesDone: done, documentsDone: documents })
+        await report()
       })
     }
     await line({ type: 'end', indexes: indexes.length, documents })
