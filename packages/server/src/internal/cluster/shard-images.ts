@@ -45,7 +45,7 @@ export async function clusterIndexSource(
       const targets = shardTargets(node, uid)
       if (targets.length === 0)
         throw new ApiError(
-          409,
+          404,
           'index_not_found',
           `Index \`${uid}\` was deleted while it was being read.`,
           'invalid_request',
@@ -77,6 +77,7 @@ function shardingOf(sharding: MetadataState['indexes'][string]['sharding']): Rec
     replicationFactor: sharding.replicationFactor,
     strategy: sharding.strategy ?? 'hash',
     ...(sharding.field === undefined ? {} : { field: sharding.field }),
+    ...(sharding.placement === undefined ? {} : { placement: sharding.placement }),
   }
 }
 
