@@ -90,7 +90,8 @@ export async function restoreBackup(
   return { indexes: manifest.indexes.length, documents, ...keys, failed }
 }
 
-async function isCluster(client: NodeClient): Promise<boolean> {
+/** Whether the node behind `client` is a cluster node. */
+export async function isCluster(client: NodeClient): Promise<boolean> {
   try {
     await client.request('GET', '/_admin/cluster')
     return true

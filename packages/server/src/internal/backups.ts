@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
-import { mkdir, open, readFile, rename } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { EnginePort } from './engine-port.ts'
 import { type ApiError, badRequest } from './errors.ts'
+import type { IndexSource } from './index-source.ts'
 
 /**
  * Server-side dumps and snapshots (`POST /dumps`, `POST /snapshots`), written
@@ -44,6 +45,8 @@ export interface BackupPaths {
 export const SNAPSHOT_FILE = 'shoal.snapshot'
 
 const DUMP_CHUNK = 1000
+/** A dump reports its progress after each part and every this many chunks within one. */
+const PROGRESS_CHUNKS = 10
 const MAGIC = Buffer.from('SHOALSNP', 'latin1')
 const SNAPSHOT_VERSION = 1
 const HEADER_BYTES = 48
@@ -67,9 +70,13 @@ async function writeWhole(
       else await handle.write(bytes)
     })
     await handle.sync()
-  } finally {
+  } catch (error) {
+    // A failed write leaves nothing behind: no half file, under either name.
     await handle.close()
+    await rm(temporary, { force: true })
+    throw error
   }
+  await handle.close()
   await rename(temporary, file)
   const folder = await open(path.dirname(file), 'r')
   try {
@@ -79,35 +86,58 @@ async function writeWhole(
   }
 }
 
-/** Writes every index (settings, documents with their vectors) as a dump; returns counts. */
+/**
+ * How far a dump has come, reported after each part of an index (a shard on a cluster) and every
+ * 10,000 documents within one.
+ */
+export interface DumpProgress {
+  readonly indexesTotal: number
+  readonly indexesDone: number
+  readonly documentsDone: number
+}
+
+/**
+ * Writes every index of `source` (settings, documents with their vectors; its sharding on a
+ * cluster) as a dump; returns counts. The file appears under its name only once whole.
+ */
 export async function writeDump(
-  engine: EnginePort,
+  source: IndexSource,
   file: string,
   createdAt: Date,
+  progress: (done: DumpProgress) => Promise<void> = async () => {},
 ): Promise<{ indexes: number; documents: number }> {
   let documents = 0
-  const indexes = engine.listIndexes()
+  const indexes = await source.indexes()
   await writeWhole(file, async (append) => {
     const line = (value: unknown) => append(`${JSON.stringify(value)}\n`)
     await line({ type: 'header', format: 'shoal-dump', version: 1, createdAt: createdAt.toISOString() })
-    for (const info of indexes) {
-      const index = engine.index(info.uid)
-      await line({
-        type: 'index',
-        uid: info.uid,
-        primaryKey: info.primaryKey,
-        settings: await index.getSettings(),
+    for (const [done, info] of indexes.entries()) {
+      await source.readParts(info.uid, async (part, position) => {
+        // The settings of the first part: every shard of an index holds the same settings.
+        if (position === 0)
+          await line({
+            type: 'index',
+            uid: info.uid,
+            primaryKey: info.primaryKey,
+            settings: await part.settings(),
+            ...(info.sharding === undefined ? {} : { sharding: info.sharding }),
+          })
+        const report = () =>
+          progress({ indexesTotal: indexes.length, indexesDone: done, documentsDone: documents })
+        for (let offset = 0; ; offset += DUMP_CHUNK) {
+          const page = await part.documents({ offset, limit: DUMP_CHUNK })
+          if (page.length > 0) await line({ type: 'documents', indexUid: info.uid, documents: page })
+          documents += page.length
+          if (page.length < DUMP_CHUNK) break
+          // Within a large part too, so a long dump shows it moving.
+          if ((offset / DUMP_CHUNK) % PROGRESS_CHUNKS === PROGRESS_CHUNKS - 1) await report()
+        }
+        await report()
       })
-      for (let offset = 0; ; offset += DUMP_CHUNK) {
-        const page = await index.getDocuments({ offset, limit: DUMP_CHUNK, retrieveVectors: true })
-        if (page.results.length > 0)
-          await line({ type: 'documents', indexUid: info.uid, documents: page.results })
-        documents += page.results.length
-        if (page.results.length < DUMP_CHUNK) break
-      }
     }
     await line({ type: 'end', indexes: indexes.length, documents })
   })
+  await progress({ indexesTotal: indexes.length, indexesDone: indexes.length, documentsDone: documents })
   return { indexes: indexes.length, documents }
 }
 

@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import type { NodeClient } from './http-client.ts'
+import { isCluster } from './backup-restore.ts'
+import { HttpError, type NodeClient } from './http-client.ts'
 import { SETTINGS } from './routes-settings.ts'
 
 /**
@@ -10,6 +11,8 @@ import { SETTINGS } from './routes-settings.ts'
  *
  *   {"type":"header","format":"shoal-dump","version":1,"createdAt":"…"}
  *   {"type":"index","uid":"movies","primaryKey":"id","settings":{…}}
+ *       (a cluster's dump adds "sharding":{"shardCount":6,"replicationFactor":3,"strategy":"hash"},
+ *       which a restore into a cluster passes to `POST /indexes` and a standalone one leaves out)
  *   {"type":"documents","indexUid":"movies","documents":[…]}      (chunks of DUMP_CHUNK)
  *   {"type":"end","indexes":1,"documents":1234}
  *
@@ -76,9 +79,33 @@ async function listAll<T>(client: NodeClient, path: string): Promise<T[]> {
 
 type DumpLine =
   | { type: 'header'; format: string; version: number }
-  | { type: 'index'; uid: string; primaryKey: string | null; settings: Record<string, unknown> }
+  | {
+      type: 'index'
+      uid: string
+      primaryKey: string | null
+      settings: Record<string, unknown>
+      /** Written by a cluster node's dump: the index's sharding, recreated on a cluster target. */
+      sharding?: Record<string, unknown>
+    }
   | { type: 'documents'; indexUid: string; documents: unknown[] }
   | { type: 'end'; indexes: number; documents: number }
+
+/** Whether the node behind `client` is a cluster node, asked through its cluster routes. */
+async function targetKind(
+  client: NodeClient,
+  out: (text: string) => void,
+): Promise<'standalone' | 'cluster'> {
+  try {
+    return (await isCluster(client)) ? 'cluster' : 'standalone'
+  } catch (error) {
+    // A node with no master key answers no cluster route: it cannot be asked, so it is said.
+    if (!(error instanceof HttpError && error.code === 'missing_master_key')) throw error
+    out(
+      "the target has no master key, so its cluster routes do not answer: the dump's sharding is not applied (each index gets the target's default)\n",
+    )
+    return 'standalone'
+  }
+}
 
 async function readDump(file: string): Promise<DumpLine[]> {
   const lines: DumpLine[] = []
@@ -103,20 +130,30 @@ async function readDump(file: string): Promise<DumpLine[]> {
   return lines
 }
 
+/**
+ * Loads a dump through `client`. A cluster's dump carries each index's sharding, passed to
+ * `POST /indexes` on a cluster target; `target` says what the node is when the caller knows
+ * (`shoal start --import-dump` loads a standalone node), else the node is asked.
+ */
 export async function restoreFrom(
   client: NodeClient,
   file: string,
   out: (text: string) => void,
+  target?: 'standalone' | 'cluster',
 ): Promise<{ indexes: number; documents: number; failed: string[] }> {
   const lines = await readDump(file)
+  const sharded = lines.some((line) => line.type === 'index' && line.sharding !== undefined)
+  const cluster = sharded && (target ?? (await targetKind(client, out))) === 'cluster'
   const taskUids: number[] = []
   let indexes = 0
   let documents = 0
   for (const line of lines) {
     if (line.type === 'index') {
       indexes++
-      const body =
-        line.primaryKey === null ? { uid: line.uid } : { uid: line.uid, primaryKey: line.primaryKey }
+      const body: Record<string, unknown> = { uid: line.uid }
+      if (line.primaryKey !== null) body.primaryKey = line.primaryKey
+      // A standalone target has no sharding: the dump's is for a cluster only.
+      if (cluster && line.sharding !== undefined) body.sharding = line.sharding
       taskUids.push((await client.request<{ taskUid: number }>('POST', '/indexes', body)).taskUid)
       const settings = Object.fromEntries(
         Object.entries(line.settings).filter(([name]) => RESTORED_SETTINGS.has(name)),

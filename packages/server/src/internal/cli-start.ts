@@ -79,6 +79,12 @@ export async function startNode(
   if (options.importDump !== undefined && options.importSnapshot !== undefined) {
     throw new ConfigError('give --import-dump or --import-snapshot, not both')
   }
+  if (config.cluster.enabled && options.importDump !== undefined) {
+    // The dump would go into this node's local engine, which a cluster node does not serve.
+    throw new ConfigError(
+      '--import-dump loads a standalone node; load a dump into a running cluster with `shoal restore FILE --url`',
+    )
+  }
   if (options.fromStandalone !== undefined) await refuseClusterDataDir(config.dataDir)
   const logger = createLogger(config.logLevel, nodeNameOf(config))
   const unlock = await lockDataDir(config.dataDir)
@@ -307,7 +313,7 @@ async function importDumpFile(
   out: (text: string) => void,
 ): Promise<void> {
   refuseNonEmpty(server.engine, 'a dump')
-  const result = await restoreFrom(new NodeClient(server.url, config.masterKey), file, out)
+  const result = await restoreFrom(new NodeClient(server.url, config.masterKey), file, out, 'standalone')
   if (result.failed.length > 0) throw new Error(`importing ${file} failed:\n  ${result.failed.join('\n  ')}`)
   out(`Imported ${result.indexes} index(es) and ${result.documents} document(s) from ${file}\n`)
 }

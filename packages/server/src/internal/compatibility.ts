@@ -96,9 +96,13 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/dumps',
-    "Shoal's JSON-lines dump (indexes, settings, documents with vectors; no keys or task history) for `shoal start --import-dump`; not Meilisearch's dump format",
+    "Shoal's JSON-lines dump (indexes, settings, documents with vectors; no keys or task history) for `shoal start --import-dump`; not Meilisearch's dump format. On a cluster node: read through the shards (each at one applied index), written on that node, with each index's sharding",
   ],
-  ['POST', '/snapshots', 'engine image and API keys for `shoal start --import-snapshot`; no task history'],
+  [
+    'POST',
+    '/snapshots',
+    'engine image and API keys for `shoal start --import-snapshot`; no task history. On a cluster node: a cluster backup (a `backupCreation` task, as `POST /admin/backups`), restored with `shoal backup restore`',
+  ],
   ['GET', '/experimental-features', '`metrics` is on; every other flag is off (Shoal lacks those features)'],
   [
     'PATCH',
@@ -120,7 +124,7 @@ const MEILISEARCH_ROUTES: [method: string, path: string, note?: string][] = [
   [
     'POST',
     '/export',
-    'a task (`export`): `url`, `apiKey`, `payloadSize` (`50 MiB`, `512 KB`, bytes), `indexes` patterns with `filter` and `overrideSettings`; the task succeeds once the remote tasks it enqueued have (else `export_remote_failed`); standalone only',
+    'a task (`export`): `url`, `apiKey`, `payloadSize` (`50 MiB`, `512 KB`, bytes), `indexes` patterns with `filter` and `overrideSettings`; the task succeeds once the remote tasks it enqueued have (else `export_remote_failed`); on a cluster node read through the shards, each at one applied index',
   ],
 ]
 

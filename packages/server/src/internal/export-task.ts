@@ -9,14 +9,16 @@
  *      most `payloadSize` bytes (a document larger than that goes alone).
  *
  * The task succeeds only once every remote task it enqueued has succeeded; the first remote
- * failure fails it (`export_remote_failed`, naming the remote task or the HTTP answer). The task
- * queue runs one task at a time, so the local indexes do not change while they are read.
+ * failure fails it (`export_remote_failed`, naming the remote task or the HTTP answer). On a
+ * standalone node the task queue runs one task at a time, so the local indexes do not change
+ * while they are read; on a cluster each shard is read from one image (cluster/cluster-dump.ts).
  */
 
 import { matchesPattern } from '@shoal/engine'
-import type { EnginePort, Filter } from './engine-port.ts'
+import type { Filter } from './engine-port.ts'
 import { ApiError, badRequest } from './errors.ts'
 import { HttpError, NodeClient } from './http-client.ts'
+import type { IndexSource } from './index-source.ts'
 import { isPlainObject } from './request-body.ts'
 import { checkFilter } from './routes-documents.ts'
 
@@ -137,24 +139,22 @@ export function exportDetails(request: ExportRequest): Record<string, unknown> {
   }
 }
 
-/** Runs an export; returns the task details with the documents sent per index. */
+/**
+ * Runs an export from `source` (a standalone engine, or a cluster's shards read one image at a
+ * time); returns the task details with the documents sent per index.
+ */
 export async function runExport(
-  engine: EnginePort,
+  source: IndexSource,
   request: ExportRequest,
 ): Promise<Record<string, unknown>> {
   const remote = new NodeClient(request.url, request.apiKey ?? undefined)
   const sent: Record<string, { documents: number }> = {}
   const taskUids: number[] = []
-  for (const info of engine.listIndexes()) {
+  for (const info of await source.indexes()) {
     const pattern = Object.keys(request.indexes).find((p) => matchesPattern(p, info.uid))
     if (pattern === undefined) continue
     const options = request.indexes[pattern]!
     const created = await ensureRemoteIndex(remote, info.uid, info.primaryKey)
-    const index = engine.index(info.uid)
-    if (created || options.overrideSettings) {
-      const settings = await index.getSettings()
-      taskUids.push(await enqueue(remote, 'PATCH', `/indexes/${info.uid}/settings`, settings))
-    }
     let documents = 0
     let batch: string[] = []
     let batchBytes = 2
@@ -164,23 +164,26 @@ export async function runExport(
       batch = []
       batchBytes = 2
     }
-    for (let offset = 0; ; offset += DOCUMENTS_PER_READ) {
-      const page = await index.getDocuments({
-        offset,
-        limit: DOCUMENTS_PER_READ,
-        retrieveVectors: true,
-        ...(options.filter === null ? {} : { filter: options.filter }),
-      })
-      for (const doc of page.results) {
-        const text = JSON.stringify(doc)
-        const bytes = Buffer.byteLength(text) + 1
-        if (batch.length > 0 && batchBytes + bytes > request.payloadSize) await flush()
-        batch.push(text)
-        batchBytes += bytes
-        documents++
+    await source.readParts(info.uid, async (part, position) => {
+      if (position === 0 && (created || options.overrideSettings))
+        taskUids.push(await enqueue(remote, 'PATCH', `/indexes/${info.uid}/settings`, await part.settings()))
+      for (let offset = 0; ; offset += DOCUMENTS_PER_READ) {
+        const page = await part.documents({
+          offset,
+          limit: DOCUMENTS_PER_READ,
+          ...(options.filter === null ? {} : { filter: options.filter }),
+        })
+        for (const doc of page) {
+          const text = JSON.stringify(doc)
+          const bytes = Buffer.byteLength(text) + 1
+          if (batch.length > 0 && batchBytes + bytes > request.payloadSize) await flush()
+          batch.push(text)
+          batchBytes += bytes
+          documents++
+        }
+        if (page.length < DOCUMENTS_PER_READ) break
       }
-      if (page.results.length < DOCUMENTS_PER_READ) break
-    }
+    })
     await flush()
     sent[info.uid] = { documents }
   }

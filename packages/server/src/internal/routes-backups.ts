@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { backupUidAt, MANIFEST_CHECKSUM_FILE, MANIFEST_FILE, readManifest } from './backup-format.ts'
-import { startClusterBackup } from './cluster/cluster-backup.ts'
+import { type ClusterBackupOptions, startClusterBackup } from './cluster/cluster-backup.ts'
 import { ApiError, badRequest } from './errors.ts'
 import { RawBody, type RouteSpec, type Services } from './route-spec.ts'
 
@@ -15,6 +15,17 @@ const BACKUP_UID = /^[0-9]{8}-[0-9]{9}-[0-9a-f]{8}$/
 
 function backupDir(services: Services): string {
   return services.config.backupDir ?? path.join(services.config.dataDir, 'backups')
+}
+
+/** A new backup's uid, folder and sources (also `POST /snapshots` on a cluster node). */
+export function newBackupOptions(services: Services): ClusterBackupOptions {
+  const backupUid = backupUidAt(new Date(), randomBytes(4).toString('hex'))
+  return {
+    backupUid,
+    folder: path.join(backupDir(services), backupUid),
+    keysFile: path.join(services.config.dataDir, 'keys.json'),
+    shoalVersion: services.version,
+  }
 }
 
 function backupNotFound(uid: string): ApiError {
@@ -33,15 +44,9 @@ export const backupRoutes: RouteSpec[] = [
     handler({ body, services }) {
       if (body instanceof Buffer && body.toString('utf8').trim() !== '')
         throw badRequest('bad_request', 'This route takes no body.')
-      const backupUid = backupUidAt(new Date(), randomBytes(4).toString('hex'))
-      const folder = path.join(backupDir(services), backupUid)
-      if (services.cluster !== undefined)
-        return startClusterBackup(services.cluster, {
-          backupUid,
-          folder,
-          keysFile: path.join(services.config.dataDir, 'keys.json'),
-          shoalVersion: services.version,
-        })
+      const options = newBackupOptions(services)
+      const { backupUid, folder } = options
+      if (services.cluster !== undefined) return startClusterBackup(services.cluster, options)
       return services.queue.enqueue({
         type: 'backupCreation',
         indexUid: null,

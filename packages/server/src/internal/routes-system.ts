@@ -1,15 +1,23 @@
+import path from 'node:path'
 import { notOnThisNode } from './backups.ts'
+import { startClusterBackup } from './cluster/cluster-backup.ts'
+import { startClusterDump, startClusterExport } from './cluster/cluster-dump.ts'
 import { badRequest } from './errors.ts'
 import { checkFeaturePatch, experimentalFeatures } from './experimental-features.ts'
 import { exportDetails, parseExportRequest } from './export-task.ts'
 import { readJsonBody } from './request-body.ts'
-import type { RouteSpec } from './route-spec.ts'
+import type { RouteSpec, Services } from './route-spec.ts'
+import { newBackupOptions } from './routes-backups.ts'
 
 /** Dumps and snapshots take no options: a body would be ignored, so it is refused. */
 function refuseBody(body: unknown): void {
   if (body instanceof Buffer && body.toString('utf8').trim() !== '') {
     throw badRequest('bad_request', 'This route takes no body.')
   }
+}
+
+function dumpDir(services: Services): string {
+  return services.config.dumpDir ?? path.join(services.config.dataDir, 'dumps')
 }
 
 export const systemRoutes: RouteSpec[] = [
@@ -77,11 +85,12 @@ export const systemRoutes: RouteSpec[] = [
     action: 'dumps.create',
     tag: 'Backups',
     summary:
-      'Write a dump (a task): every index with its settings and documents, vectors included, as JSON lines in `<dump dir>/<dumpUid>.dump`; `shoal start --import-dump` loads it',
+      'Write a dump (a task): every index with its settings and documents, vectors included, as JSON lines in `<dump dir>/<dumpUid>.dump` (on a cluster: read through the shards, on the node that received the request); `shoal start --import-dump` loads it',
     status: 202,
     handler({ body, services }) {
       refuseBody(body)
-      // A cluster node's engine has no local image to export: dumps and snapshots are standalone only.
+      // On a cluster, this node reads every shard from its leader and writes the dump to its disk.
+      if (services.cluster !== undefined) return startClusterDump(services.cluster, dumpDir(services))
       if (services.engine.exportSnapshot === undefined) throw notOnThisNode('Dumps')
       return services.queue.enqueue({
         type: 'dumpCreation',
@@ -97,12 +106,14 @@ export const systemRoutes: RouteSpec[] = [
     action: 'export',
     tag: 'Backups',
     summary:
-      'Copy indexes to another instance (a task): body `{ url, apiKey?, payloadSize?, indexes?: { <pattern>: { filter?, overrideSettings? } } }`; creates missing remote indexes, sends settings (new indexes, or `overrideSettings`) and the documents in bodies of at most `payloadSize`',
+      'Copy indexes to another instance (a task): body `{ url, apiKey?, payloadSize?, indexes?: { <pattern>: { filter?, overrideSettings? } } }`; creates missing remote indexes, sends settings (new indexes, or `overrideSettings`) and the documents in bodies of at most `payloadSize` (on a cluster: read through the shards, by the node that received the request)',
     status: 202,
     body: 'json',
     handler({ body, contentType, services }) {
       const request = parseExportRequest(readJsonBody(body, contentType))
-      // A cluster node's indexes are read through the shards: exports are standalone only, as dumps.
+      // On a cluster, this node reads every shard from its leader and sends the documents.
+      if (services.cluster !== undefined)
+        return startClusterExport(services.cluster, request, path.join(services.config.dataDir, 'scratch'))
       if (services.engine.exportSnapshot === undefined) throw notOnThisNode('Exports')
       return services.queue.enqueue({
         type: 'export',
@@ -118,10 +129,13 @@ export const systemRoutes: RouteSpec[] = [
     action: 'snapshots.create',
     tag: 'Backups',
     summary:
-      'Write a snapshot (a task): the engine image and the API keys in `<snapshot dir>/shoal.snapshot`, replacing the last; `shoal start --import-snapshot` loads it',
+      'Write a snapshot (a task): the engine image and the API keys in `<snapshot dir>/shoal.snapshot`, replacing the last; `shoal start --import-snapshot` loads it. On a cluster node: a cluster backup (a `backupCreation` task, as `POST /admin/backups`)',
     status: 202,
     handler({ body, services }) {
       refuseBody(body)
+      // A cluster has no single engine image: its snapshot is a cluster backup (docs/backups.md).
+      if (services.cluster !== undefined)
+        return startClusterBackup(services.cluster, newBackupOptions(services))
       if (services.engine.exportSnapshot === undefined) throw notOnThisNode('Snapshots')
       return services.queue.enqueue({
         type: 'snapshotCreation',

@@ -11,6 +11,7 @@ import {
 import type { EnginePort, Settings } from './engine-port.ts'
 import { ApiError } from './errors.ts'
 import { runExport } from './export-task.ts'
+import { engineIndexSource } from './index-source.ts'
 import type { IndexSwap, Operation, StoredTask } from './task-types.ts'
 
 /**
@@ -101,12 +102,12 @@ export async function runTask(
       if (backups === undefined) throw new Error('dumps need BackupPaths')
       const at = new Date(task.startedAt ?? Date.now())
       const dumpUid = backupStamp(at)
-      await writeDump(engine, path.join(backups.dumpDir, `${dumpUid}.dump`), at)
+      await writeDump(engineIndexSource(engine), path.join(backups.dumpDir, `${dumpUid}.dump`), at)
       return { dumpUid }
     }
     case 'export': {
       const { kind: _kind, ...request } = op
-      return runExport(engine, request)
+      return runExport(engineIndexSource(engine), request)
     }
     case 'createSnapshot':
       if (backups === undefined) throw new Error('snapshots need BackupPaths')

@@ -182,7 +182,7 @@ async function writeClusterBackup(
 }
 
 /** One shard's image from its leader, in chunks. */
-async function fetchShardImage(
+export async function fetchShardImage(
   runtime: ClusterRuntime,
   indexUid: string,
   target: ReturnType<typeof shardTargets>[number],
@@ -231,16 +231,35 @@ async function fetchShardImage(
   return { bytes: Buffer.concat(parts), appliedIndex: head.appliedIndex, documents: head.documents }
 }
 
+/** What a task of each node-run operation says when its node stopped before it ended. */
+const INTERRUPTED: Record<string, { code: string; message: string }> = {
+  createBackup: {
+    code: 'backup_interrupted',
+    message:
+      'The node writing this backup stopped before it finished; its folder is incomplete (it has no manifest).',
+  },
+  createDump: {
+    code: 'dump_interrupted',
+    message: 'The node writing this dump stopped before it finished; no dump file was written.',
+  },
+  export: {
+    code: 'export_interrupted',
+    message:
+      'The node running this export stopped before it finished; the remote may hold part of the documents.',
+  },
+}
+
 /**
- * Backups this node was running when it stopped can never finish: marked failed at start, so no
- * task stays `processing` without a trace.
+ * Backups, dumps and exports this node was running when it stopped can never finish: marked
+ * failed at start, so no task stays `processing` without a trace.
  */
-export async function failInterruptedBackups(node: ClusterNode, startedAtMs: number): Promise<void> {
+export async function failInterruptedTasks(node: ClusterNode, startedAtMs: number): Promise<void> {
   await node.readLinearizable({ timeoutMs: 30_000 })
   for (const task of node.metadata.tasks()) {
     const stored = task as unknown as StoredTask
-    if (ENDED_TASK_STATUSES.includes(stored.status) || stored.operation?.kind !== 'createBackup') continue
-    // A backup this process started (a request served before this sweep ran) is running.
+    const interrupted = INTERRUPTED[stored.operation?.kind ?? '']
+    if (ENDED_TASK_STATUSES.includes(stored.status) || interrupted === undefined) continue
+    // A task this process started (a request served before this sweep ran) is running.
     if (Date.parse(stored.startedAt ?? '') >= startedAtMs) continue
     if ((stored.details as { node?: unknown } | null)?.node !== node.nodeId) continue
     await node.propose({
@@ -250,12 +269,7 @@ export async function failInterruptedBackups(node: ClusterNode, startedAtMs: num
       patch: {
         status: 'failed',
         finishedAt: new Date().toISOString(),
-        error: new ApiError(
-          500,
-          'backup_interrupted',
-          'The node writing this backup stopped before it finished; its folder is incomplete (it has no manifest).',
-          'internal',
-        ).toBody(),
+        error: new ApiError(500, interrupted.code, interrupted.message, 'internal').toBody(),
       },
     })
   }

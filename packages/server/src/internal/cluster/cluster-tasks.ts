@@ -17,6 +17,7 @@ import {
 } from '../task-types.ts'
 import type { ClusterEngine } from './cluster-engine.ts'
 import { commitMetadata } from './metadata-commit.ts'
+import { isNodeRun } from './node-task.ts'
 
 /**
  * The task list of a cluster node: tasks live in the metadata Raft group, so their uids are
@@ -230,11 +231,11 @@ export class TaskScheduler {
 
   /** The oldest task still to run; cluster operations run beside the writes (cluster-operations.ts). */
   #next(): TaskRecord | undefined {
-    // A backup is run by the node that holds its folder (cluster-backup.ts), not by the scheduler.
+    // A backup, dump or export is run by the node that received it (node-task.ts), not by the scheduler.
     for (const task of this.#node.metadata.tasks())
       if (
         !ENDED_TASK_STATUSES.includes(task.status) &&
-        !isBackup(task) &&
+        !isNodeRun(task) &&
         !isClusterOperation((task as unknown as StoredTask).operation)
       )
         return task
@@ -387,10 +388,6 @@ export class TaskScheduler {
     if (payload === undefined) throw new Error(`task ${uid} has no documents`)
     return JSON.parse(Buffer.from(payload).toString('utf8')) as object[]
   }
-}
-
-function isBackup(task: TaskRecord): boolean {
-  return (task as unknown as StoredTask).operation?.kind === 'createBackup'
 }
 
 /** Largest number of documents merged into one batch of document additions. */

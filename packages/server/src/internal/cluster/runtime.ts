@@ -29,7 +29,7 @@ import { type DurationMetrics, durationMetrics, taskSeconds } from '../duration-
 import { P2PFrameTooLargeError, P2PNode, P2PUnreachableError } from '../p2p/index.ts'
 import { WebhookDispatcher } from '../webhooks.ts'
 import { AntiEntropy } from './anti-entropy.ts'
-import { failInterruptedBackups } from './cluster-backup.ts'
+import { failInterruptedTasks } from './cluster-backup.ts'
 import { ClusterEngine } from './cluster-engine.ts'
 import { type ClusterKeySet, clusterKeyFingerprints, deriveKey, readClusterKeys } from './cluster-key.ts'
 import { ClusterMetrics } from './cluster-metrics.ts'
@@ -228,9 +228,9 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     })
     scheduler.start()
     stops.unshift(() => scheduler.stop())
-    // Backups this node was writing when it last stopped cannot finish: they are failed, not left processing.
-    void failInterruptedBackups(node, Date.now()).catch((error: unknown) =>
-      logger.warn({ err: error }, 'could not mark interrupted backups failed'),
+    // Backups, dumps and exports this node ran when it last stopped cannot finish: failed, not left processing.
+    void failInterruptedTasks(node, Date.now()).catch((error: unknown) =>
+      logger.warn({ err: error }, 'could not mark interrupted tasks failed'),
     )
     const operations = new ClusterOperations({
       node,
