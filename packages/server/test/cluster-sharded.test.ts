@@ -158,6 +158,33 @@ describe('a sharded index on three nodes', () => {
     expect(lists[2]).toEqual(lists[0])
   })
 
+  it('creates a missing index for a document addition and keeps the documents, as one index does', async () => {
+    // The task creates the index on its shards, then writes to them: the write must not pass for
+    // a re-sent copy of the creation.
+    const added = await enqueue(nodes[1]!, 'POST', '/indexes/autocreated/documents?primaryKey=id', [
+      { id: 1, title: 'first' },
+      { id: 2, title: 'second' },
+    ])
+    const task = await succeeded(nodes[2]!, added)
+    expect(task.details).toMatchObject({ receivedDocuments: 2, indexedDocuments: 2 })
+    for (const node of nodes) {
+      const listed = await node.request<{ total: number }>('GET', '/indexes/autocreated/documents')
+      expect(listed.body.total).toBe(2)
+    }
+    // The same for a settings change to a missing index.
+    const set = await enqueue(nodes[0]!, 'PATCH', '/indexes/autoset/settings', {
+      filterableAttributes: ['genre'],
+    })
+    await succeeded(nodes[1]!, set)
+    const settings = await nodes[2]!.request<{ filterableAttributes: string[] }>(
+      'GET',
+      '/indexes/autoset/settings',
+    )
+    expect(settings.body.filterableAttributes).toEqual(['genre'])
+    await succeeded(nodes[0]!, await enqueue(nodes[0]!, 'DELETE', '/indexes/autocreated'))
+    await succeeded(nodes[0]!, await enqueue(nodes[0]!, 'DELETE', '/indexes/autoset'))
+  })
+
   it('refuses a bad batch as a whole before any shard replicates a part of it', async () => {
     type Shards = { shards: Array<{ replicas: Array<{ node: string; appliedIndex: number | null }> }> }
     const applied = async () => {

@@ -217,3 +217,42 @@ describe('a task writing one shard in two steps', () => {
     expect(outcome).toMatchObject({ ok: false, message: 'malformed shard entry' })
   })
 })
+
+describe('an index created by the task that writes to it', () => {
+  it('applies the task write after the creation it made, and each once', async () => {
+    const replica = await machine()
+    // A document addition to a missing index: its task (7) creates the index on the shard first.
+    const creation = {
+      kind: 'normal' as const,
+      term: 1,
+      index: 3,
+      data: encodeShardEntry({
+        taskUids: [7],
+        command: { type: 'createIndex', uid: 'items', primaryKey: 'id', settings: null, at: AT },
+        creation: true,
+      }),
+    }
+    await replica.apply(creation)
+    await replica.apply(add(4, 7, 'kept'))
+    expect(replica.engine.index('items').getDocument(1)).toMatchObject({ title: 'kept' })
+    // Re-sent copies of either change nothing.
+    expect(await replica.apply({ ...creation, index: 5 })).toMatchObject({ ok: true })
+    await replica.apply(add(6, 7, 'kept'))
+    expect(replica.engine.index('items').getDocument(1)).toMatchObject({ title: 'kept' })
+  })
+
+  it('refuses a creation flag that is not true as a malformed entry', async () => {
+    const replica = await machine()
+    const outcome = await replica.apply({
+      kind: 'normal' as const,
+      term: 1,
+      index: 3,
+      data: encodeShardEntry({
+        taskUids: [8],
+        command: { type: 'createIndex', uid: 'items', primaryKey: 'id', settings: null, at: AT },
+        creation: 'yes' as unknown as true,
+      }),
+    })
+    expect(outcome).toMatchObject({ ok: false, message: 'malformed shard entry' })
+  })
+})

@@ -162,13 +162,17 @@ export class ClusterEngine implements EnginePort {
       if (outcome.reason === 'index_exists') throw new IndexAlreadyExistsError(uid)
       throw new ApiError(400, 'invalid_index_uid', outcome.message)
     }
-    await this.#toAllShards(uid, {
-      type: 'createIndex',
+    await this.#toAllShards(
       uid,
-      primaryKey: opts.primaryKey ?? null,
-      settings: opts.settings ?? null,
-      at: this.#at,
-    })
+      {
+        type: 'createIndex',
+        uid,
+        primaryKey: opts.primaryKey ?? null,
+        settings: opts.settings ?? null,
+        at: this.#at,
+      },
+      { creation: true },
+    )
     return this.getIndex(uid)
   }
 
@@ -312,9 +316,15 @@ export class ClusterEngine implements EnginePort {
     command: Command,
     step = 0,
     concern: WriteConcern = 'quorum',
+    creation = false,
   ): Promise<unknown> {
     if (this.#taskUids === null) throw new Error('shard writes run inside a task')
-    const data = encodeShardEntry({ taskUids: this.#taskUids, command, ...(step === 0 ? {} : { step }) })
+    const data = encodeShardEntry({
+      taskUids: this.#taskUids,
+      command,
+      ...(step === 0 ? {} : { step }),
+      ...(creation ? { creation: true as const } : {}),
+    })
     if (target.holders.includes(this.node.nodeId)) await this.#hostedSoon(target.group)
     const outcome = (await this.#proposeWithRetry(target, data, concern)) as ShardOutcome | undefined
     // Acknowledged durable on the shard leader before it was applied anywhere: no outcome yet (the
@@ -376,8 +386,16 @@ export class ClusterEngine implements EnginePort {
     )
   }
 
-  async #toAllShards(uid: string, command: Command): Promise<unknown[]> {
-    return Promise.all(shardTargets(this.node, uid).map((target) => this.toShard(target, command)))
+  async #toAllShards(
+    uid: string,
+    command: Command,
+    options: { creation?: boolean } = {},
+  ): Promise<unknown[]> {
+    return Promise.all(
+      shardTargets(this.node, uid).map((target) =>
+        this.toShard(target, command, 0, 'quorum', options.creation === true),
+      ),
+    )
   }
 
   /** The shard groups of a new index start on every node after the metadata reaches it. */

@@ -24,6 +24,13 @@ export interface ShardEntry {
    * not taken for a re-sent copy of the first. At most `MAX_TASK_STEPS` - 1.
    */
   readonly step?: number
+  /**
+   * The index creation a task makes on its shards before its own write (a document addition or a
+   * settings change to an index that does not exist yet creates it, as in Meilisearch). It is
+   * remembered apart from the task's steps: under the task's step 0 it would pass for the task's
+   * write already applied, and the write would be dropped.
+   */
+  readonly creation?: true
 }
 
 /** Steps a task may take in one shard (0 and 1). */
@@ -33,7 +40,8 @@ export const MAX_TASK_STEPS = 2
  * The key a command's outcome is remembered under: the task uid for step 0 (as before steps
  * existed, so images written then read the same), the uid plus a fraction for a later step.
  */
-function outcomeKey(taskUid: number, step: number): number {
+function outcomeKey(taskUid: number, step: number, creation: boolean): number {
+  if (creation) return -taskUid - 1
   return step === 0 ? taskUid : taskUid + step / MAX_TASK_STEPS
 }
 
@@ -182,7 +190,8 @@ export class EngineShardMachine implements StateMachine {
         !(
           decoded.step === undefined ||
           (Number.isInteger(decoded.step) && decoded.step >= 0 && decoded.step < MAX_TASK_STEPS)
-        )
+        ) ||
+        !(decoded.creation === undefined || decoded.creation === true)
       )
         throw new TypeError('not a shard entry')
     } catch {
@@ -196,7 +205,8 @@ export class EngineShardMachine implements StateMachine {
     }
     // Applied already when every task it carries was (a batch may be re-run task by task).
     const step = decoded.step ?? 0
-    const seen = decoded.taskUids.map((uid) => this.#outcomes.get(outcomeKey(uid, step)))
+    const creation = decoded.creation === true
+    const seen = decoded.taskUids.map((uid) => this.#outcomes.get(outcomeKey(uid, step, creation)))
     if (seen.every((outcome) => outcome !== undefined)) return seen[0] as ShardOutcome
     // A batch re-sent after this shard moved past it (a deposed scheduler's late entry): one of its
     // tasks was applied, and so was a later task, which the scheduler runs only once every earlier
@@ -210,7 +220,7 @@ export class EngineShardMachine implements StateMachine {
     } catch (error) {
       outcome = failure(error)
     }
-    for (const uid of decoded.taskUids) this.#outcomes.set(outcomeKey(uid, step), outcome)
+    for (const uid of decoded.taskUids) this.#outcomes.set(outcomeKey(uid, step, creation), outcome)
     this.#highestTask = Math.max(this.#highestTask, ...decoded.taskUids)
     while (this.#outcomes.size > REMEMBERED_TASKS) {
       // Insertion order is apply order: forget the oldest.
