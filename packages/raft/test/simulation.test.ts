@@ -40,6 +40,7 @@ describe('deterministic simulation (Raft Figure 3 invariants after every step)',
       transfers: 0,
       writesAcknowledged: 0,
       readsServed: 0,
+      spuriousSignals: 0,
     }
     for (const seed of seeds(600)) sum(total, runSeed(defaultSimOptions(seed)).stats)
     if (single) return
@@ -102,6 +103,23 @@ describe('deterministic simulation (Raft Figure 3 invariants after every step)',
         `seed ${seed}: ${cluster.describe()}`,
       ).toBe(true)
     }
+  })
+
+  it('with closed-connection signals (crashes, partitions and spurious ones), stays safe, converges and is linearizable', {
+    timeout: 120_000,
+  }, () => {
+    let spurious = 0
+    for (const seed of seeds(100, 600_000)) {
+      for (const quiesce of [false, true]) {
+        const cluster = runSeed(
+          defaultSimOptions(seed, { clients: 4, connectionSignals: true, raft: { quiesce } }),
+        )
+        spurious += cluster.stats.spuriousSignals
+        const result = checkLinearizability(kvModel(), cluster.history.history(), { timeoutMs: 10_000 })
+        expect(result.verdict, `seed ${seed}, quiesce ${quiesce}`).toBe('linearizable')
+      }
+    }
+    if (!single) expect(spurious).toBeGreaterThan(200)
   })
 
   // Seeds the soak sweep (pnpm test:soak) found: a membership change attempted through a leader that
