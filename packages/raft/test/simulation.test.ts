@@ -44,8 +44,10 @@ describe('deterministic simulation (Raft Figure 3 invariants after every step)',
     }
     for (const seed of seeds(600)) sum(total, runSeed(defaultSimOptions(seed)).stats)
     if (single) return
-    // The faults must really have happened, or the test proves nothing.
-    for (const [key, value] of Object.entries(total)) expect(value, key).toBeGreaterThan(20)
+    // The faults must really have happened, or the test proves nothing (spurious connection
+    // signals only happen with `connectionSignals`, tested below).
+    for (const [key, value] of Object.entries(total))
+      if (key !== 'spuriousSignals') expect(value, key).toBeGreaterThan(20)
   })
 
   it('5 voters stay safe and converge', { timeout: 120_000 }, () => {
