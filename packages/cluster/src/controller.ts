@@ -1,8 +1,11 @@
+import type { RaftStatus } from '@shoal/raft'
 import type { ClusterLogger, ClusterNode } from './cluster-node.ts'
 import { type PlanNode, planMetaChange } from './controller-plan.ts'
 import { ClusterConfigError } from './errors.ts'
 import { type MembershipPort, sameAdvert } from './membership.ts'
 import type { MetadataCommand } from './metadata/types.ts'
+import { metadataLeaderTarget } from './metadata-leader-placement.ts'
+import { SHARD_GROUP_PREFIX } from './shard-hosting.ts'
 import { type MoveReason, planShardMoves, type ShardMovesPlan } from './shard-moves.ts'
 
 /** The shard plan is made again at least this often even when nothing it reads changed. */
@@ -43,6 +46,12 @@ export interface ControllerConfig {
   readonly maxOutgoingMoves: number
   /** 1: move replicas to even out the load (after joins); 0: only repairs (lost nodes, drains, replacements). @defaultValue 1 */
   readonly autoRebalance: number
+  /**
+   * The metadata leader hands its leadership to a live, caught-up voter leading fewer shard
+   * groups than itself at most this often (metadata-leader-placement.ts); 0 turns it off.
+   * @defaultValue 30000
+   */
+  readonly metadataLeaderMoveIntervalMs: number
 }
 
 export const DEFAULT_CONTROLLER_CONFIG: ControllerConfig = Object.freeze({
@@ -54,6 +63,7 @@ export const DEFAULT_CONTROLLER_CONFIG: ControllerConfig = Object.freeze({
   maxIncomingMoves: 2,
   maxOutgoingMoves: 2,
   autoRebalance: 1,
+  metadataLeaderMoveIntervalMs: 30_000,
 })
 
 export function resolveControllerConfig(partial: Partial<ControllerConfig> = {}): ControllerConfig {
@@ -68,6 +78,8 @@ export function resolveControllerConfig(partial: Partial<ControllerConfig> = {})
   if (config.maxIncomingMoves < 1 || config.maxOutgoingMoves < 1)
     throw new ClusterConfigError('maxIncomingMoves and maxOutgoingMoves must be at least 1')
   if (config.autoRebalance > 1) throw new ClusterConfigError('autoRebalance must be 0 or 1')
+  if (!Number.isInteger(config.metadataLeaderMoveIntervalMs) || config.metadataLeaderMoveIntervalMs < 0)
+    throw new ClusterConfigError('metadataLeaderMoveIntervalMs must be a non-negative integer')
   return Object.freeze(config)
 }
 
@@ -100,6 +112,8 @@ export class Controller {
   readonly #options: ControllerOptions
   #timer: ReturnType<typeof setInterval> | null = null
   #running = false
+  /** When this node last handed the metadata leadership away (see `metadataLeaderMoveIntervalMs`). */
+  #leaderMovedAtMs = Number.NEGATIVE_INFINITY
   #unsubscribe: (() => void) | null = null
   /** The last shard plan and what it was made from (see `planShardMoves`). */
   #lastPlan: {
@@ -195,6 +209,30 @@ export class Controller {
       await raft.proposeConfChange(change, { signal: AbortSignal.timeout(10_000) })
     }
     await this.#moveShards(now)
+    this.#placeMetadataLeader(now, status)
+  }
+
+  /** Moves the metadata leadership off this node when it leads more shard groups than a voter that could take over. */
+  #placeMetadataLeader(now: number, status: RaftStatus): void {
+    const interval = this.config.metadataLeaderMoveIntervalMs
+    const node = this.#options.node
+    const host = node.host
+    if (interval === 0 || host === null || now - this.#leaderMovedAtMs < interval) return
+    const shardLeaders = host.groups
+      .filter((group) => group.startsWith(SHARD_GROUP_PREFIX))
+      .map((group) => host.group(group)?.leader ?? null)
+    const lag = new Map(status.followers.map((f) => [f.id, f.lag]))
+    const candidates = status.confState.voters.filter(
+      (id) => node.isAlive(id) && (lag.get(id) ?? Number.POSITIVE_INFINITY) <= this.config.caughtUpEntries,
+    )
+    const target = metadataLeaderTarget({ self: node.nodeId, shardLeaders, candidates })
+    if (target === null) return
+    this.#leaderMovedAtMs = now
+    this.#options.logger.info(
+      { to: target },
+      'metadata leadership moves to a node leading fewer shard groups',
+    )
+    node.metaRaft?.transferLeadership(target)
   }
 
   /**

@@ -25,12 +25,15 @@ export interface ShardGroupRef {
   readonly group: string
 }
 
+/** Every shard group's name starts with this; the metadata group's does not. */
+export const SHARD_GROUP_PREFIX = 'shard/'
+
 /**
  * The Raft group of shard `shard` of the incarnation created at `createdAtMs` of the index whose
  * shards are named `name` (its uid, unless it was renamed since).
  */
 export function shardGroupOf(name: string, createdAtMs: number, shard: number): string {
-  return `shard/${name}/${createdAtMs}/${shard}`
+  return `${SHARD_GROUP_PREFIX}${name}/${createdAtMs}/${shard}`
 }
 
 /**

@@ -283,14 +283,13 @@ export class RaftHost {
    * The transport lost its connection to `node` (a reset socket: its process
    * died, or the link broke). A suspicion, not a verdict, that stands in for
    * the heartbeats a quiesced group no longer sends:
-   * - each group whose leader here is `node` wakes; a quiesced follower's
-   *   election timer runs again from now, so it campaigns (pre-vote first)
-   *   after its randomized election timeout, as a follower that stopped
-   *   hearing heartbeats now would. A group already awake is not touched: its
-   *   timer already runs from the last heartbeat. While the leader lives, the
-   *   pre-vote is refused (the other members still follow it) and wakes the
-   *   leader, whose heartbeats end the campaign: no term changes, nothing
-   *   committed is lost;
+   * - each group whose leader here is `node` wakes (if quiesced) and
+   *   campaigns (pre-vote first) within `leaderLossCampaignTicks` instead of an
+   *   election timeout; until a frame from `node` arrives, its member here
+   *   grants the campaigns of members that lost `node` too
+   *   (`RaftCore.leaderUnreachable`). While the leader lives, the pre-vote is
+   *   refused by every member that still hears it and wakes the leader, whose
+   *   heartbeats end the campaign: no term changes, nothing committed is lost;
    * - proposals forwarded to `node` and not answered fail at once with
    *   `RaftUnreachableError` (outcome unknown) instead of at their deadline;
    * - `propose()` forwards nothing to `node` while the suspicion lasts; it
@@ -305,9 +304,9 @@ export class RaftHost {
     this.#counts.peerSuspicions++
     for (const hosted of this.#groups.values()) {
       const member = hosted.node
-      if (member.leader !== node || !member.quiesced) continue
-      this.#counts.suspicionWakes++
-      member.wake()
+      if (member.leader !== node) continue
+      if (member.quiesced) this.#counts.suspicionWakes++
+      member.leaderUnreachable(node)
     }
   }
 

@@ -219,6 +219,12 @@ export class RaftNode {
     this.#schedule()
   }
 
+  /** The transport lost its connection to `id` (see `RaftCore.leaderUnreachable`). */
+  leaderUnreachable(id: NodeId): void {
+    this.#act((core) => core.leaderUnreachable(id))
+    this.#schedule()
+  }
+
   /** True while the group is quiesced here: ticks are no-ops and nothing is sent. */
   get quiesced(): boolean {
     return this.#core?.quiesced ?? false

@@ -91,7 +91,7 @@ async function shoalFailover(
   nodes: ClusterProcess[],
   round: number,
   busy: boolean,
-): Promise<{ ackMs: number; electedMs: number }> {
+): Promise<{ ackMs: number; electedMs: number; timeline: Timeline }> {
   const live = nodes.filter(isLive)
   await until('the shard settled', 120_000, () => shardsSettled(live[0]!, 'fo'))
   const writer = busy ? startWriter(() => nodes, 'fo', ['busy', 'shard', 'words']) : null
@@ -102,28 +102,114 @@ async function shoalFailover(
   if (victim === undefined) throw new Error(`no process for shard leader ${leaderId}`)
   const meta = await ok<{ metadata_leader: string }>(live[0]!, 'GET', '/_cluster/nodes')
   const survivors = nodes.filter((n) => n !== victim)
+  const ledMetadata = meta.metadata_leader === victim.nodeId
+  const killedAt = Date.now()
   const elected = electedAfter(survivors, performance.now())
+  const metaElected = ledMetadata ? metadataElectedAfter(survivors, performance.now()) : Promise.resolve(0)
+  // The first acknowledged probe: where its time went (see `Timeline`).
+  let first: { node: ClusterProcess; uid: number; sentAt: number; ackAt: number } | null = null
   const timing = await timeFailover({
     kill: () => victim.kill(),
     survivors: survivors.map((n) => n.name),
     attempt: async (name, sequence, deadlineMs) => {
       const node = survivors.find((n) => n.name === name) as ClusterProcess
+      const sentAt = Date.now()
       const sent = await ok<{ taskUid: number }>(node, 'POST', '/indexes/fo/documents', [
         { id: `probe-${round}-${sequence}`, title: 'failover probe' },
       ])
       await waitTask(node, sent.taskUid, deadlineMs)
+      first ??= { node, uid: sent.taskUid, sentAt, ackAt: Date.now() }
     },
     // A write is a task (enqueue, then the shard leader applies it): each attempt may take 10 s, and
     // one starts every 100 ms at each survivor (etcd's probe: every 10 ms, 500 ms each).
     timing: { attemptDeadlineMs: 10_000, intervalMs: 100 },
   })
   const electedMs = await elected
+  const metadataMs = await metaElected
   await writer?.stop()
+  const timeline = await probeTimeline(first, killedAt, electedMs, metadataMs, ledMetadata)
   ctx.log(
-    `shoal${busy ? ' (busy)' : ' (idle)'} round ${round}: ${timing.elapsedMs.toFixed(0)} ms, new shard leader seen after ${electedMs.toFixed(0)} ms (${victim.name} led the shard${meta.metadata_leader === victim.nodeId ? ' and the metadata' : ''}; ${timing.attempts} attempts)`,
+    `shoal${busy ? ' (busy)' : ' (idle)'} round ${round}: ${timing.elapsedMs.toFixed(0)} ms, new shard leader seen after ${electedMs.toFixed(0)} ms (${victim.name} led the shard${ledMetadata ? ' and the metadata' : ''}; ${timing.attempts} attempts); timeline ${describeTimeline(timeline)}`,
   )
   await victim.restart()
-  return { ackMs: timing.elapsedMs, electedMs }
+  return { ackMs: timing.elapsedMs, electedMs, timeline }
+}
+
+/**
+ * One round's steps, each in ms from the kill (wall clock of the bench and the servers: one
+ * machine): the new metadata leader seen (0 when the killed node did not lead the metadata
+ * group), the new shard leader seen, and for the first probe acknowledged: sent, enqueued (its
+ * task's `enqueuedAt`), started and finished (`startedAt`, `finishedAt`), and its success seen by
+ * the probe's polling. Gaps between them say where a slow round spent its time.
+ */
+interface Timeline {
+  ledMetadata: boolean
+  metadataLeaderSeen: number
+  shardLeaderSeen: number
+  probeSent: number
+  enqueued: number
+  started: number
+  finished: number
+  acknowledged: number
+}
+
+const TIMELINE_STEPS = [
+  'metadataLeaderSeen',
+  'shardLeaderSeen',
+  'probeSent',
+  'enqueued',
+  'started',
+  'finished',
+  'acknowledged',
+] as const
+
+async function probeTimeline(
+  first: { node: ClusterProcess; uid: number; sentAt: number; ackAt: number } | null,
+  killedAt: number,
+  electedMs: number,
+  metadataMs: number,
+  ledMetadata: boolean,
+): Promise<Timeline> {
+  const task =
+    first === null
+      ? null
+      : await first.node
+          .request<{ enqueuedAt: string; startedAt: string | null; finishedAt: string | null }>(
+            'GET',
+            `/tasks/${first.uid}`,
+          )
+          .catch(() => null)
+  const at = (iso: string | null | undefined) => (iso == null ? Number.NaN : Date.parse(iso) - killedAt)
+  return {
+    ledMetadata,
+    metadataLeaderSeen: metadataMs,
+    shardLeaderSeen: electedMs,
+    probeSent: first === null ? Number.NaN : first.sentAt - killedAt,
+    enqueued: at(task?.body.enqueuedAt),
+    started: at(task?.body.startedAt),
+    finished: at(task?.body.finishedAt),
+    acknowledged: first === null ? Number.NaN : first.ackAt - killedAt,
+  }
+}
+
+const describeTimeline = (t: Timeline) =>
+  TIMELINE_STEPS.map((step) => `${step} ${Number.isFinite(t[step]) ? t[step].toFixed(0) : '?'}`).join(', ')
+
+/** Milliseconds from `sinceMs` until a survivor names a surviving metadata leader (polled every 50 ms). */
+async function metadataElectedAfter(survivors: readonly ClusterProcess[], sinceMs: number): Promise<number> {
+  const ids = new Set(survivors.map((n) => n.nodeId))
+  const deadline = sinceMs + 30_000
+  while (performance.now() < deadline) {
+    for (const node of survivors) {
+      const view = await node
+        .request<{ metadata_leader: string | null }>('GET', '/_cluster/nodes')
+        .catch(() => null)
+      const leader = view?.body?.metadata_leader
+      if (leader != null && ids.has(leader)) return performance.now() - sinceMs
+    }
+    await sleep(50)
+  }
+  return Number.NaN
 }
 
 /** Milliseconds from `sinceMs` until a survivor reports a shard leader among the survivors (polled every 50 ms). */
@@ -176,6 +262,7 @@ async function failover(ctx: SuiteContext, plan: Plan, nodes: ClusterProcess[]):
     'shoal-leader-seen': [] as number[],
     'shoal-busy-leader-seen': [] as number[],
   }
+  const timelines = { shoal: [] as Timeline[], 'shoal-busy': [] as Timeline[] }
   try {
     await createIndex(nodes[0]!, 'fo', 1, 3)
     await waitTask(
@@ -190,6 +277,7 @@ async function failover(ctx: SuiteContext, plan: Plan, nodes: ClusterProcess[]):
           const timing = await shoalFailover(ctx, nodes, round, system === 'shoal-busy')
           figures[system].push(timing.ackMs)
           figures[`${system}-leader-seen`].push(timing.electedMs)
+          timelines[system].push(timing.timeline)
         } else if (etcd !== null) figures.etcd.push(await etcdFailover(ctx, etcd, round))
       }
     }
@@ -210,6 +298,7 @@ async function failover(ctx: SuiteContext, plan: Plan, nodes: ClusterProcess[]):
       `failover ${name}: median ${s.median.toFixed(0)} ms (${s.min.toFixed(0)}–${s.max.toFixed(0)}, ${values.length} rounds)`,
     )
   }
+  recordTimelines(ctx, timelines)
   if (figures.etcd.length > 0) {
     ctx.ratio('failover-shoal-vs-etcd', spread(figures.shoal).median, spread(figures.etcd).median, peer)
     ctx.ratio(
@@ -220,6 +309,36 @@ async function failover(ctx: SuiteContext, plan: Plan, nodes: ClusterProcess[]):
     )
   }
   ctx.log(`uptime after failover: ${uptime()}`)
+}
+
+/**
+ * Every round's timeline (`failover-<system>-timeline`, metric `r<round>-<step>`, ms from the
+ * kill), the rounds whose killed node also led the metadata group, and the median of each step.
+ */
+function recordTimelines(ctx: SuiteContext, timelines: Record<string, Timeline[]>): void {
+  for (const [system, rounds] of Object.entries(timelines)) {
+    if (rounds.length === 0) continue
+    const name = `failover-${system}-timeline`
+    rounds.forEach((t, round) => {
+      ctx.record({ name, metric: `r${round}-ledMetadata`, value: t.ledMetadata ? 1 : 0, unit: 'bool' })
+      for (const step of TIMELINE_STEPS)
+        if (Number.isFinite(t[step]))
+          ctx.record({ name, metric: `r${round}-${step}`, value: t[step], unit: 'ms' })
+    })
+    const both = rounds.filter((t) => t.ledMetadata).length
+    ctx.record({ name, metric: 'rounds-killing-the-metadata-leader', value: both, unit: 'rounds' })
+    const medians: string[] = []
+    for (const step of TIMELINE_STEPS) {
+      // The metadata election only counts in rounds whose killed node led the metadata group.
+      const counted = step === 'metadataLeaderSeen' ? rounds.filter((t) => t.ledMetadata) : rounds
+      const values = counted.map((t) => t[step]).filter((v) => Number.isFinite(v))
+      if (values.length === 0) continue
+      const median = spread(values).median
+      ctx.record({ name, metric: `median-${step}`, value: median, unit: 'ms' })
+      medians.push(`${step} ${median.toFixed(0)}`)
+    }
+    ctx.log(`failover ${system} timeline medians (ms from the kill): ${medians.join(', ')}`)
+  }
 }
 
 /** Loads `plan.moveDocs` documents into `big` (1 shard, RF 3); resolves with their JSON bytes. */

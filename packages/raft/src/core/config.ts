@@ -71,6 +71,15 @@ export interface RaftConfig {
    * @defaultValue false
    */
   quiesce: boolean
+  /**
+   * A follower whose driver reports the connection to its leader lost
+   * (`RaftCore.leaderUnreachable`: the leader's process died, so its socket
+   * closed) campaigns after a random number of ticks in [1,
+   * leaderLossCampaignTicks] instead of a whole election timeout; the spread
+   * keeps two followers from splitting the vote. Must be ≤ electionTicks.
+   * @defaultValue 3
+   */
+  leaderLossCampaignTicks: number
 }
 
 export const DEFAULT_RAFT_CONFIG: Readonly<Omit<RaftConfig, 'id'>> = Object.freeze({
@@ -86,6 +95,7 @@ export const DEFAULT_RAFT_CONFIG: Readonly<Omit<RaftConfig, 'id'>> = Object.free
   maxInflightSnapshotChunks: 8,
   catchUpSnapshotBytes: 8 * 1024 * 1024,
   quiesce: false,
+  leaderLossCampaignTicks: 3,
 })
 
 /** Thrown by `resolveRaftConfig` for a configuration that cannot work. */
@@ -105,6 +115,7 @@ export function resolveRaftConfig(partial: Partial<RaftConfig> & { id: NodeId })
     'maxInflightBytes',
     'snapshotChunkBytes',
     'maxInflightSnapshotChunks',
+    'leaderLossCampaignTicks',
   ]
   for (const key of positive) {
     const value = config[key]
@@ -116,6 +127,8 @@ export function resolveRaftConfig(partial: Partial<RaftConfig> & { id: NodeId })
     throw new RaftConfigError(`catchUpSnapshotBytes must be a non-negative integer, got ${String(catchUp)}`)
   if (config.heartbeatTicks >= config.electionTicks)
     throw new RaftConfigError('heartbeatTicks must be smaller than electionTicks')
+  if (config.leaderLossCampaignTicks > config.electionTicks)
+    throw new RaftConfigError('leaderLossCampaignTicks must not exceed electionTicks')
   if (config.leaseReads && !config.checkQuorum) throw new RaftConfigError('leaseReads requires checkQuorum')
   if (config.id === '') throw new RaftConfigError('id must not be empty')
   return config

@@ -134,6 +134,11 @@ export class RaftCore {
   #quiesced = false
   /** Peers a node-level failure detector reports dead; they do not hold quiescence back. */
   #deadPeers: Set<NodeId> | null = null
+  /**
+   * The leader of `term` whose connection the driver reported lost, while no
+   * message from it has arrived since (see `leaderUnreachable`).
+   */
+  #leaderLost: { id: NodeId; term: number } | null = null
 
   constructor(init: RaftInit) {
     this.#config = init.config
@@ -223,6 +228,31 @@ export class RaftCore {
       // The remaining randomized part of the timeout, in [0, electionTicks), still breaks ties.
       this.#electionElapsed = this.#config.electionTicks
     }
+  }
+
+  /**
+   * The driver lost its connection to `id` (a closed socket: its process died,
+   * or the link broke). If `id` is the leader this follower follows, the
+   * follower wakes and campaigns (pre-vote first) within
+   * `leaderLossCampaignTicks` instead of an election timeout, and, until a
+   * message from `id` arrives, it no longer holds to that leader against
+   * other members' campaigns: it grants their pre-votes and votes by the
+   * ordinary rules (one vote per term, an up-to-date log, Raft §5.2, §5.4.1)
+   * instead of ignoring them as leader stickiness would (thesis §4.2.3).
+   * A member that did not lose its connection, or heard from the leader
+   * since, still ignores them, so a spurious signal at one follower costs no
+   * term: its pre-vote is refused by the others' silence and by the leader,
+   * whose heartbeat (the pre-vote wakes a quiesced leader) makes it a
+   * follower of the same leader again.
+   */
+  leaderUnreachable(id: NodeId): void {
+    this.#assertNoReady()
+    if (id === this.id || this.#role !== 'follower' || this.#leader !== id) return
+    this.#wake()
+    this.#leaderLost = { id, term: this.#term }
+    if (!this.#promotable()) return
+    const remaining = 1 + this.#rng.int(this.#config.leaderLossCampaignTicks)
+    this.#electionElapsed = Math.max(this.#electionElapsed, this.#randomizedElectionTicks - remaining)
   }
 
   /** Starts an election now (as after an election timeout). */
@@ -364,6 +394,7 @@ export class RaftCore {
       return
     }
     if (this.#quiesced && this.#wakesUp(m)) this.#wake()
+    if (this.#leaderLost?.id === m.from) this.#leaderLost = null
     if (!this.#stepTerm(m)) return
     if (m.type === 'vote') {
       this.#handleVote(m)
@@ -501,10 +532,13 @@ export class RaftCore {
       if (m.type === 'vote') {
         // A member that heard from a leader within the election timeout ignores
         // votes (leader stickiness, thesis §4.2.3), unless a transfer asked for it.
+        // A member that lost its connection to that leader (and heard nothing from it since)
+        // no longer holds to it (see `leaderUnreachable`).
         const inLease =
           this.#config.checkQuorum &&
           this.#leader !== null &&
-          this.#electionElapsed < this.#config.electionTicks
+          this.#electionElapsed < this.#config.electionTicks &&
+          !this.#lostLeader()
         if (inLease && !m.transfer) return false
         if (m.pre) return true
       }
@@ -532,12 +566,38 @@ export class RaftCore {
     return true
   }
 
+  /** Whether the leader followed now is the one whose connection was reported lost. */
+  #lostLeader(): boolean {
+    const lost = this.#leaderLost
+    return lost !== null && lost.id === this.#leader && lost.term === this.#term
+  }
+
+  /**
+   * Two members that campaign at once with the same log would grant each
+   * other's pre-votes and then split the real vote, costing an election
+   * timeout (likely when every follower learns of the leader's death at the
+   * same moment, see `leaderUnreachable`). A pre-candidate therefore refuses a
+   * rival pre-candidate's pre-vote whose log equals its own when the rival's id is
+   * the higher one: of two such rivals exactly one goes on. Pre-votes decide
+   * nothing (thesis §9.6), so this touches liveness only.
+   */
+  #rivalYields(m: VoteMessage): boolean {
+    return (
+      m.pre &&
+      this.#role === 'preCandidate' &&
+      m.term === this.#term + 1 &&
+      m.index === this.log.lastIndex() &&
+      m.logTerm === this.log.lastTerm() &&
+      m.from > this.id
+    )
+  }
+
   #handleVote(m: VoteMessage): void {
     const canVote =
       this.#vote === m.from ||
       (this.#vote === null && this.#leader === null) ||
       (m.pre && m.term > this.#term)
-    const grant = canVote && this.log.isUpToDate(m.index, m.logTerm)
+    const grant = canVote && this.log.isUpToDate(m.index, m.logTerm) && !this.#rivalYields(m)
     const term = grant ? m.term : this.#term
     this.#send({ type: 'voteResponse', from: this.id, to: m.from, term, pre: m.pre, reject: !grant })
     if (grant && !m.pre) {

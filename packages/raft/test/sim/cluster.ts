@@ -30,6 +30,12 @@ export interface SimOptions {
   checkEveryStep: boolean
   /** Core settings to vary (pre-vote, check-quorum, flow control). */
   raft: Partial<Omit<RaftConfig, 'id'>>
+  /**
+   * Closed-connection signals (`RaftCore.leaderUnreachable`), as a transport gives them: every
+   * live member that loses its link to a peer (a crash, a partition) is told at once, and now
+   * and then a member is told about its live, reachable leader (a spurious signal).
+   */
+  connectionSignals?: boolean
 }
 
 const TICK_UNITS = 4
@@ -86,6 +92,8 @@ export class SimCluster {
     transfers: 0,
     writesAcknowledged: 0,
     readsServed: 0,
+    /** Closed-connection signals about a live, reachable leader (`connectionSignals`). */
+    spuriousSignals: 0,
   }
   #nextNodeId = 1
   #faultsOn = true
@@ -349,6 +357,32 @@ export class SimCluster {
     node.core = null
     node.downUntil = this.now + this.rng.range(20, 200)
     this.#reportLiveness()
+    this.#signalLostLinks()
+  }
+
+  /** Tells every live member about each peer it can no longer reach (see `connectionSignals`). */
+  #signalLostLinks(): void {
+    if (this.options.connectionSignals !== true) return
+    for (const node of this.nodes.values()) {
+      const core = node.core
+      if (core === null) continue
+      for (const peer of this.nodes.values())
+        if (peer !== node && (peer.core === null || this.net.isCut(node.id, peer.id)))
+          core.leaderUnreachable(peer.id)
+      this.#process(node)
+    }
+  }
+
+  /** A closed-connection signal about a leader that is alive and reachable. */
+  #spuriousSignal(): void {
+    if (this.options.connectionSignals !== true || !this.rng.chance(0.01)) return
+    const node = this.rng.pick([...this.nodes.values()])
+    const leader = node.core?.leader
+    if (node.core == null || leader == null) return
+    this.stats.spuriousSignals++
+    this.note(`spurious connection loss ${node.id} -> ${leader}`)
+    node.core.leaderUnreachable(leader)
+    this.#process(node)
   }
 
   #restart(node: SimNode): void {
@@ -423,7 +457,9 @@ export class SimCluster {
       this.note(`partition ${side.join(',')} | rest`)
       this.net.partition(side, ids)
       this.#reportLiveness()
+      this.#signalLostLinks()
     }
+    this.#spuriousSignal()
     if (rng.chance(0.012)) {
       this.note('heal')
       this.net.heal()

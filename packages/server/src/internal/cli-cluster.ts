@@ -82,6 +82,11 @@ interface OperationTask {
     bytesMoved?: number
     inFlight?: Array<{ index: string; shard: number; to: string | null; progress: number; bytes: number }>
   } | null
+  /** Meilisearch's batch progress shape; `null` unless processing. */
+  progress?: {
+    steps: Array<{ currentStep: string; finished: number; total: number }>
+    percentage: number
+  } | null
 }
 
 /** Bytes in MiB with one decimal. */
@@ -99,7 +104,12 @@ export function describeProgress(
       (m) => ` [${m.index}/${m.shard} -> ${names(m.to)} ${Math.round(m.progress * 100)}%, ${mib(m.bytes)}]`,
     )
     .join('')
-  return `${what}: task ${task.uid} ${task.status}: ${d.movesDone ?? 0}/${d.movesPlanned ?? 0} move(s) done, ${d.movesInFlight ?? 0} move(s) in flight${moves}, ${d.movesWaiting ?? 0} waiting, ${mib(d.bytesMoved ?? 0)} moved`
+  const step = task.progress?.steps[0]
+  const where =
+    task.progress == null || step === undefined
+      ? ''
+      : `, ${task.progress.percentage.toFixed(0)}% (${step.currentStep})`
+  return `${what}: task ${task.uid} ${task.status}: ${d.movesDone ?? 0}/${d.movesPlanned ?? 0} move(s) done, ${d.movesInFlight ?? 0} move(s) in flight${moves}, ${d.movesWaiting ?? 0} waiting, ${mib(d.bytesMoved ?? 0)} moved${where}`
 }
 
 /**

@@ -63,7 +63,8 @@ export const taskRoutes: RouteSpec[] = [
     url: '/tasks/:taskUid',
     action: 'tasks.get',
     tag: 'Tasks',
-    summary: 'One task with its status, details and error',
+    summary:
+      'One task with its status, details and error; a cluster operation task (`clusterRebalance`, `nodeDrain`, `nodeReplace`) also has `progress` (Meilisearch batch progress shape, `null` unless processing)',
     async handler({ params, services, grant }) {
       const raw = params.taskUid ?? ''
       if (!/^\d+$/.test(raw)) {

@@ -1,6 +1,7 @@
 import type { Filter, Settings } from './engine-port.ts'
 import type { ErrorBody } from './errors.ts'
 import type { ExportRequest } from './export-task.ts'
+import { operationTaskProgress, type TaskProgress } from './operation-task-progress.ts'
 
 /** Task types, as Meilisearch names them. */
 export type TaskType =
@@ -124,6 +125,11 @@ export interface Task {
   finishedAt: string | null
   /** The caller's string given with the write (`?customMetadata=`); absent when none was. */
   customMetadata?: string
+  /**
+   * Cluster operation tasks only (`clusterRebalance`, `nodeDrain`, `nodeReplace`): where the
+   * operation stands, in the shape of a Meilisearch batch's progress; `null` unless processing.
+   */
+  progress?: TaskProgress | null
 }
 
 /** What the task log stores: the public task plus what is needed to run it. */
@@ -143,8 +149,8 @@ export interface TaskSummary {
 }
 
 export function toPublicTask(task: StoredTask): Task {
-  const { operation: _operation, deleted: _deleted, ...rest } = task
-  return rest
+  const { operation, deleted: _deleted, ...rest } = task
+  return isClusterOperation(operation) ? { ...rest, progress: operationTaskProgress(task) } : rest
 }
 
 export function toSummary(task: Task): TaskSummary {

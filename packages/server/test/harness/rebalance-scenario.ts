@@ -131,6 +131,10 @@ export function describeRebalanceScenario(full: boolean): void {
       bytesMoved: number
       inFlight: unknown[]
     }
+    progress?: {
+      steps: { currentStep: string; finished: number; total: number }[]
+      percentage: number
+    } | null
   }
 
   /** A task as any live node shows it (a node may be down or the metadata leader changing). */
@@ -404,9 +408,33 @@ export function describeRebalanceScenario(full: boolean): void {
           await new Promise((resolve) => setTimeout(resolve, 250))
         }
       })()
+      // Another node's view of the task while it runs: every node lists the tasks (they live in
+      // the metadata), with the progress in Meilisearch's batch progress shape.
+      const observer = members.find((n) => n !== victim && n !== members[0]) as ClusterProcess
+      const progressSeen: NonNullable<OperationTask['progress']>[] = []
+      let observing = true
+      const observe = (async () => {
+        while (observing) {
+          const listed = await observer
+            .request<{ results: OperationTask[] }>('GET', '/tasks?types=nodeDrain&statuses=processing')
+            .catch(() => null)
+          for (const t of listed?.body.results ?? []) if (t.progress != null) progressSeen.push(t.progress)
+          await new Promise((resolve) => setTimeout(resolve, 200))
+        }
+      })()
       // Through the CLI, which prints progress until the node has left.
       const drained = await cli(members[0]!, ['drain', 'n1'])
+      observing = false
+      await observe
       expect(drained.code, drained.stdout + drained.stderr).toBe(0)
+      expect(drained.stderr).toMatch(/move\(s\) in flight .*, \d+% \(moving replicas\)/)
+      expect(progressSeen.length, 'a processing nodeDrain task seen through another node').toBeGreaterThan(0)
+      for (const p of progressSeen) {
+        expect(p.steps[0]).toMatchObject({ total: 2 })
+        expect(p.percentage).toBeGreaterThanOrEqual(0)
+        expect(p.percentage).toBeLessThan(100)
+      }
+      expect(progressSeen.some((p) => p.steps[1]?.currentStep === 'replica moves')).toBe(true)
       const uid = Number(/draining n1 \(\S+\): task (\d+)/.exec(drained.stdout)?.[1])
       expect(drained.stdout).toMatch(
         /n1 has no replicas left and has left the cluster \(\d+ move\(s\), [\d.]+ MiB moved\)/,
@@ -416,7 +444,12 @@ export function describeRebalanceScenario(full: boolean): void {
       )
       // The task says what was done: every replica n1 held moved.
       const done = await task(uid)
-      expect(done, `task ${uid}`).toMatchObject({ type: 'nodeDrain', status: 'succeeded', error: null })
+      expect(done, `task ${uid}`).toMatchObject({
+        type: 'nodeDrain',
+        status: 'succeeded',
+        error: null,
+        progress: null,
+      })
       expect(done?.details.movesPlanned).toBeGreaterThan(0)
       expect(done?.details.movesDone).toBe(done?.details.movesPlanned)
       expect(done?.details.movesInFlight).toBe(0)
