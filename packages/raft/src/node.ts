@@ -206,8 +206,10 @@ export class RaftNode {
     const now = performance.now()
     if (this.#clockEpochMs !== null) {
       this.#clockTicks++
-      if (this.#clockBehindTicks(now) <= 1) return
-      this.#act((core) => core.clockSlipped())
+      const behind = this.#clockBehindTicks(now)
+      // Ticks ahead of real time (an owner ticking by hand) are no credit against a later stall.
+      if (behind >= 0 && behind <= 1) return
+      if (behind > 1) this.#act((core) => core.clockSlipped())
     }
     this.#clockEpochMs = now
     this.#clockTicks = 0

@@ -45,4 +45,21 @@ describe('follower read leases per group', () => {
     await c.tick(3)
     expect(leaseRead(plainFollower, 'plain')).toBe(false)
   })
+
+  it('a follower whose clock fell behind real time serves no local read until its ticks are punctual again', async () => {
+    // Nominal 200 ms ticks, given by hand (faster): a pause of 1 s is five ticks the clock did not count.
+    const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: false }, tickMs: 200 })
+    cluster = c
+    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
+    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
+    const follower = ['a', 'b', 'c'].find((id) => id !== c.leaderOf('g')) as string
+    const group = c.host(follower).group('g')
+    await c.tickUntil(() => group?.leaseRead() === true, 30)
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    // The core still counts its lease valid (no tick came), but the node knows better.
+    expect(group?.status().followerLease).not.toBeNull()
+    expect(group?.leaseRead()).toBe(false)
+    // The next tick drops the lease (RaftCore.clockSlipped); punctual ticks then bring a fresh one.
+    await c.tickUntil(() => group?.leaseRead() === true, 30)
+  })
 })
