@@ -299,6 +299,21 @@ describe('the async write concern', () => {
   )
 })
 
+/**
+ * `write`, enqueueing again when the metadata group changed leader under the enqueue (503
+ * `cluster_unavailable`, seen on a loaded machine): the writes here are idempotent upserts.
+ */
+async function writeAgainOn503(via: ClusterProcess, route: string, body: unknown): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const response = await via.request<{ taskUid: number; code?: string }>('POST', route, body)
+    if (response.status === 503 && response.body.code === 'cluster_unavailable' && attempt < 5) continue
+    expect(response.status, JSON.stringify(response.body)).toBe(202)
+    const task = await waitEnded(nodes, response.body.taskUid)
+    expect(task.status, JSON.stringify(task.error)).toBe('succeeded')
+    return response.body.taskUid
+  }
+}
+
 async function strongHits(via: ClusterProcess, index: string, q: string): Promise<string[]> {
   const response = await via.request<{ hits: Array<{ id: string }> }>('POST', `/indexes/${index}/search`, {
     q,
@@ -335,7 +350,7 @@ describe('strong searches through follower read leases', () => {
     try {
       for (let i = 0; i < 24; i++) {
         const via = nodes[i % 3]!
-        await write(via, '/indexes/ryw/documents', [{ id: `doc-${i}`, text: `checked token${i}` }])
+        await writeAgainOn503(via, '/indexes/ryw/documents', [{ id: `doc-${i}`, text: `checked token${i}` }])
         for (const reader of nodes.filter((n) => n !== via)) {
           const hits = await strongHits(reader, 'ryw', `token${i}`)
           expect(hits, `write ${i} through ${via.name}, searched through ${reader.name}`).toContain(
@@ -371,7 +386,7 @@ describe('strong searches through follower read leases', () => {
     const follower = nodes.find((n) => n.nodeId !== leader && n.nodeId !== metaLeader)
     expect(follower, 'a node leading neither the shard nor the metadata').toBeDefined()
     const others = nodes.filter((n) => n !== follower)
-    await write(others[0]!, '/indexes/stall/documents', [{ id: 'first', text: 'before the stop' }])
+    await writeAgainOn503(others[0]!, '/indexes/stall/documents', [{ id: 'first', text: 'before the stop' }])
     // Strong searches through the follower take leases there.
     await waitFor(
       'the follower serves strong searches from its lease',
@@ -386,9 +401,15 @@ describe('strong searches through follower read leases', () => {
     follower!.child.kill('SIGSTOP')
     try {
       const started = Date.now()
-      const response = await others[1]!.request<{ taskUid: number }>('POST', '/indexes/stall/documents', [
-        { id: 'second', text: 'while stopped' },
-      ])
+      let response = await others[1]!.request<{ taskUid: number; code?: string }>(
+        'POST',
+        '/indexes/stall/documents',
+        [{ id: 'second', text: 'while stopped' }],
+      )
+      for (let attempt = 0; response.status === 503 && attempt < 5; attempt++)
+        response = await others[1]!.request('POST', '/indexes/stall/documents', [
+          { id: 'second', text: 'while stopped' },
+        ])
       expect(response.status, JSON.stringify(response.body)).toBe(202)
       const task = await waitEnded(others, response.body.taskUid)
       expect(task.status, JSON.stringify(task.error)).toBe('succeeded')

@@ -1440,7 +1440,8 @@ export class RaftCore {
     if (duration === 0 || this.#ticks - this.#lastLocalReadTick > duration) return false
     const lease = this.followerReadIndex() === null ? null : this.#lease
     const hold = followerLeaseHoldTicks(this.#config)
-    return lease === null || this.#ticks >= lease.expiresTick - Math.floor(hold / 2)
+    // Past half its life: renewals start early enough to arrive while it still holds.
+    return lease === null || this.#ticks >= lease.expiresTick - Math.ceil(hold / 2)
   }
 
   #sendLeaseRequest(): void {

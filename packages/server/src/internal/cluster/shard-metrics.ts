@@ -15,8 +15,8 @@ import { catchingUpRefusals, shardReadHedges, strongShardReads } from './shard-r
  *   after a restart (replica-read-gate.ts), served by another replica instead;
  * - `shoal_shard_leaderships`: shard groups this node leads now (leaders move on failover);
  * - `shoal_shard_strong_reads_total{served}`: strong (read-your-writes) shard reads this node
- *   coordinated, answered by its own replica under a follower read lease (`local`) or sent to the
- *   shard leader (`leader`);
+ *   coordinated, answered by its own replica under a follower read lease (`local`), by itself as
+ *   the shard leader (`leader_here`), or sent to the shard leader on another node (`leader`);
  * - `shoal_shard_read_leases_total{event}`: follower read leases the shard groups led here
  *   granted, and records of them that ran out (summed over the groups hosted now).
  */
@@ -107,13 +107,14 @@ export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, r
   })
   new Counter({
     name: 'shoal_shard_strong_reads_total',
-    help: 'Strong shard reads coordinated here: answered by a replica here holding a follower read lease (local), or sent to the shard leader (leader)',
+    help: 'Strong shard reads coordinated here: answered by a replica here holding a follower read lease (local), by this node as the shard leader (leader_here), or sent to the shard leader on another node (leader)',
     labelNames: ['served'] as const,
     registers,
     collect() {
       this.reset()
       const reads = strongShardReads()
       this.inc({ served: 'local' }, reads.local)
+      this.inc({ served: 'leader_here' }, reads.ownLeader)
       this.inc({ served: 'leader' }, reads.remote)
     },
   })

@@ -603,10 +603,12 @@ const LEASED_READS: ReadonlySet<ShardAction['action']> = new Set([
 
 /** Strong shard reads answered by this node's leased replicas, and sent to shard leaders. */
 let strongLocal = 0
+let strongOwnLeader = 0
 let strongRemote = 0
 
-export function strongShardReads(): { local: number; remote: number } {
-  return { local: strongLocal, remote: strongRemote }
+/** Strong shard reads: by a leased replica here, by this node as the shard leader, or sent to another node. */
+export function strongShardReads(): { local: number; ownLeader: number; remote: number } {
+  return { local: strongLocal, ownLeader: strongOwnLeader, remote: strongRemote }
 }
 
 /**
@@ -621,12 +623,14 @@ async function readLeasedLocally(
   pending: Map<number, unknown>,
   results: ShardResult[],
 ): Promise<void> {
-  const leased = calls.filter((call) => {
-    if (!LEASED_READS.has(call.call.action)) return false
+  const leased: ShardCall[] = []
+  for (const call of calls) {
+    if (!LEASED_READS.has(call.call.action)) continue
     const raft = call.target.holders.includes(node.nodeId) ? node.host?.group(call.target.group) : undefined
-    return raft !== undefined && !raft.isLeader && raft.leaseRead()
-  })
-  strongRemote += calls.filter((call) => LEASED_READS.has(call.call.action)).length - leased.length
+    if (raft?.isLeader === true) strongOwnLeader++
+    else if (raft?.leaseRead() === true) leased.push(call)
+    else strongRemote++
+  }
   if (leased.length === 0) return
   const replies = await serveShards(node, hosting, {
     kind: 'shards',
