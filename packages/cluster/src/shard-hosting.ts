@@ -182,10 +182,12 @@ export class ShardHosting {
       if (this.#hosted.has(group) || this.#stopped) continue
       const machine = await this.#factory.open(ref)
       const bootstrap = founder === undefined ? undefined : { voters: [...founder], learners: [] }
-      // Searches read shard leaders; a leader within its lease answers without a ReadIndex round.
+      // Searches read shard leaders; a leader within its lease answers without a ReadIndex round,
+      // and a follower holding a read lease answers strong reads itself (docs/distributed-search.md).
       await host.addGroup(group, {
         stateMachine: machine,
         leaseReads: true,
+        followerLeases: true,
         ...(bootstrap === undefined ? {} : { bootstrap }),
       })
       this.#hosted.set(group, { ref, machine })

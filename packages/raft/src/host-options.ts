@@ -65,6 +65,14 @@ export interface AddGroupOptions {
    * while the members' clocks run at about the same rate. @defaultValue false
    */
   leaseReads?: boolean
+  /**
+   * Also grant followers read leases (`RaftConfig.followerLeaseTicks`; `RaftNode.leaseRead`),
+   * so a follower serves reads that see every acknowledged write without asking the leader, and
+   * writes are acknowledged once every leaseholder applied them. Needs `leaseReads`. The lease
+   * length is `raft.followerLeaseTicks` when set, otherwise half the election timeout (at least
+   * 5 ticks). @defaultValue false
+   */
+  followerLeases?: boolean
 }
 
 export interface HostProposeOptions {

@@ -50,6 +50,7 @@ export class RaftHost {
   readonly #raft: Readonly<Partial<RaftConfig> & { id: NodeId }>
   /** The same settings with lease reads on, shared by the groups that ask for them. */
   #raftLease: Readonly<Partial<RaftConfig> & { id: NodeId }> | null = null
+  #raftFollowerLease: Readonly<Partial<RaftConfig> & { id: NodeId }> | null = null
   readonly #groups = new Map<string, HostedGroup>()
   /** Groups the clock ticks; a quiesced group leaves at the next tick and returns on any input. */
   readonly #awake = new Set<HostedGroup>()
@@ -171,11 +172,12 @@ export class RaftHost {
     const hosted = new HostedGroup(
       this.#sink,
       group,
-      options.leaseReads === true ? this.#leaseConfig() : this.#raft,
+      this.#groupConfig(options),
       storage,
       options.stateMachine,
       options.snapshotEntries,
       this.#options.rng?.(group),
+      this.#options.tickMs ?? 100,
     )
     const node = hosted.node
     this.#groups.set(group, hosted)
@@ -183,6 +185,23 @@ export class RaftHost {
     await node.start()
     for (const dead of this.#dead) if (node.isMember(dead)) node.setPeerLiveness(dead, false)
     return node
+  }
+
+  #groupConfig(options: AddGroupOptions): Readonly<Partial<RaftConfig> & { id: NodeId }> {
+    if (options.followerLeases === true) {
+      if (options.leaseReads !== true) throw new RaftConfigError('followerLeases requires leaseReads')
+      if (this.#raftFollowerLease === null) {
+        const electionTicks = resolveRaftConfig(this.#raft).electionTicks
+        this.#raftFollowerLease = Object.freeze({
+          followerLeaseTicks: Math.max(5, Math.floor(electionTicks / 2)),
+          ...this.#raft,
+          leaseReads: true,
+        })
+        resolveRaftConfig(this.#raftFollowerLease)
+      }
+      return this.#raftFollowerLease
+    }
+    return options.leaseReads === true ? this.#leaseConfig() : this.#raft
   }
 
   #leaseConfig(): Readonly<Partial<RaftConfig> & { id: NodeId }> {
@@ -304,9 +323,9 @@ export class RaftHost {
     this.#counts.peerSuspicions++
     for (const hosted of this.#groups.values()) {
       const member = hosted.node
-      if (member.leader !== node) continue
-      if (member.quiesced) this.#counts.suspicionWakes++
-      member.leaderUnreachable(node)
+      // A leader here stops counting what `node` acknowledged toward its lease (RaftCore.peerUnreachable).
+      if (member.leader === node && member.quiesced) this.#counts.suspicionWakes++
+      member.peerUnreachable(node)
     }
   }
 

@@ -27,6 +27,7 @@ export class HostedGroup implements RaftNodeOptions, Transport {
   /** Callers of `propose()` waiting for a leader to become known (null when none). */
   leaderWaiters: Set<() => void> | null = null
   readonly #sink: GroupSink
+  readonly #tickMs: number
 
   constructor(
     sink: GroupSink,
@@ -36,7 +37,9 @@ export class HostedGroup implements RaftNodeOptions, Transport {
     stateMachine: StateMachine,
     snapshotEntries: number | undefined,
     rng: RaftRng | undefined,
+    tickMs: number,
   ) {
+    this.#tickMs = tickMs
     this.#sink = sink
     this.name = name
     this.raft = raft
@@ -50,6 +53,11 @@ export class HostedGroup implements RaftNodeOptions, Transport {
   /** The host's clock ticks the group. */
   get tickMs(): number {
     return 0
+  }
+
+  /** The host's tick length, for the follower read lease clock check. */
+  get leaseClockMs(): number {
+    return this.#tickMs
   }
 
   get transport(): Transport {

@@ -41,6 +41,15 @@ export interface RaftNodeOptions {
    * multi-raft host ticks all its groups from one clock). @defaultValue 100
    */
   tickMs?: number
+  /**
+   * Milliseconds between two `tick()` calls when the owner runs the clock
+   * (`tickMs` 0): with follower read leases (`RaftConfig.followerLeaseTicks`)
+   * the node compares its ticks with real time and drops the lease when they
+   * fall more than one tick behind (`RaftCore.clockSlipped`), and serves no
+   * local read while they are. Without it (and with `tickMs` 0) no local read
+   * is ever served. @defaultValue `tickMs`
+   */
+  leaseClockMs?: number
   /** Take a snapshot and compact the log after this many applied entries. @defaultValue 10000 */
   snapshotEntries?: number
   /** Randomness for election timeouts. @defaultValue a generator seeded from the id and the clock */
@@ -118,6 +127,11 @@ export class RaftNode {
   #failure: Error | null = null
   #sinceSnapshot = 0
   #idle: Array<() => void> | null = null
+  /** Applied proposals waiting for `Ready.acknowledgedIndex` (follower read leases), in log order. */
+  #unacknowledged: Array<{ index: number; waiter: ProposalWaiter; result: unknown }> | null = null
+  /** Follower read leases: real time of the tick that started the clock check, and ticks since. */
+  #clockEpochMs: number | null = null
+  #clockTicks = 0
   #savedHard: HardState = { term: 0, vote: null, commit: 0 }
   #latestHard: HardState = { term: 0, vote: null, commit: 0 }
 
@@ -159,7 +173,46 @@ export class RaftNode {
   /** One logical tick (for owners that run the clock themselves). */
   tick(): void {
     this.#ticks++
+    this.#checkClock()
     this.#schedule()
+  }
+
+  /**
+   * Follower read leases (`RaftConfig.followerLeaseTicks`): whether a read of
+   * the state machine here, now, sees every write acknowledged anywhere in
+   * the group before it (this member holds a valid lease, has applied its
+   * index, and its clock keeps time). False: read through the leader. Either
+   * way it counts as a read, which asks for the lease and keeps it renewed.
+   */
+  leaseRead(): boolean {
+    const core = this.#core
+    if (core === null || this.#stopped || this.#config.followerLeaseTicks === 0) return false
+    this.#act((c) => c.noteLocalRead())
+    this.#schedule()
+    const index = core.followerReadIndex()
+    if (index === null || core.log.applied < index) return false
+    return this.#clockBehindTicks(performance.now()) <= 1
+  }
+
+  /** How many ticks this node's clock lags real time since the check started (Infinity: unknown). */
+  #clockBehindTicks(nowMs: number): number {
+    const tickMs = this.#options.leaseClockMs ?? this.#options.tickMs ?? 100
+    if (tickMs <= 0 || this.#clockEpochMs === null) return Number.POSITIVE_INFINITY
+    return (nowMs - this.#clockEpochMs) / tickMs - this.#clockTicks
+  }
+
+  #checkClock(): void {
+    if (this.#config.followerLeaseTicks === 0) return
+    const now = performance.now()
+    if (this.#clockEpochMs !== null) {
+      this.#clockTicks++
+      const behind = this.#clockBehindTicks(now)
+      // Ticks ahead of real time (an owner ticking by hand) are no credit against a later stall.
+      if (behind >= 0 && behind <= 1) return
+      if (behind > 1) this.#act((core) => core.clockSlipped())
+    }
+    this.#clockEpochMs = now
+    this.#clockTicks = 0
   }
 
   /** Delivers a message from the transport. */
@@ -219,9 +272,9 @@ export class RaftNode {
     this.#schedule()
   }
 
-  /** The transport lost its connection to `id` (see `RaftCore.leaderUnreachable`). */
-  leaderUnreachable(id: NodeId): void {
-    this.#act((core) => core.leaderUnreachable(id))
+  /** The transport lost its connection to `id` (see `RaftCore.peerUnreachable`). */
+  peerUnreachable(id: NodeId): void {
+    this.#act((core) => core.peerUnreachable(id))
     this.#schedule()
   }
 
@@ -405,8 +458,12 @@ export class RaftNode {
       const waiter = this.#waiting?.get(entry.index)
       if (waiter !== undefined) {
         this.#unwait(entry.index)
-        if (waiter.term === entry.term) waiter.resolve(result)
-        else waiter.reject(new ProposalDroppedError(entry.index))
+        if (waiter.term !== entry.term) waiter.reject(new ProposalDroppedError(entry.index))
+        else if (entry.index <= rd.acknowledgedIndex) waiter.resolve(result)
+        else {
+          if (this.#unacknowledged === null) this.#unacknowledged = []
+          this.#unacknowledged.push({ index: entry.index, waiter, result })
+        }
       }
     }
     this.#sinceSnapshot += rd.committedEntries.length
@@ -420,6 +477,7 @@ export class RaftNode {
     }
     core.advance(rd)
     this.#releaseReads(core.log.applied)
+    this.#releaseAcknowledged(core.acknowledgedIndex)
     if (rd.softState !== null) this.#onSoftState(rd.softState)
     if (this.#sinceSnapshot >= (this.#options.snapshotEntries ?? 10_000)) await this.#takeSnapshot(core)
     else if (rd.snapshotRequested) await this.#offerSnapshot(core)
@@ -462,6 +520,20 @@ export class RaftNode {
       if (waiter.term === entry.term) waiter.resolve(undefined)
       else waiter.reject(new ProposalDroppedError(entry.index))
     }
+  }
+
+  /** Applied proposals a follower read lease held back (see `Ready.acknowledgedIndex`). */
+  #releaseAcknowledged(acknowledged: number): void {
+    const parked = this.#unacknowledged
+    if (parked === null) return
+    let released = 0
+    while (released < parked.length && (parked[released]?.index ?? Infinity) <= acknowledged) {
+      const { waiter, result } = parked[released] as (typeof parked)[number]
+      waiter.resolve(result)
+      released++
+    }
+    if (released === parked.length) this.#unacknowledged = null
+    else if (released > 0) parked.splice(0, released)
   }
 
   #releaseReads(applied: number): void {
@@ -522,6 +594,8 @@ export class RaftNode {
     const changes = this.#confChanges
     const reads = this.#reads
     const waiting = this.#waiting
+    const parked = this.#unacknowledged
+    this.#unacknowledged = null
     this.#proposals = null
     this.#confChanges = null
     this.#reads = null
@@ -530,6 +604,7 @@ export class RaftNode {
     for (const c of changes ?? []) c.waiter.reject(error)
     for (const r of reads ?? []) r.reject(error)
     for (const w of waiting?.values() ?? []) w.reject(error)
+    for (const p of parked ?? []) p.waiter.reject(error)
     this.#failReads(error)
   }
 

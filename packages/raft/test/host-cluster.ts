@@ -14,6 +14,11 @@ export interface HostClusterOptions {
   raft?: Partial<Omit<RaftConfig, 'id'>>
   leaderWaitMs?: number
   proposeTimeoutMs?: number
+  /**
+   * The hosts' nominal tick length. The clock stays manual (the hosts are never started); it only
+   * matters to the follower read lease clock check, which manual ticks, faster than real ones, pass.
+   */
+  tickMs?: number
 }
 
 /**
@@ -39,7 +44,7 @@ export class HostCluster {
         transport: { send: (to, frame) => this.#send(to, frame) },
         storage: (_group, bootstrap) =>
           MemoryRaftStorage.bootstrap(bootstrap ?? { voters: [], learners: [] }),
-        tickMs: 0,
+        tickMs: options.tickMs ?? 0,
         raft: { electionTicks: 10, heartbeatTicks: 1, ...options.raft },
         rng: (group) => seededRng(`${nodeId}/${group}`),
         leaderWaitMs: options.leaderWaitMs,
@@ -58,7 +63,11 @@ export class HostCluster {
     return this.machines.get(`${node}/${group}`) as MapMachine
   }
 
-  async addGroup(group: string, members: NodeId[], options: { leaseReads?: boolean } = {}): Promise<void> {
+  async addGroup(
+    group: string,
+    members: NodeId[],
+    options: { leaseReads?: boolean; followerLeases?: boolean } = {},
+  ): Promise<void> {
     for (const id of members) {
       const machine = new MapMachine()
       this.machines.set(`${id}/${group}`, machine)

@@ -156,3 +156,60 @@ describe('leaderLossCampaignTicks', () => {
     )
   })
 })
+
+describe('RaftCore.peerUnreachable: the links to a live leader closed', () => {
+  it('the leader stops counting those followers toward its lease at once, so it serves no lease read while they elect another leader', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const net = new CoreNet(['a', 'b', 'c'], { leaseReads: true }, seed)
+      net.elect('a')
+      net.core('a').propose(bytes('one'))
+      net.settle()
+      net.tick(1)
+      // Before the links close, the lease holds: a read is confirmed at once.
+      net.core('a').readIndex('before')
+      const before = net.core('a').ready()
+      expect(before.readStates.map((r) => r.context)).toEqual(['before'])
+      net.core('a').advance(before)
+      // Both links of the leader close; each end of each is told.
+      net.cut.add('a')
+      net.core('a').peerUnreachable('b')
+      net.core('a').peerUnreachable('c')
+      net.core('b').peerUnreachable('a')
+      net.core('c').peerUnreachable('a')
+      // The followers may elect another leader within a few ticks, well inside the half
+      // election timeout the lease counted on; the old leader must confirm no read meanwhile.
+      const states: string[] = []
+      for (let i = 0; i < L + 2; i++) {
+        const a = net.core('a')
+        a.readIndex(`stale-${i}`)
+        const rd = a.ready()
+        states.push(...rd.readStates.map((r) => r.context))
+        a.advance(rd)
+        net.tick(1)
+      }
+      expect(states).toEqual([])
+      expect(leaders(net)).toHaveLength(1)
+      expect(leaders(net)[0]).not.toBe('a')
+    }
+  })
+
+  it('a follower told its leader is unreachable drops the read lease it holds from it', () => {
+    const net = new CoreNet(
+      ['a', 'b', 'c'],
+      { leaseReads: true, followerLeaseTicks: 5, followerLeaseDriftMargin: 0.2 },
+      3,
+    )
+    net.elect('a')
+    net.core('a').propose(bytes('one'))
+    net.settle()
+    const b = net.core('b')
+    for (let i = 0; i < 6 && b.followerReadIndex() === null; i++) {
+      b.noteLocalRead()
+      net.settle()
+      net.tick(1)
+    }
+    expect(b.followerReadIndex()).not.toBeNull()
+    b.peerUnreachable('a')
+    expect(b.followerReadIndex()).toBeNull()
+  })
+})

@@ -298,3 +298,128 @@ describe('the async write concern', () => {
     120_000,
   )
 })
+
+/**
+ * `write`, enqueueing again when the metadata group changed leader under the enqueue (503
+ * `cluster_unavailable`, seen on a loaded machine): the writes here are idempotent upserts.
+ */
+async function writeAgainOn503(via: ClusterProcess, route: string, body: unknown): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const response = await via.request<{ taskUid: number; code?: string }>('POST', route, body)
+    if (response.status === 503 && response.body.code === 'cluster_unavailable' && attempt < 5) continue
+    expect(response.status, JSON.stringify(response.body)).toBe(202)
+    const task = await waitEnded(nodes, response.body.taskUid)
+    expect(task.status, JSON.stringify(task.error)).toBe('succeeded')
+    return response.body.taskUid
+  }
+}
+
+async function strongHits(via: ClusterProcess, index: string, q: string): Promise<string[]> {
+  const response = await via.request<{ hits: Array<{ id: string }> }>('POST', `/indexes/${index}/search`, {
+    q,
+    limit: 20,
+  })
+  expect(response.status, JSON.stringify(response.body)).toBe(200)
+  return response.body.hits.map((hit) => String(hit.id))
+}
+
+async function summed(name: string, labels: Record<string, string>, among = nodes): Promise<number> {
+  let total = 0
+  for (const node of among) total += sample(await metrics(node), name, labels)
+  return total
+}
+
+describe('strong searches through follower read leases', () => {
+  it('a write whose task succeeded through one node is seen by an immediate strong search through the other two, with writes racing; shard reads are answered by leased local replicas', async () => {
+    await write(nodes[0]!, '/indexes', {
+      uid: 'ryw',
+      primaryKey: 'id',
+      sharding: { shardCount: 6, replicationFactor: 3 },
+    })
+    // Other writes race the checked ones all along: the replicas' applied indexes keep moving.
+    let racing = true
+    let noise = 0
+    const racer = (async () => {
+      while (racing) {
+        const batch = Array.from({ length: 3 }, () => ({ id: `noise-${noise++}`, text: 'racing write' }))
+        await nodes[noise % 3]!.request('POST', '/indexes/ryw/documents', batch).catch(() => {})
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    })()
+    const localBefore = await summed('shoal_shard_strong_reads_total', { served: 'local' })
+    try {
+      for (let i = 0; i < 24; i++) {
+        const via = nodes[i % 3]!
+        await writeAgainOn503(via, '/indexes/ryw/documents', [{ id: `doc-${i}`, text: `checked token${i}` }])
+        for (const reader of nodes.filter((n) => n !== via)) {
+          const hits = await strongHits(reader, 'ryw', `token${i}`)
+          expect(hits, `write ${i} through ${via.name}, searched through ${reader.name}`).toContain(
+            `doc-${i}`,
+          )
+        }
+      }
+    } finally {
+      racing = false
+      await racer
+    }
+    // The searches found leased replicas on the nodes they went through.
+    expect(await summed('shoal_shard_strong_reads_total', { served: 'local' })).toBeGreaterThan(localBefore)
+    expect(await summed('shoal_shard_read_leases_total', { event: 'granted' })).toBeGreaterThan(0)
+  }, 120_000)
+
+  it('a stopped follower that held read leases holds writes back only until its leases run out', async () => {
+    await write(nodes[0]!, '/indexes', {
+      uid: 'stall',
+      primaryKey: 'id',
+      sharding: { shardCount: 1, replicationFactor: 3 },
+    })
+    let leader: string | null = null
+    await waitFor(
+      'the shard has a leader',
+      async () => {
+        leader = (await layout(nodes[0]!, 'stall'))[0]?.leader ?? null
+        return leader !== null
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    )
+    const metaLeader = await metadataLeader(nodes[0]!)
+    const follower = nodes.find((n) => n.nodeId !== leader && n.nodeId !== metaLeader)
+    expect(follower, 'a node leading neither the shard nor the metadata').toBeDefined()
+    const others = nodes.filter((n) => n !== follower)
+    await writeAgainOn503(others[0]!, '/indexes/stall/documents', [{ id: 'first', text: 'before the stop' }])
+    // Strong searches through the follower take leases there.
+    await waitFor(
+      'the follower serves strong searches from its lease',
+      async () => {
+        const before = sample(await metrics(follower!), 'shoal_shard_strong_reads_total', { served: 'local' })
+        await strongHits(follower!, 'stall', 'before')
+        const after = sample(await metrics(follower!), 'shoal_shard_strong_reads_total', { served: 'local' })
+        return after > before
+      },
+      { timeoutMs: 20_000, intervalMs: 50 },
+    )
+    follower!.child.kill('SIGSTOP')
+    try {
+      const started = Date.now()
+      let response = await others[1]!.request<{ taskUid: number; code?: string }>(
+        'POST',
+        '/indexes/stall/documents',
+        [{ id: 'second', text: 'while stopped' }],
+      )
+      for (let attempt = 0; response.status === 503 && attempt < 5; attempt++)
+        response = await others[1]!.request('POST', '/indexes/stall/documents', [
+          { id: 'second', text: 'while stopped' },
+        ])
+      expect(response.status, JSON.stringify(response.body)).toBe(202)
+      const task = await waitEnded(others, response.body.taskUid)
+      expect(task.status, JSON.stringify(task.error)).toBe('succeeded')
+      const elapsedMs = Date.now() - started
+      // Without lease expiry the task would wait for the stopped follower forever; the lease is
+      // 5 ticks of 50 ms here (plus task scheduling on a loaded machine).
+      console.log(`write with a stopped leaseholder succeeded after ${elapsedMs} ms`)
+      expect(await strongHits(others[0]!, 'stall', 'stopped')).toContain('second')
+    } finally {
+      follower!.child.kill('SIGCONT')
+    }
+  }, 120_000)
+})

@@ -80,6 +80,28 @@ export interface RaftConfig {
    * @defaultValue 3
    */
   leaderLossCampaignTicks: number
+  /**
+   * Follower read leases (0: off). A leader holding its own lease grants a
+   * follower that asks a read lease of `followerLeaseTicks` (its own clock,
+   * from when it received the request) and reports an entry as acknowledged
+   * (`acknowledgedIndex`) only once every follower whose lease it has not yet
+   * seen expire has applied it. A follower holding a lease serves reads from
+   * its own state once applied up to the grant's index (`followerReadIndex`),
+   * for `followerLeaseHoldTicks(config)` ticks of its own clock from the
+   * moment it asked. A new leader acknowledges nothing until every member has
+   * heard its term or `followerLeaseTicks + 1` ticks have passed. Requires
+   * `leaseReads`; relies on the same bounded clock drift. About half of
+   * `electionTicks` is a good value: a follower that stops answering holds
+   * acknowledgements back for at most this long. @defaultValue 0
+   */
+  followerLeaseTicks: number
+  /**
+   * The fraction of `followerLeaseTicks` a follower gives up to clock drift:
+   * it holds its lease `floor(followerLeaseTicks × (1 − margin)) − 1` ticks,
+   * the one tick covering the granularity of both clocks. Clocks may drift
+   * apart by up to this fraction. @defaultValue 0.2
+   */
+  followerLeaseDriftMargin: number
 }
 
 export const DEFAULT_RAFT_CONFIG: Readonly<Omit<RaftConfig, 'id'>> = Object.freeze({
@@ -96,6 +118,8 @@ export const DEFAULT_RAFT_CONFIG: Readonly<Omit<RaftConfig, 'id'>> = Object.free
   catchUpSnapshotBytes: 8 * 1024 * 1024,
   quiesce: false,
   leaderLossCampaignTicks: 3,
+  followerLeaseTicks: 0,
+  followerLeaseDriftMargin: 0.2,
 })
 
 /** Thrown by `resolveRaftConfig` for a configuration that cannot work. */
@@ -130,6 +154,27 @@ export function resolveRaftConfig(partial: Partial<RaftConfig> & { id: NodeId })
   if (config.leaderLossCampaignTicks > config.electionTicks)
     throw new RaftConfigError('leaderLossCampaignTicks must not exceed electionTicks')
   if (config.leaseReads && !config.checkQuorum) throw new RaftConfigError('leaseReads requires checkQuorum')
+  validateFollowerLease(config)
   if (config.id === '') throw new RaftConfigError('id must not be empty')
   return config
+}
+
+/** How long a follower holds a read lease on its own clock, from the tick it asked. */
+export function followerLeaseHoldTicks(config: RaftConfig): number {
+  return Math.floor(config.followerLeaseTicks * (1 - config.followerLeaseDriftMargin)) - 1
+}
+
+function validateFollowerLease(config: RaftConfig): void {
+  const ticks = config.followerLeaseTicks
+  const margin = config.followerLeaseDriftMargin
+  if (typeof ticks !== 'number' || !Number.isInteger(ticks) || ticks < 0)
+    throw new RaftConfigError(`followerLeaseTicks must be a non-negative integer, got ${String(ticks)}`)
+  if (typeof margin !== 'number' || !(margin >= 0 && margin < 1))
+    throw new RaftConfigError(`followerLeaseDriftMargin must be in [0, 1), got ${String(margin)}`)
+  if (ticks === 0) return
+  if (!config.leaseReads) throw new RaftConfigError('followerLeaseTicks requires leaseReads')
+  if (followerLeaseHoldTicks(config) < 1)
+    throw new RaftConfigError(
+      `followerLeaseTicks ${ticks} with drift margin ${margin} leaves a follower no whole tick of lease`,
+    )
 }

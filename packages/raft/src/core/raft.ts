@@ -1,8 +1,9 @@
-import type { RaftConfig, RaftRng } from './config.ts'
+import { followerLeaseHoldTicks, type RaftConfig, type RaftRng } from './config.ts'
 import { IncomingSnapshot } from './incoming-snapshot.ts'
 import { entryBytes, invariant, NO_BYTES, RaftLog } from './log.ts'
 import { Progress } from './progress.ts'
 import { majority, quorumIndex, voteOutcome } from './quorum.ts'
+import { type HeldLease, LeaseGrants, LeaseRequests } from './read-lease.ts'
 import type {
   AppendMessage,
   AppendResponse,
@@ -12,6 +13,7 @@ import type {
   HardState,
   HeartbeatMessage,
   HeartbeatResponse,
+  LeaseGrant,
   Message,
   NodeId,
   ProposeResult,
@@ -62,6 +64,15 @@ export interface RaftStatus {
   readonly followers: readonly FollowerStatus[]
   /** Messages ignored because their sender is outside the configuration while a leader is heard. */
   readonly outsiderMessagesIgnored: number
+  /** The highest index that may be reported done (see `Ready.acknowledgedIndex`). */
+  readonly acknowledgedIndex: number
+  /** The follower read lease this member holds (null: none, or not a follower). */
+  readonly followerLease: HeldLease | null
+  /** Leader: followers whose lease it records now. */
+  readonly leaseGrantsLive: number
+  /** Follower read leases this member granted, and records of them that ran out, since it started. */
+  readonly leaseGrantsIssued: number
+  readonly leaseGrantsExpired: number
 }
 
 interface PendingRead {
@@ -139,6 +150,26 @@ export class RaftCore {
    * message from it has arrived since (see `leaderUnreachable`).
    */
   #leaderLost: { id: NodeId; term: number } | null = null
+  // ---- follower read leases (read-lease.ts); all null or unused when followerLeaseTicks is 0
+  /** Follower: the lease held from the current leader in this term. */
+  #lease: HeldLease | null = null
+  /** Follower: the ticks it asked for a lease at, in this term. */
+  #leaseRequests: LeaseRequests | null = null
+  /** Follower: `#ticks` of the last local read (leases are asked for and renewed while reads come). */
+  #lastLocalReadTick = Number.NEGATIVE_INFINITY
+  /** Follower: ask the leader for a lease at the next `ready()`, unprompted. */
+  #leaseRequestDue = false
+  /** Leader: the leases granted in this term whose records have not run out. */
+  #grants: LeaseGrants | null = null
+  /** `#ticks` by which every record of a lease this member ever granted has run out. */
+  #grantsEndTick = 0
+  /** New leader: members not yet heard from in this term, until `#fenceEndTick` (null: no fence). */
+  #unheard: Set<NodeId> | null = null
+  #fenceEndTick = 0
+  #acknowledged = 0
+  #prevAcknowledged = 0
+  #leaseGrantsIssued = 0
+  #leaseGrantsExpired = 0
 
   constructor(init: RaftInit) {
     this.#config = init.config
@@ -151,6 +182,8 @@ export class RaftCore {
     this.#vote = init.hardState.vote
     this.#setConfState(meta.confState)
     this.#prevHard = this.#hardState()
+    this.#acknowledged = this.log.committed
+    this.#prevAcknowledged = this.log.committed
     this.#resetElectionTimer()
     this.#prevSoft = this.#softState()
   }
@@ -190,6 +223,7 @@ export class RaftCore {
     this.#ticks++
     this.#silentTicks++
     if (this.#role === 'leader') {
+      this.#expireGrants()
       if (this.#config.quiesce && this.#canQuiesce()) this.#quiesce()
       else this.#tickLeader()
     } else this.#tickElection()
@@ -253,6 +287,30 @@ export class RaftCore {
     if (!this.#promotable()) return
     const remaining = 1 + this.#rng.int(this.#config.leaderLossCampaignTicks)
     this.#electionElapsed = Math.max(this.#electionElapsed, this.#randomizedElectionTicks - remaining)
+  }
+
+  /**
+   * The driver lost its connection to `id`. A follower whose leader `id` is: see
+   * `leaderUnreachable`. A leader: what `id` acknowledged before no longer counts
+   * toward its lease, since `id` may now vote for another member at once
+   * (`leaderUnreachable`), well within the half election timeout the lease
+   * otherwise relies on; `id` counts again once it acknowledges a message sent
+   * after this, which it does only after hearing from this leader again (and
+   * from then on it holds to this leader). A follower also drops the read
+   * lease it holds from that leader. The signal is taken as both ends of a
+   * connection see it: a close one end sees and the other does not for long is
+   * outside what this covers.
+   */
+  peerUnreachable(id: NodeId): void {
+    this.#assertNoReady()
+    if (id === this.id) return
+    if (this.#role === 'leader') {
+      const pr = this.#prs.get(id)
+      if (pr !== undefined) pr.lastActiveTick = Number.NEGATIVE_INFINITY
+      return
+    }
+    if (this.#leader === id) this.#dropLease()
+    this.leaderUnreachable(id)
   }
 
   /** Starts an election now (as after an election timeout). */
@@ -323,6 +381,53 @@ export class RaftCore {
     }
     this.#startRead(context)
     return true
+  }
+
+  /**
+   * Follower read leases (`RaftConfig.followerLeaseTicks`): the index this
+   * follower's state must have applied for a read served from it to see every
+   * write acknowledged anywhere (`Ready.acknowledgedIndex`) before the read
+   * began; null without a valid lease (read through the leader instead).
+   * Pure; pair it with `noteLocalRead()`.
+   */
+  followerReadIndex(): number | null {
+    const lease = this.#lease
+    if (lease === null || this.#role !== 'follower' || this.#quiesced) return null
+    return this.#ticks < lease.expiresTick ? lease.index : null
+  }
+
+  /**
+   * A read was (or is about to be) served or wanted locally: while reads come,
+   * the follower asks for a lease, and renews it once past half its life, on
+   * its answers to the leader and, when none is due soon, unprompted (waking a
+   * quiesced group: leader and follower stay awake while the lease lives).
+   */
+  noteLocalRead(): void {
+    this.#assertNoReady()
+    if (this.#config.followerLeaseTicks === 0 || this.#role !== 'follower' || this.#leader === null) return
+    this.#lastLocalReadTick = this.#ticks
+    if (!this.#wantsLease() || this.#leaseRequests?.last === this.#ticks) return
+    this.#wake()
+    this.#lastLocalReadTick = this.#ticks
+    this.#leaseRequestDue = true
+  }
+
+  /**
+   * The driver's clock fell behind real time (a stalled event loop, a late
+   * timer): a lease measured in its ticks may have lasted longer than it
+   * says. Drops the lease and every request in flight (their grants are
+   * refused); the next read asks again.
+   */
+  clockSlipped(): void {
+    this.#assertNoReady()
+    this.#dropLease()
+  }
+
+  /** See `Ready.acknowledgedIndex`; never goes down. */
+  get acknowledgedIndex(): number {
+    const value = this.#computeAcknowledged()
+    if (value > this.#acknowledged) this.#acknowledged = value
+    return this.#acknowledged
   }
 
   /** Hands leadership to `to` (thesis §3.10); proposals are refused until it completes or times out. */
@@ -419,7 +524,8 @@ export class RaftCore {
     if (this.#sendDue !== null || this.#sendEmptyDue || this.#readHeartbeatDue) return true
     if (this.#snapshotToPersist !== null || this.log.stableIndex < this.log.lastIndex()) return true
     if (this.#snapshotRequested) return true
-    if (this.log.committed > this.log.applied) return true
+    if (this.log.committed > this.log.applied || this.#leaseRequestDue) return true
+    if (this.acknowledgedIndex !== this.#prevAcknowledged) return true
     return !sameHard(this.#hardState(), this.#prevHard) || !sameSoft(this.#softState(), this.#prevSoft)
   }
 
@@ -442,6 +548,7 @@ export class RaftCore {
       earlyMessages: early,
       readStates: this.#readStates ?? NO_READ_STATES,
       snapshotRequested: this.#snapshotRequested,
+      acknowledgedIndex: this.acknowledgedIndex,
     }
     this.#snapshotRequested = false
     this.#messages = null
@@ -456,6 +563,7 @@ export class RaftCore {
     this.#readyOutstanding = false
     if (rd.softState !== null) this.#prevSoft = rd.softState
     if (rd.hardState !== null) this.#prevHard = rd.hardState
+    this.#prevAcknowledged = rd.acknowledgedIndex
     if (rd.snapshot !== null) {
       if (this.#snapshotToPersist === rd.snapshot) this.#snapshotToPersist = null
       if (rd.snapshot.meta.index > this.#snapshot.meta.index) this.#snapshot = rd.snapshot
@@ -473,6 +581,7 @@ export class RaftCore {
       this.log.applied = entry.index
       if (entry.kind === 'conf') this.#applyConfChange(entry.change)
     }
+    if (rd.committedEntries.length > 0 || rd.snapshot !== null) this.#reportApplied()
   }
 
   status(): RaftStatus {
@@ -503,6 +612,11 @@ export class RaftCore {
       quiesced: this.#quiesced,
       followers,
       outsiderMessagesIgnored: this.#outsiderMessagesIgnored,
+      acknowledgedIndex: this.acknowledgedIndex,
+      followerLease: this.followerReadIndex() === null ? null : this.#lease,
+      leaseGrantsLive: this.#grants?.size ?? 0,
+      leaseGrantsIssued: this.#leaseGrantsIssued,
+      leaseGrantsExpired: this.#leaseGrantsExpired,
     }
   }
 
@@ -679,6 +793,9 @@ export class RaftCore {
     this.#readHeartbeatDue = false
     this.#sendDue = null
     this.#sendEmptyDue = false
+    this.#dropLease()
+    this.#grants = null
+    this.#unheard = null
   }
 
   #becomeFollower(term: number, leader: NodeId | null): void {
@@ -704,6 +821,7 @@ export class RaftCore {
     // closes the single-server-change hazard across leader changes (thesis §4.1 erratum).
     this.#appendAsLeader([{ kind: 'normal', term: this.#term, index: next, data: NO_BYTES }])
     this.#pendingConfIndex = next
+    this.#startLeaseFence()
   }
 
   #tickElection(): void {
@@ -713,6 +831,7 @@ export class RaftCore {
     if (this.#config.quiesce && !this.#promotable() && this.#electionElapsed >= this.#config.electionTicks) {
       this.#quiesced = true
       this.#electionElapsed = 0
+      this.#dropLease()
       // It heard no leader for an election timeout: a leader it does not know
       // (its configuration may lag) must be heard, and wakes it.
       this.#silentTicks = this.#config.electionTicks
@@ -848,6 +967,8 @@ export class RaftCore {
 
   #handleHeartbeat(m: HeartbeatMessage): void {
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()))
+    if (m.lease !== undefined && this.#role === 'follower' && this.#leader === m.from)
+      this.#acceptLease(m.lease)
     if (m.quiesce && this.#role === 'follower' && this.#leader === m.from) {
       // Quiesce only holding exactly the leader's log, all of it committed; otherwise
       // answer as to any heartbeat, and the answer wakes the leader.
@@ -855,6 +976,8 @@ export class RaftCore {
       if (m.commit === last && this.log.committed === last && this.log.lastTerm() === m.term) {
         this.#quiesced = true
         this.#electionElapsed = 0
+        // Its clock stands still while quiesced, so it could not tell its lease run out.
+        this.#dropLease()
         return
       }
     }
@@ -941,12 +1064,15 @@ export class RaftCore {
     if (pr === undefined) return
     pr.recentActive = true
     pr.lastActiveTick = this.#ticks
+    this.#unheard?.delete(m.from)
     switch (m.type) {
       case 'appendResponse':
         this.#handleAppendResponse(m, pr)
+        this.#handleLeaseFields(m)
         break
       case 'heartbeatResponse':
         this.#handleHeartbeatResponse(m, pr)
+        this.#handleLeaseFields(m)
         break
       case 'snapshotResponse':
         this.#handleSnapshotResponse(m, pr)
@@ -1064,6 +1190,7 @@ export class RaftCore {
   /** Sends what each due follower lacks; many proposals leave as one message. */
   #flushSends(): void {
     if (this.#readHeartbeatDue) this.#broadcastHeartbeat()
+    if (this.#leaseRequestDue) this.#sendLeaseRequest()
     if (this.#role !== 'leader') {
       this.#sendDue = null
       this.#sendEmptyDue = false
@@ -1185,6 +1312,8 @@ export class RaftCore {
     // heartbeat round: a lease-reading leader stays awake for an election timeout after a read.
     if (this.#config.leaseReads && this.#ticks - this.#lastReadTick < this.#config.electionTicks) return false
     if (this.#sendDue !== null || this.#sendEmptyDue || this.#readHeartbeatDue) return false
+    // Ticks stand still while quiet: live lease records and the new leader's fence must run out first.
+    if (this.#grants !== null || this.#fenceActive()) return false
     const last = this.log.lastIndex()
     if (this.log.committed !== last || this.log.applied !== last || this.log.stableIndex !== last)
       return false
@@ -1261,11 +1390,13 @@ export class RaftCore {
       case 'heartbeat':
         return m.term !== this.#term || m.from !== this.#leader
       case 'heartbeatResponse':
+        // A follower asking for a read lease wakes its leader (see `noteLocalRead`).
+        return m.term > this.#term || m.leaseRequestTick !== undefined
       case 'voteResponse':
       case 'snapshotResponse':
         return m.term > this.#term
       case 'appendResponse': {
-        if (m.term > this.#term) return true
+        if (m.term > this.#term || m.leaseRequestTick !== undefined) return true
         if (this.#role !== 'leader' || !this.isMember(m.from)) return false
         // A live follower's progress was dropped at quiescence: it held the whole log.
         const match = this.#prs.get(m.from)?.match ?? this.log.lastIndex()
@@ -1300,6 +1431,134 @@ export class RaftCore {
   #sendsEarly(m: Message): boolean {
     if (m.term !== this.#prevHard.term) return false
     return m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'timeoutNow'
+  }
+
+  // ---- follower read leases (read-lease.ts) ------------------------------
+
+  #computeAcknowledged(): number {
+    const committed = this.log.committed
+    if (this.#config.followerLeaseTicks === 0) return committed
+    // A member that granted leases acknowledges nothing more until their records ran out.
+    if (this.#role !== 'leader') return this.#ticks >= this.#grantsEndTick ? committed : this.#acknowledged
+    if (this.#fenceActive()) return this.#acknowledged
+    return Math.min(committed, this.#grants?.appliedFloor() ?? committed)
+  }
+
+  /** A new leader's fence: followers may still hold leases an earlier leader granted. */
+  #startLeaseFence(): void {
+    if (this.#config.followerLeaseTicks === 0) return
+    const others = [...this.#voters, ...this.#learners].filter((id) => id !== this.id)
+    if (others.length === 0) return
+    this.#unheard = new Set(others)
+    this.#fenceEndTick = this.#ticks + this.#config.followerLeaseTicks + 1
+  }
+
+  #fenceActive(): boolean {
+    if (this.#unheard === null) return false
+    if (this.#unheard.size > 0 && this.#ticks < this.#fenceEndTick) return true
+    this.#unheard = null
+    return false
+  }
+
+  #expireGrants(): void {
+    if (this.#grants === null) return
+    this.#leaseGrantsExpired += this.#grants.expire(this.#ticks)
+    if (this.#grants.size === 0) this.#grants = null
+  }
+
+  #handleLeaseFields(m: AppendResponse | HeartbeatResponse): void {
+    if (m.applied !== undefined) this.#grants?.noteApplied(m.from, m.applied)
+    if (m.leaseRequestTick !== undefined) this.#maybeGrant(m.from, m.leaseRequestTick, m.applied ?? 0)
+  }
+
+  /**
+   * Grants only while holding the leader lease (no other leader can exist
+   * before it ends), not while handing leadership over, and once an entry of
+   * this term is committed (its commit index then covers every index an
+   * earlier leader acknowledged).
+   */
+  #maybeGrant(to: NodeId, requestTick: number, applied: number): void {
+    const duration = this.#config.followerLeaseTicks
+    const pr = this.#prs.get(to)
+    if (duration === 0 || pr === undefined || to === this.id || this.#transferee !== null) return
+    if (this.log.term(this.log.committed) !== this.#term || !this.#leaseValid()) return
+    const expiresTick = this.#ticks + duration
+    if (this.#grants === null) this.#grants = new LeaseGrants()
+    this.#grants.grant(to, expiresTick, applied)
+    this.#grantsEndTick = Math.max(this.#grantsEndTick, expiresTick)
+    this.#leaseGrantsIssued++
+    this.#send({
+      type: 'heartbeat',
+      from: this.id,
+      to,
+      term: this.#term,
+      commit: Math.min(pr.match, this.log.committed),
+      context: null,
+      quiesce: false,
+      lease: { requestTick, index: this.log.committed },
+    })
+  }
+
+  #acceptLease(grant: LeaseGrant): void {
+    // Only an answer to a request of this member in this term: its clock started with it.
+    if (this.#leaseRequests?.has(grant.requestTick) !== true) return
+    const expiresTick = grant.requestTick + followerLeaseHoldTicks(this.#config)
+    if (expiresTick <= this.#ticks) return
+    const held = this.followerReadIndex() === null ? null : this.#lease
+    this.#lease = {
+      index: Math.max(grant.index, held?.index ?? 0),
+      expiresTick: Math.max(expiresTick, held?.expiresTick ?? 0),
+    }
+  }
+
+  #dropLease(): void {
+    this.#lease = null
+    this.#leaseRequests = null
+    this.#leaseRequestDue = false
+  }
+
+  /** Reads came within a lease's length, and the lease is missing or past half its life. */
+  #wantsLease(): boolean {
+    if (this.#role !== 'follower' || this.#leader === null) return false
+    const duration = this.#config.followerLeaseTicks
+    if (duration === 0 || this.#ticks - this.#lastLocalReadTick > duration) return false
+    const lease = this.followerReadIndex() === null ? null : this.#lease
+    const hold = followerLeaseHoldTicks(this.#config)
+    // Past half its life: renewals start early enough to arrive while it still holds.
+    return lease === null || this.#ticks >= lease.expiresTick - Math.ceil(hold / 2)
+  }
+
+  #sendLeaseRequest(): void {
+    this.#leaseRequestDue = false
+    const leader = this.#leader
+    if (leader === null || !this.#wantsLease()) return
+    this.#send({ type: 'heartbeatResponse', from: this.id, to: leader, term: this.#term, context: null })
+  }
+
+  /**
+   * A follower that asked for a lease lately tells its leader what it has
+   * applied as soon as it has, so acknowledgements wait for it no longer
+   * than they must (its answers to appends leave before it applies).
+   */
+  #reportApplied(): void {
+    const leader = this.#leader
+    if (this.#role !== 'follower' || leader === null || this.#quiesced) return
+    const duration = this.#config.followerLeaseTicks
+    const last = this.#leaseRequests?.last ?? Number.NEGATIVE_INFINITY
+    if (duration === 0 || this.#ticks - last > 2 * duration + 2) return
+    this.#send(this.#appendAck(leader, this.log.committed))
+  }
+
+  /** A follower's answers to its leader carry its applied index, and a lease request when one is wanted. */
+  #withLeaseFields(m: Message): Message {
+    if (m.type !== 'appendResponse' && m.type !== 'heartbeatResponse') return m
+    if (this.#config.followerLeaseTicks === 0 || this.#role !== 'follower' || m.to !== this.#leader) return m
+    const applied = this.log.applied
+    if (!this.#wantsLease()) return { ...m, applied }
+    if (this.#leaseRequests === null) this.#leaseRequests = new LeaseRequests()
+    this.#leaseRequests.add(this.#ticks, followerLeaseHoldTicks(this.#config))
+    this.#leaseRequestDue = false
+    return { ...m, applied, leaseRequestTick: this.#ticks }
   }
 
   // ---- membership -------------------------------------------------------
@@ -1345,6 +1604,8 @@ export class RaftCore {
         return
       }
     } else {
+      // A member joining during the fence may hold a lease from an earlier term too.
+      this.#unheard?.add(node)
       const pr = this.#prs.get(node)
       if (pr === undefined)
         this.#progress?.set(node, new Progress(this.log.lastIndex() + 1, change.type === 'addLearner'))
@@ -1358,7 +1619,7 @@ export class RaftCore {
 
   #send(m: Message): void {
     if (this.#messages === null) this.#messages = []
-    this.#messages.push(m)
+    this.#messages.push(this.#withLeaseFields(m))
   }
 
   /** The leader's progress of each member; empty when not leading. */

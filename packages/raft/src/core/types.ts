@@ -77,12 +77,35 @@ export interface AppendMessage extends Envelope {
  * matches. On rejection `index` is the rejected probe index and (`hintIndex`,
  * `hintTerm`) let the leader skip a whole term of conflicting entries at once.
  */
-export interface AppendResponse extends Envelope {
+export interface AppendResponse extends Envelope, LeaseFields {
   readonly type: 'appendResponse'
   readonly index: number
   readonly reject: boolean
   readonly hintIndex: number
   readonly hintTerm: number
+}
+
+/**
+ * What a follower adds to its answers to its leader while follower read
+ * leases are on (`RaftConfig.followerLeaseTicks`): `applied`, the last index
+ * it has applied (the leader acknowledges an entry only once every follower
+ * it granted a live lease has applied it), and `leaseRequestTick`, present
+ * when it asks for a lease or its renewal: its own clock when it asked, which
+ * the grant echoes and from which its lease runs.
+ */
+export interface LeaseFields {
+  readonly applied?: number
+  readonly leaseRequestTick?: number
+}
+
+/**
+ * A read lease granted on a heartbeat: the follower may serve reads from its
+ * own state, once it has applied `index` (the leader's commit index when it
+ * granted), until its clock reaches `requestTick` + its hold time.
+ */
+export interface LeaseGrant {
+  readonly requestTick: number
+  readonly index: number
 }
 
 /** A (pre-)vote request (Raft §5.2; thesis §9.6 for pre-votes). */
@@ -113,9 +136,11 @@ export interface HeartbeatMessage extends Envelope {
   readonly commit: number
   readonly context: string | null
   readonly quiesce: boolean
+  /** A read lease for this follower (`RaftConfig.followerLeaseTicks`). */
+  readonly lease?: LeaseGrant
 }
 
-export interface HeartbeatResponse extends Envelope {
+export interface HeartbeatResponse extends Envelope, LeaseFields {
   readonly type: 'heartbeatResponse'
   readonly context: string | null
 }
@@ -203,6 +228,12 @@ export interface Ready {
    * never does leaves such replicas waiting.
    */
   readonly snapshotRequested: boolean
+  /**
+   * The highest index that may be reported to clients as done (a proposal
+   * resolved) once applied here; the commit index unless follower read leases
+   * are on, when it waits for leaseholders to apply (`RaftConfig.followerLeaseTicks`).
+   */
+  readonly acknowledgedIndex: number
 }
 
 /** Expected refusals are values, not exceptions. */

@@ -31,11 +31,19 @@ export interface SimOptions {
   /** Core settings to vary (pre-vote, check-quorum, flow control). */
   raft: Partial<Omit<RaftConfig, 'id'>>
   /**
-   * Closed-connection signals (`RaftCore.leaderUnreachable`), as a transport gives them: every
+   * Closed-connection signals (`RaftCore.peerUnreachable`), as a transport gives them: every
    * live member that loses its link to a peer (a crash, a partition) is told at once, and now
    * and then a member is told about its live, reachable leader (a spurious signal).
    */
   connectionSignals?: boolean
+  /**
+   * Follower read leases: followers read locally whenever their lease allows,
+   * writes are acknowledged at `acknowledgedIndex`, and after every step each
+   * member that could serve a local read must have applied every acknowledged write.
+   */
+  followerReads: boolean
+  /** Each member's clock runs at a rate drawn from [1 − drift, 1 + drift] (0: equal rates). */
+  clockDrift: number
 }
 
 const TICK_UNITS = 4
@@ -53,6 +61,11 @@ interface SimNode {
   phase: number
   /** Client writes awaiting apply on this node (the leader that took them), by log index. */
   writes: Map<number, PendingWrite>
+  /** Writes applied here, successful, awaiting `acknowledgedIndex` (follower read leases). */
+  unacknowledged: Map<number, { client: string; ok: boolean }>
+  /** Ticks per simulation step, and the fraction of a tick accumulated (clock drift). */
+  rate: number
+  clock: number
   /** Client reads awaiting their ReadState, by context. */
   reads: Map<string, { client: string; key: string }>
   /** Confirmed reads waiting for the apply index to catch up. */
@@ -95,6 +108,10 @@ export class SimCluster {
     /** Closed-connection signals about a live, reachable leader (`connectionSignals`). */
     spuriousSignals: 0,
   }
+  /** Local reads under follower read leases (`followerReads`): served, or refused without a lease. */
+  readonly localReads = { served: 0, refused: 0 }
+  /** The highest log index of a write acknowledged to its client so far. */
+  acknowledgedWatermark = 0
   #nextNodeId = 1
   #faultsOn = true
   #changed = false
@@ -124,6 +141,9 @@ export class SimCluster {
       sm: new KvStateMachine(),
       phase: this.rng.int(TICK_UNITS),
       writes: new Map(),
+      unacknowledged: new Map(),
+      rate: this.options.clockDrift === 0 ? 1 : 1 + (this.rng.next() * 2 - 1) * this.options.clockDrift,
+      clock: 0,
       reads: new Map(),
       confirmed: [],
       downUntil: 0,
@@ -184,15 +204,70 @@ export class SimCluster {
         if (this.now >= node.downUntil) this.#restart(node)
         continue
       }
-      if ((this.now + node.phase) % TICK_UNITS === 0) {
+      if (this.#ticksNow(node)) {
         node.core.tick()
         this.#process(node)
       }
     }
     this.#clientActions()
+    if (this.options.followerReads) this.#followerReads()
     if (this.#faultsOn && this.options.faults) this.#faultActions()
     // Nothing observable changes in a step without a Ready, so the check is skipped there.
     if (this.options.checkEveryStep && this.#changed) this.invariants.check([...this.nodes.values()])
+    if (this.options.followerReads) this.#checkLeaseReads()
+  }
+
+  #ticksNow(node: SimNode): boolean {
+    if (this.options.clockDrift === 0) return (this.now + node.phase) % TICK_UNITS === 0
+    node.clock += node.rate / TICK_UNITS
+    if (node.clock < 1) return false
+    node.clock -= 1
+    return true
+  }
+
+  /** Some follower is asked for a read now and then, as a search would. */
+  #followerReads(): void {
+    if (!this.#faultsOn || !this.rng.chance(0.3)) return
+    const followers = [...this.nodes.values()].filter((n) => n.core?.role === 'follower')
+    if (followers.length === 0) return
+    const node = this.rng.pick(followers)
+    const core = node.core as RaftCore
+    core.noteLocalRead()
+    const index = core.followerReadIndex()
+    if (index !== null && core.log.applied >= index) this.localReads.served++
+    else this.localReads.refused++
+    this.#process(node)
+  }
+
+  /** Read-your-writes: a member that could serve a local read now has applied every acknowledged write. */
+  #checkLeaseReads(): void {
+    for (const node of this.nodes.values()) {
+      const core = node.core
+      const index = core?.followerReadIndex() ?? null
+      if (core == null || index === null || core.log.applied < index) continue
+      if (core.log.applied < this.acknowledgedWatermark)
+        throw new Error(
+          `stale lease read: ${node.id} could serve a read at applied ${core.log.applied} (lease index ${index}) after the write at ${this.acknowledgedWatermark} was acknowledged`,
+        )
+    }
+  }
+
+  /** Acknowledges the applied writes the leader's `acknowledgedIndex` now covers. */
+  #releaseAcknowledged(node: SimNode, core: RaftCore): void {
+    if (node.unacknowledged.size === 0) return
+    const acknowledged = core.acknowledgedIndex
+    for (const [index, write] of node.unacknowledged) {
+      if (index > acknowledged) continue
+      node.unacknowledged.delete(index)
+      this.#acknowledge(index, write.client, write.ok)
+    }
+  }
+
+  #acknowledge(index: number, client: string, ok: boolean): void {
+    this.history.ok(client, { ok })
+    this.stats.writesAcknowledged++
+    this.acknowledgedWatermark = Math.max(this.acknowledgedWatermark, index)
+    this.#client(client).busy = false
   }
 
   leader(): SimNode | null {
@@ -254,6 +329,7 @@ export class SimCluster {
       for (const message of rd.messages) this.#send(message)
       this.#apply(node, rd)
       core.advance(rd)
+      this.#releaseAcknowledged(node, core)
       this.#afterAdvance(node, core, rd)
       core = node.core
     }
@@ -280,9 +356,14 @@ export class SimCluster {
       node.writes.delete(entry.index)
       const client = this.#client(waiting.client)
       if (waiting.term === entry.term && result !== null) {
-        this.history.ok(client.id, { ok: result.ok })
-        this.stats.writesAcknowledged++
-      } else this.history.info(client.id)
+        if (this.options.followerReads) {
+          node.unacknowledged.set(entry.index, { client: client.id, ok: result.ok })
+          continue
+        }
+        this.#acknowledge(entry.index, client.id, result.ok)
+        continue
+      }
+      this.history.info(client.id)
       client.busy = false
     }
     for (const read of rd.readStates) {
@@ -315,11 +396,12 @@ export class SimCluster {
 
   /** A member that stops leading or crashes cannot answer its clients: outcomes become unknown. */
   #abandonClientOps(node: SimNode): void {
-    for (const waiting of node.writes.values()) {
+    for (const waiting of [...node.writes.values(), ...node.unacknowledged.values()]) {
       this.history.info(waiting.client)
       this.#client(waiting.client).busy = false
     }
     node.writes.clear()
+    node.unacknowledged.clear()
     for (const read of [...node.reads.values(), ...node.confirmed]) {
       this.history.fail(read.client)
       this.#client(read.client).busy = false
@@ -368,7 +450,7 @@ export class SimCluster {
       if (core === null) continue
       for (const peer of this.nodes.values())
         if (peer !== node && (peer.core === null || this.net.isCut(node.id, peer.id)))
-          core.leaderUnreachable(peer.id)
+          core.peerUnreachable(peer.id)
       this.#process(node)
     }
   }
@@ -381,7 +463,7 @@ export class SimCluster {
     if (node.core == null || leader == null) return
     this.stats.spuriousSignals++
     this.note(`spurious connection loss ${node.id} -> ${leader}`)
-    node.core.leaderUnreachable(leader)
+    node.core.peerUnreachable(leader)
     this.#process(node)
   }
 
@@ -520,6 +602,8 @@ export function defaultSimOptions(seed: number, overrides: Partial<SimOptions> =
     compactEvery: 20,
     checkEveryStep: true,
     raft: {},
+    followerReads: false,
+    clockDrift: 0,
     ...overrides,
   }
 }

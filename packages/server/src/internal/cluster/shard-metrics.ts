@@ -1,6 +1,6 @@
 import type { ClusterNode, ShardHosting } from '@shoal/cluster'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { catchingUpRefusals, shardReadHedges } from './shard-rpc.ts'
+import { catchingUpRefusals, shardReadHedges, strongShardReads } from './shard-rpc.ts'
 
 /**
  * Metrics of shard replication and replica moves, read at scrape time:
@@ -13,7 +13,12 @@ import { catchingUpRefusals, shardReadHedges } from './shard-rpc.ts'
  * - `shoal_shard_read_hedges_total`: eventual reads hedged to a second replica (shard-rpc.ts);
  * - `shoal_shard_reads_catching_up_total`: eventual reads a replica here refused while catching up
  *   after a restart (replica-read-gate.ts), served by another replica instead;
- * - `shoal_shard_leaderships`: shard groups this node leads now (leaders move on failover).
+ * - `shoal_shard_leaderships`: shard groups this node leads now (leaders move on failover);
+ * - `shoal_shard_strong_reads_total{served}`: strong (read-your-writes) shard reads this node
+ *   coordinated, answered by its own replica under a follower read lease (`local`), by itself as
+ *   the shard leader (`leader_here`), or sent to the shard leader on another node (`leader`);
+ * - `shoal_shard_read_leases_total{event}`: follower read leases the shard groups led here
+ *   granted, and records of them that ran out (summed over the groups hosted now).
  */
 export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, registry: Registry): void {
   const registers = [registry]
@@ -98,6 +103,39 @@ export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, r
     collect() {
       this.reset()
       this.inc(shardReadHedges())
+    },
+  })
+  new Counter({
+    name: 'shoal_shard_strong_reads_total',
+    help: 'Strong shard reads coordinated here: answered by a replica here holding a follower read lease (local), by this node as the shard leader (leader_here), or sent to the shard leader on another node (leader)',
+    labelNames: ['served'] as const,
+    registers,
+    collect() {
+      this.reset()
+      const reads = strongShardReads()
+      this.inc({ served: 'local' }, reads.local)
+      this.inc({ served: 'leader_here' }, reads.ownLeader)
+      this.inc({ served: 'leader' }, reads.remote)
+    },
+  })
+  new Counter({
+    name: 'shoal_shard_read_leases_total',
+    help: 'Follower read leases granted by the shard groups hosted here, and grant records that ran out (a removed replica takes its counts with it)',
+    labelNames: ['event'] as const,
+    registers,
+    collect() {
+      this.reset()
+      let granted = 0
+      let expired = 0
+      for (const ref of hosting.hosted()) {
+        const group = node.host?.group(ref.group)
+        if (group === undefined) continue
+        const status = group.status()
+        granted += status.leaseGrantsIssued
+        expired += status.leaseGrantsExpired
+      }
+      this.inc({ event: 'granted' }, granted)
+      this.inc({ event: 'expired' }, expired)
     },
   })
   new Counter({

@@ -31,7 +31,13 @@ import type { EngineShardMachine } from './shard-machine.ts'
  * round: the check of an `async` write, which must not need a majority any more than the write.
  */
 
-export type ReadMode = 'leader' | 'leaderUnconfirmed' | 'eventual'
+/**
+ * `leader`: at the shard leader (ReadIndex or its lease); `leaseLocal`: at this node's replica,
+ * only while it holds a follower read lease and has applied its index (read-your-writes without a
+ * round trip; refused with `not_leader` otherwise); `leaderUnconfirmed`: the node that believes it
+ * leads; `eventual`: any replica that has caught up.
+ */
+export type ReadMode = 'leader' | 'leaseLocal' | 'leaderUnconfirmed' | 'eventual'
 
 export type ShardAction =
   | { readonly action: 'search'; readonly params: SearchParams }
@@ -145,6 +151,15 @@ async function serveItem(
         }
       }
     }
+    // Checked in the same turn as the engine read below: no apply or tick can come in between.
+    if (mode === 'leaseLocal' && !raft.leaseRead())
+      return {
+        ok: false,
+        code: 'not_leader',
+        message: 'no follower read lease here',
+        httpStatus: 503,
+        leader: raft.leader,
+      }
     if (mode === 'leaderUnconfirmed' && raft.leader !== node.nodeId)
       return {
         ok: false,
@@ -421,6 +436,7 @@ export async function readShards(
   >()
   for (const call of calls)
     pending.set(call.target.shard, { call, tried: new Set(), hint: null, reason: 'not asked' })
+  if (options.mode === 'leader') await readLeasedLocally(node, hosting, calls, pending, results)
   for (let round = 0; pending.size > 0 && Date.now() < deadline; round++) {
     const byNode = new Map<string, number[]>()
     for (const [shard, entry] of pending) {
@@ -569,6 +585,74 @@ export function catchingUpRefusals(): number {
 /** How many eventual reads were sent to a second replica because the first was slow. */
 export function shardReadHedges(): number {
   return hedgesSent
+}
+
+/**
+ * The reads a leased replica may answer: searches (their phases; facet search and /similar search
+ * through them) and document listings. Reads by id (the document /similar starts from too) stay at
+ * the shard leader, linearizable.
+ */
+const LEASED_READS: ReadonlySet<ShardAction['action']> = new Set([
+  'search',
+  'searchStats',
+  'searchShard',
+  'facetSearchShard',
+  'getDocuments',
+  'getDocumentsPart',
+])
+
+/** Strong shard reads answered by this node's leased replicas, and sent to shard leaders. */
+let strongLocal = 0
+let strongOwnLeader = 0
+let strongRemote = 0
+
+/** Strong shard reads: by a leased replica here, by this node as the shard leader, or sent to another node. */
+export function strongShardReads(): { local: number; ownLeader: number; remote: number } {
+  return { local: strongLocal, ownLeader: strongOwnLeader, remote: strongRemote }
+}
+
+/**
+ * A `leader` read of a shard whose replica here holds a follower read lease and has applied its
+ * index is answered here (`leaseLocal`): it sees every write acknowledged before it, as the
+ * leader's answer would (RaftConfig.followerLeaseTicks). The shards it leaves go to their leaders.
+ */
+async function readLeasedLocally(
+  node: ClusterNode,
+  hosting: ShardHosting,
+  calls: readonly ShardCall[],
+  pending: Map<number, unknown>,
+  results: ShardResult[],
+): Promise<void> {
+  const leased: ShardCall[] = []
+  for (const call of calls) {
+    if (!LEASED_READS.has(call.call.action)) continue
+    const raft = call.target.holders.includes(node.nodeId) ? node.host?.group(call.target.group) : undefined
+    if (raft?.isLeader === true) strongOwnLeader++
+    else if (raft?.leaseRead() === true) leased.push(call)
+    else strongRemote++
+  }
+  if (leased.length === 0) return
+  const replies = await serveShards(node, hosting, {
+    kind: 'shards',
+    mode: 'leaseLocal',
+    items: leased.map(({ target, call }) => ({ group: target.group, indexUid: target.name, call })),
+  })
+  leased.forEach(({ target }, i) => {
+    const reply = replies[i]
+    // Anything but an answer (the lease ran out meanwhile, a typed error) goes the usual way.
+    if (reply === undefined || !reply.ok) {
+      strongRemote++
+      return
+    }
+    strongLocal++
+    results.push({
+      shard: target.shard,
+      value: reply.value,
+      lag: Math.max(0, reply.commitIndex - reply.appliedIndex),
+      version: reply.version ?? null,
+    })
+    pending.delete(target.shard)
+  })
 }
 
 function pickReplica(
