@@ -7,7 +7,8 @@ export const killAll: Scenario = {
   quietMs: [2000, 4000],
   holdMs: [500, 2000],
   async apply({ system }) {
-    const killed = system.nodes.filter((node) => system.running(node))
+    // The members only: a node that is leaving the system (drained, still stopping) is no longer part of it.
+    const killed = (system.members?.() ?? system.nodes).filter((node) => system.running(node))
     await Promise.all(killed.map((node) => system.kill(node)))
     return {
       kind: 'kill -9 all',
