@@ -101,8 +101,13 @@ export class ShardMoves {
         if (name === undefined) violations.push(`shard ${shard} has a replica on ${id}, not a member`)
         else held.set(name, (held.get(name) ?? 0) + 1)
       }
-    for (const m of members) if (!held.has(m.name)) violations.push(`${m.name} holds no replica`)
-    const placement = members.map((m) => `${m.name} ${held.get(m.name) ?? 0}`).join(', ')
+    if (replicas.size > 0)
+      for (const m of members) if (!held.has(m.name)) violations.push(`${m.name} holds no replica`)
+    const placement =
+      replicas.size === 0
+        ? 'not read (the cluster never settled)'
+        : members.map((m) => `${m.name} ${held.get(m.name) ?? 0}`).join(', ')
+    if (replicas.size === 0) violations.push('the placement was never read: the cluster never settled')
     return {
       name: 'shard moves',
       passed: violations.length === 0,
