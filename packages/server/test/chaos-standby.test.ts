@@ -13,7 +13,7 @@ import { StandbyChaosSystem } from './harness/chaos-standby-system.ts'
 // runs the long version (docs/reliability.md).
 
 const seed = testSeed(20261207)
-const durationMs = 10_000
+const durationMs = 5_000
 const minFaults = 1
 
 function explain(report: ChaosReport, system: StandbyChaosSystem): string {

@@ -241,7 +241,11 @@ async function healEverything(system: SystemUnderTest, network: FaultNetwork): P
     if (system.capabilities.clock && system.running(node)) await system.setClockRate?.(node, 1)
     if (system.capabilities.diskFull) await system.freeDisk?.(node)
   }
-  for (const node of members(system)) if (!system.running(node)) await system.restart(node)
+  await Promise.all(
+    members(system)
+      .filter((node) => !system.running(node))
+      .map((node) => system.restart(node)),
+  )
 }
 
 /** The nodes in the system now (spares of a membership scenario left out). */
