@@ -3,14 +3,19 @@
  *
  *   pnpm chaos --scenario partition-halves --duration 10m --seed 7
  *   pnpm chaos --scenario all --duration 30s --seed 1
+ *   pnpm chaos --scenario kill-leader,pause --duration 30s --time-scale 0.4 --seed 1
  *   pnpm chaos --list
  *
  * Starts the system under test (`--system raft-kv`, the default: the Raft KV
  * example as three processes; `shoal-meta`: the metadata group of three
- * `shoal` processes; `shoal-shards`: a sharded index on them),
+ * `shoal` processes; `shoal-shards`: a sharded index on them; `shoal-standby`:
+ * a semi_sync primary and its hot standby),
  * runs the scenario's faults under a recorded workload, heals, checks, and
  * writes `<out>/<scenario>-<seed>.json` and `.md` (default out:
- * `chaos-results/`). Exits 1 when a run fails its checks; the same `--seed`
+ * `chaos-results/`). `--time-scale F` (0 < F ≤ 1) multiplies every quiet and
+ * hold time by F, and `--min-faults N` goes on past the duration until N faults
+ * were applied, as the CI smokes do to apply every scenario of a round robin in a
+ * short run. Exits 1 when a run fails its checks; the same `--seed`
  * replays the same fault schedule and workload choices.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -19,6 +24,7 @@ import { parseArgs } from 'node:util'
 import { KvChaosSystem } from '../packages/raft/examples/kv/chaos-system.ts'
 import { ShoalMetaSystem } from '../packages/server/test/harness/chaos-meta-system.ts'
 import { ShoalShardsSystem } from '../packages/server/test/harness/chaos-shards-system.ts'
+import { StandbyChaosSystem } from '../packages/server/test/harness/chaos-standby-system.ts'
 import {
   type ChaosReport,
   parseDuration,
@@ -28,6 +34,7 @@ import {
   type Scenario,
   type SystemUnderTest,
   scenarioByName,
+  timeScaled,
 } from '../packages/testkit/src/chaos/index.ts'
 
 // Ctrl-C and SIGTERM end the process through `exit`, whose handlers kill the
@@ -39,6 +46,8 @@ const { values } = parseArgs({
     scenario: { type: 'string' },
     duration: { type: 'string', default: '30s' },
     seed: { type: 'string', default: '1' },
+    'time-scale': { type: 'string', default: '1' },
+    'min-faults': { type: 'string', default: '0' },
     system: { type: 'string', default: 'raft-kv' },
     clients: { type: 'string', default: '5' },
     keys: { type: 'string', default: '8' },
@@ -55,7 +64,7 @@ if (values.list) {
 }
 if (values.scenario === undefined) {
   process.stderr.write(
-    'usage: pnpm chaos --scenario NAME|all [--duration 30s] [--seed N] [--out DIR] (--list)\n',
+    'usage: pnpm chaos --scenario NAME|all [--duration 30s] [--seed N] [--time-scale F] [--min-faults N] [--out DIR] (--list)\n',
   )
   process.exit(2)
 }
@@ -64,8 +73,14 @@ const SYSTEMS: Record<string, (scenario: Scenario) => Promise<SystemUnderTest>> 
   // Two spare nodes for a scenario that adds and removes members.
   'shoal-meta': (scenario) =>
     ShoalMetaSystem.create({ spares: scenario.requires?.includes('membership') === true ? 2 : 0 }),
-  // One index of 6 shards, 3 replicas each, on the three nodes.
-  'shoal-shards': () => ShoalShardsSystem.create(),
+  // One index of 6 shards, 3 replicas each, on the three nodes; two spares and a 10 s grace
+  // period before a lost node's replicas are re-created for a scenario that moves replicas.
+  'shoal-shards': (scenario) =>
+    ShoalShardsSystem.create(
+      scenario.requires?.includes('shardMoves') === true ? { spares: 2, replicaGraceMs: 10_000 } : {},
+    ),
+  // A semi_sync primary and its hot standby (two processes, no cluster).
+  'shoal-standby': () => StandbyChaosSystem.create(),
 }
 const createSystem = SYSTEMS[values.system]
 if (createSystem === undefined) {
@@ -75,17 +90,28 @@ if (createSystem === undefined) {
 const seed = Number(values.seed)
 const clients = Number(values.clients)
 const keys = Number(values.keys)
+const minFaults = Number(values['min-faults'])
 for (const [name, n] of [
   ['seed', seed],
+  ['min-faults', minFaults],
   ['clients', clients],
   ['keys', keys],
 ] as const) {
-  if (!Number.isInteger(n) || (name !== 'seed' && n <= 0)) {
-    process.stderr.write(`--${name} must be ${name === 'seed' ? 'an integer' : 'a positive integer'}\n`)
+  const least = name === 'seed' ? Number.NEGATIVE_INFINITY : name === 'min-faults' ? 0 : 1
+  if (!Number.isInteger(n) || n < least) {
+    const what =
+      name === 'seed' ? 'an integer' : name === 'min-faults' ? 'a whole number' : 'a positive integer'
+    process.stderr.write(`--${name} must be ${what}\n`)
     process.exit(2)
   }
 }
 const durationMs = parseDuration(values.duration)
+const timeScale = Number(values['time-scale'])
+if (!(timeScale > 0 && timeScale <= 1)) {
+  process.stderr.write('--time-scale must be a number in (0, 1]\n')
+  process.exit(2)
+}
+const scaling = timeScale === 1 ? '' : ` --time-scale ${values['time-scale']}`
 const scenarios = values.scenario === 'all' ? [...SCENARIOS] : [scenarioByName(values.scenario)]
 
 const reports: ChaosReport[] = []
@@ -99,12 +125,13 @@ for (const scenario of scenarios) {
   }
   const report = await runChaos({
     system,
-    scenario,
+    scenario: timeScaled(scenario, timeScale),
     seed,
     durationMs,
+    minFaults,
     clients,
     keys,
-    command: `pnpm chaos${values.system === 'raft-kv' ? '' : ` --system ${values.system}`} --scenario ${scenario.name} --duration ${values.duration} --seed ${seed}`,
+    command: `pnpm chaos${values.system === 'raft-kv' ? '' : ` --system ${values.system}`} --scenario ${scenario.name} --duration ${values.duration}${scaling}${minFaults === 0 ? '' : ` --min-faults ${minFaults}`} --seed ${seed}`,
     log: values.quiet ? () => {} : (line) => process.stdout.write(`[${scenario.name}] ${line}\n`),
   })
   await mkdir(values.out, { recursive: true })

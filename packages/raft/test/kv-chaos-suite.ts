@@ -1,4 +1,10 @@
-import { type ChaosReport, reportToMarkdown, runChaos, scenarioByName } from '@shoal/testkit/chaos'
+import {
+  type ChaosReport,
+  reportToMarkdown,
+  runChaos,
+  scenarioByName,
+  timeScaled,
+} from '@shoal/testkit/chaos'
 import { testSeed } from '@shoal/testkit/rng'
 import { describe, expect, it } from 'vitest'
 import { KvChaosSystem } from '../examples/kv/chaos-system.ts'
@@ -13,6 +19,12 @@ export interface KvChaosGroup {
   readonly name: string
   readonly scenarios: readonly string[]
   readonly durationMs: number
+  /**
+   * Quiet and hold times multiplied by this (`--time-scale`), for a smoke that applies many
+   * scenarios; below 1, faults go on past the duration until each scenario was applied once
+   * (`--min-faults`). @defaultValue 1
+   */
+  readonly timeScale?: number
 }
 
 const seed = testSeed(20261206)
@@ -31,15 +43,18 @@ export function describeKvChaos(title: string, groups: readonly KvChaosGroup[]):
           const needs = scenarioByName(name).requires ?? []
           return needs.every((capability) => system.capabilities[capability])
         })
-        const scenario = scenarioByName(names.join(','))
+        const timeScale = group.timeScale ?? 1
+        const scenario = timeScaled(scenarioByName(names.join(',')), timeScale)
         const report = await runChaos({
           system,
           scenario,
           seed,
           durationMs: group.durationMs,
+          // A smoke applies each scenario at least once, however slow restarts are.
+          ...(timeScale === 1 ? {} : { minFaults: names.length }),
           settleTimeoutMs: 30_000,
           checkTimeoutMs: 30_000,
-          command: `pnpm chaos --scenario ${names.join(',')} --duration ${group.durationMs / 1000}s --seed ${seed}`,
+          command: `pnpm chaos --scenario ${names.join(',')} --duration ${group.durationMs / 1000}s${timeScale === 1 ? '' : ` --time-scale ${timeScale} --min-faults ${names.length}`} --seed ${seed}`,
         })
         const applied = new Set(report.faults.map((f) => f.kind.split(':')[0]))
         for (const name of names)

@@ -62,6 +62,8 @@ export interface ShoalMetaOptions {
    * @defaultValue 0
    */
   spares?: number
+  /** More `shoal start` flags for every node (e.g. `--replica-grace-ms`). @defaultValue none */
+  extraArgs?: readonly string[]
 }
 
 interface Member {
@@ -97,6 +99,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
   readonly #members: Member[]
   readonly #raftTickMs: number
   readonly #timeoutMs: number
+  readonly #extraArgs: readonly string[]
   readonly #gossipLinks: TcpLinkProxy[] = []
   #metadataView: string[] = []
 
@@ -106,6 +109,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
     this.#members = members
     this.#raftTickMs = options.raftTickMs ?? 50
     this.#timeoutMs = options.operationTimeoutMs ?? 5000
+    this.#extraArgs = options.extraArgs ?? []
     this.nodes = members.map((m) => m.name)
     this.capabilities = {
       pause: true,
@@ -256,13 +260,14 @@ export class ShoalMetaSystem implements SystemUnderTest {
   /**
    * Starts a stopped member again on its data, as an operator would
    * (docs/operations.md): with the gossip addresses of the other members as
-   * `--join` seeds. Without seeds a restarted node knows no peer to gossip
+   * `--join` seeds; a node no longer a member is not restarted. Without seeds a restarted node knows no peer to gossip
    * with, and the others, having declared it dead, no longer probe it, so
    * it would stay cut off from the membership for good.
    */
   async restart(node: string): Promise<void> {
     const m = this.#member(node)
-    if (this.running(node)) return
+    // A node that stopped for good, or was drained, is never started again on its data.
+    if (this.running(node) || !m.inSystem) return
     const seeds = this.#active()
       .filter((x) => x !== m)
       .map((x) => x.gossipFront?.address as string)
@@ -370,6 +375,21 @@ export class ShoalMetaSystem implements SystemUnderTest {
   }
 
   /**
+   * The member `node` is no longer one (a drained node): it is neither
+   * restarted nor compared, and its process may end by itself (not a crash).
+   */
+  release(node: string): void {
+    const m = this.#member(node)
+    m.inSystem = false
+    m.expectedExit = true
+  }
+
+  /** Whether a member could stop for good now without risking the metadata majority (see `leave`). */
+  canSpare(): Promise<boolean> {
+    return this.#everyVoterRuns()
+  }
+
+  /**
    * Whether every voter of the metadata group is a node running now, in the
    * view of every running member (each answers from its own copy, so no
    * leader is needed during a partition): then stopping one for good still
@@ -457,6 +477,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
       m.name,
       '--log-level',
       'warn',
+      ...this.#extraArgs,
       ...extra,
     ]
     // A restart is ready when its own output says so, not the previous run's.

@@ -36,6 +36,7 @@ import type { Rng } from '@shoal/testkit/rng'
 import { ShoalMetaSystem } from './chaos-meta-system.ts'
 import { MARKERS, markerOf, ShardsClient } from './chaos-shards-client.ts'
 import { describeOutcome, HttpLog, type NodeAddress, request, sleep } from './chaos-shards-http.ts'
+import { ShardMoves } from './chaos-shards-moves.ts'
 import { SearchProbe, searchCounts, searchOnce, searchViolations } from './chaos-shards-search.ts'
 
 export interface ShoalShardsOptions {
@@ -49,6 +50,14 @@ export interface ShoalShardsOptions {
   operationTimeoutMs?: number
   /** Give up on a search after this long (its two phases may each wait out a 10 s shard read). @defaultValue 25000 */
   searchTimeoutMs?: number
+  /**
+   * Nodes beyond the three that start outside the cluster, for the
+   * `moves-partition` scenario: they join (replicas rebalance to them), and
+   * members are drained or replaced. @defaultValue 0
+   */
+  spares?: number
+  /** `--replica-grace-ms` of every node. @defaultValue the server's (60 s) */
+  replicaGraceMs?: number
 }
 
 interface ShardsView {
@@ -77,22 +86,34 @@ export class ShoalShardsSystem implements SystemUnderTest {
   readonly #replicationFactor: number
   readonly #operationTimeoutMs: number
   readonly #probe: SearchProbe
+  readonly #moves: ShardMoves
   #leaderTurn = 0
   #replicaLags: Record<string, number | null> = {}
+  /** Each shard's replicas (node ids) when the cluster last settled. */
+  #placement = new Map<number, string[]>()
 
   private constructor(cluster: ShoalMetaSystem, options: ShoalShardsOptions) {
     this.#cluster = cluster
     this.nodes = cluster.nodes
-    this.capabilities = { ...cluster.capabilities, membership: false }
+    // Spares are for moves-partition: membership-partition's kills for good need no cluster operation.
+    this.capabilities = {
+      ...cluster.capabilities,
+      membership: false,
+      shardMoves: cluster.capabilities.membership,
+    }
     this.#shardCount = options.shardCount ?? 6
     this.#replicationFactor = options.replicationFactor ?? 3
     this.#operationTimeoutMs = options.operationTimeoutMs ?? 10_000
     this.#probe = new SearchProbe(this.#addresses(), INDEX_UID, this.http, options.searchTimeoutMs ?? 25_000)
+    this.#moves = new ShardMoves(cluster, this.http)
   }
 
   static async create(options: ShoalShardsOptions = {}): Promise<ShoalShardsSystem> {
     const cluster = await ShoalMetaSystem.create({
       raftTickMs: options.raftTickMs ?? 50,
+      spares: options.spares ?? 0,
+      extraArgs:
+        options.replicaGraceMs === undefined ? [] : ['--replica-grace-ms', String(options.replicaGraceMs)],
     })
     return new ShoalShardsSystem(cluster, options)
   }
@@ -164,9 +185,33 @@ export class ShoalShardsSystem implements SystemUnderTest {
     this.#cluster.resume(node)
   }
 
+  members(): string[] {
+    return this.#cluster.members()
+  }
+
+  join(node: string, via: string): Promise<void> {
+    return this.#cluster.join(node, via)
+  }
+
+  drain(node: string, via: string): Promise<string | false> {
+    return this.#moves.drain(node, via)
+  }
+
+  replace(old: string, spare: string, via: string): Promise<string | false> {
+    return this.#moves.replace(old, spare, via)
+  }
+
+  /**
+   * Settled: every member runs and no other node does (a drained node has
+   * stopped), no task is enqueued or processing, no replica move is in flight
+   * or planned, and every shard has its replicas on members, each with its
+   * leader's commit index applied.
+   */
   async settled(): Promise<boolean> {
     const live = this.#live()
-    if (live.length !== this.nodes.length) return false
+    const members = this.#members()
+    if (live.length !== members.length || !members.every((m) => this.running(m.name))) return false
+    if (this.nodes.some((n) => !this.members().includes(n) && this.running(n))) return false
     for (const node of live) {
       const pending = await request(
         this.http,
@@ -179,10 +224,15 @@ export class ShoalShardsSystem implements SystemUnderTest {
       if (pending.kind !== 'answer' || pending.status !== 200) return false
       if ((pending.body as { total: number }).total !== 0) return false
     }
+    if (this.capabilities.shardMoves === true && !(await this.#moves.idle(live[0] as NodeAddress)))
+      return false
+    const ids = new Set(members.map((m) => this.#cluster.address(m.name).nodeId))
     for (const node of live) {
       const view = await this.#shards(node)
       if (view === null) return false
+      this.#placement = new Map(view.shards.map((s) => [s.shard, s.replicas.map((r) => r.node)]))
       for (const shard of view.shards) {
+        if (!shard.replicas.every((r) => ids.has(r.node))) return false
         if (shard.leader === null || shard.replicas.length !== this.#replicationFactor) return false
         const commit = shard.replicas.find((r) => r.node === shard.leader)?.commitIndex ?? null
         if (commit === null) return false
@@ -199,11 +249,11 @@ export class ShoalShardsSystem implements SystemUnderTest {
    * is the sum of its replicas' applied indexes.
    */
   async replicaStates(keys: readonly string[]): Promise<ReplicaState[]> {
-    const [first] = this.#addresses() as [NodeAddress]
+    const [first] = this.#members() as [NodeAddress]
     const view = await this.#shards(first, 5000)
     if (view === null) throw new Error(`${first.name} did not answer /indexes/${INDEX_UID}/_shards`)
     const states: ReplicaState[] = []
-    for (const node of this.#addresses()) {
+    for (const node of this.#members()) {
       const nodeId = this.#cluster.address(node.name).nodeId
       const outcome = await request(
         this.http,
@@ -263,10 +313,12 @@ export class ShoalShardsSystem implements SystemUnderTest {
     const lags = Object.entries(this.#replicaLags)
     checks.push({
       name: 'replica lag after settling',
-      passed: lags.length === this.nodes.length && lags.every(([, lag]) => lag === 0),
+      passed: lags.length === this.#members().length && lags.every(([, lag]) => lag === 0),
       summary: lags.map(([node, lag]) => `${node} ${lag ?? 'not reported'}`).join(', ') || 'not read',
       violations: [],
     })
+    if (this.capabilities.shardMoves === true)
+      checks.push(await this.#moves.check(this.#members(), this.#placement))
     const tally = [...this.http.tally].sort((a, b) => b[1] - a[1])
     checks.push({
       name: 'no server error',
@@ -304,7 +356,7 @@ export class ShoalShardsSystem implements SystemUnderTest {
   ): Promise<SystemCheck> {
     const violations: string[] = []
     let reads = 0
-    for (const node of this.#addresses()) {
+    for (const node of this.#members()) {
       for (const [key, expected] of values) {
         const outcome = await retrying(
           () =>
@@ -345,7 +397,7 @@ export class ShoalShardsSystem implements SystemUnderTest {
     const violations: string[] = []
     let searches = 0
     const present = [...values].filter((e): e is [string, string] => e[1] !== null)
-    for (const node of this.#addresses()) {
+    for (const node of this.#members()) {
       for (const filter of [null, ...MARKERS]) {
         const outcome = await retrying(
           () =>
@@ -415,6 +467,12 @@ export class ShoalShardsSystem implements SystemUnderTest {
 
   #addresses(): NodeAddress[] {
     return this.nodes.map((name) => ({ name, http: this.#cluster.address(name).http }))
+  }
+
+  /** The members' addresses (every node unless spares joined, drained or were replaced). */
+  #members(): NodeAddress[] {
+    const members = this.#cluster.members()
+    return this.#addresses().filter((n) => members.includes(n.name))
   }
 
   /** Nodes running and not paused. */

@@ -23,6 +23,7 @@ export { type ChaosRunOptions, runChaos } from './runner.ts'
 export type { AppliedFault, FaultRecord, NemesisContext, Scenario } from './scenario.ts'
 export { SCENARIOS, scenarioByName } from './scenarios/index.ts'
 export { roundRobin } from './scenarios/round-robin.ts'
+export { timeScaled } from './scenarios/time-scaled.ts'
 export { procAddress, tcpDialerPid } from './socket-owner.ts'
 export type {
   ChaosClient,

@@ -16,6 +16,12 @@ export interface ChaosRunOptions {
   seed: number
   /** How long faults are applied (the workload runs throughout). */
   durationMs: number
+  /**
+   * Faults go on past the duration until this many were applied (with their
+   * full quiet and hold times), so a short smoke of a round robin applies every
+   * scenario even where restarts are slow. @defaultValue 0
+   */
+  minFaults?: number
   /** @defaultValue 5 */
   clients?: number
   /** @defaultValue 8 */
@@ -72,7 +78,14 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     workload.start(system)
     // Forked only for a system with probes, so the other systems' fault schedules stay as they were.
     if (system.startProbes !== undefined) system.startProbes(now, rng.fork())
-    await nemesis(scenario, { system, network, rng: rng.fork() }, startedAt + durationMs, now, faults, log)
+    await nemesis(
+      scenario,
+      { system, network, rng: rng.fork() },
+      { endAt: startedAt + durationMs, minFaults: options.minFaults ?? 0 },
+      now,
+      faults,
+      log,
+    )
 
     const healAt = now()
     await healEverything(system, network)
@@ -184,19 +197,25 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
   }
 }
 
-/** Quiet, apply, hold, heal, until `endAt`; every fault is healed before it returns. */
+/**
+ * Quiet, apply, hold, heal, until `endAt` and until `minFaults` were applied;
+ * every fault is healed before it returns.
+ */
 async function nemesis(
   scenario: Scenario,
   context: Parameters<Scenario['apply']>[0],
-  endAt: number,
+  { endAt, minFaults }: { endAt: number; minFaults: number },
   now: () => number,
   faults: FaultRecord[],
   log: (line: string) => void,
 ): Promise<void> {
   const draw = ([min, max]: [number, number]) => min + context.rng.int(Math.max(1, max - min + 1))
-  while (now() < endAt) {
-    await sleep(Math.min(draw(scenario.quietMs), Math.max(0, endAt - now())))
-    if (now() >= endAt) break
+  const more = () => faults.length < minFaults
+  // Times are cut at the end of the duration, unless more faults are still due.
+  const within = (ms: number) => (more() ? ms : Math.min(ms, Math.max(0, endAt - now())))
+  while (now() < endAt || more()) {
+    await sleep(within(draw(scenario.quietMs)))
+    if (now() >= endAt && !more()) break
     const applied = await scenario.apply(context)
     const record: FaultRecord = {
       kind: applied.kind,
@@ -206,7 +225,9 @@ async function nemesis(
     }
     faults.push(record)
     log(`${record.at} ms: ${applied.kind} ${applied.detail}`)
-    await sleep(Math.min(applied.holdMs ?? draw(scenario.holdMs), Math.max(0, endAt - now())))
+    const hold = applied.holdMs ?? draw(scenario.holdMs)
+    // One of the first `minFaults` is held in full; the others are cut at the end.
+    await sleep(faults.length <= minFaults ? hold : Math.min(hold, Math.max(0, endAt - now())))
     await applied.heal()
     record.healedAt = Math.round(now())
   }
@@ -220,7 +241,11 @@ async function healEverything(system: SystemUnderTest, network: FaultNetwork): P
     if (system.capabilities.clock && system.running(node)) await system.setClockRate?.(node, 1)
     if (system.capabilities.diskFull) await system.freeDisk?.(node)
   }
-  for (const node of members(system)) if (!system.running(node)) await system.restart(node)
+  await Promise.all(
+    members(system)
+      .filter((node) => !system.running(node))
+      .map((node) => system.restart(node)),
+  )
 }
 
 /** The nodes in the system now (spares of a membership scenario left out). */

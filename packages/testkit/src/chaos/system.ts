@@ -41,6 +41,17 @@ export interface SystemCapabilities {
   fsyncFailure: boolean
   /** Voters can be added and removed at runtime. */
   membership: boolean
+  /**
+   * Data moves between nodes as members join, drain and are replaced
+   * (`join`, `drain`, `replace`). @defaultValue false
+   */
+  shardMoves?: boolean
+  /**
+   * A primary and a standby: `promote` makes the standby the primary, and
+   * `restart` of the deposed primary (running or not) brings it back as the
+   * new primary's standby. @defaultValue false
+   */
+  promotion?: boolean
 }
 
 /** What every node holds after settling, to compare replicas. */
@@ -108,6 +119,27 @@ export interface SystemUnderTest {
    * majority of its voters gone for ever, which no consensus system survives.
    */
   leave?(node: string): Promise<boolean>
+  /**
+   * With `shardMoves`: asks the system, through the member `via`, to move the
+   * member `node`'s data to the other members and then let it go (a graceful
+   * removal; its process may stop by itself once drained). Resolves with what
+   * happened, in a few words; `false` when the system cannot spare a member
+   * now (nothing changed).
+   */
+  drain?(node: string, via: string): Promise<string | false>
+  /**
+   * With `shardMoves`: the member `old` is killed for good (kill -9, never
+   * restarted), the spare `spare` starts on fresh data joining through `via`,
+   * and the system is asked to give `spare` everything `old` held. Resolves
+   * with what happened; `false` when the system cannot spare a member now
+   * (nothing changed).
+   */
+  replace?(old: string, spare: string, via: string): Promise<string | false>
+  /**
+   * With `promotion`: the standby becomes the primary (the current primary
+   * being lost); `leader` names it from then on. Resolves with what happened.
+   */
+  promote?(): Promise<string>
   /**
    * True when every node runs and has applied everything that was committed
    * (the replicas are then comparable).

@@ -123,6 +123,24 @@ describe('nemesis runner', () => {
     expect(report.passed).toBe(true)
   })
 
+  it('with minFaults, goes on past the duration until that many faults were applied, each held in full', async () => {
+    const slow: Scenario = { ...killOne, name: 'slow', quietMs: [300, 300], holdMs: [200, 200] }
+    const report = await runChaos({
+      system: new MemoryStore(),
+      scenario: slow,
+      seed: 5,
+      durationMs: 400,
+      minFaults: 4,
+      settleTimeoutMs: 500,
+      keys: 3,
+      clients: 3,
+    })
+    expect(report.faults).toHaveLength(4)
+    for (const fault of report.faults)
+      expect((fault.healedAt as number) - fault.at).toBeGreaterThanOrEqual(190)
+    expect(report.passed).toBe(true)
+  })
+
   it('catches a store that forgets acknowledged writes when killed', async () => {
     const report = await run(new MemoryStore({ forgetOnKill: true }))
     expect(report.linearizability.verdict).toBe('not-linearizable')

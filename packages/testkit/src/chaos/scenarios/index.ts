@@ -8,6 +8,7 @@ import { killAll } from './kill-all.ts'
 import { killLeader } from './kill-leader.ts'
 import { latencySpikes } from './latency-spikes.ts'
 import { membershipPartition } from './membership-partition.ts'
+import { movesPartition } from './moves-partition.ts'
 import { packetLoss } from './packet-loss.ts'
 import { partitionBridge } from './partition-bridge.ts'
 import { partitionHalves } from './partition-halves.ts'
@@ -15,6 +16,7 @@ import { partitionLeader } from './partition-leader.ts'
 import { partitionOneWay } from './partition-one-way.ts'
 import { pause } from './pause.ts'
 import { roundRobin } from './round-robin.ts'
+import { standbyPromotion } from './standby-promotion.ts'
 
 /** Every named scenario, in the order of the reliability table. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -32,6 +34,8 @@ export const SCENARIOS: readonly Scenario[] = [
   diskFull,
   fsyncFailure,
   membershipPartition,
+  movesPartition,
+  standbyPromotion,
 ]
 
 /** A scenario by name, or several (`a,b,c`) sharing one run in turn. */

@@ -7,13 +7,16 @@ export const killAll: Scenario = {
   quietMs: [2000, 4000],
   holdMs: [500, 2000],
   async apply({ system }) {
-    const killed = system.nodes.filter((node) => system.running(node))
+    // The members only: a node that is leaving the system (drained, still stopping) is no longer part of it.
+    const killed = (system.members?.() ?? system.nodes).filter((node) => system.running(node))
     await Promise.all(killed.map((node) => system.kill(node)))
     return {
       kind: 'kill -9 all',
       detail: killed.join(' '),
+      // All at once, as after a power cut: a node that waits for its peers to rejoin is not kept
+      // waiting behind them.
       heal: async () => {
-        for (const node of killed) if (!system.running(node)) await system.restart(node)
+        await Promise.all(killed.filter((node) => !system.running(node)).map((node) => system.restart(node)))
       },
     }
   },

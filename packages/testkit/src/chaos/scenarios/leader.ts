@@ -10,3 +10,7 @@ export async function leaderOrAny(context: NemesisContext): Promise<{ node: stri
 
 export const describeTarget = (target: { node: string; isLeader: boolean }): string =>
   `${target.node}${target.isLeader ? ' (leader)' : ''}`
+
+/** The nodes in the system now: spares that have not joined (or nodes gone for good) take no part in a fault. */
+export const membersOf = (context: NemesisContext): readonly string[] =>
+  context.system.members?.() ?? context.system.nodes

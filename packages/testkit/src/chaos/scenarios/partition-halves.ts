@@ -1,5 +1,6 @@
 import { randomHalves } from '../partitions.ts'
 import type { Scenario } from '../scenario.ts'
+import { membersOf } from './leader.ts'
 
 /** Random majority/minority splits; every cut is both ways. */
 export const partitionHalves: Scenario = {
@@ -8,8 +9,10 @@ export const partitionHalves: Scenario = {
     'The nodes split into a random majority and minority (both directions cut), healed after 2–5 s.',
   quietMs: [1000, 3000],
   holdMs: [2000, 5000],
-  async apply({ network, rng }) {
-    const groups = randomHalves(network.nodes, rng)
+  async apply(context) {
+    const { network, rng } = context
+    const nodes = membersOf(context)
+    const groups = randomHalves(nodes, rng)
     network.partition(groups)
     return {
       kind: 'partition',
