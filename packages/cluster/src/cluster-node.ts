@@ -6,6 +6,7 @@ import {
   type RaftConfig,
   RaftHost,
   type RaftNode,
+  RaftRejectedError,
   type RaftRng,
   type RaftStorage,
   RaftTimeoutError,
@@ -345,7 +346,7 @@ export class ClusterNode {
         try {
           return await operation.local(meta, remaining(deadline, this.#clock, signal))
         } catch (error) {
-          if (!(error instanceof NotLeaderError)) throw mapRaftError(error)
+          if (!(error instanceof NotLeaderError) && !handingOver(error)) throw mapRaftError(error)
         }
       } else if (leader !== null) {
         const response = await this.#requestLeader(leader, operation.request(), deadline)
@@ -590,6 +591,8 @@ export class ClusterNode {
     } catch (error) {
       if (error instanceof NotLeaderError)
         return { ok: false, code: 'not_leader', message: error.message, leader: error.leader }
+      // Refused before it was appended while leadership moves: the caller sends it again.
+      if (handingOver(error)) return { ok: false, code: 'transferring', message: error.message }
       if (error instanceof RemoteAppError)
         return { ok: false, code: error.remoteCode, message: error.message }
       const code =
@@ -838,8 +841,18 @@ function remaining(deadline: number, clock: () => number, signal: AbortSignal | 
 }
 
 /** A leader's refusal: `not_leader`, `no_leader` and `stopped` are worth another try; the rest are typed. */
+/**
+ * A proposal refused while the leader hands leadership over (the metadata leader moves to a node
+ * leading fewer shard groups, or an operator's transfer): refused before it was appended, so it
+ * is sent again to the next leader rather than reported as a failure.
+ */
+function handingOver(error: unknown): error is RaftRejectedError {
+  return error instanceof RaftRejectedError && error.reason === 'transferring'
+}
+
 function throwUnlessRetriable(response: Extract<RpcResponse, { ok: false }>): void {
   switch (response.code) {
+    case 'transferring':
     case 'not_leader':
     case 'no_leader':
     case 'stopped':

@@ -330,6 +330,21 @@ async function summed(name: string, labels: Record<string, string>, among = node
 }
 
 describe('strong searches through follower read leases', () => {
+  beforeAll(async () => {
+    // The cases above stop and restart nodes: every node is back as an active data node first.
+    await waitFor(
+      'three active data nodes and green health',
+      async () => {
+        const health = await nodes[0]!.request<{ status: string; number_of_data_nodes: number }>(
+          'GET',
+          '/_cluster/health',
+        )
+        return health.body.status === 'green' && health.body.number_of_data_nodes === 3
+      },
+      { timeoutMs: 90_000, intervalMs: 250 },
+    )
+  }, 100_000)
+
   it('a write whose task succeeded through one node is seen by an immediate strong search through the other two, with writes racing; shard reads are answered by leased local replicas', async () => {
     await write(nodes[0]!, '/indexes', {
       uid: 'ryw',
