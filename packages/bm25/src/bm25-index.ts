@@ -350,6 +350,25 @@ export class Bm25Index {
   }
 
   /**
+   * Calls `visit` with the id of every live document holding the index term `term` (analysed, as
+   * `queryCandidates` names terms), in no particular order; never for an unknown term. It reads
+   * the term's postings only: which documents hold a word, without reading their text.
+   */
+  forEachDocumentWith(term: string, visit: (id: number) => void): void {
+    const t = this.#dictionary.id(term)
+    if (t === undefined) return
+    const count = this.#postCount[t]!
+    if (count === 0) return
+    const docs = this.#docsOf(t)
+    const live = this.#live
+    const ext = this.#ext
+    for (let i = 0; i < count; i++) {
+      const d = docs[i]!
+      if (live[d] === 1) visit(ext[d]!)
+    }
+  }
+
+  /**
    * Indexes `doc` under `id` (an integer in [0, 2^32)). Fields must be configured ones holding a
    * string or an array of strings. An existing id is replaced (or rejected, see `onDuplicate`).
    * Throws Bm25InputError and leaves the index unchanged on bad input.

@@ -49,6 +49,7 @@ export {
 export type {
   CommandLog,
   CoreStats,
+  HeldWordQuery,
   PreparedText,
   TextField,
   TextHits,

@@ -14,8 +14,10 @@ import {
   type QueryCandidates,
 } from '@shoal/bm25'
 import { ShardedSearchMismatchError } from '../errors.ts'
+import { Bitset } from './bitset.ts'
 import type {
   CoreStats,
+  HeldWordQuery,
   PreparedText,
   TextHits,
   TextIndex,
@@ -238,6 +240,25 @@ class Bm25TextIndex implements TextIndex {
 
   tokens(query: string): string[] {
     return this.#index.analyzer.tokens(query)
+  }
+
+  wordHolders(words: readonly HeldWordQuery[], capacity: number): Bitset[] {
+    return words.map((word) => {
+      const held = new Bitset(capacity)
+      const add = (id: number): void => {
+        if (id < capacity) held.add(id)
+      }
+      const terms = new Set<string>([word.term, ...word.synonyms])
+      // The word's completions and typo variants, as the index finds them for a one-word query.
+      const typos = word.typos === 1 || word.typos === 2 ? word.typos : 0
+      const [found] = this.#index.queryCandidates(word.term, { prefix: word.prefix, typos }).words
+      if (found !== undefined && found.term === word.term) {
+        for (const term of found.completions) terms.add(term)
+        for (const [term] of found.typos) terms.add(term)
+      }
+      for (const term of terms) this.#index.forEachDocumentWith(term, add)
+      return held
+    })
   }
 
   stats(): CoreStats {

@@ -216,6 +216,11 @@ export class IndexState {
     return this.#fields
   }
 
+  /** The attributes whose text the text index holds (what a query word can be held in). */
+  get textFields(): readonly string[] {
+    return this.#textFields
+  }
+
   get text(): TextIndex {
     return this.#text
   }

@@ -6,6 +6,7 @@
  */
 
 import type { CoreStorageStats, Distance } from '../types.ts'
+import type { Bitset } from './bitset.ts'
 
 /** A document analysed by `TextIndex.prepare` (opaque; only for the index that made it). */
 export interface PreparedText {
@@ -96,6 +97,14 @@ export interface TextHits {
 /** What a search core holds, for memory accounting. */
 export type CoreStats = CoreStorageStats
 
+/** A query word as `TextIndex.wordHolders` matches it (query-words.ts's `QueryWord`). */
+export interface HeldWordQuery {
+  term: string
+  prefix: boolean
+  typos: number
+  synonyms: readonly string[]
+}
+
 /**
  * A BM25 index over internal ids. A changed document is removed and added again; an id may be
  * added again after it was removed (the engine reuses the ids of removed documents).
@@ -118,6 +127,12 @@ export interface TextIndex {
    * readers of document text then split words by letters and digits.
    */
   readonly customSpans?: ((text: string) => { start: number; end: number }[]) | undefined
+  /**
+   * For each of `words`, the ids (below `capacity`) of the documents holding it as the text index
+   * matches it: the word, its completions when `prefix`, its variants within `typos` edits, and
+   * its `synonyms`. Read from the postings, without reading any document.
+   */
+  wordHolders(words: readonly HeldWordQuery[], capacity: number): Bitset[]
   /** The analysed tokens of `query` (empty when it has no searchable term). */
   tokens(query: string): string[]
   /**

@@ -23,7 +23,7 @@ import type { Doc } from '../types.ts'
 import { valuesAt } from './document-path.ts'
 import type { IndexState } from './index-state.ts'
 import { hasSyntax, type QuerySyntax, satisfies } from './query-syntax.ts'
-import { type Fold, type QueryWord, wordsHeld } from './query-words.ts'
+import { type Fold, heldWordsOf, type QueryWord } from './query-words.ts'
 import { pastDeadline } from './search-cutoff.ts'
 import type { CheckedSearch } from './search-params.ts'
 
@@ -75,11 +75,20 @@ export function refine(
       request.typoAttributes)
   if (byWords) {
     const sequence = wordSequence(request.matchingStrategy, words, (term) => state.text.matchEstimate(term))
+    const heldBy = heldWordsOf(
+      state,
+      state.live.capacity,
+      request.attributesToSearchOn,
+      request.typoAttributes,
+      words,
+      fold,
+      rows.length,
+    )
     rows = filterInTime(
       rows,
       (row) => {
         if (semanticIds?.has(row.id)) return true
-        const held = wordsHeld(state.docAt(row.id)!, request.attributesToSearchOn, words, fold)
+        const held = heldBy(row.id)
         row.bucket = leadingHeld(sequence, held)
         if (request.matchingStrategy === 'all') return row.bucket === words.length
         if (request.matchingStrategy === undefined) return held.size > 0

@@ -32,7 +32,7 @@ import type { Doc, SearchMode, ShardFacets, ShardRefinePlan, ShardSearchPlan } f
 import type { IndexState } from './index-state.ts'
 import type { TextQueryStats } from './ports.ts'
 import { hasSyntax, type QuerySyntax, satisfies } from './query-syntax.ts'
-import { folder, queryWords, wordsHeld } from './query-words.ts'
+import { folder, heldWordsOf, queryWords } from './query-words.ts'
 import type { CheckedSearch } from './search-params.ts'
 import { compareRanked, type SortKey } from './search-rank.ts'
 import { distinctValues, leadingHeld, wordSequence } from './search-refine.ts'
@@ -103,9 +103,18 @@ export function narrowRows(
   if (words.length > 0 && (strategy !== undefined || attributes !== undefined || refine.typoAttributes)) {
     const sequence = wordSequence(strategy, words, (term) => state.text.matchEstimate(term, global))
     const ranksByWords = strategy === 'last' || strategy === 'frequency'
+    const heldBy = heldWordsOf(
+      state,
+      state.live.capacity,
+      attributes,
+      refine.typoAttributes,
+      words,
+      fold,
+      kept.length,
+    )
     kept = kept.filter((r) => {
       if (semanticOnly(plan.mode, r)) return true
-      const held = wordsHeld(state.docAt(r.id)!, attributes, words, fold)
+      const held = heldBy(r.id)
       const leading = leadingHeld(sequence, held)
       if (ranksByWords) r.bucket = leading
       if (strategy === 'all') return leading === words.length

@@ -4,9 +4,11 @@
  * filters, facets, sort and pagination independent of the WASM cores, and
  * serve as oracles where exact rankings matter.
  */
+
 import type {
   Components,
   CoreStats,
+  HeldWordQuery,
   PreparedText,
   TextHits,
   TextIndex,
@@ -17,6 +19,7 @@ import type {
   VectorIndex,
   VectorIndexConfig,
 } from '../../src/index.ts'
+import { Bitset } from '../../src/internal/bitset.ts'
 
 export function referenceTokens(text: string, stopWords: readonly string[] = []): string[] {
   const stop = new Set(stopWords)
@@ -111,6 +114,19 @@ export class ReferenceTextIndex implements TextIndex {
 
   tokens(query: string): string[] {
     return referenceTokens(query, this.config.stopWords)
+  }
+
+  /** Exact and prefix matches and synonyms, by reading every document (the reference has no typos). */
+  wordHolders(words: readonly HeldWordQuery[], capacity: number): Bitset[] {
+    return words.map((word) => {
+      const held = new Bitset(capacity)
+      const matches = (token: string) =>
+        token === word.term || word.synonyms.includes(token) || (word.prefix && token.startsWith(word.term))
+      for (const [id, doc] of this.docs) {
+        if (id < capacity && [...doc.values()].some((tokens) => tokens.some(matches))) held.add(id)
+      }
+      return held
+    })
   }
 
   search(query: string, k: number, options: TextSearchOptions): TextHits {
