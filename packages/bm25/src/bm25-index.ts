@@ -148,6 +148,13 @@ interface Staging {
   lengths: number[]
   /** Internal numbers of the published documents the batch replaces. */
   replaced: number[]
+  /**
+   * Internal numbers of their staged replacements (parallel to `replaced`): until the batch is
+   * published an external id keeps naming the published document (filters map ids through it).
+   */
+  replacements: number[]
+  /** External ids of the replacements, to refuse staging one twice. */
+  replacedIds: Set<number>
   /** Documents the batch adds (replacements included). */
   added: number
 }
@@ -487,22 +494,28 @@ export class Bm25Index {
   stage(id: number, prepared: PreparedDocument): void {
     checkId(id)
     if (prepared.index !== this) throw new Bm25InputError('the document was prepared by another index')
+    // Compaction waits while a batch is staged, so a batch's first document runs the one due.
+    if (this.#staging === undefined) this.#maybeCompact()
     const staging = this.#staging ?? {
       firstInternal: this.#ext.length,
       terms: [],
       lengths: this.fieldNames.map(() => 0),
       replaced: [],
+      replacements: [],
+      replacedIds: new Set<number>(),
       added: 0,
     }
     this.#staging = staging
     const F = this.fieldNames.length
     const old = this.#internalOf.get(id)
-    if (old !== undefined && old >= staging.firstInternal) {
+    if ((old !== undefined && old >= staging.firstInternal) || staging.replacedIds.has(id)) {
       throw new Bm25InputError(`document ${id} is already staged in this batch`)
     }
     if (old !== undefined) {
       if (this.#onDuplicate === 'error') throw new Bm25DuplicateIdError(id)
       staging.replaced.push(old)
+      staging.replacements.push(this.#ext.length)
+      staging.replacedIds.add(id)
       for (const termId of this.#termsOf(old)) {
         this.#touchStaged(staging, termId)
         this.#stagedDf[termId]!--
@@ -531,7 +544,7 @@ export class Bm25Index {
     this.#ext.push(id)
     this.#live.push(1)
     this.#docTerms.push(terms)
-    this.#internalOf.set(id, internal)
+    if (old === undefined) this.#internalOf.set(id, internal)
     staging.added++
   }
 
@@ -561,10 +574,12 @@ export class Bm25Index {
     this.fieldNames.forEach((_, f) => {
       this.#fieldTotals[f]! += staging.lengths[f]!
     })
-    for (const old of staging.replaced) {
+    staging.replaced.forEach((old, i) => {
+      const replacement = staging.replacements[i]!
       this.#live[old] = 0
       this.#docTerms[old] = undefined
-    }
+      this.#internalOf.set(this.#ext[replacement]!, replacement)
+    })
     this.#liveCount += staging.added - staging.replaced.length
     this.#docsDirty = true
     this.#staging = undefined
@@ -830,6 +845,9 @@ export class Bm25Index {
     if (staging !== undefined) {
       staging.firstInternal = renumber[staging.firstInternal] ?? ext.length
       staging.replaced = staging.replaced.map((old) => renumber[old]!)
+      staging.replacements = staging.replacements.map((internal) => renumber[internal]!)
+      // The loop above named each replaced id's staged replacement; it names the published one.
+      for (const old of staging.replaced) this.#internalOf.set(ext[old]!, old)
     }
     this.#ext = ext
     this.#lens = lens
@@ -1113,7 +1131,12 @@ export class Bm25Index {
     this.#clearDirty()
     this.#arenaEnd = ARENA_START
     this.#garbageBytes = 0
+    const F = this.fieldNames.length
     for (let t = 0; t < this.#postDocs.length; t++) {
+      // A term without postings is not encoded again: nothing of an earlier encoding may stay
+      // behind (serialize writes these columns, and its bytes depend on the contents alone).
+      this.#encodedAt[t] = 0
+      this.#encodedAvg.fill(0, t * F, (t + 1) * F)
       this.#encodedBytes[t] = 0
       this.#encodedCap[t] = 0
       this.#encodedTable[t] = 0

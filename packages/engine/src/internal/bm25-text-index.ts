@@ -111,6 +111,19 @@ class Bm25TextIndex implements TextIndex {
     this.#changed()
   }
 
+  stage(id: number, prepared: PreparedText): void {
+    if (!(prepared instanceof PreparedBm25) || prepared.preparedBy !== this) {
+      throw new TypeError('the document was prepared by another text index')
+    }
+    this.#index.stage(id, prepared.document)
+  }
+
+  publish(): { documents: number; termsTouched: number; replaced: number } {
+    const published = this.#index.publish()
+    this.#changed()
+    return published
+  }
+
   #documentOf(fields: Record<string, string[]>): DocumentFields {
     const doc: DocumentFields = {}
     let any = false

@@ -69,9 +69,13 @@ export class DocumentDigests {
 
   /** Records that internal id `id` now holds the document `bytes` under `key` (replacing any). */
   set(id: number, key: string, bytes: Uint8Array): void {
+    this.setHash(id, key, documentHash(key, bytes))
+  }
+
+  /** As `set`, with the document's hash (`documentHash`) worked out ahead. */
+  setHash(id: number, key: string, hash: Hash64): void {
     this.delete(id)
     if (id >= this.#present.length) this.#grow(Math.max(id + 1, 2 * this.#present.length, 64))
-    const hash = documentHash(key, bytes)
     const bucket = bucketOfKey(key)
     this.#hashes[2 * id] = hash.high
     this.#hashes[2 * id + 1] = hash.low

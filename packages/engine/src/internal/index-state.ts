@@ -21,7 +21,7 @@ import { InvalidDocumentError, InvalidSettingsError } from '../errors.ts'
 import type { Doc, IndexInfo, IndexStats, IndexStorageStats, Settings } from '../types.ts'
 import { Bitset } from './bitset.ts'
 import { encodeValue } from './commands.ts'
-import { DocumentDigests } from './document-digests.ts'
+import { DocumentDigests, documentHash } from './document-digests.ts'
 import { isPlainObject, valuesAt } from './document-path.ts'
 import { DocumentStore } from './document-store.ts'
 import { FieldIndexes } from './field-index.ts'
@@ -33,8 +33,8 @@ import {
   u32Bytes,
   u32Column,
 } from './index-image.ts'
+import type { Hash64 } from './merkle-tree.ts'
 import type {
-  PreparedText,
   TextField,
   TextIndex,
   TextIndexConfig,
@@ -141,8 +141,6 @@ export interface SettingsPlan {
 export interface PutPlan {
   primaryKey: string
   finals: Map<string, Doc>
-  /** The final documents' text, analysed ahead by `preparePut` (by key). */
-  prepared?: Map<string, PreparedText>
   /**
    * Per embedder, the final documents' vectors as 32-bit floats back to back and the position (in
    * `finals` order) of the document each belongs to, gathered ahead by `preparePut`.
@@ -150,6 +148,27 @@ export interface PutPlan {
   preparedVectors?: Map<string, { positions: number[]; flat: Float32Array }>
   /** The text fields after the batch, when it brings new ones (the text index is rebuilt). */
   textFields: string[] | undefined
+  /** What `preparePut` staged for `commitPut` to publish (absent when the text index is rebuilt). */
+  staged?: StagedPut
+}
+
+/**
+ * A batch staged by `preparePut`: its new documents are in the document store, the key map and
+ * the field indexes under ids that are not live yet, its text is staged in the text index, and
+ * every document's hash is worked out; `commitPut` publishes it.
+ */
+interface StagedPut {
+  /** Per final document (in `finals` order), the id it takes: the replaced one's, or a new one. */
+  ids: number[]
+  /** Keys of the final documents that replace stored ones, with their ids. */
+  replaced: Map<string, number>
+  /** Per final document, its hash for the Merkle tree. */
+  hashes: Hash64[]
+  /** Ids taken from the end of the free list, and the id space after the batch. */
+  freeTaken: number
+  nextId: number
+  /** Per top-level attribute, how many new documents hold it (the field distribution's change). */
+  fieldCounts: Map<string, number>
 }
 
 export class IndexState {
@@ -253,13 +272,15 @@ export class IndexState {
     return this.#digests
   }
 
+  /** The internal id of the live document under `key` (a staged one is not live yet). */
   idOf(key: string): number | undefined {
-    return this.#keyToId.get(key)
+    const id = this.#keyToId.get(key)
+    return id !== undefined && this.#live.has(id) ? id : undefined
   }
 
   /** The primary key (canonical string) of internal `id`, or undefined when it is not live. */
   keyAt(id: number): string | undefined {
-    return this.#keys[id]
+    return this.#live.has(id) ? this.#keys[id] : undefined
   }
 
   stats(): IndexStats {
@@ -340,14 +361,90 @@ export class IndexState {
     // them, as commands apply one at a time, but a stale plan must not be used).
     if (vectors === this.#vectors) plan.preparedVectors = prepared
     if (plan.textFields !== undefined) return
-    const texts = new Map<string, PreparedText>()
+    const staged = this.#beginStage(plan)
     const text = this.#text
-    let count = 0
+    let position = 0
     for (const [key, doc] of plan.finals) {
-      texts.set(key, text.prepare(this.#textOf(doc)))
-      if (pause !== undefined && ++count % PREPARE_CHUNK === 0) await pause()
+      const id = staged.ids[position]!
+      text.stage(id, text.prepare(this.#textOf(doc)))
+      staged.hashes.push(documentHash(key, encodeValue(doc)))
+      if (!staged.replaced.has(key)) {
+        // Not live until published: readers reach documents through live ids only.
+        this.#keyToId.set(key, id)
+        this.#docs.set(id, doc)
+        this.#keys[id] = key
+        this.#fields.add(id, doc)
+        for (const field of Object.keys(doc))
+          staged.fieldCounts.set(field, (staged.fieldCounts.get(field) ?? 0) + 1)
+      }
+      position++
+      if (pause !== undefined && position % PREPARE_CHUNK === 0) await pause()
     }
-    if (text === this.#text) plan.prepared = texts
+    plan.staged = staged
+  }
+
+  /**
+   * The ids of a batch's documents, by the rule `#insert` follows: a replaced document keeps its
+   * id, a new one takes the smallest free id, else the next one. The live bitset grows to hold
+   * them (its content does not change).
+   */
+  #beginStage(plan: PutPlan): StagedPut {
+    const replaced = new Map<string, number>()
+    const ids: number[] = []
+    let freeTaken = 0
+    let nextId = this.#nextId
+    for (const key of plan.finals.keys()) {
+      const old = this.#keyToId.get(key)
+      if (old !== undefined) {
+        replaced.set(key, old)
+        ids.push(old)
+      } else if (freeTaken < this.#free.length) {
+        ids.push(this.#free[this.#free.length - 1 - freeTaken++]!)
+      } else ids.push(nextId++)
+    }
+    // Grown as one insertion at a time would grow it (doubling), so the size is the same.
+    let capacity = this.#live.capacity
+    while (capacity < nextId) capacity *= 2
+    if (capacity > this.#live.capacity) this.#resizeLive(capacity)
+    return { ids, replaced, hashes: [], freeTaken, nextId, fieldCounts: new Map() }
+  }
+
+  /**
+   * Makes a staged batch visible in one synchronous step: the replaced documents are swapped
+   * for their new versions (their field entries rebuilt), every document's live bit, Merkle
+   * hash and count are set, and the text index publishes its staged postings (a step over the
+   * terms the batch touches). No document is analysed, encoded or hashed here.
+   */
+  #publishPut(plan: PutPlan, staged: StagedPut): number[] {
+    const removed: { id: number; doc: Doc }[] = []
+    for (const id of staged.replaced.values()) {
+      const doc = this.#docs.get(id)!
+      this.#detach(id, doc, false)
+      removed.push({ id, doc })
+    }
+    if (removed.length > 0) this.#fields.remove(removed)
+    this.#free.length -= staged.freeTaken
+    this.#nextId = staged.nextId
+    let position = 0
+    for (const [key, doc] of plan.finals) {
+      const id = staged.ids[position]!
+      if (staged.replaced.has(key)) {
+        this.#keyToId.set(key, id)
+        this.#docs.set(id, doc)
+        this.#keys[id] = key
+        this.#fields.add(id, doc)
+        for (const field of Object.keys(doc))
+          this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + 1)
+      }
+      this.#digests.setHash(id, key, staged.hashes[position]!)
+      this.#live.add(id)
+      position++
+    }
+    this.#liveCount += position
+    for (const [field, count] of staged.fieldCounts)
+      this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + count)
+    this.#text.publish()
+    return staged.ids
   }
 
   /** The vectors of `docs` per embedder, and each one's document position in `docs`. */
@@ -382,6 +479,10 @@ export class IndexState {
 
   commitPut(plan: PutPlan, fresh: Fresh): void {
     this.primaryKey = plan.primaryKey
+    if (plan.staged !== undefined) {
+      this.#addPreparedVectors(plan, this.#publishPut(plan, plan.staged))
+      return
+    }
     if (plan.textFields !== undefined) {
       this.#textFields = plan.textFields
       this.#rebuildText(fresh.text!)
@@ -395,8 +496,12 @@ export class IndexState {
     }
     this.#removeAll([...replaced.values()], false)
     const ids: number[] = []
-    for (const [key, doc] of plan.finals)
-      ids.push(this.#insert(key, doc, replaced.get(key), plan.prepared?.get(key)))
+    for (const [key, doc] of plan.finals) ids.push(this.#insert(key, doc, replaced.get(key)))
+    this.#addPreparedVectors(plan, ids)
+  }
+
+  /** Queues the batch's vectors under the ids its documents took. */
+  #addPreparedVectors(plan: PutPlan, ids: readonly number[]): void {
     if (plan.preparedVectors !== undefined) {
       for (const [name, { positions, flat }] of plan.preparedVectors) {
         this.#vectors.get(name)!.addBatch(
@@ -430,7 +535,7 @@ export class IndexState {
   }
 
   #storedByKey(key: string): Doc | undefined {
-    const id = this.#keyToId.get(key)
+    const id = this.idOf(key)
     return id === undefined ? undefined : this.#docs.get(id)
   }
 
@@ -476,7 +581,7 @@ export class IndexState {
   }
 
   /** Indexes `doc` under `reuse` (an id just removed) or a newly taken id. */
-  #insert(key: string, doc: Doc, reuse: number | undefined, prepared?: PreparedText): number {
+  #insert(key: string, doc: Doc, reuse: number | undefined): number {
     const id = reuse ?? (this.#free.length > 0 ? this.#free.pop()! : this.#nextId++)
     if (id >= this.#live.capacity) this.#resizeLive(Math.max(id + 1, this.#live.capacity * 2))
     this.#keyToId.set(key, id)
@@ -489,8 +594,7 @@ export class IndexState {
       this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + 1)
     }
     this.#fields.add(id, doc)
-    if (prepared === undefined) this.#text.add(id, this.#textOf(doc))
-    else this.#text.addPrepared(id, prepared)
+    this.#text.add(id, this.#textOf(doc))
     return id
   }
 
@@ -530,7 +634,7 @@ export class IndexState {
   }
 
   /** Drops document `id` from everything but the field indexes (see #removeAll). */
-  #detach(id: number, doc: Doc): void {
+  #detach(id: number, doc: Doc, text = true): void {
     this.#keyToId.delete(this.#keys[id]!)
     this.#docs.delete(id)
     this.#digests.delete(id)
@@ -542,7 +646,7 @@ export class IndexState {
       if (left === 0) this.#fieldDistribution.delete(field)
       else this.#fieldDistribution.set(field, left)
     }
-    this.#text.remove(id)
+    if (text) this.#text.remove(id)
     const vectors = doc[VECTORS_FIELD]
     if (isPlainObject(vectors)) {
       for (const [name, index] of this.#vectors) if (Array.isArray(vectors[name])) index.remove(id)
@@ -660,7 +764,7 @@ export class IndexState {
 
   *#liveDocs(): Generator<Doc> {
     for (let id = 0; id < this.#nextId; id++) {
-      const doc = this.#docs.get(id)
+      const doc = this.#live.has(id) ? this.#docs.get(id) : undefined
       if (doc !== undefined) yield doc
     }
   }
