@@ -586,6 +586,30 @@ export class Bm25Index {
     return { documents: staging.added, termsTouched: staging.terms.length, replaced: staging.replaced.length }
   }
 
+  /**
+   * Drops the staged batch as if it had never been staged (none of it was visible): for a batch
+   * whose staging failed part way. A step over the terms and documents staged so far.
+   */
+  discard(): void {
+    const staging = this.#staging
+    if (staging === undefined) return
+    for (const termId of staging.terms) {
+      this.#stagedCount[termId] = 0
+      this.#stagedDf[termId] = 0
+      this.#stagedMark[termId] = 0
+    }
+    const first = staging.firstInternal
+    for (let d = first; d < this.#ext.length; d++) {
+      const id = this.#ext[d]!
+      if (this.#internalOf.get(id) === d) this.#internalOf.delete(id)
+    }
+    this.#ext.length = first
+    this.#lens.length = first * this.fieldNames.length
+    this.#live.length = first
+    this.#docTerms.length = first
+    this.#staging = undefined
+  }
+
   #touchStaged(staging: Staging, termId: number): void {
     if (this.#stagedMark[termId] === 1) return
     this.#stagedMark[termId] = 1

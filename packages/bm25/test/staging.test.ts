@@ -107,6 +107,25 @@ describe('staged batches', () => {
     expect(index.size).toBe(1)
   })
 
+  it('discards a batch staged part way, leaving the index as it was', async () => {
+    const index = await fresh()
+    const untouched = await fresh()
+    for (const target of [index, untouched]) {
+      for (let i = 0; i < 20; i++) target.add(i, { title: `kernel ${i % 3}`, body: 'linux modules' })
+    }
+    // Replacements and new documents, then the batch is given up.
+    for (let i = 10; i < 30; i++) index.stage(i, index.prepare({ title: 'zstd kernel', body: 'tool' }))
+    index.discard()
+    expect(index.staging).toBe(false)
+    expect(withoutTerms(observe(index))).toEqual(withoutTerms(observe(untouched)))
+    // Writes are taken again, and the discarded ids are free to add.
+    index.remove(3)
+    untouched.remove(3)
+    index.add(25, { title: 'fast tool' })
+    untouched.add(25, { title: 'fast tool' })
+    expect(withoutTerms(observe(index))).toEqual(withoutTerms(observe(untouched)))
+  })
+
   it('round-trips a serialization taken while a batch is staged, as the index before the batch', async () => {
     const index = await fresh()
     for (let i = 0; i < 100; i++) index.add(i, { title: `kernel ${i % 7}`, body: 'linux modules' })

@@ -153,6 +153,61 @@ describe('a staged commit', () => {
     await Promise.all([staged.close(), plain.close(), restored.close()])
   }, 120_000)
 
+  it('leaves nothing of a batch whose staging fails part way', async () => {
+    let failAt = -1
+    const failing: TextIndexFactory = {
+      create: async (config) => {
+        const index = await bm25TextIndexes.create(config)
+        let staged = 0
+        return new Proxy(index, {
+          get(target, name) {
+            if (name === 'stage')
+              return (id: number, prepared: Parameters<TextIndex['stage']>[1]) => {
+                if (staged++ === failAt) throw new Error('staging failed')
+                target.stage(id, prepared)
+              }
+            const value = Reflect.get(target, name, target)
+            return typeof value === 'function' ? value.bind(target) : value
+          },
+        })
+      },
+      deserialize: bm25TextIndexes.deserialize,
+    }
+    const dir = await tempDir()
+    dirs.push(dir)
+    const pause = () => new Promise<void>((resolve) => setImmediate(resolve))
+    const engine = await Engine.start(
+      dir,
+      { snapshotEvery: 0 },
+      { log: new MemoryCommandLog(), components: { text: failing, vector: hnswVectorIndexes, pause } },
+    )
+    const plain = await start(undefined)
+    const first = Array.from({ length: 100 }, (_, i) => ({
+      id: i,
+      title: `${WORDS[i % 8]} kernel`,
+      genre: 'a',
+    }))
+    const failed = Array.from({ length: 200 }, (_, i) => ({ id: i + 50, title: 'unseen staged', genre: 'b' }))
+    const last = Array.from({ length: 100 }, (_, i) => ({
+      id: i * 3,
+      title: `${WORDS[i % 5]} tool`,
+      genre: 'c',
+    }))
+    for (const db of [engine, plain]) {
+      await db.createIndex('docs', { primaryKey: 'id', settings })
+      await db.index('docs').addDocuments(first)
+    }
+    const before = observe(engine)
+    failAt = 100 + 120
+    await expect(engine.index('docs').addDocuments(failed)).rejects.toThrow('staging failed')
+    expect(observe(engine)).toBe(before)
+    await engine.index('docs').addDocuments(last)
+    await plain.index('docs').addDocuments(last)
+    expect(observe(engine)).toBe(observe(plain))
+    expect(engine.index('docs').search({ q: 'unseen' }).hits).toHaveLength(0)
+    await Promise.all([engine.close(), plain.close()])
+  })
+
   it('publishes a batch in one step over the terms it touches, not its documents', async () => {
     const published: ReturnType<TextIndex['publish']>[] = []
     const engine = await start(() => new Promise<void>((resolve) => setImmediate(resolve)), published)

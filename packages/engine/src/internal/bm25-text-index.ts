@@ -124,6 +124,10 @@ class Bm25TextIndex implements TextIndex {
     return published
   }
 
+  discard(): void {
+    this.#index.discard()
+  }
+
   #documentOf(fields: Record<string, string[]>): DocumentFields {
     const doc: DocumentFields = {}
     let any = false

@@ -21,7 +21,7 @@ import { InvalidDocumentError, InvalidSettingsError } from '../errors.ts'
 import type { Doc, IndexInfo, IndexStats, IndexStorageStats, Settings } from '../types.ts'
 import { Bitset } from './bitset.ts'
 import { encodeValue } from './commands.ts'
-import { DocumentDigests, documentHash } from './document-digests.ts'
+import { bucketOfKey, DocumentDigests, documentHash } from './document-digests.ts'
 import { isPlainObject, valuesAt } from './document-path.ts'
 import { DocumentStore } from './document-store.ts'
 import { FieldIndexes } from './field-index.ts'
@@ -33,7 +33,6 @@ import {
   u32Bytes,
   u32Column,
 } from './index-image.ts'
-import type { Hash64 } from './merkle-tree.ts'
 import type {
   TextField,
   TextIndex,
@@ -159,11 +158,14 @@ export interface PutPlan {
  */
 interface StagedPut {
   /** Per final document (in `finals` order), the id it takes: the replaced one's, or a new one. */
-  ids: number[]
+  ids: Uint32Array
   /** Keys of the final documents that replace stored ones, with their ids. */
   replaced: Map<string, number>
-  /** Per final document, its hash for the Merkle tree. */
-  hashes: Hash64[]
+  /** The documents that replace stored ones, with their ids. */
+  replacing: { id: number; key: string; doc: Doc }[]
+  /** Per final document, its hash for the Merkle tree (high and low lanes) and its bucket. */
+  hashes: Uint32Array
+  buckets: Uint16Array
   /** Ids taken from the end of the free list, and the id space after the batch. */
   freeTaken: number
   nextId: number
@@ -363,24 +365,47 @@ export class IndexState {
     if (plan.textFields !== undefined) return
     const staged = this.#beginStage(plan)
     const text = this.#text
+    // New documents stored so far, dropped again if staging fails part way.
+    const stored: { id: number; doc: Doc }[] = []
     let position = 0
-    for (const [key, doc] of plan.finals) {
-      const id = staged.ids[position]!
-      text.stage(id, text.prepare(this.#textOf(doc)))
-      staged.hashes.push(documentHash(key, encodeValue(doc)))
-      if (!staged.replaced.has(key)) {
-        // Not live until published: readers reach documents through live ids only.
-        this.#keyToId.set(key, id)
-        this.#docs.set(id, doc)
-        this.#keys[id] = key
-        this.#fields.add(id, doc)
-        for (const field of Object.keys(doc))
-          staged.fieldCounts.set(field, (staged.fieldCounts.get(field) ?? 0) + 1)
+    try {
+      for (const [key, doc] of plan.finals) {
+        const id = staged.ids[position]!
+        text.stage(id, text.prepare(this.#textOf(doc)))
+        const hash = documentHash(key, encodeValue(doc))
+        staged.hashes[2 * position] = hash.high
+        staged.hashes[2 * position + 1] = hash.low
+        staged.buckets[position] = bucketOfKey(key)
+        if (staged.replaced.has(key)) staged.replacing.push({ id, key, doc })
+        else {
+          // Not live until published: readers reach documents through live ids only.
+          this.#keyToId.set(key, id)
+          this.#docs.set(id, doc)
+          this.#keys[id] = key
+          stored.push({ id, doc })
+          this.#fields.add(id, doc)
+          for (const field of Object.keys(doc))
+            staged.fieldCounts.set(field, (staged.fieldCounts.get(field) ?? 0) + 1)
+        }
+        position++
+        if (pause !== undefined && position % PREPARE_CHUNK === 0) await pause()
       }
-      position++
-      if (pause !== undefined && position % PREPARE_CHUNK === 0) await pause()
+    } catch (error) {
+      this.#abandonStage(stored)
+      throw error
     }
     plan.staged = staged
+  }
+
+  /** Undoes a staging that failed part way: nothing of it was visible, and nothing stays. */
+  #abandonStage(stored: readonly { id: number; doc: Doc }[]): void {
+    this.#text.discard()
+    for (const { id } of stored) {
+      this.#keyToId.delete(this.#keys[id]!)
+      this.#docs.delete(id)
+      this.#keys[id] = undefined
+    }
+    if (stored.length > 0) this.#fields.remove(stored)
   }
 
   /**
@@ -406,7 +431,17 @@ export class IndexState {
     let capacity = this.#live.capacity
     while (capacity < nextId) capacity *= 2
     if (capacity > this.#live.capacity) this.#resizeLive(capacity)
-    return { ids, replaced, hashes: [], freeTaken, nextId, fieldCounts: new Map() }
+    const n = ids.length
+    return {
+      ids: Uint32Array.from(ids),
+      replaced,
+      replacing: [],
+      hashes: new Uint32Array(2 * n),
+      buckets: new Uint16Array(n),
+      freeTaken,
+      nextId,
+      fieldCounts: new Map(),
+    }
   }
 
   /**
@@ -415,36 +450,46 @@ export class IndexState {
    * hash and count are set, and the text index publishes its staged postings (a step over the
    * terms the batch touches). No document is analysed, encoded or hashed here.
    */
-  #publishPut(plan: PutPlan, staged: StagedPut): number[] {
+  #publishPut(staged: StagedPut): Uint32Array {
+    const { ids, hashes, buckets } = staged
+    if (staged.replacing.length > 0) this.#swapReplaced(staged)
+    this.#free.length -= staged.freeTaken
+    this.#nextId = staged.nextId
+    // Per document only typed-array writes: its hash into the digests and its live bit.
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!
+      this.#digests.setHash(id, buckets[i]!, hashes[2 * i]!, hashes[2 * i + 1]!)
+      this.#live.add(id)
+    }
+    this.#liveCount += ids.length
+    for (const [field, count] of staged.fieldCounts)
+      this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + count)
+    this.#text.publish()
+    return ids
+  }
+
+  /**
+   * The replaced documents' part of publishing: their stored versions leave the document
+   * store, the field indexes and the vector indexes, and the new versions take their ids. A
+   * replaced document keeps its id, so its new field entries cannot be staged under it unseen;
+   * this is the one per-document step left in publishing, over the replaced documents only.
+   */
+  #swapReplaced(staged: StagedPut): void {
     const removed: { id: number; doc: Doc }[] = []
     for (const id of staged.replaced.values()) {
       const doc = this.#docs.get(id)!
       this.#detach(id, doc, false)
       removed.push({ id, doc })
     }
-    if (removed.length > 0) this.#fields.remove(removed)
-    this.#free.length -= staged.freeTaken
-    this.#nextId = staged.nextId
-    let position = 0
-    for (const [key, doc] of plan.finals) {
-      const id = staged.ids[position]!
-      if (staged.replaced.has(key)) {
-        this.#keyToId.set(key, id)
-        this.#docs.set(id, doc)
-        this.#keys[id] = key
-        this.#fields.add(id, doc)
-        for (const field of Object.keys(doc))
-          this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + 1)
-      }
-      this.#digests.setHash(id, key, staged.hashes[position]!)
-      this.#live.add(id)
-      position++
+    this.#fields.remove(removed)
+    for (const { id, key, doc } of staged.replacing) {
+      this.#keyToId.set(key, id)
+      this.#docs.set(id, doc)
+      this.#keys[id] = key
+      this.#fields.add(id, doc)
+      for (const field of Object.keys(doc))
+        this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + 1)
     }
-    this.#liveCount += position
-    for (const [field, count] of staged.fieldCounts)
-      this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + count)
-    this.#text.publish()
-    return staged.ids
   }
 
   /** The vectors of `docs` per embedder, and each one's document position in `docs`. */
@@ -480,7 +525,7 @@ export class IndexState {
   commitPut(plan: PutPlan, fresh: Fresh): void {
     this.primaryKey = plan.primaryKey
     if (plan.staged !== undefined) {
-      this.#addPreparedVectors(plan, this.#publishPut(plan, plan.staged))
+      this.#addPreparedVectors(plan, this.#publishPut(plan.staged))
       return
     }
     if (plan.textFields !== undefined) {
@@ -501,7 +546,7 @@ export class IndexState {
   }
 
   /** Queues the batch's vectors under the ids its documents took. */
-  #addPreparedVectors(plan: PutPlan, ids: readonly number[]): void {
+  #addPreparedVectors(plan: PutPlan, ids: ArrayLike<number>): void {
     if (plan.preparedVectors !== undefined) {
       for (const [name, { positions, flat }] of plan.preparedVectors) {
         this.#vectors.get(name)!.addBatch(

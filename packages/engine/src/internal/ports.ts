@@ -130,6 +130,8 @@ export interface TextIndex {
    * the documents it replaces), not to its documents; returns that step's size.
    */
   publish(): { documents: number; termsTouched: number; replaced: number }
+  /** Drops the staged batch unpublished (its staging failed part way); nothing changes. */
+  discard(): void
   remove(id: number): void
   search(query: string, k: number, options: TextSearchOptions): TextHits
   /**

@@ -56,6 +56,10 @@ export class ReferenceTextIndex implements TextIndex {
     this.#staged.push([id, (prepared as PreparedText & { fields: Record<string, string[]> }).fields])
   }
 
+  discard(): void {
+    this.#staged = []
+  }
+
   publish(): { documents: number; termsTouched: number; replaced: number } {
     const staged = this.#staged
     this.#staged = []
