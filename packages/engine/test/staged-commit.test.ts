@@ -77,6 +77,10 @@ function observe(engine: Engine): string {
       }
     }),
     stats: engine.stats().indexes.docs?.numberOfDocuments,
+    merkle: index.merkleNodes(
+      1,
+      Array.from({ length: 16 }, (_, i) => i),
+    ),
   }).replaceAll(/"processingTimeMs":\d+,?/g, '')
 }
 

@@ -64,6 +64,8 @@ const FLOAT32_MAX = 3.4028234663852886e38
 const MIN_BITSET = 1024
 /** Documents analysed between two pauses of `preparePut`. */
 const PREPARE_CHUNK = 64
+/** Documents of an image loaded between two pauses of `fromImage`. */
+const LOAD_CHUNK = 1024
 
 /** The search cores a command needs created before it can be committed. */
 export interface Needs {
@@ -939,14 +941,19 @@ export class IndexState {
     state.#textFields = image.textFields
     state.#nextId = image.nextId
     state.#resizeLive(Math.max(MIN_BITSET, image.nextId))
-    if (v2) state.#loadV2(image)
+    if (v2) await state.#loadV2(image, components.pause)
     else state.#loadV1(image)
     for (let id = image.nextId - 1; id >= 0; id--) if (!state.#live.has(id)) state.#free.push(id)
     if (image.text === null) state.#rebuildText(text)
     return state
   }
 
-  #loadV2(image: IndexImageV2): void {
+  /**
+   * Loads an image's document columns: key map, live bits, Merkle digests (a hash per
+   * document) and field entries, `LOAD_CHUNK` documents between two pauses (the state is not
+   * in use until the load ends, so a pause changes nothing a reader sees).
+   */
+  async #loadV2(image: IndexImageV2, pause: (() => Promise<void>) | undefined): Promise<void> {
     const ids = u32Column(image.ids, 'ids')
     const n = ids.length
     if (image.keys.length !== n || (image.filterable !== null && image.filterable.length !== n)) {
@@ -964,6 +971,7 @@ export class IndexState {
       this.#keys[id] = key
       this.#live.add(id)
       if (image.filterable !== null) this.#fields.add(id, image.filterable[i]!)
+      if (pause !== undefined && (i + 1) % LOAD_CHUNK === 0) await pause()
     }
     this.#liveCount = n
     for (const [field, count] of image.fieldCounts) this.#fieldDistribution.set(field, count)
