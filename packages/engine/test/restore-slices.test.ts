@@ -2,7 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Engine, MemoryCommandLog, SnapshotCorruptionError } from '../src/index.ts'
 import { bm25TextIndexes } from '../src/internal/bm25-text-index.ts'
 import { hnswVectorIndexes } from '../src/internal/hnsw-vector-index.ts'
-import { unframeSnapshot } from '../src/internal/snapshot-file.ts'
+import {
+  frameSnapshot,
+  frameSnapshotInSlices,
+  unframeSnapshot,
+  unframeSnapshotInSlices,
+} from '../src/internal/snapshot-file.ts'
 import { removeDir, tempDir } from './helpers.ts'
 
 // Restoring an image loads its document columns (key map, digests, field entries) a chunk of
@@ -82,4 +87,31 @@ describe('restoring an image in slices', () => {
     expect(observe(sliced)).toBe(observe(source))
     await Promise.all([source.close(), sliced.close(), whole.close()])
   }, 60_000)
+})
+
+describe('snapshot frames in slices', () => {
+  it('are the bytes of the one-shot frame, and a flipped byte anywhere is still caught', async () => {
+    let pauses = 0
+    const pause = async () => {
+      pauses++
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    const MiB = 1 << 20
+    for (const size of [0, 1, MiB - 1, MiB, MiB + 3, 2 * MiB + MiB / 2]) {
+      const body = Uint8Array.from({ length: size }, (_, i) => (i * 31 + (i >> 11)) & 0xff)
+      pauses = 0
+      const sliced = await frameSnapshotInSlices(42, body, pause)
+      expect(pauses).toBe(Math.max(0, Math.ceil(size / MiB) - 1))
+      expect(Buffer.from(sliced).equals(Buffer.from(frameSnapshot(42, body)))).toBe(true)
+      const frame = await unframeSnapshotInSlices(sliced, 'test', pause)
+      expect(frame.index).toBe(42)
+      expect(Buffer.from(frame.body).equals(Buffer.from(body))).toBe(true)
+      for (const at of [0, 20, 32 + Math.floor(size / 2), sliced.length - 1]) {
+        const corrupt = Buffer.from(sliced)
+        corrupt[at]! ^= 0x10
+        await expect(unframeSnapshotInSlices(corrupt, 'test', pause)).rejects.toThrow(SnapshotCorruptionError)
+        expect(() => unframeSnapshot(corrupt, 'test')).toThrow(SnapshotCorruptionError)
+      }
+    }
+  })
 })
