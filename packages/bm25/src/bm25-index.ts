@@ -2,7 +2,13 @@ import { type Analyzer, createAnalyzer } from './analyzer.ts'
 import { Bm25ConfigError, Bm25CorruptionError, Bm25DuplicateIdError, Bm25InputError } from './errors.ts'
 import { TermDictionary } from './internal/dictionary.ts'
 import { decodeIndex, type IndexImage } from './internal/format.ts'
-import { decodeHeld, encodeHeld, HELD_VERSIONS, type HeldImage } from './internal/held-format.ts'
+import {
+  checkHeldInSlices,
+  decodeHeld,
+  encodeHeld,
+  HELD_VERSIONS,
+  type HeldImage,
+} from './internal/held-format.ts'
 import { align8, ScratchArena } from './internal/memory-layout.ts'
 import {
   BLOCK_SIZE,
@@ -300,12 +306,21 @@ export class Bm25Index {
     return new Bm25Index(options, await instantiate())
   }
 
-  /** An index from `serialize()` bytes. Throws Bm25CorruptionError on damaged bytes. */
-  static async deserialize(bytes: Uint8Array, analyzer?: Analyzer): Promise<Bm25Index> {
+  /**
+   * An index from `serialize()` bytes. Throws Bm25CorruptionError on damaged bytes. With
+   * `options.pause`, the checksum is worked out a MiB at a time, `pause` awaited between slices.
+   */
+  static async deserialize(
+    bytes: Uint8Array,
+    analyzer?: Analyzer,
+    options: { pause?: () => Promise<void> } = {},
+  ): Promise<Bm25Index> {
     if (bytes instanceof Uint8Array && bytes.length >= 16) {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       if (view.getUint32(0, true) === 0x4d424853 && HELD_VERSIONS.includes(view.getUint32(4, true))) {
-        return Bm25Index.#deserializeHeld(decodeHeld(bytes), analyzer)
+        // With `pause`, the checksum (a pass over every byte) is worked out a MiB at a time.
+        if (options.pause !== undefined) await checkHeldInSlices(bytes, options.pause)
+        return Bm25Index.#deserializeHeld(decodeHeld(bytes, options.pause !== undefined), analyzer)
       }
     }
     const image = decodeIndex(bytes)

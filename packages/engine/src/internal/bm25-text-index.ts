@@ -305,7 +305,12 @@ export const bm25TextIndexes: TextIndexFactory = {
     const index = await Bm25Index.create({ fields: fieldLayout.fields, analyzer: analyzerFor(config) })
     return new Bm25TextIndex(index, fieldLayout)
   },
-  async deserialize(bytes, config) {
-    return new Bm25TextIndex(await Bm25Index.deserialize(bytes, analyzerFor(config)), layout(config))
+  async deserialize(bytes, config, pause) {
+    const index = await Bm25Index.deserialize(
+      bytes,
+      analyzerFor(config),
+      pause === undefined ? {} : { pause },
+    )
+    return new Bm25TextIndex(index, layout(config))
   },
 }

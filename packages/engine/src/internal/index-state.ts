@@ -923,7 +923,7 @@ export class IndexState {
     const text =
       image.text === null
         ? await components.text.create(config)
-        : await components.text.deserialize(image.text, config)
+        : await components.text.deserialize(image.text, config, components.pause)
     const vectors = new Map<string, BackloggedVectorIndex>()
     for (const [name, bytes] of image.vectors) {
       const [, vectorConfig] = vectorConfigs(image.settings, [name])[0]!

@@ -170,7 +170,8 @@ export interface TextIndex {
  */
 export interface TextIndexFactory {
   create(config: TextIndexConfig): Promise<TextIndex>
-  deserialize(bytes: Uint8Array, config: TextIndexConfig): Promise<TextIndex>
+  /** `pause`, when given, is called between slices of the work (a large image's checksum). */
+  deserialize(bytes: Uint8Array, config: TextIndexConfig, pause?: () => Promise<void>): Promise<TextIndex>
 }
 
 export interface VectorIndexConfig {
