@@ -2,7 +2,13 @@ import { type Analyzer, createAnalyzer } from './analyzer.ts'
 import { Bm25ConfigError, Bm25CorruptionError, Bm25DuplicateIdError, Bm25InputError } from './errors.ts'
 import { TermDictionary } from './internal/dictionary.ts'
 import { decodeIndex, type IndexImage } from './internal/format.ts'
-import { decodeHeld, encodeHeld, HELD_VERSIONS, type HeldImage } from './internal/held-format.ts'
+import {
+  checkHeldInSlices,
+  decodeHeld,
+  encodeHeld,
+  HELD_VERSIONS,
+  type HeldImage,
+} from './internal/held-format.ts'
 import { align8, ScratchArena } from './internal/memory-layout.ts'
 import {
   BLOCK_SIZE,
@@ -138,6 +144,37 @@ function numbers(values: ArrayLike<number>): number[] {
   return out
 }
 
+/** What a staged batch changes when it is published (see `Bm25Index.stage`). */
+interface Staging {
+  /** The internal number of the batch's first document: every later one is staged. */
+  firstInternal: number
+  /** Terms the batch touches, each once. */
+  terms: number[]
+  /** Per field, the change of the total length. */
+  lengths: number[]
+  /** Internal numbers of the published documents the batch replaces. */
+  replaced: number[]
+  /**
+   * Internal numbers of their staged replacements (parallel to `replaced`): until the batch is
+   * published an external id keeps naming the published document (filters map ids through it).
+   */
+  replacements: number[]
+  /** External ids of the replacements, to refuse staging one twice. */
+  replacedIds: Set<number>
+  /** Documents the batch adds (replacements included). */
+  added: number
+}
+
+/** What `publish` did: the size of the one synchronous step that makes a batch visible. */
+export interface PublishedBatch {
+  /** Documents made visible. */
+  documents: number
+  /** Distinct terms whose postings or document frequency changed. */
+  termsTouched: number
+  /** Published documents the batch replaced (each a flag and a list entry). */
+  replaced: number
+}
+
 /** The postings of a loaded index, held as loaded (see `#postDocs`). */
 interface HeldPostings {
   /** Internal documents when loaded (the held postings name only these). */
@@ -221,6 +258,12 @@ export class Bm25Index {
   // Per term, postings prepared but not added yet: `prepare` grows the posting arrays for them
   // ahead (capacity only, nothing a search reads), so `addPrepared` mostly just writes.
   #pendingPostings: number[] = []
+  // A batch being staged (see `stage`): per term the postings written past #postCount and the
+  // change of its document frequency, both published at once by `publish`.
+  #staging: Staging | undefined
+  #stagedCount: number[] = []
+  #stagedDf: number[] = []
+  #stagedMark: number[] = []
   #tfScratch: Uint16Array = new Uint16Array(1024 * 8)
 
   private constructor(options: Bm25IndexOptions, wasm: Bm25Exports) {
@@ -263,12 +306,21 @@ export class Bm25Index {
     return new Bm25Index(options, await instantiate())
   }
 
-  /** An index from `serialize()` bytes. Throws Bm25CorruptionError on damaged bytes. */
-  static async deserialize(bytes: Uint8Array, analyzer?: Analyzer): Promise<Bm25Index> {
+  /**
+   * An index from `serialize()` bytes. Throws Bm25CorruptionError on damaged bytes. With
+   * `options.pause`, the checksum is worked out a MiB at a time, `pause` awaited between slices.
+   */
+  static async deserialize(
+    bytes: Uint8Array,
+    analyzer?: Analyzer,
+    options: { pause?: () => Promise<void> } = {},
+  ): Promise<Bm25Index> {
     if (bytes instanceof Uint8Array && bytes.length >= 16) {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       if (view.getUint32(0, true) === 0x4d424853 && HELD_VERSIONS.includes(view.getUint32(4, true))) {
-        return Bm25Index.#deserializeHeld(decodeHeld(bytes), analyzer)
+        // With `pause`, the checksum (a pass over every byte) is worked out a MiB at a time.
+        if (options.pause !== undefined) await checkHeldInSlices(bytes, options.pause)
+        return Bm25Index.#deserializeHeld(decodeHeld(bytes, options.pause !== undefined), analyzer)
       }
     }
     const image = decodeIndex(bytes)
@@ -397,6 +449,7 @@ export class Bm25Index {
   addPrepared(id: number, prepared: PreparedDocument): void {
     checkId(id)
     if (prepared.index !== this) throw new Bm25InputError('the document was prepared by another index')
+    this.#refuseWhileStaging()
     if (this.#internalOf.has(id)) {
       if (this.#onDuplicate === 'error') throw new Bm25DuplicateIdError(id)
       this.remove(id)
@@ -431,6 +484,7 @@ export class Bm25Index {
 
   /** Removes document `id`; returns false when it was not indexed. Takes effect at once. */
   remove(id: number): boolean {
+    this.#refuseWhileStaging()
     const internal = this.#internalOf.get(id)
     if (internal === undefined) return false
     const F = this.fieldNames.length
@@ -442,6 +496,150 @@ export class Bm25Index {
     this.#liveCount--
     this.#docsDirty = true
     return true
+  }
+
+  /**
+   * Adds a document `prepare` analysed under `id` invisibly: its postings are written past each
+   * term's published count, and no search, statistic or `serialize` sees it (or the removal of the
+   * document it replaces) until `publish`. The work per document is the same as `addPrepared`'s,
+   * so a large batch can be staged in slices between searches. While a batch is staged, `add`,
+   * `addPrepared` and `remove` are refused (Bm25InputError) and compaction waits, except the one
+   * `serialize` runs, which keeps the staged batch. An id may be staged once per batch.
+   */
+  stage(id: number, prepared: PreparedDocument): void {
+    checkId(id)
+    if (prepared.index !== this) throw new Bm25InputError('the document was prepared by another index')
+    // Compaction waits while a batch is staged, so a batch's first document runs the one due.
+    if (this.#staging === undefined) this.#maybeCompact()
+    const staging = this.#staging ?? {
+      firstInternal: this.#ext.length,
+      terms: [],
+      lengths: this.fieldNames.map(() => 0),
+      replaced: [],
+      replacements: [],
+      replacedIds: new Set<number>(),
+      added: 0,
+    }
+    this.#staging = staging
+    const F = this.fieldNames.length
+    const old = this.#internalOf.get(id)
+    if ((old !== undefined && old >= staging.firstInternal) || staging.replacedIds.has(id)) {
+      throw new Bm25InputError(`document ${id} is already staged in this batch`)
+    }
+    if (old !== undefined) {
+      if (this.#onDuplicate === 'error') throw new Bm25DuplicateIdError(id)
+      staging.replaced.push(old)
+      staging.replacements.push(this.#ext.length)
+      staging.replacedIds.add(id)
+      for (const termId of this.#termsOf(old)) {
+        this.#touchStaged(staging, termId)
+        this.#stagedDf[termId]!--
+      }
+      for (let f = 0; f < F; f++) staging.lengths[f]! -= this.#lens[old * F + f]!
+    }
+    const internal = this.#ext.length
+    const { terms, tfs: counts, lengths } = prepared
+    for (let f = 0; f < F; f++) {
+      this.#lens.push(lengths[f]!)
+      staging.lengths[f]! += lengths[f]!
+    }
+    for (let i = 0; i < terms.length; i++) {
+      const termId = terms[i]!
+      const n = this.#postCount[termId]! + this.#stagedCount[termId]!
+      if (n === this.#docsOf(termId).length) this.#growPostings(termId, n * 2 + 2)
+      if (this.#pendingPostings[termId]! > 0) this.#pendingPostings[termId]!--
+      this.#docsOf(termId)[n] = internal
+      const tfs = this.#tfsOf(termId)
+      for (let f = 0; f < F; f++) tfs[n * F + f] = counts[i * F + f]!
+      this.#touchStaged(staging, termId)
+      this.#stagedCount[termId]!++
+      this.#stagedDf[termId]!++
+    }
+    // No published posting names `internal`, so its live flag is unread until the batch is.
+    this.#ext.push(id)
+    this.#live.push(1)
+    this.#docTerms.push(terms)
+    if (old === undefined) this.#internalOf.set(id, internal)
+    staging.added++
+  }
+
+  /** Whether a batch is staged and not yet published. */
+  get staging(): boolean {
+    return this.#staging !== undefined
+  }
+
+  /**
+   * Makes the staged batch visible at once: per touched term its count and document frequency,
+   * per field its total length, per replaced document its live flag. No document is analysed or
+   * written here, so the step is proportional to the terms the batch touches (and the documents
+   * it replaces), not to the documents it adds.
+   */
+  publish(): PublishedBatch {
+    const staging = this.#staging
+    if (staging === undefined) return { documents: 0, termsTouched: 0, replaced: 0 }
+    for (const termId of staging.terms) {
+      const count = this.#stagedCount[termId]!
+      this.#postCount[termId]! += count
+      this.#df[termId]! += this.#stagedDf[termId]!
+      if (count > 0) this.#markDirty(termId)
+      this.#stagedCount[termId] = 0
+      this.#stagedDf[termId] = 0
+      this.#stagedMark[termId] = 0
+    }
+    this.fieldNames.forEach((_, f) => {
+      this.#fieldTotals[f]! += staging.lengths[f]!
+    })
+    staging.replaced.forEach((old, i) => {
+      const replacement = staging.replacements[i]!
+      this.#live[old] = 0
+      this.#docTerms[old] = undefined
+      this.#internalOf.set(this.#ext[replacement]!, replacement)
+    })
+    this.#liveCount += staging.added - staging.replaced.length
+    this.#docsDirty = true
+    this.#staging = undefined
+    return { documents: staging.added, termsTouched: staging.terms.length, replaced: staging.replaced.length }
+  }
+
+  /**
+   * Drops the staged batch as if it had never been staged (none of it was visible): for a batch
+   * whose staging failed part way. A step over the terms and documents staged so far.
+   */
+  discard(): void {
+    const staging = this.#staging
+    if (staging === undefined) return
+    for (const termId of staging.terms) {
+      this.#stagedCount[termId] = 0
+      this.#stagedDf[termId] = 0
+      this.#stagedMark[termId] = 0
+    }
+    const first = staging.firstInternal
+    for (let d = first; d < this.#ext.length; d++) {
+      const id = this.#ext[d]!
+      if (this.#internalOf.get(id) === d) this.#internalOf.delete(id)
+    }
+    this.#ext.length = first
+    this.#lens.length = first * this.fieldNames.length
+    this.#live.length = first
+    this.#docTerms.length = first
+    this.#staging = undefined
+  }
+
+  #touchStaged(staging: Staging, termId: number): void {
+    if (this.#stagedMark[termId] === 1) return
+    this.#stagedMark[termId] = 1
+    staging.terms.push(termId)
+  }
+
+  #refuseWhileStaging(): void {
+    if (this.#staging !== undefined) {
+      throw new Bm25InputError('a batch is staged: publish it before adding or removing documents')
+    }
+  }
+
+  /** Internal documents a search or `serialize` may name (the staged ones come after them). */
+  get #publishedDocs(): number {
+    return this.#staging?.firstInternal ?? this.#ext.length
   }
 
   /**
@@ -629,7 +827,7 @@ export class Bm25Index {
     }
     return {
       documents: this.#liveCount,
-      removedDocuments: this.#ext.length - this.#liveCount,
+      removedDocuments: this.#publishedDocs - this.#liveCount,
       terms: this.#dictionary.size,
       postings,
       postingBytes,
@@ -660,15 +858,19 @@ export class Bm25Index {
       const docs = this.#docsOf(t)
       const tfs = this.#tfsOf(t)
       let kept = 0
-      // In place: the kept postings move towards the front, in order.
-      for (let i = 0; i < this.#postCount[t]!; i++) {
+      const published = this.#postCount[t]!
+      // In place: the kept postings move towards the front, in order. Staged postings (past the
+      // published count) name live documents only, so they all move along behind.
+      for (let i = 0; i < published + this.#stagedCount[t]!; i++) {
+        if (i === published) this.#postCount[t] = kept
         const to = renumber[docs[i]!]!
         if (to < 0) continue
         docs[kept] = to
         for (let f = 0; f < F; f++) tfs[kept * F + f] = tfs[i * F + f]!
         kept++
       }
-      this.#postCount[t] = kept
+      if (this.#stagedCount[t] === 0) this.#postCount[t] = kept
+      kept = this.#postCount[t]! + this.#stagedCount[t]!
       // Spare capacity beyond a half is given back: between two compactions a list grows by
       // about an eighth (the removed documents' postings it still holds), so under steady
       // replacement the lists stay near their live size instead of at their high-water mark.
@@ -677,6 +879,14 @@ export class Bm25Index {
         this.#postDocs[t] = kept === 0 ? EMPTY_DOCS : docs.slice(0, capacity)
         this.#postTfs[t] = kept === 0 ? EMPTY_TFS : tfs.slice(0, capacity * F)
       }
+    }
+    const staging = this.#staging
+    if (staging !== undefined) {
+      staging.firstInternal = renumber[staging.firstInternal] ?? ext.length
+      staging.replaced = staging.replaced.map((old) => renumber[old]!)
+      staging.replacements = staging.replacements.map((internal) => renumber[internal]!)
+      // The loop above named each replaced id's staged replacement; it names the published one.
+      for (const old of staging.replaced) this.#internalOf.set(ext[old]!, old)
     }
     this.#ext = ext
     this.#lens = lens
@@ -694,7 +904,7 @@ export class Bm25Index {
    * the bytes depend on the contents alone.
    */
   serialize(): Uint8Array {
-    if (this.#liveCount < this.#ext.length) this.compact()
+    if (this.#liveCount < this.#publishedDocs) this.compact()
     this.#reencodeAll()
     // Padding inside the encodings is not written: clear what earlier encodings left there.
     new Uint8Array(this.#wasm.memory.buffer, ARENA_START).fill(0)
@@ -729,8 +939,8 @@ export class Bm25Index {
         delta: this.delta,
         analyzer: { locale: this.analyzer.locale, stemming: this.analyzer.stemming },
       },
-      ext: Uint32Array.from(this.#ext),
-      lens: Uint32Array.from(this.#lens),
+      ext: Uint32Array.from(this.#ext.slice(0, this.#publishedDocs)),
+      lens: Uint32Array.from(this.#lens.slice(0, this.#publishedDocs * F)),
       terms,
       postOffsets,
       postDocs,
@@ -765,6 +975,9 @@ export class Bm25Index {
     this.#held = { docCount, offsets: image.postOffsets, docs: image.postDocs, tfs: image.postTfs }
     this.#postCount = counts
     this.#pendingPostings = new Array<number>(T).fill(0)
+    this.#stagedCount = new Array<number>(T).fill(0)
+    this.#stagedDf = new Array<number>(T).fill(0)
+    this.#stagedMark = new Array<number>(T).fill(0)
     this.#df = counts.slice()
     this.#encodedAt = numbers(image.encodedAt)
     this.#encodedBytes = numbers(image.encodedBytes)
@@ -901,7 +1114,7 @@ export class Bm25Index {
 
   /** Room for one more posting of `termId` beyond those already prepared (doubling). */
   #reservePosting(termId: number): void {
-    const wanted = this.#postCount[termId]! + ++this.#pendingPostings[termId]!
+    const wanted = this.#postCount[termId]! + this.#stagedCount[termId]! + ++this.#pendingPostings[termId]!
     const capacity = this.#docsOf(termId).length
     if (wanted > capacity) this.#growPostings(termId, Math.max(wanted, capacity * 2 + 2))
   }
@@ -922,6 +1135,9 @@ export class Bm25Index {
       this.#postTfs.push(EMPTY_TFS)
       this.#postCount.push(0)
       this.#pendingPostings.push(0)
+      this.#stagedCount.push(0)
+      this.#stagedDf.push(0)
+      this.#stagedMark.push(0)
       this.#df.push(0)
       this.#encodedAt.push(0)
       this.#encodedBytes.push(0)
@@ -944,6 +1160,7 @@ export class Bm25Index {
   }
 
   #maybeCompact(): void {
+    if (this.#staging !== undefined) return
     const removed = this.#ext.length - this.#liveCount
     if (removed >= COMPACT_MIN_REMOVED && removed * COMPACT_SHARE > this.#liveCount) this.compact()
   }
@@ -953,7 +1170,12 @@ export class Bm25Index {
     this.#clearDirty()
     this.#arenaEnd = ARENA_START
     this.#garbageBytes = 0
+    const F = this.fieldNames.length
     for (let t = 0; t < this.#postDocs.length; t++) {
+      // A term without postings is not encoded again: nothing of an earlier encoding may stay
+      // behind (serialize writes these columns, and its bytes depend on the contents alone).
+      this.#encodedAt[t] = 0
+      this.#encodedAvg.fill(0, t * F, (t + 1) * F)
       this.#encodedBytes[t] = 0
       this.#encodedCap[t] = 0
       this.#encodedTable[t] = 0

@@ -9,7 +9,7 @@ export type {
   SearchOptions,
   SearchResult,
 } from './bm25-index.ts'
-export { Bm25Index, type PreparedDocument } from './bm25-index.ts'
+export { Bm25Index, type PreparedDocument, type PublishedBatch } from './bm25-index.ts'
 export {
   Bm25ConfigError,
   Bm25CorruptionError,

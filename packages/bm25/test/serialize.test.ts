@@ -118,3 +118,30 @@ describe('serialization', () => {
       expect(reread.search(q, 5, { prefix: false })).toEqual(fresh.search(q, 5, { prefix: false }))
   })
 })
+
+describe('deserializing with pauses', () => {
+  it('checks the checksum a MiB at a time and loads the same index; damage is still caught', async () => {
+    const index = await Bm25Index.create({ fields: { name: {} }, analyzer: createAnalyzer() })
+    // Distinct words, so that the image passes a MiB and the checksum takes several slices.
+    for (let id = 0; id < 40_000; id++) index.add(id, { name: `w${id} w${id % 101} common` })
+    const bytes = index.serialize()
+    expect(bytes.length).toBeGreaterThan(1 << 20)
+    let pauses = 0
+    const pause = async () => {
+      pauses++
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    const sliced = await Bm25Index.deserialize(bytes, createAnalyzer(), { pause })
+    expect(pauses).toBe(Math.ceil((bytes.length - 16) / (1 << 20)) - 1)
+    const whole = await Bm25Index.deserialize(bytes, createAnalyzer())
+    expect(Buffer.from(sliced.serialize()).equals(Buffer.from(whole.serialize()))).toBe(true)
+    expect(sliced.search('w77 common', 5)).toEqual(whole.search('w77 common', 5))
+    for (const at of [20, bytes.length >> 1, bytes.length - 5]) {
+      const damaged = bytes.slice()
+      damaged[at]! ^= 0x01
+      await expect(Bm25Index.deserialize(damaged, createAnalyzer(), { pause })).rejects.toThrow(
+        Bm25CorruptionError,
+      )
+    }
+  })
+})

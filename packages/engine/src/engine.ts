@@ -25,7 +25,14 @@ import { type DatabaseImage, DatabaseState } from './internal/database-state.ts'
 import { FolderSize } from './internal/folder-size.ts'
 import type { Components } from './internal/index-state.ts'
 import type { CommandLog } from './internal/ports.ts'
-import { frameSnapshot, SnapshotStore, unframeSnapshot } from './internal/snapshot-file.ts'
+import {
+  frameSnapshot,
+  frameSnapshotInSlices,
+  type SnapshotFrame,
+  SnapshotStore,
+  unframeSnapshot,
+  unframeSnapshotInSlices,
+} from './internal/snapshot-file.ts'
 import type { EngineEvent, IndexInfo, IndexStats, OpenOptions, SettingsUpdate } from './types.ts'
 
 /** What `Engine.start` is built from: the log (already open) and the search cores. */
@@ -525,12 +532,28 @@ export class Engine {
     const image = this.#state.image()
     this.#sinceSnapshot = 0
     const run = this.#encodeImage(image)
-      .then((body) => this.#writeSnapshot(index, frameSnapshot(index, body), started))
+      .then(async (body) => this.#writeSnapshot(index, await this.#frame(index, body), started))
       .finally(() => {
         this.#snapshotting = undefined
       })
     this.#snapshotting = run
     return run
+  }
+
+  /** The framed bytes of `body`, copied and checksummed in slices between other work. */
+  #frame(index: number, body: Uint8Array, version?: number): Promise<Uint8Array> {
+    const pause = this.#components.pause
+    return pause === undefined
+      ? Promise.resolve(frameSnapshot(index, body, version))
+      : frameSnapshotInSlices(index, body, pause, version)
+  }
+
+  /** The verified frame of snapshot bytes, checksummed in slices between other work. */
+  async #unframe(bytes: Uint8Array, source: string): Promise<SnapshotFrame> {
+    const pause = this.#components.pause
+    return pause === undefined
+      ? unframeSnapshot(bytes, source)
+      : unframeSnapshotInSlices(bytes, source, pause)
   }
 
   /** The snapshot body of `image`, its long columns encoded in slices between other work. */
@@ -577,7 +600,7 @@ export class Engine {
    */
   async imageInSlices(): Promise<Uint8Array> {
     const index = this.#appliedIndex
-    return frameSnapshot(index, await this.#encodeImage(this.#state.image()))
+    return this.#frame(index, await this.#encodeImage(this.#state.image()))
   }
 
   /**
@@ -589,7 +612,7 @@ export class Engine {
     let next: DatabaseState
     if (bytes.byteLength === 0) next = new DatabaseState(this.#components)
     else {
-      const frame = unframeSnapshot(bytes, 'restored image')
+      const frame = await this.#unframe(bytes, 'restored image')
       try {
         next = await DatabaseState.fromImage(
           this.#components,
@@ -614,7 +637,7 @@ export class Engine {
   /** Streams a snapshot of the current state (framed and checksummed) in chunks. */
   async *exportSnapshot(): AsyncIterable<Uint8Array> {
     const index = this.#appliedIndex
-    const framed = frameSnapshot(index, await this.#encodeImage(this.#state.image()))
+    const framed = await this.#frame(index, await this.#encodeImage(this.#state.image()))
     for (let at = 0; at < framed.byteLength; at += EXPORT_CHUNK_BYTES) {
       yield framed.subarray(at, Math.min(framed.byteLength, at + EXPORT_CHUNK_BYTES))
     }
@@ -631,7 +654,7 @@ export class Engine {
     this.#checkWritable()
     const parts: Uint8Array[] = []
     for await (const chunk of chunks) parts.push(chunk)
-    const frame = unframeSnapshot(Buffer.concat(parts), 'installed snapshot')
+    const frame = await this.#unframe(Buffer.concat(parts), 'installed snapshot')
     let next: DatabaseState
     try {
       next = await DatabaseState.fromImage(
@@ -650,7 +673,7 @@ export class Engine {
     while (this.#snapshotting !== undefined) await this.#snapshotting.catch(() => {})
     const localIndex = await this.#serially(async () => {
       const index = this.#log.lastIndex
-      const framed = frameSnapshot(index, frame.body, frame.version)
+      const framed = await this.#frame(index, frame.body, frame.version)
       await this.#snapshots.write(index, framed)
       this.#state = next
       this.#appliedIndex = index

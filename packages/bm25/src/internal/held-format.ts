@@ -111,14 +111,40 @@ function bytesOf(array: Uint32Array | Float64Array): Uint8Array {
   return new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
 }
 
-/** Decodes version 2 or 3 bytes (magic and version already checked by the caller). */
-export function decodeHeld(bytes: Uint8Array): HeldImage {
+/** Body bytes checksummed between two pauses by `checkHeldInSlices`. */
+const CHECK_SLICE_BYTES = 1 << 20
+
+/** The body of version 2 or 3 bytes, its length checked against the header. */
+function heldBody(bytes: Uint8Array): { body: Uint8Array; expected: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const version = view.getUint32(4, true)
   const bodyBytes = view.getUint32(8, true)
   if (12 + bodyBytes + 4 !== bytes.length) throw new Bm25CorruptionError('serialized index length mismatch')
-  const body = bytes.subarray(12, 12 + bodyBytes)
-  if (view.getUint32(12 + bodyBytes, true) !== crc32(body)) {
+  return { body: bytes.subarray(12, 12 + bodyBytes), expected: view.getUint32(12 + bodyBytes, true) }
+}
+
+/**
+ * Checks version 2 or 3 bytes' length and checksum a MiB at a time, calling `pause` between
+ * slices; throws Bm25CorruptionError as `decodeHeld` would.
+ */
+export async function checkHeldInSlices(bytes: Uint8Array, pause: () => Promise<void>): Promise<void> {
+  const { body, expected } = heldBody(bytes)
+  let crc = 0
+  for (let at = 0; at < body.length; at += CHECK_SLICE_BYTES) {
+    if (at > 0) await pause()
+    crc = crc32(body.subarray(at, at + CHECK_SLICE_BYTES), crc)
+  }
+  if (crc !== expected) throw new Bm25CorruptionError('serialized index checksum mismatch')
+}
+
+/**
+ * Decodes version 2 or 3 bytes (magic and version already checked by the caller); `checked`:
+ * `checkHeldInSlices` already verified the checksum.
+ */
+export function decodeHeld(bytes: Uint8Array, checked = false): HeldImage {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const version = view.getUint32(4, true)
+  const { body, expected } = heldBody(bytes)
+  if (!checked && expected !== crc32(body)) {
     throw new Bm25CorruptionError('serialized index checksum mismatch')
   }
   const bodyView = new DataView(body.buffer, body.byteOffset, body.byteLength)

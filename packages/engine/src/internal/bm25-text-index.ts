@@ -111,6 +111,23 @@ class Bm25TextIndex implements TextIndex {
     this.#changed()
   }
 
+  stage(id: number, prepared: PreparedText): void {
+    if (!(prepared instanceof PreparedBm25) || prepared.preparedBy !== this) {
+      throw new TypeError('the document was prepared by another text index')
+    }
+    this.#index.stage(id, prepared.document)
+  }
+
+  publish(): { documents: number; termsTouched: number; replaced: number } {
+    const published = this.#index.publish()
+    this.#changed()
+    return published
+  }
+
+  discard(): void {
+    this.#index.discard()
+  }
+
   #documentOf(fields: Record<string, string[]>): DocumentFields {
     const doc: DocumentFields = {}
     let any = false
@@ -288,7 +305,12 @@ export const bm25TextIndexes: TextIndexFactory = {
     const index = await Bm25Index.create({ fields: fieldLayout.fields, analyzer: analyzerFor(config) })
     return new Bm25TextIndex(index, fieldLayout)
   },
-  async deserialize(bytes, config) {
-    return new Bm25TextIndex(await Bm25Index.deserialize(bytes, analyzerFor(config)), layout(config))
+  async deserialize(bytes, config, pause) {
+    const index = await Bm25Index.deserialize(
+      bytes,
+      analyzerFor(config),
+      pause === undefined ? {} : { pause },
+    )
+    return new Bm25TextIndex(index, layout(config))
   },
 }

@@ -69,16 +69,23 @@ export class DocumentDigests {
 
   /** Records that internal id `id` now holds the document `bytes` under `key` (replacing any). */
   set(id: number, key: string, bytes: Uint8Array): void {
+    const hash = documentHash(key, bytes)
+    this.setHash(id, bucketOfKey(key), hash.high, hash.low)
+  }
+
+  /**
+   * As `set`, with the document's bucket (`bucketOfKey`) and hash (`documentHash`) worked out
+   * ahead: a few typed-array writes and the tree's sums above one bucket.
+   */
+  setHash(id: number, bucket: number, high: number, low: number): void {
     this.delete(id)
     if (id >= this.#present.length) this.#grow(Math.max(id + 1, 2 * this.#present.length, 64))
-    const hash = documentHash(key, bytes)
-    const bucket = bucketOfKey(key)
-    this.#hashes[2 * id] = hash.high
-    this.#hashes[2 * id + 1] = hash.low
+    this.#hashes[2 * id] = high
+    this.#hashes[2 * id + 1] = low
     this.#buckets[id] = bucket
     this.#present[id] = 1
     this.#count++
-    this.tree.add(bucket, hash)
+    this.tree.add(bucket, { high, low })
   }
 
   /** Forgets internal id `id` (nothing when it holds no document). */

@@ -21,7 +21,7 @@ import { InvalidDocumentError, InvalidSettingsError } from '../errors.ts'
 import type { Doc, IndexInfo, IndexStats, IndexStorageStats, Settings } from '../types.ts'
 import { Bitset } from './bitset.ts'
 import { encodeValue } from './commands.ts'
-import { DocumentDigests } from './document-digests.ts'
+import { bucketOfKey, DocumentDigests, documentHash } from './document-digests.ts'
 import { isPlainObject, valuesAt } from './document-path.ts'
 import { DocumentStore } from './document-store.ts'
 import { FieldIndexes } from './field-index.ts'
@@ -34,7 +34,6 @@ import {
   u32Column,
 } from './index-image.ts'
 import type {
-  PreparedText,
   TextField,
   TextIndex,
   TextIndexConfig,
@@ -65,6 +64,8 @@ const FLOAT32_MAX = 3.4028234663852886e38
 const MIN_BITSET = 1024
 /** Documents analysed between two pauses of `preparePut`. */
 const PREPARE_CHUNK = 64
+/** Documents of an image loaded between two pauses of `fromImage`. */
+const LOAD_CHUNK = 1024
 
 /** The search cores a command needs created before it can be committed. */
 export interface Needs {
@@ -141,8 +142,6 @@ export interface SettingsPlan {
 export interface PutPlan {
   primaryKey: string
   finals: Map<string, Doc>
-  /** The final documents' text, analysed ahead by `preparePut` (by key). */
-  prepared?: Map<string, PreparedText>
   /**
    * Per embedder, the final documents' vectors as 32-bit floats back to back and the position (in
    * `finals` order) of the document each belongs to, gathered ahead by `preparePut`.
@@ -150,6 +149,30 @@ export interface PutPlan {
   preparedVectors?: Map<string, { positions: number[]; flat: Float32Array }>
   /** The text fields after the batch, when it brings new ones (the text index is rebuilt). */
   textFields: string[] | undefined
+  /** What `preparePut` staged for `commitPut` to publish (absent when the text index is rebuilt). */
+  staged?: StagedPut
+}
+
+/**
+ * A batch staged by `preparePut`: its new documents are in the document store, the key map and
+ * the field indexes under ids that are not live yet, its text is staged in the text index, and
+ * every document's hash is worked out; `commitPut` publishes it.
+ */
+interface StagedPut {
+  /** Per final document (in `finals` order), the id it takes: the replaced one's, or a new one. */
+  ids: Uint32Array
+  /** Keys of the final documents that replace stored ones, with their ids. */
+  replaced: Map<string, number>
+  /** The documents that replace stored ones, with their ids. */
+  replacing: { id: number; key: string; doc: Doc }[]
+  /** Per final document, its hash for the Merkle tree (high and low lanes) and its bucket. */
+  hashes: Uint32Array
+  buckets: Uint16Array
+  /** Ids taken from the end of the free list, and the id space after the batch. */
+  freeTaken: number
+  nextId: number
+  /** Per top-level attribute, how many new documents hold it (the field distribution's change). */
+  fieldCounts: Map<string, number>
 }
 
 export class IndexState {
@@ -253,13 +276,15 @@ export class IndexState {
     return this.#digests
   }
 
+  /** The internal id of the live document under `key` (a staged one is not live yet). */
   idOf(key: string): number | undefined {
-    return this.#keyToId.get(key)
+    const id = this.#keyToId.get(key)
+    return id !== undefined && this.#live.has(id) ? id : undefined
   }
 
   /** The primary key (canonical string) of internal `id`, or undefined when it is not live. */
   keyAt(id: number): string | undefined {
-    return this.#keys[id]
+    return this.#live.has(id) ? this.#keys[id] : undefined
   }
 
   stats(): IndexStats {
@@ -340,14 +365,133 @@ export class IndexState {
     // them, as commands apply one at a time, but a stale plan must not be used).
     if (vectors === this.#vectors) plan.preparedVectors = prepared
     if (plan.textFields !== undefined) return
-    const texts = new Map<string, PreparedText>()
+    const staged = this.#beginStage(plan)
     const text = this.#text
-    let count = 0
-    for (const [key, doc] of plan.finals) {
-      texts.set(key, text.prepare(this.#textOf(doc)))
-      if (pause !== undefined && ++count % PREPARE_CHUNK === 0) await pause()
+    // New documents stored so far, dropped again if staging fails part way.
+    const stored: { id: number; doc: Doc }[] = []
+    let position = 0
+    try {
+      for (const [key, doc] of plan.finals) {
+        const id = staged.ids[position]!
+        text.stage(id, text.prepare(this.#textOf(doc)))
+        const hash = documentHash(key, encodeValue(doc))
+        staged.hashes[2 * position] = hash.high
+        staged.hashes[2 * position + 1] = hash.low
+        staged.buckets[position] = bucketOfKey(key)
+        if (staged.replaced.has(key)) staged.replacing.push({ id, key, doc })
+        else {
+          // Not live until published: readers reach documents through live ids only.
+          this.#keyToId.set(key, id)
+          this.#docs.set(id, doc)
+          this.#keys[id] = key
+          stored.push({ id, doc })
+          this.#fields.add(id, doc)
+          for (const field of Object.keys(doc))
+            staged.fieldCounts.set(field, (staged.fieldCounts.get(field) ?? 0) + 1)
+        }
+        position++
+        if (pause !== undefined && position % PREPARE_CHUNK === 0) await pause()
+      }
+    } catch (error) {
+      this.#abandonStage(stored)
+      throw error
     }
-    if (text === this.#text) plan.prepared = texts
+    plan.staged = staged
+  }
+
+  /** Undoes a staging that failed part way: nothing of it was visible, and nothing stays. */
+  #abandonStage(stored: readonly { id: number; doc: Doc }[]): void {
+    this.#text.discard()
+    for (const { id } of stored) {
+      this.#keyToId.delete(this.#keys[id]!)
+      this.#docs.delete(id)
+      this.#keys[id] = undefined
+    }
+    if (stored.length > 0) this.#fields.remove(stored)
+  }
+
+  /**
+   * The ids of a batch's documents, by the rule `#insert` follows: a replaced document keeps its
+   * id, a new one takes the smallest free id, else the next one. The live bitset grows to hold
+   * them (its content does not change).
+   */
+  #beginStage(plan: PutPlan): StagedPut {
+    const replaced = new Map<string, number>()
+    const ids: number[] = []
+    let freeTaken = 0
+    let nextId = this.#nextId
+    for (const key of plan.finals.keys()) {
+      const old = this.#keyToId.get(key)
+      if (old !== undefined) {
+        replaced.set(key, old)
+        ids.push(old)
+      } else if (freeTaken < this.#free.length) {
+        ids.push(this.#free[this.#free.length - 1 - freeTaken++]!)
+      } else ids.push(nextId++)
+    }
+    // Grown as one insertion at a time would grow it (doubling), so the size is the same.
+    let capacity = this.#live.capacity
+    while (capacity < nextId) capacity *= 2
+    if (capacity > this.#live.capacity) this.#resizeLive(capacity)
+    const n = ids.length
+    return {
+      ids: Uint32Array.from(ids),
+      replaced,
+      replacing: [],
+      hashes: new Uint32Array(2 * n),
+      buckets: new Uint16Array(n),
+      freeTaken,
+      nextId,
+      fieldCounts: new Map(),
+    }
+  }
+
+  /**
+   * Makes a staged batch visible in one synchronous step: the replaced documents are swapped
+   * for their new versions (their field entries rebuilt), every document's live bit, Merkle
+   * hash and count are set, and the text index publishes its staged postings (a step over the
+   * terms the batch touches). No document is analysed, encoded or hashed here.
+   */
+  #publishPut(staged: StagedPut): Uint32Array {
+    const { ids, hashes, buckets } = staged
+    if (staged.replacing.length > 0) this.#swapReplaced(staged)
+    this.#free.length -= staged.freeTaken
+    this.#nextId = staged.nextId
+    // Per document only typed-array writes: its hash into the digests and its live bit.
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!
+      this.#digests.setHash(id, buckets[i]!, hashes[2 * i]!, hashes[2 * i + 1]!)
+      this.#live.add(id)
+    }
+    this.#liveCount += ids.length
+    for (const [field, count] of staged.fieldCounts)
+      this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + count)
+    this.#text.publish()
+    return ids
+  }
+
+  /**
+   * The replaced documents' part of publishing: their stored versions leave the document
+   * store, the field indexes and the vector indexes, and the new versions take their ids. A
+   * replaced document keeps its id, so its new field entries cannot be staged under it unseen;
+   * this is the one per-document step left in publishing, over the replaced documents only.
+   */
+  #swapReplaced(staged: StagedPut): void {
+    const removed: { id: number; doc: Doc }[] = []
+    for (const id of staged.replaced.values()) {
+      const doc = this.#docs.get(id)!
+      this.#detach(id, doc, false)
+      removed.push({ id, doc })
+    }
+    this.#fields.remove(removed)
+    for (const { id, key, doc } of staged.replacing) {
+      this.#keyToId.set(key, id)
+      this.#docs.set(id, doc)
+      this.#keys[id] = key
+      this.#fields.add(id, doc)
+      for (const field of Object.keys(doc))
+        this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + 1)
+    }
   }
 
   /** The vectors of `docs` per embedder, and each one's document position in `docs`. */
@@ -382,6 +526,10 @@ export class IndexState {
 
   commitPut(plan: PutPlan, fresh: Fresh): void {
     this.primaryKey = plan.primaryKey
+    if (plan.staged !== undefined) {
+      this.#addPreparedVectors(plan, this.#publishPut(plan.staged))
+      return
+    }
     if (plan.textFields !== undefined) {
       this.#textFields = plan.textFields
       this.#rebuildText(fresh.text!)
@@ -395,8 +543,12 @@ export class IndexState {
     }
     this.#removeAll([...replaced.values()], false)
     const ids: number[] = []
-    for (const [key, doc] of plan.finals)
-      ids.push(this.#insert(key, doc, replaced.get(key), plan.prepared?.get(key)))
+    for (const [key, doc] of plan.finals) ids.push(this.#insert(key, doc, replaced.get(key)))
+    this.#addPreparedVectors(plan, ids)
+  }
+
+  /** Queues the batch's vectors under the ids its documents took. */
+  #addPreparedVectors(plan: PutPlan, ids: ArrayLike<number>): void {
     if (plan.preparedVectors !== undefined) {
       for (const [name, { positions, flat }] of plan.preparedVectors) {
         this.#vectors.get(name)!.addBatch(
@@ -430,7 +582,7 @@ export class IndexState {
   }
 
   #storedByKey(key: string): Doc | undefined {
-    const id = this.#keyToId.get(key)
+    const id = this.idOf(key)
     return id === undefined ? undefined : this.#docs.get(id)
   }
 
@@ -476,7 +628,7 @@ export class IndexState {
   }
 
   /** Indexes `doc` under `reuse` (an id just removed) or a newly taken id. */
-  #insert(key: string, doc: Doc, reuse: number | undefined, prepared?: PreparedText): number {
+  #insert(key: string, doc: Doc, reuse: number | undefined): number {
     const id = reuse ?? (this.#free.length > 0 ? this.#free.pop()! : this.#nextId++)
     if (id >= this.#live.capacity) this.#resizeLive(Math.max(id + 1, this.#live.capacity * 2))
     this.#keyToId.set(key, id)
@@ -489,8 +641,7 @@ export class IndexState {
       this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + 1)
     }
     this.#fields.add(id, doc)
-    if (prepared === undefined) this.#text.add(id, this.#textOf(doc))
-    else this.#text.addPrepared(id, prepared)
+    this.#text.add(id, this.#textOf(doc))
     return id
   }
 
@@ -530,7 +681,7 @@ export class IndexState {
   }
 
   /** Drops document `id` from everything but the field indexes (see #removeAll). */
-  #detach(id: number, doc: Doc): void {
+  #detach(id: number, doc: Doc, text = true): void {
     this.#keyToId.delete(this.#keys[id]!)
     this.#docs.delete(id)
     this.#digests.delete(id)
@@ -542,7 +693,7 @@ export class IndexState {
       if (left === 0) this.#fieldDistribution.delete(field)
       else this.#fieldDistribution.set(field, left)
     }
-    this.#text.remove(id)
+    if (text) this.#text.remove(id)
     const vectors = doc[VECTORS_FIELD]
     if (isPlainObject(vectors)) {
       for (const [name, index] of this.#vectors) if (Array.isArray(vectors[name])) index.remove(id)
@@ -660,7 +811,7 @@ export class IndexState {
 
   *#liveDocs(): Generator<Doc> {
     for (let id = 0; id < this.#nextId; id++) {
-      const doc = this.#docs.get(id)
+      const doc = this.#live.has(id) ? this.#docs.get(id) : undefined
       if (doc !== undefined) yield doc
     }
   }
@@ -772,7 +923,7 @@ export class IndexState {
     const text =
       image.text === null
         ? await components.text.create(config)
-        : await components.text.deserialize(image.text, config)
+        : await components.text.deserialize(image.text, config, components.pause)
     const vectors = new Map<string, BackloggedVectorIndex>()
     for (const [name, bytes] of image.vectors) {
       const [, vectorConfig] = vectorConfigs(image.settings, [name])[0]!
@@ -790,14 +941,19 @@ export class IndexState {
     state.#textFields = image.textFields
     state.#nextId = image.nextId
     state.#resizeLive(Math.max(MIN_BITSET, image.nextId))
-    if (v2) state.#loadV2(image)
+    if (v2) await state.#loadV2(image, components.pause)
     else state.#loadV1(image)
     for (let id = image.nextId - 1; id >= 0; id--) if (!state.#live.has(id)) state.#free.push(id)
     if (image.text === null) state.#rebuildText(text)
     return state
   }
 
-  #loadV2(image: IndexImageV2): void {
+  /**
+   * Loads an image's document columns: key map, live bits, Merkle digests (a hash per
+   * document) and field entries, `LOAD_CHUNK` documents between two pauses (the state is not
+   * in use until the load ends, so a pause changes nothing a reader sees).
+   */
+  async #loadV2(image: IndexImageV2, pause: (() => Promise<void>) | undefined): Promise<void> {
     const ids = u32Column(image.ids, 'ids')
     const n = ids.length
     if (image.keys.length !== n || (image.filterable !== null && image.filterable.length !== n)) {
@@ -815,6 +971,7 @@ export class IndexState {
       this.#keys[id] = key
       this.#live.add(id)
       if (image.filterable !== null) this.#fields.add(id, image.filterable[i]!)
+      if (pause !== undefined && (i + 1) % LOAD_CHUNK === 0) await pause()
     }
     this.#liveCount = n
     for (const [field, count] of image.fieldCounts) this.#fieldDistribution.set(field, count)

@@ -119,6 +119,19 @@ export interface TextIndex {
   prepare(fields: Record<string, string[]>): PreparedText
   /** Adds a document `prepare` analysed: the same as `add(id, fields)`. */
   addPrepared(id: number, prepared: PreparedText): void
+  /**
+   * Adds a document `prepare` analysed, invisibly: searches, statistics and `serialize` see
+   * neither it nor the removal of the document it replaces until `publish`. While a batch is
+   * staged, `add`, `addPrepared` and `remove` are refused.
+   */
+  stage(id: number, prepared: PreparedText): void
+  /**
+   * Makes the staged batch visible at once, in a step proportional to the terms it touches (and
+   * the documents it replaces), not to its documents; returns that step's size.
+   */
+  publish(): { documents: number; termsTouched: number; replaced: number }
+  /** Drops the staged batch unpublished (its staging failed part way); nothing changes. */
+  discard(): void
   remove(id: number): void
   search(query: string, k: number, options: TextSearchOptions): TextHits
   /**
@@ -157,7 +170,8 @@ export interface TextIndex {
  */
 export interface TextIndexFactory {
   create(config: TextIndexConfig): Promise<TextIndex>
-  deserialize(bytes: Uint8Array, config: TextIndexConfig): Promise<TextIndex>
+  /** `pause`, when given, is called between slices of the work (a large image's checksum). */
+  deserialize(bytes: Uint8Array, config: TextIndexConfig, pause?: () => Promise<void>): Promise<TextIndex>
 }
 
 export interface VectorIndexConfig {

@@ -38,21 +38,85 @@ export interface SnapshotFrame {
   body: Uint8Array
 }
 
+/** Bytes copied and checksummed between two pauses by the `InSlices` variants. */
+const SLICE_BYTES = 1 << 20
+
 /** The framed bytes of a snapshot (`version`: the body's format, when re-framing an older body). */
 export function frameSnapshot(index: number, body: Uint8Array, version = SNAPSHOT_VERSION): Uint8Array {
-  const out = Buffer.allocUnsafe(HEADER_BYTES + body.byteLength + TRAILER_BYTES)
-  MAGIC.copy(out, 0)
-  out.writeUInt32LE(version, 8)
-  out.writeUInt32LE(0, 12)
-  out.writeBigUInt64LE(BigInt(index), 16)
-  out.writeBigUInt64LE(BigInt(body.byteLength), 24)
+  const out = frameHeader(index, body.byteLength, version)
   out.set(body, HEADER_BYTES)
   out.writeUInt32LE(crc32(out.subarray(0, HEADER_BYTES + body.byteLength)), HEADER_BYTES + body.byteLength)
   return out
 }
 
+/**
+ * `frameSnapshot`'s bytes, the body copied and checksummed a MiB at a time with `pause` between
+ * slices, so a large image does not hold the event loop for the whole copy and checksum.
+ */
+export async function frameSnapshotInSlices(
+  index: number,
+  body: Uint8Array,
+  pause: () => Promise<void>,
+  version = SNAPSHOT_VERSION,
+): Promise<Uint8Array> {
+  const out = frameHeader(index, body.byteLength, version)
+  let crc = crc32(out.subarray(0, HEADER_BYTES))
+  for (let at = 0; at < body.byteLength; at += SLICE_BYTES) {
+    if (at > 0) await pause()
+    const slice = body.subarray(at, at + SLICE_BYTES)
+    out.set(slice, HEADER_BYTES + at)
+    crc = crc32(slice, crc)
+  }
+  out.writeUInt32LE(crc, HEADER_BYTES + body.byteLength)
+  return out
+}
+
+/** A frame's buffer with its header written (body and checksum still to fill). */
+function frameHeader(index: number, bodyBytes: number, version: number): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_BYTES + bodyBytes + TRAILER_BYTES)
+  MAGIC.copy(out, 0)
+  out.writeUInt32LE(version, 8)
+  out.writeUInt32LE(0, 12)
+  out.writeBigUInt64LE(BigInt(index), 16)
+  out.writeBigUInt64LE(BigInt(bodyBytes), 24)
+  return out
+}
+
 /** Verifies and unframes snapshot bytes; throws SnapshotCorruptionError naming `source`. */
 export function unframeSnapshot(bytes: Uint8Array, source: string): SnapshotFrame {
+  const { buf, end } = checkFrame(bytes, source)
+  if (crc32(buf.subarray(0, end)) !== buf.readUInt32LE(end)) {
+    throw new SnapshotCorruptionError(source, 'checksum mismatch')
+  }
+  return frameOf(buf, end)
+}
+
+/** As `unframeSnapshot`, the checksum worked out a MiB at a time with `pause` between slices. */
+export async function unframeSnapshotInSlices(
+  bytes: Uint8Array,
+  source: string,
+  pause: () => Promise<void>,
+): Promise<SnapshotFrame> {
+  const { buf, end } = checkFrame(bytes, source)
+  let crc = 0
+  for (let at = 0; at < end; at += SLICE_BYTES) {
+    if (at > 0) await pause()
+    crc = crc32(buf.subarray(at, Math.min(end, at + SLICE_BYTES)), crc)
+  }
+  if (crc !== buf.readUInt32LE(end)) throw new SnapshotCorruptionError(source, 'checksum mismatch')
+  return frameOf(buf, end)
+}
+
+function frameOf(buf: Buffer, end: number): SnapshotFrame {
+  return {
+    version: buf.readUInt32LE(8),
+    index: Number(buf.readBigUInt64LE(16)),
+    body: buf.subarray(HEADER_BYTES, end),
+  }
+}
+
+/** The frame's header checked (magic, version, length); where its checksum starts. */
+function checkFrame(bytes: Uint8Array, source: string): { buf: Buffer; end: number } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (buf.byteLength < HEADER_BYTES + TRAILER_BYTES) throw new SnapshotCorruptionError(source, 'too short')
   if (!buf.subarray(0, 8).equals(MAGIC)) throw new SnapshotCorruptionError(source, 'bad magic')
@@ -67,10 +131,7 @@ export function unframeSnapshot(bytes: Uint8Array, source: string): SnapshotFram
   if (length !== BigInt(buf.byteLength - HEADER_BYTES - TRAILER_BYTES)) {
     throw new SnapshotCorruptionError(source, `body length ${length} does not match the file size`)
   }
-  const end = buf.byteLength - TRAILER_BYTES
-  const expected = buf.readUInt32LE(end)
-  if (crc32(buf.subarray(0, end)) !== expected) throw new SnapshotCorruptionError(source, 'checksum mismatch')
-  return { version, index: Number(buf.readBigUInt64LE(16)), body: buf.subarray(HEADER_BYTES, end) }
+  return { buf, end: buf.byteLength - TRAILER_BYTES }
 }
 
 const NAME = /^snapshot-(\d{20})\.snap$/

@@ -48,6 +48,27 @@ export class ReferenceTextIndex implements TextIndex {
     this.add(id, (prepared as PreparedText & { fields: Record<string, string[]> }).fields)
   }
 
+  #staged: [number, Record<string, string[]>][] = []
+
+  /** Staged documents wait aside; `publish` removes what they replace and adds them. */
+  stage(id: number, prepared: PreparedText): void {
+    if (prepared.preparedBy !== this) throw new Error('prepared by another index')
+    this.#staged.push([id, (prepared as PreparedText & { fields: Record<string, string[]> }).fields])
+  }
+
+  discard(): void {
+    this.#staged = []
+  }
+
+  publish(): { documents: number; termsTouched: number; replaced: number } {
+    const staged = this.#staged
+    this.#staged = []
+    let replaced = 0
+    for (const [id] of staged) if (this.docs.delete(id)) replaced++
+    for (const [id, fields] of staged) this.add(id, fields)
+    return { documents: staged.length, termsTouched: 0, replaced }
+  }
+
   add(id: number, fields: Record<string, string[]>): void {
     if (this.docs.has(id)) throw new Error(`duplicate id ${id}`)
     const analysed = new Map<string, string[]>()
