@@ -9,7 +9,7 @@
  * Starts the system under test (`--system raft-kv`, the default: the Raft KV
  * example as three processes; `shoal-meta`: the metadata group of three
  * `shoal` processes; `shoal-shards`: a sharded index on them; `shoal-standby`:
- * a semi_sync primary and its hot standby),
+ * a semi_sync primary and its hot standby; `shoal-regions`: three regions),
  * runs the scenario's faults under a recorded workload, heals, checks, and
  * writes `<out>/<scenario>-<seed>.json` and `.md` (default out:
  * `chaos-results/`). `--time-scale F` (0 < F ≤ 1) multiplies every quiet and
@@ -23,6 +23,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { KvChaosSystem } from '../packages/raft/examples/kv/chaos-system.ts'
 import { ShoalMetaSystem } from '../packages/server/test/harness/chaos-meta-system.ts'
+import { RegionsChaosSystem } from '../packages/server/test/harness/chaos-regions-system.ts'
 import { ShoalShardsSystem } from '../packages/server/test/harness/chaos-shards-system.ts'
 import { StandbyChaosSystem } from '../packages/server/test/harness/chaos-standby-system.ts'
 import {
@@ -81,6 +82,8 @@ const SYSTEMS: Record<string, (scenario: Scenario) => Promise<SystemUnderTest>> 
     ),
   // A semi_sync primary and its hot standby (two processes, no cluster).
   'shoal-standby': () => StandbyChaosSystem.create(),
+  // Three standalone regions, linked, one replicated index (last-writer-wins).
+  'shoal-regions': () => RegionsChaosSystem.create({ keys: Number(values.keys) }),
 }
 const createSystem = SYSTEMS[values.system]
 if (createSystem === undefined) {

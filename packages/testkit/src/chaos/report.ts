@@ -24,7 +24,8 @@ export interface ChaosReport {
   /** Failed and unknown outcomes by reason. */
   failures: Record<string, number>
   linearizability: {
-    verdict: Verdict
+    /** `not-checked` for a system that does not claim it (`consistency: 'last-writer-wins'`). */
+    verdict: Verdict | 'not-checked'
     operations: number
     partitions: number
     steps: number
@@ -51,7 +52,7 @@ export interface ChaosReport {
   /** Node exits nobody asked for. */
   crashes: string[]
   network: { tcp: TcpProxyStats; udp: UdpProxyStats }
-  /** Linearizable, no acknowledged write lost, replicas identical, every system check passed. */
+  /** Linearizable (or not claimed), no acknowledged write lost, replicas identical, every system check passed. */
   passed: boolean
 }
 

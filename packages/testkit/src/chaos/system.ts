@@ -8,6 +8,7 @@ import type { KvInput, KvOutput } from '../lin/kv-model.ts'
 import type { Operation } from '../lin/types.ts'
 import type { Rng } from '../rng/index.ts'
 import type { FaultNetwork } from './fault-network.ts'
+import type { FaultRecord } from './scenario.ts'
 
 /**
  * The outcome of one client operation, in Jepsen's terms:
@@ -52,6 +53,12 @@ export interface SystemCapabilities {
    * new primary's standby. @defaultValue false
    */
   promotion?: boolean
+  /**
+   * Independent regions replicating asynchronously to each other: every node
+   * takes writes, and a node cut off from the others keeps taking them.
+   * @defaultValue false
+   */
+  regions?: boolean
 }
 
 /** What every node holds after settling, to compare replicas. */
@@ -78,12 +85,22 @@ export interface FinalState {
   values: ReadonlyMap<string, string | null>
   /** The whole recorded history, failed operations left out, on the run's clock. */
   history: readonly Operation<KvInput, KvOutput>[]
+  /** The faults applied, on the same clock. */
+  faults: readonly FaultRecord[]
 }
 
 export interface SystemUnderTest {
   readonly name: string
   readonly nodes: readonly string[]
   readonly capabilities: SystemCapabilities
+  /**
+   * What the history must satisfy. `linearizable`: the runner checks it per key.
+   * `last-writer-wins` (asynchronous replicas, concurrent writes settled by a
+   * clock, as between regions): it is not linearizable by design, so the runner
+   * skips that check (verdict `not-checked`) and the system's own `checks` say
+   * what it does guarantee. @defaultValue 'linearizable'
+   */
+  readonly consistency?: 'linearizable' | 'last-writer-wins'
   /**
    * Starts every node with its links to the others routed through `network`
    * (the system creates the proxies it needs, `network.tcpMesh(...)`).

@@ -81,6 +81,8 @@ export class RegionPeers {
   /** Per origin and index: entries known to exist and not applied yet, oldest first (lag in seconds). */
   readonly #marks = new Map<string, Mark[]>()
   #ackWaiters: AckWaiter[] = []
+  /** The seeds greeted last, by peer id: a region listed there is always reached at that address. */
+  #seeds = new Map<string, PeerAddress>()
   #stopped = false
 
   constructor(options: RegionPeersOptions) {
@@ -94,8 +96,10 @@ export class RegionPeers {
   /** Greets every seed (errors are expected while a region is away). */
   greetAll(seeds: string[]): void {
     if (this.#stopped) return
-    for (const seed of seeds) {
-      const peer = { peerId: standbyOfPeerId(seed), addrs: [seed] }
+    this.#seeds = new Map(
+      seeds.map((seed) => [standbyOfPeerId(seed), { peerId: standbyOfPeerId(seed), addrs: [seed] }]),
+    )
+    for (const peer of this.#seeds.values()) {
       this.#o.p2p
         .request(peer, ['region.hello', this.#hello()], { timeoutMs: 5000 })
         .then((answer) => {
@@ -156,7 +160,9 @@ export class RegionPeers {
     this.#o.onGreeting(hello.writers ?? {})
     const now = this.#o.now()
     const remote: Remote = {
-      peer: hello.peer,
+      // The address the operator listed wins over the one the region reports for itself (its listen
+      // address, which may be unreachable from here, or bypass a proxy or gateway in between).
+      peer: this.#seeds.get(hello.peer.peerId) ?? hello.peer,
       heads: hello.heads,
       acked: {},
       lastContactAtMs: now,

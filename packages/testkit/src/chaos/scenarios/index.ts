@@ -15,6 +15,7 @@ import { partitionHalves } from './partition-halves.ts'
 import { partitionLeader } from './partition-leader.ts'
 import { partitionOneWay } from './partition-one-way.ts'
 import { pause } from './pause.ts'
+import { regionCutoff } from './region-cutoff.ts'
 import { roundRobin } from './round-robin.ts'
 import { standbyPromotion } from './standby-promotion.ts'
 
@@ -36,6 +37,7 @@ export const SCENARIOS: readonly Scenario[] = [
   membershipPartition,
   movesPartition,
   standbyPromotion,
+  regionCutoff,
 ]
 
 /** A scenario by name, or several (`a,b,c`) sharing one run in turn. */
