@@ -63,7 +63,7 @@ export const DEFAULT_CONTROLLER_CONFIG: ControllerConfig = Object.freeze({
   maxIncomingMoves: 2,
   maxOutgoingMoves: 2,
   autoRebalance: 1,
-  metadataLeaderMoveIntervalMs: 30_000,
+  metadataLeaderMoveIntervalMs: 0,
 })
 
 export function resolveControllerConfig(partial: Partial<ControllerConfig> = {}): ControllerConfig {

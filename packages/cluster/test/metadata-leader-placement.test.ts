@@ -31,7 +31,7 @@ describe('metadataLeaderTarget', () => {
   })
 
   it('is configured by metadataLeaderMoveIntervalMs (0: off; negative refused)', () => {
-    expect(resolveControllerConfig().metadataLeaderMoveIntervalMs).toBe(30_000)
+    expect(resolveControllerConfig().metadataLeaderMoveIntervalMs).toBe(0)
     expect(resolveControllerConfig({ metadataLeaderMoveIntervalMs: 0 }).metadataLeaderMoveIntervalMs).toBe(0)
     expect(() => resolveControllerConfig({ metadataLeaderMoveIntervalMs: -1 })).toThrow(/non-negative/)
   })
