@@ -128,19 +128,20 @@ describe('cluster operation tasks', () => {
     expect(end.details).toMatchObject({ movesPlanned: 2, movesDone: 2, movesInFlight: 0, bytesMoved: 4096 })
   })
 
-  it('a drain stuck with no destination fails as stuck, and undoing it makes the node active again', () => {
+  it('a drain whose only destination is down waits for it, then fails as stuck once it stays away, and undoing it makes the node active again', () => {
     const op = { kind: 'nodeDrain', nodeId: 'a' } as const
     const details = { nodeStateBefore: 'active', movesPlanned: 1, movesDone: 0, bytesMoved: 0, inFlight: [] }
     const state = metadata({ a: 'draining', b: 'active', c: 'dead' }, [[active('a'), active('b')]])
-    const step = followOperation(
-      op,
-      details as unknown as OperationDetails,
-      {
-        ...input(state),
-        alive: (id) => id !== 'c',
-      },
-      [],
-    )
+    const down = (forMs: number): OperationInput => ({
+      ...input(state),
+      alive: (id) => id !== 'c',
+      downSinceMs: (id) => (id === 'c' ? 1_000 - forMs : undefined),
+    })
+    // c, cut off for now, can take the replica once back.
+    const waiting = followOperation(op, details as unknown as OperationDetails, down(5_000), [])
+    expect(waiting.kind).toBe('running')
+    expect(waiting.details.waitingFor.join()).toMatch(/items\/0; a node down for now can/)
+    const step = followOperation(op, details as unknown as OperationDetails, down(300_000), [])
     expect(step).toMatchObject({ kind: 'failed', stuck: true, error: { code: 'cluster_move_impossible' } })
     expect(undoOperation(op, step.details, 5)).toEqual([
       { type: 'node.state', nodeId: 'a', state: 'active', ifState: ['draining'], atMs: 5 },
@@ -233,6 +234,21 @@ describe('cluster operation tasks', () => {
     // Healed: nothing holds it any more, and it carries on.
     const healed = followOperation(op, waiting.details, { ...input(draining), nowMs: 1_000 + 61_000 }, [])
     expect(healed).toMatchObject({ kind: 'running', details: { waitingFor: [] } })
+  })
+
+  it('a drain requested while the only nodes that could take its replicas are cut off starts and waits for them', () => {
+    // {b, c} | {a, d}: c is drained through b; a and d, the nodes that could take its replica of
+    // items/0 (held with b), are down for now (recorded dead by the majority side).
+    const state = metadata({ a: 'dead', b: 'active', c: 'active', d: 'dead' }, [[active('b'), active('c')]])
+    const split: OperationInput = {
+      ...input(state),
+      alive: (id) => id === 'b' || id === 'c',
+      downSinceMs: (id) => (id === 'a' || id === 'd' ? 1_000 - 5_000 : undefined),
+    }
+    const start = startOperation({ kind: 'nodeDrain', nodeId: 'c' }, 7, split)
+    expect(start.kind).toBe('start')
+    if (start.kind !== 'start') return
+    expect(start.details.waitingFor.join()).toMatch(/no live active node can take the replica of items\/0/)
   })
 
   it('a replacement whose shard group loses its majority on the way waits while its voters may return, then fails', () => {

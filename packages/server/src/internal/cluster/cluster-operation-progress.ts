@@ -123,7 +123,9 @@ export interface OperationInput {
  * majority must commit) until enough of its voters come back. `leaderless` lists those that may
  * still get their majority back (enough voters live or down for less than `majorityWaitMs`: a
  * partition that heals, a node restarting), `majorityLost` those that cannot (their voters gone
- * from the cluster, or down for longer).
+ * from the cluster, or down for longer). Likewise a replica no live node can take now is
+ * `unreceived` while a node down for less than `majorityWaitMs` could take it once back, and
+ * `stranded` when none could.
  */
 function holdings(input: OperationInput, nodeId: string) {
   const { state } = input
@@ -134,6 +136,7 @@ function holdings(input: OperationInput, nodeId: string) {
   let held = 0
   let moving = 0
   const stranded: string[] = []
+  const unreceived: string[] = []
   const leaderless: string[] = []
   const majorityLost: string[] = []
   const mayReturn = (id: string): boolean => {
@@ -142,6 +145,17 @@ function holdings(input: OperationInput, nodeId: string) {
     const since = input.downSinceMs(id) ?? record.updatedAtMs
     return input.nowMs - since < input.majorityWaitMs
   }
+  // Nodes that could take a replica once back (recorded dead while down, active again on return).
+  const returning = Object.values(state.nodes)
+    .filter(
+      (n) =>
+        (n.state === 'active' || n.state === 'dead') &&
+        !input.alive(n.id) &&
+        !replacing.has(n.id) &&
+        n.id !== nodeId &&
+        mayReturn(n.id),
+    )
+    .map((n) => n.id)
   for (const [uid, shards] of Object.entries(state.shards))
     for (const shard of shards) {
       const mine = shard.replicas.find((r) => r.nodeId === nodeId)
@@ -161,10 +175,12 @@ function holdings(input: OperationInput, nodeId: string) {
         moving++
         continue
       }
-      if (!receivers.some((id) => !shard.replicas.some((r) => r.nodeId === id)))
-        stranded.push(`${uid}/${shard.shard}`)
+      const takes = (id: string) => !shard.replicas.some((r) => r.nodeId === id)
+      if (receivers.some(takes)) continue
+      if (returning.some(takes)) unreceived.push(`${uid}/${shard.shard}`)
+      else stranded.push(`${uid}/${shard.shard}`)
     }
-  return { held, moving, stranded, leaderless, majorityLost, receivers: receivers.length }
+  return { held, moving, stranded, unreceived, leaderless, majorityLost, receivers: receivers.length }
 }
 
 function nodeName(state: MetadataState, id: string): string {
@@ -192,7 +208,7 @@ export function startOperation(
       const base = { ...EMPTY, node: operation.nodeId, nodeStateBefore: record?.state ?? 'gone' }
       if (record === undefined || record.state === 'left')
         return { kind: 'start', commands: [], details: base }
-      const { held, stranded, leaderless, majorityLost } = holdings(input, operation.nodeId)
+      const { held, stranded, unreceived, leaderless, majorityLost } = holdings(input, operation.nodeId)
       if (majorityLost.length > 0)
         return {
           kind: 'failed',
@@ -218,7 +234,7 @@ export function startOperation(
             atMs: input.nowMs,
           },
         ],
-        details: { ...base, movesPlanned: held, waitingFor: waitingFor(leaderless) },
+        details: { ...base, movesPlanned: held, waitingFor: waitingFor(leaderless, unreceived) },
       }
     }
     case 'nodeReplace': {
@@ -269,7 +285,7 @@ export function startOperation(
       return {
         kind: 'start',
         commands,
-        details: { ...base, movesPlanned: held, waitingFor: waitingFor(leaderless) },
+        details: { ...base, movesPlanned: held, waitingFor: waitingFor(leaderless, []) },
       }
     }
   }
@@ -282,12 +298,21 @@ function noMajority(verb: 'drain' | 'replace', name: string, shards: readonly st
   )
 }
 
-/** What `details.waitingFor` says of shard groups without a live majority that may get it back. */
-function waitingFor(leaderless: readonly string[]): string[] {
-  if (leaderless.length === 0) return []
-  return [
-    `the group of ${describeShards(leaderless)} has no live majority, so no replica can join or leave it until enough of its voters are back (a partition healing, a node restarting)`,
-  ]
+/**
+ * What `details.waitingFor` says of shard groups without a live majority that may get it back, and
+ * of replicas that only a node down for now could take.
+ */
+function waitingFor(leaderless: readonly string[], unreceived: readonly string[]): string[] {
+  const reasons: string[] = []
+  if (leaderless.length > 0)
+    reasons.push(
+      `the group of ${describeShards(leaderless)} has no live majority, so no replica can join or leave it until enough of its voters are back (a partition healing, a node restarting)`,
+    )
+  if (unreceived.length > 0)
+    reasons.push(
+      `no live active node can take the replica of ${describeShards(unreceived)}; a node down for now can, once it is back`,
+    )
+  return reasons
 }
 
 function describeShards(shards: readonly string[]): string {
@@ -365,14 +390,14 @@ export function followOperation(
     return { kind: requested && !balanced ? 'running' : 'succeeded', details }
   }
   const nodeId = operation.kind === 'nodeDrain' ? operation.nodeId : operation.oldNodeId
-  const { held, moving, stranded, leaderless, majorityLost } = holdings(input, nodeId)
+  const { held, moving, stranded, unreceived, leaderless, majorityLost } = holdings(input, nodeId)
   const movesDone = Math.max(previous.movesDone, previous.movesPlanned - held)
   const details: OperationDetails = {
     ...common,
     movesDone,
     movesWaiting: Math.max(0, held - moving),
     movesPlanned: Math.max(previous.movesPlanned, movesDone + held),
-    waitingFor: waitingFor(leaderless),
+    waitingFor: waitingFor(leaderless, unreceived),
   }
   const record = state.nodes[nodeId]
   if (operation.kind === 'nodeDrain') {
