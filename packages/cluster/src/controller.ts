@@ -363,8 +363,13 @@ export class Controller {
         )
           commands.push({ type: 'node.join', node: member.advert, atMs: now })
       } else if (
+        // A draining node SWIM reports dead stays draining: recorded dead, it would come back
+        // active and its drain would be forgotten (the task waiting for ever). Its replicas move
+        // off it all the same; a move needs nothing from the node it leaves.
         record !== undefined &&
-        (record.state === 'active' || record.state === 'joining' || record.state === 'draining')
+        (record.state === 'active' ||
+          record.state === 'joining' ||
+          (record.state === 'draining' && member.state === 'left'))
       ) {
         commands.push({
           type: 'node.state',

@@ -95,7 +95,7 @@ export function computeHealth(input: HealthInput): ClusterHealth {
     reasons.push(`${liveMetaVoters} of ${input.targetMetaVoters} metadata voters are live`)
   }
   const deadNodes = Object.values(state.nodes).filter(
-    (n) => n.state === 'dead' || (n.state === 'active' && !input.alive(n.id)),
+    (n) => n.state === 'dead' || ((n.state === 'active' || n.state === 'draining') && !input.alive(n.id)),
   )
   if (deadNodes.length > 0) {
     yellow = true

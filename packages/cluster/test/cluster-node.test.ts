@@ -133,6 +133,59 @@ describe('ClusterNode over in-memory gossip and transport', () => {
     expect(next.start.length + next.waiting + next.inFlight).toBeGreaterThan(0)
   })
 
+  it('keeps a drained node draining while it is down and after it comes back, its replicas planned off it', async () => {
+    // A drain requested while the node is cut off (issues 17, 19): recorded dead, the node came
+    // back active and its drain was forgotten, the task waiting for ever.
+    cluster = testCluster()
+    const c = cluster
+    await threeVoters(c)
+    const d = await c.add('d')
+    await waitFor('four active nodes', () =>
+      c.nodes.every(
+        (n) => Object.values(n.node.state().nodes).filter((r) => r.state === 'active').length === 4,
+      ),
+    )
+    const leader = () => c.nodes.find((n) => n !== d && n.node.metadataLeader === n.id)
+    await waitFor('a metadata leader other than d', () => leader() !== undefined)
+    const chief = leader() as (typeof c.nodes)[number]
+    const placed = planIndexPlacement(chief.node.state(), 'docs', { shardCount: 4, replicationFactor: 2 })
+    const created = await chief.node.propose({
+      type: 'index.create',
+      index: { uid: 'docs', primaryKey: 'id', settings: {}, sharding: placed.sharding },
+      shards: placed.shards,
+      atMs: Date.now(),
+    })
+    expect(created.ok).toBe(true)
+    expect(placed.shards.some((s) => s.replicas.some((r) => r.nodeId === d.id))).toBe(true)
+    await c.kill(d)
+    const survivors = c.nodes.filter((n) => n !== d)
+    await waitFor('d seen down', () => survivors.every((n) => !n.node.isAlive(d.id)), { timeoutMs: 5_000 })
+    const drained = await survivors[0]?.node.propose({
+      type: 'node.state',
+      nodeId: d.id,
+      state: 'draining',
+      ifState: ['active', 'joining', 'dead', 'draining'],
+      atMs: Date.now(),
+    })
+    expect(drained?.ok).toBe(true)
+    // The controller runs every 50 ms: give it a few passes with d down.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const record = () => (leader() ?? chief).node.state().nodes[d.id]
+    expect(record()?.state).toBe('draining')
+    // Its replicas leave it even though it is down (a move needs nothing from the node it leaves).
+    const leaving = (leader() ?? chief).node
+      .state()
+      .shards.docs?.flatMap((s) => s.replicas)
+      .filter((r) => r.nodeId === d.id && r.state === 'removing')
+    expect(leaving?.length).toBeGreaterThan(0)
+    await c.restart(d)
+    await waitFor('d seen alive again', () => survivors.every((n) => n.node.isAlive(d.id)), {
+      timeoutMs: 5_000,
+    })
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(record()?.state).toBe('draining')
+  })
+
   it('brings a node that joins after log compaction up to date from a snapshot', async () => {
     cluster = testCluster({ metaSnapshotEntries: 8 })
     const c = cluster

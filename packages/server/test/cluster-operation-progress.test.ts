@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   followOperation,
   type OperationDetails,
+  type OperationInput,
   startOperation,
   undoOperation,
 } from '../src/internal/cluster/cluster-operation-progress.ts'
@@ -54,11 +55,13 @@ function metadata(
 }
 
 const idle: ShardMovesPlan = { start: [], waiting: 0, inFlight: 0, unplaceable: [] }
-const input = (state: MetadataState, plan: ShardMovesPlan = idle) => ({
+const input = (state: MetadataState, plan: ShardMovesPlan = idle): OperationInput => ({
   state,
   alive: () => true,
+  downSinceMs: () => undefined,
   plan,
   nowMs: 1_000,
+  majorityWaitMs: 300_000,
 })
 
 describe('cluster operation tasks', () => {
@@ -125,19 +128,20 @@ describe('cluster operation tasks', () => {
     expect(end.details).toMatchObject({ movesPlanned: 2, movesDone: 2, movesInFlight: 0, bytesMoved: 4096 })
   })
 
-  it('a drain stuck with no destination fails as stuck, and undoing it makes the node active again', () => {
+  it('a drain whose only destination is down waits for it, then fails as stuck once it stays away, and undoing it makes the node active again', () => {
     const op = { kind: 'nodeDrain', nodeId: 'a' } as const
     const details = { nodeStateBefore: 'active', movesPlanned: 1, movesDone: 0, bytesMoved: 0, inFlight: [] }
     const state = metadata({ a: 'draining', b: 'active', c: 'dead' }, [[active('a'), active('b')]])
-    const step = followOperation(
-      op,
-      details as unknown as OperationDetails,
-      {
-        ...input(state),
-        alive: (id) => id !== 'c',
-      },
-      [],
-    )
+    const down = (forMs: number): OperationInput => ({
+      ...input(state),
+      alive: (id) => id !== 'c',
+      downSinceMs: (id) => (id === 'c' ? 1_000 - forMs : undefined),
+    })
+    // c, cut off for now, can take the replica once back.
+    const waiting = followOperation(op, details as unknown as OperationDetails, down(5_000), [])
+    expect(waiting.kind).toBe('running')
+    expect(waiting.details.waitingFor.join()).toMatch(/items\/0; a node down for now can/)
+    const step = followOperation(op, details as unknown as OperationDetails, down(300_000), [])
     expect(step).toMatchObject({ kind: 'failed', stuck: true, error: { code: 'cluster_move_impossible' } })
     expect(undoOperation(op, step.details, 5)).toEqual([
       { type: 'node.state', nodeId: 'a', state: 'active', ifState: ['draining'], atMs: 5 },
@@ -159,6 +163,7 @@ describe('cluster operation tasks', () => {
       inFlight: [{ index: 'items', shard: 0, from: 'a', to: 'b', progress: 0.2, bytes: 100 }],
       nextMoves: [],
       unplaceable: [],
+      waitingFor: [],
     }
     const step = followOperation(op, previous, input(state, plan), [])
     expect(step.kind).toBe('running')
@@ -172,24 +177,81 @@ describe('cluster operation tasks', () => {
     expect(finished.kind).toBe('succeeded')
   })
 
-  it('replacing a dead node whose shard groups kept no majority is refused at the start, naming the shards', () => {
-    // Two replicas per shard and one of them dead: that group has no leader, so no replica can
-    // join or leave it, and a replacement would wait forever at 0 %.
+  it('replacing a dead node whose shard groups lost their majority for good is refused at the start, naming the shards', () => {
+    // Two replicas per shard and one of them dead for longer than the wait: that group has no
+    // leader and none to come, so no replica can join or leave it.
     const state = metadata({ a: 'active', b: 'dead', c: 'active', d: 'active' }, [
       [active('a'), active('b')],
       [active('c'), active('a')],
     ])
-    const dead = { ...input(state), alive: (id: string) => id !== 'b' }
-    const start = startOperation({ kind: 'nodeReplace', oldNodeId: 'b', newNodeId: 'd' }, 7, dead)
+    const gone = {
+      ...input(state),
+      alive: (id: string) => id !== 'b',
+      downSinceMs: (id: string) => (id === 'b' ? 1_000 - 300_000 : undefined),
+    }
+    const start = startOperation({ kind: 'nodeReplace', oldNodeId: 'b', newNodeId: 'd' }, 7, gone)
     expect(start.kind).toBe('failed')
     if (start.kind !== 'failed') return
     expect(start.error.code).toBe('cluster_move_impossible')
     expect(start.error.message).toMatch(/cannot replace b: .*items\/0 \(1 of 2 voters live\).* majority/)
-    const drain = startOperation({ kind: 'nodeDrain', nodeId: 'a' }, 8, dead)
+    const drain = startOperation({ kind: 'nodeDrain', nodeId: 'a' }, 8, gone)
     expect(drain.kind).toBe('failed')
+    // A voter that left the cluster never comes back either.
+    const left = metadata({ a: 'active', b: 'left', c: 'active', d: 'active' }, [[active('a'), active('b')]])
+    const fromLeft = startOperation({ kind: 'nodeDrain', nodeId: 'a' }, 9, {
+      ...input(left),
+      alive: (id) => id !== 'b',
+    })
+    expect(fromLeft.kind).toBe('failed')
   })
 
-  it('a replacement whose shard group loses its majority on the way fails as stuck instead of waiting at 0 %', () => {
+  it('a drain of a node cut off with another voter of its shard starts and waits, saying why, until the partition heals', () => {
+    // {c, d} | {a, b}: the drain of a goes through the majority side of the metadata, while the
+    // group of items/0 (voters a, b, c) has only c live there.
+    const op = { kind: 'nodeDrain', nodeId: 'a' } as const
+    const state = metadata({ a: 'active', b: 'active', c: 'active', d: 'active' }, [
+      [active('a'), active('b'), active('c')],
+      [active('c'), active('d')],
+    ])
+    const split = {
+      ...input(state),
+      alive: (id: string) => id === 'c' || id === 'd',
+      downSinceMs: (id: string) => (id === 'a' || id === 'b' ? 1_000 - 5_000 : undefined),
+    }
+    const start = startOperation(op, 7, split)
+    expect(start.kind).toBe('start')
+    if (start.kind !== 'start') return
+    expect(start.details.waitingFor.join()).toMatch(/items\/0 \(1 of 3 voters live\).*no live majority/)
+    // While the split holds the task runs (waits), however long the replica grace or the stuck limit.
+    const draining = metadata({ a: 'draining', b: 'active', c: 'active', d: 'active' }, [
+      [active('a'), active('b'), active('c')],
+      [active('c'), active('d')],
+    ])
+    const later = { ...split, state: draining, nowMs: 1_000 + 60_000 }
+    const waiting = followOperation(op, start.details, later, [])
+    expect(waiting.kind).toBe('running')
+    expect(waiting.details.waitingFor).toHaveLength(1)
+    // Healed: nothing holds it any more, and it carries on.
+    const healed = followOperation(op, waiting.details, { ...input(draining), nowMs: 1_000 + 61_000 }, [])
+    expect(healed).toMatchObject({ kind: 'running', details: { waitingFor: [] } })
+  })
+
+  it('a drain requested while the only nodes that could take its replicas are cut off starts and waits for them', () => {
+    // {b, c} | {a, d}: c is drained through b; a and d, the nodes that could take its replica of
+    // items/0 (held with b), are down for now (recorded dead by the majority side).
+    const state = metadata({ a: 'dead', b: 'active', c: 'active', d: 'dead' }, [[active('b'), active('c')]])
+    const split: OperationInput = {
+      ...input(state),
+      alive: (id) => id === 'b' || id === 'c',
+      downSinceMs: (id) => (id === 'a' || id === 'd' ? 1_000 - 5_000 : undefined),
+    }
+    const start = startOperation({ kind: 'nodeDrain', nodeId: 'c' }, 7, split)
+    expect(start.kind).toBe('start')
+    if (start.kind !== 'start') return
+    expect(start.details.waitingFor.join()).toMatch(/no live active node can take the replica of items\/0/)
+  })
+
+  it('a replacement whose shard group loses its majority on the way waits while its voters may return, then fails', () => {
     const op = { kind: 'nodeReplace', oldNodeId: 'b', newNodeId: 'd' } as const
     const moving: ShardReplica[] = [
       active('a'),
@@ -208,13 +270,22 @@ describe('cluster operation tasks', () => {
       inFlight: [],
       nextMoves: [],
       unplaceable: [],
+      waitingFor: [],
     }
     // While SWIM still calls b alive, the move simply runs.
     expect(followOperation(op, previous, input(state), []).kind).toBe('running')
-    const step = followOperation(op, previous, { ...input(state), alive: (id) => id !== 'b' }, [])
+    const down = (forMs: number) => ({
+      ...input(state),
+      alive: (id: string) => id !== 'b',
+      downSinceMs: (id: string) => (id === 'b' ? 1_000 - forMs : undefined),
+    })
+    const waiting = followOperation(op, previous, down(30_000), [])
+    expect(waiting.kind).toBe('running')
+    expect(waiting.details.waitingFor.join()).toMatch(/items\/0 \(1 of 2 voters live\)/)
+    const step = followOperation(op, previous, down(300_000), [])
     expect(step.kind).toBe('failed')
     if (step.kind !== 'failed') return
-    expect(step.stuck).toBe(true)
+    expect(step.stuck).toBe(false)
     expect(step.error.message).toMatch(/items\/0 \(1 of 2 voters live\)/)
   })
 

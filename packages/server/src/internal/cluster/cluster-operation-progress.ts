@@ -58,6 +58,12 @@ export interface OperationDetails {
   }[]
   /** Indexes that cannot be placed, with why. */
   readonly unplaceable: readonly { index: string; reason: string }[]
+  /**
+   * Why the operation cannot go on for now, empty when nothing holds it: shard groups of the node
+   * without a live majority (cut off by a partition, or their nodes down), waited for while their
+   * voters may come back.
+   */
+  readonly waitingFor: readonly string[]
 }
 
 export type OperationStep =
@@ -93,20 +99,33 @@ const EMPTY: OperationDetails = {
   inFlight: [],
   nextMoves: [],
   unplaceable: [],
+  waitingFor: [],
 }
 
 export interface OperationInput {
   readonly state: MetadataState
   readonly alive: (nodeId: string) => boolean
+  /** Since when a node that is not alive has been down (SWIM), undefined when unknown. */
+  readonly downSinceMs: (nodeId: string) => number | undefined
   readonly plan: ShardMovesPlan
   readonly nowMs: number
+  /**
+   * How long a drain or replacement waits for a shard group's voters to come back once it has no
+   * live majority (a partition, a restart): a voter down for longer no longer counts on coming back.
+   */
+  readonly majorityWaitMs: number
 }
 
 /**
  * Replicas of `nodeId`, the shards among them with no node able to take the replica now, and those
  * whose group has lost its majority: fewer than a majority of its voters live. Such a group has no
  * leader, so it cannot add a replica or drop one (every membership change is a Raft entry the
- * majority must commit) until enough of its voters come back.
+ * majority must commit) until enough of its voters come back. `leaderless` lists those that may
+ * still get their majority back (enough voters live or down for less than `majorityWaitMs`: a
+ * partition that heals, a node restarting), `majorityLost` those that cannot (their voters gone
+ * from the cluster, or down for longer). Likewise a replica no live node can take now is
+ * `unreceived` while a node down for less than `majorityWaitMs` could take it once back, and
+ * `stranded` when none could.
  */
 function holdings(input: OperationInput, nodeId: string) {
   const { state } = input
@@ -117,7 +136,26 @@ function holdings(input: OperationInput, nodeId: string) {
   let held = 0
   let moving = 0
   const stranded: string[] = []
+  const unreceived: string[] = []
   const leaderless: string[] = []
+  const majorityLost: string[] = []
+  const mayReturn = (id: string): boolean => {
+    const record = state.nodes[id]
+    if (record === undefined || record.state === 'left') return false
+    const since = input.downSinceMs(id) ?? record.updatedAtMs
+    return input.nowMs - since < input.majorityWaitMs
+  }
+  // Nodes that could take a replica once back (recorded dead while down, active again on return).
+  const returning = Object.values(state.nodes)
+    .filter(
+      (n) =>
+        (n.state === 'active' || n.state === 'dead') &&
+        !input.alive(n.id) &&
+        !replacing.has(n.id) &&
+        n.id !== nodeId &&
+        mayReturn(n.id),
+    )
+    .map((n) => n.id)
   for (const [uid, shards] of Object.entries(state.shards))
     for (const shard of shards) {
       const mine = shard.replicas.find((r) => r.nodeId === nodeId)
@@ -126,16 +164,23 @@ function holdings(input: OperationInput, nodeId: string) {
       // The group's voters as recorded (an arriving replica votes only once it has caught up).
       const voters = shard.replicas.filter((r) => r.role === 'voter' && r.state !== 'initializing')
       const live = voters.filter((r) => input.alive(r.nodeId)).length
-      if (voters.length > 0 && live < Math.floor(voters.length / 2) + 1)
-        leaderless.push(`${uid}/${shard.shard} (${live} of ${voters.length} voters live)`)
+      const majority = Math.floor(voters.length / 2) + 1
+      if (voters.length > 0 && live < majority) {
+        const back = voters.filter((r) => !input.alive(r.nodeId) && mayReturn(r.nodeId)).length
+        const shardName = `${uid}/${shard.shard} (${live} of ${voters.length} voters live)`
+        if (live + back >= majority) leaderless.push(shardName)
+        else majorityLost.push(shardName)
+      }
       if (mine.state === 'removing') {
         moving++
         continue
       }
-      if (!receivers.some((id) => !shard.replicas.some((r) => r.nodeId === id)))
-        stranded.push(`${uid}/${shard.shard}`)
+      const takes = (id: string) => !shard.replicas.some((r) => r.nodeId === id)
+      if (receivers.some(takes)) continue
+      if (returning.some(takes)) unreceived.push(`${uid}/${shard.shard}`)
+      else stranded.push(`${uid}/${shard.shard}`)
     }
-  return { held, moving, stranded, leaderless, receivers: receivers.length }
+  return { held, moving, stranded, unreceived, leaderless, majorityLost, receivers: receivers.length }
 }
 
 function nodeName(state: MetadataState, id: string): string {
@@ -163,12 +208,12 @@ export function startOperation(
       const base = { ...EMPTY, node: operation.nodeId, nodeStateBefore: record?.state ?? 'gone' }
       if (record === undefined || record.state === 'left')
         return { kind: 'start', commands: [], details: base }
-      const { held, stranded, leaderless } = holdings(input, operation.nodeId)
-      if (leaderless.length > 0)
+      const { held, stranded, unreceived, leaderless, majorityLost } = holdings(input, operation.nodeId)
+      if (majorityLost.length > 0)
         return {
           kind: 'failed',
           details: { ...base, movesPlanned: held },
-          error: noMajority('drain', record.name, leaderless),
+          error: noMajority('drain', record.name, majorityLost),
         }
       if (stranded.length > 0)
         return {
@@ -189,7 +234,7 @@ export function startOperation(
             atMs: input.nowMs,
           },
         ],
-        details: { ...base, movesPlanned: held },
+        details: { ...base, movesPlanned: held, waitingFor: waitingFor(leaderless, unreceived) },
       }
     }
     case 'nodeReplace': {
@@ -215,12 +260,12 @@ export function startOperation(
           details: base,
           error: moveImpossible(`${replacement.name} is itself being replaced`),
         }
-      const { held, leaderless } = holdings(input, operation.oldNodeId)
-      if (leaderless.length > 0)
+      const { held, leaderless, majorityLost } = holdings(input, operation.oldNodeId)
+      if (majorityLost.length > 0)
         return {
           kind: 'failed',
           details: { ...base, movesPlanned: held },
-          error: noMajority('replace', nodeName(state, operation.oldNodeId), leaderless),
+          error: noMajority('replace', nodeName(state, operation.oldNodeId), majorityLost),
         }
       const commands: MetadataCommand[] = [
         {
@@ -237,7 +282,11 @@ export function startOperation(
           ifState: ['active', 'joining'],
           atMs: input.nowMs,
         })
-      return { kind: 'start', commands, details: { ...base, movesPlanned: held } }
+      return {
+        kind: 'start',
+        commands,
+        details: { ...base, movesPlanned: held, waitingFor: waitingFor(leaderless, []) },
+      }
     }
   }
 }
@@ -247,6 +296,23 @@ function noMajority(verb: 'drain' | 'replace', name: string, shards: readonly st
   return moveImpossible(
     `cannot ${verb} ${name}: the group of ${describeShards(shards)} has lost its majority, so it has no leader to move a replica; bring enough of its nodes back, or restore from a backup (docs/operations/recover-majority-loss.md)`,
   )
+}
+
+/**
+ * What `details.waitingFor` says of shard groups without a live majority that may get it back, and
+ * of replicas that only a node down for now could take.
+ */
+function waitingFor(leaderless: readonly string[], unreceived: readonly string[]): string[] {
+  const reasons: string[] = []
+  if (leaderless.length > 0)
+    reasons.push(
+      `the group of ${describeShards(leaderless)} has no live majority, so no replica can join or leave it until enough of its voters are back (a partition healing, a node restarting)`,
+    )
+  if (unreceived.length > 0)
+    reasons.push(
+      `no live active node can take the replica of ${describeShards(unreceived)}; a node down for now can, once it is back`,
+    )
+  return reasons
 }
 
 function describeShards(shards: readonly string[]): string {
@@ -308,6 +374,7 @@ export function followOperation(
     inFlight: inFlight.map((m) => ({ ...m, bytes: Math.max(m.bytes, before.get(key(m)) ?? 0) })),
     nextMoves,
     unplaceable: plan.unplaceable.map((u) => ({ index: u.index, reason: u.reason })),
+    waitingFor: [],
   }
   if (operation.kind === 'clusterRebalance') {
     const movesDone = previous.movesDone + ended.length
@@ -323,30 +390,32 @@ export function followOperation(
     return { kind: requested && !balanced ? 'running' : 'succeeded', details }
   }
   const nodeId = operation.kind === 'nodeDrain' ? operation.nodeId : operation.oldNodeId
-  const { held, moving, stranded, leaderless } = holdings(input, nodeId)
+  const { held, moving, stranded, unreceived, leaderless, majorityLost } = holdings(input, nodeId)
   const movesDone = Math.max(previous.movesDone, previous.movesPlanned - held)
   const details: OperationDetails = {
     ...common,
     movesDone,
     movesWaiting: Math.max(0, held - moving),
     movesPlanned: Math.max(previous.movesPlanned, movesDone + held),
+    waitingFor: waitingFor(leaderless, unreceived),
   }
   const record = state.nodes[nodeId]
   if (operation.kind === 'nodeDrain') {
     if (record === undefined || (record.state === 'left' && held === 0)) return { kind: 'succeeded', details }
   } else if (held === 0 && state.settings[`${REPLACE_SETTING_PREFIX}${nodeId}`] === undefined)
     return { kind: 'succeeded', details }
-  // A group without a majority cannot change its members: the operation waits while SWIM may
-  // still be catching up (or a voter restarting), then fails rather than hang.
-  if (leaderless.length > 0)
+  // A group without a majority cannot change its members. It waits (saying so in `waitingFor`)
+  // while enough of its voters may come back, a partition healing or a node restarting; once
+  // they have been gone longer than `majorityWaitMs` it cannot finish, and fails.
+  if (majorityLost.length > 0)
     return {
       kind: 'failed',
       details,
-      stuck: true,
+      stuck: false,
       error: noMajority(
         operation.kind === 'nodeDrain' ? 'drain' : 'replace',
         nodeName(state, nodeId),
-        leaderless,
+        majorityLost,
       ),
     }
   if (stranded.length > 0 && moving === 0)

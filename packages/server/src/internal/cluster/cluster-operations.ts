@@ -25,6 +25,12 @@ export interface ClusterOperationsOptions {
   readonly recordEveryMs?: number
   /** A drain or replacement with no node to take a replica fails after being stuck this long. @defaultValue 10000 */
   readonly stuckMs?: number
+  /**
+   * A drain or replacement held up by a shard group without a live majority waits this long for
+   * the group's voters to come back (a partition healing, a node restarting) before it fails.
+   * @defaultValue 300000
+   */
+  readonly majorityWaitMs?: number
 }
 
 /**
@@ -99,11 +105,14 @@ export class ClusterOperations {
   }
 
   #input(): OperationInput {
+    const members = new Map(this.#node.members().map((m) => [m.id, m]))
     return {
       state: this.#node.state(),
       alive: (id) => this.#node.isAlive(id),
+      downSinceMs: (id) => (this.#node.isAlive(id) ? undefined : members.get(id)?.stateChangedAtMs),
       plan: this.#node.planShardMoves(),
       nowMs: Date.now(),
+      majorityWaitMs: this.#options.majorityWaitMs ?? 300_000,
     }
   }
 
