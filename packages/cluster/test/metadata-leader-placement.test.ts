@@ -47,7 +47,7 @@ const noop = { apply: () => null, snapshot: () => new Uint8Array(), restore: () 
 
 describe('the controller keeps the metadata leader off the node leading shard groups', () => {
   it('hands the metadata leadership to a voter leading none once the metadata leader leads a shard group', async () => {
-    cluster = testCluster()
+    cluster = testCluster({ controller: { metadataLeaderMoveIntervalMs: 30_000 } })
     const c = cluster
     await c.add('a', { bootstrap: true })
     await c.add('b')
