@@ -45,11 +45,13 @@ interface Plan {
   heldOut: number
 }
 
+// SHARDED_DOCUMENTS, SHARDED_SHARDS (comma-separated) and SHARDED_ROUNDS narrow a full run (a
+// shorter run of the 6-shard target, say); the JSON records the plan it ran.
 const FULL: Plan = {
-  documents: 20_000,
+  documents: Number(process.env.SHARDED_DOCUMENTS ?? 20_000),
   batch: 500,
-  shardCounts: [1, 3, 6, 12],
-  rounds: 5,
+  shardCounts: (process.env.SHARDED_SHARDS ?? '1,3,6,12').split(',').map(Number),
+  rounds: Number(process.env.SHARDED_ROUNDS ?? 5),
   tuning: 60,
   heldOut: 200,
 }
@@ -218,8 +220,10 @@ export default defineSuite({
       .filter((q) => !seen.has(q.query))
       .slice(0, plan.heldOut)
     ctx.log(
-      `${docs.length} documents in ${batches.length} batches; ${tuning.length} + ${heldOut.length} queries`,
+      `${docs.length} documents in ${batches.length} batches; ${tuning.length} + ${heldOut.length} queries; shard counts ${plan.shardCounts.join(', ')}; ${plan.rounds} rounds`,
     )
+    ctx.record({ name: 'plan-documents', metric: 'count', value: plan.documents, unit: 'documents' })
+    ctx.record({ name: 'plan-rounds', metric: 'count', value: plan.rounds, unit: 'rounds' })
     const dir = await mkdtemp(path.join(tmpdir(), 'shoal-bench-sharded-'))
     const processes: ShoalProcess[] = []
     const client = new SearchClient()
