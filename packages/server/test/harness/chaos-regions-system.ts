@@ -29,6 +29,7 @@ import type {
   SystemUnderTest,
 } from '@shoal/testkit/chaos'
 import type { Rng } from '@shoal/testkit/rng'
+import { describe, send, sleep } from './chaos-http.ts'
 import { type LagSample, regionChecks, type WriteRecord } from './chaos-regions-checks.ts'
 import { freePort } from './free-port.ts'
 import { CLI, type ServerProcess, tempDir } from './server-process.ts'
@@ -47,49 +48,6 @@ interface RegionNode {
   expectedExit: boolean
   crashes: string[]
 }
-
-type Outcome =
-  | { kind: 'answer'; status: number; body: Record<string, unknown> }
-  | { kind: 'refused' }
-  | { kind: 'lost'; reason: string }
-
-async function send(
-  url: string,
-  method: string,
-  route: string,
-  body: unknown,
-  timeoutMs: number,
-): Promise<Outcome> {
-  try {
-    const response = await fetch(`${url}${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${MASTER_KEY}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(Math.max(1, timeoutMs)),
-    })
-    const text = await response.text()
-    let parsed: Record<string, unknown> = {}
-    try {
-      parsed = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)
-    } catch {}
-    return { kind: 'answer', status: response.status, body: parsed }
-  } catch (error) {
-    const code = (error as { cause?: { code?: string } }).cause?.code
-    return code === 'ECONNREFUSED' ? { kind: 'refused' } : { kind: 'lost', reason: code ?? 'timeout' }
-  }
-}
-
-const describe = (o: Outcome) =>
-  o.kind === 'answer'
-    ? `${o.status} ${String(o.body.code ?? '')}`.trim()
-    : o.kind === 'refused'
-      ? 'connection refused'
-      : o.reason
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 interface LinkStatus {
   sinceContactMs: number
