@@ -45,13 +45,25 @@ interface Plan {
   heldOut: number
 }
 
+/** A setting of the full run: a positive integer, or the run stops before it starts. */
+function positiveInteger(name: string, text: string): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(
+      `${name} must be a positive integer (a comma-separated list for SHARDED_SHARDS), got ${text}`,
+    )
+  return value
+}
+
 // SHARDED_DOCUMENTS, SHARDED_SHARDS (comma-separated) and SHARDED_ROUNDS narrow a full run (a
 // shorter run of the 6-shard target, say); the JSON records the plan it ran.
 const FULL: Plan = {
-  documents: Number(process.env.SHARDED_DOCUMENTS ?? 20_000),
+  documents: positiveInteger('SHARDED_DOCUMENTS', process.env.SHARDED_DOCUMENTS ?? '20000'),
   batch: 500,
-  shardCounts: (process.env.SHARDED_SHARDS ?? '1,3,6,12').split(',').map(Number),
-  rounds: Number(process.env.SHARDED_ROUNDS ?? 5),
+  shardCounts: (process.env.SHARDED_SHARDS ?? '1,3,6,12')
+    .split(',')
+    .map((count) => positiveInteger('SHARDED_SHARDS', count)),
+  rounds: positiveInteger('SHARDED_ROUNDS', process.env.SHARDED_ROUNDS ?? '5'),
   tuning: 60,
   heldOut: 200,
 }
