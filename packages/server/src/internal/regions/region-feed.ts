@@ -53,8 +53,8 @@ export interface RegionFeedOptions {
  * - `publishCommitted` reads the engine's command log past what was published, and turns each
  *   command written here on a replicated index into a `FeedEntry` (next seq, a new HLC, the
  *   version each document had), journalled before it is handed out;
- * - `applyRemote` settles a remote entry document by document with last-writer-wins, applies the
- *   winners through the engine's log, and journals the conflicts.
+ * - `applyRemoteMany` settles remote entries document by document with last-writer-wins, applies
+ *   the winners through the engine's log, and journals the entries and their conflicts.
  */
 export class RegionFeed {
   readonly #o: RegionFeedOptions
@@ -169,18 +169,8 @@ export class RegionFeed {
   }
 
   /**
-   * Applies one remote entry (the next in its origin's sequence) with last-writer-wins per
-   * document, durably; returns the conflicts it logged. Call inside `serially`, after
-   * `publishCommitted`.
-   */
-  async applyRemote(entry: FeedEntry, options: RegionIndexOptions): Promise<ConflictRecord[]> {
-    const [conflicts] = await this.applyRemoteMany([entry], options)
-    return conflicts!
-  }
-
-  /**
-   * Applies consecutive remote entries of one origin and index, in order, as `applyRemote` would
-   * one by one, with one engine append and one journal append for the lot (two syncs, not two per
+   * Applies consecutive remote entries of one origin and index, in order, each with
+   * last-writer-wins per document (the next in its origin's sequence first), with one engine append and one journal append for the lot (two syncs, not two per
    * entry). Each entry is settled against the versions the earlier ones of the lot set. A fenced
    * entry is applied on its own, after what precedes it. Returns each entry's conflicts. Call
    * inside `serially`, after `publishCommitted`.

@@ -93,11 +93,6 @@ export class RegionJournal {
     })
   }
 
-  /** Records one applied remote entry and the conflicts it found, durably. */
-  async appendIn(entry: FeedEntry, keys: string[], conflicts: ConflictRecord[]): Promise<void> {
-    await this.appendInMany([{ entry, keys, conflicts }])
-  }
-
   /** Records applied remote entries, in order, with the conflicts each found, durably, in one append. */
   async appendInMany(
     applied: ReadonlyArray<{ entry: FeedEntry; keys: string[]; conflicts: ConflictRecord[] }>,
