@@ -28,6 +28,15 @@ export { decodeCommand, encodeCommand } from './internal/commands.ts'
 export { bucketOfKey, type DigestEntry, DocumentDigests, documentHash } from './internal/document-digests.ts'
 export { compareDocumentKeys } from './internal/document-order.ts'
 export { mergeDocumentPages } from './internal/document-pages.ts'
+export { maskApiKey } from './internal/embedder-settings.ts'
+export {
+  DEFAULT_DOCUMENT_TEMPLATE,
+  DEFAULT_DOCUMENT_TEMPLATE_MAX_BYTES,
+  renderDocumentTemplate,
+  requestRepeats,
+  restRequestBody,
+  restResponseEmbeddings,
+} from './internal/embedder-templates.ts'
 export { mergeFacetSearch } from './internal/facet-search.ts'
 export { type FilterNode, parseFilter } from './internal/filter/parse.ts'
 export { filterFeatures, matchesPattern } from './internal/filterable-rules.ts'
@@ -90,6 +99,7 @@ export type {
   IndexStorageStats,
   LocalizedAttributesRule,
   OpenOptions,
+  RestEmbedderSettings,
   SearchContext,
   SearchMode,
   SearchParams,
@@ -107,6 +117,7 @@ export type {
   SimilarResult,
   SortValue,
   TypoToleranceSettings,
+  UserProvidedEmbedderSettings,
   VectorStorageStats,
   WriteResult,
 } from './types.ts'
