@@ -76,6 +76,7 @@ export type {
 export { documentKey, externalIdKey, inferPrimaryKey } from './internal/primary-key.ts'
 export { mergeShardResults } from './internal/search-merge.ts'
 export { mergeSearchStats, searchContextComplete } from './internal/search-stats.ts'
+export { mergeSettings } from './internal/settings.ts'
 export { open, openReplica } from './open.ts'
 export type {
   CoreStorageStats,

@@ -23,7 +23,7 @@ const REST = {
   request: { input: ['{{text}}', '{{..}}'], model: 'm' },
   response: { data: [{ embedding: '{{embedding}}' }, '{{..}}'] },
   headers: { 'X-Team': 'search' },
-} as const
+} as unknown as RestEmbedderSettings
 
 beforeEach(async () => {
   dir = await tempDir()
@@ -62,7 +62,7 @@ describe('rest embedder settings', () => {
   it('keep the key when the masked key is sent back', async () => {
     const things = engine.index('things')
     await things.updateSettings({ embedders: { e: REST } })
-    expect(maskApiKey(REST.apiKey)).toBe('sk-01XXXXXX...')
+    expect(maskApiKey(REST.apiKey!)).toBe('sk-01XXXXXX...')
     expect(maskApiKey('short')).toBe('XXXXXX...')
     const next = await things.updateSettings({ embedders: { e: { ...REST, apiKey: 'sk-01XXXXXX...' } } })
     expect((next.embedders.e as RestEmbedderSettings).apiKey).toBe(REST.apiKey)
