@@ -66,7 +66,10 @@ async function failedTask(method: string, url: string, body: unknown): Promise<J
 }
 
 async function withMovies(extra: Record<string, unknown> = {}): Promise<void> {
-  await node.write('PATCH', '/indexes/movies/settings', { embedders: { e: restEmbedder(service, extra) } })
+  await node.write('PATCH', '/indexes/movies/settings', {
+    filterableAttributes: ['genre'],
+    embedders: { e: restEmbedder(service, extra) },
+  })
   await node.write('POST', '/indexes/movies/documents?primaryKey=id', MOVIES)
 }
 
@@ -204,6 +207,9 @@ describe('rest embedder: failures', () => {
     expect(task.error.code).toBe('vector_embedding_error')
     expect(task.error.message).toContain('answered 401')
     expect((await node.call('GET', '/indexes/movies/settings/embedders')).body).toEqual({})
+    // Nothing was written: no stored document holds a vector for the refused embedder.
+    const docs = (await node.call('GET', '/indexes/movies/documents?retrieveVectors=true')).body
+    expect(docs.results.every((d: Json) => d._vectors === undefined)).toBe(true)
   })
 
   it('refuses unsupported template syntax with invalid_settings_embedders', async () => {
@@ -243,6 +249,12 @@ describe('rest embedder: search', () => {
     })
     expect(multi.status).toBe(200)
     expect(multi.body.results[0].hits[0].id).toBe(2)
+    const facets = await node.call('POST', '/indexes/movies/facet-search', {
+      facetName: 'genre',
+      q: 'fish ocean',
+      hybrid: { embedder: 'e', semanticRatio: 1 },
+    })
+    expect(facets.status, JSON.stringify(facets.body)).toBe(200)
   })
 
   it('answers a hybrid search without q as a placeholder search', async () => {
@@ -262,6 +274,7 @@ describe('rest embedder: the apiKey is secret', () => {
     expect(one.e.apiKey).toBe('sk-emXXXXXX...')
     const tasks = (await node.call('GET', '/tasks?types=settingsUpdate')).body
     expect(JSON.stringify(tasks)).not.toContain(KEY)
+    expect(JSON.stringify((await node.call('GET', '/batches')).body)).not.toContain(KEY)
     expect(service.requests.every((r) => r.headers.authorization === `Bearer ${KEY}`)).toBe(true)
     // Sent back as read, the masked key keeps the real one.
     await node.write('PATCH', '/indexes/movies/settings', { embedders: { e: all.embedders.e } })

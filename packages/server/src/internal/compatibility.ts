@@ -253,7 +253,7 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
   ['prefixSearch', '`indexingTime` (the last query word also matches as a prefix) or `disabled`'],
   [
     'embedders',
-    '`userProvided` source: `dimensions`, `distance`; `rest` source (standalone nodes only, a cluster refuses it): `url`, `apiKey` (masked when read), `dimensions` (probed when left out), `distance`, `documentTemplate` (`{{ doc.<path> }}` and Meilisearch\'s default template only), `documentTemplateMaxBytes`, `request` / `response` (`{{text}}`, `{{embedding}}`, `{{..}}` batches), `headers`; `distribution`, `binaryQuantized`, fragments and the other sources are refused (docs/embedders.md)',
+    "`userProvided` source: `dimensions`, `distance`; `rest` source (standalone nodes only, a cluster refuses it): `url`, `apiKey` (masked when read), `dimensions` (probed when left out), `distance`, `documentTemplate` (`{{ doc.<path> }}` and Meilisearch's default template only), `documentTemplateMaxBytes`, `request` / `response` (`{{text}}`, `{{embedding}}`, `{{..}}` batches), `headers`; `distribution`, `binaryQuantized`, fragments and the other sources are refused (docs/embedders.md)",
   ],
 ]
 

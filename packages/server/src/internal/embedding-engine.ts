@@ -16,7 +16,8 @@
  * and only then the settings. Changing the dimensions of an existing `rest` embedder of a
  * non-empty index is refused (remove it, then add it back).
  *
- * Searches: a `hybrid` search of a `rest` embedder with `q` and no `vector` gets `q`'s vector.
+ * Searches and facet searches: a `hybrid` one of a `rest` embedder with `q` and no `vector` gets
+ * `q`'s vector.
  */
 
 import {
@@ -26,6 +27,7 @@ import {
   mergeSettings,
   type RestEmbedderSettings,
   renderDocumentTemplate,
+  type SearchParams,
   type Settings,
 } from '@shoal/engine'
 import type { EmbedderClient } from './embedder-client.ts'
@@ -67,6 +69,11 @@ function embeddingIndex(engine: EnginePort, uid: string, client: EmbedderClient)
           return (docs: object[], opts?: DocumentWriteOptions) => write(docs, opts, true)
         case 'updateSettings':
           return (patch: Partial<Settings>) => updateSettings(client, engine, uid, target, patch)
+        case 'facetSearch':
+          return async (
+            params: Parameters<IndexPort['facetSearch']>[0],
+            read: Parameters<IndexPort['facetSearch']>[1],
+          ) => target.facetSearch(await withQueryVector(client, await target.getSettings(), params), read)
         case 'search':
           return async (
             params: Parameters<IndexPort['search']>[0],
@@ -338,11 +345,11 @@ async function withDimensions(
 }
 
 /** `params` with `vector` set from `q` when the hybrid embedder is `rest` and no vector is given. */
-async function withQueryVector(
+async function withQueryVector<P extends Pick<SearchParams, 'q' | 'vector' | 'hybrid'>>(
   client: EmbedderClient,
   settings: Settings,
-  params: Parameters<IndexPort['search']>[0],
-): Promise<Parameters<IndexPort['search']>[0]> {
+  params: P,
+): Promise<P> {
   const hybrid = params.hybrid as unknown
   if (!isPlainObject(hybrid) || typeof hybrid.embedder !== 'string' || params.vector != null) return params
   const embedder = settings.embedders[hybrid.embedder]
