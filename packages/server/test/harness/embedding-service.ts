@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
  *
  * It answers two shapes: a batch `{ input: [texts...] }` with `{ data: [{ embedding }...] }`, and
  * a single `{ text }` with `{ embedding }`. It records every request, can require a bearer key,
- * and can be told to fail or stall the next requests.
+ * and can be told to fail (echoing the request's `authorization`) or stall the next requests.
  */
 export interface EmbeddingService {
   url: string
@@ -60,7 +60,9 @@ export async function startEmbeddingService(
       }
       requests.push({ body, headers: req.headers })
       const failure = failures.shift()
-      if (failure !== undefined) return answer(failure, { error: `injected ${failure}` })
+      // A careless error page: it echoes the request's credentials.
+      if (failure !== undefined)
+        return answer(failure, { error: `injected ${failure}`, authorization: req.headers.authorization })
       if (opts.apiKey !== undefined && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
         return answer(401, { error: 'bad key' })
       }
