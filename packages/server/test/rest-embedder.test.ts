@@ -136,6 +136,23 @@ describe('rest embedder: indexing', () => {
     }
   })
 
+  it('embeds a document whose _vectors asks for it, and refuses a malformed one', async () => {
+    await withMovies()
+    const before = service.texts.length
+    await node.write('POST', '/indexes/movies/documents', [
+      { id: 6, title: 'Up', genre: 'a flying house', _vectors: { e: null } },
+      { id: 7, title: 'Cars', genre: 'racing cars', _vectors: { e: { regenerate: true } } },
+    ])
+    expect(service.texts.slice(before)).toEqual(['A movie: Up, a flying house', 'A movie: Cars, racing cars'])
+    for (const bad of ['x', { regenerate: false }, { embeddings: [[1]] }]) {
+      const task = await failedTask('POST', '/indexes/movies/documents', [
+        { id: 8, title: 'Coco', _vectors: { e: bad } },
+      ])
+      expect(task.error.code).toBe('invalid_document_fields')
+    }
+    expect(service.texts.length).toBe(before + 2)
+  })
+
   it('embeds a partial update again only when its text changes', async () => {
     await withMovies()
     const before = service.texts.length

@@ -188,23 +188,24 @@ async function embedDocuments(
   })
 }
 
-/** The vector a document brings for `name`: an array, or `{ embeddings, regenerate: false }`. */
+/**
+ * The vector a document brings for `name`: an array, or `{ embeddings, regenerate: false }`.
+ * Undefined asks for an embedding (`null`, absent, or `{ regenerate: true }`).
+ */
 function providedVector(doc: Doc, name: string): unknown[] | undefined {
   const given = isPlainObject(doc._vectors) ? doc._vectors[name] : undefined
+  if (given === undefined || given === null) return undefined
   if (Array.isArray(given)) return given
+  if (isPlainObject(given) && given.regenerate === true) return undefined
   if (isPlainObject(given) && given.regenerate === false && Array.isArray(given.embeddings)) {
     const embeddings = given.embeddings
     // One vector, or Meilisearch's list holding one vector.
     return embeddings.length === 1 && Array.isArray(embeddings[0]) ? (embeddings[0] as unknown[]) : embeddings
   }
-  if (given !== undefined && given !== null && !isPlainObject(given)) return undefined
-  if (isPlainObject(given) && given.regenerate !== true && given.regenerate !== false) {
-    throw badRequest(
-      'invalid_document_fields',
-      `\`_vectors.${name}\` must be an array, null, or \`{ "embeddings": [...], "regenerate": false }\` / \`{ "regenerate": true }\`.`,
-    )
-  }
-  return undefined
+  throw badRequest(
+    'invalid_document_fields',
+    `\`_vectors.${name}\` must be an array, null, \`{ "embeddings": [...], "regenerate": false }\` or \`{ "regenerate": true }\`.`,
+  )
 }
 
 function vectorOf(doc: Doc, name: string): number[] | undefined {
