@@ -164,6 +164,18 @@ describe('rest embedder: indexing', () => {
     expect(doc).toMatchObject({ rating: 9, genre: 'space shark' })
   })
 
+  it('embeds again when the searchable attributes the default template renders change', async () => {
+    await withMovies({ documentTemplate: null })
+    expect(service.texts).toContain('id: 1\ntitle: Star Wars\ngenre: space opera with a farm boy\n')
+    const before = service.texts.length
+    await node.write('PATCH', '/indexes/movies/settings', { searchableAttributes: ['title'] })
+    expect(service.texts.slice(before)).toHaveLength(MOVIES.length)
+    expect(service.texts.slice(before)).toContain('title: Alien\n')
+    // Settings that change no text call nothing.
+    await node.write('PATCH', '/indexes/movies/settings', { sortableAttributes: ['title'] })
+    expect(service.texts.length).toBe(before + MOVIES.length)
+  })
+
   it('embeds the stored documents when the embedder is added to a filled index', async () => {
     await node.write('POST', '/indexes/movies/documents?primaryKey=id', MOVIES)
     await node.write('PATCH', '/indexes/movies/settings', { embedders: { e: restEmbedder(service) } })

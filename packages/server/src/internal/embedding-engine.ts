@@ -21,6 +21,7 @@
  */
 
 import {
+  DEFAULT_DOCUMENT_TEMPLATE,
   type Doc,
   documentKey,
   inferPrimaryKey,
@@ -216,9 +217,7 @@ function vectorOf(doc: Doc, name: string): number[] | undefined {
 /** What decides a document's text and vector under `embedder` (not its key, not its distance). */
 function textIdentity(settings: Settings, embedder: RestEmbedderSettings): string {
   const { url, request, response, headers, documentTemplate, documentTemplateMaxBytes, dimensions } = embedder
-  const searchable = documentTemplate.startsWith('{% for field in fields %}')
-    ? settings.searchableAttributes
-    : null
+  const searchable = documentTemplate === DEFAULT_DOCUMENT_TEMPLATE ? settings.searchableAttributes : null
   return JSON.stringify([
     url,
     request,
@@ -246,7 +245,7 @@ async function updateSettings(
     const before = current.embedders[name]
     return before?.source !== 'rest' || textIdentity(current, before) !== textIdentity(next, embedder)
   })
-  const documents = (await engine.stats()).indexes[uid]?.numberOfDocuments ?? 0
+  const documents = (await index.getDocuments({ offset: 0, limit: 1 })).total
   if (changed.length > 0 && documents > 0) {
     for (const [name, embedder] of changed) {
       const before = current.embedders[name]
