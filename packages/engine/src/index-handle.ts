@@ -236,6 +236,17 @@ export class Index {
     }
   }
 
+  /** The id keys of every stored document, in internal id order (the server reads them all to embed them). */
+  storedKeys(): string[] {
+    const state = this.#state()
+    const keys: string[] = []
+    for (const id of state.live.toArray()) {
+      const key = state.keyAt(id)
+      if (key !== undefined) keys.push(key)
+    }
+    return keys
+  }
+
   /**
    * The documents stored under these id keys (as `externalIdKey` gives them), exactly as stored
    * (every field, `_vectors` included), or null for a key with no document. The caller must not

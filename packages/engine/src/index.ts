@@ -28,6 +28,15 @@ export { decodeCommand, encodeCommand } from './internal/commands.ts'
 export { bucketOfKey, type DigestEntry, DocumentDigests, documentHash } from './internal/document-digests.ts'
 export { compareDocumentKeys } from './internal/document-order.ts'
 export { mergeDocumentPages } from './internal/document-pages.ts'
+export { maskApiKey } from './internal/embedder-settings.ts'
+export {
+  DEFAULT_DOCUMENT_TEMPLATE,
+  DEFAULT_DOCUMENT_TEMPLATE_MAX_BYTES,
+  renderDocumentTemplate,
+  requestRepeats,
+  restRequestBody,
+  restResponseEmbeddings,
+} from './internal/embedder-templates.ts'
 export { mergeFacetSearch } from './internal/facet-search.ts'
 export { type FilterNode, parseFilter } from './internal/filter/parse.ts'
 export { filterFeatures, matchesPattern } from './internal/filterable-rules.ts'
@@ -67,6 +76,7 @@ export type {
 export { documentKey, externalIdKey, inferPrimaryKey } from './internal/primary-key.ts'
 export { mergeShardResults } from './internal/search-merge.ts'
 export { mergeSearchStats, searchContextComplete } from './internal/search-stats.ts'
+export { mergeSettings } from './internal/settings.ts'
 export { open, openReplica } from './open.ts'
 export type {
   CoreStorageStats,
@@ -90,6 +100,7 @@ export type {
   IndexStorageStats,
   LocalizedAttributesRule,
   OpenOptions,
+  RestEmbedderSettings,
   SearchContext,
   SearchMode,
   SearchParams,
@@ -107,6 +118,7 @@ export type {
   SimilarResult,
   SortValue,
   TypoToleranceSettings,
+  UserProvidedEmbedderSettings,
   VectorStorageStats,
   WriteResult,
 } from './types.ts'

@@ -10,12 +10,42 @@ export type DocumentId = string | number
 
 export type Distance = 'cosine' | 'l2' | 'dot'
 
-export interface EmbedderSettings {
+/** An embedder whose vectors the documents and queries carry themselves (`_vectors.<name>`, `vector`). */
+export interface UserProvidedEmbedderSettings {
   source: 'userProvided'
   dimensions: number
   /** @defaultValue 'cosine' */
   distance?: Distance
 }
+
+/**
+ * An embedder reached over HTTP (Meilisearch's `rest` source). The engine stores and validates
+ * it and renders its templates (embedder-templates.ts), but never calls it: whoever drives the
+ * engine (the server) embeds documents and queries and hands the vectors in. The engine refuses a
+ * document left without a vector for it.
+ */
+export interface RestEmbedderSettings {
+  source: 'rest'
+  /** `http:` or `https:` URL the request is POSTed to. */
+  url: string
+  /** Secret: sent as `Authorization: Bearer <apiKey>`; the server never returns or logs it. */
+  apiKey?: string
+  dimensions: number
+  /** @defaultValue 'cosine' */
+  distance?: Distance
+  /** `{{doc.path}}` placeholders in text (embedder-templates.ts); the default renders every searchable field. */
+  documentTemplate: string
+  /** The rendered text is cut to this many UTF-8 bytes. @defaultValue 400 */
+  documentTemplateMaxBytes: number
+  /** The JSON body sent: `"{{text}}"` where the text goes, `[item, "{{..}}"]` to send a batch. */
+  request: unknown
+  /** Where the vector is in the JSON answer: `"{{embedding}}"`, `[item, "{{..}}"]` for a batch. */
+  response: unknown
+  /** Extra request headers (names lower-cased, sorted). @defaultValue {} */
+  headers: Record<string, string>
+}
+
+export type EmbedderSettings = UserProvidedEmbedderSettings | RestEmbedderSettings
 
 export interface TypoToleranceSettings {
   enabled: boolean

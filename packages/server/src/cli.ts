@@ -31,6 +31,7 @@ Commands:
              [--anti-entropy-interval-ms 600000]
              [--snapshot-bandwidth-bytes 67108864]
              [--engine-snapshot-every 10000] [--engine-wal-segment-bytes 67108864]
+             [--embedder-timeout-ms 10000]
              hot standby (docs/standby.md; both need the cluster key and take --p2p-addr, --p2p-advertise-addr):
              primary: [--standby-mode off|async|semi_sync]
                       semi_sync: [--semi-sync-timeout-ms 5000] [--semi-sync-on-timeout block|fail]
@@ -110,6 +111,7 @@ const START_OPTIONS = {
   'snapshot-bandwidth-bytes': { type: 'string' },
   'engine-snapshot-every': { type: 'string' },
   'engine-wal-segment-bytes': { type: 'string' },
+  'embedder-timeout-ms': { type: 'string' },
   'standby-mode': { type: 'string' },
   'standby-of': { type: 'string' },
   'semi-sync-timeout-ms': { type: 'string' },

@@ -139,4 +139,24 @@ describe('search extras on a sharded index', () => {
     })
     expect(answer.body.performanceDetails.shardsSearched).toBeGreaterThan(0)
   })
+  // Until nodes route embedding work to the ones with the embed capability, a cluster takes no
+  // `rest` embedder: refused at once, never accepted and ignored.
+  it('refuses a rest embedder with invalid_settings_embedders, changing nothing', async () => {
+    const rest = {
+      source: 'rest',
+      url: 'http://127.0.0.1:9/embed',
+      dimensions: 2,
+      request: { text: '{{text}}' },
+      response: { embedding: '{{embedding}}' },
+    }
+    for (const route of ['/indexes/zoo/settings', '/indexes/zoo/settings/embedders']) {
+      const body = route.endsWith('embedders') ? { e: rest } : { embedders: { e: rest } }
+      const answer = await nodes[1]!.request<{ code: string; message: string }>('PATCH', route, body)
+      expect(answer.status).toBe(400)
+      expect(answer.body.code).toBe('invalid_settings_embedders')
+      expect(answer.body.message).toMatch(/not available on a cluster/)
+    }
+    const settings = await nodes[2]!.request<{ embedders: unknown }>('GET', '/indexes/zoo/settings')
+    expect(settings.body.embedders).toEqual({})
+  })
 })

@@ -18,7 +18,7 @@
  */
 
 import { InvalidDocumentError, InvalidSettingsError } from '../errors.ts'
-import type { Doc, IndexInfo, IndexStats, IndexStorageStats, Settings } from '../types.ts'
+import type { Doc, EmbedderSettings, IndexInfo, IndexStats, IndexStorageStats, Settings } from '../types.ts'
 import { Bitset } from './bitset.ts'
 import { encodeValue } from './commands.ts'
 import { bucketOfKey, DocumentDigests, documentHash } from './document-digests.ts'
@@ -340,6 +340,7 @@ export class IndexState {
       finals.delete(key)
       finals.set(key, final)
     })
+    this.#checkComputedVectors(finals)
     return { primaryKey, finals, textFields: this.#discoverTextFields(this.#textFields, finals.values()) }
   }
 
@@ -627,6 +628,28 @@ export class IndexState {
     }
   }
 
+  /**
+   * A `rest` embedder's vectors are computed by whoever drives the engine (the server) and handed
+   * in with the documents: a document left without one would be missing from semantic search.
+   */
+  #checkComputedVectors(finals: Map<string, Doc>): void {
+    const computed = Object.keys(this.#settings.embedders).filter(
+      (name) => this.#settings.embedders[name]!.source === 'rest',
+    )
+    if (computed.length === 0) return
+    for (const [key, doc] of finals) {
+      const vectors = doc[VECTORS_FIELD]
+      for (const name of computed) {
+        if (!isPlainObject(vectors) || !Array.isArray(vectors[name])) {
+          throw new InvalidDocumentError(
+            `Document \`${key}\`: embedder \`${name}\` is a \`rest\` embedder, and the engine does not call it: \`_vectors.${name}\` must hold the document's vector (the Shoal server computes it).`,
+            'invalid_document_fields',
+          )
+        }
+      }
+    }
+  }
+
   /** Indexes `doc` under `reuse` (an id just removed) or a newly taken id. */
   #insert(key: string, doc: Doc, reuse: number | undefined): number {
     const id = reuse ?? (this.#free.length > 0 ? this.#free.pop()! : this.#nextId++)
@@ -754,7 +777,7 @@ export class IndexState {
     const changedEmbedders = Object.keys(next.embedders).filter(
       (name) => JSON.stringify(next.embedders[name]) !== JSON.stringify(previous.embedders[name]),
     )
-    for (const name of changedEmbedders) this.#checkEmbedderFits(name, next.embedders[name]!.dimensions)
+    for (const name of changedEmbedders) this.#checkEmbedderFits(name, next.embedders[name]!)
     const textChanged =
       JSON.stringify(previous.searchableAttributes) !== JSON.stringify(next.searchableAttributes) ||
       JSON.stringify(previous.stopWords) !== JSON.stringify(next.stopWords) ||
@@ -796,10 +819,17 @@ export class IndexState {
     for (const name of plan.changedEmbedders) this.#rebuildVectors(name, fresh.vectors.get(name)!)
   }
 
-  #checkEmbedderFits(name: string, dimensions: number): void {
+  #checkEmbedderFits(name: string, embedder: EmbedderSettings): void {
+    const dimensions = embedder.dimensions
     for (const doc of this.#liveDocs()) {
       const vectors = doc[VECTORS_FIELD]
       const vector = isPlainObject(vectors) ? vectors[name] : undefined
+      if (embedder.source === 'rest' && !Array.isArray(vector)) {
+        throw new InvalidSettingsError(
+          'embedders',
+          `Embedder \`${name}\` is a \`rest\` embedder, and a stored document has no vector for it: the engine does not call the embedder (the Shoal server embeds the stored documents first).`,
+        )
+      }
       if (Array.isArray(vector) && vector.length !== dimensions) {
         throw new InvalidSettingsError(
           'embedders',

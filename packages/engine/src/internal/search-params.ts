@@ -308,7 +308,9 @@ function checkVector(
     if (vector === undefined && semanticRatio > 0) {
       throw new InvalidSearchError(
         'vector',
-        `Embedder \`${embedder}\` is user-provided: a semantic or hybrid search needs the query \`vector\`.`,
+        spec.source === 'rest'
+          ? `Embedder \`${embedder}\` is a \`rest\` embedder, which the engine does not call: a semantic or hybrid search needs the query \`vector\` (the Shoal server embeds \`q\` for it).`
+          : `Embedder \`${embedder}\` is user-provided: a semantic or hybrid search needs the query \`vector\`.`,
       )
     }
     if (vector !== undefined && vector.length !== spec.dimensions) {

@@ -1,5 +1,6 @@
 import { InvalidSettingsError } from '../errors.ts'
-import type { EmbedderSettings, Settings, SettingsUpdate } from '../types.ts'
+import type { Settings, SettingsUpdate } from '../types.ts'
+import { embedders } from './embedder-settings.ts'
 import { filterableAttributes } from './filterable-rules.ts'
 import {
   DEFAULT_RANKING_RULES,
@@ -88,7 +89,7 @@ export function mergeSettings(current: Settings, update: unknown): Settings {
     displayedAttributes: attributeList('displayedAttributes', pick('displayedAttributes'), true),
     stopWords: stopWords(pick('stopWords')),
     typoTolerance: typoTolerance(current.typoTolerance, patch.typoTolerance, defaults.typoTolerance),
-    embedders: embedders(pick('embedders')),
+    embedders: embedders(current.embedders, pick('embedders')),
     pagination: pagination(current.pagination, patch.pagination, defaults.pagination),
     faceting: faceting(current.faceting, patch.faceting, defaults.faceting),
     synonyms: synonyms(pick('synonyms')),
@@ -273,37 +274,6 @@ function typoList(
   }
   if (value.length > 1000) throw fail(`\`${name}\` may hold at most 1000 strings`)
   return [...new Set(value as string[])].sort()
-}
-
-const MAX_DIMENSIONS = 4096
-
-function embedders(value: unknown): Record<string, EmbedderSettings> {
-  const fail = (why: string) => new InvalidSettingsError('embedders', `\`embedders\` ${why}.`)
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw fail('must be an object')
-  const out: Record<string, EmbedderSettings> = {}
-  for (const name of Object.keys(value).sort()) {
-    const e = (value as Record<string, unknown>)[name]
-    if (!/^[A-Za-z0-9_-]{1,100}$/.test(name)) throw fail(`name \`${name}\` is not valid`)
-    if (e === null || typeof e !== 'object' || Array.isArray(e)) throw fail(`\`${name}\` must be an object`)
-    const spec = e as Record<string, unknown>
-    for (const key of Object.keys(spec)) {
-      if (key !== 'source' && key !== 'dimensions' && key !== 'distance') {
-        throw fail(`\`${name}\` has an unknown field \`${key}\``)
-      }
-    }
-    if (spec.source !== 'userProvided') throw fail(`\`${name}.source\` must be \`userProvided\``)
-    const dimensions = spec.dimensions
-    if (typeof dimensions !== 'number' || !Number.isInteger(dimensions) || dimensions < 1) {
-      throw fail(`\`${name}.dimensions\` must be a positive integer`)
-    }
-    if (dimensions > MAX_DIMENSIONS) throw fail(`\`${name}.dimensions\` must be at most ${MAX_DIMENSIONS}`)
-    const distance = spec.distance ?? 'cosine'
-    if (distance !== 'cosine' && distance !== 'l2' && distance !== 'dot') {
-      throw fail(`\`${name}.distance\` must be one of \`cosine\`, \`l2\`, \`dot\``)
-    }
-    out[name] = { source: 'userProvided', dimensions, distance }
-  }
-  return out
 }
 
 export function cloneSettings(settings: Settings): Settings {

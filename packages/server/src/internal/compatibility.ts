@@ -185,7 +185,10 @@ const MEILISEARCH_SEARCH_PARAMS: [name: string, note?: string][] = [
   ],
   ['rankingScoreThreshold', 'compared with the `_rankingScore` above'],
   ['attributesToSearchOn', 'hits must hold a query word there; BM25 still scores every searchable attribute'],
-  ['hybrid', '`userProvided` embedders: the query needs `vector`'],
+  [
+    'hybrid',
+    '`userProvided` embedders: the query needs `vector`; `rest` embedders: `q` is embedded by the server (cached), a search without `q` is a keyword (placeholder) one; a query the embedder fails on answers `vector_embedding_error`',
+  ],
   ['vector'],
   ['retrieveVectors'],
   [
@@ -248,7 +251,10 @@ const MEILISEARCH_SETTINGS: [name: string, note?: string][] = [
   ],
   ['facetSearch', '`false` refuses the facet-search route (`facet_search_disabled`)'],
   ['prefixSearch', '`indexingTime` (the last query word also matches as a prefix) or `disabled`'],
-  ['embedders', '`userProvided` source: `dimensions`, `distance`'],
+  [
+    'embedders',
+    "`userProvided` source: `dimensions`, `distance`; `rest` source (standalone nodes only, a cluster refuses it): `url`, `apiKey` (masked when read), `dimensions` (probed when left out), `distance`, `documentTemplate` (`{{ doc.<path> }}` and Meilisearch's default template only), `documentTemplateMaxBytes`, `request` / `response` (`{{text}}`, `{{embedding}}`, `{{..}}` batches), `headers`; `distribution`, `binaryQuantized`, fragments and the other sources are refused (docs/embedders.md)",
+  ],
 ]
 
 function shoalPath(url: string): string {

@@ -53,6 +53,11 @@ export interface ServerConfig {
   engineWalSegmentBytes: number
   /** Folder `POST /admin/backups` writes each backup's folder to. @defaultValue `<dataDir>/backups` */
   backupDir: string | undefined
+  /**
+   * Bound on one HTTP request to a `rest` embedder (a timed-out request is tried again, as a
+   * 429 or 5xx answer is; docs/embedders.md). @defaultValue 10_000
+   */
+  embedderTimeoutMs: number
   /** Cluster settings; `cluster.enabled` is false for a standalone node (no libp2p, no gossip). */
   cluster: ClusterConfig
   /** Hot standby settings (docs/standby.md); both roles use the cluster key and `cluster.p2pAddr`. */
@@ -163,6 +168,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   snapshotDir: undefined,
   engineSnapshotEvery: 10_000,
   engineWalSegmentBytes: 64 * 1024 * 1024,
+  embedderTimeoutMs: 10_000,
   standby: Object.freeze({
     mode: 'off',
     of: undefined,
@@ -336,6 +342,13 @@ export const FIELDS: readonly Field[] = [
     flag: 'engine-wal-segment-bytes',
     kind: 'integer',
     set: (c, v) => (c.engineWalSegmentBytes = Number(v)),
+  },
+  {
+    toml: 'embedder_timeout_ms',
+    env: 'SHOAL_EMBEDDER_TIMEOUT_MS',
+    flag: 'embedder-timeout-ms',
+    kind: 'integer',
+    set: (c, v) => (c.embedderTimeoutMs = Number(v)),
   },
   standbyField('standby_mode', 'string', (c, v) => (c.mode = String(v) as StandbyConfig['mode'])),
   standbyField('standby_of', 'string', (c, v) => (c.of = String(v))),
@@ -644,6 +657,8 @@ function validate(config: ServerConfig): void {
   if (config.defaultMatchingStrategy !== 'last' && config.defaultMatchingStrategy !== 'any')
     throw new ConfigError('default_matching_strategy must be `last` or `any`')
   if (config.payloadLimitBytes < 1) throw new ConfigError('payload_limit_bytes must be at least 1')
+  if (config.embedderTimeoutMs < 1 || config.embedderTimeoutMs > 600_000)
+    throw new ConfigError(`embedder_timeout_ms must be 1 to 600000, got ${config.embedderTimeoutMs}`)
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
   if (!levels.includes(config.logLevel))
     throw new ConfigError(`log level must be one of ${levels.join(', ')}`)

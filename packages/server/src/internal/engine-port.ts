@@ -79,6 +79,10 @@ export interface IndexPort {
   facetSearch(params: FacetSearchParams, read?: ReadOptions): MaybePromise<FacetSearchResult>
   /** Meilisearch's similar documents (on a cluster, searched across the shards). */
   similar(params: SimilarParams): MaybePromise<SimilarResult>
+  /** The id key of every stored document (a standalone engine; read to embed them all). */
+  storedKeys?(): string[]
+  /** Documents exactly as stored (every field, `_vectors` too), null for a missing key (a standalone engine). */
+  storedDocuments?(keys: readonly string[]): (Doc | null)[]
 }
 
 export interface EnginePort {

@@ -1,3 +1,4 @@
+import { maskedEmbedders, refuseRestOnCluster, withMaskedKeys } from './embedder-secrets.ts'
 import type { Settings } from './engine-port.ts'
 import { badRequest } from './errors.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
@@ -92,11 +93,13 @@ function enqueueUpdate(
   uid: string,
   patch: SettingsPatch,
 ) {
+  if (services.cluster !== undefined) refuseRestOnCluster(patch)
   return services.queue.enqueue({
     type: 'settingsUpdate',
     indexUid: uid,
     operation: { kind: 'updateSettings', settings: patch },
-    details: { ...patch },
+    // Task details are shown to anyone who may list tasks: no embedder key in them.
+    details: withMaskedKeys({ ...patch }),
   })
 }
 
@@ -107,8 +110,8 @@ const wholeSettings: RouteSpec[] = [
     action: 'settings.get',
     tag: 'Settings',
     summary: 'All settings of an index',
-    handler({ params, services }) {
-      return services.engine.index(checkIndexUid(params.indexUid)).getSettings()
+    async handler({ params, services }) {
+      return withMaskedKeys(await services.engine.index(checkIndexUid(params.indexUid)).getSettings())
     },
   },
   {
@@ -154,9 +157,9 @@ const subRoutes: RouteSpec[] = SETTINGS.flatMap((setting): RouteSpec[] => {
       tag: 'Settings',
       summary: `Get \`${setting.name}\``,
       async handler({ params, services }) {
-        const value = (await services.engine.index(checkIndexUid(params.indexUid)).getSettings())[
-          setting.name
-        ]
+        const settings = await services.engine.index(checkIndexUid(params.indexUid)).getSettings()
+        const value =
+          setting.name === 'embedders' ? maskedEmbedders(settings.embedders) : settings[setting.name]
         // Serialised here: a bare string or null is JSON too (`"brand"`, `null`), not text or nothing.
         return new RawBody('application/json; charset=utf-8', JSON.stringify(value))
       },

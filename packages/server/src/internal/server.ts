@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { type Logger, pino } from 'pino'
+import { type DestinationStream, type Logger, pino } from 'pino'
 import { KeyStore } from './api-keys.ts'
 import { buildApp } from './app.ts'
 import type { BackupPaths } from './backups.ts'
@@ -12,6 +12,8 @@ import type { ClusterRuntime } from './cluster/runtime.ts'
 import { parseHttpAddr, type ServerConfig } from './config.ts'
 import { DocumentParser } from './document-parser.ts'
 import { taskSeconds } from './duration-metrics.ts'
+import { EmbedderClient, type EmbedderClientOptions } from './embedder-client.ts'
+import { withEmbedders } from './embedding-engine.ts'
 import { errorLink } from './errors.ts'
 import { type LocalEngine, ServerMetrics } from './metrics.ts'
 import type { RegionRuntime } from './regions/region-runtime.ts'
@@ -72,6 +74,8 @@ export interface CreateServerOptions {
   beforeTasksFinish?: () => Promise<void>
   /** Answer 503 to every request until `attachStandby` (a primary or standby still starting). */
   standbyStarting?: boolean
+  /** How `rest` embedders are called; `timeoutMs` defaults to the config's `embedderTimeoutMs`. */
+  embedder?: Partial<EmbedderClientOptions>
 }
 
 /** Layout of the data folder: `engine/` (the engine's own files), `tasks/`, `keys.json`. */
@@ -105,9 +109,31 @@ export async function packageVersion(): Promise<string> {
  * The process's logger: JSON lines, each carrying `service` and `node` (the node's name:
  * `--node-name`, else the host name). Cluster components add `nodeId` and their `component`.
  */
-export function createLogger(level: string, node: string = hostname()): Logger {
-  return pino({ level, base: { service: 'shoal', node } })
+export function createLogger(
+  level: string,
+  node: string = hostname(),
+  destination?: DestinationStream,
+): Logger {
+  const options = {
+    level,
+    base: { service: 'shoal', node },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  }
+  return destination === undefined ? pino(options) : pino(options, destination)
 }
+
+/**
+ * Secrets a log line must never carry, wherever a component puts them: credentials in request
+ * headers, and embedder `apiKey`s in settings, tasks or errors (one to three levels down).
+ */
+const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'headers.authorization',
+  'apiKey',
+  '*.apiKey',
+  '*.*.apiKey',
+  '*.*.*.apiKey',
+]
 
 /** The name a node goes by in logs and in the cluster: `--node-name`, else the host name. */
 export function nodeNameOf(config: ServerConfig): string {
@@ -117,6 +143,11 @@ export function nodeNameOf(config: ServerConfig): string {
 /** Opens the task queue and keys in the data folder and starts listening. */
 export async function createServer(options: CreateServerOptions): Promise<ShoalServer> {
   const { config, engine } = options
+  // Tasks and routes reach the engine through the embedder service; close() and metrics do not.
+  const embedding = withEmbedders(
+    engine,
+    new EmbedderClient({ timeoutMs: config.embedderTimeoutMs, ...options.embedder }),
+  )
   const logger = options.logger ?? createLogger(config.logLevel, nodeNameOf(config))
   const paths = dataPaths(config.dataDir)
   await mkdir(paths.tasks, { recursive: true })
@@ -131,7 +162,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
   const backups = backupPaths(config)
   const version = await packageVersion()
   backups.version = version
-  const queue = await TaskQueue.open(paths.tasks, engine, {
+  const queue = await TaskQueue.open(paths.tasks, embedding, {
     sync: config.sync === 'always',
     backups,
     ...(options.beforeTasksFinish !== undefined ? { beforeTasksFinish: options.beforeTasksFinish } : {}),
@@ -163,7 +194,7 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
   metrics = new ServerMetrics(engine, () => queue.depth())
   const documents = new DocumentParser()
   const services: Services = {
-    engine,
+    engine: embedding,
     queue,
     keys,
     metrics,

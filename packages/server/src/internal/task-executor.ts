@@ -8,6 +8,7 @@ import {
   writeDump,
   writeSnapshot,
 } from './backups.ts'
+import { withMaskedKeys } from './embedder-secrets.ts'
 import type { EnginePort, Settings } from './engine-port.ts'
 import { ApiError } from './errors.ts'
 import { runExport } from './export-task.ts'
@@ -92,7 +93,8 @@ export async function runTask(
       await withIndex(engine, uid, undefined, () =>
         engine.index(uid).updateSettings(op.settings as Partial<Settings>),
       )
-      return { ...op.settings }
+      // Task details are shown to anyone who may list tasks: no embedder key in them.
+      return withMaskedKeys({ ...op.settings })
     case 'resetSettings':
       await engine.index(uid).resetSettings()
       return {}

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { open } from '@shoal/engine'
-import { createServer, resolveConfig, type ShoalServer } from '../../src/index.ts'
+import { type CreateServerOptions, createServer, resolveConfig, type ShoalServer } from '../../src/index.ts'
 import { tempDir } from './server-process.ts'
 
 /** A JSON answer, read loosely by the tests (each test states the shape it expects). */
@@ -26,6 +26,7 @@ export interface InProcessServer {
 export async function startInProcess(
   masterKey = 'in-process-master-key-0123456789',
   flags: Record<string, string> = {},
+  options: Omit<CreateServerOptions, 'config' | 'engine'> = {},
 ): Promise<InProcessServer> {
   const { dir, remove } = await tempDir('shoal-inproc-')
   const config = resolveConfig({
@@ -39,7 +40,7 @@ export async function startInProcess(
     },
   })
   const engine = await open(path.join(dir, 'engine'), { sync: 'none', snapshotEvery: 0 })
-  const server = await createServer({ config, engine })
+  const server = await createServer({ ...options, config, engine })
   async function call(method: string, url: string, body?: unknown) {
     const headers: Record<string, string> = { authorization: `Bearer ${masterKey}` }
     if (body !== undefined) headers['content-type'] = 'application/json'

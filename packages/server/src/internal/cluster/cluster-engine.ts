@@ -39,6 +39,7 @@ import {
   type WriteResult,
 } from '@shoal/engine'
 import { NotLeaderError } from '@shoal/raft'
+import { refuseRestOnCluster } from '../embedder-secrets.ts'
 import type { DocumentWriteOptions, EnginePort, IndexPort } from '../engine-port.ts'
 import { ApiError } from '../errors.ts'
 import type { ReadOptions } from '../read-options.ts'
@@ -150,6 +151,7 @@ export class ClusterEngine implements EnginePort {
     opts: { primaryKey?: string; settings?: Partial<Settings>; sharding?: ShardingRequest } = {},
   ): Promise<IndexInfo> {
     const existing = this.node.metadata.state.indexes[uid]
+    refuseRestOnCluster(opts.settings)
     if (existing !== undefined) throw new IndexAlreadyExistsError(uid)
     const plan = this.planSharding(uid, opts.sharding)
     const outcome = await this.node.propose({
@@ -524,6 +526,7 @@ class ShardedIndex implements IndexPort {
   }
 
   async updateSettings(partial: Partial<Settings>): Promise<Settings> {
+    refuseRestOnCluster(partial)
     const targets = shardTargets(this.#engine.node, this.#uid)
     const command: Command = {
       type: 'updateSettings',
