@@ -71,7 +71,8 @@ export class FrameWriter {
     const payload = packr.pack(value)
     const need = this.#used + HEADER_BYTES + payload.length
     if (this.#buffer === null) {
-      this.#buffer = Buffer.allocUnsafe(Math.max(need, 16 * 1024))
+      // Small first buffers come from Node's shared pool: a lone response costs no allocation of its own.
+      this.#buffer = Buffer.allocUnsafe(Math.max(need, 256))
       // After the promise jobs of this turn: the frames they queue go out in the same write.
       process.nextTick(this.#flush)
     } else if (need > this.#buffer.length) {
