@@ -320,25 +320,32 @@ export class RaftNode {
     if (this.#stopped) return Promise.reject(new RaftStoppedError())
     const signal = options.signal
     if (signal?.aborted) return Promise.reject(signal.reason)
+    if (signal === undefined) {
+      // Nothing can settle it but the node: no wrappers, no listener (one request per write).
+      return new Promise<T>((resolve, reject) => {
+        enqueue(resolve, reject)
+        this.#schedule()
+      })
+    }
     return new Promise<T>((resolve, reject) => {
       let settled = false
       const onAbort = (): void => {
         if (settled) return
         settled = true
-        reject(signal?.reason)
+        reject(signal.reason)
       }
-      signal?.addEventListener('abort', onAbort, { once: true })
+      signal.addEventListener('abort', onAbort, { once: true })
       enqueue(
         (value) => {
           if (settled) return
           settled = true
-          signal?.removeEventListener('abort', onAbort)
+          signal.removeEventListener('abort', onAbort)
           resolve(value)
         },
         (error) => {
           if (settled) return
           settled = true
-          signal?.removeEventListener('abort', onAbort)
+          signal.removeEventListener('abort', onAbort)
           reject(error)
         },
       )
@@ -425,14 +432,12 @@ export class RaftNode {
       for (const p of batch) p.reject(error)
       return
     }
-    batch.forEach((p, i) => {
-      this.#wait(result.index + i, {
-        term: result.term,
-        resolve: p.resolve,
-        reject: p.reject,
-        ...(p.durable === true ? { durable: true as const } : {}),
-      })
-    })
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i] as QueuedProposal
+      const waiter: ProposalWaiter = { term: result.term, resolve: p.resolve, reject: p.reject }
+      if (p.durable === true) waiter.durable = true
+      this.#wait(result.index + i, waiter)
+    }
   }
 
   /**

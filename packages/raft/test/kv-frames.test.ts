@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { FrameError, FrameReader, frame, MAX_FRAME_BYTES } from '../examples/kv/protocol.ts'
+import { FrameError, FrameReader, FrameWriter, frame, MAX_FRAME_BYTES } from '../examples/kv/protocol.ts'
 
 // Regression: the chaos suite's corruption scenario changes bytes on Raft
 // links. The example's frames used to be a bare length and payload, so a
@@ -60,5 +60,31 @@ describe('example KV frames', () => {
     const { frames, errors } = read(Buffer.concat([damaged, frame(['after'])]))
     expect(errors).toHaveLength(1)
     expect(frames).toEqual([])
+  })
+
+  it('writes every frame queued in one turn, promise jobs included, in one write and in order', async () => {
+    const writes: Buffer[] = []
+    const writer = new FrameWriter({ write: (bytes) => writes.push(Buffer.from(bytes)), destroyed: false })
+    writer.write(message)
+    await Promise.resolve()
+    // A frame larger than the first buffer makes it grow.
+    writer.write(['large', 'x'.repeat(40_000)])
+    await Promise.resolve().then(() => writer.write(['third']))
+    expect(writes).toHaveLength(0)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(writes).toHaveLength(1)
+    expect(read(writes[0] as Buffer).frames).toEqual([message, ['large', 'x'.repeat(40_000)], ['third']])
+    writer.write(['next turn'])
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(writes).toHaveLength(2)
+    expect(read(writes[1] as Buffer)).toEqual({ frames: [['next turn']], errors: [] })
+  })
+
+  it('drops what was queued for a connection destroyed before the write', async () => {
+    const sink = { write: (_bytes: Buffer) => expect.unreachable(), destroyed: false }
+    const writer = new FrameWriter(sink)
+    writer.write(message)
+    sink.destroyed = true
+    await new Promise((resolve) => setImmediate(resolve))
   })
 })

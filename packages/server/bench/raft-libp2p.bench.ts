@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { defineSuite } from '@shoal/bench'
+import { type CpuPerPut, measureCpuPerPut, recordCpuPerPut } from '../../raft/bench/cpu.ts'
 import { runLoad, value256 } from '../../raft/bench/load.ts'
 import { median, recordMachineLoad, recordRatio } from '../../raft/bench/stats.ts'
 import { KvClient } from '../../raft/examples/kv/client.ts'
@@ -15,7 +16,9 @@ import { CLUSTER_KEY_ENV } from './raft-libp2p-transport.ts'
  * Yamux, `/shoal/raft/1`), loaded with `--transport-module`. Both clusters
  * run at once on this machine; the load client is pinned to each leader;
  * rounds alternate which goes first. The ratio (libp2p ÷ TCP) is the price
- * of the encrypted, multiplexed transport.
+ * of the encrypted, multiplexed transport. Beside puts/s it records the CPU
+ * time each put costs per process (leader, followers, client; `cpu.ts`),
+ * which shows that price where the machine's load blurs throughput.
  */
 const HEARTBEAT_MS = 100
 const ELECTION_MS = 1000
@@ -25,6 +28,7 @@ const TRANSPORT_MODULE = fileURLToPath(new URL('./raft-libp2p-transport.ts', imp
 interface Kv {
   name: 'tcp' | 'libp2p'
   cluster: KvProcessCluster
+  leader: string
   client: KvClient
 }
 
@@ -39,7 +43,7 @@ async function startKv(name: Kv['name']): Promise<Kv> {
   })
   const leader = await cluster.leader(30_000)
   const client = new KvClient([cluster.address(leader)], { attemptTimeoutMs: 5000, deadlineMs: 30_000 })
-  return { name, cluster, client }
+  return { name, cluster, leader, client }
 }
 
 export default defineSuite({
@@ -57,15 +61,16 @@ export default defineSuite({
         await runLoad(16, ctx.smoke ? 200 : 2000, (w, s) => kv.client.put(`warm-${w}`, value256(s)))
       }
       const figures = new Map<string, { ops: number; p50: number; p99: number }[]>()
+      const cpu = new Map<string, CpuPerPut[]>()
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? [...systems] : [...systems].reverse()
         ctx.log(`round ${round + 1}/${rounds}: ${order.map((kv) => kv.name).join(' then ')}`)
         for (const clients of CLIENT_COUNTS) {
           for (const kv of order) {
-            const r = await runLoad(clients, durationMs, (w, s) =>
-              kv.client.put(`key-${w}-${s % 100}`, value256(s)),
-            )
+            const run = await measureCpuPerPut(kv.cluster, kv.leader, kv.client, clients, durationMs)
+            const r = run.load
             const key = `${kv.name}-put-${clients}`
+            cpu.set(key, [...(cpu.get(key) ?? []), run])
             figures.set(key, [
               ...(figures.get(key) ?? []),
               { ops: r.opsPerSecond, p50: r.p50Ms, p99: r.p99Ms },
@@ -86,6 +91,7 @@ export default defineSuite({
           ctx.log(
             `${name} (median of ${list.length}): ${ops.toFixed(0)} ops/s p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms`,
           )
+          recordCpuPerPut(ctx, name, cpu.get(name) ?? [])
         }
         const p2p = figures.get(`libp2p-put-${clients}`) ?? []
         const tcp = figures.get(`tcp-put-${clients}`) ?? []
@@ -93,6 +99,14 @@ export default defineSuite({
           ctx,
           `put-${clients}-libp2p-vs-tcp`,
           p2p.map((f, i) => f.ops / (tcp[i]?.ops ?? Number.NaN)),
+          'raw TCP transport',
+        )
+        const p2pCpu = cpu.get(`libp2p-put-${clients}`) ?? []
+        const tcpCpu = cpu.get(`tcp-put-${clients}`) ?? []
+        recordRatio(
+          ctx,
+          `cpu-per-put-${clients}-libp2p-vs-tcp`,
+          p2pCpu.map((c, i) => c.totalUs / (tcpCpu[i]?.totalUs ?? Number.NaN)),
           'raw TCP transport',
         )
         recordRatio(

@@ -1,5 +1,5 @@
 import net from 'node:net'
-import { FAILED, FrameReader, frame, type KvOp, type KvResponse, NOT_LEADER } from './protocol.ts'
+import { FAILED, FrameReader, FrameWriter, type KvOp, type KvResponse, NOT_LEADER } from './protocol.ts'
 
 interface Pending {
   resolve: (response: KvResponse) => void
@@ -21,6 +21,7 @@ export class ConnectionClosedError extends Error {
 export class Connection {
   readonly address: string
   #socket: net.Socket
+  #writer: FrameWriter
   #pending = new Map<number, Pending>()
   closed = false
   connected = false
@@ -29,6 +30,7 @@ export class Connection {
     this.address = address
     const [host, port] = address.split(':') as [string, string]
     this.#socket = net.connect({ host, port: Number(port), noDelay: true })
+    this.#writer = new FrameWriter(this.#socket)
     const reader = new FrameReader(
       (value) => {
         const response = value as KvResponse
@@ -62,7 +64,7 @@ export class Connection {
         reject(new Error(`request to ${this.address} timed out`))
       }, timeoutMs)
       this.#pending.set(id, { resolve, reject, timer })
-      this.#socket.write(frame([id, ...body]))
+      this.#writer.write([id, ...body])
     })
   }
 

@@ -229,6 +229,11 @@ export class KvProcessCluster {
     }
   }
 
+  /** The member's process id (null while it is not running): for CPU accounting in benchmarks. */
+  pid(id: string): number | null {
+    return this.#member(id).child?.pid ?? null
+  }
+
   running(id: string): boolean {
     return this.#member(id).child !== null
   }

@@ -33,11 +33,66 @@ const HEADER_BYTES = 12
 export function frame(value: unknown): Buffer {
   const payload = packr.pack(value)
   const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
-  out.writeUInt32BE(payload.length, 0)
-  out.writeUInt32BE(~payload.length >>> 0, 4)
-  out.writeUInt32BE(crc32(payload), 8)
+  writeHeader(out, 0, payload)
   payload.copy(out, HEADER_BYTES)
   return out
+}
+
+function writeHeader(out: Buffer, at: number, payload: Uint8Array): void {
+  out.writeUInt32BE(payload.length, at)
+  out.writeUInt32BE(~payload.length >>> 0, at + 4)
+  out.writeUInt32BE(crc32(payload), at + 8)
+}
+
+/** Where a `FrameWriter` writes: a socket, or anything that takes whole buffers in order. */
+export interface FrameSink {
+  write(bytes: Buffer): unknown
+  readonly destroyed: boolean
+}
+
+/**
+ * Frames for one connection, written together: every frame queued in one turn
+ * of the event loop (the promise jobs it ran included) goes out in a single
+ * write once the turn is done, so 64 responses released by one Raft commit
+ * cost one system call, not 64. Frames keep their order; nothing waits for a
+ * timer, so a lone frame leaves as soon as it would have.
+ */
+export class FrameWriter {
+  readonly #sink: FrameSink
+  #buffer: Buffer | null = null
+  #used = 0
+
+  constructor(sink: FrameSink) {
+    this.#sink = sink
+  }
+
+  /** Queues `value` as one frame; it leaves with the others queued in this turn. */
+  write(value: unknown): void {
+    const payload = packr.pack(value)
+    const need = this.#used + HEADER_BYTES + payload.length
+    if (this.#buffer === null) {
+      // Small first buffers come from Node's shared pool: a lone response costs no allocation of its own.
+      this.#buffer = Buffer.allocUnsafe(Math.max(need, 256))
+      // After the promise jobs of this turn: the frames they queue go out in the same write.
+      process.nextTick(this.#flush)
+    } else if (need > this.#buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.#buffer.length * 2))
+      this.#buffer.copy(grown, 0, 0, this.#used)
+      this.#buffer = grown
+    }
+    writeHeader(this.#buffer, this.#used, payload)
+    this.#buffer.set(payload, this.#used + HEADER_BYTES)
+    this.#used = need
+  }
+
+  readonly #flush = (): void => {
+    const buffer = this.#buffer as Buffer
+    const used = this.#used
+    // The sink may keep the buffer until the kernel took it: the next turn starts a new one.
+    this.#buffer = null
+    this.#used = 0
+    if (!this.#sink.destroyed) this.#sink.write(buffer.subarray(0, used))
+  }
 }
 
 /** A frame that failed its checks: the stream cannot be trusted past it. */

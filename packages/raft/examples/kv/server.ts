@@ -33,7 +33,7 @@ import {
 import {
   FAILED,
   FrameReader,
-  frame,
+  FrameWriter,
   type KvRequest,
   NOT_LEADER,
   OK,
@@ -101,13 +101,12 @@ class KvMachine implements StateMachine {
 
 /** Outgoing Raft connections, one per peer, reconnecting on demand; messages to an unreachable peer are dropped. */
 class TcpTransport {
-  #sockets = new Map<string, net.Socket>()
+  #sockets = new Map<string, FrameWriter>()
   #retryAt = new Map<string, number>()
   send(to: string, messages: readonly Message[]): void {
-    const socket = this.#socket(to)
-    if (socket !== null) socket.write(frame(messages))
+    this.#socket(to)?.write(messages)
   }
-  #socket(to: string): net.Socket | null {
+  #socket(to: string): FrameWriter | null {
     const existing = this.#sockets.get(to)
     if (existing !== undefined) return existing
     if ((this.#retryAt.get(to) ?? 0) > Date.now()) return null
@@ -119,8 +118,9 @@ class TcpTransport {
       this.#sockets.delete(to)
       this.#retryAt.set(to, Date.now() + 50)
     })
-    this.#sockets.set(to, socket)
-    return socket
+    const writer = new FrameWriter(socket)
+    this.#sockets.set(to, writer)
+    return writer
   }
 }
 
@@ -265,12 +265,11 @@ async function handle(request: KvRequest): Promise<[0 | 1 | 2, unknown]> {
 const clientServer = net.createServer((socket) => {
   socket.setNoDelay(true)
   socket.on('error', () => {})
+  const writer = new FrameWriter(socket)
   const reader = new FrameReader(
     (value) => {
       const request = value as KvRequest
-      handle(request).then(([status, result]) => {
-        if (!socket.destroyed) socket.write(frame([request[0], status, result]))
-      })
+      handle(request).then(([status, result]) => writer.write([request[0], status, result]))
     },
     () => socket.destroy(),
   )

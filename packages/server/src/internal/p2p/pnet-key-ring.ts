@@ -18,20 +18,13 @@
  */
 
 import { randomBytes } from 'node:crypto'
-import { createRequire } from 'node:module'
 import type { AbortOptions, ConnectionProtector, MessageStream, MultiaddrConnection } from '@libp2p/interface'
 import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { P2PConfigError } from './errors.ts'
 import { derivePnetPsk } from './keys.ts'
+import { PNET_NONCE_BYTES, PnetCipher } from './pnet-cipher.ts'
 
-interface Cipher {
-  update(input: Uint8Array): Uint8Array
-  finalize(): void
-}
-const xsalsa20 = createRequire(import.meta.url)('xsalsa20') as (nonce: Uint8Array, key: Uint8Array) => Cipher
-
-const NONCE_BYTES = 24
 /** multistream-select's first message, length-prefixed: what both ends send first. */
 const FIRST_MESSAGE = new Uint8Array([0x13, ...new TextEncoder().encode('/multistream/1.0.0\n')])
 
@@ -73,10 +66,10 @@ export function keyRingProtector(ring: PnetKeyRing, onChoice: KeyChoice): () => 
   return () => ({
     async protect(connection: MessageStream, options?: AbortOptions): Promise<MessageStream> {
       const signal = options?.signal ?? AbortSignal.timeout(1000)
-      const localNonce = new Uint8Array(randomBytes(NONCE_BYTES))
+      const localNonce = new Uint8Array(randomBytes(PNET_NONCE_BYTES))
       const bytes = byteStream(connection)
       const [remote] = await Promise.all([
-        bytes.read({ bytes: NONCE_BYTES, signal }),
+        bytes.read({ bytes: PNET_NONCE_BYTES, signal }),
         bytes.write(localNonce, { signal }),
       ])
       return new KeyRingStream({
@@ -103,11 +96,11 @@ interface KeyRingStreamInit {
 /** The encrypted connection: XSalsa20 out with the sending key, in with the key the peer uses. */
 class KeyRingStream extends AbstractMultiaddrConnection {
   readonly #maConn: MultiaddrConnection
-  readonly #outbound: Cipher
+  readonly #outbound: PnetCipher
   readonly #remoteNonce: Uint8Array
   readonly #accepted: readonly Uint8Array[]
   readonly #onChoice: KeyChoice
-  #inbound: Cipher | undefined
+  #inbound: PnetCipher | undefined
   #closed = false
   /** Bytes received before the key is known (at most the first message). */
   #pending = new Uint8Array(0)
@@ -119,7 +112,7 @@ class KeyRingStream extends AbstractMultiaddrConnection {
       direction: init.maConn.direction,
     })
     this.#maConn = init.maConn
-    this.#outbound = xsalsa20(init.localNonce, init.sending)
+    this.#outbound = new PnetCipher(init.localNonce, init.sending)
     this.#remoteNonce = init.remoteNonce
     this.#accepted = init.accepted
     this.#onChoice = init.onChoice
@@ -150,7 +143,7 @@ class KeyRingStream extends AbstractMultiaddrConnection {
     if (joined.byteLength < FIRST_MESSAGE.byteLength) return
     const head = joined.subarray(0, FIRST_MESSAGE.byteLength)
     const index = this.#accepted.findIndex((psk) => {
-      const trial = xsalsa20(this.#remoteNonce, psk)
+      const trial = new PnetCipher(this.#remoteNonce, psk)
       const plain = trial.update(head)
       trial.finalize()
       return plain.every((byte, i) => byte === FIRST_MESSAGE[i])
@@ -162,7 +155,7 @@ class KeyRingStream extends AbstractMultiaddrConnection {
       this.#maConn.abort(new Error('the peer uses none of the accepted private-network keys'))
       return
     }
-    this.#inbound = xsalsa20(this.#remoteNonce, this.#accepted[index] as Uint8Array)
+    this.#inbound = new PnetCipher(this.#remoteNonce, this.#accepted[index] as Uint8Array)
     this.#pending = new Uint8Array(0)
     this.onData(this.#inbound.update(joined))
   }
