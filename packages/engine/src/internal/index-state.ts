@@ -44,6 +44,7 @@ import type {
 } from './ports.ts'
 import { documentKey, inferPrimaryKey } from './primary-key.ts'
 import { withDefaults } from './settings.ts'
+import { runInSlices, runWhole, type Steps } from './stepwise.ts'
 import { BackloggedVectorIndex } from './vector-backlog.ts'
 
 export interface Components {
@@ -64,6 +65,8 @@ const FLOAT32_MAX = 3.4028234663852886e38
 const MIN_BITSET = 1024
 /** Documents analysed between two pauses of `preparePut`. */
 const PREPARE_CHUNK = 64
+/** Documents checked (or given ids) between two pauses of `planPutInSlices` and `preparePut`. */
+const PLAN_CHUNK = 1024
 /** Documents of an image loaded between two pauses of `fromImage`. */
 const LOAD_CHUNK = 1024
 
@@ -149,7 +152,7 @@ export interface PutPlan {
   preparedVectors?: Map<string, { positions: number[]; flat: Float32Array }>
   /** The text fields after the batch, when it brings new ones (the text index is rebuilt). */
   textFields: string[] | undefined
-  /** What `preparePut` staged for `commitPut` to publish (absent when the text index is rebuilt). */
+  /** What `preparePut` staged for `commitPut` to publish (absent until it ran). */
   staged?: StagedPut
 }
 
@@ -173,6 +176,8 @@ interface StagedPut {
   nextId: number
   /** Per top-level attribute, how many new documents hold it (the field distribution's change). */
   fieldCounts: Map<string, number>
+  /** The text index rebuilt over the batch's new text fields, when it brings some. */
+  rebuiltText?: TextIndex
 }
 
 export class IndexState {
@@ -317,12 +322,33 @@ export class IndexState {
    * ones when `merge`), changing nothing. The last occurrence of a key wins.
    */
   planPut(docs: readonly unknown[], merge: boolean, primaryKeyOption: string | null): PutPlan {
+    return runWhole(this.#planPut(docs, merge, primaryKeyOption))
+  }
+
+  /**
+   * `planPut`, pausing between chunks of `PLAN_CHUNK` documents. The caller keeps the index
+   * unchanged until it resolves (commands apply one at a time), or uses the plan only as a check.
+   */
+  planPutInSlices(
+    docs: readonly unknown[],
+    merge: boolean,
+    primaryKeyOption: string | null,
+    pause: (() => Promise<void>) | undefined,
+  ): Promise<PutPlan> {
+    return runInSlices(this.#planPut(docs, merge, primaryKeyOption), pause)
+  }
+
+  *#planPut(docs: readonly unknown[], merge: boolean, primaryKeyOption: string | null): Steps<PutPlan> {
     if (!Array.isArray(docs)) {
       throw new InvalidDocumentError('The documents must be an array of objects.', 'invalid_document_fields')
     }
     const primaryKey = this.#resolvePrimaryKey(docs, primaryKeyOption)
     const finals = new Map<string, Doc>()
-    docs.forEach((doc, position) => {
+    for (let position = 0; position < docs.length; position++) {
+      if ((position + 1) % PLAN_CHUNK === 0) yield
+      // A hole of a sparse array is skipped, as `forEach` skips it.
+      if (!(position in docs)) continue
+      const doc: unknown = docs[position]
       if (!isPlainObject(doc)) {
         throw new InvalidDocumentError(
           `Document at position ${position} is not a JSON object: \`${JSON.stringify(doc)}\`.`,
@@ -339,20 +365,24 @@ export class IndexState {
       }
       finals.delete(key)
       finals.set(key, final)
-    })
-    return { primaryKey, finals, textFields: this.#discoverTextFields(this.#textFields, finals.values()) }
+    }
+    const textFields = yield* this.#discoverTextFields(this.#textFields, finals.values())
+    return { primaryKey, finals, textFields }
   }
 
   /**
-   * Gathers the batch's vectors and analyses its text ahead of `commitPut`, calling `pause`
+   * Gathers the batch's vectors and stages the batch ahead of `commitPut`, calling `pause`
    * between chunks of `PREPARE_CHUNK` documents so that a large batch does not hold the event
-   * loop; nothing a reader sees changes. The text is not analysed when the batch rebuilds the
-   * text index.
+   * loop; nothing a reader sees changes. When the batch brings new text fields, the text goes
+   * to `fresh.text` (the rebuilt text index, unseen until `commitPut` swaps it in): the stored
+   * documents the batch keeps are added to it first, then the batch's own; otherwise the batch's
+   * text is staged in the live text index.
    */
-  async preparePut(plan: PutPlan, pause: (() => Promise<void>) | undefined): Promise<void> {
+  async preparePut(plan: PutPlan, fresh: Fresh, pause: (() => Promise<void>) | undefined): Promise<void> {
     const vectors = this.#vectors
     const prepared = new Map<string, { positions: number[]; flat: Float32Array }>()
-    for (const [name, { positions, values }] of this.#vectorLists(plan.finals.values())) {
+    const lists = await runInSlices(this.#vectorLists(plan.finals.values()), pause)
+    for (const [name, { positions, values }] of lists) {
       const dimensions = this.#settings.embedders[name]!.dimensions
       const flat = new Float32Array(values.length * dimensions)
       for (let i = 0; i < values.length; i++) {
@@ -364,16 +394,22 @@ export class IndexState {
     // Only valid for the structures they were made for (a command in between could not replace
     // them, as commands apply one at a time, but a stale plan must not be used).
     if (vectors === this.#vectors) plan.preparedVectors = prepared
-    if (plan.textFields !== undefined) return
-    const staged = this.#beginStage(plan)
+    const staged = await runInSlices(this.#beginStage(plan), pause)
+    const rebuilt = plan.textFields === undefined ? undefined : fresh.text
+    if (rebuilt !== undefined) {
+      await this.#fillText(rebuilt, plan.textFields!, staged.replaced, pause)
+      staged.rebuiltText = rebuilt
+    }
     const text = this.#text
+    const textFields = plan.textFields ?? this.#textFields
     // New documents stored so far, dropped again if staging fails part way.
     const stored: { id: number; doc: Doc }[] = []
     let position = 0
     try {
       for (const [key, doc] of plan.finals) {
         const id = staged.ids[position]!
-        text.stage(id, text.prepare(this.#textOf(doc)))
+        if (rebuilt !== undefined) rebuilt.add(id, this.#textOf(doc, textFields))
+        else text.stage(id, text.prepare(this.#textOf(doc, textFields)))
         const hash = documentHash(key, encodeValue(doc))
         staged.hashes[2 * position] = hash.high
         staged.hashes[2 * position + 1] = hash.low
@@ -393,15 +429,34 @@ export class IndexState {
         if (pause !== undefined && position % PREPARE_CHUNK === 0) await pause()
       }
     } catch (error) {
-      this.#abandonStage(stored)
+      this.#abandonStage(stored, rebuilt === undefined)
       throw error
     }
     plan.staged = staged
   }
 
+  /**
+   * Adds the live documents a batch keeps (all but those it replaces) to `text`, a text index
+   * being rebuilt over `fields`, in id order and `PREPARE_CHUNK` documents between two pauses.
+   */
+  async #fillText(
+    text: TextIndex,
+    fields: readonly string[],
+    replaced: ReadonlyMap<string, number>,
+    pause: (() => Promise<void>) | undefined,
+  ): Promise<void> {
+    const skipped = new Set(replaced.values())
+    let added = 0
+    for (let id = 0; id < this.#nextId; id++) {
+      if (!this.#live.has(id) || skipped.has(id)) continue
+      text.add(id, this.#textOf(this.#docs.get(id)!, fields))
+      if (pause !== undefined && ++added % PREPARE_CHUNK === 0) await pause()
+    }
+  }
+
   /** Undoes a staging that failed part way: nothing of it was visible, and nothing stays. */
-  #abandonStage(stored: readonly { id: number; doc: Doc }[]): void {
-    this.#text.discard()
+  #abandonStage(stored: readonly { id: number; doc: Doc }[], stagedText: boolean): void {
+    if (stagedText) this.#text.discard()
     for (const { id } of stored) {
       this.#keyToId.delete(this.#keys[id]!)
       this.#docs.delete(id)
@@ -411,16 +466,17 @@ export class IndexState {
   }
 
   /**
-   * The ids of a batch's documents, by the rule `#insert` follows: a replaced document keeps its
-   * id, a new one takes the smallest free id, else the next one. The live bitset grows to hold
+   * The ids of a batch's documents (the reuse rule of the file's header): a replaced document
+   * keeps its id, a new one takes the smallest free id, else the next one. The live bitset grows to hold
    * them (its content does not change).
    */
-  #beginStage(plan: PutPlan): StagedPut {
+  *#beginStage(plan: PutPlan): Steps<StagedPut> {
     const replaced = new Map<string, number>()
     const ids: number[] = []
     let freeTaken = 0
     let nextId = this.#nextId
     for (const key of plan.finals.keys()) {
+      if ((ids.length + 1) % PLAN_CHUNK === 0) yield
       const old = this.#keyToId.get(key)
       if (old !== undefined) {
         replaced.set(key, old)
@@ -452,7 +508,7 @@ export class IndexState {
    * hash and count are set, and the text index publishes its staged postings (a step over the
    * terms the batch touches). No document is analysed, encoded or hashed here.
    */
-  #publishPut(staged: StagedPut): Uint32Array {
+  #publishPut(plan: PutPlan, staged: StagedPut): Uint32Array {
     const { ids, hashes, buckets } = staged
     if (staged.replacing.length > 0) this.#swapReplaced(staged)
     this.#free.length -= staged.freeTaken
@@ -466,7 +522,10 @@ export class IndexState {
     this.#liveCount += ids.length
     for (const [field, count] of staged.fieldCounts)
       this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + count)
-    this.#text.publish()
+    if (staged.rebuiltText !== undefined) {
+      this.#textFields = plan.textFields!
+      this.#text = staged.rebuiltText
+    } else this.#text.publish()
     return ids
   }
 
@@ -495,10 +554,11 @@ export class IndexState {
   }
 
   /** The vectors of `docs` per embedder, and each one's document position in `docs`. */
-  #vectorLists(docs: Iterable<Doc>): Map<string, { positions: number[]; values: number[][] }> {
+  *#vectorLists(docs: Iterable<Doc>): Steps<Map<string, { positions: number[]; values: number[][] }>> {
     const lists = new Map<string, { positions: number[]; values: number[][] }>()
     let position = 0
     for (const doc of docs) {
+      if ((position + 1) % PLAN_CHUNK === 0) yield
       const vectors = doc[VECTORS_FIELD]
       if (isPlainObject(vectors)) {
         for (const name of this.#vectors.keys()) {
@@ -524,27 +584,11 @@ export class IndexState {
       : { text: textConfig(this.#settings, plan.textFields), vectors: [] }
   }
 
-  commitPut(plan: PutPlan, fresh: Fresh): void {
+  /** Publishes the batch `preparePut` staged (see `#publishPut`): one synchronous step. */
+  commitPut(plan: PutPlan): void {
+    if (plan.staged === undefined) throw new Error('commitPut before preparePut')
     this.primaryKey = plan.primaryKey
-    if (plan.staged !== undefined) {
-      this.#addPreparedVectors(plan, this.#publishPut(plan.staged))
-      return
-    }
-    if (plan.textFields !== undefined) {
-      this.#textFields = plan.textFields
-      this.#rebuildText(fresh.text!)
-    }
-    // Every replaced document leaves every structure first (the field indexes in one pass per
-    // array), then comes back under its own id.
-    const replaced = new Map<string, number>()
-    for (const key of plan.finals.keys()) {
-      const old = this.#keyToId.get(key)
-      if (old !== undefined) replaced.set(key, old)
-    }
-    this.#removeAll([...replaced.values()], false)
-    const ids: number[] = []
-    for (const [key, doc] of plan.finals) ids.push(this.#insert(key, doc, replaced.get(key)))
-    this.#addPreparedVectors(plan, ids)
+    this.#addPreparedVectors(plan, this.#publishPut(plan, plan.staged))
   }
 
   /** Queues the batch's vectors under the ids its documents took. */
@@ -558,7 +602,7 @@ export class IndexState {
       }
       return
     }
-    for (const [name, { positions, values }] of this.#vectorLists(plan.finals.values())) {
+    for (const [name, { positions, values }] of runWhole(this.#vectorLists(plan.finals.values()))) {
       this.#addVectors(
         name,
         positions.map((position) => ids[position]!),
@@ -578,7 +622,9 @@ export class IndexState {
       return this.primaryKey
     }
     if (option !== null) return option
-    return inferPrimaryKey(docs.filter(isPlainObject).slice(0, 1))
+    // Inferred from the first document that is an object (a batch's others are not looked at).
+    const first = docs.find(isPlainObject)
+    return inferPrimaryKey(first === undefined ? [] : [first])
   }
 
   #storedByKey(key: string): Doc | undefined {
@@ -625,24 +671,6 @@ export class IndexState {
         )
       }
     }
-  }
-
-  /** Indexes `doc` under `reuse` (an id just removed) or a newly taken id. */
-  #insert(key: string, doc: Doc, reuse: number | undefined): number {
-    const id = reuse ?? (this.#free.length > 0 ? this.#free.pop()! : this.#nextId++)
-    if (id >= this.#live.capacity) this.#resizeLive(Math.max(id + 1, this.#live.capacity * 2))
-    this.#keyToId.set(key, id)
-    this.#docs.set(id, doc)
-    this.#digests.set(id, key, encodeValue(doc))
-    this.#keys[id] = key
-    this.#live.add(id)
-    this.#liveCount++
-    for (const field of Object.keys(doc)) {
-      this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + 1)
-    }
-    this.#fields.add(id, doc)
-    this.#text.add(id, this.#textOf(doc))
-    return id
   }
 
   /**
@@ -765,7 +793,7 @@ export class IndexState {
     if (textChanged) {
       const explicit = explicitTextFields(next)
       textFields = next.searchableAttributes.includes('*')
-        ? (this.#discoverTextFields(explicit, this.#liveDocs()) ?? explicit)
+        ? (runWhole(this.#discoverTextFields(explicit, this.#liveDocs())) ?? explicit)
         : explicit
     }
     const rebuildFields =
@@ -851,11 +879,13 @@ export class IndexState {
   // rebuilds the text index once (rare: documents of an index share a shape).
 
   /** `fields` plus the new top-level attributes of `docs`, or undefined when there are none. */
-  #discoverTextFields(fields: string[], docs: Iterable<Doc>): string[] | undefined {
+  *#discoverTextFields(fields: string[], docs: Iterable<Doc>): Steps<string[] | undefined> {
     if (!this.#settings.searchableAttributes.includes('*')) return undefined
     const known = new Set(fields)
     const added: string[] = []
+    let seen = 0
     for (const doc of docs) {
+      if (++seen % PLAN_CHUNK === 0) yield
       for (const key of Object.keys(doc)) {
         if (key === VECTORS_FIELD || known.has(key)) continue
         known.add(key)
@@ -865,9 +895,10 @@ export class IndexState {
     return added.length === 0 ? undefined : [...fields, ...added]
   }
 
-  #textOf(doc: Doc): Record<string, string[]> {
+  /** The text of `doc` under `fields` (by default the index's text fields), as the text index takes it. */
+  #textOf(doc: Doc, fields: readonly string[] = this.#textFields): Record<string, string[]> {
     const out: Record<string, string[]> = {}
-    for (const field of this.#textFields) {
+    for (const field of fields) {
       const texts: string[] = []
       for (const value of valuesAt(doc, field)) collectText(value, texts)
       if (texts.length > 0) out[field] = texts
