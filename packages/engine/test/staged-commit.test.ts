@@ -67,6 +67,7 @@ function observe(engine: Engine): string {
   const index = engine.index('docs')
   return JSON.stringify({
     kernel: index.search({ q: 'kernel', limit: 200, showRankingScore: true }),
+    extra: index.search({ q: 'extra tool', limit: 200, showRankingScore: true }),
     filtered: index.search({ q: 'zstd linux', filter: 'genre = a', facets: ['genre'], limit: 200 }),
     placeholder: index.search({ limit: 200, facets: ['genre'] }),
     docs: [0, 7, 70, 140].map((id) => {
@@ -111,6 +112,47 @@ describe('a staged commit', () => {
         },
       ),
       { numRuns: 12 },
+    )
+  }, 120_000)
+
+  it('is seen whole or not at all when it brings new searchable attributes, and replays the same', async () => {
+    // With searchableAttributes ['*'], a batch with a new attribute rebuilds the text index: the
+    // kept documents and the batch go to a fresh index in slices, swapped in at publish.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(docArb, { maxLength: 80 }),
+        fc.uniqueArray(docArb, { minLength: 65, maxLength: 151, selector: (doc) => doc.id }),
+        fc.constantFrom(...WORDS),
+        async (initial: Doc[], batch: Doc[], word: string) => {
+          const seen: string[] = []
+          let engine: Engine | undefined
+          let watching = false
+          engine = await start(async () => {
+            await new Promise<void>((resolve) => setImmediate(resolve))
+            if (watching && engine !== undefined) seen.push(observe(engine))
+          })
+          await engine.createIndex('docs', { primaryKey: 'id', settings: { filterableAttributes: ['genre'] } })
+          if (initial.length > 0) await engine.index('docs').addDocuments(initial)
+          const before = observe(engine)
+          watching = true
+          const noted = batch.map((doc) => (doc.id % 2 === 0 ? { ...doc, note: `extra ${word}` } : doc))
+          await engine.index('docs').addDocuments(noted)
+          watching = false
+          const after = observe(engine)
+          expect(seen.length).toBeGreaterThan(0)
+          for (const state of seen) expect([before, after]).toContain(state)
+          expect(engine.index('docs').search({ q: 'extra' }).estimatedTotalHits).toBe(
+            noted.filter((doc) => 'note' in doc).length,
+          )
+          const plain = await start(undefined)
+          const log = await engine.readLog(1, Number.MAX_SAFE_INTEGER)
+          if (!log.ok) throw new Error('log compacted')
+          await plain.appendFollowed(log.entries)
+          expect(Buffer.from(engine.image()).equals(Buffer.from(plain.image()))).toBe(true)
+          await Promise.all([engine.close(), plain.close()])
+        },
+      ),
+      { numRuns: 10 },
     )
   }, 120_000)
 
