@@ -66,7 +66,7 @@ const MIN_BITSET = 1024
 /** Documents analysed between two pauses of `preparePut`. */
 const PREPARE_CHUNK = 64
 /** Documents checked (or given ids) between two pauses of `planPutInSlices` and `preparePut`. */
-const PLAN_CHUNK = 1024
+const PLAN_CHUNK = 256
 /** Documents of an image loaded between two pauses of `fromImage`. */
 const LOAD_CHUNK = 1024
 
