@@ -131,7 +131,10 @@ describe('a staged commit', () => {
             await new Promise<void>((resolve) => setImmediate(resolve))
             if (watching && engine !== undefined) seen.push(observe(engine))
           })
-          await engine.createIndex('docs', { primaryKey: 'id', settings: { filterableAttributes: ['genre'] } })
+          await engine.createIndex('docs', {
+            primaryKey: 'id',
+            settings: { filterableAttributes: ['genre'] },
+          })
           if (initial.length > 0) await engine.index('docs').addDocuments(initial)
           const before = observe(engine)
           watching = true
