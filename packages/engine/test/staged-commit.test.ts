@@ -202,6 +202,45 @@ describe('a staged commit', () => {
     await Promise.all([staged.close(), plain.close(), restored.close()])
   }, 120_000)
 
+  it('rebuilds for new settings in slices, seen whole or not at all, and replays the same', async () => {
+    const seen: string[] = []
+    let engine: Engine | undefined
+    let watching = false
+    engine = await start(async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      if (watching && engine !== undefined) seen.push(observe(engine))
+    })
+    await engine.createIndex('docs', {
+      primaryKey: 'id',
+      settings: { searchableAttributes: ['note'], filterableAttributes: ['genre'] },
+    })
+    const docs = Array.from({ length: 600 }, (_, i) => ({
+      id: i,
+      title: `${WORDS[i % WORDS.length]} ${WORDS[(i * 3) % WORDS.length]}`,
+      genre: GENRES[i % 3]!,
+      note: i % 5 === 0 ? 'extra tool' : 'plain',
+    }))
+    await engine.index('docs').addDocuments(docs)
+    const before = observe(engine)
+    watching = true
+    // New filterable attributes (field indexes rebuilt) and searchable ones (text index rebuilt).
+    await engine
+      .index('docs')
+      .updateSettings({ searchableAttributes: ['title', 'note'], filterableAttributes: ['genre', 'note'] })
+    watching = false
+    const after = observe(engine)
+    expect(after).not.toBe(before)
+    expect(seen.length).toBeGreaterThan(3)
+    for (const state of seen) expect([before, after]).toContain(state)
+    const plain = await start(undefined)
+    const log = await engine.readLog(1, Number.MAX_SAFE_INTEGER)
+    if (!log.ok) throw new Error('log compacted')
+    await plain.appendFollowed(log.entries)
+    expect(Buffer.from(engine.image()).equals(Buffer.from(plain.image()))).toBe(true)
+    expect(observe(plain)).toBe(after)
+    await Promise.all([engine.close(), plain.close()])
+  })
+
   it('leaves nothing of a batch whose staging fails part way', async () => {
     let failAt = -1
     const failing: TextIndexFactory = {

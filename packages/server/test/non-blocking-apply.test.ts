@@ -35,9 +35,9 @@ describe('applying a large document task', () => {
   })
 
   /** Sends `body` as one task and watches the event loop until the task has finished. */
-  async function applyWatched(body: string) {
+  async function applyWatched(body: unknown, method = 'POST', route = '/indexes/big/documents') {
     const watch = watchEventLoop(5)
-    const task = await node.write('POST', '/indexes/big/documents', body).catch((error: unknown) => {
+    const task = await node.write(method, route, body).catch((error: unknown) => {
       watch.stop()
       throw error
     })
@@ -64,5 +64,20 @@ describe('applying a large document task', () => {
     expect(replaced.body.title).toBe(`document number ${DOCUMENTS / 2} again`)
     const search = await node.call('POST', '/indexes/big/search', { q: 'again 53999' })
     expect(search.body.hits[0]?.id).toBe(53_999)
+  })
+
+  it(`never holds the event loop ${HOLD_BOUND_MS} ms while new settings rebuild the indexes of ${DOCUMENTS * 1.5} documents`, async () => {
+    // New filterable attributes rebuild the field indexes, new searchable ones the text index.
+    const settings = { filterableAttributes: ['rank', 'tags'], searchableAttributes: ['title', 'tags'] }
+    const { task, holds } = await applyWatched(settings, 'PATCH', '/indexes/big/settings')
+    expect(task.status).toBe('succeeded')
+    expect(holds.maxCpuMs, JSON.stringify(holds)).toBeLessThan(HOLD_BOUND_MS)
+    const search = await node.call('POST', '/indexes/big/search', {
+      q: 't3',
+      filter: 'rank = 3',
+      limit: 1000,
+    })
+    expect(search.body.hits.length).toBeGreaterThan(0)
+    for (const hit of search.body.hits) expect(hit.rank).toBe(3)
   })
 })

@@ -26,6 +26,7 @@ import {
   type Needs,
   newIndexNeeds,
   type PutPlan,
+  type SettingsPlan,
 } from './index-state.ts'
 import { externalIdKey } from './primary-key.ts'
 import { filterDocuments } from './search.ts'
@@ -106,13 +107,33 @@ export class DatabaseState {
     await this.#planInSlices(command)
   }
 
-  /** `#plan`, with the planning of a document write paused between chunks. */
+  /** `#plan`, with the planning of a document write or a settings change paused between chunks. */
   async #planInSlices(command: Command): Promise<Step> {
     const pause = this.#components.pause
-    if (command.type !== 'addDocuments' || pause === undefined) return this.#plan(command)
-    const index = this.index(command.uid)
-    const plan = await index.planPutInSlices(command.documents, command.merge, command.primaryKey, pause)
-    return this.#putStep(command, index, plan)
+    if (pause === undefined) return this.#plan(command)
+    if (command.type === 'addDocuments') {
+      const index = this.index(command.uid)
+      const plan = await index.planPutInSlices(command.documents, command.merge, command.primaryKey, pause)
+      return this.#putStep(command, index, plan)
+    }
+    if (command.type === 'updateSettings') {
+      const index = this.index(command.uid)
+      const next = mergeSettings(index.settings, command.settings)
+      return this.#settingsStep(command, index, await index.planSettingsInSlices(next, pause))
+    }
+    return this.#plan(command)
+  }
+
+  #settingsStep(command: Command & { type: 'updateSettings' }, index: IndexState, plan: SettingsPlan): Step {
+    return {
+      needs: index.settingsNeeds(plan),
+      prepare: (fresh) => index.prepareSettings(plan, fresh, this.#components.pause),
+      commit: (fresh) => {
+        index.commitSettings(plan, fresh)
+        index.updatedAt = command.at
+        return plan.next
+      },
+    }
   }
 
   #putStep(command: Command & { type: 'addDocuments' }, index: IndexState, plan: PutPlan): Step {
@@ -260,15 +281,11 @@ export class DatabaseState {
       }
       case 'updateSettings': {
         const index = this.index(command.uid)
-        const plan = index.planSettings(mergeSettings(index.settings, command.settings))
-        return {
-          needs: index.settingsNeeds(plan),
-          commit: (fresh) => {
-            index.commitSettings(plan, fresh)
-            index.updatedAt = command.at
-            return plan.next
-          },
-        }
+        return this.#settingsStep(
+          command,
+          index,
+          index.planSettings(mergeSettings(index.settings, command.settings)),
+        )
       }
       case 'swapIndexes':
         return this.#planSwaps(command.swaps, command.at)

@@ -140,6 +140,18 @@ export interface SettingsPlan {
   /** The text fields after the change, when the text index must be rebuilt. */
   textFields: string[] | undefined
   rebuildFields: boolean
+  /** What `prepareSettings` built for `commitSettings` to swap in (absent until it ran). */
+  prepared?: PreparedSettings
+}
+
+/** Structures rebuilt for new settings by `prepareSettings`, unseen until `commitSettings`. */
+interface PreparedSettings {
+  /** The field indexes over the new filterable attributes, when those changed. */
+  fields?: FieldIndexes
+  /** The text index over the new text fields, filled, when the text settings changed. */
+  text?: TextIndex
+  /** Per changed embedder, the stored documents' vectors (ids, 32-bit floats back to back). */
+  vectors: Map<string, { ids: Uint32Array; flat: Float32Array }>
 }
 
 export interface PutPlan {
@@ -778,11 +790,21 @@ export class IndexState {
 
   /** Validates `next` against the stored documents and works out what it rebuilds, changing nothing. */
   planSettings(next: Settings): SettingsPlan {
+    return runWhole(this.#planSettings(next))
+  }
+
+  /** `planSettings`, pausing between chunks of the stored documents it reads. */
+  planSettingsInSlices(next: Settings, pause: (() => Promise<void>) | undefined): Promise<SettingsPlan> {
+    return runInSlices(this.#planSettings(next), pause)
+  }
+
+  *#planSettings(next: Settings): Steps<SettingsPlan> {
     const previous = this.#settings
     const changedEmbedders = Object.keys(next.embedders).filter(
       (name) => JSON.stringify(next.embedders[name]) !== JSON.stringify(previous.embedders[name]),
     )
-    for (const name of changedEmbedders) this.#checkEmbedderFits(name, next.embedders[name]!.dimensions)
+    for (const name of changedEmbedders)
+      yield* this.#checkEmbedderFits(name, next.embedders[name]!.dimensions)
     const textChanged =
       JSON.stringify(previous.searchableAttributes) !== JSON.stringify(next.searchableAttributes) ||
       JSON.stringify(previous.stopWords) !== JSON.stringify(next.stopWords) ||
@@ -793,7 +815,7 @@ export class IndexState {
     if (textChanged) {
       const explicit = explicitTextFields(next)
       textFields = next.searchableAttributes.includes('*')
-        ? (runWhole(this.#discoverTextFields(explicit, this.#liveDocs())) ?? explicit)
+        ? ((yield* this.#discoverTextFields(explicit, this.#liveDocs())) ?? explicit)
         : explicit
     }
     const rebuildFields =
@@ -808,12 +830,58 @@ export class IndexState {
       : { text: textConfig(plan.next, plan.textFields), vectors }
   }
 
-  commitSettings(plan: SettingsPlan, fresh: Fresh): void {
-    this.#settings = plan.next
-    if (plan.rebuildFields) this.#rebuildFields()
+  /**
+   * Builds what new settings rebuild (field indexes, the text index in `fresh.text`, the changed
+   * embedders' vectors gathered) from the stored documents, `PREPARE_CHUNK` documents between two
+   * pauses; nothing a reader sees changes until `commitSettings` swaps them in.
+   */
+  async prepareSettings(
+    plan: SettingsPlan,
+    fresh: Fresh,
+    pause: (() => Promise<void>) | undefined,
+  ): Promise<void> {
+    const prepared: PreparedSettings = { vectors: new Map() }
+    if (plan.rebuildFields) {
+      const fields = new FieldIndexes(plan.next.filterableAttributes)
+      let added = 0
+      for (let id = 0; id < this.#nextId; id++) {
+        if (!this.#live.has(id)) continue
+        fields.add(id, this.#docs.get(id)!)
+        if (pause !== undefined && ++added % PREPARE_CHUNK === 0) await pause()
+      }
+      prepared.fields = fields
+    }
     if (plan.textFields !== undefined) {
-      this.#textFields = plan.textFields
-      this.#rebuildText(fresh.text!)
+      await this.#fillText(fresh.text!, plan.textFields, new Map(), pause)
+      prepared.text = fresh.text!
+    }
+    for (const name of plan.changedEmbedders) {
+      const ids: number[] = []
+      const values: number[][] = []
+      for (let id = 0; id < this.#nextId; id++) {
+        const vectors = this.#live.has(id) ? this.#docs.get(id)![VECTORS_FIELD] : undefined
+        const vector = isPlainObject(vectors) ? vectors[name] : undefined
+        if (Array.isArray(vector)) {
+          ids.push(id)
+          values.push(vector as number[])
+        }
+        if (pause !== undefined && (id + 1) % PREPARE_CHUNK === 0) await pause()
+      }
+      const flat = flatten(values, plan.next.embedders[name]!.dimensions)
+      prepared.vectors.set(name, { ids: Uint32Array.from(ids), flat })
+    }
+    plan.prepared = prepared
+  }
+
+  /** Swaps in what `prepareSettings` built: one synchronous step, no document read. */
+  commitSettings(plan: SettingsPlan, fresh: Fresh): void {
+    const prepared = plan.prepared
+    if (prepared === undefined) throw new Error('commitSettings before prepareSettings')
+    this.#settings = plan.next
+    if (prepared.fields !== undefined) this.#fields = prepared.fields
+    if (prepared.text !== undefined) {
+      this.#textFields = plan.textFields!
+      this.#text = prepared.text
     }
     const vectors = new Map<string, BackloggedVectorIndex>()
     for (const name of Object.keys(plan.next.embedders)) {
@@ -821,11 +889,18 @@ export class IndexState {
       if (kept !== undefined && !plan.changedEmbedders.includes(name)) vectors.set(name, kept)
     }
     this.#vectors = vectors
-    for (const name of plan.changedEmbedders) this.#rebuildVectors(name, fresh.vectors.get(name)!)
+    for (const name of plan.changedEmbedders) {
+      const index = fresh.vectors.get(name)!
+      this.#vectors.set(name, index)
+      const { ids, flat } = prepared.vectors.get(name)!
+      if (ids.length > 0) index.addBatch(ids, flat)
+    }
   }
 
-  #checkEmbedderFits(name: string, dimensions: number): void {
+  *#checkEmbedderFits(name: string, dimensions: number): Steps<void> {
+    let seen = 0
     for (const doc of this.#liveDocs()) {
+      if (++seen % PLAN_CHUNK === 0) yield
       const vectors = doc[VECTORS_FIELD]
       const vector = isPlainObject(vectors) ? vectors[name] : undefined
       if (Array.isArray(vector) && vector.length !== dimensions) {
@@ -844,34 +919,12 @@ export class IndexState {
     }
   }
 
-  #rebuildFields(): void {
-    this.#fields = new FieldIndexes(this.#settings.filterableAttributes)
-    for (let id = 0; id < this.#nextId; id++) {
-      const doc = this.#docs.get(id)
-      if (doc !== undefined) this.#fields.add(id, doc)
-    }
-  }
-
   #rebuildText(text: TextIndex): void {
     this.#text = text
     for (let id = 0; id < this.#nextId; id++) {
       const doc = this.#docs.get(id)
       if (doc !== undefined) this.#text.add(id, this.#textOf(doc))
     }
-  }
-
-  #rebuildVectors(name: string, index: BackloggedVectorIndex): void {
-    this.#vectors.set(name, index)
-    const ids: number[] = []
-    const values: number[][] = []
-    for (let id = 0; id < this.#nextId; id++) {
-      const vectors = this.#docs.get(id)?.[VECTORS_FIELD]
-      const vector = isPlainObject(vectors) ? vectors[name] : undefined
-      if (!Array.isArray(vector)) continue
-      ids.push(id)
-      values.push(vector as number[])
-    }
-    if (ids.length > 0) this.#addVectors(name, ids, values)
   }
 
   // Text: with `searchableAttributes: ['*']` the fields are the top-level
