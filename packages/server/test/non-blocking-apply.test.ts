@@ -2,13 +2,15 @@ import { watchEventLoop } from '@shoal/testkit/event-loop'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type InProcessServer, startInProcess } from './harness/in-process.ts'
 
-// A server that never freezes (issue 24): while the engine applies a large document task, the
-// event loop is never held for long, so health checks and searches are answered meanwhile. The
-// engine checks, encodes, stages and publishes a batch in slices (docs/engine.md, Write path).
+// A server that never freezes (issue 24): while the engine applies a large document or settings
+// task, the event loop is never held for long, so health checks and searches are answered
+// meanwhile. The engine checks, encodes, stages and publishes a batch in slices, and builds what
+// new settings rebuild in slices (docs/engine.md, Write path and Settings).
 // The server runs in this process and the hold is measured on its event loop as this thread's
 // CPU time between two ticks of a 5 ms timer (see @shoal/testkit/event-loop): waiting for a core
 // on a loaded machine adds nothing to it. Before the batch that brings an index its first
-// searchable attributes was staged in slices, applying 36k documents held the loop 1.2 s.
+// searchable attributes was staged in slices, applying 36k documents held the loop 1.2 s (1,075 ms
+// of CPU time here on a loaded machine), and the settings change below 592 ms.
 
 const HOLD_BOUND_MS = 200
 const DOCUMENTS = 36_000
