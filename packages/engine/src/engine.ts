@@ -345,14 +345,17 @@ export class Engine {
 
   async #submit(command: Command): Promise<unknown> {
     this.#checkWritable()
-    this.#state.check(command)
-    // A large document write is encoded in slices (see command-slices.ts); the entry joins the
-    // queue now, so log order stays call order whatever the encodings' durations.
+    // A large document write is checked and encoded in slices (see command-slices.ts); the entry
+    // joins the queue now, so log order stays call order whatever their durations. A command the
+    // check refuses is rejected with its error and never logged.
+    const checked = this.#state.checkInSlices(command)
     return new Promise((resolve, reject) => {
-      const encoded = encodeCommandInSlices(command, this.#components.pause).catch((error: unknown) => {
-        reject(error)
-        return undefined
-      })
+      const encoded = checked
+        .then(() => encodeCommandInSlices(command, this.#components.pause))
+        .catch((error: unknown) => {
+          reject(error)
+          return undefined
+        })
       this.#queue.push({ command, encoded, resolve, reject })
       this.#flushing ??= this.#flush()
     })

@@ -67,6 +67,7 @@ function observe(engine: Engine): string {
   const index = engine.index('docs')
   return JSON.stringify({
     kernel: index.search({ q: 'kernel', limit: 200, showRankingScore: true }),
+    extra: index.search({ q: 'extra tool', limit: 200, showRankingScore: true }),
     filtered: index.search({ q: 'zstd linux', filter: 'genre = a', facets: ['genre'], limit: 200 }),
     placeholder: index.search({ limit: 200, facets: ['genre'] }),
     docs: [0, 7, 70, 140].map((id) => {
@@ -114,6 +115,50 @@ describe('a staged commit', () => {
     )
   }, 120_000)
 
+  it('is seen whole or not at all when it brings new searchable attributes, and replays the same', async () => {
+    // With searchableAttributes ['*'], a batch with a new attribute rebuilds the text index: the
+    // kept documents and the batch go to a fresh index in slices, swapped in at publish.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(docArb, { maxLength: 80 }),
+        fc.uniqueArray(docArb, { minLength: 65, maxLength: 151, selector: (doc) => doc.id }),
+        fc.constantFrom(...WORDS),
+        async (initial: Doc[], batch: Doc[], word: string) => {
+          const seen: string[] = []
+          let engine: Engine | undefined
+          let watching = false
+          engine = await start(async () => {
+            await new Promise<void>((resolve) => setImmediate(resolve))
+            if (watching && engine !== undefined) seen.push(observe(engine))
+          })
+          await engine.createIndex('docs', {
+            primaryKey: 'id',
+            settings: { filterableAttributes: ['genre'] },
+          })
+          if (initial.length > 0) await engine.index('docs').addDocuments(initial)
+          const before = observe(engine)
+          watching = true
+          const noted = batch.map((doc) => (doc.id % 2 === 0 ? { ...doc, note: `extra ${word}` } : doc))
+          await engine.index('docs').addDocuments(noted)
+          watching = false
+          const after = observe(engine)
+          expect(seen.length).toBeGreaterThan(0)
+          for (const state of seen) expect([before, after]).toContain(state)
+          expect(engine.index('docs').search({ q: 'extra' }).estimatedTotalHits).toBe(
+            noted.filter((doc) => 'note' in doc).length,
+          )
+          const plain = await start(undefined)
+          const log = await engine.readLog(1, Number.MAX_SAFE_INTEGER)
+          if (!log.ok) throw new Error('log compacted')
+          await plain.appendFollowed(log.entries)
+          expect(Buffer.from(engine.image()).equals(Buffer.from(plain.image()))).toBe(true)
+          await Promise.all([engine.close(), plain.close()])
+        },
+      ),
+      { numRuns: 10 },
+    )
+  }, 120_000)
+
   it('replays to the same image, and an image taken while a batch is staged holds none of it', async () => {
     let staged: Engine | undefined
     const midImages: Uint8Array[] = []
@@ -156,6 +201,45 @@ describe('a staged commit', () => {
     }
     await Promise.all([staged.close(), plain.close(), restored.close()])
   }, 120_000)
+
+  it('rebuilds for new settings in slices, seen whole or not at all, and replays the same', async () => {
+    const seen: string[] = []
+    let engine: Engine | undefined
+    let watching = false
+    engine = await start(async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      if (watching && engine !== undefined) seen.push(observe(engine))
+    })
+    await engine.createIndex('docs', {
+      primaryKey: 'id',
+      settings: { searchableAttributes: ['note'], filterableAttributes: ['genre'] },
+    })
+    const docs = Array.from({ length: 600 }, (_, i) => ({
+      id: i,
+      title: `${WORDS[i % WORDS.length]} ${WORDS[(i * 3) % WORDS.length]}`,
+      genre: GENRES[i % 3]!,
+      note: i % 5 === 0 ? 'extra tool' : 'plain',
+    }))
+    await engine.index('docs').addDocuments(docs)
+    const before = observe(engine)
+    watching = true
+    // New filterable attributes (field indexes rebuilt) and searchable ones (text index rebuilt).
+    await engine
+      .index('docs')
+      .updateSettings({ searchableAttributes: ['title', 'note'], filterableAttributes: ['genre', 'note'] })
+    watching = false
+    const after = observe(engine)
+    expect(after).not.toBe(before)
+    expect(seen.length).toBeGreaterThan(3)
+    for (const state of seen) expect([before, after]).toContain(state)
+    const plain = await start(undefined)
+    const log = await engine.readLog(1, Number.MAX_SAFE_INTEGER)
+    if (!log.ok) throw new Error('log compacted')
+    await plain.appendFollowed(log.entries)
+    expect(Buffer.from(engine.image()).equals(Buffer.from(plain.image()))).toBe(true)
+    expect(observe(plain)).toBe(after)
+    await Promise.all([engine.close(), plain.close()])
+  })
 
   it('leaves nothing of a batch whose staging fails part way', async () => {
     let failAt = -1

@@ -25,6 +25,8 @@ import {
   IndexState,
   type Needs,
   newIndexNeeds,
+  type PutPlan,
+  type SettingsPlan,
 } from './index-state.ts'
 import { externalIdKey } from './primary-key.ts'
 import { filterDocuments } from './search.ts'
@@ -33,8 +35,11 @@ import { defaultSettings, mergeSettings } from './settings.ts'
 /** A validated command: what it needs created, and the synchronous change. */
 interface Step {
   needs: Needs
-  /** Work done ahead of `commit` that changes nothing a reader sees (may pause between chunks). */
-  prepare?(): Promise<void>
+  /**
+   * Work done ahead of `commit`, with the cores `needs` asked for, that changes nothing a reader
+   * sees (may pause between chunks).
+   */
+  prepare?(fresh: Fresh): Promise<void>
   commit(fresh: Fresh): IndexInfo | WriteResult | Settings | null
 }
 
@@ -78,19 +83,69 @@ export class DatabaseState {
   async apply(command: Command): Promise<ApplyResult> {
     let step: Step
     try {
-      step = this.#plan(command)
+      step = await this.#planInSlices(command)
     } catch (error) {
       if (error instanceof ShoalError) return { ok: false, error }
       throw error
     }
     const fresh = await createFresh(this.#components, step.needs)
-    await step.prepare?.()
+    await step.prepare?.(fresh)
     return { ok: true, value: step.commit(fresh) }
   }
 
   /** Throws the error `apply(command)` would return, changing nothing. */
   check(command: Command): void {
     this.#plan(command)
+  }
+
+  /**
+   * `check`, a large document write's validation pausing between chunks (the components'
+   * `pause`): it checks the command against the state as that state is while it runs. Whatever
+   * is checked synchronously (that the index exists) is checked before the first pause.
+   */
+  async checkInSlices(command: Command): Promise<void> {
+    await this.#planInSlices(command)
+  }
+
+  /** `#plan`, with the planning of a document write or a settings change paused between chunks. */
+  async #planInSlices(command: Command): Promise<Step> {
+    const pause = this.#components.pause
+    if (pause === undefined) return this.#plan(command)
+    if (command.type === 'addDocuments') {
+      const index = this.index(command.uid)
+      const plan = await index.planPutInSlices(command.documents, command.merge, command.primaryKey, pause)
+      return this.#putStep(command, index, plan)
+    }
+    if (command.type === 'updateSettings') {
+      const index = this.index(command.uid)
+      const next = mergeSettings(index.settings, command.settings)
+      return this.#settingsStep(command, index, await index.planSettingsInSlices(next, pause))
+    }
+    return this.#plan(command)
+  }
+
+  #settingsStep(command: Command & { type: 'updateSettings' }, index: IndexState, plan: SettingsPlan): Step {
+    return {
+      needs: index.settingsNeeds(plan),
+      prepare: (fresh) => index.prepareSettings(plan, fresh, this.#components.pause),
+      commit: (fresh) => {
+        index.commitSettings(plan, fresh)
+        index.updatedAt = command.at
+        return plan.next
+      },
+    }
+  }
+
+  #putStep(command: Command & { type: 'addDocuments' }, index: IndexState, plan: PutPlan): Step {
+    return {
+      needs: index.putNeeds(plan),
+      prepare: (fresh) => index.preparePut(plan, fresh, this.#components.pause),
+      commit: () => {
+        index.commitPut(plan)
+        index.updatedAt = command.at
+        return { indexedDocuments: command.documents.length, primaryKey: plan.primaryKey }
+      },
+    }
   }
 
   #plan(command: Command): Step {
@@ -161,16 +216,11 @@ export class DatabaseState {
       }
       case 'addDocuments': {
         const index = this.index(command.uid)
-        const plan = index.planPut(command.documents, command.merge, command.primaryKey)
-        return {
-          needs: index.putNeeds(plan),
-          prepare: () => index.preparePut(plan, this.#components.pause),
-          commit: (fresh) => {
-            index.commitPut(plan, fresh)
-            index.updatedAt = command.at
-            return { indexedDocuments: command.documents.length, primaryKey: plan.primaryKey }
-          },
-        }
+        return this.#putStep(
+          command,
+          index,
+          index.planPut(command.documents, command.merge, command.primaryKey),
+        )
       }
       case 'deleteDocuments': {
         const index = this.index(command.uid)
@@ -231,15 +281,11 @@ export class DatabaseState {
       }
       case 'updateSettings': {
         const index = this.index(command.uid)
-        const plan = index.planSettings(mergeSettings(index.settings, command.settings))
-        return {
-          needs: index.settingsNeeds(plan),
-          commit: (fresh) => {
-            index.commitSettings(plan, fresh)
-            index.updatedAt = command.at
-            return plan.next
-          },
-        }
+        return this.#settingsStep(
+          command,
+          index,
+          index.planSettings(mergeSettings(index.settings, command.settings)),
+        )
       }
       case 'swapIndexes':
         return this.#planSwaps(command.swaps, command.at)

@@ -44,6 +44,7 @@ import type {
 } from './ports.ts'
 import { documentKey, inferPrimaryKey } from './primary-key.ts'
 import { withDefaults } from './settings.ts'
+import { runInSlices, runWhole, type Steps } from './stepwise.ts'
 import { BackloggedVectorIndex } from './vector-backlog.ts'
 
 export interface Components {
@@ -64,6 +65,8 @@ const FLOAT32_MAX = 3.4028234663852886e38
 const MIN_BITSET = 1024
 /** Documents analysed between two pauses of `preparePut`. */
 const PREPARE_CHUNK = 64
+/** Documents checked (or given ids) between two pauses of `planPutInSlices` and `preparePut`. */
+const PLAN_CHUNK = 256
 /** Documents of an image loaded between two pauses of `fromImage`. */
 const LOAD_CHUNK = 1024
 
@@ -137,6 +140,18 @@ export interface SettingsPlan {
   /** The text fields after the change, when the text index must be rebuilt. */
   textFields: string[] | undefined
   rebuildFields: boolean
+  /** What `prepareSettings` built for `commitSettings` to swap in (absent until it ran). */
+  prepared?: PreparedSettings
+}
+
+/** Structures rebuilt for new settings by `prepareSettings`, unseen until `commitSettings`. */
+interface PreparedSettings {
+  /** The field indexes over the new filterable attributes, when those changed. */
+  fields?: FieldIndexes
+  /** The text index over the new text fields, filled, when the text settings changed. */
+  text?: TextIndex
+  /** Per changed embedder, the stored documents' vectors (ids, 32-bit floats back to back). */
+  vectors: Map<string, { ids: Uint32Array; flat: Float32Array }>
 }
 
 export interface PutPlan {
@@ -149,7 +164,7 @@ export interface PutPlan {
   preparedVectors?: Map<string, { positions: number[]; flat: Float32Array }>
   /** The text fields after the batch, when it brings new ones (the text index is rebuilt). */
   textFields: string[] | undefined
-  /** What `preparePut` staged for `commitPut` to publish (absent when the text index is rebuilt). */
+  /** What `preparePut` staged for `commitPut` to publish (absent until it ran). */
   staged?: StagedPut
 }
 
@@ -173,6 +188,8 @@ interface StagedPut {
   nextId: number
   /** Per top-level attribute, how many new documents hold it (the field distribution's change). */
   fieldCounts: Map<string, number>
+  /** The text index rebuilt over the batch's new text fields, when it brings some. */
+  rebuiltText?: TextIndex
 }
 
 export class IndexState {
@@ -317,12 +334,33 @@ export class IndexState {
    * ones when `merge`), changing nothing. The last occurrence of a key wins.
    */
   planPut(docs: readonly unknown[], merge: boolean, primaryKeyOption: string | null): PutPlan {
+    return runWhole(this.#planPut(docs, merge, primaryKeyOption))
+  }
+
+  /**
+   * `planPut`, pausing between chunks of `PLAN_CHUNK` documents. The caller keeps the index
+   * unchanged until it resolves (commands apply one at a time), or uses the plan only as a check.
+   */
+  planPutInSlices(
+    docs: readonly unknown[],
+    merge: boolean,
+    primaryKeyOption: string | null,
+    pause: (() => Promise<void>) | undefined,
+  ): Promise<PutPlan> {
+    return runInSlices(this.#planPut(docs, merge, primaryKeyOption), pause)
+  }
+
+  *#planPut(docs: readonly unknown[], merge: boolean, primaryKeyOption: string | null): Steps<PutPlan> {
     if (!Array.isArray(docs)) {
       throw new InvalidDocumentError('The documents must be an array of objects.', 'invalid_document_fields')
     }
     const primaryKey = this.#resolvePrimaryKey(docs, primaryKeyOption)
     const finals = new Map<string, Doc>()
-    docs.forEach((doc, position) => {
+    for (let position = 0; position < docs.length; position++) {
+      if ((position + 1) % PLAN_CHUNK === 0) yield
+      // A hole of a sparse array is skipped, as `forEach` skips it.
+      if (!(position in docs)) continue
+      const doc: unknown = docs[position]
       if (!isPlainObject(doc)) {
         throw new InvalidDocumentError(
           `Document at position ${position} is not a JSON object: \`${JSON.stringify(doc)}\`.`,
@@ -339,21 +377,25 @@ export class IndexState {
       }
       finals.delete(key)
       finals.set(key, final)
-    })
+    }
     this.#checkComputedVectors(finals)
-    return { primaryKey, finals, textFields: this.#discoverTextFields(this.#textFields, finals.values()) }
+    const textFields = yield* this.#discoverTextFields(this.#textFields, finals.values())
+    return { primaryKey, finals, textFields }
   }
 
   /**
-   * Gathers the batch's vectors and analyses its text ahead of `commitPut`, calling `pause`
+   * Gathers the batch's vectors and stages the batch ahead of `commitPut`, calling `pause`
    * between chunks of `PREPARE_CHUNK` documents so that a large batch does not hold the event
-   * loop; nothing a reader sees changes. The text is not analysed when the batch rebuilds the
-   * text index.
+   * loop; nothing a reader sees changes. When the batch brings new text fields, the text goes
+   * to `fresh.text` (the rebuilt text index, unseen until `commitPut` swaps it in): the stored
+   * documents the batch keeps are added to it first, then the batch's own; otherwise the batch's
+   * text is staged in the live text index.
    */
-  async preparePut(plan: PutPlan, pause: (() => Promise<void>) | undefined): Promise<void> {
+  async preparePut(plan: PutPlan, fresh: Fresh, pause: (() => Promise<void>) | undefined): Promise<void> {
     const vectors = this.#vectors
     const prepared = new Map<string, { positions: number[]; flat: Float32Array }>()
-    for (const [name, { positions, values }] of this.#vectorLists(plan.finals.values())) {
+    const lists = await runInSlices(this.#vectorLists(plan.finals.values()), pause)
+    for (const [name, { positions, values }] of lists) {
       const dimensions = this.#settings.embedders[name]!.dimensions
       const flat = new Float32Array(values.length * dimensions)
       for (let i = 0; i < values.length; i++) {
@@ -365,16 +407,22 @@ export class IndexState {
     // Only valid for the structures they were made for (a command in between could not replace
     // them, as commands apply one at a time, but a stale plan must not be used).
     if (vectors === this.#vectors) plan.preparedVectors = prepared
-    if (plan.textFields !== undefined) return
-    const staged = this.#beginStage(plan)
+    const staged = await runInSlices(this.#beginStage(plan), pause)
+    const rebuilt = plan.textFields === undefined ? undefined : fresh.text
+    if (rebuilt !== undefined) {
+      await this.#fillText(rebuilt, plan.textFields!, staged.replaced, pause)
+      staged.rebuiltText = rebuilt
+    }
     const text = this.#text
+    const textFields = plan.textFields ?? this.#textFields
     // New documents stored so far, dropped again if staging fails part way.
     const stored: { id: number; doc: Doc }[] = []
     let position = 0
     try {
       for (const [key, doc] of plan.finals) {
         const id = staged.ids[position]!
-        text.stage(id, text.prepare(this.#textOf(doc)))
+        if (rebuilt !== undefined) rebuilt.add(id, this.#textOf(doc, textFields))
+        else text.stage(id, text.prepare(this.#textOf(doc, textFields)))
         const hash = documentHash(key, encodeValue(doc))
         staged.hashes[2 * position] = hash.high
         staged.hashes[2 * position + 1] = hash.low
@@ -394,15 +442,34 @@ export class IndexState {
         if (pause !== undefined && position % PREPARE_CHUNK === 0) await pause()
       }
     } catch (error) {
-      this.#abandonStage(stored)
+      this.#abandonStage(stored, rebuilt === undefined)
       throw error
     }
     plan.staged = staged
   }
 
+  /**
+   * Adds the live documents a batch keeps (all but those it replaces) to `text`, a text index
+   * being rebuilt over `fields`, in id order and `PREPARE_CHUNK` documents between two pauses.
+   */
+  async #fillText(
+    text: TextIndex,
+    fields: readonly string[],
+    replaced: ReadonlyMap<string, number>,
+    pause: (() => Promise<void>) | undefined,
+  ): Promise<void> {
+    const skipped = new Set(replaced.values())
+    let added = 0
+    for (let id = 0; id < this.#nextId; id++) {
+      if (!this.#live.has(id) || skipped.has(id)) continue
+      text.add(id, this.#textOf(this.#docs.get(id)!, fields))
+      if (pause !== undefined && ++added % PREPARE_CHUNK === 0) await pause()
+    }
+  }
+
   /** Undoes a staging that failed part way: nothing of it was visible, and nothing stays. */
-  #abandonStage(stored: readonly { id: number; doc: Doc }[]): void {
-    this.#text.discard()
+  #abandonStage(stored: readonly { id: number; doc: Doc }[], stagedText: boolean): void {
+    if (stagedText) this.#text.discard()
     for (const { id } of stored) {
       this.#keyToId.delete(this.#keys[id]!)
       this.#docs.delete(id)
@@ -412,16 +479,17 @@ export class IndexState {
   }
 
   /**
-   * The ids of a batch's documents, by the rule `#insert` follows: a replaced document keeps its
-   * id, a new one takes the smallest free id, else the next one. The live bitset grows to hold
+   * The ids of a batch's documents (the reuse rule of the file's header): a replaced document
+   * keeps its id, a new one takes the smallest free id, else the next one. The live bitset grows to hold
    * them (its content does not change).
    */
-  #beginStage(plan: PutPlan): StagedPut {
+  *#beginStage(plan: PutPlan): Steps<StagedPut> {
     const replaced = new Map<string, number>()
     const ids: number[] = []
     let freeTaken = 0
     let nextId = this.#nextId
     for (const key of plan.finals.keys()) {
+      if ((ids.length + 1) % PLAN_CHUNK === 0) yield
       const old = this.#keyToId.get(key)
       if (old !== undefined) {
         replaced.set(key, old)
@@ -453,7 +521,7 @@ export class IndexState {
    * hash and count are set, and the text index publishes its staged postings (a step over the
    * terms the batch touches). No document is analysed, encoded or hashed here.
    */
-  #publishPut(staged: StagedPut): Uint32Array {
+  #publishPut(plan: PutPlan, staged: StagedPut): Uint32Array {
     const { ids, hashes, buckets } = staged
     if (staged.replacing.length > 0) this.#swapReplaced(staged)
     this.#free.length -= staged.freeTaken
@@ -467,7 +535,10 @@ export class IndexState {
     this.#liveCount += ids.length
     for (const [field, count] of staged.fieldCounts)
       this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + count)
-    this.#text.publish()
+    if (staged.rebuiltText !== undefined) {
+      this.#textFields = plan.textFields!
+      this.#text = staged.rebuiltText
+    } else this.#text.publish()
     return ids
   }
 
@@ -496,10 +567,11 @@ export class IndexState {
   }
 
   /** The vectors of `docs` per embedder, and each one's document position in `docs`. */
-  #vectorLists(docs: Iterable<Doc>): Map<string, { positions: number[]; values: number[][] }> {
+  *#vectorLists(docs: Iterable<Doc>): Steps<Map<string, { positions: number[]; values: number[][] }>> {
     const lists = new Map<string, { positions: number[]; values: number[][] }>()
     let position = 0
     for (const doc of docs) {
+      if ((position + 1) % PLAN_CHUNK === 0) yield
       const vectors = doc[VECTORS_FIELD]
       if (isPlainObject(vectors)) {
         for (const name of this.#vectors.keys()) {
@@ -525,27 +597,11 @@ export class IndexState {
       : { text: textConfig(this.#settings, plan.textFields), vectors: [] }
   }
 
-  commitPut(plan: PutPlan, fresh: Fresh): void {
+  /** Publishes the batch `preparePut` staged (see `#publishPut`): one synchronous step. */
+  commitPut(plan: PutPlan): void {
+    if (plan.staged === undefined) throw new Error('commitPut before preparePut')
     this.primaryKey = plan.primaryKey
-    if (plan.staged !== undefined) {
-      this.#addPreparedVectors(plan, this.#publishPut(plan.staged))
-      return
-    }
-    if (plan.textFields !== undefined) {
-      this.#textFields = plan.textFields
-      this.#rebuildText(fresh.text!)
-    }
-    // Every replaced document leaves every structure first (the field indexes in one pass per
-    // array), then comes back under its own id.
-    const replaced = new Map<string, number>()
-    for (const key of plan.finals.keys()) {
-      const old = this.#keyToId.get(key)
-      if (old !== undefined) replaced.set(key, old)
-    }
-    this.#removeAll([...replaced.values()], false)
-    const ids: number[] = []
-    for (const [key, doc] of plan.finals) ids.push(this.#insert(key, doc, replaced.get(key)))
-    this.#addPreparedVectors(plan, ids)
+    this.#addPreparedVectors(plan, this.#publishPut(plan, plan.staged))
   }
 
   /** Queues the batch's vectors under the ids its documents took. */
@@ -559,7 +615,7 @@ export class IndexState {
       }
       return
     }
-    for (const [name, { positions, values }] of this.#vectorLists(plan.finals.values())) {
+    for (const [name, { positions, values }] of runWhole(this.#vectorLists(plan.finals.values()))) {
       this.#addVectors(
         name,
         positions.map((position) => ids[position]!),
@@ -579,7 +635,9 @@ export class IndexState {
       return this.primaryKey
     }
     if (option !== null) return option
-    return inferPrimaryKey(docs.filter(isPlainObject).slice(0, 1))
+    // Inferred from the first document that is an object (a batch's others are not looked at).
+    const first = docs.find(isPlainObject)
+    return inferPrimaryKey(first === undefined ? [] : [first])
   }
 
   #storedByKey(key: string): Doc | undefined {
@@ -648,24 +706,6 @@ export class IndexState {
         }
       }
     }
-  }
-
-  /** Indexes `doc` under `reuse` (an id just removed) or a newly taken id. */
-  #insert(key: string, doc: Doc, reuse: number | undefined): number {
-    const id = reuse ?? (this.#free.length > 0 ? this.#free.pop()! : this.#nextId++)
-    if (id >= this.#live.capacity) this.#resizeLive(Math.max(id + 1, this.#live.capacity * 2))
-    this.#keyToId.set(key, id)
-    this.#docs.set(id, doc)
-    this.#digests.set(id, key, encodeValue(doc))
-    this.#keys[id] = key
-    this.#live.add(id)
-    this.#liveCount++
-    for (const field of Object.keys(doc)) {
-      this.#fieldDistribution.set(field, (this.#fieldDistribution.get(field) ?? 0) + 1)
-    }
-    this.#fields.add(id, doc)
-    this.#text.add(id, this.#textOf(doc))
-    return id
   }
 
   /**
@@ -773,11 +813,20 @@ export class IndexState {
 
   /** Validates `next` against the stored documents and works out what it rebuilds, changing nothing. */
   planSettings(next: Settings): SettingsPlan {
+    return runWhole(this.#planSettings(next))
+  }
+
+  /** `planSettings`, pausing between chunks of the stored documents it reads. */
+  planSettingsInSlices(next: Settings, pause: (() => Promise<void>) | undefined): Promise<SettingsPlan> {
+    return runInSlices(this.#planSettings(next), pause)
+  }
+
+  *#planSettings(next: Settings): Steps<SettingsPlan> {
     const previous = this.#settings
     const changedEmbedders = Object.keys(next.embedders).filter(
       (name) => JSON.stringify(next.embedders[name]) !== JSON.stringify(previous.embedders[name]),
     )
-    for (const name of changedEmbedders) this.#checkEmbedderFits(name, next.embedders[name]!)
+    for (const name of changedEmbedders) yield* this.#checkEmbedderFits(name, next.embedders[name]!)
     const textChanged =
       JSON.stringify(previous.searchableAttributes) !== JSON.stringify(next.searchableAttributes) ||
       JSON.stringify(previous.stopWords) !== JSON.stringify(next.stopWords) ||
@@ -788,7 +837,7 @@ export class IndexState {
     if (textChanged) {
       const explicit = explicitTextFields(next)
       textFields = next.searchableAttributes.includes('*')
-        ? (this.#discoverTextFields(explicit, this.#liveDocs()) ?? explicit)
+        ? ((yield* this.#discoverTextFields(explicit, this.#liveDocs())) ?? explicit)
         : explicit
     }
     const rebuildFields =
@@ -803,12 +852,58 @@ export class IndexState {
       : { text: textConfig(plan.next, plan.textFields), vectors }
   }
 
-  commitSettings(plan: SettingsPlan, fresh: Fresh): void {
-    this.#settings = plan.next
-    if (plan.rebuildFields) this.#rebuildFields()
+  /**
+   * Builds what new settings rebuild (field indexes, the text index in `fresh.text`, the changed
+   * embedders' vectors gathered) from the stored documents, `PREPARE_CHUNK` documents between two
+   * pauses; nothing a reader sees changes until `commitSettings` swaps them in.
+   */
+  async prepareSettings(
+    plan: SettingsPlan,
+    fresh: Fresh,
+    pause: (() => Promise<void>) | undefined,
+  ): Promise<void> {
+    const prepared: PreparedSettings = { vectors: new Map() }
+    if (plan.rebuildFields) {
+      const fields = new FieldIndexes(plan.next.filterableAttributes)
+      let added = 0
+      for (let id = 0; id < this.#nextId; id++) {
+        if (!this.#live.has(id)) continue
+        fields.add(id, this.#docs.get(id)!)
+        if (pause !== undefined && ++added % PREPARE_CHUNK === 0) await pause()
+      }
+      prepared.fields = fields
+    }
     if (plan.textFields !== undefined) {
-      this.#textFields = plan.textFields
-      this.#rebuildText(fresh.text!)
+      await this.#fillText(fresh.text!, plan.textFields, new Map(), pause)
+      prepared.text = fresh.text!
+    }
+    for (const name of plan.changedEmbedders) {
+      const ids: number[] = []
+      const values: number[][] = []
+      for (let id = 0; id < this.#nextId; id++) {
+        const vectors = this.#live.has(id) ? this.#docs.get(id)![VECTORS_FIELD] : undefined
+        const vector = isPlainObject(vectors) ? vectors[name] : undefined
+        if (Array.isArray(vector)) {
+          ids.push(id)
+          values.push(vector as number[])
+        }
+        if (pause !== undefined && (id + 1) % PREPARE_CHUNK === 0) await pause()
+      }
+      const flat = flatten(values, plan.next.embedders[name]!.dimensions)
+      prepared.vectors.set(name, { ids: Uint32Array.from(ids), flat })
+    }
+    plan.prepared = prepared
+  }
+
+  /** Swaps in what `prepareSettings` built: one synchronous step, no document read. */
+  commitSettings(plan: SettingsPlan, fresh: Fresh): void {
+    const prepared = plan.prepared
+    if (prepared === undefined) throw new Error('commitSettings before prepareSettings')
+    this.#settings = plan.next
+    if (prepared.fields !== undefined) this.#fields = prepared.fields
+    if (prepared.text !== undefined) {
+      this.#textFields = plan.textFields!
+      this.#text = prepared.text
     }
     const vectors = new Map<string, BackloggedVectorIndex>()
     for (const name of Object.keys(plan.next.embedders)) {
@@ -816,12 +911,19 @@ export class IndexState {
       if (kept !== undefined && !plan.changedEmbedders.includes(name)) vectors.set(name, kept)
     }
     this.#vectors = vectors
-    for (const name of plan.changedEmbedders) this.#rebuildVectors(name, fresh.vectors.get(name)!)
+    for (const name of plan.changedEmbedders) {
+      const index = fresh.vectors.get(name)!
+      this.#vectors.set(name, index)
+      const { ids, flat } = prepared.vectors.get(name)!
+      if (ids.length > 0) index.addBatch(ids, flat)
+    }
   }
 
-  #checkEmbedderFits(name: string, embedder: EmbedderSettings): void {
+  *#checkEmbedderFits(name: string, embedder: EmbedderSettings): Steps<void> {
     const dimensions = embedder.dimensions
+    let seen = 0
     for (const doc of this.#liveDocs()) {
+      if (++seen % PLAN_CHUNK === 0) yield
       const vectors = doc[VECTORS_FIELD]
       const vector = isPlainObject(vectors) ? vectors[name] : undefined
       if (embedder.source === 'rest' && !Array.isArray(vector)) {
@@ -846,14 +948,6 @@ export class IndexState {
     }
   }
 
-  #rebuildFields(): void {
-    this.#fields = new FieldIndexes(this.#settings.filterableAttributes)
-    for (let id = 0; id < this.#nextId; id++) {
-      const doc = this.#docs.get(id)
-      if (doc !== undefined) this.#fields.add(id, doc)
-    }
-  }
-
   #rebuildText(text: TextIndex): void {
     this.#text = text
     for (let id = 0; id < this.#nextId; id++) {
@@ -862,30 +956,18 @@ export class IndexState {
     }
   }
 
-  #rebuildVectors(name: string, index: BackloggedVectorIndex): void {
-    this.#vectors.set(name, index)
-    const ids: number[] = []
-    const values: number[][] = []
-    for (let id = 0; id < this.#nextId; id++) {
-      const vectors = this.#docs.get(id)?.[VECTORS_FIELD]
-      const vector = isPlainObject(vectors) ? vectors[name] : undefined
-      if (!Array.isArray(vector)) continue
-      ids.push(id)
-      values.push(vector as number[])
-    }
-    if (ids.length > 0) this.#addVectors(name, ids, values)
-  }
-
   // Text: with `searchableAttributes: ['*']` the fields are the top-level
   // attributes in order of first appearance; a batch that brings a new one
   // rebuilds the text index once (rare: documents of an index share a shape).
 
   /** `fields` plus the new top-level attributes of `docs`, or undefined when there are none. */
-  #discoverTextFields(fields: string[], docs: Iterable<Doc>): string[] | undefined {
+  *#discoverTextFields(fields: string[], docs: Iterable<Doc>): Steps<string[] | undefined> {
     if (!this.#settings.searchableAttributes.includes('*')) return undefined
     const known = new Set(fields)
     const added: string[] = []
+    let seen = 0
     for (const doc of docs) {
+      if (++seen % PLAN_CHUNK === 0) yield
       for (const key of Object.keys(doc)) {
         if (key === VECTORS_FIELD || known.has(key)) continue
         known.add(key)
@@ -895,9 +977,10 @@ export class IndexState {
     return added.length === 0 ? undefined : [...fields, ...added]
   }
 
-  #textOf(doc: Doc): Record<string, string[]> {
+  /** The text of `doc` under `fields` (by default the index's text fields), as the text index takes it. */
+  #textOf(doc: Doc, fields: readonly string[] = this.#textFields): Record<string, string[]> {
     const out: Record<string, string[]> = {}
-    for (const field of this.#textFields) {
+    for (const field of fields) {
       const texts: string[] = []
       for (const value of valuesAt(doc, field)) collectText(value, texts)
       if (texts.length > 0) out[field] = texts
