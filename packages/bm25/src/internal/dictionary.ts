@@ -101,6 +101,32 @@ export class TermDictionary {
     }
   }
 
+  /**
+   * `forEachWithin` over several dictionaries in one walk (`SortedRun.forEachWithinAll`): `visit`
+   * gets each term within `maxEdits` of `word` once per dictionary holding it, with that
+   * dictionary's position in `dictionaries` and its id there.
+   */
+  static forEachWithinAll(
+    dictionaries: readonly TermDictionary[],
+    word: string,
+    maxEdits: number,
+    visit: (term: string, dictionary: number, id: number, edits: number) => void,
+  ): void {
+    const runs: SortedRun[] = []
+    const owners: number[] = []
+    dictionaries.forEach((dictionary, d) => {
+      for (const run of dictionary.#runs()) {
+        if (run.size === 0) continue
+        runs.push(run)
+        owners.push(d)
+      }
+    })
+    SortedRun.forEachWithinAll(runs, word, maxEdits, (term, run, edits) => {
+      const owner = owners[run]!
+      visit(term, owner, dictionaries[owner]!.#ids.get(term)!, edits)
+    })
+  }
+
   /** Calls `visit` with every term and its id. */
   forEach(visit: (term: string, id: number) => void): void {
     this.#terms.forEach(visit)
