@@ -55,7 +55,11 @@ export class SortedRun {
    * Calls `visit` with every term within `maxEdits` of `word` (optimal string alignment distance:
    * insertions, deletions, substitutions, adjacent transpositions) and its distance, in order.
    */
-  forEachWithin(word: string, maxEdits: number, visit: (term: string, edits: number) => void): void {
+  forEachWithin(
+    word: string,
+    maxEdits: number,
+    visit: (term: string, edits: number, position: number) => void,
+  ): void {
     const sorted = this.terms
     const lcp = this.#commonPrefixes()
     const n = word.length
@@ -83,7 +87,7 @@ export class SortedRun {
       }
       valid = term.length
       const edits = rows[term.length]![n]!
-      if (edits <= maxEdits) visit(term, edits)
+      if (edits <= maxEdits) visit(term, edits, i)
       i++
     }
   }
