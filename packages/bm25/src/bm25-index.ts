@@ -23,6 +23,7 @@ import {
   checkTypos,
   chooseQueryTerms,
   collectCandidates,
+  collectCandidatesAcross,
   type ExpandedTerm,
   PREFIX_WEIGHT,
   type QueryCandidates,
@@ -681,6 +682,31 @@ export class Bm25Index {
   queryCandidates(query: string, options: Pick<SearchOptions, 'prefix' | 'typos'> = {}): QueryCandidates {
     if (typeof query !== 'string') throw new Bm25InputError('query must be a string')
     return collectCandidates(query, this.analyzer, this.#dictionary, (id) => this.#df[id] ?? 0, {
+      prefix: options.prefix ?? true,
+      typos: checkTypos(options.typos),
+    })
+  }
+
+  /**
+   * `mergeQueryCandidates` of every index's `queryCandidates(query, options)`, the typo variants
+   * found in one walk over all their dictionaries: for the shards of one collection held in one
+   * process, whose separate walks would each repeat the dense top of the dictionary's trie.
+   */
+  static queryCandidatesAcross(
+    indexes: readonly Bm25Index[],
+    query: string,
+    options: Pick<SearchOptions, 'prefix' | 'typos'> = {},
+  ): QueryCandidates {
+    if (typeof query !== 'string') throw new Bm25InputError('query must be a string')
+    const parts = indexes.map((index) => {
+      const df = index.#df
+      return {
+        analyzer: index.analyzer,
+        dictionary: index.#dictionary,
+        docFrequency: (id: number) => df[id] ?? 0,
+      }
+    })
+    return collectCandidatesAcross(query, parts, {
       prefix: options.prefix ?? true,
       typos: checkTypos(options.typos),
     })

@@ -87,6 +87,45 @@ describe('distributed IDF (issue: 4 shards searched with merged stats equal one 
     }
   })
 
+  it("queryCandidatesAcross equals merging each index's candidates, removed documents and late terms included", async () => {
+    const random = seeded(13)
+    const word = wordSource(random, 500)
+    const text = (n: number) => Array.from({ length: n }, word).join(' ')
+    const shards = await Promise.all([0, 1, 2, 3, 4, 5].map(() => Bm25Index.create({ fields })))
+    const add = (from: number, to: number) => {
+      for (let id = from; id < to; id++)
+        shards[(id * 7919) % 6]!.add(id, {
+          title: text(1 + Math.floor(random() * 3)),
+          body: text(Math.floor(random() * 20)),
+        })
+    }
+    const check = (round: string) => {
+      for (let q = 0; q < 30; q++) {
+        const first = word()
+        const last = word()
+        const query = `${first.slice(1)}${first[0]} ${word()} ${last.slice(0, Math.max(1, last.length - 2))}`
+        for (const options of [
+          { prefix: true, typos: 2 },
+          { prefix: false, typos: 1 },
+          { prefix: true, typos: 'auto' },
+          { prefix: true, typos: 0 },
+        ] as const) {
+          const merged = mergeQueryCandidates(shards.map((shard) => shard.queryCandidates(query, options)))
+          expect(Bm25Index.queryCandidatesAcross(shards, query, options), `${round}: ${query}`).toEqual(
+            merged,
+          )
+        }
+      }
+    }
+    add(0, 900)
+    check('first documents')
+    // Terms added after a query sit in a recent run; removed documents leave terms nobody holds.
+    add(900, 1200)
+    for (let id = 0; id < 300; id += 3) shards[(id * 7919) % 6]!.remove(id)
+    check('after adds and removals')
+    expect(Bm25Index.queryCandidatesAcross([], 'anything')).toEqual({ words: [] })
+  })
+
   it('stats report document count, per-field total length and document frequencies', async () => {
     const index = await Bm25Index.create({ fields })
     index.add(1, { title: 'red fox', body: 'a red red fox runs' })

@@ -111,4 +111,40 @@ describe('typo search over the sorted dictionary', () => {
     expect(ids).toEqual([...ids].sort())
     expect(ids.length).toBe(dictionary.size)
   })
+
+  it('walks several dictionaries at once and finds what walking each one finds', () => {
+    // TermDictionary.forEachWithinAll: one walk of the union's trie (shards of one collection).
+    const rng = new Rng(SEED + 2)
+    const dictionaries = [0, 1, 2, 3, 4].map(() => new TermDictionary())
+    const shared: string[] = []
+    for (let i = 0; i < 400; i++) shared.push(randomWord(rng, 1, 9))
+    for (let round = 0; round < 20; round++) {
+      // Terms land in several dictionaries (a term held by several shards), some in recent runs.
+      for (let i = 0; i < 150; i++) {
+        const term =
+          rng.next() < 0.5 ? shared[Math.floor(rng.next() * shared.length)]! : randomWord(rng, 1, 9)
+        for (const dictionary of dictionaries) if (rng.next() < 0.4) dictionary.intern(term)
+      }
+      for (let q = 0; q < 15; q++) {
+        const base = q % 3 === 0 ? randomWord(rng, 0, 10) : shared[Math.floor(rng.next() * shared.length)]!
+        const word = misspell(rng, base, Math.floor(rng.next() * 3))
+        const max = q % 4
+        const separately = dictionaries.flatMap((dictionary, d) =>
+          indexed(dictionary, word, max).map((found) => `${d}:${found}`),
+        )
+        const together: string[] = []
+        TermDictionary.forEachWithinAll(dictionaries, word, max, (term, d, id, edits) =>
+          together.push(`${d}:${term}:${id}:${edits}`),
+        )
+        expect(together.sort(), `seed ${SEED}: round ${round}, "${word}" within ${max}`).toEqual(
+          separately.sort(),
+        )
+      }
+    }
+    // Empty dictionaries and none at all walk to nothing.
+    const seen: string[] = []
+    TermDictionary.forEachWithinAll([new TermDictionary()], 'abc', 2, (term) => seen.push(term))
+    TermDictionary.forEachWithinAll([], 'abc', 2, (term) => seen.push(term))
+    expect(seen).toEqual([])
+  })
 })

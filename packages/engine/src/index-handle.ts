@@ -9,6 +9,7 @@ import type { IndexState } from './internal/index-state.ts'
 import { externalIdKey } from './internal/primary-key.ts'
 import { project, search } from './internal/search.ts'
 import { stringList } from './internal/search-params.ts'
+import { searchPartitions } from './internal/search-partitions.ts'
 import { searchShard } from './internal/search-shard.ts'
 import { searchStats } from './internal/search-stats.ts'
 import { defaultSettings } from './internal/settings.ts'
@@ -204,6 +205,24 @@ export class Index {
    */
   searchShard(params: SearchParams, context: SearchContext): ShardSearchResult {
     return searchShard(this.#state(), params, context)
+  }
+
+  /**
+   * Phase 2 on several shards held in this process, in one pass: exactly
+   * `indexes.map((index) => index.searchShard(params, context))`, with the work each shard would
+   * repeat done once (the query words' completions and typo variants, found in one walk over
+   * every shard's term dictionary; internal/search-partitions.ts).
+   */
+  static searchPartitions(
+    indexes: readonly Index[],
+    params: SearchParams,
+    context: SearchContext,
+  ): ShardSearchResult[] {
+    return searchPartitions(
+      indexes.map((index) => index.#state()),
+      params,
+      context,
+    )
   }
 
   /** What the index's structures hold (ids, bitsets, field, text and vector indexes), for memory accounting. */

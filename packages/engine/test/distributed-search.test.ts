@@ -22,7 +22,7 @@ import {
   type Doc,
   type Engine,
   type FacetSearchParams,
-  type Index,
+  Index,
   mergeFacetSearch,
   mergeSearchStats,
   mergeShardResults,
@@ -53,6 +53,8 @@ function distributedSearch(shards: readonly Index[], params: SearchParams): Sear
   const stats = shards.map((shard) => roundTrip(shard.searchStats(params)))
   const context = roundTrip(mergeSearchStats(stats))
   const parts = shards.map((shard) => roundTrip(shard.searchShard(params, context)))
+  // Every shard held here searched in one pass answers what each shard answers alone.
+  expect(roundTrip(Index.searchPartitions(shards, params, context))).toEqual(parts)
   const merged = mergeShardResults(params, parts)
   // The merge does not depend on the order the parts arrive in.
   expect(mergeShardResults(params, [...parts].reverse())).toEqual(merged)
@@ -168,6 +170,34 @@ describe(`a sharded index answers like one unsharded index (SEED=${SEED})`, () =
     expect(kinds.withHits).toBeGreaterThan(QUERIES / 2)
     expect(kinds.ties).toBeGreaterThan(5)
     expect(kinds.narrowed).toBeGreaterThan(QUERIES / 3)
+  }, 180_000)
+
+  it('answers matching-strategy searches with misspelt and cut words identically, shards searched in one pass', () => {
+    // The strategies read which words a match holds through the postings of every term a word
+    // reaches (its completions and typo variants), which one pass finds for all shards at once.
+    let reached = 0
+    for (let n = 0; n < QUERIES / 2; n++) {
+      const generated = randomParams(rng, docs, false)
+      if (generated.q === undefined || generated.q.trim() === '') continue
+      const params: SearchParams = {
+        q: generated.q,
+        matchingStrategy: rng.pick(['last', 'all', 'frequency'] as const),
+        limit: 1 + rng.int(30),
+        showRankingScore: true,
+        ...(generated.filter === undefined ? {} : { filter: generated.filter }),
+      }
+      const expected = withoutTime(whole.search(params))
+      if (expected.hits.length > 0) reached++
+      for (const count of SHARD_COUNTS) {
+        const shards = sharded.get(count)!
+        const context = mergeSearchStats(shards.map((shard) => shard.searchStats(params)))
+        const merged = mergeShardResults(params, Index.searchPartitions(shards, params, context))
+        expect(withoutTime(merged), `query ${n} on ${count} shards: ${JSON.stringify(params)}`).toEqual(
+          expected,
+        )
+      }
+    }
+    expect(reached).toBeGreaterThan(QUERIES / 8)
   }, 180_000)
 
   it('answers generated facet searches identically for 1, 3 and 6 shards', () => {

@@ -101,6 +101,42 @@ export class TermDictionary {
     }
   }
 
+  /**
+   * `forEachWithin` over several dictionaries in one walk (`SortedRun.forEachWithinAll`): `visit`
+   * gets each term within `maxEdits` of `word` once per dictionary holding it, with that
+   * dictionary's position in `dictionaries` and its id there.
+   */
+  static forEachWithinAll(
+    dictionaries: readonly TermDictionary[],
+    word: string,
+    maxEdits: number,
+    visit: (term: string, dictionary: number, id: number, edits: number) => void,
+  ): void {
+    const runs: SortedRun[] = []
+    const owners: number[] = []
+    dictionaries.forEach((dictionary, d) => {
+      for (const run of dictionary.#runs()) {
+        if (run.size === 0) continue
+        runs.push(run)
+        owners.push(d)
+      }
+    })
+    const found = (term: string, run: number, edits: number): void => {
+      const owner = owners[run]!
+      visit(term, owner, dictionaries[owner]!.#ids.get(term)!, edits)
+    }
+    const union = unionOf(runs)
+    if (union === undefined) {
+      SortedRun.forEachWithinAll(runs, word, maxEdits, found)
+      return
+    }
+    union.run.forEachWithin(word, maxEdits, (term, edits, position) => {
+      // The runs holding the term, lowest first.
+      for (let mask = union.members[position]!; mask !== 0; mask &= mask - 1)
+        found(term, 31 - Math.clz32(mask & -mask), edits)
+    })
+  }
+
   /** Calls `visit` with every term and its id. */
   forEach(visit: (term: string, id: number) => void): void {
     this.#terms.forEach(visit)
@@ -119,4 +155,87 @@ export class TermDictionary {
     }
     return [this.#main, this.#recent]
   }
+}
+
+/**
+ * The union of several sorted runs as one run, with a bit per term for each run holding it: a
+ * typo walk over it costs what one walk over one dictionary of the union's terms costs, where a
+ * joint walk of the runs (`SortedRun.forEachWithinAll`) also compares their heads at every step.
+ */
+interface RunUnion {
+  readonly runs: readonly SortedRun[]
+  /** Null until the same runs are walked a second time. */
+  run: SortedRun | null
+  members: Uint32Array | null
+}
+
+/**
+ * Unions by the first of their runs. Runs never change (a dictionary replaces them when terms
+ * arrive), so an entry holds while its runs are the ones walked.
+ */
+const unions = new WeakMap<SortedRun, RunUnion>()
+
+/**
+ * The union of `runs`, built (in O(terms x log runs)) the second time in a row the same runs are
+ * walked: while new terms keep arriving between walks, the runs change every time and the joint
+ * walk serves; once they hold still, one build serves every later walk. Undefined until then, and
+ * for more runs than a bit mask holds.
+ */
+function unionOf(runs: readonly SortedRun[]): { run: SortedRun; members: Uint32Array } | undefined {
+  const first = runs[0]
+  if (first === undefined || runs.length > 31) return undefined
+  const entry = unions.get(first)
+  if (
+    entry === undefined ||
+    entry.runs.length !== runs.length ||
+    entry.runs.some((run, i) => run !== runs[i])
+  ) {
+    unions.set(first, { runs: [...runs], run: null, members: null })
+    return undefined
+  }
+  if (entry.run === null || entry.members === null) {
+    let lists: MemberList[] = runs.map((run, r) => ({
+      terms: run.terms,
+      members: new Uint32Array(run.size).fill(1 << r),
+    }))
+    while (lists.length > 1) {
+      const next: typeof lists = []
+      for (let i = 0; i < lists.length; i += 2)
+        next.push(i + 1 < lists.length ? mergeMembers(lists[i]!, lists[i + 1]!) : lists[i]!)
+      lists = next
+    }
+    entry.run = new SortedRun(lists[0]!.terms)
+    entry.members = lists[0]!.members
+  }
+  return { run: entry.run, members: entry.members }
+}
+
+/** Sorted terms and, per term, a bit for each run holding it. */
+interface MemberList {
+  readonly terms: readonly string[]
+  readonly members: Uint32Array
+}
+
+/** Two sorted term lists as one, a term in both once with both members. */
+function mergeMembers(a: MemberList, b: MemberList): MemberList {
+  const terms: string[] = []
+  const members = new Uint32Array(a.terms.length + b.terms.length)
+  let i = 0
+  let j = 0
+  while (i < a.terms.length || j < b.terms.length) {
+    // Past the end is not read (an out-of-bounds read takes a slow path).
+    const x = i < a.terms.length ? a.terms[i] : undefined
+    const y = j < b.terms.length ? b.terms[j] : undefined
+    if (y === undefined || (x !== undefined && x < y)) {
+      members[terms.length] = a.members[i++]!
+      terms.push(x!)
+    } else if (x === undefined || y < x) {
+      members[terms.length] = b.members[j++]!
+      terms.push(y)
+    } else {
+      members[terms.length] = a.members[i++]! | b.members[j++]!
+      terms.push(x)
+    }
+  }
+  return { terms, members: members.slice(0, terms.length) }
 }

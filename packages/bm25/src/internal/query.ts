@@ -1,6 +1,6 @@
 import type { Analyzer } from '../analyzer.ts'
 import { Bm25InputError } from '../errors.ts'
-import type { TermDictionary } from './dictionary.ts'
+import { TermDictionary } from './dictionary.ts'
 
 /**
  * Typo budget: a fixed number of edits, or by word length as Meilisearch does
@@ -99,6 +99,58 @@ export function collectCandidates(
         })
       }
       return { term: word.term, surface: word.surface, completions, typos }
+    }),
+  }
+}
+
+/**
+ * The candidates of `query` in several dictionaries at once: exactly
+ * `mergeQueryCandidates(parts.map((part) => collectCandidates(query, part.analyzer, …)))`, with
+ * one typo walk over all the dictionaries (`TermDictionary.forEachWithinAll`) instead of one per
+ * dictionary. For shards of one collection held in one process.
+ */
+export function collectCandidatesAcross(
+  query: string,
+  parts: readonly {
+    analyzer: Analyzer
+    dictionary: TermDictionary
+    docFrequency: (id: number) => number
+  }[],
+  options: { prefix: boolean; typos: TypoTolerance },
+): QueryCandidates {
+  const first = parts[0]
+  if (first === undefined) return { words: [] }
+  const words = first.analyzer.queryTokens(query)
+  for (const part of parts) {
+    const own = part.analyzer.queryTokens(query)
+    if (own.length !== words.length || own.some((word, w) => word.term !== words[w]!.term))
+      throw new Bm25InputError('query candidates of different queries cannot be merged')
+  }
+  const dictionaries = parts.map((part) => part.dictionary)
+  return {
+    words: words.map((word, i) => {
+      const completions = new Set<string>()
+      if (options.prefix && i === words.length - 1 && !first.analyzer.isStopword(word.surface)) {
+        for (const part of parts) {
+          for (const id of part.dictionary.withPrefix(word.surface)) {
+            const term = part.dictionary.term(id)
+            if (term !== word.term && part.docFrequency(id) > 0) completions.add(term)
+          }
+        }
+      }
+      const typos = new Map<string, number>()
+      const budget = typoBudget(options.typos, word.surface)
+      if (budget > 0) {
+        TermDictionary.forEachWithinAll(dictionaries, word.term, budget, (term, d, id, edits) => {
+          if (term !== word.term && parts[d]!.docFrequency(id) > 0) typos.set(term, edits)
+        })
+      }
+      return {
+        term: word.term,
+        surface: word.surface,
+        completions: [...completions].sort(),
+        typos: [...typos].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+      }
     }),
   }
 }

@@ -55,7 +55,11 @@ export class SortedRun {
    * Calls `visit` with every term within `maxEdits` of `word` (optimal string alignment distance:
    * insertions, deletions, substitutions, adjacent transpositions) and its distance, in order.
    */
-  forEachWithin(word: string, maxEdits: number, visit: (term: string, edits: number) => void): void {
+  forEachWithin(
+    word: string,
+    maxEdits: number,
+    visit: (term: string, edits: number, position: number) => void,
+  ): void {
     const sorted = this.terms
     const lcp = this.#commonPrefixes()
     const n = word.length
@@ -83,9 +87,76 @@ export class SortedRun {
       }
       valid = term.length
       const edits = rows[term.length]![n]!
-      if (edits <= maxEdits) visit(term, edits)
+      if (edits <= maxEdits) visit(term, edits, i)
       i++
     }
+  }
+
+  /**
+   * `forEachWithin` over several runs at once, as one walk of the trie their union spells: a
+   * prefix's row of the edit-distance table is computed once however many runs hold terms under
+   * it, and a pruned prefix skips its terms in every run. Calls `visit` with each term within
+   * `maxEdits` of `word`, the run holding it and its distance (a term in several runs: once per
+   * run), terms in order. What calling each run's `forEachWithin` finds, for the cost of about one
+   * walk of the union: the walks of several small runs repeat the dense top of the trie.
+   */
+  static forEachWithinAll(
+    runs: readonly SortedRun[],
+    word: string,
+    maxEdits: number,
+    visit: (term: string, run: number, edits: number) => void,
+  ): void {
+    const heads = new Array<number>(runs.length).fill(0)
+    const n = word.length
+    const rows: Int32Array[] = [Int32Array.from({ length: n + 1 }, (_, j) => j)]
+    let valid = 0 // rows[0..valid] hold the prefixes of `last`
+    let last = ''
+    for (;;) {
+      const term = smallestHead(runs, heads)
+      if (term === undefined) return
+      let shared = 0
+      const limit = Math.min(valid, last.length, term.length)
+      while (shared < limit && last.charCodeAt(shared) === term.charCodeAt(shared)) shared++
+      let pruned = 0
+      for (let d = shared + 1; d <= term.length; d++) {
+        if (rows.length <= d) rows.push(new Int32Array(n + 1))
+        if (editRow(rows, d, term, word) > maxEdits) {
+          pruned = d
+          break
+        }
+      }
+      last = term
+      if (pruned > 0) {
+        // No term under this prefix, in any run, can come back within the budget.
+        valid = pruned
+        const prefix = term.slice(0, pruned)
+        for (let r = 0; r < runs.length; r++) heads[r] = runs[r]!.#pastPrefix(heads[r]!, prefix)
+        continue
+      }
+      valid = term.length
+      const edits = rows[term.length]![n]!
+      for (let r = 0; r < runs.length; r++) {
+        const terms = runs[r]!.terms
+        const head = heads[r]!
+        if (head >= terms.length || terms[head] !== term) continue
+        if (edits <= maxEdits) visit(term, r, edits)
+        heads[r]!++
+      }
+    }
+  }
+
+  /**
+   * The first position from `from` on whose term does not start with `prefix` (no term from `from`
+   * on sorts before it): the terms under it follow one another, each sharing at least
+   * `prefix.length` characters with the one before.
+   */
+  #pastPrefix(from: number, prefix: string): number {
+    const sorted = this.terms
+    if (from >= sorted.length || !sorted[from]!.startsWith(prefix)) return from
+    const lcp = this.#commonPrefixes()
+    let i = from + 1
+    while (i < sorted.length && lcp[i]! >= prefix.length) i++
+    return i
   }
 
   #commonPrefixes(): Uint16Array {
@@ -103,6 +174,20 @@ export class SortedRun {
     this.#lcp = lcp
     return lcp
   }
+}
+
+/** The smallest of the runs' current terms (undefined when every run is done). */
+function smallestHead(runs: readonly SortedRun[], heads: readonly number[]): string | undefined {
+  let smallest: string | undefined
+  for (let r = 0; r < runs.length; r++) {
+    const terms = runs[r]!.terms
+    const head = heads[r]!
+    // Past the end is not read (an out-of-bounds read takes a slow path).
+    if (head >= terms.length) continue
+    const term = terms[head]!
+    if (smallest === undefined || term < smallest) smallest = term
+  }
+  return smallest
 }
 
 /**

@@ -266,16 +266,21 @@ class Bm25TextIndex implements TextIndex {
         if (id < capacity) held.add(id)
       }
       const terms = new Set<string>([word.term, ...word.synonyms])
-      // The word's completions and typo variants, as the index finds them for a one-word query.
-      const typos = word.typos === 1 || word.typos === 2 ? word.typos : 0
-      const [found] = this.#index.queryCandidates(word.term, { prefix: word.prefix, typos }).words
-      if (found !== undefined && found.term === word.term) {
-        for (const term of found.completions) terms.add(term)
-        for (const [term] of found.typos) terms.add(term)
-      }
+      const reach = word.reach === undefined ? reachOf(word, [this.#index]) : word.reach
+      // A term of another partition that no document here holds visits nothing.
+      for (const term of reach ?? []) terms.add(term)
       for (const term of terms) this.#index.forEachDocumentWith(term, add)
       return held
     })
+  }
+
+  wordReach(peers: readonly TextIndex[], words: readonly HeldWordQuery[]): (string[] | null)[] | undefined {
+    const indexes = [this.#index]
+    for (const peer of peers) {
+      if (!(peer instanceof Bm25TextIndex)) return undefined
+      indexes.push(peer.#index)
+    }
+    return words.map((word) => reachOf(word, indexes))
   }
 
   stats(): CoreStats {
@@ -290,6 +295,22 @@ class Bm25TextIndex implements TextIndex {
   serialize(): Uint8Array {
     return this.#index.serialize()
   }
+}
+
+/**
+ * The word's completions and typo variants in `indexes`, as each finds them for a one-word query
+ * (null when the word does not analyse to itself); several indexes in one dictionary walk.
+ */
+function reachOf(word: HeldWordQuery, indexes: readonly Bm25Index[]): string[] | null {
+  const typos = word.typos === 1 || word.typos === 2 ? word.typos : 0
+  const options = { prefix: word.prefix, typos } as const
+  const [found] = (
+    indexes.length === 1
+      ? indexes[0]!.queryCandidates(word.term, options)
+      : Bm25Index.queryCandidatesAcross(indexes, word.term, options)
+  ).words
+  if (found === undefined || found.term !== word.term) return null
+  return [...found.completions, ...found.typos.map(([term]) => term)]
 }
 
 /** The query's candidates with each synonym term as one more word, matched exactly. */

@@ -103,6 +103,12 @@ export interface HeldWordQuery {
   prefix: boolean
   typos: number
   synonyms: readonly string[]
+  /**
+   * The terms beyond the word and its synonyms it reaches (completions, typo variants), found
+   * once for several partitions (`TextIndex.wordReach`): used instead of this index's own
+   * dictionary walk; null when the word reaches none. Absent: looked up in this index.
+   */
+  reach?: readonly string[] | null | undefined
 }
 
 /**
@@ -146,6 +152,14 @@ export interface TextIndex {
    * its `synonyms`. Read from the postings, without reading any document.
    */
   wordHolders(words: readonly HeldWordQuery[], capacity: number): Bitset[]
+  /**
+   * For each of `words`, the terms beyond the word and its synonyms that it reaches in this index
+   * or any of `peers` (indexes analysing alike: partitions of one collection) as `wordHolders`
+   * matches it (completions, typo variants), or null when it reaches none; found in one pass over
+   * every dictionary. Undefined when a peer is another kind of index. Optional: without it each
+   * index finds its own.
+   */
+  wordReach?(peers: readonly TextIndex[], words: readonly HeldWordQuery[]): (string[] | null)[] | undefined
   /** The analysed tokens of `query` (empty when it has no searchable term). */
   tokens(query: string): string[]
   /**

@@ -23,6 +23,8 @@ export interface QueryWord {
   typos: number
   /** Analysed words of the word's synonyms: each counts as the word (synonyms.ts). */
   synonyms: readonly string[]
+  /** Completions and typo variants found for several partitions at once (`HeldWordQuery.reach`). */
+  reach?: readonly string[] | null | undefined
   /** Attributes where the word matches without typos (`typoTolerance.disableOnAttributes`). */
   noTyposIn: readonly string[]
 }
@@ -225,7 +227,9 @@ export function heldWordsOf(
   fold: Fold,
   candidates: number,
 ): (id: number) => Set<number> {
-  if (attributes === undefined && !typoAttributes && candidates >= READ_TEXT_BELOW) {
+  // Words whose reach is known read the postings at the cost of the few terms they name.
+  const reached = words.length > 0 && words.every((word) => word.reach !== undefined)
+  if (attributes === undefined && !typoAttributes && (candidates >= READ_TEXT_BELOW || reached)) {
     const holders = state.text.wordHolders(words, capacity)
     return (id) => {
       const held = new Set<number>()

@@ -32,7 +32,7 @@ import type { Doc, SearchMode, ShardFacets, ShardRefinePlan, ShardSearchPlan } f
 import type { IndexState } from './index-state.ts'
 import type { TextQueryStats } from './ports.ts'
 import { hasSyntax, type QuerySyntax, satisfies } from './query-syntax.ts'
-import { folder, heldWordsOf, queryWords } from './query-words.ts'
+import { folder, heldWordsOf, type QueryWord, queryWords } from './query-words.ts'
 import type { CheckedSearch } from './search-params.ts'
 import { compareRanked, type SortKey } from './search-rank.ts'
 import { distinctValues, leadingHeld, wordSequence } from './search-refine.ts'
@@ -92,13 +92,15 @@ export function narrowRows(
   rows: RefineRow[],
   global: TextQueryStats | undefined,
   keywordBest: number | null,
+  reach?: WordReach,
 ): RefineRow[] {
   const refine = plan.refine!
   const fold = folder(state.text)
   const attributes = request.attributesToSearchOn
   let kept = rows
   if (refine.syntax) kept = kept.filter((r) => satisfies(state.docAt(r.id)!, attributes, syntax, fold))
-  const words = syntax.text.trim() === '' ? [] : queryWords(state.text, syntax.text, state.settings)
+  const analysed = syntax.text.trim() === '' ? [] : queryWords(state.text, syntax.text, state.settings)
+  const words = reach === undefined ? analysed : analysed.map((word) => withReach(word, reach))
   const strategy = request.matchingStrategy
   if (words.length > 0 && (strategy !== undefined || attributes !== undefined || refine.typoAttributes)) {
     const sequence = wordSequence(strategy, words, (term) => state.text.matchEstimate(term, global))
@@ -125,6 +127,21 @@ export function narrowRows(
   const threshold = refine.rankingScoreThreshold
   if (threshold !== null) kept = kept.filter((r) => mayPass(plan, r, threshold, keywordBest))
   return kept
+}
+
+/**
+ * The completions and typo variants of query words, found once for several partitions of one
+ * collection (search-partitions.ts), by `reachKey`.
+ */
+export type WordReach = ReadonlyMap<string, readonly string[] | null>
+
+export function reachKey(word: Pick<QueryWord, 'term' | 'prefix' | 'typos'>): string {
+  return `${word.term}\u0000${word.prefix}\u0000${word.typos}`
+}
+
+function withReach(word: QueryWord, reach: WordReach): QueryWord {
+  const terms = reach.get(reachKey(word))
+  return terms === undefined ? word : { ...word, reach: terms }
 }
 
 /**

@@ -58,6 +58,7 @@ import {
   pruneDistinct,
   type RefineRow,
   refinePlanOf,
+  type WordReach,
 } from './search-shard-refine.ts'
 import { hasKeywordPart, statsVersion } from './search-stats.ts'
 import { settingsFingerprint } from './settings-fingerprint.ts'
@@ -87,12 +88,14 @@ interface Choice {
 /**
  * `context` is the collection's statistics, or `'local'` when this index is the whole collection
  * (one unsharded index): it then scores with its own, which is what merged statistics of one
- * partition amount to, without gathering them.
+ * partition amount to, without gathering them. `reach`: the query words' completions and typo
+ * variants found once for every partition held here (search-partitions.ts); the answer is the same.
  */
 export function searchShard(
   state: IndexState,
   params: SearchParams | undefined,
   context: SearchContext | 'local',
+  reach?: WordReach,
 ): ShardSearchResult {
   const checked = checkSearch(params, state.settings)
   // A partition times only its own part: the phases of a search over several are not measured.
@@ -121,7 +124,7 @@ export function searchShard(
   const choice =
     plan.refine === null
       ? plainChoice(state, plan, ranked, allowed, sortValues)
-      : refinedChoice(state, request, plan, syntax, ranked, global, sortValues)
+      : refinedChoice(state, request, plan, syntax, ranked, global, sortValues, reach)
   const words =
     (request.format === undefined && plan.details === null) || text.trim() === ''
       ? []
@@ -187,9 +190,10 @@ function refinedChoice(
   ranked: Ranked,
   global: TextQueryStats | undefined,
   sortValues: (id: number) => SortKey[],
+  reach: WordReach | undefined,
 ): Choice {
   const refine = plan.refine!
-  const rows = narrowRows(state, request, plan, syntax, ranked.rows, global, ranked.keywordBest)
+  const rows = narrowRows(state, request, plan, syntax, ranked.rows, global, ranked.keywordBest, reach)
   const pageEnd = plan.offset + plan.limit
   const ordered = plan.mode === 'hybrid' ? rows : orderRows(plan, rows, sortValues, byKey(state))
   if (!mergeNarrows(plan)) {

@@ -606,6 +606,12 @@ let strongLocal = 0
 let strongOwnLeader = 0
 let strongRemote = 0
 
+/** Counts strong shard reads served here without `readShards` (sharded-search-local.ts). */
+export function countStrongReads(leased: number, ownLeader: number): void {
+  strongLocal += leased
+  strongOwnLeader += ownLeader
+}
+
 /** Strong shard reads: by a leased replica here, by this node as the shard leader, or sent to another node. */
 export function strongShardReads(): { local: number; ownLeader: number; remote: number } {
   return { local: strongLocal, ownLeader: strongOwnLeader, remote: strongRemote }

@@ -2,6 +2,7 @@ import { shardField, shardNameOf } from '@shoal/cluster'
 import {
   type FacetSearchParams,
   type FacetSearchResult,
+  Index,
   mergeFacetSearch,
   mergeSearchStats,
   mergeShardResults,
@@ -25,6 +26,7 @@ import {
   serveShards,
   shardTargets,
 } from './shard-rpc.ts'
+import { localPass } from './sharded-search-local.ts'
 
 /**
  * Scatter-gather search over the shards of one index, in the engine's three phases
@@ -73,6 +75,7 @@ export async function searchShards(
     read,
     (context) => ({ action: 'searchShard', params: asked, context }),
     (parts) => mergeShardResults(asked, parts),
+    (indexes, context) => Index.searchPartitions(indexes, asked, context),
   )
   const elapsedMs = performance.now() - started
   if (params.showPerformanceDetails !== true)
@@ -110,6 +113,7 @@ export async function facetSearchShards(
     read,
     (context) => ({ action: 'facetSearchShard', params, context }),
     (parts) => mergeFacetSearch(params, parts, started),
+    (indexes, context) => indexes.map((index) => index.facetSearchShard(params, context)),
   )
   return { ...result, processingTimeMs: Math.round(performance.now() - started) }
 }
@@ -117,7 +121,8 @@ export async function facetSearchShards(
 /**
  * The phases of a sharded read: statistics for `params` (cached, or from local replicas, or from
  * the shards), then `phase2` on every shard with them, repeated when a shard moved on meanwhile,
- * then `merge` of the parts.
+ * then `merge` of the parts. Through a node with a readable replica of every shard, both phases
+ * run here in one pass instead (`local`, sharded-search-local.ts).
  */
 export async function gatherShards<R extends object>(
   engine: ClusterEngine,
@@ -126,10 +131,15 @@ export async function gatherShards<R extends object>(
   read: ReadOptions,
   phase2: (context: SearchContext) => ShardAction,
   merge: (parts: ShardSearchResult[]) => R,
+  local?: (indexes: readonly Index[], context: SearchContext) => ShardSearchResult[],
 ): Promise<R> {
   const mode = read.consistency === 'eventual' ? 'eventual' : 'leader'
-  const key = cacheKey(engine, uid, withoutDetails(params))
   const pruning = prunedShards(engine, uid, params)
+  if (local !== undefined) {
+    const done = await mergedLocally(engine, uid, params, mode, pruning.searched, local, merge)
+    if (done !== undefined) return done
+  }
+  const key = cacheKey(engine, uid, withoutDetails(params))
   // The shards pruned from phase 2 cannot confirm their statistics' version: read them fresh.
   const pruned = pruning.searched.length < pruning.total
   let cached = pruned ? undefined : STATS_CACHE.get(key)
@@ -177,7 +187,7 @@ export async function gatherShards<R extends object>(
       result = merge(
         withPrunedDocuments(
           shardField(engine.getSharding(uid)) === undefined ? parts : onePerKey(parts),
-          stats,
+          stats.documentCounts,
           answered.results.map((part) => part.shard),
         ),
       )
@@ -200,6 +210,38 @@ export async function gatherShards<R extends object>(
       ...(mode === 'eventual' ? { replicaLag: lagOf(answered.results) } : {}),
     }
   }
+}
+
+/**
+ * The answer of a local pass (sharded-search-local.ts), merged; undefined when there was none or
+ * the shards answered under different settings (the usual path waits and tries again).
+ */
+async function mergedLocally<R extends object>(
+  engine: ClusterEngine,
+  uid: string,
+  params: SearchParams,
+  mode: 'leader' | 'eventual',
+  searched: readonly number[],
+  local: (indexes: readonly Index[], context: SearchContext) => ShardSearchResult[],
+  merge: (parts: ShardSearchResult[]) => R,
+): Promise<R | undefined> {
+  const pass = await localPass(engine, uid, params, mode, searched, local)
+  if (pass === undefined) return undefined
+  let result: R
+  try {
+    result = merge(
+      withPrunedDocuments(
+        shardField(engine.getSharding(uid)) === undefined ? pass.parts : onePerKey(pass.parts),
+        pass.documentCounts,
+        pass.shards,
+      ),
+    )
+  } catch (error) {
+    if (error instanceof ShardedSearchMismatchError) return undefined
+    throw error
+  }
+  if (mode !== 'eventual') return result
+  return { ...result, replicaLag: lagOf(pass.shards.map((shard, i) => ({ shard, lag: pass.lags[i]! }))) }
 }
 
 /** The shards phase 2 asks: all, or those a filter on the shard key leaves (never none). */
@@ -236,13 +278,13 @@ function onePerKey(parts: ShardSearchResult[]): ShardSearchResult[] {
  */
 function withPrunedDocuments(
   parts: ShardSearchResult[],
-  stats: StatsEntry,
+  documentCounts: ReadonlyMap<number, number>,
   asked: readonly number[],
 ): ShardSearchResult[] {
   const first = parts[0]
   if (first === undefined) return parts
   let others = 0
-  for (const [shard, count] of stats.documentCounts) if (!asked.includes(shard)) others += count
+  for (const [shard, count] of documentCounts) if (!asked.includes(shard)) others += count
   if (others === 0) return parts
   return [{ ...first, documentCount: first.documentCount + others }, ...parts.slice(1)]
 }
@@ -381,7 +423,7 @@ function partialOf(missing: readonly { shard: number; reason: string }[]): objec
 }
 
 /** How far behind the replicas an eventual read used were: committed entries not yet applied. */
-function lagOf(parts: readonly ShardResult[]): object {
+function lagOf(parts: readonly { readonly shard: number; readonly lag: number }[]): object {
   const shards: Record<string, number> = {}
   let max = 0
   for (const part of parts) {

@@ -1,0 +1,130 @@
+import {
+  type Index,
+  mergeSearchStats,
+  type SearchContext,
+  type SearchParams,
+  type SearchStats,
+  type ShardSearchResult,
+  searchContextComplete,
+} from '@shoal/engine'
+import type { RaftNode } from '@shoal/raft'
+import type { ClusterEngine } from './cluster-engine.ts'
+import type { EngineShardMachine } from './shard-machine.ts'
+import { countStrongReads, shardTargets } from './shard-rpc.ts'
+
+/**
+ * A sharded read through a node that holds a readable replica of every shard of the index, in one
+ * pass and one turn of the event loop: every shard's statistics, merged; `phase2` on the shards
+ * `searched` with them (`Index.searchPartitions` for a search, which does once what each shard
+ * would repeat); nothing crosses the network and nothing is copied. Reading every shard in the
+ * same turn, no write can apply in between, so the statistics match the shards' state without a
+ * version check, a cache or a retry.
+ *
+ * Readable: for `leader` (strong) reads, a replica holding a follower read lease (it has applied
+ * everything acknowledged), or the shard leader after a ReadIndex round — the same conditions the
+ * read path through `serveShards` checks; for `eventual` reads, a replica whose read gate is open
+ * (replica-read-gate.ts). Undefined when a shard's replica here is not readable now, or anything
+ * else is out of the ordinary (an error, shards disagreeing on the settings): the caller then reads
+ * through the shards as usual, which answers the typed error or waits, retries and reports.
+ */
+export interface LocalPass {
+  /** Phase 2's answers of the shards searched, in shard order. */
+  readonly parts: ShardSearchResult[]
+  /** The shards searched, in the order of `parts`. */
+  readonly shards: readonly number[]
+  /** The live documents of every shard (the merge counts pruned shards' too). */
+  readonly documentCounts: Map<number, number>
+  /** Committed entries each searched replica had not applied yet. */
+  readonly lags: readonly number[]
+}
+
+export async function localPass(
+  engine: ClusterEngine,
+  uid: string,
+  params: SearchParams,
+  mode: 'leader' | 'eventual',
+  searched: readonly number[],
+  phase2: (indexes: readonly Index[], context: SearchContext) => ShardSearchResult[],
+): Promise<LocalPass | undefined> {
+  const { node, hosting } = engine
+  const targets = shardTargets(node, uid)
+  const host = node.host
+  if (targets.length === 0 || host === undefined || host === null) return undefined
+  const replicas: { raft: RaftNode; machine: EngineShardMachine; name: string }[] = []
+  for (const target of targets) {
+    const raft = target.holders.includes(node.nodeId) ? host.group(target.group) : undefined
+    const machine = hosting.machine(target.group) as EngineShardMachine | undefined
+    if (raft === undefined || machine === undefined) return undefined
+    replicas.push({ raft, machine, name: target.name })
+  }
+  if (mode === 'leader') {
+    // Shards led here confirm their leadership first (ReadIndex, or the leader's lease).
+    const led = replicas.filter(({ raft }) => raft.isLeader)
+    try {
+      await Promise.all(
+        led.map(({ raft }) => {
+          raft.wake()
+          return raft.read({ signal: AbortSignal.timeout(2_000) })
+        }),
+      )
+    } catch {
+      return undefined
+    }
+  }
+  // From here on, one synchronous turn: no apply or tick comes in between.
+  let leased = 0
+  for (const { raft, machine } of replicas) {
+    if (mode === 'eventual') {
+      if (!machine.readGate.ready(raft.status())) return undefined
+    } else if (!raft.isLeader) {
+      if (!raft.leaseRead()) return undefined
+      leased++
+    }
+  }
+  try {
+    const indexes = replicas.map(({ machine, name }) => machine.engine.index(name))
+    const context = statsOf(
+      indexes,
+      targets.map((target) => target.shard),
+      params,
+    )
+    if (context === undefined) return undefined
+    const at = new Map(targets.map((target, i) => [target.shard, i]))
+    const positions = searched.map((shard) => at.get(shard))
+    if (positions.some((i) => i === undefined)) return undefined
+    const parts = phase2(
+      positions.map((i) => indexes[i!]!),
+      context.context,
+    )
+    if (mode === 'leader') countStrongReads(leased, replicas.length - leased)
+    const lags = positions.map((i) => {
+      const status = replicas[i!]!.raft.status()
+      return Math.max(0, status.commitIndex - status.appliedIndex)
+    })
+    return { parts, shards: searched, documentCounts: context.documentCounts, lags }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The merged statistics of every shard, read without typo variants first (no dictionary walk),
+ * which suffices unless a query word is held by no shard; undefined when the shards disagree.
+ */
+function statsOf(
+  indexes: readonly Index[],
+  shards: readonly number[],
+  params: SearchParams,
+): { context: SearchContext; documentCounts: Map<number, number> } | undefined {
+  for (const options of [{ omitTypoVariants: true }, {}]) {
+    const parts: SearchStats[] = indexes.map((index) => index.searchStats(params, options))
+    const context = mergeSearchStats(parts)
+    if (!searchContextComplete(context)) continue
+    const documentCounts = new Map<number, number>()
+    parts.forEach((part, i) => {
+      if (typeof part.documentCount === 'number') documentCounts.set(shards[i]!, part.documentCount)
+    })
+    return { context, documentCounts }
+  }
+  return undefined
+}
