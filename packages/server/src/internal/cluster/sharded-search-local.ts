@@ -57,9 +57,9 @@ export async function localPass(
     if (raft === undefined || machine === undefined) return undefined
     replicas.push({ raft, machine, name: target.name })
   }
+  // Shards led here confirm their leadership first (ReadIndex, or the leader's lease).
+  const led = mode === 'leader' ? replicas.filter(({ raft }) => raft.isLeader) : []
   if (mode === 'leader') {
-    // Shards led here confirm their leadership first (ReadIndex, or the leader's lease).
-    const led = replicas.filter(({ raft }) => raft.isLeader)
     try {
       await Promise.all(
         led.map(({ raft }) => {
@@ -79,6 +79,9 @@ export async function localPass(
     } else if (!raft.isLeader) {
       if (!raft.leaseRead()) return undefined
       leased++
+    } else if (!led.some((confirmed) => confirmed.raft === raft)) {
+      // Became leader during the confirmations above: not confirmed, and perhaps not caught up.
+      return undefined
     }
   }
   try {
