@@ -22,9 +22,37 @@ interface AcceptedChange {
 }
 
 interface AdminView {
+  metadataLeader: string | null
+  nodes: Array<{ id: string; state: string; alive: boolean; replicas: number }>
   shards: { total: number; underReplicated: number }
-  moves: { inFlight: unknown[]; waiting: number }
+  moves: {
+    inFlight: Array<{ shard: number; to: string | null; from: string | null; progress: number }>
+    waiting: number
+  }
   plan: unknown[]
+  unplaceable: Array<{ index: string; reason: string }>
+  replacements: Record<string, string>
+}
+
+/** `GET /_admin/cluster` in one line: nodes, moves in flight, waiting, planned, unplaceable. */
+function describeAdmin(admin: AdminView, nameOf: (id: string) => string): string {
+  const nodes = admin.nodes
+    .map((n) => `${nameOf(n.id)} ${n.state}${n.alive ? '' : ' down'} ${n.replicas}`)
+    .join(', ')
+  const moves = admin.moves.inFlight
+    .map(
+      (m) =>
+        `shard ${m.shard} ${m.from === null ? '' : nameOf(m.from)}→${m.to === null ? '' : nameOf(m.to)} ${m.progress}`,
+    )
+    .join(', ')
+  const replacements = Object.entries(admin.replacements).map(([o, n]) => `${nameOf(o)}→${nameOf(n)}`)
+  return (
+    `metadata leader ${admin.metadataLeader === null ? 'none' : nameOf(admin.metadataLeader)}; nodes [${nodes}]; ` +
+    `${admin.shards.underReplicated} of ${admin.shards.total} shards under-replicated; in flight [${moves}]; ` +
+    `${admin.moves.waiting} waiting; planned ${JSON.stringify(admin.plan)}` +
+    (admin.unplaceable.length === 0 ? '' : `; unplaceable ${JSON.stringify(admin.unplaceable)}`) +
+    (replacements.length === 0 ? '' : `; replacements ${replacements.join(', ')}`)
+  )
 }
 
 /** How long a drain or replace request is sent again while the cluster answers 503 (no metadata leader on that side). */
@@ -65,17 +93,22 @@ export class ShardMoves {
     return sent.summary
   }
 
-  /** No replica move in flight, waiting or planned, and no shard short of replicas, as `via` sees it. */
-  async idle(via: NodeAddress): Promise<boolean> {
+  /**
+   * Null when no replica move is in flight, waiting or planned and no shard is short of replicas,
+   * as `via` sees it; otherwise what it sees, in a few words.
+   */
+  async busy(via: NodeAddress): Promise<string | null> {
     const view = await request(this.#http, via, 'GET', '/_admin/cluster', undefined, 3000)
-    if (view.kind !== 'answer' || view.status !== 200) return false
+    if (view.kind !== 'answer' || view.status !== 200) return `GET /_admin/cluster: ${describeOutcome(view)}`
     const admin = view.body as AdminView
-    return (
+    if (
       admin.shards.underReplicated === 0 &&
       admin.moves.inFlight.length === 0 &&
       admin.moves.waiting === 0 &&
       admin.plan.length === 0
     )
+      return null
+    return describeAdmin(admin, (id) => this.#nameOf(id))
   }
 
   /**
@@ -85,6 +118,7 @@ export class ShardMoves {
   async check(
     members: readonly NodeAddress[],
     replicas: ReadonlyMap<number, readonly string[]>,
+    waitingFor: string | null,
   ): Promise<SystemCheck> {
     const violations: string[] = []
     const statuses: string[] = []
@@ -108,6 +142,16 @@ export class ShardMoves {
         ? 'not read (the cluster never settled)'
         : members.map((m) => `${m.name} ${held.get(m.name) ?? 0}`).join(', ')
     if (replicas.size === 0) violations.push('the placement was never read: the cluster never settled')
+    // Never settled: what the last look found, and each member's overview as it stands now.
+    if (waitingFor !== null) {
+      violations.push(`not settled at the end: ${waitingFor}`)
+      for (const m of members) {
+        const view = await request(this.#http, m, 'GET', '/_admin/cluster', undefined, 3000)
+        violations.push(
+          `${m.name} sees: ${view.kind === 'answer' && view.status === 200 ? describeAdmin(view.body as AdminView, (id) => this.#nameOf(id)) : describeOutcome(view)}`,
+        )
+      }
+    }
     return {
       name: 'shard moves',
       passed: violations.length === 0,
@@ -149,12 +193,18 @@ export class ShardMoves {
     }
   }
 
+  #nameOf(id: string): string {
+    return this.#cluster.nodes.find((n) => this.#cluster.address(n).nodeId === id) ?? `${id.slice(0, 10)}…`
+  }
+
   async #taskStatus(members: readonly NodeAddress[], uid: number): Promise<string> {
     for (const node of members) {
       const got = await request(this.#http, node, 'GET', `/tasks/${uid}`, undefined, 5000)
       if (got.kind === 'answer' && got.status === 200) {
-        const task = got.body as { status: string; error: { code?: string } | null }
-        return task.error?.code === undefined ? task.status : `${task.status} (${task.error.code})`
+        const task = got.body as { status: string; error: { code?: string; message?: string } | null }
+        return task.error?.code === undefined
+          ? task.status
+          : `${task.status} (${task.error.code}: ${task.error.message ?? ''})`
       }
     }
     return 'unknown (no member answered)'
