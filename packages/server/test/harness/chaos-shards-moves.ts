@@ -65,9 +65,12 @@ export class ShardMoves {
   /** Requests never accepted, with the last answer. */
   readonly #refused: string[] = []
 
-  constructor(cluster: ShoalMetaSystem, http: HttpLog) {
+  readonly #indexUid: string
+
+  constructor(cluster: ShoalMetaSystem, http: HttpLog, indexUid: string) {
     this.#cluster = cluster
     this.#http = http
+    this.#indexUid = indexUid
   }
 
   async drain(node: string, via: string): Promise<string | false> {
@@ -81,6 +84,7 @@ export class ShardMoves {
 
   async replace(old: string, spare: string, via: string): Promise<string | false> {
     const oldId = this.#cluster.address(old).nodeId
+    if (oldId === null || !(await this.#othersRun(oldId))) return false
     if (!(await this.#cluster.leave(old))) return false
     await this.#cluster.join(spare, via)
     const newId = this.#cluster.address(spare).nodeId
@@ -191,6 +195,37 @@ export class ShardMoves {
       }
       await sleep(300)
     }
+  }
+
+  /**
+   * Whether every other replica of each shard `nodeId` holds is on a node running now, in the view
+   * of every running member (each answers from its own copy of the shard map, so no leader is
+   * needed during a partition): then killing `nodeId` for good leaves each of its shard groups a
+   * majority. A second holder of a shard killed for good before the first was replaced would cost
+   * that group its majority for ever, which no replication factor of 3 survives. False when a
+   * member does not answer.
+   */
+  async #othersRun(nodeId: string): Promise<boolean> {
+    const live = this.#cluster.members().filter((n) => this.#cluster.running(n))
+    const running = new Set(live.map((n) => this.#cluster.address(n).nodeId))
+    for (const name of live) {
+      const node: NodeAddress = { name, http: this.#cluster.address(name).http }
+      const view = await request(
+        this.#http,
+        node,
+        'GET',
+        `/indexes/${this.#indexUid}/_shards`,
+        undefined,
+        3000,
+      )
+      if (view.kind !== 'answer' || view.status !== 200) return false
+      const shards = (view.body as { shards: Array<{ replicas: Array<{ node: string }> }> }).shards
+      for (const shard of shards) {
+        const holders = shard.replicas.map((r) => r.node)
+        if (holders.includes(nodeId) && !holders.every((id) => id === nodeId || running.has(id))) return false
+      }
+    }
+    return true
   }
 
   #nameOf(id: string): string {

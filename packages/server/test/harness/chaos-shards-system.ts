@@ -112,7 +112,7 @@ export class ShoalShardsSystem implements SystemUnderTest {
     this.#replicationFactor = options.replicationFactor ?? 3
     this.#operationTimeoutMs = options.operationTimeoutMs ?? 10_000
     this.#probe = new SearchProbe(this.#addresses(), INDEX_UID, this.http, options.searchTimeoutMs ?? 25_000)
-    this.#moves = new ShardMoves(cluster, this.http)
+    this.#moves = new ShardMoves(cluster, this.http, INDEX_UID)
   }
 
   static async create(options: ShoalShardsOptions = {}): Promise<ShoalShardsSystem> {
