@@ -220,6 +220,10 @@ export class ShoalShardsSystem implements SystemUnderTest {
     return why === null
   }
 
+  waitingFor(): string | null {
+    return this.#waitingFor
+  }
+
   /** Why the cluster has not settled yet, in a few words (what was waited for and what was seen); null once it has. */
   async #unsettled(): Promise<string | null> {
     const live = this.#live()
