@@ -58,6 +58,8 @@ export interface ShoalShardsOptions {
   spares?: number
   /** `--replica-grace-ms` of every node. @defaultValue the server's (60 s) */
   replicaGraceMs?: number
+  /** Every node's whole output at level `info` in this folder (`ShoalMetaOptions.nodeLogDir`). @defaultValue none */
+  nodeLogDir?: string
 }
 
 interface ShardsView {
@@ -119,6 +121,7 @@ export class ShoalShardsSystem implements SystemUnderTest {
     const cluster = await ShoalMetaSystem.create({
       raftTickMs: options.raftTickMs ?? 50,
       spares: options.spares ?? 0,
+      ...(options.nodeLogDir === undefined ? {} : { nodeLogDir: options.nodeLogDir }),
       extraArgs:
         options.replicaGraceMs === undefined ? [] : ['--replica-grace-ms', String(options.replicaGraceMs)],
     })
