@@ -38,6 +38,7 @@ import { MARKERS, markerOf, ShardsClient } from './chaos-shards-client.ts'
 import { describeOutcome, HttpLog, type NodeAddress, request, sleep } from './chaos-shards-http.ts'
 import { ShardMoves } from './chaos-shards-moves.ts'
 import { SearchProbe, searchCounts, searchOnce, searchViolations } from './chaos-shards-search.ts'
+import { describeShard, names, type ShardsView } from './chaos-shards-view.ts'
 
 export interface ShoalShardsOptions {
   /** @defaultValue 6 */
@@ -60,25 +61,6 @@ export interface ShoalShardsOptions {
   replicaGraceMs?: number
   /** Every node's whole output at level `info` in this folder (`ShoalMetaOptions.nodeLogDir`). @defaultValue none */
   nodeLogDir?: string
-}
-
-interface ShardsView {
-  shards: Array<{
-    shard: number
-    leader: string | null
-    replicas: Array<{
-      node: string
-      role: string
-      state: string
-      reachable: boolean
-      raftRole: string | null
-      raftVoters: string[] | null
-      raftLearners: string[] | null
-      appliedIndex: number | null
-      commitIndex: number | null
-      lag: number | null
-    }>
-  }>
 }
 
 export const INDEX_UID = 'chaos'
@@ -549,24 +531,4 @@ async function retrying<T>(
 /** The time a request may take: what is left before `deadline`, at most `cap`, at least 1 s. */
 function left(deadline: number, cap: number): number {
   return Math.min(cap, Math.max(1000, deadline - Date.now()))
-}
-
-function names(nodes: readonly NodeAddress[]): string {
-  return `{${nodes.map((n) => n.name).join(',')}}`
-}
-
-/**
- * One shard as `_shards` shows it, in one line: leader, then each replica (name, state, Raft
- * role, applied index, the group's configuration as it knows it); `nameOf` names node ids.
- */
-function describeShard(shard: ShardsView['shards'][number], nameOf: (id: string) => string): string {
-  const short = (id: string) => nameOf(id)
-  const replicas = shard.replicas.map((r) => {
-    const conf =
-      r.raftVoters === null
-        ? ''
-        : ` voters {${r.raftVoters.map(short).join(',')}} learners {${(r.raftLearners ?? []).map(short).join(',')}}`
-    return `${short(r.node)} ${r.role}/${r.state} ${r.reachable ? `${r.raftRole} applied ${r.appliedIndex}${conf}` : 'unreachable'}`
-  })
-  return `leader ${shard.leader === null ? 'none' : short(shard.leader)}; ${replicas.join('; ')}`
 }
