@@ -58,6 +58,9 @@ function describeAdmin(admin: AdminView, nameOf: (id: string) => string): string
 /** How long a drain or replace request is sent again while the cluster answers 503 (no metadata leader on that side). */
 const REQUEST_RETRY_MS = 15_000
 
+/** How long an accepted drain is watched for a refusal as it starts (its task failing straight from enqueued). */
+const REFUSAL_WAIT_MS = 20_000
+
 export class ShardMoves {
   readonly #cluster: ShoalMetaSystem
   readonly #http: HttpLog
@@ -76,10 +79,43 @@ export class ShardMoves {
   async drain(node: string, via: string): Promise<string | false> {
     if (!(await this.#cluster.canSpare())) return false
     const id = this.#cluster.address(node).nodeId
-    const sent = await this.#enqueue(via, '/admin/cluster/remove', { node: id }, `drain ${node}`)
-    // Accepted: the node no longer counts as a member; it stops by itself once drained.
-    if (sent.accepted) this.#cluster.release(node)
+    const what = `drain ${node}`
+    const sent = await this.#enqueue(via, '/admin/cluster/remove', { node: id }, what)
+    if (sent.taskUid !== null) {
+      // A drain the cluster cannot do now (no node to take a replica) fails as it starts, never
+      // processing: the same answer as a refusal, so the node stays a member.
+      const refusal = await this.#refusedAtStart(via, sent.taskUid)
+      if (refusal !== null) {
+        this.#accepted.splice(
+          this.#accepted.findIndex((c) => c.taskUid === sent.taskUid),
+          1,
+        )
+        this.#refused.push(`${what}: task ${sent.taskUid} refused as it started (${refusal})`)
+        return false
+      }
+      // Started: the node no longer counts as a member; it stops by itself once drained.
+      this.#cluster.release(node)
+    }
     return sent.summary
+  }
+
+  /**
+   * The error of task `uid` when it failed straight from `enqueued` (refused as it started), null
+   * once it is processing or ended otherwise, or after `REFUSAL_WAIT_MS` still enqueued.
+   */
+  async #refusedAtStart(via: string, uid: number): Promise<string | null> {
+    const node: NodeAddress = { name: via, http: this.#cluster.address(via).http }
+    const deadline = Date.now() + REFUSAL_WAIT_MS
+    while (Date.now() < deadline) {
+      const got = await request(this.#http, node, 'GET', `/tasks/${uid}`, undefined, 3000)
+      if (got.kind === 'answer' && got.status === 200) {
+        const task = got.body as { status: string; error: { code?: string; message?: string } | null }
+        if (task.status === 'failed') return `${task.error?.code ?? ''}: ${task.error?.message ?? ''}`
+        if (task.status !== 'enqueued') return null
+      }
+      await sleep(300)
+    }
+    return null
   }
 
   async replace(old: string, spare: string, via: string): Promise<string | false> {
@@ -177,7 +213,7 @@ export class ShardMoves {
     route: string,
     body: unknown,
     what: string,
-  ): Promise<{ accepted: boolean; summary: string }> {
+  ): Promise<{ taskUid: number | null; summary: string }> {
     const node: NodeAddress = { name: via, http: this.#cluster.address(via).http }
     const deadline = Date.now() + REQUEST_RETRY_MS
     for (;;) {
@@ -185,13 +221,13 @@ export class ShardMoves {
       if (sent.kind === 'answer' && sent.status === 202) {
         const taskUid = (sent.body as { taskUid: number }).taskUid
         this.#accepted.push({ what, taskUid })
-        return { accepted: true, summary: `task ${taskUid}` }
+        return { taskUid, summary: `task ${taskUid}` }
       }
       const retry = sent.kind === 'refused' || (sent.kind === 'answer' && sent.status === 503)
       if (!retry || Date.now() > deadline) {
         const answer = `${describeOutcome(sent)}${sent.kind === 'answer' ? ` ${JSON.stringify(sent.body).slice(0, 160)}` : ''}`
         this.#refused.push(`${what}: ${answer}`)
-        return { accepted: false, summary: `not accepted: ${answer}` }
+        return { taskUid: null, summary: `not accepted: ${answer}` }
       }
       await sleep(300)
     }
