@@ -15,8 +15,9 @@
  * `chaos-results/`). `--time-scale F` (0 < F ≤ 1) multiplies every quiet and
  * hold time by F, and `--min-faults N` goes on past the duration until N faults
  * were applied, as the CI smokes do to apply every scenario of a round robin in a
- * short run. Exits 1 when a run fails its checks; the same `--seed`
- * replays the same fault schedule and workload choices.
+ * short run. `--node-logs DIR` (shoal systems) keeps every node's whole output
+ * at log level info in DIR/<node>.log. Exits 1 when a run fails its checks; the
+ * same `--seed` replays the same fault schedule and workload choices.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -53,6 +54,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '5' },
     keys: { type: 'string', default: '8' },
     out: { type: 'string', default: 'chaos-results' },
+    'node-logs': { type: 'string' },
     list: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
   },
@@ -65,21 +67,28 @@ if (values.list) {
 }
 if (values.scenario === undefined) {
   process.stderr.write(
-    'usage: pnpm chaos --scenario NAME|all [--duration 30s] [--seed N] [--time-scale F] [--min-faults N] [--out DIR] (--list)\n',
+    'usage: pnpm chaos --scenario NAME|all [--duration 30s] [--seed N] [--time-scale F] [--min-faults N] [--out DIR] [--node-logs DIR] (--list)\n',
   )
   process.exit(2)
 }
+// `--node-logs DIR`: the shoal systems' nodes log at level info, each to DIR/<node>.log.
+const nodeLogs = values['node-logs'] === undefined ? {} : { nodeLogDir: path.resolve(values['node-logs']) }
+if (nodeLogs.nodeLogDir !== undefined) await mkdir(nodeLogs.nodeLogDir, { recursive: true })
 const SYSTEMS: Record<string, (scenario: Scenario) => Promise<SystemUnderTest>> = {
   'raft-kv': () => KvChaosSystem.create(),
   // Two spare nodes for a scenario that adds and removes members.
   'shoal-meta': (scenario) =>
-    ShoalMetaSystem.create({ spares: scenario.requires?.includes('membership') === true ? 2 : 0 }),
+    ShoalMetaSystem.create({
+      spares: scenario.requires?.includes('membership') === true ? 2 : 0,
+      ...nodeLogs,
+    }),
   // One index of 6 shards, 3 replicas each, on the three nodes; two spares and a 10 s grace
   // period before a lost node's replicas are re-created for a scenario that moves replicas.
   'shoal-shards': (scenario) =>
-    ShoalShardsSystem.create(
-      scenario.requires?.includes('shardMoves') === true ? { spares: 2, replicaGraceMs: 10_000 } : {},
-    ),
+    ShoalShardsSystem.create({
+      ...(scenario.requires?.includes('shardMoves') === true ? { spares: 2, replicaGraceMs: 10_000 } : {}),
+      ...nodeLogs,
+    }),
   // A semi_sync primary and its hot standby (two processes, no cluster).
   'shoal-standby': () => StandbyChaosSystem.create(),
   // Three standalone regions, linked, one replicated index (last-writer-wins).

@@ -63,8 +63,9 @@ export interface ShardMovesPlan {
  * had before its replacement votes.
  *
  * What moves:
- * - rollback: an `initializing` replica whose node died, drains or is gone is dropped, and a
- *   `removing` replica on a live node is restored when the shard would otherwise be short;
+ * - rollback: an `initializing` replica whose node died, drains or is gone becomes `removing`
+ *   (it leaves the group like any replica, then the record), and a `removing` replica on a live
+ *   node is restored when the shard would otherwise be short;
  * - repairs: replicas on nodes lost for longer than `replicaGraceMs`, draining nodes and nodes
  *   being replaced move elsewhere (to the replacement node when one is named);
  * - rebalance: `@shoal/hashring`'s `place()` with the current placement as `previous` gives the
@@ -186,13 +187,22 @@ export function planShardMoves(input: ShardMovesInput): ShardMovesPlan {
     const steps = target === null || recorded === null ? [] : planMoves(recorded, target)
     for (const record of shards) {
       const replicas = record.replicas
-      // 1. Roll back an arrival whose node can no longer take it.
+      // 1. Roll back an arrival whose node can no longer take it. It leaves as any replica does,
+      // marked `removing`: it may already be a learner or a voter of the group, and dropped from
+      // the record its node would delete it while the group still counts on its vote; the shard
+      // leader takes it out of the group, then drops it from the record (`planShardStep`).
       const stranded = replicas.find((r) => r.state === 'initializing' && !mayReceive(r.nodeId))
       if (stranded !== undefined) {
         const rest = replicas.filter((r) => r !== stranded)
         const live = rest.filter((r) => r.state !== 'removing').length
         const restorable = rest.find((r) => r.state === 'removing' && mayKeep(r.nodeId))
-        const next = rest.map((r) => (r === restorable && live < rf ? { ...r, state: 'active' as const } : r))
+        const next = replicas.map((r) =>
+          r === stranded
+            ? { ...r, state: 'removing' as const }
+            : r === restorable && live < rf
+              ? { ...r, state: 'active' as const }
+              : r,
+        )
         start.push({
           index: uid,
           shard: record.shard,

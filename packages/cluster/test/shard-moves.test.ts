@@ -81,24 +81,46 @@ class Model {
     }
   }
 
+  /**
+   * Whether `id` holds a working replica of the shard: its node is up and the record lists it. A
+   * node the record no longer lists deletes its replica (the server's shard hosting does), so a
+   * member of the group's configuration left out of the record never votes or catches up again.
+   */
+  serves(record: { replicas: readonly { nodeId: string }[] }, id: string): boolean {
+    return this.alive(id) && record.replicas.some((r) => r.nodeId === id)
+  }
+
+  /** The record lists every member of every shard group's configuration (none has deleted a replica its group counts on). */
+  expectConfsListed(): void {
+    for (const [uid, shards] of Object.entries(this.sm.state.shards))
+      for (const record of shards) {
+        const conf = this.confs.get(`${uid}/${record.shard}`) as ConfState
+        const listed = record.replicas.map((r) => r.nodeId)
+        for (const id of [...conf.voters, ...conf.learners])
+          expect(listed, `${uid}/${record.shard}: ${id} is in the group but not in the record`).toContain(id)
+      }
+  }
+
   /** One controller pass then one leader step per shard; returns how many things happened. */
   step(extra: Partial<ShardMovesInput> = {}): number {
     let happened = 0
     for (const move of planShardMoves(this.input(extra)).start) if (this.apply(move.command)) happened++
+    this.expectConfsListed()
     for (const [uid, shards] of Object.entries(this.sm.state.shards)) {
       const index = this.sm.state.indexes[uid]
       if (index === undefined) continue
       for (const record of shards) {
         const key = `${uid}/${record.shard}`
         const conf = this.confs.get(key) as ConfState
-        const liveVoters = conf.voters.filter(this.alive)
+        const liveVoters = conf.voters.filter((id) => this.serves(record, id))
         // A group without a live majority has no leader and takes no step.
         if (liveVoters.length <= conf.voters.length / 2) continue
         const leader = liveVoters[0] as string
         const followers: FollowerStatus[] = [...conf.voters, ...conf.learners]
           .filter((id) => id !== leader)
           .map((id) => {
-            const ready = this.alive(id) && (conf.voters.includes(id) || this.caughtUp.has(`${key}/${id}`))
+            const ready =
+              this.serves(record, id) && (conf.voters.includes(id) || this.caughtUp.has(`${key}/${id}`))
             return {
               id,
               match: ready ? 10 : 0,
@@ -110,7 +132,7 @@ class Model {
           })
         // Learners alive at this step have caught up by the next.
         for (const id of conf.learners) {
-          if (!this.alive(id) || this.caughtUp.has(`${key}/${id}`)) continue
+          if (!this.serves(record, id) || this.caughtUp.has(`${key}/${id}`)) continue
           this.caughtUp.add(`${key}/${id}`)
           happened++
         }
@@ -304,6 +326,35 @@ describe('replica moves', () => {
     model.settle()
     expect(model.load('docs').get(move?.to as string)).toBeUndefined()
     model.expectConsistent('docs', 3)
+  })
+
+  it('rolls back a move whose newcomer already votes without leaving the group short of its vote', () => {
+    // Regression (issue 19): c is lost for good, its replica moves to d, d becomes a voter, then
+    // d is cut off before the move is recorded done. The rollback used to drop d from the record,
+    // so d deleted its replica while the group {a, b, c, d} still counted on it: with c gone for
+    // good, two of four voters could never commit again and the shard never settled.
+    const model = new Model(4)
+    model.createIndex('docs', 1, 3)
+    const holders = model.holders('docs')[0] as string[]
+    const [c, d] = [
+      holders[2] as string,
+      ['n0', 'n1', 'n2', 'n3'].find((id) => !holders.includes(id)) as string,
+    ]
+    model.down.set(c, model.now)
+    model.now += 61_000
+    const voting = () => (model.confs.get('docs/0') as ConfState).voters.includes(d)
+    for (let i = 0; i < 10 && !voting(); i++) model.step()
+    expect(voting()).toBe(true)
+    expect(model.sm.state.shards.docs?.[0]?.replicas.find((r) => r.nodeId === d)?.state).toBe('initializing')
+    model.down.set(d, model.now)
+    const rollback = planShardMoves(model.input()).start
+    expect(rollback).toMatchObject([{ from: d, reason: 'rollback' }])
+    model.step()
+    // d is back (c never is): d leaves the group, then the record, and the shard is whole again.
+    model.down.delete(d)
+    model.settle()
+    model.expectConsistent('docs', 3)
+    expect(model.holders('docs')[0]).not.toContain(c)
   })
 
   it('simulation: random joins, drains, kills and returns; every change keeps live voters; converges once faults stop', {

@@ -148,6 +148,52 @@ describe('cluster operation tasks', () => {
     ])
   })
 
+  it('a drain whose replica only a node on its way out of that shard could take waits for that move, not failing as stuck', () => {
+    // Regression (moves-partition, seed 2): a's replica of items/0 shares the shard with b, c and
+    // d; d's replica is leaving (an earlier move), so once it has left d can take a's. Counted as
+    // stranded, the drain failed after the stuck limit and a stayed for good.
+    const op = { kind: 'nodeDrain', nodeId: 'a' } as const
+    const removing = (nodeId: string): ShardReplica => ({ nodeId, role: 'voter', state: 'removing' })
+    const state = metadata({ a: 'draining', b: 'active', c: 'active', d: 'active' }, [
+      [active('a'), active('b'), active('c'), removing('d')],
+    ])
+    const details = { nodeStateBefore: 'active', movesPlanned: 1, movesDone: 0, bytesMoved: 0, inFlight: [] }
+    const step = followOperation(
+      op,
+      details as unknown as OperationDetails,
+      { ...input(state), nowMs: 600_000 },
+      [],
+    )
+    expect(step).toMatchObject({ kind: 'running', details: { waitingFor: [] } })
+  })
+
+  it('a drain whose node was still receiving a replica counts it as moving: the arrival is rolled back, not stranded', () => {
+    // The arrival on a, which no longer may receive, is dropped by the controller's rollback (and
+    // the replica leaving for it restored), so it needs no other node to take it.
+    const op = { kind: 'nodeDrain', nodeId: 'a' } as const
+    const state = metadata({ a: 'draining', b: 'active', c: 'active', d: 'active' }, [
+      [
+        active('b'),
+        active('c'),
+        { nodeId: 'd', role: 'voter', state: 'removing' },
+        { nodeId: 'a', role: 'voter', state: 'initializing' },
+      ],
+    ])
+    const details = { nodeStateBefore: 'active', movesPlanned: 1, movesDone: 0, bytesMoved: 0, inFlight: [] }
+    const step = followOperation(
+      op,
+      details as unknown as OperationDetails,
+      { ...input(state), nowMs: 600_000 },
+      [],
+    )
+    expect(step).toMatchObject({ kind: 'running', details: { movesWaiting: 0 } })
+    // Rolled back: a holds nothing and has left, and the drain is done.
+    const after = metadata({ a: 'left', b: 'active', c: 'active', d: 'active' }, [
+      [active('b'), active('c'), active('d')],
+    ])
+    expect(followOperation(op, step.details, input(after), []).kind).toBe('succeeded')
+  })
+
   it('a rebalance counts the moves that left the in-flight list and ends once nothing is left to move', () => {
     const op = { kind: 'clusterRebalance' } as const
     const state = metadata({ a: 'active', b: 'active' }, [[active('a'), active('b')]], {

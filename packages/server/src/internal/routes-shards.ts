@@ -47,6 +47,8 @@ async function describeShards(runtime: ClusterRuntime, uid: string) {
           appliedIndex: status?.appliedIndex ?? null,
           commitIndex: status?.commitIndex ?? null,
           quiesced: status?.quiesced ?? null,
+          raftVoters: status?.voters ?? null,
+          raftLearners: status?.learners ?? null,
           lag:
             status === null || leaderCommit === null ? null : Math.max(0, leaderCommit - status.appliedIndex),
         }

@@ -20,6 +20,7 @@ import type { RegionRuntime } from './regions/region-runtime.ts'
 import type { Services } from './route-spec.ts'
 import { readAcceptFile } from './secrets.ts'
 import type { StandbyRuntime } from './standby/standby-runtime.ts'
+import { stopStep } from './stop-step.ts'
 import { TaskQueue } from './task-queue.ts'
 import { WebhookDispatcher, WebhookStore } from './webhooks.ts'
 
@@ -306,18 +307,20 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
       retry.unref()
     },
     close() {
+      // Each part that takes long to stop is logged (stop-step.ts); a failure still ends the close.
+      const step = (component: string, stop: () => Promise<void>) => stopStep(component, stop, logger, false)
       closing ??= (async () => {
-        await services.cluster?.stop()
-        await app.close()
-        await documents.stop()
+        await step('cluster', async () => services.cluster?.stop())
+        await step('http', () => app.close())
+        await step('document parsing', () => documents.stop())
         // The queue stops taking batches first, so that a batch waiting for the standby is left
         // to run again after a restart, not reported failed, when the link stops.
         const queueClosed = queue.close()
-        await services.standby?.stop()
-        await queueClosed
-        await services.regions?.stop()
-        await dispatcher.close()
-        await engine.close()
+        await step('standby', async () => services.standby?.stop())
+        await step('task queue', () => queueClosed)
+        await step('regions', async () => services.regions?.stop())
+        await step('webhooks', () => dispatcher.close())
+        await step('engine', () => engine.close())
       })()
       return closing
     },

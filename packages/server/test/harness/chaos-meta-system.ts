@@ -29,6 +29,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { RemoteInfo } from 'node:dgram'
+import { appendFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import type net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -64,6 +65,11 @@ export interface ShoalMetaOptions {
   spares?: number
   /** More `shoal start` flags for every node (e.g. `--replica-grace-ms`). @defaultValue none */
   extraArgs?: readonly string[]
+  /**
+   * A folder for each node's whole output at log level `info`, appended to `<node>.log` (the
+   * report keeps the last lines of warnings and errors only). @defaultValue none: level `warn`
+   */
+  nodeLogDir?: string
 }
 
 interface Member {
@@ -100,6 +106,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
   readonly #raftTickMs: number
   readonly #timeoutMs: number
   readonly #extraArgs: readonly string[]
+  readonly #nodeLogDir: string | undefined
   readonly #gossipLinks: TcpLinkProxy[] = []
   #metadataView: string[] = []
 
@@ -110,6 +117,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
     this.#raftTickMs = options.raftTickMs ?? 50
     this.#timeoutMs = options.operationTimeoutMs ?? 5000
     this.#extraArgs = options.extraArgs ?? []
+    this.#nodeLogDir = options.nodeLogDir
     this.nodes = members.map((m) => m.name)
     this.capabilities = {
       pause: true,
@@ -476,7 +484,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
       '--node-name',
       m.name,
       '--log-level',
-      'warn',
+      this.#nodeLogDir === undefined ? 'warn' : 'info',
       ...this.#extraArgs,
       ...extra,
     ]
@@ -487,8 +495,19 @@ export class ShoalMetaSystem implements SystemUnderTest {
     m.child = child
     m.expectedExit = false
     m.paused = false
+    const logDir = this.#nodeLogDir
     const append = (chunk: Buffer) => {
-      m.output = (m.output + chunk.toString()).slice(-64 * 1024)
+      if (logDir !== undefined) appendFileSync(path.join(logDir, `${m.name}.log`), chunk)
+      // With every line in the file, the output kept for the report leaves the info lines out.
+      const text = chunk.toString()
+      const kept =
+        logDir === undefined
+          ? text
+          : text
+              .split('\n')
+              .filter((line) => !line.startsWith('{"level":30'))
+              .join('\n')
+      m.output = (m.output + kept).slice(-64 * 1024)
     }
     child.stdout?.on('data', append)
     child.stderr?.on('data', append)

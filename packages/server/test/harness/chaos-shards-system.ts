@@ -38,6 +38,7 @@ import { MARKERS, markerOf, ShardsClient } from './chaos-shards-client.ts'
 import { describeOutcome, HttpLog, type NodeAddress, request, sleep } from './chaos-shards-http.ts'
 import { ShardMoves } from './chaos-shards-moves.ts'
 import { SearchProbe, searchCounts, searchOnce, searchViolations } from './chaos-shards-search.ts'
+import { describeShard, names, type ShardsView } from './chaos-shards-view.ts'
 
 export interface ShoalShardsOptions {
   /** @defaultValue 6 */
@@ -58,20 +59,8 @@ export interface ShoalShardsOptions {
   spares?: number
   /** `--replica-grace-ms` of every node. @defaultValue the server's (60 s) */
   replicaGraceMs?: number
-}
-
-interface ShardsView {
-  shards: Array<{
-    shard: number
-    leader: string | null
-    replicas: Array<{
-      node: string
-      reachable: boolean
-      appliedIndex: number | null
-      commitIndex: number | null
-      lag: number | null
-    }>
-  }>
+  /** Every node's whole output at level `info` in this folder (`ShoalMetaOptions.nodeLogDir`). @defaultValue none */
+  nodeLogDir?: string
 }
 
 export const INDEX_UID = 'chaos'
@@ -91,6 +80,8 @@ export class ShoalShardsSystem implements SystemUnderTest {
   #replicaLags: Record<string, number | null> = {}
   /** Each shard's replicas (node ids) when the cluster last settled. */
   #placement = new Map<number, string[]>()
+  /** What the last `settled()` found not settled yet (null: it was). */
+  #waitingFor: string | null = 'not asked yet'
 
   private constructor(cluster: ShoalMetaSystem, options: ShoalShardsOptions) {
     this.#cluster = cluster
@@ -105,13 +96,14 @@ export class ShoalShardsSystem implements SystemUnderTest {
     this.#replicationFactor = options.replicationFactor ?? 3
     this.#operationTimeoutMs = options.operationTimeoutMs ?? 10_000
     this.#probe = new SearchProbe(this.#addresses(), INDEX_UID, this.http, options.searchTimeoutMs ?? 25_000)
-    this.#moves = new ShardMoves(cluster, this.http)
+    this.#moves = new ShardMoves(cluster, this.http, INDEX_UID)
   }
 
   static async create(options: ShoalShardsOptions = {}): Promise<ShoalShardsSystem> {
     const cluster = await ShoalMetaSystem.create({
       raftTickMs: options.raftTickMs ?? 50,
       spares: options.spares ?? 0,
+      ...(options.nodeLogDir === undefined ? {} : { nodeLogDir: options.nodeLogDir }),
       extraArgs:
         options.replicaGraceMs === undefined ? [] : ['--replica-grace-ms', String(options.replicaGraceMs)],
     })
@@ -208,10 +200,24 @@ export class ShoalShardsSystem implements SystemUnderTest {
    * leader's commit index applied.
    */
   async settled(): Promise<boolean> {
+    const why = await this.#unsettled()
+    this.#waitingFor = why
+    return why === null
+  }
+
+  waitingFor(): string | null {
+    return this.#waitingFor
+  }
+
+  /** Why the cluster has not settled yet, in a few words (what was waited for and what was seen); null once it has. */
+  async #unsettled(): Promise<string | null> {
     const live = this.#live()
     const members = this.#members()
-    if (live.length !== members.length || !members.every((m) => this.running(m.name))) return false
-    if (this.nodes.some((n) => !this.members().includes(n) && this.running(n))) return false
+    const stopped = members.filter((m) => !this.running(m.name)).map((m) => m.name)
+    if (stopped.length > 0 || live.length !== members.length)
+      return `members not all running: members ${names(members)}, live ${names(live)}`
+    const leftRunning = this.nodes.filter((n) => !this.members().includes(n) && this.running(n))
+    if (leftRunning.length > 0) return `a node that is no member still runs: ${leftRunning.join(', ')}`
     for (const node of live) {
       const pending = await request(
         this.http,
@@ -221,26 +227,36 @@ export class ShoalShardsSystem implements SystemUnderTest {
         undefined,
         3000,
       )
-      if (pending.kind !== 'answer' || pending.status !== 200) return false
-      if ((pending.body as { total: number }).total !== 0) return false
+      if (pending.kind !== 'answer' || pending.status !== 200)
+        return `${node.name} answered GET /tasks with ${describeOutcome(pending)}`
+      const body = pending.body as {
+        total: number
+        results: Array<{ uid: number; type: string; status: string }>
+      }
+      if (body.total !== 0)
+        return `${node.name} sees ${body.total} task(s) enqueued or processing, first ${JSON.stringify(body.results[0] ?? null)}`
     }
-    if (this.capabilities.shardMoves === true && !(await this.#moves.idle(live[0] as NodeAddress)))
-      return false
+    if (this.capabilities.shardMoves === true) {
+      const busy = await this.#moves.busy(live[0] as NodeAddress)
+      if (busy !== null) return `moves not idle through ${live[0]?.name}: ${busy}`
+    }
     const ids = new Set(members.map((m) => this.#cluster.address(m.name).nodeId))
     for (const node of live) {
       const view = await this.#shards(node)
-      if (view === null) return false
+      if (view === null) return `${node.name} did not answer /indexes/${INDEX_UID}/_shards`
       this.#placement = new Map(view.shards.map((s) => [s.shard, s.replicas.map((r) => r.node)]))
       for (const shard of view.shards) {
-        if (!shard.replicas.every((r) => ids.has(r.node))) return false
-        if (shard.leader === null || shard.replicas.length !== this.#replicationFactor) return false
+        const what = `shard ${shard.shard} through ${node.name}: ${describeShard(shard, (id) => this.#nameOf(id))}`
+        if (!shard.replicas.every((r) => ids.has(r.node))) return `${what} (a replica on no member)`
+        if (shard.leader === null || shard.replicas.length !== this.#replicationFactor)
+          return `${what} (no leader, or not ${this.#replicationFactor} replicas)`
         const commit = shard.replicas.find((r) => r.node === shard.leader)?.commitIndex ?? null
-        if (commit === null) return false
+        if (commit === null) return `${what} (the leader reports no commit index)`
         if (!shard.replicas.every((r) => r.reachable && r.appliedIndex === commit && r.lag === 0))
-          return false
+          return `${what} (a replica unreachable or behind)`
       }
     }
-    return true
+    return null
   }
 
   /**
@@ -317,8 +333,11 @@ export class ShoalShardsSystem implements SystemUnderTest {
       summary: lags.map(([node, lag]) => `${node} ${lag ?? 'not reported'}`).join(', ') || 'not read',
       violations: [],
     })
-    if (this.capabilities.shardMoves === true)
-      checks.push(await this.#moves.check(this.#members(), this.#placement))
+    if (this.capabilities.shardMoves === true) {
+      const moves = await this.#moves.check(this.#members(), this.#placement, this.#waitingFor)
+      if (this.#waitingFor !== null) moves.violations.push(...(await this.#shardLines()))
+      checks.push(moves)
+    }
     const tally = [...this.http.tally].sort((a, b) => b[1] - a[1])
     checks.push({
       name: 'no server error',
@@ -473,6 +492,21 @@ export class ShoalShardsSystem implements SystemUnderTest {
   #members(): NodeAddress[] {
     const members = this.#cluster.members()
     return this.#addresses().filter((n) => members.includes(n.name))
+  }
+
+  /** Every shard as the first live member shows it (each replica's part as its own node reports it). */
+  async #shardLines(): Promise<string[]> {
+    const [via] = this.#live()
+    const view = via === undefined ? null : await this.#shards(via, 5000)
+    if (view === null) return [`the shards could not be read through ${via?.name ?? 'any live node'}`]
+    return view.shards.map(
+      (s) => `shard ${s.shard} through ${via?.name}: ${describeShard(s, (id) => this.#nameOf(id))}`,
+    )
+  }
+
+  /** A node id as its node's name (ids of nodes this run never started shortened). */
+  #nameOf(id: string): string {
+    return this.nodes.find((n) => this.#cluster.address(n).nodeId === id) ?? `${id.slice(0, 10)}…`
   }
 
   /** Nodes running and not paused. */

@@ -105,9 +105,12 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     )
     // A run that cannot settle or read back still gets a report: the problem is the finding.
     const problems: string[] = []
-    if (settledAt === undefined)
-      problems.push(`replicas did not settle within ${settleTimeoutMs} ms of healing`)
-    else log(`settled ${Math.round(settledAt - healAt)} ms after healing`)
+    if (settledAt === undefined) {
+      const waiting = system.waitingFor?.() ?? null
+      problems.push(
+        `replicas did not settle within ${settleTimeoutMs} ms of healing${waiting === null ? '' : `; last seen: ${waiting}`}`,
+      )
+    } else log(`settled ${Math.round(settledAt - healAt)} ms after healing`)
 
     let finalValues: Map<string, string | null> | null = null
     const finalClient = system.client('final')

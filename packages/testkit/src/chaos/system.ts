@@ -162,6 +162,8 @@ export interface SystemUnderTest {
    * (the replicas are then comparable).
    */
   settled(): Promise<boolean>
+  /** What the last `settled()` that answered false was waiting for, in a few words (null: nothing). */
+  waitingFor?(): string | null
   /** Each node's state for `keys`, read locally on that node (not through the leader). */
   replicaStates(keys: readonly string[]): Promise<ReplicaState[]>
   /**

@@ -171,11 +171,14 @@ function holdings(input: OperationInput, nodeId: string) {
         if (live + back >= majority) leaderless.push(shardName)
         else majorityLost.push(shardName)
       }
-      if (mine.state === 'removing') {
+      // On its way out already, or an arrival the controller rolls back (the node may not receive).
+      if (mine.state !== 'active') {
         moving++
         continue
       }
-      const takes = (id: string) => !shard.replicas.some((r) => r.nodeId === id)
+      // A node whose replica of the shard is leaving can take this one once it has left: the
+      // shard's move under way holds the drain back for now, it does not strand it.
+      const takes = (id: string) => !shard.replicas.some((r) => r.nodeId === id && r.state !== 'removing')
       if (receivers.some(takes)) continue
       if (returning.some(takes)) unreceived.push(`${uid}/${shard.shard}`)
       else stranded.push(`${uid}/${shard.shard}`)

@@ -27,6 +27,7 @@ import { Counter, type Registry } from 'prom-client'
 import { type ClusterConfig, parseHttpAddr } from '../config.ts'
 import { type DurationMetrics, durationMetrics, taskSeconds } from '../duration-metrics.ts'
 import { P2PFrameTooLargeError, P2PNode, P2PUnreachableError } from '../p2p/index.ts'
+import { stopStep } from '../stop-step.ts'
 import { WebhookDispatcher } from '../webhooks.ts'
 import { AntiEntropy } from './anti-entropy.ts'
 import { failInterruptedTasks } from './cluster-backup.ts'
@@ -113,7 +114,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     registry: options.registry,
   })
   await p2p.start()
-  const stops: Array<() => Promise<void>> = [() => p2p.stop()]
+  const stops: Array<[string, () => Promise<void>]> = [['p2p', () => p2p.stop()]]
   try {
     const nodeId = p2p.peerId
     // Every line from here on names the node by id too (`node`, its name, is on every line).
@@ -136,7 +137,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       seeds: config.join,
     })
     await swim.start()
-    stops.unshift(() => swim.stop())
+    stops.unshift(['swim', () => swim.stop()])
     const advert: NodeAdvert = {
       id: nodeId,
       name: config.nodeName ?? hostname(),
@@ -201,15 +202,15 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       return serveShards(node, hosting, request)
     })
     await node.start()
-    stops.unshift(() => node.stop())
-    stops.unshift(async () => unwatch())
+    stops.unshift(['cluster node', () => node.stop()])
+    stops.unshift(['drain watch', async () => unwatch()])
     const unwatch = watchDrained(node, () => {
       logger.info({}, 'this node was drained and has left the cluster; stopping')
       void swim.leave().catch(() => {})
       options.onLeft?.()
     })
     hosting.start()
-    stops.unshift(() => hosting.stop())
+    stops.unshift(['shard hosting', () => hosting.stop()])
     const engine = new ClusterEngine(node, hosting, {
       metrics: { asyncShardWrite: () => metrics.asyncShardWrites.inc() },
     })
@@ -218,7 +219,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     const dispatcher = new WebhookDispatcher(webhooks, (url, reason) =>
       logger.warn({ webhook: url, reason }, 'webhook delivery given up after retries'),
     )
-    stops.unshift(() => dispatcher.close())
+    stops.unshift(['webhooks', () => dispatcher.close()])
     const scheduler = new TaskScheduler(engine, logger.child({ component: 'tasks' }), (ended) => {
       for (const task of ended) {
         const seconds = taskSeconds(task)
@@ -227,7 +228,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       dispatcher.batchFinished(ended)
     })
     scheduler.start()
-    stops.unshift(() => scheduler.stop())
+    stops.unshift(['task scheduler', () => scheduler.stop()])
     // Backups, dumps and exports this node ran when it last stopped cannot finish: failed, not left processing.
     void failInterruptedTasks(node, Date.now()).catch((error: unknown) =>
       logger.warn({ err: error }, 'could not mark interrupted tasks failed'),
@@ -238,7 +239,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       logger: logger.child({ component: 'cluster-operations' }),
     })
     operations.start()
-    stops.unshift(() => operations.stop())
+    stops.unshift(['cluster operations', () => operations.stop()])
     const antiEntropy = new AntiEntropy({
       node,
       hosting,
@@ -247,7 +248,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       intervalMs: config.antiEntropyIntervalMs,
     })
     antiEntropy.start()
-    stops.unshift(() => antiEntropy.stop())
+    stops.unshift(['anti-entropy', () => antiEntropy.stop()])
     logger.info(
       { clusterId: node.clusterId, p2p: advert.p2pAddrs, gossip: advert.gossipAddr },
       'cluster member started',
@@ -275,11 +276,11 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
         logger.info({ clusterKeys: clusterKeyFingerprints(next) }, 'cluster keys changed')
       },
       async stop() {
-        for (const stop of stops) await stop().catch(() => {})
+        for (const [component, stop] of stops) await stopStep(component, stop, logger)
       },
     }
   } catch (error) {
-    for (const stop of stops) await stop().catch(() => {})
+    for (const [component, stop] of stops) await stopStep(component, stop, logger)
     throw error
   }
 }

@@ -134,6 +134,8 @@ async function serveItem(
         commitIndex: status.commitIndex,
         lastIndex: status.lastIndex,
         quiesced: status.quiesced,
+        voters: status.confState.voters,
+        learners: status.confState.learners,
         snapshotBytesReceived: node.snapshotBytesReceived(item.group),
       }
       return { ok: true, value, appliedIndex: status.appliedIndex, commitIndex: status.commitIndex }
@@ -310,6 +312,9 @@ export interface ReplicaStatus {
   readonly commitIndex: number
   readonly lastIndex: number
   readonly quiesced: boolean
+  /** The group's Raft configuration as this replica knows it (it may lag the leader's). */
+  readonly voters: readonly string[]
+  readonly learners: readonly string[]
   /** Snapshot bytes this replica's node accepted for the group (a move's bytes). */
   readonly snapshotBytesReceived: number
 }
