@@ -73,7 +73,6 @@ export class RegionsChaosSystem implements SystemUnderTest {
   readonly #regions: Record<string, RegionNode>
   readonly #timeoutMs: number
   readonly #keys: number
-  #network: FaultNetwork | null = null
   /** Every write sent, by its (unique) value. */
   readonly #writes = new Map<string, WriteRecord>()
   readonly #lag: LagSample[] = []
@@ -135,7 +134,6 @@ export class RegionsChaosSystem implements SystemUnderTest {
   }
 
   async start(network: FaultNetwork): Promise<void> {
-    this.#network = network
     for (const r of Object.values(this.#regions)) await this.#spawn(r)
     await network.tcpMesh(
       Object.fromEntries(Object.values(this.#regions).map((r) => [r.name, { port: r.p2p }])),
