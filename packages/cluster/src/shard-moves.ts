@@ -212,6 +212,8 @@ export function planShardMoves(input: ShardMovesInput): ShardMovesPlan {
         replaced !== undefined &&
         substitute !== undefined &&
         mayReceive(substitute) &&
+        // The replacement must suit this index (a coordinator or a node without `vector` may not).
+        eligible.some((n) => n.id === substitute) &&
         !replicas.some((r) => r.nodeId === substitute)
       ) {
         to = substitute
@@ -273,5 +275,6 @@ export function describeConstraints(spec: PlacementSpec): string {
   if (spec.require !== undefined) parts.push(`require ${describeLabels(spec.require)}`)
   if (spec.spreadBy !== undefined) parts.push(`spreadBy ${spec.spreadBy}`)
   if (spec.leaderPrefers !== undefined) parts.push(`leaderPrefers ${describeLabels(spec.leaderPrefers)}`)
+  if (spec.capabilities !== undefined) parts.push(`capabilities ${spec.capabilities.join(',')}`)
   return parts.join(', ')
 }
