@@ -68,8 +68,11 @@ class Cluster {
     expect(outcome?.ok).toBe(true)
   }
 
+  rebalance = true
+
   input(): ShardMovesInput {
     return {
+      rebalance: this.rebalance,
       state: this.sm.state,
       alive: (id) => !this.down.has(id),
       downSinceMs: () => 0,
@@ -238,6 +241,28 @@ describe('placement by capability', () => {
     cluster.settle()
     expect(cluster.holders('vec').has(replaced)).toBe(false)
     expect([...cluster.holders('vec')].every((id) => id === 'a' || id === 'b' || id === 'e')).toBe(true)
+  })
+})
+
+describe('a node whose capabilities change', () => {
+  it('moves its replicas off once it restarts as a coordinator or without `vector`, even with rebalancing off', () => {
+    const cluster = new Cluster({ a: VECTOR, b: VECTOR, c: VECTOR, e: VECTOR })
+    cluster.rebalance = false
+    cluster.create('text', { shardCount: 4, replicationFactor: 2 })
+    cluster.create('vec', { shardCount: 4, replicationFactor: 2, placement: { capabilities: ['vector'] } })
+    expect(cluster.holders('text').has('a')).toBe(true)
+    expect(cluster.holders('vec').has('b')).toBe(true)
+    // A restart with other capabilities re-advertises the node (the same `node.join`).
+    cluster.join('a', COORDINATOR)
+    cluster.join('b', TEXT)
+    const moves = planShardMoves(cluster.input()).start
+    expect(moves.length).toBeGreaterThan(0)
+    expect(new Set(moves.map((m) => m.reason))).toEqual(new Set(['capability']))
+    cluster.settle()
+    expect(cluster.holders('text').has('a')).toBe(false)
+    expect(cluster.holders('vec').has('a')).toBe(false)
+    expect(cluster.holders('vec').has('b')).toBe(false)
+    expect([...cluster.holders('vec')].sort()).toEqual(['c', 'e'])
   })
 })
 
