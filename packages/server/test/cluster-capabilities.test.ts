@@ -199,4 +199,15 @@ describe('a cluster of vector, text-only and coordinator nodes', () => {
     }
     expect(stats.numberOfDocuments).toBe(films.length)
   })
+
+  it('places an index created by a settings update with embedders on the vector nodes', async () => {
+    await enqueueAndWait(coordinator(), 'PATCH', '/indexes/clips/settings', {
+      embedders: { plot: { source: 'userProvided', dimensions: 3 } },
+    })
+    const shards = await coordinator().request<{
+      shards: Array<{ replicas: Array<{ node: string }> }>
+    }>('GET', '/indexes/clips/_shards')
+    const holders = new Set(shards.body.shards.flatMap((s) => s.replicas.map((r) => r.node)))
+    expect([...holders].sort()).toEqual([vectorA().nodeId, nodes[1]!.nodeId].sort())
+  })
 })
