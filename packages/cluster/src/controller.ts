@@ -108,6 +108,7 @@ export class Controller {
     rebalance: 0,
     rollback: 0,
     repair: 0,
+    capability: 0,
   }
   readonly #options: ControllerOptions
   #timer: ReturnType<typeof setInterval> | null = null

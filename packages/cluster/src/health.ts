@@ -1,3 +1,4 @@
+import { holdsData } from './capabilities.ts'
 import type { MetadataState } from './metadata/types.ts'
 import { eligibleNodes, placeableReplicas, shardViolations } from './placement-constraints.ts'
 import { describeConstraints } from './shard-moves.ts'
@@ -35,8 +36,6 @@ export interface HealthInput {
   readonly metaVoters: readonly string[]
   readonly targetMetaVoters: number
 }
-
-const DATA_CAPABILITIES = new Set(['bm25', 'vector'])
 
 /**
  * Computes cluster health the way Elasticsearch does: red when some shard has
@@ -108,8 +107,7 @@ export function computeHealth(input: HealthInput): ClusterHealth {
     status: red ? 'red' : yellow ? 'yellow' : 'green',
     timed_out: false,
     number_of_nodes: liveNodes.length,
-    number_of_data_nodes: liveNodes.filter((n) => n.capabilities.some((c) => DATA_CAPABILITIES.has(c)))
-      .length,
+    number_of_data_nodes: liveNodes.filter(holdsData).length,
     active_primary_shards: activePrimaries,
     active_shards: active,
     relocating_shards: relocating,

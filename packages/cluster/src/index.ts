@@ -1,4 +1,14 @@
 // @shoal/cluster: the control plane — metadata state machine, membership view, controller, health — behind transport and membership ports.
+
+export {
+  DEFAULT_CAPABILITIES,
+  holdsData,
+  mayHoldReplica,
+  missingCapabilities,
+  NODE_CAPABILITIES,
+  type NodeCapability,
+  parseCapabilities,
+} from './capabilities.ts'
 export {
   type AppRequestHandler,
   type ClusterCounters,

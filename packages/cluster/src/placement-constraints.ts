@@ -1,4 +1,5 @@
 import type { NodeSpec } from '@shoal/hashring'
+import { holdsData, missingCapabilities, PLACEMENT_CAPABILITIES } from './capabilities.ts'
 import { InvalidShardingError } from './errors.ts'
 import type { NodeAdvert, PlacementSpec } from './metadata/types.ts'
 
@@ -14,13 +15,16 @@ import type { NodeAdvert, PlacementSpec } from './metadata/types.ts'
  *   instead of zones) and is checked on the result, since `place()` would otherwise relax it.
  * - `leaderPrefers`: a preference. The first replica of each shard (its preferred leader) is a
  *   node with these labels when one holds the shard; the shard's leader hands leadership to it.
+ * - `capabilities`: a hard filter on node capabilities (`vector` for an index with embedders,
+ *   set by the cluster when embedders are added). Whatever the constraints, a `coordinator`
+ *   node, or one without `bm25`, never holds a replica.
  */
 
-const PLACEMENT_FIELDS = new Set(['require', 'spreadBy', 'leaderPrefers'])
+const PLACEMENT_FIELDS = new Set(['require', 'spreadBy', 'leaderPrefers', 'capabilities'])
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
 
 /** A node as the constraints see it. */
-export type LabelledNode = Pick<NodeAdvert, 'id' | 'region' | 'zone' | 'labels'>
+export type LabelledNode = Pick<NodeAdvert, 'id' | 'region' | 'zone' | 'labels' | 'capabilities'>
 
 /** The value of label `key` on a node (`region` and `zone` included), or undefined. */
 export function labelOf(node: LabelledNode, key: string): string | undefined {
@@ -44,13 +48,14 @@ export function parsePlacement(raw: unknown): PlacementSpec | undefined {
   for (const key of Object.keys(input)) {
     if (!PLACEMENT_FIELDS.has(key))
       throw new InvalidShardingError(
-        `unknown field \`sharding.placement.${key}\`: expected one of require, spreadBy, leaderPrefers`,
+        `unknown field \`sharding.placement.${key}\`: expected one of require, spreadBy, leaderPrefers, capabilities`,
       )
   }
   const spec: {
     require?: Record<string, string>
     spreadBy?: string
     leaderPrefers?: Record<string, string>
+    capabilities?: string[]
   } = {}
   if (input.require !== undefined) spec.require = labelMap(input.require, 'require')
   if (input.leaderPrefers !== undefined) spec.leaderPrefers = labelMap(input.leaderPrefers, 'leaderPrefers')
@@ -61,7 +66,25 @@ export function parsePlacement(raw: unknown): PlacementSpec | undefined {
       )
     spec.spreadBy = input.spreadBy
   }
+  if (input.capabilities !== undefined) spec.capabilities = capabilityList(input.capabilities)
   return Object.keys(spec).length === 0 ? undefined : spec
+}
+
+function capabilityList(value: unknown): string[] {
+  const expected = [...PLACEMENT_CAPABILITIES].join(', ')
+  if (!Array.isArray(value) || value.length === 0)
+    throw new InvalidShardingError(
+      `\`sharding.placement.capabilities\` must be a non-empty array of node capabilities (${expected})`,
+    )
+  const out: string[] = []
+  for (const name of value) {
+    if (typeof name !== 'string' || !PLACEMENT_CAPABILITIES.has(name))
+      throw new InvalidShardingError(
+        `\`sharding.placement.capabilities\` may name ${expected}, got ${JSON.stringify(name)}`,
+      )
+    if (!out.includes(name)) out.push(name)
+  }
+  return out.sort()
 }
 
 function labelMap(value: unknown, name: string): Record<string, string> {
@@ -81,16 +104,16 @@ function labelMap(value: unknown, name: string): Record<string, string> {
 }
 
 /**
- * The nodes `place()` may use for an index: those meeting `require`, each with its `spreadBy`
- * value as its zone (so place spreads replicas over that label). A node without the `spreadBy`
- * label is left out: it could not be told apart from another such node.
+ * The nodes `place()` may use for an index: data nodes with the required capabilities meeting
+ * `require`, each with its `spreadBy` value as its zone (so place spreads replicas over that
+ * label). A node without the `spreadBy` label is left out: it could not be told apart from
+ * another such node. Every placement (creation, repair, drain, replacement, rebalance) starts
+ * from this list, so a coordinator or a node lacking a capability never receives a replica.
  */
-export function eligibleNodes(
-  nodes: readonly (LabelledNode & Pick<NodeAdvert, 'capabilities'>)[],
-  spec: PlacementSpec | undefined,
-): NodeSpec[] {
+export function eligibleNodes(nodes: readonly LabelledNode[], spec: PlacementSpec | undefined): NodeSpec[] {
   const out: NodeSpec[] = []
   for (const node of nodes) {
+    if (!holdsData(node) || missingCapabilities(node, spec?.capabilities).length > 0) continue
     if (!hasLabels(node, spec?.require)) continue
     const spread = spec?.spreadBy === undefined ? node.zone : labelOf(node, spec.spreadBy)
     if (spread === undefined) continue
@@ -125,19 +148,28 @@ export function preferLeader(
 
 /**
  * What breaks a hard constraint in one shard's replica list (empty: nothing): a replica on a
- * node lacking a required label, or two replicas sharing a `spreadBy` value.
+ * node that holds no data or lacks a required capability or label, or two replicas sharing a
+ * `spreadBy` value.
  */
 export function shardViolations(
   holders: readonly string[],
   spec: PlacementSpec | undefined,
   nodeOf: (id: string) => LabelledNode | undefined,
 ): string[] {
-  if (spec === undefined) return []
   const problems: string[] = []
   const seen = new Map<string, string>()
   for (const id of holders) {
     const node = nodeOf(id)
     if (node === undefined) continue
+    if (!holdsData(node)) {
+      problems.push(
+        `replica on ${id}, a node that holds no data (capabilities ${node.capabilities.join(',')})`,
+      )
+      continue
+    }
+    const missing = missingCapabilities(node, spec?.capabilities)
+    if (missing.length > 0) problems.push(`replica on ${id} lacks the capability ${missing.join(', ')}`)
+    if (spec === undefined) continue
     if (!hasLabels(node, spec.require))
       problems.push(`replica on ${id} lacks the required labels ${describeLabels(spec.require)}`)
     if (spec.spreadBy !== undefined) {

@@ -1,4 +1,5 @@
 import { HashRingError, type Placement, place, planMoves } from '@shoal/hashring'
+import { mayHoldReplica } from './capabilities.ts'
 import type {
   MetadataCommand,
   MetadataState,
@@ -9,7 +10,11 @@ import type {
 import { describeLabels, eligibleNodes, placeableReplicas, shardViolations } from './placement-constraints.ts'
 
 /** Why a replica moves. */
-export type MoveReason = 'lost' | 'drain' | 'replace' | 'rebalance' | 'rollback' | 'repair'
+/**
+ * Why a replica moves. `capability`: its node may no longer hold the index's data (restarted as a
+ * coordinator, or without a capability the index requires); it moves even with rebalancing off.
+ */
+export type MoveReason = 'lost' | 'drain' | 'replace' | 'rebalance' | 'rollback' | 'repair' | 'capability'
 
 /** One planned change of one shard's replica list, as the `shard.update` command that records it. */
 export interface PlannedMove {
@@ -222,6 +227,8 @@ export function planShardMoves(input: ShardMovesInput): ShardMovesPlan {
         replaced !== undefined &&
         substitute !== undefined &&
         mayReceive(substitute) &&
+        // The replacement must suit this index (a coordinator or a node without `vector` may not).
+        eligible.some((n) => n.id === substitute) &&
         !replicas.some((r) => r.nodeId === substitute)
       ) {
         to = substitute
@@ -240,7 +247,15 @@ export function planShardMoves(input: ShardMovesInput): ShardMovesPlan {
         if (to === undefined && from === undefined) continue
         if (to === undefined && replicas.length <= rf) continue
       }
-      const reason = from === undefined ? 'repair' : reasonFor(from)
+      const fromRecord = from === undefined ? undefined : node(from)
+      const reason =
+        from === undefined
+          ? 'repair'
+          : fromRecord !== undefined &&
+              mayKeep(from) &&
+              !mayHoldReplica(fromRecord, constraints?.capabilities)
+            ? 'capability'
+            : reasonFor(from)
       if (reason === 'rebalance' && input.rebalance === false) continue
       if (!canMove(to, from)) {
         waiting++
@@ -283,5 +298,6 @@ export function describeConstraints(spec: PlacementSpec): string {
   if (spec.require !== undefined) parts.push(`require ${describeLabels(spec.require)}`)
   if (spec.spreadBy !== undefined) parts.push(`spreadBy ${spec.spreadBy}`)
   if (spec.leaderPrefers !== undefined) parts.push(`leaderPrefers ${describeLabels(spec.leaderPrefers)}`)
+  if (spec.capabilities !== undefined) parts.push(`capabilities ${spec.capabilities.join(',')}`)
   return parts.join(', ')
 }

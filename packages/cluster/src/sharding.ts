@@ -1,4 +1,5 @@
 import { HashRingError, type NodeSpec, place, shardOf } from '@shoal/hashring'
+import { holdsData } from './capabilities.ts'
 import { InvalidShardingError, UnsatisfiablePlacementError } from './errors.ts'
 import type { MetadataState, PlacementSpec, ShardingSpec, ShardRecord } from './metadata/types.ts'
 import {
@@ -37,7 +38,8 @@ const FIELD_NAME = /^[^.\s]{1,512}$/
 /**
  * Validates a sharding request against the cluster and places every shard's replicas with
  * `@shoal/hashring`'s `place()` (zone anti-affinity, bounded load). Data nodes are the nodes the
- * metadata records as `active`. Throws `InvalidShardingError` when the request is malformed or
+ * metadata records as `active` that hold data (`bm25`, not `coordinator`); the defaults are one
+ * shard per eligible node (at most 16) and a replication factor of min(3, eligible nodes). Throws `InvalidShardingError` when the request is malformed or
  * cannot be placed (for example a replication factor above the number of data nodes).
  */
 export function planIndexPlacement(
@@ -56,12 +58,13 @@ export function planIndexPlacement(
   }
   const strategy = strategyOf(raw)
   const placement = parsePlacement(raw.placement)
-  const active = Object.values(state.nodes).filter((node) => node.state === 'active')
+  // Coordinators hold no data: they count neither for the defaults nor for the checks.
+  const active = Object.values(state.nodes).filter((node) => node.state === 'active' && holdsData(node))
   if (active.length === 0) throw new InvalidShardingError('the cluster has no active data node')
   const nodes: NodeSpec[] = eligibleNodes(active, placement)
   if (nodes.length === 0)
     throw new UnsatisfiablePlacementError(
-      `no active data node meets \`sharding.placement\`${placement?.require === undefined ? '' : ` (requires ${describeLabels(placement.require)})`}`,
+      `no active data node meets \`sharding.placement\`${describeRequirements(placement)}`,
     )
   const shardCount = integerField(
     raw.shardCount,
@@ -139,8 +142,19 @@ function strategyOf(raw: ShardingRequest): Pick<ShardingSpec, 'strategy' | 'fiel
   return { strategy, field: raw.field }
 }
 
+/** ` (requires tier=hot; capabilities vector)`, or nothing without requirements. */
+function describeRequirements(placement: PlacementSpec | undefined): string {
+  const parts: string[] = []
+  if (placement?.require !== undefined) parts.push(describeLabels(placement.require))
+  if (placement?.capabilities !== undefined) parts.push(`capabilities ${placement.capabilities.join(',')}`)
+  return parts.length === 0 ? '' : ` (requires ${parts.join('; ')})`
+}
+
 function describeRoom(room: number, placement: PlacementSpec | undefined): string {
-  const required = placement?.require === undefined ? '' : ` with ${describeLabels(placement.require)}`
+  const labels = placement?.require === undefined ? [] : [describeLabels(placement.require)]
+  const caps =
+    placement?.capabilities === undefined ? [] : [`capabilities ${placement.capabilities.join(',')}`]
+  const required = labels.length + caps.length === 0 ? '' : ` with ${[...labels, ...caps].join('; ')}`
   if (placement?.spreadBy !== undefined)
     return `the eligible nodes${required} span ${room} value${room === 1 ? '' : 's'} of \`${placement.spreadBy}\``
   return `${room} active node${room === 1 ? '' : 's'} qualif${room === 1 ? 'ies' : 'y'}${required}`

@@ -22,7 +22,7 @@ Commands:
              [--load-sample]
              [--dump-dir DIR] [--snapshot-dir DIR] [--backup-dir DIR] [--import-dump FILE | --import-snapshot FILE]
              cluster: [--cluster-key-file F (or SHOAL_CLUSTER_KEY)] [--cluster-key-accept-file F]
-             [--bootstrap [--cluster-name NAME]] [--join host:port[,host:port…]] [--region R] [--zone Z] [--label key=value]… [--node-name NAME]
+             [--bootstrap [--cluster-name NAME]] [--join host:port[,host:port…]] [--region R] [--zone Z] [--label key=value]… [--capabilities bm25,vector,embed|coordinator] [--node-name NAME]
              [--p2p-addr 127.0.0.1:7800] [--gossip-addr 127.0.0.1:7946]
              [--p2p-advertise-addr host:port] [--gossip-advertise-addr host:port]
              [--gossip-profile lan|wan|local] [--raft-tick-ms 100]
@@ -96,6 +96,7 @@ const START_OPTIONS = {
   region: { type: 'string' },
   zone: { type: 'string' },
   label: { type: 'string', multiple: true },
+  capabilities: { type: 'string' },
   'node-name': { type: 'string' },
   'p2p-addr': { type: 'string' },
   'p2p-advertise-addr': { type: 'string' },

@@ -122,4 +122,27 @@ describe('configuration', () => {
     expect(() => resolveConfig({ file: { labels: ['tier=hot'] } })).toThrow(/table of label values/)
     expect(() => resolveConfig({ file: { labels: { tier: 3 } } })).toThrow(ConfigError)
   })
+
+  it('takes node capabilities from the TOML array, SHOAL_CAPABILITIES and --capabilities, bm25,vector by default', () => {
+    expect(resolveConfig({}).cluster.capabilities).toEqual(['bm25', 'vector'])
+    expect(resolveConfig({ file: { capabilities: ['bm25'] } }).cluster.capabilities).toEqual(['bm25'])
+    expect(
+      resolveConfig({ file: { capabilities: ['bm25'] }, env: { SHOAL_CAPABILITIES: 'bm25,vector,embed' } })
+        .cluster.capabilities,
+    ).toEqual(['bm25', 'vector', 'embed'])
+    expect(
+      resolveConfig({ env: { SHOAL_CAPABILITIES: 'bm25' }, flags: { capabilities: 'coordinator' } }).cluster
+        .capabilities,
+    ).toEqual(['coordinator'])
+  })
+
+  it('refuses unknown capabilities, a coordinator holding data, and a data node without bm25', () => {
+    expect(() => resolveConfig({ flags: { capabilities: 'bm25,gpu' } })).toThrow(
+      /unknown node capability `gpu`/,
+    )
+    expect(() => resolveConfig({ flags: { capabilities: 'coordinator,bm25' } })).toThrow(/holds no data/)
+    expect(() => resolveConfig({ flags: { capabilities: 'vector' } })).toThrow(/needs capability `bm25`/)
+    expect(() => resolveConfig({ flags: { capabilities: ',' } })).toThrow(ConfigError)
+    expect(() => resolveConfig({ file: { capabilities: 'bm25' } })).not.toThrow()
+  })
 })

@@ -174,13 +174,26 @@ export class MetadataStateMachine implements StateMachine {
       case 'index.update': {
         const index = state.indexes[command.uid]
         if (index === undefined) return this.#reject('unknown_index', `no index ${command.uid}`)
+        let sharding = index.sharding
+        if (command.replicationFactor !== undefined)
+          sharding = { ...sharding, replicationFactor: command.replicationFactor }
+        if (command.requireCapabilities !== undefined) {
+          const lacking = nodesLacking(state, command.uid, command.requireCapabilities)
+          if (lacking.length > 0)
+            return this.#reject(
+              'missing_capability',
+              `index ${command.uid} has replicas on ${lacking.join(', ')}, without the capability ${command.requireCapabilities.join(', ')}`,
+            )
+          const required = [
+            ...new Set([...(sharding.placement?.capabilities ?? []), ...command.requireCapabilities]),
+          ]
+          sharding = { ...sharding, placement: { ...sharding.placement, capabilities: required.sort() } }
+        }
         const updated = {
           ...index,
           ...(command.primaryKey === undefined ? {} : { primaryKey: command.primaryKey }),
           ...(command.settings === undefined ? {} : { settings: command.settings }),
-          ...(command.replicationFactor === undefined
-            ? {}
-            : { sharding: { ...index.sharding, replicationFactor: command.replicationFactor } }),
+          sharding,
           updatedAtMs: command.atMs,
         }
         return this.#commit({ indexes: { ...state.indexes, [index.uid]: updated } })
@@ -362,4 +375,16 @@ export class MetadataStateMachine implements StateMachine {
   #emit(): void {
     for (const listener of this.#listeners) listener(this.#state, this.#appliedIndex)
   }
+}
+
+/** The nodes holding a replica of the index (in any state) that lack one of `required`, sorted. */
+function nodesLacking(state: MetadataState, uid: string, required: readonly string[]): string[] {
+  const lacking = new Set<string>()
+  for (const shard of state.shards[uid] ?? [])
+    for (const replica of shard.replicas) {
+      const node = state.nodes[replica.nodeId]
+      if (node === undefined || required.some((c) => !node.capabilities.includes(c)))
+        lacking.add(replica.nodeId)
+    }
+  return [...lacking].sort()
 }

@@ -21,7 +21,7 @@ export interface NodeAdvert {
   readonly gossipAddr: string
   readonly region: string
   readonly zone: string
-  /** For example `bm25`, `vector`. */
+  /** Some of `bm25`, `vector`, `embed`, `coordinator` (see `capabilities.ts`). */
   readonly capabilities: readonly string[]
   /**
    * Free labels (`disk=ssd`, `tier=hot`, any user label) that placement constraints select on,
@@ -54,6 +54,8 @@ export interface PlacementSpec {
   readonly spreadBy?: string
   /** Each shard's leader on a node with these labels when one of its replicas is. */
   readonly leaderPrefers?: Readonly<Record<string, string>>
+  /** Replicas only on nodes advertising every one of these capabilities (`vector`), sorted. */
+  readonly capabilities?: readonly string[]
 }
 
 export interface ShardingSpec {
@@ -170,6 +172,11 @@ export type MetadataCommand =
        * until each has this many, with the same steps as a repair.
        */
       readonly replicationFactor?: number
+      /**
+       * Capabilities every replica's node must have from now on (added to
+       * `sharding.placement.capabilities`); refused while a replica is on a node lacking one.
+       */
+      readonly requireCapabilities?: readonly string[]
       readonly atMs: number
     }
   | { readonly type: 'index.delete'; readonly uid: string }
@@ -244,5 +251,6 @@ export type RejectReason =
   | 'unknown_shard'
   | 'index_exists'
   | 'precondition_failed'
+  | 'missing_capability'
   | 'unknown_key'
   | 'unknown_task'

@@ -34,7 +34,15 @@ const advertSpec: Record<string, Check> = {
 const isLabels: Check = (v) => isRecord(v) && Object.values(v).every((s) => typeof s === 'string')
 
 const isPlacement: Check = (v) =>
-  fields(v, {}, { require: isLabels, spreadBy: isNonEmpty, leaderPrefers: isLabels })
+  fields(
+    v,
+    {},
+    { require: isLabels, spreadBy: isNonEmpty, leaderPrefers: isLabels, capabilities: isNonEmptyStrings },
+  )
+
+function isNonEmptyStrings(v: unknown): boolean {
+  return Array.isArray(v) && v.length > 0 && v.every(isNonEmpty)
+}
 
 const isSharding: Check = (v) =>
   fields(
@@ -114,7 +122,12 @@ const specs: Record<MetadataCommand['type'], (c: Record<string, unknown>) => boo
     fields(
       c,
       { uid: isNonEmpty, atMs: isFiniteNumber },
-      { primaryKey: isNonEmpty, settings: isRecord, replicationFactor: isPositiveInt },
+      {
+        primaryKey: isNonEmpty,
+        settings: isRecord,
+        replicationFactor: isPositiveInt,
+        requireCapabilities: isNonEmptyStrings,
+      },
     ),
   'index.delete': (c) => fields(c, { uid: isNonEmpty }),
   'index.swap': (c) =>

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { type Engine, openReplica } from '@shoal/engine'
 import { BackupCorruptError, type BackupIndexEntry, verifyBackup } from './backup-format.ts'
+import { addsEmbedders, withVectorRequirement } from './cluster/vector-placement.ts'
 import { HttpError, type NodeClient } from './http-client.ts'
 import { SETTINGS } from './routes-settings.ts'
 
@@ -101,12 +102,13 @@ export async function isCluster(client: NodeClient): Promise<boolean> {
   }
 }
 
-function shardingFor(index: BackupIndexEntry, options: RestoreOptions): Record<string, unknown> | undefined {
+/** The `sharding` of the index's creation on a cluster (empty: the cluster's defaults). */
+function shardingFor(index: BackupIndexEntry, options: RestoreOptions): Record<string, unknown> {
   const sharding: Record<string, unknown> = {}
   const shardCount = options.shardCount ?? index.sharding?.shardCount
   if (shardCount !== undefined) sharding.shardCount = shardCount
   if (options.replicationFactor !== undefined) sharding.replicationFactor = options.replicationFactor
-  return Object.keys(sharding).length === 0 ? undefined : sharding
+  return sharding
 }
 
 /** Creates the index, sets its settings and sends every document of every shard image. */
@@ -181,13 +183,16 @@ export async function sendIndex(
 ): Promise<number> {
   const route = `/indexes/${encodeURIComponent(index.uid)}`
   if (index.create) {
-    const body: Record<string, unknown> = { uid: index.uid }
-    if (index.primaryKey !== null) body.primaryKey = index.primaryKey
-    if (index.sharding !== undefined) body.sharding = index.sharding
-    taskUids.push((await client.request<{ taskUid: number }>('POST', '/indexes', body)).taskUid)
     const settings = Object.fromEntries(
       Object.entries(await reader.settings()).filter(([name]) => RESTORED_SETTINGS.has(name)),
     )
+    const body: Record<string, unknown> = { uid: index.uid }
+    if (index.primaryKey !== null) body.primaryKey = index.primaryKey
+    // On a cluster, an index with embedders is created on `vector` nodes only, so that its
+    // embedders are not refused for replicas on nodes without `vector`.
+    const sharding = addsEmbedders(settings) ? withVectorRequirement(index.sharding) : index.sharding
+    if (index.sharding !== undefined && Object.keys(sharding as object).length > 0) body.sharding = sharding
+    taskUids.push((await client.request<{ taskUid: number }>('POST', '/indexes', body)).taskUid)
     if (Object.keys(settings).length > 0)
       taskUids.push(
         (await client.request<{ taskUid: number }>('PATCH', `${route}/settings`, settings)).taskUid,

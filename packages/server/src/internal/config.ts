@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { ClusterConfigError, DEFAULT_CAPABILITIES, parseCapabilities } from '@shoal/cluster'
 import { parse as parseToml } from 'smol-toml'
 import { ConfigError } from './errors.ts'
 import type { RateLimitConfig } from './rate-limit.ts'
@@ -117,6 +118,12 @@ export interface ClusterConfig {
    * Later sources override a key of earlier ones. @defaultValue {}
    */
   labels: Record<string, string>
+  /**
+   * What this node does: some of `bm25`, `vector`, `embed`, `coordinator` (docs/cluster-scaling.md,
+   * "Capabilities"): `--capabilities bm25,vector`, `SHOAL_CAPABILITIES`, TOML `capabilities`
+   * (a string or an array). `coordinator` alone: the node holds no data. @defaultValue ['bm25', 'vector']
+   */
+  capabilities: string[]
   /** A human label for this node. @defaultValue the host name */
   nodeName: string | undefined
   /** libp2p TCP listen address. @defaultValue '127.0.0.1:7800' */
@@ -200,6 +207,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
     region: '',
     zone: '',
     labels: Object.freeze({}) as Record<string, string>,
+    capabilities: [...DEFAULT_CAPABILITIES],
     nodeName: undefined,
     p2pAddr: '127.0.0.1:7800',
     p2pAdvertiseAddr: undefined,
@@ -388,6 +396,16 @@ export const FIELDS: readonly Field[] = [
   clusterField('cluster_name', 'cluster-name', 'string', (c, v) => (c.name = String(v))),
   clusterField('region', 'region', 'string', (c, v) => (c.region = String(v))),
   clusterField('zone', 'zone', 'string', (c, v) => (c.zone = String(v))),
+  {
+    ...clusterField(
+      'capabilities',
+      'capabilities',
+      'string',
+      (c, v) => (c.capabilities = splitList(String(v))),
+    ),
+    // A TOML array, or a comma-separated string from the environment or a flag.
+    list: true,
+  },
   clusterField('node_name', 'node-name', 'string', (c, v) => (c.nodeName = String(v))),
   clusterField('p2p_addr', 'p2p-addr', 'string', (c, v) => (c.p2pAddr = String(v))),
   clusterField(
@@ -511,7 +529,7 @@ export function resolveConfig(sources: ConfigSources): ServerConfig {
   const config: ServerConfig = {
     ...DEFAULT_CONFIG,
     rateLimit: { ...DEFAULT_CONFIG.rateLimit },
-    cluster: { ...DEFAULT_CONFIG.cluster, join: [], labels: {} },
+    cluster: { ...DEFAULT_CONFIG.cluster, join: [], labels: {}, capabilities: [...DEFAULT_CAPABILITIES] },
     standby: { ...DEFAULT_CONFIG.standby },
     regionLink: { ...DEFAULT_CONFIG.regionLink, seeds: [], indexes: [] },
   }
@@ -679,6 +697,12 @@ function validateCluster(cluster: ClusterConfig): void {
   for (const [given, name] of clusterOnly) {
     if (given && !keyGiven)
       throw new ConfigError(`${name} needs the cluster key: --cluster-key-file F or SHOAL_CLUSTER_KEY`)
+  }
+  try {
+    cluster.capabilities = parseCapabilities(cluster.capabilities)
+  } catch (error) {
+    if (error instanceof ClusterConfigError) throw new ConfigError(`node capabilities: ${error.message}`)
+    throw error
   }
   if (!['lan', 'wan', 'local'].includes(cluster.gossipProfile))
     throw new ConfigError(`gossip profile must be lan, wan or local, got \`${cluster.gossipProfile}\``)

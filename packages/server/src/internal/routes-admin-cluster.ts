@@ -1,4 +1,10 @@
-import { type MetadataState, type NodeRecord, REBALANCE_SETTING, replacementsOf } from '@shoal/cluster'
+import {
+  type MetadataState,
+  mayHoldReplica,
+  type NodeRecord,
+  REBALANCE_SETTING,
+  replacementsOf,
+} from '@shoal/cluster'
 import { describeMove } from './cluster/cluster-operation-progress.ts'
 import { commitMetadata } from './cluster/metadata-commit.ts'
 import { movesInFlight } from './cluster/moves-in-flight.ts'
@@ -233,13 +239,15 @@ export const adminClusterRoutes: RouteSpec[] = [
       const uid = params.indexUid ?? ''
       const index = state.indexes[uid]
       if (index === undefined) throw new ApiError(404, 'index_not_found', `Index \`${uid}\` not found.`)
+      // Only the nodes that may hold this index's data count (no coordinator; `vector` if needed).
+      const required = index.sharding.placement?.capabilities
       const nodes = Object.values(state.nodes).filter(
-        (n) => n.state === 'active' && runtime.node.isAlive(n.id),
+        (n) => n.state === 'active' && runtime.node.isAlive(n.id) && mayHoldReplica(n, required),
       ).length
       if (factor > nodes)
         throw badRequest(
           'invalid_cluster_request',
-          `\`replicationFactor\` ${factor} exceeds the ${nodes} active data node${nodes === 1 ? '' : 's'}`,
+          `\`replicationFactor\` ${factor} exceeds the ${nodes} active data node${nodes === 1 ? '' : 's'}${required === undefined ? '' : ` with ${required.join(',')}`}`,
         )
       const previous = index.sharding.replicationFactor
       if (factor !== previous)

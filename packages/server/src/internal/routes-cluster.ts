@@ -1,4 +1,10 @@
-import { type ClusterHealth, type HealthStatus, healthAtLeast, type MetadataCommand } from '@shoal/cluster'
+import {
+  type ClusterHealth,
+  type HealthStatus,
+  healthAtLeast,
+  holdsData,
+  type MetadataCommand,
+} from '@shoal/cluster'
 import { WEBHOOK_SETTING_PREFIX } from './cluster/cluster-webhooks.ts'
 import { clusterFailure, commitMetadata } from './cluster/metadata-commit.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
@@ -120,7 +126,11 @@ export const clusterRoutes: RouteSpec[] = [
               : conf.learners.includes(record.id)
                 ? ['metadata_learner']
                 : []),
-            ...(record.capabilities.length > 0 ? ['data'] : []),
+            ...(holdsData(record)
+              ? ['data']
+              : record.capabilities.includes('coordinator')
+                ? ['coordinator']
+                : []),
           ],
           metadata_leader: record.id === node.metadataLeader,
           http_addr: record.httpAddr,

@@ -1,3 +1,4 @@
+import { requireVectorPlacement } from './cluster/vector-placement.ts'
 import { maskedEmbedders, refuseRestOnCluster, withMaskedKeys } from './embedder-secrets.ts'
 import type { Settings } from './engine-port.ts'
 import { badRequest } from './errors.ts'
@@ -88,12 +89,16 @@ export function parseSettingsPatch(input: unknown): SettingsPatch {
   return patch as SettingsPatch
 }
 
-function enqueueUpdate(
+async function enqueueUpdate(
   services: Parameters<RouteSpec['handler']>[0]['services'],
   uid: string,
   patch: SettingsPatch,
 ) {
-  if (services.cluster !== undefined) refuseRestOnCluster(patch)
+  if (services.cluster !== undefined) {
+    refuseRestOnCluster(patch)
+    // Refused now, before a task exists, when the index's replicas sit on nodes without `vector`.
+    await requireVectorPlacement(services.cluster.node, uid, patch)
+  }
   return services.queue.enqueue({
     type: 'settingsUpdate',
     indexUid: uid,

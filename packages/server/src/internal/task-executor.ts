@@ -8,6 +8,7 @@ import {
   writeDump,
   writeSnapshot,
 } from './backups.ts'
+import { addsEmbedders, withVectorRequirement } from './cluster/vector-placement.ts'
 import { withMaskedKeys } from './embedder-secrets.ts'
 import type { EnginePort, Settings } from './engine-port.ts'
 import { ApiError } from './errors.ts'
@@ -90,8 +91,16 @@ export async function runTask(
       return { deletedDocuments: result.deletedDocuments ?? 0 }
     }
     case 'updateSettings':
-      await withIndex(engine, uid, undefined, () =>
-        engine.index(uid).updateSettings(op.settings as Partial<Settings>),
+      await withIndex(
+        engine,
+        uid,
+        undefined,
+        () => engine.index(uid).updateSettings(op.settings as Partial<Settings>),
+        // On a cluster, an index created for embedders goes to `vector` nodes only (a
+        // standalone engine has no placement and ignores `sharding`).
+        addsEmbedders(op.settings)
+          ? (withVectorRequirement(undefined) as Record<string, unknown>)
+          : undefined,
       )
       // Task details are shown to anyone who may list tasks: no embedder key in them.
       return withMaskedKeys({ ...op.settings })
@@ -297,9 +306,14 @@ async function withIndex(
   uid: string,
   primaryKey: string | undefined,
   write: () => Promise<unknown>,
+  sharding?: Record<string, unknown>,
 ): Promise<void> {
   const created = !engine.hasIndex(uid)
-  if (created) await engine.createIndex(uid, primaryKey !== undefined ? { primaryKey } : {})
+  if (created)
+    await engine.createIndex(uid, {
+      ...(primaryKey === undefined ? {} : { primaryKey }),
+      ...(sharding === undefined ? {} : { sharding }),
+    })
   try {
     await write()
   } catch (error) {

@@ -57,6 +57,7 @@ import {
 } from './shard-rpc.ts'
 import { facetSearchShards, searchShards } from './sharded-search.ts'
 import { similarShards } from './sharded-similar.ts'
+import { addsEmbedders, requireVectorPlacement, withVectorRequirement } from './vector-placement.ts'
 
 /** How long a metadata change that moves reads (a swap) waits for each node to apply it. */
 const METADATA_WAIT_MS = 5_000
@@ -153,7 +154,11 @@ export class ClusterEngine implements EnginePort {
     const existing = this.node.metadata.state.indexes[uid]
     refuseRestOnCluster(opts.settings)
     if (existing !== undefined) throw new IndexAlreadyExistsError(uid)
-    const plan = this.planSharding(uid, opts.sharding)
+    // An index created with embedders holds vectors: only nodes with `vector` may hold it.
+    const sharding = addsEmbedders(opts.settings)
+      ? (withVectorRequirement(opts.sharding) as ShardingRequest)
+      : opts.sharding
+    const plan = this.planSharding(uid, sharding)
     const outcome = await this.node.propose({
       type: 'index.create',
       index: { uid, primaryKey: opts.primaryKey ?? null, settings: {}, sharding: plan.sharding },
@@ -527,6 +532,7 @@ class ShardedIndex implements IndexPort {
 
   async updateSettings(partial: Partial<Settings>): Promise<Settings> {
     refuseRestOnCluster(partial)
+    await requireVectorPlacement(this.#engine.node, this.#uid, partial)
     const targets = shardTargets(this.#engine.node, this.#uid)
     const command: Command = {
       type: 'updateSettings',

@@ -146,7 +146,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       gossipAddr: gossip.address,
       region: config.region,
       zone: config.zone,
-      capabilities: ['bm25', 'vector'],
+      capabilities: [...config.capabilities],
       ...(Object.keys(config.labels).length === 0 ? {} : { labels: { ...config.labels } }),
       version: options.version,
       startedAtMs: Date.now(),

@@ -1,4 +1,10 @@
-import type { MetadataState, NodeRecord, PlannedMove, ShardReplica } from '@shoal/cluster'
+import {
+  holdsData,
+  type MetadataState,
+  type NodeRecord,
+  type PlannedMove,
+  type ShardReplica,
+} from '@shoal/cluster'
 
 /**
  * Why each shard that is not fully served is in that state, in the manner of Elasticsearch's
@@ -56,7 +62,7 @@ export function diagnoseShards(input: DiagnosisInput): ShardDiagnosis[] {
   const { state, alive } = input
   const diagnoses: ShardDiagnosis[] = []
   const liveDataNodes = Object.values(state.nodes).filter(
-    (n) => n.state === 'active' && n.capabilities.length > 0 && alive(n.id),
+    (n) => n.state === 'active' && holdsData(n) && alive(n.id),
   )
   for (const [uid, shards] of Object.entries(state.shards).sort(([a], [b]) => a.localeCompare(b))) {
     const wanted = state.indexes[uid]?.sharding.replicationFactor ?? 0
