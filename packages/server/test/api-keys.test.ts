@@ -52,10 +52,16 @@ describe('API keys', () => {
     expect(codeOf(() => store.authorize(undefined, 'search', 'movies'))).toBe('missing_authorization_header')
     expect(codeOf(() => store.authorize('not-a-key', 'search', 'movies'))).toBe('invalid_api_key')
     expect(store.authorize(MASTER, 'keys.create', null).allIndexes).toBe(true)
-    const soon = new Date(Date.now() + 50).toISOString()
-    const expiring = await store.create({ actions: ['*'], indexes: ['*'], expiresAt: soon })
+    // Creating a key syncs the key file, which can take a while on a busy disk: the key expires
+    // well after that, and the second check waits until it has.
+    const expiresAt = Date.now() + 2_000
+    const expiring = await store.create({
+      actions: ['*'],
+      indexes: ['*'],
+      expiresAt: new Date(expiresAt).toISOString(),
+    })
     expect(store.authorize(expiring.key, 'search', 'movies').allIndexes).toBe(true)
-    await new Promise((resolve) => setTimeout(resolve, 80))
+    await new Promise((resolve) => setTimeout(resolve, expiresAt - Date.now() + 20))
     expect(codeOf(() => store.authorize(expiring.key, 'search', 'movies'))).toBe('invalid_api_key')
   })
 

@@ -83,7 +83,7 @@ describe('backups on a standalone node', () => {
     const verified = await runCli(['backup', 'verify', folder])
     expect(verified.stdout).toMatch(/is whole/)
     expect(verified.code).toBe(0)
-  }, 30_000)
+  }, 60_000)
 
   it('shoal backup restore loads it into an empty node: documents, settings and keys', async () => {
     const target = await startInProcess(MASTER)
@@ -100,7 +100,7 @@ describe('backups on a standalone node', () => {
     expect((await target.call('GET', '/indexes/empty')).body.primaryKey).toBe('sku')
     const sourceKey = (await source.call('GET', '/keys/0b0f1a5e-1c0d-4e6a-9d7e-5d0c6a7b8c9d')).body.key
     expect((await target.call('GET', '/keys/0b0f1a5e-1c0d-4e6a-9d7e-5d0c6a7b8c9d')).body.key).toBe(sourceKey)
-  }, 30_000)
+  }, 60_000)
 
   it('refuses to restore into a node that already holds an index, writing nothing', async () => {
     const target = await startInProcess(MASTER)
@@ -110,7 +110,7 @@ describe('backups on a standalone node', () => {
     expect(refused.code).toBe(1)
     expect(refused.stderr).toMatch(/already holds 1 index/)
     expect((await target.call('GET', '/indexes')).body.total).toBe(1)
-  }, 30_000)
+  }, 60_000)
 
   it('a corrupted file is named by verify and refused by restore before anything is written', async () => {
     const image = path.join(folder, 'engine.image')
@@ -131,7 +131,7 @@ describe('backups on a standalone node', () => {
     } finally {
       await writeFile(image, original)
     }
-  }, 30_000)
+  }, 60_000)
 
   it('a damaged manifest is detected too', async () => {
     const file = path.join(folder, 'manifest.json')
@@ -144,7 +144,7 @@ describe('backups on a standalone node', () => {
     } finally {
       await writeFile(file, original)
     }
-  }, 30_000)
+  }, 60_000)
 
   it('POST /admin/backups takes no body, and a file outside the manifest is not served', async () => {
     const withBody = await source.call('POST', '/admin/backups', { to: '/tmp' })

@@ -264,7 +264,7 @@ describe('a cluster of shoal processes', () => {
       await waitFor(
         'gossip packets dropped as unauthenticated',
         async () => (await metric(/^shoal_gossip_packets_dropped_total\{reason="unauthenticated"\}/)) > 0,
-        { timeoutMs: 15_000, intervalMs: 200 },
+        { timeoutMs: 30_000, intervalMs: 200 },
       )
     } finally {
       intruder.kill('SIGKILL')
