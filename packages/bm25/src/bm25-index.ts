@@ -6,6 +6,7 @@ import {
   checkHeldInSlices,
   decodeHeld,
   encodeHeld,
+  encodeHeldInSlices,
   HELD_VERSIONS,
   type HeldImage,
 } from './internal/held-format.ts'
@@ -123,6 +124,8 @@ export interface Explanation {
 const MAX_FIELDS = 8
 const MAX_TF = 255
 const ARENA_START = 1024
+/** Postings encoded between two pauses by `serializeInSlices`. */
+const SERIALIZE_SLICE_POSTINGS = 65_536
 const CURSOR_BYTES = 64
 const MAX_ID = 0xffffffff
 const WORD_CACHE_SIZE = 500_000
@@ -265,6 +268,9 @@ export class Bm25Index {
   #stagedDf: number[] = []
   #stagedMark: number[] = []
   #tfScratch: Uint16Array = new Uint16Array(1024 * 8)
+  // `serializeInSlices` calls under way: they read the postings in place, so compaction (which
+  // moves postings in place) waits until none is.
+  #serializing = 0
 
   private constructor(options: Bm25IndexOptions, wasm: Bm25Exports) {
     const names = Object.keys(options.fields ?? {})
@@ -841,6 +847,9 @@ export class Bm25Index {
    * removed documents pass an eighth of the live ones (at the next `add` or search).
    */
   compact(): void {
+    if (this.#serializing > 0) {
+      throw new Bm25InputError('cannot compact while serializeInSlices is under way')
+    }
     const F = this.fieldNames.length
     const renumber = new Int32Array(this.#ext.length).fill(-1)
     const ext: number[] = []
@@ -951,6 +960,129 @@ export class Bm25Index {
       arena: new Uint8Array(this.#wasm.memory.buffer, ARENA_START, this.#arenaEnd - ARENA_START),
       sortedTerms: this.#dictionary.sortedIds(),
     })
+  }
+
+  /**
+   * `serialize()`'s bytes, worked out with `pause` awaited between slices (about
+   * `SERIALIZE_SLICE_POSTINGS` postings encoded, or a MiB copied or checksummed), so a large
+   * index does not hold the event loop for the whole encoding. The bytes are those `serialize()`
+   * returns when this is called: the contents are taken then (removed documents compacted away
+   * first, in this turn), and documents added, published or removed meanwhile are not in them.
+   * Searches may run between slices (this encodes into memory of its own, not the index's);
+   * compaction waits until this settles (`compact()` meanwhile throws Bm25InputError).
+   */
+  async serializeInSlices(pause: () => Promise<void>): Promise<Uint8Array> {
+    if (this.#liveCount < this.#publishedDocs) this.compact()
+    // What the bytes are made of, taken in this turn. Postings arrays are only appended to past
+    // the counts taken here, or replaced by longer copies, while no compaction runs.
+    const F = this.fieldNames.length
+    const T = this.#postDocs.length
+    const docCount = this.#publishedDocs
+    const counts = Uint32Array.from(this.#postCount)
+    const lens = Uint32Array.from(this.#lens.slice(0, docCount * F))
+    const avgLens = this.#fieldTotals.map((total) => (this.#liveCount > 0 ? total / this.#liveCount : 0))
+    const bound: BoundContext = { boosts: [...this.#boosts], b: this.b, avgLens }
+    const terms: string[] = new Array(T)
+    for (let t = 0; t < T; t++) terms[t] = this.#dictionary.term(t)
+    const head = {
+      header: {
+        fields: [...this.fieldNames],
+        boosts: [...this.#boosts],
+        k1: this.k1,
+        b: this.b,
+        delta: this.delta,
+        analyzer: { locale: this.analyzer.locale, stemming: this.analyzer.stemming },
+      },
+      ext: Uint32Array.from(this.#ext.slice(0, docCount)),
+      lens,
+      terms,
+      sortedTerms: this.#dictionary.sortedIds(),
+    }
+    this.#serializing++
+    try {
+      const postings = await this.#encodeInSlices(counts, lens, bound, pause)
+      await pause()
+      return await encodeHeldInSlices({ ...head, ...postings }, pause)
+    } finally {
+      this.#serializing--
+    }
+  }
+
+  /**
+   * Every term's first `counts[t]` postings copied into columns and freshly encoded, in term order,
+   * into an arena of its own laid out as `#reencodeAll` then `#sync` lay out linear memory: the
+   * arena, encodings and postings columns `serialize()` writes.
+   */
+  async #encodeInSlices(
+    counts: Uint32Array,
+    lens: Uint32Array,
+    bound: BoundContext,
+    pause: () => Promise<void>,
+  ): Promise<
+    Pick<
+      HeldImage,
+      'postOffsets' | 'postDocs' | 'postTfs' | 'encodedAt' | 'encodedBytes' | 'encodedAvg' | 'arena'
+    >
+  > {
+    const F = this.fieldNames.length
+    const T = counts.length
+    const postOffsets = new Uint32Array(T + 1)
+    let room = 0
+    for (let t = 0; t < T; t++) {
+      postOffsets[t + 1] = postOffsets[t]! + counts[t]!
+      if (counts[t]! > 0) room += maxEncodedBytes(counts[t]!, F)
+    }
+    const postDocs = new Uint32Array(postOffsets[T]!)
+    const postTfs = new Uint8Array(postOffsets[T]! * F)
+    const encodedAt = new Uint32Array(T)
+    const encodedBytes = new Uint32Array(T)
+    const encodedAvg = new Float64Array(T * F)
+    // Offset 0 of `arena` stands for ARENA_START of linear memory: encodings hold offsets relative
+    // to their own start, so the bytes are the same wherever they are written.
+    const arena = new Uint8Array(room)
+    const view = new DataView(arena.buffer)
+    let end = 0
+    let sinceMark = 0
+    for (let t = 0; t < T; t++) {
+      const count = counts[t]!
+      if (count === 0) continue
+      if (sinceMark >= SERIALIZE_SLICE_POSTINGS) {
+        sinceMark = 0
+        await pause()
+      }
+      sinceMark += count
+      const { docs, tfs } = this.#postingsOf(t, count)
+      postDocs.set(docs, postOffsets[t]!)
+      postTfs.set(tfs, postOffsets[t]! * F)
+      const next = encodePostings(arena, view, end, docs, tfs, count, lens, F, bound)
+      encodedAt[t] = ARENA_START + end
+      encodedBytes[t] = next - end
+      for (let f = 0; f < F; f++) encodedAvg[t * F + f] = bound.avgLens[f]!
+      end = next
+    }
+    return {
+      postOffsets,
+      postDocs,
+      postTfs,
+      encodedAt,
+      encodedBytes,
+      encodedAvg,
+      arena: arena.subarray(0, end),
+    }
+  }
+
+  /** Term `t`'s first `count` postings, read in place (a held term gets no arrays of its own). */
+  #postingsOf(t: number, count: number): { docs: Uint32Array; tfs: Uint8Array } {
+    const F = this.fieldNames.length
+    const docs = this.#postDocs[t]
+    if (docs !== undefined)
+      return { docs: docs.subarray(0, count), tfs: this.#postTfs[t]!.subarray(0, count * F) }
+    const held = this.#held!
+    const from = held.offsets[t]!
+    return {
+      docs: held.docs.subarray(from, from + count),
+      tfs: held.tfs.subarray(from * F, (from + count) * F),
+    }
   }
 
   #loadHeld(image: HeldImage): void {
@@ -1160,7 +1292,7 @@ export class Bm25Index {
   }
 
   #maybeCompact(): void {
-    if (this.#staging !== undefined) return
+    if (this.#staging !== undefined || this.#serializing > 0) return
     const removed = this.#ext.length - this.#liveCount
     if (removed >= COMPACT_MIN_REMOVED && removed * COMPACT_SHARE > this.#liveCount) this.compact()
   }

@@ -58,10 +58,55 @@ function align8(n: number): number {
 
 /** The held-format bytes of `image` (`version` 2 leaves out the sorted term order). */
 export function encodeHeld(image: HeldImage, version = HELD_VERSION): Uint8Array {
+  const { out, body, sections } = heldLayout(image, version)
+  for (const { bytes, at } of sections) body.set(bytes, at)
+  new DataView(out.buffer).setUint32(12 + body.length, crc32(body), true)
+  return out
+}
+
+/**
+ * `encodeHeld`'s bytes, the sections copied and the body checksummed a MiB at a time with `pause`
+ * awaited between slices. The caller keeps `image`'s arrays unchanged until this settles.
+ */
+export async function encodeHeldInSlices(
+  image: HeldImage,
+  pause: () => Promise<void>,
+  version = HELD_VERSION,
+): Promise<Uint8Array> {
+  const { out, body, sections } = heldLayout(image, version)
+  let copied = 0
+  for (const { bytes, at } of sections) {
+    for (let from = 0; from < bytes.length; from += CHECK_SLICE_BYTES) {
+      const part = bytes.subarray(from, from + CHECK_SLICE_BYTES)
+      body.set(part, at + from)
+      copied += part.length
+      if (copied >= CHECK_SLICE_BYTES) {
+        copied = 0
+        await pause()
+      }
+    }
+  }
+  let crc = 0
+  for (let at = 0; at < body.length; at += CHECK_SLICE_BYTES) {
+    if (at > 0) await pause()
+    crc = crc32(body.subarray(at, at + CHECK_SLICE_BYTES), crc)
+  }
+  new DataView(out.buffer).setUint32(12 + body.length, crc, true)
+  return out
+}
+
+/**
+ * The frame of `image`'s bytes with magic, version, header and counts written, and where each
+ * section goes in the body (the section bytes and the checksum still to write).
+ */
+function heldLayout(
+  image: HeldImage,
+  version: number,
+): { out: Uint8Array; body: Uint8Array; sections: { bytes: Uint8Array; at: number }[] } {
   const header = new TextEncoder().encode(JSON.stringify(image.header))
   const termText = new TextEncoder().encode(image.terms.join(''))
   const termLengths = Uint32Array.from(image.terms, (term) => term.length)
-  const sections: Uint8Array[] = [
+  const parts: Uint8Array[] = [
     bytesOf(image.ext),
     bytesOf(image.lens),
     bytesOf(termLengths),
@@ -74,10 +119,11 @@ export function encodeHeld(image: HeldImage, version = HELD_VERSION): Uint8Array
     bytesOf(image.encodedAvg),
     image.arena,
   ]
-  if (version >= 3) sections.push(bytesOf(image.sortedTerms ?? new Uint32Array(0)))
+  if (version >= 3) parts.push(bytesOf(image.sortedTerms ?? new Uint32Array(0)))
   let bodyBytes = align8(4 + header.length) + COUNTS * 4
-  for (const section of sections) bodyBytes = align8(bodyBytes) + section.length
+  for (const part of parts) bodyBytes = align8(bodyBytes) + part.length
   bodyBytes = align8(bodyBytes)
+  // Zeroed: the padding between sections is part of the checksummed bytes.
   const out = new Uint8Array(12 + bodyBytes + 4)
   const view = new DataView(out.buffer)
   view.setUint32(0, MAGIC, true)
@@ -98,13 +144,13 @@ export function encodeHeld(image: HeldImage, version = HELD_VERSION): Uint8Array
   ]
   for (let i = 0; i < COUNTS; i++) bodyView.setUint32(at + i * 4, counts[i]!, true)
   at += COUNTS * 4
-  for (const section of sections) {
+  const sections: { bytes: Uint8Array; at: number }[] = []
+  for (const bytes of parts) {
     at = align8(at)
-    body.set(section, at)
-    at += section.length
+    sections.push({ bytes, at })
+    at += bytes.length
   }
-  view.setUint32(12 + bodyBytes, crc32(body), true)
-  return out
+  return { out, body, sections }
 }
 
 function bytesOf(array: Uint32Array | Float64Array): Uint8Array {
