@@ -1279,7 +1279,10 @@ export class Bm25Index {
       for (let f = 0; f < this.fieldNames.length; f++) this.#encodedAvg.push(0)
     }
     if (termId >= this.#stamp.length) {
-      const stamp = new Int32Array(this.#stamp.length * 2).fill(-1)
+      // Loading reserves every term at once: grow past `termId`, not just twice over.
+      let length = this.#stamp.length * 2
+      while (length <= termId) length *= 2
+      const stamp = new Int32Array(length).fill(-1)
       stamp.set(this.#stamp)
       this.#stamp = stamp
       const tf = new Uint16Array(stamp.length * MAX_FIELDS)
