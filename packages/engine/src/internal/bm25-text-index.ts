@@ -290,6 +290,10 @@ class Bm25TextIndex implements TextIndex {
   serialize(): Uint8Array {
     return this.#index.serialize()
   }
+
+  serializeInSlices(pause: () => Promise<void>): Promise<Uint8Array> {
+    return this.#index.serializeInSlices(pause)
+  }
 }
 
 /** The query's candidates with each synonym term as one more word, matched exactly. */
