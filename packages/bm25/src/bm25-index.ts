@@ -4,7 +4,7 @@ import { TermDictionary } from './internal/dictionary.ts'
 import { decodeIndex, type IndexImage } from './internal/format.ts'
 import {
   checkHeldInSlices,
-  decodeHeld,
+  decodeHeldSteps,
   encodeHeld,
   encodeHeldInSlices,
   HELD_VERSIONS,
@@ -29,6 +29,7 @@ import {
   type QueryCandidates,
   type TypoTolerance,
 } from './internal/query.ts'
+import { runSteps, runStepsWithPauses, type Steps } from './internal/steps.ts'
 import { type Bm25Exports, ensureMemory, instantiate, instantiateNow } from './internal/wasm.ts'
 import { type CollectionStats, idf } from './stats.ts'
 
@@ -126,6 +127,8 @@ const MAX_TF = 255
 const ARENA_START = 1024
 /** Postings encoded between two pauses by `serializeInSlices`. */
 const SERIALIZE_SLICE_POSTINGS = 65_536
+/** Terms or documents loaded between two pauses by `deserialize` with a `pause`. */
+const LOAD_SLICE_ITEMS = 32_768
 const CURSOR_BYTES = 64
 const MAX_ID = 0xffffffff
 const WORD_CACHE_SIZE = 500_000
@@ -324,9 +327,13 @@ export class Bm25Index {
     if (bytes instanceof Uint8Array && bytes.length >= 16) {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       if (view.getUint32(0, true) === 0x4d424853 && HELD_VERSIONS.includes(view.getUint32(4, true))) {
-        // With `pause`, the checksum (a pass over every byte) is worked out a MiB at a time.
-        if (options.pause !== undefined) await checkHeldInSlices(bytes, options.pause)
-        return Bm25Index.#deserializeHeld(decodeHeld(bytes, options.pause !== undefined), analyzer)
+        // With `pause`, the checksum (a pass over every byte) is worked out a MiB at a time, and
+        // the checks and loading of the columns pause between slices too.
+        const { pause } = options
+        if (pause === undefined) return Bm25Index.#deserializeHeld(runSteps(decodeHeldSteps(bytes)), analyzer)
+        await checkHeldInSlices(bytes, pause)
+        const image = await runStepsWithPauses(decodeHeldSteps(bytes, true), pause)
+        return Bm25Index.#deserializeHeld(image, analyzer, pause)
       }
     }
     const image = decodeIndex(bytes)
@@ -348,7 +355,11 @@ export class Bm25Index {
     return index
   }
 
-  static async #deserializeHeld(image: HeldImage, analyzer?: Analyzer): Promise<Bm25Index> {
+  static async #deserializeHeld(
+    image: HeldImage,
+    analyzer?: Analyzer,
+    pause?: () => Promise<void>,
+  ): Promise<Bm25Index> {
     const { header } = image
     const fields: Record<string, FieldOptions> = {}
     header.fields.forEach((name, i) => {
@@ -364,7 +375,9 @@ export class Bm25Index {
       },
       await instantiate(),
     )
-    index.#loadHeld(image)
+    const steps = index.#loadHeld(image)
+    if (pause === undefined) runSteps(steps)
+    else await runStepsWithPauses(steps, pause)
     return index
   }
 
@@ -1085,15 +1098,18 @@ export class Bm25Index {
     }
   }
 
-  #loadHeld(image: HeldImage): void {
+  /** Loads `image` into this new index, yielding between slices (the index is not in use yet). */
+  *#loadHeld(image: HeldImage): Steps<void> {
     const F = this.fieldNames.length
     const docCount = image.ext.length
     const T = image.terms.length
     const arenaEnd = ARENA_START + image.arena.length
     this.#dictionary.load(image.terms, image.sortedTerms)
     if (this.#dictionary.size !== T) throw new Bm25CorruptionError('a term is repeated')
+    yield
     const counts = new Array<number>(T)
     for (let t = 0; t < T; t++) {
+      if (t > 0 && t % LOAD_SLICE_ITEMS === 0) yield
       const count = image.postOffsets[t + 1]! - image.postOffsets[t]!
       const at = image.encodedAt[t]!
       const bytes = image.encodedBytes[t]!
@@ -1122,7 +1138,9 @@ export class Bm25Index {
     this.#lens = numbers(image.lens)
     this.#live = new Array<number>(docCount).fill(1)
     this.#docTerms = new Array(docCount).fill(undefined)
+    yield
     for (let d = 0; d < docCount; d++) {
+      if (d > 0 && d % LOAD_SLICE_ITEMS === 0) yield
       this.#internalOf.set(image.ext[d]!, d)
       for (let f = 0; f < F; f++) this.#fieldTotals[f]! += image.lens[d * F + f]!
     }

@@ -1,6 +1,7 @@
 import { Rng, testSeed } from '@shoal/testkit/rng'
 import { describe, expect, it } from 'vitest'
 import { Bm25CorruptionError, Bm25Index, Bm25InputError, createAnalyzer } from '../src/index.ts'
+import { decodeHeld, encodeHeld } from '../src/internal/held-format.ts'
 import { wordSource } from './helpers.ts'
 
 const SEED = testSeed(9173)
@@ -108,5 +109,37 @@ describe('serializeInSlices', () => {
     const damaged = bytes.slice()
     damaged[Math.floor(damaged.length / 2)]! ^= 0x10
     await expect(Bm25Index.deserialize(damaged)).rejects.toThrow(Bm25CorruptionError)
+  })
+})
+
+describe('deserialize with a pause', () => {
+  it(`loads what deserialize without one loads, pausing between slices (seed ${SEED})`, async () => {
+    const rng = new Rng(SEED + 5)
+    const index = await Bm25Index.create({ fields: { title: {}, body: {} } })
+    const word = wordSource(() => rng.next(), 5000)
+    // Over 32,768 documents and 131,072 postings: the checks and the load pause several times.
+    for (let id = 0; id < 40_000; id++) index.add(id * 3, doc(word, rng))
+    const bytes = index.serialize()
+    const { pause, count } = countingPause()
+    const sliced = await Bm25Index.deserialize(bytes, undefined, { pause })
+    const whole = await Bm25Index.deserialize(bytes)
+    expect(count()).toBeGreaterThan(8)
+    for (const q of ['aq', 'bq cq', word(), word()]) expect(sliced.search(q, 20)).toEqual(whole.search(q, 20))
+    expect(Buffer.from(sliced.serialize()).equals(Buffer.from(bytes))).toBe(true)
+  })
+
+  it('still rejects damaged bytes: a flipped byte, and postings out of order under a valid checksum', async () => {
+    const index = await randomIndex(new Rng(SEED + 6))
+    const bytes = index.serialize()
+    const pause = countingPause().pause
+    const flipped = bytes.slice()
+    flipped[flipped.length >> 1]! ^= 0x01
+    await expect(Bm25Index.deserialize(flipped, undefined, { pause })).rejects.toThrow(Bm25CorruptionError)
+    // A posting column rewritten with a repeated document, the checksum made to match.
+    const image = decodeHeld(bytes)
+    image.postDocs[1] = image.postDocs[0]!
+    await expect(Bm25Index.deserialize(encodeHeld(image), undefined, { pause })).rejects.toThrow(
+      /out of order or range/,
+    )
   })
 })

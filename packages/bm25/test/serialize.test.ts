@@ -132,7 +132,8 @@ describe('deserializing with pauses', () => {
       await new Promise<void>((resolve) => setImmediate(resolve))
     }
     const sliced = await Bm25Index.deserialize(bytes, createAnalyzer(), { pause })
-    expect(pauses).toBe(Math.ceil((bytes.length - 16) / (1 << 20)) - 1)
+    // The checksum's slices, then those of the checks and the load (serialize-slices.test.ts).
+    expect(pauses).toBeGreaterThan(Math.ceil((bytes.length - 16) / (1 << 20)) - 1)
     const whole = await Bm25Index.deserialize(bytes, createAnalyzer())
     expect(Buffer.from(sliced.serialize()).equals(Buffer.from(whole.serialize()))).toBe(true)
     expect(sliced.search('w77 common', 5)).toEqual(whole.search('w77 common', 5))

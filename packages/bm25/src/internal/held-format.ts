@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib'
 import { Bm25CorruptionError } from '../errors.ts'
+import { runSteps, type Steps } from './steps.ts'
 
 /**
  * Serialized index, version 3 (version 2 is read too): the index as it is held, so that loading copies arrays instead
@@ -187,6 +188,14 @@ export async function checkHeldInSlices(bytes: Uint8Array, pause: () => Promise<
  * `checkHeldInSlices` already verified the checksum.
  */
 export function decodeHeld(bytes: Uint8Array, checked = false): HeldImage {
+  return runSteps(decodeHeldSteps(bytes, checked))
+}
+
+/** Postings or terms checked (or terms cut out of their text) between two yields of `decodeHeldSteps`. */
+const DECODE_SLICE_ITEMS = 1 << 17
+
+/** `decodeHeld` as steps: it yields between slices of the long checks and copies. */
+export function* decodeHeldSteps(bytes: Uint8Array, checked = false): Steps<HeldImage> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const version = view.getUint32(4, true)
   const { body, expected } = heldBody(bytes)
@@ -232,15 +241,17 @@ export function decodeHeld(bytes: Uint8Array, checked = false): HeldImage {
   const encodedAvg = new Float64Array(copy(take(termCount * F * 8)))
   const arena = take(arenaBytes)
   const sortedTerms = version >= 3 ? u32(termCount) : undefined
+  yield
   const terms: string[] = new Array(termCount)
   let offset = 0
   for (let t = 0; t < termCount; t++) {
+    if (t > 0 && t % DECODE_SLICE_ITEMS === 0) yield
     terms[t] = termText.slice(offset, offset + termLengths[t]!)
     offset += termLengths[t]!
   }
   if (offset !== termText.length) throw new Bm25CorruptionError('serialized index terms do not add up')
-  checkPostings(postOffsets, postDocs, docCount)
-  if (sortedTerms !== undefined) checkSortedTerms(sortedTerms, terms)
+  yield* checkPostings(postOffsets, postDocs, docCount)
+  if (sortedTerms !== undefined) yield* checkSortedTerms(sortedTerms, terms)
   return {
     header,
     ext,
@@ -258,9 +269,10 @@ export function decodeHeld(bytes: Uint8Array, checked = false): HeldImage {
 }
 
 /** `order` must list every term id once, in ascending order of the terms. */
-function checkSortedTerms(order: Uint32Array, terms: readonly string[]): void {
+function* checkSortedTerms(order: Uint32Array, terms: readonly string[]): Steps<void> {
   const seen = new Uint8Array(terms.length)
   for (let i = 0; i < order.length; i++) {
+    if (i > 0 && i % DECODE_SLICE_ITEMS === 0) yield
     const id = order[i]!
     if (id >= terms.length || seen[id] === 1)
       throw new Bm25CorruptionError('serialized term order is not a permutation')
@@ -276,13 +288,19 @@ function copy(bytes: Uint8Array): ArrayBuffer {
   return out
 }
 
-function checkPostings(offsets: Uint32Array, docs: Uint32Array, docCount: number): void {
+function* checkPostings(offsets: Uint32Array, docs: Uint32Array, docCount: number): Steps<void> {
   if (offsets[0] !== 0 || offsets[offsets.length - 1] !== docs.length) {
     throw new Bm25CorruptionError('serialized index posting offsets do not cover the postings')
   }
+  let checked = 0
   for (let t = 0; t + 1 < offsets.length; t++) {
     const start = offsets[t]!
     const end = offsets[t + 1]!
+    if (checked >= DECODE_SLICE_ITEMS) {
+      checked = 0
+      yield
+    }
+    checked += end - start + 1
     if (end < start) throw new Bm25CorruptionError('serialized index posting offsets go backwards')
     for (let i = start; i < end; i++) {
       if (docs[i]! >= docCount || (i > start && docs[i]! <= docs[i - 1]!)) {
