@@ -126,7 +126,7 @@ const MAX_FIELDS = 8
 const MAX_TF = 255
 const ARENA_START = 1024
 /** Postings encoded between two pauses by `serializeInSlices`. */
-const SERIALIZE_SLICE_POSTINGS = 65_536
+const SERIALIZE_SLICE_POSTINGS = 32_768
 /** Terms or documents loaded between two pauses by `deserialize` with a `pause`. */
 const LOAD_SLICE_ITEMS = 32_768
 const CURSOR_BYTES = 64

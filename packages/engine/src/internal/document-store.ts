@@ -156,6 +156,9 @@ export class DocumentStore {
   }
 }
 
+/** Bytes of documents laid into a column between two pauses by `columnInSlices`. */
+const COPY_SLICE_BYTES = 1 << 20
+
 async function layColumn(
   sources: readonly (Doc | Uint8Array)[],
   pause: () => Promise<void>,
@@ -176,10 +179,15 @@ async function layColumn(
   }
   const bytes = new Uint8Array(total)
   let at = 0
-  for (let i = 0; i < parts.length; i++) {
-    if (i > 0 && i % (slice * 8) === 0) await pause()
-    bytes.set(parts[i]!, at)
-    at += parts[i]!.byteLength
+  let sincePause = 0
+  for (const part of parts) {
+    if (sincePause >= COPY_SLICE_BYTES) {
+      sincePause = 0
+      await pause()
+    }
+    bytes.set(part, at)
+    at += part.byteLength
+    sincePause += part.byteLength
   }
   return { bytes, ends }
 }
