@@ -1146,6 +1146,7 @@ export class Bm25Index {
     }
     if (this.#internalOf.size !== docCount) throw new Bm25CorruptionError('an external id is repeated')
     this.#liveCount = docCount
+    yield
     ensureMemory(this.#wasm.memory, arenaEnd)
     new Uint8Array(this.#wasm.memory.buffer).set(image.arena, ARENA_START)
     this.#arenaEnd = arenaEnd

@@ -984,11 +984,14 @@ export class IndexState {
       image.text === null
         ? await components.text.create(config)
         : await components.text.deserialize(image.text, config, components.pause)
+    // A turn between the large loads (text index, each graph, document columns).
+    await components.pause?.()
     const vectors = new Map<string, BackloggedVectorIndex>()
     for (const [name, bytes] of image.vectors) {
       const [, vectorConfig] = vectorConfigs(image.settings, [name])[0]!
       const graph = await components.vector.deserialize(bytes, vectorConfig)
       vectors.set(name, new BackloggedVectorIndex(graph, vectorConfig))
+      await components.pause?.()
     }
     if (v2) {
       for (const [name, backlog] of image.vectorBacklog ?? []) {
@@ -1021,6 +1024,7 @@ export class IndexState {
     }
     const ends = u32Column(image.documentEnds, 'document ends')
     this.#docs.load(ids, { bytes: image.documents, ends })
+    if (pause !== undefined) await pause()
     for (let i = 0; i < n; i++) {
       const id = ids[i]!
       if (id >= image.nextId || this.#live.has(id)) throw new TypeError(`bad id ${id} in index image`)
