@@ -926,6 +926,11 @@ export class Bm25Index {
    * the bytes depend on the contents alone.
    */
   serialize(): Uint8Array {
+    if (this.#serializing > 0) {
+      // A `serializeInSlices` is reading the postings in place: no compaction, the same path whole.
+      const view = this.#takeView()
+      return encodeHeld({ ...view.head, ...runSteps(view.postings) })
+    }
     if (this.#liveCount < this.#publishedDocs) this.compact()
     this.#reencodeAll()
     // Padding inside the encodings is not written: clear what earlier encodings left there.
@@ -979,74 +984,96 @@ export class Bm25Index {
    * `serialize()`'s bytes, worked out with `pause` awaited between slices (about
    * `SERIALIZE_SLICE_POSTINGS` postings encoded, or a MiB copied or checksummed), so a large
    * index does not hold the event loop for the whole encoding. The bytes are those `serialize()`
-   * returns when this is called: the contents are taken then (removed documents compacted away
-   * first, in this turn), and documents added, published or removed meanwhile are not in them.
-   * Searches may run between slices (this encodes into memory of its own, not the index's);
-   * compaction waits until this settles (`compact()` meanwhile throws Bm25InputError).
+   * returns when this is called: the contents are taken then, and documents added, published or
+   * removed meanwhile are not in them. Searches may run between slices (this encodes into memory
+   * of its own, not the index's); compaction waits until this settles (`compact()` meanwhile
+   * throws Bm25InputError; `serialize()` meanwhile takes the same path, run whole).
    */
   async serializeInSlices(pause: () => Promise<void>): Promise<Uint8Array> {
-    if (this.#liveCount < this.#publishedDocs) this.compact()
-    // What the bytes are made of, taken in this turn. Postings arrays are only appended to past
-    // the counts taken here, or replaced by longer copies, while no compaction runs.
-    const F = this.fieldNames.length
-    const T = this.#postDocs.length
-    const docCount = this.#publishedDocs
-    const counts = Uint32Array.from(this.#postCount)
-    const lens = Uint32Array.from(this.#lens.slice(0, docCount * F))
-    const avgLens = this.#fieldTotals.map((total) => (this.#liveCount > 0 ? total / this.#liveCount : 0))
-    const bound: BoundContext = { boosts: [...this.#boosts], b: this.b, avgLens }
-    const terms: string[] = new Array(T)
-    for (let t = 0; t < T; t++) terms[t] = this.#dictionary.term(t)
-    const head = {
-      header: {
-        fields: [...this.fieldNames],
-        boosts: [...this.#boosts],
-        k1: this.k1,
-        b: this.b,
-        delta: this.delta,
-        analyzer: { locale: this.analyzer.locale, stemming: this.analyzer.stemming },
-      },
-      ext: Uint32Array.from(this.#ext.slice(0, docCount)),
-      lens,
-      terms,
-      sortedTerms: this.#dictionary.sortedIds(),
-    }
+    const view = this.#takeView()
     this.#serializing++
     try {
-      const postings = await this.#encodeInSlices(counts, lens, bound, pause)
+      const postings = await runStepsWithPauses(view.postings, pause)
       await pause()
-      return await encodeHeldInSlices({ ...head, ...postings }, pause)
+      return await encodeHeldInSlices({ ...view.head, ...postings }, pause)
     } finally {
       this.#serializing--
     }
   }
 
   /**
-   * Every term's first `counts[t]` postings copied into columns and freshly encoded, in term order,
-   * into an arena of its own laid out as `#reencodeAll` then `#sync` lay out linear memory: the
-   * arena, encodings and postings columns `serialize()` writes.
+   * What `serialize()` would write, taken now: the documents, counts and terms copied, and the
+   * postings as steps that read the posting arrays later, as compacted (removed documents left
+   * out, the rest renumbered as `compact()` would) without compacting. Posting arrays are only
+   * appended to past the counts taken here, or replaced by longer copies, while no compaction runs.
    */
-  async #encodeInSlices(
+  #takeView(): {
+    head: Pick<HeldImage, 'header' | 'ext' | 'lens' | 'terms' | 'sortedTerms'>
+    postings: Steps<Omit<HeldImage, 'header' | 'ext' | 'lens' | 'terms' | 'sortedTerms'>>
+  } {
+    const F = this.fieldNames.length
+    const T = this.#postDocs.length
+    const published = this.#publishedDocs
+    // Published documents are the lowest internal numbers: compaction numbers the live ones in order.
+    let renumber: Int32Array | undefined
+    const ext: number[] = []
+    const lens: number[] = []
+    if (this.#liveCount < published) renumber = new Int32Array(published).fill(-1)
+    for (let d = 0; d < published; d++) {
+      if (renumber !== undefined) {
+        if (this.#live[d] !== 1) continue
+        renumber[d] = ext.length
+      }
+      ext.push(this.#ext[d]!)
+      for (let f = 0; f < F; f++) lens.push(this.#lens[d * F + f]!)
+    }
+    const lensColumn = Uint32Array.from(lens)
+    const avgLens = this.#fieldTotals.map((total) => (this.#liveCount > 0 ? total / this.#liveCount : 0))
+    const bound: BoundContext = { boosts: [...this.#boosts], b: this.b, avgLens }
+    const terms: string[] = new Array(T)
+    for (let t = 0; t < T; t++) terms[t] = this.#dictionary.term(t)
+    return {
+      head: {
+        header: {
+          fields: [...this.fieldNames],
+          boosts: [...this.#boosts],
+          k1: this.k1,
+          b: this.b,
+          delta: this.delta,
+          analyzer: { locale: this.analyzer.locale, stemming: this.analyzer.stemming },
+        },
+        ext: Uint32Array.from(ext),
+        lens: lensColumn,
+        terms,
+        sortedTerms: this.#dictionary.sortedIds(),
+      },
+      postings: this.#encodeSteps(Uint32Array.from(this.#postCount), renumber, lensColumn, bound),
+    }
+  }
+
+  /**
+   * Every term's first `counts[t]` postings (renumbered and without removed documents, given
+   * `renumber`) copied into columns and freshly encoded, in term order, into an arena of its own
+   * laid out as `#reencodeAll` then `#sync` lay out linear memory: the arena, encodings and postings
+   * columns `serialize()` writes.
+   */
+  *#encodeSteps(
     counts: Uint32Array,
+    renumber: Int32Array | undefined,
     lens: Uint32Array,
     bound: BoundContext,
-    pause: () => Promise<void>,
-  ): Promise<
-    Pick<
-      HeldImage,
-      'postOffsets' | 'postDocs' | 'postTfs' | 'encodedAt' | 'encodedBytes' | 'encodedAvg' | 'arena'
-    >
-  > {
+  ): Steps<Omit<HeldImage, 'header' | 'ext' | 'lens' | 'terms' | 'sortedTerms'>> {
     const F = this.fieldNames.length
     const T = counts.length
-    const postOffsets = new Uint32Array(T + 1)
+    let upTo = 0
     let room = 0
     for (let t = 0; t < T; t++) {
-      postOffsets[t + 1] = postOffsets[t]! + counts[t]!
+      upTo += counts[t]!
       if (counts[t]! > 0) room += maxEncodedBytes(counts[t]!, F)
     }
-    const postDocs = new Uint32Array(postOffsets[T]!)
-    const postTfs = new Uint8Array(postOffsets[T]! * F)
+    const postOffsets = new Uint32Array(T + 1)
+    const postDocs = new Uint32Array(upTo)
+    const postTfs = new Uint8Array(upTo * F)
     const encodedAt = new Uint32Array(T)
     const encodedBytes = new Uint32Array(T)
     const encodedAvg = new Float64Array(T * F)
@@ -1055,28 +1082,46 @@ export class Bm25Index {
     const arena = new Uint8Array(room)
     const view = new DataView(arena.buffer)
     let end = 0
-    let sinceMark = 0
+    let sincePause = 0
     for (let t = 0; t < T; t++) {
-      const count = counts[t]!
-      if (count === 0) continue
-      if (sinceMark >= SERIALIZE_SLICE_POSTINGS) {
-        sinceMark = 0
-        await pause()
+      const from = postOffsets[t]!
+      postOffsets[t + 1] = from
+      if (counts[t] === 0) continue
+      if (sincePause >= SERIALIZE_SLICE_POSTINGS) {
+        sincePause = 0
+        yield
       }
-      sinceMark += count
-      const { docs, tfs } = this.#postingsOf(t, count)
-      postDocs.set(docs, postOffsets[t]!)
-      postTfs.set(tfs, postOffsets[t]! * F)
-      const next = encodePostings(arena, view, end, docs, tfs, count, lens, F, bound)
+      sincePause += counts[t]!
+      const { docs, tfs } = this.#postingsOf(t, counts[t]!)
+      let count = docs.length
+      if (renumber === undefined) {
+        postDocs.set(docs, from)
+        postTfs.set(tfs, from * F)
+      } else {
+        count = 0
+        for (let i = 0; i < docs.length; i++) {
+          const to = renumber[docs[i]!]!
+          if (to < 0) continue
+          postDocs[from + count] = to
+          for (let f = 0; f < F; f++) postTfs[(from + count) * F + f] = tfs[i * F + f]!
+          count++
+        }
+      }
+      postOffsets[t + 1] = from + count
+      if (count === 0) continue
+      const termDocs = postDocs.subarray(from, from + count)
+      const termTfs = postTfs.subarray(from * F, (from + count) * F)
+      const next = encodePostings(arena, view, end, termDocs, termTfs, count, lens, F, bound)
       encodedAt[t] = ARENA_START + end
       encodedBytes[t] = next - end
       for (let f = 0; f < F; f++) encodedAvg[t * F + f] = bound.avgLens[f]!
       end = next
     }
+    const total = postOffsets[T]!
     return {
       postOffsets,
-      postDocs,
-      postTfs,
+      postDocs: postDocs.subarray(0, total),
+      postTfs: postTfs.subarray(0, total * F),
       encodedAt,
       encodedBytes,
       encodedAvg,

@@ -47,6 +47,8 @@ describe('serializeInSlices', () => {
       const index = await randomIndex(rng.fork())
       // Searched first, so that linear memory holds encodings laid out by earlier searches.
       index.search('aq bq', 10)
+      // Removals not compacted yet: the bytes leave them out as serialize() does after compacting.
+      for (let i = 0, n = rng.int(40); i < n; i++) index.remove(rng.int(3000))
       const sliced = await index.serializeInSlices(countingPause().pause)
       expect(Buffer.from(sliced).equals(Buffer.from(index.serialize())), `round ${round}, seed ${SEED}`).toBe(
         true,
@@ -84,6 +86,33 @@ describe('serializeInSlices', () => {
     expect(sliced.equals(expected)).toBe(true)
     // The index went on as a live index: its own bytes now hold the writes.
     const copy = await Bm25Index.deserialize(index.serialize())
+    expect(copy.size).toBe(index.size)
+  })
+
+  it('runs beside another serializeInSlices and serialize(), removals in between, each with the bytes of its call', async () => {
+    const rng = new Rng(SEED + 7)
+    const index = await randomIndex(rng)
+    index.compact()
+    const take = async (pause: () => Promise<void>) => {
+      const expected = Buffer.from(index.serialize())
+      return { expected, got: Buffer.from(await index.serializeInSlices(pause)) }
+    }
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    // The first holds at its first pause until the others have run.
+    const first = take(() => gate)
+    await turn()
+    for (let id = 0; id < 60; id++) index.remove(id)
+    // Started while the first runs, after removals: no compaction may run for it or serialize().
+    const second = take(turn)
+    const whole = Buffer.from(index.serialize())
+    release()
+    for (const { expected, got } of await Promise.all([first, second]))
+      expect(got.equals(expected)).toBe(true)
+    const copy = await Bm25Index.deserialize(whole)
     expect(copy.size).toBe(index.size)
   })
 
