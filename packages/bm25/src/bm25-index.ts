@@ -4,8 +4,9 @@ import { TermDictionary } from './internal/dictionary.ts'
 import { decodeIndex, type IndexImage } from './internal/format.ts'
 import {
   checkHeldInSlices,
-  decodeHeld,
+  decodeHeldSteps,
   encodeHeld,
+  encodeHeldInSlices,
   HELD_VERSIONS,
   type HeldImage,
 } from './internal/held-format.ts'
@@ -29,6 +30,7 @@ import {
   type QueryCandidates,
   type TypoTolerance,
 } from './internal/query.ts'
+import { runSteps, runStepsWithPauses, type Steps } from './internal/steps.ts'
 import { type Bm25Exports, ensureMemory, instantiate, instantiateNow } from './internal/wasm.ts'
 import { type CollectionStats, idf } from './stats.ts'
 
@@ -124,6 +126,10 @@ export interface Explanation {
 const MAX_FIELDS = 8
 const MAX_TF = 255
 const ARENA_START = 1024
+/** Postings encoded between two pauses by `serializeInSlices`. */
+const SERIALIZE_SLICE_POSTINGS = 32_768
+/** Terms or documents loaded between two pauses by `deserialize` with a `pause`. */
+const LOAD_SLICE_ITEMS = 32_768
 const CURSOR_BYTES = 64
 const MAX_ID = 0xffffffff
 const WORD_CACHE_SIZE = 500_000
@@ -266,6 +272,9 @@ export class Bm25Index {
   #stagedDf: number[] = []
   #stagedMark: number[] = []
   #tfScratch: Uint16Array = new Uint16Array(1024 * 8)
+  // `serializeInSlices` calls under way: they read the postings in place, so compaction (which
+  // moves postings in place) waits until none is.
+  #serializing = 0
 
   private constructor(options: Bm25IndexOptions, wasm: Bm25Exports) {
     const names = Object.keys(options.fields ?? {})
@@ -319,9 +328,13 @@ export class Bm25Index {
     if (bytes instanceof Uint8Array && bytes.length >= 16) {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       if (view.getUint32(0, true) === 0x4d424853 && HELD_VERSIONS.includes(view.getUint32(4, true))) {
-        // With `pause`, the checksum (a pass over every byte) is worked out a MiB at a time.
-        if (options.pause !== undefined) await checkHeldInSlices(bytes, options.pause)
-        return Bm25Index.#deserializeHeld(decodeHeld(bytes, options.pause !== undefined), analyzer)
+        // With `pause`, the checksum (a pass over every byte) is worked out a MiB at a time, and
+        // the checks and loading of the columns pause between slices too.
+        const { pause } = options
+        if (pause === undefined) return Bm25Index.#deserializeHeld(runSteps(decodeHeldSteps(bytes)), analyzer)
+        await checkHeldInSlices(bytes, pause)
+        const image = await runStepsWithPauses(decodeHeldSteps(bytes, true), pause)
+        return Bm25Index.#deserializeHeld(image, analyzer, pause)
       }
     }
     const image = decodeIndex(bytes)
@@ -343,7 +356,11 @@ export class Bm25Index {
     return index
   }
 
-  static async #deserializeHeld(image: HeldImage, analyzer?: Analyzer): Promise<Bm25Index> {
+  static async #deserializeHeld(
+    image: HeldImage,
+    analyzer?: Analyzer,
+    pause?: () => Promise<void>,
+  ): Promise<Bm25Index> {
     const { header } = image
     const fields: Record<string, FieldOptions> = {}
     header.fields.forEach((name, i) => {
@@ -359,7 +376,9 @@ export class Bm25Index {
       },
       await instantiate(),
     )
-    index.#loadHeld(image)
+    const steps = index.#loadHeld(image)
+    if (pause === undefined) runSteps(steps)
+    else await runStepsWithPauses(steps, pause)
     return index
   }
 
@@ -867,6 +886,9 @@ export class Bm25Index {
    * removed documents pass an eighth of the live ones (at the next `add` or search).
    */
   compact(): void {
+    if (this.#serializing > 0) {
+      throw new Bm25InputError('cannot compact while serializeInSlices is under way')
+    }
     const F = this.fieldNames.length
     const renumber = new Int32Array(this.#ext.length).fill(-1)
     const ext: number[] = []
@@ -930,6 +952,11 @@ export class Bm25Index {
    * the bytes depend on the contents alone.
    */
   serialize(): Uint8Array {
+    if (this.#serializing > 0) {
+      // A `serializeInSlices` is reading the postings in place: no compaction, the same path whole.
+      const view = this.#takeView()
+      return encodeHeld({ ...view.head, ...runSteps(view.postings) })
+    }
     if (this.#liveCount < this.#publishedDocs) this.compact()
     this.#reencodeAll()
     // Padding inside the encodings is not written: clear what earlier encodings left there.
@@ -979,15 +1006,181 @@ export class Bm25Index {
     })
   }
 
-  #loadHeld(image: HeldImage): void {
+  /**
+   * `serialize()`'s bytes, worked out with `pause` awaited between slices (about
+   * `SERIALIZE_SLICE_POSTINGS` postings encoded, or a MiB copied or checksummed), so a large
+   * index does not hold the event loop for the whole encoding. The bytes are those `serialize()`
+   * returns when this is called: the contents are taken then, and documents added, published or
+   * removed meanwhile are not in them. Searches may run between slices (this encodes into memory
+   * of its own, not the index's); compaction waits until this settles (`compact()` meanwhile
+   * throws Bm25InputError; `serialize()` meanwhile takes the same path, run whole).
+   */
+  async serializeInSlices(pause: () => Promise<void>): Promise<Uint8Array> {
+    const view = this.#takeView()
+    this.#serializing++
+    try {
+      const postings = await runStepsWithPauses(view.postings, pause)
+      await pause()
+      return await encodeHeldInSlices({ ...view.head, ...postings }, pause)
+    } finally {
+      this.#serializing--
+    }
+  }
+
+  /**
+   * What `serialize()` would write, taken now: the documents, counts and terms copied, and the
+   * postings as steps that read the posting arrays later, as compacted (removed documents left
+   * out, the rest renumbered as `compact()` would) without compacting. Posting arrays are only
+   * appended to past the counts taken here, or replaced by longer copies, while no compaction runs.
+   */
+  #takeView(): {
+    head: Pick<HeldImage, 'header' | 'ext' | 'lens' | 'terms' | 'sortedTerms'>
+    postings: Steps<Omit<HeldImage, 'header' | 'ext' | 'lens' | 'terms' | 'sortedTerms'>>
+  } {
+    const F = this.fieldNames.length
+    const T = this.#postDocs.length
+    const published = this.#publishedDocs
+    // Published documents are the lowest internal numbers: compaction numbers the live ones in order.
+    let renumber: Int32Array | undefined
+    const ext: number[] = []
+    const lens: number[] = []
+    if (this.#liveCount < published) renumber = new Int32Array(published).fill(-1)
+    for (let d = 0; d < published; d++) {
+      if (renumber !== undefined) {
+        if (this.#live[d] !== 1) continue
+        renumber[d] = ext.length
+      }
+      ext.push(this.#ext[d]!)
+      for (let f = 0; f < F; f++) lens.push(this.#lens[d * F + f]!)
+    }
+    const lensColumn = Uint32Array.from(lens)
+    const avgLens = this.#fieldTotals.map((total) => (this.#liveCount > 0 ? total / this.#liveCount : 0))
+    const bound: BoundContext = { boosts: [...this.#boosts], b: this.b, avgLens }
+    const terms: string[] = new Array(T)
+    for (let t = 0; t < T; t++) terms[t] = this.#dictionary.term(t)
+    return {
+      head: {
+        header: {
+          fields: [...this.fieldNames],
+          boosts: [...this.#boosts],
+          k1: this.k1,
+          b: this.b,
+          delta: this.delta,
+          analyzer: { locale: this.analyzer.locale, stemming: this.analyzer.stemming },
+        },
+        ext: Uint32Array.from(ext),
+        lens: lensColumn,
+        terms,
+        sortedTerms: this.#dictionary.sortedIds(),
+      },
+      postings: this.#encodeSteps(Uint32Array.from(this.#postCount), renumber, lensColumn, bound),
+    }
+  }
+
+  /**
+   * Every term's first `counts[t]` postings (renumbered and without removed documents, given
+   * `renumber`) copied into columns and freshly encoded, in term order, into an arena of its own
+   * laid out as `#reencodeAll` then `#sync` lay out linear memory: the arena, encodings and postings
+   * columns `serialize()` writes.
+   */
+  *#encodeSteps(
+    counts: Uint32Array,
+    renumber: Int32Array | undefined,
+    lens: Uint32Array,
+    bound: BoundContext,
+  ): Steps<Omit<HeldImage, 'header' | 'ext' | 'lens' | 'terms' | 'sortedTerms'>> {
+    const F = this.fieldNames.length
+    const T = counts.length
+    let upTo = 0
+    let room = 0
+    for (let t = 0; t < T; t++) {
+      upTo += counts[t]!
+      if (counts[t]! > 0) room += maxEncodedBytes(counts[t]!, F)
+    }
+    const postOffsets = new Uint32Array(T + 1)
+    const postDocs = new Uint32Array(upTo)
+    const postTfs = new Uint8Array(upTo * F)
+    const encodedAt = new Uint32Array(T)
+    const encodedBytes = new Uint32Array(T)
+    const encodedAvg = new Float64Array(T * F)
+    // Offset 0 of `arena` stands for ARENA_START of linear memory: encodings hold offsets relative
+    // to their own start, so the bytes are the same wherever they are written.
+    const arena = new Uint8Array(room)
+    const view = new DataView(arena.buffer)
+    let end = 0
+    let sincePause = 0
+    for (let t = 0; t < T; t++) {
+      const from = postOffsets[t]!
+      postOffsets[t + 1] = from
+      if (counts[t] === 0) continue
+      if (sincePause >= SERIALIZE_SLICE_POSTINGS) {
+        sincePause = 0
+        yield
+      }
+      sincePause += counts[t]!
+      const { docs, tfs } = this.#postingsOf(t, counts[t]!)
+      let count = docs.length
+      if (renumber === undefined) {
+        postDocs.set(docs, from)
+        postTfs.set(tfs, from * F)
+      } else {
+        count = 0
+        for (let i = 0; i < docs.length; i++) {
+          const to = renumber[docs[i]!]!
+          if (to < 0) continue
+          postDocs[from + count] = to
+          for (let f = 0; f < F; f++) postTfs[(from + count) * F + f] = tfs[i * F + f]!
+          count++
+        }
+      }
+      postOffsets[t + 1] = from + count
+      if (count === 0) continue
+      const termDocs = postDocs.subarray(from, from + count)
+      const termTfs = postTfs.subarray(from * F, (from + count) * F)
+      const next = encodePostings(arena, view, end, termDocs, termTfs, count, lens, F, bound)
+      encodedAt[t] = ARENA_START + end
+      encodedBytes[t] = next - end
+      for (let f = 0; f < F; f++) encodedAvg[t * F + f] = bound.avgLens[f]!
+      end = next
+    }
+    const total = postOffsets[T]!
+    return {
+      postOffsets,
+      postDocs: postDocs.subarray(0, total),
+      postTfs: postTfs.subarray(0, total * F),
+      encodedAt,
+      encodedBytes,
+      encodedAvg,
+      arena: arena.subarray(0, end),
+    }
+  }
+
+  /** Term `t`'s first `count` postings, read in place (a held term gets no arrays of its own). */
+  #postingsOf(t: number, count: number): { docs: Uint32Array; tfs: Uint8Array } {
+    const F = this.fieldNames.length
+    const docs = this.#postDocs[t]
+    if (docs !== undefined)
+      return { docs: docs.subarray(0, count), tfs: this.#postTfs[t]!.subarray(0, count * F) }
+    const held = this.#held!
+    const from = held.offsets[t]!
+    return {
+      docs: held.docs.subarray(from, from + count),
+      tfs: held.tfs.subarray(from * F, (from + count) * F),
+    }
+  }
+
+  /** Loads `image` into this new index, yielding between slices (the index is not in use yet). */
+  *#loadHeld(image: HeldImage): Steps<void> {
     const F = this.fieldNames.length
     const docCount = image.ext.length
     const T = image.terms.length
     const arenaEnd = ARENA_START + image.arena.length
     this.#dictionary.load(image.terms, image.sortedTerms)
     if (this.#dictionary.size !== T) throw new Bm25CorruptionError('a term is repeated')
+    yield
     const counts = new Array<number>(T)
     for (let t = 0; t < T; t++) {
+      if (t > 0 && t % LOAD_SLICE_ITEMS === 0) yield
       const count = image.postOffsets[t + 1]! - image.postOffsets[t]!
       const at = image.encodedAt[t]!
       const bytes = image.encodedBytes[t]!
@@ -1016,12 +1209,15 @@ export class Bm25Index {
     this.#lens = numbers(image.lens)
     this.#live = new Array<number>(docCount).fill(1)
     this.#docTerms = new Array(docCount).fill(undefined)
+    yield
     for (let d = 0; d < docCount; d++) {
+      if (d > 0 && d % LOAD_SLICE_ITEMS === 0) yield
       this.#internalOf.set(image.ext[d]!, d)
       for (let f = 0; f < F; f++) this.#fieldTotals[f]! += image.lens[d * F + f]!
     }
     if (this.#internalOf.size !== docCount) throw new Bm25CorruptionError('an external id is repeated')
     this.#liveCount = docCount
+    yield
     ensureMemory(this.#wasm.memory, arenaEnd)
     new Uint8Array(this.#wasm.memory.buffer).set(image.arena, ARENA_START)
     this.#arenaEnd = arenaEnd
@@ -1173,7 +1369,10 @@ export class Bm25Index {
       for (let f = 0; f < this.fieldNames.length; f++) this.#encodedAvg.push(0)
     }
     if (termId >= this.#stamp.length) {
-      const stamp = new Int32Array(this.#stamp.length * 2).fill(-1)
+      // Loading reserves every term at once: grow past `termId`, not just twice over.
+      let length = this.#stamp.length * 2
+      while (length <= termId) length *= 2
+      const stamp = new Int32Array(length).fill(-1)
       stamp.set(this.#stamp)
       this.#stamp = stamp
       const tf = new Uint16Array(stamp.length * MAX_FIELDS)
@@ -1186,7 +1385,7 @@ export class Bm25Index {
   }
 
   #maybeCompact(): void {
-    if (this.#staging !== undefined) return
+    if (this.#staging !== undefined || this.#serializing > 0) return
     const removed = this.#ext.length - this.#liveCount
     if (removed >= COMPACT_MIN_REMOVED && removed * COMPACT_SHARE > this.#liveCount) this.compact()
   }

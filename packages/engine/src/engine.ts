@@ -532,9 +532,10 @@ export class Engine {
     // copies and values no later command mutates, so it is then encoded in slices.
     const started = performance.now()
     const index = this.#appliedIndex
-    const image = this.#state.image()
+    const image = this.#takeImage()
     this.#sinceSnapshot = 0
-    const run = this.#encodeImage(image)
+    const run = image
+      .then((taken) => this.#encodeImage(taken))
       .then(async (body) => this.#writeSnapshot(index, await this.#frame(index, body), started))
       .finally(() => {
         this.#snapshotting = undefined
@@ -557,6 +558,15 @@ export class Engine {
     return pause === undefined
       ? unframeSnapshot(bytes, source)
       : unframeSnapshotInSlices(bytes, source, pause)
+  }
+
+  /**
+   * The state's image as of this call: taken whole in this turn, or (with a `pause`) its contents
+   * taken in this turn and its long parts built in slices between other work.
+   */
+  #takeImage(): Promise<DatabaseImage> {
+    const pause = this.#components.pause
+    return pause === undefined ? Promise.resolve(this.#state.image()) : this.#state.imageInSlices(pause)
   }
 
   /** The snapshot body of `image`, its long columns encoded in slices between other work. */
@@ -603,7 +613,7 @@ export class Engine {
    */
   async imageInSlices(): Promise<Uint8Array> {
     const index = this.#appliedIndex
-    return this.#frame(index, await this.#encodeImage(this.#state.image()))
+    return this.#frame(index, await this.#encodeImage(await this.#takeImage()))
   }
 
   /**
@@ -640,7 +650,7 @@ export class Engine {
   /** Streams a snapshot of the current state (framed and checksummed) in chunks. */
   async *exportSnapshot(): AsyncIterable<Uint8Array> {
     const index = this.#appliedIndex
-    const framed = await this.#frame(index, await this.#encodeImage(this.#state.image()))
+    const framed = await this.#frame(index, await this.#encodeImage(await this.#takeImage()))
     for (let at = 0; at < framed.byteLength; at += EXPORT_CHUNK_BYTES) {
       yield framed.subarray(at, Math.min(framed.byteLength, at + EXPORT_CHUNK_BYTES))
     }

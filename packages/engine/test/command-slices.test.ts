@@ -69,6 +69,8 @@ describe('snapshot images encoded in slices', () => {
       format: 2,
       indexes: [
         { keys: Array.from({ length: 3 * SLICE_ITEMS + 5 }, (_, i) => `k${i}`), bytes: new Uint8Array(9) },
+        // A long byte array is laid out by the slices that copy the whole encoding.
+        { long: Uint8Array.from({ length: 3 << 20 }, (_, i) => i % 251), edge: new Uint8Array(1 << 16) },
       ],
       nested: { short: [1, 2, 3], withUndefined: { a: undefined, b: 1 } },
       nothing: null,
@@ -78,7 +80,8 @@ describe('snapshot images encoded in slices', () => {
       pauses++
     })
     expect(Buffer.from(bytes).equals(Buffer.from(encodeValue(value)))).toBe(true)
-    expect(pauses).toBe(4)
+    // 4 within the long array, 3 between the MiBs of the 3 MiB the encoding takes and more.
+    expect(pauses).toBe(7)
   })
 
   it('a snapshot written in slices holds the bytes of the image taken at once', async () => {
@@ -126,6 +129,44 @@ describe('snapshot images encoded in slices', () => {
     expect(Buffer.from(await sliced).equals(before)).toBe(true)
     await later
     expect(Buffer.from(await engine.imageInSlices()).equals(before)).toBe(false)
+    await engine.close()
+  })
+
+  it('imageInSlices of a restored database gives image() as of its call, with replacements, deletions and searches meanwhile', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const engine = await open(dir, { sync: 'none', snapshotEvery: 0 })
+    await engine.createIndex('docs', { primaryKey: 'id', settings: { filterableAttributes: ['kind'] } })
+    const words = (n: number) =>
+      Array.from({ length: 40 }, (_, j) => `w${(n * 31 + j * 17) % 3000}`).join(' ')
+    const documents = (from: number, count: number, salt = 0) =>
+      Array.from({ length: count }, (_, i) => ({
+        id: from + i,
+        kind: `k${i % 5}`,
+        text: words(from + i + salt),
+      }))
+    // About 200,000 postings: the text index is encoded in several slices.
+    await engine.index('docs').addDocuments(documents(0, 5000))
+    // Restored, the documents are held as bytes (the image's column), not objects.
+    await engine.restoreImage(engine.image())
+    await engine.index('docs').addDocuments(documents(0, 200, 7))
+    const before = Buffer.from(engine.image())
+    const sliced = engine.imageInSlices()
+    const writes = (async () => {
+      await engine.index('docs').addDocuments(documents(100, 300, 3))
+      await engine.index('docs').deleteDocuments(Array.from({ length: 900 }, (_, i) => i * 5))
+    })()
+    const searches = (async () => {
+      for (let i = 0; i < 20; i++) {
+        engine.index('docs').search({ q: `w${i * 7}`, limit: 5 })
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    })()
+    expect(Buffer.from(await sliced).equals(before)).toBe(true)
+    await Promise.all([writes, searches])
+    const after = Buffer.from(engine.image())
+    expect(after.equals(before)).toBe(false)
+    expect(Buffer.from(await engine.imageInSlices()).equals(after)).toBe(true)
     await engine.close()
   })
 })

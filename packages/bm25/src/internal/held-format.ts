@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib'
 import { Bm25CorruptionError } from '../errors.ts'
+import { runSteps, type Steps } from './steps.ts'
 
 /**
  * Serialized index, version 3 (version 2 is read too): the index as it is held, so that loading copies arrays instead
@@ -58,10 +59,55 @@ function align8(n: number): number {
 
 /** The held-format bytes of `image` (`version` 2 leaves out the sorted term order). */
 export function encodeHeld(image: HeldImage, version = HELD_VERSION): Uint8Array {
+  const { out, body, sections } = heldLayout(image, version)
+  for (const { bytes, at } of sections) body.set(bytes, at)
+  new DataView(out.buffer).setUint32(12 + body.length, crc32(body), true)
+  return out
+}
+
+/**
+ * `encodeHeld`'s bytes, the sections copied and the body checksummed a MiB at a time with `pause`
+ * awaited between slices. The caller keeps `image`'s arrays unchanged until this settles.
+ */
+export async function encodeHeldInSlices(
+  image: HeldImage,
+  pause: () => Promise<void>,
+  version = HELD_VERSION,
+): Promise<Uint8Array> {
+  const { out, body, sections } = heldLayout(image, version)
+  let copied = 0
+  for (const { bytes, at } of sections) {
+    for (let from = 0; from < bytes.length; from += CHECK_SLICE_BYTES) {
+      const part = bytes.subarray(from, from + CHECK_SLICE_BYTES)
+      body.set(part, at + from)
+      copied += part.length
+      if (copied >= CHECK_SLICE_BYTES) {
+        copied = 0
+        await pause()
+      }
+    }
+  }
+  let crc = 0
+  for (let at = 0; at < body.length; at += CHECK_SLICE_BYTES) {
+    if (at > 0) await pause()
+    crc = crc32(body.subarray(at, at + CHECK_SLICE_BYTES), crc)
+  }
+  new DataView(out.buffer).setUint32(12 + body.length, crc, true)
+  return out
+}
+
+/**
+ * The frame of `image`'s bytes with magic, version, header and counts written, and where each
+ * section goes in the body (the section bytes and the checksum still to write).
+ */
+function heldLayout(
+  image: HeldImage,
+  version: number,
+): { out: Uint8Array; body: Uint8Array; sections: { bytes: Uint8Array; at: number }[] } {
   const header = new TextEncoder().encode(JSON.stringify(image.header))
   const termText = new TextEncoder().encode(image.terms.join(''))
   const termLengths = Uint32Array.from(image.terms, (term) => term.length)
-  const sections: Uint8Array[] = [
+  const parts: Uint8Array[] = [
     bytesOf(image.ext),
     bytesOf(image.lens),
     bytesOf(termLengths),
@@ -74,10 +120,11 @@ export function encodeHeld(image: HeldImage, version = HELD_VERSION): Uint8Array
     bytesOf(image.encodedAvg),
     image.arena,
   ]
-  if (version >= 3) sections.push(bytesOf(image.sortedTerms ?? new Uint32Array(0)))
+  if (version >= 3) parts.push(bytesOf(image.sortedTerms ?? new Uint32Array(0)))
   let bodyBytes = align8(4 + header.length) + COUNTS * 4
-  for (const section of sections) bodyBytes = align8(bodyBytes) + section.length
+  for (const part of parts) bodyBytes = align8(bodyBytes) + part.length
   bodyBytes = align8(bodyBytes)
+  // Zeroed: the padding between sections is part of the checksummed bytes.
   const out = new Uint8Array(12 + bodyBytes + 4)
   const view = new DataView(out.buffer)
   view.setUint32(0, MAGIC, true)
@@ -98,13 +145,13 @@ export function encodeHeld(image: HeldImage, version = HELD_VERSION): Uint8Array
   ]
   for (let i = 0; i < COUNTS; i++) bodyView.setUint32(at + i * 4, counts[i]!, true)
   at += COUNTS * 4
-  for (const section of sections) {
+  const sections: { bytes: Uint8Array; at: number }[] = []
+  for (const bytes of parts) {
     at = align8(at)
-    body.set(section, at)
-    at += section.length
+    sections.push({ bytes, at })
+    at += bytes.length
   }
-  view.setUint32(12 + bodyBytes, crc32(body), true)
-  return out
+  return { out, body, sections }
 }
 
 function bytesOf(array: Uint32Array | Float64Array): Uint8Array {
@@ -141,6 +188,14 @@ export async function checkHeldInSlices(bytes: Uint8Array, pause: () => Promise<
  * `checkHeldInSlices` already verified the checksum.
  */
 export function decodeHeld(bytes: Uint8Array, checked = false): HeldImage {
+  return runSteps(decodeHeldSteps(bytes, checked))
+}
+
+/** Postings or terms checked (or terms cut out of their text) between two yields of `decodeHeldSteps`. */
+const DECODE_SLICE_ITEMS = 1 << 17
+
+/** `decodeHeld` as steps: it yields between slices of the long checks and copies. */
+export function* decodeHeldSteps(bytes: Uint8Array, checked = false): Steps<HeldImage> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const version = view.getUint32(4, true)
   const { body, expected } = heldBody(bytes)
@@ -186,15 +241,17 @@ export function decodeHeld(bytes: Uint8Array, checked = false): HeldImage {
   const encodedAvg = new Float64Array(copy(take(termCount * F * 8)))
   const arena = take(arenaBytes)
   const sortedTerms = version >= 3 ? u32(termCount) : undefined
+  yield
   const terms: string[] = new Array(termCount)
   let offset = 0
   for (let t = 0; t < termCount; t++) {
+    if (t > 0 && t % DECODE_SLICE_ITEMS === 0) yield
     terms[t] = termText.slice(offset, offset + termLengths[t]!)
     offset += termLengths[t]!
   }
   if (offset !== termText.length) throw new Bm25CorruptionError('serialized index terms do not add up')
-  checkPostings(postOffsets, postDocs, docCount)
-  if (sortedTerms !== undefined) checkSortedTerms(sortedTerms, terms)
+  yield* checkPostings(postOffsets, postDocs, docCount)
+  if (sortedTerms !== undefined) yield* checkSortedTerms(sortedTerms, terms)
   return {
     header,
     ext,
@@ -212,9 +269,10 @@ export function decodeHeld(bytes: Uint8Array, checked = false): HeldImage {
 }
 
 /** `order` must list every term id once, in ascending order of the terms. */
-function checkSortedTerms(order: Uint32Array, terms: readonly string[]): void {
+function* checkSortedTerms(order: Uint32Array, terms: readonly string[]): Steps<void> {
   const seen = new Uint8Array(terms.length)
   for (let i = 0; i < order.length; i++) {
+    if (i > 0 && i % DECODE_SLICE_ITEMS === 0) yield
     const id = order[i]!
     if (id >= terms.length || seen[id] === 1)
       throw new Bm25CorruptionError('serialized term order is not a permutation')
@@ -230,13 +288,19 @@ function copy(bytes: Uint8Array): ArrayBuffer {
   return out
 }
 
-function checkPostings(offsets: Uint32Array, docs: Uint32Array, docCount: number): void {
+function* checkPostings(offsets: Uint32Array, docs: Uint32Array, docCount: number): Steps<void> {
   if (offsets[0] !== 0 || offsets[offsets.length - 1] !== docs.length) {
     throw new Bm25CorruptionError('serialized index posting offsets do not cover the postings')
   }
+  let checked = 0
   for (let t = 0; t + 1 < offsets.length; t++) {
     const start = offsets[t]!
     const end = offsets[t + 1]!
+    if (checked >= DECODE_SLICE_ITEMS) {
+      checked = 0
+      yield
+    }
+    checked += end - start + 1
     if (end < start) throw new Bm25CorruptionError('serialized index posting offsets go backwards')
     for (let i = start; i < end; i++) {
       if (docs[i]! >= docCount || (i > start && docs[i]! <= docs[i - 1]!)) {

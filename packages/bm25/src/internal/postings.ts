@@ -46,7 +46,7 @@ export function encodePostings(
   docs: Uint32Array,
   tfs: Uint8Array,
   count: number,
-  lens: readonly number[],
+  lens: ArrayLike<number>,
   fieldCount: number,
   bound: BoundContext,
 ): number {
@@ -70,7 +70,7 @@ export function encodeBlocks(
   docs: Uint32Array,
   tfs: Uint8Array,
   count: number,
-  lens: readonly number[],
+  lens: ArrayLike<number>,
   fieldCount: number,
   bound: BoundContext,
 ): number {

@@ -295,6 +295,10 @@ class Bm25TextIndex implements TextIndex {
   serialize(): Uint8Array {
     return this.#index.serialize()
   }
+
+  serializeInSlices(pause: () => Promise<void>): Promise<Uint8Array> {
+    return this.#index.serializeInSlices(pause)
+  }
 }
 
 /**

@@ -124,10 +124,45 @@ export const SLICE_ITEMS = 1024
 export async function encodeValueInSlices(value: unknown, pause: Pause): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
   await writeInSlices(value, pause, parts)
-  return Buffer.concat(parts)
+  return concatInSlices(parts, pause)
+}
+
+/** Byte arrays of at least this many bytes are not copied by the encoder but laid out by `concatInSlices`. */
+const LONG_BIN_BYTES = 1 << 16
+/** Bytes copied between two pauses by `concatInSlices`. */
+const CONCAT_SLICE_BYTES = 1 << 20
+
+/** `parts` laid end to end, a MiB at a time with `pause` between. */
+async function concatInSlices(parts: readonly Uint8Array[], pause: Pause): Promise<Uint8Array> {
+  let total = 0
+  for (const part of parts) total += part.byteLength
+  const out = Buffer.allocUnsafe(total)
+  let at = 0
+  let sincePause = 0
+  for (const part of parts) {
+    for (let from = 0; from < part.byteLength; from += CONCAT_SLICE_BYTES) {
+      if (sincePause >= CONCAT_SLICE_BYTES) {
+        sincePause = 0
+        await pause()
+      }
+      const piece = part.subarray(from, from + CONCAT_SLICE_BYTES)
+      out.set(piece, at)
+      at += piece.byteLength
+      sincePause += piece.byteLength
+    }
+  }
+  return out
 }
 
 async function writeInSlices(value: unknown, pause: Pause, parts: Uint8Array[]): Promise<void> {
+  if (value instanceof Uint8Array && value.byteLength >= LONG_BIN_BYTES && value.byteLength <= 0xffffffff) {
+    // MessagePack bin 32: 0xc6, the length as u32 big-endian, the bytes (copied by concatInSlices).
+    const header = new Uint8Array(5)
+    header[0] = 0xc6
+    new DataView(header.buffer).setUint32(1, value.byteLength)
+    parts.push(header, value)
+    return
+  }
   if (Array.isArray(value) && value.length > SLICE_ITEMS) {
     parts.push(arrayHeader(value.length))
     for (let at = 0; at < value.length; at += SLICE_ITEMS) {

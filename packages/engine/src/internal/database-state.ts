@@ -388,6 +388,16 @@ export class DatabaseState {
     return { format: 2, indexes: this.uids().map((uid) => this.#indexes.get(uid)!.image()) }
   }
 
+  /** `image()` as of this call, built in slices with `pause` between (see `IndexState.imageInSlices`). */
+  async imageInSlices(pause: () => Promise<void>): Promise<DatabaseImage> {
+    // Every index's contents are taken in this turn, before the first pause.
+    const pending = this.uids().map((uid) => this.#indexes.get(uid)!.imageInSlices(pause))
+    for (const image of pending) image.catch(() => {})
+    const indexes = []
+    for (const image of pending) indexes.push(await image)
+    return { format: 2, indexes }
+  }
+
   /** The state of a snapshot body written in format `version` (1 or 2); throws on a malformed one. */
   static async fromImage(
     components: Components,

@@ -97,6 +97,22 @@ export class DocumentStore {
     return { bytes, ends }
   }
 
+  /**
+   * `column(ids)`, taken now and built later in slices: each document's object or held bytes is
+   * taken in this call (neither is changed in place later: a write replaces the object, and a
+   * held column is never written), then encoded and laid end to end `LOAD_CHUNK`-wise with
+   * `pause` between. `visit` sees each document (decoded from its bytes if held) in order.
+   */
+  columnInSlices(
+    ids: readonly number[],
+    pause: () => Promise<void>,
+    slice: number,
+    visit?: (doc: Doc) => void,
+  ): Promise<DocumentColumn> {
+    const sources = ids.map((id) => this.#docs[id] ?? this.#encoded(id))
+    return layColumn(sources, pause, slice, visit)
+  }
+
   /** Holds the documents of `column` (in order) under `ids`, undecoded. */
   load(ids: ArrayLike<number>, column: DocumentColumn): void {
     if (ids.length !== column.ends.length) throw new TypeError('document column and ids differ in length')
@@ -138,4 +154,40 @@ export class DocumentStore {
     this.#heldLength = new Uint32Array(0)
     this.#heldCount = 0
   }
+}
+
+/** Bytes of documents laid into a column between two pauses by `columnInSlices`. */
+const COPY_SLICE_BYTES = 1 << 20
+
+async function layColumn(
+  sources: readonly (Doc | Uint8Array)[],
+  pause: () => Promise<void>,
+  slice: number,
+  visit: ((doc: Doc) => void) | undefined,
+): Promise<DocumentColumn> {
+  const parts: Uint8Array[] = new Array(sources.length)
+  const ends = new Uint32Array(sources.length)
+  let total = 0
+  for (let i = 0; i < sources.length; i++) {
+    if (i > 0 && i % slice === 0) await pause()
+    const source = sources[i]!
+    const part = source instanceof Uint8Array ? source : encodeValue(source)
+    if (visit !== undefined) visit(source instanceof Uint8Array ? (decodeValue(source) as Doc) : source)
+    parts[i] = part
+    total += part.byteLength
+    ends[i] = total
+  }
+  const bytes = new Uint8Array(total)
+  let at = 0
+  let sincePause = 0
+  for (const part of parts) {
+    if (sincePause >= COPY_SLICE_BYTES) {
+      sincePause = 0
+      await pause()
+    }
+    bytes.set(part, at)
+    at += part.byteLength
+    sincePause += part.byteLength
+  }
+  return { bytes, ends }
 }

@@ -991,17 +991,47 @@ export class IndexState {
   // Snapshots (see index-image.ts).
 
   image(): IndexImageV2 {
-    const ids: number[] = []
-    const keys: string[] = []
-    const filterable: Doc[] | null = this.#fields.attributes.length > 0 ? [] : null
-    for (let id = 0; id < this.#nextId; id++) {
-      if (!this.#live.has(id)) continue
-      ids.push(id)
-      keys.push(this.#keys[id]!)
-      // Documents still held as bytes are decoded for this, not kept decoded.
-      filterable?.push(this.#fields.filterable(this.#docs.peek(id)!))
-    }
+    const { ids, filterable } = this.#liveIds()
+    for (const id of ids) filterable?.push(this.#fields.filterable(this.#docs.peek(id)!))
     const documents = this.#docs.column(ids)
+    return this.#imageOf(ids, documents, filterable, this.#text.serialize())
+  }
+
+  /**
+   * `image()` as of this call, its long parts worked out with `pause` between slices: what the
+   * image holds is taken in this turn (document objects or held bytes, keys, counts, vectors, and
+   * the text index's contents, see `TextIndex.serializeInSlices`), then the document column, the
+   * filterable attributes and the text index's bytes are built in slices, while writes and
+   * searches go on.
+   */
+  async imageInSlices(pause: () => Promise<void>): Promise<IndexImageV2> {
+    const { ids, filterable } = this.#liveIds()
+    const fields = this.#fields
+    const text = this.#text.serializeInSlices(pause)
+    // Taken now; the bytes come later (an exception is raised there, not left unhandled here).
+    text.catch(() => {})
+    const image = this.#imageOf(ids, { bytes: new Uint8Array(0), ends: new Uint32Array(0) }, filterable, null)
+    const visit = filterable === null ? undefined : (doc: Doc) => filterable.push(fields.filterable(doc))
+    const documents = await this.#docs.columnInSlices(ids, pause, LOAD_CHUNK, visit)
+    image.documents = documents.bytes
+    image.documentEnds = u32Bytes(documents.ends)
+    image.text = await text
+    return image
+  }
+
+  /** The live internal ids, ascending, and an empty filterable column when there are filterable attributes. */
+  #liveIds(): { ids: number[]; filterable: Doc[] | null } {
+    const ids: number[] = []
+    for (let id = 0; id < this.#nextId; id++) if (this.#live.has(id)) ids.push(id)
+    return { ids, filterable: this.#fields.attributes.length > 0 ? [] : null }
+  }
+
+  #imageOf(
+    ids: number[],
+    documents: { bytes: Uint8Array; ends: Uint32Array },
+    filterable: Doc[] | null,
+    text: Uint8Array | null,
+  ): IndexImageV2 {
     const vectors: [string, Uint8Array][] = []
     const vectorBacklog: [string, Uint8Array][] = []
     for (const name of [...this.#vectors.keys()].sort()) {
@@ -1017,14 +1047,14 @@ export class IndexState {
       updatedAt: this.updatedAt,
       settings: this.#settings,
       nextId: this.#nextId,
-      textFields: this.#textFields,
+      textFields: [...this.#textFields],
       ids: u32Bytes(Uint32Array.from(ids)),
-      keys,
+      keys: ids.map((id) => this.#keys[id]!),
       documents: documents.bytes,
       documentEnds: u32Bytes(documents.ends),
       filterable,
       fieldCounts: [...this.#fieldDistribution],
-      text: this.#text.serialize(),
+      text,
       vectors,
       vectorBacklog,
     }
@@ -1037,11 +1067,14 @@ export class IndexState {
       image.text === null
         ? await components.text.create(config)
         : await components.text.deserialize(image.text, config, components.pause)
+    // A turn between the large loads (text index, each graph, document columns).
+    await components.pause?.()
     const vectors = new Map<string, BackloggedVectorIndex>()
     for (const [name, bytes] of image.vectors) {
       const [, vectorConfig] = vectorConfigs(image.settings, [name])[0]!
       const graph = await components.vector.deserialize(bytes, vectorConfig)
       vectors.set(name, new BackloggedVectorIndex(graph, vectorConfig))
+      await components.pause?.()
     }
     if (v2) {
       for (const [name, backlog] of image.vectorBacklog ?? []) {
@@ -1074,6 +1107,7 @@ export class IndexState {
     }
     const ends = u32Column(image.documentEnds, 'document ends')
     this.#docs.load(ids, { bytes: image.documents, ends })
+    if (pause !== undefined) await pause()
     for (let i = 0; i < n; i++) {
       const id = ids[i]!
       if (id >= image.nextId || this.#live.has(id)) throw new TypeError(`bad id ${id} in index image`)

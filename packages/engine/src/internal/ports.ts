@@ -176,6 +176,11 @@ export interface TextIndex {
   readonly generation: number
   stats(): CoreStats
   serialize(): Uint8Array
+  /**
+   * `serialize()`'s bytes as of this call, worked out with `pause` awaited between slices; the
+   * index stays usable (searched and written) meanwhile, and what is written then is not in them.
+   */
+  serializeInSlices(pause: () => Promise<void>): Promise<Uint8Array>
 }
 
 /**

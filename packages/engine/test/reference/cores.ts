@@ -197,6 +197,11 @@ export class ReferenceTextIndex implements TextIndex {
     return new TextEncoder().encode(JSON.stringify([...this.docs].map(([id, doc]) => [id, [...doc]])))
   }
 
+  /** The bytes are taken in this turn (a reference has no long encoding to slice). */
+  serializeInSlices(): Promise<Uint8Array> {
+    return Promise.resolve(this.serialize())
+  }
+
   static fromBytes(bytes: Uint8Array, config: TextIndexConfig): ReferenceTextIndex {
     const index = new ReferenceTextIndex(config)
     const entries = JSON.parse(new TextDecoder().decode(bytes)) as [number, [string, string[]][]][]
