@@ -175,7 +175,12 @@ describe('POST /dumps on a cluster node', () => {
     const indexLines = lines.filter((line) => line.type === 'index')
     expect(indexLines.map((line) => [line.uid, line.sharding])).toEqual([
       ['notes', { shardCount: expect.any(Number), replicationFactor: expect.any(Number), strategy: 'hash' }],
-      ['packages', { shardCount: 6, replicationFactor: 3, strategy: 'hash' }],
+      // Its settings add an embedder, so its shards may live only on nodes with `vector`; the dump
+      // keeps that requirement for the restore.
+      [
+        'packages',
+        { shardCount: 6, replicationFactor: 3, strategy: 'hash', placement: { capabilities: ['vector'] } },
+      ],
     ])
     expect(await dumpFiles(follower)).toEqual([`${task.details.dumpUid}.dump`])
   })
