@@ -72,25 +72,30 @@ export function createContext(name: string, smoke: boolean, seed: number, state:
       noteRounds(rounds)
       return alternate(sides, rounds, () => new Promise<void>((resolve) => setImmediate(resolve)))
     },
-    roundRatio: (ratioName, ours, peer, peerName, options = {}) => {
-      const perRound = options.invert === true ? roundRatios(peer, ours) : roundRatios(ours, peer)
+    recordSpread: (resultName, metric, unit, perRound, extra = {}) => {
+      if (perRound.length === 0) throw new Error(`suite ${name}: ${resultName} has no rounds`)
       const s = spreadOf(perRound)
       noteRounds(s.rounds)
       ctx.record({
-        name: ratioName,
-        metric: 'ratio',
+        name: resultName,
+        metric,
         value: s.median,
-        unit: 'x',
-        peer: peerName,
-        ratio: s.median,
+        unit,
+        ...(extra.peer === undefined ? {} : { peer: extra.peer }),
+        ...(extra.ratio === true ? { ratio: s.median } : {}),
         rounds: s.rounds,
         min: s.min,
         max: s.max,
       })
+      const digits = unit === 'x' ? 2 : 1
       log(
-        `${ratioName}: ${s.median.toFixed(2)}x (${s.min.toFixed(2)}–${s.max.toFixed(2)} over ${s.rounds} rounds) ${peerName}`,
+        `${resultName}: ${s.median.toFixed(digits)}${unit === 'x' ? 'x' : ` ${unit}`} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)} over ${s.rounds} rounds)${extra.peer === undefined ? '' : ` ${extra.peer}`}`,
       )
       return s
+    },
+    roundRatio: (ratioName, ours, peer, peerName, options = {}) => {
+      const perRound = options.invert === true ? roundRatios(peer, ours) : roundRatios(ours, peer)
+      return ctx.recordSpread(ratioName, 'ratio', 'x', perRound, { peer: peerName, ratio: true })
     },
     compare: async (ratioPrefix, contenders, options = {}) => {
       const perRound = await ctx.alternate(

@@ -109,6 +109,18 @@ export interface SuiteContext {
     peerName: string,
     spread?: Omit<Spread, 'median'> | { timed: false },
   ): number
+  /**
+   * Records the median of `perRound` (one value per interleaved round) under `name`, with its
+   * min, max and rounds, so that the results check sees the spread. `extra` adds `peer` and
+   * `ratio` for a ratio taken round by round elsewhere (another process, a probe).
+   */
+  recordSpread(
+    name: string,
+    metric: string,
+    unit: string,
+    perRound: readonly number[],
+    extra?: { peer?: string; ratio?: true },
+  ): Spread
   /** How many interleaved rounds a comparison runs (at least 5, smoke runs too). */
   readonly rounds: number
   /** Names a peer's exact version (a program that is not an npm or Debian package). */

@@ -1,40 +1,25 @@
 import os from 'node:os'
-import type { SuiteContext } from '@shoal/bench'
+import { median, type Spread, type SuiteContext, spreadOf } from '@shoal/bench'
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  if (sorted.length === 0) return Number.NaN
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
-}
+export type { Spread }
+export { median }
 
-export interface Spread {
-  median: number
-  min: number
-  max: number
-}
-
+/** The median, min and max of `values` (one per round). */
 export function spread(values: readonly number[]): Spread {
-  return { median: median(values), min: Math.min(...values), max: Math.max(...values) }
+  return spreadOf(values)
 }
 
-/** Records a per-round ratio as its median (`name`) with `name-min` and `name-max`. */
+/**
+ * Records a per-round ratio as its median with min, max and rounds (the shape the results check
+ * reads).
+ */
 export function recordRatio(
   ctx: SuiteContext,
   name: string,
   perRound: readonly number[],
   peer: string,
 ): Spread {
-  const s = spread(perRound)
-  ctx.record({ name, metric: 'ratio', value: s.median, unit: 'x', peer, ratio: s.median })
-  ctx.record({ name: `${name}-min`, metric: 'ratio', value: s.min, unit: 'x', peer, ratio: s.min })
-  ctx.record({ name: `${name}-max`, metric: 'ratio', value: s.max, unit: 'x', peer, ratio: s.max })
-  ctx.log(
-    `${name}: ${s.median.toFixed(2)}x (${s.min.toFixed(2)}–${s.max.toFixed(2)} over ${perRound.length} rounds)`,
-  )
-  return s
+  return ctx.recordSpread(name, 'ratio', 'x', perRound, { peer, ratio: true })
 }
 
 /** Records the machine's load averages (the machines are shared; a busy run reads lower). */

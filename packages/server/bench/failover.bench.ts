@@ -59,15 +59,15 @@ const FULL: Plan = {
   failoverRounds: Number(process.env.FAILOVER_ROUNDS ?? 5),
   moveDocs: Number(process.env.MOVE_DOCS ?? 30_000),
   loadBatch: 5_000,
-  moveRounds: Number(process.env.MOVE_ROUNDS ?? 2),
+  moveRounds: Number(process.env.MOVE_ROUNDS ?? 5),
   baselineMs: 15_000,
   stallMs: 240_000,
 }
 const SMOKE: Plan = {
-  failoverRounds: 1,
+  failoverRounds: 5,
   moveDocs: 2_000,
   loadBatch: 1_000,
-  moveRounds: 1,
+  moveRounds: 5,
   baselineMs: 2_000,
   stallMs: 120_000,
 }
@@ -300,13 +300,9 @@ async function failover(ctx: SuiteContext, plan: Plan, nodes: ClusterProcess[]):
   }
   recordTimelines(ctx, timelines)
   if (figures.etcd.length > 0) {
-    ctx.ratio('failover-shoal-vs-etcd', spread(figures.shoal).median, spread(figures.etcd).median, peer)
-    ctx.ratio(
-      'failover-shoal-busy-vs-etcd',
-      spread(figures['shoal-busy']).median,
-      spread(figures.etcd).median,
-      peer,
-    )
+    // Each round times all three in turn: the ratio is the median of the per-round ratios.
+    ctx.roundRatio('failover-shoal-vs-etcd', figures.shoal, figures.etcd, peer)
+    ctx.roundRatio('failover-shoal-busy-vs-etcd', figures['shoal-busy'], figures.etcd, peer)
   }
   ctx.log(`uptime after failover: ${uptime()}`)
 }
@@ -618,21 +614,8 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
   ctx.record({ name: 'move-rate', metric: 'median', value: rate.median, unit: 'MiB/s' })
   ctx.record({ name: 'join-balanced', metric: 'median', value: spread(balancedMs).median / 1000, unit: 's' })
   if (ratios.length === 0) return
-  const ratio = spread(ratios)
-  ctx.record({
-    name: 'search-p99-move-vs-idle',
-    metric: 'ratio',
-    value: ratio.median,
-    unit: 'x',
-    ratio: ratio.median,
-  })
-  ctx.record({
-    name: 'search-p99-move-vs-idle-max',
-    metric: 'ratio',
-    value: ratio.max,
-    unit: 'x',
-    ratio: ratio.max,
-  })
+  // Each move round times searches before the move and during it: a per-round ratio.
+  const ratio = ctx.recordSpread('search-p99-move-vs-idle', 'ratio', 'x', ratios, { ratio: true })
   ctx.log(
     `move rate median ${rate.median.toFixed(1)} MiB/s; search p99 during/before ${ratio.median.toFixed(2)}x (max ${ratio.max.toFixed(2)}x); writer ${writer.state.acknowledged} ok / ${writer.state.failed} failed; searches failed ${searches.state.failed}`,
   )

@@ -51,26 +51,31 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/** Where one index to fill lives: its writer, the processes whose CPU is accounted, its uid. */
+export interface IndexTarget {
+  label: string
+  writer: ShoalProcess
+  processes: readonly ShoalProcess[]
+  uid: string
+  /** Time its creation took, in ms. */
+  createMs: number
+}
+
 /**
- * Creates `uid` (sharded when `shardCount` is given, replication factor 3), sets its settings,
- * then posts every batch to `writer` one after another (each POST waits only for its 202) and
- * waits for the last task. `processes` are the node processes whose CPU is accounted.
+ * Creates `uid` (sharded when `shardCount` is given, replication factor 3) and sets its settings.
+ * A creation that fails (a metadata leader change mid-task fails it as `internal`) is noted and
+ * tried again under a new uid, since the failed one may be half made.
  */
-export async function indexOnce(options: {
+export async function createIndex(options: {
   label: string
   writer: ShoalProcess
   processes: readonly ShoalProcess[]
   uid: string
   shardCount?: number
-  batches: readonly object[][]
   dimensions: number
-}): Promise<IndexingRun> {
-  const { writer } = options
-  const url = writer.url
-  const rssBeforeMiB = options.processes.map((p) => rssMiB(p.pid))
+}): Promise<IndexTarget> {
+  const url = options.writer.url
   const createStarted = performance.now()
-  // A creation that fails (a metadata leader change mid-task fails it as `internal`) is noted and
-  // tried again under a new uid, since the failed one may be half made.
   let uid = options.uid
   for (let attempt = 1; ; attempt++) {
     const created = (await json(url, 'POST', '/indexes', {
@@ -96,7 +101,18 @@ export async function indexOnce(options: {
     taskUid: number
   }
   await waitTask(url, settings.taskUid)
+  return { label: options.label, writer: options.writer, processes: options.processes, uid, createMs }
+}
 
+/**
+ * Posts every batch to the target's writer one after another (each POST waits only for its 202)
+ * and waits for the last task; the run is timed from the first POST to the last task's success.
+ */
+export async function fillIndex(target: IndexTarget, batches: readonly object[][]): Promise<IndexingRun> {
+  const options = { ...target, batches }
+  const { uid, createMs } = target
+  const url = target.writer.url
+  const rssBeforeMiB = options.processes.map((p) => rssMiB(p.pid))
   const before = options.processes.map((p) => procSample(p.pid))
   const started = performance.now()
   const enqueueMs: number[] = []
@@ -155,5 +171,33 @@ export async function indexOnce(options: {
     runQueueS: after.map((s, i) => s.runQueueS - before[i]!.runQueueS),
     rssBeforeMiB,
     rssAfterMiB: options.processes.map((p) => rssMiB(p.pid)),
+  }
+}
+
+/** One figure for several runs into the same index: totals, and medians of the per-run medians. */
+export function mergeRuns(runs: readonly IndexingRun[]): IndexingRun {
+  const first = runs[0]
+  const last = runs[runs.length - 1]
+  if (first === undefined || last === undefined) throw new Error('mergeRuns: no runs')
+  const seconds = runs.reduce((sum, r) => sum + r.seconds, 0)
+  const documents = runs.reduce((sum, r) => sum + r.docsPerS * r.seconds, 0)
+  const sumPer = (pick: (r: IndexingRun) => number[]) =>
+    pick(first).map((_, i) => runs.reduce((sum, r) => sum + pick(r)[i]!, 0))
+  const gaps = runs.map((r) => r.schedulerGapMs).filter((g) => Number.isFinite(g))
+  return {
+    label: first.label,
+    uid: first.uid,
+    createMs: first.createMs,
+    docsPerS: documents / seconds,
+    seconds,
+    enqueueMs: median(runs.map((r) => r.enqueueMs)),
+    queueWaitMs: median(runs.map((r) => r.queueWaitMs)),
+    processingMs: median(runs.map((r) => r.processingMs)),
+    schedulerGapMs: gaps.length === 0 ? Number.NaN : median(gaps),
+    processingShare: runs.reduce((sum, r) => sum + r.processingShare * r.seconds, 0) / seconds,
+    cpuS: sumPer((r) => r.cpuS),
+    runQueueS: sumPer((r) => r.runQueueS),
+    rssBeforeMiB: first.rssBeforeMiB,
+    rssAfterMiB: last.rssAfterMiB,
   }
 }

@@ -11,7 +11,15 @@ import {
 } from '../../../bench/corpus/debian.ts'
 import { DIMENSIONS, embed, idfWeights } from '../../engine/bench/vectors.ts'
 import { recordMachineLoad, recordRatio } from '../../raft/bench/stats.ts'
-import { failedTasks, type IndexingRun, indexOnce, median } from './sharded-indexing.ts'
+import {
+  createIndex,
+  failedTasks,
+  fillIndex,
+  type IndexingRun,
+  type IndexTarget,
+  median,
+  mergeRuns,
+} from './sharded-indexing.ts'
 import {
   SearchClient,
   type ShoalProcess,
@@ -26,7 +34,8 @@ import {
  * standalone `shoal start`, in the same run, on the same documents (Debian packages with 64-d
  * user-provided vectors) and the same queries:
  * - indexing: the same batches into the single node and into indexes of 1, 3, 6 and 12 shards
- *   (replication factor 3), docs/s until the last task succeeded, and where the time went;
+ *   (replication factor 3), a chunk per round to every index in turn, docs/s until each chunk's
+ *   last task succeeded, and where the time went;
  * - search: held-out known-item queries one after another over one keep-alive connection, p50 and
  *   p99, single node and each shard count taking turns, rounds alternating which goes first and
  *   which cluster node coordinates; per-round ratios reported as median (min–max).
@@ -67,7 +76,7 @@ const FULL: Plan = {
   tuning: 60,
   heldOut: 200,
 }
-const SMOKE: Plan = { documents: 502, batch: 100, shardCounts: [1, 3], rounds: 2, tuning: 10, heldOut: 30 }
+const SMOKE: Plan = { documents: 502, batch: 50, shardCounts: [1, 3], rounds: 5, tuning: 10, heldOut: 30 }
 
 async function loadDocs(plan: Plan, smoke: boolean, seed: number): Promise<DebianPackage[]> {
   if (smoke) {
@@ -147,50 +156,70 @@ interface Target {
   extra?: object
 }
 
+/**
+ * Creates the single-node index and one sharded index per shard count, then fills them in rounds:
+ * the batches are cut into `plan.rounds` chunks and each round sends its chunk to every index in
+ * turn (the order rotating each round), so that every side sees the same share of the machine and
+ * the per-round ratio of a sharded index to the single node compares like with like.
+ */
 async function indexAll(
   ctx: SuiteContext,
   plan: Plan,
   single: ShoalProcess,
   cluster: readonly ShoalProcess[],
   batches: object[][],
-): Promise<{ single: IndexingRun[]; sharded: Map<number, IndexingRun> }> {
-  const singles: IndexingRun[] = []
-  const sharded = new Map<number, IndexingRun>()
-  const runSingle = async (n: number) => {
-    const run = await indexOnce({
+): Promise<{ single: IndexingRun; sharded: Map<number, IndexingRun>; perRound: Map<string, number[]> }> {
+  const targets: IndexTarget[] = [
+    await createIndex({
       label: 'single',
       writer: single,
       processes: [single],
-      uid: n === 0 ? 'packages' : `packages-${n}`,
-      batches,
+      uid: 'packages',
       dimensions: DIMENSIONS,
-    })
-    singles.push(run)
-    ctx.log(`indexing single #${n + 1}: ${run.docsPerS.toFixed(0)} docs/s`)
-  }
-  // Single-node runs between the cluster runs, so that both see the same share of the machine.
-  await runSingle(0)
-  for (const [i, shards] of plan.shardCounts.entries()) {
-    const run = await indexOnce({
-      label: `s${shards}`,
-      writer: cluster[0]!,
-      processes: cluster,
-      uid: `s${shards}`,
-      shardCount: shards,
-      batches,
-      dimensions: DIMENSIONS,
-    })
-    sharded.set(shards, run)
-    ctx.log(
-      `indexing ${shards} shards: ${run.docsPerS.toFixed(0)} docs/s; create ${run.createMs.toFixed(0)} ms, ` +
-        `enqueue ${run.enqueueMs.toFixed(1)} ms, wait ${run.queueWaitMs.toFixed(0)} ms, ` +
-        `processing ${run.processingMs.toFixed(0)} ms, gap ${run.schedulerGapMs.toFixed(0)} ms, ` +
-        `CPU ${run.cpuS.map((c) => c.toFixed(1)).join('/')} s, ` +
-        `RSS ${run.rssBeforeMiB.map((r) => r.toFixed(0)).join('/')} → ${run.rssAfterMiB.map((r) => r.toFixed(0)).join('/')} MiB`,
+    }),
+  ]
+  for (const shards of plan.shardCounts) {
+    targets.push(
+      await createIndex({
+        label: `s${shards}`,
+        writer: cluster[0]!,
+        processes: cluster,
+        uid: `s${shards}`,
+        shardCount: shards,
+        dimensions: DIMENSIONS,
+      }),
     )
-    if (i % 2 === 1) await runSingle(singles.length)
   }
-  return { single: singles, sharded }
+  const perChunk = Math.ceil(batches.length / plan.rounds)
+  const chunks = Array.from({ length: plan.rounds }, (_, r) =>
+    batches.slice(r * perChunk, (r + 1) * perChunk),
+  )
+  const runs = await ctx.alternate(
+    targets.map((target) => ({
+      name: target.label,
+      run: async (round: number) => {
+        const run = await fillIndex(target, chunks[round]!)
+        ctx.log(
+          `indexing ${target.label}, round ${round + 1}: ${run.docsPerS.toFixed(0)} docs/s; ` +
+            `enqueue ${run.enqueueMs.toFixed(1)} ms, wait ${run.queueWaitMs.toFixed(0)} ms, ` +
+            `processing ${run.processingMs.toFixed(0)} ms, gap ${run.schedulerGapMs.toFixed(0)} ms, ` +
+            `CPU ${run.cpuS.map((c) => c.toFixed(1)).join('/')} s, ` +
+            `RSS ${run.rssBeforeMiB.map((r) => r.toFixed(0)).join('/')} → ${run.rssAfterMiB.map((r) => r.toFixed(0)).join('/')} MiB`,
+        )
+        return run
+      },
+    })),
+    plan.rounds,
+  )
+  const perRound = new Map<string, number[]>()
+  for (const [label, list] of runs)
+    perRound.set(
+      label,
+      list.map((r) => r.docsPerS),
+    )
+  const sharded = new Map<number, IndexingRun>()
+  for (const shards of plan.shardCounts) sharded.set(shards, mergeRuns(runs.get(`s${shards}`)!))
+  return { single: mergeRuns(runs.get('single')!), sharded, perRound }
 }
 
 function recordIndexing(ctx: SuiteContext, run: IndexingRun, name: string): void {
@@ -214,7 +243,7 @@ function recordIndexing(ctx: SuiteContext, run: IndexingRun, name: string): void
     run.runQueueS.reduce((a, b) => a + b, 0),
     's',
   )
-  // Growth of the resident set while the index was created and filled (its data, its replicas, garbage).
+  // Growth of the resident set while the index was filled (its data, its replicas, garbage).
   add('rss-growth-max-process', Math.max(...run.rssAfterMiB.map((m, i) => m - run.rssBeforeMiB[i]!)), 'MiB')
 }
 
@@ -246,12 +275,16 @@ export default defineSuite({
       processes.push(...cluster)
 
       const indexing = await indexAll(ctx, plan, single, cluster, batches)
-      const singleRate = median(indexing.single.map((r) => r.docsPerS))
-      for (const [i, run] of indexing.single.entries()) recordIndexing(ctx, run, `index-single-${i + 1}`)
-      ctx.record({ name: 'index-single-docs-per-s', metric: 'docs/s', value: singleRate, unit: 'docs/s' })
+      recordIndexing(ctx, indexing.single, 'index-single')
+      const singleRates = indexing.perRound.get('single')!
       for (const [shards, run] of indexing.sharded) {
         recordIndexing(ctx, run, `index-s${shards}`)
-        ctx.ratio(`index-s${shards}-vs-single-docs-per-s`, run.docsPerS, singleRate, 'single node')
+        ctx.roundRatio(
+          `index-s${shards}-vs-single-docs-per-s`,
+          indexing.perRound.get(`s${shards}`)!,
+          singleRates,
+          'single node',
+        )
       }
 
       const targets: Target[] = plan.shardCounts.map((shards) => ({
@@ -268,7 +301,7 @@ export default defineSuite({
           `${cluster[round % cluster.length]!.url}/indexes/${indexing.sharded.get(eventualShards)!.uid}/search`,
         extra: { consistency: 'eventual' },
       })
-      const singleUrl = `${single.url}/indexes/${indexing.single[0]!.uid}/search`
+      const singleUrl = `${single.url}/indexes/${indexing.single.uid}/search`
       // The tuning queries warm every path (and the JIT) before anything is timed.
       await searchPass(client, singleUrl, tuning)
       for (const target of targets)

@@ -1,6 +1,6 @@
 import { chmod, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { defineSuite, percentile, type SuiteContext, spreadOf } from '@shoal/bench'
+import { defineSuite, percentile, type SuiteContext } from '@shoal/bench'
 import { waitFor } from '@shoal/testkit/wait'
 import { type ServerProcess, startServerProcess, tempDir } from '../test/harness/server-process.ts'
 
@@ -160,16 +160,7 @@ function describe(mode: Mode, f: RoundFigures): string {
 /** Per mode: the median over rounds of each round's figure, with min–max. */
 function record(ctx: SuiteContext, mode: Mode, runs: RoundFigures[]): void {
   const put = (name: string, metric: string, unit: string, values: number[]) => {
-    const s = spreadOf(values)
-    ctx.record({
-      name: `${mode}-${name}`,
-      metric,
-      value: s.median,
-      unit,
-      rounds: s.rounds,
-      min: s.min,
-      max: s.max,
-    })
+    ctx.recordSpread(`${mode}-${name}`, metric, unit, values)
   }
   put(
     'writes',
