@@ -33,19 +33,9 @@ const NOT_RERUN: Record<string, string> = {
     'ratios now recorded with their spread in one result; committed results of 2026-12-07 20:08 predate that',
   failover: 'failover and move ratios now per round (5 rounds); committed results predate that',
   sharded: 'indexing now runs in rounds; committed results predate that and the follower read leases',
-  swim: 'simulated time; committed results of 2026-11-29 predate the rules (no timed ratio)',
-  'engine-load': 'full results of 2026-12-07 05:02 predate the rounds; re-run pending',
-  'server-health': 'full results of 2026-12-07 05:10 predate the rules (no peer, no ratio); re-run pending',
   engine:
     'suite reworked for issue 22 (held-out MRR, same weights as Orama, recall-matched vectors); full re-run pending',
   hnsw: 'suite reworked for issue 22 (Fashion-MNIST, conversion-free hnswlib-node build); full re-run pending',
-  hashring: 'lookup rounds now rotate; full re-run pending',
-  server:
-    'suite now alternates HTTP and embedded in rounds (p50/p99 ratios, 1/16/64 connections); full re-run pending',
-  linearizability:
-    'no peer and no ratio; committed results predate the load and versions fields; re-run pending',
-  standby:
-    'suite now measures the three modes in interleaved rounds; committed results predate that; re-run pending',
 }
 
 interface Result {
