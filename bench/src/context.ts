@@ -89,7 +89,7 @@ export function createContext(name: string, smoke: boolean, seed: number, state:
       })
       const digits = unit === 'x' ? 2 : 1
       log(
-        `${resultName}: ${s.median.toFixed(digits)}${unit === 'x' ? 'x' : ` ${unit}`} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)} over ${s.rounds} rounds)${extra.peer === undefined ? '' : ` ${extra.peer}`}`,
+        `${resultName}${metric === 'ratio' ? '' : ` ${metric}`}: ${s.median.toFixed(digits)}${unit === 'x' ? 'x' : ` ${unit}`} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)} over ${s.rounds} rounds)${extra.peer === undefined ? '' : ` ${extra.peer}`}`,
       )
       return s
     },

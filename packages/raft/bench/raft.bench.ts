@@ -241,14 +241,10 @@ export default defineSuite({
           )
           add(figures, `${system.name}-get-64`, result)
         }
-        if (!ctx.smoke || round === 0) {
-          for (const system of order) {
-            const timing = await system.failover()
-            failovers.get(system.name)?.push(timing.elapsedMs)
-            ctx.log(
-              `${system.name} failover: ${timing.elapsedMs.toFixed(0)} ms (${timing.attempts} attempts)`,
-            )
-          }
+        for (const system of order) {
+          const timing = await system.failover()
+          failovers.get(system.name)?.push(timing.elapsedMs)
+          ctx.log(`${system.name} failover: ${timing.elapsedMs.toFixed(0)} ms (${timing.attempts} attempts)`)
         }
       }
 
@@ -260,18 +256,12 @@ export default defineSuite({
           recordFigures(ctx, `etcd-go-${workload}`, figures.get(`go-${workload}`) ?? [], goPeer)
       }
       const shoalFailovers = failovers.get('shoal') as number[]
-      ctx.record({ name: 'failover', metric: 'median-failover', value: median(shoalFailovers), unit: 'ms' })
+      ctx.recordSpread('failover', 'median-failover', 'ms', shoalFailovers)
       ctx.log(`shoal failovers: ${shoalFailovers.map((t) => t.toFixed(0)).join(', ')} ms`)
       if (etcd === null) return
 
       const etcdFailovers = failovers.get('etcd') as number[]
-      ctx.record({
-        name: 'etcd-failover',
-        metric: 'median-failover',
-        value: median(etcdFailovers),
-        unit: 'ms',
-        peer,
-      })
+      ctx.recordSpread('etcd-failover', 'median-failover', 'ms', etcdFailovers, { peer })
       ctx.log(`etcd failovers: ${etcdFailovers.map((t) => t.toFixed(0)).join(', ')} ms`)
       for (const workload of workloads) {
         const ours = figures.get(`shoal-${workload}`) as LoadResult[]

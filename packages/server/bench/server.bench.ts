@@ -7,7 +7,7 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createGunzip } from 'node:zlib'
-import { defineSuite, mulberry32, type SuiteContext, spreadOf } from '@shoal/bench'
+import { defineSuite, mulberry32, type SuiteContext } from '@shoal/bench'
 import { open } from '@shoal/engine'
 import autocannon from 'autocannon'
 import { debianCorpusFile } from '../../../bench/corpus/debian.ts'
@@ -204,16 +204,26 @@ async function sequential(seconds: number, query: (i: number) => unknown): Promi
 /** Records a side's median figures over the rounds, each with its min and max. */
 function recordTiming(ctx: SuiteContext, name: string, rounds: readonly Timing[], peer?: string): void {
   const extra = peer === undefined ? {} : { peer }
-  const put = (metric: string, unit: string, pick: (t: Timing) => number) => {
-    const s = spreadOf(rounds.map(pick))
-    ctx.record({ name, metric, value: s.median, unit, rounds: s.rounds, min: s.min, max: s.max, ...extra })
-    return s
-  }
-  const qps = put('ops/s', 'q/s', (t) => t.qps)
-  const p50 = put('p50-latency', 'ms', (t) => t.p50Ms)
-  const p99 = put('p99-latency', 'ms', (t) => t.p99Ms)
-  ctx.log(
-    `${name}: ${qps.median.toFixed(1)} q/s (${qps.min.toFixed(1)}–${qps.max.toFixed(1)}), p50 ${p50.median.toFixed(3)} ms, p99 ${p99.median.toFixed(3)} ms`,
+  ctx.recordSpread(
+    name,
+    'ops/s',
+    'q/s',
+    rounds.map((t) => t.qps),
+    extra,
+  )
+  ctx.recordSpread(
+    name,
+    'p50-latency',
+    'ms',
+    rounds.map((t) => t.p50Ms),
+    extra,
+  )
+  ctx.recordSpread(
+    name,
+    'p99-latency',
+    'ms',
+    rounds.map((t) => t.p99Ms),
+    extra,
   )
 }
 
