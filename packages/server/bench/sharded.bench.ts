@@ -190,10 +190,12 @@ async function indexAll(
       }),
     )
   }
-  const perChunk = Math.ceil(batches.length / plan.rounds)
-  const chunks = Array.from({ length: plan.rounds }, (_, r) =>
-    batches.slice(r * perChunk, (r + 1) * perChunk),
-  )
+  if (batches.length < plan.rounds) {
+    throw new Error(`${batches.length} batches cannot fill ${plan.rounds} rounds: use more documents`)
+  }
+  // Round r takes batches [⌊r·n/R⌋, ⌊(r+1)·n/R⌋): every round at least one batch, sizes within one.
+  const edge = (r: number) => Math.floor((r * batches.length) / plan.rounds)
+  const chunks = Array.from({ length: plan.rounds }, (_, r) => batches.slice(edge(r), edge(r + 1)))
   const runs = await ctx.alternate(
     targets.map((target) => ({
       name: target.label,
