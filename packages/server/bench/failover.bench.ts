@@ -65,10 +65,10 @@ const FULL: Plan = {
 }
 const SMOKE: Plan = {
   failoverRounds: 5,
-  moveDocs: 2_000,
-  loadBatch: 1_000,
+  moveDocs: 1_000,
+  loadBatch: 500,
   moveRounds: 5,
-  baselineMs: 2_000,
+  baselineMs: 1_000,
   stallMs: 120_000,
 }
 const DOC_BYTES = 1024
