@@ -33,9 +33,6 @@ const NOT_RERUN: Record<string, string> = {
     'ratios now recorded with their spread in one result; committed results of 2026-12-07 20:08 predate that',
   failover: 'failover and move ratios now per round (5 rounds); committed results predate that',
   sharded: 'indexing now runs in rounds; committed results predate that and the follower read leases',
-  engine:
-    'suite reworked for issue 22 (held-out MRR, same weights as Orama, recall-matched vectors); full re-run pending',
-  hnsw: 'suite reworked for issue 22 (Fashion-MNIST, conversion-free hnswlib-node build); full re-run pending',
 }
 
 interface Result {
