@@ -57,7 +57,7 @@ const remote = (
   seq: number,
   wallMs: number,
   prev: Array<[number, number, string] | null> = [null],
-): ShardRegionTag => ({
+): Extract<ShardRegionTag, { kind: 'remote' }> => ({
   kind: 'remote',
   origin: 'us',
   originShard: 'items-1-0',
@@ -234,6 +234,30 @@ describe('shard region ledger', () => {
     expect(shard.regionLedger.feedAfter('items', 0, 10)).toEqual({ ok: false, reason: 'compacted' })
     const fed = shard.regionLedger.feedAfter('items', 1, 10)
     expect(fed.ok && fed.entries.map((e) => e.seq)).toEqual([2, 3])
+  })
+
+  it('applies a remote part that carries no task, once (the ledger deduplicates it)', async () => {
+    const shard = await replica()
+    await shard.apply(entry(1, create, local(1000)))
+    const bare = (index: number, title: string, seq: number) => ({
+      kind: 'normal' as const,
+      term: 1,
+      index,
+      data: encodeShardEntry({ taskUids: [], command: put(1, title), region: remote(seq, 5000 + seq) }),
+    })
+    expect(await shard.apply(bare(2, 'first', 1))).toMatchObject({ ok: true })
+    await shard.apply(bare(3, 'replayed', 1))
+    expect(await titleOf(shard, 1)).toBe('first')
+    await shard.apply(bare(4, 'second', 2))
+    expect(await titleOf(shard, 1)).toBe('second')
+    // A local write still needs its task.
+    const untasked = {
+      kind: 'normal' as const,
+      term: 1,
+      index: 5,
+      data: encodeShardEntry({ taskUids: [], command: put(1, 'x'), region: local(9000) }),
+    }
+    expect(await shard.apply(untasked)).toMatchObject({ ok: false, message: 'malformed shard entry' })
   })
 
   it('refuses an entry whose region tag is malformed, changing nothing', async () => {

@@ -202,7 +202,8 @@ export class EngineShardMachine implements StateMachine {
       decoded = packr.unpack(entry.data) as ShardEntry
       if (
         !Array.isArray(decoded?.taskUids) ||
-        decoded.taskUids.length === 0 ||
+        // A remote region's write is no task here: it may carry none, the ledger deduplicates it.
+        (decoded.taskUids.length === 0 && decoded.region?.kind !== 'remote') ||
         !decoded.taskUids.every((uid) => typeof uid === 'number') ||
         typeof decoded.command?.type !== 'string' ||
         !(
@@ -220,6 +221,13 @@ export class EngineShardMachine implements StateMachine {
         type: 'internal',
         httpStatus: 500,
         message: 'malformed shard entry',
+      }
+    }
+    if (decoded.taskUids.length === 0) {
+      try {
+        return await this.#applyCommand(entry.index, decoded)
+      } catch (error) {
+        return failure(error)
       }
     }
     // Applied already when every task it carries was (a batch may be re-run task by task).

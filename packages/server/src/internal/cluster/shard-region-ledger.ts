@@ -1,4 +1,4 @@
-import type { Command } from '@shoal/engine'
+import { type Command, documentKey } from '@shoal/engine'
 import { compareHlc, compareStamps, HLC_ZERO, type Hlc, type Stamp } from '../regions/hlc.ts'
 import type { ConflictRecord } from '../regions/region-journal.ts'
 
@@ -279,6 +279,18 @@ export interface LedgerImage {
   clock: [number, number]
 }
 
+/**
+ * A document's key as the engine keys it (a number and its decimal text alike); for an id the
+ * engine refuses, its text (the engine then refuses the command, which records nothing).
+ */
+export function keyOf(doc: Doc, primaryKey: string, position: number): string {
+  try {
+    return documentKey(doc, primaryKey, position)
+  } catch {
+    return String(doc[primaryKey])
+  }
+}
+
 function appliedKey(origin: string, uid: string, originShard: string): string {
   return `${origin}\u0000${uid}\u0000${originShard}`
 }
@@ -298,7 +310,7 @@ function keysOf(
       const primaryKey = command.primaryKey ?? engine.primaryKeyOf(command.uid)
       if (primaryKey === null) return undefined
       return {
-        keys: command.documents.map((d) => String(d[primaryKey])),
+        keys: command.documents.map((d, i) => keyOf(d, primaryKey, i)),
         command: { ...command, primaryKey },
       }
     }
@@ -322,9 +334,10 @@ function winnersOf(
   switch (command.type) {
     case 'addDocuments': {
       const pk = command.primaryKey as string
-      const documents = command.documents.filter((doc: Doc, i) =>
-        wins(String(doc[pk]), i, doc, doc[pk] as string | number),
-      )
+      const documents = command.documents.filter((doc: Doc, i) => {
+        const key = keyOf(doc, pk, i)
+        return wins(key, i, doc, key)
+      })
       return documents.length === 0 ? null : { ...command, documents }
     }
     case 'deleteDocuments': {
