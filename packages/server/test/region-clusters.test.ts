@@ -177,8 +177,11 @@ describe('regions made of clusters', () => {
   it('converges under writes in both regions, losing no committed write when a shard leader in eu is killed', async () => {
     const acknowledged = new Map<string, string>()
     let next = 1000
+    let killed = false
+    let euAfterKill = 0
+    // Writes until `until`, and in eu until 3 batches were acknowledged after the kill (at most 40 s more).
     const writer = async (nodes: () => readonly ClusterProcess[], from: string, until: number) => {
-      while (Date.now() < until) {
+      while (Date.now() < until || (from === 'eu' && euAfterKill < 3 && Date.now() < until + 40_000)) {
         const batch = Array.from({ length: 5 }, () => next++)
         try {
           if (
@@ -186,8 +189,10 @@ describe('regions made of clusters', () => {
               nodes(),
               batch.map((id) => ({ id, from })),
             )
-          )
+          ) {
             for (const id of batch) acknowledged.set(String(id), from)
+            if (from === 'eu' && killed) euAfterKill++
+          }
         } catch {
           // Not acknowledged: checked by absence only.
         }
@@ -209,9 +214,10 @@ describe('regions made of clusters', () => {
     const writes = Promise.all([writer(() => euNodes, 'eu', until), writer(() => us, 'us', until)])
     await new Promise((r) => setTimeout(r, 2_500))
     await victim.kill()
+    killed = true
     euNodes = euLive
     await writes
-    expect([...acknowledged.values()].filter((f) => f === 'eu').length).toBeGreaterThan(10)
+    expect(euAfterKill).toBeGreaterThanOrEqual(3)
     await waitFor(
       'every acknowledged write in both regions',
       async () => {
@@ -223,4 +229,36 @@ describe('regions made of clusters', () => {
     const [a, b] = [await documents(euLive), await documents(us)]
     expect(new Map([...a].sort())).toEqual(new Map([...b].sort()))
   }, 150_000)
+
+  it('refuses with a typed error what a cluster region does not do yet, changing nothing', async () => {
+    const live = eu.filter((n) => n.child.exitCode === null && n.child.signalCode === null)
+    const before = await documents(live)
+    const refusals = [
+      await ask<{ code: string }>(live, 'PATCH', '/admin/regions', {
+        indexes: { items: { mode: 'semi_sync' } },
+      }),
+      await ask<{ code: string }>(live, 'POST', '/admin/regions/eu/promote', {}),
+      await ask<{ code: string }>(live, 'POST', '/admin/conflicts/any/resolve', { keep: 'winner' }),
+    ]
+    for (const refusal of refusals)
+      expect([refusal.status, refusal.body.code]).toEqual([409, 'region_cluster_unsupported'])
+    for (const [method, route] of [
+      ['DELETE', '/indexes/items/documents'],
+      ['DELETE', '/indexes/items'],
+    ] as const) {
+      const enqueued = await ask<{ taskUid: number }>(live, method, route)
+      expect(enqueued.status).toBe(202)
+      let task: Task | undefined
+      await waitFor(
+        `${method} ${route} ended`,
+        async () => {
+          task = (await ask<Task>(live, 'GET', `/tasks/${enqueued.body.taskUid}`)).body
+          return ['succeeded', 'failed'].includes(task?.status ?? '')
+        },
+        { timeoutMs: 30_000 },
+      )
+      expect([task?.status, task?.error?.code]).toEqual(['failed', 'region_unsupported_operation'])
+    }
+    expect(await documents(live)).toEqual(before)
+  }, 60_000)
 })
