@@ -228,6 +228,20 @@ describe('regions made of clusters', () => {
     )
     const [a, b] = [await documents(euLive), await documents(us)]
     expect(new Map([...a].sort())).toEqual(new Map([...b].sort()))
+    // A settings change reaches the other region once, not as a conflict per origin shard.
+    const settings = await ask<{ taskUid: number }>(euLive, 'PATCH', '/indexes/items/settings', {
+      searchableAttributes: ['from'],
+    })
+    expect(settings.status).toBe(202)
+    await waitFor(
+      'us has eu’s settings',
+      async () =>
+        (await ask<string[]>(us, 'GET', '/indexes/items/settings/searchable-attributes')).body.join() ===
+        'from',
+      { timeoutMs: 30_000, intervalMs: 250 },
+    )
+    const log = await ask<{ results: Array<{ documentId: string }> }>(us, 'GET', '/admin/conflicts')
+    expect(log.body.results.filter((c) => c.documentId === '(settings)')).toEqual([])
   }, 150_000)
 
   it('refuses with a typed error what a cluster region does not do yet, changing nothing', async () => {

@@ -186,7 +186,18 @@ export class ClusterRegionApplier {
     const { node } = this.#o.cluster
     const targets = shardTargets(node, entry.index).sort((a, b) => a.shard - b.shard)
     if (targets.length === 0) throw new Error(`index ${entry.index} does not exist in this region`)
-    const parts = splitRemoteCommand(entry.command, entry.prev, targets.length, targets[0]!.name)
+    const name = targets[0]!.name
+    // Every origin shard carries the index's settings changes and its creation: the first shard's
+    // copy is applied, the others only move their feed's position (each would log a conflict).
+    const copy =
+      (entry.command.type === 'updateSettings' || entry.command.type === 'createIndex') &&
+      !isFirstShardGroup(entry.originShard)
+    const parts = copy
+      ? targets.map(() => ({
+          command: { type: 'deleteDocuments' as const, uid: name, ids: [], at: entry.command.at },
+          prev: [],
+        }))
+      : splitRemoteCommand(entry.command, entry.prev, targets.length, name)
     const manual = this.#o.replicated(entry.index)?.conflictResolution === 'manual'
     await Promise.all(
       targets.map(async (target, i) => {
@@ -225,4 +236,9 @@ export class ClusterRegionApplier {
       }),
     )
   }
+}
+
+/** Whether a shard group is its index's shard 0 (group names end with `/<shard>`, shard-hosting.ts). */
+function isFirstShardGroup(group: string): boolean {
+  return group.endsWith('/0')
 }
