@@ -254,12 +254,13 @@ export class ClusterRegionLink implements RegionTagSource {
     return this.#link.seeds.map((seed) => ({ peerId: standbyOfPeerId(seed), addrs: [seed] }))
   }
 
-  /** Every seed's heads (which also names its region); the applier fetches what it misses. */
+  /** On the applying node: every seed's heads (which also names its region); what is missed is fetched. */
   #pollHeads(): void {
     const p2p = this.#p2p
     if (p2p === undefined || this.#stopped) return
     const applying = this.#o.cluster.node.metadataLeader === this.#o.cluster.node.nodeId
     this.#applier.setActive(applying)
+    if (!applying) return
     for (const peer of this.#seedPeers())
       p2p
         .request(peer, ['cregion.heads', {}], { timeoutMs: 2000 })
@@ -267,7 +268,7 @@ export class ClusterRegionLink implements RegionTagSource {
           const { region, heads } = answer as { region?: unknown; heads?: unknown }
           if (typeof region !== 'string' || typeof heads !== 'object' || heads === null) return
           this.#seedRegions.set(peer.peerId, region)
-          if (applying) this.#applier.heads(region, heads as Record<string, Record<string, number>>)
+          this.#applier.heads(region, heads as Record<string, Record<string, number>>)
         })
         .catch(() => {})
   }
