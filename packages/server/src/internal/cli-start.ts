@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { readSnapshot } from './backups.ts'
 import { restoreFrom } from './cli-dump.ts'
+import { ClusterRegionLink } from './cluster/cluster-region-link.ts'
 import { startCluster } from './cluster/runtime.ts'
 import { readTomlConfig, resolveConfig, type ServerConfig } from './config.ts'
 import { lockDataDir } from './data-dir-lock.ts'
@@ -136,9 +137,13 @@ export async function startNode(
     options.out(`Installed snapshot ${options.importSnapshot}\n`)
   }
   let regions: RegionRuntime | undefined
+  let clusterRegions: ClusterRegionLink | undefined
   const server = await createServer({
     config,
-    engine: config.regionLink.enabled ? regionAwareEngine(engine, () => regions) : engine,
+    engine:
+      config.regionLink.enabled && !config.cluster.enabled
+        ? regionAwareEngine(engine, () => regions)
+        : engine,
     logger,
     ...(withStandby
       ? {
@@ -209,7 +214,16 @@ export async function startNode(
     standbyStarted(standby)
     server.attachStandby(standby)
   }
-  if (config.regionLink.enabled) {
+  if (config.regionLink.enabled && server.cluster !== undefined) {
+    try {
+      clusterRegions = await ClusterRegionLink.start({ config, cluster: server.cluster, logger })
+    } catch (error) {
+      await server.close().catch(() => {})
+      await unlock()
+      throw error
+    }
+    server.attachRegions(clusterRegions)
+  } else if (config.regionLink.enabled) {
     try {
       regions = await RegionRuntime.start({
         config,
@@ -238,7 +252,10 @@ export async function startNode(
         ? ''
         : `  standby:     ${standby.role} at epoch ${standby.epoch}${config.standby.mode === 'off' ? '' : ` (${config.standby.mode})`}${config.standby.of === undefined ? '' : ` of ${config.standby.of}`}\n` +
           `  p2p:         ${standby.p2p.multiaddrs().join(' ')}\n`) +
-      (regions === undefined ? '' : `  region:      ${regions.name} at ${regions.addresses().join(' ')}\n`),
+      (regions === undefined ? '' : `  region:      ${regions.name} at ${regions.addresses().join(' ')}\n`) +
+      (clusterRegions === undefined
+        ? ''
+        : `  region:      ${clusterRegions.name} at ${clusterRegions.addresses().join(' ')}\n`),
   )
   let stopping = false
   const stop = (signal: string) => {

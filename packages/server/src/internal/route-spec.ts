@@ -1,4 +1,5 @@
 import type { Action, Grant, KeyStore } from './api-keys.ts'
+import type { ClusterRegionLink } from './cluster/cluster-region-link.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import type { ServerConfig } from './config.ts'
 import type { DocumentParser } from './document-parser.ts'
@@ -47,7 +48,7 @@ export interface Services {
   /** The hot standby link (primary or standby side), once started; undefined otherwise. */
   standby?: StandbyRuntime | undefined
   /** The link to other regions, once started; undefined when the node has none. */
-  regions?: RegionRuntime | undefined
+  regions?: RegionRuntime | ClusterRegionLink | undefined
 }
 
 export interface RouteContext {

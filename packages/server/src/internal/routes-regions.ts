@@ -1,3 +1,4 @@
+import type { ClusterRegionLink } from './cluster/cluster-region-link.ts'
 import { ApiError, badRequest } from './errors.ts'
 import { parseRegionLinkPatch } from './regions/region-config.ts'
 import { invalidRegionPromotion, regionsNotConfigured } from './regions/region-errors.ts'
@@ -5,7 +6,7 @@ import type { RegionRuntime } from './regions/region-runtime.ts'
 import { readJsonBody } from './request-body.ts'
 import type { RouteSpec, Services } from './route-spec.ts'
 
-function requireRegions(services: Services): RegionRuntime {
+function requireRegions(services: Services): RegionRuntime | ClusterRegionLink {
   if (services.regions === undefined) throw regionsNotConfigured()
   return services.regions
 }

@@ -8,6 +8,7 @@ import { KeyStore } from './api-keys.ts'
 import { buildApp } from './app.ts'
 import type { BackupPaths } from './backups.ts'
 import { clusterKeys } from './cluster/cluster-keys.ts'
+import type { ClusterRegionLink } from './cluster/cluster-region-link.ts'
 import type { ClusterRuntime } from './cluster/runtime.ts'
 import { parseHttpAddr, type ServerConfig } from './config.ts'
 import { DocumentParser } from './document-parser.ts'
@@ -50,9 +51,9 @@ export interface ShoalServer {
   /** Hands the started standby link to the HTTP routes; `close()` stops it first. */
   attachStandby(runtime: StandbyRuntime): void
   /** The link to other regions (docs/multi-region.md), once started. */
-  readonly regions: RegionRuntime | undefined
+  readonly regions: RegionRuntime | ClusterRegionLink | undefined
   /** Hands the started region link to the HTTP routes; `close()` stops it before the engine. */
-  attachRegions(runtime: RegionRuntime): void
+  attachRegions(runtime: RegionRuntime | ClusterRegionLink): void
   /**
    * While a token is set, only requests carrying it in `x-shoal-conversion` are served; others
    * get 503 (a standalone data folder being carried into the cluster). Null lifts it.
@@ -310,6 +311,10 @@ export async function createServer(options: CreateServerOptions): Promise<ShoalS
       // Each part that takes long to stop is logged (stop-step.ts); a failure still ends the close.
       const step = (component: string, stop: () => Promise<void>) => stopStep(component, stop, logger, false)
       closing ??= (async () => {
+        // A cluster region's link reads the shards: it stops before them.
+        await step('cluster regions', async () => {
+          if (services.cluster !== undefined) await services.regions?.stop()
+        })
         await step('cluster', async () => services.cluster?.stop())
         await step('http', () => app.close())
         await step('document parsing', () => documents.stop())

@@ -46,6 +46,7 @@ import type { ReadOptions } from '../read-options.ts'
 import { findDocument, writeByField } from './field-writes.ts'
 import { metadataAt } from './metadata-commit.ts'
 import { encodeShardEntry, type ShardOutcome } from './shard-machine.ts'
+import type { ShardRegionTag } from './shard-region-ledger.ts'
 import {
   type ReadMode,
   readShards,
@@ -80,23 +81,47 @@ const SHARD_WRITE_TIMEOUT_MS = 30_000
  * leaders (read-your-writes); writes run only inside a task (`forTasks`), so every shard command
  * carries the task's uid and applies once.
  */
+/**
+ * The region link of a cluster region (cluster-region-link.ts), as the write path sees it: the
+ * tag a shard command of a replicated index carries, or a typed refusal of a write other
+ * regions cannot replay.
+ */
+export interface RegionTagSource {
+  /** The tag for `command` on index `uid`, or undefined when the index is not replicated; throws when refused. */
+  tagFor(uid: string, command: Command): ShardRegionTag | undefined
+  /** Throws when `uid` is replicated (`what`: the operation regions cannot replay). */
+  refuse(uid: string, what: string): void
+}
+
+/** Where the write path finds the region link once it started (shared by every task's engine). */
+export interface RegionTagSlot {
+  source?: RegionTagSource
+}
+
 export class ClusterEngine implements EnginePort {
   readonly node: ClusterNode
   readonly hosting: ShardHosting
   readonly #taskUids: readonly number[] | null
   readonly #at: string
   readonly #metrics: ClusterEngineMetrics | undefined
+  /** The region link, once a cluster region's link started. */
+  readonly regionTags: RegionTagSlot
 
   constructor(
     node: ClusterNode,
     hosting: ShardHosting,
-    options: { tasks?: { uids: readonly number[]; at: string }; metrics?: ClusterEngineMetrics } = {},
+    options: {
+      tasks?: { uids: readonly number[]; at: string }
+      metrics?: ClusterEngineMetrics
+      regionTags?: RegionTagSlot
+    } = {},
   ) {
     this.node = node
     this.hosting = hosting
     this.#taskUids = options.tasks?.uids ?? null
     this.#at = options.tasks?.at ?? new Date().toISOString()
     this.#metrics = options.metrics
+    this.regionTags = options.regionTags ?? {}
   }
 
   /**
@@ -106,6 +131,7 @@ export class ClusterEngine implements EnginePort {
   forTasks(uids: readonly number[], at: string): ClusterEngine {
     return new ClusterEngine(this.node, this.hosting, {
       tasks: { uids, at },
+      regionTags: this.regionTags,
       ...(this.#metrics === undefined ? {} : { metrics: this.#metrics }),
     })
   }
@@ -197,6 +223,7 @@ export class ClusterEngine implements EnginePort {
 
   async deleteIndex(uid: string): Promise<void> {
     this.#record(uid)
+    this.regionTags.source?.refuse(uid, 'an index deletion')
     const outcome = await this.node.propose({ type: 'index.delete', uid })
     if (!outcome.ok && outcome.reason !== 'unknown_index')
       throw new ApiError(500, 'internal', outcome.message)
@@ -215,6 +242,8 @@ export class ClusterEngine implements EnginePort {
    */
   async swapIndexes(swaps: { indexes: [string, string]; rename?: boolean }[]): Promise<void> {
     if (this.#taskUids === null) throw new Error('index swaps run inside a task')
+    for (const uid of swaps.flatMap((swap) => swap.indexes))
+      this.regionTags.source?.refuse(uid, 'an index swap or rename')
     const outcome = await this.node.propose({
       type: 'index.swap',
       swaps: swaps.map(({ indexes, rename }) => ({ indexes, rename: rename ?? false })),
@@ -326,9 +355,11 @@ export class ClusterEngine implements EnginePort {
     creation = false,
   ): Promise<unknown> {
     if (this.#taskUids === null) throw new Error('shard writes run inside a task')
+    const region = this.#regionTag(target.name, command)
     const data = encodeShardEntry({
       taskUids: this.#taskUids,
       command,
+      ...(region === undefined ? {} : { region }),
       ...(step === 0 ? {} : { step }),
       ...(creation ? { creation: true as const } : {}),
     })
@@ -344,6 +375,14 @@ export class ClusterEngine implements EnginePort {
     if (!outcome.ok)
       throw new ApiError(outcome.httpStatus, outcome.code, outcome.message, outcome.type as never)
     return outcome.value
+  }
+
+  /** The region tag of a shard command (`name`: the name the shards know the index by). */
+  #regionTag(name: string, command: Command): ShardRegionTag | undefined {
+    const source = this.regionTags.source
+    if (source === undefined) return undefined
+    const record = Object.values(this.node.metadata.state.indexes).find((r) => shardNameOf(r) === name)
+    return record === undefined ? undefined : source.tagFor(record.uid, command)
   }
 
   /**

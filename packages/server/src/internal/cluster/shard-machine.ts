@@ -7,6 +7,12 @@ import type { NormalEntry, StateMachine } from '@shoal/raft'
 import { Packr } from 'msgpackr'
 import { ReplicaReadGate } from './replica-read-gate.ts'
 import { applyRepair, type ReplicaRepair, readRepairJournal, writeRepairJournal } from './replica-repairs.ts'
+import {
+  isRegionTag,
+  type LedgerImage,
+  ShardRegionLedger,
+  type ShardRegionTag,
+} from './shard-region-ledger.ts'
 
 /**
  * One entry of a shard's Raft log: an engine command tagged with the task it belongs to. The
@@ -31,7 +37,15 @@ export interface ShardEntry {
    * write already applied, and the write would be dropped.
    */
   readonly creation?: true
+  /**
+   * The write's region tag when its index is replicated to other regions (docs/multi-region.md,
+   * "Regions made of clusters"): it is settled in the replica's region ledger before it applies.
+   */
+  readonly region?: ShardRegionTag
 }
+
+/** Own feed entries a shard replica's region ledger keeps for gap fills, by default. */
+export const DEFAULT_LEDGER_RETAIN_ENTRIES = 10_000
 
 /** Steps a task may take in one shard (0 and 1). */
 export const MAX_TASK_STEPS = 2
@@ -72,6 +86,8 @@ export function encodeShardEntry(entry: ShardEntry): Uint8Array {
  */
 export class EngineShardMachine implements StateMachine {
   readonly engine: Engine
+  /** Versions, conflicts and feed of this replica's replicated indexes (shard-region-ledger.ts). */
+  readonly regionLedger: ShardRegionLedger
   /** Whether this replica may serve eventual reads yet (it opens closed: see replica-read-gate.ts). */
   readonly readGate = new ReplicaReadGate()
   #outcomes = new Map<number, ShardOutcome>()
@@ -113,8 +129,10 @@ export class EngineShardMachine implements StateMachine {
     engine: Engine,
     repairs: readonly ReplicaRepair[] = [],
     onRestored?: (seconds: number) => void,
+    ledgerRetainEntries = DEFAULT_LEDGER_RETAIN_ENTRIES,
   ) {
     this.engine = engine
+    this.regionLedger = new ShardRegionLedger(ledgerRetainEntries)
     this.#repairs = [...repairs]
     this.#onRestored = onRestored
   }
@@ -184,14 +202,16 @@ export class EngineShardMachine implements StateMachine {
       decoded = packr.unpack(entry.data) as ShardEntry
       if (
         !Array.isArray(decoded?.taskUids) ||
-        decoded.taskUids.length === 0 ||
+        // A remote region's write is no task here: it may carry none, the ledger deduplicates it.
+        (decoded.taskUids.length === 0 && decoded.region?.kind !== 'remote') ||
         !decoded.taskUids.every((uid) => typeof uid === 'number') ||
         typeof decoded.command?.type !== 'string' ||
         !(
           decoded.step === undefined ||
           (Number.isInteger(decoded.step) && decoded.step >= 0 && decoded.step < MAX_TASK_STEPS)
         ) ||
-        !(decoded.creation === undefined || decoded.creation === true)
+        !(decoded.creation === undefined || decoded.creation === true) ||
+        !(decoded.region === undefined || isRegionTag(decoded.region))
       )
         throw new TypeError('not a shard entry')
     } catch {
@@ -201,6 +221,13 @@ export class EngineShardMachine implements StateMachine {
         type: 'internal',
         httpStatus: 500,
         message: 'malformed shard entry',
+      }
+    }
+    if (decoded.taskUids.length === 0) {
+      try {
+        return await this.#applyCommand(entry.index, decoded)
+      } catch (error) {
+        return failure(error)
       }
     }
     // Applied already when every task it carries was (a batch may be re-run task by task).
@@ -215,8 +242,7 @@ export class EngineShardMachine implements StateMachine {
     if (firstSeen !== undefined && Math.max(...decoded.taskUids) < this.#highestTask) return firstSeen
     let outcome: ShardOutcome
     try {
-      const result = await this.engine.apply(decoded.command)
-      outcome = result.ok ? { ok: true, value: result.value } : failure(result.error)
+      outcome = await this.#applyCommand(entry.index, decoded)
     } catch (error) {
       outcome = failure(error)
     }
@@ -230,6 +256,35 @@ export class EngineShardMachine implements StateMachine {
     return outcome
   }
 
+  /** Applies an entry's command, settled in the region ledger first when it carries a region tag. */
+  async #applyCommand(index: number, decoded: ShardEntry): Promise<ShardOutcome> {
+    if (decoded.region === undefined) {
+      const result = await this.engine.apply(decoded.command)
+      return result.ok ? { ok: true, value: result.value } : failure(result.error)
+    }
+    const engine = this.engine
+    const settled = this.regionLedger.settle(index, decoded.region, decoded.command, {
+      primaryKeyOf: (uid) => (engine.hasIndex(uid) ? engine.getIndex(uid).primaryKey : null),
+      hasIndex: (uid) => engine.hasIndex(uid),
+      documentOf: (uid, id) => {
+        try {
+          return engine.index(uid).getDocument(id)
+        } catch {
+          return null
+        }
+      },
+    })
+    if (settled.command === null) {
+      settled.commit()
+      return { ok: true, value: null }
+    }
+    const result = await this.engine.apply(settled.command)
+    // A refused command changed nothing: it has no version and is not fed to other regions.
+    if (result.ok) settled.commit()
+    else settled.refused()
+    return result.ok ? { ok: true, value: result.value } : failure(result.error)
+  }
+
   /**
    * The replica's image: what is remembered beside the engine is copied, and the engine's state
    * taken, before the first pause, so all of it is the state at one position; the engine image is
@@ -239,8 +294,9 @@ export class EngineShardMachine implements StateMachine {
     const outcomes = [...this.#outcomes]
     const position = this.#position
     const repairedHere = [...this.#repairedHere]
+    const ledger = this.regionLedger.toImage()
     const engine = await this.engine.imageInSlices()
-    return packr.pack({ engine, outcomes, position, repairedHere })
+    return packr.pack({ engine, outcomes, position, repairedHere, ledger })
   }
 
   restore(data: Uint8Array): Promise<void> {
@@ -258,6 +314,7 @@ export class EngineShardMachine implements StateMachine {
       this.#highestTask = -1
       this.#position = 0
       this.#repairedHere = []
+      this.regionLedger.restore(undefined)
       return
     }
     const image = packr.unpack(data) as {
@@ -265,8 +322,10 @@ export class EngineShardMachine implements StateMachine {
       outcomes: [number, ShardOutcome][]
       position?: number | null
       repairedHere?: string[]
+      ledger?: LedgerImage
     }
     await this.engine.restoreImage(image.engine)
+    this.regionLedger.restore(image.ledger)
     this.#outcomes = new Map(image.outcomes)
     this.#highestTask = Math.max(-1, ...this.#outcomes.keys())
     this.#position = typeof image.position === 'number' ? image.position : null

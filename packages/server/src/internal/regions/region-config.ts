@@ -82,10 +82,8 @@ export function validateRegionConfig(
     throw new ConfigError(
       `region journal retention must be at least 10 entries, got ${region.journalRetainEntries}`,
     )
-  if (other.cluster)
-    throw new ConfigError(
-      'a region link runs on a standalone node in this version; a cluster node cannot take region_name (docs/multi-region.md, "Limits")',
-    )
+  // A cluster region replicates asynchronously with last-writer-wins; the rest is refused
+  // through the API (docs/multi-region.md, "Regions made of clusters").
   if (other.standby)
     throw new ConfigError('a region link and a hot standby cannot run on one node in this version')
   return true

@@ -88,3 +88,16 @@ export function regionEpochUnknown(index: string): ApiError {
 export function invalidRegionPromotion(message: string): ApiError {
   return badRequest('invalid_region_promotion', message)
 }
+
+/**
+ * 409: a region link feature a cluster region does not have in this version (docs/multi-region.md,
+ * "Regions made of clusters"): `what` names it.
+ */
+export function regionClusterUnsupported(what: string): ApiError {
+  return new ApiError(
+    409,
+    'region_cluster_unsupported',
+    `A region made of a cluster does not support ${what} in this version (docs/multi-region.md, "Limits").`,
+    'invalid_request',
+  )
+}
