@@ -28,7 +28,7 @@ interface Shard {
   readonly jsonBytes: number
 }
 
-function shardLog(docs: number, dimensions: number, seed: number): Shard {
+export function shardLog(docs: number, dimensions: number, seed: number): Shard {
   const random = mulberry32(seed)
   const words = Array.from(
     { length: 5_000 },
