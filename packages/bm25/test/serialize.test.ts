@@ -147,6 +147,29 @@ describe('deserializing with pauses', () => {
   })
 })
 
+describe('loading postings of several MiB with pauses', () => {
+  it('copies the encoded postings between pauses and loads the index deserialize() loads whole', async () => {
+    const index = await Bm25Index.create({ fields: { body: {} }, analyzer: createAnalyzer() })
+    // About 600,000 postings: several MiB of encoded postings, copied in slices of a MiB.
+    for (let id = 0; id < 15_000; id++) {
+      const words = Array.from({ length: 40 }, (_, j) => `w${(id * 31 + j * 17) % 3000}`)
+      index.add(id, { body: words.join(' ') })
+    }
+    const bytes = index.serialize()
+    const slices: number[] = []
+    const pause = async () => {
+      slices.push(slices.length)
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    const sliced = await Bm25Index.deserialize(bytes, createAnalyzer(), { pause })
+    const whole = await Bm25Index.deserialize(bytes, createAnalyzer())
+    expect(slices.length).toBeGreaterThan(Math.ceil(bytes.length / (1 << 20)) + 2)
+    expect(Buffer.from(sliced.serialize()).equals(bytes)).toBe(true)
+    for (const q of ['w7', 'w100 w2999', 'w5 w6 w7 w8'])
+      expect(sliced.search(q, 20)).toEqual(whole.search(q, 20))
+  })
+})
+
 describe('a loaded index with thousands of terms', () => {
   // Regression: loading reserved the per-term scratch (term-frequency stamps, dirty flags) only
   // twice its initial 1,024 terms, so terms past that lost their encoding at the next compaction

@@ -57,6 +57,9 @@ const EXPORT_CHUNK_BYTES = 1 << 20
  */
 export const INDEXING_SLICE_MS = 4
 
+/** How soon vector indexing looks again while every graph with a backlog is held for an image. */
+const HELD_RETRY_MS = 5
+
 /**
  * The embedded database. Every mutation is a command: validated against the
  * current state (a bad one is rejected with a typed error and never logged),
@@ -82,7 +85,8 @@ export class Engine {
   #closed = false
   readonly #handles = new Map<string, Index>()
   readonly #host: IndexHost
-  #indexing: ReturnType<typeof setImmediate> | undefined
+  /** The next slice of vector indexing, when one is scheduled: cancels it. */
+  #indexing: (() => void) | undefined
   #indexedWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = []
   readonly #folderSize: FolderSize
 
@@ -318,7 +322,17 @@ export class Engine {
       for (const waiter of this.#indexedWaiters.splice(0)) waiter.resolve()
       return
     }
-    this.#indexing = setImmediate(() => {
+    if (!this.#state.vectorsDrainable()) {
+      // Every graph with a backlog is held while an image is built in slices: look again later
+      // rather than spin through empty slices.
+      const retry = setTimeout(() => {
+        this.#indexing = undefined
+        this.#scheduleIndexing()
+      }, HELD_RETRY_MS)
+      this.#indexing = () => clearTimeout(retry)
+      return
+    }
+    const slice = setImmediate(() => {
       this.#indexing = undefined
       const end = performance.now() + INDEXING_SLICE_MS
       try {
@@ -332,6 +346,7 @@ export class Engine {
       }
       this.#scheduleIndexing()
     })
+    this.#indexing = () => clearImmediate(slice)
   }
 
   /** Runs state changes one at a time, in call order. */
@@ -706,7 +721,7 @@ export class Engine {
     while (this.#snapshotting !== undefined) await this.#snapshotting.catch(() => {})
     this.#closed = true
     await this.#folderSize.stop()
-    if (this.#indexing !== undefined) clearImmediate(this.#indexing)
+    this.#indexing?.()
     this.#indexing = undefined
     for (const waiter of this.#indexedWaiters.splice(0)) waiter.reject(new EngineClosedError())
     await this.#log.close()

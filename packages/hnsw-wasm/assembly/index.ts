@@ -185,13 +185,18 @@ function relayout(cap: usize, io: usize, upper: usize): bool {
   const pagesNeeded = <i32>((end + 0xffff) >> 16);
   const pagesHave = memory.size();
   if (pagesNeeded > pagesHave && memory.grow(pagesNeeded - pagesHave) < 0) return false;
+  // Memory past the old end is fresh from memory.grow, hence zero: only what lay below it is
+  // cleared. (Writing zeros over a large fresh region would touch every page of it at once.)
+  const oldEnd = <usize>pagesHave << 16;
   for (let r = REGION_COUNT - 1; r >= 0; r--) {
     const oldBase = regionBase(r);
     const oldSize = regionSize(r);
     const newBase = <usize>load<u32>(newBases + (<usize>r << 3));
     const newSize = <usize>load<u32>(newBases + (<usize>r << 3), 4);
     if (oldSize > 0 && newBase != oldBase) memory.copy(newBase, oldBase, oldSize);
-    if (newSize > oldSize) memory.fill(newBase + oldSize, 0, newSize - oldSize);
+    const clearTo = min(newBase + newSize, oldEnd);
+    if (newSize > oldSize && clearTo > newBase + oldSize)
+      memory.fill(newBase + oldSize, 0, clearTo - newBase - oldSize);
     store<u32>(table + (<usize>r << 3), <u32>newBase);
     store<u32>(table + (<usize>r << 3), <u32>newSize, 4);
   }

@@ -60,3 +60,10 @@ export class HnswMemoryError extends HnswError {
     super('out_of_memory', message)
   }
 }
+
+/** A change to the index while `serializeInSlices` runs; the index is unchanged. */
+export class IndexBusyError extends HnswError {
+  constructor(what: string) {
+    super('index_busy', `${what} while the index is being serialised in slices: wait until that settles`)
+  }
+}

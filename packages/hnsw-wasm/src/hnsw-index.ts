@@ -4,11 +4,21 @@ import {
   CorruptIndexError,
   DuplicateIdError,
   HnswMemoryError,
+  IndexBusyError,
   InvalidArgumentError,
   InvalidVectorError,
   UnknownIdError,
 } from './errors.ts'
-import { decodeIndex, encodeIndex, type Snapshot } from './internal/format.ts'
+import {
+  decodeIndexSteps,
+  encodeIndexSteps,
+  runSteps,
+  runStepsWithPauses,
+  SLICE_BYTES,
+  type Snapshot,
+  type SnapshotSource,
+  type Steps,
+} from './internal/format.ts'
 import { instantiate } from './internal/wasm.ts'
 
 /** Allowed ids: a list of ids (any order), or a predicate called with each live id. */
@@ -77,6 +87,8 @@ export class HnswIndex {
   #buffer: ArrayBuffer | undefined
   #f32 = new Float32Array(0)
   #u32 = new Uint32Array(0)
+  /** `serializeInSlices` calls not settled yet: the index may not change while one runs. */
+  #serializing = 0
 
   private constructor(options: ResolvedHnswOptions, wasm: HnswAbi) {
     this.#options = options
@@ -106,15 +118,21 @@ export class HnswIndex {
 
   /** Rebuilds an index from `serialize()` output; throws `CorruptIndexError` on damaged bytes. */
   static async deserialize(bytes: Uint8Array): Promise<HnswIndex> {
-    const snapshot = decodeIndex(bytes)
-    let options: ResolvedHnswOptions
-    try {
-      options = resolveOptions(snapshot.options)
-    } catch (error) {
-      throw new CorruptIndexError(`options out of range: ${(error as Error).message}`)
-    }
-    const index = new HnswIndex(options, await instantiate())
-    index.#restore(snapshot)
+    const snapshot = runSteps(decodeIndexSteps(bytes))
+    const index = new HnswIndex(snapshotOptions(snapshot), await instantiate())
+    runSteps(index.#restoreSteps(snapshot))
+    return index
+  }
+
+  /**
+   * `deserialize`, the checksum worked out and the sections copied into the new instance a MiB
+   * at a time with `pause` awaited between slices, so a large graph does not hold the event loop
+   * while it loads. The same checks, in the same order; `bytes` must not change until it settles.
+   */
+  static async deserializeInSlices(bytes: Uint8Array, pause: () => Promise<void>): Promise<HnswIndex> {
+    const snapshot = await runStepsWithPauses(decodeIndexSteps(bytes), pause)
+    const index = new HnswIndex(snapshotOptions(snapshot), await instantiate())
+    await runStepsWithPauses(index.#restoreSteps(snapshot), pause)
     return index
   }
 
@@ -152,6 +170,7 @@ export class HnswIndex {
   }
 
   set efSearch(value: number) {
+    this.#checkNotSerializing('efSearch')
     this.#efSearch = checkEf(value)
   }
 
@@ -170,6 +189,7 @@ export class HnswIndex {
    * whole batch and leaves the index unchanged.
    */
   addBatch(ids: Uint32Array | readonly number[], vectors: Float32Array): void {
+    this.#checkNotSerializing('addBatch')
     const count = ids.length
     if (!(vectors instanceof Float32Array)) throw new InvalidVectorError('vectors must be a Float32Array')
     if (vectors.length !== count * this.dimensions) {
@@ -240,6 +260,7 @@ export class HnswIndex {
    * compacted before `remove` returns.
    */
   remove(id: number): void {
+    this.#checkNotSerializing('remove')
     checkId(id)
     const node = this.#nodes.get(id)
     if (node === undefined) throw new UnknownIdError(id)
@@ -260,6 +281,7 @@ export class HnswIndex {
    * about as much as inserting `size` vectors; deterministic given the state.
    */
   compact(): void {
+    this.#checkNotSerializing('compact')
     if (this.#wasm.compact() < 0) throw new HnswMemoryError('memory exhausted while compacting')
     this.#rebuildIdMap()
   }
@@ -298,12 +320,37 @@ export class HnswIndex {
 
   /** The index as bytes (see `internal/format.ts` for the layout); `deserialize` restores it exactly. */
   serialize(): Uint8Array {
+    return runSteps(encodeIndexSteps(this.#source()))
+  }
+
+  /**
+   * `serialize()`'s bytes as of this call, the sections copied out of the instance and
+   * checksummed a MiB at a time with `pause` awaited between slices, so a large graph does not
+   * hold the event loop. Searches may run meanwhile; a change (`addBatch`, `remove`, `compact`,
+   * setting `efSearch`) before it settles throws `IndexBusyError` and changes nothing: the
+   * caller holds its changes back until then.
+   */
+  async serializeInSlices(pause: () => Promise<void>): Promise<Uint8Array> {
+    this.#serializing++
+    try {
+      return await runStepsWithPauses(encodeIndexSteps(this.#source()), pause)
+    } finally {
+      this.#serializing--
+    }
+  }
+
+  #checkNotSerializing(what: string): void {
+    if (this.#serializing > 0) throw new IndexBusyError(what)
+  }
+
+  /** The index's header fields now, and its sections as views taken afresh at each call. */
+  #source(): SnapshotSource {
     const w = this.#wasm
     const nodes = w.nodes()
-    const memory = w.memory.buffer
     const padded = w.paddedVectorBytes()
     const upperBytes = w.upperUsedBytes()
-    return encodeIndex({
+    const linkBytes = nodes * (1 + 2 * this.M) * 4
+    return {
       options: { ...this.#options, efSearch: this.#efSearch },
       nodes,
       entry: w.entryNodeId(),
@@ -312,31 +359,47 @@ export class HnswIndex {
       rngLow: w.rngLow(),
       rngHigh: w.rngHigh(),
       paddedVectorBytes: padded,
-      vectors: new Uint8Array(memory, w.vectorsPointer(), nodes * padded),
-      links0: new Uint8Array(memory, w.links0Pointer(), nodes * (1 + 2 * this.M) * 4),
-      labels: new Uint8Array(memory, w.labelsPointer(), nodes * 4),
-      levels: new Uint8Array(memory, w.levelsPointer(), nodes * 4),
-      upperOffsets: new Uint8Array(memory, w.upperOffsetsPointer(), nodes * 4),
-      flags: new Uint8Array(memory, w.flagsPointer(), nodes),
-      upper: new Uint8Array(memory, w.upperPointer(), upperBytes),
-    })
+      upperBytes,
+      sections: () => {
+        const memory = w.memory.buffer
+        return [
+          new Uint8Array(memory, w.vectorsPointer(), nodes * padded),
+          new Uint8Array(memory, w.links0Pointer(), linkBytes),
+          new Uint8Array(memory, w.labelsPointer(), nodes * 4),
+          new Uint8Array(memory, w.levelsPointer(), nodes * 4),
+          new Uint8Array(memory, w.upperOffsetsPointer(), nodes * 4),
+          new Uint8Array(memory, w.flagsPointer(), nodes),
+          new Uint8Array(memory, w.upperPointer(), upperBytes),
+        ]
+      },
+    }
   }
 
-  #restore(snapshot: Snapshot): void {
+  /** Loads `snapshot` into this (new) instance, a MiB at a time between yields, then checks it. */
+  *#restoreSteps(snapshot: Snapshot): Steps<void> {
     const w = this.#wasm
     if (w.paddedVectorBytes() !== snapshot.paddedVectorBytes) {
       throw new InvalidArgumentError('snapshot vector padding does not match this build')
     }
     this.#reserve(snapshot.nodes, 0)
     if (w.reserveUpper(snapshot.upper.length) !== 1) throw new HnswMemoryError('cannot allocate upper links')
-    const memory = w.memory.buffer
-    new Uint8Array(memory, w.vectorsPointer(), snapshot.vectors.length).set(snapshot.vectors)
-    new Uint8Array(memory, w.links0Pointer(), snapshot.links0.length).set(snapshot.links0)
-    new Uint8Array(memory, w.labelsPointer(), snapshot.labels.length).set(snapshot.labels)
-    new Uint8Array(memory, w.levelsPointer(), snapshot.levels.length).set(snapshot.levels)
-    new Uint8Array(memory, w.upperOffsetsPointer(), snapshot.upperOffsets.length).set(snapshot.upperOffsets)
-    new Uint8Array(memory, w.flagsPointer(), snapshot.flags.length).set(snapshot.flags)
-    new Uint8Array(memory, w.upperPointer(), snapshot.upper.length).set(snapshot.upper)
+    const targets: [() => number, Uint8Array][] = [
+      [w.vectorsPointer, snapshot.vectors],
+      [w.links0Pointer, snapshot.links0],
+      [w.labelsPointer, snapshot.labels],
+      [w.levelsPointer, snapshot.levels],
+      [w.upperOffsetsPointer, snapshot.upperOffsets],
+      [w.flagsPointer, snapshot.flags],
+      [w.upperPointer, snapshot.upper],
+    ]
+    for (const [pointer, section] of targets) {
+      for (let from = 0; from < section.length; from += SLICE_BYTES) {
+        const part = section.subarray(from, from + SLICE_BYTES)
+        // Nothing else uses this instance yet, but the view is still taken afresh after a pause.
+        new Uint8Array(w.memory.buffer, pointer() + from, part.length).set(part)
+        yield
+      }
+    }
     w.restoreState(
       snapshot.nodes,
       snapshot.entry,
@@ -348,6 +411,7 @@ export class HnswIndex {
     )
     const problem = w.validate()
     if (problem !== 0) throw new CorruptIndexError(`graph structure check failed (rule ${problem})`)
+    yield
     this.#rebuildIdMap()
   }
 
@@ -554,4 +618,13 @@ function heapPop(heap: number[]): number {
   }
   heap[at] = last
   return top
+}
+
+/** The options a snapshot was taken with; out of range is a corrupt snapshot. */
+function snapshotOptions(snapshot: Snapshot): ResolvedHnswOptions {
+  try {
+    return resolveOptions(snapshot.options)
+  } catch (error) {
+    throw new CorruptIndexError(`options out of range: ${(error as Error).message}`)
+  }
 }

@@ -7,6 +7,7 @@ export {
   HnswConfigError,
   HnswError,
   HnswMemoryError,
+  IndexBusyError,
   InvalidArgumentError,
   InvalidVectorError,
   UnknownIdError,

@@ -239,19 +239,34 @@ export function startWriter(nodes: () => readonly ClusterProcess[], uid: string,
 /** One query after another at `node`, each latency recorded with when it was sent. */
 export function startSearches(node: ClusterProcess, uid: string, words: readonly string[], seed: number) {
   const samples: Array<{ atMs: number; ms: number }> = []
+  /** Each failed search: when it was sent, how long it took and what came back (status and body, or the exception). */
+  const failures: Array<{ atMs: number; ms: number; reason: string }> = []
   const state = { running: true, failed: 0 }
   const random = mulberry32(seed)
   const done = (async () => {
     while (state.running) {
       const q = `${words[Math.floor(random() * 200)]} ${words[Math.floor(random() * words.length)]}`
       const atMs = performance.now()
-      const answer = await node.request('POST', `/indexes/${uid}/search`, { q, limit: 10 }).catch(() => null)
-      if (answer?.status === 200) samples.push({ atMs, ms: performance.now() - atMs })
-      else state.failed++
+      const answer = await node
+        .request('POST', `/indexes/${uid}/search`, { q, limit: 10 })
+        .catch((error: unknown) =>
+          error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        )
+      const ms = performance.now() - atMs
+      if (typeof answer !== 'string' && answer.status === 200) samples.push({ atMs, ms })
+      else {
+        state.failed++
+        const reason =
+          typeof answer === 'string'
+            ? answer
+            : `${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`
+        failures.push({ atMs, ms, reason })
+      }
     }
   })()
   return {
     samples,
+    failures,
     state,
     async stop() {
       state.running = false

@@ -497,6 +497,7 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
   const rates: number[] = []
   const ratios: number[] = []
   const balancedMs: number[] = []
+  const reported = new Set<object>()
   try {
     for (let round = 0; round < plan.moveRounds; round++) {
       await sleep(plan.baselineMs)
@@ -550,6 +551,15 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
         before.map((s) => s.ms),
         99,
       )
+      for (const failure of searches.failures.filter(
+        (f) => f.atMs + f.ms >= move.moveStart - plan.baselineMs,
+      )) {
+        if (reported.has(failure)) continue
+        reported.add(failure)
+        ctx.log(
+          `move ${round}: a search FAILED, sent ${((failure.atMs - move.moveStart) / 1000).toFixed(1)} s from the move's start (active at ${((move.moveActive - move.moveStart) / 1000).toFixed(1)} s), after ${failure.ms.toFixed(0)} ms: ${failure.reason}`,
+        )
+      }
       const measured = during.length > 0 && before.length > 0
       if (measured) ratios.push(p99During / p99Before)
       ctx.log(
@@ -601,6 +611,8 @@ async function moves(ctx: SuiteContext, plan: Plan, dir: string, nodes: ClusterP
     await searches.stop()
     await writer.stop()
   }
+  for (const failure of searches.failures.filter((f) => !reported.has(f)))
+    ctx.log(`a search FAILED outside the moves, after ${failure.ms.toFixed(0)} ms: ${failure.reason}`)
   ctx.record({
     name: 'writer',
     metric: 'acknowledged-batches',

@@ -15,7 +15,9 @@ import { type Command, type Engine, openReplica } from '@shoal/engine'
  * against in slices. For each: the time, the shard's JSON bytes per second, and the longest
  * event-loop stall seen meanwhile (a search waiting behind it waits that long). The network is not
  * in it: on loopback the bytes are not the cost (see `failover` for whole moves).
- * Environment: `CATCH_UP_DOCS` (30,000 documents of ~1 KiB, batches of 5,000).
+ * Environment: `CATCH_UP_DOCS` (30,000 documents of ~1 KiB, batches of 5,000),
+ * `CATCH_UP_DIMENSIONS` (64: each document also carries a user-provided vector of that many
+ * numbers, so the image holds an HNSW graph; 0 for text only).
  */
 
 const DOC_BYTES = 1024
@@ -26,7 +28,7 @@ interface Shard {
   readonly jsonBytes: number
 }
 
-function shardLog(docs: number, seed: number): Shard {
+export function shardLog(docs: number, dimensions: number, seed: number): Shard {
   const random = mulberry32(seed)
   const words = Array.from(
     { length: 5_000 },
@@ -34,7 +36,16 @@ function shardLog(docs: number, seed: number): Shard {
   )
   const at = new Date(0).toISOString()
   const commands: Command[] = [
-    { type: 'createIndex', uid: 'big', primaryKey: 'id', settings: { filterableAttributes: ['kind'] }, at },
+    {
+      type: 'createIndex',
+      uid: 'big',
+      primaryKey: 'id',
+      settings: {
+        filterableAttributes: ['kind'],
+        ...(dimensions > 0 ? { embedders: { vec: { source: 'userProvided', dimensions } } } : {}),
+      },
+      at,
+    },
   ]
   let jsonBytes = 0
   for (let from = 0; from < docs; from += BATCH) {
@@ -47,7 +58,15 @@ function shardLog(docs: number, seed: number): Shard {
         text.push(word)
         length += word.length + 1
       }
-      const doc = { id, kind: `k${id % 7}`, title: `${text[0]} ${text[1]}`, body: text.join(' ') }
+      const doc = {
+        id,
+        kind: `k${id % 7}`,
+        title: `${text[0]} ${text[1]}`,
+        body: text.join(' '),
+        ...(dimensions > 0
+          ? { _vectors: { vec: Array.from({ length: dimensions }, () => random() * 2 - 1) } }
+          : {}),
+      }
       jsonBytes += JSON.stringify(doc).length
       documents.push(doc)
     }
@@ -84,14 +103,17 @@ async function timed(fn: () => Promise<void>): Promise<{ ms: number; stallMs: nu
 
 async function catchUp(ctx: SuiteContext, root: string): Promise<void> {
   const docs = ctx.smoke ? 2_000 : Number(process.env.CATCH_UP_DOCS ?? 30_000)
-  const shard = shardLog(docs, ctx.seed)
+  const dimensions = Number(process.env.CATCH_UP_DIMENSIONS ?? 64)
+  const shard = shardLog(docs, dimensions, ctx.seed)
   const mib = shard.jsonBytes / 2 ** 20
   const leader = await openReplica(path.join(root, 'leader'))
   await applyAll(leader, shard.commands)
   const imageBytes = (await leader.imageInSlices()).byteLength
   ctx.log(
-    `shard: ${docs} documents, ${mib.toFixed(1)} MiB of JSON, image ${(imageBytes / 2 ** 20).toFixed(1)} MiB`,
+    `shard: ${docs} documents (${dimensions > 0 ? `${dimensions}-d vectors` : 'no vectors'}), ${mib.toFixed(1)} MiB of JSON, image ${(imageBytes / 2 ** 20).toFixed(1)} MiB`,
   )
+  ctx.record({ name: 'shard', metric: 'vector-dimensions', value: dimensions, unit: 'numbers' })
+  ctx.record({ name: 'shard', metric: 'image-bytes', value: imageBytes, unit: 'bytes' })
   let replica = 0
   const fresh = () => openReplica(path.join(root, `replica-${replica++}`))
   const results = await ctx.alternate([
@@ -163,7 +185,7 @@ async function catchUp(ctx: SuiteContext, root: string): Promise<void> {
 
 export default defineSuite({
   description:
-    "A new shard replica's catch-up: the log replayed (every document indexed again) vs the leader's image restored; the leader's image in one turn vs in slices; time and the longest event-loop stall",
+    "A new shard replica's catch-up (documents with 64-d vectors): the log replayed (every document indexed again) vs the leader's image restored; the leader's image in one turn vs in slices; time and the longest event-loop stall",
   async run(ctx) {
     ctx.record({ name: 'load-average-start', metric: 'load', value: loadavg()[0] ?? 0, unit: 'runnable' })
     const root = await mkdtemp(path.join(tmpdir(), 'shoal-catch-up-bench-'))

@@ -50,14 +50,36 @@ export class TermDictionary {
    * `sortedIds`, the ids in sorted term order, spares the first prefix or typo query the sort.
    */
   load(terms: readonly string[], sortedIds?: Uint32Array): void {
+    const steps = this.loadSteps(terms, sortedIds, Number.POSITIVE_INFINITY)
+    while (steps.next().done !== true) {}
+  }
+
+  /**
+   * `load`, yielding after every `slice` terms (the dictionary is not in use until it is done): a
+   * caller loading in slices runs it between pauses.
+   */
+  *loadSteps(
+    terms: readonly string[],
+    sortedIds: Uint32Array | undefined,
+    slice: number,
+  ): Generator<void, void, void> {
     if (this.#terms.length > 0) throw new Error('load into a non-empty dictionary')
     for (let id = 0; id < terms.length; id++) {
+      if (id > 0 && id % slice === 0) yield
       const term = terms[id]!
       this.#ids.set(term, id)
       this.#terms.push(term)
     }
-    if (sortedIds === undefined) this.#unsorted = this.#terms.slice()
-    else this.#main = new SortedRun(Array.from(sortedIds, (id) => this.#terms[id]!))
+    if (sortedIds === undefined) {
+      this.#unsorted = this.#terms.slice()
+      return
+    }
+    const sorted = new Array<string>(sortedIds.length)
+    for (let i = 0; i < sortedIds.length; i++) {
+      if (i > 0 && i % slice === 0) yield
+      sorted[i] = this.#terms[sortedIds[i]!]!
+    }
+    this.#main = new SortedRun(sorted)
   }
 
   /** Term ids in sorted term order (both runs are merged into one first). */

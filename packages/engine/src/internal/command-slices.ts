@@ -116,8 +116,9 @@ function unpackMany(bytes: Uint8Array, count: number): unknown[] {
 export const SLICE_ITEMS = 1024
 
 /**
- * `encodeValue(value)`'s bytes, encoded with pauses: plain objects (also inside short arrays) are
- * written key by key, and an array of more than `SLICE_ITEMS` items `SLICE_ITEMS` at a time; other values (byte arrays,
+ * `encodeValue(value)`'s bytes, encoded with pauses: plain objects (also inside short arrays, and
+ * short arrays inside short arrays) are written key by key, byte arrays of `LONG_BIN_BYTES` or
+ * more copied a MiB at a time, and an array of more than `SLICE_ITEMS` items `SLICE_ITEMS` at a time; other values (byte arrays,
  * strings, small arrays) are encoded whole. For a snapshot image: its long columns (keys,
  * filterable attributes) are the part of its encoding that grows with the documents.
  */
@@ -172,8 +173,9 @@ async function writeInSlices(value: unknown, pause: Pause, parts: Uint8Array[]):
     }
     return
   }
-  if (Array.isArray(value) && value.some(isPlainRecord)) {
-    // A short array of records (a snapshot's indexes): each record may hold long columns.
+  if (Array.isArray(value) && value.some(mayHoldLongParts)) {
+    // A short array of records (a snapshot's indexes) or of tuples (an index's graphs, each
+    // `[embedder, bytes]`): each item may hold long columns or long byte arrays.
     parts.push(arrayHeader(value.length))
     for (const item of value) await writeInSlices(item, pause, parts)
     return
@@ -188,6 +190,14 @@ async function writeInSlices(value: unknown, pause: Pause, parts: Uint8Array[]):
     parts.push(encodeValue(key))
     await writeInSlices(entry, pause, parts)
   }
+}
+
+function mayHoldLongParts(value: unknown): boolean {
+  return (
+    isPlainRecord(value) ||
+    Array.isArray(value) ||
+    (value instanceof Uint8Array && value.byteLength >= LONG_BIN_BYTES)
+  )
 }
 
 function isPlainRecord(value: unknown): value is Record<string, unknown> {

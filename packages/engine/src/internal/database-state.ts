@@ -378,6 +378,12 @@ export class DatabaseState {
    * Moves queued vector operations into the graphs, index by index in uid order, while `more()`
    * says so; returns the backlog left.
    */
+  /** Whether some graph has a backlog it may take now (none held for an image in slices). */
+  vectorsDrainable(): boolean {
+    for (const uid of this.uids()) if (this.#indexes.get(uid)!.vectorsDrainable()) return true
+    return false
+  }
+
   drainVectors(more: () => boolean): number {
     let left = 0
     for (const uid of this.uids()) left += this.#indexes.get(uid)!.drainVectors(more)

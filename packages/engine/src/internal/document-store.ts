@@ -158,6 +158,11 @@ export class DocumentStore {
 
 /** Bytes of documents laid into a column between two pauses by `columnInSlices`. */
 const COPY_SLICE_BYTES = 1 << 20
+/**
+ * Bytes of documents encoded (or decoded for `visit`) between two pauses by `columnInSlices`,
+ * whatever its slice length: 1,024 documents of 1 KiB of text and 64 numbers took 15–25 ms.
+ */
+const ENCODE_SLICE_BYTES = 1 << 18
 
 async function layColumn(
   sources: readonly (Doc | Uint8Array)[],
@@ -168,11 +173,19 @@ async function layColumn(
   const parts: Uint8Array[] = new Array(sources.length)
   const ends = new Uint32Array(sources.length)
   let total = 0
+  let sliceStart = 0
+  let encodedSincePause = 0
   for (let i = 0; i < sources.length; i++) {
-    if (i > 0 && i % slice === 0) await pause()
+    if (i - sliceStart >= slice || encodedSincePause >= ENCODE_SLICE_BYTES) {
+      sliceStart = i
+      encodedSincePause = 0
+      await pause()
+    }
     const source = sources[i]!
     const part = source instanceof Uint8Array ? source : encodeValue(source)
     if (visit !== undefined) visit(source instanceof Uint8Array ? (decodeValue(source) as Doc) : source)
+    // Held bytes cost nothing to take unless decoded for `visit`.
+    if (visit !== undefined || !(source instanceof Uint8Array)) encodedSincePause += part.byteLength
     parts[i] = part
     total += part.byteLength
     ends[i] = total

@@ -42,6 +42,10 @@ class HnswVectorIndex implements VectorIndex {
   serialize(): Uint8Array {
     return this.#index.serialize()
   }
+
+  serializeInSlices(pause: () => Promise<void>): Promise<Uint8Array> {
+    return this.#index.serializeInSlices(pause)
+  }
 }
 
 export const hnswVectorIndexes: VectorIndexFactory = {
@@ -55,7 +59,11 @@ export const hnswVectorIndexes: VectorIndexFactory = {
       }),
     )
   },
-  async deserialize(bytes) {
-    return new HnswVectorIndex(await HnswIndex.deserialize(bytes))
+  async deserialize(bytes, _config, pause) {
+    return new HnswVectorIndex(
+      await (pause === undefined
+        ? HnswIndex.deserialize(bytes)
+        : HnswIndex.deserializeInSlices(bytes, pause)),
+    )
   },
 }

@@ -276,6 +276,12 @@ export class IndexState {
     return total
   }
 
+  /** Whether a graph has a backlog it may take now (it is not held: see `BackloggedVectorIndex.held`). */
+  vectorsDrainable(): boolean {
+    for (const index of this.#vectors.values()) if (!index.held && index.backlog > 0) return true
+    return false
+  }
+
   /** Moves queued vector operations into the graphs while `more()` says so; returns the backlog left. */
   drainVectors(more: () => boolean): number {
     let left = 0
@@ -994,7 +1000,12 @@ export class IndexState {
     const { ids, filterable } = this.#liveIds()
     for (const id of ids) filterable?.push(this.#fields.filterable(this.#docs.peek(id)!))
     const documents = this.#docs.column(ids)
-    return this.#imageOf(ids, documents, filterable, this.#text.serialize())
+    const graphs = this.#vectorNames().map((name) => this.#vectors.get(name)!.serialize())
+    return this.#imageOf(ids, documents, filterable, this.#text.serialize(), graphs)
+  }
+
+  #vectorNames(): string[] {
+    return [...this.#vectors.keys()].sort()
   }
 
   /**
@@ -1010,12 +1021,18 @@ export class IndexState {
     const text = this.#text.serializeInSlices(pause)
     // Taken now; the bytes come later (an exception is raised there, not left unhandled here).
     text.catch(() => {})
-    const image = this.#imageOf(ids, { bytes: new Uint8Array(0), ends: new Uint32Array(0) }, filterable, null)
+    // Each graph is held unchanged (writes wait in its backlog, whose image is taken now) until
+    // its bytes are out.
+    const graphs = this.#vectorNames().map((name) => this.#vectors.get(name)!.serializeInSlices(pause))
+    for (const graph of graphs) graph.catch(() => {})
+    const empty = { bytes: new Uint8Array(0), ends: new Uint32Array(0) }
+    const image = this.#imageOf(ids, empty, filterable, null, null)
     const visit = filterable === null ? undefined : (doc: Doc) => filterable.push(fields.filterable(doc))
     const documents = await this.#docs.columnInSlices(ids, pause, LOAD_CHUNK, visit)
     image.documents = documents.bytes
     image.documentEnds = u32Bytes(documents.ends)
     image.text = await text
+    for (const [i, graph] of graphs.entries()) image.vectors[i]![1] = await graph
     return image
   }
 
@@ -1031,12 +1048,14 @@ export class IndexState {
     documents: { bytes: Uint8Array; ends: Uint32Array },
     filterable: Doc[] | null,
     text: Uint8Array | null,
+    graphs: Uint8Array[] | null,
   ): IndexImageV2 {
     const vectors: [string, Uint8Array][] = []
     const vectorBacklog: [string, Uint8Array][] = []
-    for (const name of [...this.#vectors.keys()].sort()) {
+    for (const [i, name] of this.#vectorNames().entries()) {
       const index = this.#vectors.get(name)!
-      vectors.push([name, index.serialize()])
+      // Without `graphs`, the caller fills each graph's bytes in later.
+      vectors.push([name, graphs?.[i] ?? new Uint8Array(0)])
       const backlog = index.backlogImage()
       if (backlog !== null) vectorBacklog.push([name, backlog])
     }
@@ -1072,7 +1091,7 @@ export class IndexState {
     const vectors = new Map<string, BackloggedVectorIndex>()
     for (const [name, bytes] of image.vectors) {
       const [, vectorConfig] = vectorConfigs(image.settings, [name])[0]!
-      const graph = await components.vector.deserialize(bytes, vectorConfig)
+      const graph = await components.vector.deserialize(bytes, vectorConfig, components.pause)
       vectors.set(name, new BackloggedVectorIndex(graph, vectorConfig))
       await components.pause?.()
     }

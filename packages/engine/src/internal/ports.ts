@@ -215,12 +215,19 @@ export interface VectorIndex {
   search(query: Float32Array, k: number, allowed?: Uint32Array): VectorHits
   stats(): CoreStats
   serialize(): Uint8Array
+  /**
+   * `serialize()`'s bytes as of this call, worked out with `pause` awaited between slices.
+   * Searches may run meanwhile; the caller makes no change (`addBatch`, `remove`) until it
+   * settles (the engine's vector backlog holds them back).
+   */
+  serializeInSlices(pause: () => Promise<void>): Promise<Uint8Array>
 }
 
 /** Makes vector indexes; asynchronous like `TextIndexFactory`. */
 export interface VectorIndexFactory {
   create(config: VectorIndexConfig): Promise<VectorIndex>
-  deserialize(bytes: Uint8Array, config: VectorIndexConfig): Promise<VectorIndex>
+  /** `pause`, when given, is awaited between slices of the load (checksum, copy into the graph). */
+  deserialize(bytes: Uint8Array, config: VectorIndexConfig, pause?: () => Promise<void>): Promise<VectorIndex>
 }
 
 /**

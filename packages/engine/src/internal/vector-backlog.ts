@@ -48,6 +48,8 @@ export class BackloggedVectorIndex implements VectorIndex {
   #head = 0
   readonly #queued = new Map<number, Queued>()
   #staleInGraph = 0
+  /** `serializeInSlices` calls not settled: the graph takes no operation until they are. */
+  #held = 0
 
   constructor(graph: VectorIndex, config: VectorIndexConfig) {
     this.#graph = graph
@@ -57,6 +59,11 @@ export class BackloggedVectorIndex implements VectorIndex {
   /** Queued graph operations not applied yet. */
   get backlog(): number {
     return this.#opIds.length - this.#head
+  }
+
+  /** Whether the graph is held unchanged (being serialised in slices): `drain` does nothing. */
+  get held(): boolean {
+    return this.#held > 0
   }
 
   has(id: number): boolean {
@@ -88,9 +95,10 @@ export class BackloggedVectorIndex implements VectorIndex {
 
   /**
    * Applies queued operations in order while `more()` says so (asked before each small chunk);
-   * returns the backlog left.
+   * returns the backlog left. Applies none while the graph is `held`.
    */
   drain(more: () => boolean): number {
+    if (this.#held > 0) return this.backlog
     const d = this.#config.dimensions
     while (this.#head < this.#opIds.length && more()) {
       const first = this.#opVectors[this.#head]
@@ -158,6 +166,19 @@ export class BackloggedVectorIndex implements VectorIndex {
   /** The graph as bytes (without the backlog: see `backlogImage`). */
   serialize(): Uint8Array {
     return this.#graph.serialize()
+  }
+
+  /**
+   * `serialize()`'s bytes as of this call, built in slices; until they are out the graph is held
+   * (`drain` applies nothing), so the graph stays the one `backlogImage()` taken now goes with.
+   */
+  async serializeInSlices(pause: () => Promise<void>): Promise<Uint8Array> {
+    this.#held++
+    try {
+      return await this.#graph.serializeInSlices(pause)
+    } finally {
+      this.#held--
+    }
   }
 
   /** The queued operations as bytes, or null when there are none. */

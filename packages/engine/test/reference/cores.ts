@@ -267,6 +267,10 @@ export class ReferenceVectorIndex implements VectorIndex {
   serialize(): Uint8Array {
     return new TextEncoder().encode(JSON.stringify([...this.vectors].map(([id, v]) => [id, [...v]])))
   }
+
+  async serializeInSlices(): Promise<Uint8Array> {
+    return this.serialize()
+  }
 }
 
 export const referenceComponents: Components = {

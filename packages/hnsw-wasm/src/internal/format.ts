@@ -73,9 +73,52 @@ function sectionSizes(nodes: number, padded: number, m: number, upperBytes: numb
   return [nodes * padded, nodes * (1 + 2 * m) * 4, nodes * 4, nodes * 4, nodes * 4, flags, upperBytes]
 }
 
+/** Bytes copied (and checksummed) between two pauses by the `InSlices` variants. */
+export const SLICE_BYTES = 1 << 20
+
+/**
+ * What `encodeIndexSteps` writes: the header fields, and the sections as a function that returns
+ * views of them as they are now (called again after every pause: a view over WebAssembly memory
+ * is detached when the memory grows, so it is taken afresh each time).
+ */
+export interface SnapshotSource extends Omit<Snapshot, SectionName> {
+  sections(): Uint8Array[]
+  upperBytes: number
+}
+
+type SectionName = 'vectors' | 'links0' | 'labels' | 'levels' | 'upperOffsets' | 'flags' | 'upper'
+
+/** Work that yields where it may pause; `runSteps` runs it whole. */
+export type Steps<T> = Generator<void, T, void>
+
+export function runSteps<T>(steps: Steps<T>): T {
+  for (;;) {
+    const next = steps.next()
+    if (next.done === true) return next.value
+  }
+}
+
+export async function runStepsWithPauses<T>(steps: Steps<T>, pause: () => Promise<void>): Promise<T> {
+  for (;;) {
+    const next = steps.next()
+    if (next.done === true) return next.value
+    await pause()
+  }
+}
+
 export function encodeIndex(s: Snapshot): Uint8Array {
-  const sizes = sectionSizes(s.nodes, s.paddedVectorBytes, s.options.M, s.upper.length)
+  const sections = [s.vectors, s.links0, s.labels, s.levels, s.upperOffsets, s.flags, s.upper]
+  return runSteps(encodeIndexSteps({ ...s, upperBytes: s.upper.length, sections: () => sections }))
+}
+
+/**
+ * The serialised bytes, the sections copied and checksummed `SLICE_BYTES` at a time with a
+ * yield between slices (the run whole or with pauses gives the same bytes: one code path).
+ */
+export function* encodeIndexSteps(s: SnapshotSource): Steps<Uint8Array> {
+  const sizes = sectionSizes(s.nodes, s.paddedVectorBytes, s.options.M, s.upperBytes)
   const total = HEADER_BYTES + sizes.reduce((a, b) => a + b, 0) + 4
+  // Zeroed: the flags section's padding is part of the checksummed bytes.
   const bytes = new Uint8Array(total)
   const view = new DataView(bytes.buffer)
   view.setUint32(0, MAGIC, true)
@@ -89,21 +132,40 @@ export function encodeIndex(s: Snapshot): Uint8Array {
   view.setInt32(28, s.entry, true)
   view.setInt32(32, s.topLevel, true)
   view.setUint32(36, s.deleted, true)
-  view.setUint32(40, s.upper.length, true)
+  view.setUint32(40, s.upperBytes, true)
   view.setUint32(44, s.rngLow, true)
   view.setUint32(48, s.rngHigh, true)
   view.setUint32(52, s.paddedVectorBytes, true)
   view.setFloat32(56, s.options.compactionThreshold, true)
   let offset = HEADER_BYTES
-  for (const section of [s.vectors, s.links0, s.labels, s.levels, s.upperOffsets, s.flags, s.upper]) {
-    bytes.set(section, offset)
-    offset += sizes.shift()!
+  for (let section = 0; section < sizes.length; section++) {
+    const length = s.sections()[section]!.length
+    for (let from = 0; from < length; from += SLICE_BYTES) {
+      if (from > 0) yield
+      // Taken afresh after every pause (the memory may have grown meanwhile).
+      bytes.set(s.sections()[section]!.subarray(from, from + SLICE_BYTES), offset + from)
+    }
+    offset += sizes[section]!
+    yield
   }
-  view.setUint32(total - 4, crc32(bytes.subarray(0, total - 4)), true)
+  let crc = 0
+  for (let at = 0; at < total - 4; at += SLICE_BYTES) {
+    if (at > 0) yield
+    crc = crc32(bytes.subarray(at, Math.min(total - 4, at + SLICE_BYTES)), crc)
+  }
+  view.setUint32(total - 4, crc, true)
   return bytes
 }
 
 export function decodeIndex(bytes: Uint8Array): Snapshot {
+  return runSteps(decodeIndexSteps(bytes))
+}
+
+/**
+ * Checks `bytes` (magic, version, checksum `SLICE_BYTES` at a time with a yield between slices,
+ * then the header against the length) and returns the snapshot, its sections views of `bytes`.
+ */
+export function* decodeIndexSteps(bytes: Uint8Array): Steps<Snapshot> {
   if (!(bytes instanceof Uint8Array)) throw new CorruptIndexError('a serialised index must be a Uint8Array')
   if (bytes.length < HEADER_BYTES + 4) throw new CorruptIndexError(`too short: ${bytes.length} bytes`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -111,7 +173,11 @@ export function decodeIndex(bytes: Uint8Array): Snapshot {
   const version = view.getUint16(4, true)
   if (version !== FORMAT_VERSION) throw new CorruptIndexError(`unsupported format version ${version}`)
   const stored = view.getUint32(bytes.length - 4, true)
-  const actual = crc32(bytes.subarray(0, bytes.length - 4))
+  let actual = 0
+  for (let at = 0; at < bytes.length - 4; at += SLICE_BYTES) {
+    if (at > 0) yield
+    actual = crc32(bytes.subarray(at, Math.min(bytes.length - 4, at + SLICE_BYTES)), actual)
+  }
   if (stored !== actual) throw new CorruptIndexError('checksum mismatch: the bytes are damaged')
   const metric = METRICS[view.getUint8(6)]
   if (metric === undefined) throw new CorruptIndexError(`unknown metric code ${view.getUint8(6)}`)
