@@ -296,9 +296,13 @@ export class RaftHost {
   }
 
   /**
-   * Node-level liveness from a failure detector. A change wakes every group
-   * with a replica on `node`: followers whose leader died campaign, leaders
-   * stop waiting for a dead follower, so it does not keep them awake.
+   * Node-level liveness from a failure detector, told to every group with a
+   * replica on `node`. A death wakes only the quiesced groups that must act:
+   * those `node` led (their followers campaign) and those it leaves without a
+   * live majority; a quiesced leader whose follower died stays quiet (nothing
+   * is sent to it, per group or otherwise), and an awake one stops waiting for
+   * it, so it does not keep them awake. `node` back alive wakes its groups, whose
+   * leaders catch it up.
    */
   setNodeLiveness(node: NodeId, liveness: NodeLiveness): void {
     if (liveness !== 'alive' && liveness !== 'dead')

@@ -243,10 +243,12 @@ export class RaftCore {
   }
 
   /**
-   * Node-level liveness of the peer `id` (from SWIM, say). A change wakes the
-   * group; a follower whose leader died forgets it and campaigns within one
-   * election timeout; a dead peer no longer keeps the leader from quiescing
-   * (the lagging-replica set), so one dead node does not keep every group awake.
+   * Node-level liveness of the peer `id` (from SWIM, say). A peer back alive
+   * wakes the group (the leader catches it up); a death wakes a quiesced group
+   * only when it must act (#deathNeedsWake): a follower whose leader died
+   * forgets it and campaigns within one election timeout. A dead peer no longer
+   * keeps the leader from quiescing (the lagging-replica set), so one dead node
+   * does not keep every group awake, nor wake the quiet ones.
    */
   setPeerLiveness(id: NodeId, alive: boolean): void {
     this.#assertNoReady()
@@ -259,12 +261,29 @@ export class RaftCore {
       if (this.#deadPeers?.size === 0) this.#deadPeers = null
     }
     if (!this.#voters.includes(id) && !this.#learners.includes(id)) return
+    if (!alive && this.#quiesced && !this.#deathNeedsWake(id)) return
     this.#wake()
     if (!alive && this.#role !== 'leader' && this.#leader === id) {
       this.#leader = null
       // The remaining randomized part of the timeout, in [0, electionTicks), still breaks ties.
       this.#electionElapsed = this.#config.electionTicks
     }
+  }
+
+  /**
+   * Whether a quiesced member must wake because `id` died: a follower when `id`
+   * is its leader (it campaigns); a leader when the voters left alive are no
+   * longer a majority (awake, check-quorum makes it step down). Otherwise the
+   * group stays quiet: a quiesced leader's followers all held its whole log when
+   * it quiesced, so nothing is owed to `id`, and #fullProgress rebuilds its
+   * progress if the group wakes for other work. No group is woken, probed or
+   * ticked per dead replica; the peer is caught up when it is declared alive.
+   */
+  #deathNeedsWake(id: NodeId): boolean {
+    if (this.#role !== 'leader') return this.#leader === id
+    let liveVoters = 0
+    for (const voter of this.#voters) if (!this.#isDead(voter)) liveVoters++
+    return liveVoters < majority(this.#voters.length)
   }
 
   /**
