@@ -46,8 +46,11 @@ export interface RaftHostOptions {
   tickMs?: number
   /** Core settings shared by every group (the id is set per host). `quiesce` defaults to true here. */
   raft?: Partial<Omit<RaftConfig, 'id'>>
-  /** Randomness per group (seeded in tests). @defaultValue seeded from the node id, group and clock */
-  rng?: (group: string) => RaftRng
+  /**
+   * Randomness per group (seeded in tests); a group for which it returns undefined uses the host's.
+   * @defaultValue one generator for the host, seeded from the node id, clock and process id
+   */
+  rng?: (group: string) => RaftRng | undefined
   /** Upper bound on `propose()`, forwarding and retries included. @defaultValue 10000 */
   proposeTimeoutMs?: number
   /** How long `propose()` waits for a leader to become known before `NotLeaderError`. @defaultValue 2000 */

@@ -3,6 +3,7 @@ import {
   type NodeId,
   type RaftConfig,
   RaftConfigError,
+  type RaftRng,
   resolveRaftConfig,
   type SnapshotMessage,
 } from './core/index.ts'
@@ -31,7 +32,7 @@ import type {
 } from './host-options.ts'
 import { SnapshotStreams } from './host-snapshots.ts'
 import { type GroupSink, HostedGroup } from './hosted-group.ts'
-import type { ProposalAck, RaftNode } from './node.ts'
+import { type ProposalAck, type RaftNode, seededRng } from './node.ts'
 import { SharedWal } from './shared-wal.ts'
 
 const now = (): number => performance.now()
@@ -64,6 +65,8 @@ export class RaftHost {
   #timer: ReturnType<typeof setInterval> | null = null
   #stopped = false
   #shared: Promise<SharedWal> | null = null
+  /** Election jitter of the groups that have no `rng` of their own: one generator for all of them. */
+  #rng: RaftRng | null = null
   readonly #counts = {
     flushes: 0,
     framesSent: 0,
@@ -176,7 +179,7 @@ export class RaftHost {
       storage,
       options.stateMachine,
       options.snapshotEntries,
-      this.#options.rng?.(group),
+      this.#groupRng(group),
       this.#options.tickMs ?? 100,
     )
     const node = hosted.node
@@ -210,6 +213,17 @@ export class RaftHost {
       resolveRaftConfig(this.#raftLease)
     }
     return this.#raftLease
+  }
+
+  /**
+   * A group's own generator when the options give one (a simulation replays it), else the host's,
+   * which every such group draws from: jitter needs independent draws, not a stream per group.
+   */
+  #groupRng(group: string): RaftRng {
+    const own = this.#options.rng?.(group)
+    if (own !== undefined) return own
+    this.#rng ??= seededRng(`${this.nodeId}:${Date.now()}:${process.pid}`)
+    return this.#rng
   }
 
   #sharedWal(): Promise<SharedWal> {
@@ -282,9 +296,13 @@ export class RaftHost {
   }
 
   /**
-   * Node-level liveness from a failure detector. A change wakes every group
-   * with a replica on `node`: followers whose leader died campaign, leaders
-   * stop waiting for a dead follower, so it does not keep them awake.
+   * Node-level liveness from a failure detector, told to every group with a
+   * replica on `node`. A death wakes only the quiesced groups that must act:
+   * those `node` led (their followers campaign) and those it leaves without a
+   * live majority; a quiesced leader whose follower died stays quiet (nothing
+   * is sent to it, per group or otherwise), and an awake one stops waiting for
+   * it, so it does not keep them awake. `node` back alive wakes its groups, whose
+   * leaders catch it up.
    */
   setNodeLiveness(node: NodeId, liveness: NodeLiveness): void {
     if (liveness !== 'alive' && liveness !== 'dead')

@@ -331,7 +331,8 @@ export class SharedWal {
 class SharedWalGroup implements RaftStorage {
   readonly #shared: SharedWal
   readonly #group: string
-  readonly #bootstrap: ConfState | undefined
+  /** Needed until the first `load()` founds the group; dropped then (a host keeps thousands of these). */
+  #bootstrap: ConfState | undefined
 
   constructor(shared: SharedWal, group: string, bootstrap: ConfState | undefined) {
     this.#shared = shared
@@ -339,8 +340,11 @@ class SharedWalGroup implements RaftStorage {
     this.#bootstrap = bootstrap
   }
 
-  load(): Promise<StoredState> {
-    return this.#shared.load(this.#group, this.#bootstrap)
+  async load(): Promise<StoredState> {
+    const state = await this.#shared.load(this.#group, this.#bootstrap)
+    // The group now has state in the log: a later load() finds it and does not found it again.
+    this.#bootstrap = undefined
+    return state
   }
 
   save(batch: PersistBatch): Promise<void> {

@@ -46,25 +46,52 @@ describe('RaftHost quiescence', () => {
     expect([...groupsTouched]).toEqual(['a'])
   })
 
-  it('declaring a node dead wakes only the groups with a replica on it, and they fall quiet again', async () => {
+  it('declaring a follower’s node dead wakes no group: quiesced leaders send nothing, per group or at all', async () => {
     const c = new HostCluster(['h1', 'h2', 'h3', 'h4'])
     cluster = c
     await c.addGroup('on-h3', ['h1', 'h2', 'h3'])
     await c.addGroup('on-h4', ['h1', 'h2', 'h4'])
-    const all = () => ['h1', 'h2'].every((id) => c.host(id).metrics().quiescedGroups === 2)
-    await c.tickUntil(() => all() && c.leaderOf('on-h4') !== null, 6 * E)
+    // h1 leads both, so h4 is a follower wherever it has a replica.
+    for (const group of ['on-h3', 'on-h4']) c.host('h1').group(group)?.campaign()
+    const quiet = () => ['h1', 'h2'].every((id) => c.host(id).metrics().quiescedGroups === 2)
+    await c.tickUntil(() => quiet() && c.leaderOf('on-h3') === 'h1' && c.leaderOf('on-h4') === 'h1', 6 * E)
     c.network.isolate('h4')
     const start = c.sent.length
+    const ticksBefore = c.host('h1').metrics().groupTicks + c.host('h2').metrics().groupTicks
     for (const id of ['h1', 'h2', 'h3']) c.host(id).setNodeLiveness('h4', 'dead')
     await c.settle()
-    await c.tickUntil(all, E, ['h4'])
-    const woken = itemsOf(c.sent.slice(start)).map((item) => ('group' in item ? item.group : ''))
-    expect(woken.length).toBeGreaterThan(0)
-    expect(new Set(woken)).toEqual(new Set(['on-h4']))
-    const before = framesSent(c)
     await c.tick(5 * E, ['h4'])
-    expect(framesSent(c) - before).toBe(0)
+    expect(c.sent.length - start).toBe(0)
+    expect(c.host('h1').metrics().groupTicks + c.host('h2').metrics().groupTicks).toBe(ticksBefore)
+    expect(quiet()).toBe(true)
     expect(c.host('h1').metrics().deadNodes).toBe(1)
+    // The group still commits with h1 and h2, and falls quiet again without h4.
+    const done = c.host('h2').propose('on-h4', put('k', 'v'))
+    await c.tickUntil(() => c.machine('h2', 'on-h4').values.get('k') === 'v', E, ['h4'])
+    await expect(done).resolves.toMatch(/^k@/)
+    await c.tickUntil(quiet, 2 * E, ['h4'])
+  })
+
+  it('declaring a node dead wakes the quiesced groups it led, and no other', async () => {
+    const c = new HostCluster(['h1', 'h2', 'h3', 'h4'])
+    cluster = c
+    await c.addGroup('led-by-h4', ['h1', 'h2', 'h4'])
+    await c.addGroup('led-by-h1', ['h1', 'h2', 'h4'])
+    c.host('h4').group('led-by-h4')?.campaign()
+    c.host('h1').group('led-by-h1')?.campaign()
+    const quiet = (ids: string[]) => ids.every((id) => c.host(id).metrics().quiescedGroups === 2)
+    await c.tickUntil(
+      () => quiet(['h1', 'h2', 'h4']) && c.leaderOf('led-by-h4') === 'h4' && c.leaderOf('led-by-h1') === 'h1',
+      6 * E,
+    )
+    c.network.isolate('h4')
+    const start = c.sent.length
+    for (const id of ['h1', 'h2']) c.host(id).setNodeLiveness('h4', 'dead')
+    await c.settle()
+    await c.tickUntil(() => ['h1', 'h2'].includes(c.leaderOf('led-by-h4') ?? ''), E, ['h4'])
+    await c.tickUntil(() => quiet(['h1', 'h2']), 2 * E, ['h4'])
+    const woken = itemsOf(c.sent.slice(start)).map((item) => ('group' in item ? item.group : ''))
+    expect(new Set(woken)).toEqual(new Set(['led-by-h4']))
   })
 })
 

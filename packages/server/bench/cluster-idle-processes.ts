@@ -1,52 +1,56 @@
 /**
  * The parent's side of the cluster-idle benchmark: node processes
  * (cluster-idle-node.ts) started with `fork`, commands over IPC, and what
- * the kernel says about each process (`/proc/<pid>/stat` CPU ticks and
- * `/proc/<pid>/io` bytes written), read from outside so that measuring
+ * the kernel says about each process (CPU time of every thread and the main
+ * thread's run-queue wait from schedstat, bytes written from `/proc/<pid>/io`), read from outside so that measuring
  * costs the measured process nothing.
  */
-import { type ChildProcess, execFileSync, fork } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { type ChildProcess, fork } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { NodeCommand, NodeProcessConfig, NodeReady, NodeReply } from './cluster-idle-protocol.ts'
 
 const nodeScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cluster-idle-node.ts')
 
-/** Kernel clock ticks per second, the unit of utime/stime in /proc/<pid>/stat. */
-const CLOCK_TICKS_PER_S = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-  } catch {
-    return 100
-  }
-})()
-
 /** One reading of a process from /proc. */
 export interface ProcSample {
   atMs: number
-  /** utime + stime, in seconds. */
+  /** Time its threads ran on a CPU, in seconds (nanosecond clock, every thread). */
   cpuS: number
   /** Bytes the process passed to write-like system calls (sockets, pipes, files). */
   writtenBytes: number
-  /** Time its threads were runnable but waiting for a CPU (/proc/<pid>/schedstat), in seconds. */
+  /** Time its main thread was runnable but waiting for a CPU (/proc/<pid>/schedstat), in seconds. */
   runQueueS: number
 }
 
+/**
+ * CPU time is the sum of `/proc/<pid>/task/<tid>/schedstat` over threads (time on
+ * a CPU in nanoseconds) rather than the utime/stime of
+ * `/proc/<pid>/stat`, whose 10 ms ticks would round an idle process's few
+ * milliseconds per second to 0 or 1 tick.
+ * A thread that ended between two samples drops out of the later one.
+ */
 export function procSample(pid: number): ProcSample {
   const atMs = performance.now()
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const ticks = Number(fields[11]) + Number(fields[12])
+  let runNs = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let fields: string[]
+    try {
+      fields = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')
+    } catch {
+      continue // the thread ended
+    }
+    runNs += Number(fields[0])
+  }
+  const main = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')
   const io = readFileSync(`/proc/${pid}/io`, 'utf8')
   const wchar = /^wchar:\s*(\d+)/m.exec(io)
-  const schedstat = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')
   return {
     atMs,
-    cpuS: ticks / CLOCK_TICKS_PER_S,
+    cpuS: runNs / 1e9,
     writtenBytes: Number(wchar?.[1] ?? Number.NaN),
-    runQueueS: Number(schedstat[1]) / 1e9,
+    runQueueS: Number(main[1]) / 1e9,
   }
 }
 

@@ -3,8 +3,20 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os, { tmpdir } from 'node:os'
 import path from 'node:path'
 import { defineSuite, type SuiteContext } from '@shoal/bench'
-import { NodeProcess, type ProcSample, procRates, procSample } from './cluster-idle-processes.ts'
-import type { LoadOutcome, NodeMemory, NodeStatus } from './cluster-idle-protocol.ts'
+import { NodeProcess } from './cluster-idle-processes.ts'
+import type { LoadOutcome, NodeMemory } from './cluster-idle-protocol.ts'
+import {
+  maxOf,
+  measure,
+  measureIdle,
+  memories,
+  recordWindow,
+  roundMaxCpu,
+  sleep,
+  statuses,
+  sum,
+  type Window,
+} from './cluster-idle-window.ts'
 
 /**
  * The idle cost of a multi-raft cluster over the real transport: three node
@@ -13,7 +25,8 @@ import type { LoadOutcome, NodeMemory, NodeStatus } from './cluster-idle-protoco
  * Yamux). One node leads every group; the other two hold its replicas.
  *
  * 1. Idle, healthy: once every group has quiesced and the transport is
- *    silent, a window measures each process's CPU (/proc, from outside),
+ *    silent, a window of `ctx.rounds` rounds measures each process's CPU
+ *    (every thread's schedstat, from outside; median of the rounds with their spread),
  *    Raft frames and bytes per second (the `shoal_p2p_*` counters), every
  *    byte each process wrote (/proc io: libp2p's own keep-alives included),
  *    and memory per idle group (heap + external after a full GC, less the
@@ -40,7 +53,8 @@ interface Scale {
   active: number
   /** Offered rates of the mixed load, one step each. */
   proposalsPerS: number[]
-  windowS: number
+  /** An idle window is `ctx.rounds` rounds of this many seconds. */
+  roundS: number
   loadS: number
   calmS: number
   deadlineMs: number
@@ -51,7 +65,7 @@ const FULL: Scale = {
   warmupGroups: 100,
   active: 1_000,
   proposalsPerS: [200, 1_000],
-  windowS: 30,
+  roundS: 6,
   loadS: 20,
   calmS: 3,
   deadlineMs: 900_000,
@@ -61,13 +75,11 @@ const SMOKE: Scale = {
   warmupGroups: 10,
   active: 10,
   proposalsPerS: [50],
-  windowS: 1,
+  roundS: 0.25,
   loadS: 1,
   calmS: 0.5,
   deadlineMs: 60_000,
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function recordLoadAverage(ctx: SuiteContext, when: 'start' | 'end'): void {
   const [m1, m5, m15] = os.loadavg()
@@ -84,28 +96,6 @@ function recordLoadAverage(ctx: SuiteContext, when: 'start' | 'end'): void {
       .map((v) => v.toFixed(2))
       .join(' ')}`,
   )
-}
-
-async function statuses(nodes: NodeProcess[]): Promise<NodeStatus[]> {
-  return Promise.all(nodes.map((n) => n.call<NodeStatus>({ op: 'status' })))
-}
-
-type Counter = { [K in keyof NodeStatus]: NodeStatus[K] extends number ? K : never }[keyof NodeStatus]
-const sum = (list: NodeStatus[], key: Counter) => list.reduce((total, s) => total + s[key], 0)
-
-/** Raft messages per type sent by `list` between two statuses, per second. */
-function byTypePerS(before: NodeStatus[], after: NodeStatus[], seconds: number): Record<string, number> {
-  const totals = new Map<string, number>()
-  for (const [sign, list] of [
-    [-1, before],
-    [1, after],
-  ] as const)
-    for (const status of list)
-      for (const [type, count] of Object.entries(status.raftMessagesByType))
-        totals.set(type, (totals.get(type) ?? 0) + sign * count)
-  const rates: Record<string, number> = {}
-  for (const [type, delta] of totals) if (delta > 0) rates[type] = delta / seconds
-  return rates
 }
 
 /**
@@ -145,118 +135,6 @@ async function quiet(
       return (performance.now() - started) / 1000
   }
 }
-
-/** Heap + external after a full GC, per node. */
-async function memories(nodes: NodeProcess[]): Promise<NodeMemory[]> {
-  return Promise.all(nodes.map((n) => n.call<NodeMemory>({ op: 'memory' })))
-}
-
-interface Window {
-  seconds: number
-  cpuPercent: number[]
-  runQueuePercent: number[]
-  writeBytesPerS: number[]
-  framesPerS: number
-  bytesPerS: number
-  itemsPerS: number
-  /** Ticks the hosts delivered to awake groups, per second: idle work that a busy machine does not distort. */
-  groupTicksPerS: number
-  /** Raft messages per second by type. */
-  messagesByTypePerS: Record<string, number>
-}
-
-/**
- * Samples /proc before and after `during` (no IPC inside), the counters
- * around it. `collectFirst`: a full collection in every node first, so an
- * idle window does not pay for garbage that earlier steps left (the healthy
- * window follows the memory reading's collection; the one-dead window would
- * otherwise collect what the mixed load and the reaction to the death left).
- */
-async function measure(
-  nodes: NodeProcess[],
-  during: () => Promise<unknown>,
-  collectFirst = false,
-): Promise<Window> {
-  if (collectFirst) await memories(nodes)
-  const s0 = await statuses(nodes)
-  const p0: ProcSample[] = nodes.map((n) => procSample(n.pid))
-  await during()
-  const p1: ProcSample[] = nodes.map((n) => procSample(n.pid))
-  const s1 = await statuses(nodes)
-  const seconds = ((p1[0]?.atMs ?? 0) - (p0[0]?.atMs ?? 0)) / 1000
-  const rates = nodes.map((_, i) => procRates(p0[i] as ProcSample, p1[i] as ProcSample))
-  const per = (key: Counter) => (sum(s1, key) - sum(s0, key)) / seconds
-  return {
-    seconds,
-    cpuPercent: rates.map((r) => r.cpuPercent),
-    runQueuePercent: rates.map((r) => r.runQueuePercent),
-    writeBytesPerS: rates.map((r) => r.writeBytesPerS),
-    framesPerS: per('p2pMessagesSent'),
-    bytesPerS: per('p2pBytesSent'),
-    itemsPerS: per('itemsSent'),
-    groupTicksPerS: per('groupTicks'),
-    messagesByTypePerS: byTypePerS(s0, s1, seconds),
-  }
-}
-
-function recordWindow(ctx: SuiteContext, label: string, nodes: NodeProcess[], window: Window): void {
-  nodes.forEach((node, i) => {
-    ctx.record({
-      name: `${label}-cpu-${node.name}`,
-      metric: 'cpu',
-      value: window.cpuPercent[i] ?? 0,
-      unit: '% of one core',
-    })
-    ctx.record({
-      name: `${label}-waiting-for-cpu-${node.name}`,
-      metric: 'run-queue wait',
-      value: window.runQueuePercent[i] ?? 0,
-      unit: '% of the window',
-    })
-    ctx.record({
-      name: `${label}-written-bytes-per-s-${node.name}`,
-      metric: 'bytes/s',
-      value: window.writeBytesPerS[i] ?? 0,
-      unit: 'B/s',
-    })
-  })
-  ctx.record({
-    name: `${label}-cpu-max-node`,
-    metric: 'cpu',
-    value: maxOf(window.cpuPercent),
-    unit: '% of one core',
-  })
-  ctx.record({
-    name: `${label}-raft-frames-per-s`,
-    metric: 'messages/s',
-    value: window.framesPerS,
-    unit: 'frames/s',
-  })
-  ctx.record({ name: `${label}-raft-bytes-per-s`, metric: 'bytes/s', value: window.bytesPerS, unit: 'B/s' })
-  ctx.record({
-    name: `${label}-raft-items-per-s`,
-    metric: 'messages/s',
-    value: window.itemsPerS,
-    unit: 'items/s',
-  })
-  ctx.record({
-    name: `${label}-group-ticks-per-s`,
-    metric: 'ticks/s',
-    value: window.groupTicksPerS,
-    unit: 'ticks/s',
-  })
-  for (const [type, perS] of Object.entries(window.messagesByTypePerS))
-    ctx.record({ name: `${label}-raft-${type}-per-s`, metric: 'messages/s', value: perS, unit: 'messages/s' })
-  ctx.log(
-    `${label}: CPU ${window.cpuPercent.map((c) => c.toFixed(2)).join(' / ')} % of one core, ` +
-      `${window.framesPerS.toFixed(2)} frames/s, ${window.bytesPerS.toFixed(1)} B/s of Raft frames, ` +
-      `${window.writeBytesPerS.map((b) => b.toFixed(0)).join(' / ')} B/s written in all, ` +
-      `waiting for a CPU ${window.runQueuePercent.map((w) => w.toFixed(1)).join(' / ')} % (${window.seconds.toFixed(1)} s), ` +
-      `${window.groupTicksPerS.toFixed(1)} group ticks/s, messages/s by type ${JSON.stringify(window.messagesByTypePerS)}`,
-  )
-}
-
-const maxOf = (values: number[]) => values.reduce((m, v) => Math.max(m, v), 0)
 
 /**
  * Adds the groups a chunk at a time, on the followers first and then on the
@@ -317,14 +195,18 @@ async function idleCost(ctx: SuiteContext, nodes: NodeProcess[], scale: Scale): 
     if (!a.collected) ctx.log(`${node.name}: no gc(), memory includes garbage`)
     return bytes
   })
-  ctx.ratio('memory-per-idle-group-max-vs-target', maxOf(perGroup), TARGET_BYTES_PER_GROUP, '2 KiB target')
-  const window = await measure(nodes, () => sleep(scale.windowS * 1000), true)
+  // A count against a target, the same on every run: not a timed ratio.
+  ctx.ratio('memory-per-idle-group-max-vs-target', maxOf(perGroup), TARGET_BYTES_PER_GROUP, '2 KiB target', {
+    timed: false,
+  })
+  const window = await measureIdle(nodes, ctx.rounds, scale.roundS)
   recordWindow(ctx, 'healthy', nodes, window)
-  ctx.ratio(
+  ctx.recordSpread(
     'healthy-cpu-max-vs-target',
-    maxOf(window.cpuPercent),
-    TARGET_CPU_PERCENT,
-    '1% of one core target',
+    'ratio',
+    'x',
+    roundMaxCpu(window).map((cpu) => cpu / TARGET_CPU_PERCENT),
+    { peer: '1% of one core target', ratio: true },
   )
   return window
 }
@@ -400,12 +282,17 @@ async function oneDead(
     value: (sum(after, 'itemsSent') - sum(before, 'itemsSent')) / scale.groups,
     unit: 'items/group',
   })
-  const window = await measure(survivors, () => sleep(scale.windowS * 1000), true)
+  const window = await measureIdle(survivors, ctx.rounds, scale.roundS)
   recordWindow(ctx, 'one-dead', survivors, window)
   // Survivors against their own healthy figures (n1 and n2 are the first two).
-  const healthyCpu = maxOf(healthy.cpuPercent.slice(0, 2))
-  if (healthyCpu > 0)
-    ctx.ratio('one-dead-cpu-max-vs-healthy', maxOf(window.cpuPercent), healthyCpu, 'healthy, same nodes')
+  // Round i of each window against round i of the other: the death cannot be undone, so the
+  // rounds are not interleaved; their spread shows how steady each window was.
+  ctx.roundRatio(
+    'one-dead-cpu-max-vs-healthy',
+    roundMaxCpu(window),
+    roundMaxCpu(healthy, [0, 1]),
+    'healthy, same nodes',
+  )
   const framesWithin = window.framesPerS <= TARGET_DEAD_FACTOR * healthy.framesPerS
   ctx.record({
     name: 'one-dead-frames-within-2x-healthy',
@@ -414,7 +301,9 @@ async function oneDead(
     unit: 'bool',
   })
   if (healthy.framesPerS > 0)
-    ctx.ratio('one-dead-frames-vs-healthy', window.framesPerS, healthy.framesPerS, 'healthy')
+    ctx.ratio('one-dead-frames-vs-healthy', window.framesPerS, healthy.framesPerS, 'healthy', {
+      timed: false,
+    })
   ctx.record({
     name: 'one-dead-group-ticks-within-2x-healthy',
     metric: 'target-met',

@@ -87,6 +87,28 @@ describe('frame codec', () => {
     expect(() => encodeFrame(FrameKind.raft, new Uint8Array(2000), 1024)).toThrow(P2PFrameTooLargeError)
   })
 
+  it('frames encoded after a large one (the encoder then lets its grown buffer go) are intact, and so is the large one', () => {
+    const items = Array.from({ length: 4000 }, (_, i) => ({
+      group: `shard-${i}`,
+      term: i,
+      data: 'x'.repeat(40),
+    }))
+    const large = encodeFrame(FrameKind.raft, { items }, 16 * 1024 * 1024)
+    expect(large.byteLength).toBeGreaterThan(128 * 1024)
+    const copy = large.slice()
+    const small = [1, 'two', { three: [3] }].map((v) => encodeFrame(FrameKind.raft, v, 1024))
+    expect(small.map((frame) => decodeBody(frame.subarray(FRAME_HEADER_BYTES)))).toEqual([
+      1,
+      'two',
+      { three: [3] },
+    ])
+    expect(large).toEqual(copy)
+    expect(decodeBody(large.subarray(FRAME_HEADER_BYTES))).toEqual({ items })
+    // Over the limit, the grown buffer is let go too, and the encoder keeps working.
+    expect(() => encodeFrame(FrameKind.raft, { items }, 1024)).toThrow(P2PFrameTooLargeError)
+    expect(decodeBody(encodeFrame(FrameKind.raft, 'after', 1024).subarray(FRAME_HEADER_BYTES))).toBe('after')
+  })
+
   it('turns any byte string into frames or a protocol error, never another exception', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {

@@ -25,6 +25,13 @@ interface EncodeBuffer {
   view: DataView
 }
 
+/**
+ * Write buffers grow to the largest batch and are reused; once the log is idle (nothing
+ * pending, nothing in flight) those above this size are let go, so a burst (a host founding
+ * thousands of groups) does not leave its buffers held for good.
+ */
+const IDLE_BUFFER_BYTES = 64 * 1024
+
 function encodeBuffer(bytes: number): EncodeBuffer {
   const buffer = new Uint8Array(bytes)
   return { bytes: buffer, view: new DataView(buffer.buffer) }
@@ -519,7 +526,15 @@ export class Wal {
     rejects.length = 0
     results.length = 0
     if (this.#freeCallers.length < 2) this.#freeCallers.push(callers)
+    if (this.#inFlight === 0 && this.#pendingBytes === 0) this.#releaseLargeBuffers()
     this.#kick()
+  }
+
+  #releaseLargeBuffers(): void {
+    if (this.#pending.bytes.length > IDLE_BUFFER_BYTES) this.#pending = encodeBuffer(4096)
+    for (let i = this.#freeBuffers.length - 1; i >= 0; i--)
+      if ((this.#freeBuffers[i] as EncodeBuffer).bytes.length > IDLE_BUFFER_BYTES)
+        this.#freeBuffers.splice(i, 1)
   }
 
   /** Records the offsets of sampled frames in a just-written batch that went to `start`. */

@@ -127,8 +127,11 @@ export class RaftCore {
   #pendingReads: PendingRead[] | null = null
   #readsAwaitingCommit: string[] | null = null
   #readHeartbeatDue = false
-  /** `#ticks` at the last read asked of this leader (lease reads keep it awake a while after). */
-  #lastReadTick = Number.NEGATIVE_INFINITY
+  /**
+   * `#ticks` at the last read asked of this leader (lease reads keep it awake a while after); null
+   * before any. Null rather than -Infinity: a double field would cost every group a boxed number.
+   */
+  #lastReadTick: number | null = null
   #messages: Message[] | null = null
   #readStates: ReadState[] | null = null
   /** Followers owed an append at the next `ready()`; batching many proposals into one message. */
@@ -155,8 +158,8 @@ export class RaftCore {
   #lease: HeldLease | null = null
   /** Follower: the ticks it asked for a lease at, in this term. */
   #leaseRequests: LeaseRequests | null = null
-  /** Follower: `#ticks` of the last local read (leases are asked for and renewed while reads come). */
-  #lastLocalReadTick = Number.NEGATIVE_INFINITY
+  /** Follower: `#ticks` of the last local read (leases are asked for and renewed while reads come); null before any. */
+  #lastLocalReadTick: number | null = null
   /** Follower: ask the leader for a lease at the next `ready()`, unprompted. */
   #leaseRequestDue = false
   /** Leader: the leases granted in this term whose records have not run out. */
@@ -240,10 +243,12 @@ export class RaftCore {
   }
 
   /**
-   * Node-level liveness of the peer `id` (from SWIM, say). A change wakes the
-   * group; a follower whose leader died forgets it and campaigns within one
-   * election timeout; a dead peer no longer keeps the leader from quiescing
-   * (the lagging-replica set), so one dead node does not keep every group awake.
+   * Node-level liveness of the peer `id` (from SWIM, say). A peer back alive
+   * wakes the group (the leader catches it up); a death wakes a quiesced group
+   * only when it must act (#deathNeedsWake): a follower whose leader died
+   * forgets it and campaigns within one election timeout. A dead peer no longer
+   * keeps the leader from quiescing (the lagging-replica set), so one dead node
+   * does not keep every group awake, nor wake the quiet ones.
    */
   setPeerLiveness(id: NodeId, alive: boolean): void {
     this.#assertNoReady()
@@ -256,12 +261,29 @@ export class RaftCore {
       if (this.#deadPeers?.size === 0) this.#deadPeers = null
     }
     if (!this.#voters.includes(id) && !this.#learners.includes(id)) return
+    if (!alive && this.#quiesced && !this.#deathNeedsWake(id)) return
     this.#wake()
     if (!alive && this.#role !== 'leader' && this.#leader === id) {
       this.#leader = null
       // The remaining randomized part of the timeout, in [0, electionTicks), still breaks ties.
       this.#electionElapsed = this.#config.electionTicks
     }
+  }
+
+  /**
+   * Whether a quiesced member must wake because `id` died: a follower when `id`
+   * is its leader (it campaigns); a leader when the voters left alive are no
+   * longer a majority (awake, check-quorum makes it step down). Otherwise the
+   * group stays quiet: a quiesced leader's followers all held its whole log when
+   * it quiesced, so nothing is owed to `id`, and #fullProgress rebuilds its
+   * progress if the group wakes for other work. No group is woken, probed or
+   * ticked per dead replica; the peer is caught up when it is declared alive.
+   */
+  #deathNeedsWake(id: NodeId): boolean {
+    if (this.#role !== 'leader') return this.#leader === id
+    let liveVoters = 0
+    for (const voter of this.#voters) if (!this.#isDead(voter)) liveVoters++
+    return liveVoters < majority(this.#voters.length)
   }
 
   /**
@@ -1310,7 +1332,9 @@ export class RaftCore {
       return false
     // Waking voids the lease (ticks stand still while quiet), so the next read would cost a
     // heartbeat round: a lease-reading leader stays awake for an election timeout after a read.
-    if (this.#config.leaseReads && this.#ticks - this.#lastReadTick < this.#config.electionTicks) return false
+    const lastRead = this.#lastReadTick
+    if (this.#config.leaseReads && lastRead !== null && this.#ticks - lastRead < this.#config.electionTicks)
+      return false
     if (this.#sendDue !== null || this.#sendEmptyDue || this.#readHeartbeatDue) return false
     // Ticks stand still while quiet: live lease records and the new leader's fence must run out first.
     if (this.#grants !== null || this.#fenceActive()) return false
@@ -1521,7 +1545,8 @@ export class RaftCore {
   #wantsLease(): boolean {
     if (this.#role !== 'follower' || this.#leader === null) return false
     const duration = this.#config.followerLeaseTicks
-    if (duration === 0 || this.#ticks - this.#lastLocalReadTick > duration) return false
+    const lastRead = this.#lastLocalReadTick
+    if (duration === 0 || lastRead === null || this.#ticks - lastRead > duration) return false
     const lease = this.followerReadIndex() === null ? null : this.#lease
     const hold = followerLeaseHoldTicks(this.#config)
     // Past half its life: renewals start early enough to arrive while it still holds.

@@ -65,11 +65,24 @@ export interface Frame {
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
 
+/**
+ * msgpackr encodes into one buffer shared by every `Packr` of the process and
+ * grows it to four times the largest value it met, for good. After a body
+ * larger than this (a frame carrying thousands of groups' messages), it is
+ * handed a fresh small buffer, so one burst does not pin megabytes.
+ */
+const RETAINED_ENCODE_BYTES = 64 * 1024
+
 /** Encodes `value` into one frame. Throws `P2PFrameTooLargeError` past `maxFrameBytes`. */
 export function encodeFrame(kind: FrameKind, value: unknown, maxFrameBytes: number): Uint8Array {
   const body = packr.pack(value)
-  if (body.byteLength > maxFrameBytes) throw new P2PFrameTooLargeError(body.byteLength, maxFrameBytes)
-  return frameBytes(kind, body)
+  try {
+    if (body.byteLength > maxFrameBytes) throw new P2PFrameTooLargeError(body.byteLength, maxFrameBytes)
+    // A copy: `body` is a view of msgpackr's buffer.
+    return frameBytes(kind, body)
+  } finally {
+    if (body.byteLength > RETAINED_ENCODE_BYTES) packr.useBuffer(Buffer.allocUnsafeSlow(8192))
+  }
 }
 
 /** Header plus an already-encoded body. Also used by tests to build hostile frames. */
