@@ -61,6 +61,8 @@ export interface ShoalShardsOptions {
   replicaGraceMs?: number
   /** Every node's whole output at level `info` in this folder (`ShoalMetaOptions.nodeLogDir`). @defaultValue none */
   nodeLogDir?: string
+  /** Clock, fsync and disk faults inside the nodes, each data folder a tmpfs of this many MiB (`ShoalMetaOptions.nodeFaultsTmpfsMiB`). @defaultValue none */
+  nodeFaultsTmpfsMiB?: number
 }
 
 export const INDEX_UID = 'chaos'
@@ -104,6 +106,7 @@ export class ShoalShardsSystem implements SystemUnderTest {
       raftTickMs: options.raftTickMs ?? 50,
       spares: options.spares ?? 0,
       ...(options.nodeLogDir === undefined ? {} : { nodeLogDir: options.nodeLogDir }),
+      ...(options.nodeFaultsTmpfsMiB === undefined ? {} : { nodeFaultsTmpfsMiB: options.nodeFaultsTmpfsMiB }),
       extraArgs:
         options.replicaGraceMs === undefined ? [] : ['--replica-grace-ms', String(options.replicaGraceMs)],
     })
@@ -179,6 +182,22 @@ export class ShoalShardsSystem implements SystemUnderTest {
 
   members(): string[] {
     return this.#cluster.members()
+  }
+
+  setClockOffset(node: string, offsetMs: number): Promise<void> {
+    return this.#cluster.setClockOffset(node, offsetMs)
+  }
+
+  failFsync(node: string): void {
+    this.#cluster.failFsync(node)
+  }
+
+  fillDisk(node: string): Promise<void> {
+    return this.#cluster.fillDisk(node)
+  }
+
+  freeDisk(node: string): Promise<void> {
+    return this.#cluster.freeDisk(node)
   }
 
   join(node: string, via: string): Promise<void> {
