@@ -97,6 +97,13 @@ interface Member {
   output: string
 }
 
+/**
+ * How long a node process may take to start (to print its banner, joined to its cluster). A
+ * node started 25 s after its first log line at a load average of 25 on 2 cores, with module
+ * loading before that.
+ */
+const START_TIMEOUT_MS = 120_000
+
 /** Node processes running now, killed when this process exits (Ctrl-C of `pnpm chaos` included). */
 const LIVE_CHILDREN = new Set<ChildProcess>()
 process.once('exit', () => {
@@ -560,7 +567,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
       LIVE_CHILDREN.delete(child)
       if (!m.expectedExit) m.crashes.push(String(code ?? signal))
     })
-    const deadline = Date.now() + 60_000
+    const deadline = Date.now() + START_TIMEOUT_MS
     while (Date.now() < deadline) {
       const at = m.output.lastIndexOf(STARTED)
       const own = at === -1 ? m.output : m.output.slice(at)
@@ -572,7 +579,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
       if (!this.running(m.name)) throw new Error(`${m.name} exited before it was ready:\n${m.output}`)
       await sleep(50)
     }
-    throw new Error(`${m.name} did not start within 60 s:\n${m.output}`)
+    throw new Error(`${m.name} did not start within ${START_TIMEOUT_MS / 1000} s:\n${m.output}`)
   }
 
   async #get<T>(m: Member, route: string, timeoutMs: number): Promise<T | null> {
