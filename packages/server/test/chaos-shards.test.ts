@@ -92,5 +92,5 @@ describe('chaos smoke: a sharded index on a 3-node cluster', () => {
       report.crashes.filter((c) => !/ exited 70$/.test(c)),
       explain(report, system),
     ).toEqual([])
-  }, 300_000)
+  }, 420_000)
 })
