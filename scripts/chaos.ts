@@ -74,6 +74,12 @@ if (values.scenario === undefined) {
 // `--node-logs DIR`: the shoal systems' nodes log at level info, each to DIR/<node>.log.
 const nodeLogs = values['node-logs'] === undefined ? {} : { nodeLogDir: path.resolve(values['node-logs']) }
 if (nodeLogs.nodeLogDir !== undefined) await mkdir(nodeLogs.nodeLogDir, { recursive: true })
+// Clock, disk and fsync faults inside the shoal nodes, for the scenarios that need them: each data
+// folder on its own 256 MiB tmpfs (where mounting works here), the fault preload in every process.
+const nodeFaults = (scenario: Scenario) =>
+  scenario.requires?.some((c) => c === 'clock' || c === 'diskFull' || c === 'fsyncFailure') === true
+    ? { nodeFaultsTmpfsMiB: 256 }
+    : {}
 const SYSTEMS: Record<string, (scenario: Scenario) => Promise<SystemUnderTest>> = {
   'raft-kv': () => KvChaosSystem.create(),
   // Two spare nodes for a scenario that adds and removes members.
@@ -81,6 +87,7 @@ const SYSTEMS: Record<string, (scenario: Scenario) => Promise<SystemUnderTest>> 
     ShoalMetaSystem.create({
       spares: scenario.requires?.includes('membership') === true ? 2 : 0,
       ...nodeLogs,
+      ...nodeFaults(scenario),
     }),
   // One index of 6 shards, 3 replicas each, on the three nodes; two spares and a 10 s grace
   // period before a lost node's replicas are re-created for a scenario that moves replicas.
@@ -88,6 +95,7 @@ const SYSTEMS: Record<string, (scenario: Scenario) => Promise<SystemUnderTest>> 
     ShoalShardsSystem.create({
       ...(scenario.requires?.includes('shardMoves') === true ? { spares: 2, replicaGraceMs: 10_000 } : {}),
       ...nodeLogs,
+      ...nodeFaults(scenario),
     }),
   // A semi_sync primary and its hot standby (two processes, no cluster).
   'shoal-standby': () => StandbyChaosSystem.create(),

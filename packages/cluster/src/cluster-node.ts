@@ -74,6 +74,13 @@ export interface ClusterNodeOptions {
   /** How long a new node waits to learn its cluster from the seeds. @defaultValue 30000 */
   readonly discoverTimeoutMs?: number
   readonly logger?: ClusterLogger
+  /**
+   * A Raft group of this node (the metadata group's member or a shard replica) failed: its storage
+   * or state machine threw (a failed fsync, a full disk). The group has stopped here and what it
+   * wrote may not be durable; the server stops the process (fail-stop) so that a restart recovers
+   * from what is. @defaultValue none: the group stays stopped
+   */
+  readonly onRaftFailure?: (group: string, error: Error) => void
 }
 
 /** Answers `app` requests from other nodes (the layer above the control plane registers it). */
@@ -185,6 +192,7 @@ export class ClusterNode {
       tickMs: this.#options.tickMs ?? 100,
       raft: this.#options.raft,
       ...(this.#options.raftRng === undefined ? {} : { rng: this.#options.raftRng }),
+      ...(this.#options.onRaftFailure === undefined ? {} : { onGroupFailure: this.#options.onRaftFailure }),
     })
     this.#host = host
     this.#meta = await host.addGroup(META_GROUP, {

@@ -55,6 +55,13 @@ export interface RaftHostOptions {
   proposeTimeoutMs?: number
   /** How long `propose()` waits for a leader to become known before `NotLeaderError`. @defaultValue 2000 */
   leaderWaitMs?: number
+  /**
+   * Called when a group's node fails: its storage or state machine threw (a failed fsync, a full
+   * disk; with the shared WAL, which refuses every write after a failed one, each group fails at
+   * its next write). That group has stopped on this host; its state must be recovered by a
+   * restart. @defaultValue none: the group stays stopped
+   */
+  onGroupFailure?: (group: string, error: Error) => void
 }
 
 export interface AddGroupOptions {

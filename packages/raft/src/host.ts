@@ -114,6 +114,10 @@ export class RaftHost {
       awaken: (hosted) => {
         if (this.#groups.get(hosted.name) === hosted) this.#awake.add(hosted)
       },
+      failed: (hosted, error) => {
+        if (this.#groups.get(hosted.name) === hosted && !this.#stopped)
+          this.#options.onGroupFailure?.(hosted.name, error)
+      },
     }
     this.#forwarder = new Forwarder((to, item) => {
       this.#counts.forwardsSent++

@@ -9,6 +9,8 @@ export interface GroupSink {
   sendRaft(group: string, to: NodeId, messages: readonly Message[]): void
   /** The group had input: tick it until it quiesces again. */
   awaken(hosted: HostedGroup): void
+  /** The group's node failed (see `RaftNodeOptions.onFailure`). */
+  failed(hosted: HostedGroup, error: Error): void
 }
 
 /**
@@ -70,6 +72,10 @@ export class HostedGroup implements RaftNodeOptions, Transport {
 
   onInput(): void {
     this.#sink.awaken(this)
+  }
+
+  onFailure(error: Error): void {
+    this.#sink.failed(this, error)
   }
 
   /** A role, leader or term change may be the news a waiting `propose()` needs. */

@@ -58,6 +58,12 @@ export interface RaftNodeOptions {
   onSoftState?: (state: SoftState) => void
   /** Called on every input (message, request, tick): a multi-raft host keeps such a group ticking. */
   onInput?: () => void
+  /**
+   * Called once when the node fails: its storage or state machine threw (a failed fsync, a full
+   * disk). The node has stopped and failed every request; what it wrote may not be durable, so its
+   * state must be recovered by a restart (the owner may stop the process: fail-stop).
+   */
+  onFailure?: (error: Error) => void
 }
 
 export interface RequestOptions {
@@ -592,6 +598,7 @@ export class RaftNode {
     this.#stopped = true
     if (this.#timer !== null) clearInterval(this.#timer)
     this.#failAll(this.#failure)
+    this.#options.onFailure?.(this.#failure)
   }
 
   #failAll(error: Error): void {

@@ -164,6 +164,43 @@ describe('RaftHost (multi-raft)', () => {
     expect(follower.syncs - before).toBeLessThanOrEqual(2)
   })
 
+  it('a failed fsync of the shared WAL fails every group at its next write, acknowledges nothing, and reports each group once', async () => {
+    const fs = new SimFileSystem()
+    const failures: Array<[string, string]> = []
+    const host = new RaftHost({
+      nodeId: 'h1',
+      transport: new MemoryHostNetwork().transport(),
+      storageRoot: '/data',
+      sharedWal: { fs },
+      tickMs: 0,
+      raft: { electionTicks: 10, heartbeatTicks: 1 },
+      onGroupFailure: (group, error) => failures.push([group, (error as { code?: string }).code ?? '']),
+    })
+    hosts.push(host)
+    const machines = new Map<string, MapMachine>()
+    for (const group of ['g1', 'g2']) {
+      machines.set(group, new MapMachine())
+      await host.addGroup(group, {
+        stateMachine: machines.get(group) as MapMachine,
+        bootstrap: { voters: ['h1'], learners: [] },
+      })
+      host.group(group)?.campaign()
+    }
+    await eventually(() => ['g1', 'g2'].every((g) => host.group(g)?.isLeader === true))
+    await host.propose('g1', put('k', 'before'))
+    fs.fail({ operation: 'sync', pathIncludes: '/wal/' })
+    await expect(host.propose('g1', put('k', 'lost'))).rejects.toMatchObject({ code: 'RAFT_STOPPED' })
+    fs.clearFaults()
+    // The WAL refuses every write after a failed one: the other group fails at its next write too.
+    await expect(host.propose('g2', put('k', 'after'))).rejects.toMatchObject({ code: 'RAFT_STOPPED' })
+    expect(machines.get('g1')?.values.get('k')).toBe('before')
+    expect(machines.get('g2')?.values.get('k')).toBeUndefined()
+    expect(failures).toEqual([
+      ['g1', 'RAFT_STOPPED'],
+      ['g2', 'RAFT_STOPPED'],
+    ])
+  })
+
   it('keeps every group in one shared WAL under its storage root and recovers them after a restart', async () => {
     root = await mkdtemp(path.join(tmpdir(), 'shoal-host-'))
     const dir = root

@@ -1,5 +1,7 @@
+import { Rng } from '@shoal/testkit/rng'
 import { describe, expect, it } from 'vitest'
-import type { Message } from '../src/core/index.ts'
+import { type Message, RaftCore, resolveRaftConfig } from '../src/core/index.ts'
+import { MemoryRaftStorage } from '../src/storage.ts'
 import { bytes, CoreNet } from './core-net.ts'
 
 const E = 10 // election ticks in CoreNet
@@ -285,5 +287,40 @@ describe('quiescence races (each converges within one election timeout of the ne
       expect(net.core(id).leader).toBe('a')
       expect(net.core(id).status().outsiderMessagesIgnored).toBe(10)
     }
+  })
+  // Seen in a chaos run (moves-partition, seed 2 at 120 s): a shard group left with no leader for
+  // good after a replica move, every member running. The newcomer missed its own promotion and the
+  // old leader's removal while cut off; back, it still took itself for a learner following the
+  // removed leader, and its clock stood still while quiesced, so it ignored every pre-vote of the
+  // last voter as leader stickiness (thesis §4.2.3) — and a learner never campaigns itself.
+  it('a learner cut off while promoted and while its leader removed itself votes for the remaining voter once back', () => {
+    const net = new CoreNet(['a', 'b'], { quiesce: true })
+    const storage = MemoryRaftStorage.bootstrap({ voters: [], learners: [] })
+    net.storages.set('c', storage)
+    net.cores.set(
+      'c',
+      new RaftCore({
+        config: resolveRaftConfig({ id: 'c', electionTicks: E, heartbeatTicks: 1, quiesce: true }),
+        rng: new Rng(3),
+        ...storage.loadSync(),
+      }),
+    )
+    net.elect('a')
+    expect(net.core('a').proposeConfChange({ type: 'addLearner', node: 'c' }).ok).toBe(true)
+    net.tickUntil(() => allQuiesced(net, ['a', 'b', 'c']), 5 * E)
+    expect(net.core('c').leader).toBe('a')
+    net.cut.add('c')
+    expect(net.core('a').proposeConfChange({ type: 'addVoter', node: 'c' }).ok).toBe(true)
+    net.settle()
+    expect(net.core('a').proposeConfChange({ type: 'remove', node: 'a' }).ok).toBe(true)
+    net.settle()
+    expect(net.core('b').confState()).toEqual({ voters: ['b', 'c'], learners: [] })
+    expect(net.core('c').confState()).toEqual({ voters: ['a', 'b'], learners: ['c'] })
+    net.cut.delete('c')
+    net.tickUntil(() => net.core('b').role === 'leader', 6 * E)
+    const proposed = net.core('b').propose(bytes('after'))
+    const index = proposed.ok ? proposed.index : -1
+    net.tickUntil(() => appliedEverywhere(net, ['b', 'c'], index), E)
+    expect(net.core('c').confState()).toEqual({ voters: ['b', 'c'], learners: [] })
   })
 })

@@ -25,14 +25,23 @@ export interface SwimNodeOptions {
   tickMs?: number
   /** Seed for the core's randomness. @defaultValue a random one */
   randomSeed?: number
-  /** Wall clock, in ms; injectable for tests. @defaultValue Date.now */
+  /**
+   * Wall clock, in ms; injectable for tests. Read once, at construction: the core's time is this
+   * reading advanced by `monotonicClock`, so its timestamps (`stateChangedAtMs`) are wall-clock
+   * times while a step of the wall clock (NTP, an operator) neither stalls the probes and
+   * deadlines for as long as it went back nor fires every suspicion timeout at once when it went
+   * ahead. @defaultValue Date.now
+   */
   clock?: () => number
+  /** A clock that never steps, in ms. @defaultValue performance.now */
+  monotonicClock?: () => number
 }
 
 export type SwimListener = (event: SwimEvent) => void
 
 /**
- * The driver: runs a `SwimCore` on a `Transport` with the wall clock. It owns
+ * The driver: runs a `SwimCore` on a `Transport` with a steady clock (see
+ * `SwimNodeOptions.clock`). It owns
  * the loop (the only timer), turns received packets into `receive` calls and
  * ready batches into sends and events.
  */
@@ -51,7 +60,9 @@ export class SwimNode {
     this.config = resolveConfig(options.config)
     this.#options = options
     this.#transport = options.transport
-    this.#clock = options.clock ?? Date.now
+    const monotonic = options.monotonicClock ?? (() => performance.now())
+    const originMs = (options.clock ?? Date.now)() - monotonic()
+    this.#clock = () => originMs + monotonic()
   }
 
   get address(): string {

@@ -7,17 +7,19 @@
  *
  * Not supported: membership changes (the service has no request for them).
  */
-import { execFileSync } from 'node:child_process'
-import { mkdir, mkdtemp, open, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import type {
-  ChaosClient,
-  FaultNetwork,
-  OpOutcome,
-  ReplicaState,
-  SystemCapabilities,
-  SystemUnderTest,
+import {
+  type ChaosClient,
+  type FaultNetwork,
+  fillUp,
+  type OpOutcome,
+  type ReplicaState,
+  type SystemCapabilities,
+  type SystemUnderTest,
+  tryMountTmpfs,
+  unmountTmpfs,
 } from '@shoal/testkit/chaos'
 import { Connection, ConnectionClosedError, KvClient } from './client.ts'
 import { KvProcessCluster } from './cluster.ts'
@@ -41,30 +43,6 @@ export interface KvChaosOptions {
    * member and return its local state without asking the leader. @defaultValue false
    */
   staleReads?: boolean
-}
-
-const mounted = new Set<string>()
-process.on('exit', () => {
-  for (const dir of mounted) {
-    try {
-      execFileSync('umount', ['-l', dir], { stdio: 'ignore' })
-    } catch {}
-  }
-})
-
-function tryMountTmpfs(dir: string, sizeMiB: number): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'tmpfs', dir], { stdio: 'ignore' })
-    mounted.add(dir)
-    return true
-  } catch {
-    return false
-  }
-}
-
-function unmount(dir: string): void {
-  if (!mounted.delete(dir)) return
-  execFileSync('umount', ['-l', dir], { stdio: 'ignore' })
 }
 
 interface Status {
@@ -107,7 +85,7 @@ export class KvChaosSystem implements SystemUnderTest {
       await mkdir(member.dir, { recursive: true })
       tmpfs = tmpfs && tryMountTmpfs(member.dir, options.tmpfsMiB ?? 64)
     }
-    if (!tmpfs) for (const member of cluster.members) unmount(member.dir)
+    if (!tmpfs) for (const member of cluster.members) unmountTmpfs(member.dir)
     return new KvChaosSystem(cluster, root, tmpfs, options)
   }
 
@@ -150,16 +128,8 @@ export class KvChaosSystem implements SystemUnderTest {
   }
 
   /** Writes a filler file until the member's tmpfs has no space left. */
-  async fillDisk(node: string): Promise<void> {
-    const file = await open(this.#filler(node), 'w')
-    const block = Buffer.alloc(1024 * 1024)
-    try {
-      for (;;) await file.write(block)
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'ENOSPC') throw error
-    } finally {
-      await file.close().catch(() => {})
-    }
+  fillDisk(node: string): Promise<void> {
+    return fillUp(this.#filler(node))
   }
 
   async freeDisk(node: string): Promise<void> {
@@ -203,7 +173,7 @@ export class KvChaosSystem implements SystemUnderTest {
 
   async stop(): Promise<void> {
     await this.#cluster.stop()
-    if (this.#tmpfs) for (const member of this.#cluster.members) unmount(member.dir)
+    if (this.#tmpfs) for (const member of this.#cluster.members) unmountTmpfs(member.dir)
     await rm(this.#root, { recursive: true, force: true })
   }
 

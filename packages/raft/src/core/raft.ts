@@ -857,6 +857,12 @@ export class RaftCore {
       // It heard no leader for an election timeout: a leader it does not know
       // (its configuration may lag) must be heard, and wakes it.
       this.#silentTicks = this.#config.electionTicks
+      // Nor does it hold to the leader it followed any more. Its clock stands still
+      // while quiesced and each wake restarts it, so leader stickiness (thesis §4.2.3)
+      // would otherwise refuse every vote for ever: a learner promoted while cut off,
+      // whose leader then removed itself, is the remaining voter's only possible
+      // majority, and it never campaigns itself.
+      this.#leader = null
       return
     }
     if (this.#promotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {

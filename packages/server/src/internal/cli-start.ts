@@ -178,6 +178,7 @@ export async function startNode(
           logger,
           registry: server.metrics.registry,
           onLeft: () => onLeft(),
+          onRaftFailure: (group, error) => failStop(logger, group, error),
         }),
       )
       if (options.fromStandalone !== undefined) {
@@ -301,6 +302,23 @@ export async function startNode(
 }
 
 /** Refuses a data folder that already holds indexes: an import never merges into data. */
+/** The exit code of a node stopped by a failed Raft group (EX_SOFTWARE, as the KV example's fail-stop). */
+export const EXIT_RAFT_FAILURE = 70
+
+/**
+ * A Raft group failed: its storage or state machine threw (a failed fsync, a full disk). The
+ * page cache may no longer match the disk, and an fsync is never retried, so the node stops at
+ * once, acknowledging nothing more; a restart recovers from what is durable.
+ */
+function failStop(logger: ReturnType<typeof createLogger>, group: string, error: Error): never {
+  logger.fatal(
+    { group, err: error },
+    'a Raft group failed (its storage or state machine threw); stopping so that a restart recovers from what is durable',
+  )
+  logger.flush()
+  process.exit(EXIT_RAFT_FAILURE)
+}
+
 function refuseNonEmpty(engine: EnginePort, what: string): void {
   const existing = engine.listIndexes().map((i) => i.uid)
   if (existing.length > 0) {

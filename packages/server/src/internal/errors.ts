@@ -104,11 +104,34 @@ export function toErrorResponse(error: unknown): { status: number; body: ErrorBo
     return { status: error.httpStatus, body, internal: error.httpStatus >= 500 }
   }
   const message = error instanceof Error ? error.message : String(error)
+  if (outOfSpace(error)) {
+    // Nothing was written that the request could count on; it may be sent again once space returns.
+    const code = 'no_space_left_on_device'
+    return {
+      status: 507,
+      body: {
+        message: `There is no space left on the device: ${message}`,
+        code,
+        type: 'system',
+        link: errorLink(code),
+      },
+      internal: false,
+    }
+  }
   return {
     status: 500,
     body: { message, code: 'internal', type: 'internal', link: errorLink('internal') },
     internal: true,
   }
+}
+
+/** Whether `error`, or an error it was caused by, is a file system out of space (ENOSPC, EDQUOT). */
+function outOfSpace(error: unknown): boolean {
+  for (let at = error, depth = 0; at instanceof Error && depth < 8; at = at.cause, depth++) {
+    const code = (at as { code?: unknown }).code
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true
+  }
+  return false
 }
 
 /** 403 `invalid_api_key`: the key is unknown, expired, or lacks the action or index. */

@@ -46,6 +46,7 @@ import {
   tcpDialerPid,
 } from '@shoal/testkit/chaos'
 import { MetaClient, type Settings } from './chaos-meta-client.ts'
+import { NodeFaults } from './chaos-node-faults.ts'
 import { MASTER_KEY, writeKeyFile } from './cluster-processes.ts'
 import { freePort } from './free-port.ts'
 import { CLI } from './server-process.ts'
@@ -70,6 +71,12 @@ export interface ShoalMetaOptions {
    * report keeps the last lines of warnings and errors only). @defaultValue none: level `warn`
    */
   nodeLogDir?: string
+  /**
+   * Faults inside the node processes (`NodeFaults`): wall-clock steps, failing fsyncs and, where
+   * mounting works, each data folder on a tmpfs of this many MiB that can fill up.
+   * @defaultValue none (no clock, disk or fsync faults)
+   */
+  nodeFaultsTmpfsMiB?: number
 }
 
 interface Member {
@@ -90,6 +97,13 @@ interface Member {
   output: string
 }
 
+/**
+ * How long a node process may take to start (to print its banner, joined to its cluster). A
+ * node started 25 s after its first log line at a load average of 25 on 2 cores, with module
+ * loading before that.
+ */
+const START_TIMEOUT_MS = 120_000
+
 /** Node processes running now, killed when this process exits (Ctrl-C of `pnpm chaos` included). */
 const LIVE_CHILDREN = new Set<ChildProcess>()
 process.once('exit', () => {
@@ -108,10 +122,18 @@ export class ShoalMetaSystem implements SystemUnderTest {
   readonly #extraArgs: readonly string[]
   readonly #nodeLogDir: string | undefined
   readonly #gossipLinks: TcpLinkProxy[] = []
+  readonly #faults: NodeFaults | null
   #metadataView: string[] = []
 
-  private constructor(root: string, keyFile: string, members: Member[], options: ShoalMetaOptions) {
+  private constructor(
+    root: string,
+    keyFile: string,
+    members: Member[],
+    options: ShoalMetaOptions,
+    faults: NodeFaults | null,
+  ) {
     this.#root = root
+    this.#faults = faults
     this.#keyFile = keyFile
     this.#members = members
     this.#raftTickMs = options.raftTickMs ?? 50
@@ -121,9 +143,9 @@ export class ShoalMetaSystem implements SystemUnderTest {
     this.nodes = members.map((m) => m.name)
     this.capabilities = {
       pause: true,
-      clock: false,
-      diskFull: false,
-      fsyncFailure: false,
+      clock: faults !== null,
+      diskFull: faults?.diskFull ?? false,
+      fsyncFailure: faults !== null,
       membership: members.some((m) => !m.inSystem),
     }
   }
@@ -133,9 +155,11 @@ export class ShoalMetaSystem implements SystemUnderTest {
     const keyFile = await writeKeyFile(root, 'cluster.key', 'chaos-metadata-cluster-key-0000000')
     const members: Member[] = []
     const size = options.size ?? 3
+    const faults = options.nodeFaultsTmpfsMiB === undefined ? null : new NodeFaults(root)
     for (let i = 1; i <= size + (options.spares ?? 0); i++) {
       const dataDir = path.join(root, `n${i}`)
       await mkdir(dataDir, { recursive: true })
+      faults?.add(`n${i}`, dataDir, options.nodeFaultsTmpfsMiB as number)
       members.push({
         name: `n${i}`,
         dataDir,
@@ -153,7 +177,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
         output: '',
       })
     }
-    return new ShoalMetaSystem(root, keyFile, members, options)
+    return new ShoalMetaSystem(root, keyFile, members, options, faults)
   }
 
   async start(network: FaultNetwork): Promise<void> {
@@ -353,12 +377,34 @@ export class ShoalMetaSystem implements SystemUnderTest {
     return this.#active().map((m) => m.name)
   }
 
+  async setClockOffset(node: string, offsetMs: number): Promise<void> {
+    this.#nodeFaults().setClockOffset(node, offsetMs)
+  }
+
+  failFsync(node: string): void {
+    this.#nodeFaults().failFsync(node)
+  }
+
+  fillDisk(node: string): Promise<void> {
+    return this.#nodeFaults().fillDisk(node)
+  }
+
+  freeDisk(node: string): Promise<void> {
+    return this.#nodeFaults().freeDisk(node)
+  }
+
+  #nodeFaults(): NodeFaults {
+    if (this.#faults === null) throw new Error(`${this.name} was created without node faults`)
+    return this.#faults
+  }
+
   /** Starts the spare `node` on a fresh data dir (a new node id), joining through `via`'s gossip address. */
   async join(node: string, via: string): Promise<void> {
     const m = this.#member(node)
     const seed = this.#member(via)
     if (m.inSystem || this.running(node)) throw new Error(`${node} is already a member`)
-    await rm(m.dataDir, { recursive: true, force: true })
+    if (this.#faults === null) await rm(m.dataDir, { recursive: true, force: true })
+    else await this.#faults.wipe(node)
     await mkdir(m.dataDir, { recursive: true })
     m.inSystem = true
     m.output = ''
@@ -433,6 +479,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
       await m.gossipFront?.stop()
     }
     await Promise.all(this.#gossipLinks.map((p) => p.stop()))
+    this.#faults?.unmountAll()
     await rm(this.#root, { recursive: true, force: true })
   }
 
@@ -491,7 +538,11 @@ export class ShoalMetaSystem implements SystemUnderTest {
     // A restart is ready when its own output says so, not the previous run's.
     const STARTED = `--- ${m.name} started ---\n`
     m.output = `${m.output}${STARTED}`.slice(-64 * 1024)
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const faults = this.#faults?.spawnOptions(m.name)
+    const child = spawn(process.execPath, [...(faults?.execArgv ?? []), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(faults === undefined ? {} : { env: faults.env }),
+    })
     m.child = child
     m.expectedExit = false
     m.paused = false
@@ -516,7 +567,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
       LIVE_CHILDREN.delete(child)
       if (!m.expectedExit) m.crashes.push(String(code ?? signal))
     })
-    const deadline = Date.now() + 60_000
+    const deadline = Date.now() + START_TIMEOUT_MS
     while (Date.now() < deadline) {
       const at = m.output.lastIndexOf(STARTED)
       const own = at === -1 ? m.output : m.output.slice(at)
@@ -528,7 +579,7 @@ export class ShoalMetaSystem implements SystemUnderTest {
       if (!this.running(m.name)) throw new Error(`${m.name} exited before it was ready:\n${m.output}`)
       await sleep(50)
     }
-    throw new Error(`${m.name} did not start within 60 s:\n${m.output}`)
+    throw new Error(`${m.name} did not start within ${START_TIMEOUT_MS / 1000} s:\n${m.output}`)
   }
 
   async #get<T>(m: Member, route: string, timeoutMs: number): Promise<T | null> {

@@ -23,7 +23,8 @@ export interface ServerError {
 /**
  * Every answer of every request a run sends (workload, probes, the system's
  * own polling), tallied as `STATUS code`, with the server errors (5xx other
- * than 503) kept for the report: no request may answer 500.
+ * than 503, and than 507 `no_space_left_on_device` from a full disk) kept for
+ * the report: no request may answer 500.
  */
 export class HttpLog {
   readonly tally = new Map<string, number>()
@@ -35,7 +36,11 @@ export class HttpLog {
     const key =
       outcome.kind === 'answer' ? `${outcome.status} ${errorCode(outcome.body) ?? ''}`.trim() : outcome.kind
     this.tally.set(key, (this.tally.get(key) ?? 0) + 1)
-    if (outcome.kind === 'answer' && outcome.status >= 500 && outcome.status !== 503)
+    const expected =
+      outcome.kind === 'answer' &&
+      (outcome.status === 503 ||
+        (outcome.status === 507 && errorCode(outcome.body) === 'no_space_left_on_device'))
+    if (outcome.kind === 'answer' && outcome.status >= 500 && !expected)
       this.serverErrors.push({
         node,
         method,

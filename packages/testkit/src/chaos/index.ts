@@ -35,5 +35,6 @@ export type {
   SystemUnderTest,
 } from './system.ts'
 export { TcpLinkProxy, type TcpLinkProxyOptions, type TcpProxyStats } from './tcp-link-proxy.ts'
+export { emptyFolder, fillUp, isMounted, tryMountTmpfs, unmountTmpfs } from './tmpfs.ts'
 export { UdpLinkProxy, type UdpLinkProxyOptions, type UdpProxyStats } from './udp-link-proxy.ts'
 export { type OperationCounts, Workload, type WorkloadOptions } from './workload.ts'

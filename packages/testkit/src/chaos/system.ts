@@ -34,7 +34,11 @@ export interface ChaosClient {
 export interface SystemCapabilities {
   /** SIGSTOP/SIGCONT of a node's process. */
   pause: boolean
-  /** A node's clock can run fast or slow (`setClockRate`). */
+  /**
+   * A node's clock can be skewed: it runs fast or slow (`setClockRate`), or,
+   * for a system that has `setClockOffset`, its wall clock is stepped ahead or
+   * back instead.
+   */
   clock: boolean
   /** A node's disk can fill up (`fillDisk`/`freeDisk`). */
   diskFull: boolean
@@ -118,6 +122,12 @@ export interface SystemUnderTest {
   pause(node: string): void
   resume(node: string): void
   setClockRate?(node: string, rate: number): Promise<void>
+  /**
+   * Steps the node's wall clock `offsetMs` away from real time (0: back to it);
+   * its timers and monotonic clock keep real time, as when NTP steps a clock.
+   * Kept across restarts.
+   */
+  setClockOffset?(node: string, offsetMs: number): Promise<void>
   fillDisk?(node: string): Promise<void>
   freeDisk?(node: string): Promise<void>
   failFsync?(node: string): void

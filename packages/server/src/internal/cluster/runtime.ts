@@ -87,6 +87,8 @@ export interface StartClusterOptions {
   readonly registry: Registry
   /** Called once when this node has been drained and left the cluster (the process should stop). */
   readonly onLeft?: () => void
+  /** Called when one of this node's Raft groups failed (see `ClusterNodeOptions.onRaftFailure`): the process should stop. */
+  readonly onRaftFailure?: (group: string, error: Error) => void
 }
 
 const GOSSIP_PROFILES = { lan: LAN, local: LOCAL, wan: WAN } as const
@@ -177,6 +179,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
         autoRebalance: config.autoRebalance ? 1 : 0,
       },
       logger: clusterLog as ClusterLogger,
+      ...(options.onRaftFailure === undefined ? {} : { onRaftFailure: options.onRaftFailure }),
     })
     const metrics = new ClusterMetrics({ node, gossip, registry: options.registry })
     snapshotMessagesMetric(node, wire, options.registry)

@@ -9,7 +9,8 @@ export const diskFull: Scenario = {
   quietMs: [1000, 3000],
   holdMs: [2000, 5000],
   async apply({ system, rng }) {
-    const node = rng.pick(system.nodes)
+    // Spares outside the system are never restarted by the heal.
+    const node = rng.pick(system.members?.call(system) ?? system.nodes)
     await system.fillDisk?.(node)
     return {
       kind: 'disk full',

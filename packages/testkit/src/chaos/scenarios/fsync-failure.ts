@@ -12,7 +12,10 @@ export const fsyncFailure: Scenario = {
   async apply(context) {
     const target = context.rng.chance(0.5)
       ? await leaderOrAny(context)
-      : { node: context.rng.pick(context.system.nodes), isLeader: false }
+      : {
+          node: context.rng.pick(context.system.members?.call(context.system) ?? context.system.nodes),
+          isLeader: false,
+        }
     context.system.failFsync?.(target.node)
     return {
       kind: 'fsync EIO',
