@@ -301,7 +301,6 @@ export async function startNode(
   return server
 }
 
-/** Refuses a data folder that already holds indexes: an import never merges into data. */
 /** The exit code of a node stopped by a failed Raft group (EX_SOFTWARE, as the KV example's fail-stop). */
 export const EXIT_RAFT_FAILURE = 70
 
@@ -319,6 +318,7 @@ function failStop(logger: ReturnType<typeof createLogger>, group: string, error:
   process.exit(EXIT_RAFT_FAILURE)
 }
 
+/** Refuses a data folder that already holds indexes: an import never merges into data. */
 function refuseNonEmpty(engine: EnginePort, what: string): void {
   const existing = engine.listIndexes().map((i) => i.uid)
   if (existing.length > 0) {
