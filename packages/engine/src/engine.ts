@@ -58,6 +58,16 @@ const EXPORT_CHUNK_BYTES = 1 << 20
 export const INDEXING_SLICE_MS = 4
 
 /**
+ * While a write is being checked, encoded or applied, background vector indexing gives way to it
+ * (it takes no slice in that write's pauses, only while the write waits on the disk and once no
+ * write is busy), until the queue holds this many floats (queued vectors times their dimensions;
+ * 16 MiB): past it, each search's exact scan of the queue would cost more than it saves, and the
+ * graph takes its slices between write chunks again, so a steady stream of writes cannot grow the
+ * queue without bound.
+ */
+export const INDEXING_GIVES_WAY_FLOATS = 1 << 22
+
+/**
  * The embedded database. Every mutation is a command: validated against the
  * current state (a bad one is rejected with a typed error and never logged),
  * encoded once, appended to the command log — writes that arrive while an
@@ -83,6 +93,8 @@ export class Engine {
   readonly #handles = new Map<string, Index>()
   readonly #host: IndexHost
   #indexing: ReturnType<typeof setImmediate> | undefined
+  /** Writes whose CPU work (check, encoding, apply) is under way; vector indexing gives way to them. */
+  #busyWrites = 0
   #indexedWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = []
   readonly #folderSize: FolderSize
 
@@ -277,9 +289,12 @@ export class Engine {
    * error.
    */
   async apply(command: Command): Promise<ApplyResult> {
-    const result = await this.#serially(() => this.#state.apply(command))
-    this.#scheduleIndexing()
-    return result
+    this.#beginWriteWork()
+    try {
+      return await this.#serially(() => this.#state.apply(command))
+    } finally {
+      this.#endWriteWork()
+    }
   }
 
   /**
@@ -320,6 +335,8 @@ export class Engine {
     }
     this.#indexing = setImmediate(() => {
       this.#indexing = undefined
+      // Given way to a busy write: the last one to finish its CPU work schedules indexing again.
+      if (this.#busyWrites > 0 && this.#state.vectorBacklogFloats() < INDEXING_GIVES_WAY_FLOATS) return
       const end = performance.now() + INDEXING_SLICE_MS
       try {
         this.#state.drainVectors(() => performance.now() < end)
@@ -341,6 +358,14 @@ export class Engine {
     return run
   }
 
+  #beginWriteWork(): void {
+    this.#busyWrites++
+  }
+
+  #endWriteWork(): void {
+    if (--this.#busyWrites === 0) this.#scheduleIndexing()
+  }
+
   // Writes.
 
   async #submit(command: Command): Promise<unknown> {
@@ -348,6 +373,7 @@ export class Engine {
     // A large document write is checked and encoded in slices (see command-slices.ts); the entry
     // joins the queue now, so log order stays call order whatever their durations. A command the
     // check refuses is rejected with its error and never logged.
+    this.#beginWriteWork()
     const checked = this.#state.checkInSlices(command)
     return new Promise((resolve, reject) => {
       const encoded = checked
@@ -356,6 +382,7 @@ export class Engine {
           reject(error)
           return undefined
         })
+        .finally(() => this.#endWriteWork())
       this.#queue.push({ command, encoded, resolve, reject })
       this.#flushing ??= this.#flush()
     })
@@ -398,6 +425,7 @@ export class Engine {
         lastIndex: last,
       })
       const first = last - batch.length + 1
+      this.#beginWriteWork()
       await this.#serially(async () => {
         let index = first
         for (const item of batch) {
@@ -417,7 +445,7 @@ export class Engine {
           if (result.ok) item.resolve(result.value)
           else item.reject(result.error)
         }
-      })
+      }).finally(() => this.#endWriteWork())
       this.#afterAppend(batch.length)
     }
     this.#flushing = undefined

@@ -374,6 +374,13 @@ export class DatabaseState {
     return total
   }
 
+  /** Queued vector operations weighed by their dimensions, over every index. */
+  vectorBacklogFloats(): number {
+    let total = 0
+    for (const index of this.#indexes.values()) total += index.vectorBacklogFloats()
+    return total
+  }
+
   /**
    * Moves queued vector operations into the graphs, index by index in uid order, while `more()`
    * says so; returns the backlog left.

@@ -276,6 +276,13 @@ export class IndexState {
     return total
   }
 
+  /** The queued operations weighed by their dimensions: the floats a search scans exactly. */
+  vectorBacklogFloats(): number {
+    let total = 0
+    for (const index of this.#vectors.values()) total += index.backlogFloats
+    return total
+  }
+
   /** Moves queued vector operations into the graphs while `more()` says so; returns the backlog left. */
   drainVectors(more: () => boolean): number {
     let left = 0
