@@ -17,7 +17,7 @@
  */
 
 import type { Doc, FilterableAttribute } from '../types.ts'
-import type { Bitset } from './bitset.ts'
+import { Bitset } from './bitset.ts'
 import { isPlainObject, walkDocument } from './document-path.ts'
 import { isFilterable, reachesFilterable } from './filterable-rules.ts'
 
@@ -98,7 +98,7 @@ export class FieldValues {
   }
 
   /** Drops the `removed` ids from the common arrays and from the given values' arrays. */
-  purge(removed: Set<number>, strings: ReadonlySet<string>, numbers: ReadonlySet<number>): void {
+  purge(removed: Bitset, strings: ReadonlySet<string>, numbers: ReadonlySet<number>): void {
     dropIds(this.exists, removed)
     dropIds(this.nulls, removed)
     dropIds(this.empties, removed)
@@ -135,7 +135,7 @@ export class FieldValues {
 }
 
 /** Removes the ids in `removed` from `ids` in place, keeping order; returns how many are left. */
-function dropIds(ids: number[], removed: Set<number>): number {
+function dropIds(ids: number[], removed: Bitset): number {
   let kept = 0
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!
@@ -212,7 +212,10 @@ export class FieldIndexes {
    */
   remove(removed: readonly { id: number; doc: Doc }[]): void {
     if (this.#attributes.length === 0 || removed.length === 0) return
-    const ids = new Set<number>()
+    // A bitset over the largest removed id: one word load per id the arrays hold.
+    let top = 0
+    for (const { id } of removed) if (id > top) top = id
+    const ids = new Bitset(top + 1)
     const touched = new Map<FieldValues, { strings: Set<string>; numbers: Set<number> }>()
     const visit = (path: string, value: unknown) => {
       const values = this.#paths.get(path)
