@@ -18,7 +18,7 @@ import { valuesAt } from './document-path.ts'
 import { exactNeighbours, MAX_GRAPH_NEIGHBOURS } from './exact-semantic.ts'
 import type { IndexState } from './index-state.ts'
 import type { TextQueryStats } from './ports.ts'
-import { pastDeadline, textSearchUntil } from './search-cutoff.ts'
+import { keyedUntil, pastDeadline, textSearchUntil } from './search-cutoff.ts'
 import type { CheckedSearch, SortRule } from './search-params.ts'
 import { synonymTerms } from './synonyms.ts'
 import { typoBudget, typoExemption } from './typo-policy.ts'
@@ -81,7 +81,9 @@ export function keywordHits(
   // One more than asked: when it scores below the kth, no tie with the kth was left out.
   let want = Math.min(k + 1, most)
   const deadline = request.deadline
-  let hits = textSearchUntil(state, request.q, Math.max(1, want), options, deadline)
+  // BM25 is scored in slices only under an explicit cutoff (search-cutoff.ts).
+  const sliceUntil = request.sliceText ? deadline : undefined
+  let hits = textSearchUntil(state, request.q, Math.max(1, want), options, sliceUntil)
   while (
     hits.ids.length === want &&
     want < most &&
@@ -89,7 +91,7 @@ export function keywordHits(
     !pastDeadline(deadline)
   ) {
     want = Math.min(most, want * 2)
-    hits = textSearchUntil(state, request.q, want, options, deadline)
+    hits = textSearchUntil(state, request.q, want, options, sliceUntil)
   }
   const tie = byKey(state)
   const rows = Array.from(hits.ids, (id, i) => ({ id, score: hits.scores[i]! }))
@@ -239,12 +241,14 @@ export function sortRanked(
   ranked: Ranked,
   rules: SortRule[],
   relevanceAt: number | null,
+  deadline?: number,
 ): { order: number[]; scores: number[] | undefined } {
-  const rows = Array.from(ranked.ids, (id, position) => ({
-    id,
-    position,
-    keys: rules.map((rule) => sortKey(state.docAt(id)!, rule)),
-  }))
+  // Past the deadline the ids not keyed yet are left out (search-cutoff.ts).
+  const rows = keyedUntil(
+    ranked.ids,
+    (id, position) => ({ id, position, keys: rules.map((rule) => sortKey(state.docAt(id)!, rule)) }),
+    deadline,
+  )
   const scores = ranked.scores
   const tie = byKey(state)
   rows.sort(
