@@ -18,9 +18,9 @@
  *     left out (a placeholder search keys its candidates in primary-key order, so it answers the
  *     first documents by key, ordered).
  *
- * Without `searchCutoffMs` (null) a search still stops at `DEFAULT_SEARCH_CUTOFF_MS` (1,500 ms,
- * as Meilisearch does), so no search holds a server for longer; BM25 is sliced only under an
- * explicit cutoff (slicing costs a pass over the id space per slice).
+ * Without `searchCutoffMs` (null) nothing is cut: the answer does not depend on the machine's
+ * speed (Meilisearch's null means 1,500 ms; a time limit by default would make results depend
+ * on load, and a sharded answer differ from an unsharded one).
  *
  * The first slice is always scored, so a search past its deadline still answers its best
  * among those candidates. One slice (one WebAssembly top-k or one graph search) is never
@@ -33,15 +33,12 @@ import type { TextHits, TextSearchOptions } from './ports.ts'
 export const CUTOFF_SLICE_IDS = 8192
 export const MAX_SLICES = 32
 
-/** How long a search may score when `searchCutoffMs` is null. */
-export const DEFAULT_SEARCH_CUTOFF_MS = 1500
-
 /** Candidates keyed for sorting between two deadline checks. */
 export const KEYED_ROWS_PER_CHECK = 1024
 
-/** When a search that starts now must stop scoring. */
-export function deadlineOf(cutoffMs: number | null): number {
-  return performance.now() + (cutoffMs ?? DEFAULT_SEARCH_CUTOFF_MS)
+/** When a search that starts now must stop scoring; undefined without a cutoff. */
+export function deadlineOf(cutoffMs: number | null): number | undefined {
+  return cutoffMs === null ? undefined : performance.now() + cutoffMs
 }
 
 /**

@@ -43,13 +43,8 @@ export interface CheckedSearch extends SearchExtras {
   /** Whether `typoTolerance.disableOnAttributes` narrows the matches (a keyword part, typos on). */
   typoAttributes: boolean
   format: FormatRequest | undefined
-  /**
-   * `searchCutoffMs` (or `DEFAULT_SEARCH_CUTOFF_MS` when null) from the search's start
-   * (`performance.now()` time); undefined: no cutoff.
-   */
+  /** `searchCutoffMs` from the search's start (`performance.now()` time); undefined: no cutoff. */
   deadline: number | undefined
-  /** Whether `searchCutoffMs` is set: only then is BM25 scored in slices (search-cutoff.ts). */
-  sliceText: boolean
 }
 
 export type MatchingStrategy = 'last' | 'all' | 'frequency'
@@ -136,7 +131,6 @@ export function checkSearch(params: SearchParams | undefined, settings: Settings
       q.trim() !== '',
     format: checkFormat(p),
     deadline: deadlineOf(settings.searchCutoffMs),
-    sliceText: settings.searchCutoffMs !== null,
     ...checkExtras(p),
   }
 }

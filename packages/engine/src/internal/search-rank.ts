@@ -81,9 +81,7 @@ export function keywordHits(
   // One more than asked: when it scores below the kth, no tie with the kth was left out.
   let want = Math.min(k + 1, most)
   const deadline = request.deadline
-  // BM25 is scored in slices only under an explicit cutoff (search-cutoff.ts).
-  const sliceUntil = request.sliceText ? deadline : undefined
-  let hits = textSearchUntil(state, request.q, Math.max(1, want), options, sliceUntil)
+  let hits = textSearchUntil(state, request.q, Math.max(1, want), options, deadline)
   while (
     hits.ids.length === want &&
     want < most &&
@@ -91,7 +89,7 @@ export function keywordHits(
     !pastDeadline(deadline)
   ) {
     want = Math.min(most, want * 2)
-    hits = textSearchUntil(state, request.q, want, options, sliceUntil)
+    hits = textSearchUntil(state, request.q, want, options, deadline)
   }
   const tie = byKey(state)
   const rows = Array.from(hits.ids, (id, i) => ({ id, score: hits.scores[i]! }))
