@@ -61,6 +61,16 @@ export const INDEXING_SLICE_MS = 4
 const HELD_RETRY_MS = 5
 
 /**
+ * While a write is being checked, encoded or applied, background vector indexing gives way to it
+ * (it takes no slice in that write's pauses, only while the write waits on the disk and once no
+ * write is busy), until the queue holds this many floats (queued vectors times their dimensions;
+ * 16 MiB): past it, each search's exact scan of the queue would cost more than it saves, and the
+ * graph takes its slices between write chunks again, so a steady stream of writes cannot grow the
+ * queue without bound.
+ */
+export const INDEXING_GIVES_WAY_FLOATS = 1 << 22
+
+/**
  * The embedded database. Every mutation is a command: validated against the
  * current state (a bad one is rejected with a typed error and never logged),
  * encoded once, appended to the command log — writes that arrive while an
@@ -87,6 +97,8 @@ export class Engine {
   readonly #host: IndexHost
   /** The next slice of vector indexing, when one is scheduled: cancels it. */
   #indexing: (() => void) | undefined
+  /** Writes whose CPU work (check, encoding, apply) is under way; vector indexing gives way to them. */
+  #busyWrites = 0
   #indexedWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = []
   readonly #folderSize: FolderSize
 
@@ -281,9 +293,12 @@ export class Engine {
    * error.
    */
   async apply(command: Command): Promise<ApplyResult> {
-    const result = await this.#serially(() => this.#state.apply(command))
-    this.#scheduleIndexing()
-    return result
+    this.#beginWriteWork()
+    try {
+      return await this.#serially(() => this.#state.apply(command))
+    } finally {
+      this.#endWriteWork()
+    }
   }
 
   /**
@@ -334,6 +349,8 @@ export class Engine {
     }
     const slice = setImmediate(() => {
       this.#indexing = undefined
+      // Given way to a busy write: the last one to finish its CPU work schedules indexing again.
+      if (this.#busyWrites > 0 && this.#state.vectorBacklogFloats() < INDEXING_GIVES_WAY_FLOATS) return
       const end = performance.now() + INDEXING_SLICE_MS
       try {
         this.#state.drainVectors(() => performance.now() < end)
@@ -356,6 +373,14 @@ export class Engine {
     return run
   }
 
+  #beginWriteWork(): void {
+    this.#busyWrites++
+  }
+
+  #endWriteWork(): void {
+    if (--this.#busyWrites === 0) this.#scheduleIndexing()
+  }
+
   // Writes.
 
   async #submit(command: Command): Promise<unknown> {
@@ -363,6 +388,7 @@ export class Engine {
     // A large document write is checked and encoded in slices (see command-slices.ts); the entry
     // joins the queue now, so log order stays call order whatever their durations. A command the
     // check refuses is rejected with its error and never logged.
+    this.#beginWriteWork()
     const checked = this.#state.checkInSlices(command)
     return new Promise((resolve, reject) => {
       const encoded = checked
@@ -371,6 +397,7 @@ export class Engine {
           reject(error)
           return undefined
         })
+        .finally(() => this.#endWriteWork())
       this.#queue.push({ command, encoded, resolve, reject })
       this.#flushing ??= this.#flush()
     })
@@ -413,6 +440,7 @@ export class Engine {
         lastIndex: last,
       })
       const first = last - batch.length + 1
+      this.#beginWriteWork()
       await this.#serially(async () => {
         let index = first
         for (const item of batch) {
@@ -432,7 +460,7 @@ export class Engine {
           if (result.ok) item.resolve(result.value)
           else item.reject(result.error)
         }
-      })
+      }).finally(() => this.#endWriteWork())
       this.#afterAppend(batch.length)
     }
     this.#flushing = undefined

@@ -298,6 +298,29 @@ describe('searchCutoffMs', () => {
     await words.updateSettings({ searchCutoffMs: null, pagination: null })
   })
 
+  it('a sorted search without q past its cutoff orders the documents it keyed before it', async () => {
+    // Issue 24: ordering by sort keys reads every candidate's document; the deadline is checked
+    // every 1,024 candidates, read in primary-key order (search-cutoff.ts).
+    await words.updateSettings({ sortableAttributes: ['text'] })
+    const params = { sort: ['text:desc'], limit: 3 }
+    // Descending text: "apple pie number 999" (among keys 0..1023: 999) beats every later key's.
+    const full = words.search(params)
+    expect(ids(full)).toEqual([999, 998, 997])
+    await words.updateSettings({ searchCutoffMs: 0 })
+    // Only the first 1,024 documents by key are keyed: "apple pie number 999" still leads them.
+    expect(ids(words.search(params))).toEqual([999, 998, 997])
+    expect(ids(words.search({ sort: ['text:asc'], limit: 2 }))).toEqual([0, 1])
+    const cut = words.search({ sort: ['text:asc'], limit: 2, offset: 998 })
+    // Keys 0..1023 in text order: "… number 0", "… number 1", "… number 10", "… number 100", …
+    const keyed = Array.from({ length: 1024 }, (_, i) => i).sort((a, b) => (String(a) < String(b) ? -1 : 1))
+    expect(ids(cut)).toEqual(keyed.slice(998, 1000))
+    // The total still counts every candidate (up to `maxTotalHits`).
+    expect(cut.estimatedTotalHits).toBe(1000)
+    await words.updateSettings({ searchCutoffMs: null })
+    expect(ids(words.search({ sort: ['text:asc'], limit: 2, offset: 998 }))).not.toEqual(ids(cut))
+    await words.updateSettings({ sortableAttributes: [] })
+  })
+
   it('refuses a value that is not a count of milliseconds', async () => {
     for (const searchCutoffMs of [-1, 1.5, '100', 86_400_001]) {
       await expect(

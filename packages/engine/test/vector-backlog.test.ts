@@ -1,6 +1,8 @@
 import { Rng, testSeed } from '@shoal/testkit/rng'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Engine, type EngineEvent, open } from '../src/index.ts'
+import { Engine, type EngineEvent, MemoryCommandLog, open } from '../src/index.ts'
+import { bm25TextIndexes } from '../src/internal/bm25-text-index.ts'
+import { hnswVectorIndexes } from '../src/internal/hnsw-vector-index.ts'
 import { removeDir, tempDir } from './helpers.ts'
 
 // Background vector indexing (docs/engine.md, "Vector indexing"): a write is acknowledged once
@@ -119,6 +121,42 @@ describe('background vector indexing', () => {
     // More than one turn of the event loop, each taking part of the backlog, in order.
     expect(seen.filter((left) => left > 0 && left < 3000).length).toBeGreaterThan(1)
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeLessThanOrEqual(seen[i - 1]!)
+  })
+
+  it('gives way to a write being checked, encoded and applied: no slice runs in its pauses', async () => {
+    // Issue 24: the graph takes its slices while writes wait on the disk or nothing is written,
+    // not between the chunks of a write's CPU work (engine.ts, INDEXING_GIVES_WAY_FLOATS).
+    const rng = new Rng(SEED + 5)
+    const backlogAtPause: number[] = []
+    let engine: Engine | undefined
+    const pause = async () => {
+      if (engine !== undefined) backlogAtPause.push(engine.vectorBacklog())
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const dir = await tempDir()
+    dirs.push(dir)
+    engine = await Engine.start(
+      dir,
+      { snapshotEvery: 0 },
+      {
+        log: new MemoryCommandLog(),
+        components: { text: bm25TextIndexes, vector: hnswVectorIndexes, pause },
+      },
+    )
+    engines.push(engine)
+    await withIndex(engine)
+    await engine.index('items').addDocuments(docs(rng, 0, 3000))
+    const queued = engine.vectorBacklog()
+    expect(queued).toBe(3000)
+    backlogAtPause.length = 0
+    await engine.index('items').addDocuments(docs(rng, 3000, 1000))
+    // The second write paused many times (check, encoding, decoding, staging), the backlog
+    // untouched at every pause; it grew by the write's vectors once the write was published.
+    expect(backlogAtPause.length).toBeGreaterThan(10)
+    expect(new Set(backlogAtPause)).toEqual(new Set([queued]))
+    expect(engine.vectorBacklog()).toBe(4000)
+    await engine.whenVectorsIndexed()
+    expect(engine.index('items').storageStats().vectors.v).toMatchObject({ documents: 4000, backlog: 0 })
   })
 
   it('replacing and deleting vectors not yet indexed is seen at once, and after indexing', async () => {

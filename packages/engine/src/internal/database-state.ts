@@ -27,6 +27,7 @@ import {
   newIndexNeeds,
   type PutPlan,
   type SettingsPlan,
+  type StagedDelete,
 } from './index-state.ts'
 import { externalIdKey } from './primary-key.ts'
 import { filterDocuments } from './search.ts'
@@ -148,6 +149,24 @@ export class DatabaseState {
     }
   }
 
+  /**
+   * A delete: staged with pauses (`IndexState.prepareDelete`), then committed in one step. The
+   * ids are taken when it is prepared (commands apply one at a time, so they still hold).
+   */
+  #deleteStep(index: IndexState, ids: () => number[], at: string): Step {
+    let staged: StagedDelete | undefined
+    return {
+      needs: { vectors: [] },
+      prepare: async () => {
+        staged = await index.prepareDelete(ids(), this.#components.pause)
+      },
+      commit: () => {
+        index.updatedAt = at
+        return { deletedDocuments: index.commitDelete(staged!) }
+      },
+    }
+  }
+
   #plan(command: Command): Step {
     const none: Needs = { vectors: [] }
     switch (command.type) {
@@ -237,13 +256,7 @@ export class DatabaseState {
           }
           return key
         })
-        return {
-          needs: none,
-          commit: () => {
-            index.updatedAt = command.at
-            return { deletedDocuments: index.deleteKeys(keys) }
-          },
-        }
+        return this.#deleteStep(index, () => index.idsOfKeys(keys), command.at)
       }
       case 'deleteDocumentsByFilter': {
         const index = this.index(command.uid)
@@ -261,13 +274,7 @@ export class DatabaseState {
           )
         }
         const ids = matched.toArray()
-        return {
-          needs: none,
-          commit: () => {
-            index.updatedAt = command.at
-            return { deletedDocuments: index.deleteIds(ids) }
-          },
-        }
+        return this.#deleteStep(index, () => Array.from(ids), command.at)
       }
       case 'deleteAllDocuments': {
         const index = this.index(command.uid)
@@ -371,6 +378,13 @@ export class DatabaseState {
   vectorBacklog(): number {
     let total = 0
     for (const index of this.#indexes.values()) total += index.vectorBacklog()
+    return total
+  }
+
+  /** Queued vector operations weighed by their dimensions, over every index. */
+  vectorBacklogFloats(): number {
+    let total = 0
+    for (const index of this.#indexes.values()) total += index.vectorBacklogFloats()
     return total
   }
 

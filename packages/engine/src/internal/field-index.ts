@@ -12,19 +12,23 @@
  *
  * Deletions are eager and batched: `remove` walks the removed documents'
  * values again and filters their ids out of exactly the arrays they are in,
- * once per array per batch, so a freed id can be given to a new document at
- * once and the arrays hold live documents only.
+ * once per array per batch (against a bitset of the removed ids), so a freed
+ * id can be given to a new document at once and the arrays hold live
+ * documents only. `planRemove` does the same work ahead, with pauses, and
+ * puts the filtered arrays in place in one step.
  */
 
 import type { Doc, FilterableAttribute } from '../types.ts'
-import type { Bitset } from './bitset.ts'
+import { Bitset } from './bitset.ts'
 import { isPlainObject, walkDocument } from './document-path.ts'
 import { isFilterable, reachesFilterable } from './filterable-rules.ts'
+import { runWhole, type Steps } from './stepwise.ts'
 
 export class FieldValues {
-  readonly exists: number[] = []
-  readonly nulls: number[] = []
-  readonly empties: number[] = []
+  // Replaced whole by a staged removal (`planPurge`); read through the instance, never kept.
+  exists: number[] = []
+  nulls: number[] = []
+  empties: number[] = []
   readonly strings = new Map<string, number[]>()
   /** The first spelling seen of each lower-cased string, for facet output. */
   readonly spelling = new Map<string, string>()
@@ -97,32 +101,59 @@ export class FieldValues {
     return this.#sorted
   }
 
-  /** Drops the `removed` ids from the common arrays and from the given values' arrays. */
-  purge(removed: Set<number>, strings: ReadonlySet<string>, numbers: ReadonlySet<number>): void {
-    dropIds(this.exists, removed)
-    dropIds(this.nulls, removed)
-    dropIds(this.empties, removed)
+  /**
+   * Dropping the `removed` ids from the common arrays and from the given values' arrays, worked
+   * out without changing anything: the arrays without them are built now, and the returned
+   * function puts them in place (a step per array). The caller changes nothing in between.
+   */
+  *planPurge(removed: Bitset, strings: ReadonlySet<string>, numbers: ReadonlySet<number>): Steps<() => void> {
+    const exists = keptIds(this.exists, removed)
+    const nulls = keptIds(this.nulls, removed)
+    const empties = keptIds(this.empties, removed)
+    yield
+    const keptStrings: [string, number[]][] = []
     for (const key of strings) {
       const ids = this.strings.get(key)
-      if (ids === undefined || dropIds(ids, removed) > 0) continue
-      this.strings.delete(key)
-      this.spelling.delete(key)
+      if (ids !== undefined) keptStrings.push([key, keptIds(ids, removed)])
     }
-    if (numbers.size === 0) return
+    const keptNumbers: [number, number[]][] = []
     for (const value of numbers) {
       const ids = this.numbers.get(value)
-      if (ids !== undefined && dropIds(ids, removed) === 0) this.numbers.delete(value)
+      if (ids !== undefined) keptNumbers.push([value, keptIds(ids, removed)])
     }
-    let kept = 0
-    for (let i = 0; i < this.#rangeIds.length; i++) {
-      if (removed.has(this.#rangeIds[i]!)) continue
-      this.#rangeIds[kept] = this.#rangeIds[i]!
-      this.#rangeValues[kept] = this.#rangeValues[i]!
-      kept++
+    yield
+    let rangeIds: number[] | undefined
+    let rangeValues: number[] | undefined
+    if (numbers.size > 0) {
+      rangeIds = []
+      rangeValues = []
+      for (let i = 0; i < this.#rangeIds.length; i++) {
+        if (removed.has(this.#rangeIds[i]!)) continue
+        rangeIds.push(this.#rangeIds[i]!)
+        rangeValues.push(this.#rangeValues[i]!)
+      }
     }
-    this.#rangeIds.length = kept
-    this.#rangeValues.length = kept
-    this.#sorted = undefined
+    return () => {
+      this.exists = exists
+      this.nulls = nulls
+      this.empties = empties
+      for (const [key, ids] of keptStrings) {
+        if (ids.length > 0) this.strings.set(key, ids)
+        else {
+          this.strings.delete(key)
+          this.spelling.delete(key)
+        }
+      }
+      for (const [value, ids] of keptNumbers) {
+        if (ids.length > 0) this.numbers.set(value, ids)
+        else this.numbers.delete(value)
+      }
+      if (rangeIds !== undefined) {
+        this.#rangeIds = rangeIds
+        this.#rangeValues = rangeValues!
+        this.#sorted = undefined
+      }
+    }
   }
 
   /** Ids held over all arrays (a document counts once per array it is in). */
@@ -134,14 +165,10 @@ export class FieldValues {
   }
 }
 
-/** Removes the ids in `removed` from `ids` in place, keeping order; returns how many are left. */
-function dropIds(ids: number[], removed: Set<number>): number {
-  let kept = 0
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i]!
-    if (!removed.has(id)) ids[kept++] = id
-  }
-  ids.length = kept
+/** The ids of `ids` not in `removed`, in order (a new array). */
+function keptIds(ids: readonly number[], removed: Bitset): number[] {
+  const kept: number[] = []
+  for (let i = 0; i < ids.length; i++) if (!removed.has(ids[i]!)) kept.push(ids[i]!)
   return kept
 }
 
@@ -211,8 +238,19 @@ export class FieldIndexes {
    * one of their ids is filtered once.
    */
   remove(removed: readonly { id: number; doc: Doc }[]): void {
-    if (this.#attributes.length === 0 || removed.length === 0) return
-    const ids = new Set<number>()
+    runWhole(this.planRemove(removed, Number.POSITIVE_INFINITY))()
+  }
+
+  /**
+   * `remove`, worked out without changing anything, yielding every `chunk` documents and per
+   * array: the returned function applies it in a step per touched array (no document is read
+   * then). The caller changes nothing in between.
+   */
+  *planRemove(removed: readonly { id: number; doc: Doc }[], chunk: number): Steps<() => void> {
+    if (this.#attributes.length === 0 || removed.length === 0) return () => {}
+    let top = 0
+    for (const { id } of removed) if (id > top) top = id
+    const ids = new Bitset(top + 1)
     const touched = new Map<FieldValues, { strings: Set<string>; numbers: Set<number> }>()
     const visit = (path: string, value: unknown) => {
       const values = this.#paths.get(path)
@@ -226,13 +264,19 @@ export class FieldIndexes {
       else if (typeof value === 'boolean') keys.strings.add(value ? 'true' : 'false')
       else if (typeof value === 'number' && Number.isFinite(value)) keys.numbers.add(value)
     }
-    for (const { id, doc } of removed) {
+    for (let i = 0; i < removed.length; i++) {
+      if ((i + 1) % chunk === 0) yield
+      const { id, doc } = removed[i]!
       ids.add(id)
       for (const key of Object.keys(doc)) {
         if (this.#reaches(key)) walkDocument({ [key]: doc[key] }, visit)
       }
     }
-    for (const [values, keys] of touched) values.purge(ids, keys.strings, keys.numbers)
+    const apply: (() => void)[] = []
+    for (const [values, keys] of touched) apply.push(yield* values.planPurge(ids, keys.strings, keys.numbers))
+    return () => {
+      for (const step of apply) step()
+    }
   }
 
   /** Ids held over every indexed path (for memory accounting). */

@@ -192,6 +192,17 @@ interface StagedPut {
   rebuiltText?: TextIndex
 }
 
+/** A delete worked out by `prepareDelete`, applied by `commitDelete`. */
+export interface StagedDelete {
+  removed: { id: number; doc: Doc }[]
+  /** Per top-level attribute, how many removed documents hold it. */
+  fieldCounts: Map<string, number>
+  /** Puts the field indexes' arrays without the removed ids in place. */
+  applyFields: () => void
+  /** The field indexes the arrays were built from. */
+  fields: FieldIndexes
+}
+
 export class IndexState {
   /** Changes only when the index is renamed or swapped (a `swapIndexes` command). */
   uid: string
@@ -280,6 +291,13 @@ export class IndexState {
   vectorsDrainable(): boolean {
     for (const index of this.#vectors.values()) if (!index.held && index.backlog > 0) return true
     return false
+  }
+
+  /** The queued operations weighed by their dimensions: the floats a search scans exactly. */
+  vectorBacklogFloats(): number {
+    let total = 0
+    for (const index of this.#vectors.values()) total += index.backlogFloats
+    return total
   }
 
   /** Moves queued vector operations into the graphs while `more()` says so; returns the backlog left. */
@@ -714,29 +732,13 @@ export class IndexState {
     }
   }
 
-  /**
-   * Removes the live documents under `ids` from every structure (the field indexes drop them in
-   * one pass per array), then frees their ids unless `free` is false (the caller re-adds
-   * documents under them); returns how many were removed.
-   */
-  #removeAll(ids: ArrayLike<number>, free = true): number {
-    const removed: { id: number; doc: Doc }[] = []
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!
-      const doc = this.#docs.get(id)
-      if (doc === undefined) continue
-      this.#detach(id, doc)
-      removed.push({ id, doc })
-    }
-    if (removed.length === 0) return 0
-    this.#fields.remove(removed)
-    if (free) this.#release(removed.map((entry) => entry.id))
-    return removed.length
-  }
-
   /** Adds `ids` to the free list; the top of the id space that is free is given back. */
   #release(ids: number[]): void {
-    const free = this.#free.concat(ids).sort((a, b) => b - a)
+    // Largest first; a typed array sorts numbers without a comparator call per pair.
+    const merged = new Uint32Array(this.#free.length + ids.length)
+    merged.set(this.#free)
+    merged.set(ids, this.#free.length)
+    const free = Array.from(merged.sort().reverse())
     let top = 0
     while (top < free.length && free[top] === this.#nextId - 1) {
       this.#nextId--
@@ -749,18 +751,23 @@ export class IndexState {
     if (this.#live.capacity > 2 * wanted) this.#resizeLive(wanted)
   }
 
-  /** Drops document `id` from everything but the field indexes (see #removeAll). */
-  #detach(id: number, doc: Doc, text = true): void {
+  /**
+   * Drops document `id` from everything but the field indexes (see `commitDelete`); `distribution`
+   * false leaves the field distribution to the caller.
+   */
+  #detach(id: number, doc: Doc, text = true, distribution = true): void {
     this.#keyToId.delete(this.#keys[id]!)
     this.#docs.delete(id)
     this.#digests.delete(id)
     this.#keys[id] = undefined
     this.#live.delete(id)
     this.#liveCount--
-    for (const field of Object.keys(doc)) {
-      const left = (this.#fieldDistribution.get(field) ?? 1) - 1
-      if (left === 0) this.#fieldDistribution.delete(field)
-      else this.#fieldDistribution.set(field, left)
+    if (distribution) {
+      for (const field of Object.keys(doc)) {
+        const left = (this.#fieldDistribution.get(field) ?? 1) - 1
+        if (left === 0) this.#fieldDistribution.delete(field)
+        else this.#fieldDistribution.set(field, left)
+      }
     }
     if (text) this.#text.remove(id)
     const vectors = doc[VECTORS_FIELD]
@@ -781,18 +788,54 @@ export class IndexState {
     this.#vectors.get(name)!.addBatch(Uint32Array.from(ids), flat)
   }
 
-  /** Deletes the documents with these keys; returns how many existed. */
-  deleteKeys(keys: readonly string[]): number {
+  /** The ids of the documents with these keys, once each. */
+  idsOfKeys(keys: readonly string[]): number[] {
     const ids = new Set<number>()
     for (const key of keys) {
       const id = this.#keyToId.get(key)
       if (id !== undefined) ids.add(id)
     }
-    return this.#removeAll([...ids])
+    return [...ids]
   }
 
-  deleteIds(ids: ArrayLike<number>): number {
-    return this.#removeAll([...new Set(Array.from(ids))])
+  /**
+   * A delete of the documents under `ids` (each once), worked out ahead of `commitDelete` with
+   * `pause` between chunks, changing nothing a reader sees: the removed documents, their
+   * attributes' counts and the field indexes' arrays without them. `commitDelete` then removes
+   * them in one synchronous step that reads no document's values (issue 24: a delete of 60k
+   * documents held the event loop about 300 ms in one step).
+   */
+  prepareDelete(ids: readonly number[], pause: (() => Promise<void>) | undefined): Promise<StagedDelete> {
+    return runInSlices(this.#stageDelete(ids), pause)
+  }
+
+  *#stageDelete(ids: readonly number[]): Steps<StagedDelete> {
+    const removed: { id: number; doc: Doc }[] = []
+    const fieldCounts = new Map<string, number>()
+    for (let i = 0; i < ids.length; i++) {
+      if ((i + 1) % PLAN_CHUNK === 0) yield
+      const doc = this.#docs.get(ids[i]!)
+      if (doc === undefined) continue
+      removed.push({ id: ids[i]!, doc })
+      for (const field of Object.keys(doc)) fieldCounts.set(field, (fieldCounts.get(field) ?? 0) + 1)
+    }
+    const applyFields = yield* this.#fields.planRemove(removed, PLAN_CHUNK)
+    return { removed, fieldCounts, applyFields, fields: this.#fields }
+  }
+
+  /** Removes what `prepareDelete` staged (nothing changed in between); returns how many. */
+  commitDelete(staged: StagedDelete): number {
+    if (staged.fields !== this.#fields) throw new Error('commitDelete after the field indexes changed')
+    const { removed } = staged
+    for (const { id, doc } of removed) this.#detach(id, doc, true, false)
+    for (const [field, count] of staged.fieldCounts) {
+      const left = (this.#fieldDistribution.get(field) ?? count) - count
+      if (left <= 0) this.#fieldDistribution.delete(field)
+      else this.#fieldDistribution.set(field, left)
+    }
+    staged.applyFields()
+    if (removed.length > 0) this.#release(removed.map((entry) => entry.id))
+    return removed.length
   }
 
   deleteAllNeeds(): Needs {

@@ -12,6 +12,16 @@
  *     `attributesToSearchOn` (search-refine.ts): checked every 1,024 ranked hits; the hits not
  *     read by then are left out.
  *
+   - ordering by sort keys (a `sort`, or ranking rules without relevance) reads every candidate's
+ *     document for its keys (search-shard.ts, search-shard-refine.ts, `sortRanked`): the deadline
+ *     is checked every `KEYED_ROWS_PER_CHECK` candidates, and the candidates not keyed by then are
+ *     left out (a placeholder search keys its candidates in primary-key order, so it answers the
+ *     first documents by key, ordered).
+ *
+ * Without `searchCutoffMs` (null) nothing is cut: the answer does not depend on the machine's
+ * speed (Meilisearch's null means 1,500 ms; a time limit by default would make results depend
+ * on load, and a sharded answer differ from an unsharded one).
+ *
  * The first slice is always scored, so a search past its deadline still answers its best
  * among those candidates. One slice (one WebAssembly top-k or one graph search) is never
  * interrupted: the cutoff is as fine as a slice.
@@ -23,9 +33,29 @@ import type { TextHits, TextSearchOptions } from './ports.ts'
 export const CUTOFF_SLICE_IDS = 8192
 export const MAX_SLICES = 32
 
+/** Candidates keyed for sorting between two deadline checks. */
+export const KEYED_ROWS_PER_CHECK = 1024
+
 /** When a search that starts now must stop scoring; undefined without a cutoff. */
 export function deadlineOf(cutoffMs: number | null): number | undefined {
   return cutoffMs === null ? undefined : performance.now() + cutoffMs
+}
+
+/**
+ * `key(row, i)` for the rows in order until `deadline` passes, checked every
+ * `KEYED_ROWS_PER_CHECK` rows (the first ones are always keyed): the keyed prefix.
+ */
+export function keyedUntil<R, K>(
+  rows: ArrayLike<R>,
+  key: (row: R, i: number) => K,
+  deadline: number | undefined,
+): K[] {
+  const out: K[] = []
+  for (let i = 0; i < rows.length; i++) {
+    if (i > 0 && i % KEYED_ROWS_PER_CHECK === 0 && pastDeadline(deadline)) break
+    out.push(key(rows[i]!, i))
+  }
+  return out
 }
 
 export function pastDeadline(deadline: number | undefined): boolean {

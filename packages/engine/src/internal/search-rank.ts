@@ -18,7 +18,7 @@ import { valuesAt } from './document-path.ts'
 import { exactNeighbours, MAX_GRAPH_NEIGHBOURS } from './exact-semantic.ts'
 import type { IndexState } from './index-state.ts'
 import type { TextQueryStats } from './ports.ts'
-import { pastDeadline, textSearchUntil } from './search-cutoff.ts'
+import { keyedUntil, pastDeadline, textSearchUntil } from './search-cutoff.ts'
 import type { CheckedSearch, SortRule } from './search-params.ts'
 import { synonymTerms } from './synonyms.ts'
 import { typoBudget, typoExemption } from './typo-policy.ts'
@@ -239,12 +239,14 @@ export function sortRanked(
   ranked: Ranked,
   rules: SortRule[],
   relevanceAt: number | null,
+  deadline?: number,
 ): { order: number[]; scores: number[] | undefined } {
-  const rows = Array.from(ranked.ids, (id, position) => ({
-    id,
-    position,
-    keys: rules.map((rule) => sortKey(state.docAt(id)!, rule)),
-  }))
+  // Past the deadline the ids not keyed yet are left out (search-cutoff.ts).
+  const rows = keyedUntil(
+    ranked.ids,
+    (id, position) => ({ id, position, keys: rules.map((rule) => sortKey(state.docAt(id)!, rule)) }),
+    deadline,
+  )
   const scores = ranked.scores
   const tie = byKey(state)
   rows.sort(

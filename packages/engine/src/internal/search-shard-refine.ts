@@ -33,6 +33,7 @@ import type { IndexState } from './index-state.ts'
 import type { TextQueryStats } from './ports.ts'
 import { hasSyntax, type QuerySyntax, satisfies } from './query-syntax.ts'
 import { folder, heldWordsOf, type QueryWord, queryWords } from './query-words.ts'
+import { keyedUntil } from './search-cutoff.ts'
 import type { CheckedSearch } from './search-params.ts'
 import { compareRanked, type SortKey } from './search-rank.ts'
 import { distinctValues, leadingHeld, wordSequence } from './search-refine.ts'
@@ -171,6 +172,7 @@ export function orderRows(
   rows: RefineRow[],
   sortValues: (id: number) => SortKey[],
   tie: (a: number, b: number) => number,
+  deadline: number | undefined,
 ): RefineRow[] {
   const relevance = (a: RefineRow, b: RefineRow): number =>
     plan.mode === 'keyword'
@@ -178,7 +180,8 @@ export function orderRows(
       : plan.mode === 'semantic'
         ? a.distance! - b.distance!
         : 0
-  const keyed = rows.map((r) => ({ r, values: sortValues(r.id) }))
+  // Past the deadline the rows not keyed yet are left out (search-cutoff.ts).
+  const keyed = keyedUntil(rows, (r) => ({ r, values: sortValues(r.id) }), deadline)
   keyed.sort(
     (a, b) =>
       b.r.bucket - a.r.bucket ||

@@ -35,6 +35,7 @@ import { parseQuerySyntax, type QuerySyntax } from './query-syntax.ts'
 import { folder, queryWords } from './query-words.ts'
 import { detailsLayout, matchDetails } from './ranking-details.ts'
 import { filterDocuments, project, withoutIdleStrategy } from './search.ts'
+import { keyedUntil } from './search-cutoff.ts'
 import { countFacets } from './search-facets.ts'
 import { formatHit } from './search-format.ts'
 import { type CheckedSearch, checkSearch } from './search-params.ts'
@@ -123,7 +124,7 @@ export function searchShard(
   const sortValues = (id: number) => plan.sort.map((rule) => sortKey(state.docAt(id)!, rule))
   const choice =
     plan.refine === null
-      ? plainChoice(state, plan, ranked, allowed, sortValues)
+      ? plainChoice(state, plan, ranked, allowed, sortValues, request.deadline)
       : refinedChoice(state, request, plan, syntax, ranked, global, sortValues, reach)
   const words =
     (request.format === undefined && plan.details === null) || text.trim() === ''
@@ -169,10 +170,11 @@ function plainChoice(
   ranked: Ranked,
   allowed: Bitset | undefined,
   sortValues: (id: number) => SortKey[],
+  deadline: number | undefined,
 ): Choice {
   const matched = plan.facets === null ? undefined : matchedSet(state, plan.mode, ranked.rows, allowed)
   return {
-    rows: pageCandidates(plan, ranked.rows, sortValues, byKey(state)),
+    rows: pageCandidates(plan, ranked.rows, sortValues, byKey(state), deadline),
     documented: undefined,
     facets: matched === undefined ? null : countFacets(state, plan.facets!, matched),
     refinedCount: null,
@@ -195,7 +197,8 @@ function refinedChoice(
   const refine = plan.refine!
   const rows = narrowRows(state, request, plan, syntax, ranked.rows, global, ranked.keywordBest, reach)
   const pageEnd = plan.offset + plan.limit
-  const ordered = plan.mode === 'hybrid' ? rows : orderRows(plan, rows, sortValues, byKey(state))
+  const ordered =
+    plan.mode === 'hybrid' ? rows : orderRows(plan, rows, sortValues, byKey(state), request.deadline)
   if (!mergeNarrows(plan)) {
     const matched = new Bitset(state.live.capacity)
     for (const r of rows) matched.add(r.id)
@@ -288,6 +291,7 @@ function pageCandidates(
   rows: Row[],
   sortValues: (id: number) => SortKey[],
   tie: (a: number, b: number) => number,
+  deadline: number | undefined,
 ): Row[] {
   const pageEnd = plan.offset + plan.limit
   if (plan.mode !== 'hybrid') {
@@ -299,7 +303,8 @@ function pageCandidates(
           : plan.mode === 'semantic'
             ? a.distance! - b.distance!
             : 0
-      const keyed = rows.map((r, position) => ({ r, position, values: sortValues(r.id) }))
+      // Past the deadline the rows not keyed yet are left out (search-cutoff.ts).
+      const keyed = keyedUntil(rows, (r, position) => ({ r, position, values: sortValues(r.id) }), deadline)
       keyed.sort(
         (a, b) =>
           compareRanked(a.values, b.values, plan.sort, plan.relevanceAt, relevance(a.r, b.r)) ||

@@ -91,7 +91,7 @@ function rankedMatches(
   let scores = ranked.scores
   if (request.sort.length > 0 || request.relevanceAt === null) {
     timer?.phase('sort')
-    ;({ order, scores } = sortRanked(state, ranked, request.sort, request.relevanceAt))
+    ;({ order, scores } = sortRanked(state, ranked, request.sort, request.relevanceAt, request.deadline))
   }
   timer?.phase('narrow')
   const words = syntax.text.trim() === '' ? [] : queryWords(state.text, syntax.text, state.settings)

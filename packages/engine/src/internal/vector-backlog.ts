@@ -66,6 +66,11 @@ export class BackloggedVectorIndex implements VectorIndex {
     return this.#held > 0
   }
 
+  /** What one exact scan of the queue costs: its operations times the dimensions (floats). */
+  get backlogFloats(): number {
+    return this.backlog * this.#config.dimensions
+  }
+
   has(id: number): boolean {
     const queued = this.#queued.get(id)
     return queued === undefined ? this.#graph.has(id) : queued.vector !== null
