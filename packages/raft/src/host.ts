@@ -1,3 +1,4 @@
+import { startClock } from './clock.ts'
 import {
   type Message,
   type NodeId,
@@ -130,8 +131,7 @@ export class RaftHost {
   start(): void {
     const tickMs = this.#options.tickMs ?? 100
     if (this.#timer !== null || tickMs === 0) return
-    this.#timer = setInterval(() => this.tick(), tickMs)
-    this.#timer.unref?.()
+    this.#timer = startClock(tickMs, () => this.tick())
   }
 
   /** Stops the clock and every group, fails pending forwards, and closes the groups' storage. */

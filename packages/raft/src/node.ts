@@ -1,3 +1,4 @@
+import { startClock } from './clock.ts'
 import {
   type ConfChange,
   type HardState,
@@ -129,9 +130,13 @@ export class RaftNode {
   #idle: Array<() => void> | null = null
   /** Applied proposals waiting for `Ready.acknowledgedIndex` (follower read leases), in log order. */
   #unacknowledged: Array<{ index: number; waiter: ProposalWaiter; result: unknown }> | null = null
+  /** Reads waiting for a follower read lease (`awaitLeaseRead`). */
+  #leaseWaiters: Set<(ready: boolean) => void> | null = null
   /** Follower read leases: real time of the tick that started the clock check, and ticks since. */
   #clockEpochMs: number | null = null
   #clockTicks = 0
+  /** The member was quiesced when last seen (see `#noteQuiescence`). */
+  #clockQuiet = false
   #savedHard: HardState = { term: 0, vote: null, commit: 0 }
   #latestHard: HardState = { term: 0, vote: null, commit: 0 }
 
@@ -151,8 +156,7 @@ export class RaftNode {
     await this.#options.stateMachine.restore(stored.snapshot.data)
     const tickMs = this.#options.tickMs ?? 100
     if (tickMs > 0) {
-      this.#timer = setInterval(() => this.tick(), tickMs)
-      this.#timer.unref?.()
+      this.#timer = startClock(tickMs, () => this.tick())
     }
     this.#schedule()
   }
@@ -194,11 +198,64 @@ export class RaftNode {
     return this.#clockBehindTicks(performance.now()) <= 1
   }
 
+  /**
+   * Resolves true as soon as `leaseRead()` would answer true here (a follower read lease granted
+   * and its index applied), false when that does not come within `waitMs` or the node stops. It
+   * asks for the lease at once (as `leaseRead()` does): a read that finds its lease lapsed can wait
+   * one round trip to the leader for the renewal instead of reading through the leader.
+   */
+  awaitLeaseRead(waitMs: number): Promise<boolean> {
+    if (this.leaseRead()) return Promise.resolve(true)
+    if (this.#core === null || this.#stopped || this.#config.followerLeaseTicks === 0 || waitMs <= 0)
+      return Promise.resolve(false)
+    return new Promise<boolean>((resolve) => {
+      const waiter = (ready: boolean): void => {
+        clearTimeout(timer)
+        resolve(ready)
+      }
+      const timer = setTimeout(() => {
+        this.#leaseWaiters?.delete(waiter)
+        if (this.#leaseWaiters?.size === 0) this.#leaseWaiters = null
+        resolve(this.leaseRead())
+      }, waitMs)
+      if (this.#leaseWaiters === null) this.#leaseWaiters = new Set()
+      this.#leaseWaiters.add(waiter)
+    })
+  }
+
+  /** Settles the `awaitLeaseRead` waiters once the lease serves reads (or the node stopped). */
+  #releaseLeaseWaiters(core: RaftCore): void {
+    const waiters = this.#leaseWaiters
+    if (waiters === null) return
+    if (!this.#stopped) {
+      const index = core.followerReadIndex()
+      if (index === null || core.log.applied < index) return
+      if (this.#clockBehindTicks(performance.now()) > 1) return
+    }
+    this.#leaseWaiters = null
+    for (const waiter of waiters) waiter(!this.#stopped)
+  }
+
   /** How many ticks this node's clock lags real time since the check started (Infinity: unknown). */
   #clockBehindTicks(nowMs: number): number {
     const tickMs = this.#options.leaseClockMs ?? this.#options.tickMs ?? 100
     if (tickMs <= 0 || this.#clockEpochMs === null) return Number.POSITIVE_INFINITY
     return (nowMs - this.#clockEpochMs) / tickMs - this.#clockTicks
+  }
+
+  /**
+   * A quiesced member's clock stands still (its owner stops ticking it, and it holds no lease):
+   * when it wakes, the check of its clock against real time starts again from then, as at start,
+   * so the pause is not taken for a stalled clock (which would drop the lease it asks for now).
+   */
+  #noteQuiescence(core: RaftCore): void {
+    if (core.quiesced) this.#clockQuiet = true
+    else if (this.#clockQuiet) {
+      this.#clockQuiet = false
+      if (this.#config.followerLeaseTicks === 0) return
+      this.#clockEpochMs = performance.now()
+      this.#clockTicks = 0
+    }
   }
 
   #checkClock(): void {
@@ -368,10 +425,13 @@ export class RaftNode {
     try {
       while (!this.#stopped) {
         this.#feed(core)
+        this.#noteQuiescence(core)
         if (!core.hasReady()) break
         const rd = core.ready()
         await this.#handleReady(core, rd)
+        this.#releaseLeaseWaiters(core)
       }
+      this.#releaseLeaseWaiters(core)
     } finally {
       this.#running = false
       const idle = this.#idle
@@ -611,6 +671,9 @@ export class RaftNode {
     for (const w of waiting?.values() ?? []) w.reject(error)
     for (const p of parked ?? []) p.waiter.reject(error)
     this.#failReads(error)
+    const leaseWaiters = this.#leaseWaiters
+    this.#leaseWaiters = null
+    for (const waiter of leaseWaiters ?? []) waiter(false)
   }
 
   /** Fails the reads waiting for a leadership confirmation or for their index to be applied. */

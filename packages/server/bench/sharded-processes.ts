@@ -293,3 +293,25 @@ export class SearchClient {
     this.#agent.destroy()
   }
 }
+
+/**
+ * The sums of the named counters a node exposes on `/metrics`, keyed `name{labels}` as written
+ * there (every label set of each name).
+ */
+export async function counters(url: string, names: readonly string[]): Promise<Map<string, number>> {
+  const response = await fetch(`${url}/metrics`, {
+    headers: { authorization: `Bearer ${MASTER_KEY}` },
+    signal: AbortSignal.timeout(30_000),
+  })
+  const text = await response.text()
+  if (!response.ok) throw new Error(`GET /metrics: ${response.status} ${text.slice(0, 300)}`)
+  const values = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    const key = line.slice(0, space)
+    if (names.some((name) => key === name || key.startsWith(`${name}{`)))
+      values.set(key, Number(line.slice(space + 1)))
+  }
+  return values
+}
