@@ -1,4 +1,3 @@
-import { startClock } from './clock.ts'
 import {
   type Message,
   type NodeId,
@@ -131,7 +130,8 @@ export class RaftHost {
   start(): void {
     const tickMs = this.#options.tickMs ?? 100
     if (this.#timer !== null || tickMs === 0) return
-    this.#timer = startClock(tickMs, () => this.tick())
+    this.#timer = setInterval(() => this.tick(), tickMs)
+    this.#timer.unref?.()
   }
 
   /** Stops the clock and every group, fails pending forwards, and closes the groups' storage. */

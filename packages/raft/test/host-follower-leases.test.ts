@@ -97,6 +97,27 @@ describe('waiting for a follower read lease', () => {
     c.hold = null
   })
 
+  it('a follower whose ticks each come a little late keeps its lease: the lateness of ticks long past does not add up', async () => {
+    // Nominal 200 ms ticks given every 210 ms: after 20 ticks the clock is a whole tick behind
+    // real time, but within any lease's life (a few ticks) it is a fraction of one.
+    const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: false }, tickMs: 200 })
+    cluster = c
+    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
+    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
+    const follower = ['a', 'b', 'c'].find((id) => id !== c.leaderOf('g')) as string
+    const group = c.host(follower).group('g')
+    await c.tickUntil(() => group?.leaseRead() === true, 30)
+    const started = performance.now()
+    const lapsed: number[] = []
+    for (let tick = 1; tick <= 30; tick++) {
+      const due = started + tick * 210
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())))
+      await c.tick()
+      if (group?.leaseRead() !== true) lapsed.push(tick)
+    }
+    expect(lapsed).toEqual([])
+  })
+
   it('a follower woken from quiescence after a long pause keeps the lease it asks for as ticks resume', async () => {
     // Nominal 200 ms ticks given by hand: the quiet second is no stalled clock, the group was asleep.
     const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: true }, tickMs: 200 })

@@ -35,9 +35,14 @@ export async function startShoal(
   args: readonly string[],
   clustered: boolean,
 ): Promise<ShoalProcess> {
+  // SHARDED_CPU_PROF=<dir>: each process writes a V8 CPU profile there when it stops.
+  const profile = process.env.SHARDED_CPU_PROF
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...(profile === undefined || profile === ''
+        ? []
+        : ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-name', `${name}.cpuprofile`]),
       CLI,
       'start',
       '--data-dir',
