@@ -40,7 +40,10 @@ import {
  * - search: held-out known-item queries one after another over one keep-alive connection, p50 and
  *   p99, single node and each shard count taking turns, rounds alternating which goes first and
  *   which cluster node coordinates; per-round ratios reported as median (min–max).
- * Only the HTTP API is used, so the figures do not depend on how the cluster merges.
+ * Only the HTTP API is used, so the figures do not depend on how the cluster merges; around each
+ * timed cluster pass the coordinator's `/metrics` counters say how its searches were read (in one
+ * local pass or through the shards, and why not locally), logged per pass and recorded as
+ * `search-<target>-local-share`. SHARDED_CPU_PROF=<dir> has every process write a CPU profile.
  */
 
 const SAMPLE = fileURLToPath(new URL('../data/sample-packages.json', import.meta.url))
