@@ -45,7 +45,7 @@ export interface RaftNodeOptions {
    * Milliseconds between two `tick()` calls when the owner runs the clock
    * (`tickMs` 0): with follower read leases (`RaftConfig.followerLeaseTicks`)
    * the node compares its ticks with real time and drops the lease when they
-   * fall more than one tick behind (`RaftCore.clockSlipped`), and serves no
+   * fall more than one tick behind over a lease's life (`RaftCore.clockSlipped`), and serves no
    * local read while they are. Without it (and with `tickMs` 0) no local read
    * is ever served. @defaultValue `tickMs`
    */
@@ -135,9 +135,15 @@ export class RaftNode {
   #idle: Array<() => void> | null = null
   /** Applied proposals waiting for `Ready.acknowledgedIndex` (follower read leases), in log order. */
   #unacknowledged: Array<{ index: number; waiter: ProposalWaiter; result: unknown }> | null = null
-  /** Follower read leases: real time of the tick that started the clock check, and ticks since. */
-  #clockEpochMs: number | null = null
-  #clockTicks = 0
+  /** Reads waiting for a follower read lease (`awaitLeaseRead`). */
+  #leaseWaiters: Set<(ready: boolean) => void> | null = null
+  /**
+   * Follower read leases: the real times of this node's last ticks, oldest first (the last is the
+   * current tick); empty until the first tick, or since the clock last slipped.
+   */
+  #tickTimes: number[] = []
+  /** The member was quiesced when last seen (see `#noteQuiescence`). */
+  #clockQuiet = false
   #savedHard: HardState = { term: 0, vote: null, commit: 0 }
   #latestHard: HardState = { term: 0, vote: null, commit: 0 }
 
@@ -200,25 +206,86 @@ export class RaftNode {
     return this.#clockBehindTicks(performance.now()) <= 1
   }
 
-  /** How many ticks this node's clock lags real time since the check started (Infinity: unknown). */
+  /**
+   * Resolves true as soon as `leaseRead()` would answer true here (a follower read lease granted
+   * and its index applied), false when that does not come within `waitMs` or the node stops. It
+   * asks for the lease at once (as `leaseRead()` does): a read that finds its lease lapsed can wait
+   * one round trip to the leader for the renewal instead of reading through the leader.
+   */
+  awaitLeaseRead(waitMs: number): Promise<boolean> {
+    if (this.leaseRead()) return Promise.resolve(true)
+    if (this.#core === null || this.#stopped || this.#config.followerLeaseTicks === 0 || waitMs <= 0)
+      return Promise.resolve(false)
+    return new Promise<boolean>((resolve) => {
+      const waiter = (ready: boolean): void => {
+        clearTimeout(timer)
+        resolve(ready)
+      }
+      const timer = setTimeout(() => {
+        this.#leaseWaiters?.delete(waiter)
+        if (this.#leaseWaiters?.size === 0) this.#leaseWaiters = null
+        resolve(this.leaseRead())
+      }, waitMs)
+      if (this.#leaseWaiters === null) this.#leaseWaiters = new Set()
+      this.#leaseWaiters.add(waiter)
+    })
+  }
+
+  /** Settles the `awaitLeaseRead` waiters once the lease serves reads (or the node stopped). */
+  #releaseLeaseWaiters(core: RaftCore): void {
+    const waiters = this.#leaseWaiters
+    if (waiters === null) return
+    if (!this.#stopped) {
+      const index = core.followerReadIndex()
+      if (index === null || core.log.applied < index) return
+      if (this.#clockBehindTicks(performance.now()) > 1) return
+    }
+    this.#leaseWaiters = null
+    for (const waiter of waiters) waiter(!this.#stopped)
+  }
+
+  /**
+   * How many ticks this node's clock lags real time (Infinity: unknown): the most, over the ticks
+   * it remembers, that real time since one of them exceeds the ticks counted since. Only the last
+   * `followerLeaseTicks + 2` ticks are remembered, which a lease's life never outlasts (it runs
+   * from the tick it was asked at): a repeating timer re-armed from each late run lags a little
+   * more with every tick, and over a whole run of the process that adds up to a tick behind within
+   * seconds on a busy machine, which says nothing about the lease held now.
+   */
   #clockBehindTicks(nowMs: number): number {
     const tickMs = this.#options.leaseClockMs ?? this.#options.tickMs ?? 100
-    if (tickMs <= 0 || this.#clockEpochMs === null) return Number.POSITIVE_INFINITY
-    return (nowMs - this.#clockEpochMs) / tickMs - this.#clockTicks
+    const times = this.#tickTimes
+    if (tickMs <= 0 || times.length === 0) return Number.POSITIVE_INFINITY
+    let behind = Number.NEGATIVE_INFINITY
+    for (let i = 0; i < times.length; i++)
+      behind = Math.max(behind, (nowMs - (times[i] as number)) / tickMs - (times.length - 1 - i))
+    return behind
+  }
+
+  /**
+   * A quiesced member's clock stands still (its owner stops ticking it, and it holds no lease):
+   * when it wakes, the check of its clock against real time starts again from then, as at a tick,
+   * so the pause is not taken for a stalled clock (which would drop the lease it asks for now).
+   */
+  #noteQuiescence(core: RaftCore): void {
+    if (core.quiesced) this.#clockQuiet = true
+    else if (this.#clockQuiet) {
+      this.#clockQuiet = false
+      if (this.#config.followerLeaseTicks === 0) return
+      this.#tickTimes = [performance.now()]
+    }
   }
 
   #checkClock(): void {
     if (this.#config.followerLeaseTicks === 0) return
     const now = performance.now()
-    if (this.#clockEpochMs !== null) {
-      this.#clockTicks++
-      const behind = this.#clockBehindTicks(now)
-      // Ticks ahead of real time (an owner ticking by hand) are no credit against a later stall.
-      if (behind >= 0 && behind <= 1) return
-      if (behind > 1) this.#act((core) => core.clockSlipped())
+    const times = this.#tickTimes
+    times.push(now)
+    if (times.length > this.#config.followerLeaseTicks + 2) times.shift()
+    if (times.length > 1 && this.#clockBehindTicks(now) > 1) {
+      this.#act((core) => core.clockSlipped())
+      this.#tickTimes = [now]
     }
-    this.#clockEpochMs = now
-    this.#clockTicks = 0
   }
 
   /** Delivers a message from the transport. */
@@ -374,10 +441,13 @@ export class RaftNode {
     try {
       while (!this.#stopped) {
         this.#feed(core)
+        this.#noteQuiescence(core)
         if (!core.hasReady()) break
         const rd = core.ready()
         await this.#handleReady(core, rd)
+        this.#releaseLeaseWaiters(core)
       }
+      this.#releaseLeaseWaiters(core)
     } finally {
       this.#running = false
       const idle = this.#idle
@@ -618,6 +688,9 @@ export class RaftNode {
     for (const w of waiting?.values() ?? []) w.reject(error)
     for (const p of parked ?? []) p.waiter.reject(error)
     this.#failReads(error)
+    const leaseWaiters = this.#leaseWaiters
+    this.#leaseWaiters = null
+    for (const waiter of leaseWaiters ?? []) waiter(false)
   }
 
   /** Fails the reads waiting for a leadership confirmation or for their index to be applied. */

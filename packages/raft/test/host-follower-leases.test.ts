@@ -63,3 +63,75 @@ describe('follower read leases per group', () => {
     await c.tickUntil(() => group?.leaseRead() === true, 30)
   })
 })
+
+describe('waiting for a follower read lease', () => {
+  it('awaitLeaseRead asks for a lapsed lease and resolves once it is granted, without a tick', async () => {
+    const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: false }, tickMs: 60_000 })
+    cluster = c
+    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
+    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
+    const follower = ['a', 'b', 'c'].find((id) => id !== c.leaderOf('g')) as string
+    const group = c.host(follower).group('g')
+    await c.tickUntil(() => group?.leaseRead() === true, 30)
+    // No reads for longer than a lease: it lapses and is not renewed.
+    await c.tick(12)
+    expect(group?.status().followerLease).toBeNull()
+    // The messages flow without ticks (the in-memory network delivers them as they are sent).
+    expect(await group?.awaitLeaseRead(5_000)).toBe(true)
+    expect(group?.leaseRead()).toBe(true)
+  })
+
+  it('awaitLeaseRead answers false when no lease comes in time, and on the leader', async () => {
+    const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: false }, tickMs: 60_000 })
+    cluster = c
+    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
+    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
+    const leader = c.leaderOf('g') as string
+    expect(await c.host(leader).group('g')?.awaitLeaseRead(20)).toBe(false)
+    // The leader's answers are held back: the follower's request is never granted.
+    const follower = ['a', 'b', 'c'].find((id) => id !== leader) as string
+    c.hold = () => true
+    const started = performance.now()
+    expect(await c.host(follower).group('g')?.awaitLeaseRead(50)).toBe(false)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45)
+    c.hold = null
+  })
+
+  it('a follower whose ticks each come a little late keeps its lease: the lateness of ticks long past does not add up', async () => {
+    // Nominal 200 ms ticks given every 210 ms: after 20 ticks the clock is a whole tick behind
+    // real time, but within any lease's life (a few ticks) it is a fraction of one.
+    const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: false }, tickMs: 200 })
+    cluster = c
+    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
+    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
+    const follower = ['a', 'b', 'c'].find((id) => id !== c.leaderOf('g')) as string
+    const group = c.host(follower).group('g')
+    await c.tickUntil(() => group?.leaseRead() === true, 30)
+    const started = performance.now()
+    const lapsed: number[] = []
+    for (let tick = 1; tick <= 30; tick++) {
+      const due = started + tick * 210
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())))
+      await c.tick()
+      if (group?.leaseRead() !== true) lapsed.push(tick)
+    }
+    expect(lapsed).toEqual([])
+  })
+
+  it('a follower woken from quiescence after a long pause keeps the lease it asks for as ticks resume', async () => {
+    // Nominal 200 ms ticks given by hand: the quiet second is no stalled clock, the group was asleep.
+    const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: true }, tickMs: 200 })
+    cluster = c
+    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
+    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
+    const follower = ['a', 'b', 'c'].find((id) => id !== c.leaderOf('g')) as string
+    const group = c.host(follower).group('g')
+    await c.tickUntil(() => group?.quiesced === true, 100)
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect(await group?.awaitLeaseRead(5_000)).toBe(true)
+    for (let i = 0; i < 3; i++) {
+      await c.tick()
+      expect(group?.leaseRead(), `tick ${i + 1} after waking`).toBe(true)
+    }
+  })
+})

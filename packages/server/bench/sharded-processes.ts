@@ -35,9 +35,14 @@ export async function startShoal(
   args: readonly string[],
   clustered: boolean,
 ): Promise<ShoalProcess> {
+  // SHARDED_CPU_PROF=<dir>: each process writes a V8 CPU profile there when it stops.
+  const profile = process.env.SHARDED_CPU_PROF
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...(profile === undefined || profile === ''
+        ? []
+        : ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-name', `${name}.cpuprofile`]),
       CLI,
       'start',
       '--data-dir',
@@ -292,4 +297,26 @@ export class SearchClient {
   close(): void {
     this.#agent.destroy()
   }
+}
+
+/**
+ * The sums of the named counters a node exposes on `/metrics`, keyed `name{labels}` as written
+ * there (every label set of each name).
+ */
+export async function counters(url: string, names: readonly string[]): Promise<Map<string, number>> {
+  const response = await fetch(`${url}/metrics`, {
+    headers: { authorization: `Bearer ${MASTER_KEY}` },
+    signal: AbortSignal.timeout(30_000),
+  })
+  const text = await response.text()
+  if (!response.ok) throw new Error(`GET /metrics: ${response.status} ${text.slice(0, 300)}`)
+  const values = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    const key = line.slice(0, space)
+    if (names.some((name) => key === name || key.startsWith(`${name}{`)))
+      values.set(key, Number(line.slice(space + 1)))
+  }
+  return values
 }

@@ -21,6 +21,7 @@ import {
   mergeRuns,
 } from './sharded-indexing.ts'
 import {
+  counters,
   SearchClient,
   type ShoalProcess,
   serverErrors,
@@ -39,7 +40,10 @@ import {
  * - search: held-out known-item queries one after another over one keep-alive connection, p50 and
  *   p99, single node and each shard count taking turns, rounds alternating which goes first and
  *   which cluster node coordinates; per-round ratios reported as median (min–max).
- * Only the HTTP API is used, so the figures do not depend on how the cluster merges.
+ * Only the HTTP API is used, so the figures do not depend on how the cluster merges; around each
+ * timed cluster pass the coordinator's `/metrics` counters say how its searches were read (in one
+ * local pass or through the shards, and why not locally), logged per pass and recorded as
+ * `search-<target>-local-share`. SHARDED_CPU_PROF=<dir> has every process write a CPU profile.
  */
 
 const SAMPLE = fileURLToPath(new URL('../data/sample-packages.json', import.meta.url))
@@ -148,6 +152,23 @@ async function searchPass(
   }
   latencies.sort((a, b) => a - b)
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), hit10: hits / queries.length }
+}
+
+/** The coordinator's counters of how sharded searches were read (docs/distributed-search.md). */
+const PATH_COUNTERS = [
+  'shoal_sharded_searches_total',
+  'shoal_sharded_search_local_declined_total',
+  'shoal_shard_strong_reads_total',
+]
+
+/** The counters that moved between two scrapes, as `name{labels} +n` (short names). */
+function movedCounters(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  const moved = new Map<string, number>()
+  for (const [key, value] of after) {
+    const delta = value - (before.get(key) ?? 0)
+    if (delta > 0) moved.set(key.replace(/^shoal_/, '').replace(/_total/, ''), delta)
+  }
+  return moved
 }
 
 interface Target {
@@ -311,16 +332,30 @@ export default defineSuite({
           await searchPass(client, target.url(node), tuning, target.extra)
 
       const passes = new Map<string, { single: Pass; cluster: Pass }[]>()
+      const paths = new Map<string, Map<string, number>>()
       for (let round = 0; round < plan.rounds; round++) {
         for (const target of targets) {
           const singleFirst = round % 2 === 0
+          const coordinator = cluster[round % cluster.length]!
           let singlePass: Pass
           let clusterPass: Pass
+          const clusterSide = async () => {
+            const before = await counters(coordinator.url, PATH_COUNTERS)
+            const pass = await searchPass(client, target.url(round), heldOut, target.extra)
+            const moved = movedCounters(before, await counters(coordinator.url, PATH_COUNTERS))
+            const sums = paths.get(target.label) ?? new Map<string, number>()
+            for (const [key, n] of moved) sums.set(key, (sums.get(key) ?? 0) + n)
+            paths.set(target.label, sums)
+            ctx.log(
+              `round ${round + 1} ${target.label} via ${coordinator.name}: ${[...moved].map(([k, n]) => `${k} ${n}`).join(', ')}`,
+            )
+            return pass
+          }
           if (singleFirst) {
             singlePass = await searchPass(client, singleUrl, heldOut)
-            clusterPass = await searchPass(client, target.url(round), heldOut, target.extra)
+            clusterPass = await clusterSide()
           } else {
-            clusterPass = await searchPass(client, target.url(round), heldOut, target.extra)
+            clusterPass = await clusterSide()
             singlePass = await searchPass(client, singleUrl, heldOut)
           }
           passes.set(target.label, [
@@ -334,6 +369,20 @@ export default defineSuite({
         }
       }
       for (const target of targets) {
+        // How the coordinators read the timed searches: in one local pass or through the shards.
+        const sums = paths.get(target.label) ?? new Map<string, number>()
+        const searches = [...sums].filter(([key]) => key.startsWith('sharded_searches'))
+        const total = searches.reduce((sum, [, n]) => sum + n, 0)
+        const local = searches
+          .filter(([key]) => key.includes('path="local"'))
+          .reduce((sum, [, n]) => sum + n, 0)
+        if (total > 0)
+          ctx.record({
+            name: `search-${target.label}-local-share`,
+            metric: 'share',
+            value: local / total,
+            unit: 'fraction',
+          })
         const list = passes.get(target.label) ?? []
         const add = (name: string, metric: string, values: number[], unit: string) =>
           ctx.record({ name, metric, value: median(values), unit })

@@ -1,6 +1,8 @@
 import type { ClusterNode, ShardHosting } from '@shoal/cluster'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { catchingUpRefusals, shardReadHedges, strongShardReads } from './shard-rpc.ts'
+import { shardedReadPaths } from './sharded-search.ts'
+import { localPassDeclines } from './sharded-search-local.ts'
 
 /**
  * Metrics of shard replication and replica moves, read at scrape time:
@@ -17,6 +19,11 @@ import { catchingUpRefusals, shardReadHedges, strongShardReads } from './shard-r
  * - `shoal_shard_strong_reads_total{served}`: strong (read-your-writes) shard reads this node
  *   coordinated, answered by its own replica under a follower read lease (`local`), by itself as
  *   the shard leader (`leader_here`), or sent to the shard leader on another node (`leader`);
+ * - `shoal_sharded_searches_total{consistency,path}`: searches (and facet searches) of sharded
+ *   indexes this node coordinated, by read consistency (`strong`, `eventual`), read in one pass
+ *   from its own replicas (`local`) or through the shards (`shards`);
+ * - `shoal_sharded_search_local_declined_total{reason}`: why a search through a node holding a
+ *   replica of every shard did not read them in one pass (sharded-search-local.ts);
  * - `shoal_shard_read_leases_total{event}`: follower read leases the shard groups led here
  *   granted, and records of them that ran out (summed over the groups hosted now).
  */
@@ -116,6 +123,33 @@ export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, r
       this.inc({ served: 'local' }, reads.local)
       this.inc({ served: 'leader_here' }, reads.ownLeader)
       this.inc({ served: 'leader' }, reads.remote)
+    },
+  })
+  new Counter({
+    name: 'shoal_sharded_searches_total',
+    help: 'Searches of sharded indexes coordinated here, by consistency, read in one pass from replicas here (local) or through the shards (shards)',
+    labelNames: ['consistency', 'path'] as const,
+    registers,
+    collect() {
+      this.reset()
+      const paths = shardedReadPaths()
+      for (const [mode, consistency] of [
+        ['leader', 'strong'],
+        ['eventual', 'eventual'],
+      ] as const) {
+        this.inc({ consistency, path: 'local' }, paths[mode].local)
+        this.inc({ consistency, path: 'shards' }, paths[mode].remote)
+      }
+    },
+  })
+  new Counter({
+    name: 'shoal_sharded_search_local_declined_total',
+    help: 'Searches through a node that did not read its replicas in one pass, by reason: no replica here of a shard, no follower read lease, replica catching up, leadership unconfirmed, other',
+    labelNames: ['reason'] as const,
+    registers,
+    collect() {
+      this.reset()
+      for (const [reason, count] of Object.entries(localPassDeclines())) this.inc({ reason }, count)
     },
   })
   new Counter({

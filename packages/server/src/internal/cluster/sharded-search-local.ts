@@ -38,6 +38,13 @@ export interface LocalPass {
   readonly lags: readonly number[]
 }
 
+/**
+ * How long a strong read waits for a lapsed follower read lease to be granted again before it
+ * reads through the shard leaders instead: a grant takes one round trip to the leader, so a longer
+ * wait means the leader does not grant (it is losing its own lease, handing leadership over).
+ */
+const LEASE_WAIT_MS = 50
+
 export async function localPass(
   engine: ClusterEngine,
   uid: string,
@@ -49,39 +56,43 @@ export async function localPass(
   const { node, hosting } = engine
   const targets = shardTargets(node, uid)
   const host = node.host
-  if (targets.length === 0 || host === undefined || host === null) return undefined
+  if (targets.length === 0 || host === undefined || host === null) return declined('no_replica')
   const replicas: { raft: RaftNode; machine: EngineShardMachine; name: string }[] = []
   for (const target of targets) {
     const raft = target.holders.includes(node.nodeId) ? host.group(target.group) : undefined
     const machine = hosting.machine(target.group) as EngineShardMachine | undefined
-    if (raft === undefined || machine === undefined) return undefined
+    if (raft === undefined || machine === undefined) return declined('no_replica')
     replicas.push({ raft, machine, name: target.name })
   }
-  // Shards led here confirm their leadership first (ReadIndex, or the leader's lease).
+  // Shards led here confirm their leadership first (ReadIndex, or the leader's lease); followers
+  // whose read lease lapsed (no reads for a while, a slow tick) ask for it again and wait for the
+  // grant, one round trip to their leader, which a read through that leader would cost as well.
   const led = mode === 'leader' ? replicas.filter(({ raft }) => raft.isLeader) : []
   if (mode === 'leader') {
+    const lapsed = replicas.filter(({ raft }) => !raft.isLeader && !raft.leaseRead())
     try {
-      await Promise.all(
-        led.map(({ raft }) => {
+      await Promise.all([
+        ...led.map(({ raft }) => {
           raft.wake()
           return raft.read({ signal: AbortSignal.timeout(2_000) })
         }),
-      )
+        ...lapsed.map(({ raft }) => raft.awaitLeaseRead(LEASE_WAIT_MS)),
+      ])
     } catch {
-      return undefined
+      return declined('leader_unconfirmed')
     }
   }
   // From here on, one synchronous turn: no apply or tick comes in between.
   let leased = 0
   for (const { raft, machine } of replicas) {
     if (mode === 'eventual') {
-      if (!machine.readGate.ready(raft.status())) return undefined
+      if (!machine.readGate.ready(raft.status())) return declined('catching_up')
     } else if (!raft.isLeader) {
-      if (!raft.leaseRead()) return undefined
+      if (!raft.leaseRead()) return declined('no_lease')
       leased++
     } else if (!led.some((confirmed) => confirmed.raft === raft)) {
       // Became leader during the confirmations above: not confirmed, and perhaps not caught up.
-      return undefined
+      return declined('leader_unconfirmed')
     }
   }
   try {
@@ -91,10 +102,10 @@ export async function localPass(
       targets.map((target) => target.shard),
       params,
     )
-    if (context === undefined) return undefined
+    if (context === undefined) return declined('other')
     const at = new Map(targets.map((target, i) => [target.shard, i]))
     const positions = searched.map((shard) => at.get(shard))
-    if (positions.some((i) => i === undefined)) return undefined
+    if (positions.some((i) => i === undefined)) return declined('other')
     const parts = phase2(
       positions.map((i) => indexes[i!]!),
       context.context,
@@ -106,8 +117,33 @@ export async function localPass(
     })
     return { parts, shards: searched, documentCounts: context.documentCounts, lags }
   } catch {
-    return undefined
+    return declined('other')
   }
+}
+
+/**
+ * Why a local pass was not made: no replica here of some shard, a follower replica without a
+ * valid read lease (strong reads), a replica still catching up after it opened (eventual reads),
+ * a shard leader here that could not confirm its leadership, or anything else.
+ */
+export type LocalPassDecline = 'no_replica' | 'no_lease' | 'catching_up' | 'leader_unconfirmed' | 'other'
+
+const DECLINES: Record<LocalPassDecline, number> = {
+  no_replica: 0,
+  no_lease: 0,
+  catching_up: 0,
+  leader_unconfirmed: 0,
+  other: 0,
+}
+
+function declined(reason: LocalPassDecline): undefined {
+  DECLINES[reason]++
+  return undefined
+}
+
+/** How many local passes were declined here, by reason (`shoal_sharded_search_local_declined_total`). */
+export function localPassDeclines(): Readonly<Record<LocalPassDecline, number>> {
+  return DECLINES
 }
 
 /**

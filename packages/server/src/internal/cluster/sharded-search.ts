@@ -137,8 +137,12 @@ export async function gatherShards<R extends object>(
   const pruning = prunedShards(engine, uid, params)
   if (local !== undefined) {
     const done = await mergedLocally(engine, uid, params, mode, pruning.searched, local, merge)
-    if (done !== undefined) return done
+    if (done !== undefined) {
+      READ_PATHS[mode].local++
+      return done
+    }
   }
+  READ_PATHS[mode].remote++
   const key = cacheKey(engine, uid, withoutDetails(params))
   // The shards pruned from phase 2 cannot confirm their statistics' version: read them fresh.
   const pruned = pruning.searched.length < pruning.total
@@ -242,6 +246,17 @@ async function mergedLocally<R extends object>(
   }
   if (mode !== 'eventual') return result
   return { ...result, replicaLag: lagOf(pass.shards.map((shard, i) => ({ shard, lag: pass.lags[i]! }))) }
+}
+
+/** Sharded reads coordinated here, by read mode: in one local pass, or through the shards. */
+const READ_PATHS = {
+  leader: { local: 0, remote: 0 },
+  eventual: { local: 0, remote: 0 },
+}
+
+/** How many sharded reads went which way here (`shoal_sharded_searches_total`). */
+export function shardedReadPaths(): Readonly<typeof READ_PATHS> {
+  return READ_PATHS
 }
 
 /** The shards phase 2 asks: all, or those a filter on the shard key leaves (never none). */
