@@ -433,7 +433,12 @@ async function moveRound(
     const old = holders.find((id) => id !== coordinator.nodeId && id !== view.shards[0]?.leader) ?? holders[0]
     reason = 'replace'
     const started = performance.now()
-    await ok(coordinator, 'POST', '/admin/cluster/replace', { old, new: newcomer.nodeId })
+    // The coordinator may list the newcomer active before its failure detector has heard from it
+    // (`the new node … must be an active, live member`): the replace is asked again until taken.
+    await until('the replace taken', 30_000, async () => {
+      await ok(coordinator, 'POST', '/admin/cluster/replace', { old, new: newcomer.nodeId })
+      return true
+    })
     seen.start = started
     try {
       await until(
