@@ -674,6 +674,7 @@ export class RaftCore {
           this.#config.checkQuorum &&
           this.#leader !== null &&
           this.#electionElapsed < this.#config.electionTicks &&
+          this.#silentTicks < this.#config.electionTicks &&
           !this.#lostLeader()
         if (inLease && !m.transfer) return false
         if (m.pre) return true
@@ -856,13 +857,14 @@ export class RaftCore {
       this.#dropLease()
       // It heard no leader for an election timeout: a leader it does not know
       // (its configuration may lag) must be heard, and wakes it.
-      this.#silentTicks = this.#config.electionTicks
-      // Nor does it hold to the leader it followed any more. Its clock stands still
-      // while quiesced and each wake restarts it, so leader stickiness (thesis §4.2.3)
+      // Nor does it hold to the leader it followed against campaigns any more (the
+      // stickiness check below reads #silentTicks): its clock stands still while
+      // quiesced and each wake restarts it, so leader stickiness (thesis §4.2.3)
       // would otherwise refuse every vote for ever: a learner promoted while cut off,
       // whose leader then removed itself, is the remaining voter's only possible
-      // majority, and it never campaigns itself.
-      this.#leader = null
+      // majority, and it never campaigns itself. It still names that leader until it
+      // hears of another (a learner of an idle, quiesced group keeps knowing it).
+      this.#silentTicks = this.#config.electionTicks
       return
     }
     if (this.#promotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {
