@@ -182,7 +182,7 @@ export default defineSuite({
     'Raft: example KV (3 processes, WAL fsync always) vs etcd (3 members), both clients pinned to the leader, alternating rounds, same failover probe, Go-client control',
   async run(ctx) {
     recordMachineLoad(ctx, 'start')
-    const rounds = ctx.rounds
+    const rounds = ctx.smoke ? 2 : ctx.rounds
     const durationMs = ctx.smoke ? 300 : 3000
     const version = etcdVersion()
     if (version === null) {

@@ -64,10 +64,10 @@ const FULL: Plan = {
   stallMs: 240_000,
 }
 const SMOKE: Plan = {
-  failoverRounds: 5,
+  failoverRounds: 2,
   moveDocs: 1_000,
   loadBatch: 500,
-  moveRounds: 5,
+  moveRounds: 2,
   baselineMs: 1_000,
   stallMs: 120_000,
 }

@@ -51,7 +51,7 @@ export default defineSuite({
     'Raft KV example, 3 processes, fsync always: member transport libp2p (pnet + Noise + Yamux) vs raw TCP framing, same run',
   async run(ctx) {
     recordMachineLoad(ctx, 'start')
-    const rounds = ctx.rounds
+    const rounds = ctx.smoke ? 2 : ctx.rounds
     const durationMs = ctx.smoke ? 300 : 3000
     const systems: Kv[] = []
     try {
