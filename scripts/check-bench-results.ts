@@ -33,11 +33,9 @@ const NOT_RERUN: Record<string, string> = {
   'cluster-idle':
     'idle windows now in rounds (CPU from every thread’s schedstat), ratios with their spread; committed results of 2026-12-07 02:48 predate that',
   'raft-host-idle': 'idle windows now in rounds, ratios with their spread; committed results predate that',
-  raft: 'ratios now recorded with their spread in one result; committed results of 2026-12-07 20:04 predate that',
   'raft-libp2p':
     'ratios now recorded with their spread in one result; committed results of 2026-12-07 20:08 predate that',
   failover: 'failover and move ratios now per round (5 rounds); committed results predate that',
-  sharded: 'indexing now runs in rounds; committed results predate that and the follower read leases',
 }
 
 interface Result {
