@@ -30,8 +30,6 @@ const PENDING: Record<string, string> = {}
  * are still checked.
  */
 const NOT_RERUN: Record<string, string> = {
-  'cluster-idle':
-    'idle windows now in rounds (CPU from every thread’s schedstat), ratios with their spread; committed results of 2026-12-07 02:48 predate that',
   'raft-host-idle': 'idle windows now in rounds, ratios with their spread; committed results predate that',
   'raft-libp2p':
     'ratios now recorded with their spread in one result; committed results of 2026-12-07 20:08 predate that',
