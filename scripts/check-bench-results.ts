@@ -31,9 +31,6 @@ const PENDING: Record<string, string> = {}
  */
 const NOT_RERUN: Record<string, string> = {
   'raft-host-idle': 'idle windows now in rounds, ratios with their spread; committed results predate that',
-  'raft-libp2p':
-    'ratios now recorded with their spread in one result; committed results of 2026-12-07 20:08 predate that',
-  failover: 'failover and move ratios now per round (5 rounds); committed results predate that',
 }
 
 interface Result {
