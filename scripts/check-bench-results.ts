@@ -29,9 +29,7 @@ const PENDING: Record<string, string> = {}
  * before them and not yet re-run (a full run is long on a shared machine). Their smoke results
  * are still checked.
  */
-const NOT_RERUN: Record<string, string> = {
-  'raft-host-idle': 'idle windows now in rounds, ratios with their spread; committed results predate that',
-}
+const NOT_RERUN: Record<string, string> = {}
 
 interface Result {
   name?: unknown
