@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { shardField } from '@shoal/cluster'
 import type { Command } from '@shoal/engine'
@@ -7,18 +6,14 @@ import type { Logger } from 'pino'
 import { parseHttpAddr, type ServerConfig } from '../config.ts'
 import { P2PNode, type PeerAddress } from '../p2p/index.ts'
 import { HLC_ZERO, type Hlc, hlcTick } from '../regions/hlc.ts'
-import {
-  DEFAULT_INDEX_OPTIONS,
-  type RegionIndexOptions,
-  type RegionLinkPatch,
-} from '../regions/region-config.ts'
+import type { RegionIndexOptions, RegionLinkPatch } from '../regions/region-config.ts'
 import {
   invalidRegionLink,
   regionClusterUnsupported,
   regionUnsupportedOperation,
 } from '../regions/region-errors.ts'
 import type { ConflictRecord } from '../regions/region-journal.ts'
-import { readRegionKey, readStoredLink, type StoredLink } from '../regions/region-link.ts'
+import { openLinkDir, readRegionKey, type StoredLink } from '../regions/region-link.ts'
 import { feedTopic } from '../regions/region-protocol.ts'
 import { standbyOfPeerId } from '../standby/standby-config.ts'
 import { writeFileDurably } from '../task-log.ts'
@@ -95,13 +90,7 @@ export class ClusterRegionLink implements RegionTagSource {
 
   static async start(options: StartClusterRegionOptions): Promise<ClusterRegionLink> {
     const config = options.config.regionLink
-    const dir = path.join(options.config.dataDir, 'region')
-    await mkdir(dir, { recursive: true, mode: 0o700 })
-    const stored = await readStoredLink(path.join(dir, 'link.json'))
-    const link: StoredLink = stored ?? {
-      seeds: config.seeds,
-      indexes: Object.fromEntries(config.indexes.map((uid) => [uid, { ...DEFAULT_INDEX_OPTIONS }])),
-    }
+    const { dir, link } = await openLinkDir(options.config)
     const key = Buffer.from(await readRegionKey(config))
     const runtime = new ClusterRegionLink(options, dir, link, key)
     const p2p = new P2PNode({

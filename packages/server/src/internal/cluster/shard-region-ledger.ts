@@ -1,5 +1,6 @@
 import { type Command, documentKey } from '@shoal/engine'
 import { compareHlc, compareStamps, HLC_ZERO, type Hlc, type Stamp } from '../regions/hlc.ts'
+import { replayKeysOf, SETTINGS_KEY } from '../regions/region-feed.ts'
 import type { ConflictRecord } from '../regions/region-journal.ts'
 
 /**
@@ -53,9 +54,6 @@ export interface LedgerEngineView {
   /** The stored document, or null. */
   documentOf(uid: string, id: string | number): unknown
 }
-
-/** The version key of an index's settings (no document id is empty), as in the standalone feed. */
-const SETTINGS_KEY = ''
 
 type Doc = Record<string, unknown>
 
@@ -131,7 +129,7 @@ export class ShardRegionLedger {
    * version held, and is skipped when its shard's feed was applied past it already.
    */
   settle(seq: number, tag: ShardRegionTag, command: Command, engine: LedgerEngineView): SettledEntry {
-    const keyed = keysOf(command, engine)
+    const keyed = replayKeysOf(command, (uid) => engine.primaryKeyOf(uid), keyOf)
     if (tag.kind === 'local') {
       // Not replayable elsewhere (no primary key yet, or a command regions refuse): applied, not fed.
       if (keyed === undefined) return { command, commit: () => {}, refused: () => {} }
@@ -298,31 +296,6 @@ function appliedKey(origin: string, uid: string, originShard: string): string {
 function atMsOf(command: Command): number {
   const ms = Date.parse(command.at)
   return Number.isFinite(ms) ? ms : 0
-}
-
-/** The documents (or settings) a command writes, with the command as regions replay it; undefined when they cannot. */
-function keysOf(
-  command: Command,
-  engine: LedgerEngineView,
-): { keys: string[]; command: Command } | undefined {
-  switch (command.type) {
-    case 'addDocuments': {
-      const primaryKey = command.primaryKey ?? engine.primaryKeyOf(command.uid)
-      if (primaryKey === null) return undefined
-      return {
-        keys: command.documents.map((d, i) => keyOf(d, primaryKey, i)),
-        command: { ...command, primaryKey },
-      }
-    }
-    case 'deleteDocuments':
-      return { keys: command.ids.map(String), command }
-    case 'updateSettings':
-      return { keys: [SETTINGS_KEY], command }
-    case 'createIndex':
-      return { keys: [], command }
-    default:
-      return undefined
-  }
 }
 
 /** The part of a remote command whose documents won (`wins` decides and records), or null. */

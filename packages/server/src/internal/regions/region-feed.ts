@@ -1,3 +1,4 @@
+import type { Command } from '@shoal/engine'
 import { Packr } from 'msgpackr'
 import type { Logger } from 'pino'
 import { compareStamps, HLC_ZERO, type Hlc, hlcReceive, hlcTick, type Stamp } from './hlc.ts'
@@ -29,6 +30,37 @@ type ReplicatedCommand =
   | { type: 'deleteDocuments'; uid: string; ids: (string | number)[] }
   | { type: 'updateSettings'; uid: string; settings: unknown }
   | { type: 'createIndex'; uid: string; primaryKey: string | null }
+
+/**
+ * The documents (or settings, under `SETTINGS_KEY`) a command writes, with the command as other
+ * regions replay it (its primary key filled in); undefined when they cannot replay it. `keyOf`
+ * names a document (by default its primary key's value as a string).
+ */
+export function replayKeysOf(
+  command: Command,
+  primaryKeyOf: (uid: string) => string | null,
+  keyOf: (doc: Doc, primaryKey: string, position: number) => string = (doc, primaryKey) =>
+    String(doc[primaryKey]),
+): { keys: string[]; command: Command } | undefined {
+  switch (command.type) {
+    case 'addDocuments': {
+      const primaryKey = command.primaryKey ?? primaryKeyOf(command.uid)
+      if (primaryKey === null) return undefined
+      return {
+        keys: command.documents.map((d, i) => keyOf(d, primaryKey, i)),
+        command: { ...command, primaryKey },
+      }
+    }
+    case 'deleteDocuments':
+      return { keys: command.ids.map(String), command }
+    case 'updateSettings':
+      return { keys: [SETTINGS_KEY], command }
+    case 'createIndex':
+      return { keys: [], command }
+    default:
+      return undefined
+  }
+}
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
 
@@ -114,7 +146,7 @@ export class RegionFeed {
     const uid = command.uid
     if (command[ORIGIN_FIELD] !== undefined || typeof uid !== 'string' || !this.#o.replicated(uid))
       return undefined
-    const keyed = this.#keysOf(command as unknown as ReplicatedCommand)
+    const keyed = replayKeysOf(command as unknown as Command, (id) => this.#primaryKey(id))
     if (keyed === undefined) {
       this.#o.onSkipped(String(command.type))
       this.#o.logger.warn(
@@ -140,28 +172,6 @@ export class RegionFeed {
       command: packr.pack(keyed.command),
     }
     return { engineIndex, entry, keys: keyed.keys }
-  }
-
-  /** The documents a command writes, with the command as other regions get it; undefined when they cannot replay it. */
-  #keysOf(command: ReplicatedCommand): { keys: string[]; command: ReplicatedCommand } | undefined {
-    switch (command.type) {
-      case 'addDocuments': {
-        const primaryKey = command.primaryKey ?? this.#primaryKey(command.uid)
-        if (primaryKey === null) return undefined
-        return {
-          keys: command.documents.map((d) => String(d[primaryKey])),
-          command: { ...command, primaryKey },
-        }
-      }
-      case 'deleteDocuments':
-        return { keys: command.ids.map(String), command }
-      case 'updateSettings':
-        return { keys: [SETTINGS_KEY], command }
-      case 'createIndex':
-        return { keys: [], command }
-      default:
-        return undefined
-    }
   }
 
   #primaryKey(uid: string): string | null {

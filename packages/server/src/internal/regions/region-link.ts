@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
 import type { ServerConfig } from '../config.ts'
 import { ConfigError } from '../errors.ts'
-import type { RegionIndexOptions } from './region-config.ts'
+import { DEFAULT_INDEX_OPTIONS, type RegionIndexOptions } from './region-config.ts'
 
 // The region link's stored state: `<data-dir>/region/link.json` and the inter-region key.
 
@@ -34,4 +35,21 @@ export async function readRegionKey(config: ServerConfig['regionLink']): Promise
   if (Buffer.byteLength(text) < 16)
     throw new ConfigError(`the region key in ${file} must be at least 16 bytes`)
   return text
+}
+
+/**
+ * Creates `<data-dir>/region` (mode 0700) and reads its stored link; `link` is the stored one, or
+ * the config file's seeds and indexes (with default options) when none is stored yet.
+ */
+export async function openLinkDir(
+  config: ServerConfig,
+): Promise<{ dir: string; link: StoredLink; stored: StoredLink | undefined }> {
+  const dir = path.join(config.dataDir, 'region')
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const stored = await readStoredLink(path.join(dir, 'link.json'))
+  const link: StoredLink = stored ?? {
+    seeds: config.regionLink.seeds,
+    indexes: Object.fromEntries(config.regionLink.indexes.map((uid) => [uid, { ...DEFAULT_INDEX_OPTIONS }])),
+  }
+  return { dir, link, stored }
 }

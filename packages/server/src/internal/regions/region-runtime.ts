@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
@@ -18,7 +17,7 @@ import {
 } from './region-errors.ts'
 import { type RegionEngine, RegionFeed } from './region-feed.ts'
 import { type ConflictRecord, RegionJournal } from './region-journal.ts'
-import { readRegionKey, readStoredLink, type StoredLink } from './region-link.ts'
+import { openLinkDir, readRegionKey, type StoredLink } from './region-link.ts'
 import { RegionMetrics } from './region-metrics.ts'
 import { RegionPeers } from './region-peers.ts'
 import { encodeFeedEntry, type FeedEntry, feedTopic, parseRegionRequest } from './region-protocol.ts'
@@ -93,13 +92,7 @@ export class RegionRuntime {
 
   static async start(options: StartRegionOptions): Promise<RegionRuntime> {
     const config = options.config.regionLink
-    const dir = path.join(options.config.dataDir, 'region')
-    await mkdir(dir, { recursive: true, mode: 0o700 })
-    const stored = await readStoredLink(path.join(dir, 'link.json'))
-    const link: StoredLink = stored ?? {
-      seeds: config.seeds,
-      indexes: Object.fromEntries(config.indexes.map((uid) => [uid, { ...DEFAULT_INDEX_OPTIONS }])),
-    }
+    const { dir, link, stored } = await openLinkDir(options.config)
     const key = stored?.key ?? (await readRegionKey(config))
     const journal = await RegionJournal.open(path.join(dir, 'journal'), options.config.sync === 'always')
     const runtime = new RegionRuntime(options, dir, journal, link, Buffer.from(key))
