@@ -85,6 +85,49 @@ function observe(engine: Engine): string {
   }).replaceAll(/"processingTimeMs":\d+,?/g, '')
 }
 
+/** An engine whose pauses between slices record what a reader sees, while a step is watched. */
+async function watchedEngine() {
+  const seen: string[] = []
+  let watching = false
+  const engine: Engine = await start(async () => {
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    if (watching) seen.push(observe(engine))
+  })
+  return {
+    engine,
+    seen,
+    /**
+     * Runs `step` with readers looking between its slices, and checks that each saw the state
+     * before the step or the state after it, nothing in between.
+     */
+    async wholeOrNone<T>(step: () => Promise<T>): Promise<{ result: T; before: string; after: string }> {
+      const before = observe(engine)
+      watching = true
+      let result: T
+      try {
+        result = await step()
+      } finally {
+        watching = false
+      }
+      const after = observe(engine)
+      expect(seen.length).toBeGreaterThan(0)
+      for (const state of seen) expect([before, after]).toContain(state)
+      return { result, before, after }
+    },
+  }
+}
+
+/** Replays `engine`'s whole log into a fresh engine, without pauses, and checks the images are equal. */
+async function expectSameReplay(engine: Engine): Promise<Engine> {
+  const plain = await start(undefined)
+  const log = await engine.readLog(1, Number.MAX_SAFE_INTEGER)
+  if (!log.ok) throw new Error('log compacted')
+  await plain.appendFollowed(log.entries)
+  await plain.whenVectorsIndexed()
+  expect(Buffer.from(engine.image()).equals(Buffer.from(plain.image()))).toBe(true)
+  return plain
+}
+
 describe('a staged commit', () => {
   it('is seen whole or not at all by searches between its slices', async () => {
     await fc.assert(
@@ -92,22 +135,10 @@ describe('a staged commit', () => {
         fc.array(docArb, { maxLength: 80 }),
         fc.uniqueArray(docArb, { minLength: 65, maxLength: 151, selector: (doc) => doc.id }),
         async (initial: Doc[], batch: Doc[]) => {
-          const seen: string[] = []
-          let engine: Engine | undefined
-          let watching = false
-          engine = await start(async () => {
-            await new Promise<void>((resolve) => setImmediate(resolve))
-            if (watching && engine !== undefined) seen.push(observe(engine))
-          })
+          const { engine, wholeOrNone } = await watchedEngine()
           await engine.createIndex('docs', { primaryKey: 'id', settings })
           if (initial.length > 0) await engine.index('docs').addDocuments(initial)
-          const before = observe(engine)
-          watching = true
-          await engine.index('docs').addDocuments(batch)
-          watching = false
-          const after = observe(engine)
-          expect(seen.length).toBeGreaterThan(0)
-          for (const state of seen) expect([before, after]).toContain(state)
+          await wholeOrNone(() => engine.index('docs').addDocuments(batch))
           await engine.close()
         },
       ),
@@ -128,30 +159,16 @@ describe('a staged commit', () => {
         engine.index('docs').deleteDocuments(docs.filter((d) => d.id % 3 !== 1).map((d) => d.id)),
     ]
     for (const remove of deletes) {
-      const seen: string[] = []
-      let engine: Engine | undefined
-      let watching = false
-      engine = await start(async () => {
-        await new Promise<void>((resolve) => setImmediate(resolve))
-        if (watching && engine !== undefined) seen.push(observe(engine))
-      })
+      const { engine, seen, wholeOrNone } = await watchedEngine()
       await engine.createIndex('docs', { primaryKey: 'id', settings })
       await engine.index('docs').addDocuments(docs)
-      const before = observe(engine)
-      watching = true
-      expect(await remove(engine)).toEqual({ deletedDocuments: 600 })
-      watching = false
-      const after = observe(engine)
+      const { result, before } = await wholeOrNone(() => remove(engine))
+      expect(result).toEqual({ deletedDocuments: 600 })
       expect(seen.length).toBeGreaterThan(1)
-      for (const state of seen) expect([before, after]).toContain(state)
       expect(seen).toContain(before)
       expect(engine.stats().indexes.docs?.numberOfDocuments).toBe(300)
       // Replay without pauses builds the same state.
-      const plain = await start(undefined)
-      const log = await engine.readLog(1, Number.MAX_SAFE_INTEGER)
-      if (!log.ok) throw new Error('log compacted')
-      await plain.appendFollowed(log.entries)
-      expect(Buffer.from(engine.image()).equals(Buffer.from(plain.image()))).toBe(true)
+      const plain = await expectSameReplay(engine)
       await Promise.all([engine.close(), plain.close()])
     }
   })
@@ -165,34 +182,18 @@ describe('a staged commit', () => {
         fc.uniqueArray(docArb, { minLength: 65, maxLength: 151, selector: (doc) => doc.id }),
         fc.constantFrom(...WORDS),
         async (initial: Doc[], batch: Doc[], word: string) => {
-          const seen: string[] = []
-          let engine: Engine | undefined
-          let watching = false
-          engine = await start(async () => {
-            await new Promise<void>((resolve) => setImmediate(resolve))
-            if (watching && engine !== undefined) seen.push(observe(engine))
-          })
+          const { engine, wholeOrNone } = await watchedEngine()
           await engine.createIndex('docs', {
             primaryKey: 'id',
             settings: { filterableAttributes: ['genre'] },
           })
           if (initial.length > 0) await engine.index('docs').addDocuments(initial)
-          const before = observe(engine)
-          watching = true
           const noted = batch.map((doc) => (doc.id % 2 === 0 ? { ...doc, note: `extra ${word}` } : doc))
-          await engine.index('docs').addDocuments(noted)
-          watching = false
-          const after = observe(engine)
-          expect(seen.length).toBeGreaterThan(0)
-          for (const state of seen) expect([before, after]).toContain(state)
+          await wholeOrNone(() => engine.index('docs').addDocuments(noted))
           expect(engine.index('docs').search({ q: 'extra' }).estimatedTotalHits).toBe(
             noted.filter((doc) => 'note' in doc).length,
           )
-          const plain = await start(undefined)
-          const log = await engine.readLog(1, Number.MAX_SAFE_INTEGER)
-          if (!log.ok) throw new Error('log compacted')
-          await plain.appendFollowed(log.entries)
-          expect(Buffer.from(engine.image()).equals(Buffer.from(plain.image()))).toBe(true)
+          const plain = await expectSameReplay(engine)
           await Promise.all([engine.close(), plain.close()])
         },
       ),
@@ -228,12 +229,7 @@ describe('a staged commit', () => {
     await staged.whenVectorsIndexed()
     expect(midImages.length).toBeGreaterThan(3)
     // Another database applies the same log without pausing and without images in between.
-    const plain = await start(undefined)
-    const log = await staged.readLog(1, Number.MAX_SAFE_INTEGER)
-    if (!log.ok) throw new Error('log compacted')
-    await plain.appendFollowed(log.entries)
-    await plain.whenVectorsIndexed()
-    expect(Buffer.from(staged.image()).equals(Buffer.from(plain.image()))).toBe(true)
+    const plain = await expectSameReplay(staged)
     // An image taken between slices is the state before the batch being staged.
     const restored = await start(undefined)
     for (const image of midImages) {
@@ -244,13 +240,7 @@ describe('a staged commit', () => {
   }, 120_000)
 
   it('rebuilds for new settings in slices, seen whole or not at all, and replays the same', async () => {
-    const seen: string[] = []
-    let engine: Engine | undefined
-    let watching = false
-    engine = await start(async () => {
-      await new Promise<void>((resolve) => setImmediate(resolve))
-      if (watching && engine !== undefined) seen.push(observe(engine))
-    })
+    const { engine, seen, wholeOrNone } = await watchedEngine()
     await engine.createIndex('docs', {
       primaryKey: 'id',
       settings: { searchableAttributes: ['note'], filterableAttributes: ['genre'] },
@@ -262,22 +252,15 @@ describe('a staged commit', () => {
       note: i % 5 === 0 ? 'extra tool' : 'plain',
     }))
     await engine.index('docs').addDocuments(docs)
-    const before = observe(engine)
-    watching = true
     // New filterable attributes (field indexes rebuilt) and searchable ones (text index rebuilt).
-    await engine
-      .index('docs')
-      .updateSettings({ searchableAttributes: ['title', 'note'], filterableAttributes: ['genre', 'note'] })
-    watching = false
-    const after = observe(engine)
+    const { before, after } = await wholeOrNone(() =>
+      engine
+        .index('docs')
+        .updateSettings({ searchableAttributes: ['title', 'note'], filterableAttributes: ['genre', 'note'] }),
+    )
     expect(after).not.toBe(before)
     expect(seen.length).toBeGreaterThan(3)
-    for (const state of seen) expect([before, after]).toContain(state)
-    const plain = await start(undefined)
-    const log = await engine.readLog(1, Number.MAX_SAFE_INTEGER)
-    if (!log.ok) throw new Error('log compacted')
-    await plain.appendFollowed(log.entries)
-    expect(Buffer.from(engine.image()).equals(Buffer.from(plain.image()))).toBe(true)
+    const plain = await expectSameReplay(engine)
     expect(observe(plain)).toBe(after)
     await Promise.all([engine.close(), plain.close()])
   })
