@@ -1,11 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { defineSuite } from '@shoal/bench'
 import { FaultNetwork } from '@shoal/testkit/chaos'
+import { waitFor } from '@shoal/testkit/wait'
+import { type Region, startRegion } from '../test/harness/regions.ts'
+import { MASTER_KEY } from '../test/harness/standby-pair.ts'
 
 /**
  * Multi-region replication (docs/multi-region.md): two real `shoal start` regions, eu and us,
@@ -16,8 +17,6 @@ import { FaultNetwork } from '@shoal/testkit/chaos'
  * (`shoal_region_lag_seconds`, sampled every 100 ms), and eu's bytes sent per replicated command.
  */
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
-const MASTER_KEY = 'region-bench-master-key-0123456789'
 const headers = { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' }
 
 export default defineSuite({
@@ -35,7 +34,8 @@ export default defineSuite({
     try {
       const keyFile = path.join(dir, 'region.key')
       await writeFile(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 })
-      for (const name of ['eu', 'us']) regions.push(await startRegion(path.join(dir, name), name, keyFile))
+      for (const name of ['eu', 'us'])
+        regions.push(await startRegion(dir, name, keyFile, [], { durable: true }))
       const [eu, us] = regions as [Region, Region]
       const port = (r: Region) => Number(/\/tcp\/(\d+)\//.exec(r.address)![1])
       await network.tcpMesh({ eu: { port: port(eu) }, us: { port: port(us) } })
@@ -121,66 +121,12 @@ export default defineSuite({
         `${(next - 1) / seconds} documents/s in ${requests} commands: delay p50 ≤ ${delayP50} ms, p99 ≤ ${delayP99} ms; reported lag p50 ${at(lags, 0.5)} ms, p99 ${at(lags, 0.99)} ms; ${(bytesSent / published).toFixed(0)} bytes per command`,
       )
     } finally {
-      for (const region of regions) await region.stop()
+      for (const region of regions) await region.process.stop()
       await network.stop()
       await rm(dir, { recursive: true, force: true })
     }
   },
 })
-
-interface Region {
-  name: string
-  url: string
-  address: string
-  stop(): Promise<void>
-}
-
-async function startRegion(dataDir: string, name: string, keyFile: string): Promise<Region> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      CLI,
-      'start',
-      '--data-dir',
-      dataDir,
-      '--http-addr',
-      '127.0.0.1:0',
-      '--master-key',
-      MASTER_KEY,
-      '--log-level',
-      'warn',
-      '--region-name',
-      name,
-      '--region-p2p-addr',
-      '127.0.0.1:0',
-      '--region-key-file',
-      keyFile,
-      '--region-indexes',
-      'docs',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const { url, address } = await new Promise<{ url: string; address: string }>((resolve, reject) => {
-    let out = ''
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      const http = /listening on (http:\/\/\S+)/.exec(out)?.[1]
-      const region = /region: +\S+ at (\S+)/.exec(out)?.[1]
-      if (http !== undefined && region !== undefined) resolve({ url: http, address: region })
-    })
-    child.once('exit', (code) => reject(new Error(`shoal exited with ${code}`)))
-  })
-  return {
-    name,
-    url,
-    address,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM')
-      await exited
-    },
-  }
-}
 
 async function request(url: string, method: string, route: string, body?: unknown) {
   const response = await fetch(`${url}${route}`, {
@@ -234,12 +180,8 @@ async function waitTask(url: string, uid: number): Promise<void> {
   }
 }
 
-async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + 30_000
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error('the regions did not catch up in time')
-    await sleep(50)
-  }
+function waitUntil(condition: () => Promise<boolean>): Promise<void> {
+  return waitFor('the regions to catch up', condition, { timeoutMs: 30_000, intervalMs: 50 })
 }
 
 function sleep(ms: number): Promise<void> {

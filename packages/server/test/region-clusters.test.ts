@@ -3,6 +3,7 @@ import path from 'node:path'
 import { waitFor } from '@shoal/testkit/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterProcess, startThreeNodeCluster } from './harness/cluster-processes.ts'
+import { regionAddressOf, regionArgs } from './harness/regions.ts'
 import { tempDir } from './harness/server-process.ts'
 
 // Two regions, each a real 3-process cluster (docs/multi-region.md, "Regions made of clusters"):
@@ -56,36 +57,26 @@ async function documents(nodes: readonly ClusterProcess[]): Promise<Map<string, 
 }
 
 function regionAddress(node: ClusterProcess): string {
-  const match = /region:\s+\S+ at (\S+)/.exec(node.output())
-  if (match === null) throw new Error(`no region address in the output of ${node.name}`)
-  return match[1] as string
+  const address = regionAddressOf(node.output())
+  if (address === undefined) throw new Error(`no region address in the output of ${node.name}`)
+  return address
 }
 
 beforeAll(async () => {
   scratch = await tempDir('shoal-region-clusters-')
   const keyFile = path.join(scratch.dir, 'region.key')
   await writeFile(keyFile, 'region-clusters-test-key-0123456789\n', { mode: 0o600 })
-  const regionArgs = (name: string) => [
-    '--region-name',
-    name,
-    '--region-p2p-addr',
-    '127.0.0.1:0',
-    '--region-key-file',
-    keyFile,
-    '--region-indexes',
-    'items',
-  ]
   await mkdir(path.join(scratch.dir, 'eu'))
   await mkdir(path.join(scratch.dir, 'us'))
   eu = await startThreeNodeCluster(
     path.join(scratch.dir, 'eu'),
     'region-clusters-eu-key-00000000',
-    regionArgs('eu'),
+    regionArgs('eu', keyFile, ['items']),
   )
   us = await startThreeNodeCluster(
     path.join(scratch.dir, 'us'),
     'region-clusters-us-key-00000000',
-    regionArgs('us'),
+    regionArgs('us', keyFile, ['items']),
   )
   for (const [nodes, shardCount] of [
     [eu, 3],

@@ -13,16 +13,9 @@ export interface Region {
   address: string
 }
 
-/** Starts `shoal start` as region `name` in `<dir>/<name>`, replicating `docs`; waits for its region address. */
-export async function startRegion(
-  dir: string,
-  name: string,
-  keyFile: string,
-  extra: string[] = [],
-): Promise<Region> {
-  const process = await startServerProcess(path.join(dir, name), [
-    '--master-key',
-    MASTER_KEY,
+/** The flags that make a node region `name`, linked with `keyFile`'s key, replicating `indexes`. */
+export function regionArgs(name: string, keyFile: string, indexes: readonly string[] = ['docs']): string[] {
+  return [
     '--region-name',
     name,
     '--region-p2p-addr',
@@ -30,16 +23,41 @@ export async function startRegion(
     '--region-key-file',
     keyFile,
     '--region-indexes',
-    'docs',
-    '--sync',
-    'none',
+    indexes.join(','),
+  ]
+}
+
+/** The region p2p address a node prints once its link listens (undefined before). */
+export function regionAddressOf(output: string): string | undefined {
+  return /region: +\S+ at (\S+)/.exec(output)?.[1]
+}
+
+/**
+ * Starts `shoal start` as region `name` in `<dir>/<name>`, replicating `docs`; waits for its region
+ * address. Writes skip fsync (`--sync none`) unless `durable`.
+ */
+export async function startRegion(
+  dir: string,
+  name: string,
+  keyFile: string,
+  extra: string[] = [],
+  options: { durable?: boolean } = {},
+): Promise<Region> {
+  const process = await startServerProcess(path.join(dir, name), [
+    '--master-key',
+    MASTER_KEY,
+    ...regionArgs(name, keyFile),
+    ...(options.durable === true ? [] : ['--sync', 'none']),
     ...extra,
   ])
-  await waitFor(`${name} to print its region address`, () => /region: +\S+ at \S+/.test(process.output()), {
-    timeoutMs: 10_000,
-  })
-  const address = /region: +\S+ at (\S+)/.exec(process.output())![1]!
-  return { name, process, url: process.url, address }
+  await waitFor(
+    `${name} to print its region address`,
+    () => regionAddressOf(process.output()) !== undefined,
+    {
+      timeoutMs: 10_000,
+    },
+  )
+  return { name, process, url: process.url, address: regionAddressOf(process.output()) as string }
 }
 
 /** Every document of `docs`, sorted by id (empty while the index does not exist). */
