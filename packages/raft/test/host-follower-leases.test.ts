@@ -8,6 +8,17 @@ afterEach(async () => {
   cluster = null
 })
 
+/** Three hosts with group `g` (follower leases on), once it has a leader; `tickMs` is the nominal tick. */
+async function leasedGroup(tickMs: number, quiesce = false) {
+  const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce }, tickMs })
+  cluster = c
+  await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
+  await c.tickUntil(() => c.leaderOf('g') !== null, 100)
+  const leader = c.leaderOf('g') as string
+  const follower = ['a', 'b', 'c'].find((id) => id !== leader) as string
+  return { c, leader, follower, group: c.host(follower).group('g') }
+}
+
 describe('follower read leases per group', () => {
   it('a group added with followerLeases serves reads on its followers, and a write resolved through the leader is already applied on every follower that can serve', async () => {
     const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: false }, tickMs: 60_000 })
@@ -48,12 +59,7 @@ describe('follower read leases per group', () => {
 
   it('a follower whose clock fell behind real time serves no local read until its ticks are punctual again', async () => {
     // Nominal 200 ms ticks, given by hand (faster): a pause of 1 s is five ticks the clock did not count.
-    const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: false }, tickMs: 200 })
-    cluster = c
-    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
-    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
-    const follower = ['a', 'b', 'c'].find((id) => id !== c.leaderOf('g')) as string
-    const group = c.host(follower).group('g')
+    const { c, group } = await leasedGroup(200)
     await c.tickUntil(() => group?.leaseRead() === true, 30)
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     // The core still counts its lease valid (no tick came), but the node knows better.
@@ -66,12 +72,7 @@ describe('follower read leases per group', () => {
 
 describe('waiting for a follower read lease', () => {
   it('awaitLeaseRead asks for a lapsed lease and resolves once it is granted, without a tick', async () => {
-    const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: false }, tickMs: 60_000 })
-    cluster = c
-    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
-    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
-    const follower = ['a', 'b', 'c'].find((id) => id !== c.leaderOf('g')) as string
-    const group = c.host(follower).group('g')
+    const { c, group } = await leasedGroup(60_000)
     await c.tickUntil(() => group?.leaseRead() === true, 30)
     // No reads for longer than a lease: it lapses and is not renewed.
     await c.tick(12)
@@ -82,14 +83,9 @@ describe('waiting for a follower read lease', () => {
   })
 
   it('awaitLeaseRead answers false when no lease comes in time, and on the leader', async () => {
-    const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: false }, tickMs: 60_000 })
-    cluster = c
-    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
-    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
-    const leader = c.leaderOf('g') as string
+    const { c, leader, follower } = await leasedGroup(60_000)
     expect(await c.host(leader).group('g')?.awaitLeaseRead(20)).toBe(false)
     // The leader's answers are held back: the follower's request is never granted.
-    const follower = ['a', 'b', 'c'].find((id) => id !== leader) as string
     c.hold = () => true
     const started = performance.now()
     expect(await c.host(follower).group('g')?.awaitLeaseRead(50)).toBe(false)
@@ -100,12 +96,7 @@ describe('waiting for a follower read lease', () => {
   it('a follower whose ticks each come a little late keeps its lease: the lateness of ticks long past does not add up', async () => {
     // Nominal 200 ms ticks given every 210 ms: after 20 ticks the clock is a whole tick behind
     // real time, but within any lease's life (a few ticks) it is a fraction of one.
-    const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: false }, tickMs: 200 })
-    cluster = c
-    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
-    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
-    const follower = ['a', 'b', 'c'].find((id) => id !== c.leaderOf('g')) as string
-    const group = c.host(follower).group('g')
+    const { c, group } = await leasedGroup(200)
     await c.tickUntil(() => group?.leaseRead() === true, 30)
     const started = performance.now()
     const lapsed: number[] = []
@@ -120,12 +111,7 @@ describe('waiting for a follower read lease', () => {
 
   it('a follower woken from quiescence after a long pause keeps the lease it asks for as ticks resume', async () => {
     // Nominal 200 ms ticks given by hand: the quiet second is no stalled clock, the group was asleep.
-    const c = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: true }, tickMs: 200 })
-    cluster = c
-    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
-    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
-    const follower = ['a', 'b', 'c'].find((id) => id !== c.leaderOf('g')) as string
-    const group = c.host(follower).group('g')
+    const { c, group } = await leasedGroup(200, true)
     await c.tickUntil(() => group?.quiesced === true, 100)
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     expect(await group?.awaitLeaseRead(5_000)).toBe(true)
