@@ -3,6 +3,7 @@ import path from 'node:path'
 import { waitFor } from '@shoal/testkit/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterProcess, startThreeNodeCluster } from './harness/cluster-processes.ts'
+import { metrics, sample } from './harness/metrics-text.ts'
 import { regionAddressOf, regionArgs } from './harness/regions.ts'
 import { tempDir } from './harness/server-process.ts'
 
@@ -164,6 +165,38 @@ describe('regions made of clusters', () => {
         { timeoutMs: 30_000, intervalMs: 250 },
       )
   }, 120_000)
+
+  it('exports shoal_region_* on cluster nodes: entries published and applied, each losing write counted once, lag 0 once caught up', async () => {
+    for (const [region, other] of [
+      [eu, 'us'],
+      [us, 'eu'],
+    ] as const) {
+      const total = (await ask<{ total: number }>(region, 'GET', '/admin/conflicts')).body.total
+      expect(total).toBeGreaterThanOrEqual(20)
+      let texts: string[] = []
+      const sum = (name: string, labels: Record<string, string> = {}) =>
+        texts.reduce((n, text) => n + sample(text, name, labels), 0)
+      // Conflicts are logged by every replica and counted by each shard's leader alone.
+      await waitFor(
+        `${other}'s losing writes counted once`,
+        async () => {
+          texts = await Promise.all(region.map(metrics))
+          return (
+            sum('shoal_region_conflicts_total', { index: 'items' }) === total &&
+            sum('shoal_region_lag_entries', { region: other }) === 0
+          )
+        },
+        { timeoutMs: 20_000, intervalMs: 250 },
+      )
+      expect(sum('shoal_region_entries_published_total')).toBeGreaterThan(0)
+      expect(sum('shoal_region_entries_applied_total', { region: other })).toBeGreaterThan(0)
+      expect(sum('shoal_region_replication_delay_seconds_count', { region: other })).toBeGreaterThan(0)
+      expect(sum('shoal_region_feed_bytes_total', { direction: 'sent' })).toBeGreaterThan(0)
+      expect(sum('shoal_region_feed_bytes_total', { direction: 'received' })).toBeGreaterThan(0)
+      expect(sum('shoal_region_lag_seconds', { region: other })).toBe(0)
+      expect(sum('shoal_region_feed_rejected_total')).toBe(0)
+    }
+  }, 60_000)
 
   it('converges under writes in both regions, losing no committed write when a shard leader in eu is killed', async () => {
     const acknowledged = new Map<string, string>()

@@ -217,7 +217,12 @@ export async function startNode(
   }
   if (config.regionLink.enabled && server.cluster !== undefined) {
     try {
-      clusterRegions = await ClusterRegionLink.start({ config, cluster: server.cluster, logger })
+      clusterRegions = await ClusterRegionLink.start({
+        config,
+        cluster: server.cluster,
+        registry: server.metrics.registry,
+        logger,
+      })
     } catch (error) {
       await server.close().catch(() => {})
       await unlock()

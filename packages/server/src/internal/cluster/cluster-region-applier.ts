@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { RegionIndexOptions } from '../regions/region-config.ts'
+import type { RegionMetrics } from '../regions/region-metrics.ts'
 import { type ClusterFeedEntry, decodeClusterFeedEntry } from './cluster-region-feed.ts'
 import { appliedOverShards, splitRemoteCommand } from './region-split.ts'
 import type { ClusterRuntime } from './runtime.ts'
@@ -14,6 +15,7 @@ export interface ClusterRegionApplierOptions {
   request: (origin: string | undefined, body: unknown) => Promise<unknown>
   /** The inter-region key (feed entries fetched are checked like published ones). */
   key: () => Uint8Array
+  metrics: RegionMetrics
   logger: Logger
 }
 
@@ -29,6 +31,8 @@ interface Stream {
   /** The highest sequence number the origin announced. */
   head: number
   running: boolean
+  /** When this stream last went from caught up to behind (undefined while caught up). */
+  behindSince: number | undefined
 }
 
 /** How long proposing one part of a remote entry is retried (a shard leader may be changing). */
@@ -63,7 +67,7 @@ export class ClusterRegionApplier {
     const stream = this.#stream(entry.origin, entry.index, entry.originShard)
     if (stream.applied !== undefined && entry.seq <= stream.applied) return
     stream.pending.set(entry.after, entry)
-    stream.head = Math.max(stream.head, entry.seq)
+    this.#raiseHead(stream, entry.seq)
     this.#kick(stream)
   }
 
@@ -75,7 +79,7 @@ export class ClusterRegionApplier {
       for (const [group, head] of Object.entries(groups)) {
         if (typeof head !== 'number' || head <= 0) continue
         const stream = this.#stream(origin, index, group)
-        stream.head = Math.max(stream.head, head)
+        this.#raiseHead(stream, head)
         this.#kick(stream)
       }
     }
@@ -92,11 +96,53 @@ export class ClusterRegionApplier {
     return out
   }
 
+  /**
+   * Per remote region, while this node applies: how long the oldest entry not applied yet has been
+   * known to exist, and how many entries are known not applied — those received and waiting, plus
+   * one per remote shard whose announced head lies past them (a lower bound: sequence numbers
+   * are Raft indexes of the origin shard, so the count between is unknown until fetched).
+   */
+  lagByRegion(now = Date.now()): Map<string, { seconds: number; entries: number }> {
+    const lag = new Map<string, { seconds: number; entries: number }>()
+    for (const s of this.#streams.values()) {
+      const region = lag.get(s.origin) ?? { seconds: 0, entries: 0 }
+      lag.set(s.origin, region)
+      const applied = s.applied ?? 0
+      if (s.head <= applied) continue
+      let waiting = 0
+      let highest = applied
+      for (const entry of s.pending.values())
+        if (entry.seq > applied) {
+          waiting++
+          highest = Math.max(highest, entry.seq)
+        }
+      region.entries += waiting + (s.head > highest ? 1 : 0)
+      if (s.behindSince !== undefined)
+        region.seconds = Math.max(region.seconds, Math.max(0, now - s.behindSince) / 1000)
+    }
+    return lag
+  }
+
+  #raiseHead(stream: Stream, seq: number): void {
+    if (seq > stream.head) stream.head = seq
+    if (stream.behindSince === undefined && stream.head > (stream.applied ?? 0))
+      stream.behindSince = Date.now()
+  }
+
   #stream(origin: string, index: string, originShard: string): Stream {
     const key = `${origin}\u0000${index}\u0000${originShard}`
     let stream = this.#streams.get(key)
     if (stream === undefined) {
-      stream = { origin, index, originShard, applied: undefined, pending: new Map(), head: 0, running: false }
+      stream = {
+        origin,
+        index,
+        originShard,
+        applied: undefined,
+        pending: new Map(),
+        head: 0,
+        running: false,
+        behindSince: undefined,
+      }
       this.#streams.set(key, stream)
     }
     return stream
@@ -131,9 +177,17 @@ export class ClusterRegionApplier {
         await this.#apply(next)
         stream.pending.delete(next.after)
         stream.applied = next.seq
+        const { metrics } = this.#o
+        metrics.applied.inc({ region: next.origin })
+        metrics.delay.observe({ region: next.origin }, Math.max(0, Date.now() - next.wallMs) / 1000)
+        // Caught up: the next entry announced starts a new wait.
+        if (stream.head <= next.seq) stream.behindSince = undefined
         continue
       }
-      if (stream.head <= stream.applied! && stream.pending.size === 0) return
+      if (stream.head <= stream.applied! && stream.pending.size === 0) {
+        stream.behindSince = undefined
+        return
+      }
       if (!(await this.#fetch(stream))) return
     }
   }
@@ -164,20 +218,25 @@ export class ClusterRegionApplier {
       return false
     }
     const entries = Array.isArray(answer?.entries) ? answer.entries : []
+    const { metrics } = this.#o
     let added = 0
     for (const bytes of entries) {
       if (!(bytes instanceof Uint8Array)) continue
+      metrics.bytes.inc({ direction: 'received' }, bytes.byteLength)
       const decoded = decodeClusterFeedEntry(bytes, this.#o.key())
-      if (
-        !decoded.ok ||
-        decoded.entry.origin !== stream.origin ||
-        decoded.entry.originShard !== stream.originShard
-      )
+      if (!decoded.ok) {
+        metrics.rejected.inc({ reason: decoded.reason })
         continue
+      }
+      if (decoded.entry.origin !== stream.origin || decoded.entry.originShard !== stream.originShard) {
+        metrics.rejected.inc({ reason: 'wrong_stream' })
+        continue
+      }
       stream.pending.set(decoded.entry.after, decoded.entry)
-      stream.head = Math.max(stream.head, decoded.entry.seq)
+      this.#raiseHead(stream, decoded.entry.seq)
       added++
     }
+    if (added > 0) metrics.gapFills.inc({ region: stream.origin })
     return added > 0
   }
 

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { shardField } from '@shoal/cluster'
 import type { Command } from '@shoal/engine'
 import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
 import { parseHttpAddr, type ServerConfig } from '../config.ts'
 import { P2PNode, type PeerAddress } from '../p2p/index.ts'
 import { HLC_ZERO, type Hlc, hlcTick } from '../regions/hlc.ts'
@@ -14,6 +15,7 @@ import {
 } from '../regions/region-errors.ts'
 import type { ConflictRecord } from '../regions/region-journal.ts'
 import { openLinkDir, readRegionKey, type StoredLink } from '../regions/region-link.ts'
+import { RegionMetrics } from '../regions/region-metrics.ts'
 import { feedTopic } from '../regions/region-protocol.ts'
 import { standbyOfPeerId } from '../standby/standby-config.ts'
 import { writeFileDurably } from '../task-log.ts'
@@ -45,6 +47,8 @@ export const FETCH_BATCH = 256
 export interface StartClusterRegionOptions {
   config: ServerConfig
   cluster: ClusterRuntime
+  /** Where `shoal_region_*` go (the node's `/metrics`). */
+  registry: Registry
   logger: Logger
 }
 
@@ -68,6 +72,9 @@ export class ClusterRegionLink implements RegionTagSource {
   /** Per shard group this node leads: the last sequence number it published. */
   readonly #published = new Map<string, number>()
   readonly #applier: ClusterRegionApplier
+  readonly metrics: RegionMetrics
+  /** Per shard group this node leads: the conflicts its ledger held when last counted. */
+  readonly #conflictsCounted = new Map<string, number>()
   #timers: Array<ReturnType<typeof setInterval>> = []
   #stopped = false
 
@@ -78,12 +85,15 @@ export class ClusterRegionLink implements RegionTagSource {
     this.#link = link
     this.#key = key
     this.#logger = options.logger.child({ component: 'region' })
+    // Lag is known where remote feeds are applied: on the metadata leader (0 elsewhere).
+    this.metrics = new RegionMetrics(options.registry, () => this.#applier.lagByRegion())
     this.#applier = new ClusterRegionApplier({
       region: this.name,
       cluster: options.cluster,
       replicated: (index) => this.#link.indexes[index],
       request: (origin, body) => this.#requestRegion(origin, body),
       key: () => this.#key,
+      metrics: this.metrics,
       logger: this.#logger,
     })
   }
@@ -158,9 +168,11 @@ export class ClusterRegionLink implements RegionTagSource {
     for (const { index, group, name, machine } of this.#heldReplicas()) {
       if (host?.group(group)?.isLeader !== true) {
         this.#published.delete(group)
+        this.#conflictsCounted.delete(group)
         continue
       }
       const ledger = machine.regionLedger
+      this.#countConflicts(index, group, ledger.conflicts().length)
       // A new leader starts at its head: what came before is fetched by the regions that miss it.
       const from = this.#published.get(group) ?? ledger.headOf(name)
       const fed = ledger.feedAfter(name, from, FETCH_BATCH)
@@ -171,10 +183,22 @@ export class ClusterRegionLink implements RegionTagSource {
       for (const entry of fed.entries) {
         const bytes = encodeClusterFeedEntry(this.#wireEntry(index, group, entry), this.#key)
         pubsub.publish(feedTopic(index), bytes).catch(() => {})
+        this.metrics.published.inc()
+        this.metrics.bytes.inc({ direction: 'sent' }, bytes.byteLength)
       }
       const last = fed.entries.at(-1)
       this.#published.set(group, last === undefined ? from : last.seq)
     }
+  }
+
+  /**
+   * Conflicts are logged by every replica of a shard; the shard's leader counts them, once, from
+   * the count its ledger held when it took the lead.
+   */
+  #countConflicts(index: string, group: string, held: number): void {
+    const counted = this.#conflictsCounted.get(group)
+    if (counted !== undefined && held > counted) this.metrics.conflicts.inc({ index }, held - counted)
+    this.#conflictsCounted.set(group, held)
   }
 
   #wireEntry(index: string, group: string, entry: LedgerFeedEntry): ClusterFeedEntry {
@@ -205,10 +229,11 @@ export class ClusterRegionLink implements RegionTagSource {
       if (replica === undefined || !Number.isSafeInteger(after) || after < 0) return { held: false }
       const fed = replica.machine.regionLedger.feedAfter(replica.name, after, FETCH_BATCH)
       if (!fed.ok) return { held: true, compacted: true }
-      return {
-        held: true,
-        entries: fed.entries.map((e) => encodeClusterFeedEntry(this.#wireEntry(index, group, e), this.#key)),
-      }
+      const entries = fed.entries.map((e) =>
+        encodeClusterFeedEntry(this.#wireEntry(index, group, e), this.#key),
+      )
+      for (const bytes of entries) this.metrics.bytes.inc({ direction: 'sent' }, bytes.byteLength)
+      return { held: true, entries }
     }
     throw new Error(`unknown region request ${kind}`)
   }
@@ -265,11 +290,19 @@ export class ClusterRegionLink implements RegionTagSource {
   #received(bytes: Uint8Array): void {
     const decoded = decodeClusterFeedEntry(bytes, this.#key)
     if (!decoded.ok) {
+      this.metrics.bytes.inc({ direction: 'received' }, bytes.byteLength)
+      this.metrics.rejected.inc({ reason: decoded.reason })
       this.#logger.debug({ reason: decoded.reason }, 'region: a feed message was refused')
       return
     }
     const { entry } = decoded
-    if (entry.origin === this.name || this.#link.indexes[entry.index] === undefined) return
+    // The other nodes of this region share the topic: their entries are not feed traffic here.
+    if (entry.origin === this.name) return
+    this.metrics.bytes.inc({ direction: 'received' }, bytes.byteLength)
+    if (this.#link.indexes[entry.index] === undefined) {
+      this.metrics.rejected.inc({ reason: 'not_replicated' })
+      return
+    }
     this.#applier.received(entry)
   }
 
