@@ -21,10 +21,10 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true })
 })
 
-async function replica(retainEntries?: number): Promise<EngineShardMachine> {
+async function replica(retainEntries?: number, retainBytes?: number): Promise<EngineShardMachine> {
   const dir = await mkdtemp(path.join(tmpdir(), 'shoal-shard-ledger-'))
   dirs.push(dir)
-  const made = new EngineShardMachine(await openReplica(dir), [], undefined, retainEntries)
+  const made = new EngineShardMachine(await openReplica(dir), [], undefined, retainEntries, retainBytes)
   machines.push(made)
   return made
 }
@@ -234,6 +234,39 @@ describe('shard region ledger', () => {
     expect(shard.regionLedger.feedAfter('items', 0, 10)).toEqual({ ok: false, reason: 'compacted' })
     const fed = shard.regionLedger.feedAfter('items', 1, 10)
     expect(fed.ok && fed.entries.map((e) => e.seq)).toEqual([2, 3])
+  })
+
+  it('retains feed entries by bytes as well as by count, the same after a snapshot', async () => {
+    const big = (id: number): Command => ({ ...put(id, 'x'.repeat(3000)) })
+    const log = [
+      entry(1, create, local(1000)),
+      ...[1, 2, 3, 4, 5].map((id) => entry(id + 1, big(id), local(1000 + id))),
+    ]
+    const perEntry = log[1]!.data.byteLength
+    // Room for two of the large entries (and the small creation), not three.
+    const shard = await replica(100, 2 * perEntry + 200)
+    for (const e of log) await shard.apply(e)
+    const { entries, bytes } = shard.regionLedger.retained()
+    expect(entries).toBe(2)
+    expect(bytes).toBeLessThanOrEqual(2 * perEntry + 200)
+    expect(shard.regionLedger.feedAfter('items', 3, 10)).toEqual({ ok: false, reason: 'compacted' })
+    const fed = shard.regionLedger.feedAfter('items', 4, 10)
+    expect(fed.ok && fed.entries.map((e) => e.seq)).toEqual([5, 6])
+    // A replica restored from the image trims the same way from there on.
+    const fresh = await replica(100, 2 * perEntry + 200)
+    await fresh.restore(await shard.snapshot())
+    expect(fresh.regionLedger.retained()).toEqual(shard.regionLedger.retained())
+    const next = entry(7, big(6), local(1010))
+    await shard.apply(next)
+    await fresh.apply(next)
+    expect(fresh.regionLedger.toImage()).toEqual(shard.regionLedger.toImage())
+    expect(fresh.regionLedger.retained().entries).toBe(2)
+    // One entry larger than the whole budget is still kept (the newest always is).
+    const tiny = await replica(100, 10)
+    await tiny.apply(entry(1, create, local(1000)))
+    await tiny.apply(entry(2, big(1), local(1001)))
+    expect(tiny.regionLedger.retained().entries).toBe(1)
+    expect(tiny.regionLedger.headOf('items')).toBe(2)
   })
 
   it('applies a remote part that carries no task, once (the ledger deduplicates it)', async () => {

@@ -46,6 +46,8 @@ export interface ShardEntry {
 
 /** Own feed entries a shard replica's region ledger keeps for gap fills, by default. */
 export const DEFAULT_LEDGER_RETAIN_ENTRIES = 10_000
+/** …and at most this many bytes of their shard entries (64 MiB). */
+export const DEFAULT_LEDGER_RETAIN_BYTES = 64 * 1024 * 1024
 
 /** Steps a task may take in one shard (0 and 1). */
 export const MAX_TASK_STEPS = 2
@@ -130,9 +132,10 @@ export class EngineShardMachine implements StateMachine {
     repairs: readonly ReplicaRepair[] = [],
     onRestored?: (seconds: number) => void,
     ledgerRetainEntries = DEFAULT_LEDGER_RETAIN_ENTRIES,
+    ledgerRetainBytes = DEFAULT_LEDGER_RETAIN_BYTES,
   ) {
     this.engine = engine
-    this.regionLedger = new ShardRegionLedger(ledgerRetainEntries)
+    this.regionLedger = new ShardRegionLedger(ledgerRetainEntries, ledgerRetainBytes)
     this.#repairs = [...repairs]
     this.#onRestored = onRestored
   }
@@ -225,7 +228,7 @@ export class EngineShardMachine implements StateMachine {
     }
     if (decoded.taskUids.length === 0) {
       try {
-        return await this.#applyCommand(entry.index, decoded)
+        return await this.#applyCommand(entry.index, decoded, entry.data.byteLength)
       } catch (error) {
         return failure(error)
       }
@@ -242,7 +245,7 @@ export class EngineShardMachine implements StateMachine {
     if (firstSeen !== undefined && Math.max(...decoded.taskUids) < this.#highestTask) return firstSeen
     let outcome: ShardOutcome
     try {
-      outcome = await this.#applyCommand(entry.index, decoded)
+      outcome = await this.#applyCommand(entry.index, decoded, entry.data.byteLength)
     } catch (error) {
       outcome = failure(error)
     }
@@ -257,23 +260,29 @@ export class EngineShardMachine implements StateMachine {
   }
 
   /** Applies an entry's command, settled in the region ledger first when it carries a region tag. */
-  async #applyCommand(index: number, decoded: ShardEntry): Promise<ShardOutcome> {
+  async #applyCommand(index: number, decoded: ShardEntry, bytes: number): Promise<ShardOutcome> {
     if (decoded.region === undefined) {
       const result = await this.engine.apply(decoded.command)
       return result.ok ? { ok: true, value: result.value } : failure(result.error)
     }
     const engine = this.engine
-    const settled = this.regionLedger.settle(index, decoded.region, decoded.command, {
-      primaryKeyOf: (uid) => (engine.hasIndex(uid) ? engine.getIndex(uid).primaryKey : null),
-      hasIndex: (uid) => engine.hasIndex(uid),
-      documentOf: (uid, id) => {
-        try {
-          return engine.index(uid).getDocument(id)
-        } catch {
-          return null
-        }
+    const settled = this.regionLedger.settle(
+      index,
+      decoded.region,
+      decoded.command,
+      {
+        primaryKeyOf: (uid) => (engine.hasIndex(uid) ? engine.getIndex(uid).primaryKey : null),
+        hasIndex: (uid) => engine.hasIndex(uid),
+        documentOf: (uid, id) => {
+          try {
+            return engine.index(uid).getDocument(id)
+          } catch {
+            return null
+          }
+        },
       },
-    })
+      bytes,
+    )
     if (settled.command === null) {
       settled.commit()
       return { ok: true, value: null }

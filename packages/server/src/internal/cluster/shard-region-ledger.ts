@@ -36,6 +36,8 @@ export interface LedgerFeedEntry {
   readonly region: string
   readonly prev: ReadonlyArray<Stamp | null>
   readonly command: Command
+  /** The size of the shard entry that carried it (what retention by bytes counts; 0 if unknown). */
+  readonly bytes?: number
 }
 
 /** What a tagged entry changes: the command the engine applies (null: nothing), then `commit()` once it applied. */
@@ -67,6 +69,9 @@ type Doc = Record<string, unknown>
  */
 export class ShardRegionLedger {
   readonly #retainEntries: number
+  readonly #retainBytes: number
+  /** The sum of `bytes` over the retained feed. */
+  #feedBytes = 0
   #versions = new Map<string, Map<string, Stamp>>()
   #conflicts: ConflictRecord[] = []
   #feed: LedgerFeedEntry[] = []
@@ -79,11 +84,22 @@ export class ShardRegionLedger {
   /** The highest clock of any version recorded. */
   #clock: Hlc = HLC_ZERO
 
-  /** `retainEntries`: own feed entries kept for gap fills (at least 1). */
-  constructor(retainEntries: number) {
+  /**
+   * Own feed entries are kept for gap fills while there are at most `retainEntries` of them and
+   * their shard entries add up to at most `retainBytes` (the newest one is always kept).
+   */
+  constructor(retainEntries: number, retainBytes: number) {
     if (!Number.isSafeInteger(retainEntries) || retainEntries < 1)
       throw new RangeError('retainEntries must be a positive integer')
+    if (!Number.isSafeInteger(retainBytes) || retainBytes < 1)
+      throw new RangeError('retainBytes must be a positive integer')
     this.#retainEntries = retainEntries
+    this.#retainBytes = retainBytes
+  }
+
+  /** The entries and bytes of the retained feed. */
+  retained(): { entries: number; bytes: number } {
+    return { entries: this.#feed.length, bytes: this.#feedBytes }
   }
 
   versionOf(uid: string, key: string): Stamp | undefined {
@@ -128,12 +144,18 @@ export class ShardRegionLedger {
    * later than the one held (last-writer-wins), logging a conflict where its `prev` is not the
    * version held, and is skipped when its shard's feed was applied past it already.
    */
-  settle(seq: number, tag: ShardRegionTag, command: Command, engine: LedgerEngineView): SettledEntry {
+  settle(
+    seq: number,
+    tag: ShardRegionTag,
+    command: Command,
+    engine: LedgerEngineView,
+    bytes = 0,
+  ): SettledEntry {
     const keyed = replayKeysOf(command, (uid) => engine.primaryKeyOf(uid), keyOf)
     if (tag.kind === 'local') {
       // Not replayable elsewhere (no primary key yet, or a command regions refuse): applied, not fed.
       if (keyed === undefined) return { command, commit: () => {}, refused: () => {} }
-      return this.#settleLocal(seq, tag, keyed.command, keyed.keys)
+      return this.#settleLocal(seq, tag, keyed.command, keyed.keys, bytes)
     }
     const position = appliedKey(
       tag.origin,
@@ -195,6 +217,7 @@ export class ShardRegionLedger {
     tag: Extract<ShardRegionTag, { kind: 'local' }>,
     command: Command,
     keys: string[],
+    bytes: number,
   ): SettledEntry {
     const uid = command.type === 'swapIndexes' ? '' : command.uid
     const proposed: Hlc = { wallMs: tag.wallMs, logical: tag.logical }
@@ -210,10 +233,24 @@ export class ShardRegionLedger {
       commit: () => {
         const stamp: Stamp = { hlc, region: tag.region }
         for (const key of keys) this.#setVersion(uid, key, stamp)
-        this.#feed.push({ seq, after: this.headOf(uid), index: uid, hlc, region: tag.region, prev, command })
+        this.#feed.push({
+          seq,
+          after: this.headOf(uid),
+          index: uid,
+          hlc,
+          region: tag.region,
+          prev,
+          command,
+          bytes,
+        })
+        this.#feedBytes += bytes
         this.#heads.set(uid, seq)
-        while (this.#feed.length > this.#retainEntries) {
+        while (
+          this.#feed.length > this.#retainEntries ||
+          (this.#feedBytes > this.#retainBytes && this.#feed.length > 1)
+        ) {
           const dropped = this.#feed.shift()!
+          this.#feedBytes -= dropped.bytes ?? 0
           this.#trimmed.set(dropped.index, dropped.seq)
         }
       },
@@ -259,6 +296,7 @@ export class ShardRegionLedger {
     )
     this.#conflicts = [...(image?.conflicts ?? [])]
     this.#feed = [...(image?.feed ?? [])]
+    this.#feedBytes = this.#feed.reduce((sum, entry) => sum + (entry.bytes ?? 0), 0)
     this.#heads = new Map(image?.heads ?? [])
     this.#trimmed = new Map(image?.trimmed ?? [])
     this.#applied = new Map(image?.applied ?? [])
