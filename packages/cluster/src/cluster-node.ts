@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   type ConfState,
+  DEFAULT_RAFT_CONFIG,
   type HostFrame,
   NotLeaderError,
   type RaftConfig,
@@ -143,6 +144,16 @@ export class ClusterNode {
 
   get clusterId(): string | null {
     return this.#identity?.clusterId ?? null
+  }
+
+  /**
+   * The longest election timeout of this node's Raft groups, in milliseconds: a member campaigns
+   * after `[electionTicks, 2 × electionTicks)` ticks without news of its leader, so a new leader
+   * is normally elected within `2 × electionTicks × tickMs` of the old one falling silent.
+   */
+  get electionTimeoutMs(): number {
+    const electionTicks = this.#options.raft?.electionTicks ?? DEFAULT_RAFT_CONFIG.electionTicks
+    return 2 * electionTicks * (this.#options.tickMs ?? 100)
   }
 
   /** The cluster name given at bootstrap (used by `init`). */

@@ -46,6 +46,13 @@ describe('ClusterNode over in-memory gossip and transport', () => {
     expect(health?.metadata_leader).toBe(c.nodes[0]?.node.metadataLeader)
   })
 
+  it('reports the longest election timeout of its groups from its Raft tick and election ticks', async () => {
+    cluster = testCluster()
+    const a = await cluster.add('a', { bootstrap: true })
+    // The harness runs 20 ms ticks and 10 election ticks: a member campaigns within [10, 20) ticks.
+    expect(a.node.electionTimeoutMs).toBe(2 * 10 * 20)
+  })
+
   it('accepts metadata writes through any node and reads them linearizably from any node', async () => {
     cluster = testCluster()
     const c = cluster

@@ -1,6 +1,7 @@
 import type { ClusterNode, ShardHosting } from '@shoal/cluster'
 import { NotLeaderError, RaftError } from '@shoal/raft'
 import { describe, expect, it } from 'vitest'
+import { attemptTimeoutMs, MIN_ATTEMPT_MS } from '../src/internal/cluster/shard-read-attempts.ts'
 import { readShards, serveShards } from '../src/internal/cluster/shard-rpc.ts'
 
 // A shard leader serves a strong read only after a ReadIndex round confirms it still leads. When
@@ -66,6 +67,7 @@ describe('a strong shard read during an election', () => {
     let elected = false
     const node = {
       nodeId: 'reader',
+      electionTimeoutMs: 1_000,
       host: { group: () => undefined },
       isAlive: () => true,
       async requestApp(to: string) {
@@ -92,5 +94,80 @@ describe('a strong shard read during an election', () => {
     expect(asked).toEqual(['a', 'b', 'a'])
     // Well before the 5 s deadline a read kept waiting on a refusing replica would run into.
     expect(performance.now() - started).toBeLessThan(4_000)
+  })
+})
+
+// Issue 17: a shard leader that stops answering with its connection open (a paused or starved
+// process) held a strong read for the whole deadline. Each attempt now has its own time-out; the
+// read then asks the other replicas, which name the new leader.
+describe('a strong shard read whose leader stops answering', () => {
+  const target = { shard: 0, group: 'idx/0', name: 'idx', holders: ['a', 'b', 'c'] }
+  const call = { action: 'search' as const, params: { q: '' } }
+  const ok = (value: string) => [{ ok: true, value, appliedIndex: 3, commitIndex: 3 }]
+
+  function readerOf(answer: (to: string) => Promise<unknown>) {
+    const asked: string[] = []
+    const node = {
+      nodeId: 'reader',
+      electionTimeoutMs: 200,
+      host: { group: () => undefined },
+      isAlive: () => true,
+      requestApp(to: string) {
+        asked.push(to)
+        return answer(to)
+      },
+    } as unknown as ClusterNode
+    return { node, asked }
+  }
+
+  it('asks again after the attempt time-out and reads the shard at the leader another replica names', async () => {
+    let release: (() => void) | undefined
+    const { node, asked } = readerOf(async (to) => {
+      if (to === 'a') {
+        // Silent until the test ends; then its (stale) answer must not count.
+        await new Promise<void>((resolve) => (release = resolve))
+        return ok('late from a')
+      }
+      if (to === 'b')
+        return [{ ok: false, code: 'not_leader', message: 'not leader', httpStatus: 503, leader: 'c' }]
+      return ok('from c')
+    })
+    const started = performance.now()
+    const { results, missing } = await readShards(node, {} as ShardHosting, [{ target, call }], {
+      mode: 'leader',
+      timeoutMs: 5_000,
+    })
+    release?.()
+    expect(missing).toEqual([])
+    expect(results.map((r) => r.value)).toEqual(['from c'])
+    // `a` was not asked again while its first attempt ran.
+    expect(asked).toEqual(['a', 'b', 'c'])
+    expect(performance.now() - started).toBeLessThan(4_000)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(results).toHaveLength(1)
+  })
+
+  it('still takes the answer of an attempt that came after its time-out when no other replica can serve', async () => {
+    const { node, asked } = readerOf(async (to) => {
+      if (to === 'a') {
+        await new Promise((resolve) => setTimeout(resolve, 700))
+        return ok('late from a')
+      }
+      return [{ ok: false, code: 'not_leader', message: 'not leader', httpStatus: 503, leader: 'a' }]
+    })
+    const { results, missing } = await readShards(node, {} as ShardHosting, [{ target, call }], {
+      mode: 'leader',
+      timeoutMs: 5_000,
+    })
+    expect(missing).toEqual([])
+    expect(results.map((r) => r.value)).toEqual(['late from a'])
+    expect(asked.filter((to) => to === 'a')).toHaveLength(1)
+  })
+
+  it('derives the attempt time-out from the election timeout, within the time left', () => {
+    expect(attemptTimeoutMs(2_000, 10_000)).toBe(2_000)
+    expect(attemptTimeoutMs(2_000, 700)).toBe(700)
+    expect(attemptTimeoutMs(100, 10_000)).toBe(MIN_ATTEMPT_MS)
+    expect(attemptTimeoutMs(2_000, -5)).toBe(1)
   })
 })

@@ -193,7 +193,8 @@ export async function fetchShardImage(
     node,
     hosting,
     [{ target, call: { action: 'backupImage', token } }],
-    { mode: 'leader', timeoutMs: 30_000 },
+    // One attempt: the leader builds the image before it answers, which takes a while for a big shard.
+    { mode: 'leader', timeoutMs: 30_000, attemptTimeoutMs: 30_000 },
   )
   const head = results[0]?.value as BackupImageHead | undefined
   if (head === undefined)

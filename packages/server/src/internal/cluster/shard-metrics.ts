@@ -1,5 +1,6 @@
 import type { ClusterNode, ShardHosting } from '@shoal/cluster'
 import { Counter, Gauge, type Registry } from 'prom-client'
+import { SHARD_READ_OUTCOMES, shardReadAttempts } from './shard-read-attempts.ts'
 import { catchingUpRefusals, shardReadHedges, strongShardReads } from './shard-rpc.ts'
 import { shardedReadPaths } from './sharded-search.ts'
 import { localPassDeclines } from './sharded-search-local.ts'
@@ -13,6 +14,9 @@ import { localPassDeclines } from './sharded-search-local.ts'
  *   re-replication, drain, replace, rebalance, rollback);
  * - `shoal_shard_membership_steps_total{step}`: the steps this node took as a shard leader;
  * - `shoal_shard_read_hedges_total`: eventual reads hedged to a second replica (shard-rpc.ts);
+ * - `shoal_shard_read_attempts_total{outcome}`: requests to a replica for a shard this node read,
+ *   one per shard asked, by how they ended (shard-read-attempts.ts); what is not `answered` led to
+ *   another attempt, or to the shard missing at the deadline;
  * - `shoal_shard_reads_catching_up_total`: eventual reads a replica here refused while catching up
  *   after a restart (replica-read-gate.ts), served by another replica instead;
  * - `shoal_shard_leaderships`: shard groups this node leads now (leaders move on failover);
@@ -110,6 +114,17 @@ export function registerShardMetrics(node: ClusterNode, hosting: ShardHosting, r
     collect() {
       this.reset()
       this.inc(shardReadHedges())
+    },
+  })
+  new Counter({
+    name: 'shoal_shard_read_attempts_total',
+    help: 'Requests to a replica for a shard read coordinated here, one per shard asked, by outcome: answered, not_leader, unavailable, timeout (no answer within the attempt time-out; the read asked elsewhere), unreachable',
+    labelNames: ['outcome'] as const,
+    registers,
+    collect() {
+      this.reset()
+      const attempts = shardReadAttempts()
+      for (const outcome of SHARD_READ_OUTCOMES) this.inc({ outcome }, attempts.get(outcome) ?? 0)
     },
   })
   new Counter({

@@ -21,6 +21,12 @@ import { type AntiEntropyRequest, serveAntiEntropy } from './anti-entropy-replic
 import { serveBackupChunk, serveBackupImage } from './backup-shard.ts'
 import { ReplicaLatency } from './replica-latency.ts'
 import type { EngineShardMachine } from './shard-machine.ts'
+import {
+  attemptTimeoutMs,
+  countShardReadAttempts,
+  refusalOutcome,
+  retryBackoffMs,
+} from './shard-read-attempts.ts'
 
 /**
  * Reads of shard replicas, between nodes (`app` requests on `/shoal/rpc/1`). One request per
@@ -423,158 +429,243 @@ export interface ShardResult {
 /**
  * Reads shards through their replicas: one request per node per round, the leader for `leader`
  * reads (found from the local Raft member, a hint, or by asking), falling back to another replica
- * when a node does not answer. Returns the answers of the shards that answered and the shards
- * that could not be read, with the last reason. A shard's own error (an unknown document, a bad
+ * when a node does not answer. Each request is an attempt with its own time-out, shorter than the
+ * read's deadline (shard-read-attempts.ts): a leader that stops answering (paused, starved, cut
+ * off) holds the shard only until the reader asks the replicas again and finds the new leader.
+ * Returns the answers of the shards that answered, each from one attempt, and the shards that
+ * could not be read, with the last reason. A shard's own error (an unknown document, a bad
  * parameter) is thrown as the typed error it is.
  */
 export async function readShards(
   node: ClusterNode,
   hosting: ShardHosting,
   calls: readonly ShardCall[],
-  options: { mode: ReadMode; timeoutMs?: number },
+  options: {
+    mode: ReadMode
+    timeoutMs?: number
+    /** One attempt's time-out. @defaultValue the longest election timeout (`attemptTimeoutMs`) */
+    attemptTimeoutMs?: number
+  },
 ): Promise<{ results: ShardResult[]; missing: { shard: number; reason: string }[] }> {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000)
   const results: ShardResult[] = []
-  const pending = new Map<
-    number,
-    { call: ShardCall; tried: Set<string>; hint: string | null; reason: string }
-  >()
+  const pending = new Map<number, PendingShard>()
   for (const call of calls)
-    pending.set(call.target.shard, { call, tried: new Set(), hint: null, reason: 'not asked' })
+    pending.set(call.target.shard, {
+      call,
+      tried: new Set(),
+      running: new Set(),
+      hint: null,
+      reason: 'not asked',
+    })
   if (options.mode === 'leader') await readLeasedLocally(node, hosting, calls, pending, results)
-  for (let round = 0; pending.size > 0 && Date.now() < deadline; round++) {
-    const byNode = new Map<string, number[]>()
-    for (const [shard, entry] of pending) {
-      const target = pickReplica(node, entry.call.target, options.mode, entry.hint, entry.tried)
-      if (target === null) continue
-      const list = byNode.get(target)
-      if (list === undefined) byNode.set(target, [shard])
-      else list.push(shard)
-    }
-    if (byNode.size === 0) {
-      // Every replica was tried: a new leader may be being elected, or a node be restarting.
-      // Ask them all again after a pause, until the deadline.
-      // A shard with no live replica at all is missing now.
-      const live = [...pending.values()].filter((entry) =>
-        entry.call.target.holders.some((id) => node.isAlive(id)),
-      )
-      if (live.length === 0) break
-      for (const entry of live) entry.tried.clear()
-      await new Promise((r) => setTimeout(r, 100))
-      continue
-    }
-    let failure: ApiError | null = null
-    /** Asks `nodeId` for `shards`; the first answer for a shard wins (a hedge may race it). */
-    const ask = async (nodeId: string, shards: readonly number[]): Promise<void> => {
-      const asked = shards.filter((shard) => pending.has(shard))
-      if (asked.length === 0) return
-      const request: ShardsRequest = {
-        kind: 'shards',
-        mode: options.mode,
-        items: asked.map((shard) => {
-          const { call } = pending.get(shard)!
-          return { group: call.target.group, indexUid: call.target.name, call: call.call }
-        }),
+  let failure: ApiError | null = null
+  // Set when the read returns: an attempt still running then may not touch what it returned.
+  let finished = false
+  // Ends the pause between rounds early when an attempt the reader stopped waiting for settles.
+  let lateSettled: () => void = () => {}
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      lateSettled = () => {
+        clearTimeout(timer)
+        resolve()
       }
-      const started = performance.now()
-      let replies: ShardReply[]
-      try {
-        replies =
-          nodeId === node.nodeId
-            ? await serveShards(node, hosting, request)
-            : ((await node.requestApp(nodeId, request, {
-                timeoutMs: Math.max(1, deadline - Date.now()),
-              })) as ShardReply[])
-      } catch (error) {
-        for (const shard of asked) {
-          const entry = pending.get(shard)
-          if (entry === undefined) continue
-          // A quiesced local replica hears nothing until SWIM declares the node dead: wake it,
-          // so that it campaigns within an election timeout if the leader is really gone.
-          node.host?.group(entry.call.target.group)?.wake()
-          entry.tried.add(nodeId)
-          entry.hint = null
-          entry.reason = error instanceof RemoteAppError ? error.message : `node ${nodeId} did not answer`
-        }
+    })
+
+  /** Applies the replies to an attempt at `nodeId` (null: it failed with `error`); counts it unless it timed out. */
+  const settle = (
+    nodeId: string,
+    asked: readonly number[],
+    replies: readonly ShardReply[] | null,
+    error: unknown,
+    late: boolean,
+  ): void => {
+    if (finished) return
+    asked.forEach((shard, i) => {
+      const reply = replies?.[i]
+      const outcome =
+        reply === undefined
+          ? 'unreachable'
+          : reply.ok
+            ? 'answered'
+            : (refusalOutcome(reply.code) ?? 'answered')
+      if (!late) countShardReadAttempts(outcome)
+      const entry = pending.get(shard)
+      // Answered meanwhile by another attempt: the first answer stands.
+      if (entry === undefined) return
+      entry.running.delete(nodeId)
+      if (reply === undefined) {
+        // A quiesced local replica hears nothing until SWIM declares the node dead: wake it,
+        // so that it campaigns within an election timeout if the leader is really gone.
+        node.host?.group(entry.call.target.group)?.wake()
+        entry.tried.add(nodeId)
+        entry.hint = null
+        entry.reason = error instanceof RemoteAppError ? error.message : `node ${nodeId} did not answer`
         return
       }
-      if (nodeId !== node.nodeId) LATENCY.record(nodeId, performance.now() - started)
-      asked.forEach((shard, i) => {
-        const reply = replies[i]
-        const entry = pending.get(shard)
-        if (reply === undefined || entry === undefined) return
-        if (reply.ok) {
-          results.push({
-            shard,
-            value: reply.value,
-            lag: Math.max(0, reply.commitIndex - reply.appliedIndex),
-            version: reply.version ?? null,
-          })
-          pending.delete(shard)
-          return
-        }
-        if (
-          reply.code === 'not_leader' ||
-          reply.code === 'unknown_group' ||
-          reply.code === 'stopped' ||
-          reply.code === 'replica_catching_up'
-        ) {
-          entry.reason = reply.message
-          if (reply.leader !== undefined && reply.leader !== null && reply.leader !== nodeId) {
-            entry.hint = reply.leader
-            // Named leader by another replica: worth asking again even if it refused earlier (it
-            // may have been elected since). Otherwise a replica still naming it, asked round
-            // after round, kept the shard unread until the deadline.
-            entry.tried.delete(reply.leader)
-          } else entry.tried.add(nodeId)
-          return
-        }
+      if (reply.ok) {
+        results.push({
+          shard,
+          value: reply.value,
+          lag: Math.max(0, reply.commitIndex - reply.appliedIndex),
+          version: reply.version ?? null,
+        })
         pending.delete(shard)
-        failure ??= new ApiError(reply.httpStatus >= 500 ? 503 : reply.httpStatus, reply.code, reply.message)
-      })
-    }
-    await Promise.all(
-      [...byNode].map(async ([nodeId, shards]) => {
-        const primary = ask(nodeId, shards)
-        // Only an eventual read can be served by another replica (a leader read has one server).
-        if (options.mode !== 'eventual' || nodeId === node.nodeId) return primary
-        const late = await Promise.race([
-          primary.then(() => false),
-          new Promise<boolean>((resolve) => setTimeout(() => resolve(true), LATENCY.hedgeDelay(nodeId))),
-        ])
-        if (!late) return
-        // Hedge: what is still unanswered goes to another replica of each shard as well.
-        const byAlternative = new Map<string, number[]>()
-        for (const shard of shards) {
-          const entry = pending.get(shard)
-          if (entry === undefined) continue
-          const alternative = pickReplica(
-            node,
-            entry.call.target,
-            'eventual',
-            null,
-            new Set([...entry.tried, nodeId]),
-          )
-          if (alternative === null) continue
-          const list = byAlternative.get(alternative)
-          if (list === undefined) byAlternative.set(alternative, [shard])
-          else list.push(shard)
-        }
-        if (byAlternative.size === 0) return primary
-        hedgesSent++
-        const hedged = Promise.all([...byAlternative].map(([alternative, list]) => ask(alternative, list)))
-        // Done when every shard of this node is answered, by either side, or both have settled.
-        await Promise.race([
-          primary,
-          hedged.then(() => (shards.every((shard) => !pending.has(shard)) ? undefined : primary)),
-        ])
-      }),
-    )
-    if (failure !== null) throw failure
-    if (pending.size > 0 && round > 0) await new Promise((r) => setTimeout(r, Math.min(200, 20 * round)))
+        return
+      }
+      if (outcome !== 'answered') {
+        entry.reason = reply.message
+        if (reply.leader !== undefined && reply.leader !== null && reply.leader !== nodeId) {
+          entry.hint = reply.leader
+          // Named leader by another replica: worth asking again even if it refused earlier (it
+          // may have been elected since). Otherwise a replica still naming it, asked round
+          // after round, kept the shard unread until the deadline.
+          entry.tried.delete(reply.leader)
+        } else entry.tried.add(nodeId)
+        return
+      }
+      pending.delete(shard)
+      failure ??= new ApiError(reply.httpStatus >= 500 ? 503 : reply.httpStatus, reply.code, reply.message)
+    })
   }
+
+  /** Asks `nodeId` for `shards`: one attempt, waited for at most its time-out (a hedge may race it). */
+  const ask = async (nodeId: string, shards: readonly number[]): Promise<void> => {
+    const asked = shards.filter((shard) => pending.has(shard))
+    if (asked.length === 0) return
+    const request: ShardsRequest = {
+      kind: 'shards',
+      mode: options.mode,
+      items: asked.map((shard) => {
+        const { call } = pending.get(shard)!
+        return { group: call.target.group, indexUid: call.target.name, call: call.call }
+      }),
+    }
+    for (const shard of asked) pending.get(shard)!.running.add(nodeId)
+    const waitMs = attemptTimeoutMs(options.attemptTimeoutMs ?? node.electionTimeoutMs, deadline - Date.now())
+    let late = false
+    const started = performance.now()
+    const attempt = (
+      nodeId === node.nodeId
+        ? serveShards(node, hosting, request)
+        : (node.requestApp(nodeId, request, { timeoutMs: Math.max(1, deadline - Date.now()) }) as Promise<
+            ShardReply[]
+          >)
+    ).then(
+      (replies) => {
+        if (nodeId !== node.nodeId) LATENCY.record(nodeId, performance.now() - started)
+        settle(nodeId, asked, replies, null, late)
+      },
+      (error: unknown) => settle(nodeId, asked, null, error, late),
+    )
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timedOut = await Promise.race([
+      attempt.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => {
+          late = true
+          resolve(true)
+        }, waitMs)
+      }),
+    ])
+    clearTimeout(timer)
+    if (!timedOut) return
+    // The attempt runs on (its answer still counts while the shard is unread); the read moves on.
+    void attempt.then(() => lateSettled())
+    countShardReadAttempts('timeout', asked.length)
+    for (const shard of asked) {
+      const entry = pending.get(shard)
+      if (entry === undefined) continue
+      node.host?.group(entry.call.target.group)?.wake()
+      entry.tried.add(nodeId)
+      entry.hint = null
+      entry.reason = `node ${nodeId} did not answer within ${waitMs} ms`
+    }
+  }
+
+  /** `ask`, and for an eventual read a hedge to another replica when the first is slow. */
+  const askHedged = async (nodeId: string, shards: readonly number[]): Promise<void> => {
+    const primary = ask(nodeId, shards)
+    // Only an eventual read can be served by another replica (a leader read has one server).
+    if (options.mode !== 'eventual' || nodeId === node.nodeId) return primary
+    const slow = await Promise.race([
+      primary.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), LATENCY.hedgeDelay(nodeId))),
+    ])
+    if (!slow) return
+    // Hedge: what is still unanswered goes to another replica of each shard as well.
+    const byAlternative = new Map<string, number[]>()
+    for (const shard of shards) {
+      const entry = pending.get(shard)
+      if (entry === undefined) continue
+      const alternative = pickReplica(node, entry.call.target, 'eventual', null, excluded(entry, nodeId))
+      if (alternative === null) continue
+      const list = byAlternative.get(alternative)
+      if (list === undefined) byAlternative.set(alternative, [shard])
+      else list.push(shard)
+    }
+    if (byAlternative.size === 0) return primary
+    hedgesSent++
+    const hedged = Promise.all([...byAlternative].map(([alternative, list]) => ask(alternative, list)))
+    // Done when every shard of this node is answered, by either side, or both have settled.
+    await Promise.race([
+      primary,
+      hedged.then(() => (shards.every((shard) => !pending.has(shard)) ? undefined : primary)),
+    ])
+  }
+
+  try {
+    for (let round = 0; pending.size > 0 && failure === null && Date.now() < deadline; round++) {
+      const byNode = new Map<string, number[]>()
+      for (const [shard, entry] of pending) {
+        const target = pickReplica(node, entry.call.target, options.mode, entry.hint, excluded(entry))
+        if (target === null) continue
+        const list = byNode.get(target)
+        if (list === undefined) byNode.set(target, [shard])
+        else list.push(shard)
+      }
+      if (byNode.size === 0) {
+        // Every replica was tried (or is still being asked): a new leader may be being elected, or
+        // a node be restarting. Ask them all again after a pause, until the deadline.
+        // A shard with no live replica at all is missing now.
+        const live = [...pending.values()].filter((entry) =>
+          entry.call.target.holders.some((id) => node.isAlive(id)),
+        )
+        if (live.length === 0) break
+        for (const entry of live) entry.tried.clear()
+        await pause(100)
+        continue
+      }
+      await Promise.all([...byNode].map(([nodeId, shards]) => askHedged(nodeId, shards)))
+      if (pending.size > 0 && failure === null && round > 0) await pause(retryBackoffMs(round))
+    }
+  } finally {
+    finished = true
+  }
+  if (failure !== null) throw failure
+
   const missing = [...pending].map(([shard, entry]) => ({ shard, reason: entry.reason }))
   return { results, missing }
+}
+
+/** A shard not read yet, and what the reader knows of its replicas. */
+interface PendingShard {
+  readonly call: ShardCall
+  /** Replicas asked that refused or failed (cleared when every replica was). */
+  readonly tried: Set<string>
+  /** Replicas with an attempt still running: not asked again until it settles. */
+  readonly running: Set<string>
+  /** The leader a replica named. */
+  hint: string | null
+  reason: string
+}
+
+/** The replicas not to ask for `entry` now: those tried, those still being asked, and `also`. */
+function excluded(entry: PendingShard, also?: string): Set<string> {
+  const out = new Set([...entry.tried, ...entry.running])
+  if (also !== undefined) out.add(also)
+  return out
 }
 
 /** Answer times of each node to shard reads, for hedging. */
