@@ -4,7 +4,7 @@ import path from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { insertMultiple } from '@orama/orama'
-import { defineSuite, median, type SuiteContext } from '@shoal/bench'
+import { cpuProfileDir, defineSuite, median, type SuiteContext } from '@shoal/bench'
 import { Bm25Index, createAnalyzer } from '@shoal/bm25'
 import { HnswIndex } from '@shoal/hnsw'
 import { eng } from 'stopword'
@@ -99,6 +99,23 @@ export default defineSuite({
       value: docs.length / bare.hnswSeconds,
       unit: 'docs/s',
     })
+
+    // BENCH_CPU_PROF=<dir>: where a keyword query's time goes in the engine and in the bare index,
+    // on the held-out queries the rounds below time (the profiles are not timed figures).
+    // The timed rounds run after the quality passes, which encode every term the queries read
+    // (the text index encodes a term's postings on its first search): one untimed pass does it here.
+    if (cpuProfileDir() !== undefined) {
+      for (const q of heldOut) {
+        index.search({ q: q.query, limit: 10 })
+        bare.bm25.search(q.query, 10)
+      }
+    }
+    await ctx.cpuProfile('engine-keyword', () =>
+      repeatQueries(ctx, heldOut, (q) => index.search({ q: q.query, limit: 10 })),
+    )
+    await ctx.cpuProfile('bare-bm25-keyword', () =>
+      repeatQueries(ctx, heldOut, (q) => bare.bm25.search(q.query, 10)),
+    )
 
     // ---- options chosen on the tuning queries, quality on the held-out ones ---------------------
     const at = new Map(queries.map((q, i) => [q, i]))
@@ -498,6 +515,19 @@ interface QueryRunner {
  * Rounds in which each runner answers queries for about `sliceMs`, in rotating order. Returns
  * each runner's per-round queries/s (1000 / that round's median latency), for per-round ratios.
  */
+/** Single queries in turn for 5 s (0.2 s in smoke runs): the workload a CPU profile samples. */
+function repeatQueries(
+  ctx: SuiteContext,
+  queries: readonly KnownItemQuery[],
+  run: (q: KnownItemQuery) => unknown,
+): void {
+  const started = performance.now()
+  const until = started + (ctx.smoke ? 200 : 5000)
+  let n = 0
+  while (performance.now() < until) run(queries[n++ % queries.length]!)
+  ctx.log(`profiled ${n} queries: ${(((performance.now() - started) * 1000) / n).toFixed(1)} µs each`)
+}
+
 async function interleavedQueries(
   ctx: SuiteContext,
   queries: readonly KnownItemQuery[],
