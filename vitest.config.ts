@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config'
 // written to hold under a loaded machine (bounded waits, no timing assertions).
 export default defineConfig({
   test: {
-    projects: ['packages/*'],
+    projects: ['packages/*', 'bench'],
     reporters: ['default', './scripts/summary-reporter.ts'],
     passWithNoTests: false,
     maxWorkers: 2,

@@ -1,4 +1,6 @@
+import path from 'node:path'
 import type { LoadSample } from './machine.ts'
+import { cpuProfileDir, formatSummary, profileInProcess } from './profile.ts'
 import { alternate, MIN_ROUNDS, roundRatios, type Spread, spreadOf } from './rounds.ts'
 import { type BenchResult, measure, type RoundFigures, type SuiteContext } from './suite.ts'
 
@@ -66,6 +68,13 @@ export function createContext(name: string, smoke: boolean, seed: number, state:
       })
       log(`${ratioName}: ${ratio.toFixed(2)}x ${peerName}`)
       return ratio
+    },
+    cpuProfile: async (label, fn) => {
+      const dir = cpuProfileDir()
+      if (dir === undefined) return
+      const file = path.join(dir, `${name}-${label}.cpuprofile`)
+      const summary = await profileInProcess(file, fn)
+      log(`${formatSummary(`profile ${label} (${file})`, summary)}`)
     },
     alternate: async (sides, rounds = MIN_ROUNDS) => {
       if (rounds < MIN_ROUNDS) throw new Error(`suite ${name}: ${rounds} rounds, fewer than ${MIN_ROUNDS}`)

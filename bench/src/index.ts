@@ -14,6 +14,15 @@ export type { LoadSample, MachineInfo } from './machine.ts'
 export { loadSample, machineInfo } from './machine.ts'
 export type { PeerPackages } from './peers.ts'
 export { peerVersions } from './peers.ts'
+export type { CpuProfile, ProfileSummary } from './profile.ts'
+export {
+  cpuProfArgs,
+  cpuProfileDir,
+  formatSummary,
+  profileClockUs,
+  readProfile,
+  summarizeProfile,
+} from './profile.ts'
 export { mulberry32 } from './rng.ts'
 export type { Spread } from './rounds.ts'
 export { MIN_ROUNDS, median, percentile, roundRatios, spreadOf } from './rounds.ts'

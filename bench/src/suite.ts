@@ -121,6 +121,12 @@ export interface SuiteContext {
     perRound: readonly number[],
     extra?: { peer?: string; ratio?: true },
   ): Spread
+  /**
+   * With `BENCH_CPU_PROF=<dir>` set: runs `fn` once under the CPU profiler, writes
+   * `<dir>/<suite>-<label>.cpuprofile` and logs self time per stage and function. Without it:
+   * does nothing (`fn` is not run), so a profile never changes a timed figure.
+   */
+  cpuProfile(label: string, fn: () => unknown): Promise<void>
   /** How many interleaved rounds a comparison runs (at least 5, smoke runs too). */
   readonly rounds: number
   /** Names a peer's exact version (a program that is not an npm or Debian package). */

@@ -69,6 +69,9 @@ export default defineSuite({
       const chosen = await chooseAndJudge(ctx, engine, tuning, heldOut)
       sides.push({ name: engine.name, peer: engine.peer, pass: () => passOf(chosen.candidate, timed) })
       heldOutMrr.set(engine.name, chosen.mrrAt10)
+      // BENCH_CPU_PROF=<dir>: where Shoal's query time goes, on the timed queries (not timed itself).
+      if (engine.name === 'shoal-bm25')
+        await ctx.cpuProfile('shoal-query', () => repeatPasses(ctx, chosen.candidate, timed))
     }
     const xapians: XapianPeer[] = []
     try {
@@ -189,6 +192,21 @@ function passOf(candidate: Candidate, queries: readonly string[]): number {
   const started = performance.now()
   for (const q of queries) candidate.search(q)
   return queries.length / ((performance.now() - started) / 1000)
+}
+
+/** Passes over the timed queries for 5 s (0.2 s in smoke runs): the workload a CPU profile samples. */
+function repeatPasses(ctx: SuiteContext, candidate: Candidate, queries: readonly string[]): void {
+  const until = performance.now() + (ctx.smoke ? 200 : 5000)
+  let passes = 0
+  const started = performance.now()
+  while (performance.now() < until) {
+    passOf(candidate, queries)
+    passes++
+  }
+  const seconds = (performance.now() - started) / 1000
+  ctx.log(
+    `profiled ${passes} passes: ${Math.round((passes * queries.length) / seconds)} queries/s under the profiler`,
+  )
 }
 
 /**

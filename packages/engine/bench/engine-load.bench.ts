@@ -252,22 +252,34 @@ async function memoryPerDocument(
   measured.minisearch = (memoryBytes() - before) / docs.length
   keep(mini)
 
+  // A difference of heap readings can come out at or below zero when a collection freed more than
+  // the structure added (the closed build's memory, released late): that is not a measurement, so
+  // no figure is recorded for it, nor a ratio built on it.
+  const real = (name: string) => (measured[name] ?? 0) > 0
   for (const [name, bytes] of Object.entries(measured)) {
+    if (!real(name)) {
+      ctx.log(
+        `memory per document, ${name}: heap difference ${bytes.toFixed(0)} B is not a measurement; none recorded`,
+      )
+      continue
+    }
     const peer = name === 'orama' ? { peer: 'Orama' } : name === 'minisearch' ? { peer: 'MiniSearch' } : {}
     ctx.record({ name: `memory-per-document-${name}`, metric: 'memory', value: bytes, unit: 'B', ...peer })
     ctx.log(`memory per document, ${name}: ${bytes.toFixed(0)} B`)
   }
   // Memory after a full collection is a reading, not a timing: no rounds.
-  ctx.ratio('memory-per-document-vs-orama', measured.engine!, measured.orama!, 'Orama (text + vectors)', {
-    timed: false,
-  })
-  ctx.ratio(
-    'memory-per-document-vs-minisearch',
-    measured.engine!,
-    measured.minisearch!,
-    'MiniSearch (text only)',
-    { timed: false },
-  )
+  if (real('engine') && real('orama'))
+    ctx.ratio('memory-per-document-vs-orama', measured.engine!, measured.orama!, 'Orama (text + vectors)', {
+      timed: false,
+    })
+  if (real('engine') && real('minisearch'))
+    ctx.ratio(
+      'memory-per-document-vs-minisearch',
+      measured.engine!,
+      measured.minisearch!,
+      'MiniSearch (text only)',
+      { timed: false },
+    )
 }
 
 function batch(docs: readonly DebianPackage[], vectors: readonly Float32Array[], at: number, end: number) {

@@ -6,7 +6,7 @@ import { DIMENSIONS } from './vectors.ts'
 /**
  * Orama as the engine suite's peer: the same field weights as the engine (its searchable
  * attributes in order weigh 3, 2, 1: `BOOSTS`, shared with the bm25 suite) and the same
- * documented options to choose from on the tuning queries (`threshold` 0, its default, or 1),
+ * documented options to choose from on the tuning queries (`threshold` 0, or 1: its default),
  * and the same English stop words as the engine's settings.
  * Orama's vector search is exact (it scans every vector); its hybrid mode mixes both.
  */

@@ -29,6 +29,12 @@ export interface SearchOptions {
   efSearch?: number
   /** Only ids the filter allows are returned. */
   filter?: SearchFilter
+  /**
+   * True: every live vector (the filter's, if any) is compared with the query and the exact k
+   * nearest are returned; the graph is not used. For a reference at recall 1 or a caller that
+   * must not miss. @defaultValue false (a filter narrow enough is answered exactly anyway)
+   */
+  exact?: boolean
   /** Adds `stats` (graph hops and distance computations) to the result of `search` (not `searchBatch`). */
   explain?: boolean
 }
@@ -76,6 +82,8 @@ export class HnswIndex {
   readonly #wasm: HnswAbi
   /** Live id -> node slot. Tombstoned nodes are absent. */
   #nodes = new Map<number, number>()
+  /** `#liveNodes()`'s answer, dropped whenever `#nodes` changes. */
+  #liveCache: Uint32Array | undefined
   /**
    * Tombstoned nodes, a min-heap: an add takes the smallest one for its vector
    * before the graph grows, so a graph under partial churn stays near its live
@@ -228,6 +236,7 @@ export class HnswIndex {
     if (this.#wasm.reuseNode(node, io, id) !== 1)
       throw new CorruptIndexError(`node ${node} is not a tombstone`)
     this.#nodes.set(id, node)
+    this.#liveCache = undefined
   }
 
   /** Adds new nodes at the end of the graph. */
@@ -249,6 +258,7 @@ export class HnswIndex {
       }
       const first = start + offset
       for (let i = 0; i < n; i++) this.#nodes.set(ids[offset + i]!, first + i)
+      this.#liveCache = undefined
     }
   }
 
@@ -266,6 +276,7 @@ export class HnswIndex {
     if (node === undefined) throw new UnknownIdError(id)
     this.#wasm.markDeleted(node)
     this.#nodes.delete(id)
+    this.#liveCache = undefined
     heapPush(this.#tombstones, node)
     const deleted = this.#wasm.deletedNodes()
     if (
@@ -433,6 +444,7 @@ export class HnswIndex {
       map.set(id, node)
     }
     this.#nodes = map
+    this.#liveCache = undefined
     this.#tombstones = tombstones
   }
 
@@ -441,10 +453,19 @@ export class HnswIndex {
       throw new InvalidArgumentError(`k must be an integer in [1, ${MAX_EF}], got ${k}`)
     }
     const ef = options.efSearch === undefined ? this.#efSearch : checkEf(options.efSearch)
-    const allowed = options.filter === undefined ? undefined : this.#allowedNodes(options.filter)
+    if (options.exact !== undefined && typeof options.exact !== 'boolean') {
+      throw new InvalidArgumentError(`exact must be a boolean, got ${typeof options.exact}`)
+    }
+    const allowed =
+      options.filter !== undefined
+        ? this.#allowedNodes(options.filter)
+        : options.exact === true
+          ? this.#liveNodes()
+          : undefined
     const exact =
       allowed !== undefined &&
-      allowed.length <= Math.max(EXACT_FILTER_MIN_IDS, this.size * EXACT_FILTER_RATIO)
+      (options.exact === true ||
+        allowed.length <= Math.max(EXACT_FILTER_MIN_IDS, this.size * EXACT_FILTER_RATIO))
     const w = this.#wasm
     const dims = this.dimensions
     const chunk = Math.min(count, SEARCH_CHUNK)
@@ -493,6 +514,12 @@ export class HnswIndex {
       if (allowed !== undefined && !exact) this.#setAllowed(allowed, false)
     }
     return results
+  }
+
+  /** Every live node slot, ascending; kept until the next add or remove. */
+  #liveNodes(): Uint32Array {
+    if (this.#liveCache === undefined) this.#liveCache = Uint32Array.from(this.#nodes.values()).sort()
+    return this.#liveCache
   }
 
   /** The live node slots a filter allows, each once, ascending. */

@@ -7,7 +7,17 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createGunzip } from 'node:zlib'
-import { defineSuite, mulberry32, type SuiteContext } from '@shoal/bench'
+import {
+  cpuProfArgs,
+  cpuProfileDir,
+  defineSuite,
+  formatSummary,
+  mulberry32,
+  profileClockUs,
+  readProfile,
+  type SuiteContext,
+  summarizeProfile,
+} from '@shoal/bench'
 import { open } from '@shoal/engine'
 import autocannon from 'autocannon'
 import { debianCorpusFile } from '../../../bench/corpus/debian.ts'
@@ -65,7 +75,17 @@ function makeQueries(docs: Pkg[], count: number, seed: number): string[] {
 async function startNode(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
-    [CLI, 'start', '--data-dir', dataDir, '--http-addr', '127.0.0.1:0', '--log-level', 'warn'],
+    [
+      ...cpuProfArgs(cpuProfileDir(), 'server-node'),
+      CLI,
+      'start',
+      '--data-dir',
+      dataDir,
+      '--http-addr',
+      '127.0.0.1:0',
+      '--log-level',
+      'warn',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
   const url = await new Promise<string>((resolve, reject) => {
@@ -242,6 +262,7 @@ export default defineSuite({
       const node = await startNode(path.join(dir, 'node'))
       const engine = await open(path.join(dir, 'embedded'), { sync: 'none' })
       const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+      const window: { fromUs?: number; toUs?: number } = {}
       try {
         await importOverHttp(ctx, node.url, docs)
         await engine.createIndex('packages', {
@@ -316,10 +337,28 @@ export default defineSuite({
             'embedded engine (one query at a time)',
           )
         }
+        // BENCH_CPU_PROF=<dir>: one more sequential pass each way, profiled (not timed figures):
+        // this process (client and embedded engine) in-process, the node through its --cpu-prof
+        // file, read over the window of its pass once it has stopped.
+        await ctx.cpuProfile('embedded-sequential', () => sides[1]!.run())
+        window.fromUs = profileClockUs()
+        await ctx.cpuProfile('http-sequential-client', () => sides[0]!.run())
+        window.toUs = profileClockUs()
       } finally {
         agent.destroy()
         await engine.close()
         await node.stop()
+      }
+      const profileDir = cpuProfileDir()
+      if (profileDir !== undefined && window.toUs !== undefined) {
+        const file = path.join(profileDir, 'server-node.cpuprofile')
+        const summary = summarizeProfile(readProfile(file), window)
+        ctx.log(
+          formatSummary(
+            `profile http-sequential-node (${file}, --from-us ${window.fromUs} --to-us ${window.toUs})`,
+            summary,
+          ),
+        )
       }
     } finally {
       await rm(dir, { recursive: true, force: true })

@@ -1,0 +1,3 @@
+import { shoalProject } from '../vitest.shared.ts'
+
+export default shoalProject('bench')
