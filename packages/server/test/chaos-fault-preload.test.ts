@@ -32,6 +32,7 @@ console.log(JSON.stringify({
   perfRate: (end.perf - start.perf) / (end.real - start.real),
   wallRate: (end.wall - start.wall) / (end.real - start.real),
   ticks,
+  wholeMs: [0, 1, 2, 3].every(() => Number.isInteger(Date.now())),
   wallAtEnd: new Date().getTime(),
 }))
 `
@@ -41,6 +42,8 @@ interface Probe {
   perfRate: number
   wallRate: number
   ticks: number
+  /** Whether \`Date.now()\` gave whole milliseconds, as it must. */
+  wholeMs: boolean
   /** The process's wall clock (through \`new Date()\`) as it printed its result. */
   wallAtEnd: number
 }
@@ -74,6 +77,7 @@ describe('the chaos fault preload', () => {
   it('runs a clock at 4× real time: wall clock, performance.now() and timers', async () => {
     const { result } = await probe({ clockRate: 4 })
     expect(result.perfRate).toBeCloseTo(4, 1)
+    expect(result.wholeMs).toBe(true)
     expect(result.wallRate).toBeCloseTo(4, 1)
     // A 1 s timer set at 4× fires after 250 ms of real time (late on a busy machine, never early).
     expect(result.timerRealMs).toBeGreaterThanOrEqual(249)
@@ -85,6 +89,7 @@ describe('the chaos fault preload', () => {
   it('runs a clock at 0.5× real time', async () => {
     const { result } = await probe({ clockRate: 0.5 })
     expect(result.perfRate).toBeCloseTo(0.5, 1)
+    expect(result.wholeMs).toBe(true)
     expect(result.wallRate).toBeCloseTo(0.5, 1)
     expect(result.timerRealMs).toBeGreaterThanOrEqual(1999)
   }, 30_000)

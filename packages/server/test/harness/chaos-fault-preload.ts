@@ -141,8 +141,9 @@ async function install(file: string): Promise<void> {
 
   const RealDate = Date
   const realNow = RealDate.now.bind(RealDate)
-  // The wall clock: real time, stepped by the offset, plus what the drifting clock gained or lost.
-  const wallNow = () => realNow() + offsetMs + clock.driftMs()
+  // The wall clock: real time, stepped by the offset, plus what the drifting clock gained or lost,
+  // in whole milliseconds as `Date.now()` always is (libraries convert it to a BigInt).
+  const wallNow = () => realNow() + offsetMs + Math.round(clock.driftMs())
   RealDate.now = wallNow
   globalThis.Date = new Proxy(RealDate, {
     construct(target, args, newTarget) {
