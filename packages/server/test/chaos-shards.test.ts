@@ -16,8 +16,8 @@ import { ShoalShardsSystem } from './harness/chaos-shards-system.ts'
 // quiet and hold times at 0.3×: the clock (steps and rates), disk and fsync faults inside the
 // nodes (the harness's fault preload; each data folder a 256 MiB tmpfs, disk-full only where one
 // can be mounted), and last moves-partition: two spare nodes, one of which joins, or a member
-// drained or replaced, during a partition (replica grace period 10 s). Checked: per-key linearizability of writes and
-// reads, no acknowledged write lost, replicas identical, searches complete or refused with 503,
+// drained or replaced, during a partition (replica grace period 10 s). Checked: per-key
+// linearizability of writes and reads, no acknowledged write lost, replicas identical, searches complete or refused with 503,
 // every key and every marker's documents through every member at the end, the drains and
 // replacements succeeded with every replica on a member, no 5xx but 503 (and 507 for a full
 // disk), and no node exit but the fail-stops (exit 70) of a failed fsync or a full disk.
