@@ -9,7 +9,9 @@ import {
 } from './harness/chaos-shards-search.ts'
 
 // What the shoal-shards chaos system demands of the searches it sends beside the workload,
-// checked here on hand-written histories (times in ms on the run's clock).
+// checked here on hand-written histories (times in ms on the run's clock). A unit test of the
+// check alone, with no process and nothing to skip: the runs against real processes are
+// chaos-shards.test.ts (the CI smoke) and `pnpm chaos --system shoal-shards`.
 
 const write = (clientId: string, key: string, value: string, call: number, ret?: number): HistoryOp => ({
   clientId,

@@ -11,16 +11,16 @@ import { ShoalShardsSystem } from './harness/chaos-shards-system.ts'
 
 // A smoke of the chaos scenarios against a sharded index (6 shards, 3 replicas each) on a real
 // 3-process cluster, at a fixed seed: document writes (acknowledged when their task succeeds),
-// reads by id and searches through every node while the nemesis applies every scenario the
-// cluster supports in turn (membership-partition's kills for good run against shoal-meta), with
-// quiet and hold times at 0.3×: the clock, disk and fsync faults inside the nodes (the harness's
-// fault preload; each data folder a 256 MiB tmpfs, disk-full only where one can be mounted), and
-// last moves-partition: two spare nodes, one of which joins, or a member drained or replaced,
-// during a partition (replica grace period 10 s). Checked: per-key linearizability of writes and
-// reads, no acknowledged write lost, replicas identical, searches complete or refused with 503,
-// every key and every marker's documents through every member at the end, the drains and
-// replacements succeeded with every replica on a member, no 5xx but 503 (and 507 for a full
-// disk), and no node exit but the fail-stops (exit 70) of a failed fsync or a full disk.
+// reads by id and searches through every node while the nemesis applies every scenario the cluster
+// supports in turn (membership-partition's kills for good run against shoal-meta), with quiet and
+// hold times at 0.3×: the clock (steps and rates), disk and fsync faults inside the nodes (the
+// harness's fault preload; each data folder a 256 MiB tmpfs, disk-full only where one can be
+// mounted), and last moves-partition: two spare nodes, one of which joins, or a member drained or
+// replaced, during a partition (replica grace period 10 s). Checked: per-key linearizability of
+// writes and reads, no acknowledged write lost, replicas identical, searches complete or refused
+// with 503, every key and every marker's documents through every member at the end, the drains and
+// replacements succeeded with every replica on a member, no 5xx but 503 (and 507 for a full disk),
+// and no node exit but the fail-stops (exit 70) of a failed fsync or a full disk.
 // `pnpm chaos --system shoal-shards --scenario NAME --duration 60s` runs the long versions
 // (docs/reliability.md).
 

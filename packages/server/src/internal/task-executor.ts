@@ -21,10 +21,12 @@ import type { IndexSwap, Operation, StoredTask } from './task-types.ts'
  * the engine and returns the task's details. Throws what the engine throws;
  * the queue records it as the task's error.
  *
- * `recovered` marks a task that was processing when the server stopped: the
- * engine may already hold its effect, so "already exists" for a creation and
- * "not found" for a deletion mean it had succeeded. Document writes and
- * settings are idempotent and simply run again.
+ * `recovered` marks a task that was processing when the server stopped (or,
+ * on a cluster, whose run was interrupted): the engine may already hold its
+ * effect, so "already exists" for a creation and "not found" for a deletion
+ * mean it had succeeded. Document writes and settings are idempotent and
+ * simply run again. A cluster engine asked again for a creation its task
+ * made completes it in every shard instead of answering "already exists".
  */
 
 export type LoadDocuments = (payloadFile: string) => Promise<object[]>
@@ -70,7 +72,9 @@ export async function runTask(
         // Nothing to update: an index that does not exist is not created for it.
         if (docs.length === 0) return { receivedDocuments: op.documentCount, indexedDocuments: 0 }
       }
-      await withIndex(engine, uid, op.primaryKey, () => writeDocuments(engine, uid, op, docs))
+      await withIndex(engine, uid, op.primaryKey, () => writeDocuments(engine, uid, op, docs), {
+        recovered,
+      })
       return { receivedDocuments: op.documentCount, indexedDocuments: docs.length }
     }
     case 'deleteDocuments': {
@@ -96,11 +100,14 @@ export async function runTask(
         uid,
         undefined,
         () => engine.index(uid).updateSettings(op.settings as Partial<Settings>),
-        // On a cluster, an index created for embedders goes to `vector` nodes only (a
-        // standalone engine has no placement and ignores `sharding`).
-        addsEmbedders(op.settings)
-          ? (withVectorRequirement(undefined) as Record<string, unknown>)
-          : undefined,
+        {
+          recovered,
+          // On a cluster, an index created for embedders goes to `vector` nodes only (a
+          // standalone engine has no placement and ignores `sharding`).
+          ...(addsEmbedders(op.settings)
+            ? { sharding: withVectorRequirement(undefined) as Record<string, unknown> }
+            : {}),
+        },
       )
       // Task details are shown to anyone who may list tasks: no embedder key in them.
       return withMaskedKeys({ ...op.settings })
@@ -300,20 +307,32 @@ async function writeDocuments(
  * Runs a write on an index, creating the index first when it is missing (as
  * Meilisearch does for document additions and settings). When the write
  * fails, an index created for it is deleted again: a failed task leaves no trace.
+ *
+ * A `recovered` run asks for the creation again when the index exists: a
+ * cluster engine completes a creation its first run left unfinished (the
+ * record committed, some shards not created yet) and counts it as this
+ * task's; a standalone engine answers "already exists", and the index is
+ * taken as it is.
  */
 async function withIndex(
   engine: EnginePort,
   uid: string,
   primaryKey: string | undefined,
   write: () => Promise<unknown>,
-  sharding?: Record<string, unknown>,
+  options: { recovered: boolean; sharding?: Record<string, unknown> } = { recovered: false },
 ): Promise<void> {
-  const created = !engine.hasIndex(uid)
-  if (created)
-    await engine.createIndex(uid, {
-      ...(primaryKey === undefined ? {} : { primaryKey }),
-      ...(sharding === undefined ? {} : { sharding }),
-    })
+  let created = false
+  if (!engine.hasIndex(uid) || options.recovered) {
+    try {
+      await engine.createIndex(uid, {
+        ...(primaryKey === undefined ? {} : { primaryKey }),
+        ...(options.sharding === undefined ? {} : { sharding: options.sharding }),
+      })
+      created = true
+    } catch (error) {
+      if (!(options.recovered && codeOf(error) === 'index_already_exists')) throw error
+    }
+  }
   try {
     await write()
   } catch (error) {

@@ -24,8 +24,9 @@
  * controller then adds the newcomer to the metadata group (a learner, a voter
  * when one is missing) and replaces a voter that stays dead.
  *
- * Not supported: clock rates, disk faults and fsync failures (the server has
- * no injection points for them, and adding hidden ones is not allowed).
+ * Faults inside the processes (clock steps and rates, a full disk, a failed
+ * fsync) come from the harness's preload (`chaos-node-faults.ts`), never from
+ * the server, which has no hidden injection point.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { RemoteInfo } from 'node:dgram'
@@ -72,7 +73,7 @@ export interface ShoalMetaOptions {
    */
   nodeLogDir?: string
   /**
-   * Faults inside the node processes (`NodeFaults`): wall-clock steps, failing fsyncs and, where
+   * Faults inside the node processes (`NodeFaults`): wall-clock steps, clock rates, failing fsyncs and, where
    * mounting works, each data folder on a tmpfs of this many MiB that can fill up.
    * @defaultValue none (no clock, disk or fsync faults)
    */
@@ -114,6 +115,12 @@ export class ShoalMetaSystem implements SystemUnderTest {
   readonly name = 'shoal-meta'
   readonly nodes: readonly string[]
   readonly capabilities: SystemCapabilities
+  /**
+   * Raft's leases assume bounded drift: a follower gives up 20% of its lease to it
+   * (`followerLeaseDriftMargin`), and a leader's lease is half an election timeout. Rates within
+   * ±10% keep any two clocks within that margin (1.1 / 0.9 < 1.25).
+   */
+  readonly clockDrift = 0.1
   readonly #root: string
   readonly #keyFile: string
   readonly #members: Member[]
@@ -379,6 +386,10 @@ export class ShoalMetaSystem implements SystemUnderTest {
 
   async setClockOffset(node: string, offsetMs: number): Promise<void> {
     this.#nodeFaults().setClockOffset(node, offsetMs)
+  }
+
+  async setClockRate(node: string, rate: number): Promise<void> {
+    this.#nodeFaults().setClockRate(node, rate)
   }
 
   failFsync(node: string): void {

@@ -1,6 +1,7 @@
 /**
  * Faults inside a `shoal` node process, for the chaos systems built on
- * `ShoalMetaSystem`: its wall clock stepped, its next fsync failing with EIO
+ * `ShoalMetaSystem`: its wall clock stepped, its clock running fast or slow,
+ * its next fsync failing with EIO
  * (both through `chaos-fault-preload.ts`, which only the harness loads), and
  * its data folder on a small tmpfs that can fill up (where mounting works
  * here, as root).
@@ -18,6 +19,7 @@ const FILLER = 'chaos-disk-filler'
 
 interface NodeControl {
   clockOffsetMs: number
+  clockRate: number
   fsyncFailures: number
 }
 
@@ -38,7 +40,7 @@ export class NodeFaults {
    */
   add(node: string, dataDir: string, sizeMiB: number): void {
     this.#dataDirs.set(node, dataDir)
-    this.#write(node, { clockOffsetMs: 0, fsyncFailures: 0 })
+    this.#write(node, { clockOffsetMs: 0, clockRate: 1, fsyncFailures: 0 })
     if (!this.#tmpfs) return
     this.#tmpfs = tryMountTmpfs(dataDir, sizeMiB)
     if (!this.#tmpfs) for (const dir of this.#dataDirs.values()) unmountTmpfs(dir)
@@ -59,6 +61,11 @@ export class NodeFaults {
 
   setClockOffset(node: string, offsetMs: number): void {
     this.#write(node, { ...this.#control(node), clockOffsetMs: offsetMs })
+  }
+
+  /** `node`'s clock runs at `rate` × real time: its wall and monotonic clocks and its timers. */
+  setClockRate(node: string, rate: number): void {
+    this.#write(node, { ...this.#control(node), clockRate: rate })
   }
 
   /** The next fsync of `node`'s process fails with EIO. */

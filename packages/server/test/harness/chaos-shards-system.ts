@@ -71,6 +71,8 @@ export class ShoalShardsSystem implements SystemUnderTest {
   readonly name = 'shoal-shards'
   readonly nodes: readonly string[]
   readonly capabilities: SystemCapabilities
+  /** As the metadata system's: the drift Raft's leases assume. */
+  readonly clockDrift: number
   readonly http = new HttpLog()
   readonly #cluster: ShoalMetaSystem
   readonly #shardCount: number
@@ -88,6 +90,7 @@ export class ShoalShardsSystem implements SystemUnderTest {
   private constructor(cluster: ShoalMetaSystem, options: ShoalShardsOptions) {
     this.#cluster = cluster
     this.nodes = cluster.nodes
+    this.clockDrift = cluster.clockDrift
     // Spares are for moves-partition: membership-partition's kills for good need no cluster operation.
     this.capabilities = {
       ...cluster.capabilities,
@@ -186,6 +189,10 @@ export class ShoalShardsSystem implements SystemUnderTest {
 
   setClockOffset(node: string, offsetMs: number): Promise<void> {
     return this.#cluster.setClockOffset(node, offsetMs)
+  }
+
+  setClockRate(node: string, rate: number): Promise<void> {
+    return this.#cluster.setClockRate(node, rate)
   }
 
   failFsync(node: string): void {

@@ -35,9 +35,9 @@ export interface SystemCapabilities {
   /** SIGSTOP/SIGCONT of a node's process. */
   pause: boolean
   /**
-   * A node's clock can be skewed: it runs fast or slow (`setClockRate`), or,
+   * A node's clock can be skewed: it runs fast or slow (`setClockRate`), and,
    * for a system that has `setClockOffset`, its wall clock is stepped ahead or
-   * back instead.
+   * back.
    */
   clock: boolean
   /** A node's disk can fill up (`fillDisk`/`freeDisk`). */
@@ -106,6 +106,12 @@ export interface SystemUnderTest {
    */
   readonly consistency?: 'linearizable' | 'last-writer-wins'
   /**
+   * The clock drift the system assumes, as a fraction of real time (0.1: each clock runs at
+   * 0.9–1.1× real time), for a system whose reads rely on bounded drift (leases): clock-skew
+   * draws rates within it. @defaultValue unbounded (rates 0.25–4×)
+   */
+  readonly clockDrift?: number
+  /**
    * Starts every node with its links to the others routed through `network`
    * (the system creates the proxies it needs, `network.tcpMesh(...)`).
    */
@@ -121,6 +127,7 @@ export interface SystemUnderTest {
   restart(node: string): Promise<void>
   pause(node: string): void
   resume(node: string): void
+  /** Runs the node's clock at `rate` × real time (1: real time again); kept across restarts. */
   setClockRate?(node: string, rate: number): Promise<void>
   /**
    * Steps the node's wall clock `offsetMs` away from real time (0: back to it);

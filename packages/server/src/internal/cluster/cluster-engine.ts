@@ -173,28 +173,22 @@ export class ClusterEngine implements EnginePort {
     }
   }
 
+  /**
+   * Creates the index: its record in the metadata, then the index in every shard. Called again by
+   * a re-run of the task that created the record (the first run was interrupted: a shard without
+   * a majority, a time-out, a metadata leader change), it completes the shards' part instead of
+   * answering "already exists": the record alone does not make the index usable, and a task
+   * reported succeeded must leave the index readable and writable through every node. Each shard
+   * applies the creation of one task once, however often it is sent.
+   */
   async createIndex(
     uid: string,
     opts: { primaryKey?: string; settings?: Partial<Settings>; sharding?: ShardingRequest } = {},
   ): Promise<IndexInfo> {
     const existing = this.node.metadata.state.indexes[uid]
     refuseRestOnCluster(opts.settings)
-    if (existing !== undefined) throw new IndexAlreadyExistsError(uid)
-    // An index created with embedders holds vectors: only nodes with `vector` may hold it.
-    const sharding = addsEmbedders(opts.settings)
-      ? (withVectorRequirement(opts.sharding) as ShardingRequest)
-      : opts.sharding
-    const plan = this.planSharding(uid, sharding)
-    const outcome = await this.node.propose({
-      type: 'index.create',
-      index: { uid, primaryKey: opts.primaryKey ?? null, settings: {}, sharding: plan.sharding },
-      shards: plan.shards,
-      atMs: Date.parse(this.#at) || Date.now(),
-    })
-    if (!outcome.ok) {
-      if (outcome.reason === 'index_exists') throw new IndexAlreadyExistsError(uid)
-      throw new ApiError(400, 'invalid_index_uid', outcome.message)
-    }
+    if (existing !== undefined && !this.#createdByThisTask(existing)) throw new IndexAlreadyExistsError(uid)
+    if (existing === undefined) await this.#proposeCreation(uid, opts)
     await this.#toAllShards(
       uid,
       {
@@ -207,6 +201,50 @@ export class ClusterEngine implements EnginePort {
       { creation: true },
     )
     return this.getIndex(uid)
+  }
+
+  /** Commits the index's record (placement planned now) to the metadata. */
+  async #proposeCreation(
+    uid: string,
+    opts: { primaryKey?: string; settings?: Partial<Settings>; sharding?: ShardingRequest },
+  ): Promise<void> {
+    // An index created with embedders holds vectors: only nodes with `vector` may hold it.
+    const sharding = addsEmbedders(opts.settings)
+      ? (withVectorRequirement(opts.sharding) as ShardingRequest)
+      : opts.sharding
+    const plan = this.planSharding(uid, sharding)
+    const outcome = await this.node.propose({
+      type: 'index.create',
+      index: { uid, primaryKey: opts.primaryKey ?? null, settings: {}, sharding: plan.sharding },
+      shards: plan.shards,
+      atMs: this.#createdAtMs(),
+    })
+    if (outcome.ok) return
+    if (outcome.reason === 'index_exists') {
+      const record = this.node.metadata.state.indexes[uid]
+      // A copy of this very proposal applied first (a deposed scheduler's): the record is ours.
+      if (record !== undefined && this.#createdByThisTask(record)) return
+      throw new IndexAlreadyExistsError(uid)
+    }
+    throw new ApiError(400, 'invalid_index_uid', outcome.message)
+  }
+
+  /** When the index record of a creation by the current task says it was created. */
+  #createdAtMs(): number {
+    return Date.parse(this.#at) || Date.now()
+  }
+
+  /**
+   * Whether `record` is the one the current task's creation committed: a task's runs share its
+   * start (`at`), which the record keeps as its creation time, and the shards' group names are
+   * made of the uid and that time, so no other creation can have left the same record.
+   */
+  #createdByThisTask(record: IndexRecord): boolean {
+    return (
+      this.#taskUids !== null &&
+      shardNameOf(record) === record.uid &&
+      record.createdAtMs === this.#createdAtMs()
+    )
   }
 
   async updateIndex(uid: string, opts: { primaryKey: string }): Promise<IndexInfo> {
