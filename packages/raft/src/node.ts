@@ -715,6 +715,8 @@ export class RaftNode {
   }
 
   #fail(error: unknown): void {
+    // Once only: a failed background write is also thrown at the loop's next wait for it.
+    if (this.#failure !== null) return
     this.#failure = new RaftStoppedError(
       'raft node failed; its durable state must be recovered by a restart',
       {
