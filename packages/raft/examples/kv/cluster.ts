@@ -154,11 +154,6 @@ export class KvProcessCluster {
     const child = spawn(
       process.execPath,
       [
-        // A young generation of 16 MiB from the start: V8 starts it at 1 MiB and, with few
-        // survivors, keeps it small, so a member scavenged about every 70 puts (leader) and 120
-        // puts (followers) at 1 client; a pause on the leader or the faster follower then reached
-        // about 2% of puts, into the p99. With it, about 4 times fewer scavenges.
-        '--min-semi-space-size=16',
         serverPath,
         ...['--id', member.id, '--peers', peers, '--dir', member.dir],
         ...['--tick-ms', String(o.tickMs), '--election-ticks', String(o.electionTicks)],

@@ -1,9 +1,7 @@
 /**
  * One member of the example replicated key-value service: Raft over TCP between
  * members, a framed TCP API for clients, state in a WAL-backed store (fsync on
- * every Ready). Run three: `node --min-semi-space-size=16 server.ts --id n1
- * --peers n1=127.0.0.1:7001:8001,... --dir /tmp/n1` (the young-generation size:
- * see `cluster.ts`).
+ * every Ready). Run three: `node server.ts --id n1 --peers n1=127.0.0.1:7001:8001,... --dir /tmp/n1`.
  *
  * For fault tests:
  * - `--dial n2=127.0.0.1:9102,...` dials peers' Raft ports at other addresses
