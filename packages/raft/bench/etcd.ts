@@ -171,6 +171,15 @@ export class EtcdCluster {
     }
   }
 
+  /** Stops the member's process where it stands (SIGSTOP); its sockets stay open. */
+  pause(name: string): void {
+    this.#member(name).child?.kill('SIGSTOP')
+  }
+
+  resume(name: string): void {
+    this.#member(name).child?.kill('SIGCONT')
+  }
+
   #member(name: string): EtcdMember {
     const member = this.members.find((m) => m.name === name)
     if (member === undefined) throw new Error(`no etcd member ${name}`)

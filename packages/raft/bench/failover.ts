@@ -1,15 +1,24 @@
 /**
  * One failover probe for every system, so the figures compare: the leader is
- * killed with SIGKILL, then every `intervalMs` one put attempt starts at every
- * surviving member, each abandoned after `attemptDeadlineMs`. The figure is
- * the time from the kill to the first acknowledged put, whichever member
- * acknowledged it (a system whose followers forward proposals may answer
- * through a follower; one whose followers refuse answers through the new
- * leader). Attempts overlap, so neither a fast refusal nor a slow timeout
- * changes when the next attempt starts.
+ * stopped (SIGKILL, or SIGSTOP), then every `intervalMs` one put attempt
+ * starts at every surviving member, each abandoned after `attemptDeadlineMs`.
+ * The figure is the time from the signal to the first acknowledged put,
+ * whichever member acknowledged it (a system whose followers forward
+ * proposals may answer through a follower; one whose followers refuse
+ * answers through the new leader). Attempts overlap, so neither a fast
+ * refusal nor a slow timeout changes when the next attempt starts.
+ *
+ * The two signals test two ways of noticing the leader is gone. After
+ * SIGKILL the OS closes the leader's sockets and refuses new connections, a
+ * signal a member may act on at once (Shoal's members do:
+ * `RaftNode.peerUnreachable`; etcd 3.4's do not, they wait out the election
+ * timeout). After SIGSTOP the process is paused with its sockets open, like a
+ * long GC pause or a hung machine: only the election timeout can tell.
  */
+export type LeaderFault = 'SIGKILL' | 'SIGSTOP'
+
 export interface FailoverProbe {
-  /** Sends SIGKILL to the leader and resolves once it has exited. */
+  /** Sends the leader the fault's signal (`kill -KILL` or `kill -STOP`); resolves once it took effect (SIGKILL: the process exited). */
   kill(): Promise<void>
   /** The members that stay up. */
   survivors: readonly string[]
@@ -23,7 +32,7 @@ export interface FailoverProbe {
 }
 
 export interface FailoverTiming {
-  /** Kill → first acknowledged put. */
+  /** Signal → first acknowledged put. */
   elapsedMs: number
   /** Put attempts started before one was acknowledged (all members). */
   attempts: number

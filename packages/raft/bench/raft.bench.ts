@@ -4,7 +4,7 @@ import { KvClient } from '../examples/kv/client.ts'
 import { KvProcessCluster } from '../examples/kv/cluster.ts'
 import { ETCD_BINARY, EtcdCluster, etcdVersion } from './etcd.ts'
 import { checkPerf, etcdctlAvailable, etcdGoLoadAvailable, goClientPuts } from './etcd-control.ts'
-import { FAILOVER_PROBE, type FailoverTiming, timeFailover } from './failover.ts'
+import { FAILOVER_PROBE, type FailoverTiming, type LeaderFault, timeFailover } from './failover.ts'
 import { type LoadResult, runLoad, value256 } from './load.ts'
 import { median, recordMachineLoad, recordRatio } from './stats.ts'
 
@@ -16,7 +16,10 @@ import { median, recordMachineLoad, recordRatio } from './stats.ts'
  *   endpoint alone, the KV client the leader's address alone), one
  *   connection each, multiplexed; re-pinned after every failover;
  * - both are driven by the same closed-loop load generator (256-byte values);
- * - failover is timed by one probe for both (`failover.ts`);
+ * - failover is timed by one probe for both (`failover.ts`), several times
+ *   per round, after SIGKILL (the OS refuses the dead leader's connections,
+ *   which Shoal's members act on and etcd's do not) and after SIGSTOP (the
+ *   leader paused, its sockets open: the election timeout alone, for both);
  * - rounds alternate the systems (and which goes first), so load on the
  *   shared machine falls on both; ratios are per round, reported as the
  *   median with the min–max spread;
@@ -29,6 +32,9 @@ const HEARTBEAT_MS = 100
 const ELECTION_MS = 1000
 const CLIENT_COUNTS = [1, 16, 64] as const
 const KEYS_PER_CLIENT = 100
+/** Failovers per system, per fault, per round: one election's random timeout is too noisy alone. */
+const FAILOVERS_PER_ROUND = 3
+const FAULTS: readonly LeaderFault[] = ['SIGKILL', 'SIGSTOP']
 
 interface System {
   name: 'shoal' | 'etcd'
@@ -36,8 +42,11 @@ interface System {
   pin(): Promise<void>
   put(key: string, value: string): Promise<unknown>
   get(key: string): Promise<unknown>
-  /** Kills the leader (SIGKILL), times the failover, restarts the member and re-pins. */
-  failover(): Promise<FailoverTiming>
+  /**
+   * Stops the leader with `fault`, times the failover, then brings the member
+   * back (restarts it after SIGKILL, continues it after SIGSTOP) and re-pins.
+   */
+  failover(fault: LeaderFault): Promise<FailoverTiming>
   close(): Promise<void>
 }
 
@@ -63,7 +72,7 @@ async function shoalSystem(): Promise<System> {
     },
     put: (key, value) => pinned().put(key, value),
     get: (key) => pinned().get(key),
-    async failover() {
+    async failover(fault) {
       const victim = await cluster.leader()
       const survivors = cluster.members.filter((m) => m.id !== victim).map((m) => m.id)
       const probes = new Map(
@@ -75,14 +84,18 @@ async function shoalSystem(): Promise<System> {
       try {
         for (const [id, probe] of probes) await probe.direct(cluster.address(id), 'status')
         return await timeFailover({
-          kill: () => cluster.kill(victim, 'SIGKILL'),
+          kill: async () => {
+            if (fault === 'SIGKILL') await cluster.kill(victim, 'SIGKILL')
+            else cluster.pause(victim)
+          },
           survivors,
           attempt: (id, sequence) =>
             (probes.get(id) as KvClient).direct(cluster.address(id), 'put', 'failover', value256(sequence)),
         })
       } finally {
         for (const probe of probes.values()) probe.close()
-        await cluster.restart(victim)
+        if (fault === 'SIGKILL') await cluster.restart(victim)
+        else cluster.resume(victim)
         await sleep(1000)
         await system.pin()
       }
@@ -119,14 +132,17 @@ async function etcdSystem(): Promise<System & { leaderEndpoint(): string; endpoi
     },
     put: (key: string, value: string) => pinned().put(key).value(value).exec(),
     get: (key: string) => pinned().get(key).string(),
-    async failover() {
+    async failover(fault: LeaderFault) {
       const victim = await cluster.leader()
       const survivors = cluster.members.filter((m) => m.name !== victim).map((m) => m.name)
       const probes = new Map(survivors.map((name) => [name, cluster.client(name, { direct: true })]))
       try {
         for (const probe of probes.values()) await probe.put('failover').value('warm').exec()
         return await timeFailover({
-          kill: () => cluster.kill(victim),
+          kill: async () => {
+            if (fault === 'SIGKILL') await cluster.kill(victim)
+            else cluster.pause(victim)
+          },
           survivors,
           attempt: (name, sequence, deadlineMs) =>
             (probes.get(name) as Etcd3)
@@ -137,7 +153,8 @@ async function etcdSystem(): Promise<System & { leaderEndpoint(): string; endpoi
         })
       } finally {
         for (const probe of probes.values()) probe.close()
-        cluster.restart(victim)
+        if (fault === 'SIGKILL') cluster.restart(victim)
+        else cluster.resume(victim)
         await sleep(1000)
         await system.pin()
       }
@@ -173,6 +190,46 @@ function recordFigures(ctx: SuiteContext, prefix: string, results: LoadResult[],
   )
 }
 
+/** Names of the failover results: SIGKILL keeps the names earlier runs used. */
+const failoverName = (fault: LeaderFault) => (fault === 'SIGKILL' ? 'failover' : 'failover-sigstop')
+
+/** A system's failovers after `fault`: the median per round (spread over rounds), and every one in the log. */
+function recordFailovers(
+  ctx: SuiteContext,
+  system: 'shoal' | 'etcd',
+  fault: LeaderFault,
+  rounds: number[][],
+  peer?: string,
+): void {
+  const name = `${system === 'etcd' ? 'etcd-' : ''}${failoverName(fault)}`
+  const extra = peer === undefined ? {} : { peer }
+  ctx.recordSpread(name, 'median-failover', 'ms', rounds.map(median), extra)
+  const all = rounds.flat()
+  ctx.record({ name: `${name}-all`, metric: 'median-failover', value: median(all), unit: 'ms', ...extra })
+  ctx.log(
+    `${system} failovers after ${fault}, by round: ${rounds.map((r) => r.map((t) => t.toFixed(0)).join(' ')).join(' | ')} ms; median of all ${all.length}: ${median(all).toFixed(0)} ms`,
+  )
+}
+
+/** Per-round ratio of the medians, and the ratio of the medians of all failovers. */
+function compareFailovers(
+  ctx: SuiteContext,
+  fault: LeaderFault,
+  ours: number[][],
+  theirs: number[][],
+  peer: string,
+): void {
+  const name = failoverName(fault)
+  const perRoundRatios = recordRatio(
+    ctx,
+    `${name}-ratio-vs-etcd`,
+    ours.map((r, i) => median(r) / median(theirs[i] as number[])),
+    peer,
+  )
+  // Taken over the same rounds: the per-round ratios' spread goes with it.
+  ctx.ratio(`${name}-all-ratio-vs-etcd`, median(ours.flat()), median(theirs.flat()), peer, perRoundRatios)
+}
+
 function perRound(ours: LoadResult[], theirs: LoadResult[], pick: (r: LoadResult) => number): number[] {
   return ours.map((r, i) => pick(r) / pick(theirs[i] as LoadResult))
 }
@@ -203,10 +260,8 @@ export default defineSuite({
     const shoal = await shoalSystem()
     const etcd = version === null ? null : await etcdSystem()
     const figures: Figures = new Map()
-    const failovers = new Map<string, number[]>([
-      ['shoal', []],
-      ['etcd', []],
-    ])
+    /** Per system and fault (`shoal-SIGKILL`), per round, every failover's time. */
+    const failovers = new Map<string, number[][]>()
     try {
       // Warm-up (JIT, connections, first WAL segments), not recorded.
       for (const system of [shoal, etcd]) {
@@ -241,10 +296,21 @@ export default defineSuite({
           )
           add(figures, `${system.name}-get-64`, result)
         }
-        for (const system of order) {
-          const timing = await system.failover()
-          failovers.get(system.name)?.push(timing.elapsedMs)
-          ctx.log(`${system.name} failover: ${timing.elapsedMs.toFixed(0)} ms (${timing.attempts} attempts)`)
+        for (const fault of FAULTS) {
+          for (const system of order)
+            failovers.set(`${system.name}-${fault}`, [
+              ...(failovers.get(`${system.name}-${fault}`) ?? []),
+              [],
+            ])
+          for (let i = 0; i < (ctx.smoke ? 2 : FAILOVERS_PER_ROUND); i++) {
+            for (const system of order) {
+              const timing = await system.failover(fault)
+              failovers.get(`${system.name}-${fault}`)?.at(-1)?.push(timing.elapsedMs)
+              ctx.log(
+                `${system.name} failover after ${fault}: ${timing.elapsedMs.toFixed(0)} ms (${timing.attempts} attempts)`,
+              )
+            }
+          }
         }
       }
 
@@ -255,14 +321,13 @@ export default defineSuite({
         if (figures.has(`go-${workload}`))
           recordFigures(ctx, `etcd-go-${workload}`, figures.get(`go-${workload}`) ?? [], goPeer)
       }
-      const shoalFailovers = failovers.get('shoal') as number[]
-      ctx.recordSpread('failover', 'median-failover', 'ms', shoalFailovers)
-      ctx.log(`shoal failovers: ${shoalFailovers.map((t) => t.toFixed(0)).join(', ')} ms`)
+      for (const fault of FAULTS) recordFailovers(ctx, 'shoal', fault, failovers.get(`shoal-${fault}`) ?? [])
       if (etcd === null) return
-
-      const etcdFailovers = failovers.get('etcd') as number[]
-      ctx.recordSpread('etcd-failover', 'median-failover', 'ms', etcdFailovers, { peer })
-      ctx.log(`etcd failovers: ${etcdFailovers.map((t) => t.toFixed(0)).join(', ')} ms`)
+      for (const fault of FAULTS) {
+        const theirs = failovers.get(`etcd-${fault}`) ?? []
+        recordFailovers(ctx, 'etcd', fault, theirs, peer)
+        compareFailovers(ctx, fault, failovers.get(`shoal-${fault}`) ?? [], theirs, peer)
+      }
       for (const workload of workloads) {
         const ours = figures.get(`shoal-${workload}`) as LoadResult[]
         const theirs = figures.get(`etcd-${workload}`) as LoadResult[]
@@ -294,12 +359,6 @@ export default defineSuite({
           goPeer,
         )
       }
-      recordRatio(
-        ctx,
-        'failover-ratio-vs-etcd',
-        shoalFailovers.map((t, i) => t / (etcdFailovers[i] as number)),
-        peer,
-      )
 
       if (!ctx.smoke && etcdctlAvailable()) {
         ctx.log('etcdctl check perf --load=s against the etcd cluster (60 s)')

@@ -1,5 +1,7 @@
+import { BackgroundWrites } from './background-writes.ts'
 import {
   type ConfChange,
+  type Entry,
   type HardState,
   type Message,
   type NodeId,
@@ -13,7 +15,7 @@ import {
   type SoftState,
 } from './core/index.ts'
 import { NotLeaderError, ProposalDroppedError, RaftRejectedError, RaftStoppedError } from './errors.ts'
-import type { RaftStorage } from './storage.ts'
+import type { PersistBatch, RaftStorage } from './storage.ts'
 import type { Transport } from './transport.ts'
 
 /**
@@ -146,6 +148,10 @@ export class RaftNode {
   #clockQuiet = false
   #savedHard: HardState = { term: 0, vote: null, commit: 0 }
   #latestHard: HardState = { term: 0, vote: null, commit: 0 }
+  /** Whether the Ready being handled changes the term or vote (see `#toSave`). */
+  #voteOrTermMoved = false
+  /** A leader's own appends, written while the loop goes on (see `#handleReady`). */
+  readonly #background = new BackgroundWrites()
 
   constructor(options: RaftNodeOptions) {
     this.#options = options
@@ -179,6 +185,8 @@ export class RaftNode {
         if (this.#idle === null) this.#idle = []
         this.#idle.push(resolve)
       })
+    // The owner closes the storage next: no write may still be running then.
+    await this.#background.drain().catch(() => {})
     this.#failAll(new RaftStoppedError())
   }
 
@@ -460,6 +468,7 @@ export class RaftNode {
   #hasInput(): boolean {
     return (
       this.#ticks > 0 ||
+      this.#background.hasDurable ||
       this.#actions !== null ||
       this.#inbox !== null ||
       this.#proposals !== null ||
@@ -469,6 +478,7 @@ export class RaftNode {
   }
 
   #feed(core: RaftCore): void {
+    this.#notePersisted(core)
     for (; this.#ticks > 0; this.#ticks--) core.tick()
     const inbox = this.#inbox
     this.#inbox = null
@@ -520,12 +530,24 @@ export class RaftNode {
    * Send the leader's replication traffic, persist, then send the rest, then
    * apply, then advance (see `Ready`): the leader's fsync overlaps the
    * followers' (Raft thesis §10.2.1), a follower still acknowledges only what
-   * it has made durable.
+   * it has made durable. A Ready whose entries nothing promises (no
+   * `messages`, no snapshot, no new term or vote: a leader's own appends) is
+   * written in the background, so the loop goes on stepping the followers'
+   * acknowledgements, which commit the entries without waiting for the
+   * leader's own fsync; its own match moves once that write is durable
+   * (`RaftCore.entriesPersisted`). Any other write, and any message that
+   * promises durable state, waits for the background writes first.
    */
   async #handleReady(core: RaftCore, rd: Ready): Promise<void> {
     this.#send(rd.earlyMessages)
-    await this.#persist(rd)
-    this.#releaseDurable(rd.entries)
+    const batch = this.#toSave(rd)
+    const background = batch !== null && this.#mayWriteInBackground(rd)
+    if (background) this.#writeInBackground(rd, batch)
+    else if (batch !== null || rd.messages.length > 0) {
+      await this.#background.drain()
+      if (batch !== null) await this.#save(batch)
+      this.#releaseDurable(rd.entries)
+    }
     this.#send(rd.messages)
     const sm = this.#options.stateMachine
     if (rd.snapshot !== null) {
@@ -537,7 +559,8 @@ export class RaftNode {
       let result = entry.kind === 'normal' && entry.data.byteLength > 0 ? sm.apply(entry) : undefined
       if (result instanceof Promise) result = await result
       const waiter = this.#waiting?.get(entry.index)
-      if (waiter !== undefined) {
+      // A `durable` proposal waits for the leader's own write, which may end after the apply.
+      if (waiter !== undefined && waiter.durable !== true) {
         this.#unwait(entry.index)
         if (waiter.term !== entry.term) waiter.reject(new ProposalDroppedError(entry.index))
         else if (entry.index <= rd.acknowledgedIndex) waiter.resolve(result)
@@ -556,12 +579,16 @@ export class RaftNode {
       if (this.#confirmedReads === null) this.#confirmedReads = []
       this.#confirmedReads.push({ index: read.index, waiters })
     }
-    core.advance(rd)
+    core.advance(rd, { entriesDurable: !background })
     this.#releaseReads(core.log.applied)
     this.#releaseAcknowledged(core.acknowledgedIndex)
     if (rd.softState !== null) this.#onSoftState(rd.softState)
-    if (this.#sinceSnapshot >= (this.#options.snapshotEntries ?? 10_000)) await this.#takeSnapshot(core)
-    else if (rd.snapshotRequested) await this.#offerSnapshot(core)
+    if (this.#sinceSnapshot >= (this.#options.snapshotEntries ?? 10_000)) {
+      // Compaction replaces the log up to the applied index: every entry of it is durable first.
+      await this.#background.drain()
+      this.#notePersisted(core)
+      await this.#takeSnapshot(core)
+    } else if (rd.snapshotRequested) await this.#offerSnapshot(core)
   }
 
   /**
@@ -569,15 +596,44 @@ export class RaftNode {
    * worth an fsync (etcd does the same): a restarted member relearns it from
    * the leader, so it rides along with the next write that must be durable.
    */
-  async #persist(rd: Ready): Promise<void> {
+  #toSave(rd: Ready): PersistBatch | null {
+    const previous = this.#latestHard
     if (rd.hardState !== null) this.#latestHard = rd.hardState
     const saved = this.#savedHard
     const latest = this.#latestHard
     const voteOrTermChanged = latest.term !== saved.term || latest.vote !== saved.vote
-    if (rd.entries.length === 0 && rd.snapshot === null && !voteOrTermChanged) return
+    this.#voteOrTermMoved = latest.term !== previous.term || latest.vote !== previous.vote
+    if (rd.entries.length === 0 && rd.snapshot === null && !voteOrTermChanged) return null
     const hardState = latest.commit === saved.commit && !voteOrTermChanged ? null : latest
-    await this.#options.storage.save({ hardState, entries: rd.entries, snapshot: rd.snapshot })
-    if (hardState !== null) this.#savedHard = hardState
+    return { hardState, entries: rd.entries, snapshot: rd.snapshot }
+  }
+
+  async #save(batch: PersistBatch): Promise<void> {
+    await this.#options.storage.save(batch)
+    if (batch.hardState !== null) this.#savedHard = batch.hardState
+  }
+
+  /** See `#handleReady` and `RaftCore.advance`. */
+  #mayWriteInBackground(rd: Ready): boolean {
+    return rd.entries.length > 0 && rd.messages.length === 0 && rd.snapshot === null && !this.#voteOrTermMoved
+  }
+
+  #writeInBackground(rd: Ready, batch: PersistBatch): void {
+    this.#background.enqueue(
+      rd.entries[rd.entries.length - 1] as Entry,
+      () => this.#save(batch),
+      () => {
+        this.#releaseDurable(rd.entries)
+        this.#schedule()
+      },
+      (error) => this.#fail(error),
+    )
+  }
+
+  /** Tells the core which background writes are durable (outside a Ready). */
+  #notePersisted(core: RaftCore): void {
+    const durable = this.#background.takeDurable()
+    if (durable !== null) core.entriesPersisted(durable.index, durable.term)
   }
 
   #send(messages: readonly Message[]): void {
@@ -659,6 +715,8 @@ export class RaftNode {
   }
 
   #fail(error: unknown): void {
+    // Once only: a failed background write is also thrown at the loop's next wait for it.
+    if (this.#failure !== null) return
     this.#failure = new RaftStoppedError(
       'raft node failed; its durable state must be recovered by a restart',
       {

@@ -87,4 +87,42 @@ describe('example KV as three real processes', () => {
     }
     client.close()
   }, 150_000)
+
+  // The member's transport reports a closed or refused Raft connection (RaftNode.peerUnreachable):
+  // a killed leader's sockets close at once, so its followers campaign within
+  // leaderLossCampaignTicks (3) instead of a 3-6 s randomized election timeout.
+  it('kill -9 of the leader: a follower whose connection to it closed elects a new leader within a few ticks, not an election timeout', async () => {
+    cluster = await KvProcessCluster.start({ tickMs: 100, electionTicks: 30 })
+    const client = cluster.client({ attemptTimeoutMs: 1000, deadlineMs: 20_000 })
+    await client.put('before', 'v')
+    const victim = await cluster.leader()
+    const killedAt = performance.now()
+    await cluster.kill(victim, 'SIGKILL')
+    const successor = await cluster.leader(20_000)
+    const elapsedMs = performance.now() - killedAt
+    expect(successor).not.toBe(victim)
+    // 3 ticks and an election round trip; an election timeout is at least 3,000 ms.
+    expect(elapsedMs).toBeLessThan(2000)
+    expect(await client.get('before')).toBe('v')
+    client.close()
+  }, 60_000)
+
+  it('SIGSTOP of the leader: its connections stay open, so the followers wait out the election timeout', async () => {
+    cluster = await KvProcessCluster.start({ tickMs: 50, electionTicks: 20 })
+    const client = cluster.client({ attemptTimeoutMs: 1000, deadlineMs: 20_000 })
+    await client.put('before', 'v')
+    const victim = await cluster.leader()
+    const pausedAt = performance.now()
+    cluster.pause(victim)
+    try {
+      const successor = await cluster.leader(20_000)
+      expect(successor).not.toBe(victim)
+      // No signal: at least one election timeout (20 ticks of 50 ms) passes first.
+      expect(performance.now() - pausedAt).toBeGreaterThanOrEqual(1000)
+    } finally {
+      cluster.resume(victim)
+    }
+    expect(await client.get('before')).toBe('v')
+    client.close()
+  }, 60_000)
 })

@@ -1,6 +1,30 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { MemoryRaftStorage, NotLeaderError } from '../src/index.ts'
+import { MemoryRaftStorage, NotLeaderError, type PersistBatch } from '../src/index.ts'
 import { eventually, put, TestCluster } from './node-cluster.ts'
+
+/** Storage whose saves can be held back (a slow fsync) and released in order. */
+class HeldStorage extends MemoryRaftStorage {
+  #holding = false
+  #queue: Array<() => void> = []
+  static forVoters(voters: string[]): HeldStorage {
+    return new HeldStorage(MemoryRaftStorage.bootstrap({ voters, learners: [] }).loadSync())
+  }
+  /** Saves waiting for `release`. */
+  get held(): number {
+    return this.#queue.length
+  }
+  hold(): void {
+    this.#holding = true
+  }
+  release(): void {
+    this.#holding = false
+    for (const resume of this.#queue.splice(0)) resume()
+  }
+  override async save(batch: PersistBatch): Promise<void> {
+    if (this.#holding) await new Promise<void>((resume) => this.#queue.push(resume))
+    this.saveSync(batch)
+  }
+}
 
 let cluster: TestCluster | null = null
 afterEach(async () => {
@@ -60,6 +84,45 @@ describe('RaftNode driver', () => {
     // Without a majority neither entry commits: the durable one is the tail a lost leader loses.
     expect(leader.machine.values.has('y')).toBe(false)
     expect(await quorum).toBe('refused')
+  })
+
+  // Raft thesis §10.2.1: the leader writes its log in parallel with replication, and its own
+  // entry counts towards the quorum only once durable (RaftCore.entriesPersisted).
+  it("commits and applies a proposal on the followers' acknowledgements while the leader's own write is still running", async () => {
+    cluster = new TestCluster()
+    const storages = new Map(['a', 'b', 'c'].map((id) => [id, HeldStorage.forVoters(['a', 'b', 'c'])]))
+    for (const [id, storage] of storages) await cluster.add(id, storage)
+    const leader = await cluster.leader()
+    const leaderStorage = storages.get(leader.id) as HeldStorage
+    leaderStorage.hold()
+    const durable = leader.node.propose(put('d', '1'), { ack: 'durable' }).then(() => leaderStorage.held)
+    expect(await leader.node.propose(put('x', '1'), { signal: AbortSignal.timeout(3000) })).toMatch(/^x@/)
+    expect(leaderStorage.held).toBeGreaterThan(0)
+    expect(leader.machine.values.get('x')).toBe('1')
+    // A durable proposal waits for the leader's own write.
+    const early = await Promise.race([durable, new Promise((r) => setTimeout(() => r('pending'), 50))])
+    expect(early).toBe('pending')
+    leaderStorage.release()
+    expect(await durable).toBe(0)
+    expect(leaderStorage.entry(leader.node.status().commitIndex)).toBeDefined()
+  })
+
+  it("does not commit on one follower's acknowledgement while the leader's own write is running (it counts once durable)", async () => {
+    cluster = new TestCluster()
+    const storages = new Map(['a', 'b', 'c'].map((id) => [id, HeldStorage.forVoters(['a', 'b', 'c'])]))
+    for (const [id, storage] of storages) await cluster.add(id, storage)
+    const leader = await cluster.leader()
+    await leader.node.propose(put('x', '1'))
+    const follower = [...cluster.members.values()].find((m) => m.id !== leader.id)!
+    cluster.network.isolate(follower.id)
+    const leaderStorage = storages.get(leader.id) as HeldStorage
+    leaderStorage.hold()
+    const proposal = leader.node.propose(put('y', '1'))
+    const early = await Promise.race([proposal, new Promise((r) => setTimeout(() => r('pending'), 100))])
+    expect(early).toBe('pending')
+    expect(leader.machine.values.has('y')).toBe(false)
+    leaderStorage.release()
+    expect(await proposal).toMatch(/^y@/)
   })
 
   it('refuses an unknown proposal ack', async () => {

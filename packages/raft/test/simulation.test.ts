@@ -41,6 +41,8 @@ describe('deterministic simulation (Raft Figure 3 invariants after every step)',
       writesAcknowledged: 0,
       readsServed: 0,
       spuriousSignals: 0,
+      backgroundWrites: 0,
+      appliedBeforeDurable: 0,
     }
     for (const seed of seeds(600)) sum(total, runSeed(defaultSimOptions(seed)).stats)
     if (single) return

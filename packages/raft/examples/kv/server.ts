@@ -99,10 +99,19 @@ class KvMachine implements StateMachine {
   }
 }
 
-/** Outgoing Raft connections, one per peer, reconnecting on demand; messages to an unreachable peer are dropped. */
+/**
+ * Outgoing Raft connections, one per peer, reconnecting on demand; messages to
+ * an unreachable peer are dropped. A connection that closes or is refused is
+ * reported to `onUnreachable`: when the peer's process is gone the OS closes
+ * its sockets (and refuses new ones) at once, long before an election timeout.
+ */
 class TcpTransport {
   #sockets = new Map<string, FrameWriter>()
   #retryAt = new Map<string, number>()
+  readonly #onUnreachable: (peer: string) => void
+  constructor(onUnreachable: (peer: string) => void) {
+    this.#onUnreachable = onUnreachable
+  }
   send(to: string, messages: readonly Message[]): void {
     this.#socket(to)?.write(messages)
   }
@@ -117,6 +126,7 @@ class TcpTransport {
     socket.on('close', () => {
       this.#sockets.delete(to)
       this.#retryAt.set(to, Date.now() + 50)
+      this.#onUnreachable(to)
     })
     const writer = new FrameWriter(socket)
     this.#sockets.set(to, writer)
@@ -194,7 +204,11 @@ function failStopStorage(inner: RaftStorage): RaftStorage {
  * which it carries them. Raft tolerates the loss.
  */
 const transportModule = args['transport-module']
-let transport: MemberTransport = transportModule === undefined ? new TcpTransport() : { send: () => {} }
+let transport: MemberTransport =
+  transportModule === undefined
+    ? // A suspicion only (RaftNode.peerUnreachable): the leader's other followers still refuse a needless campaign.
+      new TcpTransport((peer) => node.peerUnreachable(peer))
+    : { send: () => {} }
 
 const machine = new KvMachine()
 const storage = new WalRaftStorage(args.dir as string, {

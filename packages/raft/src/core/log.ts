@@ -45,9 +45,11 @@ export function invariant(condition: unknown, message: string): asserts conditio
 
 /**
  * The member's log in memory: a snapshot position followed by entries. The part
- * above `stableIndex` is not yet durable and is handed out in `Ready.entries`.
- * The driver keeps exactly the stable part in storage, so a restart rebuilds
- * this object from storage alone.
+ * above `stableIndex` is not yet durable; the part above `persistingIndex` is
+ * not yet handed out either and goes out in the next `Ready.entries`. Between
+ * the two lie entries a driver is persisting in the background
+ * (`RaftCore.advance` with `entriesDurable: false`). The driver keeps exactly
+ * the stable part in storage, so a restart rebuilds this object from storage alone.
  */
 export class RaftLog {
   snapshotIndex: number
@@ -57,6 +59,8 @@ export class RaftLog {
   committed: number
   applied: number
   stableIndex: number
+  /** Entries up to here are durable or being persisted; never below `stableIndex`. */
+  persistingIndex: number
 
   constructor(snapshotIndex: number, snapshotTerm: number, entries: Entry[], committed: number) {
     this.snapshotIndex = snapshotIndex
@@ -65,6 +69,7 @@ export class RaftLog {
     for (let i = 0; i < entries.length; i++)
       invariant(entries[i]?.index === snapshotIndex + 1 + i, 'stored entries are contiguous')
     this.stableIndex = this.lastIndex()
+    this.persistingIndex = this.stableIndex
     this.committed = Math.max(committed, snapshotIndex)
     invariant(this.committed <= this.lastIndex(), 'commit index within the stored log')
     this.applied = snapshotIndex
@@ -135,6 +140,7 @@ export class RaftLog {
     invariant(first > this.snapshotIndex && first <= this.lastIndex() + 1, 'append position')
     this.entries = spliceTail(this.entries, first - this.snapshotIndex - 1, entries)
     this.stableIndex = Math.min(this.stableIndex, first - 1)
+    this.persistingIndex = Math.min(this.persistingIndex, first - 1)
   }
 
   /**
@@ -165,13 +171,27 @@ export class RaftLog {
     return out
   }
 
+  /** Entries not yet durable nor being persisted. */
   unstableEntries(): Entry[] {
-    return this.entries.slice(this.stableIndex - this.snapshotIndex)
+    return this.entries.slice(this.persistingIndex - this.snapshotIndex)
   }
 
   /** Marks entries up to (index, term) durable, unless they were replaced meanwhile. */
   stableTo(index: number, term: number): void {
     if (this.matchTerm(index, term) && index > this.stableIndex) this.stableIndex = index
+    this.persistingIndex = Math.max(this.persistingIndex, this.stableIndex)
+  }
+
+  /** Entries up to `index` are being persisted (not durable yet): no later Ready hands them out again. */
+  persistingTo(index: number): void {
+    invariant(index <= this.lastIndex(), 'persisting entries beyond the log')
+    this.persistingIndex = Math.max(this.persistingIndex, index)
+  }
+
+  /** Raises both marks to `index` (a snapshot made durable covers the log up to it). */
+  stableAtLeast(index: number): void {
+    this.stableIndex = Math.max(this.stableIndex, index)
+    this.persistingIndex = Math.max(this.persistingIndex, index)
   }
 
   commitTo(index: number): void {
@@ -194,6 +214,7 @@ export class RaftLog {
     this.committed = snapshot.meta.index
     this.applied = snapshot.meta.index
     this.stableIndex = snapshot.meta.index
+    this.persistingIndex = snapshot.meta.index
   }
 
   /** Whether the entries from `lo` (or the first one kept) to the last hold more than `limit` bytes. */

@@ -544,7 +544,7 @@ export class RaftCore {
   hasReady(): boolean {
     if (this.#messages !== null || this.#readStates !== null) return true
     if (this.#sendDue !== null || this.#sendEmptyDue || this.#readHeartbeatDue) return true
-    if (this.#snapshotToPersist !== null || this.log.stableIndex < this.log.lastIndex()) return true
+    if (this.#snapshotToPersist !== null || this.log.persistingIndex < this.log.lastIndex()) return true
     if (this.#snapshotRequested) return true
     if (this.log.committed > this.log.applied || this.#leaseRequestDue) return true
     if (this.acknowledgedIndex !== this.#prevAcknowledged) return true
@@ -579,9 +579,27 @@ export class RaftCore {
     return rd
   }
 
-  /** Acknowledges that the driver has done everything `rd` asked for. */
-  advance(rd: Ready): void {
+  /**
+   * Acknowledges that the driver has done everything `rd` asked for. With
+   * `entriesDurable: false` the driver is still persisting `rd.entries` in the
+   * background, which it may do only for a Ready that sends no `messages`
+   * (nothing in it promises durable state) and holds no snapshot and no
+   * change of term or vote; it calls `entriesPersisted` once they are durable.
+   * Until then they count nowhere: a leader's own match (and so a commit that
+   * needs it) moves only then (thesis §10.2.1), while its followers'
+   * acknowledgements may commit the entries meanwhile.
+   */
+  advance(rd: Ready, options: { entriesDurable?: boolean } = {}): void {
     invariant(this.#readyOutstanding, 'advance without ready')
+    const durable = options.entriesDurable ?? true
+    invariant(
+      durable ||
+        (rd.messages.length === 0 &&
+          rd.snapshot === null &&
+          (rd.hardState === null ||
+            (rd.hardState.term === this.#prevHard.term && rd.hardState.vote === this.#prevHard.vote))),
+      'only entries that nothing promises may be persisted in the background',
+    )
     this.#readyOutstanding = false
     if (rd.softState !== null) this.#prevSoft = rd.softState
     if (rd.hardState !== null) this.#prevHard = rd.hardState
@@ -589,14 +607,12 @@ export class RaftCore {
     if (rd.snapshot !== null) {
       if (this.#snapshotToPersist === rd.snapshot) this.#snapshotToPersist = null
       if (rd.snapshot.meta.index > this.#snapshot.meta.index) this.#snapshot = rd.snapshot
-      this.log.stableIndex = Math.max(this.log.stableIndex, rd.snapshot.meta.index)
+      this.log.stableAtLeast(rd.snapshot.meta.index)
     }
     const last = rd.entries[rd.entries.length - 1]
     if (last !== undefined) {
-      this.log.stableTo(last.index, last.term)
-      // The leader's own entries count towards a quorum once durable, not when appended (thesis §10.2.1).
-      const self = this.#role === 'leader' ? this.#prs.get(this.id) : undefined
-      if (self?.maybeUpdate(this.log.stableIndex) && this.#maybeCommit()) this.#sendEmptyDue = true
+      if (durable) this.#entriesDurable(last.index, last.term)
+      else this.log.persistingTo(last.index)
     }
     for (const entry of rd.committedEntries) {
       invariant(entry.index === this.log.applied + 1, 'committed entries are applied in order')
@@ -604,6 +620,23 @@ export class RaftCore {
       if (entry.kind === 'conf') this.#applyConfChange(entry.change)
     }
     if (rd.committedEntries.length > 0 || rd.snapshot !== null) this.#reportApplied()
+  }
+
+  /**
+   * Entries up to (`index`, `term`) that the driver persisted in the background
+   * (`advance` with `entriesDurable: false`) are durable now; ignored when they
+   * were replaced meanwhile (a new leader's entries at the same index).
+   */
+  entriesPersisted(index: number, term: number): void {
+    this.#assertNoReady()
+    this.#entriesDurable(index, term)
+  }
+
+  #entriesDurable(index: number, term: number): void {
+    this.log.stableTo(index, term)
+    // The leader's own entries count towards a quorum once durable, not when appended (thesis §10.2.1).
+    const self = this.#role === 'leader' ? this.#prs.get(this.id) : undefined
+    if (self?.maybeUpdate(this.log.stableIndex) && this.#maybeCommit()) this.#sendEmptyDue = true
   }
 
   status(): RaftStatus {

@@ -211,6 +211,13 @@ export interface SoftState {
  *    acknowledgement promises durable state);
  * 3. restore `snapshot` into the state machine and apply `committedEntries` in order;
  * 4. call `advance()` with this Ready.
+ * A Ready with no `messages`, no `snapshot` and no change of term or vote (a
+ * leader's own appends: nothing in it promises durable state) may instead be
+ * written in the background: steps 2 to 4 go on at once, `advance(rd, {
+ * entriesDurable: false })`, and `entriesPersisted(index, term)` of its last
+ * entry once the write is durable. Writes reach storage in Ready order, so any
+ * later write (and any message that promises durable state) waits for the
+ * background ones first.
  */
 export interface Ready {
   readonly softState: SoftState | null

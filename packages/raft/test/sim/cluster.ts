@@ -2,6 +2,7 @@ import { HistoryRecorder, type KvInput, type KvOutput } from '@shoal/testkit/lin
 import { Rng } from '@shoal/testkit/rng'
 import {
   type ConfChange,
+  type HardState,
   type Message,
   type NodeId,
   type RaftConfig,
@@ -44,6 +45,12 @@ export interface SimOptions {
   followerReads: boolean
   /** Each member's clock runs at a rate drawn from [1 − drift, 1 + drift] (0: equal rates). */
   clockDrift: number
+  /**
+   * Background writes, as `RaftNode` does them: a Ready that promises nothing (a leader's own
+   * appends) is advanced with `entriesDurable: false` half the time, its write completing some
+   * steps later (lost if the member crashes first) and reported with `entriesPersisted`.
+   */
+  backgroundWrites: boolean
 }
 
 const TICK_UNITS = 4
@@ -71,6 +78,12 @@ interface SimNode {
   /** Confirmed reads waiting for the apply index to catch up. */
   confirmed: Array<{ index: number; client: string; key: string }>
   downUntil: number
+  /** Background writes not yet in storage, oldest first (`backgroundWrites`). */
+  pending: Ready[]
+  /** The last hard state a Ready carried: a background write changes neither term nor vote. */
+  hard: HardState
+  /** The last entry background writes made durable, to report after `advance`. */
+  persisted: { index: number; term: number } | null
 }
 
 interface SimClient {
@@ -107,6 +120,10 @@ export class SimCluster {
     readsServed: 0,
     /** Closed-connection signals about a live, reachable leader (`connectionSignals`). */
     spuriousSignals: 0,
+    /** Readys written in the background (`backgroundWrites`). */
+    backgroundWrites: 0,
+    /** Entries a member applied before they were durable in its own log (committed by others). */
+    appliedBeforeDurable: 0,
   }
   /** Local reads under follower read leases (`followerReads`): served, or refused without a lease. */
   readonly localReads = { served: 0, refused: 0 }
@@ -147,6 +164,9 @@ export class SimCluster {
       reads: new Map(),
       confirmed: [],
       downUntil: 0,
+      pending: [],
+      hard: { term: 0, vote: null, commit: 0 },
+      persisted: null,
     }
     this.nodes.set(id, node)
     this.#start(node)
@@ -167,6 +187,9 @@ export class SimCluster {
     node.core = new RaftCore({ config, rng: this.rng.fork(), ...stored, entries: stored.entries })
     node.sm = new KvStateMachine()
     node.sm.restore(stored.snapshot.data)
+    node.pending = []
+    node.hard = stored.hardState
+    node.persisted = null
   }
 
   note(line: string): void {
@@ -209,6 +232,7 @@ export class SimCluster {
         this.#process(node)
       }
     }
+    this.#backgroundProgress()
     this.#clientActions()
     if (this.options.followerReads) this.#followerReads()
     if (this.#faultsOn && this.options.faults) this.#faultActions()
@@ -320,7 +344,15 @@ export class SimCluster {
         this.#crash(node, 'after sending, before persisting')
         return
       }
-      node.storage.saveSync(rd)
+      const background = this.#inBackground(node, rd)
+      if (background) {
+        node.pending.push(rd)
+        this.stats.backgroundWrites++
+      } else {
+        this.#flushWrites(node)
+        node.storage.saveSync(rd)
+      }
+      if (rd.hardState !== null) node.hard = rd.hardState
       // A crash between persisting and sending loses the messages but not the state.
       if (this.#faultsOn && this.options.faults && this.rng.chance(0.0005)) {
         this.#crash(node, 'after persist')
@@ -328,10 +360,54 @@ export class SimCluster {
       }
       for (const message of rd.messages) this.#send(message)
       this.#apply(node, rd)
-      core.advance(rd)
+      core.advance(rd, { entriesDurable: !background })
+      this.#notePersisted(node, core)
       this.#releaseAcknowledged(node, core)
       this.#afterAdvance(node, core, rd)
       core = node.core
+    }
+  }
+
+  /**
+   * Whether `rd` is written in the background (`backgroundWrites`): one that promises nothing,
+   * half the time; and a commit-only Ready while writes are pending, which must not reach
+   * storage before them (a durable commit index covers only durable entries).
+   */
+  #inBackground(node: SimNode, rd: Ready): boolean {
+    if (!this.options.backgroundWrites || rd.messages.length > 0 || rd.snapshot !== null) return false
+    const hard = rd.hardState
+    if (hard !== null && (hard.term !== node.hard.term || hard.vote !== node.hard.vote)) return false
+    if (rd.entries.length === 0) return node.pending.length > 0
+    return this.rng.chance(0.5)
+  }
+
+  /** Completes every pending background write, in order (before any other write). */
+  #flushWrites(node: SimNode): void {
+    while (node.pending.length > 0) this.#completeWrite(node)
+  }
+
+  #completeWrite(node: SimNode): void {
+    const rd = node.pending.shift() as Ready
+    node.storage.saveSync(rd)
+    const last = rd.entries[rd.entries.length - 1]
+    if (last !== undefined) node.persisted = { index: last.index, term: last.term }
+  }
+
+  /** Tells the core which background writes completed (outside a Ready). */
+  #notePersisted(node: SimNode, core: RaftCore): void {
+    const durable = node.persisted
+    node.persisted = null
+    if (durable !== null) core.entriesPersisted(durable.index, durable.term)
+  }
+
+  /** Now and then the oldest background write of a member completes. */
+  #backgroundProgress(): void {
+    for (const node of this.nodes.values()) {
+      const core = node.core
+      if (core === null || node.pending.length === 0 || !this.rng.chance(0.3)) continue
+      this.#completeWrite(node)
+      this.#notePersisted(node, core)
+      this.#process(node)
     }
   }
 
@@ -347,6 +423,7 @@ export class SimCluster {
     }
     for (const entry of rd.committedEntries) {
       this.invariants.onApply(node.id, entry)
+      if (entry.index > (node.core?.log.stableIndex ?? 0)) this.stats.appliedBeforeDurable++
       if (entry.kind === 'conf' && entry.term > 1) this.stats.confChangesApplied++
       if (entry.kind === 'conf' && entry.change.type === 'remove') this.#removed.add(entry.change.node)
       if (entry.kind !== 'normal') continue
@@ -389,6 +466,9 @@ export class SimCluster {
       this.#transferring = null
     }
     if (applied - core.log.snapshotIndex >= this.options.compactEvery) {
+      // Compaction replaces the log up to the applied index: it is all durable first.
+      this.#flushWrites(node)
+      this.#notePersisted(node, core)
       const snapshot = core.compact(applied, node.sm.snapshot())
       node.storage.saveSnapshotSync(snapshot)
     }
@@ -604,6 +684,7 @@ export function defaultSimOptions(seed: number, overrides: Partial<SimOptions> =
     raft: {},
     followerReads: false,
     clockDrift: 0,
+    backgroundWrites: true,
     ...overrides,
   }
 }
