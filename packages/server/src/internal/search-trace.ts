@@ -81,6 +81,14 @@ export function keepTrace(trace: SearchTrace): void {
 }
 
 function startObserving(): void {
+  // A file that cannot be written is found now, at start, not lost at exit.
+  try {
+    writeFileSync(TRACE_FILE, '')
+  } catch (error) {
+    throw new Error(
+      `SHOAL_SEARCH_TRACE=${TRACE_FILE}: cannot write the search trace there (${(error as Error).message})`,
+    )
+  }
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const kind = (entry as { detail?: { kind?: number } }).detail?.kind ?? 0
@@ -108,7 +116,11 @@ function startObserving(): void {
   second.unref()
   process.once('exit', () => {
     const dump: SearchTraceDump = { pid: process.pid, requests, gc, loop }
-    writeFileSync(TRACE_FILE, JSON.stringify(dump))
+    try {
+      writeFileSync(TRACE_FILE, JSON.stringify(dump))
+    } catch (error) {
+      process.stderr.write(`search trace not written to ${TRACE_FILE}: ${(error as Error).message}\n`)
+    }
   })
 }
 
