@@ -20,7 +20,7 @@ export function traceEnv(name: string): Record<string, string> {
 }
 
 interface Dump {
-  requests: { uid: string; atMs: number; stages: [string, number][] }[]
+  requests: { uid: string; atMs: number; stages: [string, number][]; cpuMs: number }[]
   gc: [number, number, number][]
   loop: [number, number, number, number, number][]
 }
@@ -79,6 +79,10 @@ function describe(dump: Dump, parts: readonly Window[]): string[] {
   const lines = [...byStage].map(
     ([stage, values]) =>
       `  ${stage.padEnd(10)} p50 ${percentile(values, 50).toFixed(3)}  mean ${mean(values).toFixed(3)}  p99 ${percentile(values, 99).toFixed(3)} ms (${values.length})`,
+  )
+  const cpu = requests.map((r) => r.cpuMs)
+  lines.push(
+    `  ${'cpu'.padEnd(10)} p50 ${percentile(cpu, 50).toFixed(3)}  mean ${mean(cpu).toFixed(3)}  p99 ${percentile(cpu, 99).toFixed(3)} ms (main thread)`,
   )
   lines.push(
     `  ${'total'.padEnd(10)} p50 ${percentile(totals, 50).toFixed(3)}  mean ${mean(totals).toFixed(3)}  p99 ${percentile(totals, 99).toFixed(3)} ms (${totals.length} searches)`,

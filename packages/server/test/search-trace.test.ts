@@ -24,7 +24,7 @@ async function post(url: string, route: string, body: unknown): Promise<unknown>
 }
 
 interface Dump {
-  requests: { uid: string; atMs: number; stages: [string, number][] }[]
+  requests: { uid: string; atMs: number; stages: [string, number][]; cpuMs: number }[]
   loop: number[][]
   gc: number[][]
 }
@@ -69,6 +69,7 @@ describe('SHOAL_SEARCH_TRACE', () => {
         'send',
       ])
       for (const [, ms] of request.stages) expect(ms).toBeGreaterThanOrEqual(0)
+      expect(request.cpuMs).toBeGreaterThanOrEqual(0)
     }
     expect(Array.isArray(dump.loop) && Array.isArray(dump.gc)).toBe(true)
   })

@@ -26,6 +26,11 @@ export interface TracedRequest {
   /** When the request arrived, in ms since the epoch (`performance.timeOrigin` based). */
   readonly atMs: number
   readonly stages: [string, number][]
+  /**
+   * CPU time of the main thread over the request, in ms (user + system): against the stages'
+   * sum, how much of the request's wall time this process's main thread was running.
+   */
+  readonly cpuMs: number
 }
 
 /** What a traced process writes when it exits. */
@@ -43,6 +48,7 @@ export class SearchTrace {
   readonly uid: string
   readonly atMs: number
   readonly stages: [string, number][] = []
+  readonly cpuAtStart = mainThreadCpuMs()
   #lastMs: number
 
   constructor(uid: string) {
@@ -77,7 +83,18 @@ export function traceMark(name: string): void {
 
 /** Keeps a finished request's stages for the dump. */
 export function keepTrace(trace: SearchTrace): void {
-  requests.push({ uid: trace.uid, atMs: trace.atMs, stages: trace.stages })
+  requests.push({
+    uid: trace.uid,
+    atMs: trace.atMs,
+    stages: trace.stages,
+    cpuMs: mainThreadCpuMs() - trace.cpuAtStart,
+  })
+}
+
+/** The main thread's CPU time so far, in ms. */
+function mainThreadCpuMs(): number {
+  const { user, system } = process.threadCpuUsage()
+  return (user + system) / 1000
 }
 
 function startObserving(): void {
