@@ -20,7 +20,7 @@ export function traceEnv(name: string): Record<string, string> {
 }
 
 interface Dump {
-  requests: { uid: string; atMs: number; stages: [string, number][]; cpuMs: number }[]
+  requests: { uid: string; atMs: number; stages: [string, number, number][]; cpuMs: number }[]
   gc: [number, number, number][]
   loop: [number, number, number, number, number][]
 }
@@ -65,20 +65,23 @@ function describe(dump: Dump, parts: readonly Window[]): string[] {
     (r) => inside(r.atMs) && parts.some((w) => w.uid === r.uid && r.atMs >= w.fromMs && r.atMs <= w.toMs),
   )
   if (requests.length === 0) return ['  no traced searches in the timed passes']
-  const byStage = new Map<string, number[]>()
+  const byStage = new Map<string, { wall: number[]; cpu: number[] }>()
   const totals: number[] = []
   for (const request of requests) {
     let total = 0
-    for (const [stage, ms] of request.stages) {
-      byStage.set(stage, [...(byStage.get(stage) ?? []), ms])
+    for (const [stage, ms, cpuMs] of request.stages) {
+      const times = byStage.get(stage) ?? { wall: [], cpu: [] }
+      times.wall.push(ms)
+      times.cpu.push(cpuMs)
+      byStage.set(stage, times)
       total += ms
     }
     totals.push(total)
   }
   const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length
   const lines = [...byStage].map(
-    ([stage, values]) =>
-      `  ${stage.padEnd(10)} p50 ${percentile(values, 50).toFixed(3)}  mean ${mean(values).toFixed(3)}  p99 ${percentile(values, 99).toFixed(3)} ms (${values.length})`,
+    ([stage, { wall, cpu }]) =>
+      `  ${stage.padEnd(10)} p50 ${percentile(wall, 50).toFixed(3)}  mean ${mean(wall).toFixed(3)}  p99 ${percentile(wall, 99).toFixed(3)} ms (${wall.length}); CPU p50 ${percentile(cpu, 50).toFixed(3)} mean ${mean(cpu).toFixed(3)} ms`,
   )
   const cpu = requests.map((r) => r.cpuMs)
   lines.push(

@@ -24,7 +24,7 @@ async function post(url: string, route: string, body: unknown): Promise<unknown>
 }
 
 interface Dump {
-  requests: { uid: string; atMs: number; stages: [string, number][]; cpuMs: number }[]
+  requests: { uid: string; atMs: number; stages: [string, number, number][]; cpuMs: number }[]
   loop: number[][]
   gc: number[][]
 }
@@ -68,7 +68,10 @@ describe('SHOAL_SEARCH_TRACE', () => {
         'serialize',
         'send',
       ])
-      for (const [, ms] of request.stages) expect(ms).toBeGreaterThanOrEqual(0)
+      for (const [, ms, cpuMs] of request.stages) {
+        expect(ms).toBeGreaterThanOrEqual(0)
+        expect(cpuMs).toBeGreaterThanOrEqual(0)
+      }
       expect(request.cpuMs).toBeGreaterThanOrEqual(0)
     }
     expect(Array.isArray(dump.loop) && Array.isArray(dump.gc)).toBe(true)

@@ -19,13 +19,16 @@ const TRACE_FILE = process.env.SHOAL_SEARCH_TRACE ?? ''
 /** Whether this process traces searches (`SHOAL_SEARCH_TRACE` set). */
 export const searchTraceOn = TRACE_FILE !== ''
 
-/** One traced request: its stages in order, each as [name, ms since the previous mark]. */
+/**
+ * One traced request: its stages in order, each as [name, wall ms since the previous mark, CPU ms
+ * of the main thread since the previous mark].
+ */
 export interface TracedRequest {
   /** The index searched (the route's `:indexUid`). */
   readonly uid: string
   /** When the request arrived, in ms since the epoch (`performance.timeOrigin` based). */
   readonly atMs: number
-  readonly stages: [string, number][]
+  readonly stages: [string, number, number][]
   /**
    * CPU time of the main thread over the request, in ms (user + system): against the stages'
    * sum, how much of the request's wall time this process's main thread was running.
@@ -47,9 +50,10 @@ export interface SearchTraceDump {
 export class SearchTrace {
   readonly uid: string
   readonly atMs: number
-  readonly stages: [string, number][] = []
+  readonly stages: [string, number, number][] = []
   readonly cpuAtStart = mainThreadCpuMs()
   #lastMs: number
+  #lastCpuMs = this.cpuAtStart
 
   constructor(uid: string) {
     this.#lastMs = performance.now()
@@ -60,8 +64,10 @@ export class SearchTrace {
   /** Ends the stage `name` now (its time runs from the previous mark). */
   mark(name: string): void {
     const now = performance.now()
-    this.stages.push([name, now - this.#lastMs])
+    const cpu = mainThreadCpuMs()
+    this.stages.push([name, now - this.#lastMs, cpu - this.#lastCpuMs])
     this.#lastMs = now
+    this.#lastCpuMs = cpu
   }
 }
 
