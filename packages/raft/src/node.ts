@@ -215,6 +215,27 @@ export class RaftNode {
   }
 
   /**
+   * Leader leases (`RaftConfig.leaseReads`): whether a read of the state
+   * machine here, now, is linearizable without waiting for `read()` — this
+   * member leads and holds its lease (`RaftCore.leaderReadIndex`), has applied
+   * that read point, its clock keeps time, and no tick or message waits to be
+   * fed to it (either could end the lease). It answers what `read()` would
+   * resolve at once, without the promise and the turns of the loop in between.
+   * True counts as a read (keeps the leader awake); false: use `read()`.
+   */
+  leaderLeaseRead(): boolean {
+    const core = this.#core
+    if (core === null || this.#stopped || this.#failure !== null) return false
+    if (this.#ticks > 0 || this.#inbox !== null) return false
+    const index = core.leaderReadIndex()
+    if (index === null || core.log.applied < index) return false
+    if (this.#clockBehindTicks(performance.now()) > 1) return false
+    this.#act((c) => c.noteLeaderRead())
+    this.#schedule()
+    return true
+  }
+
+  /**
    * Resolves true as soon as `leaseRead()` would answer true here (a follower read lease granted
    * and its index applied), false when that does not come within `waitMs` or the node stops. It
    * asks for the lease at once (as `leaseRead()` does): a read that finds its lease lapsed can wait

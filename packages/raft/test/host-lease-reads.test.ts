@@ -46,4 +46,31 @@ describe('lease reads per group', () => {
     expect(await readOn('lease')).toBe(0)
     expect(await readOn('plain')).toBeGreaterThan(0)
   })
+
+  it('a leader serves a read at once under its lease (leaderLeaseRead), not once a quorum stopped hearing from it, and again when it is heard', async () => {
+    // A nominal tick of a minute: the test ticks by hand, so the lease clock never runs late.
+    cluster = new HostCluster(['a', 'b', 'c'], { raft: { quiesce: false }, tickMs: 60_000 })
+    const c = cluster
+    await c.addGroup('g', ['a', 'b', 'c'], { leaseReads: true, followerLeases: true })
+    await c.tickUntil(() => c.leaderOf('g') !== null, 100)
+    const leaderId = c.leaderOf('g')!
+    const written = c.host(leaderId).propose('g', put('k', 'v'))
+    await c.tickUntil(() => c.machine(leaderId, 'g').values.get('k') === 'v', 50)
+    await written
+    await c.tick(3)
+    const leader = c.host(leaderId).group('g')!
+    const follower = c.host(['a', 'b', 'c'].find((id) => id !== leaderId)!).group('g')!
+    expect(leader.leaderLeaseRead()).toBe(true)
+    expect(follower.leaderLeaseRead()).toBe(false)
+    // Raft thesis §6.4.1: the lease lasts while a quorum heard from the leader within half an
+    // election timeout (10 ticks here); with every frame held, it runs out after 5 ticks.
+    c.hold = () => true
+    await c.tick(6)
+    expect(leader.isLeader).toBe(true)
+    expect(leader.leaderLeaseRead()).toBe(false)
+    c.hold = null
+    c.release()
+    await c.tickUntil(() => leader.leaderLeaseRead(), 10)
+    expect(leader.leaderLeaseRead()).toBe(true)
+  })
 })

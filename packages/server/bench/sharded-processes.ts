@@ -9,6 +9,7 @@ import { chmod, writeFile } from 'node:fs/promises'
 import { Agent, request as httpRequest } from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { traceEnv } from './sharded-trace.ts'
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 export const MASTER_KEY = 'sharded-bench-master-key'
@@ -55,7 +56,7 @@ export async function startShoal(
       'warn',
       ...args,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...traceEnv(name) } },
   )
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))

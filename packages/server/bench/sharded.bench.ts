@@ -29,6 +29,7 @@ import {
   startSingle,
   taskNotFoundAfterEnqueue,
 } from './sharded-processes.ts'
+import { logTraces, timedWindow } from './sharded-trace.ts'
 
 /**
  * Sharded, replicated indexes on three `shoal start` processes on loopback against one
@@ -43,7 +44,9 @@ import {
  * Only the HTTP API is used, so the figures do not depend on how the cluster merges; around each
  * timed cluster pass the coordinator's `/metrics` counters say how its searches were read (in one
  * local pass or through the shards, and why not locally), logged per pass and recorded as
- * `search-<target>-local-share`. SHARDED_CPU_PROF=<dir> has every process write a CPU profile.
+ * `search-<target>-local-share`. SHARDED_CPU_PROF=<dir> has every process write a CPU profile;
+ * SHARDED_SEARCH_TRACE=<dir> logs where each timed search's time went, stage by stage, on the
+ * coordinator and on the single node (sharded-trace.ts).
  */
 
 const SAMPLE = fileURLToPath(new URL('../data/sample-packages.json', import.meta.url))
@@ -173,6 +176,8 @@ function movedCounters(before: Map<string, number>, after: Map<string, number>):
 
 interface Target {
   label: string
+  /** The index searched. */
+  uid: string
   url: (round: number) => string
   extra?: object
 }
@@ -312,6 +317,7 @@ export default defineSuite({
 
       const targets: Target[] = plan.shardCounts.map((shards) => ({
         label: `s${shards}`,
+        uid: indexing.sharded.get(shards)!.uid,
         url: (round) =>
           `${cluster[round % cluster.length]!.url}/indexes/${indexing.sharded.get(shards)!.uid}/search`,
       }))
@@ -320,6 +326,7 @@ export default defineSuite({
         : plan.shardCounts.at(-1)!
       targets.push({
         label: `s${eventualShards}-eventual`,
+        uid: indexing.sharded.get(eventualShards)!.uid,
         url: (round) =>
           `${cluster[round % cluster.length]!.url}/indexes/${indexing.sharded.get(eventualShards)!.uid}/search`,
         extra: { consistency: 'eventual' },
@@ -341,7 +348,9 @@ export default defineSuite({
           let clusterPass: Pass
           const clusterSide = async () => {
             const before = await counters(coordinator.url, PATH_COUNTERS)
-            const pass = await searchPass(client, target.url(round), heldOut, target.extra)
+            const pass = await timedWindow(target.label, coordinator.name, target.uid, () =>
+              searchPass(client, target.url(round), heldOut, target.extra),
+            )
             const moved = movedCounters(before, await counters(coordinator.url, PATH_COUNTERS))
             const sums = paths.get(target.label) ?? new Map<string, number>()
             for (const [key, n] of moved) sums.set(key, (sums.get(key) ?? 0) + n)
@@ -351,12 +360,16 @@ export default defineSuite({
             )
             return pass
           }
+          const singleSide = () =>
+            timedWindow(target.label, single.name, indexing.single.uid, () =>
+              searchPass(client, singleUrl, heldOut),
+            )
           if (singleFirst) {
-            singlePass = await searchPass(client, singleUrl, heldOut)
+            singlePass = await singleSide()
             clusterPass = await clusterSide()
           } else {
             clusterPass = await clusterSide()
-            singlePass = await searchPass(client, singleUrl, heldOut)
+            singlePass = await singleSide()
           }
           passes.set(target.label, [
             ...(passes.get(target.label) ?? []),
@@ -444,6 +457,7 @@ export default defineSuite({
         ctx.log(`error answer: ${message}`)
       client.close()
       await Promise.all(processes.map((p) => p.stop()))
+      logTraces(ctx.log)
       await rm(dir, { recursive: true, force: true })
       recordMachineLoad(ctx, 'end')
     }

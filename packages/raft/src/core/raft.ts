@@ -406,6 +406,35 @@ export class RaftCore {
   }
 
   /**
+   * Leader leases (`RaftConfig.leaseReads`): the read point `readIndex` would
+   * confirm at once, without a heartbeat round — the commit index, when this
+   * member leads, is awake, transfers no leadership, has committed an entry of
+   * its term (Raft thesis §6.4) and a quorum heard from it within the lease
+   * (or it is the only voter); null otherwise (ask `readIndex`). A read here
+   * is linearizable once it has applied that index. Pure; pair it with
+   * `noteLeaderRead()`.
+   */
+  leaderReadIndex(): number | null {
+    if (this.#role !== 'leader' || this.#quiesced || this.#transferee !== null) return null
+    if (this.log.term(this.log.committed) !== this.#term) return null
+    if (this.#voters.length === 1 || (this.#config.leaseReads && this.#leaseValid()))
+      return this.log.committed
+    return null
+  }
+
+  /**
+   * A read was served here under the leader's lease (`leaderReadIndex`): as
+   * `readIndex` does, it keeps the leader awake for an election timeout, so the
+   * lease still holds for the next read instead of costing a heartbeat round.
+   */
+  noteLeaderRead(): void {
+    this.#assertNoReady()
+    if (this.#role !== 'leader') return
+    this.#wake()
+    this.#lastReadTick = this.#ticks
+  }
+
+  /**
    * Follower read leases (`RaftConfig.followerLeaseTicks`): the index this
    * follower's state must have applied for a read served from it to see every
    * write acknowledged anywhere (`Ready.acknowledgedIndex`) before the read

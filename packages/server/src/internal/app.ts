@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Grant } from './api-keys.ts'
 import { ApiError, errorLink, toErrorResponse } from './errors.ts'
@@ -27,6 +27,7 @@ import { standbyRoutes } from './routes-standby.ts'
 import { systemRoutes } from './routes-system.ts'
 import { taskRoutes } from './routes-tasks.ts'
 import { webhookRoutes } from './routes-webhooks.ts'
+import { keepTrace, runTraced, SearchTrace, searchTraceOn, traceMark } from './search-trace.ts'
 
 /** Every API route except the two that describe the server itself (metrics, OpenAPI). */
 const API_ROUTES: RouteSpec[] = [
@@ -111,11 +112,42 @@ export function buildApp(services: Services, logger: Logger): App {
   // Bodies stay raw bytes; each route reads them (see request-body.ts).
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+  const traces = new WeakMap<FastifyRequest, SearchTrace>()
+  if (searchTraceOn) traceSearches(app, traces, 'arrive')
   installAccessControl(app, services, routes, grants)
   installStandbyGate(app, services)
+  if (searchTraceOn) traceSearches(app, traces, 'auth')
   installErrorHandling(app, services)
-  registerRoutes(app, services, routes, grants)
+  registerRoutes(app, services, routes, grants, traces)
   return app
+}
+
+/** The search route whose requests `SHOAL_SEARCH_TRACE` follows (search-trace.ts). */
+const TRACED_ROUTE = '/indexes/:indexUid/search'
+
+/**
+ * With `SHOAL_SEARCH_TRACE`: `arrive` starts a search request's trace in the first `onRequest`
+ * hook; `auth` ends its access-control stage and, further on, its body read, serialization and
+ * sending (the route and the cluster's read path mark their own stages in between).
+ */
+function traceSearches(app: App, traces: WeakMap<FastifyRequest, SearchTrace>, stage: 'arrive' | 'auth') {
+  if (stage === 'arrive') {
+    app.addHook('onRequest', async (request) => {
+      if (request.routeOptions.url !== TRACED_ROUTE) return
+      const uid = (request.params as Record<string, string>).indexUid ?? ''
+      traces.set(request, new SearchTrace(uid))
+    })
+    return
+  }
+  app.addHook('onRequest', async (request) => traces.get(request)?.mark('auth'))
+  app.addHook('preHandler', async (request) => traces.get(request)?.mark('body'))
+  app.addHook('onSend', async (request) => traces.get(request)?.mark('serialize'))
+  app.addHook('onResponse', async (request) => {
+    const trace = traces.get(request)
+    if (trace === undefined) return
+    trace.mark('send')
+    keepTrace(trace)
+  })
 }
 
 /** Request ids, CORS, per-key rate limiting, then the key check; metrics once answered. */
@@ -224,6 +256,7 @@ function registerRoutes(
   services: Services,
   routes: RouteSpec[],
   grants: WeakMap<FastifyRequest, Grant>,
+  traces: WeakMap<FastifyRequest, SearchTrace>,
 ) {
   app.route({
     method: 'OPTIONS',
@@ -238,29 +271,34 @@ function registerRoutes(
     },
   })
   for (const spec of routes) {
+    const answer = async (request: FastifyRequest, reply: FastifyReply) => {
+      const query = singleValuedQuery(request.query as Record<string, string | string[] | undefined>)
+      if (spec.queryParams !== undefined) refuseUnknownQuery(query, spec.queryParams)
+      if (services.cluster !== undefined && METADATA_READS.some((prefix) => spec.url.startsWith(prefix)))
+        await services.cluster.metadataGate.caughtUp()
+      await catchUpOnUnknownIndex(services, request.params as Record<string, string>)
+      traceMark('route')
+      const result = await spec.handler({
+        params: request.params as Record<string, string>,
+        query,
+        rawQuery: request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '',
+        body: request.body,
+        contentType: request.headers['content-type'],
+        grant: grants.get(request) ?? { allowsIndex: () => true, allIndexes: true },
+        services,
+      })
+      if (result instanceof RawBody)
+        return reply.type(result.contentType).headers(result.headers).send(result.payload)
+      if (result instanceof RawStatus) return reply.code(result.status).send(result.body)
+      reply.code(spec.status ?? 200)
+      return spec.status === 204 ? reply.send() : reply.send(result)
+    }
     app.route({
       method: spec.method,
       url: spec.url,
-      handler: async (request, reply) => {
-        const query = singleValuedQuery(request.query as Record<string, string | string[] | undefined>)
-        if (spec.queryParams !== undefined) refuseUnknownQuery(query, spec.queryParams)
-        if (services.cluster !== undefined && METADATA_READS.some((prefix) => spec.url.startsWith(prefix)))
-          await services.cluster.metadataGate.caughtUp()
-        await catchUpOnUnknownIndex(services, request.params as Record<string, string>)
-        const result = await spec.handler({
-          params: request.params as Record<string, string>,
-          query,
-          rawQuery: request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '',
-          body: request.body,
-          contentType: request.headers['content-type'],
-          grant: grants.get(request) ?? { allowsIndex: () => true, allIndexes: true },
-          services,
-        })
-        if (result instanceof RawBody)
-          return reply.type(result.contentType).headers(result.headers).send(result.payload)
-        if (result instanceof RawStatus) return reply.code(result.status).send(result.body)
-        reply.code(spec.status ?? 200)
-        return spec.status === 204 ? reply.send() : reply.send(result)
+      handler: (request, reply) => {
+        const trace = searchTraceOn ? traces.get(request) : undefined
+        return trace === undefined ? answer(request, reply) : runTraced(trace, () => answer(request, reply))
       },
     })
   }

@@ -5,6 +5,7 @@ import { takeReadOptions } from './read-options.ts'
 import { isPlainObject, readJsonBody } from './request-body.ts'
 import { checkIndexUid, nonNegativeInt, type RouteSpec, type Services, stringArray } from './route-spec.ts'
 import { checkFilter } from './routes-documents.ts'
+import { traceMark } from './search-trace.ts'
 import { andFilters } from './tenant-token.ts'
 
 /**
@@ -256,9 +257,14 @@ export const searchRoutes: RouteSpec[] = [
     async handler({ params, body, contentType, services, grant }) {
       const uid = checkIndexUid(params.indexUid)
       const index = services.engine.index(uid)
+      traceMark('index')
       const { input, read } = takeReadOptions(readJsonBody(body, contentType))
       services.standby?.checkSearch(read)
-      return withStandbyLag(services, await index.search(engineSearch({ services, grant }, uid, input), read))
+      const search = engineSearch({ services, grant }, uid, input)
+      traceMark('parse')
+      const result = await index.search(search, read)
+      traceMark('search')
+      return withStandbyLag(services, result)
     },
   },
   {

@@ -16,11 +16,15 @@ export interface ServerProcess {
 }
 
 /** Starts `shoal start` on a random loopback port and waits until it prints its address. */
-export async function startServerProcess(dataDir: string, args: string[] = []): Promise<ServerProcess> {
+export async function startServerProcess(
+  dataDir: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
     [CLI, 'start', '--data-dir', dataDir, '--http-addr', '127.0.0.1:0', '--log-level', 'warn', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   )
   let output = ''
   const exited = new Promise<number | string>((resolve) => {

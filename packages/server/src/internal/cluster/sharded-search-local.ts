@@ -8,6 +8,7 @@ import {
   searchContextComplete,
 } from '@shoal/engine'
 import type { RaftNode } from '@shoal/raft'
+import { traceMark } from '../search-trace.ts'
 import type { ClusterEngine } from './cluster-engine.ts'
 import type { EngineShardMachine } from './shard-machine.ts'
 import { countStrongReads, shardTargets } from './shard-rpc.ts'
@@ -64,37 +65,20 @@ export async function localPass(
     if (raft === undefined || machine === undefined) return declined('no_replica')
     replicas.push({ raft, machine, name: target.name })
   }
-  // Shards led here confirm their leadership first (ReadIndex, or the leader's lease); followers
-  // whose read lease lapsed (no reads for a while, a slow tick) ask for it again and wait for the
-  // grant, one round trip to their leader, which a read through that leader would cost as well.
-  const led = mode === 'leader' ? replicas.filter(({ raft }) => raft.isLeader) : []
-  if (mode === 'leader') {
-    const lapsed = replicas.filter(({ raft }) => !raft.isLeader && !raft.leaseRead())
-    try {
-      await Promise.all([
-        ...led.map(({ raft }) => {
-          raft.wake()
-          return raft.read({ signal: AbortSignal.timeout(2_000) })
-        }),
-        ...lapsed.map(({ raft }) => raft.awaitLeaseRead(LEASE_WAIT_MS)),
-      ])
-    } catch {
-      return declined('leader_unconfirmed')
-    }
-  }
-  // From here on, one synchronous turn: no apply or tick comes in between.
+  traceMark('replicas')
   let leased = 0
-  for (const { raft, machine } of replicas) {
-    if (mode === 'eventual') {
+  if (mode === 'leader') {
+    // No await unless something must be waited for: the checks and the reads share one turn.
+    const checked = strongReadable(replicas)
+    const readable = checked instanceof Promise ? await checked : checked
+    if (typeof readable === 'string') return declined(readable)
+    leased = readable
+  } else {
+    for (const { raft, machine } of replicas)
       if (!machine.readGate.ready(raft.status())) return declined('catching_up')
-    } else if (!raft.isLeader) {
-      if (!raft.leaseRead()) return declined('no_lease')
-      leased++
-    } else if (!led.some((confirmed) => confirmed.raft === raft)) {
-      // Became leader during the confirmations above: not confirmed, and perhaps not caught up.
-      return declined('leader_unconfirmed')
-    }
   }
+  traceMark('lease')
+  // From here on, one synchronous turn: no apply or tick comes in between.
   try {
     const indexes = replicas.map(({ machine, name }) => machine.engine.index(name))
     const context = statsOf(
@@ -103,6 +87,7 @@ export async function localPass(
       params,
     )
     if (context === undefined) return declined('other')
+    traceMark('stats')
     const at = new Map(targets.map((target, i) => [target.shard, i]))
     const positions = searched.map((shard) => at.get(shard))
     if (positions.some((i) => i === undefined)) return declined('other')
@@ -110,6 +95,7 @@ export async function localPass(
       positions.map((i) => indexes[i!]!),
       context.context,
     )
+    traceMark('phase2')
     if (mode === 'leader') countStrongReads(leased, replicas.length - leased)
     const lags = positions.map((i) => {
       const status = replicas[i!]!.raft.status()
@@ -119,6 +105,56 @@ export async function localPass(
   } catch {
     return declined('other')
   }
+}
+
+/**
+ * Whether every replica may serve a strong read now: a shard led here under its leader lease
+ * (`leaderLeaseRead`: no ReadIndex round, no wait) or, when the lease does not hold, after a
+ * ReadIndex round confirmed its leadership; a follower under its read lease, or, when the lease
+ * lapsed (no reads for a while, a slow tick), once it is granted again, one round trip to its
+ * leader, which a read through that leader would cost as well. Checked in the caller's turn when
+ * nothing had to be waited for; after a wait, checked again in the turn that reads. Resolves with
+ * how many replicas read under a follower lease, or why not.
+ */
+function strongReadable(replicas: readonly { raft: RaftNode }[]): StrongReads | Promise<StrongReads> {
+  const unconfirmed = replicas.filter(({ raft }) => raft.isLeader && !raft.leaderLeaseRead())
+  const lapsed = replicas.filter(({ raft }) => !raft.isLeader && !raft.leaseRead())
+  if (unconfirmed.length === 0 && lapsed.length === 0)
+    return replicas.filter(({ raft }) => !raft.isLeader).length
+  return confirmThenCheck(replicas, unconfirmed, lapsed)
+}
+
+/** How many replicas read under a follower lease, or why a strong local read cannot be made. */
+type StrongReads = number | 'no_lease' | 'leader_unconfirmed'
+
+async function confirmThenCheck(
+  replicas: readonly { raft: RaftNode }[],
+  unconfirmed: readonly { raft: RaftNode }[],
+  lapsed: readonly { raft: RaftNode }[],
+): Promise<StrongReads> {
+  const confirmedLeaders = new Set(replicas.filter(({ raft }) => raft.isLeader).map(({ raft }) => raft))
+  try {
+    await Promise.all([
+      ...unconfirmed.map(({ raft }) => {
+        raft.wake()
+        return raft.read({ signal: AbortSignal.timeout(2_000) })
+      }),
+      ...lapsed.map(({ raft }) => raft.awaitLeaseRead(LEASE_WAIT_MS)),
+    ])
+  } catch {
+    return 'leader_unconfirmed'
+  }
+  let leased = 0
+  for (const { raft } of replicas) {
+    if (!raft.isLeader) {
+      if (!raft.leaseRead()) return 'no_lease'
+      leased++
+    } else if (!confirmedLeaders.has(raft)) {
+      // Became leader during the wait: not confirmed, and perhaps not caught up.
+      return 'leader_unconfirmed'
+    }
+  }
+  return leased
 }
 
 /**

@@ -16,6 +16,7 @@ import {
 } from '@shoal/engine'
 import { ApiError } from '../errors.ts'
 import type { ReadOptions } from '../read-options.ts'
+import { traceMark } from '../search-trace.ts'
 import type { ClusterEngine } from './cluster-engine.ts'
 import { shardsForFilter } from './field-routing.ts'
 import {
@@ -135,6 +136,7 @@ export async function gatherShards<R extends object>(
 ): Promise<R> {
   const mode = read.consistency === 'eventual' ? 'eventual' : 'leader'
   const pruning = prunedShards(engine, uid, params)
+  traceMark('prune')
   if (local !== undefined) {
     const done = await mergedLocally(engine, uid, params, mode, pruning.searched, local, merge)
     if (done !== undefined) {
@@ -244,6 +246,7 @@ async function mergedLocally<R extends object>(
     if (error instanceof ShardedSearchMismatchError) return undefined
     throw error
   }
+  traceMark('merge')
   if (mode !== 'eventual') return result
   return { ...result, replicaLag: lagOf(pass.shards.map((shard, i) => ({ shard, lag: pass.lags[i]! }))) }
 }
