@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { waitFor } from '@shoal/testkit/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterProcess, startThreeNodeCluster } from './harness/cluster-processes.ts'
+import { type TaskView, waitTaskEnded } from './harness/cluster-tasks.ts'
 import { tempDir } from './harness/server-process.ts'
 
 // An index creation whose first run is interrupted after its metadata commit, on a real
@@ -11,26 +12,9 @@ import { tempDir } from './harness/server-process.ts'
 let scratch: { dir: string; remove: () => Promise<void> }
 let nodes: ClusterProcess[] = []
 
-interface TaskView {
-  uid: number
-  status: string
-  error: { code: string; message: string } | null
-}
-
-const ENDED = ['succeeded', 'failed', 'canceled']
-
-async function waitEnded(via: ClusterProcess, uid: number): Promise<TaskView> {
-  let task: TaskView | undefined
-  await waitFor(
-    `task ${uid} ended`,
-    async () => {
-      const response = await via.request<TaskView>('GET', `/tasks/${uid}`)
-      task = response.status === 200 ? response.body : undefined
-      return task !== undefined && ENDED.includes(task.status)
-    },
-    { timeoutMs: 120_000, intervalMs: 200 },
-  )
-  return task as TaskView
+/** Waits for task `uid` through `via`. */
+function waitEnded(via: ClusterProcess, uid: number): Promise<TaskView> {
+  return waitTaskEnded([via], uid, { timeoutMs: 120_000, intervalMs: 200 })
 }
 
 /** Sends a write through `via` and waits for its task there; returns the task. */

@@ -1,6 +1,7 @@
 import { waitFor } from '@shoal/testkit/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterProcess, startThreeNodeCluster } from './harness/cluster-processes.ts'
+import { type TaskView, waitTaskEnded } from './harness/cluster-tasks.ts'
 import { metrics, sample } from './harness/metrics-text.ts'
 import { tempDir } from './harness/server-process.ts'
 
@@ -10,42 +11,11 @@ import { tempDir } from './harness/server-process.ts'
 let scratch: { dir: string; remove: () => Promise<void> }
 let nodes: ClusterProcess[] = []
 
-interface TaskView {
-  uid: number
-  status: string
-  error: { code: string; message: string } | null
-}
-
-const ENDED = ['succeeded', 'failed', 'canceled']
-
-async function waitEnded(candidates: readonly ClusterProcess[], uid: number): Promise<TaskView> {
-  let task: TaskView | undefined
-  await waitFor(
-    `task ${uid} ended`,
-    async () => {
-      for (const node of candidates) {
-        try {
-          const response = await node.request<TaskView>('GET', `/tasks/${uid}`)
-          if (response.status === 200) {
-            task = response.body
-            break
-          }
-        } catch {
-          // That node is down or stopped; ask the next.
-        }
-      }
-      return task !== undefined && ENDED.includes(task.status)
-    },
-    { timeoutMs: 60_000, intervalMs: 100 },
-  )
-  return task!
-}
-
 /** Enqueues a write and waits for it to succeed; its task uid. */
 async function write(via: ClusterProcess, route: string, body: unknown, method = 'POST'): Promise<number> {
   const response = await via.request<{ taskUid: number }>(method, route, body)
   expect(response.status, JSON.stringify(response.body)).toBe(202)
-  const task = await waitEnded(nodes, response.body.taskUid)
+  const task = await waitTaskEnded(nodes, response.body.taskUid)
   expect(task.status, JSON.stringify(task.error)).toBe('succeeded')
   return response.body.taskUid
 }
@@ -267,7 +237,7 @@ describe('the async write concern', () => {
           ],
         )
         expect(asyncWrite.status, JSON.stringify(asyncWrite.body)).toBe(202)
-        const asyncTask = await waitEnded(
+        const asyncTask = await waitTaskEnded(
           nodes.filter((n) => n !== follower),
           asyncWrite.body.taskUid,
         )
@@ -283,7 +253,7 @@ describe('the async write concern', () => {
         await new Promise((r) => setTimeout(r, 4_000))
         expect(['enqueued', 'processing']).toContain(await taskStatus(quorumWrite.body.taskUid))
         follower!.child.kill('SIGCONT')
-        expect((await waitEnded(nodes, quorumWrite.body.taskUid)).status).toBe('succeeded')
+        expect((await waitTaskEnded(nodes, quorumWrite.body.taskUid)).status).toBe('succeeded')
       } finally {
         follower!.child.kill('SIGCONT')
       }
@@ -308,7 +278,7 @@ async function writeAgainOn503(via: ClusterProcess, route: string, body: unknown
     const response = await via.request<{ taskUid: number; code?: string }>('POST', route, body)
     if (response.status === 503 && response.body.code === 'cluster_unavailable' && attempt < 5) continue
     expect(response.status, JSON.stringify(response.body)).toBe(202)
-    const task = await waitEnded(nodes, response.body.taskUid)
+    const task = await waitTaskEnded(nodes, response.body.taskUid)
     expect(task.status, JSON.stringify(task.error)).toBe('succeeded')
     return response.body.taskUid
   }
@@ -426,7 +396,7 @@ describe('strong searches through follower read leases', () => {
           { id: 'second', text: 'while stopped' },
         ])
       expect(response.status, JSON.stringify(response.body)).toBe(202)
-      const task = await waitEnded(others, response.body.taskUid)
+      const task = await waitTaskEnded(others, response.body.taskUid)
       expect(task.status, JSON.stringify(task.error)).toBe('succeeded')
       const elapsedMs = Date.now() - started
       // Without lease expiry the task would wait for the stopped follower forever; the lease is
